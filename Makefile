@@ -1,0 +1,50 @@
+# Kassa's two set-up commands: `make run` and `make test`. Both create the
+# virtual environment in .venv and install the pinned requirements first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements/base.txt requirements/prod.txt requirements/dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# The platform on embedded defaults: SQLite, filesystem Celery broker,
+# localstripe, web + worker + beat under honcho. Ctrl-C stops them all.
+PORT ?= 8000
+LOCALSTRIPE_PORT ?= 8420
+RUN_ENV := DEBUG=true PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
+	KASSA_PUBLIC_URL=http://127.0.0.1:$(PORT) \
+	STRIPE_API_BASE=http://127.0.0.1:$(LOCALSTRIPE_PORT) \
+	STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/ \
+	PATH=$(CURDIR)/$(BIN):$$PATH
+
+run: install
+	$(RUN_ENV) python manage.py migrate --noinput
+	$(RUN_ENV) python manage.py demo_setup
+	$(RUN_ENV) honcho start -f Procfile
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+
+format: install
+	$(BIN)/python -m ruff format .
+	$(BIN)/python -m ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/api_create.py
+
+clean:
+	rm -rf $(VENV) var

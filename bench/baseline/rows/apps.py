@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RowsConfig(AppConfig):
+    name = "baseline.rows"
+    label = "rows"

@@ -1,0 +1,144 @@
+"""Catalogue and customer endpoints: thin, Stripe's paths and verbs (POST to update)."""
+
+from rest_framework.exceptions import ValidationError
+
+from kassa.api import schema
+from kassa.errors import ResourceMissing
+from kassa.api.views import StripeView, paginate
+
+from .. import selectors, services
+from ..models import Customer, Price, Product
+from . import serializers as s
+
+
+class ProductsView(StripeView):
+    resource = "products"
+
+    @schema.listing(s.ProductListParams, s.ProductOut, "Product", operation_id="products_list")
+    def get(self, request):
+        params, expand = self.params(s.ProductListParams)
+        queryset = selectors.product_list(
+            merchant=self.merchant, livemode=self.livemode, active=params.get("active"), ids=params.get("ids")
+        )
+        return paginate(self, queryset, params, s.ProductOut, "/v1/products", expand)
+
+    @schema.create(s.ProductCreateParams, s.ProductOut, operation_id="products_create")
+    def post(self, request):
+        params, expand = self.params(s.ProductCreateParams)
+        product = services.product_create(merchant=self.merchant, livemode=self.livemode, **params)
+        return self.render(s.ProductOut, product, expand)
+
+
+class ProductView(StripeView):
+    resource = "products"
+
+    def get_product(self, id: str) -> Product:
+        return selectors.object_get(Product, merchant=self.merchant, livemode=self.livemode, public_id=id)
+
+    @schema.read(s.ProductOut, operation_id="products_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        return self.render(s.ProductOut, self.get_product(id), expand)
+
+    @schema.create(s.ProductUpdateParams, s.ProductOut, operation_id="products_update")
+    def post(self, request, id):
+        product = self.get_product(id)
+        params, expand = self.params(s.ProductUpdateParams)
+        return self.render(s.ProductOut, services.product_update(product=product, **params), expand)
+
+    @schema.read(s.DeletedOut, operation_id="products_delete")
+    def delete(self, request, id):
+        deleted_id = services.product_delete(product=self.get_product(id))
+        return self.render(s.DeletedOut, {"id": deleted_id, "object": "product", "deleted": True})
+
+
+class PricesView(StripeView):
+    resource = "prices"
+
+    @schema.listing(s.PriceListParams, s.PriceOut, "Price", operation_id="prices_list")
+    def get(self, request):
+        params, expand = self.params(s.PriceListParams)
+        recurring = params.get("recurring") or {}
+        if set(recurring) - {"interval"} or recurring.get("interval", "month") not in Price.Interval.values:
+            raise ValidationError({"recurring": ["Only recurring[interval] (day, week, month, year) filters."]})
+        queryset = selectors.price_list(
+            merchant=self.merchant,
+            livemode=self.livemode,
+            active=params.get("active"),
+            product=params.get("product"),
+            currency=params.get("currency"),
+            type=params.get("type"),
+            lookup_keys=params.get("lookup_keys"),
+            recurring_interval=recurring.get("interval"),
+        )
+        return paginate(self, queryset, params, s.PriceOut, "/v1/prices", expand)
+
+    @schema.create(s.PriceCreateParams, s.PriceOut, operation_id="prices_create")
+    def post(self, request):
+        params, expand = self.params(s.PriceCreateParams)
+        if "product" in params:
+            params["product"] = selectors.object_get(
+                Product, merchant=self.merchant, livemode=self.livemode, public_id=params["product"], param="product"
+            )
+        price = services.price_create(merchant=self.merchant, livemode=self.livemode, **params)
+        return self.render(s.PriceOut, price, expand)
+
+
+class PriceView(StripeView):
+    resource = "prices"
+
+    def get_price(self, id: str) -> Price:
+        return selectors.object_get(Price, merchant=self.merchant, livemode=self.livemode, public_id=id)
+
+    @schema.read(s.PriceOut, operation_id="prices_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        return self.render(s.PriceOut, self.get_price(id), expand)
+
+    @schema.create(s.PriceUpdateParams, s.PriceOut, operation_id="prices_update")
+    def post(self, request, id):
+        price = self.get_price(id)
+        params, expand = self.params(s.PriceUpdateParams)
+        return self.render(s.PriceOut, services.price_update(price=price, **params), expand)
+
+
+class CustomersView(StripeView):
+    resource = "customers"
+
+    @schema.listing(s.CustomerListParams, s.CustomerOut, "Customer", operation_id="customers_list")
+    def get(self, request):
+        params, expand = self.params(s.CustomerListParams)
+        queryset = selectors.customer_list(merchant=self.merchant, livemode=self.livemode, email=params.get("email"))
+        return paginate(self, queryset, params, s.CustomerOut, "/v1/customers", expand)
+
+    @schema.create(s.CustomerParams, s.CustomerOut, operation_id="customers_create")
+    def post(self, request):
+        params, expand = self.params(s.CustomerParams)
+        customer = services.customer_create(merchant=self.merchant, livemode=self.livemode, **params)
+        return self.render(s.CustomerOut, customer, expand)
+
+
+class CustomerView(StripeView):
+    resource = "customers"
+
+    def get_customer(self, id: str, *, allow_deleted: bool = False) -> Customer:
+        customer = selectors.object_get(Customer, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        if customer.deleted and not allow_deleted:
+            raise ResourceMissing(f"No such customer: '{id}'")
+        return customer
+
+    @schema.read(s.CustomerOut, operation_id="customers_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        return self.render(s.CustomerOut, self.get_customer(id, allow_deleted=True), expand)
+
+    @schema.create(s.CustomerParams, s.CustomerOut, operation_id="customers_update")
+    def post(self, request, id):
+        customer = self.get_customer(id)
+        params, expand = self.params(s.CustomerParams)
+        return self.render(s.CustomerOut, services.customer_update(customer=customer, **params), expand)
+
+    @schema.read(s.DeletedOut, operation_id="customers_delete")
+    def delete(self, request, id):
+        customer = services.customer_delete(customer=self.get_customer(id))
+        return self.render(s.CustomerOut, customer)

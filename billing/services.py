@@ -1,0 +1,262 @@
+"""Writes for the catalogue and customers. The API and the dashboard both call these."""
+
+from django.db import IntegrityError, transaction
+
+from kassa import money
+from kassa.api.fields import UNSET_ALL, metadata_apply
+from kassa.errors import InvalidRequest
+from kassa.ids import public_id
+
+from .models import Customer, Price, Product
+
+
+def _metadata(change) -> dict:
+    return metadata_apply({}, change) if change is not None else {}
+
+
+def _apply(obj, changes: dict, allowed: tuple[str, ...]) -> list[str]:
+    fields = []
+    for name in allowed:
+        if name in changes:
+            setattr(obj, name, changes[name])
+            fields.append(name)
+    if "metadata" in changes:
+        obj.metadata = metadata_apply(obj.metadata, changes["metadata"])
+        fields.append("metadata")
+    return fields
+
+
+# --- products ---------------------------------------------------------------
+
+PRODUCT_FIELDS = ("name", "description", "active", "images", "url")
+
+
+@transaction.atomic
+def product_create(
+    *,
+    merchant,
+    livemode: bool,
+    name: str,
+    description: str | None = None,
+    active: bool = True,
+    images: list[str] | None = None,
+    url: str | None = None,
+    metadata=None,
+    id: str | None = None,
+) -> Product:
+    if not name or not name.strip():
+        raise InvalidRequest("Missing required param: name.", code="parameter_missing", param="name")
+    if id is not None and Product.objects.filter(public_id=id).exists():
+        raise InvalidRequest(f"Product already exists: {id}", code="resource_already_exists", param="id")
+    return Product.objects.create(
+        public_id=id or public_id(Product.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        name=name,
+        description=description,
+        active=active,
+        images=images or [],
+        url=url,
+        metadata=_metadata(metadata),
+    )
+
+
+@transaction.atomic
+def product_update(*, product: Product, **changes) -> Product:
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise InvalidRequest("A product's name cannot be empty.", code="parameter_invalid_string_blank", param="name")
+    if "images" in changes and changes["images"] is None:
+        changes["images"] = []
+    fields = _apply(product, changes, PRODUCT_FIELDS)
+    product.save(update_fields=[*fields, "updated"])
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> str:
+    """Delete a product no price uses; one that a price uses can only be archived."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.prices.exists():
+        raise InvalidRequest(
+            "This product cannot be deleted because it has one or more prices. "
+            "Archive it instead (active=false).",
+            code="product_has_prices",
+        )
+    deleted_id = product.public_id
+    product.delete()
+    return deleted_id
+
+
+# --- prices -----------------------------------------------------------------
+
+
+def _check_amount(unit_amount: int, currency: str) -> None:
+    if unit_amount < 0:
+        raise InvalidRequest("unit_amount must be zero or more.", code="amount_too_small", param="unit_amount")
+    if unit_amount > money.MAX_AMOUNT:
+        raise InvalidRequest(
+            f"unit_amount must be at most {money.MAX_AMOUNT} (in {currency.upper()}'s smallest unit).",
+            code="amount_too_large",
+            param="unit_amount",
+        )
+
+
+def _lookup_key_take(*, merchant, livemode: bool, lookup_key: str, transfer: bool, keep: Price | None) -> None:
+    holder = (
+        Price.objects.select_for_update()
+        .filter(merchant=merchant, livemode=livemode, lookup_key=lookup_key)
+        .exclude(pk=keep.pk if keep else None)
+        .first()
+    )
+    if holder is None:
+        return
+    if not transfer:
+        raise InvalidRequest(
+            f"A price ({holder.public_id}) already uses that lookup key. "
+            "Pass transfer_lookup_key=true to move it to this price.",
+            code="lookup_key_in_use",
+            param="lookup_key",
+        )
+    holder.lookup_key = None
+    holder.save(update_fields=["lookup_key"])
+
+
+@transaction.atomic
+def price_create(
+    *,
+    merchant,
+    livemode: bool,
+    currency: str,
+    unit_amount: int,
+    product: Product | None = None,
+    product_data: dict | None = None,
+    recurring: dict | None = None,
+    active: bool = True,
+    nickname: str | None = None,
+    lookup_key: str | None = None,
+    transfer_lookup_key: bool = False,
+    metadata=None,
+) -> Price:
+    currency = currency.lower()
+    if not money.is_supported(currency):
+        raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+    _check_amount(unit_amount, currency)
+    if (product is None) == (product_data is None):
+        raise InvalidRequest(
+            "Pass exactly one of product and product_data.",
+            code="parameter_missing" if product is None else "parameters_exclusive",
+            param="product",
+        )
+    if product_data is not None:
+        product = product_create(merchant=merchant, livemode=livemode, **product_data)
+    if product.merchant_id != merchant.pk or product.livemode != livemode:
+        raise InvalidRequest(f"No such product: '{product.public_id}'", code="resource_missing", param="product")
+    if lookup_key:
+        _lookup_key_take(
+            merchant=merchant, livemode=livemode, lookup_key=lookup_key, transfer=transfer_lookup_key, keep=None
+        )
+    interval, interval_count = "", None
+    if recurring is not None:
+        interval = recurring["interval"]
+        interval_count = recurring.get("interval_count") or 1
+        # https://docs.stripe.com/api/prices/create#create_price-recurring-interval_count: at most a year.
+        limits = {"day": 365, "week": 52, "month": 12, "year": 1}
+        if not 1 <= interval_count <= limits[interval]:
+            raise InvalidRequest(
+                f"The maximum billing interval is one year ({limits[interval]} {interval}s).",
+                code="parameter_invalid_integer",
+                param="recurring[interval_count]",
+            )
+    try:
+        return Price.objects.create(
+            public_id=public_id(Price.PREFIX),
+            merchant=merchant,
+            livemode=livemode,
+            product=product,
+            currency=currency,
+            unit_amount=unit_amount,
+            type=Price.Type.RECURRING if recurring is not None else Price.Type.ONE_TIME,
+            recurring_interval=interval,
+            recurring_interval_count=interval_count,
+            active=active,
+            nickname=nickname,
+            lookup_key=lookup_key or None,
+            metadata=_metadata(metadata),
+        )
+    except IntegrityError as exc:  # a concurrent create took the lookup key
+        raise InvalidRequest(
+            "Another price took that lookup key at the same time.", code="lookup_key_in_use", param="lookup_key"
+        ) from exc
+
+
+@transaction.atomic
+def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) -> Price:
+    """Only active, nickname, lookup_key and metadata change; amount, currency and product never do."""
+    price = Price.objects.select_for_update().get(pk=price.pk)
+    if changes.get("lookup_key"):
+        _lookup_key_take(
+            merchant=price.merchant,
+            livemode=price.livemode,
+            lookup_key=changes["lookup_key"],
+            transfer=transfer_lookup_key,
+            keep=price,
+        )
+    fields = _apply(price, changes, ("active", "nickname", "lookup_key"))
+    if fields:
+        price.save(update_fields=fields)
+    return price
+
+
+# --- customers --------------------------------------------------------------
+
+CUSTOMER_FIELDS = ("email", "name", "phone", "description", "address")
+
+
+@transaction.atomic
+def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
+    unknown = set(fields) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"Received unknown parameter: {sorted(unknown)[0]}", code="parameter_unknown")
+    return Customer.objects.create(
+        public_id=public_id(Customer.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        metadata=_metadata(metadata),
+        **fields,
+    )
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
+    fields = _apply(customer, changes, CUSTOMER_FIELDS)
+    if fields:
+        customer.save(update_fields=fields)
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer) -> Customer:
+    """Stripe's delete: the customer disappears from lists; a tombstone answers retrieves."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
+    customer.deleted = True
+    customer.save(update_fields=["deleted"])
+    return customer
+
+
+__all__ = [
+    "UNSET_ALL",
+    "customer_create",
+    "customer_delete",
+    "customer_update",
+    "price_create",
+    "price_update",
+    "product_create",
+    "product_delete",
+    "product_update",
+]

@@ -1,0 +1,51 @@
+"""The Celery app, configured for at-least-once work.
+
+- ``acks_late`` + ``task_reject_on_worker_lost``: a task is acknowledged only
+  after it ran, so a worker killed mid-task gives the task back to the queue
+  instead of losing it. The price is that a task may run twice, so every task
+  is idempotent (keyed by a business row).
+- On Redis an unacknowledged task comes back after ``visibility_timeout``;
+  it is set (in settings) well above the longest task.
+- JSON only: no pickle from the broker.
+- ``worker_prefetch_multiplier = 1``: with late acks, a worker holds at most
+  one unstarted task per process, so a slow task does not strand others.
+- Tasks are queued only after the transaction that made their rows commits
+  (``delay_on_commit``/``transaction.on_commit``); see the services.
+- The beat schedule lives here, in code.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+
+app = Celery("kassa")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    task_time_limit=15 * 60,
+    task_soft_time_limit=14 * 60,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "purge-expired-idempotency-keys": {
+            "task": "merchants.tasks.idempotency_keys_purge",
+            "schedule": crontab(minute=17),
+        },
+    },
+)
+app.autodiscover_tasks()
+
+
+@app.task(name="kassa.ping")
+def ping() -> str:
+    """A no-op for health checks and CI: proves a worker consumes the queue."""
+    return "pong"

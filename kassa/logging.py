@@ -1,0 +1,34 @@
+"""A logging filter that masks anything shaped like a secret.
+
+Kassa never logs secrets on purpose; this is the second line of defence for
+the message a library or an exception puts together: API keys, webhook
+secrets and card-number-like digit runs are masked before a record is
+written.
+"""
+
+import logging
+import re
+
+_PATTERNS = [
+    re.compile(r"\b((?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+"),
+    re.compile(r"\b(whsec_)[A-Za-z0-9+/=]+"),
+    re.compile(r"\b(\d{0})\d{13,19}\b"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+        return True

@@ -1,0 +1,247 @@
+"""Kassa's settings, all from the environment (django-environ).
+
+One module serves development and production. With ``DEBUG`` on, secrets
+fall back to development values so that ``make run`` works with no set-up;
+with ``DEBUG`` off, every secret must be set or start-up stops with a message
+naming the variable (cookiecutter-django's rule: production secrets have no
+defaults).
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("KASSA_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# Development values for secrets, used only while DEBUG is on. The Fernet key
+# is a fixed, public, all-zero key: anything encrypted with it is not secret.
+_DEV_SECRETS = {
+    "SECRET_KEY": "django-insecure-development-only-key-never-use-in-production",
+    "KASSA_ENCRYPTION_KEYS": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+}
+
+
+def _secret(name: str) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return _DEV_SECRETS[name]
+    raise ImproperlyConfigured(
+        f"The environment variable {name} must be set when DEBUG is off. "
+        "See the README's configuration section."
+    )
+
+
+SECRET_KEY = _secret("SECRET_KEY")
+# Fernet keys (urlsafe base64 of 32 bytes), comma-separated. The first one
+# encrypts; all of them decrypt, so a new key can be put first and the old
+# ones retired after `manage.py rotate_encryption_keys`.
+KASSA_ENCRYPTION_KEYS = [k.strip() for k in _secret("KASSA_ENCRYPTION_KEYS").split(",") if k.strip()]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "merchants",
+    "billing",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "kassa.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kassa.urls"
+WSGI_APPLICATION = "kassa.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "merchants.context_processors.dashboard",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'kassa.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers (web threads, worker, beat) wait for the write lock
+    # instead of failing with "database is locked": IMMEDIATE transactions
+    # take the lock up front, the busy timeout waits for it, WAL lets readers
+    # go on meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # Tests talk to a live server from other threads and processes, so the
+    # test database is a file, not SQLite's in-memory default.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_kassa.sqlite3")}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now
+
+# --- Redis: cache, rate limits and Celery broker when configured -----------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery (see kassa/celery.py for why each setting is what it is) -------
+CELERY_TASK_ALWAYS_EAGER = False
+# One queue name per installation (tests use their own, so a developer's
+# running worker never takes a test's task).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="kassa")
+CELERY_FILESYSTEM_DIR = VAR_DIR / "celery"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    for sub in ("queue", "processed"):
+        (CELERY_FILESYSTEM_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Auth, i18n, static ----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+if DEBUG:
+    # No collectstatic needed in development: whitenoise serves from the apps.
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = True
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kassa@localhost")
+
+# --- Security (production) -------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Stripe ----------------------------------------------------------------
+# Where the processor's API lives: localstripe in development, unset (the
+# SDK's default, api.stripe.com) in production.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+
+# --- The API ---------------------------------------------------------------
+KASSA_API_VERSION = "2026-11-01.kassa"
+# Requests per second per API key, by mode (Stripe's defaults are 100 live, 25 test).
+KASSA_RATE_LIMITS = {
+    "live": env.str("KASSA_RATE_LIMIT_LIVE", default="100/s"),
+    "test": env.str("KASSA_RATE_LIMIT_TEST", default="25/s"),
+}
+KASSA_IDEMPOTENCY_TTL_HOURS = 24
+# A request that crashed between recording its idempotency key and storing
+# its response would block the key forever; after this many seconds an
+# unfinished record is taken over by a retry.
+KASSA_IDEMPOTENCY_STALE_SECONDS = 120
+# The longest a rolled key may keep working.
+KASSA_KEY_ROLL_MAX_DAYS = 7
+KASSA_PUBLIC_URL = env.str("KASSA_PUBLIC_URL", default="http://127.0.0.1:8000")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.APIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["merchants.api.permissions.HasResourceAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["merchants.api.throttling.APIKeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["kassa.api.parsers.StripeFormParser", "kassa.api.parsers.StripeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "kassa.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kassa API",
+    "DESCRIPTION": "Stripe-compatible payments API. Authenticate with `Authorization: Bearer sk_test_…`.",
+    "VERSION": KASSA_API_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/v1",
+}
+
+# --- Logging: never a secret or card data (see kassa/logging.py) -----------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "kassa.logging.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"stripe": {"level": "WARNING"}},
+}

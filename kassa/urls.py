@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from kassa import views
+from kassa.api.errors import not_found_json
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", include("merchants.dashboard_urls")),
+    path("admin/", admin.site.urls),
+    path("v1/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[], throttle_classes=[]), name="schema"),
+    path(
+        "v1/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[], throttle_classes=[]),
+        name="docs",
+    ),
+    path("v1/", include("billing.api.urls")),
+    # Anything else under /v1/ answers in the API's error shape, DEBUG or not.
+    re_path(r"^v1/", not_found_json),
+]
+
+
+def handler404(request, exception):
+    if request.path.startswith("/v1/"):
+        return not_found_json(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

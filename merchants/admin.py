@@ -1,0 +1,386 @@
+"""Dashboard pages for the merchant itself: settings, members, API keys, Stripe credentials."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from kassa import money
+from kassa.errors import KassaError
+
+from . import services
+from .admin_base import ScopedAdmin
+from .dashboard import MANAGE_ROLES
+from .models import APIKey, Membership, Merchant, ProcessorCredential
+
+admin.site.site_header = "Kassa"
+admin.site.site_title = "Kassa dashboard"
+admin.site.index_title = "Dashboard"
+
+
+def _secret_page(request, model_admin, title, secrets, next_url):
+    """Show freshly made secrets once; they are rendered here and never stored in a readable form."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "secrets": secrets,
+        "next_url": next_url,
+        "opts": model_admin.model._meta,
+    }
+    response = TemplateResponse(request, "admin/merchants/secret_once.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- merchant ---------------------------------------------------------------
+
+
+class MerchantCreateForm(forms.ModelForm):
+    owner_email = forms.EmailField(help_text="The owner logs in with this address (made a user if new).")
+    owner_password = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="Leave empty to set one later."
+    )
+
+    class Meta:
+        model = Merchant
+        fields = ["name", "support_email", "default_currency"]
+
+
+@admin.register(Merchant)
+class MerchantAdmin(ScopedAdmin):
+    list_display = ["name", "public_id", "status", "default_currency", "created"]
+    search_fields = ["name", "public_id", "support_email"]
+    readonly_fields = ["public_id", "created"]
+    mode_scoped = False
+    merchant_path = "pk"
+    write_roles = MANAGE_ROLES
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        scope = self.scope(request)
+        if scope is None:
+            return queryset.none()
+        if scope.is_platform:
+            return queryset
+        return queryset.filter(pk__in=[m.pk for m in scope.merchants])
+
+    def get_list_filter(self, request):
+        return ["status"]
+
+    def get_list_display(self, request):
+        return self.list_display
+
+    def has_add_permission(self, request):
+        scope = self.scope(request)
+        return scope is not None and scope.is_platform
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = MerchantCreateForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        scope = self.scope(request)
+        readonly = list(self.readonly_fields)
+        if obj is not None and not (scope and scope.is_platform):
+            readonly.append("status")
+        return readonly
+
+    def save_via_service(self, request, form, change):
+        data = form.cleaned_data
+        if change:
+            return services.merchant_update(merchant=form.instance, **{k: data[k] for k in form.changed_data})
+        created = services.merchant_create(
+            name=data["name"],
+            owner_email=data["owner_email"],
+            owner_password=data.get("owner_password") or None,
+            support_email=data.get("support_email") or "",
+            default_currency=data.get("default_currency") or "usd",
+        )
+        request._kassa_secrets = [
+            ("Test secret key", created.secret_key.secret),
+            ("Test publishable key", created.publishable_key.secret),
+        ]
+        return created.merchant
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _secret_page(
+            request, self, f"Merchant {obj.name} created", request._kassa_secrets,
+            reverse("admin:merchants_merchant_change", args=[obj.pk]),
+        )
+
+
+# --- members ----------------------------------------------------------------
+
+
+class MembershipForm(forms.ModelForm):
+    email = forms.EmailField(help_text="The person's email; a user is made if they have none yet.")
+
+    class Meta:
+        model = Membership
+        fields = ["role"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedAdmin):
+    list_display = ["user_email", "role", "created"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "user__username"]
+    mode_scoped = False
+    write_roles = MANAGE_ROLES
+
+    @admin.display(description="Email", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email or obj.user.username
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = MembershipForm
+        else:
+            kwargs["fields"] = ["role"]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user_email"] if obj else []
+
+    def save_via_service(self, request, form, change):
+        merchant = form.instance.merchant if change else self.current(request)[0]
+        email = form.instance.user.email if change else form.cleaned_data["email"]
+        return services.membership_set(merchant=merchant, email=email, role=form.cleaned_data["role"])
+
+    def delete_model(self, request, obj):
+        services.membership_remove(membership=obj)
+
+
+# --- API keys ---------------------------------------------------------------
+
+ACCESS_CHOICES = [("none", "None"), ("read", "Read"), ("write", "Write")]
+
+
+class APIKeyCreateForm(forms.ModelForm):
+    """Kind and name, plus one none/read/write choice per resource for restricted keys."""
+
+    class Meta:
+        model = APIKey
+        fields = ["name", "kind"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for resource in services.RESOURCES:
+            self.fields[f"perm_{resource}"] = forms.ChoiceField(
+                choices=ACCESS_CHOICES, initial="none", required=False,
+                label=f"{resource.replace('_', ' ').capitalize()} (restricted keys)",
+            )
+
+    def permissions(self) -> dict[str, str]:
+        return {r: self.cleaned_data.get(f"perm_{r}") or "none" for r in services.RESOURCES}
+
+
+class RollForm(forms.Form):
+    EXPIRY = [
+        ("0", "Now"),
+        ("3600", "In 1 hour"),
+        ("86400", "In 24 hours"),
+        ("259200", "In 3 days"),
+        ("604800", "In 7 days"),
+    ]
+    expires_in = forms.ChoiceField(choices=EXPIRY, initial="86400", label="The old key stops working")
+
+
+@admin.register(APIKey)
+class APIKeyAdmin(ScopedAdmin):
+    list_display = ["__str__", "name", "kind", "status_display", "created", "last_used_at", "expires_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "last4"]
+    readonly_fields = [
+        "redacted", "kind", "livemode", "status_display", "permissions", "created", "last_used_at",
+        "expires_at", "revoked_at", "key_actions",
+    ]
+    fields = readonly_fields[:1] + ["name"] + readonly_fields[1:]
+
+    @admin.display(description="Status")
+    def status_display(self, obj):
+        return obj.status
+
+    @admin.display(description="Key")
+    def redacted(self, obj):
+        if obj.kind == APIKey.Kind.PUBLISHABLE:
+            return obj.publishable_token
+        return obj.redacted
+
+    @admin.display(description="Actions")
+    def key_actions(self, obj):
+        if obj is None or not obj.pk or not obj.usable:
+            return "—"
+        return format_html(
+            '<a class="button" href="{}">Roll key…</a> <a class="button" href="{}">Revoke key…</a>',
+            reverse("admin:merchants_apikey_roll", args=[obj.pk]),
+            reverse("admin:merchants_apikey_revoke", args=[obj.pk]),
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # keys are revoked, never deleted: the audit trail stays
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = APIKeyCreateForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "kind"] + [f"perm_{r}" for r in services.RESOURCES]
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_via_service(self, request, form, change):
+        if change:
+            return services.api_key_rename(api_key=form.instance, name=form.cleaned_data["name"])
+        merchant, livemode = self.current(request)
+        issued = services.api_key_create(
+            merchant=merchant,
+            livemode=livemode,
+            kind=form.cleaned_data["kind"],
+            name=form.cleaned_data["name"],
+            permissions=form.permissions() if form.cleaned_data["kind"] == APIKey.Kind.RESTRICTED else None,
+        )
+        request._kassa_secrets = [(f"New {issued.api_key.kind} key", issued.secret)]
+        return issued.api_key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _secret_page(
+            request, self, "API key created", request._kassa_secrets,
+            reverse("admin:merchants_apikey_changelist"),
+        )
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/roll/", self.admin_site.admin_view(self.roll_view), name="merchants_apikey_roll"),
+            path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="merchants_apikey_revoke"),
+            *super().get_urls(),
+        ]
+
+    def _key_for_write(self, request, pk):
+        key = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, key):
+            raise PermissionDenied
+        return key
+
+    def roll_view(self, request, pk):
+        key = self._key_for_write(request, pk)
+        form = RollForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                issued = services.api_key_roll(
+                    api_key=key, expires_in=timedelta(seconds=int(form.cleaned_data["expires_in"]))
+                )
+            except KassaError as exc:
+                messages.error(request, exc.message)
+            else:
+                return _secret_page(
+                    request, self, f"Key {key.redacted} rolled", [("New key", issued.secret)],
+                    reverse("admin:merchants_apikey_changelist"),
+                )
+        context = {
+            **self.admin_site.each_context(request), "title": f"Roll {key.redacted}", "form": form,
+            "key": key, "opts": self.model._meta, "action": "roll",
+        }
+        return TemplateResponse(request, "admin/merchants/key_action.html", context)
+
+    def revoke_view(self, request, pk):
+        key = self._key_for_write(request, pk)
+        if request.method == "POST":
+            services.api_key_revoke(api_key=key)
+            messages.success(request, f"Key {key.redacted} revoked. It stopped working now.")
+            return HttpResponseRedirect(reverse("admin:merchants_apikey_changelist"))
+        context = {
+            **self.admin_site.each_context(request), "title": f"Revoke {key.redacted}", "key": key,
+            "opts": self.model._meta, "action": "revoke",
+        }
+        return TemplateResponse(request, "admin/merchants/key_action.html", context)
+
+
+# --- Stripe credentials -----------------------------------------------------
+
+
+class CredentialForm(forms.ModelForm):
+    secret_key = forms.CharField(
+        widget=forms.PasswordInput(render_value=False), help_text="sk_test_… or rk_test_… (sk_live_… in live mode)."
+    )
+    webhook_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="whsec_…, the signing secret of the webhook endpoint you register at Stripe.",
+    )
+
+    class Meta:
+        model = ProcessorCredential
+        fields = []
+
+
+@admin.register(ProcessorCredential)
+class ProcessorCredentialAdmin(ScopedAdmin):
+    form = CredentialForm
+    list_display = ["__str__", "secret_key_hint", "webhook_secret_hint", "check_status", "updated"]
+    readonly_fields = ["secret_key_hint", "webhook_secret_hint", "check_status", "last_checked_at", "check_button"]
+    actions = ["check_connection"]
+
+    @admin.display(description="Connection")
+    def check_status(self, obj):
+        if obj.last_check_ok is None:
+            return "not checked"
+        return ("OK: " if obj.last_check_ok else "Failed: ") + obj.last_check_message
+
+    @admin.display(description="")
+    def check_button(self, obj):
+        if not obj or not obj.pk:
+            return ""
+        return format_html(
+            '<a class="button" href="{}">Check connection</a>',
+            reverse("admin:merchants_processorcredential_check", args=[obj.pk]),
+        )
+
+    def get_fields(self, request, obj=None):
+        return ["secret_key", "webhook_secret", *(self.readonly_fields if obj else [])]
+
+    def save_via_service(self, request, form, change):
+        merchant, livemode = (form.instance.merchant, form.instance.livemode) if change else self.current(request)
+        return services.processor_credential_set(
+            merchant=merchant,
+            livemode=livemode,
+            secret_key=form.cleaned_data["secret_key"],
+            webhook_secret=form.cleaned_data.get("webhook_secret") or "",
+        )
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/check/", self.admin_site.admin_view(self.check_view), name="merchants_processorcredential_check"),
+            *super().get_urls(),
+        ]
+
+    def _report(self, request, credential):
+        level = messages.SUCCESS if credential.last_check_ok else messages.ERROR
+        self.message_user(request, f"{credential}: {credential.last_check_message}", level)
+
+    def check_view(self, request, pk):
+        credential = get_object_or_404(self.get_queryset(request), pk=pk)
+        self._report(request, services.processor_credential_check(credential=credential))
+        return HttpResponseRedirect(reverse("admin:merchants_processorcredential_change", args=[pk]))
+
+    @admin.action(description="Check connection to Stripe")
+    def check_connection(self, request, queryset):
+        for credential in queryset:
+            self._report(request, services.processor_credential_check(credential=credential))
+
+
+__all__ = ["money"]

@@ -1,0 +1,156 @@
+"""The dashboard's base ModelAdmin: every query scoped, every write through a service.
+
+- ``get_queryset`` keeps the current merchant's objects (all merchants for
+  platform staff who picked none) in the current mode; a forged URL with
+  another merchant's id finds nothing, exactly like a missing object.
+- Foreign-key choices are scoped the same way.
+- Permissions come from the membership role, not Django's per-model
+  permissions: viewers read, ``write_roles`` write.
+- Writes call the app's services (``save_via_service``/``delete_model``).
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.http import HttpResponseRedirect
+
+from kassa.errors import KassaError
+
+from .dashboard import WRITE_ROLES_DEFAULT, scope_of
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    #: roles that may add/change/delete; everyone with access may view
+    write_roles = WRITE_ROLES_DEFAULT
+    #: the model has a ``livemode`` field filtered by the test/live switch
+    mode_scoped = True
+    #: the path from this model to its merchant
+    merchant_path = "merchant"
+
+    # --- scoping ---------------------------------------------------------
+    def scope(self, request):
+        return scope_of(request)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        scope = self.scope(request)
+        if scope is None:
+            return queryset.none()
+        if scope.merchant is not None:
+            queryset = queryset.filter(**{self.merchant_path: scope.merchant})
+        elif not scope.is_platform:
+            return queryset.none()
+        if self.mode_scoped:
+            queryset = queryset.filter(livemode=scope.livemode)
+        return queryset
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        scope = self.scope(request)
+        if scope and scope.is_platform and scope.merchant is None:
+            filters.insert(0, self.merchant_path)
+        return filters
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        scope = self.scope(request)
+        if scope and scope.is_platform and scope.merchant is None and self.merchant_path == "merchant":
+            columns.append("merchant")
+        return columns
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        scope = self.scope(request)
+        if scope is not None and related._meta.app_label in ("billing", "webhooks"):
+            queryset = related._default_manager.all()
+            if scope.merchant is not None:
+                queryset = queryset.filter(merchant=scope.merchant)
+            if any(f.name == "livemode" for f in related._meta.fields):
+                queryset = queryset.filter(livemode=scope.livemode)
+            kwargs["queryset"] = queryset
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # --- permissions -----------------------------------------------------
+    def has_module_permission(self, request):
+        return self.scope(request) is not None
+
+    def has_view_permission(self, request, obj=None):
+        return self.scope(request) is not None
+
+    def _can_write(self, request):
+        scope = self.scope(request)
+        return scope is not None and scope.can_write(self.write_roles)
+
+    def has_add_permission(self, request):
+        scope = self.scope(request)
+        # Creating needs one merchant in view (platform staff pick one first).
+        return self._can_write(request) and scope.merchant is not None
+
+    def has_change_permission(self, request, obj=None):
+        return self._can_write(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._can_write(request)
+
+    # --- writes through services ----------------------------------------
+    def current(self, request):
+        """(merchant, livemode) for a new object."""
+        scope = self.scope(request)
+        if scope is None or scope.merchant is None:
+            raise PermissionDenied
+        return scope.merchant, scope.livemode
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """Wrap the form so that validating it runs the service, inside the admin's transaction.
+
+        The service's own checks then show as form errors (the page re-renders
+        with the input kept), and a failed service leaves nothing written.
+        """
+        form_class = super().get_form(request, obj, change, **kwargs)
+        model_admin = self
+
+        class ServiceForm(form_class):
+            def _post_clean(self):
+                if self._errors:
+                    return
+                try:
+                    with transaction.atomic():
+                        result = model_admin.save_via_service(request, self, change)
+                except KassaError as exc:
+                    service_errors_as_form_errors(self, exc)
+                    return
+                if result is not None:
+                    self.instance = result
+
+        return ServiceForm
+
+    def save_via_service(self, request, form, change):  # pragma: no cover - each admin says how
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        """Nothing left to do: the form's validation already saved through the service."""
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except KassaError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk deletes would bypass the services
+        return actions
+
+
+def service_errors_as_form_errors(form, exc: KassaError, field_map: dict | None = None):
+    """Put a service's error on the form field it names."""
+    field = (field_map or {}).get(exc.param, exc.param)
+    if field in form.fields:
+        form.add_error(field, exc.message)
+    else:
+        form.add_error(None, exc.message)
+
+
+class MetadataWidgetMixin:
+    formfield_overrides = {models.JSONField: {"help_text": 'A JSON object of strings, e.g. {"order": "42"}'}}

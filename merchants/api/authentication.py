@@ -1,0 +1,23 @@
+"""API authentication by key: the key decides the merchant and the mode."""
+
+from rest_framework.authentication import BaseAuthentication
+
+from kassa.errors import AuthenticationFailed
+
+from .. import selectors, services
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            raise AuthenticationFailed(
+                "You did not provide an API key. You need to provide your API key in the Authorization "
+                "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
+            )
+        key = selectors.api_key_from_authorization(header)
+        services.api_key_touch(api_key=key)
+        return (None, key)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="Kassa"'

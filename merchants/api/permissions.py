@@ -1,0 +1,34 @@
+"""What a key may do: secret keys everything, restricted keys what they were granted,
+publishable keys only the few browser-facing calls that opt in."""
+
+from rest_framework.permissions import BasePermission
+
+from kassa.errors import PermissionDenied
+
+from ..models import APIKey
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class HasResourceAccess(BasePermission):
+    def has_permission(self, request, view):
+        key: APIKey = request.auth
+        if key.kind == APIKey.Kind.SECRET:
+            return True
+        needed = "read" if request.method in READ_METHODS else "write"
+        if key.kind == APIKey.Kind.PUBLISHABLE:
+            if request.method in getattr(view, "publishable_methods", ()):
+                return True
+            raise PermissionDenied(
+                "This API call cannot be made with a publishable API key. Please use a secret API key.",
+                code="secret_key_required",
+            )
+        granted = key.permissions.get(view.resource, "none")
+        if granted == "write" or (granted == "read" and needed == "read"):
+            return True
+        raise PermissionDenied(
+            f"The provided key '{key.redacted}' does not have the required permissions for this endpoint "
+            f"on account '{key.merchant.public_id}'. Having the '{view.resource}:{needed}' permission "
+            "would allow this request to continue.",
+            code="insufficient_permissions",
+        )

@@ -1,0 +1,37 @@
+"""System checks that catch misconfiguration at ``manage.py check`` (dj-stripe's habit)."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def encryption_keys(app_configs, **kwargs):
+    from cryptography.fernet import Fernet
+
+    problems = []
+    for index, key in enumerate(settings.KASSA_ENCRYPTION_KEYS):
+        try:
+            Fernet(key)
+        except ValueError:
+            problems.append(
+                Error(
+                    f"KASSA_ENCRYPTION_KEYS entry {index + 1} is not a Fernet key.",
+                    hint="Make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+                    id="kassa.E001",
+                )
+            )
+    if not settings.DEBUG and "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" in settings.KASSA_ENCRYPTION_KEYS:
+        problems.append(Error("KASSA_ENCRYPTION_KEYS holds the public development key.", id="kassa.E002"))
+    return problems
+
+
+@register(deploy=True)
+def stripe_target(app_configs, **kwargs):
+    if settings.STRIPE_API_BASE:
+        return [
+            Warning(
+                f"STRIPE_API_BASE is set ({settings.STRIPE_API_BASE}): payments go there, not to Stripe.",
+                id="kassa.W001",
+            )
+        ]
+    return []

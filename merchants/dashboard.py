@@ -1,0 +1,83 @@
+"""Who is looking at the dashboard, for which merchant, in which mode.
+
+Merchant staff are Django users with a Membership; they see one merchant at
+a time (a switcher when they belong to several). Platform staff are
+superusers; they see every merchant, or one when they pick it. The test/live
+switch decides which data everyone sees; it defaults to test. Both choices
+live in the session and are re-checked against memberships on every request.
+"""
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpResponseRedirect
+from django.views.decorators.http import require_POST
+
+from .models import Membership, Merchant
+from .selectors import memberships_of
+
+SESSION_MERCHANT = "kassa_merchant"
+SESSION_LIVEMODE = "kassa_livemode"
+
+WRITE_ROLES_DEFAULT = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.DEVELOPER)
+MANAGE_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class Scope:
+    merchant: Merchant | None  # None: platform staff looking at every merchant
+    livemode: bool
+    role: str | None  # None for platform staff
+    is_platform: bool
+    merchants: tuple[Merchant, ...]
+
+    def can_write(self, roles=WRITE_ROLES_DEFAULT) -> bool:
+        return self.is_platform or self.role in roles
+
+
+def scope_of(request) -> Scope | None:
+    """The request's dashboard scope, cached on the request; None for users with no access."""
+    if hasattr(request, "_kassa_scope"):
+        return request._kassa_scope
+    user = request.user
+    scope = None
+    livemode = bool(request.session.get(SESSION_LIVEMODE, False))
+    wanted = request.session.get(SESSION_MERCHANT)
+    if user.is_authenticated and user.is_active and user.is_staff:
+        if user.is_superuser:
+            merchants = tuple(Merchant.objects.all())
+            merchant = next((m for m in merchants if m.public_id == wanted), None)
+            scope = Scope(merchant, livemode, None, True, merchants)
+        else:
+            memberships = list(memberships_of(user))
+            if memberships:
+                chosen = next((m for m in memberships if m.merchant.public_id == wanted), memberships[0])
+                scope = Scope(
+                    chosen.merchant, livemode, chosen.role, False, tuple(m.merchant for m in memberships)
+                )
+    request._kassa_scope = scope
+    return scope
+
+
+@require_POST
+@staff_member_required
+def switch_mode(request):
+    request.session[SESSION_LIVEMODE] = request.POST.get("livemode") == "1"
+    # An object page of the other mode would be missing: go back to its list.
+    referer = urlparse(request.META.get("HTTP_REFERER", "")).path
+    match = re.match(r"^/admin/[a-z_]+/[a-z_]+/", referer)
+    return HttpResponseRedirect(match.group(0) if match else "/admin/")
+
+
+@require_POST
+@staff_member_required
+def switch_merchant(request):
+    scope = scope_of(request)
+    wanted = request.POST.get("merchant", "")
+    if scope and any(m.public_id == wanted for m in scope.merchants):
+        request.session[SESSION_MERCHANT] = wanted
+    elif scope and scope.is_platform and wanted == "":
+        request.session.pop(SESSION_MERCHANT, None)
+    return HttpResponseRedirect("/admin/")

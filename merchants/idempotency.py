@@ -1,0 +1,91 @@
+"""Idempotent POSTs, as Stripe does them (https://docs.stripe.com/api/idempotent_requests).
+
+Same key + same parameters within 24 h replays the first response; same
+key + other parameters is a 400 ``idempotency_error``; a request arriving
+while the first is still running gets a 409 (the SDKs retry it, then see
+the replay), never a second object.
+
+Cost on the hot path: one INSERT before the request runs (the unique index
+decides who is first, across processes and databases) and one UPDATE after.
+Failures that did not change anything (validation errors, 5xx) delete the
+record, so the client may retry with the same key, as Stripe allows.
+"""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kassa.errors import IdempotencyConflict, IdempotencyMismatch, InvalidRequest
+
+from .models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+
+
+def fingerprint(method: str, path: str, params) -> str:
+    canonical = json.dumps([method, path, params], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Replay(Exception):
+    def __init__(self, record: IdempotencyKey):
+        self.record = record
+
+
+def idempotency_begin(*, api_key, key: str, request_fingerprint: str) -> IdempotencyKey:
+    """Claim ``key`` for this request, or raise Replay / IdempotencyMismatch / IdempotencyConflict."""
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidRequest(
+            f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"
+        )
+    scope = {"merchant_id": api_key.merchant_id, "livemode": api_key.livemode, "key": key}
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(**scope, fingerprint=request_fingerprint)
+    except IntegrityError:
+        pass
+    existing = IdempotencyKey.objects.filter(**scope).first()
+    if existing is None:  # purged between the insert and the read: take it.
+        return idempotency_begin(api_key=api_key, key=key, request_fingerprint=request_fingerprint)
+    expired = existing.created < timezone.now() - timedelta(hours=settings.KASSA_IDEMPOTENCY_TTL_HOURS)
+    stale = existing.status_code is None and existing.created < timezone.now() - timedelta(
+        seconds=settings.KASSA_IDEMPOTENCY_STALE_SECONDS
+    )
+    if expired or stale:
+        # Take the record over, atomically: only one retry wins.
+        claimed = IdempotencyKey.objects.filter(pk=existing.pk, created=existing.created).update(
+            created=timezone.now(), fingerprint=request_fingerprint, status_code=None, response_body=""
+        )
+        if claimed:
+            existing.refresh_from_db()
+            return existing
+        raise IdempotencyConflict("A request with this Idempotency-Key is already in progress.")
+    if existing.fingerprint != request_fingerprint:
+        raise IdempotencyMismatch(
+            "Keys for idempotent requests can only be used with the same parameters they were first used "
+            f"with. Try using a key other than '{key}' if you meant to execute a different request."
+        )
+    if existing.status_code is None:
+        raise IdempotencyConflict(
+            "There is currently another in-progress request using this Idempotency-Key. "
+            "Retry after the first one has finished."
+        )
+    raise Replay(existing)
+
+
+def idempotency_finish(*, record: IdempotencyKey, status_code: int, body: str) -> None:
+    """Store the response for replay, or release the key if the request changed nothing."""
+    if status_code >= 500 or status_code in (400, 401, 403, 404, 409, 429):
+        IdempotencyKey.objects.filter(pk=record.pk).delete()
+    else:
+        IdempotencyKey.objects.filter(pk=record.pk).update(status_code=status_code, response_body=body)
+
+
+def idempotency_keys_purge() -> int:
+    cutoff = timezone.now() - timedelta(hours=settings.KASSA_IDEMPOTENCY_TTL_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created__lt=cutoff).delete()
+    return deleted

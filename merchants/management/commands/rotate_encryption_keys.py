@@ -1,0 +1,11 @@
+from django.core.management.base import BaseCommand
+
+from merchants import services
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every stored processor secret with the first key of KASSA_ENCRYPTION_KEYS."
+
+    def handle(self, *args, **options):
+        count = services.encryption_keys_rotate()
+        self.stdout.write(f"Re-encrypted {count} credential(s).")

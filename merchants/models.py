@@ -1,0 +1,179 @@
+"""Merchants, their staff, their API keys and their processor credentials.
+
+API keys are stored as SHA-256 hashes: a key is 190 bits of randomness, so a
+fast hash is as safe as a slow one and lets authentication be one indexed
+lookup. Only publishable keys, which are public by design, keep their
+plaintext. Processor secrets are encrypted with MultiFernet (kassa/crypto.py)
+and shown again only as a hint (prefix and last four characters).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kassa.ids import public_id
+
+
+def _merchant_id() -> str:
+    return public_id("acct", 16)
+
+
+class Merchant(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        DISABLED = "disabled"
+
+    public_id = models.CharField("ID", max_length=40, unique=True, default=_merchant_id, editable=False)
+    name = models.CharField(max_length=200)
+    support_email = models.EmailField(blank=True)
+    default_currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        ADMIN = "admin"
+        DEVELOPER = "developer"
+        VIEWER = "viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user_merchant")]
+        ordering = ["merchant__name", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) at {self.merchant}"
+
+
+class APIKey(models.Model):
+    class Kind(models.TextChoices):
+        SECRET = "secret"
+        RESTRICTED = "restricted"
+        PUBLISHABLE = "publishable"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        EXPIRING = "expiring"
+        EXPIRED = "expired"
+        REVOKED = "revoked"
+
+    PREFIXES = {Kind.SECRET: "sk", Kind.RESTRICTED: "rk", Kind.PUBLISHABLE: "pk"}
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    livemode = models.BooleanField(default=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100, blank=True)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    # Only for publishable keys, which are public by design (pages embed them).
+    publishable_token = models.CharField(max_length=120, blank=True, editable=False)
+    # Restricted keys: {"customers": "write", "products": "read", ...}; absent means none.
+    permissions = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rolled_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rolled_to", editable=False
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.redacted
+
+    @property
+    def redacted(self) -> str:
+        return f"{self.prefix}…{self.last4}"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        if self.expires_at is not None:
+            return self.Status.EXPIRING if self.expires_at > timezone.now() else self.Status.EXPIRED
+        return self.Status.ACTIVE
+
+    @property
+    def usable(self) -> bool:
+        return self.status in (self.Status.ACTIVE, self.Status.EXPIRING)
+
+
+class ProcessorCredential(models.Model):
+    """A merchant's Stripe keys for one mode, encrypted at rest."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="processor_credentials")
+    livemode = models.BooleanField(default=False)
+    secret_key_ciphertext = models.TextField(editable=False)
+    secret_key_hint = models.CharField(max_length=40, editable=False)
+    webhook_secret_ciphertext = models.TextField(blank=True, editable=False)
+    webhook_secret_hint = models.CharField(max_length=40, blank=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(default=timezone.now, editable=False)
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_check_ok = models.BooleanField(null=True, editable=False)
+    last_check_message = models.CharField(max_length=300, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "livemode"], name="processor_credential_one_per_mode")
+        ]
+        verbose_name = "Stripe credentials"
+        verbose_name_plural = "Stripe credentials"
+
+    def __str__(self) -> str:
+        return f"Stripe {'live' if self.livemode else 'test'} credentials of {self.merchant}"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a POST with an ``Idempotency-Key``, for replay within 24 h.
+
+    On the hot path of every write (stripe-python sends a key with every
+    POST): one insert when the request starts, one update when it ends.
+    ``status_code`` is null while the first request is still running.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    livemode = models.BooleanField()
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "livemode", "key"], name="idempotency_key_unique_per_mode")
+        ]
+
+
+class MerchantScoped(models.Model):
+    """What every API object has: a public id, its merchant, its mode, created and metadata."""
+
+    public_id = models.CharField("ID", max_length=64, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    livemode = models.BooleanField(default=False, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        indexes = []
+
+    def __str__(self) -> str:
+        return self.public_id

@@ -1,0 +1,318 @@
+"""Writes for merchants, members, API keys and processor credentials.
+
+Every write the dashboard or a command makes goes through here. Secrets are
+returned once, from the function that made them, and never stored in a form
+that can be shown again.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from billing import gateway
+from kassa import crypto, money
+from kassa.errors import InvalidRequest
+from kassa.ids import random_string
+
+from .models import APIKey, Membership, Merchant, ProcessorCredential
+
+User = get_user_model()
+
+RESOURCES = (
+    "products",
+    "prices",
+    "customers",
+    "payment_methods",
+    "payment_links",
+    "checkout_sessions",
+    "payment_intents",
+    "refunds",
+    "invoices",
+    "subscriptions",
+    "webhook_endpoints",
+    "events",
+)
+ACCESS_LEVELS = ("none", "read", "write")
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just made: the only moment its full secret exists outside the client."""
+
+    api_key: APIKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class MerchantCreated:
+    merchant: Merchant
+    owner: object
+    owner_password: str | None
+    secret_key: IssuedKey
+    publishable_key: IssuedKey
+
+
+def _validate_permissions(permissions: dict[str, str]) -> dict[str, str]:
+    cleaned = {}
+    for resource, level in permissions.items():
+        if resource not in RESOURCES:
+            raise InvalidRequest(f"Unknown resource {resource!r} in permissions.", param="permissions")
+        if level not in ACCESS_LEVELS:
+            raise InvalidRequest(
+                f"Permission for {resource} must be one of none, read, write.", param="permissions"
+            )
+        if level != "none":
+            cleaned[resource] = level
+    return cleaned
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    merchant: Merchant,
+    livemode: bool,
+    kind: str,
+    name: str = "",
+    permissions: dict[str, str] | None = None,
+    rolled_from: APIKey | None = None,
+) -> IssuedKey:
+    if kind not in APIKey.Kind.values:
+        raise InvalidRequest(f"Unknown key type {kind!r}.", param="kind")
+    if kind != APIKey.Kind.RESTRICTED and permissions:
+        raise InvalidRequest("Only restricted keys carry permissions.", param="permissions")
+    prefix = f"{APIKey.PREFIXES[kind]}_{'live' if livemode else 'test'}_"
+    raw = prefix + random_string(40)
+    key = APIKey.objects.create(
+        merchant=merchant,
+        livemode=livemode,
+        kind=kind,
+        name=name,
+        secret_hash=hash_key(raw),
+        prefix=prefix,
+        last4=raw[-4:],
+        publishable_token=raw if kind == APIKey.Kind.PUBLISHABLE else "",
+        permissions=_validate_permissions(permissions or {}) if kind == APIKey.Kind.RESTRICTED else {},
+        rolled_from=rolled_from,
+    )
+    return IssuedKey(api_key=key, secret=raw)
+
+
+@transaction.atomic
+def api_key_roll(*, api_key: APIKey, expires_in: timedelta) -> IssuedKey:
+    """A new key with the same powers; the old one works until ``now + expires_in``."""
+    key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+    if not key.usable:
+        raise InvalidRequest("Only an active key can be rolled.")
+    if hasattr(key, "rolled_to"):
+        raise InvalidRequest("This key was already rolled.")
+    if expires_in < timedelta(0) or expires_in > timedelta(days=settings.KASSA_KEY_ROLL_MAX_DAYS):
+        raise InvalidRequest(
+            f"The old key may keep working for at most {settings.KASSA_KEY_ROLL_MAX_DAYS} days.",
+            param="expires_in",
+        )
+    key.expires_at = timezone.now() + expires_in
+    key.save(update_fields=["expires_at"])
+    return api_key_create(
+        merchant=key.merchant,
+        livemode=key.livemode,
+        kind=key.kind,
+        name=key.name,
+        permissions=key.permissions,
+        rolled_from=key,
+    )
+
+
+@transaction.atomic
+def api_key_rename(*, api_key: APIKey, name: str) -> APIKey:
+    APIKey.objects.filter(pk=api_key.pk).update(name=name)
+    api_key.name = name
+    return api_key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: APIKey) -> APIKey:
+    """Stops the key at once."""
+    key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_touch(*, api_key: APIKey) -> None:
+    """Record use at most once a minute, so authentication stays read-only on the hot path."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+@transaction.atomic
+def merchant_create(
+    *,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    support_email: str = "",
+    default_currency: str = "usd",
+) -> MerchantCreated:
+    """A merchant, its owner (a new or existing user) and a pair of test keys."""
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("A merchant needs a name.", param="name")
+    default_currency = default_currency.lower()
+    if not money.is_supported(default_currency):
+        raise InvalidRequest(f"Invalid currency: {default_currency}.", param="default_currency")
+    owner_email = User.objects.normalize_email(owner_email.strip())
+    if "@" not in owner_email:
+        raise InvalidRequest("The owner needs a valid email address.", param="owner_email")
+    merchant = Merchant.objects.create(
+        name=name, support_email=support_email or owner_email, default_currency=default_currency
+    )
+    owner = User.objects.filter(email__iexact=owner_email).first()
+    if owner is None:
+        owner = User(username=owner_email, email=owner_email, is_staff=True)
+        if owner_password:
+            owner.set_password(owner_password)
+        else:
+            owner.set_unusable_password()
+        owner.save()
+    elif not owner.is_staff:
+        owner.is_staff = True
+        owner.save(update_fields=["is_staff"])
+    Membership.objects.create(user=owner, merchant=merchant, role=Membership.Role.OWNER)
+    secret = api_key_create(merchant=merchant, livemode=False, kind=APIKey.Kind.SECRET, name="Default secret key")
+    publishable = api_key_create(
+        merchant=merchant, livemode=False, kind=APIKey.Kind.PUBLISHABLE, name="Default publishable key"
+    )
+    return MerchantCreated(
+        merchant=merchant,
+        owner=owner,
+        owner_password=owner_password,
+        secret_key=secret,
+        publishable_key=publishable,
+    )
+
+
+@transaction.atomic
+def merchant_update(*, merchant: Merchant, **changes) -> Merchant:
+    merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    if "default_currency" in changes:
+        changes["default_currency"] = changes["default_currency"].lower()
+        if not money.is_supported(changes["default_currency"]):
+            raise InvalidRequest(f"Invalid currency: {changes['default_currency']}.", param="default_currency")
+    if "status" in changes and changes["status"] not in Merchant.Status.values:
+        raise InvalidRequest("Unknown status.", param="status")
+    allowed = {"name", "support_email", "default_currency", "status"}
+    for field, value in changes.items():
+        if field not in allowed:
+            raise InvalidRequest(f"{field} cannot be changed.", param=field)
+        setattr(merchant, field, value)
+    if changes:
+        merchant.save(update_fields=list(changes))
+    return merchant
+
+
+@transaction.atomic
+def membership_set(*, merchant: Merchant, email: str, role: str) -> Membership:
+    """Add a user (made if new, able to log in once a password is set) or change their role."""
+    if role not in Membership.Role.values:
+        raise InvalidRequest(f"Unknown role {role!r}.", param="role")
+    email = User.objects.normalize_email(email.strip())
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User(username=email, email=email, is_staff=True)
+        user.set_unusable_password()
+        user.save()
+    elif not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    membership, _ = Membership.objects.update_or_create(user=user, merchant=merchant, defaults={"role": role})
+    _ensure_an_owner(merchant)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    merchant = membership.merchant
+    membership.delete()
+    _ensure_an_owner(merchant)
+
+
+def _ensure_an_owner(merchant: Merchant) -> None:
+    if not Membership.objects.filter(merchant=merchant, role=Membership.Role.OWNER).exists():
+        raise InvalidRequest("A merchant must keep at least one owner.", param="role")
+
+
+def _hint(secret: str) -> str:
+    """'sk_test_…abcd': enough to recognise a key, never enough to use it."""
+    cut = secret.rfind("_") + 1
+    return f"{secret[:cut] if cut <= 8 else ''}…{secret[-4:]}"
+
+
+@transaction.atomic
+def processor_credential_set(
+    *, merchant: Merchant, livemode: bool, secret_key: str, webhook_secret: str = ""
+) -> ProcessorCredential:
+    """Save (or replace) the merchant's Stripe keys for one mode, encrypted.
+
+    A test-mode credential must be a test key and a live one a live key, so
+    that test objects can never move real money.
+    """
+    secret_key = secret_key.strip()
+    webhook_secret = webhook_secret.strip()
+    mode = "live" if livemode else "test"
+    if not (secret_key.startswith(f"sk_{mode}_") or secret_key.startswith(f"rk_{mode}_")):
+        raise InvalidRequest(
+            f"A {mode}-mode Stripe secret key starts with sk_{mode}_ or rk_{mode}_.", param="secret_key"
+        )
+    if webhook_secret and not webhook_secret.startswith("whsec_"):
+        raise InvalidRequest("A Stripe webhook signing secret starts with whsec_.", param="webhook_secret")
+    credential, _ = ProcessorCredential.objects.select_for_update().get_or_create(
+        merchant=merchant,
+        livemode=livemode,
+        defaults={"secret_key_ciphertext": "", "secret_key_hint": ""},
+    )
+    credential.secret_key_ciphertext = crypto.encrypt(secret_key)
+    credential.secret_key_hint = _hint(secret_key)
+    if webhook_secret:
+        credential.webhook_secret_ciphertext = crypto.encrypt(webhook_secret)
+        credential.webhook_secret_hint = _hint(webhook_secret)
+    credential.updated = timezone.now()
+    credential.last_checked_at = None
+    credential.last_check_ok = None
+    credential.last_check_message = ""
+    credential.save()
+    return credential
+
+
+def processor_credential_check(*, credential: ProcessorCredential) -> ProcessorCredential:
+    """Call Stripe with the saved key and record whether it works (no lock held across the call)."""
+    ok, message = gateway.check_connection(credential)
+    ProcessorCredential.objects.filter(pk=credential.pk).update(
+        last_checked_at=timezone.now(), last_check_ok=ok, last_check_message=message[:300]
+    )
+    credential.refresh_from_db()
+    return credential
+
+
+@transaction.atomic
+def encryption_keys_rotate() -> int:
+    """Re-encrypt every stored processor secret with the first KASSA_ENCRYPTION_KEYS key."""
+    count = 0
+    for credential in ProcessorCredential.objects.select_for_update():
+        credential.secret_key_ciphertext = crypto.rotate(credential.secret_key_ciphertext)
+        if credential.webhook_secret_ciphertext:
+            credential.webhook_secret_ciphertext = crypto.rotate(credential.webhook_secret_ciphertext)
+        credential.save(update_fields=["secret_key_ciphertext", "webhook_secret_ciphertext"])
+        count += 1
+    return count

@@ -1,0 +1,58 @@
+import os
+import socket
+
+import pytest
+import stripe
+
+from kassa.localstripe_harness import LocalStripe
+from tests import factories
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip locally when a server is missing; in CI that is a failure, never a skip."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError:
+        if IN_CI:
+            pytest.fail(f"{name} is not reachable at {host}:{port}, and CI must not skip it")
+        pytest.skip(f"{name} is not running at {host}:{port}")
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    with LocalStripe() as server:
+        yield server
+
+
+@pytest.fixture
+def stripe_backend(localstripe, settings):
+    """An empty localstripe that Kassa's gateway talks to."""
+    localstripe.reset()
+    settings.STRIPE_API_BASE = localstripe.url
+    settings.STRIPE_JS_URL = localstripe.js_url
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return localstripe
+
+
+@pytest.fixture
+def kassa(live_server):
+    """stripe-python, unmodified, pointed at Kassa: ``kassa(secret_key)`` gives a StripeClient."""
+
+    def client(key: str, **options) -> stripe.StripeClient:
+        options.setdefault("max_network_retries", 0)
+        return stripe.StripeClient(key, base_addresses={"api": live_server.url}, **options)
+
+    client.url = live_server.url
+    return client
+
+
+@pytest.fixture
+def shop(db):
+    return factories.merchant("Shop")
+
+
+@pytest.fixture
+def other_shop(db):
+    return factories.merchant("Other")

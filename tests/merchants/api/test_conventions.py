@@ -1,0 +1,119 @@
+"""Stripe's wire conventions: error shape, Request-Id, bodies, rate limits, unknown URLs."""
+
+import pytest
+import requests
+import stripe
+
+from billing.models import Customer
+
+
+def _auth(shop):
+    return {"Authorization": f"Bearer {shop.secret_key.secret}"}
+
+
+def test_every_response_carries_a_request_id(kassa, shop):
+    ok = requests.get(f"{kassa.url}/v1/customers", headers=_auth(shop), timeout=10)
+    error = requests.get(f"{kassa.url}/v1/customers/cus_nope", headers=_auth(shop), timeout=10)
+    unknown = requests.get(f"{kassa.url}/v1/nothing-here", headers=_auth(shop), timeout=10)
+    page = requests.get(f"{kassa.url}/healthz", timeout=10)
+    ids = {r.headers["Request-Id"] for r in (ok, error, unknown, page)}
+    assert len(ids) == 4 and all(i.startswith("req_") for i in ids)
+
+
+def test_unknown_url_is_a_stripe_shaped_404(kassa, shop):
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        kassa(shop.secret_key.secret).raw_request("get", "/v1/nothing-here")
+    assert exc.value.http_status == 404
+    assert "Unrecognized request URL" in str(exc.value)
+
+
+def test_json_and_form_bodies_are_equivalent(kassa, shop):
+    form = requests.post(
+        f"{kassa.url}/v1/customers",
+        data={"email": "f@example.com", "metadata[order]": "42", "address[city]": "Lyon"},
+        headers=_auth(shop),
+        timeout=10,
+    ).json()
+    json_body = requests.post(
+        f"{kassa.url}/v1/customers",
+        json={"email": "j@example.com", "metadata": {"order": "42"}, "address": {"city": "Lyon"}},
+        headers=_auth(shop),
+        timeout=10,
+    ).json()
+    assert form["metadata"] == json_body["metadata"] == {"order": "42"}
+    assert form["address"]["city"] == json_body["address"]["city"] == "Lyon"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "param"),
+    [
+        ("{not json", "application/json", None),
+        ("[1, 2]", "application/json", None),
+        ("email=a%40b.c&metadata[a][b]=c", "application/x-www-form-urlencoded", "metadata"),
+        ("email=a%40b.c&bogus=1", "application/x-www-form-urlencoded", "bogus"),
+        ("address[planet]=Mars", "application/x-www-form-urlencoded", "address[planet]"),
+        ("<xml/>", "application/xml", None),
+    ],
+)
+def test_malformed_bodies_are_400_and_write_nothing(kassa, shop, body, content_type, param):
+    response = requests.post(
+        f"{kassa.url}/v1/customers",
+        data=body,
+        headers={**_auth(shop), "Content-Type": content_type},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"]
+    if param:
+        assert error["param"] == param
+    assert Customer.objects.count() == 0
+
+
+def test_rate_limit_answers_429_rate_limit_error(kassa, shop, settings):
+    settings.KASSA_RATE_LIMITS = {"test": "5/s", "live": "5/s"}
+    client = kassa(shop.secret_key.secret)
+    outcomes = []
+    for _ in range(15):
+        try:
+            client.v1.customers.list()
+            outcomes.append("ok")
+        except stripe.RateLimitError as exc:
+            assert exc.http_status == 429
+            assert exc.headers.get("Retry-After")
+            outcomes.append("limited")
+    assert "ok" in outcomes and "limited" in outcomes
+    # Another key has its own budget.
+    from tests import factories
+
+    assert kassa(factories.restricted_key(shop.merchant, {"customers": "read"})).v1.customers.list().object == "list"
+
+
+def test_stripe_version_header_is_accepted_and_answered(kassa, shop):
+    response = requests.get(
+        f"{kassa.url}/v1/customers", headers={**_auth(shop), "Stripe-Version": "2024-06-20"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert response.headers["Stripe-Version"]
+
+
+def test_list_limit_bounds(kassa, shop):
+    client = kassa(shop.secret_key.secret)
+    for bad in (0, 101, "ten"):
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            client.v1.customers.list(params={"limit": bad})
+        assert exc.value.param == "limit"
+
+
+def test_schema_and_docs_are_served(client):
+    schema = client.get("/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    document = schema.json()
+    assert document["openapi"].startswith("3.")
+    for path in ("/v1/customers", "/v1/customers/{id}", "/v1/products", "/v1/prices/{id}"):
+        assert path in document["paths"]
+    assert "post" in document["paths"]["/v1/customers"]
+    docs = client.get("/v1/docs/")
+    assert docs.status_code == 200
+    assert b"swagger" in docs.content.lower()

@@ -1,0 +1,22 @@
+"""Settings for the test suite: kassa.settings with development secrets and test-only knobs.
+
+Everything else (DATABASE_URL, REDIS_URL) comes from the environment exactly
+as in production, so CI runs the same suite on SQLite + filesystem broker and
+on PostgreSQL + Redis.
+"""
+
+import os
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("KASSA_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+# Rate limits are tested on purpose with low limits; elsewhere they stay out of the way.
+os.environ.setdefault("KASSA_RATE_LIMIT_TEST", "100000/s")
+os.environ.setdefault("KASSA_RATE_LIMIT_LIVE", "100000/s")
+# A queue of its own, so no other worker on this machine takes the suite's tasks.
+os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
+
+from kassa.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
