@@ -15,6 +15,7 @@ def _metadata_field():
 
 
 class ProductForm(forms.ModelForm):
+    url = forms.URLField(required=False, assume_scheme="https")
     metadata = _metadata_field()
 
     class Meta:
@@ -64,6 +65,9 @@ class ProductAdmin(ScopedAdmin):
     readonly_fields = ["public_id", "livemode", "created"]
     inlines = [PriceInline]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []  # a new product has no prices yet
+
     def save_via_service(self, request, form, change):
         data = {k: form.cleaned_data.get(k) for k in ProductForm.Meta.fields}
         data["metadata"] = {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
@@ -81,10 +85,10 @@ class ProductAdmin(ScopedAdmin):
 
 
 class PriceCreateForm(forms.ModelForm):
-    recurring_interval = forms.ChoiceField(
+    billing_interval = forms.ChoiceField(
         choices=[("", "One time"), *Price.Interval.choices], required=False, label="Billing"
     )
-    recurring_interval_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Every")
+    billing_interval_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Every")
     metadata = _metadata_field()
     unit_amount = forms.IntegerField(
         min_value=0, max_value=money.MAX_AMOUNT, help_text="In the currency's smallest unit: 1999 is 19.99 USD, 500 is 500 JPY."
@@ -131,7 +135,7 @@ class PriceAdmin(ScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return [
-                "product", "currency", "unit_amount", "recurring_interval", "recurring_interval_count",
+                "product", "currency", "unit_amount", "billing_interval", "billing_interval_count",
                 "nickname", "lookup_key", "active", "metadata",
             ]
         return ["public_id", "product", "amount", "interval", "livemode", "created", *PriceChangeForm.Meta.fields]
@@ -151,14 +155,14 @@ class PriceAdmin(ScopedAdmin):
                 changed["metadata"] = {**{k: "" for k in form.instance.metadata}, **metadata}
             return services.price_update(price=form.instance, **changed)
         merchant, livemode = self.current(request)
-        interval = data.get("recurring_interval")
+        interval = data.get("billing_interval")
         return services.price_create(
             merchant=merchant,
             livemode=livemode,
             product=data["product"],
             currency=data["currency"],
             unit_amount=data["unit_amount"],
-            recurring={"interval": interval, "interval_count": data.get("recurring_interval_count") or 1}
+            recurring={"interval": interval, "interval_count": data.get("billing_interval_count") or 1}
             if interval
             else None,
             nickname=data.get("nickname") or None,

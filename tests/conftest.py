@@ -56,3 +56,14 @@ def shop(db):
 @pytest.fixture
 def other_shop(db):
     return factories.merchant("Other")
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL pointing a child process (worker, server) at this test run's database."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"

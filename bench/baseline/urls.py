@@ -1,5 +1,14 @@
+from django.http import HttpResponse
 from django.urls import path
 
 from baseline.rows.views import RowsView
 
-urlpatterns = [path("rows", RowsView.as_view())]
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("healthz", healthz),
+    path("rows", RowsView.as_view()),
+]

@@ -1,5 +1,6 @@
 """API authentication by key: the key decides the merchant and the mode."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
 from kassa.errors import AuthenticationFailed
@@ -21,3 +22,16 @@ class APIKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="Kassa"'
+
+
+class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Tells drf-spectacular how keys are sent: Bearer, or Basic with the key as user name."""
+
+    target_class = APIKeyAuthentication
+    name = ["bearerAuth", "basicAuth"]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "http", "scheme": "bearer", "description": "A secret (sk_…) or restricted (rk_…) key."},
+            {"type": "http", "scheme": "basic", "description": "The key as user name, no password."},
+        ]

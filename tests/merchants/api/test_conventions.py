@@ -117,3 +117,11 @@ def test_schema_and_docs_are_served(client):
     docs = client.get("/v1/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_schema_validates_without_warnings(db, tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/v1/prices/{id}" in target.read_text()

@@ -1,0 +1,51 @@
+"""A real Celery worker process on the configured broker (filesystem, or Redis when REDIS_URL is set)."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from merchants.models import IdempotencyKey
+from merchants.tasks import idempotency_keys_purge
+from tests.conftest import database_url_for_subprocess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_worker_runs_tasks_queued_on_commit(transactional_db, shop):
+    stale = IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="stale", fingerprint="f", status_code=200)
+    IdempotencyKey.objects.filter(pk=stale.pk).update(created=timezone.now() - timedelta(days=2))
+    IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="fresh", fingerprint="f", status_code=200)
+
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "kassa", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        idempotency_keys_purge.delay_on_commit()
+        deadline = time.monotonic() + 60
+        while IdempotencyKey.objects.filter(key="stale").exists():
+            assert worker.poll() is None, worker.stdout.read()
+            assert time.monotonic() < deadline, "the worker did not run the task within 60 s"
+            time.sleep(0.2)
+        assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert "merchants.tasks.idempotency_keys_purge" in output
+    assert settings.CELERY_BROKER_URL.split(":")[0] in output  # it used the configured broker
+
+
+def test_beat_schedules_the_purge():
+    from kassa.celery import app
+
+    schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "merchants.tasks.idempotency_keys_purge" in schedule
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost

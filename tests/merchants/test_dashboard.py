@@ -1,0 +1,303 @@
+"""The dashboard (Django admin) as merchant staff and platform staff see it."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from billing import services as billing
+from billing.models import Customer, Price, Product
+from merchants import services
+from merchants.models import APIKey, Membership, ProcessorCredential
+from tests import factories
+
+
+@pytest.fixture
+def two_shops(db):
+    alpha, beta = factories.merchant("Alpha"), factories.merchant("Beta")
+    data = {}
+    for shop in (alpha, beta):
+        m = shop.merchant
+        product = billing.product_create(merchant=m, livemode=False, name=f"{m.name} Widget")
+        price = billing.price_create(merchant=m, livemode=False, product=product, currency="usd", unit_amount=1234)
+        customer = billing.customer_create(merchant=m, livemode=False, email=f"buyer@{m.name.lower()}.test")
+        credential = services.processor_credential_set(merchant=m, livemode=False, secret_key=f"sk_test_{m.name}0000secret")
+        data[m.name] = {
+            "shop": shop,
+            "staff": factories.staff(m, Membership.Role.ADMIN),
+            "objects": {
+                "billing/product": product,
+                "billing/price": price,
+                "billing/customer": customer,
+                "merchants/apikey": shop.secret_key.api_key,
+                "merchants/membership": Membership.objects.get(merchant=m, role="owner"),
+                "merchants/processorcredential": credential,
+            },
+        }
+    return data
+
+
+OBJECT_PAGES = [
+    "billing/product",
+    "billing/price",
+    "billing/customer",
+    "merchants/apikey",
+    "merchants/membership",
+    "merchants/processorcredential",
+]
+
+
+@pytest.mark.parametrize("page", OBJECT_PAGES)
+def test_merchant_staff_see_only_their_own_objects(client, two_shops, page):
+    alpha, beta = two_shops["Alpha"], two_shops["Beta"]
+    client.force_login(alpha["staff"])
+    mine, theirs = alpha["objects"][page], beta["objects"][page]
+
+    changelist = client.get(f"/admin/{page}/")
+    assert changelist.status_code == 200
+    assert f"/admin/{page}/{mine.pk}/change/" in changelist.text
+    assert f"/admin/{page}/{theirs.pk}/change/" not in changelist.text
+    assert "Beta" not in changelist.text and "buyer@beta.test" not in changelist.text
+
+    assert client.get(f"/admin/{page}/{mine.pk}/change/").status_code == 200
+    # A forged URL with the other merchant's id finds nothing, exactly like a missing id.
+    forged = client.get(f"/admin/{page}/{theirs.pk}/change/", follow=True)
+    missing = client.get(f"/admin/{page}/999999/change/", follow=True)
+    assert forged.redirect_chain == [("/admin/", 302)] == missing.redirect_chain
+    assert "Beta" not in forged.text.replace("doesn’t exist", "")
+    assert client.post(f"/admin/{page}/{theirs.pk}/delete/", {"post": "yes"}).status_code in (302, 403)
+    assert type(theirs).objects.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.parametrize(("page", "term"), [("billing/product", "Widget"), ("billing/customer", "buyer")])
+def test_search_never_crosses_merchants(client, two_shops, page, term):
+    client.force_login(two_shops["Beta"]["staff"])
+    result = client.get(f"/admin/{page}/", {"q": term})
+    assert result.status_code == 200
+    assert "Beta" in result.text or "beta" in result.text
+    assert "Alpha" not in result.text and "alpha.test" not in result.text
+
+
+def test_foreign_key_choices_are_scoped(client, two_shops):
+    client.force_login(two_shops["Alpha"]["staff"])
+    page = client.get("/admin/billing/price/add/")
+    assert "Alpha Widget" in page.text
+    assert "Beta Widget" not in page.text
+    beta_product = two_shops["Beta"]["objects"]["billing/product"]
+    response = client.post(
+        "/admin/billing/price/add/",
+        {"product": beta_product.pk, "currency": "usd", "unit_amount": 5, "active": "on", "metadata": "{}"},
+    )
+    assert response.status_code == 200  # the form comes back with an error
+    assert not Price.objects.filter(product=beta_product, unit_amount=5).exists()
+
+
+def test_platform_staff_see_every_merchant_with_a_filter(client, two_shops):
+    client.force_login(factories.platform_staff())
+    page = client.get("/admin/billing/product/")
+    assert "Alpha Widget" in page.text and "Beta Widget" in page.text
+    assert "By merchant" in page.text
+    beta = two_shops["Beta"]["shop"].merchant
+    filtered = client.get("/admin/billing/product/", {"merchant__id__exact": beta.pk})
+    assert "Beta Widget" in filtered.text and "Alpha Widget" not in filtered.text
+    # Picking a merchant narrows everything to it, and allows creating for it.
+    assert client.get("/admin/billing/product/add/").status_code == 403
+    client.post("/admin/switch/merchant/", {"merchant": beta.public_id})
+    narrowed = client.get("/admin/billing/product/")
+    assert "Beta Widget" in narrowed.text and "Alpha Widget" not in narrowed.text
+    assert client.get("/admin/billing/product/add/").status_code == 200
+
+
+def test_test_live_switch_decides_which_data_is_shown(client, two_shops):
+    alpha = two_shops["Alpha"]
+    merchant = alpha["shop"].merchant
+    billing.product_create(merchant=merchant, livemode=True, name="Live Gadget")
+    client.force_login(alpha["staff"])
+    test_page = client.get("/admin/billing/product/")
+    assert "TEST DATA" in test_page.text
+    assert "Alpha Widget" in test_page.text and "Live Gadget" not in test_page.text
+    client.post("/admin/switch/mode/", {"livemode": "1"}, HTTP_REFERER="http://testserver/admin/billing/product/")
+    live_page = client.get("/admin/billing/product/")
+    assert "TEST DATA" not in live_page.text
+    assert "Live Gadget" in live_page.text and "Alpha Widget" not in live_page.text
+
+
+def test_viewer_can_look_but_not_change(client, two_shops):
+    alpha = two_shops["Alpha"]
+    viewer = factories.staff(alpha["shop"].merchant, Membership.Role.VIEWER)
+    client.force_login(viewer)
+    product = alpha["objects"]["billing/product"]
+    assert client.get("/admin/billing/product/").status_code == 200
+    assert client.get("/admin/billing/product/add/").status_code == 403
+    assert client.post("/admin/billing/product/add/", {"name": "Sneaky", "metadata": "{}"}).status_code == 403
+    change = client.get(f"/admin/billing/product/{product.pk}/change/")
+    assert change.status_code == 200 and 'name="name"' not in change.text  # read-only view
+    client.post(f"/admin/billing/product/{product.pk}/change/", {"name": "Renamed", "metadata": "{}"})
+    product.refresh_from_db()
+    assert product.name == "Alpha Widget"
+    assert client.get("/admin/merchants/apikey/add/").status_code == 403
+    assert client.get(f"/admin/merchants/apikey/{alpha['shop'].secret_key.api_key.pk}/revoke/").status_code == 403
+    assert not Product.objects.filter(name="Sneaky").exists()
+
+
+def test_writes_go_through_the_services(client, two_shops):
+    alpha = two_shops["Alpha"]
+    client.force_login(alpha["staff"])
+    response = client.post(
+        "/admin/billing/product/add/",
+        {"name": "Dashboard Tea", "description": "", "active": "on", "url": "", "images": "[]", "metadata": '{"sku": "D1"}'},
+    )
+    assert response.status_code == 302, response.text[:2000]
+    product = Product.objects.get(name="Dashboard Tea")
+    assert product.public_id.startswith("prod_")
+    assert (product.merchant, product.livemode, product.metadata) == (alpha["shop"].merchant, False, {"sku": "D1"})
+    # The service's own rules show as form errors: an unknown currency.
+    bad = client.post(
+        "/admin/billing/price/add/",
+        {"product": product.pk, "currency": "xyz", "unit_amount": 100, "active": "on", "metadata": "{}"},
+    )
+    assert bad.status_code == 200 and "Invalid currency" in bad.text
+    ok = client.post(
+        "/admin/billing/price/add/",
+        {"product": product.pk, "currency": "jpy", "unit_amount": 500, "billing_interval": "month",
+         "billing_interval_count": 1, "active": "on", "metadata": "{}"},
+    )
+    assert ok.status_code == 302
+    price = Price.objects.get(product=product)
+    assert (price.unit_amount, price.currency, price.type, price.recurring_interval) == (500, "jpy", "recurring", "month")
+    assert "500 JPY" in client.get("/admin/billing/price/").text
+    # A product a price uses cannot be deleted, only archived.
+    client.post(f"/admin/billing/product/{product.pk}/delete/", {"post": "yes"})
+    assert Product.objects.filter(pk=product.pk).exists()
+    # Customers: create, then delete (a tombstone, as at Stripe).
+    client.post("/admin/billing/customer/add/", {"email": "desk@example.com", "metadata": "{}"})
+    customer = Customer.objects.get(email="desk@example.com")
+    client.post(f"/admin/billing/customer/{customer.pk}/delete/", {"post": "yes"})
+    customer.refresh_from_db()
+    assert customer.deleted
+
+
+def _secret_on_page(html: str) -> str:
+    return re.search(r'data-secret-label="[^"]*">([^<]+)<', html).group(1)
+
+
+def test_api_keys_created_rolled_and_revoked_in_the_dashboard(client, two_shops, kassa):
+    alpha = two_shops["Alpha"]
+    client.force_login(alpha["staff"])
+    created = client.post(
+        "/admin/merchants/apikey/add/",
+        {"name": "CI", "kind": "restricted", "perm_customers": "read", "perm_products": "write"},
+    )
+    assert created.status_code == 200
+    secret = _secret_on_page(created.text)
+    assert secret.startswith("rk_test_")
+    assert "no-store" in created["Cache-Control"]
+    key = APIKey.objects.get(name="CI")
+    assert key.permissions == {"customers": "read", "products": "write"}
+    # Shown once: the key's page shows only the prefix and the last four characters.
+    detail = client.get(f"/admin/merchants/apikey/{key.pk}/change/")
+    assert secret not in detail.text and f"rk_test_…{secret[-4:]}" in detail.text
+    assert kassa(secret).v1.products.create(params={"name": "via rk"}).name == "via rk"
+
+    rolled = client.post(f"/admin/merchants/apikey/{key.pk}/roll/", {"expires_in": "3600"})
+    new_secret = _secret_on_page(rolled.text)
+    assert new_secret != secret
+    assert kassa(secret).v1.customers.list().object == "list"  # old one still works for an hour
+    assert kassa(new_secret).v1.customers.list().object == "list"
+
+    new_key = APIKey.objects.get(rolled_from=key)
+    client.post(f"/admin/merchants/apikey/{new_key.pk}/revoke/")
+    import stripe
+
+    with pytest.raises(stripe.AuthenticationError):
+        kassa(new_secret).v1.customers.list()
+
+
+def test_stripe_credentials_in_the_dashboard(client, two_shops, stripe_backend):
+    alpha = two_shops["Alpha"]
+    client.force_login(alpha["staff"])
+    credential = alpha["objects"]["merchants/processorcredential"]
+    page = client.get(f"/admin/merchants/processorcredential/{credential.pk}/change/")
+    assert "sk_test_…cret" in page.text and "sk_test_Alpha0000secret" not in page.text
+    # Wrong mode is refused.
+    wrong = client.post(f"/admin/merchants/processorcredential/{credential.pk}/change/", {"secret_key": "sk_live_abc"})
+    assert wrong.status_code == 200 and "test-mode" in wrong.text
+    # Check connection: localstripe accepts sk_ keys ...
+    checked = client.get(f"/admin/merchants/processorcredential/{credential.pk}/check/", follow=True)
+    assert "Connected to Stripe" in checked.text
+    # ... and rejects a restricted key, which the check reports.
+    client.post(f"/admin/merchants/processorcredential/{credential.pk}/change/", {"secret_key": "rk_test_nope1234"})
+    checked = client.get(f"/admin/merchants/processorcredential/{credential.pk}/check/", follow=True)
+    assert "Stripe rejected this secret key" in checked.text
+    credential.refresh_from_db()
+    assert credential.last_check_ok is False
+
+
+def test_members_are_managed_by_owners_and_admins(client, two_shops):
+    alpha = two_shops["Alpha"]
+    client.force_login(alpha["staff"])
+    response = client.post("/admin/merchants/membership/add/", {"email": "dev@alpha.test", "role": "developer"})
+    assert response.status_code == 302
+    membership = Membership.objects.get(user__email="dev@alpha.test")
+    assert (membership.merchant, membership.role) == (alpha["shop"].merchant, "developer")
+    # A developer may manage keys but not members.
+    dev = membership.user
+    dev.set_password("pw")
+    dev.save()
+    client.force_login(dev)
+    assert client.get("/admin/merchants/membership/add/").status_code == 403
+    assert client.get("/admin/merchants/apikey/add/").status_code == 200
+
+
+def test_a_user_in_two_merchants_switches_between_them(client, two_shops):
+    alpha, beta = two_shops["Alpha"], two_shops["Beta"]
+    user = alpha["staff"]
+    services.membership_set(merchant=beta["shop"].merchant, email=user.email, role="viewer")
+    client.force_login(user)
+    assert "Alpha Widget" in client.get("/admin/billing/product/").text
+    client.post("/admin/switch/merchant/", {"merchant": beta["shop"].merchant.public_id})
+    page = client.get("/admin/billing/product/")
+    assert "Beta Widget" in page.text and "Alpha Widget" not in page.text
+    assert client.get("/admin/billing/product/add/").status_code == 403  # viewer at Beta
+
+
+def test_platform_staff_onboard_a_merchant(client, db):
+    client.force_login(factories.platform_staff())
+    response = client.post(
+        "/admin/merchants/merchant/add/",
+        {"name": "Gamma", "support_email": "", "default_currency": "eur", "owner_email": "boss@gamma.test", "owner_password": ""},
+    )
+    assert response.status_code == 200
+    assert "sk_test_" in response.text and "pk_test_" in response.text
+    membership = Membership.objects.get(user__email="boss@gamma.test")
+    assert (membership.merchant.name, membership.role, membership.merchant.default_currency) == ("Gamma", "owner", "eur")
+
+
+ALL_PAGES = [
+    "billing/product", "billing/price", "billing/customer", "merchants/apikey", "merchants/membership",
+    "merchants/processorcredential", "merchants/merchant",
+]
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+@pytest.mark.parametrize("who", ["platform", "owner"])
+def test_admin_smoke_changelist_search_add(client, two_shops, page, who):
+    if who == "platform":
+        user = factories.platform_staff()
+        client.force_login(user)
+        client.post("/admin/switch/merchant/", {"merchant": two_shops["Alpha"]["shop"].merchant.public_id})
+    else:
+        client.force_login(two_shops["Alpha"]["shop"].owner)
+    assert client.get(f"/admin/{page}/").status_code == 200
+    assert client.get(f"/admin/{page}/", {"q": "x"}).status_code == 200
+    add = client.get(f"/admin/{page}/add/")
+    can_add = not (page == "merchants/merchant" and who == "owner")
+    assert add.status_code == (200 if can_add else 403)
+
+
+def test_index_lists_the_dashboard_sections(client, two_shops):
+    client.force_login(two_shops["Alpha"]["staff"])
+    index = client.get(reverse("admin:index"))
+    for name in ("Products", "Prices", "Customers", "API keys", "Stripe credentials", "Memberships"):
+        assert name in index.text
+    assert "Users" not in index.text  # merchant staff never manage platform users

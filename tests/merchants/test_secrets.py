@@ -1,0 +1,118 @@
+"""Secrets at rest: API keys as hashes, Stripe credentials encrypted, nothing usable in the database."""
+
+import json
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+
+from kassa import crypto
+from merchants import services
+from merchants.models import APIKey, Merchant, ProcessorCredential
+
+
+def _all_rows(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names from the test
+        return json.dumps(cursor.fetchall(), default=str)
+
+
+def test_the_database_never_holds_a_usable_secret_key(shop, kassa):
+    secret = shop.secret_key.secret
+    dump = _all_rows(APIKey._meta.db_table)
+    assert secret not in dump
+    assert secret[8:] not in dump  # not even the random part
+    stored = APIKey.objects.get(pk=shop.secret_key.api_key.pk)
+    # What is stored does not work as a key.
+    import stripe
+
+    with pytest.raises(stripe.AuthenticationError):
+        kassa(stored.secret_hash).v1.customers.list()
+    with pytest.raises(stripe.AuthenticationError):
+        kassa(f"sk_test_{stored.secret_hash}").v1.customers.list()
+    assert kassa(secret).v1.customers.list().object == "list"
+
+
+def test_publishable_keys_are_public_and_kept_readable(shop):
+    assert shop.publishable_key.api_key.publishable_token == shop.publishable_key.secret
+
+
+def test_stripe_credentials_are_encrypted_at_rest(shop):
+    secret, webhook = "sk_test_51SuperSecretValue9876", "whsec_SigningSecretValue1234"
+    credential = services.processor_credential_set(
+        merchant=shop.merchant, livemode=False, secret_key=secret, webhook_secret=webhook
+    )
+    dump = _all_rows(ProcessorCredential._meta.db_table)
+    assert secret not in dump and "SuperSecretValue" not in dump
+    assert webhook not in dump and "SigningSecretValue" not in dump
+    assert (credential.secret_key_hint, credential.webhook_secret_hint) == ("sk_test_…9876", "whsec_…1234")
+    assert crypto.decrypt(credential.secret_key_ciphertext) == secret
+
+
+def test_credentials_of_the_wrong_mode_are_refused(shop):
+    from kassa.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest):
+        services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_live_abc")
+    with pytest.raises(InvalidRequest):
+        services.processor_credential_set(merchant=shop.merchant, livemode=True, secret_key="sk_test_abc")
+    with pytest.raises(InvalidRequest):
+        services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_a", webhook_secret="nope")
+    assert not ProcessorCredential.objects.exists()
+
+
+def test_encryption_keys_rotate(shop, settings):
+    secret = "sk_test_rotate_me_0001"
+    credential = services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key=secret)
+    old_key = settings.KASSA_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.KASSA_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
+    settings.KASSA_ENCRYPTION_KEYS = [new_key]  # the old key retired
+    credential.refresh_from_db()
+    assert crypto.decrypt(credential.secret_key_ciphertext) == secret
+
+
+def test_check_connection_against_stripe(shop, stripe_backend):
+    good = services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_works")
+    assert services.processor_credential_check(credential=good).last_check_ok is True
+    bad = services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="rk_test_rejected")
+    checked = services.processor_credential_check(credential=bad)
+    assert checked.last_check_ok is False
+    assert "rejected" in checked.last_check_message
+
+
+def test_merchant_create_command_prints_json_once(db, capsys):
+    call_command("merchant_create", "--name", "Cli Shop", "--owner-email", "cli@example.com", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert result["id"].startswith("acct_")
+    assert result["secret_key"].startswith("sk_test_") and result["publishable_key"].startswith("pk_test_")
+    merchant = Merchant.objects.get(public_id=result["id"])
+    assert merchant.memberships.get().user.email == "cli@example.com"
+    assert merchant.memberships.get().role == "owner"
+
+
+def test_merchant_create_command_refuses_bad_input(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("merchant_create", "--name", "X", "--owner-email", "x@example.com", "--currency", "zzz")
+    assert not Merchant.objects.exists()
+
+
+def test_log_records_never_carry_keys(caplog):
+    import logging
+
+    from kassa.logging import RedactSecretsFilter
+
+    logger = logging.getLogger("kassa.test")
+    logger.addFilter(RedactSecretsFilter())
+    try:
+        with caplog.at_level(logging.INFO, logger="kassa.test"):
+            logger.info("using %s and %s for card 4242424242424242", "sk_live_abcdef1234567890", "whsec_zzzzyyyy")
+    finally:
+        logger.filters.clear()
+    text = caplog.text
+    assert "abcdef1234567890" not in text and "zzzzyyyy" not in text and "4242424242424242" not in text
+    assert "sk_live_[redacted]" in text
