@@ -75,7 +75,7 @@ class ProductAdmin(ScopedAdmin):
             changed = {k: data[k] for k in form.changed_data if k in data}
             if "metadata" in changed:
                 # The form holds the whole new metadata: unset what was removed.
-                changed["metadata"] = {**{k: "" for k in form.instance.metadata}, **data["metadata"]}
+                changed["metadata"] = {**dict.fromkeys(form.instance.metadata, ""), **data["metadata"]}
             return services.product_update(product=form.instance, **changed)
         merchant, livemode = self.current(request)
         return services.product_create(merchant=merchant, livemode=livemode, **data)
@@ -91,7 +91,9 @@ class PriceCreateForm(forms.ModelForm):
     billing_interval_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Every")
     metadata = _metadata_field()
     unit_amount = forms.IntegerField(
-        min_value=0, max_value=money.MAX_AMOUNT, help_text="In the currency's smallest unit: 1999 is 19.99 USD, 500 is 500 JPY."
+        min_value=0,
+        max_value=money.MAX_AMOUNT,
+        help_text="In the currency's smallest unit: 1999 is 19.99 USD, 500 is 500 JPY.",
     )
 
     class Meta:
@@ -135,8 +137,15 @@ class PriceAdmin(ScopedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return [
-                "product", "currency", "unit_amount", "billing_interval", "billing_interval_count",
-                "nickname", "lookup_key", "active", "metadata",
+                "product",
+                "currency",
+                "unit_amount",
+                "billing_interval",
+                "billing_interval_count",
+                "nickname",
+                "lookup_key",
+                "active",
+                "metadata",
             ]
         return ["public_id", "product", "amount", "interval", "livemode", "created", *PriceChangeForm.Meta.fields]
 
@@ -152,7 +161,7 @@ class PriceAdmin(ScopedAdmin):
         if change:
             changed = {k: data[k] or None if k in ("nickname", "lookup_key") else data[k] for k in form.changed_data}
             if "metadata" in changed:
-                changed["metadata"] = {**{k: "" for k in form.instance.metadata}, **metadata}
+                changed["metadata"] = {**dict.fromkeys(form.instance.metadata, ""), **metadata}
             return services.price_update(price=form.instance, **changed)
         merchant, livemode = self.current(request)
         interval = data.get("billing_interval")
@@ -194,7 +203,7 @@ class CustomerAdmin(ScopedAdmin):
         if change:
             changed = {k: data[k] for k in form.changed_data if k in data}
             if "metadata" in form.changed_data:
-                changed["metadata"] = {**{k: "" for k in form.instance.metadata}, **metadata}
+                changed["metadata"] = {**dict.fromkeys(form.instance.metadata, ""), **metadata}
             return services.customer_update(customer=form.instance, **changed)
         merchant, livemode = self.current(request)
         return services.customer_create(merchant=merchant, livemode=livemode, metadata=metadata, **data)

@@ -22,7 +22,7 @@ def client_for(credential) -> stripe.StripeClient:
     """A client speaking for ``credential``'s merchant, in ``credential``'s mode only."""
     secret_key = crypto.decrypt(credential.secret_key_ciphertext)
     expected = "sk_live_" if credential.livemode else "sk_test_"
-    if not (secret_key.startswith(expected) or secret_key.startswith("r" + expected[1:])):
+    if not (secret_key.startswith((expected, "r" + expected[1:]))):
         # Saved credentials are checked on the way in; this guards the way out.
         raise InvalidRequest("These Stripe credentials do not belong to this mode.")
     options = {"max_network_retries": settings.STRIPE_MAX_NETWORK_RETRIES}
@@ -47,7 +47,9 @@ def check_connection(credential) -> tuple[bool, str]:
     except stripe.PermissionError:
         return False, "The key works but may not read customers; Kassa needs a key that can."
     except stripe.StripeError as exc:
-        logger.warning("Stripe connection check failed for merchant %s: %s", credential.merchant_id, describe_error(exc))
+        logger.warning(
+            "Stripe connection check failed for merchant %s: %s", credential.merchant_id, describe_error(exc)
+        )
         return False, f"Could not reach Stripe ({type(exc).__name__})."
     except InvalidRequest as exc:
         return False, exc.message

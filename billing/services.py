@@ -79,8 +79,7 @@ def product_delete(*, product: Product) -> str:
     product = Product.objects.select_for_update().get(pk=product.pk)
     if product.prices.exists():
         raise InvalidRequest(
-            "This product cannot be deleted because it has one or more prices. "
-            "Archive it instead (active=false).",
+            "This product cannot be deleted because it has one or more prices. Archive it instead (active=false).",
             code="product_has_prices",
         )
     deleted_id = product.public_id

@@ -7,13 +7,18 @@ from kassa.api.errors import not_found_json
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
     path("admin/", include("merchants.dashboard_urls")),
     path("admin/", admin.site.urls),
-    path("v1/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[], throttle_classes=[]), name="schema"),
+    path(
+        "v1/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[], throttle_classes=[]),
+        name="schema",
+    ),
     path(
         "v1/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[], throttle_classes=[]),
+        SpectacularSwaggerView.as_view(
+            url_name="schema", authentication_classes=[], permission_classes=[], throttle_classes=[]
+        ),
         name="docs",
     ),
     path("v1/", include("billing.api.urls")),

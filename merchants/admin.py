@@ -114,7 +114,10 @@ class MerchantAdmin(ScopedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return _secret_page(
-            request, self, f"Merchant {obj.name} created", request._kassa_secrets,
+            request,
+            self,
+            f"Merchant {obj.name} created",
+            request._kassa_secrets,
             reverse("admin:merchants_merchant_change", args=[obj.pk]),
         )
 
@@ -177,7 +180,9 @@ class APIKeyCreateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for resource in services.RESOURCES:
             self.fields[f"perm_{resource}"] = forms.ChoiceField(
-                choices=ACCESS_CHOICES, initial="none", required=False,
+                choices=ACCESS_CHOICES,
+                initial="none",
+                required=False,
                 label=f"{resource.replace('_', ' ').capitalize()} (restricted keys)",
             )
 
@@ -202,10 +207,18 @@ class APIKeyAdmin(ScopedAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "last4"]
     readonly_fields = [
-        "redacted", "kind", "livemode", "status_display", "permissions", "created", "last_used_at",
-        "expires_at", "revoked_at", "key_actions",
+        "redacted",
+        "kind",
+        "livemode",
+        "status_display",
+        "permissions",
+        "created",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "key_actions",
     ]
-    fields = readonly_fields[:1] + ["name"] + readonly_fields[1:]
+    fields = [*readonly_fields[:1], "name", *readonly_fields[1:]]
 
     @admin.display(description="Status")
     def status_display(self, obj):
@@ -260,7 +273,10 @@ class APIKeyAdmin(ScopedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return _secret_page(
-            request, self, "API key created", request._kassa_secrets,
+            request,
+            self,
+            "API key created",
+            request._kassa_secrets,
             reverse("admin:merchants_apikey_changelist"),
         )
 
@@ -289,12 +305,19 @@ class APIKeyAdmin(ScopedAdmin):
                 messages.error(request, exc.message)
             else:
                 return _secret_page(
-                    request, self, f"Key {key.redacted} rolled", [("New key", issued.secret)],
+                    request,
+                    self,
+                    f"Key {key.redacted} rolled",
+                    [("New key", issued.secret)],
                     reverse("admin:merchants_apikey_changelist"),
                 )
         context = {
-            **self.admin_site.each_context(request), "title": f"Roll {key.redacted}", "form": form,
-            "key": key, "opts": self.model._meta, "action": "roll",
+            **self.admin_site.each_context(request),
+            "title": f"Roll {key.redacted}",
+            "form": form,
+            "key": key,
+            "opts": self.model._meta,
+            "action": "roll",
         }
         return TemplateResponse(request, "admin/merchants/key_action.html", context)
 
@@ -305,8 +328,11 @@ class APIKeyAdmin(ScopedAdmin):
             messages.success(request, f"Key {key.redacted} revoked. It stopped working now.")
             return HttpResponseRedirect(reverse("admin:merchants_apikey_changelist"))
         context = {
-            **self.admin_site.each_context(request), "title": f"Revoke {key.redacted}", "key": key,
-            "opts": self.model._meta, "action": "revoke",
+            **self.admin_site.each_context(request),
+            "title": f"Revoke {key.redacted}",
+            "key": key,
+            "opts": self.model._meta,
+            "action": "revoke",
         }
         return TemplateResponse(request, "admin/merchants/key_action.html", context)
 
@@ -319,7 +345,8 @@ class CredentialForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False), help_text="sk_test_… or rk_test_… (sk_live_… in live mode)."
     )
     webhook_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="whsec_…, the signing secret of the webhook endpoint you register at Stripe.",
     )
 
@@ -364,7 +391,11 @@ class ProcessorCredentialAdmin(ScopedAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/check/", self.admin_site.admin_view(self.check_view), name="merchants_processorcredential_check"),
+            path(
+                "<int:pk>/check/",
+                self.admin_site.admin_view(self.check_view),
+                name="merchants_processorcredential_check",
+            ),
             *super().get_urls(),
         ]
 

@@ -16,7 +16,8 @@ def encryption_keys(app_configs, **kwargs):
             problems.append(
                 Error(
                     f"KASSA_ENCRYPTION_KEYS entry {index + 1} is not a Fernet key.",
-                    hint="Make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+                    hint="Make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'",
                     id="kassa.E001",
                 )
             )

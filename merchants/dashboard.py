@@ -54,9 +54,7 @@ def scope_of(request) -> Scope | None:
             memberships = list(memberships_of(user))
             if memberships:
                 chosen = next((m for m in memberships if m.merchant.public_id == wanted), memberships[0])
-                scope = Scope(
-                    chosen.merchant, livemode, chosen.role, False, tuple(m.merchant for m in memberships)
-                )
+                scope = Scope(chosen.merchant, livemode, chosen.role, False, tuple(m.merchant for m in memberships))
     request._kassa_scope = scope
     return scope
 

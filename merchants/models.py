@@ -161,6 +161,9 @@ class IdempotencyKey(models.Model):
             models.UniqueConstraint(fields=["merchant", "livemode", "key"], name="idempotency_key_unique_per_mode")
         ]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class MerchantScoped(models.Model):
     """What every API object has: a public id, its merchant, its mode, created and metadata."""

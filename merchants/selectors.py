@@ -20,13 +20,9 @@ def api_key_from_authorization(header: str) -> APIKey:
         except (ValueError, UnicodeDecodeError):
             raise AuthenticationFailed("Invalid Basic authorization header.") from None
     elif scheme.lower() != "bearer":
-        raise AuthenticationFailed(
-            "Invalid authorization header. Use 'Authorization: Bearer YOUR_SECRET_KEY'."
-        )
+        raise AuthenticationFailed("Invalid authorization header. Use 'Authorization: Bearer YOUR_SECRET_KEY'.")
     if not credentials:
-        raise AuthenticationFailed(
-            "You did not provide an API key. Use 'Authorization: Bearer YOUR_SECRET_KEY'."
-        )
+        raise AuthenticationFailed("You did not provide an API key. Use 'Authorization: Bearer YOUR_SECRET_KEY'.")
     key = APIKey.objects.select_related("merchant").filter(secret_hash=hash_key(credentials)).first()
     shown = credentials[:8] + "*" * 4 + credentials[-4:] if len(credentials) > 12 else "****"
     if key is None:

@@ -67,9 +67,7 @@ def _validate_permissions(permissions: dict[str, str]) -> dict[str, str]:
         if resource not in RESOURCES:
             raise InvalidRequest(f"Unknown resource {resource!r} in permissions.", param="permissions")
         if level not in ACCESS_LEVELS:
-            raise InvalidRequest(
-                f"Permission for {resource} must be one of none, read, write.", param="permissions"
-            )
+            raise InvalidRequest(f"Permission for {resource} must be one of none, read, write.", param="permissions")
         if level != "none":
             cleaned[resource] = level
     return cleaned
@@ -271,7 +269,7 @@ def processor_credential_set(
     secret_key = secret_key.strip()
     webhook_secret = webhook_secret.strip()
     mode = "live" if livemode else "test"
-    if not (secret_key.startswith(f"sk_{mode}_") or secret_key.startswith(f"rk_{mode}_")):
+    if not (secret_key.startswith((f"sk_{mode}_", f"rk_{mode}_"))):
         raise InvalidRequest(
             f"A {mode}-mode Stripe secret key starts with sk_{mode}_ or rk_{mode}_.", param="secret_key"
         )

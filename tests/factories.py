@@ -12,7 +12,9 @@ _seq = count(1)
 
 def merchant(name: str = "Shop", **kwargs) -> services.MerchantCreated:
     n = next(_seq)
-    return services.merchant_create(name=name, owner_email=f"owner{n}@{name.lower()}.test", owner_password="pw", **kwargs)
+    return services.merchant_create(
+        name=name, owner_email=f"owner{n}@{name.lower()}.test", owner_password="pw", **kwargs
+    )
 
 
 def live_secret_key(merchant) -> str:
@@ -20,7 +22,9 @@ def live_secret_key(merchant) -> str:
 
 
 def restricted_key(merchant, permissions: dict, livemode: bool = False) -> str:
-    return services.api_key_create(merchant=merchant, livemode=livemode, kind="restricted", permissions=permissions).secret
+    return services.api_key_create(
+        merchant=merchant, livemode=livemode, kind="restricted", permissions=permissions
+    ).secret
 
 
 def staff(merchant, role: str = Membership.Role.OWNER, email: str | None = None):

@@ -17,6 +17,6 @@ os.environ.setdefault("KASSA_RATE_LIMIT_LIVE", "100000/s")
 # A queue of its own, so no other worker on this machine takes the suite's tasks.
 os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
 
-from kassa.settings import *  # noqa: E402, F403
+from kassa.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

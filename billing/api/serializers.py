@@ -212,4 +212,4 @@ class CustomerOut(serializers.Serializer):
         return super().to_representation(customer)
 
 
-__all__ = ["Customer", "Price", "Product", "ListParams"]
+__all__ = ["Customer", "ListParams", "Price", "Product"]

@@ -3,8 +3,8 @@
 from rest_framework.exceptions import ValidationError
 
 from kassa.api import schema
-from kassa.errors import ResourceMissing
 from kassa.api.views import StripeView, paginate
+from kassa.errors import ResourceMissing
 
 from .. import selectors, services
 from ..models import Customer, Price, Product

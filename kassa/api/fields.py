@@ -83,7 +83,7 @@ class Integer(StripeCodesMixin, serializers.IntegerField):
     default_error_messages = {"invalid": "Invalid integer: {input}"}
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or isinstance(data, float):
+        if isinstance(data, (bool, float)):
             self.fail("invalid", input=data)
         if isinstance(data, str) and not data.strip().lstrip("-").isdigit():
             self.fail("invalid", input=data)
@@ -169,15 +169,18 @@ class Metadata(serializers.Field):
         if len(data) > 50:
             raise ValidationError(self.error_messages["too_many"], code="parameter_invalid_metadata")
         cleaned = {}
-        for key, value in data.items():
-            key = str(key)
-            if isinstance(value, (dict, list)):
+        for raw_key, raw_value in data.items():
+            key = str(raw_key)
+            if isinstance(raw_value, (dict, list)):
                 raise ValidationError(self.error_messages["invalid"], code="parameter_invalid_metadata")
             if len(key) > 40 or not key:
                 raise ValidationError(
                     self.error_messages["key_too_long"].format(key=key[:40]), code="parameter_invalid_metadata"
                 )
-            value = "" if value is None else (str(value).lower() if isinstance(value, bool) else str(value))
+            if raw_value is None:
+                value = ""
+            else:
+                value = str(raw_value).lower() if isinstance(raw_value, bool) else str(raw_value)
             if len(value) > 500:
                 raise ValidationError(
                     self.error_messages["value_too_long"].format(key=key), code="parameter_invalid_metadata"

@@ -22,7 +22,7 @@ EXPAND = OpenApiParameter("expand[]", str, many=True, description="References to
 
 
 def create(params, out, **kwargs):
-    return extend_schema(request={m: params for m in FORM_AND_JSON}, responses={200: out}, **kwargs)
+    return extend_schema(request=dict.fromkeys(FORM_AND_JSON, params), responses={200: out}, **kwargs)
 
 
 def read(out, **kwargs):

@@ -8,10 +8,9 @@ import datetime
 import json
 
 from django.http import QueryDict
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
-from rest_framework.exceptions import ValidationError
 
 from kassa.errors import InvalidRequest, ResourceMissing
 from merchants import idempotency
@@ -48,9 +47,7 @@ class StripeView(APIView):
     def raw_params(self) -> dict:
         """Body parameters for POST, query parameters otherwise, as nested dicts."""
         if self.request.method in ("GET", "HEAD", "DELETE"):
-            return unflatten(
-                (key, value) for key, values in self.request.query_params.lists() for value in values
-            )
+            return unflatten((key, value) for key, values in self.request.query_params.lists() for value in values)
         data = self.request.data
         return dict(data.items()) if isinstance(data, QueryDict) else dict(data)
 
@@ -125,7 +122,7 @@ class CreatedFilter(StrictSerializer):
 
 
 class ListParams(StrictSerializer):
-    """Cursor paging as at Stripe: ``limit`` 1–100 (default 10), ``starting_after``, ``ending_before``."""
+    """Cursor paging as at Stripe: ``limit`` 1 to 100 (default 10), ``starting_after``, ``ending_before``."""
 
     limit = Integer(required=False, min_value=1, max_value=100, default=10)
     starting_after = String(required=False, max_length=255)
@@ -174,9 +171,11 @@ def paginate(view: StripeView, queryset, params: dict, serializer_class, url: st
     queryset = apply_created(queryset, params.get("created"))
     cursor_id = params.get("starting_after") or params.get("ending_before")
     if cursor_id:
-        cursor = queryset.model.objects.filter(
-            merchant=view.merchant, livemode=view.livemode, public_id=cursor_id
-        ).values_list("pk", flat=True).first()
+        cursor = (
+            queryset.model.objects.filter(merchant=view.merchant, livemode=view.livemode, public_id=cursor_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
         if cursor is None:
             param = "starting_after" if params.get("starting_after") else "ending_before"
             raise ResourceMissing(f"No such object: '{cursor_id}'", param=param)

@@ -31,10 +31,7 @@ class APIKeyRateThrottle(BaseThrottle):
             count = cache.incr(cache_key)
         except ValueError:
             # First request in this window (add is atomic; a racing add loses and increments).
-            if cache.add(cache_key, 1, timeout=period * 2):
-                count = 1
-            else:
-                count = cache.incr(cache_key)
+            count = 1 if cache.add(cache_key, 1, timeout=period * 2) else cache.incr(cache_key)
         return count <= limit
 
     def wait(self):

@@ -18,15 +18,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_worker_runs_tasks_queued_on_commit(transactional_db, shop):
-    stale = IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="stale", fingerprint="f", status_code=200)
+    stale = IdempotencyKey.objects.create(
+        merchant=shop.merchant, livemode=False, key="stale", fingerprint="f", status_code=200
+    )
     IdempotencyKey.objects.filter(pk=stale.pk).update(created=timezone.now() - timedelta(days=2))
     IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="fresh", fingerprint="f", status_code=200)
 
     env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "kassa", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kassa",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         idempotency_keys_purge.delay_on_commit()
@@ -48,4 +65,5 @@ def test_beat_schedules_the_purge():
 
     schedule = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "merchants.tasks.idempotency_keys_purge" in schedule
-    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.task_acks_late
+    assert app.conf.task_reject_on_worker_lost

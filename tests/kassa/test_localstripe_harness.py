@@ -24,7 +24,8 @@ def test_it_binds_loopback_only_and_keeps_state_in_its_own_file(tmp_path):
     before = shared.stat().st_mtime_ns if shared.exists() else None
     with LocalStripe(state_file=state) as server:
         listening = [conn for conn in _listeners() if conn[1] == server.port]
-        assert listening and all(addr == "127.0.0.1" for addr, _ in listening)
+        assert listening
+        assert all(addr == "127.0.0.1" for addr, _ in listening)
         customer = _create_customer(server)
     assert state.exists()
     assert (shared.stat().st_mtime_ns if shared.exists() else None) == before
@@ -55,7 +56,7 @@ def test_stop_ends_the_process():
 def _listeners():
     """(address, port) of listening IPv4 TCP sockets, from /proc."""
     result = []
-    with open("/proc/net/tcp") as f:  # noqa: PTH123
+    with open("/proc/net/tcp") as f:
         for line in f.readlines()[1:]:
             fields = line.split()
             local, state = fields[1], fields[3]
@@ -64,7 +65,7 @@ def _listeners():
             hex_addr, hex_port = local.split(":")
             addr = socket.inet_ntoa(bytes.fromhex(hex_addr)[::-1])
             result.append((addr, int(hex_port, 16)))
-    with open("/proc/net/tcp6") as f:  # noqa: PTH123
+    with open("/proc/net/tcp6") as f:
         for line in f.readlines()[1:]:
             fields = line.split()
             if fields[3] == "0A":

@@ -12,9 +12,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args, **env):
-    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "KASSA_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "SECRET_KEY", "KASSA_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE")
+    }
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -29,7 +39,10 @@ def test_missing_secrets_stop_start_up_naming_the_variable(missing):
 
 def test_production_settings_pass_the_deploy_check():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         DEBUG="false",
         SECRET_KEY="k" + "3xq_Zr8#pL0-vWm!a9@TnB2$yHc5^eJu7&dKs4*fGi6(oQ1)lR" * 2,
         KASSA_ENCRYPTION_KEYS=Fernet.generate_key().decode(),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from billing import services as billing
 from billing.models import Customer, Price, Product
 from merchants import services
-from merchants.models import APIKey, Membership, ProcessorCredential
+from merchants.models import APIKey, Membership
 from tests import factories
 
 
@@ -21,7 +21,9 @@ def two_shops(db):
         product = billing.product_create(merchant=m, livemode=False, name=f"{m.name} Widget")
         price = billing.price_create(merchant=m, livemode=False, product=product, currency="usd", unit_amount=1234)
         customer = billing.customer_create(merchant=m, livemode=False, email=f"buyer@{m.name.lower()}.test")
-        credential = services.processor_credential_set(merchant=m, livemode=False, secret_key=f"sk_test_{m.name}0000secret")
+        credential = services.processor_credential_set(
+            merchant=m, livemode=False, secret_key=f"sk_test_{m.name}0000secret"
+        )
         data[m.name] = {
             "shop": shop,
             "staff": factories.staff(m, Membership.Role.ADMIN),
@@ -57,14 +59,15 @@ def test_merchant_staff_see_only_their_own_objects(client, two_shops, page):
     assert changelist.status_code == 200
     assert f"/admin/{page}/{mine.pk}/change/" in changelist.text
     assert f"/admin/{page}/{theirs.pk}/change/" not in changelist.text
-    assert "Beta" not in changelist.text and "buyer@beta.test" not in changelist.text
+    assert "Beta" not in changelist.text
+    assert "buyer@beta.test" not in changelist.text
 
     assert client.get(f"/admin/{page}/{mine.pk}/change/").status_code == 200
     # A forged URL with the other merchant's id finds nothing, exactly like a missing id.
     forged = client.get(f"/admin/{page}/{theirs.pk}/change/", follow=True)
     missing = client.get(f"/admin/{page}/999999/change/", follow=True)
     assert forged.redirect_chain == [("/admin/", 302)] == missing.redirect_chain
-    assert "Beta" not in forged.text.replace("doesn’t exist", "")
+    assert "Beta" not in forged.text
     assert client.post(f"/admin/{page}/{theirs.pk}/delete/", {"post": "yes"}).status_code in (302, 403)
     assert type(theirs).objects.filter(pk=theirs.pk).exists()
 
@@ -75,7 +78,8 @@ def test_search_never_crosses_merchants(client, two_shops, page, term):
     result = client.get(f"/admin/{page}/", {"q": term})
     assert result.status_code == 200
     assert "Beta" in result.text or "beta" in result.text
-    assert "Alpha" not in result.text and "alpha.test" not in result.text
+    assert "Alpha" not in result.text
+    assert "alpha.test" not in result.text
 
 
 def test_foreign_key_choices_are_scoped(client, two_shops):
@@ -95,16 +99,19 @@ def test_foreign_key_choices_are_scoped(client, two_shops):
 def test_platform_staff_see_every_merchant_with_a_filter(client, two_shops):
     client.force_login(factories.platform_staff())
     page = client.get("/admin/billing/product/")
-    assert "Alpha Widget" in page.text and "Beta Widget" in page.text
+    assert "Alpha Widget" in page.text
+    assert "Beta Widget" in page.text
     assert "By merchant" in page.text
     beta = two_shops["Beta"]["shop"].merchant
     filtered = client.get("/admin/billing/product/", {"merchant__id__exact": beta.pk})
-    assert "Beta Widget" in filtered.text and "Alpha Widget" not in filtered.text
+    assert "Beta Widget" in filtered.text
+    assert "Alpha Widget" not in filtered.text
     # Picking a merchant narrows everything to it, and allows creating for it.
     assert client.get("/admin/billing/product/add/").status_code == 403
     client.post("/admin/switch/merchant/", {"merchant": beta.public_id})
     narrowed = client.get("/admin/billing/product/")
-    assert "Beta Widget" in narrowed.text and "Alpha Widget" not in narrowed.text
+    assert "Beta Widget" in narrowed.text
+    assert "Alpha Widget" not in narrowed.text
     assert client.get("/admin/billing/product/add/").status_code == 200
 
 
@@ -115,11 +122,13 @@ def test_test_live_switch_decides_which_data_is_shown(client, two_shops):
     client.force_login(alpha["staff"])
     test_page = client.get("/admin/billing/product/")
     assert "TEST DATA" in test_page.text
-    assert "Alpha Widget" in test_page.text and "Live Gadget" not in test_page.text
+    assert "Alpha Widget" in test_page.text
+    assert "Live Gadget" not in test_page.text
     client.post("/admin/switch/mode/", {"livemode": "1"}, HTTP_REFERER="http://testserver/admin/billing/product/")
     live_page = client.get("/admin/billing/product/")
     assert "TEST DATA" not in live_page.text
-    assert "Live Gadget" in live_page.text and "Alpha Widget" not in live_page.text
+    assert "Live Gadget" in live_page.text
+    assert "Alpha Widget" not in live_page.text
 
 
 def test_viewer_can_look_but_not_change(client, two_shops):
@@ -131,7 +140,8 @@ def test_viewer_can_look_but_not_change(client, two_shops):
     assert client.get("/admin/billing/product/add/").status_code == 403
     assert client.post("/admin/billing/product/add/", {"name": "Sneaky", "metadata": "{}"}).status_code == 403
     change = client.get(f"/admin/billing/product/{product.pk}/change/")
-    assert change.status_code == 200 and 'name="name"' not in change.text  # read-only view
+    assert change.status_code == 200
+    assert 'name="name"' not in change.text
     client.post(f"/admin/billing/product/{product.pk}/change/", {"name": "Renamed", "metadata": "{}"})
     product.refresh_from_db()
     assert product.name == "Alpha Widget"
@@ -145,7 +155,14 @@ def test_writes_go_through_the_services(client, two_shops):
     client.force_login(alpha["staff"])
     response = client.post(
         "/admin/billing/product/add/",
-        {"name": "Dashboard Tea", "description": "", "active": "on", "url": "", "images": "[]", "metadata": '{"sku": "D1"}'},
+        {
+            "name": "Dashboard Tea",
+            "description": "",
+            "active": "on",
+            "url": "",
+            "images": "[]",
+            "metadata": '{"sku": "D1"}',
+        },
     )
     assert response.status_code == 302, response.text[:2000]
     product = Product.objects.get(name="Dashboard Tea")
@@ -156,15 +173,28 @@ def test_writes_go_through_the_services(client, two_shops):
         "/admin/billing/price/add/",
         {"product": product.pk, "currency": "xyz", "unit_amount": 100, "active": "on", "metadata": "{}"},
     )
-    assert bad.status_code == 200 and "Invalid currency" in bad.text
+    assert bad.status_code == 200
+    assert "Invalid currency" in bad.text
     ok = client.post(
         "/admin/billing/price/add/",
-        {"product": product.pk, "currency": "jpy", "unit_amount": 500, "billing_interval": "month",
-         "billing_interval_count": 1, "active": "on", "metadata": "{}"},
+        {
+            "product": product.pk,
+            "currency": "jpy",
+            "unit_amount": 500,
+            "billing_interval": "month",
+            "billing_interval_count": 1,
+            "active": "on",
+            "metadata": "{}",
+        },
     )
     assert ok.status_code == 302
     price = Price.objects.get(product=product)
-    assert (price.unit_amount, price.currency, price.type, price.recurring_interval) == (500, "jpy", "recurring", "month")
+    assert (price.unit_amount, price.currency, price.type, price.recurring_interval) == (
+        500,
+        "jpy",
+        "recurring",
+        "month",
+    )
     assert "500 JPY" in client.get("/admin/billing/price/").text
     # A product a price uses cannot be deleted, only archived.
     client.post(f"/admin/billing/product/{product.pk}/delete/", {"post": "yes"})
@@ -196,7 +226,8 @@ def test_api_keys_created_rolled_and_revoked_in_the_dashboard(client, two_shops,
     assert key.permissions == {"customers": "read", "products": "write"}
     # Shown once: the key's page shows only the prefix and the last four characters.
     detail = client.get(f"/admin/merchants/apikey/{key.pk}/change/")
-    assert secret not in detail.text and f"rk_test_…{secret[-4:]}" in detail.text
+    assert secret not in detail.text
+    assert f"rk_test_…{secret[-4:]}" in detail.text
     assert kassa(secret).v1.products.create(params={"name": "via rk"}).name == "via rk"
 
     rolled = client.post(f"/admin/merchants/apikey/{key.pk}/roll/", {"expires_in": "3600"})
@@ -218,10 +249,12 @@ def test_stripe_credentials_in_the_dashboard(client, two_shops, stripe_backend):
     client.force_login(alpha["staff"])
     credential = alpha["objects"]["merchants/processorcredential"]
     page = client.get(f"/admin/merchants/processorcredential/{credential.pk}/change/")
-    assert "sk_test_…cret" in page.text and "sk_test_Alpha0000secret" not in page.text
+    assert "sk_test_…cret" in page.text
+    assert "sk_test_Alpha0000secret" not in page.text
     # Wrong mode is refused.
     wrong = client.post(f"/admin/merchants/processorcredential/{credential.pk}/change/", {"secret_key": "sk_live_abc"})
-    assert wrong.status_code == 200 and "test-mode" in wrong.text
+    assert wrong.status_code == 200
+    assert "test-mode" in wrong.text
     # Check connection: localstripe accepts sk_ keys ...
     checked = client.get(f"/admin/merchants/processorcredential/{credential.pk}/check/", follow=True)
     assert "Connected to Stripe" in checked.text
@@ -257,7 +290,8 @@ def test_a_user_in_two_merchants_switches_between_them(client, two_shops):
     assert "Alpha Widget" in client.get("/admin/billing/product/").text
     client.post("/admin/switch/merchant/", {"merchant": beta["shop"].merchant.public_id})
     page = client.get("/admin/billing/product/")
-    assert "Beta Widget" in page.text and "Alpha Widget" not in page.text
+    assert "Beta Widget" in page.text
+    assert "Alpha Widget" not in page.text
     assert client.get("/admin/billing/product/add/").status_code == 403  # viewer at Beta
 
 
@@ -265,17 +299,33 @@ def test_platform_staff_onboard_a_merchant(client, db):
     client.force_login(factories.platform_staff())
     response = client.post(
         "/admin/merchants/merchant/add/",
-        {"name": "Gamma", "support_email": "", "default_currency": "eur", "owner_email": "boss@gamma.test", "owner_password": ""},
+        {
+            "name": "Gamma",
+            "support_email": "",
+            "default_currency": "eur",
+            "owner_email": "boss@gamma.test",
+            "owner_password": "",
+        },
     )
     assert response.status_code == 200
-    assert "sk_test_" in response.text and "pk_test_" in response.text
+    assert "sk_test_" in response.text
+    assert "pk_test_" in response.text
     membership = Membership.objects.get(user__email="boss@gamma.test")
-    assert (membership.merchant.name, membership.role, membership.merchant.default_currency) == ("Gamma", "owner", "eur")
+    assert (membership.merchant.name, membership.role, membership.merchant.default_currency) == (
+        "Gamma",
+        "owner",
+        "eur",
+    )
 
 
 ALL_PAGES = [
-    "billing/product", "billing/price", "billing/customer", "merchants/apikey", "merchants/membership",
-    "merchants/processorcredential", "merchants/merchant",
+    "billing/product",
+    "billing/price",
+    "billing/customer",
+    "merchants/apikey",
+    "merchants/membership",
+    "merchants/processorcredential",
+    "merchants/merchant",
 ]
 
 

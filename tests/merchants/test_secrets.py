@@ -44,8 +44,10 @@ def test_stripe_credentials_are_encrypted_at_rest(shop):
         merchant=shop.merchant, livemode=False, secret_key=secret, webhook_secret=webhook
     )
     dump = _all_rows(ProcessorCredential._meta.db_table)
-    assert secret not in dump and "SuperSecretValue" not in dump
-    assert webhook not in dump and "SigningSecretValue" not in dump
+    assert secret not in dump
+    assert "SuperSecretValue" not in dump
+    assert webhook not in dump
+    assert "SigningSecretValue" not in dump
     assert (credential.secret_key_hint, credential.webhook_secret_hint) == ("sk_test_…9876", "whsec_…1234")
     assert crypto.decrypt(credential.secret_key_ciphertext) == secret
 
@@ -58,7 +60,9 @@ def test_credentials_of_the_wrong_mode_are_refused(shop):
     with pytest.raises(InvalidRequest):
         services.processor_credential_set(merchant=shop.merchant, livemode=True, secret_key="sk_test_abc")
     with pytest.raises(InvalidRequest):
-        services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_a", webhook_secret="nope")
+        services.processor_credential_set(
+            merchant=shop.merchant, livemode=False, secret_key="sk_test_a", webhook_secret="nope"
+        )
     assert not ProcessorCredential.objects.exists()
 
 
@@ -68,7 +72,7 @@ def test_encryption_keys_rotate(shop, settings):
     old_key = settings.KASSA_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.KASSA_ENCRYPTION_KEYS = [new_key, old_key]
-    call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
+    call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
     settings.KASSA_ENCRYPTION_KEYS = [new_key]  # the old key retired
     credential.refresh_from_db()
     assert crypto.decrypt(credential.secret_key_ciphertext) == secret
@@ -87,7 +91,8 @@ def test_merchant_create_command_prints_json_once(db, capsys):
     call_command("merchant_create", "--name", "Cli Shop", "--owner-email", "cli@example.com", "--json")
     result = json.loads(capsys.readouterr().out)
     assert result["id"].startswith("acct_")
-    assert result["secret_key"].startswith("sk_test_") and result["publishable_key"].startswith("pk_test_")
+    assert result["secret_key"].startswith("sk_test_")
+    assert result["publishable_key"].startswith("pk_test_")
     merchant = Merchant.objects.get(public_id=result["id"])
     assert merchant.memberships.get().user.email == "cli@example.com"
     assert merchant.memberships.get().role == "owner"
@@ -114,5 +119,7 @@ def test_log_records_never_carry_keys(caplog):
     finally:
         logger.filters.clear()
     text = caplog.text
-    assert "abcdef1234567890" not in text and "zzzzyyyy" not in text and "4242424242424242" not in text
+    assert "abcdef1234567890" not in text
+    assert "zzzzyyyy" not in text
+    assert "4242424242424242" not in text
     assert "sk_live_[redacted]" in text

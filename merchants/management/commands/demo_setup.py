@@ -70,13 +70,15 @@ class Command(BaseCommand):
 Kassa is starting (development mode: SQLite, filesystem broker, localstripe).
 
   Dashboard      {base}/admin/
-    platform staff   {demo['admin']['username']} / {demo['admin']['password']}
-    merchant owner   {demo['owner']['username']} / {demo['owner']['password']}   (Demo Shop)
+    platform staff   {demo["admin"]["username"]} / {demo["admin"]["password"]}
+    merchant owner   {demo["owner"]["username"]} / {demo["owner"]["password"]}   (Demo Shop)
   API            {base}/v1/      docs: {base}/v1/docs/
-    test secret key       {demo['secret_key']}
-    test publishable key  {demo['publishable_key']}
+    test secret key       {demo["secret_key"]}
+    test publishable key  {demo["publishable_key"]}
 
-  python -c "import stripe; c = stripe.StripeClient('{demo['secret_key']}', base_addresses={{'api': '{base}'}}); print(c.v1.customers.create(params={{'email': 'a@example.com'}}))"
+  With stripe-python:
+    client = stripe.StripeClient("{demo["secret_key"]}", base_addresses={{"api": "{base}"}})
+    client.v1.customers.create(params={{"email": "a@example.com"}})
 
 Ctrl-C stops everything.
 """

@@ -13,7 +13,12 @@ def api(kassa, shop):
 
 def test_product_lifecycle(api):
     product = api.v1.products.create(
-        params={"name": "Green tea", "description": "Loose leaf", "images": ["https://img.test/tea.png"], "metadata": {"sku": "T1"}}
+        params={
+            "name": "Green tea",
+            "description": "Loose leaf",
+            "images": ["https://img.test/tea.png"],
+            "metadata": {"sku": "T1"},
+        }
     )
     assert isinstance(product, stripe.Product)
     assert product.id.startswith("prod_")
@@ -48,7 +53,12 @@ def test_product_used_by_a_price_is_archived_not_deleted(api):
 def test_prices_one_time_and_recurring(api):
     product = api.v1.products.create(params={"name": "Plan"})
     one_time = api.v1.prices.create(params={"product": product.id, "currency": "EUR", "unit_amount": 999})
-    assert (one_time.type, one_time.currency, one_time.unit_amount, one_time.recurring) == ("one_time", "eur", 999, None)
+    assert (one_time.type, one_time.currency, one_time.unit_amount, one_time.recurring) == (
+        "one_time",
+        "eur",
+        999,
+        None,
+    )
     monthly = api.v1.prices.create(
         params={
             "product": product.id,
@@ -66,7 +76,8 @@ def test_prices_one_time_and_recurring(api):
     assert api.v1.products.retrieve(jpy.product).name == "Yen thing"
 
     expanded = api.v1.prices.retrieve(monthly.id, params={"expand": ["product"]})
-    assert isinstance(expanded.product, stripe.Product) and expanded.product.name == "Plan"
+    assert isinstance(expanded.product, stripe.Product)
+    assert expanded.product.name == "Plan"
     listed = api.v1.prices.list(params={"expand": ["data.product"], "product": product.id})
     assert {p.product.id for p in listed.data} == {product.id}
     assert [p.id for p in api.v1.prices.list(params={"type": "recurring"}).data] == [monthly.id]
@@ -77,23 +88,44 @@ def test_prices_one_time_and_recurring(api):
 
 def test_prices_are_immutable_but_for_active_nickname_lookup_key_metadata(api):
     price = api.v1.prices.create(params={"product_data": {"name": "X"}, "currency": "usd", "unit_amount": 100})
-    for field, value in (("unit_amount", 200), ("currency", "eur"), ("product", "prod_x"), ("recurring", {"interval": "day"})):
+    for field, value in (
+        ("unit_amount", 200),
+        ("currency", "eur"),
+        ("product", "prod_x"),
+        ("recurring", {"interval": "day"}),
+    ):
         with pytest.raises(stripe.InvalidRequestError) as exc:
             api.v1.prices.update(price.id, params={field: value})
         assert exc.value.code == "parameter_unknown"
         assert exc.value.param.startswith(field)
     updated = api.v1.prices.update(price.id, params={"active": False, "nickname": "old", "metadata": {"a": "b"}})
-    assert (updated.active, updated.nickname, updated.metadata.to_dict(), updated.unit_amount) == (False, "old", {"a": "b"}, 100)
+    assert (updated.active, updated.nickname, updated.metadata.to_dict(), updated.unit_amount) == (
+        False,
+        "old",
+        {"a": "b"},
+        100,
+    )
 
 
 def test_lookup_keys_are_unique_unless_transferred(api):
-    a = api.v1.prices.create(params={"product_data": {"name": "A"}, "currency": "usd", "unit_amount": 1, "lookup_key": "std"})
+    a = api.v1.prices.create(
+        params={"product_data": {"name": "A"}, "currency": "usd", "unit_amount": 1, "lookup_key": "std"}
+    )
     with pytest.raises(stripe.InvalidRequestError) as exc:
-        api.v1.prices.create(params={"product_data": {"name": "B"}, "currency": "usd", "unit_amount": 2, "lookup_key": "std"})
+        api.v1.prices.create(
+            params={"product_data": {"name": "B"}, "currency": "usd", "unit_amount": 2, "lookup_key": "std"}
+        )
     assert exc.value.param == "lookup_key"
-    assert Price.objects.count() == 1 and Product.objects.count() == 1  # the failed call left no product behind
+    assert Price.objects.count() == 1
+    assert Product.objects.count() == 1
     b = api.v1.prices.create(
-        params={"product_data": {"name": "B"}, "currency": "usd", "unit_amount": 2, "lookup_key": "std", "transfer_lookup_key": True}
+        params={
+            "product_data": {"name": "B"},
+            "currency": "usd",
+            "unit_amount": 2,
+            "lookup_key": "std",
+            "transfer_lookup_key": True,
+        }
     )
     assert api.v1.prices.retrieve(a.id).lookup_key is None
     assert api.v1.prices.retrieve(b.id).lookup_key == "std"
@@ -108,8 +140,16 @@ def test_lookup_keys_are_unique_unless_transferred(api):
         ({"currency": "usd", "unit_amount": "12.5"}, "unit_amount", "parameter_invalid_integer"),
         ({"currency": "usd"}, "unit_amount", "parameter_missing"),
         ({"unit_amount": 100}, "currency", "parameter_missing"),
-        ({"currency": "usd", "unit_amount": 1, "recurring": {"interval": "fortnight"}}, "recurring[interval]", "parameter_invalid"),
-        ({"currency": "usd", "unit_amount": 1, "recurring": {"interval": "month", "interval_count": 13}}, "recurring[interval_count]", "parameter_invalid_integer"),
+        (
+            {"currency": "usd", "unit_amount": 1, "recurring": {"interval": "fortnight"}},
+            "recurring[interval]",
+            "parameter_invalid",
+        ),
+        (
+            {"currency": "usd", "unit_amount": 1, "recurring": {"interval": "month", "interval_count": 13}},
+            "recurring[interval_count]",
+            "parameter_invalid_integer",
+        ),
         ({"currency": "usd", "unit_amount": 1, "colour": "red"}, "colour", "parameter_unknown"),
     ],
 )
@@ -144,7 +184,8 @@ def test_customer_lifecycle(api):
             "metadata": {"crm": "123"},
         }
     )
-    assert isinstance(customer, stripe.Customer) and customer.id.startswith("cus_")
+    assert isinstance(customer, stripe.Customer)
+    assert customer.id.startswith("cus_")
     assert customer.address.city == "Paris"
     assert api.v1.customers.retrieve(customer.id).phone == "+33 1 23 45 67 89"
     updated = api.v1.customers.update(customer.id, params={"name": "Ann B", "phone": ""})
@@ -180,18 +221,23 @@ def test_metadata_rules(api):
 def test_pagination_across_250_objects(api, shop):
     from billing import services
 
-    made = [services.customer_create(merchant=shop.merchant, livemode=False, email=f"c{i}@example.com").public_id for i in range(250)]
+    made = [
+        services.customer_create(merchant=shop.merchant, livemode=False, email=f"c{i}@example.com").public_id
+        for i in range(250)
+    ]
     seen = [c.id for c in api.v1.customers.list(params={"limit": 100}).auto_paging_iter()]
     assert seen == list(reversed(made))  # newest first, each exactly once
 
     first = api.v1.customers.list(params={"limit": 10})
-    assert first.has_more is True and len(first.data) == 10
+    assert first.has_more is True
+    assert len(first.data) == 10
     second = api.v1.customers.list(params={"limit": 10, "starting_after": first.data[-1].id})
     back = api.v1.customers.list(params={"limit": 10, "ending_before": second.data[0].id})
     assert [c.id for c in back.data] == [c.id for c in first.data]
     assert back.has_more is False
     last = api.v1.customers.list(params={"limit": 100, "starting_after": made[99]})
-    assert len(last.data) == 99 and last.has_more is False
+    assert len(last.data) == 99
+    assert last.has_more is False
 
     with pytest.raises(stripe.InvalidRequestError) as exc:
         api.v1.customers.list(params={"starting_after": "cus_unknown"})

@@ -98,7 +98,8 @@ def test_another_merchants_id_is_a_404_like_a_missing_one(kassa, shop, other_sho
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.delete(theirs.public_id)
     theirs.refresh_from_db()
-    assert theirs.name is None and not theirs.deleted
+    assert theirs.name is None
+    assert not theirs.deleted
 
 
 def test_restricted_key_permissions(kassa, shop):

@@ -42,7 +42,9 @@ def test_same_key_other_params_is_an_idempotency_error(kassa, shop):
 
 
 def test_keys_are_scoped_per_merchant(kassa, shop, other_shop):
-    a = kassa(shop.secret_key.secret).v1.customers.create(params={"email": "x@example.com"}, options={"idempotency_key": "same"})
+    a = kassa(shop.secret_key.secret).v1.customers.create(
+        params={"email": "x@example.com"}, options={"idempotency_key": "same"}
+    )
     b = kassa(other_shop.secret_key.secret).v1.customers.create(
         params={"email": "x@example.com"}, options={"idempotency_key": "same"}
     )
@@ -67,7 +69,9 @@ def test_a_request_still_running_gets_409_and_the_sdk_retries_into_the_replay(ka
     assert Customer.objects.count() == 0
 
     # The first request finishes: now the same call replays its answer.
-    IdempotencyKey.objects.filter(pk=record.pk).update(status_code=200, response_body='{"id": "cus_first", "object": "customer"}')
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        status_code=200, response_body='{"id": "cus_first", "object": "customer"}'
+    )
     replayed = kassa(shop.secret_key.secret).v1.customers.create(params=params, options={"idempotency_key": "running"})
     assert replayed.id == "cus_first"
 
@@ -109,7 +113,8 @@ def test_sdk_with_retries_gets_one_object_under_concurrency(kassa, shop):
         t.start()
     for t in threads:
         t.join()
-    assert len(ids) == 6 and len(set(ids)) == 1
+    assert len(ids) == 6
+    assert len(set(ids)) == 1
     assert Customer.objects.count() == 1
 
 
@@ -135,7 +140,9 @@ def test_expired_records_are_purged(shop):
 
     from merchants.idempotency import idempotency_keys_purge
 
-    old = IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="old", fingerprint="f", status_code=200)
+    old = IdempotencyKey.objects.create(
+        merchant=shop.merchant, livemode=False, key="old", fingerprint="f", status_code=200
+    )
     IdempotencyKey.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=25))
     IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="new", fingerprint="f", status_code=200)
     assert idempotency_keys_purge() == 1
