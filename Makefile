@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 # localstripe, web + worker + beat under honcho. Ctrl-C stops them all.
 PORT ?= 8000
 LOCALSTRIPE_PORT ?= 8420
-RUN_ENV := DEBUG=true PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
+RUN_ENV := DEBUG=true KASSA_PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
 	KASSA_PUBLIC_URL=http://127.0.0.1:$(PORT) \
 	STRIPE_API_BASE=http://127.0.0.1:$(LOCALSTRIPE_PORT) \
 	STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/ \

@@ -1,13 +1,24 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kassa import views
 from kassa.api.errors import not_found_json
+from merchants.forms import MemberPasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", include("merchants.dashboard_urls")),
+    # New members get no password; they set one through the reset link on the login page.
+    path(
+        "admin/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=MemberPasswordResetForm),
+        name="admin_password_reset",
+    ),
+    path("admin/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
     path(
         "v1/schema/",

@@ -351,3 +351,17 @@ def test_index_lists_the_dashboard_sections(client, two_shops):
     for name in ("Products", "Prices", "Customers", "API keys", "Stripe credentials", "Memberships"):
         assert name in index.text
     assert "Users" not in index.text  # merchant staff never manage platform users
+
+
+def test_a_new_member_sets_a_password_through_the_reset_link(client, two_shops, mailoutbox):
+    alpha = two_shops["Alpha"]
+    services.membership_set(merchant=alpha["shop"].merchant, email="new@alpha.test", role="viewer")
+    login = client.get("/admin/login/")
+    assert "/admin/password_reset/" in login.text
+    client.post("/admin/password_reset/", {"email": "new@alpha.test"})
+    assert len(mailoutbox) == 1
+    link = re.search(r"http://testserver(/reset/\S+/)", mailoutbox[0].body).group(1)
+    form = client.get(link, follow=True)
+    client.post(form.redirect_chain[-1][0], {"new_password1": "a-Long-pass-123", "new_password2": "a-Long-pass-123"})
+    assert client.login(username="new@alpha.test", password="a-Long-pass-123")
+    assert "Alpha Widget" in client.get("/admin/billing/product/").text

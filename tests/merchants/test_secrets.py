@@ -123,3 +123,20 @@ def test_log_records_never_carry_keys(caplog):
     assert "zzzzyyyy" not in text
     assert "4242424242424242" not in text
     assert "sk_live_[redacted]" in text
+
+
+def test_demo_setup_creates_the_demo_merchant_once(db, settings, tmp_path, capsys, monkeypatch):
+    from merchants.management.commands import demo_setup
+
+    monkeypatch.setattr(demo_setup, "DEMO_FILE", tmp_path / "demo.json")
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+    call_command("demo_setup")
+    first = capsys.readouterr().out
+    call_command("demo_setup")
+    second = capsys.readouterr().out
+    assert Merchant.objects.filter(name="Demo Shop").count() == 1
+    demo = json.loads((tmp_path / "demo.json").read_text())
+    assert demo["secret_key"] in first
+    assert demo["secret_key"] in second  # the same keys, printed again
+    assert oct((tmp_path / "demo.json").stat().st_mode & 0o777) == "0o600"
+    assert ProcessorCredential.objects.filter(merchant__name="Demo Shop", livemode=False).exists()
