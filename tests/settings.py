@@ -20,3 +20,7 @@ os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
 from kassa.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Live-server threads must not keep connections open past a request, or the
+# PostgreSQL test database cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

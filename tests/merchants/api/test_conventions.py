@@ -54,6 +54,20 @@ def test_json_and_form_bodies_are_equivalent(kassa, shop):
         ("email=a%40b.c&bogus=1", "application/x-www-form-urlencoded", "bogus"),
         ("address[planet]=Mars", "application/x-www-form-urlencoded", "address[planet]"),
         ("<xml/>", "application/xml", None),
+        ("email=" + "a" * 3_000_000, "application/x-www-form-urlencoded", None),
+        ("&".join(f"metadata[k{i}]=v" for i in range(1200)), "application/x-www-form-urlencoded", None),
+        ('{"email": "' + "a" * 3_000_000 + '"}', "application/json", None),
+    ],
+    ids=[
+        "bad-json",
+        "json-array",
+        "nested-metadata",
+        "unknown",
+        "unknown-nested",
+        "xml",
+        "huge-form",
+        "many-fields",
+        "huge-json",
     ],
 )
 def test_malformed_bodies_are_400_and_write_nothing(kassa, shop, body, content_type, param):
