@@ -318,15 +318,7 @@ def test_platform_staff_onboard_a_merchant(client, db):
     )
 
 
-ALL_PAGES = [
-    "billing/product",
-    "billing/price",
-    "billing/customer",
-    "merchants/apikey",
-    "merchants/membership",
-    "merchants/processorcredential",
-    "merchants/merchant",
-]
+ALL_PAGES = [*OBJECT_PAGES, "merchants/merchant"]
 
 
 @pytest.mark.parametrize("page", ALL_PAGES)
