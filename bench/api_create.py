@@ -46,8 +46,8 @@ How to read it
     does, so when the two ratios disagree, trust the quieter run. The line
     per round also shows how much CPU the load generator itself took.
 
-    Kassa runs with ``DEBUG=true`` (development defaults for its secrets);
-    ``--no-debug`` runs it with production settings and throwaway secrets.
+    Kassa runs with production settings (``DEBUG=false``) and throwaway
+    secrets; ``--debug`` runs it with ``DEBUG=true`` instead.
     Any non-2xx answer makes the run fail loudly (a banner with the status
     codes, sample bodies and the server's stderr; exit status 1): its numbers
     are not a valid measurement.
@@ -474,9 +474,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per round (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each round (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections (default 8)")
-    parser.add_argument(
-        "--no-debug", action="store_true", help="run Kassa with DEBUG=false (as in production) instead of DEBUG=true"
-    )
+    parser.add_argument("--debug", action="store_true", help="run Kassa with DEBUG=true instead of production settings")
     args = parser.parse_args()
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -486,7 +484,7 @@ def main() -> int:
         tmp = Path(tmpdir)
         try:
             print("setting up databases, migrations, merchant and token ...", flush=True)
-            k_env, b_env = kassa_env(tmp, debug=not args.no_debug), baseline_env()
+            k_env, b_env = kassa_env(tmp, debug=args.debug), baseline_env()
             targets = {
                 "kassa": Target("kassa", 0, "/v1/customers", setup_kassa(k_env)),
                 "baseline": Target("baseline", 0, "/rows", setup_baseline(b_env)),

@@ -7,7 +7,14 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def random_string(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """``length`` base62 characters from the OS's CSPRNG (one call, not one per character)."""
+    # A byte per character (8 bits for the 5.95 each needs): the modulo bias is negligible.
+    number = int.from_bytes(secrets.token_bytes(length), "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, 62)
+        chars.append(_ALPHABET[index])
+    return "".join(chars)
 
 
 def public_id(prefix: str, length: int = 24) -> str:
