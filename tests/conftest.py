@@ -1,23 +1,8 @@
-import os
-import socket
-
 import pytest
 import stripe
 
 from kassa.localstripe_harness import LocalStripe
 from tests import factories
-
-IN_CI = os.environ.get("CI") == "true"
-
-
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip locally when a server is missing; in CI that is a failure, never a skip."""
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-    except OSError:
-        if IN_CI:
-            pytest.fail(f"{name} is not reachable at {host}:{port}, and CI must not skip it")
-        pytest.skip(f"{name} is not running at {host}:{port}")
 
 
 @pytest.fixture(scope="session")
