@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from kassa import money
+from kassa import metadata, money
 from merchants.admin_base import ScopedAdmin
 
 from . import services
@@ -70,12 +70,11 @@ class ProductAdmin(ScopedAdmin):
 
     def save_via_service(self, request, form, change):
         data = {k: form.cleaned_data.get(k) for k in ProductForm.Meta.fields}
-        data["metadata"] = {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
         if change:
             changed = {k: data[k] for k in form.changed_data if k in data}
             if "metadata" in changed:
                 # The form holds the whole new metadata: unset what was removed.
-                changed["metadata"] = {**dict.fromkeys(form.instance.metadata, ""), **data["metadata"]}
+                changed["metadata"] = metadata.replace(form.instance.metadata, data["metadata"])
             return services.product_update(product=form.instance, **changed)
         merchant, livemode = self.current(request)
         return services.product_create(merchant=merchant, livemode=livemode, **data)
@@ -157,11 +156,10 @@ class PriceAdmin(ScopedAdmin):
 
     def save_via_service(self, request, form, change):
         data = form.cleaned_data
-        metadata = {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
         if change:
             changed = {k: data[k] or None if k in ("nickname", "lookup_key") else data[k] for k in form.changed_data}
             if "metadata" in changed:
-                changed["metadata"] = {**dict.fromkeys(form.instance.metadata, ""), **metadata}
+                changed["metadata"] = metadata.replace(form.instance.metadata, data["metadata"])
             return services.price_update(price=form.instance, **changed)
         merchant, livemode = self.current(request)
         interval = data.get("billing_interval")
@@ -177,7 +175,7 @@ class PriceAdmin(ScopedAdmin):
             nickname=data.get("nickname") or None,
             lookup_key=data.get("lookup_key") or None,
             active=data.get("active", True),
-            metadata=metadata,
+            metadata=data.get("metadata"),
         )
 
 
@@ -199,14 +197,14 @@ class CustomerAdmin(ScopedAdmin):
 
     def save_via_service(self, request, form, change):
         data = {k: (form.cleaned_data.get(k) or None) for k in ("email", "name", "phone", "description")}
-        metadata = {str(k): str(v) for k, v in (form.cleaned_data.get("metadata") or {}).items()}
+        new_metadata = form.cleaned_data.get("metadata")
         if change:
             changed = {k: data[k] for k in form.changed_data if k in data}
             if "metadata" in form.changed_data:
-                changed["metadata"] = {**dict.fromkeys(form.instance.metadata, ""), **metadata}
+                changed["metadata"] = metadata.replace(form.instance.metadata, new_metadata)
             return services.customer_update(customer=form.instance, **changed)
         merchant, livemode = self.current(request)
-        return services.customer_create(merchant=merchant, livemode=livemode, metadata=metadata, **data)
+        return services.customer_create(merchant=merchant, livemode=livemode, metadata=new_metadata, **data)
 
     def delete_model(self, request, obj):
         services.customer_delete(customer=obj)

@@ -1,17 +1,18 @@
-"""Writes for the catalogue and customers. The API and the dashboard both call these."""
+"""Writes for the catalogue and customers. The API and the dashboard both call these.
 
-from django.db import IntegrityError, transaction
+Every rule about what may be stored is checked here (metadata, URLs, names),
+not only in the API's parameter parsing, so the dashboard cannot store what
+the API would refuse or fail to render.
+"""
 
-from kassa import money
-from kassa.api.fields import UNSET_ALL, metadata_apply
+from django.db import transaction
+
+from kassa import metadata, money, validators
 from kassa.errors import InvalidRequest
 from kassa.ids import public_id
+from merchants.models import Merchant
 
 from .models import Customer, Price, Product
-
-
-def _metadata(change) -> dict:
-    return metadata_apply({}, change) if change is not None else {}
 
 
 def _apply(obj, changes: dict, allowed: tuple[str, ...]) -> list[str]:
@@ -21,14 +22,34 @@ def _apply(obj, changes: dict, allowed: tuple[str, ...]) -> list[str]:
             setattr(obj, name, changes[name])
             fields.append(name)
     if "metadata" in changes:
-        obj.metadata = metadata_apply(obj.metadata, changes["metadata"])
+        obj.metadata = metadata.merge(obj.metadata, changes["metadata"])
         fields.append("metadata")
     return fields
+
+
+def _name(value, *, param: str = "name", max_length: int = 250) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"Missing required param: {param}.", code="parameter_missing", param=param)
+    if len(value) > max_length:
+        raise InvalidRequest(f"{param} is at most {max_length} characters.", code="parameter_invalid", param=param)
+    return value
 
 
 # --- products ---------------------------------------------------------------
 
 PRODUCT_FIELDS = ("name", "description", "active", "images", "url")
+
+
+def _product_fields(changes: dict) -> dict:
+    if "name" in changes:
+        changes["name"] = _name(changes["name"])
+    if "images" in changes:
+        changes["images"] = validators.image_urls(changes["images"])
+    if "url" in changes:
+        changes["url"] = validators.http_url(changes["url"], param="url")
+    if "description" in changes:
+        changes["description"] = changes["description"] or None
+    return changes
 
 
 @transaction.atomic
@@ -42,33 +63,26 @@ def product_create(
     images: list[str] | None = None,
     url: str | None = None,
     metadata=None,
-    id: str | None = None,
 ) -> Product:
-    if not name or not name.strip():
-        raise InvalidRequest("Missing required param: name.", code="parameter_missing", param="name")
-    if id is not None and Product.objects.filter(public_id=id).exists():
-        raise InvalidRequest(f"Product already exists: {id}", code="resource_already_exists", param="id")
+    fields = _product_fields({"name": name, "description": description, "images": images, "url": url})
     return Product.objects.create(
-        public_id=id or public_id(Product.PREFIX),
+        public_id=public_id(Product.PREFIX),
         merchant=merchant,
         livemode=livemode,
-        name=name,
-        description=description,
         active=active,
-        images=images or [],
-        url=url,
         metadata=_metadata(metadata),
+        **fields,
     )
+
+
+def _metadata(change) -> dict:
+    return metadata.merge({}, change)
 
 
 @transaction.atomic
 def product_update(*, product: Product, **changes) -> Product:
     product = Product.objects.select_for_update().get(pk=product.pk)
-    if "name" in changes and not (changes["name"] or "").strip():
-        raise InvalidRequest("A product's name cannot be empty.", code="parameter_invalid_string_blank", param="name")
-    if "images" in changes and changes["images"] is None:
-        changes["images"] = []
-    fields = _apply(product, changes, PRODUCT_FIELDS)
+    fields = _apply(product, _product_fields(changes), PRODUCT_FIELDS)
     product.save(update_fields=[*fields, "updated"])
     return product
 
@@ -102,6 +116,13 @@ def _check_amount(unit_amount: int, currency: str) -> None:
 
 
 def _lookup_key_take(*, merchant, livemode: bool, lookup_key: str, transfer: bool, keep: Price | None) -> None:
+    """Give ``lookup_key`` to a price, moving it from its holder when ``transfer`` is set.
+
+    Lookup-key changes of one merchant are serialised on the merchant's row,
+    so concurrent transfers each succeed in turn and concurrent claims get a
+    clean 400, never an integrity error.
+    """
+    Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
     holder = (
         Price.objects.select_for_update()
         .filter(merchant=merchant, livemode=livemode, lookup_key=lookup_key)
@@ -157,7 +178,13 @@ def price_create(
         )
     interval, interval_count = "", None
     if recurring is not None:
-        interval = recurring["interval"]
+        interval = recurring.get("interval")
+        if interval not in Price.Interval.values:
+            raise InvalidRequest(
+                "recurring[interval] must be one of day, week, month or year.",
+                code="parameter_invalid",
+                param="recurring[interval]",
+            )
         interval_count = recurring.get("interval_count") or 1
         # https://docs.stripe.com/api/prices/create#create_price-recurring-interval_count: at most a year.
         limits = {"day": 365, "week": 52, "month": 12, "year": 1}
@@ -167,26 +194,21 @@ def price_create(
                 code="parameter_invalid_integer",
                 param="recurring[interval_count]",
             )
-    try:
-        return Price.objects.create(
-            public_id=public_id(Price.PREFIX),
-            merchant=merchant,
-            livemode=livemode,
-            product=product,
-            currency=currency,
-            unit_amount=unit_amount,
-            type=Price.Type.RECURRING if recurring is not None else Price.Type.ONE_TIME,
-            recurring_interval=interval,
-            recurring_interval_count=interval_count,
-            active=active,
-            nickname=nickname,
-            lookup_key=lookup_key or None,
-            metadata=_metadata(metadata),
-        )
-    except IntegrityError as exc:  # a concurrent create took the lookup key
-        raise InvalidRequest(
-            "Another price took that lookup key at the same time.", code="lookup_key_in_use", param="lookup_key"
-        ) from exc
+    return Price.objects.create(
+        public_id=public_id(Price.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        product=product,
+        currency=currency,
+        unit_amount=unit_amount,
+        type=Price.Type.RECURRING if recurring is not None else Price.Type.ONE_TIME,
+        recurring_interval=interval,
+        recurring_interval_count=interval_count,
+        active=active,
+        nickname=nickname,
+        lookup_key=lookup_key or None,
+        metadata=_metadata(metadata),
+    )
 
 
 @transaction.atomic
@@ -212,11 +234,27 @@ def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) 
 CUSTOMER_FIELDS = ("email", "name", "phone", "description", "address")
 
 
-@transaction.atomic
-def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
-    unknown = set(fields) - set(CUSTOMER_FIELDS)
+ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def _customer_fields(fields: dict) -> dict:
+    unknown = set(fields) - {*CUSTOMER_FIELDS, "metadata"}
     if unknown:
         raise InvalidRequest(f"Received unknown parameter: {sorted(unknown)[0]}", code="parameter_unknown")
+    email = fields.get("email")
+    if email and ("@" not in email or len(email) > 512):
+        raise InvalidRequest(f"Invalid email address: {email}", code="email_invalid", param="email")
+    address = fields.get("address")
+    if address is not None:
+        if not isinstance(address, dict) or set(address) - set(ADDRESS_FIELDS):
+            raise InvalidRequest("Invalid address.", code="parameter_invalid", param="address")
+        fields["address"] = {key: address.get(key) for key in ADDRESS_FIELDS}
+    return fields
+
+
+@transaction.atomic
+def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
+    fields = _customer_fields(fields)
     return Customer.objects.create(
         public_id=public_id(Customer.PREFIX),
         merchant=merchant,
@@ -231,7 +269,7 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
-    fields = _apply(customer, changes, CUSTOMER_FIELDS)
+    fields = _apply(customer, _customer_fields(changes), CUSTOMER_FIELDS)
     if fields:
         customer.save(update_fields=fields)
     return customer
@@ -246,16 +284,3 @@ def customer_delete(*, customer: Customer) -> Customer:
     customer.deleted = True
     customer.save(update_fields=["deleted"])
     return customer
-
-
-__all__ = [
-    "UNSET_ALL",
-    "customer_create",
-    "customer_delete",
-    "customer_update",
-    "price_create",
-    "price_update",
-    "product_create",
-    "product_delete",
-    "product_update",
-]

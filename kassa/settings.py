@@ -210,7 +210,8 @@ KASSA_IDEMPOTENCY_TTL_HOURS = 24
 # A request that crashed between recording its idempotency key and storing
 # its response would block the key forever; after this many seconds an
 # unfinished record is taken over by a retry.
-KASSA_IDEMPOTENCY_STALE_SECONDS = 120
+# Above the longest request: three Stripe calls of up to 80 s each, plus margin.
+KASSA_IDEMPOTENCY_STALE_SECONDS = 15 * 60
 # The longest a rolled key may keep working.
 KASSA_KEY_ROLL_MAX_DAYS = 7
 KASSA_PUBLIC_URL = env.str("KASSA_PUBLIC_URL", default="http://127.0.0.1:8000")

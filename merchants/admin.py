@@ -5,7 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -79,6 +79,14 @@ class MerchantAdmin(ScopedAdmin):
     def has_add_permission(self, request):
         scope = self.scope(request)
         return scope is not None and scope.is_platform
+
+    def has_change_permission(self, request, obj=None):
+        scope = self.scope(request)
+        if scope is None:
+            return False
+        if obj is None:
+            return scope.is_platform or any(role in MANAGE_ROLES for role in scope.roles.values())
+        return scope.can_write_for(obj, MANAGE_ROLES)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -156,12 +164,20 @@ class MembershipAdmin(ScopedAdmin):
         return ["user_email"] if obj else []
 
     def save_via_service(self, request, form, change):
-        merchant = form.instance.merchant if change else self.current(request)[0]
-        email = form.instance.user.email if change else form.cleaned_data["email"]
-        return services.membership_set(merchant=merchant, email=email, role=form.cleaned_data["role"])
+        acting_role = self.scope(request).role  # None for platform staff
+        if change:
+            return services.membership_update(
+                membership=form.instance, role=form.cleaned_data["role"], acting_role=acting_role
+            )
+        return services.membership_add(
+            merchant=self.current(request)[0],
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            acting_role=acting_role,
+        )
 
     def delete_model(self, request, obj):
-        services.membership_remove(membership=obj)
+        services.membership_remove(membership=obj, acting_role=self.scope(request).role)
 
 
 # --- API keys ---------------------------------------------------------------
@@ -357,6 +373,8 @@ class CredentialForm(forms.ModelForm):
 
 @admin.register(ProcessorCredential)
 class ProcessorCredentialAdmin(ScopedAdmin):
+    # Replacing the Stripe key redirects the merchant's money: owners and admins only.
+    write_roles = MANAGE_ROLES
     form = CredentialForm
     list_display = ["__str__", "secret_key_hint", "webhook_secret_hint", "check_status", "updated"]
     readonly_fields = ["secret_key_hint", "webhook_secret_hint", "check_status", "last_checked_at", "check_button"]
@@ -372,8 +390,9 @@ class ProcessorCredentialAdmin(ScopedAdmin):
     def check_button(self, obj):
         if not obj or not obj.pk:
             return ""
+        # Submits the page's own form (with its CSRF token) to the check view, by POST.
         return format_html(
-            '<a class="button" href="{}">Check connection</a>',
+            '<button type="submit" class="button" formaction="{}" formnovalidate>Check connection</button>',
             reverse("admin:merchants_processorcredential_check", args=[obj.pk]),
         )
 
@@ -404,11 +423,16 @@ class ProcessorCredentialAdmin(ScopedAdmin):
         self.message_user(request, f"{credential}: {credential.last_check_message}", level)
 
     def check_view(self, request, pk):
+        """POST only, for those who may change the credentials: it calls Stripe and records the answer."""
         credential = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request, credential):
+            raise PermissionDenied
         self._report(request, services.processor_credential_check(credential=credential))
         return HttpResponseRedirect(reverse("admin:merchants_processorcredential_change", args=[pk]))
 
-    @admin.action(description="Check connection to Stripe")
+    @admin.action(description="Check connection to Stripe", permissions=["change"])
     def check_connection(self, request, queryset):
         for credential in queryset:
             self._report(request, services.processor_credential_check(credential=credential))

@@ -32,9 +32,14 @@ class Scope:
     role: str | None  # None for platform staff
     is_platform: bool
     merchants: tuple[Merchant, ...]
+    roles: dict  # merchant pk -> the user's role there
 
     def can_write(self, roles=WRITE_ROLES_DEFAULT) -> bool:
         return self.is_platform or self.role in roles
+
+    def can_write_for(self, merchant: Merchant, roles=WRITE_ROLES_DEFAULT) -> bool:
+        """For pages that list several merchants: the role at *that* merchant decides."""
+        return self.is_platform or self.roles.get(merchant.pk) in roles
 
 
 def scope_of(request) -> Scope | None:
@@ -49,12 +54,19 @@ def scope_of(request) -> Scope | None:
         if user.is_superuser:
             merchants = tuple(Merchant.objects.all())
             merchant = next((m for m in merchants if m.public_id == wanted), None)
-            scope = Scope(merchant, livemode, None, True, merchants)
+            scope = Scope(merchant, livemode, None, True, merchants, {})
         else:
             memberships = list(memberships_of(user))
             if memberships:
                 chosen = next((m for m in memberships if m.merchant.public_id == wanted), memberships[0])
-                scope = Scope(chosen.merchant, livemode, chosen.role, False, tuple(m.merchant for m in memberships))
+                scope = Scope(
+                    chosen.merchant,
+                    livemode,
+                    chosen.role,
+                    False,
+                    tuple(m.merchant for m in memberships),
+                    {m.merchant_id: m.role for m in memberships},
+                )
     request._kassa_scope = scope
     return scope
 

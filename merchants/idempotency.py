@@ -7,8 +7,9 @@ the replay), never a second object.
 
 Cost on the hot path: one INSERT before the request runs (the unique index
 decides who is first, across processes and databases) and one UPDATE after.
-Failures that did not change anything (validation errors, 5xx) delete the
-record, so the client may retry with the same key, as Stripe allows.
+Answers that changed nothing (validation, permission, not found, 409, 429)
+release the key, so the corrected request may reuse it, as Stripe allows;
+errors that may follow a write (402, 5xx) are stored and replayed.
 """
 
 import hashlib
@@ -115,9 +116,16 @@ def idempotency_begin(*, api_key, key: str, request_fingerprint: str) -> Idempot
     raise Replay(existing)
 
 
+# Answers given before anything could have been written: the key is released so the
+# corrected request may use it. Everything else (2xx, 402, 5xx) is stored and replayed,
+# as Stripe does: a 500 may come after a commit, and replaying it is what keeps a
+# retried key from running twice.
+RELEASED_STATUSES = frozenset({400, 401, 403, 404, 409, 429})
+
+
 def idempotency_finish(*, record: IdempotencyKey, status_code: int, body: bytes) -> None:
     """Store the response for replay, or release the key if the request changed nothing."""
-    if status_code >= 500 or status_code in (400, 401, 403, 404, 409, 429):
+    if status_code in RELEASED_STATUSES:
         IdempotencyKey.objects.filter(pk=record.pk).delete()
     else:
         with connection.cursor() as cursor:

@@ -12,11 +12,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import gateway
 from kassa import crypto, money
-from kassa.errors import InvalidRequest
+from kassa.errors import InvalidRequest, PermissionDenied
 from kassa.ids import random_string
 
 from .models import APIKey, Membership, Merchant, ProcessorCredential
@@ -220,27 +221,64 @@ def merchant_update(*, merchant: Merchant, **changes) -> Merchant:
     return merchant
 
 
+def _check_owner_rule(*, acting_role: str | None, old_role: str | None, new_role: str | None) -> None:
+    """Only owners (or platform staff, acting_role=None) give, change or take away the owner role."""
+    if acting_role is None or acting_role == Membership.Role.OWNER:
+        return
+    if Membership.Role.OWNER in (old_role, new_role):
+        raise PermissionDenied("Only an owner can give, change or remove the owner role.", param="role")
+
+
+def _user_for_email(email: str):
+    email = User.objects.normalize_email(email.strip())
+    if "@" not in email:
+        raise InvalidRequest("A member needs a valid email address.", param="email")
+    matches = list(User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))[:2])
+    if len(matches) > 1:
+        raise InvalidRequest(
+            "More than one user has this email address; a platform admin must sort that out first.", param="email"
+        )
+    if matches:
+        user = matches[0]
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        return user
+    user = User(username=email, email=email, is_staff=True)
+    user.set_unusable_password()  # they set one through the password-reset link
+    user.save()
+    return user
+
+
 @transaction.atomic
-def membership_set(*, merchant: Merchant, email: str, role: str) -> Membership:
-    """Add a user (made if new, able to log in once a password is set) or change their role."""
+def membership_add(*, merchant: Merchant, email: str, role: str, acting_role: str | None = None) -> Membership:
+    """Add a person (a user is made if new) to the merchant, or change their role if already in."""
     if role not in Membership.Role.values:
         raise InvalidRequest(f"Unknown role {role!r}.", param="role")
-    email = User.objects.normalize_email(email.strip())
-    user = User.objects.filter(email__iexact=email).first()
-    if user is None:
-        user = User(username=email, email=email, is_staff=True)
-        user.set_unusable_password()
-        user.save()
-    elif not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-    membership, _ = Membership.objects.update_or_create(user=user, merchant=merchant, defaults={"role": role})
-    _ensure_an_owner(merchant)
+    user = _user_for_email(email)
+    existing = Membership.objects.select_for_update().filter(user=user, merchant=merchant).first()
+    if existing is not None:
+        return membership_update(membership=existing, role=role, acting_role=acting_role)
+    _check_owner_rule(acting_role=acting_role, old_role=None, new_role=role)
+    return Membership.objects.create(user=user, merchant=merchant, role=role)
+
+
+@transaction.atomic
+def membership_update(*, membership: Membership, role: str, acting_role: str | None = None) -> Membership:
+    if role not in Membership.Role.values:
+        raise InvalidRequest(f"Unknown role {role!r}.", param="role")
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _check_owner_rule(acting_role=acting_role, old_role=membership.role, new_role=role)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    _ensure_an_owner(membership.merchant)
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership) -> None:
+def membership_remove(*, membership: Membership, acting_role: str | None = None) -> None:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _check_owner_rule(acting_role=acting_role, old_role=membership.role, new_role=None)
     merchant = membership.merchant
     membership.delete()
     _ensure_an_owner(merchant)

@@ -29,7 +29,7 @@ def restricted_key(merchant, permissions: dict, livemode: bool = False) -> str:
 
 def staff(merchant, role: str = Membership.Role.OWNER, email: str | None = None):
     email = email or f"{role}{next(_seq)}@{merchant.name.lower().replace(' ', '')}.test"
-    membership = services.membership_set(merchant=merchant, email=email, role=role)
+    membership = services.membership_add(merchant=merchant, email=email, role=role)
     user = membership.user
     user.set_password("pw")
     user.save()

@@ -15,7 +15,6 @@ from ..models import Customer, Price, Product
 
 
 class ProductCreateParams(f.StrictSerializer):
-    id = f.String(required=False, max_length=64)
     name = f.String(max_length=250)
     description = f.OptionalString(max_length=40000)
     active = f.Boolean(required=False, default=True)
@@ -93,13 +92,17 @@ class PriceUpdateParams(f.StrictSerializer):
     metadata = f.Metadata()
 
 
+class RecurringFilter(f.StrictSerializer):
+    interval = f.Choice(choices=Price.Interval.choices, required=False)
+
+
 class PriceListParams(CreatedListParams):
     active = f.Boolean(required=False, allow_null=True, default=None)
     product = f.String(required=False, max_length=64)
     currency = f.Currency(required=False)
     type = f.Choice(choices=Price.Type.choices, required=False)
     lookup_keys = f.List(child=f.String(max_length=200), required=False, max_length=10)
-    recurring = serializers.DictField(required=False)  # checked by the view: recurring[interval]
+    recurring = RecurringFilter(required=False)
 
 
 class RecurringOut(serializers.Serializer):

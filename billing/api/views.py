@@ -1,7 +1,5 @@
 """Catalogue and customer endpoints: thin, Stripe's paths and verbs (POST to update)."""
 
-from rest_framework.exceptions import ValidationError
-
 from kassa.api import schema
 from kassa.api.views import StripeView, paginate
 from kassa.errors import ResourceMissing
@@ -54,13 +52,12 @@ class ProductView(StripeView):
 
 class PricesView(StripeView):
     resource = "prices"
+    expandable = ("product",)
 
     @schema.listing(s.PriceListParams, s.PriceOut, "Price", operation_id="prices_list")
     def get(self, request):
         params, expand = self.params(s.PriceListParams)
         recurring = params.get("recurring") or {}
-        if set(recurring) - {"interval"} or recurring.get("interval", "month") not in Price.Interval.values:
-            raise ValidationError({"recurring": ["Only recurring[interval] (day, week, month, year) filters."]})
         queryset = selectors.price_list(
             merchant=self.merchant,
             livemode=self.livemode,
@@ -86,6 +83,7 @@ class PricesView(StripeView):
 
 class PriceView(StripeView):
     resource = "prices"
+    expandable = ("product",)
 
     def get_price(self, id: str) -> Price:
         return selectors.object_get(Price, merchant=self.merchant, livemode=self.livemode, public_id=id)

@@ -8,7 +8,9 @@ answered as ``api_error`` without internals.
 
 import logging
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -82,6 +84,12 @@ def validation_error(exc: drf.ValidationError) -> errors.InvalidRequest:
 def translate(exc: Exception) -> tuple[errors.KassaError, dict]:
     if isinstance(exc, errors.KassaError):
         return exc, {}
+    if isinstance(exc, SuspiciousOperation):
+        return errors.InvalidRequest(f"Invalid request: {exc}"[:300], code="parameter_invalid"), {}
+    if isinstance(exc, Http404):
+        return errors.ResourceMissing("No such object."), {}
+    if isinstance(exc, DjangoPermissionDenied):
+        return errors.PermissionDenied("Permission denied."), {}
     if isinstance(exc, drf.ValidationError):
         return validation_error(exc), {}
     if isinstance(exc, drf.ParseError):

@@ -16,11 +16,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from kassa import money
+from kassa import metadata, money
+from kassa.errors import KassaError
 
 from .params import as_list
-
-UNSET_ALL = object()
 
 
 class StripeCodesMixin:
@@ -106,8 +105,13 @@ class Amount(Integer):
 
 
 class Boolean(StripeCodesMixin, serializers.BooleanField):
+    """``true``/``false`` (form) or a JSON boolean, as Stripe accepts; not yes/on/1."""
+
     stripe_codes = {"invalid": "parameter_invalid_boolean"}
     default_error_messages = {"invalid": "Invalid boolean: {input}"}
+    TRUE_VALUES = {"true", True}
+    FALSE_VALUES = {"false", False}
+    NULL_VALUES = {"null", None}
 
 
 class Choice(StripeCodesMixin, serializers.ChoiceField):
@@ -130,7 +134,12 @@ class Currency(String):
 
 
 class Timestamp(Integer):
-    """Unix seconds."""
+    """Unix seconds, within the years a datetime can hold."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", 253402300799)  # 9999-12-31T23:59:59Z
+        super().__init__(**kwargs)
 
 
 class List(StripeCodesMixin, serializers.ListField):
@@ -148,65 +157,26 @@ class List(StripeCodesMixin, serializers.ListField):
 
 @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
 class Metadata(serializers.Field):
-    """Returns a dict to merge (``""`` values unset a key) or ``UNSET_ALL``."""
-
-    default_error_messages = {
-        "invalid": "Invalid metadata: it must be a hash of string keys to string values.",
-        "too_many": "Invalid metadata: at most 50 keys.",
-        "key_too_long": "Invalid metadata: keys are at most 40 characters ({key}).",
-        "value_too_long": "Invalid metadata: values are at most 500 characters (key {key}).",
-    }
+    """A metadata change (kassa/metadata.py): a dict whose ``""`` values unset keys, or UNSET_ALL."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
 
+    def validate_empty_values(self, data):
+        if data is None:
+            return (True, metadata.UNSET_ALL)
+        return super().validate_empty_values(data)
+
     def to_internal_value(self, data):
-        if data == "" or data is None:
-            return UNSET_ALL
-        if not isinstance(data, Mapping):
-            raise ValidationError(self.error_messages["invalid"], code="parameter_invalid_metadata")
-        if len(data) > 50:
-            raise ValidationError(self.error_messages["too_many"], code="parameter_invalid_metadata")
-        cleaned = {}
-        for raw_key, raw_value in data.items():
-            key = str(raw_key)
-            if isinstance(raw_value, (dict, list)):
-                raise ValidationError(self.error_messages["invalid"], code="parameter_invalid_metadata")
-            if len(key) > 40 or not key:
-                raise ValidationError(
-                    self.error_messages["key_too_long"].format(key=key[:40]), code="parameter_invalid_metadata"
-                )
-            if raw_value is None:
-                value = ""
-            else:
-                value = str(raw_value).lower() if isinstance(raw_value, bool) else str(raw_value)
-            if len(value) > 500:
-                raise ValidationError(
-                    self.error_messages["value_too_long"].format(key=key), code="parameter_invalid_metadata"
-                )
-            cleaned[key] = value
-        return cleaned
+        try:
+            return metadata.clean(data)
+        except KassaError as exc:
+            raise ValidationError(exc.message, code=exc.code) from None
 
     def to_representation(self, value):
         return value
-
-
-def metadata_apply(current: dict, change) -> dict:
-    """Stripe's metadata update rules; the result must still hold ≤ 50 keys."""
-    from kassa.errors import InvalidRequest
-
-    if change is UNSET_ALL:
-        return {}
-    merged = dict(current)
-    for key, value in change.items():
-        if value == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    if len(merged) > 50:
-        raise InvalidRequest("Invalid metadata: at most 50 keys.", code="parameter_invalid_metadata", param="metadata")
-    return merged
 
 
 class StrictSerializer(serializers.Serializer):

@@ -12,6 +12,9 @@ from typing import Any
 
 from kassa.errors import InvalidRequest
 
+# Stripe's deepest parameters (line_items[0][price_data][product_data][metadata][k]) are 5 levels.
+MAX_DEPTH = 6
+
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 
@@ -23,6 +26,8 @@ def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         if not match:
             raise InvalidRequest(f"Invalid parameter name: {key}", code="parameter_invalid", param=key)
         path = [match.group(1), *_SEGMENT.findall(match.group(2))]
+        if len(path) > MAX_DEPTH:
+            raise InvalidRequest(f"Parameter nested too deeply: {key[:100]}", code="parameter_invalid", param=path[0])
         node: Any = root
         for depth, segment in enumerate(path):
             last = depth == len(path) - 1
@@ -57,3 +62,19 @@ def as_list(value: Any) -> Any:
     if isinstance(value, Mapping) and value and all(str(k).isdigit() for k in value):
         return [value[k] for k in sorted(value, key=int)]
     return value
+
+
+def check_depth(data: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than any parameter can be (iteratively: no recursion to exhaust)."""
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth >= limit:
+            raise InvalidRequest("The request body is nested too deeply.", code="parameter_invalid")
+        stack.extend((child, depth + 1) for child in children)

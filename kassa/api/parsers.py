@@ -12,7 +12,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from .params import unflatten
+from .params import check_depth, unflatten
 
 
 def _read(stream, parser_context) -> str:
@@ -47,8 +47,9 @@ class StripeJSONParser(BaseParser):
         body = _read(stream, parser_context)
         try:
             data = json.loads(body)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error - {str(exc)[:200]}") from exc
         if not isinstance(data, dict):
             raise ParseError("A JSON request body must be an object.")
+        check_depth(data)
         return data

@@ -48,6 +48,8 @@ class StripeView(APIView):
     resource = ""
     #: methods a publishable key may call
     publishable_methods: tuple[str, ...] = ()
+    #: references ``expand[]`` may name (``data.``-prefixed on lists)
+    expandable: tuple[str, ...] = ()
 
     # --- request context -------------------------------------------------
     @property
@@ -72,10 +74,15 @@ class StripeView(APIView):
     def params(self, serializer_class: type[StrictSerializer]) -> tuple[dict, set[str]]:
         """Validated parameters and the ``expand[]`` set."""
         raw = self.raw_params()
-        expand = raw.pop("expand", None)
+        expand = parse_expand(raw.pop("expand", None))
+        is_list = issubclass(serializer_class, ListParams)
+        allowed = {f"data.{e}" if is_list else e for e in self.expandable}
+        unknown = sorted(expand - allowed)
+        if unknown:
+            raise InvalidRequest(f"This property cannot be expanded ({unknown[0]}).", param="expand")
         serializer = serializer_class(data=raw)
         serializer.is_valid(raise_exception=True)
-        return serializer.validated_data, parse_expand(expand)
+        return serializer.validated_data, expand
 
     def render(self, serializer_class, instance, expand=frozenset(), status=200) -> Response:
         return Response(represent(serializer_class, instance, {"expand": set(expand), "view": self}), status=status)
@@ -97,6 +104,8 @@ class StripeView(APIView):
                     replay.record.response_body, status=replay.record.status_code, content_type="application/json"
                 )
                 response["Idempotent-Replayed"] = "true"
+                if replay.record.status_code >= 500:
+                    response["Stripe-Should-Retry"] = "false"
                 response["Idempotency-Key"] = key
                 raise _Replayed(response) from None
 
@@ -106,6 +115,9 @@ class StripeView(APIView):
         response = super().handle_exception(exc)
         if response.status_code == 409:
             response["Stripe-Should-Retry"] = "true"
+        elif response.status_code >= 500 and self.request.headers.get("Idempotency-Key"):
+            # Stored for replay: a retry with the same key would get this same answer.
+            response["Stripe-Should-Retry"] = "false"
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -255,12 +255,14 @@ def test_stripe_credentials_in_the_dashboard(client, two_shops, stripe_backend):
     wrong = client.post(f"/admin/merchants/processorcredential/{credential.pk}/change/", {"secret_key": "sk_live_abc"})
     assert wrong.status_code == 200
     assert "test-mode" in wrong.text
-    # Check connection: localstripe accepts sk_ keys ...
-    checked = client.get(f"/admin/merchants/processorcredential/{credential.pk}/check/", follow=True)
+    # Check connection (a POST: it calls Stripe and records the answer): localstripe accepts sk_ keys ...
+    check_url = f"/admin/merchants/processorcredential/{credential.pk}/check/"
+    assert client.get(check_url).status_code == 405
+    checked = client.post(check_url, follow=True)
     assert "Connected to Stripe" in checked.text
     # ... and rejects a restricted key, which the check reports.
     client.post(f"/admin/merchants/processorcredential/{credential.pk}/change/", {"secret_key": "rk_test_nope1234"})
-    checked = client.get(f"/admin/merchants/processorcredential/{credential.pk}/check/", follow=True)
+    checked = client.post(check_url, follow=True)
     assert "Stripe rejected this secret key" in checked.text
     credential.refresh_from_db()
     assert credential.last_check_ok is False
@@ -285,7 +287,7 @@ def test_members_are_managed_by_owners_and_admins(client, two_shops):
 def test_a_user_in_two_merchants_switches_between_them(client, two_shops):
     alpha, beta = two_shops["Alpha"], two_shops["Beta"]
     user = alpha["staff"]
-    services.membership_set(merchant=beta["shop"].merchant, email=user.email, role="viewer")
+    services.membership_add(merchant=beta["shop"].merchant, email=user.email, role="viewer")
     client.force_login(user)
     assert "Alpha Widget" in client.get("/admin/billing/product/").text
     client.post("/admin/switch/merchant/", {"merchant": beta["shop"].merchant.public_id})
@@ -347,7 +349,7 @@ def test_index_lists_the_dashboard_sections(client, two_shops):
 
 def test_a_new_member_sets_a_password_through_the_reset_link(client, two_shops, mailoutbox):
     alpha = two_shops["Alpha"]
-    services.membership_set(merchant=alpha["shop"].merchant, email="new@alpha.test", role="viewer")
+    services.membership_add(merchant=alpha["shop"].merchant, email="new@alpha.test", role="viewer")
     login = client.get("/admin/login/")
     assert "/admin/password_reset/" in login.text
     client.post("/admin/password_reset/", {"email": "new@alpha.test"})
@@ -357,3 +359,74 @@ def test_a_new_member_sets_a_password_through_the_reset_link(client, two_shops, 
     client.post(form.redirect_chain[-1][0], {"new_password1": "a-Long-pass-123", "new_password2": "a-Long-pass-123"})
     assert client.login(username="new@alpha.test", password="a-Long-pass-123")
     assert "Alpha Widget" in client.get("/admin/billing/product/").text
+
+
+def test_only_managers_touch_stripe_credentials(client, two_shops, stripe_backend):
+    alpha = two_shops["Alpha"]
+    credential = alpha["objects"]["merchants/processorcredential"]
+    check_url = f"/admin/merchants/processorcredential/{credential.pk}/check/"
+    for role in ("viewer", "developer"):
+        client.force_login(factories.staff(alpha["shop"].merchant, role))
+        assert client.post(check_url).status_code == 403
+        assert client.get("/admin/merchants/processorcredential/add/").status_code == 403
+        client.post(f"/admin/merchants/processorcredential/{credential.pk}/change/", {"secret_key": "sk_test_evil"})
+    credential.refresh_from_db()
+    assert credential.last_checked_at is None
+    assert credential.secret_key_hint == "sk_test_…cret"
+
+
+def test_a_role_at_one_merchant_gives_no_power_at_another(client, two_shops):
+    alpha, beta = two_shops["Alpha"], two_shops["Beta"]
+    user = alpha["shop"].owner
+    services.membership_add(merchant=beta["shop"].merchant, email=user.email, role="viewer")
+    client.force_login(user)  # Alpha, where they are owner, is the merchant in view
+    beta_merchant = beta["shop"].merchant
+    client.post(
+        f"/admin/merchants/merchant/{beta_merchant.pk}/change/",
+        {"name": "PWNED", "support_email": "evil@example.com", "default_currency": "usd"},
+    )
+    beta_merchant.refresh_from_db()
+    assert beta_merchant.name == "Beta"
+    assert beta_merchant.support_email != "evil@example.com"
+
+
+def test_only_owners_give_or_take_the_owner_role(client, two_shops):
+    alpha = two_shops["Alpha"]
+    admin_user = alpha["staff"]  # role: admin
+    own = Membership.objects.get(user=admin_user, merchant=alpha["shop"].merchant)
+    owner = Membership.objects.get(merchant=alpha["shop"].merchant, role="owner")
+    client.force_login(admin_user)
+    response = client.post(f"/admin/merchants/membership/{own.pk}/change/", {"role": "owner"})
+    assert response.status_code == 200
+    assert "Only an owner" in response.text
+    client.post(f"/admin/merchants/membership/{owner.pk}/change/", {"role": "viewer"})
+    client.post(f"/admin/merchants/membership/{owner.pk}/delete/", {"post": "yes"})
+    own.refresh_from_db()
+    owner.refresh_from_db()
+    assert (own.role, owner.role) == ("admin", "owner")
+    # The owner can.
+    client.force_login(alpha["shop"].owner)
+    client.post(f"/admin/merchants/membership/{own.pk}/change/", {"role": "owner"})
+    own.refresh_from_db()
+    assert own.role == "owner"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("images", "5", "list of URLs"),
+        ("images", '["javascript:alert(1)"]', "http"),
+        ("url", "ftp://x.test/", "URL"),
+        ("metadata", '{"' + "k" * 100 + '": "v"}', "keys are 1 to 40"),
+        ("metadata", '{"a": {"b": 1}}', "must be a string"),
+        ("metadata", "[1, 2]", "hash of string keys"),
+    ],
+)
+def test_the_dashboard_cannot_store_what_the_api_refuses(client, two_shops, field, value, message):
+    client.force_login(two_shops["Alpha"]["staff"])
+    data = {"name": "Checked", "description": "", "active": "on", "url": "", "images": "[]", "metadata": "{}"}
+    data[field] = value
+    response = client.post("/admin/billing/product/add/", data)
+    assert response.status_code == 200
+    assert message in response.text
+    assert not Product.objects.filter(name="Checked").exists()

@@ -255,3 +255,34 @@ def test_created_filters(api, shop):
     cutoff = int((new.created - timedelta(days=1)).timestamp())
     assert [c.id for c in api.v1.customers.list(params={"created": {"gte": cutoff}}).data] == [new.public_id]
     assert [c.id for c in api.v1.customers.list(params={"created": {"lt": cutoff}}).data] == [old.public_id]
+
+
+def test_concurrent_lookup_key_transfers_all_succeed_in_turn(api):
+    import threading
+
+    product = api.v1.products.create(params={"name": "Tiers"})
+    results, barrier = [], threading.Barrier(4)
+
+    def create(i):
+        barrier.wait()
+        try:
+            price = api.v1.prices.create(
+                params={
+                    "product": product.id,
+                    "currency": "usd",
+                    "unit_amount": 100 + i,
+                    "lookup_key": "gold",
+                    "transfer_lookup_key": True,
+                }
+            )
+            results.append(price.id)
+        except stripe.StripeError as exc:  # pragma: no cover - the assertion below reports it
+            results.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, str) for r in results), results
+    assert Price.objects.filter(lookup_key="gold").count() == 1

@@ -139,3 +139,73 @@ def test_schema_validates_without_warnings(db, tmp_path):
     target = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     assert "/v1/prices/{id}" in target.read_text()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "param"),
+    [
+        ("get", "/v1/customers?created[gte]=99999999999999", None, "created[gte]"),
+        ("get", "/v1/customers?created=1e23", None, "created"),
+        ("get", "/v1/products?" + "&".join(f"ids[]=prod_{i}" for i in range(1100)), None, None),
+        ("get", "/v1/prices?expand[]=data.customer", None, "expand"),
+        ("get", "/v1/products?active=yes", None, "active"),
+        ("post", "/v1/customers", {"metadata[a]": "\x00"}, "metadata"),
+        ("post", "/v1/customers", {"metadata" + "[a]" * 50: "deep"}, "metadata"),
+        ("post", "/v1/products", {"name": "x", "id": "prod_mine"}, "id"),
+        ("post", "/v1/products", {"name": "x", "url": "javascript:alert(1)"}, "url"),
+        ("post", "/v1/products", {"name": "x", "images[0]": "/relative.png"}, "images[0]"),
+    ],
+    ids=[
+        "created-out-of-range",
+        "created-float",
+        "too-many-fields",
+        "unknown-expand",
+        "boolean-yes",
+        "nul-metadata",
+        "deep-form-key",
+        "custom-product-id",
+        "javascript-url",
+        "relative-image",
+    ],
+)
+def test_hostile_input_is_a_clean_400(kassa, shop, method, path, body, param):
+    response = requests.request(method, f"{kassa.url}{path}", data=body, headers=_auth(shop), timeout=30)
+    assert response.status_code == 400, response.text[:500]
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    if param:
+        assert error["param"] == param
+
+
+def test_deeply_nested_json_is_a_clean_400(kassa, shop):
+    for body in ("[" * 200_000, '{"metadata": ' + '{"a": ' * 100 + "1" + "}" * 101):
+        response = requests.post(
+            f"{kassa.url}/v1/customers",
+            data=body,
+            headers={**_auth(shop), "Content-Type": "application/json", "Idempotency-Key": "deep"},
+            timeout=30,
+        )
+        assert response.status_code == 400, response.text[:300]
+
+
+def test_a_stored_server_error_is_replayed_and_not_retried(kassa, shop):
+    from merchants.idempotency import fingerprint
+    from merchants.models import IdempotencyKey
+
+    params = {"email": "x@example.com"}
+    body = '{"error": {"type": "api_error", "message": "An unexpected error occurred."}}'
+    IdempotencyKey.objects.create(
+        merchant=shop.merchant,
+        livemode=False,
+        key="crashed",
+        fingerprint=fingerprint("POST", "/v1/customers", params),
+        status_code=500,
+        response_body=body,
+    )
+    response = requests.post(
+        f"{kassa.url}/v1/customers", data=params, headers={**_auth(shop), "Idempotency-Key": "crashed"}, timeout=10
+    )
+    assert response.status_code == 500
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert response.headers["Stripe-Should-Retry"] == "false"
+    assert Customer.objects.count() == 0
