@@ -171,23 +171,13 @@ def merchant_create(
     default_currency = default_currency.lower()
     if not money.is_supported(default_currency):
         raise InvalidRequest(f"Invalid currency: {default_currency}.", param="default_currency")
-    owner_email = User.objects.normalize_email(owner_email.strip())
-    if "@" not in owner_email:
-        raise InvalidRequest("The owner needs a valid email address.", param="owner_email")
+    owner = _user_for_email(owner_email, param="owner_email")
+    if owner_password and not owner.has_usable_password():
+        owner.set_password(owner_password)
+        owner.save(update_fields=["password"])
     merchant = Merchant.objects.create(
-        name=name, support_email=support_email or owner_email, default_currency=default_currency
+        name=name, support_email=support_email or owner.email, default_currency=default_currency
     )
-    owner = User.objects.filter(email__iexact=owner_email).first()
-    if owner is None:
-        owner = User(username=owner_email, email=owner_email, is_staff=True)
-        if owner_password:
-            owner.set_password(owner_password)
-        else:
-            owner.set_unusable_password()
-        owner.save()
-    elif not owner.is_staff:
-        owner.is_staff = True
-        owner.save(update_fields=["is_staff"])
     Membership.objects.create(user=owner, merchant=merchant, role=Membership.Role.OWNER)
     secret = api_key_create(merchant=merchant, livemode=False, kind=APIKey.Kind.SECRET, name="Default secret key")
     publishable = api_key_create(
@@ -229,14 +219,15 @@ def _check_owner_rule(*, acting_role: str | None, old_role: str | None, new_role
         raise PermissionDenied("Only an owner can give, change or remove the owner role.", param="role")
 
 
-def _user_for_email(email: str):
+def _user_for_email(email: str, *, param: str = "email"):
+    """The one user with this email (or user name), made if there is none; staff, so they can log in."""
     email = User.objects.normalize_email(email.strip())
     if "@" not in email:
-        raise InvalidRequest("A member needs a valid email address.", param="email")
+        raise InvalidRequest("A valid email address is needed.", param=param)
     matches = list(User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email))[:2])
     if len(matches) > 1:
         raise InvalidRequest(
-            "More than one user has this email address; a platform admin must sort that out first.", param="email"
+            "More than one user has this email address; a platform admin must sort that out first.", param=param
         )
     if matches:
         user = matches[0]
