@@ -7,12 +7,13 @@ errors are translated here, once, into messages that never carry a key.
 """
 
 import logging
+from dataclasses import dataclass
 
 import stripe
 from django.conf import settings
 
 from kassa import crypto
-from kassa.errors import InvalidRequest
+from kassa.errors import CardError, InvalidRequest, ProcessorError
 from kassa.logging import redact
 
 logger = logging.getLogger(__name__)
@@ -54,3 +55,205 @@ def check_connection(credential) -> tuple[bool, str]:
     except InvalidRequest as exc:
         return False, exc.message
     return True, "Connected to Stripe."
+
+
+# --- payments -------------------------------------------------------------------
+#
+# Kassa keeps its own catalogue, checkout sessions and PaymentIntents; from the
+# processor it needs customers, cards, PaymentIntents and refunds only. Cards
+# reach Kassa as tokens made by Stripe.js in the payer's browser; the server
+# attaches them to the processor's customer (a declined card fails here, as at
+# Stripe) and confirms a PaymentIntent with the resulting card id.
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True)
+class ProcessorPayment:
+    id: str | None
+    status: str  # the processor's PaymentIntent status, or "failed" when the card was refused
+    client_secret: str | None = None
+    latest_charge: str | None = None
+    amount_received: int = 0
+    error_code: str | None = None
+    decline_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessorRefund:
+    id: str
+    status: str
+
+
+# What a payer reads when the processor says no; never the processor's own words for other errors.
+CARD_MESSAGES = {
+    "card_declined": "Your card was declined.",
+    "expired_card": "Your card has expired.",
+    "incorrect_cvc": "Your card's security code is incorrect.",
+    "incorrect_number": "Your card number is incorrect.",
+    "insufficient_funds": "Your card has insufficient funds.",
+    "processing_error": "An error occurred while processing your card. Try again.",
+    "authentication_required": "Your bank asked for authentication, which was not completed.",
+    "payment_intent_authentication_failure": "The authentication with your bank failed. Try again or use another card.",
+}
+
+
+def _card_error(exc: stripe.CardError) -> CardError:
+    code = exc.code or "card_declined"
+    decline_code = (exc.error.decline_code if exc.error else None) or None
+    message = CARD_MESSAGES.get(code, CARD_MESSAGES["card_declined"])
+    extra = {"decline_code": decline_code} if decline_code else {}
+    return CardError(message, code=code, **extra)
+
+
+def _processor_error(exc: stripe.StripeError, action: str, credential) -> ProcessorError:
+    logger.warning(
+        "Stripe %s failed for merchant %s (%s mode): %s",
+        action,
+        credential.merchant_id,
+        "live" if credential.livemode else "test",
+        describe_error(exc),
+    )
+    return ProcessorError(
+        "The payment processor could not complete the request. Nothing was charged; try again.",
+        code="processor_error",
+    )
+
+
+def customer_create(credential, *, email: str | None, name: str | None, kassa_id: str) -> str:
+    params = {"metadata": {"kassa_customer": kassa_id}}
+    if email:
+        params["email"] = email
+    if name:
+        params["name"] = name
+    try:
+        return (
+            client_for(credential)
+            .v1.customers.create(params=params, options={"idempotency_key": f"{kassa_id}-customer"})
+            .id
+        )
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "customer create", credential) from exc
+
+
+def card_attach(credential, *, customer_id: str, token: str, idempotency_key: str) -> Card:
+    """Attach a Stripe.js token to the processor's customer; a refused card raises CardError (402)."""
+    try:
+        card = client_for(credential).v1.customers.payment_sources.create(
+            customer_id, params={"source": token}, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.CardError as exc:
+        raise _card_error(exc) from exc
+    except stripe.InvalidRequestError as exc:
+        logger.info("Stripe refused token for merchant %s: %s", credential.merchant_id, describe_error(exc))
+        raise CardError(
+            "This card could not be used. Check its details or try another card.", code="invalid_card"
+        ) from exc
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "card attach", credential) from exc
+    data = card.to_dict()
+    return Card(
+        id=data["id"],
+        brand=str(data.get("brand") or "card").lower(),
+        last4=str(data.get("last4") or ""),
+        exp_month=data.get("exp_month"),
+        exp_year=data.get("exp_year"),
+    )
+
+
+def _payment(data: dict) -> ProcessorPayment:
+    charge = data.get("latest_charge")
+    if isinstance(charge, dict):
+        charge = charge.get("id")
+    if not charge:
+        charges = (data.get("charges") or {}).get("data") or []
+        charge = charges[-1]["id"] if charges else None
+    status = data["status"]
+    error = data.get("last_payment_error") or {}
+    return ProcessorPayment(
+        id=data["id"],
+        status=status,
+        client_secret=data.get("client_secret"),
+        latest_charge=charge,
+        amount_received=data.get("amount_received", data["amount"] if status == "succeeded" else 0) or 0,
+        error_code=error.get("code"),
+        decline_code=error.get("decline_code"),
+        error_message=CARD_MESSAGES.get(error.get("code") or "", CARD_MESSAGES["card_declined"]) if error else None,
+    )
+
+
+def payment_intent_confirm(
+    credential,
+    *,
+    amount: int,
+    currency: str,
+    customer_id: str,
+    payment_method_id: str,
+    idempotency_key: str,
+    kassa_id: str,
+    off_session: bool = False,
+) -> ProcessorPayment:
+    """Create and confirm a PaymentIntent; a card refusal comes back as status ``failed``, not an exception."""
+    params = {
+        "amount": amount,
+        "currency": currency,
+        "customer": customer_id,
+        "payment_method": payment_method_id,
+        "confirm": True,
+        # Descriptive data lives in Kassa's rows and in metadata (localstripe refuses description & co).
+        "metadata": {"kassa_payment_intent": kassa_id},
+    }
+    if off_session:
+        params["off_session"] = True
+    try:
+        intent = client_for(credential).v1.payment_intents.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.CardError as exc:
+        error = _card_error(exc)
+        payment_intent = (exc.json_body or {}).get("error", {}).get("payment_intent") or {}
+        return ProcessorPayment(
+            id=payment_intent.get("id"),
+            status="failed",
+            error_code=error.code,
+            decline_code=error.extra.get("decline_code"),
+            error_message=error.message,
+        )
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "payment confirm", credential) from exc
+    return _payment(intent.to_dict())
+
+
+def payment_intent_retrieve(credential, processor_id: str) -> ProcessorPayment:
+    try:
+        return _payment(client_for(credential).v1.payment_intents.retrieve(processor_id).to_dict())
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "payment retrieve", credential) from exc
+
+
+def payment_intent_cancel(credential, processor_id: str) -> ProcessorPayment:
+    try:
+        return _payment(client_for(credential).v1.payment_intents.cancel(processor_id).to_dict())
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "payment cancel", credential) from exc
+
+
+def refund_create(
+    credential, *, payment_intent_id: str, amount: int, idempotency_key: str, kassa_id: str
+) -> ProcessorRefund:
+    try:
+        refund = client_for(credential).v1.refunds.create(
+            params={"payment_intent": payment_intent_id, "amount": amount, "metadata": {"kassa_refund": kassa_id}},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "refund", credential) from exc
+    return ProcessorRefund(id=refund.id, status=refund.status or "pending")

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -92,6 +93,11 @@ class LocalStripe:
         if events is not None:
             payload["events"] = events
         self.request("POST", f"/_config/webhooks/{name}", payload)
+
+    def authenticate(self, payment_intent_id: str, client_secret: str, *, success: bool) -> None:
+        """What the 3-D Secure dialog of localstripe's Stripe.js mock does when the payer clicks."""
+        query = urllib.parse.urlencode({"client_secret": client_secret, "success": "true" if success else "false"})
+        self.request("POST", f"/v1/payment_intents/{payment_intent_id}/_authenticate?{query}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -119,6 +119,8 @@ class ProcessorCredential(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="processor_credentials")
     livemode = models.BooleanField(default=False)
+    # Public by design: the hosted pages hand it to Stripe.js in the payer's browser.
+    publishable_key = models.CharField(max_length=255, blank=True)
     secret_key_ciphertext = models.TextField(editable=False)
     secret_key_hint = models.CharField(max_length=40, editable=False)
     webhook_secret_ciphertext = models.TextField(blank=True, editable=False)

@@ -87,3 +87,20 @@ def _api_key_by_hash(secret_hash: str) -> APIKey | None:
 
 def memberships_of(user) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user, merchant__status=Merchant.Status.ACTIVE).select_related("merchant")
+
+
+def processor_credential_for(merchant: Merchant, livemode: bool):
+    """The merchant's Stripe credentials for this mode, or a clear error (never a crash)."""
+    from kassa.errors import InvalidRequest
+
+    from .models import ProcessorCredential
+
+    credential = ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first()
+    if credential is None:
+        mode = "live" if livemode else "test"
+        raise InvalidRequest(
+            f"This merchant has no Stripe credentials for {mode} mode yet. "
+            "An owner or admin adds them in the dashboard under Stripe credentials.",
+            code="processor_not_configured",
+        )
+    return credential

@@ -52,3 +52,33 @@ def database_url_for_subprocess() -> str:
         return f"sqlite:///{s['NAME']}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def card_token(stripe_backend):
+    """What Stripe.js does in the payer's browser: turn a test card number into a token at the processor."""
+
+    def make(number: str = "4242424242424242") -> str:
+        client = stripe.StripeClient(
+            "sk_test_browser", base_addresses={"api": stripe_backend.url}, max_network_retries=0
+        )
+        card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+        return client.v1.tokens.create(params={"card": card}).id
+
+    return make
+
+
+@pytest.fixture
+def paying_shop(shop, stripe_backend):
+    """A merchant with test-mode Stripe credentials pointing at localstripe."""
+    from merchants import services
+
+    services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_paying_shop")
+    return shop
+
+
+def processor_payment_intents(stripe_backend) -> list[dict]:
+    """Every PaymentIntent localstripe holds: the ground truth for 'how many charges were made'."""
+    import json
+
+    return json.loads(stripe_backend.request("GET", "/v1/payment_intents?limit=100"))["data"]

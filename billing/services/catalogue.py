@@ -12,7 +12,7 @@ from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 from merchants.models import Merchant
 
-from .models import Customer, Price, Product
+from ..models import Customer, Price, Product
 
 
 def _apply(obj, changes: dict, allowed: tuple[str, ...]) -> list[str]:
@@ -237,6 +237,13 @@ CUSTOMER_FIELDS = ("email", "name", "phone", "description", "address")
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 
+def normalise_address(address: dict) -> dict:
+    """Stripe's address shape, every key present; unknown keys refused."""
+    if not isinstance(address, dict) or set(address) - set(ADDRESS_FIELDS):
+        raise InvalidRequest("Invalid address.", code="parameter_invalid", param="address")
+    return {key: (address.get(key) or None) for key in ADDRESS_FIELDS}
+
+
 def _customer_fields(fields: dict) -> dict:
     unknown = set(fields) - {*CUSTOMER_FIELDS, "metadata"}
     if unknown:
@@ -244,11 +251,8 @@ def _customer_fields(fields: dict) -> dict:
     email = fields.get("email")
     if email and ("@" not in email or len(email) > 512):
         raise InvalidRequest(f"Invalid email address: {email}", code="email_invalid", param="email")
-    address = fields.get("address")
-    if address is not None:
-        if not isinstance(address, dict) or set(address) - set(ADDRESS_FIELDS):
-            raise InvalidRequest("Invalid address.", code="parameter_invalid", param="address")
-        fields["address"] = {key: address.get(key) for key in ADDRESS_FIELDS}
+    if fields.get("address") is not None:
+        fields["address"] = normalise_address(fields["address"])
     return fields
 
 

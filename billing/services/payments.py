@@ -1,0 +1,455 @@
+"""PaymentIntents, saved cards and refunds: every money movement, two-phase.
+
+A charge is never made inside a transaction or under a lock:
+
+1. record the attempt (a ``PaymentAttempt`` row) and commit;
+2. call the processor with an idempotency key derived from that row;
+3. record the result under ``select_for_update``.
+
+A double click, a retried request or two tabs therefore meet a committed
+attempt in step 1 and get "a payment is already in progress" instead of a
+second charge. An attempt whose outcome is unknown (the processor did not
+answer) is retried with the *same* key, so the processor replays it rather
+than charging again. Statuses only move along Stripe's arrows
+(``TRANSITIONS``); a late or stale signal never moves a payment back.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from kassa import metadata as md
+from kassa import money
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
+from kassa.ids import public_id, random_string
+from merchants.selectors import processor_credential_for
+
+from .. import gateway
+from ..models import Customer, PaymentAttempt, PaymentIntent, PaymentIntentEvent, PaymentMethod, Refund
+
+logger = logging.getLogger(__name__)
+
+S = PaymentIntent.Status
+TRANSITIONS = {
+    S.REQUIRES_PAYMENT_METHOD: {S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
+    S.REQUIRES_CONFIRMATION: {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_ACTION, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
+    S.REQUIRES_ACTION: {S.REQUIRES_PAYMENT_METHOD, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
+    S.PROCESSING: {S.REQUIRES_PAYMENT_METHOD, S.SUCCEEDED, S.CANCELED},
+    S.SUCCEEDED: set(),
+    S.CANCELED: set(),
+}
+CANCELABLE = {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION}
+
+
+def _event(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
+    PaymentIntentEvent.objects.create(payment_intent=payment_intent, kind=kind, message=message[:500])
+
+
+def _check_amount(amount: int, currency: str) -> None:
+    if not money.is_supported(currency):
+        raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+    if amount < 1:
+        raise InvalidRequest("Amount must be at least 1.", code="amount_too_small", param="amount")
+    if amount > money.MAX_AMOUNT:
+        raise InvalidRequest(
+            f"Amount must be at most {money.MAX_AMOUNT} in the currency's smallest unit.",
+            code="amount_too_large",
+            param="amount",
+        )
+
+
+@transaction.atomic
+def payment_intent_create(
+    *,
+    merchant,
+    livemode: bool,
+    amount: int,
+    currency: str,
+    customer: Customer | None = None,
+    payment_method: PaymentMethod | None = None,
+    description: str | None = None,
+    receipt_email: str | None = None,
+    metadata=None,
+) -> PaymentIntent:
+    currency = currency.lower()
+    _check_amount(amount, currency)
+    if payment_method is not None and payment_method.customer_id != getattr(customer, "pk", None):
+        raise InvalidRequest(
+            "The payment method belongs to another customer; pass that customer.", param="payment_method"
+        )
+    pid = public_id(PaymentIntent.PREFIX)
+    payment_intent = PaymentIntent.objects.create(
+        public_id=pid,
+        merchant=merchant,
+        livemode=livemode,
+        amount=amount,
+        currency=currency,
+        customer=customer,
+        payment_method=payment_method,
+        status=S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD,
+        description=description or None,
+        receipt_email=receipt_email or None,
+        client_secret=f"{pid}_secret_{random_string(24)}",
+        metadata=md.merge({}, metadata),
+    )
+    _event(payment_intent, "created", f"{money.format_amount(amount, currency)}")
+    return payment_intent
+
+
+@transaction.atomic
+def payment_intent_update(*, payment_intent: PaymentIntent, **changes) -> PaymentIntent:
+    payment_intent = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+    for field in ("description", "receipt_email"):
+        if field in changes:
+            setattr(payment_intent, field, changes[field] or None)
+    if "metadata" in changes:
+        payment_intent.metadata = md.merge(payment_intent.metadata, changes["metadata"])
+    payment_intent.save()
+    return payment_intent
+
+
+# --- cards ----------------------------------------------------------------------
+
+
+def _processor_customer(customer: Customer, credential) -> str:
+    """The customer's id at the processor, made (once) when they first pay."""
+    if customer.processor_id:
+        return customer.processor_id
+    processor_id = gateway.customer_create(
+        credential, email=customer.email, name=customer.name, kassa_id=customer.public_id
+    )
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if not locked.processor_id:  # a concurrent first payment may have won; the idempotency key made it the same
+            locked.processor_id = processor_id
+            locked.save(update_fields=["processor_id"])
+    customer.processor_id = locked.processor_id
+    return customer.processor_id
+
+
+def payment_method_create_from_token(
+    *, customer: Customer, token: str, billing_details: dict | None = None
+) -> PaymentMethod:
+    """Save a card (a Stripe.js token) for ``customer``; a refused card raises CardError (402)."""
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    if not isinstance(token, str) or not token.startswith(("tok_", "src_", "card_")):
+        raise InvalidRequest("Expected a card token (tok_…) made by Stripe.js.", param="card[token]")
+    credential = processor_credential_for(customer.merchant, customer.livemode)
+    processor_customer = _processor_customer(customer, credential)
+    pm_id = public_id(PaymentMethod.PREFIX)
+    card = gateway.card_attach(
+        credential, customer_id=processor_customer, token=token, idempotency_key=f"{pm_id}-attach"
+    )
+    return PaymentMethod.objects.create(
+        public_id=pm_id,
+        merchant=customer.merchant,
+        livemode=customer.livemode,
+        customer=customer,
+        card_brand=card.brand,
+        card_last4=card.last4,
+        card_exp_month=card.exp_month,
+        card_exp_year=card.exp_year,
+        billing_details=billing_details or {},
+        processor_id=card.id,
+    )
+
+
+# --- confirming -------------------------------------------------------------------
+
+
+def _begin_attempt(
+    payment_intent: PaymentIntent, payment_method: PaymentMethod | None
+) -> tuple[PaymentIntent, PaymentAttempt]:
+    """Phase 1: lock, check, record the attempt, commit."""
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status == S.SUCCEEDED:
+            raise InvalidRequest(
+                "This PaymentIntent has already succeeded.",
+                code="payment_intent_unexpected_state",
+                param="payment_intent",
+            )
+        if locked.status == S.CANCELED:
+            raise InvalidRequest(
+                "This PaymentIntent was canceled.", code="payment_intent_unexpected_state", param="payment_intent"
+            )
+        latest = locked.attempts.order_by("-id").first()
+        if latest is not None and latest.status == PaymentAttempt.Status.PENDING:
+            raise IdempotencyConflict(
+                "A payment for this is already in progress. Wait for it to finish.", code="payment_in_progress"
+            )
+        if latest is not None and latest.status == PaymentAttempt.Status.REQUIRES_ACTION:
+            raise InvalidRequest(
+                "This payment is waiting for the card holder's authentication (3-D Secure).",
+                code="payment_intent_unexpected_state",
+            )
+        if payment_method is not None:
+            if payment_method.customer_id is None or payment_method.customer_id != locked.customer_id:
+                raise InvalidRequest(
+                    "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
+                )
+            locked.payment_method = payment_method
+        if locked.payment_method is None:
+            raise InvalidRequest(
+                "You must provide a payment method to confirm.", code="parameter_missing", param="payment_method"
+            )
+        # An attempt whose outcome is unknown is tried again under its own key: the processor replays it.
+        if (
+            latest is not None
+            and latest.status == PaymentAttempt.Status.ERRORED
+            and latest.processor_payment_intent_id == ""
+        ):
+            attempt = latest
+            attempt.status = PaymentAttempt.Status.PENDING
+            attempt.save(update_fields=["status", "updated"])
+        else:
+            attempt = PaymentAttempt.objects.create(public_id=public_id(PaymentAttempt.PREFIX), payment_intent=locked)
+        locked.save(update_fields=["payment_method", "updated"])
+    return locked, attempt
+
+
+def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
+    """Write the processor's answer on the attempt; return the status it implies for the PaymentIntent."""
+    if result.id and not attempt.processor_payment_intent_id:
+        attempt.processor_payment_intent_id = result.id
+    if result.status in ("failed", S.REQUIRES_PAYMENT_METHOD):
+        attempt.status = PaymentAttempt.Status.FAILED
+        attempt.error_code = result.error_code or "card_declined"
+        attempt.decline_code = result.decline_code or ""
+        attempt.error_message = result.error_message or gateway.CARD_MESSAGES["card_declined"]
+        new_status = S.REQUIRES_PAYMENT_METHOD
+    elif result.status == S.REQUIRES_ACTION:
+        attempt.status = PaymentAttempt.Status.REQUIRES_ACTION
+        new_status = S.REQUIRES_ACTION
+    elif result.status == S.SUCCEEDED:
+        attempt.status = PaymentAttempt.Status.SUCCEEDED
+        new_status = S.SUCCEEDED
+    elif result.status == S.CANCELED:
+        attempt.status = PaymentAttempt.Status.FAILED
+        attempt.error_message = "The processor canceled this payment."
+        new_status = S.CANCELED
+    else:
+        new_status = S.PROCESSING if result.status == S.PROCESSING else current
+    attempt.save()
+    return new_status
+
+
+def _apply(payment_intent: PaymentIntent, result: gateway.ProcessorPayment, attempt: PaymentAttempt) -> PaymentIntent:
+    """Phase 3: record the processor's answer under the row lock, forward only."""
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        new_status = _record_outcome(attempt, result, locked.status)
+        is_latest = not locked.attempts.filter(pk__gt=attempt.pk).exists()
+        if not is_latest and new_status != S.SUCCEEDED:
+            return locked  # a stale answer about an older attempt changes nothing
+        if new_status != locked.status and new_status not in TRANSITIONS[locked.status]:
+            logger.info("Ignoring %s -> %s for %s", locked.status, new_status, locked.public_id)
+            return locked
+        previous = locked.status
+        locked.status = new_status
+        locked.processor_id = result.id or locked.processor_id
+        if new_status == S.SUCCEEDED:
+            locked.amount_received = locked.amount
+            locked.latest_charge = result.latest_charge or locked.latest_charge
+            locked.last_payment_error = None
+            if previous != S.SUCCEEDED:
+                _event(locked, "succeeded", f"Stripe confirmed {money.format_amount(locked.amount, locked.currency)}")
+        elif new_status == S.REQUIRES_ACTION and previous != S.REQUIRES_ACTION:
+            _event(locked, "requires_action", "The card asked for 3-D Secure authentication")
+        elif new_status == S.REQUIRES_PAYMENT_METHOD and attempt.status == PaymentAttempt.Status.FAILED:
+            locked.last_payment_error = {
+                "type": "card_error",
+                "code": attempt.error_code,
+                "decline_code": attempt.decline_code or None,
+                "message": attempt.error_message,
+            }
+            _event(locked, "payment_failed", f"{attempt.error_message} ({attempt.error_code})")
+        elif new_status == S.CANCELED:
+            locked.canceled_at = timezone.now()
+        locked.save()
+        if new_status == S.SUCCEEDED:
+            from .checkout import checkout_session_mark_paid
+
+            checkout_session_mark_paid(payment_intent=locked)
+    return locked
+
+
+def payment_intent_confirm(
+    *, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None
+) -> PaymentIntent:
+    """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError."""
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    payment_intent, attempt = _begin_attempt(payment_intent, payment_method)
+    try:
+        processor_customer = _processor_customer(payment_intent.customer, credential)
+        result = gateway.payment_intent_confirm(
+            credential,
+            amount=payment_intent.amount,
+            currency=payment_intent.currency,
+            customer_id=processor_customer,
+            payment_method_id=payment_intent.payment_method.processor_id,
+            idempotency_key=attempt.public_id,
+            kassa_id=payment_intent.public_id,
+        )
+    except ProcessorError:
+        # Outcome unknown: the next confirm retries this attempt under the same key.
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(
+            status=PaymentAttempt.Status.ERRORED, error_message="The processor did not answer."
+        )
+        raise
+    payment_intent = _apply(payment_intent, result, attempt)
+    if payment_intent.status == S.REQUIRES_PAYMENT_METHOD and payment_intent.last_payment_error:
+        error = payment_intent.last_payment_error
+        extra = {"decline_code": error["decline_code"]} if error.get("decline_code") else {}
+        raise CardError(error["message"], code=error["code"], payment_intent=payment_intent.public_id, **extra)
+    return payment_intent
+
+
+def processor_client_secret(payment_intent: PaymentIntent) -> str | None:
+    """The processor's client secret, for Stripe.js's 3-D Secure step in the payer's browser."""
+    if payment_intent.status != S.REQUIRES_ACTION or not payment_intent.processor_id:
+        return None
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    return gateway.payment_intent_retrieve(credential, payment_intent.processor_id).client_secret
+
+
+def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
+    """Re-read the processor's state and apply it (after 3-D Secure, a webhook, or a page that lost track)."""
+    if not payment_intent.processor_id:
+        return payment_intent
+    attempt = (
+        payment_intent.attempts.filter(processor_payment_intent_id=payment_intent.processor_id).order_by("-id").first()
+    )
+    if attempt is None:
+        return payment_intent
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    result = gateway.payment_intent_retrieve(credential, payment_intent.processor_id)
+    if result.status == S.REQUIRES_PAYMENT_METHOD and not result.error_code:
+        # 3-D Secure failed or was abandoned: Stripe keeps no error; say what happened.
+        result = gateway.ProcessorPayment(
+            id=result.id,
+            status="failed",
+            error_code="payment_intent_authentication_failure",
+            error_message=gateway.CARD_MESSAGES["payment_intent_authentication_failure"],
+        )
+    return _apply(payment_intent, result, attempt)
+
+
+def payment_intent_cancel(*, payment_intent: PaymentIntent, cancellation_reason: str | None = None) -> PaymentIntent:
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status not in CANCELABLE:
+            raise InvalidRequest(
+                f"You cannot cancel this PaymentIntent because it has a status of {locked.status}.",
+                code="payment_intent_unexpected_state",
+            )
+        if locked.attempts.filter(status=PaymentAttempt.Status.PENDING).exists():
+            raise IdempotencyConflict(
+                "A payment for this is in progress; it cannot be canceled now.", code="payment_in_progress"
+            )
+    if locked.processor_id:
+        credential = processor_credential_for(locked.merchant, locked.livemode)
+        gateway.payment_intent_cancel(credential, locked.processor_id)
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status in CANCELABLE:
+            locked.status = S.CANCELED
+            locked.canceled_at = timezone.now()
+            locked.cancellation_reason = cancellation_reason
+            locked.save()
+            _event(locked, "canceled", cancellation_reason or "")
+    return locked
+
+
+# --- refunds ----------------------------------------------------------------------
+
+
+def refundable_amount(payment_intent: PaymentIntent) -> int:
+    reserved = sum(
+        payment_intent.refunds.filter(status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]).values_list(
+            "amount", flat=True
+        )
+    )
+    return payment_intent.amount_received - reserved
+
+
+def refund_create(
+    *, payment_intent: PaymentIntent, amount: int | None = None, reason: str | None = None, metadata=None
+) -> Refund:
+    """Refund (part of) a succeeded payment; never more than what remains, even under concurrency.
+
+    The pending refund reserves its amount in the same transaction that checks
+    what remains, under the PaymentIntent's row lock; the processor is called
+    after that commits.
+    """
+    if reason is not None and reason not in Refund.Reason.values:
+        raise InvalidRequest("reason must be duplicate, fraudulent or requested_by_customer.", param="reason")
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status != S.SUCCEEDED or not locked.processor_id:
+            raise InvalidRequest(
+                "Only a succeeded payment can be refunded.", code="charge_not_refundable", param="payment_intent"
+            )
+        remaining = refundable_amount(locked)
+        if remaining <= 0:
+            raise InvalidRequest("This payment has already been refunded in full.", code="charge_already_refunded")
+        amount = remaining if amount is None else amount
+        if amount < 1:
+            raise InvalidRequest("A refund must be at least 1.", code="amount_too_small", param="amount")
+        if amount > remaining:
+            raise InvalidRequest(
+                f"Refund amount ({money.format_amount(amount, locked.currency)}) is greater than the unrefunded "
+                f"amount ({money.format_amount(remaining, locked.currency)}).",
+                code="amount_too_large",
+                param="amount",
+            )
+        refund = Refund.objects.create(
+            public_id=public_id(Refund.PREFIX),
+            merchant=locked.merchant,
+            livemode=locked.livemode,
+            payment_intent=locked,
+            amount=amount,
+            currency=locked.currency,
+            reason=reason,
+            metadata=md.merge({}, metadata),
+        )
+        _event(locked, "refund_created", f"{money.format_amount(amount, locked.currency)} ({reason or 'no reason'})")
+    credential = processor_credential_for(locked.merchant, locked.livemode)
+    try:
+        result = gateway.refund_create(
+            credential,
+            payment_intent_id=locked.processor_id,
+            amount=amount,
+            idempotency_key=refund.public_id,
+            kassa_id=refund.public_id,
+        )
+    except KassaError:
+        # Outcome unknown: the refund stays pending, and keeps its amount reserved, until someone looks.
+        logger.warning("Refund %s left pending: the processor did not answer", refund.public_id)
+        raise
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        refund.processor_id = result.id
+        if result.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
+            refund.status = result.status
+        refund.save(update_fields=["processor_id", "status"])
+        if refund.status == Refund.Status.SUCCEEDED:
+            _event(locked, "refunded", money.format_amount(refund.amount, refund.currency))
+    return refund
+
+
+@transaction.atomic
+def refund_update(*, refund: Refund, metadata=None) -> Refund:
+    refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    refund.metadata = md.merge(refund.metadata, metadata)
+    refund.save(update_fields=["metadata"])
+    return refund
+
+
+def attempts_stuck(older_than: timedelta = timedelta(minutes=15)):
+    """Attempts still pending long after any request could be running: their outcome is unknown."""
+    return PaymentAttempt.objects.filter(status=PaymentAttempt.Status.PENDING, updated__lt=timezone.now() - older_than)
