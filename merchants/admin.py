@@ -357,6 +357,9 @@ class APIKeyAdmin(ScopedAdmin):
 
 
 class CredentialForm(forms.ModelForm):
+    publishable_key = forms.CharField(
+        required=False, help_text="pk_test_… (pk_live_… in live mode): hosted pay pages give it to Stripe.js."
+    )
     secret_key = forms.CharField(
         widget=forms.PasswordInput(render_value=False), help_text="sk_test_… or rk_test_… (sk_live_… in live mode)."
     )
@@ -368,7 +371,7 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = ProcessorCredential
-        fields = []
+        fields = ["publishable_key"]
 
 
 @admin.register(ProcessorCredential)
@@ -397,7 +400,7 @@ class ProcessorCredentialAdmin(ScopedAdmin):
         )
 
     def get_fields(self, request, obj=None):
-        return ["secret_key", "webhook_secret", *(self.readonly_fields if obj else [])]
+        return ["publishable_key", "secret_key", "webhook_secret", *(self.readonly_fields if obj else [])]
 
     def save_via_service(self, request, form, change):
         merchant, livemode = (form.instance.merchant, form.instance.livemode) if change else self.current(request)
@@ -406,6 +409,7 @@ class ProcessorCredentialAdmin(ScopedAdmin):
             livemode=livemode,
             secret_key=form.cleaned_data["secret_key"],
             webhook_secret=form.cleaned_data.get("webhook_secret") or "",
+            publishable_key=form.cleaned_data.get("publishable_key") or "",
         )
 
     def get_urls(self):

@@ -288,7 +288,7 @@ def _hint(secret: str) -> str:
 
 @transaction.atomic
 def processor_credential_set(
-    *, merchant: Merchant, livemode: bool, secret_key: str, webhook_secret: str = ""
+    *, merchant: Merchant, livemode: bool, secret_key: str, webhook_secret: str = "", publishable_key: str = ""
 ) -> ProcessorCredential:
     """Save (or replace) the merchant's Stripe keys for one mode, encrypted.
 
@@ -302,6 +302,9 @@ def processor_credential_set(
         raise InvalidRequest(
             f"A {mode}-mode Stripe secret key starts with sk_{mode}_ or rk_{mode}_.", param="secret_key"
         )
+    publishable_key = publishable_key.strip()
+    if publishable_key and not publishable_key.startswith(f"pk_{mode}_"):
+        raise InvalidRequest(f"A {mode}-mode Stripe publishable key starts with pk_{mode}_.", param="publishable_key")
     if webhook_secret and not webhook_secret.startswith("whsec_"):
         raise InvalidRequest("A Stripe webhook signing secret starts with whsec_.", param="webhook_secret")
     credential, _ = ProcessorCredential.objects.select_for_update().get_or_create(
@@ -311,6 +314,8 @@ def processor_credential_set(
     )
     credential.secret_key_ciphertext = crypto.encrypt(secret_key)
     credential.secret_key_hint = _hint(secret_key)
+    if publishable_key:
+        credential.publishable_key = publishable_key
     if webhook_secret:
         credential.webhook_secret_ciphertext = crypto.encrypt(webhook_secret)
         credential.webhook_secret_hint = _hint(webhook_secret)

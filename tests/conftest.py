@@ -73,7 +73,9 @@ def paying_shop(shop, stripe_backend):
     """A merchant with test-mode Stripe credentials pointing at localstripe."""
     from merchants import services
 
-    services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_paying_shop")
+    services.processor_credential_set(
+        merchant=shop.merchant, livemode=False, secret_key="sk_test_paying_shop", publishable_key="pk_test_paying_shop"
+    )
     return shop
 
 

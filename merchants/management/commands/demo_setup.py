@@ -50,7 +50,10 @@ class Command(BaseCommand):
         if settings.STRIPE_API_BASE:
             # localstripe accepts any sk_test_ key; real Stripe keys are entered in the dashboard.
             services.processor_credential_set(
-                merchant=created.merchant, livemode=False, secret_key="sk_test_localstripe_demo"
+                merchant=created.merchant,
+                livemode=False,
+                secret_key="sk_test_localstripe_demo",
+                publishable_key="pk_test_localstripe_demo",
             )
         demo = {
             "merchant_id": created.merchant.public_id,
