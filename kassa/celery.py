@@ -40,6 +40,10 @@ app.conf.update(
             "task": "merchants.tasks.idempotency_keys_purge",
             "schedule": crontab(minute=17),
         },
+        "expire-checkout-sessions": {
+            "task": "billing.tasks.checkout_sessions_expire",
+            "schedule": 60.0,
+        },
     },
 )
 app.autodiscover_tasks()
