@@ -208,3 +208,6 @@ class CustomerAdmin(ScopedAdmin):
 
     def delete_model(self, request, obj):
         services.customer_delete(customer=obj)
+
+
+from . import admin_payments  # noqa: E402,F401
