@@ -242,6 +242,11 @@ def _apply(payment_intent: PaymentIntent, result: gateway.ProcessorPayment, atte
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
+        late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
+        if attempt.status in settled and not late_success:
+            # Already recorded (a duplicate or late answer): applying it again changes nothing.
+            return locked
         new_status = _record_outcome(attempt, result, locked.status)
         is_latest = not locked.attempts.filter(pk__gt=attempt.pk).exists()
         if not is_latest and new_status != S.SUCCEEDED:

@@ -182,3 +182,15 @@ def test_a_merchant_without_credentials_gets_a_clear_error(shop, card_token):
     with pytest.raises(InvalidRequest) as exc:
         checkout.checkout_session_pay(session=session, token=card_token(), email="p@example.com")
     assert exc.value.code == "processor_not_configured"
+
+
+def test_a_recorded_failure_applied_again_adds_nothing(link, card_token, stripe_backend):
+    session = checkout.checkout_session_from_link(payment_link=link)
+    intent = checkout.checkout_session_pay(session=session, token=card_token("4000002500003155"), email="p@example.com")
+    stripe_backend.authenticate(intent.processor_id, payments.processor_client_secret(intent), success=False)
+    checkout.checkout_session_sync(session=session)
+    before = list(intent.timeline.values_list("kind", flat=True))
+    assert before == ["created", "requires_action", "payment_failed"]
+    payments.payment_intent_refresh(payment_intent=intent)
+    checkout.checkout_session_sync(session=session)
+    assert list(intent.timeline.values_list("kind", flat=True)) == before
