@@ -1,0 +1,216 @@
+"""Payment links and checkout sessions: thin, Stripe's paths and verbs.
+
+Creating a checkout session is the one call a publishable key can make, and
+only as ``payment_link=plink_…`` alone: a browser on the client app's own
+origin starts a checkout for a link the merchant published, and nothing
+more. That endpoint, and only that one, answers CORS (no cookies are
+involved: the key travels in the Authorization header).
+"""
+
+from django.http import HttpResponse
+from rest_framework.response import Response
+
+from kassa.api import schema
+from kassa.api.views import ListParams, paginate, represent
+from kassa.errors import PermissionDenied, ResourceMissing
+from merchants.models import APIKey
+
+from ..models import CheckoutSession, PaymentLink, Price
+from ..services import checkout
+from . import checkout_serializers as s
+from .payments_views import BillingView
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Request-Id, Idempotency-Key, Idempotent-Replayed",
+}
+CORS_PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key, Stripe-Version",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def paginate_line_items(view, items: list, params: dict, serializer_class, url: str, expand) -> Response:
+    """Stripe's paging over a basket's line items, in the basket's order (a basket has at most 20)."""
+    limit = params.get("limit", 10)
+    ids = [item.public_id for item in items]
+    cursor = params.get("starting_after") or params.get("ending_before")
+    if cursor and cursor not in ids:
+        param = "starting_after" if params.get("starting_after") else "ending_before"
+        raise ResourceMissing(f"No such line item: '{cursor}'", param=param)
+    if params.get("ending_before"):
+        end = ids.index(cursor)
+        start = max(0, end - limit)
+        page, has_more = items[start:end], start > 0
+    else:
+        start = ids.index(cursor) + 1 if cursor else 0
+        page, has_more = items[start : start + limit], start + limit < len(items)
+    context = {"expand": {e.removeprefix("data.") for e in expand}, "view": view}
+    data = [represent(serializer_class, item, context) for item in page]
+    return Response({"object": "list", "data": data, "has_more": has_more, "url": url})
+
+
+class LineItemsMixin:
+    def resolve_prices(self, line_items: list[dict]) -> list[dict]:
+        """``price`` ids to the merchant's Price objects; a missing one is a 400 naming its parameter."""
+        resolved = [dict(item) for item in line_items]
+        for index, item in enumerate(resolved):
+            if "price" in item:
+                item["price"] = self.lookup(Price, item["price"], param=f"line_items[{index}][price]")
+        return resolved
+
+
+# --- payment links ------------------------------------------------------------------
+
+
+class PaymentLinksView(LineItemsMixin, BillingView):
+    resource = "payment_links"
+
+    @schema.listing(s.PaymentLinkListParams, s.PaymentLinkOut, "PaymentLink", operation_id="payment_links_list")
+    def get(self, request):
+        params, expand = self.params(s.PaymentLinkListParams)
+        queryset = self.scoped(PaymentLink)
+        if params.get("active") is not None:
+            queryset = queryset.filter(active=params["active"])
+        return paginate(self, queryset, params, s.PaymentLinkOut, "/v1/payment_links", expand)
+
+    @schema.create(s.PaymentLinkCreateParams, s.PaymentLinkOut, operation_id="payment_links_create")
+    def post(self, request):
+        params, expand = self.params(s.PaymentLinkCreateParams)
+        params["line_items"] = self.resolve_prices(params["line_items"])
+        link = checkout.payment_link_create(merchant=self.merchant, livemode=self.livemode, **params)
+        return self.render(s.PaymentLinkOut, link, expand)
+
+
+class PaymentLinkView(BillingView):
+    resource = "payment_links"
+
+    @schema.read(s.PaymentLinkOut, operation_id="payment_links_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        return self.render(s.PaymentLinkOut, self.lookup(PaymentLink, id), expand)
+
+    @schema.create(s.PaymentLinkUpdateParams, s.PaymentLinkOut, operation_id="payment_links_update")
+    def post(self, request, id):
+        link = self.lookup(PaymentLink, id)
+        params, expand = self.params(s.PaymentLinkUpdateParams)
+        return self.render(s.PaymentLinkOut, checkout.payment_link_update(payment_link=link, **params), expand)
+
+
+class PaymentLinkLineItemsView(BillingView):
+    resource = "payment_links"
+    expandable = ("price.product",)
+
+    @schema.listing(
+        ListParams, s.PaymentLinkLineItemOut, "PaymentLinkLineItem", operation_id="payment_links_line_items"
+    )
+    def get(self, request, id):
+        params, expand = self.params(ListParams)
+        link = self.lookup(PaymentLink, id)
+        items = list(link.line_items.select_related("price__product"))
+        url = f"/v1/payment_links/{id}/line_items"
+        return paginate_line_items(self, items, params, s.PaymentLinkLineItemOut, url, expand)
+
+
+# --- checkout sessions --------------------------------------------------------------
+
+
+class CheckoutSessionQueries:
+    expandable = ("customer", "payment_intent", "payment_link")
+
+    def sessions(self):
+        return self.scoped(CheckoutSession).select_related(
+            "customer", "payment_link", "payment_intent__customer", "payment_intent__payment_method"
+        )
+
+    def get_session(self, id: str) -> CheckoutSession:
+        return self.lookup(CheckoutSession, id, queryset=self.sessions())
+
+
+class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, BillingView):
+    resource = "checkout_sessions"
+    publishable_methods = ("POST",)
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "OPTIONS":
+            # The browser's CORS preflight carries no key: answer it before authentication.
+            response = HttpResponse(status=204)
+            for name, value in CORS_PREFLIGHT_HEADERS.items():
+                response[name] = value
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "POST":
+            # Errors too: a browser page must be able to read why it was refused.
+            for name, value in CORS_HEADERS.items():
+                response[name] = value
+        return response
+
+    @schema.listing(
+        s.CheckoutSessionListParams, s.CheckoutSessionOut, "CheckoutSession", operation_id="checkout_sessions_list"
+    )
+    def get(self, request):
+        params, expand = self.params(s.CheckoutSessionListParams)
+        queryset = self.sessions()
+        for name in ("customer", "payment_intent", "payment_link"):
+            if params.get(name):
+                queryset = queryset.filter(**{f"{name}__public_id": params[name]})
+        if params.get("status"):
+            queryset = queryset.filter(status=params["status"])
+        return paginate(self, queryset, params, s.CheckoutSessionOut, "/v1/checkout/sessions", expand)
+
+    @schema.create(s.CheckoutSessionCreateParams, s.CheckoutSessionOut, operation_id="checkout_sessions_create")
+    def post(self, request):
+        if self.api_key.kind == APIKey.Kind.PUBLISHABLE and set(self.raw_params()) != {"payment_link"}:
+            raise PermissionDenied(
+                "A publishable key can only start a checkout session from a payment link: send "
+                "payment_link=plink_… and no other parameter. Use a secret key for anything else.",
+                code="secret_key_required",
+            )
+        params, expand = self.params(s.CheckoutSessionCreateParams)
+        if "payment_link" in params:
+            link = self.lookup(PaymentLink, params["payment_link"], param="payment_link")
+            session = checkout.checkout_session_from_link(payment_link=link)
+        else:
+            params["line_items"] = self.resolve_prices(params["line_items"])
+            if "customer" in params:
+                params["customer"] = self.lookup_customer(params["customer"], param="customer")
+            session = checkout.checkout_session_create(merchant=self.merchant, livemode=self.livemode, **params)
+        return self.render(s.CheckoutSessionOut, session, expand)
+
+
+class CheckoutSessionView(CheckoutSessionQueries, BillingView):
+    resource = "checkout_sessions"
+
+    @schema.read(s.CheckoutSessionOut, operation_id="checkout_sessions_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        return self.render(s.CheckoutSessionOut, self.get_session(id), expand)
+
+
+class CheckoutSessionExpireView(CheckoutSessionQueries, BillingView):
+    resource = "checkout_sessions"
+
+    @schema.create(s.CheckoutSessionExpireParams, s.CheckoutSessionOut, operation_id="checkout_sessions_expire")
+    def post(self, request, id):
+        session = self.get_session(id)
+        _, expand = self.params(s.CheckoutSessionExpireParams)
+        checkout.checkout_session_expire(session=session)
+        return self.render(s.CheckoutSessionOut, self.get_session(id), expand)
+
+
+class CheckoutSessionLineItemsView(BillingView):
+    resource = "checkout_sessions"
+    expandable = ("price.product",)
+
+    @schema.listing(ListParams, s.LineItemOut, "CheckoutSessionLineItem", operation_id="checkout_sessions_line_items")
+    def get(self, request, id):
+        params, expand = self.params(ListParams)
+        session = self.lookup(CheckoutSession, id)
+        items = list(session.line_items.select_related("price__product"))
+        url = f"/v1/checkout/sessions/{id}/line_items"
+        return paginate_line_items(self, items, params, s.LineItemOut, url, expand)
