@@ -13,8 +13,12 @@ class KassaError(Exception):
     type = "invalid_request_error"
     default_code: str | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None, **extra: str):
+    def __init__(
+        self, message: str, *, code: str | None = None, param: str | None = None, status: int | None = None, **extra
+    ):
         super().__init__(message)
+        if status is not None:
+            self.status = status
         self.message = message
         self.code = code or self.default_code
         self.param = param

@@ -28,6 +28,11 @@ def _invalid(message: str) -> InvalidRequest:
     return InvalidRequest(f"Invalid metadata: {message}", code="parameter_invalid_metadata", param="metadata")
 
 
+def _unstorable(text: str) -> bool:
+    """NUL (PostgreSQL refuses it) or a lone surrogate (not encodable as UTF-8)."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def clean(value) -> dict[str, str] | _UnsetAll:
     """A change to apply: a dict (``""`` values unset keys) or UNSET_ALL."""
     if value is UNSET_ALL or value == "" or value is None:
@@ -39,7 +44,9 @@ def clean(value) -> dict[str, str] | _UnsetAll:
     cleaned = {}
     for raw_key, raw_value in value.items():
         key = str(raw_key)
-        if not key or len(key) > MAX_KEY_LENGTH:
+        if not key:
+            raise _invalid("keys cannot be empty.")
+        if len(key) > MAX_KEY_LENGTH:
             raise _invalid(f"keys are 1 to {MAX_KEY_LENGTH} characters ({key[:MAX_KEY_LENGTH]!r}).")
         if raw_value is None:
             text = ""
@@ -51,8 +58,8 @@ def clean(value) -> dict[str, str] | _UnsetAll:
             raise _invalid(f"the value of {key!r} must be a string.")
         if len(text) > MAX_VALUE_LENGTH:
             raise _invalid(f"values are at most {MAX_VALUE_LENGTH} characters (key {key!r}).")
-        if "\x00" in key or "\x00" in text:
-            raise _invalid("keys and values cannot contain NUL characters.")
+        if _unstorable(key) or _unstorable(text):
+            raise _invalid("keys and values cannot contain NUL or unpaired surrogate characters.")
         cleaned[key] = text
     return cleaned
 

@@ -73,6 +73,8 @@ def _insert(scope: dict, request_fingerprint: str) -> IdempotencyKey:
 
 def idempotency_begin(*, api_key, key: str, request_fingerprint: str) -> IdempotencyKey:
     """Claim ``key`` for this request, or raise Replay / IdempotencyMismatch / IdempotencyConflict."""
+    if not key.isprintable():
+        raise InvalidRequest("Idempotency-Key may hold printable characters only.", code="idempotency_key_invalid")
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidRequest(
             f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"

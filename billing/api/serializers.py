@@ -134,7 +134,12 @@ class PriceOut(serializers.Serializer):
     def get_billing_scheme(self, _) -> str:
         return "per_unit"
 
-    @extend_schema_field(serializers.CharField(help_text="The product's id, or the product when expanded."))
+    @extend_schema_field(
+        {
+            "oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/ProductOut"}],
+            "description": "The product's id, or the product when expanded.",
+        }
+    )
     def get_product(self, price: Price):
         if "product" in self.context.get("expand", ()):
             return ProductOut(price.product).data

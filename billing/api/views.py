@@ -1,5 +1,7 @@
 """Catalogue and customer endpoints: thin, Stripe's paths and verbs (POST to update)."""
 
+from drf_spectacular.utils import PolymorphicProxySerializer
+
 from kassa.api import schema
 from kassa.api.views import StripeView, paginate
 from kassa.errors import ResourceMissing
@@ -125,7 +127,12 @@ class CustomerView(StripeView):
             raise ResourceMissing(f"No such customer: '{id}'")
         return customer
 
-    @schema.read(s.CustomerOut, operation_id="customers_retrieve")
+    @schema.read(
+        PolymorphicProxySerializer(
+            component_name="CustomerOrDeleted", serializers=[s.CustomerOut, s.DeletedOut], resource_type_field_name=None
+        ),
+        operation_id="customers_retrieve",
+    )
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.CustomerOut, self.get_customer(id, allow_deleted=True), expand)

@@ -81,7 +81,7 @@ def validation_error(exc: drf.ValidationError) -> errors.InvalidRequest:
     return errors.InvalidRequest(message, code=code, param=param or None)
 
 
-def translate(exc: Exception) -> tuple[errors.KassaError, dict]:
+def translate(exc: Exception, request=None) -> tuple[errors.KassaError, dict]:
     if isinstance(exc, errors.KassaError):
         return exc, {}
     if isinstance(exc, SuspiciousOperation):
@@ -108,14 +108,16 @@ def translate(exc: Exception) -> tuple[errors.KassaError, dict]:
             "Too many requests hit the API too quickly. Slow down and retry with exponential backoff."
         ), {"Retry-After": str(wait)}
     if isinstance(exc, drf.MethodNotAllowed):
-        return errors.InvalidRequest(f"Unrecognized request URL ({exc.detail})."), {}
+        # As at Stripe: a method a URL does not have is an unrecognized URL (404).
+        where = f"{request.method}: {request.path}" if request is not None else "this method"
+        return errors.KassaError(f"Unrecognized request URL ({where}).", status=404), {}
     if isinstance(exc, drf.NotFound):
         return errors.ResourceMissing(str(exc.detail)), {}
     return None, {}
 
 
 def exception_handler(exc, context):
-    error, headers = translate(exc)
+    error, headers = translate(exc, context.get("request"))
     if error is None:
         request = context.get("request")
         logger.exception(

@@ -82,10 +82,12 @@ class Integer(StripeCodesMixin, serializers.IntegerField):
     default_error_messages = {"invalid": "Invalid integer: {input}"}
 
     def to_internal_value(self, data):
-        if isinstance(data, (bool, float)):
-            self.fail("invalid", input=data)
+        # Every non-integer fails here, with the input in the message (DRF's own
+        # failure path has no input to show): strings of digits and ints only.
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("invalid", input=str(data)[:50])
         if isinstance(data, str) and not data.strip().lstrip("-").isdigit():
-            self.fail("invalid", input=data)
+            self.fail("invalid", input=data[:50])
         return super().to_internal_value(data)
 
 
@@ -138,7 +140,7 @@ class Timestamp(Integer):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", 253402300799)  # 9999-12-31T23:59:59Z
+        kwargs.setdefault("max_value", 253402214400)  # 9999-12-31T00:00:00Z: room for a one-second window
         super().__init__(**kwargs)
 
 

@@ -1,9 +1,62 @@
-"""Helpers that let drf-spectacular describe Stripe-shaped endpoints."""
+"""Helpers that let drf-spectacular describe Stripe-shaped endpoints.
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+Request bodies are documented as JSON only: the API also takes Stripe's
+form encoding with bracket notation (what Stripe's SDKs send), but OpenAPI's
+form encoding cannot describe brackets, and generated clients that follow
+it send nested values wrongly. Every operation documents Stripe's error
+shape for the statuses the API answers with.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
-FORM_AND_JSON = ("application/x-www-form-urlencoded", "application/json")
+BODY_NOTE = "Also accepted as application/x-www-form-urlencoded with Stripe's bracket notation (metadata[key]=value)."
+
+ERROR = inline_serializer(
+    name="Error",
+    fields={
+        "error": inline_serializer(
+            name="ErrorDetail",
+            fields={
+                "type": serializers.ChoiceField(
+                    choices=[
+                        "invalid_request_error",
+                        "authentication_error",
+                        "permission_error",
+                        "card_error",
+                        "idempotency_error",
+                        "rate_limit_error",
+                        "api_error",
+                    ]
+                ),
+                "message": serializers.CharField(),
+                "code": serializers.CharField(required=False),
+                "param": serializers.CharField(required=False),
+                "decline_code": serializers.CharField(required=False),
+            },
+        )
+    },
+)
+ERRORS = {
+    status: OpenApiResponse(ERROR, description=description)
+    for status, description in {
+        400: "Invalid request",
+        401: "No valid API key",
+        402: "The card was refused",
+        403: "The key may not do this",
+        404: "No such object (or another merchant's)",
+        409: "A request with this Idempotency-Key is still running",
+        429: "Too many requests",
+        500: "Something went wrong on Kassa's or the processor's side",
+    }.items()
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Same key and parameters within 24 h replay the first response.",
+)
 
 
 def list_of(item_serializer, name: str):
@@ -22,12 +75,18 @@ EXPAND = OpenApiParameter("expand[]", str, many=True, description="References to
 
 
 def create(params, out, **kwargs):
-    return extend_schema(request=dict.fromkeys(FORM_AND_JSON, params), responses={200: out}, **kwargs)
+    kwargs.setdefault("description", BODY_NOTE)
+    return extend_schema(
+        request={"application/json": params},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: out, **ERRORS},
+        **kwargs,
+    )
 
 
 def read(out, **kwargs):
-    return extend_schema(parameters=[EXPAND], responses={200: out}, **kwargs)
+    return extend_schema(parameters=[EXPAND], responses={200: out, **ERRORS}, **kwargs)
 
 
 def listing(params, out, name, **kwargs):
-    return extend_schema(parameters=[params, EXPAND], responses={200: list_of(out, name)}, **kwargs)
+    return extend_schema(parameters=[params, EXPAND], responses={200: list_of(out, name), **ERRORS}, **kwargs)

@@ -169,7 +169,7 @@ class ListParams(StrictSerializer):
         return attrs
 
 
-class CreatedOrTimestamp(Integer):
+class CreatedOrTimestamp(Timestamp):
     """Stripe's ``created`` filter: ``created=ts`` or ``created[gte]=ts`` …"""
 
     def to_internal_value(self, data):
@@ -177,7 +177,12 @@ class CreatedOrTimestamp(Integer):
             serializer = CreatedFilter(data=data)
             serializer.is_valid(raise_exception=True)
             return dict(serializer.validated_data)
-        return {"eq": super().to_internal_value(data)}
+        value = super().to_internal_value(data)
+        super().run_validators(value)  # the bounds, on the number itself
+        return {"eq": value}
+
+    def run_validators(self, value):
+        """Checked in to_internal_value (a dict here has been validated field by field)."""
 
 
 class CreatedListParams(ListParams):

@@ -35,3 +35,7 @@ class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             {"type": "http", "scheme": "bearer", "description": "A secret (sk_…) or restricted (rk_…) key."},
             {"type": "http", "scheme": "basic", "description": "The key as user name, no password."},
         ]
+
+    def get_security_requirement(self, auto_schema):
+        # Either scheme, not both (a list of names would mean both at once).
+        return [{"bearerAuth": []}, {"basicAuth": []}]

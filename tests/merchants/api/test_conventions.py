@@ -154,6 +154,10 @@ def test_schema_validates_without_warnings(db, tmp_path):
         ("post", "/v1/products", {"name": "x", "id": "prod_mine"}, "id"),
         ("post", "/v1/products", {"name": "x", "url": "javascript:alert(1)"}, "url"),
         ("post", "/v1/products", {"name": "x", "images[0]": "/relative.png"}, "images[0]"),
+        ("get", "/v1/customers?limit[]=1", None, "limit"),
+        ("get", "/v1/customers?created[gte][a]=1", None, "created[gte]"),
+        ("get", "/v1/customers?created=253402300799", None, "created"),
+        ("post", "/v1/prices", {"currency": "usd", "unit_amount[]": "5", "product_data[name]": "x"}, "unit_amount"),
     ],
     ids=[
         "created-out-of-range",
@@ -166,6 +170,10 @@ def test_schema_validates_without_warnings(db, tmp_path):
         "custom-product-id",
         "javascript-url",
         "relative-image",
+        "limit-array",
+        "created-hash",
+        "created-at-the-end-of-time",
+        "amount-array",
     ],
 )
 def test_hostile_input_is_a_clean_400(kassa, shop, method, path, body, param):
@@ -209,3 +217,33 @@ def test_a_stored_server_error_is_replayed_and_not_retried(kassa, shop):
     assert response.headers["Idempotent-Replayed"] == "true"
     assert response.headers["Stripe-Should-Retry"] == "false"
     assert Customer.objects.count() == 0
+
+
+def test_a_lone_surrogate_in_metadata_is_refused_and_lists_keep_working(kassa, shop):
+    response = requests.post(
+        f"{kassa.url}/v1/customers",
+        data='{"metadata": {"\\ud800": "x"}}',
+        headers={**_auth(shop), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "metadata"
+    assert Customer.objects.count() == 0
+    assert requests.get(f"{kassa.url}/v1/customers", headers=_auth(shop), timeout=10).status_code == 200
+
+
+def test_an_idempotency_key_with_control_characters_is_refused(kassa, shop):
+    response = requests.post(
+        f"{kassa.url}/v1/customers",
+        data={"email": "a@example.com"},
+        headers={**_auth(shop), "Idempotency-Key": "a\tb"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert Customer.objects.count() == 0
+
+
+def test_a_method_a_url_does_not_have_is_an_unrecognized_url(kassa, shop):
+    response = requests.delete(f"{kassa.url}/v1/prices/price_x", headers=_auth(shop), timeout=10)
+    assert response.status_code == 404
+    assert "Unrecognized request URL (DELETE: /v1/prices/price_x)" in response.json()["error"]["message"]
