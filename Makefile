@@ -48,3 +48,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var
+
+# The README tour's screenshots (docs/*.png): a throwaway Kassa driven through the flow in Debian's Chromium.
+.PHONY: screenshots
+screenshots: install
+	$(BIN)/python docs/screenshots.py
