@@ -31,6 +31,7 @@ from django.utils.safestring import mark_safe
 
 from kassa import metadata, money
 from kassa.errors import KassaError
+from kassa.ids import random_string
 from merchants.admin_base import ScopedAdmin
 
 from . import selectors
@@ -483,6 +484,8 @@ def _session_of(payment_intent: PaymentIntent) -> CheckoutSession | None:
 
 class RefundForm(forms.Form):
     amount = forms.CharField(max_length=32)
+    # A new key each time the page is shown: the same form posted twice makes one refund.
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     reason = forms.ChoiceField(choices=[("", "—"), *REASON_LABELS.items()], required=False)
 
     def __init__(self, *args, currency: str, **kwargs):
@@ -647,7 +650,7 @@ class PaymentIntentAdmin(LedgerAdmin):
         form = RefundForm(
             request.POST if request.method == "POST" else None,
             currency=currency,
-            initial={"amount": str(money.to_decimal(max(remaining, 0), currency))},
+            initial={"amount": str(money.to_decimal(max(remaining, 0), currency)), "request_key": random_string(32)},
         )
         if request.method == "POST" and refundable and form.is_valid():
             try:
@@ -655,6 +658,7 @@ class PaymentIntentAdmin(LedgerAdmin):
                     payment_intent=payment_intent,
                     amount=form.cleaned_data["amount"],
                     reason=form.cleaned_data["reason"] or None,
+                    request_key=form.cleaned_data["request_key"],
                 )
             except KassaError as exc:
                 form.add_error("amount" if exc.param == "amount" else None, exc.message)

@@ -89,8 +89,9 @@ class ProcessorPayment:
 
 @dataclass(frozen=True)
 class ProcessorRefund:
-    id: str
+    id: str | None
     status: str
+    failure_reason: str | None = None
 
 
 # What a payer reads when the processor says no; never the processor's own words for other errors.
@@ -227,6 +228,17 @@ def payment_intent_confirm(
             decline_code=error.extra.get("decline_code"),
             error_message=error.message,
         )
+    except stripe.IdempotencyError as exc:
+        raise _processor_error(exc, "payment confirm", credential) from exc
+    except stripe.InvalidRequestError as exc:
+        # A definite "no" that is not about the card (an amount under Stripe's minimum, say): nothing was charged.
+        logger.warning("Stripe refused a payment of merchant %s: %s", credential.merchant_id, describe_error(exc))
+        return ProcessorPayment(
+            id=None,
+            status="failed",
+            error_code="processor_refused",
+            error_message="The payment processor refused this payment. Nothing was charged.",
+        )
     except stripe.StripeError as exc:
         raise _processor_error(exc, "payment confirm", credential) from exc
     return _payment(intent.to_dict())
@@ -254,6 +266,12 @@ def refund_create(
             params={"payment_intent": payment_intent_id, "amount": amount, "metadata": {"kassa_refund": kassa_id}},
             options={"idempotency_key": idempotency_key},
         )
+    except stripe.IdempotencyError as exc:
+        raise _processor_error(exc, "refund", credential) from exc
+    except stripe.InvalidRequestError as exc:
+        # A definite "no" (already refunded at Stripe, disputed …): the refund failed and frees its amount.
+        logger.warning("Stripe refused a refund of merchant %s: %s", credential.merchant_id, describe_error(exc))
+        return ProcessorRefund(id=None, status="failed", failure_reason="The payment processor refused this refund.")
     except stripe.StripeError as exc:
         raise _processor_error(exc, "refund", credential) from exc
     return ProcessorRefund(id=refund.id, status=refund.status or "pending")

@@ -89,7 +89,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "payment_in_progress": "A payment for this order is already in progress. Please wait.",
         "session_not_open": "This checkout can no longer be paid.",
         "processor_not_configured": "This seller cannot take card payments at the moment. Nothing was charged.",
-        "processor_error": "The payment could not be completed. Nothing was charged; try again.",
+        "processor_error": "The payment service did not answer. Press Pay again: you cannot be charged twice.",
         "generic_error": "Something went wrong. Nothing was charged; try again.",
         "network_error": "We could not reach the server. Check your connection and try again.",
         "still_processing": "Your payment is being processed. This page will update.",
@@ -159,7 +159,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "processor_not_configured": (
             "Ce vendeur ne peut pas accepter de paiement par carte pour le moment. Aucun montant n'a été débité."
         ),
-        "processor_error": "Le paiement n'a pas pu aboutir. Aucun montant n'a été débité ; réessayez.",
+        "processor_error": (
+            "Le service de paiement n'a pas répondu. Appuyez à nouveau sur Payer : "
+            "vous ne pouvez pas être débité deux fois."
+        ),
         "generic_error": "Une erreur est survenue. Aucun montant n'a été débité ; réessayez.",
         "network_error": "Le serveur est injoignable. Vérifiez votre connexion et réessayez.",
         "still_processing": "Votre paiement est en cours de traitement. Cette page va se mettre à jour.",

@@ -219,6 +219,10 @@ class PaymentAttempt(models.Model):
 
     public_id = models.CharField(max_length=64, unique=True, editable=False)
     payment_intent = models.ForeignKey(PaymentIntent, on_delete=models.CASCADE, related_name="attempts")
+    # The card this attempt charges: a retry under the same key must send exactly the same parameters.
+    payment_method = models.ForeignKey(
+        "PaymentMethod", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     processor_payment_intent_id = models.CharField(max_length=255, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
@@ -336,7 +340,16 @@ class Refund(MerchantScoped):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     processor_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
     failure_reason = models.CharField(max_length=500, null=True, blank=True)
+    # Set by forms that may be submitted twice (the dashboard): one refund per key and payment.
+    request_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="refund_list")]
-        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payment_intent", "request_key"],
+                condition=models.Q(request_key__isnull=False),
+                name="refund_request_key_unique",
+            ),
+        ]

@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 PAGE_TOKEN_HEADER = "X-Kassa-Page-Token"
 IN_FLIGHT = (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING)
 # What the payer may type, at most (the customer's columns are no wider).
-FIELD_LIMITS = {"email": 512, "name": 256, "phone": 40}
+FIELD_LIMITS = {"email": 254, "name": 256, "phone": 40}  # the database's column sizes
 ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
 ADDRESS_FIELD_LIMIT = 200
 # What checkout.js says itself (the rest of its words come in the server's answers).

@@ -44,6 +44,10 @@ app.conf.update(
             "task": "billing.tasks.checkout_sessions_expire",
             "schedule": 60.0,
         },
+        "reconcile-payments": {
+            "task": "billing.tasks.payments_reconcile",
+            "schedule": 120.0,
+        },
     },
 )
 app.autodiscover_tasks()

@@ -15,13 +15,14 @@ from django.utils import timezone
 
 from kassa import metadata as md
 from kassa import money, validators
-from kassa.errors import InvalidRequest
+from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 
 from ..models import (
     CheckoutSession,
     CheckoutSessionLineItem,
     Customer,
+    PaymentAttempt,
     PaymentIntent,
     PaymentLink,
     PaymentLinkLineItem,
@@ -308,11 +309,13 @@ def _expire_if_due(session: CheckoutSession) -> CheckoutSession:
 
 
 def _payment_in_flight(session: CheckoutSession) -> bool:
+    """A payment that may still succeed: waiting on 3-D Secure, processing, or an attempt not yet settled."""
     intent = session.payment_intent
-    return intent is not None and intent.status in (
-        PaymentIntent.Status.REQUIRES_ACTION,
-        PaymentIntent.Status.PROCESSING,
-    )
+    if intent is None:
+        return False
+    if intent.status in (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING):
+        return True
+    return intent.attempts.filter(status__in=[PaymentAttempt.Status.PENDING, PaymentAttempt.Status.ERRORED]).exists()
 
 
 def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
@@ -327,7 +330,9 @@ def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
         locked.status = CheckoutSession.Status.EXPIRED
         locked.save(update_fields=["status"])
     if locked.payment_intent_id:
-        payments.payment_intent_cancel(payment_intent=locked.payment_intent, cancellation_reason="abandoned")
+        payments.payment_intent_cancel(
+            payment_intent=locked.payment_intent, cancellation_reason="abandoned", from_session=True
+        )
     return locked
 
 
@@ -335,7 +340,14 @@ def checkout_sessions_expire_due() -> int:
     """Beat's sweep: open sessions past their expiry become expired."""
     count = 0
     due = CheckoutSession.objects.filter(status=CheckoutSession.Status.OPEN, expires_at__lte=timezone.now())
-    for session in due.iterator():
+    for session in due.select_related("payment_intent").iterator():
+        if session.payment_intent_id and _payment_in_flight(session):
+            # Ask the processor before giving up on it: the payer may have paid and left.
+            try:
+                payments.payment_intent_refresh(payment_intent=session.payment_intent)
+            except KassaError:
+                continue
+            session.refresh_from_db()
         if _expire_if_due(session).status == CheckoutSession.Status.EXPIRED:
             count += 1
     return count

@@ -38,7 +38,9 @@ TRANSITIONS = {
     S.REQUIRES_ACTION: {S.REQUIRES_PAYMENT_METHOD, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
     S.PROCESSING: {S.REQUIRES_PAYMENT_METHOD, S.SUCCEEDED, S.CANCELED},
     S.SUCCEEDED: set(),
-    S.CANCELED: set(),
+    # Not an arrow at Stripe, but money taken is never dropped: a charge that succeeded at the
+    # processor while Kassa was canceling is recorded, and the timeline says so.
+    S.CANCELED: {S.SUCCEEDED},
 }
 CANCELABLE = {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION}
 
@@ -196,7 +198,8 @@ def _begin_attempt(
             raise InvalidRequest(
                 "You must provide a payment method to confirm.", code="parameter_missing", param="payment_method"
             )
-        # An attempt whose outcome is unknown is tried again under its own key: the processor replays it.
+        # An attempt whose outcome is unknown is tried again under its own key and with exactly
+        # its own parameters (its card, not a new one): the processor replays it, never charges twice.
         if (
             latest is not None
             and latest.status == PaymentAttempt.Status.ERRORED
@@ -205,8 +208,11 @@ def _begin_attempt(
             attempt = latest
             attempt.status = PaymentAttempt.Status.PENDING
             attempt.save(update_fields=["status", "updated"])
+            locked.payment_method = attempt.payment_method
         else:
-            attempt = PaymentAttempt.objects.create(public_id=public_id(PaymentAttempt.PREFIX), payment_intent=locked)
+            attempt = PaymentAttempt.objects.create(
+                public_id=public_id(PaymentAttempt.PREFIX), payment_intent=locked, payment_method=locked.payment_method
+            )
         locked.save(update_fields=["payment_method", "updated"])
     return locked, attempt
 
@@ -257,6 +263,11 @@ def _apply(payment_intent: PaymentIntent, result: gateway.ProcessorPayment, atte
         previous = locked.status
         locked.status = new_status
         locked.processor_id = result.id or locked.processor_id
+        if new_status == S.SUCCEEDED and previous == S.CANCELED:
+            logger.error("Payment %s succeeded at the processor after it was canceled", locked.public_id)
+            _event(locked, "succeeded_after_cancel", "Stripe took the payment while it was being canceled")
+            locked.canceled_at = None
+            locked.cancellation_reason = None
         if new_status == S.SUCCEEDED:
             locked.amount_received = locked.amount
             locked.latest_charge = result.latest_charge or locked.latest_charge
@@ -267,7 +278,7 @@ def _apply(payment_intent: PaymentIntent, result: gateway.ProcessorPayment, atte
             _event(locked, "requires_action", "The card asked for 3-D Secure authentication")
         elif new_status == S.REQUIRES_PAYMENT_METHOD and attempt.status == PaymentAttempt.Status.FAILED:
             locked.last_payment_error = {
-                "type": "card_error",
+                "type": "invalid_request_error" if attempt.error_code == "processor_refused" else "card_error",
                 "code": attempt.error_code,
                 "decline_code": attempt.decline_code or None,
                 "message": attempt.error_message,
@@ -296,19 +307,29 @@ def payment_intent_confirm(
             amount=payment_intent.amount,
             currency=payment_intent.currency,
             customer_id=processor_customer,
-            payment_method_id=payment_intent.payment_method.processor_id,
+            payment_method_id=attempt.payment_method.processor_id,
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
         )
-    except ProcessorError:
-        # Outcome unknown: the next confirm retries this attempt under the same key.
+    except Exception as exc:
+        # Outcome unknown (no answer, or Kassa failed mid-call): the next confirm retries this
+        # attempt under the same key with the same card, which cannot charge twice.
         PaymentAttempt.objects.filter(pk=attempt.pk).update(
-            status=PaymentAttempt.Status.ERRORED, error_message="The processor did not answer."
+            status=PaymentAttempt.Status.ERRORED, error_message="No answer from the processor: outcome unknown."
         )
+        if isinstance(exc, ProcessorError):
+            raise ProcessorError(
+                "The payment processor did not answer, so the outcome is not known yet. Confirming this "
+                "payment again is safe: it cannot charge twice.",
+                code="processor_unavailable",
+                payment_intent=payment_intent.public_id,
+            ) from exc
         raise
     payment_intent = _apply(payment_intent, result, attempt)
     if payment_intent.status == S.REQUIRES_PAYMENT_METHOD and payment_intent.last_payment_error:
         error = payment_intent.last_payment_error
+        if error["code"] == "processor_refused":
+            raise InvalidRequest(error["message"], code="processor_refused", payment_intent=payment_intent.public_id)
         extra = {"decline_code": error["decline_code"]} if error.get("decline_code") else {}
         raise CardError(error["message"], code=error["code"], payment_intent=payment_intent.public_id, **extra)
     return payment_intent
@@ -344,7 +365,10 @@ def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
     return _apply(payment_intent, result, attempt)
 
 
-def payment_intent_cancel(*, payment_intent: PaymentIntent, cancellation_reason: str | None = None) -> PaymentIntent:
+def payment_intent_cancel(
+    *, payment_intent: PaymentIntent, cancellation_reason: str | None = None, from_session: bool = False
+) -> PaymentIntent:
+    """Cancel an unpaid PaymentIntent. One that a checkout session owns is ended by expiring the session."""
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
         if locked.status not in CANCELABLE:
@@ -352,15 +376,26 @@ def payment_intent_cancel(*, payment_intent: PaymentIntent, cancellation_reason:
                 f"You cannot cancel this PaymentIntent because it has a status of {locked.status}.",
                 code="payment_intent_unexpected_state",
             )
-        if locked.attempts.filter(status=PaymentAttempt.Status.PENDING).exists():
-            raise IdempotencyConflict(
-                "A payment for this is in progress; it cannot be canceled now.", code="payment_in_progress"
+        if not from_session and hasattr(locked, "checkout_session"):
+            raise InvalidRequest(
+                f"This PaymentIntent belongs to checkout session {locked.checkout_session.public_id}; "
+                "expire the session instead.",
+                code="payment_intent_unexpected_state",
             )
+        if locked.attempts.filter(status__in=[PaymentAttempt.Status.PENDING, PaymentAttempt.Status.ERRORED]).exists():
+            raise IdempotencyConflict(
+                "A payment for this is in progress or its outcome is unknown; it cannot be canceled now.",
+                code="payment_in_progress",
+            )
+        last_attempt = locked.attempts.order_by("-id").values_list("pk", flat=True).first()
     if locked.processor_id:
         credential = processor_credential_for(locked.merchant, locked.livemode)
         gateway.payment_intent_cancel(credential, locked.processor_id)
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.attempts.order_by("-id").values_list("pk", flat=True).first() != last_attempt:
+            # A confirm started while the processor was being asked: it wins; nothing is canceled.
+            raise IdempotencyConflict("A payment for this started meanwhile.", code="payment_in_progress")
         if locked.status in CANCELABLE:
             locked.status = S.CANCELED
             locked.canceled_at = timezone.now()
@@ -383,7 +418,12 @@ def refundable_amount(payment_intent: PaymentIntent) -> int:
 
 
 def refund_create(
-    *, payment_intent: PaymentIntent, amount: int | None = None, reason: str | None = None, metadata=None
+    *,
+    payment_intent: PaymentIntent,
+    amount: int | None = None,
+    reason: str | None = None,
+    metadata=None,
+    request_key: str | None = None,
 ) -> Refund:
     """Refund (part of) a succeeded payment; never more than what remains, even under concurrency.
 
@@ -393,8 +433,13 @@ def refund_create(
     """
     if reason is not None and reason not in Refund.Reason.values:
         raise InvalidRequest("reason must be duplicate, fraudulent or requested_by_customer.", param="reason")
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if request_key:
+            earlier = locked.refunds.filter(request_key=request_key).first()
+            if earlier is not None:
+                return earlier  # the same form submitted twice: one refund
         if locked.status != S.SUCCEEDED or not locked.processor_id:
             raise InvalidRequest(
                 "Only a succeeded payment can be refunded.", code="charge_not_refundable", param="payment_intent"
@@ -421,9 +466,9 @@ def refund_create(
             currency=locked.currency,
             reason=reason,
             metadata=md.merge({}, metadata),
+            request_key=request_key or None,
         )
         _event(locked, "refund_created", f"{money.format_amount(amount, locked.currency)} ({reason or 'no reason'})")
-    credential = processor_credential_for(locked.merchant, locked.livemode)
     try:
         result = gateway.refund_create(
             credential,
@@ -432,16 +477,23 @@ def refund_create(
             idempotency_key=refund.public_id,
             kassa_id=refund.public_id,
         )
-    except KassaError:
-        # Outcome unknown: the refund stays pending, and keeps its amount reserved, until someone looks.
+    except KassaError as exc:
+        # Outcome unknown: the refund stays pending, and keeps its amount reserved, until it is known.
         logger.warning("Refund %s left pending: the processor did not answer", refund.public_id)
-        raise
+        raise ProcessorError(
+            f"The payment processor did not answer; refund {refund.public_id} stays pending until its outcome "
+            "is known, and its amount stays reserved.",
+            code="processor_unavailable",
+        ) from exc
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         refund.processor_id = result.id
         if result.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
             refund.status = result.status
-        refund.save(update_fields=["processor_id", "status"])
+        refund.failure_reason = result.failure_reason
+        refund.save(update_fields=["processor_id", "status", "failure_reason"])
+        if refund.status == Refund.Status.FAILED:
+            _event(locked, "refund_failed", refund.failure_reason or "")
         if refund.status == Refund.Status.SUCCEEDED:
             _event(locked, "refunded", money.format_amount(refund.amount, refund.currency))
     return refund
@@ -455,6 +507,31 @@ def refund_update(*, refund: Refund, metadata=None) -> Refund:
     return refund
 
 
-def attempts_stuck(older_than: timedelta = timedelta(minutes=15)):
-    """Attempts still pending long after any request could be running: their outcome is unknown."""
-    return PaymentAttempt.objects.filter(status=PaymentAttempt.Status.PENDING, updated__lt=timezone.now() - older_than)
+def payments_reconcile(*, stuck_after: timedelta = timedelta(minutes=15)) -> int:
+    """Beat's catch-up with the processor, for what no page or webhook settled.
+
+    - Payments waiting on 3-D Secure or processing are re-read (a payer who
+      authenticated and closed the tab has still paid).
+    - Attempts left ``pending`` longer than any request can run (a killed
+      worker) become ``errored``: the next confirm retries them under their
+      own key instead of being blocked for good.
+    Safe to run twice: every change goes through the forward-only ``_apply``.
+    """
+    count = 0
+    cutoff = timezone.now() - stuck_after
+    PaymentAttempt.objects.filter(status=PaymentAttempt.Status.PENDING, updated__lt=cutoff).update(
+        status=PaymentAttempt.Status.ERRORED, error_message="Left pending: outcome unknown."
+    )
+    waiting = PaymentIntent.objects.filter(
+        status__in=[S.REQUIRES_ACTION, S.PROCESSING],
+        processor_id__isnull=False,
+        updated__lt=timezone.now() - timedelta(minutes=1),
+    )
+    for payment_intent in waiting.iterator():
+        try:
+            before = payment_intent.status
+            if payment_intent_refresh(payment_intent=payment_intent).status != before:
+                count += 1
+        except KassaError as exc:
+            logger.warning("Could not reconcile %s: %s", payment_intent.public_id, exc.message)
+    return count

@@ -1,6 +1,8 @@
 """The dashboard's money pages as merchant staff use them: payment links, payments, refunds (real localstripe)."""
 
 import json
+import re
+import uuid
 
 import pytest
 import segno
@@ -295,7 +297,10 @@ def test_another_merchants_links_and_payments_are_invisible(client, shop, two_sh
     # The custom pages too: another merchant's link cannot be switched off, their payment not refunded.
     assert client.post(f"{LINKS}{theirs['link'].pk}/activation/", {"active": "0"}).status_code == 404
     assert client.get(f"{PAYMENTS}{theirs['intent'].pk}/refund/").status_code == 404
-    assert client.post(f"{PAYMENTS}{theirs['intent'].pk}/refund/", {"amount": "1.00"}).status_code == 404
+    assert (
+        client.post(f"{PAYMENTS}{theirs['intent'].pk}/refund/", {"request_key": _key(), "amount": "1.00"}).status_code
+        == 404
+    )
     theirs["link"].refresh_from_db()
     assert theirs["link"].active
 
@@ -410,6 +415,11 @@ def _localstripe_refunded(stripe_backend, intent) -> int:
     return charge["amount_refunded"]
 
 
+def _key() -> str:
+    """What the refund page puts in its hidden field: a fresh key per page shown."""
+    return uuid.uuid4().hex
+
+
 def test_partial_then_full_refund(client, paying_shop, card_token, stripe_backend):
     intent = _paid(paying_shop.merchant, card_token)
     client.force_login(paying_shop.owner)
@@ -418,7 +428,7 @@ def test_partial_then_full_refund(client, paying_shop, card_token, stripe_backen
     form = client.get(refund_url)
     assert form.status_code == 200
     assert 'value="25.00"' in form.text  # the default: what remains
-    response = client.post(refund_url, {"amount": "10.00", "reason": "requested_by_customer"})
+    response = client.post(refund_url, {"request_key": _key(), "amount": "10.00", "reason": "requested_by_customer"})
     assert response.status_code == 302
     assert response["Location"] == _change_url(intent)
     refund = Refund.objects.get()
@@ -436,7 +446,7 @@ def test_partial_then_full_refund(client, paying_shop, card_token, stripe_backen
 
     form = client.get(refund_url)
     assert 'value="15.00"' in form.text
-    client.post(refund_url, {"amount": "15.00", "reason": ""})
+    client.post(refund_url, {"request_key": _key(), "amount": "15.00", "reason": ""})
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [1000, 1500]
     assert _localstripe_refunded(stripe_backend, intent) == 2500
 
@@ -446,7 +456,7 @@ def test_partial_then_full_refund(client, paying_shop, card_token, stripe_backen
     done = client.get(refund_url)
     assert "refunded in full" in done.text
     assert 'id="kassa-refund-form"' not in done.text
-    client.post(refund_url, {"amount": "1.00"})
+    client.post(refund_url, {"request_key": _key(), "amount": "1.00"})
     assert Refund.objects.count() == 2
 
     # The refunds ledger shows both, read-only.
@@ -470,7 +480,9 @@ def test_a_refund_beyond_the_rules_shows_the_error_and_writes_nothing(
     intent = _paid(paying_shop.merchant, card_token)
     events = intent.timeline.count()
     client.force_login(paying_shop.owner)
-    response = client.post(f"{PAYMENTS}{intent.pk}/refund/", {"amount": amount, "reason": "duplicate"})
+    response = client.post(
+        f"{PAYMENTS}{intent.pk}/refund/", {"request_key": _key(), "amount": amount, "reason": "duplicate"}
+    )
     assert response.status_code == 200
     assert error in response.text
     assert not Refund.objects.exists()
@@ -482,8 +494,11 @@ def test_a_jpy_refund_has_no_decimals(client, paying_shop, card_token, stripe_ba
     intent = _paid(paying_shop.merchant, card_token, unit_amount=5000, currency="jpy")
     client.force_login(paying_shop.owner)
     assert 'value="5000"' in client.get(f"{PAYMENTS}{intent.pk}/refund/").text
-    assert "Enter an amount in JPY, e.g. 1500." in client.post(f"{PAYMENTS}{intent.pk}/refund/", {"amount": "x"}).text
-    client.post(f"{PAYMENTS}{intent.pk}/refund/", {"amount": "1200", "reason": "fraudulent"})
+    assert (
+        "Enter an amount in JPY, e.g. 1500."
+        in client.post(f"{PAYMENTS}{intent.pk}/refund/", {"request_key": _key(), "amount": "x"}).text
+    )
+    client.post(f"{PAYMENTS}{intent.pk}/refund/", {"request_key": _key(), "amount": "1200", "reason": "fraudulent"})
     assert Refund.objects.get().amount == 1200
 
 
@@ -498,7 +513,7 @@ def test_viewers_cannot_refund_or_make_links(client, paying_shop, card_token):
     assert page.status_code == 200
     assert "Refund…" not in page.text
     assert client.get(f"{PAYMENTS}{intent.pk}/refund/").status_code == 403
-    assert client.post(f"{PAYMENTS}{intent.pk}/refund/", {"amount": "1.00"}).status_code == 403
+    assert client.post(f"{PAYMENTS}{intent.pk}/refund/", {"request_key": _key(), "amount": "1.00"}).status_code == 403
     assert not Refund.objects.exists()
 
     assert client.get(f"{LINKS}add/").status_code == 403
@@ -517,7 +532,7 @@ def test_viewers_cannot_refund_or_make_links(client, paying_shop, card_token):
 
     # A developer (a write role) may refund.
     client.force_login(factories.staff(merchant, Membership.Role.DEVELOPER))
-    assert client.post(f"{PAYMENTS}{intent.pk}/refund/", {"amount": "1.00"}).status_code == 302
+    assert client.post(f"{PAYMENTS}{intent.pk}/refund/", {"request_key": _key(), "amount": "1.00"}).status_code == 302
     assert Refund.objects.get().amount == 100
 
 
@@ -542,3 +557,14 @@ def test_admin_smoke_changelist_search_add(client, two_shops_with_payments, shop
     session = two_shops_with_payments["Shop"]["session"]
     assert client.get(_change_url(session)).status_code == 200
     assert CheckoutSession.objects.filter(merchant=shop.merchant).count() == 1
+
+
+def test_the_refund_form_posted_twice_refunds_once(client, paying_shop, card_token, stripe_backend):
+    intent = _paid(paying_shop.merchant, card_token)
+    client.force_login(paying_shop.owner)
+    refund_url = f"{PAYMENTS}{intent.pk}/refund/"
+    key = re.search(r'name="request_key" value="([^"]+)"', client.get(refund_url).text).group(1)
+    for _ in range(2):  # a double click
+        client.post(refund_url, {"request_key": key, "amount": "5.00", "reason": ""})
+    assert list(Refund.objects.values_list("amount", flat=True)) == [500]
+    assert _localstripe_refunded(stripe_backend, intent) == 500

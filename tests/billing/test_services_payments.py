@@ -194,3 +194,51 @@ def test_a_recorded_failure_applied_again_adds_nothing(link, card_token, stripe_
     payments.payment_intent_refresh(payment_intent=intent)
     checkout.checkout_session_sync(session=session)
     assert list(intent.timeline.values_list("kind", flat=True)) == before
+
+
+def test_a_payer_who_authenticated_and_left_is_settled_by_the_reconciler(link, card_token, stripe_backend):
+    from datetime import timedelta
+
+    from billing.tasks import payments_reconcile
+
+    session = checkout.checkout_session_from_link(payment_link=link)
+    intent = checkout.checkout_session_pay(session=session, token=card_token("4000002500003155"), email="p@example.com")
+    stripe_backend.authenticate(intent.processor_id, payments.processor_client_secret(intent), success=True)
+    # The tab is closed: no page asks again. A minute later beat's reconciler does.
+    PaymentIntent.objects.filter(pk=intent.pk).update(updated=intent.updated - timedelta(minutes=2))
+    assert payments_reconcile.apply().get() == 1
+    session.refresh_from_db()
+    assert (session.status, session.payment_status) == ("complete", "paid")
+    assert payments_reconcile.apply().get() == 0
+
+
+def test_the_expiry_sweep_asks_stripe_before_giving_up_on_a_session(link, card_token, stripe_backend):
+    session = checkout.checkout_session_from_link(payment_link=link)
+    intent = checkout.checkout_session_pay(session=session, token=card_token("4000002500003155"), email="p@example.com")
+    stripe_backend.authenticate(intent.processor_id, payments.processor_client_secret(intent), success=True)
+    CheckoutSession.objects.filter(pk=session.pk).update(expires_at=session.created)
+    checkout.checkout_sessions_expire_due()
+    session.refresh_from_db()
+    assert session.status == "complete"
+
+
+def test_a_sessions_payment_is_ended_by_expiring_the_session(link, card_token):
+    session = checkout.checkout_session_from_link(payment_link=link)
+    with pytest.raises(CardError):
+        checkout.checkout_session_pay(session=session, token=card_token("4000000000000341"), email="p@example.com")
+    intent = PaymentIntent.objects.get()
+    with pytest.raises(InvalidRequest, match="expire the session"):
+        payments.payment_intent_cancel(payment_intent=intent)
+    checkout.checkout_session_expire(session=session)
+    intent.refresh_from_db()
+    session.refresh_from_db()
+    assert (session.status, intent.status) == ("expired", "canceled")
+
+
+def test_the_same_refund_request_twice_makes_one_refund(link, card_token):
+    session = checkout.checkout_session_from_link(payment_link=link)
+    intent = checkout.checkout_session_pay(session=session, token=card_token(), email="p@example.com")
+    first = payments.refund_create(payment_intent=intent, amount=500, request_key="form-1")
+    again = payments.refund_create(payment_intent=intent, amount=500, request_key="form-1")
+    assert first.pk == again.pk
+    assert Refund.objects.count() == 1
