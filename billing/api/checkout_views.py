@@ -180,7 +180,27 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, BillingView):
             if "customer" in params:
                 params["customer"] = self.lookup_customer(params["customer"], param="customer")
             session = checkout.checkout_session_create(merchant=self.merchant, livemode=self.livemode, **params)
-        return self.render(s.CheckoutSessionOut, session, expand)
+        response = self.render(s.CheckoutSessionOut, session, expand)
+        if self.api_key.kind == APIKey.Kind.PUBLISHABLE:
+            # A browser gets what it needs to open the page, not the merchant's metadata or customer.
+            response.data = {key: response.data[key] for key in PUBLIC_SESSION_FIELDS if key in response.data}
+        return response
+
+
+PUBLIC_SESSION_FIELDS = (
+    "id",
+    "object",
+    "amount_subtotal",
+    "amount_total",
+    "currency",
+    "expires_at",
+    "livemode",
+    "mode",
+    "payment_link",
+    "payment_status",
+    "status",
+    "url",
+)
 
 
 class CheckoutSessionView(CheckoutSessionQueries, BillingView):

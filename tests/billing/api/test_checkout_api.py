@@ -442,3 +442,22 @@ def test_a_test_key_never_sees_live_links_or_sessions(kassa, api, paying_shop):
     assert api.v1.payment_links.list().data == []
     assert api.v1.checkout.sessions.list().data == []
     assert [s.id for s in live.v1.checkout.sessions.list().data] == [live_session.id]
+
+
+def test_a_publishable_key_gets_no_merchant_internals_back(kassa, paying_shop):
+    from billing import services
+    from billing.services import checkout
+
+    m = paying_shop.merchant
+    price = services.price_create(
+        merchant=m, livemode=False, product_data={"name": "X"}, currency="usd", unit_amount=500
+    )
+    link = checkout.payment_link_create(
+        merchant=m, livemode=False, line_items=[{"price": price}], metadata={"internal_cost": "42"}
+    )
+    session = kassa(paying_shop.publishable_key.secret).v1.checkout.sessions.create(
+        params={"payment_link": link.public_id}
+    )
+    assert session.url
+    assert "metadata" not in session
+    assert "customer" not in session
