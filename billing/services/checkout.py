@@ -17,6 +17,7 @@ from kassa import metadata as md
 from kassa import money, validators
 from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
+from merchants.models import Merchant
 
 from ..models import (
     CheckoutSession,
@@ -384,6 +385,8 @@ def checkout_session_pay(
         locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
         if locked.status != CheckoutSession.Status.OPEN:
             raise InvalidRequest(f"This checkout session is {locked.status}.", code="checkout_session_not_open")
+        if locked.merchant.status != Merchant.Status.ACTIVE:
+            raise InvalidRequest("This merchant cannot take payments now.", code="account_disabled")
         email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
         if locked.email_collection and not email:
             raise InvalidRequest("Enter your email address.", code="parameter_missing", param="email")

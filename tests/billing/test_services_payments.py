@@ -242,3 +242,13 @@ def test_the_same_refund_request_twice_makes_one_refund(link, card_token):
     again = payments.refund_create(payment_intent=intent, amount=500, request_key="form-1")
     assert first.pk == again.pk
     assert Refund.objects.count() == 1
+
+
+def test_a_disabled_merchant_takes_no_payment(link, card_token, paying_shop):
+    from merchants import services as merchant_services
+
+    session = checkout.checkout_session_from_link(payment_link=link)
+    merchant_services.merchant_update(merchant=paying_shop.merchant, status="disabled")
+    with pytest.raises(InvalidRequest, match="cannot take payments"):
+        checkout.checkout_session_pay(session=session, token=card_token(), email="p@example.com")
+    assert not PaymentIntent.objects.exists()
