@@ -516,19 +516,23 @@ def _read_body(request: HttpRequest, session: CheckoutSession) -> tuple[dict, st
     return fields, None
 
 
+def _session_for_call(request: HttpRequest, session_id: str):
+    """The session a JSON call names, its language and embedding, or the refusal to answer with."""
+    language = i18n.language_from(request)
+    embed = _embed(request)
+    session = _find_session(session_id)
+    if session is None:
+        missing = {"status": "failed", "message": i18n.text(language, "not_found_title")}
+        return None, language, embed, _json(missing, language=language, status=404)
+    return session, language, embed, _cross_site_refusal(request, session, language)
+
+
 @csrf_exempt  # Cross-site requests are refused by _cross_site_refusal instead: see the module docstring.
 @never_cache
 @require_POST
 def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     """Pay with a Stripe.js token: answers succeeded, requires_action (with the processor's client secret) or failed."""
-    language = i18n.language_from(request)
-    embed = _embed(request)
-    session = _find_session(session_id)
-    if session is None:
-        return _json(
-            {"status": "failed", "message": i18n.text(language, "not_found_title")}, language=language, status=404
-        )
-    refusal = _cross_site_refusal(request, session, language)
+    session, language, embed, refusal = _session_for_call(request, session_id)
     if refusal is not None:
         return refusal
     session = _current(session)
@@ -559,14 +563,7 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
 @require_POST
 def session_sync(request: HttpRequest, session_id: str) -> JsonResponse:
     """After Stripe.js's 3-D Secure step: the server re-reads the processor and answers as ``session_pay`` does."""
-    language = i18n.language_from(request)
-    embed = _embed(request)
-    session = _find_session(session_id)
-    if session is None:
-        return _json(
-            {"status": "failed", "message": i18n.text(language, "not_found_title")}, language=language, status=404
-        )
-    refusal = _cross_site_refusal(request, session, language)
+    session, language, embed, refusal = _session_for_call(request, session_id)
     if refusal is not None:
         return refusal
     return _answer(_current(session), language, embed)

@@ -18,7 +18,7 @@ from kassa.api.views import CreatedListParams, ListParams, represent
 from kassa.errors import InvalidRequest
 
 from ..models import PaymentIntent, Refund
-from .serializers import CustomerOut
+from .serializers import AddressParams, CustomerOut
 
 ID = {"max_length": 255}
 
@@ -232,17 +232,8 @@ class CardTokenParams(f.StrictSerializer):
         return super().to_internal_value(data)
 
 
-class BillingAddressParams(f.StrictSerializer):
-    city = f.OptionalString(max_length=200)
-    country = f.OptionalString(max_length=2)
-    line1 = f.OptionalString(max_length=200)
-    line2 = f.OptionalString(max_length=200)
-    postal_code = f.OptionalString(max_length=20)
-    state = f.OptionalString(max_length=200)
-
-
 class BillingDetailsParams(f.StrictSerializer):
-    address = BillingAddressParams(required=False)
+    address = AddressParams(required=False)
     email = f.OptionalString(max_length=254)
     name = f.OptionalString(max_length=256)
     phone = f.OptionalString(max_length=40)
