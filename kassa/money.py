@@ -194,3 +194,21 @@ def format_amount(amount: int, currency: str) -> str:
     """A human amount: '19.99 USD', '500 JPY'. Locale-aware formatting is the template's job."""
     places = decimal_places(currency)
     return f"{to_decimal(amount, currency):,.{places}f} {currency.upper()}"
+
+
+def check(amount, currency: str, *, param: str, minimum: int = 0) -> None:
+    """The rules every amount Kassa stores obeys: a supported currency, an integer within limits."""
+    from kassa.errors import InvalidRequest
+
+    if not is_supported(currency):
+        raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidRequest(f"{param} must be an integer.", code="parameter_invalid_integer", param=param)
+    if amount < minimum:
+        raise InvalidRequest(f"{param} must be at least {minimum}.", code="amount_too_small", param=param)
+    if amount > MAX_AMOUNT:
+        raise InvalidRequest(
+            f"{param} must be at most {MAX_AMOUNT} (in {currency.upper()}'s smallest unit).",
+            code="amount_too_large",
+            param=param,
+        )

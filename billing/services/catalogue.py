@@ -104,17 +104,6 @@ def product_delete(*, product: Product) -> str:
 # --- prices -----------------------------------------------------------------
 
 
-def _check_amount(unit_amount: int, currency: str) -> None:
-    if unit_amount < 0:
-        raise InvalidRequest("unit_amount must be zero or more.", code="amount_too_small", param="unit_amount")
-    if unit_amount > money.MAX_AMOUNT:
-        raise InvalidRequest(
-            f"unit_amount must be at most {money.MAX_AMOUNT} (in {currency.upper()}'s smallest unit).",
-            code="amount_too_large",
-            param="unit_amount",
-        )
-
-
 def _lookup_key_take(*, merchant, livemode: bool, lookup_key: str, transfer: bool, keep: Price | None) -> None:
     """Give ``lookup_key`` to a price, moving it from its holder when ``transfer`` is set.
 
@@ -159,9 +148,7 @@ def price_create(
     metadata=None,
 ) -> Price:
     currency = currency.lower()
-    if not money.is_supported(currency):
-        raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
-    _check_amount(unit_amount, currency)
+    money.check(unit_amount, currency, param="unit_amount")
     if (product is None) == (product_data is None):
         raise InvalidRequest(
             "Pass exactly one of product and product_data.",

@@ -49,19 +49,6 @@ def _event(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
     PaymentIntentEvent.objects.create(payment_intent=payment_intent, kind=kind, message=message[:500])
 
 
-def _check_amount(amount: int, currency: str) -> None:
-    if not money.is_supported(currency):
-        raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
-    if amount < 1:
-        raise InvalidRequest("Amount must be at least 1.", code="amount_too_small", param="amount")
-    if amount > money.MAX_AMOUNT:
-        raise InvalidRequest(
-            f"Amount must be at most {money.MAX_AMOUNT} in the currency's smallest unit.",
-            code="amount_too_large",
-            param="amount",
-        )
-
-
 @transaction.atomic
 def payment_intent_create(
     *,
@@ -76,7 +63,7 @@ def payment_intent_create(
     metadata=None,
 ) -> PaymentIntent:
     currency = currency.lower()
-    _check_amount(amount, currency)
+    money.check(amount, currency, param="amount", minimum=1)
     if payment_method is not None and payment_method.customer_id != getattr(customer, "pk", None):
         raise InvalidRequest(
             "The payment method belongs to another customer; pass that customer.", param="payment_method"
