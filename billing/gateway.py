@@ -275,3 +275,11 @@ def refund_create(
     except stripe.StripeError as exc:
         raise _processor_error(exc, "refund", credential) from exc
     return ProcessorRefund(id=refund.id, status=refund.status or "pending")
+
+
+def refund_retrieve(credential, processor_id: str) -> ProcessorRefund:
+    try:
+        refund = client_for(credential).v1.refunds.retrieve(processor_id)
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "refund retrieve", credential) from exc
+    return ProcessorRefund(id=refund.id, status=refund.status or "pending")

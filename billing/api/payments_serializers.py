@@ -168,9 +168,13 @@ class PaymentIntentOut(serializers.Serializer):
 
     @extend_schema_field(inline_serializer("PaymentIntentNextAction", {"type": serializers.CharField()}))
     def get_next_action(self, intent: PaymentIntent):
-        if intent.status == PaymentIntent.Status.REQUIRES_ACTION:
-            return {"type": "use_stripe_sdk"}
-        return None
+        if intent.status != PaymentIntent.Status.REQUIRES_ACTION:
+            return None
+        # Kassa's extension: the processor's client secret, for Stripe.js's
+        # handleCardAction() with the merchant's Stripe publishable key. Retrieving
+        # the PaymentIntent afterwards re-reads the processor and shows the outcome.
+        secret = self.context.get("processor_client_secret")
+        return {"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "stripe_js", "client_secret": secret}}
 
     @reference_field("payment method")
     def get_payment_method(self, intent: PaymentIntent):

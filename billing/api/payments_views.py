@@ -5,15 +5,19 @@ that never exceed what was captured); these views turn ids into the merchant's
 own objects, call the service and render. Checkout is in checkout_views.py.
 """
 
+import logging
+
 from kassa.api import schema
 from kassa.api.views import StripeView, paginate, represent
-from kassa.errors import CardError, InvalidRequest, ResourceMissing
+from kassa.errors import CardError, InvalidRequest, KassaError, ResourceMissing
 from merchants.selectors import processor_credential_for
 
 from .. import selectors
 from ..models import Customer, PaymentIntent, PaymentMethod, Refund
 from ..services import payments
 from . import payments_serializers as s
+
+logger = logging.getLogger(__name__)
 
 
 class BillingView(StripeView):
@@ -57,6 +61,14 @@ class PaymentIntentViewBase(BillingView):
         queryset = self.scoped(PaymentIntent).select_related("customer", "payment_method")
         return self.lookup(PaymentIntent, id, queryset=queryset)
 
+    def render(self, serializer_class, instance, expand=frozenset(), status=200, **context):
+        if isinstance(instance, PaymentIntent) and instance.status == PaymentIntent.Status.REQUIRES_ACTION:
+            try:
+                context["processor_client_secret"] = payments.processor_client_secret(instance)
+            except KassaError as exc:
+                logger.warning("No client secret for %s: %s", instance.public_id, exc.message)
+        return super().render(serializer_class, instance, expand, status, **context)
+
     def confirm(self, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None) -> PaymentIntent:
         try:
             return payments.payment_intent_confirm(payment_intent=payment_intent, payment_method=payment_method)
@@ -97,7 +109,14 @@ class PaymentIntentView(PaymentIntentViewBase):
     @schema.read(s.PaymentIntentOut, operation_id="payment_intents_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
-        return self.render(s.PaymentIntentOut, self.get_payment_intent(id), expand)
+        payment_intent = self.get_payment_intent(id)
+        if payment_intent.status in (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING):
+            # Still moving at the processor (3-D Secure, processing): show where it is now.
+            try:
+                payment_intent = payments.payment_intent_refresh(payment_intent=payment_intent)
+            except KassaError as exc:
+                logger.warning("Could not re-read %s: %s", payment_intent.public_id, exc.message)
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
 
     @schema.create(s.PaymentIntentUpdateParams, s.PaymentIntentOut, operation_id="payment_intents_update")
     def post(self, request, id):

@@ -502,6 +502,8 @@ def payments_reconcile(*, stuck_after: timedelta = timedelta(minutes=15)) -> int
     - Attempts left ``pending`` longer than any request can run (a killed
       worker) become ``errored``: the next confirm retries them under their
       own key instead of being blocked for good.
+    - Refunds the processor acknowledged as pending are re-read until they
+      succeed or fail (a failed one frees its amount).
     Safe to run twice: every change goes through the forward-only ``_apply``.
     """
     count = 0
@@ -521,4 +523,31 @@ def payments_reconcile(*, stuck_after: timedelta = timedelta(minutes=15)) -> int
                 count += 1
         except KassaError as exc:
             logger.warning("Could not reconcile %s: %s", payment_intent.public_id, exc.message)
+    pending = Refund.objects.filter(status=Refund.Status.PENDING, processor_id__isnull=False).select_related(
+        "payment_intent"
+    )
+    for refund in pending.iterator():
+        try:
+            if refund_refresh(refund=refund).status != Refund.Status.PENDING:
+                count += 1
+        except KassaError as exc:
+            logger.warning("Could not reconcile %s: %s", refund.public_id, exc.message)
     return count
+
+
+def refund_refresh(*, refund: Refund) -> Refund:
+    """Re-read a pending refund at the processor and record where it ended."""
+    credential = processor_credential_for(refund.merchant, refund.livemode)
+    result = gateway.refund_retrieve(credential, refund.processor_id)
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status == Refund.Status.PENDING and result.status in (
+            Refund.Status.SUCCEEDED,
+            Refund.Status.FAILED,
+            Refund.Status.CANCELED,
+        ):
+            refund.status = result.status
+            refund.save(update_fields=["status"])
+            kind = "refunded" if result.status == Refund.Status.SUCCEEDED else "refund_failed"
+            _event(refund.payment_intent, kind, money.format_amount(refund.amount, refund.currency))
+    return refund

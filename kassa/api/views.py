@@ -84,8 +84,9 @@ class StripeView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data, expand
 
-    def render(self, serializer_class, instance, expand=frozenset(), status=200) -> Response:
-        return Response(represent(serializer_class, instance, {"expand": set(expand), "view": self}), status=status)
+    def render(self, serializer_class, instance, expand=frozenset(), status=200, **context) -> Response:
+        context = {"expand": set(expand), "view": self, **context}
+        return Response(represent(serializer_class, instance, context), status=status)
 
     # --- idempotency -----------------------------------------------------
     def initial(self, request, *args, **kwargs):

@@ -252,3 +252,16 @@ def test_a_disabled_merchant_takes_no_payment(link, card_token, paying_shop):
     with pytest.raises(InvalidRequest, match="cannot take payments"):
         checkout.checkout_session_pay(session=session, token=card_token(), email="p@example.com")
     assert not PaymentIntent.objects.exists()
+
+
+def test_a_refund_left_pending_is_settled_by_the_reconciler(link, card_token):
+    session = checkout.checkout_session_from_link(payment_link=link)
+    intent = checkout.checkout_session_pay(session=session, token=card_token(), email="p@example.com")
+    refund = payments.refund_create(payment_intent=intent, amount=700)
+    # The processor acknowledged it but Kassa did not hear how it ended (a timeout after the call).
+    Refund.objects.filter(pk=refund.pk).update(status="pending")
+    assert payments.refundable_amount(intent) == 1800
+    payments.payments_reconcile()
+    refund.refresh_from_db()
+    assert refund.status == "succeeded"
+    assert payments.payments_reconcile() == 0

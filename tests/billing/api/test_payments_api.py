@@ -213,6 +213,25 @@ def test_a_card_asking_for_3d_secure_leaves_requires_action(api, customer, save_
     assert exc.value.code == "payment_intent_unexpected_state"
 
 
+@pytest.mark.parametrize("success", [True, False])
+def test_3d_secure_is_finished_in_the_browser_and_seen_through_the_api(
+    api, customer, save_card, stripe_backend, success
+):
+    card = save_card("4000002500003155")
+    intent = api.v1.payment_intents.create(
+        params={"amount": 700, "currency": "eur", "customer": customer.id, "payment_method": card.id, "confirm": True}
+    )
+    secret = intent.next_action.use_stripe_sdk.client_secret
+    # What Stripe.js's handleCardAction(secret) does in the payer's browser with the merchant's Stripe key:
+    stripe_backend.authenticate(secret.split("_secret_")[0], secret, success=success)
+    after = api.v1.payment_intents.retrieve(intent.id)
+    if success:
+        assert (after.status, after.amount_received, after.next_action) == ("succeeded", 700, None)
+    else:
+        assert after.status == "requires_payment_method"
+        assert after.last_payment_error.code == "payment_intent_authentication_failure"
+
+
 def test_cancel_an_unpaid_payment(api, customer, paid):
     intent = api.v1.payment_intents.create(params={"amount": 500, "currency": "eur", "customer": customer.id})
     canceled = api.v1.payment_intents.cancel(intent.id, params={"cancellation_reason": "requested_by_customer"})
