@@ -450,14 +450,12 @@ def _answer(session: CheckoutSession, language: str, embed: str | None) -> JsonR
         body = data | {"status": "failed", "code": "checkout_session_not_open", "message": message}
         return _json(body | {"next_url": next_url}, language=language, status=410)
     if intent is not None and intent.status == PaymentIntent.Status.REQUIRES_ACTION:
-        try:
-            client_secret = payments.processor_client_secret(intent)
-        except KassaError as exc:
-            return _failure(exc, session, language)
-        if client_secret:
-            message = i18n.text(language, "authenticating")
-            body = {"status": "requires_action", "message": message, "client_secret": client_secret}
-            return _json(data | body, language=language)
+        client_secret = payments.processor_client_secret(intent)
+        if not client_secret:  # the processor could not be asked: say so; paying again is safe
+            return _failure(ProcessorError("The payment processor did not answer."), session, language)
+        message = i18n.text(language, "authenticating")
+        body = {"status": "requires_action", "message": message, "client_secret": client_secret}
+        return _json(data | body, language=language)
     if intent is not None and intent.status == PaymentIntent.Status.PROCESSING:
         message = i18n.text(language, "still_processing")
         return _json(data | {"status": "processing", "message": message}, language=language, status=202)

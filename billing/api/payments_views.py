@@ -6,11 +6,11 @@ own objects, call the service and render. Checkout is in checkout_views.py.
 """
 
 import logging
+from contextlib import contextmanager
 
 from kassa.api import schema
 from kassa.api.views import StripeView, paginate, represent
-from kassa.errors import CardError, InvalidRequest, KassaError, ResourceMissing
-from merchants.selectors import processor_credential_for
+from kassa.errors import CardError, InvalidRequest, ResourceMissing
 
 from .. import selectors
 from ..models import Customer, PaymentIntent, PaymentMethod, Refund
@@ -62,20 +62,21 @@ class PaymentIntentViewBase(BillingView):
         return self.lookup(PaymentIntent, id, queryset=queryset)
 
     def render(self, serializer_class, instance, expand=frozenset(), status=200, **context):
-        if isinstance(instance, PaymentIntent) and instance.status == PaymentIntent.Status.REQUIRES_ACTION:
-            try:
-                context["processor_client_secret"] = payments.processor_client_secret(instance)
-            except KassaError as exc:
-                logger.warning("No client secret for %s: %s", instance.public_id, exc.message)
+        if isinstance(instance, PaymentIntent):
+            context["processor_client_secret"] = payments.processor_client_secret(instance)
         return super().render(serializer_class, instance, expand, status, **context)
 
-    def confirm(self, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None) -> PaymentIntent:
+    @contextmanager
+    def card_errors_carry_the_payment_intent(self):
+        """As at Stripe, a card error carries the PaymentIntent as it now stands (last_payment_error …)."""
         try:
-            return payments.payment_intent_confirm(payment_intent=payment_intent, payment_method=payment_method)
+            yield
         except CardError as exc:
-            # As at Stripe, a card error carries the PaymentIntent as it now stands (last_payment_error …).
-            payment_intent.refresh_from_db()
-            exc.extra["payment_intent"] = represent(s.PaymentIntentOut, payment_intent, {"expand": set(), "view": self})
+            payment_intent = self.scoped(PaymentIntent).filter(public_id=exc.extra.get("payment_intent")).first()
+            if payment_intent is not None:
+                exc.extra["payment_intent"] = represent(
+                    s.PaymentIntentOut, payment_intent, {"expand": set(), "view": self}
+                )
             raise
 
 
@@ -96,12 +97,13 @@ class PaymentIntentsView(PaymentIntentViewBase):
             params["customer"] = self.lookup_customer(params["customer"], param="customer")
         if "payment_method" in params:
             params["payment_method"] = self.lookup(PaymentMethod, params["payment_method"], param="payment_method")
-        if confirm:
-            # A merchant without Stripe credentials gets the clear error before a PaymentIntent is made.
-            processor_credential_for(self.merchant, self.livemode)
-        payment_intent = payments.payment_intent_create(merchant=self.merchant, livemode=self.livemode, **params)
-        if confirm:
-            payment_intent = self.confirm(payment_intent)
+        if not confirm:
+            payment_intent = payments.payment_intent_create(merchant=self.merchant, livemode=self.livemode, **params)
+            return self.render(s.PaymentIntentOut, payment_intent, expand)
+        with self.card_errors_carry_the_payment_intent():
+            payment_intent = payments.payment_intent_create_and_confirm(
+                merchant=self.merchant, livemode=self.livemode, **params
+            )
         return self.render(s.PaymentIntentOut, payment_intent, expand)
 
 
@@ -109,13 +111,7 @@ class PaymentIntentView(PaymentIntentViewBase):
     @schema.read(s.PaymentIntentOut, operation_id="payment_intents_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
-        payment_intent = self.get_payment_intent(id)
-        if payment_intent.status in (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING):
-            # Still moving at the processor (3-D Secure, processing): show where it is now.
-            try:
-                payment_intent = payments.payment_intent_refresh(payment_intent=payment_intent)
-            except KassaError as exc:
-                logger.warning("Could not re-read %s: %s", payment_intent.public_id, exc.message)
+        payment_intent = payments.payment_intent_current(payment_intent=self.get_payment_intent(id))
         return self.render(s.PaymentIntentOut, payment_intent, expand)
 
     @schema.create(s.PaymentIntentUpdateParams, s.PaymentIntentOut, operation_id="payment_intents_update")
@@ -134,7 +130,11 @@ class PaymentIntentConfirmView(PaymentIntentViewBase):
         payment_method = None
         if "payment_method" in params:
             payment_method = self.lookup(PaymentMethod, params["payment_method"], param="payment_method")
-        return self.render(s.PaymentIntentOut, self.confirm(payment_intent, payment_method), expand)
+        with self.card_errors_carry_the_payment_intent():
+            payment_intent = payments.payment_intent_confirm(
+                payment_intent=payment_intent, payment_method=payment_method
+            )
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
 
 
 class PaymentIntentCancelView(PaymentIntentViewBase):

@@ -322,12 +322,41 @@ def payment_intent_confirm(
     return payment_intent
 
 
+def payment_intent_create_and_confirm(*, merchant, livemode: bool, **params) -> PaymentIntent:
+    """``payment_intents.create`` with ``confirm=true``: made (and committed), then confirmed two-phase.
+
+    The credentials are checked first, so a merchant without them gets the
+    clear error and no orphan PaymentIntent.
+    """
+    processor_credential_for(merchant, livemode)
+    payment_intent = payment_intent_create(merchant=merchant, livemode=livemode, **params)
+    return payment_intent_confirm(payment_intent=payment_intent)
+
+
+def payment_intent_current(*, payment_intent: PaymentIntent) -> PaymentIntent:
+    """The PaymentIntent as it stands, re-read from the processor while it is still moving there.
+
+    If the processor cannot be asked, the last recorded state is the answer.
+    """
+    if payment_intent.status not in (S.REQUIRES_ACTION, S.PROCESSING):
+        return payment_intent
+    try:
+        return payment_intent_refresh(payment_intent=payment_intent)
+    except KassaError as exc:
+        logger.warning("Could not re-read %s: %s", payment_intent.public_id, exc.message)
+        return payment_intent
+
+
 def processor_client_secret(payment_intent: PaymentIntent) -> str | None:
-    """The processor's client secret, for Stripe.js's 3-D Secure step in the payer's browser."""
+    """The processor's client secret, for Stripe.js's 3-D Secure step in the payer's browser (None if unknown)."""
     if payment_intent.status != S.REQUIRES_ACTION or not payment_intent.processor_id:
         return None
-    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    return gateway.payment_intent_retrieve(credential, payment_intent.processor_id).client_secret
+    try:
+        credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+        return gateway.payment_intent_retrieve(credential, payment_intent.processor_id).client_secret
+    except KassaError as exc:
+        logger.warning("No client secret for %s: %s", payment_intent.public_id, exc.message)
+        return None
 
 
 def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
