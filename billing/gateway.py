@@ -6,6 +6,7 @@ and tests ``STRIPE_API_BASE`` points the client at localstripe. Stripe's
 errors are translated here, once, into messages that never carry a key.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -85,6 +86,7 @@ class ProcessorPayment:
     error_code: str | None = None
     decline_code: str | None = None
     error_message: str | None = None
+    kassa_id: str | None = None  # the Kassa PaymentIntent it was made for (its metadata)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def _payment(data: dict) -> ProcessorPayment:
         error_code=error.get("code"),
         decline_code=error.get("decline_code"),
         error_message=CARD_MESSAGES.get(error.get("code") or "", CARD_MESSAGES["card_declined"]) if error else None,
+        kassa_id=(data.get("metadata") or {}).get("kassa_payment_intent"),
     )
 
 
@@ -283,3 +286,27 @@ def refund_retrieve(credential, processor_id: str) -> ProcessorRefund:
     except stripe.StripeError as exc:
         raise _processor_error(exc, "refund retrieve", credential) from exc
     return ProcessorRefund(id=refund.id, status=refund.status or "pending")
+
+
+# --- inbound webhooks -------------------------------------------------------------
+
+
+def processor_event_verify(payload: bytes, signature: str, secret: str, *, tolerance: int) -> dict:
+    """The event Stripe signed, or InvalidRequest if the signature does not hold (or is too old).
+
+    https://docs.stripe.com/webhooks#verify-events
+    """
+    try:
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError):
+        raise InvalidRequest(
+            "The Stripe-Signature header does not match this merchant's signing secret, or is too old.",
+            code="signature_invalid",
+        ) from None
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise InvalidRequest("The event is not JSON.", code="event_invalid") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        raise InvalidRequest("The event has no id or type.", code="event_invalid")
+    return event

@@ -21,6 +21,10 @@ from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 
+# How often beat sweeps for webhook deliveries and inbound Stripe events no task picked up. Read
+# from the environment here, not from Django's settings, which import this module while loading.
+WEBHOOK_SWEEP_SECONDS = float(os.environ.get("KASSA_WEBHOOK_SWEEP_SECONDS", "30"))
+
 app = Celery("kassa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
@@ -47,6 +51,15 @@ app.conf.update(
         "reconcile-payments": {
             "task": "billing.tasks.payments_reconcile",
             "schedule": 120.0,
+        },
+        # Safety nets for lost tasks and long retries (tests sweep every few seconds).
+        "sweep-webhook-deliveries": {
+            "task": "webhooks.tasks.deliveries_sweep",
+            "schedule": WEBHOOK_SWEEP_SECONDS,
+        },
+        "sweep-inbound-stripe-events": {
+            "task": "webhooks.tasks.processor_events_sweep",
+            "schedule": WEBHOOK_SWEEP_SECONDS,
         },
     },
 )

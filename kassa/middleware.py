@@ -1,10 +1,16 @@
 """Cross-cutting request handling: request ids and the health check."""
 
+import contextvars
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
 from kassa.ids import public_id
+
+#: ``(request id, Idempotency-Key)`` of the API request being served, for the events it causes
+#: (an event's ``request``); ``None`` outside API requests (pages, tasks, the dashboard).
+api_request: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar("api_request", default=None)
 
 
 class RequestIdMiddleware:
@@ -15,7 +21,14 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         request.request_id = public_id("req", 14)
-        response = self.get_response(request)
+        token = None
+        if request.path.startswith("/v1/"):
+            token = api_request.set((request.request_id, request.headers.get("Idempotency-Key")))
+        try:
+            response = self.get_response(request)
+        finally:
+            if token is not None:
+                api_request.reset(token)
         response["Request-Id"] = request.request_id
         if request.path.startswith("/v1/"):
             response["Stripe-Version"] = settings.KASSA_API_VERSION

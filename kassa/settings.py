@@ -216,6 +216,27 @@ KASSA_IDEMPOTENCY_STALE_SECONDS = 15 * 60
 KASSA_KEY_ROLL_MAX_DAYS = 7
 KASSA_PUBLIC_URL = env.str("KASSA_PUBLIC_URL", default="http://127.0.0.1:8000")
 
+# --- Webhooks (see webhooks/services/delivery.py; the sweep interval: kassa/celery.py) -
+# Seconds to wait after failed attempt n before attempt n+1; the delivery is
+# given up after the last one. Live: about 3 days, as Stripe. Test: about 2.6
+# hours, so a developer's broken receiver is not retried for days.
+KASSA_WEBHOOK_RETRY_SCHEDULE = {
+    "live": env.list(
+        "KASSA_WEBHOOK_RETRY_SCHEDULE_LIVE",
+        cast=float,
+        default=[60, 300, 1800, 7200, 18000, 36000, 43200, 50400, 50400, 50400],
+    ),
+    "test": env.list("KASSA_WEBHOOK_RETRY_SCHEDULE_TEST", cast=float, default=[10, 60, 300, 1800, 7200]),
+}
+# Seconds for the TCP connect, and for each read of the answer.
+KASSA_WEBHOOK_TIMEOUT = env.float("KASSA_WEBHOOK_TIMEOUT", default=10.0)
+# Test-mode endpoints on loopback (a receiver on the developer's machine); never in live mode.
+KASSA_WEBHOOKS_ALLOW_LOOPBACK = env.bool("KASSA_WEBHOOKS_ALLOW_LOOPBACK", default=DEBUG)
+# How much of a receiver's answer each attempt keeps, for the dashboard.
+KASSA_WEBHOOK_BODY_PREFIX = 1000
+# Stripe's rule for inbound events: a signature older than this is refused.
+KASSA_STRIPE_WEBHOOK_TOLERANCE = 300
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.api.permissions.HasResourceAccess"],

@@ -21,6 +21,7 @@ urlpatterns = [
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
     path("pay/", include("billing.page_urls")),
+    path("webhooks/", include("webhooks.urls")),
     path(
         "v1/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[], throttle_classes=[]),
@@ -34,6 +35,7 @@ urlpatterns = [
         name="docs",
     ),
     path("v1/", include("billing.api.urls")),
+    path("v1/", include("webhooks.api.urls")),
     # Anything else under /v1/ answers in the API's error shape, DEBUG or not.
     re_path(r"^v1/", not_found_json),
 ]

@@ -16,6 +16,10 @@ os.environ.setdefault("KASSA_RATE_LIMIT_TEST", "100000/s")
 os.environ.setdefault("KASSA_RATE_LIMIT_LIVE", "100000/s")
 # A queue of its own, so no other worker on this machine takes the suite's tasks.
 os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
+# Webhooks on a test's time scale: retries a second apart, short timeouts, frequent sweeps.
+os.environ.setdefault("KASSA_WEBHOOK_RETRY_SCHEDULE_TEST", "1,1,1,1,1")
+os.environ.setdefault("KASSA_WEBHOOK_TIMEOUT", "2")
+os.environ.setdefault("KASSA_WEBHOOK_SWEEP_SECONDS", "2")
 
 from kassa.settings import *  # noqa: F403
 

@@ -2,7 +2,16 @@ from django.apps import AppConfig
 
 
 class WebhooksConfig(AppConfig):
-    """Inbound Stripe events and outbound merchant webhooks (built in the webhooks issue)."""
+    """Inbound Stripe events and outbound merchant webhooks."""
 
     name = "webhooks"
     verbose_name = "Webhooks"
+
+    def ready(self):
+        from kassa.api.views import represent
+
+        from .api.serializers import EndpointOut
+        from .models import WebhookEndpoint
+        from .services import outbox
+
+        outbox.register(WebhookEndpoint, lambda obj: represent(EndpointOut, obj, {"expand": set(), "view": None}))

@@ -327,3 +327,32 @@ class PaymentMethodOut(serializers.Serializer):
     @reference_field("customer")
     def get_customer(self, method):
         return reference(self, method.customer, "customer", CustomerOut)
+
+
+# --- charges (only inside events) ------------------------------------------------------
+
+
+def charge_out(payment_intent: PaymentIntent) -> dict:
+    """The charge of a succeeded PaymentIntent, as Stripe shapes it in ``charge.*`` events.
+
+    Kassa has no charges API of its own: the id is the processor's charge
+    (``latest_charge``), the amounts are Kassa's record of the payment.
+    """
+    refunded = sum(payment_intent.refunds.filter(status=Refund.Status.SUCCEEDED).values_list("amount", flat=True))
+    return {
+        "id": payment_intent.latest_charge,
+        "object": "charge",
+        "amount": payment_intent.amount,
+        "amount_captured": payment_intent.amount_received,
+        "amount_refunded": refunded,
+        "captured": True,
+        "created": int(payment_intent.created.timestamp()),
+        "currency": payment_intent.currency,
+        "customer": payment_intent.customer.public_id if payment_intent.customer_id else None,
+        "livemode": payment_intent.livemode,
+        "metadata": payment_intent.metadata,
+        "paid": True,
+        "payment_intent": payment_intent.public_id,
+        "refunded": refunded >= payment_intent.amount_received,
+        "status": "succeeded",
+    }

@@ -11,6 +11,7 @@ from kassa import metadata, money, validators
 from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 from merchants.models import Merchant
+from webhooks.services.outbox import event_emit, render
 
 from ..models import Customer, Price, Product
 
@@ -65,7 +66,7 @@ def product_create(
     metadata=None,
 ) -> Product:
     fields = _product_fields({"name": name, "description": description, "images": images, "url": url})
-    return Product.objects.create(
+    product = Product.objects.create(
         public_id=public_id(Product.PREFIX),
         merchant=merchant,
         livemode=livemode,
@@ -73,6 +74,8 @@ def product_create(
         metadata=_metadata(metadata),
         **fields,
     )
+    event_emit(type="product.created", obj=product)
+    return product
 
 
 def _metadata(change) -> dict:
@@ -82,8 +85,10 @@ def _metadata(change) -> dict:
 @transaction.atomic
 def product_update(*, product: Product, **changes) -> Product:
     product = Product.objects.select_for_update().get(pk=product.pk)
+    before = render(product)
     fields = _apply(product, _product_fields(changes), PRODUCT_FIELDS)
     product.save(update_fields=[*fields, "updated"])
+    event_emit(type="product.updated", obj=product, before=before)
     return product
 
 
@@ -97,7 +102,9 @@ def product_delete(*, product: Product) -> str:
             code="product_has_prices",
         )
     deleted_id = product.public_id
+    last = render(product)
     product.delete()
+    event_emit(type="product.deleted", obj=product, data_object=last)
     return deleted_id
 
 
@@ -127,8 +134,10 @@ def _lookup_key_take(*, merchant, livemode: bool, lookup_key: str, transfer: boo
             code="lookup_key_in_use",
             param="lookup_key",
         )
+    before = render(holder)
     holder.lookup_key = None
     holder.save(update_fields=["lookup_key"])
+    event_emit(type="price.updated", obj=holder, before=before)
 
 
 @transaction.atomic
@@ -181,7 +190,7 @@ def price_create(
                 code="parameter_invalid_integer",
                 param="recurring[interval_count]",
             )
-    return Price.objects.create(
+    price = Price.objects.create(
         public_id=public_id(Price.PREFIX),
         merchant=merchant,
         livemode=livemode,
@@ -196,12 +205,15 @@ def price_create(
         lookup_key=lookup_key or None,
         metadata=_metadata(metadata),
     )
+    event_emit(type="price.created", obj=price)
+    return price
 
 
 @transaction.atomic
 def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) -> Price:
     """Only active, nickname, lookup_key and metadata change; amount, currency and product never do."""
     price = Price.objects.select_for_update().get(pk=price.pk)
+    before = render(price)
     if changes.get("lookup_key"):
         _lookup_key_take(
             merchant=price.merchant,
@@ -213,6 +225,7 @@ def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) 
     fields = _apply(price, changes, ("active", "nickname", "lookup_key"))
     if fields:
         price.save(update_fields=fields)
+        event_emit(type="price.updated", obj=price, before=before)
     return price
 
 
@@ -246,13 +259,15 @@ def _customer_fields(fields: dict) -> dict:
 @transaction.atomic
 def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
     fields = _customer_fields(fields)
-    return Customer.objects.create(
+    customer = Customer.objects.create(
         public_id=public_id(Customer.PREFIX),
         merchant=merchant,
         livemode=livemode,
         metadata=_metadata(metadata),
         **fields,
     )
+    event_emit(type="customer.created", obj=customer)
+    return customer
 
 
 @transaction.atomic
@@ -260,9 +275,11 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
+    before = render(customer)
     fields = _apply(customer, _customer_fields(changes), CUSTOMER_FIELDS)
     if fields:
         customer.save(update_fields=fields)
+        event_emit(type="customer.updated", obj=customer, before=before)
     return customer
 
 
@@ -272,6 +289,8 @@ def customer_delete(*, customer: Customer) -> Customer:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
+    last = render(customer)
     customer.deleted = True
     customer.save(update_fields=["deleted"])
+    event_emit(type="customer.deleted", obj=customer, data_object=last)
     return customer

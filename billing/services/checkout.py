@@ -18,6 +18,7 @@ from kassa import money, validators
 from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 from merchants.models import Merchant
+from webhooks.services.outbox import event_emit, render
 
 from ..models import (
     CheckoutSession,
@@ -158,6 +159,7 @@ def payment_link_create(
     )
     for price, quantity in resolved:
         PaymentLinkLineItem.objects.create(public_id=public_id("li"), payment_link=link, price=price, quantity=quantity)
+    event_emit(type="payment_link.created", obj=link)
     return link
 
 
@@ -178,6 +180,7 @@ def payment_link_create_for_amount(
 @transaction.atomic
 def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
     link = PaymentLink.objects.select_for_update().get(pk=payment_link.pk)
+    before = render(link)
     if "active" in changes:
         link.active = changes["active"]
     if "after_completion" in changes:
@@ -191,6 +194,7 @@ def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
     if "metadata" in changes:
         link.metadata = md.merge(link.metadata, changes["metadata"])
     link.save()
+    event_emit(type="payment_link.updated", obj=link, before=before)
     return link
 
 
@@ -305,6 +309,7 @@ def _expire_if_due(session: CheckoutSession) -> CheckoutSession:
             if locked.status == CheckoutSession.Status.OPEN and not _payment_in_flight(locked):
                 locked.status = CheckoutSession.Status.EXPIRED
                 locked.save(update_fields=["status"])
+                event_emit(type="checkout.session.expired", obj=locked)
             return locked
     return session
 
@@ -330,6 +335,7 @@ def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
             raise InvalidRequest("A payment for this session is in progress.", code="payment_in_progress")
         locked.status = CheckoutSession.Status.EXPIRED
         locked.save(update_fields=["status"])
+        event_emit(type="checkout.session.expired", obj=locked)
     if locked.payment_intent_id:
         payments.payment_intent_cancel(
             payment_intent=locked.payment_intent, cancellation_reason="abandoned", from_session=True
@@ -364,6 +370,7 @@ def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
     session.payment_status = CheckoutSession.PaymentStatus.PAID
     session.completed_at = timezone.now()
     session.save(update_fields=["status", "payment_status", "completed_at"])
+    event_emit(type="checkout.session.completed", obj=session)
 
 
 def checkout_session_pay(

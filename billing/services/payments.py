@@ -25,6 +25,7 @@ from kassa import money
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.selectors import processor_credential_for
+from webhooks.services.outbox import event_emit, render
 
 from .. import gateway
 from ..models import Customer, PaymentAttempt, PaymentIntent, PaymentIntentEvent, PaymentMethod, Refund
@@ -43,6 +44,13 @@ TRANSITIONS = {
     S.CANCELED: {S.SUCCEEDED},
 }
 CANCELABLE = {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION}
+# The events a move to each status sends (https://docs.stripe.com/api/events/types#event_types-payment_intent.succeeded).
+_EVENT_TYPES = {
+    S.REQUIRES_ACTION: "payment_intent.requires_action",
+    S.PROCESSING: "payment_intent.processing",
+    S.SUCCEEDED: "payment_intent.succeeded",
+    S.CANCELED: "payment_intent.canceled",
+}
 
 
 def _event(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
@@ -84,6 +92,7 @@ def payment_intent_create(
         metadata=md.merge({}, metadata),
     )
     _event(payment_intent, "created", f"{money.format_amount(amount, currency)}")
+    event_emit(type="payment_intent.created", obj=payment_intent)
     return payment_intent
 
 
@@ -274,6 +283,11 @@ def _apply(payment_intent: PaymentIntent, result: gateway.ProcessorPayment, atte
         elif new_status == S.CANCELED:
             locked.canceled_at = timezone.now()
         locked.save()
+        event_type = _EVENT_TYPES.get(new_status) if new_status != previous else None
+        if new_status == S.REQUIRES_PAYMENT_METHOD and attempt.status == PaymentAttempt.Status.FAILED:
+            event_type = "payment_intent.payment_failed"
+        if event_type:
+            event_emit(type=event_type, obj=locked)
         if new_status == S.SUCCEEDED:
             from .checkout import checkout_session_mark_paid
 
@@ -359,17 +373,7 @@ def processor_client_secret(payment_intent: PaymentIntent) -> str | None:
         return None
 
 
-def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
-    """Re-read the processor's state and apply it (after 3-D Secure, a webhook, or a page that lost track)."""
-    if not payment_intent.processor_id:
-        return payment_intent
-    attempt = (
-        payment_intent.attempts.filter(processor_payment_intent_id=payment_intent.processor_id).order_by("-id").first()
-    )
-    if attempt is None:
-        return payment_intent
-    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    result = gateway.payment_intent_retrieve(credential, payment_intent.processor_id)
+def _settle(payment_intent: PaymentIntent, attempt: PaymentAttempt, result: gateway.ProcessorPayment) -> PaymentIntent:
     if result.status == S.REQUIRES_PAYMENT_METHOD and not result.error_code:
         # 3-D Secure failed or was abandoned: Stripe keeps no error; say what happened.
         result = gateway.ProcessorPayment(
@@ -379,6 +383,61 @@ def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
             error_message=gateway.CARD_MESSAGES["payment_intent_authentication_failure"],
         )
     return _apply(payment_intent, result, attempt)
+
+
+def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
+    """Re-read the processor's state and apply it (after 3-D Secure, or for a page that lost track)."""
+    if not payment_intent.processor_id:
+        return payment_intent
+    attempt = (
+        payment_intent.attempts.filter(processor_payment_intent_id=payment_intent.processor_id).order_by("-id").first()
+    )
+    if attempt is None:
+        return payment_intent
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    return _settle(payment_intent, attempt, gateway.payment_intent_retrieve(credential, payment_intent.processor_id))
+
+
+def payment_intent_sync(*, merchant, livemode: bool, processor_payment_intent_id: str) -> str:
+    """Apply the processor's current state of one of its PaymentIntents (a webhook said it changed).
+
+    The event's own copy of the object is never trusted for the state: it is
+    re-read, so a duplicate, late or out-of-order event ends where an
+    in-order one would, and ``_apply`` moves only forward. The Kassa
+    PaymentIntent is found by the attempt that made the processor's one, or,
+    when Kassa never heard the answer to that request, by the processor
+    object's metadata. Returns what happened, for the event's record.
+    """
+    credential = processor_credential_for(merchant, livemode)
+    result = gateway.payment_intent_retrieve(credential, processor_payment_intent_id)
+    attempt = (
+        PaymentAttempt.objects.filter(
+            processor_payment_intent_id=processor_payment_intent_id,
+            payment_intent__merchant=merchant,
+            payment_intent__livemode=livemode,
+        )
+        .select_related("payment_intent")
+        .order_by("-id")
+        .first()
+    )
+    if attempt is None and result.kassa_id:
+        payment_intent = PaymentIntent.objects.filter(
+            merchant=merchant, livemode=livemode, public_id=result.kassa_id
+        ).first()
+        if payment_intent is not None:
+            # The confirm whose answer was lost (errored, or still pending when the event came).
+            attempt = (
+                payment_intent.attempts.filter(
+                    status__in=[PaymentAttempt.Status.ERRORED, PaymentAttempt.Status.PENDING],
+                    processor_payment_intent_id="",
+                )
+                .order_by("-id")
+                .first()
+            )
+    if attempt is None:
+        return f"No Kassa payment of this merchant made {processor_payment_intent_id}; nothing to do."
+    payment_intent = _settle(attempt.payment_intent, attempt, result)
+    return f"{payment_intent.public_id} is {payment_intent.status} (Stripe says {result.status})."
 
 
 def payment_intent_cancel(
@@ -418,6 +477,7 @@ def payment_intent_cancel(
             locked.cancellation_reason = cancellation_reason
             locked.save()
             _event(locked, "canceled", cancellation_reason or "")
+            event_emit(type="payment_intent.canceled", obj=locked)
     return locked
 
 
@@ -485,6 +545,7 @@ def refund_create(
             request_key=request_key or None,
         )
         _event(locked, "refund_created", f"{money.format_amount(amount, locked.currency)} ({reason or 'no reason'})")
+        event_emit(type="refund.created", obj=refund)
     try:
         result = gateway.refund_create(
             credential,
@@ -503,6 +564,7 @@ def refund_create(
         ) from exc
     with transaction.atomic():
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        before = render(refund)
         refund.processor_id = result.id
         if result.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
             refund.status = result.status
@@ -512,14 +574,27 @@ def refund_create(
             _event(locked, "refund_failed", refund.failure_reason or "")
         if refund.status == Refund.Status.SUCCEEDED:
             _event(locked, "refunded", money.format_amount(refund.amount, refund.currency))
+        _refund_events(refund, before)
     return refund
+
+
+def _refund_events(refund: Refund, before: dict) -> None:
+    """``refund.updated`` when its status moved; ``charge.refunded`` when money went back."""
+    if before["status"] == refund.status:
+        return
+    event_emit(type="refund.updated", obj=refund, before=before)
+    if refund.status == Refund.Status.SUCCEEDED:
+        payment_intent = refund.payment_intent
+        event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))
 
 
 @transaction.atomic
 def refund_update(*, refund: Refund, metadata=None) -> Refund:
     refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    before = render(refund)
     refund.metadata = md.merge(refund.metadata, metadata)
     refund.save(update_fields=["metadata"])
+    event_emit(type="refund.updated", obj=refund, before=before)
     return refund
 
 
@@ -575,8 +650,19 @@ def refund_refresh(*, refund: Refund) -> Refund:
             Refund.Status.FAILED,
             Refund.Status.CANCELED,
         ):
+            before = render(refund)
             refund.status = result.status
             refund.save(update_fields=["status"])
             kind = "refunded" if result.status == Refund.Status.SUCCEEDED else "refund_failed"
             _event(refund.payment_intent, kind, money.format_amount(refund.amount, refund.currency))
+            _refund_events(refund, before)
     return refund
+
+
+def refund_sync(*, merchant, livemode: bool, processor_refund_id: str) -> str:
+    """Apply the processor's current state of one of its refunds (a webhook said it changed)."""
+    refund = Refund.objects.filter(merchant=merchant, livemode=livemode, processor_id=processor_refund_id).first()
+    if refund is None:
+        return f"No Kassa refund of this merchant is {processor_refund_id}; nothing to do."
+    refund = refund_refresh(refund=refund)
+    return f"{refund.public_id} is {refund.status}."

@@ -1,0 +1,102 @@
+"""``/v1/webhook_endpoints`` and ``/v1/events``: thin, Stripe's paths and verbs.
+
+``POST /v1/events/<id>/retry`` with ``webhook_endpoint`` resends one event to
+one endpoint; it is the call the Stripe CLI's ``events resend`` makes (no
+typed method in stripe-python: ``client.raw_request("post", ...)``).
+"""
+
+from billing.api.serializers import DeletedOut
+from billing.selectors import object_get
+from kassa.api import schema
+from kassa.api.fields import StrictSerializer
+from kassa.api.views import StripeView, paginate
+
+from .. import selectors
+from ..models import Event, WebhookEndpoint
+from ..services import endpoints as services
+from . import serializers as s
+
+
+class WebhookEndpointsView(StripeView):
+    resource = "webhook_endpoints"
+
+    @schema.listing(s.ListParams, s.EndpointOut, "WebhookEndpoint", operation_id="webhook_endpoints_list")
+    def get(self, request):
+        params, _ = self.params(s.ListParams)
+        queryset = selectors.endpoint_list(merchant=self.merchant, livemode=self.livemode)
+        return paginate(self, queryset, params, s.EndpointOut, "/v1/webhook_endpoints")
+
+    @schema.create(s.EndpointCreateParams, s.EndpointOut, operation_id="webhook_endpoints_create")
+    def post(self, request):
+        params, _ = self.params(s.EndpointCreateParams)
+        params.pop("connect", None)
+        endpoint, secret = services.webhook_endpoint_create(merchant=self.merchant, livemode=self.livemode, **params)
+        return self.render(s.EndpointOut, endpoint, secret=secret)
+
+
+class WebhookEndpointView(StripeView):
+    resource = "webhook_endpoints"
+
+    def get_endpoint(self, id: str) -> WebhookEndpoint:
+        return object_get(WebhookEndpoint, merchant=self.merchant, livemode=self.livemode, public_id=id)
+
+    @schema.read(s.EndpointOut, operation_id="webhook_endpoints_retrieve")
+    def get(self, request, id):
+        self.params(StrictSerializer)
+        return self.render(s.EndpointOut, self.get_endpoint(id))
+
+    @schema.create(s.EndpointUpdateParams, s.EndpointOut, operation_id="webhook_endpoints_update")
+    def post(self, request, id):
+        endpoint = self.get_endpoint(id)
+        params, _ = self.params(s.EndpointUpdateParams)
+        return self.render(s.EndpointOut, services.webhook_endpoint_update(endpoint=endpoint, **params))
+
+    @schema.read(DeletedOut, operation_id="webhook_endpoints_delete")
+    def delete(self, request, id):
+        deleted_id = services.webhook_endpoint_delete(endpoint=self.get_endpoint(id))
+        return self.render(DeletedOut, {"id": deleted_id, "object": "webhook_endpoint", "deleted": True})
+
+
+class EventsView(StripeView):
+    resource = "events"
+
+    @schema.listing(s.EventListParams, s.EventOut, "Event", operation_id="events_list")
+    def get(self, request):
+        params, _ = self.params(s.EventListParams)
+        queryset = selectors.event_list(
+            merchant=self.merchant,
+            livemode=self.livemode,
+            type=params.get("type"),
+            types=params.get("types"),
+            delivery_success=params.get("delivery_success"),
+        )
+        return paginate(self, queryset, params, s.EventOut, "/v1/events")
+
+
+class EventView(StripeView):
+    resource = "events"
+
+    @schema.read(s.EventOut, operation_id="events_retrieve")
+    def get(self, request, id):
+        self.params(StrictSerializer)
+        event = object_get(Event, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        return self.render(s.EventOut, event)
+
+
+class EventRetryView(StripeView):
+    # Resending changes nothing but the endpoint's inbox; it needs write access to endpoints.
+    resource = "webhook_endpoints"
+
+    @schema.create(s.EventRetryParams, s.EventOut, operation_id="events_retry")
+    def post(self, request, id):
+        params, _ = self.params(s.EventRetryParams)
+        event = object_get(Event, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        endpoint = object_get(
+            WebhookEndpoint,
+            merchant=self.merchant,
+            livemode=self.livemode,
+            public_id=params["webhook_endpoint"],
+            param="webhook_endpoint",
+        )
+        services.event_resend(event=event, endpoint=endpoint)
+        return self.render(s.EventOut, event)

@@ -1,0 +1,167 @@
+"""Webhooks both ways: Stripe's events coming in, Kassa's events going out.
+
+Inbound (``ProcessorEvent``): the raw body Stripe signed is stored before
+anything else, once per Stripe event id and merchant (a unique constraint,
+so fifty concurrent copies make one row and no error). Applying it is a
+Celery task that re-reads the object from Stripe, so copies, late and
+out-of-order events converge.
+
+Outbound: an ``Event`` is written in the same transaction as the change it
+describes (the outbox), with one ``Delivery`` per enabled endpoint that
+listens for its type. Delivering is at least once, one request at a time
+per endpoint: a worker leases the endpoint (``delivering_until``) before
+sending, so two workers never send to it at once (nor the same delivery
+twice), and a worker killed mid-request leaves a lease that runs out and is
+swept up. Every HTTP try is a ``DeliveryAttempt`` row.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+from merchants.models import Merchant, MerchantScoped
+
+
+class ProcessorEvent(models.Model):
+    """An event Stripe sent to ``/webhooks/stripe/<merchant>/<mode>/``, verified, as received."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    livemode = models.BooleanField()
+    stripe_event_id = models.CharField("Stripe event", max_length=255)
+    type = models.CharField(max_length=100)
+    # The Stripe object the event is about (pi_…); applying re-reads it from Stripe.
+    object_id = models.CharField(max_length=255, blank=True)
+    # Exactly the bytes Stripe signed.
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    result = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "stripe_event_id"], name="processor_event_unique_per_merchant")
+        ]
+        indexes = [models.Index(fields=["status", "next_retry_at"], name="processor_event_due")]
+        ordering = ["-received_at", "-id"]
+        verbose_name = "Stripe event (inbound)"
+        verbose_name_plural = "Stripe events (inbound)"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id}"
+
+
+class WebhookEndpoint(MerchantScoped):
+    """Where a merchant wants Kassa's events, and the secret that signs them (encrypted at rest)."""
+
+    PREFIX = "we"
+
+    class Status(models.TextChoices):
+        ENABLED = "enabled"
+        DISABLED = "disabled"
+
+    url = models.URLField("URL", max_length=2048)
+    description = models.CharField(max_length=5000, blank=True, null=True)
+    enabled_events = models.JSONField(default=list)
+    api_version = models.CharField(max_length=40, blank=True, null=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENABLED)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    secret_ciphertext = models.TextField(editable=False)
+    secret_hint = models.CharField(max_length=40, editable=False)
+    # After a roll the previous secret keeps signing (as a second signature) until this moment.
+    previous_secret_ciphertext = models.TextField(blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The lease of the one worker sending to this endpoint now (see webhooks/services/delivery.py).
+    delivering_until = models.DateTimeField(null=True, blank=True, editable=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="webhook_endpoint_list")]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def listens_for(self, event_type: str) -> bool:
+        return "*" in self.enabled_events or event_type in self.enabled_events
+
+
+class Event(MerchantScoped):
+    """Something that happened to a merchant's object, as Stripe's ``event`` object."""
+
+    PREFIX = "evt"
+
+    type = models.CharField(max_length=100)
+    # {"object": <the object as the API showed it at that moment>, "previous_attributes"?: {...}}
+    data = models.JSONField()
+    api_version = models.CharField(max_length=40)
+    request_id = models.CharField(max_length=64, blank=True, null=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant", "livemode", "-id"], name="event_list"),
+            models.Index(fields=["merchant", "livemode", "type", "-id"], name="event_list_by_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.public_id}"
+
+
+class Delivery(models.Model):
+    """One event for one endpoint, until it is delivered or given up."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"  # the schedule ended, or the endpoint was disabled or deleted
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    # Someone asked to send it again (dashboard or API): the next attempt is marked manual.
+    resend_requested = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_one_per_event_endpoint")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["endpoint", "status", "next_attempt_at"], name="delivery_due_per_endpoint"),
+        ]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.endpoint_id}"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP request to an endpoint, as it went."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    # None when no HTTP answer came (timeout, refused connection, refused address).
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    error = models.CharField(max_length=300, blank=True)
+    response_body = models.TextField(blank=True)  # the first KASSA_WEBHOOK_BODY_PREFIX characters
+    manual = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error} at {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,386 @@
+"""Sending events to merchants' endpoints: at least once, one request at a time per endpoint.
+
+- **Lease per endpoint.** ``endpoint_deliver`` takes the endpoint's lease
+  (``delivering_until``, one conditional UPDATE) and sends its due
+  deliveries oldest first, one at a time. A second task for the same
+  endpoint finds the lease taken and returns at once: it holds no worker
+  slot. So one endpoint, however slow or dead, occupies at most one worker
+  slot at a time, for at most one attempt's timeout per try; other
+  merchants' endpoints go on in the other slots (measured: README,
+  ``bench/webhook_isolation.py``). After a failed attempt the task lets go of
+  the endpoint; its other due deliveries wait for the next task (the retry's
+  countdown or the sweeper), so a dead endpoint is tried about once per
+  retry, not once per queued event.
+- **No lost deliveries.** The lease outlives one attempt by a margin and is
+  renewed before each; a worker killed mid-request leaves a lease that runs
+  out, and beat's sweeper (``deliveries_sweep``) queues every endpoint with
+  due deliveries. The receiver may then see an event twice (at least once,
+  as at Stripe: receivers dedupe on the event id), never zero times.
+- **What counts.** 2xx is success; anything else fails, 3xx included
+  (redirects are not followed). ``Retry-After`` (seconds or an HTTP date) on
+  a failure postpones the retry to at least then (capped at a day). 410
+  Gone disables the endpoint. When a delivery's schedule ends and the
+  endpoint has had no success since that delivery began, the endpoint is
+  disabled and the merchant's owners are emailed.
+- **SSRF.** The address is resolved and vetted at every attempt and the
+  connection goes to that vetted address (webhooks/ssrf.py).
+"""
+
+import json
+import logging
+import time
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
+import urllib3
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from kassa import crypto
+from merchants.models import Membership
+
+from .. import signing, ssrf
+from ..models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from .outbox import endpoint_kick
+
+logger = logging.getLogger(__name__)
+
+#: Retries scheduled further out than this are left to the sweeper, not held by the broker.
+_COUNTDOWN_LIMIT = 300
+_MAX_RETRY_AFTER = 24 * 3600
+_USER_AGENT = "Kassa-Webhooks/1.0 (+Stripe-compatible)"
+
+
+# --- what is sent ----------------------------------------------------------------
+
+
+def event_payload(event: Event, *, pending_webhooks: int | None = None) -> dict:
+    """The event as Stripe shapes it (also the API's rendering)."""
+    if pending_webhooks is None:
+        pending_webhooks = event.deliveries.filter(status=Delivery.Status.PENDING).count()
+    return {
+        "id": event.public_id,
+        "object": "event",
+        "api_version": event.api_version,
+        "created": int(event.created.timestamp()),
+        "data": event.data,
+        "livemode": event.livemode,
+        "pending_webhooks": pending_webhooks,
+        "request": {"id": event.request_id, "idempotency_key": event.idempotency_key},
+        "type": event.type,
+    }
+
+
+def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The current secret, and the previous one while its roll period lasts."""
+    secrets = [crypto.decrypt(endpoint.secret_ciphertext)]
+    expires_at = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_ciphertext and expires_at and expires_at > timezone.now():
+        secrets.append(crypto.decrypt(endpoint.previous_secret_ciphertext))
+    return secrets
+
+
+# --- one HTTP request --------------------------------------------------------------
+
+
+class _Answer:
+    def __init__(self, *, status=None, body="", retry_after=None, error=""):
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+        self.error = error
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
+    """POST to a vetted address of ``url``; never follows redirects, never raises for the network."""
+    timeout = settings.KASSA_WEBHOOK_TIMEOUT
+    try:
+        parts, port, addresses = ssrf.addresses_for(url, livemode=livemode)
+    except ssrf.Refused as exc:
+        return _Answer(error=f"Refused: {exc.message}"[:300])
+    except OSError as exc:
+        return _Answer(error=f"Could not resolve the host: {exc}"[:300])
+    scheme, host = parts.scheme, parts.hostname
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request_headers = {
+        **headers,
+        "Host": host_header,
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": _USER_AGENT,
+    }
+    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    if scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            addresses[0], port, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED", **options
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(addresses[0], port, **options)
+    limit = settings.KASSA_WEBHOOK_BODY_PREFIX
+    try:
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=body,
+            headers=request_headers,
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            prefix = response.read(limit * 4, decode_content=True)[: limit * 4]
+        finally:
+            response.release_conn()
+        return _Answer(
+            status=response.status,
+            body=prefix.decode("utf-8", "replace")[:limit],
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    except urllib3.exceptions.TimeoutError:
+        return _Answer(error=f"Timed out after {timeout:g} s")
+    except urllib3.exceptions.HTTPError as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return _Answer(error=f"Connection failed: {type(reason).__name__}"[:300])
+    finally:
+        pool.close()
+
+
+# --- the lease -----------------------------------------------------------------------
+
+
+def _lease_length() -> timedelta:
+    # Connect + one read, each up to the timeout, and a margin for writing down the result.
+    return timedelta(seconds=2 * settings.KASSA_WEBHOOK_TIMEOUT + 5)
+
+
+def _lease_take(endpoint_pk: int):
+    now = timezone.now()
+    until = now + _lease_length()
+    taken = (
+        WebhookEndpoint.objects.filter(pk=endpoint_pk, status=WebhookEndpoint.Status.ENABLED)
+        .filter(Q(delivering_until__isnull=True) | Q(delivering_until__lt=now))
+        .update(delivering_until=until)
+    )
+    return until if taken else None
+
+
+def _lease_renew(endpoint_pk: int, lease):
+    until = timezone.now() + _lease_length()
+    renewed = WebhookEndpoint.objects.filter(
+        pk=endpoint_pk, delivering_until=lease, status=WebhookEndpoint.Status.ENABLED
+    ).update(delivering_until=until)
+    return until if renewed else None
+
+
+def _lease_release(endpoint_pk: int, lease) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint_pk, delivering_until=lease).update(delivering_until=None)
+
+
+def _due(endpoint_pk: int):
+    return Delivery.objects.filter(
+        endpoint_id=endpoint_pk, status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+    ).order_by("next_attempt_at", "id")
+
+
+# --- delivering --------------------------------------------------------------------
+
+
+def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
+    """Send the endpoint's due deliveries, one at a time; returns the number of attempts made."""
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        lease = _lease_take(endpoint_pk)
+        if lease is None:
+            return attempts  # another worker is sending to it, or it is disabled
+        failed = False
+        try:
+            while (delivery := _due(endpoint_pk).select_related("event", "endpoint").first()) is not None:
+                if time.monotonic() - started > budget_seconds:
+                    endpoint_kick(endpoint_pk)  # let other endpoints have this slot; carry on in a new task
+                    return attempts
+                lease = _lease_renew(endpoint_pk, lease)
+                if lease is None:
+                    return attempts
+                attempts += 1
+                if not _attempt(delivery):
+                    failed = True
+                    break
+        finally:
+            if lease is not None:
+                _lease_release(endpoint_pk, lease)
+        # A delivery that committed while the lease was held had its own task turned away: look again.
+        if failed or not _due(endpoint_pk).exists():
+            return attempts
+
+
+def _attempt(delivery: Delivery) -> bool:
+    """One request for ``delivery``, recorded; True on success."""
+    endpoint = delivery.endpoint
+    event = delivery.event
+    body = json.dumps(event_payload(event), separators=(",", ":")).encode()
+    headers = signing.headers(
+        body=body, message_id=event.public_id, timestamp=int(time.time()), secrets=signing_secrets(endpoint)
+    )
+    started_at = timezone.now()
+    clock = time.monotonic()
+    answer = _post(endpoint.url, body, headers, livemode=endpoint.livemode)
+    duration_ms = int((time.monotonic() - clock) * 1000)
+    retry_in = _record(delivery, answer, started_at=started_at, duration_ms=duration_ms)
+    if retry_in is not None and retry_in <= _COUNTDOWN_LIMIT:
+        endpoint_kick(endpoint.pk, countdown=retry_in)
+    level = logging.INFO if answer.ok else logging.WARNING
+    logger.log(
+        level,
+        "Webhook %s %s to %s: %s in %d ms",
+        event.public_id,
+        event.type,
+        endpoint.public_id,
+        answer.status or answer.error,
+        duration_ms,
+    )
+    return answer.ok
+
+
+@transaction.atomic
+def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int) -> float | None:
+    """Write down the attempt and what follows from it; returns seconds until the retry, if one is planned."""
+    delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+    endpoint = delivery.endpoint
+    manual = delivery.resend_requested
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        status_code=answer.status,
+        succeeded=answer.ok,
+        error=answer.error,
+        response_body=answer.body,
+        manual=manual,
+    )
+    delivery.attempt_count += 1
+    delivery.resend_requested = False
+    retry_in = None
+    if answer.ok:
+        delivery.status = Delivery.Status.SUCCEEDED
+        delivery.delivered_at = timezone.now()
+        delivery.next_attempt_at = None
+    elif answer.status == 410:
+        delivery.status = Delivery.Status.FAILED
+        delivery.next_attempt_at = None
+        delivery.save()
+        endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410 Gone.", notify=True)
+        return None
+    else:
+        schedule = settings.KASSA_WEBHOOK_RETRY_SCHEDULE["live" if endpoint.livemode else "test"]
+        failures = delivery.attempts.filter(manual=False, succeeded=False).count()
+        if failures > len(schedule) or (manual and failures >= len(schedule)):
+            delivery.status = Delivery.Status.FAILED
+            delivery.next_attempt_at = None
+            delivery.save()
+            if not manual and not _succeeded_since(endpoint, delivery.created):
+                endpoint_disable(
+                    endpoint=endpoint,
+                    reason=f"No delivery succeeded for {_describe(timezone.now() - delivery.created)}.",
+                    notify=True,
+                )
+            return None
+        retry_in = schedule[max(failures, 1) - 1]
+        if answer.retry_after is not None:
+            retry_in = max(retry_in, min(answer.retry_after, _MAX_RETRY_AFTER))
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+    delivery.save()
+    return retry_in
+
+
+def _succeeded_since(endpoint: WebhookEndpoint, moment) -> bool:
+    return DeliveryAttempt.objects.filter(delivery__endpoint=endpoint, succeeded=True, started_at__gte=moment).exists()
+
+
+def _describe(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours >= 2 else f"{span.total_seconds() / 60:.0f} minutes"
+
+
+@transaction.atomic
+def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, notify: bool = False) -> WebhookEndpoint:
+    """Stop delivering to an endpoint; its pending deliveries are given up (they stay resendable)."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if endpoint.status == WebhookEndpoint.Status.DISABLED:
+        return endpoint
+    endpoint.status = WebhookEndpoint.Status.DISABLED
+    endpoint.disabled_reason = reason[:300]
+    endpoint.delivering_until = None
+    endpoint.save(update_fields=["status", "disabled_reason", "delivering_until", "updated"])
+    endpoint.deliveries.filter(status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILED, next_attempt_at=None
+    )
+    logger.warning("Webhook endpoint %s disabled: %s", endpoint.public_id, reason)
+    if notify:
+        transaction.on_commit(lambda: _email_owners(endpoint, reason))
+    return endpoint
+
+
+def _email_owners(endpoint: WebhookEndpoint, reason: str) -> None:
+    recipients = list(
+        Membership.objects.filter(merchant_id=endpoint.merchant_id, role=Membership.Role.OWNER)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return
+    mode = "live" if endpoint.livemode else "test"
+    try:
+        send_mail(
+            subject=f"Kassa disabled your {mode}-mode webhook endpoint {endpoint.url}",
+            message=(
+                f"Kassa stopped sending events to {endpoint.url} ({endpoint.public_id}, {mode} mode).\n\n"
+                f"Why: {reason}\n\n"
+                "Events are kept. When the endpoint works again, enable it in the dashboard "
+                f"({settings.KASSA_PUBLIC_URL}/admin/webhooks/webhookendpoint/) and resend the events you missed."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        logger.exception("Could not email the owners of merchant %s", endpoint.merchant_id)
+
+
+# --- the sweeper ---------------------------------------------------------------------
+
+
+def deliveries_sweep() -> int:
+    """Queue every endpoint that has due deliveries and no live lease (lost tasks, long retries)."""
+    now = timezone.now()
+    endpoint_pks = (
+        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(endpoint__status=WebhookEndpoint.Status.ENABLED)
+        .filter(Q(endpoint__delivering_until__isnull=True) | Q(endpoint__delivering_until__lt=now))
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for pk in endpoint_pks:
+        endpoint_kick(pk)
+        count += 1
+    return count

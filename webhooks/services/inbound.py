@@ -1,0 +1,183 @@
+"""Stripe's events coming in: verify, store once, answer at once, apply in a task.
+
+Receiving does nothing but verify and store, so Stripe gets its 2xx within
+milliseconds and a slow processor call never makes Stripe retry. The row is
+inserted with "insert, or do nothing if this Stripe event id is already
+stored for this merchant" (``ON CONFLICT DO NOTHING`` / ``INSERT OR
+IGNORE``), so fifty concurrent copies make one row and no integrity error,
+and only the request that made the row queues the task.
+
+Applying (``processor_event_process``) claims the row with one conditional
+UPDATE (received/failed → processing), so two workers never apply it at
+once; it re-reads the object from Stripe (billing's ``*_sync`` services), and
+records succeeded with what it did, or failed with the error and traceback
+and a retry time (backoff), which beat's sweeper honours.
+"""
+
+import logging
+import traceback
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing import gateway
+from billing.services import payments
+from kassa import crypto
+from kassa.errors import InvalidRequest, ResourceMissing
+from kassa.logging import redact
+from merchants.models import Merchant, ProcessorCredential
+
+from ..models import ProcessorEvent
+
+logger = logging.getLogger(__name__)
+
+#: Automatic tries of a failing event; then it waits for someone to re-run it from the dashboard.
+MAX_ATTEMPTS = 8
+#: A worker that died while applying leaves the row "processing"; after this it is taken up again.
+PROCESSING_STALE = timedelta(minutes=15)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 1, 2, 4, 8, 16, 32 min: about an hour of automatic retries."""
+    return timedelta(seconds=30 * 2 ** (attempts - 1))
+
+
+def _queue(event_pk: int, countdown: float | None = None) -> None:
+    from ..tasks import processor_event_process
+
+    try:
+        processor_event_process.apply_async((event_pk,), countdown=countdown)
+    except Exception:
+        logger.warning("Could not queue Stripe event %s; the sweeper will", event_pk, exc_info=True)
+
+
+def processor_event_receive(*, merchant_id: str, mode: str, body: bytes, signature: str) -> tuple[ProcessorEvent, bool]:
+    """Verify and store one delivery from Stripe; ``(event, stored_now)``.
+
+    Unknown merchant or mode, or no signing secret saved for it: 404. A
+    signature that does not verify, or a live event at the test endpoint
+    (or the reverse): 400, and nothing is stored.
+    """
+    merchant = Merchant.objects.filter(public_id=merchant_id).first()
+    if merchant is None or mode not in ("test", "live"):
+        raise ResourceMissing("No such webhook endpoint.")
+    livemode = mode == "live"
+    credential = ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first()
+    if credential is None or not credential.webhook_secret_ciphertext:
+        raise ResourceMissing("No such webhook endpoint: no Stripe signing secret is saved for this mode.")
+    secret = crypto.decrypt(credential.webhook_secret_ciphertext)
+    payload = gateway.processor_event_verify(body, signature, secret, tolerance=settings.KASSA_STRIPE_WEBHOOK_TOLERANCE)
+    if bool(payload.get("livemode")) != livemode:
+        raise InvalidRequest(
+            f"A {'live' if payload.get('livemode') else 'test'}-mode event was sent to the {mode}-mode endpoint.",
+            code="livemode_mismatch",
+        )
+    data_object = (payload.get("data") or {}).get("object") or {}
+    received_at = timezone.now()
+    text = body.decode("utf-8")
+    with transaction.atomic():
+        ProcessorEvent.objects.bulk_create(
+            [
+                ProcessorEvent(
+                    merchant=merchant,
+                    livemode=livemode,
+                    stripe_event_id=payload["id"][:255],
+                    type=payload["type"][:100],
+                    object_id=str(data_object.get("id") or "")[:255],
+                    body=text,
+                    received_at=received_at,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        event = ProcessorEvent.objects.get(merchant=merchant, stripe_event_id=payload["id"][:255])
+        stored_now = event.received_at == received_at and event.body == text
+        if stored_now:
+            transaction.on_commit(lambda: _queue(event.pk))
+    return event, stored_now
+
+
+def processor_event_process(*, event_pk: int) -> ProcessorEvent | None:
+    """Apply a stored event, once at a time; None if another worker has it or it is done."""
+    now = timezone.now()
+    claimable = Q(status__in=[ProcessorEvent.Status.RECEIVED, ProcessorEvent.Status.FAILED]) | Q(
+        status=ProcessorEvent.Status.PROCESSING, processed_at__lt=now - PROCESSING_STALE
+    )
+    claimed = (
+        ProcessorEvent.objects.filter(claimable, pk=event_pk)
+        # While processing, processed_at is when the work began (so a dead worker's claim goes stale).
+        .update(
+            status=ProcessorEvent.Status.PROCESSING, attempts=F("attempts") + 1, processed_at=now, next_retry_at=None
+        )
+    )
+    if not claimed:
+        return None
+    event = ProcessorEvent.objects.select_related("merchant").get(pk=event_pk)
+    try:
+        result = _apply(event)
+    except Exception as exc:  # noqa: BLE001 - recorded on the row, retried, shown in the dashboard
+        retry_at = timezone.now() + retry_delay(event.attempts) if event.attempts < MAX_ATTEMPTS else None
+        ProcessorEvent.objects.filter(pk=event_pk).update(
+            status=ProcessorEvent.Status.FAILED,
+            error=redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")[:2000],
+            traceback=redact(traceback.format_exc())[:20000],
+            processed_at=timezone.now(),
+            next_retry_at=retry_at,
+        )
+        logger.warning(
+            "Stripe event %s (%s) failed, try %d: %s", event.stripe_event_id, event.type, event.attempts, exc
+        )
+        if retry_at is not None and retry_delay(event.attempts).total_seconds() <= 300:
+            _queue(event_pk, countdown=retry_delay(event.attempts).total_seconds())
+    else:
+        ProcessorEvent.objects.filter(pk=event_pk).update(
+            status=ProcessorEvent.Status.SUCCEEDED,
+            result=result[:300],
+            error="",
+            traceback="",
+            processed_at=timezone.now(),
+        )
+    event.refresh_from_db()
+    return event
+
+
+def _apply(event: ProcessorEvent) -> str:
+    merchant, livemode = event.merchant, event.livemode
+    if event.type.startswith("payment_intent.") and event.object_id:
+        return payments.payment_intent_sync(
+            merchant=merchant, livemode=livemode, processor_payment_intent_id=event.object_id
+        )
+    if (event.type.startswith("refund.") or event.type == "charge.refund.updated") and event.object_id:
+        return payments.refund_sync(merchant=merchant, livemode=livemode, processor_refund_id=event.object_id)
+    return f"Kassa does not act on {event.type}; stored only."
+
+
+def processor_event_retry(*, event: ProcessorEvent) -> ProcessorEvent:
+    """Re-run an event now (the dashboard's button), whatever its status but processing."""
+    with transaction.atomic():
+        event = ProcessorEvent.objects.select_for_update().get(pk=event.pk)
+        if event.status == ProcessorEvent.Status.PROCESSING:
+            raise InvalidRequest("This event is being applied right now.")
+        event.status = ProcessorEvent.Status.RECEIVED
+        event.next_retry_at = None
+        event.save(update_fields=["status", "next_retry_at"])
+        transaction.on_commit(lambda: _queue(event.pk))
+    return event
+
+
+def processor_events_sweep() -> int:
+    """Queue events no task took (received a minute ago), failed ones whose retry is due, and stale claims."""
+    now = timezone.now()
+    due = ProcessorEvent.objects.filter(
+        Q(status=ProcessorEvent.Status.RECEIVED, received_at__lt=now - timedelta(minutes=1))
+        | Q(status=ProcessorEvent.Status.FAILED, next_retry_at__lte=now)
+        | Q(status=ProcessorEvent.Status.PROCESSING, processed_at__lt=now - PROCESSING_STALE)
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in due[:1000]:
+        _queue(pk)
+        count += 1
+    return count
