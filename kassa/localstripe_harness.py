@@ -94,6 +94,10 @@ class LocalStripe:
             payload["events"] = events
         self.request("POST", f"/_config/webhooks/{name}", payload)
 
+    def unregister_webhook(self, name: str) -> None:
+        """localstripe cannot delete a webhook: this one is left listening for an event type that never comes."""
+        self.register_webhook(name, "http://127.0.0.1:9/", "whsec_unused", events=["kassa.never"])
+
     def authenticate(self, payment_intent_id: str, client_secret: str, *, success: bool) -> None:
         """What the 3-D Secure dialog of localstripe's Stripe.js mock does when the payer clicks."""
         query = urllib.parse.urlencode({"client_secret": client_secret, "success": "true" if success else "false"})
@@ -144,12 +148,17 @@ def _use_state_file(path: str) -> None:
     resources.Store.dump_to_disk = dump
 
 
-def serve(port: int, state_file: str) -> None:
+def serve(port: int, state_file: str, webhooks_file: str = "") -> None:
     _use_state_file(state_file)
     from aiohttp import web
-    from localstripe import resources, server
+    from localstripe import resources, server, webhooks
 
     resources.store.try_load_from_disk()
+    if webhooks_file and Path(webhooks_file).exists():
+        # {"name": {"url": ..., "secret": ..., "events": [...] | null}}: where localstripe sends its
+        # events (make run: the demo merchant's /webhooks/stripe/<merchant>/test/).
+        for name, hook in json.loads(Path(webhooks_file).read_text()).items():
+            webhooks.register_webhook(name, hook["url"], hook["secret"], hook.get("events"))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
@@ -161,8 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--state", default="", help="state file; empty keeps nothing on disk")
+    parser.add_argument("--webhooks", default="", help="JSON file of webhooks to register at start")
     args = parser.parse_args()
-    serve(args.port, args.state)
+    serve(args.port, args.state, args.webhooks)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,15 @@ class Refused(InvalidRequest):
     default_code = "url_invalid"
 
 
-def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, livemode: bool) -> bool:
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection would reach (an IPv4-mapped IPv6 address is its IPv4 address)."""
+    address = ipaddress.ip_address(raw.split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, livemode: bool) -> bool:
     if address.is_loopback:
         return not livemode and settings.KASSA_WEBHOOKS_ALLOW_LOOPBACK
     return address.is_global and not address.is_multicast
@@ -67,7 +73,7 @@ def _resolve(host: str, port: int) -> list[str]:
 
 def _refuse_unsafe(host: str, addresses: list[str], *, livemode: bool) -> None:
     for raw in addresses:
-        address = ipaddress.ip_address(raw.split("%")[0])
+        address = _address(raw)
         if not _allowed(address, livemode=livemode):
             where = "a loopback" if address.is_loopback else "a private or reserved"
             shown = host if host == raw else f"{host} ({raw})"

@@ -22,7 +22,13 @@ class Worker:
     """A real Celery worker (prefork, 2 processes, as bin/worker runs it) on the configured broker."""
 
     def __init__(self, *, beat: bool = False, concurrency: int = 2):
+        from django.conf import settings
+
         env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+        # What this test pointed Kassa at (the stripe_backend fixture's localstripe, say), the worker uses too.
+        env["STRIPE_API_BASE"] = settings.STRIPE_API_BASE
+        env["STRIPE_MAX_NETWORK_RETRIES"] = str(settings.STRIPE_MAX_NETWORK_RETRIES)
+        env["KASSA_PUBLIC_URL"] = settings.KASSA_PUBLIC_URL
         args = [sys.executable, "-m", "celery", "-A", "kassa", "worker", f"--concurrency={concurrency}"]
         args += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
         if beat:

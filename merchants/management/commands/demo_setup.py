@@ -3,6 +3,12 @@
 The secrets are written to ``var/demo.json`` (readable by the owner only,
 development only) so that later runs can print them again; the database
 itself holds only hashes. Running it again creates nothing new.
+
+With localstripe (``STRIPE_API_BASE`` set), the demo merchant gets a Stripe
+webhook signing secret, and ``var/localstripe-webhooks.json`` tells the
+localstripe launcher (Procfile) to send its events to the demo merchant's
+``/webhooks/stripe/<merchant>/test/`` signed with it: the whole loop, Stripe
+to Kassa to the merchant's endpoint, works out of the box.
 """
 
 import json
@@ -18,6 +24,8 @@ from merchants import services
 from merchants.models import Merchant
 
 DEMO_FILE = settings.VAR_DIR / "demo.json"
+LOCALSTRIPE_WEBHOOKS_FILE = settings.VAR_DIR / "localstripe-webhooks.json"
+DEMO_STRIPE_KEY = "sk_test_localstripe_demo"
 
 
 class Command(BaseCommand):
@@ -27,6 +35,8 @@ class Command(BaseCommand):
         demo = self._load()
         if demo is None or not Merchant.objects.filter(public_id=demo["merchant_id"]).exists():
             demo = self._create()
+        if settings.STRIPE_API_BASE:
+            self._connect_localstripe(demo)
         self._print(demo)
 
     def _load(self):
@@ -52,7 +62,7 @@ class Command(BaseCommand):
             services.processor_credential_set(
                 merchant=created.merchant,
                 livemode=False,
-                secret_key="sk_test_localstripe_demo",
+                secret_key=DEMO_STRIPE_KEY,
                 publishable_key="pk_test_localstripe_demo",
             )
         demo = {
@@ -65,6 +75,40 @@ class Command(BaseCommand):
         DEMO_FILE.write_text(json.dumps(demo, indent=2))
         os.chmod(DEMO_FILE, 0o600)
         return demo
+
+    def _connect_localstripe(self, demo) -> None:
+        """Give the demo merchant a Stripe signing secret (once) and point localstripe's webhooks at Kassa."""
+        from webhooks.services.endpoints import processor_events_url
+
+        merchant = Merchant.objects.get(public_id=demo["merchant_id"])
+        if not demo.get("stripe_webhook_secret"):
+            demo["stripe_webhook_secret"] = "whsec_" + secrets.token_urlsafe(24)
+            services.processor_credential_set(
+                merchant=merchant,
+                livemode=False,
+                secret_key=DEMO_STRIPE_KEY,
+                publishable_key="pk_test_localstripe_demo",
+                webhook_secret=demo["stripe_webhook_secret"],
+            )
+            DEMO_FILE.write_text(json.dumps(demo, indent=2))
+        hooks = {
+            "kassa-demo": {
+                "url": processor_events_url(merchant=merchant, livemode=False),
+                "secret": demo["stripe_webhook_secret"],
+                "events": None,
+            }
+        }
+        LOCALSTRIPE_WEBHOOKS_FILE.write_text(json.dumps(hooks, indent=2))
+        os.chmod(LOCALSTRIPE_WEBHOOKS_FILE, 0o600)
+
+    def _webhook_line(self, demo) -> str:
+        if not demo.get("stripe_webhook_secret"):
+            return ""
+        from webhooks.services.endpoints import processor_events_url
+
+        merchant = Merchant.objects.get(public_id=demo["merchant_id"])
+        url = processor_events_url(merchant=merchant, livemode=False)
+        return f"  Stripe events  localstripe sends the demo shop's events to {url}\n"
 
     def _print(self, demo):
         base = settings.KASSA_PUBLIC_URL
@@ -79,6 +123,7 @@ Kassa is starting (development mode: SQLite, filesystem broker, localstripe).
     test secret key       {demo["secret_key"]}
     test publishable key  {demo["publishable_key"]}
 
+{self._webhook_line(demo)}
   With stripe-python:
     client = stripe.StripeClient("{demo["secret_key"]}", base_addresses={{"api": "{base}"}})
     client.v1.customers.create(params={{"email": "a@example.com"}})
