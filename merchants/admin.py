@@ -380,8 +380,29 @@ class ProcessorCredentialAdmin(ScopedAdmin):
     write_roles = MANAGE_ROLES
     form = CredentialForm
     list_display = ["__str__", "secret_key_hint", "webhook_secret_hint", "check_status", "updated"]
-    readonly_fields = ["secret_key_hint", "webhook_secret_hint", "check_status", "last_checked_at", "check_button"]
+    readonly_fields = [
+        "secret_key_hint",
+        "webhook_secret_hint",
+        "stripe_webhook_url",
+        "check_status",
+        "last_checked_at",
+        "check_button",
+    ]
     actions = ["check_connection"]
+
+    @admin.display(description="Webhook URL for Stripe")
+    def stripe_webhook_url(self, obj):
+        if not obj or not obj.pk:
+            return "—"
+        from webhooks.services.endpoints import processor_events_url  # webhooks imports merchants, not the reverse
+
+        return format_html(
+            '<code id="kassa-stripe-webhook-url">{}</code>'
+            '<div class="help">Register this URL at Stripe (Developers → Webhooks → Add endpoint) with at least '
+            "<code>payment_intent.succeeded</code> and <code>payment_intent.payment_failed</code>, then paste "
+            "that endpoint's signing secret (<code>whsec_…</code>) into “Webhook secret” above.</div>",
+            processor_events_url(merchant=obj.merchant, livemode=obj.livemode),
+        )
 
     @admin.display(description="Connection")
     def check_status(self, obj):

@@ -36,3 +36,16 @@ def stripe_target(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(deploy=True)
+def webhook_loopback(app_configs, **kwargs):
+    if settings.KASSA_WEBHOOKS_ALLOW_LOOPBACK and not settings.DEBUG:
+        return [
+            Warning(
+                "KASSA_WEBHOOKS_ALLOW_LOOPBACK is on: test-mode webhook endpoints may call this machine's loopback.",
+                hint="Turn it off in production (it defaults to off when DEBUG is off).",
+                id="kassa.W002",
+            )
+        ]
+    return []

@@ -339,12 +339,20 @@ def processor_credential_check(*, credential: ProcessorCredential) -> ProcessorC
 
 @transaction.atomic
 def encryption_keys_rotate() -> int:
-    """Re-encrypt every stored processor secret with the first KASSA_ENCRYPTION_KEYS key."""
+    """Re-encrypt every stored secret (Stripe credentials, webhook endpoint secrets) with the first key."""
     count = 0
     for credential in ProcessorCredential.objects.select_for_update():
         credential.secret_key_ciphertext = crypto.rotate(credential.secret_key_ciphertext)
         if credential.webhook_secret_ciphertext:
             credential.webhook_secret_ciphertext = crypto.rotate(credential.webhook_secret_ciphertext)
         credential.save(update_fields=["secret_key_ciphertext", "webhook_secret_ciphertext"])
+        count += 1
+    from webhooks.models import WebhookEndpoint
+
+    for endpoint in WebhookEndpoint.objects.select_for_update():
+        endpoint.secret_ciphertext = crypto.rotate(endpoint.secret_ciphertext)
+        if endpoint.previous_secret_ciphertext:
+            endpoint.previous_secret_ciphertext = crypto.rotate(endpoint.previous_secret_ciphertext)
+        endpoint.save(update_fields=["secret_ciphertext", "previous_secret_ciphertext"])
         count += 1
     return count

@@ -69,6 +69,11 @@ def test_credentials_of_the_wrong_mode_are_refused(shop):
 def test_encryption_keys_rotate(shop, settings):
     secret = "sk_test_rotate_me_0001"
     credential = services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key=secret)
+    from webhooks.services import delivery, endpoints
+
+    endpoint, signing_secret = endpoints.webhook_endpoint_create(
+        merchant=shop.merchant, livemode=False, url="http://127.0.0.1:9/hook", enabled_events=["*"]
+    )
     old_key = settings.KASSA_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.KASSA_ENCRYPTION_KEYS = [new_key, old_key]
@@ -76,6 +81,8 @@ def test_encryption_keys_rotate(shop, settings):
     settings.KASSA_ENCRYPTION_KEYS = [new_key]  # the old key retired
     credential.refresh_from_db()
     assert crypto.decrypt(credential.secret_key_ciphertext) == secret
+    endpoint.refresh_from_db()
+    assert delivery.signing_secrets(endpoint) == [signing_secret]
 
 
 def test_check_connection_against_stripe(shop, stripe_backend):

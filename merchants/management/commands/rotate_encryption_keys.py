@@ -4,8 +4,8 @@ from merchants import services
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every stored processor secret with the first key of KASSA_ENCRYPTION_KEYS."
+    help = "Re-encrypt every stored secret (Stripe credentials, webhook signing secrets) with the first key of KASSA_ENCRYPTION_KEYS."
 
     def handle(self, *args, **options):
         count = services.encryption_keys_rotate()
-        self.stdout.write(f"Re-encrypted {count} credential(s).")
+        self.stdout.write(f"Re-encrypted {count} secret(s).")
