@@ -34,7 +34,7 @@ class Refused(InvalidRequest):
 
 def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """The address a connection would reach (an IPv4-mapped IPv6 address is its IPv4 address)."""
-    address = ipaddress.ip_address(raw.split("%")[0])
+    address = ipaddress.ip_address(raw.split("%", maxsplit=1)[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         return address.ipv4_mapped
     return address

@@ -96,7 +96,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
     if "metadata" in changes:
         endpoint.metadata = md.merge(endpoint.metadata, changes["metadata"])
     if "disabled" in changes:
-        if changes["disabled"]:
+        if changes["disabled"] and endpoint.status == WebhookEndpoint.Status.ENABLED:
             endpoint.status = WebhookEndpoint.Status.DISABLED
             endpoint.disabled_reason = "Disabled by the merchant."
             endpoint.deliveries.filter(status=Delivery.Status.PENDING).update(
@@ -119,7 +119,10 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> str:
 
 @transaction.atomic
 def webhook_endpoint_roll_secret(*, endpoint: WebhookEndpoint, expire_old_in: timedelta = ROLL_MAX) -> str:
-    """A new secret, returned this once; the old one keeps signing too until ``expire_old_in`` has passed."""
+    """A new secret, returned this once; the old one keeps signing too until ``expire_old_in`` has passed.
+
+    One previous secret is kept, as at Stripe: rolling again ends the earlier previous secret at once.
+    """
     if expire_old_in < timedelta(0) or expire_old_in > ROLL_MAX:
         raise InvalidRequest("The old secret may keep working for 0 to 24 hours.", param="expires_in")
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)

@@ -4,7 +4,7 @@ from merchants import services
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every stored secret (Stripe credentials, webhook signing secrets) with the first key of KASSA_ENCRYPTION_KEYS."
+    help = "Re-encrypt every stored secret (Stripe credentials, webhook secrets) with the first encryption key."
 
     def handle(self, *args, **options):
         count = services.encryption_keys_rotate()
