@@ -82,6 +82,8 @@ class WebhookEndpoint(MerchantScoped):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The lease of the one worker sending to this endpoint now (see webhooks/services/delivery.py).
     delivering_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # After a failed attempt nothing is sent to the endpoint before this (its retry time), whatever is queued.
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

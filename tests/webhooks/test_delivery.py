@@ -110,13 +110,20 @@ def test_a_killed_worker_loses_no_delivery(worker_factory, receiver, shop, kassa
     assert Delivery.objects.filter(status=Delivery.Status.SUCCEEDED).count() == 12
 
 
-def test_a_hanging_endpoint_does_not_hold_up_another_merchant(worker_factory, receiver, shop, other_shop, kassa):
-    """Merchant A's receiver hangs past the timeout; merchant B's events arrive while A is still hanging."""
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_hanging_endpoint_does_not_hold_up_another_merchant(
+    worker_factory, receiver, shop, other_shop, kassa, concurrency
+):
+    """Merchant A's receiver hangs past the timeout; merchant B's events arrive while A is still hanging.
+
+    With two worker processes A holds one (its lease) and B uses the other; with one, A's failed
+    attempt pauses A until its retry, so B waits for at most one of A's timeouts, not one per event.
+    """
     slow = kassa(shop.secret_key.secret)
     fast = kassa(other_shop.secret_key.secret)
     slow.v1.webhook_endpoints.create(params={"url": receiver.plan("/hang", hang=30), "enabled_events": ["*"]})
     fast.v1.webhook_endpoints.create(params={"url": receiver.plan("/fast"), "enabled_events": ["*"]})
-    worker_factory()
+    worker_factory(concurrency=concurrency)
     for i in range(6):
         slow.v1.customers.create(params={"email": f"a{i}@example.com"})
     _wait(lambda: receiver.received("/hang"), what="A's first delivery")

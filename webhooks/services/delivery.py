@@ -5,12 +5,14 @@
   deliveries oldest first, one at a time. A second task for the same
   endpoint finds the lease taken and returns at once: it holds no worker
   slot. So one endpoint, however slow or dead, occupies at most one worker
-  slot at a time, for at most one attempt's timeout per try; other
-  merchants' endpoints go on in the other slots (measured: README,
-  ``bench/webhook_isolation.py``). After a failed attempt the task lets go of
-  the endpoint; its other due deliveries wait for the next task (the retry's
-  countdown or the sweeper), so a dead endpoint is tried about once per
-  retry, not once per queued event.
+  slot at a time, for at most one attempt's timeout per try.
+- **Paused after a failure.** A failed attempt pauses the endpoint until its
+  retry time (``paused_until``): the endpoint's other queued tasks find it
+  paused and return at once. A dead endpoint is therefore tried once per
+  retry, not once per queued event, and with even one worker process another
+  merchant's delivery waits at most one attempt's timeout (measured: README,
+  ``bench/webhook_isolation.py``, which first showed that without the pause a
+  single-process worker spent one timeout per queued event).
 - **No lost deliveries.** The lease outlives one attempt by a margin and is
   renewed before each; a worker killed mid-request leaves a lease that runs
   out, and beat's sweeper (``deliveries_sweep``) queues every endpoint with
@@ -179,6 +181,7 @@ def _lease_take(endpoint_pk: int):
     taken = (
         WebhookEndpoint.objects.filter(pk=endpoint_pk, status=WebhookEndpoint.Status.ENABLED)
         .filter(Q(delivering_until__isnull=True) | Q(delivering_until__lt=now))
+        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=now))
         .update(delivering_until=until)
     )
     return until if taken else None
@@ -285,6 +288,8 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
         delivery.status = Delivery.Status.SUCCEEDED
         delivery.delivered_at = timezone.now()
         delivery.next_attempt_at = None
+        if endpoint.paused_until is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=None)
     elif answer.status == 410:
         delivery.status = Delivery.Status.FAILED
         delivery.next_attempt_at = None
@@ -294,6 +299,13 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
     else:
         schedule = settings.KASSA_WEBHOOK_RETRY_SCHEDULE["live" if endpoint.livemode else "test"]
         failures = delivery.attempts.filter(manual=False, succeeded=False).count()
+        retry_in = schedule[min(max(failures, 1), len(schedule)) - 1]
+        if answer.retry_after is not None:
+            retry_in = max(retry_in, min(answer.retry_after, _MAX_RETRY_AFTER))
+        # The endpoint rests until then: its other queued deliveries do not each spend a timeout on it.
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            paused_until=timezone.now() + timedelta(seconds=retry_in)
+        )
         if failures > len(schedule) or (manual and failures >= len(schedule)):
             delivery.status = Delivery.Status.FAILED
             delivery.next_attempt_at = None
@@ -305,9 +317,6 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
                     notify=True,
                 )
             return None
-        retry_in = schedule[max(failures, 1) - 1]
-        if answer.retry_after is not None:
-            retry_in = max(retry_in, min(answer.retry_after, _MAX_RETRY_AFTER))
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
     delivery.save()
     return retry_in
@@ -376,6 +385,7 @@ def deliveries_sweep() -> int:
         Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
         .filter(endpoint__status=WebhookEndpoint.Status.ENABLED)
         .filter(Q(endpoint__delivering_until__isnull=True) | Q(endpoint__delivering_until__lt=now))
+        .filter(Q(endpoint__paused_until__isnull=True) | Q(endpoint__paused_until__lte=now))
         .values_list("endpoint_id", flat=True)
         .distinct()
     )

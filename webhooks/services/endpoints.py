@@ -106,6 +106,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
             endpoint.status = WebhookEndpoint.Status.ENABLED
             endpoint.disabled_reason = ""
             endpoint.delivering_until = None
+            endpoint.paused_until = None
     endpoint.save()
     return endpoint
 
@@ -162,6 +163,8 @@ def event_resend(*, event: Event, endpoint: WebhookEndpoint) -> Delivery:
     delivery.next_attempt_at = timezone.now()
     delivery.resend_requested = True
     delivery.save()
+    # Asked for now: the endpoint's rest after a failure does not hold a resend back.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=None)
     transaction.on_commit(lambda: endpoint_kick(endpoint.pk))
     return delivery
 
