@@ -303,9 +303,7 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
         if answer.retry_after is not None:
             retry_in = max(retry_in, min(answer.retry_after, _MAX_RETRY_AFTER))
         # The endpoint rests until then: its other queued deliveries do not each spend a timeout on it.
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            paused_until=timezone.now() + timedelta(seconds=retry_in)
-        )
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=timezone.now() + timedelta(seconds=retry_in))
         if failures > len(schedule) or (manual and failures >= len(schedule)):
             delivery.status = Delivery.Status.FAILED
             delivery.next_attempt_at = None
