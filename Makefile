@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install lint format bench bench-webhooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/api_create.py
+
+bench-webhooks: install
+	$(BIN)/python bench/webhook_isolation.py
 
 clean:
 	rm -rf $(VENV) var
