@@ -1,6 +1,6 @@
 """Reads of the webhooks app, always scoped by merchant and mode."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from .models import Delivery, Event, WebhookEndpoint
 
@@ -26,8 +26,11 @@ def event_list(
         queryset = queryset.filter(type__startswith=type[:-1]) if type.endswith(".*") else queryset.filter(type=type)
     if types:
         queryset = queryset.filter(type__in=types)
-    if delivery_success is True:
-        queryset = queryset.filter(deliveries__status=Delivery.Status.SUCCEEDED).distinct()
-    elif delivery_success is False:
-        queryset = queryset.exclude(deliveries__status=Delivery.Status.SUCCEEDED).filter(deliveries__isnull=False)
+    if delivery_success is not None:
+        # Subqueries, not joins: a join would multiply the ``pending`` count above.
+        succeeded = Exists(Delivery.objects.filter(event=OuterRef("pk"), status=Delivery.Status.SUCCEEDED))
+        if delivery_success:
+            queryset = queryset.filter(succeeded)
+        else:
+            queryset = queryset.filter(~succeeded, Exists(Delivery.objects.filter(event=OuterRef("pk"))))
     return queryset

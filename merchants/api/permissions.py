@@ -23,12 +23,15 @@ class HasResourceAccess(BasePermission):
                 "This API call cannot be made with a publishable API key. Please use a secret API key.",
                 code="secret_key_required",
             )
-        granted = key.permissions.get(view.resource, "none")
-        if granted == "write" or (granted == "read" and needed == "read"):
-            return True
-        raise PermissionDenied(
-            f"The provided key '{key.redacted}' does not have the required permissions for this endpoint "
-            f"on account '{key.merchant.public_id}'. Having the '{view.resource}:{needed}' permission "
-            "would allow this request to continue.",
-            code="insufficient_permissions",
-        )
+        # A view answering with another resource's data needs read access to that one too.
+        required = [(view.resource, needed), *((other, "read") for other in getattr(view, "also_reads", ()))]
+        for resource, level in required:
+            granted = key.permissions.get(resource, "none")
+            if not (granted == "write" or (granted == "read" and level == "read")):
+                raise PermissionDenied(
+                    f"The provided key '{key.redacted}' does not have the required permissions for this endpoint "
+                    f"on account '{key.merchant.public_id}'. Having the '{resource}:{level}' permission "
+                    "would allow this request to continue.",
+                    code="insufficient_permissions",
+                )
+        return True

@@ -84,8 +84,10 @@ class EventView(StripeView):
 
 
 class EventRetryView(StripeView):
-    # Resending changes nothing but the endpoint's inbox; it needs write access to endpoints.
+    # Resending changes nothing but the endpoint's inbox: write access to endpoints, and read
+    # access to events, whose content it sends and answers with.
     resource = "webhook_endpoints"
+    also_reads = ("events",)
 
     @schema.create(s.EventRetryParams, s.EventOut, operation_id="events_retry")
     def post(self, request, id):

@@ -102,7 +102,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookE
             endpoint.deliveries.filter(status=Delivery.Status.PENDING).update(
                 status=Delivery.Status.FAILED, next_attempt_at=None
             )
-        elif endpoint.status == WebhookEndpoint.Status.DISABLED:
+        elif not changes["disabled"] and endpoint.status == WebhookEndpoint.Status.DISABLED:
             endpoint.status = WebhookEndpoint.Status.ENABLED
             endpoint.disabled_reason = ""
             endpoint.delivering_until = None

@@ -46,12 +46,14 @@ def _previous_attributes(before: dict, after: dict) -> dict:
 
 def event_emit(
     *, type: str, obj, before: dict | None = None, data_object: dict | None = None, deliver: bool = True
-) -> Event:
+) -> Event | None:
     """Record that ``type`` happened to ``obj`` (in the caller's transaction), and plan its deliveries.
 
     ``before``: the object's rendering before an update, for
-    ``data.previous_attributes``. ``data_object``: a rendering to use instead
-    of ``obj``'s own (a charge described from its PaymentIntent).
+    ``data.previous_attributes``; an update that changed nothing the API
+    shows records no event (None), as at Stripe. ``data_object``: a rendering
+    to use instead of ``obj``'s own (a charge described from its
+    PaymentIntent).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it records")
@@ -59,6 +61,8 @@ def event_emit(
     data = {"object": current}
     if before is not None:
         data["previous_attributes"] = _previous_attributes(before, current)
+        if not set(data["previous_attributes"]) - {"updated"}:
+            return None
     request = api_request.get()
     event = Event.objects.create(
         public_id=public_id(Event.PREFIX),
