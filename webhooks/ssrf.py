@@ -18,12 +18,15 @@ reserved addresses are refused in every mode.
 """
 
 import ipaddress
+import logging
 import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from kassa.errors import InvalidRequest
+
+logger = logging.getLogger(__name__)
 
 
 class Refused(InvalidRequest):
@@ -32,11 +35,24 @@ class Refused(InvalidRequest):
     default_code = "url_invalid"
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The address a connection would reach (an IPv4-mapped IPv6 address is its IPv4 address)."""
+    """The address a connection would reach: IPv6 forms that carry an IPv4 address (mapped,
+    IPv4-compatible, NAT64, 6to4, Teredo) are judged by that IPv4 address."""
     address = ipaddress.ip_address(raw.split("%", maxsplit=1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped:
         return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if any(address in network for network in (*_NAT64, _IPV4_COMPATIBLE)) and not address.is_loopback:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 
@@ -76,9 +92,10 @@ def _refuse_unsafe(host: str, addresses: list[str], *, livemode: bool) -> None:
         address = _address(raw)
         if not _allowed(address, livemode=livemode):
             where = "a loopback" if address.is_loopback else "a private or reserved"
-            shown = host if host == raw else f"{host} ({raw})"
+            # The resolved address is logged, never shown: merchants must not map Kassa's internal names.
+            logger.warning("Refused webhook URL host %s: it resolves to %s", host, raw)
             raise Refused(
-                f"Webhook URLs may not point at {where} address: {shown}. Use a public address"
+                f"Webhook URLs may not point at {where} address: {host}. Use a public address"
                 + ("." if livemode else " (or allow loopback for test mode in development)."),
                 param="url",
             )

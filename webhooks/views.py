@@ -28,7 +28,11 @@ MAX_BODY = 512 * 1024
 @csrf_exempt
 @require_POST
 def stripe_webhook(request, merchant_id: str, mode: str):
-    if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return JsonResponse({"error": {"message": "Invalid Content-Length."}}, status=400)
+    if length > MAX_BODY:
         return JsonResponse({"error": {"message": "The event is too large."}}, status=413)
     try:
         event, stored_now = inbound.processor_event_receive(

@@ -212,6 +212,9 @@ def test_a_failing_event_is_recorded_with_its_traceback_retried_and_rerun(hooked
     assert failed.attempts == 1
     assert failed.next_retry_at is not None  # backoff: retried later by the sweeper
     assert 25 <= (failed.next_retry_at - failed.processed_at).total_seconds() <= 35
+    # A duplicate task before the retry time does nothing: the backoff holds.
+    assert inbound.processor_event_process(event_pk=event.pk) is None
+    ProcessorEvent.objects.filter(pk=event.pk).update(next_retry_at=failed.processed_at)  # the time has come
     again = inbound.processor_event_process(event_pk=event.pk)
     assert (again.status, again.attempts) == (ProcessorEvent.Status.FAILED, 2)
     assert 55 <= (again.next_retry_at - again.processed_at).total_seconds() <= 65

@@ -13,9 +13,12 @@ from webhooks.services import delivery, endpoints
         ("http://example.com/hook", "must use https"),
         ("https://127.0.0.1/hook", "loopback address: 127.0.0.1"),
         ("https://10.0.0.1/hook", "private or reserved address: 10.0.0.1"),
-        ("https://localhost/hook", "loopback address: localhost (127.0.0.1)"),
+        ("https://localhost/hook", "loopback address: localhost."),
         ("https://[::1]/hook", "loopback address: ::1"),
         ("https://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("https://[64:ff9b::a9fe:a9fe]/hook", "private or reserved"),  # NAT64 of 169.254.169.254
+        ("https://[2002:a00:1::]/hook", "private or reserved"),  # 6to4 of 10.0.0.1
+        ("https://[::7f00:1]/hook", "loopback"),  # IPv4-compatible 127.0.0.1
         ("https://169.254.169.254/latest/meta-data", "private or reserved address: 169.254.169.254"),
         ("https://100.64.0.1/hook", "private or reserved"),
         ("https://0.0.0.0/hook", "private or reserved"),
@@ -92,5 +95,6 @@ def test_a_live_endpoint_whose_name_now_resolves_to_loopback_gets_nothing(db, sh
     endpoints.webhook_endpoint_send_test(endpoint=endpoint)
     delivery.endpoint_deliver(endpoint_pk=endpoint.pk)
     attempt = DeliveryAttempt.objects.get(delivery__endpoint=endpoint)
-    assert "loopback address: localhost (127.0.0.1)" in attempt.error
+    assert "loopback address: localhost." in attempt.error
+    assert "127.0.0.1" not in attempt.error  # the resolved address is not shown to the merchant
     assert receiver.requests == []

@@ -149,8 +149,16 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
             preload_content=False,
             assert_same_host=False,
         )
+        # The answer's first part only, and not past the attempt's deadline (a receiver dripping
+        # bytes would otherwise hold the worker one read timeout per byte).
+        deadline = time.monotonic() + timeout
+        prefix = b""
         try:
-            prefix = response.read(limit * 4, decode_content=True)[: limit * 4]
+            while len(prefix) < limit * 4 and time.monotonic() < deadline:
+                chunk = response.read(512, decode_content=True)
+                if not chunk:
+                    break
+                prefix += chunk
         finally:
             response.release_conn()
         return _Answer(
@@ -220,7 +228,11 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
         try:
             while (delivery := _due(endpoint_pk).select_related("event", "endpoint").first()) is not None:
                 if time.monotonic() - started > budget_seconds:
-                    endpoint_kick(endpoint_pk)  # let other endpoints have this slot; carry on in a new task
+                    # Let other endpoints have this slot and carry on in a new task (lease released first,
+                    # or the new task would find it taken and leave the rest to the sweeper).
+                    _lease_release(endpoint_pk, lease)
+                    lease = None
+                    endpoint_kick(endpoint_pk)
                     return attempts
                 lease = _lease_renew(endpoint_pk, lease)
                 if lease is None:
@@ -270,6 +282,19 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
     """Write down the attempt and what follows from it; returns seconds until the retry, if one is planned."""
     delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
     endpoint = delivery.endpoint
+    if delivery.status != Delivery.Status.PENDING:
+        # Settled meanwhile (a worker whose lease ran out while this one was still waiting): the attempt
+        # is still written down, the outcome is not changed.
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            status_code=answer.status,
+            succeeded=answer.ok,
+            error=answer.error,
+            response_body=answer.body,
+        )
+        return None
     manual = delivery.resend_requested
     DeliveryAttempt.objects.create(
         delivery=delivery,

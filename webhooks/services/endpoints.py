@@ -55,7 +55,6 @@ def _description(value) -> str | None:
     return value or None
 
 
-@transaction.atomic
 def webhook_endpoint_create(
     *,
     merchant,
@@ -66,13 +65,22 @@ def webhook_endpoint_create(
     metadata: dict | None = None,
     api_version: str | None = None,
 ) -> tuple[WebhookEndpoint, str]:
-    """The endpoint and its signing secret (shown this once; stored encrypted)."""
+    """The endpoint and its signing secret (shown this once; stored encrypted).
+
+    The URL's DNS lookup happens before the transaction: a slow resolver never holds a lock.
+    """
+    url = _url(url, livemode=livemode)
     secret = signing.new_secret()
-    endpoint = WebhookEndpoint.objects.create(
+    with transaction.atomic():
+        return _create(merchant, livemode, url, enabled_events, description, metadata, api_version, secret), secret
+
+
+def _create(merchant, livemode, url, enabled_events, description, metadata, api_version, secret) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
         public_id=public_id(WebhookEndpoint.PREFIX),
         merchant=merchant,
         livemode=livemode,
-        url=_url(url, livemode=livemode),
+        url=url,
         enabled_events=_enabled_events(enabled_events),
         description=_description(description),
         metadata=md.merge({}, metadata),
@@ -80,15 +88,19 @@ def webhook_endpoint_create(
         secret_ciphertext=crypto.encrypt(secret),
         secret_hint=_hint(secret),
     )
-    return endpoint, secret
 
 
-@transaction.atomic
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
     """``url``, ``enabled_events``, ``description``, ``metadata``, ``disabled`` (Stripe's update parameters)."""
+    url = _url(changes["url"], livemode=endpoint.livemode) if "url" in changes else None  # DNS: before the lock
+    with transaction.atomic():
+        return _update(endpoint, url, changes)
+
+
+def _update(endpoint: WebhookEndpoint, url: str | None, changes: dict) -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    if "url" in changes:
-        endpoint.url = _url(changes["url"], livemode=endpoint.livemode)
+    if url is not None:
+        endpoint.url = url
     if "enabled_events" in changes:
         endpoint.enabled_events = _enabled_events(changes["enabled_events"])
     if "description" in changes:

@@ -103,8 +103,12 @@ def processor_event_receive(*, merchant_id: str, mode: str, body: bytes, signatu
 def processor_event_process(*, event_pk: int) -> ProcessorEvent | None:
     """Apply a stored event, once at a time; None if another worker has it or it is done."""
     now = timezone.now()
-    claimable = Q(status__in=[ProcessorEvent.Status.RECEIVED, ProcessorEvent.Status.FAILED]) | Q(
-        status=ProcessorEvent.Status.PROCESSING, processed_at__lt=now - PROCESSING_STALE
+    # A failed event waits for its retry time (a duplicate task does not skip the backoff).
+    retry_due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
+    claimable = (
+        Q(status=ProcessorEvent.Status.RECEIVED)
+        | (Q(status=ProcessorEvent.Status.FAILED) & retry_due)
+        | Q(status=ProcessorEvent.Status.PROCESSING, processed_at__lt=now - PROCESSING_STALE)
     )
     claimed = (
         ProcessorEvent.objects.filter(claimable, pk=event_pk)
