@@ -260,3 +260,16 @@ def test_localstripe_webhook_settles_a_payment_whose_payer_left(
         assert payload["data"]["object"]["payment_status"] == "paid"
     finally:
         stripe_backend.unregister_webhook("kassa-inbound-test")
+
+
+def test_a_malformed_content_length_is_a_400_not_a_crash(live_server, hooked_shop):
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.putrequest("POST", f"/webhooks/stripe/{hooked_shop.merchant.public_id}/test/")
+    connection.putheader("Content-Length", "abc")
+    connection.endheaders()
+    assert connection.getresponse().status == 400
+    assert not ProcessorEvent.objects.exists()
