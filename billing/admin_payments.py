@@ -17,7 +17,6 @@ from contextlib import contextmanager
 import segno
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -32,7 +31,7 @@ from django.utils.safestring import mark_safe
 from kassa import metadata, money
 from kassa.errors import KassaError
 from kassa.ids import random_string
-from merchants.admin_base import ScopedAdmin
+from merchants.admin_base import LedgerAdmin, ScopedAdmin
 
 from . import selectors
 from .models import CheckoutSession, PaymentIntent, PaymentLink, PaymentLinkLineItem, Price, Refund
@@ -80,22 +79,6 @@ def _errors_on_fields(field_map: dict):
     except KassaError as exc:
         exc.param = field_map.get(exc.param, exc.param)
         raise
-
-
-class LedgerAdmin(ScopedAdmin):
-    """Financial records: look, never touch."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return flatten_fieldsets(self.get_fieldsets(request, obj))
 
 
 # --- payment links -------------------------------------------------------------------

@@ -10,6 +10,7 @@
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.http import HttpResponseRedirect
@@ -154,3 +155,19 @@ def service_errors_as_form_errors(form, exc: KassaError, field_map: dict | None 
 
 class MetadataWidgetMixin:
     formfield_overrides = {models.JSONField: {"help_text": 'A JSON object of strings, e.g. {"order": "42"}'}}
+
+
+class LedgerAdmin(ScopedAdmin):
+    """Records of what happened (payments, refunds, events): look, never touch. Buttons call services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return flatten_fieldsets(self.get_fieldsets(request, obj))

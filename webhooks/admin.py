@@ -19,7 +19,6 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -33,7 +32,7 @@ from django.utils.text import Truncator
 
 from kassa import metadata
 from kassa.errors import KassaError
-from merchants.admin_base import ScopedAdmin
+from merchants.admin_base import LedgerAdmin, ScopedAdmin
 
 from . import selectors
 from .event_types import EVENT_TYPES
@@ -134,20 +133,8 @@ def _with_attempts(queryset):
     return queryset.prefetch_related(Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("-started_at")))
 
 
-class RecordAdmin(ScopedAdmin):
+class RecordAdmin(LedgerAdmin):
     """Records of what happened: look, never touch. The buttons on these pages call services."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return flatten_fieldsets(self.get_fieldsets(request, obj))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_write"] = self._can_write(request)

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kassa.api import fields as f
-from kassa.api.views import CreatedListParams, ListParams
+from kassa.api.views import CreatedListParams
 
 from ..services.delivery import event_payload
 
@@ -90,6 +90,3 @@ class EventRetryParams(f.StrictSerializer):
 class EventOut(serializers.Serializer):
     def to_representation(self, instance):
         return event_payload(instance, pending_webhooks=getattr(instance, "pending", None))
-
-
-__all__ = ["ListParams"]

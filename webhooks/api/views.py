@@ -9,7 +9,7 @@ from billing.api.serializers import DeletedOut
 from billing.selectors import object_get
 from kassa.api import schema
 from kassa.api.fields import StrictSerializer
-from kassa.api.views import StripeView, paginate
+from kassa.api.views import ListParams, StripeView, paginate
 
 from .. import selectors
 from ..models import Event, WebhookEndpoint
@@ -20,9 +20,9 @@ from . import serializers as s
 class WebhookEndpointsView(StripeView):
     resource = "webhook_endpoints"
 
-    @schema.listing(s.ListParams, s.EndpointOut, "WebhookEndpoint", operation_id="webhook_endpoints_list")
+    @schema.listing(ListParams, s.EndpointOut, "WebhookEndpoint", operation_id="webhook_endpoints_list")
     def get(self, request):
-        params, _ = self.params(s.ListParams)
+        params, _ = self.params(ListParams)
         queryset = selectors.endpoint_list(merchant=self.merchant, livemode=self.livemode)
         return paginate(self, queryset, params, s.EndpointOut, "/v1/webhook_endpoints")
 

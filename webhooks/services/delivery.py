@@ -282,20 +282,8 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
     """Write down the attempt and what follows from it; returns seconds until the retry, if one is planned."""
     delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
     endpoint = delivery.endpoint
-    if delivery.status != Delivery.Status.PENDING:
-        # Settled meanwhile (a worker whose lease ran out while this one was still waiting): the attempt
-        # is still written down, the outcome is not changed.
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            started_at=started_at,
-            duration_ms=duration_ms,
-            status_code=answer.status,
-            succeeded=answer.ok,
-            error=answer.error,
-            response_body=answer.body,
-        )
-        return None
-    manual = delivery.resend_requested
+    settled = delivery.status != Delivery.Status.PENDING
+    manual = delivery.resend_requested and not settled
     DeliveryAttempt.objects.create(
         delivery=delivery,
         started_at=started_at,
@@ -306,6 +294,10 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
         response_body=answer.body,
         manual=manual,
     )
+    if settled:
+        # Settled meanwhile (a worker whose lease ran out while this one was still waiting): the attempt
+        # is written down, the outcome is not changed.
+        return None
     delivery.attempt_count += 1
     delivery.resend_requested = False
     retry_in = None

@@ -6,7 +6,9 @@ against SSRF rules when saved (and again at every delivery).
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from kassa import crypto
@@ -183,8 +185,5 @@ def event_resend(*, event: Event, endpoint: WebhookEndpoint) -> Delivery:
 
 def processor_events_url(*, merchant, livemode: bool) -> str:
     """Where Stripe should send this merchant's events for this mode (see webhooks/views.py)."""
-    from django.conf import settings
-    from django.urls import reverse
-
     path = reverse("stripe_webhook", args=[merchant.public_id, "live" if livemode else "test"])
     return settings.KASSA_PUBLIC_URL.rstrip("/") + path
