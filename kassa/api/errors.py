@@ -11,6 +11,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -131,8 +132,13 @@ def exception_handler(exc, context):
     return error_response(error, headers)
 
 
+@csrf_exempt
 def not_found_json(request, exception=None):
-    """404 for unknown URLs under /v1/, in the API's shape (Django's handler404 hook)."""
+    """404 for unknown URLs under /v1/, in the API's shape (Django's handler404 hook).
+
+    CSRF-exempt: the API authenticates by key, never by cookie, and without it a
+    POST to an unknown URL got Django's HTML 403 page instead of this answer.
+    """
     body = {
         "error": {
             "type": "invalid_request_error",
