@@ -309,4 +309,8 @@ def processor_event_verify(payload: bytes, signature: str, secret: str, *, toler
         raise InvalidRequest("The event is not JSON.", code="event_invalid") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise InvalidRequest("The event has no id or type.", code="event_invalid")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        # Every Stripe event carries its object under data.object.
+        raise InvalidRequest("The event's data.object is not an object.", code="event_invalid")
     return event

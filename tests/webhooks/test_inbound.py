@@ -273,3 +273,18 @@ def test_a_malformed_content_length_is_a_400_not_a_crash(live_server, hooked_sho
     connection.endheaders()
     assert connection.getresponse().status == 400
     assert not ProcessorEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[1, 2], "text", 7, None, {"object": [1]}, {"object": "pi_1"}],
+    ids=["data-list", "data-string", "data-number", "data-null", "object-list", "object-string"],
+)
+def test_a_signed_event_whose_data_is_not_an_object_is_a_400(live_server, hooked_shop, data):
+    body = json.dumps(
+        {"id": "evt_odd", "object": "event", "type": "payment_intent.succeeded", "livemode": False, "data": data}
+    ).encode()
+    response = post(live_server, hooked_shop.merchant, body, sign(body))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "event_invalid"
+    assert not ProcessorEvent.objects.exists()

@@ -75,7 +75,7 @@ def processor_event_receive(*, merchant_id: str, mode: str, body: bytes, signatu
             f"A {'live' if payload.get('livemode') else 'test'}-mode event was sent to the {mode}-mode endpoint.",
             code="livemode_mismatch",
         )
-    data_object = (payload.get("data") or {}).get("object") or {}
+    data_object = payload["data"]["object"]
     received_at = timezone.now()
     text = body.decode("utf-8")
     with transaction.atomic():
