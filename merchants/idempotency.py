@@ -5,6 +5,15 @@ key + other parameters is a 400 ``idempotency_error``; a request arriving
 while the first is still running gets a 409 (the SDKs retry it, then see
 the replay), never a second object.
 
+Scope: a record belongs to the merchant, the mode and the *kind* of key that
+made it (``key_scope``). Secret keys share one scope: they have the same
+powers, and a rolled key's successor must replay its predecessor's answers.
+Publishable keys share another: they are public and have the same few
+powers. Each restricted key has its own: two restricted keys may see
+different things, so one never replays (nor learns of) the other's records.
+Every authorization check runs before the lookup (kassa.api.views), so a key
+only ever meets records of requests it may itself make.
+
 Cost on the hot path: one INSERT before the request runs (the unique index
 decides who is first, across processes and databases) and one UPDATE after.
 Answers that changed nothing (validation, permission, not found, 409, 429)
@@ -23,7 +32,7 @@ from django.utils import timezone
 
 from kassa.errors import IdempotencyConflict, IdempotencyMismatch, InvalidRequest
 
-from .models import IdempotencyKey
+from .models import APIKey, IdempotencyKey
 
 MAX_KEY_LENGTH = 255
 
@@ -42,9 +51,11 @@ class Replay(Exception):
 def _statements(vendor: str) -> dict[str, str]:
     q = connection.ops.quote_name
     table = q(IdempotencyKey._meta.db_table)
-    columns = ", ".join(q(c) for c in ("merchant_id", "livemode", "key", "fingerprint", "response_body", "created"))
+    columns = ", ".join(
+        q(c) for c in ("merchant_id", "livemode", "key_scope", "key", "fingerprint", "response_body", "created")
+    )
     return {
-        "insert": f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, '', %s) RETURNING {q('id')}",  # noqa: S608
+        "insert": f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, '', %s) RETURNING {q('id')}",  # noqa: S608
         "update": f"UPDATE {table} SET {q('status_code')} = %s, {q('response_body')} = %s WHERE {q('id')} = %s",  # noqa: S608
     }
 
@@ -62,6 +73,7 @@ def _insert(scope: dict, request_fingerprint: str) -> IdempotencyKey:
             [
                 scope["merchant_id"],
                 scope["livemode"],
+                scope["key_scope"],
                 scope["key"],
                 request_fingerprint,
                 connection.ops.adapt_datetimefield_value(created),
@@ -69,6 +81,13 @@ def _insert(scope: dict, request_fingerprint: str) -> IdempotencyKey:
         )
         (pk,) = cursor.fetchone()
     return IdempotencyKey(pk=pk, **scope, fingerprint=request_fingerprint, created=created)
+
+
+def key_scope(api_key: APIKey) -> str:
+    """Whose idempotency records ``api_key`` sees (see the module's docstring)."""
+    if api_key.kind == APIKey.Kind.RESTRICTED:
+        return f"restricted:{api_key.pk}"
+    return api_key.kind
 
 
 def idempotency_begin(*, api_key, key: str, request_fingerprint: str) -> IdempotencyKey:
@@ -79,7 +98,12 @@ def idempotency_begin(*, api_key, key: str, request_fingerprint: str) -> Idempot
         raise InvalidRequest(
             f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"
         )
-    scope = {"merchant_id": api_key.merchant_id, "livemode": api_key.livemode, "key": key}
+    scope = {
+        "merchant_id": api_key.merchant_id,
+        "livemode": api_key.livemode,
+        "key_scope": key_scope(api_key),
+        "key": key,
+    }
     try:
         if connection.in_atomic_block:
             # A savepoint keeps an outer transaction usable after a duplicate.

@@ -152,6 +152,9 @@ class IdempotencyKey(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     livemode = models.BooleanField()
+    # Whose records these are inside the merchant and mode (merchants.idempotency.key_scope):
+    # a key never replays, nor learns of, a record made by a key of another kind.
+    key_scope = models.CharField(max_length=40, default="secret")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
@@ -160,7 +163,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "livemode", "key"], name="idempotency_key_unique_per_mode")
+            models.UniqueConstraint(
+                fields=["merchant", "livemode", "key_scope", "key"], name="idempotency_key_unique_per_scope"
+            )
         ]
 
     def __str__(self) -> str:

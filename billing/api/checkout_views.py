@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from kassa.api import schema
 from kassa.api.views import ListParams, paginate, represent
-from kassa.errors import PermissionDenied, ResourceMissing
+from kassa.errors import ResourceMissing
 from merchants.models import APIKey
 
 from ..models import CheckoutSession, PaymentLink, Price
@@ -101,7 +101,7 @@ class PaymentLinkView(BillingView):
 
 class PaymentLinkLineItemsView(BillingView):
     resource = "payment_links"
-    expandable = ("price.product",)
+    expandable = {"price.product": "products"}
 
     @schema.listing(
         ListParams, s.PaymentLinkLineItemOut, "PaymentLinkLineItem", operation_id="payment_links_line_items"
@@ -118,7 +118,7 @@ class PaymentLinkLineItemsView(BillingView):
 
 
 class CheckoutSessionQueries:
-    expandable = ("customer", "payment_intent", "payment_link")
+    expandable = {"customer": "customers", "payment_intent": "payment_intents", "payment_link": "payment_links"}
 
     def sessions(self):
         return self.scoped(CheckoutSession).select_related(
@@ -131,7 +131,8 @@ class CheckoutSessionQueries:
 
 class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, BillingView):
     resource = "checkout_sessions"
-    publishable_methods = ("POST",)
+    # A browser starts a checkout for a link the merchant published, and nothing more.
+    publishable_methods = {"POST": frozenset({"payment_link"})}
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "OPTIONS":
@@ -165,12 +166,6 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, BillingView):
 
     @schema.create(s.CheckoutSessionCreateParams, s.CheckoutSessionOut, operation_id="checkout_sessions_create")
     def post(self, request):
-        if self.api_key.kind == APIKey.Kind.PUBLISHABLE and set(self.raw_params()) != {"payment_link"}:
-            raise PermissionDenied(
-                "A publishable key can only start a checkout session from a payment link: send "
-                "payment_link=plink_… and no other parameter. Use a secret key for anything else.",
-                code="secret_key_required",
-            )
         params, expand = self.params(s.CheckoutSessionCreateParams)
         if "payment_link" in params:
             link = self.lookup(PaymentLink, params["payment_link"], param="payment_link")
@@ -225,7 +220,7 @@ class CheckoutSessionExpireView(CheckoutSessionQueries, BillingView):
 
 class CheckoutSessionLineItemsView(BillingView):
     resource = "checkout_sessions"
-    expandable = ("price.product",)
+    expandable = {"price.product": "products"}
 
     @schema.listing(ListParams, s.LineItemOut, "CheckoutSessionLineItem", operation_id="checkout_sessions_line_items")
     def get(self, request, id):

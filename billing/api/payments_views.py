@@ -55,7 +55,7 @@ class BillingView(StripeView):
 
 class PaymentIntentViewBase(BillingView):
     resource = "payment_intents"
-    expandable = ("customer", "payment_method")
+    expandable = {"customer": "customers", "payment_method": "payment_methods"}
 
     def get_payment_intent(self, id: str) -> PaymentIntent:
         queryset = self.scoped(PaymentIntent).select_related("customer", "payment_method")
@@ -151,7 +151,7 @@ class PaymentIntentCancelView(PaymentIntentViewBase):
 
 class RefundsView(BillingView):
     resource = "refunds"
-    expandable = ("payment_intent",)
+    expandable = {"payment_intent": "payment_intents"}
 
     @schema.listing(s.RefundListParams, s.RefundOut, "Refund", operation_id="refunds_list")
     def get(self, request):
@@ -170,7 +170,7 @@ class RefundsView(BillingView):
 
 class RefundView(BillingView):
     resource = "refunds"
-    expandable = ("payment_intent",)
+    expandable = {"payment_intent": "payment_intents"}
 
     @schema.read(s.RefundOut, operation_id="refunds_retrieve")
     def get(self, request, id):
@@ -190,7 +190,7 @@ class RefundView(BillingView):
 
 class PaymentMethodsView(BillingView):
     resource = "payment_methods"
-    expandable = ("customer",)
+    expandable = {"customer": "customers"}
 
     @schema.listing(s.PaymentMethodListParams, s.PaymentMethodOut, "PaymentMethod", operation_id="payment_methods_list")
     def get(self, request):
@@ -211,7 +211,7 @@ class PaymentMethodsView(BillingView):
 
 class PaymentMethodView(BillingView):
     resource = "payment_methods"
-    expandable = ("customer",)
+    expandable = {"customer": "customers"}
 
     @schema.read(s.PaymentMethodOut, operation_id="payment_methods_retrieve")
     def get(self, request, id):
@@ -222,7 +222,7 @@ class PaymentMethodView(BillingView):
 
 class CustomerPaymentMethodsView(BillingView):
     resource = "payment_methods"
-    expandable = ("customer",)
+    expandable = {"customer": "customers"}
 
     @schema.listing(
         s.CustomerPaymentMethodListParams,

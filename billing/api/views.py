@@ -54,7 +54,7 @@ class ProductView(StripeView):
 
 class PricesView(StripeView):
     resource = "prices"
-    expandable = ("product",)
+    expandable = {"product": "products"}
 
     @schema.listing(s.PriceListParams, s.PriceOut, "Price", operation_id="prices_list")
     def get(self, request):
@@ -85,7 +85,7 @@ class PricesView(StripeView):
 
 class PriceView(StripeView):
     resource = "prices"
-    expandable = ("product",)
+    expandable = {"product": "products"}
 
     def get_price(self, id: str) -> Price:
         return selectors.object_get(Price, merchant=self.merchant, livemode=self.livemode, public_id=id)

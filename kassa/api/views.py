@@ -44,12 +44,16 @@ class _Replayed(Exception):
 
 
 class StripeView(APIView):
+    """Authorization (the key, its permissions, every ``expand[]``) all runs in ``initial``,
+    before the idempotency lookup: a replay never shows a key more than it may see."""
+
     #: the restricted-key permission this view needs (``customers``, ``products`` …)
     resource = ""
-    #: methods a publishable key may call
-    publishable_methods: tuple[str, ...] = ()
-    #: references ``expand[]`` may name (``data.``-prefixed on lists)
-    expandable: tuple[str, ...] = ()
+    #: methods a publishable key may call, each with the exact parameters it may send
+    publishable_methods: dict[str, frozenset[str]] = {}
+    #: references ``expand[]`` may name (``data.``-prefixed on lists), each with the
+    #: resource an expansion reveals: a restricted key needs read permission on it
+    expandable: dict[str, str] = {}
 
     # --- request context -------------------------------------------------
     @property
@@ -71,10 +75,25 @@ class StripeView(APIView):
         data = self.request.data
         return dict(data.items()) if isinstance(data, QueryDict) else dict(data)
 
+    def expansions(self) -> set[str]:
+        """The request's ``expand[]`` values, as sent (``data.customer`` on a list)."""
+        if not hasattr(self, "_expansions"):
+            self._expansions = parse_expand(self.raw_params().get("expand"))
+        return self._expansions
+
+    def expanded_resources(self) -> set[str]:
+        """The resources the requested expansions would reveal (unknown ones are refused later, as 400s)."""
+        return {
+            self.expandable[name]
+            for name in (e.removeprefix("data.") for e in self.expansions())
+            if name in self.expandable
+        }
+
     def params(self, serializer_class: type[StrictSerializer]) -> tuple[dict, set[str]]:
         """Validated parameters and the ``expand[]`` set."""
         raw = self.raw_params()
-        expand = parse_expand(raw.pop("expand", None))
+        raw.pop("expand", None)
+        expand = self.expansions()
         is_list = issubclass(serializer_class, ListParams)
         allowed = {f"data.{e}" if is_list else e for e in self.expandable}
         unknown = sorted(expand - allowed)

@@ -15,16 +15,27 @@ class HasResourceAccess(BasePermission):
         key: APIKey = request.auth
         if key.kind == APIKey.Kind.SECRET:
             return True
-        needed = "read" if request.method in READ_METHODS else "write"
         if key.kind == APIKey.Kind.PUBLISHABLE:
-            if request.method in getattr(view, "publishable_methods", ()):
-                return True
-            raise PermissionDenied(
-                "This API call cannot be made with a publishable API key. Please use a secret API key.",
-                code="secret_key_required",
-            )
-        # A view answering with another resource's data needs read access to that one too.
-        required = [(view.resource, needed), *((other, "read") for other in getattr(view, "also_reads", ()))]
+            allowed = getattr(view, "publishable_methods", {}).get(request.method)
+            if allowed is None:
+                raise PermissionDenied(
+                    "This API call cannot be made with a publishable API key. Please use a secret API key.",
+                    code="secret_key_required",
+                )
+            if set(view.raw_params()) != allowed:
+                raise PermissionDenied(
+                    f"A publishable key can only send {', '.join(sorted(allowed))} to this endpoint, and no other "
+                    "parameter. Use a secret key for anything else.",
+                    code="secret_key_required",
+                )
+            return True
+        needed = "read" if request.method in READ_METHODS else "write"
+        # A view answering with another resource's data, or expanding one, needs read access to that one too.
+        required = [
+            (view.resource, needed),
+            *((other, "read") for other in getattr(view, "also_reads", ())),
+            *((other, "read") for other in sorted(view.expanded_resources())),
+        ]
         for resource, level in required:
             granted = key.permissions.get(resource, "none")
             if not (granted == "write" or (granted == "read" and level == "read")):

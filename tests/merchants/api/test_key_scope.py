@@ -1,0 +1,181 @@
+"""What a key may see stays what it may see: through ``expand[]`` and through an idempotent replay.
+
+Findings of an outside review, reproduced here first: a restricted key read
+objects it had no permission for by expanding them, and a publishable key
+replayed a secret key's full response by reusing its Idempotency-Key.
+"""
+
+import pytest
+import requests
+import stripe
+
+from merchants.models import IdempotencyKey
+from tests import factories
+
+
+@pytest.fixture
+def api(kassa, paying_shop):
+    return kassa(paying_shop.secret_key.secret)
+
+
+@pytest.fixture
+def objects(api, card_token):
+    """A customer who paid through a saved card, a refund, a link and a session: one of everything expandable."""
+    customer = api.v1.customers.create(params={"email": "ann@secret.example", "name": "Ann"})
+    price = api.v1.prices.create(params={"product_data": {"name": "Tea"}, "currency": "eur", "unit_amount": 1250})
+    card = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token()}, "customer": customer.id}
+    )
+    intent = api.v1.payment_intents.create(
+        params={"amount": 1250, "currency": "eur", "customer": customer.id, "payment_method": card.id, "confirm": True}
+    )
+    refund = api.v1.refunds.create(params={"payment_intent": intent.id, "amount": 100})
+    link = api.v1.payment_links.create(params={"line_items": [{"price": price.id, "quantity": 1}]})
+    session = api.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "success_url": "https://shop.example/ok",
+            "customer": customer.id,
+            "line_items": [{"price": price.id, "quantity": 1}],
+        }
+    )
+    return {
+        "customer": customer,
+        "price": price,
+        "card": card,
+        "intent": intent,
+        "refund": refund,
+        "link": link,
+        "session": session,
+    }
+
+
+# (granted permissions, path, expand[] values, the permission the refusal names)
+EXPANSIONS = [
+    ({"payment_intents": "read"}, "/v1/payment_intents/{intent}", ["customer"], "customers:read"),
+    ({"payment_intents": "read"}, "/v1/payment_intents/{intent}", ["payment_method"], "payment_methods:read"),
+    ({"payment_intents": "read"}, "/v1/payment_intents", ["data.customer"], "customers:read"),
+    ({"prices": "read"}, "/v1/prices/{price}", ["product"], "products:read"),
+    ({"prices": "read"}, "/v1/prices", ["data.product"], "products:read"),
+    ({"payment_methods": "read"}, "/v1/payment_methods/{card}", ["customer"], "customers:read"),
+    ({"payment_methods": "read"}, "/v1/customers/{customer}/payment_methods", ["data.customer"], "customers:read"),
+    ({"refunds": "read"}, "/v1/refunds/{refund}", ["payment_intent"], "payment_intents:read"),
+    ({"refunds": "read"}, "/v1/refunds", ["data.payment_intent"], "payment_intents:read"),
+    ({"checkout_sessions": "read"}, "/v1/checkout/sessions/{session}", ["payment_intent"], "payment_intents:read"),
+    (
+        {"checkout_sessions": "read", "payment_intents": "read"},
+        "/v1/checkout/sessions/{session}",
+        ["payment_intent", "customer"],
+        "customers:read",
+    ),
+    ({"checkout_sessions": "read"}, "/v1/checkout/sessions/{session}", ["payment_link"], "payment_links:read"),
+    (
+        {"checkout_sessions": "read"},
+        "/v1/checkout/sessions/{session}/line_items",
+        ["data.price.product"],
+        "products:read",
+    ),
+    ({"payment_links": "read"}, "/v1/payment_links/{link}/line_items", ["data.price.product"], "products:read"),
+]
+
+
+@pytest.mark.parametrize(("granted", "path", "expand", "missing"), EXPANSIONS)
+def test_an_expansion_needs_read_permission_on_what_it_expands(kassa, paying_shop, objects, granted, path, expand, missing):
+    key = factories.restricted_key(paying_shop.merchant, granted)
+    url = kassa.url + path.format(**{name: obj.id for name, obj in objects.items()})
+    headers = {"Authorization": f"Bearer {key}"}
+
+    plain = requests.get(url, headers=headers, timeout=10)
+    assert plain.status_code == 200  # the object itself is readable with this key
+
+    expanded = requests.get(url, params={"expand[]": expand}, headers=headers, timeout=10)
+    assert expanded.status_code == 403
+    error = expanded.json()["error"]
+    assert error["type"] == "permission_error"
+    assert missing in error["message"]
+    assert objects["customer"].email not in expanded.text
+
+
+def test_an_expansion_with_the_permission_is_answered(kassa, paying_shop, objects):
+    key = factories.restricted_key(paying_shop.merchant, {"payment_intents": "read", "customers": "read"})
+    intent = kassa(key).v1.payment_intents.retrieve(objects["intent"].id, params={"expand": ["customer"]})
+    assert intent.customer.email == "ann@secret.example"
+
+
+def test_stripe_python_raises_permission_error_for_a_forbidden_expansion(kassa, paying_shop, objects):
+    key = factories.restricted_key(paying_shop.merchant, {"payment_intents": "read"})
+    with pytest.raises(stripe.PermissionError, match="customers:read"):
+        kassa(key).v1.payment_intents.retrieve(objects["intent"].id, params={"expand": ["customer"]})
+
+
+def test_an_expansion_on_a_write_needs_the_permission_too(kassa, paying_shop, objects):
+    key = factories.restricted_key(paying_shop.merchant, {"payment_intents": "write"})
+    with pytest.raises(stripe.PermissionError, match="customers:read"):
+        kassa(key).v1.payment_intents.update(
+            objects["intent"].id, params={"metadata": {"a": "b"}, "expand": ["customer"]}
+        )
+    assert kassa(paying_shop.secret_key.secret).v1.payment_intents.retrieve(objects["intent"].id).metadata.to_dict() == {}
+
+
+# --- idempotency: scope and order ------------------------------------------------------
+
+
+def _post(url, key, idempotency_key, data):
+    return requests.post(
+        url, data=data, headers={"Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key}, timeout=30
+    )
+
+
+def test_a_publishable_key_never_replays_a_secret_keys_response(kassa, paying_shop, objects):
+    url = f"{kassa.url}/v1/checkout/sessions"
+    body = {"payment_link": objects["link"].id, "expand[]": "customer"}
+    first = _post(url, paying_shop.secret_key.secret, "order-1001", {"payment_link": objects["link"].id})
+    assert first.status_code == 200
+
+    replay_try = _post(url, paying_shop.publishable_key.secret, "order-1001", {"payment_link": objects["link"].id})
+    assert replay_try.status_code == 200
+    assert "Idempotent-Replayed" not in replay_try.headers
+    assert replay_try.json()["id"] != first.json()["id"]  # its own session, not the secret key's
+    assert "metadata" not in replay_try.json()
+
+    # Other parameters: refused as a publishable key, not told that the key is in use.
+    probe = _post(url, paying_shop.publishable_key.secret, "order-1001", body)
+    assert probe.status_code == 403
+    assert probe.json()["error"]["type"] == "permission_error"
+    other = _post(url, paying_shop.publishable_key.secret, "order-1002", body)
+    assert other.json() == {**probe.json()}  # the same answer whether or not the merchant used the key
+
+
+def test_the_secret_key_still_replays_its_own_response(kassa, paying_shop, objects):
+    url = f"{kassa.url}/v1/checkout/sessions"
+    data = {"payment_link": objects["link"].id}
+    first = _post(url, paying_shop.secret_key.secret, "order-7", data)
+    again = _post(url, paying_shop.secret_key.secret, "order-7", data)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_a_restricted_keys_records_are_its_own(kassa, paying_shop, objects):
+    """Restricted keys differ in what they may see: each key has its own idempotency scope."""
+    granted = {"customers": "write"}
+    one, two = (factories.restricted_key(paying_shop.merchant, granted) for _ in range(2))
+    url = f"{kassa.url}/v1/customers"
+    first = _post(url, one, "cust-1", {"email": "a@b.example"})
+    second = _post(url, two, "cust-1", {"email": "other@b.example"})
+    assert second.status_code == 200  # not an idempotency_error revealing that 'one' used the key
+    assert second.json()["id"] != first.json()["id"]
+    secret_replay = _post(url, paying_shop.secret_key.secret, "cust-1", {"email": "a@b.example"})
+    assert "Idempotent-Replayed" not in secret_replay.headers
+
+
+def test_a_refused_request_claims_no_idempotency_key(kassa, paying_shop, objects):
+    """Authorization runs before the lookup: a request its key may not make leaves no record behind."""
+    key = factories.restricted_key(paying_shop.merchant, {"payment_intents": "write"})
+    refused = _post(
+        f"{kassa.url}/v1/payment_intents/{objects['intent'].id}",
+        key,
+        "pi-update-1",
+        {"metadata[a]": "b", "expand[]": "customer"},
+    )
+    assert refused.status_code == 403
+    assert not IdempotencyKey.objects.filter(key="pi-update-1").exists()
