@@ -80,7 +80,9 @@ EXPANSIONS = [
 
 
 @pytest.mark.parametrize(("granted", "path", "expand", "missing"), EXPANSIONS)
-def test_an_expansion_needs_read_permission_on_what_it_expands(kassa, paying_shop, objects, granted, path, expand, missing):
+def test_an_expansion_needs_read_permission_on_what_it_expands(
+    kassa, paying_shop, objects, granted, path, expand, missing
+):
     key = factories.restricted_key(paying_shop.merchant, granted)
     url = kassa.url + path.format(**{name: obj.id for name, obj in objects.items()})
     headers = {"Authorization": f"Bearer {key}"}
@@ -114,7 +116,9 @@ def test_an_expansion_on_a_write_needs_the_permission_too(kassa, paying_shop, ob
         kassa(key).v1.payment_intents.update(
             objects["intent"].id, params={"metadata": {"a": "b"}, "expand": ["customer"]}
         )
-    assert kassa(paying_shop.secret_key.secret).v1.payment_intents.retrieve(objects["intent"].id).metadata.to_dict() == {}
+    assert (
+        kassa(paying_shop.secret_key.secret).v1.payment_intents.retrieve(objects["intent"].id).metadata.to_dict() == {}
+    )
 
 
 # --- idempotency: scope and order ------------------------------------------------------
