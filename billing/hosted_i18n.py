@@ -88,6 +88,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_too_long": "One of the fields is too long.",
         "payment_in_progress": "A payment for this order is already in progress. Please wait.",
         "session_not_open": "This checkout can no longer be paid.",
+        "link_inactive": "This payment link is no longer active. Nothing was charged.",
         "processor_not_configured": "This seller cannot take card payments at the moment. Nothing was charged.",
         "processor_error": "The payment service did not answer. Press Pay again: you cannot be charged twice.",
         "generic_error": "Something went wrong. Nothing was charged; try again.",
@@ -156,6 +157,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_too_long": "Un des champs est trop long.",
         "payment_in_progress": "Un paiement pour cette commande est déjà en cours. Patientez.",
         "session_not_open": "Cette commande ne peut plus être payée.",
+        "link_inactive": "Ce lien de paiement n'est plus actif. Aucun montant n'a été débité.",
         "processor_not_configured": (
             "Ce vendeur ne peut pas accepter de paiement par carte pour le moment. Aucun montant n'a été débité."
         ),

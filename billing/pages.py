@@ -317,6 +317,8 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             action=again,
             embed=embed,
         )
+    if session.payment_link is not None and not session.payment_link.active:
+        return _link_inactive(request, language, session.payment_link)
     publishable_key = _publishable_key(session)
     if publishable_key is None:
         return _message_page(
@@ -431,6 +433,8 @@ def _message_for(error: KassaError) -> str:
         return f"{error.param}_required"
     if error.code == "checkout_session_not_open":
         return "session_not_open"
+    if error.code == "payment_link_inactive":
+        return "link_inactive"
     if error.code == "processor_not_configured":
         return "processor_not_configured"
     return "generic_error"
@@ -552,7 +556,12 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
         )
     except KassaError as exc:
         logger.info("Checkout session %s payment refused: %s (%s)", session.public_id, exc.code, type(exc).__name__)
-        return _failure(exc, _find_session(session.public_id), language)
+        session = _find_session(session.public_id)
+        intent = session.payment_intent
+        if session.status == CheckoutSession.Status.COMPLETE or (intent is not None and intent.status in IN_FLIGHT):
+            # Another submit (a double click, a second tab) got there first: tell the payer where it stands.
+            return _answer(session, language, embed)
+        return _failure(exc, session, language)
     return _answer(_find_session(session.public_id), language, embed)
 
 

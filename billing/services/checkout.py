@@ -394,6 +394,9 @@ def checkout_session_pay(
             raise InvalidRequest(f"This checkout session is {locked.status}.", code="checkout_session_not_open")
         if locked.merchant.status != Merchant.Status.ACTIVE:
             raise InvalidRequest("This merchant cannot take payments now.", code="account_disabled")
+        if locked.payment_link_id and not PaymentLink.objects.filter(pk=locked.payment_link_id, active=True).exists():
+            # Deactivating a link stops the sessions it already opened, not only new ones.
+            raise InvalidRequest("This payment link is no longer active.", code="payment_link_inactive")
         email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
         if locked.email_collection and not email:
             raise InvalidRequest("Enter your email address.", code="parameter_missing", param="email")

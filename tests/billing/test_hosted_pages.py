@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing import hosted_i18n, pages, services
 from billing.models import CheckoutSession, PaymentIntent
 from billing.services import checkout
+from kassa.errors import InvalidRequest
 from merchants import services as merchant_services
 from tests.conftest import processor_payment_intents
 
@@ -409,3 +410,61 @@ def test_a_link_with_a_confirmation_message(client, paying_shop, card_token):
     checkout.checkout_session_pay(session=session, token=card_token(), email="p@example.com")
     html = client.get(page_url(session, "/complete")).content.decode()
     assert "See you &lt;soon&gt;" in html
+
+
+# --- a deactivated link, and payers racing each other -------------------------------------
+
+
+def test_deactivating_a_link_stops_its_open_sessions_payments(client, paid_link, card_token, stripe_backend):
+    session = checkout.checkout_session_from_link(payment_link=paid_link)
+    assert client.get(page_url(session)).status_code == 200
+    checkout.payment_link_update(payment_link=paid_link, active=False)
+
+    page = client.get(page_url(session))
+    assert page.status_code == 410
+    assert "This payment link is no longer active" in text_of(page)
+    answer = post_json(client, session, "/pay", {"token": card_token(), "email": "late@example.com"})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "payment_link_inactive"
+    assert answer.json()["message"] == "This payment link is no longer active. Nothing was charged."
+    assert processor_payment_intents(stripe_backend) == []
+    session.refresh_from_db()
+    assert (session.status, session.payment_status) == ("open", "unpaid")
+    with pytest.raises(InvalidRequest) as refused:
+        checkout.checkout_session_pay(session=session, token=card_token())
+    assert refused.value.code == "payment_link_inactive"
+
+    # Switched on again, the same session takes the payment.
+    checkout.payment_link_update(payment_link=paid_link, active=True)
+    paid = post_json(client, session, "/pay", {"token": card_token(), "email": "late@example.com"})
+    assert paid.json()["status"] == "succeeded"
+
+
+def test_payers_racing_on_one_session_are_all_told_the_truth(live_server, paid_link, card_token, stripe_backend):
+    """Six submits at once: one charge; whoever finds the session paid is told it is paid, never 'try again'."""
+    import requests
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = checkout.checkout_session_from_link(payment_link=paid_link)
+    tokens = [card_token() for _ in range(6)]
+    headers = {"X-Kassa-Page-Token": pages.page_token(session), "Origin": live_server.url}
+
+    def pay(token):
+        return requests.post(
+            f"{live_server.url}{page_url(session, '/pay')}",
+            json={"token": token, "email": "race@example.com"},
+            headers=headers,
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = [answer.json() for answer in pool.map(pay, tokens)]
+
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    assert sum(a["status"] == "succeeded" for a in answers) >= 1
+    for answer in answers:
+        if answer["payment"]["payment_status"] == "paid":
+            assert answer["status"] == "succeeded", answer
+        else:  # lost the race while the winner was still being charged
+            assert answer["code"] == "payment_in_progress", answer
+        assert "Nothing was charged" not in answer["message"]
