@@ -3,9 +3,11 @@
 import html as htmllib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+import requests
 from django.utils import timezone
 
 from billing import hosted_i18n, pages, services
@@ -442,9 +444,6 @@ def test_deactivating_a_link_stops_its_open_sessions_payments(client, paid_link,
 
 def test_payers_racing_on_one_session_are_all_told_the_truth(live_server, paid_link, card_token, stripe_backend):
     """Six submits at once: one charge; whoever finds the session paid is told it is paid, never 'try again'."""
-    import requests
-    from concurrent.futures import ThreadPoolExecutor
-
     session = checkout.checkout_session_from_link(payment_link=paid_link)
     tokens = [card_token() for _ in range(6)]
     headers = {"X-Kassa-Page-Token": pages.page_token(session), "Origin": live_server.url}
