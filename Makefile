@@ -27,10 +27,11 @@ RUN_ENV := DEBUG=true KASSA_PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
 	STRIPE_JS_URL=http://127.0.0.1:$(LOCALSTRIPE_PORT)/js.stripe.com/v3/ \
 	PATH=$(CURDIR)/$(BIN):$$PATH
 
+# umask 077: the database, keys, queues and logs under var/ are readable by you only.
 run: install
-	$(RUN_ENV) python manage.py migrate --noinput
-	$(RUN_ENV) python manage.py demo_setup
-	$(RUN_ENV) honcho start -f Procfile
+	umask 077; $(RUN_ENV) python manage.py migrate --noinput
+	umask 077; $(RUN_ENV) python manage.py demo_setup
+	umask 077; $(RUN_ENV) honcho start -f Procfile
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

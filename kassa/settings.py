@@ -7,6 +7,8 @@ naming the variable (cookiecutter-django's rule: production secrets have no
 defaults).
 """
 
+import os
+import secrets
 from pathlib import Path
 
 import environ
@@ -14,17 +16,51 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("KASSA_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Databases, keys and queues of a development install live here: its owner's only.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# Development values for secrets, used only while DEBUG is on. The Fernet key
-# is a fixed, public, all-zero key: anything encrypted with it is not secret.
-_DEV_SECRETS = {
-    "SECRET_KEY": "django-insecure-development-only-key-never-use-in-production",
-    "KASSA_ENCRYPTION_KEYS": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+# The Fernet key every development install used before keys were made per
+# install. It is public: it still decrypts what was stored with it, never
+# encrypts, and production refuses it (merchants/checks.py).
+PUBLIC_DEVELOPMENT_FERNET_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def _development_secret(name: str, make) -> str:
+    """A secret of this installation's own, made on first use in ``var/`` (mode 0600).
+
+    Linked into place atomically, so processes starting together agree on one.
+    """
+    path = VAR_DIR / name
+    if not path.exists():
+        draft = VAR_DIR / f".{name}.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    from base64 import urlsafe_b64encode
+
+    return urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+_DEVELOPMENT_SECRETS = {
+    "SECRET_KEY": lambda: _development_secret("development-secret-key", lambda: secrets.token_urlsafe(50)),
+    "KASSA_ENCRYPTION_KEYS": lambda: (
+        _development_secret("development-encryption-key", _fernet_key) + "," + PUBLIC_DEVELOPMENT_FERNET_KEY
+    ),
 }
 
 
@@ -33,7 +69,7 @@ def _secret(name: str) -> str:
     if value:
         return value
     if DEBUG:
-        return _DEV_SECRETS[name]
+        return _DEVELOPMENT_SECRETS[name]()
     raise ImproperlyConfigured(
         f"The environment variable {name} must be set when DEBUG is off. See the README's configuration section."
     )
@@ -44,6 +80,11 @@ SECRET_KEY = _secret("SECRET_KEY")
 # encrypts; all of them decrypt, so a new key can be put first and the old
 # ones retired after `manage.py rotate_encryption_keys`.
 KASSA_ENCRYPTION_KEYS = [k.strip() for k in _secret("KASSA_ENCRYPTION_KEYS").split(",") if k.strip()]
+# A development key (made in var/ or the public one) protects nothing from
+# someone on the same machine: live Stripe keys are refused while it encrypts.
+KASSA_ENCRYPTION_KEY_IS_DEVELOPMENT = not env.str("KASSA_ENCRYPTION_KEYS", default="") or (
+    KASSA_ENCRYPTION_KEYS[:1] == [PUBLIC_DEVELOPMENT_FERNET_KEY]
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -112,6 +153,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests talk to a live server from other threads and processes, so the
     # test database is a file, not SQLite's in-memory default.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_kassa.sqlite3")}
+    # SQLite makes its -wal and -shm files with the database file's mode: the owner's only.
+    for _name in (DATABASES["default"]["NAME"], DATABASES["default"]["TEST"]["NAME"]):
+        if _name.startswith(str(VAR_DIR)):
+            Path(_name).touch(mode=0o600)
+            Path(_name).chmod(0o600)
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

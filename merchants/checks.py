@@ -21,7 +21,7 @@ def encryption_keys(app_configs, **kwargs):
                     id="kassa.E001",
                 )
             )
-    if not settings.DEBUG and "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" in settings.KASSA_ENCRYPTION_KEYS:
+    if not settings.DEBUG and settings.PUBLIC_DEVELOPMENT_FERNET_KEY in settings.KASSA_ENCRYPTION_KEYS:
         problems.append(Error("KASSA_ENCRYPTION_KEYS holds the public development key.", id="kassa.E002"))
     return problems
 

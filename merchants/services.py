@@ -302,6 +302,13 @@ def processor_credential_set(
         raise InvalidRequest(
             f"A {mode}-mode Stripe secret key starts with sk_{mode}_ or rk_{mode}_.", param="secret_key"
         )
+    if livemode and settings.KASSA_ENCRYPTION_KEY_IS_DEVELOPMENT:
+        raise InvalidRequest(
+            "Live Stripe keys are refused while Kassa encrypts with a development key, which anyone on this "
+            "machine may read. Set KASSA_ENCRYPTION_KEYS first (see the README's configuration).",
+            code="encryption_key_development",
+            param="secret_key",
+        )
     publishable_key = publishable_key.strip()
     if publishable_key and not publishable_key.startswith(f"pk_{mode}_"):
         raise InvalidRequest(f"A {mode}-mode Stripe publishable key starts with pk_{mode}_.", param="publishable_key")

@@ -9,6 +9,8 @@ import os
 import uuid
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("KASSA_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 # Rate limits are tested on purpose with low limits; elsewhere they stay out of the way.
@@ -20,6 +22,9 @@ os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
 os.environ.setdefault("KASSA_WEBHOOK_RETRY_SCHEDULE_TEST", "1,1,1,1,1")
 os.environ.setdefault("KASSA_WEBHOOK_TIMEOUT", "2")
 os.environ.setdefault("KASSA_WEBHOOK_SWEEP_SECONDS", "2")
+# A real key of this run's own (inherited by the workers and servers it starts): live Stripe
+# credentials are refused while a development key encrypts, and tests store some.
+os.environ.setdefault("KASSA_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 
 from kassa.settings import *  # noqa: F403
 

@@ -58,3 +58,75 @@ def test_the_development_encryption_key_is_refused_in_production():
     )
     assert result.returncode != 0
     assert "kassa.E002" in result.stderr
+
+
+# --- a development install's own secrets ----------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_development_install_makes_its_own_secrets_readable_by_its_owner_only(tmp_path):
+    var = tmp_path / "var"
+    migrated = _manage("migrate", "--noinput", DEBUG="true", KASSA_VAR_DIR=str(var))
+    assert migrated.returncode == 0, migrated.stderr
+    key_file = var / "development-encryption-key"
+    Fernet(key_file.read_text().strip())  # a real Fernet key, not the public all-zero one
+    assert key_file.read_text().strip() != "A" * 43 + "="
+    assert _mode(var) == 0o700
+    for name in ("development-encryption-key", "development-secret-key", "kassa.sqlite3"):
+        assert _mode(var / name) == 0o600, name
+
+    # The next start uses the same keys; another install gets others.
+    first = key_file.read_text()
+    again = _manage("check", DEBUG="true", KASSA_VAR_DIR=str(var))
+    assert again.returncode == 0, again.stderr
+    assert key_file.read_text() == first
+    other = tmp_path / "other"
+    _manage("check", DEBUG="true", KASSA_VAR_DIR=str(other))
+    assert (other / "development-encryption-key").read_text() != first
+
+
+@pytest.mark.parametrize(
+    ("keys", "development"),
+    [("", True), ("A" * 43 + "=", True), (Fernet.generate_key().decode(), False)],
+    ids=["generated", "public", "configured"],
+)
+def test_live_stripe_keys_are_refused_while_a_development_key_encrypts(tmp_path, keys, development):
+    code = (
+        "import django; django.setup()\n"
+        "from tests import factories\n"
+        "from kassa.errors import InvalidRequest\n"
+        "from merchants import services\n"
+        "from django.core.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
+        "shop = factories.merchant('Live')\n"
+        "services.processor_credential_set(merchant=shop.merchant, livemode=False, secret_key='sk_test_ok')\n"
+        "try:\n"
+        "    services.processor_credential_set(merchant=shop.merchant, livemode=True, secret_key='sk_live_x1')\n"
+        "except InvalidRequest as exc:\n"
+        "    print('refused', exc.code, exc.message)\n"
+        "else:\n"
+        "    print('stored')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("KASSA_ENCRYPTION_KEYS", "DATABASE_URL", "SECRET_KEY")}
+    env.update(DEBUG="true", KASSA_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="kassa.settings")
+    if keys:
+        env["KASSA_ENCRYPTION_KEYS"] = keys
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    if development:
+        assert result.stdout.startswith("refused encryption_key_development"), result.stdout
+        assert "KASSA_ENCRYPTION_KEYS" in result.stdout
+    else:
+        assert result.stdout.strip() == "stored"
+
+
+def test_data_stored_with_the_old_public_key_still_opens(settings):
+    """Installs made before per-install keys keep working: the public key still decrypts."""
+    old = Fernet(settings.PUBLIC_DEVELOPMENT_FERNET_KEY).encrypt(b"sk_test_from_before").decode()
+    keys = _manage("shell", "-c", f"from kassa import crypto; print(crypto.decrypt({old!r}))", DEBUG="true")
+    assert keys.stdout.strip().splitlines()[-1] == "sk_test_from_before", keys.stderr
