@@ -48,6 +48,7 @@ from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorEr
 from merchants.models import Merchant
 from merchants.selectors import processor_credential_for
 
+from . import hosted_csp as csp
 from . import hosted_i18n as i18n
 from .models import CheckoutSession, PaymentIntent, PaymentLink
 from .services import checkout, payments
@@ -100,17 +101,28 @@ def _with_embed(url: str, embed: str | None) -> str:
     return f"{url}?{urlencode({'embed': '1', 'origin': embed})}" if embed else url
 
 
-def _headers(response: HttpResponse, *, language: str, embed: str | None = None) -> HttpResponse:
+def _headers(
+    response: HttpResponse, *, language: str, embed: str | None = None, script_nonce: str | None = None
+) -> HttpResponse:
     response["Content-Language"] = language
     patch_vary_headers(response, ["Accept-Language"])
     if embed:
         # Only the embedding origin may frame it; a popup keeps its opener to postMessage to it.
         response.xframe_options_exempt = True
-        response["Content-Security-Policy"] = f"frame-ancestors {embed}"
         response["Cross-Origin-Opener-Policy"] = "unsafe-none"
-    else:
-        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response["Content-Security-Policy"] = csp.policy(
+        script_nonce=script_nonce or csp.nonce(), frame_ancestors=embed or "'none'"
+    )
     return response
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict, *, language: str, embed: str | None = None, status: int = 200
+) -> HttpResponse:
+    """A hosted page: its scripts run only with this response's nonce."""
+    script_nonce = csp.nonce()
+    response = render(request, template, {**context, "csp_nonce": script_nonce}, status=status)
+    return _headers(response, language=language, embed=embed, script_nonce=script_nonce)
 
 
 # --- reads ---------------------------------------------------------------------------
@@ -234,7 +246,7 @@ def _message_page(
         "action_url": action[0] if action else None,
         "action_label": action[1] if action else None,
     }
-    return _headers(render(request, "pay/message.html", context, status=status), language=language, embed=embed)
+    return _page(request, "pay/message.html", context, language=language, embed=embed, status=status)
 
 
 def _not_found(request: HttpRequest, language: str) -> HttpResponse:
@@ -365,7 +377,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         "stripe_js_url": settings.STRIPE_JS_URL,
         "config": config,
     }
-    return _headers(render(request, "pay/checkout.html", context), language=language, embed=embed)
+    return _page(request, "pay/checkout.html", context, language=language, embed=embed)
 
 
 @never_cache
@@ -406,7 +418,7 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         "total": total,
         "config": {"embed": bool(embed), "origin": embed, "payment": payment_data(session)},
     }
-    return _headers(render(request, "pay/complete.html", context), language=language, embed=embed)
+    return _page(request, "pay/complete.html", context, language=language, embed=embed)
 
 
 # --- the page's JSON calls ---------------------------------------------------------------

@@ -52,6 +52,12 @@ def text_of(response) -> str:
     return htmllib.unescape(response.content.decode())
 
 
+def csp(response) -> dict[str, list[str]]:
+    """The Content-Security-Policy header, directive by directive."""
+    directives = [d.split() for d in response["Content-Security-Policy"].split(";")]
+    return {d[0]: d[1:] for d in directives if d}
+
+
 def post_json(client, session, suffix, body=None, **headers):
     headers.setdefault("HTTP_X_KASSA_PAGE_TOKEN", pages.page_token(session))
     headers.setdefault("HTTP_ORIGIN", "http://testserver")
@@ -85,7 +91,7 @@ def test_the_checkout_page_shows_merchant_items_total_and_stripe_js(client, sess
     assert "€12.50" not in html  # line totals, not unit prices
     assert html.count("€25.00") >= 2  # the line and the total
     assert "Pay €25.00" in html
-    assert f'<script src="{settings.STRIPE_JS_URL}"></script>' in html
+    assert f'<script src="{settings.STRIPE_JS_URL}" nonce="' in html
     assert "Test mode" in html
     config = json.loads(re.search(r'id="kassa-checkout" type="application/json">(.*?)</script>', html).group(1))
     assert config["publishableKey"] == "pk_test_pages"
@@ -96,7 +102,7 @@ def test_the_checkout_page_shows_merchant_items_total_and_stripe_js(client, sess
     assert 'id="address-line1"' not in html
     # Framing refused, nothing cached, language negotiated.
     assert response["X-Frame-Options"] == "DENY"
-    assert response["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert csp(response)["frame-ancestors"] == ["'none'"]
     assert "no-store" in response["Cache-Control"]
     assert response["Content-Language"] == "en"
     assert "Accept-Language" in response["Vary"]
@@ -219,7 +225,7 @@ def test_the_success_page_needs_a_complete_session(client, session):
 def test_only_the_given_origin_may_frame_an_embedded_page(client, session):
     response = client.get(page_url(session), {"embed": "1", "origin": "https://shop.example"})
     assert "X-Frame-Options" not in response
-    assert response["Content-Security-Policy"] == "frame-ancestors https://shop.example"
+    assert csp(response)["frame-ancestors"] == ["https://shop.example"]
     assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"
     html = response.content.decode()
     config = json.loads(re.search(r'id="kassa-checkout" type="application/json">(.*?)</script>', html).group(1))
@@ -228,7 +234,7 @@ def test_only_the_given_origin_may_frame_an_embedded_page(client, session):
     for bad in ("null", "javascript:alert(1)", "https://shop.example/path", "https://a.example; script-src *", ""):
         response = client.get(page_url(session), {"embed": "1", "origin": bad})
         assert response["X-Frame-Options"] == "DENY", bad
-        assert response["Content-Security-Policy"] == "frame-ancestors 'none'", bad
+        assert csp(response)["frame-ancestors"] == ["'none'"], bad
     # Without embed=1 an origin changes nothing.
     assert client.get(page_url(session), {"origin": "https://shop.example"})["X-Frame-Options"] == "DENY"
 
@@ -467,3 +473,46 @@ def test_payers_racing_on_one_session_are_all_told_the_truth(live_server, paid_l
         else:  # lost the race while the winner was still being charged
             assert answer["code"] == "payment_in_progress", answer
         assert "Nothing was charged" not in answer["message"]
+
+
+# --- Content-Security-Policy ----------------------------------------------------------------
+
+
+def test_every_hosted_page_runs_only_scripts_carrying_its_nonce(client, paid_link, card_token, settings):
+    session = checkout.checkout_session_from_link(payment_link=paid_link)
+    pages_seen = {
+        "checkout": client.get(page_url(session)),
+        "not found": client.get("/pay/session/cs_test_missing"),
+        "embedded": client.get(page_url(session), {"embed": "1", "origin": "https://shop.example"}),
+    }
+    post_json(client, session, "/pay", {"token": card_token(), "email": "p@example.com"})
+    pages_seen["complete"] = client.get(page_url(session, "/complete"), {"embed": "1", "origin": "https://a.example"})
+    nonces = set()
+    for name, response in pages_seen.items():
+        policy = csp(response)
+        (nonce,) = [v for v in policy["script-src"] if v.startswith("'nonce-")]
+        nonces.add(nonce)
+        assert "'unsafe-inline'" not in policy["script-src"], name
+        assert "'unsafe-eval'" not in policy["script-src"], name
+        assert policy["default-src"] == ["'none'"], name
+        assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"], name
+        html = response.content.decode()
+        for tag in re.findall(r"<script[^>]*>", html):
+            if 'type="application/json"' in tag:
+                continue  # data (json_script), never executed
+            assert f'nonce="{nonce[7:-1]}"' in tag, (name, tag)
+        assert not re.search(r"\son[a-z]+=", html), name  # no inline event handlers
+    assert len(nonces) == len(pages_seen)  # a fresh nonce every response
+    js_origin = settings.STRIPE_JS_URL.split("/js.stripe.com")[0]
+    checkout_policy = csp(pages_seen["checkout"])
+    assert js_origin in checkout_policy["script-src"]
+    assert {"'self'", js_origin} <= set(checkout_policy["connect-src"])
+
+
+def test_with_stripes_own_stripe_js_the_policy_names_stripes_origins(client, session, settings):
+    settings.STRIPE_JS_URL = "https://js.stripe.com/v3/"
+    settings.STRIPE_API_BASE = ""
+    policy = csp(client.get(page_url(session)))
+    assert "https://js.stripe.com" in policy["script-src"]
+    assert set(policy["frame-src"]) == {"https://js.stripe.com", "https://hooks.stripe.com"}
+    assert "https://api.stripe.com" in policy["connect-src"]

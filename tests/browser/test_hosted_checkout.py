@@ -173,3 +173,28 @@ def test_an_inactive_link_and_an_unknown_session(page, kassa_url, make_link):
     expect(page.locator("#page-title")).to_have_text("This payment link is no longer active")
     response = page.goto(f"{kassa_url}/pay/session/cs_test_unknown")
     assert response.status == 404
+
+
+def test_the_content_security_policy_lets_the_payment_through_and_stops_injected_script(
+    page, kassa_url, make_link, stripe_backend
+):
+    """The whole 3-D Secure flow under the enforced policy with no violation; a script without the nonce never runs."""
+    violations = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    session = open_link(page, kassa_url, make_link())
+    # What an injected <script> (a stored XSS, a hostile extension of the page) would be: refused.
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = true';"
+        " document.body.appendChild(s); }"
+    )
+    assert page.evaluate("() => window.injected === true") is False
+    assert any("script-src" in v for v in violations)
+    violations.clear()
+
+    page.fill("#email", "payer@example.com")
+    fill_card(page, "4000002500003155")
+    page.click("#pay-button")
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(f"**/pay/session/{session.public_id}/complete")
+    expect(page.locator("#page-title")).to_have_text("Payment successful")
+    assert violations == []
