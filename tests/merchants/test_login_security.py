@@ -357,3 +357,15 @@ def test_demo_logins_work_without_a_code_when_two_factor_is_not_required(client,
     client.logout()
     assert log_in(client, shop.owner.username).status_code == 302
     assert client.get("/admin/billing/product/").status_code == 200
+
+
+def test_lockout_records_keep_neither_passwords_nor_codes(client, shop):
+    log_in(client, shop.owner.username, "hunter2-wrong", code="424242")
+    client.force_login(factories.platform_staff())
+    attempts = client.get("/admin/axes/accessattempt/")
+    pk = re.search(r'name="_selected_action" value="(\d+)"', attempts.text).group(1)
+    record = client.get(f"/admin/axes/accessattempt/{pk}/change/")
+    assert record.status_code == 200
+    assert "otp_token=********************" in record.text
+    assert "hunter2-wrong" not in record.text
+    assert "424242" not in record.text
