@@ -9,6 +9,7 @@ defaults).
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -99,6 +100,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "merchants",
     "billing",
     "webhooks",
@@ -113,8 +118,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "merchants.two_factor_pages.TwoFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kassa.urls"
@@ -201,6 +210,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes checks for a lockout before any password is looked at; it must come first.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -237,6 +248,34 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# --- Dashboard login: lockout (django-axes) and two-factor (django-otp) ---
+# See merchants/login.py. Failures are counted per user name and, separately,
+# per client address: either reaching the limit locks that login out for the
+# cool-off time. Per user name stops guessing one account's password from many
+# addresses; per address stops one client trying many accounts. Counts live in
+# the database (rows updated under select_for_update), so every web process
+# sees the same count and a restart forgets nothing.
+AXES_FAILURE_LIMIT = env.int("KASSA_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KASSA_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "merchants.login.login_username"
+AXES_CLIENT_IP_CALLABLE = "merchants.login.client_ip"
+AXES_LOCKOUT_CALLABLE = "merchants.login.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+# How many reverse proxies in front of Kassa append to X-Forwarded-For. 0 (the
+# default, safe without a proxy): the TCP peer is the client and the header is
+# ignored, since a client can write anything into it. 1 behind one nginx or
+# load balancer, and so on: the client is that many entries from the right.
+KASSA_TRUSTED_PROXY_COUNT = env.int("KASSA_TRUSTED_PROXY_COUNT", default=0)
+# Platform staff (superusers) must use two-factor: on by default in production,
+# off with DEBUG so that `make run`'s demo logins work without an app.
+KASSA_REQUIRE_2FA_PLATFORM = env.bool("KASSA_REQUIRE_2FA_PLATFORM", default=not DEBUG)
+# The issuer shown in authenticator apps next to the account name.
+OTP_TOTP_ISSUER = env.str("KASSA_2FA_ISSUER", default="Kassa")
 
 # --- Stripe ----------------------------------------------------------------
 # Where the processor's API lives: localstripe in development, unset (the

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -10,18 +11,23 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kassa import money
 from kassa.errors import KassaError
 
-from . import services
+from . import services, two_factor
 from .admin_base import ScopedAdmin
 from .dashboard import MANAGE_ROLES
+from .login import KassaLoginForm
 from .models import APIKey, Membership, Merchant, ProcessorCredential
 
 admin.site.site_header = "Kassa"
 admin.site.site_title = "Kassa dashboard"
 admin.site.index_title = "Dashboard"
+# Password and, for those who switched it on, the two-factor code (merchants/login.py).
+admin.site.login_form = KassaLoginForm
 
 
 def _secret_page(request, model_admin, title, secrets, next_url):
@@ -101,12 +107,23 @@ class MerchantAdmin(ScopedAdmin):
         readonly = list(self.readonly_fields)
         if obj is not None and not (scope and scope.is_platform):
             readonly.append("status")
+            if scope is None or scope.roles.get(obj.pk) != Membership.Role.OWNER:
+                readonly.append("require_two_factor")
         return readonly
 
     def save_via_service(self, request, form, change):
         data = form.cleaned_data
         if change:
-            return services.merchant_update(merchant=form.instance, **{k: data[k] for k in form.changed_data})
+            changes = {k: data[k] for k in form.changed_data}
+            merchant = form.instance
+            if "require_two_factor" in changes:
+                scope = self.scope(request)
+                merchant = two_factor.merchant_two_factor_set(
+                    merchant=merchant,
+                    required=changes.pop("require_two_factor"),
+                    acting_role=None if scope.is_platform else scope.roles.get(merchant.pk),
+                )
+            return services.merchant_update(merchant=merchant, **changes)
         created = services.merchant_create(
             name=data["name"],
             owner_email=data["owner_email"],
@@ -461,6 +478,43 @@ class ProcessorCredentialAdmin(ScopedAdmin):
     def check_connection(self, request, queryset):
         for credential in queryset:
             self._report(request, services.processor_credential_check(credential=credential))
+
+
+# --- platform staff only: login lockouts and two-factor devices --------------
+
+
+class PlatformOnlyMixin:
+    """Lockout records and people's two-factor devices: superusers only, whatever model permissions say.
+
+    Deleting a user's access attempts unlocks them; deleting their devices
+    switches two-factor off (for someone who lost both phone and backup codes).
+    """
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+def _platform_only(model) -> None:
+    if admin.site.is_registered(model):
+        library_admin = type(admin.site.get_model_admin(model))
+        admin.site.unregister(model)
+        admin.site.register(model, type(library_admin.__name__, (PlatformOnlyMixin, library_admin), {}))
+
+
+for _model in (AccessAttempt, AccessLog, AccessFailureLog, TOTPDevice, StaticDevice):
+    _platform_only(_model)
 
 
 __all__ = ["money"]

@@ -49,3 +49,16 @@ def webhook_loopback(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(deploy=True)
+def platform_two_factor(app_configs, **kwargs):
+    if not settings.KASSA_REQUIRE_2FA_PLATFORM and not settings.DEBUG:
+        return [
+            Warning(
+                "KASSA_REQUIRE_2FA_PLATFORM is off: platform staff can log in to the dashboard with a password alone.",
+                hint="Unset it (it defaults to on when DEBUG is off).",
+                id="kassa.W003",
+            )
+        ]
+    return []

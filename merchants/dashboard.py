@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpResponseRedirect
 from django.views.decorators.http import require_POST
@@ -50,13 +51,17 @@ def scope_of(request) -> Scope | None:
     scope = None
     livemode = bool(request.session.get(SESSION_LIVEMODE, False))
     wanted = request.session.get(SESSION_MERCHANT)
-    if user.is_authenticated and user.is_active and user.is_staff:
+    # A session that has not shown a two-factor code sees no merchant that requires one
+    # (TwoFactorPolicyMiddleware sends such people to log in again or to set it up).
+    verified = user.is_authenticated and getattr(user, "is_verified", lambda: False)()
+    platform_unverified = user.is_superuser and settings.KASSA_REQUIRE_2FA_PLATFORM and not verified
+    if user.is_authenticated and user.is_active and user.is_staff and not platform_unverified:
         if user.is_superuser:
             merchants = tuple(Merchant.objects.all())
             merchant = next((m for m in merchants if m.public_id == wanted), None)
             scope = Scope(merchant, livemode, None, True, merchants, {})
         else:
-            memberships = list(memberships_of(user))
+            memberships = [m for m in memberships_of(user) if verified or not m.merchant.require_two_factor]
             if memberships:
                 chosen = next((m for m in memberships if m.merchant.public_id == wanted), memberships[0])
                 scope = Scope(

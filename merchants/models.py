@@ -28,6 +28,11 @@ class Merchant(models.Model):
     support_email = models.EmailField(blank=True)
     default_currency = models.CharField(max_length=3, default="usd")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    require_two_factor = models.BooleanField(
+        "Require two-factor authentication",
+        default=False,
+        help_text="Members must log in with a code from an authenticator app. Only an owner can change this.",
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
