@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchants', '0002_processorcredential_publishable_key'),
+        ('merchants', '0003_idempotency_key_scope'),
     ]
 
     operations = [
