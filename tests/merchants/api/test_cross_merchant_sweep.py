@@ -265,7 +265,9 @@ class World:
         return self._keys[frozen]
 
     def snapshot(self, kind: str, public_id: str) -> dict:
-        return self.api.ok(self.a_key, "GET", f"{RETRIEVE[kind]}/{public_id}")
+        """A's object as A's secret key sees it (a deleted one shows as its 404)."""
+        answer = self.api.call(self.a_key, "GET", f"{RETRIEVE[kind]}/{public_id}")
+        return {"status": answer.status, **answer.json}
 
     @property
     def kinds(self) -> dict[str, str]:
