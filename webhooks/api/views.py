@@ -91,8 +91,9 @@ class EventRetryView(StripeView):
 
     @schema.create(s.EventRetryParams, s.EventOut, operation_id="events_retry")
     def post(self, request, id):
-        params, _ = self.params(s.EventRetryParams)
+        # The event first, as every view looks up its object: a foreign id is a 404 whatever the body.
         event = object_get(Event, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        params, _ = self.params(s.EventRetryParams)
         endpoint = object_get(
             WebhookEndpoint,
             merchant=self.merchant,

@@ -1,0 +1,254 @@
+"""Dashboard sweep: every registered admin model, every URL its ModelAdmin serves, as another merchant's staff.
+
+Merchant A ("Aardvark") has one object of every model registered with the
+admin. Merchant B's owner then requests every object URL of every ModelAdmin
+(change, history, delete, the redirect at ``<id>/``, and custom views such as
+roll, revoke, check, activation, refund, status, test, resend, rerun) with
+A's primary keys, by GET and by POST. Every answer is a 404 (or a 403), or a
+redirect to the dashboard's index or the model's list saying the object does
+not exist, never a page showing A's object; no POST changes A's object; no
+page (lists, searches and add forms included) shows A's names, emails or ids.
+
+The models and URLs come from ``admin.site`` itself, so a new model or a new
+button is swept without anyone writing a test for it; a new model needs an
+entry in ``FACTORIES`` and the sweep says so.
+"""
+
+import hashlib
+import hmac
+import json
+import re
+import time
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from billing import services as billing
+from billing.services import checkout, payments
+from merchants import services as merchants
+from merchants.models import Membership
+from tests import factories
+from webhooks.models import Event
+from webhooks.services import endpoints, inbound
+
+NAME = "Aardvark"  # every name and email of A's carries it: a page that shows it shows A's data
+STRIPE_SECRET = "whsec_aardvarksweep0000"
+
+# One body for every POST: whatever the view reads (roll, refund, status …), it finds a plausible value.
+POST_BODY = {
+    "post": "yes",
+    "_save": "Save",
+    "name": "Changed by B",
+    "email": "changed@bluejay.test",
+    "expires_in": "0",
+    "expire_old_in": "0",
+    "active": "0",
+    "disabled": "1",
+    "amount": "0.01",
+    "request_key": "r" * 32,
+    "reason": "",
+}
+
+
+def _stripe_event(merchant):
+    """A Stripe event for A, signed and stored through the real receiving service."""
+    body = json.dumps(
+        {"id": "evt_aardvark_stripe_1", "object": "event", "type": "payment_intent.succeeded", "livemode": False}
+        | {"data": {"object": {"id": "pi_aardvark"}}}
+    ).encode()
+    timestamp = int(time.time())
+    signature = hmac.new(STRIPE_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    event, _ = inbound.processor_event_receive(
+        merchant_id=merchant.public_id, mode="test", body=body, signature=f"t={timestamp},v1={signature}"
+    )
+    return event
+
+
+def _merchant_a(stripe_backend, card_token) -> dict:
+    """One object of A's for every model registered with the admin, made through the services."""
+    shop = factories.merchant(NAME)
+    m = shop.merchant
+    credential = merchants.processor_credential_set(
+        merchant=m, livemode=False, secret_key="sk_test_aardvark_paying", webhook_secret=STRIPE_SECRET
+    )
+    product = billing.product_create(merchant=m, livemode=False, name="Aardvark secret tea")
+    price = billing.price_create(merchant=m, livemode=False, product=product, currency="eur", unit_amount=1250)
+    customer = billing.customer_create(merchant=m, livemode=False, email="payer@aardvark.test", name="Ada Aardvark")
+    card = payments.payment_method_create_from_token(customer=customer, token=card_token())
+    paid = payments.payment_intent_create_and_confirm(
+        merchant=m, livemode=False, amount=2000, currency="eur", customer=customer, payment_method=card
+    )
+    refund = payments.refund_create(payment_intent=paid, amount=100)
+    link = checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 1}])
+    session = checkout.checkout_session_from_link(payment_link=link)
+    endpoint, _ = endpoints.webhook_endpoint_create(
+        merchant=m, livemode=False, url="https://93.184.215.14/aardvark-hooks", enabled_events=["*"]
+    )
+    return {
+        "shop": shop,
+        "card": card,
+        "objects": {
+            "auth.Group": Group.objects.create(name="Aardvark accountants"),
+            "auth.User": shop.owner,
+            "merchants.Merchant": m,
+            "merchants.Membership": Membership.objects.get(merchant=m, user=shop.owner),
+            "merchants.APIKey": shop.secret_key.api_key,
+            "merchants.ProcessorCredential": credential,
+            "billing.Product": product,
+            "billing.Price": price,
+            "billing.Customer": customer,
+            "billing.PaymentLink": link,
+            "billing.PaymentIntent": paid,
+            "billing.Refund": refund,
+            "billing.CheckoutSession": session,
+            "webhooks.WebhookEndpoint": endpoint,
+            "webhooks.Event": Event.objects.filter(merchant=m, type="customer.created").get(),
+            "webhooks.ProcessorEvent": _stripe_event(m),
+        },
+    }
+
+
+@pytest.fixture
+def sweep(db, stripe_backend, card_token, client):
+    a = _merchant_a(stripe_backend, card_token)
+    b = factories.merchant("Bluejay")
+    # B has objects of its own, so its lists are not trivially empty.
+    billing.customer_create(merchant=b.merchant, livemode=False, email="payer@bluejay.test")
+    billing.product_create(merchant=b.merchant, livemode=False, name="Bluejay tea")
+    client.force_login(b.owner)
+    missing = [model._meta.label for model in admin.site._registry if model._meta.label not in a["objects"]]
+    assert not missing, (
+        f"add a factory for {', '.join(missing)} in _merchant_a (tests/merchants/test_dashboard_sweep.py)"
+    )
+    a["secrets"] = _identifying(a)
+    return a
+
+
+def _identifying(a) -> list[str]:
+    """What identifies A's data on a page: its name (in every name and email of A's), public ids, secrets."""
+    found = [NAME.lower(), a["shop"].merchant.public_id, a["shop"].secret_key.secret, a["card"].public_id]
+    for obj in a["objects"].values():
+        for attribute in ("public_id", "stripe_event_id", "url", "email"):
+            value = getattr(obj, attribute, None)
+            if isinstance(value, str) and value:
+                found.append(value)
+    return found
+
+
+def _shown(page: str, secrets: list[str]) -> list[str]:
+    lowered = page.lower()
+    return [s for s in secrets if s.lower() in lowered]
+
+
+def _snapshot(a) -> dict:
+    return {label: type(obj)._default_manager.filter(pk=obj.pk).values().first() for label, obj in a["objects"].items()}
+
+
+def _admin_urls():
+    """(model label, base URL, URL pattern, name) for every URL of every registered ModelAdmin."""
+    for model, model_admin in admin.site._registry.items():
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        for pattern in model_admin.get_urls():
+            yield model._meta.label, base, str(pattern.pattern), pattern.name or ""
+
+
+def _fill(pattern: str, pk) -> str:
+    return re.sub(r"<[^>]+>", str(pk), pattern)
+
+
+def _landed_safely(response, base: str) -> str | None:
+    """None when the answer is a 403/404, or a redirect to the index or the model's list saying it is missing."""
+    if not response.redirect_chain:
+        return None if response.status_code in (403, 404) else f"answered {response.status_code} without redirect"
+    final = response.request["PATH_INFO"]
+    if response.status_code in (403, 404):
+        return None
+    if final not in ("/admin/", base):
+        return f"redirected to {final} ({response.status_code})"
+    if "exist. Perhaps it was deleted?" not in response.text:
+        return f"redirected to {final} without saying the object does not exist"
+    return None
+
+
+def test_the_sweep_covers_every_registered_model_and_its_custom_views():
+    urls = list(_admin_urls())
+    labels = {label for label, *_ in urls}
+    assert len(labels) >= 15
+    object_urls = [u for u in urls if "<" in u[2]]
+    custom = {name for *_, name in object_urls if not name.endswith(("_change", "_delete", "_history"))}
+    for expected in ("apikey_roll", "apikey_revoke", "processorcredential_check", "paymentintent_refund"):
+        assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
+    for expected in ("webhookendpoint_test", "event_resend", "processorevent_rerun", "paymentlink_activation"):
+        assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
+
+
+def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):
+    """B's owner with A's ids on every object URL (GET and POST): missing, never A's page, nothing changed."""
+    a, failures, swept = sweep, [], 0
+    # The control: platform staff looking at A see A's object on these pages, so the checks below would see it.
+    platform = Client()
+    platform.force_login(factories.platform_staff())
+    platform.post("/admin/switch/merchant/", {"merchant": a["shop"].merchant.public_id})
+    for label, base, pattern, name in _admin_urls():
+        if name.endswith("_change"):
+            page = platform.get(base + _fill(pattern, a["objects"][label].pk))
+            assert page.status_code == 200, (label, page.status_code)
+            assert _shown(page.text, a["secrets"]), f"{label}'s change page shows none of {a['secrets']}"
+    before = _snapshot(a)
+    for label, base, pattern, name in _admin_urls():
+        if "<" not in pattern:
+            continue
+        url = base + _fill(pattern, a["objects"][label].pk)
+        for method in ("get", "post"):
+            swept += 1
+            # POST: what a button's form sends, and a delete confirmation.
+            response = client.get(url, follow=True) if method == "get" else client.post(url, POST_BODY, follow=True)
+            problem = _landed_safely(response, base)
+            shown = _shown(response.content.decode(errors="replace"), a["secrets"])
+            if shown:
+                problem = (problem + "; " if problem else "") + f"the page shows A's {shown}"
+            after = _snapshot(a)
+            changed = [k for k in after if after[k] != before[k]]
+            if changed:
+                problem = (problem + "; " if problem else "") + f"changed A's {changed}"
+                before = after
+            if problem:
+                chain = " -> ".join(f"{u} ({s})" for u, s in response.redirect_chain)
+                excerpt = re.sub(r"\s+", " ", response.content.decode(errors="replace"))[:300]
+                failures.append(f"{method.upper()} {url} [{name}]: {problem}\n    chain: {chain}\n    {excerpt}")
+    assert swept >= 100
+    assert not failures, f"{len(failures)} of {swept} requests:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("switched", [False, True], ids=["own-merchant", "after-trying-to-switch-to-A"])
+def test_another_merchants_lists_searches_and_forms_show_nothing_of_a(client, sweep, switched):
+    """Every list (plain and searched for A's name and ids) and add form of B's: nothing of A's.
+
+    Also after B's owner asks the merchant switcher for A: the scope is re-checked against memberships.
+    """
+    a, failures = sweep, []
+    if switched:
+        client.post("/admin/switch/merchant/", {"merchant": a["shop"].merchant.public_id})
+    searches = [
+        None,
+        NAME,
+        "payer@aardvark.test",
+        *(o.public_id for o in a["objects"].values() if hasattr(o, "public_id")),
+    ]
+    for label, base, pattern, _name in _admin_urls():
+        if "<" in pattern:
+            continue
+        for q in searches if pattern == "" else [None]:
+            response = client.get(base + pattern, {"q": q} if q else {})
+            # The page repeats the search term (the search box, "0 results for …"): that is not A's data.
+            secrets = [secret for secret in a["secrets"] if not (q and secret.lower() in q.lower())]
+            shown = _shown(response.content.decode(errors="replace"), secrets)
+            if response.status_code not in (200, 302, 403) or shown:
+                failures.append(f"GET {base}{pattern} q={q!r} [{label}]: {response.status_code}, shows A's {shown}")
+            if response.status_code == 200 and pattern == "":
+                obj = a["objects"][label]
+                if f"{base}{obj.pk}/change/" in response.text:
+                    failures.append(f"GET {base} q={q!r}: links to A's {label} {obj.pk}")
+    assert not failures, "\n".join(failures)
