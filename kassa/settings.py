@@ -265,6 +265,8 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "merchants.login.login_username"
 AXES_CLIENT_IP_CALLABLE = "merchants.login.client_ip"
 AXES_LOCKOUT_CALLABLE = "merchants.login.lockout_response"
+# Every failed login kept for platform staff to read (who, from where, when); the newest 1,000 per user.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 # How many reverse proxies in front of Kassa append to X-Forwarded-For. 0 (the
 # default, safe without a proxy): the TCP peer is the client and the header is

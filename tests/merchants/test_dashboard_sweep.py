@@ -21,13 +21,17 @@ import re
 import time
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice
 
 from billing import services as billing
 from billing.services import checkout, payments
 from merchants import services as merchants
+from merchants import two_factor
 from merchants.models import Membership
 from tests import factories
 from webhooks.models import Event
@@ -86,10 +90,22 @@ def _merchant_a(stripe_backend, card_token) -> dict:
     endpoint, _ = endpoints.webhook_endpoint_create(
         merchant=m, livemode=False, url="https://93.184.215.14/aardvark-hooks", enabled_events=["*"]
     )
+    # The login records and two-factor devices of A's owner, made as a person makes them.
+    login_client = Client()
+    login_client.post("/admin/login/", {"username": shop.owner.email, "password": "pw"})
+    login_client.post("/admin/login/", {"username": shop.owner.email, "password": "wrong"})
+    pending = two_factor.two_factor_start(user=shop.owner)
+    _, backup_codes = two_factor.two_factor_confirm(user=shop.owner, token=f"{totp(pending.device.bin_key):06d}")
+    assert backup_codes
     return {
         "shop": shop,
         "card": card,
         "objects": {
+            "axes.AccessAttempt": AccessAttempt.objects.get(username=shop.owner.email),
+            "axes.AccessFailureLog": AccessFailureLog.objects.get(username=shop.owner.email),
+            "axes.AccessLog": AccessLog.objects.get(username=shop.owner.email),
+            "otp_totp.TOTPDevice": pending.device,
+            "otp_static.StaticDevice": StaticDevice.objects.get(user=shop.owner),
             "auth.Group": Group.objects.create(name="Aardvark accountants"),
             "auth.User": shop.owner,
             "merchants.Merchant": m,
