@@ -127,7 +127,7 @@ class PaymentIntentOut(serializers.Serializer):
     amount = serializers.IntegerField()
     amount_capturable = serializers.SerializerMethodField()
     amount_received = serializers.IntegerField()
-    canceled_at = f.UnixTime()
+    canceled_at = f.UnixTime(allow_null=True)
     cancellation_reason = serializers.CharField(allow_null=True)
     capture_method = serializers.SerializerMethodField()
     client_secret = serializers.CharField(help_text="Kassa's own client secret for this PaymentIntent.")
@@ -166,7 +166,25 @@ class PaymentIntentOut(serializers.Serializer):
             return None
         return {key: value for key, value in error.items() if value is not None}
 
-    @extend_schema_field(inline_serializer("PaymentIntentNextAction", {"type": serializers.CharField()}))
+    @extend_schema_field(
+        inline_serializer(
+            "PaymentIntentNextAction",
+            {
+                "type": serializers.CharField(),
+                "use_stripe_sdk": inline_serializer(
+                    "PaymentIntentUseStripeSdk",
+                    {
+                        "type": serializers.CharField(),
+                        "client_secret": serializers.CharField(
+                            allow_null=True, help_text="The processor's client secret, for Stripe.js."
+                        ),
+                    },
+                ),
+            },
+            allow_null=True,
+            help_text="Set while the status is requires_action, otherwise null.",
+        )
+    )
     def get_next_action(self, intent: PaymentIntent):
         if intent.status != PaymentIntent.Status.REQUIRES_ACTION:
             return None
