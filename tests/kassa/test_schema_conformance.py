@@ -3,7 +3,10 @@
 Kassa runs on pytest-django's live server with one merchant whose Stripe
 credentials point at a real localstripe, so the operations that call the
 processor (saving a card from a token, creating, confirming and canceling
-PaymentIntents, refunds) run for real; none is excluded. The merchant has
+PaymentIntents, refunds) run for real; no operation is excluded. (With this
+seed, creating and canceling PaymentIntents and refunding reach localstripe;
+saving a card and confirming are reached but, so far, generated requests for
+them stop at Kassa's own validation.) The merchant has
 data of every kind, made through the API: products, prices, customers, saved
 cards, PaymentIntents in three states, a refund, payment links, checkout
 sessions, a webhook endpoint and the events all that wrote. Schemathesis is
@@ -152,6 +155,8 @@ PATH_IDS = {
 def _config(ids: dict[str, list[str]]) -> str:
     """schemathesis.toml for this run (TOML's basic strings are JSON strings)."""
     lines = [f"seed = {SEED}", "", "[generation]", f"max-examples = {MAX_EXAMPLES}", ""]
+    # No cache of earlier runs (.schemathesis/ in the work tree): the seed alone decides the run.
+    lines += ["[cache]", "enabled = false", ""]
     lines += ["[checks]", *(f"{check}.enabled = true" for check in CHECKS), ""]
     for name, values in ids.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
@@ -169,7 +174,7 @@ def _config(ids: dict[str, list[str]]) -> str:
 
 
 @pytest.mark.timeout(280)
-def test_the_api_answers_as_its_schema_says(live_server, kassa, paying_shop, card_token, stripe_backend, tmp_path):
+def test_the_api_answers_as_its_schema_says(live_server, kassa, paying_shop, card_token, tmp_path):
     # Django's live server writes a response's headers and body in two sends; with Nagle's
     # algorithm on, every keep-alive request then waits ~40 ms for the client's delayed ACK
     # (gunicorn sets TCP_NODELAY). Without this the same run takes six times as long.
