@@ -108,9 +108,16 @@ class PaymentLinkOut(serializers.Serializer):
         inline_serializer(
             "PaymentLinkAfterCompletion",
             {
-                "type": serializers.CharField(),
-                "redirect": serializers.DictField(allow_null=True),
-                "hosted_confirmation": serializers.DictField(allow_null=True),
+                "type": serializers.ChoiceField(choices=PaymentLink.AfterCompletion.values),
+                # One of the two, the one ``type`` names, as at Stripe.
+                "redirect": inline_serializer(
+                    "PaymentLinkAfterCompletionRedirect", {"url": serializers.CharField()}, required=False
+                ),
+                "hosted_confirmation": inline_serializer(
+                    "PaymentLinkAfterCompletionHostedConfirmation",
+                    {"custom_message": serializers.CharField(allow_null=True)},
+                    required=False,
+                ),
             },
         )
     )

@@ -8,6 +8,8 @@ objects that Kassa has no concept for. References render as ids unless
 checkout_serializers.py.
 """
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -29,14 +31,16 @@ class Kind(f.Choice):
 
     drf-spectacular names enum components after the field, and many of Stripe's
     fields are called ``type`` with different values; documented as enums they
-    would collide (and the schema check fails on the warning).
+    would collide (and the schema check fails on the warning). A pattern
+    still tells generated clients and schemathesis which values are valid.
     """
 
     def __init__(self, choices, **kwargs):
-        kwargs.setdefault(
-            "help_text", "One of: " + ", ".join(str(c[0] if isinstance(c, tuple) else c) for c in choices)
-        )
+        values = [str(c[0] if isinstance(c, tuple) else c) for c in choices]
+        kwargs.setdefault("help_text", "One of: " + ", ".join(values))
         super().__init__(choices=choices, **kwargs)
+        pattern = "^(" + "|".join(re.escape(v) for v in values) + ")$"
+        self._spectacular_annotation = {"field": {"type": "string", "pattern": pattern}}
 
 
 def card_only_types() -> f.List:
@@ -127,7 +131,7 @@ class PaymentIntentOut(serializers.Serializer):
     amount = serializers.IntegerField()
     amount_capturable = serializers.SerializerMethodField()
     amount_received = serializers.IntegerField()
-    canceled_at = f.UnixTime()
+    canceled_at = f.UnixTime(allow_null=True)
     cancellation_reason = serializers.CharField(allow_null=True)
     capture_method = serializers.SerializerMethodField()
     client_secret = serializers.CharField(help_text="Kassa's own client secret for this PaymentIntent.")
@@ -166,7 +170,25 @@ class PaymentIntentOut(serializers.Serializer):
             return None
         return {key: value for key, value in error.items() if value is not None}
 
-    @extend_schema_field(inline_serializer("PaymentIntentNextAction", {"type": serializers.CharField()}))
+    @extend_schema_field(
+        inline_serializer(
+            "PaymentIntentNextAction",
+            {
+                "type": serializers.CharField(),
+                "use_stripe_sdk": inline_serializer(
+                    "PaymentIntentUseStripeSdk",
+                    {
+                        "type": serializers.CharField(),
+                        "client_secret": serializers.CharField(
+                            allow_null=True, help_text="The processor's client secret, for Stripe.js."
+                        ),
+                    },
+                ),
+            },
+            allow_null=True,
+            help_text="Set while the status is requires_action, otherwise null.",
+        )
+    )
     def get_next_action(self, intent: PaymentIntent):
         if intent.status != PaymentIntent.Status.REQUIRES_ACTION:
             return None

@@ -120,7 +120,10 @@ class Choice(StripeCodesMixin, serializers.ChoiceField):
     stripe_codes = {"invalid_choice": "parameter_invalid"}
 
 
+@extend_schema_field({"type": "string", "enum": sorted(money.SUPPORTED)})
 class Currency(String):
+    """A lowercase ISO 4217 code that Stripe supports (upper case is accepted too)."""
+
     stripe_codes = {**String.stripe_codes, "unsupported": "parameter_invalid_currency"}
     default_error_messages = {"unsupported": "Invalid currency: {input}. Kassa supports the currencies Stripe does."}
 
