@@ -1,12 +1,12 @@
 """The OpenAPI schema at /v1/schema/ describes what the API answers: schemathesis over every operation.
 
 Kassa runs on pytest-django's live server with one merchant whose Stripe
-credentials point at a real localstripe, so the operations that call the
-processor (saving a card from a token, creating, confirming and canceling
-PaymentIntents, refunds) run for real; no operation is excluded. (With this
-seed, creating and canceling PaymentIntents and refunding reach localstripe;
-saving a card and confirming are reached but, so far, generated requests for
-them stop at Kassa's own validation.) The merchant has
+credentials point at a real localstripe, so an operation that gets as far
+as the processor talks to a real (fake) Stripe; no operation is excluded.
+Generated requests for saving a card, confirming a PaymentIntent and
+creating checkout sessions, payment links and webhook endpoints mostly stop
+at Kassa's own validation so far (request examples in the schema would let
+more through); their answers are checked all the same. The merchant has
 data of every kind, made through the API: products, prices, customers, saved
 cards, PaymentIntents in three states, a refund, payment links, checkout
 sessions, a webhook endpoint and the events all that wrote. Schemathesis is
@@ -176,8 +176,8 @@ def _config(ids: dict[str, list[str]]) -> str:
 @pytest.mark.timeout(280)
 def test_the_api_answers_as_its_schema_says(live_server, kassa, paying_shop, card_token, tmp_path):
     # Django's live server writes a response's headers and body in two sends; with Nagle's
-    # algorithm on, every keep-alive request then waits ~40 ms for the client's delayed ACK
-    # (gunicorn sets TCP_NODELAY). Without this the same run takes six times as long.
+    # algorithm on, every keep-alive request then waits ~40 ms for the client's delayed ACK.
+    # Without this the same run takes six times as long. (Test server only.)
     server = live_server.thread.httpd
     server.RequestHandlerClass = type("NoDelay", (server.RequestHandlerClass,), {"disable_nagle_algorithm": True})
     key = paying_shop.secret_key.secret
