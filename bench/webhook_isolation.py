@@ -295,7 +295,7 @@ def create_event(merchant) -> tuple[str, float]:
     """A customer (so a ``customer.created`` event) for ``merchant``; its id and when its transaction committed."""
     from django.db import transaction
 
-    from billing.services import customer_create
+    from billing.catalogue.services import customer_create
 
     committed = []
     with transaction.atomic():

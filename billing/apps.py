@@ -8,10 +8,14 @@ class BillingConfig(AppConfig):
     def ready(self):
         # Events carry each object as the API shows it: the outbox renders with the API's serializers.
         from kassa.api.views import represent
-        from webhooks.services import outbox
+        from webhooks.services import inbound, outbox
 
         from . import models
-        from .api import checkout_serializers, payments_serializers, serializers
+        from .catalogue.api import serializers
+        from .checkout import services as checkout
+        from .checkout.api import serializers as checkout_serializers
+        from .payments import services as payments
+        from .payments.api import serializers as payments_serializers
 
         shapes = {
             models.Product: serializers.ProductOut,
@@ -25,3 +29,22 @@ class BillingConfig(AppConfig):
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
         outbox.register("charge", payments_serializers.charge_out)
+
+        # Stripe's events about payments and refunds: re-read the object from Stripe and record it.
+        inbound.handle(
+            "payment_intent.",
+            handler=lambda *, merchant, livemode, object_id: payments.payment_intent_sync(
+                merchant=merchant, livemode=livemode, processor_payment_intent_id=object_id
+            ),
+        )
+        inbound.handle(
+            "refund.",
+            "charge.refund.updated",
+            handler=lambda *, merchant, livemode, object_id: payments.refund_sync(
+                merchant=merchant, livemode=livemode, processor_refund_id=object_id
+            ),
+        )
+
+        # A checkout session owns its PaymentIntent: paid with it, and ended only by expiring.
+        payments.on_payment_intent_succeeded(checkout.checkout_session_mark_paid)
+        payments.payment_intent_owner(checkout.checkout_session_owning)

@@ -64,6 +64,13 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks()
+# Billing is one app in parts; each part with work for the workers has its own tasks module.
+app.autodiscover_tasks(["billing.payments", "billing.checkout"])
+
+
+def enqueue(task_name: str, *args, countdown: float | None = None) -> None:
+    """Queue a task by its name: services queue work without importing task modules (which import them)."""
+    app.send_task(task_name, args=args, countdown=countdown)
 
 
 @app.task(name="kassa.ping")

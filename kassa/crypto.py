@@ -1,7 +1,9 @@
 """Encryption at rest for processor secrets (MultiFernet over KASSA_ENCRYPTION_KEYS).
 
 The first key encrypts; every key decrypts, so keys rotate by putting a new
-one first and running ``manage.py rotate_encryption_keys``.
+one first and running ``manage.py rotate_encryption_keys``. Each app registers
+its encrypted columns here (``encrypted_fields``) at start-up, so rotation
+reaches every secret without knowing which apps hold them.
 """
 
 from functools import cache
@@ -38,4 +40,13 @@ def rotate(ciphertext: str) -> str:
     return fernet().rotate(ciphertext.encode()).decode()
 
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "rotate"]
+#: model -> the names of its columns holding ``encrypt``'s output (an empty value means none stored)
+ENCRYPTED_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def encrypted_fields(model: type, *names: str) -> None:
+    """Called from an app's ``ready()``: these columns of ``model`` hold ciphertext to rotate."""
+    ENCRYPTED_FIELDS[model] = names
+
+
+__all__ = ["ENCRYPTED_FIELDS", "InvalidToken", "decrypt", "encrypt", "encrypted_fields", "rotate"]

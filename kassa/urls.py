@@ -20,7 +20,7 @@ urlpatterns = [
     path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
-    path("pay/", include("billing.page_urls")),
+    path("pay/", include("billing.checkout.urls")),
     path("webhooks/", include("webhooks.urls")),
     path(
         "v1/schema/",
@@ -34,7 +34,9 @@ urlpatterns = [
         ),
         name="docs",
     ),
-    path("v1/", include("billing.api.urls")),
+    path("v1/", include("billing.catalogue.api.urls")),
+    path("v1/", include("billing.payments.api.urls")),
+    path("v1/", include("billing.checkout.api.urls")),
     path("v1/", include("webhooks.api.urls")),
     # Anything else under /v1/ answers in the API's error shape, DEBUG or not.
     re_path(r"^v1/", not_found_json),

@@ -17,7 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kassa import money
 from kassa.errors import KassaError
 
-from . import services, two_factor
+from . import selectors, services, two_factor
 from .admin_base import ScopedAdmin
 from .dashboard import MANAGE_ROLES
 from .login import KassaLoginForm
@@ -411,14 +411,12 @@ class ProcessorCredentialAdmin(ScopedAdmin):
     def stripe_webhook_url(self, obj):
         if not obj or not obj.pk:
             return "—"
-        from webhooks.services.endpoints import processor_events_url  # webhooks imports merchants, not the reverse
-
         return format_html(
             '<code id="kassa-stripe-webhook-url">{}</code>'
             '<div class="help">Register this URL at Stripe (Developers → Webhooks → Add endpoint) with at least '
             "<code>payment_intent.succeeded</code> and <code>payment_intent.payment_failed</code>, then paste "
             "that endpoint's signing secret (<code>whsec_…</code>) into “Webhook secret” above.</div>",
-            processor_events_url(merchant=obj.merchant, livemode=obj.livemode),
+            selectors.processor_events_url(merchant=obj.merchant, livemode=obj.livemode),
         )
 
     @admin.display(description="Connection")

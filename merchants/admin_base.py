@@ -9,12 +9,21 @@
 - Writes call the app's services (``save_via_service``/``delete_model``).
 """
 
+import re
+from contextlib import contextmanager
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 
+from kassa import money
 from kassa.errors import KassaError
 
 from .dashboard import WRITE_ROLES_DEFAULT, scope_of
@@ -142,6 +151,47 @@ class ScopedAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # bulk deletes would bypass the services
         return actions
+
+
+def when(value) -> str:
+    """A moment as the dashboard shows it, in the viewer's time zone; "—" for none."""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else "—"
+
+
+def admin_link(obj, label: str | None = None) -> str:
+    """A link to ``obj``'s dashboard page, labelled with its public id unless told otherwise."""
+    if obj is None:
+        return "—"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label or obj.public_id)
+
+
+_AMOUNT_RE = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+
+
+def major_to_minor(value: str, currency: str) -> int:
+    """ "12.50" EUR -> 1250; a ValidationError for anything that is not a positive amount of this currency."""
+    value = (value or "").strip()
+    if not _AMOUNT_RE.match(value):
+        example = "1500" if money.decimal_places(currency) == 0 else "12.50"
+        raise forms.ValidationError(f"Enter an amount in {currency.upper()}, e.g. {example}.")
+    try:
+        amount = money.to_minor(value, currency)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
+    if amount < 1:
+        raise forms.ValidationError("The amount must be more than zero.")
+    return amount
+
+
+@contextmanager
+def errors_on_fields(field_map: dict):
+    """Re-aim a service error's ``param`` (the API's name) at the dashboard form's field."""
+    try:
+        yield
+    except KassaError as exc:
+        exc.param = field_map.get(exc.param, exc.param)
+        raise
 
 
 def service_errors_as_form_errors(form, exc: KassaError, field_map: dict | None = None):

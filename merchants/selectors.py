@@ -3,8 +3,10 @@
 import base64
 from functools import cache
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from kassa.errors import AuthenticationFailed, PermissionDenied
 
@@ -104,3 +106,13 @@ def processor_credential_for(merchant: Merchant, livemode: bool):
             code="processor_not_configured",
         )
     return credential
+
+
+def processor_events_url(*, merchant, livemode: bool) -> str:
+    """Where Stripe should send this merchant's events for this mode (served by webhooks/views.py).
+
+    Here, not in webhooks: the credential's dashboard page and the demo set-up
+    show it, and they sit below webhooks. Only the URL's name is shared.
+    """
+    path = reverse("stripe_webhook", args=[merchant.public_id, "live" if livemode else "test"])
+    return settings.KASSA_PUBLIC_URL.rstrip("/") + path

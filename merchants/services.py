@@ -15,8 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing import gateway
-from kassa import crypto, money
+from kassa import crypto, gateway, money
 from kassa.errors import InvalidRequest, PermissionDenied
 from kassa.ids import random_string
 
@@ -346,20 +345,13 @@ def processor_credential_check(*, credential: ProcessorCredential) -> ProcessorC
 
 @transaction.atomic
 def encryption_keys_rotate() -> int:
-    """Re-encrypt every stored secret (Stripe credentials, webhook endpoint secrets) with the first key."""
+    """Re-encrypt every stored secret of every app (kassa.crypto.ENCRYPTED_FIELDS) with the first key."""
     count = 0
-    for credential in ProcessorCredential.objects.select_for_update():
-        credential.secret_key_ciphertext = crypto.rotate(credential.secret_key_ciphertext)
-        if credential.webhook_secret_ciphertext:
-            credential.webhook_secret_ciphertext = crypto.rotate(credential.webhook_secret_ciphertext)
-        credential.save(update_fields=["secret_key_ciphertext", "webhook_secret_ciphertext"])
-        count += 1
-    from webhooks.models import WebhookEndpoint
-
-    for endpoint in WebhookEndpoint.objects.select_for_update():
-        endpoint.secret_ciphertext = crypto.rotate(endpoint.secret_ciphertext)
-        if endpoint.previous_secret_ciphertext:
-            endpoint.previous_secret_ciphertext = crypto.rotate(endpoint.previous_secret_ciphertext)
-        endpoint.save(update_fields=["secret_ciphertext", "previous_secret_ciphertext"])
-        count += 1
+    for model, names in crypto.ENCRYPTED_FIELDS.items():
+        for row in model.objects.select_for_update():
+            for name in names:
+                if getattr(row, name):
+                    setattr(row, name, crypto.rotate(getattr(row, name)))
+            row.save(update_fields=list(names))
+            count += 1
     return count

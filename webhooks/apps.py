@@ -8,6 +8,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self):
+        from kassa import crypto
         from kassa.api.views import represent
 
         from .api.serializers import EndpointOut
@@ -15,3 +16,4 @@ class WebhooksConfig(AppConfig):
         from .services import outbox
 
         outbox.register(WebhookEndpoint, lambda obj: represent(EndpointOut, obj, {"expand": set(), "view": None}))
+        crypto.encrypted_fields(WebhookEndpoint, "secret_ciphertext", "previous_secret_ciphertext")

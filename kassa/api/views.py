@@ -1,23 +1,23 @@
-"""The base of every /v1/ view: key auth, scoping, strict parameters, idempotency, lists.
+"""The Stripe wire format's shared pieces for /v1/ views: rendering, ``expand[]``, lists, the one object lookup.
 
-Views stay thin (STYLE.md): parse parameters with a strict serializer, call
-one service or selector, render with an output serializer.
+The keyed base view that every /v1/ view extends (authentication,
+permissions, idempotency) is ``merchants.api.views.StripeView``: it needs
+merchants' keys, and kassa/ imports no app.
 """
 
 import datetime
 import threading
 
-from django.http import HttpResponse, QueryDict
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from kassa.errors import InvalidRequest, ResourceMissing
-from merchants import idempotency
-from merchants.models import APIKey
 
 from .fields import Integer, StrictSerializer, String, Timestamp
-from .params import as_list, unflatten
+from .params import as_list
 
 _prototypes = threading.local()
 
@@ -38,118 +38,19 @@ def represent(serializer_class, instance, context: dict) -> dict:
     return serializer.to_representation(instance)
 
 
-class _Replayed(Exception):
-    def __init__(self, response):
-        self.response = response
+def reference(serializer: serializers.Serializer, obj, name: str, out_class):
+    """A reference: the object's id, or the object itself when ``expand[]`` names it."""
+    if obj is None:
+        return None
+    if name in serializer.context.get("expand", ()):
+        return represent(out_class, obj, {"expand": set(), "view": serializer.context.get("view")})
+    return obj.public_id
 
 
-class StripeView(APIView):
-    """Authorization (the key, its permissions, every ``expand[]``) all runs in ``initial``,
-    before the idempotency lookup: a replay never shows a key more than it may see."""
-
-    #: the restricted-key permission this view needs (``customers``, ``products`` …)
-    resource = ""
-    #: methods a publishable key may call, each with the exact parameters it may send
-    publishable_methods: dict[str, frozenset[str]] = {}
-    #: references ``expand[]`` may name (``data.``-prefixed on lists), each with the
-    #: resource an expansion reveals: a restricted key needs read permission on it
-    expandable: dict[str, str] = {}
-
-    # --- request context -------------------------------------------------
-    @property
-    def api_key(self) -> APIKey:
-        return self.request.auth
-
-    @property
-    def merchant(self):
-        return self.request.auth.merchant
-
-    @property
-    def livemode(self) -> bool:
-        return self.request.auth.livemode
-
-    def raw_params(self) -> dict:
-        """Body parameters for POST, query parameters otherwise, as nested dicts."""
-        if self.request.method in ("GET", "HEAD", "DELETE"):
-            return unflatten((key, value) for key, values in self.request.query_params.lists() for value in values)
-        data = self.request.data
-        return dict(data.items()) if isinstance(data, QueryDict) else dict(data)
-
-    def expansions(self) -> set[str]:
-        """The request's ``expand[]`` values, as sent (``data.customer`` on a list)."""
-        if not hasattr(self, "_expansions"):
-            self._expansions = parse_expand(self.raw_params().get("expand"))
-        return self._expansions
-
-    def expanded_resources(self) -> set[str]:
-        """The resources the requested expansions would reveal (unknown ones are refused later, as 400s)."""
-        return {
-            self.expandable[name]
-            for name in (e.removeprefix("data.") for e in self.expansions())
-            if name in self.expandable
-        }
-
-    def params(self, serializer_class: type[StrictSerializer]) -> tuple[dict, set[str]]:
-        """Validated parameters and the ``expand[]`` set."""
-        raw = self.raw_params()
-        raw.pop("expand", None)
-        expand = self.expansions()
-        is_list = issubclass(serializer_class, ListParams)
-        allowed = {f"data.{e}" if is_list else e for e in self.expandable}
-        unknown = sorted(expand - allowed)
-        if unknown:
-            raise InvalidRequest(f"This property cannot be expanded ({unknown[0]}).", param="expand")
-        serializer = serializer_class(data=raw)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data, expand
-
-    def render(self, serializer_class, instance, expand=frozenset(), status=200, **context) -> Response:
-        context = {"expand": set(expand), "view": self, **context}
-        return Response(represent(serializer_class, instance, context), status=status)
-
-    # --- idempotency -----------------------------------------------------
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self._idempotency_record = None
-        key = request.headers.get("Idempotency-Key")
-        if request.method == "POST" and key:
-            fingerprint = idempotency.fingerprint(request.method, request.path, self.raw_params())
-            try:
-                self._idempotency_record = idempotency.idempotency_begin(
-                    api_key=request.auth, key=key, request_fingerprint=fingerprint
-                )
-            except idempotency.Replay as replay:
-                # The stored bytes are the first response's body, as it was sent.
-                response = HttpResponse(
-                    replay.record.response_body, status=replay.record.status_code, content_type="application/json"
-                )
-                response["Idempotent-Replayed"] = "true"
-                if replay.record.status_code >= 500:
-                    response["Stripe-Should-Retry"] = "false"
-                response["Idempotency-Key"] = key
-                raise _Replayed(response) from None
-
-    def handle_exception(self, exc):
-        if isinstance(exc, _Replayed):
-            return exc.response
-        response = super().handle_exception(exc)
-        if response.status_code == 409:
-            response["Stripe-Should-Retry"] = "true"
-        elif response.status_code >= 500 and self.request.headers.get("Idempotency-Key"):
-            # Stored for replay: a retry with the same key would get this same answer.
-            response["Stripe-Should-Retry"] = "false"
-        return response
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        record = getattr(self, "_idempotency_record", None)
-        if record is not None:
-            self._idempotency_record = None
-            # Render once: the bytes stored for replay are the bytes sent now.
-            response.render()
-            idempotency.idempotency_finish(record=record, status_code=response.status_code, body=response.content)
-            response["Idempotency-Key"] = record.key
-        return response
+def reference_field(what: str):
+    return extend_schema_field(
+        serializers.CharField(allow_null=True, help_text=f"The {what}'s id, or the {what} when expanded.")
+    )
 
 
 def parse_expand(value) -> set[str]:
@@ -222,7 +123,7 @@ def apply_created(queryset, created: dict | None):
     return queryset
 
 
-def paginate(view: StripeView, queryset, params: dict, serializer_class, url: str, expand=frozenset()) -> Response:
+def paginate(view, queryset, params: dict, serializer_class, url: str, expand=frozenset()) -> Response:
     """Newest first, by the database id as the stable tie-break; cursors are public ids."""
     limit = params.get("limit", 10)
     queryset = apply_created(queryset, params.get("created"))
@@ -250,3 +151,29 @@ def paginate(view: StripeView, queryset, params: dict, serializer_class, url: st
     context = {"expand": item_expand, "view": view}
     data = [represent(serializer_class, item, context) for item in page]
     return Response({"object": "list", "data": data, "has_more": has_more, "url": url})
+
+
+# --- the one object lookup ------------------------------------------------------
+
+# Another merchant's object is exactly as missing as one that never existed.
+# Within one merchant, an id of the other mode gets Stripe's hint that a
+# similar object exists in the other mode.
+
+
+def scoped(model: type[Model], *, merchant, livemode: bool) -> QuerySet:
+    return model.objects.filter(merchant=merchant, livemode=livemode)
+
+
+def object_get(model: type[Model], *, merchant, livemode: bool, public_id: str, param: str | None = None):
+    """The merchant's object in this mode, or ResourceMissing (404; 400 naming ``param`` for a body reference)."""
+    obj = scoped(model, merchant=merchant, livemode=livemode).filter(public_id=public_id).first()
+    if obj is not None:
+        return obj
+    name = model._meta.verbose_name
+    message = f"No such {name}: '{public_id}'"
+    if model.objects.filter(merchant=merchant, livemode=not livemode, public_id=public_id).exists():
+        other, this = ("live", "test") if not livemode else ("test", "live")
+        message += f"; a similar object exists in {other} mode, but a {this} mode key was used to make this request."
+    if param:
+        raise InvalidRequest(message, code="resource_missing", param=param)
+    raise ResourceMissing(message)

@@ -11,9 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from billing import services
+from billing.catalogue import services
+from billing.checkout import services as checkout
 from billing.models import CheckoutSession, PaymentIntent
-from billing.services import checkout
 from tests.conftest import processor_payment_intents
 
 pytestmark = pytest.mark.services

@@ -3,11 +3,12 @@
 import json
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from billing import services
+from billing.catalogue import services
+from billing.checkout import services as checkout
 from billing.models import CheckoutSession, PaymentIntent
-from billing.services import checkout
 from tests.conftest import processor_payment_intents
 
 from .test_hosted_checkout import fill_card
@@ -107,6 +108,7 @@ def test_overlay_from_a_payment_link_reports_the_confirmed_payment(
 
 def test_popup_for_a_checkout_session_with_three_d_secure(page, kassa_url, merchant_site, paying_shop, price):
     session = checkout.checkout_session_create(
+        now=timezone.now(),
         merchant=paying_shop.merchant,
         livemode=False,
         line_items=[{"price": price, "quantity": 1}],
@@ -146,7 +148,7 @@ AUTO_MOUNT_PAGE = """<!doctype html>
 
 def test_a_button_from_data_attributes_and_closing_before_paying(page, kassa_url, merchant_site, paying_shop, price):
     session = checkout.checkout_session_create(
-        merchant=paying_shop.merchant, livemode=False, line_items=[{"price": price, "quantity": 1}]
+        now=timezone.now(), merchant=paying_shop.merchant, livemode=False, line_items=[{"price": price, "quantity": 1}]
     )
     # No kassaUrl: the button talks to the Kassa it was loaded from.
     merchant_site.pages["/auto.html"] = AUTO_MOUNT_PAGE.format(session=session.public_id, kassa_url=kassa_url)

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from billing import services as billing
+from billing.catalogue import services as billing
 from billing.models import Customer, Price, Product
 from merchants import services
 from merchants.models import APIKey, Membership

@@ -25,11 +25,13 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from billing import services as billing
-from billing.services import checkout, payments
+from billing.catalogue import services as billing
+from billing.checkout import services as checkout
+from billing.payments import services as payments
 from merchants import services as merchants
 from merchants import two_factor
 from merchants.models import Membership
@@ -86,7 +88,7 @@ def _merchant_a(stripe_backend, card_token) -> dict:
     )
     refund = payments.refund_create(payment_intent=paid, amount=100)
     link = checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 1}])
-    session = checkout.checkout_session_from_link(payment_link=link)
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
     endpoint, _ = endpoints.webhook_endpoint_create(
         merchant=m, livemode=False, url="https://93.184.215.14/aardvark-hooks", enabled_events=["*"]
     )

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing import services as billing
+from billing.catalogue import services as billing
 from kassa import crypto
 from merchants import services as merchants
 from merchants.models import Membership

@@ -14,13 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.utils import timezone
 
+from billing.checkout import services as checkout
 from billing.models import CheckoutSession, PaymentIntent
-from billing.services import checkout, payments
+from billing.payments import services as payments
 from merchants import services as merchant_services
+from merchants.selectors import processor_events_url
 from webhooks.models import Event, ProcessorEvent
 from webhooks.services import inbound
-from webhooks.services.endpoints import processor_events_url
 
 SECRET = "whsec_test_inbound_secret"
 
@@ -145,14 +147,16 @@ def test_the_same_event_50_times_at_once_is_stored_once(live_server, hooked_shop
 
 def _pay_with_3ds(session, card_token, stripe_backend) -> PaymentIntent:
     """The payer confirms with a 3-D Secure card, authenticates at the bank, and closes the tab."""
-    intent = checkout.checkout_session_pay(session=session, token=card_token("4000002500003155"), email="p@example.com")
+    intent = checkout.checkout_session_pay(
+        now=timezone.now(), session=session, token=card_token("4000002500003155"), email="p@example.com"
+    )
     assert intent.status == "requires_action"
     stripe_backend.authenticate(intent.processor_id, payments.processor_client_secret(intent), success=True)
     return intent
 
 
 def _session(shop):
-    from billing.services import catalogue
+    from billing.catalogue import services as catalogue
 
     price = catalogue.price_create(
         merchant=shop.merchant, livemode=False, currency="eur", unit_amount=1500, product_data={"name": "Tea"}
@@ -160,7 +164,7 @@ def _session(shop):
     link = checkout.payment_link_create(
         merchant=shop.merchant, livemode=False, line_items=[{"price": price, "quantity": 1}]
     )
-    return checkout.checkout_session_from_link(payment_link=link)
+    return checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
 
 
 def test_out_of_order_and_hours_late_events_end_in_the_in_order_state(

@@ -6,10 +6,12 @@ localstripe) and reads the ``Event`` rows a merchant's endpoints would be sent.
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
-from billing import services
+from billing.catalogue import services
+from billing.checkout import services as checkout
 from billing.models import CheckoutSession, Customer, PaymentIntent, Product
-from billing.services import checkout, payments
+from billing.payments import services as payments
 from kassa.errors import CardError, InvalidRequest
 from webhooks.event_types import EVENT_TYPES
 from webhooks.models import Delivery, Event, WebhookEndpoint
@@ -276,9 +278,11 @@ def test_refunds_are_refund_and_charge_events(pay, paying_shop):
 
 def test_a_paid_checkout_session_is_completed(link, paying_shop, card_token):
     m = paying_shop.merchant
-    session = checkout.checkout_session_from_link(payment_link=link)
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
     before = len(_events(m))
-    intent = checkout.checkout_session_pay(session=session, token=card_token(), email="payer@example.com")
+    intent = checkout.checkout_session_pay(
+        now=timezone.now(), session=session, token=card_token(), email="payer@example.com"
+    )
     assert intent.status == "succeeded"
     assert _types(m)[before:] == [
         "customer.created",
@@ -296,16 +300,18 @@ def test_a_paid_checkout_session_is_completed(link, paying_shop, card_token):
 
 def test_an_expired_checkout_session(link, paying_shop, card_token):
     m = paying_shop.merchant
-    session = checkout.checkout_session_from_link(payment_link=link)
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
     checkout.checkout_session_expire(session=session)
     event = _last(m, "checkout.session.expired")
     _about(event, session)
     assert (event.data["object"]["status"], event.data["object"]["payment_status"]) == ("expired", "unpaid")
 
     # One whose payment was refused: expiring it cancels its PaymentIntent too.
-    refused = checkout.checkout_session_from_link(payment_link=link)
+    refused = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
     with pytest.raises(CardError):
-        checkout.checkout_session_pay(session=refused, token=card_token("4000000000000341"), email="p@example.com")
+        checkout.checkout_session_pay(
+            now=timezone.now(), session=refused, token=card_token("4000000000000341"), email="p@example.com"
+        )
     checkout.checkout_session_expire(session=refused)
     assert _types(m)[-2:] == ["checkout.session.expired", "payment_intent.canceled"]
     _about(_last(m, "checkout.session.expired"), refused)
@@ -313,9 +319,9 @@ def test_an_expired_checkout_session(link, paying_shop, card_token):
     assert canceled.data["object"]["cancellation_reason"] == "abandoned"
 
     # One that ran out of time, found by beat's sweep.
-    late = checkout.checkout_session_from_link(payment_link=link)
+    late = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
     CheckoutSession.objects.filter(pk=late.pk).update(expires_at=late.created)
-    assert checkout.checkout_sessions_expire_due() == 1
+    assert checkout.checkout_sessions_expire_due(now=timezone.now()) == 1
     _about(_last(m, "checkout.session.expired"), late)
     assert _types(m).count("checkout.session.expired") == 3
 

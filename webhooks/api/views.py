@@ -5,11 +5,10 @@ one endpoint; it is the call the Stripe CLI's ``events resend`` makes (no
 typed method in stripe-python: ``client.raw_request("post", ...)``).
 """
 
-from billing.api.serializers import DeletedOut
-from billing.selectors import object_get
 from kassa.api import schema
-from kassa.api.fields import StrictSerializer
-from kassa.api.views import ListParams, StripeView, paginate
+from kassa.api.fields import DeletedOut, StrictSerializer
+from kassa.api.views import ListParams, paginate
+from merchants.api.views import StripeView
 
 from .. import selectors
 from ..models import Event, WebhookEndpoint
@@ -38,7 +37,7 @@ class WebhookEndpointView(StripeView):
     resource = "webhook_endpoints"
 
     def get_endpoint(self, id: str) -> WebhookEndpoint:
-        return object_get(WebhookEndpoint, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        return self.lookup(WebhookEndpoint, id)
 
     @schema.read(s.EndpointOut, operation_id="webhook_endpoints_retrieve")
     def get(self, request, id):
@@ -79,7 +78,7 @@ class EventView(StripeView):
     @schema.read(s.EventOut, operation_id="events_retrieve")
     def get(self, request, id):
         self.params(StrictSerializer)
-        event = object_get(Event, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        event = self.lookup(Event, id)
         return self.render(s.EventOut, event)
 
 
@@ -92,14 +91,8 @@ class EventRetryView(StripeView):
     @schema.create(s.EventRetryParams, s.EventOut, operation_id="events_retry")
     def post(self, request, id):
         # The event first, as every view looks up its object: a foreign id is a 404 whatever the body.
-        event = object_get(Event, merchant=self.merchant, livemode=self.livemode, public_id=id)
+        event = self.lookup(Event, id)
         params, _ = self.params(s.EventRetryParams)
-        endpoint = object_get(
-            WebhookEndpoint,
-            merchant=self.merchant,
-            livemode=self.livemode,
-            public_id=params["webhook_endpoint"],
-            param="webhook_endpoint",
-        )
+        endpoint = self.lookup(WebhookEndpoint, params["webhook_endpoint"], param="webhook_endpoint")
         services.event_resend(event=event, endpoint=endpoint)
         return self.render(s.EventOut, event)

@@ -6,9 +6,7 @@ against SSRF rules when saved (and again at every delivery).
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from kassa import crypto
@@ -181,9 +179,3 @@ def event_resend(*, event: Event, endpoint: WebhookEndpoint) -> Delivery:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=None)
     transaction.on_commit(lambda: endpoint_kick(endpoint.pk))
     return delivery
-
-
-def processor_events_url(*, merchant, livemode: bool) -> str:
-    """Where Stripe should send this merchant's events for this mode (see webhooks/views.py)."""
-    path = reverse("stripe_webhook", args=[merchant.public_id, "live" if livemode else "test"])
-    return settings.KASSA_PUBLIC_URL.rstrip("/") + path

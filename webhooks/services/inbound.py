@@ -9,13 +9,17 @@ and only the request that made the row queues the task.
 
 Applying (``processor_event_process``) claims the row with one conditional
 UPDATE (received/failed → processing), so two workers never apply it at
-once; it re-reads the object from Stripe (billing's ``*_sync`` services), and
+once; it hands the event to the handler that the app owning that kind of
+object registered (``handle``, as dj-stripe's ``@webhooks.handler``; billing
+registers its ``*_sync`` services, which re-read the object from Stripe), and
 records succeeded with what it did, or failed with the error and traceback
-and a retry time (backoff), which beat's sweeper honours.
+and a retry time (backoff), which beat's sweeper honours. Webhooks imports
+none of the apps whose objects the events are about.
 """
 
 import logging
 import traceback
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,9 +27,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing import gateway
-from billing.services import payments
-from kassa import crypto
+from kassa import crypto, gateway
+from kassa.celery import enqueue
 from kassa.errors import InvalidRequest, ResourceMissing
 from kassa.logging import redact
 from merchants.models import Merchant, ProcessorCredential
@@ -46,10 +49,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _queue(event_pk: int, countdown: float | None = None) -> None:
-    from ..tasks import processor_event_process
-
     try:
-        processor_event_process.apply_async((event_pk,), countdown=countdown)
+        enqueue("webhooks.tasks.processor_event_process", event_pk, countdown=countdown)
     except Exception:
         logger.warning("Could not queue Stripe event %s; the sweeper will", event_pk, exc_info=True)
 
@@ -121,7 +122,7 @@ def processor_event_process(*, event_pk: int) -> ProcessorEvent | None:
         return None
     event = ProcessorEvent.objects.select_related("merchant").get(pk=event_pk)
     try:
-        result = _apply(event)
+        result = _dispatch(event)
     except Exception as exc:  # noqa: BLE001 - recorded on the row, retried, shown in the dashboard
         retry_at = timezone.now() + retry_delay(event.attempts) if event.attempts < MAX_ATTEMPTS else None
         ProcessorEvent.objects.filter(pk=event_pk).update(
@@ -148,14 +149,24 @@ def processor_event_process(*, event_pk: int) -> ProcessorEvent | None:
     return event
 
 
-def _apply(event: ProcessorEvent) -> str:
-    merchant, livemode = event.merchant, event.livemode
-    if event.type.startswith("payment_intent.") and event.object_id:
-        return payments.payment_intent_sync(
-            merchant=merchant, livemode=livemode, processor_payment_intent_id=event.object_id
-        )
-    if (event.type.startswith("refund.") or event.type == "charge.refund.updated") and event.object_id:
-        return payments.refund_sync(merchant=merchant, livemode=livemode, processor_refund_id=event.object_id)
+#: (event types, by prefix) -> fn(*, merchant, livemode, object_id) -> what it did; see ``handle``
+_HANDLERS: list[tuple[tuple[str, ...], Callable[..., str]]] = []
+
+
+def handle(*type_prefixes: str, handler: Callable[..., str]) -> None:
+    """Called from an app's ``ready()``: events whose type starts with one of ``type_prefixes`` go to ``handler``.
+
+    The handler gets the event's merchant, mode and object id (``data.object.id``),
+    must be idempotent (events come twice, late and out of order) and returns a
+    short text for the dashboard.
+    """
+    _HANDLERS.append((type_prefixes, handler))
+
+
+def _dispatch(event: ProcessorEvent) -> str:
+    for prefixes, handler in _HANDLERS:
+        if event.type.startswith(prefixes) and event.object_id:
+            return handler(merchant=event.merchant, livemode=event.livemode, object_id=event.object_id)
     return f"Kassa does not act on {event.type}; stored only."
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import transaction
 
+from kassa.celery import enqueue
 from kassa.ids import public_id
 from kassa.middleware import api_request
 
@@ -98,9 +99,7 @@ def deliveries_plan(*, event: Event, endpoints: list[WebhookEndpoint]) -> None:
 
 def endpoint_kick(endpoint_pk: int, *, countdown: float | None = None) -> None:
     """Queue the endpoint's delivery task; if the broker cannot take it, the sweeper will."""
-    from ..tasks import endpoint_deliver
-
     try:
-        endpoint_deliver.apply_async((endpoint_pk,), countdown=countdown)
+        enqueue("webhooks.tasks.endpoint_deliver", endpoint_pk, countdown=countdown)
     except Exception:
         logger.warning("Could not queue deliveries for endpoint %s; the sweeper will", endpoint_pk, exc_info=True)

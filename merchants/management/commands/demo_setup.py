@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from merchants import services
+from merchants import selectors, services
 from merchants.models import Merchant
 
 DEMO_FILE = settings.VAR_DIR / "demo.json"
@@ -78,8 +78,6 @@ class Command(BaseCommand):
 
     def _connect_localstripe(self, demo) -> None:
         """Give the demo merchant a Stripe signing secret (once) and point localstripe's webhooks at Kassa."""
-        from webhooks.services.endpoints import processor_events_url
-
         merchant = Merchant.objects.get(public_id=demo["merchant_id"])
         if not demo.get("stripe_webhook_secret"):
             demo["stripe_webhook_secret"] = "whsec_" + secrets.token_urlsafe(24)
@@ -93,7 +91,7 @@ class Command(BaseCommand):
             DEMO_FILE.write_text(json.dumps(demo, indent=2))
         hooks = {
             "kassa-demo": {
-                "url": processor_events_url(merchant=merchant, livemode=False),
+                "url": selectors.processor_events_url(merchant=merchant, livemode=False),
                 "secret": demo["stripe_webhook_secret"],
                 "events": None,
             }
@@ -104,10 +102,8 @@ class Command(BaseCommand):
     def _webhook_line(self, demo) -> str:
         if not demo.get("stripe_webhook_secret"):
             return ""
-        from webhooks.services.endpoints import processor_events_url
-
         merchant = Merchant.objects.get(public_id=demo["merchant_id"])
-        url = processor_events_url(merchant=merchant, livemode=False)
+        url = selectors.processor_events_url(merchant=merchant, livemode=False)
         return f"  Stripe events  localstripe sends the demo shop's events to {url}\n"
 
     def _print(self, demo):

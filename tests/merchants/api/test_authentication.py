@@ -6,7 +6,7 @@ import pytest
 import requests
 import stripe
 
-from billing import services as billing
+from billing.catalogue import services as billing
 from merchants import services
 from tests import factories
 

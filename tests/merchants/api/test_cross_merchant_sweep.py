@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 from django.urls import resolve
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from billing.checkout import services as checkout
 from billing.models import CheckoutSession
-from billing.services import checkout
 from merchants.services import RESOURCES
 from tests import factories
 from webhooks.models import Event
@@ -312,7 +313,9 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
         "/v1/checkout/sessions",
         {"mode": "payment", "line_items": [{"price": w.ids["price"], "quantity": 1}], "customer": w.ids["customer"]},
     )
-    checkout.checkout_session_pay(session=CheckoutSession.objects.get(public_id=session["id"]), token=card_token())
+    checkout.checkout_session_pay(
+        now=timezone.now(), session=CheckoutSession.objects.get(public_id=session["id"]), token=card_token()
+    )
     w.ids["checkout_session"] = session["id"]
     paid = call(key, "GET", f"/v1/checkout/sessions/{session['id']}")
     w.ids["paid_payment_intent"] = paid["payment_intent"]

@@ -1,0 +1,210 @@
+"""Dashboard pages for the catalogue and customers; every write calls billing.services."""
+
+from django import forms
+from django.contrib import admin
+
+from kassa import metadata, money
+from merchants.admin_base import ScopedAdmin
+
+from . import services
+from .models import Customer, Price, Product
+
+
+def _metadata_field():
+    return forms.JSONField(required=False, initial=dict, help_text='A JSON object of strings, e.g. {"order": "42"}')
+
+
+class ProductForm(forms.ModelForm):
+    url = forms.URLField(required=False, assume_scheme="https")
+    metadata = _metadata_field()
+
+    class Meta:
+        model = Product
+        fields = ["name", "description", "active", "url", "images", "metadata"]
+
+
+class PriceInline(admin.TabularInline):
+    model = Price
+    fields = ["public_id", "amount", "type", "interval", "active", "nickname"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    @admin.display(description="Amount")
+    def amount(self, price):
+        return money.format_amount(price.unit_amount, price.currency)
+
+    @admin.display(description="Interval")
+    def interval(self, price):
+        return _interval(price)
+
+
+def _interval(price) -> str:
+    if price.type != Price.Type.RECURRING:
+        return "one time"
+    count = price.recurring_interval_count or 1
+    return f"every {price.recurring_interval}" if count == 1 else f"every {count} {price.recurring_interval}s"
+
+
+@admin.register(Product)
+class ProductAdmin(ScopedAdmin):
+    form = ProductForm
+    list_display = ["name", "public_id", "active", "created"]
+    list_filter = ["active"]
+    search_fields = ["name", "public_id", "description"]
+    readonly_fields = ["public_id", "livemode", "created"]
+    inlines = [PriceInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []  # a new product has no prices yet
+
+    def save_via_service(self, request, form, change):
+        data = {k: form.cleaned_data.get(k) for k in ProductForm.Meta.fields}
+        if change:
+            changed = {k: data[k] for k in form.changed_data if k in data}
+            if "metadata" in changed:
+                # The form holds the whole new metadata: unset what was removed.
+                changed["metadata"] = metadata.replace(form.instance.metadata, data["metadata"])
+            return services.product_update(product=form.instance, **changed)
+        merchant, livemode = self.current(request)
+        return services.product_create(merchant=merchant, livemode=livemode, **data)
+
+    def delete_model(self, request, obj):
+        services.product_delete(product=obj)
+
+
+class PriceCreateForm(forms.ModelForm):
+    billing_interval = forms.ChoiceField(
+        choices=[("", "One time"), *Price.Interval.choices], required=False, label="Billing"
+    )
+    billing_interval_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Every")
+    metadata = _metadata_field()
+    unit_amount = forms.IntegerField(
+        min_value=0,
+        max_value=money.MAX_AMOUNT,
+        help_text="In the currency's smallest unit: 1999 is 19.99 USD, 500 is 500 JPY.",
+    )
+
+    class Meta:
+        model = Price
+        fields = ["product", "currency", "unit_amount", "nickname", "lookup_key", "active", "metadata"]
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].lower()
+        if not money.is_supported(currency):
+            raise forms.ValidationError(f"Invalid currency: {currency}.")
+        return currency
+
+
+class PriceChangeForm(forms.ModelForm):
+    metadata = _metadata_field()
+
+    class Meta:
+        model = Price
+        fields = ["active", "nickname", "lookup_key", "metadata"]
+
+
+@admin.register(Price)
+class PriceAdmin(ScopedAdmin):
+    list_display = ["public_id", "product", "amount", "interval", "active", "created"]
+    list_filter = ["active", "type", "currency"]
+    search_fields = ["public_id", "product__name", "nickname", "lookup_key"]
+    list_select_related = ["product"]
+
+    @admin.display(description="Amount", ordering="unit_amount")
+    def amount(self, price):
+        return money.format_amount(price.unit_amount, price.currency)
+
+    @admin.display(description="Interval")
+    def interval(self, price):
+        return _interval(price)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = PriceChangeForm if obj else PriceCreateForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                "product",
+                "currency",
+                "unit_amount",
+                "billing_interval",
+                "billing_interval_count",
+                "nickname",
+                "lookup_key",
+                "active",
+                "metadata",
+            ]
+        return ["public_id", "product", "amount", "interval", "livemode", "created", *PriceChangeForm.Meta.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["public_id", "product", "amount", "interval", "livemode", "created"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # prices are archived (active=false), never deleted, as at Stripe
+
+    def save_via_service(self, request, form, change):
+        data = form.cleaned_data
+        if change:
+            changed = {k: data[k] or None if k in ("nickname", "lookup_key") else data[k] for k in form.changed_data}
+            if "metadata" in changed:
+                changed["metadata"] = metadata.replace(form.instance.metadata, data["metadata"])
+            return services.price_update(price=form.instance, **changed)
+        merchant, livemode = self.current(request)
+        interval = data.get("billing_interval")
+        return services.price_create(
+            merchant=merchant,
+            livemode=livemode,
+            product=data["product"],
+            currency=data["currency"],
+            unit_amount=data["unit_amount"],
+            recurring={"interval": interval, "interval_count": data.get("billing_interval_count") or 1}
+            if interval
+            else None,
+            nickname=data.get("nickname") or None,
+            lookup_key=data.get("lookup_key") or None,
+            active=data.get("active", True),
+            metadata=data.get("metadata"),
+        )
+
+
+class CustomerForm(forms.ModelForm):
+    metadata = _metadata_field()
+
+    class Meta:
+        model = Customer
+        fields = ["email", "name", "phone", "description", "metadata"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(ScopedAdmin):
+    form = CustomerForm
+    list_display = ["__str__", "email", "public_id", "deleted", "created"]
+    list_filter = ["deleted"]
+    search_fields = ["email", "name", "public_id", "phone"]
+    readonly_fields = ["public_id", "livemode", "created", "deleted"]
+
+    def save_via_service(self, request, form, change):
+        data = {k: (form.cleaned_data.get(k) or None) for k in ("email", "name", "phone", "description")}
+        new_metadata = form.cleaned_data.get("metadata")
+        if change:
+            changed = {k: data[k] for k in form.changed_data if k in data}
+            if "metadata" in form.changed_data:
+                changed["metadata"] = metadata.replace(form.instance.metadata, new_metadata)
+            return services.customer_update(customer=form.instance, **changed)
+        merchant, livemode = self.current(request)
+        return services.customer_create(merchant=merchant, livemode=livemode, metadata=new_metadata, **data)
+
+    def delete_model(self, request, obj):
+        services.customer_delete(customer=obj)

@@ -1,0 +1,226 @@
+"""Input parameters and output shapes of the catalogue, as Stripe names them.
+
+Input serializers only validate and coerce; output serializers only render.
+"""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from kassa.api import fields as f
+from kassa.api.views import CreatedListParams, ListParams
+
+from ..models import Customer, Price, Product
+
+# --- products ---------------------------------------------------------------
+
+
+class ProductCreateParams(f.StrictSerializer):
+    name = f.String(max_length=250)
+    description = f.OptionalString(max_length=40000)
+    active = f.Boolean(required=False, default=True)
+    images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
+    url = f.OptionalString(max_length=2000)
+    metadata = f.Metadata()
+
+
+class ProductUpdateParams(f.StrictSerializer):
+    name = f.String(required=False, max_length=250)
+    description = f.OptionalString(max_length=40000)
+    active = f.Boolean(required=False)
+    images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
+    url = f.OptionalString(max_length=2000)
+    metadata = f.Metadata()
+
+
+class ProductListParams(CreatedListParams):
+    active = f.Boolean(required=False, allow_null=True, default=None)
+    ids = f.List(child=f.String(max_length=64), required=False, max_length=100)
+
+
+class ProductOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = f.Constant("product")
+    active = serializers.BooleanField()
+    created = f.UnixTime()
+    updated = f.UnixTime()
+    description = serializers.CharField(allow_null=True)
+    images = serializers.ListField(child=serializers.CharField())
+    livemode = serializers.BooleanField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    name = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+
+
+# --- prices -----------------------------------------------------------------
+
+
+class RecurringParams(f.StrictSerializer):
+    interval = f.Choice(choices=Price.Interval.choices)
+    interval_count = f.Integer(required=False, min_value=1, max_value=365)
+
+
+class ProductDataParams(f.StrictSerializer):
+    name = f.String(max_length=250)
+    active = f.Boolean(required=False, default=True)
+    metadata = f.Metadata()
+
+
+class PriceCreateParams(f.StrictSerializer):
+    currency = f.Currency()
+    unit_amount = f.Amount()
+    product = f.String(required=False, max_length=64)
+    product_data = ProductDataParams(required=False)
+    recurring = RecurringParams(required=False)
+    active = f.Boolean(required=False, default=True)
+    nickname = f.OptionalString(max_length=250)
+    lookup_key = f.OptionalString(max_length=200)
+    transfer_lookup_key = f.Boolean(required=False, default=False)
+    metadata = f.Metadata()
+
+
+class PriceUpdateParams(f.StrictSerializer):
+    active = f.Boolean(required=False)
+    nickname = f.OptionalString(max_length=250)
+    lookup_key = f.OptionalString(max_length=200)
+    transfer_lookup_key = f.Boolean(required=False, default=False)
+    metadata = f.Metadata()
+
+
+class RecurringFilter(f.StrictSerializer):
+    interval = f.Choice(choices=Price.Interval.choices, required=False)
+
+
+class PriceListParams(CreatedListParams):
+    active = f.Boolean(required=False, allow_null=True, default=None)
+    product = f.String(required=False, max_length=64)
+    currency = f.Currency(required=False)
+    type = f.Choice(choices=Price.Type.choices, required=False)
+    lookup_keys = f.List(child=f.String(max_length=200), required=False, max_length=10)
+    recurring = RecurringFilter(required=False)
+
+
+class RecurringOut(serializers.Serializer):
+    interval = serializers.CharField(source="recurring_interval")
+    interval_count = serializers.IntegerField(source="recurring_interval_count")
+    usage_type = serializers.SerializerMethodField()
+
+    def get_usage_type(self, _) -> str:
+        return "licensed"
+
+
+class PriceOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = f.Constant("price")
+    active = serializers.BooleanField()
+    billing_scheme = serializers.SerializerMethodField()
+    created = f.UnixTime()
+    currency = serializers.CharField()
+    livemode = serializers.BooleanField()
+    lookup_key = serializers.CharField(allow_null=True)
+    metadata = serializers.DictField(child=serializers.CharField())
+    nickname = serializers.CharField(allow_null=True)
+    product = serializers.SerializerMethodField()
+    recurring = serializers.SerializerMethodField()
+    type = serializers.CharField()
+    unit_amount = serializers.IntegerField()
+    unit_amount_decimal = serializers.SerializerMethodField()
+
+    def get_billing_scheme(self, _) -> str:
+        return "per_unit"
+
+    @extend_schema_field(
+        {
+            "oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/ProductOut"}],
+            "description": "The product's id, or the product when expanded.",
+        }
+    )
+    def get_product(self, price: Price):
+        if "product" in self.context.get("expand", ()):
+            return ProductOut(price.product).data
+        return price.product.public_id
+
+    @extend_schema_field(RecurringOut(allow_null=True))
+    def get_recurring(self, price: Price):
+        return RecurringOut(price).data if price.type == Price.Type.RECURRING else None
+
+    def get_unit_amount_decimal(self, price: Price) -> str:
+        return str(price.unit_amount)
+
+
+# --- customers --------------------------------------------------------------
+
+
+ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def address_out(address: dict | None) -> dict | None:
+    if address is None:
+        return None
+    return {key: address.get(key) or None for key in ADDRESS_KEYS}
+
+
+class AddressParams(f.StrictSerializer):
+    city = f.OptionalString(max_length=200)
+    country = f.OptionalString(max_length=2)
+    line1 = f.OptionalString(max_length=200)
+    line2 = f.OptionalString(max_length=200)
+    postal_code = f.OptionalString(max_length=20)
+    state = f.OptionalString(max_length=200)
+
+
+class CustomerParams(f.StrictSerializer):
+    email = f.OptionalString(max_length=512)
+    name = f.OptionalString(max_length=256)
+    phone = f.OptionalString(max_length=40)
+    description = f.OptionalString(max_length=5000)
+    address = AddressParams(required=False, allow_null=True)
+    metadata = f.Metadata()
+
+    def validate_email(self, value):
+        if value and "@" not in value:
+            raise serializers.ValidationError(f"Invalid email address: {value}", code="email_invalid")
+        return value
+
+    def to_internal_value(self, data):
+        if data.get("address") == "":
+            data = {**data, "address": None}
+        return super().to_internal_value(data)
+
+
+class CustomerListParams(CreatedListParams):
+    email = f.String(required=False, max_length=512)
+
+
+class CustomerOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = f.Constant("customer")
+    address = serializers.SerializerMethodField()
+    balance = serializers.SerializerMethodField()
+    created = f.UnixTime()
+    currency = serializers.SerializerMethodField()
+    description = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+    livemode = serializers.BooleanField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    name = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_address(self, customer: Customer):
+        if customer.address is None:
+            return None
+        return {key: customer.address.get(key) for key in AddressParams._declared_fields}
+
+    def get_balance(self, _) -> int:
+        return 0
+
+    def get_currency(self, _) -> str | None:
+        return None
+
+    def to_representation(self, customer: Customer):
+        if customer.deleted:
+            return {"id": customer.public_id, "object": "customer", "deleted": True}
+        return super().to_representation(customer)
+
+
+__all__ = ["Customer", "ListParams", "Price", "Product"]

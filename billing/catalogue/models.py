@@ -1,0 +1,83 @@
+"""The catalogue (products, prices) and customers.
+
+Kassa keeps its own catalogue, as Stripe's shape: prices are immutable but
+for ``active``, ``nickname``, ``lookup_key`` and ``metadata``; a product that
+a price uses is archived (``active=false``) rather than deleted; a deleted
+customer is kept as a tombstone (``deleted: true``) because payments will
+point at it. Amounts are integers in the currency's minor unit.
+"""
+
+from django.db import models
+
+from merchants.models import MerchantScoped
+
+
+class Product(MerchantScoped):
+    PREFIX = "prod"
+
+    name = models.CharField(max_length=250)
+    description = models.TextField(blank=True, null=True)
+    active = models.BooleanField(default=True)
+    images = models.JSONField(default=list, blank=True)
+    url = models.URLField(max_length=2000, blank=True, null=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="product_list")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Price(MerchantScoped):
+    PREFIX = "price"
+
+    class Type(models.TextChoices):
+        ONE_TIME = "one_time"
+        RECURRING = "recurring"
+
+    class Interval(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+        YEAR = "year"
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="prices")
+    currency = models.CharField(max_length=3)
+    unit_amount = models.BigIntegerField()
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.ONE_TIME, editable=False)
+    recurring_interval = models.CharField(max_length=8, choices=Interval.choices, blank=True, editable=False)
+    recurring_interval_count = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    active = models.BooleanField(default=True)
+    nickname = models.CharField(max_length=250, blank=True, null=True)
+    lookup_key = models.CharField(max_length=200, blank=True, null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="price_list")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "livemode", "lookup_key"],
+                condition=models.Q(lookup_key__isnull=False),
+                name="price_lookup_key_unique",
+            ),
+            models.CheckConstraint(condition=models.Q(unit_amount__gte=0), name="price_unit_amount_not_negative"),
+        ]
+
+
+class Customer(MerchantScoped):
+    PREFIX = "cus"
+
+    email = models.EmailField(max_length=512, blank=True, null=True)
+    name = models.CharField(max_length=256, blank=True, null=True)
+    phone = models.CharField(max_length=40, blank=True, null=True)
+    description = models.TextField(blank=True, null=True)
+    address = models.JSONField(blank=True, null=True)
+    deleted = models.BooleanField(default=False, editable=False)
+    # The matching customer at the processor, made when the customer first pays.
+    processor_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="customer_list")]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.public_id

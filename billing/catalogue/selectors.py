@@ -1,0 +1,50 @@
+"""Reads, always scoped by merchant and mode (kassa.api.views.scoped)."""
+
+from django.db.models import QuerySet
+
+from kassa.api.views import scoped
+
+from .models import Customer, Price, Product
+
+
+def product_list(*, merchant, livemode: bool, active: bool | None = None, ids: list[str] | None = None) -> QuerySet:
+    queryset = scoped(Product, merchant=merchant, livemode=livemode)
+    if active is not None:
+        queryset = queryset.filter(active=active)
+    if ids:
+        queryset = queryset.filter(public_id__in=ids)
+    return queryset
+
+
+def price_list(
+    *,
+    merchant,
+    livemode: bool,
+    active: bool | None = None,
+    product: str | None = None,
+    currency: str | None = None,
+    type: str | None = None,
+    lookup_keys: list[str] | None = None,
+    recurring_interval: str | None = None,
+) -> QuerySet:
+    queryset = scoped(Price, merchant=merchant, livemode=livemode).select_related("product")
+    if active is not None:
+        queryset = queryset.filter(active=active)
+    if product:
+        queryset = queryset.filter(product__public_id=product)
+    if currency:
+        queryset = queryset.filter(currency=currency)
+    if type:
+        queryset = queryset.filter(type=type)
+    if lookup_keys:
+        queryset = queryset.filter(lookup_key__in=lookup_keys)
+    if recurring_interval:
+        queryset = queryset.filter(recurring_interval=recurring_interval)
+    return queryset
+
+
+def customer_list(*, merchant, livemode: bool, email: str | None = None) -> QuerySet:
+    queryset = scoped(Customer, merchant=merchant, livemode=livemode).filter(deleted=False)
+    if email:
+        queryset = queryset.filter(email__iexact=email)
+    return queryset

@@ -1,0 +1,296 @@
+"""Writes for the catalogue and customers. The API and the dashboard both call these.
+
+Every rule about what may be stored is checked here (metadata, URLs, names),
+not only in the API's parameter parsing, so the dashboard cannot store what
+the API would refuse or fail to render.
+"""
+
+from django.db import transaction
+
+from kassa import metadata, money, validators
+from kassa.errors import InvalidRequest
+from kassa.ids import public_id
+from merchants.models import Merchant
+from webhooks.services.outbox import event_emit, render
+
+from .models import Customer, Price, Product
+
+
+def _assign(obj, changes: dict, allowed: tuple[str, ...]) -> list[str]:
+    fields = []
+    for name in allowed:
+        if name in changes:
+            setattr(obj, name, changes[name])
+            fields.append(name)
+    if "metadata" in changes:
+        obj.metadata = metadata.merge(obj.metadata, changes["metadata"])
+        fields.append("metadata")
+    return fields
+
+
+def _name(value, *, param: str = "name", max_length: int = 250) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"Missing required param: {param}.", code="parameter_missing", param=param)
+    if len(value) > max_length:
+        raise InvalidRequest(f"{param} is at most {max_length} characters.", code="parameter_invalid", param=param)
+    return value
+
+
+# --- products ---------------------------------------------------------------
+
+PRODUCT_FIELDS = ("name", "description", "active", "images", "url")
+
+
+def _product_fields(changes: dict) -> dict:
+    if "name" in changes:
+        changes["name"] = _name(changes["name"])
+    if "images" in changes:
+        changes["images"] = validators.image_urls(changes["images"])
+    if "url" in changes:
+        changes["url"] = validators.http_url(changes["url"], param="url")
+    if "description" in changes:
+        changes["description"] = changes["description"] or None
+    return changes
+
+
+@transaction.atomic
+def product_create(
+    *,
+    merchant,
+    livemode: bool,
+    name: str,
+    description: str | None = None,
+    active: bool = True,
+    images: list[str] | None = None,
+    url: str | None = None,
+    metadata=None,
+) -> Product:
+    fields = _product_fields({"name": name, "description": description, "images": images, "url": url})
+    product = Product.objects.create(
+        public_id=public_id(Product.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        active=active,
+        metadata=_metadata(metadata),
+        **fields,
+    )
+    event_emit(type="product.created", obj=product)
+    return product
+
+
+def _metadata(change) -> dict:
+    return metadata.merge({}, change)
+
+
+@transaction.atomic
+def product_update(*, product: Product, **changes) -> Product:
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    before = render(product)
+    fields = _assign(product, _product_fields(changes), PRODUCT_FIELDS)
+    product.save(update_fields=[*fields, "updated"])
+    event_emit(type="product.updated", obj=product, before=before)
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> str:
+    """Delete a product no price uses; one that a price uses can only be archived."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.prices.exists():
+        raise InvalidRequest(
+            "This product cannot be deleted because it has one or more prices. Archive it instead (active=false).",
+            code="product_has_prices",
+        )
+    deleted_id = product.public_id
+    last = render(product)
+    product.delete()
+    event_emit(type="product.deleted", obj=product, data_object=last)
+    return deleted_id
+
+
+# --- prices -----------------------------------------------------------------
+
+
+def _lookup_key_take(*, merchant, livemode: bool, lookup_key: str, transfer: bool, keep: Price | None) -> None:
+    """Give ``lookup_key`` to a price, moving it from its holder when ``transfer`` is set.
+
+    Lookup-key changes of one merchant are serialised on the merchant's row,
+    so concurrent transfers each succeed in turn and concurrent claims get a
+    clean 400, never an integrity error.
+    """
+    Merchant.objects.select_for_update().filter(pk=merchant.pk).first()
+    holder = (
+        Price.objects.select_for_update()
+        .filter(merchant=merchant, livemode=livemode, lookup_key=lookup_key)
+        .exclude(pk=keep.pk if keep else None)
+        .first()
+    )
+    if holder is None:
+        return
+    if not transfer:
+        raise InvalidRequest(
+            f"A price ({holder.public_id}) already uses that lookup key. "
+            "Pass transfer_lookup_key=true to move it to this price.",
+            code="lookup_key_in_use",
+            param="lookup_key",
+        )
+    before = render(holder)
+    holder.lookup_key = None
+    holder.save(update_fields=["lookup_key"])
+    event_emit(type="price.updated", obj=holder, before=before)
+
+
+@transaction.atomic
+def price_create(
+    *,
+    merchant,
+    livemode: bool,
+    currency: str,
+    unit_amount: int,
+    product: Product | None = None,
+    product_data: dict | None = None,
+    recurring: dict | None = None,
+    active: bool = True,
+    nickname: str | None = None,
+    lookup_key: str | None = None,
+    transfer_lookup_key: bool = False,
+    metadata=None,
+) -> Price:
+    currency = currency.lower()
+    money.check(unit_amount, currency, param="unit_amount")
+    if (product is None) == (product_data is None):
+        raise InvalidRequest(
+            "Pass exactly one of product and product_data.",
+            code="parameter_missing" if product is None else "parameters_exclusive",
+            param="product",
+        )
+    if product_data is not None:
+        product = product_create(merchant=merchant, livemode=livemode, **product_data)
+    if product.merchant_id != merchant.pk or product.livemode != livemode:
+        raise InvalidRequest(f"No such product: '{product.public_id}'", code="resource_missing", param="product")
+    if lookup_key:
+        _lookup_key_take(
+            merchant=merchant, livemode=livemode, lookup_key=lookup_key, transfer=transfer_lookup_key, keep=None
+        )
+    interval, interval_count = "", None
+    if recurring is not None:
+        interval = recurring.get("interval")
+        if interval not in Price.Interval.values:
+            raise InvalidRequest(
+                "recurring[interval] must be one of day, week, month or year.",
+                code="parameter_invalid",
+                param="recurring[interval]",
+            )
+        interval_count = recurring.get("interval_count") or 1
+        # https://docs.stripe.com/api/prices/create#create_price-recurring-interval_count: at most a year.
+        limits = {"day": 365, "week": 52, "month": 12, "year": 1}
+        if not 1 <= interval_count <= limits[interval]:
+            raise InvalidRequest(
+                f"The maximum billing interval is one year ({limits[interval]} {interval}s).",
+                code="parameter_invalid_integer",
+                param="recurring[interval_count]",
+            )
+    price = Price.objects.create(
+        public_id=public_id(Price.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        product=product,
+        currency=currency,
+        unit_amount=unit_amount,
+        type=Price.Type.RECURRING if recurring is not None else Price.Type.ONE_TIME,
+        recurring_interval=interval,
+        recurring_interval_count=interval_count,
+        active=active,
+        nickname=nickname,
+        lookup_key=lookup_key or None,
+        metadata=_metadata(metadata),
+    )
+    event_emit(type="price.created", obj=price)
+    return price
+
+
+@transaction.atomic
+def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) -> Price:
+    """Only active, nickname, lookup_key and metadata change; amount, currency and product never do."""
+    price = Price.objects.select_for_update().get(pk=price.pk)
+    before = render(price)
+    if changes.get("lookup_key"):
+        _lookup_key_take(
+            merchant=price.merchant,
+            livemode=price.livemode,
+            lookup_key=changes["lookup_key"],
+            transfer=transfer_lookup_key,
+            keep=price,
+        )
+    fields = _assign(price, changes, ("active", "nickname", "lookup_key"))
+    if fields:
+        price.save(update_fields=fields)
+        event_emit(type="price.updated", obj=price, before=before)
+    return price
+
+
+# --- customers --------------------------------------------------------------
+
+CUSTOMER_FIELDS = ("email", "name", "phone", "description", "address")
+
+
+ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def normalise_address(address: dict) -> dict:
+    """Stripe's address shape, every key present; unknown keys refused."""
+    if not isinstance(address, dict) or set(address) - set(ADDRESS_FIELDS):
+        raise InvalidRequest("Invalid address.", code="parameter_invalid", param="address")
+    return {key: (address.get(key) or None) for key in ADDRESS_FIELDS}
+
+
+def _customer_fields(fields: dict) -> dict:
+    unknown = set(fields) - {*CUSTOMER_FIELDS, "metadata"}
+    if unknown:
+        raise InvalidRequest(f"Received unknown parameter: {sorted(unknown)[0]}", code="parameter_unknown")
+    email = fields.get("email")
+    if email and ("@" not in email or len(email) > 512):
+        raise InvalidRequest(f"Invalid email address: {email}", code="email_invalid", param="email")
+    if fields.get("address") is not None:
+        fields["address"] = normalise_address(fields["address"])
+    return fields
+
+
+@transaction.atomic
+def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
+    fields = _customer_fields(fields)
+    customer = Customer.objects.create(
+        public_id=public_id(Customer.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        metadata=_metadata(metadata),
+        **fields,
+    )
+    event_emit(type="customer.created", obj=customer)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
+    before = render(customer)
+    fields = _assign(customer, _customer_fields(changes), CUSTOMER_FIELDS)
+    if fields:
+        customer.save(update_fields=fields)
+        event_emit(type="customer.updated", obj=customer, before=before)
+    return customer
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer) -> Customer:
+    """Stripe's delete: the customer disappears from lists; a tombstone answers retrieves."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
+    last = render(customer)
+    customer.deleted = True
+    customer.save(update_fields=["deleted"])
+    event_emit(type="customer.deleted", obj=customer, data_object=last)
+    return customer

@@ -1,0 +1,476 @@
+"""Dashboard pages for selling: payment links and checkout sessions.
+
+- Payment links are made and changed only through ``billing.checkout.services``
+  (``save_via_service``, run inside the form's validation as ScopedAdmin does),
+  and are deactivated, never deleted: sessions and payments point at them.
+- Checkout sessions are ledgers: read-only pages.
+- A payment's page shows the link or session it came through: registered with
+  the payments dashboard here (``PaymentIntentAdmin.add_source``).
+"""
+
+import segno
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from kassa import metadata, money
+from kassa.errors import KassaError
+from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields, major_to_minor
+
+from ..catalogue import selectors
+from ..catalogue.models import Price
+from ..payments.admin import PaymentIntentAdmin
+from ..payments.models import PaymentIntent
+from . import services as checkout
+from .models import CheckoutSession, PaymentLink, PaymentLinkLineItem
+
+LINE_ITEM_ROWS = 5
+
+
+def _money(amount: int | None, currency: str) -> str:
+    return "—" if amount is None else money.format_amount(amount, currency)
+
+
+# --- payment links -------------------------------------------------------------------
+
+
+class PriceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, price):
+        nickname = f" · {price.nickname}" if price.nickname else ""
+        return f"{price.product.name}{nickname} — {money.format_amount(price.unit_amount, price.currency)}"
+
+
+AFTER_COMPLETION_FIELDS = ["after_completion_type", "after_completion_redirect_url", "after_completion_message"]
+COLLECTION_FIELDS = ["email_collection", "phone_number_collection", "billing_address_collection"]
+LINK_FIELD_MAP = {
+    "after_completion[type]": "after_completion_type",
+    "after_completion[redirect][url]": "after_completion_redirect_url",
+    "after_completion[hosted_confirmation][custom_message]": "after_completion_message",
+}
+
+
+class PaymentLinkForm(forms.ModelForm):
+    """What a link's page changes: after payment, what to collect, metadata (payment_link_update)."""
+
+    after_completion_type = forms.ChoiceField(
+        choices=[
+            (PaymentLink.AfterCompletion.HOSTED_CONFIRMATION, "Show Kassa's confirmation page"),
+            (PaymentLink.AfterCompletion.REDIRECT, "Redirect to your website"),
+        ],
+        initial=PaymentLink.AfterCompletion.HOSTED_CONFIRMATION,
+        label="After payment",
+    )
+    after_completion_redirect_url = forms.URLField(
+        required=False, assume_scheme="https", label="Redirect URL", help_text="Where the payer goes after paying."
+    )
+    after_completion_message = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Confirmation message",
+        help_text="Shown on Kassa's confirmation page after paying.",
+    )
+    billing_address_collection = forms.ChoiceField(
+        choices=[("auto", "Only when needed"), ("required", "Always (required)")],
+        initial="auto",
+        label="Billing address",
+    )
+    metadata = forms.JSONField(required=False, initial=dict, help_text='A JSON object of strings, e.g. {"order": "42"}')
+
+    class Meta:
+        model = PaymentLink
+        fields = [*AFTER_COMPLETION_FIELDS, *COLLECTION_FIELDS, "metadata"]
+        labels = {
+            "email_collection": "Collect email",
+            "phone_number_collection": "Collect phone number",
+        }
+
+    def after_completion(self) -> dict:
+        data = self.cleaned_data
+        if data.get("after_completion_type") == PaymentLink.AfterCompletion.REDIRECT:
+            return {"type": "redirect", "redirect": {"url": data.get("after_completion_redirect_url") or ""}}
+        return {
+            "type": "hosted_confirmation",
+            "hosted_confirmation": {"custom_message": data.get("after_completion_message") or ""},
+        }
+
+
+class PaymentLinkCreateBase(PaymentLinkForm):
+    """A new link: up to LINE_ITEM_ROWS price/quantity rows, or a plain amount (Kassa makes product and price)."""
+
+    amount = forms.CharField(required=False, max_length=32, help_text="In major units: 12.50 EUR, 1500 JPY.")
+    amount_currency = forms.ChoiceField(
+        required=False, choices=[(c, c.upper()) for c in sorted(money.SUPPORTED)], label="Currency"
+    )
+    amount_description = forms.CharField(
+        required=False, max_length=250, label="Description", help_text="What the payer buys, shown on the pay page."
+    )
+
+    #: the merchant's active one-time prices in the current mode; set per request by the admin
+    prices = Price.objects.none()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for i in range(LINE_ITEM_ROWS):
+            self.fields[f"price_{i}"].queryset = self.prices
+
+    def clean(self):
+        data = super().clean()
+        self.line_items = [
+            (i, data[f"price_{i}"], data.get(f"quantity_{i}") or 1)
+            for i in range(LINE_ITEM_ROWS)
+            if data.get(f"price_{i}")
+        ]
+        has_amount = bool((data.get("amount") or "").strip())
+        if self.line_items and has_amount:
+            raise forms.ValidationError("Use prices or an amount, not both.")
+        if not self.line_items and not has_amount:
+            raise forms.ValidationError("Pick at least one price, or enter an amount.")
+        if has_amount:
+            currency = data.get("amount_currency") or ""
+            if not money.is_supported(currency):
+                self.add_error("amount_currency", "Pick a currency.")
+            else:
+                try:
+                    data["amount_minor"] = major_to_minor(data["amount"], currency)
+                except forms.ValidationError as exc:
+                    self.add_error("amount", exc)
+            if not (data.get("amount_description") or "").strip():
+                self.add_error("amount_description", "Say what the payer buys.")
+        return data
+
+
+def _line_item_fields() -> dict:
+    fields = {}
+    for i in range(LINE_ITEM_ROWS):
+        fields[f"price_{i}"] = PriceChoiceField(
+            queryset=Price.objects.none(), required=False, label="Price" if i == 0 else f"Price {i + 1}"
+        )
+        fields[f"quantity_{i}"] = forms.IntegerField(
+            required=False, min_value=1, max_value=checkout.MAX_QUANTITY, initial=1, label="Quantity"
+        )
+    return fields
+
+
+# Declared fields must exist on the class for the admin's modelform_factory; five rows, built in a loop.
+PaymentLinkCreateForm = type("PaymentLinkCreateForm", (PaymentLinkCreateBase,), _line_item_fields())
+
+
+@admin.register(PaymentLink)
+class PaymentLinkAdmin(ScopedAdmin):
+    list_display = ["public_id", "url", "active", "total", "created"]
+    list_filter = ["active"]
+    search_fields = ["public_id", "line_items__price__product__name"]
+    date_hierarchy = "created"
+    actions = ["deactivate_selected", "activate_selected"]
+
+    change_fieldsets = [
+        (None, {"fields": ["public_id", "active", "url_box", "qr_code"]}),
+        ("What the payer buys", {"fields": ["line_items_table", "total"]}),
+        ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
+        ("Collect from the payer", {"fields": COLLECTION_FIELDS}),
+        ("More", {"fields": ["metadata", "livemode", "created"]}),
+    ]
+    change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
+
+    def get_queryset(self, request):
+        # A subquery, not a join: the changelist's search also joins line items and would skew a Sum over a join.
+        total = (
+            PaymentLinkLineItem.objects.filter(payment_link=OuterRef("pk"))
+            .values("payment_link")
+            .annotate(total=Sum(F("price__unit_amount") * F("quantity")))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(total_amount=Subquery(total))
+
+    # --- columns and read-only fields -----------------------------------------
+    @admin.display(description="URL")
+    def url(self, link):
+        url = checkout.payment_link_url(link)
+        return format_html('<a href="{0}" target="_blank" rel="noopener">{0}</a>', url)
+
+    @admin.display(description="Total", ordering="total_amount")
+    def total(self, link):
+        amount = getattr(link, "total_amount", None)
+        if amount is None:
+            amount = sum(item.price.unit_amount * item.quantity for item in link.line_items.select_related("price"))
+        return _money(amount, link.currency)
+
+    @admin.display(description="URL")
+    def url_box(self, link):
+        return format_html(
+            '<code id="kassa-link-url" class="kassa-link-url">{}</code> '
+            '<button type="button" class="button" data-copy="kassa-link-url">Copy</button>',
+            checkout.payment_link_url(link),
+        )
+
+    @admin.display(description="QR code")
+    def qr_code(self, link):
+        # segno draws the URL as modules of a path; no text of ours goes into the markup.
+        svg = segno.make(checkout.payment_link_url(link), error="m").svg_inline(
+            scale=4, svgclass="kassa-qr", title="QR code of the payment link"
+        )
+        return mark_safe(svg)  # noqa: S308
+
+    @admin.display(description="Line items")
+    def line_items_table(self, link):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    admin_link(item.price.product, item.price.product.name),
+                    money.format_amount(item.price.unit_amount, item.price.currency),
+                    item.quantity,
+                    money.format_amount(item.price.unit_amount * item.quantity, item.price.currency),
+                )
+                for item in link.line_items.select_related("price__product")
+            ),
+        )
+        return format_html(
+            '<table class="kassa-table"><thead><tr><th>Product</th><th>Unit price</th><th>Quantity</th>'
+            "<th>Amount</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    # --- forms ---------------------------------------------------------------
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.change_fieldsets
+        rows = [(f"price_{i}", f"quantity_{i}") for i in range(LINE_ITEM_ROWS)]
+        return [
+            (
+                "From prices in your catalogue",
+                {"fields": rows, "description": "Active one-time prices, all in one currency."},
+            ),
+            (
+                "Or from an amount",
+                {
+                    "fields": ["amount", "amount_currency", "amount_description"],
+                    "description": "Kassa makes a product and a price for it.",
+                },
+            ),
+            ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
+            ("Collect from the payer", {"fields": COLLECTION_FIELDS}),
+            ("More", {"fields": ["metadata"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.change_readonly if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            merchant, livemode = self.current(request)
+            prices = selectors.price_list(
+                merchant=merchant, livemode=livemode, active=True, type=Price.Type.ONE_TIME
+            ).order_by("product__name", "unit_amount")
+            kwargs["form"] = type("PaymentLinkCreateForm", (PaymentLinkCreateForm,), {"prices": prices})
+        else:
+            kwargs["form"] = PaymentLinkForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        scope = self.scope(request)
+        if scope and scope.merchant is not None:
+            initial.setdefault("amount_currency", scope.merchant.default_currency)
+        return initial
+
+    def save_via_service(self, request, form, change):
+        data = form.cleaned_data
+        if change:
+            changes = {f: data[f] for f in COLLECTION_FIELDS if f in form.changed_data}
+            if set(AFTER_COMPLETION_FIELDS) & set(form.changed_data):
+                changes["after_completion"] = form.after_completion()
+            if "metadata" in form.changed_data:
+                changes["metadata"] = metadata.replace(form.instance.metadata, data.get("metadata") or {})
+            if not changes:
+                return form.instance
+            with errors_on_fields(LINK_FIELD_MAP):
+                return checkout.payment_link_update(payment_link=form.instance, **changes)
+        merchant, livemode = self.current(request)
+        options = {
+            "after_completion": form.after_completion(),
+            "metadata": data.get("metadata") or None,
+            **{f: data[f] for f in COLLECTION_FIELDS},
+        }
+        if form.line_items:
+            field_map = dict(LINK_FIELD_MAP)
+            for n, (row, _, _) in enumerate(form.line_items):
+                field_map[f"line_items[{n}][price]"] = f"price_{row}"
+                field_map[f"line_items[{n}][quantity]"] = f"quantity_{row}"
+            with errors_on_fields(field_map):
+                return checkout.payment_link_create(
+                    merchant=merchant,
+                    livemode=livemode,
+                    line_items=[{"price": price, "quantity": quantity} for _, price, quantity in form.line_items],
+                    **options,
+                )
+        field_map = {
+            **LINK_FIELD_MAP,
+            "unit_amount": "amount",
+            "line_items": "amount",
+            "currency": "amount_currency",
+            "name": "amount_description",
+        }
+        with errors_on_fields(field_map):
+            return checkout.payment_link_create_for_amount(
+                merchant=merchant,
+                livemode=livemode,
+                amount=data["amount_minor"],
+                currency=data["amount_currency"],
+                description=data["amount_description"].strip(),
+                **options,
+            )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        # Straight to the link's page: its URL and QR code are what the merchant came for.
+        self.message_user(request, f"Payment link {obj.public_id} created. Share its URL or QR code.")
+        return HttpResponseRedirect(reverse("admin:billing_paymentlink_change", args=[obj.pk]))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # links are deactivated, never deleted: sessions and payments point at them
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_write"] = self._can_write(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- activate / deactivate ------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/activation/",
+                self.admin_site.admin_view(self.activation_view),
+                name="billing_paymentlink_activation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def activation_view(self, request, pk):
+        """POST ``active=0|1``: an explicit target state, so a repeated click changes nothing more."""
+        link = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request, link):
+            raise PermissionDenied
+        active = request.POST.get("active") == "1"
+        try:
+            checkout.payment_link_update(payment_link=link, active=active)
+        except KassaError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            state = "active: payers can use it again" if active else "inactive: payers can no longer use it"
+            self.message_user(request, f"Payment link {link.public_id} is {state}.")
+        return HttpResponseRedirect(reverse("admin:billing_paymentlink_change", args=[link.pk]))
+
+    def _set_active(self, request, queryset, active: bool):
+        for link in queryset:
+            checkout.payment_link_update(payment_link=link, active=active)
+        self.message_user(request, f"{len(queryset)} payment link(s) {'activated' if active else 'deactivated'}.")
+
+    @admin.action(description="Deactivate selected payment links", permissions=["change"])
+    def deactivate_selected(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    @admin.action(description="Activate selected payment links", permissions=["change"])
+    def activate_selected(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+
+@admin.register(CheckoutSession)
+class CheckoutSessionAdmin(LedgerAdmin):
+    list_display = ["short_id", "status", "payment_status", "amount_display", "email", "link", "created"]
+    list_filter = ["status", "payment_status"]
+    search_fields = ["=public_id", "customer_email", "client_reference_id", "=payment_intent__public_id"]
+    list_select_related = ["payment_link", "payment_intent"]
+    date_hierarchy = "created"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "public_id",
+                    "status",
+                    "payment_status",
+                    "amount_display",
+                    "email",
+                    "link",
+                    "payment",
+                    "line_items_table",
+                    "client_reference_id",
+                    "success_url",
+                    "cancel_url",
+                    "expires_at",
+                    "completed_at",
+                    "livemode",
+                    "metadata",
+                    "created",
+                ]
+            },
+        )
+    ]
+
+    @admin.display(description="ID", ordering="id")
+    def short_id(self, session):
+        return session.public_id[:24] + "…"
+
+    @admin.display(description="Total", ordering="amount_total")
+    def amount_display(self, session):
+        return money.format_amount(session.amount_total, session.currency)
+
+    @admin.display(description="Customer email")
+    def email(self, session):
+        return session.customer_email or (session.customer_details or {}).get("email") or "—"
+
+    @admin.display(description="Payment link")
+    def link(self, session):
+        return admin_link(session.payment_link)
+
+    @admin.display(description="Payment")
+    def payment(self, session):
+        return admin_link(session.payment_intent)
+
+    @admin.display(description="Line items")
+    def line_items_table(self, session):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (item.description, item.quantity, money.format_amount(item.amount_total, item.currency))
+                for item in session.line_items.all()
+            ),
+        )
+        return format_html(
+            '<table class="kassa-table"><thead><tr><th>Item</th><th>Quantity</th><th>Amount</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+
+def _source(session: CheckoutSession | None) -> str | None:
+    """The payment link it came through, else its checkout session."""
+    if session is None:
+        return None
+    if session.payment_link_id:
+        return admin_link(session.payment_link)
+    return admin_link(session, session.public_id[:24] + "…")
+
+
+def _session_of(payment_intent: PaymentIntent) -> CheckoutSession | None:
+    try:
+        return payment_intent.checkout_session
+    except CheckoutSession.DoesNotExist:
+        return None
+
+
+PaymentIntentAdmin.add_source(
+    lambda payment_intent: _source(_session_of(payment_intent)), select_related="checkout_session__payment_link"
+)

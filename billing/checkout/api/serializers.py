@@ -1,0 +1,343 @@
+"""Input parameters and output shapes of payment links and checkout sessions (Stripe Checkout's shape).
+
+Same rules as payments_serializers.py: validate and coerce in, render out. Kassa
+extensions to Stripe's parameters (``email_collection``, ``payment_link`` on a
+session) say so in their help text, which the OpenAPI schema shows.
+"""
+
+import datetime
+
+from drf_spectacular.utils import extend_schema_field, inline_serializer
+from rest_framework import serializers
+
+from kassa.api import fields as f
+from kassa.api.fields import ID, Kind, card_only_types, missing
+from kassa.api.views import CreatedListParams, ListParams, reference, reference_field, represent
+from kassa.errors import InvalidRequest
+
+from ...catalogue.api.serializers import CustomerOut, PriceOut, address_out
+from ...payments.api.serializers import PaymentIntentOut
+from .. import services as checkout
+from ..models import CheckoutSession, PaymentLink
+
+# --- payment links ------------------------------------------------------------------
+
+
+class PhoneNumberCollectionOut(serializers.Serializer):
+    enabled = serializers.BooleanField(source="phone_number_collection")
+
+
+class PaymentLinkLineItemParams(f.StrictSerializer):
+    price = f.String(**ID)
+    quantity = f.Integer(required=False, min_value=1, max_value=checkout.MAX_QUANTITY, default=1)
+
+
+class AfterCompletionRedirectParams(f.StrictSerializer):
+    url = f.String(max_length=2048)
+
+
+class AfterCompletionConfirmationParams(f.StrictSerializer):
+    custom_message = f.OptionalString(max_length=500)
+
+
+class AfterCompletionParams(f.StrictSerializer):
+    type = Kind(choices=PaymentLink.AfterCompletion.values)
+    redirect = AfterCompletionRedirectParams(required=False)
+    hosted_confirmation = AfterCompletionConfirmationParams(required=False)
+
+
+class PhoneNumberCollectionParams(f.StrictSerializer):
+    enabled = f.Boolean()
+
+
+EMAIL_COLLECTION_HELP = (
+    "Kassa extension (not in Stripe's API): whether the hosted page asks the payer for an email "
+    "address. Defaults to true."
+)
+
+
+class PaymentLinkUpdateParams(f.StrictSerializer):
+    active = f.Boolean(required=False)
+    after_completion = AfterCompletionParams(required=False)
+    billing_address_collection = f.Choice(choices=PaymentLink.AddressCollection.choices, required=False)
+    phone_number_collection = PhoneNumberCollectionParams(required=False)
+    email_collection = f.Boolean(required=False, help_text=EMAIL_COLLECTION_HELP)
+    metadata = f.Metadata()
+
+    def validate(self, attrs):
+        # The services take phone collection as a plain flag.
+        if "phone_number_collection" in attrs:
+            attrs["phone_number_collection"] = attrs["phone_number_collection"]["enabled"]
+        return attrs
+
+
+class PaymentLinkCreateParams(PaymentLinkUpdateParams):
+    line_items = f.List(child=PaymentLinkLineItemParams(), allow_empty=False, max_length=checkout.MAX_LINE_ITEMS)
+
+
+class PaymentLinkListParams(ListParams):
+    active = f.Boolean(required=False, allow_null=True, default=None)
+
+
+class PaymentLinkOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = f.Constant("payment_link")
+    active = serializers.BooleanField()
+    after_completion = serializers.SerializerMethodField()
+    allow_promotion_codes = serializers.SerializerMethodField()
+    billing_address_collection = serializers.CharField()
+    created = f.UnixTime()
+    currency = serializers.CharField()
+    customer_creation = serializers.SerializerMethodField()
+    email_collection = serializers.BooleanField(help_text=EMAIL_COLLECTION_HELP)
+    livemode = serializers.BooleanField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    payment_method_types = serializers.SerializerMethodField()
+    phone_number_collection = PhoneNumberCollectionOut(source="*")
+    url = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        inline_serializer(
+            "PaymentLinkAfterCompletion",
+            {
+                "type": serializers.ChoiceField(choices=PaymentLink.AfterCompletion.values),
+                # One of the two, the one ``type`` names, as at Stripe.
+                "redirect": inline_serializer(
+                    "PaymentLinkAfterCompletionRedirect", {"url": serializers.CharField()}, required=False
+                ),
+                "hosted_confirmation": inline_serializer(
+                    "PaymentLinkAfterCompletionHostedConfirmation",
+                    {"custom_message": serializers.CharField(allow_null=True)},
+                    required=False,
+                ),
+            },
+        )
+    )
+    def get_after_completion(self, link: PaymentLink):
+        if link.after_completion_type == PaymentLink.AfterCompletion.REDIRECT:
+            return {"type": "redirect", "redirect": {"url": link.after_completion_redirect_url}}
+        return {
+            "type": "hosted_confirmation",
+            "hosted_confirmation": {"custom_message": link.after_completion_message or None},
+        }
+
+    def get_allow_promotion_codes(self, _) -> bool:
+        return False
+
+    def get_customer_creation(self, _) -> str:
+        # Paying always makes (or reuses) a Kassa customer: the card is attached to it at the processor.
+        return "always"
+
+    def get_payment_method_types(self, _) -> list[str]:
+        return ["card"]
+
+    def get_url(self, link: PaymentLink) -> str:
+        return checkout.payment_link_url(link)
+
+
+# --- line items (of links and sessions) ---------------------------------------------
+
+
+class LineItemOut(serializers.Serializer):
+    """Stripe's ``item``: a checkout session's line item, amounts fixed when the session was made."""
+
+    id = serializers.CharField(source="public_id")
+    object = f.Constant("item")
+    amount_discount = serializers.SerializerMethodField()
+    amount_subtotal = serializers.IntegerField()
+    amount_tax = serializers.SerializerMethodField()
+    amount_total = serializers.IntegerField()
+    currency = serializers.CharField()
+    description = serializers.CharField()
+    price = serializers.SerializerMethodField()
+    quantity = serializers.IntegerField()
+
+    def get_amount_discount(self, _) -> int:
+        return 0
+
+    def get_amount_tax(self, _) -> int:
+        return 0
+
+    @extend_schema_field(PriceOut)
+    def get_price(self, item):
+        expand = {"product"} if "price.product" in self.context.get("expand", ()) else set()
+        return represent(PriceOut, item.price, {"expand": expand, "view": self.context.get("view")})
+
+
+class PaymentLinkLineItemOut(LineItemOut):
+    """A payment link's line item: amounts from its price, as the next session will charge them."""
+
+    amount_subtotal = serializers.SerializerMethodField()
+    amount_total = serializers.SerializerMethodField()
+    currency = serializers.CharField(source="price.currency")
+    description = serializers.CharField(source="price.product.name")
+
+    def get_amount_subtotal(self, item) -> int:
+        return item.price.unit_amount * item.quantity
+
+    def get_amount_total(self, item) -> int:
+        return item.price.unit_amount * item.quantity
+
+
+# --- checkout sessions --------------------------------------------------------------
+
+
+class CheckoutProductDataParams(f.StrictSerializer):
+    name = f.String(max_length=250)
+    description = f.OptionalString(max_length=40000)
+    metadata = f.Metadata()
+
+
+class CheckoutPriceDataParams(f.StrictSerializer):
+    currency = f.Currency()
+    unit_amount = f.Amount()
+    product_data = CheckoutProductDataParams()
+
+
+class CheckoutLineItemParams(f.StrictSerializer):
+    price = f.String(required=False, **ID)
+    price_data = CheckoutPriceDataParams(required=False)
+    quantity = f.Integer(required=False, min_value=1, max_value=checkout.MAX_QUANTITY, default=1)
+
+
+class CheckoutSessionCreateParams(f.StrictSerializer):
+    payment_link = f.String(
+        required=False,
+        help_text=(
+            "Kassa extension: start a session from an active payment link (its line items and settings); "
+            "no other parameter may be sent with it. The only call a publishable key may make here."
+        ),
+        **ID,
+    )
+    mode = f.Choice(
+        choices=[("payment", "payment")],
+        required=False,
+        help_text="Required (payment) unless payment_link is given.",
+        error_messages={"invalid_choice": 'Kassa supports mode "payment" only; "{input}" is not available.'},
+    )
+    line_items = f.List(
+        child=CheckoutLineItemParams(),
+        required=False,
+        max_length=checkout.MAX_LINE_ITEMS,
+        help_text="Required unless payment_link is given.",
+    )
+    success_url = f.OptionalString(
+        max_length=5000, help_text="Kept verbatim; the hosted page replaces {CHECKOUT_SESSION_ID} when it redirects."
+    )
+    cancel_url = f.OptionalString(max_length=5000)
+    client_reference_id = f.OptionalString(max_length=200)
+    payment_method_types = card_only_types()
+    customer = f.String(required=False, **ID)
+    customer_email = f.OptionalString(max_length=254)
+    expires_at = f.Timestamp(required=False, help_text="Unix seconds, 30 minutes to 24 hours from now.")
+    metadata = f.Metadata()
+
+    def validate(self, attrs):
+        if "payment_link" in attrs:
+            others = sorted(set(self.initial_data) - {"payment_link"})
+            if others:
+                raise InvalidRequest(
+                    f"payment_link cannot be combined with {others[0]}: a session made from a payment link "
+                    "takes its line items and settings from the link.",
+                    code="parameters_exclusive",
+                    param=others[0],
+                )
+            return attrs
+        for name in ("mode", "line_items"):
+            if name not in attrs:
+                raise missing(name)
+        attrs.pop("mode")
+        attrs.pop("payment_method_types", None)
+        if "expires_at" in attrs:
+            attrs["expires_at"] = datetime.datetime.fromtimestamp(attrs["expires_at"], tz=datetime.UTC)
+        return attrs
+
+
+class CheckoutSessionExpireParams(f.StrictSerializer):
+    """Expiring takes no parameters (but ``expand[]``)."""
+
+
+class CheckoutSessionListParams(CreatedListParams):
+    customer = f.String(required=False, **ID)
+    payment_intent = f.String(required=False, **ID)
+    payment_link = f.String(required=False, **ID)
+    status = f.Choice(choices=CheckoutSession.Status.choices, required=False)
+
+
+class CheckoutSessionOut(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = f.Constant("checkout.session")
+    amount_subtotal = serializers.IntegerField()
+    amount_total = serializers.IntegerField()
+    billing_address_collection = serializers.CharField()
+    cancel_url = serializers.CharField(allow_null=True)
+    client_reference_id = serializers.CharField(allow_null=True)
+    created = f.UnixTime()
+    currency = serializers.CharField()
+    customer = serializers.SerializerMethodField()
+    customer_details = serializers.SerializerMethodField()
+    customer_email = serializers.CharField(allow_null=True)
+    email_collection = serializers.BooleanField(help_text=EMAIL_COLLECTION_HELP)
+    expires_at = f.UnixTime()
+    livemode = serializers.BooleanField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    mode = serializers.CharField()
+    payment_intent = serializers.SerializerMethodField()
+    payment_link = serializers.SerializerMethodField()
+    payment_method_types = serializers.SerializerMethodField()
+    payment_status = serializers.CharField()
+    phone_number_collection = PhoneNumberCollectionOut(source="*")
+    status = serializers.CharField()
+    success_url = serializers.CharField(allow_null=True)
+    total_details = serializers.SerializerMethodField()
+    ui_mode = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    @reference_field("customer")
+    def get_customer(self, session: CheckoutSession):
+        return reference(self, session.customer, "customer", CustomerOut)
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_customer_details(self, session: CheckoutSession):
+        details = session.customer_details
+        if details is None:
+            return None
+        return {
+            "address": address_out(details.get("address")),
+            "email": details.get("email"),
+            "name": details.get("name"),
+            "phone": details.get("phone"),
+            "tax_exempt": "none",
+            "tax_ids": [],
+        }
+
+    @reference_field("PaymentIntent")
+    def get_payment_intent(self, session: CheckoutSession):
+        return reference(self, session.payment_intent, "payment_intent", PaymentIntentOut)
+
+    @reference_field("payment link")
+    def get_payment_link(self, session: CheckoutSession):
+        return reference(self, session.payment_link, "payment_link", PaymentLinkOut)
+
+    def get_payment_method_types(self, _) -> list[str]:
+        return ["card"]
+
+    @extend_schema_field(
+        inline_serializer(
+            "CheckoutTotalDetails",
+            {
+                "amount_discount": serializers.IntegerField(),
+                "amount_shipping": serializers.IntegerField(),
+                "amount_tax": serializers.IntegerField(),
+            },
+        )
+    )
+    def get_total_details(self, _):
+        return {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}
+
+    def get_ui_mode(self, _) -> str:
+        return "hosted"
+
+    def get_url(self, session: CheckoutSession) -> str | None:
+        # As at Stripe: the hosted page's address only while the session can still be paid.
+        return checkout.checkout_session_url(session) if session.status == CheckoutSession.Status.OPEN else None

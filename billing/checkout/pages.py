@@ -1,0 +1,469 @@
+"""The payer's hosted pages: ``/pay/<slug>``, ``/pay/session/<id>`` and the page's two JSON calls.
+
+What shaped it:
+
+- Card data never reaches Kassa. The page turns the card into a token with
+  Stripe.js (``createToken``) and posts only the token; the server attaches
+  it and confirms (``checkout_session_pay``). 3-D Secure runs in the browser
+  (``confirmCardPayment``) only when the server answers ``requires_action``,
+  after which the page asks the server to re-read the processor (``/sync``).
+- The browser is never trusted. Every status the page shows, and every
+  message it posts to an embedding page, is the server's answer from its own
+  rows after the processor's state was applied; the success page shows
+  success only for a session the server holds as complete.
+- The JSON calls are protected from cross-site requests without cookies: the
+  page carries a token bound to its session (an HMAC under SECRET_KEY) that
+  it sends in a custom header, and a browser's ``Origin`` must be Kassa's
+  own. Django's cookie-based CSRF does not work here: embedded in a
+  merchant's site (the pay button's overlay) the page is a third-party frame,
+  whose ``SameSite=Lax`` CSRF cookie browsers do not send, and Safari blocks
+  third-party cookies outright. A custom header cannot be sent cross-origin
+  without a CORS preflight, which ``/pay/`` never grants.
+- Framing is refused (X-Frame-Options DENY, CSP ``frame-ancestors 'none'``)
+  except with ``?embed=1&origin=<origin>``: then only that origin may frame
+  the page, and a popup keeps its opener (COOP ``unsafe-none``) so that the
+  page can ``postMessage`` the outcome to it, with that origin as target.
+- The session's public id, long and random, is the payer's only credential
+  (as at Stripe Checkout), so the lookups here are by that id, not scoped by
+  an API key's merchant.
+"""
+
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorError
+from merchants.models import Merchant
+from merchants.selectors import processor_credential_for
+
+from ..hosted import framing, i18n
+from ..payments import services as payments
+from ..payments.models import PaymentIntent
+from . import services as checkout
+from .models import CheckoutSession, PaymentLink
+
+logger = logging.getLogger(__name__)
+
+IN_FLIGHT = (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING)
+# What the payer may type, at most (the customer's columns are no wider).
+FIELD_LIMITS = {"email": 254, "name": 256, "phone": 40}  # the database's column sizes
+ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
+ADDRESS_FIELD_LIMIT = 200
+# What checkout.js says itself (the rest of its words come in the server's answers).
+SCRIPT_TEXTS = ("processing", "authenticating", "card_incomplete", "network_error", "generic_error")
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def _find_session(session_id: str) -> CheckoutSession | None:
+    return (
+        CheckoutSession.objects.select_related("merchant", "payment_intent", "payment_link", "customer")
+        .filter(public_id=session_id)
+        .first()
+    )
+
+
+def _current(session: CheckoutSession) -> CheckoutSession:
+    """The session as the server knows it now, re-read from the processor only when that can change it.
+
+    A payment in flight (3-D Secure, processing) may have moved at the
+    processor, and an open session past its expiry is expired. Otherwise the
+    rows are the truth; re-reading a settled payment would only repeat it.
+    If the processor cannot be reached the last known state stands.
+    """
+    if session.status != CheckoutSession.Status.OPEN:
+        return session
+    intent = session.payment_intent
+    now = timezone.now()  # the page is where the real time comes in
+    if (intent is not None and intent.status in IN_FLIGHT) or session.expires_at <= now:
+        try:
+            checkout.checkout_session_sync(session=session, now=now)
+        except KassaError as exc:
+            logger.warning("Could not re-read checkout session %s: %s", session.public_id, exc.message)
+        return _find_session(session.public_id)
+    return session
+
+
+def _publishable_key(session: CheckoutSession) -> str | None:
+    if session.merchant.status != Merchant.Status.ACTIVE:
+        return None
+    try:
+        credential = processor_credential_for(session.merchant, session.livemode)
+    except KassaError:
+        return None
+    return credential.publishable_key or None
+
+
+# --- formatting ------------------------------------------------------------------------
+
+
+def _line_items(session: CheckoutSession, language: str) -> list[dict]:
+    return [
+        {
+            "description": item.description,
+            "quantity": item.quantity,
+            "quantity_label": i18n.text(language, "quantity", quantity=item.quantity),
+            "amount": i18n.format_amount(item.amount_total, item.currency, language),
+        }
+        for item in session.line_items.all()
+    ]
+
+
+def payment_data(session: CheckoutSession) -> dict:
+    """What the server confirms about the payment: given to the page and, through it, to an embedding site."""
+    intent = session.payment_intent
+    return {
+        "checkout_session": session.public_id,
+        "payment_intent": intent.public_id if intent else None,
+        "amount": session.amount_total,
+        "currency": session.currency,
+        "status": intent.status if intent else PaymentIntent.Status.REQUIRES_PAYMENT_METHOD,
+        "payment_status": session.payment_status,
+        "livemode": session.livemode,
+    }
+
+
+def _success_url(session: CheckoutSession) -> str | None:
+    if not session.success_url:
+        return None
+    # https://docs.stripe.com/payments/checkout/custom-success-page
+    return session.success_url.replace("{CHECKOUT_SESSION_ID}", session.public_id).replace(
+        "%7BCHECKOUT_SESSION_ID%7D", session.public_id
+    )
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+def _link_inactive(request: HttpRequest, language: str, link: PaymentLink) -> HttpResponse:
+    name = link.merchant.name
+    return framing.message_page(
+        request,
+        language,
+        status=410,
+        title=i18n.text(language, "link_inactive_title"),
+        body=i18n.text(language, "link_inactive_body", merchant=name),
+        merchant=name,
+    )
+
+
+@never_cache
+@require_GET
+def payment_link_open(request: HttpRequest, slug: str) -> HttpResponse:
+    """Opening a payment link makes a fresh checkout session (as Stripe's links do) and shows it."""
+    language = i18n.language_from(request)
+    link = PaymentLink.objects.select_related("merchant").filter(slug=slug).first()
+    if link is None:
+        return framing.not_found(request, language)
+    if not link.active or link.merchant.status != Merchant.Status.ACTIVE:
+        return _link_inactive(request, language, link)
+    try:
+        session = checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
+    except KassaError as exc:
+        if exc.code == "payment_link_inactive":  # deactivated a moment ago
+            return _link_inactive(request, language, link)
+        logger.warning("Payment link %s could not open a session: %s", link.public_id, exc.message)
+        return framing.message_page(
+            request,
+            language,
+            status=503,
+            title=i18n.text(language, "unavailable_title"),
+            body=i18n.text(language, "unavailable_body", merchant=link.merchant.name),
+            merchant=link.merchant.name,
+        )
+    url = framing.with_embed(reverse("pay:session", args=[session.public_id]), framing.embed_of(request))
+    return framing.headers(redirect(url), language=language)
+
+
+@never_cache
+@require_GET
+def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    language = i18n.language_from(request)
+    embed = framing.embed_of(request)
+    session = _find_session(session_id)
+    if session is None:
+        return framing.not_found(request, language)
+    session = _current(session)
+    name = session.merchant.name
+    if session.status == CheckoutSession.Status.COMPLETE:
+        url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed)
+        return framing.headers(redirect(url), language=language, embed=embed)
+    if session.status == CheckoutSession.Status.EXPIRED:
+        link = session.payment_link
+        again = None
+        if link is not None and link.active and not embed:
+            again = (reverse("pay:link", args=[link.slug]), i18n.text(language, "start_again"))
+        elif session.cancel_url and not embed:
+            again = (session.cancel_url, i18n.text(language, "cancel"))
+        return framing.message_page(
+            request,
+            language,
+            status=410,
+            title=i18n.text(language, "expired_title"),
+            body=i18n.text(language, "expired_body"),
+            merchant=name,
+            action=again,
+            embed=embed,
+        )
+    if session.payment_link is not None and not session.payment_link.active:
+        return _link_inactive(request, language, session.payment_link)
+    publishable_key = _publishable_key(session)
+    if publishable_key is None:
+        return framing.message_page(
+            request,
+            language,
+            status=503,
+            title=i18n.text(language, "unavailable_title"),
+            body=i18n.text(language, "unavailable_body", merchant=name),
+            merchant=name,
+            embed=embed,
+        )
+    total = i18n.format_amount(session.amount_total, session.currency, language)
+    pay_label = i18n.text(language, "pay", amount=total)
+    customer_email = session.customer_email or (session.customer.email if session.customer else "") or ""
+    region = i18n.region_from(request)
+    config = {
+        "publishableKey": publishable_key,
+        "locale": language,
+        "checkoutSession": session.public_id,
+        "payUrl": framing.with_embed(reverse("pay:session_pay", args=[session.public_id]), embed),
+        "syncUrl": framing.with_embed(reverse("pay:session_sync", args=[session.public_id]), embed),
+        "pageToken": framing.page_token(session),
+        "embed": bool(embed),
+        "origin": embed,
+        "text": {key: i18n.text(language, key) for key in SCRIPT_TEXTS} | {"pay": pay_label},
+    }
+    context = {
+        "language": language,
+        "t": i18n.MESSAGES[language],
+        "title": i18n.text(language, "page_title", merchant=name),
+        "merchant_name": name,
+        "livemode": session.livemode,
+        "line_items": _line_items(session, language),
+        "total": total,
+        "pay_label": pay_label,
+        "secure_note": i18n.text(language, "secure_note", merchant=name),
+        "collect_email": session.email_collection,
+        "customer_email": customer_email,
+        "collect_phone": session.phone_number_collection,
+        "collect_address": session.billing_address_collection == "required",
+        "countries": i18n.countries(language),
+        "default_country": region,
+        "cancel_url": None if embed else session.cancel_url,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "config": config,
+    }
+    return framing.page(request, "pay/checkout.html", context, language=language, embed=embed)
+
+
+@never_cache
+@require_GET
+def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The success page: only for a session the server holds as complete; otherwise back to paying."""
+    language = i18n.language_from(request)
+    embed = framing.embed_of(request)
+    session = _find_session(session_id)
+    if session is None:
+        return framing.not_found(request, language)
+    session = _current(session)
+    if session.status != CheckoutSession.Status.COMPLETE:
+        return framing.headers(
+            redirect(framing.with_embed(reverse("pay:session", args=[session.public_id]), embed)),
+            language=language,
+            embed=embed,
+        )
+    success_url = _success_url(session)
+    if success_url and not embed:
+        # An embedding site decides where to go next itself, from onPaymentComplete.
+        return framing.headers(redirect(success_url), language=language)
+    name = session.merchant.name
+    total = i18n.format_amount(session.amount_total, session.currency, language)
+    link = session.payment_link
+    context = {
+        "language": language,
+        "t": i18n.MESSAGES[language],
+        "title": i18n.text(language, "paid_title"),
+        "merchant_name": name,
+        "livemode": session.livemode,
+        "body": i18n.text(language, "paid_body", merchant=name, amount=total),
+        "custom_message": link.after_completion_message if link is not None else "",
+        "reference": i18n.text(
+            language, "reference", reference=session.payment_intent.public_id if session.payment_intent else ""
+        ),
+        "line_items": _line_items(session, language),
+        "total": total,
+        "config": {"embed": bool(embed), "origin": embed, "payment": payment_data(session)},
+    }
+    return framing.page(request, "pay/complete.html", context, language=language, embed=embed)
+
+
+# --- the page's JSON calls ---------------------------------------------------------------
+
+
+def _message_for(error: KassaError) -> str:
+    """The catalogue key for a service error: by its stable code (and field), never its English words."""
+    if isinstance(error, CardError):
+        return error.code if error.code in i18n.MESSAGES["en"] else "card_declined"
+    if isinstance(error, IdempotencyConflict):
+        return "payment_in_progress"
+    if isinstance(error, ProcessorError):
+        return "processor_error"
+    if error.code == "email_invalid":
+        return "email_invalid"
+    if error.param in ("email", "phone", "address"):
+        return f"{error.param}_required"
+    if error.code == "checkout_session_not_open":
+        return "session_not_open"
+    if error.code == "payment_link_inactive":
+        return "link_inactive"
+    if error.code == "processor_not_configured":
+        return "processor_not_configured"
+    return "generic_error"
+
+
+def _answer(session: CheckoutSession, language: str, embed: str | None) -> JsonResponse:
+    """The page's next step, from the server's rows alone."""
+    intent = session.payment_intent
+    data = {"payment": payment_data(session), "client_secret": None, "next_url": None}
+    if session.status == CheckoutSession.Status.COMPLETE:
+        next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed)
+        message = i18n.text(language, "paid_title")
+        return framing.json_answer(
+            data | {"status": "succeeded", "message": message, "next_url": next_url}, language=language
+        )
+    if session.status == CheckoutSession.Status.EXPIRED:
+        next_url = framing.with_embed(reverse("pay:session", args=[session.public_id]), embed)
+        message = i18n.text(language, "session_not_open")
+        body = data | {"status": "failed", "code": "checkout_session_not_open", "message": message}
+        return framing.json_answer(body | {"next_url": next_url}, language=language, status=410)
+    if intent is not None and intent.status == PaymentIntent.Status.REQUIRES_ACTION:
+        client_secret = payments.processor_client_secret(intent)
+        if not client_secret:  # the processor could not be asked: say so; paying again is safe
+            return _failure(ProcessorError("The payment processor did not answer."), session, language)
+        message = i18n.text(language, "authenticating")
+        body = {"status": "requires_action", "message": message, "client_secret": client_secret}
+        return framing.json_answer(data | body, language=language)
+    if intent is not None and intent.status == PaymentIntent.Status.PROCESSING:
+        message = i18n.text(language, "still_processing")
+        return framing.json_answer(data | {"status": "processing", "message": message}, language=language, status=202)
+    # Open and unpaid: the last refusal, if any, is the answer (a decline, a failed 3-D Secure).
+    error = (intent.last_payment_error if intent is not None else None) or {}
+    if not error:
+        body = {"status": "failed", "code": "generic_error", "message": i18n.text(language, "generic_error")}
+        return framing.json_answer(data | body, language=language, status=400)
+    code = error.get("code") if error.get("code") in i18n.MESSAGES["en"] else "card_declined"
+    body = {"status": "failed", "code": code, "message": i18n.text(language, code)}
+    return framing.json_answer(data | body, language=language, status=402)
+
+
+def _failed(session: CheckoutSession, language: str, *, code: str, key: str, status: int) -> JsonResponse:
+    body = {"status": "failed", "code": code, "message": i18n.text(language, key)}
+    return framing.json_answer(
+        body | {"payment": payment_data(session), "client_secret": None, "next_url": None},
+        language=language,
+        status=status,
+    )
+
+
+def _failure(error: KassaError, session: CheckoutSession, language: str) -> JsonResponse:
+    key = _message_for(error)
+    status = {CardError: 402, IdempotencyConflict: 409, ProcessorError: 502}.get(type(error), 400)
+    return _failed(session, language, code=error.code or key, key=key, status=status)
+
+
+def _read_body(request: HttpRequest, session: CheckoutSession) -> tuple[dict, str | None]:
+    """The payer's details, checked for shape and size; the services check the meaning."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return {}, "generic_error"
+    if not isinstance(body, dict):
+        return {}, "generic_error"
+    fields: dict = {"token": body.get("token")}
+    if not isinstance(fields["token"], str) or len(fields["token"]) > 255:
+        return {}, "card_incomplete"
+    for name, limit in FIELD_LIMITS.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            return {}, "generic_error"
+        if value and len(value) > limit:
+            return {}, "field_too_long"
+        fields[name] = (value or "").strip() or None
+    if session.billing_address_collection == "required":
+        address = body.get("address")
+        if not isinstance(address, dict) or set(address) - set(ADDRESS_FIELDS):
+            return {}, "address_required"
+        if any(not isinstance(v, str) or len(v) > ADDRESS_FIELD_LIMIT for v in address.values() if v is not None):
+            return {}, "field_too_long"
+        fields["address"] = {key: (address.get(key) or "").strip() or None for key in ADDRESS_FIELDS}
+    else:
+        fields["address"] = None
+    return fields, None
+
+
+def _session_for_call(request: HttpRequest, session_id: str):
+    """The session a JSON call names, its language and embedding, or the refusal to answer with."""
+    language = i18n.language_from(request)
+    embed = framing.embed_of(request)
+    session = _find_session(session_id)
+    if session is None:
+        missing = {"status": "failed", "message": i18n.text(language, "not_found_title")}
+        return None, language, embed, framing.json_answer(missing, language=language, status=404)
+    return session, language, embed, framing.cross_site_refusal(request, session, language)
+
+
+@csrf_exempt  # Cross-site requests are refused by _cross_site_refusal instead: see the module docstring.
+@never_cache
+@require_POST
+def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
+    """Pay with a Stripe.js token: answers succeeded, requires_action (with the processor's client secret) or failed."""
+    session, language, embed, refusal = _session_for_call(request, session_id)
+    if refusal is not None:
+        return refusal
+    session = _current(session)
+    intent = session.payment_intent
+    if session.status != CheckoutSession.Status.OPEN or (intent is not None and intent.status in IN_FLIGHT):
+        # Already paid, expired, or waiting for 3-D Secure: say so rather than attach another card.
+        return _answer(session, language, embed)
+    fields, problem = _read_body(request, session)
+    if problem is not None:
+        return _failed(session, language, code=problem, key=problem, status=400)
+    try:
+        checkout.checkout_session_pay(
+            session=session,
+            token=fields["token"],
+            email=fields["email"],
+            name=fields["name"],
+            phone=fields["phone"],
+            address=fields["address"],
+            now=timezone.now(),
+        )
+    except KassaError as exc:
+        logger.info("Checkout session %s payment refused: %s (%s)", session.public_id, exc.code, type(exc).__name__)
+        session = _find_session(session.public_id)
+        intent = session.payment_intent
+        if session.status == CheckoutSession.Status.COMPLETE or (intent is not None and intent.status in IN_FLIGHT):
+            # Another submit (a double click, a second tab) got there first: tell the payer where it stands.
+            return _answer(session, language, embed)
+        return _failure(exc, session, language)
+    return _answer(_find_session(session.public_id), language, embed)
+
+
+@csrf_exempt  # As session_pay.
+@never_cache
+@require_POST
+def session_sync(request: HttpRequest, session_id: str) -> JsonResponse:
+    """After Stripe.js's 3-D Secure step: the server re-reads the processor and answers as ``session_pay`` does."""
+    session, language, embed, refusal = _session_for_call(request, session_id)
+    if refusal is not None:
+        return refusal
+    return _answer(_current(session), language, embed)

@@ -1,0 +1,454 @@
+"""Payment links and checkout sessions (Stripe Checkout's shape) and paying them on the hosted page.
+
+A payment link is a reusable recipe; opening it makes a checkout session, a
+one-time basket with a price, a lifetime (30 minutes to 24 hours) and at most
+one PaymentIntent. A session is ``complete`` only once its PaymentIntent has
+succeeded at the processor (``checkout_session_mark_paid``, called when that
+is recorded), never because a browser reached a success URL.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kassa import metadata as md
+from kassa import money, validators
+from kassa.errors import InvalidRequest, KassaError
+from kassa.ids import public_id, random_string
+from merchants.models import Merchant
+from webhooks.services.outbox import event_emit, render
+
+from ..catalogue import services as catalogue
+from ..catalogue.models import Customer, Price
+from ..payments import services as payments
+from ..payments.models import PaymentAttempt, PaymentIntent
+from .models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
+
+MIN_LIFETIME = timedelta(minutes=30)
+MAX_LIFETIME = timedelta(hours=24)
+MAX_LINE_ITEMS = 20
+MAX_QUANTITY = 999
+
+
+def _line_items(*, merchant, livemode: bool, line_items: list[dict]) -> tuple[list[tuple[Price, int]], str]:
+    """Resolve ``[{"price": Price or None, "price_data": {...} or None, "quantity": n}]``: one currency, one-time."""
+    if not line_items:
+        raise InvalidRequest("At least one line item is required.", code="parameter_missing", param="line_items")
+    if len(line_items) > MAX_LINE_ITEMS:
+        raise InvalidRequest(f"At most {MAX_LINE_ITEMS} line items.", param="line_items")
+    resolved = []
+    for index, item in enumerate(line_items):
+        param = f"line_items[{index}]"
+        quantity = item.get("quantity", 1)
+        if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidRequest(f"Quantity must be 1 to {MAX_QUANTITY}.", param=f"{param}[quantity]")
+        price = item.get("price")
+        data = item.get("price_data")
+        if (price is None) == (data is None):
+            raise InvalidRequest(
+                "Pass exactly one of price and price_data.", code="parameter_missing", param=f"{param}[price]"
+            )
+        if data is not None:
+            product_data = data.get("product_data") or {}
+            product = catalogue.product_create(
+                merchant=merchant,
+                livemode=livemode,
+                active=False,
+                name=product_data.get("name"),
+                description=product_data.get("description"),
+                metadata=product_data.get("metadata"),
+            )
+            # Inline prices exist for this basket only, as at Stripe: inactive, not reusable.
+            price = catalogue.price_create(
+                merchant=merchant,
+                livemode=livemode,
+                product=product,
+                currency=data.get("currency", ""),
+                unit_amount=data.get("unit_amount", -1),
+                active=False,
+            )
+        elif price.merchant_id != merchant.pk or price.livemode != livemode:
+            raise InvalidRequest(
+                f"No such price: '{price.public_id}'", code="resource_missing", param=f"{param}[price]"
+            )
+        elif not price.active and item.get("_allow_inactive") is not True:
+            raise InvalidRequest(f"The price {price.public_id} is not active.", param=f"{param}[price]")
+        if price.type != Price.Type.ONE_TIME:
+            raise InvalidRequest(
+                "Recurring prices need subscriptions, which Kassa does not offer yet; use one-time prices.",
+                param=f"{param}[price]",
+            )
+        resolved.append((price, quantity))
+    currencies = {price.currency for price, _ in resolved}
+    if len(currencies) > 1:
+        raise InvalidRequest("All line items must have the same currency.", param="line_items")
+    currency = currencies.pop()
+    total = sum(price.unit_amount * quantity for price, quantity in resolved)
+    if total < 1:
+        raise InvalidRequest("The total must be more than zero.", code="amount_too_small", param="line_items")
+    if total > money.MAX_AMOUNT:
+        raise InvalidRequest(
+            "The total is more than Kassa accepts in one payment.", code="amount_too_large", param="line_items"
+        )
+    return resolved, currency
+
+
+# --- payment links ----------------------------------------------------------------
+
+
+def _after_completion(after_completion: dict | None) -> dict:
+    after_completion = after_completion or {"type": PaymentLink.AfterCompletion.HOSTED_CONFIRMATION}
+    kind = after_completion.get("type")
+    if kind == PaymentLink.AfterCompletion.REDIRECT:
+        url = validators.http_url(
+            (after_completion.get("redirect") or {}).get("url"), param="after_completion[redirect][url]"
+        )
+        if not url:
+            raise InvalidRequest(
+                "A redirect needs a URL.", code="parameter_missing", param="after_completion[redirect][url]"
+            )
+        return {"after_completion_type": kind, "after_completion_redirect_url": url, "after_completion_message": ""}
+    if kind == PaymentLink.AfterCompletion.HOSTED_CONFIRMATION:
+        message = (after_completion.get("hosted_confirmation") or {}).get("custom_message") or ""
+        if len(message) > 500:
+            raise InvalidRequest(
+                "The message is at most 500 characters.", param="after_completion[hosted_confirmation][custom_message]"
+            )
+        return {"after_completion_type": kind, "after_completion_redirect_url": "", "after_completion_message": message}
+    raise InvalidRequest(
+        "after_completion[type] must be hosted_confirmation or redirect.", param="after_completion[type]"
+    )
+
+
+@transaction.atomic
+def payment_link_create(
+    *,
+    merchant,
+    livemode: bool,
+    line_items: list[dict],
+    after_completion: dict | None = None,
+    billing_address_collection: str = "auto",
+    phone_number_collection: bool = False,
+    email_collection: bool = True,
+    active: bool = True,
+    metadata=None,
+) -> PaymentLink:
+    resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+    if billing_address_collection not in PaymentLink.AddressCollection.values:
+        raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
+    link = PaymentLink.objects.create(
+        public_id=public_id(PaymentLink.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        slug=("test_" if not livemode else "") + random_string(20),
+        currency=currency,
+        active=active,
+        billing_address_collection=billing_address_collection,
+        phone_number_collection=phone_number_collection,
+        email_collection=email_collection,
+        metadata=md.merge({}, metadata),
+        **_after_completion(after_completion),
+    )
+    for price, quantity in resolved:
+        PaymentLinkLineItem.objects.create(public_id=public_id("li"), payment_link=link, price=price, quantity=quantity)
+    event_emit(type="payment_link.created", obj=link)
+    return link
+
+
+@transaction.atomic
+def payment_link_create_for_amount(
+    *, merchant, livemode: bool, amount: int, currency: str, description: str, **options
+) -> PaymentLink:
+    """The dashboard's quick link: an amount and a description; Kassa makes the product and the price."""
+    product = catalogue.product_create(merchant=merchant, livemode=livemode, name=description)
+    price = catalogue.price_create(
+        merchant=merchant, livemode=livemode, product=product, currency=currency, unit_amount=amount
+    )
+    return payment_link_create(
+        merchant=merchant, livemode=livemode, line_items=[{"price": price, "quantity": 1}], **options
+    )
+
+
+@transaction.atomic
+def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
+    link = PaymentLink.objects.select_for_update().get(pk=payment_link.pk)
+    before = render(link)
+    if "active" in changes:
+        link.active = changes["active"]
+    if "after_completion" in changes:
+        for field, value in _after_completion(changes["after_completion"]).items():
+            setattr(link, field, value)
+    for field in ("billing_address_collection", "phone_number_collection", "email_collection"):
+        if field in changes:
+            setattr(link, field, changes[field])
+    if link.billing_address_collection not in PaymentLink.AddressCollection.values:
+        raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
+    if "metadata" in changes:
+        link.metadata = md.merge(link.metadata, changes["metadata"])
+    link.save()
+    event_emit(type="payment_link.updated", obj=link, before=before)
+    return link
+
+
+def payment_link_url(payment_link: PaymentLink) -> str:
+    return f"{settings.KASSA_PUBLIC_URL}/pay/{payment_link.slug}"
+
+
+# --- checkout sessions ------------------------------------------------------------
+
+
+def checkout_session_url(session: CheckoutSession) -> str:
+    return f"{settings.KASSA_PUBLIC_URL}/pay/session/{session.public_id}"
+
+
+@transaction.atomic
+def checkout_session_create(
+    *,
+    merchant,
+    livemode: bool,
+    line_items: list[dict],
+    success_url: str | None = None,
+    cancel_url: str | None = None,
+    client_reference_id: str | None = None,
+    customer: Customer | None = None,
+    customer_email: str | None = None,
+    expires_at=None,
+    metadata=None,
+    payment_link: PaymentLink | None = None,
+    billing_address_collection: str = "auto",
+    phone_number_collection: bool = False,
+    email_collection: bool = True,
+    now: datetime,
+) -> CheckoutSession:
+    resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+    success_url = validators.http_url(success_url, param="success_url", max_length=5000)
+    cancel_url = validators.http_url(cancel_url, param="cancel_url", max_length=5000)
+    if customer is not None and customer_email:
+        raise InvalidRequest(
+            "Pass customer or customer_email, not both.", code="parameters_exclusive", param="customer_email"
+        )
+    if customer is not None and (
+        customer.merchant_id != merchant.pk or customer.livemode != livemode or customer.deleted
+    ):
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    if customer_email and "@" not in customer_email:
+        raise InvalidRequest(f"Invalid email address: {customer_email}", code="email_invalid", param="customer_email")
+    expires_at = expires_at or now + MAX_LIFETIME
+    if not (now + MIN_LIFETIME - timedelta(seconds=5) <= expires_at <= now + MAX_LIFETIME + timedelta(seconds=5)):
+        raise InvalidRequest("expires_at must be between 30 minutes and 24 hours from now.", param="expires_at")
+    total = sum(price.unit_amount * quantity for price, quantity in resolved)
+    session = CheckoutSession.objects.create(
+        public_id=f"cs_{'live' if livemode else 'test'}_{random_string(56)}",
+        merchant=merchant,
+        livemode=livemode,
+        currency=currency,
+        amount_subtotal=total,
+        amount_total=total,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        client_reference_id=client_reference_id or None,
+        customer=customer,
+        customer_email=customer_email or None,
+        expires_at=expires_at,
+        metadata=md.merge({}, metadata),
+        payment_link=payment_link,
+        billing_address_collection=billing_address_collection,
+        phone_number_collection=phone_number_collection,
+        email_collection=email_collection,
+    )
+    for price, quantity in resolved:
+        CheckoutSessionLineItem.objects.create(
+            public_id=public_id("li"),
+            session=session,
+            price=price,
+            quantity=quantity,
+            description=price.product.name,
+            currency=price.currency,
+            amount_subtotal=price.unit_amount * quantity,
+            amount_total=price.unit_amount * quantity,
+        )
+    return session
+
+
+def checkout_session_from_link(*, payment_link: PaymentLink, now: datetime) -> CheckoutSession:
+    """What opening a payment link does: a fresh session with the link's basket and settings."""
+    payment_link = PaymentLink.objects.get(pk=payment_link.pk)
+    if not payment_link.active:
+        raise InvalidRequest(
+            "This payment link is no longer active.", code="payment_link_inactive", param="payment_link"
+        )
+    items = [
+        {"price": item.price, "quantity": item.quantity, "_allow_inactive": True}
+        for item in payment_link.line_items.select_related("price__product")
+    ]
+    return checkout_session_create(
+        merchant=payment_link.merchant,
+        livemode=payment_link.livemode,
+        line_items=items,
+        payment_link=payment_link,
+        success_url=payment_link.after_completion_redirect_url or None,
+        billing_address_collection=payment_link.billing_address_collection,
+        phone_number_collection=payment_link.phone_number_collection,
+        email_collection=payment_link.email_collection,
+        metadata=payment_link.metadata,
+        now=now,
+    )
+
+
+def _expire_if_due(session: CheckoutSession, *, now: datetime) -> CheckoutSession:
+    if session.status == CheckoutSession.Status.OPEN and session.expires_at <= now:
+        with transaction.atomic():
+            locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+            if locked.status == CheckoutSession.Status.OPEN and not _payment_in_flight(locked):
+                locked.status = CheckoutSession.Status.EXPIRED
+                locked.save(update_fields=["status"])
+                event_emit(type="checkout.session.expired", obj=locked)
+            return locked
+    return session
+
+
+def _payment_in_flight(session: CheckoutSession) -> bool:
+    """A payment that may still succeed: waiting on 3-D Secure, processing, or an attempt not yet settled."""
+    intent = session.payment_intent
+    if intent is None:
+        return False
+    if intent.status in (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING):
+        return True
+    return intent.attempts.filter(status__in=[PaymentAttempt.Status.PENDING, PaymentAttempt.Status.ERRORED]).exists()
+
+
+def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
+    with transaction.atomic():
+        locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        if locked.status != CheckoutSession.Status.OPEN:
+            raise InvalidRequest(
+                f"Only an open session can be expired; this one is {locked.status}.", code="checkout_session_not_open"
+            )
+        if _payment_in_flight(locked):
+            raise InvalidRequest("A payment for this session is in progress.", code="payment_in_progress")
+        locked.status = CheckoutSession.Status.EXPIRED
+        locked.save(update_fields=["status"])
+        event_emit(type="checkout.session.expired", obj=locked)
+    if locked.payment_intent_id:
+        payments.payment_intent_cancel(
+            payment_intent=locked.payment_intent, cancellation_reason="abandoned", from_owner=True
+        )
+    return locked
+
+
+def checkout_sessions_expire_due(*, now: datetime) -> int:
+    """Beat's sweep: open sessions past their expiry become expired."""
+    count = 0
+    due = CheckoutSession.objects.filter(status=CheckoutSession.Status.OPEN, expires_at__lte=now)
+    for session in due.select_related("payment_intent").iterator():
+        if session.payment_intent_id and _payment_in_flight(session):
+            # Ask the processor before giving up on it: the payer may have paid and left.
+            try:
+                payments.payment_intent_refresh(payment_intent=session.payment_intent)
+            except KassaError:
+                continue
+            session.refresh_from_db()
+        if _expire_if_due(session, now=now).status == CheckoutSession.Status.EXPIRED:
+            count += 1
+    return count
+
+
+def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
+    """Registered with payments: called in the transaction that records a PaymentIntent as succeeded."""
+    session = CheckoutSession.objects.select_for_update().filter(payment_intent=payment_intent).first()
+    if session is None or session.status == CheckoutSession.Status.COMPLETE:
+        return
+    # Money taken is money taken: even a session that expired meanwhile is complete once paid.
+    session.status = CheckoutSession.Status.COMPLETE
+    session.payment_status = CheckoutSession.PaymentStatus.PAID
+    session.completed_at = timezone.now()
+    session.save(update_fields=["status", "payment_status", "completed_at"])
+    event_emit(type="checkout.session.completed", obj=session)
+
+
+def checkout_session_owning(*, payment_intent: PaymentIntent) -> str | None:
+    """Registered with payments: a session's PaymentIntent is ended by expiring the session, not canceled."""
+    session = CheckoutSession.objects.filter(payment_intent=payment_intent).only("public_id").first()
+    if session is None:
+        return None
+    return f"This PaymentIntent belongs to checkout session {session.public_id}; expire the session instead."
+
+
+def checkout_session_pay(
+    *,
+    session: CheckoutSession,
+    token: str,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    address: dict | None = None,
+    now: datetime,
+) -> PaymentIntent:
+    """The hosted page's payment: the payer's details, their card (a Stripe.js token), then a two-phase confirm.
+
+    Returns the PaymentIntent (``succeeded``, or ``requires_action`` for 3-D
+    Secure); a refused card raises CardError and the session stays payable.
+    """
+    session = _expire_if_due(session, now=now)
+    with transaction.atomic():
+        locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        if locked.status != CheckoutSession.Status.OPEN:
+            raise InvalidRequest(f"This checkout session is {locked.status}.", code="checkout_session_not_open")
+        if locked.merchant.status != Merchant.Status.ACTIVE:
+            raise InvalidRequest("This merchant cannot take payments now.", code="account_disabled")
+        if locked.payment_link_id and not PaymentLink.objects.filter(pk=locked.payment_link_id, active=True).exists():
+            # Deactivating a link stops the sessions it already opened, not only new ones.
+            raise InvalidRequest("This payment link is no longer active.", code="payment_link_inactive")
+        email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
+        if locked.email_collection and not email:
+            raise InvalidRequest("Enter your email address.", code="parameter_missing", param="email")
+        if email and "@" not in email:
+            raise InvalidRequest("Enter a valid email address.", code="email_invalid", param="email")
+        if locked.phone_number_collection and not (phone or "").strip():
+            raise InvalidRequest("Enter your phone number.", code="parameter_missing", param="phone")
+        if locked.billing_address_collection == "required" and not (address or {}).get("line1"):
+            raise InvalidRequest("Enter your billing address.", code="parameter_missing", param="address")
+        locked.customer_details = {
+            "email": email,
+            "name": name or None,
+            "phone": phone or None,
+            "address": catalogue.normalise_address(address) if address else None,
+        }
+        if locked.customer is None:
+            locked.customer = catalogue.customer_create(
+                merchant=locked.merchant,
+                livemode=locked.livemode,
+                email=email,
+                name=name or None,
+                phone=phone or None,
+                address=catalogue.normalise_address(address) if address else None,
+            )
+        if locked.payment_intent is None:
+            locked.payment_intent = payments.payment_intent_create(
+                merchant=locked.merchant,
+                livemode=locked.livemode,
+                amount=locked.amount_total,
+                currency=locked.currency,
+                customer=locked.customer,
+                receipt_email=email,
+                metadata={"checkout_session": locked.public_id},
+            )
+        locked.save()
+        payment_intent = locked.payment_intent
+    if payment_intent.customer_id != locked.customer_id:
+        raise InvalidRequest("This session's payment belongs to another customer.")
+    if payment_intent.status == PaymentIntent.Status.SUCCEEDED:
+        return payment_intent
+    card = payments.payment_method_create_from_token(customer=locked.customer, token=token)
+    return payments.payment_intent_confirm(payment_intent=payment_intent, payment_method=card)
+
+
+def checkout_session_sync(*, session: CheckoutSession, now: datetime) -> CheckoutSession:
+    """Re-read the session's payment from the processor (after 3-D Secure, or when a page lost track)."""
+    session = CheckoutSession.objects.select_related("payment_intent").get(pk=session.pk)
+    if session.payment_intent_id and session.status == CheckoutSession.Status.OPEN:
+        payments.payment_intent_refresh(payment_intent=session.payment_intent)
+        session.refresh_from_db()
+    return _expire_if_due(session, now=now)

@@ -1,0 +1,207 @@
+"""PaymentIntents, refunds and saved payment methods: thin, Stripe's paths and verbs.
+
+Every write goes through billing.services.payments (two-phase confirms, refunds
+that never exceed what was captured); these views turn ids into the merchant's
+own objects, call the service and render. Checkout is in checkout_views.py.
+"""
+
+import logging
+from contextlib import contextmanager
+
+from kassa.api import schema
+from kassa.api.views import paginate, represent
+from kassa.errors import CardError
+
+from ...catalogue.api.views import CatalogueView
+from .. import services as payments
+from ..models import PaymentIntent, PaymentMethod, Refund
+from . import serializers as s
+
+logger = logging.getLogger(__name__)
+
+
+# --- PaymentIntents -----------------------------------------------------------------
+
+
+class PaymentIntentViewBase(CatalogueView):
+    resource = "payment_intents"
+    expandable = {"customer": "customers", "payment_method": "payment_methods"}
+
+    def get_payment_intent(self, id: str) -> PaymentIntent:
+        queryset = self.scoped(PaymentIntent).select_related("customer", "payment_method")
+        return self.lookup(PaymentIntent, id, queryset=queryset)
+
+    def render(self, serializer_class, instance, expand=frozenset(), status=200, **context):
+        if isinstance(instance, PaymentIntent):
+            context["processor_client_secret"] = payments.processor_client_secret(instance)
+        return super().render(serializer_class, instance, expand, status, **context)
+
+    @contextmanager
+    def card_errors_carry_the_payment_intent(self):
+        """As at Stripe, a card error carries the PaymentIntent as it now stands (last_payment_error …)."""
+        try:
+            yield
+        except CardError as exc:
+            payment_intent = self.scoped(PaymentIntent).filter(public_id=exc.extra.get("payment_intent")).first()
+            if payment_intent is not None:
+                exc.extra["payment_intent"] = represent(
+                    s.PaymentIntentOut, payment_intent, {"expand": set(), "view": self}
+                )
+            raise
+
+
+class PaymentIntentsView(PaymentIntentViewBase):
+    @schema.listing(s.PaymentIntentListParams, s.PaymentIntentOut, "PaymentIntent", operation_id="payment_intents_list")
+    def get(self, request):
+        params, expand = self.params(s.PaymentIntentListParams)
+        queryset = self.scoped(PaymentIntent).select_related("customer", "payment_method")
+        if params.get("customer"):
+            queryset = queryset.filter(customer__public_id=params["customer"])
+        return paginate(self, queryset, params, s.PaymentIntentOut, "/v1/payment_intents", expand)
+
+    @schema.create(s.PaymentIntentCreateParams, s.PaymentIntentOut, operation_id="payment_intents_create")
+    def post(self, request):
+        params, expand = self.params(s.PaymentIntentCreateParams)
+        confirm = params.pop("confirm")
+        if "customer" in params:
+            params["customer"] = self.lookup_customer(params["customer"], param="customer")
+        if "payment_method" in params:
+            params["payment_method"] = self.lookup(PaymentMethod, params["payment_method"], param="payment_method")
+        if not confirm:
+            payment_intent = payments.payment_intent_create(merchant=self.merchant, livemode=self.livemode, **params)
+            return self.render(s.PaymentIntentOut, payment_intent, expand)
+        with self.card_errors_carry_the_payment_intent():
+            payment_intent = payments.payment_intent_create_and_confirm(
+                merchant=self.merchant, livemode=self.livemode, **params
+            )
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
+
+
+class PaymentIntentView(PaymentIntentViewBase):
+    @schema.read(s.PaymentIntentOut, operation_id="payment_intents_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        payment_intent = payments.payment_intent_current(payment_intent=self.get_payment_intent(id))
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
+
+    @schema.create(s.PaymentIntentUpdateParams, s.PaymentIntentOut, operation_id="payment_intents_update")
+    def post(self, request, id):
+        payment_intent = self.get_payment_intent(id)
+        params, expand = self.params(s.PaymentIntentUpdateParams)
+        payment_intent = payments.payment_intent_update(payment_intent=payment_intent, **params)
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
+
+
+class PaymentIntentConfirmView(PaymentIntentViewBase):
+    @schema.create(s.PaymentIntentConfirmParams, s.PaymentIntentOut, operation_id="payment_intents_confirm")
+    def post(self, request, id):
+        payment_intent = self.get_payment_intent(id)
+        params, expand = self.params(s.PaymentIntentConfirmParams)
+        payment_method = None
+        if "payment_method" in params:
+            payment_method = self.lookup(PaymentMethod, params["payment_method"], param="payment_method")
+        with self.card_errors_carry_the_payment_intent():
+            payment_intent = payments.payment_intent_confirm(
+                payment_intent=payment_intent, payment_method=payment_method
+            )
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
+
+
+class PaymentIntentCancelView(PaymentIntentViewBase):
+    @schema.create(s.PaymentIntentCancelParams, s.PaymentIntentOut, operation_id="payment_intents_cancel")
+    def post(self, request, id):
+        payment_intent = self.get_payment_intent(id)
+        params, expand = self.params(s.PaymentIntentCancelParams)
+        payment_intent = payments.payment_intent_cancel(payment_intent=payment_intent, **params)
+        return self.render(s.PaymentIntentOut, payment_intent, expand)
+
+
+# --- refunds ------------------------------------------------------------------------
+
+
+class RefundsView(CatalogueView):
+    resource = "refunds"
+    expandable = {"payment_intent": "payment_intents"}
+
+    @schema.listing(s.RefundListParams, s.RefundOut, "Refund", operation_id="refunds_list")
+    def get(self, request):
+        params, expand = self.params(s.RefundListParams)
+        queryset = self.scoped(Refund).select_related("payment_intent")
+        if params.get("payment_intent"):
+            queryset = queryset.filter(payment_intent__public_id=params["payment_intent"])
+        return paginate(self, queryset, params, s.RefundOut, "/v1/refunds", expand)
+
+    @schema.create(s.RefundCreateParams, s.RefundOut, operation_id="refunds_create")
+    def post(self, request):
+        params, expand = self.params(s.RefundCreateParams)
+        params["payment_intent"] = self.lookup(PaymentIntent, params["payment_intent"], param="payment_intent")
+        return self.render(s.RefundOut, payments.refund_create(**params), expand)
+
+
+class RefundView(CatalogueView):
+    resource = "refunds"
+    expandable = {"payment_intent": "payment_intents"}
+
+    @schema.read(s.RefundOut, operation_id="refunds_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        refund = self.lookup(Refund, id, queryset=self.scoped(Refund).select_related("payment_intent"))
+        return self.render(s.RefundOut, refund, expand)
+
+    @schema.create(s.RefundUpdateParams, s.RefundOut, operation_id="refunds_update")
+    def post(self, request, id):
+        refund = self.lookup(Refund, id)
+        params, expand = self.params(s.RefundUpdateParams)
+        return self.render(s.RefundOut, payments.refund_update(refund=refund, **params), expand)
+
+
+# --- payment methods ----------------------------------------------------------------
+
+
+class PaymentMethodsView(CatalogueView):
+    resource = "payment_methods"
+    expandable = {"customer": "customers"}
+
+    @schema.listing(s.PaymentMethodListParams, s.PaymentMethodOut, "PaymentMethod", operation_id="payment_methods_list")
+    def get(self, request):
+        params, expand = self.params(s.PaymentMethodListParams)
+        customer = self.lookup_customer(params["customer"], param="customer")
+        queryset = self.scoped(PaymentMethod).select_related("customer").filter(customer=customer)
+        return paginate(self, queryset, params, s.PaymentMethodOut, "/v1/payment_methods", expand)
+
+    @schema.create(s.PaymentMethodCreateParams, s.PaymentMethodOut, operation_id="payment_methods_create")
+    def post(self, request):
+        params, expand = self.params(s.PaymentMethodCreateParams)
+        customer = self.lookup_customer(params["customer"], param="customer")
+        payment_method = payments.payment_method_create_from_token(
+            customer=customer, token=params["card"]["token"], billing_details=params.get("billing_details")
+        )
+        return self.render(s.PaymentMethodOut, payment_method, expand)
+
+
+class PaymentMethodView(CatalogueView):
+    resource = "payment_methods"
+    expandable = {"customer": "customers"}
+
+    @schema.read(s.PaymentMethodOut, operation_id="payment_methods_retrieve")
+    def get(self, request, id):
+        _, expand = self.params(s.f.StrictSerializer)
+        queryset = self.scoped(PaymentMethod).select_related("customer")
+        return self.render(s.PaymentMethodOut, self.lookup(PaymentMethod, id, queryset=queryset), expand)
+
+
+class CustomerPaymentMethodsView(CatalogueView):
+    resource = "payment_methods"
+    expandable = {"customer": "customers"}
+
+    @schema.listing(
+        s.CustomerPaymentMethodListParams,
+        s.PaymentMethodOut,
+        "CustomerPaymentMethod",
+        operation_id="customers_payment_methods_list",
+    )
+    def get(self, request, id):
+        params, expand = self.params(s.CustomerPaymentMethodListParams)
+        customer = self.lookup_customer(id)
+        queryset = self.scoped(PaymentMethod).select_related("customer").filter(customer=customer)
+        return paginate(self, queryset, params, s.PaymentMethodOut, f"/v1/customers/{id}/payment_methods", expand)

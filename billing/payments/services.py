@@ -1,0 +1,695 @@
+"""PaymentIntents, saved cards and refunds: every money movement, two-phase.
+
+A charge is never made inside a transaction or under a lock:
+
+1. record the attempt (a ``PaymentAttempt`` row) and commit;
+2. call the processor with an idempotency key derived from that row;
+3. record the result under ``select_for_update``.
+
+A double click, a retried request or two tabs therefore meet a committed
+attempt in step 1 and get "a payment is already in progress" instead of a
+second charge. An attempt whose outcome is unknown (the processor did not
+answer) is retried with the *same* key, so the processor replays it rather
+than charging again. Statuses only move along Stripe's arrows
+(``TRANSITIONS``); a late or stale signal never moves a payment back.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from kassa import gateway, money
+from kassa import metadata as md
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
+from kassa.ids import public_id, random_string
+from merchants.selectors import processor_credential_for
+from webhooks.services.outbox import event_emit, render
+
+from ..catalogue.models import Customer
+from .models import PaymentAttempt, PaymentIntent, PaymentIntentEvent, PaymentMethod, Refund
+
+logger = logging.getLogger(__name__)
+
+S = PaymentIntent.Status
+TRANSITIONS = {
+    S.REQUIRES_PAYMENT_METHOD: {S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
+    S.REQUIRES_CONFIRMATION: {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_ACTION, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
+    S.REQUIRES_ACTION: {S.REQUIRES_PAYMENT_METHOD, S.PROCESSING, S.SUCCEEDED, S.CANCELED},
+    S.PROCESSING: {S.REQUIRES_PAYMENT_METHOD, S.SUCCEEDED, S.CANCELED},
+    S.SUCCEEDED: set(),
+    # Not an arrow at Stripe, but money taken is never dropped: a charge that succeeded at the
+    # processor while Kassa was canceling is recorded, and the timeline says so.
+    S.CANCELED: {S.SUCCEEDED},
+}
+CANCELABLE = {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION}
+# The events a move to each status sends (https://docs.stripe.com/api/events/types#event_types-payment_intent.succeeded).
+_EVENT_TYPES = {
+    S.REQUIRES_ACTION: "payment_intent.requires_action",
+    S.PROCESSING: "payment_intent.processing",
+    S.SUCCEEDED: "payment_intent.succeeded",
+    S.CANCELED: "payment_intent.canceled",
+}
+
+
+# --- what owners of a payment hook into (registered at start-up in billing/apps.py) ---------------------
+# Payments knows nothing of who owns a PaymentIntent (a checkout session, later an invoice): owners say so here.
+
+#: fn(*, payment_intent) called inside the transaction that records a success; must be idempotent
+_SUCCEEDED_HOOKS: list = []
+#: fn(*, payment_intent) -> a refusal message when something else owns it (so it is not canceled directly)
+_OWNERS: list = []
+
+
+def on_payment_intent_succeeded(hook) -> None:
+    _SUCCEEDED_HOOKS.append(hook)
+
+
+def payment_intent_owner(check) -> None:
+    _OWNERS.append(check)
+
+
+def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
+    PaymentIntentEvent.objects.create(payment_intent=payment_intent, kind=kind, message=message[:500])
+
+
+@transaction.atomic
+def payment_intent_create(
+    *,
+    merchant,
+    livemode: bool,
+    amount: int,
+    currency: str,
+    customer: Customer | None = None,
+    payment_method: PaymentMethod | None = None,
+    description: str | None = None,
+    receipt_email: str | None = None,
+    metadata=None,
+) -> PaymentIntent:
+    currency = currency.lower()
+    money.check(amount, currency, param="amount", minimum=1)
+    if payment_method is not None and payment_method.customer_id != getattr(customer, "pk", None):
+        raise InvalidRequest(
+            "The payment method belongs to another customer; pass that customer.", param="payment_method"
+        )
+    pid = public_id(PaymentIntent.PREFIX)
+    payment_intent = PaymentIntent.objects.create(
+        public_id=pid,
+        merchant=merchant,
+        livemode=livemode,
+        amount=amount,
+        currency=currency,
+        customer=customer,
+        payment_method=payment_method,
+        status=S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD,
+        description=description or None,
+        receipt_email=receipt_email or None,
+        client_secret=f"{pid}_secret_{random_string(24)}",
+        metadata=md.merge({}, metadata),
+    )
+    _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
+    event_emit(type="payment_intent.created", obj=payment_intent)
+    return payment_intent
+
+
+@transaction.atomic
+def payment_intent_update(*, payment_intent: PaymentIntent, **changes) -> PaymentIntent:
+    payment_intent = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+    for field in ("description", "receipt_email"):
+        if field in changes:
+            setattr(payment_intent, field, changes[field] or None)
+    if "metadata" in changes:
+        payment_intent.metadata = md.merge(payment_intent.metadata, changes["metadata"])
+    payment_intent.save()
+    return payment_intent
+
+
+# --- cards ----------------------------------------------------------------------
+
+
+def _processor_customer(customer: Customer, credential) -> str:
+    """The customer's id at the processor, made (once) when they first pay."""
+    if customer.processor_id:
+        return customer.processor_id
+    processor_id = gateway.customer_create(
+        credential, email=customer.email, name=customer.name, kassa_id=customer.public_id
+    )
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if not locked.processor_id:  # a concurrent first payment may have won; the idempotency key made it the same
+            locked.processor_id = processor_id
+            locked.save(update_fields=["processor_id"])
+    customer.processor_id = locked.processor_id
+    return customer.processor_id
+
+
+def payment_method_create_from_token(
+    *, customer: Customer, token: str, billing_details: dict | None = None
+) -> PaymentMethod:
+    """Save a card (a Stripe.js token) for ``customer``; a refused card raises CardError (402)."""
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    if not isinstance(token, str) or not token.startswith(("tok_", "src_", "card_")):
+        raise InvalidRequest("Expected a card token (tok_…) made by Stripe.js.", param="card[token]")
+    credential = processor_credential_for(customer.merchant, customer.livemode)
+    processor_customer = _processor_customer(customer, credential)
+    pm_id = public_id(PaymentMethod.PREFIX)
+    card = gateway.card_attach(
+        credential, customer_id=processor_customer, token=token, idempotency_key=f"{pm_id}-attach"
+    )
+    return PaymentMethod.objects.create(
+        public_id=pm_id,
+        merchant=customer.merchant,
+        livemode=customer.livemode,
+        customer=customer,
+        card_brand=card.brand,
+        card_last4=card.last4,
+        card_exp_month=card.exp_month,
+        card_exp_year=card.exp_year,
+        billing_details=billing_details or {},
+        processor_id=card.id,
+    )
+
+
+# --- confirming -------------------------------------------------------------------
+
+
+def _begin_attempt(
+    payment_intent: PaymentIntent, payment_method: PaymentMethod | None
+) -> tuple[PaymentIntent, PaymentAttempt]:
+    """Phase 1: lock, check, record the attempt, commit."""
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status == S.SUCCEEDED:
+            raise InvalidRequest(
+                "This PaymentIntent has already succeeded.",
+                code="payment_intent_unexpected_state",
+                param="payment_intent",
+            )
+        if locked.status == S.CANCELED:
+            raise InvalidRequest(
+                "This PaymentIntent was canceled.", code="payment_intent_unexpected_state", param="payment_intent"
+            )
+        latest = locked.attempts.order_by("-id").first()
+        if latest is not None and latest.status == PaymentAttempt.Status.PENDING:
+            raise IdempotencyConflict(
+                "A payment for this is already in progress. Wait for it to finish.", code="payment_in_progress"
+            )
+        if latest is not None and latest.status == PaymentAttempt.Status.REQUIRES_ACTION:
+            raise InvalidRequest(
+                "This payment is waiting for the card holder's authentication (3-D Secure).",
+                code="payment_intent_unexpected_state",
+            )
+        if payment_method is not None:
+            if payment_method.customer_id is None or payment_method.customer_id != locked.customer_id:
+                raise InvalidRequest(
+                    "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
+                )
+            locked.payment_method = payment_method
+        if locked.payment_method is None:
+            raise InvalidRequest(
+                "You must provide a payment method to confirm.", code="parameter_missing", param="payment_method"
+            )
+        # An attempt whose outcome is unknown is tried again under its own key and with exactly
+        # its own parameters (its card, not a new one): the processor replays it, never charges twice.
+        if (
+            latest is not None
+            and latest.status == PaymentAttempt.Status.ERRORED
+            and latest.processor_payment_intent_id == ""
+        ):
+            attempt = latest
+            attempt.status = PaymentAttempt.Status.PENDING
+            attempt.save(update_fields=["status", "updated"])
+            locked.payment_method = attempt.payment_method
+        else:
+            attempt = PaymentAttempt.objects.create(
+                public_id=public_id(PaymentAttempt.PREFIX), payment_intent=locked, payment_method=locked.payment_method
+            )
+        locked.save(update_fields=["payment_method", "updated"])
+    return locked, attempt
+
+
+def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
+    """Write the processor's answer on the attempt; return the status it implies for the PaymentIntent."""
+    if result.id and not attempt.processor_payment_intent_id:
+        attempt.processor_payment_intent_id = result.id
+    if result.status in ("failed", S.REQUIRES_PAYMENT_METHOD):
+        attempt.status = PaymentAttempt.Status.FAILED
+        attempt.error_code = result.error_code or "card_declined"
+        attempt.decline_code = result.decline_code or ""
+        attempt.error_message = result.error_message or gateway.CARD_MESSAGES["card_declined"]
+        new_status = S.REQUIRES_PAYMENT_METHOD
+    elif result.status == S.REQUIRES_ACTION:
+        attempt.status = PaymentAttempt.Status.REQUIRES_ACTION
+        new_status = S.REQUIRES_ACTION
+    elif result.status == S.SUCCEEDED:
+        attempt.status = PaymentAttempt.Status.SUCCEEDED
+        new_status = S.SUCCEEDED
+    elif result.status == S.CANCELED:
+        attempt.status = PaymentAttempt.Status.FAILED
+        attempt.error_message = "The processor canceled this payment."
+        new_status = S.CANCELED
+    else:
+        new_status = S.PROCESSING if result.status == S.PROCESSING else current
+    attempt.save()
+    return new_status
+
+
+def _record_processor_answer(
+    payment_intent: PaymentIntent, result: gateway.ProcessorPayment, attempt: PaymentAttempt
+) -> PaymentIntent:
+    """Phase 3: record the processor's answer under the row lock, forward only."""
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
+        late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
+        if attempt.status in settled and not late_success:
+            # Already recorded (a duplicate or late answer): applying it again changes nothing.
+            return locked
+        new_status = _record_outcome(attempt, result, locked.status)
+        is_latest = not locked.attempts.filter(pk__gt=attempt.pk).exists()
+        if not is_latest and new_status != S.SUCCEEDED:
+            return locked  # a stale answer about an older attempt changes nothing
+        if new_status != locked.status and new_status not in TRANSITIONS[locked.status]:
+            logger.info("Ignoring %s -> %s for %s", locked.status, new_status, locked.public_id)
+            return locked
+        previous = locked.status
+        locked.status = new_status
+        locked.processor_id = result.id or locked.processor_id
+        if new_status == S.SUCCEEDED and previous == S.CANCELED:
+            logger.error("Payment %s succeeded at the processor after it was canceled", locked.public_id)
+            _timeline_add(locked, "succeeded_after_cancel", "Stripe took the payment while it was being canceled")
+            locked.canceled_at = None
+            locked.cancellation_reason = None
+        if new_status == S.SUCCEEDED:
+            locked.amount_received = locked.amount
+            locked.latest_charge = result.latest_charge or locked.latest_charge
+            locked.last_payment_error = None
+            if previous != S.SUCCEEDED:
+                _timeline_add(
+                    locked, "succeeded", f"Stripe confirmed {money.format_amount(locked.amount, locked.currency)}"
+                )
+        elif new_status == S.REQUIRES_ACTION and previous != S.REQUIRES_ACTION:
+            _timeline_add(locked, "requires_action", "The card asked for 3-D Secure authentication")
+        elif new_status == S.REQUIRES_PAYMENT_METHOD and attempt.status == PaymentAttempt.Status.FAILED:
+            locked.last_payment_error = {
+                "type": "invalid_request_error" if attempt.error_code == "processor_refused" else "card_error",
+                "code": attempt.error_code,
+                "decline_code": attempt.decline_code or None,
+                "message": attempt.error_message,
+            }
+            _timeline_add(locked, "payment_failed", f"{attempt.error_message} ({attempt.error_code})")
+        elif new_status == S.CANCELED:
+            locked.canceled_at = timezone.now()
+        locked.save()
+        _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
+    return locked
+
+
+def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> None:
+    """The recorded answer's event for the merchant, and the owners' hooks on a success (same transaction)."""
+    status = payment_intent.status
+    event_type = _EVENT_TYPES.get(status) if status != previous else None
+    if status == S.REQUIRES_PAYMENT_METHOD and failed:
+        event_type = "payment_intent.payment_failed"
+    if event_type:
+        event_emit(type=event_type, obj=payment_intent)
+    if status == S.SUCCEEDED:
+        for hook in _SUCCEEDED_HOOKS:
+            hook(payment_intent=payment_intent)
+
+
+def payment_intent_confirm(
+    *, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None
+) -> PaymentIntent:
+    """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError."""
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    payment_intent, attempt = _begin_attempt(payment_intent, payment_method)
+    try:
+        processor_customer = _processor_customer(payment_intent.customer, credential)
+        result = gateway.payment_intent_confirm(
+            credential,
+            amount=payment_intent.amount,
+            currency=payment_intent.currency,
+            customer_id=processor_customer,
+            payment_method_id=attempt.payment_method.processor_id,
+            idempotency_key=attempt.public_id,
+            kassa_id=payment_intent.public_id,
+        )
+    except Exception as exc:
+        # Outcome unknown (no answer, or Kassa failed mid-call): the next confirm retries this
+        # attempt under the same key with the same card, which cannot charge twice.
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(
+            status=PaymentAttempt.Status.ERRORED, error_message="No answer from the processor: outcome unknown."
+        )
+        if isinstance(exc, ProcessorError):
+            raise ProcessorError(
+                "The payment processor did not answer, so the outcome is not known yet. Confirming this "
+                "payment again is safe: it cannot charge twice.",
+                code="processor_unavailable",
+                payment_intent=payment_intent.public_id,
+            ) from exc
+        raise
+    payment_intent = _record_processor_answer(payment_intent, result, attempt)
+    if payment_intent.status == S.REQUIRES_PAYMENT_METHOD and payment_intent.last_payment_error:
+        error = payment_intent.last_payment_error
+        if error["code"] == "processor_refused":
+            raise InvalidRequest(error["message"], code="processor_refused", payment_intent=payment_intent.public_id)
+        extra = {"decline_code": error["decline_code"]} if error.get("decline_code") else {}
+        raise CardError(error["message"], code=error["code"], payment_intent=payment_intent.public_id, **extra)
+    return payment_intent
+
+
+def payment_intent_create_and_confirm(*, merchant, livemode: bool, **params) -> PaymentIntent:
+    """``payment_intents.create`` with ``confirm=true``: made (and committed), then confirmed two-phase.
+
+    The credentials are checked first, so a merchant without them gets the
+    clear error and no orphan PaymentIntent.
+    """
+    processor_credential_for(merchant, livemode)
+    payment_intent = payment_intent_create(merchant=merchant, livemode=livemode, **params)
+    return payment_intent_confirm(payment_intent=payment_intent)
+
+
+def payment_intent_current(*, payment_intent: PaymentIntent) -> PaymentIntent:
+    """The PaymentIntent as it stands, re-read from the processor while it is still moving there.
+
+    If the processor cannot be asked, the last recorded state is the answer.
+    """
+    if payment_intent.status not in (S.REQUIRES_ACTION, S.PROCESSING):
+        return payment_intent
+    try:
+        return payment_intent_refresh(payment_intent=payment_intent)
+    except KassaError as exc:
+        logger.warning("Could not re-read %s: %s", payment_intent.public_id, exc.message)
+        return payment_intent
+
+
+def processor_client_secret(payment_intent: PaymentIntent) -> str | None:
+    """The processor's client secret, for Stripe.js's 3-D Secure step in the payer's browser (None if unknown)."""
+    if payment_intent.status != S.REQUIRES_ACTION or not payment_intent.processor_id:
+        return None
+    try:
+        credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+        return gateway.payment_intent_retrieve(credential, payment_intent.processor_id).client_secret
+    except KassaError as exc:
+        logger.warning("No client secret for %s: %s", payment_intent.public_id, exc.message)
+        return None
+
+
+def _settle(payment_intent: PaymentIntent, attempt: PaymentAttempt, result: gateway.ProcessorPayment) -> PaymentIntent:
+    if result.status == S.REQUIRES_PAYMENT_METHOD and not result.error_code:
+        # 3-D Secure failed or was abandoned: Stripe keeps no error; say what happened.
+        result = gateway.ProcessorPayment(
+            id=result.id,
+            status="failed",
+            error_code="payment_intent_authentication_failure",
+            error_message=gateway.CARD_MESSAGES["payment_intent_authentication_failure"],
+        )
+    return _record_processor_answer(payment_intent, result, attempt)
+
+
+def payment_intent_refresh(*, payment_intent: PaymentIntent) -> PaymentIntent:
+    """Re-read the processor's state and apply it (after 3-D Secure, or for a page that lost track)."""
+    if not payment_intent.processor_id:
+        return payment_intent
+    attempt = (
+        payment_intent.attempts.filter(processor_payment_intent_id=payment_intent.processor_id).order_by("-id").first()
+    )
+    if attempt is None:
+        return payment_intent
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    return _settle(payment_intent, attempt, gateway.payment_intent_retrieve(credential, payment_intent.processor_id))
+
+
+def payment_intent_sync(*, merchant, livemode: bool, processor_payment_intent_id: str) -> str:
+    """Apply the processor's current state of one of its PaymentIntents (a webhook said it changed).
+
+    The event's own copy of the object is never trusted for the state: it is
+    re-read, so a duplicate, late or out-of-order event ends where an
+    in-order one would, and ``_record_processor_answer`` moves only forward. The Kassa
+    PaymentIntent is found by the attempt that made the processor's one, or,
+    when Kassa never heard the answer to that request, by the processor
+    object's metadata. Returns what happened, for the event's record.
+    """
+    credential = processor_credential_for(merchant, livemode)
+    result = gateway.payment_intent_retrieve(credential, processor_payment_intent_id)
+    attempt = (
+        PaymentAttempt.objects.filter(
+            processor_payment_intent_id=processor_payment_intent_id,
+            payment_intent__merchant=merchant,
+            payment_intent__livemode=livemode,
+        )
+        .select_related("payment_intent")
+        .order_by("-id")
+        .first()
+    )
+    if attempt is None and result.kassa_id:
+        payment_intent = PaymentIntent.objects.filter(
+            merchant=merchant, livemode=livemode, public_id=result.kassa_id
+        ).first()
+        if payment_intent is not None:
+            # The confirm whose answer was lost (errored, or still pending when the event came).
+            attempt = (
+                payment_intent.attempts.filter(
+                    status__in=[PaymentAttempt.Status.ERRORED, PaymentAttempt.Status.PENDING],
+                    processor_payment_intent_id="",
+                )
+                .order_by("-id")
+                .first()
+            )
+    if attempt is None:
+        return f"No Kassa payment of this merchant made {processor_payment_intent_id}; nothing to do."
+    payment_intent = _settle(attempt.payment_intent, attempt, result)
+    return f"{payment_intent.public_id} is {payment_intent.status} (Stripe says {result.status})."
+
+
+def payment_intent_cancel(
+    *, payment_intent: PaymentIntent, cancellation_reason: str | None = None, from_owner: bool = False
+) -> PaymentIntent:
+    """Cancel an unpaid PaymentIntent. One that something else owns (a checkout session) is ended through its owner,
+    which cancels it with ``from_owner=True``."""
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status not in CANCELABLE:
+            raise InvalidRequest(
+                f"You cannot cancel this PaymentIntent because it has a status of {locked.status}.",
+                code="payment_intent_unexpected_state",
+            )
+        for owner in () if from_owner else _OWNERS:
+            refusal = owner(payment_intent=locked)
+            if refusal:
+                raise InvalidRequest(refusal, code="payment_intent_unexpected_state")
+        if locked.attempts.filter(status__in=[PaymentAttempt.Status.PENDING, PaymentAttempt.Status.ERRORED]).exists():
+            raise IdempotencyConflict(
+                "A payment for this is in progress or its outcome is unknown; it cannot be canceled now.",
+                code="payment_in_progress",
+            )
+        last_attempt = locked.attempts.order_by("-id").values_list("pk", flat=True).first()
+    if locked.processor_id:
+        credential = processor_credential_for(locked.merchant, locked.livemode)
+        gateway.payment_intent_cancel(credential, locked.processor_id)
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.attempts.order_by("-id").values_list("pk", flat=True).first() != last_attempt:
+            # A confirm started while the processor was being asked: it wins; nothing is canceled.
+            raise IdempotencyConflict("A payment for this started meanwhile.", code="payment_in_progress")
+        if locked.status in CANCELABLE:
+            locked.status = S.CANCELED
+            locked.canceled_at = timezone.now()
+            locked.cancellation_reason = cancellation_reason
+            locked.save()
+            _timeline_add(locked, "canceled", cancellation_reason or "")
+            event_emit(type="payment_intent.canceled", obj=locked)
+    return locked
+
+
+# --- refunds ----------------------------------------------------------------------
+
+
+def refundable_amount(payment_intent: PaymentIntent) -> int:
+    reserved = sum(
+        payment_intent.refunds.filter(status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]).values_list(
+            "amount", flat=True
+        )
+    )
+    return payment_intent.amount_received - reserved
+
+
+def refund_create(
+    *,
+    payment_intent: PaymentIntent,
+    amount: int | None = None,
+    reason: str | None = None,
+    metadata=None,
+    request_key: str | None = None,
+) -> Refund:
+    """Refund (part of) a succeeded payment; never more than what remains, even under concurrency.
+
+    The pending refund reserves its amount in the same transaction that checks
+    what remains, under the PaymentIntent's row lock; the processor is called
+    after that commits.
+    """
+    if reason is not None and reason not in Refund.Reason.values:
+        raise InvalidRequest("reason must be duplicate, fraudulent or requested_by_customer.", param="reason")
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if request_key:
+            earlier = locked.refunds.filter(request_key=request_key).first()
+            if earlier is not None:
+                return earlier  # the same form submitted twice: one refund
+        if locked.status != S.SUCCEEDED or not locked.processor_id:
+            raise InvalidRequest(
+                "Only a succeeded payment can be refunded.", code="charge_not_refundable", param="payment_intent"
+            )
+        remaining = refundable_amount(locked)
+        if remaining <= 0:
+            raise InvalidRequest("This payment has already been refunded in full.", code="charge_already_refunded")
+        amount = remaining if amount is None else amount
+        if amount < 1:
+            raise InvalidRequest("A refund must be at least 1.", code="amount_too_small", param="amount")
+        if amount > remaining:
+            raise InvalidRequest(
+                f"Refund amount ({money.format_amount(amount, locked.currency)}) is greater than the unrefunded "
+                f"amount ({money.format_amount(remaining, locked.currency)}).",
+                code="amount_too_large",
+                param="amount",
+            )
+        refund = Refund.objects.create(
+            public_id=public_id(Refund.PREFIX),
+            merchant=locked.merchant,
+            livemode=locked.livemode,
+            payment_intent=locked,
+            amount=amount,
+            currency=locked.currency,
+            reason=reason,
+            metadata=md.merge({}, metadata),
+            request_key=request_key or None,
+        )
+        _timeline_add(
+            locked, "refund_created", f"{money.format_amount(amount, locked.currency)} ({reason or 'no reason'})"
+        )
+        event_emit(type="refund.created", obj=refund)
+    try:
+        result = gateway.refund_create(
+            credential,
+            payment_intent_id=locked.processor_id,
+            amount=amount,
+            idempotency_key=refund.public_id,
+            kassa_id=refund.public_id,
+        )
+    except KassaError as exc:
+        # Outcome unknown: the refund stays pending, and keeps its amount reserved, until it is known.
+        logger.warning("Refund %s left pending: the processor did not answer", refund.public_id)
+        raise ProcessorError(
+            f"The payment processor did not answer; refund {refund.public_id} stays pending until its outcome "
+            "is known, and its amount stays reserved.",
+            code="processor_unavailable",
+        ) from exc
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        before = render(refund)
+        refund.processor_id = result.id
+        if result.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
+            refund.status = result.status
+        refund.failure_reason = result.failure_reason
+        refund.save(update_fields=["processor_id", "status", "failure_reason"])
+        if refund.status == Refund.Status.FAILED:
+            _timeline_add(locked, "refund_failed", refund.failure_reason or "")
+        if refund.status == Refund.Status.SUCCEEDED:
+            _timeline_add(locked, "refunded", money.format_amount(refund.amount, refund.currency))
+        _refund_events(refund, before)
+    return refund
+
+
+def _refund_events(refund: Refund, before: dict) -> None:
+    """``refund.updated`` when its status moved; ``charge.refunded`` when money went back."""
+    if before["status"] == refund.status:
+        return
+    event_emit(type="refund.updated", obj=refund, before=before)
+    if refund.status == Refund.Status.SUCCEEDED:
+        payment_intent = refund.payment_intent
+        event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))
+
+
+@transaction.atomic
+def refund_update(*, refund: Refund, metadata=None) -> Refund:
+    refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    before = render(refund)
+    refund.metadata = md.merge(refund.metadata, metadata)
+    refund.save(update_fields=["metadata"])
+    event_emit(type="refund.updated", obj=refund, before=before)
+    return refund
+
+
+def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minutes=15)) -> int:
+    """Beat's catch-up with the processor, for what no page or webhook settled.
+
+    - Payments waiting on 3-D Secure or processing are re-read (a payer who
+      authenticated and closed the tab has still paid).
+    - Attempts left ``pending`` longer than any request can run (a killed
+      worker) become ``errored``: the next confirm retries them under their
+      own key instead of being blocked for good.
+    - Refunds the processor acknowledged as pending are re-read until they
+      succeed or fail (a failed one frees its amount).
+    Safe to run twice: every change goes through the forward-only ``_record_processor_answer``.
+    """
+    count = 0
+    cutoff = now - stuck_after
+    PaymentAttempt.objects.filter(status=PaymentAttempt.Status.PENDING, updated__lt=cutoff).update(
+        status=PaymentAttempt.Status.ERRORED, error_message="Left pending: outcome unknown."
+    )
+    waiting = PaymentIntent.objects.filter(
+        status__in=[S.REQUIRES_ACTION, S.PROCESSING],
+        processor_id__isnull=False,
+        updated__lt=now - timedelta(minutes=1),
+    )
+    for payment_intent in waiting.iterator():
+        try:
+            before = payment_intent.status
+            if payment_intent_refresh(payment_intent=payment_intent).status != before:
+                count += 1
+        except KassaError as exc:
+            logger.warning("Could not reconcile %s: %s", payment_intent.public_id, exc.message)
+    pending = Refund.objects.filter(status=Refund.Status.PENDING, processor_id__isnull=False).select_related(
+        "payment_intent"
+    )
+    for refund in pending.iterator():
+        try:
+            if refund_refresh(refund=refund).status != Refund.Status.PENDING:
+                count += 1
+        except KassaError as exc:
+            logger.warning("Could not reconcile %s: %s", refund.public_id, exc.message)
+    return count
+
+
+def refund_refresh(*, refund: Refund) -> Refund:
+    """Re-read a pending refund at the processor and record where it ended."""
+    credential = processor_credential_for(refund.merchant, refund.livemode)
+    result = gateway.refund_retrieve(credential, refund.processor_id)
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status == Refund.Status.PENDING and result.status in (
+            Refund.Status.SUCCEEDED,
+            Refund.Status.FAILED,
+            Refund.Status.CANCELED,
+        ):
+            before = render(refund)
+            refund.status = result.status
+            refund.save(update_fields=["status"])
+            kind = "refunded" if result.status == Refund.Status.SUCCEEDED else "refund_failed"
+            _timeline_add(refund.payment_intent, kind, money.format_amount(refund.amount, refund.currency))
+            _refund_events(refund, before)
+    return refund
+
+
+def refund_sync(*, merchant, livemode: bool, processor_refund_id: str) -> str:
+    """Apply the processor's current state of one of its refunds (a webhook said it changed)."""
+    refund = Refund.objects.filter(merchant=merchant, livemode=livemode, processor_id=processor_refund_id).first()
+    if refund is None:
+        return f"No Kassa refund of this merchant is {processor_refund_id}; nothing to do."
+    refund = refund_refresh(refund=refund)
+    return f"{refund.public_id} is {refund.status}."
