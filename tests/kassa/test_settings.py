@@ -69,7 +69,9 @@ def _mode(path: Path) -> int:
 
 def test_a_development_install_makes_its_own_secrets_readable_by_its_owner_only(tmp_path):
     var = tmp_path / "var"
-    migrated = _manage("migrate", "--noinput", DEBUG="true", KASSA_VAR_DIR=str(var))
+    # The embedded default database (SQLite under var/), whatever database this test run uses.
+    sqlite = f"sqlite:///{var / 'kassa.sqlite3'}"
+    migrated = _manage("migrate", "--noinput", DEBUG="true", KASSA_VAR_DIR=str(var), DATABASE_URL=sqlite)
     assert migrated.returncode == 0, migrated.stderr
     key_file = var / "development-encryption-key"
     Fernet(key_file.read_text().strip())  # a real Fernet key, not the public all-zero one
@@ -80,11 +82,11 @@ def test_a_development_install_makes_its_own_secrets_readable_by_its_owner_only(
 
     # The next start uses the same keys; another install gets others.
     first = key_file.read_text()
-    again = _manage("check", DEBUG="true", KASSA_VAR_DIR=str(var))
+    again = _manage("check", DEBUG="true", KASSA_VAR_DIR=str(var), DATABASE_URL=sqlite)
     assert again.returncode == 0, again.stderr
     assert key_file.read_text() == first
     other = tmp_path / "other"
-    _manage("check", DEBUG="true", KASSA_VAR_DIR=str(other))
+    _manage("check", DEBUG="true", KASSA_VAR_DIR=str(other), DATABASE_URL=f"sqlite:///{other / 'kassa.sqlite3'}")
     assert (other / "development-encryption-key").read_text() != first
 
 
