@@ -6,7 +6,7 @@ payments, checkout, …) defines its models in its own ``models.py``.
 
 from .catalogue.models import Customer, Price, Product
 from .checkout.models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
-from .payments.models import PaymentAttempt, PaymentIntent, PaymentIntentEvent, PaymentMethod, Refund
+from .payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 __all__ = [
     "CheckoutSession",
@@ -14,10 +14,10 @@ __all__ = [
     "Customer",
     "PaymentAttempt",
     "PaymentIntent",
-    "PaymentIntentEvent",
     "PaymentLink",
     "PaymentLinkLineItem",
     "PaymentMethod",
+    "PaymentTimelineEntry",
     "Price",
     "Product",
     "Refund",

@@ -108,7 +108,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def start_kassa(stack: ExitStack) -> tuple[str, dict]:
     """A throwaway Kassa (SQLite, localstripe, runserver): its base URL and the demo's logins and keys."""
-    from kassa.localstripe_harness import LocalStripe
+    from kassa.localstripe_harness import LocalStripe  # noqa: PLC0415 - imported once the script has set up its paths
 
     var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kassa-screenshots-")))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}

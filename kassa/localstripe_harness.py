@@ -124,7 +124,7 @@ class LocalStripe:
 
 def _use_state_file(path: str) -> None:
     """Point localstripe's store at ``path`` (or at nothing) instead of /tmp/localstripe.pickle."""
-    from localstripe import resources
+    from localstripe import resources  # noqa: PLC0415 - a development dependency, absent in production
 
     def load(store):
         if path and Path(path).exists():
@@ -150,8 +150,8 @@ def _use_state_file(path: str) -> None:
 
 def serve(port: int, state_file: str, webhooks_file: str = "") -> None:
     _use_state_file(state_file)
-    from aiohttp import web
-    from localstripe import resources, server, webhooks
+    from aiohttp import web  # noqa: PLC0415 - localstripe's, a development dependency
+    from localstripe import resources, server, webhooks  # noqa: PLC0415 - as above
 
     resources.store.try_load_from_disk()
     if webhooks_file and Path(webhooks_file).exists():

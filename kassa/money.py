@@ -8,6 +8,8 @@ Lists follow https://docs.stripe.com/currencies.
 
 from decimal import Decimal
 
+from kassa.errors import InvalidRequest
+
 # https://docs.stripe.com/currencies#zero-decimal
 ZERO_DECIMAL = frozenset(
     ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
@@ -198,8 +200,6 @@ def format_amount(amount: int, currency: str) -> str:
 
 def check(amount, currency: str, *, param: str, minimum: int = 0) -> None:
     """The rules every amount Kassa stores obeys: a supported currency, an integer within limits."""
-    from kassa.errors import InvalidRequest
-
     if not is_supported(currency):
         raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
     if not isinstance(amount, int) or isinstance(amount, bool):

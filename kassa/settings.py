@@ -9,6 +9,7 @@ defaults).
 
 import os
 import secrets
+from base64 import urlsafe_b64encode
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,8 +53,6 @@ def _development_secret(name: str, make) -> str:
 
 
 def _fernet_key() -> str:
-    from base64 import urlsafe_b64encode
-
     return urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kassa import views
@@ -46,6 +47,4 @@ urlpatterns = [
 def handler404(request, exception):
     if request.path.startswith("/v1/"):
         return not_found_json(request, exception)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)

@@ -5,9 +5,7 @@ from datetime import timedelta
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -18,7 +16,7 @@ from kassa import money
 from kassa.errors import KassaError
 
 from . import selectors, services, two_factor
-from .admin_base import ScopedAdmin
+from .admin_base import ScopedAdmin, secret_once_page
 from .dashboard import MANAGE_ROLES
 from .login import KassaLoginForm
 from .models import APIKey, Membership, Merchant, ProcessorCredential
@@ -31,17 +29,14 @@ admin.site.login_form = KassaLoginForm
 
 
 def _secret_page(request, model_admin, title, secrets, next_url):
-    """Show freshly made secrets once; they are rendered here and never stored in a readable form."""
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "secrets": secrets,
-        "next_url": next_url,
-        "opts": model_admin.model._meta,
-    }
-    response = TemplateResponse(request, "admin/merchants/secret_once.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return secret_once_page(
+        request,
+        model_admin,
+        title=title,
+        secrets=secrets,
+        next_url=next_url,
+        template="admin/merchants/secret_once.html",
+    )
 
 
 # --- merchant ---------------------------------------------------------------
@@ -320,14 +315,8 @@ class APIKeyAdmin(ScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _key_for_write(self, request, pk):
-        key = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_change_permission(request, key):
-            raise PermissionDenied
-        return key
-
     def roll_view(self, request, pk):
-        key = self._key_for_write(request, pk)
+        key = self.object_for_write(request, pk)
         form = RollForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -355,7 +344,7 @@ class APIKeyAdmin(ScopedAdmin):
         return TemplateResponse(request, "admin/merchants/key_action.html", context)
 
     def revoke_view(self, request, pk):
-        key = self._key_for_write(request, pk)
+        key = self.object_for_write(request, pk)
         if request.method == "POST":
             services.api_key_revoke(api_key=key)
             messages.success(request, f"Key {key.redacted} revoked. It stopped working now.")
@@ -464,13 +453,11 @@ class ProcessorCredentialAdmin(ScopedAdmin):
 
     def check_view(self, request, pk):
         """POST only, for those who may change the credentials: it calls Stripe and records the answer."""
-        credential = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request, credential):
-            raise PermissionDenied
-        self._report(request, services.processor_credential_check(credential=credential))
-        return HttpResponseRedirect(reverse("admin:merchants_processorcredential_change", args=[pk]))
+
+        def act(credential):
+            self._report(request, services.processor_credential_check(credential=credential))
+
+        return self.button_view(request, pk, act)
 
     @admin.action(description="Check connection to Stripe", permissions=["change"])
     def check_connection(self, request, queryset):

@@ -17,7 +17,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -91,6 +93,32 @@ class ScopedAdmin(admin.ModelAdmin):
         scope = self.scope(request)
         return scope is not None and scope.can_write(self.write_roles)
 
+    def object_for_write(self, request, pk):
+        """The object, for someone who may act on it; 404 first, so another merchant's is missing, not forbidden."""
+        obj = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self._can_write(request):
+            raise PermissionDenied
+        return obj
+
+    def button_view(self, request, pk, act) -> HttpResponse:
+        """A button on an object's page: POST only, by someone who may write, then back to the page.
+
+        ``act(obj)`` calls the service and returns what to tell the person (None: nothing, it said so
+        itself); a service's refusal is shown as an error.
+        """
+        obj = self.object_for_write(request, pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            message = act(obj)
+        except KassaError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            if message:
+                self.message_user(request, message)
+        opts = self.model._meta
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+
     def has_add_permission(self, request):
         scope = self.scope(request)
         # Creating needs one merchant in view (platform staff pick one first).
@@ -151,6 +179,23 @@ class ScopedAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # bulk deletes would bypass the services
         return actions
+
+
+def secret_once_page(
+    request, model_admin, *, title: str, secrets: list, next_url: str, template: str, **context
+) -> TemplateResponse:
+    """Freshly made secrets, this once: rendered here, never cached, never stored in a readable form."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        **context,
+        "title": title,
+        "secrets": secrets,
+        "next_url": next_url,
+        "opts": model_admin.model._meta,
+    }
+    response = TemplateResponse(request, template, context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def when(value) -> str:

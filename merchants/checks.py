@@ -1,13 +1,12 @@
 """System checks that catch misconfiguration at ``manage.py check`` (dj-stripe's habit)."""
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 
 @register()
 def encryption_keys(app_configs, **kwargs):
-    from cryptography.fernet import Fernet
-
     problems = []
     for index, key in enumerate(settings.KASSA_ENCRYPTION_KEYS):
         try:

@@ -8,9 +8,9 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from kassa.errors import AuthenticationFailed, PermissionDenied
+from kassa.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 
-from .models import APIKey, Membership, Merchant
+from .models import APIKey, Membership, Merchant, ProcessorCredential
 from .services import hash_key
 
 
@@ -93,10 +93,6 @@ def memberships_of(user) -> QuerySet[Membership]:
 
 def processor_credential_for(merchant: Merchant, livemode: bool):
     """The merchant's Stripe credentials for this mode, or a clear error (never a crash)."""
-    from kassa.errors import InvalidRequest
-
-    from .models import ProcessorCredential
-
     credential = ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first()
     if credential is None:
         mode = "live" if livemode else "test"

@@ -19,20 +19,17 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from kassa import metadata
 from kassa.errors import KassaError
-from merchants.admin_base import LedgerAdmin, ScopedAdmin
+from merchants.admin_base import LedgerAdmin, ScopedAdmin, secret_once_page, when
 
 from . import selectors
 from .event_types import EVENT_TYPES
@@ -48,10 +45,6 @@ BODY_SHOWN = 200
 
 
 # --- rendering helpers ---------------------------------------------------------------
-
-
-def _when(value) -> str:
-    return date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else "—"
 
 
 def _pretty_json(value) -> str:
@@ -84,7 +77,7 @@ def _attempts_table(delivery: Delivery) -> str:
         (
             (
                 "kassa-ok" if attempt.succeeded else "kassa-failed",
-                _when(attempt.started_at),
+                when(attempt.started_at),
                 _attempt_outcome(attempt),
                 attempt.duration_ms,
                 Truncator(attempt.response_body).chars(BODY_SHOWN),
@@ -114,7 +107,7 @@ def _deliveries_table(deliveries, *, first_column: str, table_id: str) -> str:
                 _event_link(d.event) if first_column == "event" else _endpoint_link(d.endpoint),
                 d.status + (" (resend asked)" if d.resend_requested else ""),
                 d.attempt_count,
-                _when(d.next_attempt_at) if d.status == Delivery.Status.PENDING else _when(d.delivered_at),
+                when(d.next_attempt_at) if d.status == Delivery.Status.PENDING else when(d.delivered_at),
                 _attempts_table(d),
             )
             for d in deliveries
@@ -139,13 +132,6 @@ class RecordAdmin(LedgerAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_write"] = self._can_write(request)
         return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def _for_write(self, request, pk):
-        """The object, for someone who may act on it; 404 first, so another merchant's is missing, not forbidden."""
-        obj = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self._can_write(request):
-            raise PermissionDenied
-        return obj
 
 
 # --- endpoints ---------------------------------------------------------------------
@@ -201,18 +187,16 @@ class RollSecretForm(forms.Form):
 
 def _secret_page(request, model_admin, *, title: str, secret: str, endpoint: WebhookEndpoint, note: str = ""):
     """The signing secret, this once; it is stored encrypted and shown again only as its hint."""
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "secrets": [("Signing secret", secret)],
-        "hint": endpoint.secret_hint,
-        "note": note,
-        "next_url": reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
-        "opts": model_admin.model._meta,
-    }
-    response = TemplateResponse(request, "admin/webhooks/secret_once.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return secret_once_page(
+        request,
+        model_admin,
+        title=title,
+        secrets=[("Signing secret", secret)],
+        next_url=reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
+        template="admin/webhooks/secret_once.html",
+        hint=endpoint.secret_hint,
+        note=note,
+    )
 
 
 @admin.register(WebhookEndpoint)
@@ -268,8 +252,8 @@ class WebhookEndpointAdmin(ScopedAdmin):
         if not endpoint.previous_secret_ciphertext or expires_at is None:
             return "—"
         if expires_at > timezone.now():
-            return f"Still signs too, until {_when(expires_at)}"
-        return f"Stopped signing at {_when(expires_at)}"
+            return f"Still signs too, until {when(expires_at)}"
+        return f"Stopped signing at {when(expires_at)}"
 
     @admin.display(description="Deliveries")
     def deliveries_table(self, endpoint):
@@ -344,19 +328,9 @@ class WebhookEndpointAdmin(ScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _endpoint_for_write(self, request, pk) -> WebhookEndpoint:
-        # 404 first: another merchant's endpoint is missing, not forbidden.
-        endpoint = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_change_permission(request, endpoint):
-            raise PermissionDenied
-        return endpoint
-
-    def _back(self, endpoint):
-        return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
-
     def roll_view(self, request, pk):
         """GET asks how long the old secret keeps signing; POST rolls and shows the new secret once."""
-        endpoint = self._endpoint_for_write(request, pk)
+        endpoint = self.object_for_write(request, pk)
         form = RollSecretForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             expire_old_in = timedelta(seconds=form.cleaned_data["expire_old_in"])
@@ -367,7 +341,7 @@ class WebhookEndpointAdmin(ScopedAdmin):
             else:
                 endpoint.refresh_from_db()
                 note = (
-                    f"The old secret keeps signing too until {_when(endpoint.previous_secret_expires_at)}."
+                    f"The old secret keeps signing too until {when(endpoint.previous_secret_expires_at)}."
                     if expire_old_in
                     else "The old secret stopped signing now."
                 )
@@ -390,37 +364,27 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
     def status_view(self, request, pk):
         """POST ``disabled=1|0``: an explicit target state, so a repeated click changes nothing more."""
-        endpoint = self._endpoint_for_write(request, pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         disabled = request.POST.get("disabled") == "1"
-        try:
+
+        def act(endpoint):
             endpoints.webhook_endpoint_update(endpoint=endpoint, disabled=disabled)
-        except KassaError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
             state = (
                 "disabled: Kassa sends it nothing, and its pending deliveries were given up"
                 if disabled
                 else "enabled: new events will be sent to it (resend missed ones from their event's page)"
             )
-            self.message_user(request, f"Webhook endpoint {endpoint.url} is {state}.")
-        return self._back(endpoint)
+            return f"Webhook endpoint {endpoint.url} is {state}."
+
+        return self.button_view(request, pk, act)
 
     def test_view(self, request, pk):
-        endpoint = self._endpoint_for_write(request, pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        try:
+        def act(endpoint):
             event = endpoints.webhook_endpoint_send_test(endpoint=endpoint)
-        except KassaError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(
-                request,
-                f"Test event {event.public_id} queued for {endpoint.url}; its attempts appear under Recent deliveries.",
+            return (
+                f"Test event {event.public_id} queued for {endpoint.url}; its attempts appear under Recent deliveries."
             )
-        return self._back(endpoint)
+
+        return self.button_view(request, pk, act)
 
 
 # --- events (outbound) --------------------------------------------------------------
@@ -498,20 +462,16 @@ class EventAdmin(RecordAdmin):
 
     def resend_view(self, request, pk):
         """POST ``endpoint=<we_…>``: send the event now to that one endpoint (any enabled one in its scope)."""
-        event = self._for_write(request, pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        endpoint = get_object_or_404(
-            selectors.endpoint_list(merchant=event.merchant, livemode=event.livemode),
-            public_id=request.POST.get("endpoint", ""),
-        )
-        try:
+
+        def act(event):
+            endpoint = get_object_or_404(
+                selectors.endpoint_list(merchant=event.merchant, livemode=event.livemode),
+                public_id=request.POST.get("endpoint", ""),
+            )
             endpoints.event_resend(event=event, endpoint=endpoint)
-        except KassaError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
-            self.message_user(request, f"Event {event.public_id} is being sent to {endpoint.url} again.")
-        return HttpResponseRedirect(reverse("admin:webhooks_event_change", args=[event.pk]))
+            return f"Event {event.public_id} is being sent to {endpoint.url} again."
+
+        return self.button_view(request, pk, act)
 
 
 # --- Stripe's events (inbound) ---------------------------------------------------------
@@ -585,9 +545,9 @@ class ProcessorEventAdmin(RecordAdmin):
         ]
 
     def rerun_view(self, request, pk):
-        event = self._for_write(request, pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if self._rerun(request, event):
-            self.message_user(request, f"Stripe event {event.stripe_event_id} is queued to be applied again.")
-        return HttpResponseRedirect(reverse("admin:webhooks_processorevent_change", args=[event.pk]))
+        def act(event):
+            if self._rerun(request, event):
+                return f"Stripe event {event.stripe_event_id} is queued to be applied again."
+            return None
+
+        return self.button_view(request, pk, act)

@@ -10,17 +10,14 @@
 
 import segno
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import F, OuterRef, Subquery, Sum
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from kassa import metadata, money
-from kassa.errors import KassaError
 from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields, major_to_minor
 
 from ..catalogue import selectors
@@ -356,20 +353,14 @@ class PaymentLinkAdmin(ScopedAdmin):
 
     def activation_view(self, request, pk):
         """POST ``active=0|1``: an explicit target state, so a repeated click changes nothing more."""
-        link = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_change_permission(request, link):
-            raise PermissionDenied
         active = request.POST.get("active") == "1"
-        try:
+
+        def act(link):
             checkout.payment_link_update(payment_link=link, active=active)
-        except KassaError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-        else:
             state = "active: payers can use it again" if active else "inactive: payers can no longer use it"
-            self.message_user(request, f"Payment link {link.public_id} is {state}.")
-        return HttpResponseRedirect(reverse("admin:billing_paymentlink_change", args=[link.pk]))
+            return f"Payment link {link.public_id} is {state}."
+
+        return self.button_view(request, pk, act)
 
     def _set_active(self, request, queryset, active: bool):
         for link in queryset:

@@ -13,9 +13,7 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -159,8 +157,8 @@ class PaymentIntentAdmin(LedgerAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (when(event.created), TIMELINE_LABELS.get(event.kind, event.kind), event.message)
-                for event in pi.timeline.all()
+                (when(entry.created), TIMELINE_LABELS.get(entry.kind, entry.kind), entry.message)
+                for entry in pi.timeline.all()
             ),
         )
         return format_html(
@@ -215,9 +213,7 @@ class PaymentIntentAdmin(LedgerAdmin):
         ]
 
     def refund_view(self, request, pk):
-        payment_intent = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self._can_write(request):
-            raise PermissionDenied
+        payment_intent = self.object_for_write(request, pk)
         currency = payment_intent.currency
         remaining = payments.refundable_amount(payment_intent)
         refundable = payment_intent.status == PaymentIntent.Status.SUCCEEDED and remaining > 0

@@ -114,7 +114,7 @@ class PaymentAttempt(models.Model):
         return self.public_id
 
 
-class PaymentIntentEvent(models.Model):
+class PaymentTimelineEntry(models.Model):
     """The timeline of a payment in the dashboard: created, 3-D Secure asked, succeeded, failed (why)."""
 
     payment_intent = models.ForeignKey(PaymentIntent, on_delete=models.CASCADE, related_name="timeline")

@@ -28,7 +28,7 @@ from merchants.selectors import processor_credential_for
 from webhooks.services.outbox import event_emit, render
 
 from ..catalogue.models import Customer
-from .models import PaymentAttempt, PaymentIntent, PaymentIntentEvent, PaymentMethod, Refund
+from .models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def payment_intent_owner(check) -> None:
 
 
 def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
-    PaymentIntentEvent.objects.create(payment_intent=payment_intent, kind=kind, message=message[:500])
+    PaymentTimelineEntry.objects.create(payment_intent=payment_intent, kind=kind, message=message[:500])
 
 
 @transaction.atomic
