@@ -23,7 +23,7 @@ errors that may follow a write (402, 5xx) are stored and replayed.
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
@@ -158,7 +158,7 @@ def idempotency_finish(*, record: IdempotencyKey, status_code: int, body: bytes)
             cursor.execute(_sql()["update"], [status_code, body.decode(), record.pk])
 
 
-def idempotency_keys_purge() -> int:
-    cutoff = timezone.now() - timedelta(hours=settings.KASSA_IDEMPOTENCY_TTL_HOURS)
+def idempotency_keys_purge(*, now: datetime) -> int:
+    cutoff = now - timedelta(hours=settings.KASSA_IDEMPOTENCY_TTL_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created__lt=cutoff).delete()
     return deleted

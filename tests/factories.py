@@ -1,11 +1,26 @@
 """Test data made through the same services the product uses."""
 
+import hashlib
+import hmac
+import json
+import time
 from itertools import count
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice
 
-from merchants import services
+from billing.catalogue import services as catalogue
+from billing.checkout import services as checkout
+from billing.payments import services as payments
+from merchants import services, two_factor
 from merchants.models import Membership
+from webhooks.models import Event
+from webhooks.services import endpoints, inbound
 
 _seq = count(1)
 
@@ -39,3 +54,125 @@ def staff(merchant, role: str = Membership.Role.OWNER, email: str | None = None)
 def platform_staff():
     User = get_user_model()
     return User.objects.create_superuser(username=f"root{next(_seq)}", email="root@kassa.test", password="pw")
+
+
+# --- billing: made through the same services the API and the dashboard use ----------------
+
+
+def product(merchant, *, name: str = "Tea", livemode: bool = False, **fields):
+    return catalogue.product_create(merchant=merchant, livemode=livemode, name=name, **fields)
+
+
+def price(merchant, *, unit_amount: int = 1250, currency: str = "eur", product=None, livemode: bool = False, **fields):
+    product = product or catalogue.product_create(merchant=merchant, livemode=livemode, name="Tea")
+    return catalogue.price_create(
+        merchant=merchant, livemode=livemode, product=product, currency=currency, unit_amount=unit_amount, **fields
+    )
+
+
+def _tea(merchant, livemode: bool):
+    return price(merchant, livemode=livemode)
+
+
+def customer(merchant, *, email: str = "payer@example.com", livemode: bool = False, **fields):
+    return catalogue.customer_create(merchant=merchant, livemode=livemode, email=email, **fields)
+
+
+def payment_link(merchant, *, price=None, quantity: int = 1, livemode: bool = False, **options):
+    price = price or _tea(merchant, livemode)
+    return checkout.payment_link_create(
+        merchant=merchant, livemode=livemode, line_items=[{"price": price, "quantity": quantity}], **options
+    )
+
+
+def checkout_session(payment_link, *, now=None):
+    return checkout.checkout_session_from_link(payment_link=payment_link, now=now or timezone.now())
+
+
+def saved_card(customer, card_token, number: str = "4242424242424242"):
+    """A card the payer gave (a Stripe.js token made at the processor), saved on the customer."""
+    return payments.payment_method_create_from_token(customer=customer, token=card_token(number))
+
+
+def paid_payment(merchant, card_token, *, amount: int = 2000, currency: str = "eur", customer=None):
+    """A succeeded PaymentIntent, charged at the processor (the merchant needs Stripe credentials)."""
+    customer = customer or catalogue.customer_create(merchant=merchant, livemode=False, email="payer@example.com")
+    card = saved_card(customer, card_token)
+    return payments.payment_intent_create_and_confirm(
+        merchant=merchant, livemode=False, amount=amount, currency=currency, customer=customer, payment_method=card
+    )
+
+
+def webhook_endpoint(merchant, *, url: str = "https://93.184.215.14/hooks", livemode: bool = False):
+    endpoint, _secret = endpoints.webhook_endpoint_create(
+        merchant=merchant, livemode=livemode, url=url, enabled_events=["*"]
+    )
+    return endpoint
+
+
+def stripe_event(merchant, *, webhook_secret: str, event_id: str = "evt_stripe_1"):
+    """A Stripe event for ``merchant``, signed with its signing secret and stored by the real receiving service."""
+    body = json.dumps(
+        {"id": event_id, "object": "event", "type": "payment_intent.succeeded", "livemode": False}
+        | {"data": {"object": {"id": "pi_from_stripe"}}}
+    ).encode()
+    timestamp = int(time.time())
+    signature = hmac.new(webhook_secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    event, _ = inbound.processor_event_receive(
+        merchant_id=merchant.public_id, mode="test", body=body, signature=f"t={timestamp},v1={signature}"
+    )
+    return event
+
+
+def every_dashboard_object(name: str, card_token) -> dict:
+    """A merchant with one object of every model the dashboard shows, keyed by model label.
+
+    Made as people make them: through the services, logins through the login
+    form, two-factor set up with a code. A test that walks ``admin.site`` fails
+    with "add a factory for …" when a new model has no entry here.
+    """
+    shop = merchant(name)
+    m = shop.merchant
+    webhook_secret = f"whsec_{name.lower()}0000sweep"
+    credential = services.processor_credential_set(
+        merchant=m, livemode=False, secret_key=f"sk_test_{name.lower()}_paying", webhook_secret=webhook_secret
+    )
+    tea = price(m, product=product(m, name=f"{name} secret tea"))
+    payer = customer(m, email=f"payer@{name.lower()}.test", name=f"Ada {name}")
+    paid = paid_payment(m, card_token, customer=payer)
+    refund = payments.refund_create(payment_intent=paid, amount=100)
+    link = payment_link(m, price=tea)
+    endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
+    # The login records and two-factor devices of the owner.
+    login = Client()
+    login.post("/admin/login/", {"username": shop.owner.email, "password": "pw"})
+    login.post("/admin/login/", {"username": shop.owner.email, "password": "wrong"})
+    pending = two_factor.two_factor_start(user=shop.owner)
+    two_factor.two_factor_confirm(user=shop.owner, token=f"{totp(pending.device.bin_key):06d}")
+    return {
+        "shop": shop,
+        "card": paid.payment_method,
+        "objects": {
+            "axes.AccessAttempt": AccessAttempt.objects.get(username=shop.owner.email),
+            "axes.AccessFailureLog": AccessFailureLog.objects.get(username=shop.owner.email),
+            "axes.AccessLog": AccessLog.objects.get(username=shop.owner.email),
+            "otp_totp.TOTPDevice": pending.device,
+            "otp_static.StaticDevice": StaticDevice.objects.get(user=shop.owner),
+            "auth.Group": Group.objects.create(name=f"{name} accountants"),
+            "auth.User": shop.owner,
+            "merchants.Merchant": m,
+            "merchants.Membership": Membership.objects.get(merchant=m, user=shop.owner),
+            "merchants.APIKey": shop.secret_key.api_key,
+            "merchants.ProcessorCredential": credential,
+            "billing.Product": tea.product,
+            "billing.Price": tea,
+            "billing.Customer": payer,
+            "billing.PaymentLink": link,
+            "billing.PaymentIntent": paid,
+            "billing.Refund": refund,
+            "billing.CheckoutSession": checkout_session(link),
+            "webhooks.WebhookEndpoint": endpoint,
+            "webhooks.Event": Event.objects.filter(merchant=m, type="customer.created").get(),
+            "webhooks.ProcessorEvent": stripe_event(m, webhook_secret=webhook_secret, event_id=f"evt_{name.lower()}_1"),
+        },
+    }

@@ -1,6 +1,7 @@
 """Celery entry points for webhooks: thin, idempotent, keyed by a row."""
 
 from celery import shared_task
+from django.utils import timezone
 
 from .services import delivery, inbound
 
@@ -13,7 +14,7 @@ def endpoint_deliver(endpoint_pk: int) -> int:
 
 @shared_task(name="webhooks.tasks.deliveries_sweep")
 def deliveries_sweep() -> int:
-    return delivery.deliveries_sweep()
+    return delivery.deliveries_sweep(now=timezone.now())
 
 
 @shared_task(name="webhooks.tasks.processor_event_process")
@@ -23,4 +24,4 @@ def processor_event_process(event_pk: int) -> None:
 
 @shared_task(name="webhooks.tasks.processor_events_sweep")
 def processor_events_sweep() -> int:
-    return inbound.processor_events_sweep()
+    return inbound.processor_events_sweep(now=timezone.now())

@@ -184,15 +184,23 @@ def payment_link_open(request: HttpRequest, slug: str) -> HttpResponse:
     return framing.headers(redirect(url), language=language)
 
 
-@never_cache
-@require_GET
-def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+def _open_page(request: HttpRequest, session_id: str):
+    """What every session page starts with: its language, its embedding, the session as it now stands, or the
+    404 page to answer with."""
     language = i18n.language_from(request)
     embed = framing.embed_of(request)
     session = _find_session(session_id)
     if session is None:
-        return framing.not_found(request, language)
-    session = _current(session)
+        return None, language, embed, framing.not_found(request, language)
+    return _current(session), language, embed, None
+
+
+@never_cache
+@require_GET
+def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    session, language, embed, missing = _open_page(request, session_id)
+    if missing is not None:
+        return missing
     name = session.merchant.name
     if session.status == CheckoutSession.Status.COMPLETE:
         url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed)
@@ -269,12 +277,9 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_GET
 def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
     """The success page: only for a session the server holds as complete; otherwise back to paying."""
-    language = i18n.language_from(request)
-    embed = framing.embed_of(request)
-    session = _find_session(session_id)
-    if session is None:
-        return framing.not_found(request, language)
-    session = _current(session)
+    session, language, embed, missing = _open_page(request, session_id)
+    if missing is not None:
+        return missing
     if session.status != CheckoutSession.Status.COMPLETE:
         return framing.headers(
             redirect(framing.with_embed(reverse("pay:session", args=[session.public_id]), embed)),

@@ -22,8 +22,9 @@ from webhooks.services.outbox import event_emit, render
 
 from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
+from ..payments import selectors as payment_selectors
 from ..payments import services as payments
-from ..payments.models import PaymentAttempt, PaymentIntent
+from ..payments.models import PaymentIntent
 from .models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
 
 MIN_LIFETIME = timedelta(minutes=30)
@@ -310,13 +311,7 @@ def _expire_if_due(session: CheckoutSession, *, now: datetime) -> CheckoutSessio
 
 
 def _payment_in_flight(session: CheckoutSession) -> bool:
-    """A payment that may still succeed: waiting on 3-D Secure, processing, or an attempt not yet settled."""
-    intent = session.payment_intent
-    if intent is None:
-        return False
-    if intent.status in (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSING):
-        return True
-    return intent.attempts.filter(status__in=[PaymentAttempt.Status.PENDING, PaymentAttempt.Status.ERRORED]).exists()
+    return payment_selectors.payment_in_flight(session.payment_intent)
 
 
 def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:

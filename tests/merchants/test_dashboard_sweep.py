@@ -14,33 +14,16 @@ button is swept without anyone writing a test for it; a new model needs an
 entry in ``FACTORIES`` and the sweep says so.
 """
 
-import hashlib
-import hmac
-import json
 import re
-import time
 
 import pytest
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.test import Client
-from django.utils import timezone
-from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice
 
 from billing.catalogue import services as billing
-from billing.checkout import services as checkout
-from billing.payments import services as payments
-from merchants import services as merchants
-from merchants import two_factor
-from merchants.models import Membership
 from tests import factories
-from webhooks.models import Event
-from webhooks.services import endpoints, inbound
 
 NAME = "Aardvark"  # every name and email of A's carries it: a page that shows it shows A's data
-STRIPE_SECRET = "whsec_aardvarksweep0000"
 
 # One body for every POST: whatever the view reads (roll, refund, status …), it finds a plausible value.
 POST_BODY = {
@@ -58,88 +41,16 @@ POST_BODY = {
 }
 
 
-def _stripe_event(merchant):
-    """A Stripe event for A, signed and stored through the real receiving service."""
-    body = json.dumps(
-        {"id": "evt_aardvark_stripe_1", "object": "event", "type": "payment_intent.succeeded", "livemode": False}
-        | {"data": {"object": {"id": "pi_aardvark"}}}
-    ).encode()
-    timestamp = int(time.time())
-    signature = hmac.new(STRIPE_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    event, _ = inbound.processor_event_receive(
-        merchant_id=merchant.public_id, mode="test", body=body, signature=f"t={timestamp},v1={signature}"
-    )
-    return event
-
-
-def _merchant_a(stripe_backend, card_token) -> dict:
-    """One object of A's for every model registered with the admin, made through the services."""
-    shop = factories.merchant(NAME)
-    m = shop.merchant
-    credential = merchants.processor_credential_set(
-        merchant=m, livemode=False, secret_key="sk_test_aardvark_paying", webhook_secret=STRIPE_SECRET
-    )
-    product = billing.product_create(merchant=m, livemode=False, name="Aardvark secret tea")
-    price = billing.price_create(merchant=m, livemode=False, product=product, currency="eur", unit_amount=1250)
-    customer = billing.customer_create(merchant=m, livemode=False, email="payer@aardvark.test", name="Ada Aardvark")
-    card = payments.payment_method_create_from_token(customer=customer, token=card_token())
-    paid = payments.payment_intent_create_and_confirm(
-        merchant=m, livemode=False, amount=2000, currency="eur", customer=customer, payment_method=card
-    )
-    refund = payments.refund_create(payment_intent=paid, amount=100)
-    link = checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 1}])
-    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
-    endpoint, _ = endpoints.webhook_endpoint_create(
-        merchant=m, livemode=False, url="https://93.184.215.14/aardvark-hooks", enabled_events=["*"]
-    )
-    # The login records and two-factor devices of A's owner, made as a person makes them.
-    login_client = Client()
-    login_client.post("/admin/login/", {"username": shop.owner.email, "password": "pw"})
-    login_client.post("/admin/login/", {"username": shop.owner.email, "password": "wrong"})
-    pending = two_factor.two_factor_start(user=shop.owner)
-    _, backup_codes = two_factor.two_factor_confirm(user=shop.owner, token=f"{totp(pending.device.bin_key):06d}")
-    assert backup_codes
-    return {
-        "shop": shop,
-        "card": card,
-        "objects": {
-            "axes.AccessAttempt": AccessAttempt.objects.get(username=shop.owner.email),
-            "axes.AccessFailureLog": AccessFailureLog.objects.get(username=shop.owner.email),
-            "axes.AccessLog": AccessLog.objects.get(username=shop.owner.email),
-            "otp_totp.TOTPDevice": pending.device,
-            "otp_static.StaticDevice": StaticDevice.objects.get(user=shop.owner),
-            "auth.Group": Group.objects.create(name="Aardvark accountants"),
-            "auth.User": shop.owner,
-            "merchants.Merchant": m,
-            "merchants.Membership": Membership.objects.get(merchant=m, user=shop.owner),
-            "merchants.APIKey": shop.secret_key.api_key,
-            "merchants.ProcessorCredential": credential,
-            "billing.Product": product,
-            "billing.Price": price,
-            "billing.Customer": customer,
-            "billing.PaymentLink": link,
-            "billing.PaymentIntent": paid,
-            "billing.Refund": refund,
-            "billing.CheckoutSession": session,
-            "webhooks.WebhookEndpoint": endpoint,
-            "webhooks.Event": Event.objects.filter(merchant=m, type="customer.created").get(),
-            "webhooks.ProcessorEvent": _stripe_event(m),
-        },
-    }
-
-
 @pytest.fixture
 def sweep(db, stripe_backend, card_token, client):
-    a = _merchant_a(stripe_backend, card_token)
+    a = factories.every_dashboard_object(NAME, card_token)
     b = factories.merchant("Bluejay")
     # B has objects of its own, so its lists are not trivially empty.
     billing.customer_create(merchant=b.merchant, livemode=False, email="payer@bluejay.test")
     billing.product_create(merchant=b.merchant, livemode=False, name="Bluejay tea")
     client.force_login(b.owner)
     missing = [model._meta.label for model in admin.site._registry if model._meta.label not in a["objects"]]
-    assert not missing, (
-        f"add a factory for {', '.join(missing)} in _merchant_a (tests/merchants/test_dashboard_sweep.py)"
-    )
+    assert not missing, f"add a factory for {', '.join(missing)} in every_dashboard_object (tests/factories.py)"
     a["secrets"] = _identifying(a)
     return a
 

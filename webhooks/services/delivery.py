@@ -31,7 +31,7 @@
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import urllib3
@@ -393,9 +393,8 @@ def _email_owners(endpoint: WebhookEndpoint, reason: str) -> None:
 # --- the sweeper ---------------------------------------------------------------------
 
 
-def deliveries_sweep() -> int:
+def deliveries_sweep(*, now: datetime) -> int:
     """Queue every endpoint that has due deliveries and no live lease (lost tasks, long retries)."""
-    now = timezone.now()
     endpoint_pks = (
         Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
         .filter(endpoint__status=WebhookEndpoint.Status.ENABLED)

@@ -20,7 +20,7 @@ none of the apps whose objects the events are about.
 import logging
 import traceback
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -183,9 +183,8 @@ def processor_event_retry(*, event: ProcessorEvent) -> ProcessorEvent:
     return event
 
 
-def processor_events_sweep() -> int:
+def processor_events_sweep(*, now: datetime) -> int:
     """Queue events no task took (received a minute ago), failed ones whose retry is due, and stale claims."""
-    now = timezone.now()
     due = ProcessorEvent.objects.filter(
         Q(status=ProcessorEvent.Status.RECEIVED, received_at__lt=now - timedelta(minutes=1))
         | Q(status=ProcessorEvent.Status.FAILED, next_retry_at__lte=now)

@@ -18,6 +18,7 @@ from merchants.models import APIKey
 
 from ...catalogue.api.views import CatalogueView
 from ...catalogue.models import Price
+from .. import selectors
 from .. import services as checkout
 from ..models import CheckoutSession, PaymentLink
 from . import serializers as s
@@ -73,9 +74,9 @@ class PaymentLinksView(LineItemsMixin, CatalogueView):
     @schema.listing(s.PaymentLinkListParams, s.PaymentLinkOut, "PaymentLink", operation_id="payment_links_list")
     def get(self, request):
         params, expand = self.params(s.PaymentLinkListParams)
-        queryset = self.scoped(PaymentLink)
-        if params.get("active") is not None:
-            queryset = queryset.filter(active=params["active"])
+        queryset = selectors.payment_link_list(
+            merchant=self.merchant, livemode=self.livemode, active=params.get("active")
+        )
         return paginate(self, queryset, params, s.PaymentLinkOut, "/v1/payment_links", expand)
 
     @schema.create(s.PaymentLinkCreateParams, s.PaymentLinkOut, operation_id="payment_links_create")
@@ -122,13 +123,9 @@ class PaymentLinkLineItemsView(CatalogueView):
 class CheckoutSessionQueries:
     expandable = {"customer": "customers", "payment_intent": "payment_intents", "payment_link": "payment_links"}
 
-    def sessions(self):
-        return self.scoped(CheckoutSession).select_related(
-            "customer", "payment_link", "payment_intent__customer", "payment_intent__payment_method"
-        )
-
     def get_session(self, id: str) -> CheckoutSession:
-        return self.lookup(CheckoutSession, id, queryset=self.sessions())
+        queryset = selectors.checkout_session_list(merchant=self.merchant, livemode=self.livemode)
+        return self.lookup(CheckoutSession, id, queryset=queryset)
 
 
 class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView):
@@ -158,12 +155,8 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView
     )
     def get(self, request):
         params, expand = self.params(s.CheckoutSessionListParams)
-        queryset = self.sessions()
-        for name in ("customer", "payment_intent", "payment_link"):
-            if params.get(name):
-                queryset = queryset.filter(**{f"{name}__public_id": params[name]})
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
+        filters = {name: params.get(name) for name in ("customer", "payment_intent", "payment_link", "status")}
+        queryset = selectors.checkout_session_list(merchant=self.merchant, livemode=self.livemode, **filters)
         return paginate(self, queryset, params, s.CheckoutSessionOut, "/v1/checkout/sessions", expand)
 
     @schema.create(s.CheckoutSessionCreateParams, s.CheckoutSessionOut, operation_id="checkout_sessions_create")

@@ -13,6 +13,7 @@ from kassa.api.views import paginate, represent
 from kassa.errors import CardError
 
 from ...catalogue.api.views import CatalogueView
+from .. import selectors
 from .. import services as payments
 from ..models import PaymentIntent, PaymentMethod, Refund
 from . import serializers as s
@@ -28,7 +29,7 @@ class PaymentIntentViewBase(CatalogueView):
     expandable = {"customer": "customers", "payment_method": "payment_methods"}
 
     def get_payment_intent(self, id: str) -> PaymentIntent:
-        queryset = self.scoped(PaymentIntent).select_related("customer", "payment_method")
+        queryset = selectors.payment_intent_list(merchant=self.merchant, livemode=self.livemode)
         return self.lookup(PaymentIntent, id, queryset=queryset)
 
     def render(self, serializer_class, instance, expand=frozenset(), status=200, **context):
@@ -54,9 +55,9 @@ class PaymentIntentsView(PaymentIntentViewBase):
     @schema.listing(s.PaymentIntentListParams, s.PaymentIntentOut, "PaymentIntent", operation_id="payment_intents_list")
     def get(self, request):
         params, expand = self.params(s.PaymentIntentListParams)
-        queryset = self.scoped(PaymentIntent).select_related("customer", "payment_method")
-        if params.get("customer"):
-            queryset = queryset.filter(customer__public_id=params["customer"])
+        queryset = selectors.payment_intent_list(
+            merchant=self.merchant, livemode=self.livemode, customer=params.get("customer")
+        )
         return paginate(self, queryset, params, s.PaymentIntentOut, "/v1/payment_intents", expand)
 
     @schema.create(s.PaymentIntentCreateParams, s.PaymentIntentOut, operation_id="payment_intents_create")
@@ -126,9 +127,9 @@ class RefundsView(CatalogueView):
     @schema.listing(s.RefundListParams, s.RefundOut, "Refund", operation_id="refunds_list")
     def get(self, request):
         params, expand = self.params(s.RefundListParams)
-        queryset = self.scoped(Refund).select_related("payment_intent")
-        if params.get("payment_intent"):
-            queryset = queryset.filter(payment_intent__public_id=params["payment_intent"])
+        queryset = selectors.refund_list(
+            merchant=self.merchant, livemode=self.livemode, payment_intent=params.get("payment_intent")
+        )
         return paginate(self, queryset, params, s.RefundOut, "/v1/refunds", expand)
 
     @schema.create(s.RefundCreateParams, s.RefundOut, operation_id="refunds_create")
@@ -145,7 +146,7 @@ class RefundView(CatalogueView):
     @schema.read(s.RefundOut, operation_id="refunds_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
-        refund = self.lookup(Refund, id, queryset=self.scoped(Refund).select_related("payment_intent"))
+        refund = self.lookup(Refund, id, queryset=selectors.refund_list(merchant=self.merchant, livemode=self.livemode))
         return self.render(s.RefundOut, refund, expand)
 
     @schema.create(s.RefundUpdateParams, s.RefundOut, operation_id="refunds_update")
@@ -166,7 +167,7 @@ class PaymentMethodsView(CatalogueView):
     def get(self, request):
         params, expand = self.params(s.PaymentMethodListParams)
         customer = self.lookup_customer(params["customer"], param="customer")
-        queryset = self.scoped(PaymentMethod).select_related("customer").filter(customer=customer)
+        queryset = selectors.payment_method_list(merchant=self.merchant, livemode=self.livemode, customer=customer)
         return paginate(self, queryset, params, s.PaymentMethodOut, "/v1/payment_methods", expand)
 
     @schema.create(s.PaymentMethodCreateParams, s.PaymentMethodOut, operation_id="payment_methods_create")
@@ -186,7 +187,7 @@ class PaymentMethodView(CatalogueView):
     @schema.read(s.PaymentMethodOut, operation_id="payment_methods_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
-        queryset = self.scoped(PaymentMethod).select_related("customer")
+        queryset = selectors.payment_method_list(merchant=self.merchant, livemode=self.livemode)
         return self.render(s.PaymentMethodOut, self.lookup(PaymentMethod, id, queryset=queryset), expand)
 
 
@@ -203,5 +204,5 @@ class CustomerPaymentMethodsView(CatalogueView):
     def get(self, request, id):
         params, expand = self.params(s.CustomerPaymentMethodListParams)
         customer = self.lookup_customer(id)
-        queryset = self.scoped(PaymentMethod).select_related("customer").filter(customer=customer)
+        queryset = selectors.payment_method_list(merchant=self.merchant, livemode=self.livemode, customer=customer)
         return paginate(self, queryset, params, s.PaymentMethodOut, f"/v1/customers/{id}/payment_methods", expand)

@@ -5,6 +5,7 @@ import threading
 import pytest
 import requests
 import stripe
+from django.utils import timezone
 
 from billing.models import Customer
 from merchants.models import IdempotencyKey
@@ -136,8 +137,6 @@ def test_over_long_key_is_refused(kassa, shop):
 def test_expired_records_are_purged(shop):
     from datetime import timedelta
 
-    from django.utils import timezone
-
     from merchants.idempotency import idempotency_keys_purge
 
     old = IdempotencyKey.objects.create(
@@ -145,5 +144,5 @@ def test_expired_records_are_purged(shop):
     )
     IdempotencyKey.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=25))
     IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="new", fingerprint="f", status_code=200)
-    assert idempotency_keys_purge() == 1
+    assert idempotency_keys_purge(now=timezone.now()) == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

@@ -1,0 +1,34 @@
+"""Reads of payment links and checkout sessions, always scoped by merchant and mode (kassa.api.views.scoped)."""
+
+from django.db.models import QuerySet
+
+from kassa.api.views import scoped
+
+from .models import CheckoutSession, PaymentLink
+
+
+def payment_link_list(*, merchant, livemode: bool, active: bool | None = None) -> QuerySet:
+    queryset = scoped(PaymentLink, merchant=merchant, livemode=livemode)
+    if active is not None:
+        queryset = queryset.filter(active=active)
+    return queryset
+
+
+def checkout_session_list(
+    *,
+    merchant,
+    livemode: bool,
+    customer: str | None = None,
+    payment_intent: str | None = None,
+    payment_link: str | None = None,
+    status: str | None = None,
+) -> QuerySet:
+    queryset = scoped(CheckoutSession, merchant=merchant, livemode=livemode).select_related(
+        "customer", "payment_link", "payment_intent__customer", "payment_intent__payment_method"
+    )
+    for name, value in (("customer", customer), ("payment_intent", payment_intent), ("payment_link", payment_link)):
+        if value:
+            queryset = queryset.filter(**{f"{name}__public_id": value})
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
