@@ -1,0 +1,1 @@
+"""The catalogue: products, prices and customers, in Stripe's shape. The bottom of billing: imports no other part."""

@@ -1,4 +1,4 @@
-"""Dashboard pages for the catalogue and customers; every write calls billing.services."""
+"""Dashboard pages for the catalogue and customers; every write calls billing.catalogue.services."""
 
 from django import forms
 from django.contrib import admin

@@ -1,4 +1,4 @@
-"""The payer's hosted pages under /pay/ (see billing/pages.py)."""
+"""The payer's hosted pages under /pay/ (see pages.py)."""
 
 from django.urls import path
 

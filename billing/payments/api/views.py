@@ -1,6 +1,6 @@
 """PaymentIntents, refunds and saved payment methods: thin, Stripe's paths and verbs.
 
-Every write goes through billing.services.payments (two-phase confirms, refunds
+Every write goes through billing.payments.services (two-phase confirms, refunds
 that never exceed what was captured); these views turn ids into the merchant's
 own objects, call the service and render. Checkout is in checkout_views.py.
 """
