@@ -275,6 +275,9 @@ KASSA_TRUSTED_PROXY_COUNT = env.int("KASSA_TRUSTED_PROXY_COUNT", default=0)
 # Platform staff (superusers) must use two-factor: on by default in production,
 # off with DEBUG so that `make run`'s demo logins work without an app.
 KASSA_REQUIRE_2FA_PLATFORM = env.bool("KASSA_REQUIRE_2FA_PLATFORM", default=not DEBUG)
+# The dashboard's device pages (for platform staff, the lost-phone path) never show a device's
+# secret, its QR code or its backup codes: deleting a device is all they need.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # The issuer shown in authenticator apps next to the account name.
 OTP_TOTP_ISSUER = env.str("KASSA_2FA_ISSUER", default="Kassa")
 

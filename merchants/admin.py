@@ -12,7 +12,6 @@ from django.utils.html import format_html
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kassa import money
 from kassa.errors import KassaError
 
 from . import selectors, services, two_factor
@@ -500,6 +499,3 @@ def _platform_only(model) -> None:
 
 for _model in (AccessAttempt, AccessLog, AccessFailureLog, TOTPDevice, StaticDevice):
     _platform_only(_model)
-
-
-__all__ = ["money"]

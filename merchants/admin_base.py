@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import transaction
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -246,10 +246,6 @@ def service_errors_as_form_errors(form, exc: KassaError, field_map: dict | None 
         form.add_error(field, exc.message)
     else:
         form.add_error(None, exc.message)
-
-
-class MetadataWidgetMixin:
-    formfield_overrides = {models.JSONField: {"help_text": 'A JSON object of strings, e.g. {"order": "42"}'}}
 
 
 class LedgerAdmin(ScopedAdmin):

@@ -9,9 +9,9 @@ Scope: a record belongs to the merchant, the mode and the *kind* of key that
 made it (``key_scope``). Secret keys share one scope: they have the same
 powers, and a rolled key's successor must replay its predecessor's answers.
 Publishable keys share another: they are public and have the same few
-powers. Each restricted key has its own: two restricted keys may see
+powers. Each restricted key (with the keys rolled from it) has its own: two restricted keys may see
 different things, so one never replays (nor learns of) the other's records.
-Every authorization check runs before the lookup (kassa.api.views), so a key
+Every authorization check runs before the lookup (merchants.api.views), so a key
 only ever meets records of requests it may itself make.
 
 Cost on the hot path: one INSERT before the request runs (the unique index
@@ -86,7 +86,12 @@ def _insert(scope: dict, request_fingerprint: str) -> IdempotencyKey:
 def key_scope(api_key: APIKey) -> str:
     """Whose idempotency records ``api_key`` sees (see the module's docstring)."""
     if api_key.kind == APIKey.Kind.RESTRICTED:
-        return f"restricted:{api_key.pk}"
+        # The first key of its roll chain: a rolled key's successor has the same powers and must
+        # replay its predecessor's answers (a retry across a roll never runs twice).
+        root_pk, previous = api_key.pk, api_key.rolled_from_id
+        while previous is not None:
+            root_pk, previous = previous, APIKey.objects.filter(pk=previous).values_list("rolled_from_id", flat=True)[0]
+        return f"restricted:{root_pk}"
     return api_key.kind
 
 

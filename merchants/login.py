@@ -55,6 +55,12 @@ def lockout_response(request, original_response=None, credentials=None):
     return render(request, "admin/locked_out.html", context, status=429)
 
 
+LOGIN_REFUSED = (
+    "Please enter the correct email address and password, and your two-factor code if you have switched it on. "
+    "A code from your app is good for 30 seconds; after a wrong one, wait a few seconds."
+)
+
+
 class KassaLoginForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
         label="Two-factor code",
@@ -66,10 +72,11 @@ class KassaLoginForm(AdminAuthenticationForm):
         ),
     )
 
+    # One answer for every refusal: a wrong password, a missing code, a wrong or too early code. Telling
+    # them apart would tell someone guessing that the password they tried was right.
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "otp_required": "This account uses two-factor authentication: enter the code from your app (or a backup code).",
-        "otp_invalid": "That two-factor code is not right. Check the time on your phone and use the newest code.",
+        "invalid_login": LOGIN_REFUSED,
     }
 
     def clean(self):
@@ -77,11 +84,10 @@ class KassaLoginForm(AdminAuthenticationForm):
         user = self.get_user()
         if user is not None and two_factor_enabled(user=user):
             token = cleaned.get("otp_token") or ""
-            message = self.error_messages["otp_invalid" if token else "otp_required"]
             try:
                 device = two_factor_verify(user=user, token=token) if token else None
-            except RateLimited as exc:
-                device, message = None, exc.message
+            except RateLimited:  # django-otp's pause after a wrong code
+                device = None
             if device is None:
                 self.user_cache = None
                 # Count it with axes like a wrong password (never pass the code or password along).
@@ -90,7 +96,7 @@ class KassaLoginForm(AdminAuthenticationForm):
                     credentials={"username": cleaned.get("username")},
                     request=self.request,
                 )
-                raise forms.ValidationError(message, code="otp")
+                raise forms.ValidationError(LOGIN_REFUSED, code="invalid_login")
             # django-otp marks the session verified when Django's login() sees this attribute.
             user.otp_device = device
         return cleaned

@@ -33,8 +33,9 @@ class TwoFactorPolicyMiddleware:
     def __call__(self, request):
         user = request.user
         if (
-            request.path.startswith("/admin/")
-            and not request.path.startswith(_OPEN_PATHS)
+            # path_info: the path inside Kassa, whatever prefix a proxy serves it under.
+            request.path_info.startswith("/admin/")
+            and not request.path_info.startswith(_OPEN_PATHS)
             and user.is_authenticated
             and not user.is_verified()
             and two_factor.two_factor_required(user=user)
@@ -44,7 +45,7 @@ class TwoFactorPolicyMiddleware:
                 messages.warning(request, "Log in again with your two-factor code.")
                 return HttpResponseRedirect(f"{reverse('admin:login')}?{urlencode({'next': request.path})}")
             messages.warning(request, "Your account must use two-factor authentication. Set it up to continue.")
-            return HttpResponseRedirect(SETUP_PATH)
+            return HttpResponseRedirect(reverse("dashboard-two-factor"))
         return self.get_response(request)
 
 
@@ -70,7 +71,7 @@ def two_factor_page(request):
         if action == "remove":
             two_factor.two_factor_remove(user=user, token=token)
             messages.success(request, "Two-factor authentication is off.")
-            return HttpResponseRedirect(SETUP_PATH)
+            return HttpResponseRedirect(reverse("dashboard-two-factor"))
     except KassaError as exc:
         messages.error(request, exc.message)
 

@@ -11,7 +11,6 @@
 import re
 from collections.abc import Mapping
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -223,10 +222,6 @@ class UnixTime(serializers.Field):
 
     def to_representation(self, value):
         return int(value.timestamp()) if value is not None else None
-
-
-def now_unix() -> int:
-    return int(timezone.now().timestamp())
 
 
 class DeletedOut(serializers.Serializer):

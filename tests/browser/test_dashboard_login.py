@@ -30,7 +30,7 @@ def test_a_member_switches_on_two_factor_and_logs_in_with_a_code(page, kassa_url
 
     page.get_by_role("button", name="Log out").click()
     log_in(page, kassa_url, username)
-    expect(page.locator(".errornote")).to_contain_text("enter the code from your app")
+    expect(page.locator(".errornote")).to_contain_text("your two-factor code if you have switched it on")
 
     log_in(page, kassa_url, username, code=app_code(secret, steps_ahead=1))
     page.wait_for_url(f"{kassa_url}/admin/")

@@ -67,3 +67,22 @@ def test_beat_schedules_the_purge():
     assert "merchants.tasks.idempotency_keys_purge" in schedule
     assert app.conf.task_acks_late
     assert app.conf.task_reject_on_worker_lost
+
+
+def test_the_tasks_services_queue_by_name_exist():
+    """Services queue work by task name (kassa.celery.enqueue): each name must be a task the worker knows."""
+    import re
+    from pathlib import Path
+
+    from kassa.celery import app
+
+    app.loader.import_default_modules()
+    root = Path(__file__).resolve().parents[2]
+    sources = [
+        p.read_text() for folder in ("billing", "webhooks", "merchants", "kassa") for p in (root / folder).rglob("*.py")
+    ]
+    names = {name for text in sources for name in re.findall(r'enqueue\(\s*"([^"]+)"', text)}
+    assert names, "no enqueue() calls found"
+    assert names <= set(app.tasks), names - set(app.tasks)
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks, entry["task"]

@@ -2,7 +2,7 @@
 
 Every write goes through billing.payments.services (two-phase confirms, refunds
 that never exceed what was captured); these views turn ids into the merchant's
-own objects, call the service and render. Checkout is in checkout_views.py.
+own objects, call the service and render. Checkout is in billing/checkout/api/views.py.
 """
 
 import logging

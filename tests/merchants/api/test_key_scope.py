@@ -183,3 +183,22 @@ def test_a_refused_request_claims_no_idempotency_key(kassa, paying_shop, objects
     )
     assert refused.status_code == 403
     assert not IdempotencyKey.objects.filter(key="pi-update-1").exists()
+
+
+def test_a_rolled_restricted_key_replays_what_its_predecessor_did(kassa, paying_shop, objects):
+    """A retry across a key roll never runs twice: the new key replays the old key's answer."""
+    from datetime import timedelta
+
+    from merchants import services
+    from merchants.models import APIKey
+
+    old = factories.restricted_key(paying_shop.merchant, {"customers": "write"})
+    url = f"{kassa.url}/v1/customers"
+    first = _post(url, old, "signup-77", {"email": "roll@b.example"})
+    old_key = next(k for k in APIKey.objects.filter(kind="restricted") if k.redacted.endswith(old[-4:]))
+    new = services.api_key_roll(api_key=old_key, expires_in=timedelta(hours=1)).secret
+    again = _post(url, new, "signup-77", {"email": "roll@b.example"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    newer = services.api_key_roll(api_key=APIKey.objects.get(rolled_from=old_key), expires_in=timedelta(hours=1)).secret
+    assert _post(url, newer, "signup-77", {"email": "roll@b.example"}).json()["id"] == first.json()["id"]
