@@ -32,3 +32,11 @@ class RedactSecretsFilter(logging.Filter):
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = redact(text)
         return True
+
+
+class DropRateLimited(logging.Filter):
+    """Keeps Django's per-request log line for a 429 out of the log: the rate limiter counts them instead
+    (merchants/api/throttling.py), so a rejected flood does not also flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 429

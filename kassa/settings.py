@@ -329,7 +329,8 @@ KASSA_STRIPE_WEBHOOK_TOLERANCE = 300
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.api.permissions.HasResourceAccess"],
-    "DEFAULT_THROTTLE_CLASSES": ["merchants.api.throttling.APIKeyRateThrottle"],
+    # Rate limits run before authentication, in merchants.api.views.StripeView (see merchants/api/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["kassa.api.parsers.StripeFormParser", "kassa.api.parsers.StripeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "kassa.api.errors.exception_handler",
@@ -352,9 +353,16 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "kassa.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "kassa.logging.RedactSecretsFilter"},
+        "drop_rate_limited": {"()": "kassa.logging.DropRateLimited"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"stripe": {"level": "WARNING"}},
+    "loggers": {
+        "stripe": {"level": "WARNING"},
+        # A 429 is counted by the limiter, not logged once per refused request.
+        "django.request": {"filters": ["drop_rate_limited"]},
+    },
 }

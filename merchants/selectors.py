@@ -14,17 +14,28 @@ from .models import APIKey, Membership, Merchant, ProcessorCredential
 from .services import hash_key
 
 
-def api_key_from_authorization(header: str) -> APIKey:
-    """The usable key named by an ``Authorization`` header (Bearer, or Basic with the key as user name)."""
+def presented_key(header: str) -> str | None:
+    """The key an ``Authorization`` header presents (Bearer, or Basic with the key as user name); None if none."""
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "basic":
         try:
             credentials = base64.b64decode(credentials, validate=True).decode().split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
-            raise AuthenticationFailed("Invalid Basic authorization header.") from None
+            return None
     elif scheme.lower() != "bearer":
+        return None
+    return credentials or None
+
+
+def api_key_from_authorization(header: str) -> APIKey:
+    """The usable key named by an ``Authorization`` header (Bearer, or Basic with the key as user name)."""
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() not in ("basic", "bearer"):
         raise AuthenticationFailed("Invalid authorization header. Use 'Authorization: Bearer YOUR_SECRET_KEY'.")
+    credentials = presented_key(header)
+    if credentials is None and scheme.lower() == "basic" and header.partition(" ")[2].strip():
+        raise AuthenticationFailed("Invalid Basic authorization header.")
     if not credentials:
         raise AuthenticationFailed("You did not provide an API key. Use 'Authorization: Bearer YOUR_SECRET_KEY'.")
     key = _api_key_by_hash(hash_key(credentials))

@@ -262,3 +262,33 @@ def test_stripe_python_posting_to_an_unknown_url_gets_an_invalid_request_error(k
     with pytest.raises(stripe.InvalidRequestError) as exc:
         kassa(shop.secret_key.secret).raw_request("post", "/v1/nothing-here", name="x")
     assert exc.value.http_status == 404
+
+
+def test_a_refused_request_costs_no_database_work_and_no_log_line(
+    client, shop, settings, caplog, django_assert_num_queries
+):
+    """A flood over the limit is answered before the key is even looked up, and is counted, not logged per request."""
+    settings.KASSA_RATE_LIMITS = {"test": "3/s", "live": "3/s"}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key.secret}"}
+    answers = [client.get("/v1/customers", **headers).status_code for _ in range(6)]
+    assert answers[:3] == [200, 200, 200]
+    assert 429 in answers[3:]
+    caplog.clear()
+    with django_assert_num_queries(0):
+        refused = client.get("/v1/customers", **headers)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+    assert int(refused["Retry-After"]) >= 1
+    for _ in range(20):
+        client.get("/v1/customers", **headers)
+    assert not [r for r in caplog.records if r.name == "django.request" and getattr(r, "status_code", None) == 429]
+    assert len([r for r in caplog.records if "Rate limiting key" in r.getMessage()]) <= 1
+
+
+def test_made_up_keys_are_limited_before_the_lookup(client, settings, django_assert_num_queries, db):
+    settings.KASSA_RATE_LIMITS = {"test": "2/s", "live": "2/s"}
+    headers = {"HTTP_AUTHORIZATION": "Bearer sk_test_madeup000000000000000000000000"}
+    answers = [client.get("/v1/customers", **headers).status_code for _ in range(4)]
+    assert answers[:2] == [401, 401]
+    with django_assert_num_queries(0):
+        assert client.get("/v1/customers", **headers).status_code == 429
