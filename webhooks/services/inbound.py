@@ -21,9 +21,10 @@ import logging
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -62,14 +63,23 @@ def processor_event_receive(*, merchant_id: str, mode: str, body: bytes, signatu
     signature that does not verify, or a live event at the test endpoint
     (or the reverse): 400, and nothing is stored.
     """
-    merchant = Merchant.objects.filter(public_id=merchant_id).first()
-    if merchant is None or mode not in ("test", "live"):
+    if mode not in ("test", "live"):
         raise ResourceMissing("No such webhook endpoint.")
     livemode = mode == "live"
-    credential = ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first()
-    if credential is None or not credential.webhook_secret_ciphertext:
+    # One query for the merchant and its credential for this mode.
+    credential = (
+        ProcessorCredential.objects.select_related("merchant")
+        .filter(merchant__public_id=merchant_id, livemode=livemode)
+        .first()
+    )
+    if credential is None:
+        if not Merchant.objects.filter(public_id=merchant_id).exists():
+            raise ResourceMissing("No such webhook endpoint.")
         raise ResourceMissing("No such webhook endpoint: no Stripe signing secret is saved for this mode.")
-    secret = crypto.decrypt(credential.webhook_secret_ciphertext)
+    if not credential.webhook_secret_ciphertext:
+        raise ResourceMissing("No such webhook endpoint: no Stripe signing secret is saved for this mode.")
+    merchant = credential.merchant
+    secret = _signing_secret(credential)
     payload = gateway.processor_event_verify(body, signature, secret, tolerance=settings.KASSA_STRIPE_WEBHOOK_TOLERANCE)
     if bool(payload.get("livemode")) != livemode:
         raise InvalidRequest(
@@ -77,28 +87,70 @@ def processor_event_receive(*, merchant_id: str, mode: str, body: bytes, signatu
             code="livemode_mismatch",
         )
     data_object = payload["data"]["object"]
-    received_at = timezone.now()
-    text = body.decode("utf-8")
+    event = ProcessorEvent(
+        merchant=merchant,
+        livemode=livemode,
+        stripe_event_id=payload["id"][:255],
+        type=payload["type"][:100],
+        object_id=str(data_object.get("id") or "")[:255],
+        body=body.decode("utf-8"),
+        received_at=timezone.now(),
+    )
     with transaction.atomic():
-        ProcessorEvent.objects.bulk_create(
-            [
-                ProcessorEvent(
-                    merchant=merchant,
-                    livemode=livemode,
-                    stripe_event_id=payload["id"][:255],
-                    type=payload["type"][:100],
-                    object_id=str(data_object.get("id") or "")[:255],
-                    body=text,
-                    received_at=received_at,
-                )
-            ],
-            ignore_conflicts=True,
-        )
-        event = ProcessorEvent.objects.get(merchant=merchant, stripe_event_id=payload["id"][:255])
-        stored_now = event.received_at == received_at and event.body == text
-        if stored_now:
-            transaction.on_commit(lambda: _queue(event.pk))
-    return event, stored_now
+        event.pk = _insert_or_ignore(event)
+        if event.pk is None:  # a copy of an event already stored (Stripe retries, or sent it twice at once)
+            return ProcessorEvent.objects.get(merchant=merchant, stripe_event_id=event.stripe_event_id), False
+        transaction.on_commit(lambda: _queue(event.pk))
+    return event, True
+
+
+@lru_cache(maxsize=1024)
+def _decrypted(ciphertext: str) -> str:
+    return crypto.decrypt(ciphertext)
+
+
+def _signing_secret(credential: ProcessorCredential) -> str:
+    """The merchant's signing secret, decrypted once per process: keyed by its ciphertext, so a changed secret
+    (a new ciphertext) is decrypted afresh and the old one simply ages out."""
+    return _decrypted(credential.webhook_secret_ciphertext)
+
+
+@lru_cache
+def _insert_statement(vendor: str) -> str:
+    q = connection.ops.quote_name
+    table = q(ProcessorEvent._meta.db_table)
+    names = ("merchant_id", "livemode", "stripe_event_id", "type", "object_id", "body", "status", "attempts")
+    names += ("result", "error", "traceback", "received_at")
+    columns = ", ".join(q(name) for name in names)
+    conflict = f"{q('merchant_id')}, {q('stripe_event_id')}"
+    placeholders = ", ".join(["%s"] * len(names))
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from model metadata
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {q('id')}"
+    )
+
+
+def _insert_or_ignore(event: ProcessorEvent) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id (PostgreSQL and SQLite alike): the new row's id, or None
+    when this merchant already has the event. One statement: the unique index decides, across processes."""
+    values = [
+        event.merchant_id,
+        event.livemode,
+        event.stripe_event_id,
+        event.type,
+        event.object_id,
+        event.body,
+        ProcessorEvent.Status.RECEIVED,
+        0,
+        "",
+        "",
+        "",
+        connection.ops.adapt_datetimefield_value(event.received_at),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_statement(connection.vendor), values)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def processor_event_process(*, event_pk: int) -> ProcessorEvent | None:
