@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format bench bench-webhooks clean
+.PHONY: run test install lint format bench bench-ingest bench-webhooks bench-flood bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/api_create.py
+
+bench-ingest: install
+	$(BIN)/python bench/webhook_ingest.py
 
 bench-webhooks: install
 	$(BIN)/python bench/webhook_isolation.py
