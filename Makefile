@@ -53,6 +53,16 @@ bench-ingest: install
 bench-webhooks: install
 	$(BIN)/python bench/webhook_isolation.py
 
+bench-flood: install
+	$(BIN)/python bench/tenant_flood.py
+
+# Every benchmark in turn (each prints its table; a failed one stops the sequence).
+bench-all: install
+	$(BIN)/python bench/api_create.py
+	$(BIN)/python bench/webhook_ingest.py
+	$(BIN)/python bench/webhook_isolation.py
+	$(BIN)/python bench/tenant_flood.py
+
 clean:
 	rm -rf $(VENV) var
 
