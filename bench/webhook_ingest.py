@@ -14,7 +14,8 @@ What it measures
 
     ``REDIS_URL`` is set, so the broker is Redis and the enqueue is real, but
     no Celery worker runs: this measures the web tier, and the queue just
-    fills (the Redis database is flushed after each round and at the end).
+    fills (it is emptied after each round, and the Redis database flushed
+    at the end).
 
     The ceiling, in the same run and on the same machine, is the baseline of
     ``bench/api_create.py`` (``bench/baseline/``): a DRF view that looks a
@@ -50,8 +51,9 @@ How to run
     ``kassa_bench_ingest_baseline``, runs the migrations, creates a merchant
     and saves its test-mode Stripe credential with a webhook signing secret
     through the services, and uses Redis database 10 (``--redis``) as the
-    Celery broker: that database is flushed at the start, after each Kassa
-    round and at the end, so it must be one nothing else uses. Both projects
+    Celery broker: that database is flushed at the start and at the end (and
+    the queue emptied after each Kassa round), so it must be one nothing
+    else uses. Both projects
     are served on free loopback ports and stopped again, also on Ctrl-C or
     failure. Nothing outside a temporary directory is written. About two
     minutes with the defaults.
@@ -295,7 +297,7 @@ def main() -> int:
                         extra = f"  signed live: {build.live}"
                         queued = broker.llen(QUEUE)
                         extra += f"  queued tasks: {queued}"
-                        broker.flushdb()  # no worker: keep the queue from growing round after round
+                        broker.delete(QUEUE)  # no worker: keep the queue from growing round after round
                     results[name].append(r)
                     flag = f"  {r.errors} NON-2XX" if r.errors else ""
                     print(
