@@ -208,7 +208,12 @@ def send(target: Target, *, rate: float | None, connections: int, t0: float, sta
 
 
 def flood_process(pipe, target: Target, rate: float | None, connections: int, t0: float, start: float, stop: float):
-    """A's load generator, in a process of its own (perf_counter is the system's monotonic clock: shared)."""
+    """A's load generator, in a process of its own (perf_counter is the system's monotonic clock: shared).
+
+    Ctrl-C is the parent's to handle: it ends this process (SIGTERM) on its way out.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     cpu = time.process_time()
     load = send(target, rate=rate, connections=connections, t0=t0, start=start, stop=stop)
     load.cpu = time.process_time() - cpu
@@ -267,18 +272,22 @@ def run_scenario(server: Server, a: Target, b: Target, *, flood: str | None, arg
         daemon=True,
     )
     b_sender.start()
-    time.sleep(max(0.0, start - time.perf_counter()))
-    log_begin, cpu_begin = log_size(server), server.worker_cpu()
-    time.sleep(max(0.0, stop - time.perf_counter()))
-    log_end, cpu_end = log_size(server), server.worker_cpu()
-    b_sender.join()
     a_load = None
-    if child is not None:
-        if not pipe.poll(60):
-            child.kill()
-            raise SystemExit("A's load generator sent no result within 60 s")
-        a_load = pipe.recv()
-        child.join()
+    try:
+        time.sleep(max(0.0, start - time.perf_counter()))
+        log_begin, cpu_begin = log_size(server), server.worker_cpu()
+        time.sleep(max(0.0, stop - time.perf_counter()))
+        log_end, cpu_end = log_size(server), server.worker_cpu()
+        b_sender.join()
+        if child is not None:
+            if not pipe.poll(60):
+                raise SystemExit("A's load generator sent no result within 60 s")
+            a_load = pipe.recv()
+    finally:
+        if child is not None:
+            if child.is_alive() and a_load is None:
+                child.terminate()
+            child.join()
     worker_cpu = None if cpu_begin is None or cpu_end is None else cpu_end - cpu_begin
     return ScenarioResult(
         seconds=args.seconds,
