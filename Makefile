@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format bench bench-webhooks clean
+.PHONY: run test install lint format bench bench-ingest bench-webhooks bench-flood bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,21 @@ format: install
 bench: install
 	$(BIN)/python bench/api_create.py
 
+bench-ingest: install
+	$(BIN)/python bench/webhook_ingest.py
+
 bench-webhooks: install
 	$(BIN)/python bench/webhook_isolation.py
+
+bench-flood: install
+	$(BIN)/python bench/tenant_flood.py
+
+# Every benchmark in turn (each prints its table; a failed one stops the sequence).
+bench-all: install
+	$(BIN)/python bench/api_create.py
+	$(BIN)/python bench/webhook_ingest.py
+	$(BIN)/python bench/webhook_isolation.py
+	$(BIN)/python bench/tenant_flood.py
 
 clean:
 	rm -rf $(VENV) var

@@ -211,9 +211,18 @@ def build_request(target: Target) -> bytes:
 
 
 def drive(
-    target: Target, server_cpu: Callable[[], float | None], *, concurrency: int, warmup: float, seconds: float
+    target: Target,
+    server_cpu: Callable[[], float | None],
+    *,
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    build: Callable[[Target], bytes] = build_request,
 ) -> RoundResult:
-    """Keep ``concurrency`` connections busy for ``warmup + seconds``; record the last ``seconds``."""
+    """Keep ``concurrency`` connections busy for ``warmup + seconds``; record the last ``seconds``.
+
+    ``build`` makes each request's bytes (other benchmarks pass their own).
+    """
     result = RoundResult(seconds=seconds)
     lock = threading.Lock()
     cpu_before = time.process_time()
@@ -226,7 +235,7 @@ def drive(
         try:
             while (sent := time.perf_counter()) < stop:
                 try:
-                    status, body = conn.request(build_request(target))
+                    status, body = conn.request(build(target))
                 except (OSError, ValueError, IndexError) as exc:
                     conn.close()
                     status, body = type(exc).__name__, str(exc).encode()
@@ -354,10 +363,10 @@ class Server:
             print("\n".join(lines), flush=True)
 
 
-def kassa_env(tmp: Path, *, debug: bool) -> dict:
+def kassa_env(tmp: Path, *, debug: bool, db: str = KASSA_DB) -> dict:
     env = {
         **os.environ,
-        "DATABASE_URL": f"{PG_URL}/{KASSA_DB}",
+        "DATABASE_URL": f"{PG_URL}/{db}",
         "DEBUG": "true" if debug else "false",
         "SECURE_SSL_REDIRECT": "false",
         "KASSA_RATE_LIMIT_TEST": "1000000/s",
@@ -372,19 +381,24 @@ def kassa_env(tmp: Path, *, debug: bool) -> dict:
     return env
 
 
-def baseline_env() -> dict:
+def baseline_env(db: str = BASELINE_DB) -> dict:
     return {
         **os.environ,
-        "DATABASE_URL": f"{PG_URL}/{BASELINE_DB}",
+        "DATABASE_URL": f"{PG_URL}/{db}",
         "PYTHONPATH": str(BENCH),
         "DJANGO_SETTINGS_MODULE": "baseline.settings",
     }
 
 
+def migrate_kassa(env: dict, db: str = KASSA_DB) -> None:
+    """A fresh database ``db`` with Kassa's migrations applied (``env`` must point at it)."""
+    recreate_database(db)
+    run([PYTHON, "manage.py", "migrate", "--noinput"], env=env, cwd=REPO)
+
+
 def setup_kassa(env: dict) -> str:
     """Migrate Kassa's database and create the bench merchant; return its test secret key."""
-    recreate_database(KASSA_DB)
-    run([PYTHON, "manage.py", "migrate", "--noinput"], env=env, cwd=REPO)
+    migrate_kassa(env)
     out = run(
         [PYTHON, "manage.py", "merchant_create", "--name", "Bench", "--owner-email", "bench@example.com", "--json"],
         env=env,
@@ -394,12 +408,12 @@ def setup_kassa(env: dict) -> str:
     return json.loads(line)["secret_key"]
 
 
-def setup_baseline(env: dict) -> str:
+def setup_baseline(env: dict, db: str = BASELINE_DB) -> str:
     """Migrate the baseline's database and seed one token; return the token's secret."""
-    recreate_database(BASELINE_DB)
+    recreate_database(db)
     run([PYTHON, "-m", "django", "migrate", "--noinput"], env=env, cwd=BENCH)
     secret = "bt_" + secrets.token_urlsafe(24)
-    with psycopg.connect(f"{PG_URL}/{BASELINE_DB}", autocommit=True) as conn:
+    with psycopg.connect(f"{PG_URL}/{db}", autocommit=True) as conn:
         conn.execute("INSERT INTO bench_token (key_hash) VALUES (%s)", (hashlib.sha256(secret.encode()).hexdigest(),))
     return secret
 
