@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format bench bench-webhooks clean
+.PHONY: run test install lint format bench bench-webhooks bench-delivery clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench: install
 
 bench-webhooks: install
 	$(BIN)/python bench/webhook_isolation.py
+
+bench-delivery: install
+	$(BIN)/python bench/webhook_delivery.py
 
 clean:
 	rm -rf $(VENV) var
