@@ -616,6 +616,7 @@ def main() -> int:
         parser.error("--rounds must be at least 1 and --events a multiple of 4")
 
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background (SIGINT ignored)
     failed = django_ready = False
     worker = receiver = None
     broker = Broker(args.redis)
