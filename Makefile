@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format bench bench-ingest bench-webhooks bench-flood bench-all clean
+.PHONY: run test install lint format bench bench-ingest bench-webhooks bench-delivery bench-flood bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ bench-ingest: install
 bench-webhooks: install
 	$(BIN)/python bench/webhook_isolation.py
 
+bench-delivery: install
+	$(BIN)/python bench/webhook_delivery.py
+
 bench-flood: install
 	$(BIN)/python bench/tenant_flood.py
 
@@ -60,6 +63,7 @@ bench-flood: install
 bench-all: install
 	$(BIN)/python bench/api_create.py
 	$(BIN)/python bench/webhook_ingest.py
+	$(BIN)/python bench/webhook_delivery.py
 	$(BIN)/python bench/webhook_isolation.py
 	$(BIN)/python bench/tenant_flood.py
 
