@@ -112,6 +112,8 @@ MIDDLEWARE = [
     "kassa.middleware.RequestIdMiddleware",
     "kassa.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /v1/ requests over their key's rate limit are answered here, before anything else runs.
+    "merchants.api.throttling.APIRateLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -329,7 +331,7 @@ KASSA_STRIPE_WEBHOOK_TOLERANCE = 300
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.api.permissions.HasResourceAccess"],
-    # Rate limits run before authentication, in merchants.api.views.StripeView (see merchants/api/throttling.py).
+    # Rate limits run first of all, in merchants.api.throttling.APIRateLimitMiddleware.
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_PARSER_CLASSES": ["kassa.api.parsers.StripeFormParser", "kassa.api.parsers.StripeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -17,7 +17,6 @@ from kassa.errors import InvalidRequest
 
 from .. import idempotency
 from ..models import APIKey
-from .throttling import api_rate_limit
 
 
 class _Replayed(Exception):
@@ -91,8 +90,6 @@ class StripeView(APIView):
 
     # --- idempotency -----------------------------------------------------
     def initial(self, request, *args, **kwargs):
-        # The rate limit first: a rejected request does no database work at all.
-        api_rate_limit(request.META.get("HTTP_AUTHORIZATION", ""))
         super().initial(request, *args, **kwargs)
         self._idempotency_record = None
         key = request.headers.get("Idempotency-Key")
