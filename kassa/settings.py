@@ -164,10 +164,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # test database is a file, not SQLite's in-memory default.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_kassa.sqlite3")}
     # SQLite makes its -wal and -shm files with the database file's mode: the owner's only.
-    for _name in (DATABASES["default"]["NAME"], DATABASES["default"]["TEST"]["NAME"]):
-        if _name.startswith(str(VAR_DIR)):
-            Path(_name).touch(mode=0o600)
-            Path(_name).chmod(0o600)
+    if str(DATABASES["default"]["NAME"]).startswith(str(VAR_DIR)):
+        Path(DATABASES["default"]["NAME"]).touch(mode=0o600)
+        Path(DATABASES["default"]["NAME"]).chmod(0o600)
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
