@@ -119,6 +119,9 @@ from pathlib import Path
 import psycopg
 import redis
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from webhook_isolation import Failed, _interrupt, admin_execute, run
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_URL = "postgres://postgres@127.0.0.1:5432"
@@ -126,10 +129,6 @@ DB = "kassa_bench_delivery"
 QUEUE = "kassa-bench-delivery"
 POLL = 0.02
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-class Failed(Exception):
-    """The run is not a valid measurement."""
 
 
 # --- the merchants' server (a subprocess: ``webhook_delivery.py --receiver``) -------------------
@@ -244,18 +243,6 @@ class Receiver:
 
 
 # --- database, Redis, worker ------------------------------------------------------
-
-
-def admin_execute(sql: str) -> None:
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def run(cmd: list[str], *, env: dict) -> None:
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
 
 
 def kassa_env(tmp: Path, *, redis_url: str, concurrency: int) -> dict:
@@ -592,11 +579,6 @@ def run_rounds(worker: Worker, broker: Broker, receiver: Receiver, args) -> dict
                 flush=True,
             )
     return results
-
-
-def _interrupt(signum, frame):
-    """SIGTERM (e.g. from CI) unwinds like Ctrl-C, through main()'s clean-up."""
-    raise KeyboardInterrupt
 
 
 def main() -> int:

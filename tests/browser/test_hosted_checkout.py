@@ -11,9 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from billing.catalogue import services
 from billing.checkout import services as checkout
 from billing.models import CheckoutSession, PaymentIntent
+from tests import factories
 from tests.conftest import processor_payment_intents
 
 pytestmark = pytest.mark.services
@@ -23,13 +23,8 @@ pytestmark = pytest.mark.services
 def make_link(paying_shop):
     def make(amount=1250, currency="eur", quantity=2, name="Tea", **options):
         m = paying_shop.merchant
-        product = services.product_create(merchant=m, livemode=False, name=name)
-        price = services.price_create(
-            merchant=m, livemode=False, product=product, currency=currency, unit_amount=amount
-        )
-        return checkout.payment_link_create(
-            merchant=m, livemode=False, line_items=[{"price": price, "quantity": quantity}], **options
-        )
+        price = factories.price(m, unit_amount=amount, currency=currency, product=factories.product(m, name=name))
+        return factories.payment_link(m, price=price, quantity=quantity, **options)
 
     return make
 

@@ -17,6 +17,7 @@ from billing.hosted import i18n as hosted_i18n
 from billing.models import CheckoutSession, PaymentIntent
 from kassa.errors import InvalidRequest
 from merchants import services as merchant_services
+from tests import factories
 from tests.conftest import processor_payment_intents
 
 FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9,en;q=0.5"}
@@ -30,13 +31,8 @@ def make_link(shop):
 
     def make(amount=1250, currency="eur", quantity=2, name="Tea", **options):
         m = shop.merchant
-        product = services.product_create(merchant=m, livemode=False, name=name)
-        price = services.price_create(
-            merchant=m, livemode=False, product=product, currency=currency, unit_amount=amount
-        )
-        return checkout.payment_link_create(
-            merchant=m, livemode=False, line_items=[{"price": price, "quantity": quantity}], **options
-        )
+        price = factories.price(m, unit_amount=amount, currency=currency, product=factories.product(m, name=name))
+        return factories.payment_link(m, price=price, quantity=quantity, **options)
 
     return make
 
