@@ -28,10 +28,11 @@ class Received:
     body: bytes
     at: float
     answered: int
+    client_port: int = 0
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self, *, keep_alive: bool = False):
         self.plans: dict[str, Plan] = {}
         self.requests: list[Received] = []
         self.lock = threading.Lock()
@@ -39,6 +40,9 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps the connection open between requests; HTTP/1.0 (the default) closes it after each.
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 arrived = time.monotonic()
@@ -48,7 +52,9 @@ class Receiver:
                 failing = n <= plan.fail_first
                 status = plan.status if failing else 200
                 with receiver.lock:
-                    receiver.requests.append(Received(self.path, dict(self.headers), body, arrived, status))
+                    receiver.requests.append(
+                        Received(self.path, dict(self.headers), body, arrived, status, self.client_address[1])
+                    )
                 if plan.hang:
                     time.sleep(plan.hang)
                 payload = (plan.body if not failing else f"failing {n}").encode()

@@ -231,3 +231,24 @@ def test_during_a_roll_both_secrets_sign(db, receiver, shop):
     latest = receiver.received("/roll")[-1]
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(latest.body.decode(), latest.headers["Stripe-Signature"], new)
+
+
+@pytest.mark.parametrize("keep_alive", [True, False], ids=["receiver-keeps-alive", "receiver-closes"])
+def test_one_run_sends_an_endpoints_backlog_over_one_connection(db, shop, keep_alive):
+    """A burst to one endpoint reuses one kept-alive connection; a receiver that closes it after each answer
+    still gets every event, each exactly once."""
+    from tests.webhooks.receiver import Receiver
+    from webhooks.services import endpoints
+
+    with Receiver(keep_alive=keep_alive) as receiver:
+        endpoint, _ = endpoints.webhook_endpoint_create(
+            merchant=shop.merchant, livemode=False, url=receiver.plan("/burst"), enabled_events=["*"]
+        )
+        sent = [endpoints.webhook_endpoint_send_test(endpoint=endpoint).public_id for _ in range(6)]
+        assert delivery.endpoint_deliver(endpoint_pk=endpoint.pk) == 6
+        arrived = receiver.received("/burst")
+        assert sorted(json.loads(r.body)["id"] for r in arrived) == sorted(sent)
+        assert Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.SUCCEEDED).count() == 6
+        connections = {r.client_port for r in arrived}
+        assert len(connections) == (1 if keep_alive else 6)
+        assert not DeliveryAttempt.objects.filter(delivery__endpoint=endpoint, succeeded=False).exists()

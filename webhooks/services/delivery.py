@@ -2,7 +2,9 @@
 
 - **Lease per endpoint.** ``endpoint_deliver`` takes the endpoint's lease
   (``delivering_until``, one conditional UPDATE) and sends its due
-  deliveries oldest first, one at a time. A second task for the same
+  deliveries oldest first, one at a time, read in batches and sent over one
+  kept-alive connection (re-vetted at every attempt, reused only for the
+  same vetted address). A second task for the same
   endpoint finds the lease taken and returns at once: it holds no worker
   slot. So one endpoint, however slow or dead, occupies at most one worker
   slot at a time, for at most one attempt's timeout per try.
@@ -54,6 +56,8 @@ logger = logging.getLogger(__name__)
 _COUNTDOWN_LIMIT = 300
 _MAX_RETRY_AFTER = 24 * 3600
 _USER_AGENT = "Kassa-Webhooks/1.0 (+Stripe-compatible)"
+#: Due deliveries read per query; each is still re-checked when it is recorded (``_record``).
+_BATCH = 50
 
 
 # --- what is sent ----------------------------------------------------------------
@@ -113,8 +117,48 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
+class Connections:
+    """The kept-alive connections of one endpoint's run (``endpoint_deliver``), one per vetted address.
+
+    Every attempt still resolves and vets the address (webhooks/ssrf.py); a
+    connection is reused only for the very address vetted for this attempt.
+    """
+
+    def __init__(self):
+        self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
+        #: addresses whose connection has carried a request: it may since have been closed by the receiver
+        self.used: set[tuple] = set()
+
+    def pool(self, scheme: str, address: str, port: int, host: str) -> urllib3.HTTPConnectionPool:
+        key = (scheme, address, port, host)
+        if key not in self._pools:
+            timeout = settings.KASSA_WEBHOOK_TIMEOUT
+            options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+            if scheme == "https":
+                self._pools[key] = urllib3.HTTPSConnectionPool(
+                    address, port, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED", **options
+                )
+            else:
+                self._pools[key] = urllib3.HTTPConnectionPool(address, port, **options)
+        return self._pools[key]
+
+    def discard(self, scheme: str, address: str, port: int, host: str) -> None:
+        """After a failed request: the next one starts on a fresh connection."""
+        pool = self._pools.pop((scheme, address, port, host), None)
+        self.used.discard((scheme, address, port, host))
+        if pool is not None:
+            pool.close()
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+def _post(url: str, body: bytes, headers: dict, *, livemode: bool, connections: Connections | None = None) -> _Answer:
     """POST to a vetted address of ``url``; never follows redirects, never raises for the network."""
+    own = connections is None
+    connections = Connections() if own else connections
     timeout = settings.KASSA_WEBHOOK_TIMEOUT
     try:
         parts, port, addresses = ssrf.addresses_for(url, livemode=livemode)
@@ -131,16 +175,12 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": _USER_AGENT,
     }
-    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
-    if scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            addresses[0], port, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED", **options
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(addresses[0], port, **options)
+    where = (scheme, addresses[0], port, host)
     limit = settings.KASSA_WEBHOOK_BODY_PREFIX
-    try:
-        response = pool.urlopen(
+    complete = False
+
+    def send():
+        return connections.pool(*where).urlopen(
             "POST",
             path,
             body=body,
@@ -149,6 +189,17 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
             preload_content=False,
             assert_same_host=False,
         )
+
+    try:
+        try:
+            response = send()
+        except urllib3.exceptions.ProtocolError:
+            if where not in connections.used:
+                raise
+            # The receiver closed the kept-alive connection while it idled: once more, on a new one.
+            connections.discard(*where)
+            response = send()
+        connections.used.add(where)
         # The answer's first part only, and not past the attempt's deadline (a receiver dripping
         # bytes would otherwise hold the worker one read timeout per byte).
         deadline = time.monotonic() + timeout
@@ -157,9 +208,13 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
             while len(prefix) < limit * 4 and time.monotonic() < deadline:
                 chunk = response.read(512, decode_content=True)
                 if not chunk:
+                    complete = True
                     break
                 prefix += chunk
         finally:
+            # An answer read to its end leaves the connection ready for the next delivery; else it is dropped.
+            if not complete:
+                response.close()
             response.release_conn()
         return _Answer(
             status=response.status,
@@ -167,12 +222,15 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool) -> _Answer:
             retry_after=_retry_after(response.headers.get("Retry-After")),
         )
     except urllib3.exceptions.TimeoutError:
+        connections.discard(*where)
         return _Answer(error=f"Timed out after {timeout:g} s")
     except urllib3.exceptions.HTTPError as exc:
+        connections.discard(*where)
         reason = getattr(exc, "reason", None) or exc
         return _Answer(error=f"Connection failed: {type(reason).__name__}"[:300])
     finally:
-        pool.close()
+        if own:
+            connections.close()
 
 
 # --- the lease -----------------------------------------------------------------------
@@ -220,36 +278,43 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
     """Send the endpoint's due deliveries, one at a time; returns the number of attempts made."""
     started = time.monotonic()
     attempts = 0
-    while True:
-        lease = _lease_take(endpoint_pk)
-        if lease is None:
-            return attempts  # another worker is sending to it, or it is disabled
-        failed = False
-        try:
-            while (delivery := _due(endpoint_pk).select_related("event", "endpoint").first()) is not None:
-                if time.monotonic() - started > budget_seconds:
-                    # Let other endpoints have this slot and carry on in a new task (lease released first,
-                    # or the new task would find it taken and leave the rest to the sweeper).
+    connections = Connections()  # one kept-alive connection for the whole run, not one per delivery
+    try:
+        while True:
+            lease = _lease_take(endpoint_pk)
+            if lease is None:
+                return attempts  # another worker is sending to it, or it is disabled
+            failed = False
+            try:
+                while batch := list(_due(endpoint_pk).select_related("event", "endpoint")[:_BATCH]):
+                    for delivery in batch:
+                        if time.monotonic() - started > budget_seconds:
+                            # Let other endpoints have this slot and carry on in a new task (lease released
+                            # first, or the new task would find it taken and leave the rest to the sweeper).
+                            _lease_release(endpoint_pk, lease)
+                            lease = None
+                            endpoint_kick(endpoint_pk)
+                            return attempts
+                        lease = _lease_renew(endpoint_pk, lease)  # also: stop at once if it was disabled
+                        if lease is None:
+                            return attempts
+                        attempts += 1
+                        if not _attempt(delivery, connections=connections):
+                            failed = True
+                            break
+                    if failed:
+                        break
+            finally:
+                if lease is not None:
                     _lease_release(endpoint_pk, lease)
-                    lease = None
-                    endpoint_kick(endpoint_pk)
-                    return attempts
-                lease = _lease_renew(endpoint_pk, lease)
-                if lease is None:
-                    return attempts
-                attempts += 1
-                if not _attempt(delivery):
-                    failed = True
-                    break
-        finally:
-            if lease is not None:
-                _lease_release(endpoint_pk, lease)
-        # A delivery that committed while the lease was held had its own task turned away: look again.
-        if failed or not _due(endpoint_pk).exists():
-            return attempts
+            # A delivery that committed while the lease was held had its own task turned away: look again.
+            if failed or not _due(endpoint_pk).exists():
+                return attempts
+    finally:
+        connections.close()
 
 
-def _attempt(delivery: Delivery) -> bool:
+def _attempt(delivery: Delivery, *, connections: Connections | None = None) -> bool:
     """One request for ``delivery``, recorded; True on success."""
     endpoint = delivery.endpoint
     event = delivery.event
@@ -259,7 +324,7 @@ def _attempt(delivery: Delivery) -> bool:
     )
     started_at = timezone.now()
     clock = time.monotonic()
-    answer = _post(endpoint.url, body, headers, livemode=endpoint.livemode)
+    answer = _post(endpoint.url, body, headers, livemode=endpoint.livemode, connections=connections)
     duration_ms = int((time.monotonic() - clock) * 1000)
     retry_in = _record(delivery, answer, started_at=started_at, duration_ms=duration_ms)
     if retry_in is not None and retry_in <= _COUNTDOWN_LIMIT:
