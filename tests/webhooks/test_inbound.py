@@ -248,14 +248,18 @@ def test_localstripe_webhook_settles_a_payment_whose_payer_left(
         intent = _pay_with_3ds(session, card_token, stripe_backend)  # and nobody asks Kassa to look again
 
         def settled():
-            return PaymentIntent.objects.get(pk=intent.pk).status == "succeeded"
+            # The handler commits the payment before the worker marks the event applied: wait for both.
+            applied = ProcessorEvent.objects.filter(
+                type="payment_intent.succeeded",
+                object_id=intent.processor_id,
+                status=ProcessorEvent.Status.SUCCEEDED,
+            ).exists()
+            return applied and PaymentIntent.objects.get(pk=intent.pk).status == "succeeded"
 
         deadline = time.monotonic() + 60
         while not settled():
             assert time.monotonic() < deadline, list(ProcessorEvent.objects.values("type", "status", "error"))
             time.sleep(0.2)
-        stored = ProcessorEvent.objects.get(type="payment_intent.succeeded", object_id=intent.processor_id)
-        assert stored.status == ProcessorEvent.Status.SUCCEEDED
         assert CheckoutSession.objects.get(pk=session.pk).status == "complete"
         receiver.wait_for(lambda: receiver.received("/merchant"), what="checkout.session.completed")
         payload = json.loads(receiver.received("/merchant")[0].body)
