@@ -425,7 +425,9 @@ class EventAdmin(RecordAdmin):
             )
             if count
         ]
-        return " · ".join(parts) or "none (no endpoint listened)"
+        if parts:
+            return " · ".join(parts)
+        return "none (no endpoint listened)" if event.deliveries_planned else "not planned yet (waiting for a worker)"
 
     @admin.display(description="Request")
     def api_request(self, event):

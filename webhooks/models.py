@@ -108,11 +108,15 @@ class Event(MerchantScoped):
     api_version = models.CharField(max_length=40)
     request_id = models.CharField(max_length=64, blank=True, null=True)
     idempotency_key = models.CharField(max_length=255, blank=True, null=True)
+    # False until the dispatcher has planned its deliveries (webhooks/services/outbox.py): the request
+    # that made the event only writes the row, the workers find the endpoints.
+    deliveries_planned = models.BooleanField(default=False, editable=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["merchant", "livemode", "-id"], name="event_list"),
             models.Index(fields=["merchant", "livemode", "type", "-id"], name="event_list_by_type"),
+            models.Index(fields=["id"], condition=models.Q(deliveries_planned=False), name="event_unplanned"),
         ]
 
     def __str__(self) -> str:

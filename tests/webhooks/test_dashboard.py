@@ -21,7 +21,7 @@ from merchants import services as merchants
 from merchants.models import Membership
 from tests import factories
 from webhooks.models import Delivery, DeliveryAttempt, Event, ProcessorEvent, WebhookEndpoint
-from webhooks.services import endpoints, inbound
+from webhooks.services import endpoints, inbound, outbox
 
 ENDPOINTS = "/admin/webhooks/webhookendpoint/"
 EVENTS = "/admin/webhooks/event/"
@@ -74,6 +74,11 @@ def _url(base: str, obj, action: str = "change") -> str:
     return f"{base}{obj.pk}/{action}/"
 
 
+def _planned(event: Event) -> Event:
+    outbox.events_dispatch()  # what a worker does right after the commit
+    return event
+
+
 @pytest.fixture
 def shops(db):
     """Two merchants, each with Stripe credentials (and its signing secret), an endpoint, an event, a Stripe event."""
@@ -93,7 +98,9 @@ def shops(db):
             "merchant": m,
             "admin": factories.staff(m, Membership.Role.ADMIN),
             "endpoint": endpoint,
-            "event": Event.objects.get(merchant=m, type="product.created", data__object__id=product.public_id),
+            "event": _planned(
+                Event.objects.get(merchant=m, type="product.created", data__object__id=product.public_id)
+            ),
             "stripe_event": _stripe_event(m, event_id=f"evt_{name}_1"),
         }
     return data
@@ -354,7 +361,10 @@ def test_deliveries_show_their_attempts(client, shops):
 def test_events_are_listed_filtered_and_searched(client, shops):
     alpha = shops["Alpha"]
     customer = billing.customer_create(merchant=alpha["merchant"], livemode=False, email="ann@example.com")
+    waiting = Event.objects.get(type="customer.created", data__object__id=customer.public_id)
     client.force_login(alpha["admin"])
+    assert "not planned yet (waiting for a worker)" in client.get(EVENTS).text
+    _planned(waiting)
     listing = client.get(EVENTS)
     assert "product.created" in listing.text
     assert "customer.created" in listing.text

@@ -386,6 +386,10 @@ def test_a_change_rolled_back_leaves_no_event_and_no_delivery(transactional_db, 
     customer = services.customer_create(merchant=merchant, livemode=False, email="kept@example.com")
     [event] = Event.objects.all()
     _about(event, customer)
+    # The request wrote the event only; the dispatcher (a worker) plans its delivery, once.
+    assert not Delivery.objects.exists()
+    assert outbox.events_dispatch() == 1
+    assert outbox.events_dispatch() == 0
     assert Delivery.objects.filter(event=event).count() == 1
 
 
@@ -409,6 +413,7 @@ def _endpoint(merchant, events, *, livemode: bool = False, disabled: bool = Fals
 
 
 def _sent_to(event: Event) -> set[str]:
+    outbox.events_dispatch()  # what a worker does right after the commit
     return {d.endpoint.description for d in event.deliveries.select_related("endpoint")}
 
 
@@ -447,8 +452,20 @@ def test_each_event_goes_to_the_enabled_endpoints_listening_for_it(merchant, oth
     assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.PENDING}
     assert Delivery.objects.filter(endpoint=named["all"]).count() == 4
 
-    # Listening is decided when the event happens: a later change of mind sends nothing old.
+    # Listening is decided when the deliveries are planned (at once, by a worker): a later change of
+    # mind sends nothing old.
     endpoints.webhook_endpoint_update(endpoint=named["customers"], enabled_events=["*"])
     assert named["customers"].deliveries.count() == 1
     services.product_create(merchant=merchant, livemode=False, name="Later")
     assert _sent_to(_last(merchant, "product.created")) == {"customers", "products", "all"}
+
+
+def test_an_endpoint_made_after_an_event_does_not_get_it_even_if_planning_was_late(merchant):
+    """Planning waits for a worker; what an endpoint receives does not depend on how long it waited."""
+    services.customer_create(merchant=merchant, livemode=False, email="early@example.com")
+    late = _endpoint(merchant, ["*"])
+    planned = outbox.events_dispatch()
+    assert planned == 1
+    assert not late.deliveries.exists()
+    services.customer_create(merchant=merchant, livemode=False, email="later@example.com")
+    assert _sent_to(_last(merchant, "customer.created")) == {late.description}

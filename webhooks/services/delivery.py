@@ -2,12 +2,12 @@
 
 - **Lease per endpoint.** ``endpoint_deliver`` takes the endpoint's lease
   (``delivering_until``, one conditional UPDATE) and sends its due
-  deliveries oldest first, one at a time, read in batches and sent over one
-  kept-alive connection (re-vetted at every attempt, reused only for the
-  same vetted address). A second task for the same
-  endpoint finds the lease taken and returns at once: it holds no worker
-  slot. So one endpoint, however slow or dead, occupies at most one worker
-  slot at a time, for at most one attempt's timeout per try.
+  deliveries oldest first, one at a time, read in batches of 50 and sent
+  over one kept-alive connection (reused only for the same vetted address).
+  A second task for the same endpoint finds the lease taken and returns at
+  once: it holds no worker slot. So one endpoint, however slow or dead,
+  occupies at most one worker slot at a time, for at most one attempt's
+  timeout per try.
 - **Paused after a failure.** A failed attempt pauses the endpoint until its
   retry time (``paused_until``): the endpoint's other queued tasks find it
   paused and return at once. A dead endpoint is therefore tried once per
@@ -15,19 +15,26 @@
   merchant's delivery waits at most one attempt's timeout (measured: README,
   ``bench/webhook_isolation.py``, which first showed that without the pause a
   single-process worker spent one timeout per queued event).
-- **No lost deliveries.** The lease outlives one attempt by a margin and is
-  renewed before each; a worker killed mid-request leaves a lease that runs
-  out, and beat's sweeper (``deliveries_sweep``) queues every endpoint with
-  due deliveries. The receiver may then see an event twice (at least once,
-  as at Stripe: receivers dedupe on the event id), never zero times.
+- **Written down a batch at a time.** Successes are recorded together (one
+  transaction: the attempts inserted, the deliveries settled in one UPDATE)
+  when the batch ends or a failure comes; a failure is recorded at once with
+  its retry plan. Each event's ``pending_webhooks`` is counted once per batch.
+- **No lost deliveries.** The lease outlives one attempt by a margin; it is
+  renewed at each batch and whenever less than one attempt's time is left. A
+  worker killed mid-batch leaves a lease that runs out and deliveries still
+  pending, and beat's sweeper (``deliveries_sweep``) queues every endpoint
+  with due deliveries. The receiver may then see the batch's events again
+  (at least once, as at Stripe: receivers dedupe on the event id), never
+  zero times.
 - **What counts.** 2xx is success; anything else fails, 3xx included
   (redirects are not followed). ``Retry-After`` (seconds or an HTTP date) on
   a failure postpones the retry to at least then (capped at a day). 410
   Gone disables the endpoint. When a delivery's schedule ends and the
   endpoint has had no success since that delivery began, the endpoint is
   disabled and the merchant's owners are emailed.
-- **SSRF.** The address is resolved and vetted at every attempt and the
-  connection goes to that vetted address (webhooks/ssrf.py).
+- **SSRF.** The address is resolved and vetted at least every two seconds
+  of a run (``Connections.vetted``), and the connection goes to that vetted
+  address, never to a second look-up's (webhooks/ssrf.py).
 """
 
 import json
@@ -40,7 +47,7 @@ import urllib3
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from kassa import crypto
@@ -48,7 +55,7 @@ from merchants.models import Membership
 
 from .. import signing, ssrf
 from ..models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
-from .outbox import endpoint_kick
+from .outbox import endpoint_kick, events_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +63,10 @@ logger = logging.getLogger(__name__)
 _COUNTDOWN_LIMIT = 300
 _MAX_RETRY_AFTER = 24 * 3600
 _USER_AGENT = "Kassa-Webhooks/1.0 (+Stripe-compatible)"
-#: Due deliveries read per query; each is still re-checked when it is recorded (``_record``).
+#: Due deliveries read per query, sent in a row and written down together (``_send_batch``).
 _BATCH = 50
+#: Seconds one DNS look-up and its SSRF vetting serve a run's attempts to one URL (``Connections.vetted``).
+_VETTED_FOR = 2.0
 
 
 # --- what is sent ----------------------------------------------------------------
@@ -128,6 +137,22 @@ class Connections:
         self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
         #: addresses whose connection has carried a request: it may since have been closed by the receiver
         self.used: set[tuple] = set()
+        self._vetted: dict[tuple, tuple[float, tuple]] = {}
+
+    def vetted(self, url: str, *, livemode: bool) -> tuple:
+        """``ssrf.addresses_for(url)``, looked up again when the last look-up is ``_VETTED_FOR`` old.
+
+        Safe against DNS rebinding as before: the connection goes to the
+        address that was vetted, never to a second look-up's. A refusal or a
+        failed look-up is not kept.
+        """
+        now = time.monotonic()
+        kept = self._vetted.get((url, livemode))
+        if kept is not None and now - kept[0] < _VETTED_FOR:
+            return kept[1]
+        found = ssrf.addresses_for(url, livemode=livemode)
+        self._vetted[(url, livemode)] = (now, found)
+        return found
 
     def pool(self, scheme: str, address: str, port: int, host: str) -> urllib3.HTTPConnectionPool:
         key = (scheme, address, port, host)
@@ -146,6 +171,7 @@ class Connections:
         """After a failed request: the next one starts on a fresh connection."""
         pool = self._pools.pop((scheme, address, port, host), None)
         self.used.discard((scheme, address, port, host))
+        self._vetted.clear()
         if pool is not None:
             pool.close()
 
@@ -161,7 +187,7 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool, connections: 
     connections = Connections() if own else connections
     timeout = settings.KASSA_WEBHOOK_TIMEOUT
     try:
-        parts, port, addresses = ssrf.addresses_for(url, livemode=livemode)
+        parts, port, addresses = connections.vetted(url, livemode=livemode)
     except ssrf.Refused as exc:
         return _Answer(error=f"Refused: {exc.message}"[:300])
     except OSError as exc:
@@ -241,6 +267,11 @@ def _lease_length() -> timedelta:
     return timedelta(seconds=2 * settings.KASSA_WEBHOOK_TIMEOUT + 5)
 
 
+def _attempt_span() -> timedelta:
+    """The most one attempt can take (connect, then one read): the lease must have that much left before it."""
+    return timedelta(seconds=2 * settings.KASSA_WEBHOOK_TIMEOUT + 1)
+
+
 def _lease_take(endpoint_pk: int):
     now = timezone.now()
     until = now + _lease_length()
@@ -287,64 +318,138 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
             failed = False
             try:
                 while batch := list(_due(endpoint_pk).select_related("event", "endpoint")[:_BATCH]):
-                    for delivery in batch:
-                        if time.monotonic() - started > budget_seconds:
-                            # Let other endpoints have this slot and carry on in a new task (lease released
-                            # first, or the new task would find it taken and leave the rest to the sweeper).
-                            _lease_release(endpoint_pk, lease)
-                            lease = None
-                            endpoint_kick(endpoint_pk)
-                            return attempts
-                        lease = _lease_renew(endpoint_pk, lease)  # also: stop at once if it was disabled
-                        if lease is None:
-                            return attempts
-                        attempts += 1
-                        if not _attempt(delivery, connections=connections):
-                            failed = True
-                            break
-                    if failed:
+                    if time.monotonic() - started > budget_seconds:
+                        # Let other endpoints have this slot and carry on in a new task (lease released
+                        # first, or the new task would find it taken and leave the rest to the sweeper).
+                        _lease_release(endpoint_pk, lease)
+                        lease = None
+                        endpoint_kick(endpoint_pk)
+                        return attempts
+                    # Once per batch, and whenever less than one attempt's time is left: a disabled
+                    # endpoint (its lease cleared) stops the run here.
+                    lease = _lease_renew(endpoint_pk, lease)
+                    if lease is None:
+                        return attempts
+                    sent, failed, lease = _send_batch(batch, lease=lease, connections=connections)
+                    attempts += sent
+                    if failed or lease is None:
                         break
             finally:
                 if lease is not None:
                     _lease_release(endpoint_pk, lease)
             # A delivery that committed while the lease was held had its own task turned away: look again.
-            if failed or not _due(endpoint_pk).exists():
+            if failed or lease is None or not _due(endpoint_pk).exists():
                 return attempts
     finally:
         connections.close()
 
 
-def _attempt(delivery: Delivery, *, connections: Connections | None = None) -> bool:
-    """One request for ``delivery``, recorded; True on success."""
-    endpoint = delivery.endpoint
-    event = delivery.event
-    body = json.dumps(event_payload(event), separators=(",", ":")).encode()
-    headers = signing.headers(
-        body=body, message_id=event.public_id, timestamp=int(time.time()), secrets=signing_secrets(endpoint)
+def _send_batch(batch: list[Delivery], *, lease, connections: Connections) -> tuple[int, bool, datetime | None]:
+    """Send ``batch`` in order until one fails; returns (attempts, whether one failed, the lease now).
+
+    Successes are written down together, in one transaction, when the batch
+    ends or before a failure is (a worker killed in between sends those
+    again: at least once). A failure is written down at once, with its
+    retry plan, and ends the batch.
+    """
+    endpoint = batch[0].endpoint
+    pending = dict(
+        Delivery.objects.filter(event_id__in=[d.event_id for d in batch], status=Delivery.Status.PENDING)
+        .values_list("event_id")
+        .annotate(n=Count("id"))
     )
-    started_at = timezone.now()
-    clock = time.monotonic()
-    answer = _post(endpoint.url, body, headers, livemode=endpoint.livemode, connections=connections)
-    duration_ms = int((time.monotonic() - clock) * 1000)
-    retry_in = _record(delivery, answer, started_at=started_at, duration_ms=duration_ms)
-    if retry_in is not None and retry_in <= _COUNTDOWN_LIMIT:
-        endpoint_kick(endpoint.pk, countdown=retry_in)
-    level = logging.INFO if answer.ok else logging.WARNING
-    logger.log(
-        level,
-        "Webhook %s %s to %s: %s in %d ms",
-        event.public_id,
-        event.type,
+    secrets = signing_secrets(endpoint)
+    succeeded: list[tuple[Delivery, _Answer, datetime, int]] = []
+    attempts = 0
+    failed = False
+    try:
+        for delivery in batch:
+            if lease - timezone.now() < _attempt_span():
+                lease = _lease_renew(endpoint.pk, lease)
+                if lease is None:
+                    break
+            attempts += 1
+            event = delivery.event
+            body = json.dumps(
+                event_payload(event, pending_webhooks=pending.get(event.pk, 1)), separators=(",", ":")
+            ).encode()
+            headers = signing.headers(
+                body=body, message_id=event.public_id, timestamp=int(time.time()), secrets=secrets
+            )
+            started_at = timezone.now()
+            clock = time.monotonic()
+            answer = _post(endpoint.url, body, headers, livemode=endpoint.livemode, connections=connections)
+            duration_ms = int((time.monotonic() - clock) * 1000)
+            if answer.ok:
+                succeeded.append((delivery, answer, started_at, duration_ms))
+                continue
+            _record_successes(endpoint, succeeded)
+            succeeded = []
+            failed = True
+            retry_in = _record(delivery, answer, started_at=started_at, duration_ms=duration_ms)
+            if retry_in is not None and retry_in <= _COUNTDOWN_LIMIT:
+                endpoint_kick(endpoint.pk, countdown=retry_in)
+            logger.warning(
+                "Webhook %s %s to %s: %s in %d ms",
+                event.public_id,
+                event.type,
+                endpoint.public_id,
+                answer.status or answer.error,
+                duration_ms,
+            )
+            break
+    finally:
+        _record_successes(endpoint, succeeded)
+    return attempts, failed, lease
+
+
+@transaction.atomic
+def _record_successes(endpoint: WebhookEndpoint, succeeded: list[tuple[Delivery, "_Answer", datetime, int]]) -> None:
+    """The batch's successful attempts, and their deliveries settled, in one transaction."""
+    if not succeeded:
+        return
+    DeliveryAttempt.objects.bulk_create(
+        [
+            DeliveryAttempt(
+                delivery=delivery,
+                started_at=started_at,
+                duration_ms=duration_ms,
+                status_code=answer.status,
+                succeeded=True,
+                response_body=answer.body,
+                manual=delivery.resend_requested,
+            )
+            for delivery, answer, started_at, duration_ms in succeeded
+        ]
+    )
+    # Only deliveries still pending change: one settled meanwhile (a worker whose lease ran out while
+    # this one was still waiting) keeps its outcome; the attempt is written down all the same.
+    Delivery.objects.filter(pk__in=[item[0].pk for item in succeeded], status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.SUCCEEDED,
+        delivered_at=timezone.now(),
+        next_attempt_at=None,
+        resend_requested=False,
+        attempt_count=F("attempt_count") + 1,
+    )
+    if endpoint.paused_until is not None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=None)
+        endpoint.paused_until = None
+    first, last = succeeded[0][0].event, succeeded[-1][0].event
+    logger.info(
+        "Webhooks to %s: %d delivered (%s%s)",
         endpoint.public_id,
-        answer.status or answer.error,
-        duration_ms,
+        len(succeeded),
+        first.public_id,
+        f" … {last.public_id}" if len(succeeded) > 1 else "",
     )
-    return answer.ok
 
 
 @transaction.atomic
 def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int) -> float | None:
-    """Write down the attempt and what follows from it; returns seconds until the retry, if one is planned."""
+    """Write down a failed attempt and what follows from it; returns seconds until the retry, if one is planned.
+
+    (Successes are written down a batch at a time: ``_record_successes``.)
+    """
     delivery = Delivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
     endpoint = delivery.endpoint
     settled = delivery.status != Delivery.Status.PENDING
@@ -365,39 +470,31 @@ def _record(delivery: Delivery, answer: _Answer, *, started_at, duration_ms: int
         return None
     delivery.attempt_count += 1
     delivery.resend_requested = False
-    retry_in = None
-    if answer.ok:
-        delivery.status = Delivery.Status.SUCCEEDED
-        delivery.delivered_at = timezone.now()
-        delivery.next_attempt_at = None
-        if endpoint.paused_until is not None:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=None)
-    elif answer.status == 410:
+    if answer.status == 410:
         delivery.status = Delivery.Status.FAILED
         delivery.next_attempt_at = None
         delivery.save()
         endpoint_disable(endpoint=endpoint, reason="The endpoint answered 410 Gone.", notify=True)
         return None
-    else:
-        schedule = settings.KASSA_WEBHOOK_RETRY_SCHEDULE["live" if endpoint.livemode else "test"]
-        failures = delivery.attempts.filter(manual=False, succeeded=False).count()
-        retry_in = schedule[min(max(failures, 1), len(schedule)) - 1]
-        if answer.retry_after is not None:
-            retry_in = max(retry_in, min(answer.retry_after, _MAX_RETRY_AFTER))
-        # The endpoint rests until then: its other queued deliveries do not each spend a timeout on it.
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=timezone.now() + timedelta(seconds=retry_in))
-        if failures > len(schedule) or (manual and failures >= len(schedule)):
-            delivery.status = Delivery.Status.FAILED
-            delivery.next_attempt_at = None
-            delivery.save()
-            if not manual and not _succeeded_since(endpoint, delivery.created):
-                endpoint_disable(
-                    endpoint=endpoint,
-                    reason=f"No delivery succeeded for {_describe(timezone.now() - delivery.created)}.",
-                    notify=True,
-                )
-            return None
-        delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+    schedule = settings.KASSA_WEBHOOK_RETRY_SCHEDULE["live" if endpoint.livemode else "test"]
+    failures = delivery.attempts.filter(manual=False, succeeded=False).count()
+    retry_in = schedule[min(max(failures, 1), len(schedule)) - 1]
+    if answer.retry_after is not None:
+        retry_in = max(retry_in, min(answer.retry_after, _MAX_RETRY_AFTER))
+    # The endpoint rests until then: its other queued deliveries do not each spend a timeout on it.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_until=timezone.now() + timedelta(seconds=retry_in))
+    if failures > len(schedule) or (manual and failures >= len(schedule)):
+        delivery.status = Delivery.Status.FAILED
+        delivery.next_attempt_at = None
+        delivery.save()
+        if not manual and not _succeeded_since(endpoint, delivery.created):
+            endpoint_disable(
+                endpoint=endpoint,
+                reason=f"No delivery succeeded for {_describe(timezone.now() - delivery.created)}.",
+                notify=True,
+            )
+        return None
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
     delivery.save()
     return retry_in
 
@@ -459,7 +556,9 @@ def _email_owners(endpoint: WebhookEndpoint, reason: str) -> None:
 
 
 def deliveries_sweep(*, now: datetime) -> int:
-    """Queue every endpoint that has due deliveries and no live lease (lost tasks, long retries)."""
+    """Plan what no dispatcher planned (a lost nudge), then queue every endpoint that has due deliveries
+    and no live lease (lost tasks, long retries)."""
+    events_dispatch()
     endpoint_pks = (
         Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
         .filter(endpoint__status=WebhookEndpoint.Status.ENABLED)

@@ -1,15 +1,29 @@
-"""The outbox: an ``Event`` and its deliveries, written in the transaction of the change.
+"""The outbox: an ``Event`` written in the transaction of the change, its deliveries planned by the workers.
 
 Services call ``event_emit`` inside their own ``transaction.atomic`` block,
 right after the change; the event commits with the change or not at all.
-The delivery tasks are queued on commit; if that queueing is lost (the
-broker is down, the process dies after the commit), beat's sweeper finds the
-pending deliveries in the database. ``data.object`` is the object as the API
-shows it at that moment, rendered by the same serializer the API uses
-(registered by each app: ``register``).
+That is all the request does: one INSERT. Which endpoints hear of the event
+is decided on the delivery side (``events_dispatch``, a Celery task): it
+takes the events whose deliveries are not planned yet, in batches, finds
+the enabled endpoints of their merchants and modes that listen for them
+(and existed when the event happened), writes the deliveries and marks the
+events planned in one transaction, then queues each endpoint once per batch.
+
+The request only nudges the dispatcher, after its commit (``events_kick``):
+at once for the first event in a 50 ms window, and once more at the end of a
+window that had more, so a burst costs a few tasks, not one per event, and a
+quiet event is planned at once. If a nudge is lost (the broker is down, the
+process dies after the commit), beat's sweeper runs the dispatcher
+(``deliveries_sweep``); nothing is lost because the unplanned events are
+rows, not messages. ``data.object`` is the object as the API shows it at
+that moment, rendered by the same serializer the API uses (registered by
+each app: ``register``).
 """
 
 import logging
+import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable
 
 from django.conf import settings
@@ -48,13 +62,14 @@ def _previous_attributes(before: dict, after: dict) -> dict:
 def event_emit(
     *, type: str, obj, before: dict | None = None, data_object: dict | None = None, deliver: bool = True
 ) -> Event | None:
-    """Record that ``type`` happened to ``obj`` (in the caller's transaction), and plan its deliveries.
+    """Record that ``type`` happened to ``obj`` (in the caller's transaction); the dispatcher plans its deliveries.
 
     ``before``: the object's rendering before an update, for
     ``data.previous_attributes``; an update that changed nothing the API
     shows records no event (None), as at Stripe. ``data_object``: a rendering
     to use instead of ``obj``'s own (a charge described from its
-    PaymentIntent).
+    PaymentIntent). ``deliver=False``: the caller plans the deliveries itself
+    (``deliveries_plan``, the dashboard's test event to one endpoint).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it records")
@@ -74,18 +89,98 @@ def event_emit(
         api_version=settings.KASSA_API_VERSION,
         request_id=request[0] if request else None,
         idempotency_key=request[1] if request else None,
+        deliveries_planned=not deliver,
     )
-    if not deliver:
-        return event
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(
-            merchant_id=obj.merchant_id, livemode=obj.livemode, status=WebhookEndpoint.Status.ENABLED
-        )
-        if endpoint.listens_for(type)
-    ]
-    deliveries_plan(event=event, endpoints=endpoints)
+    if deliver:
+        transaction.on_commit(events_kick)
     return event
+
+
+# --- the dispatcher: planning deliveries, on the workers' side ---------------------------
+
+#: Events planned per transaction.
+_DISPATCH_BATCH = 500
+#: A process nudges the dispatcher at most at the start and at the end of each window this long.
+_KICK_WINDOW = 0.05
+
+
+class _Kicks:
+    """This process's nudges: a leading one per window, and one trailing one if the window had more events."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.window_end = 0.0
+        self.trailing = False
+
+    def countdown(self) -> float | None:
+        """Seconds until the nudge this event needs (0 for at once), or None if one already covers it.
+
+        A nudge queued with a countdown runs no earlier than the window's end, which is after this
+        event's commit (this runs on commit), so the dispatcher it starts will see the event.
+        """
+        now = time.monotonic()
+        with self.lock:
+            if now >= self.window_end:
+                self.window_end = now + _KICK_WINDOW
+                self.trailing = False
+                return 0
+            if not self.trailing:
+                self.trailing = True
+                return self.window_end - now
+            return None
+
+
+_kicks = _Kicks()
+
+
+def events_kick() -> None:
+    """After a commit that wrote events: make sure a dispatcher runs after it."""
+    countdown = _kicks.countdown()
+    if countdown is None:
+        return
+    try:
+        enqueue("webhooks.tasks.events_dispatch", countdown=countdown or None)
+    except Exception:
+        logger.warning("Could not queue the webhook dispatcher; the sweeper will run it", exc_info=True)
+
+
+def events_dispatch() -> int:
+    """Plan the deliveries of every event not planned yet; returns how many events it planned.
+
+    Safe to run in several processes at once: on PostgreSQL each takes other
+    rows (``SKIP LOCKED``); elsewhere writes are serialized and a delivery
+    planned twice is refused by its unique constraint.
+    """
+    planned = 0
+    while True:
+        with transaction.atomic():
+            events = list(
+                Event.objects.filter(deliveries_planned=False)
+                .order_by("id")
+                .select_for_update(skip_locked=True)
+                .only("id", "merchant_id", "livemode", "type", "created")[:_DISPATCH_BATCH]
+            )
+            if not events:
+                return planned
+            listeners = defaultdict(list)
+            for endpoint in WebhookEndpoint.objects.filter(
+                merchant_id__in={event.merchant_id for event in events}, status=WebhookEndpoint.Status.ENABLED
+            ).only("id", "merchant_id", "livemode", "enabled_events", "created"):
+                listeners[(endpoint.merchant_id, endpoint.livemode)].append(endpoint)
+            deliveries = [
+                Delivery(event=event, endpoint=endpoint)
+                for event in events
+                for endpoint in listeners[(event.merchant_id, event.livemode)]
+                # The endpoints the event could have gone to when it happened.
+                if endpoint.created <= event.created and endpoint.listens_for(event.type)
+            ]
+            Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+            Event.objects.filter(pk__in=[event.pk for event in events]).update(deliveries_planned=True)
+            for endpoint_pk in {delivery.endpoint_id for delivery in deliveries}:
+                transaction.on_commit(lambda pk=endpoint_pk: endpoint_kick(pk))
+        planned += len(events)
+        if len(events) < _DISPATCH_BATCH:
+            return planned
 
 
 def deliveries_plan(*, event: Event, endpoints: list[WebhookEndpoint]) -> None:
