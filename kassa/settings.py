@@ -114,13 +114,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # /v1/ requests over their key's rate limit are answered here, before anything else runs.
     "merchants.api.throttling.APIRateLimitMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # kassa.page_middleware: the libraries' own, skipped for the API and Stripe's webhooks (no sessions there).
+    "kassa.page_middleware.WhiteNoiseMiddleware",
+    "kassa.page_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "kassa.page_middleware.AuthenticationMiddleware",
+    "kassa.page_middleware.OTPMiddleware",
+    "kassa.page_middleware.MessageMiddleware",
     "merchants.two_factor_pages.TwoFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.

@@ -31,15 +31,12 @@ class TwoFactorPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # path_info: the path inside Kassa, whatever prefix a proxy serves it under. The path first: the
+        # API and Stripe's webhooks have no ``request.user`` (kassa.page_middleware).
+        if not request.path_info.startswith("/admin/") or request.path_info.startswith(_OPEN_PATHS):
+            return self.get_response(request)
         user = request.user
-        if (
-            # path_info: the path inside Kassa, whatever prefix a proxy serves it under.
-            request.path_info.startswith("/admin/")
-            and not request.path_info.startswith(_OPEN_PATHS)
-            and user.is_authenticated
-            and not user.is_verified()
-            and two_factor.two_factor_required(user=user)
-        ):
+        if user.is_authenticated and not user.is_verified() and two_factor.two_factor_required(user=user):
             if two_factor.two_factor_enabled(user=user):
                 logout(request)
                 messages.warning(request, "Log in again with your two-factor code.")
