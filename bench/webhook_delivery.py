@@ -15,7 +15,7 @@ What it measures
     is a loopback receiver in a subprocess of its own (asyncio, one thread,
     HTTP/1.1 with keep-alive) that answers every POST ``200 ok`` at once. On
     its own it costs about 0.25 ms of CPU per request with a new connection
-    per request (what Kassa does today) and about 0.07 ms on a kept-alive
+    per request and about 0.07 ms on a kept-alive
     connection, i.e. roughly 4,000 and 14,000 requests/s of one core; driven
     by this script's single-threaded Python client it answered about 2,500
     and 4,500 req/s on a busy 2-core machine. Every run measures it first and
@@ -29,9 +29,11 @@ What it measures
     - ``1 endpoint``: one merchant with one test-mode endpoint (``*``) on the
       receiver gets E customers through the service layer
       (``billing.catalogue.services.customer_create``, one transaction each,
-      as the API does), so E ``customer.created`` events, E deliveries and E
-      delivery tasks, exactly what production would queue. Done when all E
-      deliveries are ``succeeded`` in the database.
+      as the API does), so E ``customer.created`` events and the few
+      dispatcher nudges their commits queue, exactly what production would
+      queue. The clock covers the whole delivery side: planning the E
+      deliveries (the dispatcher), queueing the endpoint, sending. Done when
+      all E deliveries are ``succeeded`` in the database.
     - ``4 endpoints``: the same with four merchants, one endpoint each, E/4
       customers each (created round-robin). An endpoint is served by one
       worker process at a time (its lease), so one busy endpoint cannot use
@@ -82,13 +84,11 @@ How to read it
     numbers depend on the machine; the ratios are the figures to compare.
 
     ``left`` is how many of the scenario's tasks were still queued when its
-    last delivery succeeded: with one lease per endpoint, a busy endpoint's
-    extra tasks find the lease taken or nothing due and return at once (with
-    four endpoints, four tasks deliver everything and almost all the others
-    are left). They are part of what the burst costs, so the worker keeps
-    draining them, still timed: ``empty at`` is when the queue was empty
-    (seconds from the release) and ``with rest`` the worker's CPU per
-    delivery up to then. For the no-op drain both equal the main figures.
+    last delivery succeeded (a nudge or an endpoint task that found the work
+    already done or the lease taken); the worker keeps draining them, still
+    timed: ``empty at`` is when the queue was empty (seconds from the
+    release) and ``with rest`` the worker's CPU per delivery up to then. For
+    the no-op drain both equal the main figures.
     ``receiver`` is its share of one core during the scenario: far below
     100 % means it was not the bottleneck.
 

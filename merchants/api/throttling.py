@@ -9,6 +9,12 @@
 - **Sliding window** (``limits``' sliding-window counter): the previous
   window's count weighs in, so a client cannot send twice its limit across a
   window boundary as fixed one-second windows allowed.
+- **A refused key is refused locally for a moment.** For the time one slot
+  of its limit takes to free up (1/25 s at 25/s), the process that refused
+  a key refuses it again without asking the counter: a flood costs the
+  shared counter one round trip per process per slot, not one per request.
+  A key over its limit can lose at most that moment per process; one under
+  its limit never meets it.
 - **Counted, not logged one by one.** Django's log line per 429 is dropped
   (``kassa.logging.DropRateLimited``); each process writes one line per key
   per minute, with the number it refused in the key's previous minute of
@@ -62,12 +68,22 @@ def api_rate_limit(authorization: str) -> float | None:
     mode = "live" if "_live_" in raw[:8] else "test"
     item = _item(settings.KASSA_RATE_LIMITS[mode])
     identity = hash_key(raw)
-    limiter = _limiter_now()
-    if limiter.hit(item, "kassa-api", identity):
-        return None
+    now = time.monotonic()
+    refusing_until = _refusing.get(identity)
+    if refusing_until is None or now >= refusing_until:
+        if _limiter_now().hit(item, "kassa-api", identity):
+            return None
+        # Over its limit: until one slot can have freed up, this process refuses the key without asking.
+        if len(_refusing) > 10_000:  # a flood of made-up keys must not grow this without end
+            _refusing.clear()
+        _refusing[identity] = now + item.get_expiry() / item.amount
     _count_refusal(identity, raw, item)
     # Within one window's length a slot frees up again (the sliding window forgets the old requests as it moves).
     return float(item.get_expiry())
+
+
+#: identity -> monotonic time until which this process refuses the key without asking the counter
+_refusing: dict[str, float] = {}
 
 
 #: identity -> [minute, refusals counted in that minute], in this process

@@ -1,5 +1,7 @@
 """Stripe's wire conventions: error shape, Request-Id, bodies, rate limits, unknown URLs."""
 
+import time
+
 import pytest
 import requests
 import stripe
@@ -283,6 +285,35 @@ def test_a_refused_request_costs_no_database_work_and_no_log_line(
         client.get("/v1/customers", **headers)
     assert not [r for r in caplog.records if r.name == "django.request" and getattr(r, "status_code", None) == 429]
     assert len([r for r in caplog.records if "Rate limiting key" in r.getMessage()]) <= 1
+
+
+def test_the_api_ignores_dashboard_sessions_and_sets_no_cookies(client, shop):
+    """A browser logged in to the dashboard cannot call the API with its session; the API sets no cookie."""
+    client.force_login(shop.owner)
+    assert client.get("/admin/").status_code == 200
+    anonymous = client.get("/v1/customers")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["type"] == "authentication_error"
+    keyed = client.post(
+        "/v1/customers",
+        "email=c%40example.com",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {shop.secret_key.secret}",
+    )
+    assert keyed.status_code == 200
+    assert not keyed.cookies
+    assert "Content-Length" in keyed
+
+
+def test_a_refused_key_is_served_again_once_its_window_has_moved(client, shop, settings):
+    """Refusals remembered by the process (to spare the counter) do not outlast the limit itself."""
+    settings.KASSA_RATE_LIMITS = {"test": "4/s", "live": "4/s"}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key.secret}"}
+    answers = [client.get("/v1/customers", **headers).status_code for _ in range(12)]
+    assert answers[:4] == [200] * 4
+    assert set(answers[4:]) == {429}
+    time.sleep(2.1)  # the sliding window has forgotten the burst
+    assert [client.get("/v1/customers", **headers).status_code for _ in range(4)] == [200] * 4
 
 
 def test_made_up_keys_are_limited_before_the_lookup(client, settings, django_assert_num_queries, db):
