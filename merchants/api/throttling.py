@@ -122,5 +122,7 @@ class APIRateLimitMiddleware:
                 response["Retry-After"] = str(int(wait + 0.999))
                 # Browsers calling with a publishable key (the pay button) may read why they were refused.
                 response["Access-Control-Allow-Origin"] = "*"
+                # Counted above (``_count_refusal``): Django need not format a log record per refusal.
+                response._has_been_logged = True
                 return response
         return self.get_response(request)
