@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from kassa.db import insert
 from kassa.errors import IdempotencyConflict, IdempotencyMismatch, InvalidRequest
 
 from .models import APIKey, IdempotencyKey
@@ -48,39 +49,15 @@ class Replay(Exception):
 
 
 @cache
-def _statements(vendor: str) -> dict[str, str]:
+def _update_statement(vendor: str) -> str:
     q = connection.ops.quote_name
     table = q(IdempotencyKey._meta.db_table)
-    columns = ", ".join(
-        q(c) for c in ("merchant_id", "livemode", "key_scope", "key", "fingerprint", "response_body", "created")
-    )
-    return {
-        "insert": f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, '', %s) RETURNING {q('id')}",  # noqa: S608
-        "update": f"UPDATE {table} SET {q('status_code')} = %s, {q('response_body')} = %s WHERE {q('id')} = %s",  # noqa: S608
-    }
-
-
-def _sql() -> dict[str, str]:
-    return _statements(connection.vendor)
+    return f"UPDATE {table} SET {q('status_code')} = %s, {q('response_body')} = %s WHERE {q('id')} = %s"  # noqa: S608
 
 
 def _insert(scope: dict, request_fingerprint: str) -> IdempotencyKey:
-    """The hot path's INSERT, as plain SQL: the ORM's compiler costs twice the statement itself here."""
-    created = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _sql()["insert"],
-            [
-                scope["merchant_id"],
-                scope["livemode"],
-                scope["key_scope"],
-                scope["key"],
-                request_fingerprint,
-                connection.ops.adapt_datetimefield_value(created),
-            ],
-        )
-        (pk,) = cursor.fetchone()
-    return IdempotencyKey(pk=pk, **scope, fingerprint=request_fingerprint, created=created)
+    """The hot path's INSERT, through a statement compiled once (kassa.db.insert)."""
+    return insert(IdempotencyKey(**scope, fingerprint=request_fingerprint, response_body="", created=timezone.now()))
 
 
 def key_scope(api_key: APIKey) -> str:
@@ -160,7 +137,7 @@ def idempotency_finish(*, record: IdempotencyKey, status_code: int, body: bytes)
         IdempotencyKey.objects.filter(pk=record.pk).delete()
     else:
         with connection.cursor() as cursor:
-            cursor.execute(_sql()["update"], [status_code, body.decode(), record.pk])
+            cursor.execute(_update_statement(connection.vendor), [status_code, body.decode(), record.pk])
 
 
 def idempotency_keys_purge(*, now: datetime) -> int:

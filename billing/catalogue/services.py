@@ -8,6 +8,7 @@ the API would refuse or fail to render.
 from django.db import transaction
 
 from kassa import metadata, money, validators
+from kassa.db import insert
 from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 from merchants.models import Merchant
@@ -259,12 +260,14 @@ def _customer_fields(fields: dict) -> dict:
 @transaction.atomic
 def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
     fields = _customer_fields(fields)
-    customer = Customer.objects.create(
-        public_id=public_id(Customer.PREFIX),
-        merchant=merchant,
-        livemode=livemode,
-        metadata=_metadata(metadata),
-        **fields,
+    customer = insert(
+        Customer(
+            public_id=public_id(Customer.PREFIX),
+            merchant=merchant,
+            livemode=livemode,
+            metadata=_metadata(metadata),
+            **fields,
+        )
     )
     event_emit(type="customer.created", obj=customer)
     return customer

@@ -10,7 +10,7 @@ the enabled endpoints of their merchants and modes that listen for them
 events planned in one transaction, then queues each endpoint once per batch.
 
 The request only nudges the dispatcher, after its commit (``events_kick``):
-at once for the first event in a 50 ms window, and once more at the end of a
+at once for the first event in a 100 ms window, and once more at the end of a
 window that had more, so a burst costs a few tasks, not one per event, and a
 quiet event is planned at once. If a nudge is lost (the broker is down, the
 process dies after the commit), beat's sweeper runs the dispatcher
@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 
 from kassa.celery import enqueue
+from kassa.db import insert
 from kassa.ids import public_id
 from kassa.middleware import api_request
 
@@ -80,16 +81,18 @@ def event_emit(
         if not set(data["previous_attributes"]) - {"updated"}:
             return None
     request = api_request.get()
-    event = Event.objects.create(
-        public_id=public_id(Event.PREFIX),
-        merchant_id=obj.merchant_id,
-        livemode=obj.livemode,
-        type=type,
-        data=data,
-        api_version=settings.KASSA_API_VERSION,
-        request_id=request[0] if request else None,
-        idempotency_key=request[1] if request else None,
-        deliveries_planned=not deliver,
+    event = insert(
+        Event(
+            public_id=public_id(Event.PREFIX),
+            merchant_id=obj.merchant_id,
+            livemode=obj.livemode,
+            type=type,
+            data=data,
+            api_version=settings.KASSA_API_VERSION,
+            request_id=request[0] if request else None,
+            idempotency_key=request[1] if request else None,
+            deliveries_planned=not deliver,
+        )
     )
     if deliver:
         transaction.on_commit(events_kick)
@@ -101,7 +104,7 @@ def event_emit(
 #: Events planned per transaction.
 _DISPATCH_BATCH = 500
 #: A process nudges the dispatcher at most at the start and at the end of each window this long.
-_KICK_WINDOW = 0.05
+_KICK_WINDOW = 0.1
 
 
 class _Kicks:
