@@ -167,7 +167,9 @@ def payment_link_open(request: HttpRequest, slug: str) -> HttpResponse:
     if not link.active or link.merchant.status != Merchant.Status.ACTIVE:
         return _link_inactive(request, language, link)
     try:
-        session = checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
+        session = checkout.checkout_session_from_link(
+            payment_link=link, now=timezone.now(), prefilled_email=request.GET.get("prefilled_email")
+        )
     except KassaError as exc:
         if exc.code == "payment_link_inactive":  # deactivated a moment ago
             return _link_inactive(request, language, link)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from kassa import metadata as md
 from kassa import money, validators
-from kassa.errors import InvalidRequest, KassaError
+from kassa.errors import CardError, InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 from merchants.models import Merchant
 from webhooks.services.outbox import event_emit, render
@@ -59,6 +59,7 @@ def _line_items(*, merchant, livemode: bool, line_items: list[dict]) -> tuple[li
                 active=False,
                 name=product_data.get("name"),
                 description=product_data.get("description"),
+                images=product_data.get("images"),
                 metadata=product_data.get("metadata"),
             )
             # Inline prices exist for this basket only, as at Stripe: inactive, not reusable.
@@ -273,8 +274,19 @@ def checkout_session_create(
     return session
 
 
-def checkout_session_from_link(*, payment_link: PaymentLink, now: datetime) -> CheckoutSession:
-    """What opening a payment link does: a fresh session with the link's basket and settings."""
+def checkout_session_from_link(
+    *, payment_link: PaymentLink, now: datetime, prefilled_email: str | None = None
+) -> CheckoutSession:
+    """What opening a payment link does: a fresh session with the link's basket and settings.
+
+    ``prefilled_email``: the link's URL's ``?prefilled_email=`` (as at Stripe),
+    shown in the page's email field, which the payer may still change; an
+    address that is not one is ignored rather than refusing the page.
+    """
+    if prefilled_email is not None:
+        prefilled_email = prefilled_email.strip()
+        if not (0 < len(prefilled_email) <= 512 and "@" in prefilled_email):
+            prefilled_email = None
     payment_link = PaymentLink.objects.get(pk=payment_link.pk)
     if not payment_link.active:
         raise InvalidRequest(
@@ -293,6 +305,7 @@ def checkout_session_from_link(*, payment_link: PaymentLink, now: datetime) -> C
         billing_address_collection=payment_link.billing_address_collection,
         phone_number_collection=payment_link.phone_number_collection,
         email_collection=payment_link.email_collection,
+        customer_email=prefilled_email,
         metadata=payment_link.metadata,
         now=now,
     )
@@ -436,7 +449,12 @@ def checkout_session_pay(
         raise InvalidRequest("This session's payment belongs to another customer.")
     if payment_intent.status == PaymentIntent.Status.SUCCEEDED:
         return payment_intent
-    card = payments.payment_method_create_from_token(customer=locked.customer, token=token)
+    try:
+        card = payments.payment_method_create_from_token(customer=locked.customer, token=token)
+    except CardError as exc:
+        # Refused when Stripe was asked to save it: the payment failed all the same, and says why.
+        payments.payment_intent_card_refused(payment_intent=payment_intent, error=exc)
+        raise
     return payments.payment_intent_confirm(payment_intent=payment_intent, payment_method=card)
 
 

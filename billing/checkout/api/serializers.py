@@ -27,8 +27,24 @@ class PhoneNumberCollectionOut(serializers.Serializer):
     enabled = serializers.BooleanField(source="phone_number_collection")
 
 
+class ProductDataParams(f.StrictSerializer):
+    name = f.String(max_length=250)
+    description = f.OptionalString(max_length=40000)
+    images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
+    metadata = f.Metadata()
+
+
+class PriceDataParams(f.StrictSerializer):
+    currency = f.Currency()
+    unit_amount = f.Amount()
+    product_data = ProductDataParams()
+
+
 class PaymentLinkLineItemParams(f.StrictSerializer):
-    price = f.String(**ID)
+    price = f.String(required=False, **ID)
+    price_data = PriceDataParams(
+        required=False, help_text="A one-time price made for this link (with its product), as at Stripe."
+    )
     quantity = f.Integer(required=False, min_value=1, max_value=checkout.MAX_QUANTITY, default=1)
 
 
@@ -182,21 +198,9 @@ class PaymentLinkLineItemOut(LineItemOut):
 # --- checkout sessions --------------------------------------------------------------
 
 
-class CheckoutProductDataParams(f.StrictSerializer):
-    name = f.String(max_length=250)
-    description = f.OptionalString(max_length=40000)
-    metadata = f.Metadata()
-
-
-class CheckoutPriceDataParams(f.StrictSerializer):
-    currency = f.Currency()
-    unit_amount = f.Amount()
-    product_data = CheckoutProductDataParams()
-
-
 class CheckoutLineItemParams(f.StrictSerializer):
     price = f.String(required=False, **ID)
-    price_data = CheckoutPriceDataParams(required=False)
+    price_data = PriceDataParams(required=False)
     quantity = f.Integer(required=False, min_value=1, max_value=checkout.MAX_QUANTITY, default=1)
 
 

@@ -139,7 +139,71 @@ def test_payment_link_parameters_are_checked(api, tea, params, param, code):
     assert api.v1.payment_links.list().data == []
 
 
+def test_a_payment_link_from_an_amount_and_a_description(api):
+    """``payment_links.create`` with ``price_data`` (declared by stripe-python): Kassa makes the product and price."""
+    link = api.v1.payment_links.create(
+        params={
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": "eur",
+                        "unit_amount": 4900,
+                        "product_data": {"name": "Consultation", "images": ["https://shop.example/c.png"]},
+                    },
+                    "quantity": 2,
+                }
+            ]
+        }
+    )
+    assert isinstance(link, stripe.PaymentLink)
+    assert link.active is True
+    [item] = api.v1.payment_links.line_items.list(link.id).data
+    assert (item.description, item.quantity, item.amount_total, item.currency) == ("Consultation", 2, 9800, "eur")
+    product = api.v1.products.retrieve(item.price.product)
+    assert (product.name, product.images) == ("Consultation", ["https://shop.example/c.png"])
+    # The link's price is its own (not a catalogue price), and the link keeps working with it.
+    session = api.v1.checkout.sessions.create(params={"payment_link": link.id})
+    assert session.amount_total == 9800
+
+
+def test_a_line_item_needs_exactly_one_of_price_and_price_data(api, tea):
+    for item in ({"quantity": 1}, {"price": tea.id, "price_data": {"currency": "eur", "unit_amount": 1}}):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            api.v1.payment_links.create(params={"line_items": [item]})
+        assert refused.value.http_status == 400
+    assert not api.v1.payment_links.list().data
+
+
 # --- checkout sessions --------------------------------------------------------------
+
+
+def test_stripes_checkout_quick_start_call(api):
+    """Stripe's Checkout quick-start, as written there: product_data with a description and images."""
+    session = api.v1.checkout.sessions.create(
+        params={
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 2000,
+                        "product_data": {
+                            "name": "T-shirt",
+                            "description": "Comfortable cotton t-shirt",
+                            "images": ["https://example.com/t-shirt.png"],
+                        },
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "mode": "payment",
+            "success_url": "https://example.com/success",
+            "cancel_url": "https://example.com/cancel",
+        }
+    )
+    assert (session.amount_total, session.currency, session.status) == (2000, "usd", "open")
+    [item] = api.v1.checkout.sessions.line_items.list(session.id).data
+    product = api.v1.products.retrieve(item.price.product)
+    assert (product.description, product.images) == ("Comfortable cotton t-shirt", ["https://example.com/t-shirt.png"])
 
 
 def test_checkout_session_with_price_data(api):

@@ -297,6 +297,20 @@ def paid_link(paying_shop):
     return checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 2}])
 
 
+def test_a_links_prefilled_email_is_in_the_payers_email_field(client, paid_link):
+    """``?prefilled_email=`` on a payment link's URL, as at Stripe: shown, and the payer may still change it."""
+    opened = client.get(f"/pay/{paid_link.slug}", {"prefilled_email": "ada@example.com"})
+    session = CheckoutSession.objects.get()
+    assert opened["Location"].startswith(page_url(session))
+    assert session.customer_email == "ada@example.com"
+    page = client.get(page_url(session)).content.decode()
+    assert re.search(r'<input id="email"[^>]* value="ada@example.com"', page)
+    # Not an address: the page opens all the same, with an empty field.
+    client.get(f"/pay/{paid_link.slug}", {"prefilled_email": "not-an-address"})
+    newest = CheckoutSession.objects.order_by("-id").first()
+    assert newest.customer_email is None
+
+
 def test_paying_through_the_page_calls(client, paid_link, card_token, stripe_backend):
     session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=paid_link)
     answer = post_json(client, session, "/pay", {"token": card_token(), "email": "payer@example.com", "name": "Ada"})
@@ -342,6 +356,27 @@ def test_a_declined_card_answers_a_message_and_the_session_stays_payable(client,
     assert client.get(page_url(session)).status_code == 200
     paid = post_json(client, session, "/pay", {"token": card_token(), "email": "p@example.com"})
     assert paid.json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("number", ["4000000000000002", "4000000000009995"])
+def test_a_card_refused_when_saved_is_the_payments_last_error_as_at_stripe(
+    client, kassa, paying_shop, paid_link, card_token, number
+):
+    """Stripe refuses these cards when they are attached, before any charge: the PaymentIntent still says why."""
+    from webhooks.models import Event
+
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=paid_link)
+    answer = post_json(client, session, "/pay", {"token": card_token(number), "email": "p@example.com"})
+    assert (answer.status_code, answer.json()["code"]) == (402, "card_declined")
+    intent = kassa(paying_shop.secret_key.secret).v1.payment_intents.retrieve(PaymentIntent.objects.get().public_id)
+    assert intent.status == "requires_payment_method"
+    error = intent.last_payment_error
+    assert (error.type, error.code, error.message) == ("card_error", "card_declined", "Your card was declined.")
+    assert Event.objects.filter(type="payment_intent.payment_failed", data__object__id=intent.id).count() == 1
+    # Paying with a good card afterwards clears it, as at Stripe.
+    assert post_json(client, session, "/pay", {"token": card_token(), "email": "p@example.com"}).status_code == 200
+    paid = kassa(paying_shop.secret_key.secret).v1.payment_intents.retrieve(intent.id)
+    assert (paid.status, paid.last_payment_error) == ("succeeded", None)
 
 
 def test_three_d_secure_through_the_page_calls(client, paid_link, card_token, stripe_backend):
