@@ -20,6 +20,17 @@ class Product(MerchantScoped):
     active = models.BooleanField(default=True)
     images = models.JSONField(default=list, blank=True)
     url = models.URLField(max_length=2000, blank=True, null=True)
+    # The price a client shows first (Stripe's ``default_price``): one of this product's prices.
+    default_price = models.ForeignKey(
+        "Price", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    unit_label = models.CharField(max_length=12, blank=True, null=True)
+    shippable = models.BooleanField(null=True, blank=True)
+    statement_descriptor = models.CharField(max_length=22, blank=True, null=True)
+    # Stored and shown as sent; Kassa computes no tax (README, Not done yet).
+    tax_code = models.CharField(max_length=64, blank=True, null=True)
+    marketing_features = models.JSONField(default=list, blank=True)  # [{"name": "..."}], as Stripe's
+    package_dimensions = models.JSONField(null=True, blank=True)  # {"height", "length", "weight", "width"}
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

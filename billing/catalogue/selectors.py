@@ -8,7 +8,7 @@ from .models import Customer, Price, Product
 
 
 def product_list(*, merchant, livemode: bool, active: bool | None = None, ids: list[str] | None = None) -> QuerySet:
-    queryset = scoped(Product, merchant=merchant, livemode=livemode)
+    queryset = scoped(Product, merchant=merchant, livemode=livemode).select_related("default_price")
     if active is not None:
         queryset = queryset.filter(active=active)
     if ids:

@@ -39,7 +39,63 @@ def _name(value, *, param: str = "name", max_length: int = 250) -> str:
 
 # --- products ---------------------------------------------------------------
 
-PRODUCT_FIELDS = ("name", "description", "active", "images", "url")
+PRODUCT_FIELDS = (
+    "name",
+    "description",
+    "active",
+    "images",
+    "url",
+    "unit_label",
+    "shippable",
+    "statement_descriptor",
+    "tax_code",
+    "marketing_features",
+    "package_dimensions",
+)
+_DIMENSIONS = ("height", "length", "weight", "width")
+
+
+def _statement_descriptor(value: str | None) -> str | None:
+    """Stripe's rules: 5 to 22 characters, at least one letter, none of < > \\ ' " *."""
+    if not value:
+        return None
+    if not 5 <= len(value) <= 22 or not any(c.isalpha() for c in value) or set(value) & set("<>\\'\"*"):
+        raise InvalidRequest(
+            "The statement descriptor must be 5 to 22 characters with at least one letter, "
+            "and may not contain <, >, \\, ', \" or *.",
+            param="statement_descriptor",
+        )
+    return value
+
+
+def _marketing_features(value) -> list[dict]:
+    value = value or []
+    if not isinstance(value, list) or len(value) > 15:
+        raise InvalidRequest("At most 15 marketing features.", param="marketing_features")
+    features = []
+    for index, feature in enumerate(value):
+        name = feature.get("name") if isinstance(feature, dict) else None
+        features.append({"name": _name(name, param=f"marketing_features[{index}][name]", max_length=80)})
+    return features
+
+
+def _package_dimensions(value) -> dict | None:
+    """Inches and ounces, as Stripe's; each given, positive, kept as the number sent (not money)."""
+    if not value:
+        return None
+    if not isinstance(value, dict) or set(value) != set(_DIMENSIONS):
+        raise InvalidRequest(
+            "package_dimensions needs height, length, weight and width.",
+            code="parameter_missing",
+            param="package_dimensions",
+        )
+    for name in _DIMENSIONS:
+        number = value[name]
+        if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number <= 1_000_000:
+            raise InvalidRequest(
+                f"package_dimensions[{name}] must be a positive number.", param=f"package_dimensions[{name}]"
+            )
+    return {name: value[name] for name in _DIMENSIONS}
 
 
 def _product_fields(changes: dict) -> dict:
@@ -49,8 +105,17 @@ def _product_fields(changes: dict) -> dict:
         changes["images"] = validators.image_urls(changes["images"])
     if "url" in changes:
         changes["url"] = validators.http_url(changes["url"], param="url")
-    if "description" in changes:
-        changes["description"] = changes["description"] or None
+    for optional in ("description", "unit_label", "tax_code"):
+        if optional in changes:
+            changes[optional] = changes[optional] or None
+    if changes.get("unit_label") and len(changes["unit_label"]) > 12:
+        raise InvalidRequest("unit_label is at most 12 characters.", param="unit_label")
+    if "statement_descriptor" in changes:
+        changes["statement_descriptor"] = _statement_descriptor(changes["statement_descriptor"])
+    if "marketing_features" in changes:
+        changes["marketing_features"] = _marketing_features(changes["marketing_features"])
+    if "package_dimensions" in changes:
+        changes["package_dimensions"] = _package_dimensions(changes["package_dimensions"])
     return changes
 
 
@@ -60,13 +125,16 @@ def product_create(
     merchant,
     livemode: bool,
     name: str,
-    description: str | None = None,
     active: bool = True,
-    images: list[str] | None = None,
-    url: str | None = None,
     metadata=None,
+    default_price_data: dict | None = None,
+    **fields,
 ) -> Product:
-    fields = _product_fields({"name": name, "description": description, "images": images, "url": url})
+    """A product; ``default_price_data`` also makes its first price and makes it the default, as at Stripe."""
+    unknown = set(fields) - set(PRODUCT_FIELDS)
+    if unknown:
+        raise TypeError(f"product_create() got unexpected fields {sorted(unknown)}")
+    fields = _product_fields({"name": name, **fields})
     product = Product.objects.create(
         public_id=public_id(Product.PREFIX),
         merchant=merchant,
@@ -75,8 +143,28 @@ def product_create(
         metadata=_metadata(metadata),
         **fields,
     )
+    if default_price_data is not None:
+        product.default_price = price_create(
+            merchant=merchant, livemode=livemode, product=product, **_default_price_data(default_price_data)
+        )
+        product.save(update_fields=["default_price"])
     event_emit(type="product.created", obj=product)
     return product
+
+
+def _default_price_data(data: dict) -> dict:
+    allowed = {"currency", "unit_amount", "recurring", "metadata"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"Received unknown parameter: default_price_data[{unknown[0]}]", param="default_price_data"
+        )
+    return {
+        "currency": data.get("currency", ""),
+        "unit_amount": data.get("unit_amount", -1),
+        "recurring": data.get("recurring"),
+        "metadata": data.get("metadata"),
+    }
 
 
 def _metadata(change) -> dict:
@@ -84,10 +172,23 @@ def _metadata(change) -> dict:
 
 
 @transaction.atomic
-def product_update(*, product: Product, **changes) -> Product:
+def product_update(*, product: Product, default_price: "Price | None" = None, **changes) -> Product:
+    """Change a product; ``default_price`` must be one of its own active prices."""
     product = Product.objects.select_for_update().get(pk=product.pk)
     before = render(product)
     fields = _assign(product, _product_fields(changes), PRODUCT_FIELDS)
+    if default_price is not None:
+        if default_price.product_id != product.pk:
+            raise InvalidRequest(
+                f"The price {default_price.public_id} is not a price of this product.", param="default_price"
+            )
+        if not default_price.active:
+            raise InvalidRequest(
+                f"The price {default_price.public_id} is archived: it cannot be the default price.",
+                param="default_price",
+            )
+        product.default_price = default_price
+        fields.append("default_price")
     product.save(update_fields=[*fields, "updated"])
     event_emit(type="product.updated", obj=product, before=before)
     return product
@@ -222,6 +323,10 @@ def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) 
             lookup_key=changes["lookup_key"],
             transfer=transfer_lookup_key,
             keep=price,
+        )
+    if changes.get("active") is False and Product.objects.filter(default_price=price).exists():
+        raise InvalidRequest(
+            "This price cannot be archived because it is the default price of its product.", param="active"
         )
     fields = _assign(price, changes, ("active", "nickname", "lookup_key"))
     if fields:

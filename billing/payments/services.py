@@ -321,6 +321,29 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
             hook(payment_intent=payment_intent)
 
 
+def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardError) -> PaymentIntent:
+    """A card refused before the payment could be tried (Stripe refused to attach it): recorded as Stripe does.
+
+    The PaymentIntent stays ``requires_payment_method`` with the decline in
+    ``last_payment_error``, its timeline says so, and the merchant gets
+    ``payment_intent.payment_failed``, as when a confirm is declined.
+    """
+    with transaction.atomic():
+        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        if locked.status != S.REQUIRES_PAYMENT_METHOD:
+            return locked  # paid or in flight meanwhile (another tab): this refusal changes nothing
+        locked.last_payment_error = {
+            "type": "card_error",
+            "code": error.code or "card_declined",
+            "decline_code": error.extra.get("decline_code"),
+            "message": error.message,
+        }
+        locked.save(update_fields=["last_payment_error", "updated"])
+        _timeline_add(locked, "payment_failed", f"{error.message} ({error.code or 'card_declined'}, card not saved)")
+        event_emit(type="payment_intent.payment_failed", obj=locked)
+    return locked
+
+
 def payment_intent_confirm(
     *, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None
 ) -> PaymentIntent:

@@ -91,6 +91,21 @@ class Integer(StripeCodesMixin, serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class Number(StripeCodesMixin, serializers.FloatField):
+    """A measurement (a package's inches and ounces, as Stripe's): a decimal number. Never used for money."""
+
+    stripe_codes = {"invalid": "parameter_invalid"}
+    default_error_messages = {"invalid": "Invalid decimal: {input}"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            self.fail("invalid", input=str(data)[:50])
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("invalid", input=str(data)[:50])
+
+
 class Amount(Integer):
     """An amount in the currency's minor unit: a non-negative integer, never a float."""
 

@@ -14,22 +14,58 @@ from ..models import Customer, Price, Product
 # --- products ---------------------------------------------------------------
 
 
-class ProductCreateParams(f.StrictSerializer):
+class MarketingFeatureParams(f.StrictSerializer):
+    name = f.String(max_length=80)
+
+
+class PackageDimensionsParams(f.StrictSerializer):
+    height = f.Number()
+    length = f.Number()
+    weight = f.Number()
+    width = f.Number()
+
+
+class RecurringParams(f.StrictSerializer):
+    interval = f.Choice(choices=Price.Interval.choices)
+    interval_count = f.Integer(required=False, min_value=1, max_value=365)
+
+
+class DefaultPriceDataParams(f.StrictSerializer):
+    currency = f.Currency()
+    unit_amount = f.Amount()
+    recurring = RecurringParams(required=False)
+    metadata = f.Metadata()
+
+
+class ProductFieldsParams(f.StrictSerializer):
+    """What products_create and products_update share."""
+
+    description = f.OptionalString(max_length=40000)
+    images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
+    url = f.OptionalString(max_length=2000)
+    unit_label = f.OptionalString(max_length=12)
+    shippable = f.Boolean(required=False)
+    statement_descriptor = f.OptionalString(max_length=22)
+    tax_code = f.OptionalString(
+        max_length=64, help_text="Stored and returned as sent: Kassa computes no tax (see the README)."
+    )
+    marketing_features = f.List(child=MarketingFeatureParams(), required=False, max_length=15)
+    package_dimensions = PackageDimensionsParams(required=False, allow_null=True)
+    metadata = f.Metadata()
+
+
+class ProductCreateParams(ProductFieldsParams):
     name = f.String(max_length=250)
-    description = f.OptionalString(max_length=40000)
     active = f.Boolean(required=False, default=True)
-    images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
-    url = f.OptionalString(max_length=2000)
-    metadata = f.Metadata()
+    default_price_data = DefaultPriceDataParams(
+        required=False, help_text="Makes the product's first price and makes it the default, as at Stripe."
+    )
 
 
-class ProductUpdateParams(f.StrictSerializer):
+class ProductUpdateParams(ProductFieldsParams):
     name = f.String(required=False, max_length=250)
-    description = f.OptionalString(max_length=40000)
     active = f.Boolean(required=False)
-    images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
-    url = f.OptionalString(max_length=2000)
-    metadata = f.Metadata()
+    default_price = f.String(required=False, max_length=64, help_text="One of this product's active prices.")
 
 
 class ProductListParams(CreatedListParams):
@@ -37,26 +73,54 @@ class ProductListParams(CreatedListParams):
     ids = f.List(child=f.String(max_length=64), required=False, max_length=100)
 
 
+class MarketingFeatureOut(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class PackageDimensionsOut(serializers.Serializer):
+    height = serializers.FloatField()
+    length = serializers.FloatField()
+    weight = serializers.FloatField()
+    width = serializers.FloatField()
+
+
 class ProductOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("product")
     active = serializers.BooleanField()
     created = f.UnixTime()
-    updated = f.UnixTime()
+    default_price = serializers.SerializerMethodField()
     description = serializers.CharField(allow_null=True)
     images = serializers.ListField(child=serializers.CharField())
     livemode = serializers.BooleanField()
+    marketing_features = MarketingFeatureOut(many=True)
     metadata = serializers.DictField(child=serializers.CharField())
     name = serializers.CharField()
+    package_dimensions = PackageDimensionsOut(allow_null=True)
+    shippable = serializers.BooleanField(allow_null=True)
+    statement_descriptor = serializers.CharField(allow_null=True)
+    tax_code = serializers.CharField(allow_null=True)
+    type = f.Constant("service")
+    unit_label = serializers.CharField(allow_null=True)
+    updated = f.UnixTime()
     url = serializers.CharField(allow_null=True)
+
+    @extend_schema_field(
+        {
+            "oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/PriceOut"}],
+            "nullable": True,
+            "description": "The default price's id, or the price when expanded; null when the product has none.",
+        }
+    )
+    def get_default_price(self, product: Product):
+        if product.default_price_id is None:
+            return None
+        if "default_price" in self.context.get("expand", ()):
+            return PriceOut(product.default_price, context={"expand": set()}).data
+        return product.default_price.public_id
 
 
 # --- prices -----------------------------------------------------------------
-
-
-class RecurringParams(f.StrictSerializer):
-    interval = f.Choice(choices=Price.Interval.choices)
-    interval_count = f.Integer(required=False, min_value=1, max_value=365)
 
 
 class ProductDataParams(f.StrictSerializer):

@@ -28,6 +28,7 @@ class CatalogueView(StripeView):
 
 class ProductsView(StripeView):
     resource = "products"
+    expandable = {"default_price": "prices"}
 
     @schema.listing(s.ProductListParams, s.ProductOut, "Product", operation_id="products_list")
     def get(self, request):
@@ -46,9 +47,10 @@ class ProductsView(StripeView):
 
 class ProductView(StripeView):
     resource = "products"
+    expandable = {"default_price": "prices"}
 
     def get_product(self, id: str) -> Product:
-        return self.lookup(Product, id)
+        return self.lookup(Product, id, queryset=self.scoped(Product).select_related("default_price"))
 
     @schema.read(s.ProductOut, operation_id="products_retrieve")
     def get(self, request, id):
@@ -59,6 +61,8 @@ class ProductView(StripeView):
     def post(self, request, id):
         product = self.get_product(id)
         params, expand = self.params(s.ProductUpdateParams)
+        if "default_price" in params:
+            params["default_price"] = self.lookup(Price, params["default_price"], param="default_price")
         return self.render(s.ProductOut, services.product_update(product=product, **params), expand)
 
     @schema.read(DeletedOut, operation_id="products_delete")

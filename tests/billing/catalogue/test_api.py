@@ -286,3 +286,91 @@ def test_concurrent_lookup_key_transfers_all_succeed_in_turn(api):
         t.join()
     assert all(isinstance(r, str) for r in results), results
     assert Price.objects.filter(lookup_key="gold").count() == 1
+
+
+# --- the product fields Stripe's quick-starts use ---------------------------------------
+
+
+def test_a_product_with_its_default_price_and_every_stripe_field(api):
+    product = api.v1.products.create(
+        params={
+            "name": "Coffee beans",
+            "default_price_data": {"currency": "eur", "unit_amount": 1490},
+            "unit_label": "bag",
+            "shippable": True,
+            "statement_descriptor": "KASSA COFFEE",
+            "tax_code": "txcd_99999999",
+            "marketing_features": [{"name": "Single origin"}, {"name": "Roasted weekly"}],
+            "package_dimensions": {"height": 2.5, "length": 8, "weight": 17.6, "width": 4},
+        }
+    )
+    assert isinstance(product, stripe.Product)
+    assert product.default_price.startswith("price_")
+    assert (product.unit_label, product.shippable, product.statement_descriptor, product.tax_code, product.type) == (
+        "bag",
+        True,
+        "KASSA COFFEE",
+        "txcd_99999999",
+        "service",
+    )
+    assert [feature.name for feature in product.marketing_features] == ["Single origin", "Roasted weekly"]
+    assert product.package_dimensions.to_dict() == {"height": 2.5, "length": 8, "weight": 17.6, "width": 4}
+    # Every field stripe-python's Product declares is there (tax_details aside: Kassa computes no tax).
+    declared = set(stripe.Product.__annotations__) - {"OBJECT_NAME", "deleted", "tax_details"}
+    assert declared <= set(product.to_dict())
+
+    expanded = api.v1.products.retrieve(product.id, params={"expand": ["default_price"]})
+    assert isinstance(expanded.default_price, stripe.Price)
+    assert (expanded.default_price.unit_amount, expanded.default_price.product) == (1490, product.id)
+    [price] = api.v1.prices.list(params={"product": product.id}).data
+    assert price.id == product.default_price
+    listed = api.v1.products.list(params={"expand": ["data.default_price"]}).data
+    assert listed[0].default_price.id == price.id
+
+    # A plain product has the same fields, empty.
+    plain = api.v1.products.create(params={"name": "Plain"})
+    assert (plain.default_price, plain.unit_label, plain.shippable, plain.package_dimensions) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert plain.marketing_features == []
+
+
+def test_the_default_price_is_one_of_the_products_own_active_prices(api):
+    product = api.v1.products.create(
+        params={"name": "Tea", "default_price_data": {"currency": "eur", "unit_amount": 500}}
+    )
+    larger = api.v1.prices.create(params={"product": product.id, "currency": "eur", "unit_amount": 900})
+    changed = api.v1.products.update(product.id, params={"default_price": larger.id})
+    assert changed.default_price == larger.id
+
+    other = api.v1.prices.create(params={"product_data": {"name": "Mug"}, "currency": "eur", "unit_amount": 800})
+    with pytest.raises(stripe.InvalidRequestError) as foreign:
+        api.v1.products.update(product.id, params={"default_price": other.id})
+    assert (foreign.value.http_status, foreign.value.error.param) == (400, "default_price")
+    with pytest.raises(stripe.InvalidRequestError) as archived:
+        api.v1.prices.update(larger.id, params={"active": False})
+    assert "default price" in archived.value.user_message
+    assert api.v1.prices.retrieve(larger.id).active is True
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"statement_descriptor": "1234"}, "statement_descriptor"),
+        ({"statement_descriptor": "SHOP <TEA>"}, "statement_descriptor"),
+        ({"unit_label": "a very long label"}, "unit_label"),
+        ({"package_dimensions": {"height": 1, "length": 1, "weight": 1}}, "package_dimensions[width]"),
+        ({"package_dimensions": {"height": 0, "length": 1, "weight": 1, "width": 1}}, "package_dimensions[height]"),
+        ({"marketing_features": [{"name": ""}]}, "marketing_features[0][name]"),
+        ({"default_price_data": {"currency": "eur"}}, "default_price_data[unit_amount]"),
+    ],
+)
+def test_product_fields_are_checked_and_nothing_is_half_made(api, params, param):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.products.create(params={"name": "Checked", **params})
+    assert (refused.value.http_status, refused.value.error.param) == (400, param)
+    assert not Product.objects.exists()
+    assert not Price.objects.exists()
