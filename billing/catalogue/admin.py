@@ -17,10 +17,33 @@ def _metadata_field():
 class ProductForm(forms.ModelForm):
     url = forms.URLField(required=False, assume_scheme="https")
     metadata = _metadata_field()
+    marketing_features = forms.JSONField(
+        required=False, initial=list, help_text='Up to 15, e.g. [{"name": "Free shipping"}]'
+    )
+    package_dimensions = forms.JSONField(
+        required=False, help_text='Inches and ounces, e.g. {"height": 2, "length": 8, "weight": 17.6, "width": 4}'
+    )
 
     class Meta:
         model = Product
-        fields = ["name", "description", "active", "url", "images", "metadata"]
+        fields = [
+            "name",
+            "description",
+            "active",
+            "url",
+            "images",
+            "unit_label",
+            "shippable",
+            "statement_descriptor",
+            "tax_code",
+            "marketing_features",
+            "package_dimensions",
+            "metadata",
+        ]
+        help_texts = {
+            "statement_descriptor": "5 to 22 characters, shown on card statements.",
+            "tax_code": "Stored and shown to API clients only: Kassa computes no tax.",
+        }
 
 
 class PriceInline(admin.TabularInline):
@@ -62,7 +85,7 @@ class ProductAdmin(ScopedAdmin):
     list_display = ["name", "public_id", "active", "created"]
     list_filter = ["active"]
     search_fields = ["name", "public_id", "description"]
-    readonly_fields = ["public_id", "livemode", "created"]
+    readonly_fields = ["public_id", "livemode", "created", "default_price"]
     inlines = [PriceInline]
 
     def get_inlines(self, request, obj):

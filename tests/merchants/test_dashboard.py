@@ -161,12 +161,19 @@ def test_writes_go_through_the_services(client, two_shops):
             "active": "on",
             "url": "",
             "images": "[]",
+            "unit_label": "cup",
+            "shippable": "false",
+            "statement_descriptor": "DASHBOARD TEA",
+            "marketing_features": '[{"name": "Organic"}]',
+            "package_dimensions": '{"height": 1, "length": 2, "weight": 3.5, "width": 4}',
             "metadata": '{"sku": "D1"}',
         },
     )
     assert response.status_code == 302, response.text[:2000]
     product = Product.objects.get(name="Dashboard Tea")
     assert product.public_id.startswith("prod_")
+    assert (product.unit_label, product.shippable, product.statement_descriptor) == ("cup", False, "DASHBOARD TEA")
+    assert (product.marketing_features, product.package_dimensions["weight"]) == ([{"name": "Organic"}], 3.5)
     assert (product.merchant, product.livemode, product.metadata) == (alpha["shop"].merchant, False, {"sku": "D1"})
     # The service's own rules show as form errors: an unknown currency.
     bad = client.post(
@@ -403,6 +410,9 @@ def test_only_owners_give_or_take_the_owner_role(client, two_shops):
         ("metadata", '{"' + "k" * 100 + '": "v"}', "keys are 1 to 40"),
         ("metadata", '{"a": {"b": 1}}', "must be a string"),
         ("metadata", "[1, 2]", "hash of string keys"),
+        ("statement_descriptor", "1234", "statement descriptor must be 5 to 22 characters"),
+        ("package_dimensions", '{"height": 1}', "needs height, length, weight and width"),
+        ("marketing_features", '[{"name": ""}]', "Missing required param: marketing_features[0][name]"),
     ],
 )
 def test_the_dashboard_cannot_store_what_the_api_refuses(client, two_shops, field, value, message):
