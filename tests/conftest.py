@@ -54,6 +54,18 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def queue_purge() -> None:
+    """Empty this run's Celery queue before a test starts a worker.
+
+    Every committed change nudges the webhook dispatcher (webhooks/services/
+    outbox.py), and most tests run no worker, so nudges about rows long rolled
+    back pile up; a worker started later would first work through them all.
+    """
+    from kassa.celery import app
+
+    app.control.purge()
+
+
 @pytest.fixture
 def card_token(stripe_backend):
     """What Stripe.js does in the payer's browser: turn a test card number into a token at the processor."""

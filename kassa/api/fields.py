@@ -8,9 +8,12 @@
   unsets that key and ``metadata=""`` unsets them all.
 """
 
+import json
+import math
 import re
 from collections.abc import Mapping
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -98,12 +101,16 @@ class Number(StripeCodesMixin, serializers.FloatField):
     default_error_messages = {"invalid": "Invalid decimal: {input}"}
 
     def to_internal_value(self, data):
+        # Every non-number fails here, with the input in the message (DRF's own failure has none).
         if isinstance(data, bool) or not isinstance(data, (int, float, str)):
             self.fail("invalid", input=str(data)[:50])
         try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError:
+            number = float(data)
+        except ValueError:
             self.fail("invalid", input=str(data)[:50])
+        if not math.isfinite(number):
+            self.fail("invalid", input=str(data)[:50])
+        return number
 
 
 class Amount(Integer):
@@ -227,6 +234,30 @@ class Constant(serializers.Field):
 
     def to_representation(self, _):
         return self.value
+
+
+_FIXED_TYPES = {type(None): "string", bool: "boolean", str: "string", int: "integer", list: "array", dict: "object"}
+
+
+class Fixed(Constant):
+    """A field of Stripe's object that Kassa always answers the same way, because it has no such feature.
+
+    ``None`` for a feature Kassa lacks (``transfer_data``), ``false`` or
+    ``[]`` where that is Stripe's own answer without it (``delinquent``,
+    ``custom_fields``). Kept so that clients reading Stripe's shape find
+    every field they expect; ``schema`` is its OpenAPI type (the default is
+    taken from the value; give it for a ``None`` that is not a string).
+    """
+
+    def __init__(self, value, schema: str | None = None, **kwargs):
+        super().__init__(value, **kwargs)
+        kind = schema or _FIXED_TYPES[type(value)]
+        shape = {"type": kind, "description": f"Always {json.dumps(value)} in Kassa."}
+        if value is None:
+            shape["nullable"] = True
+        if kind == "array":
+            shape["items"] = {"type": "object"}
+        set_override(self, "field", shape)
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from merchants.models import IdempotencyKey
 from merchants.tasks import idempotency_keys_purge
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import database_url_for_subprocess, queue_purge
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +25,7 @@ def test_a_worker_runs_tasks_queued_on_commit(transactional_db, shop):
     IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="fresh", fingerprint="f", status_code=200)
 
     env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    queue_purge()
     worker = subprocess.Popen(
         [
             sys.executable,

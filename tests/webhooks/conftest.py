@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import database_url_for_subprocess, queue_purge
 from tests.webhooks.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +63,7 @@ class Worker:
 
 @pytest.fixture
 def worker_factory(transactional_db):
+    queue_purge()  # a fresh queue for this test's workers
     workers = []
 
     def start(**kwargs) -> Worker:

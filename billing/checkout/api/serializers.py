@@ -27,22 +27,22 @@ class PhoneNumberCollectionOut(serializers.Serializer):
     enabled = serializers.BooleanField(source="phone_number_collection")
 
 
-class ProductDataParams(f.StrictSerializer):
+class InlineProductDataParams(f.StrictSerializer):
     name = f.String(max_length=250)
     description = f.OptionalString(max_length=40000)
     images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
     metadata = f.Metadata()
 
 
-class PriceDataParams(f.StrictSerializer):
+class InlinePriceDataParams(f.StrictSerializer):
     currency = f.Currency()
     unit_amount = f.Amount()
-    product_data = ProductDataParams()
+    product_data = InlineProductDataParams()
 
 
 class PaymentLinkLineItemParams(f.StrictSerializer):
     price = f.String(required=False, **ID)
-    price_data = PriceDataParams(
+    price_data = InlinePriceDataParams(
         required=False, help_text="A one-time price made for this link (with its product), as at Stripe."
     )
     quantity = f.Integer(required=False, min_value=1, max_value=checkout.MAX_QUANTITY, default=1)
@@ -101,15 +101,36 @@ class PaymentLinkOut(serializers.Serializer):
     active = serializers.BooleanField()
     after_completion = serializers.SerializerMethodField()
     allow_promotion_codes = serializers.SerializerMethodField()
+    application = f.Fixed(None)
+    application_fee_amount = f.Fixed(None, "integer")
+    application_fee_percent = f.Fixed(None, "number")
+    automatic_tax = f.Fixed({"enabled": False, "liability": None})
     billing_address_collection = serializers.CharField()
+    consent_collection = f.Fixed(None, "object")
     created = f.UnixTime()
     currency = serializers.CharField()
+    custom_fields = f.Fixed([])
+    custom_text = f.Fixed(
+        {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None}
+    )
     customer_creation = serializers.SerializerMethodField()
     email_collection = serializers.BooleanField(help_text=EMAIL_COLLECTION_HELP)
+    inactive_message = f.Fixed(None)
+    invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
     metadata = serializers.DictField(child=serializers.CharField())
+    on_behalf_of = f.Fixed(None)
+    payment_intent_data = f.Fixed(None, "object")
+    payment_method_collection = f.Fixed("always")
     payment_method_types = serializers.SerializerMethodField()
     phone_number_collection = PhoneNumberCollectionOut(source="*")
+    restrictions = f.Fixed(None, "object")
+    shipping_address_collection = f.Fixed(None, "object")
+    shipping_options = f.Fixed([])
+    submit_type = f.Fixed("auto")
+    subscription_data = f.Fixed(None, "object")
+    tax_id_collection = f.Fixed({"enabled": False, "required": "never"})
+    transfer_data = f.Fixed(None, "object")
     url = serializers.SerializerMethodField()
 
     @extend_schema_field(
@@ -163,6 +184,7 @@ class LineItemOut(serializers.Serializer):
     amount_subtotal = serializers.IntegerField()
     amount_tax = serializers.SerializerMethodField()
     amount_total = serializers.IntegerField()
+    adjustable_quantity = f.Fixed(None, "object")
     currency = serializers.CharField()
     description = serializers.CharField()
     price = serializers.SerializerMethodField()
@@ -200,7 +222,7 @@ class PaymentLinkLineItemOut(LineItemOut):
 
 class CheckoutLineItemParams(f.StrictSerializer):
     price = f.String(required=False, **ID)
-    price_data = PriceDataParams(required=False)
+    price_data = InlinePriceDataParams(required=False)
     quantity = f.Integer(required=False, min_value=1, max_value=checkout.MAX_QUANTITY, default=1)
 
 
@@ -271,28 +293,53 @@ class CheckoutSessionListParams(CreatedListParams):
 class CheckoutSessionOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("checkout.session")
+    after_expiration = f.Fixed(None, "object")
+    allow_promotion_codes = f.Fixed(None, "boolean")
     amount_subtotal = serializers.IntegerField()
     amount_total = serializers.IntegerField()
+    automatic_tax = f.Fixed({"enabled": False, "liability": None, "provider": None, "status": None})
     billing_address_collection = serializers.CharField()
     cancel_url = serializers.CharField(allow_null=True)
     client_reference_id = serializers.CharField(allow_null=True)
+    client_secret = f.Fixed(None)
+    consent = f.Fixed(None, "object")
+    consent_collection = f.Fixed(None, "object")
     created = f.UnixTime()
     currency = serializers.CharField()
+    custom_fields = f.Fixed([])
+    custom_text = f.Fixed(
+        {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None}
+    )
     customer = serializers.SerializerMethodField()
+    customer_creation = f.Fixed("if_required")
     customer_details = serializers.SerializerMethodField()
     customer_email = serializers.CharField(allow_null=True)
+    discounts = f.Fixed([])
     email_collection = serializers.BooleanField(help_text=EMAIL_COLLECTION_HELP)
     expires_at = f.UnixTime()
+    invoice = f.Fixed(None)
+    invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
+    locale = f.Fixed(None)
     metadata = serializers.DictField(child=serializers.CharField())
     mode = serializers.CharField()
     payment_intent = serializers.SerializerMethodField()
     payment_link = serializers.SerializerMethodField()
+    payment_method_collection = f.Fixed("always")
+    payment_method_options = f.Fixed({})
     payment_method_types = serializers.SerializerMethodField()
     payment_status = serializers.CharField()
     phone_number_collection = PhoneNumberCollectionOut(source="*")
+    recovered_from = f.Fixed(None)
+    setup_intent = f.Fixed(None)
+    shipping_address_collection = f.Fixed(None, "object")
+    shipping_cost = f.Fixed(None, "object")
+    shipping_options = f.Fixed([])
     status = serializers.CharField()
+    submit_type = f.Fixed(None)
+    subscription = f.Fixed(None)
     success_url = serializers.CharField(allow_null=True)
+    tax_id_collection = f.Fixed(None, "object")
     total_details = serializers.SerializerMethodField()
     ui_mode = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()

@@ -365,6 +365,7 @@ def test_the_default_price_is_one_of_the_products_own_active_prices(api):
         ({"package_dimensions": {"height": 1, "length": 1, "weight": 1}}, "package_dimensions[width]"),
         ({"package_dimensions": {"height": 0, "length": 1, "weight": 1, "width": 1}}, "package_dimensions[height]"),
         ({"marketing_features": [{"name": ""}]}, "marketing_features[0][name]"),
+        ({"package_dimensions": {"height": 1, "length": 1, "weight": 1, "width": "wide"}}, "package_dimensions[width]"),
         ({"default_price_data": {"currency": "eur"}}, "default_price_data[unit_amount]"),
     ],
 )

@@ -80,6 +80,7 @@ EXPAND_RESOURCES = {
     "payment_link": ("payment_links",),
     "product": ("products",),
     "price.product": ("prices", "products"),
+    "default_price": ("prices",),
 }
 
 
