@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format bench bench-ingest bench-webhooks bench-delivery bench-flood bench-all clean
+.PHONY: run test install lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint: install
 format: install
 	$(BIN)/python -m ruff format .
 	$(BIN)/python -m ruff check --fix .
+
+# docs/stripe-compatibility.md: Kassa's operations against stripe-python's typed parameters and
+# objects, from the OpenAPI schema. CI fails when it is stale (.ci/run).
+compat: install
+	DEBUG=true $(BIN)/python docs/stripe_compatibility.py
 
 bench: install
 	$(BIN)/python bench/api_create.py

@@ -6,6 +6,7 @@ and tests ``STRIPE_API_BASE`` points the client at localstripe. Stripe's
 errors are translated here, once, into messages that never carry a key.
 """
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -314,3 +315,25 @@ def processor_event_verify(payload: bytes, signature: str, secret: str, *, toler
         # Every Stripe event carries its object under data.object.
         raise InvalidRequest("The event's data.object is not an object.", code="event_invalid")
     return event
+
+
+# --- stripe-python's typed request parameters ---------------------------------
+
+
+@functools.cache
+def typed_params(name: str) -> type:
+    """stripe-python's TypedDict of one operation's request parameters, by its name under ``stripe.params``.
+
+    ``"ProductCreateParams"``, ``"checkout.SessionCreateParams"``: what the SDK
+    types ``params=`` with, and so the names Stripe has for that operation.
+    """
+    found = stripe.params
+    for part in name.split("."):
+        found = getattr(found, part)
+    return found
+
+
+@functools.cache
+def typed_param_names(name: str) -> frozenset[str]:
+    """The top-level parameter names of ``typed_params(name)``, without the SDK's request options (``api_key`` …)."""
+    return frozenset(typed_params(name).__annotations__) - frozenset(stripe.RequestOptions.__annotations__)

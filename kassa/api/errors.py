@@ -75,6 +75,10 @@ def validation_error(exc: drf.ValidationError) -> errors.InvalidRequest:
         message = f"Missing required param: {param}."
     elif code == "parameter_unknown":
         message = f"Received unknown parameter: {param}"
+    elif code == "stripe_parameter_unsupported":
+        # Stripe's code for a parameter it does not know; the message tells a gap in Kassa from a typo.
+        code = "parameter_unknown"
+        message = f"`{param}` is a Stripe parameter Kassa does not support yet."
     elif param:
         message = f"Invalid {param}: {text}" if not text.startswith("Invalid") else f"{text} ({param})"
     else:

@@ -74,19 +74,38 @@ def list_of(item_serializer, name: str):
 EXPAND = OpenApiParameter("expand[]", str, many=True, description="References to expand, e.g. `product`.")
 
 
+def _operation(schema_decorator, operation_id: str | None):
+    """The schema, and the operation's id on the method: StripeView.params names Stripe's parameters by it."""
+
+    def decorate(method):
+        method = schema_decorator(method)
+        method.operation_id = operation_id
+        return method
+
+    return decorate
+
+
 def create(params, out, **kwargs):
     kwargs.setdefault("description", BODY_NOTE)
-    return extend_schema(
-        request={"application/json": params},
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: out, **ERRORS},
-        **kwargs,
+    return _operation(
+        extend_schema(
+            request={"application/json": params},
+            parameters=[IDEMPOTENCY_KEY],
+            responses={200: out, **ERRORS},
+            **kwargs,
+        ),
+        kwargs.get("operation_id"),
     )
 
 
 def read(out, **kwargs):
-    return extend_schema(parameters=[EXPAND], responses={200: out, **ERRORS}, **kwargs)
+    return _operation(
+        extend_schema(parameters=[EXPAND], responses={200: out, **ERRORS}, **kwargs), kwargs.get("operation_id")
+    )
 
 
 def listing(params, out, name, **kwargs):
-    return extend_schema(parameters=[params, EXPAND], responses={200: list_of(out, name), **ERRORS}, **kwargs)
+    return _operation(
+        extend_schema(parameters=[params, EXPAND], responses={200: list_of(out, name), **ERRORS}, **kwargs),
+        kwargs.get("operation_id"),
+    )

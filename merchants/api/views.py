@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from kassa.api.fields import StrictSerializer
 from kassa.api.params import unflatten
+from kassa.api.stripe_params import stripe_param_names
 from kassa.api.views import ListParams, object_get, parse_expand, represent
 from kassa.api.views import scoped as scoped_queryset
 from kassa.errors import InvalidRequest
@@ -80,7 +81,11 @@ class StripeView(APIView):
         unknown = sorted(expand - allowed)
         if unknown:
             raise InvalidRequest(f"This property cannot be expanded ({unknown[0]}).", param="expand")
-        serializer = serializer_class(data=raw)
+        # The operation's id is on its method (kassa/api/schema.py): the parameters Stripe has for it
+        # are refused as "not supported yet" rather than as unknown.
+        method = getattr(self, self.request.method.lower(), None)
+        stripe_names = stripe_param_names(getattr(method, "operation_id", None))
+        serializer = serializer_class(data=raw, context={"stripe_params": stripe_names})
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data, expand
 

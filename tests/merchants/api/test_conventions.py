@@ -323,3 +323,45 @@ def test_made_up_keys_are_limited_before_the_lookup(client, settings, django_ass
     assert answers[:2] == [401, 401]
     with django_assert_num_queries(0):
         assert client.get("/v1/customers", **headers).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("call", "param"),
+    [
+        (
+            lambda api: api.v1.products.create(params={"name": "x", "tax_details": {"tax_code": "txcd_99999999"}}),
+            "tax_details",
+        ),
+        (lambda api: api.v1.customers.create(params={"email": "a@example.com", "tax_exempt": "exempt"}), "tax_exempt"),
+        (lambda api: api.v1.customers.list(params={"test_clock": "clock_1"}), "test_clock"),
+        (lambda api: api.v1.refunds.list(params={"charge": "ch_1"}), "charge"),
+    ],
+    ids=["product-create", "customer-create", "customer-list", "refund-list"],
+)
+def test_a_stripe_parameter_kassa_lacks_is_refused_as_not_supported_yet(kassa, shop, call, param):
+    """The names come from stripe-python's typed params for the operation (kassa/api/stripe_params.py)."""
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        call(kassa(shop.secret_key.secret))
+    error = exc.value.error
+    assert (exc.value.http_status, error.type, error.code, error.param) == (
+        400,
+        "invalid_request_error",
+        "parameter_unknown",
+        param,
+    )
+    assert error.message == f"`{param}` is a Stripe parameter Kassa does not support yet."
+
+
+def test_a_parameter_stripe_does_not_know_is_still_unknown(kassa, shop):
+    api = kassa(shop.secret_key.secret)
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.products.create(params={"name": "x", "colour": "red"})
+    assert (exc.value.code, exc.value.param) == ("parameter_unknown", "colour")
+    assert exc.value.error.message == "Received unknown parameter: colour"
+    # A Stripe name of another operation, or nested under a parameter, is not this operation's: unknown.
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.products.update(api.v1.products.create(params={"name": "y"}).id, params={"type": "good"})
+    assert exc.value.error.message == "Received unknown parameter: type"
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.payment_links.create(params={"line_items": [{"price": "price_x", "name": "z"}]})
+    assert exc.value.error.message == "Received unknown parameter: line_items[0][name]"
