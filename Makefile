@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements/base.txt requirements/prod.txt requirements/dev
 install: $(VENV)/.installed
 
 # The platform on embedded defaults: SQLite, filesystem Celery broker,
-# localstripe, web + worker + beat under honcho. Ctrl-C stops them all.
+# localstripe, web + worker + beat from the Procfile. Ctrl-C stops them all.
 PORT ?= 8000
 LOCALSTRIPE_PORT ?= 8420
 RUN_ENV := DEBUG=true KASSA_PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
@@ -28,10 +28,13 @@ RUN_ENV := DEBUG=true KASSA_PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
 	PATH=$(CURDIR)/$(BIN):$$PATH
 
 # umask 077: the database, keys, queues and logs under var/ are readable by you only.
+# var/make-run.env: these settings for your own `python manage.py …` next to it (kassa/devenv.py).
+# kassa.run: the Procfile's processes; Ctrl-C stops them all and exits 0 (kassa/run.py).
 run: install
+	umask 077; $(RUN_ENV) python -m kassa.devenv
 	umask 077; $(RUN_ENV) python manage.py migrate --noinput
 	umask 077; $(RUN_ENV) python manage.py demo_setup
-	umask 077; $(RUN_ENV) honcho start -f Procfile
+	umask 077; $(RUN_ENV) python -m kassa.run Procfile
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

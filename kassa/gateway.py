@@ -148,6 +148,21 @@ def customer_create(credential, *, email: str | None, name: str | None, kassa_id
         raise _processor_error(exc, "customer create", credential) from exc
 
 
+def card_token_for_testing(credential, *, number: str = "4242424242424242") -> str:
+    """A card token made from a test card number, as Stripe.js makes one in a payer's browser.
+
+    For the demo merchant's test payments under ``make run`` (localstripe) only: a live
+    credential is refused, and so is real Stripe (which takes card numbers from browsers).
+    """
+    if credential.livemode or not settings.STRIPE_API_BASE:
+        raise InvalidRequest("Test card tokens are made against localstripe in test mode only.")
+    card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    try:
+        return client_for(credential).v1.tokens.create(params={"card": card}).id
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "test card token", credential) from exc
+
+
 def card_attach(credential, *, customer_id: str, token: str, idempotency_key: str) -> Card:
     """Attach a Stripe.js token to the processor's customer; a refused card raises CardError (402)."""
     try:

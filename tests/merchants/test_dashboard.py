@@ -423,3 +423,41 @@ def test_the_dashboard_cannot_store_what_the_api_refuses(client, two_shops, fiel
     assert response.status_code == 200
     assert message in response.text
     assert not Product.objects.filter(name="Checked").exists()
+
+
+# --- the home page's "Start here" -------------------------------------------------------
+
+
+def test_the_home_page_links_merchant_staff_to_their_pay_pages_and_the_api_docs(client, two_shops):
+    alpha, beta = two_shops["Alpha"], two_shops["Beta"]
+    mine = factories.payment_link(alpha["shop"].merchant, price=alpha["objects"]["billing/price"])
+    theirs = factories.payment_link(beta["shop"].merchant, price=beta["objects"]["billing/price"])
+    live = factories.payment_link(alpha["shop"].merchant, livemode=True)
+    client.force_login(alpha["staff"])
+
+    home = client.get(reverse("admin:index"))
+    assert home.status_code == 200
+    start = home.text[home.text.index('id="kassa-start-here"') :]
+    assert re.search(rf'href="[^"]*/pay/{mine.slug}"[^>]*class="kassa-pay-page"', start)
+    assert f"/admin/billing/paymentlink/{mine.pk}/change/" in start
+    assert f"/pay/{theirs.slug}" not in home.text  # another merchant's link
+    assert f"/pay/{live.slug}" not in home.text  # the other mode's
+    assert f'href="{reverse("docs")}"' in start
+    assert client.get(reverse("docs")).status_code == 200
+
+
+def test_the_home_page_without_a_link_offers_to_make_one(client, two_shops):
+    client.force_login(two_shops["Beta"]["staff"])
+    home = client.get(reverse("admin:index")).text
+    assert "No active payment link yet" in home
+    assert reverse("admin:billing_paymentlink_add") in home
+    assert f'href="{reverse("docs")}"' in home
+
+
+def test_platform_staff_looking_at_every_merchant_see_the_api_docs_but_no_pay_pages(client, two_shops):
+    link = factories.payment_link(two_shops["Alpha"]["shop"].merchant)
+    client.force_login(factories.platform_staff())
+    home = client.get(reverse("admin:index")).text
+    assert 'id="kassa-api-docs"' in home
+    assert f"/pay/{link.slug}" not in home
+    assert "No active payment link yet" not in home

@@ -133,7 +133,7 @@ def test_log_records_never_carry_keys(caplog):
 
 
 def test_demo_setup_creates_the_demo_merchant_once(db, settings, tmp_path, capsys, monkeypatch):
-    from merchants.management.commands import demo_setup
+    from billing.management.commands import demo_setup
 
     monkeypatch.setattr(demo_setup, "DEMO_FILE", tmp_path / "demo.json")
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"

@@ -9,6 +9,12 @@ webhook signing secret, and ``var/localstripe-webhooks.json`` tells the
 localstripe launcher (Procfile) to send its events to the demo merchant's
 ``/webhooks/stripe/<merchant>/test/`` signed with it: the whole loop, Stripe
 to Kassa to the merchant's endpoint, works out of the box.
+
+With localstripe and ``DEBUG`` (``make run``) the demo shop also gets a small
+catalogue and a payment link at once, and a task paid through localstripe
+makes its first test payments once the worker and localstripe are up
+(billing/demo.py). It lives in billing, the top layer, because it stocks the
+catalogue.
 """
 
 import json
@@ -20,6 +26,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from billing import demo as demo_shop
+from billing.checkout.services import payment_link_url
+from kassa.celery import enqueue
 from merchants import selectors, services
 from merchants.models import Merchant
 
@@ -35,9 +44,12 @@ class Command(BaseCommand):
         demo = self._load()
         if demo is None or not Merchant.objects.filter(public_id=demo["merchant_id"]).exists():
             demo = self._create()
+        pay_url = None
         if settings.STRIPE_API_BASE:
             self._connect_localstripe(demo)
-        self._print(demo)
+            if settings.DEBUG:
+                pay_url = self._stock_shop(demo)
+        self._print(demo, pay_url)
 
     def _load(self):
         try:
@@ -99,6 +111,13 @@ class Command(BaseCommand):
         LOCALSTRIPE_WEBHOOKS_FILE.write_text(json.dumps(hooks, indent=2))
         os.chmod(LOCALSTRIPE_WEBHOOKS_FILE, 0o600)
 
+    def _stock_shop(self, demo) -> str:
+        """The demo's catalogue and link now; its test payments by the worker once localstripe answers."""
+        merchant = Merchant.objects.get(public_id=demo["merchant_id"])
+        link = demo_shop.demo_shop_stock(merchant=merchant)
+        enqueue("billing.tasks.demo_payments_make", merchant.public_id)
+        return payment_link_url(link)
+
     def _webhook_line(self, demo) -> str:
         if not demo.get("stripe_webhook_secret"):
             return ""
@@ -106,8 +125,9 @@ class Command(BaseCommand):
         url = selectors.processor_events_url(merchant=merchant, livemode=False)
         return f"  Stripe events  localstripe sends the demo shop's events to {url}\n"
 
-    def _print(self, demo):
+    def _print(self, demo, pay_url: str | None = None):
         base = settings.KASSA_PUBLIC_URL
+        pay_line = f"  Pay page       {pay_url}   (card 4242 4242 4242 4242)\n" if pay_url else ""
         self.stdout.write(
             f"""
 Kassa is starting (development mode: SQLite, filesystem broker, localstripe).
@@ -119,7 +139,7 @@ Kassa is starting (development mode: SQLite, filesystem broker, localstripe).
     test secret key       {demo["secret_key"]}
     test publishable key  {demo["publishable_key"]}
 
-{self._webhook_line(demo)}
+{pay_line}{self._webhook_line(demo)}
   With stripe-python:
     client = stripe.StripeClient("{demo["secret_key"]}", base_addresses={{"api": "{base}"}})
     client.v1.customers.create(params={{"email": "a@example.com"}})
