@@ -142,10 +142,26 @@ def test_a_declined_card_shows_a_message_and_the_session_stays_payable(page, kas
     assert re.search(r"/pay/session/cs_test_\w+$", page.url)
     session.refresh_from_db()
     assert session.status == "open"
+    # Refused when Stripe was asked to save it: the merchant's PaymentIntent says why, as at Stripe.
+    declined = PaymentIntent.objects.get()
+    assert (declined.status, declined.last_payment_error["code"]) == ("requires_payment_method", "card_declined")
     fill_card(page, "4242424242424242")
     page.click("#pay-button")
     page.wait_for_url(f"**/pay/session/{session.public_id}/complete")
-    assert PaymentIntent.objects.get().status == "succeeded"
+    paid = PaymentIntent.objects.get()
+    assert (paid.status, paid.last_payment_error) == ("succeeded", None)
+
+
+def test_a_links_prefilled_email_is_in_the_email_field_and_can_be_changed(page, kassa_url, make_link):
+    link = make_link()
+    page.goto(f"{kassa_url}/pay/{link.slug}?prefilled_email=ada%40example.com")
+    page.wait_for_url(re.compile(r"/pay/session/cs_test_\w+$"))
+    expect(page.locator("#email")).to_have_value("ada@example.com")
+    page.fill("#email", "grace@example.com")
+    fill_card(page, "4242424242424242")
+    page.click("#pay-button")
+    page.wait_for_url("**/complete")
+    assert PaymentIntent.objects.get().receipt_email == "grace@example.com"
 
 
 def test_a_jpy_link_shows_no_decimals(phone_page, kassa_url, make_link):
