@@ -11,9 +11,10 @@ a production deployment into DEBUG:
   dockerignored) ``var/``, never in the repository;
 - only ``manage.py`` reads it; the production entry points (``bin/web``,
   ``bin/worker``, ``bin/beat``, ``bin/release``) never do;
-- a variable already set in the environment always wins (``DEBUG=false``
-  stays false), only the names ``make run`` sets are taken, and a file that
-  is not the user's own or that others may write is ignored.
+- nothing is read when the environment already sets ``DEBUG``,
+  ``DATABASE_URL`` or ``SECRET_KEY`` (a configured installation); otherwise
+  only the names ``make run`` sets are taken, and a file that is not the
+  user's own or that others may write is ignored.
 """
 
 import os
@@ -54,8 +55,20 @@ def write() -> Path:
     return target
 
 
+#: Any of these set means a configured installation (production, CI, a deliberate run): the file is not read.
+CONFIGURED = ("DEBUG", "DATABASE_URL", "SECRET_KEY")
+
+
 def load() -> dict[str, str]:
-    """Add the file's variables to ``os.environ`` where not already set; answer what was added."""
+    """Add the file's variables to ``os.environ``; answer what was added.
+
+    Nothing is read when the environment already configures Kassa (any of
+    ``CONFIGURED`` set): a production shell that runs ``manage.py`` in a
+    checkout where someone once ran ``make run`` must not pick up
+    localstripe's address or development secrets.
+    """
+    if any(name in os.environ for name in CONFIGURED):
+        return {}
     source = path()
     try:
         info = source.stat()

@@ -110,7 +110,9 @@ class Event(MerchantScoped):
     idempotency_key = models.CharField(max_length=255, blank=True, null=True)
     # False until the dispatcher has planned its deliveries (webhooks/services/outbox.py): the request
     # that made the event only writes the row, the workers find the endpoints.
-    deliveries_planned = models.BooleanField(default=False, editable=False)
+    # The database's own default (True) is for rows written by code from before the dispatcher (during a
+    # rolling deploy), which planned its deliveries itself; Kassa's own inserts always say False.
+    deliveries_planned = models.BooleanField(default=False, db_default=True, editable=False)
 
     class Meta:
         indexes = [

@@ -178,6 +178,8 @@ def product_update(*, product: Product, default_price: "Price | None" = None, **
     before = render(product)
     fields = _assign(product, _product_fields(changes), PRODUCT_FIELDS)
     if default_price is not None:
+        # Locked, as price_update locks it: archiving it and making it the default cannot both win.
+        default_price = Price.objects.select_for_update().get(pk=default_price.pk)
         if default_price.product_id != product.pk:
             raise InvalidRequest(
                 f"The price {default_price.public_id} is not a price of this product.", param="default_price"

@@ -10,6 +10,8 @@ is recorded), never because a browser reached a success URL.
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -281,13 +283,18 @@ def checkout_session_from_link(
 
     ``prefilled_email``: the link's URL's ``?prefilled_email=`` (as at Stripe),
     shown in the page's email field, which the payer may still change; an
-    address that is not one is ignored rather than refusing the page.
+    address that is not one, or a link that does not ask for the email (so
+    the payer would never see it), ignores it rather than refusing the page.
     """
+    payment_link = PaymentLink.objects.get(pk=payment_link.pk)
     if prefilled_email is not None:
         prefilled_email = prefilled_email.strip()
-        if not (0 < len(prefilled_email) <= 512 and "@" in prefilled_email):
+        try:
+            validate_email(prefilled_email)
+        except ValidationError:
             prefilled_email = None
-    payment_link = PaymentLink.objects.get(pk=payment_link.pk)
+        if not payment_link.email_collection or (prefilled_email and len(prefilled_email) > 254):
+            prefilled_email = None
     if not payment_link.active:
         raise InvalidRequest(
             "This payment link is no longer active.", code="payment_link_inactive", param="payment_link"

@@ -330,8 +330,13 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
     """
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
-        if locked.status != S.REQUIRES_PAYMENT_METHOD:
-            return locked  # paid or in flight meanwhile (another tab): this refusal changes nothing
+        latest = locked.attempts.order_by("-id").first()
+        in_flight = latest is not None and latest.status in (
+            PaymentAttempt.Status.PENDING,
+            PaymentAttempt.Status.REQUIRES_ACTION,
+        )
+        if locked.status != S.REQUIRES_PAYMENT_METHOD or in_flight:
+            return locked  # paid or being paid meanwhile (another tab): this refusal changes nothing
         locked.last_payment_error = {
             "type": "card_error",
             "code": error.code or "card_declined",

@@ -104,9 +104,11 @@ class Number(StripeCodesMixin, serializers.FloatField):
         # Every non-number fails here, with the input in the message (DRF's own failure has none).
         if isinstance(data, bool) or not isinstance(data, (int, float, str)):
             self.fail("invalid", input=str(data)[:50])
+        if isinstance(data, str) and "_" in data:  # Python's float() takes "1_000"; Stripe does not
+            self.fail("invalid", input=data[:50])
         try:
             number = float(data)
-        except ValueError:
+        except (ValueError, OverflowError):
             self.fail("invalid", input=str(data)[:50])
         if not math.isfinite(number):
             self.fail("invalid", input=str(data)[:50])

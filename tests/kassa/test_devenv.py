@@ -87,6 +87,15 @@ def test_the_environment_wins_over_the_file(make_run_var):
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize("setting", ["DATABASE_URL", "SECRET_KEY"])
+def test_a_configured_environment_reads_nothing_from_the_file(make_run_var, setting):
+    """A production shell in a checkout where `make run` once ran: not even localstripe's address is taken."""
+    value = "sqlite:////tmp/configured.sqlite3" if setting == "DATABASE_URL" else "s" * 60
+    result = _run([sys.executable, "manage.py", "check"], _environment(make_run_var, **{setting: value}))
+    assert result.returncode != 0
+    assert "must be set when DEBUG is off" in result.stderr
+
+
 def test_a_file_others_may_write_is_ignored(make_run_var):
     (make_run_var / "make-run.env").chmod(0o622)
     result = _run([sys.executable, "manage.py", "check"], _environment(make_run_var))

@@ -252,3 +252,20 @@ def test_one_run_sends_an_endpoints_backlog_over_one_connection(db, shop, keep_a
         connections = {r.client_port for r in arrived}
         assert len(connections) == (1 if keep_alive else 6)
         assert not DeliveryAttempt.objects.filter(delivery__endpoint=endpoint, succeeded=False).exists()
+
+
+def test_a_slow_endpoint_gives_up_its_worker_slot_when_the_runs_time_is_up(db, receiver, shop):
+    """The run's budget is checked before every send, not once per batch: a slow receiver cannot hold the slot."""
+    from webhooks.services import endpoints
+
+    endpoint, _ = endpoints.webhook_endpoint_create(
+        merchant=shop.merchant, livemode=False, url=receiver.plan("/slow", hang=0.4), enabled_events=["*"]
+    )
+    for _ in range(6):
+        endpoints.webhook_endpoint_send_test(endpoint=endpoint)
+    sent = delivery.endpoint_deliver(endpoint_pk=endpoint.pk, budget_seconds=1.0)
+    assert 1 <= sent < 6
+    assert Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.SUCCEEDED).count() == sent
+    assert Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).count() == 6 - sent
+    endpoint.refresh_from_db()
+    assert endpoint.delivering_until is None  # the lease is handed on with the rest (a new task is queued)

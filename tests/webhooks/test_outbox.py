@@ -4,6 +4,8 @@ Each test does the real thing through the services (payments against a real
 localstripe) and reads the ``Event`` rows a merchant's endpoints would be sent.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -463,9 +465,24 @@ def test_each_event_goes_to_the_enabled_endpoints_listening_for_it(merchant, oth
 def test_an_endpoint_made_after_an_event_does_not_get_it_even_if_planning_was_late(merchant):
     """Planning waits for a worker; what an endpoint receives does not depend on how long it waited."""
     services.customer_create(merchant=merchant, livemode=False, email="early@example.com")
+    Event.objects.update(created=timezone.now() - timedelta(minutes=1))  # it happened a minute ago
     late = _endpoint(merchant, ["*"])
     planned = outbox.events_dispatch()
     assert planned == 1
     assert not late.deliveries.exists()
     services.customer_create(merchant=merchant, livemode=False, email="later@example.com")
     assert _sent_to(_last(merchant, "customer.created")) == {late.description}
+
+
+def test_an_event_written_by_code_from_before_the_dispatcher_is_not_planned_again(merchant):
+    """During a rolling deploy the old code writes events without the new column; it planned them itself."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO webhooks_event (public_id, merchant_id, livemode, created, metadata, type, data, api_version)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            ["evt_old", merchant.pk, False, timezone.now(), "{}", "customer.created", '{"object": {}}', "2024-06-20"],
+        )
+    assert Event.objects.get(public_id="evt_old").deliveries_planned is True
+    assert outbox.events_dispatch() == 0

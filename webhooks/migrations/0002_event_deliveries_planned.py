@@ -5,16 +5,12 @@ class Migration(migrations.Migration):
     dependencies = [("webhooks", "0001_initial")]
 
     operations = [
-        # Events written before the dispatcher existed had their deliveries planned when they were made.
+        # Existing events (and any that code from before the dispatcher writes during a rolling deploy)
+        # had their deliveries planned when they were made: the column's database default is True.
         migrations.AddField(
             model_name="event",
             name="deliveries_planned",
-            field=models.BooleanField(default=True, editable=False),
-        ),
-        migrations.AlterField(
-            model_name="event",
-            name="deliveries_planned",
-            field=models.BooleanField(default=False, editable=False),
+            field=models.BooleanField(default=False, db_default=True, editable=False),
         ),
         migrations.AddIndex(
             model_name="event",

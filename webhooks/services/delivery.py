@@ -20,7 +20,9 @@
   when the batch ends or a failure comes; a failure is recorded at once with
   its retry plan. Each event's ``pending_webhooks`` is counted once per batch.
 - **No lost deliveries.** The lease outlives one attempt by a margin; it is
-  renewed at each batch and whenever less than one attempt's time is left. A
+  renewed every ten sends and whenever less than one attempt's time is left
+  (a disabled endpoint stops the run at the next renewal). The run's time
+  budget (60 s) is checked before every send. A
   worker killed mid-batch leaves a lease that runs out and deliveries still
   pending, and beat's sweeper (``deliveries_sweep``) queues every endpoint
   with due deliveries. The receiver may then see the batch's events again
@@ -65,6 +67,8 @@ _MAX_RETRY_AFTER = 24 * 3600
 _USER_AGENT = "Kassa-Webhooks/1.0 (+Stripe-compatible)"
 #: Due deliveries read per query, sent in a row and written down together (``_send_batch``).
 _BATCH = 50
+#: Sends between two lease renewals (each renewal also stops a run whose endpoint was disabled).
+_RENEW_EVERY = 10
 #: Seconds one DNS look-up and its SSRF vetting serve a run's attempts to one URL (``Connections.vetted``).
 _VETTED_FOR = 2.0
 
@@ -318,20 +322,17 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
             failed = False
             try:
                 while batch := list(_due(endpoint_pk).select_related("event", "endpoint")[:_BATCH]):
-                    if time.monotonic() - started > budget_seconds:
+                    sent, failed, lease, out_of_time = _send_batch(
+                        batch, lease=lease, connections=connections, deadline=started + budget_seconds
+                    )
+                    attempts += sent
+                    if out_of_time and lease is not None:
                         # Let other endpoints have this slot and carry on in a new task (lease released
                         # first, or the new task would find it taken and leave the rest to the sweeper).
                         _lease_release(endpoint_pk, lease)
                         lease = None
                         endpoint_kick(endpoint_pk)
                         return attempts
-                    # Once per batch, and whenever less than one attempt's time is left: a disabled
-                    # endpoint (its lease cleared) stops the run here.
-                    lease = _lease_renew(endpoint_pk, lease)
-                    if lease is None:
-                        return attempts
-                    sent, failed, lease = _send_batch(batch, lease=lease, connections=connections)
-                    attempts += sent
                     if failed or lease is None:
                         break
             finally:
@@ -344,8 +345,17 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
         connections.close()
 
 
-def _send_batch(batch: list[Delivery], *, lease, connections: Connections) -> tuple[int, bool, datetime | None]:
-    """Send ``batch`` in order until one fails; returns (attempts, whether one failed, the lease now).
+def _send_batch(
+    batch: list[Delivery], *, lease, connections: Connections, deadline: float
+) -> tuple[int, bool, datetime | None, bool]:
+    """Send ``batch`` in order until one fails or the run's time is up.
+
+    Returns (attempts, whether one failed, the lease now (None: lost, or the
+    endpoint was disabled), whether the run's time is up). The lease is
+    renewed before the first send, every ``_RENEW_EVERY`` sends and whenever
+    less than one attempt's time is left, so a disabled endpoint stops within
+    a few sends; the run's budget is checked before every send, so a slow
+    endpoint holds a worker slot for at most the budget and one attempt.
 
     Successes are written down together, in one transaction, when the batch
     ends or before a failure is (a worker killed in between sends those
@@ -361,10 +371,13 @@ def _send_batch(batch: list[Delivery], *, lease, connections: Connections) -> tu
     secrets = signing_secrets(endpoint)
     succeeded: list[tuple[Delivery, _Answer, datetime, int]] = []
     attempts = 0
-    failed = False
+    failed = out_of_time = False
     try:
         for delivery in batch:
-            if lease - timezone.now() < _attempt_span():
+            if time.monotonic() > deadline:
+                out_of_time = True
+                break
+            if attempts % _RENEW_EVERY == 0 or lease - timezone.now() < _attempt_span():
                 lease = _lease_renew(endpoint.pk, lease)
                 if lease is None:
                     break
@@ -400,12 +413,15 @@ def _send_batch(batch: list[Delivery], *, lease, connections: Connections) -> tu
             break
     finally:
         _record_successes(endpoint, succeeded)
-    return attempts, failed, lease
+    return attempts, failed, lease, out_of_time
 
 
 @transaction.atomic
 def _record_successes(endpoint: WebhookEndpoint, succeeded: list[tuple[Delivery, "_Answer", datetime, int]]) -> None:
     """The batch's successful attempts, and their deliveries settled, in one transaction."""
+    # A delivery gone meanwhile (its endpoint deleted) has nothing left to write its attempt on.
+    existing = set(Delivery.objects.filter(pk__in=[item[0].pk for item in succeeded]).values_list("pk", flat=True))
+    succeeded = [item for item in succeeded if item[0].pk in existing]
     if not succeeded:
         return
     DeliveryAttempt.objects.bulk_create(

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -103,6 +104,8 @@ def event_emit(
 
 #: Events planned per transaction.
 _DISPATCH_BATCH = 500
+#: How far apart two machines' clocks may be when comparing an endpoint's and an event's ``created``.
+_CLOCK_MARGIN = timedelta(seconds=2)
 #: A process nudges the dispatcher at most at the start and at the end of each window this long.
 _KICK_WINDOW = 0.1
 
@@ -166,16 +169,23 @@ def events_dispatch() -> int:
             if not events:
                 return planned
             listeners = defaultdict(list)
-            for endpoint in WebhookEndpoint.objects.filter(
-                merchant_id__in={event.merchant_id for event in events}, status=WebhookEndpoint.Status.ENABLED
-            ).only("id", "merchant_id", "livemode", "enabled_events", "created"):
+            # Locked until the deliveries are written: an endpoint disabled meanwhile waits, then gives
+            # these up with the rest of its pending deliveries (delivery.endpoint_disable).
+            for endpoint in (
+                WebhookEndpoint.objects.filter(
+                    merchant_id__in={event.merchant_id for event in events}, status=WebhookEndpoint.Status.ENABLED
+                )
+                .select_for_update()
+                .only("id", "merchant_id", "livemode", "enabled_events", "created")
+            ):
                 listeners[(endpoint.merchant_id, endpoint.livemode)].append(endpoint)
             deliveries = [
                 Delivery(event=event, endpoint=endpoint)
                 for event in events
                 for endpoint in listeners[(event.merchant_id, event.livemode)]
-                # The endpoints the event could have gone to when it happened.
-                if endpoint.created <= event.created and endpoint.listens_for(event.type)
+                # The endpoints the event could have gone to when it happened (with a margin for the
+                # clocks of the machines that stamped the two).
+                if endpoint.created <= event.created + _CLOCK_MARGIN and endpoint.listens_for(event.type)
             ]
             Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
             Event.objects.filter(pk__in=[event.pk for event in events]).update(deliveries_planned=True)

@@ -305,10 +305,14 @@ def test_a_links_prefilled_email_is_in_the_payers_email_field(client, paid_link)
     assert session.customer_email == "ada@example.com"
     page = client.get(page_url(session)).content.decode()
     assert re.search(r'<input id="email"[^>]* value="ada@example.com"', page)
-    # Not an address: the page opens all the same, with an empty field.
-    client.get(f"/pay/{paid_link.slug}", {"prefilled_email": "not-an-address"})
-    newest = CheckoutSession.objects.order_by("-id").first()
-    assert newest.customer_email is None
+    # Not an address (or too long for one): the page opens all the same, with an empty field.
+    for wrong in ("not-an-address", "a" * 250 + "@example.com"):
+        client.get(f"/pay/{paid_link.slug}", {"prefilled_email": wrong})
+        assert CheckoutSession.objects.order_by("-id").first().customer_email is None
+    # A link that asks for no email never shows the field: the URL cannot set the payer's email unseen.
+    checkout.payment_link_update(payment_link=paid_link, email_collection=False)
+    client.get(f"/pay/{paid_link.slug}", {"prefilled_email": "attacker@example.com"})
+    assert CheckoutSession.objects.order_by("-id").first().customer_email is None
 
 
 def test_paying_through_the_page_calls(client, paid_link, card_token, stripe_backend):
