@@ -14,6 +14,7 @@
 - The beat schedule lives here, in code.
 """
 
+import logging
 import os
 
 from celery import Celery
@@ -71,6 +72,20 @@ app.autodiscover_tasks(["billing.payments", "billing.checkout"])
 def enqueue(task_name: str, *args, countdown: float | None = None) -> None:
     """Queue a task by its name: services queue work without importing task modules (which import them)."""
     app.send_task(task_name, args=args, countdown=countdown)
+
+
+def enqueue_swept(task_name: str, *args, countdown: float | None = None) -> None:
+    """``enqueue`` a task whose work a beat sweeper also finds: a broker that cannot take it is logged, not raised.
+
+    For work already committed as rows (webhook deliveries, Stripe events): the
+    queue only makes it prompt, the sweeper makes it certain.
+    """
+    try:
+        enqueue(task_name, *args, countdown=countdown)
+    except Exception:
+        logging.getLogger(__name__).warning(
+            "Could not queue %s%s; the sweeper will run it", task_name, list(args), exc_info=True
+        )
 
 
 @app.task(name="kassa.ping")

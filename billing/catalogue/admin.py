@@ -26,20 +26,7 @@ class ProductForm(forms.ModelForm):
 
     class Meta:
         model = Product
-        fields = [
-            "name",
-            "description",
-            "active",
-            "url",
-            "images",
-            "unit_label",
-            "shippable",
-            "statement_descriptor",
-            "tax_code",
-            "marketing_features",
-            "package_dimensions",
-            "metadata",
-        ]
+        fields = [*services.PRODUCT_FIELDS, "metadata"]
         help_texts = {
             "statement_descriptor": "5 to 22 characters, shown on card statements.",
             "tax_code": "Stored and shown to API clients only: Kassa computes no tax.",

@@ -29,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from kassa import crypto, gateway
-from kassa.celery import enqueue
+from kassa.celery import enqueue_swept
 from kassa.errors import InvalidRequest, ResourceMissing
 from kassa.logging import redact
 from merchants.models import Merchant, ProcessorCredential
@@ -50,10 +50,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _queue(event_pk: int, countdown: float | None = None) -> None:
-    try:
-        enqueue("webhooks.tasks.processor_event_process", event_pk, countdown=countdown)
-    except Exception:
-        logger.warning("Could not queue Stripe event %s; the sweeper will", event_pk, exc_info=True)
+    enqueue_swept("webhooks.tasks.processor_event_process", event_pk, countdown=countdown)
 
 
 def processor_event_receive(*, merchant_id: str, mode: str, body: bytes, signature: str) -> tuple[ProcessorEvent, bool]:

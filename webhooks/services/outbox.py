@@ -20,7 +20,6 @@ that moment, rendered by the same serializer the API uses (registered by
 each app: ``register``).
 """
 
-import logging
 import threading
 import time
 from collections import defaultdict
@@ -30,14 +29,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from kassa.celery import enqueue
+from kassa.celery import enqueue_swept
 from kassa.db import insert
 from kassa.ids import public_id
 from kassa.middleware import api_request
 
 from ..models import Delivery, Event, WebhookEndpoint
-
-logger = logging.getLogger(__name__)
 
 #: model class → function rendering an instance as the API shows it
 _renderers: dict[type, Callable[[object], dict]] = {}
@@ -144,10 +141,7 @@ def events_kick() -> None:
     countdown = _kicks.countdown()
     if countdown is None:
         return
-    try:
-        enqueue("webhooks.tasks.events_dispatch", countdown=countdown or None)
-    except Exception:
-        logger.warning("Could not queue the webhook dispatcher; the sweeper will run it", exc_info=True)
+    enqueue_swept("webhooks.tasks.events_dispatch", countdown=countdown or None)
 
 
 def events_dispatch() -> int:
@@ -207,7 +201,4 @@ def deliveries_plan(*, event: Event, endpoints: list[WebhookEndpoint]) -> None:
 
 def endpoint_kick(endpoint_pk: int, *, countdown: float | None = None) -> None:
     """Queue the endpoint's delivery task; if the broker cannot take it, the sweeper will."""
-    try:
-        enqueue("webhooks.tasks.endpoint_deliver", endpoint_pk, countdown=countdown)
-    except Exception:
-        logger.warning("Could not queue deliveries for endpoint %s; the sweeper will", endpoint_pk, exc_info=True)
+    enqueue_swept("webhooks.tasks.endpoint_deliver", endpoint_pk, countdown=countdown)
