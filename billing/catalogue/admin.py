@@ -2,9 +2,12 @@
 
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata, money
 from merchants.admin_base import ScopedAdmin
+from merchants.admin_lists import CreatedRangeFilter, CsvExportMixin
 
 from . import services
 from .models import Customer, Price, Product
@@ -198,12 +201,64 @@ class CustomerForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedAdmin):
+class CustomerAdmin(CsvExportMixin, ScopedAdmin):
+    """A customer's page: who they are, then their history (payments, cards, refunds, total spent).
+
+    The history comes from the parts that hold it (``add_history``, called by
+    billing.payments.admin): the catalogue knows nothing of payments.
+    """
+
     form = CustomerForm
-    list_display = ["__str__", "email", "public_id", "deleted", "created"]
-    list_filter = ["deleted"]
-    search_fields = ["email", "name", "public_id", "phone"]
-    readonly_fields = ["public_id", "livemode", "created", "deleted"]
+    list_display = ["email_display", "name", "public_id", "created"]
+    list_display_links = ["email_display"]
+    list_filter = [CreatedRangeFilter, "deleted"]
+    search_fields = ["=public_id", "email", "name", "phone"]
+    search_help_text = _("An email, a name, a phone number or an id (cus_…).")
+    readonly_fields = ["public_id", "livemode", "created", "deleted", "metadata_rows"]
+    csv_name = "customers"
+    csv_columns = [
+        ("id", lambda c: c.public_id),
+        ("created", lambda c: c.created),
+        ("email", lambda c: c.email),
+        ("name", lambda c: c.name),
+        ("phone", lambda c: c.phone),
+        ("description", lambda c: c.description),
+        ("deleted", lambda c: "true" if c.deleted else "false"),
+    ]
+    #: [(field name, title)], from the parts that hold a customer's history (add_history)
+    history: list = []
+
+    @classmethod
+    def add_history(cls, name: str, title, render) -> None:
+        """A read-only section of the customer's page: ``render(customer)`` -> html."""
+        setattr(cls, name, admin.display(description=title)(lambda self, customer: render(customer)))
+        cls.history = [*cls.history, (name, title)]
+        cls.readonly_fields = [*cls.readonly_fields, name]
+
+    def get_fieldsets(self, request, obj=None):
+        details = ["email", "name", "phone", "description"]
+        if obj is None:
+            return [(None, {"fields": [*details, "metadata"]})]
+        # Metadata as rows for those who read; the form's field for those who may change it.
+        metadata_field = "metadata" if self._can_write(request) else "metadata_rows"
+        return [
+            (None, {"fields": [*details, metadata_field]}),
+            *((title, {"fields": [name]}) for name, title in self.history),
+            (_("More"), {"fields": ["public_id", "livemode", "created", "deleted"]}),
+        ]
+
+    @admin.display(description=_("Email"), ordering="email")
+    def email_display(self, customer):
+        return customer.email or customer.name or customer.public_id
+
+    @admin.display(description=_("Metadata"))
+    def metadata_rows(self, customer):
+        if not customer.metadata:
+            return "—"
+        rows = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", sorted((k, v) for k, v in customer.metadata.items())
+        )
+        return format_html('<table class="kassa-table" id="kassa-customer-metadata"><tbody>{}</tbody></table>', rows)
 
     def save_via_service(self, request, form, change):
         data = {k: (form.cleaned_data.get(k) or None) for k in ("email", "name", "phone", "description")}

@@ -8,6 +8,7 @@ point at it. Amounts are integers in the currency's minor unit.
 """
 
 from django.db import models
+from django.db.models.functions import Upper
 
 from merchants.models import MerchantScoped
 
@@ -88,7 +89,11 @@ class Customer(MerchantScoped):
     processor_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="customer_list")]
+        indexes = [
+            models.Index(fields=["merchant", "livemode", "-id"], name="customer_list"),
+            # A payer's email is matched case-insensitively to their customer (billing.checkout.services).
+            models.Index("merchant", "livemode", Upper("email"), name="customer_email_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or self.public_id

@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata, money
 from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields, major_to_minor
@@ -32,6 +33,13 @@ LINE_ITEM_ROWS = 5
 
 def _money(amount: int | None, currency: str) -> str:
     return "—" if amount is None else money.format_amount(amount, currency)
+
+
+def link_name(link: PaymentLink) -> str:
+    """What a link sells, as people know it: "Tea", "Tea x 2, Cake" (its products), not plink_…"""
+    items = link.line_items.all()  # prefetched by the lists (line_items__price__product)
+    names = [item.price.product.name + (f" \u00d7 {item.quantity}" if item.quantity > 1 else "") for item in items]
+    return ", ".join(names) or link.public_id
 
 
 # --- payment links -------------------------------------------------------------------
@@ -161,9 +169,11 @@ PaymentLinkCreateForm = type("PaymentLinkCreateForm", (PaymentLinkCreateBase,), 
 
 @admin.register(PaymentLink)
 class PaymentLinkAdmin(ScopedAdmin):
-    list_display = ["public_id", "url", "active", "total", "created"]
+    list_display = ["name", "total", "active", "url", "created"]
+    list_display_links = ["name"]
     list_filter = ["active"]
-    search_fields = ["public_id", "line_items__price__product__name"]
+    search_fields = ["=public_id", "line_items__price__product__name"]
+    search_help_text = _("A product name or an id (plink_…).")
     date_hierarchy = "created"
     actions = ["deactivate_selected", "activate_selected"]
 
@@ -184,9 +194,18 @@ class PaymentLinkAdmin(ScopedAdmin):
             .annotate(total=Sum(F("price__unit_amount") * F("quantity")))
             .values("total")
         )
-        return super().get_queryset(request).annotate(total_amount=Subquery(total))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(total_amount=Subquery(total))
+            .prefetch_related("line_items__price__product")
+        )
 
     # --- columns and read-only fields -----------------------------------------
+    @admin.display(description=_("Sells"))
+    def name(self, link):
+        return link_name(link)
+
     @admin.display(description="URL")
     def url(self, link):
         url = checkout.payment_link_url(link)
@@ -382,6 +401,7 @@ class CheckoutSessionAdmin(LedgerAdmin):
     list_filter = ["status", "payment_status"]
     search_fields = ["=public_id", "customer_email", "client_reference_id", "=payment_intent__public_id"]
     list_select_related = ["payment_link", "payment_intent"]
+    list_prefetch_related = ["payment_link__line_items__price__product"]
     date_hierarchy = "created"
     fieldsets = [
         (
@@ -421,9 +441,14 @@ class CheckoutSessionAdmin(LedgerAdmin):
     def email(self, session):
         return session.customer_email or (session.customer_details or {}).get("email") or "—"
 
-    @admin.display(description="Payment link")
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(*self.list_prefetch_related)
+
+    @admin.display(description=_("Payment link"))
     def link(self, session):
-        return admin_link(session.payment_link)
+        if session.payment_link is None:
+            return "—"
+        return admin_link(session.payment_link, link_name(session.payment_link))
 
     @admin.display(description="Payment")
     def payment(self, session):
@@ -451,7 +476,7 @@ def _source(session: CheckoutSession | None) -> str | None:
     if session is None:
         return None
     if session.payment_link_id:
-        return admin_link(session.payment_link)
+        return admin_link(session.payment_link, link_name(session.payment_link))
     return admin_link(session, session.public_id[:24] + "…")
 
 

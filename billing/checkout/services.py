@@ -5,14 +5,32 @@ one-time basket with a price, a lifetime (30 minutes to 24 hours) and at most
 one PaymentIntent. A session is ``complete`` only once its PaymentIntent has
 succeeded at the processor (``checkout_session_mark_paid``, called when that
 is recorded), never because a browser reached a success URL.
+
+Payers become customers as with Stripe's ``customer_creation=if_required``
+plus email matching (``customer_for_payer``): one customer per email per
+merchant and mode.
+
+- A session made with an explicit ``customer`` keeps that customer.
+- Otherwise the payer's email is matched, case-insensitively, against the
+  merchant's non-deleted customers in the session's mode, wherever they were
+  made (links, sessions, the API, the dashboard); the oldest match is used.
+  The payer's typed name, phone and address never overwrite it (anyone can
+  type an email); what the payer typed stays on the session's
+  ``customer_details``.
+- No match (or no email): a new customer.
+- Two payments with the same new email at once make one customer: the
+  lookup and the insert run under a transaction-scoped lock on that email
+  (PostgreSQL advisory lock; SQLite's IMMEDIATE transactions already
+  serialise writers).
 """
 
+import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kassa import metadata as md
@@ -22,6 +40,7 @@ from kassa.ids import public_id, random_string
 from merchants.models import Merchant
 from webhooks.services.outbox import event_emit, render
 
+from ..catalogue import selectors as catalogue_selectors
 from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
 from ..payments import selectors as payment_selectors
@@ -391,6 +410,39 @@ def checkout_session_owning(*, payment_intent: PaymentIntent) -> str | None:
     return f"This PaymentIntent belongs to checkout session {session.public_id}; expire the session instead."
 
 
+def _lock_email(*, merchant, livemode: bool, email: str) -> None:
+    """Serialise the lookup-then-insert of one email's customer until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return  # SQLite: a write transaction (IMMEDIATE) already excludes every other writer
+    digest = hashlib.sha256(f"kassa-customer:{merchant.pk}:{int(livemode)}:{email.lower()}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+@transaction.atomic
+def customer_for_payer(
+    *,
+    merchant,
+    livemode: bool,
+    email: str | None,
+    name: str | None = None,
+    phone: str | None = None,
+    address: dict | None = None,
+) -> Customer:
+    """The customer a link or session payer is: the one with this email (the module's rule), else a new one."""
+    if email:
+        _lock_email(merchant=merchant, livemode=livemode, email=email)
+        existing = (
+            catalogue_selectors.customer_list(merchant=merchant, livemode=livemode, email=email).order_by("id").first()
+        )
+        if existing is not None:
+            return existing
+    return catalogue.customer_create(
+        merchant=merchant, livemode=livemode, email=email, name=name, phone=phone, address=address
+    )
+
+
 def checkout_session_pay(
     *,
     session: CheckoutSession,
@@ -432,7 +484,7 @@ def checkout_session_pay(
             "address": catalogue.normalise_address(address) if address else None,
         }
         if locked.customer is None:
-            locked.customer = catalogue.customer_create(
+            locked.customer = customer_for_payer(
                 merchant=locked.merchant,
                 livemode=locked.livemode,
                 email=email,
