@@ -7,7 +7,8 @@ roll, revoke, check, activation, refund, status, test, resend, rerun) with
 A's primary keys, by GET and by POST. Every answer is a 404 (or a 403), or a
 redirect to the dashboard's index or the model's list saying the object does
 not exist, never a page showing A's object; no POST changes A's object; no
-page (lists, searches and add forms included) shows A's names, emails or ids.
+page (lists, searches, CSV exports and add forms included) shows A's names,
+emails or ids.
 
 The models and URLs come from ``admin.site`` itself, so a new model or a new
 button is swept without anyone writing a test for it; a new model needs an
@@ -117,6 +118,8 @@ def test_the_sweep_covers_every_registered_model_and_its_custom_views():
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
     for expected in ("webhookendpoint_test", "event_resend", "processorevent_rerun", "paymentlink_activation"):
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
+    exports = {name for *_, name in urls if name.endswith("_export")}
+    assert {"billing_paymentintent_export", "billing_refund_export", "billing_customer_export"} <= exports
 
 
 def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):
