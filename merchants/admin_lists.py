@@ -1,10 +1,10 @@
 """What the dashboard's lists share: a created-date range, search by amount, and "export what I see" as CSV.
 
 - The date range is two plain dates (``created_from``, ``created_to``, both
-  inclusive, in the viewer's time zone) set by a small form above the
-  filters or by quick choices (today, last 7 / 30 days, this month).
+  inclusive, in the viewer's time zone) set by a small form in the filter
+  sidebar or by quick choices (today, last 7 / 30 days, this month).
 - Amounts are searched in major units, as people type them: "12.50",
-  "12,50" and "1,250.00" are twelve and a half, twelve and a half, one
+  "12,50" are twelve and a half, "1,250.00", "1 250,00" and "1,250" one
   thousand two hundred and fifty. The amount matches in every currency that
   can hold it ("12.50" never matches a JPY payment; "1250" matches 1,250.00
   EUR and 1,250 JPY): a typed number is never read as minor units.
@@ -120,8 +120,8 @@ def typed_amount(term: str) -> Decimal | None:
     elif "," in term or "." in term:
         separator = "," if "," in term else "."
         head, _sep, tail = term.rpartition(separator)
-        # One separator followed by exactly three digits groups thousands ("1,250"), unless it is the only
-        # one after a short head that could be a three-decimal amount — we prefer thousands, as people type.
+        # Exactly three digits after the only separator group thousands ("1,250", "1.250"): people type
+        # thousands far more often than a three-decimal currency's fils (12.500 KWD is found as "12.5").
         if term.count(separator) > 1 or len(tail) == 3:
             term = term.replace(separator, "")
         else:
