@@ -89,14 +89,18 @@ def queue_on_commit(task_name: str, *args) -> None:
     """After the current transaction commits, queue the task that sends an email.
 
     A broker that cannot take it is logged, never raised: an email is not
-    worth failing the payment that already committed. Queued through the
-    task's signature rather than ``send_task`` so that an eager Celery (the
-    tests) runs it in place.
+    worth failing the payment that already committed. A task this process
+    has loaded is queued through the task itself, so that an eager Celery (the
+    tests) runs it in place; otherwise by name, as ``kassa.celery.enqueue``.
     """
 
     def queue() -> None:
         try:
-            app.signature(task_name, args=args).apply_async()
+            task = app.tasks.get(task_name)
+            if task is not None:
+                task.apply_async(args=args)
+            else:
+                app.send_task(task_name, args=args)
         except Exception:
             logger.warning("Could not queue %s%s; that email is not sent", task_name, list(args), exc_info=True)
 

@@ -107,6 +107,7 @@ def emails_on_commit(monkeypatch, mailoutbox, django_capture_on_commit_callbacks
     """
     from kassa.celery import app
 
+    app.loader.import_default_modules()  # every tasks module, as a worker loads them
     monkeypatch.setattr(app.conf, "task_always_eager", True)
 
     def run():
