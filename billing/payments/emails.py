@@ -166,7 +166,6 @@ def refund_emails_send(*, refund: Refund) -> int:
         **_payment_context(payment_intent, language),
         "refund_id": refund.public_id,
         "refund_amount": mail.format_money(refund.amount, refund.currency, language),
-        "partial": refund.amount < payment_intent.amount,
         "refunded_at": refunded_at or refund.created,
         "paid_at": _when(payment_intent, "succeeded"),
     }
