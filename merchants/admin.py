@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import format_html
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -124,6 +125,8 @@ class MerchantAdmin(ScopedAdmin):
             owner_password=data.get("owner_password") or None,
             support_email=data.get("support_email") or "",
             default_currency=data.get("default_currency") or "usd",
+            invite=True,  # the owner gets an email with a link to set their password (merchants/emails.py)
+            language=translation.get_language(),
         )
         request._kassa_secrets = [
             ("Test secret key", created.secret_key.secret),
@@ -142,6 +145,9 @@ class MerchantAdmin(ScopedAdmin):
 
 
 # --- members ----------------------------------------------------------------
+
+
+EMAIL_SETTINGS = ("notify_payments", "notify_failures", "language")
 
 
 class MembershipForm(forms.ModelForm):
@@ -168,7 +174,7 @@ class MembershipAdmin(ScopedAdmin):
         if obj is None:
             kwargs["form"] = MembershipForm
         else:
-            kwargs["fields"] = ["role"]
+            kwargs["fields"] = ["role", *EMAIL_SETTINGS]
         return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -177,14 +183,19 @@ class MembershipAdmin(ScopedAdmin):
     def save_via_service(self, request, form, change):
         acting_role = self.scope(request).role  # None for platform staff
         if change:
-            return services.membership_update(
+            membership = services.membership_update(
                 membership=form.instance, role=form.cleaned_data["role"], acting_role=acting_role
+            )
+            return services.membership_email_settings_set(
+                membership=membership, **{name: form.cleaned_data[name] for name in EMAIL_SETTINGS}
             )
         return services.membership_add(
             merchant=self.current(request)[0],
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
             acting_role=acting_role,
+            invite=True,  # an email with a link to set a password, in the inviter's language
+            language=translation.get_language(),
         )
 
     def delete_model(self, request, obj):

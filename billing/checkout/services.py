@@ -33,8 +33,8 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kassa import mail, money, validators
 from kassa import metadata as md
-from kassa import money, validators
 from kassa.errors import CardError, InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 from merchants.models import Merchant
@@ -402,6 +402,17 @@ def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
     event_emit(type="checkout.session.completed", obj=session)
 
 
+def checkout_session_receipt_lines(payment_intent: PaymentIntent) -> list[tuple[str, int, int, str]] | None:
+    """Registered with payments: what a session's payer bought, for the receipt (None: not a session's payment)."""
+    session = CheckoutSession.objects.filter(payment_intent=payment_intent).first()
+    if session is None:
+        return None
+    return [
+        (item.description, item.quantity, item.amount_total, item.currency)
+        for item in session.line_items.order_by("id")
+    ]
+
+
 def checkout_session_owning(*, payment_intent: PaymentIntent) -> str | None:
     """Registered with payments: a session's PaymentIntent is ended by expiring the session, not canceled."""
     session = CheckoutSession.objects.filter(payment_intent=payment_intent).only("public_id").first()
@@ -443,6 +454,14 @@ def customer_for_payer(
     )
 
 
+def _receipt_language_keep(payment_intent: PaymentIntent, language: str | None) -> None:
+    """Paying again after a decline, perhaps with the page now in another language: the receipt follows it."""
+    language = mail.language_or_default(language) if language else ""
+    if language and payment_intent.receipt_language != language:
+        PaymentIntent.objects.filter(pk=payment_intent.pk).update(receipt_language=language)
+        payment_intent.receipt_language = language
+
+
 def checkout_session_pay(
     *,
     session: CheckoutSession,
@@ -451,9 +470,12 @@ def checkout_session_pay(
     name: str | None = None,
     phone: str | None = None,
     address: dict | None = None,
+    language: str | None = None,
     now: datetime,
 ) -> PaymentIntent:
     """The hosted page's payment: the payer's details, their card (a Stripe.js token), then a two-phase confirm.
+
+    ``language``: the one the page showed the payer, kept for their receipt.
 
     Returns the PaymentIntent (``succeeded``, or ``requires_action`` for 3-D
     Secure); a refused card raises CardError and the session stays payable.
@@ -500,8 +522,10 @@ def checkout_session_pay(
                 currency=locked.currency,
                 customer=locked.customer,
                 receipt_email=email,
+                receipt_language=language,
                 metadata={"checkout_session": locked.public_id},
             )
+        _receipt_language_keep(locked.payment_intent, language)
         locked.save()
         payment_intent = locked.payment_intent
     if payment_intent.customer_id != locked.customer_id:

@@ -58,6 +58,8 @@ class PaymentIntent(MerchantScoped):
     payment_method = models.ForeignKey(PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     description = models.CharField(max_length=1000, blank=True, null=True)
     receipt_email = models.EmailField(blank=True, null=True)
+    # The payer's language for the receipt: the hosted page's when paid there; empty (English) otherwise.
+    receipt_language = models.CharField(max_length=8, blank=True, default="", editable=False)
     client_secret = models.CharField(max_length=128, editable=False)
     processor_id = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
     latest_charge = models.CharField(max_length=255, null=True, blank=True, editable=False)

@@ -386,17 +386,18 @@ def test_only_owners_give_or_take_the_owner_role(client, two_shops):
     own = Membership.objects.get(user=admin_user, merchant=alpha["shop"].merchant)
     owner = Membership.objects.get(merchant=alpha["shop"].merchant, role="owner")
     client.force_login(admin_user)
-    response = client.post(f"/admin/merchants/membership/{own.pk}/change/", {"role": "owner"})
+    # The page also holds the member's email settings (merchants/email_settings.py).
+    response = client.post(f"/admin/merchants/membership/{own.pk}/change/", {"role": "owner", "language": "en"})
     assert response.status_code == 200
     assert "Only an owner" in response.text
-    client.post(f"/admin/merchants/membership/{owner.pk}/change/", {"role": "viewer"})
+    client.post(f"/admin/merchants/membership/{owner.pk}/change/", {"role": "viewer", "language": "en"})
     client.post(f"/admin/merchants/membership/{owner.pk}/delete/", {"post": "yes"})
     own.refresh_from_db()
     owner.refresh_from_db()
     assert (own.role, owner.role) == ("admin", "owner")
     # The owner can.
     client.force_login(alpha["shop"].owner)
-    client.post(f"/admin/merchants/membership/{own.pk}/change/", {"role": "owner"})
+    client.post(f"/admin/merchants/membership/{own.pk}/change/", {"role": "owner", "language": "en"})
     own.refresh_from_db()
     assert own.role == "owner"
 
