@@ -10,6 +10,7 @@ and shown again only as a hint (prefix and last four characters).
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from kassa.ids import public_id
 
@@ -36,6 +37,8 @@ class Merchant(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -55,6 +58,8 @@ class Membership(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("team member")
+        verbose_name_plural = _("team members")
         constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user_merchant")]
         ordering = ["merchant__name", "user__email"]
 
@@ -97,7 +102,8 @@ class APIKey(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return self.redacted
@@ -140,8 +146,8 @@ class ProcessorCredential(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "livemode"], name="processor_credential_one_per_mode")
         ]
-        verbose_name = "Stripe credentials"
-        verbose_name_plural = "Stripe credentials"
+        verbose_name = _("Stripe credentials")
+        verbose_name_plural = _("Stripe credentials")
 
     def __str__(self) -> str:
         return f"Stripe {'live' if self.livemode else 'test'} credentials of {self.merchant}"
