@@ -120,6 +120,9 @@ class MoneyWidget(forms.MultiWidget):
         }
         super().__init__(widgets, attrs)
 
+    def id_for_label(self, id_):
+        return id_
+
     def decompress(self, value):
         if isinstance(value, Money):
             return [value.currency, value.major()]
@@ -129,6 +132,10 @@ class MoneyWidget(forms.MultiWidget):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
+        base_id = context["widget"]["attrs"].get("id")
+        if base_id:  # ids as the names: id_amount_currency and id_amount (the label points at the amount)
+            for subwidget, suffix in zip(context["widget"]["subwidgets"], self.widgets_names, strict=True):
+                subwidget["attrs"]["id"] = base_id + suffix
         context["widget"]["zero_decimal"] = " ".join(sorted(money.ZERO_DECIMAL))
         context["widget"]["three_decimal"] = " ".join(sorted(money.THREE_DECIMAL))
         return context
