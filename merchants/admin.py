@@ -435,9 +435,10 @@ class ProcessorCredentialAdmin(ScopedAdmin):
             return "—"
         return format_html(
             "{}"
-            '<div class="help">Register this URL at Stripe (Developers → Webhooks → Add endpoint) with at least '
+            '<small class="kassa-note">Register this URL at Stripe (Developers → Webhooks → Add endpoint) '
+            "with at least "
             "<code>payment_intent.succeeded</code> and <code>payment_intent.payment_failed</code>, then paste "
-            "that endpoint's signing secret (<code>whsec_…</code>) into “Webhook secret” above.</div>",
+            "that endpoint's signing secret (<code>whsec_…</code>) into “Webhook secret” above.</small>",
             copyable(
                 selectors.processor_events_url(merchant=obj.merchant, livemode=obj.livemode),
                 label=_("Webhook URL for Stripe"),

@@ -372,6 +372,61 @@ class NamedListField(ListField):
         return {"name": text}
 
 
+# --- package dimensions ------------------------------------------------------------------------
+
+DIMENSIONS = (
+    ("height", _("Height (in)")),
+    ("length", _("Length (in)")),
+    ("width", _("Width (in)")),
+    ("weight", _("Weight (oz)")),
+)
+
+
+class DimensionsWidget(forms.MultiWidget):
+    template_name = "merchants/widgets/dimensions.html"
+
+    def __init__(self, attrs=None):
+        widgets = {
+            name: forms.NumberInput(attrs={"step": "any", "min": "0", "class": "kassa-dimension"})
+            for name, _label in DIMENSIONS
+        }
+        super().__init__(widgets, attrs)
+
+    def decompress(self, value):
+        value = value if isinstance(value, Mapping) else {}
+        return [value.get(name) for name, _label in DIMENSIONS]
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        for subwidget, (_name, label) in zip(context["widget"]["subwidgets"], DIMENSIONS, strict=True):
+            subwidget["label"] = label
+        return context
+
+
+class DimensionsField(forms.MultiValueField):
+    """A parcel's height, length and width in inches and weight in ounces, as Stripe's: all four or none.
+
+    Not money: the numbers are kept as typed (an integer when whole), as the API keeps them.
+    """
+
+    widget = DimensionsWidget
+
+    def __init__(self, **kwargs):
+        fields = tuple(forms.FloatField(min_value=0, required=False) for _dimension in DIMENSIONS)
+        kwargs.setdefault("required", False)
+        super().__init__(fields, require_all_fields=False, **kwargs)
+
+    def compress(self, data_list):
+        if not data_list or all(v is None for v in data_list):
+            return None
+        if any(v is None or v <= 0 for v in data_list):
+            raise forms.ValidationError(_("Give all four dimensions, each more than zero, or none."))
+        return {
+            name: int(v) if float(v).is_integer() else v
+            for (name, _label), v in zip(DIMENSIONS, data_list, strict=True)
+        }
+
+
 # --- restricted-key permissions ----------------------------------------------------------------
 
 

@@ -8,14 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata, money, validators
 from merchants.admin_base import ScopedAdmin, errors_on_fields
-from merchants.widgets import ListField, MetadataField, Money, MoneyField, NamedListField
+from merchants.widgets import DimensionsField, ListField, MetadataField, Money, MoneyField, NamedListField
 
 from . import services
 from .models import Customer, Price, Product
 
 
 class ProductForm(forms.ModelForm):
-    url = forms.URLField(required=False, assume_scheme="https")
+    url = forms.URLField(required=False, assume_scheme="https", label=_("Website"))
     metadata = MetadataField()
     images = ListField(
         max_items=8,
@@ -33,8 +33,8 @@ class ProductForm(forms.ModelForm):
         label=_("Marketing features"),
         help_text=_("Up to 15 short selling points, e.g. “Free shipping”."),
     )
-    package_dimensions = forms.JSONField(
-        required=False, help_text='Inches and ounces, e.g. {"height": 2, "length": 8, "weight": 17.6, "width": 4}'
+    package_dimensions = DimensionsField(
+        label=_("Package dimensions"), help_text=_("Of the parcel, in inches and ounces; all four or none.")
     )
 
     class Meta:

@@ -165,7 +165,10 @@ def test_writes_go_through_the_services(client, two_shops):
             "shippable": "false",
             "statement_descriptor": "DASHBOARD TEA",
             "marketing_features-item": "Organic",
-            "package_dimensions": '{"height": 1, "length": 2, "weight": 3.5, "width": 4}',
+            "package_dimensions_height": "1",
+            "package_dimensions_length": "2",
+            "package_dimensions_weight": "3.5",
+            "package_dimensions_width": "4",
             "metadata-key": "sku",
             "metadata-value": "D1",
         },
@@ -174,7 +177,10 @@ def test_writes_go_through_the_services(client, two_shops):
     product = Product.objects.get(name="Dashboard Tea")
     assert product.public_id.startswith("prod_")
     assert (product.unit_label, product.shippable, product.statement_descriptor) == ("cup", False, "DASHBOARD TEA")
-    assert (product.marketing_features, product.package_dimensions["weight"]) == ([{"name": "Organic"}], 3.5)
+    assert (product.marketing_features, product.package_dimensions) == (
+        [{"name": "Organic"}],
+        {"height": 1, "length": 2, "weight": 3.5, "width": 4},
+    )
     assert (product.merchant, product.livemode, product.metadata) == (alpha["shop"].merchant, False, {"sku": "D1"})
     # The service's own rules show as form errors: an unknown currency.
     bad = client.post(
@@ -411,7 +417,7 @@ def test_only_owners_give_or_take_the_owner_role(client, two_shops):
         ("metadata-key", "sku", "Every key needs a value"),
         ("metadata-value", "orphan", "The value “orphan” has no key."),
         ("statement_descriptor", "1234", "statement descriptor must be 5 to 22 characters"),
-        ("package_dimensions", '{"height": 1}', "needs height, length, weight and width"),
+        ("package_dimensions_height", "1", "Give all four dimensions, each more than zero, or none."),
         ("marketing_features-item", "x" * 81, "at most 80 characters"),
     ],
 )
