@@ -54,9 +54,9 @@ class MerchantForm(forms.ModelForm):
 
 
 class MerchantCreateForm(MerchantForm):
-    owner_email = forms.EmailField(help_text="The owner logs in with this address (made a user if new).")
+    owner_email = forms.EmailField(help_text=_("The owner logs in with this address (made a user if new)."))
     owner_password = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="Leave empty to set one later."
+        required=False, widget=forms.PasswordInput, help_text=_("Leave empty to set one later.")
     )
 
     class Meta:
