@@ -46,6 +46,8 @@ class Merchant(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -69,6 +71,8 @@ class Membership(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("team member")
+        verbose_name_plural = _("team members")
         constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user_merchant")]
         ordering = ["merchant__name", "user__email"]
 
@@ -111,7 +115,8 @@ class APIKey(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return self.redacted
@@ -154,8 +159,8 @@ class ProcessorCredential(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "livemode"], name="processor_credential_one_per_mode")
         ]
-        verbose_name = "Stripe credentials"
-        verbose_name_plural = "Stripe credentials"
+        verbose_name = _("Stripe credentials")
+        verbose_name_plural = _("Stripe credentials")
 
     def __str__(self) -> str:
         return f"Stripe {'live' if self.livemode else 'test'} credentials of {self.merchant}"

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import MerchantScoped
 
@@ -69,6 +70,8 @@ class PaymentIntent(MerchantScoped):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="payment_intent_list")]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_intent_amount_positive"),
@@ -162,6 +165,8 @@ class Refund(MerchantScoped):
     request_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="refund_list")]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
