@@ -240,7 +240,7 @@ class CustomerAdmin(CsvExportMixin, ScopedAdmin):
     """
 
     form = CustomerForm
-    list_display = ["email_display", "name", "public_id", "created"]
+    list_display = ["email_display", "name", "public_id", "deleted", "created"]
     list_display_links = ["email_display"]
     list_filter = [CreatedRangeFilter, "deleted"]
     search_fields = ["=public_id", "email", "name", "phone"]
