@@ -25,6 +25,7 @@ catalog under the repository; only those whose ``.mo`` is missing or older
 than the ``.po`` are rebuilt unless ``--force``.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def compile_catalog(po: Path) -> Path:
     if problems:
         raise CatalogError("\n".join(problems))
     mo = po.with_suffix(".mo")
-    draft = mo.with_suffix(".mo.tmp")
+    draft = mo.with_suffix(f".mo.{os.getpid()}.tmp")  # processes compiling at once (test runs) each write their own
     with draft.open("wb") as handle:
         write_mo(handle, catalog, use_fuzzy=False)
     draft.replace(mo)  # a running server never reads half a file

@@ -23,6 +23,11 @@ What shaped it:
   except with ``?embed=1&origin=<origin>``: then only that origin may frame
   the page, and a popup keeps its opener (COOP ``unsafe-none``) so that the
   page can ``postMessage`` the outcome to it, with that origin as target.
+- Each view speaks one language (billing/hosted/i18n.py): the session's or
+  link's ``locale``, else the payer's pick on the page's switch (``?lang=``,
+  remembered in a cookie), else ``Accept-Language``. It is active
+  (``translation.activate``) for the whole request, the pay call included,
+  and the thread gets its own back afterwards.
 - The session's public id, long and random, is the payer's only credential
   (as at Stripe Checkout), so the lookups here are by that id, not scoped by
   an API key's merchant.
@@ -254,15 +259,17 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         )
     total = i18n.format_amount(session.amount_total, session.currency, language)
     pay_label = i18n.text("pay", amount=total)
+    pick = None if session.locale in i18n.LANGUAGES else i18n.chosen_language(request)
     customer_email = session.customer_email or (session.customer.email if session.customer else "") or ""
     region = i18n.region_from(request)
     config = {
         "publishableKey": publishable_key,
         "locale": language,
         "checkoutSession": session.public_id,
-        # The page's calls carry its language: the payment is taken, and answered, in the language the payer saw.
-        "payUrl": framing.with_embed(reverse("pay:session_pay", args=[session.public_id]), embed, lang=language),
-        "syncUrl": framing.with_embed(reverse("pay:session_sync", args=[session.public_id]), embed, lang=language),
+        # A payer's pick goes with the page's calls (a frame may get no cookie): the payment is taken, and answered,
+        # in the language the payer saw. Otherwise the calls carry the page's own Accept-Language.
+        "payUrl": framing.with_embed(reverse("pay:session_pay", args=[session.public_id]), embed, lang=pick),
+        "syncUrl": framing.with_embed(reverse("pay:session_sync", args=[session.public_id]), embed, lang=pick),
         "pageToken": framing.page_token(session),
         "embed": bool(embed),
         "origin": embed,
@@ -354,18 +361,18 @@ def _message_for(error: KassaError) -> str:
     return "generic_error"
 
 
-def _answer(session: CheckoutSession, language: str, embed: str | None) -> JsonResponse:
-    """The page's next step, from the server's rows alone."""
+def _answer(session: CheckoutSession, language: str, embed: str | None, pick: str | None) -> JsonResponse:
+    """The page's next step, from the server's rows alone (``pick``: the payer's language pick, carried on)."""
     intent = session.payment_intent
     data = {"payment": payment_data(session), "client_secret": None, "next_url": None}
     if session.status == CheckoutSession.Status.COMPLETE:
-        next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed, lang=language)
+        next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed, lang=pick)
         message = i18n.text("paid_title")
         return framing.json_answer(
             data | {"status": "succeeded", "message": message, "next_url": next_url}, language=language
         )
     if session.status == CheckoutSession.Status.EXPIRED:
-        next_url = framing.with_embed(reverse("pay:session", args=[session.public_id]), embed, lang=language)
+        next_url = framing.with_embed(reverse("pay:session", args=[session.public_id]), embed, lang=pick)
         message = i18n.text("session_not_open")
         body = data | {"status": "failed", "code": "checkout_session_not_open", "message": message}
         return framing.json_answer(body | {"next_url": next_url}, language=language, status=410)
@@ -436,7 +443,7 @@ def _read_body(request: HttpRequest, session: CheckoutSession) -> tuple[dict, st
 
 def _session_for_call(request: HttpRequest, session_id: str):
     """The session a JSON call names, its language (active from here on) and embedding, or the refusal to answer
-    with. The page sends its own language as ``?lang=``."""
+    with. The page sends the payer's pick as ``?lang=``."""
     embed = framing.embed_of(request)
     session = _find_session(session_id)
     language = i18n.language_for(request, session.locale if session is not None else None)
@@ -460,7 +467,7 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     intent = session.payment_intent
     if session.status != CheckoutSession.Status.OPEN or (intent is not None and intent.status in IN_FLIGHT):
         # Already paid, expired, or waiting for 3-D Secure: say so rather than attach another card.
-        return _answer(session, language, embed)
+        return _answer(session, language, embed, i18n.picked(request))
     fields, problem = _read_body(request, session)
     if problem is not None:
         return _failed(session, language, code=problem, key=problem, status=400)
@@ -480,9 +487,9 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
         intent = session.payment_intent
         if session.status == CheckoutSession.Status.COMPLETE or (intent is not None and intent.status in IN_FLIGHT):
             # Another submit (a double click, a second tab) got there first: tell the payer where it stands.
-            return _answer(session, language, embed)
+            return _answer(session, language, embed, i18n.picked(request))
         return _failure(exc, session, language)
-    return _answer(_find_session(session.public_id), language, embed)
+    return _answer(_find_session(session.public_id), language, embed, i18n.picked(request))
 
 
 @csrf_exempt  # As session_pay.
@@ -494,4 +501,4 @@ def session_sync(request: HttpRequest, session_id: str) -> JsonResponse:
     session, language, embed, refusal = _session_for_call(request, session_id)
     if refusal is not None:
         return refusal
-    return _answer(_current(session), language, embed)
+    return _answer(_current(session), language, embed, i18n.picked(request))

@@ -87,6 +87,7 @@ def locale_param(help_text: str) -> Kind:
     return Kind(
         choices=Locale.values,
         required=False,
+        allow_blank=True,  # "" unsets it, as every optional value at Stripe
         help_text=help_text,
         error_messages={
             "invalid_choice": f"`{{input}}` is not a locale Kassa supports yet; use one of: {', '.join(Locale.values)}."
