@@ -13,12 +13,18 @@ already a base requirement for amounts, reads ``.po`` and writes ``.mo``. A
 catalog whose translation breaks a placeholder (``%(amount)s`` missing or
 misspelt) stops the build here rather than failing on a payer's page.
 
-Adding or changing words (a developer's task, which does need GNU gettext)::
+Adding or changing words (a developer's task, which does need GNU gettext: ``apt install gettext``),
+from the repository's root::
 
-    python manage.py makemessages -l fr --ignore=.venv --ignore=var   # top-level locale/, from the repo root
-    cd billing && ../manage.py makemessages -l fr                       # an app's own catalog, from the app
-    # translate the new msgstr entries, remove "#, fuzzy" once checked, then:
-    make messages                                                       # or: python -m kassa.i18n_compile
+    DEBUG=true python manage.py makemessages -l fr --add-location=file -i .venv -i var -i tests -i bench -i docs
+    # translate the new msgstr entries, drop "#, fuzzy" once checked, then:
+    make messages                     # or: python -m kassa.i18n_compile
+
+makemessages files each string under the nearest ``locale/`` up its path: an
+app with its own ``<app>/locale/`` gets its words, everything else (project
+templates, ``kassa/``, apps without one) goes to the top ``locale/``.
+``--add-location=file`` keeps line numbers out of the catalogs (no churn on
+every edit). An empty ``msgstr`` is English on the page.
 
 Usage: ``python -m kassa.i18n_compile [--force] [PO_FILE …]``: with no file, every
 catalog under the repository; only those whose ``.mo`` is missing or older
