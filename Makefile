@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-all clean
+.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed: requirements/base.txt requirements/prod.txt requirements/dev
 	touch $@
 
 install: $(VENV)/.installed
+
+# Gettext catalogs (**/locale/*/LC_MESSAGES/*.po) to the .mo files Django reads, with Python alone (no GNU
+# gettext): only those whose .po changed. Not committed; kassa/i18n_compile.py says how to add words.
+messages: install
+	$(BIN)/python -m kassa.i18n_compile
 
 # The platform on embedded defaults: SQLite, filesystem Celery broker,
 # localstripe, web + worker + beat from the Procfile. Ctrl-C stops them all.
@@ -30,13 +35,13 @@ RUN_ENV := DEBUG=true KASSA_PORT=$(PORT) LOCALSTRIPE_PORT=$(LOCALSTRIPE_PORT) \
 # umask 077: the database, keys, queues and logs under var/ are readable by you only.
 # var/make-run.env: these settings for your own `python manage.py …` next to it (kassa/devenv.py).
 # kassa.run: the Procfile's processes; Ctrl-C stops them all and exits 0 (kassa/run.py).
-run: install
+run: install messages
 	umask 077; $(RUN_ENV) python -m kassa.devenv
 	umask 077; $(RUN_ENV) python manage.py migrate --noinput
 	umask 077; $(RUN_ENV) python manage.py demo_setup
 	umask 077; $(RUN_ENV) python -m kassa.run Procfile
 
-test: install
+test: install messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -214,6 +214,10 @@ LOGIN_URL = "admin:login"
 # django-axes checks for a lockout before any password is looked at; it must come first.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LANGUAGE_CODE = "en"
+# The languages Kassa has catalogs for (English is the source). The project's own catalog is locale/ (its
+# templates and kassa/); each app may keep its own in <app>/locale/. Compiled by kassa/i18n_compile.py.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -4,6 +4,8 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from kassa import i18n_compile
+
 
 @register()
 def encryption_keys(app_configs, **kwargs):
@@ -58,6 +60,21 @@ def platform_two_factor(app_configs, **kwargs):
                 "KASSA_REQUIRE_2FA_PLATFORM is off: platform staff can log in to the dashboard with a password alone.",
                 hint="Unset it (it defaults to on when DEBUG is off).",
                 id="kassa.W003",
+            )
+        ]
+    return []
+
+
+@register(deploy=True)
+def translations_compiled(app_configs, **kwargs):
+    """A catalog without its .mo (built, never committed) leaves its pages in English without a word."""
+    stale = [str(po.relative_to(i18n_compile.ROOT)) for po in i18n_compile.catalogs() if i18n_compile.stale(po)]
+    if stale:
+        return [
+            Warning(
+                f"Gettext catalogs not compiled, or changed since: {', '.join(stale)}.",
+                hint="Run `make messages` (or python -m kassa.i18n_compile); the Dockerfile does it in the build.",
+                id="kassa.W004",
             )
         ]
     return []

@@ -1,8 +1,15 @@
 import pytest
 import stripe
 
+from kassa import i18n_compile
 from kassa.localstripe_harness import LocalStripe
 from tests import factories
+
+
+def pytest_configure(config):
+    # The .mo files are built, not committed: `make test` builds them first; a bare `pytest` does it here.
+    if i18n_compile.main([]) != 0:
+        raise pytest.UsageError("A gettext catalog does not compile (see above): fix its .po.")
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,18 @@ from ..catalogue.models import Customer, Price
 from ..payments.models import PaymentIntent
 
 
+class Locale(models.TextChoices):
+    """The hosted page's language, as Stripe Checkout's ``locale``: the languages Kassa has catalogs for.
+
+    ``auto`` (or unset) lets the payer's pick and browser decide (billing/hosted/i18n.py).
+    https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-locale
+    """
+
+    AUTO = "auto", _("Automatic (the payer's browser)")
+    EN = "en", "English"
+    FR = "fr", "Français"
+
+
 class PaymentLink(MerchantScoped):
     PREFIX = "plink"
 
@@ -34,6 +46,8 @@ class PaymentLink(MerchantScoped):
     )
     phone_number_collection = models.BooleanField(default=False)
     email_collection = models.BooleanField(default=True)
+    # Blank: not set (``null`` in the API), which behaves as ``auto``. Sessions opened from the link copy it.
+    locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="")
 
     class Meta:
         verbose_name = _("payment link")
@@ -81,6 +95,7 @@ class CheckoutSession(MerchantScoped):
     billing_address_collection = models.CharField(max_length=16, default="auto")
     phone_number_collection = models.BooleanField(default=False)
     email_collection = models.BooleanField(default=True)
+    locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="")
     payment_link = models.ForeignKey(
         PaymentLink, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
     )

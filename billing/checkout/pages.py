@@ -23,6 +23,11 @@ What shaped it:
   except with ``?embed=1&origin=<origin>``: then only that origin may frame
   the page, and a popup keeps its opener (COOP ``unsafe-none``) so that the
   page can ``postMessage`` the outcome to it, with that origin as target.
+- Each view speaks one language (billing/hosted/i18n.py): the session's or
+  link's ``locale``, else the payer's pick on the page's switch (``?lang=``,
+  remembered in a cookie), else ``Accept-Language``. It is active
+  (``translation.activate``) for the whole request, the pay call included,
+  and the thread gets its own back afterwards.
 - The session's public id, long and random, is the payer's only credential
   (as at Stripe Checkout), so the lookups here are by that id, not scoped by
   an API key's merchant.
@@ -110,11 +115,13 @@ def _line_items(session: CheckoutSession, language: str) -> list[dict]:
     return [
         {
             "description": item.description,
+            # The product's own description (its name is the line's): read now, as the catalogue has it.
+            "product_description": item.price.product.description or "",
             "quantity": item.quantity,
-            "quantity_label": i18n.text(language, "quantity", quantity=item.quantity),
+            "quantity_label": i18n.text("quantity", quantity=item.quantity),
             "amount": i18n.format_amount(item.amount_total, item.currency, language),
         }
-        for item in session.line_items.all()
+        for item in session.line_items.select_related("price__product")
     ]
 
 
@@ -150,18 +157,21 @@ def _link_inactive(request: HttpRequest, language: str, link: PaymentLink) -> Ht
         request,
         language,
         status=410,
-        title=i18n.text(language, "link_inactive_title"),
-        body=i18n.text(language, "link_inactive_body", merchant=name),
+        title=i18n.text("link_inactive_title"),
+        body=i18n.text("link_inactive_body", merchant=name),
         merchant=name,
+        locale=link.locale,
     )
 
 
 @never_cache
 @require_GET
+@i18n.in_payer_language
 def payment_link_open(request: HttpRequest, slug: str) -> HttpResponse:
     """Opening a payment link makes a fresh checkout session (as Stripe's links do) and shows it."""
-    language = i18n.language_from(request)
     link = PaymentLink.objects.select_related("merchant").filter(slug=slug).first()
+    language = i18n.language_for(request, link.locale if link is not None else None)
+    translation.activate(language)
     if link is None:
         return framing.not_found(request, language)
     if not link.active or link.merchant.status != Merchant.Status.ACTIVE:
@@ -178,20 +188,25 @@ def payment_link_open(request: HttpRequest, slug: str) -> HttpResponse:
             request,
             language,
             status=503,
-            title=i18n.text(language, "unavailable_title"),
-            body=i18n.text(language, "unavailable_body", merchant=link.merchant.name),
+            title=i18n.text("unavailable_title"),
+            body=i18n.text("unavailable_body", merchant=link.merchant.name),
             merchant=link.merchant.name,
+            locale=link.locale,
         )
-    url = framing.with_embed(reverse("pay:session", args=[session.public_id]), framing.embed_of(request))
-    return framing.headers(redirect(url), language=language)
+    # A ?lang= pick goes on to the session's page (and into the cookie, for frames that keep cookies).
+    url = framing.with_embed(
+        reverse("pay:session", args=[session.public_id]), framing.embed_of(request), lang=i18n.picked(request)
+    )
+    return framing.headers(i18n.remember_choice(request, redirect(url)), language=language)
 
 
 def _open_page(request: HttpRequest, session_id: str):
     """What every session page starts with: its language, its embedding, the session as it now stands, or the
-    404 page to answer with."""
-    language = i18n.language_from(request)
+    404 page to answer with. The page's language is active from here on."""
     embed = framing.embed_of(request)
     session = _find_session(session_id)
+    language = i18n.language_for(request, session.locale if session is not None else None)
+    translation.activate(language)
     if session is None:
         return None, language, embed, framing.not_found(request, language)
     return _current(session), language, embed, None
@@ -199,30 +214,34 @@ def _open_page(request: HttpRequest, session_id: str):
 
 @never_cache
 @require_GET
+@i18n.in_payer_language
 def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     session, language, embed, missing = _open_page(request, session_id)
     if missing is not None:
         return missing
     name = session.merchant.name
     if session.status == CheckoutSession.Status.COMPLETE:
-        url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed)
+        url = framing.with_embed(
+            reverse("pay:session_complete", args=[session.public_id]), embed, lang=i18n.picked(request)
+        )
         return framing.headers(redirect(url), language=language, embed=embed)
     if session.status == CheckoutSession.Status.EXPIRED:
         link = session.payment_link
         again = None
         if link is not None and link.active and not embed:
-            again = (reverse("pay:link", args=[link.slug]), i18n.text(language, "start_again"))
+            again = (reverse("pay:link", args=[link.slug]), i18n.text("start_again"))
         elif session.cancel_url and not embed:
-            again = (session.cancel_url, i18n.text(language, "cancel"))
+            again = (session.cancel_url, i18n.text("cancel"))
         return framing.message_page(
             request,
             language,
             status=410,
-            title=i18n.text(language, "expired_title"),
-            body=i18n.text(language, "expired_body"),
+            title=i18n.text("expired_title"),
+            body=i18n.text("expired_body"),
             merchant=name,
             action=again,
             embed=embed,
+            locale=session.locale,
         )
     if session.payment_link is not None and not session.payment_link.active:
         return _link_inactive(request, language, session.payment_link)
@@ -232,36 +251,39 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             request,
             language,
             status=503,
-            title=i18n.text(language, "unavailable_title"),
-            body=i18n.text(language, "unavailable_body", merchant=name),
+            title=i18n.text("unavailable_title"),
+            body=i18n.text("unavailable_body", merchant=name),
             merchant=name,
             embed=embed,
+            locale=session.locale,
         )
     total = i18n.format_amount(session.amount_total, session.currency, language)
-    pay_label = i18n.text(language, "pay", amount=total)
+    pay_label = i18n.text("pay", amount=total)
+    pick = None if session.locale in i18n.LANGUAGES else i18n.chosen_language(request)
     customer_email = session.customer_email or (session.customer.email if session.customer else "") or ""
     region = i18n.region_from(request)
     config = {
         "publishableKey": publishable_key,
         "locale": language,
         "checkoutSession": session.public_id,
-        "payUrl": framing.with_embed(reverse("pay:session_pay", args=[session.public_id]), embed),
-        "syncUrl": framing.with_embed(reverse("pay:session_sync", args=[session.public_id]), embed),
+        # A payer's pick goes with the page's calls (a frame may get no cookie): the payment is taken, and answered,
+        # in the language the payer saw. Otherwise the calls carry the page's own Accept-Language.
+        "payUrl": framing.with_embed(reverse("pay:session_pay", args=[session.public_id]), embed, lang=pick),
+        "syncUrl": framing.with_embed(reverse("pay:session_sync", args=[session.public_id]), embed, lang=pick),
         "pageToken": framing.page_token(session),
         "embed": bool(embed),
         "origin": embed,
-        "text": {key: i18n.text(language, key) for key in SCRIPT_TEXTS} | {"pay": pay_label},
+        "text": {key: i18n.text(key) for key in SCRIPT_TEXTS} | {"pay": pay_label},
     }
     context = {
-        "language": language,
-        "t": i18n.MESSAGES[language],
-        "title": i18n.text(language, "page_title", merchant=name),
+        "language_switch": i18n.switch(request, language, session.locale),
+        "title": i18n.text("page_title", merchant=name),
         "merchant_name": name,
         "livemode": session.livemode,
         "line_items": _line_items(session, language),
         "total": total,
         "pay_label": pay_label,
-        "secure_note": i18n.text(language, "secure_note", merchant=name),
+        "secure_note": i18n.text("secure_note", merchant=name),
         "collect_email": session.email_collection,
         "customer_email": customer_email,
         "collect_phone": session.phone_number_collection,
@@ -277,6 +299,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
 
 @never_cache
 @require_GET
+@i18n.in_payer_language
 def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
     """The success page: only for a session the server holds as complete; otherwise back to paying."""
     session, language, embed, missing = _open_page(request, session_id)
@@ -284,7 +307,9 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         return missing
     if session.status != CheckoutSession.Status.COMPLETE:
         return framing.headers(
-            redirect(framing.with_embed(reverse("pay:session", args=[session.public_id]), embed)),
+            redirect(
+                framing.with_embed(reverse("pay:session", args=[session.public_id]), embed, lang=i18n.picked(request))
+            ),
             language=language,
             embed=embed,
         )
@@ -296,15 +321,14 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
     total = i18n.format_amount(session.amount_total, session.currency, language)
     link = session.payment_link
     context = {
-        "language": language,
-        "t": i18n.MESSAGES[language],
-        "title": i18n.text(language, "paid_title"),
+        "language_switch": i18n.switch(request, language, session.locale),
+        "title": i18n.text("paid_title"),
         "merchant_name": name,
         "livemode": session.livemode,
-        "body": i18n.text(language, "paid_body", merchant=name, amount=total),
+        "body": i18n.text("paid_body", merchant=name, amount=total),
         "custom_message": link.after_completion_message if link is not None else "",
         "reference": i18n.text(
-            language, "reference", reference=session.payment_intent.public_id if session.payment_intent else ""
+            "reference", reference=session.payment_intent.public_id if session.payment_intent else ""
         ),
         "line_items": _line_items(session, language),
         "total": total,
@@ -319,7 +343,7 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
 def _message_for(error: KassaError) -> str:
     """The catalogue key for a service error: by its stable code (and field), never its English words."""
     if isinstance(error, CardError):
-        return error.code if error.code in i18n.MESSAGES["en"] else "card_declined"
+        return error.code if error.code in i18n.MESSAGES else "card_declined"
     if isinstance(error, IdempotencyConflict):
         return "payment_in_progress"
     if isinstance(error, ProcessorError):
@@ -337,43 +361,43 @@ def _message_for(error: KassaError) -> str:
     return "generic_error"
 
 
-def _answer(session: CheckoutSession, language: str, embed: str | None) -> JsonResponse:
-    """The page's next step, from the server's rows alone."""
+def _answer(session: CheckoutSession, language: str, embed: str | None, pick: str | None) -> JsonResponse:
+    """The page's next step, from the server's rows alone (``pick``: the payer's language pick, carried on)."""
     intent = session.payment_intent
     data = {"payment": payment_data(session), "client_secret": None, "next_url": None}
     if session.status == CheckoutSession.Status.COMPLETE:
-        next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed)
-        message = i18n.text(language, "paid_title")
+        next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed, lang=pick)
+        message = i18n.text("paid_title")
         return framing.json_answer(
             data | {"status": "succeeded", "message": message, "next_url": next_url}, language=language
         )
     if session.status == CheckoutSession.Status.EXPIRED:
-        next_url = framing.with_embed(reverse("pay:session", args=[session.public_id]), embed)
-        message = i18n.text(language, "session_not_open")
+        next_url = framing.with_embed(reverse("pay:session", args=[session.public_id]), embed, lang=pick)
+        message = i18n.text("session_not_open")
         body = data | {"status": "failed", "code": "checkout_session_not_open", "message": message}
         return framing.json_answer(body | {"next_url": next_url}, language=language, status=410)
     if intent is not None and intent.status == PaymentIntent.Status.REQUIRES_ACTION:
         client_secret = payments.processor_client_secret(intent)
         if not client_secret:  # the processor could not be asked: say so; paying again is safe
             return _failure(ProcessorError("The payment processor did not answer."), session, language)
-        message = i18n.text(language, "authenticating")
+        message = i18n.text("authenticating")
         body = {"status": "requires_action", "message": message, "client_secret": client_secret}
         return framing.json_answer(data | body, language=language)
     if intent is not None and intent.status == PaymentIntent.Status.PROCESSING:
-        message = i18n.text(language, "still_processing")
+        message = i18n.text("still_processing")
         return framing.json_answer(data | {"status": "processing", "message": message}, language=language, status=202)
     # Open and unpaid: the last refusal, if any, is the answer (a decline, a failed 3-D Secure).
     error = (intent.last_payment_error if intent is not None else None) or {}
     if not error:
-        body = {"status": "failed", "code": "generic_error", "message": i18n.text(language, "generic_error")}
+        body = {"status": "failed", "code": "generic_error", "message": i18n.text("generic_error")}
         return framing.json_answer(data | body, language=language, status=400)
-    code = error.get("code") if error.get("code") in i18n.MESSAGES["en"] else "card_declined"
-    body = {"status": "failed", "code": code, "message": i18n.text(language, code)}
+    code = error.get("code") if error.get("code") in i18n.MESSAGES else "card_declined"
+    body = {"status": "failed", "code": code, "message": i18n.text(code)}
     return framing.json_answer(data | body, language=language, status=402)
 
 
 def _failed(session: CheckoutSession, language: str, *, code: str, key: str, status: int) -> JsonResponse:
-    body = {"status": "failed", "code": code, "message": i18n.text(language, key)}
+    body = {"status": "failed", "code": code, "message": i18n.text(key)}
     return framing.json_answer(
         body | {"payment": payment_data(session), "client_secret": None, "next_url": None},
         language=language,
@@ -418,12 +442,14 @@ def _read_body(request: HttpRequest, session: CheckoutSession) -> tuple[dict, st
 
 
 def _session_for_call(request: HttpRequest, session_id: str):
-    """The session a JSON call names, its language and embedding, or the refusal to answer with."""
-    language = i18n.language_from(request)
+    """The session a JSON call names, its language (active from here on) and embedding, or the refusal to answer
+    with. The page sends the payer's pick as ``?lang=``."""
     embed = framing.embed_of(request)
     session = _find_session(session_id)
+    language = i18n.language_for(request, session.locale if session is not None else None)
+    translation.activate(language)
     if session is None:
-        missing = {"status": "failed", "message": i18n.text(language, "not_found_title")}
+        missing = {"status": "failed", "message": i18n.text("not_found_title")}
         return None, language, embed, framing.json_answer(missing, language=language, status=404)
     return session, language, embed, framing.cross_site_refusal(request, session, language)
 
@@ -431,6 +457,7 @@ def _session_for_call(request: HttpRequest, session_id: str):
 @csrf_exempt  # Cross-site requests are refused by _cross_site_refusal instead: see the module docstring.
 @never_cache
 @require_POST
+@i18n.in_payer_language
 def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     """Pay with a Stripe.js token: answers succeeded, requires_action (with the processor's client secret) or failed."""
     session, language, embed, refusal = _session_for_call(request, session_id)
@@ -440,7 +467,7 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     intent = session.payment_intent
     if session.status != CheckoutSession.Status.OPEN or (intent is not None and intent.status in IN_FLIGHT):
         # Already paid, expired, or waiting for 3-D Secure: say so rather than attach another card.
-        return _answer(session, language, embed)
+        return _answer(session, language, embed, i18n.picked(request))
     fields, problem = _read_body(request, session)
     if problem is not None:
         return _failed(session, language, code=problem, key=problem, status=400)
@@ -461,17 +488,18 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
         intent = session.payment_intent
         if session.status == CheckoutSession.Status.COMPLETE or (intent is not None and intent.status in IN_FLIGHT):
             # Another submit (a double click, a second tab) got there first: tell the payer where it stands.
-            return _answer(session, language, embed)
+            return _answer(session, language, embed, i18n.picked(request))
         return _failure(exc, session, language)
-    return _answer(_find_session(session.public_id), language, embed)
+    return _answer(_find_session(session.public_id), language, embed, i18n.picked(request))
 
 
 @csrf_exempt  # As session_pay.
 @never_cache
 @require_POST
+@i18n.in_payer_language
 def session_sync(request: HttpRequest, session_id: str) -> JsonResponse:
     """After Stripe.js's 3-D Secure step: the server re-reads the processor and answers as ``session_pay`` does."""
     session, language, embed, refusal = _session_for_call(request, session_id)
     if refusal is not None:
         return refusal
-    return _answer(_current(session), language, embed)
+    return _answer(_current(session), language, embed, i18n.picked(request))

@@ -46,7 +46,7 @@ from ..catalogue.models import Customer, Price
 from ..payments import selectors as payment_selectors
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
-from .models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
+from .models import CheckoutSession, CheckoutSessionLineItem, Locale, PaymentLink, PaymentLinkLineItem
 
 MIN_LIFETIME = timedelta(minutes=30)
 MAX_LIFETIME = timedelta(hours=24)
@@ -118,6 +118,14 @@ def _line_items(*, merchant, livemode: bool, line_items: list[dict]) -> tuple[li
     return resolved, currency
 
 
+def _check_locale(locale: str) -> None:
+    # "" is unset (behaves as auto); the API's serializers refuse other values first, in words for developers.
+    if locale and locale not in Locale.values:
+        raise InvalidRequest(
+            f"{locale!r} is not a locale Kassa supports yet; use one of: {', '.join(Locale.values)}.", param="locale"
+        )
+
+
 # --- payment links ----------------------------------------------------------------
 
 
@@ -155,12 +163,14 @@ def payment_link_create(
     billing_address_collection: str = "auto",
     phone_number_collection: bool = False,
     email_collection: bool = True,
+    locale: str = "",
     active: bool = True,
     metadata=None,
 ) -> PaymentLink:
     resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
     if billing_address_collection not in PaymentLink.AddressCollection.values:
         raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
+    _check_locale(locale)
     link = PaymentLink.objects.create(
         public_id=public_id(PaymentLink.PREFIX),
         merchant=merchant,
@@ -171,6 +181,7 @@ def payment_link_create(
         billing_address_collection=billing_address_collection,
         phone_number_collection=phone_number_collection,
         email_collection=email_collection,
+        locale=locale,
         metadata=md.merge({}, metadata),
         **_after_completion(after_completion),
     )
@@ -203,11 +214,12 @@ def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
     if "after_completion" in changes:
         for field, value in _after_completion(changes["after_completion"]).items():
             setattr(link, field, value)
-    for field in ("billing_address_collection", "phone_number_collection", "email_collection"):
+    for field in ("billing_address_collection", "phone_number_collection", "email_collection", "locale"):
         if field in changes:
             setattr(link, field, changes[field])
     if link.billing_address_collection not in PaymentLink.AddressCollection.values:
         raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
+    _check_locale(link.locale)
     if "metadata" in changes:
         link.metadata = md.merge(link.metadata, changes["metadata"])
     link.save()
@@ -243,8 +255,10 @@ def checkout_session_create(
     billing_address_collection: str = "auto",
     phone_number_collection: bool = False,
     email_collection: bool = True,
+    locale: str = "",
     now: datetime,
 ) -> CheckoutSession:
+    _check_locale(locale)
     resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
     success_url = validators.http_url(success_url, param="success_url", max_length=5000)
     cancel_url = validators.http_url(cancel_url, param="cancel_url", max_length=5000)
@@ -280,6 +294,7 @@ def checkout_session_create(
         billing_address_collection=billing_address_collection,
         phone_number_collection=phone_number_collection,
         email_collection=email_collection,
+        locale=locale,
     )
     for price, quantity in resolved:
         CheckoutSessionLineItem.objects.create(
@@ -331,6 +346,7 @@ def checkout_session_from_link(
         billing_address_collection=payment_link.billing_address_collection,
         phone_number_collection=payment_link.phone_number_collection,
         email_collection=payment_link.email_collection,
+        locale=payment_link.locale,
         customer_email=prefilled_email,
         metadata=payment_link.metadata,
         now=now,

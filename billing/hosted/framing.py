@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -55,15 +56,17 @@ def embed_of(request: HttpRequest) -> str | None:
     return embed_origin(request.GET.get("origin")) if request.GET.get("embed") == "1" else None
 
 
-def with_embed(url: str, embed: str | None) -> str:
-    return f"{url}?{urlencode({'embed': '1', 'origin': embed})}" if embed else url
+def with_embed(url: str, embed: str | None, *, lang: str | None = None) -> str:
+    """``url`` with the page's embedding and, given ``lang``, its language (see i18n.py) in the query."""
+    query = ({"embed": "1", "origin": embed} if embed else {}) | ({i18n.QUERY: lang} if lang else {})
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def headers(
     response: HttpResponse, *, language: str, embed: str | None = None, script_nonce: str | None = None
 ) -> HttpResponse:
     response["Content-Language"] = language
-    patch_vary_headers(response, ["Accept-Language"])
+    patch_vary_headers(response, ["Accept-Language", "Cookie"])
     if embed:
         # Only the embedding origin may frame it; a popup keeps its opener to postMessage to it.
         response.xframe_options_exempt = True
@@ -77,9 +80,13 @@ def headers(
 def page(
     request: HttpRequest, template: str, context: dict, *, language: str, embed: str | None = None, status: int = 200
 ) -> HttpResponse:
-    """A hosted page: its scripts run only with this response's nonce."""
+    """A hosted page in ``language`` (active while it renders): its scripts run only with this response's nonce."""
     script_nonce = csp.nonce()
-    response = render(request, template, {**context, "csp_nonce": script_nonce}, status=status)
+    with translation.override(language):
+        response = render(
+            request, template, {**context, "language": language, "csp_nonce": script_nonce}, status=status
+        )
+    i18n.remember_choice(request, response)
     return headers(response, language=language, embed=embed, script_nonce=script_nonce)
 
 
@@ -97,7 +104,7 @@ def cross_site_refusal(request: HttpRequest, obj, language: str) -> JsonResponse
     own = {f"{request.scheme}://{request.get_host()}", f"{public.scheme}://{public.netloc}"}
     if not constant_time_compare(token, page_token(obj)) or (origin is not None and origin not in own):
         return json_answer(
-            {"status": "failed", "message": i18n.text(language, "generic_error"), "code": "forbidden"},
+            {"status": "failed", "message": i18n.text("generic_error"), "code": "forbidden"},
             language=language,
             status=403,
         )
@@ -114,10 +121,10 @@ def message_page(
     merchant: str = "",
     action: tuple[str, str] | None = None,
     embed: str | None = None,
+    locale: str | None = None,
 ) -> HttpResponse:
     context = {
-        "language": language,
-        "t": i18n.MESSAGES[language],
+        "language_switch": i18n.switch(request, language, locale),
         "title": title,
         "body": body,
         "merchant_name": merchant,
@@ -132,13 +139,13 @@ def not_found(request: HttpRequest, language: str) -> HttpResponse:
         request,
         language,
         status=404,
-        title=i18n.text(language, "not_found_title"),
-        body=i18n.text(language, "not_found_body"),
+        title=i18n.text("not_found_title"),
+        body=i18n.text("not_found_body"),
     )
 
 
 def json_answer(data: dict, *, language: str, status: int = 200) -> JsonResponse:
     response = JsonResponse(data, status=status)
     response["Content-Language"] = language
-    patch_vary_headers(response, ["Accept-Language"])
+    patch_vary_headers(response, ["Accept-Language", "Cookie"])
     return response

@@ -11,6 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
 from billing.models import CheckoutSession, PaymentIntent
 from tests import factories
@@ -184,6 +185,59 @@ def test_a_french_browser_gets_the_french_page(french_page, kassa_url, make_link
     fill_card(french_page, "4000000000000002")
     french_page.click("#pay-button")
     expect(french_page.locator("#payment-message")).to_have_text("Votre carte a été refusée. Essayez une autre carte.")
+
+
+def test_the_language_switch_goes_to_french_and_back(page, kassa_url, make_link, stripe_backend):
+    """An English browser; the payer picks French on the page, is refused in French, goes back, pays in French."""
+    violations = csp_violations(page)
+    session = open_link(page, kassa_url, make_link(quantity=1))
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#total")).to_have_text("€12.50")
+    page.click("#language-fr")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("#summary-title")).to_have_text("Votre commande")
+    expect(page.locator("#total")).to_have_text("12,50\xa0€")
+    expect(page.locator("#pay-button")).to_have_text("Payer 12,50\xa0€")
+    expect(page.locator("#language-switch [aria-current]")).to_have_text("Français")
+    # The pay call speaks the language the payer sees, over the browser's English.
+    page.fill("#email", "payeur@example.com")
+    fill_card(page, "4000000000000002")
+    page.click("#pay-button")
+    expect(page.locator("#payment-message")).to_have_text("Votre carte a été refusée. Essayez une autre carte.")
+    page.click("#language-en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#total")).to_have_text("€12.50")
+    expect(page.locator("#pay-button")).to_have_text("Pay €12.50")
+    page.click("#language-fr")
+    # The pick is remembered: reopening the page without ?lang= stays French.
+    page.goto(f"{kassa_url}/pay/session/{session.public_id}")
+    expect(page.locator("#pay-button")).to_have_text("Payer 12,50\xa0€")
+    page.fill("#email", "payeur@example.com")
+    fill_card(page, "4242424242424242")
+    page.click("#pay-button")
+    page.wait_for_url(re.compile(rf"/pay/session/{session.public_id}/complete"))
+    expect(page.locator("#page-title")).to_have_text("Paiement réussi")
+    expect(page.locator("#page-body")).to_contain_text("a bien reçu votre paiement de 12,50\xa0€")
+    assert violations == []
+
+
+def test_a_session_in_french_is_french_whatever_the_browser(page, kassa_url, make_link):
+    open_link(page, kassa_url, make_link(quantity=1, locale="fr"))
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("#summary-title")).to_have_text("Votre commande")
+    expect(page.locator("#total")).to_have_text("12,50\xa0€")
+    expect(page.locator("#language-switch")).to_have_count(0)
+
+
+def test_the_product_description_is_under_its_name(phone_page, kassa_url, make_link):
+    link = make_link(quantity=1, name="Sencha")
+    catalogue.product_update(
+        product=link.line_items.get().price.product, description="Loose-leaf green tea from Shizuoka, 100 g."
+    )
+    open_link(phone_page, kassa_url, link)
+    expect(phone_page.locator(".line-description")).to_contain_text("Sencha")
+    expect(phone_page.locator(".line-product-description")).to_have_text("Loose-leaf green tea from Shizuoka, 100 g.")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
 
 
 def test_an_inactive_link_and_an_unknown_session(page, kassa_url, make_link):

@@ -18,7 +18,7 @@ from kassa.errors import InvalidRequest
 from ...catalogue.api.serializers import CustomerOut, PriceOut, address_out
 from ...payments.api.serializers import PaymentIntentOut
 from .. import services as checkout
-from ..models import CheckoutSession, PaymentLink
+from ..models import CheckoutSession, Locale, PaymentLink
 
 # --- payment links ------------------------------------------------------------------
 
@@ -72,12 +72,43 @@ EMAIL_COLLECTION_HELP = (
 )
 
 
+LOCALE_HELP = (
+    "The language of the hosted payment page: auto (the payer's pick on the page's language switch, else their "
+    "browser's Accept-Language, else English), en or fr. Stripe's other locales are refused until Kassa has "
+    "their translations. Unset behaves as auto."
+)
+LINK_LOCALE_HELP = (
+    "Kassa extension (Stripe has locale on checkout sessions only): the language of the hosted page of every "
+    "session opened from this link, which copies it. " + LOCALE_HELP
+)
+
+
+def locale_param(help_text: str) -> Kind:
+    return Kind(
+        choices=Locale.values,
+        required=False,
+        allow_blank=True,  # "" unsets it, as every optional value at Stripe
+        help_text=help_text,
+        error_messages={
+            "invalid_choice": f"`{{input}}` is not a locale Kassa supports yet; use one of: {', '.join(Locale.values)}."
+        },
+    )
+
+
+class LocaleOut(serializers.CharField):
+    """``null`` until set, as at Stripe; the model stores unset as ``""``."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class PaymentLinkUpdateParams(f.StrictSerializer):
     active = f.Boolean(required=False)
     after_completion = AfterCompletionParams(required=False)
     billing_address_collection = f.Choice(choices=PaymentLink.AddressCollection.choices, required=False)
     phone_number_collection = PhoneNumberCollectionParams(required=False)
     email_collection = f.Boolean(required=False, help_text=EMAIL_COLLECTION_HELP)
+    locale = locale_param(LINK_LOCALE_HELP)
     metadata = f.Metadata()
 
     def validate(self, attrs):
@@ -118,6 +149,7 @@ class PaymentLinkOut(serializers.Serializer):
     inactive_message = f.Fixed(None)
     invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
+    locale = LocaleOut(allow_null=True, help_text=LINK_LOCALE_HELP)
     metadata = serializers.DictField(child=serializers.CharField())
     on_behalf_of = f.Fixed(None)
     payment_intent_data = f.Fixed(None, "object")
@@ -256,6 +288,7 @@ class CheckoutSessionCreateParams(f.StrictSerializer):
     customer = f.String(required=False, **ID)
     customer_email = f.OptionalString(max_length=254)
     expires_at = f.Timestamp(required=False, help_text="Unix seconds, 30 minutes to 24 hours from now.")
+    locale = locale_param(LOCALE_HELP)
     metadata = f.Metadata()
 
     def validate(self, attrs):
@@ -320,7 +353,7 @@ class CheckoutSessionOut(serializers.Serializer):
     invoice = f.Fixed(None)
     invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
-    locale = f.Fixed(None)
+    locale = LocaleOut(allow_null=True, help_text=LOCALE_HELP + " A session opened from a payment link has the link's.")
     metadata = serializers.DictField(child=serializers.CharField())
     mode = serializers.CharField()
     payment_intent = serializers.SerializerMethodField()

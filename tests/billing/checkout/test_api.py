@@ -528,3 +528,47 @@ def test_a_publishable_key_gets_no_merchant_internals_back(kassa, paying_shop):
     assert session.url
     assert "metadata" not in session
     assert "customer" not in session
+
+
+# --- locale: the hosted page's language ------------------------------------------------
+
+
+def test_a_session_and_a_link_in_french_through_stripe_python(api, tea, client):
+    session = api.v1.checkout.sessions.create(
+        params={"mode": "payment", "line_items": [{"price": tea.id}], "locale": "fr"}
+    )
+    assert session.locale == "fr"
+    assert api.v1.checkout.sessions.retrieve(session.id).locale == "fr"
+    assert CheckoutSession.objects.get(public_id=session.id).locale == "fr"
+    page = client.get(session.url.removeprefix(settings.KASSA_PUBLIC_URL), HTTP_ACCEPT_LANGUAGE="en")
+    assert page["Content-Language"] == "fr"
+    # Unset is null, as at Stripe; auto is kept as sent.
+    plain = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    assert plain.locale is None
+    auto = api.v1.checkout.sessions.create(
+        params={"mode": "payment", "line_items": [{"price": tea.id}], "locale": "auto"}
+    )
+    assert auto.locale == "auto"
+
+    link = api.v1.payment_links.create(params={"line_items": [{"price": tea.id}], "locale": "fr"})
+    assert link.locale == "fr"
+    assert api.v1.payment_links.retrieve(link.id).locale == "fr"
+    # A session opened from the link has the link's language.
+    from_link = api.v1.checkout.sessions.create(params={"payment_link": link.id})
+    assert from_link.locale == "fr"
+    assert api.v1.payment_links.update(link.id, params={"locale": "en"}).locale == "en"
+    assert api.v1.payment_links.update(link.id, params={"locale": ""}).locale is None  # unset, as at Stripe
+    assert api.v1.payment_links.create(params={"line_items": [{"price": tea.id}]}).locale is None
+
+
+@pytest.mark.parametrize("locale", ["de", "fr-CA", "xx", "FR"])
+def test_a_locale_kassa_has_no_translation_for_is_refused(api, tea, link, locale):
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}], "locale": locale})
+    assert (exc.value.http_status, exc.value.param, exc.value.code) == (400, "locale", "parameter_invalid")
+    assert f"`{locale}` is not a locale Kassa supports yet; use one of: auto, en, fr." in exc.value.user_message
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.payment_links.update(link.id, params={"locale": locale})
+    assert (exc.value.param, exc.value.code) == ("locale", "parameter_invalid")
+    assert api.v1.checkout.sessions.list().data == []
+    assert api.v1.payment_links.retrieve(link.id).locale is None
