@@ -51,7 +51,7 @@ class MerchantForm(forms.ModelForm):
 
     class Meta:
         model = Merchant
-        fields = ["name", "support_email", "default_currency", "status", "require_two_factor"]
+        fields = ["name", "support_email", "default_currency", "receipts_enabled", "status", "require_two_factor"]
 
 
 class MerchantCreateForm(MerchantForm):
