@@ -28,7 +28,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata
@@ -225,11 +225,13 @@ class EndpointChangeForm(EndpointAddForm):
 class RollSecretForm(forms.Form):
     expire_old_in = forms.TypedChoiceField(
         coerce=int,
-        choices=[(0, "Now"), (3600, "In 1 hour"), (86400, "In 24 hours")],
+        choices=[(0, _("Now")), (3600, _("In 1 hour")), (86400, _("In 24 hours"))],
         initial=86400,
-        label="The old secret stops signing",
-        help_text="Until then every delivery carries a signature made with each secret, so receivers "
-        "still holding the old one keep accepting them while you deploy the new one.",
+        label=_("The old secret stops signing"),
+        help_text=_(
+            "Until then every delivery carries a signature made with each secret, so receivers "
+            "still holding the old one keep accepting them while you deploy the new one."
+        ),
     )
 
 
@@ -239,7 +241,7 @@ def _secret_page(request, model_admin, *, title: str, secret: str, endpoint: Web
         request,
         model_admin,
         title=title,
-        secrets=[("Signing secret", secret)],
+        secrets=[(gettext("Signing secret"), secret)],
         next_url=reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
         template="admin/webhooks/secret_once.html",
         hint=endpoint.secret_hint,
@@ -278,34 +280,38 @@ class WebhookEndpointAdmin(ScopedAdmin):
         js = ["kassa/webhooks.js"]
 
     # --- columns and read-only fields -------------------------------------------
-    @admin.display(description="Events")
+    @admin.display(description=_("Events"))
     def events_summary(self, endpoint):
         events = endpoint.enabled_events or []
         if "*" in events:
-            return "All events"
+            return gettext("All events")
         shown = ", ".join(events[:3])
-        return f"{shown} and {len(events) - 3} more" if len(events) > 3 else shown
+        if len(events) > 3:
+            return gettext("%(shown)s and %(more)d more") % {"shown": shown, "more": len(events) - 3}
+        return shown
 
-    @admin.display(description="Description")
+    @admin.display(description=_("Description"))
     def description_short(self, endpoint):
         return Truncator(endpoint.description or "").chars(60) or "—"
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def status_display(self, endpoint):
         if endpoint.status == WebhookEndpoint.Status.DISABLED:
             return format_html(
-                '<strong id="kassa-endpoint-status">disabled</strong>: {}', endpoint.disabled_reason or "—"
+                '<strong id="kassa-endpoint-status">{}</strong>: {}',
+                gettext("disabled"),
+                endpoint.disabled_reason or "—",
             )
-        return format_html('<span id="kassa-endpoint-status">{}</span>', endpoint.status)
+        return format_html('<span id="kassa-endpoint-status">{}</span>', gettext("enabled"))
 
-    @admin.display(description="Previous secret")
+    @admin.display(description=_("Previous secret"))
     def previous_secret(self, endpoint):
         expires_at = endpoint.previous_secret_expires_at
         if not endpoint.previous_secret_ciphertext or expires_at is None:
             return "—"
         if expires_at > timezone.now():
-            return f"Still signs too, until {when(expires_at)}"
-        return f"Stopped signing at {when(expires_at)}"
+            return gettext("Still signs too, until %(when)s") % {"when": when(expires_at)}
+        return gettext("Stopped signing at %(when)s") % {"when": when(expires_at)}
 
     def deliveries_panel(self, endpoint) -> str:
         deliveries = _with_attempts(endpoint.deliveries.select_related("event", "endpoint").order_by("-id"))
@@ -354,7 +360,11 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return _secret_page(
-            request, self, title=f"Webhook endpoint {obj.url} created", secret=request._kassa_secret, endpoint=obj
+            request,
+            self,
+            title=gettext("Webhook endpoint %(url)s created") % {"url": obj.url},
+            secret=request._kassa_secret,
+            endpoint=obj,
         )
 
     def delete_model(self, request, obj):
@@ -366,7 +376,14 @@ class WebhookEndpointAdmin(ScopedAdmin):
         deliveries = Delivery.objects.filter(endpoint__in=endpoints_).count()
         described = [str(e) for e in endpoints_]
         if deliveries:
-            described.append(f"{deliveries} delivery record(s) and their attempts (the events themselves stay)")
+            described.append(
+                ngettext(
+                    "%(count)d delivery record and its attempts (the events themselves stay)",
+                    "%(count)d delivery record(s) and their attempts (the events themselves stay)",
+                    deliveries,
+                )
+                % {"count": deliveries}
+            )
         return described, {"webhook endpoints": len(endpoints_), "deliveries": deliveries}, set(), []
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -411,21 +428,22 @@ class WebhookEndpointAdmin(ScopedAdmin):
             else:
                 endpoint.refresh_from_db()
                 note = (
-                    f"The old secret keeps signing too until {when(endpoint.previous_secret_expires_at)}."
+                    gettext("The old secret keeps signing too until %(when)s.")
+                    % {"when": when(endpoint.previous_secret_expires_at)}
                     if expire_old_in
-                    else "The old secret stopped signing now."
+                    else gettext("The old secret stopped signing now.")
                 )
                 return _secret_page(
                     request,
                     self,
-                    title=f"Signing secret of {endpoint.url} rolled",
+                    title=gettext("Signing secret of %(url)s rolled") % {"url": endpoint.url},
                     secret=secret,
                     endpoint=endpoint,
                     note=note,
                 )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Roll the signing secret of {endpoint.url}",
+            "title": gettext("Roll the signing secret of %(url)s") % {"url": endpoint.url},
             "form": form,
             "endpoint": endpoint,
             "opts": self.model._meta,
@@ -438,21 +456,25 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
         def act(endpoint):
             endpoints.webhook_endpoint_update(endpoint=endpoint, disabled=disabled)
-            state = (
-                "disabled: Kassa sends it nothing, and its pending deliveries were given up"
-                if disabled
-                else "enabled: new events will be sent to it (resend missed ones from their event's page)"
-            )
-            return f"Webhook endpoint {endpoint.url} is {state}."
+            if disabled:
+                return gettext(
+                    "Webhook endpoint %(url)s is disabled: Kassa sends it nothing, "
+                    "and its pending deliveries were given up."
+                ) % {"url": endpoint.url}
+            return gettext(
+                "Webhook endpoint %(url)s is enabled: new events will be sent to it "
+                "(resend missed ones from their event's page)."
+            ) % {"url": endpoint.url}
 
         return self.button_view(request, pk, act)
 
     def test_view(self, request, pk):
         def act(endpoint):
             event = endpoints.webhook_endpoint_send_test(endpoint=endpoint)
-            return (
-                f"Test event {event.public_id} queued for {endpoint.url}; its attempts appear under Recent deliveries."
-            )
+            return gettext(
+                "Test event %(event)s queued for %(url)s; "
+                "it appears under Recent deliveries, which refresh by themselves."
+            ) % {"event": event.public_id, "url": endpoint.url}
 
         return self.button_view(request, pk, act)
 
@@ -512,12 +534,16 @@ class EventAdmin(RecordAdmin):
             return gettext("none (no endpoint listened)")
         return gettext("not planned yet (waiting for a worker)")
 
-    @admin.display(description="Request")
+    @admin.display(description=_("Request"))
     def api_request(self, event):
         if not event.request_id:
-            return "— (not made by an API request)"
-        key = f", idempotency key {event.idempotency_key}" if event.idempotency_key else ""
-        return f"{event.request_id}{key}"
+            return gettext("— (not made by an API request)")
+        if event.idempotency_key:
+            return gettext("%(request)s, idempotency key %(key)s") % {
+                "request": event.request_id,
+                "key": event.idempotency_key,
+            }
+        return event.request_id
 
     @admin.display(description=_("Deliveries"))
     def deliveries_table(self, event):
@@ -574,7 +600,10 @@ class EventAdmin(RecordAdmin):
                 public_id=request.POST.get("endpoint", ""),
             )
             endpoints.event_resend(event=event, endpoint=endpoint)
-            return f"Event {event.public_id} is being sent to {endpoint.url} again."
+            return gettext("Event %(event)s is being sent to %(url)s again.") % {
+                "event": event.public_id,
+                "url": endpoint.url,
+            }
 
         return self.button_view(request, pk, act)
 
@@ -610,20 +639,20 @@ class ProcessorEventAdmin(RecordAdmin):
                 ]
             },
         ),
-        ("Outcome", {"fields": ["result", "error", "traceback_display"]}),
-        ("As Stripe sent it", {"fields": ["body_display"]}),
+        (_("Outcome"), {"fields": ["result", "error", "traceback_display"]}),
+        (_("As Stripe sent it"), {"fields": ["body_display"]}),
     ]
 
-    @admin.display(description="Error")
+    @admin.display(description=_("Error"))
     def error_short(self, event):
         first_line = (event.error or "").strip().splitlines()[:1]
         return Truncator(first_line[0]).chars(80) if first_line else "—"
 
-    @admin.display(description="Traceback")
+    @admin.display(description=_("Traceback"))
     def traceback_display(self, event):
         return format_html('<pre class="kassa-json">{}</pre>', event.traceback) if event.traceback else "—"
 
-    @admin.display(description="Body")
+    @admin.display(description=_("Body"))
     def body_display(self, event):
         try:
             return _pretty_json(json.loads(event.body))
@@ -637,15 +666,27 @@ class ProcessorEventAdmin(RecordAdmin):
         try:
             inbound.processor_event_retry(event=event)
         except KassaError as exc:
-            self.message_user(request, f"Stripe event {event.stripe_event_id}: {exc.message}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("Stripe event %(event)s: %(error)s") % {"event": event.stripe_event_id, "error": exc.message},
+                messages.ERROR,
+            )
             return False
         return True
 
-    @admin.action(description="Re-run selected Stripe events", permissions=["rerun"])
+    @admin.action(description=_("Re-run selected Stripe events"), permissions=["rerun"])
     def rerun_selected(self, request, queryset):
         done = sum(self._rerun(request, event) for event in queryset)
         if done:
-            self.message_user(request, f"{done} Stripe event(s) queued to be applied again.")
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d Stripe event queued to be applied again.",
+                    "%(count)d Stripe event(s) queued to be applied again.",
+                    done,
+                )
+                % {"count": done},
+            )
 
     def get_urls(self):
         return [
@@ -656,7 +697,9 @@ class ProcessorEventAdmin(RecordAdmin):
     def rerun_view(self, request, pk):
         def act(event):
             if self._rerun(request, event):
-                return f"Stripe event {event.stripe_event_id} is queued to be applied again."
+                return gettext("Stripe event %(event)s is queued to be applied again.") % {
+                    "event": event.stripe_event_id
+                }
             return None
 
         return self.button_view(request, pk, act)

@@ -28,6 +28,23 @@ def _shot(page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
+#: What a strict deployment would send: scripts and connections from Kassa itself only, nothing inline.
+#: (Inline styles stay allowed here: the dashboard's base template still has some; none are the webhook pages'.)
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+)
+
+
+def _under_strict_csp(page) -> None:
+    """Every webhook page (and its deliveries panels) served with STRICT_CSP: the page's script must still work."""
+
+    def add_policy(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+    page.route("**/admin/webhooks/**", add_policy)
+
+
 @pytest.fixture
 def receiver():
     with Receiver() as server:
@@ -39,6 +56,8 @@ def test_choose_event_types_then_watch_a_delivery_arrive(page, kassa_url, receiv
     page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, kassa_url, shop.owner.username)
     page.wait_for_url(f"{kassa_url}/admin/")
+
+    _under_strict_csp(page)
 
     # --- the add form: a URL box the whole width, the event types grouped, a filter
     page.goto(f"{kassa_url}/admin/webhooks/webhookendpoint/add/")
