@@ -145,3 +145,29 @@ def test_choose_event_types_then_watch_a_delivery_arrive(page, kassa_url, receiv
         }"""
     )
     _shot(page, "webhook-events")
+
+
+def test_on_a_phone_the_event_types_fit_and_no_name_is_broken(phone_page, kassa_url):
+    from webhooks.services import endpoints
+
+    shop = factories.merchant("Alpha")
+    endpoint, _secret = endpoints.webhook_endpoint_create(
+        merchant=shop.merchant,
+        livemode=False,
+        url="https://alpha.example/a/rather/long/path/to/its/webhooks",
+        enabled_events=["*"],
+    )
+    log_in(phone_page, kassa_url, shop.owner.username)
+    phone_page.wait_for_url(f"{kassa_url}/admin/")
+    phone_page.goto(f"{kassa_url}/admin/webhooks/webhookendpoint/{endpoint.pk}/change/")
+    expect(phone_page.locator("#kassa-recent-deliveries")).to_be_visible()
+    expect(phone_page.locator("#id_url")).to_have_value(endpoint.url)
+    width = phone_page.evaluate("document.documentElement.clientWidth")
+    for code in phone_page.locator(".kassa-events-group li code").all():
+        box = code.bounding_box()
+        assert box["height"] < 24, (code.inner_text(), box)
+        assert box["x"] + box["width"] <= width, (code.inner_text(), box, width)
+    url_box = phone_page.locator("#id_url").bounding_box()
+    assert url_box["x"] + url_box["width"] <= width, url_box
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
+    _shot(phone_page, "webhook-endpoint-phone")
