@@ -109,6 +109,7 @@ def test_choose_event_types_then_watch_a_delivery_arrive(page, kassa_url, receiv
     form_top = page.locator("#webhookendpoint_form").bounding_box()["y"]
     assert panel_top < form_top  # above the form, not below every checkbox
     page.evaluate("window.kassaNotReloaded = true")
+    page.fill("#id_description", "typed while the delivery is on its way")  # the refresh must not lose it
     _shot(page, "webhook-endpoint-pending")
 
     assert delivery.endpoint_deliver(endpoint_pk=endpoint.pk) == 1  # what a worker does
@@ -117,6 +118,7 @@ def test_choose_event_types_then_watch_a_delivery_arrive(page, kassa_url, receiv
     expect(row.locator(".kassa-status")).to_have_text("Delivered", timeout=15_000)
     expect(page.locator("#kassa-deliveries tbody tr").first).to_contain_text("HTTP 200")
     assert page.evaluate("window.kassaNotReloaded") is True  # the same page: it refreshed itself
+    expect(page.locator("#id_description")).to_have_value("typed while the delivery is on its way")
     _shot(page, "webhook-endpoint-delivered")
 
     # --- the event's page: Resend and Close in the submit row
