@@ -14,6 +14,7 @@ class BillingConfig(AppConfig):
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
+        from .payments import emails as payment_emails
         from .payments import services as payments
         from .payments.api import serializers as payments_serializers
 
@@ -48,3 +49,4 @@ class BillingConfig(AppConfig):
         # A checkout session owns its PaymentIntent: paid with it, and ended only by expiring.
         payments.on_payment_intent_succeeded(checkout.checkout_session_mark_paid)
         payments.payment_intent_owner(checkout.checkout_session_owning)
+        payment_emails.receipt_line_items(checkout.checkout_session_receipt_lines)

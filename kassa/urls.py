@@ -14,7 +14,10 @@ urlpatterns = [
     # New members get no password; they set one through the reset link on the login page.
     path(
         "admin/password_reset/",
-        auth_views.PasswordResetView.as_view(form_class=MemberPasswordResetForm),
+        # Kassa's own words, text and HTML, in the asker's language (templates/registration/).
+        auth_views.PasswordResetView.as_view(
+            form_class=MemberPasswordResetForm, html_email_template_name="registration/password_reset_email_html.html"
+        ),
         name="admin_password_reset",
     ),
     path("admin/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),

@@ -8,7 +8,9 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -19,6 +21,7 @@ from .admin_base import ScopedAdmin, secret_once_page
 from .dashboard import MANAGE_ROLES
 from .login import KassaLoginForm
 from .models import APIKey, Membership, Merchant, ProcessorCredential
+from .widgets import CurrencyField, PermissionsField, copyable
 
 admin.site.site_header = "Kassa"
 admin.site.site_title = "Kassa dashboard"
@@ -41,10 +44,20 @@ def _secret_page(request, model_admin, title, secrets, next_url):
 # --- merchant ---------------------------------------------------------------
 
 
-class MerchantCreateForm(forms.ModelForm):
-    owner_email = forms.EmailField(help_text="The owner logs in with this address (made a user if new).")
+class MerchantForm(forms.ModelForm):
+    default_currency = CurrencyField(
+        label=_("Default currency"), help_text=_("Preselected when you make a price or a payment link.")
+    )
+
+    class Meta:
+        model = Merchant
+        fields = ["name", "support_email", "default_currency", "status", "require_two_factor"]
+
+
+class MerchantCreateForm(MerchantForm):
+    owner_email = forms.EmailField(help_text=_("The owner logs in with this address (made a user if new)."))
     owner_password = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="Leave empty to set one later."
+        required=False, widget=forms.PasswordInput, help_text=_("Leave empty to set one later.")
     )
 
     class Meta:
@@ -54,6 +67,7 @@ class MerchantCreateForm(forms.ModelForm):
 
 @admin.register(Merchant)
 class MerchantAdmin(ScopedAdmin):
+    form = MerchantForm
     list_display = ["name", "public_id", "status", "default_currency", "created"]
     search_fields = ["name", "public_id", "support_email"]
     readonly_fields = ["public_id", "created"]
@@ -124,6 +138,8 @@ class MerchantAdmin(ScopedAdmin):
             owner_password=data.get("owner_password") or None,
             support_email=data.get("support_email") or "",
             default_currency=data.get("default_currency") or "usd",
+            invite=True,  # the owner gets an email with a link to set their password (merchants/emails.py)
+            language=translation.get_language(),
         )
         request._kassa_secrets = [
             ("Test secret key", created.secret_key.secret),
@@ -142,6 +158,9 @@ class MerchantAdmin(ScopedAdmin):
 
 
 # --- members ----------------------------------------------------------------
+
+
+EMAIL_SETTINGS = ("notify_payments", "notify_failures", "language")
 
 
 class MembershipForm(forms.ModelForm):
@@ -168,7 +187,7 @@ class MembershipAdmin(ScopedAdmin):
         if obj is None:
             kwargs["form"] = MembershipForm
         else:
-            kwargs["fields"] = ["role"]
+            kwargs["fields"] = ["role", *EMAIL_SETTINGS]
         return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -177,14 +196,19 @@ class MembershipAdmin(ScopedAdmin):
     def save_via_service(self, request, form, change):
         acting_role = self.scope(request).role  # None for platform staff
         if change:
-            return services.membership_update(
+            membership = services.membership_update(
                 membership=form.instance, role=form.cleaned_data["role"], acting_role=acting_role
+            )
+            return services.membership_email_settings_set(
+                membership=membership, **{name: form.cleaned_data[name] for name in EMAIL_SETTINGS}
             )
         return services.membership_add(
             merchant=self.current(request)[0],
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
             acting_role=acting_role,
+            invite=True,  # an email with a link to set a password, in the inviter's language
+            language=translation.get_language(),
         )
 
     def delete_model(self, request, obj):
@@ -193,28 +217,43 @@ class MembershipAdmin(ScopedAdmin):
 
 # --- API keys ---------------------------------------------------------------
 
-ACCESS_CHOICES = [("none", "None"), ("read", "Read"), ("write", "Write")]
+ACCESS_CHOICES = [("none", _("None")), ("read", _("Read")), ("write", _("Write"))]
+RESOURCE_LABELS = {
+    "products": _("Products"),
+    "prices": _("Prices"),
+    "customers": _("Customers"),
+    "payment_methods": _("Payment methods"),
+    "payment_links": _("Payment links"),
+    "checkout_sessions": _("Checkout sessions"),
+    "payment_intents": _("Payments (PaymentIntents)"),
+    "refunds": _("Refunds"),
+    "invoices": _("Invoices"),
+    "subscriptions": _("Subscriptions"),
+    "webhook_endpoints": _("Webhook endpoints"),
+    "events": _("Events"),
+}
+
+
+def _resources() -> list[tuple[str, str]]:
+    return [(r, RESOURCE_LABELS.get(r) or r.replace("_", " ").capitalize()) for r in services.RESOURCES]
 
 
 class APIKeyCreateForm(forms.ModelForm):
-    """Kind and name, plus one none/read/write choice per resource for restricted keys."""
+    """Kind and name, plus a none/read/write grid of resources for restricted keys (stored as before)."""
+
+    perm = PermissionsField(
+        resources=_resources(),
+        levels=ACCESS_CHOICES,
+        label=_("Permissions"),
+        help_text=_("Restricted keys only: what the key may read or change through the API."),
+    )
 
     class Meta:
         model = APIKey
         fields = ["name", "kind"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for resource in services.RESOURCES:
-            self.fields[f"perm_{resource}"] = forms.ChoiceField(
-                choices=ACCESS_CHOICES,
-                initial="none",
-                required=False,
-                label=f"{resource.replace('_', ' ').capitalize()} (restricted keys)",
-            )
-
     def permissions(self) -> dict[str, str]:
-        return {r: self.cleaned_data.get(f"perm_{r}") or "none" for r in services.RESOURCES}
+        return self.cleaned_data.get("perm") or {}
 
 
 class RollForm(forms.Form):
@@ -238,7 +277,7 @@ class APIKeyAdmin(ScopedAdmin):
         "kind",
         "livemode",
         "status_display",
-        "permissions",
+        "permissions_grid",
         "created",
         "last_used_at",
         "expires_at",
@@ -247,9 +286,16 @@ class APIKeyAdmin(ScopedAdmin):
     ]
     fields = [*readonly_fields[:1], "name", *readonly_fields[1:]]
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def status_display(self, obj):
         return obj.status
+
+    @admin.display(description=_("Permissions"))
+    def permissions_grid(self, obj):
+        if obj.kind != APIKey.Kind.RESTRICTED:
+            return _("Everything (a %(kind)s key)") % {"kind": obj.get_kind_display()} if obj.kind == "secret" else "—"
+        field = PermissionsField(resources=_resources(), levels=ACCESS_CHOICES, disabled=True)
+        return field.widget.render("perm", obj.permissions, attrs={"disabled": True})
 
     @admin.display(description="Key")
     def redacted(self, obj):
@@ -278,7 +324,7 @@ class APIKeyAdmin(ScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "kind"] + [f"perm_{r}" for r in services.RESOURCES]
+            return ["name", "kind", "perm"]
         return self.fields
 
     def get_readonly_fields(self, request, obj=None):
@@ -389,9 +435,8 @@ class ProcessorCredentialAdmin(ScopedAdmin):
         "secret_key_hint",
         "webhook_secret_hint",
         "stripe_webhook_url",
-        "check_status",
+        "connection",
         "last_checked_at",
-        "check_button",
     ]
     actions = ["check_connection"]
 
@@ -400,11 +445,16 @@ class ProcessorCredentialAdmin(ScopedAdmin):
         if not obj or not obj.pk:
             return "—"
         return format_html(
-            '<code id="kassa-stripe-webhook-url">{}</code>'
-            '<div class="help">Register this URL at Stripe (Developers → Webhooks → Add endpoint) with at least '
+            "{}"
+            '<small class="kassa-note">Register this URL at Stripe (Developers → Webhooks → Add endpoint) '
+            "with at least "
             "<code>payment_intent.succeeded</code> and <code>payment_intent.payment_failed</code>, then paste "
-            "that endpoint's signing secret (<code>whsec_…</code>) into “Webhook secret” above.</div>",
-            selectors.processor_events_url(merchant=obj.merchant, livemode=obj.livemode),
+            "that endpoint's signing secret (<code>whsec_…</code>) into “Webhook secret” above.</small>",
+            copyable(
+                selectors.processor_events_url(merchant=obj.merchant, livemode=obj.livemode),
+                label=_("Webhook URL for Stripe"),
+                code_id="kassa-stripe-webhook-url",
+            ),
         )
 
     @admin.display(description="Connection")
@@ -413,14 +463,17 @@ class ProcessorCredentialAdmin(ScopedAdmin):
             return "not checked"
         return ("OK: " if obj.last_check_ok else "Failed: ") + obj.last_check_message
 
-    @admin.display(description="")
-    def check_button(self, obj):
+    @admin.display(description=_("Connection"))
+    def connection(self, obj):
+        """The last check's answer and the button to check again (one labelled row, not a row labelled ":")."""
         if not obj or not obj.pk:
-            return ""
+            return "—"
         # Submits the page's own form (with its CSRF token) to the check view, by POST.
         return format_html(
-            '<button type="submit" class="button" formaction="{}" formnovalidate>Check connection</button>',
+            '{} <button type="submit" class="button" formaction="{}" formnovalidate>{}</button>',
+            self.check_status(obj),
             reverse("admin:merchants_processorcredential_check", args=[obj.pk]),
+            _("Check connection"),
         )
 
     def get_fields(self, request, obj=None):

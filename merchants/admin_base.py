@@ -7,12 +7,15 @@
 - Permissions come from the membership role, not Django's per-model
   permissions: viewers read, ``write_roles`` write.
 - Writes call the app's services (``save_via_service``/``delete_model``).
+- Words, not raw fields, on every object page: a public id with a Copy
+  button, "Test"/"Live" for the mode, "Active"/"Deleted" for a tombstone
+  (``READONLY_DISPLAYS``, swapped in ``render_change_form`` so every page gets
+  them whatever its fieldsets); an add page shows none of the fields a new
+  object does not have yet (its id, mode, creation time).
 """
 
-import re
 from contextlib import contextmanager
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
@@ -24,11 +27,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from kassa import money
 from kassa.errors import KassaError
 
 from .dashboard import WRITE_ROLES_DEFAULT, scope_of
+from .widgets import copyable, parse_major
+
+#: read-only model fields shown through a display method of ScopedAdmin instead of raw
+READONLY_DISPLAYS = {"public_id": "public_id_copy", "livemode": "mode", "deleted": "deletion_status"}
+
+
+def _swap(fields, swaps: dict):
+    return [tuple(_swap(f, swaps)) if isinstance(f, list | tuple) else swaps.get(f, f) for f in fields]
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -64,7 +75,7 @@ class ScopedAdmin(admin.ModelAdmin):
         return filters
 
     def get_list_display(self, request):
-        columns = list(super().get_list_display(request))
+        columns = [READONLY_DISPLAYS.get(c, c) if c == "deleted" else c for c in super().get_list_display(request)]
         scope = self.scope(request)
         if scope and scope.is_platform and scope.merchant is None and self.merchant_path == "merchant":
             columns.append("merchant")
@@ -81,6 +92,39 @@ class ScopedAdmin(admin.ModelAdmin):
                 queryset = queryset.filter(livemode=scope.livemode)
             kwargs["queryset"] = queryset
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # --- words instead of raw fields --------------------------------------
+    @admin.display(description=_("ID"))
+    def public_id_copy(self, obj):
+        return copyable(obj.public_id, label=_("ID"))
+
+    @admin.display(description=_("Mode"))
+    def mode(self, obj):
+        return _("Live") if obj.livemode else _("Test")
+
+    @admin.display(description=_("Status"), ordering="deleted")
+    def deletion_status(self, obj):
+        return _("Deleted") if obj.deleted else _("Active")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is None:
+            # A new object has no id, mode or creation time yet: no "Livemode ✖" on an add page.
+            model_fields = {f.name for f in self.model._meta.get_fields()}
+            readonly = [f for f in readonly if f not in model_fields]
+        return readonly
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        adminform = context.get("adminform")
+        if adminform is not None:
+            swaps = {f: display for f, display in READONLY_DISPLAYS.items() if f in adminform.readonly_fields}
+            if swaps:
+                adminform.readonly_fields = _swap(adminform.readonly_fields, swaps)
+                adminform.fieldsets = [
+                    (title, {**options, "fields": _swap(options["fields"], swaps)})
+                    for title, options in adminform.fieldsets
+                ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- permissions -----------------------------------------------------
     def has_module_permission(self, request):
@@ -211,22 +255,9 @@ def admin_link(obj, label: str | None = None) -> str:
     return format_html('<a href="{}">{}</a>', url, label or obj.public_id)
 
 
-_AMOUNT_RE = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
-
-
 def major_to_minor(value: str, currency: str) -> int:
     """ "12.50" EUR -> 1250; a ValidationError for anything that is not a positive amount of this currency."""
-    value = (value or "").strip()
-    if not _AMOUNT_RE.match(value):
-        example = "1500" if money.decimal_places(currency) == 0 else "12.50"
-        raise forms.ValidationError(f"Enter an amount in {currency.upper()}, e.g. {example}.")
-    try:
-        amount = money.to_minor(value, currency)
-    except ValueError as exc:
-        raise forms.ValidationError(str(exc)) from None
-    if amount < 1:
-        raise forms.ValidationError("The amount must be more than zero.")
-    return amount
+    return parse_major(value, currency, minimum=1)
 
 
 @contextmanager

@@ -10,8 +10,10 @@ and shown again only as a hint (prefix and last four characters).
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from kassa.ids import public_id
+from kassa.mail import LANGUAGE_CHOICES
 
 
 def _merchant_id() -> str:
@@ -33,9 +35,19 @@ class Merchant(models.Model):
         default=False,
         help_text="Members must log in with a code from an authenticator app. Only an owner can change this.",
     )
+    receipts_enabled = models.BooleanField(
+        _("Email receipts to payers"),
+        default=True,
+        help_text=_(
+            "Payers who gave their email get a receipt when they pay and when they are refunded, "
+            "with your name and support email."
+        ),
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -52,9 +64,15 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # Emails to this member about this merchant (merchants/emails.py); a new owner gets both switched on.
+    notify_payments = models.BooleanField(_("Email me when a payment succeeds"), default=False)
+    notify_failures = models.BooleanField(_("Email me when a payment fails"), default=False)
+    language = models.CharField(_("Email language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("team member")
+        verbose_name_plural = _("team members")
         constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="membership_unique_user_merchant")]
         ordering = ["merchant__name", "user__email"]
 
@@ -97,7 +115,8 @@ class APIKey(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
 
     def __str__(self) -> str:
         return self.redacted
@@ -140,8 +159,8 @@ class ProcessorCredential(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["merchant", "livemode"], name="processor_credential_one_per_mode")
         ]
-        verbose_name = "Stripe credentials"
-        verbose_name_plural = "Stripe credentials"
+        verbose_name = _("Stripe credentials")
+        verbose_name_plural = _("Stripe credentials")
 
     def __str__(self) -> str:
         return f"Stripe {'live' if self.livemode else 'test'} credentials of {self.merchant}"
@@ -192,3 +211,35 @@ class MerchantScoped(models.Model):
 
     def __str__(self) -> str:
         return self.public_id
+
+
+class EmailSent(models.Model):
+    """One email Kassa sent (or is sending), by a key naming what it is about: never two for one key.
+
+    The key says what the email is for (``receipt:pi_…``, ``notice.payment_failed:pi_…:member:42``,
+    ``invitation:member:42``); its unique constraint makes a retried task or a duplicate webhook a
+    no-op. The row is claimed (``sending``) and committed before the mail server is called, and
+    deleted again if the call fails, so a retry may send it; a worker killed mid-send leaves the claim
+    and the email is not sent again (at most once: a second receipt is worse than a missing one).
+    No message body is kept: receipts name amounts and cards, invitations carry one-time links.
+    """
+
+    class Status(models.TextChoices):
+        SENDING = "sending"
+        SENT = "sent"
+
+    key = models.CharField(max_length=200, unique=True)
+    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    recipient = models.EmailField(max_length=254)
+    language = models.CharField(max_length=8)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENDING)
+    created = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("email sent")
+        verbose_name_plural = _("emails sent")
+
+    def __str__(self) -> str:
+        return self.key

@@ -123,3 +123,14 @@ def processor_events_url(*, merchant, livemode: bool) -> str:
     """
     path = reverse("stripe_webhook", args=[merchant.public_id, "live" if livemode else "test"])
     return settings.KASSA_PUBLIC_URL.rstrip("/") + path
+
+
+def members_to_notify(*, merchant: Merchant, about: str) -> QuerySet:
+    """The memberships of this merchant (only this one) that asked for an email ``about`` payments or failures."""
+    flag = {"payments": "notify_payments", "failures": "notify_failures"}[about]
+    return (
+        Membership.objects.filter(merchant=merchant, user__is_active=True, **{flag: True})
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("pk")
+    )

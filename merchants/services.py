@@ -15,10 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from kassa import crypto, gateway, money
+from kassa import crypto, gateway, mail, money
 from kassa.errors import InvalidRequest, PermissionDenied
 from kassa.ids import random_string
 
+from . import emails
 from .models import APIKey, Membership, Merchant, ProcessorCredential
 
 User = get_user_model()
@@ -162,8 +163,15 @@ def merchant_create(
     owner_password: str | None = None,
     support_email: str = "",
     default_currency: str = "usd",
+    invite: bool = False,
+    language: str = "en",
 ) -> MerchantCreated:
-    """A merchant, its owner (a new or existing user) and a pair of test keys."""
+    """A merchant, its owner (a new or existing user) and a pair of test keys.
+
+    ``invite``: email the owner an invitation (with a link to set a password if they have none) once this
+    commits, in ``language`` (the creator's), which also becomes the owner's email language. The owner is
+    told of payments received and failed; they may switch either off.
+    """
     name = name.strip()
     if not name:
         raise InvalidRequest("A merchant needs a name.", param="name")
@@ -177,7 +185,16 @@ def merchant_create(
     merchant = Merchant.objects.create(
         name=name, support_email=support_email or owner.email, default_currency=default_currency
     )
-    Membership.objects.create(user=owner, merchant=merchant, role=Membership.Role.OWNER)
+    membership = Membership.objects.create(
+        user=owner,
+        merchant=merchant,
+        role=Membership.Role.OWNER,
+        notify_payments=True,
+        notify_failures=True,
+        language=mail.language_or_default(language),
+    )
+    if invite:
+        emails.invitation_queue(membership=membership)
     secret = api_key_create(merchant=merchant, livemode=False, kind=APIKey.Kind.SECRET, name="Default secret key")
     publishable = api_key_create(
         merchant=merchant, livemode=False, kind=APIKey.Kind.PUBLISHABLE, name="Default publishable key"
@@ -200,7 +217,7 @@ def merchant_update(*, merchant: Merchant, **changes) -> Merchant:
             raise InvalidRequest(f"Invalid currency: {changes['default_currency']}.", param="default_currency")
     if "status" in changes and changes["status"] not in Merchant.Status.values:
         raise InvalidRequest("Unknown status.", param="status")
-    allowed = {"name", "support_email", "default_currency", "status"}
+    allowed = {"name", "support_email", "default_currency", "status", "receipts_enabled"}
     for field, value in changes.items():
         if field not in allowed:
             raise InvalidRequest(f"{field} cannot be changed.", param=field)
@@ -241,8 +258,20 @@ def _user_for_email(email: str, *, param: str = "email"):
 
 
 @transaction.atomic
-def membership_add(*, merchant: Merchant, email: str, role: str, acting_role: str | None = None) -> Membership:
-    """Add a person (a user is made if new) to the merchant, or change their role if already in."""
+def membership_add(
+    *,
+    merchant: Merchant,
+    email: str,
+    role: str,
+    acting_role: str | None = None,
+    invite: bool = False,
+    language: str = "en",
+) -> Membership:
+    """Add a person (a user is made if new) to the merchant, or change their role if already in.
+
+    ``invite``: a new member gets an invitation once this commits, in ``language`` (the inviter's), which
+    becomes their email language; notices about payments stay off until they or a manager switch them on.
+    """
     if role not in Membership.Role.values:
         raise InvalidRequest(f"Unknown role {role!r}.", param="role")
     user = _user_for_email(email)
@@ -250,7 +279,27 @@ def membership_add(*, merchant: Merchant, email: str, role: str, acting_role: st
     if existing is not None:
         return membership_update(membership=existing, role=role, acting_role=acting_role)
     _check_owner_rule(acting_role=acting_role, old_role=None, new_role=role)
-    return Membership.objects.create(user=user, merchant=merchant, role=role)
+    membership = Membership.objects.create(
+        user=user, merchant=merchant, role=role, language=mail.language_or_default(language)
+    )
+    if invite:
+        emails.invitation_queue(membership=membership)
+    return membership
+
+
+@transaction.atomic
+def membership_email_settings_set(
+    *, membership: Membership, notify_payments: bool, notify_failures: bool, language: str
+) -> Membership:
+    """Which notices a member gets about this merchant, and in which language (the member or a manager)."""
+    if language not in mail.LANGUAGES:
+        raise InvalidRequest(f"Unknown language {language!r}.", param="language")
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership.notify_payments = notify_payments
+    membership.notify_failures = notify_failures
+    membership.language = language
+    membership.save(update_fields=["notify_payments", "notify_failures", "language"])
+    return membership
 
 
 @transaction.atomic

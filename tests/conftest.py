@@ -96,3 +96,21 @@ def processor_payment_intents(stripe_backend) -> list[dict]:
     import json
 
     return json.loads(stripe_backend.request("GET", "/v1/payment_intents?limit=100"))["data"]
+
+
+@pytest.fixture
+def emails_on_commit(monkeypatch, mailoutbox, django_capture_on_commit_callbacks):
+    """Run what commits queue (kassa.mail.queue_on_commit) as a worker would, in place: Celery eager.
+
+    ``with emails_on_commit():`` around a payment, a refund or an invitation;
+    the emails land in ``mailoutbox``. The tasks are the real ones, run by Celery.
+    """
+    from kassa.celery import app
+
+    app.loader.import_default_modules()  # every tasks module, as a worker loads them
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+
+    def run():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return run

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from kassa import metadata
 from kassa.errors import KassaError
 from merchants.admin_base import LedgerAdmin, ScopedAdmin, secret_once_page, when
+from merchants.widgets import MetadataField
 
 from . import selectors
 from .event_types import EVENT_TYPES
@@ -216,7 +217,7 @@ class EndpointAddForm(forms.ModelForm):
 
 
 class EndpointChangeForm(EndpointAddForm):
-    metadata = forms.JSONField(required=False, initial=dict, help_text='A JSON object of strings, e.g. {"team": "ops"}')
+    metadata = MetadataField()
 
     class Meta(EndpointAddForm.Meta):
         fields = [*EndpointAddForm.Meta.fields, "metadata"]

@@ -2,34 +2,49 @@
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
-from kassa import metadata, money
-from merchants.admin_base import ScopedAdmin
+from kassa import metadata, money, validators
+from merchants.admin_base import ScopedAdmin, errors_on_fields
+from merchants.admin_lists import CreatedRangeFilter, CsvExportMixin
+from merchants.widgets import DimensionsField, ListField, MetadataField, Money, MoneyField, NamedListField
 
 from . import services
 from .models import Customer, Price, Product
 
 
-def _metadata_field():
-    return forms.JSONField(required=False, initial=dict, help_text='A JSON object of strings, e.g. {"order": "42"}')
-
-
 class ProductForm(forms.ModelForm):
-    url = forms.URLField(required=False, assume_scheme="https")
-    metadata = _metadata_field()
-    marketing_features = forms.JSONField(
-        required=False, initial=list, help_text='Up to 15, e.g. [{"name": "Free shipping"}]'
+    url = forms.URLField(required=False, assume_scheme="https", label=_("Website"))
+    metadata = MetadataField()
+    images = ListField(
+        max_items=8,
+        item_label=_("Image URL"),
+        input_type="url",
+        max_length=2048,
+        check=validators.image_urls,
+        label=_("Images"),
+        help_text=_("Up to 8 https:// addresses of pictures of the product."),
     )
-    package_dimensions = forms.JSONField(
-        required=False, help_text='Inches and ounces, e.g. {"height": 2, "length": 8, "weight": 17.6, "width": 4}'
+    marketing_features = NamedListField(
+        max_items=15,
+        item_label=_("Feature"),
+        max_length=80,
+        label=_("Marketing features"),
+        help_text=_("Up to 15 short selling points, e.g. “Free shipping”."),
+    )
+    package_dimensions = DimensionsField(
+        label=_("Package dimensions"), help_text=_("Of the parcel, in inches and ounces; all four or none.")
     )
 
     class Meta:
         model = Product
         fields = [*services.PRODUCT_FIELDS, "metadata"]
         help_texts = {
-            "statement_descriptor": "5 to 22 characters, shown on card statements.",
-            "tax_code": "Stored and shown to API clients only: Kassa computes no tax.",
+            "statement_descriptor": _("5 to 22 characters, shown on card statements."),
+            "tax_code": _("Stored and shown to API clients only: Kassa computes no tax."),
         }
 
 
@@ -50,18 +65,18 @@ class PriceInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         return True
 
-    @admin.display(description="Amount")
+    @admin.display(description=_("Amount"))
     def amount(self, price):
         return money.format_amount(price.unit_amount, price.currency)
 
-    @admin.display(description="Interval")
+    @admin.display(description=_("Interval"))
     def interval(self, price):
         return _interval(price)
 
 
 def _interval(price) -> str:
     if price.type != Price.Type.RECURRING:
-        return "one time"
+        return _("one time")
     count = price.recurring_interval_count or 1
     return f"every {price.recurring_interval}" if count == 1 else f"every {count} {price.recurring_interval}s"
 
@@ -77,6 +92,12 @@ class ProductAdmin(ScopedAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []  # a new product has no prices yet
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # "Add price" on the product's page: the price form with this product picked.
+        price_admin = self.admin_site.get_model_admin(Price)
+        context["can_add_price"] = obj is not None and price_admin.has_add_permission(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_via_service(self, request, form, change):
         data = {k: form.cleaned_data.get(k) for k in ProductForm.Meta.fields}
@@ -94,30 +115,24 @@ class ProductAdmin(ScopedAdmin):
 
 
 class PriceCreateForm(forms.ModelForm):
+    unit_amount = MoneyField(
+        minimum=0,
+        label=_("Price"),
+        help_text=_("In the currency's own units: 18 is 18.00 EUR, 500 is 500 JPY."),
+    )
     billing_interval = forms.ChoiceField(
-        choices=[("", "One time"), *Price.Interval.choices], required=False, label="Billing"
+        choices=[("", _("One time")), *Price.Interval.choices], required=False, label=_("Billing")
     )
-    billing_interval_count = forms.IntegerField(required=False, min_value=1, initial=1, label="Every")
-    metadata = _metadata_field()
-    unit_amount = forms.IntegerField(
-        min_value=0,
-        max_value=money.MAX_AMOUNT,
-        help_text="In the currency's smallest unit: 1999 is 19.99 USD, 500 is 500 JPY.",
-    )
+    billing_interval_count = forms.IntegerField(required=False, min_value=1, initial=1, label=_("Every"))
+    metadata = MetadataField()
 
     class Meta:
         model = Price
-        fields = ["product", "currency", "unit_amount", "nickname", "lookup_key", "active", "metadata"]
-
-    def clean_currency(self):
-        currency = self.cleaned_data["currency"].lower()
-        if not money.is_supported(currency):
-            raise forms.ValidationError(f"Invalid currency: {currency}.")
-        return currency
+        fields = ["product", "unit_amount", "nickname", "lookup_key", "active", "metadata"]
 
 
 class PriceChangeForm(forms.ModelForm):
-    metadata = _metadata_field()
+    metadata = MetadataField()
 
     class Meta:
         model = Price
@@ -131,11 +146,11 @@ class PriceAdmin(ScopedAdmin):
     search_fields = ["public_id", "product__name", "nickname", "lookup_key"]
     list_select_related = ["product"]
 
-    @admin.display(description="Amount", ordering="unit_amount")
+    @admin.display(description=_("Amount"), ordering="unit_amount")
     def amount(self, price):
         return money.format_amount(price.unit_amount, price.currency)
 
-    @admin.display(description="Interval")
+    @admin.display(description=_("Interval"))
     def interval(self, price):
         return _interval(price)
 
@@ -147,7 +162,6 @@ class PriceAdmin(ScopedAdmin):
         if obj is None:
             return [
                 "product",
-                "currency",
                 "unit_amount",
                 "billing_interval",
                 "billing_interval_count",
@@ -173,24 +187,44 @@ class PriceAdmin(ScopedAdmin):
             return services.price_update(price=form.instance, **changed)
         merchant, livemode = self.current(request)
         interval = data.get("billing_interval")
-        return services.price_create(
-            merchant=merchant,
-            livemode=livemode,
-            product=data["product"],
-            currency=data["currency"],
-            unit_amount=data["unit_amount"],
-            recurring={"interval": interval, "interval_count": data.get("billing_interval_count") or 1}
-            if interval
-            else None,
-            nickname=data.get("nickname") or None,
-            lookup_key=data.get("lookup_key") or None,
-            active=data.get("active", True),
-            metadata=data.get("metadata"),
-        )
+        price: Money = data["unit_amount"]
+        with errors_on_fields({"currency": "unit_amount"}):
+            return services.price_create(
+                merchant=merchant,
+                livemode=livemode,
+                product=data["product"],
+                currency=price.currency,
+                unit_amount=price.amount,
+                recurring={"interval": interval, "interval_count": data.get("billing_interval_count") or 1}
+                if interval
+                else None,
+                nickname=data.get("nickname") or None,
+                lookup_key=data.get("lookup_key") or None,
+                active=data.get("active", True),
+                metadata=data.get("metadata"),
+            )
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)  # ?product=<id> from the product's page
+        scope = self.scope(request)
+        if scope and scope.merchant is not None:
+            initial.setdefault("unit_amount", scope.merchant.default_currency)
+        return initial
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "product" in request.GET and not {"_addanother", "_continue", "_popup"} & set(request.POST):
+            # Came from the product's "Add price": back to the product, where the new price is listed.
+            self.message_user(
+                request,
+                _("Price %(price)s added to %(product)s.")
+                % {"price": money.format_amount(obj.unit_amount, obj.currency), "product": obj.product.name},
+            )
+            return HttpResponseRedirect(reverse("admin:billing_product_change", args=[obj.product_id]))
+        return super().response_add(request, obj, post_url_continue)
 
 
 class CustomerForm(forms.ModelForm):
-    metadata = _metadata_field()
+    metadata = MetadataField()
 
     class Meta:
         model = Customer
@@ -198,12 +232,64 @@ class CustomerForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedAdmin):
+class CustomerAdmin(CsvExportMixin, ScopedAdmin):
+    """A customer's page: who they are, then their history (payments, cards, refunds, total spent).
+
+    The history comes from the parts that hold it (``add_history``, called by
+    billing.payments.admin): the catalogue knows nothing of payments.
+    """
+
     form = CustomerForm
-    list_display = ["__str__", "email", "public_id", "deleted", "created"]
-    list_filter = ["deleted"]
-    search_fields = ["email", "name", "public_id", "phone"]
-    readonly_fields = ["public_id", "livemode", "created", "deleted"]
+    list_display = ["email_display", "name", "public_id", "created"]
+    list_display_links = ["email_display"]
+    list_filter = [CreatedRangeFilter, "deleted"]
+    search_fields = ["=public_id", "email", "name", "phone"]
+    search_help_text = _("An email, a name, a phone number or an id (cus_…).")
+    readonly_fields = ["public_id", "livemode", "created", "deleted", "metadata_rows"]
+    csv_name = "customers"
+    csv_columns = [
+        ("id", lambda c: c.public_id),
+        ("created", lambda c: c.created),
+        ("email", lambda c: c.email),
+        ("name", lambda c: c.name),
+        ("phone", lambda c: c.phone),
+        ("description", lambda c: c.description),
+        ("deleted", lambda c: "true" if c.deleted else "false"),
+    ]
+    #: [(field name, title)], from the parts that hold a customer's history (add_history)
+    history: list = []
+
+    @classmethod
+    def add_history(cls, name: str, title, render) -> None:
+        """A read-only section of the customer's page: ``render(customer)`` -> html."""
+        setattr(cls, name, admin.display(description=title)(lambda self, customer: render(customer)))
+        cls.history = [*cls.history, (name, title)]
+        cls.readonly_fields = [*cls.readonly_fields, name]
+
+    def get_fieldsets(self, request, obj=None):
+        details = ["email", "name", "phone", "description"]
+        if obj is None:
+            return [(None, {"fields": [*details, "metadata"]})]
+        # Metadata as rows for those who read; the form's field for those who may change it.
+        metadata_field = "metadata" if self._can_write(request) else "metadata_rows"
+        return [
+            (None, {"fields": [*details, metadata_field]}),
+            *((title, {"fields": [name]}) for name, title in self.history),
+            (_("More"), {"fields": ["public_id", "livemode", "created", "deleted"]}),
+        ]
+
+    @admin.display(description=_("Email"), ordering="email")
+    def email_display(self, customer):
+        return customer.email or customer.name or customer.public_id
+
+    @admin.display(description=_("Metadata"))
+    def metadata_rows(self, customer):
+        if not customer.metadata:
+            return "—"
+        rows = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", sorted((k, v) for k, v in customer.metadata.items())
+        )
+        return format_html('<table class="kassa-table" id="kassa-customer-metadata"><tbody>{}</tbody></table>', rows)
 
     def save_via_service(self, request, form, change):
         data = {k: (form.cleaned_data.get(k) or None) for k in ("email", "name", "phone", "description")}

@@ -8,6 +8,8 @@ point at it. Amounts are integers in the currency's minor unit.
 """
 
 from django.db import models
+from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import MerchantScoped
 
@@ -34,6 +36,8 @@ class Product(MerchantScoped):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="product_list")]
 
     def __str__(self) -> str:
@@ -64,6 +68,8 @@ class Price(MerchantScoped):
     lookup_key = models.CharField(max_length=200, blank=True, null=True)
 
     class Meta:
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="price_list")]
         constraints = [
             models.UniqueConstraint(
@@ -88,7 +94,13 @@ class Customer(MerchantScoped):
     processor_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="customer_list")]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [
+            models.Index(fields=["merchant", "livemode", "-id"], name="customer_list"),
+            # A payer's email is matched case-insensitively to their customer (billing.checkout.services).
+            models.Index("merchant", "livemode", Upper("email"), name="customer_email_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or self.public_id

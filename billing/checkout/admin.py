@@ -16,9 +16,11 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata, money
-from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields, major_to_minor
+from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields
+from merchants.widgets import MetadataField, MoneyField, copyable
 
 from ..catalogue import selectors
 from ..catalogue.models import Price
@@ -32,6 +34,13 @@ LINE_ITEM_ROWS = 5
 
 def _money(amount: int | None, currency: str) -> str:
     return "—" if amount is None else money.format_amount(amount, currency)
+
+
+def link_name(link: PaymentLink) -> str:
+    """What a link sells, as people know it: "Tea", "Tea x 2, Cake" (its products), not plink_…"""
+    items = link.line_items.all()  # prefetched by the lists (line_items__price__product)
+    names = [item.price.product.name + (f" \u00d7 {item.quantity}" if item.quantity > 1 else "") for item in items]
+    return ", ".join(names) or link.public_id
 
 
 # --- payment links -------------------------------------------------------------------
@@ -78,7 +87,7 @@ class PaymentLinkForm(forms.ModelForm):
         initial="auto",
         label="Billing address",
     )
-    metadata = forms.JSONField(required=False, initial=dict, help_text='A JSON object of strings, e.g. {"order": "42"}')
+    metadata = MetadataField()
 
     class Meta:
         model = PaymentLink
@@ -101,9 +110,10 @@ class PaymentLinkForm(forms.ModelForm):
 class PaymentLinkCreateBase(PaymentLinkForm):
     """A new link: up to LINE_ITEM_ROWS price/quantity rows, or a plain amount (Kassa makes product and price)."""
 
-    amount = forms.CharField(required=False, max_length=32, help_text="In major units: 12.50 EUR, 1500 JPY.")
-    amount_currency = forms.ChoiceField(
-        required=False, choices=[(c, c.upper()) for c in sorted(money.SUPPORTED)], label="Currency"
+    amount = MoneyField(
+        required=False,
+        label=_("Amount"),
+        help_text=_("In the currency's own units: 12.50 EUR, 1500 JPY."),
     )
     amount_description = forms.CharField(
         required=False, max_length=250, label="Description", help_text="What the payer buys, shown on the pay page."
@@ -124,22 +134,14 @@ class PaymentLinkCreateBase(PaymentLinkForm):
             for i in range(LINE_ITEM_ROWS)
             if data.get(f"price_{i}")
         ]
-        has_amount = bool((data.get("amount") or "").strip())
+        # An amount with an error was typed, though the field has no value to give.
+        has_amount = data.get("amount") is not None or "amount" in self.errors
         if self.line_items and has_amount:
-            raise forms.ValidationError("Use prices or an amount, not both.")
+            raise forms.ValidationError(_("Use prices or an amount, not both."))
         if not self.line_items and not has_amount:
-            raise forms.ValidationError("Pick at least one price, or enter an amount.")
-        if has_amount:
-            currency = data.get("amount_currency") or ""
-            if not money.is_supported(currency):
-                self.add_error("amount_currency", "Pick a currency.")
-            else:
-                try:
-                    data["amount_minor"] = major_to_minor(data["amount"], currency)
-                except forms.ValidationError as exc:
-                    self.add_error("amount", exc)
-            if not (data.get("amount_description") or "").strip():
-                self.add_error("amount_description", "Say what the payer buys.")
+            raise forms.ValidationError(_("Pick at least one price, or enter an amount."))
+        if has_amount and not (data.get("amount_description") or "").strip():
+            self.add_error("amount_description", _("Say what the payer buys."))
         return data
 
 
@@ -161,9 +163,11 @@ PaymentLinkCreateForm = type("PaymentLinkCreateForm", (PaymentLinkCreateBase,), 
 
 @admin.register(PaymentLink)
 class PaymentLinkAdmin(ScopedAdmin):
-    list_display = ["public_id", "url", "active", "total", "created"]
+    list_display = ["name", "total", "active", "url", "created"]
+    list_display_links = ["name"]
     list_filter = ["active"]
-    search_fields = ["public_id", "line_items__price__product__name"]
+    search_fields = ["=public_id", "line_items__price__product__name"]
+    search_help_text = _("A product name or an id (plink_…).")
     date_hierarchy = "created"
     actions = ["deactivate_selected", "activate_selected"]
 
@@ -184,9 +188,18 @@ class PaymentLinkAdmin(ScopedAdmin):
             .annotate(total=Sum(F("price__unit_amount") * F("quantity")))
             .values("total")
         )
-        return super().get_queryset(request).annotate(total_amount=Subquery(total))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(total_amount=Subquery(total))
+            .prefetch_related("line_items__price__product")
+        )
 
     # --- columns and read-only fields -----------------------------------------
+    @admin.display(description=_("Sells"))
+    def name(self, link):
+        return link_name(link)
+
     @admin.display(description="URL")
     def url(self, link):
         url = checkout.payment_link_url(link)
@@ -199,13 +212,9 @@ class PaymentLinkAdmin(ScopedAdmin):
             amount = sum(item.price.unit_amount * item.quantity for item in link.line_items.select_related("price"))
         return _money(amount, link.currency)
 
-    @admin.display(description="URL")
+    @admin.display(description=_("URL"))
     def url_box(self, link):
-        return format_html(
-            '<code id="kassa-link-url" class="kassa-link-url">{}</code> '
-            '<button type="button" class="button" data-copy="kassa-link-url">Copy</button>',
-            checkout.payment_link_url(link),
-        )
+        return copyable(checkout.payment_link_url(link), label=_("URL"), code_id="kassa-link-url")
 
     @admin.display(description="QR code")
     def qr_code(self, link):
@@ -249,7 +258,7 @@ class PaymentLinkAdmin(ScopedAdmin):
             (
                 "Or from an amount",
                 {
-                    "fields": ["amount", "amount_currency", "amount_description"],
+                    "fields": ["amount", "amount_description"],
                     "description": "Kassa makes a product and a price for it.",
                 },
             ),
@@ -276,7 +285,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         initial = super().get_changeform_initial_data(request)
         scope = self.scope(request)
         if scope and scope.merchant is not None:
-            initial.setdefault("amount_currency", scope.merchant.default_currency)
+            initial.setdefault("amount", scope.merchant.default_currency)
         return initial
 
     def save_via_service(self, request, form, change):
@@ -313,15 +322,15 @@ class PaymentLinkAdmin(ScopedAdmin):
             **LINK_FIELD_MAP,
             "unit_amount": "amount",
             "line_items": "amount",
-            "currency": "amount_currency",
+            "currency": "amount",
             "name": "amount_description",
         }
         with errors_on_fields(field_map):
             return checkout.payment_link_create_for_amount(
                 merchant=merchant,
                 livemode=livemode,
-                amount=data["amount_minor"],
-                currency=data["amount_currency"],
+                amount=data["amount"].amount,
+                currency=data["amount"].currency,
                 description=data["amount_description"].strip(),
                 **options,
             )
@@ -382,6 +391,7 @@ class CheckoutSessionAdmin(LedgerAdmin):
     list_filter = ["status", "payment_status"]
     search_fields = ["=public_id", "customer_email", "client_reference_id", "=payment_intent__public_id"]
     list_select_related = ["payment_link", "payment_intent"]
+    list_prefetch_related = ["payment_link__line_items__price__product"]
     date_hierarchy = "created"
     fieldsets = [
         (
@@ -421,9 +431,14 @@ class CheckoutSessionAdmin(LedgerAdmin):
     def email(self, session):
         return session.customer_email or (session.customer_details or {}).get("email") or "—"
 
-    @admin.display(description="Payment link")
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(*self.list_prefetch_related)
+
+    @admin.display(description=_("Payment link"))
     def link(self, session):
-        return admin_link(session.payment_link)
+        if session.payment_link is None:
+            return "—"
+        return admin_link(session.payment_link, link_name(session.payment_link))
 
     @admin.display(description="Payment")
     def payment(self, session):
@@ -451,7 +466,7 @@ def _source(session: CheckoutSession | None) -> str | None:
     if session is None:
         return None
     if session.payment_link_id:
-        return admin_link(session.payment_link)
+        return admin_link(session.payment_link, link_name(session.payment_link))
     return admin_link(session, session.public_id[:24] + "…")
 
 

@@ -1,6 +1,7 @@
 """Selling through links and hosted checkout: payment links and checkout sessions, with their baskets."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import MerchantScoped
 
@@ -35,6 +36,8 @@ class PaymentLink(MerchantScoped):
     email_collection = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("payment link")
+        verbose_name_plural = _("payment links")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="payment_link_list")]
 
 
@@ -88,6 +91,8 @@ class CheckoutSession(MerchantScoped):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("checkout session")
+        verbose_name_plural = _("checkout sessions")
         indexes = [
             models.Index(fields=["merchant", "livemode", "-id"], name="checkout_session_list"),
             models.Index(fields=["status", "expires_at"], name="checkout_session_expiry"),

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -452,6 +452,7 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
             name=fields["name"],
             phone=fields["phone"],
             address=fields["address"],
+            language=translation.get_language(),  # the page's language: the payer's receipt is in it
             now=timezone.now(),
         )
     except KassaError as exc:

@@ -5,23 +5,42 @@ one-time basket with a price, a lifetime (30 minutes to 24 hours) and at most
 one PaymentIntent. A session is ``complete`` only once its PaymentIntent has
 succeeded at the processor (``checkout_session_mark_paid``, called when that
 is recorded), never because a browser reached a success URL.
+
+Payers become customers as with Stripe's ``customer_creation=if_required``
+plus email matching (``customer_for_payer``): one customer per email per
+merchant and mode.
+
+- A session made with an explicit ``customer`` keeps that customer.
+- Otherwise the payer's email is matched, case-insensitively, against the
+  merchant's non-deleted customers in the session's mode, wherever they were
+  made (links, sessions, the API, the dashboard); the oldest match is used.
+  The payer's typed name, phone and address never overwrite it (anyone can
+  type an email); what the payer typed stays on the session's
+  ``customer_details``.
+- No match (or no email): a new customer.
+- Two payments with the same new email at once make one customer: the
+  lookup and the insert run under a transaction-scoped lock on that email
+  (PostgreSQL advisory lock; SQLite's IMMEDIATE transactions already
+  serialise writers).
 """
 
+import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from kassa import mail, money, validators
 from kassa import metadata as md
-from kassa import money, validators
 from kassa.errors import CardError, InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 from merchants.models import Merchant
 from webhooks.services.outbox import event_emit, render
 
+from ..catalogue import selectors as catalogue_selectors
 from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
 from ..payments import selectors as payment_selectors
@@ -383,12 +402,64 @@ def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
     event_emit(type="checkout.session.completed", obj=session)
 
 
+def checkout_session_receipt_lines(payment_intent: PaymentIntent) -> list[tuple[str, int, int, str]] | None:
+    """Registered with payments: what a session's payer bought, for the receipt (None: not a session's payment)."""
+    session = CheckoutSession.objects.filter(payment_intent=payment_intent).first()
+    if session is None:
+        return None
+    return [
+        (item.description, item.quantity, item.amount_total, item.currency)
+        for item in session.line_items.order_by("id")
+    ]
+
+
 def checkout_session_owning(*, payment_intent: PaymentIntent) -> str | None:
     """Registered with payments: a session's PaymentIntent is ended by expiring the session, not canceled."""
     session = CheckoutSession.objects.filter(payment_intent=payment_intent).only("public_id").first()
     if session is None:
         return None
     return f"This PaymentIntent belongs to checkout session {session.public_id}; expire the session instead."
+
+
+def _lock_email(*, merchant, livemode: bool, email: str) -> None:
+    """Serialise the lookup-then-insert of one email's customer until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return  # SQLite: a write transaction (IMMEDIATE) already excludes every other writer
+    digest = hashlib.sha256(f"kassa-customer:{merchant.pk}:{int(livemode)}:{email.lower()}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+@transaction.atomic
+def customer_for_payer(
+    *,
+    merchant,
+    livemode: bool,
+    email: str | None,
+    name: str | None = None,
+    phone: str | None = None,
+    address: dict | None = None,
+) -> Customer:
+    """The customer a link or session payer is: the one with this email (the module's rule), else a new one."""
+    if email:
+        _lock_email(merchant=merchant, livemode=livemode, email=email)
+        existing = (
+            catalogue_selectors.customer_list(merchant=merchant, livemode=livemode, email=email).order_by("id").first()
+        )
+        if existing is not None:
+            return existing
+    return catalogue.customer_create(
+        merchant=merchant, livemode=livemode, email=email, name=name, phone=phone, address=address
+    )
+
+
+def _receipt_language_keep(payment_intent: PaymentIntent, language: str | None) -> None:
+    """Paying again after a decline, perhaps with the page now in another language: the receipt follows it."""
+    language = mail.language_or_default(language) if language else ""
+    if language and payment_intent.receipt_language != language:
+        PaymentIntent.objects.filter(pk=payment_intent.pk).update(receipt_language=language)
+        payment_intent.receipt_language = language
 
 
 def checkout_session_pay(
@@ -399,9 +470,12 @@ def checkout_session_pay(
     name: str | None = None,
     phone: str | None = None,
     address: dict | None = None,
+    language: str | None = None,
     now: datetime,
 ) -> PaymentIntent:
     """The hosted page's payment: the payer's details, their card (a Stripe.js token), then a two-phase confirm.
+
+    ``language``: the one the page showed the payer, kept for their receipt.
 
     Returns the PaymentIntent (``succeeded``, or ``requires_action`` for 3-D
     Secure); a refused card raises CardError and the session stays payable.
@@ -432,7 +506,7 @@ def checkout_session_pay(
             "address": catalogue.normalise_address(address) if address else None,
         }
         if locked.customer is None:
-            locked.customer = catalogue.customer_create(
+            locked.customer = customer_for_payer(
                 merchant=locked.merchant,
                 livemode=locked.livemode,
                 email=email,
@@ -448,8 +522,10 @@ def checkout_session_pay(
                 currency=locked.currency,
                 customer=locked.customer,
                 receipt_email=email,
+                receipt_language=language,
                 metadata={"checkout_session": locked.public_id},
             )
+        _receipt_language_keep(locked.payment_intent, language)
         locked.save()
         payment_intent = locked.payment_intent
     if payment_intent.customer_id != locked.customer_id:

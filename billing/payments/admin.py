@@ -6,9 +6,15 @@
   write.
 - Staff type amounts in major units ("12.50"); ``money.to_minor`` converts and
   refuses more decimals than the currency has (none for JPY).
+- Statuses are shown in Stripe's dashboard's words (``selectors.payment_display_status``),
+  in the lists, on the pages and in the CSV exports; the lists filter by them
+  and by a created-date range, search ids, emails and amounts typed in major
+  units, and export what they show (``merchants.admin_lists``).
+- Every attempt is on the payment's page: the timeline (declines with the
+  processor's reason, 3-D Secure, success) and the attempts with their card.
 - Where a payment came from (a payment link, a checkout session) is told by
   the part that owns it (``PaymentIntentAdmin.add_source``): payments knows no
-  owner.
+  owner. The customer's page gets its history from here (``CustomerAdmin.add_history``).
 """
 
 from django import forms
@@ -17,33 +23,86 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from kassa import money
 from kassa.errors import KassaError
 from kassa.ids import random_string
 from merchants.admin_base import LedgerAdmin, admin_link, major_to_minor, when
+from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter, CsvExportMixin, csv_amount
 
+from ..catalogue.admin import CustomerAdmin
+from . import selectors
 from . import services as payments
-from .models import PaymentIntent, Refund
+from .models import PaymentAttempt, PaymentIntent, Refund
 
 # --- payments ------------------------------------------------------------------------
 
 TIMELINE_LABELS = {
-    "created": "Created",
-    "requires_action": "3-D Secure asked",
-    "succeeded": "Succeeded",
-    "payment_failed": "Failed",
-    "canceled": "Canceled",
-    "refund_created": "Refund requested",
-    "refunded": "Refunded",
+    "created": _("Created"),
+    "requires_action": _("3-D Secure asked"),
+    "succeeded": _("Succeeded"),
+    "succeeded_after_cancel": _("Succeeded after cancel"),
+    "payment_failed": _("Failed"),
+    "canceled": _("Canceled"),
+    "refund_created": _("Refund requested"),
+    "refunded": _("Refunded"),
+    "refund_failed": _("Refund failed"),
 }
 
+ATTEMPT_LABELS = {
+    PaymentAttempt.Status.PENDING: _("Pending"),
+    PaymentAttempt.Status.REQUIRES_ACTION: _("3-D Secure asked"),
+    PaymentAttempt.Status.SUCCEEDED: _("Succeeded"),
+    PaymentAttempt.Status.FAILED: _("Failed"),
+    PaymentAttempt.Status.ERRORED: _("No answer (outcome unknown)"),
+}
+
+REFUND_STATUS_LABELS = {
+    Refund.Status.PENDING: _("Pending"),
+    Refund.Status.SUCCEEDED: _("Succeeded"),
+    Refund.Status.FAILED: _("Failed"),
+    Refund.Status.CANCELED: _("Canceled"),
+}
 
 REASON_LABELS = {
-    Refund.Reason.DUPLICATE: "Duplicate",
-    Refund.Reason.FRAUDULENT: "Fraudulent",
-    Refund.Reason.REQUESTED_BY_CUSTOMER: "Requested by customer",
+    Refund.Reason.DUPLICATE: _("Duplicate"),
+    Refund.Reason.FRAUDULENT: _("Fraudulent"),
+    Refund.Reason.REQUESTED_BY_CUSTOMER: _("Requested by customer"),
 }
+
+
+def status_badge(payment: PaymentIntent) -> str:
+    code, label = selectors.payment_display_status(payment)
+    return format_html('<span class="kassa-status kassa-status--{}">{}</span>', code, label)
+
+
+def decline_reason(error: dict | None) -> str:
+    """The processor's reason for a decline, as the timeline and the CSV show it: "Your card was declined. (…)"."""
+    if not error:
+        return ""
+    code = error.get("decline_code") or error.get("code") or ""
+    return f"{error.get('message', '')} ({code})" if code else error.get("message", "")
+
+
+def _attempt_reason(attempt: PaymentAttempt) -> str:
+    if not attempt.error_message:
+        return "—"
+    code = attempt.decline_code or attempt.error_code
+    return f"{attempt.error_message} ({code})" if code else attempt.error_message
+
+
+class DisplayStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return list(selectors.DISPLAY_STATUSES.items())
+
+    def queryset(self, request, queryset):
+        if self.value() in selectors.DISPLAY_STATUSES:
+            return selectors.payments_filter_display_status(queryset, self.value())
+        return queryset
 
 
 class RefundForm(forms.Form):
@@ -62,21 +121,30 @@ class RefundForm(forms.Form):
 
 
 @admin.register(PaymentIntent)
-class PaymentIntentAdmin(LedgerAdmin):
-    list_display = ["public_id", "status", "amount_display", "customer_email", "source", "created"]
-    list_filter = ["status", ("created", admin.DateFieldListFilter)]
-    date_hierarchy = "created"
-    search_fields = ["=public_id", "customer__email", "receipt_email"]
+class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
+    list_display = ["amount_display", "status_display", "customer_email", "public_id", "created"]
+    list_display_links = ["amount_display"]
+    list_filter = [DisplayStatusFilter, CreatedRangeFilter]
+    search_fields = [
+        "=public_id",
+        "=customer__public_id",
+        "=refunds__public_id",
+        "=processor_id",
+        "customer__email",
+        "receipt_email",
+    ]
+    search_help_text = _("An email, an id (pi_…, cus_…, re_…) or an amount (12.50).")
     list_select_related = ["customer"]
     #: fn(payment_intent) -> html or None, from the parts that own payments (add_source)
     sources: list = []
+    csv_name = "payments"
     fieldsets = [
         (
             None,
             {
                 "fields": [
                     "public_id",
-                    "status",
+                    "status_display",
                     "amount_display",
                     "amount_received_display",
                     "refunded_display",
@@ -85,17 +153,20 @@ class PaymentIntentAdmin(LedgerAdmin):
                     "card",
                     "source",
                     "description",
+                    "decline_display",
                     "created",
                 ]
             },
         ),
-        ("Timeline", {"fields": ["timeline_table"]}),
-        ("Refunds", {"fields": ["refunds_table"]}),
+        (_("Timeline"), {"fields": ["timeline_table"]}),
+        (_("Attempts"), {"fields": ["attempts_table"]}),
+        (_("Refunds"), {"fields": ["refunds_table"]}),
         (
-            "Processor",
+            _("Processor"),
             {
                 "fields": [
                     "processor_id",
+                    "status",
                     "latest_charge",
                     "last_payment_error_display",
                     "canceled_at",
@@ -108,30 +179,42 @@ class PaymentIntentAdmin(LedgerAdmin):
         ),
     ]
 
-    @admin.display(description="Amount", ordering="amount")
+    def get_queryset(self, request):
+        return selectors.payments_with_refunds(super().get_queryset(request))
+
+    @admin.display(description=_("Status"), ordering="status")
+    def status_display(self, pi):
+        return status_badge(pi)
+
+    @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, pi):
         return money.format_amount(pi.amount, pi.currency)
 
-    @admin.display(description="Received")
+    @admin.display(description=_("Received"))
     def amount_received_display(self, pi):
         return money.format_amount(pi.amount_received, pi.currency)
 
-    @admin.display(description="Refunded")
+    @admin.display(description=_("Refunded"))
     def refunded_display(self, pi):
-        refunded = sum(r.amount for r in pi.refunds.all() if r.status == Refund.Status.SUCCEEDED)
-        return money.format_amount(refunded, pi.currency)
+        return money.format_amount(selectors.payment_amount_refunded(pi), pi.currency)
 
-    @admin.display(description="Customer email", ordering="customer__email")
+    @admin.display(description=_("Customer email"), ordering="customer__email")
     def customer_email(self, pi):
         return (pi.customer.email if pi.customer else None) or pi.receipt_email or "—"
 
-    @admin.display(description="Customer")
+    @admin.display(description=_("Customer"))
     def customer_link(self, pi):
         return admin_link(pi.customer, str(pi.customer)) if pi.customer else "—"
 
-    @admin.display(description="Card")
+    @admin.display(description=_("Card"))
     def card(self, pi):
         return str(pi.payment_method) if pi.payment_method else "—"
+
+    @admin.display(description=_("Why it failed"))
+    def decline_display(self, pi):
+        if pi.status != PaymentIntent.Status.REQUIRES_PAYMENT_METHOD or not pi.last_payment_error:
+            return "—"
+        return decline_reason(pi.last_payment_error)
 
     @classmethod
     def add_source(cls, source, *, select_related: str) -> None:
@@ -139,19 +222,15 @@ class PaymentIntentAdmin(LedgerAdmin):
         cls.sources.append(source)
         cls.list_select_related = [*cls.list_select_related, select_related]
 
-    @admin.display(description="Link or session")
+    @admin.display(description=_("Link or session"))
     def source(self, pi):
         return next((shown for source in self.sources if (shown := source(pi)) is not None), "—")
 
-    @admin.display(description="Last error")
+    @admin.display(description=_("Last error"))
     def last_payment_error_display(self, pi):
-        error = pi.last_payment_error
-        if not error:
-            return "—"
-        code = error.get("decline_code") or error.get("code") or ""
-        return f"{error.get('message', '')} ({code})" if code else error.get("message", "")
+        return decline_reason(pi.last_payment_error) or "—"
 
-    @admin.display(description="Timeline")
+    @admin.display(description=_("Timeline"))
     def timeline_table(self, pi):
         rows = format_html_join(
             "",
@@ -162,16 +241,47 @@ class PaymentIntentAdmin(LedgerAdmin):
             ),
         )
         return format_html(
-            '<table class="kassa-table" id="kassa-timeline"><thead><tr><th>When</th><th>What</th><th>Details</th>'
+            '<table class="kassa-table" id="kassa-timeline"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
             "</tr></thead><tbody>{}</tbody></table>",
+            _("When"),
+            _("What"),
+            _("Details"),
             rows,
         )
 
-    @admin.display(description="Refunds")
+    @admin.display(description=_("Attempts"))
+    def attempts_table(self, pi):
+        attempts = list(pi.attempts.select_related("payment_method"))
+        if not attempts:
+            return _("None: no card was charged (a card refused when it was given is in the timeline).")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    when(attempt.created),
+                    str(attempt.payment_method) if attempt.payment_method else "—",
+                    ATTEMPT_LABELS.get(attempt.status, attempt.status),
+                    _attempt_reason(attempt),
+                )
+                for attempt in attempts
+            ),
+        )
+        return format_html(
+            '<table class="kassa-table" id="kassa-attempts"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            _("When"),
+            _("Card"),
+            _("Outcome"),
+            _("Reason"),
+            rows,
+        )
+
+    @admin.display(description=_("Refunds"))
     def refunds_table(self, pi):
         refunds = list(pi.refunds.order_by("id"))
         if not refunds:
-            return "None"
+            return _("None")
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -179,7 +289,7 @@ class PaymentIntentAdmin(LedgerAdmin):
                 (
                     admin_link(r),
                     money.format_amount(r.amount, r.currency),
-                    r.status,
+                    REFUND_STATUS_LABELS.get(r.status, r.status),
                     REASON_LABELS.get(r.reason, "—"),
                     when(r.created),
                 )
@@ -187,8 +297,13 @@ class PaymentIntentAdmin(LedgerAdmin):
             ),
         )
         return format_html(
-            '<table class="kassa-table" id="kassa-refunds"><thead><tr><th>Refund</th><th>Amount</th><th>Status</th>'
-            "<th>Reason</th><th>When</th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="kassa-table" id="kassa-refunds"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("Refund"),
+            _("Amount"),
+            _("Status"),
+            _("Reason"),
+            _("When"),
             rows,
         )
 
@@ -254,12 +369,21 @@ class PaymentIntentAdmin(LedgerAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(LedgerAdmin):
-    list_display = ["public_id", "payment", "amount_display", "status", "reason_display", "created"]
-    list_filter = ["status", "reason"]
-    search_fields = ["=public_id", "=payment_intent__public_id"]
-    list_select_related = ["payment_intent"]
-    date_hierarchy = "created"
+class RefundAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
+    list_display = ["amount_display", "status_display", "customer_email", "payment", "public_id", "created"]
+    list_display_links = ["amount_display"]
+    list_filter = ["status", "reason", CreatedRangeFilter]
+    search_fields = [
+        "=public_id",
+        "=payment_intent__public_id",
+        "=payment_intent__customer__public_id",
+        "=processor_id",
+        "payment_intent__customer__email",
+        "payment_intent__receipt_email",
+    ]
+    search_help_text = _("An email, an id (re_…, pi_…, cus_…) or an amount (12.50).")
+    list_select_related = ["payment_intent__customer"]
+    csv_name = "refunds"
     fieldsets = [
         (
             None,
@@ -268,7 +392,7 @@ class RefundAdmin(LedgerAdmin):
                     "public_id",
                     "payment",
                     "amount_display",
-                    "status",
+                    "status_display",
                     "reason_display",
                     "failure_reason",
                     "processor_id",
@@ -280,14 +404,151 @@ class RefundAdmin(LedgerAdmin):
         )
     ]
 
-    @admin.display(description="Payment", ordering="payment_intent")
+    @admin.display(description=_("Payment"), ordering="payment_intent")
     def payment(self, refund):
         return admin_link(refund.payment_intent)
 
-    @admin.display(description="Reason", ordering="reason")
+    @admin.display(description=_("Status"), ordering="status")
+    def status_display(self, refund):
+        return REFUND_STATUS_LABELS.get(refund.status, refund.status)
+
+    @admin.display(description=_("Customer email"))
+    def customer_email(self, refund):
+        return _payer_email(refund.payment_intent) or "—"
+
+    @admin.display(description=_("Reason"), ordering="reason")
     def reason_display(self, refund):
         return REASON_LABELS.get(refund.reason, "—")
 
-    @admin.display(description="Amount", ordering="amount")
+    @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, refund):
         return money.format_amount(refund.amount, refund.currency)
+
+
+def _payer_email(pi: PaymentIntent) -> str:
+    return (pi.customer.email if pi.customer else None) or pi.receipt_email or ""
+
+
+# --- CSV exports: stable English headers (a spreadsheet's formulas and scripts refer to them) -------------
+
+PaymentIntentAdmin.csv_columns = [
+    ("id", lambda pi: pi.public_id),
+    ("created", lambda pi: pi.created),
+    ("amount", lambda pi: csv_amount(pi.amount, pi.currency)),
+    ("amount_refunded", lambda pi: csv_amount(selectors.payment_amount_refunded(pi), pi.currency)),
+    ("currency", lambda pi: pi.currency.upper()),
+    ("status", lambda pi: selectors.payment_display_status(pi)[1]),
+    ("customer_id", lambda pi: pi.customer.public_id if pi.customer else ""),
+    ("customer_email", _payer_email),
+    ("description", lambda pi: pi.description),
+    ("decline_reason", lambda pi: decline_reason(pi.last_payment_error)),
+]
+
+RefundAdmin.csv_columns = [
+    ("id", lambda r: r.public_id),
+    ("created", lambda r: r.created),
+    ("amount", lambda r: csv_amount(r.amount, r.currency)),
+    ("currency", lambda r: r.currency.upper()),
+    ("status", lambda r: REFUND_STATUS_LABELS.get(r.status, r.status)),
+    ("reason", lambda r: REASON_LABELS.get(r.reason, "")),
+    ("payment_id", lambda r: r.payment_intent.public_id),
+    ("customer_email", lambda r: _payer_email(r.payment_intent)),
+]
+
+
+# --- the customer's page: their payments, cards, refunds and what they spent -------------------------------
+
+
+def _customer_total_spent(customer) -> str:
+    totals = selectors.customer_total_spent(customer)
+    if not totals:
+        return "—"
+    return format_html_join(", ", "<span>{}</span>", ((money.format_amount(a, c),) for c, a in totals.items()))
+
+
+def _customer_payments(customer) -> str:
+    payments_ = list(selectors.customer_payments(customer)[:50])
+    if not payments_:
+        return _("None yet")
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                admin_link(pi, money.format_amount(pi.amount, pi.currency)),
+                status_badge(pi),
+                pi.public_id,
+                when(pi.created),
+            )
+            for pi in payments_
+        ),
+    )
+    return format_html(
+        '<table class="kassa-table" id="kassa-customer-payments"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("Amount"),
+        _("Status"),
+        _("Payment"),
+        _("When"),
+        rows,
+    )
+
+
+def _customer_cards(customer) -> str:
+    cards = list(customer.payment_methods.order_by("-id"))
+    if not cards:
+        return _("None yet")
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                str(card),
+                f"{card.card_exp_month:02d}/{card.card_exp_year}" if card.card_exp_month else "—",
+                when(card.created),
+            )
+            for card in cards
+        ),
+    )
+    return format_html(
+        '<table class="kassa-table" id="kassa-customer-cards"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+        "</tr></thead><tbody>{}</tbody></table>",
+        _("Card"),
+        _("Expires"),
+        _("Saved"),
+        rows,
+    )
+
+
+def _customer_refunds(customer) -> str:
+    refunds = list(selectors.customer_refunds(customer)[:50])
+    if not refunds:
+        return _("None")
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                admin_link(r, money.format_amount(r.amount, r.currency)),
+                REFUND_STATUS_LABELS.get(r.status, r.status),
+                admin_link(r.payment_intent),
+                when(r.created),
+            )
+            for r in refunds
+        ),
+    )
+    return format_html(
+        '<table class="kassa-table" id="kassa-customer-refunds"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        _("Amount"),
+        _("Status"),
+        _("Payment"),
+        _("When"),
+        rows,
+    )
+
+
+CustomerAdmin.add_history("total_spent", _("Total spent"), _customer_total_spent)
+CustomerAdmin.add_history("payments_table", _("Payments"), _customer_payments)
+CustomerAdmin.add_history("cards_table", _("Cards"), _customer_cards)
+CustomerAdmin.add_history("refunds_table", _("Refunds"), _customer_refunds)

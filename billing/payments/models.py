@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import MerchantScoped
 
@@ -58,6 +59,8 @@ class PaymentIntent(MerchantScoped):
     payment_method = models.ForeignKey(PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     description = models.CharField(max_length=1000, blank=True, null=True)
     receipt_email = models.EmailField(blank=True, null=True)
+    # The payer's language for the receipt: the hosted page's when paid there; empty (English) otherwise.
+    receipt_language = models.CharField(max_length=8, blank=True, default="", editable=False)
     client_secret = models.CharField(max_length=128, editable=False)
     processor_id = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
     latest_charge = models.CharField(max_length=255, null=True, blank=True, editable=False)
@@ -67,6 +70,8 @@ class PaymentIntent(MerchantScoped):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="payment_intent_list")]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_intent_amount_positive"),
@@ -160,6 +165,8 @@ class Refund(MerchantScoped):
     request_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="refund_list")]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from kassa import gateway, money
+from kassa import gateway, mail, money
 from kassa import metadata as md
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
@@ -85,6 +85,7 @@ def payment_intent_create(
     payment_method: PaymentMethod | None = None,
     description: str | None = None,
     receipt_email: str | None = None,
+    receipt_language: str | None = None,
     metadata=None,
 ) -> PaymentIntent:
     currency = currency.lower()
@@ -105,6 +106,7 @@ def payment_intent_create(
         status=S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD,
         description=description or None,
         receipt_email=receipt_email or None,
+        receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
         client_secret=f"{pid}_secret_{random_string(24)}",
         metadata=md.merge({}, metadata),
     )
@@ -316,9 +318,18 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
         event_type = "payment_intent.payment_failed"
     if event_type:
         event_emit(type=event_type, obj=payment_intent)
+    if event_type == "payment_intent.payment_failed":
+        _emails_queue(payment_intent, "failed")
     if status == S.SUCCEEDED:
+        if previous != S.SUCCEEDED:
+            _emails_queue(payment_intent, "succeeded")
         for hook in _SUCCEEDED_HOOKS:
             hook(payment_intent=payment_intent)
+
+
+def _emails_queue(payment_intent: PaymentIntent, outcome: str) -> None:
+    """The receipt and members' notices (billing/payments/emails.py), sent by a task once this commits."""
+    mail.queue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
 
 
 def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardError) -> PaymentIntent:
@@ -346,6 +357,7 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
         locked.save(update_fields=["last_payment_error", "updated"])
         _timeline_add(locked, "payment_failed", f"{error.message} ({error.code or 'card_declined'}, card not saved)")
         event_emit(type="payment_intent.payment_failed", obj=locked)
+        _emails_queue(locked, "failed")
     return locked
 
 
@@ -641,6 +653,7 @@ def _refund_events(refund: Refund, before: dict) -> None:
     if refund.status == Refund.Status.SUCCEEDED:
         payment_intent = refund.payment_intent
         event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))
+        mail.queue_on_commit("billing.tasks.refund_emails_send", refund.pk)
 
 
 @transaction.atomic

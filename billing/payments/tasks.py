@@ -6,10 +6,33 @@ Task names stay ``billing.tasks.*`` (beat's schedule and queued messages know th
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from . import emails, services
+from .models import PaymentIntent, Refund
 
 
 @shared_task(name="billing.tasks.payments_reconcile")
 def payments_reconcile() -> int:
     """Catch up with the processor for payments no page settled (safe to run twice)."""
     return services.payments_reconcile(now=timezone.now())
+
+
+@shared_task(name="billing.tasks.payment_emails_send", bind=True, max_retries=5)
+def payment_emails_send(self, payment_intent_pk: int, outcome: str) -> int:
+    """Receipt and notices of a payment that succeeded or failed; each sent once, so a retry sends what is left."""
+    payment_intent = PaymentIntent.objects.select_related("merchant", "payment_method").get(pk=payment_intent_pk)
+    try:
+        return emails.payment_emails_send(payment_intent=payment_intent, outcome=outcome)
+    except Exception as exc:  # the mail server's error, whatever its type
+        raise self.retry(countdown=60, exc=exc) from exc
+
+
+@shared_task(name="billing.tasks.refund_emails_send", bind=True, max_retries=5)
+def refund_emails_send(self, refund_pk: int) -> int:
+    """The refund receipt (sent once)."""
+    refund = Refund.objects.select_related("payment_intent__merchant", "payment_intent__payment_method").get(
+        pk=refund_pk
+    )
+    try:
+        return emails.refund_emails_send(refund=refund)
+    except Exception as exc:  # the mail server's error, whatever its type
+        raise self.retry(countdown=60, exc=exc) from exc

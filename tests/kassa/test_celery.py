@@ -82,7 +82,8 @@ def test_the_tasks_services_queue_by_name_exist():
     sources = [
         p.read_text() for folder in ("billing", "webhooks", "merchants", "kassa") for p in (root / folder).rglob("*.py")
     ]
-    names = {name for text in sources for name in re.findall(r'enqueue\(\s*"([^"]+)"', text)}
+    # kassa.mail.queue_on_commit queues the email tasks the same way, by name.
+    names = {name for text in sources for name in re.findall(r'(?:enqueue|queue_on_commit)\(\s*"([^"]+)"', text)}
     assert names, "no enqueue() calls found"
     assert names <= set(app.tasks), names - set(app.tasks)
     for entry in app.conf.beat_schedule.values():

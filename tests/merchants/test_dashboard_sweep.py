@@ -7,7 +7,8 @@ roll, revoke, check, activation, refund, status, test, resend, rerun) with
 A's primary keys, by GET and by POST. Every answer is a 404 (or a 403), or a
 redirect to the dashboard's index or the model's list saying the object does
 not exist, never a page showing A's object; no POST changes A's object; no
-page (lists, searches and add forms included) shows A's names, emails or ids.
+page (lists, searches, CSV exports and add forms included) shows A's names,
+emails or ids.
 
 The models and URLs come from ``admin.site`` itself, so a new model or a new
 button is swept without anyone writing a test for it; a new model needs an
@@ -66,6 +67,12 @@ def _identifying(a) -> list[str]:
     return found
 
 
+def _body(response) -> str:
+    """A page's text, or a streamed export's (CSV) in full."""
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    return raw.decode(errors="replace")
+
+
 def _shown(page: str, secrets: list[str]) -> list[str]:
     lowered = page.lower()
     return [s for s in secrets if s.lower() in lowered]
@@ -118,6 +125,8 @@ def test_the_sweep_covers_every_registered_model_and_its_custom_views():
         "paymentlink_activation",
     ):
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
+    exports = {name for *_, name in urls if name.endswith("_export")}
+    assert {"billing_paymentintent_export", "billing_refund_export", "billing_customer_export"} <= exports
 
 
 def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):
@@ -142,7 +151,7 @@ def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):
             # POST: what a button's form sends, and a delete confirmation.
             response = client.get(url, follow=True) if method == "get" else client.post(url, POST_BODY, follow=True)
             problem = _landed_safely(response, base)
-            shown = _shown(response.content.decode(errors="replace"), a["secrets"])
+            shown = _shown(_body(response), a["secrets"])
             if shown:
                 problem = (problem + "; " if problem else "") + f"the page shows A's {shown}"
             after = _snapshot(a)
@@ -152,7 +161,7 @@ def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):
                 before = after
             if problem:
                 chain = " -> ".join(f"{u} ({s})" for u, s in response.redirect_chain)
-                excerpt = re.sub(r"\s+", " ", response.content.decode(errors="replace"))[:300]
+                excerpt = re.sub(r"\s+", " ", _body(response))[:300]
                 failures.append(f"{method.upper()} {url} [{name}]: {problem}\n    chain: {chain}\n    {excerpt}")
     assert swept >= 100
     assert not failures, f"{len(failures)} of {swept} requests:\n" + "\n".join(failures)
@@ -176,11 +185,12 @@ def test_another_merchants_lists_searches_and_forms_show_nothing_of_a(client, sw
     for label, base, pattern, _name in _admin_urls():
         if "<" in pattern:
             continue
-        for q in searches if pattern == "" else [None]:
+        # Lists and their CSV exports (the list's own queryset) are searched for A's name and ids.
+        for q in searches if pattern in ("", "export/") else [None]:
             response = client.get(base + pattern, {"q": q} if q else {})
             # The page repeats the search term (the search box, "0 results for …"): that is not A's data.
             secrets = [secret for secret in a["secrets"] if not (q and secret.lower() in q.lower())]
-            shown = _shown(response.content.decode(errors="replace"), secrets)
+            shown = _shown(_body(response), secrets)
             if response.status_code not in (200, 302, 403) or shown:
                 failures.append(f"GET {base}{pattern} q={q!r} [{label}]: {response.status_code}, shows A's {shown}")
             if response.status_code == 200 and pattern == "":

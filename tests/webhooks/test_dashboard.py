@@ -206,7 +206,8 @@ def test_an_endpoint_is_changed_and_deleted_through_the_services(client, shops):
             "url": "https://alpha.example/v2/hooks",
             "description": "",
             "enabled_events": ["refund.created", "refund.updated"],
-            "metadata": '{"team": "ops"}',
+            "metadata-key": "team",
+            "metadata-value": "ops",
         },
     )
     assert response.status_code == 302, response.text[:2000]

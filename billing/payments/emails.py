@@ -1,0 +1,181 @@
+"""Receipts to payers and notices to the merchant's members, about payments and refunds.
+
+- When: a PaymentIntent recorded as succeeded or failed, a refund recorded as
+  succeeded (``services``, which queue ``billing.tasks.payment_emails_send`` /
+  ``refund_emails_send`` on commit). Never inside the payment's transaction.
+- Once: each email has a key (``receipt:pi_…``, ``notice.payment_failed:pi_…:member:7``)
+  in the ``EmailSent`` ledger (merchants.emails), so the page and a webhook
+  recording the same success, or a retried task, send one receipt. A payment
+  declined several times sends one failure notice per member.
+- To whom: the receipt to ``receipt_email`` (what the payer typed on the
+  hosted page, or the API's ``receipt_email``) when the merchant has
+  receipts switched on; notices to this merchant's members who asked for them.
+- In which language: the payer's (``receipt_language``, the hosted page's),
+  the member's (``Membership.language``); English otherwise.
+- What: the merchant's name and support email (also the Reply-To of
+  receipts), the amount in the reader's format, what was bought, the date, the
+  payment's id, the card's brand and last four. Never more of the card, never
+  a secret.
+"""
+
+from django.urls import reverse
+
+from kassa import mail
+from merchants import emails as merchant_emails
+from merchants.selectors import members_to_notify
+
+from .models import PaymentIntent, PaymentTimelineEntry, Refund
+
+#: fn(payment_intent) -> [(description, quantity, amount, currency)] or None; the owners of a payment
+#: (a checkout session) say what was bought (registered in billing/apps.py)
+_LINE_ITEMS: list = []
+
+
+def receipt_line_items(provider) -> None:
+    _LINE_ITEMS.append(provider)
+
+
+def _bought(payment_intent: PaymentIntent, language: str) -> list[dict]:
+    for provider in _LINE_ITEMS:
+        lines = provider(payment_intent)
+        if lines:
+            return [
+                {"description": d, "quantity": q, "amount": mail.format_money(a, c, language)} for d, q, a, c in lines
+            ]
+    if payment_intent.description:
+        amount = mail.format_money(payment_intent.amount, payment_intent.currency, language)
+        return [{"description": payment_intent.description, "quantity": 1, "amount": amount}]
+    return []
+
+
+def _when(payment_intent: PaymentIntent, kind: str):
+    entry = payment_intent.timeline.filter(kind=kind).order_by("-id").first()
+    return entry.created if entry else payment_intent.updated
+
+
+def _payment_context(payment_intent: PaymentIntent, language: str) -> dict:
+    card = payment_intent.payment_method
+    return {
+        **merchant_emails.merchant_context(payment_intent.merchant),
+        "livemode": payment_intent.livemode,
+        "payment_id": payment_intent.public_id,
+        "amount": mail.format_money(payment_intent.amount, payment_intent.currency, language),
+        "line_items": _bought(payment_intent, language),
+        "card_brand": (card.card_brand if card else "") or "",
+        "card_last4": (card.card_last4 if card else "") or "",
+    }
+
+
+def _dashboard_link(payment_intent: PaymentIntent) -> str:
+    return merchant_emails.dashboard_url(reverse("admin:billing_paymentintent_change", args=[payment_intent.pk]))
+
+
+def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dict) -> list:
+    """One notice per member of *this* merchant who asked; each sent once. Returns the sends to make."""
+    sends = []
+    for membership in members_to_notify(merchant=payment_intent.merchant, about=about):
+        context = {
+            **_payment_context(payment_intent, membership.language),
+            **extra,
+            "payer_email": payment_intent.receipt_email or "",
+            "dashboard_url": _dashboard_link(payment_intent),
+            "settings_url": merchant_emails.dashboard_url(reverse("dashboard-email-settings")),
+        }
+        sends.append(
+            {
+                "key": f"notice.{kind}:{payment_intent.public_id}:member:{membership.pk}",
+                "kind": f"notice.{kind}",
+                "to": membership.user.email,
+                "template": f"email/notice_{kind}",
+                "context": context,
+                "language": membership.language,
+            }
+        )
+    return sends
+
+
+def _send_all(sends: list, merchant) -> int:
+    """Send each (once); one failing does not stop the others; the first failure is raised (the task retries)."""
+    sent, failure = 0, None
+    for send in sends:
+        try:
+            sent += merchant_emails.email_send_once(merchant=merchant, **send)
+        except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: raised below)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return sent
+
+
+def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:
+    """The emails of a payment that ``succeeded`` (receipt, notices) or ``failed`` (notices); returns how many sent."""
+    merchant = payment_intent.merchant
+    sends = []
+    if outcome == "succeeded":
+        if payment_intent.status != PaymentIntent.Status.SUCCEEDED:
+            return 0
+        language = mail.language_or_default(payment_intent.receipt_language)
+        if merchant.receipts_enabled and payment_intent.receipt_email:
+            context = {**_payment_context(payment_intent, language), "paid_at": _when(payment_intent, "succeeded")}
+            sends.append(
+                {
+                    "key": f"receipt:{payment_intent.public_id}",
+                    "kind": "receipt",
+                    "to": payment_intent.receipt_email,
+                    "template": "email/receipt",
+                    "context": context,
+                    "language": language,
+                    "reply_to": merchant.support_email or None,
+                }
+            )
+        sends += _notices(
+            payment_intent,
+            kind="payment_succeeded",
+            about="payments",
+            extra={"paid_at": _when(payment_intent, "succeeded")},
+        )
+    elif outcome == "failed":
+        error = payment_intent.last_payment_error or {}
+        sends += _notices(
+            payment_intent,
+            kind="payment_failed",
+            about="failures",
+            extra={
+                "failed_at": _when(payment_intent, "payment_failed"),
+                "decline_message": error.get("message") or "",
+                "decline_code": error.get("decline_code") or error.get("code") or "",
+            },
+        )
+    return _send_all(sends, merchant)
+
+
+def refund_emails_send(*, refund: Refund) -> int:
+    """The refund receipt to the payer (once per refund), when receipts are on and the payer gave an email."""
+    payment_intent = refund.payment_intent
+    merchant = payment_intent.merchant
+    if refund.status != Refund.Status.SUCCEEDED or not (merchant.receipts_enabled and payment_intent.receipt_email):
+        return 0
+    language = mail.language_or_default(payment_intent.receipt_language)
+    refunded_at = (
+        PaymentTimelineEntry.objects.filter(payment_intent=payment_intent, kind="refunded")
+        .order_by("-id")
+        .values_list("created", flat=True)
+        .first()
+    )
+    context = {
+        **_payment_context(payment_intent, language),
+        "refund_id": refund.public_id,
+        "refund_amount": mail.format_money(refund.amount, refund.currency, language),
+        "refunded_at": refunded_at or refund.created,
+        "paid_at": _when(payment_intent, "succeeded"),
+    }
+    send = {
+        "key": f"refund_receipt:{refund.public_id}",
+        "kind": "refund_receipt",
+        "to": payment_intent.receipt_email,
+        "template": "email/refund_receipt",
+        "context": context,
+        "language": language,
+        "reply_to": merchant.support_email or None,
+    }
+    return _send_all([send], merchant)

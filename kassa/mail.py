@@ -1,0 +1,107 @@
+"""Kassa's emails: one way to render and send them, in the reader's language, as plain text and HTML.
+
+An email is three templates found by one name: ``<name>_subject.txt``,
+``<name>.txt`` and ``<name>.html`` (``billing/templates/email/…``,
+``merchants/templates/email/…``), rendered with the *recipient's* language
+active (never the request's: a receipt is read by the payer, a notice by a
+member), and sent through Django's email backend (``EMAIL_BACKEND``) as one
+``EmailMultiAlternatives``.
+
+Nothing here is sent inside the transaction that caused it: callers queue a
+task with ``queue_on_commit``, so a slow or broken mail server never slows or
+fails a payment. Which emails were sent, once each, is the callers' ledger
+(``merchants.models.EmailSent``).
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+
+from babel import Locale
+from babel.numbers import format_currency
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from kassa import money
+from kassa.celery import app
+
+logger = logging.getLogger(__name__)
+
+#: The languages Kassa writes emails in; anything else reads English.
+LANGUAGES = ("en", "fr")
+LANGUAGE_CHOICES = [("en", _("English")), ("fr", _("French"))]
+
+
+def language_or_default(value: str | None) -> str:
+    """``fr-CA`` → ``fr``; unknown or empty → ``en``."""
+    base = (value or "").replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else "en"
+
+
+def format_money(amount: int, currency: str, language: str) -> str:
+    """An amount in minor units for a reader of ``language`` (``€25.00``, ``25,00 €``), decimals from kassa.money."""
+    places = money.decimal_places(currency)
+    pattern = Locale.parse(language).currency_formats["standard"].pattern
+    pattern = re.sub(r"\.0+", "." + "0" * places if places else "", pattern)
+    return format_currency(
+        money.to_decimal(amount, currency), currency.upper(), format=pattern, locale=language, currency_digits=False
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict, *, language: str) -> Rendered:
+    """The email ``template`` (``email/receipt``) in ``language``: subject on one line, text and HTML bodies."""
+    with translation.override(language_or_default(language)):
+        context = {**context, "language": language_or_default(language)}
+        # One line (no header injection); a no-break space in an amount ("25,00\xa0€") stays.
+        subject = re.sub(r"[ \t\r\n]+", " ", render_to_string(f"{template}_subject.txt", context)).strip()
+        text = render_to_string(f"{template}.txt", context)
+        html = render_to_string(f"{template}.html", context)
+    return Rendered(subject=subject, text=text.strip() + "\n", html=html)
+
+
+def send(*, to: str, template: str, context: dict, language: str, reply_to: str | None = None) -> Rendered:
+    """Render and send one email to one address; the backend's error is raised (the task retries)."""
+    rendered = render(template, context, language=language)
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    message.send()
+    return rendered
+
+
+def queue_on_commit(task_name: str, *args) -> None:
+    """After the current transaction commits, queue the task that sends an email.
+
+    A broker that cannot take it is logged, never raised: an email is not
+    worth failing the payment that already committed. A task this process
+    has loaded is queued through the task itself, so that an eager Celery (the
+    tests) runs it in place; otherwise by name, as ``kassa.celery.enqueue``.
+    """
+
+    def queue() -> None:
+        try:
+            task = app.tasks.get(task_name)
+            if task is not None:
+                task.apply_async(args=args)
+            else:
+                app.send_task(task_name, args=args)
+        except Exception:
+            logger.warning("Could not queue %s%s; that email is not sent", task_name, list(args), exc_info=True)
+
+    transaction.on_commit(queue)

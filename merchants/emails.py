@@ -1,0 +1,121 @@
+"""Emails sent once each (the ``EmailSent`` ledger), and the invitation of a new owner or member.
+
+``email_send_once`` is what every Kassa email goes through (billing's receipts
+and notices too): a key per email (what it is about, and for whom) claimed in
+its own committed row before the mail server is called, so a retried task, a
+duplicate webhook or a page and a webhook reporting the same success send one
+email. Callers run in Celery tasks queued on commit (``kassa.mail.queue_on_commit``).
+
+An invitation carries a one-time link to set a password: Django's password
+reset token (``PasswordResetTokenGenerator``), which stops working once a
+password is set, and the reset pages under ``/reset/`` (kassa/urls.py). A
+person who already has a password is told to log in instead.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
+
+from kassa import mail
+
+from .models import EmailSent, Membership, Merchant
+
+logger = logging.getLogger(__name__)
+
+# Lazy: translated when the email is rendered, in its reader's language.
+ROLE_LABELS = {
+    Membership.Role.OWNER: _("owner"),
+    Membership.Role.ADMIN: _("admin"),
+    Membership.Role.DEVELOPER: _("developer"),
+    Membership.Role.VIEWER: _("viewer"),
+}
+
+
+def email_send_once(
+    *,
+    key: str,
+    kind: str,
+    merchant: Merchant | None,
+    to: str,
+    template: str,
+    context: dict,
+    language: str,
+    reply_to: str | None = None,
+) -> bool:
+    """Send the email unless one with this ``key`` was sent (or is being sent); True if this call sent it.
+
+    A failed send gives the key back and raises, so the task's retry may send it.
+    """
+    language = mail.language_or_default(language)
+    try:
+        with transaction.atomic():
+            claim = EmailSent.objects.create(
+                key=key[:200], kind=kind, merchant=merchant, recipient=to, language=language
+            )
+    except IntegrityError:
+        return False
+    try:
+        mail.send(to=to, template=template, context=context, language=language, reply_to=reply_to)
+    except Exception:
+        EmailSent.objects.filter(pk=claim.pk).delete()
+        raise
+    EmailSent.objects.filter(pk=claim.pk).update(status=EmailSent.Status.SENT, sent_at=timezone.now())
+    logger.info("Sent %s email %s", kind, key)  # the key names objects, never the address or the contents
+    return True
+
+
+def merchant_context(merchant: Merchant) -> dict:
+    """What every email about a merchant shows: its name, and where to write to it."""
+    return {"merchant_name": merchant.name, "support_email": merchant.support_email or ""}
+
+
+def dashboard_url(path: str = "/admin/") -> str:
+    return f"{settings.KASSA_PUBLIC_URL}{path}"
+
+
+def set_password_url(user) -> str:
+    """A one-time link to set a password: valid until it is used or PASSWORD_RESET_TIMEOUT passes."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return dashboard_url(reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token}))
+
+
+def invitation_queue(*, membership: Membership) -> None:
+    """After the transaction that added the member commits, queue their invitation."""
+    mail.queue_on_commit("merchants.tasks.invitation_send", membership.pk)
+
+
+def invitation_send(*, membership: Membership) -> bool:
+    """The invitation of a new owner or member, in the language stored on their membership; sent once."""
+    user = membership.user
+    if not user.email or not user.is_active:
+        return False
+    merchant = membership.merchant
+    needs_password = not user.has_usable_password()
+    context = {
+        **merchant_context(merchant),
+        "role_label": ROLE_LABELS.get(membership.role, membership.role),
+        "is_owner": membership.role == Membership.Role.OWNER,
+        "email": user.email,
+        "needs_password": needs_password,
+        # The token is made here, in the task, and never stored: the email is its only copy.
+        "set_password_url": set_password_url(user) if needs_password else "",
+        "login_url": dashboard_url(reverse("admin:login")),
+        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    return email_send_once(
+        key=f"invitation:member:{membership.pk}",
+        kind="invitation",
+        merchant=merchant,
+        to=user.email,
+        template="email/invitation",
+        context=context,
+        language=membership.language,
+    )

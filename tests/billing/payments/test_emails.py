@@ -1,0 +1,285 @@
+"""Receipts to payers and notices to members, in Django's test outbox (billing/payments/emails.py).
+
+Payments are made as payers and merchants make them (the hosted page, the
+services the API calls) against localstripe; the tasks queued on commit run
+through Celery, eagerly.
+"""
+
+import json
+import re
+from smtplib import SMTPServerDisconnected
+
+import pytest
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+
+from billing.catalogue import services as catalogue
+from billing.checkout import services as checkout
+from billing.hosted import framing
+from billing.models import PaymentIntent
+from billing.payments import services as payments
+from billing.payments import tasks
+from merchants import services as merchant_services
+from merchants.models import EmailSent, Membership
+from tests import factories
+
+FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9"}
+
+
+class BrokenMailServer(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise SMTPServerDisconnected("the mail server went away")
+
+
+@pytest.fixture
+def shop_link(paying_shop):
+    m = paying_shop.merchant
+    merchant_services.merchant_update(merchant=m, support_email="help@shop.test")
+    product = catalogue.product_create(merchant=m, livemode=False, name="Green tea")
+    price = catalogue.price_create(merchant=m, livemode=False, product=product, currency="eur", unit_amount=1250)
+    return checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 2}])
+
+
+def pay(client, link, token, *, email="payer@example.com", language="en"):
+    """The payer on the hosted page, in ``language``: the page's pay call, as checkout.js makes it."""
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
+    headers = {
+        "HTTP_X_KASSA_PAGE_TOKEN": framing.page_token(session),
+        "HTTP_ORIGIN": "http://testserver",
+        **(FRENCH if language == "fr" else {}),
+    }
+    body = {"token": token, "email": email, "name": "Ada"}
+    with translation.override(language):  # the page's language during the call (the hosted pages activate it)
+        return client.post(
+            f"/pay/session/{session.public_id}/pay", json.dumps(body), content_type="application/json", **headers
+        )
+
+
+def parts(message) -> tuple[str, str]:
+    (html, mimetype) = message.alternatives[0]
+    assert mimetype == "text/html"
+    return message.body, html
+
+
+def to(outbox, address):
+    return [m for m in outbox if m.to == [address]]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ["Your receipt from Shop", "Thank you for your payment to Shop.", "€25.00", "Green tea", "\u00d7 2"]),
+        ("fr", ["Votre reçu de Shop", "Merci pour votre paiement à Shop.", "25,00\xa0€", "Green tea", "\u00d7 2"]),
+    ],
+)
+def test_a_payer_gets_a_receipt_in_the_pages_language(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, language, words
+):
+    with emails_on_commit():
+        assert pay(client, shop_link, card_token(), language=language).status_code == 200
+    intent = PaymentIntent.objects.get()
+    assert intent.receipt_language == language
+    (receipt,) = to(mailoutbox, "payer@example.com")
+    text, html = parts(receipt)
+    assert all(word in receipt.subject + text for word in words[:1]), receipt.subject
+    for body in (text, html):
+        for word in words[1:]:
+            assert word in body, (word, body)
+        assert intent.public_id in body
+        assert "help@shop.test" in body  # the merchant's support email
+        assert "Visa •••• 4242" in body
+        assert "424242424242" not in body  # never more of the card than its last four
+        assert "secret" not in body.lower()
+    assert receipt.reply_to == ["help@shop.test"]
+    assert receipt.subject.startswith("[Test")  # a test-mode payment says so
+    # The date as the reader writes dates.
+    paid_at = intent.timeline.get(kind="succeeded").created
+    with translation.override(language):
+        assert date_format(paid_at, "DATETIME_FORMAT") in text
+
+
+def test_the_owner_is_told_of_the_payment_and_other_merchants_members_are_not(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, other_shop
+):
+    m = shop_link.merchant
+    owner = Membership.objects.get(merchant=m, role="owner")
+    assert (owner.notify_payments, owner.notify_failures) == (True, True)  # on for a new merchant's owner
+    quiet = factories.staff(m, "viewer", email="quiet@shop.test")  # notices are off for other members
+    french = Membership.objects.get(user=factories.staff(m, "admin", email="admin@shop.test"), merchant=m)
+    merchant_services.membership_email_settings_set(
+        membership=french, notify_payments=True, notify_failures=False, language="fr"
+    )
+    # A member of another merchant who asked for every notice (there).
+    outsider = Membership.objects.get(merchant=other_shop.merchant, role="owner")
+    merchant_services.membership_add(merchant=other_shop.merchant, email="quiet@shop.test", role="owner")
+    Membership.objects.filter(merchant=other_shop.merchant).update(notify_payments=True, notify_failures=True)
+
+    with emails_on_commit():
+        assert pay(client, shop_link, card_token()).status_code == 200
+    intent = PaymentIntent.objects.get()
+    (notice,) = to(mailoutbox, [owner.user.email][0])
+    text, html = parts(notice)
+    assert notice.subject == "[Test] You received a payment of €25.00 (Shop)"
+    for body in (text, html):
+        assert "Shop received a payment of €25.00." in body
+        assert intent.public_id in body
+        assert "payer@example.com" in body
+        assert "help@shop.test" in body
+        assert f"/admin/billing/paymentintent/{intent.pk}/change/" in body
+        assert "/admin/email-settings/" in body
+    (french_notice,) = to(mailoutbox, ["admin@shop.test"][0])
+    assert french_notice.subject == "[Test] Vous avez reçu un paiement de 25,00\xa0€ (Shop)"
+    assert "Shop a reçu un paiement de 25,00\xa0€." in parts(french_notice)[1]
+    assert to(mailoutbox, quiet.email) == []
+    assert to(mailoutbox, outsider.user.email) == []
+    assert {tuple(m.to) for m in mailoutbox} == {("payer@example.com",), (owner.user.email,), ("admin@shop.test",)}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_declined_payment_tells_members_who_asked_once(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, other_shop, language
+):
+    m = shop_link.merchant
+    owner = Membership.objects.get(merchant=m, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=False, notify_failures=True, language=language
+    )
+    Membership.objects.filter(merchant=other_shop.merchant).update(notify_failures=True)
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=shop_link)
+    headers = {"HTTP_X_KASSA_PAGE_TOKEN": framing.page_token(session), "HTTP_ORIGIN": "http://testserver"}
+    url = f"/pay/session/{session.public_id}/pay"
+    with emails_on_commit():
+        for number in ("4000000000000002", "4000000000000002"):  # declined twice: one notice
+            body = json.dumps({"token": card_token(number), "email": "payer@example.com"})
+            assert client.post(url, body, content_type="application/json", **headers).status_code == 402
+    intent = PaymentIntent.objects.get()
+    assert len(mailoutbox) == 1  # no receipt for a failure, one notice, nobody at the other merchant
+    (notice,) = mailoutbox
+    assert notice.to == [owner.user.email]
+    text, html = parts(notice)
+    expected = {
+        "en": ("[Test] A payment of €25.00 failed (Shop)", "A payment of €25.00 to Shop failed."),
+        "fr": ("[Test] Un paiement de 25,00\xa0€ a échoué (Shop)", "Un paiement de 25,00\xa0€ à Shop a échoué."),
+    }[language]
+    assert notice.subject == expected[0]
+    for body in (text, html):
+        assert expected[1] in body
+        assert intent.public_id in body
+        assert "declined" in body  # the processor's reason
+        assert "help@shop.test" in body
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_refund_sends_a_refund_receipt(client, shop_link, card_token, emails_on_commit, mailoutbox, language):
+    with emails_on_commit():
+        pay(client, shop_link, card_token(), language=language)
+    intent = PaymentIntent.objects.get()
+    mailoutbox.clear()
+    with emails_on_commit():
+        refund = payments.refund_create(payment_intent=intent, amount=500)
+    (receipt,) = to(mailoutbox, "payer@example.com")
+    text, html = parts(receipt)
+    expected = {
+        "en": ("[Test] Your refund from Shop", "Shop refunded €5.00 to you.", "Original payment", "€25.00"),
+        "fr": (
+            "[Test] Votre remboursement de Shop",
+            "Shop vous a remboursé 5,00\xa0€.",
+            "Paiement d\u2019origine",
+            "25,00",
+        ),
+    }[language]
+    assert receipt.subject == expected[0]
+    for body in (text, html):
+        for word in expected[1:]:
+            assert word in body, (word, body)
+        assert refund.public_id in body
+        assert intent.public_id in body
+        assert "help@shop.test" in body
+        assert "4242" in body
+    # Members get no email for a refund they made themselves.
+    assert len(mailoutbox) == 1
+
+
+def test_no_receipt_when_the_merchant_switched_them_off_or_the_payer_gave_no_email(
+    client, shop_link, card_token, emails_on_commit, mailoutbox
+):
+    m = merchant_services.merchant_update(merchant=shop_link.merchant, receipts_enabled=False)
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+        payments.refund_create(payment_intent=PaymentIntent.objects.get())
+    assert to(mailoutbox, "payer@example.com") == []
+    assert len(mailoutbox) == 1  # the owner's notice still goes
+    # Receipts on, but a payment made through the API without receipt_email: nobody to send it to.
+    merchant_services.merchant_update(merchant=m, receipts_enabled=True)
+    mailoutbox.clear()
+    with emails_on_commit():
+        factories.paid_payment(m, card_token)
+    assert [message.to for message in mailoutbox] == [[Membership.objects.get(merchant=m).user.email]]
+
+
+def test_an_api_payment_with_receipt_email_gets_an_english_receipt(
+    paying_shop, card_token, emails_on_commit, mailoutbox
+):
+    m = paying_shop.merchant
+    customer = catalogue.customer_create(merchant=m, livemode=False, email="c@example.com")
+    card = factories.saved_card(customer, card_token)
+    with emails_on_commit():
+        intent = payments.payment_intent_create_and_confirm(
+            merchant=m,
+            livemode=False,
+            amount=1999,
+            currency="usd",
+            customer=customer,
+            payment_method=card,
+            description="Annual plan",
+            receipt_email="api-payer@example.com",
+        )
+    (receipt,) = to(mailoutbox, "api-payer@example.com")
+    text, html = parts(receipt)
+    assert receipt.subject == "[Test] Your receipt from Shop"
+    for body in (text, html):
+        for word in ("$19.99", "Annual plan", intent.public_id):
+            assert word in body
+
+
+def test_a_success_applied_twice_sends_one_receipt(client, shop_link, card_token, emails_on_commit, mailoutbox):
+    """The page records the success; Stripe's webhook then reports it again; a retried task runs again."""
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+        intent = PaymentIntent.objects.get()
+        payments.payment_intent_sync(
+            merchant=intent.merchant, livemode=False, processor_payment_intent_id=intent.processor_id
+        )
+        tasks.payment_emails_send.delay(intent.pk, "succeeded")
+    assert len(to(mailoutbox, "payer@example.com")) == 1
+    assert len(mailoutbox) == 2  # the receipt and the owner's notice, once each
+    assert EmailSent.objects.filter(key=f"receipt:{intent.public_id}", status="sent").count() == 1
+
+
+def test_a_broken_mail_server_does_not_fail_the_payment_and_a_retry_sends(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, settings
+):
+    settings.EMAIL_BACKEND = "tests.billing.payments.test_emails.BrokenMailServer"
+    with emails_on_commit():
+        answer = pay(client, shop_link, card_token())
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "succeeded"
+    intent = PaymentIntent.objects.get()
+    assert intent.status == "succeeded"
+    assert not EmailSent.objects.exists()  # nothing claimed: the next try may send
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with emails_on_commit():
+        tasks.payment_emails_send.delay(intent.pk, "succeeded")
+    assert len(to(mailoutbox, "payer@example.com")) == 1
+
+
+def test_the_texts_are_not_html_escaped(client, shop_link, card_token, emails_on_commit, mailoutbox):
+    merchant_services.merchant_update(merchant=shop_link.merchant, name="Ben & Jerry's")
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+    receipt = to(mailoutbox, "payer@example.com")[0]
+    assert "Ben & Jerry's" in receipt.subject
+    assert "Ben & Jerry's" in receipt.body
+    assert "Ben &amp; Jerry&#x27;s" in parts(receipt)[1]
+    assert not re.search(r"&(amp|#x27);", receipt.body)
