@@ -20,12 +20,16 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata
 from kassa.errors import KassaError
@@ -52,79 +56,76 @@ def _pretty_json(value) -> str:
     return format_html('<pre class="kassa-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def _endpoint_link(endpoint: WebhookEndpoint) -> str:
-    url = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
-    return format_html('<a href="{}">{}</a>', url, endpoint.url)
-
-
-def _event_link(event: Event) -> str:
-    url = reverse("admin:webhooks_event_change", args=[event.pk])
-    return format_html('<a href="{}">{}</a><br><small>{}</small>', url, event.type, event.public_id)
+#: Delivery statuses as the dashboard words them.
+DELIVERY_STATUS = {
+    Delivery.Status.PENDING: _("Pending"),
+    Delivery.Status.SUCCEEDED: _("Delivered"),
+    Delivery.Status.FAILED: _("Failed"),
+}
+#: Seconds between two refreshes of a deliveries panel while one of its deliveries is pending, and otherwise.
+POLL_SECONDS = (3, 15)
 
 
 def _attempt_outcome(attempt: DeliveryAttempt) -> str:
     if attempt.status_code is not None:
         return f"HTTP {attempt.status_code}"
-    return attempt.error or "no answer"
+    return attempt.error or gettext("no answer")
 
 
-def _attempts_table(delivery: Delivery) -> str:
+def _attempt_rows(delivery: Delivery) -> tuple[list[dict], int]:
     attempts = list(delivery.attempts.all())  # prefetched, newest first
-    if not attempts:
-        return "None yet"
-    rows = format_html_join(
-        "",
-        '<tr class="{}"><td>{}</td><td>{}</td><td>{} ms</td><td><code>{}</code></td><td>{}</td></tr>',
-        (
-            (
-                "kassa-ok" if attempt.succeeded else "kassa-failed",
-                when(attempt.started_at),
-                _attempt_outcome(attempt),
-                attempt.duration_ms,
-                Truncator(attempt.response_body).chars(BODY_SHOWN),
-                "manual" if attempt.manual else "",
-            )
-            for attempt in attempts[:ATTEMPTS_SHOWN]
-        ),
-    )
-    more = len(attempts) - ATTEMPTS_SHOWN
-    return format_html(
-        '<table class="kassa-table kassa-attempts"><thead><tr><th>When</th><th>Answer</th><th>Took</th>'
-        "<th>Response body (start)</th><th></th></tr></thead><tbody>{}</tbody></table>{}",
-        rows,
-        format_html("<small>and {} earlier</small>", more) if more > 0 else "",
-    )
+    rows = [
+        {
+            "attempt": attempt,
+            "outcome": _attempt_outcome(attempt),
+            "body": Truncator(attempt.response_body).chars(BODY_SHOWN),
+        }
+        for attempt in attempts[:ATTEMPTS_SHOWN]
+    ]
+    return rows, max(0, len(attempts) - ATTEMPTS_SHOWN)
 
 
-def _deliveries_table(deliveries, *, first_column: str, table_id: str) -> str:
-    """Deliveries with their attempts; ``first_column`` is "event" (endpoint page) or "endpoint" (event page)."""
-    if not deliveries:
-        return "None"
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (
-                _event_link(d.event) if first_column == "event" else _endpoint_link(d.endpoint),
-                d.status + (" (resend asked)" if d.resend_requested else ""),
-                d.attempt_count,
-                when(d.next_attempt_at) if d.status == Delivery.Status.PENDING else when(d.delivered_at),
-                _attempts_table(d),
-            )
-            for d in deliveries
-        ),
-    )
-    return format_html(
-        '<table class="kassa-table" id="{}"><thead><tr><th>{}</th><th>Status</th><th>Attempts</th>'
-        "<th>Next attempt / delivered</th><th>Attempt log</th></tr></thead><tbody>{}</tbody></table>",
-        table_id,
-        "Event" if first_column == "event" else "Endpoint",
-        rows,
+def deliveries_panel(deliveries, *, first_column: str, poll_url: str) -> str:
+    """Deliveries with their attempts; ``first_column`` is "event" (endpoint page) or "endpoint" (event page).
+
+    The same HTML is the page's panel and what static/kassa/webhooks.js fetches from ``poll_url`` to
+    refresh it, so a pending delivery turns into its result without a reload.
+    """
+    rows = []
+    for delivery in deliveries:
+        attempts, earlier = _attempt_rows(delivery)
+        pending = delivery.status == Delivery.Status.PENDING
+        rows.append(
+            {
+                "delivery": delivery,
+                "pending": pending,
+                "key": f"{delivery.event.public_id}:{delivery.endpoint.public_id}",
+                "status": DELIVERY_STATUS.get(delivery.status, delivery.status),
+                "when": when(delivery.next_attempt_at if pending else delivery.delivered_at),
+                "attempts": attempts,
+                "earlier": earlier,
+            }
+        )
+    return render_to_string(
+        "admin/webhooks/_deliveries.html",
+        {
+            "rows": rows,
+            "first_column": first_column,
+            "poll_url": poll_url,
+            "poll_seconds": POLL_SECONDS[0 if any(r["pending"] for r in rows) else 1],
+            "refreshed": timezone.now(),
+        },
     )
 
 
 def _with_attempts(queryset):
     return queryset.prefetch_related(Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("-started_at")))
+
+
+def _fragment(html: str) -> HttpResponse:
+    response = HttpResponse(html)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class RecordAdmin(LedgerAdmin):
@@ -138,25 +139,72 @@ class RecordAdmin(LedgerAdmin):
 # --- endpoints ---------------------------------------------------------------------
 
 
+#: The resources events are about, as the event type list groups them (the part before the last dot).
+EVENT_GROUPS = {
+    "payment_intent": _("Payments"),
+    "checkout.session": _("Checkout sessions"),
+    "charge": _("Charges"),
+    "refund": _("Refunds"),
+    "payment_link": _("Payment links"),
+    "customer": _("Customers"),
+    "product": _("Products"),
+    "price": _("Prices"),
+}
+
+
 def _event_type_choices():
-    groups: dict[str, list] = {}
+    groups: dict[str, list] = {prefix: [] for prefix in EVENT_GROUPS}
     for event_type in EVENT_TYPES:
         groups.setdefault(event_type.rsplit(".", 1)[0], []).append((event_type, event_type))
-    return [("*", "All events (*), including types Kassa adds later"), *groups.items()]
+    return [
+        ("*", _("All events (*), including types Kassa adds later")),
+        *((prefix, types) for prefix, types in groups.items() if types),
+    ]
+
+
+class EventTypesWidget(forms.CheckboxSelectMultiple):
+    """The event types grouped by resource, with a filter box and "select all" per group.
+
+    Plain checkboxes in the HTML; static/kassa/webhooks.js adds the filter and the group buttons
+    (no inline script, so the page works under a strict CSP, and without JavaScript).
+    """
+
+    template_name = "admin/webhooks/widgets/event_types.html"
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        everything, groups = None, []
+        for prefix, options, _index in context["widget"]["optgroups"]:
+            if prefix is None:  # the ungrouped "*"
+                everything = options[0]
+            else:
+                groups.append({"prefix": prefix, "label": EVENT_GROUPS.get(prefix, prefix), "options": options})
+        context["widget"].update(everything=everything, groups=groups)
+        return context
+
+    def _render(self, template_name, context, renderer=None):
+        # The project's template engine (templates/admin/webhooks/), not the form renderer's app-only one.
+        return render_to_string(template_name, context)
 
 
 class EndpointAddForm(forms.ModelForm):
     url = forms.URLField(
         max_length=2048,
         assume_scheme="https",
-        label="URL",
-        help_text="Where Kassa POSTs the events. Live mode: https and a public address only.",
+        label=_("URL"),
+        help_text=_("Where Kassa POSTs the events. Live mode: https and a public address only."),
+        widget=forms.URLInput(attrs={"class": "kassa-wide", "placeholder": "https://example.com/webhooks/kassa"}),
     )
-    description = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "kassa-wide"}),
+    )
     enabled_events = forms.MultipleChoiceField(
         choices=_event_type_choices(),
-        widget=forms.CheckboxSelectMultiple,
-        label="Events to send",
+        widget=EventTypesWidget,
+        label=_("Events to send"),
     )
 
     class Meta:
@@ -178,11 +226,13 @@ class EndpointChangeForm(EndpointAddForm):
 class RollSecretForm(forms.Form):
     expire_old_in = forms.TypedChoiceField(
         coerce=int,
-        choices=[(0, "Now"), (3600, "In 1 hour"), (86400, "In 24 hours")],
+        choices=[(0, _("Now")), (3600, _("In 1 hour")), (86400, _("In 24 hours"))],
         initial=86400,
-        label="The old secret stops signing",
-        help_text="Until then every delivery carries a signature made with each secret, so receivers "
-        "still holding the old one keep accepting them while you deploy the new one.",
+        label=_("The old secret stops signing"),
+        help_text=_(
+            "Until then every delivery carries a signature made with each secret, so receivers "
+            "still holding the old one keep accepting them while you deploy the new one."
+        ),
     )
 
 
@@ -192,7 +242,7 @@ def _secret_page(request, model_admin, *, title: str, secret: str, endpoint: Web
         request,
         model_admin,
         title=title,
-        secrets=[("Signing secret", secret)],
+        secrets=[(gettext("Signing secret"), secret)],
         next_url=reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]),
         template="admin/webhooks/secret_once.html",
         hint=endpoint.secret_hint,
@@ -208,11 +258,12 @@ class WebhookEndpointAdmin(ScopedAdmin):
     search_fields = ["url", "=public_id", "description"]
     ordering = ["-id"]
 
+    # The deliveries are not a field: the page shows them above the form (change_form.html).
     change_fieldsets = [
-        (None, {"fields": ["public_id", "url", "description", "enabled_events", "status_display", "created"]}),
-        ("Signing secret", {"fields": ["secret_hint", "previous_secret"]}),
-        ("Recent deliveries", {"fields": ["deliveries_table"]}),
-        ("More", {"fields": ["metadata", "api_version", "livemode", "updated"], "classes": ["collapse"]}),
+        (None, {"fields": ["public_id", "status_display", "created", "url", "description"]}),
+        (_("Events to send"), {"fields": ["enabled_events"], "classes": ["kassa-events-fieldset"]}),
+        (_("Signing secret"), {"fields": ["secret_hint", "previous_secret"]}),
+        (_("More"), {"fields": ["metadata", "api_version", "livemode", "updated"], "classes": ["collapse"]}),
     ]
     change_readonly = [
         "public_id",
@@ -220,53 +271,64 @@ class WebhookEndpointAdmin(ScopedAdmin):
         "created",
         "secret_hint",
         "previous_secret",
-        "deliveries_table",
         "api_version",
         "livemode",
         "updated",
     ]
 
+    class Media:
+        css = {"all": ["kassa/webhooks.css"]}
+        js = ["kassa/webhooks.js"]
+
     # --- columns and read-only fields -------------------------------------------
-    @admin.display(description="Events")
+    @admin.display(description=_("Events"))
     def events_summary(self, endpoint):
         events = endpoint.enabled_events or []
         if "*" in events:
-            return "All events"
+            return gettext("All events")
         shown = ", ".join(events[:3])
-        return f"{shown} and {len(events) - 3} more" if len(events) > 3 else shown
+        if len(events) > 3:
+            return gettext("%(shown)s and %(more)d more") % {"shown": shown, "more": len(events) - 3}
+        return shown
 
-    @admin.display(description="Description")
+    @admin.display(description=_("Description"))
     def description_short(self, endpoint):
         return Truncator(endpoint.description or "").chars(60) or "—"
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def status_display(self, endpoint):
         if endpoint.status == WebhookEndpoint.Status.DISABLED:
             return format_html(
-                '<strong id="kassa-endpoint-status">disabled</strong>: {}', endpoint.disabled_reason or "—"
+                '<strong id="kassa-endpoint-status">{}</strong>: {}',
+                gettext("disabled"),
+                endpoint.disabled_reason or "—",
             )
-        return format_html('<span id="kassa-endpoint-status">{}</span>', endpoint.status)
+        return format_html('<span id="kassa-endpoint-status">{}</span>', gettext("enabled"))
 
-    @admin.display(description="Previous secret")
+    @admin.display(description=_("Previous secret"))
     def previous_secret(self, endpoint):
         expires_at = endpoint.previous_secret_expires_at
         if not endpoint.previous_secret_ciphertext or expires_at is None:
             return "—"
         if expires_at > timezone.now():
-            return f"Still signs too, until {when(expires_at)}"
-        return f"Stopped signing at {when(expires_at)}"
+            return gettext("Still signs too, until %(when)s") % {"when": when(expires_at)}
+        return gettext("Stopped signing at %(when)s") % {"when": when(expires_at)}
 
-    @admin.display(description="Deliveries")
-    def deliveries_table(self, endpoint):
-        deliveries = list(
-            _with_attempts(endpoint.deliveries.select_related("event").order_by("-id"))[:RECENT_DELIVERIES]
+    def deliveries_panel(self, endpoint) -> str:
+        deliveries = _with_attempts(endpoint.deliveries.select_related("event", "endpoint").order_by("-id"))
+        return deliveries_panel(
+            deliveries[:RECENT_DELIVERIES],
+            first_column="event",
+            poll_url=reverse("admin:webhooks_webhookendpoint_deliveries", args=[endpoint.pk]),
         )
-        return _deliveries_table(deliveries, first_column="event", table_id="kassa-deliveries")
 
     # --- forms -------------------------------------------------------------------
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": EndpointAddForm.Meta.fields})]
+            return [
+                (None, {"fields": ["url", "description"]}),
+                (_("Events to send"), {"fields": ["enabled_events"], "classes": ["kassa-events-fieldset"]}),
+            ]
         return self.change_fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -299,7 +361,11 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return _secret_page(
-            request, self, title=f"Webhook endpoint {obj.url} created", secret=request._kassa_secret, endpoint=obj
+            request,
+            self,
+            title=gettext("Webhook endpoint %(url)s created") % {"url": obj.url},
+            secret=request._kassa_secret,
+            endpoint=obj,
         )
 
     def delete_model(self, request, obj):
@@ -311,16 +377,37 @@ class WebhookEndpointAdmin(ScopedAdmin):
         deliveries = Delivery.objects.filter(endpoint__in=endpoints_).count()
         described = [str(e) for e in endpoints_]
         if deliveries:
-            described.append(f"{deliveries} delivery record(s) and their attempts (the events themselves stay)")
+            described.append(
+                ngettext(
+                    "%(count)d delivery record and its attempts (the events themselves stay)",
+                    "%(count)d delivery record(s) and their attempts (the events themselves stay)",
+                    deliveries,
+                )
+                % {"count": deliveries}
+            )
         return described, {"webhook endpoints": len(endpoints_), "deliveries": deliveries}, set(), []
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_write"] = self._can_write(request)
+        if obj is not None:
+            context["deliveries_panel"] = self.deliveries_panel(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def deliveries_view(self, request, pk):
+        """The deliveries panel alone, for the page to refresh itself (GET; anyone who may see the endpoint)."""
+        endpoint = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        return _fragment(self.deliveries_panel(endpoint))
 
     # --- buttons: roll secret, disable/enable, send test event -------------------------
     def get_urls(self):
         return [
+            path(
+                "<int:pk>/deliveries/",
+                self.admin_site.admin_view(self.deliveries_view),
+                name="webhooks_webhookendpoint_deliveries",
+            ),
             path("<int:pk>/roll/", self.admin_site.admin_view(self.roll_view), name="webhooks_webhookendpoint_roll"),
             path(
                 "<int:pk>/status/", self.admin_site.admin_view(self.status_view), name="webhooks_webhookendpoint_status"
@@ -342,21 +429,22 @@ class WebhookEndpointAdmin(ScopedAdmin):
             else:
                 endpoint.refresh_from_db()
                 note = (
-                    f"The old secret keeps signing too until {when(endpoint.previous_secret_expires_at)}."
+                    gettext("The old secret keeps signing too until %(when)s.")
+                    % {"when": when(endpoint.previous_secret_expires_at)}
                     if expire_old_in
-                    else "The old secret stopped signing now."
+                    else gettext("The old secret stopped signing now.")
                 )
                 return _secret_page(
                     request,
                     self,
-                    title=f"Signing secret of {endpoint.url} rolled",
+                    title=gettext("Signing secret of %(url)s rolled") % {"url": endpoint.url},
                     secret=secret,
                     endpoint=endpoint,
                     note=note,
                 )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Roll the signing secret of {endpoint.url}",
+            "title": gettext("Roll the signing secret of %(url)s") % {"url": endpoint.url},
             "form": form,
             "endpoint": endpoint,
             "opts": self.model._meta,
@@ -369,21 +457,25 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
         def act(endpoint):
             endpoints.webhook_endpoint_update(endpoint=endpoint, disabled=disabled)
-            state = (
-                "disabled: Kassa sends it nothing, and its pending deliveries were given up"
-                if disabled
-                else "enabled: new events will be sent to it (resend missed ones from their event's page)"
-            )
-            return f"Webhook endpoint {endpoint.url} is {state}."
+            if disabled:
+                return gettext(
+                    "Webhook endpoint %(url)s is disabled: Kassa sends it nothing, "
+                    "and its pending deliveries were given up."
+                ) % {"url": endpoint.url}
+            return gettext(
+                "Webhook endpoint %(url)s is enabled: new events will be sent to it "
+                "(resend missed ones from their event's page)."
+            ) % {"url": endpoint.url}
 
         return self.button_view(request, pk, act)
 
     def test_view(self, request, pk):
         def act(endpoint):
             event = endpoints.webhook_endpoint_send_test(endpoint=endpoint)
-            return (
-                f"Test event {event.public_id} queued for {endpoint.url}; its attempts appear under Recent deliveries."
-            )
+            return gettext(
+                "Test event %(event)s queued for %(url)s; "
+                "it appears under Recent deliveries, which refresh by themselves."
+            ) % {"event": event.public_id, "url": endpoint.url}
 
         return self.button_view(request, pk, act)
 
@@ -393,16 +485,22 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
 @admin.register(Event)
 class EventAdmin(RecordAdmin):
-    list_display = ["public_id", "type", "created", "deliveries_summary"]
+    # Type and id in one column: the Deliveries column fits beside the filters at 1280 px.
+    list_display = ["event_display", "created", "deliveries_summary"]
+    list_display_links = ["event_display"]
     list_filter = ["type"]
     search_fields = ["=public_id"]
     date_hierarchy = "created"
     ordering = ["-id"]
     fieldsets = [
         (None, {"fields": ["public_id", "type", "created", "livemode", "api_version", "api_request"]}),
-        ("Deliveries", {"fields": ["deliveries_table"]}),
-        ("Event as sent", {"fields": ["payload"]}),
+        (_("Deliveries"), {"fields": ["deliveries_table"], "classes": ["kassa-deliveries-fieldset"]}),
+        (_("Event as sent"), {"fields": ["payload"]}),
     ]
+
+    class Media:
+        css = {"all": ["kassa/webhooks.css"]}
+        js = ["kassa/webhooks.js"]
 
     def get_queryset(self, request):
         return (
@@ -415,32 +513,53 @@ class EventAdmin(RecordAdmin):
             )
         )
 
-    @admin.display(description="Deliveries")
-    def deliveries_summary(self, event):
-        parts = [
-            f"{count} {label}"
-            for count, label in (
-                (event.n_succeeded, "succeeded"),
-                (event.n_pending, "pending"),
-                (event.n_failed, "failed"),
-            )
-            if count
-        ]
-        if parts:
-            return " · ".join(parts)
-        return "none (no endpoint listened)" if event.deliveries_planned else "not planned yet (waiting for a worker)"
+    @admin.display(description=_("Event"), ordering="-id")
+    def event_display(self, event):
+        return format_html('{}<br><small class="kassa-quiet">{}</small>', event.type, event.public_id)
 
-    @admin.display(description="Request")
+    @admin.display(description=_("Deliveries"))
+    def deliveries_summary(self, event):
+        counts = (
+            (event.n_succeeded, Delivery.Status.SUCCEEDED, gettext("%(count)d succeeded")),
+            (event.n_pending, Delivery.Status.PENDING, gettext("%(count)d pending")),
+            (event.n_failed, Delivery.Status.FAILED, gettext("%(count)d failed")),
+        )
+        parts = [(status, label % {"count": count}) for count, status, label in counts if count]
+        if parts:
+            return format_html_join(
+                " ",
+                '<span class="kassa-status kassa-status-{}">{}</span>',
+                ((status, label) for status, label in parts),
+            )
+        if event.deliveries_planned:
+            return gettext("none (no endpoint listened)")
+        return gettext("not planned yet (waiting for a worker)")
+
+    @admin.display(description=_("Request"))
     def api_request(self, event):
         if not event.request_id:
-            return "— (not made by an API request)"
-        key = f", idempotency key {event.idempotency_key}" if event.idempotency_key else ""
-        return f"{event.request_id}{key}"
+            return gettext("— (not made by an API request)")
+        if event.idempotency_key:
+            return gettext("%(request)s, idempotency key %(key)s") % {
+                "request": event.request_id,
+                "key": event.idempotency_key,
+            }
+        return event.request_id
 
-    @admin.display(description="Deliveries")
+    @admin.display(description=_("Deliveries"))
     def deliveries_table(self, event):
-        deliveries = list(_with_attempts(event.deliveries.select_related("endpoint").order_by("id")))
-        return _deliveries_table(deliveries, first_column="endpoint", table_id="kassa-deliveries")
+        return deliveries_panel(
+            _with_attempts(event.deliveries.select_related("event", "endpoint").order_by("id")),
+            first_column="endpoint",
+            poll_url=reverse("admin:webhooks_event_deliveries", args=[event.pk]),
+        )
+
+    def deliveries_view(self, request, pk):
+        """The deliveries panel alone, for the page to refresh itself (GET; anyone who may see the event)."""
+        event = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        return _fragment(self.deliveries_table(event))
 
     @admin.display(description="JSON")
     def payload(self, event):
@@ -450,7 +569,12 @@ class EventAdmin(RecordAdmin):
         if obj is not None and self._can_write(request):
             deliveries = {d.endpoint_id: d for d in obj.deliveries.all()}
             context["resend_endpoints"] = [
-                (endpoint, deliveries.get(endpoint.pk), endpoint.listens_for(obj.type))
+                {
+                    "endpoint": endpoint,
+                    "delivery": deliveries.get(endpoint.pk),
+                    "status": DELIVERY_STATUS.get(getattr(deliveries.get(endpoint.pk), "status", None), ""),
+                    "listens": endpoint.listens_for(obj.type),
+                }
                 for endpoint in selectors.endpoint_list(merchant=obj.merchant, livemode=obj.livemode)
                 .filter(status=WebhookEndpoint.Status.ENABLED)
                 .order_by("-id")
@@ -460,6 +584,11 @@ class EventAdmin(RecordAdmin):
     def get_urls(self):
         return [
             path("<int:pk>/resend/", self.admin_site.admin_view(self.resend_view), name="webhooks_event_resend"),
+            path(
+                "<int:pk>/deliveries/",
+                self.admin_site.admin_view(self.deliveries_view),
+                name="webhooks_event_deliveries",
+            ),
             *super().get_urls(),
         ]
 
@@ -472,7 +601,10 @@ class EventAdmin(RecordAdmin):
                 public_id=request.POST.get("endpoint", ""),
             )
             endpoints.event_resend(event=event, endpoint=endpoint)
-            return f"Event {event.public_id} is being sent to {endpoint.url} again."
+            return gettext("Event %(event)s is being sent to %(url)s again.") % {
+                "event": event.public_id,
+                "url": endpoint.url,
+            }
 
         return self.button_view(request, pk, act)
 
@@ -487,6 +619,10 @@ class ProcessorEventAdmin(RecordAdmin):
     search_fields = ["=stripe_event_id", "=object_id"]
     date_hierarchy = "received_at"
     actions = ["rerun_selected"]
+
+    class Media:
+        css = {"all": ["kassa/webhooks.css"]}
+
     fieldsets = [
         (
             None,
@@ -504,20 +640,20 @@ class ProcessorEventAdmin(RecordAdmin):
                 ]
             },
         ),
-        ("Outcome", {"fields": ["result", "error", "traceback_display"]}),
-        ("As Stripe sent it", {"fields": ["body_display"]}),
+        (_("Outcome"), {"fields": ["result", "error", "traceback_display"]}),
+        (_("As Stripe sent it"), {"fields": ["body_display"]}),
     ]
 
-    @admin.display(description="Error")
+    @admin.display(description=_("Error"))
     def error_short(self, event):
         first_line = (event.error or "").strip().splitlines()[:1]
         return Truncator(first_line[0]).chars(80) if first_line else "—"
 
-    @admin.display(description="Traceback")
+    @admin.display(description=_("Traceback"))
     def traceback_display(self, event):
         return format_html('<pre class="kassa-json">{}</pre>', event.traceback) if event.traceback else "—"
 
-    @admin.display(description="Body")
+    @admin.display(description=_("Body"))
     def body_display(self, event):
         try:
             return _pretty_json(json.loads(event.body))
@@ -531,15 +667,27 @@ class ProcessorEventAdmin(RecordAdmin):
         try:
             inbound.processor_event_retry(event=event)
         except KassaError as exc:
-            self.message_user(request, f"Stripe event {event.stripe_event_id}: {exc.message}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("Stripe event %(event)s: %(error)s") % {"event": event.stripe_event_id, "error": exc.message},
+                messages.ERROR,
+            )
             return False
         return True
 
-    @admin.action(description="Re-run selected Stripe events", permissions=["rerun"])
+    @admin.action(description=_("Re-run selected Stripe events"), permissions=["rerun"])
     def rerun_selected(self, request, queryset):
         done = sum(self._rerun(request, event) for event in queryset)
         if done:
-            self.message_user(request, f"{done} Stripe event(s) queued to be applied again.")
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d Stripe event queued to be applied again.",
+                    "%(count)d Stripe event(s) queued to be applied again.",
+                    done,
+                )
+                % {"count": done},
+            )
 
     def get_urls(self):
         return [
@@ -550,7 +698,9 @@ class ProcessorEventAdmin(RecordAdmin):
     def rerun_view(self, request, pk):
         def act(event):
             if self._rerun(request, event):
-                return f"Stripe event {event.stripe_event_id} is queued to be applied again."
+                return gettext("Stripe event %(event)s is queued to be applied again.") % {
+                    "event": event.stripe_event_id
+                }
             return None
 
         return self.button_view(request, pk, act)

@@ -116,7 +116,14 @@ def test_the_sweep_covers_every_registered_model_and_its_custom_views():
     custom = {name for *_, name in object_urls if not name.endswith(("_change", "_delete", "_history"))}
     for expected in ("apikey_roll", "apikey_revoke", "processorcredential_check", "paymentintent_refund"):
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
-    for expected in ("webhookendpoint_test", "event_resend", "processorevent_rerun", "paymentlink_activation"):
+    for expected in (
+        "webhookendpoint_test",
+        "webhookendpoint_deliveries",
+        "event_resend",
+        "event_deliveries",
+        "processorevent_rerun",
+        "paymentlink_activation",
+    ):
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
     exports = {name for *_, name in urls if name.endswith("_export")}
     assert {"billing_paymentintent_export", "billing_refund_export", "billing_customer_export"} <= exports

@@ -231,7 +231,7 @@ def test_an_endpoint_is_changed_and_deleted_through_the_services(client, shops):
     event = alpha["event"]
     endpoints.event_resend(event=event, endpoint=endpoint)
     confirm = client.get(_url(ENDPOINTS, endpoint, "delete"))
-    assert "1 delivery record(s)" in confirm.text
+    assert "1 delivery record and its attempts" in confirm.text
     assert client.post(_url(ENDPOINTS, endpoint, "delete"), {"post": "yes"}).status_code == 302
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
     assert Event.objects.filter(pk=event.pk).exists()  # events stay
@@ -356,6 +356,44 @@ def test_deliveries_show_their_attempts(client, shops):
     assert "1 pending" in client.get(EVENTS).text
 
 
+def test_the_endpoint_page_shows_deliveries_first_and_its_panel_refreshes_alone(client, shops):
+    alpha = shops["Alpha"]
+    endpoint, event = alpha["endpoint"], alpha["event"]
+    delivery = Delivery.objects.get(event=event, endpoint=endpoint)
+    client.force_login(alpha["admin"])
+
+    page = client.get(_url(ENDPOINTS, endpoint)).text
+    # Deliveries above the form; the event types grouped by resource, with the script that filters them.
+    assert page.index('id="kassa-recent-deliveries"') < page.index('id="webhookendpoint_form"')
+    assert page.index('id="kassa-recent-deliveries"') < page.index('name="enabled_events"')
+    for group in ("payment_intent", "checkout.session", "charge", "refund", "customer", "product", "price"):
+        assert f'data-kassa-group="{group}"' in page
+    assert "/static/kassa/webhooks.js" in page
+    assert "/static/kassa/webhooks.css" in page
+    assert "<script>" not in page.split('id="kassa-recent-deliveries"')[1]  # nothing inline: a strict CSP holds
+    assert f'data-kassa-poll="{_url(ENDPOINTS, endpoint, "deliveries")}"' in page
+
+    panel = client.get(_url(ENDPOINTS, endpoint, "deliveries"))
+    assert panel.status_code == 200
+    assert "no-store" in panel["Cache-Control"]
+    assert "<html" not in panel.text  # the panel alone
+    assert event.public_id in panel.text
+    assert 'data-status="pending"' in panel.text
+    assert 'data-kassa-poll-seconds="3"' in panel.text  # soon again while something is pending
+
+    DeliveryAttempt.objects.create(delivery=delivery, duration_ms=12, status_code=200, succeeded=True)
+    Delivery.objects.filter(pk=delivery.pk).update(status="succeeded", delivered_at=timezone.now())
+    panel = client.get(_url(ENDPOINTS, endpoint, "deliveries")).text
+    assert 'data-status="succeeded"' in panel
+    assert "Delivered" in panel
+    assert "HTTP 200" in panel
+    assert "12 ms" in panel
+    assert 'data-kassa-poll-seconds="15"' in panel
+    event_panel = client.get(_url(EVENTS, event, "deliveries")).text
+    assert endpoint.url in event_panel
+    assert "Delivered" in event_panel
+
+
 # --- events -------------------------------------------------------------------------------
 
 
@@ -466,7 +504,7 @@ def test_stripe_events_listed_shown_and_re_run(client, shops, django_capture_on_
     acted = client.post(
         STRIPE_EVENTS, {"action": "rerun_selected", "_selected_action": [second.pk, busy.pk]}, follow=True
     )
-    assert "1 Stripe event(s) queued" in acted.text
+    assert "1 Stripe event queued" in acted.text
     assert "Stripe event evt_busy: This event is being applied right now." in acted.text
     second.refresh_from_db()
     busy.refresh_from_db()
@@ -517,7 +555,9 @@ def test_another_merchants_staff_find_nothing(client, shops):
         _url(ENDPOINTS, alpha["endpoint"], "roll"),
         _url(ENDPOINTS, alpha["endpoint"], "status"),
         _url(ENDPOINTS, alpha["endpoint"], "test"),
+        _url(ENDPOINTS, alpha["endpoint"], "deliveries"),
         _url(EVENTS, alpha["event"], "resend"),
+        _url(EVENTS, alpha["event"], "deliveries"),
         _url(STRIPE_EVENTS, alpha["stripe_event"], "rerun"),
     ):
         assert client.get(page).status_code == 404, page
@@ -550,9 +590,16 @@ def test_the_other_mode_is_not_found_either(client, shops):
     assert "live.example" not in client.get(ENDPOINTS).text
     assert client.get(_url(ENDPOINTS, live), follow=True).redirect_chain == [("/admin/", 302)]
     assert client.post(_url(ENDPOINTS, live, "test")).status_code == 404
+    assert client.get(_url(ENDPOINTS, live, "deliveries")).status_code == 404
+    assert client.get(_url(ENDPOINTS, alpha["endpoint"], "deliveries")).status_code == 200
+    assert client.get(_url(EVENTS, alpha["event"], "deliveries")).status_code == 200
     client.post("/admin/switch/mode/", {"livemode": "1"})
     assert "live.example" in client.get(ENDPOINTS).text
     assert "alpha.example" not in client.get(ENDPOINTS).text
+    # A page left open in test mode stops finding its deliveries once the mode is switched elsewhere.
+    assert client.get(_url(ENDPOINTS, alpha["endpoint"], "deliveries")).status_code == 404
+    assert client.get(_url(EVENTS, alpha["event"], "deliveries")).status_code == 404
+    assert client.get(_url(ENDPOINTS, live, "deliveries")).status_code == 200
 
 
 def test_a_viewer_looks_but_cannot_roll_disable_resend_or_re_run(client, shops):
@@ -569,6 +616,13 @@ def test_a_viewer_looks_but_cannot_roll_disable_resend_or_re_run(client, shops):
     event_page = client.get(_url(EVENTS, event))
     assert event_page.status_code == 200
     assert 'id="kassa-resend"' not in event_page.text
+    assert 'form="kassa-resend-form"' not in event_page.text
+    assert ">Close</a>" in event_page.text
+    # The deliveries panels refresh for viewers too: reading, never writing.
+    for panel in (_url(ENDPOINTS, endpoint, "deliveries"), _url(EVENTS, event, "deliveries")):
+        assert client.get(panel).status_code == 200, panel
+        assert event.public_id in client.get(panel).text or endpoint.url in client.get(panel).text
+        assert client.post(panel).status_code == 405, panel
     stripe_page = client.get(_url(STRIPE_EVENTS, stripe_event))
     assert stripe_page.status_code == 200
     assert "Re-run</button>" not in stripe_page.text

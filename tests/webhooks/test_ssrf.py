@@ -81,7 +81,7 @@ def test_the_address_is_checked_again_at_delivery(db, shop, receiver, settings):
     delivery.endpoint_deliver(endpoint_pk=endpoint.pk)
     attempt = DeliveryAttempt.objects.get(delivery__endpoint=endpoint)
     assert attempt.status_code is None
-    assert attempt.error.startswith("Refused: Webhook URLs may not point at a loopback address")
+    assert attempt.error.startswith("Blocked: Webhook URLs may not point at a loopback address")
     assert receiver.received("/inside") == []
     assert Delivery.objects.get(endpoint=endpoint).status == Delivery.Status.PENDING  # retried on schedule
 

@@ -39,11 +39,16 @@
   address, never to a second look-up's (webhooks/ssrf.py).
 """
 
+import errno
+import http.client
 import json
 import logging
+import socket
+import ssl
 import time
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
@@ -193,9 +198,9 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool, connections: 
     try:
         parts, port, addresses = connections.vetted(url, livemode=livemode)
     except ssrf.Refused as exc:
-        return _Answer(error=f"Refused: {exc.message}"[:300])
-    except OSError as exc:
-        return _Answer(error=f"Could not resolve the host: {exc}"[:300])
+        return _Answer(error=f"Blocked: {exc.message}"[:300])
+    except OSError as exc:  # socket.gaierror: the name has no address (or the resolver did not answer)
+        return _Answer(error=_dns_failure(urlsplit(url).hostname or url, exc)[:300])
     scheme, host = parts.scheme, parts.hostname
     host_header = parts.netloc.rsplit("@", 1)[-1]
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -251,16 +256,81 @@ def _post(url: str, body: bytes, headers: dict, *, livemode: bool, connections: 
             body=prefix.decode("utf-8", "replace")[:limit],
             retry_after=_retry_after(response.headers.get("Retry-After")),
         )
-    except urllib3.exceptions.TimeoutError:
-        connections.discard(*where)
-        return _Answer(error=f"Timed out after {timeout:g} s")
     except urllib3.exceptions.HTTPError as exc:
         connections.discard(*where)
-        reason = getattr(exc, "reason", None) or exc
-        return _Answer(error=f"Connection failed: {type(reason).__name__}"[:300])
+        return _Answer(error=failure_message(exc, host=host, port=port, timeout=timeout)[:300])
     finally:
         if own:
             connections.close()
+
+
+# --- why an attempt got no answer ------------------------------------------------------
+#
+# Stored on the attempt as the record of what happened, in English (like a log line), and shown as is.
+
+
+def _dns_failure(host: str, exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror) and exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
+        return f"DNS lookup failed: {host} has no address (is the name spelled right?)"
+    return f"DNS lookup failed for {host}: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _tls_detail(exc: urllib3.exceptions.SSLError) -> str:
+    cause = exc.args[0] if exc.args else exc
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"the certificate is not trusted ({cause.verify_message})"
+    if isinstance(cause, ssl.SSLError) and cause.reason:
+        return cause.reason.replace("_", " ").lower()
+    return str(cause)
+
+
+def _not_connected(cause: BaseException | None, where: str) -> str:
+    """A ``NewConnectionError``: the operating system's reason the connection was not made."""
+    code = getattr(cause, "errno", None)
+    if isinstance(cause, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        return f"Connection refused: nothing accepts connections on {where}"
+    if code == errno.ETIMEDOUT:
+        return f"Connect timeout: {where} did not accept the connection in time"
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return f"Unreachable: no route to {where}"
+    return f"Could not connect to {where}: {getattr(cause, 'strerror', None) or cause}"
+
+
+def _broken(cause: BaseException | None, where: str) -> str:
+    """A ``ProtocolError``: connected, then the connection ended before a whole answer."""
+    if isinstance(cause, ConnectionResetError):
+        return f"Connection reset by {where} before it answered"
+    if isinstance(cause, http.client.RemoteDisconnected):
+        return f"{where} closed the connection without answering"
+    if isinstance(cause, urllib3.exceptions.IncompleteRead | http.client.IncompleteRead):
+        return f"{where} closed the connection in the middle of its answer"
+    return f"Connection to {where} broken: {cause}"
+
+
+def failure_message(exc: urllib3.exceptions.HTTPError, *, host: str, port: int, timeout: float) -> str:
+    """Why an attempt got no answer, in words a merchant can act on.
+
+    The order matters: urllib3 makes a refused connection (``NewConnectionError``) and a failed name
+    look-up subclasses of its ``ConnectTimeoutError``, so they are told apart before any timeout.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    errors = urllib3.exceptions
+    if isinstance(exc, errors.NameResolutionError):  # not expected: the connection goes to a vetted address
+        return _dns_failure(host, exc.__cause__ or OSError(str(exc)))
+    if isinstance(exc, errors.NewConnectionError):
+        return _not_connected(exc.__cause__ or exc, where)
+    if isinstance(exc, errors.ConnectTimeoutError):
+        return f"Connect timeout: {where} did not accept the connection within {timeout:g} s"
+    if isinstance(exc, errors.ReadTimeoutError):
+        return f"Read timeout: connected to {where}, but no answer within {timeout:g} s"
+    if isinstance(exc, errors.SSLError):
+        detail = _tls_detail(exc)
+        if detail in ("wrong version number", "record layer failure", "packet length too long"):
+            detail += " (is it serving plain http on that port?)"
+        return f"TLS error with {where}: {detail}"
+    if isinstance(exc, errors.ProtocolError):
+        return _broken(exc.args[1] if len(exc.args) > 1 else exc, where)
+    return f"Connection to {where} failed: {type(exc).__name__}"
 
 
 # --- the lease -----------------------------------------------------------------------
