@@ -343,9 +343,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+# The API docs at /v1/docs/: Stripe's grouping by resource, in the order of Stripe's reference.
+# Per-operation text is on the views (kassa.api.schema.Doc); errors, samples and shared field
+# descriptions are added to every operation by kassa.api.schema.postprocess.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kassa API",
-    "DESCRIPTION": "Stripe-compatible payments API. Authenticate with `Authorization: Bearer sk_test_…`.",
+    "DESCRIPTION": (BASE_DIR / "kassa" / "api" / "overview.md").read_text(encoding="utf-8"),
     "VERSION": KASSA_API_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -353,6 +356,63 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kassa.api.schema.postprocess",
+    ],
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "docExpansion": "none"},
+    "TAGS": [
+        {
+            "name": "Payment Intents",
+            "description": "A PaymentIntent follows one payment from creation to success: create it with the "
+            "amount, confirm it with a saved card, and read its `status` (`requires_payment_method`, "
+            "`requires_action` for 3-D Secure, `succeeded`, `canceled`).",
+        },
+        {
+            "name": "Payment Methods",
+            "description": "Cards saved on a customer, from a token Stripe.js made in the payer's browser. "
+            "Card numbers never reach Kassa.",
+        },
+        {
+            "name": "Refunds",
+            "description": "Money sent back on a succeeded payment, all of it or part, as many times as what "
+            "remains allows.",
+        },
+        {
+            "name": "Customers",
+            "description": "The people and companies who pay you: their contact details, saved cards and payments.",
+        },
+        {
+            "name": "Products",
+            "description": "What you sell. A product has prices; payment links and checkout sessions sell prices.",
+        },
+        {
+            "name": "Prices",
+            "description": "How much a product costs and in which currency, once or on a schedule. Prices "
+            "cannot change their amount: make a new price and deactivate the old one.",
+        },
+        {
+            "name": "Payment Links",
+            "description": "A shareable URL to a hosted payment page for some prices: no code needed on your "
+            "side. Each payer who opens it gets a checkout session.",
+        },
+        {
+            "name": "Checkout Sessions",
+            "description": "A hosted payment page for one payer: create a session from your server with what "
+            "they buy, send them to its `url`, and learn the outcome from the "
+            "`checkout.session.completed` event or by retrieving the session.",
+        },
+        {
+            "name": "Webhook Endpoints",
+            "description": "URLs of your server that Kassa sends events to, signed with the endpoint's secret "
+            "(`Stripe-Signature`, verified with `stripe.Webhook.construct_event`).",
+        },
+        {
+            "name": "Events",
+            "description": "What happened to your objects (`payment_intent.succeeded`, `charge.refunded` …); each "
+            "is sent to the webhook endpoints that listen for its type, and can be resent.",
+        },
+    ],
 }
 
 # --- Logging: never a secret or card data (see kassa/logging.py) -----------

@@ -115,6 +115,17 @@ class Number(StripeCodesMixin, serializers.FloatField):
         return number
 
 
+AMOUNT_HELP = (
+    "In the currency's smallest unit, as an integer: 1999 is 19.99 USD; in a zero-decimal currency "
+    "such as JPY, 500 is ¥500."
+)
+CURRENCY_HELP = "Three-letter ISO 4217 currency code in lowercase (`usd`, `eur`, `jpy`); any currency Stripe supports."
+METADATA_HELP = (
+    "Key-value pairs for your own use (an order id, a SKU): at most 50 keys, keys up to 40 characters, "
+    "values up to 500. Sending a key with an empty value removes it; `metadata` empty removes them all."
+)
+
+
 class Amount(Integer):
     """An amount in the currency's minor unit: a non-negative integer, never a float."""
 
@@ -127,6 +138,7 @@ class Amount(Integer):
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", money.MAX_AMOUNT)
+        kwargs.setdefault("help_text", "An amount. " + AMOUNT_HELP)
         super().__init__(**kwargs)
 
 
@@ -153,6 +165,7 @@ class Currency(String):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("help_text", CURRENCY_HELP)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -166,6 +179,7 @@ class Timestamp(Integer):
     """Unix seconds, within the years a datetime can hold."""
 
     def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "A time in Unix seconds (UTC).")
         kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", 253402214400)  # 9999-12-31T00:00:00Z: room for a one-second window
         super().__init__(**kwargs)
@@ -191,6 +205,7 @@ class Metadata(serializers.Field):
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("help_text", METADATA_HELP)
         super().__init__(**kwargs)
 
     def validate_empty_values(self, data):
@@ -238,6 +253,7 @@ class Constant(serializers.Field):
 
     def __init__(self, value, **kwargs):
         self.value = value
+        kwargs.setdefault("help_text", f"String representing the object's type: always `{value}`.")
         kwargs["read_only"] = True
         kwargs["source"] = "*"
         super().__init__(**kwargs)
@@ -260,9 +276,10 @@ class Fixed(Constant):
     """
 
     def __init__(self, value, schema: str | None = None, **kwargs):
+        kwargs.setdefault("help_text", f"Always {json.dumps(value)} in Kassa, which has no such feature.")
         super().__init__(value, **kwargs)
         kind = schema or _FIXED_TYPES[type(value)]
-        shape = {"type": kind, "description": f"Always {json.dumps(value)} in Kassa."}
+        shape = {"type": kind, "description": self.help_text}
         if value is None:
             shape["nullable"] = True
         if kind == "array":
@@ -283,9 +300,9 @@ class UnixTime(serializers.Field):
 class DeletedOut(serializers.Serializer):
     """What a delete answers, as at Stripe: ``{"id", "object", "deleted": true}``."""
 
-    id = serializers.CharField()
-    object = serializers.CharField()
-    deleted = serializers.BooleanField()
+    id = serializers.CharField(help_text="The deleted object's id.")
+    object = serializers.CharField(help_text="The deleted object's type (`product`, `customer` …).")
+    deleted = serializers.BooleanField(help_text="Always true.")
 
 
 ID = {"max_length": 255}
@@ -316,3 +333,138 @@ def card_only_types() -> List:
 
 def missing(name: str) -> ValidationError:
     return ValidationError({name: [serializers.ErrorDetail("required", code="required")]})
+
+
+# ---- documentation -------------------------------------------------------
+
+#: Descriptions of fields and parameters that mean the same wherever they appear, by name.
+#: kassa/api/schema.py fills in any field or parameter that has no help_text of its own from
+#: here; a name that means different things in different objects (``status``, ``type``,
+#: ``url``) is described where it is declared instead.
+FIELD_DESCRIPTIONS = {
+    "id": "Unique identifier for the object, with a prefix naming its type (`prod_`, `pi_`, `cus_` …).",
+    "object": "String representing the object's type.",
+    "livemode": "true for an object of live mode, false for test mode: the key used decides the mode.",
+    "created": "When the object was created, in Unix seconds (UTC).",
+    "updated": "When the object was last changed, in Unix seconds (UTC).",
+    "canceled_at": "When it was canceled, in Unix seconds (UTC); null while it is not.",
+    "expires_at": "When it expires, in Unix seconds (UTC).",
+    "metadata": METADATA_HELP,
+    "currency": CURRENCY_HELP,
+    "unit_amount": "The price of one unit. " + AMOUNT_HELP,
+    "unit_amount_decimal": "unit_amount as a string, as Stripe answers it.",
+    "amount_subtotal": "The total before discounts and taxes (Kassa has neither). " + AMOUNT_HELP,
+    "amount_total": "The total to pay. " + AMOUNT_HELP,
+    "amount_discount": "Discounts applied: always 0 in Kassa.",
+    "amount_tax": "Tax applied: always 0 in Kassa, which computes no tax.",
+    "amount_shipping": "Shipping charged: always 0 in Kassa.",
+    "email": "An email address.",
+    "name": "The name shown to people.",
+    "phone": "A phone number, as entered.",
+    "address": "A postal address.",
+    "city": "City, district, suburb, town or village.",
+    "country": "Two-letter country code (ISO 3166-1 alpha-2), e.g. `FR`.",
+    "line1": "Address line 1 (street, PO box or company name).",
+    "line2": "Address line 2 (apartment, suite, unit or building).",
+    "postal_code": "ZIP or postal code.",
+    "state": "State, county, province or region.",
+    "active": "Whether the object can be used for new purchases.",
+    "quantity": "How many units, at least 1.",
+    "customer": "The customer's id (`cus_…`).",
+    "payment_intent": "The PaymentIntent's id (`pi_…`).",
+    "payment_method": "The saved card's id (`pm_…`).",
+    "payment_link": "The payment link's id (`plink_…`).",
+    "product": "The product's id (`prod_…`).",
+    "price": "The price's id (`price_…`).",
+    "webhook_endpoint": "The webhook endpoint's id (`we_…`).",
+    "limit": "How many objects to answer, 1 to 100 (default 10).",
+    "starting_after": "A cursor for the next page: the id of the last object of the page you have.",
+    "ending_before": "A cursor for the previous page: the id of the first object of the page you have.",
+    "gt": "Later than this time (Unix seconds).",
+    "gte": "At or later than this time (Unix seconds).",
+    "lt": "Earlier than this time (Unix seconds).",
+    "lte": "At or earlier than this time (Unix seconds).",
+    "ids": "Only these ids (at most 100).",
+    "interval": "How often a recurring price is charged: `day`, `week`, `month` or `year`.",
+    "interval_count": "How many intervals between two charges (1 to 365); `interval=month, interval_count=3` is "
+    "every three months.",
+    "usage_type": "Always `licensed`: the quantity is set, not metered.",
+    "brand": "Card brand: `visa`, `mastercard`, `amex` …",
+    "display_brand": "The brand to show the payer.",
+    "last4": "The card number's last four digits.",
+    "exp_month": "The card's expiry month, 1 to 12.",
+    "exp_year": "The card's four-digit expiry year.",
+    "nickname": "A name for the price, never shown to payers.",
+    "lookup_key": "A key of your own to find the price by (`lookup_keys` on the list) instead of its id; "
+    "unique among the merchant's active prices.",
+    "lookup_keys": "Only prices with one of these lookup keys (at most 10).",
+    "transfer_lookup_key": "Take the lookup key over from the price that has it now.",
+    "images": "Up to 8 image URLs shown with the product.",
+    "statement_descriptor": "What the payer's bank statement shows, at most 22 characters.",
+    "unit_label": "What one unit is called on receipts (`seat`, `kg`), at most 12 characters.",
+    "shippable": "Whether the product is shipped (a physical good).",
+    "height": "Height, in inches.",
+    "length": "Length, in inches.",
+    "weight": "Weight, in ounces.",
+    "width": "Width, in inches.",
+    "package_dimensions": "The package's size and weight, for shipping.",
+    "marketing_features": "Up to 15 features listed with the product on a pricing table.",
+    "tax_code": "Stored and returned as sent: Kassa computes no tax.",
+    "recurring": "For a subscription price: how often it is charged. null for a one-time price.",
+    "deleted": "Always true.",
+    "has_more": "Whether there are more objects after this page.",
+    "data": "The page's objects.",
+    "locale": "The language of the hosted payment page: `auto` (the payer's browser decides), `en` or `fr`.",
+    "client_reference_id": "Your own reference for the checkout (a cart or order id), returned as sent.",
+    "success_url": "Where the payer is sent after paying; `{CHECKOUT_SESSION_ID}` in it is replaced with the "
+    "session's id.",
+    "cancel_url": "Where the payer is sent if they go back instead of paying.",
+    "billing_address_collection": "`auto` (the hosted page asks for an address only when the card needs one) or "
+    "`required` (always).",
+    "phone_number_collection": "Whether the hosted page asks the payer for a phone number.",
+    "enabled": "Whether this is switched on.",
+    "customer_email": "The email the hosted page is filled in with (the payer can still change it).",
+    "customer_details": "What the payer entered on the hosted page (email, name, phone, address); null until then.",
+    "payment_status": "`paid` once the payment succeeded, `unpaid` before.",
+    "mode": "Always `payment` (one-time payments): Kassa has no subscriptions or setup sessions yet.",
+    "line_items": "What is sold: a price (or price_data) and a quantity per line, at most 20 lines.",
+    "price_data": "A one-time price made on the spot (with its product) instead of an existing price.",
+    "product_data": "The product to make with this price.",
+    "receipt_email": "Where the receipt for this payment is sent.",
+    "cancellation_reason": "Why it was canceled: `duplicate`, `fraudulent`, `requested_by_customer` or "
+    "`abandoned`; null unless canceled.",
+    "latest_charge": "The processor's id of the charge that paid it (`ch_…`); null before.",
+    "amount_received": "How much was received. " + AMOUNT_HELP,
+    "amount_capturable": "Always 0: Kassa captures payments as they are confirmed.",
+    "capture_method": "Always `automatic`.",
+    "confirmation_method": "Always `automatic`.",
+    "client_secret": "A secret for the payer's browser to finish this payment; do not log or share it otherwise.",
+    "payment_method_types": 'Always `["card"]`: Kassa takes cards.',
+    "billing_details": "The card holder's details, as the payer entered them.",
+    "card": "The card: brand, last four digits and expiry (never the number).",
+    "token": "A card token (`tok_…`) made by Stripe.js in the payer's browser.",
+    "api_version": "The API version events to this endpoint are rendered with; null for the merchant's default.",
+    "enabled_events": 'The event types sent to this endpoint, e.g. `payment_intent.succeeded`; `["*"]` for all.',
+    "connect": "Stripe Connect's flag: accepted as false only, Kassa has no connected accounts.",
+    "disabled": "true stops deliveries to this endpoint; false resumes them.",
+    "types": "Only events of these types (at most 20).",
+    "delivery_success": "Only events whose delivery to every endpoint succeeded (true) or failed (false).",
+    "pending_webhooks": "How many endpoints have not yet received this event.",
+    "request": "The API request that caused the event: its id and Idempotency-Key, or nulls for an event of the "
+    "processor or the dashboard.",
+    "previous_attributes": "For `*.updated` events, the changed fields' values before the change.",
+    "idempotency_key": "The Idempotency-Key of the request, if it had one.",
+    "reason": "Why it was refunded: `duplicate`, `fraudulent` or `requested_by_customer`; null when not given.",
+    "failure_reason": "Why the refund failed, when it did; null otherwise.",
+    "custom_message": "A message shown on the confirmation page after paying, at most 500 characters.",
+    "redirect": "Where to send the payer after paying.",
+    "hosted_confirmation": "The confirmation page Kassa shows after paying.",
+    "after_completion": "What happens after the payer paid: Kassa's confirmation page, or a redirect to your site.",
+    "total_details": "The total's breakdown (discounts, shipping, tax): zeros in Kassa.",
+    "ui_mode": "Always `hosted`: the payer pays on Kassa's hosted page.",
+    "customer_creation": "When a customer is made for the payer.",
+    "email_collection": "Kassa extension (not in Stripe's API): whether the hosted page asks the payer for an email "
+    "address. Defaults to true.",
+    "balance": "Always 0: Kassa keeps no customer balance.",
+    "use_stripe_sdk": "What Stripe.js needs to take the payer through the bank's check.",
+}

@@ -107,7 +107,11 @@ class CreatedOrTimestamp(Timestamp):
 
 
 class CreatedListParams(ListParams):
-    created = CreatedOrTimestamp(required=False)
+    created = CreatedOrTimestamp(
+        required=False,
+        help_text="Only objects created at this time (Unix seconds), or in a range: `created[gte]`, `created[gt]`, "
+        "`created[lte]`, `created[lt]`.",
+    )
 
 
 def apply_created(queryset, created: dict | None):

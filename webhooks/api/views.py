@@ -13,19 +13,34 @@ from merchants.api.views import StripeView
 from .. import selectors
 from ..models import Event, WebhookEndpoint
 from ..services import endpoints as services
+from . import docs
 from . import serializers as s
 
 
 class WebhookEndpointsView(StripeView):
     resource = "webhook_endpoints"
 
-    @schema.listing(ListParams, s.EndpointOut, "WebhookEndpoint", operation_id="webhook_endpoints_list")
+    @schema.listing(
+        ListParams,
+        s.EndpointOut,
+        "WebhookEndpoint",
+        doc=docs.WEBHOOK_ENDPOINTS_LIST,
+        operation_id="webhook_endpoints_list",
+        url="/v1/webhook_endpoints",
+        expand=False,
+    )
     def get(self, request):
         params, _ = self.params(ListParams)
         queryset = selectors.endpoint_list(merchant=self.merchant, livemode=self.livemode)
         return paginate(self, queryset, params, s.EndpointOut, "/v1/webhook_endpoints")
 
-    @schema.create(s.EndpointCreateParams, s.EndpointOut, operation_id="webhook_endpoints_create")
+    @schema.create(
+        s.EndpointCreateParams,
+        s.EndpointOut,
+        doc=docs.WEBHOOK_ENDPOINTS_CREATE,
+        operation_id="webhook_endpoints_create",
+        expand=False,
+    )
     def post(self, request):
         params, _ = self.params(s.EndpointCreateParams)
         params.pop("connect", None)
@@ -39,18 +54,26 @@ class WebhookEndpointView(StripeView):
     def get_endpoint(self, id: str) -> WebhookEndpoint:
         return self.lookup(WebhookEndpoint, id)
 
-    @schema.read(s.EndpointOut, operation_id="webhook_endpoints_retrieve")
+    @schema.read(
+        s.EndpointOut, doc=docs.WEBHOOK_ENDPOINTS_RETRIEVE, operation_id="webhook_endpoints_retrieve", expand=False
+    )
     def get(self, request, id):
         self.params(StrictSerializer)
         return self.render(s.EndpointOut, self.get_endpoint(id))
 
-    @schema.create(s.EndpointUpdateParams, s.EndpointOut, operation_id="webhook_endpoints_update")
+    @schema.create(
+        s.EndpointUpdateParams,
+        s.EndpointOut,
+        doc=docs.WEBHOOK_ENDPOINTS_UPDATE,
+        operation_id="webhook_endpoints_update",
+        expand=False,
+    )
     def post(self, request, id):
         endpoint = self.get_endpoint(id)
         params, _ = self.params(s.EndpointUpdateParams)
         return self.render(s.EndpointOut, services.webhook_endpoint_update(endpoint=endpoint, **params))
 
-    @schema.read(DeletedOut, operation_id="webhook_endpoints_delete")
+    @schema.read(DeletedOut, doc=docs.WEBHOOK_ENDPOINTS_DELETE, operation_id="webhook_endpoints_delete", expand=False)
     def delete(self, request, id):
         deleted_id = services.webhook_endpoint_delete(endpoint=self.get_endpoint(id))
         return self.render(DeletedOut, {"id": deleted_id, "object": "webhook_endpoint", "deleted": True})
@@ -59,7 +82,15 @@ class WebhookEndpointView(StripeView):
 class EventsView(StripeView):
     resource = "events"
 
-    @schema.listing(s.EventListParams, s.EventOut, "Event", operation_id="events_list")
+    @schema.listing(
+        s.EventListParams,
+        s.EventDoc,
+        "Event",
+        doc=docs.EVENTS_LIST,
+        operation_id="events_list",
+        url="/v1/events",
+        expand=False,
+    )
     def get(self, request):
         params, _ = self.params(s.EventListParams)
         queryset = selectors.event_list(
@@ -75,7 +106,7 @@ class EventsView(StripeView):
 class EventView(StripeView):
     resource = "events"
 
-    @schema.read(s.EventOut, operation_id="events_retrieve")
+    @schema.read(s.EventDoc, doc=docs.EVENTS_RETRIEVE, operation_id="events_retrieve", expand=False)
     def get(self, request, id):
         self.params(StrictSerializer)
         event = self.lookup(Event, id)
@@ -88,7 +119,7 @@ class EventRetryView(StripeView):
     resource = "webhook_endpoints"
     also_reads = ("events",)
 
-    @schema.create(s.EventRetryParams, s.EventOut, operation_id="events_retry")
+    @schema.create(s.EventRetryParams, s.EventDoc, doc=docs.EVENTS_RETRY, operation_id="events_retry", expand=False)
     def post(self, request, id):
         # The event first, as every view looks up its object: a foreign id is a 404 whatever the body.
         event = self.lookup(Event, id)

@@ -40,9 +40,11 @@ class DefaultPriceDataParams(f.StrictSerializer):
 class ProductFieldsParams(f.StrictSerializer):
     """What products_create and products_update share."""
 
-    description = f.OptionalString(max_length=40000)
+    description = f.OptionalString(
+        max_length=40000, help_text="What the product is, shown to payers on the hosted payment page."
+    )
     images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
-    url = f.OptionalString(max_length=2000)
+    url = f.OptionalString(max_length=2000, help_text="A page of your site about the product.")
     unit_label = f.OptionalString(max_length=12)
     shippable = f.Boolean(required=False)
     statement_descriptor = f.OptionalString(max_length=22)
@@ -90,7 +92,9 @@ class ProductOut(serializers.Serializer):
     active = serializers.BooleanField()
     created = f.UnixTime()
     default_price = serializers.SerializerMethodField()
-    description = serializers.CharField(allow_null=True)
+    description = serializers.CharField(
+        allow_null=True, help_text="What the product is, shown to payers on the hosted payment page."
+    )
     images = serializers.ListField(child=serializers.CharField())
     livemode = serializers.BooleanField()
     marketing_features = MarketingFeatureOut(many=True)
@@ -103,7 +107,7 @@ class ProductOut(serializers.Serializer):
     type = f.Constant("service")
     unit_label = serializers.CharField(allow_null=True)
     updated = f.UnixTime()
-    url = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True, help_text="A page of your site about the product.")
 
     @extend_schema_field(
         {
@@ -189,10 +193,11 @@ class PriceOut(serializers.Serializer):
     tax_behavior = f.Fixed("unspecified")
     tiers_mode = f.Fixed(None)
     transform_quantity = f.Fixed(None, "object")
-    type = serializers.CharField()
+    type = serializers.CharField(help_text="`one_time` (paid once) or `recurring` (a subscription price).")
     unit_amount = serializers.IntegerField()
     unit_amount_decimal = serializers.SerializerMethodField()
 
+    @extend_schema_field(serializers.CharField(help_text="Always `per_unit`: the unit amount times the quantity."))
     def get_billing_scheme(self, _) -> str:
         return "per_unit"
 
@@ -240,7 +245,9 @@ class CustomerParams(f.StrictSerializer):
     email = f.OptionalString(max_length=512)
     name = f.OptionalString(max_length=256)
     phone = f.OptionalString(max_length=40)
-    description = f.OptionalString(max_length=5000)
+    description = f.OptionalString(
+        max_length=5000, help_text="A note about the customer, for you; payers never see it."
+    )
     address = AddressParams(required=False, allow_null=True)
     metadata = f.Metadata()
 
@@ -268,7 +275,9 @@ class CustomerOut(serializers.Serializer):
     currency = serializers.SerializerMethodField()
     default_source = f.Fixed(None)
     delinquent = f.Fixed(False)
-    description = serializers.CharField(allow_null=True)
+    description = serializers.CharField(
+        allow_null=True, help_text="A note about the customer, for you; payers never see it."
+    )
     discount = f.Fixed(None, "object")
     email = serializers.CharField(allow_null=True)
     invoice_prefix = f.Fixed(None)

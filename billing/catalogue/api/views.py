@@ -10,11 +10,13 @@ from merchants.api.views import StripeView
 
 from .. import selectors, services
 from ..models import Customer, Price, Product
+from . import docs
 from . import serializers as s
 
 
 class CatalogueView(StripeView):
-    """A StripeView that knows customers are tombstoned: a deleted one is missing when referred to."""
+    # A StripeView that knows customers are tombstoned: a deleted one is missing when referred to.
+    # (A comment, not a docstring: drf-spectacular would show a docstring in the API docs.)
 
     def lookup_customer(self, public_id: str, *, param: str | None = None, allow_deleted: bool = False) -> Customer:
         customer = self.lookup(Customer, public_id, param=param)
@@ -30,7 +32,14 @@ class ProductsView(StripeView):
     resource = "products"
     expandable = {"default_price": "prices"}
 
-    @schema.listing(s.ProductListParams, s.ProductOut, "Product", operation_id="products_list")
+    @schema.listing(
+        s.ProductListParams,
+        s.ProductOut,
+        "Product",
+        doc=docs.PRODUCTS_LIST,
+        operation_id="products_list",
+        url="/v1/products",
+    )
     def get(self, request):
         params, expand = self.params(s.ProductListParams)
         queryset = selectors.product_list(
@@ -38,7 +47,7 @@ class ProductsView(StripeView):
         )
         return paginate(self, queryset, params, s.ProductOut, "/v1/products", expand)
 
-    @schema.create(s.ProductCreateParams, s.ProductOut, operation_id="products_create")
+    @schema.create(s.ProductCreateParams, s.ProductOut, doc=docs.PRODUCTS_CREATE, operation_id="products_create")
     def post(self, request):
         params, expand = self.params(s.ProductCreateParams)
         product = services.product_create(merchant=self.merchant, livemode=self.livemode, **params)
@@ -52,12 +61,12 @@ class ProductView(StripeView):
     def get_product(self, id: str) -> Product:
         return self.lookup(Product, id, queryset=self.scoped(Product).select_related("default_price"))
 
-    @schema.read(s.ProductOut, operation_id="products_retrieve")
+    @schema.read(s.ProductOut, doc=docs.PRODUCTS_RETRIEVE, operation_id="products_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.ProductOut, self.get_product(id), expand)
 
-    @schema.create(s.ProductUpdateParams, s.ProductOut, operation_id="products_update")
+    @schema.create(s.ProductUpdateParams, s.ProductOut, doc=docs.PRODUCTS_UPDATE, operation_id="products_update")
     def post(self, request, id):
         product = self.get_product(id)
         params, expand = self.params(s.ProductUpdateParams)
@@ -65,7 +74,7 @@ class ProductView(StripeView):
             params["default_price"] = self.lookup(Price, params["default_price"], param="default_price")
         return self.render(s.ProductOut, services.product_update(product=product, **params), expand)
 
-    @schema.read(DeletedOut, operation_id="products_delete")
+    @schema.read(DeletedOut, doc=docs.PRODUCTS_DELETE, operation_id="products_delete", expand=False)
     def delete(self, request, id):
         deleted_id = services.product_delete(product=self.get_product(id))
         return self.render(DeletedOut, {"id": deleted_id, "object": "product", "deleted": True})
@@ -75,7 +84,9 @@ class PricesView(StripeView):
     resource = "prices"
     expandable = {"product": "products"}
 
-    @schema.listing(s.PriceListParams, s.PriceOut, "Price", operation_id="prices_list")
+    @schema.listing(
+        s.PriceListParams, s.PriceOut, "Price", doc=docs.PRICES_LIST, operation_id="prices_list", url="/v1/prices"
+    )
     def get(self, request):
         params, expand = self.params(s.PriceListParams)
         recurring = params.get("recurring") or {}
@@ -91,7 +102,7 @@ class PricesView(StripeView):
         )
         return paginate(self, queryset, params, s.PriceOut, "/v1/prices", expand)
 
-    @schema.create(s.PriceCreateParams, s.PriceOut, operation_id="prices_create")
+    @schema.create(s.PriceCreateParams, s.PriceOut, doc=docs.PRICES_CREATE, operation_id="prices_create")
     def post(self, request):
         params, expand = self.params(s.PriceCreateParams)
         if "product" in params:
@@ -107,12 +118,12 @@ class PriceView(StripeView):
     def get_price(self, id: str) -> Price:
         return self.lookup(Price, id)
 
-    @schema.read(s.PriceOut, operation_id="prices_retrieve")
+    @schema.read(s.PriceOut, doc=docs.PRICES_RETRIEVE, operation_id="prices_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.PriceOut, self.get_price(id), expand)
 
-    @schema.create(s.PriceUpdateParams, s.PriceOut, operation_id="prices_update")
+    @schema.create(s.PriceUpdateParams, s.PriceOut, doc=docs.PRICES_UPDATE, operation_id="prices_update")
     def post(self, request, id):
         price = self.get_price(id)
         params, expand = self.params(s.PriceUpdateParams)
@@ -122,13 +133,23 @@ class PriceView(StripeView):
 class CustomersView(StripeView):
     resource = "customers"
 
-    @schema.listing(s.CustomerListParams, s.CustomerOut, "Customer", operation_id="customers_list")
+    @schema.listing(
+        s.CustomerListParams,
+        s.CustomerOut,
+        "Customer",
+        doc=docs.CUSTOMERS_LIST,
+        operation_id="customers_list",
+        url="/v1/customers",
+        expand=False,
+    )
     def get(self, request):
         params, expand = self.params(s.CustomerListParams)
         queryset = selectors.customer_list(merchant=self.merchant, livemode=self.livemode, email=params.get("email"))
         return paginate(self, queryset, params, s.CustomerOut, "/v1/customers", expand)
 
-    @schema.create(s.CustomerParams, s.CustomerOut, operation_id="customers_create")
+    @schema.create(
+        s.CustomerParams, s.CustomerOut, doc=docs.CUSTOMERS_CREATE, operation_id="customers_create", expand=False
+    )
     def post(self, request):
         params, expand = self.params(s.CustomerParams)
         customer = services.customer_create(merchant=self.merchant, livemode=self.livemode, **params)
@@ -142,19 +163,23 @@ class CustomerView(CatalogueView):
         PolymorphicProxySerializer(
             component_name="CustomerOrDeleted", serializers=[s.CustomerOut, DeletedOut], resource_type_field_name=None
         ),
+        doc=docs.CUSTOMERS_RETRIEVE,
         operation_id="customers_retrieve",
+        expand=False,
     )
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.CustomerOut, self.lookup_customer(id, allow_deleted=True), expand)
 
-    @schema.create(s.CustomerParams, s.CustomerOut, operation_id="customers_update")
+    @schema.create(
+        s.CustomerParams, s.CustomerOut, doc=docs.CUSTOMERS_UPDATE, operation_id="customers_update", expand=False
+    )
     def post(self, request, id):
         customer = self.lookup_customer(id)
         params, expand = self.params(s.CustomerParams)
         return self.render(s.CustomerOut, services.customer_update(customer=customer, **params), expand)
 
-    @schema.read(DeletedOut, operation_id="customers_delete")
+    @schema.read(DeletedOut, doc=docs.CUSTOMERS_DELETE, operation_id="customers_delete", expand=False)
     def delete(self, request, id):
         customer = services.customer_delete(customer=self.lookup_customer(id))
         return self.render(s.CustomerOut, customer)

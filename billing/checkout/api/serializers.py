@@ -29,7 +29,7 @@ class PhoneNumberCollectionOut(serializers.Serializer):
 
 class InlineProductDataParams(f.StrictSerializer):
     name = f.String(max_length=250)
-    description = f.OptionalString(max_length=40000)
+    description = f.OptionalString(max_length=40000, help_text="What the product is, shown to payers.")
     images = f.List(child=f.String(max_length=2048), required=False, max_length=8)
     metadata = f.Metadata()
 
@@ -49,7 +49,7 @@ class PaymentLinkLineItemParams(f.StrictSerializer):
 
 
 class AfterCompletionRedirectParams(f.StrictSerializer):
-    url = f.String(max_length=2048)
+    url = f.String(max_length=2048, help_text="Your page to send the payer to after paying.")
 
 
 class AfterCompletionConfirmationParams(f.StrictSerializer):
@@ -169,10 +169,15 @@ class PaymentLinkOut(serializers.Serializer):
         inline_serializer(
             "PaymentLinkAfterCompletion",
             {
-                "type": serializers.ChoiceField(choices=PaymentLink.AfterCompletion.values),
+                "type": serializers.ChoiceField(
+                    choices=PaymentLink.AfterCompletion.values,
+                    help_text="`hosted_confirmation` (Kassa's page) or `redirect` (your page).",
+                ),
                 # One of the two, the one ``type`` names, as at Stripe.
                 "redirect": inline_serializer(
-                    "PaymentLinkAfterCompletionRedirect", {"url": serializers.CharField()}, required=False
+                    "PaymentLinkAfterCompletionRedirect",
+                    {"url": serializers.CharField(help_text="Your page the payer is sent to after paying.")},
+                    required=False,
                 ),
                 "hosted_confirmation": inline_serializer(
                     "PaymentLinkAfterCompletionHostedConfirmation",
@@ -190,6 +195,7 @@ class PaymentLinkOut(serializers.Serializer):
             "hosted_confirmation": {"custom_message": link.after_completion_message or None},
         }
 
+    @extend_schema_field(serializers.BooleanField(help_text="Always false: Kassa has no promotion codes."))
     def get_allow_promotion_codes(self, _) -> bool:
         return False
 
@@ -200,6 +206,7 @@ class PaymentLinkOut(serializers.Serializer):
     def get_payment_method_types(self, _) -> list[str]:
         return ["card"]
 
+    @extend_schema_field(serializers.CharField(help_text="The link to share: its hosted payment page."))
     def get_url(self, link: PaymentLink) -> str:
         return checkout.payment_link_url(link)
 
@@ -218,7 +225,7 @@ class LineItemOut(serializers.Serializer):
     amount_total = serializers.IntegerField()
     adjustable_quantity = f.Fixed(None, "object")
     currency = serializers.CharField()
-    description = serializers.CharField()
+    description = serializers.CharField(help_text="What the line sells: the product's name.")
     price = serializers.SerializerMethodField()
     quantity = serializers.IntegerField()
 
@@ -240,7 +247,7 @@ class PaymentLinkLineItemOut(LineItemOut):
     amount_subtotal = serializers.SerializerMethodField()
     amount_total = serializers.SerializerMethodField()
     currency = serializers.CharField(source="price.currency")
-    description = serializers.CharField(source="price.product.name")
+    description = serializers.CharField(source="price.product.name", help_text="The product's name.")
 
     def get_amount_subtotal(self, item) -> int:
         return item.price.unit_amount * item.quantity
@@ -368,7 +375,9 @@ class CheckoutSessionOut(serializers.Serializer):
     shipping_address_collection = f.Fixed(None, "object")
     shipping_cost = f.Fixed(None, "object")
     shipping_options = f.Fixed([])
-    status = serializers.CharField()
+    status = serializers.CharField(
+        help_text="`open` (can be paid), `complete` (paid) or `expired` (can no longer be paid)."
+    )
     submit_type = f.Fixed(None)
     subscription = f.Fixed(None)
     success_url = serializers.CharField(allow_null=True)
@@ -422,6 +431,11 @@ class CheckoutSessionOut(serializers.Serializer):
     def get_ui_mode(self, _) -> str:
         return "hosted"
 
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True, help_text="The hosted payment page to send the payer to; null once not open."
+        )
+    )
     def get_url(self, session: CheckoutSession) -> str | None:
         # As at Stripe: the hosted page's address only while the session can still be paid.
         return checkout.checkout_session_url(session) if session.status == CheckoutSession.Status.OPEN else None

@@ -21,6 +21,7 @@ from ...catalogue.models import Price
 from .. import selectors
 from .. import services as checkout
 from ..models import CheckoutSession, PaymentLink
+from . import docs
 from . import serializers as s
 
 CORS_HEADERS = {
@@ -71,7 +72,15 @@ class LineItemsMixin:
 class PaymentLinksView(LineItemsMixin, CatalogueView):
     resource = "payment_links"
 
-    @schema.listing(s.PaymentLinkListParams, s.PaymentLinkOut, "PaymentLink", operation_id="payment_links_list")
+    @schema.listing(
+        s.PaymentLinkListParams,
+        s.PaymentLinkOut,
+        "PaymentLink",
+        doc=docs.PAYMENT_LINKS_LIST,
+        operation_id="payment_links_list",
+        url="/v1/payment_links",
+        expand=False,
+    )
     def get(self, request):
         params, expand = self.params(s.PaymentLinkListParams)
         queryset = selectors.payment_link_list(
@@ -79,7 +88,13 @@ class PaymentLinksView(LineItemsMixin, CatalogueView):
         )
         return paginate(self, queryset, params, s.PaymentLinkOut, "/v1/payment_links", expand)
 
-    @schema.create(s.PaymentLinkCreateParams, s.PaymentLinkOut, operation_id="payment_links_create")
+    @schema.create(
+        s.PaymentLinkCreateParams,
+        s.PaymentLinkOut,
+        doc=docs.PAYMENT_LINKS_CREATE,
+        operation_id="payment_links_create",
+        expand=False,
+    )
     def post(self, request):
         params, expand = self.params(s.PaymentLinkCreateParams)
         params["line_items"] = self.resolve_prices(params["line_items"])
@@ -90,12 +105,18 @@ class PaymentLinksView(LineItemsMixin, CatalogueView):
 class PaymentLinkView(CatalogueView):
     resource = "payment_links"
 
-    @schema.read(s.PaymentLinkOut, operation_id="payment_links_retrieve")
+    @schema.read(s.PaymentLinkOut, doc=docs.PAYMENT_LINKS_RETRIEVE, operation_id="payment_links_retrieve", expand=False)
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.PaymentLinkOut, self.lookup(PaymentLink, id), expand)
 
-    @schema.create(s.PaymentLinkUpdateParams, s.PaymentLinkOut, operation_id="payment_links_update")
+    @schema.create(
+        s.PaymentLinkUpdateParams,
+        s.PaymentLinkOut,
+        doc=docs.PAYMENT_LINKS_UPDATE,
+        operation_id="payment_links_update",
+        expand=False,
+    )
     def post(self, request, id):
         link = self.lookup(PaymentLink, id)
         params, expand = self.params(s.PaymentLinkUpdateParams)
@@ -107,7 +128,12 @@ class PaymentLinkLineItemsView(CatalogueView):
     expandable = {"price.product": "products"}
 
     @schema.listing(
-        ListParams, s.PaymentLinkLineItemOut, "PaymentLinkLineItem", operation_id="payment_links_line_items"
+        ListParams,
+        s.PaymentLinkLineItemOut,
+        "PaymentLinkLineItem",
+        doc=docs.PAYMENT_LINKS_LINE_ITEMS,
+        operation_id="payment_links_line_items",
+        url="/v1/payment_links/{id}/line_items",
     )
     def get(self, request, id):
         params, expand = self.params(ListParams)
@@ -151,7 +177,12 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView
         return response
 
     @schema.listing(
-        s.CheckoutSessionListParams, s.CheckoutSessionOut, "CheckoutSession", operation_id="checkout_sessions_list"
+        s.CheckoutSessionListParams,
+        s.CheckoutSessionOut,
+        "CheckoutSession",
+        doc=docs.CHECKOUT_SESSIONS_LIST,
+        operation_id="checkout_sessions_list",
+        url="/v1/checkout/sessions",
     )
     def get(self, request):
         params, expand = self.params(s.CheckoutSessionListParams)
@@ -159,7 +190,12 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView
         queryset = selectors.checkout_session_list(merchant=self.merchant, livemode=self.livemode, **filters)
         return paginate(self, queryset, params, s.CheckoutSessionOut, "/v1/checkout/sessions", expand)
 
-    @schema.create(s.CheckoutSessionCreateParams, s.CheckoutSessionOut, operation_id="checkout_sessions_create")
+    @schema.create(
+        s.CheckoutSessionCreateParams,
+        s.CheckoutSessionOut,
+        doc=docs.CHECKOUT_SESSIONS_CREATE,
+        operation_id="checkout_sessions_create",
+    )
     def post(self, request):
         params, expand = self.params(s.CheckoutSessionCreateParams)
         if "payment_link" in params:
@@ -198,7 +234,7 @@ PUBLIC_SESSION_FIELDS = (
 class CheckoutSessionView(CheckoutSessionQueries, CatalogueView):
     resource = "checkout_sessions"
 
-    @schema.read(s.CheckoutSessionOut, operation_id="checkout_sessions_retrieve")
+    @schema.read(s.CheckoutSessionOut, doc=docs.CHECKOUT_SESSIONS_RETRIEVE, operation_id="checkout_sessions_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.CheckoutSessionOut, self.get_session(id), expand)
@@ -207,7 +243,12 @@ class CheckoutSessionView(CheckoutSessionQueries, CatalogueView):
 class CheckoutSessionExpireView(CheckoutSessionQueries, CatalogueView):
     resource = "checkout_sessions"
 
-    @schema.create(s.CheckoutSessionExpireParams, s.CheckoutSessionOut, operation_id="checkout_sessions_expire")
+    @schema.create(
+        s.CheckoutSessionExpireParams,
+        s.CheckoutSessionOut,
+        doc=docs.CHECKOUT_SESSIONS_EXPIRE,
+        operation_id="checkout_sessions_expire",
+    )
     def post(self, request, id):
         session = self.get_session(id)
         _, expand = self.params(s.CheckoutSessionExpireParams)
@@ -219,7 +260,14 @@ class CheckoutSessionLineItemsView(CatalogueView):
     resource = "checkout_sessions"
     expandable = {"price.product": "products"}
 
-    @schema.listing(ListParams, s.LineItemOut, "CheckoutSessionLineItem", operation_id="checkout_sessions_line_items")
+    @schema.listing(
+        ListParams,
+        s.LineItemOut,
+        "CheckoutSessionLineItem",
+        doc=docs.CHECKOUT_SESSIONS_LINE_ITEMS,
+        operation_id="checkout_sessions_line_items",
+        url="/v1/checkout/sessions/{id}/line_items",
+    )
     def get(self, request, id):
         params, expand = self.params(ListParams)
         session = self.lookup(CheckoutSession, id)

@@ -29,8 +29,11 @@ def _check_email(value: str | None) -> str | None:
     return value
 
 
+DESCRIPTION_HELP = "What the payment is for, for you (the dashboard shows it)."
+
+
 class PaymentIntentUpdateParams(f.StrictSerializer):
-    description = f.OptionalString(max_length=1000)
+    description = f.OptionalString(max_length=1000, help_text=DESCRIPTION_HELP)
     receipt_email = f.OptionalString(max_length=254)
     metadata = f.Metadata()
 
@@ -39,13 +42,18 @@ class PaymentIntentUpdateParams(f.StrictSerializer):
 
 
 class PaymentIntentCreateParams(PaymentIntentUpdateParams):
-    amount = f.Amount(min_value=1)
+    amount = f.Amount(min_value=1, help_text="How much to charge, at least 1. " + f.AMOUNT_HELP)
     currency = f.Currency()
-    customer = f.String(required=False, **ID)
+    customer = f.String(required=False, help_text="The customer who pays (`cus_…`).", **ID)
     payment_method = f.String(
         required=False, help_text="A saved card (pm_…) of the customer; required with confirm=true.", **ID
     )
-    confirm = f.Boolean(required=False, default=False)
+    confirm = f.Boolean(
+        required=False,
+        default=False,
+        help_text="true charges payment_method at once (as a separate confirm call would); false (the default) "
+        "leaves the PaymentIntent to be confirmed later.",
+    )
     payment_method_types = card_only_types()
 
     def validate(self, attrs):
@@ -72,7 +80,7 @@ class PaymentIntentCancelParams(f.StrictSerializer):
 class PaymentIntentOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("payment_intent")
-    amount = serializers.IntegerField()
+    amount = serializers.IntegerField(help_text="How much to charge. " + f.AMOUNT_HELP)
     amount_capturable = serializers.SerializerMethodField()
     amount_received = serializers.IntegerField()
     application = f.Fixed(None)
@@ -86,7 +94,7 @@ class PaymentIntentOut(serializers.Serializer):
     created = f.UnixTime()
     currency = serializers.CharField()
     customer = serializers.SerializerMethodField()
-    description = serializers.CharField(allow_null=True)
+    description = serializers.CharField(allow_null=True, help_text=DESCRIPTION_HELP)
     last_payment_error = serializers.SerializerMethodField()
     latest_charge = serializers.CharField(allow_null=True)
     livemode = serializers.BooleanField()
@@ -103,7 +111,11 @@ class PaymentIntentOut(serializers.Serializer):
     source = f.Fixed(None)
     statement_descriptor = f.Fixed(None)
     statement_descriptor_suffix = f.Fixed(None)
-    status = serializers.CharField()
+    status = serializers.CharField(
+        help_text="`requires_payment_method` (waiting for a card, or the last one was refused), "
+        "`requires_confirmation`, `requires_action` (3-D Secure, see next_action), `processing`, `succeeded` "
+        "or `canceled`."
+    )
     transfer_data = f.Fixed(None, "object")
     transfer_group = f.Fixed(None)
 
@@ -120,7 +132,12 @@ class PaymentIntentOut(serializers.Serializer):
     def get_customer(self, intent: PaymentIntent):
         return reference(self, intent.customer, "customer", CustomerOut)
 
-    @extend_schema_field(serializers.DictField(allow_null=True))
+    @extend_schema_field(
+        serializers.DictField(
+            allow_null=True,
+            help_text="Why the last attempt failed (`type`, `code`, `decline_code`, `message`); null when it did not.",
+        )
+    )
     def get_last_payment_error(self, intent: PaymentIntent):
         error = intent.last_payment_error
         if not error:
@@ -131,11 +148,11 @@ class PaymentIntentOut(serializers.Serializer):
         inline_serializer(
             "PaymentIntentNextAction",
             {
-                "type": serializers.CharField(),
+                "type": serializers.CharField(help_text="Always `use_stripe_sdk`."),
                 "use_stripe_sdk": inline_serializer(
                     "PaymentIntentUseStripeSdk",
                     {
-                        "type": serializers.CharField(),
+                        "type": serializers.CharField(help_text="Always `stripe_js`."),
                         "client_secret": serializers.CharField(
                             allow_null=True, help_text="The processor's client secret, for Stripe.js."
                         ),
@@ -183,9 +200,11 @@ class RefundListParams(CreatedListParams):
 class RefundOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("refund")
-    amount = serializers.IntegerField()
+    amount = serializers.IntegerField(help_text="How much is refunded. " + f.AMOUNT_HELP)
     balance_transaction = f.Fixed(None)
-    charge = serializers.CharField(source="payment_intent.latest_charge", allow_null=True)
+    charge = serializers.CharField(
+        source="payment_intent.latest_charge", allow_null=True, help_text="The refunded charge's id (`ch_…`)."
+    )
     created = f.UnixTime()
     currency = serializers.CharField()
     description = f.Fixed(None)
@@ -198,7 +217,7 @@ class RefundOut(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
     receipt_number = f.Fixed(None)
     source_transfer_reversal = f.Fixed(None)
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="`pending`, `succeeded`, `failed` or `canceled`.")
     transfer_reversal = f.Fixed(None)
 
     @reference_field("PaymentIntent")
@@ -277,7 +296,7 @@ class PaymentMethodOut(serializers.Serializer):
     customer = serializers.SerializerMethodField()
     livemode = serializers.BooleanField()
     metadata = serializers.DictField(child=serializers.CharField())
-    type = serializers.CharField()
+    type = serializers.CharField(help_text="Always `card`.")
 
     @extend_schema_field(serializers.DictField())
     def get_billing_details(self, method):

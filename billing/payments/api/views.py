@@ -16,6 +16,7 @@ from ...catalogue.api.views import CatalogueView
 from .. import selectors
 from .. import services as payments
 from ..models import PaymentIntent, PaymentMethod, Refund
+from . import docs
 from . import serializers as s
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,14 @@ class PaymentIntentViewBase(CatalogueView):
 
 
 class PaymentIntentsView(PaymentIntentViewBase):
-    @schema.listing(s.PaymentIntentListParams, s.PaymentIntentOut, "PaymentIntent", operation_id="payment_intents_list")
+    @schema.listing(
+        s.PaymentIntentListParams,
+        s.PaymentIntentOut,
+        "PaymentIntent",
+        doc=docs.PAYMENT_INTENTS_LIST,
+        operation_id="payment_intents_list",
+        url="/v1/payment_intents",
+    )
     def get(self, request):
         params, expand = self.params(s.PaymentIntentListParams)
         queryset = selectors.payment_intent_list(
@@ -60,7 +68,12 @@ class PaymentIntentsView(PaymentIntentViewBase):
         )
         return paginate(self, queryset, params, s.PaymentIntentOut, "/v1/payment_intents", expand)
 
-    @schema.create(s.PaymentIntentCreateParams, s.PaymentIntentOut, operation_id="payment_intents_create")
+    @schema.create(
+        s.PaymentIntentCreateParams,
+        s.PaymentIntentOut,
+        doc=docs.PAYMENT_INTENTS_CREATE,
+        operation_id="payment_intents_create",
+    )
     def post(self, request):
         params, expand = self.params(s.PaymentIntentCreateParams)
         confirm = params.pop("confirm")
@@ -79,13 +92,18 @@ class PaymentIntentsView(PaymentIntentViewBase):
 
 
 class PaymentIntentView(PaymentIntentViewBase):
-    @schema.read(s.PaymentIntentOut, operation_id="payment_intents_retrieve")
+    @schema.read(s.PaymentIntentOut, doc=docs.PAYMENT_INTENTS_RETRIEVE, operation_id="payment_intents_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         payment_intent = payments.payment_intent_current(payment_intent=self.get_payment_intent(id))
         return self.render(s.PaymentIntentOut, payment_intent, expand)
 
-    @schema.create(s.PaymentIntentUpdateParams, s.PaymentIntentOut, operation_id="payment_intents_update")
+    @schema.create(
+        s.PaymentIntentUpdateParams,
+        s.PaymentIntentOut,
+        doc=docs.PAYMENT_INTENTS_UPDATE,
+        operation_id="payment_intents_update",
+    )
     def post(self, request, id):
         payment_intent = self.get_payment_intent(id)
         params, expand = self.params(s.PaymentIntentUpdateParams)
@@ -94,7 +112,12 @@ class PaymentIntentView(PaymentIntentViewBase):
 
 
 class PaymentIntentConfirmView(PaymentIntentViewBase):
-    @schema.create(s.PaymentIntentConfirmParams, s.PaymentIntentOut, operation_id="payment_intents_confirm")
+    @schema.create(
+        s.PaymentIntentConfirmParams,
+        s.PaymentIntentOut,
+        doc=docs.PAYMENT_INTENTS_CONFIRM,
+        operation_id="payment_intents_confirm",
+    )
     def post(self, request, id):
         payment_intent = self.get_payment_intent(id)
         params, expand = self.params(s.PaymentIntentConfirmParams)
@@ -109,7 +132,12 @@ class PaymentIntentConfirmView(PaymentIntentViewBase):
 
 
 class PaymentIntentCancelView(PaymentIntentViewBase):
-    @schema.create(s.PaymentIntentCancelParams, s.PaymentIntentOut, operation_id="payment_intents_cancel")
+    @schema.create(
+        s.PaymentIntentCancelParams,
+        s.PaymentIntentOut,
+        doc=docs.PAYMENT_INTENTS_CANCEL,
+        operation_id="payment_intents_cancel",
+    )
     def post(self, request, id):
         payment_intent = self.get_payment_intent(id)
         params, expand = self.params(s.PaymentIntentCancelParams)
@@ -124,7 +152,9 @@ class RefundsView(CatalogueView):
     resource = "refunds"
     expandable = {"payment_intent": "payment_intents"}
 
-    @schema.listing(s.RefundListParams, s.RefundOut, "Refund", operation_id="refunds_list")
+    @schema.listing(
+        s.RefundListParams, s.RefundOut, "Refund", doc=docs.REFUNDS_LIST, operation_id="refunds_list", url="/v1/refunds"
+    )
     def get(self, request):
         params, expand = self.params(s.RefundListParams)
         queryset = selectors.refund_list(
@@ -132,7 +162,7 @@ class RefundsView(CatalogueView):
         )
         return paginate(self, queryset, params, s.RefundOut, "/v1/refunds", expand)
 
-    @schema.create(s.RefundCreateParams, s.RefundOut, operation_id="refunds_create")
+    @schema.create(s.RefundCreateParams, s.RefundOut, doc=docs.REFUNDS_CREATE, operation_id="refunds_create")
     def post(self, request):
         params, expand = self.params(s.RefundCreateParams)
         params["payment_intent"] = self.lookup(PaymentIntent, params["payment_intent"], param="payment_intent")
@@ -143,13 +173,13 @@ class RefundView(CatalogueView):
     resource = "refunds"
     expandable = {"payment_intent": "payment_intents"}
 
-    @schema.read(s.RefundOut, operation_id="refunds_retrieve")
+    @schema.read(s.RefundOut, doc=docs.REFUNDS_RETRIEVE, operation_id="refunds_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         refund = self.lookup(Refund, id, queryset=selectors.refund_list(merchant=self.merchant, livemode=self.livemode))
         return self.render(s.RefundOut, refund, expand)
 
-    @schema.create(s.RefundUpdateParams, s.RefundOut, operation_id="refunds_update")
+    @schema.create(s.RefundUpdateParams, s.RefundOut, doc=docs.REFUNDS_UPDATE, operation_id="refunds_update")
     def post(self, request, id):
         refund = self.lookup(Refund, id)
         params, expand = self.params(s.RefundUpdateParams)
@@ -163,14 +193,26 @@ class PaymentMethodsView(CatalogueView):
     resource = "payment_methods"
     expandable = {"customer": "customers"}
 
-    @schema.listing(s.PaymentMethodListParams, s.PaymentMethodOut, "PaymentMethod", operation_id="payment_methods_list")
+    @schema.listing(
+        s.PaymentMethodListParams,
+        s.PaymentMethodOut,
+        "PaymentMethod",
+        doc=docs.PAYMENT_METHODS_LIST,
+        operation_id="payment_methods_list",
+        url="/v1/payment_methods",
+    )
     def get(self, request):
         params, expand = self.params(s.PaymentMethodListParams)
         customer = self.lookup_customer(params["customer"], param="customer")
         queryset = selectors.payment_method_list(merchant=self.merchant, livemode=self.livemode, customer=customer)
         return paginate(self, queryset, params, s.PaymentMethodOut, "/v1/payment_methods", expand)
 
-    @schema.create(s.PaymentMethodCreateParams, s.PaymentMethodOut, operation_id="payment_methods_create")
+    @schema.create(
+        s.PaymentMethodCreateParams,
+        s.PaymentMethodOut,
+        doc=docs.PAYMENT_METHODS_CREATE,
+        operation_id="payment_methods_create",
+    )
     def post(self, request):
         params, expand = self.params(s.PaymentMethodCreateParams)
         customer = self.lookup_customer(params["customer"], param="customer")
@@ -184,7 +226,7 @@ class PaymentMethodView(CatalogueView):
     resource = "payment_methods"
     expandable = {"customer": "customers"}
 
-    @schema.read(s.PaymentMethodOut, operation_id="payment_methods_retrieve")
+    @schema.read(s.PaymentMethodOut, doc=docs.PAYMENT_METHODS_RETRIEVE, operation_id="payment_methods_retrieve")
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         queryset = selectors.payment_method_list(merchant=self.merchant, livemode=self.livemode)
@@ -199,7 +241,9 @@ class CustomerPaymentMethodsView(CatalogueView):
         s.CustomerPaymentMethodListParams,
         s.PaymentMethodOut,
         "CustomerPaymentMethod",
+        doc=docs.CUSTOMERS_PAYMENT_METHODS_LIST,
         operation_id="customers_payment_methods_list",
+        url="/v1/customers/{id}/payment_methods",
     )
     def get(self, request, id):
         params, expand = self.params(s.CustomerPaymentMethodListParams)
