@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class MerchantsConfig(AppConfig):
@@ -12,3 +13,13 @@ class MerchantsConfig(AppConfig):
         from .models import ProcessorCredential
 
         crypto.encrypted_fields(ProcessorCredential, "secret_key_ciphertext", "webhook_secret_ciphertext")
+
+
+class KassaAdminConfig(admin_apps.AdminConfig):
+    """Django's admin app with the dashboard's own site (merchants/admin_site.py) as ``admin.site``.
+
+    Named in INSTALLED_APPS in place of ``django.contrib.admin``; not this module's default config.
+    """
+
+    default = False
+    default_site = "merchants.admin_site.KassaAdminSite"

@@ -1,12 +1,14 @@
 """Reads for merchants and keys."""
 
 import base64
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from kassa.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 
@@ -113,6 +115,46 @@ def processor_credential_for(merchant: Merchant, livemode: bool):
             code="processor_not_configured",
         )
     return credential
+
+
+@dataclass(frozen=True)
+class PaymentsReadiness:
+    """Whether payers of a merchant can pay in a mode: the key the pay page hands to Stripe.js, or why not."""
+
+    publishable_key: str  # "" when payments are unavailable
+    problem: str  # "" when payers can pay; otherwise a sentence for the merchant
+    fix_url: str  # where the merchant fixes it ("" when nothing to fix, or not theirs to fix)
+
+    @property
+    def ready(self) -> bool:
+        return not self.problem
+
+
+def payments_readiness(*, merchant: Merchant, livemode: bool) -> PaymentsReadiness:
+    """The one rule for "can this merchant take payments in this mode?".
+
+    The hosted pay page answers 503 exactly when this says no (billing/checkout/pages.py),
+    and the dashboard's banner and link-creation warning show the same answer.
+    """
+    mode = _("live") if livemode else _("test")
+    if merchant.status != Merchant.Status.ACTIVE:
+        return PaymentsReadiness("", str(_("This merchant account is disabled: payers cannot pay.")), "")
+    credential = ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first()
+    if credential is None:
+        return PaymentsReadiness(
+            "",
+            str(_("Payments are off in %(mode)s mode: no Stripe credentials for %(mode)s mode yet.") % {"mode": mode}),
+            reverse("admin:merchants_processorcredential_add"),
+        )
+    if not credential.publishable_key:
+        return PaymentsReadiness(
+            "",
+            str(
+                _("Payments are off in %(mode)s mode: the Stripe credentials have no publishable key.") % {"mode": mode}
+            ),
+            reverse("admin:merchants_processorcredential_change", args=[credential.pk]),
+        )
+    return PaymentsReadiness(credential.publishable_key, "", "")
 
 
 def processor_events_url(*, merchant, livemode: bool) -> str:

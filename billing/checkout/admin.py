@@ -10,7 +10,7 @@
 
 import segno
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata, money
 from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields
+from merchants.selectors import payments_readiness
 from merchants.widgets import MetadataField, MoneyField, copyable
 
 from ..catalogue import selectors
@@ -339,7 +340,16 @@ class PaymentLinkAdmin(ScopedAdmin):
         if "_addanother" in request.POST or "_popup" in request.POST:
             return super().response_add(request, obj, post_url_continue)
         # Straight to the link's page: its URL and QR code are what the merchant came for.
-        self.message_user(request, f"Payment link {obj.public_id} created. Share its URL or QR code.")
+        readiness = payments_readiness(merchant=obj.merchant, livemode=obj.livemode)
+        if readiness.ready:
+            self.message_user(request, f"Payment link {obj.public_id} created. Share its URL or QR code.")
+        else:  # the pay page would answer 503: say so rather than "share it"
+            self.message_user(
+                request,
+                _("Payment link %(id)s created, but payers cannot pay it yet. %(problem)s")
+                % {"id": obj.public_id, "problem": readiness.problem},
+                messages.WARNING,
+            )
         return HttpResponseRedirect(reverse("admin:billing_paymentlink_change", args=[obj.pk]))
 
     def has_delete_permission(self, request, obj=None):

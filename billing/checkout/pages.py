@@ -47,7 +47,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorError
 from merchants.models import Merchant
-from merchants.selectors import processor_credential_for
+from merchants.selectors import payments_readiness
 
 from ..hosted import framing, i18n
 from ..payments import services as payments
@@ -99,13 +99,8 @@ def _current(session: CheckoutSession) -> CheckoutSession:
 
 
 def _publishable_key(session: CheckoutSession) -> str | None:
-    if session.merchant.status != Merchant.Status.ACTIVE:
-        return None
-    try:
-        credential = processor_credential_for(session.merchant, session.livemode)
-    except KassaError:
-        return None
-    return credential.publishable_key or None
+    # The same rule as the dashboard's "payments are off" banner (merchants.selectors.payments_readiness).
+    return payments_readiness(merchant=session.merchant, livemode=session.livemode).publishable_key or None
 
 
 # --- formatting ------------------------------------------------------------------------

@@ -1,18 +1,45 @@
-"""The dashboard home page's "Start here" box: the merchant's pay pages and the API docs.
+"""The dashboard's home page: the merchant's numbers, chart and set-up checklist, and the "Start here" box.
 
-A template tag of billing's (the top layer) because the dashboard's home page
-belongs to no part, and the payment links it lists are billing's.
+Template tags of billing's (the top layer) because the home page belongs to
+no part: it reads payments, refunds, customers, links and webhook endpoints
+(billing/dashboard/selectors.py).
 """
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.checkout.selectors import payment_link_list
 from billing.checkout.services import payment_link_url
+from billing.dashboard import selectors
+from kassa import money
 
 register = template.Library()
 
 SHOWN_LINKS = 5
+
+
+@register.filter
+def amount(value: int, currency: str) -> str:
+    """Minor units shown in the currency's own decimals: ``{{ 1250|amount:"eur" }}`` -> 12.50 EUR."""
+    return money.format_amount(value, currency)
+
+
+@register.inclusion_tag("admin/billing/_home.html", takes_context=True)
+def merchant_home(context) -> dict:
+    """The numbers of the merchant and mode in view; every merchant's for platform staff who picked none."""
+    scope = context.get("kassa_scope")
+    if scope is None:
+        return {"home": None}
+    home = selectors.home_overview(merchant=scope.merchant, livemode=scope.livemode, now=timezone.now())
+    return {
+        "home": home,
+        "scope": scope,
+        "recent_payments": [(p, selectors.status_word(p), selectors.payer_of(p)) for p in home.recent_payments],
+        "failed_payments": [(p, selectors.payer_of(p)) for p in home.failed_payments],
+        "chart_url": reverse("admin:home_volume_chart"),
+        "all_merchants": scope.merchant is None,
+    }
 
 
 @register.inclusion_tag("admin/billing/_start_here.html", takes_context=True)

@@ -339,6 +339,7 @@ def test_index_lists_the_dashboard_sections(client, two_shops):
     for name in ("Products", "Prices", "Customers", "API keys", "Stripe credentials", "Team members"):
         assert name in index.text
     assert "Users" not in index.text  # merchant staff never manage platform users
+    assert "Platform" not in index.text
 
 
 def test_a_new_member_sets_a_password_through_the_reset_link(client, two_shops, mailoutbox):
