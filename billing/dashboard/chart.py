@@ -58,6 +58,7 @@ def volume_chart_svg(dates: list, series: dict[str, list[int]], *, no_data_text:
         show_minor_x_labels=False,
         x_labels_major_every=5,
         margin=12,
+        truncate_label=-1,  # whole dates under the bars
         print_values=False,
         no_data_text=no_data_text,
         disable_xml_declaration=False,
