@@ -64,6 +64,10 @@ class KassaAdminSite(admin.AdminSite):
     def get_urls(self):
         return self._pages + super().get_urls()
 
+    def added_pages(self) -> list[str]:
+        """The routes ``add_page`` added (the dashboard sweeps request every one of them)."""
+        return [str(page.pattern) for page in self._pages]
+
     def get_app_list(self, request, app_label=None):
         """The menu in groups; an app's own page (``/admin/billing/``) keeps Django's list of that app."""
         if app_label is not None:

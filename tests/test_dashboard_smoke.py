@@ -29,6 +29,11 @@ def test_every_registered_page_opens(db, client, stripe_backend, card_token, who
         client.force_login(made["shop"].owner)
 
     problems = []
+    # The home page and the site's own pages (merchants/admin_site.py add_page: the home's chart).
+    for url in ["/admin/", *(f"/admin/{route}" for route in admin.site.added_pages())]:
+        response = client.get(url)
+        if response.status_code != 200:
+            problems.append(f"{url}: {response.status_code}, expected 200")
     for model, model_admin in admin.site._registry.items():
         opts = model._meta
         base = f"/admin/{opts.app_label}/{opts.model_name}/"

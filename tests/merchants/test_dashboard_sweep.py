@@ -198,3 +198,25 @@ def test_another_merchants_lists_searches_and_forms_show_nothing_of_a(client, sw
                 if f"{base}{obj.pk}/change/" in response.text:
                     failures.append(f"GET {base} q={q!r}: links to A's {label} {obj.pk}")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("mode", ["test", "live"])
+def test_another_merchants_home_page_and_its_other_pages_show_nothing_of_a(client, sweep, mode):
+    """The home page (A has a payment, a refund, a customer) and every page added to the site (its chart)."""
+    a = sweep
+    if mode == "live":
+        client.post("/admin/switch/mode/", {"livemode": "1"})
+    pages = ["/admin/", *(f"/admin/{route}" for route in admin.site.added_pages())]
+    assert "/admin/home/volume.svg" in pages
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert not _shown(response.content.decode(), a["secrets"]), url
+        assert "20.00" not in response.content.decode(), url  # A's payment, on the home page or as a bar
+    # The control: A's own owner sees A's payment there, in test mode only.
+    owner = Client()
+    owner.force_login(a["shop"].owner)
+    if mode == "live":
+        owner.post("/admin/switch/mode/", {"livemode": "1"})
+    home = owner.get("/admin/").content.decode()
+    assert ("20.00 EUR" in home) is (mode == "test")
