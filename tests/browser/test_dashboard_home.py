@@ -14,10 +14,12 @@ from billing.payments import services as payments
 from merchants import services as merchant_services
 from tests import factories
 from tests.browser.test_dashboard_login import log_in
-from tests.browser.test_hosted_checkout import fill_card, open_link
+from tests.browser.test_hosted_checkout import csp_violations, fill_card, open_link
 
 pytestmark = pytest.mark.services
 
+# What a strict deployment would send: nothing inline, nothing from elsewhere.
+STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'"
 LISTS = ["/admin/billing/paymentintent/", "/admin/billing/paymentlink/", "/admin/billing/refund/"]
 
 
@@ -61,9 +63,18 @@ def test_a_new_merchant_lands_on_the_set_up_checklist(page, kassa_url, shop):
     page.wait_for_url(f"{kassa_url}/admin/billing/product/add/")
 
 
+def _with_strict_csp(route):
+    response = route.fetch()
+    route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
+
+
 def test_after_payments_the_home_page_shows_the_numbers_the_chart_and_the_decline(page, kassa_url, shop_with_payments):
     log_in(page, kassa_url, shop_with_payments.owner.username)
     page.wait_for_url(f"{kassa_url}/admin/")
+    # The home page served under a strict CSP: the chart (an SVG image from Kassa) and the page still work.
+    page.route(re.compile(r"^http://[^/?]+/admin/$"), _with_strict_csp)
+    refused = csp_violations(page)
+    page.goto(f"{kassa_url}/admin/")
     expect(page.locator("#kassa-volume-today .kassa-amount")).to_have_text("25.00 EUR")
     expect(page.locator("#kassa-volume-today")).to_contain_text("5.00 EUR refunded = 20.00 EUR net")
     chart = page.locator("#kassa-volume-chart")
@@ -78,6 +89,7 @@ def test_after_payments_the_home_page_shows_the_numbers_the_chart_and_the_declin
     expect(recent).to_contain_text("Succeeded")
     expect(recent).to_contain_text("Failed")
     expect(page.locator("#kassa-new-customer-count")).to_have_text("2")
+    assert refused == []
     # The decline opens on the payment's own page.
     failed.get_by_role("link", name="25.00 EUR").click()
     declined = PaymentIntent.objects.exclude(status="succeeded").get()
