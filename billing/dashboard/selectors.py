@@ -14,7 +14,7 @@ the succeeded refunds made in the same window.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -26,14 +26,12 @@ from webhooks.models import WebhookEndpoint
 from ..catalogue.models import Customer, Product
 from ..checkout.models import PaymentLink
 from ..payments.models import PaymentIntent, Refund
+from ..payments.selectors import payments_filter_display_status, payments_with_refunds
 
 S = PaymentIntent.Status
 WINDOWS = (("today", _("Today"), 1), ("7d", _("Last 7 days"), 7), ("30d", _("Last 30 days"), 30))
 CHART_DAYS = 30
 SHOWN = 6  # rows in each "recent" list
-# Stripe's "Failed": waiting for a payment method after a decline. The same rule as the payments list's
-# status filter (billing/payments/selectors.py once the lists' statuses land: "failed").
-FAILED = Q(status=S.REQUIRES_PAYMENT_METHOD, last_payment_error__isnull=False)
 
 
 def in_view(model, *, merchant, livemode: bool) -> QuerySet:
@@ -108,19 +106,6 @@ def daily_volume(*, merchant, livemode: bool, now: datetime, days: int = CHART_D
         if row["day"] in position:
             series.setdefault(row["currency"], [0] * days)[position[row["day"]]] += row["total"] or 0
     return dates, series
-
-
-def status_word(payment: PaymentIntent) -> tuple[str, str]:
-    """(code, label) as Stripe's dashboard words a payment (refunds aside, which the lists' rule adds)."""
-    if payment.status == S.SUCCEEDED:
-        return "succeeded", str(_("Succeeded"))
-    if payment.status == S.REQUIRES_PAYMENT_METHOD and payment.last_payment_error:
-        return "failed", str(_("Failed"))
-    if payment.status == S.PROCESSING:
-        return "processing", str(_("Processing"))
-    if payment.status == S.CANCELED:
-        return "canceled", str(_("Canceled"))
-    return "incomplete", str(_("Incomplete"))
 
 
 def payer_of(payment: PaymentIntent) -> str:
@@ -200,7 +185,8 @@ def home_overview(*, merchant, livemode: bool, now: datetime) -> Home:
         for key, label, n in WINDOWS
     ]
     dates, series = daily_volume(merchant=merchant, livemode=livemode, now=now)
-    failed = payments.filter(FAILED, created__gte=since_30)
+    # Stripe's "Failed" (a decline, still waiting for a card): the payments list's own rule and filter.
+    failed = payments_filter_display_status(payments, "failed").filter(created__gte=since_30)
     customers = in_view(Customer, merchant=merchant, livemode=livemode).filter(deleted=False, created__gte=since_30)
     related = ("customer", "merchant")
     return Home(
@@ -210,7 +196,9 @@ def home_overview(*, merchant, livemode: bool, now: datetime) -> Home:
         has_payments=payments.exists(),
         chart_days=dates,
         chart_series=series,
-        recent_payments=list(payments.select_related(*related).order_by("-created", "-id")[:SHOWN]),
+        recent_payments=list(
+            payments_with_refunds(payments).select_related(*related).order_by("-created", "-id")[:SHOWN]
+        ),
         failed_count=failed.count(),
         failed_payments=list(failed.select_related(*related).order_by("-created", "-id")[:SHOWN]),
         recent_refunds=list(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from billing.checkout.selectors import payment_link_list
 from billing.checkout.services import payment_link_url
 from billing.dashboard import selectors
+from billing.payments.selectors import payment_display_status
 from kassa import money
 
 register = template.Library()
@@ -35,7 +36,7 @@ def merchant_home(context) -> dict:
     return {
         "home": home,
         "scope": scope,
-        "recent_payments": [(p, selectors.status_word(p), selectors.payer_of(p)) for p in home.recent_payments],
+        "recent_payments": [(p, payment_display_status(p), selectors.payer_of(p)) for p in home.recent_payments],
         "failed_payments": [(p, selectors.payer_of(p)) for p in home.failed_payments],
         "chart_url": reverse("admin:home_volume_chart"),
         "all_merchants": scope.merchant is None,

@@ -86,7 +86,7 @@ def test_after_payments_the_home_page_shows_the_numbers_the_chart_and_the_declin
     expect(failed).to_contain_text("Your card was declined.")
     expect(failed).to_contain_text("bob@example.com")
     recent = page.locator("#kassa-recent-payments")
-    expect(recent).to_contain_text("Succeeded")
+    expect(recent).to_contain_text("Partially refunded")
     expect(recent).to_contain_text("Failed")
     expect(page.locator("#kassa-new-customer-count")).to_have_text("2")
     assert refused == []

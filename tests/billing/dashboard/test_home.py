@@ -143,8 +143,8 @@ def test_the_home_page_shows_volume_refunds_failures_and_customers(client, shops
     assert "bob@alpha.test" in failed
     recent = _section(home, "kassa-recent-payments")
     assert f"/admin/billing/paymentintent/{paid.pk}/change/" in recent
-    assert re.search(r'class="kassa-status-succeeded">Succeeded<', recent)
-    assert re.search(r'class="kassa-status-failed">Failed<', recent)
+    assert re.search(r'class="kassa-status kassa-status--partially_refunded">Partially refunded<', recent)
+    assert re.search(r'class="kassa-status kassa-status--failed">Failed<', recent)
     assert "ann@alpha.test" in recent
     assert "5.00 EUR" in _section(home, "kassa-recent-refunds")
     assert re.search(r'id="kassa-new-customer-count">2<', home)
