@@ -23,9 +23,7 @@ from .login import KassaLoginForm
 from .models import APIKey, Membership, Merchant, ProcessorCredential
 from .widgets import CurrencyField, PermissionsField, copyable
 
-admin.site.site_header = "Kassa"
-admin.site.site_title = "Kassa dashboard"
-admin.site.index_title = "Dashboard"
+# The site's titles and menu: merchants/admin_site.py (KassaAdminSite, installed as admin.site).
 # Password and, for those who switched it on, the two-factor code (merchants/login.py).
 admin.site.login_form = KassaLoginForm
 

@@ -49,7 +49,7 @@ PLATFORM_APPS = ("auth", "axes", "otp_totp", "otp_static")
 class KassaAdminSite(admin.AdminSite):
     site_header = "Kassa"
     site_title = _("Kassa dashboard")
-    index_title = _("Home")
+    index_title = _("Dashboard")
     # "View site" would only reload the dashboard: Kassa's public pages are the payers' pay pages.
     site_url = None
 

@@ -342,7 +342,9 @@ class PaymentLinkAdmin(ScopedAdmin):
         # Straight to the link's page: its URL and QR code are what the merchant came for.
         readiness = payments_readiness(merchant=obj.merchant, livemode=obj.livemode)
         if readiness.ready:
-            self.message_user(request, f"Payment link {obj.public_id} created. Share its URL or QR code.")
+            self.message_user(
+                request, _("Payment link %(id)s created. Share its URL or QR code.") % {"id": obj.public_id}
+            )
         else:  # the pay page would answer 503: say so rather than "share it"
             self.message_user(
                 request,
