@@ -55,6 +55,8 @@ class PriceChoiceField(forms.ModelChoiceField):
 
 AFTER_COMPLETION_FIELDS = ["after_completion_type", "after_completion_redirect_url", "after_completion_message"]
 COLLECTION_FIELDS = ["email_collection", "phone_number_collection", "billing_address_collection"]
+# What the payer's page collects and the language it speaks (Stripe's locale; "" or auto: the payer's choice).
+PAGE_FIELDS = [*COLLECTION_FIELDS, "locale"]
 LINK_FIELD_MAP = {
     "after_completion[type]": "after_completion_type",
     "after_completion[redirect][url]": "after_completion_redirect_url",
@@ -92,8 +94,9 @@ class PaymentLinkForm(forms.ModelForm):
 
     class Meta:
         model = PaymentLink
-        fields = [*AFTER_COMPLETION_FIELDS, *COLLECTION_FIELDS, "metadata"]
+        fields = [*AFTER_COMPLETION_FIELDS, *PAGE_FIELDS, "metadata"]
         labels = {
+            "locale": "Page language",
             "email_collection": "Collect email",
             "phone_number_collection": "Collect phone number",
         }
@@ -176,7 +179,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         (None, {"fields": ["public_id", "active", "url_box", "qr_code"]}),
         ("What the payer buys", {"fields": ["line_items_table", "total"]}),
         ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
-        ("Collect from the payer", {"fields": COLLECTION_FIELDS}),
+        ("Collect from the payer", {"fields": PAGE_FIELDS}),
         ("More", {"fields": ["metadata", "livemode", "created"]}),
     ]
     change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
@@ -264,7 +267,7 @@ class PaymentLinkAdmin(ScopedAdmin):
                 },
             ),
             ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
-            ("Collect from the payer", {"fields": COLLECTION_FIELDS}),
+            ("Collect from the payer", {"fields": PAGE_FIELDS}),
             ("More", {"fields": ["metadata"]}),
         ]
 
@@ -292,7 +295,7 @@ class PaymentLinkAdmin(ScopedAdmin):
     def save_via_service(self, request, form, change):
         data = form.cleaned_data
         if change:
-            changes = {f: data[f] for f in COLLECTION_FIELDS if f in form.changed_data}
+            changes = {f: data[f] for f in PAGE_FIELDS if f in form.changed_data}
             if set(AFTER_COMPLETION_FIELDS) & set(form.changed_data):
                 changes["after_completion"] = form.after_completion()
             if "metadata" in form.changed_data:
@@ -305,7 +308,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         options = {
             "after_completion": form.after_completion(),
             "metadata": data.get("metadata") or None,
-            **{f: data[f] for f in COLLECTION_FIELDS},
+            **{f: data[f] for f in PAGE_FIELDS},
         }
         if form.line_items:
             field_map = dict(LINK_FIELD_MAP)
