@@ -90,6 +90,8 @@ class CheckoutSession(MerchantScoped):
     cancel_url = models.URLField(max_length=5000, blank=True, null=True)
     client_reference_id = models.CharField(max_length=200, blank=True, null=True)
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The customer was found or made from the payer's email (not given when the session was made).
+    customer_matched = models.BooleanField(default=False, editable=False)
     customer_email = models.EmailField(blank=True, null=True)
     customer_details = models.JSONField(null=True, blank=True)
     billing_address_collection = models.CharField(max_length=16, default="auto")
