@@ -132,3 +132,53 @@ def test_data_stored_with_the_old_public_key_still_opens(settings):
     old = Fernet(settings.PUBLIC_DEVELOPMENT_FERNET_KEY).encrypt(b"sk_test_from_before").decode()
     keys = _manage("shell", "-c", f"from kassa import crypto; print(crypto.decrypt({old!r}))", DEBUG="true")
     assert keys.stdout.strip().splitlines()[-1] == "sk_test_from_before", keys.stderr
+
+
+def test_email_url_sends_through_that_mail_server(tmp_path):
+    """EMAIL_URL (smtp://…) is the mail server Kassa's emails go through: a tiny SMTP sink receives one."""
+    import socket
+    import threading
+
+    received = []
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        with conn, conn.makefile("rb") as reader:
+            conn.sendall(b"220 sink\r\n")
+            in_data = False
+            for raw in reader:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if in_data:
+                    if line == ".":
+                        in_data = False
+                        conn.sendall(b"250 queued\r\n")
+                    else:
+                        received.append(line)
+                    continue
+                verb = line[:4].upper()
+                if verb in ("EHLO", "HELO"):
+                    conn.sendall(b"250 sink\r\n")
+                elif verb == "DATA":
+                    in_data = True
+                    conn.sendall(b"354 go on\r\n")
+                elif verb == "QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 ok\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    result = _manage(
+        "sendtestemail",
+        "ops@shop.test",
+        DEBUG="true",
+        EMAIL_URL=f"smtp://127.0.0.1:{port}",
+        KASSA_VAR_DIR=str(tmp_path),
+    )
+    thread.join(10)
+    server.close()
+    assert result.returncode == 0, result.stderr
+    assert "To: ops@shop.test" in received
