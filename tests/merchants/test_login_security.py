@@ -326,7 +326,7 @@ def test_owner_requires_two_factor_and_members_must_set_it_up(client, shop):
     set_up_two_factor(client)
     products = client.get("/admin/billing/product/")
     assert products.status_code == 200
-    assert "Your role: viewer" in products.text
+    assert "Your role: Viewer" in products.text
 
 
 def test_a_member_without_a_verified_session_sees_nothing_of_a_merchant_that_requires_two_factor(client, shop):
