@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from kassa import gateway
-from kassa.errors import InvalidRequest
+from kassa.errors import CardError, InvalidRequest
 from merchants.selectors import processor_credential_for
 
 from .catalogue import services as catalogue
@@ -27,6 +27,8 @@ from .catalogue.models import Product
 from .checkout import selectors as checkout_selectors
 from .checkout import services as checkout
 from .checkout.models import CheckoutSession, PaymentLink
+from .payments import selectors as payments_selectors
+from .payments.models import PaymentIntent
 
 MARK = {"kassa_demo": "shop"}
 CATALOGUE = [  # name, unit amount in cents (EUR), quantity on the link
@@ -39,6 +41,8 @@ DEMO_PAYMENTS = [
     ("bob@example.com", "Bob Martin", "5555555555554444"),
     ("chloe@example.com", "Chloé Dubois", "4242424242424242"),
 ]
+# One payer whose card is refused, so the home page and the payments list show a failure from the start.
+DEMO_DECLINED = ("dan@example.com", "Dan Smith", "4000000000000002")
 
 
 def _development_only() -> None:
@@ -83,7 +87,8 @@ def demo_shop_stock(*, merchant) -> PaymentLink:
 
 
 def demo_payments_make(*, merchant, now: datetime) -> int:
-    """Pay the demo link with test cards until it has ``DEMO_PAYMENTS`` completed sessions; answer how many were made.
+    """Pay the demo link with test cards until it has ``DEMO_PAYMENTS`` completed sessions and one declined payment
+    (``DEMO_DECLINED``); answer how many attempts were made.
 
     Not under one transaction: each payment calls localstripe (no lock is held across
     a network call), so two runs at the very same moment could both pay; ``make run``
@@ -103,4 +108,13 @@ def demo_payments_make(*, merchant, now: datetime) -> int:
         session = checkout.checkout_session_from_link(payment_link=link, now=now)
         checkout.checkout_session_pay(session=session, token=token, email=email, name=name, now=now)
         made += 1
+    declined = PaymentIntent.objects.filter(checkout_session__payment_link=link)
+    if not payments_selectors.payments_filter_display_status(declined, "failed").exists():
+        email, name, number = DEMO_DECLINED
+        token = gateway.card_token_for_testing(credential, number=number)
+        session = checkout.checkout_session_from_link(payment_link=link, now=now)
+        try:
+            checkout.checkout_session_pay(session=session, token=token, email=email, name=name, now=now)
+        except CardError:
+            made += 1  # refused, as this card always is: the payment shows as Failed
     return made

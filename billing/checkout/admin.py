@@ -57,6 +57,8 @@ class PriceChoiceField(forms.ModelChoiceField):
 
 AFTER_COMPLETION_FIELDS = ["after_completion_type", "after_completion_redirect_url", "after_completion_message"]
 COLLECTION_FIELDS = ["email_collection", "phone_number_collection", "billing_address_collection"]
+# What the payer's page collects and the language it speaks (Stripe's locale; "" or auto: the payer's choice).
+PAGE_FIELDS = [*COLLECTION_FIELDS, "locale"]
 LINK_FIELD_MAP = {
     "after_completion[type]": "after_completion_type",
     "after_completion[redirect][url]": "after_completion_redirect_url",
@@ -97,10 +99,16 @@ class PaymentLinkForm(forms.ModelForm):
 
     class Meta:
         model = PaymentLink
-        fields = [*AFTER_COMPLETION_FIELDS, *COLLECTION_FIELDS, "metadata"]
+        fields = [*AFTER_COMPLETION_FIELDS, *PAGE_FIELDS, "metadata"]
         labels = {
+<<<<<<< HEAD
             "email_collection": _("Collect email"),
             "phone_number_collection": _("Collect phone number"),
+=======
+            "locale": "Page language",
+            "email_collection": "Collect email",
+            "phone_number_collection": "Collect phone number",
+>>>>>>> main
         }
 
     def after_completion(self) -> dict:
@@ -184,10 +192,17 @@ class PaymentLinkAdmin(ScopedAdmin):
 
     change_fieldsets = [
         (None, {"fields": ["public_id", "active", "url_box", "qr_code"]}),
+<<<<<<< HEAD
         (_("What the payer buys"), {"fields": ["line_items_table", "total"]}),
         (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
         (_("Collect from the payer"), {"fields": COLLECTION_FIELDS}),
         (_("More"), {"fields": ["metadata", "livemode", "created"]}),
+=======
+        ("What the payer buys", {"fields": ["line_items_table", "total"]}),
+        ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
+        ("Collect from the payer", {"fields": PAGE_FIELDS}),
+        ("More", {"fields": ["metadata", "livemode", "created"]}),
+>>>>>>> main
     ]
     change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
 
@@ -277,9 +292,15 @@ class PaymentLinkAdmin(ScopedAdmin):
                     "description": _("Kassa makes a product and a price for it."),
                 },
             ),
+<<<<<<< HEAD
             (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
             (_("Collect from the payer"), {"fields": COLLECTION_FIELDS}),
             (_("More"), {"fields": ["metadata"]}),
+=======
+            ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
+            ("Collect from the payer", {"fields": PAGE_FIELDS}),
+            ("More", {"fields": ["metadata"]}),
+>>>>>>> main
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -306,7 +327,7 @@ class PaymentLinkAdmin(ScopedAdmin):
     def save_via_service(self, request, form, change):
         data = form.cleaned_data
         if change:
-            changes = {f: data[f] for f in COLLECTION_FIELDS if f in form.changed_data}
+            changes = {f: data[f] for f in PAGE_FIELDS if f in form.changed_data}
             if set(AFTER_COMPLETION_FIELDS) & set(form.changed_data):
                 changes["after_completion"] = form.after_completion()
             if "metadata" in form.changed_data:
@@ -319,7 +340,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         options = {
             "after_completion": form.after_completion(),
             "metadata": data.get("metadata") or None,
-            **{f: data[f] for f in COLLECTION_FIELDS},
+            **{f: data[f] for f in PAGE_FIELDS},
         }
         if form.line_items:
             field_map = dict(LINK_FIELD_MAP)

@@ -557,3 +557,18 @@ def test_the_refund_form_posted_twice_refunds_once(client, paying_shop, card_tok
         client.post(refund_url, {"request_key": key, "amount": "5.00", "reason": ""})
     assert list(Refund.objects.values_list("amount", flat=True)) == [500]
     assert _localstripe_refunded(stripe_backend, intent) == 500
+
+
+def test_a_link_made_in_french_opens_its_pay_page_in_french(client, paying_shop):
+    client.force_login(paying_shop.owner)
+    client.post(f"{LINKS}add/", _link_form(amount="12.50", amount_description="Cours", locale="fr"))
+    link = PaymentLink.objects.get()
+    assert link.locale == "fr"
+    # The payer's browser asks for English; the link's language wins, as a session's locale does.
+    page = client.get(f"/pay/{link.slug}", HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert '<html lang="fr"' in page.text
+    assert "12,50\xa0€" in page.text
+
+    client.post(_change_url(link), _link_form(locale="", amount_currency="", quantity_0=""))
+    link.refresh_from_db()
+    assert link.locale == ""

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing import demo, tasks
 from billing.models import CheckoutSession, PaymentIntent, PaymentLink, Product
+from billing.payments.selectors import payment_display_status
 from kassa.errors import InvalidRequest
 from merchants.models import Merchant
 from tests.conftest import processor_payment_intents
@@ -35,7 +36,7 @@ def test_demo_setup_stocks_the_shop_and_queues_its_payments_once(db, development
     assert queued == [("billing.tasks.demo_payments_make", merchant.public_id)]
 
     # What the worker does once localstripe answers, then make run a second time: nothing doubles.
-    assert tasks.demo_payments_make(merchant.public_id) == len(demo.DEMO_PAYMENTS)
+    assert tasks.demo_payments_make(merchant.public_id) == len(demo.DEMO_PAYMENTS) + 1  # and one declined
     call_command("demo_setup")
     assert tasks.demo_payments_make(merchant.public_id) == 0
     assert f"/pay/{link.slug}" in capsys.readouterr().out
@@ -46,6 +47,10 @@ def test_demo_setup_stocks_the_shop_and_queues_its_payments_once(db, development
     assert paid.count() == len(demo.DEMO_PAYMENTS)
     assert {p.amount for p in paid} == {850 + 3200}
     assert CheckoutSession.objects.filter(payment_link=link, status="complete").count() == len(demo.DEMO_PAYMENTS)
+    # The declined payer shows as Failed, with the processor's reason.
+    declined = PaymentIntent.objects.get(merchant=merchant, receipt_email=demo.DEMO_DECLINED[0])
+    assert payment_display_status(declined) == ("failed", "Failed")
+    assert declined.last_payment_error["code"] == "card_declined"
     # Real payments: localstripe holds each of them.
     assert len([pi for pi in processor_payment_intents(development) if pi["status"] == "succeeded"]) == 3
 

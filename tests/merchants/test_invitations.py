@@ -164,6 +164,7 @@ def test_members_set_their_own_notices_and_only_for_the_merchant_in_view(client,
     viewer = factories.staff(alpha.merchant, "viewer", email="viewer@alpha.test")
     services.membership_add(merchant=other_shop.merchant, email="viewer@alpha.test", role="viewer")
     client.force_login(viewer)
+    assert 'href="/admin/email-settings/" id="kassa-email-settings-link"' in client.get("/admin/").text
     page = client.get("/admin/email-settings/")
     assert page.status_code == 200
     assert "Alpha" in page.content.decode()
@@ -182,6 +183,7 @@ def test_members_set_their_own_notices_and_only_for_the_merchant_in_view(client,
     owner_membership.refresh_from_db()
     assert (owner_membership.notify_payments, owner_membership.language) == (True, "en")
     client.force_login(factories.platform_staff())
+    assert "kassa-email-settings-link" not in client.get("/admin/").text
     assert client.get("/admin/email-settings/").status_code == 404
 
 
