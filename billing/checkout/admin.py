@@ -101,14 +101,9 @@ class PaymentLinkForm(forms.ModelForm):
         model = PaymentLink
         fields = [*AFTER_COMPLETION_FIELDS, *PAGE_FIELDS, "metadata"]
         labels = {
-<<<<<<< HEAD
+            "locale": _("Page language"),
             "email_collection": _("Collect email"),
             "phone_number_collection": _("Collect phone number"),
-=======
-            "locale": "Page language",
-            "email_collection": "Collect email",
-            "phone_number_collection": "Collect phone number",
->>>>>>> main
         }
 
     def after_completion(self) -> dict:
@@ -192,17 +187,10 @@ class PaymentLinkAdmin(ScopedAdmin):
 
     change_fieldsets = [
         (None, {"fields": ["public_id", "active", "url_box", "qr_code"]}),
-<<<<<<< HEAD
         (_("What the payer buys"), {"fields": ["line_items_table", "total"]}),
         (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
-        (_("Collect from the payer"), {"fields": COLLECTION_FIELDS}),
+        (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
         (_("More"), {"fields": ["metadata", "livemode", "created"]}),
-=======
-        ("What the payer buys", {"fields": ["line_items_table", "total"]}),
-        ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
-        ("Collect from the payer", {"fields": PAGE_FIELDS}),
-        ("More", {"fields": ["metadata", "livemode", "created"]}),
->>>>>>> main
     ]
     change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
 
@@ -292,15 +280,9 @@ class PaymentLinkAdmin(ScopedAdmin):
                     "description": _("Kassa makes a product and a price for it."),
                 },
             ),
-<<<<<<< HEAD
             (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
-            (_("Collect from the payer"), {"fields": COLLECTION_FIELDS}),
+            (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
             (_("More"), {"fields": ["metadata"]}),
-=======
-            ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
-            ("Collect from the payer", {"fields": PAGE_FIELDS}),
-            ("More", {"fields": ["metadata"]}),
->>>>>>> main
         ]
 
     def get_readonly_fields(self, request, obj=None):
