@@ -114,6 +114,10 @@ def language_switch(request):
     language too: the language a person picks to read Kassa in is the one they read its emails in."""
     response = set_language(request)
     language = request.POST.get("language")
+    if language not in dict(settings.LANGUAGES):
+        # set_language takes any language Django itself has a catalog for; Kassa speaks only its LANGUAGES.
+        response.cookies.pop(settings.LANGUAGE_COOKIE_NAME, None)
+        return response
     if request.user.is_authenticated and language in mail.LANGUAGES:
         services.member_language_set(user=request.user, language=language)
     return response
