@@ -91,6 +91,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "merchants.apps.KassaAdminConfig",  # django.contrib.admin with the dashboard's site
+    # Kassa's apps before the libraries: where their catalogs translate the same words ("Email", "Key",
+    # "Created"), Django takes the first installed app's, and the dashboard should read Kassa's.
+    "merchants",
+    "billing",
+    "webhooks",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -103,9 +108,6 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "merchants",
-    "billing",
-    "webhooks",
 ]
 
 MIDDLEWARE = [

@@ -14,12 +14,14 @@ import pytest
 from django.core.management import call_command
 from django_otp.oath import TOTP
 
-from merchants.login import LOGIN_REFUSED
+from merchants import login
 from merchants.models import Membership, Merchant
 from tests import factories
 
 LOCKED = "Too many failed login attempts"
 PASSWORD = "pw"  # tests.factories' password for every user
+
+LOGIN_REFUSED = str(login.LOGIN_REFUSED)  # lazy: the English words
 
 
 def log_in(client, username, password=PASSWORD, code="", ip="198.51.100.1", **headers):
