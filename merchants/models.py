@@ -181,7 +181,8 @@ class ProcessorCredential(models.Model):
         verbose_name_plural = _("Stripe credentials")
 
     def __str__(self) -> str:
-        return f"Stripe {'live' if self.livemode else 'test'} credentials of {self.merchant}"
+        mode = _("live") if self.livemode else _("test")
+        return str(_("Stripe %(mode)s credentials of %(merchant)s") % {"mode": mode, "merchant": self.merchant})
 
 
 class IdempotencyKey(models.Model):
