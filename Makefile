@@ -85,5 +85,5 @@ clean:
 
 # The README tour's screenshots (docs/*.png): a throwaway Kassa driven through the flow in Debian's Chromium.
 .PHONY: screenshots
-screenshots: install
+screenshots: install messages
 	$(BIN)/python docs/screenshots.py

@@ -17,8 +17,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from babel import Locale
-from babel.numbers import format_currency
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -26,7 +24,6 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from kassa import money
 from kassa.celery import app
 
 logger = logging.getLogger(__name__)
@@ -40,16 +37,6 @@ def language_or_default(value: str | None) -> str:
     """``fr-CA`` → ``fr``; unknown or empty → ``en``."""
     base = (value or "").replace("_", "-").split("-")[0].lower()
     return base if base in LANGUAGES else "en"
-
-
-def format_money(amount: int, currency: str, language: str) -> str:
-    """An amount in minor units for a reader of ``language`` (``€25.00``, ``25,00 €``), decimals from kassa.money."""
-    places = money.decimal_places(currency)
-    pattern = Locale.parse(language).currency_formats["standard"].pattern
-    pattern = re.sub(r"\.0+", "." + "0" * places if places else "", pattern)
-    return format_currency(
-        money.to_decimal(amount, currency), currency.upper(), format=pattern, locale=language, currency_digits=False
-    )
 
 
 @dataclass(frozen=True)

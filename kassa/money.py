@@ -6,7 +6,11 @@ edges (templates, admin) through ``format_amount``.
 Lists follow https://docs.stripe.com/currencies.
 """
 
+import re
 from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import format_currency
 
 from kassa.errors import InvalidRequest
 
@@ -212,3 +216,18 @@ def check(amount, currency: str, *, param: str, minimum: int = 0) -> None:
             code="amount_too_large",
             param=param,
         )
+
+
+def format_localised(amount: int, currency: str, language: str) -> str:
+    """An amount in minor units for a reader of ``language``: ``€25.00``, ``25,00 €``, ``¥500`` (pages, emails).
+
+    Babel gives the locale's pattern and symbol; the number of decimals comes
+    from this module (Stripe's list), not from CLDR, so the reader sees
+    exactly what is charged: JPY has none, KWD three.
+    """
+    places = decimal_places(currency)
+    pattern = Locale.parse(language).currency_formats["standard"].pattern
+    pattern = re.sub(r"\.0+", "." + "0" * places if places else "", pattern)
+    return format_currency(
+        to_decimal(amount, currency), currency.upper(), format=pattern, locale=language, currency_digits=False
+    )

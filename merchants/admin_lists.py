@@ -169,6 +169,8 @@ class AmountSearchMixin:
 # --- CSV export --------------------------------------------------------------------------
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A phone number or a plain number starts like a formula but is not one: kept as typed (+33 1 23 45 67 89).
+NOT_A_FORMULA = re.compile(r"[+-]?[0-9][0-9 ().-]*")
 
 
 def csv_cell(value) -> str:
@@ -178,7 +180,7 @@ def csv_cell(value) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     text = str(value)
-    if text.startswith(FORMULA_STARTS):
+    if text.startswith(FORMULA_STARTS) and not NOT_A_FORMULA.fullmatch(text):
         return "'" + text
     return text
 
@@ -186,6 +188,12 @@ def csv_cell(value) -> str:
 def csv_amount(amount: int | None, currency: str) -> str:
     """Minor units as a decimal string in major units: (1250, "eur") -> "12.50", (500, "jpy") -> "500"."""
     return "" if amount is None else str(money.to_decimal(amount, currency))
+
+
+def _follow(obj, path: list[str]):
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
 
 
 class _Echo:
@@ -235,12 +243,16 @@ class CsvExportMixin:
         scope = self.scope(request)
         mode = "live" if scope.livemode else "test"
         writer = csv.writer(_Echo())
-        headers = [str(header) for header, _fn in self.csv_columns]
+        columns = list(self.csv_columns)
+        if scope.merchant is None:  # platform staff exporting every merchant: say whose each row is
+            path = self.merchant_path.split("__")
+            columns.insert(0, ("merchant", lambda obj: _follow(obj, path).name))
+        headers = [str(header) for header, _fn in columns]
 
         def rows():
             yield writer.writerow(headers)
             for obj in queryset.iterator(chunk_size=500):
-                yield writer.writerow([csv_cell(fn(obj)) for _header, fn in self.csv_columns])
+                yield writer.writerow([csv_cell(fn(obj)) for _header, fn in columns])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         filename = f"{self.csv_name}-{mode}-{timezone.localdate().isoformat()}.csv"

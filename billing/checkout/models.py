@@ -102,6 +102,8 @@ class CheckoutSession(MerchantScoped):
     customer = models.ForeignKey(
         Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
     )
+    # The customer was found or made from the payer's email (not given when the session was made).
+    customer_matched = models.BooleanField(default=False, editable=False, verbose_name=_("customer matched"))
     customer_email = models.EmailField(blank=True, null=True, verbose_name=_("customer email"))
     customer_details = models.JSONField(null=True, blank=True, verbose_name=_("customer details"))
     billing_address_collection = models.CharField(

@@ -45,6 +45,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from kassa import money
 from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorError
 from merchants.models import Merchant
 from merchants.selectors import payments_readiness
@@ -114,7 +115,7 @@ def _line_items(session: CheckoutSession, language: str) -> list[dict]:
             "product_description": item.price.product.description or "",
             "quantity": item.quantity,
             "quantity_label": i18n.text("quantity", quantity=item.quantity),
-            "amount": i18n.format_amount(item.amount_total, item.currency, language),
+            "amount": money.format_localised(item.amount_total, item.currency, language),
         }
         for item in session.line_items.select_related("price__product")
     ]
@@ -252,7 +253,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             embed=embed,
             locale=session.locale,
         )
-    total = i18n.format_amount(session.amount_total, session.currency, language)
+    total = money.format_localised(session.amount_total, session.currency, language)
     pay_label = i18n.text("pay", amount=total)
     pick = None if session.locale in i18n.LANGUAGES else i18n.chosen_language(request)
     customer_email = session.customer_email or (session.customer.email if session.customer else "") or ""
@@ -313,7 +314,7 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         # An embedding site decides where to go next itself, from onPaymentComplete.
         return framing.headers(redirect(success_url), language=language)
     name = session.merchant.name
-    total = i18n.format_amount(session.amount_total, session.currency, language)
+    total = money.format_localised(session.amount_total, session.currency, language)
     link = session.payment_link
     context = {
         "language_switch": i18n.switch(request, language, session.locale),

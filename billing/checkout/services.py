@@ -437,6 +437,10 @@ def checkout_session_owning(*, payment_intent: PaymentIntent) -> str | None:
     return f"This PaymentIntent belongs to checkout session {session.public_id}; expire the session instead."
 
 
+def _same_email(a: str | None, b: str | None) -> bool:
+    return (a or "").lower() == (b or "").lower()
+
+
 def _lock_email(*, merchant, livemode: bool, email: str) -> None:
     """Serialise the lookup-then-insert of one email's customer until the transaction ends."""
     if connection.vendor != "postgresql":
@@ -478,6 +482,18 @@ def _receipt_language_keep(payment_intent: PaymentIntent, language: str | None) 
         payment_intent.receipt_language = language
 
 
+def _payer_details_check(session: CheckoutSession, *, email, phone, address) -> None:
+    """What the session collects must be there, and an email must look like one."""
+    if session.email_collection and not email:
+        raise InvalidRequest("Enter your email address.", code="parameter_missing", param="email")
+    if email and "@" not in email:
+        raise InvalidRequest("Enter a valid email address.", code="email_invalid", param="email")
+    if session.phone_number_collection and not (phone or "").strip():
+        raise InvalidRequest("Enter your phone number.", code="parameter_missing", param="phone")
+    if session.billing_address_collection == "required" and not (address or {}).get("line1"):
+        raise InvalidRequest("Enter your billing address.", code="parameter_missing", param="address")
+
+
 def checkout_session_pay(
     *,
     session: CheckoutSession,
@@ -507,21 +523,16 @@ def checkout_session_pay(
             # Deactivating a link stops the sessions it already opened, not only new ones.
             raise InvalidRequest("This payment link is no longer active.", code="payment_link_inactive")
         email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
-        if locked.email_collection and not email:
-            raise InvalidRequest("Enter your email address.", code="parameter_missing", param="email")
-        if email and "@" not in email:
-            raise InvalidRequest("Enter a valid email address.", code="email_invalid", param="email")
-        if locked.phone_number_collection and not (phone or "").strip():
-            raise InvalidRequest("Enter your phone number.", code="parameter_missing", param="phone")
-        if locked.billing_address_collection == "required" and not (address or {}).get("line1"):
-            raise InvalidRequest("Enter your billing address.", code="parameter_missing", param="address")
+        _payer_details_check(locked, email=email, phone=phone, address=address)
         locked.customer_details = {
             "email": email,
             "name": name or None,
             "phone": phone or None,
             "address": catalogue.normalise_address(address) if address else None,
         }
-        if locked.customer is None:
+        rematch = locked.customer_matched and not _same_email(email, locked.customer.email)
+        if locked.customer is None or (rematch and payments.payment_intent_payer_may_change(locked.payment_intent)):
+            # Matched by email (this module's rule), again when a payer declined with one email pays with another.
             locked.customer = customer_for_payer(
                 merchant=locked.merchant,
                 livemode=locked.livemode,
@@ -529,6 +540,12 @@ def checkout_session_pay(
                 name=name or None,
                 phone=phone or None,
                 address=catalogue.normalise_address(address) if address else None,
+            )
+            locked.customer_matched = True
+        if locked.payment_intent is not None:
+            # Not paid yet (or nothing changes): the next attempt is for this payer, the receipt to this email.
+            locked.payment_intent = payments.payment_intent_payer_set(
+                payment_intent=locked.payment_intent, customer=locked.customer, receipt_email=email
             )
         if locked.payment_intent is None:
             locked.payment_intent = payments.payment_intent_create(
@@ -542,10 +559,10 @@ def checkout_session_pay(
                 metadata={"checkout_session": locked.public_id},
             )
         _receipt_language_keep(locked.payment_intent, language)
+        if locked.payment_intent.customer_id != locked.customer_id:
+            raise InvalidRequest("This session's payment belongs to another customer.")  # rolls this back
         locked.save()
         payment_intent = locked.payment_intent
-    if payment_intent.customer_id != locked.customer_id:
-        raise InvalidRequest("This session's payment belongs to another customer.")
     if payment_intent.status == PaymentIntent.Status.SUCCEEDED:
         return payment_intent
     try:

@@ -10,11 +10,12 @@ never subject to the page's ``style-src``.
 from decimal import Decimal
 
 import pygal
+from django.utils.formats import date_format
 from pygal.style import Style
 
 from kassa import money
 
-MAX_SERIES = 3  # currencies drawn; the page's figures list every currency
+CHARTS = 3  # currencies charted on the home page, one chart each (amounts of two currencies share no axis)
 
 STYLE = Style(
     background="#ffffff",
@@ -45,14 +46,14 @@ def _amount(value, currency: str) -> str:
     return money.format_amount(money.to_minor(Decimal(str(value)), currency), currency)
 
 
-def volume_chart_svg(dates: list, series: dict[str, list[int]], *, no_data_text: str) -> bytes:
-    """A bar per day (one colour per currency, the largest first), in each currency's major units."""
+def volume_chart_svg(dates: list, amounts: list[int] | None, currency: str, *, no_data_text: str) -> bytes:
+    """A bar per day of one currency's volume, in its major units (``amounts`` None: no payments in it)."""
     chart = pygal.Bar(
         js=[],  # no script, no CDN
         style=STYLE,
         width=900,
         height=280,
-        show_legend=len(series) > 1,
+        show_legend=False,
         legend_at_bottom=True,
         x_label_rotation=0,
         show_minor_x_labels=False,
@@ -64,12 +65,11 @@ def volume_chart_svg(dates: list, series: dict[str, list[int]], *, no_data_text:
         disable_xml_declaration=False,
     )
     chart.add_xml_filter(_without_scripts)
-    chart.x_labels = [d.strftime("%d %b") for d in dates]
-    largest = sorted(series, key=lambda currency: -sum(series[currency]))[:MAX_SERIES]
-    for currency in largest:
+    chart.x_labels = [date_format(d, "j M") for d in dates]  # in the reader's language
+    if amounts is not None:
         chart.add(
             currency.upper(),
-            [money.to_decimal(amount, currency) for amount in series[currency]],
-            formatter=lambda value, code=currency: _amount(value, code),
+            [money.to_decimal(amount, currency) for amount in amounts],
+            formatter=lambda value: _amount(value, currency),
         )
     return chart.render()

@@ -108,6 +108,11 @@ def daily_volume(*, merchant, livemode: bool, now: datetime, days: int = CHART_D
     return dates, series
 
 
+def chart_currencies(series: dict[str, list[int]]) -> list[str]:
+    """The currencies of ``daily_volume``'s series, the most volume first (ties by code): one chart each."""
+    return sorted(series, key=lambda currency: (-sum(series[currency]), currency))
+
+
 def payer_of(payment: PaymentIntent) -> str:
     customer = payment.customer
     if customer is not None and (customer.name or customer.email):

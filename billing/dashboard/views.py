@@ -17,7 +17,9 @@ def volume_chart(request) -> HttpResponse:
     if scope is None:
         raise PermissionDenied
     dates, series = selectors.daily_volume(merchant=scope.merchant, livemode=scope.livemode, now=timezone.now())
-    svg = chart.volume_chart_svg(dates, series, no_data_text=_("No payments yet"))
+    # ?currency=usd: that currency's chart; none: the one with the most volume (the page's first chart).
+    currency = request.GET.get("currency") or next(iter(selectors.chart_currencies(series)), "")
+    svg = chart.volume_chart_svg(dates, series.get(currency), currency, no_data_text=_("No payments yet"))
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Cache-Control"] = "private, no-store"
     # Opened on its own, the image may style itself and nothing else (no script, no fetch).

@@ -36,11 +36,8 @@ from functools import cache
 from urllib.parse import urlencode
 
 from babel import Locale
-from babel.numbers import format_currency
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-
-from kassa import money
 
 LANGUAGES = ("en", "fr")
 DEFAULT = "en"
@@ -225,18 +222,3 @@ def countries(language: str) -> list[tuple[str, str]]:
 def _sort_key(name: str) -> str:
     # "Égypte" sorts with the E's, as a French reader expects.
     return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
-
-
-def format_amount(amount: int, currency: str, language: str) -> str:
-    """An amount in minor units for a reader of ``language``: ``€25.00``, ``25,00 €``, ``¥500``.
-
-    Babel gives the locale's pattern and symbol; the number of decimals comes
-    from ``kassa.money`` (Stripe's list), not from CLDR, so the page shows
-    exactly what is charged: JPY has none, KWD three.
-    """
-    places = money.decimal_places(currency)
-    pattern = Locale.parse(language).currency_formats["standard"].pattern
-    pattern = re.sub(r"\.0+", "." + "0" * places if places else "", pattern)
-    return format_currency(
-        money.to_decimal(amount, currency), currency.upper(), format=pattern, locale=language, currency_digits=False
-    )

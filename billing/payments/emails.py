@@ -20,7 +20,7 @@
 
 from django.urls import reverse
 
-from kassa import mail
+from kassa import mail, money
 from merchants import emails as merchant_emails
 from merchants.selectors import members_to_notify
 
@@ -40,10 +40,11 @@ def _bought(payment_intent: PaymentIntent, language: str) -> list[dict]:
         lines = provider(payment_intent)
         if lines:
             return [
-                {"description": d, "quantity": q, "amount": mail.format_money(a, c, language)} for d, q, a, c in lines
+                {"description": d, "quantity": q, "amount": money.format_localised(a, c, language)}
+                for d, q, a, c in lines
             ]
     if payment_intent.description:
-        amount = mail.format_money(payment_intent.amount, payment_intent.currency, language)
+        amount = money.format_localised(payment_intent.amount, payment_intent.currency, language)
         return [{"description": payment_intent.description, "quantity": 1, "amount": amount}]
     return []
 
@@ -59,7 +60,7 @@ def _payment_context(payment_intent: PaymentIntent, language: str) -> dict:
         **merchant_emails.merchant_context(payment_intent.merchant),
         "livemode": payment_intent.livemode,
         "payment_id": payment_intent.public_id,
-        "amount": mail.format_money(payment_intent.amount, payment_intent.currency, language),
+        "amount": money.format_localised(payment_intent.amount, payment_intent.currency, language),
         "line_items": _bought(payment_intent, language),
         "card_brand": (card.card_brand if card else "") or "",
         "card_last4": (card.card_last4 if card else "") or "",
@@ -136,6 +137,8 @@ def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:
         )
     elif outcome == "failed":
         error = payment_intent.last_payment_error or {}
+        if payment_intent.status == PaymentIntent.Status.SUCCEEDED or not error:
+            return 0  # paid since (the task ran late): members get "you received a payment", not a stale failure
         sends += _notices(
             payment_intent,
             kind="payment_failed",
@@ -165,7 +168,7 @@ def refund_emails_send(*, refund: Refund) -> int:
     context = {
         **_payment_context(payment_intent, language),
         "refund_id": refund.public_id,
-        "refund_amount": mail.format_money(refund.amount, refund.currency, language),
+        "refund_amount": money.format_localised(refund.amount, refund.currency, language),
         "refunded_at": refunded_at or refund.created,
         "paid_at": _when(payment_intent, "succeeded"),
     }

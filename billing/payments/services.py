@@ -332,6 +332,44 @@ def _emails_queue(payment_intent: PaymentIntent, outcome: str) -> None:
     mail.queue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
 
 
+def _attempt_in_flight(payment_intent: PaymentIntent) -> bool:
+    latest = payment_intent.attempts.order_by("-id").first()
+    return latest is not None and latest.status in (
+        PaymentAttempt.Status.PENDING,
+        PaymentAttempt.Status.REQUIRES_ACTION,
+    )
+
+
+def payment_intent_payer_may_change(payment_intent: PaymentIntent | None) -> bool:
+    """No payment yet, or one still waiting for a card with no attempt in flight (a hint; the setter re-checks)."""
+    if payment_intent is None:
+        return True
+    return payment_intent.status == S.REQUIRES_PAYMENT_METHOD and not _attempt_in_flight(payment_intent)
+
+
+def payment_intent_payer_set(*, payment_intent: PaymentIntent, customer: Customer | None, receipt_email: str | None):
+    """Who pays and where the receipt goes, as the payer gave them for the attempt about to be made.
+
+    A payer declined with one email who pays with another gets the receipt at
+    the second. Nothing changes once the payment succeeded or while an attempt
+    is in flight (another tab); the processor's PaymentIntent is made per
+    attempt, so the next attempt charges for the customer set here.
+    """
+    locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+    if not payment_intent_payer_may_change(locked):
+        return locked
+    changes = {}
+    if locked.customer_id != getattr(customer, "pk", None):
+        changes["customer"] = customer
+    if (locked.receipt_email or None) != (receipt_email or None):
+        changes["receipt_email"] = receipt_email or None
+    if changes:
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=[*changes, "updated"])
+    return locked
+
+
 def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardError) -> PaymentIntent:
     """A card refused before the payment could be tried (Stripe refused to attach it): recorded as Stripe does.
 
@@ -341,12 +379,7 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
     """
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
-        latest = locked.attempts.order_by("-id").first()
-        in_flight = latest is not None and latest.status in (
-            PaymentAttempt.Status.PENDING,
-            PaymentAttempt.Status.REQUIRES_ACTION,
-        )
-        if locked.status != S.REQUIRES_PAYMENT_METHOD or in_flight:
+        if locked.status != S.REQUIRES_PAYMENT_METHOD or _attempt_in_flight(locked):
             return locked  # paid or being paid meanwhile (another tab): this refusal changes nothing
         locked.last_payment_error = {
             "type": "card_error",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.checkout.selectors import payment_link_list
 from billing.checkout.services import payment_link_url
-from billing.dashboard import selectors
+from billing.dashboard import chart, selectors
 from billing.payments.selectors import payment_display_status
 from kassa import money
 
@@ -39,6 +39,8 @@ def merchant_home(context) -> dict:
         "recent_payments": [(p, payment_display_status(p), selectors.payer_of(p)) for p in home.recent_payments],
         "failed_payments": [(p, selectors.payer_of(p)) for p in home.failed_payments],
         "chart_url": reverse("admin:home_volume_chart"),
+        # One chart per currency, the largest first: two currencies never share an axis.
+        "chart_currencies": selectors.chart_currencies(home.chart_series)[: chart.CHARTS],
         "all_merchants": scope.merchant is None,
     }
 

@@ -327,13 +327,15 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(client, paying_s
     m = paying_shop.merchant
     for i, evil in enumerate(['=HYPERLINK("https://evil.test","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]):
         payments.payment_intent_create(merchant=m, livemode=False, amount=100 + i, currency="eur", description=evil)
-    factories.customer(m, email="ok@example.com", name="=cmd|' /C calc'!A0")
+    factories.customer(m, email="ok@example.com", name="=cmd|' /C calc'!A0", phone="+33 1 23 45 67 89")
     client.force_login(paying_shop.owner)
     descriptions = sorted(r["description"] for r in _csv(client.get(f"{PAYMENTS}export/")))
     assert all(d.startswith("'") for d in descriptions), descriptions
     assert '\'=HYPERLINK("https://evil.test","x")' in descriptions
     (customer,) = _csv(client.get(f"{CUSTOMERS}export/"))
     assert customer["name"] == "'=cmd|' /C calc'!A0"
+    assert customer["phone"] == "+33 1 23 45 67 89"  # a phone number is not a formula: kept as typed
+    assert csv_cell("-12") == "-12"
     assert csv_cell("12.50") == "12.50"
     assert csv_cell(None) == ""
 
@@ -382,3 +384,16 @@ def test_links_are_known_by_what_they_sell(client, paying_shop):
     assert "12.00 EUR" in listing
     checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
     assert "Green tea \u00d7 2, Lemon cake" in client.get("/admin/billing/checkoutsession/").text
+
+
+def test_platform_staff_exporting_every_merchant_see_whose_each_row_is(client, paying_shop, card_token):
+    paid = _pay(_session(paying_shop.merchant, unit_amount=1250), card_token, email="ada@example.com")
+    payments.refund_create(payment_intent=paid, amount=250)
+    client.force_login(factories.platform_staff())
+    for url in (PAYMENTS, REFUNDS, CUSTOMERS):
+        (row,) = _csv(client.get(f"{url}export/"))
+        assert row["merchant"] == "Shop", url
+    # One merchant in view: the column would say the same on every row, so there is none.
+    client.force_login(paying_shop.owner)
+    (row,) = _csv(client.get(f"{PAYMENTS}export/"))
+    assert "merchant" not in row

@@ -14,6 +14,7 @@ from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
 from billing.models import Customer, PaymentIntent
 from billing.payments import services as payments
+from kassa.errors import CardError
 from merchants.models import Membership
 from tests import factories
 
@@ -74,6 +75,31 @@ def test_a_session_made_for_a_customer_keeps_it(paying_shop, link, card_token):
         now=timezone.now(), session=session, token=card_token(), email="typed@example.com"
     )
     assert paid.customer_id == chosen.pk
+
+
+def test_a_payer_declined_with_one_email_who_pays_with_another_is_that_other_customer(
+    paying_shop, link, card_token, emails_on_commit, mailoutbox
+):
+    """The receipt, the customer and the saved card follow the email the payer paid with, not a typo before it."""
+    someone = factories.customer(paying_shop.merchant, email="typo@example.com", name="Someone else")
+    session = checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
+    with emails_on_commit(), pytest.raises(CardError):
+        checkout.checkout_session_pay(
+            now=timezone.now(), session=session, token=card_token("4000000000000002"), email="typo@example.com"
+        )
+    with emails_on_commit():
+        paid = checkout.checkout_session_pay(
+            now=timezone.now(), session=session, token=card_token(), email="right@example.com"
+        )
+    assert paid.status == "succeeded"
+    assert paid.receipt_email == "right@example.com"
+    assert paid.customer.email == "right@example.com"
+    assert not someone.payment_methods.exists()  # the card is on the payer's own customer
+    assert not PaymentIntent.objects.filter(customer=someone).exists()
+    session.refresh_from_db()
+    assert session.customer_id == paid.customer_id
+    receipts = [m for m in mailoutbox if "right@example.com" in m.to or "typo@example.com" in m.to]
+    assert [m.to for m in receipts] == [["right@example.com"]]
 
 
 def test_two_payers_with_the_same_new_email_at_once_make_one_customer(paying_shop, transactional_db):

@@ -340,3 +340,19 @@ def test_platform_staff_also_get_the_platforms_own_pages(client, db):
     groups = re.findall(r'<span class="section">([^<]+)</span>', home)
     assert groups[-1] == "Platform"
     assert 'href="/admin/auth/user/"' in home
+
+
+def test_each_currency_has_its_own_chart(client, shops):
+    shop = shops["Alpha"][0]
+    m = shop.merchant
+    customer = factories.customer(m, email="yen@alpha.test")
+    yen = payments.payment_intent_create(merchant=m, livemode=False, amount=5000, currency="jpy", customer=customer)
+    type(yen).objects.filter(pk=yen.pk).update(status="succeeded", amount_received=5000)
+    client.force_login(shop.owner)
+    home = client.get(HOME).text
+    # JPY's 5000 outweighs EUR's 2500 minor units: drawn first; EUR's chart next, on its own axis.
+    assert f'id="kassa-volume-chart" src="{CHART}"' in home
+    assert f'id="kassa-volume-chart-eur" src="{CHART}?currency=eur"' in home
+    assert _bars(client.get(CHART).content.decode()) == ["5,000 JPY"]
+    assert _bars(client.get(CHART, {"currency": "eur"}).content.decode()) == ["25.00 EUR"]
+    assert _bars(client.get(CHART, {"currency": "usd"}).content.decode()) == []

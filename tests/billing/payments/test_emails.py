@@ -283,3 +283,24 @@ def test_the_texts_are_not_html_escaped(client, shop_link, card_token, emails_on
     assert "Ben & Jerry's" in receipt.body
     assert "Ben &amp; Jerry&#x27;s" in parts(receipt)[1]
     assert not re.search(r"&(amp|#x27);", receipt.body)
+
+
+def test_a_failure_notice_whose_payment_succeeded_meanwhile_is_not_sent(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The failure's task runs late (a busy worker): by then the payer paid, so members hear of the payment only."""
+    Membership.objects.filter(merchant=shop_link.merchant).update(notify_failures=True)
+    with django_capture_on_commit_callbacks(execute=False) as late:  # the failure's task, not run yet
+        pay(client, shop_link, card_token("4000000000000002"))
+    with emails_on_commit():
+        session = PaymentIntent.objects.get().checkout_session
+        headers = {"HTTP_X_KASSA_PAGE_TOKEN": framing.page_token(session), "HTTP_ORIGIN": "http://testserver"}
+        body = json.dumps({"token": card_token(), "email": "payer@example.com"})
+        client.post(f"/pay/session/{session.public_id}/pay", body, content_type="application/json", **headers)
+    assert PaymentIntent.objects.get().status == "succeeded"
+    sent = len(mailoutbox)
+    with emails_on_commit():
+        for callback in late:
+            callback()
+    assert len(mailoutbox) == sent
+    assert not [m for m in mailoutbox if "failed" in m.subject]
