@@ -9,6 +9,14 @@ own middleware, subclassed so that Django's and the admin's checks still
 recognize it, with one change: for those paths it hands the request on
 untouched. Pages get exactly the library's behaviour.
 
+LocaleMiddleware picks a page's language (the dashboard's switch, stored in
+Django's ``django_language`` cookie, else ``Accept-Language``, else English).
+For a machine path it does not run, and the thread's language is reset to
+English instead: a worker thread that just served a French dashboard page
+would otherwise answer the next API call with DRF's French messages. The
+hosted pay pages run it too but resolve their own language in the view
+(billing/hosted/i18n.py), which wins over it.
+
 Left in the chain for every path: security headers and the HTTPS redirect
 (SecurityMiddleware), the rate limiter, CommonMiddleware (host checks,
 Content-Length), CSRF and frame headers (cheap, and ``check --deploy``
@@ -20,6 +28,8 @@ nothing for requests that are not logins) and Kassa's two-factor policy
 from django.contrib.auth.middleware import AuthenticationMiddleware as _Authentication
 from django.contrib.messages.middleware import MessageMiddleware as _Message
 from django.contrib.sessions.middleware import SessionMiddleware as _Session
+from django.middleware.locale import LocaleMiddleware as _Locale
+from django.utils import translation
 from django_otp.middleware import OTPMiddleware as _OTP
 from whitenoise.middleware import WhiteNoiseMiddleware as _WhiteNoise
 
@@ -43,3 +53,13 @@ SessionMiddleware = pages_only(_Session)
 AuthenticationMiddleware = pages_only(_Authentication)
 OTPMiddleware = pages_only(_OTP)
 MessageMiddleware = pages_only(_Message)
+
+
+class LocaleMiddleware(_Locale):
+    """Django's, for pages; a machine path gets the thread's language reset to English (the API speaks English)."""
+
+    def __call__(self, request):
+        if request.path_info.startswith(MACHINE_PATHS):
+            translation.deactivate()  # whatever a page left on this thread; deactivated means LANGUAGE_CODE
+            return self.get_response(request)
+        return super().__call__(request)

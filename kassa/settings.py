@@ -91,6 +91,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "merchants.apps.KassaAdminConfig",  # django.contrib.admin with the dashboard's site
+    # Kassa's apps before the libraries: where their catalogs translate the same words ("Email", "Key",
+    # "Created"), Django takes the first installed app's, and the dashboard should read Kassa's.
+    "merchants",
+    "billing",
+    "webhooks",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -103,9 +108,6 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "merchants",
-    "billing",
-    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +119,8 @@ MIDDLEWARE = [
     # kassa.page_middleware: the libraries' own, skipped for the API and Stripe's webhooks (no sessions there).
     "kassa.page_middleware.WhiteNoiseMiddleware",
     "kassa.page_middleware.SessionMiddleware",
+    # The dashboard's language (its switch's cookie, else Accept-Language); after sessions, before Common.
+    "kassa.page_middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "kassa.page_middleware.AuthenticationMiddleware",
@@ -256,6 +260,10 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The dashboard's language switch (Django's set_language) keeps the choice in this cookie.
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 # --- Dashboard login: lockout (django-axes) and two-factor (django-otp) ---
 # See merchants/login.py. Failures are counted per user name and, separately,

@@ -6,11 +6,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kassa import views
 from kassa.api.errors import not_found_json
+from merchants.dashboard import language_switch
 from merchants.forms import MemberPasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", include("merchants.dashboard_urls")),
+    # The dashboard's (and login page's) language switch: Django's set_language, which a member's email
+    # language follows (merchants/dashboard.py); outside /admin/ so that it works before logging in.
+    path("i18n/setlang/", language_switch, name="set_language"),
     # New members get no password; they set one through the reset link on the login page.
     path(
         "admin/password_reset/",

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class MerchantsConfig(AppConfig):
     name = "merchants"
-    verbose_name = "Account"
+    verbose_name = _("Account")
 
     def ready(self) -> None:
         from kassa import crypto

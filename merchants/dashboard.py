@@ -15,7 +15,11 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpResponseRedirect
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
+from kassa import mail
+
+from . import services
 from .models import Membership, Merchant
 from .selectors import memberships_of
 
@@ -34,6 +38,11 @@ class Scope:
     is_platform: bool
     merchants: tuple[Merchant, ...]
     roles: dict  # merchant pk -> the user's role there
+
+    @property
+    def role_label(self) -> str:
+        """The role in the reader's language ("Owner", "Propriétaire")."""
+        return Membership.Role(self.role).label if self.role else ""
 
     def can_write(self, roles=WRITE_ROLES_DEFAULT) -> bool:
         return self.is_platform or self.role in roles
@@ -96,3 +105,19 @@ def switch_merchant(request):
     elif scope and scope.is_platform and wanted == "":
         request.session.pop(SESSION_MERCHANT, None)
     return HttpResponseRedirect("/admin/")
+
+
+@require_POST
+def language_switch(request):
+    """The header's language switch, logged in or not (the login page has it): Django's ``set_language`` (the
+    choice in its ``django_language`` cookie, LocaleMiddleware reads it), and for a member, their email
+    language too: the language a person picks to read Kassa in is the one they read its emails in."""
+    response = set_language(request)
+    language = request.POST.get("language")
+    if language not in dict(settings.LANGUAGES):
+        # set_language takes any language Django itself has a catalog for; Kassa speaks only its LANGUAGES.
+        response.cookies.pop(settings.LANGUAGE_COOKIE_NAME, None)
+        return response
+    if request.user.is_authenticated and language in mail.LANGUAGES:
+        services.member_language_set(user=request.user, language=language)
+    return response

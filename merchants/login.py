@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from kassa.errors import RateLimited
 
@@ -51,11 +52,11 @@ def client_ip(request) -> str:
 def lockout_response(request, original_response=None, credentials=None):
     """The page every attempt gets while locked out, 429 as axes answers by default."""
     minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
-    context = {"title": "Too many failed login attempts", "cooloff_minutes": minutes}
+    context = {"title": _("Too many failed login attempts"), "cooloff_minutes": minutes}
     return render(request, "admin/locked_out.html", context, status=429)
 
 
-LOGIN_REFUSED = (
+LOGIN_REFUSED = _(
     "Please enter the correct email address and password, and your two-factor code if you have switched it on. "
     "A code from your app is good for 30 seconds; after a wrong one, wait a few seconds."
 )
@@ -63,10 +64,10 @@ LOGIN_REFUSED = (
 
 class KassaLoginForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
-        label="Two-factor code",
+        label=_("Two-factor code"),
         required=False,
         max_length=32,
-        help_text="Only if you have switched on two-factor: the 6-digit code from your app, or a backup code.",
+        help_text=_("Only if you have switched on two-factor: the 6-digit code from your app, or a backup code."),
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autocapitalize": "off"}
         ),

@@ -22,18 +22,18 @@ def _merchant_id() -> str:
 
 class Merchant(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        DISABLED = "disabled"
+        ACTIVE = "active", _("Active")
+        DISABLED = "disabled", _("Disabled")
 
-    public_id = models.CharField("ID", max_length=40, unique=True, default=_merchant_id, editable=False)
-    name = models.CharField(max_length=200)
-    support_email = models.EmailField(blank=True)
-    default_currency = models.CharField(max_length=3, default="usd")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    public_id = models.CharField(_("ID"), max_length=40, unique=True, default=_merchant_id, editable=False)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    support_email = models.EmailField(blank=True, verbose_name=_("support email"))
+    default_currency = models.CharField(max_length=3, default="usd", verbose_name=_("default currency"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
     require_two_factor = models.BooleanField(
-        "Require two-factor authentication",
+        _("Require two-factor authentication"),
         default=False,
-        help_text="Members must log in with a code from an authenticator app. Only an owner can change this.",
+        help_text=_("Members must log in with a code from an authenticator app. Only an owner can change this."),
     )
     receipts_enabled = models.BooleanField(
         _("Email receipts to payers"),
@@ -43,7 +43,7 @@ class Merchant(models.Model):
             "with your name and support email."
         ),
     )
-    created = models.DateTimeField(default=timezone.now, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created"))
 
     class Meta:
         verbose_name = _("merchant")
@@ -56,19 +56,23 @@ class Merchant(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner"
-        ADMIN = "admin"
-        DEVELOPER = "developer"
-        VIEWER = "viewer"
+        OWNER = "owner", _("Owner")
+        ADMIN = "admin", _("Admin")
+        DEVELOPER = "developer", _("Developer")
+        VIEWER = "viewer", _("Viewer")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("merchant")
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER, verbose_name=_("role"))
     # Emails to this member about this merchant (merchants/emails.py); a new owner gets both switched on.
     notify_payments = models.BooleanField(_("Email me when a payment succeeds"), default=False)
     notify_failures = models.BooleanField(_("Email me when a payment fails"), default=False)
     language = models.CharField(_("Email language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")
-    created = models.DateTimeField(default=timezone.now, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created"))
 
     class Meta:
         verbose_name = _("team member")
@@ -82,35 +86,43 @@ class Membership(models.Model):
 
 class APIKey(models.Model):
     class Kind(models.TextChoices):
-        SECRET = "secret"
-        RESTRICTED = "restricted"
-        PUBLISHABLE = "publishable"
+        SECRET = "secret", _("Secret")
+        RESTRICTED = "restricted", _("Restricted")
+        PUBLISHABLE = "publishable", _("Publishable")
 
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        EXPIRING = "expiring"
-        EXPIRED = "expired"
-        REVOKED = "revoked"
+        ACTIVE = "active", _("Active")
+        EXPIRING = "expiring", _("Expiring")
+        EXPIRED = "expired", _("Expired")
+        REVOKED = "revoked", _("Revoked")
 
     PREFIXES = {Kind.SECRET: "sk", Kind.RESTRICTED: "rk", Kind.PUBLISHABLE: "pk"}
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
-    livemode = models.BooleanField(default=False)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    name = models.CharField(max_length=100, blank=True)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("merchant")
+    )
+    livemode = models.BooleanField(default=False, verbose_name=_("live mode"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    name = models.CharField(max_length=100, blank=True, verbose_name=_("name"))
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=8, editable=False)
-    last4 = models.CharField(max_length=4, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, verbose_name=_("prefix"))
+    last4 = models.CharField(max_length=4, editable=False, verbose_name=_("last 4"))
     # Only for publishable keys, which are public by design (pages embed them).
     publishable_token = models.CharField(max_length=120, blank=True, editable=False)
     # Restricted keys: {"customers": "write", "products": "read", ...}; absent means none.
-    permissions = models.JSONField(default=dict, blank=True)
-    created = models.DateTimeField(default=timezone.now, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    permissions = models.JSONField(default=dict, blank=True, verbose_name=_("permissions"))
+    created = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created"))
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last used at"))
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("expires at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("revoked at"))
     rolled_from = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rolled_to", editable=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rolled_to",
+        editable=False,
+        verbose_name=_("rolled from"),
     )
 
     class Meta:
@@ -141,19 +153,25 @@ class APIKey(models.Model):
 class ProcessorCredential(models.Model):
     """A merchant's Stripe keys for one mode, encrypted at rest."""
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="processor_credentials")
-    livemode = models.BooleanField(default=False)
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.CASCADE, related_name="processor_credentials", verbose_name=_("merchant")
+    )
+    livemode = models.BooleanField(default=False, verbose_name=_("live mode"))
     # Public by design: the hosted pages hand it to Stripe.js in the payer's browser.
-    publishable_key = models.CharField(max_length=255, blank=True)
+    publishable_key = models.CharField(max_length=255, blank=True, verbose_name=_("publishable key"))
     secret_key_ciphertext = models.TextField(editable=False)
-    secret_key_hint = models.CharField(max_length=40, editable=False)
+    secret_key_hint = models.CharField(max_length=40, editable=False, verbose_name=_("secret key hint"))
     webhook_secret_ciphertext = models.TextField(blank=True, editable=False)
-    webhook_secret_hint = models.CharField(max_length=40, blank=True, editable=False)
-    created = models.DateTimeField(default=timezone.now, editable=False)
-    updated = models.DateTimeField(default=timezone.now, editable=False)
-    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_check_ok = models.BooleanField(null=True, editable=False)
-    last_check_message = models.CharField(max_length=300, blank=True, editable=False)
+    webhook_secret_hint = models.CharField(
+        max_length=40, blank=True, editable=False, verbose_name=_("webhook secret hint")
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created"))
+    updated = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("updated"))
+    last_checked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last checked at"))
+    last_check_ok = models.BooleanField(null=True, editable=False, verbose_name=_("last check ok"))
+    last_check_message = models.CharField(
+        max_length=300, blank=True, editable=False, verbose_name=_("last check message")
+    )
 
     class Meta:
         constraints = [
@@ -163,7 +181,8 @@ class ProcessorCredential(models.Model):
         verbose_name_plural = _("Stripe credentials")
 
     def __str__(self) -> str:
-        return f"Stripe {'live' if self.livemode else 'test'} credentials of {self.merchant}"
+        mode = _("live") if self.livemode else _("test")
+        return str(_("Stripe %(mode)s credentials of %(merchant)s") % {"mode": mode, "merchant": self.merchant})
 
 
 class IdempotencyKey(models.Model):
@@ -199,11 +218,11 @@ class IdempotencyKey(models.Model):
 class MerchantScoped(models.Model):
     """What every API object has: a public id, its merchant, its mode, created and metadata."""
 
-    public_id = models.CharField("ID", max_length=64, unique=True, editable=False)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
-    livemode = models.BooleanField(default=False, editable=False)
-    created = models.DateTimeField(default=timezone.now, editable=False)
-    metadata = models.JSONField(default=dict, blank=True)
+    public_id = models.CharField(_("ID"), max_length=64, unique=True, editable=False)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant"))
+    livemode = models.BooleanField(default=False, editable=False, verbose_name=_("live mode"))
+    created = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created"))
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
 
     class Meta:
         abstract = True
@@ -225,8 +244,8 @@ class EmailSent(models.Model):
     """
 
     class Status(models.TextChoices):
-        SENDING = "sending"
-        SENT = "sent"
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
 
     key = models.CharField(max_length=200, unique=True)
     merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")

@@ -303,6 +303,15 @@ def membership_email_settings_set(
 
 
 @transaction.atomic
+def member_language_set(*, user, language: str) -> int:
+    """A person chose ``language`` on the dashboard's switch: it becomes their email language at every merchant
+    they belong to (the Email notifications page can still set another one per merchant). Returns the count."""
+    if language not in mail.LANGUAGES:
+        raise InvalidRequest(f"Unknown language {language!r}.", param="language")
+    return Membership.objects.filter(user=user).exclude(language=language).update(language=language)
+
+
+@transaction.atomic
 def membership_update(*, membership: Membership, role: str, acting_role: str | None = None) -> Membership:
     if role not in Membership.Role.values:
         raise InvalidRequest(f"Unknown role {role!r}.", param="role")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -29,7 +30,6 @@ BACKUP_CODE_COUNT = 10
 AUTHENTICATOR_NAME = "Authenticator app"
 BACKUP_NAME = "Backup codes"
 _TOTP_SHAPE = re.compile(r"^\d{6}$")
-_THROTTLE_HINT = "a few seconds"
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,13 @@ def two_factor_start(*, user) -> PendingAuthenticator:
 def two_factor_confirm(*, user, token: str) -> tuple[TOTPDevice, list[str]]:
     """Switch two-factor on with the first code from the app; returns the device and the new backup codes."""
     if two_factor_enabled(user=user):
-        raise InvalidRequest("Two-factor authentication is already on.", param="token")
+        raise InvalidRequest(gettext("Two-factor authentication is already on."), param="token")
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
     if device is None:
-        raise InvalidRequest("Start the set-up again: scan the new QR code.", param="token")
+        raise InvalidRequest(gettext("Start the set-up again: scan the new QR code."), param="token")
     if not device.verify_token(token.strip().replace(" ", "")):
         raise InvalidRequest(
-            "That code is not right. Check the time on your phone and try the newest code.", param="token"
+            gettext("That code is not right. Check the time on your phone and try the newest code."), param="token"
         )
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -84,7 +84,7 @@ def two_factor_confirm(*, user, token: str) -> tuple[TOTPDevice, list[str]]:
 def two_factor_backup_codes_renew(*, user, token: str) -> list[str]:
     """Ten new backup codes (the old ones stop working), after a current code."""
     if two_factor_verify(user=user, token=token) is None:
-        raise InvalidRequest("That code is not right.", param="token")
+        raise InvalidRequest(gettext("That code is not right."), param="token")
     return _new_backup_codes(user=user)
 
 
@@ -112,7 +112,7 @@ def two_factor_verify(*, user, token: str):
         for device in model.objects.select_for_update().filter(user=user, confirmed=True):
             allowed, _ = device.verify_is_allowed()
             if not allowed:
-                raise RateLimited(f"Too many wrong codes: wait {_THROTTLE_HINT} and try again.", param="token")
+                raise RateLimited(gettext("Too many wrong codes: wait a few seconds and try again."), param="token")
             if device.verify_token(token):
                 return device
     return None
@@ -127,10 +127,10 @@ def two_factor_remove(*, user, token: str) -> None:
     """Switch two-factor off, after a current code, unless the user must use it."""
     if two_factor_required(user=user):
         raise PermissionDenied(
-            "Two-factor authentication is required for your account; it cannot be switched off.", param="token"
+            gettext("Two-factor authentication is required for your account; it cannot be switched off."), param="token"
         )
     if two_factor_verify(user=user, token=token) is None:
-        raise InvalidRequest("That code is not right.", param="token")
+        raise InvalidRequest(gettext("That code is not right."), param="token")
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
 

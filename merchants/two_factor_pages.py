@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 
 from kassa.errors import KassaError
@@ -39,9 +40,9 @@ class TwoFactorPolicyMiddleware:
         if user.is_authenticated and not user.is_verified() and two_factor.two_factor_required(user=user):
             if two_factor.two_factor_enabled(user=user):
                 logout(request)
-                messages.warning(request, "Log in again with your two-factor code.")
+                messages.warning(request, _("Log in again with your two-factor code."))
                 return HttpResponseRedirect(f"{reverse('admin:login')}?{urlencode({'next': request.path})}")
-            messages.warning(request, "Your account must use two-factor authentication. Set it up to continue.")
+            messages.warning(request, _("Your account must use two-factor authentication. Set it up to continue."))
             return HttpResponseRedirect(reverse("dashboard-two-factor"))
         return self.get_response(request)
 
@@ -61,13 +62,13 @@ def two_factor_page(request):
         if action == "confirm":
             device, codes = two_factor.two_factor_confirm(user=user, token=token)
             otp_login(request, device)  # this session has just shown a code
-            return _codes_page(request, "Two-factor authentication is on", codes)
+            return _codes_page(request, _("Two-factor authentication is on"), codes)
         if action == "renew":
             codes = two_factor.two_factor_backup_codes_renew(user=user, token=token)
-            return _codes_page(request, "New backup codes", codes)
+            return _codes_page(request, _("New backup codes"), codes)
         if action == "remove":
             two_factor.two_factor_remove(user=user, token=token)
-            messages.success(request, "Two-factor authentication is off.")
+            messages.success(request, _("Two-factor authentication is off."))
             return HttpResponseRedirect(reverse("dashboard-two-factor"))
     except KassaError as exc:
         messages.error(request, exc.message)
@@ -75,7 +76,7 @@ def two_factor_page(request):
     enabled = two_factor.two_factor_enabled(user=user)
     context = {
         **admin.site.each_context(request),
-        "title": "Two-factor authentication",
+        "title": _("Two-factor authentication"),
         "enabled": enabled,
         "required": two_factor.two_factor_required(user=user),
     }

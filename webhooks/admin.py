@@ -561,7 +561,7 @@ class EventAdmin(RecordAdmin):
             return HttpResponseNotAllowed(["GET"])
         return _fragment(self.deliveries_table(event))
 
-    @admin.display(description="JSON")
+    @admin.display(description=_("JSON"))
     def payload(self, event):
         return _pretty_json(event_payload(event))
 

@@ -17,6 +17,7 @@ swept up. Every HTTP try is a ``DeliveryAttempt`` row.
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, MerchantScoped
 
@@ -25,27 +26,27 @@ class ProcessorEvent(models.Model):
     """An event Stripe sent to ``/webhooks/stripe/<merchant>/<mode>/``, verified, as received."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received"
-        PROCESSING = "processing"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        RECEIVED = "received", _("Received")
+        PROCESSING = "processing", _("Processing")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
-    livemode = models.BooleanField()
-    stripe_event_id = models.CharField("Stripe event", max_length=255)
-    type = models.CharField(max_length=100)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant"))
+    livemode = models.BooleanField(verbose_name=_("live mode"))
+    stripe_event_id = models.CharField(_("Stripe event"), max_length=255)
+    type = models.CharField(max_length=100, verbose_name=_("type"))
     # The Stripe object the event is about (pi_…); applying re-reads it from Stripe.
-    object_id = models.CharField(max_length=255, blank=True)
+    object_id = models.CharField(max_length=255, blank=True, verbose_name=_("object ID"))
     # Exactly the bytes Stripe signed.
-    body = models.TextField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
-    attempts = models.PositiveIntegerField(default=0)
-    result = models.CharField(max_length=300, blank=True)
-    error = models.TextField(blank=True)
+    body = models.TextField(verbose_name=_("body"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, verbose_name=_("status"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    result = models.CharField(max_length=300, blank=True, verbose_name=_("result"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
     traceback = models.TextField(blank=True)
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    next_retry_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("received at"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
+    next_retry_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next retry at"))
 
     class Meta:
         constraints = [
@@ -53,8 +54,8 @@ class ProcessorEvent(models.Model):
         ]
         indexes = [models.Index(fields=["status", "next_retry_at"], name="processor_event_due")]
         ordering = ["-received_at", "-id"]
-        verbose_name = "Stripe event (inbound)"
-        verbose_name_plural = "Stripe events (inbound)"
+        verbose_name = _("Stripe event (inbound)")
+        verbose_name_plural = _("Stripe events (inbound)")
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id}"
@@ -66,29 +67,32 @@ class WebhookEndpoint(MerchantScoped):
     PREFIX = "we"
 
     class Status(models.TextChoices):
-        ENABLED = "enabled"
-        DISABLED = "disabled"
+        ENABLED = "enabled", _("Enabled")
+        DISABLED = "disabled", _("Disabled")
 
-    url = models.URLField("URL", max_length=2048)
-    description = models.CharField(max_length=5000, blank=True, null=True)
-    enabled_events = models.JSONField(default=list)
-    api_version = models.CharField(max_length=40, blank=True, null=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENABLED)
-    disabled_reason = models.CharField(max_length=300, blank=True)
+    url = models.URLField(_("URL"), max_length=2048)
+    description = models.CharField(max_length=5000, blank=True, null=True, verbose_name=_("description"))
+    enabled_events = models.JSONField(default=list, verbose_name=_("enabled events"))
+    api_version = models.CharField(max_length=40, blank=True, null=True, verbose_name=_("API version"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENABLED, verbose_name=_("status"))
+    disabled_reason = models.CharField(max_length=300, blank=True, verbose_name=_("disabled reason"))
     secret_ciphertext = models.TextField(editable=False)
-    secret_hint = models.CharField(max_length=40, editable=False)
+    secret_hint = models.CharField(max_length=40, editable=False, verbose_name=_("secret hint"))
     # After a roll the previous secret keeps signing (as a second signature) until this moment.
     previous_secret_ciphertext = models.TextField(blank=True, editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("previous secret expires at")
+    )
     # The lease of the one worker sending to this endpoint now (see webhooks/services/delivery.py).
-    delivering_until = models.DateTimeField(null=True, blank=True, editable=False)
+    delivering_until = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("delivering until"))
     # After a failed attempt nothing is sent to the endpoint before this (its retry time), whatever is queued.
-    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
-    updated = models.DateTimeField(auto_now=True)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("paused until"))
+    updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="webhook_endpoint_list")]
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
 
     def __str__(self) -> str:
         return self.url
@@ -102,17 +106,19 @@ class Event(MerchantScoped):
 
     PREFIX = "evt"
 
-    type = models.CharField(max_length=100)
+    type = models.CharField(max_length=100, verbose_name=_("type"))
     # {"object": <the object as the API showed it at that moment>, "previous_attributes"?: {...}}
-    data = models.JSONField()
-    api_version = models.CharField(max_length=40)
-    request_id = models.CharField(max_length=64, blank=True, null=True)
-    idempotency_key = models.CharField(max_length=255, blank=True, null=True)
+    data = models.JSONField(verbose_name=_("data"))
+    api_version = models.CharField(max_length=40, verbose_name=_("API version"))
+    request_id = models.CharField(max_length=64, blank=True, null=True, verbose_name=_("request ID"))
+    idempotency_key = models.CharField(max_length=255, blank=True, null=True, verbose_name=_("idempotency key"))
     # False until the dispatcher has planned its deliveries (webhooks/services/outbox.py): the request
     # that made the event only writes the row, the workers find the endpoints.
     # The database's own default (True) is for rows written by code from before the dispatcher (during a
     # rolling deploy), which planned its deliveries itself; Kassa's own inserts always say False.
-    deliveries_planned = models.BooleanField(default=False, db_default=True, editable=False)
+    deliveries_planned = models.BooleanField(
+        default=False, db_default=True, editable=False, verbose_name=_("deliveries planned")
+    )
 
     class Meta:
         indexes = [
@@ -120,6 +126,8 @@ class Event(MerchantScoped):
             models.Index(fields=["merchant", "livemode", "type", "-id"], name="event_list_by_type"),
             models.Index(fields=["id"], condition=models.Q(deliveries_planned=False), name="event_unplanned"),
         ]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
 
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
@@ -129,19 +137,23 @@ class Delivery(models.Model):
     """One event for one endpoint, until it is delivered or given up."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"  # the schedule ended, or the endpoint was disabled or deleted
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")  # the schedule ended, or the endpoint was disabled or deleted
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempt_count = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    attempt_count = models.PositiveIntegerField(default=0, verbose_name=_("attempt count"))
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, default=timezone.now, verbose_name=_("next attempt at")
+    )
     # Someone asked to send it again (dashboard or API): the next attempt is marked manual.
-    resend_requested = models.BooleanField(default=False)
-    created = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    resend_requested = models.BooleanField(default=False, verbose_name=_("resend requested"))
+    created = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_one_per_event_endpoint")]
@@ -149,7 +161,8 @@ class Delivery(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["endpoint", "status", "next_attempt_at"], name="delivery_due_per_endpoint"),
         ]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.endpoint_id}"
@@ -158,18 +171,24 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One HTTP request to an endpoint, as it went."""
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
-    started_at = models.DateTimeField(default=timezone.now)
-    duration_ms = models.PositiveIntegerField(default=0)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery")
+    )
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration (ms)"))
     # None when no HTTP answer came (timeout, refused connection, refused address).
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    succeeded = models.BooleanField(default=False)
-    error = models.CharField(max_length=300, blank=True)
-    response_body = models.TextField(blank=True)  # the first KASSA_WEBHOOK_BODY_PREFIX characters
-    manual = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("HTTP status"))
+    succeeded = models.BooleanField(default=False, verbose_name=_("succeeded"))
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
+    response_body = models.TextField(
+        blank=True, verbose_name=_("response body")
+    )  # the first KASSA_WEBHOOK_BODY_PREFIX characters
+    manual = models.BooleanField(default=False, verbose_name=_("manual"))
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
         return f"{self.status_code or self.error} at {self.started_at:%Y-%m-%d %H:%M:%S}"

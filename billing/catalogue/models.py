@@ -17,23 +17,35 @@ from merchants.models import MerchantScoped
 class Product(MerchantScoped):
     PREFIX = "prod"
 
-    name = models.CharField(max_length=250)
-    description = models.TextField(blank=True, null=True)
-    active = models.BooleanField(default=True)
-    images = models.JSONField(default=list, blank=True)
-    url = models.URLField(max_length=2000, blank=True, null=True)
+    name = models.CharField(max_length=250, verbose_name=_("name"))
+    description = models.TextField(blank=True, null=True, verbose_name=_("description"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    images = models.JSONField(default=list, blank=True, verbose_name=_("images"))
+    url = models.URLField(max_length=2000, blank=True, null=True, verbose_name=_("URL"))
     # The price a client shows first (Stripe's ``default_price``): one of this product's prices.
     default_price = models.ForeignKey(
-        "Price", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "Price",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("default price"),
     )
-    unit_label = models.CharField(max_length=12, blank=True, null=True)
-    shippable = models.BooleanField(null=True, blank=True)
-    statement_descriptor = models.CharField(max_length=22, blank=True, null=True)
+    unit_label = models.CharField(max_length=12, blank=True, null=True, verbose_name=_("unit label"))
+    shippable = models.BooleanField(null=True, blank=True, verbose_name=_("shippable"))
+    statement_descriptor = models.CharField(
+        max_length=22, blank=True, null=True, verbose_name=_("statement descriptor")
+    )
     # Stored and shown as sent; Kassa computes no tax (README, Not done yet).
-    tax_code = models.CharField(max_length=64, blank=True, null=True)
-    marketing_features = models.JSONField(default=list, blank=True)  # [{"name": "..."}], as Stripe's
-    package_dimensions = models.JSONField(null=True, blank=True)  # {"height", "length", "weight", "width"}
-    updated = models.DateTimeField(auto_now=True)
+    tax_code = models.CharField(max_length=64, blank=True, null=True, verbose_name=_("tax code"))
+    marketing_features = models.JSONField(
+        default=list, blank=True, verbose_name=_("marketing features")
+    )  # [{"name": "..."}], as Stripe's
+    package_dimensions = models.JSONField(
+        null=True, blank=True, verbose_name=_("package dimensions")
+    )  # {"height", "length", "weight", "width"}
+    updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("product")
@@ -48,24 +60,30 @@ class Price(MerchantScoped):
     PREFIX = "price"
 
     class Type(models.TextChoices):
-        ONE_TIME = "one_time"
-        RECURRING = "recurring"
+        ONE_TIME = "one_time", _("One Time")
+        RECURRING = "recurring", _("Recurring")
 
     class Interval(models.TextChoices):
-        DAY = "day"
-        WEEK = "week"
-        MONTH = "month"
-        YEAR = "year"
+        DAY = "day", _("Day")
+        WEEK = "week", _("Week")
+        MONTH = "month", _("Month")
+        YEAR = "year", _("Year")
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="prices")
-    currency = models.CharField(max_length=3)
-    unit_amount = models.BigIntegerField()
-    type = models.CharField(max_length=16, choices=Type.choices, default=Type.ONE_TIME, editable=False)
-    recurring_interval = models.CharField(max_length=8, choices=Interval.choices, blank=True, editable=False)
-    recurring_interval_count = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
-    active = models.BooleanField(default=True)
-    nickname = models.CharField(max_length=250, blank=True, null=True)
-    lookup_key = models.CharField(max_length=200, blank=True, null=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="prices", verbose_name=_("product"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    unit_amount = models.BigIntegerField(verbose_name=_("unit amount"))
+    type = models.CharField(
+        max_length=16, choices=Type.choices, default=Type.ONE_TIME, editable=False, verbose_name=_("type")
+    )
+    recurring_interval = models.CharField(
+        max_length=8, choices=Interval.choices, blank=True, editable=False, verbose_name=_("recurring interval")
+    )
+    recurring_interval_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False, verbose_name=_("recurring interval count")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    nickname = models.CharField(max_length=250, blank=True, null=True, verbose_name=_("nickname"))
+    lookup_key = models.CharField(max_length=200, blank=True, null=True, verbose_name=_("lookup key"))
 
     class Meta:
         verbose_name = _("price")
@@ -84,14 +102,16 @@ class Price(MerchantScoped):
 class Customer(MerchantScoped):
     PREFIX = "cus"
 
-    email = models.EmailField(max_length=512, blank=True, null=True)
-    name = models.CharField(max_length=256, blank=True, null=True)
-    phone = models.CharField(max_length=40, blank=True, null=True)
-    description = models.TextField(blank=True, null=True)
-    address = models.JSONField(blank=True, null=True)
-    deleted = models.BooleanField(default=False, editable=False)
+    email = models.EmailField(max_length=512, blank=True, null=True, verbose_name=_("email"))
+    name = models.CharField(max_length=256, blank=True, null=True, verbose_name=_("name"))
+    phone = models.CharField(max_length=40, blank=True, null=True, verbose_name=_("phone"))
+    description = models.TextField(blank=True, null=True, verbose_name=_("description"))
+    address = models.JSONField(blank=True, null=True, verbose_name=_("address"))
+    deleted = models.BooleanField(default=False, editable=False, verbose_name=_("deleted"))
     # The matching customer at the processor, made when the customer first pays.
-    processor_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    processor_id = models.CharField(
+        max_length=255, null=True, blank=True, editable=False, verbose_name=_("processor ID")
+    )
 
     class Meta:
         verbose_name = _("customer")

@@ -16,7 +16,9 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from kassa import metadata, money
 from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields
@@ -69,26 +71,29 @@ class PaymentLinkForm(forms.ModelForm):
 
     after_completion_type = forms.ChoiceField(
         choices=[
-            (PaymentLink.AfterCompletion.HOSTED_CONFIRMATION, "Show Kassa's confirmation page"),
-            (PaymentLink.AfterCompletion.REDIRECT, "Redirect to your website"),
+            (PaymentLink.AfterCompletion.HOSTED_CONFIRMATION, _("Show Kassa's confirmation page")),
+            (PaymentLink.AfterCompletion.REDIRECT, _("Redirect to your website")),
         ],
         initial=PaymentLink.AfterCompletion.HOSTED_CONFIRMATION,
-        label="After payment",
+        label=_("After payment"),
     )
     after_completion_redirect_url = forms.URLField(
-        required=False, assume_scheme="https", label="Redirect URL", help_text="Where the payer goes after paying."
+        required=False,
+        assume_scheme="https",
+        label=_("Redirect URL"),
+        help_text=_("Where the payer goes after paying."),
     )
     after_completion_message = forms.CharField(
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Confirmation message",
-        help_text="Shown on Kassa's confirmation page after paying.",
+        label=_("Confirmation message"),
+        help_text=_("Shown on Kassa's confirmation page after paying."),
     )
     billing_address_collection = forms.ChoiceField(
-        choices=[("auto", "Only when needed"), ("required", "Always (required)")],
+        choices=[("auto", _("Only when needed")), ("required", _("Always (required)"))],
         initial="auto",
-        label="Billing address",
+        label=_("Billing address"),
     )
     metadata = MetadataField()
 
@@ -96,9 +101,9 @@ class PaymentLinkForm(forms.ModelForm):
         model = PaymentLink
         fields = [*AFTER_COMPLETION_FIELDS, *PAGE_FIELDS, "metadata"]
         labels = {
-            "locale": "Page language",
-            "email_collection": "Collect email",
-            "phone_number_collection": "Collect phone number",
+            "locale": _("Page language"),
+            "email_collection": _("Collect email"),
+            "phone_number_collection": _("Collect phone number"),
         }
 
     def after_completion(self) -> dict:
@@ -120,7 +125,10 @@ class PaymentLinkCreateBase(PaymentLinkForm):
         help_text=_("In the currency's own units: 12.50 EUR, 1500 JPY."),
     )
     amount_description = forms.CharField(
-        required=False, max_length=250, label="Description", help_text="What the payer buys, shown on the pay page."
+        required=False,
+        max_length=250,
+        label=_("Description"),
+        help_text=_("What the payer buys, shown on the pay page."),
     )
 
     #: the merchant's active one-time prices in the current mode; set per request by the admin
@@ -153,10 +161,12 @@ def _line_item_fields() -> dict:
     fields = {}
     for i in range(LINE_ITEM_ROWS):
         fields[f"price_{i}"] = PriceChoiceField(
-            queryset=Price.objects.none(), required=False, label="Price" if i == 0 else f"Price {i + 1}"
+            queryset=Price.objects.none(),
+            required=False,
+            label=_("Price") if i == 0 else format_lazy("{} {}", _("Price"), i + 1),
         )
         fields[f"quantity_{i}"] = forms.IntegerField(
-            required=False, min_value=1, max_value=checkout.MAX_QUANTITY, initial=1, label="Quantity"
+            required=False, min_value=1, max_value=checkout.MAX_QUANTITY, initial=1, label=_("Quantity")
         )
     return fields
 
@@ -177,10 +187,10 @@ class PaymentLinkAdmin(ScopedAdmin):
 
     change_fieldsets = [
         (None, {"fields": ["public_id", "active", "url_box", "qr_code"]}),
-        ("What the payer buys", {"fields": ["line_items_table", "total"]}),
-        ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
-        ("Collect from the payer", {"fields": PAGE_FIELDS}),
-        ("More", {"fields": ["metadata", "livemode", "created"]}),
+        (_("What the payer buys"), {"fields": ["line_items_table", "total"]}),
+        (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
+        (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
+        (_("More"), {"fields": ["metadata", "livemode", "created"]}),
     ]
     change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
 
@@ -204,12 +214,12 @@ class PaymentLinkAdmin(ScopedAdmin):
     def name(self, link):
         return link_name(link)
 
-    @admin.display(description="URL")
+    @admin.display(description=_("URL"))
     def url(self, link):
         url = checkout.payment_link_url(link)
         return format_html('<a href="{0}" target="_blank" rel="noopener">{0}</a>', url)
 
-    @admin.display(description="Total", ordering="total_amount")
+    @admin.display(description=_("Total"), ordering="total_amount")
     def total(self, link):
         amount = getattr(link, "total_amount", None)
         if amount is None:
@@ -220,15 +230,15 @@ class PaymentLinkAdmin(ScopedAdmin):
     def url_box(self, link):
         return copyable(checkout.payment_link_url(link), label=_("URL"), code_id="kassa-link-url")
 
-    @admin.display(description="QR code")
+    @admin.display(description=_("QR code"))
     def qr_code(self, link):
         # segno draws the URL as modules of a path; no text of ours goes into the markup.
         svg = segno.make(checkout.payment_link_url(link), error="m").svg_inline(
-            scale=4, svgclass="kassa-qr", title="QR code of the payment link"
+            scale=4, svgclass="kassa-qr", title=str(_("QR code of the payment link"))
         )
         return mark_safe(svg)  # noqa: S308
 
-    @admin.display(description="Line items")
+    @admin.display(description=_("Line items"))
     def line_items_table(self, link):
         rows = format_html_join(
             "",
@@ -244,8 +254,12 @@ class PaymentLinkAdmin(ScopedAdmin):
             ),
         )
         return format_html(
-            '<table class="kassa-table"><thead><tr><th>Product</th><th>Unit price</th><th>Quantity</th>'
-            "<th>Amount</th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="kassa-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("Product"),
+            _("Unit price"),
+            _("Quantity"),
+            _("Amount"),
             rows,
         )
 
@@ -256,19 +270,19 @@ class PaymentLinkAdmin(ScopedAdmin):
         rows = [(f"price_{i}", f"quantity_{i}") for i in range(LINE_ITEM_ROWS)]
         return [
             (
-                "From prices in your catalogue",
-                {"fields": rows, "description": "Active one-time prices, all in one currency."},
+                _("From prices in your catalogue"),
+                {"fields": rows, "description": _("Active one-time prices, all in one currency.")},
             ),
             (
-                "Or from an amount",
+                _("Or from an amount"),
                 {
                     "fields": ["amount", "amount_description"],
-                    "description": "Kassa makes a product and a price for it.",
+                    "description": _("Kassa makes a product and a price for it."),
                 },
             ),
-            ("After payment", {"fields": AFTER_COMPLETION_FIELDS}),
-            ("Collect from the payer", {"fields": PAGE_FIELDS}),
-            ("More", {"fields": ["metadata"]}),
+            (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
+            (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
+            (_("More"), {"fields": ["metadata"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -381,21 +395,27 @@ class PaymentLinkAdmin(ScopedAdmin):
 
         def act(link):
             checkout.payment_link_update(payment_link=link, active=active)
-            state = "active: payers can use it again" if active else "inactive: payers can no longer use it"
-            return f"Payment link {link.public_id} is {state}."
+            if active:
+                return _("Payment link %(link)s is active: payers can use it again.") % {"link": link.public_id}
+            return _("Payment link %(link)s is inactive: payers can no longer use it.") % {"link": link.public_id}
 
         return self.button_view(request, pk, act)
 
     def _set_active(self, request, queryset, active: bool):
         for link in queryset:
             checkout.payment_link_update(payment_link=link, active=active)
-        self.message_user(request, f"{len(queryset)} payment link(s) {'activated' if active else 'deactivated'}.")
+        count = len(queryset)
+        if active:
+            message = ngettext("%(count)d payment link activated.", "%(count)d payment links activated.", count)
+        else:
+            message = ngettext("%(count)d payment link deactivated.", "%(count)d payment links deactivated.", count)
+        self.message_user(request, message % {"count": count})
 
-    @admin.action(description="Deactivate selected payment links", permissions=["change"])
+    @admin.action(description=_("Deactivate selected payment links"), permissions=["change"])
     def deactivate_selected(self, request, queryset):
         self._set_active(request, queryset, False)
 
-    @admin.action(description="Activate selected payment links", permissions=["change"])
+    @admin.action(description=_("Activate selected payment links"), permissions=["change"])
     def activate_selected(self, request, queryset):
         self._set_active(request, queryset, True)
 
@@ -434,15 +454,15 @@ class CheckoutSessionAdmin(LedgerAdmin):
         )
     ]
 
-    @admin.display(description="ID", ordering="id")
+    @admin.display(description=_("ID"), ordering="id")
     def short_id(self, session):
         return session.public_id[:24] + "…"
 
-    @admin.display(description="Total", ordering="amount_total")
+    @admin.display(description=_("Total"), ordering="amount_total")
     def amount_display(self, session):
         return money.format_amount(session.amount_total, session.currency)
 
-    @admin.display(description="Customer email")
+    @admin.display(description=_("Customer email"))
     def email(self, session):
         return session.customer_email or (session.customer_details or {}).get("email") or "—"
 
@@ -455,11 +475,11 @@ class CheckoutSessionAdmin(LedgerAdmin):
             return "—"
         return admin_link(session.payment_link, link_name(session.payment_link))
 
-    @admin.display(description="Payment")
+    @admin.display(description=_("Payment"))
     def payment(self, session):
         return admin_link(session.payment_intent)
 
-    @admin.display(description="Line items")
+    @admin.display(description=_("Line items"))
     def line_items_table(self, session):
         rows = format_html_join(
             "",
@@ -470,8 +490,11 @@ class CheckoutSessionAdmin(LedgerAdmin):
             ),
         )
         return format_html(
-            '<table class="kassa-table"><thead><tr><th>Item</th><th>Quantity</th><th>Amount</th></tr></thead>'
+            '<table class="kassa-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
             "<tbody>{}</tbody></table>",
+            _("Item"),
+            _("Quantity"),
+            _("Amount"),
             rows,
         )
 

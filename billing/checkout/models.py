@@ -25,29 +25,35 @@ class PaymentLink(MerchantScoped):
     PREFIX = "plink"
 
     class AfterCompletion(models.TextChoices):
-        HOSTED_CONFIRMATION = "hosted_confirmation"
-        REDIRECT = "redirect"
+        HOSTED_CONFIRMATION = "hosted_confirmation", _("Hosted Confirmation")
+        REDIRECT = "redirect", _("Redirect")
 
     class AddressCollection(models.TextChoices):
-        AUTO = "auto"
-        REQUIRED = "required"
+        AUTO = "auto", _("Auto")
+        REQUIRED = "required", _("Required")
 
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(default=True, verbose_name=_("active"))
     # The hosted page's address is /pay/<slug>: not the API id, so a link can be shared without naming it.
-    slug = models.CharField(max_length=40, unique=True, editable=False)
-    currency = models.CharField(max_length=3, editable=False)
+    slug = models.CharField(max_length=40, unique=True, editable=False, verbose_name=_("slug"))
+    currency = models.CharField(max_length=3, editable=False, verbose_name=_("currency"))
     after_completion_type = models.CharField(
-        max_length=24, choices=AfterCompletion.choices, default=AfterCompletion.HOSTED_CONFIRMATION
+        max_length=24,
+        choices=AfterCompletion.choices,
+        default=AfterCompletion.HOSTED_CONFIRMATION,
+        verbose_name=_("after payment"),
     )
-    after_completion_redirect_url = models.URLField(max_length=2048, blank=True)
-    after_completion_message = models.CharField(max_length=500, blank=True)
+    after_completion_redirect_url = models.URLField(max_length=2048, blank=True, verbose_name=_("redirect URL"))
+    after_completion_message = models.CharField(max_length=500, blank=True, verbose_name=_("confirmation message"))
     billing_address_collection = models.CharField(
-        max_length=16, choices=AddressCollection.choices, default=AddressCollection.AUTO
+        max_length=16,
+        choices=AddressCollection.choices,
+        default=AddressCollection.AUTO,
+        verbose_name=_("billing address collection"),
     )
-    phone_number_collection = models.BooleanField(default=False)
-    email_collection = models.BooleanField(default=True)
+    phone_number_collection = models.BooleanField(default=False, verbose_name=_("phone number collection"))
+    email_collection = models.BooleanField(default=True, verbose_name=_("email collection"))
     # Blank: not set (``null`` in the API), which behaves as ``auto``. Sessions opened from the link copy it.
-    locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="")
+    locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="", verbose_name=_("locale"))
 
     class Meta:
         verbose_name = _("payment link")
@@ -58,10 +64,12 @@ class PaymentLink(MerchantScoped):
 class PaymentLinkLineItem(models.Model):
     PREFIX = "li"
 
-    public_id = models.CharField(max_length=64, unique=True, editable=False)
-    payment_link = models.ForeignKey(PaymentLink, on_delete=models.CASCADE, related_name="line_items")
-    price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
+    public_id = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("ID"))
+    payment_link = models.ForeignKey(
+        PaymentLink, on_delete=models.CASCADE, related_name="line_items", verbose_name=_("payment link")
+    )
+    price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="+", verbose_name=_("price"))
+    quantity = models.PositiveIntegerField(default=1, verbose_name=_("quantity"))
 
     class Meta:
         ordering = ["id"]
@@ -72,40 +80,56 @@ class PaymentLinkLineItem(models.Model):
 
 class CheckoutSession(MerchantScoped):
     class Status(models.TextChoices):
-        OPEN = "open"
-        COMPLETE = "complete"
-        EXPIRED = "expired"
+        OPEN = "open", _("Open")
+        COMPLETE = "complete", _("Complete")
+        EXPIRED = "expired", _("Expired")
 
     class PaymentStatus(models.TextChoices):
-        UNPAID = "unpaid"
-        PAID = "paid"
+        UNPAID = "unpaid", _("Unpaid")
+        PAID = "paid", _("Paid")
 
-    mode = models.CharField(max_length=16, default="payment", editable=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
-    currency = models.CharField(max_length=3)
-    amount_subtotal = models.BigIntegerField()
-    amount_total = models.BigIntegerField()
-    success_url = models.URLField(max_length=5000, blank=True, null=True)
-    cancel_url = models.URLField(max_length=5000, blank=True, null=True)
-    client_reference_id = models.CharField(max_length=200, blank=True, null=True)
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    mode = models.CharField(max_length=16, default="payment", editable=False, verbose_name=_("mode"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
+    payment_status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, verbose_name=_("payment status")
+    )
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    amount_subtotal = models.BigIntegerField(verbose_name=_("amount subtotal"))
+    amount_total = models.BigIntegerField(verbose_name=_("amount total"))
+    success_url = models.URLField(max_length=5000, blank=True, null=True, verbose_name=_("success URL"))
+    cancel_url = models.URLField(max_length=5000, blank=True, null=True, verbose_name=_("cancel URL"))
+    client_reference_id = models.CharField(max_length=200, blank=True, null=True, verbose_name=_("client reference ID"))
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
     # The customer was found or made from the payer's email (not given when the session was made).
-    customer_matched = models.BooleanField(default=False, editable=False)
-    customer_email = models.EmailField(blank=True, null=True)
-    customer_details = models.JSONField(null=True, blank=True)
-    billing_address_collection = models.CharField(max_length=16, default="auto")
-    phone_number_collection = models.BooleanField(default=False)
-    email_collection = models.BooleanField(default=True)
-    locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="")
+    customer_matched = models.BooleanField(default=False, editable=False, verbose_name=_("customer matched"))
+    customer_email = models.EmailField(blank=True, null=True, verbose_name=_("customer email"))
+    customer_details = models.JSONField(null=True, blank=True, verbose_name=_("customer details"))
+    billing_address_collection = models.CharField(
+        max_length=16, default="auto", verbose_name=_("billing address collection")
+    )
+    phone_number_collection = models.BooleanField(default=False, verbose_name=_("phone number collection"))
+    email_collection = models.BooleanField(default=True, verbose_name=_("email collection"))
+    locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="", verbose_name=_("locale"))
     payment_link = models.ForeignKey(
-        PaymentLink, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+        PaymentLink,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sessions",
+        verbose_name=_("payment link"),
     )
     payment_intent = models.OneToOneField(
-        PaymentIntent, null=True, blank=True, on_delete=models.PROTECT, related_name="checkout_session"
+        PaymentIntent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="checkout_session",
+        verbose_name=_("payment"),
     )
-    expires_at = models.DateTimeField()
-    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
     class Meta:
         verbose_name = _("checkout session")
@@ -119,14 +143,16 @@ class CheckoutSession(MerchantScoped):
 class CheckoutSessionLineItem(models.Model):
     PREFIX = "li"
 
-    public_id = models.CharField(max_length=64, unique=True, editable=False)
-    session = models.ForeignKey(CheckoutSession, on_delete=models.CASCADE, related_name="line_items")
-    price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
-    description = models.CharField(max_length=250)
-    currency = models.CharField(max_length=3)
-    amount_subtotal = models.BigIntegerField()
-    amount_total = models.BigIntegerField()
+    public_id = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("ID"))
+    session = models.ForeignKey(
+        CheckoutSession, on_delete=models.CASCADE, related_name="line_items", verbose_name=_("session")
+    )
+    price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="+", verbose_name=_("price"))
+    quantity = models.PositiveIntegerField(default=1, verbose_name=_("quantity"))
+    description = models.CharField(max_length=250, verbose_name=_("description"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    amount_subtotal = models.BigIntegerField(verbose_name=_("amount subtotal"))
+    amount_total = models.BigIntegerField(verbose_name=_("amount total"))
 
     class Meta:
         ordering = ["id"]

@@ -3,11 +3,13 @@
 The words are Django gettext catalogs: the templates' in ``{% translate %}``,
 the ones Python composes (titles, error messages answered to the page's
 ``fetch`` calls, keyed by Kassa's error codes) in ``MESSAGES`` below. The
-French is in ``locale/fr/LC_MESSAGES/django.po``, compiled by
-``kassa.i18n_compile`` (its docstring says how to add words). There is no
-LocaleMiddleware: the dashboard does not follow the payer's choice, and a
-hosted view activates the payer's language itself and hands the thread back
-as it found it (``in_payer_language``), so ``translation.get_language()`` is
+French is in ``locale/fr/LC_MESSAGES/django.po`` (the templates) and
+``billing/locale/fr/LC_MESSAGES/django.po`` (``MESSAGES``), compiled by
+``kassa.i18n_compile`` (its docstring says how to add words). LocaleMiddleware
+runs for these pages too, with the dashboard's choice (its ``django_language``
+cookie) or ``Accept-Language``; a hosted view ignores it, activates the payer's
+language itself and hands the thread back as it found it
+(``in_payer_language``), so ``translation.get_language()`` is
 the payer's while a payment is taken (receipts are sent in it).
 
 Which language, first that applies (Stripe Checkout's order):
@@ -157,7 +159,7 @@ def language_for(request, locale: str | None = None) -> str:
 
 def in_payer_language(view):
     """A hosted view that may ``translation.activate`` the payer's language, with the thread's language put back
-    afterwards: without LocaleMiddleware, the thread's next request (a dashboard page) would otherwise inherit it."""
+    afterwards (LocaleMiddleware's, the dashboard reader's): nothing of the payer's choice outlives the view."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):

@@ -106,15 +106,15 @@ class DisplayStatusFilter(admin.SimpleListFilter):
 
 
 class RefundForm(forms.Form):
-    amount = forms.CharField(max_length=32)
+    amount = forms.CharField(max_length=32, label=_("Amount"))
     # A new key each time the page is shown: the same form posted twice makes one refund.
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    reason = forms.ChoiceField(choices=[("", "—"), *REASON_LABELS.items()], required=False)
+    reason = forms.ChoiceField(choices=[("", "—"), *REASON_LABELS.items()], required=False, label=_("Reason"))
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.currency = currency
-        self.fields["amount"].label = f"Amount ({currency.upper()})"
+        self.fields["amount"].label = _("Amount (%(currency)s)") % {"currency": currency.upper()}
 
     def clean_amount(self):
         return major_to_minor(self.cleaned_data["amount"], self.currency)
@@ -350,14 +350,18 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Refund {refund.public_id} of {money.format_amount(refund.amount, refund.currency)}: "
-                    f"{refund.status}.",
+                    _("Refund %(refund)s of %(amount)s: %(status)s.")
+                    % {
+                        "refund": refund.public_id,
+                        "amount": money.format_amount(refund.amount, refund.currency),
+                        "status": refund.get_status_display().lower(),
+                    },
                     messages.SUCCESS if refund.status == Refund.Status.SUCCEEDED else messages.WARNING,
                 )
                 return HttpResponseRedirect(reverse("admin:billing_paymentintent_change", args=[payment_intent.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Refund {payment_intent.public_id}",
+            "title": _("Refund %(payment)s") % {"payment": payment_intent.public_id},
             "opts": self.model._meta,
             "payment_intent": payment_intent,
             "form": form,

@@ -15,19 +15,26 @@ class PaymentMethod(MerchantScoped):
     PREFIX = "pm"
 
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="payment_methods"
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment_methods",
+        verbose_name=_("customer"),
     )
-    type = models.CharField(max_length=16, default="card", editable=False)
-    card_brand = models.CharField(max_length=32, blank=True)
-    card_last4 = models.CharField(max_length=4, blank=True)
-    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
-    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    billing_details = models.JSONField(default=dict, blank=True)
+    type = models.CharField(max_length=16, default="card", editable=False, verbose_name=_("type"))
+    card_brand = models.CharField(max_length=32, blank=True, verbose_name=_("card brand"))
+    card_last4 = models.CharField(max_length=4, blank=True, verbose_name=_("card last 4"))
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("card exp month"))
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("card exp year"))
+    billing_details = models.JSONField(default=dict, blank=True, verbose_name=_("billing details"))
     # The processor's card (card_…, a source attached to the customer) or PaymentMethod (pm_…).
-    processor_id = models.CharField(max_length=255, editable=False)
+    processor_id = models.CharField(max_length=255, editable=False, verbose_name=_("processor ID"))
 
     class Meta:
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="payment_method_list")]
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
 
     def __str__(self) -> str:
         return f"{self.card_brand} •••• {self.card_last4}"
@@ -44,30 +51,49 @@ class PaymentIntent(MerchantScoped):
     PREFIX = "pi"
 
     class Status(models.TextChoices):
-        REQUIRES_PAYMENT_METHOD = "requires_payment_method"
-        REQUIRES_CONFIRMATION = "requires_confirmation"
-        REQUIRES_ACTION = "requires_action"
-        PROCESSING = "processing"
-        SUCCEEDED = "succeeded"
-        CANCELED = "canceled"
+        REQUIRES_PAYMENT_METHOD = "requires_payment_method", _("Requires Payment Method")
+        REQUIRES_CONFIRMATION = "requires_confirmation", _("Requires Confirmation")
+        REQUIRES_ACTION = "requires_action", _("Requires Action")
+        PROCESSING = "processing", _("Processing")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        CANCELED = "canceled", _("Canceled")
 
-    amount = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=32, choices=Status.choices, default=Status.REQUIRES_PAYMENT_METHOD)
-    amount_received = models.BigIntegerField(default=0)
-    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    payment_method = models.ForeignKey(PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    description = models.CharField(max_length=1000, blank=True, null=True)
-    receipt_email = models.EmailField(blank=True, null=True)
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    status = models.CharField(
+        max_length=32, choices=Status.choices, default=Status.REQUIRES_PAYMENT_METHOD, verbose_name=_("status")
+    )
+    amount_received = models.BigIntegerField(default=0, verbose_name=_("amount received"))
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
+    payment_method = models.ForeignKey(
+        PaymentMethod,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("payment method"),
+    )
+    description = models.CharField(max_length=1000, blank=True, null=True, verbose_name=_("description"))
+    receipt_email = models.EmailField(blank=True, null=True, verbose_name=_("receipt email"))
     # The payer's language for the receipt: the hosted page's when paid there; empty (English) otherwise.
-    receipt_language = models.CharField(max_length=8, blank=True, default="", editable=False)
+    receipt_language = models.CharField(
+        max_length=8, blank=True, default="", editable=False, verbose_name=_("receipt language")
+    )
     client_secret = models.CharField(max_length=128, editable=False)
-    processor_id = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
-    latest_charge = models.CharField(max_length=255, null=True, blank=True, editable=False)
-    last_payment_error = models.JSONField(null=True, blank=True, editable=False)
-    canceled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    cancellation_reason = models.CharField(max_length=32, null=True, blank=True, editable=False)
-    updated = models.DateTimeField(auto_now=True)
+    processor_id = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, editable=False, verbose_name=_("processor ID")
+    )
+    latest_charge = models.CharField(
+        max_length=255, null=True, blank=True, editable=False, verbose_name=_("latest charge")
+    )
+    last_payment_error = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("last payment error"))
+    canceled_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("canceled at"))
+    cancellation_reason = models.CharField(
+        max_length=32, null=True, blank=True, editable=False, verbose_name=_("cancellation reason")
+    )
+    updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("payment")
@@ -92,25 +118,34 @@ class PaymentAttempt(models.Model):
     PREFIX = "payatt"
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        REQUIRES_ACTION = "requires_action"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        ERRORED = "errored"
+        PENDING = "pending", _("Pending")
+        REQUIRES_ACTION = "requires_action", _("Requires Action")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        ERRORED = "errored", _("Errored")
 
-    public_id = models.CharField(max_length=64, unique=True, editable=False)
-    payment_intent = models.ForeignKey(PaymentIntent, on_delete=models.CASCADE, related_name="attempts")
+    public_id = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("ID"))
+    payment_intent = models.ForeignKey(
+        PaymentIntent, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("payment")
+    )
     # The card this attempt charges: a retry under the same key must send exactly the same parameters.
     payment_method = models.ForeignKey(
-        "PaymentMethod", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "PaymentMethod",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("payment method"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    processor_payment_intent_id = models.CharField(max_length=255, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    decline_code = models.CharField(max_length=64, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
-    created = models.DateTimeField(default=timezone.now)
-    updated = models.DateTimeField(auto_now=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    processor_payment_intent_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("processor payment intent id")
+    )
+    error_code = models.CharField(max_length=64, blank=True, verbose_name=_("error code"))
+    decline_code = models.CharField(max_length=64, blank=True, verbose_name=_("decline code"))
+    error_message = models.CharField(max_length=500, blank=True, verbose_name=_("error message"))
+    created = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         ordering = ["id"]
@@ -122,10 +157,12 @@ class PaymentAttempt(models.Model):
 class PaymentTimelineEntry(models.Model):
     """The timeline of a payment in the dashboard: created, 3-D Secure asked, succeeded, failed (why)."""
 
-    payment_intent = models.ForeignKey(PaymentIntent, on_delete=models.CASCADE, related_name="timeline")
-    kind = models.CharField(max_length=40)
-    message = models.CharField(max_length=500, blank=True)
-    created = models.DateTimeField(default=timezone.now)
+    payment_intent = models.ForeignKey(
+        PaymentIntent, on_delete=models.CASCADE, related_name="timeline", verbose_name=_("payment")
+    )
+    kind = models.CharField(max_length=40, verbose_name=_("kind"))
+    message = models.CharField(max_length=500, blank=True, verbose_name=_("message"))
+    created = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
 
     class Meta:
         ordering = ["id"]
@@ -144,23 +181,27 @@ class Refund(MerchantScoped):
     PREFIX = "re"
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELED = "canceled"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
 
     class Reason(models.TextChoices):
-        DUPLICATE = "duplicate"
-        FRAUDULENT = "fraudulent"
-        REQUESTED_BY_CUSTOMER = "requested_by_customer"
+        DUPLICATE = "duplicate", _("Duplicate")
+        FRAUDULENT = "fraudulent", _("Fraudulent")
+        REQUESTED_BY_CUSTOMER = "requested_by_customer", _("Requested By Customer")
 
-    payment_intent = models.ForeignKey(PaymentIntent, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    reason = models.CharField(max_length=32, choices=Reason.choices, null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    processor_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
-    failure_reason = models.CharField(max_length=500, null=True, blank=True)
+    payment_intent = models.ForeignKey(
+        PaymentIntent, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    reason = models.CharField(max_length=32, choices=Reason.choices, null=True, blank=True, verbose_name=_("reason"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    processor_id = models.CharField(
+        max_length=255, null=True, blank=True, editable=False, verbose_name=_("processor ID")
+    )
+    failure_reason = models.CharField(max_length=500, null=True, blank=True, verbose_name=_("failure reason"))
     # Set by forms that may be submitted twice (the dashboard): one refund per key and payment.
     request_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
 

@@ -9,6 +9,8 @@ from django.utils import translation
 from kassa import i18n_compile
 
 FRENCH_PO = i18n_compile.ROOT / "locale/fr/LC_MESSAGES/django.po"
+# The hosted pages' Python words ("Pay %(amount)s") are in their app's catalog.
+BILLING_PO = i18n_compile.ROOT / "billing/locale/fr/LC_MESSAGES/django.po"
 
 
 def copy_tree_catalogs(to):
@@ -56,7 +58,7 @@ def test_django_reads_the_compiled_catalog(tmp_path, settings):
 def test_a_translation_that_breaks_a_placeholder_stops_the_build(tmp_path):
     po = tmp_path / "locale/fr/LC_MESSAGES/django.po"
     po.parent.mkdir(parents=True)
-    po.write_text(FRENCH_PO.read_text().replace('msgstr "Payer %(amount)s"', 'msgstr "Payer %(montant)s"'))
+    po.write_text(BILLING_PO.read_text().replace('msgstr "Payer %(amount)s"', 'msgstr "Payer %(montant)s"'))
     result = subprocess.run(
         [sys.executable, "-m", "kassa.i18n_compile", str(po)],
         capture_output=True,
