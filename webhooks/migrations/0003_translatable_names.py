@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchants', '0007_h_fr_verbose_names'),
+        ('merchants', '0007_translatable_names'),
         ('webhooks', '0002_event_deliveries_planned'),
     ]
 

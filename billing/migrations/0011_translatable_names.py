@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0010_checkoutsession_customer_matched'),
-        ('merchants', '0007_h_fr_verbose_names'),
+        ('merchants', '0007_translatable_names'),
     ]
 
     operations = [
