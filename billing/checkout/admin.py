@@ -29,21 +29,15 @@ from ..catalogue import selectors
 from ..catalogue.models import Price
 from ..payments.admin import PaymentIntentAdmin
 from ..payments.models import PaymentIntent
+from . import selectors as checkout_selectors
 from . import services as checkout
-from .models import CheckoutSession, PaymentLink, PaymentLinkLineItem
+from .models import CheckoutSession, Locale, PaymentLink, PaymentLinkLineItem
 
 LINE_ITEM_ROWS = 5
 
 
 def _money(amount: int | None, currency: str) -> str:
     return "—" if amount is None else money.format_amount(amount, currency)
-
-
-def link_name(link: PaymentLink) -> str:
-    """What a link sells, as people know it: "Tea", "Tea x 2, Cake" (its products), not plink_…"""
-    items = link.line_items.all()  # prefetched by the lists (line_items__price__product)
-    names = [item.price.product.name + (f" \u00d7 {item.quantity}" if item.quantity > 1 else "") for item in items]
-    return ", ".join(names) or link.public_id
 
 
 # --- payment links -------------------------------------------------------------------
@@ -96,6 +90,12 @@ class PaymentLinkForm(forms.ModelForm):
         label=_("Billing address"),
     )
     metadata = MetadataField()
+    # Blank is Stripe's auto: the payer's pick on the page, else their browser.
+    locale = forms.ChoiceField(
+        choices=[("", Locale.AUTO.label), (Locale.EN, Locale.EN.label), (Locale.FR, Locale.FR.label)],
+        required=False,
+        label=_("Page language"),
+    )
 
     class Meta:
         model = PaymentLink
@@ -212,7 +212,7 @@ class PaymentLinkAdmin(ScopedAdmin):
     # --- columns and read-only fields -----------------------------------------
     @admin.display(description=_("Sells"))
     def name(self, link):
-        return link_name(link)
+        return checkout_selectors.payment_link_name(link)
 
     @admin.display(description=_("URL"))
     def url(self, link):
@@ -473,7 +473,7 @@ class CheckoutSessionAdmin(LedgerAdmin):
     def link(self, session):
         if session.payment_link is None:
             return "—"
-        return admin_link(session.payment_link, link_name(session.payment_link))
+        return admin_link(session.payment_link, checkout_selectors.payment_link_name(session.payment_link))
 
     @admin.display(description=_("Payment"))
     def payment(self, session):
@@ -504,7 +504,7 @@ def _source(session: CheckoutSession | None) -> str | None:
     if session is None:
         return None
     if session.payment_link_id:
-        return admin_link(session.payment_link, link_name(session.payment_link))
+        return admin_link(session.payment_link, checkout_selectors.payment_link_name(session.payment_link))
     return admin_link(session, session.public_id[:24] + "…")
 
 

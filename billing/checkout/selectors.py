@@ -32,3 +32,10 @@ def checkout_session_list(
     if status:
         queryset = queryset.filter(status=status)
     return queryset
+
+
+def payment_link_name(link: PaymentLink) -> str:
+    """What a link sells, as people know it: "Tea", "Tea x 2, Cake" (its products), not plink_…"""
+    items = link.line_items.all()  # prefetched by the lists (line_items__price__product)
+    names = [item.price.product.name + (f" \u00d7 {item.quantity}" if item.quantity > 1 else "") for item in items]
+    return ", ".join(names) or link.public_id

@@ -9,7 +9,7 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.checkout.selectors import payment_link_list
+from billing.checkout.selectors import payment_link_list, payment_link_name
 from billing.checkout.services import payment_link_url
 from billing.dashboard import chart, selectors
 from billing.payments.selectors import payment_display_status
@@ -52,5 +52,6 @@ def start_here(context) -> dict:
     links = []
     if scope is not None and scope.merchant is not None:
         active = payment_link_list(merchant=scope.merchant, livemode=scope.livemode, active=True)
-        links = [(link, payment_link_url(link)) for link in active.order_by("-created")[:SHOWN_LINKS]]
+        active = active.prefetch_related("line_items__price__product").order_by("-created")[:SHOWN_LINKS]
+        links = [(link, payment_link_url(link), payment_link_name(link)) for link in active]
     return {"pay_links": links, "docs_url": reverse("docs"), "scope": scope}

@@ -447,6 +447,8 @@ def test_the_home_page_links_merchant_staff_to_their_pay_pages_and_the_api_docs(
     assert home.status_code == 200
     start = home.text[home.text.index('id="kassa-start-here"') :]
     assert re.search(rf'href="[^"]*/pay/{mine.slug}"[^>]*class="kassa-pay-page"', start)
+    product = alpha["objects"]["billing/price"].product.name
+    assert f'class="kassa-pay-page">Pay page: {product}</a>' in start  # named by what it sells, not plink_…
     assert f"/admin/billing/paymentlink/{mine.pk}/change/" in start
     assert f"/pay/{theirs.slug}" not in home.text  # another merchant's link
     assert f"/pay/{live.slug}" not in home.text  # the other mode's
