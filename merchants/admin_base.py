@@ -26,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from kassa.errors import KassaError
@@ -293,3 +293,17 @@ class LedgerAdmin(ScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return flatten_fieldsets(self.get_fieldsets(request, obj))
+
+
+def html_table(table_id: str, headers, rows) -> str:
+    """A read-only table on an object's page (timeline, attempts, refunds, a customer's history).
+
+    ``rows`` are tuples of values; each is escaped unless it is already safe HTML (a link, a badge).
+    """
+    head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((value,) for value in row)),) for row in rows)
+    )
+    return format_html(
+        '<table class="kassa-table" id="{}"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', table_id, head, body
+    )

@@ -14,14 +14,14 @@ from django.contrib import admin, messages
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from kassa import metadata, money
-from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields
+from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on_fields, html_table
 from merchants.selectors import payments_readiness
 from merchants.widgets import MetadataField, MoneyField, copyable
 
@@ -240,9 +240,9 @@ class PaymentLinkAdmin(ScopedAdmin):
 
     @admin.display(description=_("Line items"))
     def line_items_table(self, link):
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            "kassa-link-items",
+            [_("Product"), _("Unit price"), _("Quantity"), _("Amount")],
             (
                 (
                     admin_link(item.price.product, item.price.product.name),
@@ -252,15 +252,6 @@ class PaymentLinkAdmin(ScopedAdmin):
                 )
                 for item in link.line_items.select_related("price__product")
             ),
-        )
-        return format_html(
-            '<table class="kassa-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-            "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
-            _("Product"),
-            _("Unit price"),
-            _("Quantity"),
-            _("Amount"),
-            rows,
         )
 
     # --- forms ---------------------------------------------------------------
@@ -481,21 +472,13 @@ class CheckoutSessionAdmin(LedgerAdmin):
 
     @admin.display(description=_("Line items"))
     def line_items_table(self, session):
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            "kassa-session-items",
+            [_("Item"), _("Quantity"), _("Amount")],
             (
                 (item.description, item.quantity, money.format_amount(item.amount_total, item.currency))
                 for item in session.line_items.all()
             ),
-        )
-        return format_html(
-            '<table class="kassa-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
-            "<tbody>{}</tbody></table>",
-            _("Item"),
-            _("Quantity"),
-            _("Amount"),
-            rows,
         )
 
 

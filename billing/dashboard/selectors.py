@@ -26,7 +26,7 @@ from webhooks.models import WebhookEndpoint
 from ..catalogue.models import Customer, Product
 from ..checkout.models import PaymentLink
 from ..payments.models import PaymentIntent, Refund
-from ..payments.selectors import payments_filter_display_status, payments_with_refunds
+from ..payments.selectors import payer_email, payments_filter_display_status, payments_with_refunds
 
 S = PaymentIntent.Status
 WINDOWS = (("today", _("Today"), 1), ("7d", _("Last 7 days"), 7), ("30d", _("Last 30 days"), 30))
@@ -115,9 +115,7 @@ def chart_currencies(series: dict[str, list[int]]) -> list[str]:
 
 def payer_of(payment: PaymentIntent) -> str:
     customer = payment.customer
-    if customer is not None and (customer.name or customer.email):
-        return customer.name or customer.email
-    return payment.receipt_email or "—"
+    return (customer.name if customer is not None else None) or payer_email(payment) or "—"
 
 
 @dataclass(frozen=True)

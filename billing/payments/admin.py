@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from kassa import money
 from kassa.errors import KassaError
 from kassa.ids import random_string
-from merchants.admin_base import LedgerAdmin, admin_link, major_to_minor, when
+from merchants.admin_base import LedgerAdmin, admin_link, html_table, major_to_minor, when
 from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter, CsvExportMixin, csv_amount
 
 from ..catalogue.admin import CustomerAdmin
@@ -86,10 +86,8 @@ def decline_reason(error: dict | None) -> str:
 
 
 def _attempt_reason(attempt: PaymentAttempt) -> str:
-    if not attempt.error_message:
-        return "—"
-    code = attempt.decline_code or attempt.error_code
-    return f"{attempt.error_message} ({code})" if code else attempt.error_message
+    error = {"message": attempt.error_message, "decline_code": attempt.decline_code, "code": attempt.error_code}
+    return decline_reason(error if attempt.error_message else None) or "—"
 
 
 class DisplayStatusFilter(admin.SimpleListFilter):
@@ -200,7 +198,7 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
 
     @admin.display(description=_("Customer email"), ordering="customer__email")
     def customer_email(self, pi):
-        return (pi.customer.email if pi.customer else None) or pi.receipt_email or "—"
+        return selectors.payer_email(pi) or "—"
 
     @admin.display(description=_("Customer"))
     def customer_link(self, pi):
@@ -232,21 +230,13 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
 
     @admin.display(description=_("Timeline"))
     def timeline_table(self, pi):
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            "kassa-timeline",
+            [_("When"), _("What"), _("Details")],
             (
                 (when(entry.created), TIMELINE_LABELS.get(entry.kind, entry.kind), entry.message)
                 for entry in pi.timeline.all()
             ),
-        )
-        return format_html(
-            '<table class="kassa-table" id="kassa-timeline"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
-            _("When"),
-            _("What"),
-            _("Details"),
-            rows,
         )
 
     @admin.display(description=_("Attempts"))
@@ -254,9 +244,9 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
         attempts = list(pi.attempts.select_related("payment_method"))
         if not attempts:
             return _("None: no card was charged (a card refused when it was given is in the timeline).")
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            "kassa-attempts",
+            [_("When"), _("Card"), _("Outcome"), _("Reason")],
             (
                 (
                     when(attempt.created),
@@ -267,24 +257,15 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
                 for attempt in attempts
             ),
         )
-        return format_html(
-            '<table class="kassa-table" id="kassa-attempts"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
-            _("When"),
-            _("Card"),
-            _("Outcome"),
-            _("Reason"),
-            rows,
-        )
 
     @admin.display(description=_("Refunds"))
     def refunds_table(self, pi):
         refunds = list(pi.refunds.order_by("id"))
         if not refunds:
             return _("None")
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return html_table(
+            "kassa-refunds",
+            [_("Refund"), _("Amount"), _("Status"), _("Reason"), _("When")],
             (
                 (
                     admin_link(r),
@@ -295,16 +276,6 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
                 )
                 for r in refunds
             ),
-        )
-        return format_html(
-            '<table class="kassa-table" id="kassa-refunds"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-            _("Refund"),
-            _("Amount"),
-            _("Status"),
-            _("Reason"),
-            _("When"),
-            rows,
         )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -418,7 +389,7 @@ class RefundAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
 
     @admin.display(description=_("Customer email"))
     def customer_email(self, refund):
-        return _payer_email(refund.payment_intent) or "—"
+        return selectors.payer_email(refund.payment_intent) or "—"
 
     @admin.display(description=_("Reason"), ordering="reason")
     def reason_display(self, refund):
@@ -427,10 +398,6 @@ class RefundAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
     @admin.display(description=_("Amount"), ordering="amount")
     def amount_display(self, refund):
         return money.format_amount(refund.amount, refund.currency)
-
-
-def _payer_email(pi: PaymentIntent) -> str:
-    return (pi.customer.email if pi.customer else None) or pi.receipt_email or ""
 
 
 # --- CSV exports: stable English headers (a spreadsheet's formulas and scripts refer to them) -------------
@@ -443,7 +410,7 @@ PaymentIntentAdmin.csv_columns = [
     ("currency", lambda pi: pi.currency.upper()),
     ("status", lambda pi: selectors.payment_display_status(pi)[1]),
     ("customer_id", lambda pi: pi.customer.public_id if pi.customer else ""),
-    ("customer_email", _payer_email),
+    ("customer_email", selectors.payer_email),
     ("description", lambda pi: pi.description),
     ("decline_reason", lambda pi: decline_reason(pi.last_payment_error)),
 ]
@@ -456,7 +423,7 @@ RefundAdmin.csv_columns = [
     ("status", lambda r: REFUND_STATUS_LABELS.get(r.status, r.status)),
     ("reason", lambda r: REASON_LABELS.get(r.reason, "")),
     ("payment_id", lambda r: r.payment_intent.public_id),
-    ("customer_email", lambda r: _payer_email(r.payment_intent)),
+    ("customer_email", lambda r: selectors.payer_email(r.payment_intent)),
 ]
 
 
@@ -474,9 +441,9 @@ def _customer_payments(customer) -> str:
     payments_ = list(selectors.customer_payments(customer)[:50])
     if not payments_:
         return _("None yet")
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+    return html_table(
+        "kassa-customer-payments",
+        [_("Amount"), _("Status"), _("Payment"), _("When")],
         (
             (
                 admin_link(pi, money.format_amount(pi.amount, pi.currency)),
@@ -487,24 +454,15 @@ def _customer_payments(customer) -> str:
             for pi in payments_
         ),
     )
-    return format_html(
-        '<table class="kassa-table" id="kassa-customer-payments"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-        "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        _("Amount"),
-        _("Status"),
-        _("Payment"),
-        _("When"),
-        rows,
-    )
 
 
 def _customer_cards(customer) -> str:
     cards = list(customer.payment_methods.order_by("-id"))
     if not cards:
         return _("None yet")
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+    return html_table(
+        "kassa-customer-cards",
+        [_("Card"), _("Expires"), _("Saved")],
         (
             (
                 str(card),
@@ -514,23 +472,15 @@ def _customer_cards(customer) -> str:
             for card in cards
         ),
     )
-    return format_html(
-        '<table class="kassa-table" id="kassa-customer-cards"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-        "</tr></thead><tbody>{}</tbody></table>",
-        _("Card"),
-        _("Expires"),
-        _("Saved"),
-        rows,
-    )
 
 
 def _customer_refunds(customer) -> str:
     refunds = list(selectors.customer_refunds(customer)[:50])
     if not refunds:
         return _("None")
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+    return html_table(
+        "kassa-customer-refunds",
+        [_("Amount"), _("Status"), _("Payment"), _("When")],
         (
             (
                 admin_link(r, money.format_amount(r.amount, r.currency)),
@@ -540,15 +490,6 @@ def _customer_refunds(customer) -> str:
             )
             for r in refunds
         ),
-    )
-    return format_html(
-        '<table class="kassa-table" id="kassa-customer-refunds"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-        "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        _("Amount"),
-        _("Status"),
-        _("Payment"),
-        _("When"),
-        rows,
     )
 
 

@@ -167,3 +167,8 @@ def customer_total_spent(customer) -> dict[str, int]:
     for row in refunded.annotate(total=Sum("amount")).order_by():
         totals[row["currency"]] = totals.get(row["currency"], 0) - (row["total"] or 0)
     return {currency: amount for currency, amount in sorted(totals.items()) if amount}
+
+
+def payer_email(payment: PaymentIntent) -> str:
+    """Who paid, by email: the customer's, else the receipt address the payer or the API gave ("" if neither)."""
+    return (payment.customer.email if payment.customer else None) or payment.receipt_email or ""

@@ -139,6 +139,10 @@ def test_the_home_page_shows_volume_refunds_failures_and_customers(client, shops
     failed = _section(home, "kassa-failed-payments")
     assert re.search(r'id="kassa-failed-count">1<', failed)
     assert f"/admin/billing/paymentintent/{declined.pk}/change/" in failed
+    # The heading opens the payments list filtered to exactly these.
+    listing = client.get(re.search(r'href="([^"]+)" id="kassa-failed-list"', failed).group(1).replace("&amp;", "&"))
+    assert declined.public_id in listing.text
+    assert paid.public_id not in listing.text
     assert "Your card was declined." in failed
     assert "bob@alpha.test" in failed
     recent = _section(home, "kassa-recent-payments")
