@@ -513,8 +513,17 @@ def checkout_session_pay(
     Secure); a refused card raises CardError and the session stays payable.
     """
     session = _expire_if_due(session, now=now)
+    known = CheckoutSession.objects.filter(pk=session.pk).values_list("payment_intent_id", flat=True).first()
     with transaction.atomic():
+        # Locks in payments' order: a success is recorded under the PaymentIntent's lock and then completes
+        # its session, so the session's PaymentIntent is locked first, then the session (the other way round,
+        # two payers racing deadlock). Only a PaymentIntent locked so may change payer here.
+        if known is not None:
+            PaymentIntent.objects.select_for_update().filter(pk=known).first()
         locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        payer_may_change = locked.payment_intent_id is None or (
+            locked.payment_intent_id == known and payments.payment_intent_payer_may_change(locked.payment_intent)
+        )
         if locked.status != CheckoutSession.Status.OPEN:
             raise InvalidRequest(f"This checkout session is {locked.status}.", code="checkout_session_not_open")
         if locked.merchant.status != Merchant.Status.ACTIVE:
@@ -531,7 +540,7 @@ def checkout_session_pay(
             "address": catalogue.normalise_address(address) if address else None,
         }
         rematch = locked.customer_matched and not _same_email(email, locked.customer.email)
-        if locked.customer is None or (rematch and payments.payment_intent_payer_may_change(locked.payment_intent)):
+        if locked.customer is None or (rematch and payer_may_change):
             # Matched by email (this module's rule), again when a payer declined with one email pays with another.
             locked.customer = customer_for_payer(
                 merchant=locked.merchant,
@@ -542,11 +551,12 @@ def checkout_session_pay(
                 address=catalogue.normalise_address(address) if address else None,
             )
             locked.customer_matched = True
-        if locked.payment_intent is not None:
-            # Not paid yet (or nothing changes): the next attempt is for this payer, the receipt to this email.
+        if locked.payment_intent is not None and payer_may_change:
+            # Not paid yet: the next attempt is for this payer, the receipt to this email.
             locked.payment_intent = payments.payment_intent_payer_set(
                 payment_intent=locked.payment_intent, customer=locked.customer, receipt_email=email
             )
+            _receipt_language_keep(locked.payment_intent, language)
         if locked.payment_intent is None:
             locked.payment_intent = payments.payment_intent_create(
                 merchant=locked.merchant,
@@ -558,7 +568,6 @@ def checkout_session_pay(
                 receipt_language=language,
                 metadata={"checkout_session": locked.public_id},
             )
-        _receipt_language_keep(locked.payment_intent, language)
         if locked.payment_intent.customer_id != locked.customer_id:
             raise InvalidRequest("This session's payment belongs to another customer.")  # rolls this back
         locked.save()
