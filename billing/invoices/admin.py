@@ -100,6 +100,8 @@ class TaxRateAdmin(ScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = TaxRateChangeForm if obj else TaxRateCreateForm
+        # percentage and inclusive are the create form's own fields: the model never edits them.
+        kwargs["fields"] = FORM_FIELDS
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):

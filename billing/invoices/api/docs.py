@@ -33,14 +33,14 @@ TAX_RATE = {
 }
 
 TAX_RATES_LIST = Doc(
-    tag="Tax rates",
+    tag="Tax Rates",
     summary="List all tax rates",
     description="Your tax rates, newest first. Filter by `active` to leave out archived ones, or by `inclusive`.",
     response=TAX_RATE,
     query={"limit": 3, "active": True},
 )
 TAX_RATES_CREATE = Doc(
-    tag="Tax rates",
+    tag="Tax Rates",
     summary="Create a tax rate",
     description="Makes a tax rate to apply to invoice items and invoices. `percentage` is exact, up to 4 decimal "
     "places (`5.5`); `inclusive=true` means your prices already contain the tax, `false` that it is added on "
@@ -65,14 +65,14 @@ TAX_RATES_CREATE = Doc(
     response=TAX_RATE,
 )
 TAX_RATES_RETRIEVE = Doc(
-    tag="Tax rates",
+    tag="Tax Rates",
     summary="Retrieve a tax rate",
     description="The tax rate with this id, archived or not.",
     response=TAX_RATE,
     path_id=TAX_RATE_ID,
 )
 TAX_RATES_UPDATE = Doc(
-    tag="Tax rates",
+    tag="Tax Rates",
     summary="Update a tax rate",
     description="Changes the parameters you send and leaves the others as they are. `percentage` and `inclusive` "
     "cannot change (sending them is refused, naming the parameter): invoices that used the rate keep meaning "

@@ -59,7 +59,8 @@ def test_tax_rate_lifecycle_in_stripes_shape(api, shop):
     )
     assert (updated.display_name, updated.description, updated.metadata.to_dict()) == ("VAT", None, {})
     archived = api.v1.tax_rates.update(rate.id, params={"active": False})
-    assert archived.active is False and archived.percentage == 20
+    assert archived.active is False
+    assert archived.percentage == 20
 
     types = list(
         Event.objects.filter(merchant=shop.merchant, type__startswith="tax_rate.")
@@ -158,7 +159,8 @@ def test_list_filters_active_inclusive_created(api, shop):
     assert ids(created={"lt": exclusive.created}) == []
     assert ids(limit=1, starting_after=archived.id) == [inclusive.id]
     page = api.v1.tax_rates.list(params={"limit": 2})
-    assert page.has_more is True and page.url == "/v1/tax_rates"
+    assert page.has_more is True
+    assert page.url == "/v1/tax_rates"
 
 
 def test_another_merchants_and_the_other_modes_tax_rates_are_missing(api, kassa, shop, other_shop):

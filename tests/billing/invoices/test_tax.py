@@ -11,7 +11,7 @@ from billing.invoices.services import tax_amount, tax_amounts
     ("amount", "percentage", "currency", "tax"),
     [
         (10000, "20", "eur", 2000),  # 100.00 EUR at 20 % → 20.00
-        (999, "20", "eur", 200),  # 9.99 × 0.2 = 1.998 → 2.00
+        (999, "20", "eur", 200),  # 9.99 * 0.2 = 1.998 → 2.00
         (43, "15", "usd", 6),  # Stripe's example: 0.0645 → 0.06
         (484, "15", "usd", 73),  # Stripe's example: 0.7265 → 0.73
         (250, "1", "eur", 3),  # 2.5 cents: a half goes up
@@ -51,16 +51,13 @@ def test_inclusive_tax_to_the_minor_unit(amount, percentage, currency, tax):
     assert tax_amount(amount, Decimal(percentage), True, currency) == tax
 
 
-def test_a_half_unit_rounds_up_in_inclusive_mode_too():
-    # 21 incl. 5 %: tax = 21 × 5 / 105 = 1 exactly; 31.5 → make an exact half: 63 incl. 5 % → 3.0
-    assert tax_amount(63, Decimal("5"), True, "eur") == 3
-    # 2.5 exactly: 52.5 isn't an integer amount; use 25 % incl. on 125 → 25 exactly, and 12.5 on 62.5 …
-    # an exact half with integers: amount 105 incl. 5 % → 5; amount 21 incl. 5 % → 1; amount 210 incl 5% → 10
-    assert tax_amount(25, Decimal("25"), True, "eur") == 5  # 25 × 25 / 125 = 5
-    assert tax_amount(5, Decimal("25"), True, "eur") == 1  # 1.0
-    assert tax_amount(15, Decimal("25"), True, "jpy") == 3  # 3.0
-    assert tax_amount(25, Decimal("25"), False, "jpy") == 6  # 6.25 → 6
-    assert tax_amount(10, Decimal("25"), False, "jpy") == 3  # 2.5 → 3
+def test_exact_halves_round_away_from_zero_both_ways():
+    assert tax_amount(10, Decimal("25"), False, "jpy") == 3  # 2.5 -> 3
+    assert tax_amount(25, Decimal("25"), False, "jpy") == 6  # 6.25 -> 6
+    assert tax_amount(-10, Decimal("25"), False, "jpy") == -3  # -2.5 -> -3
+    assert tax_amount(125, Decimal("25"), True, "eur") == 25  # 125 * 25 / 125 = 25 exactly
+    assert tax_amount(75, Decimal("50"), True, "eur") == 25  # 75 * 50 / 150 = 25 exactly
+    assert tax_amount(15, Decimal("200") / 2, True, "jpy") == 8  # 15 * 100 / 200 = 7.5 -> 8
 
 
 def test_strings_and_integers_are_exact_and_floats_are_refused():
@@ -70,7 +67,7 @@ def test_strings_and_integers_are_exact_and_floats_are_refused():
         tax_amount(1999, 5.5, False, "eur")
     with pytest.raises(TypeError):
         tax_amount(19.99, "5.5", False, "eur")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Unsupported currency"):
         tax_amount(1999, "5.5", False, "xyz")
 
 
