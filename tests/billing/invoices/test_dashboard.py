@@ -165,3 +165,10 @@ def test_the_french_form(client, shop):
     page = client.get(f"{RATES}add/", HTTP_ACCEPT_LANGUAGE="fr")
     assert '<option value="DE">Allemagne (DE)</option>' in page.text
     assert "Déjà incluse dans le prix (prix TTC)" in page.text
+
+
+def test_webhook_endpoints_can_listen_for_tax_rate_events(client, shop):
+    client.force_login(shop.owner)
+    page = client.get("/admin/webhooks/webhookendpoint/add/").text
+    group = page.index("Tax rates")
+    assert group < page.index('value="tax_rate.created"') < page.index('value="tax_rate.updated"')
