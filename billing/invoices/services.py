@@ -19,8 +19,11 @@ and each rate's total on the invoice is the sum over the lines.
 - **Rounding**: to the nearest minor unit, **halves away from zero**
   (``ROUND_HALF_UP`` in Python's ``decimal``: 0.5 cent becomes 1 cent,
   -0.5 becomes -1), on the exact decimal value: no float ever enters.
-  Stripe's published example (a 15% rate: 0.0645 → 0.06, 0.7265 → 0.73,
-  0.025 → 0.03) follows this rule.
+  Stripe's support pages round to the nearest unit with halves up
+  (0.025 → 0.03) and show tax rounded per line (15 %: 0.0645 → 0.06 and
+  0.7265 → 0.73 on two lines, 0.79 in all, not round(0.791) on the sum).
+- A line's ``amount`` is its whole amount (unit amount * quantity), taxed
+  once: never per unit, then multiplied.
 - A line with several **inclusive** rates (rare; Stripe allows it) divides
   by ``100 + the sum of its inclusive percentages`` for the taxable amount,
   then applies each rate to it; ``tax_amounts`` does that. Exclusive rates
