@@ -21,7 +21,7 @@ and each rate's total on the invoice is the sum over the lines.
   -0.5 becomes -1), on the exact decimal value: no float ever enters.
   Stripe's support pages round to the nearest unit with halves up
   (0.025 → 0.03) and show tax rounded per line (15 %: 0.0645 → 0.06 and
-  0.7265 → 0.73 on two lines, 0.79 in all, not round(0.791) on the sum).
+  0.7265 → 0.73 on two lines; the invoice's tax is their sum, 0.79).
 - A line's ``amount`` is its whole amount (unit amount * quantity), taxed
   once: never per unit, then multiplied.
 - A line with several **inclusive** rates (rare; Stripe allows it) divides
