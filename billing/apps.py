@@ -15,6 +15,7 @@ class BillingConfig(AppConfig):
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
+        from .invoices.api import serializers as invoices_serializers
         from .payments import emails as payment_emails
         from .payments import services as payments
         from .payments.api import serializers as payments_serializers
@@ -27,6 +28,7 @@ class BillingConfig(AppConfig):
             models.CheckoutSession: checkout_serializers.CheckoutSessionOut,
             models.PaymentIntent: payments_serializers.PaymentIntentOut,
             models.Refund: payments_serializers.RefundOut,
+            models.TaxRate: invoices_serializers.TaxRateOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))

@@ -6,6 +6,7 @@ payments, checkout, …) defines its models in its own ``models.py``.
 
 from .catalogue.models import Customer, Price, Product
 from .checkout.models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
+from .invoices.models import TaxRate
 from .payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "Price",
     "Product",
     "Refund",
+    "TaxRate",
 ]

@@ -71,6 +71,7 @@ RESOURCES = (
     ),
     Resource("PaymentIntents", "payment_intents_", (("PaymentIntent", "PaymentIntent", "payment_intents_retrieve"),)),
     Resource("Refunds", "refunds_", (("Refund", "Refund", "refunds_retrieve"),)),
+    Resource("Tax rates", "tax_rates_", (("TaxRate", "TaxRate", "tax_rates_retrieve"),)),
     Resource(
         "Webhook endpoints",
         "webhook_endpoints_",

@@ -403,6 +403,12 @@ SPECTACULAR_SETTINGS = {
             "cannot change their amount: make a new price and deactivate the old one.",
         },
         {
+            "name": "Tax Rates",
+            "description": "Taxes to apply to invoice items and invoices (VAT, sales tax): a percentage, "
+            "included in prices or added on top. A rate's percentage never changes: make a new rate and archive "
+            "the old one.",
+        },
+        {
             "name": "Payment Links",
             "description": "A shareable URL to a hosted payment page for some prices: no code needed on your "
             "side. Each payer who opens it gets a checkout session.",

@@ -43,6 +43,7 @@ urlpatterns = [
         name="docs",
     ),
     path("v1/", include("billing.catalogue.api.urls")),
+    path("v1/", include("billing.invoices.api.urls")),
     path("v1/", include("billing.payments.api.urls")),
     path("v1/", include("billing.checkout.api.urls")),
     path("v1/", include("webhooks.api.urls")),

@@ -226,6 +226,7 @@ RESOURCE_LABELS = {
     "checkout_sessions": _("Checkout sessions"),
     "payment_intents": _("Payments (PaymentIntents)"),
     "refunds": _("Refunds"),
+    "tax_rates": _("Tax rates"),
     "invoices": _("Invoices"),
     "subscriptions": _("Subscriptions"),
     "webhook_endpoints": _("Webhook endpoints"),

@@ -25,7 +25,16 @@ NAVIGATION = [
         [("billing.PaymentIntent", _("Payments")), ("billing.Refund", None), ("billing.CheckoutSession", None)],
     ),
     ("customers", _("Customers"), [("billing.Customer", None)]),
-    ("products", _("Products"), [("billing.Product", None), ("billing.Price", None), ("billing.PaymentLink", None)]),
+    (
+        "products",
+        _("Products"),
+        [
+            ("billing.Product", None),
+            ("billing.Price", None),
+            ("billing.PaymentLink", None),
+            ("billing.TaxRate", None),
+        ],
+    ),
     (
         "developers",
         _("Developers"),

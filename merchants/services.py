@@ -33,6 +33,7 @@ RESOURCES = (
     "checkout_sessions",
     "payment_intents",
     "refunds",
+    "tax_rates",
     "invoices",
     "subscriptions",
     "webhook_endpoints",

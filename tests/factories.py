@@ -16,6 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
+from billing.invoices import services as invoices
 from billing.payments import services as payments
 from merchants import services, two_factor
 from merchants.models import Membership
@@ -171,6 +172,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.PaymentIntent": paid,
             "billing.Refund": refund,
             "billing.CheckoutSession": checkout_session(link),
+            "billing.TaxRate": invoices.tax_rate_create(
+                merchant=m, livemode=False, display_name=f"{name} VAT", percentage="20", inclusive=False
+            ),
             "webhooks.WebhookEndpoint": endpoint,
             "webhooks.Event": Event.objects.filter(merchant=m, type="customer.created").get(),
             "webhooks.ProcessorEvent": stripe_event(m, webhook_secret=webhook_secret, event_id=f"evt_{name.lower()}_1"),

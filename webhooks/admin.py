@@ -149,6 +149,7 @@ EVENT_GROUPS = {
     "customer": _("Customers"),
     "product": _("Products"),
     "price": _("Prices"),
+    "tax_rate": _("Tax rates"),
 }
 
 

@@ -26,6 +26,8 @@ EVENT_TYPES = (
     "price.created",
     "price.updated",
     "price.deleted",
+    "tax_rate.created",
+    "tax_rate.updated",
 )
 
 #: Sent only by "Send test event" in the dashboard, to one endpoint, whatever it listens for.

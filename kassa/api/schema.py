@@ -42,6 +42,7 @@ ID_PREFIXES = {
     "cs_test": "checkout session",
     "we": "webhook endpoint",
     "evt": "event",
+    "txr": "tax rate",
 }
 
 

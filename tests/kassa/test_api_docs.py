@@ -34,7 +34,7 @@ INTERNAL = re.compile(
     r"StripeView|[Ss]erializer|docstring|queryset|selector|drf-spectacular|services\.py|(?<!`)``(?!`)"
 )
 # The ids in the examples, found to be replaced with real objects' (a price_data key is not an id: 20+ characters).
-EXAMPLE_ID = re.compile(r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt)_[A-Za-z0-9]{20,}\b|\btok_visa\b")
+EXAMPLE_ID = re.compile(r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr)_[A-Za-z0-9]{20,}\b|\btok_visa\b")
 # Fields an example may carry beyond the schema: ``locale`` is being added to checkout sessions and
 # payment links by a change of its own, and a webhook endpoint's ``secret`` is answered at creation only.
 EXTRA_FIELDS = {"locale", "secret"}
@@ -308,6 +308,9 @@ class World:
     def make_evt(self):
         self["cus"]
         return self.api.v1.events.list(params={"limit": 1}).data[0].id
+
+    def make_txr(self):
+        return self.api.v1.tax_rates.create(params={"display_name": "VAT", "percentage": 20, "inclusive": False}).id
 
     def make_tok(self):
         return self.card_token()

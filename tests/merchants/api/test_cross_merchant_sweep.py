@@ -58,6 +58,7 @@ KINDS = {
     "/v1/refunds": "refund",
     "/v1/webhook_endpoints": "webhook_endpoint",
     "/v1/events": "event",
+    "/v1/tax_rates": "tax_rate",
 }
 RETRIEVE = {kind: collection for collection, kind in KINDS.items()}
 
@@ -113,6 +114,8 @@ def _bodies(a: "World") -> dict[str, dict]:
         "webhook_endpoints_create": {"url": PUBLIC_HOOK, "enabled_events": ["*"]},
         "webhook_endpoints_update": {"disabled": True, "url": PUBLIC_HOOK + "/changed"},
         "events_retry": {"webhook_endpoint": a.ids["webhook_endpoint"]},
+        "tax_rates_create": {"display_name": "Sweep VAT", "percentage": "20", "inclusive": False},
+        "tax_rates_update": {"active": False, "display_name": "Changed", "metadata": {"sweep": "changed"}},
     }
 
 
@@ -326,6 +329,8 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     w.extra_ids.append(from_link["id"])
     other = call(key, "POST", "/v1/customers", {"email": A_OTHER_EMAIL})
     w.extra_ids.append(other["id"])
+    tax_rate = {"display_name": "A's secret VAT", "percentage": "20", "inclusive": False, "country": "FR"}
+    w.ids["tax_rate"] = call(key, "POST", "/v1/tax_rates", tax_rate)["id"]
     endpoint = {"url": PUBLIC_HOOK, "enabled_events": ["*"]}
     w.ids["webhook_endpoint"] = call(key, "POST", "/v1/webhook_endpoints", endpoint)["id"]
     events = Event.objects.filter(merchant=w.a.merchant, livemode=False).values_list("public_id", flat=True)
@@ -336,6 +341,7 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     b_key = other_shop.secret_key.secret
     call(b_key, "POST", "/v1/customers", {"email": "b@merchant-b.example"})
     call(b_key, "POST", "/v1/prices", {"product_data": {"name": "B tea"}, "currency": "eur", "unit_amount": 1})
+    call(b_key, "POST", "/v1/tax_rates", {"display_name": "B VAT", "percentage": "5.5", "inclusive": True})
     return w
 
 

@@ -202,3 +202,36 @@ def test_a_rolled_restricted_key_replays_what_its_predecessor_did(kassa, paying_
     assert again.json()["id"] == first.json()["id"]
     newer = services.api_key_roll(api_key=APIKey.objects.get(rolled_from=old_key), expires_in=timedelta(hours=1)).secret
     assert _post(url, newer, "signup-77", {"email": "roll@b.example"}).json()["id"] == first.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("granted", "read", "write"),
+    [
+        ({}, "tax_rates:read", "tax_rates:write"),
+        ({"tax_rates": "read"}, None, "tax_rates:write"),
+        ({"tax_rates": "write"}, None, None),
+    ],
+)
+def test_tax_rates_need_their_own_permission(kassa, paying_shop, granted, read, write):
+    owner = kassa(paying_shop.secret_key.secret)
+    rate = owner.v1.tax_rates.create(params={"display_name": "VAT", "percentage": "20", "inclusive": False})
+    api = kassa(factories.restricted_key(paying_shop.merchant, {"products": "write", **granted}))
+    for needed, call in (
+        (read, lambda: api.v1.tax_rates.retrieve(rate.id)),
+        (read, api.v1.tax_rates.list),
+        (write, lambda: api.v1.tax_rates.update(rate.id, params={"display_name": "Changed"})),
+        (write, lambda: api.v1.tax_rates.create(params={"display_name": "X", "percentage": 1, "inclusive": True})),
+    ):
+        if needed is None:
+            call()
+        else:
+            with pytest.raises(stripe.PermissionError) as exc:
+                call()
+            assert needed in exc.value.user_message
+    publishable = kassa(paying_shop.publishable_key.secret)
+    with pytest.raises(stripe.PermissionError):
+        publishable.v1.tax_rates.retrieve(rate.id)
+    live = kassa(factories.live_secret_key(paying_shop.merchant))
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        live.v1.tax_rates.retrieve(rate.id)
+    assert exc.value.http_status == 404
