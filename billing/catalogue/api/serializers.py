@@ -257,7 +257,9 @@ class CustomerParams(f.StrictSerializer):
         max_length=5000, help_text="A note about the customer, for you; payers never see it."
     )
     address = AddressParams(required=False, allow_null=True)
-    invoice_settings = CustomerInvoiceSettingsParams(required=False)
+    invoice_settings = CustomerInvoiceSettingsParams(
+        required=False, help_text="The customer's invoicing defaults: `default_payment_method`, their default card."
+    )
     metadata = f.Metadata()
 
     def validate_email(self, value):
