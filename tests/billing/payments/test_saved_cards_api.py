@@ -146,7 +146,7 @@ def test_the_default_card(api, customer, save_card):
 
     updated = api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
     assert updated.invoice_settings.default_payment_method == card.id
-    [event] = [e for e in _events("customer.updated")]
+    [event] = _events("customer.updated")
     assert event["object"]["invoice_settings"]["default_payment_method"] == card.id
     assert event["previous_attributes"]["invoice_settings"]["default_payment_method"] is None
 
