@@ -29,10 +29,13 @@ class BillingConfig(AppConfig):
             models.PaymentIntent: payments_serializers.PaymentIntentOut,
             models.Refund: payments_serializers.RefundOut,
             models.TaxRate: invoices_serializers.TaxRateOut,
+            models.PaymentMethod: payments_serializers.PaymentMethodOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
         outbox.register("charge", payments_serializers.charge_out)
+        # A customer's default card expands to the card as payments shows it.
+        serializers.CustomerOut.payment_method_out = payments_serializers.PaymentMethodOut
 
         # Stripe's events about payments and refunds: re-read the object from Stripe and record it.
         inbound.handle(

@@ -188,6 +188,26 @@ def card_attach(credential, *, customer_id: str, token: str, idempotency_key: st
     )
 
 
+def card_detach(credential, *, customer_id: str, card_id: str) -> None:
+    """Remove a saved card from the processor's customer; a card the processor no longer has counts as removed.
+
+    Kassa's cards are sources (``card_…``) on the processor's customer; a processor
+    PaymentMethod (``pm_…``) is detached instead.
+    """
+    client = client_for(credential)
+    try:
+        if card_id.startswith("pm_"):
+            client.v1.payment_methods.detach(card_id)
+        else:
+            client.v1.customers.payment_sources.delete(customer_id, card_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:  # already gone there (a retried detach): nothing left to remove
+            return
+        raise _processor_error(exc, "card detach", credential) from exc
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "card detach", credential) from exc
+
+
 def _payment(data: dict) -> ProcessorPayment:
     charge = data.get("latest_charge")
     if isinstance(charge, dict):

@@ -141,6 +141,8 @@ def every_dashboard_object(name: str, card_token) -> dict:
     tea = price(m, product=product(m, name=f"{name} secret tea"))
     payer = customer(m, email=f"payer@{name.lower()}.test", name=f"Ada {name}")
     paid = paid_payment(m, card_token, customer=payer)
+    # Their default card: the customer's page shows it, and its buttons are swept.
+    payer = catalogue.customer_update(customer=payer, default_payment_method=paid.payment_method)
     refund = payments.refund_create(payment_intent=paid, amount=100)
     link = payment_link(m, price=tea)
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")

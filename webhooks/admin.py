@@ -147,6 +147,7 @@ EVENT_GROUPS = {
     "refund": _("Refunds"),
     "payment_link": _("Payment links"),
     "customer": _("Customers"),
+    "payment_method": _("Payment methods"),
     "product": _("Products"),
     "price": _("Prices"),
     "tax_rate": _("Tax rates"),

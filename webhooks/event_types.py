@@ -20,6 +20,8 @@ EVENT_TYPES = (
     "customer.created",
     "customer.updated",
     "customer.deleted",
+    "payment_method.attached",
+    "payment_method.detached",
     "product.created",
     "product.updated",
     "product.deleted",

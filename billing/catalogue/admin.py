@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -256,25 +256,65 @@ class CustomerAdmin(CsvExportMixin, ScopedAdmin):
         ("description", lambda c: c.description),
         ("deleted", lambda c: "true" if c.deleted else "false"),
     ]
-    #: [(field name, title)], from the parts that hold a customer's history (add_history)
+    #: [(field name, title, has a writers' version)], from the parts that hold a customer's history (add_history)
     history: list = []
+    #: [(route, url name, act)]: buttons of other parts on the customer's page (add_button)
+    buttons: list = []
 
     @classmethod
-    def add_history(cls, name: str, title, render) -> None:
-        """A read-only section of the customer's page: ``render(customer)`` -> html."""
+    def add_history(cls, name: str, title, render, render_for_writers=None) -> None:
+        """A read-only section of the customer's page: ``render(customer)`` -> html.
+
+        ``render_for_writers``: the same section with buttons, shown to those who may write (their
+        buttons submit the page's ``kassa-customer-actions`` form to a URL of ``add_button``).
+        """
         setattr(cls, name, admin.display(description=title)(lambda self, customer: render(customer)))
-        cls.history = [*cls.history, (name, title)]
         cls.readonly_fields = [*cls.readonly_fields, name]
+        if render_for_writers is not None:
+            writers = admin.display(description=title)(lambda self, customer: render_for_writers(customer))
+            setattr(cls, f"{name}_write", writers)
+            cls.readonly_fields = [*cls.readonly_fields, f"{name}_write"]
+        cls.history = [*cls.history, (name, title, render_for_writers is not None)]
+
+    @classmethod
+    def add_button(cls, route: str, name: str, act) -> None:
+        """A POST-only URL ``<customer pk>/<route>/`` (url name ``billing_customer_<name>``) for a section's buttons.
+
+        ``act(request, customer)`` calls the service and returns what to tell the person (ScopedAdmin.button_view:
+        another merchant's or mode's customer is missing, a viewer is refused).
+        """
+        cls.buttons = [*cls.buttons, (route, name, act)]
+
+    def get_urls(self):
+        own = [
+            path(
+                f"<int:pk>/{route}/",
+                self.admin_site.admin_view(
+                    lambda request, pk, act=act: self.button_view(request, pk, lambda obj: act(request, obj))
+                ),
+                name=f"billing_customer_{name}",
+            )
+            for route, name, act in self.buttons
+        ]
+        return [*own, *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_write"] = self._can_write(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fieldsets(self, request, obj=None):
         details = ["email", "name", "phone", "description"]
         if obj is None:
             return [(None, {"fields": [*details, "metadata"]})]
         # Metadata as rows for those who read; the form's field for those who may change it.
-        metadata_field = "metadata" if self._can_write(request) else "metadata_rows"
+        can_write = self._can_write(request)
+        metadata_field = "metadata" if can_write else "metadata_rows"
         return [
             (None, {"fields": [*details, metadata_field]}),
-            *((title, {"fields": [name]}) for name, title in self.history),
+            *(
+                (title, {"fields": [f"{name}_write" if can_write and for_writers else name]})
+                for name, title, for_writers in self.history
+            ),
             (_("More"), {"fields": ["public_id", "livemode", "created", "deleted"]}),
         ]
 

@@ -112,6 +112,17 @@ class Customer(MerchantScoped):
     processor_id = models.CharField(
         max_length=255, null=True, blank=True, editable=False, verbose_name=_("processor ID")
     )
+    # invoice_settings.default_payment_method: one of the customer's own saved cards (billing.payments
+    # checks it; a name, not an import: the catalogue sits below payments).
+    default_payment_method = models.ForeignKey(
+        "billing.PaymentMethod",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("default payment method"),
+    )
 
     class Meta:
         verbose_name = _("customer")

@@ -44,7 +44,11 @@ def price_list(
 
 
 def customer_list(*, merchant, livemode: bool, email: str | None = None) -> QuerySet:
-    queryset = scoped(Customer, merchant=merchant, livemode=livemode).filter(deleted=False)
+    queryset = (
+        scoped(Customer, merchant=merchant, livemode=livemode)
+        .filter(deleted=False)
+        .select_related("default_payment_method")
+    )
     if email:
         queryset = queryset.filter(email__iexact=email)
     return queryset

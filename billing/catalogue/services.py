@@ -364,9 +364,34 @@ def _customer_fields(fields: dict) -> dict:
     return fields
 
 
+DEFAULT_PAYMENT_METHOD_PARAM = "invoice_settings[default_payment_method]"
+
+
+def _default_payment_method(customer: Customer | None, payment_method):
+    """``payment_method`` if it is one of ``customer``'s own saved cards now (read under a row lock), else 400.
+
+    As at Stripe (https://docs.stripe.com/api/customers/update#update_customer-invoice_settings-default_payment_method):
+    the default must already be attached to this customer; a new customer has no card yet. None clears it.
+    """
+    if payment_method is None:
+        return None
+    owner = (
+        type(payment_method).objects.select_for_update().filter(pk=payment_method.pk).values_list("customer_id")
+    ).first()
+    if customer is None or owner is None or owner[0] != customer.pk:
+        raise InvalidRequest(
+            f"The customer does not have a payment method with the ID {payment_method.public_id}. "
+            "The payment method must be attached to the customer.",
+            code="resource_missing",
+            param=DEFAULT_PAYMENT_METHOD_PARAM,
+        )
+    return payment_method
+
+
 @transaction.atomic
-def customer_create(*, merchant, livemode: bool, metadata=None, **fields) -> Customer:
+def customer_create(*, merchant, livemode: bool, metadata=None, default_payment_method=None, **fields) -> Customer:
     fields = _customer_fields(fields)
+    _default_payment_method(None, default_payment_method)
     customer = insert(
         Customer(
             public_id=public_id(Customer.PREFIX),
@@ -386,7 +411,12 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing")
     before = render(customer)
+    default_changed = "default_payment_method" in changes
+    default = _default_payment_method(customer, changes.pop("default_payment_method", None))
     fields = _assign(customer, _customer_fields(changes), CUSTOMER_FIELDS)
+    if default_changed:
+        customer.default_payment_method = default
+        fields.append("default_payment_method")
     if fields:
         customer.save(update_fields=fields)
         event_emit(type="customer.updated", obj=customer, before=before)

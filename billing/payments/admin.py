@@ -23,14 +23,16 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kassa import money
-from kassa.errors import KassaError
+from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import random_string
 from merchants.admin_base import LedgerAdmin, admin_link, html_table, major_to_minor, when
 from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter, CsvExportMixin, csv_amount
 
+from ..catalogue import services as catalogue
 from ..catalogue.admin import CustomerAdmin
 from . import selectors
 from . import services as payments
@@ -456,22 +458,80 @@ def _customer_payments(customer) -> str:
     )
 
 
-def _customer_cards(customer) -> str:
+def _card_name(card, customer) -> str:
+    if card.pk == customer.default_payment_method_id:
+        badge = '{} <span class="kassa-status kassa-status--succeeded" id="kassa-default-card">{}</span>'
+        return format_html(badge, str(card), _("Default"))
+    return str(card)
+
+
+def _customer_cards(customer, *, buttons: bool = False) -> str:
+    """The customer's saved cards, the default marked; for writers, a "Make default" and a "Remove" button each."""
     cards = list(customer.payment_methods.order_by("-id"))
     if not cards:
         return _("None yet")
-    return html_table(
-        "kassa-customer-cards",
-        [_("Card"), _("Expires"), _("Saved")],
-        (
-            (
-                str(card),
-                f"{card.card_exp_month:02d}/{card.card_exp_year}" if card.card_exp_month else "—",
-                when(card.created),
-            )
-            for card in cards
-        ),
+    headers = [_("Card"), _("Expires"), _("Saved")]
+    if buttons:
+        headers.append(_("Actions"))
+    rows = []
+    for card in cards:
+        row = [
+            _card_name(card, customer),
+            f"{card.card_exp_month:02d}/{card.card_exp_year}" if card.card_exp_month else "—",
+            when(card.created),
+        ]
+        if buttons:
+            row.append(_card_buttons(card, customer))
+        rows.append(row)
+    return html_table("kassa-customer-cards", headers, rows)
+
+
+def _card_buttons(card, customer) -> str:
+    """Buttons of the page's ``kassa-customer-actions`` form (templates/admin/billing/customer/change_form.html)."""
+    button = (
+        '<button type="submit" form="kassa-customer-actions" formaction="{}" name="payment_method" value="{}" '
+        'class="kassa-card-{}">{}</button>'
     )
+    remove = format_html(
+        button,
+        reverse("admin:billing_customer_card_remove", args=[customer.pk]),
+        card.public_id,
+        "remove",
+        _("Remove"),
+    )
+    if card.pk == customer.default_payment_method_id:
+        return remove
+    default = format_html(
+        button,
+        reverse("admin:billing_customer_card_default", args=[customer.pk]),
+        card.public_id,
+        "default",
+        _("Make default"),
+    )
+    return format_html("{} {}", default, remove)
+
+
+def _customers_card(request, customer):
+    """The customer's own saved card named by the button (another's, or a removed one, is refused)."""
+    card = customer.payment_methods.filter(public_id=request.POST.get("payment_method") or "").first()
+    if card is None:
+        raise InvalidRequest(gettext("This card is not saved on this customer."))
+    return card
+
+
+def _card_make_default(request, customer) -> str:
+    card = _customers_card(request, customer)
+    catalogue.customer_update(customer=customer, default_payment_method=card)
+    return gettext("%(card)s is now the default card of %(customer)s.") % {"card": card, "customer": customer}
+
+
+def _card_remove(request, customer) -> str:
+    card = _customers_card(request, customer)
+    payments.payment_method_detach(payment_method=card)
+    return gettext("%(card)s was removed from %(customer)s; it can no longer be charged.") % {
+        "card": card,
+        "customer": customer,
+    }
 
 
 def _customer_refunds(customer) -> str:
@@ -495,5 +555,9 @@ def _customer_refunds(customer) -> str:
 
 CustomerAdmin.add_history("total_spent", _("Total spent"), _customer_total_spent)
 CustomerAdmin.add_history("payments_table", _("Payments"), _customer_payments)
-CustomerAdmin.add_history("cards_table", _("Cards"), _customer_cards)
+CustomerAdmin.add_history(
+    "cards_table", _("Cards"), _customer_cards, lambda customer: _customer_cards(customer, buttons=True)
+)
+CustomerAdmin.add_button("cards/default", "card_default", _card_make_default)
+CustomerAdmin.add_button("cards/remove", "card_remove", _card_remove)
 CustomerAdmin.add_history("refunds_table", _("Refunds"), _customer_refunds)

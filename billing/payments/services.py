@@ -90,6 +90,8 @@ def payment_intent_create(
 ) -> PaymentIntent:
     currency = currency.lower()
     money.check(amount, currency, param="amount", minimum=1)
+    if payment_method is not None and payment_method.customer_id is None:
+        raise InvalidRequest(DETACHED, code="payment_method_unexpected_state", param="payment_method")
     if payment_method is not None and payment_method.customer_id != getattr(customer, "pk", None):
         raise InvalidRequest(
             "The payment method belongs to another customer; pass that customer.", param="payment_method"
@@ -160,18 +162,85 @@ def payment_method_create_from_token(
     card = gateway.card_attach(
         credential, customer_id=processor_customer, token=token, idempotency_key=f"{pm_id}-attach"
     )
-    return PaymentMethod.objects.create(
-        public_id=pm_id,
-        merchant=customer.merchant,
-        livemode=customer.livemode,
-        customer=customer,
-        card_brand=card.brand,
-        card_last4=card.last4,
-        card_exp_month=card.exp_month,
-        card_exp_year=card.exp_year,
-        billing_details=billing_details or {},
-        processor_id=card.id,
-    )
+    with transaction.atomic():
+        payment_method = PaymentMethod.objects.create(
+            public_id=pm_id,
+            merchant=customer.merchant,
+            livemode=customer.livemode,
+            customer=customer,
+            card_brand=card.brand,
+            card_last4=card.last4,
+            card_exp_month=card.exp_month,
+            card_exp_year=card.exp_year,
+            billing_details=billing_details or {},
+            processor_id=card.id,
+        )
+        # Saved on the customer as it is made: Stripe's attach, and its event.
+        event_emit(type="payment_method.attached", obj=payment_method)
+    return payment_method
+
+
+DETACHED = (
+    "This PaymentMethod was detached from a customer and may not be used again. "
+    "Save the card again (a new token) to use it."
+)
+
+
+def payment_method_attach(*, payment_method: PaymentMethod, customer: Customer) -> PaymentMethod:
+    """Stripe's ``attach``, for cards that Kassa always saves on a customer as it makes them.
+
+    ``payment_methods.create`` already attaches (Kassa has no unattached cards:
+    the processor holds each card on its customer), so attaching again to the
+    same customer answers the card unchanged, as Stripe does. Another customer's
+    card, or one detached earlier, is refused as at Stripe: a card belongs to one
+    customer, and a detached one is never used again
+    (https://docs.stripe.com/api/payment_methods/detach).
+    """
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    if payment_method.customer_id is None:
+        raise InvalidRequest(DETACHED, code="payment_method_unexpected_state")
+    if payment_method.customer_id != customer.pk:
+        raise InvalidRequest(
+            "The payment method you provided has already been attached to a customer.",
+            code="payment_method_unexpected_state",
+            param="customer",
+        )
+    return payment_method
+
+
+def payment_method_detach(*, payment_method: PaymentMethod) -> PaymentMethod:
+    """Remove a saved card from its customer, at the processor first; it can never be used again.
+
+    The processor is asked outside any transaction (a card it no longer has
+    counts as removed, so a retry is safe); then, under the customer's and the
+    card's row locks, the card loses its customer, stops being the default if
+    it was (``customer.updated``) and ``payment_method.detached`` is sent.
+    """
+    if payment_method.customer_id is None:
+        raise InvalidRequest(
+            "The payment method you provided is not attached to a customer so detachment is impossible.",
+            code="payment_method_unexpected_state",
+        )
+    customer = payment_method.customer
+    credential = processor_credential_for(payment_method.merchant, payment_method.livemode)
+    gateway.card_detach(credential, customer_id=customer.processor_id or "", card_id=payment_method.processor_id)
+    with transaction.atomic():
+        # The customer first, as customers.update locks it before the card: no deadlock between the two.
+        locked_customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        locked = PaymentMethod.objects.select_for_update().get(pk=payment_method.pk)
+        if locked.customer_id is None:
+            return locked  # a concurrent detach recorded it
+        if locked_customer.default_payment_method_id == locked.pk:
+            before_customer = render(locked_customer)
+            locked_customer.default_payment_method = None
+            locked_customer.save(update_fields=["default_payment_method"])
+            event_emit(type="customer.updated", obj=locked_customer, before=before_customer)
+        before = render(locked)
+        locked.customer = None
+        locked.save(update_fields=["customer"])
+        event_emit(type="payment_method.detached", obj=locked, before=before)
+    return locked
 
 
 # --- confirming -------------------------------------------------------------------
@@ -204,10 +273,6 @@ def _begin_attempt(
                 code="payment_intent_unexpected_state",
             )
         if payment_method is not None:
-            if payment_method.customer_id is None or payment_method.customer_id != locked.customer_id:
-                raise InvalidRequest(
-                    "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
-                )
             locked.payment_method = payment_method
         if locked.payment_method is None:
             raise InvalidRequest(
@@ -225,6 +290,16 @@ def _begin_attempt(
             attempt.save(update_fields=["status", "updated"])
             locked.payment_method = attempt.payment_method
         else:
+            # The card as it is now (a detach may have committed since it was read): a detached card
+            # is never charged, as at Stripe.
+            owner = PaymentMethod.objects.filter(pk=locked.payment_method_id).values_list("customer_id", flat=True)
+            owner_id = owner.first()
+            if owner_id is None:
+                raise InvalidRequest(DETACHED, code="payment_method_unexpected_state", param="payment_method")
+            if owner_id != locked.customer_id:
+                raise InvalidRequest(
+                    "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
+                )
             attempt = PaymentAttempt.objects.create(
                 public_id=public_id(PaymentAttempt.PREFIX), payment_intent=locked, payment_method=locked.payment_method
             )

@@ -36,6 +36,8 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "payment_methods_list": "PaymentMethodListParams",
     "payment_methods_create": "PaymentMethodCreateParams",
     "payment_methods_retrieve": "PaymentMethodRetrieveParams",
+    "payment_methods_attach": "PaymentMethodAttachParams",
+    "payment_methods_detach": "PaymentMethodDetachParams",
     "payment_links_list": "PaymentLinkListParams",
     "payment_links_create": "PaymentLinkCreateParams",
     "payment_links_retrieve": "PaymentLinkRetrieveParams",

@@ -123,6 +123,8 @@ def test_the_sweep_covers_every_registered_model_and_its_custom_views():
         "event_deliveries",
         "processorevent_rerun",
         "paymentlink_activation",
+        "customer_card_default",
+        "customer_card_remove",
     ):
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
     exports = {name for *_, name in urls if name.endswith("_export")}
@@ -149,7 +151,8 @@ def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):
         for method in ("get", "post"):
             swept += 1
             # POST: what a button's form sends, and a delete confirmation.
-            response = client.get(url, follow=True) if method == "get" else client.post(url, POST_BODY, follow=True)
+            body = {**POST_BODY, "payment_method": a["card"].public_id}
+            response = client.get(url, follow=True) if method == "get" else client.post(url, body, follow=True)
             problem = _landed_safely(response, base)
             shown = _shown(_body(response), a["secrets"])
             if shown:

@@ -179,8 +179,13 @@ def test_a_successful_payment(pay, paying_shop):
     intent = pay()
     assert intent.status == "succeeded"
     m = paying_shop.merchant
-    assert _types(m) == ["customer.created", "payment_intent.created", "payment_intent.succeeded"]
-    created, succeeded = _events(m)[1:]
+    assert _types(m) == [
+        "customer.created",
+        "payment_method.attached",
+        "payment_intent.created",
+        "payment_intent.succeeded",
+    ]
+    created, succeeded = _events(m)[2:]
     _about(created, intent)
     assert created.data["object"]["status"] == "requires_confirmation"
     _about(succeeded, intent)
@@ -192,7 +197,12 @@ def test_a_declined_card_is_payment_failed(pay, paying_shop):
     with pytest.raises(CardError):
         pay("4000000000000341")  # attaches, then declines when charged
     m = paying_shop.merchant
-    assert _types(m) == ["customer.created", "payment_intent.created", "payment_intent.payment_failed"]
+    assert _types(m) == [
+        "customer.created",
+        "payment_method.attached",
+        "payment_intent.created",
+        "payment_intent.payment_failed",
+    ]
     event = _last(m, "payment_intent.payment_failed")
     _about(event, PaymentIntent.objects.get())
     assert event.data["object"]["status"] == "requires_payment_method"
@@ -289,6 +299,7 @@ def test_a_paid_checkout_session_is_completed(link, paying_shop, card_token):
     assert _types(m)[before:] == [
         "customer.created",
         "payment_intent.created",
+        "payment_method.attached",
         "payment_intent.succeeded",
         "checkout.session.completed",
     ]
@@ -339,6 +350,8 @@ def test_every_event_type_kassa_sends_is_one_an_endpoint_can_listen_for():
         "customer.created",
         "customer.updated",
         "customer.deleted",
+        "payment_method.attached",
+        "payment_method.detached",
         "payment_link.created",
         "payment_link.updated",
         "checkout.session.completed",

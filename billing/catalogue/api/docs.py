@@ -12,6 +12,7 @@ CREATED = 1764504000  # 2025-11-30 12:00 UTC
 PRODUCT_ID = "prod_4Nf2qJbW8xKcT1mZr7LdA9Ye"
 PRICE_ID = "price_7HcQm2VxL9pR4tYb1WsK8eNd"
 CUSTOMER_ID = "cus_9TkR2mLx7QbW4nVc8ZpH1sYe"
+PAYMENT_METHOD_ID = "pm_3LxQ8vNc2RbT7mKw9YpZ4sHd"  # a saved card (billing/payments/api/docs.py)
 
 PRODUCT = {
     "id": PRODUCT_ID,
@@ -193,7 +194,8 @@ CUSTOMERS_CREATE = Doc(
     tag="Customers",
     summary="Create a customer",
     description="Makes a customer to save cards on and charge again later. Payers of payment links and "
-    "checkout sessions get one made for them (one per email address).",
+    "checkout sessions get one made for them (one per email address). A new customer has no saved card yet, "
+    "so `invoice_settings[default_payment_method]` is set later, with an update.",
     requests=(
         (
             "Create a customer",
@@ -214,8 +216,14 @@ CUSTOMERS_UPDATE = Doc(
     tag="Customers",
     summary="Update a customer",
     description="Changes the parameters you send and leaves the others as they are; an empty value "
-    "(`phone=`) removes one.",
-    requests=(("Add an address and a phone number", {"phone": "+33 1 23 45 67 89", "address": ADDRESS}),),
+    "(`phone=`) removes one. `invoice_settings[default_payment_method]` makes one of the customer's own saved "
+    "cards their default (`expand[]=invoice_settings.default_payment_method` answers the card in full); another "
+    "customer's card is refused (400 `resource_missing`), and an empty value clears the default. Detaching the "
+    "default card clears it too.",
+    requests=(
+        ("Add an address and a phone number", {"phone": "+33 1 23 45 67 89", "address": ADDRESS}),
+        ("Make a saved card the default", {"invoice_settings": {"default_payment_method": PAYMENT_METHOD_ID}}),
+    ),
     response={**CUSTOMER, "phone": "+33 1 23 45 67 89", "address": {**ADDRESS, "state": None}},
     path_id=CUSTOMER_ID,
 )

@@ -130,9 +130,25 @@ class PriceView(StripeView):
         return self.render(s.PriceOut, services.price_update(price=price, **params), expand)
 
 
-class CustomersView(StripeView):
+class CustomerViewBase(CatalogueView):
     resource = "customers"
+    expandable = {"invoice_settings.default_payment_method": "payment_methods"}
 
+    def customer_params(self) -> tuple[dict, set[str]]:
+        """The parameters, with ``invoice_settings[default_payment_method]`` as the merchant's card (None: clear)."""
+        params, expand = self.params(s.CustomerParams)
+        settings = params.pop("invoice_settings", {})
+        if "default_payment_method" in settings:
+            card_id = settings["default_payment_method"]
+            # The card's model by the field that names it: the catalogue does not import payments.
+            card_model = Customer._meta.get_field("default_payment_method").related_model
+            params["default_payment_method"] = (
+                self.lookup(card_model, card_id, param=services.DEFAULT_PAYMENT_METHOD_PARAM) if card_id else None
+            )
+        return params, expand
+
+
+class CustomersView(CustomerViewBase):
     @schema.listing(
         s.CustomerListParams,
         s.CustomerOut,
@@ -140,43 +156,35 @@ class CustomersView(StripeView):
         doc=docs.CUSTOMERS_LIST,
         operation_id="customers_list",
         url="/v1/customers",
-        expand=False,
     )
     def get(self, request):
         params, expand = self.params(s.CustomerListParams)
         queryset = selectors.customer_list(merchant=self.merchant, livemode=self.livemode, email=params.get("email"))
         return paginate(self, queryset, params, s.CustomerOut, "/v1/customers", expand)
 
-    @schema.create(
-        s.CustomerParams, s.CustomerOut, doc=docs.CUSTOMERS_CREATE, operation_id="customers_create", expand=False
-    )
+    @schema.create(s.CustomerParams, s.CustomerOut, doc=docs.CUSTOMERS_CREATE, operation_id="customers_create")
     def post(self, request):
-        params, expand = self.params(s.CustomerParams)
+        params, expand = self.customer_params()
         customer = services.customer_create(merchant=self.merchant, livemode=self.livemode, **params)
         return self.render(s.CustomerOut, customer, expand)
 
 
-class CustomerView(CatalogueView):
-    resource = "customers"
-
+class CustomerView(CustomerViewBase):
     @schema.read(
         PolymorphicProxySerializer(
             component_name="CustomerOrDeleted", serializers=[s.CustomerOut, DeletedOut], resource_type_field_name=None
         ),
         doc=docs.CUSTOMERS_RETRIEVE,
         operation_id="customers_retrieve",
-        expand=False,
     )
     def get(self, request, id):
         _, expand = self.params(s.f.StrictSerializer)
         return self.render(s.CustomerOut, self.lookup_customer(id, allow_deleted=True), expand)
 
-    @schema.create(
-        s.CustomerParams, s.CustomerOut, doc=docs.CUSTOMERS_UPDATE, operation_id="customers_update", expand=False
-    )
+    @schema.create(s.CustomerParams, s.CustomerOut, doc=docs.CUSTOMERS_UPDATE, operation_id="customers_update")
     def post(self, request, id):
         customer = self.lookup_customer(id)
-        params, expand = self.params(s.CustomerParams)
+        params, expand = self.customer_params()
         return self.render(s.CustomerOut, services.customer_update(customer=customer, **params), expand)
 
     @schema.read(DeletedOut, doc=docs.CUSTOMERS_DELETE, operation_id="customers_delete", expand=False)

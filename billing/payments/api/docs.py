@@ -5,9 +5,8 @@ Answers of a real Kassa with readable ids (see billing/catalogue/api/docs.py).
 
 from kassa.api.schema import Doc
 
-from ...catalogue.api.docs import CREATED, CUSTOMER_ID
+from ...catalogue.api.docs import CREATED, CUSTOMER_ID, PAYMENT_METHOD_ID
 
-PAYMENT_METHOD_ID = "pm_3LxQ8vNc2RbT7mKw9YpZ4sHd"
 PAYMENT_INTENT_ID = "pi_6WbN3qRx8LmT2vKc7YpH9sZd"
 REFUND_ID = "re_2KmX7vQb9NcR4tLw8YpH3sZe"
 CHARGE_ID = "ch_3QbT7mKw9YpZ4s"
@@ -252,6 +251,27 @@ PAYMENT_METHODS_RETRIEVE = Doc(
     summary="Retrieve a card",
     description="The saved card with this id: brand, last four digits and expiry, never the number.",
     response=PAYMENT_METHOD,
+    path_id=PAYMENT_METHOD_ID,
+)
+PAYMENT_METHODS_ATTACH = Doc(
+    tag="Payment Methods",
+    summary="Attach a card to a customer",
+    description="Stripe's attach. Kassa saves every card on its customer as it is made (`POST "
+    "/v1/payment_methods` with `customer`, which sends `payment_method.attached`), so attaching it to that same "
+    "customer answers the card unchanged. A card already attached to another customer is refused (400 "
+    "`payment_method_unexpected_state`), and so is a detached card: it can never be used again.",
+    requests=(("Attach to its customer", {"customer": CUSTOMER_ID}),),
+    response=PAYMENT_METHOD,
+    path_id=PAYMENT_METHOD_ID,
+)
+PAYMENT_METHODS_DETACH = Doc(
+    tag="Payment Methods",
+    summary="Detach a card from its customer",
+    description="Removes a saved card from its customer, at the payment processor too, and sends "
+    "`payment_method.detached`. A detached card can no longer pay (confirming a PaymentIntent with it is "
+    "refused) nor be attached again. If it was the customer's default "
+    "(`invoice_settings.default_payment_method`), the customer has no default any more (`customer.updated`).",
+    response={**PAYMENT_METHOD, "customer": None},
     path_id=PAYMENT_METHOD_ID,
 )
 CUSTOMERS_PAYMENT_METHODS_LIST = Doc(

@@ -269,6 +269,18 @@ class PaymentMethodCreateParams(f.StrictSerializer):
         return attrs
 
 
+class PaymentMethodAttachParams(f.StrictSerializer):
+    customer = f.String(
+        help_text="The customer the card is saved on (`cus_…`). Kassa saves every card on its customer as it "
+        "is made, so this must be that customer: attaching to another one is refused.",
+        **ID,
+    )
+
+
+class PaymentMethodDetachParams(f.StrictSerializer):
+    pass
+
+
 class CustomerPaymentMethodListParams(ListParams):
     type = Kind(choices=["card"], required=False)
 

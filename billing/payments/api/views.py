@@ -233,6 +233,41 @@ class PaymentMethodView(CatalogueView):
         return self.render(s.PaymentMethodOut, self.lookup(PaymentMethod, id, queryset=queryset), expand)
 
 
+class PaymentMethodAttachView(CatalogueView):
+    resource = "payment_methods"
+    expandable = {"customer": "customers"}
+
+    @schema.create(
+        s.PaymentMethodAttachParams,
+        s.PaymentMethodOut,
+        doc=docs.PAYMENT_METHODS_ATTACH,
+        operation_id="payment_methods_attach",
+    )
+    def post(self, request, id):
+        payment_method = self.lookup(PaymentMethod, id)
+        params, expand = self.params(s.PaymentMethodAttachParams)
+        customer = self.lookup_customer(params["customer"], param="customer")
+        payment_method = payments.payment_method_attach(payment_method=payment_method, customer=customer)
+        return self.render(s.PaymentMethodOut, payment_method, expand)
+
+
+class PaymentMethodDetachView(CatalogueView):
+    resource = "payment_methods"
+    expandable = {"customer": "customers"}
+
+    @schema.create(
+        s.PaymentMethodDetachParams,
+        s.PaymentMethodOut,
+        doc=docs.PAYMENT_METHODS_DETACH,
+        operation_id="payment_methods_detach",
+    )
+    def post(self, request, id):
+        payment_method = self.lookup(PaymentMethod, id)
+        _, expand = self.params(s.PaymentMethodDetachParams)
+        payment_method = payments.payment_method_detach(payment_method=payment_method)
+        return self.render(s.PaymentMethodOut, payment_method, expand)
+
+
 class CustomerPaymentMethodsView(CatalogueView):
     resource = "payment_methods"
     expandable = {"customer": "customers"}

@@ -82,6 +82,7 @@ EXPAND_RESOURCES = {
     "product": ("products",),
     "price.product": ("prices", "products"),
     "default_price": ("prices",),
+    "invoice_settings.default_payment_method": ("payment_methods",),
 }
 
 
@@ -94,8 +95,14 @@ def _bodies(a: "World") -> dict[str, dict]:
         "prices_create": {"product": a.ids["product"], "currency": "eur", "unit_amount": 100},
         "prices_update": {"metadata": {"sweep": "changed"}},
         "customers_create": {"email": "sweep@example.com"},
-        "customers_update": {"metadata": {"sweep": "changed"}, "email": "changed@example.com"},
+        "customers_update": {
+            "metadata": {"sweep": "changed"},
+            "email": "changed@example.com",
+            "invoice_settings": {"default_payment_method": ""},
+        },
         "payment_methods_create": {"type": "card", "customer": a.ids["customer"], "card": {"token": "tok_visa"}},
+        "payment_methods_attach": {"customer": a.ids["customer"]},
+        "payment_methods_detach": {},
         "payment_links_create": {"line_items": [line]},
         "payment_links_update": {"active": False},
         "checkout_sessions_create": {"mode": "payment", "line_items": [line], "customer": a.ids["customer"]},
@@ -295,6 +302,9 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     w.ids["customer"] = call(key, "POST", "/v1/customers", {"email": A_EMAIL, "name": "Ada A"})["id"]
     card = {"type": "card", "customer": w.ids["customer"], "card": {"token": card_token()}}
     w.ids["payment_method"] = call(key, "POST", "/v1/payment_methods", card)["id"]
+    # The customer's default card: expanding it needs its own permission, clearing it would show.
+    default = {"invoice_settings": {"default_payment_method": w.ids["payment_method"]}}
+    call(key, "POST", f"/v1/customers/{w.ids['customer']}", default)
     # Waiting for confirmation: a confirm, cancel or update that got through would show.
     w.ids["payment_intent"] = call(
         key,

@@ -26,6 +26,7 @@ def objects(api, card_token):
     card = api.v1.payment_methods.create(
         params={"type": "card", "card": {"token": card_token()}, "customer": customer.id}
     )
+    customer = api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
     intent = api.v1.payment_intents.create(
         params={"amount": 1250, "currency": "eur", "customer": customer.id, "payment_method": card.id, "confirm": True}
     )
@@ -59,6 +60,18 @@ EXPANSIONS = [
     ({"prices": "read"}, "/v1/prices", ["data.product"], "products:read"),
     ({"payment_methods": "read"}, "/v1/payment_methods/{card}", ["customer"], "customers:read"),
     ({"payment_methods": "read"}, "/v1/customers/{customer}/payment_methods", ["data.customer"], "customers:read"),
+    (
+        {"customers": "read"},
+        "/v1/customers/{customer}",
+        ["invoice_settings.default_payment_method"],
+        "payment_methods:read",
+    ),
+    (
+        {"customers": "read"},
+        "/v1/customers",
+        ["data.invoice_settings.default_payment_method"],
+        "payment_methods:read",
+    ),
     ({"refunds": "read"}, "/v1/refunds/{refund}", ["payment_intent"], "payment_intents:read"),
     ({"refunds": "read"}, "/v1/refunds", ["data.payment_intent"], "payment_intents:read"),
     ({"checkout_sessions": "read"}, "/v1/checkout/sessions/{session}", ["payment_intent"], "payment_intents:read"),
@@ -108,6 +121,33 @@ def test_stripe_python_raises_permission_error_for_a_forbidden_expansion(kassa, 
     key = factories.restricted_key(paying_shop.merchant, {"payment_intents": "read"})
     with pytest.raises(stripe.PermissionError, match="customers:read"):
         kassa(key).v1.payment_intents.retrieve(objects["intent"].id, params={"expand": ["customer"]})
+
+
+def test_the_default_card_expands_with_payment_methods_read(kassa, paying_shop, objects):
+    key = factories.restricted_key(paying_shop.merchant, {"customers": "read", "payment_methods": "read"})
+    expand = {"expand": ["invoice_settings.default_payment_method"]}
+    customer = kassa(key).v1.customers.retrieve(objects["customer"].id, params=expand)
+    assert customer.invoice_settings.default_payment_method.card.last4 == "4242"
+
+
+def test_attach_and_detach_need_payment_methods_write(kassa, paying_shop, objects):
+    card, customer = objects["card"], objects["customer"]
+    reader = kassa(factories.restricted_key(paying_shop.merchant, {"payment_methods": "read"}))
+    for call in (
+        lambda: reader.v1.payment_methods.attach(card.id, params={"customer": customer.id}),
+        lambda: reader.v1.payment_methods.detach(card.id),
+    ):
+        with pytest.raises(stripe.PermissionError, match="payment_methods:write"):
+            call()
+    writer = kassa(factories.restricted_key(paying_shop.merchant, {"payment_methods": "write"}))
+    assert writer.v1.payment_methods.attach(card.id, params={"customer": customer.id}).customer == customer.id
+    with pytest.raises(stripe.PermissionError, match="customers:read"):
+        writer.v1.payment_methods.detach(card.id, params={"expand": ["customer"]})
+    assert writer.v1.payment_methods.retrieve(card.id).customer == customer.id  # the refused detach did nothing
+    assert writer.v1.payment_methods.detach(card.id).customer is None
+    publishable = kassa(paying_shop.publishable_key.secret)
+    with pytest.raises(stripe.PermissionError):
+        publishable.v1.payment_methods.detach(card.id)
 
 
 def test_an_expansion_on_a_write_needs_the_permission_too(kassa, paying_shop, objects):
