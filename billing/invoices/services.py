@@ -59,16 +59,20 @@ def _percent(percentage) -> Decimal:
     return Decimal(percentage)
 
 
+def _check(amount, currency: str) -> None:
+    if not money.is_supported(currency):
+        raise ValueError(f"Unsupported currency: {currency}")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise TypeError("amount must be an integer in the currency's minor unit")
+
+
 def tax_amount(amount: int, percentage, inclusive: bool, currency: str) -> int:
     """The tax, in ``currency``'s minor unit, of one rate on one line of ``amount`` (minor units).
 
     ``inclusive``: ``amount`` already contains the tax (gross); otherwise the
     tax is added on top. Rounded half away from zero, once.
     """
-    if not money.is_supported(currency):
-        raise ValueError(f"Unsupported currency: {currency}")
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise TypeError("amount must be an integer in the currency's minor unit")
+    _check(amount, currency)
     rate = _percent(percentage)
     base = Decimal(amount)
     if inclusive:
@@ -83,8 +87,7 @@ def tax_amounts(amount: int, rates: list[tuple[object, bool]], currency: str) ->
     amount is the gross amount divided by ``100 + their sum`` (as Stripe does),
     and each rate is applied to that (rounded per rate).
     """
-    if not money.is_supported(currency):
-        raise ValueError(f"Unsupported currency: {currency}")
+    _check(amount, currency)
     inclusive_sum = sum((_percent(p) for p, inclusive in rates if inclusive), Decimal(0))
     if inclusive_sum == 0:
         return [tax_amount(amount, p, inclusive, currency) for p, inclusive in rates]

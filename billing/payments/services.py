@@ -416,10 +416,21 @@ def _attempt_in_flight(payment_intent: PaymentIntent) -> bool:
 
 
 def payment_intent_payer_may_change(payment_intent: PaymentIntent | None) -> bool:
-    """No payment yet, or one still waiting for a card with no attempt in flight (a hint; the setter re-checks)."""
+    """No payment yet, or one waiting for a card with nothing in flight (a hint; the setter re-checks).
+
+    An attempt whose outcome is unknown (no answer from the processor) counts as in flight: the next
+    confirm replays it under its own key with its own card and customer, and may find it charged.
+    """
     if payment_intent is None:
         return True
-    return payment_intent.status == S.REQUIRES_PAYMENT_METHOD and not _attempt_in_flight(payment_intent)
+    if payment_intent.status != S.REQUIRES_PAYMENT_METHOD or _attempt_in_flight(payment_intent):
+        return False
+    latest = payment_intent.attempts.order_by("-id").first()
+    return not (
+        latest is not None
+        and latest.status == PaymentAttempt.Status.ERRORED
+        and latest.processor_payment_intent_id == ""
+    )
 
 
 def payment_intent_payer_set(*, payment_intent: PaymentIntent, customer: Customer | None, receipt_email: str | None):
@@ -436,6 +447,7 @@ def payment_intent_payer_set(*, payment_intent: PaymentIntent, customer: Custome
     changes = {}
     if locked.customer_id != getattr(customer, "pk", None):
         changes["customer"] = customer
+        changes["payment_method"] = None  # the last card was the other customer's
     if (locked.receipt_email or None) != (receipt_email or None):
         changes["receipt_email"] = receipt_email or None
     if changes:

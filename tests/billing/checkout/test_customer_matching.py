@@ -102,6 +102,46 @@ def test_a_payer_declined_with_one_email_who_pays_with_another_is_that_other_cus
     assert [m.to for m in receipts] == [["right@example.com"]]
 
 
+def test_declined_when_charged_then_paid_with_another_email_charges_the_second_customer(
+    paying_shop, link, card_token, emails_on_commit, mailoutbox
+):
+    """4000000000000341 is saved, then declined when charged: an attempt and a card exist for the first email."""
+    session = checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
+    with pytest.raises(CardError):
+        checkout.checkout_session_pay(
+            now=timezone.now(), session=session, token=card_token("4000000000000341"), email="first@example.com"
+        )
+    first = Customer.objects.get(email="first@example.com")
+    assert first.payment_methods.count() == 1
+    with emails_on_commit():
+        paid = checkout.checkout_session_pay(
+            now=timezone.now(), session=session, token=card_token(), email="second@example.com"
+        )
+    assert paid.status == "succeeded"
+    assert (paid.customer.email, paid.receipt_email) == ("second@example.com", "second@example.com")
+    assert paid.payment_method.customer_id == paid.customer_id  # charged on the card the second payer gave
+    assert [m.to for m in mailoutbox if "receipt" in m.subject.lower()] == [["second@example.com"]]
+
+
+def test_the_payer_does_not_change_while_an_attempts_outcome_is_unknown(paying_shop, link, card_token):
+    """No answer from the processor: the next confirm replays that attempt (its card, its customer) under its key."""
+    session = checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
+    with pytest.raises(CardError):
+        checkout.checkout_session_pay(
+            now=timezone.now(), session=session, token=card_token("4000000000000341"), email="first@example.com"
+        )
+    payment = PaymentIntent.objects.get()
+    # The processor's answer was lost (what payment_intent_confirm records when the call raises).
+    payment.attempts.update(status="errored", processor_payment_intent_id="")
+    assert not payments.payment_intent_payer_may_change(payment)
+    with pytest.raises(CardError):  # the replay is the first card again, declined again
+        checkout.checkout_session_pay(
+            now=timezone.now(), session=session, token=card_token(), email="second@example.com"
+        )
+    payment.refresh_from_db()
+    assert (payment.customer.email, payment.receipt_email) == ("first@example.com", "first@example.com")
+
+
 def test_two_payers_with_the_same_new_email_at_once_make_one_customer(paying_shop, transactional_db):
     """The lookup and the insert are serialised per email (advisory lock on PostgreSQL, IMMEDIATE on SQLite)."""
     m = paying_shop.merchant

@@ -69,6 +69,8 @@ def test_strings_and_integers_are_exact_and_floats_are_refused():
         tax_amount(19.99, "5.5", False, "eur")
     with pytest.raises(ValueError, match="Unsupported currency"):
         tax_amount(1999, "5.5", False, "xyz")
+    with pytest.raises(TypeError):  # several rates, inclusive among them: the amount is checked all the same
+        tax_amounts(19.99, [("5.5", True), ("2", True)], "eur")
 
 
 def test_several_rates_on_one_line():
