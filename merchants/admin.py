@@ -20,6 +20,7 @@ from kassa.errors import KassaError
 from . import selectors, services, two_factor
 from .admin_base import ScopedAdmin, secret_once_page
 from .dashboard import MANAGE_ROLES
+from .email_settings import EMAIL_SETTINGS
 from .login import KassaLoginForm
 from .models import APIKey, Membership, Merchant, ProcessorCredential
 from .widgets import CurrencyField, PermissionsField, copyable
@@ -157,9 +158,6 @@ class MerchantAdmin(ScopedAdmin):
 
 
 # --- members ----------------------------------------------------------------
-
-
-EMAIL_SETTINGS = ("notify_payments", "notify_failures", "language")
 
 
 class MembershipForm(forms.ModelForm):

@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from kassa.errors import KassaError
 
 from .dashboard import WRITE_ROLES_DEFAULT, scope_of
-from .widgets import copyable, parse_major
+from .widgets import copyable
 
 #: read-only model fields shown through a display method of ScopedAdmin instead of raw
 READONLY_DISPLAYS = {"public_id": "public_id_copy", "livemode": "mode", "deleted": "deletion_status"}
@@ -253,11 +253,6 @@ def admin_link(obj, label: str | None = None) -> str:
         return "—"
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, label or obj.public_id)
-
-
-def major_to_minor(value: str, currency: str) -> int:
-    """ "12.50" EUR -> 1250; a ValidationError for anything that is not a positive amount of this currency."""
-    return parse_major(value, currency, minimum=1)
 
 
 @contextmanager

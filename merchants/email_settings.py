@@ -16,11 +16,14 @@ from . import services
 from .dashboard import scope_of
 from .models import Membership
 
+# What a member chooses about their own emails (this page, and the member's page for managers).
+EMAIL_SETTINGS = ("notify_payments", "notify_failures", "language")
+
 
 class EmailSettingsForm(forms.ModelForm):
     class Meta:
         model = Membership
-        fields = ["notify_payments", "notify_failures", "language"]
+        fields = EMAIL_SETTINGS
 
 
 def email_settings_page(request):

@@ -29,8 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from kassa import money
 from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import random_string
-from merchants.admin_base import LedgerAdmin, admin_link, html_table, major_to_minor, when
+from merchants.admin_base import LedgerAdmin, admin_link, html_table, when
 from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter, CsvExportMixin, csv_amount
+from merchants.widgets import parse_major
 
 from ..catalogue import services as catalogue
 from ..catalogue.admin import CustomerAdmin
@@ -58,13 +59,6 @@ ATTEMPT_LABELS = {
     PaymentAttempt.Status.SUCCEEDED: _("Succeeded"),
     PaymentAttempt.Status.FAILED: _("Failed"),
     PaymentAttempt.Status.ERRORED: _("No answer (outcome unknown)"),
-}
-
-REFUND_STATUS_LABELS = {
-    Refund.Status.PENDING: _("Pending"),
-    Refund.Status.SUCCEEDED: _("Succeeded"),
-    Refund.Status.FAILED: _("Failed"),
-    Refund.Status.CANCELED: _("Canceled"),
 }
 
 REASON_LABELS = {
@@ -117,7 +111,7 @@ class RefundForm(forms.Form):
         self.fields["amount"].label = _("Amount (%(currency)s)") % {"currency": currency.upper()}
 
     def clean_amount(self):
-        return major_to_minor(self.cleaned_data["amount"], self.currency)
+        return parse_major(self.cleaned_data["amount"], self.currency, minimum=1)
 
 
 @admin.register(PaymentIntent)
@@ -272,7 +266,7 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
                 (
                     admin_link(r),
                     money.format_amount(r.amount, r.currency),
-                    REFUND_STATUS_LABELS.get(r.status, r.status),
+                    r.get_status_display(),
                     REASON_LABELS.get(r.reason, "—"),
                     when(r.created),
                 )
@@ -387,7 +381,7 @@ class RefundAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
 
     @admin.display(description=_("Status"), ordering="status")
     def status_display(self, refund):
-        return REFUND_STATUS_LABELS.get(refund.status, refund.status)
+        return refund.get_status_display()
 
     @admin.display(description=_("Customer email"))
     def customer_email(self, refund):
@@ -422,7 +416,7 @@ RefundAdmin.csv_columns = [
     ("created", lambda r: r.created),
     ("amount", lambda r: csv_amount(r.amount, r.currency)),
     ("currency", lambda r: r.currency.upper()),
-    ("status", lambda r: REFUND_STATUS_LABELS.get(r.status, r.status)),
+    ("status", lambda r: r.get_status_display()),
     ("reason", lambda r: REASON_LABELS.get(r.reason, "")),
     ("payment_id", lambda r: r.payment_intent.public_id),
     ("customer_email", lambda r: selectors.payer_email(r.payment_intent)),
@@ -544,7 +538,7 @@ def _customer_refunds(customer) -> str:
         (
             (
                 admin_link(r, money.format_amount(r.amount, r.currency)),
-                REFUND_STATUS_LABELS.get(r.status, r.status),
+                r.get_status_display(),
                 admin_link(r.payment_intent),
                 when(r.created),
             )

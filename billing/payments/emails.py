@@ -24,7 +24,7 @@ from kassa import mail, money
 from merchants import emails as merchant_emails
 from merchants.selectors import members_to_notify
 
-from .models import PaymentIntent, PaymentTimelineEntry, Refund
+from .models import PaymentIntent, Refund
 
 #: fn(payment_intent) -> [(description, quantity, amount, currency)] or None; the owners of a payment
 #: (a checkout session) say what was bought (registered in billing/apps.py)
@@ -159,17 +159,11 @@ def refund_emails_send(*, refund: Refund) -> int:
     if refund.status != Refund.Status.SUCCEEDED or not (merchant.receipts_enabled and payment_intent.receipt_email):
         return 0
     language = mail.language_or_default(payment_intent.receipt_language)
-    refunded_at = (
-        PaymentTimelineEntry.objects.filter(payment_intent=payment_intent, kind="refunded")
-        .order_by("-id")
-        .values_list("created", flat=True)
-        .first()
-    )
     context = {
         **_payment_context(payment_intent, language),
         "refund_id": refund.public_id,
         "refund_amount": money.format_localised(refund.amount, refund.currency, language),
-        "refunded_at": refunded_at or refund.created,
+        "refunded_at": refund.created,  # this refund's own time (the timeline's latest may be another's)
         "paid_at": _when(payment_intent, "succeeded"),
     }
     send = {

@@ -423,14 +423,13 @@ def payment_intent_payer_may_change(payment_intent: PaymentIntent | None) -> boo
     """
     if payment_intent is None:
         return True
-    if payment_intent.status != S.REQUIRES_PAYMENT_METHOD or _attempt_in_flight(payment_intent):
+    if payment_intent.status != S.REQUIRES_PAYMENT_METHOD:
         return False
     latest = payment_intent.attempts.order_by("-id").first()
-    return not (
-        latest is not None
-        and latest.status == PaymentAttempt.Status.ERRORED
-        and latest.processor_payment_intent_id == ""
-    )
+    if latest is None:
+        return True
+    unknown = latest.status == PaymentAttempt.Status.ERRORED and latest.processor_payment_intent_id == ""
+    return not (unknown or latest.status in (PaymentAttempt.Status.PENDING, PaymentAttempt.Status.REQUIRES_ACTION))
 
 
 def payment_intent_payer_set(*, payment_intent: PaymentIntent, customer: Customer | None, receipt_email: str | None):

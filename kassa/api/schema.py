@@ -24,6 +24,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from .fields import FIELD_DESCRIPTIONS
+from .stripe_params import STRIPE_PARAMS
 
 #: Where the samples send requests; the overview says to replace it with Kassa's own address.
 SAMPLE_BASE_URL = "https://kassa.example.com"
@@ -459,7 +460,7 @@ def form_pairs(value, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(value))]
 
 
-def _python_call(method: str, path: str, path_id: str | None, params: dict | None) -> str:
+def _python_call(operation_id: str, method: str, path: str, path_id: str | None, params: dict | None) -> str:
     parts = path.removeprefix("/v1/").split("/")
     names = [part for part in parts if part != "{id}"]
     if method == "get":
@@ -472,7 +473,7 @@ def _python_call(method: str, path: str, path_id: str | None, params: dict | Non
         verb = "create"
     else:
         verb = names.pop()
-    if verb == "retry":  # the Stripe CLI's `events resend`: no typed method in stripe-python
+    if operation_id in STRIPE_PARAMS and STRIPE_PARAMS[operation_id] is None:  # no method in stripe-python
         args = "".join(f", {key}={json.dumps(value)}" for key, value in (params or {}).items())
         url = path.replace("{id}", path_id or "")
         return (
@@ -511,7 +512,7 @@ def _python_literal(value, indent: int | None = None) -> str:
     return f"{opening}\n{inner},\n{closing}"
 
 
-def code_samples(method: str, path: str, path_id: str | None, params: dict | None) -> dict[str, str]:
+def code_samples(operation_id: str, method: str, path: str, path_id: str | None, params: dict | None) -> dict[str, str]:
     url = SAMPLE_BASE_URL + (path.replace("{id}", path_id) if path_id else path)
     curl = [f"curl {url}" + (" -G" if method == "get" and params else ""), f"  -u {SAMPLE_KEY}:"]
     if method == "delete" or (method == "post" and not params):
@@ -525,7 +526,7 @@ def code_samples(method: str, path: str, path_id: str | None, params: dict | Non
             "from stripe import StripeClient",
             "",
             f'client = StripeClient("{SAMPLE_KEY}", base_addresses={{"api": "{SAMPLE_BASE_URL}"}})',
-            _python_call(method, path, path_id, params),
+            _python_call(operation_id, method, path, path_id, params),
         ]
     )
     return {"curl": " \\\n".join(curl), "python": python}
@@ -541,7 +542,7 @@ def _sample_inputs(operation: dict) -> tuple[str | None, dict | None]:
 
 def _add_samples(method: str, path: str, operation: dict) -> None:
     path_id, params = _sample_inputs(operation)
-    samples = code_samples(method, path, path_id, params)
+    samples = code_samples(operation["operationId"], method, path, path_id, params)
     operation["x-codeSamples"] = [
         {"lang": "Shell", "label": "curl", "source": samples["curl"]},
         {"lang": "Python", "label": "stripe-python", "source": samples["python"]},

@@ -92,7 +92,7 @@ WEBHOOK_ENDPOINTS_CREATE = Doc(
             },
         ),
     ),
-    response={**ENDPOINT, "secret": "whsec_mw4DkCVcLXjYkKBv3hamht8hW1AtQ7vM"},
+    response={**ENDPOINT, "secret": "whsec_EXAMPLE0nly0NotARealSigningSecret0"},
 )
 WEBHOOK_ENDPOINTS_RETRIEVE = Doc(
     tag="Webhook Endpoints",

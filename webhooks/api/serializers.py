@@ -48,12 +48,20 @@ class EndpointOut(serializers.Serializer):
     def get_application(self, _) -> None:
         return None
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        secret = self.context.get("secret")
-        if secret:
-            data["secret"] = secret  # at creation only, as at Stripe
-        return data
+
+class EndpointCreatedOut(EndpointOut):
+    """The answer to a create: the endpoint and its signing secret, answered this once, as at Stripe."""
+
+    secret = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        serializers.CharField(
+            help_text="The signing secret (`whsec_…`) that verifies each delivery's signature. "
+            "Only this answer shows it: keep it."
+        )
+    )
+    def get_secret(self, _) -> str:
+        return self.context["secret"]
 
 
 class EventListParams(CreatedListParams):

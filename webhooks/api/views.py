@@ -36,7 +36,7 @@ class WebhookEndpointsView(StripeView):
 
     @schema.create(
         s.EndpointCreateParams,
-        s.EndpointOut,
+        s.EndpointCreatedOut,
         doc=docs.WEBHOOK_ENDPOINTS_CREATE,
         operation_id="webhook_endpoints_create",
         expand=False,
@@ -45,7 +45,7 @@ class WebhookEndpointsView(StripeView):
         params, _ = self.params(s.EndpointCreateParams)
         params.pop("connect", None)
         endpoint, secret = services.webhook_endpoint_create(merchant=self.merchant, livemode=self.livemode, **params)
-        return self.render(s.EndpointOut, endpoint, secret=secret)
+        return self.render(s.EndpointCreatedOut, endpoint, secret=secret)
 
 
 class WebhookEndpointView(StripeView):

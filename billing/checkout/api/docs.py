@@ -55,7 +55,7 @@ PAYMENT_LINK = {
     "subscription_data": None,
     "tax_id_collection": {"enabled": False, "required": "never"},
     "transfer_data": None,
-    "url": f"{SAMPLE_BASE_URL}/pay/test_QJlvNitABtLm10A0R19o",
+    "url": f"{SAMPLE_BASE_URL}/pay/test_EXAMPLEpageAddress0",
 }
 
 LINE_ITEM = {

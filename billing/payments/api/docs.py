@@ -23,7 +23,7 @@ PAYMENT_INTENT = {
     "canceled_at": None,
     "cancellation_reason": None,
     "capture_method": "automatic",
-    "client_secret": f"{PAYMENT_INTENT_ID}_secret_rXWmTRvcZzEQvfCPAFLEVL6Q",
+    "client_secret": f"{PAYMENT_INTENT_ID}_secret_EXAMPLEnotArealSecret0",
     "confirmation_method": "automatic",
     "created": CREATED,
     "currency": "usd",
