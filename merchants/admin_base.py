@@ -115,6 +115,7 @@ class ScopedAdmin(admin.ModelAdmin):
         return readonly
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_write"] = self._can_write(request)  # the page's own buttons (services) show for writers only
         adminform = context.get("adminform")
         if adminform is not None:
             swaps = {f: display for f, display in READONLY_DISPLAYS.items() if f in adminform.readonly_fields}

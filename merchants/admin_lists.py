@@ -17,7 +17,7 @@
 
 import csv
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import admin
@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kassa import money
+from kassa.dates import day_start
 
 # --- date range ---------------------------------------------------------------------
 
@@ -40,11 +41,6 @@ def _parse_date(values) -> date | None:
         return date.fromisoformat((value or "").strip())
     except ValueError:
         return None  # a mistyped date filters nothing rather than failing the page
-
-
-def day_start(day: date) -> datetime:
-    """Midnight at the start of ``day`` in the current (viewer's) time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
 class CreatedRangeFilter(admin.ListFilter):

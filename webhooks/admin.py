@@ -128,14 +128,6 @@ def _fragment(html: str) -> HttpResponse:
     return response
 
 
-class RecordAdmin(LedgerAdmin):
-    """Records of what happened: look, never touch. The buttons on these pages call services."""
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_write"] = self._can_write(request)
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-
 # --- endpoints ---------------------------------------------------------------------
 
 
@@ -390,7 +382,6 @@ class WebhookEndpointAdmin(ScopedAdmin):
         return described, {"webhook endpoints": len(endpoints_), "deliveries": deliveries}, set(), []
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_write"] = self._can_write(request)
         if obj is not None:
             context["deliveries_panel"] = self.deliveries_panel(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -486,7 +477,7 @@ class WebhookEndpointAdmin(ScopedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(RecordAdmin):
+class EventAdmin(LedgerAdmin):
     # Type and id in one column: the Deliveries column fits beside the filters at 1280 px.
     list_display = ["event_display", "created", "deliveries_summary"]
     list_display_links = ["event_display"]
@@ -615,7 +606,7 @@ class EventAdmin(RecordAdmin):
 
 
 @admin.register(ProcessorEvent)
-class ProcessorEventAdmin(RecordAdmin):
+class ProcessorEventAdmin(LedgerAdmin):
     list_display = ["stripe_event_id", "type", "status", "attempts", "received_at", "error_short"]
     list_filter = ["status", "type"]
     search_fields = ["=stripe_event_id", "=object_id"]

@@ -298,10 +298,6 @@ class CustomerAdmin(CsvExportMixin, ScopedAdmin):
         ]
         return [*own, *super().get_urls()]
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_write"] = self._can_write(request)
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
     def get_fieldsets(self, request, obj=None):
         details = ["email", "name", "phone", "description"]
         if obj is None:

@@ -365,10 +365,6 @@ class PaymentLinkAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # links are deactivated, never deleted: sessions and payments point at them
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_write"] = self._can_write(request)
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
     # --- activate / deactivate ------------------------------------------------
     def get_urls(self):
         return [
@@ -498,6 +494,4 @@ def _session_of(payment_intent: PaymentIntent) -> CheckoutSession | None:
         return None
 
 
-PaymentIntentAdmin.add_source(
-    lambda payment_intent: _source(_session_of(payment_intent)), select_related="checkout_session__payment_link"
-)
+PaymentIntentAdmin.add_source(lambda payment_intent: _source(_session_of(payment_intent)))

@@ -166,8 +166,7 @@ def _link_inactive(request: HttpRequest, language: str, link: PaymentLink) -> Ht
 def payment_link_open(request: HttpRequest, slug: str) -> HttpResponse:
     """Opening a payment link makes a fresh checkout session (as Stripe's links do) and shows it."""
     link = PaymentLink.objects.select_related("merchant").filter(slug=slug).first()
-    language = i18n.language_for(request, link.locale if link is not None else None)
-    translation.activate(language)
+    language = i18n.activate_for(request, link.locale if link is not None else None)
     if link is None:
         return framing.not_found(request, language)
     if not link.active or link.merchant.status != Merchant.Status.ACTIVE:
@@ -201,8 +200,7 @@ def _open_page(request: HttpRequest, session_id: str):
     404 page to answer with. The page's language is active from here on."""
     embed = framing.embed_of(request)
     session = _find_session(session_id)
-    language = i18n.language_for(request, session.locale if session is not None else None)
-    translation.activate(language)
+    language = i18n.activate_for(request, session.locale if session is not None else None)
     if session is None:
         return None, language, embed, framing.not_found(request, language)
     return _current(session), language, embed, None
@@ -442,8 +440,7 @@ def _session_for_call(request: HttpRequest, session_id: str):
     with. The page sends the payer's pick as ``?lang=``."""
     embed = framing.embed_of(request)
     session = _find_session(session_id)
-    language = i18n.language_for(request, session.locale if session is not None else None)
-    translation.activate(language)
+    language = i18n.activate_for(request, session.locale if session is not None else None)
     if session is None:
         missing = {"status": "failed", "message": i18n.text("not_found_title")}
         return None, language, embed, framing.json_answer(missing, language=language, status=404)

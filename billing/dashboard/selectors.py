@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kassa import dates
 from merchants.selectors import payments_readiness
 from webhooks.models import WebhookEndpoint
 
@@ -41,10 +42,8 @@ def in_view(model, *, merchant, livemode: bool) -> QuerySet:
 
 
 def day_start(now: datetime, days_back: int = 0) -> datetime:
-    """Local midnight ``days_back`` days before ``now``'s day."""
-    local = timezone.localtime(now)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight - timedelta(days=days_back)
+    """Local midnight ``days_back`` days before ``now``'s day (a calendar day, right across a DST change)."""
+    return dates.day_start(timezone.localdate(now) - timedelta(days=days_back))
 
 
 @dataclass(frozen=True)

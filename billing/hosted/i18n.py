@@ -157,6 +157,13 @@ def language_for(request, locale: str | None = None) -> str:
     return chosen_language(request) or language_from(request)
 
 
+def activate_for(request, locale: str | None = None) -> str:
+    """Make ``language_for`` the thread's language (inside an ``in_payer_language`` view) and answer it."""
+    language = language_for(request, locale)
+    translation.activate(language)
+    return language
+
+
 def in_payer_language(view):
     """A hosted view that may ``translation.activate`` the payer's language, with the thread's language put back
     afterwards (LocaleMiddleware's, the dashboard reader's): nothing of the payer's choice outlives the view."""

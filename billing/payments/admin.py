@@ -211,10 +211,9 @@ class PaymentIntentAdmin(AmountSearchMixin, CsvExportMixin, LedgerAdmin):
         return decline_reason(pi.last_payment_error)
 
     @classmethod
-    def add_source(cls, source, *, select_related: str) -> None:
-        """Called by a part that owns payments (checkout): how to show where a payment came from."""
+    def add_source(cls, source) -> None:
+        """Called by a part that owns payments (checkout): how to show where a payment came from (its page)."""
         cls.sources.append(source)
-        cls.list_select_related = [*cls.list_select_related, select_related]
 
     @admin.display(description=_("Link or session"))
     def source(self, pi):

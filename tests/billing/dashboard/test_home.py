@@ -6,11 +6,13 @@ declined when Stripe is asked to save it).
 """
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.utils import timezone
 
 from billing.checkout import services as checkout
+from billing.dashboard.selectors import day_start
 from billing.payments import services as payments
 from kassa.errors import CardError
 from merchants import services as merchant_services
@@ -360,3 +362,11 @@ def test_each_currency_has_its_own_chart(client, shops):
     assert _bars(client.get(CHART).content.decode()) == ["5,000 JPY"]
     assert _bars(client.get(CHART, {"currency": "eur"}).content.decode()) == ["25.00 EUR"]
     assert _bars(client.get(CHART, {"currency": "usd"}).content.decode()) == []
+
+
+def test_a_window_starts_at_local_midnight_across_a_clock_change():
+    """Paris left summer time on 2026-10-25: a week back from the 28th starts at midnight in summer time."""
+    with timezone.override("Europe/Paris"):
+        now = datetime(2026, 10, 28, 12, 0, tzinfo=UTC)
+        assert day_start(now, 7) == datetime(2026, 10, 20, 22, 0, tzinfo=UTC)  # 00:00 CEST (+02:00)
+        assert day_start(now) == datetime(2026, 10, 27, 23, 0, tzinfo=UTC)  # 00:00 CET (+01:00)
