@@ -6,13 +6,27 @@ payments, checkout, …) defines its models in its own ``models.py``.
 
 from .catalogue.models import Customer, Price, Product
 from .checkout.models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
-from .invoices.models import TaxRate
+from .invoices.models import (
+    Invoice,
+    InvoiceItem,
+    InvoiceNumbering,
+    InvoicePayment,
+    InvoicePrefix,
+    InvoiceSettings,
+    TaxRate,
+)
 from .payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 __all__ = [
     "CheckoutSession",
     "CheckoutSessionLineItem",
     "Customer",
+    "Invoice",
+    "InvoiceItem",
+    "InvoiceNumbering",
+    "InvoicePayment",
+    "InvoicePrefix",
+    "InvoiceSettings",
     "PaymentAttempt",
     "PaymentIntent",
     "PaymentLink",

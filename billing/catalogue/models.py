@@ -108,6 +108,8 @@ class Customer(MerchantScoped):
     description = models.TextField(blank=True, null=True, verbose_name=_("description"))
     address = models.JSONField(blank=True, null=True, verbose_name=_("address"))
     deleted = models.BooleanField(default=False, editable=False, verbose_name=_("deleted"))
+    # Stripe's preferred_locales: the languages the customer's invoices and emails are written in, first known wins.
+    preferred_locales = models.JSONField(default=list, blank=True, verbose_name=_("preferred languages"))
     # The matching customer at the processor, made when the customer first pays.
     processor_id = models.CharField(
         max_length=255, null=True, blank=True, editable=False, verbose_name=_("processor ID")
