@@ -169,10 +169,15 @@ SETTINGS_FIELDS = (
 )
 
 
+def logo_size_check(size: int) -> None:
+    """Refuse a logo over 512 KB (the dashboard asks before reading the upload)."""
+    if size > LOGO_MAX_BYTES:
+        raise InvalidRequest(_("The logo must be at most 512 KB."), param="logo")
+
+
 def logo_content_type(data: bytes) -> str:
     """``image/png`` or ``image/jpeg`` from the file's first bytes; anything else, or too big, is refused."""
-    if len(data) > LOGO_MAX_BYTES:
-        raise InvalidRequest(_("The logo must be at most 512 KB."), param="logo")
+    logo_size_check(len(data))
     for magic, content_type in LOGO_TYPES.items():
         if data.startswith(magic):
             return content_type
