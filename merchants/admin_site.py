@@ -48,7 +48,12 @@ NAVIGATION = [
     (
         "settings",
         _("Settings"),
-        [("merchants.Merchant", None), ("merchants.Membership", None), ("merchants.ProcessorCredential", None)],
+        [
+            ("merchants.Merchant", None),
+            ("merchants.Membership", None),
+            ("merchants.ProcessorCredential", None),
+            ("billing.InvoiceSettings", _("Invoice settings")),
+        ],
     ),
 ]
 # Platform staff's own records (users, login lockouts, two-factor devices): merchant staff never see them.

@@ -16,6 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
+from billing.invoices import numbering as invoice_numbering
 from billing.invoices import services as invoices
 from billing.payments import services as payments
 from merchants import services, two_factor
@@ -176,6 +177,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.CheckoutSession": checkout_session(link),
             "billing.TaxRate": invoices.tax_rate_create(
                 merchant=m, livemode=False, display_name=f"{name} VAT", percentage="20", inclusive=False
+            ),
+            "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(
+                merchant=m, legal_name=f"{name} SAS", city="Paris", country="FR", vat_number="FR12345678901"
             ),
             "webhooks.WebhookEndpoint": endpoint,
             "webhooks.Event": Event.objects.filter(merchant=m, type="customer.created").get(),

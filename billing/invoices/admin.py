@@ -1,17 +1,22 @@
-"""Dashboard pages for tax rates; every write calls billing.invoices.services."""
+"""Dashboard pages for tax rates and the merchant's invoice settings; every write calls a service."""
 
 from django import forms
 from django.contrib import admin
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import translation
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from kassa import metadata
-from merchants.admin_base import ScopedAdmin
+from merchants.admin_base import ScopedAdmin, errors_on_fields
+from merchants.dashboard import MANAGE_ROLES
 from merchants.widgets import MetadataField
 
 from ..hosted.i18n import countries
-from . import services
-from .models import TaxRate
+from . import numbering, services
+from .models import InvoiceSettings, TaxRate
 
 FORM_FIELDS = ["display_name", "country", "state", "jurisdiction", "tax_type", "description", "active", "metadata"]
 
@@ -137,3 +142,143 @@ class TaxRateAdmin(ScopedAdmin):
             inclusive=data["inclusive"],
             **values,
         )
+
+
+# --- the merchant's invoice settings -------------------------------------------------------------
+
+SETTINGS_FORM_FIELDS = list(numbering.SETTINGS_FIELDS)
+
+
+class InvoiceSettingsForm(forms.ModelForm):
+    country = forms.TypedChoiceField(choices=_country_choices, required=False, coerce=str.upper, label=_("Country"))
+    prefix = forms.CharField(
+        max_length=12,
+        label=_("Invoice number prefix"),
+        help_text=_(
+            "3 to 12 capital letters or digits. Numbers read PREFIX-0001, PREFIX-0002, … A prefix that has "
+            "numbered an invoice can never be chosen again; a new prefix counts from 1."
+        ),
+    )
+    next_number = forms.IntegerField(
+        min_value=1,
+        max_value=99_999_999,
+        label=_("Next invoice number"),
+        help_text=_("For the mode in view (test and live count separately). It can only be raised."),
+    )
+    logo_file = forms.FileField(
+        required=False,
+        label=_("Logo"),
+        help_text=_("A PNG or JPEG image of at most 512 KB, shown on invoices, their page and their emails."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    logo_remove = forms.BooleanField(required=False, label=_("Remove the logo"))
+
+    class Meta:
+        model = InvoiceSettings
+        fields = SETTINGS_FORM_FIELDS
+
+
+@admin.register(InvoiceSettings)
+class InvoiceSettingsAdmin(ScopedAdmin):
+    """One page per merchant: what its invoices say about it. Owners and admins change it."""
+
+    form = InvoiceSettingsForm
+    mode_scoped = False
+    write_roles = MANAGE_ROLES
+    list_display = ["merchant", "legal_name", "prefix", "vat_number", "country"]
+    search_fields = ["legal_name", "prefix", "vat_number", "merchant__name"]
+    fieldsets = [
+        (
+            _("Seller"),
+            {
+                "fields": [
+                    "legal_name",
+                    "address_line1",
+                    "address_line2",
+                    "postal_code",
+                    "city",
+                    "state",
+                    "country",
+                    "vat_number",
+                    "support_email",
+                    "logo_preview",
+                    "logo_file",
+                    "logo_remove",
+                ]
+            },
+        ),
+        (_("Numbering"), {"fields": ["prefix", "next_number", "next_number_preview"]}),
+        (_("Defaults"), {"fields": ["footer", "days_until_due", "default_locale"]}),
+    ]
+    readonly_fields = ["logo_preview", "next_number_preview"]
+
+    def has_add_permission(self, request):
+        return False  # made with the merchant's first invoice or first visit here
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        """A merchant has one settings page: its members go straight to it."""
+        scope = self.scope(request)
+        if scope is not None and scope.merchant is not None:
+            settings = numbering.invoice_settings_for(scope.merchant)
+            return HttpResponseRedirect(reverse("admin:billing_invoicesettings_change", args=[settings.pk]))
+        return super().changelist_view(request, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        if obj is not None:
+            livemode = self.scope(request).livemode
+            form_class.base_fields["prefix"].initial = obj.prefix
+            form_class.base_fields["next_number"].initial = numbering.next_number(
+                merchant=obj.merchant, livemode=livemode
+            )
+        return form_class
+
+    @admin.display(description=_("Logo in use"))
+    def logo_preview(self, settings):
+        if not settings.logo:
+            return _("No logo yet.")
+        url = reverse("admin:billing_invoicesettings_logo", args=[settings.pk])
+        return format_html('<img src="{}" alt="" class="kassa-invoice-logo" height="48">', url)
+
+    @admin.display(description=_("Next number"))
+    def next_number_preview(self, settings):
+        return _("The next finalized invoice is numbered as shown above, in the mode in view.")
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/logo/", self.admin_site.admin_view(self.logo_view), name="billing_invoicesettings_logo"),
+            *super().get_urls(),
+        ]
+
+    def logo_view(self, request, pk):
+        settings = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not settings.logo:
+            raise Http404
+        response = HttpResponse(bytes(settings.logo), content_type=settings.logo_content_type)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def save_via_service(self, request, form, change):
+        data = form.cleaned_data
+        merchant = form.instance.merchant
+        changes = {name: data.get(name) for name in SETTINGS_FORM_FIELDS if name in form.changed_data}
+        logo = data.get("logo_file")
+        with errors_on_fields({"logo": "logo_file"}):
+            if logo:
+                numbering.logo_size_check(logo.size)
+            settings = numbering.invoice_settings_update(
+                merchant=merchant,
+                logo=logo.read() if logo else None,
+                logo_remove=bool(data.get("logo_remove")),
+                **changes,
+            )
+        if "prefix" in form.changed_data:
+            settings = numbering.invoice_prefix_set(merchant=merchant, prefix=data["prefix"])
+        if "next_number" in form.changed_data:
+            numbering.invoice_next_number_set(
+                merchant=merchant, livemode=self.scope(request).livemode, next_number=data["next_number"]
+            )
+        return settings
