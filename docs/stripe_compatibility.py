@@ -78,7 +78,7 @@ RESOURCES = (
         "invoices_",
         (
             ("Invoice", "Invoice", "invoices_retrieve"),
-            ("InvoiceLineItem (an invoice's lines)", "InvoiceLineItem", "invoices_lines"),
+            ("InvoiceLineItem (an invoice's lines)", "InvoiceLineItem", "invoices_line_items"),
         ),
     ),
     Resource(

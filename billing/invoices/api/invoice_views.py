@@ -244,7 +244,7 @@ class InvoiceLinesView(InvoicingView):
         s.InvoiceLineItemOut,
         "InvoiceLineItem",
         doc=docs.INVOICES_LINES,
-        operation_id="invoices_lines",
+        operation_id="invoices_line_items",
         url="/v1/invoices/{id}/lines",
         expand=False,
     )
