@@ -98,7 +98,7 @@ INVOICEITEMS_CREATE = Doc(
     tag="Invoice Items",
     summary="Create an invoice item",
     description="Adds a line to bill a customer: priced by a one-time price (`pricing[price]`, the amount is "
-    "the unit amount × `quantity`) or by `amount` + `currency` (the line's whole amount). Without `invoice` "
+    "the unit amount times `quantity`) or by `amount` + `currency` (the line's whole amount). Without `invoice` "
     "the item waits on the customer (pending) until an invoice made with "
     "`pending_invoice_items_behavior=include` takes it; with `invoice` it joins that draft, which must be "
     "the same customer's and in the same currency. Kassa keeps no customer balance: amounts and quantities "

@@ -249,7 +249,7 @@ class InvoiceLinesView(InvoicingView):
         expand=False,
     )
     def get(self, request, id):
-        params, expand = self.params(s.InvoiceLinesListParams)
+        params, _expand = self.params(s.InvoiceLinesListParams)
         invoice = self.lookup(Invoice, id)
         return lines_page(self, invoice, params)
 
