@@ -40,7 +40,7 @@ class DocumentLine:
     unit_amount: int | None  # None when the line has no single unit price (e.g. a one-off amount)
     amount: int  # the line's amount before exclusive taxes (inclusive taxes are in it)
     tax_labels: list[str] = field(default_factory=list)  # the labels of its rates, as in TaxLine.label
-    period: str | None = None  # preformatted, e.g. "1–31 Dec 2026"
+    period: str | None = None  # preformatted, e.g. "1 to 31 Dec 2026"
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def invoice_pdf(doc: InvoiceDocument) -> bytes:
         meta += [(_("Date of issue"), _date(doc, doc.issued)), (_("Date due"), _date(doc, doc.due))]
         if doc.status == "paid":
             meta.append((_("Date paid"), _date(doc, doc.paid_at)))
-        pdf = _start(doc, title=title, reference=doc.number, meta=meta)
+        pdf = _start(doc, title=title, status=_status_word(doc.status), reference=doc.number, meta=meta)
         _headline(pdf, _invoice_headline(doc))
         _lines(pdf, doc)
         _totals(pdf, doc, receipt=False)
@@ -108,7 +108,8 @@ def receipt_pdf(doc: InvoiceDocument) -> bytes:
         meta.append((_("Date paid"), _date(doc, doc.paid_at)))
         if doc.payment_summary:
             meta.append((_("Payment method"), doc.payment_summary))
-        pdf = _start(doc, title=title, reference=doc.receipt_number or doc.number, meta=meta)
+        # A receipt is of a paid invoice: no status word.
+        pdf = _start(doc, title=title, status="", reference=doc.receipt_number or doc.number, meta=meta)
         paid = _money(doc, doc.amount_paid)
         if doc.paid_at:
             _headline(pdf, _("%(amount)s paid on %(date)s") % {"amount": paid, "date": _date(doc, doc.paid_at)})
@@ -123,8 +124,10 @@ def receipt_pdf(doc: InvoiceDocument) -> bytes:
 # --- the parts of a page -----------------------------------------------------------------
 
 
-def _start(doc: InvoiceDocument, *, title: str, reference: str | None, meta: list[tuple[str, str]]) -> _Page:
-    """A new document with its first page's top: the logo and title, the seller and buyer, the dates."""
+def _start(
+    doc: InvoiceDocument, *, title: str, status: str, reference: str | None, meta: list[tuple[str, str]]
+) -> _Page:
+    """A new document with its first page's top: the logo, the title and status, the seller and buyer, the dates."""
     running = f"{title} {reference}" if reference else title
     page_words = _("Page %(page)s of %(pages)s") % {"page": "{page}", "pages": "{nb}"}
     test_band = None if doc.livemode else _("TEST MODE: this document is not valid and nothing was charged")
@@ -142,7 +145,6 @@ def _start(doc: InvoiceDocument, *, title: str, reference: str | None, meta: lis
     pdf.set_font(FONT, "B", 20)
     pdf.set_xy(MARGIN, top)
     pdf.cell(0, 9, title, align="R", new_x="LMARGIN", new_y="NEXT")
-    status = _status_word(doc.status)
     if status:
         pdf.set_font(FONT, "B", 10)
         pdf.set_text_color(*(TEST_RED if doc.status in {"void", "uncollectible"} else MUTED))
@@ -324,4 +326,4 @@ def _money(doc: InvoiceDocument, amount: int) -> str:
 
 
 def _date(doc: InvoiceDocument, day) -> str:
-    return format_date(day, format="long", locale=doc.language) if day else "–"
+    return format_date(day, format="long", locale=doc.language) if day else "-"
