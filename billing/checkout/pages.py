@@ -351,9 +351,7 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         total = money.format_localised(session.amount_total, session.currency, language)
         title = i18n.text("paid_title")
         body = i18n.text("paid_body", merchant=name, amount=total)
-        reference = i18n.text(
-            "reference", reference=session.payment_intent.public_id if session.payment_intent else ""
-        )
+        reference = i18n.text("reference", reference=session.payment_intent.public_id if session.payment_intent else "")
     context = {
         "language_switch": i18n.switch(request, language, session.locale),
         "title": title,

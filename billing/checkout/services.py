@@ -249,7 +249,13 @@ def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
     if "after_completion" in changes:
         for field, value in _after_completion(changes["after_completion"]).items():
             setattr(link, field, value)
-    fields = ("billing_address_collection", "phone_number_collection", "email_collection", "locale", "setup_future_usage")
+    fields = (
+        "billing_address_collection",
+        "phone_number_collection",
+        "email_collection",
+        "locale",
+        "setup_future_usage",
+    )
     for field in fields:
         if field in changes:
             setattr(link, field, changes[field])
@@ -273,6 +279,31 @@ def payment_link_url(payment_link: PaymentLink) -> str:
 
 def checkout_session_url(session: CheckoutSession) -> str:
     return f"{settings.KASSA_PUBLIC_URL}/pay/session/{session.public_id}"
+
+
+def _basket(
+    *, merchant, livemode: bool, mode: str, line_items, currency: str | None, setup_future_usage: str
+) -> tuple[list[tuple[Price, int]], str, int | None]:
+    """What a new session sells, its currency and total: the line items (payment), or nothing (setup)."""
+    if mode == CheckoutSession.Mode.SETUP:
+        if line_items:
+            raise InvalidRequest(
+                "A setup-mode session saves a card and charges nothing: it takes no line_items.", param="line_items"
+            )
+        if setup_future_usage:
+            raise InvalidRequest(
+                "payment_intent_data is for payment mode; a setup-mode session always saves the card.",
+                param="payment_intent_data",
+            )
+        if currency and not money.is_supported(currency.lower()):
+            raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+        return [], (currency or "").lower(), None
+    if mode == CheckoutSession.Mode.PAYMENT:
+        resolved, line_currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+        if currency and currency.lower() != line_currency:
+            raise InvalidRequest("currency must be the line items' currency.", param="currency")
+        return resolved, line_currency, sum(price.unit_amount * quantity for price, quantity in resolved)
+    raise InvalidRequest("mode must be payment or setup.", param="mode")
 
 
 @transaction.atomic
@@ -303,31 +334,15 @@ def checkout_session_create(
     _check_locale(locale)
     if customer_creation not in ("always", "if_required"):
         raise InvalidRequest("customer_creation must be always or if_required.", param="customer_creation")
-    if setup_future_usage and setup_future_usage not in SetupFutureUsage.values:
-        raise InvalidRequest(
-            "setup_future_usage must be off_session or on_session.", param="payment_intent_data[setup_future_usage]"
-        )
-    if mode == CheckoutSession.Mode.SETUP:
-        if line_items:
-            raise InvalidRequest(
-                "A setup-mode session saves a card and charges nothing: it takes no line_items.", param="line_items"
-            )
-        if setup_future_usage:
-            raise InvalidRequest(
-                "payment_intent_data is for payment mode; a setup-mode session always saves the card.",
-                param="payment_intent_data",
-            )
-        if currency and not money.is_supported(currency.lower()):
-            raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
-        resolved, currency, total = [], (currency or "").lower(), None
-    elif mode == CheckoutSession.Mode.PAYMENT:
-        resolved, line_currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
-        if currency and currency.lower() != line_currency:
-            raise InvalidRequest("currency must be the line items' currency.", param="currency")
-        currency = line_currency
-        total = sum(price.unit_amount * quantity for price, quantity in resolved)
-    else:
-        raise InvalidRequest("mode must be payment or setup.", param="mode")
+    _check_setup_future_usage(setup_future_usage)
+    resolved, currency, total = _basket(
+        merchant=merchant,
+        livemode=livemode,
+        mode=mode,
+        line_items=line_items,
+        currency=currency,
+        setup_future_usage=setup_future_usage,
+    )
     success_url = validators.http_url(success_url, param="success_url", max_length=5000)
     cancel_url = validators.http_url(cancel_url, param="cancel_url", max_length=5000)
     if customer is not None and customer_email:

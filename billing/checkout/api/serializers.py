@@ -234,7 +234,9 @@ class PaymentLinkOut(serializers.Serializer):
         inline_serializer(
             "PaymentLinkPaymentIntentData",
             {
-                "capture_method": serializers.CharField(allow_null=True, help_text="Always null: Kassa captures at once."),
+                "capture_method": serializers.CharField(
+                    allow_null=True, help_text="Always null: Kassa captures at once."
+                ),
                 "description": serializers.CharField(allow_null=True, help_text="Always null."),
                 "metadata": serializers.DictField(child=serializers.CharField(), help_text="Always empty."),
                 "setup_future_usage": serializers.CharField(allow_null=True, help_text=SETUP_FUTURE_USAGE_HELP),
@@ -440,8 +442,7 @@ class CheckoutSessionOut(serializers.Serializer):
     )
     customer = serializers.SerializerMethodField()
     customer_creation = serializers.CharField(
-        help_text="`if_required` unless the session was made with `always`; Kassa finds or makes a customer "
-        "either way."
+        help_text="`if_required` unless the session was made with `always`; Kassa finds or makes a customer either way."
     )
     customer_details = serializers.SerializerMethodField()
     customer_email = serializers.CharField(allow_null=True)
@@ -451,7 +452,9 @@ class CheckoutSessionOut(serializers.Serializer):
     invoice = f.Fixed(None)
     invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
-    locale = BlankAsNull(allow_null=True, help_text=LOCALE_HELP + " A session opened from a payment link has the link's.")
+    locale = BlankAsNull(
+        allow_null=True, help_text=LOCALE_HELP + " A session opened from a payment link has the link's."
+    )
     metadata = serializers.DictField(child=serializers.CharField())
     mode = serializers.CharField(help_text="`payment` or `setup` (saves a card, charges nothing).")
     payment_intent = serializers.SerializerMethodField()

@@ -115,8 +115,8 @@ PAYMENT_INTENTS_CREATE = Doc(
     "bank asks for 3-D Secure (finish it with Stripe.js and `next_action`), and a refused card answers 402 "
     "`card_error` with the PaymentIntent in the error. With `off_session=true` (the payer is not there: a card "
     "they saved earlier through a setup-mode checkout session or `payment_intent_data[setup_future_usage]`) a "
-    "card that asks for 3-D Secure is refused (`authentication_required`) instead. To let the payer enter their card on a page of "
-    "Kassa's, create a checkout session instead.",
+    "card that asks for 3-D Secure is refused (`authentication_required`) instead. To let the payer enter "
+    "their card on a page of Kassa's, create a checkout session instead.",
     requests=(
         (
             "Start a payment",
