@@ -65,6 +65,16 @@ IN_FLIGHT = (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSI
 FIELD_LIMITS = {"email": 254, "name": 256, "phone": 40}  # the database's column sizes
 ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
 ADDRESS_FIELD_LIMIT = 200
+# Stripe's card brands as a payer reads them (proper names: the same in every language).
+BRAND_NAMES = {
+    "amex": "American Express",
+    "diners": "Diners Club",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "mastercard": "Mastercard",
+    "unionpay": "UnionPay",
+    "visa": "Visa",
+}
 # What checkout.js says itself (the rest of its words come in the server's answers).
 SCRIPT_TEXTS = ("processing", "authenticating", "card_incomplete", "network_error", "generic_error")
 
@@ -343,7 +353,7 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         body = i18n.text(
             "card_saved_body",
             merchant=name,
-            brand=card.card_brand if card else "",
+            brand=BRAND_NAMES.get(card.card_brand, card.card_brand) if card else "",
             last4=card.card_last4 if card else "",
         )
         reference = ""
