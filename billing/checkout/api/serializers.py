@@ -143,7 +143,9 @@ class PaymentLinkUpdateParams(f.StrictSerializer):
     phone_number_collection = PhoneNumberCollectionParams(required=False)
     email_collection = f.Boolean(required=False, help_text=EMAIL_COLLECTION_HELP)
     locale = locale_param(LINK_LOCALE_HELP)
-    payment_intent_data = LinkPaymentIntentDataParams(required=False)
+    payment_intent_data = LinkPaymentIntentDataParams(
+        required=False, help_text="What the PaymentIntents of the link's payments are made with."
+    )
     metadata = f.Metadata()
 
     def validate(self, attrs):
