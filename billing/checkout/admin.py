@@ -53,7 +53,10 @@ AFTER_COMPLETION_FIELDS = ["after_completion_type", "after_completion_redirect_u
 COLLECTION_FIELDS = ["email_collection", "phone_number_collection", "billing_address_collection"]
 # What the payer's page collects and the language it speaks (Stripe's locale; "" or auto: the payer's choice).
 PAGE_FIELDS = [*COLLECTION_FIELDS, "locale"]
+# Stripe's setup_future_usage as one checkbox: saved for charges without the payer (off_session), or not saved.
+CARD_FIELDS = ["save_card"]
 LINK_FIELD_MAP = {
+    "payment_intent_data[setup_future_usage]": "save_card",
     "after_completion[type]": "after_completion_type",
     "after_completion[redirect][url]": "after_completion_redirect_url",
     "after_completion[hosted_confirmation][custom_message]": "after_completion_message",
@@ -97,6 +100,15 @@ class PaymentLinkForm(forms.ModelForm):
         label=_("Page language"),
     )
 
+    save_card = forms.BooleanField(
+        required=False,
+        label=_("Save the card for later charges"),
+        help_text=_(
+            "The card the payer pays with stays saved on their customer, and the page tells them so: you can "
+            "charge it again later without them. Otherwise the card pays this payment only."
+        ),
+    )
+
     class Meta:
         model = PaymentLink
         fields = [*AFTER_COMPLETION_FIELDS, *PAGE_FIELDS, "metadata"]
@@ -105,6 +117,17 @@ class PaymentLinkForm(forms.ModelForm):
             "email_collection": _("Collect email"),
             "phone_number_collection": _("Collect phone number"),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["save_card"].initial = bool(self.instance.setup_future_usage)
+
+    def setup_future_usage(self) -> str:
+        """The checkbox as Stripe's value: a link already saving cards on_session (the API's) keeps that."""
+        if not self.cleaned_data.get("save_card"):
+            return ""
+        return self.instance.setup_future_usage or "off_session"
 
     def after_completion(self) -> dict:
         data = self.cleaned_data
@@ -190,6 +213,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         (_("What the payer buys"), {"fields": ["line_items_table", "total"]}),
         (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
         (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
+        (_("The card"), {"fields": CARD_FIELDS}),
         (_("More"), {"fields": ["metadata", "livemode", "created"]}),
     ]
     change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
@@ -273,6 +297,7 @@ class PaymentLinkAdmin(ScopedAdmin):
             ),
             (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
             (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
+            (_("The card"), {"fields": CARD_FIELDS}),
             (_("More"), {"fields": ["metadata"]}),
         ]
 
@@ -303,6 +328,8 @@ class PaymentLinkAdmin(ScopedAdmin):
             changes = {f: data[f] for f in PAGE_FIELDS if f in form.changed_data}
             if set(AFTER_COMPLETION_FIELDS) & set(form.changed_data):
                 changes["after_completion"] = form.after_completion()
+            if "save_card" in form.changed_data:
+                changes["setup_future_usage"] = form.setup_future_usage()
             if "metadata" in form.changed_data:
                 changes["metadata"] = metadata.replace(form.instance.metadata, data.get("metadata") or {})
             if not changes:
@@ -313,6 +340,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         options = {
             "after_completion": form.after_completion(),
             "metadata": data.get("metadata") or None,
+            "setup_future_usage": form.setup_future_usage(),
             **{f: data[f] for f in PAGE_FIELDS},
         }
         if form.line_items:
@@ -409,8 +437,8 @@ class PaymentLinkAdmin(ScopedAdmin):
 
 @admin.register(CheckoutSession)
 class CheckoutSessionAdmin(LedgerAdmin):
-    list_display = ["short_id", "status", "payment_status", "amount_display", "email", "link", "created"]
-    list_filter = ["status", "payment_status"]
+    list_display = ["short_id", "mode", "status", "payment_status", "amount_display", "email", "link", "created"]
+    list_filter = ["mode", "status", "payment_status"]
     search_fields = ["=public_id", "customer_email", "client_reference_id", "=payment_intent__public_id"]
     list_select_related = ["payment_link", "payment_intent"]
     list_prefetch_related = ["payment_link__line_items__price__product"]
@@ -421,12 +449,14 @@ class CheckoutSessionAdmin(LedgerAdmin):
             {
                 "fields": [
                     "public_id",
+                    "mode",
                     "status",
                     "payment_status",
                     "amount_display",
                     "email",
                     "link",
                     "payment",
+                    "saved_card",
                     "line_items_table",
                     "client_reference_id",
                     "success_url",
@@ -447,7 +477,7 @@ class CheckoutSessionAdmin(LedgerAdmin):
 
     @admin.display(description=_("Total"), ordering="amount_total")
     def amount_display(self, session):
-        return money.format_amount(session.amount_total, session.currency)
+        return _money(session.amount_total, session.currency)  # "—" for a setup-mode session: nothing to pay
 
     @admin.display(description=_("Customer email"))
     def email(self, session):
@@ -465,6 +495,11 @@ class CheckoutSessionAdmin(LedgerAdmin):
     @admin.display(description=_("Payment"))
     def payment(self, session):
         return admin_link(session.payment_intent)
+
+    @admin.display(description=_("Saved card"))
+    def saved_card(self, session):
+        card = session.saved_payment_method
+        return "—" if card is None else admin_link(session.customer, str(card))
 
     @admin.display(description=_("Line items"))
     def line_items_table(self, session):

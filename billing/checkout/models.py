@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from merchants.models import MerchantScoped
 
 from ..catalogue.models import Customer, Price
-from ..payments.models import PaymentIntent
+from ..payments.models import PaymentIntent, PaymentMethod
 
 
 class Locale(models.TextChoices):
@@ -19,6 +19,16 @@ class Locale(models.TextChoices):
     AUTO = "auto", _("Automatic (the payer's browser)")
     EN = "en", "English"
     FR = "fr", "Français"
+
+
+class SetupFutureUsage(models.TextChoices):
+    """Stripe's ``setup_future_usage``: the card a payment is made with stays saved on the customer afterwards.
+
+    https://docs.stripe.com/api/payment_intents/object#payment_intent_object-setup_future_usage
+    """
+
+    OFF_SESSION = "off_session", _("Saved for charges without the payer (off session)")
+    ON_SESSION = "on_session", _("Saved for the payer's next payments (on session)")
 
 
 class PaymentLink(MerchantScoped):
@@ -54,6 +64,10 @@ class PaymentLink(MerchantScoped):
     email_collection = models.BooleanField(default=True, verbose_name=_("email collection"))
     # Blank: not set (``null`` in the API), which behaves as ``auto``. Sessions opened from the link copy it.
     locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="", verbose_name=_("locale"))
+    # Blank: the card is used for this payment only. Sessions opened from the link copy it to their PaymentIntent.
+    setup_future_usage = models.CharField(
+        max_length=16, choices=SetupFutureUsage.choices, blank=True, default="", verbose_name=_("save the card")
+    )
 
     class Meta:
         verbose_name = _("payment link")
@@ -79,6 +93,11 @@ class PaymentLinkLineItem(models.Model):
 
 
 class CheckoutSession(MerchantScoped):
+    class Mode(models.TextChoices):
+        PAYMENT = "payment", _("Payment")
+        # Saves a card on the customer, charging nothing (Stripe's setup mode, without a SetupIntent: see services).
+        SETUP = "setup", _("Save a card")
+
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         COMPLETE = "complete", _("Complete")
@@ -87,15 +106,19 @@ class CheckoutSession(MerchantScoped):
     class PaymentStatus(models.TextChoices):
         UNPAID = "unpaid", _("Unpaid")
         PAID = "paid", _("Paid")
+        NO_PAYMENT_REQUIRED = "no_payment_required", _("No payment required")
 
-    mode = models.CharField(max_length=16, default="payment", editable=False, verbose_name=_("mode"))
+    mode = models.CharField(
+        max_length=16, choices=Mode.choices, default=Mode.PAYMENT, editable=False, verbose_name=_("mode")
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
     payment_status = models.CharField(
-        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, verbose_name=_("payment status")
+        max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, verbose_name=_("payment status")
     )
-    currency = models.CharField(max_length=3, verbose_name=_("currency"))
-    amount_subtotal = models.BigIntegerField(verbose_name=_("amount subtotal"))
-    amount_total = models.BigIntegerField(verbose_name=_("amount total"))
+    # Setup mode: no amounts, and a currency only when the merchant gave one (null in the API otherwise).
+    currency = models.CharField(max_length=3, blank=True, verbose_name=_("currency"))
+    amount_subtotal = models.BigIntegerField(null=True, blank=True, verbose_name=_("amount subtotal"))
+    amount_total = models.BigIntegerField(null=True, blank=True, verbose_name=_("amount total"))
     success_url = models.URLField(max_length=5000, blank=True, null=True, verbose_name=_("success URL"))
     cancel_url = models.URLField(max_length=5000, blank=True, null=True, verbose_name=_("cancel URL"))
     client_reference_id = models.CharField(max_length=200, blank=True, null=True, verbose_name=_("client reference ID"))
@@ -112,6 +135,14 @@ class CheckoutSession(MerchantScoped):
     phone_number_collection = models.BooleanField(default=False, verbose_name=_("phone number collection"))
     email_collection = models.BooleanField(default=True, verbose_name=_("email collection"))
     locale = models.CharField(max_length=8, choices=Locale.choices, blank=True, default="", verbose_name=_("locale"))
+    # Stripe's customer_creation, as asked: Kassa finds or makes a customer either way (a card is saved on one).
+    customer_creation = models.CharField(
+        max_length=16, default="if_required", editable=False, verbose_name=_("customer creation")
+    )
+    # payment_intent_data[setup_future_usage], given to the session's PaymentIntent when it is made.
+    setup_future_usage = models.CharField(
+        max_length=16, choices=SetupFutureUsage.choices, blank=True, default="", verbose_name=_("save the card")
+    )
     payment_link = models.ForeignKey(
         PaymentLink,
         null=True,
@@ -127,6 +158,15 @@ class CheckoutSession(MerchantScoped):
         on_delete=models.PROTECT,
         related_name="checkout_session",
         verbose_name=_("payment"),
+    )
+    # Setup mode: the card the payer saved (Stripe keeps it on the session's SetupIntent, which Kassa has not).
+    saved_payment_method = models.ForeignKey(
+        PaymentMethod,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("saved card"),
     )
     expires_at = models.DateTimeField(verbose_name=_("expires at"))
     completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))

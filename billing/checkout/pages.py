@@ -4,7 +4,9 @@ What shaped it:
 
 - Card data never reaches Kassa. The page turns the card into a token with
   Stripe.js (``createToken``) and posts only the token; the server attaches
-  it and confirms (``checkout_session_pay``). 3-D Secure runs in the browser
+  it and confirms (``checkout_session_pay``), or, for a setup-mode session
+  (the same page, "Save card", no order), only attaches it to the customer
+  (``checkout_session_save_card``). 3-D Secure runs in the browser
   (``confirmCardPayment``) only when the server answers ``requires_action``,
   after which the page asks the server to re-read the processor (``/sync``).
 - The browser is never trusted. Every status the page shows, and every
@@ -63,6 +65,16 @@ IN_FLIGHT = (PaymentIntent.Status.REQUIRES_ACTION, PaymentIntent.Status.PROCESSI
 FIELD_LIMITS = {"email": 254, "name": 256, "phone": 40}  # the database's column sizes
 ADDRESS_FIELDS = ("line1", "line2", "city", "postal_code", "state", "country")
 ADDRESS_FIELD_LIMIT = 200
+# Stripe's card brands as a payer reads them (proper names: the same in every language).
+BRAND_NAMES = {
+    "amex": "American Express",
+    "diners": "Diners Club",
+    "discover": "Discover",
+    "jcb": "JCB",
+    "mastercard": "Mastercard",
+    "unionpay": "UnionPay",
+    "visa": "Visa",
+}
 # What checkout.js says itself (the rest of its words come in the server's answers).
 SCRIPT_TEXTS = ("processing", "authenticating", "card_incomplete", "network_error", "generic_error")
 
@@ -122,17 +134,30 @@ def _line_items(session: CheckoutSession, language: str) -> list[dict]:
 
 
 def payment_data(session: CheckoutSession) -> dict:
-    """What the server confirms about the payment: given to the page and, through it, to an embedding site."""
+    """What the server confirms about the payment: given to the page and, through it, to an embedding site.
+
+    A setup-mode session has no payment: ``amount`` is null and ``status`` says whether the card is saved.
+    """
     intent = session.payment_intent
+    if intent is not None:
+        status = intent.status
+    elif session.status == CheckoutSession.Status.COMPLETE:
+        status = PaymentIntent.Status.SUCCEEDED  # the card is saved
+    else:
+        status = PaymentIntent.Status.REQUIRES_PAYMENT_METHOD
     return {
         "checkout_session": session.public_id,
         "payment_intent": intent.public_id if intent else None,
         "amount": session.amount_total,
-        "currency": session.currency,
-        "status": intent.status if intent else PaymentIntent.Status.REQUIRES_PAYMENT_METHOD,
+        "currency": session.currency or None,
+        "status": status,
         "payment_status": session.payment_status,
         "livemode": session.livemode,
     }
+
+
+def _is_setup(session: CheckoutSession) -> bool:
+    return session.mode == CheckoutSession.Mode.SETUP
 
 
 def _success_url(session: CheckoutSession) -> str | None:
@@ -142,6 +167,11 @@ def _success_url(session: CheckoutSession) -> str | None:
     return session.success_url.replace("{CHECKOUT_SESSION_ID}", session.public_id).replace(
         "%7BCHECKOUT_SESSION_ID%7D", session.public_id
     )
+
+
+def _setup_summary(session: CheckoutSession, merchant: str) -> dict:
+    """What a setup-mode page says instead of an order: a card is saved, nothing is charged."""
+    return {"heading": i18n.text("setup_heading"), "body": i18n.text("setup_body", merchant=merchant)}
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -251,8 +281,9 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             embed=embed,
             locale=session.locale,
         )
-    total = money.format_localised(session.amount_total, session.currency, language)
-    pay_label = i18n.text("pay", amount=total)
+    setup = _is_setup(session)
+    total = None if setup else money.format_localised(session.amount_total, session.currency, language)
+    pay_label = i18n.text("save_card") if setup else i18n.text("pay", amount=total)
     pick = None if session.locale in i18n.LANGUAGES else i18n.chosen_language(request)
     customer_email = session.customer_email or (session.customer.email if session.customer else "") or ""
     region = i18n.region_from(request)
@@ -271,12 +302,14 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     }
     context = {
         "language_switch": i18n.switch(request, language, session.locale),
-        "title": i18n.text("page_title", merchant=name),
+        "title": i18n.text("setup_page_title" if setup else "page_title", merchant=name),
         "merchant_name": name,
         "livemode": session.livemode,
+        "setup": _setup_summary(session, name) if setup else None,
         "line_items": _line_items(session, language),
         "total": total,
         "pay_label": pay_label,
+        "save_card_notice": i18n.text("save_card_notice", merchant=name) if session.setup_future_usage else "",
         "secure_note": i18n.text("secure_note", merchant=name),
         "collect_email": session.email_collection,
         "customer_email": customer_email,
@@ -312,18 +345,32 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         # An embedding site decides where to go next itself, from onPaymentComplete.
         return framing.headers(redirect(success_url), language=language)
     name = session.merchant.name
-    total = money.format_localised(session.amount_total, session.currency, language)
     link = session.payment_link
+    if _is_setup(session):
+        card = session.saved_payment_method
+        total = None
+        title = i18n.text("card_saved_title")
+        body = i18n.text(
+            "card_saved_body",
+            merchant=name,
+            brand=BRAND_NAMES.get(card.card_brand, card.card_brand) if card else "",
+            last4=card.card_last4 if card else "",
+        )
+        reference = ""
+    else:
+        total = money.format_localised(session.amount_total, session.currency, language)
+        title = i18n.text("paid_title")
+        body = i18n.text("paid_body", merchant=name, amount=total)
+        reference = i18n.text("reference", reference=session.payment_intent.public_id if session.payment_intent else "")
     context = {
         "language_switch": i18n.switch(request, language, session.locale),
-        "title": i18n.text("paid_title"),
+        "title": title,
         "merchant_name": name,
         "livemode": session.livemode,
-        "body": i18n.text("paid_body", merchant=name, amount=total),
+        "body": body,
         "custom_message": link.after_completion_message if link is not None else "",
-        "reference": i18n.text(
-            "reference", reference=session.payment_intent.public_id if session.payment_intent else ""
-        ),
+        "reference": reference,
+        "setup": _setup_summary(session, name) if _is_setup(session) else None,
         "line_items": _line_items(session, language),
         "total": total,
         "config": {"embed": bool(embed), "origin": embed, "payment": payment_data(session)},
@@ -361,7 +408,7 @@ def _answer(session: CheckoutSession, language: str, embed: str | None, pick: st
     data = {"payment": payment_data(session), "client_secret": None, "next_url": None}
     if session.status == CheckoutSession.Status.COMPLETE:
         next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed, lang=pick)
-        message = i18n.text("paid_title")
+        message = i18n.text("card_saved_title" if _is_setup(session) else "paid_title")
         return framing.json_answer(
             data | {"status": "succeeded", "message": message, "next_url": next_url}, language=language
         )
@@ -452,7 +499,10 @@ def _session_for_call(request: HttpRequest, session_id: str):
 @require_POST
 @i18n.in_payer_language
 def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
-    """Pay with a Stripe.js token: answers succeeded, requires_action (with the processor's client secret) or failed."""
+    """Pay with a Stripe.js token: answers succeeded, requires_action (with the processor's client secret) or failed.
+
+    A setup-mode session saves the card instead (``checkout_session_save_card``): succeeded or failed.
+    """
     session, language, embed, refusal = _session_for_call(request, session_id)
     if refusal is not None:
         return refusal
@@ -464,17 +514,17 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     fields, problem = _read_body(request, session)
     if problem is not None:
         return _failed(session, language, code=problem, key=problem, status=400)
+    payer = {key: fields[key] for key in ("token", "email", "name", "phone", "address")}
     try:
-        checkout.checkout_session_pay(
-            session=session,
-            token=fields["token"],
-            email=fields["email"],
-            name=fields["name"],
-            phone=fields["phone"],
-            address=fields["address"],
-            language=translation.get_language(),  # the page's language: the payer's receipt is in it
-            now=timezone.now(),
-        )
+        if _is_setup(session):
+            checkout.checkout_session_save_card(session=session, now=timezone.now(), **payer)
+        else:
+            checkout.checkout_session_pay(
+                session=session,
+                language=translation.get_language(),  # the page's language: the payer's receipt is in it
+                now=timezone.now(),
+                **payer,
+            )
     except KassaError as exc:
         logger.info("Checkout session %s payment refused: %s (%s)", session.public_id, exc.code, type(exc).__name__)
         session = _find_session(session.public_id)

@@ -6,6 +6,23 @@ one PaymentIntent. A session is ``complete`` only once its PaymentIntent has
 succeeded at the processor (``checkout_session_mark_paid``, called when that
 is recorded), never because a browser reached a success URL.
 
+Saving a card, as Stripe Checkout's ``mode=setup`` and ``setup_future_usage``:
+
+- A setup-mode session has no line items and no amounts; its page asks for a
+  card and saves it on the customer (the session's, else the payer's by the
+  email rule below), charging nothing; then it is ``complete`` with
+  ``payment_status=no_payment_required``. Kassa has no SetupIntents (a card
+  is saved by attaching it to the customer at the processor, as
+  ``POST /v1/payment_methods`` does), so ``setup_intent`` is null, as Stripe
+  answers for a session that has none; the saved card is on the customer's
+  cards, newest first, and in the ``payment_method.attached`` event sent with
+  the session's ``checkout.session.completed``.
+- A payment session's card pays that PaymentIntent only, as at Stripe
+  without ``setup_future_usage``: it is not among the customer's saved cards
+  (``customer`` null) and nothing can charge it again. With
+  ``payment_intent_data[setup_future_usage]`` (the session's or its payment
+  link's) the card is saved on the customer once the payment succeeds.
+
 Payers become customers as with Stripe's ``customer_creation=if_required``
 plus email matching (``customer_for_payer``): one customer per email per
 merchant and mode.
@@ -46,7 +63,14 @@ from ..catalogue.models import Customer, Price
 from ..payments import selectors as payment_selectors
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
-from .models import CheckoutSession, CheckoutSessionLineItem, Locale, PaymentLink, PaymentLinkLineItem
+from .models import (
+    CheckoutSession,
+    CheckoutSessionLineItem,
+    Locale,
+    PaymentLink,
+    PaymentLinkLineItem,
+    SetupFutureUsage,
+)
 
 MIN_LIFETIME = timedelta(minutes=30)
 MAX_LIFETIME = timedelta(hours=24)
@@ -126,6 +150,14 @@ def _check_locale(locale: str) -> None:
         )
 
 
+def _check_setup_future_usage(value: str) -> None:
+    # "" is unset: the card pays this payment only.
+    if value and value not in SetupFutureUsage.values:
+        raise InvalidRequest(
+            "setup_future_usage must be off_session or on_session.", param="payment_intent_data[setup_future_usage]"
+        )
+
+
 # --- payment links ----------------------------------------------------------------
 
 
@@ -164,6 +196,7 @@ def payment_link_create(
     phone_number_collection: bool = False,
     email_collection: bool = True,
     locale: str = "",
+    setup_future_usage: str = "",
     active: bool = True,
     metadata=None,
 ) -> PaymentLink:
@@ -171,6 +204,7 @@ def payment_link_create(
     if billing_address_collection not in PaymentLink.AddressCollection.values:
         raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
     _check_locale(locale)
+    _check_setup_future_usage(setup_future_usage)
     link = PaymentLink.objects.create(
         public_id=public_id(PaymentLink.PREFIX),
         merchant=merchant,
@@ -182,6 +216,7 @@ def payment_link_create(
         phone_number_collection=phone_number_collection,
         email_collection=email_collection,
         locale=locale,
+        setup_future_usage=setup_future_usage,
         metadata=md.merge({}, metadata),
         **_after_completion(after_completion),
     )
@@ -214,12 +249,20 @@ def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
     if "after_completion" in changes:
         for field, value in _after_completion(changes["after_completion"]).items():
             setattr(link, field, value)
-    for field in ("billing_address_collection", "phone_number_collection", "email_collection", "locale"):
+    fields = (
+        "billing_address_collection",
+        "phone_number_collection",
+        "email_collection",
+        "locale",
+        "setup_future_usage",
+    )
+    for field in fields:
         if field in changes:
             setattr(link, field, changes[field])
     if link.billing_address_collection not in PaymentLink.AddressCollection.values:
         raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
     _check_locale(link.locale)
+    _check_setup_future_usage(link.setup_future_usage)
     if "metadata" in changes:
         link.metadata = md.merge(link.metadata, changes["metadata"])
     link.save()
@@ -238,12 +281,37 @@ def checkout_session_url(session: CheckoutSession) -> str:
     return f"{settings.KASSA_PUBLIC_URL}/pay/session/{session.public_id}"
 
 
+def _basket(
+    *, merchant, livemode: bool, mode: str, line_items, currency: str | None, setup_future_usage: str
+) -> tuple[list[tuple[Price, int]], str, int | None]:
+    """What a new session sells, its currency and total: the line items (payment), or nothing (setup)."""
+    if mode == CheckoutSession.Mode.SETUP:
+        if line_items:
+            raise InvalidRequest(
+                "A setup-mode session saves a card and charges nothing: it takes no line_items.", param="line_items"
+            )
+        if setup_future_usage:
+            raise InvalidRequest(
+                "payment_intent_data is for payment mode; a setup-mode session always saves the card.",
+                param="payment_intent_data",
+            )
+        if currency and not money.is_supported(currency.lower()):
+            raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+        return [], (currency or "").lower(), None
+    if mode == CheckoutSession.Mode.PAYMENT:
+        resolved, line_currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+        if currency and currency.lower() != line_currency:
+            raise InvalidRequest("currency must be the line items' currency.", param="currency")
+        return resolved, line_currency, sum(price.unit_amount * quantity for price, quantity in resolved)
+    raise InvalidRequest("mode must be payment or setup.", param="mode")
+
+
 @transaction.atomic
 def checkout_session_create(
     *,
     merchant,
     livemode: bool,
-    line_items: list[dict],
+    line_items: list[dict] | None = None,
     success_url: str | None = None,
     cancel_url: str | None = None,
     client_reference_id: str | None = None,
@@ -256,10 +324,25 @@ def checkout_session_create(
     phone_number_collection: bool = False,
     email_collection: bool = True,
     locale: str = "",
+    mode: str = CheckoutSession.Mode.PAYMENT,
+    currency: str | None = None,
+    customer_creation: str = "if_required",
+    setup_future_usage: str = "",
     now: datetime,
 ) -> CheckoutSession:
+    """A session to pay ``line_items`` (``mode="payment"``) or to save a card (``mode="setup"``: no line items)."""
     _check_locale(locale)
-    resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+    if customer_creation not in ("always", "if_required"):
+        raise InvalidRequest("customer_creation must be always or if_required.", param="customer_creation")
+    _check_setup_future_usage(setup_future_usage)
+    resolved, currency, total = _basket(
+        merchant=merchant,
+        livemode=livemode,
+        mode=mode,
+        line_items=line_items,
+        currency=currency,
+        setup_future_usage=setup_future_usage,
+    )
     success_url = validators.http_url(success_url, param="success_url", max_length=5000)
     cancel_url = validators.http_url(cancel_url, param="cancel_url", max_length=5000)
     if customer is not None and customer_email:
@@ -275,11 +358,18 @@ def checkout_session_create(
     expires_at = expires_at or now + MAX_LIFETIME
     if not (now + MIN_LIFETIME - timedelta(seconds=5) <= expires_at <= now + MAX_LIFETIME + timedelta(seconds=5)):
         raise InvalidRequest("expires_at must be between 30 minutes and 24 hours from now.", param="expires_at")
-    total = sum(price.unit_amount * quantity for price, quantity in resolved)
     session = CheckoutSession.objects.create(
         public_id=f"cs_{'live' if livemode else 'test'}_{random_string(56)}",
         merchant=merchant,
         livemode=livemode,
+        mode=mode,
+        payment_status=(
+            CheckoutSession.PaymentStatus.NO_PAYMENT_REQUIRED
+            if mode == CheckoutSession.Mode.SETUP
+            else CheckoutSession.PaymentStatus.UNPAID
+        ),
+        customer_creation=customer_creation,
+        setup_future_usage=setup_future_usage,
         currency=currency,
         amount_subtotal=total,
         amount_total=total,
@@ -349,6 +439,7 @@ def checkout_session_from_link(
         locale=payment_link.locale,
         customer_email=prefilled_email,
         metadata=payment_link.metadata,
+        setup_future_usage=payment_link.setup_future_usage,
         now=now,
     )
 
@@ -494,6 +585,15 @@ def _payer_details_check(session: CheckoutSession, *, email, phone, address) -> 
         raise InvalidRequest("Enter your billing address.", code="parameter_missing", param="address")
 
 
+def _check_open(session: CheckoutSession, *, mode: str) -> None:
+    if session.status != CheckoutSession.Status.OPEN:
+        raise InvalidRequest(f"This checkout session is {session.status}.", code="checkout_session_not_open")
+    if session.mode != mode:
+        raise InvalidRequest(f"This checkout session is in {session.mode} mode.", code="checkout_session_mode")
+    if session.merchant.status != Merchant.Status.ACTIVE:
+        raise InvalidRequest("This merchant cannot take payments now.", code="account_disabled")
+
+
 def checkout_session_pay(
     *,
     session: CheckoutSession,
@@ -524,10 +624,7 @@ def checkout_session_pay(
         payer_may_change = locked.payment_intent_id is None or (
             locked.payment_intent_id == known and payments.payment_intent_payer_may_change(locked.payment_intent)
         )
-        if locked.status != CheckoutSession.Status.OPEN:
-            raise InvalidRequest(f"This checkout session is {locked.status}.", code="checkout_session_not_open")
-        if locked.merchant.status != Merchant.Status.ACTIVE:
-            raise InvalidRequest("This merchant cannot take payments now.", code="account_disabled")
+        _check_open(locked, mode=CheckoutSession.Mode.PAYMENT)
         if locked.payment_link_id and not PaymentLink.objects.filter(pk=locked.payment_link_id, active=True).exists():
             # Deactivating a link stops the sessions it already opened, not only new ones.
             raise InvalidRequest("This payment link is no longer active.", code="payment_link_inactive")
@@ -566,6 +663,7 @@ def checkout_session_pay(
                 customer=locked.customer,
                 receipt_email=email,
                 receipt_language=language,
+                setup_future_usage=locked.setup_future_usage or None,
                 metadata={"checkout_session": locked.public_id},
             )
         if locked.payment_intent.customer_id != locked.customer_id:
@@ -575,7 +673,11 @@ def checkout_session_pay(
     if payment_intent.status == PaymentIntent.Status.SUCCEEDED:
         return payment_intent
     try:
-        card = payments.payment_method_create_from_token(customer=locked.customer, token=token)
+        # For this payment only (not on the customer's saved cards) unless it asks for setup_future_usage,
+        # in which case payments saves it once the payment succeeds.
+        card = payments.payment_method_create_from_token(
+            customer=locked.customer, token=token, single_use_for=payment_intent
+        )
     except CardError as exc:
         # Refused when Stripe was asked to save it: the payment failed all the same, and says why.
         payments.payment_intent_card_refused(payment_intent=payment_intent, error=exc)
@@ -590,3 +692,59 @@ def checkout_session_sync(*, session: CheckoutSession, now: datetime) -> Checkou
         payments.payment_intent_refresh(payment_intent=session.payment_intent)
         session.refresh_from_db()
     return _expire_if_due(session, now=now)
+
+
+def checkout_session_save_card(
+    *,
+    session: CheckoutSession,
+    token: str,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    address: dict | None = None,
+    now: datetime,
+) -> CheckoutSession:
+    """A setup-mode session's page: the payer's card (a Stripe.js token) saved on their customer, nothing charged.
+
+    The customer is the session's, else the payer's by email (``customer_for_payer``). The card is
+    attached at the processor outside any transaction (``payment_method.attached``); then the
+    session is ``complete`` (``checkout.session.completed``). A card refused when attached raises
+    CardError and the session stays open. There is no SetupIntent (Kassa has none): the session's
+    ``setup_intent`` is null and the card is ``saved_payment_method``, on the customer's cards.
+    """
+    session = _expire_if_due(session, now=now)
+    with transaction.atomic():
+        locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        _check_open(locked, mode=CheckoutSession.Mode.SETUP)
+        email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
+        _payer_details_check(locked, email=email, phone=phone, address=address)
+        address = catalogue.normalise_address(address) if address else None
+        locked.customer_details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+        rematch = locked.customer_matched and not _same_email(email, locked.customer.email)
+        if locked.customer is None or rematch:
+            # Nothing saved yet: a payer refused with one email who tries with another is that other customer.
+            locked.customer = customer_for_payer(
+                merchant=locked.merchant,
+                livemode=locked.livemode,
+                email=email,
+                name=name or None,
+                phone=phone or None,
+                address=address,
+            )
+            locked.customer_matched = True
+        locked.save()
+    billing_details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+    card = payments.payment_method_create_from_token(
+        customer=locked.customer, token=token, billing_details={k: v for k, v in billing_details.items() if v}
+    )
+    with transaction.atomic():
+        locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        if locked.status == CheckoutSession.Status.COMPLETE:
+            return locked  # another tab saved a card first; this one is saved on the customer too
+        # Even a session that expired meanwhile: the card is saved, which is what it was for.
+        locked.status = CheckoutSession.Status.COMPLETE
+        locked.saved_payment_method = card
+        locked.completed_at = now
+        locked.save(update_fields=["status", "saved_payment_method", "completed_at"])
+        event_emit(type="checkout.session.completed", obj=locked)
+    return locked

@@ -57,6 +57,14 @@ MESSAGES = {
     "authenticating": _("Waiting for your bank's authentication…"),
     "secure_note": _("Your card details go straight to our payment processor. %(merchant)s never sees them."),
     "cancel": _("Cancel and go back"),
+    # Saving a card (a setup-mode session), and a payment that saves its card (setup_future_usage)
+    "save_card": _("Save card"),
+    "setup_page_title": _("Save your card for %(merchant)s"),
+    "setup_heading": _("Save your card"),
+    "setup_body": _("%(merchant)s will keep your card to charge it later. Nothing is charged now."),
+    "card_saved_title": _("Card saved"),
+    "card_saved_body": _("%(merchant)s has saved your %(brand)s card ending in %(last4)s. Nothing was charged."),
+    "save_card_notice": _("%(merchant)s will save this card for your future payments."),
     # Outcomes
     "paid_title": _("Payment successful"),
     "paid_body": _("Thank you! %(merchant)s has received your payment of %(amount)s."),

@@ -28,6 +28,18 @@ class PaymentMethod(MerchantScoped):
     card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("card exp month"))
     card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("card exp year"))
     billing_details = models.JSONField(default=dict, blank=True, verbose_name=_("billing details"))
+    # A card taken to pay this one PaymentIntent and not saved (no setup_future_usage): ``customer`` stays
+    # null, as at Stripe, and only this PaymentIntent may charge it. The processor holds it on the
+    # PaymentIntent's customer, through which Kassa charges.
+    single_use_for = models.ForeignKey(
+        "PaymentIntent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("single use for"),
+    )
     # The processor's card (card_…, a source attached to the customer) or PaymentMethod (pm_…).
     processor_id = models.CharField(max_length=255, editable=False, verbose_name=_("processor ID"))
 
@@ -76,6 +88,10 @@ class PaymentIntent(MerchantScoped):
         verbose_name=_("payment method"),
     )
     description = models.CharField(max_length=1000, blank=True, null=True, verbose_name=_("description"))
+    # Stripe's: "off_session" or "on_session" keeps the card saved on the customer once the payment succeeds.
+    setup_future_usage = models.CharField(
+        max_length=16, null=True, blank=True, editable=False, verbose_name=_("setup future usage")
+    )
     receipt_email = models.EmailField(blank=True, null=True, verbose_name=_("receipt email"))
     # The payer's language for the receipt: the hosted page's when paid there; empty (English) otherwise.
     receipt_language = models.CharField(
@@ -138,6 +154,8 @@ class PaymentAttempt(models.Model):
         verbose_name=_("payment method"),
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    # Stripe's off_session: the payer is not there, so a card asking for authentication fails instead.
+    off_session = models.BooleanField(default=False, editable=False, verbose_name=_("off session"))
     processor_payment_intent_id = models.CharField(
         max_length=255, blank=True, verbose_name=_("processor payment intent id")
     )

@@ -99,12 +99,17 @@ def payment_intent_create(
     description: str | None = None,
     receipt_email: str | None = None,
     receipt_language: str | None = None,
+    setup_future_usage: str | None = None,
     metadata=None,
 ) -> PaymentIntent:
     currency = currency.lower()
     money.check(amount, currency, param="amount", minimum=1)
+    if setup_future_usage not in (None, "off_session", "on_session"):
+        raise InvalidRequest("setup_future_usage must be off_session or on_session.", param="setup_future_usage")
     if payment_method is not None and payment_method.customer_id is None:
-        raise InvalidRequest(DETACHED, code="payment_method_unexpected_state", param="payment_method")
+        raise InvalidRequest(
+            _not_reusable(payment_method), code="payment_method_unexpected_state", param="payment_method"
+        )
     if payment_method is not None and payment_method.customer_id != getattr(customer, "pk", None):
         raise InvalidRequest(
             "The payment method belongs to another customer; pass that customer.", param="payment_method"
@@ -120,6 +125,7 @@ def payment_intent_create(
         payment_method=payment_method,
         status=S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD,
         description=description or None,
+        setup_future_usage=setup_future_usage or None,
         receipt_email=receipt_email or None,
         receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
         client_secret=f"{pid}_secret_{random_string(24)}",
@@ -162,9 +168,20 @@ def _processor_customer(customer: Customer, credential) -> str:
 
 
 def payment_method_create_from_token(
-    *, customer: Customer, token: str, billing_details: dict | None = None
+    *,
+    customer: Customer,
+    token: str,
+    billing_details: dict | None = None,
+    single_use_for: PaymentIntent | None = None,
 ) -> PaymentMethod:
-    """Save a card (a Stripe.js token) for ``customer``; a refused card raises CardError (402)."""
+    """Save a card (a Stripe.js token) for ``customer``; a refused card raises CardError (402).
+
+    ``single_use_for``: the card is taken to pay that PaymentIntent (of ``customer``) only, as Stripe
+    does without ``setup_future_usage``: it is not saved on the customer (``customer`` null, no
+    ``payment_method.attached``), and is saved when that payment succeeds if its ``setup_future_usage``
+    asks (``_card_keep``). The processor holds it on the customer either way: Kassa charges through
+    the customer's processor record.
+    """
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     if not isinstance(token, str) or not token.startswith(("tok_", "src_", "card_")):
@@ -180,7 +197,8 @@ def payment_method_create_from_token(
             public_id=pm_id,
             merchant=customer.merchant,
             livemode=customer.livemode,
-            customer=customer,
+            customer=None if single_use_for is not None else customer,
+            single_use_for=single_use_for,
             card_brand=card.brand,
             card_last4=card.last4,
             card_exp_month=card.exp_month,
@@ -188,15 +206,44 @@ def payment_method_create_from_token(
             billing_details=billing_details or {},
             processor_id=card.id,
         )
-        # Saved on the customer as it is made: Stripe's attach, and its event.
-        event_emit(type="payment_method.attached", obj=payment_method)
+        if single_use_for is None:
+            # Saved on the customer as it is made: Stripe's attach, and its event.
+            event_emit(type="payment_method.attached", obj=payment_method)
     return payment_method
+
+
+def _card_keep(payment_intent: PaymentIntent) -> None:
+    """A payment with ``setup_future_usage`` succeeded: its single-use card is saved on its customer (same transaction).
+
+    As at Stripe, where the card is attached to the customer once the payment succeeds
+    (https://docs.stripe.com/payments/save-during-payment), with ``payment_method.attached``.
+    """
+    if not payment_intent.setup_future_usage or payment_intent.payment_method_id is None:
+        return
+    card = PaymentMethod.objects.select_for_update().get(pk=payment_intent.payment_method_id)
+    if card.customer_id is not None or card.single_use_for_id != payment_intent.pk:
+        return  # already saved (a repeated success), or a saved card charged again
+    before = render(card)
+    card.customer_id = payment_intent.customer_id
+    card.save(update_fields=["customer"])
+    event_emit(type="payment_method.attached", obj=card, before=before)
 
 
 DETACHED = (
     "This PaymentMethod was detached from a customer and may not be used again. "
     "Save the card again (a new token) to use it."
 )
+# Stripe's words for a card used once without being saved
+# (https://docs.stripe.com/payments/payment-methods#reuse-payment-methods).
+SINGLE_USE = (
+    "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment. "
+    "It may not be used again. To use a card several times, save it on the customer first "
+    "(payment_intent_data[setup_future_usage], a setup-mode checkout session, or POST /v1/payment_methods)."
+)
+
+
+def _not_reusable(payment_method: PaymentMethod) -> str:
+    return SINGLE_USE if payment_method.single_use_for_id is not None else DETACHED
 
 
 def payment_method_attach(*, payment_method: PaymentMethod, customer: Customer) -> PaymentMethod:
@@ -212,7 +259,7 @@ def payment_method_attach(*, payment_method: PaymentMethod, customer: Customer) 
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     if payment_method.customer_id is None:
-        raise InvalidRequest(DETACHED, code="payment_method_unexpected_state")
+        raise InvalidRequest(_not_reusable(payment_method), code="payment_method_unexpected_state")
     if payment_method.customer_id != customer.pk:
         raise InvalidRequest(
             "The payment method you provided has already been attached to a customer.",
@@ -260,7 +307,7 @@ def payment_method_detach(*, payment_method: PaymentMethod) -> PaymentMethod:
 
 
 def _begin_attempt(
-    payment_intent: PaymentIntent, payment_method: PaymentMethod | None
+    payment_intent: PaymentIntent, payment_method: PaymentMethod | None, *, off_session: bool = False
 ) -> tuple[PaymentIntent, PaymentAttempt]:
     """Phase 1: lock, check, record the attempt, commit."""
     with transaction.atomic():
@@ -305,16 +352,25 @@ def _begin_attempt(
         else:
             # The card as it is now (a detach may have committed since it was read): a detached card
             # is never charged, as at Stripe.
-            owner = PaymentMethod.objects.filter(pk=locked.payment_method_id).values_list("customer_id", flat=True)
-            owner_id = owner.first()
-            if owner_id is None:
-                raise InvalidRequest(DETACHED, code="payment_method_unexpected_state", param="payment_method")
+            owner_id, single_use_for = (
+                PaymentMethod.objects.filter(pk=locked.payment_method_id)
+                .values_list("customer_id", "single_use_for_id")
+                .get()
+            )
+            if owner_id is None and single_use_for == locked.pk:
+                owner_id = locked.customer_id  # taken for this payment: held on its customer at the processor
+            elif owner_id is None:
+                message = SINGLE_USE if single_use_for is not None else DETACHED
+                raise InvalidRequest(message, code="payment_method_unexpected_state", param="payment_method")
             if owner_id != locked.customer_id:
                 raise InvalidRequest(
                     "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
                 )
             attempt = PaymentAttempt.objects.create(
-                public_id=public_id(PaymentAttempt.PREFIX), payment_intent=locked, payment_method=locked.payment_method
+                public_id=public_id(PaymentAttempt.PREFIX),
+                payment_intent=locked,
+                payment_method=locked.payment_method,
+                off_session=off_session,
             )
         locked.save(update_fields=["payment_method", "updated"])
     return locked, attempt
@@ -374,6 +430,7 @@ def _record_processor_answer(
             locked.canceled_at = None
             locked.cancellation_reason = None
         if new_status == S.SUCCEEDED:
+            _card_keep(locked)
             locked.amount_received = locked.amount
             locked.latest_charge = result.latest_charge or locked.latest_charge
             locked.last_payment_error = None
@@ -510,10 +567,11 @@ def payment_intent_confirm(
 ) -> PaymentIntent:
     """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError.
 
-    ``off_session``: the payer is not there (an invoice charged by Kassa on a saved card), as Stripe's flag says.
+    ``off_session``: the payer is not there (a saved card charged later), as Stripe's: a card that asks
+    for authentication is refused (``authentication_required``) rather than waiting for 3-D Secure.
     """
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    payment_intent, attempt = _begin_attempt(payment_intent, payment_method)
+    payment_intent, attempt = _begin_attempt(payment_intent, payment_method, off_session=off_session)
     try:
         processor_customer = _processor_customer(payment_intent.customer, credential)
         result = gateway.payment_intent_confirm(
@@ -524,7 +582,7 @@ def payment_intent_confirm(
             payment_method_id=attempt.payment_method.processor_id,
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
-            off_session=off_session,
+            off_session=attempt.off_session,
         )
     except Exception as exc:
         # Outcome unknown (no answer, or Kassa failed mid-call): the next confirm retries this
@@ -550,7 +608,9 @@ def payment_intent_confirm(
     return payment_intent
 
 
-def payment_intent_create_and_confirm(*, merchant, livemode: bool, **params) -> PaymentIntent:
+def payment_intent_create_and_confirm(
+    *, merchant, livemode: bool, off_session: bool = False, **params
+) -> PaymentIntent:
     """``payment_intents.create`` with ``confirm=true``: made (and committed), then confirmed two-phase.
 
     The credentials are checked first, so a merchant without them gets the
@@ -558,7 +618,7 @@ def payment_intent_create_and_confirm(*, merchant, livemode: bool, **params) -> 
     """
     processor_credential_for(merchant, livemode)
     payment_intent = payment_intent_create(merchant=merchant, livemode=livemode, **params)
-    return payment_intent_confirm(payment_intent=payment_intent)
+    return payment_intent_confirm(payment_intent=payment_intent, off_session=off_session)
 
 
 def payment_intent_current(*, payment_intent: PaymentIntent) -> PaymentIntent:

@@ -145,10 +145,19 @@ PAYMENT_LINKS_CREATE = Doc(
     description="Makes a shareable URL (`url`) to a hosted payment page that sells `line_items`: share it by "
     "email, in a chat or behind a button, no code needed. Each line is an existing `price`, or `price_data` "
     "to make a one-time price (and its product) on the spot; all lines share one currency. Every payer who "
-    "opens the URL gets a checkout session of their own, and `checkout.session.completed` tells you who paid.",
+    "opens the URL gets a checkout session of their own, and `checkout.session.completed` tells you who paid. "
+    "With `payment_intent_data[setup_future_usage]` the card each payer pays with stays saved on their "
+    "customer (`payment_method.attached`) for later charges; otherwise it pays that payment only.",
     requests=(
         ("Sell two teas at a new price", {"line_items": [{"price_data": TEA_PRICE_DATA, "quantity": 2}]}),
         ("Sell an existing price", {"line_items": [{"price": PRICE_ID, "quantity": 2}]}),
+        (
+            "Keep the payer's card for later charges",
+            {
+                "line_items": [{"price": PRICE_ID, "quantity": 1}],
+                "payment_intent_data": {"setup_future_usage": "off_session"},
+            },
+        ),
     ),
     response=PAYMENT_LINK,
 )
@@ -201,6 +210,14 @@ CHECKOUT_SESSIONS_CREATE = Doc(
     description="Makes a hosted payment page for one payer: redirect them to the answer's `url`. When they have "
     "paid, Kassa sends them to `success_url` and you get `checkout.session.completed` (or retrieve the "
     "session: `payment_status` is `paid`). The session expires after 24 hours, or at `expires_at`. "
+    "\n\n`mode=setup` saves a card instead, charging nothing: no `line_items` (and `currency` is optional); the "
+    "page asks for a card with a *Save card* button and saves it on the `customer` given, or on the payer's "
+    "customer found or made by their email. The session is then `complete` with `payment_status` "
+    "`no_payment_required`, and you get `payment_method.attached` and `checkout.session.completed`. "
+    "`setup_intent` stays null: Kassa has no SetupIntents; the card is the customer's newest "
+    "(`GET /v1/payment_methods?customer=…`), ready for `payment_intents.create(…, confirm=true, "
+    "off_session=true)`. In payment mode, `payment_intent_data[setup_future_usage]` keeps the card the payer "
+    "pays with on their customer once the payment succeeds; without it the card pays that payment only."
     "\n\nFrom a browser, a publishable key may create a session from a payment link, with `payment_link` "
     "and nothing else (a Kassa extension: the link's line items and settings apply).",
     requests=(
@@ -214,6 +231,24 @@ CHECKOUT_SESSIONS_CREATE = Doc(
             },
         ),
         ("From a payment link", {"payment_link": PAYMENT_LINK_ID}),
+        (
+            "Save a card for later charges (setup mode)",
+            {
+                "mode": "setup",
+                "customer_email": "ann@example.com",
+                "customer_creation": "always",
+                "success_url": "https://shop.example/card-saved",
+            },
+        ),
+        (
+            "Sell a tea and keep the card",
+            {
+                "mode": "payment",
+                "line_items": [{"price_data": TEA_PRICE_DATA, "quantity": 1}],
+                "payment_intent_data": {"setup_future_usage": "off_session"},
+                "success_url": "https://shop.example/success?session_id={CHECKOUT_SESSION_ID}",
+            },
+        ),
     ),
     response=CHECKOUT_SESSION,
 )

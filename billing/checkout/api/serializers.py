@@ -95,11 +95,45 @@ def locale_param(help_text: str) -> Kind:
     )
 
 
-class LocaleOut(serializers.CharField):
-    """``null`` until set, as at Stripe; the model stores unset as ``""``."""
+class BlankAsNull(serializers.CharField):
+    """``null`` until set, as at Stripe (a locale, a setup session's currency); the model stores unset as ``""``."""
 
     def to_representation(self, value):
         return value or None
+
+
+SETUP_FUTURE_USAGE_HELP = (
+    "`off_session` (you will charge the card later without the payer, e.g. with "
+    "`payment_intents.create(customer=…, payment_method=…, confirm=true, off_session=true)`) or `on_session`: "
+    "the card the payer pays with is saved on their customer once the payment succeeds, and the page tells the "
+    "payer so. Unset, the card pays this payment only and is not saved, as at Stripe."
+)
+
+
+class PaymentIntentDataParams(f.StrictSerializer):
+    setup_future_usage = f.Choice(
+        choices=[("off_session", "off_session"), ("on_session", "on_session")],
+        required=False,
+        help_text=SETUP_FUTURE_USAGE_HELP,
+    )
+
+
+class LinkPaymentIntentDataParams(f.StrictSerializer):
+    setup_future_usage = f.Choice(
+        choices=[("off_session", "off_session"), ("on_session", "on_session")],
+        required=False,
+        allow_blank=True,  # "" unsets it on update, as at Stripe
+        help_text=SETUP_FUTURE_USAGE_HELP + " Sessions opened from the link copy it.",
+    )
+
+
+def _setup_future_usage(attrs: dict) -> dict:
+    """``payment_intent_data[setup_future_usage]`` to the services' plain ``setup_future_usage``."""
+    if "payment_intent_data" in attrs:
+        data = attrs.pop("payment_intent_data") or {}
+        if "setup_future_usage" in data:
+            attrs["setup_future_usage"] = data["setup_future_usage"] or ""
+    return attrs
 
 
 class PaymentLinkUpdateParams(f.StrictSerializer):
@@ -109,13 +143,16 @@ class PaymentLinkUpdateParams(f.StrictSerializer):
     phone_number_collection = PhoneNumberCollectionParams(required=False)
     email_collection = f.Boolean(required=False, help_text=EMAIL_COLLECTION_HELP)
     locale = locale_param(LINK_LOCALE_HELP)
+    payment_intent_data = LinkPaymentIntentDataParams(
+        required=False, help_text="What the PaymentIntents of the link's payments are made with."
+    )
     metadata = f.Metadata()
 
     def validate(self, attrs):
         # The services take phone collection as a plain flag.
         if "phone_number_collection" in attrs:
             attrs["phone_number_collection"] = attrs["phone_number_collection"]["enabled"]
-        return attrs
+        return _setup_future_usage(attrs)
 
 
 class PaymentLinkCreateParams(PaymentLinkUpdateParams):
@@ -149,10 +186,10 @@ class PaymentLinkOut(serializers.Serializer):
     inactive_message = f.Fixed(None)
     invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
-    locale = LocaleOut(allow_null=True, help_text=LINK_LOCALE_HELP)
+    locale = BlankAsNull(allow_null=True, help_text=LINK_LOCALE_HELP)
     metadata = serializers.DictField(child=serializers.CharField())
     on_behalf_of = f.Fixed(None)
-    payment_intent_data = f.Fixed(None, "object")
+    payment_intent_data = serializers.SerializerMethodField()
     payment_method_collection = f.Fixed("always")
     payment_method_types = serializers.SerializerMethodField()
     phone_number_collection = PhoneNumberCollectionOut(source="*")
@@ -193,6 +230,37 @@ class PaymentLinkOut(serializers.Serializer):
         return {
             "type": "hosted_confirmation",
             "hosted_confirmation": {"custom_message": link.after_completion_message or None},
+        }
+
+    @extend_schema_field(
+        inline_serializer(
+            "PaymentLinkPaymentIntentData",
+            {
+                "capture_method": serializers.CharField(
+                    allow_null=True, help_text="Always null: Kassa captures at once."
+                ),
+                "description": serializers.CharField(allow_null=True, help_text="Always null."),
+                "metadata": serializers.DictField(child=serializers.CharField(), help_text="Always empty."),
+                "setup_future_usage": serializers.CharField(allow_null=True, help_text=SETUP_FUTURE_USAGE_HELP),
+                "statement_descriptor": serializers.CharField(allow_null=True, help_text="Always null."),
+                "statement_descriptor_suffix": serializers.CharField(allow_null=True, help_text="Always null."),
+                "transfer_group": serializers.CharField(allow_null=True, help_text="Always null."),
+            },
+            allow_null=True,
+            help_text="What the link's PaymentIntents are made with: null unless `setup_future_usage` was set.",
+        )
+    )
+    def get_payment_intent_data(self, link: PaymentLink):
+        if not link.setup_future_usage:
+            return None
+        return {
+            "capture_method": None,
+            "description": None,
+            "metadata": {},
+            "setup_future_usage": link.setup_future_usage,
+            "statement_descriptor": None,
+            "statement_descriptor_suffix": None,
+            "transfer_group": None,
         }
 
     @extend_schema_field(serializers.BooleanField(help_text="Always false: Kassa has no promotion codes."))
@@ -275,16 +343,34 @@ class CheckoutSessionCreateParams(f.StrictSerializer):
         **ID,
     )
     mode = f.Choice(
-        choices=[("payment", "payment")],
+        choices=CheckoutSession.Mode.choices,
         required=False,
-        help_text="Required (payment) unless payment_link is given.",
-        error_messages={"invalid_choice": 'Kassa supports mode "payment" only; "{input}" is not available.'},
+        help_text="Required unless payment_link is given: `payment` (the payer pays line_items) or `setup` (the "
+        "payer saves a card on their customer for later charges; no line_items, nothing is charged).",
+        error_messages={
+            "invalid_choice": 'Kassa supports mode "payment" and "setup"; "{input}" is not available '
+            "(subscriptions are not offered yet)."
+        },
     )
     line_items = f.List(
         child=CheckoutLineItemParams(),
         required=False,
         max_length=checkout.MAX_LINE_ITEMS,
-        help_text="Required unless payment_link is given.",
+        help_text="Required in payment mode (unless payment_link is given); refused in setup mode.",
+    )
+    currency = f.Currency(
+        required=False,
+        help_text="Optional in setup mode (Kassa's sessions take cards only, where Stripe does not require it); "
+        "in payment mode it must be the line items' currency.",
+    )
+    customer_creation = f.Choice(
+        choices=[("always", "always"), ("if_required", "if_required")],
+        required=False,
+        help_text="Kept and answered; Kassa finds or makes a customer either way (by the payer's email), since "
+        "the card is saved on one at the processor.",
+    )
+    payment_intent_data = PaymentIntentDataParams(
+        required=False, help_text="Payment mode only: what the session's PaymentIntent is made with."
     )
     success_url = f.OptionalString(
         max_length=5000, help_text="Kept verbatim; the hosted page replaces {CHECKOUT_SESSION_ID} when it redirects."
@@ -309,10 +395,16 @@ class CheckoutSessionCreateParams(f.StrictSerializer):
                     param=others[0],
                 )
             return attrs
-        for name in ("mode", "line_items"):
-            if name not in attrs:
-                raise missing(name)
-        attrs.pop("mode")
+        if "mode" not in attrs:
+            raise missing("mode")
+        if attrs["mode"] == CheckoutSession.Mode.PAYMENT and "line_items" not in attrs:
+            raise missing("line_items")
+        if attrs["mode"] == CheckoutSession.Mode.SETUP and "payment_intent_data" in attrs:
+            raise InvalidRequest(
+                "payment_intent_data is for payment mode; a setup-mode session always saves the card.",
+                param="payment_intent_data",
+            )
+        _setup_future_usage(attrs)
         attrs.pop("payment_method_types", None)
         if "expires_at" in attrs:
             attrs["expires_at"] = datetime.datetime.fromtimestamp(attrs["expires_at"], tz=datetime.UTC)
@@ -335,8 +427,8 @@ class CheckoutSessionOut(serializers.Serializer):
     object = f.Constant("checkout.session")
     after_expiration = f.Fixed(None, "object")
     allow_promotion_codes = f.Fixed(None, "boolean")
-    amount_subtotal = serializers.IntegerField()
-    amount_total = serializers.IntegerField()
+    amount_subtotal = serializers.IntegerField(allow_null=True, help_text="Null in setup mode.")
+    amount_total = serializers.IntegerField(allow_null=True, help_text="Null in setup mode.")
     automatic_tax = f.Fixed({"enabled": False, "liability": None, "provider": None, "status": None})
     billing_address_collection = serializers.CharField()
     cancel_url = serializers.CharField(allow_null=True)
@@ -345,13 +437,15 @@ class CheckoutSessionOut(serializers.Serializer):
     consent = f.Fixed(None, "object")
     consent_collection = f.Fixed(None, "object")
     created = f.UnixTime()
-    currency = serializers.CharField()
+    currency = BlankAsNull(allow_null=True, help_text="Null for a setup-mode session made without one.")
     custom_fields = f.Fixed([])
     custom_text = f.Fixed(
         {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None}
     )
     customer = serializers.SerializerMethodField()
-    customer_creation = f.Fixed("if_required")
+    customer_creation = serializers.CharField(
+        help_text="`if_required` unless the session was made with `always`; Kassa finds or makes a customer either way."
+    )
     customer_details = serializers.SerializerMethodField()
     customer_email = serializers.CharField(allow_null=True)
     discounts = f.Fixed([])
@@ -360,23 +454,33 @@ class CheckoutSessionOut(serializers.Serializer):
     invoice = f.Fixed(None)
     invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
-    locale = LocaleOut(allow_null=True, help_text=LOCALE_HELP + " A session opened from a payment link has the link's.")
+    locale = BlankAsNull(
+        allow_null=True, help_text=LOCALE_HELP + " A session opened from a payment link has the link's."
+    )
     metadata = serializers.DictField(child=serializers.CharField())
-    mode = serializers.CharField()
+    mode = serializers.CharField(help_text="`payment` or `setup` (saves a card, charges nothing).")
     payment_intent = serializers.SerializerMethodField()
     payment_link = serializers.SerializerMethodField()
     payment_method_collection = f.Fixed("always")
     payment_method_options = f.Fixed({})
     payment_method_types = serializers.SerializerMethodField()
-    payment_status = serializers.CharField()
+    payment_status = serializers.CharField(
+        help_text="`unpaid`, `paid`, or `no_payment_required` (setup mode: nothing is charged)."
+    )
     phone_number_collection = PhoneNumberCollectionOut(source="*")
     recovered_from = f.Fixed(None)
-    setup_intent = f.Fixed(None)
+    setup_intent = f.Fixed(
+        None,
+        help_text="Always null: Kassa has no SetupIntents. A setup-mode session saves the card by attaching it to "
+        "the customer at once, as POST /v1/payment_methods does: find it in the customer's cards "
+        "(GET /v1/payment_methods?customer=…, newest first) or the payment_method.attached event.",
+    )
     shipping_address_collection = f.Fixed(None, "object")
     shipping_cost = f.Fixed(None, "object")
     shipping_options = f.Fixed([])
     status = serializers.CharField(
-        help_text="`open` (can be paid), `complete` (paid) or `expired` (can no longer be paid)."
+        help_text="`open` (can be paid, or a card saved), `complete` (paid, or the card saved) or `expired` (can no "
+        "longer be)."
     )
     submit_type = f.Fixed(None)
     subscription = f.Fixed(None)

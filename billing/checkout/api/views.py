@@ -202,7 +202,7 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView
             link = self.lookup(PaymentLink, params["payment_link"], param="payment_link")
             session = checkout.checkout_session_from_link(payment_link=link, now=timezone.now())
         else:
-            params["line_items"] = self.resolve_prices(params["line_items"])
+            params["line_items"] = self.resolve_prices(params.get("line_items") or [])
             if "customer" in params:
                 params["customer"] = self.lookup_customer(params["customer"], param="customer")
             session = checkout.checkout_session_create(

@@ -113,8 +113,10 @@ PAYMENT_INTENTS_CREATE = Doc(
     "`confirm` it waits, in `requires_payment_method`, for a card: confirm it later. With a customer's saved "
     "card and `confirm=true` it charges at once: the answer is `succeeded`, or `requires_action` when the "
     "bank asks for 3-D Secure (finish it with Stripe.js and `next_action`), and a refused card answers 402 "
-    "`card_error` with the PaymentIntent in the error. To let the payer enter their card on a page of "
-    "Kassa's, create a checkout session instead.",
+    "`card_error` with the PaymentIntent in the error. With `off_session=true` (the payer is not there: a card "
+    "they saved earlier through a setup-mode checkout session or `payment_intent_data[setup_future_usage]`) a "
+    "card that asks for 3-D Secure is refused (`authentication_required`) instead. To let the payer enter "
+    "their card on a page of Kassa's, create a checkout session instead.",
     requests=(
         (
             "Start a payment",
@@ -128,6 +130,17 @@ PAYMENT_INTENTS_CREATE = Doc(
                 "customer": CUSTOMER_ID,
                 "payment_method": PAYMENT_METHOD_ID,
                 "confirm": True,
+            },
+        ),
+        (
+            "Charge a saved card without the payer (off session)",
+            {
+                "amount": 1999,
+                "currency": "usd",
+                "customer": CUSTOMER_ID,
+                "payment_method": PAYMENT_METHOD_ID,
+                "confirm": True,
+                "off_session": True,
             },
         ),
     ),

@@ -54,11 +54,20 @@ class PaymentIntentCreateParams(PaymentIntentUpdateParams):
         help_text="true charges payment_method at once (as a separate confirm call would); false (the default) "
         "leaves the PaymentIntent to be confirmed later.",
     )
+    off_session = f.Boolean(
+        required=False,
+        default=False,
+        help_text="With confirm=true: the payer is not there (you charge a card saved earlier, e.g. by a setup-mode "
+        "checkout session). A card that asks for authentication is then refused (402 `authentication_required`) "
+        "instead of waiting for 3-D Secure, as at Stripe.",
+    )
     payment_method_types = card_only_types()
 
     def validate(self, attrs):
         if attrs["confirm"] and "payment_method" not in attrs:
             raise missing("payment_method")
+        if attrs["off_session"] and not attrs["confirm"]:
+            raise InvalidRequest("off_session can only be used with confirm=true.", param="off_session")
         attrs.pop("payment_method_types", None)
         return attrs
 
@@ -106,7 +115,12 @@ class PaymentIntentOut(serializers.Serializer):
     processing = f.Fixed(None, "object")
     receipt_email = serializers.CharField(allow_null=True)
     review = f.Fixed(None)
-    setup_future_usage = f.Fixed(None)
+    setup_future_usage = serializers.CharField(
+        allow_null=True,
+        help_text="`off_session` or `on_session`: the card this payment is made with stays saved on the customer "
+        "once it succeeds (set through a checkout session's or payment link's `payment_intent_data`); null: the "
+        "card pays this PaymentIntent only and is not saved.",
+    )
     shipping = f.Fixed(None, "object")
     source = f.Fixed(None)
     statement_descriptor = f.Fixed(None)

@@ -77,6 +77,7 @@ class PaymentIntentsView(PaymentIntentViewBase):
     def post(self, request):
         params, expand = self.params(s.PaymentIntentCreateParams)
         confirm = params.pop("confirm")
+        off_session = params.pop("off_session")
         if "customer" in params:
             params["customer"] = self.lookup_customer(params["customer"], param="customer")
         if "payment_method" in params:
@@ -86,7 +87,7 @@ class PaymentIntentsView(PaymentIntentViewBase):
             return self.render(s.PaymentIntentOut, payment_intent, expand)
         with self.card_errors_carry_the_payment_intent():
             payment_intent = payments.payment_intent_create_and_confirm(
-                merchant=self.merchant, livemode=self.livemode, **params
+                merchant=self.merchant, livemode=self.livemode, off_session=off_session, **params
             )
         return self.render(s.PaymentIntentOut, payment_intent, expand)
 

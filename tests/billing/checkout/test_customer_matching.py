@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
-from billing.models import Customer, PaymentIntent
+from billing.models import Customer, PaymentIntent, PaymentMethod
 from billing.payments import services as payments
 from kassa.errors import CardError
 from merchants.models import Membership
@@ -36,7 +36,9 @@ def test_the_same_email_paying_twice_through_links_is_one_customer(paying_shop, 
     assert Customer.objects.filter(merchant=paying_shop.merchant).count() == 1
     customer = first.customer
     assert customer.email == "ada@example.com"  # the first one's, never overwritten by a payer's typing
-    assert customer.payment_methods.count() == 2
+    # Each card paid for its payment only (no setup_future_usage): none is among the customer's saved cards.
+    assert not customer.payment_methods.exists()
+    assert PaymentMethod.objects.filter(single_use_for__customer=customer).count() == 2
 
 
 def test_matching_is_per_merchant_and_mode_and_skips_deleted_customers(paying_shop, link, card_token):
@@ -94,7 +96,8 @@ def test_a_payer_declined_with_one_email_who_pays_with_another_is_that_other_cus
     assert paid.status == "succeeded"
     assert paid.receipt_email == "right@example.com"
     assert paid.customer.email == "right@example.com"
-    assert not someone.payment_methods.exists()  # the card is on the payer's own customer
+    # the card was taken for the payer's own customer
+    assert not PaymentMethod.objects.filter(single_use_for__customer=someone).exists()
     assert not PaymentIntent.objects.filter(customer=someone).exists()
     session.refresh_from_db()
     assert session.customer_id == paid.customer_id
@@ -112,14 +115,15 @@ def test_declined_when_charged_then_paid_with_another_email_charges_the_second_c
             now=timezone.now(), session=session, token=card_token("4000000000000341"), email="first@example.com"
         )
     first = Customer.objects.get(email="first@example.com")
-    assert first.payment_methods.count() == 1
+    assert PaymentMethod.objects.filter(single_use_for__customer=first).count() == 1
     with emails_on_commit():
         paid = checkout.checkout_session_pay(
             now=timezone.now(), session=session, token=card_token(), email="second@example.com"
         )
     assert paid.status == "succeeded"
     assert (paid.customer.email, paid.receipt_email) == ("second@example.com", "second@example.com")
-    assert paid.payment_method.customer_id == paid.customer_id  # charged on the card the second payer gave
+    # charged on the card the second payer gave
+    assert paid.payment_method.single_use_for.customer_id == paid.customer_id
     assert [m.to for m in mailoutbox if "receipt" in m.subject.lower()] == [["second@example.com"]]
 
 
@@ -170,7 +174,8 @@ def test_two_payers_with_the_same_new_email_at_once_make_one_customer(paying_sho
 
 
 def test_the_customer_page_shows_their_history(client, paying_shop, link, card_token):
-    first = _pay(link, card_token, "ada@example.com")
+    saving = factories.payment_link(paying_shop.merchant, setup_future_usage="off_session")
+    first = _pay(saving, card_token, "ada@example.com")
     second = _pay(factories.payment_link(paying_shop.merchant), card_token, "ada@example.com", "5555555555554444")
     refund = payments.refund_create(payment_intent=first, amount=500)
     customer = first.customer
@@ -181,8 +186,8 @@ def test_the_customer_page_shows_their_history(client, paying_shop, link, card_t
         assert payment.public_id in page
     assert "Partially refunded" in page
     assert refund.public_id in page or f"/admin/billing/refund/{refund.pk}/change/" in page
-    assert "•••• 4242" in page
-    assert "•••• 4444" in page
+    assert "•••• 4242" in page  # saved by the link that asks for it
+    assert "•••• 4444" not in page  # paid for its payment only
     # 12.50 EUR twice, less 5.00 EUR refunded
     total = page[page.index("Total spent") :]
     assert "20.00 EUR" in total[:600]
