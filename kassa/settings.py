@@ -445,6 +445,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "stripe": {"level": "WARNING"},
+        # fpdf2 subsets its fonts with fontTools, which logs every table it prunes at INFO (dozens of
+        # lines per invoice PDF); its warnings (a glyph the font lacks) still show.
+        "fontTools": {"level": "WARNING"},
         # A 429 is counted by the limiter, not logged once per refused request.
         "django.request": {"filters": ["drop_rate_limited"]},
     },
