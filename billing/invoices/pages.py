@@ -37,6 +37,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -81,10 +82,11 @@ MESSAGES = {
     "not_found_body": _("Check the address you were given, or ask the seller for a new link."),
 }
 STATUS_LABELS = {
-    Invoice.Status.OPEN: _("Open"),
-    Invoice.Status.PAID: _("Paid"),
-    Invoice.Status.VOID: _("Void"),
-    Invoice.Status.UNCOLLECTIBLE: _("Open"),  # written off by the merchant, still payable: the payer sees it due
+    Invoice.Status.OPEN: pgettext_lazy("invoice status", "Open"),
+    Invoice.Status.PAID: pgettext_lazy("invoice status", "Paid"),
+    Invoice.Status.VOID: pgettext_lazy("invoice status", "Void"),
+    # Written off by the merchant, still payable: the payer sees it as due.
+    Invoice.Status.UNCOLLECTIBLE: pgettext_lazy("invoice status", "Open"),
 }
 
 

@@ -1,6 +1,10 @@
 """Invoices as a merchant makes them (the invoice services the API and dashboard call), for the hosted page's tests."""
 
+import json
+
 from django.utils import timezone
+
+from billing.hosted import framing
 
 from billing.invoices import numbering
 from billing.invoices import services as invoices
@@ -87,3 +91,13 @@ def open_invoice(
         invoice = invoices.invoice_finalize(invoice=invoice, now=now)
     invoice.refresh_from_db()
     return invoice
+
+
+def pay_call(client, invoice, token, *, suffix="/pay", name="Ada Lovelace", **headers):
+    """The page's pay (or sync) call, as checkout.js makes it on the invoice page."""
+    headers.setdefault("HTTP_X_KASSA_PAGE_TOKEN", framing.page_token(invoice))
+    headers.setdefault("HTTP_ORIGIN", "http://testserver")
+    body = {"token": token, "name": name} if suffix == "/pay" else {}
+    return client.post(
+        f"/invoices/{invoice.token}{suffix}", json.dumps(body), content_type="application/json", **headers
+    )
