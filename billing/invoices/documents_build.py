@@ -156,7 +156,9 @@ def invoice_document(invoice: Invoice, *, language: str | None = None) -> Invoic
         items = list(invoice.items.prefetch_related("tax_rates").order_by("pk"))
         rate_ids = {tax["tax_rate"] for tax in invoice.total_taxes or []}
         rate_ids |= {tax["tax_rate"] for item in items for tax in item.taxes or []}
-        rates = {rate.public_id: rate for rate in TaxRate.objects.filter(merchant=invoice.merchant, public_id__in=rate_ids)}
+        rates = {
+            rate.public_id: rate for rate in TaxRate.objects.filter(merchant=invoice.merchant, public_id__in=rate_ids)
+        }
         lines = [
             DocumentLine(
                 description=item.description or "",

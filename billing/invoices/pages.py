@@ -338,7 +338,9 @@ def _answer(invoice: Invoice, language: str, pick: str | None) -> JsonResponse:
         return framing.json_answer(data | body, language=language)
     if invoice.status not in PAYABLE:
         body = {"status": "failed", "code": "invoice_not_payable", "message": text("not_payable")}
-        return framing.json_answer(data | body | {"next_url": _url("page", invoice, pick)}, language=language, status=409)
+        return framing.json_answer(
+            data | body | {"next_url": _url("page", invoice, pick)}, language=language, status=409
+        )
     if intent is not None and intent.status == PaymentIntent.Status.REQUIRES_ACTION:
         client_secret = payments.processor_client_secret(intent)
         if not client_secret:

@@ -5,7 +5,6 @@ import json
 from django.utils import timezone
 
 from billing.hosted import framing
-
 from billing.invoices import numbering
 from billing.invoices import services as invoices
 from tests import factories

@@ -61,7 +61,8 @@ def test_sending_an_invoice_emails_its_link_and_its_pdf(seller, emails_on_commit
     assert (filename, mimetype) == (f"{invoice.number}.pdf", "application/pdf")
     words = pdf_text(content)
     assert invoice.number in words
-    assert "Shop SARL" in words and "FR40303265045" in words
+    assert "Shop SARL" in words
+    assert "FR40303265045" in words
     assert EmailSent.objects.get(kind="invoice").recipient == "buyer@example.com"
 
 
@@ -75,7 +76,8 @@ def test_the_email_is_in_the_customers_preferred_language(seller, emails_on_comm
     text, html = parts(message)
     assert message.subject == f"[Test] Facture {invoice.number} de Shop SARL"
     assert "41,88\u00a0€" in text
-    assert "Montant dû" in text and "Montant dû" in html
+    assert "Montant dû" in text
+    assert "Montant dû" in html
     assert "Voir et payer la facture" in html
     assert "Facture" in pdf_text(message.attachments[0][1])
 
@@ -106,7 +108,8 @@ def test_automatic_collection_emails_a_send_invoice_invoice_as_it_is_finalized(s
     with emails_on_commit():
         invoices.invoices_advance(now=timezone.now() + invoices.AUTO_FINALIZE_AFTER)
     draft.refresh_from_db()
-    assert draft.status == "open" and draft.sent_at is not None
+    assert draft.status == "open"
+    assert draft.sent_at is not None
     [message] = mailoutbox
     assert draft.number in message.subject
     assert message.attachments[0][2] == "application/pdf"
@@ -122,7 +125,7 @@ def test_a_charge_automatically_invoice_is_not_emailed_on_finalization(seller, e
     ("locales", "words"),
     [
         ([], ["Your receipt from Shop SARL", "Thank you for paying invoice", "€41.88", "Visa •••• 4242"]),
-        (["fr"], ["Votre reçu de Shop SARL", "Merci d’avoir réglé la facture", "41,88\u00a0€", "Visa •••• 4242"]),
+        (["fr"], ["Votre reçu de Shop SARL", "Merci d\u2019avoir réglé la facture", "41,88\u00a0€", "Visa •••• 4242"]),
     ],
 )
 def test_paying_on_the_page_sends_one_receipt_with_its_pdf(
@@ -137,7 +140,8 @@ def test_paying_on_the_page_sends_one_receipt_with_its_pdf(
     # One email to the payer: the invoice's receipt, not payments' generic one as well.
     [message] = [m for m in mailoutbox if m.to == ["buyer@example.com"]]
     text, html = parts(message)
-    assert words[0] in message.subject and f"{invoice.number}-R" in message.subject
+    assert words[0] in message.subject
+    assert f"{invoice.number}-R" in message.subject
     for word in words[1:]:
         assert word in text, word
         assert word in html, word
