@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-all clean
+.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-pdf bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,9 @@ bench-delivery: install
 bench-flood: install
 	$(BIN)/python bench/tenant_flood.py
 
+bench-pdf: install
+	$(BIN)/python bench/invoice_pdf.py
+
 # Every benchmark in turn (each prints its table; a failed one stops the sequence).
 bench-all: install
 	$(BIN)/python bench/api_create.py
@@ -79,6 +82,7 @@ bench-all: install
 	$(BIN)/python bench/webhook_delivery.py
 	$(BIN)/python bench/webhook_isolation.py
 	$(BIN)/python bench/tenant_flood.py
+	$(BIN)/python bench/invoice_pdf.py
 
 clean:
 	rm -rf $(VENV) var

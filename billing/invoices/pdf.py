@@ -12,9 +12,11 @@ The font is Lato (SIL Open Font License, which allows embedding and
 redistribution) from the ``fontpkg-lato`` wheel: PDF's core fonts are
 Latin-1 only, and amounts need ``€``, ``£``, ``¥`` and the narrow no-break
 space French puts in ``1 234,56 €``. Lato's static Regular and Bold files
-load in a few milliseconds; the variable fonts of most other font wheels
-(Noto Sans, IBM Plex) take seconds per document to instantiate. Text outside
-Lato's Latin, Greek and Cyrillic (a buyer's name in Chinese) prints blank.
+cost about 50 ms a document to parse and subset (bench/invoice_pdf.py's
+floor); the variable fonts of the other font wheels tried (Noto Sans, IBM
+Plex) took 4 to 6 s a document to instantiate, and Fira Sans and PT Sans
+lack U+202F. Text outside Lato's Latin, Greek and Cyrillic (a buyer's name
+in Chinese) prints blank, and fpdf2 logs a warning naming the characters.
 
 Every word goes through Django's gettext under ``translation.override`` of
 the document's language, so the French of a French invoice sits in

@@ -211,7 +211,13 @@ def test_tax_totals_inclusive_and_exclusive(api, customer):
     inv = api.v1.invoices.create(params={"customer": customer.id, "currency": "eur", "default_tax_rates": [excl.id]})
     for amount in (1055, 333):
         api.v1.invoice_items.create(
-            params={"customer": customer.id, "amount": amount, "currency": "eur", "invoice": inv.id, "tax_rates": [incl.id]}
+            params={
+                "customer": customer.id,
+                "amount": amount,
+                "currency": "eur",
+                "invoice": inv.id,
+                "tax_rates": [incl.id],
+            }
         )
     api.v1.invoice_items.create(params={"customer": customer.id, "amount": 1001, "currency": "eur", "invoice": inv.id})
     inv = api.v1.invoices.retrieve(inv.id)
