@@ -15,6 +15,7 @@ class BillingConfig(AppConfig):
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
+        from .invoices import emails as invoice_emails
         from .invoices import services as invoices
         from .invoices.api import serializers as invoices_serializers
         from .payments import emails as payment_emails
@@ -70,3 +71,6 @@ class BillingConfig(AppConfig):
         payments.on_payment_intent_failed(invoices.invoice_payment_failed)
         payments.on_payment_intent_requires_action(invoices.invoice_payment_action_required)
         payments.payment_intent_owner(invoices.invoice_owning)
+        # The invoice's receipt (with its PDF) replaces payments' generic one for an invoice's PaymentIntent.
+        payments.on_payment_intent_succeeded(invoice_emails.invoice_receipt_queue)
+        payment_emails.receipt_replaced_by(invoice_emails.receipt_replaces)

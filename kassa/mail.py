@@ -57,8 +57,26 @@ def render(template: str, context: dict, *, language: str) -> Rendered:
     return Rendered(subject=subject, text=text.strip() + "\n", html=html)
 
 
-def send(*, to: str, template: str, context: dict, language: str, reply_to: str | None = None) -> Rendered:
-    """Render and send one email to one address; the backend's error is raised (the task retries)."""
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (an invoice's PDF): its name as the reader sees it, its bytes, its MIME type."""
+
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+def send(
+    *,
+    to: str,
+    template: str,
+    context: dict,
+    language: str,
+    reply_to: str | None = None,
+    attachments: list[Attachment] | None = None,
+) -> Rendered:
+    """Render and send one email to one address, with its ``attachments``; the backend's error is raised (the task
+    retries)."""
     rendered = render(template, context, language=language)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
@@ -68,6 +86,8 @@ def send(*, to: str, template: str, context: dict, language: str, reply_to: str 
         reply_to=[reply_to] if reply_to else None,
     )
     message.attach_alternative(rendered.html, "text/html")
+    for attachment in attachments or []:
+        message.attach(attachment.filename, attachment.content, attachment.mimetype)
     message.send()
     return rendered
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
     path("pay/", include("billing.checkout.urls")),
+    path("invoices/", include("billing.invoices.urls")),
     path("webhooks/", include("webhooks.urls")),
     path(
         "v1/schema/",

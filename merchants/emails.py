@@ -48,6 +48,7 @@ def email_send_once(
     context: dict,
     language: str,
     reply_to: str | None = None,
+    attachments: list[mail.Attachment] | None = None,
 ) -> bool:
     """Send the email unless one with this ``key`` was sent (or is being sent); True if this call sent it.
 
@@ -62,7 +63,9 @@ def email_send_once(
     except IntegrityError:
         return False
     try:
-        mail.send(to=to, template=template, context=context, language=language, reply_to=reply_to)
+        mail.send(
+            to=to, template=template, context=context, language=language, reply_to=reply_to, attachments=attachments
+        )
     except Exception:
         EmailSent.objects.filter(pk=claim.pk).delete()
         raise

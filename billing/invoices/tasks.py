@@ -4,7 +4,8 @@ every status under its row lock, so a run repeated or overlapping changes nothin
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from . import emails, services
+from .models import Invoice
 
 
 @shared_task(name="billing.tasks.invoices_advance")
@@ -17,3 +18,23 @@ def invoices_advance() -> int:
 def invoices_mark_overdue() -> int:
     """``invoice.overdue`` once for each open send_invoice invoice past its due date."""
     return services.invoices_mark_overdue(now=timezone.now())
+
+
+@shared_task(name="billing.tasks.invoice_email_send", bind=True, max_retries=5)
+def invoice_email_send(self, invoice_pk: int, sending: str) -> int:
+    """The invoice email of one sending (link and PDF); sent once, so a retry sends what is left."""
+    invoice = Invoice.objects.select_related("merchant", "customer").get(pk=invoice_pk)
+    try:
+        return emails.invoice_email_send(invoice=invoice, sending=sending)
+    except Exception as exc:  # the mail server's error, whatever its type
+        raise self.retry(countdown=60, exc=exc) from exc
+
+
+@shared_task(name="billing.tasks.invoice_receipt_send", bind=True, max_retries=5)
+def invoice_receipt_send(self, invoice_pk: int) -> int:
+    """The receipt of a paid invoice (receipt PDF); sent once."""
+    invoice = Invoice.objects.select_related("merchant", "customer").get(pk=invoice_pk)
+    try:
+        return emails.invoice_receipt_send(invoice=invoice)
+    except Exception as exc:  # the mail server's error, whatever its type
+        raise self.retry(countdown=60, exc=exc) from exc

@@ -35,6 +35,19 @@ def receipt_line_items(provider) -> None:
     _LINE_ITEMS.append(provider)
 
 
+#: fn(payment_intent) -> bool; True when the payment's owner sends its own receipt instead (an invoice's
+#: receipt, with its PDF), so the payer never gets two (registered in billing/apps.py)
+_RECEIPT_OWNERS: list = []
+
+
+def receipt_replaced_by(check) -> None:
+    _RECEIPT_OWNERS.append(check)
+
+
+def _receipt_replaced(payment_intent: PaymentIntent) -> bool:
+    return any(check(payment_intent) for check in _RECEIPT_OWNERS)
+
+
 def _bought(payment_intent: PaymentIntent, language: str) -> list[dict]:
     for provider in _LINE_ITEMS:
         lines = provider(payment_intent)
@@ -116,7 +129,7 @@ def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:
         if payment_intent.status != PaymentIntent.Status.SUCCEEDED:
             return 0
         language = mail.language_or_default(payment_intent.receipt_language)
-        if merchant.receipts_enabled and payment_intent.receipt_email:
+        if merchant.receipts_enabled and payment_intent.receipt_email and not _receipt_replaced(payment_intent):
             context = {**_payment_context(payment_intent, language), "paid_at": _when(payment_intent, "succeeded")}
             sends.append(
                 {

@@ -20,7 +20,7 @@ from webhooks.services.outbox import event_emit, render
 from ...catalogue.models import Customer
 from ...payments import services as payments
 from ...payments.models import PaymentMethod
-from .. import numbering
+from .. import emails, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
 from .common import S, draft_lock, status_move, tax_rates_check, totals_refresh
 
@@ -299,6 +299,12 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     if invoice.amount_remaining == 0:
         _paid(invoice, now)
         event_emit(type="invoice.paid", obj=invoice)
+    elif invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.auto_advance:
+        # Automatic collection of a send_invoice invoice emails it as it is finalized, as at Stripe.
+        invoice.sent_at = now
+        invoice.save(update_fields=["sent_at", "updated"])
+        event_emit(type="invoice.sent", obj=invoice)
+        emails.invoice_email_queue(invoice=invoice)
     return invoice
 
 
@@ -399,4 +405,5 @@ def invoice_send(*, invoice: Invoice, now: datetime) -> Invoice:
     invoice.sent_at = now
     invoice.save(update_fields=["sent_at", "updated"])
     event_emit(type="invoice.sent", obj=invoice)
+    emails.invoice_email_queue(invoice=invoice)
     return invoice
