@@ -15,6 +15,7 @@ class BillingConfig(AppConfig):
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
+        from .invoices import services as invoices
         from .invoices.api import serializers as invoices_serializers
         from .payments import emails as payment_emails
         from .payments import services as payments
@@ -30,10 +31,16 @@ class BillingConfig(AppConfig):
             models.Refund: payments_serializers.RefundOut,
             models.TaxRate: invoices_serializers.TaxRateOut,
             models.PaymentMethod: payments_serializers.PaymentMethodOut,
+            models.Invoice: invoices_serializers.InvoiceOut,
+            models.InvoiceItem: invoices_serializers.InvoiceItemOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
         outbox.register("charge", payments_serializers.charge_out)
+        outbox.register(
+            "invoice_line_item",
+            lambda item: represent(invoices_serializers.InvoiceLineItemOut, item, {"expand": set(), "view": None}),
+        )
         # A customer's default card expands to the card as payments shows it.
         serializers.CustomerOut.payment_method_out = payments_serializers.PaymentMethodOut
 
@@ -56,3 +63,10 @@ class BillingConfig(AppConfig):
         payments.on_payment_intent_succeeded(checkout.checkout_session_mark_paid)
         payments.payment_intent_owner(checkout.checkout_session_owning)
         payment_emails.receipt_line_items(checkout.checkout_session_receipt_lines)
+
+        # An invoice owns its PaymentIntents: paid (or told of a failure, or of 3-D Secure) with them,
+        # and ended only by voiding the invoice.
+        payments.on_payment_intent_succeeded(invoices.invoice_payment_succeeded)
+        payments.on_payment_intent_failed(invoices.invoice_payment_failed)
+        payments.on_payment_intent_requires_action(invoices.invoice_payment_action_required)
+        payments.payment_intent_owner(invoices.invoice_owning)

@@ -53,6 +53,14 @@ app.conf.update(
             "task": "billing.tasks.payments_reconcile",
             "schedule": 120.0,
         },
+        "advance-invoices": {
+            "task": "billing.tasks.invoices_advance",
+            "schedule": 60.0,
+        },
+        "mark-overdue-invoices": {
+            "task": "billing.tasks.invoices_mark_overdue",
+            "schedule": 60.0,
+        },
         # Safety nets for lost tasks and long retries (tests sweep every few seconds).
         "sweep-webhook-deliveries": {
             "task": "webhooks.tasks.deliveries_sweep",
@@ -66,7 +74,7 @@ app.conf.update(
 )
 app.autodiscover_tasks()
 # Billing is one app in parts; each part with work for the workers has its own tasks module.
-app.autodiscover_tasks(["billing.payments", "billing.checkout"])
+app.autodiscover_tasks(["billing.payments", "billing.checkout", "billing.invoices"])
 
 
 def enqueue(task_name: str, *args, countdown: float | None = None) -> None:

@@ -226,6 +226,7 @@ RESOURCE_LABELS = {
     "refunds": _("Refunds"),
     "tax_rates": _("Tax rates"),
     "invoices": _("Invoices"),
+    "invoiceitems": _("Invoice items"),
     "subscriptions": _("Subscriptions"),
     "webhook_endpoints": _("Webhook endpoints"),
     "events": _("Events"),

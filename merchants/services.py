@@ -35,6 +35,7 @@ RESOURCES = (
     "refunds",
     "tax_rates",
     "invoices",
+    "invoiceitems",
     "subscriptions",
     "webhook_endpoints",
     "events",

@@ -30,6 +30,21 @@ EVENT_TYPES = (
     "price.deleted",
     "tax_rate.created",
     "tax_rate.updated",
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.sent",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+    "invoice.overdue",
+    "invoice.updated",
+    "invoice.deleted",
+    "invoiceitem.created",
+    "invoiceitem.updated",
+    "invoiceitem.deleted",
 )
 
 #: Sent only by "Send test event" in the dashboard, to one endpoint, whatever it listens for.

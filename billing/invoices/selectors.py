@@ -1,10 +1,13 @@
-"""Reads, always scoped by merchant and mode (kassa.api.views.scoped)."""
+"""Reads, always scoped by merchant and mode (kassa.api.views.scoped), and the invoice's public addresses."""
 
+import datetime
+
+from django.conf import settings
 from django.db.models import QuerySet
 
 from kassa.api.views import scoped
 
-from .models import TaxRate
+from .models import Invoice, InvoiceItem, TaxRate
 
 
 def tax_rate_list(*, merchant, livemode: bool, active: bool | None = None, inclusive: bool | None = None) -> QuerySet:
@@ -14,3 +17,79 @@ def tax_rate_list(*, merchant, livemode: bool, active: bool | None = None, inclu
     if inclusive is not None:
         queryset = queryset.filter(inclusive=inclusive)
     return queryset
+
+
+def _range(queryset: QuerySet, field: str, bounds: dict | None) -> QuerySet:
+    """``due_date[gte]=…``-style filters (``{"eq": ts}`` for an exact second), as ``created`` has."""
+    lookups = {"gt": "__gt", "gte": "__gte", "lt": "__lt", "lte": "__lte"}
+    for op, value in (bounds or {}).items():
+        moment = datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+        if op == "eq":
+            queryset = queryset.filter(
+                **{f"{field}__gte": moment, f"{field}__lt": moment + datetime.timedelta(seconds=1)}
+            )
+        else:
+            queryset = queryset.filter(**{f"{field}{lookups[op]}": moment})
+    return queryset
+
+
+def invoice_list(
+    *,
+    merchant,
+    livemode: bool,
+    customer: str | None = None,
+    status: str | None = None,
+    collection_method: str | None = None,
+    due_date: dict | None = None,
+) -> QuerySet:
+    queryset = scoped(Invoice, merchant=merchant, livemode=livemode).select_related(
+        "customer", "default_payment_method"
+    )
+    if customer:
+        queryset = queryset.filter(customer__public_id=customer)
+    if status:
+        queryset = queryset.filter(status=status)
+    if collection_method:
+        queryset = queryset.filter(collection_method=collection_method)
+    return _range(queryset, "due_date", due_date)
+
+
+def invoice_item_list(
+    *,
+    merchant,
+    livemode: bool,
+    customer: str | None = None,
+    invoice: str | None = None,
+    pending: bool | None = None,
+) -> QuerySet:
+    queryset = scoped(InvoiceItem, merchant=merchant, livemode=livemode).select_related("customer", "invoice", "price")
+    if customer:
+        queryset = queryset.filter(customer__public_id=customer)
+    if invoice:
+        queryset = queryset.filter(invoice__public_id=invoice)
+    if pending is not None:
+        queryset = queryset.filter(invoice__isnull=pending)
+    return queryset
+
+
+def invoice_lines(invoice: Invoice) -> QuerySet:
+    """An invoice's lines in the order they were added (Stripe lists them so)."""
+    return invoice.items.select_related("price", "price__product").prefetch_related("tax_rates").order_by("pk")
+
+
+def invoice_urls(invoice: Invoice) -> tuple[str | None, str | None]:
+    """(hosted_invoice_url, invoice_pdf): unguessable addresses by the invoice's token; none for a draft."""
+    if invoice.status == Invoice.Status.DRAFT:
+        return None, None
+    base = f"{settings.KASSA_PUBLIC_URL.rstrip('/')}/invoices/{invoice.token}"
+    return base, f"{base}/pdf"
+
+
+def invoice_by_token(token: str) -> Invoice | None:
+    """The hosted page's lookup (the token is the capability; drafts have no page)."""
+    return (
+        Invoice.objects.select_related("merchant", "customer")
+        .exclude(status=Invoice.Status.DRAFT)
+        .filter(token=token)
+        .first()
+    )

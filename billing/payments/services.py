@@ -58,12 +58,25 @@ _EVENT_TYPES = {
 
 #: fn(*, payment_intent) called inside the transaction that records a success; must be idempotent
 _SUCCEEDED_HOOKS: list = []
+#: fn(*, payment_intent) called inside the transaction that records a failed attempt (or a card refused
+#: before one): the PaymentIntent is back at ``requires_payment_method`` with ``last_payment_error``
+_FAILED_HOOKS: list = []
+#: fn(*, payment_intent) called inside the transaction that records that the card asked for 3-D Secure
+_REQUIRES_ACTION_HOOKS: list = []
 #: fn(*, payment_intent) -> a refusal message when something else owns it (so it is not canceled directly)
 _OWNERS: list = []
 
 
 def on_payment_intent_succeeded(hook) -> None:
     _SUCCEEDED_HOOKS.append(hook)
+
+
+def on_payment_intent_failed(hook) -> None:
+    _FAILED_HOOKS.append(hook)
+
+
+def on_payment_intent_requires_action(hook) -> None:
+    _REQUIRES_ACTION_HOOKS.append(hook)
 
 
 def payment_intent_owner(check) -> None:
@@ -395,6 +408,11 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
         event_emit(type=event_type, obj=payment_intent)
     if event_type == "payment_intent.payment_failed":
         _emails_queue(payment_intent, "failed")
+        for hook in _FAILED_HOOKS:
+            hook(payment_intent=payment_intent)
+    if event_type == "payment_intent.requires_action":
+        for hook in _REQUIRES_ACTION_HOOKS:
+            hook(payment_intent=payment_intent)
     if status == S.SUCCEEDED:
         if previous != S.SUCCEEDED:
             _emails_queue(payment_intent, "succeeded")
@@ -405,6 +423,11 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
 def _emails_queue(payment_intent: PaymentIntent, outcome: str) -> None:
     """The receipt and members' notices (billing/payments/emails.py), sent by a task once this commits."""
     mail.queue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
+
+
+def payment_intent_in_flight(payment_intent: PaymentIntent) -> bool:
+    """An attempt is being made (pending) or waits for 3-D Secure: nothing else may start meanwhile."""
+    return _attempt_in_flight(payment_intent)
 
 
 def _attempt_in_flight(payment_intent: PaymentIntent) -> bool:
@@ -477,13 +500,18 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
         _timeline_add(locked, "payment_failed", f"{error.message} ({error.code or 'card_declined'}, card not saved)")
         event_emit(type="payment_intent.payment_failed", obj=locked)
         _emails_queue(locked, "failed")
+        for hook in _FAILED_HOOKS:
+            hook(payment_intent=locked)
     return locked
 
 
 def payment_intent_confirm(
-    *, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None
+    *, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None, off_session: bool = False
 ) -> PaymentIntent:
-    """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError."""
+    """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError.
+
+    ``off_session``: the payer is not there (an invoice charged by Kassa on a saved card), as Stripe's flag says.
+    """
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
     payment_intent, attempt = _begin_attempt(payment_intent, payment_method)
     try:
@@ -496,6 +524,7 @@ def payment_intent_confirm(
             payment_method_id=attempt.payment_method.processor_id,
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
+            off_session=off_session,
         )
     except Exception as exc:
         # Outcome unknown (no answer, or Kassa failed mid-call): the next confirm retries this

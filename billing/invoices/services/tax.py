@@ -43,8 +43,8 @@ from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
 
-from ..hosted.i18n import countries
-from .models import TaxRate
+from ...hosted.i18n import countries
+from ..models import TaxRate
 
 # --- tax arithmetic ------------------------------------------------------------------
 

@@ -1,0 +1,77 @@
+"""Every write of invoicing, for the API, the dashboard, the hosted page and beat (keyword-only arguments).
+
+- tax: ``tax_amount``, ``tax_amounts`` (the rounding rule, written down there), ``tax_rate_create``,
+  ``tax_rate_update``, ``parse_percentage``;
+- items: ``invoice_item_create``, ``invoice_item_update``, ``invoice_item_delete``;
+- invoices: ``invoice_create``, ``invoice_update``, ``invoice_delete``, ``invoice_finalize``,
+  ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
+- collection: ``invoice_pay`` (two-phase on billing/payments), payments' hooks
+  (``invoice_payment_succeeded``, ``invoice_payment_failed``, ``invoice_payment_action_required``,
+  ``invoice_owning``), beat's ``invoices_advance`` and ``invoices_mark_overdue``.
+
+Every service that decides by the clock takes ``now``. Statuses move along ``TRANSITIONS`` only.
+"""
+
+from .collection import (
+    invoice_owning,
+    invoice_pay,
+    invoice_payment_action_required,
+    invoice_payment_failed,
+    invoice_payment_succeeded,
+    invoices_advance,
+    invoices_mark_overdue,
+)
+from .common import TRANSITIONS
+from .invoices import (
+    AUTO_FINALIZE_AFTER,
+    customer_language,
+    invoice_create,
+    invoice_delete,
+    invoice_finalize,
+    invoice_mark_uncollectible,
+    invoice_send,
+    invoice_update,
+    invoice_void,
+)
+from .items import invoice_item_create, invoice_item_delete, invoice_item_update
+from .tax import (
+    PERCENTAGE_PLACES,
+    TAX_RATE_FIELDS,
+    country_codes,
+    parse_percentage,
+    tax_amount,
+    tax_amounts,
+    tax_rate_create,
+    tax_rate_update,
+)
+
+__all__ = [
+    "AUTO_FINALIZE_AFTER",
+    "PERCENTAGE_PLACES",
+    "TAX_RATE_FIELDS",
+    "TRANSITIONS",
+    "country_codes",
+    "customer_language",
+    "invoice_create",
+    "invoice_delete",
+    "invoice_finalize",
+    "invoice_item_create",
+    "invoice_item_delete",
+    "invoice_item_update",
+    "invoice_mark_uncollectible",
+    "invoice_owning",
+    "invoice_pay",
+    "invoice_payment_action_required",
+    "invoice_payment_failed",
+    "invoice_payment_succeeded",
+    "invoice_send",
+    "invoice_update",
+    "invoice_void",
+    "invoices_advance",
+    "invoices_mark_overdue",
+    "parse_percentage",
+    "tax_amount",
+    "tax_amounts",
+    "tax_rate_create",
+    "tax_rate_update",
+]

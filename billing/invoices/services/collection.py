@@ -1,0 +1,315 @@
+"""Collecting invoices: ``invoice_pay`` (a saved card, or paid outside Kassa), beat's advancing, overdue notices.
+
+Paying is two-phase, on billing/payments' machinery:
+
+1. under the invoice's row lock, the invoice's open ``InvoicePayment`` and
+   its PaymentIntent (for what remains) are made, or the open one reused,
+   and committed;
+2. ``payments.payment_intent_confirm`` records a ``PaymentAttempt`` of that
+   PaymentIntent and commits it, then charges with the attempt's id as the
+   processor's idempotency key: the key is derived from the invoice's own
+   PaymentIntent, so a retried attempt replays at the processor, never charges
+   twice; a second ``pay`` meanwhile meets the attempt in flight (409);
+3. payments records the answer and calls the hooks registered in
+   billing/apps.py (``invoice_payment_succeeded`` …) in that transaction: the
+   invoice becomes paid exactly when its PaymentIntent succeeds, whether the
+   answer came to this request, to a Stripe webhook, or to the reconciler.
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError
+from kassa.ids import public_id
+from webhooks.services.outbox import event_emit
+
+from ...payments import services as payments
+from ...payments.models import PaymentIntent, PaymentMethod
+from ..models import Invoice, InvoicePayment
+from .common import S
+from .invoices import _paid, invoice_finalize
+
+logger = logging.getLogger(__name__)
+
+PAYABLE = {S.OPEN, S.UNCOLLECTIBLE}
+PI = PaymentIntent.Status
+
+
+def _payable_lock(invoice: Invoice) -> Invoice:
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status == S.DRAFT:
+        raise InvalidRequest(
+            f"Invoice {locked.public_id} is a draft: finalize it before paying it.",
+            code="invoice_unexpected_state",
+            param="invoice",
+        )
+    if locked.status not in PAYABLE:
+        raise InvalidRequest(
+            f"Invoice {locked.public_id} is {locked.status} and takes no payment.",
+            code="invoice_unexpected_state",
+            param="invoice",
+        )
+    return locked
+
+
+def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMethod:
+    """The card to charge: the one given, else the invoice's default, else the customer's (as at Stripe)."""
+    card = payment_method or invoice.default_payment_method or invoice.customer.default_payment_method
+    if card is None:
+        raise InvalidRequest(
+            "The customer has no default payment method and none was given: pass payment_method.",
+            code="invoice_no_payment_method",
+            param="payment_method",
+        )
+    if card.customer_id != invoice.customer_id:
+        raise InvalidRequest(
+            f"The payment method {card.public_id} is not one of this invoice's customer's saved cards.",
+            code="resource_missing",
+            param="payment_method",
+        )
+    return card
+
+
+def _payment_open(invoice: Invoice, card: PaymentMethod, now: datetime) -> PaymentIntent:
+    """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed."""
+    with transaction.atomic():
+        invoice = _payable_lock(invoice)
+        payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
+        if payment is not None:
+            intent = payment.payment_intent
+            if intent.status == PI.REQUIRES_ACTION:
+                raise InvalidRequest(
+                    "This invoice's payment is waiting for the card holder's authentication (3-D Secure).",
+                    code="invoice_payment_intent_requires_action",
+                    param="invoice",
+                )
+            if intent.status in (PI.PROCESSING, PI.SUCCEEDED) or payments.payment_intent_in_flight(intent):
+                raise IdempotencyConflict(
+                    "A payment of this invoice is already in progress. Wait for it to finish.",
+                    code="payment_in_progress",
+                )
+            if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
+                _attempt_count(invoice)
+                return intent
+            payment.status = InvoicePayment.Status.CANCELED
+            payment.canceled_at = now
+            payment.save(update_fields=["status", "canceled_at"])
+        intent = payments.payment_intent_create(
+            merchant=invoice.merchant,
+            livemode=invoice.livemode,
+            amount=invoice.amount_remaining,
+            currency=invoice.currency,
+            customer=invoice.customer,
+            payment_method=card,
+            description=f"Invoice {invoice.number}",
+            metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
+        )
+        InvoicePayment.objects.create(
+            public_id=public_id(InvoicePayment.PREFIX),
+            invoice=invoice,
+            payment_intent=intent,
+            amount_requested=intent.amount,
+            currency=invoice.currency,
+            created=now,
+        )
+        _attempt_count(invoice)
+    return intent
+
+
+def _attempt_count(invoice: Invoice) -> None:
+    invoice.attempted = True
+    invoice.attempt_count += 1
+    invoice.next_payment_attempt = None
+    invoice.save(update_fields=["attempted", "attempt_count", "next_payment_attempt", "updated"])
+
+
+@transaction.atomic
+def _pay_out_of_band(invoice: Invoice, now: datetime, note: str) -> Invoice:
+    invoice = _payable_lock(invoice)
+    for payment in invoice.payments.select_for_update().filter(status=InvoicePayment.Status.OPEN):
+        intent = payment.payment_intent
+        if intent is not None and (
+            intent.status not in (PI.REQUIRES_PAYMENT_METHOD, PI.REQUIRES_CONFIRMATION, PI.CANCELED)
+            or payments.payment_intent_in_flight(intent)
+        ):
+            raise IdempotencyConflict(
+                "A card payment of this invoice is in progress; it cannot be marked paid now.",
+                code="payment_in_progress",
+            )
+        payment.status = InvoicePayment.Status.CANCELED
+        payment.canceled_at = now
+        payment.save(update_fields=["status", "canceled_at"])
+    invoice.paid_out_of_band = True
+    invoice.out_of_band_note = (note or "")[:500]
+    invoice.amount_paid += invoice.amount_remaining
+    _paid(invoice, now)
+    event_emit(type="invoice.paid", obj=invoice)
+    return invoice
+
+
+def invoice_pay(
+    *,
+    invoice: Invoice,
+    now: datetime,
+    payment_method: PaymentMethod | None = None,
+    paid_out_of_band: bool = False,
+    off_session: bool = True,
+    note: str = "",
+) -> Invoice:
+    """Pay an open (or uncollectible) invoice: charge a saved card of its customer, or record a payment made
+    outside Kassa (``paid_out_of_band``: no charge). A declined card raises CardError (402); a card that asks
+    for 3-D Secure raises it with ``invoice_payment_intent_requires_action``, as Stripe's ``pay`` does."""
+    if paid_out_of_band:
+        return _pay_out_of_band(invoice, now, note)
+    with transaction.atomic():
+        locked = _payable_lock(invoice)
+        card = _card(locked, payment_method)
+        if locked.amount_remaining <= 0:
+            _paid(locked, now)
+            event_emit(type="invoice.paid", obj=locked)
+            return locked
+    # Phase 1 commits before the processor is called (the charge is never inside a transaction).
+    intent = _payment_open(invoice, card, now)
+    intent = payments.payment_intent_confirm(payment_intent=intent, payment_method=card, off_session=off_session)
+    if intent.status == PI.REQUIRES_ACTION:
+        raise CardError(
+            "This payment requires the card holder's authentication (3-D Secure): the customer can complete it "
+            "on the hosted invoice page.",
+            code="invoice_payment_intent_requires_action",
+            payment_intent=intent.public_id,
+        )
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+# --- what payments calls back (registered in billing/apps.py) -----------------------------------------
+
+
+def _invoice_payment_of(payment_intent: PaymentIntent) -> InvoicePayment | None:
+    return InvoicePayment.objects.filter(payment_intent=payment_intent).select_related("invoice").first()
+
+
+def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
+    """payments' success hook (inside the transaction that records it); idempotent. The invoice is paid when
+    nothing remains; a void invoice stays void (the money is recorded on its payment, and logged)."""
+    payment = _invoice_payment_of(payment_intent)
+    if payment is None:
+        return
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status == InvoicePayment.Status.PAID:
+        return
+    now = payment_intent.updated
+    payment.status = InvoicePayment.Status.PAID
+    payment.amount_paid = payment_intent.amount_received
+    payment.paid_at = now
+    payment.canceled_at = None
+    payment.save(update_fields=["status", "amount_paid", "paid_at", "canceled_at"])
+    invoice.amount_paid += payment_intent.amount_received
+    invoice.amount_remaining = max(invoice.amount_due - invoice.amount_paid, 0)
+    if invoice.status not in PAYABLE:
+        logger.error("Invoice %s is %s but its payment %s succeeded", invoice.public_id, invoice.status, payment_intent)
+        invoice.save(update_fields=["amount_paid", "amount_remaining", "updated"])
+        return
+    if invoice.amount_remaining == 0:
+        _paid(invoice, now)
+        event_emit(type="invoice.paid", obj=invoice)
+    else:
+        invoice.save()
+    event_emit(type="invoice.payment_succeeded", obj=invoice)
+
+
+def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
+    """payments' failure hook: ``invoice.payment_failed`` (the payment stays open: another card may pay it)."""
+    payment = _invoice_payment_of(payment_intent)
+    if payment is None or payment.status != InvoicePayment.Status.OPEN:
+        return
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    event_emit(type="invoice.payment_failed", obj=invoice)
+
+
+def invoice_payment_action_required(*, payment_intent: PaymentIntent) -> None:
+    """payments' 3-D Secure hook: ``invoice.payment_action_required`` (the hosted page takes the payer through it)."""
+    payment = _invoice_payment_of(payment_intent)
+    if payment is None or payment.status != InvoicePayment.Status.OPEN:
+        return
+    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    event_emit(type="invoice.payment_action_required", obj=invoice)
+
+
+def invoice_owning(*, payment_intent: PaymentIntent) -> str | None:
+    """payments' owner check: an invoice's PaymentIntent is ended through the invoice (void), not canceled."""
+    if InvoicePayment.objects.filter(payment_intent=payment_intent, status=InvoicePayment.Status.OPEN).exists():
+        return "This PaymentIntent pays an invoice: void the invoice instead of canceling it."
+    return None
+
+
+# --- beat ---------------------------------------------------------------------------------------------
+
+
+def invoices_advance(*, now: datetime) -> int:
+    """Beat's automatic collection: finalize the drafts whose hour has passed, then charge the open
+    ``charge_automatically`` invoices that are due an attempt, off-session on the default card.
+
+    Each invoice on its own (a failure is logged and left for the next run); safe to run twice: finalizing
+    and paying both re-check the status under the row lock.
+    """
+    count = 0
+    due_drafts = Invoice.objects.filter(
+        status=S.DRAFT, auto_advance=True, automatically_finalizes_at__lte=now
+    ).values_list("pk", flat=True)
+    for pk in list(due_drafts):
+        try:
+            invoice_finalize(invoice=Invoice.objects.get(pk=pk), now=now)
+            count += 1
+        except KassaError as exc:
+            _finalization_failed(pk, exc)
+    to_charge = Invoice.objects.filter(
+        status=S.OPEN,
+        auto_advance=True,
+        collection_method=Invoice.CollectionMethod.CHARGE_AUTOMATICALLY,
+        next_payment_attempt__lte=now,
+    ).values_list("pk", flat=True)
+    for pk in list(to_charge):
+        try:
+            invoice_pay(invoice=Invoice.objects.get(pk=pk), now=now, off_session=True)
+            count += 1
+        except KassaError as exc:
+            logger.info("Automatic payment of invoice %s did not succeed: %s", pk, exc.message)
+    return count
+
+
+def _finalization_failed(pk: int, exc: KassaError) -> None:
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=pk)
+        invoice.last_finalization_error = {
+            "type": "invalid_request_error",
+            "code": exc.code,
+            "message": exc.message,
+            "param": exc.param,
+        }
+        invoice.auto_advance = False  # not retried every minute; the merchant fixes and finalizes it
+        invoice.automatically_finalizes_at = None
+        invoice.save(update_fields=["last_finalization_error", "auto_advance", "automatically_finalizes_at"])
+
+
+def invoices_mark_overdue(*, now: datetime) -> int:
+    """``invoice.overdue``, once, for each open ``send_invoice`` invoice past its due date."""
+    count = 0
+    overdue = Invoice.objects.filter(
+        status=S.OPEN,
+        collection_method=Invoice.CollectionMethod.SEND_INVOICE,
+        overdue_at__isnull=True,
+        due_date__lt=now,
+    ).values_list("pk", flat=True)
+    for pk in list(overdue):
+        with transaction.atomic():
+            invoice = Invoice.objects.select_for_update().get(pk=pk)
+            if invoice.status != S.OPEN or invoice.overdue_at is not None:
+                continue
+            invoice.overdue_at = now
+            invoice.save(update_fields=["overdue_at"])
+            event_emit(type="invoice.overdue", obj=invoice)
+            count += 1
+    return count

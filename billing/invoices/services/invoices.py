@@ -1,0 +1,402 @@
+"""Invoices from draft to open, void or uncollectible (paying them is in collection.py).
+
+A draft is fully editable and numberless; ``invoice_finalize`` gives it its
+number (``numbering.number_take``, in the same transaction, so a rolled-back
+finalization gives the number back) and copies the customer's and the
+seller's details onto it, which never change afterwards. A finalized invoice
+keeps its amounts: only the few fields Stripe lets change on one can change.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from kassa import metadata as md
+from kassa import money
+from kassa.errors import IdempotencyConflict, InvalidRequest
+from kassa.ids import public_id, random_string
+from webhooks.services.outbox import event_emit, render
+
+from ...catalogue.models import Customer
+from ...payments import services as payments
+from ...payments.models import PaymentMethod
+from .. import numbering
+from ..models import Invoice, InvoiceItem, InvoicePayment
+from .common import S, draft_lock, status_move, tax_rates_check, totals_refresh
+
+#: A draft with auto_advance is finalized this long after it was made, as at Stripe
+#: (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
+AUTO_FINALIZE_AFTER = timedelta(hours=1)
+LANGUAGES = numbering.LANGUAGES
+
+#: What may change once an invoice is finalized (https://docs.stripe.com/api/invoices/update): amounts,
+#: customer and collection are fixed; an open invoice's memo, footer and collection settings are not.
+OPEN_FIELDS = {"metadata", "description", "footer", "auto_advance", "default_payment_method"}
+CLOSED_FIELDS = {"metadata"}
+DRAFT_FIELDS = {
+    "metadata",
+    "description",
+    "footer",
+    "auto_advance",
+    "default_payment_method",
+    "collection_method",
+    "days_until_due",
+    "due_date",
+    "default_tax_rates",
+}
+
+
+def _payment_method_check(payment_method: PaymentMethod | None, customer: Customer, param: str):
+    if payment_method is not None and payment_method.customer_id != customer.pk:
+        raise InvalidRequest(
+            f"The payment method {payment_method.public_id} is not one of this customer's saved cards.",
+            code="resource_missing",
+            param=param,
+        )
+    return payment_method
+
+
+def _due_check(*, collection_method: str, days_until_due, due_date, now: datetime) -> None:
+    """Stripe's rules: a due date is for ``send_invoice`` only, never both ways at once, never in the past."""
+    if collection_method != Invoice.CollectionMethod.SEND_INVOICE:
+        for name, value in (("days_until_due", days_until_due), ("due_date", due_date)):
+            if value is not None:
+                raise InvalidRequest(
+                    f"{name} is only valid for invoices whose collection_method is send_invoice.", param=name
+                )
+    if days_until_due is not None and due_date is not None:
+        raise InvalidRequest("Give either days_until_due or due_date, not both.", param="due_date")
+    if due_date is not None and due_date < now:
+        raise InvalidRequest("The due date must be in the future.", param="due_date")
+    if days_until_due is not None and not 0 <= days_until_due <= numbering.DAYS_UNTIL_DUE_MAX:
+        raise InvalidRequest(
+            f"days_until_due must be from 0 to {numbering.DAYS_UNTIL_DUE_MAX}.", param="days_until_due"
+        )
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    merchant,
+    livemode: bool,
+    customer: Customer,
+    now: datetime,
+    collection_method: str = Invoice.CollectionMethod.CHARGE_AUTOMATICALLY,
+    days_until_due: int | None = None,
+    due_date: datetime | None = None,
+    auto_advance: bool = False,
+    pending_invoice_items_behavior: str = "exclude",
+    description: str | None = None,
+    footer: str | None = None,
+    default_tax_rates=None,
+    default_payment_method: PaymentMethod | None = None,
+    currency: str | None = None,
+    metadata=None,
+    billing_reason: str = Invoice.BillingReason.MANUAL,
+) -> Invoice:
+    """A draft for ``customer``; with ``pending_invoice_items_behavior="include"`` it takes their pending items
+    in its currency (Stripe's default is ``exclude``). ``auto_advance`` defaults to false, as for an invoice
+    made through Stripe's API."""
+    if customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    if collection_method not in Invoice.CollectionMethod.values:
+        raise InvalidRequest(
+            "collection_method must be charge_automatically or send_invoice.", param="collection_method"
+        )
+    if pending_invoice_items_behavior not in ("include", "exclude"):
+        raise InvalidRequest(
+            "pending_invoice_items_behavior must be include or exclude.", param="pending_invoice_items_behavior"
+        )
+    _due_check(collection_method=collection_method, days_until_due=days_until_due, due_date=due_date, now=now)
+    settings = numbering.invoice_settings_for(merchant)
+    if collection_method == Invoice.CollectionMethod.SEND_INVOICE and due_date is None and days_until_due is None:
+        days_until_due = settings.days_until_due
+    rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
+    _payment_method_check(default_payment_method, customer, "default_payment_method")
+    # The customer's row lock: two invoices made at once never both take one pending item.
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
+    if currency:
+        currency = currency.lower()
+        if not money.is_supported(currency):
+            raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+    elif pending_invoice_items_behavior == "include" and (first := pending.first()) is not None:
+        currency = first.currency
+    else:
+        currency = merchant.default_currency
+    invoice = Invoice.objects.create(
+        public_id=public_id(Invoice.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        created=now,
+        customer=customer,
+        collection_method=collection_method,
+        billing_reason=billing_reason,
+        auto_advance=auto_advance,
+        automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
+        currency=currency,
+        description=description or None,
+        footer=footer if footer is not None else (settings.footer or None),
+        days_until_due=days_until_due,
+        due_date=due_date,
+        token=random_string(43),
+        default_payment_method=default_payment_method,
+        period_start=now,
+        period_end=now,
+        metadata=md.merge({}, metadata),
+    )
+    invoice.default_tax_rates.set(rates)
+    taken = []
+    if pending_invoice_items_behavior == "include":
+        for item in pending.filter(currency=currency):
+            taken.append((item, render(item)))
+            item.invoice = invoice
+            item.save(update_fields=["invoice", "updated"])
+    totals_refresh(invoice)
+    event_emit(type="invoice.created", obj=invoice)
+    for item, before in taken:
+        event_emit(type="invoiceitem.updated", obj=item, before=before)
+    return invoice
+
+
+def _editable_check(invoice: Invoice, changes: dict) -> None:
+    allowed = DRAFT_FIELDS if invoice.status == S.DRAFT else OPEN_FIELDS if invoice.status == S.OPEN else CLOSED_FIELDS
+    for name in sorted(changes):
+        if name not in allowed:
+            raise InvalidRequest(
+                f"You can no longer change {name}: invoice {invoice.public_id} is {invoice.status}.",
+                code="invoice_not_editable",
+                param=name,
+            )
+
+
+@transaction.atomic
+def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
+    """A draft: anything; an open invoice: memo, footer, metadata and collection settings; paid, void or
+    uncollectible: metadata only. Anything else is refused, naming the parameter."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    _editable_check(invoice, changes)
+    before = render(invoice)
+    collection = changes.get("collection_method", invoice.collection_method)
+    if collection not in Invoice.CollectionMethod.values:
+        raise InvalidRequest(
+            "collection_method must be charge_automatically or send_invoice.", param="collection_method"
+        )
+    if invoice.status == S.DRAFT and {"collection_method", "days_until_due", "due_date"} & set(changes):
+        days = changes.get("days_until_due", invoice.days_until_due if "due_date" not in changes else None)
+        due = changes.get("due_date", invoice.due_date if "days_until_due" not in changes else None)
+        if collection != Invoice.CollectionMethod.SEND_INVOICE and "collection_method" in changes:
+            # Back to charging automatically: the due date goes, unless it is being set (refused below).
+            days = changes.get("days_until_due")
+            due = changes.get("due_date")
+        _due_check(collection_method=collection, days_until_due=days, due_date=due, now=now)
+        if collection == Invoice.CollectionMethod.SEND_INVOICE and days is None and due is None:
+            days = numbering.invoice_settings_for(invoice.merchant).days_until_due
+        invoice.collection_method, invoice.days_until_due, invoice.due_date = collection, days, due
+    if "default_payment_method" in changes:
+        invoice.default_payment_method = _payment_method_check(
+            changes["default_payment_method"], invoice.customer, "default_payment_method"
+        )
+    for name in ("description", "footer"):
+        if name in changes:
+            setattr(invoice, name, changes[name] or None)
+    if "auto_advance" in changes:
+        invoice.auto_advance = changes["auto_advance"]
+        if invoice.status == S.DRAFT:
+            invoice.automatically_finalizes_at = (
+                max(invoice.created + AUTO_FINALIZE_AFTER, now) if invoice.auto_advance else None
+            )
+    if "metadata" in changes:
+        invoice.metadata = md.merge(invoice.metadata, changes["metadata"])
+    invoice.save()
+    if "default_tax_rates" in changes:
+        rates = tax_rates_check(
+            changes["default_tax_rates"],
+            merchant=invoice.merchant,
+            livemode=invoice.livemode,
+            param="default_tax_rates",
+        )
+        invoice.default_tax_rates.set(rates)
+    totals_refresh(invoice, before)
+    return invoice
+
+
+@transaction.atomic
+def invoice_delete(*, invoice: Invoice) -> str:
+    """Delete a draft (only a draft: a finalized invoice is voided instead); its items become pending again."""
+    invoice = draft_lock(invoice)
+    last = render(invoice)
+    for item in invoice.items.select_for_update().order_by("pk"):
+        before = render(item)
+        item.invoice = None
+        item.save(update_fields=["invoice", "updated"])
+        event_emit(type="invoiceitem.updated", obj=item, before=before)
+    event_emit(type="invoice.deleted", obj=invoice, data_object=last)
+    invoice.delete()
+    return last["id"]
+
+
+def customer_language(customer: Customer, default: str) -> str:
+    """The first of the customer's ``preferred_locales`` Kassa speaks (``fr-CA`` → ``fr``), else ``default``."""
+    for locale in customer.preferred_locales or []:
+        language = str(locale).split("-")[0].split("_")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return default if default in LANGUAGES else "en"
+
+
+def _issuer(settings) -> dict:
+    """The seller as issued (legal fields of a French invoice): copied, never read from the settings again."""
+    return {
+        "legal_name": settings.legal_name,
+        "address": {
+            "line1": settings.address_line1,
+            "line2": settings.address_line2,
+            "postal_code": settings.postal_code,
+            "city": settings.city,
+            "state": settings.state,
+            "country": settings.country,
+        },
+        "vat_number": settings.vat_number,
+        "support_email": settings.support_email,
+        "footer": settings.footer,
+    }
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None = None) -> Invoice:
+    """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != S.DRAFT:
+        raise InvalidRequest(
+            f"Invoice {invoice.public_id} is already finalized ({invoice.status}); only a draft can be finalized.",
+            code="invoice_unexpected_state",
+            param="invoice",
+        )
+    if invoice.customer.deleted:
+        raise InvalidRequest("The invoice's customer was deleted.", code="resource_missing", param="customer")
+    totals_refresh(invoice)
+    settings = numbering.invoice_settings_for(invoice.merchant)
+    customer = invoice.customer
+    status_move(invoice, S.OPEN)
+    invoice.number = numbering.number_take(merchant=invoice.merchant, livemode=invoice.livemode)
+    invoice.finalized_at = now
+    if auto_advance is not None:
+        invoice.auto_advance = auto_advance
+    invoice.automatically_finalizes_at = None
+    invoice.customer_email = customer.email
+    invoice.customer_name = customer.name
+    invoice.customer_phone = customer.phone
+    invoice.customer_address = customer.address
+    invoice.issuer = _issuer(settings)
+    invoice.language = customer_language(customer, settings.default_locale)
+    if invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.due_date is None:
+        invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
+    if invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY and invoice.auto_advance:
+        invoice.next_payment_attempt = now  # beat charges it (collection.invoices_advance)
+    invoice.save()
+    event_emit(type="invoice.finalized", obj=invoice)
+    if invoice.amount_remaining == 0:
+        _paid(invoice, now)
+        event_emit(type="invoice.paid", obj=invoice)
+    return invoice
+
+
+def _paid(invoice: Invoice, now: datetime) -> None:
+    """Mark a locked invoice paid (its payments recorded by the caller); saved here."""
+    status_move(invoice, S.PAID)
+    invoice.paid_at = now
+    invoice.auto_advance = False
+    invoice.next_payment_attempt = None
+    invoice.amount_remaining = 0
+    invoice.save()
+
+
+def _closing_lock(invoice: Invoice, allowed: set[str], action: str) -> Invoice:
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if locked.status not in allowed:
+        raise InvalidRequest(
+            f"Invoice {locked.public_id} is {locked.status}: it cannot be {action}.",
+            code="invoice_unexpected_state",
+            param="invoice",
+        )
+    return locked
+
+
+def _open_payment_cancel(invoice: Invoice) -> None:
+    """Before an invoice stops taking payments: cancel its unpaid PaymentIntent (refused while one is in flight)."""
+    payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
+    if payment is None or payment.payment_intent is None:
+        return
+    intent = payment.payment_intent
+    if intent.status == intent.Status.SUCCEEDED:
+        raise IdempotencyConflict("A payment of this invoice has just succeeded.", code="payment_in_progress")
+    if intent.status in payments.CANCELABLE:
+        payments.payment_intent_cancel(payment_intent=intent, from_owner=True)
+
+
+def _payment_close(invoice: Invoice, now: datetime) -> None:
+    for payment in invoice.payments.select_for_update().filter(status=InvoicePayment.Status.OPEN):
+        if (
+            payment.payment_intent is not None
+            and payment.payment_intent.status != payment.payment_intent.Status.CANCELED
+        ):
+            raise IdempotencyConflict(
+                "A payment of this invoice is in progress; try again once it has finished.", code="payment_in_progress"
+            )
+        payment.status = InvoicePayment.Status.CANCELED
+        payment.canceled_at = now
+        payment.save(update_fields=["status", "canceled_at"])
+
+
+def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
+    """Open or uncollectible → void: it stays on record with its number, and takes no payment any more."""
+    _closing_lock_check(invoice, {S.OPEN, S.UNCOLLECTIBLE}, "voided")
+    _open_payment_cancel(invoice)
+    with transaction.atomic():
+        invoice = _closing_lock(invoice, {S.OPEN, S.UNCOLLECTIBLE}, "voided")
+        _payment_close(invoice, now)
+        status_move(invoice, S.VOID)
+        invoice.voided_at = now
+        invoice.auto_advance = False
+        invoice.next_payment_attempt = None
+        invoice.save()
+        event_emit(type="invoice.voided", obj=invoice)
+    return invoice
+
+
+def _closing_lock_check(invoice: Invoice, allowed: set[str], action: str) -> None:
+    with transaction.atomic():
+        _closing_lock(invoice, allowed, action)
+
+
+@transaction.atomic
+def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime) -> Invoice:
+    """Open → uncollectible: written off, though it can still be paid (or voided)."""
+    invoice = _closing_lock(invoice, {S.OPEN}, "marked uncollectible")
+    status_move(invoice, S.UNCOLLECTIBLE)
+    invoice.marked_uncollectible_at = now
+    invoice.auto_advance = False
+    invoice.next_payment_attempt = None
+    invoice.save()
+    event_emit(type="invoice.marked_uncollectible", obj=invoice)
+    return invoice
+
+
+@transaction.atomic
+def invoice_send(*, invoice: Invoice, now: datetime) -> Invoice:
+    """Send an open ``send_invoice`` invoice to its customer: records it and emits ``invoice.sent``.
+
+    The email itself (link and PDF) is added here by the emails' part.
+    """
+    invoice = _closing_lock(invoice, {S.OPEN}, "sent")
+    if invoice.collection_method != Invoice.CollectionMethod.SEND_INVOICE:
+        raise InvalidRequest(
+            "You can only send an invoice whose collection_method is send_invoice.",
+            code="invoice_unexpected_state",
+            param="collection_method",
+        )
+    invoice.sent_at = now
+    invoice.save(update_fields=["sent_at", "updated"])
+    event_emit(type="invoice.sent", obj=invoice)
+    return invoice

@@ -1,0 +1,71 @@
+"""An invoice's totals from its lines: taxes per line and per rate (services/tax.py's rule), then sums.
+
+Stripe's words (https://docs.stripe.com/api/invoices/object#invoice_object-subtotal):
+
+- ``subtotal``: the lines' amounts (inclusive taxes are inside them, exclusive ones are not);
+- ``subtotal_excluding_tax``: the same less the inclusive taxes;
+- ``total``: ``subtotal`` plus the exclusive taxes (what the customer pays);
+- ``total_excluding_tax``: ``total`` less every tax.
+
+A line without tax rates of its own is taxed with the invoice's ``default_tax_rates``.
+"""
+
+from ..models import Invoice, InvoiceItem
+from .tax import tax_amounts
+
+
+def item_rates(item: InvoiceItem, defaults: list) -> list:
+    """The rates that apply to a line: its own, else the invoice's defaults (both in the order they were given)."""
+    own = sorted(item.tax_rates.all(), key=lambda rate: rate.pk)
+    return own or defaults
+
+
+def item_taxes(item: InvoiceItem, rates: list) -> list[dict]:
+    """``[{"tax_rate", "amount", "taxable_amount", "inclusive"}, …]`` for one line, rounded per rate."""
+    if not rates:
+        return []
+    amounts = tax_amounts(item.amount, [(rate.percentage, rate.inclusive) for rate in rates], item.currency)
+    inclusive_tax = sum(amount for amount, rate in zip(amounts, rates, strict=True) if rate.inclusive)
+    taxable = item.amount - inclusive_tax
+    return [
+        {"tax_rate": rate.public_id, "amount": amount, "taxable_amount": taxable, "inclusive": rate.inclusive}
+        for amount, rate in zip(amounts, rates, strict=True)
+    ]
+
+
+def invoice_totals_compute(invoice: Invoice) -> list[str]:
+    """Recompute a draft's lines' taxes and its totals, saving the lines that changed; returns the invoice's
+    changed field names (the caller saves the invoice, in its own transaction)."""
+    defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
+    subtotal = inclusive = exclusive = 0
+    by_rate: dict[str, dict] = {}
+    for item in invoice.items.prefetch_related("tax_rates").order_by("pk"):
+        taxes = item_taxes(item, item_rates(item, defaults))
+        if taxes != item.taxes:
+            item.taxes = taxes
+            item.save(update_fields=["taxes", "updated"])
+        subtotal += item.amount
+        for tax in taxes:
+            if tax["inclusive"]:
+                inclusive += tax["amount"]
+            else:
+                exclusive += tax["amount"]
+            total = by_rate.setdefault(
+                tax["tax_rate"],
+                {"tax_rate": tax["tax_rate"], "amount": 0, "taxable_amount": 0, "inclusive": tax["inclusive"]},
+            )
+            total["amount"] += tax["amount"]
+            total["taxable_amount"] += tax["taxable_amount"]
+    values = {
+        "subtotal": subtotal,
+        "subtotal_excluding_tax": subtotal - inclusive,
+        "total": subtotal + exclusive,
+        "total_excluding_tax": subtotal - inclusive,
+        "total_taxes": list(by_rate.values()),
+        "amount_due": subtotal + exclusive,
+        "amount_remaining": max(subtotal + exclusive - invoice.amount_paid, 0),
+    }
+    changed = [name for name, value in values.items() if getattr(invoice, name) != value]
+    for name in changed:
+        setattr(invoice, name, values[name])
+    return changed
