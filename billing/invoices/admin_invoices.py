@@ -302,6 +302,9 @@ class InvoiceForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a draft keeps its customer and currency; pending items join new invoices only
+            for name in ("customer", "currency", "include_pending"):
+                self.fields.pop(name, None)
         if "customer" in self.fields:
             self.fields["customer"].queryset = self.customers
         if "default_tax_rates" in self.fields:
@@ -1009,6 +1012,9 @@ class InvoiceItemForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a draft keeps its customer and currency; pending items join new invoices only
+            for name in ("customer", "currency", "include_pending"):
+                self.fields.pop(name, None)
         if "customer" in self.fields:
             self.fields["customer"].queryset = self.customers
             self.fields["price"].queryset = self.prices
