@@ -5,6 +5,7 @@ not only in the API's parameter parsing, so the dashboard cannot store what
 the API would refuse or fail to render.
 """
 
+import re
 from django.db import transaction
 
 from kassa import metadata, money, validators
@@ -339,7 +340,8 @@ def price_update(*, price: Price, transfer_lookup_key: bool = False, **changes) 
 
 # --- customers --------------------------------------------------------------
 
-CUSTOMER_FIELDS = ("email", "name", "phone", "description", "address")
+CUSTOMER_FIELDS = ("email", "name", "phone", "description", "address", "preferred_locales")
+LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
@@ -361,7 +363,28 @@ def _customer_fields(fields: dict) -> dict:
         raise InvalidRequest(f"Invalid email address: {email}", code="email_invalid", param="email")
     if fields.get("address") is not None:
         fields["address"] = normalise_address(fields["address"])
+    if "preferred_locales" in fields:
+        fields["preferred_locales"] = _preferred_locales(fields["preferred_locales"])
     return fields
+
+
+def _preferred_locales(locales) -> list[str]:
+    """Stripe's ``preferred_locales``: language tags (``fr``, ``fr-FR``, ``en-GB``), in order, at most 10.
+
+    Any tag of that shape is kept as given; the invoice, its page and its emails use the first one Kassa
+    speaks (en or fr), else the merchant's default language.
+    """
+    if locales is None:
+        return []
+    if not isinstance(locales, list) or len(locales) > 10:
+        raise InvalidRequest("preferred_locales is a list of at most 10 language tags.", param="preferred_locales")
+    for locale in locales:
+        if not isinstance(locale, str) or not LOCALE_PATTERN.match(locale):
+            raise InvalidRequest(
+                f"Invalid locale: {str(locale)[:20]}. Use a language tag such as fr or fr-FR.",
+                param="preferred_locales",
+            )
+    return list(locales)
 
 
 DEFAULT_PAYMENT_METHOD_PARAM = "invoice_settings[default_payment_method]"

@@ -44,6 +44,17 @@ ID_PREFIXES = {
     "we": "webhook endpoint",
     "evt": "event",
     "txr": "tax rate",
+    "in": "invoice",
+    "ii": "invoice item",
+}
+
+#: Where stripe-python's names differ from the path's: ``/v1/invoiceitems`` is ``client.v1.invoice_items``,
+#: ``/v1/invoices/{id}/finalize`` is ``client.v1.invoices.finalize_invoice`` …
+PYTHON_NAMES = {"invoiceitems": "invoice_items", "lines": "line_items"}
+PYTHON_VERBS = {
+    "invoices_finalize": "finalize_invoice",
+    "invoices_send": "send_invoice",
+    "invoices_void": "void_invoice",
 }
 
 
@@ -199,7 +210,7 @@ def list_of(item_serializer, name: str):
 # --- errors: one set for every operation ------------------------------------------------
 
 # The statuses every operation can answer, and those only some can.
-CARD_OPERATIONS = {"payment_intents_create", "payment_intents_confirm", "payment_methods_create"}
+CARD_OPERATIONS = {"payment_intents_create", "payment_intents_confirm", "payment_methods_create", "invoices_pay"}
 
 ERROR_TYPES = {
     400: ("InvalidRequestError", ["invalid_request_error", "idempotency_error"]),
@@ -265,6 +276,12 @@ def _resource(operation_id: str) -> str:
         "events_retry": "webhook_endpoints",
         "payment_links_line_items": "payment_links",
         "checkout_sessions_line_items": "checkout_sessions",
+        "invoices_finalize": "invoices",
+        "invoices_send": "invoices",
+        "invoices_pay": "invoices",
+        "invoices_void": "invoices",
+        "invoices_mark_uncollectible": "invoices",
+        "invoices_lines": "invoices",
     }
     return special.get(operation_id) or operation_id.rsplit("_", 1)[0]
 
@@ -461,7 +478,7 @@ def form_pairs(value, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _python_call(operation_id: str, method: str, path: str, path_id: str | None, params: dict | None) -> str:
-    parts = path.removeprefix("/v1/").split("/")
+    parts = [PYTHON_NAMES.get(part, part) for part in path.removeprefix("/v1/").split("/")]
     names = [part for part in parts if part != "{id}"]
     if method == "get":
         verb = "retrieve" if parts[-1] == "{id}" else "list"
@@ -473,6 +490,7 @@ def _python_call(operation_id: str, method: str, path: str, path_id: str | None,
         verb = "create"
     else:
         verb = names.pop()
+    verb = PYTHON_VERBS.get(operation_id, verb)
     if operation_id in STRIPE_PARAMS and STRIPE_PARAMS[operation_id] is None:  # no method in stripe-python
         args = "".join(f", {key}={json.dumps(value)}" for key, value in (params or {}).items())
         url = path.replace("{id}", path_id or "")

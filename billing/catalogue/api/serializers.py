@@ -261,6 +261,13 @@ class CustomerParams(f.StrictSerializer):
         required=False, help_text="The customer's invoicing defaults: `default_payment_method`, their default card."
     )
     metadata = f.Metadata()
+    preferred_locales = f.List(
+        child=f.String(max_length=20),
+        required=False,
+        max_length=10,
+        help_text="The customer's languages, in order (`fr-FR`, `en`): their invoices and emails use the first "
+        "Kassa speaks (English or French), else your default language.",
+    )
 
     def validate_email(self, value):
         if value and "@" not in value:
@@ -297,7 +304,9 @@ class CustomerOut(serializers.Serializer):
     metadata = serializers.DictField(child=serializers.CharField())
     name = serializers.CharField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
-    preferred_locales = f.Fixed([])
+    preferred_locales = serializers.ListField(
+        child=serializers.CharField(), help_text="The customer's languages, in order (`fr-FR`, `en`)."
+    )
     shipping = f.Fixed(None, "object")
     tax_exempt = f.Fixed("none")
     test_clock = f.Fixed(None)

@@ -81,3 +81,184 @@ TAX_RATES_UPDATE = Doc(
     response={**TAX_RATE, "active": False, "metadata": {"replaced_by": "txr_new"}},
     path_id=TAX_RATE_ID,
 )
+
+
+# --- invoice items and invoices ---------------------------------------------------------------------
+
+from .invoice_examples import INVOICE, INVOICE_ID, INVOICE_ITEM, INVOICE_ITEM_ID, LINE_ITEM  # noqa: E402
+
+INVOICEITEMS_LIST = Doc(
+    tag="Invoice Items",
+    summary="List all invoice items",
+    description="Your invoice items, newest first. `pending=true` lists those no invoice has taken yet; "
+    "`customer` and `invoice` narrow the list.",
+    response=INVOICE_ITEM,
+    query={"limit": 3, "pending": True},
+)
+INVOICEITEMS_CREATE = Doc(
+    tag="Invoice Items",
+    summary="Create an invoice item",
+    description="Adds a line to bill a customer: priced by a one-time price (`pricing[price]`, the amount is "
+    "the unit amount × `quantity`) or by `amount` + `currency` (the line's whole amount). Without `invoice` "
+    "the item waits on the customer (pending) until an invoice made with "
+    "`pending_invoice_items_behavior=include` takes it; with `invoice` it joins that draft, which must be "
+    "the same customer's and in the same currency. Kassa keeps no customer balance: amounts and quantities "
+    "are 0 or more.",
+    requests=(
+        (
+            "A line priced by a price",
+            {
+                "customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA",
+                "pricing": {"price": "price_1QwErTyUiOpAsDfGhJkLzXcV"},
+                "quantity": 2,
+            },
+        ),
+        (
+            "A free amount with a tax rate",
+            {
+                "customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA",
+                "amount": 4500,
+                "currency": "eur",
+                "description": "Consulting, March",
+                "tax_rates": [TAX_RATE_ID],
+            },
+        ),
+    ),
+    response=INVOICE_ITEM,
+)
+INVOICEITEMS_RETRIEVE = Doc(
+    tag="Invoice Items",
+    summary="Retrieve an invoice item",
+    description="The invoice item with this id.",
+    response=INVOICE_ITEM,
+    path_id=INVOICE_ITEM_ID,
+)
+INVOICEITEMS_UPDATE = Doc(
+    tag="Invoice Items",
+    summary="Update an invoice item",
+    description="Changes an item while it is pending or on a draft invoice (whose totals follow); once the "
+    "invoice is finalized its lines never change.",
+    requests=(("Change the quantity", {"quantity": 3, "metadata": {"order": "6735"}}),),
+    response={**INVOICE_ITEM, "metadata": {"order": "6735"}},
+    path_id=INVOICE_ITEM_ID,
+)
+INVOICEITEMS_DELETE = Doc(
+    tag="Invoice Items",
+    summary="Delete an invoice item",
+    description="Deletes an item that is pending or on a draft invoice.",
+    response={"id": INVOICE_ITEM_ID, "object": "invoiceitem", "deleted": True},
+    path_id=INVOICE_ITEM_ID,
+)
+
+INVOICES_LIST = Doc(
+    tag="Invoices",
+    summary="List all invoices",
+    description="Your invoices, newest first. Filter by `customer`, `status` (`draft`, `open`, `paid`, `void`, "
+    "`uncollectible`), `collection_method`, `created` or `due_date`.",
+    response=INVOICE,
+    query={"limit": 3, "status": "open"},
+)
+INVOICES_CREATE = Doc(
+    tag="Invoices",
+    summary="Create an invoice",
+    description="Makes a draft invoice for a customer. `pending_invoice_items_behavior=include` takes the "
+    "customer's pending invoice items (Stripe's default is `exclude`). `collection_method=send_invoice` "
+    "asks the customer to pay by a due date (`days_until_due`, by default your invoice settings', or "
+    "`due_date`); `charge_automatically` charges their saved card. `auto_advance` (false by default, as for "
+    "invoices made through Stripe's API) lets Kassa finalize the draft an hour later and collect it. "
+    "A draft has no number: it gets one, without gaps, when it is finalized.",
+    requests=(
+        (
+            "Invoice the pending items, payable in 30 days",
+            {
+                "customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA",
+                "collection_method": "send_invoice",
+                "days_until_due": 30,
+                "pending_invoice_items_behavior": "include",
+            },
+        ),
+        (
+            "An empty draft with VAT on every line",
+            {"customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA", "currency": "eur", "default_tax_rates": [TAX_RATE_ID]},
+        ),
+    ),
+    response=INVOICE,
+)
+INVOICES_RETRIEVE = Doc(
+    tag="Invoices",
+    summary="Retrieve an invoice",
+    description="The invoice with this id, with its first lines and its payments.",
+    response=INVOICE,
+    path_id=INVOICE_ID,
+)
+INVOICES_UPDATE = Doc(
+    tag="Invoices",
+    summary="Update an invoice",
+    description="A draft can change entirely. Once finalized, amounts, customer and collection method are "
+    "fixed: an open invoice can change its `description`, `footer`, `metadata`, `auto_advance` and "
+    "`default_payment_method`; a paid, void or uncollectible one only its `metadata`. Anything else is "
+    "refused, naming the parameter.",
+    requests=(("Add a memo", {"description": "Thank you for your business", "metadata": {"order": "6735"}}),),
+    response={**INVOICE, "description": "Thank you for your business", "metadata": {"order": "6735"}},
+    path_id=INVOICE_ID,
+)
+INVOICES_DELETE = Doc(
+    tag="Invoices",
+    summary="Delete a draft invoice",
+    description="Deletes a draft (a finalized invoice is voided instead: its number stays on record). Its "
+    "invoice items become pending again.",
+    response={"id": INVOICE_ID, "object": "invoice", "deleted": True},
+    path_id=INVOICE_ID,
+)
+INVOICES_FINALIZE = Doc(
+    tag="Invoices",
+    summary="Finalize an invoice",
+    description="Draft → open: the invoice gets its number (`PREFIX-0001`, gap-free per mode), the customer's "
+    "and your seller details are copied onto it, and a `send_invoice` invoice gets its due date. A zero "
+    "total is paid at once. Finalizing twice is refused.",
+    requests=(("Finalize", {"auto_advance": False}),),
+    response={**INVOICE, "status": "open"},
+    path_id=INVOICE_ID,
+)
+INVOICES_SEND = Doc(
+    tag="Invoices",
+    summary="Send an invoice",
+    description="Sends an open `send_invoice` invoice to its customer, with the link to pay it.",
+    response=INVOICE,
+    path_id=INVOICE_ID,
+)
+INVOICES_PAY = Doc(
+    tag="Invoices",
+    summary="Pay an invoice",
+    description="Charges a saved card of the customer for what remains (`payment_method`, else the "
+    "invoice's or the customer's default card), off-session by default; or records a payment made outside "
+    "Kassa (`paid_out_of_band=true`: nothing is charged). Two calls at once make one charge: the second "
+    "gets a 409. A declined card is a 402; a card asking for 3-D Secure a 402 "
+    "`invoice_payment_intent_requires_action` (the customer completes it on the hosted invoice page). "
+    "An uncollectible invoice can still be paid; a paid or void one cannot.",
+    requests=(("Charge the default card", {}), ("Paid by bank transfer", {"paid_out_of_band": True})),
+    response=INVOICE,
+    path_id=INVOICE_ID,
+)
+INVOICES_VOID = Doc(
+    tag="Invoices",
+    summary="Void an invoice",
+    description="Open or uncollectible → void: the invoice keeps its number but takes no payment any more.",
+    response={**INVOICE, "status": "void"},
+    path_id=INVOICE_ID,
+)
+INVOICES_MARK_UNCOLLECTIBLE = Doc(
+    tag="Invoices",
+    summary="Mark an invoice uncollectible",
+    description="Open → uncollectible (written off); it can still be paid, or voided.",
+    response={**INVOICE, "status": "uncollectible"},
+    path_id=INVOICE_ID,
+)
+INVOICES_LINES = Doc(
+    tag="Invoices",
+    summary="List an invoice's line items",
+    description="The invoice's lines in the order they were added, with their taxes per rate.",
+    response=LINE_ITEM,
+    path_id=INVOICE_ID,
+    query={"limit": 10},
+)

@@ -172,7 +172,17 @@ def invoice_pay(
             return locked
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
     intent = _payment_open(invoice, card, now)
-    intent = payments.payment_intent_confirm(payment_intent=intent, payment_method=card, off_session=off_session)
+    try:
+        intent = payments.payment_intent_confirm(payment_intent=intent, payment_method=card, off_session=off_session)
+    except InvalidRequest as exc:
+        if exc.code != "payment_intent_unexpected_state":
+            raise
+        # Another pay of this invoice settled its PaymentIntent meanwhile: say so about the invoice.
+        with transaction.atomic():
+            _payable_lock(invoice)
+        raise IdempotencyConflict(
+            "A payment of this invoice is already in progress. Wait for it to finish.", code="payment_in_progress"
+        ) from exc
     if intent.status == PI.REQUIRES_ACTION:
         raise CardError(
             "This payment requires the card holder's authentication (3-D Secure): the customer can complete it "

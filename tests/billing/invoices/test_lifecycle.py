@@ -1,0 +1,147 @@
+"""Beat's side of invoicing and the races: auto_advance, overdue notices, two pays at once, a lost answer."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from billing.invoices import services
+from billing.models import Invoice, PaymentAttempt
+from billing.payments import services as payments
+from kassa import gateway
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
+from tests.conftest import processor_payment_intents
+from webhooks.models import Event
+
+
+def _types(invoice_id: str) -> list[str]:
+    return [
+        e.type
+        for e in Event.objects.filter(type__startswith="invoice.").order_by("pk")
+        if e.data["object"]["id"] == invoice_id
+    ]
+
+
+def _open_invoice(api, customer, amount: int = 1500, **params) -> Invoice:
+    invoice = api.v1.invoices.create(params={"customer": customer.id, "currency": "eur", **params})
+    api.v1.invoice_items.create(
+        params={"customer": customer.id, "amount": amount, "currency": "eur", "invoice": invoice.id}
+    )
+    return invoice
+
+
+def test_auto_advance_finalizes_after_an_hour_then_charges_off_session(api, customer, save_card, stripe_backend):
+    save_card()
+    invoice = _open_invoice(api, customer, auto_advance=True)
+    draft = api.v1.invoices.retrieve(invoice.id)
+    assert draft.automatically_finalizes_at == draft.created + 3600
+    now = timezone.now()
+    assert services.invoices_advance(now=now) == 0  # not yet
+    assert api.v1.invoices.retrieve(invoice.id).status == "draft"
+
+    services.invoices_advance(now=now + timedelta(hours=1, seconds=1))
+    paid = api.v1.invoices.retrieve(invoice.id)
+    assert (paid.status, paid.amount_paid, paid.attempt_count, paid.number is not None) == ("paid", 1500, 1, True)
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1500]
+    assert _types(invoice.id)[-3:] == ["invoice.finalized", "invoice.paid", "invoice.payment_succeeded"]
+    services.invoices_advance(now=now + timedelta(hours=2))  # again: nothing more
+    assert len(processor_payment_intents(stripe_backend)) == 1
+
+
+def test_auto_advance_with_a_declining_card_fails_once(api, customer, save_card, stripe_backend):
+    save_card("4000000000000341")
+    invoice = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    services.invoices_advance(now=later)
+    services.invoices_advance(now=later + timedelta(minutes=1))
+    failed = api.v1.invoices.retrieve(invoice.id)
+    assert (failed.status, failed.attempt_count, failed.next_payment_attempt) == ("open", 1, None)
+    assert _types(invoice.id).count("invoice.payment_failed") == 1
+
+
+def test_overdue_is_sent_once(api, customer):
+    invoice = _open_invoice(api, customer, collection_method="send_invoice", days_until_due=3)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    now = timezone.now()
+    assert services.invoices_mark_overdue(now=now + timedelta(days=2)) == 0
+    assert services.invoices_mark_overdue(now=now + timedelta(days=3, minutes=1)) == 1
+    assert services.invoices_mark_overdue(now=now + timedelta(days=4)) == 0
+    assert _types(invoice.id).count("invoice.overdue") == 1
+
+
+def test_two_pays_at_once_make_one_charge(api, customer, save_card, stripe_backend, transactional_db):
+    save_card()
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    row = Invoice.objects.get(public_id=invoice.id)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def pay():
+        barrier.wait()
+        try:
+            outcomes.append(services.invoice_pay(invoice=row, now=timezone.now()).status)
+        except (IdempotencyConflict, InvalidRequest) as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pay) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "paid" in outcomes
+    assert set(outcomes) <= {"paid", "payment_in_progress", "invoice_unexpected_state"}
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    row.refresh_from_db()
+    assert (row.status, row.amount_paid, row.payments.count()) == ("paid", 1500, 1)
+
+
+def test_a_lost_answer_is_settled_by_reconciling_never_by_a_second_charge(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    """The charge happens, then Kassa dies before recording it: the invoice is paid when Stripe's state is read."""
+    save_card()
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    real_confirm = gateway.payment_intent_confirm
+
+    def charge_then_crash(*args, **kwargs):
+        real_confirm(*args, **kwargs)
+        raise RuntimeError("worker killed after the charge")
+
+    monkeypatch.setattr(gateway, "payment_intent_confirm", charge_then_crash)
+    with pytest.raises(RuntimeError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    monkeypatch.setattr(gateway, "payment_intent_confirm", real_confirm)
+    assert api.v1.invoices.retrieve(invoice.id).status == "open"
+    # A second pay meanwhile would replay the same attempt under its key; here the reconciling paths run:
+    # beat's reconciler frees the attempt, and Stripe's payment_intent.succeeded (applied by the inbound
+    # handler, which re-reads Stripe) records the charge and calls the invoice's hook.
+    payments.payments_reconcile(now=timezone.now() + timedelta(minutes=20))
+    [processor] = processor_payment_intents(stripe_backend)
+    row = Invoice.objects.get(public_id=invoice.id)
+    payments.payment_intent_sync(merchant=row.merchant, livemode=False, processor_payment_intent_id=processor["id"])
+    paid = api.v1.invoices.retrieve(invoice.id)
+    assert (paid.status, paid.amount_paid) == ("paid", 1500)
+    assert PaymentAttempt.objects.filter(status="succeeded").count() == 1
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    assert _types(invoice.id)[-2:] == ["invoice.paid", "invoice.payment_succeeded"]
+
+
+def test_an_invoices_payment_intent_is_not_canceled_directly(api, customer, save_card):
+    save_card("4000000000000341")
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with pytest.raises(CardError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    intent = Invoice.objects.get(public_id=invoice.id).payments.get().payment_intent
+    with pytest.raises(InvalidRequest) as exc:
+        payments.payment_intent_cancel(payment_intent=intent)
+    assert "void the invoice" in exc.value.message
+    voided = api.v1.invoices.void_invoice(invoice.id)
+    assert voided.status == "void"
+    intent.refresh_from_db()
+    assert intent.status == "canceled"
