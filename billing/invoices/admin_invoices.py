@@ -180,7 +180,7 @@ class LineForm(forms.Form):
         self.fields["tax_rates"].queryset = tax_rates if tax_rates is not None else TaxRate.objects.none()
         self.fields["description"].widget.attrs.update(size=24)
         self.fields["unit_amount"].widget.attrs.update(size=10, inputmode="decimal", autocomplete="off")
-        self.fields["quantity"].widget.attrs.update(size=5, style="width:5em")
+        self.fields["quantity"].widget.attrs.update({"class": "kassa-line-quantity"})
         #: the invoice's currency, set by the invoice's form before the lines are checked
         self.currency = None
 
