@@ -284,5 +284,5 @@ class InvoiceSettingsAdmin(ScopedAdmin):
         return settings
 
 
-# Invoices and invoice items have their own module (kept small enough to read in one sitting); registered here.
-from . import admin_invoices  # noqa: E402, F401
+# Invoices and invoice items have their own modules (each small enough to read in one sitting); registered here.
+from . import admin_invoice_items, admin_invoices  # noqa: E402, F401

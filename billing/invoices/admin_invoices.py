@@ -1,16 +1,14 @@
-"""Dashboard pages for invoices and invoice items; every write calls billing.invoices.services.
+"""Dashboard pages for invoices; every write calls billing.invoices.services.
 
 - An invoice is made on one page with its lines: rows from a price and a quantity, or a description, a
   unit price in major units and a quantity, each with its own tax rates. The invoice and its lines are
   written by the services inside the form's one transaction (ScopedAdmin's ServiceForm), so a line the
   services refuse leaves nothing written and the page comes back with the error on that line.
 - A draft is edited (lines too) or deleted; from open on an invoice is a record: its page shows the
-  seller as issued, the lines with tax per rate, the totals, the payments and the timeline, and buttons
-  for what its status allows (Stripe's workflow: https://docs.stripe.com/invoicing/overview).
-- Statuses in Stripe's dashboard's words: Draft, Scheduled (a draft that finalizes by itself), Open,
-  Overdue (open, past its due date), Paid, Void, Uncollectible.
-- Invoice items are listed whether pending or on an invoice; a pending one is made here for a customer
-  (a later invoice takes it when asked to) and deleted while pending or on a draft.
+  seller as issued, the lines with tax per rate, the totals, the payments and the timeline
+  (admin_invoice_parts.py), and buttons for what its status allows (Stripe's workflow:
+  https://docs.stripe.com/invoicing/overview).
+- A customer's page lists their invoices; a payment's page links to the invoice it pays.
 """
 
 from datetime import datetime
@@ -18,13 +16,11 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -32,13 +28,31 @@ from kassa import money
 from kassa.errors import InvalidRequest, KassaError
 from merchants.admin_base import ScopedAdmin, admin_link, errors_on_fields, html_table, when
 from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter, CsvExportMixin, csv_amount
-from merchants.widgets import CurrencyField, MoneyField, copyable, parse_major
+from merchants.widgets import CurrencyField, copyable, parse_major
 
-from ..catalogue import selectors as catalogue_selectors
 from ..catalogue.admin import CustomerAdmin
 from ..catalogue.models import Customer, Price
-from ..payments.admin import PaymentIntentAdmin, status_badge
+from ..payments.admin import PaymentIntentAdmin
 from . import numbering, selectors, services
+from .admin_invoice_parts import (
+    DISPLAY_STATUSES,
+    CustomerChoiceField,
+    InvoiceStatusFilter,
+    PriceChoiceField,
+    TaxRatesField,
+    bill_to_block,
+    customer_label,
+    day,
+    invoice_display_status,
+    invoice_status_badge,
+    lines_table,
+    payments_table,
+    prices_for,
+    seller_block,
+    tax_rates_for,
+    timeline,
+    totals_table,
+)
 from .models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 
 S = Invoice.Status
@@ -47,110 +61,6 @@ CHARGE = Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
 #: lines a new invoice's form starts with; "Add line" (kassa/invoice-lines.js) adds more up to MAX_LINES
 NEW_INVOICE_ROWS = 3
 MAX_LINES = 50
-
-# --- statuses in Stripe's words ------------------------------------------------------------------
-
-DISPLAY_STATUSES = {
-    "draft": _("Draft"),
-    "scheduled": _("Scheduled"),
-    "open": _("Open"),
-    "overdue": _("Overdue"),
-    "paid": _("Paid"),
-    "void": _("Void"),
-    "uncollectible": _("Uncollectible"),
-}
-
-
-def invoice_display_status(invoice: Invoice, now: datetime) -> str:
-    """The status word's code: a draft that finalizes by itself is scheduled, an open one past due is overdue."""
-    if invoice.status == S.DRAFT and invoice.auto_advance and invoice.automatically_finalizes_at:
-        return "scheduled"
-    if invoice.status == S.OPEN and invoice.due_date is not None and invoice.due_date < now:
-        return "overdue"
-    return invoice.status
-
-
-def invoice_status_badge(invoice: Invoice, now: datetime | None = None) -> str:
-    code = invoice_display_status(invoice, now or timezone.now())
-    badge = format_html('<span class="kassa-status kassa-status--{}">{}</span>', code, DISPLAY_STATUSES[code])
-    if code == "scheduled":
-        return format_html(
-            '{} <span class="kassa-note-inline">{}</span>',
-            badge,
-            gettext("finalizes %(when)s") % {"when": when(invoice.automatically_finalizes_at)},
-        )
-    return badge
-
-
-def invoices_filter_display_status(queryset, code: str, now: datetime):
-    scheduled = Q(status=S.DRAFT, auto_advance=True, automatically_finalizes_at__isnull=False)
-    overdue = Q(status=S.OPEN, due_date__lt=now)
-    if code == "scheduled":
-        return queryset.filter(scheduled)
-    if code == "overdue":
-        return queryset.filter(overdue)
-    return queryset.filter(status=code)
-
-
-class InvoiceStatusFilter(admin.SimpleListFilter):
-    title = _("status")
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return list(DISPLAY_STATUSES.items())
-
-    def queryset(self, request, queryset):
-        if self.value() in DISPLAY_STATUSES:
-            return invoices_filter_display_status(queryset, self.value(), timezone.now())
-        return queryset
-
-
-def _money(amount: int | None, currency: str) -> str:
-    return "—" if amount is None else money.format_amount(amount, currency)
-
-
-def _date(value) -> str:
-    return date_format(timezone.localtime(value), "DATE_FORMAT") if value else "—"
-
-
-def _customer_label(customer: Customer) -> str:
-    return customer.email or customer.name or customer.public_id
-
-
-# --- form fields picking the merchant's own objects ------------------------------------------------
-
-
-class CustomerChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, customer):
-        if customer.name and customer.email:
-            return f"{customer.name} <{customer.email}>"
-        return _customer_label(customer)
-
-
-class PriceChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, price):
-        nickname = f" · {price.nickname}" if price.nickname else ""
-        return f"{price.product.name}{nickname} — {money.format_amount(price.unit_amount, price.currency)}"
-
-
-class TaxRatesField(forms.ModelMultipleChoiceField):
-    widget = forms.CheckboxSelectMultiple
-
-    def label_from_instance(self, rate):
-        kind = gettext("incl.") if rate.inclusive else gettext("excl.")
-        return f"{rate.display_name} {rate.percentage_text} % ({kind})"
-
-
-def _tax_rates(merchant, livemode: bool):
-    return selectors.tax_rate_list(merchant=merchant, livemode=livemode, active=True).order_by("display_name", "pk")
-
-
-def _prices(merchant, livemode: bool, currency: str | None = None):
-    prices = catalogue_selectors.price_list(
-        merchant=merchant, livemode=livemode, active=True, type=Price.Type.ONE_TIME, currency=currency
-    )
-    return prices.order_by("product__name", "unit_amount")
-
 
 # --- an invoice's lines: one small form per row ---------------------------------------------------
 
@@ -337,174 +247,6 @@ class InvoiceForm(forms.ModelForm):
         ]
 
 
-# --- the invoice's page: sections -----------------------------------------------------------------------
-
-
-def _rate_names(invoice: Invoice) -> dict[str, TaxRate]:
-    ids = {tax["tax_rate"] for tax in invoice.total_taxes or []}
-    for item in invoice.items.all():
-        ids |= {tax["tax_rate"] for tax in item.taxes or []}
-    return {rate.public_id: rate for rate in TaxRate.objects.filter(merchant=invoice.merchant, public_id__in=ids)}
-
-
-def _rate_label(rates: dict, tax: dict) -> str:
-    rate = rates.get(tax["tax_rate"])
-    name = f"{rate.display_name} {rate.percentage_text} %" if rate else tax["tax_rate"]
-    return f"{name} ({gettext('incl.')})" if tax.get("inclusive") else name
-
-
-def lines_table(invoice: Invoice) -> str:
-    items = list(selectors.invoice_lines(invoice))
-    if not items:
-        return gettext("No lines yet.")
-    rates = _rate_names(invoice)
-    rows = []
-    for item in items:
-        name = item.description or (item.price.product.name if item.price_id else "—")
-        unit = item.unit_amount if item.unit_amount is not None else None
-        if unit is None and item.quantity and item.amount % item.quantity == 0:
-            unit = item.amount // item.quantity
-        taxes = format_html_join(
-            "",
-            "<div>{}: {}</div>",
-            ((_rate_label(rates, tax), money.format_amount(tax["amount"], item.currency)) for tax in item.taxes or []),
-        )
-        rows.append(
-            (
-                name,
-                item.quantity,
-                _money(unit, item.currency),
-                money.format_amount(item.amount, item.currency),
-                taxes or "—",
-            )
-        )
-    return html_table(
-        "kassa-invoice-lines-table",
-        [_("Description"), _("Quantity"), _("Unit price"), _("Amount"), _("Taxes")],
-        rows,
-    )
-
-
-def totals_table(invoice: Invoice) -> str:
-    currency = invoice.currency
-    rates = _rate_names(invoice)
-    rows = [(gettext("Subtotal"), money.format_amount(invoice.subtotal, currency))]
-    for tax in invoice.total_taxes or []:
-        label = gettext("%(rate)s on %(amount)s") % {
-            "rate": _rate_label(rates, tax),
-            "amount": money.format_amount(tax["taxable_amount"], currency),
-        }
-        rows.append((label, money.format_amount(tax["amount"], currency)))
-    rows += [
-        (gettext("Total"), money.format_amount(invoice.total, currency)),
-        (gettext("Amount paid"), money.format_amount(invoice.amount_paid, currency)),
-        (gettext("Amount remaining"), money.format_amount(invoice.amount_remaining, currency)),
-    ]
-    body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
-    return format_html('<table class="kassa-table" id="kassa-invoice-totals"><tbody>{}</tbody></table>', body)
-
-
-def _address_lines(address: dict | None) -> list[str]:
-    address = address or {}
-    city = " ".join(part for part in (address.get("postal_code"), address.get("city")) if part)
-    return [
-        part
-        for part in (address.get("line1"), address.get("line2"), city, address.get("state"), address.get("country"))
-        if part
-    ]
-
-
-def seller_block(invoice: Invoice) -> str:
-    issuer = invoice.issuer
-    if not issuer:
-        url = reverse("admin:billing_invoicesettings_changelist")
-        return format_html(
-            '{} <a href="{}">{}</a>',
-            gettext("Copied from your invoice settings when the invoice is finalized."),
-            url,
-            gettext("Invoice settings"),
-        )
-    lines = [issuer.get("legal_name"), *_address_lines(issuer.get("address"))]
-    if issuer.get("vat_number"):
-        lines.append(gettext("VAT number: %(number)s") % {"number": issuer["vat_number"]})
-    if issuer.get("support_email"):
-        lines.append(issuer["support_email"])
-    return format_html_join("", "<div>{}</div>", ((line,) for line in lines if line)) or "—"
-
-
-def bill_to_block(invoice: Invoice) -> str:
-    customer = format_html("<div>{}</div>", admin_link(invoice.customer, _customer_label(invoice.customer)))
-    if invoice.status == S.DRAFT:
-        return customer
-    lines = [invoice.customer_name, invoice.customer_email, *_address_lines(invoice.customer_address)]
-    return format_html("{}{}", customer, format_html_join("", "<div>{}</div>", ((line,) for line in lines if line)))
-
-
-PAYMENT_STATUS = {
-    InvoicePayment.Status.OPEN: _("In progress"),
-    InvoicePayment.Status.PAID: _("Paid"),
-    InvoicePayment.Status.CANCELED: _("Canceled"),
-}
-
-
-def payments_table(invoice: Invoice) -> str:
-    payments = list(invoice.payments.select_related("payment_intent").order_by("pk"))
-    rows = [
-        (
-            admin_link(payment.payment_intent) if payment.payment_intent else "—",
-            status_badge(payment.payment_intent) if payment.payment_intent else PAYMENT_STATUS[payment.status],
-            money.format_amount(payment.amount_requested, payment.currency),
-            _money(payment.amount_paid, payment.currency),
-            when(payment.created),
-        )
-        for payment in payments
-    ]
-    if invoice.paid_out_of_band:
-        rows.append(
-            (
-                gettext("Paid outside Kassa"),
-                invoice.out_of_band_note or "—",
-                "—",
-                "—",
-                when(invoice.paid_at),
-            )
-        )
-    if not rows:
-        return gettext("None yet")
-    return html_table(
-        "kassa-invoice-payments",
-        [_("Payment"), _("Status"), _("Amount"), _("Paid"), _("When")],
-        rows,
-    )
-
-
-def timeline(invoice: Invoice) -> list[tuple[datetime, str, str]]:
-    """(when, what, details) of the invoice's transitions, oldest first; a scheduled finalization last."""
-    entries = [(invoice.created, gettext("Created"), "")]
-    if invoice.finalized_at:
-        entries.append((invoice.finalized_at, gettext("Finalized"), invoice.number or ""))
-    if invoice.sent_at:
-        entries.append((invoice.sent_at, gettext("Sent"), invoice.customer_email or ""))
-    for payment in invoice.payments.select_related("payment_intent").order_by("pk"):
-        details = payment.payment_intent.public_id if payment.payment_intent else ""
-        entries.append((payment.created, gettext("Payment attempted"), details))
-    if invoice.overdue_at:
-        entries.append((invoice.overdue_at, gettext("Overdue"), ""))
-    if invoice.marked_uncollectible_at:
-        entries.append((invoice.marked_uncollectible_at, gettext("Marked uncollectible"), ""))
-    if invoice.paid_at:
-        what = gettext("Paid outside Kassa") if invoice.paid_out_of_band else gettext("Paid")
-        entries.append((invoice.paid_at, what, invoice.out_of_band_note if invoice.paid_out_of_band else ""))
-    if invoice.voided_at:
-        entries.append((invoice.voided_at, gettext("Voided"), ""))
-    entries.sort(key=lambda entry: entry[0])
-    if invoice.last_finalization_error:
-        entries.append((None, gettext("Automatic finalization failed"), invoice.last_finalization_error["message"]))
-    if invoice.status == S.DRAFT and invoice.auto_advance and invoice.automatically_finalizes_at:
-        entries.append((invoice.automatically_finalizes_at, gettext("Finalizes automatically"), ""))
-    return entries
-
-
 # --- invoices ----------------------------------------------------------------------------------------------
 
 
@@ -549,7 +291,7 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
 
     @admin.display(description=_("Customer"), ordering="customer__email")
     def customer_display(self, invoice):
-        return _customer_label(invoice.customer)
+        return customer_label(invoice.customer)
 
     @admin.display(description=_("Status"), ordering="status")
     def status_display(self, invoice):
@@ -565,7 +307,7 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
 
     @admin.display(description=_("Due"), ordering="due_date")
     def due_display(self, invoice):
-        return _date(invoice.due_date)
+        return day(invoice.due_date)
 
     # --- the page's sections -----------------------------------------------------------------------
     @admin.display(description=_("Bill to"))
@@ -702,8 +444,8 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
                 "customers": Customer.objects.filter(merchant=merchant, livemode=livemode, deleted=False).order_by(
                     "email", "pk"
                 ),
-                "prices": _prices(merchant, livemode, obj.currency if obj is not None else None),
-                "tax_rates": _tax_rates(merchant, livemode),
+                "prices": prices_for(merchant, livemode, obj.currency if obj is not None else None),
+                "tax_rates": tax_rates_for(merchant, livemode),
             }
         kwargs["form"] = type("InvoiceForm", (InvoiceForm,), attrs)
         return super().get_form(request, obj, change, **kwargs)
@@ -850,7 +592,7 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
         self.message_user(
             request,
             gettext("Draft invoice %(invoice)s created for %(customer)s. Finalize it to give it its number.")
-            % {"invoice": obj.public_id, "customer": _customer_label(obj.customer)},
+            % {"invoice": obj.public_id, "customer": customer_label(obj.customer)},
         )
         return HttpResponseRedirect(reverse("admin:billing_invoice_change", args=[obj.pk]))
 
@@ -909,7 +651,7 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
             invoice = services.invoice_send(invoice=invoice, now=timezone.now())
             return gettext("Invoice %(number)s sent to %(email)s.") % {
                 "number": invoice.number,
-                "email": invoice.customer_email or _customer_label(invoice.customer),
+                "email": invoice.customer_email or customer_label(invoice.customer),
             }
 
         return self.button_view(request, pk, act)
@@ -968,203 +710,6 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
         return TemplateResponse(request, "admin/billing/invoice_mark_paid.html", context)
 
 
-# --- invoice items ------------------------------------------------------------------------------------------
-
-
-class PendingFilter(admin.SimpleListFilter):
-    title = _("invoice")
-    parameter_name = "pending"
-
-    def lookups(self, request, model_admin):
-        return [("1", _("Pending")), ("0", _("On an invoice"))]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("0", "1"):
-            return queryset.filter(invoice__isnull=self.value() == "1")
-        return queryset
-
-
-class InvoiceItemForm(forms.ModelForm):
-    customer = CustomerChoiceField(queryset=Customer.objects.none(), label=_("Customer"))
-    price = PriceChoiceField(
-        queryset=Price.objects.none(),
-        required=False,
-        label=_("Price"),
-        help_text=_("A one-time price of your catalogue…"),
-    )
-    unit_amount = MoneyField(
-        required=False,
-        minimum=0,
-        label=_("Or a unit price"),
-        help_text=_("…or a unit price in the currency's own units (12.50 EUR, 1500 JPY), with a description."),
-    )
-    quantity = forms.IntegerField(min_value=1, max_value=money.MAX_AMOUNT, initial=1, label=_("Quantity"))
-    description = forms.CharField(required=False, max_length=500, label=_("Description"))
-    tax_rates = TaxRatesField(queryset=TaxRate.objects.none(), required=False, label=_("Tax rates"))
-
-    customers = Customer.objects.none()
-    prices = Price.objects.none()
-    tax_rates_choices = TaxRate.objects.none()
-
-    class Meta:
-        model = InvoiceItem
-        fields: list[str] = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:  # a draft keeps its customer and currency; pending items join new invoices only
-            for name in ("customer", "currency", "include_pending"):
-                self.fields.pop(name, None)
-        if "customer" in self.fields:
-            self.fields["customer"].queryset = self.customers
-            self.fields["price"].queryset = self.prices
-            self.fields["tax_rates"].queryset = self.tax_rates_choices
-
-    def clean(self):
-        data = super().clean()
-        typed = data.get("unit_amount") is not None or "unit_amount" in self.errors
-        if data.get("price") is not None and typed:
-            raise forms.ValidationError(_("Pick a price or type a unit price, not both."))
-        if data.get("price") is None and not typed:
-            raise forms.ValidationError(_("Pick a price, or type a description and a unit price."))
-        if typed and not (data.get("description") or "").strip():
-            self.add_error("description", _("Say what this line is for."))
-        return data
-
-
-ITEM_FIELD_MAP = {"pricing[price]": "price", "amount": "unit_amount", "currency": "unit_amount"}
-
-
-@admin.register(InvoiceItem)
-class InvoiceItemAdmin(AmountSearchMixin, ScopedAdmin):
-    form = InvoiceItemForm
-    list_display = ["description_display", "amount_display", "customer_display", "invoice_display", "created"]
-    list_display_links = ["description_display"]
-    list_filter = [PendingFilter, CreatedRangeFilter]
-    search_fields = [
-        "=public_id",
-        "customer__email",
-        "=customer__public_id",
-        "description",
-        "=invoice__public_id",
-        "invoice__number",
-    ]
-    search_help_text = _("An email, a description, an invoice number, an id (ii_…, cus_…, in_…) or an amount.")
-    list_select_related = ["customer", "invoice", "price__product"]
-    ADD_FIELDS = ["customer", "price", "unit_amount", "quantity", "description", "tax_rates"]
-    SHOWN = [
-        "public_id",
-        "customer_display",
-        "invoice_display",
-        "description_display",
-        "unit_display",
-        "quantity",
-        "amount_display",
-        "taxes_display",
-        "livemode",
-        "created",
-    ]
-
-    @admin.display(description=_("Description"))
-    def description_display(self, item):
-        return item.description or (item.price.product.name if item.price_id else item.public_id)
-
-    @admin.display(description=_("Amount"), ordering="amount")
-    def amount_display(self, item):
-        return money.format_amount(item.amount, item.currency)
-
-    @admin.display(description=_("Unit price"))
-    def unit_display(self, item):
-        if item.unit_amount is not None:
-            return money.format_amount(item.unit_amount, item.currency)
-        if item.quantity and item.amount % item.quantity == 0:
-            return money.format_amount(item.amount // item.quantity, item.currency)
-        return "—"
-
-    @admin.display(description=_("Customer"), ordering="customer__email")
-    def customer_display(self, item):
-        return admin_link(item.customer, _customer_label(item.customer))
-
-    @admin.display(description=_("Invoice"))
-    def invoice_display(self, item):
-        if item.invoice_id is None:
-            return gettext("Pending")
-        return admin_link(item.invoice, str(item.invoice))
-
-    @admin.display(description=_("Taxes"))
-    def taxes_display(self, item):
-        if not item.taxes:
-            return ", ".join(str(rate) for rate in item.tax_rates.all()) or "—"
-        rates = {
-            r.public_id: r
-            for r in TaxRate.objects.filter(merchant=item.merchant, public_id__in=[t["tax_rate"] for t in item.taxes])
-        }
-        return format_html_join(
-            "",
-            "<div>{}: {}</div>",
-            ((_rate_label(rates, tax), money.format_amount(tax["amount"], item.currency)) for tax in item.taxes),
-        )
-
-    def get_fields(self, request, obj=None):
-        return self.ADD_FIELDS if obj is None else self.SHOWN
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.SHOWN
-
-    def has_change_permission(self, request, obj=None):
-        return False  # an item's page is read-only; a draft's lines are edited on the invoice
-
-    def has_delete_permission(self, request, obj=None):
-        editable = obj is None or obj.invoice_id is None or obj.invoice.status == S.DRAFT
-        return self._can_write(request) and editable
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        scope = self.scope(request)
-        if obj is None and scope is not None and scope.merchant is not None:
-            merchant, livemode = scope.merchant, scope.livemode
-            kwargs["form"] = type(
-                "InvoiceItemForm",
-                (InvoiceItemForm,),
-                {
-                    "customers": Customer.objects.filter(merchant=merchant, livemode=livemode, deleted=False),
-                    "prices": _prices(merchant, livemode),
-                    "tax_rates_choices": _tax_rates(merchant, livemode),
-                },
-            )
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        scope = self.scope(request)
-        if scope and scope.merchant is not None:
-            initial.setdefault("unit_amount", scope.merchant.default_currency)
-        return initial
-
-    def save_via_service(self, request, form, change):
-        data = form.cleaned_data
-        merchant, livemode = self.current(request)
-        args = {
-            "quantity": data["quantity"],
-            "description": (data.get("description") or "").strip() or None,
-            "tax_rates": list(data.get("tax_rates") or []),
-        }
-        if data.get("price") is not None:
-            args["price"] = data["price"]
-        else:
-            args["amount"] = data["unit_amount"].amount * data["quantity"]
-            args["currency"] = data["unit_amount"].currency
-        with errors_on_fields(ITEM_FIELD_MAP):
-            return services.invoice_item_create(
-                merchant=merchant, livemode=livemode, customer=data["customer"], now=timezone.now(), **args
-            )
-
-    def save_related(self, request, form, formsets, change):
-        """Nothing: the service set the item's tax rates."""
-
-    def delete_model(self, request, obj):
-        services.invoice_item_delete(item=obj)
-
-
 # --- CSV export: stable English headers -----------------------------------------------------------------------
 
 InvoiceAdmin.csv_columns = [
@@ -1209,7 +754,7 @@ def _customer_invoices(customer, *, new_link: bool = False) -> str:
                 admin_link(invoice, str(invoice)),
                 invoice_status_badge(invoice, now),
                 money.format_amount(invoice.total, invoice.currency),
-                _date(invoice.due_date),
+                day(invoice.due_date),
                 when(invoice.created),
             )
             for invoice in invoices

@@ -30,7 +30,7 @@ def test_an_invoice_with_two_lines_is_made_and_finalized(page, kassa_url):
     m = shop.merchant
     customer = factories.customer(m, email="ada@example.com", name="Ada Lovelace")
     tea = factories.price(m, unit_amount=1250, currency="eur", product=factories.product(m, name="Green tea"))
-    vat = services.tax_rate_create(merchant=m, livemode=False, display_name="TVA", percentage="20", inclusive=False)
+    services.tax_rate_create(merchant=m, livemode=False, display_name="TVA", percentage="20", inclusive=False)
     page.route(re.compile(r"^http://[^/?]+/admin/"), _with_strict_csp)
     refused = csp_violations(page)
 
@@ -71,7 +71,8 @@ def test_an_invoice_with_two_lines_is_made_and_finalized(page, kassa_url):
     page.click("#kassa-invoice-finalize button")
     page.wait_for_url(f"{kassa_url}/admin/billing/invoice/{invoice.pk}/change/")
     invoice.refresh_from_db()
-    assert invoice.status == "open" and invoice.number
+    assert invoice.status == "open"
+    assert invoice.number
     expect(page.locator(".messagelist")).to_contain_text(f"Invoice {invoice.number} finalized")
     expect(page.locator("#content h2, #content .readonly").first).to_be_visible()
     expect(page.locator("#content")).to_contain_text(invoice.number)

@@ -10,8 +10,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from billing.catalogue import services as catalogue
 from billing.invoices import services
 from billing.models import Invoice, InvoiceItem
+from merchants import services as merchant_services
 from merchants.models import Membership
 from tests import factories
 from webhooks.models import Event
@@ -116,7 +118,8 @@ def test_an_invoice_made_with_lines_and_taxes_shows_its_totals_in_major_units(cl
     client.force_login(eur_shop.owner)
     add = client.get(f"{INVOICES}add/")
     assert add.status_code == 200
-    assert 'name="lines-0-price"' in add.text and 'name="lines-2-unit_amount"' in add.text
+    assert 'name="lines-0-price"' in add.text
+    assert 'name="lines-2-unit_amount"' in add.text
     assert "Green tea — 12.50 EUR" in add.text
     assert 'value="30"' in add.text  # days until due: the merchant's default
     assert "kassa/invoice-lines.js" in add.text
@@ -127,7 +130,7 @@ def test_an_invoice_made_with_lines_and_taxes_shows_its_totals_in_major_units(cl
     assert response["Location"] == _page(invoice)
     assert (invoice.status, invoice.currency, invoice.collection_method) == ("draft", "eur", "send_invoice")
     assert invoice.description == "Thank you for your order."
-    # 2 × 12.50 at 5.5 % (its own rate) + 100.00 at the invoice's default 20 %.
+    # 2 x 12.50 at 5.5 % (its own rate) + 100.00 at the invoice's default 20 %.
     assert (invoice.subtotal, invoice.total) == (12500, 12500 + 138 + 2000)
     items = list(InvoiceItem.objects.filter(invoice=invoice).order_by("pk"))
     assert [(i.amount, i.quantity, i.description) for i in items] == [
@@ -138,16 +141,21 @@ def test_an_invoice_made_with_lines_and_taxes_shows_its_totals_in_major_units(cl
 
     page = client.get(_page(invoice)).text
     assert "Draft" in page
-    assert "Subtotal" in page and "125.00 EUR" in page
-    assert "TVA 20 % on 100.00 EUR" in page and "20.00 EUR" in page
-    assert "TVA réduite 5.5 % on 25.00 EUR" in page and "1.38 EUR" in page
+    assert "Subtotal" in page
+    assert "125.00 EUR" in page
+    assert "TVA 20 % on 100.00 EUR" in page
+    assert "20.00 EUR" in page
+    assert "TVA réduite 5.5 % on 25.00 EUR" in page
+    assert "1.38 EUR" in page
     assert "146.38 EUR" in page
     assert 'id="kassa-invoice-finalize"' in page
     # Its lines are on the form, to change while it is a draft.
     assert 'name="lines-1-unit_amount" value="100.00"' in page
 
     listing = client.get(INVOICES).text
-    assert invoice.public_id in listing and "146.38 EUR" in listing and "ada@example.com" in listing
+    assert invoice.public_id in listing
+    assert "146.38 EUR" in listing
+    assert "ada@example.com" in listing
 
 
 def test_finalize_gives_the_number_and_the_page_shows_it(client, eur_shop, made):
@@ -155,7 +163,8 @@ def test_finalize_gives_the_number_and_the_page_shows_it(client, eur_shop, made)
     client.force_login(eur_shop.owner)
     response = client.post(_button(invoice, "finalize"), follow=True)
     invoice.refresh_from_db()
-    assert invoice.status == "open" and invoice.number
+    assert invoice.status == "open"
+    assert invoice.number
     assert f"Invoice {invoice.number} finalized: it is open." in response.text
     page = client.get(_page(invoice)).text
     assert invoice.number in page
@@ -163,9 +172,10 @@ def test_finalize_gives_the_number_and_the_page_shows_it(client, eur_shop, made)
     assert f"/invoices/{invoice.token}" in page  # the hosted page, copyable, and its PDF
     assert f"/invoices/{invoice.token}/pdf" in page
     assert 'id="kassa-invoice-finalize"' not in page
-    assert 'id="kassa-invoice-send"' in page and 'id="kassa-invoice-void"' in page
+    assert 'id="kassa-invoice-send"' in page
+    assert 'id="kassa-invoice-void"' in page
     assert 'name="lines-0-price"' not in page  # a record now: no form
-    assert "Teahouse" in page or "Copied from your invoice settings" not in page
+    assert "Teahouse" in page  # the seller as issued (its legal name is the merchant's until set)
     # Finalizing twice: the service says no, the page says why.
     again = client.post(_button(invoice, "finalize"), follow=True)
     assert "already finalized" in again.text
@@ -179,14 +189,20 @@ def test_mark_paid_out_of_band_with_a_note(client, eur_shop, made):
     page = client.get(_page(invoice)).text
     assert f"{INVOICES}{invoice.pk}/mark-paid/" in page
     form = client.get(_button(invoice, "mark-paid"))
-    assert form.status_code == 200 and "25.00 EUR" in form.text
+    assert form.status_code == 200
+    assert "25.00 EUR" in form.text
     response = client.post(_button(invoice, "mark-paid"), {"note": "Bank transfer VIR-42"}, follow=True)
     invoice.refresh_from_db()
-    assert (invoice.status, invoice.paid_out_of_band, invoice.out_of_band_note) == ("paid", True, "Bank transfer VIR-42")
+    assert (invoice.status, invoice.paid_out_of_band, invoice.out_of_band_note) == (
+        "paid",
+        True,
+        "Bank transfer VIR-42",
+    )
     assert (invoice.amount_paid, invoice.amount_remaining) == (2500, 0)
     assert f"Invoice {invoice.number} marked paid outside Kassa." in response.text
     page = client.get(_page(invoice)).text
-    assert "Paid outside Kassa" in page and "Bank transfer VIR-42" in page
+    assert "Paid outside Kassa" in page
+    assert "Bank transfer VIR-42" in page
     assert f"{INVOICES}{invoice.pk}/mark-paid/" not in page
     assert 'id="kassa-invoice-void"' not in page
     # Paid once: the form says so instead of marking it again.
@@ -201,13 +217,15 @@ def test_void_and_uncollectible(client, eur_shop, made):
     invoice.refresh_from_db()
     assert invoice.status == "uncollectible"
     page = client.get(_page(invoice)).text
-    assert 'id="kassa-invoice-uncollectible"' not in page and 'id="kassa-invoice-void"' in page
+    assert 'id="kassa-invoice-uncollectible"' not in page
+    assert 'id="kassa-invoice-void"' in page
     response = client.post(_button(invoice, "void"), follow=True)
     assert f"Invoice {invoice.number} voided." in response.text
     invoice.refresh_from_db()
     assert invoice.status == "void"
     page = client.get(_page(invoice)).text
-    assert "Void" in page and "Voided" in page  # the status, and the timeline
+    assert "Void" in page
+    assert "Voided" in page
     for button in ("finalize", "send", "pay", "void", "uncollectible"):
         assert f'id="kassa-invoice-{button}"' not in page
     # A void invoice refuses what its page no longer offers.
@@ -227,22 +245,22 @@ def test_send_records_it(client, eur_shop, made):
 
 
 def test_pay_now_charges_the_default_card(client, eur_shop, made, card_token, stripe_backend):
-    factories_services = __import__("merchants.services", fromlist=["processor_credential_set"])
-    factories_services.processor_credential_set(
+    merchant_services.processor_credential_set(
         merchant=eur_shop.merchant, livemode=False, secret_key="sk_test_teahouse", publishable_key="pk_test_teahouse"
     )
     customer = made["customer"]
     card = factories.saved_card(customer, card_token)
-    billing = __import__("billing.catalogue.services", fromlist=["customer_update"])
-    billing.customer_update(customer=customer, default_payment_method=card)
+    catalogue.customer_update(customer=customer, default_payment_method=card)
     invoice = _open(eur_shop, made, collection_method="charge_automatically", days_until_due=None)
     client.force_login(eur_shop.owner)
     page = client.get(_page(invoice)).text
-    assert 'id="kassa-invoice-pay"' in page and 'id="kassa-invoice-send"' not in page
+    assert 'id="kassa-invoice-pay"' in page
+    assert 'id="kassa-invoice-send"' not in page
     response = client.post(_button(invoice, "pay"), follow=True)
     assert f"Invoice {invoice.number} paid with the customer&#x27;s card." in response.text
     invoice.refresh_from_db()
-    assert invoice.status == "paid" and invoice.amount_paid == 2500
+    assert invoice.status == "paid"
+    assert invoice.amount_paid == 2500
     payment = invoice.payments.get().payment_intent
     page = client.get(_page(invoice)).text
     assert f"/admin/billing/paymentintent/{payment.pk}/change/" in page  # the payment, linked
@@ -269,8 +287,8 @@ def test_bad_input_shows_the_error_and_writes_nothing(client, eur_shop, made):
         {"price": str(made["dollar_tea"].pk), "quantity": "1"},
     )
     assert response.status_code == 200
-    assert "Line 2:" in response.text and "USD" in response.text
-    assert 'value="2"' not in response.text or "lines-1" in response.text
+    assert "Line 2:" in response.text
+    assert "USD" in response.text
     assert Invoice.objects.count() == 0
     assert InvoiceItem.objects.count() == 0
     assert Event.objects.count() == events
@@ -328,7 +346,8 @@ def test_an_open_invoice_cannot_be_edited_or_deleted(client, eur_shop, made):
     assert client.post(_page(invoice), {"description": "changed", "_save": "Save"}).status_code == 403
     assert client.post(f"{INVOICES}{invoice.pk}/delete/", {"post": "yes"}).status_code == 403
     invoice.refresh_from_db()
-    assert invoice.status == "open" and invoice.description is None
+    assert invoice.status == "open"
+    assert invoice.description is None
 
 
 def test_viewers_read_and_cannot_act(client, eur_shop, made):
@@ -339,9 +358,11 @@ def test_viewers_read_and_cannot_act(client, eur_shop, made):
     assert client.get(INVOICES).status_code == 200
     page = client.get(_page(draft)).text
     assert "25.00 EUR" in page
-    assert 'name="lines-0-price"' not in page and 'id="kassa-invoice-finalize"' not in page
+    assert 'name="lines-0-price"' not in page
+    assert 'id="kassa-invoice-finalize"' not in page
     page = client.get(_page(open_)).text
-    assert 'id="kassa-invoice-void"' not in page and "mark-paid" not in page
+    assert 'id="kassa-invoice-void"' not in page
+    assert "mark-paid" not in page
     assert client.get(f"{INVOICES}add/").status_code == 403
     assert client.post(f"{INVOICES}add/", _form(made, *_two_lines(made))).status_code == 403
     for invoice, button in ((draft, "finalize"), (open_, "void"), (open_, "send"), (open_, "uncollectible")):
@@ -357,7 +378,8 @@ def test_another_merchant_and_the_other_mode_see_nothing(client, eur_shop, made,
     open_ = _open(eur_shop, made)
     client.force_login(other_shop.owner)
     listing = client.get(INVOICES).text
-    assert draft.public_id not in listing and open_.number not in listing
+    assert draft.public_id not in listing
+    assert open_.number not in listing
     for invoice in (draft, open_):
         assert client.get(_page(invoice), follow=True).redirect_chain == [("/admin/", 302)]
     for button in ("finalize", "send", "void", "uncollectible", "pay", "mark-paid"):
@@ -366,7 +388,8 @@ def test_another_merchant_and_the_other_mode_see_nothing(client, eur_shop, made,
     assert {i.status for i in Invoice.objects.all()} == {"draft", "open"}
     # A's customer is not B's to invoice.
     response = client.post(f"{INVOICES}add/", _form(made))
-    assert response.status_code == 200 and Invoice.objects.filter(merchant=other_shop.merchant).count() == 0
+    assert response.status_code == 200
+    assert Invoice.objects.filter(merchant=other_shop.merchant).count() == 0
 
     client.force_login(eur_shop.owner)
     client.post("/admin/switch/mode/", {"livemode": "1"})
@@ -385,7 +408,9 @@ def test_the_list_filters_searches_and_exports(client, eur_shop, made):
     client.force_login(eur_shop.owner)
 
     listing = client.get(INVOICES).text
-    assert "Scheduled" in listing and "finalizes" in listing and "Overdue" in listing
+    assert "Scheduled" in listing
+    assert "finalizes" in listing
+    assert "Overdue" in listing
 
     def shown(**query):
         text = client.get(INVOICES, query).text
@@ -426,7 +451,9 @@ def test_invoice_items_pending_and_invoiced(client, eur_shop, made):
     assert (item.invoice, item.amount, item.currency, item.quantity) == (None, 1500, "eur", 2)
     assert list(item.tax_rates.all()) == [made["vat"]]
     listing = client.get(ITEMS, {"pending": "1"}).text
-    assert "Extra cups" in listing and "15.00 EUR" in listing and "Pending" in listing
+    assert "Extra cups" in listing
+    assert "15.00 EUR" in listing
+    assert "Pending" in listing
     # Neither a price nor an amount: said on the form, nothing written.
     response = client.post(f"{ITEMS}add/", {"customer": str(made["customer"].pk), "quantity": "1"})
     assert "Pick a price, or type a description and a unit price." in response.text
@@ -436,12 +463,18 @@ def test_invoice_items_pending_and_invoiced(client, eur_shop, made):
     response = _create(client, made, include_pending="on")
     invoice = Invoice.objects.get()
     item.refresh_from_db()
-    assert item.invoice == invoice and invoice.total == 1800
+    assert item.invoice == invoice
+    assert invoice.total == 1800
     assert invoice.public_id in client.get(ITEMS, {"pending": "0"}).text
 
     pending = services.invoice_item_create(
-        merchant=eur_shop.merchant, livemode=False, customer=made["customer"], now=timezone.now(), amount=300,
-        currency="eur", description="Spoon",
+        merchant=eur_shop.merchant,
+        livemode=False,
+        customer=made["customer"],
+        now=timezone.now(),
+        amount=300,
+        currency="eur",
+        description="Spoon",
     )
     assert client.get(f"{ITEMS}{pending.pk}/delete/").status_code == 200
     client.post(f"{ITEMS}{pending.pk}/delete/", {"post": "yes"})
@@ -452,7 +485,9 @@ def test_the_customers_page_lists_their_invoices_and_cards(client, eur_shop, mad
     open_ = _open(eur_shop, made)
     client.force_login(eur_shop.owner)
     page = client.get(f"/admin/billing/customer/{made['customer'].pk}/change/").text
-    assert 'id="kassa-customer-invoices"' in page and open_.number in page and "25.00 EUR" in page
+    assert 'id="kassa-customer-invoices"' in page
+    assert open_.number in page
+    assert "25.00 EUR" in page
     assert 'id="kassa-customer-cards"' not in page or "None yet" in page
     assert f"{INVOICES}add/?customer={made['customer'].pk}" in page
     add = client.get(f"{INVOICES}add/", {"customer": made["customer"].pk}).text
