@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from kassa import money
@@ -30,14 +30,14 @@ S = Invoice.Status
 
 # --- statuses in Stripe's words ------------------------------------------------------------------
 
-DISPLAY_STATUSES = {
-    "draft": _("Draft"),
-    "scheduled": _("Scheduled"),
-    "open": _("Open"),
-    "overdue": _("Overdue"),
-    "paid": _("Paid"),
-    "void": _("Void"),
-    "uncollectible": _("Uncollectible"),
+DISPLAY_STATUSES = {  # "invoice status": French agrees them with "facture" (Payée, not the payment's Payé)
+    "draft": pgettext_lazy("invoice status", "Draft"),
+    "scheduled": pgettext_lazy("invoice status", "Scheduled"),
+    "open": pgettext_lazy("invoice status", "Open"),
+    "overdue": pgettext_lazy("invoice status", "Overdue"),
+    "paid": pgettext_lazy("invoice status", "Paid"),
+    "void": pgettext_lazy("invoice status", "Void"),
+    "uncollectible": pgettext_lazy("invoice status", "Uncollectible"),
 }
 
 
@@ -275,7 +275,7 @@ def payments_table(invoice: Invoice) -> str:
 
 def timeline(invoice: Invoice) -> list[tuple[datetime, str, str]]:
     """(when, what, details) of the invoice's transitions, oldest first; a scheduled finalization last."""
-    entries = [(invoice.created, gettext("Created"), "")]
+    entries = [(invoice.created, pgettext("invoice status", "Created"), "")]
     if invoice.finalized_at:
         entries.append((invoice.finalized_at, gettext("Finalized"), invoice.number or ""))
     if invoice.sent_at:
@@ -288,7 +288,7 @@ def timeline(invoice: Invoice) -> list[tuple[datetime, str, str]]:
     if invoice.marked_uncollectible_at:
         entries.append((invoice.marked_uncollectible_at, gettext("Marked uncollectible"), ""))
     if invoice.paid_at:
-        what = gettext("Paid outside Kassa") if invoice.paid_out_of_band else gettext("Paid")
+        what = gettext("Paid outside Kassa") if invoice.paid_out_of_band else pgettext("invoice status", "Paid")
         entries.append((invoice.paid_at, what, invoice.out_of_band_note if invoice.paid_out_of_band else ""))
     if invoice.voided_at:
         entries.append((invoice.voided_at, gettext("Voided"), ""))

@@ -488,7 +488,11 @@ class InvoiceAdmin(AmountSearchMixin, CsvExportMixin, ScopedAdmin):
         if invoice.status == S.OPEN:
             add("uncollectible", _("Mark uncollectible"))
         if invoice.status in (S.OPEN, S.UNCOLLECTIBLE):
-            add("void", _("Void"), confirm=_("Void this invoice? It keeps its number and takes no payment any more."))
+            add(
+                "void",
+                _("Void invoice"),
+                confirm=_("Void this invoice? It keeps its number and takes no payment any more."),
+            )
         return actions
 
     # --- writes -------------------------------------------------------------------------------------

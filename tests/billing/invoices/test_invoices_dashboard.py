@@ -492,3 +492,18 @@ def test_the_customers_page_lists_their_invoices_and_cards(client, eur_shop, mad
     assert f"{INVOICES}add/?customer={made['customer'].pk}" in page
     add = client.get(f"{INVOICES}add/", {"customer": made["customer"].pk}).text
     assert f'<option value="{made["customer"].pk}" selected>' in add
+
+
+def test_the_invoice_pages_in_french(client, eur_shop, made):
+    invoice = _open(eur_shop, made)
+    client.force_login(eur_shop.owner)
+    client.post(_button(invoice, "mark-paid"), {"note": "Virement"})
+    page = client.get(_page(invoice), HTTP_ACCEPT_LANGUAGE="fr").text
+    for words in ("Payée", "Sous-total", "Reste à payer", "Payée hors de Kassa", "Facturé à", "Chronologie"):
+        assert words in page, words
+    listing = client.get(INVOICES, HTTP_ACCEPT_LANGUAGE="fr").text
+    assert "Payée" in listing
+    assert "Programmée" in listing  # the status filter's choices
+    add = client.get(f"{INVOICES}add/", HTTP_ACCEPT_LANGUAGE="fr").text
+    assert "Ajouter une ligne" in add
+    assert "Envoyer la facture par e-mail avec un lien pour la payer" in add
