@@ -72,6 +72,15 @@ RESOURCES = (
     Resource("PaymentIntents", "payment_intents_", (("PaymentIntent", "PaymentIntent", "payment_intents_retrieve"),)),
     Resource("Refunds", "refunds_", (("Refund", "Refund", "refunds_retrieve"),)),
     Resource("Tax rates", "tax_rates_", (("TaxRate", "TaxRate", "tax_rates_retrieve"),)),
+    Resource("Invoice items", "invoiceitems_", (("InvoiceItem", "InvoiceItem", "invoiceitems_retrieve"),)),
+    Resource(
+        "Invoices",
+        "invoices_",
+        (
+            ("Invoice", "Invoice", "invoices_retrieve"),
+            ("InvoiceLineItem (an invoice's lines)", "InvoiceLineItem", "invoices_line_items"),
+        ),
+    ),
     Resource(
         "Webhook endpoints",
         "webhook_endpoints_",

@@ -409,6 +409,16 @@ SPECTACULAR_SETTINGS = {
             "the old one.",
         },
         {
+            "name": "Invoice Items",
+            "description": "Lines to bill a customer: pending on the customer until an invoice takes them, or "
+            "added to a draft invoice. Priced by a one-time price or by an amount.",
+        },
+        {
+            "name": "Invoices",
+            "description": "Bills to a customer, from draft to open (numbered without gaps when finalized) to "
+            "paid, void or uncollectible; charged on a saved card or sent with a link to pay by a due date.",
+        },
+        {
             "name": "Payment Links",
             "description": "A shareable URL to a hosted payment page for some prices: no code needed on your "
             "side. Each payer who opens it gets a checkout session.",

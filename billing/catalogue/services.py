@@ -6,6 +6,7 @@ the API would refuse or fail to render.
 """
 
 import re
+
 from django.db import transaction
 
 from kassa import metadata, money, validators

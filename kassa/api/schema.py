@@ -281,7 +281,7 @@ def _resource(operation_id: str) -> str:
         "invoices_pay": "invoices",
         "invoices_void": "invoices",
         "invoices_mark_uncollectible": "invoices",
-        "invoices_lines": "invoices",
+        "invoices_line_items": "invoices",
     }
     return special.get(operation_id) or operation_id.rsplit("_", 1)[0]
 

@@ -42,7 +42,7 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "invoices_pay": "InvoicePayParams",
     "invoices_void": "InvoiceVoidInvoiceParams",
     "invoices_mark_uncollectible": "InvoiceMarkUncollectibleParams",
-    "invoices_lines": "InvoiceLineItemListParams",
+    "invoices_line_items": "InvoiceLineItemListParams",
     "customers_list": "CustomerListParams",
     "customers_create": "CustomerCreateParams",
     "customers_retrieve": "CustomerRetrieveParams",

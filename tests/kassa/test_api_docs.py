@@ -34,7 +34,7 @@ INTERNAL = re.compile(
     r"StripeView|[Ss]erializer|docstring|queryset|selector|drf-spectacular|services\.py|(?<!`)``(?!`)"
 )
 # The ids in the examples, found to be replaced with real objects' (a price_data key is not an id: 20+ characters).
-EXAMPLE_ID = re.compile(r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr)_[A-Za-z0-9]{20,}\b|\btok_visa\b")
+EXAMPLE_ID = re.compile(r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii)_[A-Za-z0-9]{20,}\b|\btok_visa\b")
 # Fields an example may carry beyond the schema: none (the create answer of a webhook endpoint has its own
 # schema with the secret).
 EXTRA_FIELDS: frozenset = frozenset()
@@ -214,7 +214,7 @@ ERROR_TYPES = {
     "429": {"rate_limit_error"},
     "500": {"api_error"},
 }
-CHARGES_CARDS = {"payment_intents_create", "payment_intents_confirm", "payment_methods_create"}
+CHARGES_CARDS = {"payment_intents_create", "payment_intents_confirm", "payment_methods_create", "invoices_pay"}
 
 
 def test_every_operation_lists_its_errors_with_their_real_types(schema):
@@ -264,8 +264,9 @@ def test_the_documented_errors_are_what_kassa_answers(live_server, paying_shop, 
 class World:
     """Real objects to stand for the examples' ids, made on demand (each operation gets fresh ones)."""
 
-    def __init__(self, api: stripe.StripeClient, card_token, *, paid: bool):
+    def __init__(self, api: stripe.StripeClient, card_token, *, paid: bool, operation_id: str = ""):
         self.api, self.card_token, self.paid, self.made = api, card_token, paid, {}
+        self.operation_id = operation_id
 
     def __getitem__(self, kind: str) -> str:
         if kind not in self.made:
@@ -313,6 +314,25 @@ class World:
     def make_txr(self):
         return self.api.v1.tax_rates.create(params={"display_name": "VAT", "percentage": 20, "inclusive": False}).id
 
+    def make_ii(self):
+        return self.api.v1.invoice_items.create(params={"customer": self["cus"], "amount": 500, "currency": "usd"}).id
+
+    def make_in(self):
+        """A draft with a line; open (and payable by the customer's default card) for the operations on one."""
+        send = self.operation_id == "invoices_send"
+        params = {"customer": self["cus"], "currency": "usd"}
+        if send:
+            params["collection_method"] = "send_invoice"
+        invoice = self.api.v1.invoices.create(params=params)
+        line = {"customer": self["cus"], "amount": 1500, "currency": "usd", "invoice": invoice.id}
+        self.api.v1.invoice_items.create(params=line)
+        if self.operation_id in ("invoices_pay", "invoices_void", "invoices_mark_uncollectible", "invoices_send"):
+            if self.operation_id == "invoices_pay":
+                settings = {"default_payment_method": self["pm"]}
+                self.api.v1.customers.update(self["cus"], params={"invoice_settings": settings})
+            self.api.v1.invoices.finalize_invoice(invoice.id)
+        return invoice.id
+
     def make_tok(self):
         return self.card_token()
 
@@ -323,7 +343,7 @@ class World:
 @pytest.fixture
 def world(kassa, paying_shop, card_token):
     api = kassa(paying_shop.secret_key.secret)
-    return lambda operation_id: World(api, card_token, paid=operation_id == "refunds_create")
+    return lambda operation_id: World(api, card_token, paid=operation_id == "refunds_create", operation_id=operation_id)
 
 
 def _keys(value: dict) -> set[str]:

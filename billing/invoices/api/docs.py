@@ -1,4 +1,4 @@
-"""What /v1/docs/ says about tax rates: each operation's text and real examples.
+"""What /v1/docs/ says about tax rates, invoice items and invoices: each operation's text and real examples.
 
 The example objects are answers of a real Kassa with their ids made readable
 (tests/kassa/test_api_docs.py checks each against the schema and sends every
@@ -8,6 +8,7 @@ write's default request to a live Kassa).
 from kassa.api.schema import Doc
 
 from ...catalogue.api.docs import CREATED
+from .invoice_examples import INVOICE, INVOICE_ID, INVOICE_ITEM, INVOICE_ITEM_ID, LINE_ITEM
 
 TAX_RATE_ID = "txr_3Kd8PqW2mNx7RbT5vLc9HsZa"
 
@@ -85,8 +86,6 @@ TAX_RATES_UPDATE = Doc(
 
 # --- invoice items and invoices ---------------------------------------------------------------------
 
-from .invoice_examples import INVOICE, INVOICE_ID, INVOICE_ITEM, INVOICE_ITEM_ID, LINE_ITEM  # noqa: E402
-
 INVOICEITEMS_LIST = Doc(
     tag="Invoice Items",
     summary="List all invoice items",
@@ -99,7 +98,7 @@ INVOICEITEMS_CREATE = Doc(
     tag="Invoice Items",
     summary="Create an invoice item",
     description="Adds a line to bill a customer: priced by a one-time price (`pricing[price]`, the amount is "
-    "the unit amount × `quantity`) or by `amount` + `currency` (the line's whole amount). Without `invoice` "
+    "the unit amount times `quantity`) or by `amount` + `currency` (the line's whole amount). Without `invoice` "
     "the item waits on the customer (pending) until an invoice made with "
     "`pending_invoice_items_behavior=include` takes it; with `invoice` it joins that draft, which must be "
     "the same customer's and in the same currency. Kassa keeps no customer balance: amounts and quantities "
@@ -129,7 +128,7 @@ INVOICEITEMS_CREATE = Doc(
 INVOICEITEMS_RETRIEVE = Doc(
     tag="Invoice Items",
     summary="Retrieve an invoice item",
-    description="The invoice item with this id.",
+    description="The invoice item with this id, pending or on an invoice.",
     response=INVOICE_ITEM,
     path_id=INVOICE_ITEM_ID,
 )

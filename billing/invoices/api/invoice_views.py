@@ -244,12 +244,12 @@ class InvoiceLinesView(InvoicingView):
         s.InvoiceLineItemOut,
         "InvoiceLineItem",
         doc=docs.INVOICES_LINES,
-        operation_id="invoices_lines",
+        operation_id="invoices_line_items",
         url="/v1/invoices/{id}/lines",
         expand=False,
     )
     def get(self, request, id):
-        params, expand = self.params(s.InvoiceLinesListParams)
+        params, _expand = self.params(s.InvoiceLinesListParams)
         invoice = self.lookup(Invoice, id)
         return lines_page(self, invoice, params)
 

@@ -137,7 +137,7 @@ class PeriodParams(f.StrictSerializer):
 
 
 class PricingParams(f.StrictSerializer):
-    price = f.String(help_text="A one-time price (`price_…`): the item costs its unit amount × quantity.", **ID)
+    price = f.String(help_text="A one-time price (`price_…`): the item costs its unit amount times quantity.", **ID)
 
 
 def _tax_rate_ids(help_text: str):
@@ -158,7 +158,7 @@ class InvoiceItemUpdateParams(f.StrictSerializer):
     quantity = f.Integer(
         required=False,
         min_value=0,
-        help_text="How many units (0 or more; with a price, amount = unit amount × quantity).",
+        help_text="How many units (0 or more; with a price, amount = unit amount times quantity).",
     )
     tax_rates = _tax_rate_ids(
         'The tax rates of this line (`txr_…`); `""` clears them (the invoice\'s default tax rates then apply).'

@@ -1,6 +1,6 @@
 """Invoice items (``ii_``): pending on a customer until an invoice takes them, then lines of a draft.
 
-Priced by a one-time price (amount = the price's unit amount × quantity) or by
+Priced by a one-time price (amount = the price's unit amount times quantity) or by
 ``amount`` + ``currency`` (the line's whole amount). An item changes or goes
 away only while it is pending or on a draft; its invoice's totals follow in
 the same transaction. Kassa keeps no customer balance, so an item is never a
@@ -151,6 +151,29 @@ def invoice_item_create(
     return item
 
 
+def _reprice(item: InvoiceItem, changes: dict) -> None:
+    """A new price, a new amount or a new quantity: the item's amount again, every rule checked."""
+    if "price" in changes and "amount" in changes:
+        raise InvalidRequest("Give either pricing[price] or amount, not both.", param="amount")
+    if "price" in changes:
+        _price_check(changes["price"], merchant=item.merchant, livemode=item.livemode)
+        if changes["price"].currency != item.currency:
+            raise InvalidRequest(
+                f"The price is in {changes['price'].currency.upper()}, the item in {item.currency.upper()}.",
+                param=PRICE_PARAM,
+            )
+        item.price = changes["price"]
+    if "amount" in changes:
+        item.price = None
+        _currency, item.unit_amount, item.amount = _pricing(
+            price=None, amount=changes["amount"], currency=item.currency, quantity=item.quantity
+        )
+    elif item.price is not None:
+        _currency, item.unit_amount, item.amount = _pricing(
+            price=item.price, amount=None, currency=item.currency, quantity=item.quantity
+        )
+
+
 def _editable(item: InvoiceItem) -> tuple[InvoiceItem, Invoice | None]:
     """The item and its draft invoice under their row locks (invoice first, as everywhere), or a 400."""
     invoice = None
@@ -170,27 +193,7 @@ def invoice_item_update(*, item: InvoiceItem, now: datetime, **changes) -> Invoi
     invoice_before = render(invoice) if invoice else None
     if "quantity" in changes:
         item.quantity = _quantity_check(changes["quantity"])
-    if "price" in changes:
-        _price_check(changes["price"], merchant=item.merchant, livemode=item.livemode)
-        if changes["price"].currency != item.currency:
-            raise InvalidRequest(
-                f"The price is in {changes['price'].currency.upper()}, the item in {item.currency.upper()}.",
-                param=PRICE_PARAM,
-            )
-        item.price = changes["price"]
-    if "amount" in changes:
-        if item.price is not None and "price" not in changes:
-            item.price = None
-        if "price" in changes:
-            raise InvalidRequest("Give either pricing[price] or amount, not both.", param="amount")
-    if item.price is not None:
-        _currency, item.unit_amount, item.amount = _pricing(
-            price=item.price, amount=None, currency=item.currency, quantity=item.quantity
-        )
-    elif "amount" in changes:
-        _currency, item.unit_amount, item.amount = _pricing(
-            price=None, amount=changes["amount"], currency=item.currency, quantity=item.quantity
-        )
+    _reprice(item, changes)
     if "description" in changes:
         item.description = changes["description"] or None
     if "discountable" in changes:

@@ -1,4 +1,4 @@
-"""Invoice items through stripe-python, and every bad input of the issue: a 400 naming the parameter, nothing written."""
+"""Invoice items through stripe-python, and every bad input of the issue: a 400 naming the parameter."""
 
 import time
 

@@ -59,6 +59,8 @@ KINDS = {
     "/v1/webhook_endpoints": "webhook_endpoint",
     "/v1/events": "event",
     "/v1/tax_rates": "tax_rate",
+    "/v1/invoiceitems": "invoice_item",
+    "/v1/invoices": "invoice",
 }
 RETRIEVE = {kind: collection for collection, kind in KINDS.items()}
 
@@ -71,6 +73,7 @@ REFERENCE_PARAMS = {
     "payment_link": "payment_link",
     "payment_intent": "payment_intent",
     "webhook_endpoint": "webhook_endpoint",
+    "invoice": "invoice",
 }
 
 # The permission an expandable reference needs (``price.product``: the product's).
@@ -83,6 +86,9 @@ EXPAND_RESOURCES = {
     "price.product": ("prices", "products"),
     "default_price": ("prices",),
     "invoice_settings.default_payment_method": ("payment_methods",),
+    "default_payment_method": ("payment_methods",),
+    "payments": ("invoices",),
+    "payments.data.payment.payment_intent": ("payment_intents",),
 }
 
 
@@ -123,6 +129,24 @@ def _bodies(a: "World") -> dict[str, dict]:
         "events_retry": {"webhook_endpoint": a.ids["webhook_endpoint"]},
         "tax_rates_create": {"display_name": "Sweep VAT", "percentage": "20", "inclusive": False},
         "tax_rates_update": {"active": False, "display_name": "Changed", "metadata": {"sweep": "changed"}},
+        "invoiceitems_create": {
+            "customer": a.ids["customer"],
+            "pricing": {"price": a.ids["price"]},
+            "tax_rates": [a.ids["tax_rate"]],
+        },
+        "invoiceitems_update": {"quantity": 5, "metadata": {"sweep": "changed"}},
+        "invoices_create": {
+            "customer": a.ids["customer"],
+            "default_tax_rates": [a.ids["tax_rate"]],
+            "default_payment_method": a.ids["payment_method"],
+            "pending_invoice_items_behavior": "include",
+        },
+        "invoices_update": {"metadata": {"sweep": "changed"}, "description": "Changed"},
+        "invoices_finalize": {},
+        "invoices_send": {},
+        "invoices_pay": {"payment_method": a.ids["payment_method"]},
+        "invoices_void": {},
+        "invoices_mark_uncollectible": {},
     }
 
 
@@ -341,6 +365,19 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     w.extra_ids.append(other["id"])
     tax_rate = {"display_name": "A's secret VAT", "percentage": "20", "inclusive": False, "country": "FR"}
     w.ids["tax_rate"] = call(key, "POST", "/v1/tax_rates", tax_rate)["id"]
+    # A pending invoice item (an update or delete that got through would show) and an open invoice that
+    # could be paid, voided or sent.
+    item = {"customer": w.ids["customer"], "amount": 700, "currency": "eur", "tax_rates": [w.ids["tax_rate"]]}
+    w.ids["invoice_item"] = call(key, "POST", "/v1/invoiceitems", item)["id"]
+    invoice = call(
+        key,
+        "POST",
+        "/v1/invoices",
+        {"customer": w.ids["customer"], "currency": "eur", "collection_method": "send_invoice"},
+    )
+    line = {"customer": w.ids["customer"], "amount": 900, "currency": "eur", "invoice": invoice["id"]}
+    w.extra_ids.append(call(key, "POST", "/v1/invoiceitems", line)["id"])
+    w.ids["invoice"] = call(key, "POST", f"/v1/invoices/{invoice['id']}/finalize")["id"]
     endpoint = {"url": PUBLIC_HOOK, "enabled_events": ["*"]}
     w.ids["webhook_endpoint"] = call(key, "POST", "/v1/webhook_endpoints", endpoint)["id"]
     events = Event.objects.filter(merchant=w.a.merchant, livemode=False).values_list("public_id", flat=True)

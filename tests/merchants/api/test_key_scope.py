@@ -275,3 +275,43 @@ def test_tax_rates_need_their_own_permission(kassa, paying_shop, granted, read, 
     with pytest.raises(stripe.InvalidRequestError) as exc:
         live.v1.tax_rates.retrieve(rate.id)
     assert exc.value.http_status == 404
+
+
+@pytest.mark.parametrize(
+    ("granted", "read", "write"),
+    [
+        ({}, "read", "write"),
+        ({"invoices": "read", "invoiceitems": "read"}, None, "write"),
+        ({"invoices": "write", "invoiceitems": "write"}, None, None),
+    ],
+)
+def test_invoices_and_invoice_items_need_their_own_permissions(kassa, paying_shop, granted, read, write):
+    owner = kassa(paying_shop.secret_key.secret)
+    customer = owner.v1.customers.create(params={"email": "scope@example.com"})
+    item = owner.v1.invoice_items.create(params={"customer": customer.id, "amount": 100, "currency": "eur"})
+    invoice = owner.v1.invoices.create(params={"customer": customer.id, "currency": "eur"})
+    api = kassa(factories.restricted_key(paying_shop.merchant, {"customers": "write", **granted}))
+    for resource, needed, call in (
+        ("invoiceitems", read, lambda: api.v1.invoice_items.retrieve(item.id)),
+        ("invoiceitems", read, api.v1.invoice_items.list),
+        ("invoices", read, lambda: api.v1.invoices.retrieve(invoice.id)),
+        ("invoices", read, lambda: api.v1.invoices.line_items.list(invoice.id)),
+        ("invoiceitems", write, lambda: api.v1.invoice_items.update(item.id, params={"description": "x"})),
+        ("invoices", write, lambda: api.v1.invoices.update(invoice.id, params={"description": "x"})),
+    ):
+        if needed is None:
+            call()
+        else:
+            with pytest.raises(stripe.PermissionError) as exc:
+                call()
+            assert f"{resource}:{needed}" in exc.value.user_message
+    if granted:
+        # Expanding the customer needs customers:read (granted here); the card needs payment_methods:read.
+        api.v1.invoices.retrieve(invoice.id, params={"expand": ["customer"]})
+        with pytest.raises(stripe.PermissionError) as exc:
+            api.v1.invoices.retrieve(invoice.id, params={"expand": ["payments.data.payment.payment_intent"]})
+        assert "payment_intents:read" in exc.value.user_message
+    live = kassa(factories.live_secret_key(paying_shop.merchant))
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        live.v1.invoices.retrieve(invoice.id)
+    assert exc.value.http_status == 404
