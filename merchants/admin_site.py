@@ -6,8 +6,8 @@ lockout pages stay ours, the pages work under a strict CSP, and no theme pins
 us to an old release line. Installed as ``admin.site`` by
 ``merchants.apps.KassaAdminConfig`` (Django's "overriding the default admin site").
 
-The menu is one table, in the order a merchant thinks (Payments, Customers,
-Products, Developers, Settings). It names models by label only, so this module
+The menu is one table, in the order a merchant thinks (Payments, Billing,
+Customers, Products, Developers, Settings). It names models by label only, so this module
 imports nothing from the apps above it; a registered model missing from the
 table still shows, under "Other". Pages of higher layers (the home page's
 chart) are added through ``add_page`` from their own ``admin.py``.
@@ -24,6 +24,7 @@ NAVIGATION = [
         _("Payments"),
         [("billing.PaymentIntent", _("Payments")), ("billing.Refund", None), ("billing.CheckoutSession", None)],
     ),
+    ("billing", _("Billing"), [("billing.Invoice", None), ("billing.InvoiceItem", None)]),
     ("customers", _("Customers"), [("billing.Customer", None)]),
     (
         "products",

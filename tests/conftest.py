@@ -1,5 +1,6 @@
 import pytest
 import stripe
+from django.utils import translation
 
 from kassa import i18n_compile
 from kassa.localstripe_harness import LocalStripe
@@ -10,6 +11,14 @@ def pytest_configure(config):
     # The .mo files are built, not committed: `make test` builds them first; a bare `pytest` does it here.
     if i18n_compile.main([]) != 0:
         raise pytest.UsageError("A gettext catalog does not compile (see above): fix its .po.")
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_over():
+    """Each test starts in the default language: a French page's request leaves French active on the thread
+    (LocaleMiddleware activates, nothing deactivates), and a later test of a service would read French."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,32 @@ def paid_payment(merchant, card_token, *, amount: int = 2000, currency: str = "e
     )
 
 
+def open_invoice(merchant, *, customer, price, quantity: int = 1, tax_rates=(), livemode: bool = False, **fields):
+    """A finalized (open) ``send_invoice`` invoice of one line from ``price``, made through the services."""
+    now = timezone.now()
+    draft = invoices.invoice_create(
+        merchant=merchant,
+        livemode=livemode,
+        customer=customer,
+        now=now,
+        currency=price.currency,
+        collection_method="send_invoice",
+        days_until_due=30,
+        **fields,
+    )
+    invoices.invoice_item_create(
+        merchant=merchant,
+        livemode=livemode,
+        customer=customer,
+        invoice=draft,
+        now=now,
+        price=price,
+        quantity=quantity,
+        tax_rates=list(tax_rates),
+    )
+    return invoices.invoice_finalize(invoice=draft, now=now)
+
+
 def webhook_endpoint(merchant, *, url: str = "https://93.184.215.14/hooks", livemode: bool = False):
     endpoint, _secret = endpoints.webhook_endpoint_create(
         merchant=merchant, livemode=livemode, url=url, enabled_events=["*"]
@@ -146,6 +172,19 @@ def every_dashboard_object(name: str, card_token) -> dict:
     payer = catalogue.customer_update(customer=payer, default_payment_method=paid.payment_method)
     refund = payments.refund_create(payment_intent=paid, amount=100)
     link = payment_link(m, price=tea)
+    vat = invoices.tax_rate_create(
+        merchant=m, livemode=False, display_name=f"{name} VAT", percentage="20", inclusive=False
+    )
+    invoice = open_invoice(m, customer=payer, price=tea, tax_rates=[vat])
+    pending_item = invoices.invoice_item_create(
+        merchant=m,
+        livemode=False,
+        customer=payer,
+        now=timezone.now(),
+        amount=990,
+        currency="eur",
+        description=f"{name} pending cups",
+    )
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
     # The login records and two-factor devices of the owner.
     login = Client()
@@ -175,9 +214,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.PaymentIntent": paid,
             "billing.Refund": refund,
             "billing.CheckoutSession": checkout_session(link),
-            "billing.TaxRate": invoices.tax_rate_create(
-                merchant=m, livemode=False, display_name=f"{name} VAT", percentage="20", inclusive=False
-            ),
+            "billing.TaxRate": vat,
+            "billing.Invoice": invoice,
+            "billing.InvoiceItem": pending_item,
             "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(
                 merchant=m, legal_name=f"{name} SAS", city="Paris", country="FR", vat_number="FR12345678901"
             ),

@@ -282,3 +282,7 @@ class InvoiceSettingsAdmin(ScopedAdmin):
                 merchant=merchant, livemode=self.scope(request).livemode, next_number=data["next_number"]
             )
         return settings
+
+
+# Invoices and invoice items have their own modules (each small enough to read in one sitting); registered here.
+from . import admin_invoice_items, admin_invoices  # noqa: E402, F401
