@@ -314,7 +314,7 @@ def test_the_menu_is_grouped_by_what_a_merchant_does(client, db):
     page = client.get("/admin/billing/product/").text
     sidebar = page[page.index('id="nav-sidebar"') :]
     groups = re.findall(r'<span class="section">([^<]+)</span>', sidebar)
-    assert groups == ["Payments", "Customers", "Products", "Developers", "Settings"]
+    assert groups == ["Payments", "Billing", "Customers", "Products", "Developers", "Settings"]
     order = [
         "/admin/billing/paymentintent/",
         "/admin/billing/refund/",
