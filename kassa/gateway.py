@@ -283,6 +283,28 @@ def payment_intent_confirm(
     return _payment(intent.to_dict())
 
 
+def payment_intent_find(
+    credential, *, customer_id: str, kassa_id: str, created_since: int, known: frozenset[str] = frozenset()
+) -> ProcessorPayment | None:
+    """The processor's PaymentIntent made for Kassa's ``kassa_id`` (its metadata) and not in ``known``: what a lost
+    answer did. None: the processor made none, so nothing was charged.
+
+    Real Stripe lists by customer and creation time. localstripe (``STRIPE_API_BASE`` set) refuses any filter, so
+    there every PaymentIntent of the test server is read.
+    """
+    params: dict = {"limit": 100}
+    if not settings.STRIPE_API_BASE:
+        params.update(customer=customer_id, created={"gte": created_since})
+    try:
+        for intent in client_for(credential).v1.payment_intents.list(params=params).auto_paging_iter():
+            data = intent.to_dict()
+            if (data.get("metadata") or {}).get("kassa_payment_intent") == kassa_id and data["id"] not in known:
+                return _payment(data)
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "payment lookup", credential) from exc
+    return None
+
+
 def payment_intent_retrieve(credential, processor_id: str) -> ProcessorPayment:
     try:
         return _payment(client_for(credential).v1.payment_intents.retrieve(processor_id).to_dict())

@@ -874,14 +874,50 @@ def refund_update(*, refund: Refund, metadata=None) -> Refund:
     return refund
 
 
+def _lost_answer_settle(attempt: PaymentAttempt) -> bool:
+    """Find what an attempt whose answer was lost did at the processor, and record it. True: a charge was found."""
+    payment_intent = attempt.payment_intent
+    if payment_intent.status in (S.SUCCEEDED, S.CANCELED) or payment_intent.customer is None:
+        return False
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    known = frozenset(
+        payment_intent.attempts.exclude(processor_payment_intent_id="").values_list(
+            "processor_payment_intent_id", flat=True
+        )
+    )
+    result = None
+    if payment_intent.customer.processor_id:
+        result = gateway.payment_intent_find(
+            credential,
+            customer_id=payment_intent.customer.processor_id,
+            kassa_id=payment_intent.public_id,
+            created_since=int(attempt.created.timestamp()) - 60,
+            known=known,
+        )
+    if result is None:
+        PaymentAttempt.objects.filter(pk=attempt.pk, status=PaymentAttempt.Status.ERRORED).update(
+            status=PaymentAttempt.Status.FAILED,
+            error_code="processor_no_record",
+            error_message="The processor has no payment for this attempt: nothing was charged.",
+        )
+        return False
+    _record_processor_answer(payment_intent, result, attempt)
+    return True
+
+
 def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minutes=15)) -> int:
     """Beat's catch-up with the processor, for what no page or webhook settled.
 
     - Payments waiting on 3-D Secure or processing are re-read (a payer who
       authenticated and closed the tab has still paid).
     - Attempts left ``pending`` longer than any request can run (a killed
-      worker) become ``errored``: the next confirm retries them under their
-      own key instead of being blocked for good.
+      worker) become ``errored``.
+    - An ``errored`` attempt (its answer was lost: a killed worker, a timeout) is
+      looked up at the processor by the PaymentIntent's id in the charge's
+      metadata: the charge it made is recorded (and its owner, an invoice say,
+      is paid through the usual hooks), or, when the processor has none, the
+      attempt is marked failed with nothing charged, so a new attempt may run.
+      Either way nobody has to charge again to find out.
     - Refunds the processor acknowledged as pending are re-read until they
       succeed or fail (a failed one frees its amount).
     Safe to run twice: every change goes through the forward-only ``_record_processor_answer``.
@@ -891,6 +927,15 @@ def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minu
     PaymentAttempt.objects.filter(status=PaymentAttempt.Status.PENDING, updated__lt=cutoff).update(
         status=PaymentAttempt.Status.ERRORED, error_message="Left pending: outcome unknown."
     )
+    lost = PaymentAttempt.objects.filter(
+        status=PaymentAttempt.Status.ERRORED, processor_payment_intent_id="", updated__lt=cutoff
+    ).select_related("payment_intent__customer", "payment_intent__merchant")
+    for attempt in lost.iterator():
+        try:
+            if _lost_answer_settle(attempt):
+                count += 1
+        except KassaError as exc:
+            logger.warning("Could not reconcile attempt %s: %s", attempt.public_id, exc.message)
     waiting = PaymentIntent.objects.filter(
         status__in=[S.REQUIRES_ACTION, S.PROCESSING],
         processor_id__isnull=False,

@@ -117,18 +117,41 @@ def test_a_lost_answer_is_settled_by_reconciling_never_by_a_second_charge(
         services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
     monkeypatch.setattr(gateway, "payment_intent_confirm", real_confirm)
     assert api.v1.invoices.retrieve(invoice.id).status == "open"
-    # A second pay meanwhile would replay the same attempt under its key; here the reconciling paths run:
-    # beat's reconciler frees the attempt, and Stripe's payment_intent.succeeded (applied by the inbound
-    # handler, which re-reads Stripe) records the charge and calls the invoice's hook.
-    payments.payments_reconcile(now=timezone.now() + timedelta(minutes=20))
-    [processor] = processor_payment_intents(stripe_backend)
-    row = Invoice.objects.get(public_id=invoice.id)
-    payments.payment_intent_sync(merchant=row.merchant, livemode=False, processor_payment_intent_id=processor["id"])
+    # Beat's reconciler finds the charge at the processor by the PaymentIntent's id in its metadata and records
+    # it; the invoice is paid through the usual hook. Nothing is charged a second time to find out.
+    assert payments.payments_reconcile(now=timezone.now() + timedelta(minutes=20)) == 1
     paid = api.v1.invoices.retrieve(invoice.id)
     assert (paid.status, paid.amount_paid) == ("paid", 1500)
     assert PaymentAttempt.objects.filter(status="succeeded").count() == 1
     assert len(processor_payment_intents(stripe_backend)) == 1
     assert _types(invoice.id)[-2:] == ["invoice.paid", "invoice.payment_succeeded"]
+    # Run again (two beats, a retry): nothing changes.
+    assert payments.payments_reconcile(now=timezone.now() + timedelta(minutes=21)) == 0
+    assert len(processor_payment_intents(stripe_backend)) == 1
+
+
+def test_a_lost_request_that_never_reached_the_processor_frees_the_invoice_for_one_new_charge(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    """Kassa dies before the processor is called: the reconciler finds no charge, and the next pay charges once."""
+    save_card()
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    real_confirm = gateway.payment_intent_confirm
+
+    def crash_before_the_charge(*args, **kwargs):
+        raise RuntimeError("worker killed before the charge")
+
+    monkeypatch.setattr(gateway, "payment_intent_confirm", crash_before_the_charge)
+    with pytest.raises(RuntimeError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    monkeypatch.setattr(gateway, "payment_intent_confirm", real_confirm)
+    assert payments.payments_reconcile(now=timezone.now() + timedelta(minutes=20)) == 0
+    assert PaymentAttempt.objects.get().error_code == "processor_no_record"
+    assert processor_payment_intents(stripe_backend) == []
+    paid = api.v1.invoices.pay(invoice.id)
+    assert (paid.status, paid.amount_paid) == ("paid", 1500)
+    assert len(processor_payment_intents(stripe_backend)) == 1
 
 
 def test_an_invoices_payment_intent_is_not_canceled_directly(api, customer, save_card):
