@@ -17,11 +17,18 @@ Saving a card, as Stripe Checkout's ``mode=setup`` and ``setup_future_usage``:
   answers for a session that has none; the saved card is on the customer's
   cards, newest first, and in the ``payment_method.attached`` event sent with
   the session's ``checkout.session.completed``.
+  Limitation: without a SetupIntent, a card saved by setup mode has not been
+  authenticated for off-session use (Strong Customer Authentication). A card
+  whose bank asks for authentication later is refused off session with
+  ``authentication_required``; the payer then authenticates on the hosted
+  invoice page (an invoice sent to them), where 3-D Secure runs.
 - A payment session's card pays that PaymentIntent only, as at Stripe
   without ``setup_future_usage``: it is not among the customer's saved cards
   (``customer`` null) and nothing can charge it again. With
   ``payment_intent_data[setup_future_usage]`` (the session's or its payment
-  link's) the card is saved on the customer once the payment succeeds.
+  link's) the card is saved on the customer once the payment succeeds, and
+  Stripe is told (``setup_future_usage`` on its PaymentIntent), so the
+  payment's authentication also sets the card up for that later use.
 
 Payers become customers as with Stripe's ``customer_creation=if_required``
 plus email matching (``customer_for_payer``): one customer per email per

@@ -583,6 +583,7 @@ def payment_intent_confirm(
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
             off_session=attempt.off_session,
+            setup_future_usage=payment_intent.setup_future_usage,
         )
     except Exception as exc:
         # Outcome unknown (no answer, or Kassa failed mid-call): the next confirm retries this

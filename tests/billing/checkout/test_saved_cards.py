@@ -11,6 +11,8 @@ import stripe
 
 from billing.hosted import framing
 from billing.models import CheckoutSession, PaymentIntent, PaymentMethod
+from kassa import gateway
+from merchants.selectors import processor_credential_for
 from webhooks.models import Event
 
 
@@ -295,3 +297,48 @@ def test_off_session_needs_confirm(api):
             params={"amount": 500, "currency": "eur", "customer": customer.id, "off_session": True}
         )
     assert exc.value.param == "off_session"
+
+
+def test_setup_future_usage_is_sent_to_real_stripe_and_left_out_for_localstripe(paying_shop, settings):
+    """Real Stripe sets a kept card up for later (SCA) only when told; localstripe refuses the parameter."""
+    credential = processor_credential_for(paying_shop.merchant, False)
+    params = {
+        "amount": 500,
+        "currency": "eur",
+        "customer_id": "cus_x",
+        "payment_method_id": "card_x",
+        "kassa_id": "pi_x",
+    }
+    assert "setup_future_usage" not in gateway.payment_intent_params(
+        credential, setup_future_usage="off_session", **params
+    )
+    settings.STRIPE_API_BASE = ""  # real Stripe
+    sent = gateway.payment_intent_params(credential, setup_future_usage="off_session", **params)
+    assert sent["setup_future_usage"] == "off_session"
+    assert "setup_future_usage" not in gateway.payment_intent_params(credential, setup_future_usage=None, **params)
+
+
+def test_a_card_kept_after_3d_secure(api, tea, client, card_token, stripe_backend):
+    session = api.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "line_items": [{"price": tea.id}],
+            "payment_intent_data": {"setup_future_usage": "off_session"},
+        }
+    )
+    body = _pay_page(client, session.id, {"token": card_token("4000002500003155"), "email": "t@example.com"}).json()
+    assert body["status"] == "requires_action"
+    intent = PaymentIntent.objects.get()
+    stripe_backend.authenticate(intent.processor_id, body["client_secret"], success=True)
+    row = CheckoutSession.objects.get(public_id=session.id)
+    synced = client.post(
+        f"/pay/session/{session.id}/sync",
+        "{}",
+        content_type="application/json",
+        HTTP_X_KASSA_PAGE_TOKEN=framing.page_token(row),
+        HTTP_ORIGIN="http://testserver",
+    )
+    assert synced.json()["status"] == "succeeded"
+    paid = api.v1.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
+    [card] = api.v1.payment_methods.list(params={"customer": paid.customer}).data
+    assert card.id == paid.payment_intent.payment_method
