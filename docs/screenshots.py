@@ -9,7 +9,8 @@ localstripe, ``manage.py demo_setup``, ``runserver`` on a free port with
 ``make run`` — and a webhook receiver answering 200. Then Debian's Chromium,
 driven by Playwright, walks the tour:
 
-- the login page; the demo owner logs in, makes a payment link from an amount;
+- the login page; the demo owner logs in, makes a payment link from an amount
+  that saves the payer's card;
 - a payer opens it (desktop, and the same session on a phone), is declined
   with 4000 0000 0000 0341 (a failed charge), then pays with 4242 4242 4242 4242;
 - the same payer on a phone switches the pay page to French and is declined
@@ -279,11 +280,12 @@ def log_in(dashboard, base: str, demo: dict, shots: Shots) -> None:
 
 
 def make_link(dashboard, base: str, shots: Shots) -> str:
-    """A payment link from a plain amount; its URL."""
+    """A payment link from a plain amount that saves the payer's card for later charges; its URL."""
     dashboard.goto(f"{base}/admin/billing/paymentlink/add/")
     dashboard.fill("#id_amount", LINK_AMOUNT)
     dashboard.select_option("#id_amount_currency", LINK_CURRENCY)
     dashboard.fill("#id_amount_description", LINK_DESCRIPTION)
+    dashboard.check("#id_save_card")  # so the payer's customer page shows their card
     amount_box = dashboard.locator("fieldset", has=dashboard.locator("#id_amount"))
     amount_box.evaluate("node => node.scrollIntoView({block: 'center'})")
     unfocus(dashboard)
