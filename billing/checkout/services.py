@@ -459,6 +459,8 @@ def _expire_if_due(session: CheckoutSession, *, now: datetime) -> CheckoutSessio
                 locked.status = CheckoutSession.Status.EXPIRED
                 locked.save(update_fields=["status"])
                 event_emit(type="checkout.session.expired", obj=locked)
+                if locked.payment_intent_id:
+                    payments.payment_intent_cards_release_later(locked.payment_intent)
             return locked
     return session
 
@@ -479,6 +481,9 @@ def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
         locked.status = CheckoutSession.Status.EXPIRED
         locked.save(update_fields=["status"])
         event_emit(type="checkout.session.expired", obj=locked)
+        if locked.payment_intent_id:
+            # Also when the cancel below fails: the expired session ends its PaymentIntent all the same.
+            payments.payment_intent_cards_release_later(locked.payment_intent)
     if locked.payment_intent_id:
         payments.payment_intent_cancel(
             payment_intent=locked.payment_intent, cancellation_reason="abandoned", from_owner=True
@@ -514,6 +519,11 @@ def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
     session.completed_at = timezone.now()
     session.save(update_fields=["status", "payment_status", "completed_at"])
     event_emit(type="checkout.session.completed", obj=session)
+
+
+def checkout_session_ended(*, payment_intent: PaymentIntent) -> bool:
+    """Registered with payments: a PaymentIntent whose checkout session expired is never paid (its cards may go)."""
+    return CheckoutSession.objects.filter(payment_intent=payment_intent, status=CheckoutSession.Status.EXPIRED).exists()
 
 
 def checkout_session_receipt_lines(payment_intent: PaymentIntent) -> list[tuple[str, int, int, str]] | None:

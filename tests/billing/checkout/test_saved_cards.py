@@ -5,12 +5,15 @@ Through stripe-python, unmodified, against localstripe; the payer's part is the 
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 import stripe
 
+from billing.checkout import services as checkout
 from billing.hosted import framing
-from billing.models import CheckoutSession, PaymentIntent, PaymentMethod
+from billing.models import CheckoutSession, Customer, PaymentIntent, PaymentMethod
+from billing.payments import services as payments
 from kassa import gateway
 from merchants.selectors import processor_credential_for
 from webhooks.models import Event
@@ -342,3 +345,106 @@ def test_a_card_kept_after_3d_secure(api, tea, client, card_token, stripe_backen
     paid = api.v1.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
     [card] = api.v1.payment_methods.list(params={"customer": paid.customer}).data
     assert card.id == paid.payment_intent.payment_method
+
+
+# --- single-use cards leave the processor once their payment is settled ------------------------
+
+
+def _processor_cards(stripe_backend, customer_id: str) -> list[str]:
+    """The cards the processor holds on the customer's processor record."""
+    processor_id = Customer.objects.get(public_id=customer_id).processor_id
+    answer = json.loads(stripe_backend.request("GET", f"/v1/customers/{processor_id}/sources"))
+    return [source["id"] for source in answer["data"]]
+
+
+@pytest.fixture
+def worker(emails_on_commit):
+    """What commits queue runs in place, as a worker would (the card release task)."""
+
+
+def test_a_card_that_paid_once_leaves_the_processor(api, tea, client, card_token, stripe_backend, worker):
+    session = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    # 4000000000000341: held at the processor, then declined when charged; then a card that pays.
+    assert (
+        _pay_page(client, session.id, {"token": card_token("4000000000000341"), "email": "o@example.com"}).status_code
+        == 402
+    )
+    customer = CheckoutSession.objects.get(public_id=session.id).customer.public_id
+    assert len(_processor_cards(stripe_backend, customer)) == 1  # the payer may still try again with it
+    assert _pay_page(client, session.id, {"token": card_token(), "email": "o@example.com"}).status_code == 200
+    assert _processor_cards(stripe_backend, customer) == []
+    # Kassa's record stays: the payment shows the card it was paid with.
+    paid = api.v1.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
+    assert api.v1.payment_methods.retrieve(paid.payment_intent.payment_method).card.last4 == "4242"
+
+
+def test_a_kept_card_stays_at_the_processor_and_the_declined_one_goes(
+    api, tea, client, card_token, stripe_backend, worker
+):
+    session = api.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "line_items": [{"price": tea.id}],
+            "payment_intent_data": {"setup_future_usage": "off_session"},
+        }
+    )
+    assert (
+        _pay_page(client, session.id, {"token": card_token("4000000000000341"), "email": "k@example.com"}).status_code
+        == 402
+    )
+    assert _pay_page(client, session.id, {"token": card_token(), "email": "k@example.com"}).status_code == 200
+    paid = api.v1.checkout.sessions.retrieve(session.id)
+    [kept] = api.v1.payment_methods.list(params={"customer": paid.customer}).data
+    assert _processor_cards(stripe_backend, paid.customer) == [
+        PaymentMethod.objects.get(public_id=kept.id).processor_id
+    ]
+
+
+def test_an_expired_sessions_cards_leave_the_processor(api, tea, client, card_token, stripe_backend, worker):
+    session = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    assert (
+        _pay_page(client, session.id, {"token": card_token("4000000000000341"), "email": "e@example.com"}).status_code
+        == 402
+    )
+    customer = CheckoutSession.objects.get(public_id=session.id).customer.public_id
+    assert len(_processor_cards(stripe_backend, customer)) == 1
+    api.v1.checkout.sessions.expire(session.id)
+    assert _processor_cards(stripe_backend, customer) == []
+
+
+def test_a_session_expired_by_time_releases_its_cards(api, tea, client, card_token, stripe_backend, worker):
+    session = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    assert (
+        _pay_page(client, session.id, {"token": card_token("4000000000000341"), "email": "t@example.com"}).status_code
+        == 402
+    )
+    customer = CheckoutSession.objects.get(public_id=session.id).customer.public_id
+    row = CheckoutSession.objects.get(public_id=session.id)
+    assert checkout.checkout_sessions_expire_due(now=row.expires_at + timedelta(seconds=1)) == 1
+    assert _processor_cards(stripe_backend, customer) == []
+
+
+def test_a_payers_first_card_leaves_the_processor_when_another_payer_pays(
+    api, tea, client, card_token, stripe_backend, worker
+):
+    session = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    assert (
+        _pay_page(
+            client, session.id, {"token": card_token("4000000000000341"), "email": "first@example.com"}
+        ).status_code
+        == 402
+    )
+    first = CheckoutSession.objects.get(public_id=session.id).customer.public_id
+    assert _pay_page(client, session.id, {"token": card_token(), "email": "second@example.com"}).status_code == 200
+    second = CheckoutSession.objects.get(public_id=session.id).customer.public_id
+    assert first != second
+    assert _processor_cards(stripe_backend, first) == []
+    assert _processor_cards(stripe_backend, second) == []
+
+
+def test_releasing_twice_is_safe(api, tea, client, card_token, stripe_backend, worker):
+    session = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    assert _pay_page(client, session.id, {"token": card_token(), "email": "twice@example.com"}).status_code == 200
+    intent = PaymentIntent.objects.get()
+    assert payments.payment_intent_cards_release(payment_intent=intent) == 1  # already gone there: counts as removed
+    assert _processor_cards(stripe_backend, intent.customer.public_id) == []
