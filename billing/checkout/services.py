@@ -736,7 +736,8 @@ def checkout_session_save_card(
         email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
         _payer_details_check(locked, email=email, phone=phone, address=address)
         address = catalogue.normalise_address(address) if address else None
-        locked.customer_details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+        details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+        locked.customer_details = details
         rematch = locked.customer_matched and not _same_email(email, locked.customer.email)
         if locked.customer is None or rematch:
             # Nothing saved yet: a payer refused with one email who tries with another is that other customer.
@@ -761,7 +762,10 @@ def checkout_session_save_card(
         # Even a session that expired meanwhile: the card is saved, which is what it was for.
         locked.status = CheckoutSession.Status.COMPLETE
         locked.saved_payment_method = card
+        # The payer whose card this is: another tab may have set other details (and customer) meanwhile.
+        locked.customer_id = card.customer_id
+        locked.customer_details = details
         locked.completed_at = now
-        locked.save(update_fields=["status", "saved_payment_method", "completed_at"])
+        locked.save(update_fields=["status", "saved_payment_method", "customer", "customer_details", "completed_at"])
         event_emit(type="checkout.session.completed", obj=locked)
     return locked

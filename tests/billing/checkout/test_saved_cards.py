@@ -448,3 +448,40 @@ def test_releasing_twice_is_safe(api, tea, client, card_token, stripe_backend, w
     intent = PaymentIntent.objects.get()
     assert payments.payment_intent_cards_release(payment_intent=intent) == 1  # already gone there: counts as removed
     assert _processor_cards(stripe_backend, intent.customer.public_id) == []
+
+
+# --- setup mode: a second tab, an expiry, while the card is being saved at the processor -----------
+
+
+def _meanwhile(monkeypatch, action):
+    """Run ``action`` once while the hosted page's card is being attached at the processor (a second tab)."""
+    real = payments.payment_method_create_from_token
+    pending = [action]
+
+    def attach_then(**params):
+        if pending:
+            pending.pop()()
+        return real(**params)
+
+    monkeypatch.setattr(payments, "payment_method_create_from_token", attach_then)
+
+
+def test_setup_a_second_tab_declined_with_another_email_leaves_the_first_payer(api, client, card_token, monkeypatch):
+    session = api.v1.checkout.sessions.create(params={"mode": "setup"})
+
+    def second_tab():
+        answer = _pay_page(client, session.id, {"token": card_token("4000000000000002"), "email": "two@example.com"})
+        assert answer.status_code == 402
+
+    _meanwhile(monkeypatch, second_tab)
+    assert _pay_page(client, session.id, {"token": card_token(), "email": "one@example.com"}).status_code == 200
+    done = api.v1.checkout.sessions.retrieve(session.id, params={"expand": ["customer"]})
+    assert (done.status, done.customer.email, done.customer_details.email) == (
+        "complete",
+        "one@example.com",
+        "one@example.com",
+    )
+    [card] = api.v1.payment_methods.list(params={"customer": done.customer.id}).data
+    assert CheckoutSession.objects.get(public_id=session.id).saved_payment_method.public_id == card.id
+    completed = Event.objects.get(type="checkout.session.completed").data["object"]
+    assert (completed["customer"], completed["customer_details"]["email"]) == (done.customer.id, "one@example.com")
