@@ -49,6 +49,7 @@ merchant and mode.
 """
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -78,6 +79,8 @@ from .models import (
     PaymentLinkLineItem,
     SetupFutureUsage,
 )
+
+logger = logging.getLogger(__name__)
 
 MIN_LIFETIME = timedelta(minutes=30)
 MAX_LIFETIME = timedelta(hours=24)
@@ -726,8 +729,10 @@ def checkout_session_save_card(
     The customer is the session's, else the payer's by email (``customer_for_payer``). The card is
     attached at the processor outside any transaction (``payment_method.attached``); then the
     session is ``complete`` (``checkout.session.completed``). A card refused when attached raises
-    CardError and the session stays open. There is no SetupIntent (Kassa has none): the session's
-    ``setup_intent`` is null and the card is ``saved_payment_method``, on the customer's cards.
+    CardError and the session stays open. A session expired while the card was being attached
+    stays expired, as at Stripe: the card is detached again and ``checkout_session_not_open``
+    raised. There is no SetupIntent (Kassa has none): the session's ``setup_intent`` is null and
+    the card is ``saved_payment_method``, on the customer's cards.
     """
     session = _expire_if_due(session, now=now)
     with transaction.atomic():
@@ -759,13 +764,26 @@ def checkout_session_save_card(
         locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == CheckoutSession.Status.COMPLETE:
             return locked  # another tab saved a card first; this one is saved on the customer too
-        # Even a session that expired meanwhile: the card is saved, which is what it was for.
-        locked.status = CheckoutSession.Status.COMPLETE
-        locked.saved_payment_method = card
-        # The payer whose card this is: another tab may have set other details (and customer) meanwhile.
-        locked.customer_id = card.customer_id
-        locked.customer_details = details
-        locked.completed_at = now
-        locked.save(update_fields=["status", "saved_payment_method", "customer", "customer_details", "completed_at"])
-        event_emit(type="checkout.session.completed", obj=locked)
+        expired = locked.status == CheckoutSession.Status.EXPIRED
+        if not expired:
+            locked.status = CheckoutSession.Status.COMPLETE
+            locked.saved_payment_method = card
+            # The payer whose card this is: another tab may have set other details (and customer) meanwhile.
+            locked.customer_id = card.customer_id
+            locked.customer_details = details
+            locked.completed_at = now
+            locked.save(
+                update_fields=["status", "saved_payment_method", "customer", "customer_details", "completed_at"]
+            )
+            event_emit(type="checkout.session.completed", obj=locked)
+    if expired:
+        # Expired while the card was being saved (the merchant's expire): as at Stripe, the session stays
+        # expired and saves nothing, so the card just saved is removed again (``payment_method.detached``).
+        try:
+            payments.payment_method_detach(payment_method=card)
+        except KassaError as exc:
+            logger.warning(
+                "Card %s saved for expired session %s stays saved: %s", card.public_id, locked.public_id, exc.message
+            )
+        raise InvalidRequest("This checkout session is expired.", code="checkout_session_not_open")
     return locked

@@ -485,3 +485,20 @@ def test_setup_a_second_tab_declined_with_another_email_leaves_the_first_payer(a
     assert CheckoutSession.objects.get(public_id=session.id).saved_payment_method.public_id == card.id
     completed = Event.objects.get(type="checkout.session.completed").data["object"]
     assert (completed["customer"], completed["customer_details"]["email"]) == (done.customer.id, "one@example.com")
+
+
+def test_setup_expired_while_the_card_is_saved_stays_expired_and_keeps_no_card(
+    api, client, card_token, monkeypatch, stripe_backend
+):
+    session = api.v1.checkout.sessions.create(params={"mode": "setup", "customer_email": "late@example.com"})
+    _meanwhile(monkeypatch, lambda: api.v1.checkout.sessions.expire(session.id))
+    answer = _pay_page(client, session.id, {"token": card_token(), "email": "late@example.com"})
+    assert answer.status_code == 410
+    assert (answer.json()["status"], answer.json()["code"]) == ("failed", "checkout_session_not_open")
+    done = api.v1.checkout.sessions.retrieve(session.id)
+    assert done.status == "expired"
+    customer = CheckoutSession.objects.get(public_id=session.id).customer.public_id
+    assert api.v1.payment_methods.list(params={"customer": customer}).data == []
+    assert _processor_cards(stripe_backend, customer) == []
+    types = [t for t in _event_types() if t.startswith(("checkout.", "payment_method."))]
+    assert types == ["checkout.session.expired", "payment_method.attached", "payment_method.detached"]
