@@ -234,7 +234,8 @@ def _card_keep(payment_intent: PaymentIntent) -> None:
         return  # already saved (a repeated success), or a saved card charged again
     before = render(card)
     card.customer_id = payment_intent.customer_id
-    card.save(update_fields=["customer"])
+    card.single_use_for = None  # a saved card now: once detached, it says so (DETACHED), not "used once"
+    card.save(update_fields=["customer", "single_use_for"])
     event_emit(type="payment_method.attached", obj=card, before=before)
 
 

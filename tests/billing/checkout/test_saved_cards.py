@@ -502,3 +502,29 @@ def test_setup_expired_while_the_card_is_saved_stays_expired_and_keeps_no_card(
     assert _processor_cards(stripe_backend, customer) == []
     types = [t for t in _event_types() if t.startswith(("checkout.", "payment_method."))]
     assert types == ["checkout.session.expired", "payment_method.attached", "payment_method.detached"]
+
+
+def test_a_kept_card_once_detached_is_refused_as_detached(api, tea, client, card_token):
+    session = api.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "line_items": [{"price": tea.id}],
+            "payment_intent_data": {"setup_future_usage": "off_session"},
+        }
+    )
+    assert _pay_page(client, session.id, {"token": card_token(), "email": "k@example.com"}).status_code == 200
+    paid = api.v1.checkout.sessions.retrieve(session.id)
+    [card] = api.v1.payment_methods.list(params={"customer": paid.customer}).data
+    api.v1.payment_methods.detach(card.id)
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.payment_intents.create(
+            params={
+                "amount": 500,
+                "currency": "eur",
+                "customer": paid.customer,
+                "payment_method": card.id,
+                "confirm": True,
+            }
+        )
+    assert exc.value.code == "payment_method_unexpected_state"
+    assert "detached" in exc.value.user_message
