@@ -5,6 +5,7 @@ Through stripe-python, unmodified, against localstripe; the payer's part is the 
 """
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -528,3 +529,33 @@ def test_a_kept_card_once_detached_is_refused_as_detached(api, tea, client, card
         )
     assert exc.value.code == "payment_method_unexpected_state"
     assert "detached" in exc.value.user_message
+
+
+def test_the_dashboard_shows_the_card_a_session_saved(api, tea, client, card_token, paying_shop):
+    setup = api.v1.checkout.sessions.create(params={"mode": "setup", "customer_email": "d@example.com"})
+    kept = api.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "line_items": [{"price": tea.id}],
+            "payment_intent_data": {"setup_future_usage": "off_session"},
+        }
+    )
+    once = api.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": tea.id}]})
+    assert _pay_page(client, setup.id, {"token": card_token(), "email": "d@example.com"}).status_code == 200
+    assert (
+        _pay_page(client, kept.id, {"token": card_token("5555555555554444"), "email": "p@example.com"}).status_code
+        == 200
+    )
+    assert _pay_page(client, once.id, {"token": card_token(), "email": "o@example.com"}).status_code == 200
+    client.force_login(paying_shop.owner)
+
+    def saved_card(session_id: str) -> str:
+        row = CheckoutSession.objects.get(public_id=session_id)
+        page = client.get(f"/admin/billing/checkoutsession/{row.pk}/change/")
+        assert page.status_code == 200
+        field = re.search(r'field-saved_card.*?<div class="readonly">(.*?)</div>', page.content.decode(), re.S)
+        return field.group(1).strip()
+
+    assert "•••• 4242" in saved_card(setup.id)
+    assert "•••• 4444" in saved_card(kept.id)
+    assert saved_card(once.id) == "—"
