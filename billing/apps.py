@@ -63,6 +63,7 @@ class BillingConfig(AppConfig):
         # A checkout session owns its PaymentIntent: paid with it, and ended only by expiring.
         payments.on_payment_intent_succeeded(checkout.checkout_session_mark_paid)
         payments.payment_intent_owner(checkout.checkout_session_owning)
+        payments.payment_intent_ended_by_owner(checkout.checkout_session_ended)
         payment_emails.receipt_line_items(checkout.checkout_session_receipt_lines)
 
         # An invoice owns its PaymentIntents: paid (or told of a failure, or of 3-D Secure) with them,

@@ -82,6 +82,8 @@ def demo_shop_stock(*, merchant) -> PaymentLink:
         livemode=False,
         line_items=line_items,
         after_completion={"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "Thank you!"}},
+        # The payers' cards are kept, so the demo's customers show a saved card to charge again.
+        setup_future_usage="off_session",
         metadata=MARK,
     )
 

@@ -9,7 +9,8 @@ localstripe, ``manage.py demo_setup``, ``runserver`` on a free port with
 ``make run`` — and a webhook receiver answering 200. Then Debian's Chromium,
 driven by Playwright, walks the tour:
 
-- the login page; the demo owner logs in, makes a payment link from an amount;
+- the login page; the demo owner logs in, makes a payment link from an amount
+  that saves the payer's card;
 - a payer opens it (desktop, and the same session on a phone), is declined
   with 4000 0000 0000 0341 (a failed charge), then pays with 4242 4242 4242 4242;
 - the same payer on a phone switches the pay page to French and is declined
@@ -279,11 +280,12 @@ def log_in(dashboard, base: str, demo: dict, shots: Shots) -> None:
 
 
 def make_link(dashboard, base: str, shots: Shots) -> str:
-    """A payment link from a plain amount; its URL."""
+    """A payment link from a plain amount that saves the payer's card for later charges; its URL."""
     dashboard.goto(f"{base}/admin/billing/paymentlink/add/")
     dashboard.fill("#id_amount", LINK_AMOUNT)
     dashboard.select_option("#id_amount_currency", LINK_CURRENCY)
     dashboard.fill("#id_amount_description", LINK_DESCRIPTION)
+    dashboard.check("#id_save_card")  # so the payer's customer page shows their card
     amount_box = dashboard.locator("fieldset", has=dashboard.locator("#id_amount"))
     amount_box.evaluate("node => node.scrollIntoView({block: 'center'})")
     unfocus(dashboard)
@@ -408,11 +410,12 @@ def see_and_refund(dashboard, base: str, intent_id: str, shots: Shots) -> None:
     expect(dashboard.locator("#kassa-refunds")).to_contain_text(REFUND_AMOUNT)
     shots.take(dashboard, "08-refund", full_page=True)
 
-    # The list in Stripe's words: the demo's payments, the one refunded in part, the one declined.
+    # The list in Stripe's words: the demo's payments, the one refunded in part, the two declined
+    # (the demo's declined payer, and the payer in French).
     dashboard.goto(f"{base}/admin/billing/paymentintent/")
     statuses = dashboard.locator("#result_list .kassa-status")
     expect(statuses.filter(has_text="Partially refunded")).to_have_count(1)
-    expect(statuses.filter(has_text="Failed")).to_have_count(1)
+    expect(statuses.filter(has_text="Failed")).to_have_count(2)
     expect(dashboard.locator("#kassa-export-csv")).to_be_visible()
     shots.take(dashboard, "06-payments")
 
@@ -434,11 +437,11 @@ def see_home(dashboard, base: str, demo: dict, shots: Shots) -> None:
     """The home page: volume and its chart, recent and failed payments, refunds, the set-up checklist."""
     dashboard.goto(f"{base}/admin/")
     expect(dashboard.locator("#kassa-checklist")).to_be_visible()
-    expect(dashboard.locator("#kassa-failed-count")).to_have_text("1")
+    expect(dashboard.locator("#kassa-failed-count")).to_have_text("2")  # the demo's declined payer, and ours
     expect(dashboard.locator("#kassa-failed-payments")).to_contain_text("Your card was declined.")
     expect(dashboard.locator("#kassa-recent-refunds")).to_contain_text(REFUND_AMOUNT)
-    # The demo's payments and the payer's two (paid, declined), newest first.
-    expect(dashboard.locator("#kassa-recent-payments tbody tr")).to_have_count(min(demo["payments"] + 2, 6))
+    # The demo's payments and its declined payer, and our payer's two (paid, declined), newest first.
+    expect(dashboard.locator("#kassa-recent-payments tbody tr")).to_have_count(min(demo["payments"] + 3, 6))
     chart = dashboard.locator("#kassa-volume-chart")
     expect(chart).to_be_visible()
     dashboard.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=chart.element_handle())

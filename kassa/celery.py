@@ -19,6 +19,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 
@@ -94,6 +95,27 @@ def enqueue_swept(task_name: str, *args, countdown: float | None = None) -> None
         logging.getLogger(__name__).warning(
             "Could not queue %s%s; the sweeper will run it", task_name, list(args), exc_info=True
         )
+
+
+def enqueue_on_commit(task_name: str, *args) -> None:
+    """After the current transaction commits, queue a task; a broker that cannot take it is logged, not raised.
+
+    For best-effort work after a committed change (the change stands either way). A task this
+    process has loaded is queued through the task itself, so that an eager Celery (the tests) runs
+    it in place; otherwise by name, as ``enqueue``.
+    """
+
+    def queue() -> None:
+        try:
+            task = app.tasks.get(task_name)
+            if task is not None:
+                task.apply_async(args=args)
+            else:
+                app.send_task(task_name, args=args)
+        except Exception:
+            logging.getLogger(__name__).warning("Could not queue %s%s", task_name, list(args), exc_info=True)
+
+    transaction.on_commit(queue)
 
 
 @app.task(name="kassa.ping")

@@ -148,13 +148,18 @@ def customer_create(credential, *, email: str | None, name: str | None, kassa_id
         raise _processor_error(exc, "customer create", credential) from exc
 
 
+def _localstripe(credential) -> bool:
+    """Whether ``credential`` speaks to localstripe (test mode with ``STRIPE_API_BASE`` set), not real Stripe."""
+    return not credential.livemode and bool(settings.STRIPE_API_BASE)
+
+
 def card_token_for_testing(credential, *, number: str = "4242424242424242") -> str:
     """A card token made from a test card number, as Stripe.js makes one in a payer's browser.
 
     For the demo merchant's test payments under ``make run`` (localstripe) only: a live
     credential is refused, and so is real Stripe (which takes card numbers from browsers).
     """
-    if credential.livemode or not settings.STRIPE_API_BASE:
+    if not _localstripe(credential):
         raise InvalidRequest("Test card tokens are made against localstripe in test mode only.")
     card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
     try:
@@ -230,18 +235,24 @@ def _payment(data: dict) -> ProcessorPayment:
     )
 
 
-def payment_intent_confirm(
+def payment_intent_params(
     credential,
     *,
     amount: int,
     currency: str,
     customer_id: str,
     payment_method_id: str,
-    idempotency_key: str,
     kassa_id: str,
     off_session: bool = False,
-) -> ProcessorPayment:
-    """Create and confirm a PaymentIntent; a card refusal comes back as status ``failed``, not an exception."""
+    setup_future_usage: str | None = None,
+) -> dict:
+    """The processor's ``payment_intents.create`` parameters for one confirm.
+
+    ``setup_future_usage`` (a card kept for later) is sent to real Stripe, which then sets the card up
+    for that use (Strong Customer Authentication: a card kept for ``off_session`` charges is
+    authenticated now, while the payer is there). localstripe refuses the parameter, so it is left
+    out there.
+    """
     params = {
         "amount": amount,
         "currency": currency,
@@ -253,6 +264,34 @@ def payment_intent_confirm(
     }
     if off_session:
         params["off_session"] = True
+    if setup_future_usage and not _localstripe(credential):
+        params["setup_future_usage"] = setup_future_usage
+    return params
+
+
+def payment_intent_confirm(
+    credential,
+    *,
+    amount: int,
+    currency: str,
+    customer_id: str,
+    payment_method_id: str,
+    idempotency_key: str,
+    kassa_id: str,
+    off_session: bool = False,
+    setup_future_usage: str | None = None,
+) -> ProcessorPayment:
+    """Create and confirm a PaymentIntent; a card refusal comes back as status ``failed``, not an exception."""
+    params = payment_intent_params(
+        credential,
+        amount=amount,
+        currency=currency,
+        customer_id=customer_id,
+        payment_method_id=payment_method_id,
+        kassa_id=kassa_id,
+        off_session=off_session,
+        setup_future_usage=setup_future_usage,
+    )
     try:
         intent = client_for(credential).v1.payment_intents.create(
             params=params, options={"idempotency_key": idempotency_key}

@@ -498,8 +498,8 @@ class CheckoutSessionAdmin(LedgerAdmin):
 
     @admin.display(description=_("Saved card"))
     def saved_card(self, session):
-        card = session.saved_payment_method
-        return "—" if card is None else admin_link(session.customer, str(card))
+        card = checkout_selectors.checkout_session_saved_card(session)
+        return "—" if card is None else admin_link(card.customer or session.customer, str(card))
 
     @admin.display(description=_("Line items"))
     def line_items_table(self, session):

@@ -529,8 +529,9 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
         logger.info("Checkout session %s payment refused: %s (%s)", session.public_id, exc.code, type(exc).__name__)
         session = _find_session(session.public_id)
         intent = session.payment_intent
-        if session.status == CheckoutSession.Status.COMPLETE or (intent is not None and intent.status in IN_FLIGHT):
-            # Another submit (a double click, a second tab) got there first: tell the payer where it stands.
+        if session.status != CheckoutSession.Status.OPEN or (intent is not None and intent.status in IN_FLIGHT):
+            # Another submit (a double click, a second tab) got there first, or the merchant expired the
+            # session meanwhile: tell the payer where it stands.
             return _answer(session, language, embed, i18n.picked(request))
         return _failure(exc, session, language)
     return _answer(_find_session(session.public_id), language, embed, i18n.picked(request))

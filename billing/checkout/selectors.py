@@ -39,3 +39,13 @@ def payment_link_name(link: PaymentLink) -> str:
     items = link.line_items.all()  # prefetched by the lists (line_items__price__product)
     names = [item.price.product.name + (f" \u00d7 {item.quantity}" if item.quantity > 1 else "") for item in items]
     return ", ".join(names) or link.public_id
+
+
+def checkout_session_saved_card(session: CheckoutSession):
+    """The card the session saved: a setup session's, or the card a payment with ``setup_future_usage`` kept."""
+    if session.saved_payment_method_id:
+        return session.saved_payment_method
+    intent = session.payment_intent
+    if intent is None or not intent.setup_future_usage or intent.status != intent.Status.SUCCEEDED:
+        return None
+    return intent.payment_method

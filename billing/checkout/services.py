@@ -17,11 +17,18 @@ Saving a card, as Stripe Checkout's ``mode=setup`` and ``setup_future_usage``:
   answers for a session that has none; the saved card is on the customer's
   cards, newest first, and in the ``payment_method.attached`` event sent with
   the session's ``checkout.session.completed``.
+  Limitation: without a SetupIntent, a card saved by setup mode has not been
+  authenticated for off-session use (Strong Customer Authentication). A card
+  whose bank asks for authentication later is refused off session with
+  ``authentication_required``; the payer then authenticates on the hosted
+  invoice page (an invoice sent to them), where 3-D Secure runs.
 - A payment session's card pays that PaymentIntent only, as at Stripe
   without ``setup_future_usage``: it is not among the customer's saved cards
   (``customer`` null) and nothing can charge it again. With
   ``payment_intent_data[setup_future_usage]`` (the session's or its payment
-  link's) the card is saved on the customer once the payment succeeds.
+  link's) the card is saved on the customer once the payment succeeds, and
+  Stripe is told (``setup_future_usage`` on its PaymentIntent), so the
+  payment's authentication also sets the card up for that later use.
 
 Payers become customers as with Stripe's ``customer_creation=if_required``
 plus email matching (``customer_for_payer``): one customer per email per
@@ -42,6 +49,7 @@ merchant and mode.
 """
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -71,6 +79,8 @@ from .models import (
     PaymentLinkLineItem,
     SetupFutureUsage,
 )
+
+logger = logging.getLogger(__name__)
 
 MIN_LIFETIME = timedelta(minutes=30)
 MAX_LIFETIME = timedelta(hours=24)
@@ -452,6 +462,8 @@ def _expire_if_due(session: CheckoutSession, *, now: datetime) -> CheckoutSessio
                 locked.status = CheckoutSession.Status.EXPIRED
                 locked.save(update_fields=["status"])
                 event_emit(type="checkout.session.expired", obj=locked)
+                if locked.payment_intent_id:
+                    payments.payment_intent_cards_release_later(locked.payment_intent)
             return locked
     return session
 
@@ -472,6 +484,9 @@ def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
         locked.status = CheckoutSession.Status.EXPIRED
         locked.save(update_fields=["status"])
         event_emit(type="checkout.session.expired", obj=locked)
+        if locked.payment_intent_id:
+            # Also when the cancel below fails: the expired session ends its PaymentIntent all the same.
+            payments.payment_intent_cards_release_later(locked.payment_intent)
     if locked.payment_intent_id:
         payments.payment_intent_cancel(
             payment_intent=locked.payment_intent, cancellation_reason="abandoned", from_owner=True
@@ -507,6 +522,11 @@ def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
     session.completed_at = timezone.now()
     session.save(update_fields=["status", "payment_status", "completed_at"])
     event_emit(type="checkout.session.completed", obj=session)
+
+
+def checkout_session_ended(*, payment_intent: PaymentIntent) -> bool:
+    """Registered with payments: a PaymentIntent whose checkout session expired is never paid (its cards may go)."""
+    return CheckoutSession.objects.filter(payment_intent=payment_intent, status=CheckoutSession.Status.EXPIRED).exists()
 
 
 def checkout_session_receipt_lines(payment_intent: PaymentIntent) -> list[tuple[str, int, int, str]] | None:
@@ -709,8 +729,10 @@ def checkout_session_save_card(
     The customer is the session's, else the payer's by email (``customer_for_payer``). The card is
     attached at the processor outside any transaction (``payment_method.attached``); then the
     session is ``complete`` (``checkout.session.completed``). A card refused when attached raises
-    CardError and the session stays open. There is no SetupIntent (Kassa has none): the session's
-    ``setup_intent`` is null and the card is ``saved_payment_method``, on the customer's cards.
+    CardError and the session stays open. A session expired while the card was being attached
+    stays expired, as at Stripe: the card is detached again and ``checkout_session_not_open``
+    raised. There is no SetupIntent (Kassa has none): the session's ``setup_intent`` is null and
+    the card is ``saved_payment_method``, on the customer's cards.
     """
     session = _expire_if_due(session, now=now)
     with transaction.atomic():
@@ -719,7 +741,8 @@ def checkout_session_save_card(
         email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
         _payer_details_check(locked, email=email, phone=phone, address=address)
         address = catalogue.normalise_address(address) if address else None
-        locked.customer_details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+        details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+        locked.customer_details = details
         rematch = locked.customer_matched and not _same_email(email, locked.customer.email)
         if locked.customer is None or rematch:
             # Nothing saved yet: a payer refused with one email who tries with another is that other customer.
@@ -741,10 +764,26 @@ def checkout_session_save_card(
         locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == CheckoutSession.Status.COMPLETE:
             return locked  # another tab saved a card first; this one is saved on the customer too
-        # Even a session that expired meanwhile: the card is saved, which is what it was for.
-        locked.status = CheckoutSession.Status.COMPLETE
-        locked.saved_payment_method = card
-        locked.completed_at = now
-        locked.save(update_fields=["status", "saved_payment_method", "completed_at"])
-        event_emit(type="checkout.session.completed", obj=locked)
+        expired = locked.status == CheckoutSession.Status.EXPIRED
+        if not expired:
+            locked.status = CheckoutSession.Status.COMPLETE
+            locked.saved_payment_method = card
+            # The payer whose card this is: another tab may have set other details (and customer) meanwhile.
+            locked.customer_id = card.customer_id
+            locked.customer_details = details
+            locked.completed_at = now
+            locked.save(
+                update_fields=["status", "saved_payment_method", "customer", "customer_details", "completed_at"]
+            )
+            event_emit(type="checkout.session.completed", obj=locked)
+    if expired:
+        # Expired while the card was being saved (the merchant's expire): as at Stripe, the session stays
+        # expired and saves nothing, so the card just saved is removed again (``payment_method.detached``).
+        try:
+            payments.payment_method_detach(payment_method=card)
+        except KassaError as exc:
+            logger.warning(
+                "Card %s saved for expired session %s stays saved: %s", card.public_id, locked.public_id, exc.message
+            )
+        raise InvalidRequest("This checkout session is expired.", code="checkout_session_not_open")
     return locked

@@ -30,7 +30,7 @@ class PaymentMethod(MerchantScoped):
     billing_details = models.JSONField(default=dict, blank=True, verbose_name=_("billing details"))
     # A card taken to pay this one PaymentIntent and not saved (no setup_future_usage): ``customer`` stays
     # null, as at Stripe, and only this PaymentIntent may charge it. The processor holds it on the
-    # PaymentIntent's customer, through which Kassa charges.
+    # PaymentIntent's customer, through which Kassa charges, until that payment is settled.
     single_use_for = models.ForeignKey(
         "PaymentIntent",
         null=True,
@@ -42,6 +42,12 @@ class PaymentMethod(MerchantScoped):
     )
     # The processor's card (card_…, a source attached to the customer) or PaymentMethod (pm_…).
     processor_id = models.CharField(max_length=255, editable=False, verbose_name=_("processor ID"))
+    # The processor's customer (cus_…) that holds it: a single-use card stays on the customer it was
+    # taken for even when its PaymentIntent's payer changes, and is detached from there once settled.
+    # Blank on cards saved before it was recorded (their customer's, or their PaymentIntent's, holds them).
+    processor_customer = models.CharField(
+        max_length=255, blank=True, editable=False, verbose_name=_("processor customer")
+    )
 
     class Meta:
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="payment_method_list")]

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from kassa import gateway, mail, money
 from kassa import metadata as md
+from kassa.celery import enqueue_on_commit
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.selectors import processor_credential_for
@@ -65,6 +66,8 @@ _FAILED_HOOKS: list = []
 _REQUIRES_ACTION_HOOKS: list = []
 #: fn(*, payment_intent) -> a refusal message when something else owns it (so it is not canceled directly)
 _OWNERS: list = []
+#: fn(*, payment_intent) -> True when its owner ended it without canceling it (an expired checkout session)
+_ENDED_CHECKS: list = []
 
 
 def on_payment_intent_succeeded(hook) -> None:
@@ -81,6 +84,10 @@ def on_payment_intent_requires_action(hook) -> None:
 
 def payment_intent_owner(check) -> None:
     _OWNERS.append(check)
+
+
+def payment_intent_ended_by_owner(check) -> None:
+    _ENDED_CHECKS.append(check)
 
 
 def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
@@ -179,8 +186,9 @@ def payment_method_create_from_token(
     ``single_use_for``: the card is taken to pay that PaymentIntent (of ``customer``) only, as Stripe
     does without ``setup_future_usage``: it is not saved on the customer (``customer`` null, no
     ``payment_method.attached``), and is saved when that payment succeeds if its ``setup_future_usage``
-    asks (``_card_keep``). The processor holds it on the customer either way: Kassa charges through
-    the customer's processor record.
+    asks (``_card_keep``). The processor holds it on the customer either way (Kassa charges through
+    the customer's processor record); a card not kept is detached there once that payment is
+    settled (``payment_intent_cards_release``).
     """
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
@@ -205,6 +213,7 @@ def payment_method_create_from_token(
             card_exp_year=card.exp_year,
             billing_details=billing_details or {},
             processor_id=card.id,
+            processor_customer=processor_customer,
         )
         if single_use_for is None:
             # Saved on the customer as it is made: Stripe's attach, and its event.
@@ -225,7 +234,8 @@ def _card_keep(payment_intent: PaymentIntent) -> None:
         return  # already saved (a repeated success), or a saved card charged again
     before = render(card)
     card.customer_id = payment_intent.customer_id
-    card.save(update_fields=["customer"])
+    card.single_use_for = None  # a saved card now: once detached, it says so (DETACHED), not "used once"
+    card.save(update_fields=["customer", "single_use_for"])
     event_emit(type="payment_method.attached", obj=card, before=before)
 
 
@@ -240,6 +250,55 @@ SINGLE_USE = (
     "It may not be used again. To use a card several times, save it on the customer first "
     "(payment_intent_data[setup_future_usage], a setup-mode checkout session, or POST /v1/payment_methods)."
 )
+
+
+def payment_intent_cards_release_later(payment_intent: PaymentIntent) -> None:
+    """Once this transaction commits, a task detaches the PaymentIntent's single-use cards at the processor.
+
+    Called when the PaymentIntent is settled (succeeded, canceled, or ended by its owner); the task
+    (``billing.tasks.payment_intent_cards_release``) re-checks that and calls ``payment_intent_cards_release``.
+    """
+    enqueue_on_commit("billing.tasks.payment_intent_cards_release", payment_intent.pk)
+
+
+def _settled(payment_intent: PaymentIntent) -> bool:
+    """Nothing can charge this PaymentIntent again: it succeeded, was canceled, or its owner ended it."""
+    if payment_intent.status in (S.SUCCEEDED, S.CANCELED):
+        return True
+    if (
+        payment_intent.status in (S.REQUIRES_ACTION, S.PROCESSING)
+        or payment_intent.attempts.filter(
+            status__in=[PaymentAttempt.Status.PENDING, PaymentAttempt.Status.ERRORED]
+        ).exists()
+    ):
+        return False
+    return any(check(payment_intent=payment_intent) for check in _ENDED_CHECKS)
+
+
+def payment_intent_cards_release(*, payment_intent: PaymentIntent) -> int:
+    """Detach at the processor the cards that were taken for this settled PaymentIntent only; answer how many.
+
+    As at Stripe, a card given for one payment without ``setup_future_usage`` is not kept: Kassa
+    holds it on the processor's customer only to charge through it, so once the payment is settled
+    it is removed from there (a card that payment kept on its customer is not touched). Outside any
+    transaction, one processor call per card; a card the processor no longer has counts as removed,
+    so running it again is safe. A processor error is raised (the task retries).
+    """
+    if not _settled(payment_intent):
+        return 0
+    cards = PaymentMethod.objects.filter(single_use_for=payment_intent, customer__isnull=True).order_by("id")
+    if not cards:
+        return 0
+    credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    fallback = payment_intent.customer.processor_id if payment_intent.customer_id else ""
+    released = 0
+    for card in cards:
+        holder = card.processor_customer or fallback
+        if not holder:
+            continue  # never held on a processor customer: nothing to remove
+        gateway.card_detach(credential, customer_id=holder, card_id=card.processor_id)
+        released += 1
+    return released
 
 
 def _not_reusable(payment_method: PaymentMethod) -> str:
@@ -452,6 +511,8 @@ def _record_processor_answer(
             locked.canceled_at = timezone.now()
         locked.save()
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
+        if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status:
+            payment_intent_cards_release_later(locked)
     return locked
 
 
@@ -583,6 +644,7 @@ def payment_intent_confirm(
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
             off_session=attempt.off_session,
+            setup_future_usage=payment_intent.setup_future_usage,
         )
     except Exception as exc:
         # Outcome unknown (no answer, or Kassa failed mid-call): the next confirm retries this
@@ -751,6 +813,7 @@ def payment_intent_cancel(
             locked.save()
             _timeline_add(locked, "canceled", cancellation_reason or "")
             event_emit(type="payment_intent.canceled", obj=locked)
+            payment_intent_cards_release_later(locked)
     return locked
 
 

@@ -3,11 +3,17 @@
 Task names stay ``billing.tasks.*`` (beat's schedule and queued messages know them by name).
 """
 
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
+from kassa.errors import ProcessorError
+
 from . import emails, services
 from .models import PaymentIntent, Refund
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="billing.tasks.payments_reconcile")
@@ -36,3 +42,14 @@ def refund_emails_send(self, refund_pk: int) -> int:
         return emails.refund_emails_send(refund=refund)
     except Exception as exc:  # the mail server's error, whatever its type
         raise self.retry(countdown=60, exc=exc) from exc
+
+
+@shared_task(name="billing.tasks.payment_intent_cards_release", bind=True, max_retries=10)
+def payment_intent_cards_release(self, payment_intent_pk: int) -> int:
+    """Detach a settled PaymentIntent's single-use cards at the processor (safe to run twice)."""
+    payment_intent = PaymentIntent.objects.select_related("merchant", "customer").get(pk=payment_intent_pk)
+    try:
+        return services.payment_intent_cards_release(payment_intent=payment_intent)
+    except ProcessorError as exc:
+        logger.warning("Could not release the cards of %s at the processor: %s", payment_intent.public_id, exc.message)
+        raise self.retry(countdown=300, exc=exc) from exc

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from billing import demo, tasks
-from billing.models import CheckoutSession, PaymentIntent, PaymentLink, Product
+from billing.models import CheckoutSession, PaymentIntent, PaymentLink, PaymentMethod, Product
 from billing.payments.selectors import payment_display_status
 from kassa.errors import InvalidRequest
 from merchants.models import Merchant
@@ -51,6 +51,9 @@ def test_demo_setup_stocks_the_shop_and_queues_its_payments_once(db, development
     declined = PaymentIntent.objects.get(merchant=merchant, receipt_email=demo.DEMO_DECLINED[0])
     assert payment_display_status(declined) == ("failed", "Failed")
     assert declined.last_payment_error["code"] == "card_declined"
+    # The link keeps the payers' cards: each paying customer has one saved card, the declined payer none.
+    kept = PaymentMethod.objects.filter(merchant=merchant, customer__isnull=False)
+    assert sorted(kept.values_list("customer__email", flat=True)) == sorted(e for e, _, _ in demo.DEMO_PAYMENTS)
     # Real payments: localstripe holds each of them.
     assert len([pi for pi in processor_payment_intents(development) if pi["status"] == "succeeded"]) == 3
 
