@@ -29,7 +29,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentIntent, PaymentMethod
 from ..models import Invoice, InvoicePayment
 from .common import S
-from .invoices import _paid, invoice_finalize
+from .invoices import _open_payment_cancel, _paid, _payment_close, invoice_finalize
 
 logger = logging.getLogger(__name__)
 
@@ -125,27 +125,22 @@ def _attempt_count(invoice: Invoice) -> None:
     invoice.save(update_fields=["attempted", "attempt_count", "next_payment_attempt", "updated"])
 
 
-@transaction.atomic
 def _pay_out_of_band(invoice: Invoice, now: datetime, note: str) -> Invoice:
-    invoice = _payable_lock(invoice)
-    for payment in invoice.payments.select_for_update().filter(status=InvoicePayment.Status.OPEN):
-        intent = payment.payment_intent
-        if intent is not None and (
-            intent.status not in (PI.REQUIRES_PAYMENT_METHOD, PI.REQUIRES_CONFIRMATION, PI.CANCELED)
-            or payments.payment_intent_in_flight(intent)
-        ):
-            raise IdempotencyConflict(
-                "A card payment of this invoice is in progress; it cannot be marked paid now.",
-                code="payment_in_progress",
-            )
-        payment.status = InvoicePayment.Status.CANCELED
-        payment.canceled_at = now
-        payment.save(update_fields=["status", "canceled_at"])
-    invoice.paid_out_of_band = True
-    invoice.out_of_band_note = (note or "")[:500]
-    invoice.amount_paid += invoice.amount_remaining
-    _paid(invoice, now)
-    event_emit(type="invoice.paid", obj=invoice)
+    """Paid outside Kassa: the open card payment is canceled first, through the route ``invoice_void`` takes (at
+    the processor too, so it can never be confirmed afterwards). One whose attempt is pending or of unknown
+    outcome (no answer from the processor: the card may have been charged) is refused with a 409 until it is
+    settled (reconciled, or Stripe's webhook), so the customer never pays twice."""
+    with transaction.atomic():
+        _payable_lock(invoice)
+    _open_payment_cancel(invoice)
+    with transaction.atomic():
+        invoice = _payable_lock(invoice)
+        _payment_close(invoice, now)
+        invoice.paid_out_of_band = True
+        invoice.out_of_band_note = (note or "")[:500]
+        invoice.amount_paid += invoice.amount_remaining
+        _paid(invoice, now)
+        event_emit(type="invoice.paid", obj=invoice)
     return invoice
 
 

@@ -145,3 +145,52 @@ def test_an_invoices_payment_intent_is_not_canceled_directly(api, customer, save
     assert voided.status == "void"
     intent.refresh_from_db()
     assert intent.status == "canceled"
+
+
+def test_marking_paid_out_of_band_waits_for_a_card_charge_of_unknown_outcome(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    """The card was charged but its answer was lost: the invoice cannot be marked paid out of band (409) until the
+    charge is settled, so the customer never pays twice."""
+    save_card()
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    real_confirm = gateway.payment_intent_confirm
+
+    def charge_then_crash(*args, **kwargs):
+        real_confirm(*args, **kwargs)
+        raise RuntimeError("worker killed after the charge")
+
+    monkeypatch.setattr(gateway, "payment_intent_confirm", charge_then_crash)
+    with pytest.raises(RuntimeError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    monkeypatch.setattr(gateway, "payment_intent_confirm", real_confirm)
+    row = Invoice.objects.get(public_id=invoice.id)
+    with pytest.raises(IdempotencyConflict):
+        services.invoice_pay(invoice=row, now=timezone.now(), paid_out_of_band=True, note="bank transfer")
+    row.refresh_from_db()
+    assert (row.status, row.paid_out_of_band, row.amount_paid) == ("open", False, 0)
+    [processor] = processor_payment_intents(stripe_backend)
+    payments.payment_intent_sync(merchant=row.merchant, livemode=False, processor_payment_intent_id=processor["id"])
+    row.refresh_from_db()
+    assert (row.status, row.amount_paid, row.total, row.paid_out_of_band) == ("paid", 1500, 1500, False)
+
+
+def test_marking_paid_out_of_band_cancels_the_card_payment(api, customer, save_card, stripe_backend):
+    """After a declined card, paid by transfer: the invoice's PaymentIntent is canceled (here and at the processor)
+    and can never be confirmed afterwards."""
+    save_card("4000000000000341")
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with pytest.raises(CardError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    row = Invoice.objects.get(public_id=invoice.id)
+    paid = services.invoice_pay(invoice=row, now=timezone.now(), paid_out_of_band=True, note="bank transfer")
+    assert (paid.status, paid.amount_paid, paid.paid_out_of_band) == ("paid", 1500, True)
+    intent = paid.payments.get().payment_intent
+    assert intent.status == "canceled"
+    assert paid.payments.get().status == "canceled"
+    with pytest.raises(InvalidRequest) as exc:
+        payments.payment_intent_confirm(payment_intent=intent, payment_method=intent.payment_method)
+    assert exc.value.code == "payment_intent_unexpected_state"
+    assert len(processor_payment_intents(stripe_backend)) == 1  # the declined attempt only: nothing charged since
