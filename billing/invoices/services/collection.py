@@ -257,19 +257,25 @@ def invoices_advance(*, now: datetime) -> int:
     """Beat's automatic collection: finalize the drafts whose hour has passed, then charge the open
     ``charge_automatically`` invoices that are due an attempt, off-session on the default card.
 
-    Each invoice on its own (a failure is logged and left for the next run); safe to run twice: finalizing
-    and paying both re-check the status under the row lock.
+    Each invoice on its own (a failure is logged and left for the next run); safe to run twice or two at once:
+    an invoice another run (or the API, the dashboard) finalized or deleted meanwhile is skipped, never
+    recorded as a failed finalization.
     """
     count = 0
     due_drafts = Invoice.objects.filter(
         status=S.DRAFT, auto_advance=True, automatically_finalizes_at__lte=now
     ).values_list("pk", flat=True)
     for pk in list(due_drafts):
+        invoice = Invoice.objects.filter(pk=pk, status=S.DRAFT).first()
+        if invoice is None:
+            continue  # finalized or deleted meanwhile
         try:
-            invoice_finalize(invoice=Invoice.objects.get(pk=pk), now=now)
+            invoice_finalize(invoice=invoice, now=now)
             count += 1
+        except Invoice.DoesNotExist:
+            continue  # deleted meanwhile
         except KassaError as exc:
-            _finalization_failed(pk, exc)
+            _finalization_failed(pk, exc, now)
     to_charge = Invoice.objects.filter(
         status=S.OPEN,
         auto_advance=True,
@@ -277,26 +283,30 @@ def invoices_advance(*, now: datetime) -> int:
         next_payment_attempt__lte=now,
     ).values_list("pk", flat=True)
     for pk in list(to_charge):
+        invoice = Invoice.objects.filter(pk=pk).first()
+        if invoice is None:
+            continue
         try:
-            invoice_pay(invoice=Invoice.objects.get(pk=pk), now=now, off_session=True)
+            invoice_pay(invoice=invoice, now=now, off_session=True)
             count += 1
         except KassaError as exc:
             logger.info("Automatic payment of invoice %s did not succeed: %s", pk, exc.message)
     return count
 
 
-def _finalization_failed(pk: int, exc: KassaError) -> None:
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=pk)
-        invoice.last_finalization_error = {
+def _finalization_failed(pk: int, exc: KassaError, now: datetime) -> None:
+    """Recorded on a draft only: an invoice another run finalized meanwhile is not touched."""
+    Invoice.objects.filter(pk=pk, status=S.DRAFT).update(
+        last_finalization_error={
             "type": "invalid_request_error",
             "code": exc.code,
             "message": exc.message,
             "param": exc.param,
-        }
-        invoice.auto_advance = False  # not retried every minute; the merchant fixes and finalizes it
-        invoice.automatically_finalizes_at = None
-        invoice.save(update_fields=["last_finalization_error", "auto_advance", "automatically_finalizes_at"])
+        },
+        auto_advance=False,  # not retried every minute; the merchant fixes and finalizes it
+        automatically_finalizes_at=None,
+        updated=now,
+    )
 
 
 def invoices_mark_overdue(*, now: datetime) -> int:

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.invoices import services
+from billing.invoices.services import collection
 from billing.models import Invoice, PaymentAttempt
 from billing.payments import services as payments
 from kassa import gateway
@@ -194,3 +195,42 @@ def test_marking_paid_out_of_band_cancels_the_card_payment(api, customer, save_c
         payments.payment_intent_confirm(payment_intent=intent, payment_method=intent.payment_method)
     assert exc.value.code == "payment_intent_unexpected_state"
     assert len(processor_payment_intents(stripe_backend)) == 1  # the declined attempt only: nothing charged since
+
+
+def test_overlapping_beat_runs_leave_an_invoice_finalized_by_the_other_run_alone(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    save_card()
+    invoice = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    real_finalize = collection.invoice_finalize
+
+    def other_run_got_there_first(*, invoice, now):
+        real_finalize(invoice=invoice, now=now)  # the overlapping run (or the API, the dashboard) finalizes it
+        return real_finalize(invoice=invoice, now=now)  # this run's own call meets a finalized invoice
+
+    monkeypatch.setattr(collection, "invoice_finalize", other_run_got_there_first)
+    services.invoices_advance(now=later)
+    row = Invoice.objects.get(public_id=invoice.id)
+    assert row.last_finalization_error is None  # no failure recorded, automatic collection left on
+    # The same run went on to charge it, as a run finalizing it itself does.
+    assert (row.status, row.amount_paid) == ("paid", 1500)
+    assert len(processor_payment_intents(stripe_backend)) == 1
+
+
+def test_a_draft_deleted_while_beat_runs_does_not_stop_the_run(api, customer, save_card, stripe_backend, monkeypatch):
+    save_card()
+    gone = _open_invoice(api, customer, auto_advance=True)
+    kept = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    real_finalize = collection.invoice_finalize
+
+    def deleted_meanwhile(*, invoice, now):
+        if invoice.public_id == gone.id:
+            services.invoice_delete(invoice=invoice)
+        return real_finalize(invoice=invoice, now=now)
+
+    monkeypatch.setattr(collection, "invoice_finalize", deleted_meanwhile)
+    services.invoices_advance(now=later)
+    assert not Invoice.objects.filter(public_id=gone.id).exists()
+    assert api.v1.invoices.retrieve(kept.id).status == "paid"
