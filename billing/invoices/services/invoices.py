@@ -22,7 +22,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
-from .common import S, draft_lock, status_move, tax_rates_check, totals_refresh
+from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 
 #: A draft with auto_advance is finalized this long after it was made, as at Stripe
 #: (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
@@ -152,7 +152,7 @@ def invoice_create(
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    totals_refresh(invoice)
+    totals_refresh(invoice, param="pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     for item, before in taken:
         event_emit(type="invoiceitem.updated", obj=item, before=before)
@@ -217,7 +217,7 @@ def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
             param="default_tax_rates",
         )
         invoice.default_tax_rates.set(rates)
-    totals_refresh(invoice, before)
+    totals_refresh(invoice, before, param="default_tax_rates")
     return invoice
 
 
@@ -276,6 +276,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     if invoice.customer.deleted:
         raise InvalidRequest("The invoice's customer was deleted.", code="resource_missing", param="customer")
     totals_refresh(invoice)
+    total_check(invoice, param="invoice")  # before the number is taken: never an issued invoice nobody can pay
     settings = numbering.invoice_settings_for(invoice.merchant)
     customer = invoice.customer
     status_move(invoice, S.OPEN)

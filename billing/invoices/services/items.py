@@ -146,7 +146,8 @@ def invoice_item_create(
     )
     item.tax_rates.set(rates)
     if invoice is not None:
-        totals_refresh(invoice, before)
+        param = "amount" if price is None else "quantity"
+        totals_refresh(invoice, before, param=param)
     event_emit(type="invoiceitem.created", obj=item)
     return item
 
@@ -207,7 +208,10 @@ def invoice_item_update(*, item: InvoiceItem, now: datetime, **changes) -> Invoi
         rates = tax_rates_check(changes["tax_rates"], merchant=item.merchant, livemode=item.livemode, param="tax_rates")
         item.tax_rates.set(rates)
     if invoice is not None:
-        totals_refresh(invoice, invoice_before)
+        param = next(
+            (name for name in ("amount", "quantity", "price", "tax_rates") if name in changes), "invoice"
+        ).replace("price", PRICE_PARAM)
+        totals_refresh(invoice, invoice_before, param=param)
         item.refresh_from_db(fields=["taxes"])
     event_emit(type="invoiceitem.updated", obj=item, before=before)
     return item
