@@ -158,7 +158,9 @@ class InvoiceItemUpdateParams(f.StrictSerializer):
     quantity = f.Integer(
         required=False,
         min_value=0,
-        help_text="How many units (0 or more; with a price, amount = unit amount times quantity).",
+        max_value=services.QUANTITY_MAX,
+        help_text="How many units (0 to 2147483647; with a price, amount = unit amount times quantity, "
+        "at most the currency's maximum amount).",
     )
     tax_rates = _tax_rate_ids(
         'The tax rates of this line (`txr_…`); `""` clears them (the invoice\'s default tax rates then apply).'

@@ -33,7 +33,7 @@ from .invoices import (
     invoice_update,
     invoice_void,
 )
-from .items import invoice_item_create, invoice_item_delete, invoice_item_update
+from .items import QUANTITY_MAX, invoice_item_create, invoice_item_delete, invoice_item_update
 from .tax import (
     PERCENTAGE_PLACES,
     TAX_RATE_FIELDS,
@@ -48,6 +48,7 @@ from .tax import (
 __all__ = [
     "AUTO_FINALIZE_AFTER",
     "PERCENTAGE_PLACES",
+    "QUANTITY_MAX",
     "TAX_RATE_FIELDS",
     "TRANSITIONS",
     "country_codes",

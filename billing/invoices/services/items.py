@@ -22,6 +22,8 @@ from ..models import Invoice, InvoiceItem
 from .common import draft_lock, tax_rates_check, totals_refresh
 
 PRICE_PARAM = "pricing[price]"
+#: The largest quantity InvoiceItem.quantity holds on every database (PostgreSQL's integer column).
+QUANTITY_MAX = 2_147_483_647
 
 
 def _price_check(price: Price, *, merchant, livemode: bool) -> None:
@@ -36,8 +38,8 @@ def _price_check(price: Price, *, merchant, livemode: bool) -> None:
 
 
 def _quantity_check(quantity) -> int:
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-        raise InvalidRequest("quantity must be a whole number, 0 or more.", param="quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= QUANTITY_MAX:
+        raise InvalidRequest(f"quantity must be a whole number from 0 to {QUANTITY_MAX}.", param="quantity")
     return quantity
 
 

@@ -76,3 +76,35 @@ def test_an_invoice_over_the_maximum_is_not_finalized(api, customer, vat):
     draft = api.v1.invoices.retrieve(invoice.id)
     assert (draft.status, draft.number) == ("draft", None)
     assert money.MAX_AMOUNT < 108_000_000
+
+
+@pytest.mark.parametrize("quantity", [10**19, 3_000_000_000, 2_147_483_648])
+def test_a_quantity_larger_than_its_column_is_a_400(api, customer, price, quantity):
+    for params in (
+        {"amount": 0, "currency": "eur"},
+        {"pricing": {"price": price.id}},
+    ):
+        error = _refused(
+            lambda params=params: api.v1.invoice_items.create(
+                params={"customer": customer.id, "quantity": quantity, **params}
+            )
+        )
+        assert error.param == "quantity"
+    item = api.v1.invoice_items.create(params={"customer": customer.id, "amount": 500, "currency": "eur"})
+    error = _refused(lambda: api.v1.invoice_items.update(item.id, params={"quantity": quantity}))
+    assert error.param == "quantity"
+    assert InvoiceItem.objects.get().quantity == 1
+
+
+def test_the_largest_quantity_is_stored(api, customer, price):
+    item = api.v1.invoice_items.create(
+        params={"customer": customer.id, "amount": 500, "currency": "eur", "quantity": 2_147_483_647}
+    )
+    assert (item.quantity, InvoiceItem.objects.get().quantity) == (2_147_483_647, 2_147_483_647)
+    # Priced by a price, the amount (unit amount times quantity) is bounded by the currency's maximum.
+    error = _refused(
+        lambda: api.v1.invoice_items.create(
+            params={"customer": customer.id, "pricing": {"price": price.id}, "quantity": 2_147_483_647}
+        )
+    )
+    assert (error.param, error.code) == ("quantity", "amount_too_large")
