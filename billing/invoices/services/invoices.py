@@ -275,6 +275,11 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
         )
     if invoice.customer.deleted:
         raise InvalidRequest("The invoice's customer was deleted.", code="resource_missing", param="customer")
+    will_send = invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and (
+        invoice.auto_advance if auto_advance is None else auto_advance
+    )
+    if will_send and invoice.total > 0:
+        _email_check(invoice.customer.email)  # finalizing it sends it
     totals_refresh(invoice)
     total_check(invoice, param="invoice")  # before the number is taken: never an issued invoice nobody can pay
     settings = numbering.invoice_settings_for(invoice.merchant)
@@ -403,8 +408,20 @@ def invoice_send(*, invoice: Invoice, now: datetime) -> Invoice:
             code="invoice_unexpected_state",
             param="collection_method",
         )
+    _email_check(invoice.customer_email)
     invoice.sent_at = now
     invoice.save(update_fields=["sent_at", "updated"])
     event_emit(type="invoice.sent", obj=invoice)
     emails.invoice_email_queue(invoice=invoice)
     return invoice
+
+
+def _email_check(email: str | None) -> None:
+    """Sending needs somewhere to send to, as at Stripe: a customer without an email is refused, nothing recorded."""
+    if not email:
+        raise InvalidRequest(
+            "The customer has no email address, so the invoice cannot be sent: add one to the customer "
+            "(before finalizing), or collect the payment another way.",
+            code="customer_email_missing",
+            param="customer",
+        )
