@@ -291,7 +291,25 @@ def invoices_advance(*, now: datetime) -> int:
             count += 1
         except KassaError as exc:
             logger.info("Automatic payment of invoice %s did not succeed: %s", pk, exc.message)
+            _refused_before_charging(pk, now)
     return count
+
+
+def _refused_before_charging(pk: int, now: datetime) -> None:
+    """An automatic attempt refused before any charge (no usable card: none saved, or not the customer's) is
+    still an attempt, as at Stripe, whose ``invoice.payment_failed`` "occurs whenever an invoice payment attempt
+    fails, due either to a declined payment or to the lack of a stored payment method": counted, not retried
+    every minute (``next_payment_attempt`` cleared), and told once. ``last_finalization_error`` stays empty (the
+    finalization went well); the merchant adds a card and pays it (``pay``), or the payer pays on the hosted page.
+    A declined card never comes here: its attempt was counted when its payment was made."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().filter(pk=pk).first()
+        if invoice is None or invoice.status != S.OPEN or not invoice.next_payment_attempt:
+            return
+        if invoice.next_payment_attempt > now:
+            return
+        _attempt_count(invoice)
+        event_emit(type="invoice.payment_failed", obj=invoice)
 
 
 def _finalization_failed(pk: int, exc: KassaError, now: datetime) -> None:

@@ -234,3 +234,20 @@ def test_a_draft_deleted_while_beat_runs_does_not_stop_the_run(api, customer, sa
     services.invoices_advance(now=later)
     assert not Invoice.objects.filter(public_id=gone.id).exists()
     assert api.v1.invoices.retrieve(kept.id).status == "paid"
+
+
+def test_automatic_collection_without_a_card_fails_once_and_says_so(api, customer, stripe_backend):
+    invoice = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    for minute in range(3):
+        services.invoices_advance(now=later + timedelta(minutes=minute))
+    failed = api.v1.invoices.retrieve(invoice.id)
+    assert (failed.status, failed.attempted, failed.attempt_count, failed.next_payment_attempt) == (
+        "open",
+        True,
+        1,
+        None,
+    )
+    assert failed.last_finalization_error is None
+    assert _types(invoice.id).count("invoice.payment_failed") == 1
+    assert processor_payment_intents(stripe_backend) == []
