@@ -13,10 +13,11 @@ What shaped it:
   (``checkout.js``: Stripe.js ``createToken``, the server pays, 3-D Secure
   with ``confirmCardPayment`` when the server answers ``requires_action``,
   then ``/sync`` re-reads the processor). Card numbers never reach Kassa.
-- Paying: the token's card is saved on the invoice's customer
-  (``payments.payment_method_create_from_token``; a card refused there leaves
-  the invoice open) and the invoice is paid with it through the invoice
-  service, on-session (the payer is here for 3-D Secure). The service lets one
+- Paying: the token's card pays this invoice only
+  (``invoices.invoice_pay_with_card_token``: single-use for the invoice's
+  PaymentIntent, never saved on the customer, who did not ask for it; a card
+  refused there leaves the invoice open), on-session (the payer is here for
+  3-D Secure). The service lets one
   payment be in flight per invoice, so a double click makes one charge; the
   page's answer always comes from the rows after the processor's state was
   applied. A paid or void invoice takes no payment and says what it is.
@@ -441,12 +442,12 @@ def invoice_pay(request: HttpRequest, token: str) -> JsonResponse:
     if problem is not None:
         return _failed(invoice, language, code=problem, key=problem, status=400)
     try:
-        card = payments.payment_method_create_from_token(
-            customer=invoice.customer,
+        invoices.invoice_pay_with_card_token(
+            invoice=invoice,
+            now=timezone.now(),
             token=fields["token"],
             billing_details={"name": fields["name"]} if fields["name"] else None,
         )
-        invoices.invoice_pay(invoice=invoice, now=timezone.now(), payment_method=card, off_session=False)
     except KassaError as exc:
         logger.info("Invoice %s payment on its page: %s (%s)", invoice.public_id, exc.code, type(exc).__name__)
         invoice = _find(token) or invoice

@@ -72,8 +72,9 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
     return card
 
 
-def _payment_open(invoice: Invoice, card: PaymentMethod, now: datetime) -> PaymentIntent:
-    """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed."""
+def _payment_open(invoice: Invoice, card: PaymentMethod | None, now: datetime) -> PaymentIntent:
+    """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed (without a
+    card when the payer's one-off card is to be taken for it)."""
     with transaction.atomic():
         invoice = _payable_lock(invoice)
         payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
@@ -167,6 +168,38 @@ def invoice_pay(
             return locked
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
     intent = _payment_open(invoice, card, now)
+    return _confirm(invoice, intent, card, off_session=off_session)
+
+
+def invoice_pay_with_card_token(
+    *, invoice: Invoice, now: datetime, token: str, billing_details: dict | None = None
+) -> Invoice:
+    """The hosted page's payment: the payer's card (a Stripe.js token) pays this invoice only, on-session.
+
+    The card is not saved on the customer (the payer did not ask for it): it is taken for the invoice's
+    PaymentIntent alone (``single_use_for``), as checkout's one-off cards are, so a declined card is not kept
+    either. A card refused when Stripe is asked to take it fails the payment as a declined charge does
+    (``invoice.payment_failed``) and raises CardError.
+    """
+    with transaction.atomic():
+        locked = _payable_lock(invoice)
+        if locked.amount_remaining <= 0:
+            _paid(locked, now)
+            event_emit(type="invoice.paid", obj=locked)
+            return locked
+    intent = _payment_open(invoice, None, now)
+    try:
+        card = payments.payment_method_create_from_token(
+            customer=intent.customer, token=token, billing_details=billing_details, single_use_for=intent
+        )
+    except CardError as exc:
+        payments.payment_intent_card_refused(payment_intent=intent, error=exc)
+        raise
+    return _confirm(invoice, intent, card, off_session=False)
+
+
+def _confirm(invoice: Invoice, intent: PaymentIntent, card: PaymentMethod, *, off_session: bool) -> Invoice:
+    """Phase 2 and 3: payments charges (its own two phases) and records the answer; the hooks follow."""
     try:
         intent = payments.payment_intent_confirm(payment_intent=intent, payment_method=card, off_session=off_session)
     except InvalidRequest as exc:
