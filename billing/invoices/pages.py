@@ -69,6 +69,10 @@ MESSAGES = {
     "page_title": _("Invoice %(number)s from %(merchant)s"),
     "receipt_title": _("Receipt for invoice %(number)s"),
     "pay": _("Pay %(amount)s"),
+    "authenticate": _("Confirm the payment"),
+    "authenticate_note": _(
+        "Your bank asks you to confirm the payment of %(amount)s with your card ending in %(last4)s (3-D Secure)."
+    ),
     "paid_title": _("Invoice paid"),
     "paid_body": _("Thank you! %(merchant)s has received your payment of %(amount)s."),
     "paid_on": _("Paid on %(date)s"),
@@ -121,6 +125,13 @@ def _current(invoice: Invoice) -> Invoice:
         payments.payment_intent_current(payment_intent=payment.payment_intent)
         return selectors.invoice_by_token(invoice.token) or invoice
     return invoice
+
+
+def _waiting_for_authentication(invoice: Invoice) -> PaymentIntent | None:
+    """The invoice's PaymentIntent when it waits for the card holder's 3-D Secure, else None."""
+    payment = _open_payment(invoice)
+    intent = payment.payment_intent if payment is not None else None
+    return intent if intent is not None and intent.status == PaymentIntent.Status.REQUIRES_ACTION else None
 
 
 def _language(request: HttpRequest, invoice: Invoice | None) -> str:
@@ -249,9 +260,20 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
         context["unavailable"] = text("unavailable", merchant=invoice.merchant.name)
     elif payable:
         pay_label = text("pay", amount=context["amount_remaining"])
+        # A payment waiting for the card holder's authentication (beat charged a saved card off-session and
+        # the bank asked for 3-D Secure; invoice.payment_action_required): the form confirms that payment,
+        # with its own PaymentIntent (the pay call answers its client secret), before any other card.
+        waiting = _waiting_for_authentication(invoice)
         context |= {
             "pay_form": True,
             "pay_label": pay_label,
+            "authenticate": waiting is not None,
+            "authenticate_label": text("authenticate"),
+            "authenticate_note": text(
+                "authenticate_note",
+                amount=context["amount_remaining"],
+                last4=getattr(waiting.payment_method, "card_last4", "") if waiting else "",
+            ),
             "secure_note": i18n.text("secure_note", merchant=invoice.merchant.name),
             "stripe_js_url": settings.STRIPE_JS_URL,
             "config": {
@@ -262,6 +284,7 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
                 "pageToken": framing.page_token(invoice),
                 "embed": False,
                 "origin": None,
+                "authenticate": waiting is not None,
                 "text": {key: i18n.text(key) for key in SCRIPT_TEXTS} | {"pay": pay_label},
             },
         }
