@@ -23,6 +23,7 @@ from ...payments.models import PaymentMethod
 from .. import emails, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
+from .totals import taxes_freeze
 
 #: A draft with auto_advance is finalized this long after it was made, as at Stripe
 #: (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
@@ -282,6 +283,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
         _email_check(invoice.customer.email)  # finalizing it sends it
     totals_refresh(invoice)
     total_check(invoice, param="invoice")  # before the number is taken: never an issued invoice nobody can pay
+    taxes_freeze(invoice)  # the rates as issued: renaming one later changes no issued invoice
     settings = numbering.invoice_settings_for(invoice.merchant)
     customer = invoice.customer
     status_move(invoice, S.OPEN)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from billing.hosted import framing
-from billing.invoices import pages
+from billing.invoices import documents_build, pages, pdf
 from billing.invoices import services as invoices
 from billing.invoices.selectors import invoice_urls
 from billing.models import Invoice, PaymentMethod
@@ -392,3 +392,27 @@ def test_payers_racing_on_one_invoice_make_one_charge(live_server, invoice, card
     assert any(a["status"] == "succeeded" for a in answers)
     for answer in answers:
         assert answer["status"] == "succeeded" or answer["code"] in ("payment_in_progress", "invoice_paid"), answer
+
+
+def test_an_issued_invoice_keeps_its_tax_labels_when_the_rate_is_renamed(seller):
+    """A draft reads its rates as they are; finalized, it keeps them as issued (renaming a rate changes no
+    issued invoice: not its page, not its PDF, not the dashboard)."""
+    draft = open_invoice(seller, finalize=False)
+    rate = draft.default_tax_rates.get()
+    invoices.tax_rate_update(tax_rate=rate, display_name="VAT")
+    assert documents_build.invoice_document(Invoice.objects.get(pk=draft.pk)).total_taxes[0].label == "VAT 20%"
+    issued = invoices.invoice_finalize(invoice=draft, now=timezone.now())
+    invoices.tax_rate_update(tax_rate=rate, display_name="Sales tax")
+    doc = documents_build.invoice_document(Invoice.objects.get(pk=issued.pk))
+    assert doc.total_taxes[0].label == "VAT 20%"
+    assert {label for line in doc.lines for label in line.tax_labels} == {"VAT 20%"}
+    assert "VAT 20%" in pdf_text(pdf.invoice_pdf(doc))
+    stored = Invoice.objects.get(pk=issued.pk).total_taxes[0]["rate"]
+    assert stored == {
+        "display_name": "VAT",
+        "percentage": "20",
+        "inclusive": False,
+        "country": None,
+        "state": None,
+        "jurisdiction": None,
+    }
