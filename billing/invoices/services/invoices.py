@@ -207,6 +207,9 @@ def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
             invoice.automatically_finalizes_at = (
                 max(invoice.created + AUTO_FINALIZE_AFTER, now) if invoice.auto_advance else None
             )
+        elif invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY:
+            # An open invoice's automatic collection switched on: beat attempts it now; off: no attempt.
+            invoice.next_payment_attempt = now if invoice.auto_advance else None
     if "metadata" in changes:
         invoice.metadata = md.merge(invoice.metadata, changes["metadata"])
     invoice.save()
@@ -281,6 +284,11 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     )
     if will_send and invoice.total > 0:
         _email_check(invoice.customer.email)  # finalizing it sends it
+    if invoice.due_date is not None and invoice.due_date < now:
+        raise InvalidRequest(
+            "The invoice's due date has passed: set a new due_date (or days_until_due) before finalizing it.",
+            param="due_date",
+        )
     totals_refresh(invoice)
     total_check(invoice, param="invoice")  # before the number is taken: never an issued invoice nobody can pay
     taxes_freeze(invoice)  # the rates as issued: renaming one later changes no issued invoice
@@ -305,8 +313,10 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     invoice.save()
     event_emit(type="invoice.finalized", obj=invoice)
     if invoice.amount_remaining == 0:
+        # Nothing to pay: paid as it is finalized, with the events a paid invoice sends at Stripe.
         _paid(invoice, now)
         event_emit(type="invoice.paid", obj=invoice)
+        event_emit(type="invoice.payment_succeeded", obj=invoice)
     elif invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.auto_advance:
         # Automatic collection of a send_invoice invoice emails it as it is finalized, as at Stripe.
         invoice.sent_at = now

@@ -183,7 +183,9 @@ def test_zero_total_is_paid_at_finalization(api, customer):
     inv = api.v1.invoices.create(params={"customer": customer.id, "currency": "eur"})
     final = api.v1.invoices.finalize_invoice(inv.id)
     assert (final.status, final.amount_due, final.number is not None) == ("paid", 0, True)
-    assert _types()[-2:] == ["invoice.finalized", "invoice.paid"]
+    # Paid as it is finalized, with both events a paid invoice sends at Stripe (invoice.payment_succeeded
+    # "occurs whenever an invoice payment attempt succeeds", a $0 invoice's included).
+    assert _types()[-3:] == ["invoice.finalized", "invoice.paid", "invoice.payment_succeeded"]
 
 
 def test_declined_and_3ds_cards(api, customer, save_card):
