@@ -143,8 +143,11 @@ def rate_names(invoice: Invoice) -> dict[str, TaxRate]:
 
 
 def rate_label(rates: dict, tax: dict) -> str:
-    rate = rates.get(tax["tax_rate"])
-    name = f"{rate.display_name} {rate.percentage_text} %" if rate else tax["tax_rate"]
+    rate, copy = rates.get(tax["tax_rate"]), tax.get("rate")  # an issued invoice's rate as issued
+    if copy:
+        name = f"{copy['display_name']} {copy['percentage']} %"
+    else:
+        name = f"{rate.display_name} {rate.percentage_text} %" if rate else tax["tax_rate"]
     return f"{name} ({gettext('incl.')})" if tax.get("inclusive") else name
 
 

@@ -8,12 +8,14 @@ settings and customer. The logo is the merchant's current one (it is not
 part of what an invoice legally says).
 
 Tax labels are the rate's name and percentage in the document's language:
-``VAT 20%``, ``TVA 20 %``, ``TVA 5,5 %``. Dates are calendar dates in Kassa's
+``VAT 20%``, ``TVA 20 %``, ``TVA 5,5 %``; an issued invoice's as issued (the
+copy of each rate its taxes took at finalization), a draft's as the rate is now. Dates are calendar dates in Kassa's
 time zone (``TIME_ZONE``). A receipt's number is the invoice's number with
 ``-R`` (one receipt per paid invoice).
 """
 
 from datetime import datetime
+from decimal import Decimal
 
 from babel import Locale
 from babel.dates import format_date
@@ -101,8 +103,21 @@ def tax_label(rate: TaxRate | None, language: str) -> str:
     """``VAT 20%`` / ``TVA 20 %``: the rate's name and its percentage as the reader writes numbers."""
     if rate is None:
         return _("Tax")
-    percentage = format_decimal(rate.percentage.normalize(), locale=language, group_separator=False)
-    return _("%(name)s %(percentage)s%%") % {"name": rate.display_name, "percentage": percentage}
+    return _label(rate.display_name, rate.percentage, language)
+
+
+def _label(name: str, percentage: Decimal, language: str) -> str:
+    number = format_decimal(percentage.normalize(), locale=language, group_separator=False)
+    return _("%(name)s %(percentage)s%%") % {"name": name, "percentage": number}
+
+
+def _tax_label(tax: dict, rates: dict, language: str) -> str:
+    """An issued invoice's tax entry names its rate as issued (the copy taken at finalization); a draft's,
+    the rate as it is now."""
+    copy = tax.get("rate")
+    if copy:
+        return _label(copy["display_name"], Decimal(copy["percentage"]), language)
+    return tax_label(rates.get(tax["tax_rate"]), language)
 
 
 def card_summary(brand: str, last4: str) -> str:
@@ -165,14 +180,14 @@ def invoice_document(invoice: Invoice, *, language: str | None = None) -> Invoic
                 quantity=item.quantity,
                 unit_amount=item.unit_amount,
                 amount=item.amount,
-                tax_labels=[tax_label(rates.get(tax["tax_rate"]), language) for tax in item.taxes or []],
+                tax_labels=[_tax_label(tax, rates, language) for tax in item.taxes or []],
                 period=_period(item, language),
             )
             for item in items
         ]
         total_taxes = [
             TaxLine(
-                label=tax_label(rates.get(tax["tax_rate"]), language),
+                label=_tax_label(tax, rates, language),
                 inclusive=bool(tax.get("inclusive")),
                 taxable_amount=tax.get("taxable_amount", 0),
                 amount=tax.get("amount", 0),

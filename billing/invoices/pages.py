@@ -13,10 +13,11 @@ What shaped it:
   (``checkout.js``: Stripe.js ``createToken``, the server pays, 3-D Secure
   with ``confirmCardPayment`` when the server answers ``requires_action``,
   then ``/sync`` re-reads the processor). Card numbers never reach Kassa.
-- Paying: the token's card is saved on the invoice's customer
-  (``payments.payment_method_create_from_token``; a card refused there leaves
-  the invoice open) and the invoice is paid with it through the invoice
-  service, on-session (the payer is here for 3-D Secure). The service lets one
+- Paying: the token's card pays this invoice only
+  (``invoices.invoice_pay_with_card_token``: single-use for the invoice's
+  PaymentIntent, never saved on the customer, who did not ask for it; a card
+  refused there leaves the invoice open), on-session (the payer is here for
+  3-D Secure). The service lets one
   payment be in flight per invoice, so a double click makes one charge; the
   page's answer always comes from the rows after the processor's state was
   applied. A paid or void invoice takes no payment and says what it is.
@@ -68,6 +69,10 @@ MESSAGES = {
     "page_title": _("Invoice %(number)s from %(merchant)s"),
     "receipt_title": _("Receipt for invoice %(number)s"),
     "pay": _("Pay %(amount)s"),
+    "authenticate": _("Confirm the payment"),
+    "authenticate_note": _(
+        "Your bank asks you to confirm the payment of %(amount)s with your card ending in %(last4)s (3-D Secure)."
+    ),
     "paid_title": _("Invoice paid"),
     "paid_body": _("Thank you! %(merchant)s has received your payment of %(amount)s."),
     "paid_on": _("Paid on %(date)s"),
@@ -120,6 +125,13 @@ def _current(invoice: Invoice) -> Invoice:
         payments.payment_intent_current(payment_intent=payment.payment_intent)
         return selectors.invoice_by_token(invoice.token) or invoice
     return invoice
+
+
+def _waiting_for_authentication(invoice: Invoice) -> PaymentIntent | None:
+    """The invoice's PaymentIntent when it waits for the card holder's 3-D Secure, else None."""
+    payment = _open_payment(invoice)
+    intent = payment.payment_intent if payment is not None else None
+    return intent if intent is not None and intent.status == PaymentIntent.Status.REQUIRES_ACTION else None
 
 
 def _language(request: HttpRequest, invoice: Invoice | None) -> str:
@@ -248,9 +260,20 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
         context["unavailable"] = text("unavailable", merchant=invoice.merchant.name)
     elif payable:
         pay_label = text("pay", amount=context["amount_remaining"])
+        # A payment waiting for the card holder's authentication (beat charged a saved card off-session and
+        # the bank asked for 3-D Secure; invoice.payment_action_required): the form confirms that payment,
+        # with its own PaymentIntent (the pay call answers its client secret), before any other card.
+        waiting = _waiting_for_authentication(invoice)
         context |= {
             "pay_form": True,
             "pay_label": pay_label,
+            "authenticate": waiting is not None,
+            "authenticate_label": text("authenticate"),
+            "authenticate_note": text(
+                "authenticate_note",
+                amount=context["amount_remaining"],
+                last4=getattr(waiting.payment_method, "card_last4", "") if waiting else "",
+            ),
             "secure_note": i18n.text("secure_note", merchant=invoice.merchant.name),
             "stripe_js_url": settings.STRIPE_JS_URL,
             "config": {
@@ -261,6 +284,7 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
                 "pageToken": framing.page_token(invoice),
                 "embed": False,
                 "origin": None,
+                "authenticate": waiting is not None,
                 "text": {key: i18n.text(key) for key in SCRIPT_TEXTS} | {"pay": pay_label},
             },
         }
@@ -441,12 +465,12 @@ def invoice_pay(request: HttpRequest, token: str) -> JsonResponse:
     if problem is not None:
         return _failed(invoice, language, code=problem, key=problem, status=400)
     try:
-        card = payments.payment_method_create_from_token(
-            customer=invoice.customer,
+        invoices.invoice_pay_with_card_token(
+            invoice=invoice,
+            now=timezone.now(),
             token=fields["token"],
             billing_details={"name": fields["name"]} if fields["name"] else None,
         )
-        invoices.invoice_pay(invoice=invoice, now=timezone.now(), payment_method=card, off_session=False)
     except KassaError as exc:
         logger.info("Invoice %s payment on its page: %s (%s)", invoice.public_id, exc.code, type(exc).__name__)
         invoice = _find(token) or invoice

@@ -4,6 +4,7 @@ The mock's card element and 3-D Secure dialog are described in test_hosted_check
 """
 
 import io
+from datetime import timedelta
 
 import pytest
 import requests
@@ -13,10 +14,12 @@ from pypdf import PdfReader
 
 from billing.invoices import services as invoices
 from billing.models import Invoice
+from billing.payments import services as payments
 from tests import factories
 from tests.billing.invoices.hosted import open_invoice, seller_settings
 from tests.browser.test_hosted_checkout import csp_violations, fill_card, pay_requests
 from tests.conftest import processor_payment_intents
+from webhooks.models import Event
 
 pytestmark = pytest.mark.services
 
@@ -144,3 +147,64 @@ def test_a_void_invoice_and_a_draft(page, kassa_url, paying_shop, invoice):
     response = page.goto(f"{kassa_url}/invoices/{draft.token}")
     assert response.status == 404
     expect(page.locator("#page-title")).to_have_text("This invoice does not exist")
+
+
+def _charged_by_beat_needing_authentication(merchant, card_token):
+    """A charge_automatically invoice beat charged off-session on a saved card that asks for 3-D Secure."""
+    seller_settings(merchant)
+    customer = factories.customer(merchant, email="buyer@example.com", name="Ada Lovelace")
+    card = payments.payment_method_create_from_token(customer=customer, token=card_token("4000002500003155"))
+    invoice = open_invoice(
+        merchant,
+        customer=customer,
+        collection_method="charge_automatically",
+        auto_advance=True,
+        default_payment_method=card,
+        finalize=False,
+    )
+    invoices.invoices_advance(now=timezone.now() + timedelta(hours=1, seconds=1))
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.attempt_count) == ("open", 1)
+    assert invoice.payments.get().payment_intent.status == "requires_action"
+    assert Event.objects.filter(type="invoice.payment_action_required").count() == 1
+    return invoice
+
+
+def test_the_payer_authenticates_a_payment_beat_started(page, kassa_url, paying_shop, card_token, stripe_backend):
+    """invoice.payment_action_required: the payer opens the hosted page and confirms that payment (3-D Secure),
+    with the PaymentIntent beat made: no card to type, no second attempt."""
+    invoice = _charged_by_beat_needing_authentication(paying_shop.merchant, card_token)
+    violations = csp_violations(page)
+    open_page(page, kassa_url, invoice)
+    expect(page.locator("#authenticate-note")).to_be_visible()
+    expect(page.locator("#card-fields")).to_be_hidden()
+    expect(page.locator("#pay-button")).to_have_text("Confirm the payment")
+    requests_made = pay_requests(page)
+    page.click("#pay-button")
+    page.get_by_role("button", name="Complete authentication").click()
+    page.wait_for_url(f"**/invoices/{invoice.token}/receipt")
+    expect(page.locator("#page-title")).to_have_text("Invoice paid")
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid, invoice.attempt_count) == ("paid", 4188, 1)
+    intent = invoice.payments.get().payment_intent
+    assert intent.attempts.count() == 1
+    [remote] = processor_payment_intents(stripe_backend)
+    assert (remote["id"], remote["status"]) == (intent.processor_id, "succeeded")
+    assert len(requests_made) == 1
+    assert violations == []
+
+
+def test_a_failed_authentication_then_a_card_pays(page, kassa_url, paying_shop, card_token, stripe_backend):
+    invoice = _charged_by_beat_needing_authentication(paying_shop.merchant, card_token)
+    open_page(page, kassa_url, invoice)
+    page.click("#pay-button")
+    page.get_by_role("button", name="Fail authentication").click()
+    expect(page.locator("#payment-message")).to_contain_text("authenticat")
+    # Now the card form: another card pays it.
+    expect(page.locator("#card-fields")).to_be_visible()
+    expect(page.locator("#pay-button")).to_have_text("Pay €41.88")
+    fill_card(page, "4242424242424242")
+    page.click("#pay-button")
+    page.wait_for_url(f"**/invoices/{invoice.token}/receipt")
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == ("paid", 4188)

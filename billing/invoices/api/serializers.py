@@ -3,7 +3,7 @@
 Input serializers only validate and coerce; output serializers only render.
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -158,7 +158,9 @@ class InvoiceItemUpdateParams(f.StrictSerializer):
     quantity = f.Integer(
         required=False,
         min_value=0,
-        help_text="How many units (0 or more; with a price, amount = unit amount times quantity).",
+        max_value=services.QUANTITY_MAX,
+        help_text="How many units (0 to 2147483647; with a price, amount = unit amount times quantity, "
+        "at most the currency's maximum amount).",
     )
     tax_rates = _tax_rate_ids(
         'The tax rates of this line (`txr_…`); `""` clears them (the invoice\'s default tax rates then apply).'
@@ -187,12 +189,27 @@ class InvoiceItemListParams(CreatedListParams):
     )
 
 
+#: Stripe's unit_amount_decimal: "a decimal value with at most 12 decimal places".
+UNIT_AMOUNT_PLACES = Decimal("1e-12")
+
+
 def _unit_amount_decimal(item) -> str | None:
     if item.unit_amount is not None:
         return str(item.unit_amount)
     if item.quantity:
-        return format((Decimal(item.amount) / item.quantity).normalize(), "f")
+        unit = (Decimal(item.amount) / item.quantity).quantize(UNIT_AMOUNT_PLACES, rounding=ROUND_HALF_EVEN)
+        return format(unit.normalize(), "f")
     return None
+
+
+BILLED_HELP = "The customer's %s: the customer's own until the invoice is finalized, then as finalized."
+
+
+def _billed(invoice, name: str):
+    """Stripe's ``customer_*`` fields: equal to the customer's until finalization, then frozen (copied then)."""
+    if invoice.status == Invoice.Status.DRAFT:
+        return getattr(invoice.customer, name)
+    return getattr(invoice, f"customer_{name}")
 
 
 def pricing_out(item) -> dict | None:
@@ -220,7 +237,9 @@ class InvoiceItemOut(serializers.Serializer):
     description = serializers.CharField(allow_null=True, help_text=ITEM_DESCRIPTION_HELP)
     discountable = serializers.BooleanField(help_text="Stored and returned: Kassa has no discounts.")
     discounts = f.Fixed([])
+    frozen_fields = f.Fixed(None, "array")
     invoice = serializers.SerializerMethodField()
+    invoicing_rules = f.Fixed(None, "array")
     livemode = serializers.BooleanField()
     metadata = serializers.DictField(child=serializers.CharField())
     net_amount = serializers.IntegerField(source="amount", help_text="The amount (Kassa has no discounts).")
@@ -413,9 +432,9 @@ class InvoiceOut(serializers.Serializer):
     customer = serializers.SerializerMethodField()
     customer_account = f.Fixed(None)
     customer_address = serializers.SerializerMethodField()
-    customer_email = serializers.CharField(allow_null=True, help_text="The customer's email as finalized.")
-    customer_name = serializers.CharField(allow_null=True, help_text="The customer's name as finalized.")
-    customer_phone = serializers.CharField(allow_null=True, help_text="The customer's phone as finalized.")
+    customer_email = serializers.SerializerMethodField()
+    customer_name = serializers.SerializerMethodField()
+    customer_phone = serializers.SerializerMethodField()
     customer_shipping = f.Fixed(None, "object")
     customer_tax_exempt = f.Fixed(None)
     customer_tax_ids = f.Fixed(None, "array")
@@ -486,7 +505,19 @@ class InvoiceOut(serializers.Serializer):
 
     @extend_schema_field(OBJECT)
     def get_customer_address(self, invoice):
-        return address_out(invoice.customer_address)
+        return address_out(_billed(invoice, "address"))
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text=BILLED_HELP % "email"))
+    def get_customer_email(self, invoice):
+        return _billed(invoice, "email")
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text=BILLED_HELP % "name"))
+    def get_customer_name(self, invoice):
+        return _billed(invoice, "name")
+
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text=BILLED_HELP % "phone"))
+    def get_customer_phone(self, invoice):
+        return _billed(invoice, "phone")
 
     @reference_field("payment method")
     def get_default_payment_method(self, invoice):

@@ -5,9 +5,9 @@
 - items: ``invoice_item_create``, ``invoice_item_update``, ``invoice_item_delete``;
 - invoices: ``invoice_create``, ``invoice_update``, ``invoice_delete``, ``invoice_finalize``,
   ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
-- collection: ``invoice_pay`` (two-phase on billing/payments), payments' hooks
-  (``invoice_payment_succeeded``, ``invoice_payment_failed``, ``invoice_payment_action_required``,
-  ``invoice_owning``), beat's ``invoices_advance`` and ``invoices_mark_overdue``.
+- collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
+  page), payments' hooks (``invoice_payment_succeeded``, ``invoice_payment_failed``,
+  ``invoice_payment_action_required``, ``invoice_owning``), beat's ``invoices_advance`` and ``invoices_mark_overdue``.
 
 Every service that decides by the clock takes ``now``. Statuses move along ``TRANSITIONS`` only.
 """
@@ -15,6 +15,7 @@ Every service that decides by the clock takes ``now``. Statuses move along ``TRA
 from .collection import (
     invoice_owning,
     invoice_pay,
+    invoice_pay_with_card_token,
     invoice_payment_action_required,
     invoice_payment_failed,
     invoice_payment_succeeded,
@@ -33,7 +34,7 @@ from .invoices import (
     invoice_update,
     invoice_void,
 )
-from .items import invoice_item_create, invoice_item_delete, invoice_item_update
+from .items import QUANTITY_MAX, invoice_item_create, invoice_item_delete, invoice_item_update
 from .tax import (
     PERCENTAGE_PLACES,
     TAX_RATE_FIELDS,
@@ -48,6 +49,7 @@ from .tax import (
 __all__ = [
     "AUTO_FINALIZE_AFTER",
     "PERCENTAGE_PLACES",
+    "QUANTITY_MAX",
     "TAX_RATE_FIELDS",
     "TRANSITIONS",
     "country_codes",
@@ -61,6 +63,7 @@ __all__ = [
     "invoice_mark_uncollectible",
     "invoice_owning",
     "invoice_pay",
+    "invoice_pay_with_card_token",
     "invoice_payment_action_required",
     "invoice_payment_failed",
     "invoice_payment_succeeded",

@@ -29,7 +29,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentIntent, PaymentMethod
 from ..models import Invoice, InvoicePayment
 from .common import S
-from .invoices import _paid, invoice_finalize
+from .invoices import _open_payment_cancel, _paid, _payment_close, invoice_finalize
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
     return card
 
 
-def _payment_open(invoice: Invoice, card: PaymentMethod, now: datetime) -> PaymentIntent:
-    """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed."""
+def _payment_open(invoice: Invoice, card: PaymentMethod | None, now: datetime) -> PaymentIntent:
+    """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed (without a
+    card when the payer's one-off card is to be taken for it)."""
     with transaction.atomic():
         invoice = _payable_lock(invoice)
         payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
@@ -125,27 +126,22 @@ def _attempt_count(invoice: Invoice) -> None:
     invoice.save(update_fields=["attempted", "attempt_count", "next_payment_attempt", "updated"])
 
 
-@transaction.atomic
 def _pay_out_of_band(invoice: Invoice, now: datetime, note: str) -> Invoice:
-    invoice = _payable_lock(invoice)
-    for payment in invoice.payments.select_for_update().filter(status=InvoicePayment.Status.OPEN):
-        intent = payment.payment_intent
-        if intent is not None and (
-            intent.status not in (PI.REQUIRES_PAYMENT_METHOD, PI.REQUIRES_CONFIRMATION, PI.CANCELED)
-            or payments.payment_intent_in_flight(intent)
-        ):
-            raise IdempotencyConflict(
-                "A card payment of this invoice is in progress; it cannot be marked paid now.",
-                code="payment_in_progress",
-            )
-        payment.status = InvoicePayment.Status.CANCELED
-        payment.canceled_at = now
-        payment.save(update_fields=["status", "canceled_at"])
-    invoice.paid_out_of_band = True
-    invoice.out_of_band_note = (note or "")[:500]
-    invoice.amount_paid += invoice.amount_remaining
-    _paid(invoice, now)
-    event_emit(type="invoice.paid", obj=invoice)
+    """Paid outside Kassa: the open card payment is canceled first, through the route ``invoice_void`` takes (at
+    the processor too, so it can never be confirmed afterwards). One whose attempt is pending or of unknown
+    outcome (no answer from the processor: the card may have been charged) is refused with a 409 until it is
+    settled (reconciled, or Stripe's webhook), so the customer never pays twice."""
+    with transaction.atomic():
+        _payable_lock(invoice)
+    _open_payment_cancel(invoice)
+    with transaction.atomic():
+        invoice = _payable_lock(invoice)
+        _payment_close(invoice, now)
+        invoice.paid_out_of_band = True
+        invoice.out_of_band_note = (note or "")[:500]
+        invoice.amount_paid += invoice.amount_remaining
+        _paid(invoice, now)
+        event_emit(type="invoice.paid", obj=invoice)
     return invoice
 
 
@@ -172,6 +168,38 @@ def invoice_pay(
             return locked
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
     intent = _payment_open(invoice, card, now)
+    return _confirm(invoice, intent, card, off_session=off_session)
+
+
+def invoice_pay_with_card_token(
+    *, invoice: Invoice, now: datetime, token: str, billing_details: dict | None = None
+) -> Invoice:
+    """The hosted page's payment: the payer's card (a Stripe.js token) pays this invoice only, on-session.
+
+    The card is not saved on the customer (the payer did not ask for it): it is taken for the invoice's
+    PaymentIntent alone (``single_use_for``), as checkout's one-off cards are, so a declined card is not kept
+    either. A card refused when Stripe is asked to take it fails the payment as a declined charge does
+    (``invoice.payment_failed``) and raises CardError.
+    """
+    with transaction.atomic():
+        locked = _payable_lock(invoice)
+        if locked.amount_remaining <= 0:
+            _paid(locked, now)
+            event_emit(type="invoice.paid", obj=locked)
+            return locked
+    intent = _payment_open(invoice, None, now)
+    try:
+        card = payments.payment_method_create_from_token(
+            customer=intent.customer, token=token, billing_details=billing_details, single_use_for=intent
+        )
+    except CardError as exc:
+        payments.payment_intent_card_refused(payment_intent=intent, error=exc)
+        raise
+    return _confirm(invoice, intent, card, off_session=False)
+
+
+def _confirm(invoice: Invoice, intent: PaymentIntent, card: PaymentMethod, *, off_session: bool) -> Invoice:
+    """Phase 2 and 3: payments charges (its own two phases) and records the answer; the hooks follow."""
     try:
         intent = payments.payment_intent_confirm(payment_intent=intent, payment_method=card, off_session=off_session)
     except InvalidRequest as exc:
@@ -262,19 +290,25 @@ def invoices_advance(*, now: datetime) -> int:
     """Beat's automatic collection: finalize the drafts whose hour has passed, then charge the open
     ``charge_automatically`` invoices that are due an attempt, off-session on the default card.
 
-    Each invoice on its own (a failure is logged and left for the next run); safe to run twice: finalizing
-    and paying both re-check the status under the row lock.
+    Each invoice on its own (a failure is logged and left for the next run); safe to run twice or two at once:
+    an invoice another run (or the API, the dashboard) finalized or deleted meanwhile is skipped, never
+    recorded as a failed finalization.
     """
     count = 0
     due_drafts = Invoice.objects.filter(
         status=S.DRAFT, auto_advance=True, automatically_finalizes_at__lte=now
     ).values_list("pk", flat=True)
     for pk in list(due_drafts):
+        invoice = Invoice.objects.filter(pk=pk, status=S.DRAFT).first()
+        if invoice is None:
+            continue  # finalized or deleted meanwhile
         try:
-            invoice_finalize(invoice=Invoice.objects.get(pk=pk), now=now)
+            invoice_finalize(invoice=invoice, now=now)
             count += 1
+        except Invoice.DoesNotExist:
+            continue  # deleted meanwhile
         except KassaError as exc:
-            _finalization_failed(pk, exc)
+            _finalization_failed(pk, exc, now)
     to_charge = Invoice.objects.filter(
         status=S.OPEN,
         auto_advance=True,
@@ -282,26 +316,48 @@ def invoices_advance(*, now: datetime) -> int:
         next_payment_attempt__lte=now,
     ).values_list("pk", flat=True)
     for pk in list(to_charge):
+        invoice = Invoice.objects.filter(pk=pk).first()
+        if invoice is None:
+            continue
         try:
-            invoice_pay(invoice=Invoice.objects.get(pk=pk), now=now, off_session=True)
+            invoice_pay(invoice=invoice, now=now, off_session=True)
             count += 1
         except KassaError as exc:
             logger.info("Automatic payment of invoice %s did not succeed: %s", pk, exc.message)
+            _refused_before_charging(pk, now)
     return count
 
 
-def _finalization_failed(pk: int, exc: KassaError) -> None:
+def _refused_before_charging(pk: int, now: datetime) -> None:
+    """An automatic attempt refused before any charge (no usable card: none saved, or not the customer's) is
+    still an attempt, as at Stripe, whose ``invoice.payment_failed`` "occurs whenever an invoice payment attempt
+    fails, due either to a declined payment or to the lack of a stored payment method": counted, not retried
+    every minute (``next_payment_attempt`` cleared), and told once. ``last_finalization_error`` stays empty (the
+    finalization went well); the merchant adds a card and pays it (``pay``), or the payer pays on the hosted page.
+    A declined card never comes here: its attempt was counted when its payment was made."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=pk)
-        invoice.last_finalization_error = {
+        invoice = Invoice.objects.select_for_update().filter(pk=pk).first()
+        if invoice is None or invoice.status != S.OPEN or not invoice.next_payment_attempt:
+            return
+        if invoice.next_payment_attempt > now:
+            return
+        _attempt_count(invoice)
+        event_emit(type="invoice.payment_failed", obj=invoice)
+
+
+def _finalization_failed(pk: int, exc: KassaError, now: datetime) -> None:
+    """Recorded on a draft only: an invoice another run finalized meanwhile is not touched."""
+    Invoice.objects.filter(pk=pk, status=S.DRAFT).update(
+        last_finalization_error={
             "type": "invalid_request_error",
             "code": exc.code,
             "message": exc.message,
             "param": exc.param,
-        }
-        invoice.auto_advance = False  # not retried every minute; the merchant fixes and finalizes it
-        invoice.automatically_finalizes_at = None
-        invoice.save(update_fields=["last_finalization_error", "auto_advance", "automatically_finalizes_at"])
+        },
+        auto_advance=False,  # not retried every minute; the merchant fixes and finalizes it
+        automatically_finalizes_at=None,
+        updated=now,
+    )
 
 
 def invoices_mark_overdue(*, now: datetime) -> int:

@@ -2,6 +2,7 @@
 
 from django.utils.translation import gettext as _
 
+from kassa import money
 from kassa.errors import InvalidRequest
 from webhooks.services.outbox import event_emit, render
 
@@ -59,9 +60,25 @@ def draft_lock(invoice: Invoice, *, param: str = "invoice") -> Invoice:
     return locked
 
 
-def totals_refresh(invoice: Invoice, before: dict | None = None) -> Invoice:
-    """After a draft's lines changed: recompute and save its totals; ``invoice.updated`` when ``before`` is given."""
+def total_check(invoice: Invoice, *, param: str) -> None:
+    """An invoice is never worth more than one payment can take (``kassa.money.MAX_AMOUNT``): it could be
+    finalized but never paid. A 400 naming ``param``, what pushed the total over."""
+    if invoice.total > money.MAX_AMOUNT:
+        raise InvalidRequest(
+            f"This would make invoice {invoice.public_id}'s total {invoice.total}, more than the {money.MAX_AMOUNT} "
+            f"(in {invoice.currency.upper()}'s smallest unit) one payment can take.",
+            code="amount_too_large",
+            param=param,
+        )
+
+
+def totals_refresh(invoice: Invoice, before: dict | None = None, *, param: str | None = None) -> Invoice:
+    """After a draft's lines changed: recompute and save its totals; ``invoice.updated`` when ``before`` is given.
+    ``param``: what changed (an amount, a quantity, tax rates), named if the total is now over the maximum (the
+    caller's transaction then rolls the change back)."""
     changed = invoice_totals_compute(invoice)
+    if param is not None:
+        total_check(invoice, param=param)
     if changed:
         invoice.save(update_fields=[*changed, "updated"])
     if before is not None:

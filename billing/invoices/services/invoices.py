@@ -22,7 +22,8 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
-from .common import S, draft_lock, status_move, tax_rates_check, totals_refresh
+from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
+from .totals import taxes_freeze
 
 #: A draft with auto_advance is finalized this long after it was made, as at Stripe
 #: (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
@@ -152,7 +153,7 @@ def invoice_create(
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    totals_refresh(invoice)
+    totals_refresh(invoice, param="pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     for item, before in taken:
         event_emit(type="invoiceitem.updated", obj=item, before=before)
@@ -206,6 +207,9 @@ def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
             invoice.automatically_finalizes_at = (
                 max(invoice.created + AUTO_FINALIZE_AFTER, now) if invoice.auto_advance else None
             )
+        elif invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY:
+            # An open invoice's automatic collection switched on: beat attempts it now; off: no attempt.
+            invoice.next_payment_attempt = now if invoice.auto_advance else None
     if "metadata" in changes:
         invoice.metadata = md.merge(invoice.metadata, changes["metadata"])
     invoice.save()
@@ -217,7 +221,7 @@ def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
             param="default_tax_rates",
         )
         invoice.default_tax_rates.set(rates)
-    totals_refresh(invoice, before)
+    totals_refresh(invoice, before, param="default_tax_rates")
     return invoice
 
 
@@ -275,7 +279,19 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
         )
     if invoice.customer.deleted:
         raise InvalidRequest("The invoice's customer was deleted.", code="resource_missing", param="customer")
+    will_send = invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and (
+        invoice.auto_advance if auto_advance is None else auto_advance
+    )
+    if will_send and invoice.total > 0:
+        _email_check(invoice.customer.email)  # finalizing it sends it
+    if invoice.due_date is not None and invoice.due_date < now:
+        raise InvalidRequest(
+            "The invoice's due date has passed: set a new due_date (or days_until_due) before finalizing it.",
+            param="due_date",
+        )
     totals_refresh(invoice)
+    total_check(invoice, param="invoice")  # before the number is taken: never an issued invoice nobody can pay
+    taxes_freeze(invoice)  # the rates as issued: renaming one later changes no issued invoice
     settings = numbering.invoice_settings_for(invoice.merchant)
     customer = invoice.customer
     status_move(invoice, S.OPEN)
@@ -297,8 +313,10 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     invoice.save()
     event_emit(type="invoice.finalized", obj=invoice)
     if invoice.amount_remaining == 0:
+        # Nothing to pay: paid as it is finalized, with the events a paid invoice sends at Stripe.
         _paid(invoice, now)
         event_emit(type="invoice.paid", obj=invoice)
+        event_emit(type="invoice.payment_succeeded", obj=invoice)
     elif invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.auto_advance:
         # Automatic collection of a send_invoice invoice emails it as it is finalized, as at Stripe.
         invoice.sent_at = now
@@ -402,8 +420,20 @@ def invoice_send(*, invoice: Invoice, now: datetime) -> Invoice:
             code="invoice_unexpected_state",
             param="collection_method",
         )
+    _email_check(invoice.customer_email)
     invoice.sent_at = now
     invoice.save(update_fields=["sent_at", "updated"])
     event_emit(type="invoice.sent", obj=invoice)
     emails.invoice_email_queue(invoice=invoice)
     return invoice
+
+
+def _email_check(email: str | None) -> None:
+    """Sending needs somewhere to send to, as at Stripe: a customer without an email is refused, nothing recorded."""
+    if not email:
+        raise InvalidRequest(
+            "The customer has no email address, so the invoice cannot be sent: add one to the customer "
+            "(before finalizing), or collect the payment another way.",
+            code="customer_email_missing",
+            param="customer",
+        )

@@ -22,6 +22,8 @@ from ..models import Invoice, InvoiceItem
 from .common import draft_lock, tax_rates_check, totals_refresh
 
 PRICE_PARAM = "pricing[price]"
+#: The largest quantity InvoiceItem.quantity holds on every database (PostgreSQL's integer column).
+QUANTITY_MAX = 2_147_483_647
 
 
 def _price_check(price: Price, *, merchant, livemode: bool) -> None:
@@ -36,8 +38,8 @@ def _price_check(price: Price, *, merchant, livemode: bool) -> None:
 
 
 def _quantity_check(quantity) -> int:
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-        raise InvalidRequest("quantity must be a whole number, 0 or more.", param="quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= QUANTITY_MAX:
+        raise InvalidRequest(f"quantity must be a whole number from 0 to {QUANTITY_MAX}.", param="quantity")
     return quantity
 
 
@@ -146,7 +148,8 @@ def invoice_item_create(
     )
     item.tax_rates.set(rates)
     if invoice is not None:
-        totals_refresh(invoice, before)
+        param = "amount" if price is None else "quantity"
+        totals_refresh(invoice, before, param=param)
     event_emit(type="invoiceitem.created", obj=item)
     return item
 
@@ -207,7 +210,10 @@ def invoice_item_update(*, item: InvoiceItem, now: datetime, **changes) -> Invoi
         rates = tax_rates_check(changes["tax_rates"], merchant=item.merchant, livemode=item.livemode, param="tax_rates")
         item.tax_rates.set(rates)
     if invoice is not None:
-        totals_refresh(invoice, invoice_before)
+        param = next(
+            (name for name in ("amount", "quantity", "price", "tax_rates") if name in changes), "invoice"
+        ).replace("price", PRICE_PARAM)
+        totals_refresh(invoice, invoice_before, param=param)
         item.refresh_from_db(fields=["taxes"])
     event_emit(type="invoiceitem.updated", obj=item, before=before)
     return item

@@ -10,7 +10,7 @@ Stripe's words (https://docs.stripe.com/api/invoices/object#invoice_object-subto
 A line without tax rates of its own is taxed with the invoice's ``default_tax_rates``.
 """
 
-from ..models import Invoice, InvoiceItem
+from ..models import Invoice, InvoiceItem, TaxRate
 from .tax import tax_amounts
 
 
@@ -69,3 +69,36 @@ def invoice_totals_compute(invoice: Invoice) -> list[str]:
     for name in changed:
         setattr(invoice, name, values[name])
     return changed
+
+
+def rate_copy(rate) -> dict:
+    """What an issued invoice keeps of a tax rate (its name may change later; what was issued may not)."""
+    return {
+        "display_name": rate.display_name,
+        "percentage": format(rate.percentage.normalize(), "f"),
+        "inclusive": rate.inclusive,
+        "country": rate.country,
+        "state": rate.state,
+        "jurisdiction": rate.jurisdiction,
+    }
+
+
+def taxes_freeze(invoice: Invoice) -> None:
+    """At finalization: each tax entry of the lines and of ``total_taxes`` gets a copy of its rate (``rate``),
+    which the documents read from then on; a draft reads the live rates. Saves the lines; the caller saves
+    the invoice."""
+    ids = {tax["tax_rate"] for tax in invoice.total_taxes or []}
+    items = list(invoice.items.select_for_update().order_by("pk"))
+    ids |= {tax["tax_rate"] for item in items for tax in item.taxes or []}
+    copies = {
+        rate.public_id: rate_copy(rate) for rate in TaxRate.objects.filter(merchant=invoice.merchant, public_id__in=ids)
+    }
+
+    def frozen(taxes):
+        return [{**tax, "rate": copies[tax["tax_rate"]]} if tax["tax_rate"] in copies else tax for tax in taxes or []]
+
+    for item in items:
+        if item.taxes:
+            item.taxes = frozen(item.taxes)
+            item.save(update_fields=["taxes", "updated"])
+    invoice.total_taxes = frozen(invoice.total_taxes)

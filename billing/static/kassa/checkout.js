@@ -146,11 +146,35 @@
     return Promise.resolve();
   }
 
+  // An invoice whose payment waits for the card holder's 3-D Secure (cfg.authenticate): the first submit
+  // asks the server for that payment's client secret (no new card); if it does not succeed, the card form.
+  var authenticateFirst = Boolean(cfg.authenticate);
+
+  function authenticate() {
+    return post(cfg.payUrl, {})
+      .then(function (answer) {
+        return handle(answer, 10);
+      })
+      .then(function () {
+        authenticateFirst = false;
+        var note = document.getElementById("authenticate-note");
+        if (note) note.hidden = true;
+        document.getElementById("card-fields").hidden = false;
+      });
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (busy) return; // a double click makes one request
     setBusy(true);
     show("");
+    if (authenticateFirst) {
+      authenticate().catch(function () {
+        show(cfg.text.network_error, "error");
+        setBusy(false);
+      });
+      return;
+    }
     var name = value("name");
     Promise.resolve()
       .then(function () {

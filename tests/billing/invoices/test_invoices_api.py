@@ -183,7 +183,9 @@ def test_zero_total_is_paid_at_finalization(api, customer):
     inv = api.v1.invoices.create(params={"customer": customer.id, "currency": "eur"})
     final = api.v1.invoices.finalize_invoice(inv.id)
     assert (final.status, final.amount_due, final.number is not None) == ("paid", 0, True)
-    assert _types()[-2:] == ["invoice.finalized", "invoice.paid"]
+    # Paid as it is finalized, with both events a paid invoice sends at Stripe (invoice.payment_succeeded
+    # "occurs whenever an invoice payment attempt succeeds", a $0 invoice's included).
+    assert _types()[-3:] == ["invoice.finalized", "invoice.paid", "invoice.payment_succeeded"]
 
 
 def test_declined_and_3ds_cards(api, customer, save_card):
@@ -230,3 +232,27 @@ def test_tax_totals_inclusive_and_exclusive(api, customer):
         excl.id: (196, 1001, "exclusive"),
     }
     assert time.time() > 0
+
+
+def test_sending_to_a_customer_without_an_email_is_refused(api, mailoutbox):
+    customer = api.v1.customers.create(params={"name": "No Mail"})
+    invoice = api.v1.invoices.create(
+        params={"customer": customer.id, "currency": "eur", "collection_method": "send_invoice", "days_until_due": 5}
+    )
+    api.v1.invoice_items.create(
+        params={"customer": customer.id, "amount": 900, "currency": "eur", "invoice": invoice.id}
+    )
+    # Finalizing with automatic collection would send it: refused, still a numberless draft.
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.invoices.finalize_invoice(invoice.id, params={"auto_advance": True})
+    assert (exc.value.http_status, exc.value.param, exc.value.code) == (400, "customer", "customer_email_missing")
+    draft = api.v1.invoices.retrieve(invoice.id)
+    assert (draft.status, draft.number) == ("draft", None)
+    # Finalized without sending, then sent: refused, nothing recorded.
+    api.v1.invoices.finalize_invoice(invoice.id, params={"auto_advance": False})
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.invoices.send_invoice(invoice.id)
+    assert (exc.value.param, exc.value.code) == ("customer", "customer_email_missing")
+    assert Invoice.objects.get(public_id=invoice.id).sent_at is None
+    assert not Event.objects.filter(type="invoice.sent").exists()
+    assert mailoutbox == []

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.invoices import services
+from billing.invoices.services import collection
 from billing.models import Invoice, PaymentAttempt
 from billing.payments import services as payments
 from kassa import gateway
@@ -168,3 +169,108 @@ def test_an_invoices_payment_intent_is_not_canceled_directly(api, customer, save
     assert voided.status == "void"
     intent.refresh_from_db()
     assert intent.status == "canceled"
+
+
+def test_marking_paid_out_of_band_waits_for_a_card_charge_of_unknown_outcome(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    """The card was charged but its answer was lost: the invoice cannot be marked paid out of band (409) until the
+    charge is settled, so the customer never pays twice."""
+    save_card()
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    real_confirm = gateway.payment_intent_confirm
+
+    def charge_then_crash(*args, **kwargs):
+        real_confirm(*args, **kwargs)
+        raise RuntimeError("worker killed after the charge")
+
+    monkeypatch.setattr(gateway, "payment_intent_confirm", charge_then_crash)
+    with pytest.raises(RuntimeError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    monkeypatch.setattr(gateway, "payment_intent_confirm", real_confirm)
+    row = Invoice.objects.get(public_id=invoice.id)
+    with pytest.raises(IdempotencyConflict):
+        services.invoice_pay(invoice=row, now=timezone.now(), paid_out_of_band=True, note="bank transfer")
+    row.refresh_from_db()
+    assert (row.status, row.paid_out_of_band, row.amount_paid) == ("open", False, 0)
+    [processor] = processor_payment_intents(stripe_backend)
+    payments.payment_intent_sync(merchant=row.merchant, livemode=False, processor_payment_intent_id=processor["id"])
+    row.refresh_from_db()
+    assert (row.status, row.amount_paid, row.total, row.paid_out_of_band) == ("paid", 1500, 1500, False)
+
+
+def test_marking_paid_out_of_band_cancels_the_card_payment(api, customer, save_card, stripe_backend):
+    """After a declined card, paid by transfer: the invoice's PaymentIntent is canceled (here and at the processor)
+    and can never be confirmed afterwards."""
+    save_card("4000000000000341")
+    invoice = _open_invoice(api, customer)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with pytest.raises(CardError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    row = Invoice.objects.get(public_id=invoice.id)
+    paid = services.invoice_pay(invoice=row, now=timezone.now(), paid_out_of_band=True, note="bank transfer")
+    assert (paid.status, paid.amount_paid, paid.paid_out_of_band) == ("paid", 1500, True)
+    intent = paid.payments.get().payment_intent
+    assert intent.status == "canceled"
+    assert paid.payments.get().status == "canceled"
+    with pytest.raises(InvalidRequest) as exc:
+        payments.payment_intent_confirm(payment_intent=intent, payment_method=intent.payment_method)
+    assert exc.value.code == "payment_intent_unexpected_state"
+    assert len(processor_payment_intents(stripe_backend)) == 1  # the declined attempt only: nothing charged since
+
+
+def test_overlapping_beat_runs_leave_an_invoice_finalized_by_the_other_run_alone(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    save_card()
+    invoice = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    real_finalize = collection.invoice_finalize
+
+    def other_run_got_there_first(*, invoice, now):
+        real_finalize(invoice=invoice, now=now)  # the overlapping run (or the API, the dashboard) finalizes it
+        return real_finalize(invoice=invoice, now=now)  # this run's own call meets a finalized invoice
+
+    monkeypatch.setattr(collection, "invoice_finalize", other_run_got_there_first)
+    services.invoices_advance(now=later)
+    row = Invoice.objects.get(public_id=invoice.id)
+    assert row.last_finalization_error is None  # no failure recorded, automatic collection left on
+    # The same run went on to charge it, as a run finalizing it itself does.
+    assert (row.status, row.amount_paid) == ("paid", 1500)
+    assert len(processor_payment_intents(stripe_backend)) == 1
+
+
+def test_a_draft_deleted_while_beat_runs_does_not_stop_the_run(api, customer, save_card, stripe_backend, monkeypatch):
+    save_card()
+    gone = _open_invoice(api, customer, auto_advance=True)
+    kept = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    real_finalize = collection.invoice_finalize
+
+    def deleted_meanwhile(*, invoice, now):
+        if invoice.public_id == gone.id:
+            services.invoice_delete(invoice=invoice)
+        return real_finalize(invoice=invoice, now=now)
+
+    monkeypatch.setattr(collection, "invoice_finalize", deleted_meanwhile)
+    services.invoices_advance(now=later)
+    assert not Invoice.objects.filter(public_id=gone.id).exists()
+    assert api.v1.invoices.retrieve(kept.id).status == "paid"
+
+
+def test_automatic_collection_without_a_card_fails_once_and_says_so(api, customer, stripe_backend):
+    invoice = _open_invoice(api, customer, auto_advance=True)
+    later = timezone.now() + timedelta(hours=1, seconds=1)
+    for minute in range(3):
+        services.invoices_advance(now=later + timedelta(minutes=minute))
+    failed = api.v1.invoices.retrieve(invoice.id)
+    assert (failed.status, failed.attempted, failed.attempt_count, failed.next_payment_attempt) == (
+        "open",
+        True,
+        1,
+        None,
+    )
+    assert failed.last_finalization_error is None
+    assert _types(invoice.id).count("invoice.payment_failed") == 1
+    assert processor_payment_intents(stripe_backend) == []

@@ -19,13 +19,14 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from billing.hosted import framing
-from billing.invoices import pages
+from billing.invoices import documents_build, pages, pdf
 from billing.invoices import services as invoices
 from billing.invoices.selectors import invoice_urls
 from billing.models import Invoice, PaymentMethod
 from tests import factories
 from tests.billing.invoices.hosted import open_invoice, pay_call, seller_settings
 from tests.conftest import processor_payment_intents
+from webhooks.models import Event
 
 FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9"}
 TRANSLATE = r"{% translate ['\"]([^'\"]+)['\"](?: context ['\"]([^'\"]+)['\"])?"
@@ -239,9 +240,12 @@ def test_paying_with_a_card_then_the_receipt(client, invoice, card_token, stripe
     assert (invoice.status, invoice.amount_paid, invoice.amount_remaining) == ("paid", 4188, 0)
     [remote] = charges(stripe_backend)
     assert (remote["status"], remote["amount"]) == ("succeeded", 4188)
-    # The card is saved on the invoice's customer, and charged on-session.
-    card = PaymentMethod.objects.get(customer=invoice.customer)
-    assert invoice.payments.get().payment_intent.payment_method == card
+    # The card paid this invoice only: charged on-session, never saved on the customer (nobody asked to).
+    intent = invoice.payments.get().payment_intent
+    card = PaymentMethod.objects.get()
+    assert (card.customer, card.single_use_for, intent.payment_method) == (None, intent, card)
+    assert not PaymentMethod.objects.filter(customer=invoice.customer).exists()
+    assert not Event.objects.filter(type="payment_method.attached").exists()
     receipt = text_of(client.get(body["next_url"]))
     for words in (
         "Invoice paid",
@@ -270,7 +274,7 @@ def test_a_paid_invoice_takes_no_second_payment(client, invoice, card_token, str
     assert again.json()["message"] == "This invoice is already paid. Nothing was charged."
     assert again.json()["next_url"] == f"/invoices/{invoice.token}/receipt"
     assert len(charges(stripe_backend)) == 1
-    assert PaymentMethod.objects.filter(customer=invoice.customer).count() == 1  # no card saved either
+    assert PaymentMethod.objects.count() == 1  # no card taken either
 
 
 def test_a_void_invoice_says_so_and_takes_no_payment(client, invoice, card_token, stripe_backend):
@@ -302,6 +306,8 @@ def test_a_card_declined_when_saved_leaves_the_invoice_open(client, invoice, car
     assert answer.json()["code"] == "card_declined"
     invoice.refresh_from_db()
     assert invoice.status == "open"
+    assert not PaymentMethod.objects.filter(customer=invoice.customer).exists()
+    assert [e.type for e in Event.objects.filter(type__startswith="invoice.payment")] == ["invoice.payment_failed"]
     # Then another card pays it.
     assert pay_call(client, invoice, card_token()).json()["status"] == "succeeded"
 
@@ -312,6 +318,11 @@ def test_a_declined_charge_says_why_and_another_card_pays(client, invoice, card_
     assert answer.json()["code"] == "card_declined" or answer.json()["code"] == "insufficient_funds"
     invoice.refresh_from_db()
     assert invoice.status == "open"
+    assert not PaymentMethod.objects.filter(customer=invoice.customer).exists()
+    # A card Stripe takes but whose charge is declined: taken for this payment only, not kept on the customer.
+    assert pay_call(client, invoice, card_token("4000000000000341")).status_code == 402
+    declined = PaymentMethod.objects.get(card_last4="0341")
+    assert (declined.customer, declined.single_use_for) == (None, invoice.payments.get().payment_intent)
     assert pay_call(client, invoice, card_token()).json()["status"] == "succeeded"
 
 
@@ -323,7 +334,7 @@ def test_three_d_secure_through_the_page_calls(client, invoice, card_token, stri
     # Pay again while 3-D Secure is pending: the same authentication, no card saved, no charge.
     again = pay_call(client, invoice, card_token()).json()
     assert (again["status"], again["client_secret"]) == ("requires_action", body["client_secret"])
-    assert PaymentMethod.objects.filter(customer=invoice.customer).count() == 1
+    assert PaymentMethod.objects.count() == 1
     stripe_backend.authenticate(intent.processor_id, body["client_secret"], success=True)
     synced = pay_call(client, invoice, None, suffix="/sync").json()
     assert synced["status"] == "succeeded"
@@ -381,3 +392,27 @@ def test_payers_racing_on_one_invoice_make_one_charge(live_server, invoice, card
     assert any(a["status"] == "succeeded" for a in answers)
     for answer in answers:
         assert answer["status"] == "succeeded" or answer["code"] in ("payment_in_progress", "invoice_paid"), answer
+
+
+def test_an_issued_invoice_keeps_its_tax_labels_when_the_rate_is_renamed(seller):
+    """A draft reads its rates as they are; finalized, it keeps them as issued (renaming a rate changes no
+    issued invoice: not its page, not its PDF, not the dashboard)."""
+    draft = open_invoice(seller, finalize=False)
+    rate = draft.default_tax_rates.get()
+    invoices.tax_rate_update(tax_rate=rate, display_name="VAT")
+    assert documents_build.invoice_document(Invoice.objects.get(pk=draft.pk)).total_taxes[0].label == "VAT 20%"
+    issued = invoices.invoice_finalize(invoice=draft, now=timezone.now())
+    invoices.tax_rate_update(tax_rate=rate, display_name="Sales tax")
+    doc = documents_build.invoice_document(Invoice.objects.get(pk=issued.pk))
+    assert doc.total_taxes[0].label == "VAT 20%"
+    assert {label for line in doc.lines for label in line.tax_labels} == {"VAT 20%"}
+    assert "VAT 20%" in pdf_text(pdf.invoice_pdf(doc))
+    stored = Invoice.objects.get(pk=issued.pk).total_taxes[0]["rate"]
+    assert stored == {
+        "display_name": "VAT",
+        "percentage": "20",
+        "inclusive": False,
+        "country": None,
+        "state": None,
+        "jurisdiction": None,
+    }

@@ -196,8 +196,8 @@ def test_french_invoice_has_a_french_invoices_words():
 
     assert text.startswith("Facture\n")
     assert_parties(text)
-    assert f"Numéro de TVA : {SELLER.vat_number}" in text
-    assert f"Numéro de TVA : {BUYER.vat_number}" in text
+    assert f"N° de TVA : {SELLER.vat_number}" in text
+    assert f"N° de TVA : {BUYER.vat_number}" in text
     assert "Numéro de facture ADS-2026-0042" in text
     assert "Date d\u2019émission 30 novembre 2026" in text
     assert "Date d\u2019échéance 30 décembre 2026" in text
