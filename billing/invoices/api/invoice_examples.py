@@ -153,55 +153,7 @@ INVOICE = {
     "latest_revision": None,
     "lines": {
         "object": "list",
-        "data": [
-            {
-                "id": "il_7YtRe4WqAs2DfGh9JkLz3XcV",
-                "object": "line_item",
-                "amount": 2500,
-                "currency": "eur",
-                "description": "Tea",
-                "discount_amounts": [],
-                "discountable": True,
-                "discounts": [],
-                "invoice": "in_5TgBn8MkLp2QwZx4RvYc7HsD",
-                "livemode": False,
-                "metadata": {},
-                "parent": {
-                    "invoice_item_details": {
-                        "invoice_item": "ii_2HsKd9QwLm4PzXc7VbN3RtYa",
-                        "proration": False,
-                        "proration_details": {"credited_items": None},
-                        "subscription": None,
-                    },
-                    "subscription_item_details": None,
-                    "type": "invoice_item_details",
-                },
-                "period": {"end": CREATED, "start": CREATED},
-                "pretax_credit_amounts": [],
-                "pricing": {
-                    "price_details": {
-                        "price": "price_1QwErTyUiOpAsDfGhJkLzXcV",
-                        "product": "prod_8MnBvCx2ZaSdFgHj4KlQwErT",
-                    },
-                    "type": "price_details",
-                    "unit_amount_decimal": "1250",
-                },
-                "quantity": 2,
-                "quantity_decimal": "2",
-                "subscription": None,
-                "subtotal": 2500,
-                "taxes": [
-                    {
-                        "amount": 500,
-                        "tax_behavior": "exclusive",
-                        "tax_rate_details": {"tax_rate": "txr_3Kd8PqW2mNx7RbT5vLc9HsZa"},
-                        "taxability_reason": "standard_rated",
-                        "taxable_amount": 2500,
-                        "type": "tax_rate_details",
-                    }
-                ],
-            }
-        ],
+        "data": [LINE_ITEM],
         "has_more": False,
         "total_count": 1,
         "url": "/v1/invoices/in_5TgBn8MkLp2QwZx4RvYc7HsD/lines",
