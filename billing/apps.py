@@ -15,6 +15,8 @@ class BillingConfig(AppConfig):
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
+        from .clocks import services as clocks
+        from .clocks.api import serializers as clocks_serializers
         from .invoices import emails as invoice_emails
         from .invoices import services as invoices
         from .invoices.api import serializers as invoices_serializers
@@ -34,6 +36,7 @@ class BillingConfig(AppConfig):
             models.PaymentMethod: payments_serializers.PaymentMethodOut,
             models.Invoice: invoices_serializers.InvoiceOut,
             models.InvoiceItem: invoices_serializers.InvoiceItemOut,
+            models.TestClock: clocks_serializers.TestClockOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
@@ -44,6 +47,8 @@ class BillingConfig(AppConfig):
         )
         # A customer's default card expands to the card as payments shows it.
         serializers.CustomerOut.payment_method_out = payments_serializers.PaymentMethodOut
+        # A customer's test clock expands to the clock.
+        serializers.CustomerOut.test_clock_out = clocks_serializers.TestClockOut
 
         # Stripe's events about payments and refunds: re-read the object from Stripe and record it.
         inbound.handle(
@@ -75,3 +80,19 @@ class BillingConfig(AppConfig):
         # The invoice's receipt (with its PDF) replaces payments' generic one for an invoice's PaymentIntent.
         payments.on_payment_intent_succeeded(invoice_emails.invoice_receipt_queue)
         payment_emails.receipt_replaced_by(invoice_emails.receipt_replaces)
+
+        # A test clock's customers live on its time: advancing it runs invoicing's beat services for them only.
+        clocks.on_advance(
+            lambda *, customers_queryset, now: invoices.invoices_advance(now=now, customers=customers_queryset)
+        )
+        clocks.on_advance(
+            lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
+        )
+
+        # A test clock's customers live on its time: advancing it runs invoicing's beat services for them only.
+        clocks.on_advance(
+            lambda *, customers_queryset, now: invoices.invoices_advance(now=now, customers=customers_queryset)
+        )
+        clocks.on_advance(
+            lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
+        )

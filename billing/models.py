@@ -6,6 +6,7 @@ payments, checkout, …) defines its models in its own ``models.py``.
 
 from .catalogue.models import Customer, Price, Product
 from .checkout.models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
+from .clocks.models import TestClock
 from .invoices.models import (
     Invoice,
     InvoiceItem,
@@ -37,4 +38,5 @@ __all__ = [
     "Product",
     "Refund",
     "TaxRate",
+    "TestClock",
 ]

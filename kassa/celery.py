@@ -75,7 +75,7 @@ app.conf.update(
 )
 app.autodiscover_tasks()
 # Billing is one app in parts; each part with work for the workers has its own tasks module.
-app.autodiscover_tasks(["billing.payments", "billing.checkout", "billing.invoices"])
+app.autodiscover_tasks(["billing.payments", "billing.checkout", "billing.invoices", "billing.clocks"])
 
 
 def enqueue(task_name: str, *args, countdown: float | None = None) -> None:

@@ -228,6 +228,7 @@ RESOURCE_LABELS = {
     "invoices": _("Invoices"),
     "invoiceitems": _("Invoice items"),
     "subscriptions": _("Subscriptions"),
+    "test_clocks": _("Test clocks"),
     "webhook_endpoints": _("Webhook endpoints"),
     "events": _("Events"),
 }

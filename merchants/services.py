@@ -37,6 +37,7 @@ RESOURCES = (
     "invoices",
     "invoiceitems",
     "subscriptions",
+    "test_clocks",
     "webhook_endpoints",
     "events",
 )

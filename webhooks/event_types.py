@@ -45,6 +45,11 @@ EVENT_TYPES = (
     "invoiceitem.created",
     "invoiceitem.updated",
     "invoiceitem.deleted",
+    "test_helpers.test_clock.created",
+    "test_helpers.test_clock.advancing",
+    "test_helpers.test_clock.ready",
+    "test_helpers.test_clock.internal_failure",
+    "test_helpers.test_clock.deleted",
 )
 
 #: Sent only by "Send test event" in the dashboard, to one endpoint, whatever it listens for.

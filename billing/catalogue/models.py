@@ -125,6 +125,17 @@ class Customer(MerchantScoped):
         editable=False,
         verbose_name=_("default payment method"),
     )
+    # The test clock whose time the customer lives on (test mode only, set on create only): a name, not an
+    # import, as billing.clocks sits above the catalogue.
+    test_clock = models.ForeignKey(
+        "billing.TestClock",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
+        editable=False,
+        verbose_name=_("test clock"),
+    )
 
     class Meta:
         verbose_name = _("customer")

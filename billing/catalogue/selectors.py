@@ -47,7 +47,7 @@ def customer_list(*, merchant, livemode: bool, email: str | None = None) -> Quer
     queryset = (
         scoped(Customer, merchant=merchant, livemode=livemode)
         .filter(deleted=False)
-        .select_related("default_payment_method")
+        .select_related("default_payment_method", "test_clock")
     )
     if email:
         queryset = queryset.filter(email__iexact=email)

@@ -413,15 +413,24 @@ def _default_payment_method(customer: Customer | None, payment_method):
 
 
 @transaction.atomic
-def customer_create(*, merchant, livemode: bool, metadata=None, default_payment_method=None, **fields) -> Customer:
+def customer_create(
+    *, merchant, livemode: bool, metadata=None, default_payment_method=None, test_clock=None, **fields
+) -> Customer:
+    """``test_clock``: a test clock of the merchant's, in test mode (the customer lives on its time); set here
+    only, never changed."""
     fields = _customer_fields(fields)
     _default_payment_method(None, default_payment_method)
+    if test_clock is not None and (livemode or test_clock.livemode or test_clock.merchant_id != merchant.pk):
+        raise InvalidRequest(
+            "Test clocks can only be used in test mode, with the merchant's own clock.", param="test_clock"
+        )
     customer = insert(
         Customer(
             public_id=public_id(Customer.PREFIX),
             merchant=merchant,
             livemode=livemode,
             metadata=_metadata(metadata),
+            test_clock=test_clock,
             **fields,
         )
     )

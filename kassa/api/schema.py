@@ -46,6 +46,7 @@ ID_PREFIXES = {
     "txr": "tax rate",
     "in": "invoice",
     "ii": "invoice item",
+    "clock": "test clock",
 }
 
 #: Where stripe-python's names differ from the path's: ``/v1/invoiceitems`` is ``client.v1.invoice_items``,
@@ -282,6 +283,11 @@ def _resource(operation_id: str) -> str:
         "invoices_void": "invoices",
         "invoices_mark_uncollectible": "invoices",
         "invoices_line_items": "invoices",
+        "test_helpers_test_clocks_list": "test_clocks",
+        "test_helpers_test_clocks_create": "test_clocks",
+        "test_helpers_test_clocks_retrieve": "test_clocks",
+        "test_helpers_test_clocks_delete": "test_clocks",
+        "test_helpers_test_clocks_advance": "test_clocks",
     }
     return special.get(operation_id) or operation_id.rsplit("_", 1)[0]
 

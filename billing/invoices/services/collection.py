@@ -20,6 +20,7 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError
 from kassa.ids import public_id
@@ -286,17 +287,27 @@ def invoice_owning(*, payment_intent: PaymentIntent) -> str | None:
 # --- beat ---------------------------------------------------------------------------------------------
 
 
-def invoices_advance(*, now: datetime) -> int:
+def _of_customers(invoices: QuerySet, customers: QuerySet | None) -> QuerySet:
+    """The invoices of ``customers``; without them, of the customers on the wall clock (none on a test clock)."""
+    if customers is None:
+        return invoices.filter(customer__test_clock__isnull=True)
+    return invoices.filter(customer__in=customers)
+
+
+def invoices_advance(*, now: datetime, customers: QuerySet | None = None) -> int:
     """Beat's automatic collection: finalize the drafts whose hour has passed, then charge the open
     ``charge_automatically`` invoices that are due an attempt, off-session on the default card.
 
     Each invoice on its own (a failure is logged and left for the next run); safe to run twice or two at once:
     an invoice another run (or the API, the dashboard) finalized or deleted meanwhile is skipped, never
     recorded as a failed finalization.
+
+    ``customers``: only their invoices, on this ``now`` (a test clock's advance, billing.clocks); without it,
+    beat's wall-clock run, which leaves alone the customers living on a test clock (their time is the clock's).
     """
     count = 0
-    due_drafts = Invoice.objects.filter(
-        status=S.DRAFT, auto_advance=True, automatically_finalizes_at__lte=now
+    due_drafts = _of_customers(
+        Invoice.objects.filter(status=S.DRAFT, auto_advance=True, automatically_finalizes_at__lte=now), customers
     ).values_list("pk", flat=True)
     for pk in list(due_drafts):
         invoice = Invoice.objects.filter(pk=pk, status=S.DRAFT).first()
@@ -309,11 +320,14 @@ def invoices_advance(*, now: datetime) -> int:
             continue  # deleted meanwhile
         except KassaError as exc:
             _finalization_failed(pk, exc, now)
-    to_charge = Invoice.objects.filter(
-        status=S.OPEN,
-        auto_advance=True,
-        collection_method=Invoice.CollectionMethod.CHARGE_AUTOMATICALLY,
-        next_payment_attempt__lte=now,
+    to_charge = _of_customers(
+        Invoice.objects.filter(
+            status=S.OPEN,
+            auto_advance=True,
+            collection_method=Invoice.CollectionMethod.CHARGE_AUTOMATICALLY,
+            next_payment_attempt__lte=now,
+        ),
+        customers,
     ).values_list("pk", flat=True)
     for pk in list(to_charge):
         invoice = Invoice.objects.filter(pk=pk).first()
@@ -360,14 +374,18 @@ def _finalization_failed(pk: int, exc: KassaError, now: datetime) -> None:
     )
 
 
-def invoices_mark_overdue(*, now: datetime) -> int:
-    """``invoice.overdue``, once, for each open ``send_invoice`` invoice past its due date."""
+def invoices_mark_overdue(*, now: datetime, customers: QuerySet | None = None) -> int:
+    """``invoice.overdue``, once, for each open ``send_invoice`` invoice past its due date (``customers``: as
+    ``invoices_advance``)."""
     count = 0
-    overdue = Invoice.objects.filter(
-        status=S.OPEN,
-        collection_method=Invoice.CollectionMethod.SEND_INVOICE,
-        overdue_at__isnull=True,
-        due_date__lt=now,
+    overdue = _of_customers(
+        Invoice.objects.filter(
+            status=S.OPEN,
+            collection_method=Invoice.CollectionMethod.SEND_INVOICE,
+            overdue_at__isnull=True,
+            due_date__lt=now,
+        ),
+        customers,
     ).values_list("pk", flat=True)
     for pk in list(overdue):
         with transaction.atomic():

@@ -1,0 +1,176 @@
+"""Every write of test clocks (keyword-only arguments), and the registry of the time-driven services.
+
+Advancing a clock (``clock_advance``) marks it ``advancing`` and queues a task once that commits;
+the task (``clock_advance_run``) runs every service registered with ``on_advance`` for the clock's
+customers only, with the clock's time as ``now``, in steps of at most ``ADVANCE_STEP`` (so what falls due
+in the middle happens in order, as beat would have done it), moving ``frozen_time`` after each step; then
+the clock is ``ready`` at its target. A step repeated (a worker killed and the task run again) changes
+nothing twice: the registered services re-check every status under their row locks, as beat's runs do.
+
+Parts above the catalogue register their services in billing/apps.py (invoicing's ``invoices_advance``
+and ``invoices_mark_overdue`` today; subscriptions' renewals later): clocks import none of them.
+
+Deleting a clock: Stripe deletes the clock and every object on it. Kassa keeps money records
+(invoices, payments) for good, so a clock that still has customers is refused (delete the customers
+first); customers already deleted are let go of the clock.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from kassa import celery
+from kassa.errors import InvalidRequest
+from kassa.ids import public_id
+from webhooks.services.outbox import event_emit, render
+
+from ..catalogue.models import Customer
+from .models import TestClock
+
+logger = logging.getLogger(__name__)
+
+#: As at Stripe: a clock deletes itself 30 days after its frozen time.
+DELETES_AFTER = timedelta(days=30)
+#: The longest stretch of clock time the registered services jump at once.
+ADVANCE_STEP = timedelta(days=1)
+#: As at Stripe: a clock advances at most two intervals of the longest subscription interval; Kassa has no
+#: subscriptions yet, so a bound that keeps a run short: two years.
+ADVANCE_MAX = timedelta(days=2 * 366)
+ADVANCE_TASK = "billing.tasks.test_clock_advance"
+
+_on_advance: list[Callable[..., object]] = []
+
+
+def on_advance(fn: Callable[..., object]) -> Callable[..., object]:
+    """Register ``fn(*, customers_queryset, now)``: a time-driven service run for a clock's customers."""
+    _on_advance.append(fn)
+    return fn
+
+
+def refuse_live_mode(*, livemode: bool) -> None:
+    """Test helpers answer in test mode only, as at Stripe."""
+    if livemode:
+        raise InvalidRequest(
+            "Test clocks can only be used in test mode: use a test key (sk_test_…).", code="livemode_mismatch"
+        )
+
+
+def _frozen_time_after(clock_time: datetime | None, frozen_time: datetime, param: str = "frozen_time") -> None:
+    if clock_time is not None and frozen_time <= clock_time:
+        raise InvalidRequest(
+            "Cannot advance the test clock backwards or to the same time: frozen_time must be later than the "
+            f"clock's current frozen_time ({int(clock_time.timestamp())}).",
+            param=param,
+        )
+    if clock_time is not None and frozen_time - clock_time > ADVANCE_MAX:
+        raise InvalidRequest(
+            "Cannot advance the test clock by more than two years at once.",
+            param=param,
+        )
+
+
+@transaction.atomic
+def clock_create(*, merchant, livemode: bool, frozen_time: datetime, name: str | None = None) -> TestClock:
+    refuse_live_mode(livemode=livemode)
+    clock = TestClock.objects.create(
+        public_id=public_id(TestClock.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        name=name or None,
+        frozen_time=frozen_time,
+        deletes_after=frozen_time + DELETES_AFTER,
+    )
+    event_emit(type="test_helpers.test_clock.created", obj=clock)
+    return clock
+
+
+@transaction.atomic
+def clock_delete(*, clock: TestClock) -> TestClock:
+    clock = TestClock.objects.select_for_update().get(pk=clock.pk)
+    if Customer.objects.filter(test_clock=clock, deleted=False).exists():
+        raise InvalidRequest(
+            "This test clock still has customers: delete them first (Kassa keeps their invoices and payments, "
+            "so it does not delete them with the clock)."
+        )
+    Customer.objects.filter(test_clock=clock).update(test_clock=None)
+    event_emit(type="test_helpers.test_clock.deleted", obj=clock)
+    clock.delete()
+    return clock
+
+
+@transaction.atomic
+def clock_advance(*, clock: TestClock, frozen_time: datetime) -> TestClock:
+    """Start advancing: ``advancing`` now, the time-driven services in a task once this commits."""
+    clock = TestClock.objects.select_for_update().get(pk=clock.pk)
+    if clock.status != TestClock.Status.READY:
+        raise InvalidRequest(
+            f"The test clock is {clock.status}: wait until it is ready to advance it again.",
+            code="test_clock_not_ready" if clock.status == TestClock.Status.ADVANCING else None,
+        )
+    _frozen_time_after(clock.frozen_time, frozen_time)
+    before = render(clock)
+    clock.status = TestClock.Status.ADVANCING
+    clock.target_frozen_time = frozen_time
+    clock.save(update_fields=["status", "target_frozen_time"])
+    event_emit(type="test_helpers.test_clock.advancing", obj=clock, before=before)
+    celery.enqueue_on_commit(ADVANCE_TASK, clock.pk)
+    return clock
+
+
+def clock_advance_run(*, clock_pk: int) -> bool:
+    """The work of one advance (the task's): step by step to the target, then ``ready``.
+
+    Each step runs the registered services (each in its own short transactions) and then moves
+    ``frozen_time`` to the step's end; a run interrupted resumes from the last step done. A service that
+    raises leaves the clock ``internal_failure`` at the last time reached (as Stripe's status says).
+    """
+    while True:
+        clock = TestClock.objects.filter(pk=clock_pk, status=TestClock.Status.ADVANCING).first()
+        if clock is None:
+            return False  # deleted, or already done by another run
+        target = clock.target_frozen_time
+        step_end = min(target, clock.frozen_time + ADVANCE_STEP)
+        customers = Customer.objects.filter(test_clock=clock)
+        try:
+            for fn in _on_advance:
+                fn(customers_queryset=customers, now=step_end)
+        except Exception:
+            logger.exception("Advancing test clock %s failed at %s", clock.public_id, step_end.isoformat())
+            _failed(clock_pk)
+            return False
+        if _step_done(clock_pk, step_end):
+            return True
+
+
+@transaction.atomic
+def _step_done(clock_pk: int, step_end: datetime) -> bool:
+    """``frozen_time`` at the step's end; at the target, the clock is ready (True)."""
+    clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
+    if clock is None or clock.status != TestClock.Status.ADVANCING:
+        return True
+    if step_end > clock.frozen_time:
+        clock.frozen_time = step_end
+        clock.deletes_after = step_end + DELETES_AFTER
+    if clock.frozen_time < clock.target_frozen_time:
+        clock.save(update_fields=["frozen_time", "deletes_after"])
+        return False
+    before = render(clock)
+    clock.status = TestClock.Status.READY
+    clock.target_frozen_time = None
+    clock.save(update_fields=["frozen_time", "deletes_after", "status", "target_frozen_time"])
+    event_emit(type="test_helpers.test_clock.ready", obj=clock, before=before)
+    return True
+
+
+@transaction.atomic
+def _failed(clock_pk: int) -> None:
+    clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
+    if clock is None or clock.status != TestClock.Status.ADVANCING:
+        return
+    before = render(clock)
+    clock.status = TestClock.Status.INTERNAL_FAILURE
+    clock.target_frozen_time = None
+    clock.save(update_fields=["status", "target_frozen_time"])
+    event_emit(type="test_helpers.test_clock.internal_failure", obj=clock, before=before)
