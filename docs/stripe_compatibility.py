@@ -82,6 +82,11 @@ RESOURCES = (
         ),
     ),
     Resource(
+        "Test clocks",
+        "test_helpers_test_clocks_",
+        (("test_helpers.TestClock", "test_helpers.TestClock", "test_helpers_test_clocks_retrieve"),),
+    ),
+    Resource(
         "Webhook endpoints",
         "webhook_endpoints_",
         (("WebhookEndpoint", "WebhookEndpoint", "webhook_endpoints_retrieve"),),

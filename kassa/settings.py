@@ -419,6 +419,12 @@ SPECTACULAR_SETTINGS = {
             "paid, void or uncollectible; charged on a saved card or sent with a link to pay by a due date.",
         },
         {
+            "name": "Test Clocks",
+            "description": "Test mode only: a frozen time for some customers. Customers made with a clock live "
+            "on its time; advancing it runs what falls due for them (drafts finalized, invoices charged or "
+            "overdue), so days of billing happen in seconds.",
+        },
+        {
             "name": "Payment Links",
             "description": "A shareable URL to a hosted payment page for some prices: no code needed on your "
             "side. Each payer who opens it gets a checkout session.",

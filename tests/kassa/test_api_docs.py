@@ -34,7 +34,9 @@ INTERNAL = re.compile(
     r"StripeView|[Ss]erializer|docstring|queryset|selector|drf-spectacular|services\.py|(?<!`)``(?!`)"
 )
 # The ids in the examples, found to be replaced with real objects' (a price_data key is not an id: 20+ characters).
-EXAMPLE_ID = re.compile(r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii)_[A-Za-z0-9]{20,}\b|\btok_visa\b")
+EXAMPLE_ID = re.compile(
+    r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii|clock)_[A-Za-z0-9]{20,}\b|\btok_visa\b"
+)
 # Fields an example may carry beyond the schema: none (the create answer of a webhook endpoint has its own
 # schema with the secret).
 EXTRA_FIELDS: frozenset = frozenset()
@@ -332,6 +334,9 @@ class World:
                 self.api.v1.customers.update(self["cus"], params={"invoice_settings": settings})
             self.api.v1.invoices.finalize_invoice(invoice.id)
         return invoice.id
+
+    def make_clock(self):
+        return self.api.v1.test_helpers.test_clocks.create(params={"frozen_time": 1767225600}).id
 
     def make_tok(self):
         return self.card_token()

@@ -59,6 +59,7 @@ class TestClockOut(serializers.Serializer):
                     "TestClockStatusDetailsAdvancing",
                     {"target_frozen_time": serializers.IntegerField(help_text="The time being advanced to.")},
                     required=False,
+                    help_text="Present while advancing: `target_frozen_time`, the time being advanced to.",
                 )
             },
             help_text="While advancing: `advancing.target_frozen_time`, the time being advanced to; else empty.",
