@@ -12,7 +12,8 @@ reach them:
 - A's restricted key with read access to the operation's resource but not to
   an expandable reference, asking ``expand[]`` for it: 403 naming the
   reference's permission;
-- A's live key on A's test objects: 404.
+- A's live key on A's test objects: 404 (test helpers, test clocks: 400 ``livemode_mismatch``, every call,
+  as they exist in test mode only).
 
 No answer may carry an id of A's (other than the ids the request itself
 sent, which error messages echo as Stripe's do) or the email of A's
@@ -44,6 +45,7 @@ from webhooks.models import Event
 PUBLIC_HOOK = "https://93.184.215.14/hooks"
 A_EMAIL = "ada.sweep@merchant-a.example"
 A_OTHER_EMAIL = "grace.sweep@merchant-a.example"
+CLOCK_TIME = 1767225600  # 2026-01-01 00:00 UTC
 
 # The kind of object a path's ``{id}`` names, by the path up to ``/{id}``, and
 # the path that retrieves one (with a secret key) to see whether it changed.
@@ -61,6 +63,7 @@ KINDS = {
     "/v1/tax_rates": "tax_rate",
     "/v1/invoiceitems": "invoice_item",
     "/v1/invoices": "invoice",
+    "/v1/test_helpers/test_clocks": "test_clock",
 }
 RETRIEVE = {kind: collection for collection, kind in KINDS.items()}
 
@@ -89,6 +92,7 @@ EXPAND_RESOURCES = {
     "default_payment_method": ("payment_methods",),
     "payments": ("invoices",),
     "payments.data.payment.payment_intent": ("payment_intents",),
+    "test_clock": ("test_clocks",),
 }
 
 
@@ -100,7 +104,7 @@ def _bodies(a: "World") -> dict[str, dict]:
         "products_update": {"metadata": {"sweep": "changed"}},
         "prices_create": {"product": a.ids["product"], "currency": "eur", "unit_amount": 100},
         "prices_update": {"metadata": {"sweep": "changed"}},
-        "customers_create": {"email": "sweep@example.com"},
+        "customers_create": {"email": "sweep@example.com", "test_clock": a.ids["test_clock"]},
         "customers_update": {
             "metadata": {"sweep": "changed"},
             "email": "changed@example.com",
@@ -147,6 +151,8 @@ def _bodies(a: "World") -> dict[str, dict]:
         "invoices_pay": {"payment_method": a.ids["payment_method"]},
         "invoices_void": {},
         "invoices_mark_uncollectible": {},
+        "test_helpers_test_clocks_create": {"frozen_time": CLOCK_TIME, "name": "Sweep"},
+        "test_helpers_test_clocks_advance": {"frozen_time": CLOCK_TIME + 86400},
     }
 
 
@@ -378,6 +384,10 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     line = {"customer": w.ids["customer"], "amount": 900, "currency": "eur", "invoice": invoice["id"]}
     w.extra_ids.append(call(key, "POST", "/v1/invoiceitems", line)["id"])
     w.ids["invoice"] = call(key, "POST", f"/v1/invoices/{invoice['id']}/finalize")["id"]
+    # A test clock with a customer on it (the customer's test_clock is expandable).
+    w.ids["test_clock"] = call(key, "POST", "/v1/test_helpers/test_clocks", {"frozen_time": CLOCK_TIME})["id"]
+    on_clock = call(key, "POST", "/v1/customers", {"email": A_OTHER_EMAIL, "test_clock": w.ids["test_clock"]})
+    w.extra_ids.append(on_clock["id"])
     endpoint = {"url": PUBLIC_HOOK, "enabled_events": ["*"]}
     w.ids["webhook_endpoint"] = call(key, "POST", "/v1/webhook_endpoints", endpoint)["id"]
     events = Event.objects.filter(merchant=w.a.merchant, livemode=False).values_list("public_id", flat=True)
@@ -642,5 +652,8 @@ def test_a_live_key_never_reaches_test_objects(world):
     for operation in OPERATIONS:
         for attempt in attempts(operation, w):
             answer = send(w, findings, attempt, key, who)
-            expect_missing(findings, attempt, who, answer)
+            if operation.path.startswith("/v1/test_helpers/"):
+                expect_error(findings, attempt, who, answer, 400, "invalid_request_error", "livemode_mismatch")
+            else:
+                expect_missing(findings, attempt, who, answer)
     findings.check()

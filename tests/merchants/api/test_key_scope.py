@@ -315,3 +315,43 @@ def test_invoices_and_invoice_items_need_their_own_permissions(kassa, paying_sho
     with pytest.raises(stripe.InvalidRequestError) as exc:
         live.v1.invoices.retrieve(invoice.id)
     assert exc.value.http_status == 404
+
+
+@pytest.mark.parametrize(
+    ("granted", "read", "write"),
+    [
+        ({}, "test_clocks:read", "test_clocks:write"),
+        ({"test_clocks": "read"}, None, "test_clocks:write"),
+        ({"test_clocks": "write"}, None, None),
+    ],
+)
+def test_test_clocks_need_their_own_permission(kassa, paying_shop, granted, read, write):
+    owner = kassa(paying_shop.secret_key.secret)
+    clock = owner.v1.test_helpers.test_clocks.create(params={"frozen_time": 1767225600})
+    api = kassa(factories.restricted_key(paying_shop.merchant, {"customers": "write", **granted}))
+    for needed, call in (
+        (read, lambda: api.v1.test_helpers.test_clocks.retrieve(clock.id)),
+        (read, api.v1.test_helpers.test_clocks.list),
+        (write, lambda: api.v1.test_helpers.test_clocks.create(params={"frozen_time": 1767225600})),
+        (write, lambda: api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": 1767229200})),
+    ):
+        if needed is None:
+            call()
+        else:
+            with pytest.raises(stripe.PermissionError) as exc:
+                call()
+            assert needed in exc.value.user_message
+    # Expanding a customer's clock needs the clocks' permission too.
+    customer = api.v1.customers.create(params={"test_clock": clock.id})
+    if read:
+        with pytest.raises(stripe.PermissionError):
+            api.v1.customers.retrieve(customer.id, params={"expand": ["test_clock"]})
+    else:
+        assert api.v1.customers.retrieve(customer.id, params={"expand": ["test_clock"]}).test_clock.id == clock.id
+    publishable = kassa(paying_shop.publishable_key.secret)
+    with pytest.raises(stripe.PermissionError):
+        publishable.v1.test_helpers.test_clocks.retrieve(clock.id)
+    live = kassa(factories.live_secret_key(paying_shop.merchant))
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        live.v1.test_helpers.test_clocks.retrieve(clock.id)
+    assert (exc.value.http_status, exc.value.code) == (400, "livemode_mismatch")
