@@ -5,8 +5,9 @@ Order matters only in that checkout's pages extend payments' (the payment's sour
 
 from .catalogue import admin as catalogue_admin
 from .checkout import admin as checkout_admin
+from .clocks import admin as clocks_admin
 from .dashboard import admin as dashboard_admin
 from .invoices import admin as invoices_admin
 from .payments import admin as payments_admin
 
-__all__ = ["catalogue_admin", "checkout_admin", "dashboard_admin", "invoices_admin", "payments_admin"]
+__all__ = ["catalogue_admin", "checkout_admin", "clocks_admin", "dashboard_admin", "invoices_admin", "payments_admin"]

@@ -44,6 +44,7 @@ NAVIGATION = [
             ("webhooks.WebhookEndpoint", None),
             ("webhooks.Event", None),
             ("webhooks.ProcessorEvent", None),
+            ("billing.TestClock", None),
         ],
     ),
     (

@@ -16,6 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
+from billing.clocks import services as clocks
 from billing.invoices import numbering as invoice_numbering
 from billing.invoices import services as invoices
 from billing.payments import services as payments
@@ -186,6 +187,7 @@ def every_dashboard_object(name: str, card_token) -> dict:
         description=f"{name} pending cups",
     )
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
+    clock = clocks.clock_create(merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock")
     # The login records and two-factor devices of the owner.
     login = Client()
     login.post("/admin/login/", {"username": shop.owner.email, "password": "pw"})
@@ -215,6 +217,7 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.Refund": refund,
             "billing.CheckoutSession": checkout_session(link),
             "billing.TaxRate": vat,
+            "billing.TestClock": clock,
             "billing.Invoice": invoice,
             "billing.InvoiceItem": pending_item,
             "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(
