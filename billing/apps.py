@@ -88,11 +88,3 @@ class BillingConfig(AppConfig):
         clocks.on_advance(
             lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
         )
-
-        # A test clock's customers live on its time: advancing it runs invoicing's beat services for them only.
-        clocks.on_advance(
-            lambda *, customers_queryset, now: invoices.invoices_advance(now=now, customers=customers_queryset)
-        )
-        clocks.on_advance(
-            lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
-        )

@@ -12,14 +12,17 @@ and ``invoices_mark_overdue`` today; subscriptions' renewals later): clocks impo
 
 Deleting a clock: Stripe deletes the clock and every object on it. Kassa keeps money records
 (invoices, payments) for good, so a clock that still has customers is refused (delete the customers
-first); customers already deleted are let go of the clock.
+first), and so is one whose customers (deleted ones too) still have invoices the clock drives (a draft
+finalizing by itself, an open invoice): once the clock is gone beat would take them on the wall clock and
+charge them. Void or settle those first. Customers already deleted are then let go of the clock.
 """
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
 from kassa import celery
 from kassa.errors import InvalidRequest
@@ -27,6 +30,7 @@ from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
 
 from ..catalogue.models import Customer
+from ..invoices.models import Invoice
 from .models import TestClock
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ ADVANCE_STEP = timedelta(days=1)
 #: subscriptions yet, so a bound that keeps a run short: two years.
 ADVANCE_MAX = timedelta(days=2 * 366)
 ADVANCE_TASK = "billing.tasks.test_clock_advance"
+#: The latest frozen time a clock may have: its deletes_after (30 days on) must still be a date Python has.
+FROZEN_TIME_MAX = datetime(9999, 11, 30, tzinfo=UTC)
 
 _on_advance: list[Callable[..., object]] = []
 
@@ -58,6 +64,10 @@ def refuse_live_mode(*, livemode: bool) -> None:
 
 
 def _frozen_time_after(clock_time: datetime | None, frozen_time: datetime, param: str = "frozen_time") -> None:
+    if frozen_time > FROZEN_TIME_MAX:
+        raise InvalidRequest(
+            f"frozen_time must be at most {int(FROZEN_TIME_MAX.timestamp())} (30 November 9999).", param=param
+        )
     if clock_time is not None and frozen_time <= clock_time:
         raise InvalidRequest(
             "Cannot advance the test clock backwards or to the same time: frozen_time must be later than the "
@@ -74,6 +84,7 @@ def _frozen_time_after(clock_time: datetime | None, frozen_time: datetime, param
 @transaction.atomic
 def clock_create(*, merchant, livemode: bool, frozen_time: datetime, name: str | None = None) -> TestClock:
     refuse_live_mode(livemode=livemode)
+    _frozen_time_after(None, frozen_time)
     clock = TestClock.objects.create(
         public_id=public_id(TestClock.PREFIX),
         merchant=merchant,
@@ -93,6 +104,14 @@ def clock_delete(*, clock: TestClock) -> TestClock:
         raise InvalidRequest(
             "This test clock still has customers: delete them first (Kassa keeps their invoices and payments, "
             "so it does not delete them with the clock)."
+        )
+    driven = Invoice.objects.filter(customer__test_clock=clock).filter(
+        Q(status=Invoice.Status.DRAFT, auto_advance=True) | Q(status=Invoice.Status.OPEN)
+    )
+    if driven.exists():
+        raise InvalidRequest(
+            "Invoices of this test clock's customers are still open or finalize by themselves: void or settle "
+            "them (or turn off auto_advance on the drafts) first, or the wall clock would take them over."
         )
     Customer.objects.filter(test_clock=clock).update(test_clock=None)
     event_emit(type="test_helpers.test_clock.deleted", obj=clock)
@@ -136,11 +155,13 @@ def clock_advance_run(*, clock_pk: int) -> bool:
         try:
             for fn in _on_advance:
                 fn(customers_queryset=customers, now=step_end)
+            done = _step_done(clock_pk, step_end)
         except Exception:
+            # Whatever failed (a service, the step's own write), the clock says so rather than staying advancing.
             logger.exception("Advancing test clock %s failed at %s", clock.public_id, step_end.isoformat())
             _failed(clock_pk)
             return False
-        if _step_done(clock_pk, step_end):
+        if done:
             return True
 
 

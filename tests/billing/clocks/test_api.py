@@ -104,3 +104,33 @@ def test_a_customer_on_a_clock(api, kassa, paying_shop, other_shop):
         api.v1.test_helpers.test_clocks.delete(clock.id)
     api.v1.customers.delete(customer.id)
     assert api.v1.test_helpers.test_clocks.delete(clock.id).deleted is True
+
+
+def test_a_frozen_time_past_what_a_clock_can_hold_is_refused(api):
+    """Year 9999 would overflow deletes_after (30 days on): a 400 naming frozen_time, never a 500."""
+    for frozen in (253402214400, 253400000000):
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            api.v1.test_helpers.test_clocks.create(params={"frozen_time": frozen})
+        assert (exc.value.http_status, exc.value.param) == (400, "frozen_time")
+    late = api.v1.test_helpers.test_clocks.create(params={"frozen_time": 253400000000 - 40 * 86400})
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.test_helpers.test_clocks.advance(late.id, params={"frozen_time": 253400000000})
+    assert (exc.value.http_status, exc.value.param) == (400, "frozen_time")
+    assert api.v1.test_helpers.test_clocks.retrieve(late.id).status == "ready"
+
+
+def test_a_clock_is_not_deleted_while_it_still_drives_invoices(api, stripe_backend):
+    """Deleting it would hand them to beat's wall clock, which would charge them: void or settle them first."""
+    clock = api.v1.test_helpers.test_clocks.create(params={"frozen_time": int(time.time())})
+    customer = api.v1.customers.create(params={"email": "clock@example.com", "test_clock": clock.id})
+    api.v1.invoice_items.create(params={"customer": customer.id, "amount": 1500, "currency": "eur"})
+    invoice = api.v1.invoices.create(params={"customer": customer.id, "pending_invoice_items_behavior": "include"})
+    api.v1.invoices.finalize_invoice(invoice.id)
+    api.v1.customers.delete(customer.id)
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        api.v1.test_helpers.test_clocks.delete(clock.id)
+    assert exc.value.http_status == 400
+    assert "void or settle" in exc.value.user_message
+    assert api.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready"
+    api.v1.invoices.void_invoice(invoice.id)
+    assert api.v1.test_helpers.test_clocks.delete(clock.id).deleted is True
