@@ -8,25 +8,19 @@ member), and sent through Django's email backend (``EMAIL_BACKEND``) as one
 ``EmailMultiAlternatives``.
 
 Nothing here is sent inside the transaction that caused it: callers queue a
-task with ``queue_on_commit``, so a slow or broken mail server never slows or
+task with ``kassa.celery.enqueue_on_commit``, so a slow or broken mail server never slows or
 fails a payment. Which emails were sent, once each, is the callers' ledger
 (``merchants.models.EmailSent``).
 """
 
-import logging
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-
-from kassa.celery import app
-
-logger = logging.getLogger(__name__)
 
 #: The languages Kassa writes emails in; anything else reads English.
 LANGUAGES = ("en", "fr")
@@ -90,25 +84,3 @@ def send(
         message.attach(attachment.filename, attachment.content, attachment.mimetype)
     message.send()
     return rendered
-
-
-def queue_on_commit(task_name: str, *args) -> None:
-    """After the current transaction commits, queue the task that sends an email.
-
-    A broker that cannot take it is logged, never raised: an email is not
-    worth failing the payment that already committed. A task this process
-    has loaded is queued through the task itself, so that an eager Celery (the
-    tests) runs it in place; otherwise by name, as ``kassa.celery.enqueue``.
-    """
-
-    def queue() -> None:
-        try:
-            task = app.tasks.get(task_name)
-            if task is not None:
-                task.apply_async(args=args)
-            else:
-                app.send_task(task_name, args=args)
-        except Exception:
-            logger.warning("Could not queue %s%s; that email is not sent", task_name, list(args), exc_info=True)
-
-    transaction.on_commit(queue)

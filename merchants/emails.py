@@ -4,7 +4,7 @@
 and notices too): a key per email (what it is about, and for whom) claimed in
 its own committed row before the mail server is called, so a retried task, a
 duplicate webhook or a page and a webhook reporting the same success send one
-email. Callers run in Celery tasks queued on commit (``kassa.mail.queue_on_commit``).
+email. Callers run in Celery tasks queued on commit (``kassa.celery.enqueue_on_commit``).
 
 An invitation carries a one-time link to set a password: Django's password
 reset token (``PasswordResetTokenGenerator``), which stops working once a
@@ -23,7 +23,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
-from kassa import mail
+from kassa import celery, mail
 
 from .models import EmailSent, Membership, Merchant
 
@@ -92,7 +92,7 @@ def set_password_url(user) -> str:
 
 def invitation_queue(*, membership: Membership) -> None:
     """After the transaction that added the member commits, queue their invitation."""
-    mail.queue_on_commit("merchants.tasks.invitation_send", membership.pk)
+    celery.enqueue_on_commit("merchants.tasks.invitation_send", membership.pk)
 
 
 def invitation_send(*, membership: Membership) -> bool:

@@ -116,7 +116,7 @@ def processor_payment_intents(stripe_backend) -> list[dict]:
 
 @pytest.fixture
 def emails_on_commit(monkeypatch, mailoutbox, django_capture_on_commit_callbacks):
-    """Run what commits queue (kassa.mail.queue_on_commit) as a worker would, in place: Celery eager.
+    """Run what commits queue (kassa.celery.enqueue_on_commit) as a worker would, in place: Celery eager.
 
     ``with emails_on_commit():`` around a payment, a refund or an invitation;
     the emails land in ``mailoutbox``. The tasks are the real ones, run by Celery.

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext, pgettext_lazy
@@ -24,6 +24,7 @@ from ..catalogue import selectors as catalogue_selectors
 from ..catalogue.models import Customer, Price
 from ..payments.admin import status_badge
 from . import selectors
+from .documents_build import address_lines
 from .models import Invoice, InvoicePayment, TaxRate
 
 S = Invoice.Status
@@ -203,13 +204,8 @@ def totals_table(invoice: Invoice) -> str:
 
 
 def _address_lines(address: dict | None) -> list[str]:
-    address = address or {}
-    city = " ".join(part for part in (address.get("postal_code"), address.get("city")) if part)
-    return [
-        part
-        for part in (address.get("line1"), address.get("line2"), city, address.get("state"), address.get("country"))
-        if part
-    ]
+    """An address as the invoice prints it, in the dashboard's language (the country named)."""
+    return address_lines(address, (translation.get_language() or "en").split("-")[0])
 
 
 def seller_block(invoice: Invoice) -> str:

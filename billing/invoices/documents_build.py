@@ -46,7 +46,7 @@ def _day(moment: datetime | None):
     return timezone.localdate(moment) if moment else None
 
 
-def _address_lines(address: dict | None, language: str) -> list[str]:
+def address_lines(address: dict | None, language: str) -> list[str]:
     """``{"line1", "line2", "postal_code", "city", "state", "country"}`` as printed lines, the country named."""
     if not address:
         return []
@@ -60,27 +60,12 @@ def _address_lines(address: dict | None, language: str) -> list[str]:
 
 
 def _seller(invoice: Invoice, settings, language: str) -> Party:
-    if invoice.issuer:
-        issuer = invoice.issuer
-        return Party(
-            name=issuer.get("legal_name") or invoice.merchant.name,
-            address=_address_lines(issuer.get("address"), language),
-            email=issuer.get("support_email") or None,
-            vat_number=issuer.get("vat_number") or None,
-        )
-    address = {
-        "line1": settings.address_line1,
-        "line2": settings.address_line2,
-        "postal_code": settings.postal_code,
-        "city": settings.city,
-        "state": settings.state,
-        "country": settings.country,
-    }
+    issuer = invoice.issuer or settings.issuer()  # as issued; a draft shows the settings as they stand
     return Party(
-        name=settings.legal_name or invoice.merchant.name,
-        address=_address_lines(address, language),
-        email=settings.support_email or None,
-        vat_number=settings.vat_number or None,
+        name=issuer.get("legal_name") or invoice.merchant.name,
+        address=address_lines(issuer.get("address"), language),
+        email=issuer.get("support_email") or None,
+        vat_number=issuer.get("vat_number") or None,
     )
 
 
@@ -93,7 +78,7 @@ def _buyer(invoice: Invoice, language: str) -> Party:
         address = invoice.customer_address
     return Party(
         name=name or email or "",
-        address=_address_lines(address, language),
+        address=address_lines(address, language),
         email=email or None,
         phone=phone or None,
     )

@@ -2,7 +2,7 @@
 
 - When: the invoice email when a ``send_invoice`` invoice is sent (``invoice_send``, or finalized by automatic
   collection, as at Stripe); the receipt when a card payment pays an invoice (payments' success hook, registered
-  in billing/apps.py). Both by a task queued on commit (``kassa.mail.queue_on_commit``), never inside the
+  in billing/apps.py). Both by a task queued on commit (``kassa.celery.enqueue_on_commit``), never inside the
   transaction. An invoice paid outside Kassa gets no receipt (Kassa took no money), as at Stripe.
 - Once: each email has a key in the ``EmailSent`` ledger (merchants.emails): ``invoice:in_…:sent:<when>`` (a
   merchant's deliberate re-send is a new email, a retried task is not), ``invoice_receipt:in_…`` (one receipt per
@@ -14,7 +14,7 @@
   the same document as the page (documents_build).
 """
 
-from kassa import mail, money
+from kassa import celery, mail, money
 from merchants import emails as merchant_emails
 
 from ..payments.models import PaymentIntent
@@ -26,7 +26,7 @@ PDF = "application/pdf"
 
 def invoice_email_queue(*, invoice: Invoice) -> None:
     """After this transaction commits, email ``invoice`` (just sent: its ``sent_at`` names this sending)."""
-    mail.queue_on_commit("billing.tasks.invoice_email_send", invoice.pk, invoice.sent_at.isoformat())
+    celery.enqueue_on_commit("billing.tasks.invoice_email_send", invoice.pk, invoice.sent_at.isoformat())
 
 
 def invoice_receipt_queue(*, payment_intent: PaymentIntent) -> None:
@@ -34,7 +34,7 @@ def invoice_receipt_queue(*, payment_intent: PaymentIntent) -> None:
     invoice_id = InvoicePayment.objects.filter(payment_intent=payment_intent).values_list("invoice_id", flat=True)
     invoice_id = invoice_id.first()
     if invoice_id is not None:
-        mail.queue_on_commit("billing.tasks.invoice_receipt_send", invoice_id)
+        celery.enqueue_on_commit("billing.tasks.invoice_receipt_send", invoice_id)
 
 
 def receipt_replaces(payment_intent: PaymentIntent) -> bool:

@@ -120,6 +120,23 @@ class InvoiceSettings(models.Model):
     def __str__(self) -> str:
         return self.legal_name or str(self.merchant)
 
+    def issuer(self) -> dict:
+        """The seller as an invoice shows it (``Invoice.issuer``, copied at finalization; a draft reads it live)."""
+        return {
+            "legal_name": self.legal_name,
+            "address": {
+                "line1": self.address_line1,
+                "line2": self.address_line2,
+                "postal_code": self.postal_code,
+                "city": self.city,
+                "state": self.state,
+                "country": self.country,
+            },
+            "vat_number": self.vat_number,
+            "support_email": self.support_email,
+            "footer": self.footer,
+        }
+
 
 class InvoicePrefix(models.Model):
     """A number prefix and the merchant that took it: a prefix once used is never anyone else's (unique)."""

@@ -540,7 +540,7 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
 
 def _emails_queue(payment_intent: PaymentIntent, outcome: str) -> None:
     """The receipt and members' notices (billing/payments/emails.py), sent by a task once this commits."""
-    mail.queue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
+    enqueue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
 
 
 def payment_intent_in_flight(payment_intent: PaymentIntent) -> bool:
@@ -924,7 +924,7 @@ def _refund_events(refund: Refund, before: dict) -> None:
     if refund.status == Refund.Status.SUCCEEDED:
         payment_intent = refund.payment_intent
         event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))
-        mail.queue_on_commit("billing.tasks.refund_emails_send", refund.pk)
+        enqueue_on_commit("billing.tasks.refund_emails_send", refund.pk)
 
 
 @transaction.atomic

@@ -82,7 +82,7 @@ def test_the_tasks_services_queue_by_name_exist():
     sources = [
         p.read_text() for folder in ("billing", "webhooks", "merchants", "kassa") for p in (root / folder).rglob("*.py")
     ]
-    # kassa.mail.queue_on_commit queues the email tasks the same way, by name.
+    # kassa.celery.enqueue_on_commit queues the tasks that run after a commit the same way, by name.
     names = {name for text in sources for name in re.findall(r'(?:enqueue|queue_on_commit)\(\s*"([^"]+)"', text)}
     assert names, "no enqueue() calls found"
     assert names <= set(app.tasks), names - set(app.tasks)

@@ -249,24 +249,6 @@ def customer_language(customer: Customer, default: str) -> str:
     return default if default in LANGUAGES else "en"
 
 
-def _issuer(settings) -> dict:
-    """The seller as issued (legal fields of a French invoice): copied, never read from the settings again."""
-    return {
-        "legal_name": settings.legal_name,
-        "address": {
-            "line1": settings.address_line1,
-            "line2": settings.address_line2,
-            "postal_code": settings.postal_code,
-            "city": settings.city,
-            "state": settings.state,
-            "country": settings.country,
-        },
-        "vat_number": settings.vat_number,
-        "support_email": settings.support_email,
-        "footer": settings.footer,
-    }
-
-
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None = None) -> Invoice:
     """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid."""
@@ -304,7 +286,8 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     invoice.customer_name = customer.name
     invoice.customer_phone = customer.phone
     invoice.customer_address = customer.address
-    invoice.issuer = _issuer(settings)
+    # The seller as issued (legal fields of a French invoice): copied, never read from the settings again.
+    invoice.issuer = settings.issuer()
     invoice.language = customer_language(customer, settings.default_locale)
     if invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.due_date is None:
         invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
