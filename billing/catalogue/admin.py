@@ -256,17 +256,18 @@ class CustomerAdmin(CsvExportMixin, ScopedAdmin):
         ("description", lambda c: c.description),
         ("deleted", lambda c: "true" if c.deleted else "false"),
     ]
-    #: [(field name, title, has a writers' version)], from the parts that hold a customer's history (add_history)
+    #: [(field name, title, has a writers' version, shown)], from the parts that hold a customer's history (add_history)
     history: list = []
     #: [(route, url name, act)]: buttons of other parts on the customer's page (add_button)
     buttons: list = []
 
     @classmethod
-    def add_history(cls, name: str, title, render, render_for_writers=None) -> None:
+    def add_history(cls, name: str, title, render, render_for_writers=None, shown=None) -> None:
         """A read-only section of the customer's page: ``render(customer)`` -> html.
 
         ``render_for_writers``: the same section with buttons, shown to those who may write (their
         buttons submit the page's ``kassa-customer-actions`` form to a URL of ``add_button``).
+        ``shown(customer)``: whether the section applies to this customer at all (default: always).
         """
         setattr(cls, name, admin.display(description=title)(lambda self, customer: render(customer)))
         cls.readonly_fields = [*cls.readonly_fields, name]
@@ -274,7 +275,7 @@ class CustomerAdmin(CsvExportMixin, ScopedAdmin):
             writers = admin.display(description=title)(lambda self, customer: render_for_writers(customer))
             setattr(cls, f"{name}_write", writers)
             cls.readonly_fields = [*cls.readonly_fields, f"{name}_write"]
-        cls.history = [*cls.history, (name, title, render_for_writers is not None)]
+        cls.history = [*cls.history, (name, title, render_for_writers is not None, shown)]
 
     @classmethod
     def add_button(cls, route: str, name: str, act) -> None:
@@ -309,7 +310,8 @@ class CustomerAdmin(CsvExportMixin, ScopedAdmin):
             (None, {"fields": [*details, metadata_field]}),
             *(
                 (title, {"fields": [f"{name}_write" if can_write and for_writers else name]})
-                for name, title, for_writers in self.history
+                for name, title, for_writers, shown in self.history
+                if shown is None or shown(obj)
             ),
             (_("More"), {"fields": ["public_id", "livemode", "created", "deleted"]}),
         ]

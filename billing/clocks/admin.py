@@ -10,12 +10,14 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kassa.errors import KassaError
-from merchants.admin_base import ScopedAdmin
+from merchants.admin_base import ScopedAdmin, admin_link, when
 
+from ..catalogue.admin import CustomerAdmin
 from . import services
 from .models import TestClock
 
@@ -78,3 +80,31 @@ class TestClockAdmin(ScopedAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/billing/test_clock_advance.html", context)
+
+
+def _customer_clock(customer, *, advance: bool = False) -> str:
+    """The customer's test clock on their page: its time and status, and "Advance time" for those who may write."""
+    clock = customer.test_clock
+    text = format_html(
+        '<p id="kassa-customer-clock">{} · {} · {}</p>',
+        admin_link(clock, str(clock)),
+        when(clock.frozen_time),
+        clock.get_status_display(),
+    )
+    if not advance or clock.status != TestClock.Status.READY:
+        return text
+    return format_html(
+        '{}<p><a href="{}" class="button" id="kassa-customer-clock-advance">{}</a></p>',
+        text,
+        reverse("admin:billing_testclock_advance", args=[clock.pk]),
+        gettext("Advance time"),
+    )
+
+
+CustomerAdmin.add_history(
+    "test_clock_section",
+    _("Test clock"),
+    _customer_clock,
+    lambda customer: _customer_clock(customer, advance=True),
+    shown=lambda customer: customer.test_clock_id is not None,
+)

@@ -39,3 +39,33 @@ def test_a_viewer_cannot_advance(db, client):
     client.force_login(viewer)
     assert client.get(f"/admin/billing/testclock/{clock.pk}/change/").status_code == 200
     assert client.post(f"/admin/billing/testclock/{clock.pk}/advance/", {}).status_code == 403
+
+
+def test_a_clock_customers_page_shows_the_clock_and_advances_it(db, client, emails_on_commit):
+    shop = factories.merchant("Clocked")
+    start = timezone.now().replace(microsecond=0)
+    clock = clocks.clock_create(merchant=shop.merchant, livemode=False, frozen_time=start, name="Renewals")
+    on_clock = factories.customer(shop.merchant, email="clocked@example.com", test_clock=clock)
+    plain = factories.customer(shop.merchant, email="plain@example.com")
+    client.force_login(shop.owner)
+
+    page = client.get(f"/admin/billing/customer/{on_clock.pk}/change/")
+    assert 'id="kassa-customer-clock"' in page.text
+    assert "Renewals" in page.text
+    advance = f"/admin/billing/testclock/{clock.pk}/advance/"
+    assert f'href="{advance}"' in page.text
+    # A customer on the wall clock has no such section.
+    assert 'id="kassa-customer-clock"' not in client.get(f"/admin/billing/customer/{plain.pk}/change/").text
+
+    with emails_on_commit():
+        moved = client.post(advance, {"frozen_time": (start + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")})
+    assert moved.status_code == 302
+    clock.refresh_from_db()
+    assert clock.frozen_time == start.replace(second=0) + timedelta(days=30)
+
+    # A viewer sees the clock but no button to move it.
+    viewer = factories.staff(shop.merchant, Membership.Role.VIEWER)
+    client.force_login(viewer)
+    seen = client.get(f"/admin/billing/customer/{on_clock.pk}/change/")
+    assert 'id="kassa-customer-clock"' in seen.text
+    assert advance not in seen.text
