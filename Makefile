@@ -47,6 +47,7 @@ test: install messages
 lint: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/python -m ruff format .

@@ -1,1 +1,1 @@
-"""What every hosted page shares (checkout's /pay/ pages now, invoice pages later): framing, CSP, tokens, i18n."""
+"""What every hosted page shares (checkout's /pay/ pages, the invoice pages): framing, CSP, tokens, i18n."""

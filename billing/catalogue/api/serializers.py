@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from kassa.api import fields as f
-from kassa.api.views import CreatedListParams, ListParams, reference, reference_field
+from kassa.api.views import CreatedListParams, reference, reference_field
 
 from ..models import Customer, Price, Product
 
@@ -369,6 +369,3 @@ class CustomerOut(serializers.Serializer):
         if customer.deleted:
             return {"id": customer.public_id, "object": "customer", "deleted": True}
         return super().to_representation(customer)
-
-
-__all__ = ["Customer", "ListParams", "Price", "Product"]

@@ -4,10 +4,10 @@ from kassa.api import schema
 from kassa.api.views import paginate
 from merchants.api.views import StripeView
 
-from .. import selectors, services
-from ..models import TaxRate
-from . import docs
-from . import serializers as s
+from ... import selectors, services
+from ...models import TaxRate
+from .. import docs
+from .. import serializers as s
 
 
 class TaxRatesView(StripeView):

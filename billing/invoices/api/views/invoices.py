@@ -14,13 +14,13 @@ from kassa.api.fields import DeletedOut
 from kassa.api.views import paginate, represent
 from kassa.errors import ResourceMissing
 
-from ...catalogue.api.views import CatalogueView
-from ...catalogue.models import Price
-from ...payments.models import PaymentMethod
-from .. import selectors, services
-from ..models import Invoice, InvoiceItem, TaxRate
-from . import docs
-from . import serializers as s
+from ....catalogue.api.views import CatalogueView
+from ....catalogue.models import Price
+from ....payments.models import PaymentMethod
+from ... import selectors, services
+from ...models import Invoice, InvoiceItem, TaxRate
+from .. import docs
+from .. import serializers as s
 
 
 class InvoicingView(CatalogueView):

@@ -1,6 +1,6 @@
 """What the invoices' dashboard pages show: statuses in Stripe's words, and an invoice's page's sections.
 
-Read-only rendering only (the forms and the buttons are in admin_invoices.py and admin_invoice_items.py):
+Read-only rendering only (the forms and the buttons are in invoices.py and invoice_items.py):
 the lines with tax per rate, the totals, the seller as issued, the payments and the timeline of the
 invoice's transitions, each an html_table as the other pages have them.
 """
@@ -20,12 +20,12 @@ from django.utils.translation import gettext_lazy as _
 from kassa import money
 from merchants.admin_base import admin_link, html_table, when
 
-from ..catalogue import selectors as catalogue_selectors
-from ..catalogue.models import Customer, Price
-from ..payments.admin import status_badge
-from . import selectors
-from .documents_build import address_lines
-from .models import Invoice, InvoicePayment, TaxRate
+from ...catalogue import selectors as catalogue_selectors
+from ...catalogue.models import Customer, Price
+from ...payments.admin import status_badge
+from .. import selectors
+from ..documents_build import address_lines
+from ..models import Invoice, InvoicePayment, TaxRate
 
 S = Invoice.Status
 

@@ -14,9 +14,9 @@ from merchants.admin_base import ScopedAdmin, errors_on_fields
 from merchants.dashboard import MANAGE_ROLES
 from merchants.widgets import MetadataField
 
-from ..hosted.i18n import countries
-from . import numbering, services
-from .models import InvoiceSettings, TaxRate
+from ...hosted.i18n import countries
+from .. import numbering, services
+from ..models import InvoiceSettings, TaxRate
 
 FORM_FIELDS = ["display_name", "country", "state", "jurisdiction", "tax_type", "description", "active", "metadata"]
 
@@ -282,7 +282,3 @@ class InvoiceSettingsAdmin(ScopedAdmin):
                 merchant=merchant, livemode=self.scope(request).livemode, next_number=data["next_number"]
             )
         return settings
-
-
-# Invoices and invoice items have their own modules (each small enough to read in one sitting); registered here.
-from . import admin_invoice_items, admin_invoices  # noqa: E402, F401

@@ -6,7 +6,7 @@
   services refuse leaves nothing written and the page comes back with the error on that line.
 - A draft is edited (lines too) or deleted; from open on an invoice is a record: its page shows the
   seller as issued, the lines with tax per rate, the totals, the payments and the timeline
-  (admin_invoice_parts.py), and buttons for what its status allows (Stripe's workflow:
+  (parts.py), and buttons for what its status allows (Stripe's workflow:
   https://docs.stripe.com/invoicing/overview).
 - A customer's page lists their invoices; a payment's page links to the invoice it pays.
 """
@@ -30,11 +30,12 @@ from merchants.admin_base import ScopedAdmin, admin_link, errors_on_fields, html
 from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter, CsvExportMixin, csv_amount
 from merchants.widgets import CurrencyField, copyable, parse_major
 
-from ..catalogue.admin import CustomerAdmin
-from ..catalogue.models import Customer, Price
-from ..payments.admin import PaymentIntentAdmin
-from . import numbering, selectors, services
-from .admin_invoice_parts import (
+from ...catalogue.admin import CustomerAdmin
+from ...catalogue.models import Customer, Price
+from ...payments.admin import PaymentIntentAdmin
+from .. import numbering, selectors, services
+from ..models import Invoice, InvoiceItem, InvoicePayment, TaxRate
+from .parts import (
     DISPLAY_STATUSES,
     CustomerChoiceField,
     InvoiceStatusFilter,
@@ -53,7 +54,6 @@ from .admin_invoice_parts import (
     timeline,
     totals_table,
 )
-from .models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 
 S = Invoice.Status
 SEND = Invoice.CollectionMethod.SEND_INVOICE

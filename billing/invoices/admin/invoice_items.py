@@ -13,9 +13,10 @@ from merchants.admin_base import ScopedAdmin, admin_link, errors_on_fields
 from merchants.admin_lists import AmountSearchMixin, CreatedRangeFilter
 from merchants.widgets import MoneyField
 
-from ..catalogue.models import Customer, Price
-from . import services
-from .admin_invoice_parts import (
+from ...catalogue.models import Customer, Price
+from .. import services
+from ..models import Invoice, InvoiceItem, TaxRate
+from .parts import (
     CustomerChoiceField,
     PriceChoiceField,
     TaxRatesField,
@@ -24,7 +25,6 @@ from .admin_invoice_parts import (
     rate_label,
     tax_rates_for,
 )
-from .models import Invoice, InvoiceItem, TaxRate
 
 S = Invoice.Status
 
