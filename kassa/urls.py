@@ -49,12 +49,13 @@ urlpatterns = [
     path("v1/", include("billing.payments.api.urls")),
     path("v1/", include("billing.checkout.api.urls")),
     path("v1/", include("webhooks.api.urls")),
-    # Anything else under /v1/ answers in the API's error shape, DEBUG or not.
-    re_path(r"^v1/", not_found_json),
+    # Anything else under /v1/ (and /v1 itself, before APPEND_SLASH redirects it) answers in the API's
+    # error shape, DEBUG or not.
+    re_path(r"^v1(/|$)", not_found_json),
 ]
 
 
 def handler404(request, exception):
-    if request.path.startswith("/v1/"):
+    if request.path == "/v1" or request.path.startswith("/v1/"):
         return not_found_json(request, exception)
     return page_not_found(request, exception)

@@ -1,4 +1,4 @@
-"""The Content-Security-Policy of every hosted page (``/pay/…`` now, invoice pages later).
+"""The Content-Security-Policy of every hosted page (``/pay/…``, ``/invoices/…``).
 
 Kassa's own script (``checkout.js``) runs only from a tag that carries this
 response's nonce, and so does Stripe.js; besides, Stripe.js's own hosts may

@@ -112,6 +112,14 @@ def test_the_page_shows_seller_buyer_lines_taxes_and_totals(client, invoice, set
     # Framing refused, nothing cached, the language said.
     assert response["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    # Scripts run only with this response's nonce: no inline script or handler, no eval.
+    policy = {d.split()[0]: d.split()[1:] for d in response["Content-Security-Policy"].split("; ") if d.strip()}
+    (nonce,) = [v[7:-1] for v in policy["script-src"] if v.startswith("'nonce-")]
+    assert not {"'unsafe-inline'", "'unsafe-eval'"} & set(policy["script-src"])
+    assert policy["default-src"] == ["'none'"]
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert 'type="application/json"' in tag or f'nonce="{nonce}"' in tag, tag
+    assert not re.search(r"\son[a-z]+=", html)
     assert "no-store" in response["Cache-Control"]
     assert response["Content-Language"] == "en"
 

@@ -251,13 +251,15 @@ def test_a_method_a_url_does_not_have_is_an_unrecognized_url(kassa, shop):
     assert "Unrecognized request URL (DELETE: /v1/prices/price_x)" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("method", ["post", "delete", "put", "patch"])
-def test_unknown_url_is_a_json_404_whatever_the_method(kassa, shop, method):
-    """Django's CSRF check must not answer an HTML 403 first: stripe-python could not read it."""
-    response = requests.request(method, f"{kassa.url}/v1/nothing-here", headers=_auth(shop), timeout=10)
+@pytest.mark.parametrize("path", ["/v1/nothing-here", "/v1", "/v1/"])
+@pytest.mark.parametrize("method", ["get", "post", "delete", "put", "patch"])
+def test_unknown_url_is_a_json_404_whatever_the_method(kassa, shop, method, path):
+    """Django's CSRF check must not answer an HTML 403 first, nor APPEND_SLASH a redirect: stripe-python could not
+    read either."""
+    response = requests.request(method, f"{kassa.url}{path}", headers=_auth(shop), timeout=10, allow_redirects=False)
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/json"
-    assert response.json()["error"]["message"] == f"Unrecognized request URL ({method.upper()}: /v1/nothing-here)."
+    assert response.json()["error"]["message"] == f"Unrecognized request URL ({method.upper()}: {path})."
 
 
 def test_stripe_python_posting_to_an_unknown_url_gets_an_invalid_request_error(kassa, shop):

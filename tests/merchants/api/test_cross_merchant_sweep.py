@@ -613,10 +613,7 @@ def test_a_restricted_key_without_the_permission_is_refused(world):
 
 
 def test_expanding_a_reference_needs_its_permission(world):
-    """A's restricted key may read the resource but not the reference: ``expand[]`` of it is a 403 naming it.
-
-    Expected to fail until the expand permission fix lands (today the expanded object is returned).
-    """
+    """A's restricted key may read the resource but not the reference: ``expand[]`` of it is a 403 naming it."""
     w, findings = world, Findings()
     swept = 0
     for operation in OPERATIONS:
