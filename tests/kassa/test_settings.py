@@ -182,3 +182,13 @@ def test_email_url_sends_through_that_mail_server(tmp_path):
     server.close()
     assert result.returncode == 0, result.stderr
     assert "To: ops@shop.test" in received
+
+
+@pytest.mark.parametrize(("debug", "required"), [("false", "True"), ("true", "False")])
+def test_platform_staff_need_two_factor_login_whenever_debug_is_off(tmp_path, debug, required):
+    """KASSA_REQUIRE_2FA_PLATFORM defaults to on in production; make run's demo logins work without it."""
+    show = "from django.conf import settings; print(settings.KASSA_REQUIRE_2FA_PLATFORM)"
+    env = {"DEBUG": debug, "SECRET_KEY": "x" * 60, "KASSA_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    result = _manage("shell", "-c", show, KASSA_VAR_DIR=str(tmp_path), **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == required
