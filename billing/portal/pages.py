@@ -59,10 +59,8 @@ MESSAGES = {
     ),
     "not_found_title": _("This page does not exist"),
     "not_found_body": _("Check the address you were given, or ask the seller for a new link."),
-    "saved": _("Saved."),
     "card_updated": _("Your card has been updated."),
     "feature_disabled": _("This is not available here. Contact %(merchant)s."),
-    "update_card": _("Save card"),
 }
 
 
@@ -198,6 +196,9 @@ def _render(ctx: PortalContext, *, done: str = "", errors: dict | None = None, s
                 "error": (errors or {}).get(section.key, ""),
             }
         )
+    # A refusal by a section that is not shown (its feature was turned off meanwhile) shows at the top.
+    keys = {s["key"] for s in shown}
+    page_error = next((message for key, message in (errors or {}).items() if key not in keys), "")
     scripts = [s["data"]["script_config"] for s in shown if s["data"].get("script_config")]
     context = {
         "language_switch": i18n.switch(request, ctx.language, _fixed_language(session)),
@@ -211,6 +212,7 @@ def _render(ctx: PortalContext, *, done: str = "", errors: dict | None = None, s
         "privacy_policy_url": configuration.privacy_policy_url,
         "terms_of_service_url": configuration.terms_of_service_url,
         "sections": shown,
+        "page_error": page_error,
         # One Stripe.js form at most on the page (the card's): its config, for checkout.js.
         "checkout_config": scripts[0] if scripts else None,
         "stripe_js_url": scripts[0]["stripeJsUrl"] if scripts else None,
