@@ -39,7 +39,8 @@ def test_an_owner_turns_features_on_and_fills_in_the_business_details(client, sh
     assert (configuration.merchant, configuration.livemode) == (shop.merchant, False)
     page = client.get(url).text
     assert "Customer portal" in page
-    assert f'value="{tea.pk}"' in page and f'value="{one_off.pk}"' not in page  # recurring prices only
+    assert f'value="{tea.pk}"' in page
+    assert f'value="{one_off.pk}"' not in page
     response = client.post(
         url,
         _form(
@@ -56,8 +57,10 @@ def test_an_owner_turns_features_on_and_fills_in_the_business_details(client, sh
     )
     assert response.status_code == 302, response.text
     configuration.refresh_from_db()
-    assert configuration.customer_update_email and configuration.customer_update_address
-    assert configuration.subscription_cancel and configuration.subscription_update
+    assert configuration.customer_update_email
+    assert configuration.customer_update_address
+    assert configuration.subscription_cancel
+    assert configuration.subscription_update
     assert configuration.cancellation_reasons == ["too_expensive", "other"]
     assert list(configuration.subscription_update_prices.all()) == [tea]
     assert (configuration.headline, configuration.default_return_url) == (
@@ -72,11 +75,12 @@ def test_an_owner_turns_features_on_and_fills_in_the_business_details(client, sh
 
 
 def test_test_and_live_have_their_own_settings(client, shop):
-    url, test = _open(client, shop.owner)
+    url, _test = _open(client, shop.owner)
     client.post(url, _form(headline="Test portal"))
     client.post("/admin/switch/mode/", {"livemode": "1"})
     live_url, live = _open(client, shop.owner)
-    assert live_url != url and live.livemode is True
+    assert live_url != url
+    assert live.livemode is True
     assert live.headline == ""
 
 

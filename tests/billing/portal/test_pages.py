@@ -68,10 +68,12 @@ def test_the_page_shows_the_customer_their_invoices_and_the_way_back(client, sho
     assert "Ada Lovelace" in page
     assert "ada@example.com" in page
     assert "Manage your tea club" in page
-    assert f'href="{RETURN_URL}"' in page and "Return to Shop" in page
+    assert f'href="{RETURN_URL}"' in page
+    assert "Return to Shop" in page
     assert 'href="https://shop.example/privacy"' in page
     assert mine.number in page
-    assert f"/invoices/{mine.token}" in page and f"/invoices/{mine.token}/pdf" in page
+    assert f"/invoices/{mine.token}" in page
+    assert f"/invoices/{mine.token}/pdf" in page
     assert "€12.50" in page
     for invoice in (theirs, foreign):
         assert invoice.token not in page
@@ -224,7 +226,8 @@ def test_update_card_saves_it_as_the_default_as_the_api_does(client, paying_shop
     session = new_session(payer)
     page = opened(client, session).content.decode()
     assert 'id="card-last4">4242<' in page
-    assert 'id="kassa-checkout"' in page and "kassa/checkout.js" in page
+    assert 'id="kassa-checkout"' in page
+    assert "kassa/checkout.js" in page
     answer = client.post(
         f"/portal/{session.token}/card",
         {"token": card_token("5555555555554444"), "name": "Ada L."},
@@ -239,7 +242,9 @@ def test_update_card_saves_it_as_the_default_as_the_api_does(client, paying_shop
     assert payer.default_payment_method.billing_details == {"name": "Ada L."}
     assert payer.default_payment_method != old
     updated = Event.objects.filter(type="customer.updated").latest("pk")
-    assert updated.data["object"]["invoice_settings"]["default_payment_method"] == payer.default_payment_method.public_id
+    assert (
+        updated.data["object"]["invoice_settings"]["default_payment_method"] == payer.default_payment_method.public_id
+    )
     assert Event.objects.filter(type="payment_method.attached").count() == 2
     assert "Your card has been updated." in client.get(answer.json()["next_url"]).content.decode()
     # A refused card changes nothing and says why.
@@ -258,7 +263,9 @@ def test_english_and_french(shop, payer, configuration):
     french = opened(Client(), new_session(payer), HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9")
     assert french["Content-Language"] == "fr"
     text = french.content.decode()
-    assert "Retourner sur Shop" in text and "Factures" in text and "Moyen de paiement" in text
+    assert "Retourner sur Shop" in text
+    assert "Factures" in text
+    assert "Moyen de paiement" in text
     # The session's locale wins over the browser, and fixes the language (no switch).
     fixed = opened(Client(), new_session(payer, locale="fr"), HTTP_ACCEPT_LANGUAGE="en")
     assert fixed["Content-Language"] == "fr"
