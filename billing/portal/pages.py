@@ -133,8 +133,10 @@ def _browser_key(session: PortalSession) -> str:
 
 
 def _bound(request: HttpRequest, session: PortalSession, now: datetime) -> bool:
-    """The session was opened in this browser and has not expired."""
-    if session.opened_at is None or session.expires_at is None or now >= session.expires_at:
+    """The session was opened in this browser, has not expired, and its customer was not deleted since."""
+    try:
+        services.portal_session_check(session=session, now=now)
+    except services.SessionExpired:
         return False
     return constant_time_compare(request.COOKIES.get(_cookie_name(session), ""), _browser_key(session))
 

@@ -198,8 +198,8 @@ class SessionExpired(InvalidRequest):
 def portal_session_open(*, session: PortalSession, now: datetime) -> PortalSession:
     """The first visit of the URL: the session starts and lasts ``SESSION_LENGTH``. A URL not opened within
     ``URL_LIFETIME``, or one opened already, raises ``SessionExpired`` (the page shows it expired)."""
-    session = PortalSession.objects.select_for_update().get(pk=session.pk)
-    if session.opened_at is not None or now >= session.url_expires_at:
+    session = PortalSession.objects.select_for_update().select_related("customer").get(pk=session.pk)
+    if session.opened_at is not None or now >= session.url_expires_at or session.customer.deleted:
         raise SessionExpired
     session.opened_at = now
     session.expires_at = now + SESSION_LENGTH
@@ -208,8 +208,10 @@ def portal_session_open(*, session: PortalSession, now: datetime) -> PortalSessi
 
 
 def portal_session_check(*, session: PortalSession, now: datetime) -> None:
-    """Raises ``SessionExpired`` unless the session was opened and has not expired."""
+    """Raises ``SessionExpired`` unless the session was opened, has not expired, and its customer still exists."""
     if session.opened_at is None or session.expires_at is None or now >= session.expires_at:
+        raise SessionExpired
+    if session.customer.deleted:
         raise SessionExpired
 
 

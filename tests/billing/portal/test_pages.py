@@ -121,6 +121,12 @@ def test_the_url_opens_once_within_five_minutes_and_lasts_an_hour_in_that_browse
         missing = Client().get(f"/portal/{token}")
         assert missing.status_code == 404
         assert "Shop" not in missing.content.decode()
+    # A customer deleted since: the session ends with it.
+    again = new_session(payer)
+    browser = Client()
+    opened(browser, again)
+    services.catalogue.customer_delete(customer=payer)
+    assert browser.get(f"/portal/{again.token}").status_code == 410
 
 
 def test_edit_email_and_address_validated_as_the_api_does(client, payer, configuration):
