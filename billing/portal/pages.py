@@ -25,6 +25,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -310,7 +311,7 @@ def portal_action(request: HttpRequest, token: str, section_key: str, action: st
         ctx = PortalContext(request, session, language, ctx.pick, now)
         return _render(ctx, errors={section_key: _error_text(exc, session)}, status=400)
     query = {"done": f"{section_key}.{action}"} | ({i18n.QUERY: ctx.pick} if ctx.pick else {})
-    url = reverse("portal:page", args=[session.token]) + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    url = reverse("portal:page", args=[session.token]) + "?" + urlencode(query)
     return redirect(f"{url}#section-{section_key}")
 
 
@@ -359,7 +360,7 @@ def portal_card(request: HttpRequest, token: str) -> JsonResponse:
             return _card_failed(language, code="processor_error", message=i18n.text("processor_error"), status=502)
         return _card_failed(language, code=exc.code or "generic_error", message=_error_text(exc, session), status=400)
     pick = i18n.picked(request)
-    query = "?done=payment_method.update" + (f"&{i18n.QUERY}={pick}" if pick else "")
-    next_url = reverse("portal:page", args=[session.token]) + query + "#section-payment_method"
+    query = {"done": "payment_method.update"} | ({i18n.QUERY: pick} if pick else {})
+    next_url = f"{reverse('portal:page', args=[session.token])}?{urlencode(query)}#section-payment_method"
     body = {"status": "succeeded", "message": text("card_updated"), "client_secret": None, "next_url": next_url}
     return framing.json_answer(body | {"payment": None}, language=language)
