@@ -23,6 +23,9 @@ class BillingConfig(AppConfig):
         from .payments import emails as payment_emails
         from .payments import services as payments
         from .payments.api import serializers as payments_serializers
+        from .portal import page_sections as portal_sections
+        from .portal import sections as portal
+        from .portal.api import serializers as portal_serializers
 
         shapes = {
             models.Product: serializers.ProductOut,
@@ -37,6 +40,7 @@ class BillingConfig(AppConfig):
             models.Invoice: invoices_serializers.InvoiceOut,
             models.InvoiceItem: invoices_serializers.InvoiceItemOut,
             models.TestClock: clocks_serializers.TestClockOut,
+            models.PortalSession: portal_serializers.PortalSessionOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
@@ -88,3 +92,7 @@ class BillingConfig(AppConfig):
         clocks.on_advance(
             lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
         )
+
+        # The customer portal's page: its own sections; other parts (subscriptions) add theirs the same way.
+        for section in (portal_sections.PAYMENT_METHOD, portal_sections.DETAILS, portal_sections.INVOICES):
+            portal.section_register(section)

@@ -17,6 +17,7 @@ from .invoices.models import (
     TaxRate,
 )
 from .payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
+from .portal.models import PortalConfiguration, PortalSession
 
 __all__ = [
     "CheckoutSession",
@@ -34,6 +35,8 @@ __all__ = [
     "PaymentLinkLineItem",
     "PaymentMethod",
     "PaymentTimelineEntry",
+    "PortalConfiguration",
+    "PortalSession",
     "Price",
     "Product",
     "Refund",

@@ -87,6 +87,11 @@ RESOURCES = (
         (("test_helpers.TestClock", "test_helpers.TestClock", "test_helpers_test_clocks_retrieve"),),
     ),
     Resource(
+        "Customer portal sessions",
+        "billing_portal_sessions_",
+        (("billing_portal.Session", "billing_portal.Session", "billing_portal_sessions_create"),),
+    ),
+    Resource(
         "Webhook endpoints",
         "webhook_endpoints_",
         (("WebhookEndpoint", "WebhookEndpoint", "webhook_endpoints_retrieve"),),

@@ -425,6 +425,12 @@ SPECTACULAR_SETTINGS = {
             "overdue), so days of billing happen in seconds.",
         },
         {
+            "name": "Customer Portal",
+            "description": "A page where your customer manages their own billing with you: their invoices and "
+            "PDFs, their card, their email and billing address, as your portal settings allow. You create a "
+            "short-lived session for a signed-in customer and send them to its URL.",
+        },
+        {
             "name": "Payment Links",
             "description": "A shareable URL to a hosted payment page for some prices: no code needed on your "
             "side. Each payer who opens it gets a checkout session.",

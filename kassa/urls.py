@@ -30,6 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("pay/", include("billing.checkout.urls")),
     path("invoices/", include("billing.invoices.urls")),
+    path("portal/", include("billing.portal.urls")),
     path("webhooks/", include("webhooks.urls")),
     path(
         "v1/schema/",
@@ -46,6 +47,7 @@ urlpatterns = [
     path("v1/", include("billing.catalogue.api.urls")),
     path("v1/", include("billing.invoices.api.urls")),
     path("v1/", include("billing.clocks.api.urls")),
+    path("v1/", include("billing.portal.api.urls")),
     path("v1/", include("billing.payments.api.urls")),
     path("v1/", include("billing.checkout.api.urls")),
     path("v1/", include("webhooks.api.urls")),

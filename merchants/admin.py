@@ -229,6 +229,7 @@ RESOURCE_LABELS = {
     "invoiceitems": _("Invoice items"),
     "subscriptions": _("Subscriptions"),
     "test_clocks": _("Test clocks"),
+    "billing_portal": _("Customer portal"),
     "webhook_endpoints": _("Webhook endpoints"),
     "events": _("Events"),
 }

@@ -38,6 +38,7 @@ RESOURCES = (
     "invoiceitems",
     "subscriptions",
     "test_clocks",
+    "billing_portal",
     "webhook_endpoints",
     "events",
 )

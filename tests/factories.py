@@ -20,6 +20,7 @@ from billing.clocks import services as clocks
 from billing.invoices import numbering as invoice_numbering
 from billing.invoices import services as invoices
 from billing.payments import services as payments
+from billing.portal import services as portal
 from merchants import services, two_factor
 from merchants.models import Membership
 from webhooks.models import Event
@@ -188,6 +189,12 @@ def every_dashboard_object(name: str, card_token) -> dict:
     )
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
     clock = clocks.clock_create(merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock")
+    portal_settings = portal.portal_configuration_update(
+        configuration=portal.portal_configuration_for(merchant=m, livemode=False),
+        headline=f"{name} members' corner",
+        default_return_url=f"https://{name.lower()}.example/account",
+        customer_update_email=True,
+    )
     # The login records and two-factor devices of the owner.
     login = Client()
     login.post("/admin/login/", {"username": shop.owner.email, "password": "pw"})
@@ -218,6 +225,7 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.CheckoutSession": checkout_session(link),
             "billing.TaxRate": vat,
             "billing.TestClock": clock,
+            "billing.PortalConfiguration": portal_settings,
             "billing.Invoice": invoice,
             "billing.InvoiceItem": pending_item,
             "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(

@@ -50,6 +50,7 @@ EVENT_TYPES = (
     "test_helpers.test_clock.ready",
     "test_helpers.test_clock.internal_failure",
     "test_helpers.test_clock.deleted",
+    "billing_portal.session.created",
 )
 
 #: Sent only by "Send test event" in the dashboard, to one endpoint, whatever it listens for.

@@ -47,6 +47,7 @@ ID_PREFIXES = {
     "in": "invoice",
     "ii": "invoice item",
     "clock": "test clock",
+    "bps": "customer portal session",
 }
 
 #: Where stripe-python's names differ from the path's: ``/v1/invoiceitems`` is ``client.v1.invoice_items``,
@@ -288,6 +289,7 @@ def _resource(operation_id: str) -> str:
         "test_helpers_test_clocks_retrieve": "test_clocks",
         "test_helpers_test_clocks_delete": "test_clocks",
         "test_helpers_test_clocks_advance": "test_clocks",
+        "billing_portal_sessions_create": "billing_portal",
     }
     return special.get(operation_id) or operation_id.rsplit("_", 1)[0]
 

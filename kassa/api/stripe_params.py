@@ -48,6 +48,7 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "test_helpers_test_clocks_retrieve": "test_helpers.TestClockRetrieveParams",
     "test_helpers_test_clocks_delete": "test_helpers.TestClockDeleteParams",
     "test_helpers_test_clocks_advance": "test_helpers.TestClockAdvanceParams",
+    "billing_portal_sessions_create": "billing_portal.SessionCreateParams",
     "customers_list": "CustomerListParams",
     "customers_create": "CustomerCreateParams",
     "customers_retrieve": "CustomerRetrieveParams",

@@ -46,6 +46,7 @@ PUBLIC_HOOK = "https://93.184.215.14/hooks"
 A_EMAIL = "ada.sweep@merchant-a.example"
 A_OTHER_EMAIL = "grace.sweep@merchant-a.example"
 CLOCK_TIME = 1767225600  # 2026-01-01 00:00 UTC
+RETURN_URL = "https://shop.example/account"
 
 # The kind of object a path's ``{id}`` names, by the path up to ``/{id}``, and
 # the path that retrieves one (with a secret key) to see whether it changed.
@@ -64,6 +65,7 @@ KINDS = {
     "/v1/invoiceitems": "invoice_item",
     "/v1/invoices": "invoice",
     "/v1/test_helpers/test_clocks": "test_clock",
+    "/v1/billing_portal/sessions": "billing_portal_session",
 }
 RETRIEVE = {kind: collection for collection, kind in KINDS.items()}
 
@@ -153,6 +155,7 @@ def _bodies(a: "World") -> dict[str, dict]:
         "invoices_mark_uncollectible": {},
         "test_helpers_test_clocks_create": {"frozen_time": CLOCK_TIME, "name": "Sweep"},
         "test_helpers_test_clocks_advance": {"frozen_time": CLOCK_TIME + 86400},
+        "billing_portal_sessions_create": {"customer": a.ids["customer"], "return_url": RETURN_URL},
     }
 
 
@@ -388,6 +391,9 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     w.ids["test_clock"] = call(key, "POST", "/v1/test_helpers/test_clocks", {"frozen_time": CLOCK_TIME})["id"]
     on_clock = call(key, "POST", "/v1/customers", {"email": A_OTHER_EMAIL, "test_clock": w.ids["test_clock"]})
     w.extra_ids.append(on_clock["id"])
+    # A customer portal session for A's customer (create only: it is never retrieved).
+    portal = {"customer": w.ids["customer"], "return_url": RETURN_URL}
+    w.ids["billing_portal_session"] = call(key, "POST", "/v1/billing_portal/sessions", portal)["id"]
     endpoint = {"url": PUBLIC_HOOK, "enabled_events": ["*"]}
     w.ids["webhook_endpoint"] = call(key, "POST", "/v1/webhook_endpoints", endpoint)["id"]
     events = Event.objects.filter(merchant=w.a.merchant, livemode=False).values_list("public_id", flat=True)

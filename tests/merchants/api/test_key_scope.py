@@ -355,3 +355,30 @@ def test_test_clocks_need_their_own_permission(kassa, paying_shop, granted, read
     with pytest.raises(stripe.InvalidRequestError) as exc:
         live.v1.test_helpers.test_clocks.retrieve(clock.id)
     assert (exc.value.http_status, exc.value.code) == (400, "livemode_mismatch")
+
+
+@pytest.mark.parametrize(
+    ("granted", "needed"),
+    [
+        ({}, "billing_portal:write"),
+        ({"billing_portal": "read"}, "billing_portal:write"),
+        ({"billing_portal": "write"}, None),
+    ],
+)
+def test_customer_portal_sessions_need_their_own_permission(kassa, paying_shop, granted, needed):
+    owner = kassa(paying_shop.secret_key.secret)
+    customer = owner.v1.customers.create(params={"email": "portal@example.com"})
+    api = kassa(factories.restricted_key(paying_shop.merchant, {"customers": "write", **granted}))
+    params = {"customer": customer.id, "return_url": "https://shop.example/account"}
+    if needed is None:
+        assert api.v1.billing_portal.sessions.create(params=params).customer == customer.id
+    else:
+        with pytest.raises(stripe.PermissionError) as exc:
+            api.v1.billing_portal.sessions.create(params=params)
+        assert needed in exc.value.user_message
+    with pytest.raises(stripe.PermissionError):
+        kassa(paying_shop.publishable_key.secret).v1.billing_portal.sessions.create(params=params)
+    live = kassa(factories.live_secret_key(paying_shop.merchant))
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        live.v1.billing_portal.sessions.create(params=params)
+    assert (exc.value.http_status, exc.value.code) == (400, "resource_missing")

@@ -1,0 +1,296 @@
+"""Every write of the customer portal (keyword-only arguments): settings, sessions, and what a payer changes.
+
+What shaped it:
+
+- A session's URL must be opened within ``URL_LIFETIME`` (5 minutes, as at Stripe) of its creation;
+  opening it (``portal_session_open``) starts the session, which then lasts ``SESSION_LENGTH`` (1 hour)
+  in the browser that opened it (pages.py binds it with a cookie). After that the payer asks the
+  merchant's site for a new one (the "Return to …" link).
+- Emails cannot carry a 5-minute URL, so ``portal_link_for_customer`` makes a long-lived signed link
+  (``LINK_LIFETIME``, 30 days: longer than the default dunning schedule) whose opening makes a fresh
+  session (``portal_session_from_link``) with the settings' default return URL. That link is what the
+  dunning emails' "Update your card" button carries.
+- What a payer changes goes through the services the API uses, so whatever reacts to those reacts to
+  the portal too: a new card is saved by ``payments.payment_method_create_from_token`` and made the
+  default by ``catalogue.customer_update(default_payment_method=…)``, exactly as
+  ``POST /v1/customers/{id}`` with ``invoice_settings[default_payment_method]`` does; email and address
+  are validated and written by the same ``customer_update``.
+- Every write checks the session first (opened, not expired) and touches the session's customer
+  only: nothing a payer sends names another object.
+"""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+
+from kassa.errors import InvalidRequest
+from kassa.ids import public_id, random_string
+from webhooks.services.outbox import event_emit, render
+
+from ..catalogue import services as catalogue
+from ..catalogue.models import Customer, Price
+from ..payments import services as payments
+from ..payments.models import PaymentMethod
+from .models import PortalConfiguration, PortalSession
+
+#: How long a new session's URL may wait to be opened (Stripe: 5 minutes).
+URL_LIFETIME = timedelta(minutes=5)
+#: How long a session lasts once opened, in the browser that opened it.
+SESSION_LENGTH = timedelta(hours=1)
+#: How long an emailed portal link (``portal_link_for_customer``) opens a fresh session.
+LINK_LIFETIME = timedelta(days=30)
+LINK_SALT = "kassa.portal.link"
+TOKEN_LENGTH = 43
+URL_MAX = 2048
+HEADLINE_MAX = 60
+
+CONFIGURATION_FIELDS = (
+    "payment_method_update",
+    "invoice_history",
+    "customer_update_email",
+    "customer_update_address",
+    "subscription_cancel",
+    "cancellation_reasons",
+    "subscription_update",
+    "headline",
+    "privacy_policy_url",
+    "terms_of_service_url",
+    "default_return_url",
+)
+URL_FIELDS = ("privacy_policy_url", "terms_of_service_url", "default_return_url")
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def portal_configuration_for(*, merchant, livemode: bool) -> PortalConfiguration:
+    """The merchant's portal settings in this mode, made with Stripe's defaults on first use."""
+    found = PortalConfiguration.objects.filter(merchant=merchant, livemode=livemode).first()
+    if found is not None:
+        return found
+    with transaction.atomic():
+        configuration, _created = PortalConfiguration.objects.get_or_create(
+            merchant=merchant, livemode=livemode, defaults={"public_id": public_id(PortalConfiguration.PREFIX)}
+        )
+    return configuration
+
+
+def url_check(value: str | None, *, param: str) -> str | None:
+    """An absolute http(s) URL of at most 2048 characters, or None for an empty one."""
+    if not value:
+        return None
+    if not isinstance(value, str) or len(value) > URL_MAX:
+        raise InvalidRequest(f"Invalid URL: {param} must be at most {URL_MAX} characters.", param=param)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        raise InvalidRequest(f"Invalid URL: {param} must be an absolute http(s) URL.", param=param)
+    return value
+
+
+@transaction.atomic
+def portal_configuration_update(
+    *, configuration: PortalConfiguration, subscription_update_prices: list[Price] | None = None, **changes
+) -> PortalConfiguration:
+    """Change what the portal offers; ``subscription_update_prices``: the merchant's recurring prices in this
+    mode that a payer may switch between (None: unchanged)."""
+    configuration = PortalConfiguration.objects.select_for_update().get(pk=configuration.pk)
+    unknown = set(changes) - set(CONFIGURATION_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"Received unknown parameter: {sorted(unknown)[0]}", code="parameter_unknown")
+    for name in URL_FIELDS:
+        if name in changes:
+            changes[name] = url_check(changes[name], param=name) or ""
+    if "headline" in changes:
+        changes["headline"] = (changes["headline"] or "").strip()
+        if len(changes["headline"]) > HEADLINE_MAX:
+            raise InvalidRequest(f"The headline is at most {HEADLINE_MAX} characters.", param="headline")
+    if "cancellation_reasons" in changes:
+        reasons = list(changes["cancellation_reasons"] or [])
+        if set(reasons) - set(PortalConfiguration.CancellationReason.values):
+            raise InvalidRequest("Unknown cancellation reason.", param="cancellation_reasons")
+        changes["cancellation_reasons"] = [r for r in PortalConfiguration.CancellationReason.values if r in reasons]
+    for name, value in changes.items():
+        setattr(configuration, name, value)
+    configuration.save()
+    if subscription_update_prices is not None:
+        for price in subscription_update_prices:
+            if (price.merchant_id, price.livemode) != (configuration.merchant_id, configuration.livemode):
+                raise InvalidRequest(f"No such price: '{price.public_id}'", param="subscription_update_prices")
+            if price.type != Price.Type.RECURRING:
+                raise InvalidRequest(
+                    f"{price.public_id} is not a recurring price: only those can be switched between.",
+                    param="subscription_update_prices",
+                )
+        configuration.subscription_update_prices.set(subscription_update_prices)
+    return configuration
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def _locale(locale: str | None) -> str | None:
+    if locale in (None, "", "auto"):
+        return None if locale in (None, "") else "auto"
+    if not isinstance(locale, str) or not catalogue.LOCALE_PATTERN.match(locale):
+        raise InvalidRequest(f"Invalid locale: {str(locale)[:20]}. Use a language tag such as fr or fr-FR.")
+    return locale
+
+
+@transaction.atomic
+def portal_session_create(
+    *,
+    merchant,
+    livemode: bool,
+    customer: Customer,
+    now: datetime,
+    return_url: str | None = None,
+    locale: str | None = None,
+    return_url_required: bool = True,
+) -> PortalSession:
+    """A new session for one of the merchant's customers (in this mode); its URL opens once, within 5 minutes.
+
+    Without ``return_url`` the settings' default return URL is used; without either the session is refused,
+    unless ``return_url_required`` is false (an emailed link's session: it then has no "Return to …" link).
+    """
+    if (customer.merchant_id, customer.livemode) != (merchant.pk, livemode) or customer.deleted:
+        raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    configuration = portal_configuration_for(merchant=merchant, livemode=livemode)
+    return_url = url_check(return_url, param="return_url") or configuration.default_return_url or None
+    if return_url is None and return_url_required:
+        raise InvalidRequest(
+            "Missing required param: return_url (or set a default return URL in the dashboard: Settings, "
+            "Customer portal).",
+            code="parameter_missing",
+            param="return_url",
+        )
+    session = PortalSession.objects.create(
+        public_id=public_id(PortalSession.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        customer=customer,
+        configuration=configuration,
+        return_url=return_url,
+        locale=_locale(locale),
+        token=random_string(TOKEN_LENGTH),
+        created=now,
+        url_expires_at=now + URL_LIFETIME,
+    )
+    # The event carries the session without its URL: the URL is the customer's credential, answered once to
+    # the caller, and events reach more readers (webhook endpoints, keys with events:read) than that.
+    event_emit(type="billing_portal.session.created", obj=session, data_object={**render(session), "url": None})
+    return session
+
+
+def portal_session_url(session: PortalSession) -> str:
+    return f"{settings.KASSA_PUBLIC_URL.rstrip('/')}{reverse('portal:page', args=[session.token])}"
+
+
+class SessionExpired(InvalidRequest):
+    def __init__(self):
+        super().__init__("This customer portal session has expired.", code="portal_session_expired")
+
+
+@transaction.atomic
+def portal_session_open(*, session: PortalSession, now: datetime) -> PortalSession:
+    """The first visit of the URL: the session starts and lasts ``SESSION_LENGTH``. A URL not opened within
+    ``URL_LIFETIME``, or one opened already, raises ``SessionExpired`` (the page shows it expired)."""
+    session = PortalSession.objects.select_for_update().select_related("customer").get(pk=session.pk)
+    if session.opened_at is not None or now >= session.url_expires_at or session.customer.deleted:
+        raise SessionExpired
+    session.opened_at = now
+    session.expires_at = now + SESSION_LENGTH
+    session.save(update_fields=["opened_at", "expires_at"])
+    return session
+
+
+def portal_session_check(*, session: PortalSession, now: datetime) -> None:
+    """Raises ``SessionExpired`` unless the session was opened, has not expired, and its customer still exists."""
+    if session.opened_at is None or session.expires_at is None or now >= session.expires_at:
+        raise SessionExpired
+    if session.customer.deleted:
+        raise SessionExpired
+
+
+# --- links for emails ---------------------------------------------------------------------
+
+
+def portal_link_for_customer(*, customer: Customer, now: datetime) -> str:
+    """A link (valid ``LINK_LIFETIME``) that opens a fresh portal session for ``customer``: for emails, such as
+    the dunning emails' "Update your card"."""
+    signed = signing.dumps({"c": customer.public_id, "t": int(now.timestamp())}, salt=LINK_SALT, compress=True)
+    return f"{settings.KASSA_PUBLIC_URL.rstrip('/')}{reverse('portal:link', args=[signed])}"
+
+
+def portal_session_from_link(*, signed: str, now: datetime) -> PortalSession:
+    """The session a link from ``portal_link_for_customer`` opens now (made and opened at once).
+
+    A forged, altered or expired link, or one for a customer deleted since, raises ``SessionExpired``.
+    """
+    try:
+        data = signing.loads(signed, salt=LINK_SALT)
+        issued = datetime.fromtimestamp(int(data["t"]), tz=UTC)
+        customer_id = str(data["c"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError):
+        raise SessionExpired from None
+    if not (issued - timedelta(minutes=5) <= now <= issued + LINK_LIFETIME):
+        raise SessionExpired
+    customer = Customer.objects.select_related("merchant").filter(public_id=customer_id, deleted=False).first()
+    if customer is None:
+        raise SessionExpired
+    session = portal_session_create(
+        merchant=customer.merchant, livemode=customer.livemode, customer=customer, now=now, return_url_required=False
+    )
+    return portal_session_open(session=session, now=now)
+
+
+# --- what the payer changes ---------------------------------------------------------------
+
+
+def _feature_check(enabled: bool) -> None:
+    if not enabled:
+        raise InvalidRequest("This customer portal does not offer that.", code="portal_feature_disabled")
+
+
+def portal_card_update(*, session: PortalSession, token: str, name: str | None = None, now: datetime) -> PaymentMethod:
+    """The payer's new card (a Stripe.js token) saved on their customer and made their default card.
+
+    The same two services as the API's ``POST /v1/payment_methods`` then ``POST /v1/customers/{id}`` with
+    ``invoice_settings[default_payment_method]``: anything that reacts to a customer's new default card
+    (dunning's immediate retry) reacts to this one. A refused card raises CardError; nothing changes then.
+    """
+    portal_session_check(session=session, now=now)
+    _feature_check(session.configuration.payment_method_update)
+    customer = Customer.objects.get(pk=session.customer_id)
+    card = payments.payment_method_create_from_token(
+        customer=customer, token=token, billing_details={"name": name} if name else None
+    )
+    catalogue.customer_update(customer=customer, default_payment_method=card)
+    return card
+
+
+def portal_customer_update(
+    *, session: PortalSession, now: datetime, email: str | None = None, address: dict | None = None
+) -> Customer:
+    """The payer's email and/or billing address, each only if the settings allow it, validated as the API does."""
+    portal_session_check(session=session, now=now)
+    configuration = session.configuration
+    changes = {}
+    if email is not None:
+        _feature_check(configuration.customer_update_email)
+        email = email.strip()
+        if not email:
+            raise InvalidRequest("Enter your email address.", code="email_invalid", param="email")
+        changes["email"] = email
+    if address is not None:
+        _feature_check(configuration.customer_update_address)
+        if not address.get("line1") or not address.get("country"):
+            raise InvalidRequest("Enter your billing address.", param="address")
+        changes["address"] = address
+    customer = Customer.objects.get(pk=session.customer_id)
+    if not changes:
+        return customer
+    return catalogue.customer_update(customer=customer, **changes)
