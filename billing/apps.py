@@ -12,6 +12,7 @@ class BillingConfig(AppConfig):
         from webhooks.services import inbound, outbox
 
         from . import models
+        from .catalogue import services as catalogue
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
@@ -86,5 +87,10 @@ class BillingConfig(AppConfig):
             lambda *, customers_queryset, now: invoices.invoices_advance(now=now, customers=customers_queryset)
         )
         clocks.on_advance(
+            lambda *, customers_queryset, now: invoices.invoices_retry_due(now=now, customers=customers_queryset)
+        )
+        clocks.on_advance(
             lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
         )
+        # A customer's new default card retries their past-due invoices at once (after the change commits).
+        catalogue.on_default_payment_method_changed(invoices.invoices_retry_queue)
