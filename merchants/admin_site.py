@@ -55,6 +55,7 @@ NAVIGATION = [
             ("merchants.Membership", None),
             ("merchants.ProcessorCredential", None),
             ("billing.InvoiceSettings", _("Invoice settings")),
+            ("billing.DunningSettings", _("Failed payments")),
         ],
     ),
 ]
