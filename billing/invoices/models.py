@@ -325,6 +325,8 @@ class Invoice(MerchantScoped):
     dunning_exhausted_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("retries exhausted")
     )
+    # The key of the latest automatic attempt claimed (services/collection.py): counted once, made once.
+    automatic_attempt_key = models.CharField(max_length=64, blank=True, editable=False)
     updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:

@@ -86,8 +86,15 @@ def _payment_open(
     (services/dunning.py); one already made is refused here, before it is counted again."""
     with transaction.atomic():
         invoice = _payable_lock(invoice)
-        if attempt_key is not None and payments.payment_attempt_made(attempt_key) is not None:
+        made = payments.payment_attempt_made(attempt_key) if attempt_key is not None else None
+        if made is not None and not (made.status == made.Status.ERRORED and not made.processor_payment_intent_id):
             raise IdempotencyConflict("This payment attempt was already made.", code="payment_attempt_already_made")
+        # An automatic attempt is counted once, when its key is first claimed (under this lock): a run repeated
+        # (or overlapping) goes on under the same key, uncounted, and payments makes (or replays) it only once.
+        claimed = attempt_key is not None and invoice.automatic_attempt_key == attempt_key
+        if attempt_key is not None and not claimed:
+            invoice.automatic_attempt_key = attempt_key
+            invoice.save(update_fields=["automatic_attempt_key"])
         payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
         if payment is not None:
             intent = payment.payment_intent
@@ -103,7 +110,8 @@ def _payment_open(
                     code="payment_in_progress",
                 )
             if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
-                _attempt_count(invoice, automatic=attempt_key is not None)
+                if not claimed:
+                    _attempt_count(invoice, automatic=attempt_key is not None)
                 return intent
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
@@ -126,7 +134,8 @@ def _payment_open(
             currency=invoice.currency,
             created=now,
         )
-        _attempt_count(invoice, automatic=attempt_key is not None)
+        if not claimed:
+            _attempt_count(invoice, automatic=attempt_key is not None)
     return intent
 
 

@@ -2,16 +2,19 @@
 (test clock time), each failure emails the payer a link to pay with another card, a new default card pays at
 once, the final action comes after the last retry, and nothing is ever charged twice."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from billing.invoices import services
 from billing.invoices.services import dunning
 from billing.models import Invoice
 from kassa import gateway
+from kassa.errors import ProcessorError
 from tests.billing.clocks.test_advancing import _clock_customer, _draft, _invoice_events
 from tests.conftest import processor_payment_intents
 
@@ -237,3 +240,62 @@ def test_a_card_asking_for_3d_secure_off_session_is_emailed_a_link_to_authentica
 )
 def test_the_retry_rule(code, decline_code, kind):
     assert services.decline_kind(code=code, decline_code=decline_code) == kind
+
+
+def test_a_retry_the_processor_did_not_answer_is_made_again_under_its_key_and_counted_once(
+    api, customer, save_card, stripe_backend, monkeypatch
+):
+    save_card("4000000000000341")
+    invoice = _draft(api, customer, auto_advance=True)
+    first = timezone.now() + timedelta(hours=1, seconds=1)
+    services.invoices_advance(now=first)
+    real_confirm = gateway.payment_intent_confirm
+    keys = []
+
+    def no_answer(*args, **kwargs):
+        keys.append(kwargs["idempotency_key"])
+        raise ProcessorError("Stripe did not answer.")
+
+    monkeypatch.setattr(gateway, "payment_intent_confirm", no_answer)
+    services.invoices_retry_due(now=first + timedelta(days=1))
+    row = _row(invoice.id)
+    assert (row.attempt_count, row.dunning_retries) == (2, 0)  # made, outcome unknown: still due
+    assert row.next_payment_attempt == first + timedelta(days=1)
+
+    def answered(*args, **kwargs):
+        keys.append(kwargs["idempotency_key"])
+        return real_confirm(*args, **kwargs)
+
+    monkeypatch.setattr(gateway, "payment_intent_confirm", answered)
+    services.invoices_retry_due(now=first + timedelta(days=1, minutes=1))
+    row = _row(invoice.id)
+    assert keys[0] == keys[1]  # the same attempt, made again under its own key
+    assert (row.attempt_count, row.dunning_retries) == (2, 1)
+    assert row.next_payment_attempt == first + timedelta(days=3)
+    assert len(processor_payment_intents(stripe_backend)) == 2  # the first attempt and this retry
+
+
+def test_two_beats_retrying_at_once_charge_once(api, customer, save_card, stripe_backend, transactional_db):
+    save_card("4000000000000341")
+    invoice = _draft(api, customer, auto_advance=True)
+    first = timezone.now() + timedelta(hours=1, seconds=1)
+    services.invoices_advance(now=first)
+    barrier = threading.Barrier(2)
+
+    def beat():
+        barrier.wait()
+        try:
+            services.invoices_retry_due(now=first + timedelta(days=1))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    row = _row(invoice.id)
+    assert len(processor_payment_intents(stripe_backend)) == 2  # the first attempt and one retry
+    assert (row.attempt_count, row.dunning_retries) == (2, 1)
+    assert row.next_payment_attempt == first + timedelta(days=3)
+    assert _invoice_events(invoice.id).count("invoice.payment_failed") == 2
