@@ -167,7 +167,7 @@ def test_a_repeated_retry_run_does_not_charge_twice(api, customer, save_card, st
 
 
 def test_a_hard_decline_waits_for_a_new_card_and_gives_up_on_the_last_day(
-    api, customer, save_card, stripe_backend, monkeypatch, emails_on_commit, mailoutbox, exhausted
+    api, paying_shop, client, customer, save_card, stripe_backend, monkeypatch, emails_on_commit, mailoutbox, exhausted
 ):
     # localstripe gives no decline codes: its answer is relabelled at the gateway boundary as the issuer's.
     real_confirm = gateway.payment_intent_confirm
@@ -197,6 +197,11 @@ def test_a_hard_decline_waits_for_a_new_card_and_gives_up_on_the_last_day(
     assert "nouvelle carte" in emails[0].body  # the invoice's language (the customer's fr-FR)
     assert f"/invoices/{row.token}" in emails[0].body
 
+    client.force_login(paying_shop.owner)  # the merchant's invoice page says what it waits for
+    page = client.get(f"/admin/billing/invoice/{row.pk}/change/").text
+    assert "Automatic payment failed" in page
+    assert "Waiting for the customer" in page
+
     for day in (1, 3, 5):  # not retried blindly on the schedule
         services.invoices_retry_due(now=first + timedelta(days=day))
     assert len(processor_payment_intents(stripe_backend)) == 1
@@ -204,6 +209,7 @@ def test_a_hard_decline_waits_for_a_new_card_and_gives_up_on_the_last_day(
     services.invoices_retry_due(now=first + timedelta(days=7))
     assert exhausted == [(invoice.id, first + timedelta(days=7))]
     assert _row(invoice.id).status == "open"  # the default: left open
+    assert "Retries exhausted" in client.get(f"/admin/billing/invoice/{row.pk}/change/").text
 
 
 def test_a_card_asking_for_3d_secure_off_session_is_emailed_a_link_to_authenticate(
