@@ -17,6 +17,7 @@ from kassa import gateway
 from kassa.errors import ProcessorError
 from tests.billing.clocks.test_advancing import _clock_customer, _draft, _invoice_events
 from tests.conftest import processor_payment_intents
+from webhooks.models import Event
 
 DAY = 86400
 
@@ -91,7 +92,18 @@ def test_a_declining_card_is_retried_after_1_3_5_and_7_days_of_clock_time_then_m
     events = _invoice_events(invoice.id)
     assert events.count("invoice.payment_failed") == 5
     assert events.count("invoice.marked_uncollectible") == 1
-    assert "invoice.updated" in events
+    updates = [
+        e.data
+        for e in Event.objects.filter(type="invoice.updated").order_by("pk")
+        if e.data["object"]["id"] == invoice.id and "next_payment_attempt" in e.data.get("previous_attributes", {})
+    ]
+    assert [u["object"]["next_payment_attempt"] for u in updates] == [
+        start + DAY,
+        start + 3 * DAY,
+        start + 5 * DAY,
+        start + 7 * DAY,
+        None,
+    ]
 
     # Time goes on: nothing more is charged, the hook is not called again.
     with emails_on_commit():
