@@ -131,6 +131,7 @@ def invoice_dunning_email_send(*, invoice: Invoice, kind: str, attempt: str, fin
     context.update(
         {
             "kind": kind,
+            "has_card": bool(invoice.default_payment_method_id or invoice.customer.default_payment_method_id),
             "final": final,
             "card_update_url": link,
             "next_attempt": documents_build.format_day(next_attempt, doc.language) if next_attempt else "",

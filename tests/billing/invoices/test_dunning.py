@@ -317,3 +317,17 @@ def test_two_beats_retrying_at_once_charge_once(api, customer, save_card, stripe
     assert (row.attempt_count, row.dunning_retries) == (2, 1)
     assert row.next_payment_attempt == first + timedelta(days=3)
     assert _invoice_events(invoice.id).count("invoice.payment_failed") == 2
+
+
+def test_without_a_card_the_payer_is_asked_for_one(api, customer, stripe_backend, emails_on_commit, mailoutbox):
+    api.v1.customers.update(customer.id, params={"preferred_locales": ["en"]})
+    invoice = _draft(api, customer, auto_advance=True)
+    with emails_on_commit():
+        services.invoices_advance(now=timezone.now() + timedelta(hours=1, seconds=1))
+    row = _row(invoice.id)
+    assert (row.status, row.attempt_count, row.next_payment_attempt) == ("open", 1, None)
+    emails = _failure_emails(mailoutbox, "payer@example.com")
+    assert len(emails) == 1
+    assert emails[0].subject.startswith("[Test] Update your card to pay invoice")
+    assert "There is no card on file" in emails[0].body
+    assert f"/invoices/{row.token}" in emails[0].body
