@@ -194,6 +194,8 @@ def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, err
     if attempt is None:
         if error is None or isinstance(error, IdempotencyConflict):
             return False  # someone else's payment of it is in progress: the next run sees how it ended
+        if number is None:
+            return False  # a new card could not be tried (its payment waits for 3-D Secure): nothing new to say
         # Refused before any charge (no usable card, or a payment waiting for 3-D Secure): still an attempt, as
         # at Stripe, whose invoice.payment_failed "occurs whenever an invoice payment attempt fails, due either
         # to a declined payment or to the lack of a stored payment method".
