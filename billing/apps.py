@@ -12,6 +12,7 @@ class BillingConfig(AppConfig):
         from webhooks.services import inbound, outbox
 
         from . import models
+        from .catalogue import services as catalogue
         from .catalogue.api import serializers
         from .checkout import services as checkout
         from .checkout.api import serializers as checkout_serializers
@@ -25,6 +26,7 @@ class BillingConfig(AppConfig):
         from .payments.api import serializers as payments_serializers
         from .portal import page_sections as portal_sections
         from .portal import sections as portal
+        from .portal import services as portal_services
         from .portal.api import serializers as portal_serializers
 
         shapes = {
@@ -90,9 +92,18 @@ class BillingConfig(AppConfig):
             lambda *, customers_queryset, now: invoices.invoices_advance(now=now, customers=customers_queryset)
         )
         clocks.on_advance(
+            lambda *, customers_queryset, now: invoices.invoices_retry_due(now=now, customers=customers_queryset)
+        )
+        clocks.on_advance(
             lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
         )
 
         # The customer portal's page: its own sections; other parts (subscriptions) add theirs the same way.
         for section in (portal_sections.PAYMENT_METHOD, portal_sections.DETAILS, portal_sections.INVOICES):
             portal.section_register(section)
+
+        # A customer's new default card retries their past-due invoices at once (after the change commits).
+        catalogue.on_default_payment_method_changed(invoices.invoices_retry_queue)
+        # Dunning's emails send the payer to the portal for a new card (when the merchant offers it there); a card
+        # update there is a new default card, so it retries at once.
+        invoices.card_update_url(portal_services.portal_card_update_link)

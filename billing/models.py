@@ -8,6 +8,7 @@ from .catalogue.models import Customer, Price, Product
 from .checkout.models import CheckoutSession, CheckoutSessionLineItem, PaymentLink, PaymentLinkLineItem
 from .clocks.models import TestClock
 from .invoices.models import (
+    DunningSettings,
     Invoice,
     InvoiceItem,
     InvoiceNumbering,
@@ -23,6 +24,7 @@ __all__ = [
     "CheckoutSession",
     "CheckoutSessionLineItem",
     "Customer",
+    "DunningSettings",
     "Invoice",
     "InvoiceItem",
     "InvoiceNumbering",

@@ -58,6 +58,10 @@ app.conf.update(
             "task": "billing.tasks.invoices_advance",
             "schedule": 60.0,
         },
+        "retry-invoices": {
+            "task": "billing.tasks.invoices_retry_due",
+            "schedule": 60.0,
+        },
         "mark-overdue-invoices": {
             "task": "billing.tasks.invoices_mark_overdue",
             "schedule": 60.0,

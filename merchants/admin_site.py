@@ -56,6 +56,7 @@ NAVIGATION = [
             ("merchants.ProcessorCredential", None),
             ("billing.InvoiceSettings", _("Invoice settings")),
             ("billing.PortalConfiguration", _("Customer portal")),
+            ("billing.DunningSettings", _("Failed payments")),
         ],
     ),
 ]

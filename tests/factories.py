@@ -228,6 +228,7 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.PortalConfiguration": portal_settings,
             "billing.Invoice": invoice,
             "billing.InvoiceItem": pending_item,
+            "billing.DunningSettings": invoices.dunning_settings_update(merchant=m, livemode=False, retry_days=[2, 4]),
             "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(
                 merchant=m, legal_name=f"{name} SAS", city="Paris", country="FR", vat_number="FR12345678901"
             ),

@@ -390,6 +390,15 @@ def _preferred_locales(locales) -> list[str]:
 
 DEFAULT_PAYMENT_METHOD_PARAM = "invoice_settings[default_payment_method]"
 
+#: fn(*, customer), called in the transaction that gives a customer a new default card (invoices retries the
+#: customer's past-due invoices once it commits; registered in billing/apps.py)
+_DEFAULT_PAYMENT_METHOD_HOOKS: list = []
+
+
+def on_default_payment_method_changed(hook) -> None:
+    """Register ``hook(*, customer)``: a customer's ``invoice_settings.default_payment_method`` became another card."""
+    _DEFAULT_PAYMENT_METHOD_HOOKS.append(hook)
+
 
 def _default_payment_method(customer: Customer | None, payment_method):
     """``payment_method`` if it is one of ``customer``'s own saved cards now (read under a row lock), else 400.
@@ -447,12 +456,16 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
     default_changed = "default_payment_method" in changes
     default = _default_payment_method(customer, changes.pop("default_payment_method", None))
     fields = _assign(customer, _customer_fields(changes), CUSTOMER_FIELDS)
+    new_default = default_changed and default is not None and default.pk != customer.default_payment_method_id
     if default_changed:
         customer.default_payment_method = default
         fields.append("default_payment_method")
     if fields:
         customer.save(update_fields=fields)
         event_emit(type="customer.updated", obj=customer, before=before)
+    if new_default:
+        for hook in _DEFAULT_PAYMENT_METHOD_HOOKS:
+            hook(customer=customer)
     return customer
 
 

@@ -12,6 +12,10 @@
   support email.
 - What: the seller, the number, the amount, the due date, the hosted page's link; the PDF attached, made from
   the same document as the page (documents_build).
+- Dunning (services/dunning.py): each failed automatic attempt emails the payer once (key
+  ``invoice_dunning:<attempt key>``), worded by what it asks of them (``declined``: the next try's date;
+  ``card``: a new card; ``action``: 3-D Secure), with the link to give a card and pay (the task passes it:
+  ``card_update_url``, the hosted invoice page by default). No PDF: the page has it.
 """
 
 from kassa import celery, mail, money
@@ -106,5 +110,42 @@ def invoice_receipt_send(*, invoice: Invoice) -> int:
             language=doc.language,
             reply_to=doc.seller.email or merchant.support_email or None,
             attachments=[attachment],
+        )
+    )
+
+
+DUNNING_KINDS = ("declined", "card", "action")
+
+
+def invoice_dunning_email_send(*, invoice: Invoice, kind: str, attempt: str, final: bool, link: str | None) -> int:
+    """The payer's email about one failed automatic attempt (``attempt``: its key); 1 if sent now."""
+    if kind not in DUNNING_KINDS:
+        raise ValueError(f"Unknown dunning email kind: {kind}")
+    if invoice.status != Invoice.Status.OPEN and not (final and invoice.status == Invoice.Status.UNCOLLECTIBLE):
+        return 0  # paid or voided before the task ran
+    if not invoice.customer_email or not link:
+        return 0
+    doc = documents_build.invoice_document(invoice)
+    context = _context(invoice, doc)
+    next_attempt = invoice.next_payment_attempt if kind == "declined" and not final else None
+    context.update(
+        {
+            "kind": kind,
+            "has_card": bool(invoice.default_payment_method_id or invoice.customer.default_payment_method_id),
+            "final": final,
+            "card_update_url": link,
+            "next_attempt": documents_build.format_day(next_attempt, doc.language) if next_attempt else "",
+        }
+    )
+    return int(
+        merchant_emails.email_send_once(
+            key=f"invoice_dunning:{attempt}",
+            kind="invoice_payment_failed",
+            merchant=invoice.merchant,
+            to=invoice.customer_email,
+            template="email/invoice_payment_failed",
+            context=context,
+            language=doc.language,
+            reply_to=doc.seller.email or invoice.merchant.support_email or None,
         )
     )

@@ -138,6 +138,58 @@ class InvoiceSettings(models.Model):
         }
 
 
+def default_retry_days() -> list[int]:
+    """Stripe's default custom schedule: retries 1, 3, 5 and 7 days after the first failure."""
+    return [1, 3, 5, 7]
+
+
+class DunningSettings(models.Model):
+    """What Kassa does when an automatic charge of an invoice fails: one row per merchant **and mode**.
+
+    A row of its own rather than fields on ``InvoiceSettings`` (one row for both modes: what invoices say
+    about the seller is the same in both): a merchant tries a schedule in test mode, on a test clock, before
+    live invoices follow it, and the page is a setting of its own in the dashboard (*Settings → Failed
+    payments*). The services (``dunning_settings_update``) check the schedule; the model only stores it.
+    """
+
+    class SubscriptionAction(models.TextChoices):
+        CANCEL = "cancel", _("Cancel the subscription")
+        UNPAID = "unpaid", _("Mark the subscription as unpaid")
+        PAST_DUE = "past_due", _("Leave the subscription past due")
+
+    class InvoiceAction(models.TextChoices):
+        LEAVE_OPEN = "leave_open", _("Leave the invoice open")
+        MARK_UNCOLLECTIBLE = "mark_uncollectible", _("Mark the invoice as uncollectible")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant"))
+    livemode = models.BooleanField(default=False, editable=False, verbose_name=_("live mode"))
+    # Days after the first failed attempt, strictly increasing, 0 to 8 of them, each 1 to 60.
+    retry_days = models.JSONField(default=default_retry_days, blank=True, verbose_name=_("retry schedule"))
+    subscription_action = models.CharField(
+        max_length=16,
+        choices=SubscriptionAction.choices,
+        default=SubscriptionAction.CANCEL,
+        verbose_name=_("subscription after the last retry"),
+    )
+    invoice_action = models.CharField(
+        max_length=24,
+        choices=InvoiceAction.choices,
+        default=InvoiceAction.LEAVE_OPEN,
+        verbose_name=_("invoice after the last retry"),
+    )
+    updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
+
+    class Meta:
+        verbose_name = _("failed payments settings")
+        verbose_name_plural = _("failed payments settings")
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "livemode"], name="dunning_settings_one_per_mode"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.merchant)
+
+
 class InvoicePrefix(models.Model):
     """A number prefix and the merchant that took it: a prefix once used is never anyone else's (unique)."""
 
@@ -265,6 +317,16 @@ class Invoice(MerchantScoped):
     # The language of the hosted page, the PDF and the emails: the customer's preferred_locales or the merchant's.
     language = models.CharField(max_length=8, blank=True, editable=False)
     last_finalization_error = models.JSONField(null=True, blank=True, editable=False)
+    # Dunning (services/dunning.py): the first failed automatic attempt, which the retry schedule counts from;
+    # the scheduled retries made since; when the final action falls due (the last retry's day); when it was taken.
+    dunning_started_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("first failure"))
+    dunning_retries = models.PositiveSmallIntegerField(default=0, editable=False, verbose_name=_("retries made"))
+    dunning_ends_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last retry due"))
+    dunning_exhausted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("retries exhausted")
+    )
+    # The key of the latest automatic attempt claimed (services/collection.py): counted once, made once.
+    automatic_attempt_key = models.CharField(max_length=64, blank=True, editable=False)
     updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
@@ -281,6 +343,15 @@ class Invoice(MerchantScoped):
             ),
             models.Index(
                 fields=["due_date"], condition=models.Q(status="open", overdue_at__isnull=True), name="invoice_overdue"
+            ),
+            # Automatic charges and retries due, and dunning ending for invoices waiting for a new card.
+            models.Index(
+                fields=["next_payment_attempt"], condition=models.Q(status="open"), name="invoice_attempt_due"
+            ),
+            models.Index(
+                fields=["dunning_ends_at"],
+                condition=models.Q(status="open", dunning_exhausted_at__isnull=True),
+                name="invoice_dunning_ends",
             ),
         ]
         constraints = [

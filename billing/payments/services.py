@@ -365,8 +365,17 @@ def payment_method_detach(*, payment_method: PaymentMethod) -> PaymentMethod:
 # --- confirming -------------------------------------------------------------------
 
 
+def payment_attempt_made(attempt_key: str) -> PaymentAttempt | None:
+    """The attempt an owner made under its own ``attempt_key`` (``payment_intent_confirm``), if it was made."""
+    return PaymentAttempt.objects.filter(public_id=attempt_key).first()
+
+
 def _begin_attempt(
-    payment_intent: PaymentIntent, payment_method: PaymentMethod | None, *, off_session: bool = False
+    payment_intent: PaymentIntent,
+    payment_method: PaymentMethod | None,
+    *,
+    off_session: bool = False,
+    attempt_key: str | None = None,
 ) -> tuple[PaymentIntent, PaymentAttempt]:
     """Phase 1: lock, check, record the attempt, commit."""
     with transaction.atomic():
@@ -409,6 +418,11 @@ def _begin_attempt(
             attempt.save(update_fields=["status", "updated"])
             locked.payment_method = attempt.payment_method
         else:
+            if attempt_key is not None and PaymentAttempt.objects.filter(public_id=attempt_key).exists():
+                # The owner's attempt of this number was made already (a repeated run): never a second charge.
+                raise IdempotencyConflict(
+                    "This payment attempt was already made.", code="payment_attempt_already_made", param="attempt"
+                )
             # The card as it is now (a detach may have committed since it was read): a detached card
             # is never charged, as at Stripe.
             owner_id, single_use_for = (
@@ -426,7 +440,7 @@ def _begin_attempt(
                     "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
                 )
             attempt = PaymentAttempt.objects.create(
-                public_id=public_id(PaymentAttempt.PREFIX),
+                public_id=attempt_key or public_id(PaymentAttempt.PREFIX),
                 payment_intent=locked,
                 payment_method=locked.payment_method,
                 off_session=off_session,
@@ -624,15 +638,25 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
 
 
 def payment_intent_confirm(
-    *, payment_intent: PaymentIntent, payment_method: PaymentMethod | None = None, off_session: bool = False
+    *,
+    payment_intent: PaymentIntent,
+    payment_method: PaymentMethod | None = None,
+    off_session: bool = False,
+    attempt_key: str | None = None,
 ) -> PaymentIntent:
     """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError.
 
     ``off_session``: the payer is not there (a saved card charged later), as Stripe's: a card that asks
     for authentication is refused (``authentication_required``) rather than waiting for 3-D Secure.
+
+    ``attempt_key``: the owner's own id for this attempt (``payatt_…``, unguessable, derived from its rows, e.g. an
+    invoice and its retry number), used as the processor's idempotency key: an attempt of that key already made
+    is refused (409 ``payment_attempt_already_made``), so a run repeated by a scheduler never charges twice.
     """
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    payment_intent, attempt = _begin_attempt(payment_intent, payment_method, off_session=off_session)
+    payment_intent, attempt = _begin_attempt(
+        payment_intent, payment_method, off_session=off_session, attempt_key=attempt_key
+    )
     try:
         processor_customer = _processor_customer(payment_intent.customer, credential)
         result = gateway.payment_intent_confirm(

@@ -225,6 +225,15 @@ def portal_link_for_customer(*, customer: Customer, now: datetime) -> str:
     return f"{settings.KASSA_PUBLIC_URL.rstrip('/')}{reverse('portal:link', args=[signed])}"
 
 
+def portal_card_update_link(*, invoice, now: datetime) -> str | None:
+    """Dunning's "give a new card" link for ``invoice``'s customer: the portal, when the merchant lets customers
+    update their card there (``None`` otherwise: the email links the hosted invoice page instead)."""
+    configuration = portal_configuration_for(merchant=invoice.merchant, livemode=invoice.livemode)
+    if not configuration.payment_method_update:
+        return None
+    return portal_link_for_customer(customer=invoice.customer, now=now)
+
+
 def portal_session_from_link(*, signed: str, now: datetime) -> PortalSession:
     """The session a link from ``portal_link_for_customer`` opens now (made and opened at once).
 

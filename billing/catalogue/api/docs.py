@@ -219,7 +219,9 @@ CUSTOMERS_UPDATE = Doc(
     "(`phone=`) removes one. `invoice_settings[default_payment_method]` makes one of the customer's own saved "
     "cards their default (`expand[]=invoice_settings.default_payment_method` answers the card in full); another "
     "customer's card is refused (400 `resource_missing`), and an empty value clears the default. Detaching the "
-    "default card clears it too.",
+    "default card clears it too. A new default card retries the customer's past-due `charge_automatically` "
+    "invoices at once (just after this answer; each invoice's `invoice.paid` or `invoice.payment_failed` says "
+    "how it went).",
     requests=(
         ("Add an address and a phone number", {"phone": "+33 1 23 45 67 89", "address": ADDRESS}),
         ("Make a saved card the default", {"invoice_settings": {"default_payment_method": PAYMENT_METHOD_ID}}),

@@ -284,6 +284,16 @@ def timeline(invoice: Invoice) -> list[tuple[datetime, str, str]]:
         entries.append((payment.created, gettext("Payment attempted"), details))
     if invoice.overdue_at:
         entries.append((invoice.overdue_at, gettext("Overdue"), ""))
+    if invoice.dunning_started_at:
+        entries.append(
+            (
+                invoice.dunning_started_at,
+                gettext("Automatic payment failed"),
+                gettext("Retried on the schedule of Settings → Failed payments."),
+            )
+        )
+    if invoice.dunning_exhausted_at:
+        entries.append((invoice.dunning_exhausted_at, gettext("Retries exhausted"), ""))
     if invoice.marked_uncollectible_at:
         entries.append((invoice.marked_uncollectible_at, gettext("Marked uncollectible"), ""))
     if invoice.paid_at:
@@ -294,6 +304,24 @@ def timeline(invoice: Invoice) -> list[tuple[datetime, str, str]]:
     entries.sort(key=lambda entry: entry[0])
     if invoice.last_finalization_error:
         entries.append((None, gettext("Automatic finalization failed"), invoice.last_finalization_error["message"]))
+    return entries + _upcoming(invoice)
+
+
+def _upcoming(invoice: Invoice) -> list[tuple[datetime, str, str]]:
+    """What beat will do to the invoice next: finalize it, charge it, retry it, or wait for the customer."""
+    entries = []
     if invoice.status == S.DRAFT and invoice.auto_advance and invoice.automatically_finalizes_at:
         entries.append((invoice.automatically_finalizes_at, gettext("Finalizes automatically"), ""))
+    if invoice.status == S.OPEN and invoice.auto_advance and invoice.next_payment_attempt:
+        what = gettext("Next retry") if invoice.dunning_started_at else gettext("Charged automatically")
+        entries.append((invoice.next_payment_attempt, what, ""))
+    elif invoice.status == S.OPEN and invoice.dunning_ends_at and not invoice.dunning_exhausted_at:
+        # A hard decline, no card, or 3-D Secure: no blind retry, the payer was asked to act.
+        entries.append(
+            (
+                invoice.dunning_ends_at,
+                gettext("Retries end"),
+                gettext("Waiting for the customer: a new card, or 3-D Secure on the hosted invoice page."),
+            )
+        )
     return entries

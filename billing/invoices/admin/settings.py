@@ -16,7 +16,7 @@ from merchants.widgets import MetadataField
 
 from ...hosted.i18n import countries
 from .. import numbering, services
-from ..models import InvoiceSettings, TaxRate
+from ..models import DunningSettings, InvoiceSettings, TaxRate
 
 FORM_FIELDS = ["display_name", "country", "state", "jurisdiction", "tax_type", "description", "active", "metadata"]
 
@@ -282,3 +282,102 @@ class InvoiceSettingsAdmin(ScopedAdmin):
                 merchant=merchant, livemode=self.scope(request).livemode, next_number=data["next_number"]
             )
         return settings
+
+
+# --- dunning: what happens when an automatic charge fails ------------------------------------------------
+
+
+class RetryDaysField(forms.CharField):
+    """The schedule as the merchant types it: ``1, 3, 5, 7`` (days after the first failure); empty: no retry."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(str(day) for day in value)
+        return value
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").replace(";", ",")
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        try:
+            return [int(part) for part in parts]
+        except ValueError:
+            raise forms.ValidationError(
+                _("Give whole numbers of days separated by commas, e.g. 1, 3, 5, 7."), code="invalid"
+            ) from None
+
+
+class DunningSettingsForm(forms.ModelForm):
+    retry_days = RetryDaysField(
+        required=False,
+        label=_("Retry schedule"),
+        help_text=_(
+            "Days after the first failed charge on which the card is tried again, e.g. 1, 3, 5, 7: up to 8 "
+            "retries, each 1 to 60 days, in increasing order. Empty: no retry. A card the bank refuses for good "
+            "(lost, stolen, expired…) is not retried: the customer is asked for a new card."
+        ),
+    )
+    subscription_action = forms.ChoiceField(
+        choices=DunningSettings.SubscriptionAction.choices,
+        widget=forms.RadioSelect,
+        label=_("Then the subscription"),
+        help_text=_("Applies to subscriptions' invoices."),
+    )
+    invoice_action = forms.ChoiceField(
+        choices=DunningSettings.InvoiceAction.choices, widget=forms.RadioSelect, label=_("Then the invoice")
+    )
+
+    class Meta:
+        model = DunningSettings
+        fields = ["retry_days", "subscription_action", "invoice_action"]
+
+
+@admin.register(DunningSettings)
+class DunningSettingsAdmin(ScopedAdmin):
+    """One page per merchant and mode: the retry schedule and what happens after the last try. Owners and admins
+    change it; other members read it."""
+
+    form = DunningSettingsForm
+    write_roles = MANAGE_ROLES
+    list_display = ["merchant", "schedule", "subscription_action", "invoice_action", "mode"]
+    fieldsets = [
+        (_("Retries"), {"fields": ["retry_days"]}),
+        (_("After the last retry fails"), {"fields": ["subscription_action", "invoice_action"]}),
+        (None, {"fields": ["emails"]}),
+    ]
+    readonly_fields = ["emails"]
+
+    def has_add_permission(self, request):
+        return False  # made on the first visit here (or the first failed charge), for each mode
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        """A merchant has one page per mode: its members go straight to the one of the mode in view."""
+        scope = self.scope(request)
+        if scope is not None and scope.merchant is not None:
+            settings = services.dunning_settings_for(merchant=scope.merchant, livemode=scope.livemode)
+            return HttpResponseRedirect(reverse("admin:billing_dunningsettings_change", args=[settings.pk]))
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("Retry schedule"))
+    def schedule(self, settings):
+        return ", ".join(str(day) for day in settings.retry_days) or "—"
+
+    @admin.display(description=_("Emails"))
+    def emails(self, settings):
+        return _(
+            "Each failed charge emails the customer, in the invoice's language, a link to update their card and "
+            "pay (or to confirm the payment when their bank asks for 3-D Secure). A new default card retries the "
+            "customer's past-due invoices at once."
+        )
+
+    def save_via_service(self, request, form, change):
+        data = form.cleaned_data
+        return services.dunning_settings_update(
+            merchant=form.instance.merchant,
+            livemode=form.instance.livemode,
+            retry_days=data["retry_days"],
+            subscription_action=data["subscription_action"],
+            invoice_action=data["invoice_action"],
+        )

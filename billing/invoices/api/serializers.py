@@ -456,7 +456,12 @@ class InvoiceOut(serializers.Serializer):
     lines = serializers.SerializerMethodField()
     livemode = serializers.BooleanField()
     metadata = serializers.DictField(child=serializers.CharField())
-    next_payment_attempt = f.UnixTime(allow_null=True, help_text="When beat will next try to charge it.")
+    next_payment_attempt = f.UnixTime(
+        allow_null=True,
+        help_text="When Kassa will next try to charge it (automatic collection): after a failure, the next retry "
+        "of the merchant's schedule (Settings → Failed payments); null when no attempt is planned (paid, automatic "
+        "collection off, retries exhausted, or waiting for the customer's new card or 3-D Secure).",
+    )
     number = serializers.CharField(allow_null=True, help_text="Its number (`ACME-0001`), given at finalization.")
     on_behalf_of = f.Fixed(None)
     parent = f.Fixed(None, "object", help_text="null for an invoice you made (not a subscription's).")

@@ -7,7 +7,11 @@
   ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
 - collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
   page), payments' hooks (``invoice_payment_succeeded``, ``invoice_payment_failed``,
-  ``invoice_payment_action_required``, ``invoice_owning``), beat's ``invoices_advance`` and ``invoices_mark_overdue``.
+  ``invoice_payment_action_required``, ``invoice_owning``), beat's ``invoices_mark_overdue``;
+- dunning: beat's ``invoices_advance`` (finalize, first automatic attempt) and ``invoices_retry_due`` (the
+  retries), ``invoices_retry_queue`` / ``invoices_retry_for_customer`` (a new default card), the registries
+  ``on_dunning_exhausted`` and ``card_update_url``; dunning_settings: ``dunning_settings_for``,
+  ``dunning_settings_update``.
 
 Every service that decides by the clock takes ``now``. Statuses move along ``TRANSITIONS`` only.
 """
@@ -19,10 +23,21 @@ from .collection import (
     invoice_payment_action_required,
     invoice_payment_failed,
     invoice_payment_succeeded,
-    invoices_advance,
     invoices_mark_overdue,
 )
 from .common import TRANSITIONS
+from .dunning import (
+    HARD_DECLINES,
+    card_update_url,
+    decline_kind,
+    invoice_card_update_url,
+    invoices_advance,
+    invoices_retry_due,
+    invoices_retry_for_customer,
+    invoices_retry_queue,
+    on_dunning_exhausted,
+)
+from .dunning_settings import dunning_settings_for, dunning_settings_update, retry_days_check
 from .invoices import (
     AUTO_FINALIZE_AFTER,
     customer_language,
@@ -48,12 +63,18 @@ from .tax import (
 
 __all__ = [
     "AUTO_FINALIZE_AFTER",
+    "HARD_DECLINES",
     "PERCENTAGE_PLACES",
     "QUANTITY_MAX",
     "TAX_RATE_FIELDS",
     "TRANSITIONS",
+    "card_update_url",
     "country_codes",
     "customer_language",
+    "decline_kind",
+    "dunning_settings_for",
+    "dunning_settings_update",
+    "invoice_card_update_url",
     "invoice_create",
     "invoice_delete",
     "invoice_finalize",
@@ -72,7 +93,12 @@ __all__ = [
     "invoice_void",
     "invoices_advance",
     "invoices_mark_overdue",
+    "invoices_retry_due",
+    "invoices_retry_for_customer",
+    "invoices_retry_queue",
+    "on_dunning_exhausted",
     "parse_percentage",
+    "retry_days_check",
     "tax_amount",
     "tax_amounts",
     "tax_rate_create",

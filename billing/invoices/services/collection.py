@@ -1,4 +1,5 @@
-"""Collecting invoices: ``invoice_pay`` (a saved card, or paid outside Kassa), beat's advancing, overdue notices.
+"""Collecting invoices: ``invoice_pay`` (a saved card, or paid outside Kassa), payments' hooks, overdue notices
+(beat's automatic charges and their retries are in dunning.py).
 
 Paying is two-phase, on billing/payments' machinery:
 
@@ -14,6 +15,10 @@ Paying is two-phase, on billing/payments' machinery:
    billing/apps.py (``invoice_payment_succeeded`` …) in that transaction: the
    invoice becomes paid exactly when its PaymentIntent succeeds, whether the
    answer came to this request, to a Stripe webhook, or to the reconciler.
+
+An automatic attempt (dunning.py) brings its own key, derived from the invoice and its retry number
+(``attempt_key``), instead of a random one: a beat run repeated after a crash replays that attempt, or finds it
+made (409 ``payment_attempt_already_made``), and never charges twice; the next retry is a new charge.
 """
 
 import logging
@@ -22,7 +27,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit
 
@@ -30,7 +35,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentIntent, PaymentMethod
 from ..models import Invoice, InvoicePayment
 from .common import S
-from .invoices import _open_payment_cancel, _paid, _payment_close, invoice_finalize
+from .invoices import _open_payment_cancel, _paid, _payment_close
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +78,23 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
     return card
 
 
-def _payment_open(invoice: Invoice, card: PaymentMethod | None, now: datetime) -> PaymentIntent:
+def _payment_open(
+    invoice: Invoice, card: PaymentMethod | None, now: datetime, attempt_key: str | None = None
+) -> PaymentIntent:
     """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed (without a
-    card when the payer's one-off card is to be taken for it)."""
+    card when the payer's one-off card is to be taken for it). ``attempt_key``: an automatic attempt's own key
+    (services/dunning.py); one already made is refused here, before it is counted again."""
     with transaction.atomic():
         invoice = _payable_lock(invoice)
+        made = payments.payment_attempt_made(attempt_key) if attempt_key is not None else None
+        if made is not None and not (made.status == made.Status.ERRORED and not made.processor_payment_intent_id):
+            raise IdempotencyConflict("This payment attempt was already made.", code="payment_attempt_already_made")
+        # An automatic attempt is counted once, when its key is first claimed (under this lock): a run repeated
+        # (or overlapping) goes on under the same key, uncounted, and payments makes (or replays) it only once.
+        claimed = attempt_key is not None and invoice.automatic_attempt_key == attempt_key
+        if attempt_key is not None and not claimed:
+            invoice.automatic_attempt_key = attempt_key
+            invoice.save(update_fields=["automatic_attempt_key"])
         payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
         if payment is not None:
             intent = payment.payment_intent
@@ -93,7 +110,8 @@ def _payment_open(invoice: Invoice, card: PaymentMethod | None, now: datetime) -
                     code="payment_in_progress",
                 )
             if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
-                _attempt_count(invoice)
+                if not claimed:
+                    _attempt_count(invoice, automatic=attempt_key is not None)
                 return intent
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
@@ -116,14 +134,19 @@ def _payment_open(invoice: Invoice, card: PaymentMethod | None, now: datetime) -
             currency=invoice.currency,
             created=now,
         )
-        _attempt_count(invoice)
+        if not claimed:
+            _attempt_count(invoice, automatic=attempt_key is not None)
     return intent
 
 
-def _attempt_count(invoice: Invoice) -> None:
+def _attempt_count(invoice: Invoice, *, automatic: bool = False) -> None:
+    """One more attempt. A payment made by hand (API, dashboard) before any automatic one failed stands for the
+    attempt beat was due to make; an automatic attempt, or any once dunning has begun, leaves the schedule to
+    services/dunning.py, which sets it when the outcome is known (a run that stops half-way is run again)."""
     invoice.attempted = True
     invoice.attempt_count += 1
-    invoice.next_payment_attempt = None
+    if not automatic and invoice.dunning_started_at is None:
+        invoice.next_payment_attempt = None
     invoice.save(update_fields=["attempted", "attempt_count", "next_payment_attempt", "updated"])
 
 
@@ -154,6 +177,7 @@ def invoice_pay(
     paid_out_of_band: bool = False,
     off_session: bool = True,
     note: str = "",
+    attempt_key: str | None = None,
 ) -> Invoice:
     """Pay an open (or uncollectible) invoice: charge a saved card of its customer, or record a payment made
     outside Kassa (``paid_out_of_band``: no charge). A declined card raises CardError (402); a card that asks
@@ -168,8 +192,8 @@ def invoice_pay(
             event_emit(type="invoice.paid", obj=locked)
             return locked
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
-    intent = _payment_open(invoice, card, now)
-    return _confirm(invoice, intent, card, off_session=off_session)
+    intent = _payment_open(invoice, card, now, attempt_key)
+    return _confirm(invoice, intent, card, off_session=off_session, attempt_key=attempt_key)
 
 
 def invoice_pay_with_card_token(
@@ -199,10 +223,14 @@ def invoice_pay_with_card_token(
     return _confirm(invoice, intent, card, off_session=False)
 
 
-def _confirm(invoice: Invoice, intent: PaymentIntent, card: PaymentMethod, *, off_session: bool) -> Invoice:
+def _confirm(
+    invoice: Invoice, intent: PaymentIntent, card: PaymentMethod, *, off_session: bool, attempt_key: str | None = None
+) -> Invoice:
     """Phase 2 and 3: payments charges (its own two phases) and records the answer; the hooks follow."""
     try:
-        intent = payments.payment_intent_confirm(payment_intent=intent, payment_method=card, off_session=off_session)
+        intent = payments.payment_intent_confirm(
+            payment_intent=intent, payment_method=card, off_session=off_session, attempt_key=attempt_key
+        )
     except InvalidRequest as exc:
         if exc.code != "payment_intent_unexpected_state":
             raise
@@ -287,98 +315,18 @@ def invoice_owning(*, payment_intent: PaymentIntent) -> str | None:
 # --- beat ---------------------------------------------------------------------------------------------
 
 
-def _of_customers(invoices: QuerySet, customers: QuerySet | None) -> QuerySet:
+def of_customers(invoices: QuerySet, customers: QuerySet | None) -> QuerySet:
     """The invoices of ``customers``; without them, of the customers on the wall clock (none on a test clock)."""
     if customers is None:
         return invoices.filter(customer__test_clock__isnull=True)
     return invoices.filter(customer__in=customers)
 
 
-def invoices_advance(*, now: datetime, customers: QuerySet | None = None) -> int:
-    """Beat's automatic collection: finalize the drafts whose hour has passed, then charge the open
-    ``charge_automatically`` invoices that are due an attempt, off-session on the default card.
-
-    Each invoice on its own (a failure is logged and left for the next run); safe to run twice or two at once:
-    an invoice another run (or the API, the dashboard) finalized or deleted meanwhile is skipped, never
-    recorded as a failed finalization.
-
-    ``customers``: only their invoices, on this ``now`` (a test clock's advance, billing.clocks); without it,
-    beat's wall-clock run, which leaves alone the customers living on a test clock (their time is the clock's).
-    """
-    count = 0
-    due_drafts = _of_customers(
-        Invoice.objects.filter(status=S.DRAFT, auto_advance=True, automatically_finalizes_at__lte=now), customers
-    ).values_list("pk", flat=True)
-    for pk in list(due_drafts):
-        invoice = Invoice.objects.filter(pk=pk, status=S.DRAFT).first()
-        if invoice is None:
-            continue  # finalized or deleted meanwhile
-        try:
-            invoice_finalize(invoice=invoice, now=now)
-            count += 1
-        except Invoice.DoesNotExist:
-            continue  # deleted meanwhile
-        except KassaError as exc:
-            _finalization_failed(pk, exc, now)
-    to_charge = _of_customers(
-        Invoice.objects.filter(
-            status=S.OPEN,
-            auto_advance=True,
-            collection_method=Invoice.CollectionMethod.CHARGE_AUTOMATICALLY,
-            next_payment_attempt__lte=now,
-        ),
-        customers,
-    ).values_list("pk", flat=True)
-    for pk in list(to_charge):
-        invoice = Invoice.objects.filter(pk=pk).first()
-        if invoice is None:
-            continue
-        try:
-            invoice_pay(invoice=invoice, now=now, off_session=True)
-            count += 1
-        except KassaError as exc:
-            logger.info("Automatic payment of invoice %s did not succeed: %s", pk, exc.message)
-            _refused_before_charging(pk, now)
-    return count
-
-
-def _refused_before_charging(pk: int, now: datetime) -> None:
-    """An automatic attempt refused before any charge (no usable card: none saved, or not the customer's) is
-    still an attempt, as at Stripe, whose ``invoice.payment_failed`` "occurs whenever an invoice payment attempt
-    fails, due either to a declined payment or to the lack of a stored payment method": counted, not retried
-    every minute (``next_payment_attempt`` cleared), and told once. ``last_finalization_error`` stays empty (the
-    finalization went well); the merchant adds a card and pays it (``pay``), or the payer pays on the hosted page.
-    A declined card never comes here: its attempt was counted when its payment was made."""
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().filter(pk=pk).first()
-        if invoice is None or invoice.status != S.OPEN or not invoice.next_payment_attempt:
-            return
-        if invoice.next_payment_attempt > now:
-            return
-        _attempt_count(invoice)
-        event_emit(type="invoice.payment_failed", obj=invoice)
-
-
-def _finalization_failed(pk: int, exc: KassaError, now: datetime) -> None:
-    """Recorded on a draft only: an invoice another run finalized meanwhile is not touched."""
-    Invoice.objects.filter(pk=pk, status=S.DRAFT).update(
-        last_finalization_error={
-            "type": "invalid_request_error",
-            "code": exc.code,
-            "message": exc.message,
-            "param": exc.param,
-        },
-        auto_advance=False,  # not retried every minute; the merchant fixes and finalizes it
-        automatically_finalizes_at=None,
-        updated=now,
-    )
-
-
 def invoices_mark_overdue(*, now: datetime, customers: QuerySet | None = None) -> int:
     """``invoice.overdue``, once, for each open ``send_invoice`` invoice past its due date (``customers``: as
-    ``invoices_advance``)."""
+    ``dunning.invoices_advance``)."""
     count = 0
-    overdue = _of_customers(
+    overdue = of_customers(
         Invoice.objects.filter(
             status=S.OPEN,
             collection_method=Invoice.CollectionMethod.SEND_INVOICE,

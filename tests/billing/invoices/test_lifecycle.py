@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.invoices import services
-from billing.invoices.services import collection
+from billing.invoices.services import dunning
 from billing.models import Invoice, PaymentAttempt
 from billing.payments import services as payments
 from kassa import gateway
@@ -51,14 +51,18 @@ def test_auto_advance_finalizes_after_an_hour_then_charges_off_session(api, cust
     assert len(processor_payment_intents(stripe_backend)) == 1
 
 
-def test_auto_advance_with_a_declining_card_fails_once(api, customer, save_card, stripe_backend):
+def test_auto_advance_with_a_declining_card_fails_once_then_waits_for_its_retry(
+    api, customer, save_card, stripe_backend
+):
     save_card("4000000000000341")
     invoice = _open_invoice(api, customer, auto_advance=True)
     later = timezone.now() + timedelta(hours=1, seconds=1)
     services.invoices_advance(now=later)
     services.invoices_advance(now=later + timedelta(minutes=1))
     failed = api.v1.invoices.retrieve(invoice.id)
-    assert (failed.status, failed.attempt_count, failed.next_payment_attempt) == ("open", 1, None)
+    # Dunning (test_dunning.py): the first retry is a day after the failure, not beat's next minute.
+    assert (failed.status, failed.attempt_count) == ("open", 1)
+    assert failed.next_payment_attempt == int((later + timedelta(days=1)).timestamp())
     assert _types(invoice.id).count("invoice.payment_failed") == 1
 
 
@@ -226,13 +230,13 @@ def test_overlapping_beat_runs_leave_an_invoice_finalized_by_the_other_run_alone
     save_card()
     invoice = _open_invoice(api, customer, auto_advance=True)
     later = timezone.now() + timedelta(hours=1, seconds=1)
-    real_finalize = collection.invoice_finalize
+    real_finalize = dunning.invoice_finalize
 
     def other_run_got_there_first(*, invoice, now):
         real_finalize(invoice=invoice, now=now)  # the overlapping run (or the API, the dashboard) finalizes it
         return real_finalize(invoice=invoice, now=now)  # this run's own call meets a finalized invoice
 
-    monkeypatch.setattr(collection, "invoice_finalize", other_run_got_there_first)
+    monkeypatch.setattr(dunning, "invoice_finalize", other_run_got_there_first)
     services.invoices_advance(now=later)
     row = Invoice.objects.get(public_id=invoice.id)
     assert row.last_finalization_error is None  # no failure recorded, automatic collection left on
@@ -246,14 +250,14 @@ def test_a_draft_deleted_while_beat_runs_does_not_stop_the_run(api, customer, sa
     gone = _open_invoice(api, customer, auto_advance=True)
     kept = _open_invoice(api, customer, auto_advance=True)
     later = timezone.now() + timedelta(hours=1, seconds=1)
-    real_finalize = collection.invoice_finalize
+    real_finalize = dunning.invoice_finalize
 
     def deleted_meanwhile(*, invoice, now):
         if invoice.public_id == gone.id:
             services.invoice_delete(invoice=invoice)
         return real_finalize(invoice=invoice, now=now)
 
-    monkeypatch.setattr(collection, "invoice_finalize", deleted_meanwhile)
+    monkeypatch.setattr(dunning, "invoice_finalize", deleted_meanwhile)
     services.invoices_advance(now=later)
     assert not Invoice.objects.filter(public_id=gone.id).exists()
     assert api.v1.invoices.retrieve(kept.id).status == "paid"
