@@ -14,7 +14,7 @@ from kassa.api import fields as f
 from kassa.api.fields import ID
 from kassa.api.views import CreatedListParams, CreatedOrTimestamp, ListParams, reference, reference_field, represent
 
-from ...catalogue.api.serializers import CustomerOut, PriceOut
+from ...catalogue.api.serializers import CustomerOut, PriceOut, RecurringParams
 from ...invoices.api.serializers import InvoiceOut, TaxRateOut
 from ...invoices.models import Invoice
 from ...payments.api.serializers import PaymentMethodOut
@@ -46,11 +46,6 @@ class TimestampOrNow(serializers.Field):
         if not 0 <= value <= 253402214400:
             raise ValidationError("Invalid timestamp.")
         return moment(value)
-
-
-class RecurringParams(f.StrictSerializer):
-    interval = f.Choice(choices=["day", "week", "month", "year"], help_text="The billing interval.")
-    interval_count = f.Integer(required=False, min_value=1, max_value=365, help_text="Intervals between billings.")
 
 
 class ItemPriceDataParams(f.StrictSerializer):
@@ -88,6 +83,7 @@ class CancellationDetailsParams(f.StrictSerializer):
     feedback = f.OptionalString(max_length=32, help_text="Stripe's feedback codes, e.g. `too_expensive`.")
 
 
+PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
 PRORATION_HELP = (
     "`none` (changes take effect on the next renewal's invoice); `create_prorations` and `always_invoice` "
     "are refused until Kassa prorates subscription changes."
@@ -109,7 +105,7 @@ class SubscriptionUpdateParams(f.StrictSerializer):
         required=False, allow_null=True, help_text='Pause collecting payments; `""` resumes.'
     )
     payment_behavior = f.Choice(
-        choices=["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"],
+        choices=PAYMENT_BEHAVIORS,
         required=False,
         help_text="Accepted; an update charges nothing in Kassa without prorations.",
     )
@@ -143,7 +139,7 @@ class SubscriptionCreateParams(f.StrictSerializer):
     description = f.OptionalString(max_length=500)
     metadata = f.Metadata()
     payment_behavior = f.Choice(
-        choices=["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"],
+        choices=PAYMENT_BEHAVIORS,
         required=False,
         help_text="`allow_incomplete` (the default): charge, and answer `incomplete` if it fails; "
         "`default_incomplete`: do not charge; `error_if_incomplete`: a failed charge ends it with the card's error.",
@@ -188,7 +184,7 @@ class SubscriptionResumeParams(f.StrictSerializer):
     )
     proration_behavior = f.Choice(choices=["create_prorations", "always_invoice", "none"], required=False)
     proration_date = f.Timestamp(required=False)
-    payment_behavior = f.Choice(choices=["allow_incomplete", "pending_if_incomplete"], required=False)
+    payment_behavior = f.Choice(choices=PAYMENT_BEHAVIORS, required=False, help_text="Accepted and ignored.")
 
 
 class SubscriptionPauseParams(f.StrictSerializer):
@@ -211,13 +207,6 @@ class SubscriptionItemUpdateParams(ItemParams):
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
     )
-
-
-class SubscriptionItemDeleteParams(f.StrictSerializer):
-    proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
-    )
-    clear_usage = f.Boolean(required=False)
 
 
 # --- output -------------------------------------------------------------------------------------------
