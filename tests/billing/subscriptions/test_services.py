@@ -11,6 +11,7 @@ from billing.subscriptions.models import Subscription
 from billing.subscriptions.services import renewal
 from tests import factories
 from tests.conftest import processor_payment_intents
+from webhooks.event_types import EVENT_TYPES
 from webhooks.models import Event
 
 
@@ -89,6 +90,10 @@ def test_a_trial_bills_nothing_then_its_end_bills_the_first_period(paying_shop, 
     assert (sub.latest_invoice.total, sub.latest_invoice.status) == (0, "paid")
     assert services.subscriptions_notify(now=d(2027, 3, 12)) == 2  # trial_will_end and invoice.upcoming
     assert services.subscriptions_notify(now=d(2027, 3, 12, 1)) == 0
+    notices = list(Event.objects.filter(type__in=["invoice.upcoming", "customer.subscription.trial_will_end"]))
+    assert {e.type for e in notices} <= set(EVENT_TYPES)
+    upcoming = next(e for e in notices if e.type == "invoice.upcoming").data["object"]
+    assert (upcoming["amount_due"], upcoming["parent"]["subscription_details"]["subscription"]) == (5000, sub.public_id)
     services.subscriptions_renew_due(now=d(2027, 3, 15))
     sub.refresh_from_db()
     assert sub.status == "active"
