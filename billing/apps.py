@@ -115,6 +115,8 @@ class BillingConfig(AppConfig):
 
         # Only a subscription's latest invoice decides its status: invoicing tells it what became of each invoice.
         invoice_hooks.on_invoice_changed(subscriptions.subscription_invoice_changed)
+        # After dunning's last retry fails, the merchant's choice for the subscription (cancel, unpaid, past_due).
+        invoices.on_dunning_exhausted(subscriptions.subscription_dunning_exhausted)
         # A test clock's customers' subscriptions renew, end their trials and expire on the clock's time.
         clocks.on_advance(
             lambda *, customers_queryset, now: subscriptions.subscriptions_advance(

@@ -305,6 +305,8 @@ def invoice_payment_action_required(*, payment_intent: PaymentIntent) -> None:
         return
     invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
     event_emit(type="invoice.payment_action_required", obj=invoice)
+    # Not paid: for a subscription's latest invoice, as a failed attempt (past_due until the payer authenticates).
+    hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=payment_intent.updated)
 
 
 def invoice_owning(*, payment_intent: PaymentIntent) -> str | None:

@@ -326,6 +326,13 @@ def invoices_advance(*, now: datetime, customers: QuerySet | None = None) -> int
     return count
 
 
+def invoice_attempt_now(*, invoice: Invoice, now: datetime) -> bool:
+    """The first automatic attempt of an invoice just finalized with ``auto_advance`` (a subscription's renewal
+    charges it at once rather than waiting for beat's next run): the same keyed attempt beat would make, so a
+    failure starts the merchant's retry schedule and a repeated or overlapping run charges once."""
+    return _automatic_attempt(invoice.pk, now)
+
+
 def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> int:
     """Dunning's run (beat every minute, and each step of a test clock): retry the invoices whose scheduled
     retry has come, then end dunning for those that waited (for a new card, for 3-D Secure) until the

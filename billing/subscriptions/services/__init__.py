@@ -24,6 +24,7 @@ from .common import INCOMPLETE_EXPIRES_AFTER, TRANSITIONS, upcoming_before
 from .create import subscription_create
 from .renewal import (
     BATCH,
+    subscription_dunning_exhausted,
     subscription_invoice_changed,
     subscription_renew,
     subscriptions_advance,
@@ -39,6 +40,7 @@ __all__ = [
     "TRANSITIONS",
     "subscription_cancel",
     "subscription_create",
+    "subscription_dunning_exhausted",
     "subscription_invoice_changed",
     "subscription_item_create",
     "subscription_item_delete",

@@ -348,6 +348,9 @@ def subscription_create(
             raise
         if isinstance(exc, InvalidRequest) and exc.code != "invoice_no_payment_method":
             raise
+        # As at Stripe, an incomplete subscription's first invoice is not retried by itself: the customer pays it
+        # (hosted page, a new card) within 23 hours, or it is voided. Beat would otherwise try the card again now.
+        invoices.invoice_update(invoice=invoice, now=now, auto_advance=False)
     except KassaError:  # another run (beat's) is charging it: its answer decides the status
         pass
     return Subscription.objects.get(pk=subscription.pk)

@@ -5,9 +5,10 @@ One renewal is one short transaction on one subscription, under its row lock tak
 (two workers, two beat processes or a retried task each take the subscriptions the others do not hold):
 the period's invoice and its lines are made and finalized, the items move to the new period and
 ``next_renewal_at`` with them, all committed together; then, outside the transaction, the invoice is
-charged through invoicing's ``invoice_pay`` (two-phase, keyed by the invoice's own PaymentIntent). A
-worker killed between the commit and the charge leaves an open invoice due an attempt, which invoicing's
-beat (``invoices_advance``) charges. A database constraint makes a second invoice for one period
+charged through invoicing's first automatic attempt (``invoice_attempt_now``: two-phase, keyed by the invoice
+and the attempt's number, so a decline starts dunning's retry schedule). A worker killed between the commit
+and the charge leaves an open invoice due an attempt, which invoicing's beat (``invoices_advance``) makes
+under the same key. A database constraint makes a second invoice for one period
 impossible (an IntegrityError: someone else made it), so every period is invoiced once and charged at most
 once, whatever crashes or duplicates.
 
@@ -36,7 +37,7 @@ from webhooks.services.outbox import event_emit, render
 
 from ...invoices import hooks
 from ...invoices import services as invoices
-from ...invoices.models import Invoice
+from ...invoices.models import DunningSettings, Invoice
 from ..models import Subscription
 from .common import (
     ENDED,
@@ -235,7 +236,8 @@ def invoice_collect(action: str, invoice: Invoice, *, now: datetime) -> None:
     subscription), never the renewal's."""
     try:
         if action == "charge":
-            invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
+            # Dunning's first automatic attempt: a decline starts the merchant's retry schedule (and its emails).
+            invoices.invoice_attempt_now(invoice=invoice, now=now)
         elif action == "void":
             invoices.invoice_void(invoice=invoice, now=now)
     except KassaError as exc:
@@ -378,3 +380,24 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     subscription.next_renewal_at = next_work_at(subscription, period[1] if period else None)
     subscription.save()
     emit_updated(subscription, before)
+
+
+def subscription_dunning_exhausted(*, invoice: Invoice, now: datetime) -> None:
+    """Dunning's last retry of a subscription's latest invoice failed (invoicing's ``on_dunning_exhausted``): what
+    the merchant chose in Settings → Failed payments — cancel the subscription (``cancellation_details.reason``
+    ``payment_failed``), mark it ``unpaid`` (renewals still make invoices, none is attempted), or leave it
+    ``past_due``. An older invoice's dunning changes nothing (only the latest invoice decides)."""
+    if invoice.subscription_id is None:
+        return
+    subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
+    if subscription.latest_invoice_id != invoice.pk or subscription.status not in (S.PAST_DUE, S.ACTIVE):
+        return  # ended, paused, unpaid already, or not the latest invoice
+    action = invoices.dunning_settings_for(merchant=invoice.merchant, livemode=invoice.livemode).subscription_action
+    before = render(subscription)
+    if action == DunningSettings.SubscriptionAction.CANCEL:
+        subscription.cancellation_reason = Subscription.CancellationReason.PAYMENT_FAILED
+        subscription_end(subscription, now=now, ended_at=now, before=before)
+    elif action == DunningSettings.SubscriptionAction.UNPAID and subscription.status != S.UNPAID:
+        status_move(subscription, S.UNPAID)
+        subscription.save()
+        emit_updated(subscription, before)

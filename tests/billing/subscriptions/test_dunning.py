@@ -1,0 +1,103 @@
+"""A renewal declined: the subscription is past_due, dunning retries on the merchant's schedule (test clock time)
+and emails the payer a link to the portal; a new card there pays at once and the subscription is active again;
+without one, the merchant's final action (Settings → Failed payments) ends it."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from billing.hosted import framing
+from billing.invoices import services as invoices
+from billing.models import PortalSession
+from tests.billing.subscriptions.test_clocks import _advance, _clock_customer, ts
+from tests.conftest import processor_payment_intents
+
+DAY = 86400
+START = ts(2027, 3, 1, 9)
+RENEWAL = ts(2027, 4, 1, 9)
+
+
+def _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox):
+    """A subscription paid with 4242…, whose customer's default card is then one that declines (…0341)."""
+    clock, customer = _clock_customer(api, card_token, START)
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    assert sub.status == "active"
+    declining = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token("4000000000000341")}, "customer": customer.id}
+    )
+    api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": declining.id}})
+    _advance(api, clock, RENEWAL, emails_on_commit)
+    sub = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    assert sub.status == "past_due"
+    renewal = sub.latest_invoice
+    assert (renewal.status, renewal.billing_reason, renewal.attempt_count) == ("open", "subscription_cycle", 1)
+    assert renewal.next_payment_attempt == RENEWAL + DAY  # the default schedule: 1, 3, 5, 7 days
+    return clock, customer, sub, renewal
+
+
+def _dunning_emails(mailoutbox) -> list:
+    return [m for m in mailoutbox if m.to == ["john@example.com"] and "failed" in m.subject]
+
+
+def test_a_declined_renewal_is_retried_on_schedule_and_a_new_card_in_the_portal_pays_it(
+    api, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox
+):
+    clock, _customer, sub, renewal = _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox)
+    assert len(_dunning_emails(mailoutbox)) == 1
+    # The first retry, a day later on the clock: declined again, one more charge and one more email.
+    _advance(api, clock, RENEWAL + DAY, emails_on_commit)
+    retried = api.v1.invoices.retrieve(renewal.id)
+    assert (retried.attempt_count, retried.next_payment_attempt) == (2, RENEWAL + 3 * DAY)
+    emails = _dunning_emails(mailoutbox)
+    assert len(emails) == 2
+    assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+    charges = len(processor_payment_intents(stripe_backend))
+
+    # The email's link opens the customer portal, where the payer gives 4242…: the invoice is paid at once.
+    (link,) = re.findall(r"https?://\S+/portal/link/\S+", emails[-1].body)
+    payer = Client()
+    opened = payer.get("/" + link.split("://", 1)[1].split("/", 1)[1])
+    assert opened.status_code == 302
+    session = PortalSession.objects.latest("pk")
+    assert payer.get(opened["Location"]).status_code == 200
+    with emails_on_commit():
+        answer = payer.post(
+            f"/portal/{session.token}/card",
+            {"token": card_token("4242424242424242")},
+            content_type="application/json",
+            headers={framing.PAGE_TOKEN_HEADER: framing.page_token(session)},
+        )
+    assert answer.status_code == 200, answer.content
+    paid = api.v1.invoices.retrieve(renewal.id)
+    assert (paid.status, paid.amount_paid) == ("paid", 5000)
+    assert api.v1.subscriptions.retrieve(sub.id).status == "active"
+    assert len(processor_payment_intents(stripe_backend)) == charges + 1
+    # Nothing is retried any more: the clock's next retry day charges nothing.
+    _advance(api, clock, RENEWAL + 3 * DAY, emails_on_commit)
+    assert len(processor_payment_intents(stripe_backend)) == charges + 1
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "reason"),
+    [("cancel", "canceled", "payment_failed"), ("unpaid", "unpaid", None), ("past_due", "past_due", None)],
+)
+def test_without_a_new_card_the_merchants_final_action_comes_after_the_last_retry(
+    api, paying_shop, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox, action, status, reason
+):
+    invoices.dunning_settings_update(merchant=paying_shop.merchant, livemode=False, subscription_action=action)
+    clock, _customer, sub, renewal = _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox)
+    for day in (1, 3, 5):
+        _advance(api, clock, RENEWAL + day * DAY, emails_on_commit)
+        assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+    _advance(api, clock, RENEWAL + 7 * DAY, emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert ended.status == status
+    assert ended.cancellation_details.reason == reason
+    last = api.v1.invoices.retrieve(renewal.id)
+    assert (last.status, last.attempt_count, last.next_payment_attempt) == ("open", 5, None)
+    assert len(_dunning_emails(mailoutbox)) == 5
+    # Five tries of the renewal (and the first invoice's charge): never more, whatever the clock does next.
+    assert len(processor_payment_intents(stripe_backend)) == 6
+    _advance(api, clock, RENEWAL + 20 * DAY, emails_on_commit)
+    assert len(processor_payment_intents(stripe_backend)) == 6
