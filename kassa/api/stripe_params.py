@@ -43,6 +43,7 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "invoices_void": "InvoiceVoidInvoiceParams",
     "invoices_mark_uncollectible": "InvoiceMarkUncollectibleParams",
     "invoices_line_items": "InvoiceLineItemListParams",
+    "invoices_create_preview": "InvoiceCreatePreviewParams",
     "test_helpers_test_clocks_list": "test_helpers.TestClockListParams",
     "test_helpers_test_clocks_create": "test_helpers.TestClockCreateParams",
     "test_helpers_test_clocks_retrieve": "test_helpers.TestClockRetrieveParams",
