@@ -20,7 +20,7 @@ from kassa.errors import InvalidRequest
 from ...catalogue.api.views import CatalogueView
 from ...catalogue.models import Price
 from ...invoices.api.docs import INVOICE
-from ...invoices.api.serializers import LINES_SHOWN, InvoiceLineItemOut, InvoiceOut, TaxRateOut
+from ...invoices.api.serializers import LINES_SHOWN, InvoiceLineItemOut, InvoiceOut, InvoicePaymentOut, TaxRateOut
 from .. import preview
 from ..models import Subscription
 
@@ -138,8 +138,9 @@ class InvoicePreviewOut(InvoiceOut):
             "InvoicePreviewPayments",
             {
                 "object": serializers.CharField(),
-                "data": serializers.ListField(),
+                "data": InvoicePaymentOut(many=True),
                 "has_more": serializers.BooleanField(),
+                "url": serializers.CharField(),
             },
         )
     )
