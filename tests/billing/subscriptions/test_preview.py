@@ -4,6 +4,8 @@ import pytest
 import stripe
 from django.apps import apps
 
+from tests import factories
+
 
 @pytest.fixture
 def api(kassa, paying_shop):
@@ -42,3 +44,24 @@ def test_nothing_to_preview_says_so(api):
     with pytest.raises(stripe.InvalidRequestError) as refused:
         api.v1.invoices.create_preview(params={})
     assert refused.value.param == "customer"
+
+
+def test_a_restricted_key_needs_invoices_write_and_subscriptions_read(kassa, paying_shop, api):
+    customer = api.v1.customers.create(params={"email": "payer@example.com"})
+    api.v1.invoice_items.create(params={"customer": customer.id, "amount": 1500, "currency": "eur"})
+    for granted, needed in (
+        ({"invoices": "read", "subscriptions": "read"}, "invoices:write"),
+        ({"invoices": "write"}, "subscriptions:read"),
+        ({"invoices": "write", "subscriptions": "read"}, None),
+    ):
+        restricted = kassa(factories.restricted_key(paying_shop.merchant, granted))
+        if needed is None:
+            assert restricted.v1.invoices.create_preview(params={"customer": customer.id}).total == 1500
+            continue
+        with pytest.raises(stripe.PermissionError) as refused:
+            restricted.v1.invoices.create_preview(params={"customer": customer.id})
+        assert needed in refused.value.user_message
+    live = kassa(factories.live_secret_key(paying_shop.merchant))
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        live.v1.invoices.create_preview(params={"customer": customer.id})
+    assert (refused.value.code, refused.value.param) == ("resource_missing", "customer")
