@@ -347,12 +347,13 @@ class InvoiceItem(MerchantScoped):
     period_end = models.DateTimeField(verbose_name=_("period end"))
     discountable = models.BooleanField(default=True, verbose_name=_("discountable"))
     proration = models.BooleanField(default=False, editable=False, verbose_name=_("proration"))
-    # The subscription item this line bills (parent.subscription_item_details): a name, as above.
+    # The subscription item this line bills (parent.subscription_item_details): a name, as above. An item
+    # removed from its subscription leaves its past lines (they still name the subscription through the invoice).
     subscription_item = models.ForeignKey(
         "billing.SubscriptionItem",
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
         verbose_name=_("subscription item"),

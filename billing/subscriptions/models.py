@@ -121,6 +121,10 @@ class Subscription(MerchantScoped):
                 condition=models.Q(next_renewal_at__isnull=False),
                 name="subscription_due",
             ),
+            # Beat's tick and the notices: what is due (or soon), across merchants.
+            models.Index(
+                fields=["next_renewal_at"], condition=models.Q(next_renewal_at__isnull=False), name="subscription_next"
+            ),
         ]
 
     def __str__(self) -> str:
