@@ -31,10 +31,10 @@ from ..invoices.services.totals import item_taxes, totals_values
 from . import periods
 from .models import Subscription
 from .prorations import Key, charge_of, invoice_language, prorates_at, proration_item_build, prorations_between
+from .services.common import ENDED, customer_now
 
 PREFIX = "upcoming_in"
 BEHAVIORS = ("create_prorations", "always_invoice", "none")
-ENDED = (Subscription.Status.CANCELED, Subscription.Status.INCOMPLETE_EXPIRED)
 
 
 @dataclass
@@ -50,11 +50,6 @@ class ItemChange:
 
 def _none(message: str) -> InvalidRequest:
     return InvalidRequest(message, code="invoice_upcoming_none")
-
-
-def customer_time(customer: Customer, now: datetime) -> datetime:
-    """A test clock's customer lives on the clock's time; everyone else on ``now``."""
-    return customer.test_clock.frozen_time if customer.test_clock_id is not None else now
 
 
 def _items_after(subscription: Subscription, items, changes: list[ItemChange]) -> dict[Key, object]:
@@ -173,7 +168,7 @@ def invoice_preview(
         )
     if proration_behavior not in BEHAVIORS:
         raise InvalidRequest(f"proration_behavior must be one of {', '.join(BEHAVIORS)}.", param="proration_behavior")
-    at = customer_time(customer, now)
+    at = customer_now(customer, now)
     settings = InvoiceSettings.objects.filter(merchant=merchant).first()
     pending = list(
         InvoiceItem.objects.filter(customer=customer, invoice__isnull=True)

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from kassa.errors import KassaError
+from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit
 
@@ -122,11 +122,12 @@ def proration_item_build(
 
 @transaction.atomic
 def subscription_prorations_create(
-    *, subscription: Subscription, before: dict[Key, Charge], at: datetime, now: datetime
+    *, subscription: Subscription, before: dict[Key, Charge], at: datetime, now: datetime, ending: bool = False
 ) -> list[InvoiceItem]:
     """Pending proration items for the change from ``before`` (``items_snapshot`` taken before it) to the
-    subscription's items as they are now, at ``at`` (the change's time, or ``proration_date``), in the items'
-    current period. ``invoiceitem.created`` for each, as at Stripe. Nothing in a trial."""
+    subscription's items as they are now (``ending``: to none, a cancellation with ``prorate``), at ``at`` (the
+    change's time, or ``proration_date``), in the items' current period. ``invoiceitem.created`` for each, as
+    at Stripe. Nothing in a trial."""
     items = {item.pk: item for item in subscription.items.select_related("price__product").order_by("pk")}
     if not items and not before:
         return []
@@ -136,12 +137,18 @@ def subscription_prorations_create(
     if period_item is None:
         # Every item removed: the period is the one they had (kept on the subscription's last invoice's lines).
         return []
-    after = {pk: charge_of(item.price, item.quantity) for pk, item in items.items()}
+    start, end = period_item.current_period_start, period_item.current_period_end
+    if not start <= at < end:
+        raise InvalidRequest(
+            f"proration_date must fall within the current period ({int(start.timestamp())} to {int(end.timestamp())}).",
+            param="proration_date",
+        )
+    after = {} if ending else {pk: charge_of(item.price, item.quantity) for pk, item in items.items()}
     lines = prorations_between(
         before=before,
         after=after,
-        period_start=period_item.current_period_start,
-        period_end=period_item.current_period_end,
+        period_start=start,
+        period_end=end,
         at=at,
         language=invoice_language(subscription.customer),
     )

@@ -197,6 +197,10 @@ def period_invoice_create(
         currency=subscription.currency,
         description=subscription.description,
         billing_reason=billing_reason,
+        # A renewal takes the customer's pending invoice items (the prorations of a change), as at Stripe.
+        pending_invoice_items_behavior="include"
+        if billing_reason == Invoice.BillingReason.SUBSCRIPTION_CYCLE
+        else "exclude",
         subscription=subscription,
         subscription_period_start=start,
     )
