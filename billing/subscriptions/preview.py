@@ -30,7 +30,15 @@ from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
 from ..invoices.services.totals import item_taxes, totals_values
 from . import periods
 from .models import Subscription
-from .prorations import Key, charge_of, invoice_language, prorates_at, proration_item_build, prorations_between
+from .prorations import (
+    Key,
+    charge_of,
+    credit_carry_build,
+    invoice_language,
+    prorates_at,
+    proration_item_build,
+    prorations_between,
+)
 from .services.common import ENDED, customer_now
 
 PREFIX = "upcoming_in"
@@ -277,4 +285,16 @@ def _subscription_lines(
     invoice.subscription_period_start = start
     for key, (price, quantity, item) in after.items():
         lines.append(_renewal_line(subscription, key, price, quantity, item, start, end, start))
+    subtotal = sum(line.amount for line in lines)
+    if subtotal < 0:  # the renewal carries a larger credit forward (prorations.credit_carry_forward)
+        carried, _ = credit_carry_build(
+            customer=subscription.customer,
+            merchant_id=subscription.merchant_id,
+            livemode=subscription.livemode,
+            currency=subscription.currency,
+            credit=-subtotal,
+            now=start,
+        )
+        carried.preview_tax_rates = []
+        lines.append(carried)
     return lines

@@ -24,6 +24,8 @@ below zero whose credit would be lost.
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
 
 from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id
@@ -32,6 +34,7 @@ from webhooks.services.outbox import event_emit
 from ..catalogue.models import Price
 from ..invoices import services as invoices
 from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
+from ..invoices.services.common import totals_refresh
 from .models import Subscription, SubscriptionItem
 from .proration import Charge, ProrationLine, price_prorates, proration_lines
 
@@ -216,3 +219,64 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
             # with payment_behavior=allow_incomplete.
             invoice.refresh_from_db()
     return invoice
+
+
+def credit_carry_build(*, customer, merchant_id: int, livemode: bool, currency: str, credit: int, now: datetime):
+    """The two items that carry ``credit`` (> 0) forward, unsaved: the line bringing an invoice to zero and
+    the pending credit the next invoice takes (the preview shows the first as it would be)."""
+    language = invoice_language(customer)
+    with translation.override(language):
+        carried = gettext("Credit carried to your next invoice")
+        pending = gettext("Credit from your previous invoice")
+    fields = {
+        "merchant_id": merchant_id,
+        "livemode": livemode,
+        "created": now,
+        "customer": customer,
+        "currency": currency,
+        "quantity": 1,
+        "period_start": now,
+        "period_end": now,
+        "discountable": False,
+    }
+    line = InvoiceItem(
+        public_id=public_id(InvoiceItem.PREFIX),
+        line_id=public_id(InvoiceItem.LINE_PREFIX),
+        amount=credit,
+        description=carried,
+        **fields,
+    )
+    item = InvoiceItem(
+        public_id=public_id(InvoiceItem.PREFIX),
+        line_id=public_id(InvoiceItem.LINE_PREFIX),
+        amount=-credit,
+        description=pending,
+        **fields,
+    )
+    return line, item
+
+
+def credit_carry_forward(*, invoice: Invoice, now: datetime) -> InvoiceItem | None:
+    """A renewal whose credits (a downgrade's unused time) outweigh its charges: Kassa keeps no customer
+    balance to hold the difference, so the draft gets a line bringing it to zero ("Credit carried to your next
+    invoice") and the customer a pending item of the same credit, which their next invoice takes. Every
+    proration line stays as computed (the table's amounts); nothing is lost, nothing refunded. None when the
+    draft is not below zero. (With tax rates the lines' taxes are rounded each, so the total may end a unit
+    away from zero.)"""
+    totals_refresh(invoice)  # the lines were added through other copies of the row: its totals from them
+    if invoice.subtotal >= 0:
+        return None
+    line, item = credit_carry_build(
+        customer=invoice.customer,
+        merchant_id=invoice.merchant_id,
+        livemode=invoice.livemode,
+        currency=invoice.currency,
+        credit=-invoice.subtotal,
+        now=now,
+    )
+    line.invoice = invoice
+    line.save()
+    totals_refresh(invoice)
+    item.save()
+    event_emit(type="invoiceitem.created", obj=item)
+    return item
