@@ -8,7 +8,7 @@ the clock is ``ready`` at its target. A step repeated (a worker killed and the t
 nothing twice: the registered services re-check every status under their row locks, as beat's runs do.
 
 Parts above the catalogue register their services in billing/apps.py (invoicing's ``invoices_advance``
-and ``invoices_mark_overdue`` today; subscriptions' renewals later): clocks import none of them.
+and ``invoices_mark_overdue``, subscriptions' ``subscriptions_advance``): clocks import none of them.
 
 Deleting a clock: Stripe deletes the clock and every object on it. Kassa keeps money records
 (invoices, payments) for good, so a clock that still has customers is refused (delete the customers

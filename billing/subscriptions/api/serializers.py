@@ -14,7 +14,7 @@ from kassa.api import fields as f
 from kassa.api.fields import ID
 from kassa.api.views import CreatedListParams, CreatedOrTimestamp, ListParams, reference, reference_field, represent
 
-from ...catalogue.api.serializers import CustomerOut, PriceOut
+from ...catalogue.api.serializers import CustomerOut, PriceOut, RecurringParams
 from ...invoices.api.serializers import InvoiceOut, TaxRateOut
 from ...invoices.models import Invoice
 from ...payments.api.serializers import PaymentMethodOut
@@ -46,11 +46,6 @@ class TimestampOrNow(serializers.Field):
         if not 0 <= value <= 253402214400:
             raise ValidationError("Invalid timestamp.")
         return moment(value)
-
-
-class RecurringParams(f.StrictSerializer):
-    interval = f.Choice(choices=["day", "week", "month", "year"], help_text="The billing interval.")
-    interval_count = f.Integer(required=False, min_value=1, max_value=365, help_text="Intervals between billings.")
 
 
 class ItemPriceDataParams(f.StrictSerializer):
@@ -88,9 +83,12 @@ class CancellationDetailsParams(f.StrictSerializer):
     feedback = f.OptionalString(max_length=32, help_text="Stripe's feedback codes, e.g. `too_expensive`.")
 
 
+PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
 PRORATION_HELP = (
-    "`none` (changes take effect on the next renewal's invoice); `create_prorations` and `always_invoice` "
-    "are refused until Kassa prorates subscription changes."
+    "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
+    "remaining time of the current period, to the second, as pending invoice items the next invoice takes; "
+    "`always_invoice`: the same, invoiced and charged now (a net credit waits for the next invoice); `none`: "
+    "nothing is prorated, the change takes effect on the next renewal's invoice."
 )
 
 
@@ -109,12 +107,17 @@ class SubscriptionUpdateParams(f.StrictSerializer):
         required=False, allow_null=True, help_text='Pause collecting payments; `""` resumes.'
     )
     payment_behavior = f.Choice(
-        choices=["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"],
+        choices=PAYMENT_BEHAVIORS,
         required=False,
-        help_text="Accepted; an update charges nothing in Kassa without prorations.",
+        help_text="Accepted; with `always_invoice` a declined charge leaves the change made and the invoice open.",
     )
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
+    )
+    proration_date = f.Timestamp(
+        required=False,
+        help_text="When the change counts from for its prorations (Unix seconds, in the current period; default "
+        "now): pass the one given to invoices.create_preview to be billed exactly what was previewed.",
     )
     trial_end = TimestampOrNow(required=False, help_text="Move the trial's end, or `now` to end it and bill now.")
 
@@ -143,7 +146,7 @@ class SubscriptionCreateParams(f.StrictSerializer):
     description = f.OptionalString(max_length=500)
     metadata = f.Metadata()
     payment_behavior = f.Choice(
-        choices=["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"],
+        choices=PAYMENT_BEHAVIORS,
         required=False,
         help_text="`allow_incomplete` (the default): charge, and answer `incomplete` if it fails; "
         "`default_incomplete`: do not charge; `error_if_incomplete`: a failed charge ends it with the card's error.",
@@ -173,7 +176,12 @@ class SubscriptionListParams(CreatedListParams):
 class SubscriptionCancelParams(f.StrictSerializer):
     cancellation_details = CancellationDetailsParams(required=False)
     invoice_now = f.Boolean(required=False, default=False, help_text="Bill what is pending now (nothing in Kassa).")
-    prorate = f.Boolean(required=False, default=False, help_text="Refused until Kassa prorates.")
+    prorate = f.Boolean(
+        required=False,
+        default=False,
+        help_text="true: the unused time of the current period is credited, as a pending item that lowers the "
+        "customer's next invoice (Kassa keeps no balance to refund it into).",
+    )
 
 
 class AnchorTypeParams(f.StrictSerializer):
@@ -188,7 +196,7 @@ class SubscriptionResumeParams(f.StrictSerializer):
     )
     proration_behavior = f.Choice(choices=["create_prorations", "always_invoice", "none"], required=False)
     proration_date = f.Timestamp(required=False)
-    payment_behavior = f.Choice(choices=["allow_incomplete", "pending_if_incomplete"], required=False)
+    payment_behavior = f.Choice(choices=PAYMENT_BEHAVIORS, required=False, help_text="Accepted and ignored.")
 
 
 class SubscriptionPauseParams(f.StrictSerializer):
@@ -211,13 +219,6 @@ class SubscriptionItemUpdateParams(ItemParams):
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
     )
-
-
-class SubscriptionItemDeleteParams(f.StrictSerializer):
-    proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
-    )
-    clear_usage = f.Boolean(required=False)
 
 
 # --- output -------------------------------------------------------------------------------------------

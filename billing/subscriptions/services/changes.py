@@ -41,7 +41,7 @@ from .common import (
     status_move,
 )
 from .create import PRORATION_BEHAVIORS, _price_of, payment_method_check
-from .renewal import subscription_end, subscription_renew
+from .renewal import invoice_collect, period_advance, subscription_end, subscription_renew
 
 FEEDBACK = (
     "customer_service",
@@ -404,19 +404,56 @@ def subscription_resume(
             )
         before = render(subscription)
         status_move(subscription, S.ACTIVE)
-        price = subscription.items.order_by("pk").first().price
+        after = None
         if billing_cycle_anchor == "now":
+            # A new period from now, invoiced (and charged once committed) as a renewal's is.
             subscription.billing_cycle_anchor = now
             subscription.billing_cycle_anchor_day_of_month = None
-            items_period_set(subscription, current_period(subscription)[0], now)
-            subscription.next_renewal_at = now
+            after = period_advance(subscription, now, now, before)
         else:
+            price = subscription.items.order_by("pk").first().price
             start, end = period_after(subscription, price, now)
             items_period_set(subscription, start, end)
             subscription.next_renewal_at = next_work_at(subscription, end)
-        subscription.save()
-        emit_updated(subscription, before)
+            subscription.save()
+            emit_updated(subscription, before)
         event_emit(type="customer.subscription.resumed", obj=subscription)
-    if billing_cycle_anchor == "now":
-        subscription_renew(subscription_pk=subscription.pk, now=now)
+    if after is not None:
+        invoice_collect(*after, now=now)
     return Subscription.objects.get(pk=subscription.pk)
+
+
+# --- subscription items (/v1/subscription_items): the same rules, one item at a time ---------------------
+
+
+def subscription_item_create(
+    *, subscription: Subscription, now: datetime, proration_behavior: str = "create_prorations", **entry
+) -> SubscriptionItem:
+    """A new item on ``subscription`` (``price`` or ``price_data``, ``quantity``, ``metadata``, ``tax_rates``)."""
+    known = set(subscription.items.values_list("pk", flat=True))
+    subscription_update(subscription=subscription, now=now, items=[entry], proration_behavior=proration_behavior)
+    return subscription.items.exclude(pk__in=known).get()
+
+
+def subscription_item_update(
+    *, item: SubscriptionItem, now: datetime, proration_behavior: str = "create_prorations", **entry
+) -> SubscriptionItem:
+    subscription_update(
+        subscription=item.subscription,
+        now=now,
+        items=[{"id": item.public_id, **entry}],
+        proration_behavior=proration_behavior,
+    )
+    return SubscriptionItem.objects.get(pk=item.pk)
+
+
+def subscription_item_delete(
+    *, item: SubscriptionItem, now: datetime, proration_behavior: str = "create_prorations"
+) -> str:
+    subscription_update(
+        subscription=item.subscription,
+        now=now,
+        items=[{"id": item.public_id, "deleted": True}],
+        proration_behavior=proration_behavior,
+    )
+    return item.public_id

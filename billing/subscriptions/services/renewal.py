@@ -146,7 +146,7 @@ def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
             return False
         after = _renew_locked(subscription, now)
     if after is not None:
-        _collect(*after, now=now)
+        invoice_collect(*after, now=now)
     return True
 
 
@@ -182,10 +182,10 @@ def _renew_locked(subscription: Subscription, now: datetime):
         subscription.save()
         emit_updated(subscription, before)
         return None
-    return _next_period(subscription, end, now, before)
+    return period_advance(subscription, end, now, before)
 
 
-def _next_period(subscription: Subscription, end: datetime, now: datetime, before: dict):
+def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict):
     price = subscription.items.order_by("pk").first().price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
@@ -230,7 +230,7 @@ def _next_period(subscription: Subscription, end: datetime, now: datetime, befor
     return None
 
 
-def _collect(action: str, invoice: Invoice, *, now: datetime) -> None:
+def invoice_collect(action: str, invoice: Invoice, *, now: datetime) -> None:
     """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
     subscription), never the renewal's."""
     try:
