@@ -219,6 +219,7 @@ def invoice_preview(
         )
         defaults = list(subscription.default_tax_rates.all())
     for line in lines:
+        line.preview_invoice = invoice  # what the line's parent and subscription are read from
         line.taxes = item_taxes(line, sorted(line.preview_tax_rates, key=lambda rate: rate.pk) or defaults)
     values = totals_values([(line.amount, line.taxes) for line in lines])
     for name, value in values.items():
