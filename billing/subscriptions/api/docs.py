@@ -17,13 +17,7 @@ PERIOD_END = CREATED + 31 * 86400  # 30 November 2025 to 31 December 2025
 
 RECURRING_PRICE = {
     **PRICE,
-    "recurring": {
-        "interval": "month",
-        "interval_count": 1,
-        "meter": None,
-        "trial_period_days": None,
-        "usage_type": "licensed",
-    },
+    "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
     "type": "recurring",
 }
 
@@ -208,6 +202,7 @@ SUBSCRIPTIONS_PAUSE = Doc(
     summary="Pause a subscription",
     description="An active (or trialing) subscription becomes `paused`: no renewals, no invoices, until it is "
     "resumed. Nothing is credited for the unused time.",
+    requests=(("Pause it", {}),),
     response={**SUBSCRIPTION, "status": "paused"},
     path_id=SUBSCRIPTION_ID,
 )
@@ -217,6 +212,7 @@ SUBSCRIPTIONS_RESUME = Doc(
     description="A paused subscription becomes `active` again. With `billing_cycle_anchor=now` (the default) a "
     "new period starts now and is invoiced and charged at once; with `unchanged` the period the anchor gives "
     "goes on, unbilled until its renewal.",
+    requests=(("A new period from now", {"billing_cycle_anchor": "now"}),),
     response=SUBSCRIPTION,
     path_id=SUBSCRIPTION_ID,
 )

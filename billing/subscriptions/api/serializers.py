@@ -95,7 +95,7 @@ PRORATION_HELP = (
 class SubscriptionUpdateParams(f.StrictSerializer):
     cancel_at = f.Timestamp(required=False, allow_null=True, help_text="Cancel at this time (Unix seconds).")
     cancel_at_period_end = f.Boolean(required=False, help_text="true: cancel when the current period ends.")
-    cancellation_details = CancellationDetailsParams(required=False)
+    cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
     default_payment_method = f.OptionalString(
         max_length=255, help_text="A saved card of the customer (`pm_…`) that pays the subscription's invoices."
     )
@@ -136,14 +136,16 @@ class SubscriptionCreateParams(f.StrictSerializer):
         required=False,
         help_text="When periods start from (Unix seconds, in the future): the first period is a stub up to it.",
     )
-    billing_cycle_anchor_config = AnchorConfigParams(required=False)
+    billing_cycle_anchor_config = AnchorConfigParams(
+        required=False, help_text="`day_of_month`: the day periods start on each month, clamped to the month's end."
+    )
     cancel_at = f.Timestamp(required=False, help_text="Cancel at this time (Unix seconds).")
-    cancel_at_period_end = f.Boolean(required=False, default=False)
+    cancel_at_period_end = f.Boolean(required=False, default=False, help_text="true: end when the first period ends.")
     collection_method = f.Choice(choices=Invoice.CollectionMethod.choices, required=False)
     days_until_due = f.Integer(required=False, min_value=0, max_value=365, help_text="send_invoice only.")
     default_payment_method = f.OptionalString(max_length=255, help_text="A saved card of the customer (`pm_…`).")
     default_tax_rates = _tax_rate_ids("Tax rates for every line without its own (`txr_…`).")
-    description = f.OptionalString(max_length=500)
+    description = f.OptionalString(max_length=500, help_text="A note for you, also on the invoices.")
     metadata = f.Metadata()
     payment_behavior = f.Choice(
         choices=PAYMENT_BEHAVIORS,
@@ -174,7 +176,7 @@ class SubscriptionListParams(CreatedListParams):
 
 
 class SubscriptionCancelParams(f.StrictSerializer):
-    cancellation_details = CancellationDetailsParams(required=False)
+    cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
     invoice_now = f.Boolean(required=False, default=False, help_text="Bill what is pending now (nothing in Kassa).")
     prorate = f.Boolean(
         required=False,
@@ -194,14 +196,20 @@ class SubscriptionResumeParams(f.StrictSerializer):
         required=False,
         help_text="`now` (the default): a new period starts and is billed now; `unchanged`: the anchor stays.",
     )
-    proration_behavior = f.Choice(choices=["create_prorations", "always_invoice", "none"], required=False)
+    proration_behavior = f.Choice(
+        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
+    )
     proration_date = f.Timestamp(required=False)
     payment_behavior = f.Choice(choices=PAYMENT_BEHAVIORS, required=False, help_text="Accepted and ignored.")
 
 
 class SubscriptionPauseParams(f.StrictSerializer):
-    type = f.Choice(choices=["subscription"], required=False)
-    invoicing_behavior = f.Choice(choices=["invoice", "pending_invoice_item"], required=False)
+    type = f.Choice(choices=["subscription"], required=False, help_text="Always `subscription`: the whole of it.")
+    invoicing_behavior = f.Choice(
+        choices=["invoice", "pending_invoice_item"],
+        required=False,
+        help_text="Accepted; nothing is billed or credited when a subscription is paused in Kassa.",
+    )
 
 
 class SubscriptionItemListParams(ListParams):
@@ -231,7 +239,7 @@ def _ts(value):
 class SubscriptionItemOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("subscription_item")
-    billed_until = serializers.SerializerMethodField()
+    billed_until = serializers.SerializerMethodField(help_text="Billed up to here: the current period's end.")
     billing_thresholds = f.Fixed(None, "object")
     created = f.UnixTime()
     current_period_end = f.UnixTime(help_text="The end of the item's current period (Unix seconds).")
@@ -239,10 +247,10 @@ class SubscriptionItemOut(serializers.Serializer):
     current_trial = f.Fixed(None, "object")
     discounts = f.Fixed([])
     metadata = serializers.DictField(child=serializers.CharField())
-    plan = serializers.SerializerMethodField()
+    plan = serializers.SerializerMethodField(help_text="The price in Stripe's older `plan` shape.")
     price = serializers.SerializerMethodField()
     quantity = serializers.IntegerField()
-    subscription = serializers.SerializerMethodField()
+    subscription = serializers.SerializerMethodField(help_text="The item's subscription (`sub_…`).")
     tax_rates = serializers.SerializerMethodField()
 
     def get_billed_until(self, item) -> int | None:
@@ -297,13 +305,17 @@ class SubscriptionOut(serializers.Serializer):
     application_fee_percent = f.Fixed(None, "number")
     automatic_tax = serializers.SerializerMethodField()
     billing_cycle_anchor = f.UnixTime(help_text="The instant periods are counted from (Unix seconds).")
-    billing_cycle_anchor_config = serializers.SerializerMethodField()
-    billing_mode = serializers.SerializerMethodField()
+    billing_cycle_anchor_config = serializers.SerializerMethodField(
+        help_text="`day_of_month` when the subscription was made with one; else null."
+    )
+    billing_mode = serializers.SerializerMethodField(help_text="Always `classic`.")
     billing_thresholds = f.Fixed(None, "object")
     cancel_at = f.UnixTime(allow_null=True, help_text="When it will be canceled, if set.")
     cancel_at_period_end = serializers.BooleanField(help_text="Whether it ends when the current period ends.")
     canceled_at = f.UnixTime(allow_null=True, help_text="When it was canceled (or asked to be).")
-    cancellation_details = serializers.SerializerMethodField()
+    cancellation_details = serializers.SerializerMethodField(
+        help_text="`comment` and `feedback` given when canceling; `reason` `cancellation_requested` once canceled."
+    )
     collection_method = serializers.CharField(help_text="`charge_automatically` or `send_invoice`.")
     created = f.UnixTime()
     currency = serializers.CharField()
@@ -313,32 +325,34 @@ class SubscriptionOut(serializers.Serializer):
     default_payment_method = serializers.SerializerMethodField()
     default_source = f.Fixed(None)
     default_tax_rates = serializers.SerializerMethodField()
-    description = serializers.CharField(allow_null=True)
+    description = serializers.CharField(allow_null=True, help_text="A note for you, also on the invoices.")
     discounts = f.Fixed([])
     ended_at = f.UnixTime(allow_null=True, help_text="When it ended.")
-    invoice_settings = serializers.SerializerMethodField()
-    items = serializers.SerializerMethodField()
+    invoice_settings = serializers.SerializerMethodField(help_text="Always the seller itself as `issuer`.")
+    items = serializers.SerializerMethodField(help_text="The subscription's items, with their current period.")
     latest_invoice = serializers.SerializerMethodField()
     livemode = serializers.BooleanField()
     metadata = serializers.DictField(child=serializers.CharField())
     next_pending_invoice_item_invoice = f.Fixed(None, "integer")
     on_behalf_of = f.Fixed(None)
-    pause_collection = serializers.SerializerMethodField()
+    pause_collection = serializers.SerializerMethodField(
+        help_text="While collection is paused: `behavior` and `resumes_at`; else null."
+    )
     payment_settings = serializers.SerializerMethodField()
     pending_invoice_item_interval = f.Fixed(None, "object")
     pending_setup_intent = f.Fixed(None)
     pending_update = f.Fixed(None, "object")
     schedule = f.Fixed(None)
-    start_date = f.UnixTime()
+    start_date = f.UnixTime(help_text="When the subscription started (Unix seconds).")
     status = serializers.CharField(
         help_text="`incomplete`, `incomplete_expired`, `trialing`, `active`, `past_due`, `unpaid`, `canceled` or "
         "`paused`: the latest invoice decides."
     )
-    test_clock = serializers.SerializerMethodField()
+    test_clock = serializers.SerializerMethodField(help_text="The customer's test clock (`clock_…`), if any.")
     transfer_data = f.Fixed(None, "object")
-    trial_end = f.UnixTime(allow_null=True)
-    trial_settings = serializers.SerializerMethodField()
-    trial_start = f.UnixTime(allow_null=True)
+    trial_end = f.UnixTime(allow_null=True, help_text="When the trial ends (Unix seconds); null without one.")
+    trial_settings = serializers.SerializerMethodField(help_text="Always `create_invoice` when a trial ends.")
+    trial_start = f.UnixTime(allow_null=True, help_text="When the trial started (Unix seconds).")
 
     @extend_schema_field(OBJECT)
     def get_automatic_tax(self, _):
