@@ -280,12 +280,15 @@ class World:
 
     def make_price(self):
         params = {"product": self["prod"], "currency": "usd", "unit_amount": 1999}
-        if self.operation_id.startswith("subscription"):
+        if self.operation_id.startswith("subscription") or self.operation_id == "invoices_create_preview":
             params["recurring"] = {"interval": "month"}  # a subscription takes recurring prices only
         return self.api.v1.prices.create(params=params).id
 
     def make_cus(self):
-        return self.api.v1.customers.create(params={"email": "docs@example.com"}).id
+        customer = self.api.v1.customers.create(params={"email": "docs@example.com"}).id
+        if self.operation_id == "invoices_create_preview":  # something to preview: a pending item
+            self.api.v1.invoice_items.create(params={"customer": customer, "amount": 2500, "currency": "eur"})
+        return customer
 
     def make_pm(self):
         card = {"token": self.card_token()}

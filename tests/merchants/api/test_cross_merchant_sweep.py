@@ -63,6 +63,9 @@ KINDS = {
     "/v1/events": "event",
     "/v1/tax_rates": "tax_rate",
     "/v1/invoiceitems": "invoice_item",
+    # No object of its own (nothing is written): swept as a create naming A's subscription. Before
+    # /v1/invoices, which RETRIEVE must keep for invoices.
+    "/v1/invoices/create_preview": "invoice",
     "/v1/invoices": "invoice",
     "/v1/test_helpers/test_clocks": "test_clock",
     "/v1/billing_portal/sessions": "billing_portal_session",
@@ -157,6 +160,14 @@ def _bodies(a: "World") -> dict[str, dict]:
         "invoices_pay": {"payment_method": a.ids["payment_method"]},
         "invoices_void": {},
         "invoices_mark_uncollectible": {},
+        # A's subscription, a change of its item, always_invoice: B finds nothing, and nothing of A's changes.
+        "invoices_create_preview": {
+            "subscription": a.ids["subscription"],
+            "subscription_details": {
+                "items": [{"id": a.ids["subscription_item"], "quantity": 2}],
+                "proration_behavior": "always_invoice",
+            },
+        },
         "test_helpers_test_clocks_create": {"frozen_time": CLOCK_TIME, "name": "Sweep"},
         "test_helpers_test_clocks_advance": {"frozen_time": CLOCK_TIME + 86400},
         "billing_portal_sessions_create": {"customer": a.ids["customer"], "return_url": RETURN_URL},
