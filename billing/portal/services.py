@@ -14,7 +14,8 @@ What shaped it:
   the portal too: a new card is saved by ``payments.payment_method_create_from_token`` and made the
   default by ``catalogue.customer_update(default_payment_method=…)``, exactly as
   ``POST /v1/customers/{id}`` with ``invoice_settings[default_payment_method]`` does; email and address
-  are validated and written by the same ``customer_update``.
+  are validated and written by the same ``customer_update``; a subscription is cancelled at period end,
+  kept, or switched to another price by the subscriptions core's ``subscription_update``.
 - Every write checks the session first (opened, not expired) and touches the session's customer
   only: nothing a payer sends names another object.
 """
