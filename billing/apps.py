@@ -28,6 +28,7 @@ class BillingConfig(AppConfig):
         from .portal import page_sections as portal_sections
         from .portal import sections as portal
         from .portal import services as portal_services
+        from .portal import subscription_section as portal_subscription_section
         from .portal.api import serializers as portal_serializers
         from .subscriptions import services as subscriptions
         from .subscriptions.api import serializers as subscriptions_serializers
@@ -104,7 +105,13 @@ class BillingConfig(AppConfig):
         )
 
         # The customer portal's page: its own sections; other parts (subscriptions) add theirs the same way.
-        for section in (portal_sections.PAYMENT_METHOD, portal_sections.DETAILS, portal_sections.INVOICES):
+        # Its Subscriptions section lives in the portal too (above subscriptions: it calls their services directly).
+        for section in (
+            portal_subscription_section.SUBSCRIPTIONS,
+            portal_sections.PAYMENT_METHOD,
+            portal_sections.DETAILS,
+            portal_sections.INVOICES,
+        ):
             portal.section_register(section)
 
         # A customer's new default card retries their past-due invoices at once (after the change commits).

@@ -274,8 +274,12 @@ def portal_link_open(request: HttpRequest, signed: str) -> HttpResponse:
     return _bind(request, redirect(url), session)
 
 
-def _error_text(error: KassaError, session: PortalSession) -> str:
-    """What the payer reads for a service's refusal: by its stable code and field, never its English words."""
+def _error_text(error: KassaError, session: PortalSession, ctx: PortalContext | None = None, found=None) -> str:
+    """What the payer reads for a service's refusal: by its stable code and field, never its English words
+    (the section's own words first, when it has some for this refusal)."""
+    own = found.refusal(ctx, error) if found is not None and found.refusal is not None else None
+    if own:
+        return own
     if error.code == "portal_feature_disabled":
         return text("feature_disabled", merchant=session.merchant.name)
     if error.code == "email_invalid":
@@ -309,7 +313,7 @@ def portal_action(request: HttpRequest, token: str, section_key: str, action: st
         logger.info("Portal session %s: %s/%s refused (%s)", session.public_id, section_key, action, exc.code)
         session = _find(token)
         ctx = PortalContext(request, session, language, ctx.pick, now)
-        return _render(ctx, errors={section_key: _error_text(exc, session)}, status=400)
+        return _render(ctx, errors={section_key: _error_text(exc, session, ctx, found)}, status=400)
     query = {"done": f"{section_key}.{action}"} | ({i18n.QUERY: ctx.pick} if ctx.pick else {})
     url = reverse("portal:page", args=[session.token]) + "?" + urlencode(query)
     return redirect(f"{url}#section-{section_key}")

@@ -28,6 +28,9 @@ class Section:
     actions: dict[str, Callable] = field(default_factory=dict)
     #: what the page says, in the section, after each action succeeded (by action)
     confirmations: dict[str, str] = field(default_factory=dict)
+    #: ``refusal(ctx, error) -> str | None``: the payer's words for an action's KassaError (by its code and
+    #: param, never its English message); None leaves it to the page's own words for the common refusals
+    refusal: Callable | None = None
 
 
 _SECTIONS: dict[str, Section] = {}

@@ -14,7 +14,8 @@ What shaped it:
   the portal too: a new card is saved by ``payments.payment_method_create_from_token`` and made the
   default by ``catalogue.customer_update(default_payment_method=…)``, exactly as
   ``POST /v1/customers/{id}`` with ``invoice_settings[default_payment_method]`` does; email and address
-  are validated and written by the same ``customer_update``.
+  are validated and written by the same ``customer_update``; a subscription is cancelled at period end,
+  kept, or switched to another price by the subscriptions core's ``subscription_update``.
 - Every write checks the session first (opened, not expired) and touches the session's customer
   only: nothing a payer sends names another object.
 """
@@ -35,6 +36,9 @@ from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
 from ..payments import services as payments
 from ..payments.models import PaymentMethod
+from ..subscriptions import services as subscriptions
+from ..subscriptions.models import Subscription
+from . import selectors
 from .models import PortalConfiguration, PortalSession
 
 #: How long a new session's URL may wait to be opened (Stripe: 5 minutes).
@@ -303,3 +307,110 @@ def portal_customer_update(
     if not changes:
         return customer
     return catalogue.customer_update(customer=customer, **changes)
+
+
+# --- the customer's subscriptions (the Subscriptions section) -----------------------------------
+
+#: Statuses in which a payer may schedule a cancellation (as Stripe's portal: not an incomplete, unpaid or paused one).
+CANCELABLE = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING, Subscription.Status.PAST_DUE)
+#: Statuses in which a payer may switch plans (Stripe's portal: not while a payment is overdue).
+SWITCHABLE = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING)
+#: What a switch bills: Stripe's portal default, the unused and remaining time as pending items on the next invoice.
+SWITCH_PRORATION = "create_prorations"
+COMMENT_MAX = 500
+
+
+def _own_subscription(session: PortalSession, subscription_id) -> Subscription:
+    """The session's customer's subscription named by a form, refused like a missing one whatever else it names."""
+    subscription = selectors.portal_subscription(session=session, subscription_id=subscription_id)
+    if subscription is None:
+        raise InvalidRequest("No such subscription.", code="resource_missing", param="subscription")
+    return subscription
+
+
+def _unexpected_state(subscription: Subscription) -> InvalidRequest:
+    return InvalidRequest(
+        f"Subscription {subscription.public_id} is {subscription.status}: the portal cannot change that now.",
+        code="subscription_unexpected_state",
+        param="subscription",
+    )
+
+
+def can_cancel(subscription: Subscription) -> bool:
+    return subscription.status in CANCELABLE and not subscription.cancel_at_period_end
+
+
+def can_switch(subscription: Subscription) -> bool:
+    """One item (Stripe's portal does not switch subscriptions of several products), not ending."""
+    return (
+        subscription.status in SWITCHABLE
+        and not subscription.cancel_at_period_end
+        and subscription.cancel_at is None
+        and len(subscription.items.all()) == 1
+    )
+
+
+def portal_subscription_cancel(
+    *, session: PortalSession, subscription_id: str, now: datetime, feedback: str = "", comment: str = ""
+) -> Subscription:
+    """Cancel at the end of the current period, with the payer's reason (one of the merchant's) and comment,
+    as Stripe's portal does: ``cancel_at_period_end=true`` and ``cancellation_details``."""
+    portal_session_check(session=session, now=now)
+    configuration = session.configuration
+    _feature_check(configuration.subscription_cancel)
+    subscription = _own_subscription(session, subscription_id)
+    if not can_cancel(subscription):
+        raise _unexpected_state(subscription)
+    if feedback and feedback not in configuration.cancellation_reasons:
+        raise InvalidRequest("Choose one of the reasons offered.", param="cancellation_details[feedback]")
+    if len(comment) > COMMENT_MAX:
+        raise InvalidRequest(
+            f"The comment is at most {COMMENT_MAX} characters.", code="field_too_long", param="comment"
+        )
+    return subscriptions.subscription_update(
+        subscription=subscription,
+        now=now,
+        cancel_at_period_end=True,
+        cancellation_details={"feedback": feedback or None, "comment": comment or None},
+    )
+
+
+def portal_subscription_keep(*, session: PortalSession, subscription_id: str, now: datetime) -> Subscription:
+    """Undo a cancellation at period end ("Keep my subscription"): it renews again. The reason given for the
+    cancellation is cleared with it (customer.subscription.updated's previous_attributes keep it)."""
+    portal_session_check(session=session, now=now)
+    _feature_check(session.configuration.subscription_cancel)
+    subscription = _own_subscription(session, subscription_id)
+    if not subscription.cancel_at_period_end:
+        return subscription  # kept already (a second click, another tab): nothing to undo
+    return subscriptions.subscription_update(
+        subscription=subscription,
+        now=now,
+        cancel_at_period_end=False,
+        cancellation_details={"feedback": None, "comment": None},
+    )
+
+
+def portal_subscription_switch(
+    *, session: PortalSession, subscription_id: str, price_id: str, now: datetime
+) -> Subscription:
+    """Switch the subscription's one item to another of the prices the merchant offers, prorated as Stripe's
+    portal does by default (``SWITCH_PRORATION``). The subscriptions core decides the rest (currency, interval)
+    and refuses what it does not do."""
+    portal_session_check(session=session, now=now)
+    _feature_check(session.configuration.subscription_update)
+    subscription = _own_subscription(session, subscription_id)
+    if not can_switch(subscription):
+        raise _unexpected_state(subscription)
+    price = selectors.portal_switch_prices(session=session).filter(public_id=price_id or "").first()
+    if price is None:
+        raise InvalidRequest("This plan is not offered here.", code="resource_missing", param="price")
+    item = subscription.items.all()[0]
+    if item.price_id == price.pk:
+        return subscription
+    return subscriptions.subscription_update(
+        subscription=subscription,
+        now=now,
+        items=[{"id": item.public_id, "price": price}],
+        proration_behavior=SWITCH_PRORATION,
+    )

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from billing.catalogue import services as catalogue
-from billing.models import Customer
+from billing.models import Customer, Subscription
 from billing.portal import services as portal
 from tests import factories
 from tests.browser.test_hosted_checkout import csp_violations, fill_card
@@ -30,6 +30,21 @@ def payer(paying_shop, card_token):
     tea = factories.price(m, unit_amount=4190, product=factories.product(m, name="Green tea"))
     customer.invoice = factories.open_invoice(m, customer=customer, price=tea)
     return customer
+
+
+@pytest.fixture
+def subscriber(payer):
+    """Ada's Gold subscription (50.00 EUR a month, paid with her card); the portal lets her cancel it."""
+    m = payer.merchant
+    gold = factories.price(
+        m, unit_amount=5000, product=factories.product(m, name="Gold plan"), recurring={"interval": "month"}
+    )
+    payer.subscription = factories.subscription(m, customer=payer, price=gold)
+    configuration = portal.portal_configuration_for(merchant=m, livemode=False)
+    portal.portal_configuration_update(
+        configuration=configuration, subscription_cancel=True, cancellation_reasons=["too_expensive", "unused"]
+    )
+    return payer
 
 
 def portal_url(customer, **options) -> str:
@@ -85,6 +100,48 @@ def test_on_a_phone_in_french(browser, kassa_url, payer):
         expect(page.locator("#section-invoices h2")).to_have_text("Factures")
         expect(page.locator(f'tr[data-number="{payer.invoice.number}"]')).to_contain_text("41,90")
         # Nothing wider than the phone's screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()
+
+
+def test_the_payer_cancels_at_the_end_of_the_period_then_keeps_it(page, subscriber):
+    violations = csp_violations(page)
+    sub = subscriber.subscription
+    page.goto(portal_url(subscriber))
+    block = page.locator(f"#subscription-{sub.public_id}")
+    expect(block).to_contain_text("Gold plan")
+    expect(block).to_contain_text("€50.00 every month")
+    expect(block.locator(".subscription-status")).to_have_text("Active")
+    expect(block.locator(".subscription-next")).to_contain_text("Renews on")
+    block.locator(".subscription-cancel summary").click()
+    block.locator(".subscription-reason").select_option("too_expensive")
+    block.locator(".subscription-comment").fill("Too pricey for me")
+    block.get_by_role("button", name="Cancel at the end of the period").click()
+    page.wait_for_url("**/portal/*?done=subscriptions.cancel*")
+    expect(page.locator("#subscriptions-done")).to_contain_text("Your subscription will end")
+    expect(block.locator(".subscription-next")).to_contain_text("Cancels on")
+    sub = Subscription.objects.get(pk=sub.pk)
+    assert (sub.status, sub.cancel_at_period_end) == ("active", True)
+    assert (sub.cancellation_feedback, sub.cancellation_comment) == ("too_expensive", "Too pricey for me")
+    # Changed their mind.
+    block.get_by_role("button", name="Keep my subscription").click()
+    page.wait_for_url("**/portal/*?done=subscriptions.keep*")
+    expect(block.locator(".subscription-next")).to_contain_text("Renews on")
+    assert Subscription.objects.get(pk=sub.pk).cancel_at_period_end is False
+    assert violations == []
+
+
+def test_subscriptions_on_a_phone_in_french(browser, kassa_url, subscriber):
+    context = browser.new_context(locale="fr-FR", viewport={"width": 375, "height": 667}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(portal_url(subscriber))
+        block = page.locator(f"#subscription-{subscriber.subscription.public_id}")
+        expect(block).to_contain_text("50,00\xa0€ chaque mois")
+        expect(page.locator("#section-subscriptions h2")).to_have_text("Abonnements")
+        block.locator(".subscription-cancel summary").click()
+        expect(block.get_by_role("button", name="Résilier à la fin de la période")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         context.close()

@@ -178,7 +178,11 @@ def test_edits_the_settings_leave_off_are_refused(client, shop, payer):
     assert "This is not available here" in refused.content.decode()
     payer.refresh_from_db()
     assert payer.email == "ada@example.com"
-    assert client.post(f"/portal/{session.token}/subscriptions/cancel", {}).status_code == 404
+    # Subscriptions' actions, off by default, are refused the same way (test_subscriptions.py has the rest).
+    cancel = client.post(f"/portal/{session.token}/subscriptions/cancel", {})
+    assert cancel.status_code == 400
+    assert "This is not available here" in cancel.content.decode()
+    assert client.post(f"/portal/{session.token}/subscriptions/nothing", {}).status_code == 404
 
 
 def test_every_post_is_csrf_protected(payer, configuration):

@@ -1,0 +1,352 @@
+"""The portal's Subscriptions section with Django's test client, checked through stripe-python: the payer lists their
+subscriptions, cancels one at the end of the period with a reason and keeps it again, switches plans (prorated
+as the core prorates), and can never reach what the settings leave off or another customer's subscription."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from billing.invoices.documents_build import format_day
+from billing.models import Customer, PortalSession, Price, Subscription
+from billing.portal import services
+from tests import factories
+from webhooks.models import Event
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture
+def plans(api):
+    """Gold (50.00 EUR a month), Silver (20.00 EUR a month) and Gold yearly (500.00 EUR a year)."""
+    gold = api.v1.products.create(params={"name": "Gold plan"})
+    silver = api.v1.products.create(params={"name": "Silver plan"})
+
+    def price(product, amount, interval):
+        return api.v1.prices.create(
+            params={
+                "product": product.id,
+                "currency": "eur",
+                "unit_amount": amount,
+                "recurring": {"interval": interval},
+            }
+        )
+
+    return {
+        "gold": price(gold, 5000, "month"),
+        "silver": price(silver, 2000, "month"),
+        "gold_yearly": price(gold, 50000, "year"),
+    }
+
+
+@pytest.fixture
+def payer(api, card_token):
+    """Ada, paying with a saved default card."""
+    customer = api.v1.customers.create(params={"email": "ada@example.com", "name": "Ada Lovelace"})
+    card = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token()}, "customer": customer.id}
+    )
+    api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
+    return customer
+
+
+@pytest.fixture
+def gold(api, payer, plans):
+    """Ada's Gold subscription, its first month paid."""
+    subscription = api.v1.subscriptions.create(params={"customer": payer.id, "items": [{"price": plans["gold"].id}]})
+    assert subscription.status == "active"
+    return subscription
+
+
+def configure(merchant, **settings):
+    configuration = services.portal_configuration_for(merchant=merchant, livemode=False)
+    prices = settings.pop("prices", None)
+    if prices is not None:
+        settings["subscription_update_prices"] = [Price.objects.get(public_id=p.id) for p in prices]
+    return services.portal_configuration_update(configuration=configuration, **settings)
+
+
+def open_portal(browser: Client, customer_id: str, **headers) -> tuple[PortalSession, str]:
+    customer = Customer.objects.get(public_id=customer_id)
+    session = services.portal_session_create(
+        merchant=customer.merchant,
+        livemode=False,
+        customer=customer,
+        now=timezone.now(),
+        return_url="https://shop.example/account",
+    )
+    page = browser.get(f"/portal/{session.token}", **headers)
+    assert page.status_code == 200, page.content[:500]
+    return session, page.content.decode()
+
+
+def block(page: str, subscription_id: str) -> str:
+    """The one subscription's part of the page."""
+    found = re.search(rf'<article[^>]*id="subscription-{subscription_id}".*?</article>', page, re.S)
+    assert found, f"{subscription_id} is not on the page"
+    return found.group(0)
+
+
+def period_end(api, subscription_id: str) -> str:
+    item = api.v1.subscriptions.retrieve(subscription_id)["items"].data[0]
+    return format_day(datetime.fromtimestamp(item.current_period_end, tz=UTC), "en")
+
+
+def test_the_payer_sees_their_subscriptions_in_plain_words(api, paying_shop, payer, plans, gold):
+    ended = api.v1.subscriptions.create(params={"customer": payer.id, "items": [{"price": plans["silver"].id}]})
+    api.v1.subscriptions.cancel(ended.id)
+    grace = api.v1.customers.create(params={"email": "grace@example.com", "name": "Grace Hopper"})
+    theirs = api.v1.subscriptions.create(
+        params={
+            "customer": grace.id,
+            "items": [{"price": plans["silver"].id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    _session, page = open_portal(Client(), payer.id)
+    mine = block(page, gold.id)
+    assert "Gold plan" in mine
+    assert "€50.00 every month" in mine
+    assert "Active" in mine
+    assert f"Renews on {period_end(api, gold.id)}" in mine
+    # Ended subscriptions and other customers' are not shown; with the settings' defaults, no action is offered.
+    assert ended.id not in page
+    assert theirs.id not in page
+    assert "Cancel subscription" not in page
+    assert "Change plan" not in page
+    assert page.index('id="section-subscriptions"') < page.index('id="section-payment_method"')
+    # In French, as the payer reads it.
+    _session, french = open_portal(Client(), payer.id, HTTP_ACCEPT_LANGUAGE="fr-FR")
+    mine = block(french, gold.id)
+    assert "Abonnements" in french
+    assert "50,00\xa0€ chaque mois" in mine
+    assert "Actif" in mine
+    assert "Renouvellement le" in mine
+
+
+def test_no_section_without_a_subscription_that_has_not_ended(api, paying_shop, payer, gold):
+    api.v1.subscriptions.cancel(gold.id)
+    _session, page = open_portal(Client(), payer.id)
+    assert 'id="section-subscriptions"' not in page
+
+
+def test_cancel_at_period_end_with_a_reason_then_keep_it(api, paying_shop, payer, gold):
+    configure(paying_shop.merchant, subscription_cancel=True, cancellation_reasons=["too_expensive", "unused"])
+    browser = Client()
+    session, page = open_portal(browser, payer.id)
+    mine = block(page, gold.id)
+    assert "Cancel subscription" in mine
+    reasons = re.findall(r'<option value="([a-z_]+)">', mine)
+    assert reasons == ["too_expensive", "unused"]  # only the merchant's, in Stripe's order
+    assert "It&#x27;s too expensive" in mine
+    assert "Keep my subscription" not in mine
+
+    answer = browser.post(
+        f"/portal/{session.token}/subscriptions/cancel",
+        {"subscription": gold.id, "feedback": "too_expensive", "comment": "Too pricey for me"},
+    )
+    assert answer.status_code == 302
+    assert answer["Location"].endswith("?done=subscriptions.cancel#section-subscriptions")
+    after = browser.get(answer["Location"]).content.decode()
+    assert "Your subscription will end at the end of the current period" in after
+    mine = block(after, gold.id)
+    assert f"Cancels on {period_end(api, gold.id)}" in mine
+    assert "Renews on" not in mine
+    assert "Keep my subscription" in mine
+    assert "Cancel subscription" not in mine
+    # What the merchant sees through the API and the events: Stripe's fields.
+    canceled = api.v1.subscriptions.retrieve(gold.id)
+    assert (canceled.status, canceled.cancel_at_period_end) == ("active", True)
+    assert (canceled.cancellation_details.feedback, canceled.cancellation_details.comment) == (
+        "too_expensive",
+        "Too pricey for me",
+    )
+    updated = Event.objects.filter(type="customer.subscription.updated").latest("pk")
+    assert updated.data["object"]["cancel_at_period_end"] is True
+    assert updated.data["previous_attributes"]["cancel_at_period_end"] is False
+
+    # Keep my subscription: it renews again, the reason withdrawn with it.
+    answer = browser.post(f"/portal/{session.token}/subscriptions/keep", {"subscription": gold.id})
+    assert answer.status_code == 302
+    after = browser.get(answer["Location"]).content.decode()
+    assert "Your subscription will continue." in after
+    assert f"Renews on {period_end(api, gold.id)}" in block(after, gold.id)
+    kept = api.v1.subscriptions.retrieve(gold.id)
+    assert kept.cancel_at_period_end is False
+    assert (kept.cancellation_details.feedback, kept.cancellation_details.comment) == (None, None)
+    # Kept twice (another tab): nothing to undo, nothing written.
+    events = Event.objects.count()
+    assert browser.post(f"/portal/{session.token}/subscriptions/keep", {"subscription": gold.id}).status_code == 302
+    assert Event.objects.count() == events
+
+
+def test_a_reason_the_merchant_does_not_offer_is_refused_and_none_is_fine(api, paying_shop, payer, gold):
+    configure(paying_shop.merchant, subscription_cancel=True, cancellation_reasons=["unused"])
+    browser = Client()
+    session, _page = open_portal(browser, payer.id)
+    refused = browser.post(
+        f"/portal/{session.token}/subscriptions/cancel", {"subscription": gold.id, "feedback": "low_quality"}
+    )
+    assert refused.status_code == 400
+    assert "Choose one of the reasons offered." in refused.content.decode()
+    too_long = browser.post(
+        f"/portal/{session.token}/subscriptions/cancel", {"subscription": gold.id, "comment": "x" * 501}
+    )
+    assert too_long.status_code == 400
+    assert "Your comment is too long" in too_long.content.decode()
+    assert api.v1.subscriptions.retrieve(gold.id).cancel_at_period_end is False
+    # Without a reason or a comment (both optional).
+    assert browser.post(f"/portal/{session.token}/subscriptions/cancel", {"subscription": gold.id}).status_code == 302
+    canceled = api.v1.subscriptions.retrieve(gold.id)
+    assert canceled.cancel_at_period_end is True
+    assert canceled.cancellation_details.feedback is None
+
+
+def test_switch_plan_is_prorated_on_the_next_invoice(api, paying_shop, payer, plans, gold):
+    configure(
+        paying_shop.merchant, subscription_update=True, prices=[plans["gold"], plans["silver"], plans["gold_yearly"]]
+    )
+    browser = Client()
+    session, page = open_portal(browser, payer.id)
+    mine = block(page, gold.id)
+    assert "Change plan" in mine
+    options = dict(re.findall(r'<input type="radio" name="price" value="(price_\w+)"([^>]*)>', mine))
+    assert set(options) == {plans["gold"].id, plans["silver"].id, plans["gold_yearly"].id}
+    assert "disabled" in options[plans["gold"].id]  # the current plan
+    assert "disabled" in options[plans["gold_yearly"].id]  # another schedule
+    assert "disabled" not in options[plans["silver"].id]
+    assert "€20.00 every month" in mine
+    assert "€500.00 every year" in mine
+
+    answer = browser.post(
+        f"/portal/{session.token}/subscriptions/switch", {"subscription": gold.id, "price": plans["silver"].id}
+    )
+    assert answer.status_code == 302
+    after = browser.get(answer["Location"]).content.decode()
+    assert "Your plan has been changed." in after
+    assert "Silver plan" in block(after, gold.id)
+    switched = api.v1.subscriptions.retrieve(gold.id)
+    assert switched["items"].data[0].price.id == plans["silver"].id
+    assert switched["items"].data[0].id == gold["items"].data[0].id  # the same item, its price changed
+    # create_prorations, as Stripe's portal: the unused Gold time credited, Silver's remaining time charged,
+    # both pending for the next invoice (nothing charged now).
+    pending = api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data
+    assert len(pending) == 2
+    credit = next(i for i in pending if i.amount < 0)
+    charge = next(i for i in pending if i.amount > 0)
+    assert credit.description.startswith("Unused time on Gold plan")
+    assert charge.description.startswith("Remaining time on Silver plan")
+    assert -credit.amount > charge.amount  # a downgrade: 50.00 credited against 20.00, for the same time
+    assert all(i.parent.subscription_details.subscription == gold.id for i in pending)
+    assert len(api.v1.invoices.list(params={"customer": payer.id}).data) == 1  # only the first month's
+    preview = api.v1.invoices.create_preview(params={"subscription": gold.id})
+    assert {line.amount for line in preview.lines if line.parent[line.parent.type].proration} == {
+        credit.amount,
+        charge.amount,
+    }
+
+
+def test_the_core_refuses_another_schedule_and_the_page_says_so(api, paying_shop, payer, plans, gold):
+    configure(paying_shop.merchant, subscription_update=True, prices=[plans["silver"], plans["gold_yearly"]])
+    browser = Client()
+    session, _page = open_portal(browser, payer.id)
+    refused = browser.post(
+        f"/portal/{session.token}/subscriptions/switch", {"subscription": gold.id, "price": plans["gold_yearly"].id}
+    )
+    assert refused.status_code == 400
+    assert "billed on another schedule" in refused.content.decode()
+    assert api.v1.subscriptions.retrieve(gold.id)["items"].data[0].price.id == plans["gold"].id
+    # A price the merchant does not offer (Gold, the current one, is not in the list here) is refused too.
+    other = api.v1.prices.create(
+        params={
+            "product": plans["gold"].product,
+            "currency": "eur",
+            "unit_amount": 100,
+            "recurring": {"interval": "month"},
+        }
+    )
+    for price in (other.id, "price_madeup", ""):
+        refused = browser.post(
+            f"/portal/{session.token}/subscriptions/switch", {"subscription": gold.id, "price": price}
+        )
+        assert refused.status_code == 400
+        assert "This plan is not offered here" in refused.content.decode()
+    assert api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data == []
+
+
+def test_every_action_is_refused_when_the_settings_leave_it_off(api, paying_shop, payer, plans, gold):
+    configure(paying_shop.merchant, prices=[plans["silver"]])  # prices listed, but switching off
+    browser = Client()
+    session, page = open_portal(browser, payer.id)
+    assert "Change plan" not in page
+    assert "Cancel subscription" not in page
+    for action, data in (
+        ("cancel", {"subscription": gold.id, "feedback": ""}),
+        ("keep", {"subscription": gold.id}),
+        ("switch", {"subscription": gold.id, "price": plans["silver"].id}),
+    ):
+        refused = browser.post(f"/portal/{session.token}/subscriptions/{action}", data)
+        assert refused.status_code == 400, action
+        assert "This is not available here. Contact Shop." in refused.content.decode()
+    after = api.v1.subscriptions.retrieve(gold.id)
+    assert (after.cancel_at_period_end, after["items"].data[0].price.id) == (False, plans["gold"].id)
+
+
+def test_another_customers_subscription_id_is_refused(api, paying_shop, payer, plans, gold, other_shop):
+    configure(paying_shop.merchant, subscription_cancel=True, subscription_update=True, prices=[plans["silver"]])
+    grace = api.v1.customers.create(params={"email": "grace@example.com"})
+    theirs = api.v1.subscriptions.create(
+        params={
+            "customer": grace.id,
+            "items": [{"price": plans["gold"].id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    elsewhere = factories.subscription(
+        other_shop.merchant,
+        customer=factories.customer(other_shop.merchant, email="ada@example.com"),
+        collection_method="send_invoice",
+        days_until_due=30,
+    )
+    browser = Client()
+    session, _page = open_portal(browser, payer.id)
+    for subscription_id in (theirs.id, elsewhere.public_id, "sub_madeup", ""):
+        for action, data in (
+            ("cancel", {"feedback": ""}),
+            ("keep", {}),
+            ("switch", {"price": plans["silver"].id}),
+        ):
+            refused = browser.post(
+                f"/portal/{session.token}/subscriptions/{action}", {"subscription": subscription_id} | data
+            )
+            assert refused.status_code == 400, (subscription_id, action)
+            assert "This subscription cannot be changed here." in refused.content.decode()
+    for subscription in Subscription.objects.exclude(public_id=gold.id):
+        assert subscription.cancel_at_period_end is False
+        assert subscription.items.get().price.public_id != plans["silver"].id
+    # Ada's own, once ended, is refused the same way.
+    api.v1.subscriptions.cancel(gold.id)
+    refused = browser.post(f"/portal/{session.token}/subscriptions/cancel", {"subscription": gold.id})
+    assert refused.status_code == 400
+
+
+def test_every_subscription_form_is_csrf_protected(api, paying_shop, payer, plans, gold):
+    configure(paying_shop.merchant, subscription_cancel=True, subscription_update=True, prices=[plans["silver"]])
+    browser = Client(enforce_csrf_checks=True)
+    session, page = open_portal(browser, payer.id)
+    assert page.count('name="csrfmiddlewaretoken"') >= 2
+    for action in ("cancel", "switch"):
+        refused = browser.post(
+            f"/portal/{session.token}/subscriptions/{action}", {"subscription": gold.id, "price": plans["silver"].id}
+        )
+        assert refused.status_code == 403
+    assert api.v1.subscriptions.retrieve(gold.id).cancel_at_period_end is False
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    answer = browser.post(
+        f"/portal/{session.token}/subscriptions/cancel", {"subscription": gold.id, "csrfmiddlewaretoken": csrf}
+    )
+    assert answer.status_code == 302
