@@ -18,11 +18,14 @@ class BillingConfig(AppConfig):
         from .clocks import services as clocks
         from .clocks.api import serializers as clocks_serializers
         from .invoices import emails as invoice_emails
+        from .invoices import hooks as invoice_hooks
         from .invoices import services as invoices
         from .invoices.api import serializers as invoices_serializers
         from .payments import emails as payment_emails
         from .payments import services as payments
         from .payments.api import serializers as payments_serializers
+        from .subscriptions import services as subscriptions
+        from .subscriptions.api import serializers as subscriptions_serializers
 
         shapes = {
             models.Product: serializers.ProductOut,
@@ -37,6 +40,8 @@ class BillingConfig(AppConfig):
             models.Invoice: invoices_serializers.InvoiceOut,
             models.InvoiceItem: invoices_serializers.InvoiceItemOut,
             models.TestClock: clocks_serializers.TestClockOut,
+            models.Subscription: subscriptions_serializers.SubscriptionOut,
+            models.SubscriptionItem: subscriptions_serializers.SubscriptionItemOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
@@ -87,4 +92,13 @@ class BillingConfig(AppConfig):
         )
         clocks.on_advance(
             lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
+        )
+
+        # Only a subscription's latest invoice decides its status: invoicing tells it what became of each invoice.
+        invoice_hooks.on_invoice_changed(subscriptions.subscription_invoice_changed)
+        # A test clock's customers' subscriptions renew, end their trials and expire on the clock's time.
+        clocks.on_advance(
+            lambda *, customers_queryset, now: subscriptions.subscriptions_advance(
+                now=now, customers=customers_queryset
+            )
         )

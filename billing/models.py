@@ -17,6 +17,7 @@ from .invoices.models import (
     TaxRate,
 )
 from .payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
+from .subscriptions.models import Subscription, SubscriptionItem
 
 __all__ = [
     "CheckoutSession",
@@ -37,6 +38,8 @@ __all__ = [
     "Price",
     "Product",
     "Refund",
+    "Subscription",
+    "SubscriptionItem",
     "TaxRate",
     "TestClock",
 ]
