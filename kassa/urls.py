@@ -44,6 +44,8 @@ urlpatterns = [
         name="docs",
     ),
     path("v1/", include("billing.catalogue.api.urls")),
+    # Before invoices' own routes, whose invoices/<id> would take it: the preview lives with subscriptions.
+    path("v1/", include("billing.subscriptions.api.preview_urls")),
     path("v1/", include("billing.invoices.api.urls")),
     path("v1/", include("billing.clocks.api.urls")),
     path("v1/", include("billing.subscriptions.api.urls")),

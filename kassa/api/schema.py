@@ -56,6 +56,7 @@ PYTHON_VERBS = {
     "invoices_finalize": "finalize_invoice",
     "invoices_send": "send_invoice",
     "invoices_void": "void_invoice",
+    "invoices_create_preview": "create_preview",
     "subscriptions_cancel": "cancel",
 }
 
@@ -504,6 +505,8 @@ def _python_call(operation_id: str, method: str, path: str, path_id: str | None,
     else:
         verb = names.pop()
     verb = PYTHON_VERBS.get(operation_id, verb)
+    if names[-1] == verb:  # a create under its own name: /v1/invoices/create_preview is invoices.create_preview
+        names.pop()
     if operation_id in STRIPE_PARAMS and STRIPE_PARAMS[operation_id] is None:  # no method in stripe-python
         args = "".join(f", {key}={json.dumps(value)}" for key, value in (params or {}).items())
         url = path.replace("{id}", path_id or "")

@@ -54,6 +54,7 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "subscription_items_retrieve": "SubscriptionItemRetrieveParams",
     "subscription_items_update": "SubscriptionItemUpdateParams",
     "invoices_line_items": "InvoiceLineItemListParams",
+    "invoices_create_preview": "InvoiceCreatePreviewParams",
     "test_helpers_test_clocks_list": "test_helpers.TestClockListParams",
     "test_helpers_test_clocks_create": "test_helpers.TestClockCreateParams",
     "test_helpers_test_clocks_retrieve": "test_helpers.TestClockRetrieveParams",

@@ -36,6 +36,8 @@ class StripeView(APIView):
     #: references ``expand[]`` may name (``data.``-prefixed on lists), each with the
     #: resource an expansion reveals: a restricted key needs read permission on it
     expandable: dict[str, str] = {}
+    #: False for a POST that writes nothing (a preview): there is no work a retry could repeat, so no key is kept
+    records_idempotency = True
 
     # --- request context -------------------------------------------------
     @property
@@ -98,7 +100,7 @@ class StripeView(APIView):
         super().initial(request, *args, **kwargs)
         self._idempotency_record = None
         key = request.headers.get("Idempotency-Key")
-        if request.method == "POST" and key:
+        if request.method == "POST" and key and self.records_idempotency:
             fingerprint = idempotency.fingerprint(request.method, request.path, self.raw_params())
             try:
                 self._idempotency_record = idempotency.idempotency_begin(

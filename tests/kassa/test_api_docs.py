@@ -285,7 +285,10 @@ class World:
         return self.api.v1.prices.create(params=params).id
 
     def make_cus(self):
-        return self.api.v1.customers.create(params={"email": "docs@example.com"}).id
+        customer = self.api.v1.customers.create(params={"email": "docs@example.com"}).id
+        if self.operation_id == "invoices_create_preview":  # something to preview: a pending item
+            self.api.v1.invoice_items.create(params={"customer": customer, "amount": 2500, "currency": "eur"})
+        return customer
 
     def make_pm(self):
         card = {"token": self.card_token()}

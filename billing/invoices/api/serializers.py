@@ -243,7 +243,7 @@ class InvoiceItemOut(serializers.Serializer):
     livemode = serializers.BooleanField()
     metadata = serializers.DictField(child=serializers.CharField())
     net_amount = serializers.IntegerField(source="amount", help_text="The amount (Kassa has no discounts).")
-    parent = f.Fixed(None, "object", help_text="Always null: the item was made directly, not by a subscription.")
+    parent = serializers.SerializerMethodField()
     period = serializers.SerializerMethodField()
     pricing = serializers.SerializerMethodField()
     proration = serializers.BooleanField()
@@ -262,6 +262,25 @@ class InvoiceItemOut(serializers.Serializer):
     )
     def get_invoice(self, item):
         return item.invoice.public_id if item.invoice_id else None
+
+    @extend_schema_field(
+        serializers.DictField(
+            allow_null=True,
+            help_text="An item a subscription made (a proration): `type` `subscription_details` and "
+            "`subscription_details` (`subscription`, `subscription_item`); null for an item you made.",
+        )
+    )
+    def get_parent(self, item):
+        if item.subscription_item_id is None:
+            return None
+        subscription_item = item.subscription_item
+        return {
+            "subscription_details": {
+                "subscription": subscription_item.subscription.public_id,
+                "subscription_item": subscription_item.public_id,
+            },
+            "type": "subscription_details",
+        }
 
     @extend_schema_field(
         inline_serializer("InvoiceItemPeriod", {"start": serializers.IntegerField(), "end": serializers.IntegerField()})
@@ -309,8 +328,9 @@ TAXES = serializers.ListField(
 
 
 def _line_subscription(item) -> str | None:
-    """The subscription a line belongs to: its invoice's (a subscription's lines are on its own invoices)."""
-    invoice = item.invoice if item.invoice_id else None
+    """The subscription a line belongs to: its invoice's (a subscription's lines are on its own invoices; a
+    previewed line, on no saved invoice, carries its preview's)."""
+    invoice = item.invoice if item.invoice_id else getattr(item, "preview_invoice", None)
     if invoice is None or invoice.subscription_id is None:
         return None
     return invoice.subscription.public_id
@@ -354,7 +374,8 @@ class InvoiceLineItemOut(serializers.Serializer):
             return {
                 "invoice_item_details": None,
                 "subscription_item_details": {
-                    "invoice_item": None,
+                    # A proration was a pending invoice item before the invoice took it (its ii_ id, as at Stripe).
+                    "invoice_item": item.public_id if item.proration else None,
                     "proration": item.proration,
                     "proration_details": {"credited_items": None},
                     "subscription": subscription,
@@ -601,12 +622,14 @@ class InvoiceOut(serializers.Serializer):
         if invoice.subscription_id is None:
             return None
         subscription = invoice.subscription
+        # Set on a preview of a change only: the time its prorations were computed for.
+        proration_date = getattr(invoice, "preview_proration_date", None)
         return {
             "quote_details": None,
             "subscription_details": {
                 "metadata": subscription.metadata,
                 "subscription": subscription.public_id,
-                "subscription_proration_date": None,
+                "subscription_proration_date": int(proration_date.timestamp()) if proration_date else None,
             },
             "type": "subscription_details",
         }

@@ -33,18 +33,13 @@ def item_taxes(item: InvoiceItem, rates: list) -> list[dict]:
     ]
 
 
-def invoice_totals_compute(invoice: Invoice) -> list[str]:
-    """Recompute a draft's lines' taxes and its totals, saving the lines that changed; returns the invoice's
-    changed field names (the caller saves the invoice, in its own transaction)."""
-    defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
+def totals_values(lines: list[tuple[int, list[dict]]], amount_paid: int = 0) -> dict:
+    """An invoice's totals from its lines' ``(amount, taxes)``: the sums Stripe shows (no database; the
+    preview of an upcoming invoice computes its totals with it too)."""
     subtotal = inclusive = exclusive = 0
     by_rate: dict[str, dict] = {}
-    for item in invoice.items.prefetch_related("tax_rates").order_by("pk"):
-        taxes = item_taxes(item, item_rates(item, defaults))
-        if taxes != item.taxes:
-            item.taxes = taxes
-            item.save(update_fields=["taxes", "updated"])
-        subtotal += item.amount
+    for amount, taxes in lines:
+        subtotal += amount
         for tax in taxes:
             if tax["inclusive"]:
                 inclusive += tax["amount"]
@@ -56,15 +51,29 @@ def invoice_totals_compute(invoice: Invoice) -> list[str]:
             )
             total["amount"] += tax["amount"]
             total["taxable_amount"] += tax["taxable_amount"]
-    values = {
+    return {
         "subtotal": subtotal,
         "subtotal_excluding_tax": subtotal - inclusive,
         "total": subtotal + exclusive,
         "total_excluding_tax": subtotal - inclusive,
         "total_taxes": list(by_rate.values()),
         "amount_due": subtotal + exclusive,
-        "amount_remaining": max(subtotal + exclusive - invoice.amount_paid, 0),
+        "amount_remaining": max(subtotal + exclusive - amount_paid, 0),
     }
+
+
+def invoice_totals_compute(invoice: Invoice) -> list[str]:
+    """Recompute a draft's lines' taxes and its totals, saving the lines that changed; returns the invoice's
+    changed field names (the caller saves the invoice, in its own transaction)."""
+    defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
+    lines = []
+    for item in invoice.items.prefetch_related("tax_rates").order_by("pk"):
+        taxes = item_taxes(item, item_rates(item, defaults))
+        if taxes != item.taxes:
+            item.taxes = taxes
+            item.save(update_fields=["taxes", "updated"])
+        lines.append((item.amount, taxes))
+    values = totals_values(lines, invoice.amount_paid)
     changed = [name for name, value in values.items() if getattr(invoice, name) != value]
     for name in changed:
         setattr(invoice, name, values[name])

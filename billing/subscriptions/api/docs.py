@@ -120,9 +120,12 @@ SUBSCRIPTION = {
 TAG = "Subscriptions"
 ITEMS_TAG = "Subscription Items"
 PRORATIONS = (
-    " Kassa does not prorate changes yet: pass `proration_behavior=none` when a price or a quantity changes "
-    "(it takes effect on the next renewal's invoice); `create_prorations` (Stripe's default) and "
-    "`always_invoice` are refused with a 400."
+    " A price or quantity change is prorated to the second, as at Stripe: with `create_prorations` (the "
+    'default) an "Unused time on …" credit and a "Remaining time on …" charge for the rest of the current '
+    "period wait as pending invoice items for the next invoice; `always_invoice` invoices and charges them now "
+    "(a net credit waits for the next invoice: Kassa keeps no customer balance); `none` prorates nothing. "
+    "Each line is rounded once, half up, to the currency's smallest unit. `invoices.create_preview` shows "
+    "the result first; pass its `proration_date` to bill exactly that."
 )
 
 SUBSCRIPTIONS_LIST = Doc(
@@ -182,8 +185,9 @@ SUBSCRIPTIONS_CANCEL = Doc(
     tag=TAG,
     summary="Cancel a subscription",
     description="Cancels it now: `canceled`, no more invoices (`customer.subscription.deleted`). An incomplete "
-    "subscription's unpaid first invoice is voided. `invoice_now` bills nothing in Kassa (no metered usage, no "
-    "prorations); `prorate` is refused until Kassa prorates.",
+    "subscription's unpaid first invoice is voided. `prorate` credits the unused time of the current period as "
+    "a pending item that lowers the customer's next invoice (Kassa keeps no balance to refund it into); "
+    "`invoice_now` bills nothing more in Kassa (no metered usage).",
     response={
         **SUBSCRIPTION,
         "status": "canceled",

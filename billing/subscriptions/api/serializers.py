@@ -85,8 +85,10 @@ class CancellationDetailsParams(f.StrictSerializer):
 
 PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
 PRORATION_HELP = (
-    "`none` (changes take effect on the next renewal's invoice); `create_prorations` and `always_invoice` "
-    "are refused until Kassa prorates subscription changes."
+    "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
+    "remaining time of the current period, to the second, as pending invoice items the next invoice takes; "
+    "`always_invoice`: the same, invoiced and charged now (a net credit waits for the next invoice); `none`: "
+    "nothing is prorated, the change takes effect on the next renewal's invoice."
 )
 
 
@@ -107,10 +109,15 @@ class SubscriptionUpdateParams(f.StrictSerializer):
     payment_behavior = f.Choice(
         choices=PAYMENT_BEHAVIORS,
         required=False,
-        help_text="Accepted; an update charges nothing in Kassa without prorations.",
+        help_text="Accepted; with `always_invoice` a declined charge leaves the change made and the invoice open.",
     )
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
+    )
+    proration_date = f.Timestamp(
+        required=False,
+        help_text="When the change counts from for its prorations (Unix seconds, in the current period; default "
+        "now): pass the one given to invoices.create_preview to be billed exactly what was previewed.",
     )
     trial_end = TimestampOrNow(required=False, help_text="Move the trial's end, or `now` to end it and bill now.")
 
@@ -171,7 +178,12 @@ class SubscriptionListParams(CreatedListParams):
 class SubscriptionCancelParams(f.StrictSerializer):
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
     invoice_now = f.Boolean(required=False, default=False, help_text="Bill what is pending now (nothing in Kassa).")
-    prorate = f.Boolean(required=False, default=False, help_text="Refused until Kassa prorates.")
+    prorate = f.Boolean(
+        required=False,
+        default=False,
+        help_text="true: the unused time of the current period is credited, as a pending item that lowers the "
+        "customer's next invoice (Kassa keeps no balance to refund it into).",
+    )
 
 
 class AnchorTypeParams(f.StrictSerializer):

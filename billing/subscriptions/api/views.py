@@ -11,7 +11,7 @@ from kassa.api import schema
 from kassa.api.views import paginate
 
 from ...catalogue.models import Price, Product
-from ...invoices.api.invoice_views import InvoicingView
+from ...invoices.api.views.invoices import InvoicingView
 from .. import selectors, services
 from ..models import Subscription, SubscriptionItem
 from . import docs

@@ -1,17 +1,19 @@
 """Changing a subscription: ``subscription_update``, ``subscription_cancel``, ``subscription_pause``,
 ``subscription_resume``, and its items (``subscription_item_create|update|delete``).
 
-A change of price or quantity takes effect on the next renewal's invoice. With
-``proration_behavior=none`` nothing else is billed; ``create_prorations`` and ``always_invoice`` need
-the proration lines of billing/subscriptions/proration.py (``proration_lines``): until that module is
-part of Kassa they are refused with a 400 naming the parameter, never silently ignored.
+A change of price or quantity is prorated to the second (billing/subscriptions/prorations.py, its amounts
+from proration.py): with ``proration_behavior=create_prorations`` (the default) the credit for the unused
+time and the charge for the remaining time become pending invoice items that the next renewal's invoice
+takes; with ``always_invoice`` they are invoiced and charged at once; with ``none`` nothing else is billed
+and the change takes effect on the next renewal's invoice. ``proration_date`` (inside the current period)
+says when the change counts from, so that an update bills exactly what ``invoices.create_preview`` showed.
 
 Every decision takes ``now`` (a test clock's customer: the clock's time). Work that calls the processor
 (voiding an invoice, charging one) runs after the subscription's transaction has committed.
 """
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 
@@ -23,6 +25,7 @@ from webhooks.services.outbox import event_emit, render
 from ...invoices import services as invoices
 from ...invoices.models import Invoice
 from ...invoices.services.common import tax_rates_check
+from .. import prorations
 from ..models import Subscription, SubscriptionItem
 from .common import (
     ENDED,
@@ -39,11 +42,6 @@ from .common import (
 )
 from .create import PRORATION_BEHAVIORS, _price_of, payment_method_check
 from .renewal import invoice_collect, period_advance, subscription_end, subscription_renew
-
-try:  # the proration part (h-prorate) may not be merged yet: then prorations are refused, with a 400
-    from ..proration import proration_lines
-except ImportError:  # pragma: no cover - depends on what is merged
-    proration_lines = None
 
 FEEDBACK = (
     "customer_service",
@@ -74,12 +72,6 @@ def _not_ended(subscription: Subscription, action: str = "updated") -> None:
 def _prorations_check(proration_behavior: str, param: str = "proration_behavior") -> None:
     if proration_behavior not in PRORATION_BEHAVIORS:
         raise InvalidRequest("proration_behavior must be create_prorations, always_invoice or none.", param=param)
-    if proration_behavior != "none" and proration_lines is None:
-        raise InvalidRequest(
-            "Kassa does not prorate subscription changes yet: pass proration_behavior=none (the change then "
-            "takes effect on the next renewal's invoice).",
-            param=param,
-        )
 
 
 def _cancellation_details(subscription: Subscription, details: dict | None) -> None:
@@ -284,7 +276,17 @@ UPDATABLE = {
     "metadata",
     "cancellation_details",
     "payment_behavior",
+    "proration_date",
 }
+
+
+def _proration_date(value, now: datetime) -> datetime:
+    """``proration_date``: Unix seconds (or a datetime) the change counts from; ``now`` when not given."""
+    if value is None:
+        return now
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromtimestamp(value, tz=UTC)
 
 
 def subscription_update(*, subscription: Subscription, now: datetime, **changes) -> Subscription:
@@ -294,16 +296,23 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
             raise InvalidRequest(f"Kassa cannot change {name} on a subscription yet.", param=name)
     now = customer_now(subscription.customer, now)
     proration_behavior = changes.get("proration_behavior", "create_prorations")
-    bill_now = False
+    proration_date = _proration_date(changes.get("proration_date"), now)
+    bill_now = prorated = False
     with transaction.atomic():
         subscription = _lock(subscription)
         if set(changes) - {"metadata"}:
             _not_ended(subscription)
         before = render(subscription)
         if "items" in changes:
-            if any(set(entry) - {"id", "metadata", "tax_rates", "clear_usage"} for entry in changes["items"] or []):
-                _prorations_check(proration_behavior)  # what is billed changes (a price, a quantity, an item)
+            _prorations_check(proration_behavior)
+            snapshot = prorations.items_snapshot(subscription)
             _items_apply(subscription, changes["items"] or [], now)
+            if proration_behavior != "none":
+                prorated = bool(
+                    prorations.subscription_prorations_create(
+                        subscription=subscription, before=snapshot, at=proration_date, now=now
+                    )
+                )
         if changes.get("trial_end") is not None:
             bill_now = _trial_end_change(subscription, changes["trial_end"], now)
         _fields_apply(subscription, changes, now)
@@ -315,6 +324,9 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
     if bill_now:
         # The trial ended now: its first paid period is invoiced and charged as a renewal is.
         subscription_renew(subscription_pk=subscription.pk, now=now)
+    elif prorated and proration_behavior == "always_invoice":
+        # After the commit: the prorations invoiced and charged now (a net credit waits for the renewal).
+        prorations.subscription_proration_invoice(subscription=subscription, now=now)
     return Subscription.objects.get(pk=subscription.pk)
 
 
@@ -326,11 +338,10 @@ def subscription_cancel(
     prorate: bool = False,
     cancellation_details: dict | None = None,
 ) -> Subscription:
-    """Cancel now (Stripe's DELETE). ``prorate`` needs the proration part (refused until it is there);
-    ``invoice_now`` bills what is pending, and with no metered usage and no prorations nothing is. An
-    incomplete subscription's unpaid first invoice is voided."""
-    if prorate:
-        _prorations_check("create_prorations", param="prorate")
+    """Cancel now (Stripe's DELETE). ``prorate``: the unused time of the current period is credited as
+    pending proration items, which lower the customer's next invoice (Kassa keeps no balance to refund them
+    into). ``invoice_now`` bills what is pending, and with no metered usage and no positive prorations nothing
+    is. An incomplete subscription's unpaid first invoice is voided."""
     now = customer_now(subscription.customer, now)
     with transaction.atomic():
         subscription = _lock(subscription)
@@ -338,6 +349,11 @@ def subscription_cancel(
         before = render(subscription)
         _cancellation_details(subscription, cancellation_details)
         was_incomplete = subscription.status == S.INCOMPLETE
+        if prorate and not was_incomplete:
+            snapshot = prorations.items_snapshot(subscription)
+            prorations.subscription_prorations_create(
+                subscription=subscription, before=snapshot, at=now, now=now, ending=True
+            )
         subscription_end(subscription, now=now, ended_at=now, before=before)
         latest = subscription.latest_invoice
     if was_incomplete and latest is not None and latest.status == Invoice.Status.OPEN:

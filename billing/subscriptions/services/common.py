@@ -12,7 +12,7 @@ from webhooks.services.outbox import event_emit
 from ...catalogue.models import Customer, Price
 from ...invoices import services as invoices
 from ...invoices.models import Invoice
-from .. import periods
+from .. import periods, prorations
 from ..models import Subscription, SubscriptionItem
 
 S = Subscription.Status
@@ -197,6 +197,10 @@ def period_invoice_create(
         currency=subscription.currency,
         description=subscription.description,
         billing_reason=billing_reason,
+        # A renewal takes the customer's pending invoice items (the prorations of a change), as at Stripe.
+        pending_invoice_items_behavior="include"
+        if billing_reason == Invoice.BillingReason.SUBSCRIPTION_CYCLE
+        else "exclude",
         subscription=subscription,
         subscription_period_start=start,
     )
@@ -205,6 +209,8 @@ def period_invoice_create(
     period_lines_add(
         subscription=subscription, invoice=invoice, start=start, end=end, now=now, trial=trial, unbilled=unbilled
     )
+    # A downgrade's credit larger than the period's charge: carried to the next invoice, never lost.
+    prorations.credit_carry_forward(invoice=invoice, now=now)
     return invoice
 
 

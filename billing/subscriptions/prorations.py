@@ -1,0 +1,282 @@
+"""Proration invoice items: what a subscription update credits and charges, pending or invoiced at once.
+
+The amounts are billing/subscriptions/proration.py's (pure); this module turns a change of a subscription's
+items into lines and writes them:
+
+- ``proration_behavior=create_prorations`` (Stripe's default): each line becomes a *pending* invoice item of
+  the customer (``proration=true``, ``parent.subscription_item_details``), which the subscription's next
+  invoice takes (the renewal takes the customer's pending items, as at Stripe);
+- ``always_invoice``: the same items, then at once an invoice (``billing_reason=subscription_update``) that
+  takes them, finalized and charged as the subscription's other invoices are;
+- ``none``: nothing (the caller does not call in).
+
+A caller snapshots the items *before* changing them (``items_snapshot``), changes them, then calls
+``subscription_prorations_create`` with the snapshot: the credit is always for the price and quantity in
+force until the change — after an earlier change in the same period, that change's — never for what the
+period was first invoiced at (Lago #1776). ``prorations_between`` is the same computation without writing,
+for ``invoices.create_preview``.
+
+Kassa keeps no customer balance: an always_invoice change whose lines add up to a credit (a downgrade) is
+not invoiced at once — its items stay pending and lower the next invoice — rather than making an invoice
+below zero whose credit would be lost.
+"""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
+
+from kassa.errors import InvalidRequest, KassaError
+from kassa.ids import public_id
+from webhooks.services.outbox import event_emit
+
+from ..catalogue.models import Price
+from ..invoices import services as invoices
+from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
+from ..invoices.services.common import totals_refresh
+from .models import Subscription, SubscriptionItem
+from .proration import Charge, ProrationLine, price_prorates, proration_lines
+
+#: An item of a snapshot: a subscription item's id (or, in a preview, any key of an item to be added).
+Key = int | str
+
+
+def charge_of(price: Price, quantity: int) -> Charge:
+    return Charge(
+        unit_amount=price.unit_amount,
+        quantity=quantity,
+        currency=price.currency,
+        product_name=price.product.name,
+        price=price,
+    )
+
+
+def items_snapshot(subscription: Subscription) -> dict[Key, Charge]:
+    """What each item of the subscription charges now, by item id (taken before the items change)."""
+    items = subscription.items.select_related("price__product").order_by("pk")
+    return {item.pk: charge_of(item.price, item.quantity) for item in items}
+
+
+def invoice_language(customer) -> str:
+    """The language the customer's invoices are written in (read only: no settings row is made here)."""
+    settings = InvoiceSettings.objects.filter(merchant_id=customer.merchant_id).first()
+    return invoices.customer_language(customer, settings.default_locale if settings else "en")
+
+
+def prorates_at(subscription: Subscription, at: datetime) -> bool:
+    """Whether a change at ``at`` prorates: not in a trial (nothing was charged for it), nor once ended."""
+    if subscription.status in (Subscription.Status.TRIALING, Subscription.Status.INCOMPLETE_EXPIRED):
+        return False
+    return not (subscription.trial_end is not None and at < subscription.trial_end)
+
+
+def prorations_between(
+    *,
+    before: dict[Key, Charge],
+    after: dict[Key, Charge],
+    period_start: datetime,
+    period_end: datetime,
+    at: datetime,
+    language: str,
+) -> list[tuple[Key, ProrationLine]]:
+    """The proration lines of going from ``before`` to ``after`` at ``at``, item by item (an item in ``before``
+    only was removed, in ``after`` only added), in the items' order, each item's credit before its charge."""
+    lines = []
+    for key in [*before, *(key for key in after if key not in before)]:
+        old, new = before.get(key), after.get(key)
+        old = old if old is not None and price_prorates(old.price) else None
+        new = new if new is not None and price_prorates(new.price) else None
+        if old is None and new is None:
+            continue
+        for line in proration_lines(
+            period_start=period_start, period_end=period_end, at=at, old=old, new=new, language=language
+        ):
+            lines.append((key, line))
+    return lines
+
+
+def proration_item_build(
+    *, subscription: Subscription, subscription_item: SubscriptionItem | None, line: ProrationLine, now: datetime
+) -> InvoiceItem:
+    """The pending invoice item of one proration line, unsaved (the preview shows it as it would be)."""
+    return InvoiceItem(
+        public_id=public_id(InvoiceItem.PREFIX),
+        line_id=public_id(InvoiceItem.LINE_PREFIX),
+        merchant_id=subscription.merchant_id,
+        livemode=subscription.livemode,
+        created=now,
+        customer=subscription.customer,
+        invoice=None,
+        price=line.price,
+        currency=line.currency,
+        # Stripe gives a proration's unit amount as amount / quantity (pricing.unit_amount_decimal): none stored.
+        unit_amount=None,
+        quantity=line.quantity,
+        amount=line.amount,
+        description=line.description,
+        period_start=line.period_start,
+        period_end=line.period_end,
+        discountable=False,
+        proration=True,
+        subscription_item=subscription_item,
+    )
+
+
+@transaction.atomic
+def subscription_prorations_create(
+    *, subscription: Subscription, before: dict[Key, Charge], at: datetime, now: datetime, ending: bool = False
+) -> list[InvoiceItem]:
+    """Pending proration items for the change from ``before`` (``items_snapshot`` taken before it) to the
+    subscription's items as they are now (``ending``: to none, a cancellation with ``prorate``), at ``at`` (the
+    change's time, or ``proration_date``), in the items' current period. ``invoiceitem.created`` for each, as
+    at Stripe. Nothing in a trial."""
+    items = {item.pk: item for item in subscription.items.select_related("price__product").order_by("pk")}
+    if not items and not before:
+        return []
+    if not prorates_at(subscription, at):
+        return []
+    period_item = next(iter(items.values()), None)
+    if period_item is None:
+        # Every item removed: the period is the one they had (kept on the subscription's last invoice's lines).
+        return []
+    start, end = period_item.current_period_start, period_item.current_period_end
+    if not start <= at < end:
+        raise InvalidRequest(
+            f"proration_date must fall within the current period ({int(start.timestamp())} to {int(end.timestamp())}).",
+            param="proration_date",
+        )
+    after = {} if ending else {pk: charge_of(item.price, item.quantity) for pk, item in items.items()}
+    lines = prorations_between(
+        before=before,
+        after=after,
+        period_start=start,
+        period_end=end,
+        at=at,
+        language=invoice_language(subscription.customer),
+    )
+    made = []
+    for key, line in lines:
+        item = proration_item_build(subscription=subscription, subscription_item=items.get(key), line=line, now=now)
+        item.save()
+        rates = list(items[key].tax_rates.all()) if key in items else []
+        if rates:
+            item.tax_rates.set(rates)
+        event_emit(type="invoiceitem.created", obj=item)
+        made.append(item)
+    return made
+
+
+def pending_prorations(subscription: Subscription):
+    """The subscription's proration items no invoice has taken yet."""
+    return InvoiceItem.objects.filter(
+        customer_id=subscription.customer_id,
+        invoice__isnull=True,
+        proration=True,
+        subscription_item__subscription=subscription,
+    )
+
+
+def subscription_proration_invoice(*, subscription: Subscription, now: datetime) -> Invoice | None:
+    """``always_invoice``: an invoice now (``billing_reason=subscription_update``) taking the customer's pending
+    items, finalized and, for ``charge_automatically``, charged off-session like the subscription's other
+    invoices (a declined card leaves it open, and the subscription's status follows it through invoicing's
+    hooks). None when the pending lines add up to a credit or nothing: they wait for the next invoice."""
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        pending = InvoiceItem.objects.filter(
+            customer_id=subscription.customer_id, invoice__isnull=True, currency=subscription.currency
+        )
+        if not pending_prorations(subscription).exists() or sum(item.amount for item in pending) <= 0:
+            return None
+        send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+        invoice = invoices.invoice_create(
+            merchant=subscription.merchant,
+            livemode=subscription.livemode,
+            customer=subscription.customer,
+            now=now,
+            collection_method=subscription.collection_method,
+            days_until_due=subscription.days_until_due if send else None,
+            auto_advance=True,
+            pending_invoice_items_behavior="include",
+            default_payment_method=subscription.default_payment_method,
+            default_tax_rates=list(subscription.default_tax_rates.all()),
+            currency=subscription.currency,
+            description=subscription.description,
+            billing_reason=Invoice.BillingReason.SUBSCRIPTION_UPDATE,
+            subscription=subscription,
+        )
+        subscription.latest_invoice = invoice
+        subscription.save(update_fields=["latest_invoice", "updated"])
+        invoice = invoices.invoice_finalize(invoice=invoice, now=now)
+    if invoice.status == Invoice.Status.OPEN and not send:
+        # After the commit: the charge is never inside a transaction (invoicing's two phases).
+        try:
+            invoice = invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
+        except KassaError:
+            # Declined or needs the customer: the invoice stays open with its failed attempt recorded, and
+            # invoicing's hooks have moved the subscription (past_due); the update itself stands, as at Stripe
+            # with payment_behavior=allow_incomplete.
+            invoice.refresh_from_db()
+    return invoice
+
+
+def credit_carry_build(*, customer, merchant_id: int, livemode: bool, currency: str, credit: int, now: datetime):
+    """The two items that carry ``credit`` (> 0) forward, unsaved: the line bringing an invoice to zero and
+    the pending credit the next invoice takes (the preview shows the first as it would be)."""
+    language = invoice_language(customer)
+    with translation.override(language):
+        carried = gettext("Credit carried to your next invoice")
+        pending = gettext("Credit from your previous invoice")
+    fields = {
+        "merchant_id": merchant_id,
+        "livemode": livemode,
+        "created": now,
+        "customer": customer,
+        "currency": currency,
+        "quantity": 1,
+        "period_start": now,
+        "period_end": now,
+        "discountable": False,
+    }
+    line = InvoiceItem(
+        public_id=public_id(InvoiceItem.PREFIX),
+        line_id=public_id(InvoiceItem.LINE_PREFIX),
+        amount=credit,
+        description=carried,
+        **fields,
+    )
+    item = InvoiceItem(
+        public_id=public_id(InvoiceItem.PREFIX),
+        line_id=public_id(InvoiceItem.LINE_PREFIX),
+        amount=-credit,
+        description=pending,
+        **fields,
+    )
+    return line, item
+
+
+def credit_carry_forward(*, invoice: Invoice, now: datetime) -> InvoiceItem | None:
+    """A renewal whose credits (a downgrade's unused time) outweigh its charges: Kassa keeps no customer
+    balance to hold the difference, so the draft gets a line bringing it to zero ("Credit carried to your next
+    invoice") and the customer a pending item of the same credit, which their next invoice takes. Every
+    proration line stays as computed (the table's amounts); nothing is lost, nothing refunded. None when the
+    draft is not below zero. (With tax rates the lines' taxes are rounded each, so the total may end a unit
+    away from zero.)"""
+    totals_refresh(invoice)  # the lines were added through other copies of the row: its totals from them
+    if invoice.subtotal >= 0:
+        return None
+    line, item = credit_carry_build(
+        customer=invoice.customer,
+        merchant_id=invoice.merchant_id,
+        livemode=invoice.livemode,
+        currency=invoice.currency,
+        credit=-invoice.subtotal,
+        now=now,
+    )
+    line.invoice = invoice
+    line.save()
+    totals_refresh(invoice)
+    item.save()
+    event_emit(type="invoiceitem.created", obj=item)
+    return item

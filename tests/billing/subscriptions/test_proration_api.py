@@ -1,0 +1,161 @@
+"""Prorations through stripe-python against localstripe, on a test clock: the table's amounts on the next invoice,
+always_invoice charged now, and invoices.create_preview equal to the invoice later made (and writing nothing).
+
+Amounts: test_proration.py's hand-computed table.
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.billing.subscriptions.test_preview import table_counts
+from tests.conftest import processor_payment_intents
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def ts(*args) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def on_clock(api, card_token):
+    """A customer living on a test clock at ``start``, paying with a saved default card."""
+
+    def make(start: int):
+        clock = api.v1.test_helpers.test_clocks.create(params={"frozen_time": start})
+        customer = api.v1.customers.create(params={"email": "payer@example.com", "test_clock": clock.id})
+        card = api.v1.payment_methods.create(
+            params={"type": "card", "card": {"token": card_token()}, "customer": customer.id}
+        )
+        api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
+        return clock, customer
+
+    return make
+
+
+@pytest.fixture
+def monthly(api):
+    def make(unit_amount: int, name: str):
+        product = api.v1.products.create(params={"name": name})
+        return api.v1.prices.create(
+            params={
+                "product": product.id,
+                "currency": "eur",
+                "unit_amount": unit_amount,
+                "recurring": {"interval": "month"},
+            }
+        )
+
+    return make
+
+
+def lines(invoice) -> list[tuple[int, str, bool]]:
+    """(amount, description, proration) of each line, the proration flag where Stripe puts it."""
+    return [(line.amount, line.description, line.parent[line.parent.type].proration) for line in invoice.lines]
+
+
+def advance(api, emails_on_commit, clock, frozen_time: int):
+    with emails_on_commit():
+        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": frozen_time})
+    assert api.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready"
+
+
+def renewal_of(api, subscription_id: str):
+    """The subscription's latest renewal invoice (the list is newest first)."""
+    invoices = api.v1.invoices.list(params={"limit": 100}).data
+    return next(
+        i
+        for i in invoices
+        if i.billing_reason == "subscription_cycle" and i.parent.subscription_details.subscription == subscription_id
+    )
+
+
+def test_an_upgrade_is_previewed_then_billed_on_the_next_invoice(
+    api, on_clock, monthly, emails_on_commit, stripe_backend
+):
+    clock, customer = on_clock(ts(2027, 1, 1))
+    pro, max_ = monthly(1999, "Pro"), monthly(4999, "Max")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": pro.id}]})
+    item = sub["items"].data[0]
+    change = {"items": [{"id": item.id, "price": max_.id}], "proration_date": ts(2027, 1, 11)}
+    before = table_counts()
+
+    preview = api.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": change})
+
+    assert table_counts() == before  # nothing written: no row, no event, no idempotency key
+    assert preview.id.startswith("upcoming_in_")
+    assert preview.parent.subscription_details.subscription_proration_date == ts(2027, 1, 11)
+    # 21 of January's 31 days left: -1999 * 21/31 -> -1354, +4999 * 21/31 -> 3386; then February at 49.99.
+    expected = [
+        (-1354, "Unused time on Pro after 11 Jan 2027", True),
+        (3386, "Remaining time on Max after 11 Jan 2027", True),
+        (4999, "Max", False),
+    ]
+    assert lines(preview) == expected
+    assert preview.total == 7031
+
+    api.v1.subscriptions.update(sub.id, params=change)
+    pending = api.v1.invoice_items.list(params={"customer": customer.id, "pending": True}).data
+    assert sorted(i.amount for i in pending) == [-1354, 3386]
+    assert {i.parent.subscription_details.subscription_item for i in pending} == {item.id}
+    advance(api, emails_on_commit, clock, ts(2027, 2, 1, 1))
+
+    renewal = renewal_of(api, sub.id)
+    assert lines(renewal) == expected
+    assert (renewal.status, renewal.total, renewal.amount_paid) == ("paid", 7031, 7031)
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999, 7031]
+
+
+def test_a_downgrade_on_a_28_day_month_carries_its_leftover_credit(
+    api, on_clock, monthly, emails_on_commit, stripe_backend
+):
+    clock, customer = on_clock(ts(2027, 2, 1))
+    max_, pro = monthly(4999, "Max"), monthly(1999, "Pro")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": max_.id}]})
+    item = sub["items"].data[0]
+    # 20.75 of February's 28 days left: -4999 * 83/112 -> -3705, +1999 * 83/112 -> 1481.
+    change = {"items": [{"id": item.id, "price": pro.id}], "proration_date": ts(2027, 2, 8, 6)}
+    preview = api.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": change})
+    api.v1.subscriptions.update(sub.id, params=change)
+    advance(api, emails_on_commit, clock, ts(2027, 3, 1, 1))
+
+    march = renewal_of(api, sub.id)
+    # -3705 + 1481 + 1999 = -225: Kassa keeps no balance, so the 225 goes to the next invoice.
+    expected = [
+        (-3705, "Unused time on Max after 08 Feb 2027", True),
+        (1481, "Remaining time on Pro after 08 Feb 2027", True),
+        (1999, "Pro", False),
+        (225, "Credit carried to your next invoice", False),
+    ]
+    assert lines(march) == lines(preview) == expected
+    assert (march.status, march.total, march.amount_paid) == ("paid", 0, 0)
+    advance(api, emails_on_commit, clock, ts(2027, 4, 1, 1))
+    april = renewal_of(api, sub.id)
+    assert [(line.amount, line.description) for line in april.lines] == [
+        (-225, "Credit from your previous invoice"),
+        (1999, "Pro"),
+    ]
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [4999, 1774]
+
+
+def test_always_invoice_charges_the_proration_now(api, on_clock, monthly, emails_on_commit, stripe_backend):
+    _clock, customer = on_clock(ts(2027, 4, 1))
+    seats = monthly(1000, "Seats")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": seats.id, "quantity": 3}]})
+    item = sub["items"].data[0]
+    change = {
+        "items": [{"id": item.id, "quantity": 5}],
+        "proration_behavior": "always_invoice",
+        "proration_date": ts(2027, 4, 21),
+    }
+    preview = api.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": change})
+
+    updated = api.v1.subscriptions.update(sub.id, params={**change, "expand": ["latest_invoice"]})
+
+    now_invoice = updated.latest_invoice
+    # 10 of April's 30 days left: -3000/3 = -1000, +5000/3 = 1666.67 -> 1667.
+    assert (now_invoice.billing_reason, now_invoice.status, now_invoice.total) == ("subscription_update", "paid", 667)
+    assert lines(now_invoice) == lines(preview)
+    assert [line.amount for line in now_invoice.lines] == [-1000, 1667]
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000, 667]
