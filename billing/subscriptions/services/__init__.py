@@ -1,6 +1,7 @@
 """Every write of subscriptions, for the API, the dashboard and beat (keyword-only arguments).
 
-- create.py: ``subscription_create`` (the first invoice finalized at once and collected);
+- create.py: ``subscription_create`` (the first invoice finalized at once and collected), in two phases for
+  callers with writes of their own: ``subscription_create_records`` then ``subscription_first_invoice_collect``;
 - changes.py: ``subscription_update``, ``subscription_cancel``, ``subscription_pause``, ``subscription_resume``,
   and one item at a time ``subscription_item_create|update|delete``;
 - renewal.py: beat's ``subscriptions_renew_fan_out`` / ``subscriptions_renew_batch`` (how merchants take turns
@@ -21,7 +22,7 @@ from .changes import (
     subscription_update,
 )
 from .common import INCOMPLETE_EXPIRES_AFTER, TRANSITIONS, upcoming_before
-from .create import subscription_create
+from .create import subscription_create, subscription_create_records, subscription_first_invoice_collect
 from .renewal import (
     BATCH,
     subscription_invoice_changed,
@@ -39,6 +40,8 @@ __all__ = [
     "TRANSITIONS",
     "subscription_cancel",
     "subscription_create",
+    "subscription_create_records",
+    "subscription_first_invoice_collect",
     "subscription_invoice_changed",
     "subscription_item_create",
     "subscription_item_delete",
