@@ -9,5 +9,14 @@ from .clocks import admin as clocks_admin
 from .dashboard import admin as dashboard_admin
 from .invoices import admin as invoices_admin
 from .payments import admin as payments_admin
+from .subscriptions import admin as subscriptions_admin
 
-__all__ = ["catalogue_admin", "checkout_admin", "clocks_admin", "dashboard_admin", "invoices_admin", "payments_admin"]
+__all__ = [
+    "catalogue_admin",
+    "checkout_admin",
+    "clocks_admin",
+    "dashboard_admin",
+    "invoices_admin",
+    "payments_admin",
+    "subscriptions_admin",
+]

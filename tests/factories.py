@@ -213,6 +213,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
         description=f"{name} pending cups",
     )
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
+    # A monthly subscription on their default card, its first invoice paid.
+    plan = price(m, product=product(m, name=f"{name} monthly plan"), unit_amount=5000, recurring={"interval": "month"})
+    sub = subscription(m, customer=payer, price=plan)
     clock = clocks.clock_create(merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock")
     # The login records and two-factor devices of the owner.
     login = Client()
@@ -246,6 +249,7 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.TestClock": clock,
             "billing.Invoice": invoice,
             "billing.InvoiceItem": pending_item,
+            "billing.Subscription": sub,
             "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(
                 merchant=m, legal_name=f"{name} SAS", city="Paris", country="FR", vat_number="FR12345678901"
             ),

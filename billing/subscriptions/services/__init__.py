@@ -7,6 +7,8 @@
 - renewal.py: beat's ``subscriptions_renew_fan_out`` / ``subscriptions_renew_batch`` (how merchants take turns
   is written there), ``subscriptions_renew_due``, ``subscription_renew``, ``subscriptions_notify``, a test
   clock's ``subscriptions_advance``, and invoicing's hook ``subscription_invoice_changed``;
+- recurring.py: the dashboard's "recurring payment", ``subscription_recurring_create`` (customer, price and
+  subscription in one transaction);
 - common.py: statuses (``TRANSITIONS``), periods' lines and invoices, ``next_renewal_at``.
 
 Every service that decides by the clock takes ``now``.
@@ -23,6 +25,7 @@ from .changes import (
 )
 from .common import INCOMPLETE_EXPIRES_AFTER, TRANSITIONS, upcoming_before
 from .create import subscription_create, subscription_create_records, subscription_first_invoice_collect
+from .recurring import subscription_recurring_create
 from .renewal import (
     BATCH,
     subscription_invoice_changed,
@@ -47,6 +50,7 @@ __all__ = [
     "subscription_item_delete",
     "subscription_item_update",
     "subscription_pause",
+    "subscription_recurring_create",
     "subscription_renew",
     "subscription_resume",
     "subscription_update",
