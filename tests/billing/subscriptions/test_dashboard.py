@@ -428,7 +428,12 @@ def test_a_refused_recurring_payment_writes_nothing(owner, fields, field, words)
     assert not Subscription.objects.exists()
 
 
-def test_the_shortcut_in_french(owner, shop):
+def test_the_pages_in_french(owner, subscription):
     page = owner.get(RECURRING, HTTP_ACCEPT_LANGUAGE="fr")
     assert "Paiement récurrent" in page.text
     assert "Tous les (jours)" in page.text
+    detail = _text(owner.get(_page(subscription), HTTP_ACCEPT_LANGUAGE="fr"))
+    assert "Actif" in detail
+    assert "50.00 EUR tous les mois" in detail
+    assert "Prochaine facture" in detail
+    assert "Mettre en pause" in detail
