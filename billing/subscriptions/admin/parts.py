@@ -153,7 +153,9 @@ def items_table(subscription: Subscription) -> str:
     )
 
 
-def preview_table(subscription: Subscription, *, items=None, proration_behavior="create_prorations") -> str:
+def preview_table(
+    subscription: Subscription, *, items=None, proration_behavior="create_prorations", proration_date=None
+) -> str:
     """The next invoice as ``invoices.create_preview`` computes it (with a proposed change's prorations), unsaved."""
     try:
         invoice = preview.invoice_preview(
@@ -163,6 +165,7 @@ def preview_table(subscription: Subscription, *, items=None, proration_behavior=
             subscription=subscription,
             items=items or [],
             proration_behavior=proration_behavior,
+            proration_date=proration_date,
         )
     except KassaError as exc:
         return format_html('<p class="kassa-note" id="kassa-subscription-no-preview">{}</p>', exc.message)

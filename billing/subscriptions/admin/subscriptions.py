@@ -14,6 +14,9 @@
   held across the processor's call.
 """
 
+import math
+from datetime import UTC, datetime
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
@@ -441,7 +444,7 @@ class SubscriptionAdmin(CsvExportMixin, ScopedAdmin):
         if subscription.status in ENDED:
             return actions
         if subscription.status != S.PAUSED:
-            add("change", _("Change price or quantity…"), form=True)
+            add("change_items", _("Change price or quantity…"), form=True)
         if subscription.status in (S.ACTIVE, S.TRIALING, S.PAST_DUE, S.UNPAID) and not subscription.pause_behavior:
             add("pause_collection", _("Pause collection…"), form=True)
         if subscription.pause_behavior:
@@ -519,7 +522,7 @@ class SubscriptionAdmin(CsvExportMixin, ScopedAdmin):
     # --- buttons ----------------------------------------------------------------------------------------
     def get_urls(self):
         views = [
-            ("change-items", "change", self.change_items_view),
+            ("change-items", "change_items", self.change_items_view),
             ("pause-collection", "pause_collection", self.pause_collection_view),
             ("resume-collection", "resume_collection", self.resume_collection_view),
             ("pause", "pause", self.pause_view),
@@ -606,11 +609,16 @@ class SubscriptionAdmin(CsvExportMixin, ScopedAdmin):
                     )
                     for c in changes
                 ]
-                preview_html = parts.preview_table(subscription, items=proposed, proration_behavior=behavior)
-                # The change applied next counts from this instant, so it bills what the preview showed.
-                form = ChangeForm(
-                    {**request.POST.dict(), "proration_date": int(timezone.now().timestamp())},
+                # The change applied next counts from the previewed instant (whole seconds, as the API's
+                # proration_date), so it bills what the preview showed.
+                at = math.ceil(timezone.now().timestamp())
+                preview_html = parts.preview_table(
+                    subscription,
+                    items=proposed,
+                    proration_behavior=behavior,
+                    proration_date=datetime.fromtimestamp(at, tz=UTC),
                 )
+                form = ChangeForm({**request.POST.dict(), "proration_date": at})
                 form.is_valid()
         return self._form_page(
             request,

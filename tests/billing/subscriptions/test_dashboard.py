@@ -147,7 +147,7 @@ def test_the_page_shows_items_period_next_invoice_invoices_and_timeline_and_writ
     timeline = _text(page).split("Timeline", 1)[1]
     for words in ("Started", "Subscription created", "Invoice paid", "Next renewal"):
         assert words in timeline, words
-    for button in ("change", "pause_collection", "pause", "cancel"):
+    for button in ("change_items", "pause_collection", "pause", "cancel"):
         assert f'id="kassa-subscription-{button}"' in page.text, button
     assert (Invoice.objects.count(), InvoiceItem.objects.count(), Event.objects.count()) == (invoices, items, events)
 
