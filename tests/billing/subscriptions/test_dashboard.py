@@ -14,6 +14,7 @@ from billing.catalogue.models import Customer, Price, Product
 from billing.invoices.models import Invoice, InvoiceItem
 from billing.subscriptions import services
 from billing.subscriptions.models import Subscription
+from kassa.errors import InvalidRequest
 from merchants.models import Membership
 from tests import factories
 from webhooks.models import Event
@@ -437,3 +438,25 @@ def test_the_pages_in_french(owner, subscription):
     assert "50.00 EUR tous les mois" in detail
     assert "Prochaine facture" in detail
     assert "Mettre en pause" in detail
+
+
+def test_the_shortcuts_service_writes_all_or_nothing(shop):
+    """A refusal after the customer was made (a start two days ago) leaves no customer, product or price."""
+    with pytest.raises(InvalidRequest) as refused:
+        services.subscription_recurring_create(
+            merchant=shop.merchant,
+            livemode=False,
+            now=timezone.now(),
+            amount=5000,
+            currency="eur",
+            interval_days=30,
+            start=timezone.now() - timedelta(days=2),
+            product_name="Membership",
+            name="John Doe",
+            email="john@example.com",
+        )
+    assert refused.value.param == "start"
+    assert not Customer.objects.exists()
+    assert not Product.objects.exists()
+    assert not Price.objects.exists()
+    assert not Event.objects.filter(type="customer.created").exists()
