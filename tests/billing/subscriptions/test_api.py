@@ -4,6 +4,7 @@ import pytest
 import stripe
 
 from tests.conftest import processor_payment_intents
+from webhooks.event_types import EVENT_TYPES
 from webhooks.models import Event
 
 
@@ -109,6 +110,7 @@ def test_update_cancel_pause_and_resume(api, customer, save_card, monthly, strip
         api.v1.subscriptions.cancel(sub.id)
     types = set(Event.objects.values_list("type", flat=True))
     assert {"customer.subscription.paused", "customer.subscription.resumed", "customer.subscription.deleted"} <= types
+    assert types <= set(EVENT_TYPES)  # every event sent is one an endpoint can listen for
 
 
 def test_another_merchants_subscription_is_missing(api, customer, save_card, monthly, kassa, other_shop):

@@ -11,6 +11,7 @@ from billing.subscriptions.models import Subscription
 from billing.subscriptions.services import renewal
 from tests import factories
 from tests.conftest import processor_payment_intents
+from webhooks.event_types import EVENT_TYPES
 from webhooks.models import Event
 
 
@@ -89,6 +90,10 @@ def test_a_trial_bills_nothing_then_its_end_bills_the_first_period(paying_shop, 
     assert (sub.latest_invoice.total, sub.latest_invoice.status) == (0, "paid")
     assert services.subscriptions_notify(now=d(2027, 3, 12)) == 2  # trial_will_end and invoice.upcoming
     assert services.subscriptions_notify(now=d(2027, 3, 12, 1)) == 0
+    notices = list(Event.objects.filter(type__in=["invoice.upcoming", "customer.subscription.trial_will_end"]))
+    assert {e.type for e in notices} <= set(EVENT_TYPES)
+    upcoming = next(e for e in notices if e.type == "invoice.upcoming").data["object"]
+    assert (upcoming["amount_due"], upcoming["parent"]["subscription_details"]["subscription"]) == (5000, sub.public_id)
     services.subscriptions_renew_due(now=d(2027, 3, 15))
     sub.refresh_from_db()
     assert sub.status == "active"
@@ -193,3 +198,49 @@ def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, s
     assert len(queued) == 2  # nothing left: the chain ends, and its key with it
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0
     assert services.subscriptions_renew_fan_out(now=d(2027, 3, 1, 1)) == 1
+
+
+def test_trial_end_now_bills_the_first_period_at_once(paying_shop, payer, stripe_backend):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 3, 1), trial_period_days=30)
+    sub = services.subscription_update(subscription=sub, now=d(2027, 3, 10), trial_end="now")
+    assert sub.status == "active"
+    assert (sub.trial_end, sub.billing_cycle_anchor) == (d(2027, 3, 10), d(2027, 3, 10))
+    assert _periods(sub)[-1] == ("subscription_cycle", "paid", 5000, d(2027, 3, 10), d(2027, 4, 10))
+
+
+@pytest.mark.parametrize(
+    ("behavior", "status"), [("keep_as_draft", "draft"), ("void", "void"), ("mark_uncollectible", "uncollectible")]
+)
+def test_paused_collection_invoices_without_charging(paying_shop, payer, stripe_backend, behavior, status):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    services.subscription_update(
+        subscription=sub, now=d(2027, 1, 5), pause_collection={"behavior": behavior, "resumes_at": d(2027, 2, 15)}
+    )
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    assert _periods(sub)[-1][:2] == ("subscription_cycle", status)
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    # Collection resumes by itself at resumes_at; the next period is charged again.
+    services.subscriptions_renew_due(now=d(2027, 3, 1))
+    sub.refresh_from_db()
+    assert sub.pause_behavior is None
+    assert _periods(sub)[-1][:2] == ("subscription_cycle", "paid")
+
+
+def test_only_the_latest_invoice_decides_the_status(paying_shop, payer, card_token, stripe_backend):
+    from billing.invoices import services as invoices
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    declined = factories.saved_card(payer, card_token, "4000000000000341")
+    services.subscription_update(subscription=sub, now=d(2027, 1, 2), default_payment_method=declined)
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    sub.refresh_from_db()
+    january_unpaid = sub.latest_invoice
+    assert sub.status == "past_due"
+    good = factories.saved_card(payer, card_token)
+    services.subscription_update(subscription=sub, now=d(2027, 2, 2), default_payment_method=good)
+    services.subscriptions_renew_due(now=d(2027, 3, 1))  # March's invoice is paid: the latest decides
+    sub.refresh_from_db()
+    assert sub.status == "active"
+    invoices.invoice_void(invoice=january_unpaid, now=d(2027, 3, 2))  # an older invoice changes nothing
+    sub.refresh_from_db()
+    assert sub.status == "active"
