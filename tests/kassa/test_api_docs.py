@@ -280,7 +280,7 @@ class World:
 
     def make_price(self):
         params = {"product": self["prod"], "currency": "usd", "unit_amount": 1999}
-        if self.operation_id.startswith("subscription"):
+        if self.operation_id.startswith("subscription") or self.operation_id == "invoices_create_preview":
             params["recurring"] = {"interval": "month"}  # a subscription takes recurring prices only
         return self.api.v1.prices.create(params=params).id
 

@@ -62,7 +62,16 @@ INVOICES_CREATE_PREVIEW = schema.Doc(
     "to the currency's smallest unit), then the next period at the new price. Pass the same "
     "`proration_date` to the update to be billed exactly what was previewed. The answer's id starts "
     "`upcoming_in_`; it cannot be retrieved, paid or listed.",
-    requests=(("A customer's pending items", {"customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA"}),),
+    requests=(
+        ("A customer's pending items", {"customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA"}),
+        (
+            "A subscription's next invoice if it went to 3 seats now",
+            {
+                "subscription": "sub_6PqT2mWx9LcR4nKb7VyH3sZd",
+                "subscription_details": {"items": [{"id": "si_8KcN3tRw5LmQ2vXb9YpH4sZe", "quantity": 3}]},
+            },
+        ),
+    ),
     response=PREVIEW,
 )
 

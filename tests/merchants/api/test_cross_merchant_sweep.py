@@ -62,7 +62,7 @@ KINDS = {
     "/v1/events": "event",
     "/v1/tax_rates": "tax_rate",
     "/v1/invoiceitems": "invoice_item",
-    # No object of its own (nothing is written): swept as a create naming A's customer. Before
+    # No object of its own (nothing is written): swept as a create naming A's subscription. Before
     # /v1/invoices, which RETRIEVE must keep for invoices.
     "/v1/invoices/create_preview": "invoice",
     "/v1/invoices": "invoice",
@@ -158,7 +158,14 @@ def _bodies(a: "World") -> dict[str, dict]:
         "invoices_pay": {"payment_method": a.ids["payment_method"]},
         "invoices_void": {},
         "invoices_mark_uncollectible": {},
-        "invoices_create_preview": {"customer": a.ids["customer"]},
+        # A's subscription, a change of its item, always_invoice: B finds nothing, and nothing of A's changes.
+        "invoices_create_preview": {
+            "subscription": a.ids["subscription"],
+            "subscription_details": {
+                "items": [{"id": a.ids["subscription_item"], "quantity": 2}],
+                "proration_behavior": "always_invoice",
+            },
+        },
         "test_helpers_test_clocks_create": {"frozen_time": CLOCK_TIME, "name": "Sweep"},
         "test_helpers_test_clocks_advance": {"frozen_time": CLOCK_TIME + 86400},
         "subscriptions_create": {"customer": a.ids["customer"], "items": [{"price": a.ids["recurring_price"]}]},
