@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from kassa import money
@@ -95,16 +95,18 @@ class SubscriptionStatusFilter(admin.SimpleListFilter):
 
 
 def every(price) -> str:
-    """A price's interval in words: "every month", "every 30 days"."""
+    """A price's interval in words: "every month", "every 30 days" (a count is 1 or more: no plural forms needed)."""
     count = price.recurring_interval_count or 1
-    words = {
-        "day": lambda: ngettext("every day", "every %(count)d days", count),
-        "week": lambda: ngettext("every week", "every %(count)d weeks", count),
-        "month": lambda: ngettext("every month", "every %(count)d months", count),
-        "year": lambda: ngettext("every year", "every %(count)d years", count),
+    one = {"day": _("every day"), "week": _("every week"), "month": _("every month"), "year": _("every year")}
+    many = {
+        "day": _("every %(count)d days"),
+        "week": _("every %(count)d weeks"),
+        "month": _("every %(count)d months"),
+        "year": _("every %(count)d years"),
     }
-    text = words.get(price.recurring_interval)
-    return (text() % {"count": count}) if text else ""
+    if price.recurring_interval not in one:
+        return ""
+    return str(one[price.recurring_interval]) if count == 1 else str(many[price.recurring_interval]) % {"count": count}
 
 
 def item_summary(item: SubscriptionItem) -> str:
