@@ -18,7 +18,7 @@ import math
 from datetime import UTC, datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -498,10 +498,14 @@ class SubscriptionAdmin(CsvExportMixin, ScopedAdmin):
         response = super().add_view(request, form_url, extra_context)  # its transaction has committed here
         made = getattr(request, "kassa_first_invoice", None)
         if made is not None and response.status_code == 302:
-            subscription = services.subscription_first_invoice_collect(
-                subscription=made[0], invoice=made[1], now=timezone.now()
-            )
-            self.message_user(request, self._status_message(subscription))
+            try:
+                subscription = services.subscription_first_invoice_collect(
+                    subscription=made[0], invoice=made[1], now=timezone.now()
+                )
+            except KassaError as exc:  # made, not charged: its page and its open invoice say so
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(request, self._status_message(subscription))
         return response
 
     @staticmethod

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from kassa import money
-from kassa.errors import InvalidRequest
+from kassa.errors import InvalidRequest, KassaError
 
 from ...catalogue import services as catalogue
 from ...catalogue.models import Customer
@@ -101,4 +101,10 @@ def subscription_recurring_create(
             billing_cycle_anchor=start if later else None,
             proration_behavior="none" if later else "create_prorations",
         )
-    return subscription_first_invoice_collect(subscription=subscription, invoice=invoice, now=now)
+    try:
+        return subscription_first_invoice_collect(subscription=subscription, invoice=invoice, now=now)
+    except KassaError:
+        # Everything is written and committed; a charge the processor refused leaves the subscription
+        # incomplete with its first invoice open, as the subscription's page shows: no error for rows
+        # that exist.
+        return Subscription.objects.get(pk=subscription.pk)

@@ -460,3 +460,29 @@ def test_the_shortcuts_service_writes_all_or_nothing(shop):
     assert not Product.objects.exists()
     assert not Price.objects.exists()
     assert not Event.objects.filter(type="customer.created").exists()
+
+
+def test_a_declined_card_leaves_the_recurring_payment_incomplete_and_says_so(owner, shop, card_token):
+    from billing.catalogue import services as catalogue
+
+    bob = factories.customer(shop.merchant, email="bob@example.com")
+    card = factories.saved_card(bob, card_token, "4000000000000341")  # saves, then declines every charge
+    bob = catalogue.customer_update(customer=bob, default_payment_method=card)
+    response = owner.post(
+        RECURRING,
+        {
+            "customer": bob.pk,
+            "amount_currency": "eur",
+            "amount": "50",
+            "interval_days": "30",
+            "start": timezone.localdate().isoformat(),
+            "product_name": "Membership",
+        },
+        follow=True,
+    )
+    subscription = Subscription.objects.get()
+    assert response.redirect_chain[-1][0] == _page(subscription)
+    assert subscription.status == Subscription.Status.INCOMPLETE
+    assert subscription.latest_invoice.status == Invoice.Status.OPEN
+    assert "Incomplete" in _text(response)
+    assert "Payment failed" in _text(response).split("Timeline", 1)[1]
