@@ -286,7 +286,7 @@ def test_platform_staff_looking_at_every_merchant_get_no_banner(client, db):
 
 
 def _link_add(client):
-    from tests.billing.test_dashboard import _link_form
+    from tests.billing.checkout.test_dashboard import _link_form
 
     return client.post(
         "/admin/billing/paymentlink/add/", _link_form(amount="12.50", amount_description="Lesson"), follow=True
