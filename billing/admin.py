@@ -10,6 +10,7 @@ from .dashboard import admin as dashboard_admin
 from .invoices import admin as invoices_admin
 from .payments import admin as payments_admin
 from .portal import admin as portal_admin
+from .subscriptions import admin as subscriptions_admin
 
 __all__ = [
     "catalogue_admin",
@@ -19,4 +20,5 @@ __all__ = [
     "invoices_admin",
     "payments_admin",
     "portal_admin",
+    "subscriptions_admin",
 ]

@@ -7,7 +7,8 @@ us to an old release line. Installed as ``admin.site`` by
 ``merchants.apps.KassaAdminConfig`` (Django's "overriding the default admin site").
 
 The menu is one table, in the order a merchant thinks (Payments, Billing,
-Customers, Products, Developers, Settings). It names models by label only, so this module
+Customers, Products, Developers, Settings), with a few shortcuts (pages of a model's
+admin that make something in one go: Billing's "Recurring payment"). It names models by label only, so this module
 imports nothing from the apps above it; a registered model missing from the
 table still shows, under "Other". Pages of higher layers (the home page's
 chart) are added through ``add_page`` from their own ``admin.py``.
@@ -24,7 +25,11 @@ NAVIGATION = [
         _("Payments"),
         [("billing.PaymentIntent", _("Payments")), ("billing.Refund", None), ("billing.CheckoutSession", None)],
     ),
-    ("billing", _("Billing"), [("billing.Invoice", None), ("billing.InvoiceItem", None)]),
+    (
+        "billing",
+        _("Billing"),
+        [("billing.Invoice", None), ("billing.InvoiceItem", None), ("billing.Subscription", None)],
+    ),
     ("customers", _("Customers"), [("billing.Customer", None)]),
     (
         "products",
@@ -60,6 +65,11 @@ NAVIGATION = [
         ],
     ),
 ]
+# Pages that are no model's list, shown after a model's entry to those who may add that model:
+# {model label: [(object name, name in the menu, url name)]}. Named, not imported (the apps sit above).
+SHORTCUTS = {
+    "billing.Subscription": [("recurringpayment", _("Recurring payment"), "admin:billing_subscription_recurring")],
+}
 # Platform staff's own records (users, login lockouts, two-factor devices): merchant staff never see them.
 PLATFORM_APPS = ("auth", "axes", "otp_totp", "otp_static")
 
@@ -104,6 +114,8 @@ class KassaAdminSite(admin.AdminSite):
                     if shown_as is not None:
                         model["name"] = shown_as
                     models.append(model)
+                    if model.get("add_url"):
+                        models += [_shortcut(*entry) for entry in SHORTCUTS.get(label, [])]
             if key == "developers" and models:
                 models.append(_docs_entry())
             if models:
@@ -120,6 +132,17 @@ class KassaAdminSite(admin.AdminSite):
 def _group(key, name, models) -> dict:
     # app_url empty: a group has no page of its own (templates/admin/app_list.html shows no link then).
     return {"name": name, "app_label": f"kassa-{key}", "app_url": "", "has_module_perms": True, "models": models}
+
+
+def _shortcut(object_name: str, name, url_name: str) -> dict:
+    return {
+        "name": name,
+        "object_name": object_name,
+        "perms": {"add": True},
+        "admin_url": reverse(url_name),
+        "add_url": None,
+        "shortcut": True,
+    }
 
 
 def _docs_entry() -> dict:

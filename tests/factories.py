@@ -214,6 +214,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
         description=f"{name} pending cups",
     )
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
+    # A monthly subscription on their default card, its first invoice paid.
+    plan = price(m, product=product(m, name=f"{name} monthly plan"), unit_amount=5000, recurring={"interval": "month"})
+    sub = subscription(m, customer=payer, price=plan)
     clock = clocks.clock_create(merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock")
     portal_settings = portal.portal_configuration_update(
         configuration=portal.portal_configuration_for(merchant=m, livemode=False),
@@ -255,6 +258,7 @@ def every_dashboard_object(name: str, card_token) -> dict:
             "billing.Invoice": invoice,
             "billing.InvoiceItem": pending_item,
             "billing.DunningSettings": invoices.dunning_settings_update(merchant=m, livemode=False, retry_days=[2, 4]),
+            "billing.Subscription": sub,
             "billing.InvoiceSettings": invoice_numbering.invoice_settings_update(
                 merchant=m, legal_name=f"{name} SAS", city="Paris", country="FR", vat_number="FR12345678901"
             ),

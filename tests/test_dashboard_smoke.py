@@ -6,6 +6,8 @@ make one). As platform staff, who see everything, and as a merchant's owner,
 who sees that merchant's pages and none of the platform's records.
 """
 
+import re
+
 import pytest
 from django.contrib import admin
 
@@ -55,9 +57,26 @@ def test_every_registered_page_opens(db, client, stripe_backend, card_token, who
                 expected = (200,) if visible else (403, 302)
             if response.status_code not in expected:
                 problems.append(f"{opts.label} {page}: {response.status_code}, expected {expected}")
+        if visible:
+            problems += _own_pages(client, model_admin, opts.label, base, obj.pk)
         shown = f"{base}{obj.pk}/change/" in pages["list"].text or pages["list"].request["PATH_INFO"].endswith(
             f"{base}{obj.pk}/change/"
         )
         if visible and not shown:
             problems.append(f"{opts.label} list does not show the object")
     assert not problems, "\n".join(problems)
+
+
+def _own_pages(client, model_admin, label: str, base: str, pk) -> list[str]:
+    """The admin's own pages beyond Django's: a page of the model's (an export, a shortcut such as
+    Subscriptions' Recurring payment) opens; an object's (a button's form, a POST-only button's 405, a logo
+    that is not there) answers without an error."""
+    problems = []
+    for pattern in model_admin.get_urls():
+        route, name = re.sub(r"<[^>]+>", str(pk), str(pattern.pattern)), pattern.name or ""
+        if not name or route in ("", "add/") or name.endswith(("_change", "_delete", "_history")):
+            continue  # Django's own pages (the test's) and its unnamed <path:object_id>/ redirect
+        response = client.get(f"{base}{route}")
+        if response.status_code >= 500 or ("<" not in str(pattern.pattern) and response.status_code != 200):
+            problems.append(f"{label} {route} ({name}): {response.status_code}")
+    return problems

@@ -125,10 +125,24 @@ def test_the_sweep_covers_every_registered_model_and_its_custom_views():
         "paymentlink_activation",
         "customer_card_default",
         "customer_card_remove",
+        "subscription_change_items",
+        "subscription_pause_collection",
+        "subscription_resume_collection",
+        "subscription_pause",
+        "subscription_resume",
+        "subscription_cancel",
+        "subscription_keep",
     ):
         assert any(name.endswith(expected) for name in custom), (expected, sorted(custom))
     exports = {name for *_, name in urls if name.endswith("_export")}
-    assert {"billing_paymentintent_export", "billing_refund_export", "billing_customer_export"} <= exports
+    assert {
+        "billing_paymentintent_export",
+        "billing_refund_export",
+        "billing_customer_export",
+        "billing_subscription_export",
+    } <= exports
+    # Pages of a model's that are no list: B's own (the sweep of lists and forms requests them too).
+    assert any(name == "billing_subscription_recurring" for *_, name in urls)
 
 
 def test_another_merchants_staff_reach_no_object_page_of_a(client, sweep):

@@ -278,6 +278,34 @@ def subscription_create(
     customer: Customer,
     items: list,
     now: datetime,
+    payment_behavior: str = "allow_incomplete",
+    **options,
+) -> Subscription:
+    """A subscription of ``customer`` to ``items`` (``[{"price" | "price_data", "quantity", "metadata",
+    "tax_rates"}]``), its first invoice finalized and (``charge_automatically``) charged off-session.
+
+    ``options``: those of ``subscription_create_records``."""
+    subscription, invoice = subscription_create_records(
+        merchant=merchant,
+        livemode=livemode,
+        customer=customer,
+        items=items,
+        now=now,
+        payment_behavior=payment_behavior,
+        **options,
+    )
+    return subscription_first_invoice_collect(
+        subscription=subscription, invoice=invoice, now=now, payment_behavior=payment_behavior
+    )
+
+
+def subscription_create_records(
+    *,
+    merchant,
+    livemode: bool,
+    customer: Customer,
+    items: list,
+    now: datetime,
     default_payment_method: PaymentMethod | None = None,
     collection_method: str = Invoice.CollectionMethod.CHARGE_AUTOMATICALLY,
     days_until_due: int | None = None,
@@ -292,9 +320,11 @@ def subscription_create(
     default_tax_rates=None,
     description: str | None = None,
     metadata=None,
-) -> Subscription:
-    """A subscription of ``customer`` to ``items`` (``[{"price" | "price_data", "quantity", "metadata",
-    "tax_rates"}]``), its first invoice finalized and (``charge_automatically``) charged off-session."""
+) -> tuple[Subscription, Invoice]:
+    """Phase 1 of ``subscription_create``: the subscription, its items and its first invoice, finalized, in one
+    transaction (the caller's, when it has one: the dashboard's "recurring payment" makes its customer and
+    price in the same one) and no processor call; ``subscription_first_invoice_collect`` charges it after the
+    commit."""
     if customer.deleted or customer.merchant_id != merchant.pk or customer.livemode != livemode:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     if payment_behavior not in PAYMENT_BEHAVIORS:
@@ -311,7 +341,7 @@ def subscription_create(
     now = customer_now(customer, now)
     trial = _trial_end(now=now, trial_end=trial_end, trial_period_days=trial_period_days)
     try:
-        subscription, invoice = _subscription_make(
+        return _subscription_make(
             merchant=merchant,
             livemode=livemode,
             customer=customer,
@@ -333,13 +363,20 @@ def subscription_create(
         )
     except IntegrityError as exc:  # pragma: no cover - a fresh subscription's period cannot be taken
         raise InvalidRequest("The subscription could not be made; try again.") from exc
+
+
+def subscription_first_invoice_collect(
+    *, subscription: Subscription, invoice: Invoice, now: datetime, payment_behavior: str = "allow_incomplete"
+) -> Subscription:
+    """Phase 2 of ``subscription_create``, after the commit: the first invoice charged (its own two phases), then
+    invoicing's hook decides the status. Nothing to do for an emailed invoice or ``default_incomplete``."""
+    now = customer_now(subscription.customer, now)
     if (
         invoice.status != Invoice.Status.OPEN
-        or collection_method != Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
+        or subscription.collection_method != Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
         or payment_behavior == "default_incomplete"
     ):
         return subscription
-    # Phase 2, after the commit: the charge (its own two phases), then the hook decides the status.
     try:
         invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
     except (CardError, InvalidRequest) as exc:
