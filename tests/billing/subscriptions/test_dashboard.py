@@ -435,7 +435,7 @@ def test_the_pages_in_french(owner, subscription):
     assert "Tous les (jours)" in page.text
     detail = _text(owner.get(_page(subscription), HTTP_ACCEPT_LANGUAGE="fr"))
     assert "Actif" in detail
-    assert "50.00 EUR tous les mois" in detail
+    assert "50.00 EUR chaque mois" in detail
     assert "Prochaine facture" in detail
     assert "Mettre en pause" in detail
 
