@@ -13,6 +13,7 @@ from merchants.admin_lists import CreatedRangeFilter, CsvExportMixin
 from merchants.widgets import DimensionsField, ListField, MetadataField, Money, MoneyField, NamedListField
 
 from . import services
+from .display import price_interval
 from .models import Customer, Price, Product
 
 
@@ -71,14 +72,7 @@ class PriceInline(admin.TabularInline):
 
     @admin.display(description=_("Interval"))
     def interval(self, price):
-        return _interval(price)
-
-
-def _interval(price) -> str:
-    if price.type != Price.Type.RECURRING:
-        return _("one time")
-    count = price.recurring_interval_count or 1
-    return f"every {price.recurring_interval}" if count == 1 else f"every {count} {price.recurring_interval}s"
+        return price_interval(price)
 
 
 @admin.register(Product)
@@ -152,7 +146,7 @@ class PriceAdmin(ScopedAdmin):
 
     @admin.display(description=_("Interval"))
     def interval(self, price):
-        return _interval(price)
+        return price_interval(price)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = PriceChangeForm if obj else PriceCreateForm

@@ -16,6 +16,7 @@ from django.utils.translation import pgettext_lazy
 from kassa import money
 from kassa.errors import KassaError
 
+from ..catalogue.display import price_interval
 from ..invoices.documents_build import format_day
 from ..subscriptions.models import Subscription
 from . import selectors, services
@@ -32,14 +33,6 @@ STATUS_WORDS = {
     S.UNPAID: pgettext_lazy("subscription status", "Unpaid"),
     S.PAUSED: pgettext_lazy("subscription status", "Paused"),
     S.INCOMPLETE: pgettext_lazy("subscription status", "Awaiting the first payment"),
-}
-# A count is never 0, so no plural forms are needed (the same words as the checkout page's).
-EVERY = {"day": _("every day"), "week": _("every week"), "month": _("every month"), "year": _("every year")}
-EVERY_N = {
-    "day": _("every %(count)s days"),
-    "week": _("every %(count)s weeks"),
-    "month": _("every %(count)s months"),
-    "year": _("every %(count)s years"),
 }
 MESSAGES = {
     "renews_on": _("Renews on %(date)s"),
@@ -66,19 +59,12 @@ def words(key: str, **values) -> str:
     return message % values if values else message
 
 
-def interval_words(price) -> str:
-    count = price.recurring_interval_count or 1
-    if count == 1:
-        return str(EVERY.get(price.recurring_interval, ""))
-    return str(EVERY_N[price.recurring_interval]) % {"count": count} if price.recurring_interval in EVERY_N else ""
-
-
 def price_words(price, language: str, quantity: int = 1) -> str:
     """ "€50.00 every month", "2 x €12.50 every month" (with a multiplication sign): formatted for the reader."""
     amount = money.format_localised(price.unit_amount or 0, price.currency, language)
     if quantity != 1:
         amount = words("quantity", quantity=quantity, amount=amount)
-    return words("price", amount=amount, interval=interval_words(price))
+    return words("price", amount=amount, interval=price_interval(price))
 
 
 def _next_date(subscription: Subscription, period_end, language: str) -> str:

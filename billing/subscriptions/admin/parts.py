@@ -21,6 +21,7 @@ from kassa.errors import KassaError
 from merchants.admin_base import admin_link, html_table, when
 from webhooks.models import Event
 
+from ...catalogue.display import price_interval
 from ...invoices.admin.parts import customer_label, day, invoice_status_badge
 from ...invoices.models import Invoice
 from ...payments.models import PaymentAttempt
@@ -94,19 +95,8 @@ class SubscriptionStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-def every(price) -> str:
-    """A price's interval in words: "every month", "every 30 days" (a count is 1 or more: no plural forms needed)."""
-    count = price.recurring_interval_count or 1
-    one = {"day": _("every day"), "week": _("every week"), "month": _("every month"), "year": _("every year")}
-    many = {
-        "day": _("every %(count)d days"),
-        "week": _("every %(count)d weeks"),
-        "month": _("every %(count)d months"),
-        "year": _("every %(count)d years"),
-    }
-    if price.recurring_interval not in one:
-        return ""
-    return str(one[price.recurring_interval]) if count == 1 else str(many[price.recurring_interval]) % {"count": count}
+def _unit_summary(price) -> str:
+    return f"{money.format_amount(price.unit_amount or 0, price.currency)} {price_interval(price)}"
 
 
 def item_summary(item: SubscriptionItem) -> str:
@@ -115,7 +105,7 @@ def item_summary(item: SubscriptionItem) -> str:
     amount = money.format_amount(price.unit_amount or 0, price.currency)
     if item.quantity != 1:
         amount = f"{item.quantity} × {amount}"  # noqa: RUF001 - the multiplication sign, as invoices print it
-    return f"{amount} {every(price)}"
+    return f"{amount} {price_interval(price)}"
 
 
 def price_summary(subscription: Subscription) -> str:
@@ -144,7 +134,8 @@ def items_table(subscription: Subscription) -> str:
             (
                 admin_link(item.price.product, price_label(item.price)),
                 admin_link(
-                    item.price, f"{money.format_amount(item.price.unit_amount or 0, item.currency)} {every(item.price)}"
+                    item.price,
+                    f"{money.format_amount(item.price.unit_amount or 0, item.currency)} {price_interval(item.price)}",
                 ),
                 item.quantity,
                 f"{when(item.current_period_start)} → {when(item.current_period_end)}",

@@ -33,6 +33,7 @@ from merchants.admin_base import ScopedAdmin, errors_on_fields, service_errors_a
 from merchants.admin_lists import CreatedRangeFilter, CsvExportMixin, csv_amount
 
 from ...catalogue import selectors as catalogue_selectors
+from ...catalogue.display import price_interval
 from ...catalogue.models import Customer, Price
 from ...invoices.admin.parts import CustomerChoiceField, customer_label, day
 from ...invoices.models import Invoice
@@ -74,7 +75,7 @@ FEEDBACK_CHOICES = [
 class RecurringPriceField(forms.ModelChoiceField):
     def label_from_instance(self, price):
         amount = money.format_amount(price.unit_amount or 0, price.currency)
-        return f"{parts.price_label(price)} — {amount} {parts.every(price)}"
+        return f"{parts.price_label(price)} — {amount} {price_interval(price)}"
 
 
 class CardField(forms.ModelChoiceField):
