@@ -214,7 +214,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
         description=f"{name} pending cups",
     )
     endpoint = webhook_endpoint(m, url=f"https://93.184.215.14/{name.lower()}-hooks")
-    clock = clocks.clock_create(merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock")
+    clock = clocks.clock_create(
+        now=timezone.now(), merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock"
+    )
     portal_settings = portal.portal_configuration_update(
         configuration=portal.portal_configuration_for(merchant=m, livemode=False),
         headline=f"{name} members' corner",
