@@ -276,21 +276,24 @@ def clocks_advance_sweep(*, now: datetime) -> int:
     not once a minute; the run resumes from the step the lost one reached.
     """
     queued = 0
-    stale = TestClock.objects.filter(status=TestClock.Status.ADVANCING, advance_moved_at__lt=now - ADVANCE_STALE_AFTER)
+    since = now - ADVANCE_STALE_AFTER
+    # No stamp: an advance begun before the stamp existed (migration 0021), stale by now.
+    stale = TestClock.objects.filter(status=TestClock.Status.ADVANCING).filter(
+        Q(advance_moved_at__lt=since) | Q(advance_moved_at__isnull=True)
+    )
     for clock_pk in stale.order_by("advance_moved_at").values_list("pk", flat=True)[:BATCH]:
         with transaction.atomic():
             clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
             if (
                 clock is None
                 or clock.status != TestClock.Status.ADVANCING
-                or clock.advance_moved_at is None
-                or clock.advance_moved_at >= now - ADVANCE_STALE_AFTER
+                or (clock.advance_moved_at is not None and clock.advance_moved_at >= since)
             ):
                 continue  # moved, done or deleted meanwhile
             logger.warning(
                 "Test clock %s has not moved since %s: its advance is queued again from %s",
                 clock.public_id,
-                clock.advance_moved_at.isoformat(),
+                clock.advance_moved_at,
                 clock.frozen_time.isoformat(),
             )
             clock.advance_moved_at = now
