@@ -71,6 +71,16 @@ app.conf.update(
             "task": "billing.tasks.invoices_mark_overdue",
             "schedule": 60.0,
         },
+        # Test clocks: advances whose task was lost queued again (services.ADVANCE_STALE_AFTER says when), and
+        # clocks past deletes_after deleted (where their customers, invoices and subscriptions allow it).
+        "sweep-test-clock-advances": {
+            "task": "billing.tasks.test_clocks_sweep",
+            "schedule": 60.0,
+        },
+        "delete-expired-test-clocks": {
+            "task": "billing.tasks.test_clocks_delete_expired",
+            "schedule": crontab(minute=41),
+        },
         # Safety nets for lost tasks and long retries (tests sweep every few seconds).
         "sweep-webhook-deliveries": {
             "task": "webhooks.tasks.deliveries_sweep",

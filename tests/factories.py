@@ -217,7 +217,9 @@ def every_dashboard_object(name: str, card_token) -> dict:
     # A monthly subscription on their default card, its first invoice paid.
     plan = price(m, product=product(m, name=f"{name} monthly plan"), unit_amount=5000, recurring={"interval": "month"})
     sub = subscription(m, customer=payer, price=plan)
-    clock = clocks.clock_create(merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock")
+    clock = clocks.clock_create(
+        now=timezone.now(), merchant=m, livemode=False, frozen_time=timezone.now(), name=f"{name} clock"
+    )
     portal_settings = portal.portal_configuration_update(
         configuration=portal.portal_configuration_for(merchant=m, livemode=False),
         headline=f"{name} members' corner",

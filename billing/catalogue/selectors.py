@@ -1,4 +1,6 @@
-"""Reads, always scoped by merchant and mode (kassa.api.views.scoped)."""
+"""Reads, always scoped by merchant and mode (kassa.api.views.scoped); and the time a customer lives on."""
+
+from datetime import datetime
 
 from django.db.models import QuerySet
 
@@ -52,3 +54,21 @@ def customer_list(*, merchant, livemode: bool, email: str | None = None) -> Quer
     if email:
         queryset = queryset.filter(email__iexact=email)
     return queryset
+
+
+def customer_now(*, customer: Customer, now: datetime) -> datetime:
+    """The time ``customer`` lives on: their test clock's frozen time if they are on one, else ``now``.
+
+    As at Stripe, what a clock's customer does (an invoice made, finalized, paid or voided, a subscription
+    started or changed) is dated on the clock, whoever asks (the API, the dashboard, a payer's page) and
+    whatever the wall clock says. The one place that says so: invoices' and subscriptions' services call it
+    on the ``now`` they are given. Read from the database, not from a ``customer.test_clock`` loaded earlier,
+    because an advancing clock moves under a long-lived object (billing/clocks/services.py moves the clock
+    to each step's time before its services run, so for them this is their own ``now``). The clock is
+    reached through the customer's foreign key: the catalogue sits below billing.clocks and imports nothing
+    of it.
+    """
+    if customer.test_clock_id is None:
+        return now
+    frozen = Customer.objects.filter(pk=customer.pk).values_list("test_clock__frozen_time", flat=True).first()
+    return frozen or now

@@ -25,6 +25,9 @@ class TestClock(MerchantScoped):
     # status_details.advancing.target_frozen_time, while advancing.
     target_frozen_time = models.DateTimeField(null=True, blank=True, verbose_name=_("target frozen time"))
     deletes_after = models.DateTimeField(verbose_name=_("deletes after"))
+    # While advancing: when (real time) its run last moved it; beat queues the advance again when this is old
+    # (services.clocks_advance_sweep). Not Stripe's: the machinery's, never in the API.
+    advance_moved_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("advance last moved"))
 
     __test__ = False  # not a pytest test class, whatever its name
 

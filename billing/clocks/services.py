@@ -3,9 +3,16 @@
 Advancing a clock (``clock_advance``) marks it ``advancing`` and queues a task once that commits;
 the task (``clock_advance_run``) runs every service registered with ``on_advance`` for the clock's
 customers only, with the clock's time as ``now``, in steps of at most ``ADVANCE_STEP`` (so what falls due
-in the middle happens in order, as beat would have done it), moving ``frozen_time`` after each step; then
-the clock is ``ready`` at its target. A step repeated (a worker killed and the task run again) changes
-nothing twice: the registered services re-check every status under their row locks, as beat's runs do.
+in the middle happens in order, as beat would have done it): each step first moves ``frozen_time`` to its
+end, then runs the services at that time, so that whatever they date through the customer's time
+(``catalogue.selectors.customer_now``) is dated at the step they run in; then the clock is ``ready`` at its
+target. A run starts by running the services again at the clock's time (the last step, if a worker was
+killed in it): a step repeated changes nothing twice, the registered services re-checking every status
+under their row locks, as beat's runs do.
+
+A run lost with its worker is found by beat (``clocks_advance_sweep``): an advancing clock whose run has
+not moved it for longer than a task may live (``ADVANCE_STALE_AFTER``) is queued again, and resumes from
+the step it reached.
 
 Parts above the catalogue register their services in billing/apps.py (invoicing's ``invoices_advance``
 and ``invoices_mark_overdue``, subscriptions' ``subscriptions_advance``): clocks import none of their services
@@ -16,7 +23,8 @@ Deleting a clock: Stripe deletes the clock and every object on it. Kassa keeps m
 first), and so is one whose customers (deleted ones too) still have invoices the clock drives (a draft
 finalizing by itself, an open invoice) or subscriptions that have not ended: once the clock is gone beat
 would take them on the wall clock and charge them. Void or settle those, cancel these, first. Customers
-already deleted are then let go of the clock.
+already deleted are then let go of the clock. Beat deletes clocks past ``deletes_after`` by the same
+rules (``clocks_delete_expired``): one it may not delete is kept, and tried again at the next run.
 """
 
 import logging
@@ -26,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from kassa import celery
 from kassa.errors import InvalidRequest
@@ -38,7 +47,8 @@ from .models import TestClock
 
 logger = logging.getLogger(__name__)
 
-#: As at Stripe: a clock deletes itself 30 days after its frozen time.
+#: A clock deletes itself 30 days after it was made (real time, not its frozen time: Stripe's own example of a
+#: clock frozen in 2020 deletes itself a few days after its creation, in 2023). Advancing does not move it.
 DELETES_AFTER = timedelta(days=30)
 #: The longest stretch of clock time the registered services jump at once.
 ADVANCE_STEP = timedelta(days=1)
@@ -46,11 +56,22 @@ ADVANCE_STEP = timedelta(days=1)
 #: (``_advance_limit``), and without subscriptions at most two years.
 ADVANCE_MAX = relativedelta(years=2)
 ADVANCE_TASK = "billing.tasks.test_clock_advance"
-#: The latest frozen time a clock may have: its deletes_after (30 days on) must still be a date Python has.
+#: The latest frozen time a clock may have: what is computed from it (due dates, periods) must still be a date
+#: Python has.
 FROZEN_TIME_MAX = datetime(9999, 11, 30, tzinfo=UTC)
 
 #: A subscription in one of these has work ahead of it (renewals, retries, an expiry): the clock drives it.
 LIVE_SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "unpaid", "paused")
+
+#: An advancing clock whose run has not moved it for this long has no run any more, and beat queues it again.
+#: A run stamps the clock when it starts and after each step, and Celery kills a task that has lived
+#: ``task_time_limit`` (15 minutes, kassa/celery.py): past that (and a minute's margin for the stamp's own
+#: commit), no run can still be working on the clock, so queuing another never races a live one. A worker
+#: killed with its task otherwise gives the task back only after Redis's visibility timeout (an hour), and
+#: the filesystem broker not at all.
+ADVANCE_STALE_AFTER = timedelta(seconds=celery.app.conf.task_time_limit) + timedelta(minutes=1)
+#: Clocks looked at by one run of beat's sweep or deletion (the next run takes the rest).
+BATCH = 100
 
 _on_advance: list[Callable[..., object]] = []
 
@@ -117,16 +138,20 @@ def _frozen_time_after(clock: TestClock | None, frozen_time: datetime, param: st
 
 
 @transaction.atomic
-def clock_create(*, merchant, livemode: bool, frozen_time: datetime, name: str | None = None) -> TestClock:
+def clock_create(
+    *, merchant, livemode: bool, frozen_time: datetime, now: datetime, name: str | None = None
+) -> TestClock:
+    """A clock at ``frozen_time``, made at ``now`` (the real time): it deletes itself ``DELETES_AFTER`` later."""
     refuse_live_mode(livemode=livemode)
     _frozen_time_after(None, frozen_time)
     clock = TestClock.objects.create(
         public_id=public_id(TestClock.PREFIX),
         merchant=merchant,
         livemode=livemode,
+        created=now,
         name=name or None,
         frozen_time=frozen_time,
-        deletes_after=frozen_time + DELETES_AFTER,
+        deletes_after=now + DELETES_AFTER,
     )
     event_emit(type="test_helpers.test_clock.created", obj=clock)
     return clock
@@ -174,7 +199,8 @@ def clock_advance(*, clock: TestClock, frozen_time: datetime) -> TestClock:
     before = render(clock)
     clock.status = TestClock.Status.ADVANCING
     clock.target_frozen_time = frozen_time
-    clock.save(update_fields=["status", "target_frozen_time"])
+    clock.advance_moved_at = timezone.now()  # the machinery's time (the sweep's lease), not the business's
+    clock.save(update_fields=["status", "target_frozen_time", "advance_moved_at"])
     event_emit(type="test_helpers.test_clock.advancing", obj=clock, before=before)
     celery.enqueue_on_commit(ADVANCE_TASK, clock.pk)
     return clock
@@ -183,24 +209,23 @@ def clock_advance(*, clock: TestClock, frozen_time: datetime) -> TestClock:
 def clock_advance_run(*, clock_pk: int) -> bool:
     """The work of one advance (the task's): step by step to the target, then ``ready``.
 
-    Each step runs the registered services (each in its own short transactions) and then moves
-    ``frozen_time`` to the step's end; a run interrupted resumes from the last step done. A service that
-    raises leaves the clock ``internal_failure`` at the last time reached (as Stripe's status says).
+    The registered services run at the clock's time (each in its own short transactions), then the clock
+    moves to the next step's end, or is ready at the target. A run interrupted resumes from the step it
+    reached, running it again. A service that raises leaves the clock ``internal_failure`` at the time it
+    failed at (as Stripe's status says).
     """
     while True:
         clock = TestClock.objects.filter(pk=clock_pk, status=TestClock.Status.ADVANCING).first()
         if clock is None:
             return False  # deleted, or already done by another run
-        target = clock.target_frozen_time
-        step_end = min(target, clock.frozen_time + ADVANCE_STEP)
         customers = Customer.objects.filter(test_clock=clock)
         try:
             for fn in _on_advance:
-                fn(customers_queryset=customers, now=step_end)
-            done = _step_done(clock_pk, step_end)
+                fn(customers_queryset=customers, now=clock.frozen_time)
+            done = _step_next(clock_pk, clock.frozen_time)
         except Exception:
             # Whatever failed (a service, the step's own write), the clock says so rather than staying advancing.
-            logger.exception("Advancing test clock %s failed at %s", clock.public_id, step_end.isoformat())
+            logger.exception("Advancing test clock %s failed at %s", clock.public_id, clock.frozen_time.isoformat())
             _failed(clock_pk)
             return False
         if done:
@@ -208,21 +233,22 @@ def clock_advance_run(*, clock_pk: int) -> bool:
 
 
 @transaction.atomic
-def _step_done(clock_pk: int, step_end: datetime) -> bool:
-    """``frozen_time`` at the step's end; at the target, the clock is ready (True)."""
+def _step_next(clock_pk: int, done_at: datetime) -> bool:
+    """The services ran at ``done_at``: at the target the clock is ready (True); else it moves to the next step's
+    end (the time its services run at next), stamped for the sweep."""
     clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
-    if clock is None or clock.status != TestClock.Status.ADVANCING:
-        return True
-    if step_end > clock.frozen_time:
-        clock.frozen_time = step_end
-        clock.deletes_after = step_end + DELETES_AFTER
+    if clock is None or clock.status != TestClock.Status.ADVANCING or clock.frozen_time != done_at:
+        return True  # deleted, done, or moved on by another run: this one stops
+    clock.advance_moved_at = timezone.now()  # the machinery's time (the sweep's lease), not the business's
     if clock.frozen_time < clock.target_frozen_time:
-        clock.save(update_fields=["frozen_time", "deletes_after"])
+        clock.frozen_time = min(clock.target_frozen_time, clock.frozen_time + ADVANCE_STEP)
+        clock.save(update_fields=["frozen_time", "advance_moved_at"])
         return False
     before = render(clock)
     clock.status = TestClock.Status.READY
     clock.target_frozen_time = None
-    clock.save(update_fields=["frozen_time", "deletes_after", "status", "target_frozen_time"])
+    clock.advance_moved_at = None
+    clock.save(update_fields=["status", "target_frozen_time", "advance_moved_at"])
     event_emit(type="test_helpers.test_clock.ready", obj=clock, before=before)
     return True
 
@@ -235,5 +261,68 @@ def _failed(clock_pk: int) -> None:
     before = render(clock)
     clock.status = TestClock.Status.INTERNAL_FAILURE
     clock.target_frozen_time = None
-    clock.save(update_fields=["status", "target_frozen_time"])
+    clock.advance_moved_at = None
+    clock.save(update_fields=["status", "target_frozen_time", "advance_moved_at"])
     event_emit(type="test_helpers.test_clock.internal_failure", obj=clock, before=before)
+
+
+# --- beat ---------------------------------------------------------------------------------------------
+
+
+def clocks_advance_sweep(*, now: datetime) -> int:
+    """Queue again the advances whose run was lost (not moved for ``ADVANCE_STALE_AFTER``); how many were queued.
+
+    Each is stamped as it is queued, so a queue slow to start it gets it once per ``ADVANCE_STALE_AFTER``,
+    not once a minute; the run resumes from the step the lost one reached.
+    """
+    queued = 0
+    since = now - ADVANCE_STALE_AFTER
+    # No stamp: an advance begun before the stamp existed (migration 0021), stale by now.
+    stale = TestClock.objects.filter(status=TestClock.Status.ADVANCING).filter(
+        Q(advance_moved_at__lt=since) | Q(advance_moved_at__isnull=True)
+    )
+    for clock_pk in stale.order_by("advance_moved_at").values_list("pk", flat=True)[:BATCH]:
+        with transaction.atomic():
+            clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
+            if (
+                clock is None
+                or clock.status != TestClock.Status.ADVANCING
+                or (clock.advance_moved_at is not None and clock.advance_moved_at >= since)
+            ):
+                continue  # moved, done or deleted meanwhile
+            logger.warning(
+                "Test clock %s has not moved since %s: its advance is queued again from %s",
+                clock.public_id,
+                clock.advance_moved_at,
+                clock.frozen_time.isoformat(),
+            )
+            clock.advance_moved_at = now
+            clock.save(update_fields=["advance_moved_at"])
+            celery.enqueue_on_commit(ADVANCE_TASK, clock.pk)
+            queued += 1
+    return queued
+
+
+def clocks_delete_expired(*, now: datetime) -> int:
+    """Delete the clocks past ``deletes_after``, as Stripe does, by ``clock_delete``'s rules; how many were deleted.
+
+    A clock ``clock_delete`` refuses (customers still on it, invoices it still drives, subscriptions not
+    ended) is kept, and looked at again at the next run, so it goes once its customers are deleted. An
+    advancing clock is left to finish first.
+    """
+    deleted = 0
+    expired = (
+        TestClock.objects.filter(deletes_after__lte=now)
+        .exclude(status=TestClock.Status.ADVANCING)
+        .exclude(customers__deleted=False)  # the common reason to keep one, left out here so it never fills a batch
+    )
+    for clock in expired.order_by("deletes_after", "pk")[:BATCH]:
+        try:
+            clock_delete(clock=clock)
+        except TestClock.DoesNotExist:
+            continue  # deleted meanwhile (by its merchant, or another run)
+        except InvalidRequest as exc:
+            logger.info("Test clock %s is past deletes_after but kept: %s", clock.public_id, exc.message)
+            continue
+        deleted += 1
+    return deleted

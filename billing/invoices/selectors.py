@@ -43,7 +43,7 @@ def invoice_list(
     due_date: dict | None = None,
 ) -> QuerySet:
     queryset = scoped(Invoice, merchant=merchant, livemode=livemode).select_related(
-        "customer", "default_payment_method"
+        "customer__test_clock", "default_payment_method"
     )
     if customer:
         queryset = queryset.filter(customer__public_id=customer)
@@ -62,7 +62,9 @@ def invoice_item_list(
     invoice: str | None = None,
     pending: bool | None = None,
 ) -> QuerySet:
-    queryset = scoped(InvoiceItem, merchant=merchant, livemode=livemode).select_related("customer", "invoice", "price")
+    queryset = scoped(InvoiceItem, merchant=merchant, livemode=livemode).select_related(
+        "customer__test_clock", "invoice", "price"
+    )
     if customer:
         queryset = queryset.filter(customer__public_id=customer)
     if invoice:

@@ -5,6 +5,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from ..catalogue.models import Customer
+from ..catalogue.selectors import customer_now
 from . import emails, services
 from .models import Invoice
 
@@ -25,8 +26,8 @@ def invoices_retry_due() -> int:
 def invoices_retry_for_customer(customer_pk: int) -> int:
     """A customer's new default card: their past-due invoices tried now, on the customer's time (a test clock's
     frozen time for a customer living on one, as its advancing would pass)."""
-    customer = Customer.objects.select_related("test_clock", "default_payment_method", "merchant").get(pk=customer_pk)
-    now = customer.test_clock.frozen_time if customer.test_clock_id else timezone.now()
+    customer = Customer.objects.select_related("default_payment_method", "merchant").get(pk=customer_pk)
+    now = customer_now(customer=customer, now=timezone.now())
     return services.invoices_retry_for_customer(customer=customer, now=now)
 
 

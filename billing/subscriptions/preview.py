@@ -26,6 +26,7 @@ from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 
 from ..catalogue.models import Customer, Price
+from ..catalogue.selectors import customer_now
 from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
 from ..invoices.services.totals import item_taxes, totals_values
 from . import periods
@@ -39,7 +40,7 @@ from .prorations import (
     proration_item_build,
     prorations_between,
 )
-from .services.common import ENDED, customer_now
+from .services.common import ENDED
 
 PREFIX = "upcoming_in"
 BEHAVIORS = ("create_prorations", "always_invoice", "none")
@@ -176,7 +177,7 @@ def invoice_preview(
         )
     if proration_behavior not in BEHAVIORS:
         raise InvalidRequest(f"proration_behavior must be one of {', '.join(BEHAVIORS)}.", param="proration_behavior")
-    at = customer_now(customer, now)
+    at = customer_now(customer=customer, now=now)
     settings = InvoiceSettings.objects.filter(merchant=merchant).first()
     pending = list(
         InvoiceItem.objects.filter(customer=customer, invoice__isnull=True)

@@ -16,7 +16,7 @@ TEST_CLOCK = {
     "id": TEST_CLOCK_ID,
     "object": "test_helpers.test_clock",
     "created": CREATED,
-    "deletes_after": FROZEN_TIME + 30 * 86400,
+    "deletes_after": CREATED + 30 * 86400,
     "frozen_time": FROZEN_TIME,
     "livemode": False,
     "name": "Annual plan, first year",
@@ -60,7 +60,8 @@ TEST_CLOCKS_DELETE = Doc(
     summary="Delete a test clock",
     description="Deletes the clock. Unlike Stripe, which deletes the clock's customers and their objects with "
     "it, Kassa keeps invoices and payments for good: a clock that still has customers is refused (400); "
-    "delete the customers first." + TEST_MODE_ONLY,
+    "delete the customers first. Kassa also deletes a clock by itself once `deletes_after` has passed (hourly), "
+    "as Stripe does, where these rules allow it; a clock they keep stays until they do." + TEST_MODE_ONLY,
     response={"id": TEST_CLOCK_ID, "object": "test_helpers.test_clock", "deleted": True},
     path_id=TEST_CLOCK_ID,
 )

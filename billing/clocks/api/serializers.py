@@ -41,7 +41,10 @@ class TestClockOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("test_helpers.test_clock")
     created = f.UnixTime()
-    deletes_after = f.UnixTime(help_text="When the clock deletes itself: 30 days after its frozen time.")
+    deletes_after = f.UnixTime(
+        help_text="When the clock deletes itself: 30 days after it was made (real time, whatever its frozen "
+        "time), if nothing still lives on it (see the delete operation).",
+    )
     frozen_time = f.UnixTime(help_text="The time the clock's customers live at (Unix seconds).")
     livemode = serializers.BooleanField()
     name = serializers.CharField(allow_null=True, help_text="The name given at creation.")

@@ -1,5 +1,7 @@
 """Test clock endpoints (``/v1/test_helpers/test_clocks``): thin, Stripe's paths and verbs, test mode only."""
 
+from django.utils import timezone
+
 from kassa.api import schema
 from kassa.api.fields import DeletedOut
 from kassa.api.views import paginate
@@ -45,7 +47,7 @@ class TestClocksView(TestClockViewBase):
     )
     def post(self, request):
         params, expand = self.params(s.TestClockCreateParams)
-        clock = services.clock_create(merchant=self.merchant, livemode=self.livemode, **params)
+        clock = services.clock_create(merchant=self.merchant, livemode=self.livemode, now=timezone.now(), **params)
         return self.render(s.TestClockOut, clock, expand)
 
 

@@ -226,6 +226,12 @@ def period_out(item) -> dict:
 OBJECT = serializers.DictField(allow_null=True)
 
 
+def test_clock_reference(serializer, customer):
+    """Stripe's ``test_clock`` of an invoice or item: its customer's clock, whose time it lives on, as the
+    customer shows it (CustomerOut.test_clock_out expands it: invoices sit below billing.clocks)."""
+    return reference(serializer, customer.test_clock, "test_clock", CustomerOut.test_clock_out)
+
+
 class InvoiceItemOut(serializers.Serializer):
     id = serializers.CharField(source="public_id")
     object = f.Constant("invoiceitem")
@@ -251,11 +257,15 @@ class InvoiceItemOut(serializers.Serializer):
     quantity = serializers.IntegerField()
     quantity_decimal = serializers.SerializerMethodField()
     tax_rates = serializers.SerializerMethodField()
-    test_clock = f.Fixed(None)
+    test_clock = serializers.SerializerMethodField()
 
     @reference_field("customer")
     def get_customer(self, item):
         return reference(self, item.customer, "customer", CustomerOut)
+
+    @reference_field("customer's test clock (test mode only; null on the wall clock)")
+    def get_test_clock(self, item):
+        return test_clock_reference(self, item.customer)
 
     @extend_schema_field(
         serializers.CharField(allow_null=True, help_text="The invoice's id (`in_…`); null while pending.")
@@ -530,7 +540,7 @@ class InvoiceOut(serializers.Serializer):
     status_transitions = serializers.SerializerMethodField()
     subtotal = serializers.IntegerField(help_text="The lines' amounts (inclusive taxes inside, exclusive not).")
     subtotal_excluding_tax = serializers.IntegerField(help_text="subtotal less inclusive taxes.")
-    test_clock = f.Fixed(None)
+    test_clock = serializers.SerializerMethodField()
     threshold_reason = f.Fixed(None, "object")
     total = serializers.IntegerField(help_text="What the customer pays: subtotal plus exclusive taxes.")
     total_discount_amounts = f.Fixed([])
@@ -555,6 +565,10 @@ class InvoiceOut(serializers.Serializer):
     @reference_field("customer")
     def get_customer(self, invoice):
         return reference(self, invoice.customer, "customer", CustomerOut)
+
+    @reference_field("customer's test clock (test mode only; null on the wall clock)")
+    def get_test_clock(self, invoice):
+        return test_clock_reference(self, invoice.customer)
 
     @extend_schema_field(OBJECT)
     def get_customer_address(self, invoice):

@@ -31,6 +31,7 @@ from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit
 
+from ...catalogue.selectors import customer_now
 from ...payments import services as payments
 from ...payments.models import PaymentIntent, PaymentMethod
 from .. import hooks
@@ -183,6 +184,7 @@ def invoice_pay(
     """Pay an open (or uncollectible) invoice: charge a saved card of its customer, or record a payment made
     outside Kassa (``paid_out_of_band``: no charge). A declined card raises CardError (402); a card that asks
     for 3-D Secure raises it with ``invoice_payment_intent_requires_action``, as Stripe's ``pay`` does."""
+    now = customer_now(customer=invoice.customer, now=now)  # a test clock's customer pays on the clock's time
     if paid_out_of_band:
         return _pay_out_of_band(invoice, now, note)
     with transaction.atomic():
@@ -207,6 +209,7 @@ def invoice_pay_with_card_token(
     either. A card refused when Stripe is asked to take it fails the payment as a declined charge does
     (``invoice.payment_failed``) and raises CardError.
     """
+    now = customer_now(customer=invoice.customer, now=now)
     with transaction.atomic():
         locked = _payable_lock(invoice)
         if locked.amount_remaining <= 0:
@@ -268,7 +271,8 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == InvoicePayment.Status.PAID:
         return
-    now = payment_intent.updated
+    # The processor's answer came at payment_intent.updated; a test clock's customer was paid on the clock's time.
+    now = customer_now(customer=invoice.customer, now=payment_intent.updated)
     payment.status = InvoicePayment.Status.PAID
     payment.amount_paid = payment_intent.amount_received
     payment.paid_at = now
@@ -295,7 +299,8 @@ def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
         return
     invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
     event_emit(type="invoice.payment_failed", obj=invoice)
-    hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=payment_intent.updated)
+    now = customer_now(customer=invoice.customer, now=payment_intent.updated)
+    hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
 
 
 def invoice_payment_action_required(*, payment_intent: PaymentIntent) -> None:
@@ -306,7 +311,8 @@ def invoice_payment_action_required(*, payment_intent: PaymentIntent) -> None:
     invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
     event_emit(type="invoice.payment_action_required", obj=invoice)
     # Not paid: for a subscription's latest invoice, as a failed attempt (past_due until the payer authenticates).
-    hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=payment_intent.updated)
+    now = customer_now(customer=invoice.customer, now=payment_intent.updated)
+    hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
 
 
 def invoice_owning(*, payment_intent: PaymentIntent) -> str | None:

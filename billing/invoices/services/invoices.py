@@ -18,6 +18,7 @@ from kassa.ids import public_id, random_string
 from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.models import Customer
+from ...catalogue.selectors import customer_now
 from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
@@ -103,6 +104,7 @@ def invoice_create(
     it and the period it bills (billing.subscriptions; one invoice per period, a database constraint)."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
     if collection_method not in Invoice.CollectionMethod.values:
         raise InvalidRequest(
             "collection_method must be charge_automatically or send_invoice.", param="collection_method"
@@ -181,6 +183,7 @@ def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
     """A draft: anything; an open invoice: memo, footer, metadata and collection settings; paid, void or
     uncollectible: metadata only. Anything else is refused, naming the parameter."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    now = customer_now(customer=invoice.customer, now=now)
     _editable_check(invoice, changes)
     before = render(invoice)
     collection = changes.get("collection_method", invoice.collection_method)
@@ -266,6 +269,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
         )
     if invoice.customer.deleted:
         raise InvalidRequest("The invoice's customer was deleted.", code="resource_missing", param="customer")
+    now = customer_now(customer=invoice.customer, now=now)
     will_send = invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and (
         invoice.auto_advance if auto_advance is None else auto_advance
     )
@@ -365,6 +369,7 @@ def _payment_close(invoice: Invoice, now: datetime) -> None:
 def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
     """Open or uncollectible → void: it stays on record with its number, and takes no payment any more."""
     _closing_lock_check(invoice, {S.OPEN, S.UNCOLLECTIBLE}, "voided")
+    now = customer_now(customer=invoice.customer, now=now)
     _open_payment_cancel(invoice)
     with transaction.atomic():
         invoice = _closing_lock(invoice, {S.OPEN, S.UNCOLLECTIBLE}, "voided")
@@ -388,6 +393,7 @@ def _closing_lock_check(invoice: Invoice, allowed: set[str], action: str) -> Non
 def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime) -> Invoice:
     """Open → uncollectible: written off, though it can still be paid (or voided)."""
     invoice = _closing_lock(invoice, {S.OPEN}, "marked uncollectible")
+    now = customer_now(customer=invoice.customer, now=now)
     status_move(invoice, S.UNCOLLECTIBLE)
     invoice.marked_uncollectible_at = now
     invoice.auto_advance = False
@@ -405,6 +411,7 @@ def invoice_send(*, invoice: Invoice, now: datetime) -> Invoice:
     The email itself (link and PDF) is added here by the emails' part.
     """
     invoice = _closing_lock(invoice, {S.OPEN}, "sent")
+    now = customer_now(customer=invoice.customer, now=now)
     if invoice.collection_method != Invoice.CollectionMethod.SEND_INVOICE:
         raise InvalidRequest(
             "You can only send an invoice whose collection_method is send_invoice.",

@@ -18,6 +18,7 @@ from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.models import Customer, Price
+from ...catalogue.selectors import customer_now
 from ..models import Invoice, InvoiceItem
 from .common import draft_lock, tax_rates_check, totals_refresh
 
@@ -115,6 +116,7 @@ def invoice_item_create(
     """A pending item of ``customer``, or a line of its draft ``invoice``."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
+    now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
     quantity = _quantity_check(quantity)
     if price is not None:
         _price_check(price, merchant=merchant, livemode=livemode)
@@ -192,6 +194,7 @@ def _editable(item: InvoiceItem) -> tuple[InvoiceItem, Invoice | None]:
 def invoice_item_update(*, item: InvoiceItem, now: datetime, **changes) -> InvoiceItem:
     """Change a pending item or a line of a draft; its invoice's totals follow."""
     item, invoice = _editable(item)
+    now = customer_now(customer=item.customer, now=now)
     before = render(item)
     invoice_before = render(invoice) if invoice else None
     if "quantity" in changes:

@@ -22,6 +22,7 @@ from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
 
+from ...catalogue.selectors import customer_now
 from ...invoices import services as invoices
 from ...invoices.models import Invoice
 from ...invoices.services.common import tax_rates_check
@@ -32,7 +33,6 @@ from .common import (
     ITEMS_MAX,
     S,
     current_period,
-    customer_now,
     emit_updated,
     interval_of,
     items_period_set,
@@ -294,7 +294,7 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
     for name in sorted(changes):
         if name not in UPDATABLE:
             raise InvalidRequest(f"Kassa cannot change {name} on a subscription yet.", param=name)
-    now = customer_now(subscription.customer, now)
+    now = customer_now(customer=subscription.customer, now=now)
     proration_behavior = changes.get("proration_behavior", "create_prorations")
     proration_date = _proration_date(changes.get("proration_date"), now)
     bill_now = prorated = False
@@ -342,7 +342,7 @@ def subscription_cancel(
     pending proration items, which lower the customer's next invoice (Kassa keeps no balance to refund them
     into). ``invoice_now`` bills what is pending, and with no metered usage and no positive prorations nothing
     is. An incomplete subscription's unpaid first invoice is voided."""
-    now = customer_now(subscription.customer, now)
+    now = customer_now(customer=subscription.customer, now=now)
     with transaction.atomic():
         subscription = _lock(subscription)
         _not_ended(subscription, "canceled")
@@ -393,7 +393,7 @@ def subscription_resume(
         raise InvalidRequest("billing_cycle_anchor must be now or unchanged.", param="billing_cycle_anchor")
     if proration_behavior != "none":
         _prorations_check(proration_behavior)
-    now = customer_now(subscription.customer, now)
+    now = customer_now(customer=subscription.customer, now=now)
     with transaction.atomic():
         subscription = _lock(subscription)
         if subscription.status != S.PAUSED:

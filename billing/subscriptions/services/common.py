@@ -1,5 +1,5 @@
-"""What the subscription services share: statuses and their moves, the time a customer lives on, the items'
-checks, a period's lines, and when a subscription next has work for beat (``next_renewal_at``)."""
+"""What the subscription services share: statuses and their moves, the items' checks, a period's lines, and
+when a subscription next has work for beat (``next_renewal_at``)."""
 
 from datetime import datetime, timedelta
 
@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from kassa.errors import InvalidRequest
 from webhooks.services.outbox import event_emit
 
-from ...catalogue.models import Customer, Price
+from ...catalogue.models import Price
 from ...invoices import services as invoices
 from ...invoices.models import Invoice
 from .. import periods, prorations
@@ -53,13 +53,6 @@ def status_move(subscription: Subscription, status: str) -> None:
             param="subscription",
         )
     subscription.status = status
-
-
-def customer_now(customer: Customer, now: datetime) -> datetime:
-    """A test clock's customer lives on the clock's time; everyone else on ``now``."""
-    if customer.test_clock_id is not None:
-        return customer.test_clock.frozen_time
-    return now
 
 
 def of_customers(queryset: QuerySet, customers: QuerySet | None) -> QuerySet:

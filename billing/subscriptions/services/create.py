@@ -31,6 +31,7 @@ from webhooks.services.outbox import event_emit
 
 from ...catalogue import services as catalogue
 from ...catalogue.models import Customer, Price
+from ...catalogue.selectors import customer_now
 from ...invoices import numbering
 from ...invoices import services as invoices
 from ...invoices.models import Invoice
@@ -41,7 +42,6 @@ from ..models import Subscription, SubscriptionItem
 from .common import (
     ITEMS_MAX,
     S,
-    customer_now,
     interval_of,
     items_period_set,
     next_work_at,
@@ -338,7 +338,7 @@ def subscription_create_records(
         )
     _collection_check(collection_method, days_until_due)
     payment_method_check(default_payment_method, customer)
-    now = customer_now(customer, now)
+    now = customer_now(customer=customer, now=now)
     trial = _trial_end(now=now, trial_end=trial_end, trial_period_days=trial_period_days)
     try:
         return _subscription_make(

@@ -27,9 +27,9 @@ from kassa.errors import InvalidRequest, KassaError
 
 from ...catalogue import services as catalogue
 from ...catalogue.models import Customer
+from ...catalogue.selectors import customer_now
 from ...invoices.models import Invoice
 from ..models import Subscription
-from .common import customer_now
 from .create import subscription_create_records, subscription_first_invoice_collect
 
 #: a price's interval in days goes up to a year (Stripe's limit for ``interval=day``)
@@ -73,7 +73,7 @@ def subscription_recurring_create(
             customer = catalogue.customer_create(
                 merchant=merchant, livemode=livemode, name=(name or "").strip() or None, email=email.strip()
             )
-        at = customer_now(customer, now)
+        at = customer_now(customer=customer, now=now)
         # A start date is a day's midnight in the merchant's time zone: today's may have passed already.
         if start is not None and start < at - timedelta(days=1):
             raise InvalidRequest("The start date cannot be in the past.", param="start")

@@ -13,7 +13,9 @@ from tests import factories
 def test_advance_time_from_a_clocks_page(db, client, emails_on_commit):
     shop = factories.merchant("Clocked")
     start = timezone.now().replace(microsecond=0)
-    clock = clocks.clock_create(merchant=shop.merchant, livemode=False, frozen_time=start, name="Year one")
+    clock = clocks.clock_create(
+        now=timezone.now(), merchant=shop.merchant, livemode=False, frozen_time=start, name="Year one"
+    )
     client.force_login(shop.owner)
     listing = client.get("/admin/billing/testclock/")
     assert listing.status_code == 200
@@ -34,7 +36,7 @@ def test_advance_time_from_a_clocks_page(db, client, emails_on_commit):
 
 def test_a_viewer_cannot_advance(db, client):
     shop = factories.merchant("Clocked")
-    clock = clocks.clock_create(merchant=shop.merchant, livemode=False, frozen_time=timezone.now())
+    clock = clocks.clock_create(now=timezone.now(), merchant=shop.merchant, livemode=False, frozen_time=timezone.now())
     viewer = factories.staff(shop.merchant, Membership.Role.VIEWER)
     client.force_login(viewer)
     assert client.get(f"/admin/billing/testclock/{clock.pk}/change/").status_code == 200
@@ -44,7 +46,9 @@ def test_a_viewer_cannot_advance(db, client):
 def test_a_clock_customers_page_shows_the_clock_and_advances_it(db, client, emails_on_commit):
     shop = factories.merchant("Clocked")
     start = timezone.now().replace(microsecond=0)
-    clock = clocks.clock_create(merchant=shop.merchant, livemode=False, frozen_time=start, name="Renewals")
+    clock = clocks.clock_create(
+        now=timezone.now(), merchant=shop.merchant, livemode=False, frozen_time=start, name="Renewals"
+    )
     on_clock = factories.customer(shop.merchant, email="clocked@example.com", test_clock=clock)
     plain = factories.customer(shop.merchant, email="plain@example.com")
     client.force_login(shop.owner)

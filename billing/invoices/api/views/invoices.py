@@ -36,7 +36,7 @@ class InvoicingView(CatalogueView):
 
 class InvoiceItemViewBase(InvoicingView):
     resource = "invoiceitems"
-    expandable = {"customer": "customers"}
+    expandable = {"customer": "customers", "test_clock": "test_clocks"}
 
     def item_params(self, serializer_class) -> tuple[dict, set[str]]:
         params, expand = self.params(serializer_class)
@@ -122,6 +122,7 @@ class InvoiceViewBase(InvoicingView):
         "default_payment_method": "payment_methods",
         "payments": "invoices",
         "payments.data.payment.payment_intent": "payment_intents",
+        "test_clock": "test_clocks",
     }
 
     def get_invoice(self, id: str) -> Invoice:
