@@ -370,7 +370,7 @@ def subscription_first_invoice_collect(
 ) -> Subscription:
     """Phase 2 of ``subscription_create``, after the commit: the first invoice charged (its own two phases), then
     invoicing's hook decides the status. Nothing to do for an emailed invoice or ``default_incomplete``."""
-    now = customer_now(subscription.customer, now)
+    now = customer_now(customer=subscription.customer, now=now)
     if (
         invoice.status != Invoice.Status.OPEN
         or subscription.collection_method != Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
