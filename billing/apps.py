@@ -19,6 +19,7 @@ class BillingConfig(AppConfig):
         from .clocks import services as clocks
         from .clocks.api import serializers as clocks_serializers
         from .invoices import emails as invoice_emails
+        from .invoices import hooks as invoice_hooks
         from .invoices import services as invoices
         from .invoices.api import serializers as invoices_serializers
         from .payments import emails as payment_emails
@@ -28,6 +29,8 @@ class BillingConfig(AppConfig):
         from .portal import sections as portal
         from .portal import services as portal_services
         from .portal.api import serializers as portal_serializers
+        from .subscriptions import services as subscriptions
+        from .subscriptions.api import serializers as subscriptions_serializers
 
         shapes = {
             models.Product: serializers.ProductOut,
@@ -43,6 +46,8 @@ class BillingConfig(AppConfig):
             models.InvoiceItem: invoices_serializers.InvoiceItemOut,
             models.TestClock: clocks_serializers.TestClockOut,
             models.PortalSession: portal_serializers.PortalSessionOut,
+            models.Subscription: subscriptions_serializers.SubscriptionOut,
+            models.SubscriptionItem: subscriptions_serializers.SubscriptionItemOut,
         }
         for model, out in shapes.items():
             outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
@@ -107,3 +112,12 @@ class BillingConfig(AppConfig):
         # Dunning's emails send the payer to the portal for a new card (when the merchant offers it there); a card
         # update there is a new default card, so it retries at once.
         invoices.card_update_url(portal_services.portal_card_update_link)
+
+        # Only a subscription's latest invoice decides its status: invoicing tells it what became of each invoice.
+        invoice_hooks.on_invoice_changed(subscriptions.subscription_invoice_changed)
+        # A test clock's customers' subscriptions renew, end their trials and expire on the clock's time.
+        clocks.on_advance(
+            lambda *, customers_queryset, now: subscriptions.subscriptions_advance(
+                now=now, customers=customers_queryset
+            )
+        )

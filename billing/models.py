@@ -19,6 +19,7 @@ from .invoices.models import (
 )
 from .payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 from .portal.models import PortalConfiguration, PortalSession
+from .subscriptions.models import Subscription, SubscriptionItem
 
 __all__ = [
     "CheckoutSession",
@@ -42,6 +43,8 @@ __all__ = [
     "Price",
     "Product",
     "Refund",
+    "Subscription",
+    "SubscriptionItem",
     "TaxRate",
     "TestClock",
 ]

@@ -81,6 +81,12 @@ RESOURCES = (
             ("InvoiceLineItem (an invoice's lines)", "InvoiceLineItem", "invoices_line_items"),
         ),
     ),
+    Resource("Subscriptions", "subscriptions_", (("Subscription", "Subscription", "subscriptions_retrieve"),)),
+    Resource(
+        "Subscription items",
+        "subscription_items_",
+        (("SubscriptionItem", "SubscriptionItem", "subscription_items_retrieve"),),
+    ),
     Resource(
         "Test clocks",
         "test_helpers_test_clocks_",

@@ -62,6 +62,11 @@ app.conf.update(
             "task": "billing.tasks.invoices_retry_due",
             "schedule": 60.0,
         },
+        # Subscriptions: renewals fanned out per merchant (billing/subscriptions/services/renewal.py), notices.
+        "renew-subscriptions": {
+            "task": "billing.tasks.subscriptions_tick",
+            "schedule": 60.0,
+        },
         "mark-overdue-invoices": {
             "task": "billing.tasks.invoices_mark_overdue",
             "schedule": 60.0,
@@ -79,7 +84,9 @@ app.conf.update(
 )
 app.autodiscover_tasks()
 # Billing is one app in parts; each part with work for the workers has its own tasks module.
-app.autodiscover_tasks(["billing.payments", "billing.checkout", "billing.invoices", "billing.clocks"])
+app.autodiscover_tasks(
+    ["billing.payments", "billing.checkout", "billing.invoices", "billing.clocks", "billing.subscriptions"]
+)
 
 
 def enqueue(task_name: str, *args, countdown: float | None = None) -> None:

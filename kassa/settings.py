@@ -419,6 +419,16 @@ SPECTACULAR_SETTINGS = {
             "paid, void or uncollectible; charged on a saved card or sent with a link to pay by a due date.",
         },
         {
+            "name": "Subscriptions",
+            "description": "A customer billed for recurring prices period after period: the first invoice at "
+            "once, then one invoice per period, made and charged by Kassa's own workers; `status` follows the "
+            "latest invoice (`active`, `past_due`, …).",
+        },
+        {
+            "name": "Subscription Items",
+            "description": "The prices (and quantities) a subscription bills, each with its current period.",
+        },
+        {
             "name": "Test Clocks",
             "description": "Test mode only: a frozen time for some customers. Customers made with a clock live "
             "on its time; advancing it runs what falls due for them (drafts finalized, invoices charged or "

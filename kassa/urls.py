@@ -48,6 +48,7 @@ urlpatterns = [
     path("v1/", include("billing.invoices.api.urls")),
     path("v1/", include("billing.clocks.api.urls")),
     path("v1/", include("billing.portal.api.urls")),
+    path("v1/", include("billing.subscriptions.api.urls")),
     path("v1/", include("billing.payments.api.urls")),
     path("v1/", include("billing.checkout.api.urls")),
     path("v1/", include("webhooks.api.urls")),

@@ -21,6 +21,7 @@ from billing.invoices import numbering as invoice_numbering
 from billing.invoices import services as invoices
 from billing.payments import services as payments
 from billing.portal import services as portal
+from billing.subscriptions import services as subscriptions
 from merchants import services, two_factor
 from merchants.models import Membership
 from webhooks.models import Event
@@ -131,6 +132,31 @@ def open_invoice(merchant, *, customer, price, quantity: int = 1, tax_rates=(), 
         tax_rates=list(tax_rates),
     )
     return invoices.invoice_finalize(invoice=draft, now=now)
+
+
+def recurring_price(
+    merchant, *, unit_amount: int = 5000, currency: str = "eur", interval: str = "month", interval_count: int = 1
+):
+    return price(
+        merchant,
+        unit_amount=unit_amount,
+        currency=currency,
+        recurring={"interval": interval, "interval_count": interval_count},
+    )
+
+
+def subscription(merchant, *, customer, price=None, quantity: int = 1, now=None, **options):
+    """A subscription of ``customer`` to one recurring price, made through the services (its first invoice
+    finalized and, with a default card, charged)."""
+    price = price or recurring_price(merchant)
+    return subscriptions.subscription_create(
+        merchant=merchant,
+        livemode=False,
+        customer=customer,
+        items=[{"price": price, "quantity": quantity}],
+        now=now or timezone.now(),
+        **options,
+    )
 
 
 def webhook_endpoint(merchant, *, url: str = "https://93.184.215.14/hooks", livemode: bool = False):

@@ -27,7 +27,10 @@ FIELDS = ["public_id", "name", "frozen_time", "status", "target_frozen_time", "d
 class AdvanceForm(forms.Form):
     frozen_time = forms.DateTimeField(
         label=_("New frozen time"),
-        help_text=_("Later than the clock's current time (UTC), at most two years later."),
+        help_text=_(
+            "Later than the clock's current time (UTC): at most two intervals of its shortest subscription later, "
+            "or two years without one."
+        ),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 

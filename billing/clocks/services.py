@@ -8,20 +8,22 @@ the clock is ``ready`` at its target. A step repeated (a worker killed and the t
 nothing twice: the registered services re-check every status under their row locks, as beat's runs do.
 
 Parts above the catalogue register their services in billing/apps.py (invoicing's ``invoices_advance``
-and ``invoices_mark_overdue`` today; subscriptions' renewals later): clocks import none of their services
-(only invoices' model, to refuse deleting a clock whose invoices it still drives).
+and ``invoices_mark_overdue``, dunning's ``invoices_retry_due``, subscriptions' ``subscriptions_advance``): clocks
+import none of their services (only invoices' model, to refuse deleting a clock whose invoices it still drives).
 
 Deleting a clock: Stripe deletes the clock and every object on it. Kassa keeps money records
 (invoices, payments) for good, so a clock that still has customers is refused (delete the customers
 first), and so is one whose customers (deleted ones too) still have invoices the clock drives (a draft
-finalizing by itself, an open invoice): once the clock is gone beat would take them on the wall clock and
-charge them. Void or settle those first. Customers already deleted are then let go of the clock.
+finalizing by itself, an open invoice) or subscriptions that have not ended: once the clock is gone beat
+would take them on the wall clock and charge them. Void or settle those, cancel these, first. Customers
+already deleted are then let go of the clock.
 """
 
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import Q
 
@@ -40,12 +42,15 @@ logger = logging.getLogger(__name__)
 DELETES_AFTER = timedelta(days=30)
 #: The longest stretch of clock time the registered services jump at once.
 ADVANCE_STEP = timedelta(days=1)
-#: As at Stripe: a clock advances at most two intervals of the longest subscription interval; Kassa has no
-#: subscriptions yet, so a bound that keeps a run short: two years.
-ADVANCE_MAX = timedelta(days=2 * 366)
+#: As at Stripe: a clock advances at most two intervals of the shortest subscription on it
+#: (``_advance_limit``), and without subscriptions at most two years.
+ADVANCE_MAX = relativedelta(years=2)
 ADVANCE_TASK = "billing.tasks.test_clock_advance"
 #: The latest frozen time a clock may have: its deletes_after (30 days on) must still be a date Python has.
 FROZEN_TIME_MAX = datetime(9999, 11, 30, tzinfo=UTC)
+
+#: A subscription in one of these has work ahead of it (renewals, retries, an expiry): the clock drives it.
+LIVE_SUBSCRIPTION_STATUSES = ("incomplete", "trialing", "active", "past_due", "unpaid", "paused")
 
 _on_advance: list[Callable[..., object]] = []
 
@@ -64,20 +69,49 @@ def refuse_live_mode(*, livemode: bool) -> None:
         )
 
 
-def _frozen_time_after(clock_time: datetime | None, frozen_time: datetime, param: str = "frozen_time") -> None:
+def _two_intervals(interval: str, count: int) -> relativedelta:
+    count = 2 * (count or 1)
+    return {
+        "day": relativedelta(days=count),
+        "week": relativedelta(weeks=count),
+        "month": relativedelta(months=count),
+        "year": relativedelta(years=count),
+    }[interval]
+
+
+def _advance_limit(clock: TestClock) -> tuple[datetime, str]:
+    """Stripe's rule: at most two intervals of the shortest subscription on the clock, else two years."""
+    intervals = (
+        Customer.objects.filter(test_clock=clock, subscriptions__status__in=LIVE_SUBSCRIPTION_STATUSES)
+        .values_list(
+            "subscriptions__items__price__recurring_interval", "subscriptions__items__price__recurring_interval_count"
+        )
+        .distinct()
+    )
+    limits = [clock.frozen_time + _two_intervals(interval, count) for interval, count in intervals if interval]
+    if limits:
+        return min(limits), "two intervals of the shortest subscription on this clock"
+    return clock.frozen_time + ADVANCE_MAX, "two years"
+
+
+def _frozen_time_after(clock: TestClock | None, frozen_time: datetime, param: str = "frozen_time") -> None:
     if frozen_time > FROZEN_TIME_MAX:
         raise InvalidRequest(
             f"frozen_time must be at most {int(FROZEN_TIME_MAX.timestamp())} (30 November 9999).", param=param
         )
-    if clock_time is not None and frozen_time <= clock_time:
+    if clock is None:
+        return
+    if frozen_time <= clock.frozen_time:
         raise InvalidRequest(
             "Cannot advance the test clock backwards or to the same time: frozen_time must be later than the "
-            f"clock's current frozen_time ({int(clock_time.timestamp())}).",
+            f"clock's current frozen_time ({int(clock.frozen_time.timestamp())}).",
             param=param,
         )
-    if clock_time is not None and frozen_time - clock_time > ADVANCE_MAX:
+    limit, rule = _advance_limit(clock)
+    if frozen_time > limit:
         raise InvalidRequest(
-            "Cannot advance the test clock by more than two years at once.",
+            f"Cannot advance the test clock by more than {rule} at once: frozen_time must be at most "
+            f"{int(limit.timestamp())}.",
             param=param,
         )
 
@@ -106,6 +140,13 @@ def clock_delete(*, clock: TestClock) -> TestClock:
             "This test clock still has customers: delete them first (Kassa keeps their invoices and payments, "
             "so it does not delete them with the clock)."
         )
+    # Subscriptions live on the clock's time too (a name, not an import: subscriptions sit above clocks).
+    running = Customer.objects.filter(test_clock=clock, subscriptions__status__in=LIVE_SUBSCRIPTION_STATUSES)
+    if running.exists():
+        raise InvalidRequest(
+            "Subscriptions of this test clock's customers have not ended: cancel them first, or the wall clock "
+            "would take over their renewals."
+        )
     driven = Invoice.objects.filter(customer__test_clock=clock).filter(
         Q(status=Invoice.Status.DRAFT, auto_advance=True) | Q(status=Invoice.Status.OPEN)
     )
@@ -129,7 +170,7 @@ def clock_advance(*, clock: TestClock, frozen_time: datetime) -> TestClock:
             f"The test clock is {clock.status}: wait until it is ready to advance it again.",
             code="test_clock_not_ready" if clock.status == TestClock.Status.ADVANCING else None,
         )
-    _frozen_time_after(clock.frozen_time, frozen_time)
+    _frozen_time_after(clock, frozen_time)
     before = render(clock)
     clock.status = TestClock.Status.ADVANCING
     clock.target_frozen_time = frozen_time

@@ -327,6 +327,18 @@ class Invoice(MerchantScoped):
     )
     # The key of the latest automatic attempt claimed (services/collection.py): counted once, made once.
     automatic_attempt_key = models.CharField(max_length=64, blank=True, editable=False)
+    # The subscription that made this invoice and the period it bills (parent.subscription_details): a name,
+    # not an import, as billing.subscriptions sits above invoicing.
+    subscription = models.ForeignKey(
+        "billing.Subscription",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        editable=False,
+        verbose_name=_("subscription"),
+    )
+    subscription_period_start = models.DateTimeField(null=True, blank=True, editable=False)
     updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
@@ -367,6 +379,13 @@ class Invoice(MerchantScoped):
                 name="invoice_numbered_when_finalized",
             ),
             models.CheckConstraint(condition=models.Q(amount_paid__gte=0), name="invoice_amount_paid_not_negative"),
+            # One period, one invoice: whatever races (two workers, two beats, a retried task), a
+            # subscription's period is invoiced once; the loser's insert fails and it moves on.
+            models.UniqueConstraint(
+                fields=["subscription", "subscription_period_start"],
+                condition=models.Q(billing_reason__in=["subscription_create", "subscription_cycle"]),
+                name="invoice_one_per_subscription_period",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -399,6 +418,17 @@ class InvoiceItem(MerchantScoped):
     period_end = models.DateTimeField(verbose_name=_("period end"))
     discountable = models.BooleanField(default=True, verbose_name=_("discountable"))
     proration = models.BooleanField(default=False, editable=False, verbose_name=_("proration"))
+    # The subscription item this line bills (parent.subscription_item_details): a name, as above. An item
+    # removed from its subscription leaves its past lines (they still name the subscription through the invoice).
+    subscription_item = models.ForeignKey(
+        "billing.SubscriptionItem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("subscription item"),
+    )
     updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:

@@ -74,7 +74,11 @@ def invoice_item_list(
 
 def invoice_lines(invoice: Invoice) -> QuerySet:
     """An invoice's lines in the order they were added (Stripe lists them so)."""
-    return invoice.items.select_related("price", "price__product").prefetch_related("tax_rates").order_by("pk")
+    return (
+        invoice.items.select_related("price", "price__product", "invoice__subscription", "subscription_item")
+        .prefetch_related("tax_rates")
+        .order_by("pk")
+    )
 
 
 def invoice_urls(invoice: Invoice) -> tuple[str | None, str | None]:

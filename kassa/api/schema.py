@@ -57,6 +57,7 @@ PYTHON_VERBS = {
     "invoices_finalize": "finalize_invoice",
     "invoices_send": "send_invoice",
     "invoices_void": "void_invoice",
+    "subscriptions_cancel": "cancel",
 }
 
 
@@ -182,6 +183,12 @@ def create(params, out, *, doc: "Doc", operation_id: str, expand: bool = True):
 def read(out, *, doc: "Doc", operation_id: str, expand: bool = True):
     """A GET of one object (or a DELETE): no body."""
     return _decorate(doc, operation_id, parameters=[EXPAND] if expand else [], response=out, answer=doc.response)
+
+
+def delete(params, out, *, doc: "Doc", operation_id: str, expand: bool = True):
+    """A DELETE with parameters: in the query string, as stripe-python sends a DELETE's ``params``."""
+    parameters = [params, *([EXPAND] if expand else [])]
+    return _decorate(doc, operation_id, parameters=parameters, response=out, answer=doc.response)
 
 
 def listing(params, out, name, *, doc: "Doc", operation_id: str, url: str, expand: bool = True):

@@ -35,7 +35,7 @@ INTERNAL = re.compile(
 )
 # The ids in the examples, found to be replaced with real objects' (a price_data key is not an id: 20+ characters).
 EXAMPLE_ID = re.compile(
-    r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii|clock)_[A-Za-z0-9]{20,}\b|\btok_visa\b"
+    r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii|clock|sub|si)_[A-Za-z0-9]{20,}\b|\btok_visa\b"
 )
 # Fields an example may carry beyond the schema: none (the create answer of a webhook endpoint has its own
 # schema with the secret).
@@ -279,7 +279,10 @@ class World:
         return self.api.v1.products.create(params={"name": "Docs tea"}).id
 
     def make_price(self):
-        return self.api.v1.prices.create(params={"product": self["prod"], "currency": "usd", "unit_amount": 1999}).id
+        params = {"product": self["prod"], "currency": "usd", "unit_amount": 1999}
+        if self.operation_id.startswith("subscription"):
+            params["recurring"] = {"interval": "month"}  # a subscription takes recurring prices only
+        return self.api.v1.prices.create(params=params).id
 
     def make_cus(self):
         return self.api.v1.customers.create(params={"email": "docs@example.com"}).id
@@ -334,6 +337,18 @@ class World:
                 self.api.v1.customers.update(self["cus"], params={"invoice_settings": settings})
             self.api.v1.invoices.finalize_invoice(invoice.id)
         return invoice.id
+
+    def make_sub(self):
+        """Active (paid by the customer's default card); paused for the operation that resumes one."""
+        settings = {"default_payment_method": self["pm"]}
+        self.api.v1.customers.update(self["cus"], params={"invoice_settings": settings})
+        sub = self.api.v1.subscriptions.create(params={"customer": self["cus"], "items": [{"price": self["price"]}]})
+        if self.operation_id == "subscriptions_resume":
+            self.api.v1.subscriptions.pause(sub.id)
+        return sub.id
+
+    def make_si(self):
+        return self.api.v1.subscriptions.retrieve(self["sub"])["items"].data[0].id
 
     def make_clock(self):
         return self.api.v1.test_helpers.test_clocks.create(params={"frozen_time": 1767225600}).id

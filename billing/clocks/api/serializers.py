@@ -26,7 +26,7 @@ class TestClockCreateParams(f.StrictSerializer):
 class TestClockAdvanceParams(f.StrictSerializer):
     frozen_time = f.Timestamp(
         help_text="The time to advance the clock to (Unix seconds): later than its current `frozen_time`, "
-        "at most two years later."
+        "at most two intervals of the shortest subscription on the clock later (two years without one), as at Stripe."
     )
 
     def validate_frozen_time(self, value):

@@ -308,6 +308,14 @@ TAXES = serializers.ListField(
 )
 
 
+def _line_subscription(item) -> str | None:
+    """The subscription a line belongs to: its invoice's (a subscription's lines are on its own invoices)."""
+    invoice = item.invoice if item.invoice_id else None
+    if invoice is None or invoice.subscription_id is None:
+        return None
+    return invoice.subscription.public_id
+
+
 class InvoiceLineItemOut(serializers.Serializer):
     id = serializers.CharField(source="line_id", help_text="The line's id (`il_…`).")
     object = f.Constant("line_item")
@@ -326,21 +334,40 @@ class InvoiceLineItemOut(serializers.Serializer):
     pricing = serializers.SerializerMethodField()
     quantity = serializers.IntegerField()
     quantity_decimal = serializers.SerializerMethodField()
-    subscription = f.Fixed(None)
+    subscription = serializers.SerializerMethodField()
     subtotal = serializers.IntegerField(source="amount", help_text="The line's amount before taxes and discounts.")
     taxes = serializers.SerializerMethodField()
 
     def get_invoice(self, item) -> str | None:
         return item.invoice.public_id if item.invoice_id else None
 
+    @extend_schema_field(
+        serializers.CharField(allow_null=True, help_text="The subscription that made this line (`sub_…`), if any.")
+    )
+    def get_subscription(self, item):
+        return _line_subscription(item)
+
     @extend_schema_field(OBJECT)
     def get_parent(self, item):
+        subscription = _line_subscription(item)
+        if subscription is not None and item.subscription_item_id is not None:
+            return {
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    "invoice_item": None,
+                    "proration": item.proration,
+                    "proration_details": {"credited_items": None},
+                    "subscription": subscription,
+                    "subscription_item": item.subscription_item.public_id,
+                },
+                "type": "subscription_item_details",
+            }
         return {
             "invoice_item_details": {
                 "invoice_item": item.public_id,
                 "proration": item.proration,
                 "proration_details": {"credited_items": None},
-                "subscription": None,
+                "subscription": subscription,
             },
             "subscription_item_details": None,
             "type": "invoice_item_details",
@@ -464,7 +491,7 @@ class InvoiceOut(serializers.Serializer):
     )
     number = serializers.CharField(allow_null=True, help_text="Its number (`ACME-0001`), given at finalization.")
     on_behalf_of = f.Fixed(None)
-    parent = f.Fixed(None, "object", help_text="null for an invoice you made (not a subscription's).")
+    parent = serializers.SerializerMethodField()
     payment_settings = serializers.SerializerMethodField()
     payments = serializers.SerializerMethodField()
     period_end = f.UnixTime()
@@ -566,6 +593,27 @@ class InvoiceOut(serializers.Serializer):
             "has_more": len(lines) > LINES_SHOWN,
             "total_count": len(lines),
             "url": f"/v1/invoices/{invoice.public_id}/lines",
+        }
+
+    @extend_schema_field(
+        serializers.DictField(
+            allow_null=True,
+            help_text="A subscription's invoice: `type` `subscription_details` and `subscription_details` "
+            "(`subscription`, its `metadata`); null for an invoice you made.",
+        )
+    )
+    def get_parent(self, invoice):
+        if invoice.subscription_id is None:
+            return None
+        subscription = invoice.subscription
+        return {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": subscription.metadata,
+                "subscription": subscription.public_id,
+                "subscription_proration_date": None,
+            },
+            "type": "subscription_details",
         }
 
     @extend_schema_field(OBJECT)

@@ -33,6 +33,7 @@ from webhooks.services.outbox import event_emit
 
 from ...payments import services as payments
 from ...payments.models import PaymentIntent, PaymentMethod
+from .. import hooks
 from ..models import Invoice, InvoicePayment
 from .common import S
 from .invoices import _open_payment_cancel, _paid, _payment_close
@@ -294,6 +295,7 @@ def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
         return
     invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
     event_emit(type="invoice.payment_failed", obj=invoice)
+    hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=payment_intent.updated)
 
 
 def invoice_payment_action_required(*, payment_intent: PaymentIntent) -> None:

@@ -20,7 +20,7 @@ from webhooks.services.outbox import event_emit, render
 from ...catalogue.models import Customer
 from ...payments import services as payments
 from ...payments.models import PaymentMethod
-from .. import emails, numbering
+from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .totals import taxes_freeze
@@ -94,10 +94,13 @@ def invoice_create(
     currency: str | None = None,
     metadata=None,
     billing_reason: str = Invoice.BillingReason.MANUAL,
+    subscription=None,
+    subscription_period_start: datetime | None = None,
 ) -> Invoice:
     """A draft for ``customer``; with ``pending_invoice_items_behavior="include"`` it takes their pending items
     in its currency (Stripe's default is ``exclude``). ``auto_advance`` defaults to false, as for an invoice
-    made through Stripe's API."""
+    made through Stripe's API. ``subscription`` and ``subscription_period_start``: the subscription that makes
+    it and the period it bills (billing.subscriptions; one invoice per period, a database constraint)."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     if collection_method not in Invoice.CollectionMethod.values:
@@ -144,6 +147,8 @@ def invoice_create(
         default_payment_method=default_payment_method,
         period_start=now,
         period_end=now,
+        subscription=subscription,
+        subscription_period_start=subscription_period_start,
         metadata=md.merge({}, metadata),
     )
     invoice.default_tax_rates.set(rates)
@@ -317,6 +322,7 @@ def _paid(invoice: Invoice, now: datetime) -> None:
     invoice.next_payment_attempt = None
     invoice.amount_remaining = 0
     invoice.save()
+    hooks.invoice_changed(invoice=invoice, change=hooks.PAID, now=now)
 
 
 def _closing_lock(invoice: Invoice, allowed: set[str], action: str) -> Invoice:
@@ -369,6 +375,7 @@ def invoice_void(*, invoice: Invoice, now: datetime) -> Invoice:
         invoice.next_payment_attempt = None
         invoice.save()
         event_emit(type="invoice.voided", obj=invoice)
+        hooks.invoice_changed(invoice=invoice, change=hooks.VOIDED, now=now)
     return invoice
 
 
@@ -387,6 +394,7 @@ def invoice_mark_uncollectible(*, invoice: Invoice, now: datetime) -> Invoice:
     invoice.next_payment_attempt = None
     invoice.save()
     event_emit(type="invoice.marked_uncollectible", obj=invoice)
+    hooks.invoice_changed(invoice=invoice, change=hooks.MARKED_UNCOLLECTIBLE, now=now)
     return invoice
 
 

@@ -66,6 +66,8 @@ KINDS = {
     "/v1/invoices": "invoice",
     "/v1/test_helpers/test_clocks": "test_clock",
     "/v1/billing_portal/sessions": "billing_portal_session",
+    "/v1/subscriptions": "subscription",
+    "/v1/subscription_items": "subscription_item",
 }
 RETRIEVE = {kind: collection for collection, kind in KINDS.items()}
 
@@ -79,6 +81,7 @@ REFERENCE_PARAMS = {
     "payment_intent": "payment_intent",
     "webhook_endpoint": "webhook_endpoint",
     "invoice": "invoice",
+    "subscription": "subscription",
 }
 
 # The permission an expandable reference needs (``price.product``: the product's).
@@ -95,6 +98,7 @@ EXPAND_RESOURCES = {
     "payments": ("invoices",),
     "payments.data.payment.payment_intent": ("payment_intents",),
     "test_clock": ("test_clocks",),
+    "latest_invoice": ("invoices",),
 }
 
 
@@ -156,6 +160,20 @@ def _bodies(a: "World") -> dict[str, dict]:
         "test_helpers_test_clocks_create": {"frozen_time": CLOCK_TIME, "name": "Sweep"},
         "test_helpers_test_clocks_advance": {"frozen_time": CLOCK_TIME + 86400},
         "billing_portal_sessions_create": {"customer": a.ids["customer"], "return_url": RETURN_URL},
+        "subscriptions_create": {"customer": a.ids["customer"], "items": [{"price": a.ids["recurring_price"]}]},
+        "subscriptions_update": {"metadata": {"sweep": "changed"}, "cancel_at_period_end": True},
+        "subscriptions_cancel": {"cancellation_details": {"comment": "sweep"}},
+        "subscription_items_create": {
+            "subscription": a.ids["subscription"],
+            "price_data": {
+                "currency": "eur",
+                "product": a.ids["product"],
+                "recurring": {"interval": "month"},
+                "unit_amount": 100,
+            },
+            "proration_behavior": "none",
+        },
+        "subscription_items_update": {"quantity": 5, "proration_behavior": "none"},
     }
 
 
@@ -394,6 +412,18 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     # A customer portal session for A's customer (create only: it is never retrieved).
     portal = {"customer": w.ids["customer"], "return_url": RETURN_URL}
     w.ids["billing_portal_session"] = call(key, "POST", "/v1/billing_portal/sessions", portal)["id"]
+    # An active subscription of A's customer (paid by the default card), and its item.
+    recurring = {"product": w.ids["product"], "currency": "eur", "unit_amount": 900, "recurring": {"interval": "month"}}
+    w.ids["recurring_price"] = call(key, "POST", "/v1/prices", recurring)["id"]
+    subscription = call(
+        key,
+        "POST",
+        "/v1/subscriptions",
+        {"customer": w.ids["customer"], "items": [{"price": w.ids["recurring_price"]}]},
+    )
+    w.ids["subscription"] = subscription["id"]
+    w.ids["subscription_item"] = subscription["items"]["data"][0]["id"]
+    w.extra_ids.append(subscription["latest_invoice"])
     endpoint = {"url": PUBLIC_HOOK, "enabled_events": ["*"]}
     w.ids["webhook_endpoint"] = call(key, "POST", "/v1/webhook_endpoints", endpoint)["id"]
     events = Event.objects.filter(merchant=w.a.merchant, livemode=False).values_list("public_id", flat=True)

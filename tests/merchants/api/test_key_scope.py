@@ -382,3 +382,50 @@ def test_customer_portal_sessions_need_their_own_permission(kassa, paying_shop, 
     with pytest.raises(stripe.InvalidRequestError) as exc:
         live.v1.billing_portal.sessions.create(params=params)
     assert (exc.value.http_status, exc.value.code) == (400, "resource_missing")
+
+
+@pytest.mark.parametrize(
+    ("granted", "read", "write"),
+    [
+        ({}, "read", "write"),
+        ({"subscriptions": "read"}, None, "write"),
+        ({"subscriptions": "write"}, None, None),
+    ],
+)
+def test_subscriptions_and_their_items_need_the_subscriptions_permission(
+    kassa, paying_shop, card_token, granted, read, write
+):
+    owner = kassa(paying_shop.secret_key.secret)
+    customer = owner.v1.customers.create(params={"email": "scope@example.com"})
+    product = owner.v1.products.create(params={"name": "Plan"})
+    price = owner.v1.prices.create(
+        params={"product": product.id, "currency": "eur", "unit_amount": 900, "recurring": {"interval": "month"}}
+    )
+    sub = owner.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    item = sub["items"].data[0]
+    api = kassa(factories.restricted_key(paying_shop.merchant, {"customers": "write", "prices": "write", **granted}))
+    for needed, call in (
+        (read, lambda: api.v1.subscriptions.retrieve(sub.id)),
+        (read, api.v1.subscriptions.list),
+        (read, lambda: api.v1.subscription_items.retrieve(item.id)),
+        (read, lambda: api.v1.subscription_items.list(params={"subscription": sub.id})),
+        (write, lambda: api.v1.subscriptions.update(sub.id, params={"metadata": {"k": "v"}})),
+        (write, lambda: api.v1.subscription_items.update(item.id, params={"metadata": {"k": "v"}})),
+        (write, lambda: api.v1.subscriptions.cancel(sub.id)),
+    ):
+        if needed is None:
+            call()
+        else:
+            with pytest.raises(stripe.PermissionError) as exc:
+                call()
+            assert f"subscriptions:{needed}" in exc.value.user_message
+    if granted:
+        # The latest invoice is the invoices' to show: expanding it needs invoices:read.
+        api.v1.subscriptions.retrieve(sub.id, params={"expand": ["customer"]})
+        with pytest.raises(stripe.PermissionError) as exc:
+            api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+        assert "invoices:read" in exc.value.user_message
+    live = kassa(factories.live_secret_key(paying_shop.merchant))
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        live.v1.subscriptions.retrieve(sub.id)
+    assert exc.value.http_status == 404

@@ -1,0 +1,218 @@
+"""What the subscription services share: statuses and their moves, the time a customer lives on, the items'
+checks, a period's lines, and when a subscription next has work for beat (``next_renewal_at``)."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from kassa.errors import InvalidRequest
+from webhooks.services.outbox import event_emit
+
+from ...catalogue.models import Customer, Price
+from ...invoices import services as invoices
+from ...invoices.models import Invoice
+from .. import periods
+from ..models import Subscription, SubscriptionItem
+
+S = Subscription.Status
+
+#: Where each status may go (STYLE.md: forward only; anything else raises).
+#: https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses
+TRANSITIONS = {
+    S.INCOMPLETE: {S.ACTIVE, S.TRIALING, S.INCOMPLETE_EXPIRED, S.CANCELED},
+    S.TRIALING: {S.ACTIVE, S.PAST_DUE, S.CANCELED, S.PAUSED},
+    S.ACTIVE: {S.PAST_DUE, S.UNPAID, S.CANCELED, S.PAUSED},
+    S.PAST_DUE: {S.ACTIVE, S.UNPAID, S.CANCELED},
+    S.UNPAID: {S.ACTIVE, S.CANCELED},
+    S.PAUSED: {S.ACTIVE, S.CANCELED},
+    S.CANCELED: set(),
+    S.INCOMPLETE_EXPIRED: set(),
+}
+ENDED = {S.CANCELED, S.INCOMPLETE_EXPIRED}
+#: As at Stripe: a first invoice left unpaid this long ends the subscription (incomplete_expired).
+INCOMPLETE_EXPIRES_AFTER = timedelta(hours=23)
+#: customer.subscription.trial_will_end, this long before the trial ends (as at Stripe).
+TRIAL_WILL_END_BEFORE = timedelta(days=3)
+#: Items per subscription, as at Stripe.
+ITEMS_MAX = 20
+
+
+def upcoming_before() -> timedelta:
+    """invoice.upcoming this many days before a renewal: settings.KASSA_INVOICE_UPCOMING_DAYS (default 3)."""
+    return timedelta(days=getattr(settings, "KASSA_INVOICE_UPCOMING_DAYS", 3))
+
+
+def status_move(subscription: Subscription, status: str) -> None:
+    if status == subscription.status:
+        return
+    if status not in TRANSITIONS[subscription.status]:
+        raise InvalidRequest(
+            f"Subscription {subscription.public_id} is {subscription.status} and cannot become {status}.",
+            code="subscription_unexpected_state",
+            param="subscription",
+        )
+    subscription.status = status
+
+
+def customer_now(customer: Customer, now: datetime) -> datetime:
+    """A test clock's customer lives on the clock's time; everyone else on ``now``."""
+    if customer.test_clock_id is not None:
+        return customer.test_clock.frozen_time
+    return now
+
+
+def of_customers(queryset: QuerySet, customers: QuerySet | None) -> QuerySet:
+    """``customers``' subscriptions (a test clock's advance); without them, those on the wall clock."""
+    if customers is None:
+        return queryset.filter(customer__test_clock__isnull=True)
+    return queryset.filter(customer__in=customers)
+
+
+def recurring_price_check(price: Price, *, merchant, livemode: bool, param: str) -> Price:
+    if price.merchant_id != merchant.pk or price.livemode != livemode:
+        raise InvalidRequest(f"No such price: '{price.public_id}'", code="resource_missing", param=param)
+    if price.type != Price.Type.RECURRING:
+        raise InvalidRequest(
+            f"The price {price.public_id} is a one-time price; a subscription takes recurring prices only.",
+            param=param,
+        )
+    return price
+
+
+def interval_of(price: Price) -> tuple[str, int]:
+    return price.recurring_interval, price.recurring_interval_count or 1
+
+
+def period_after(subscription: Subscription, price: Price, at: datetime) -> tuple[datetime, datetime]:
+    """The period that starts at (or contains) ``at``: the stub before the anchor, else counted from it."""
+    interval, count = interval_of(price)
+    return periods.period_at(
+        anchor=subscription.billing_cycle_anchor,
+        interval=interval,
+        count=count,
+        at=at,
+        start=at,
+        day_of_month=subscription.billing_cycle_anchor_day_of_month,
+    )
+
+
+def stub_amount(subscription: Subscription, price: Price, quantity: int, start: datetime, end: datetime) -> int:
+    """The part of a full period's amount a stub period before the anchor is worth, to the second, rounded half
+    up once (the full period is the one that ends at the anchor)."""
+    interval, count = interval_of(price)
+    full_start = periods.period_start(
+        anchor=subscription.billing_cycle_anchor,
+        interval=interval,
+        count=count,
+        n=-1,
+        day_of_month=subscription.billing_cycle_anchor_day_of_month,
+    )
+    full = int((end - full_start).total_seconds())
+    part = min(int((end - start).total_seconds()), full)
+    whole = price.unit_amount * quantity
+    return (2 * whole * part + full) // (2 * full) if full > 0 else whole
+
+
+def next_work_at(subscription: Subscription, period_end: datetime | None) -> datetime | None:
+    """When beat next has something to do for this subscription: its period's end (a renewal, the trial's
+    end, a cancellation at the period's end), an earlier ``cancel_at`` or pause end; an unpaid first invoice's
+    expiry; nothing once it has ended."""
+    if subscription.status in ENDED or period_end is None:
+        return None
+    if subscription.status == S.INCOMPLETE:
+        return min(subscription.created + INCOMPLETE_EXPIRES_AFTER, period_end)
+    candidates = [period_end]
+    if subscription.cancel_at is not None:
+        candidates.append(subscription.cancel_at)
+    if subscription.pause_behavior and subscription.pause_resumes_at is not None:
+        candidates.append(subscription.pause_resumes_at)
+    return min(candidates)
+
+
+def current_period(subscription: Subscription) -> tuple[datetime, datetime] | None:
+    item = subscription.items.order_by("pk").first()
+    return (item.current_period_start, item.current_period_end) if item else None
+
+
+def period_lines_add(
+    *,
+    subscription: Subscription,
+    invoice: Invoice,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    trial: bool,
+    unbilled: bool = False,
+) -> None:
+    """One line per item for the period [start, end): its price times quantity (nothing in a trial or an
+    ``unbilled`` stub, else a share of it for a stub period before the anchor)."""
+    for item in subscription.items.select_related("price__product").prefetch_related("tax_rates").order_by("pk"):
+        amount = None
+        description = item.price.product.name
+        if trial:
+            amount = 0
+            description = f"Trial period for {item.price.product.name}"
+        elif unbilled:
+            amount = 0
+        elif start < subscription.billing_cycle_anchor:
+            amount = stub_amount(subscription, item.price, item.quantity, start, end)
+        invoices.invoice_subscription_line_create(
+            invoice=invoice,
+            subscription_item=item,
+            price=item.price,
+            quantity=item.quantity,
+            period_start=start,
+            period_end=end,
+            now=now,
+            amount=amount,
+            description=description,
+            tax_rates=item.tax_rates.all(),
+        )
+
+
+def period_invoice_create(
+    *,
+    subscription: Subscription,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    billing_reason: str,
+    trial: bool,
+    unbilled: bool = False,
+) -> Invoice:
+    """The draft of one period, with its lines, as the subscription's latest invoice (the caller holds its lock;
+    the database refuses a second create/cycle invoice for the same period)."""
+    invoice = invoices.invoice_create(
+        merchant=subscription.merchant,
+        livemode=subscription.livemode,
+        customer=subscription.customer,
+        now=now,
+        collection_method=subscription.collection_method,
+        days_until_due=subscription.days_until_due
+        if subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+        else None,
+        default_payment_method=subscription.default_payment_method,
+        default_tax_rates=list(subscription.default_tax_rates.all()),
+        currency=subscription.currency,
+        description=subscription.description,
+        billing_reason=billing_reason,
+        subscription=subscription,
+        subscription_period_start=start,
+    )
+    subscription.latest_invoice = invoice
+    subscription.save(update_fields=["latest_invoice", "updated"])
+    period_lines_add(
+        subscription=subscription, invoice=invoice, start=start, end=end, now=now, trial=trial, unbilled=unbilled
+    )
+    return invoice
+
+
+def items_period_set(subscription: Subscription, start: datetime, end: datetime) -> None:
+    SubscriptionItem.objects.filter(subscription=subscription).update(
+        current_period_start=start, current_period_end=end
+    )
+
+
+def emit_updated(subscription: Subscription, before: dict) -> None:
+    event_emit(type="customer.subscription.updated", obj=subscription, before=before)

@@ -1,0 +1,380 @@
+"""Beat's subscription work: renewals, trial ends, cancellations at the period's end, expiry of unpaid first
+invoices, the notices before a renewal or a trial's end, and the status a subscription's latest invoice gives it.
+
+One renewal is one short transaction on one subscription, under its row lock taken with ``skip_locked``
+(two workers, two beat processes or a retried task each take the subscriptions the others do not hold):
+the period's invoice and its lines are made and finalized, the items move to the new period and
+``next_renewal_at`` with them, all committed together; then, outside the transaction, the invoice is
+charged through invoicing's ``invoice_pay`` (two-phase, keyed by the invoice's own PaymentIntent). A
+worker killed between the commit and the charge leaves an open invoice due an attempt, which invoicing's
+beat (``invoices_advance``) charges. A database constraint makes a second invoice for one period
+impossible (an IntegrityError: someone else made it), so every period is invoiced once and charged at most
+once, whatever crashes or duplicates.
+
+Fairness across merchants: beat's tick (every minute) does no renewal itself. It queues one batch task
+per (merchant, mode) with due work, unless that pair's chain is already running (a cache key, refreshed by
+the chain, expiring after ``CHAIN_TTL`` if its worker died). A batch renews at most ``BATCH``
+subscriptions of its merchant, then queues itself again at the back of the queue while work remains due.
+The queue is first-in first-out, so merchants take turns a batch at a time: a merchant with 10,000
+renewals on one day delays another merchant's single renewal by at most one batch per merchant ahead of
+it, never by the whole day's run.
+
+Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
+test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
+"""
+
+import logging
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from kassa import celery
+from kassa.errors import KassaError
+from webhooks.services.outbox import event_emit, render
+
+from ...invoices import hooks
+from ...invoices import services as invoices
+from ...invoices.models import Invoice
+from ..models import Subscription
+from .common import (
+    ENDED,
+    INCOMPLETE_EXPIRES_AFTER,
+    TRIAL_WILL_END_BEFORE,
+    S,
+    current_period,
+    emit_updated,
+    items_period_set,
+    next_work_at,
+    of_customers,
+    period_after,
+    period_invoice_create,
+    status_move,
+    upcoming_before,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Subscriptions one batch task renews before it lets the next merchant's batch run.
+BATCH = 50
+BATCH_TASK = "billing.tasks.subscriptions_renew_batch"
+CHAIN_TTL = 300
+#: A test clock's advance renews until nothing is due; a bound so that a bug can never loop for ever.
+ADVANCE_ROUNDS_MAX = 1000
+
+
+def _due(now: datetime, customers: QuerySet | None) -> QuerySet:
+    return of_customers(Subscription.objects.filter(next_renewal_at__lte=now), customers)
+
+
+def _chain_key(merchant_pk: int, livemode: bool) -> str:
+    return f"subscriptions:renewing:{merchant_pk}:{int(livemode)}"
+
+
+def subscriptions_renew_due(
+    *,
+    now: datetime,
+    customers: QuerySet | None = None,
+    merchant_pk: int | None = None,
+    livemode: bool | None = None,
+    limit: int | None = None,
+) -> int:
+    """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many."""
+    due = _due(now, customers)
+    if merchant_pk is not None:
+        due = due.filter(merchant_id=merchant_pk, livemode=livemode)
+    pks = list(due.order_by("next_renewal_at", "pk").values_list("pk", flat=True)[:limit])
+    done = 0
+    for pk in pks:
+        try:
+            if subscription_renew(subscription_pk=pk, now=now):
+                done += 1
+        except KassaError as exc:
+            logger.warning("Renewing subscription %s failed: %s", pk, exc.message)
+    return done
+
+
+def subscriptions_advance(*, now: datetime, customers: QuerySet) -> int:
+    """A test clock's step: every renewal due up to ``now`` for ``customers``, then the notices."""
+    done = 0
+    for _round in range(ADVANCE_ROUNDS_MAX):
+        renewed = subscriptions_renew_due(now=now, customers=customers)
+        done += renewed
+        if not renewed:
+            break
+    subscriptions_notify(now=now, customers=customers)
+    return done
+
+
+def subscriptions_renew_fan_out(*, now: datetime) -> int:
+    """Beat's tick: one batch task per (merchant, mode) with due work and no chain running; how many queued."""
+    pairs = _due(now, None).order_by().values_list("merchant_id", "livemode").distinct()
+    queued = 0
+    for merchant_pk, livemode in pairs:
+        if cache.add(_chain_key(merchant_pk, livemode), now.isoformat(), CHAIN_TTL):
+            celery.enqueue(BATCH_TASK, merchant_pk, livemode)
+            queued += 1
+    return queued
+
+
+def subscriptions_renew_batch(*, merchant_pk: int, livemode: bool, now: datetime) -> int:
+    """One merchant's turn: at most ``BATCH`` renewals, then back of the queue while more are due."""
+    key = _chain_key(merchant_pk, livemode)
+    done = subscriptions_renew_due(now=now, merchant_pk=merchant_pk, livemode=livemode, limit=BATCH)
+    more = _due(now, None).filter(merchant_id=merchant_pk, livemode=livemode).exists()
+    if done and more:
+        cache.set(key, now.isoformat(), CHAIN_TTL)
+        celery.enqueue(BATCH_TASK, merchant_pk, livemode)
+    else:
+        # Nothing left (or nothing this run could take: held by another worker, or failing): the next tick looks again.
+        cache.delete(key)
+    return done
+
+
+def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
+    """Whatever is due for one subscription at ``now``; False when it is not due (or another run holds it)."""
+    after = None
+    with transaction.atomic():
+        subscription = (
+            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer", "merchant")
+            .filter(pk=subscription_pk, next_renewal_at__lte=now)
+            .first()
+        )
+        if subscription is None:
+            return False
+        after = _renew_locked(subscription, now)
+    if after is not None:
+        invoice_collect(*after, now=now)
+    return True
+
+
+def _renew_locked(subscription: Subscription, now: datetime):
+    """The locked part; returns what to do with the new invoice once committed (``(action, invoice)``)."""
+    before = render(subscription)
+    _start, end = current_period(subscription)
+    if subscription.status == S.INCOMPLETE:
+        if now < subscription.created + INCOMPLETE_EXPIRES_AFTER:
+            subscription.next_renewal_at = subscription.created + INCOMPLETE_EXPIRES_AFTER
+            subscription.save(update_fields=["next_renewal_at", "updated"])
+            return None
+        status_move(subscription, S.INCOMPLETE_EXPIRED)
+        subscription.ended_at = now
+        subscription.next_renewal_at = None
+        subscription.save()
+        emit_updated(subscription, before)
+        invoice = subscription.latest_invoice
+        return ("void", invoice) if invoice is not None and invoice.status == Invoice.Status.OPEN else None
+    if subscription.pause_behavior and subscription.pause_resumes_at and subscription.pause_resumes_at <= now:
+        subscription.pause_behavior = None
+        subscription.pause_resumes_at = None
+    ends_at = None
+    if subscription.cancel_at is not None and subscription.cancel_at <= now:
+        ends_at = subscription.cancel_at
+    elif subscription.cancel_at_period_end and end <= now:
+        ends_at = end
+    if ends_at is not None:
+        subscription_end(subscription, now=now, ended_at=ends_at, before=before)
+        return None
+    if end > now:  # only the pause's end was due
+        subscription.next_renewal_at = next_work_at(subscription, end)
+        subscription.save()
+        emit_updated(subscription, before)
+        return None
+    return period_advance(subscription, end, now, before)
+
+
+def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict):
+    price = subscription.items.order_by("pk").first().price
+    new_start, new_end = period_after(subscription, price, end)
+    if subscription.status == S.TRIALING:
+        status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
+    try:
+        with transaction.atomic():
+            invoice = period_invoice_create(
+                subscription=subscription,
+                start=new_start,
+                end=new_end,
+                now=now,
+                billing_reason=Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+                trial=False,
+            )
+    except IntegrityError:
+        # This period is invoiced already (a run that committed it without moving the period: cannot happen
+        # with the lock, but the constraint, not the lock, is what guarantees it): move on without a second one.
+        logger.warning("Subscription %s: period %s already invoiced", subscription.public_id, new_start)
+        invoice = None
+    items_period_set(subscription, new_start, new_end)
+    subscription.next_renewal_at = next_work_at(subscription, new_end)
+    subscription.save()
+    emit_updated(subscription, before)
+    if invoice is None:
+        return None
+    behavior = subscription.pause_behavior
+    if behavior == Subscription.PauseBehavior.KEEP_AS_DRAFT:
+        return None  # collection paused: the drafts wait
+    send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+    collect = not behavior and subscription.status != S.UNPAID  # unpaid: invoices made, no attempt (as at Stripe)
+    auto_advance = collect and (not send or bool(subscription.customer.email))
+    invoice = invoices.invoice_finalize(invoice=invoice, now=now, auto_advance=auto_advance)
+    if invoice.status != Invoice.Status.OPEN:
+        return None
+    if behavior == Subscription.PauseBehavior.MARK_UNCOLLECTIBLE:
+        invoices.invoice_mark_uncollectible(invoice=invoice, now=now)
+        return None
+    if behavior == Subscription.PauseBehavior.VOID:
+        return ("void", invoice)
+    if collect and not send:
+        return ("charge", invoice)
+    return None
+
+
+def invoice_collect(action: str, invoice: Invoice, *, now: datetime) -> None:
+    """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
+    subscription), never the renewal's."""
+    try:
+        if action == "charge":
+            invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
+        elif action == "void":
+            invoices.invoice_void(invoice=invoice, now=now)
+    except KassaError as exc:
+        logger.info("Invoice %s of a subscription: %s did not succeed: %s", invoice.public_id, action, exc.message)
+
+
+def subscription_end(subscription: Subscription, *, now: datetime, ended_at: datetime, before: dict) -> None:
+    """Canceled (the caller holds the lock): no more periods, no more invoices."""
+    status_move(subscription, S.CANCELED)
+    subscription.canceled_at = subscription.canceled_at or now
+    subscription.ended_at = ended_at
+    subscription.next_renewal_at = None
+    if not subscription.cancellation_reason:
+        subscription.cancellation_reason = Subscription.CancellationReason.CANCELLATION_REQUESTED
+    subscription.save()
+    event_emit(type="customer.subscription.deleted", obj=subscription)
+
+
+# --- notices ------------------------------------------------------------------------------------------
+
+
+def subscriptions_notify(*, now: datetime, customers: QuerySet | None = None) -> int:
+    """``invoice.upcoming`` ``upcoming_before()`` ahead of each renewal and
+    ``customer.subscription.trial_will_end`` three days before a trial ends: once each (the period or trial end
+    they were sent for is recorded under the row lock)."""
+    sent = 0
+    horizon = now + max(upcoming_before(), TRIAL_WILL_END_BEFORE)
+    candidates = of_customers(
+        Subscription.objects.filter(next_renewal_at__gt=now, next_renewal_at__lte=horizon).exclude(
+            status__in=[*ENDED, S.INCOMPLETE]
+        ),
+        customers,
+    ).values_list("pk", flat=True)
+    for pk in list(candidates):
+        with transaction.atomic():
+            subscription = Subscription.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if subscription is None or subscription.status in ENDED:
+                continue
+            sent += _notify_locked(subscription, now)
+    return sent
+
+
+def _notify_locked(subscription: Subscription, now: datetime) -> int:
+    sent = 0
+    _start, end = current_period(subscription)
+    trial_end = subscription.trial_end
+    if (
+        subscription.status == S.TRIALING
+        and trial_end is not None
+        and now < trial_end <= now + TRIAL_WILL_END_BEFORE
+        and subscription.trial_will_end_notified_for != trial_end
+    ):
+        subscription.trial_will_end_notified_for = trial_end
+        subscription.save(update_fields=["trial_will_end_notified_for"])
+        event_emit(type="customer.subscription.trial_will_end", obj=subscription)
+        sent += 1
+    ending = subscription.cancel_at_period_end or (subscription.cancel_at is not None and subscription.cancel_at <= end)
+    if not ending and now < end <= now + upcoming_before() and subscription.upcoming_notified_for != end:
+        subscription.upcoming_notified_for = end
+        subscription.save(update_fields=["upcoming_notified_for"])
+        event_emit(type="invoice.upcoming", obj=subscription, data_object=_upcoming(subscription, end))
+        sent += 1
+    return sent
+
+
+def _upcoming(subscription: Subscription, end: datetime) -> dict:
+    """The next renewal's invoice as ``invoice.upcoming`` shows it (not saved: no id, as at Stripe)."""
+    price = subscription.items.order_by("pk").first().price
+    start, new_end = period_after(subscription, price, end)
+    lines = []
+    for item in subscription.items.select_related("price__product").order_by("pk"):
+        lines.append(
+            {
+                "object": "line_item",
+                "amount": item.price.unit_amount * item.quantity,
+                "currency": item.price.currency,
+                "description": item.price.product.name,
+                "period": {"start": int(start.timestamp()), "end": int(new_end.timestamp())},
+                "pricing": {"price_details": {"price": item.price.public_id, "product": item.price.product.public_id}},
+                "quantity": item.quantity,
+                "parent": {
+                    "type": "subscription_item_details",
+                    "subscription_item_details": {
+                        "subscription": subscription.public_id,
+                        "subscription_item": item.public_id,
+                        "proration": False,
+                    },
+                },
+            }
+        )
+    subtotal = sum(line["amount"] for line in lines)
+    return {
+        "id": None,
+        "object": "invoice",
+        "billing_reason": "upcoming",
+        "collection_method": subscription.collection_method,
+        "currency": subscription.currency,
+        "customer": subscription.customer.public_id,
+        "livemode": subscription.livemode,
+        "amount_due": subtotal,
+        "subtotal": subtotal,
+        "total": subtotal,
+        "next_payment_attempt": int(end.timestamp()),
+        "period_start": int(start.timestamp()),
+        "period_end": int(new_end.timestamp()),
+        "lines": {"object": "list", "data": lines, "has_more": False, "url": None},
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": subscription.public_id, "metadata": subscription.metadata},
+        },
+    }
+
+
+# --- the latest invoice decides the status (invoicing's hook, registered in billing/apps.py) ------------
+
+
+def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime) -> None:
+    """Paid → active (trialing within a trial); a failed attempt → past_due (the first invoice's failure leaves
+    the subscription incomplete); the first invoice voided → incomplete_expired. Only the subscription's latest
+    invoice counts: an older one paid late changes nothing."""
+    if invoice.subscription_id is None:
+        return
+    subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
+    if subscription.latest_invoice_id != invoice.pk or subscription.status in ENDED:
+        return
+    before = render(subscription)
+    target = None
+    if change == hooks.PAID and subscription.status in (S.INCOMPLETE, S.PAST_DUE, S.UNPAID):
+        in_trial = subscription.trial_end is not None and now < subscription.trial_end
+        target = S.TRIALING if in_trial and subscription.status == S.INCOMPLETE else S.ACTIVE
+    elif change == hooks.PAYMENT_FAILED and subscription.status in (S.ACTIVE, S.TRIALING):
+        target = S.PAST_DUE
+    elif change == hooks.VOIDED and subscription.status == S.INCOMPLETE:
+        target = S.INCOMPLETE_EXPIRED
+        subscription.ended_at = now
+    if target is None:
+        return
+    status_move(subscription, target)
+    period = current_period(subscription)
+    subscription.next_renewal_at = next_work_at(subscription, period[1] if period else None)
+    subscription.save()
+    emit_updated(subscription, before)

@@ -1,0 +1,125 @@
+"""/v1/subscriptions and /v1/subscription_items through stripe-python 16.1, unmodified, against localstripe."""
+
+import pytest
+import stripe
+
+from tests.conftest import processor_payment_intents
+from webhooks.event_types import EVENT_TYPES
+from webhooks.models import Event
+
+
+def test_create_charges_the_first_invoice_and_answers_the_2026_shape(api, customer, save_card, monthly, stripe_backend):
+    save_card()
+    sub = api.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": monthly.id, "quantity": 2}], "expand": ["latest_invoice"]}
+    )
+    assert sub.status == "active"
+    assert sub.object == "subscription"
+    item = sub["items"].data[0]
+    assert (item.price.id, item.quantity, item.subscription) == (monthly.id, 2, sub.id)
+    assert item.current_period_end > item.current_period_start == sub.start_date
+    invoice = sub.latest_invoice
+    assert (invoice.status, invoice.amount_paid, invoice.billing_reason) == ("paid", 10000, "subscription_create")
+    assert invoice.parent.type == "subscription_details"
+    assert invoice.parent.subscription_details.subscription == sub.id
+    line = invoice.lines.data[0]
+    assert line.parent.type == "subscription_item_details"
+    assert line.parent.subscription_item_details.subscription_item == item.id
+    assert line.parent.subscription_item_details.proration is False
+    assert line.period.end == item.current_period_end
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [10000]
+    assert Event.objects.filter(type="customer.subscription.created").count() == 1
+
+    assert api.v1.subscriptions.retrieve(sub.id).id == sub.id
+    assert [s.id for s in api.v1.subscriptions.list(params={"customer": customer.id}).data] == [sub.id]
+    assert [s.id for s in api.v1.subscriptions.list(params={"price": monthly.id, "status": "active"}).data] == [sub.id]
+    assert api.v1.subscriptions.list(params={"status": "past_due"}).data == []
+    items = api.v1.subscription_items.list(params={"subscription": sub.id})
+    assert [i.id for i in items.data] == [item.id]
+    assert api.v1.subscription_items.retrieve(item.id).quantity == 2
+
+
+def test_without_a_card_the_subscription_is_incomplete_and_error_if_incomplete_refuses(
+    api, customer, monthly, stripe_backend
+):
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    assert sub.status == "incomplete"
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscriptions.create(
+            params={
+                "customer": customer.id,
+                "items": [{"price": monthly.id}],
+                "payment_behavior": "error_if_incomplete",
+            }
+        )
+    assert refused.value.code == "invoice_no_payment_method"
+    ended = api.v1.subscriptions.list(params={"status": "incomplete_expired"}).data
+    assert len(ended) == 1
+
+
+def test_a_one_time_price_is_refused_naming_the_item(api, customer, stripe_backend):
+    product = api.v1.products.create(params={"name": "Tea"})
+    price = api.v1.prices.create(params={"product": product.id, "currency": "eur", "unit_amount": 100})
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    assert refused.value.param == "items[0][price]"
+
+
+def test_update_cancel_pause_and_resume(api, customer, save_card, monthly, stripe_backend):
+    save_card()
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    item = sub["items"].data[0]
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "quantity": 3}]})
+    assert refused.value.param == "proration_behavior"
+    changed = api.v1.subscriptions.update(
+        sub.id,
+        params={
+            "items": [{"id": item.id, "quantity": 3}],
+            "proration_behavior": "none",
+            "cancel_at_period_end": True,
+            "metadata": {"plan": "gold"},
+        },
+    )
+    assert (changed["items"].data[0].quantity, changed.cancel_at_period_end, changed.metadata.plan) == (3, True, "gold")
+    paused = api.v1.subscriptions.pause(sub.id)
+    assert paused.status == "paused"
+    resumed = api.v1.subscriptions.resume(sub.id, params={"billing_cycle_anchor": "now"})
+    assert resumed.status == "active"
+    assert api.v1.invoices.retrieve(resumed.latest_invoice).amount_paid == 15000
+    added = api.v1.subscription_items.create(
+        params={
+            "subscription": sub.id,
+            "price_data": {
+                "currency": "eur",
+                "product": monthly.product,
+                "recurring": {"interval": "month"},
+                "unit_amount": 500,
+            },
+            "proration_behavior": "none",
+        }
+    )
+    assert (
+        api.v1.subscription_items.update(added.id, params={"quantity": 4, "proration_behavior": "none"}).quantity == 4
+    )
+    canceled = api.v1.subscriptions.cancel(
+        sub.id, params={"cancellation_details": {"comment": "Too dear", "feedback": "too_expensive"}}
+    )
+    assert canceled.status == "canceled"
+    assert canceled.cancellation_details.feedback == "too_expensive"
+    assert api.v1.subscriptions.list(params={"customer": customer.id}).data == []
+    assert len(api.v1.subscriptions.list(params={"customer": customer.id, "status": "all"}).data) == 1
+    with pytest.raises(stripe.InvalidRequestError):
+        api.v1.subscriptions.cancel(sub.id)
+    types = set(Event.objects.values_list("type", flat=True))
+    assert {"customer.subscription.paused", "customer.subscription.resumed", "customer.subscription.deleted"} <= types
+    assert types <= set(EVENT_TYPES)  # every event sent is one an endpoint can listen for
+
+
+def test_another_merchants_subscription_is_missing(api, customer, save_card, monthly, kassa, other_shop):
+    save_card()
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    other = kassa(other_shop.secret_key.secret)
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        other.v1.subscriptions.retrieve(sub.id)
+    assert missing.value.http_status == 404

@@ -1,0 +1,120 @@
+"""A year of renewals in seconds: a test clock advanced through stripe-python, the worker's tasks run as a worker
+runs them (Celery, eager, as tests/billing/clocks/ does), localstripe charging each period once."""
+
+import itertools
+import re
+from datetime import UTC, datetime
+
+import pytest
+import stripe
+
+from tests.conftest import processor_payment_intents
+
+
+def ts(*args) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+def day(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _clock_customer(api, card_token, frozen_time: int):
+    clock = api.v1.test_helpers.test_clocks.create(params={"frozen_time": frozen_time})
+    customer = api.v1.customers.create(params={"email": "john@example.com", "name": "John Doe", "test_clock": clock.id})
+    card = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token()}, "customer": customer.id}
+    )
+    api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card.id}})
+    return clock, customer
+
+
+def _advance(api, clock, to: int, emails_on_commit):
+    with emails_on_commit():
+        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": to})
+    assert api.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready"
+
+
+def _invoices(api, customer) -> list:
+    invoices = api.v1.invoices.list(params={"customer": customer.id, "limit": 100}).data
+    return sorted(invoices, key=lambda invoice: int(re.search(r"(\d+)$", invoice.number).group(1)))
+
+
+def _year(api, clock, customer, price, emails_on_commit, *, start: int, step: int, end: int):
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    assert sub.status == "active"
+    assert sub.start_date == start  # the clock's time, not the wall clock's
+    moment = start
+    while moment < end:
+        moment = min(moment + step, end)
+        _advance(api, clock, moment, emails_on_commit)
+    return sub
+
+
+def test_a_year_of_monthly_renewals_from_31_january(api, card_token, stripe_backend, emails_on_commit):
+    start = ts(2027, 1, 31, 9)
+    clock, customer = _clock_customer(api, card_token, start)
+    product = api.v1.products.create(params={"name": "Gold plan"})
+    price = api.v1.prices.create(
+        params={"product": product.id, "currency": "eur", "unit_amount": 5000, "recurring": {"interval": "month"}}
+    )
+    # Stripe's rule: a clock advances at most two intervals of its shortest subscription at once.
+    sub = _year(api, clock, customer, price, emails_on_commit, start=start, step=59 * 86400, end=ts(2028, 1, 31, 9))
+
+    invoices = _invoices(api, customer)
+    assert len(invoices) == 13  # the first, and twelve renewals
+    numbers = [int(re.search(r"(\d+)$", invoice.number).group(1)) for invoice in invoices]
+    assert numbers == list(range(numbers[0], numbers[0] + 13))
+    assert [(i.status, i.amount_paid) for i in invoices] == [("paid", 5000)] * 13
+    assert [i.billing_reason for i in invoices] == ["subscription_create"] + ["subscription_cycle"] * 12
+    periods = [(day(i.lines.data[0].period.start), day(i.lines.data[0].period.end)) for i in invoices]
+    assert [start for start, _ in periods] == [
+        "2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30", "2027-05-31", "2027-06-30", "2027-07-31",
+        "2027-08-31", "2027-09-30", "2027-10-31", "2027-11-30", "2027-12-31", "2028-01-31",
+    ]  # fmt: skip
+    assert all(end == nxt for (_, end), (nxt, _) in itertools.pairwise(periods))
+    assert len(processor_payment_intents(stripe_backend)) == 13
+    sub = api.v1.subscriptions.retrieve(sub.id)
+    assert sub.status == "active"
+    assert day(sub["items"].data[0].current_period_end) == "2028-02-29"
+
+
+def test_every_30_days_from_1_february_for_50_eur(api, card_token, stripe_backend, emails_on_commit):
+    start = ts(2027, 2, 1)
+    clock, customer = _clock_customer(api, card_token, start)
+    product = api.v1.products.create(params={"name": "Every 30 days"})
+    price = api.v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "eur",
+            "unit_amount": 5000,
+            "recurring": {"interval": "day", "interval_count": 30},
+        }
+    )
+    _year(api, clock, customer, price, emails_on_commit, start=start, step=60 * 86400, end=start + 360 * 86400)
+    invoices = _invoices(api, customer)
+    assert len(invoices) == 13  # day 0, 30, …, 360
+    assert [i.lines.data[0].period.start for i in invoices] == [start + n * 30 * 86400 for n in range(13)]
+    assert {(i.status, i.total) for i in invoices} == {("paid", 5000)}
+    assert len(processor_payment_intents(stripe_backend)) == 13
+
+
+def test_a_clock_advances_at_most_two_intervals_and_is_not_deleted_under_a_live_subscription(
+    api, card_token, stripe_backend, emails_on_commit
+):
+    start = ts(2027, 1, 1)
+    clock, customer = _clock_customer(api, card_token, start)
+    product = api.v1.products.create(params={"name": "Weekly"})
+    price = api.v1.prices.create(
+        params={"product": product.id, "currency": "eur", "unit_amount": 900, "recurring": {"interval": "week"}}
+    )
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+    with pytest.raises(stripe.InvalidRequestError) as too_far:
+        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + 15 * 86400})
+    assert "two intervals" in str(too_far.value)
+    api.v1.customers.delete(customer.id)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.test_helpers.test_clocks.delete(clock.id)
+    assert "Subscriptions" in str(refused.value)
+    api.v1.subscriptions.cancel(sub.id)
+    assert api.v1.test_helpers.test_clocks.delete(clock.id).deleted is True

@@ -1,0 +1,246 @@
+"""Subscriptions through their services, against localstripe: the first invoice, renewals, one invoice per period."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from billing.catalogue import services as catalogue
+from billing.invoices.models import Invoice
+from billing.subscriptions import services
+from billing.subscriptions.models import Subscription
+from billing.subscriptions.services import renewal
+from tests import factories
+from tests.conftest import processor_payment_intents
+from webhooks.event_types import EVENT_TYPES
+from webhooks.models import Event
+
+
+def d(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def payer(paying_shop, card_token):
+    customer = factories.customer(paying_shop.merchant, name="John Doe")
+    card = factories.saved_card(customer, card_token)
+
+    catalogue.customer_update(customer=customer, default_payment_method=card)
+    customer.refresh_from_db()
+    return customer
+
+
+def _periods(subscription) -> list[tuple]:
+    invoices = Invoice.objects.filter(subscription=subscription).order_by("pk")
+    return [
+        (i.billing_reason, i.status, i.total, i.items.get().period_start, i.items.get().period_end) for i in invoices
+    ]
+
+
+def test_create_charges_the_first_invoice_and_the_subscription_is_active(paying_shop, payer, stripe_backend):
+    now = d(2027, 1, 31, 10)
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=now)
+    assert sub.status == "active"
+    assert sub.latest_invoice.status == "paid"
+    assert sub.latest_invoice.billing_reason == "subscription_create"
+    item = sub.items.get()
+    assert (item.current_period_start, item.current_period_end) == (now, d(2027, 2, 28, 10))
+    assert sub.next_renewal_at == d(2027, 2, 28, 10)
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000]
+    types = list(Event.objects.filter(type__startswith="customer.subscription.").values_list("type", flat=True))
+    assert types[0] == "customer.subscription.created"
+    assert "customer.subscription.updated" in types
+
+
+def test_renewals_from_31_january_follow_the_month_end_rule_one_invoice_per_period(paying_shop, payer, stripe_backend):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 31, 10))
+    for _ in range(3):
+        assert services.subscriptions_renew_due(now=d(2027, 5, 1)) <= 1
+    # Run again (a duplicate beat tick): nothing more.
+    assert services.subscriptions_renew_due(now=d(2027, 5, 1)) == 0
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 5, 1)) is False
+    periods = _periods(sub)
+    assert [(p[3].date(), p[4].date()) for p in periods] == [
+        (d(2027, 1, 31).date(), d(2027, 2, 28).date()),
+        (d(2027, 2, 28).date(), d(2027, 3, 31).date()),
+        (d(2027, 3, 31).date(), d(2027, 4, 30).date()),
+        (d(2027, 4, 30).date(), d(2027, 5, 31).date()),
+    ]
+    assert [p[:3] for p in periods] == [("subscription_create", "paid", 5000)] + [
+        ("subscription_cycle", "paid", 5000)
+    ] * 3
+    assert len(processor_payment_intents(stripe_backend)) == 4
+    sub.refresh_from_db()
+    assert sub.status == "active"
+
+
+def test_a_declined_renewal_makes_the_subscription_past_due(paying_shop, payer, card_token, stripe_backend):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    declined = factories.saved_card(payer, card_token, "4000000000000341")
+    services.subscription_update(subscription=sub, now=d(2027, 1, 2), default_payment_method=declined)
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    sub.refresh_from_db()
+    assert sub.status == "past_due"
+    assert sub.latest_invoice.status == "open"
+
+
+def test_a_trial_bills_nothing_then_its_end_bills_the_first_period(paying_shop, payer, stripe_backend):
+    now = d(2027, 3, 1)
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=now, trial_period_days=14)
+    assert sub.status == "trialing"
+    assert (sub.latest_invoice.total, sub.latest_invoice.status) == (0, "paid")
+    assert services.subscriptions_notify(now=d(2027, 3, 12)) == 2  # trial_will_end and invoice.upcoming
+    assert services.subscriptions_notify(now=d(2027, 3, 12, 1)) == 0
+    notices = list(Event.objects.filter(type__in=["invoice.upcoming", "customer.subscription.trial_will_end"]))
+    assert {e.type for e in notices} <= set(EVENT_TYPES)
+    upcoming = next(e for e in notices if e.type == "invoice.upcoming").data["object"]
+    assert (upcoming["amount_due"], upcoming["parent"]["subscription_details"]["subscription"]) == (5000, sub.public_id)
+    services.subscriptions_renew_due(now=d(2027, 3, 15))
+    sub.refresh_from_db()
+    assert sub.status == "active"
+    assert _periods(sub)[-1][:3] == ("subscription_cycle", "paid", 5000)
+    assert sub.items.get().current_period_end == d(2027, 4, 15)
+
+
+def test_cancel_at_period_end_ends_it_without_another_invoice(paying_shop, payer, stripe_backend):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    services.subscription_update(subscription=sub, now=d(2027, 1, 10), cancel_at_period_end=True)
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    sub.refresh_from_db()
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 2, 1))
+    assert Invoice.objects.filter(subscription=sub).count() == 1
+    assert Event.objects.filter(type="customer.subscription.deleted").count() == 1
+
+
+def test_an_unpaid_first_invoice_expires_after_23_hours(paying_shop, stripe_backend):
+    customer = factories.customer(paying_shop.merchant)  # no card
+    sub = factories.subscription(paying_shop.merchant, customer=customer, now=d(2027, 1, 1))
+    assert sub.status == "incomplete"
+    services.subscriptions_renew_due(now=d(2027, 1, 1, 22))
+    sub.refresh_from_db()
+    assert sub.status == "incomplete"
+    services.subscriptions_renew_due(now=d(2027, 1, 1, 23))
+    sub.refresh_from_db()
+    assert sub.status == "incomplete_expired"
+    assert sub.latest_invoice.status == "void"
+
+
+def test_every_30_days_from_1_february(paying_shop, payer, stripe_backend):
+    price = factories.recurring_price(paying_shop.merchant, interval="day", interval_count=30)
+    sub = factories.subscription(paying_shop.merchant, customer=payer, price=price, now=d(2027, 2, 1))
+    services.subscriptions_renew_due(now=d(2027, 3, 3))
+    services.subscriptions_renew_due(now=d(2027, 4, 2))
+    assert [p[3].date() for p in _periods(sub)] == [d(2027, 2, 1).date(), d(2027, 3, 3).date(), d(2027, 4, 2).date()]
+
+
+def test_day_of_month_anchor_bills_the_stub_share_or_nothing(paying_shop, payer, stripe_backend):
+    prorated = factories.subscription(
+        paying_shop.merchant, customer=payer, now=d(2027, 4, 16), billing_cycle_anchor_day_of_month=1
+    )
+    # 15 of April's 30 days (16 April to 1 May): half of 50.00.
+    assert prorated.latest_invoice.total == 2500
+    assert prorated.items.get().current_period_end == d(2027, 5, 1)
+    price = factories.recurring_price(paying_shop.merchant, unit_amount=3000)
+    free = factories.subscription(
+        paying_shop.merchant,
+        customer=payer,
+        price=price,
+        now=d(2027, 4, 16),
+        billing_cycle_anchor_day_of_month=1,
+        proration_behavior="none",
+    )
+    assert free.latest_invoice.total == 0
+    assert free.status == "active"
+
+
+def test_the_database_refuses_a_second_invoice_for_a_period(paying_shop, payer, stripe_backend):
+    from django.db import IntegrityError, transaction
+
+    from billing.invoices import services as invoices
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        invoices.invoice_create(
+            merchant=paying_shop.merchant,
+            livemode=False,
+            customer=payer,
+            now=d(2027, 1, 1),
+            billing_reason="subscription_cycle",
+            subscription=sub,
+            subscription_period_start=d(2027, 1, 1),
+        )
+    assert Subscription.objects.get(pk=sub.pk).status == "active"
+
+
+def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, stripe_backend, monkeypatch):
+    from django.core.cache import cache
+
+    from kassa import celery
+
+    queued = []
+    monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append((name, args)))
+    cache.clear()
+    factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    factories.subscription(
+        paying_shop.merchant,
+        customer=payer,
+        now=d(2027, 1, 1),
+        price=factories.recurring_price(paying_shop.merchant, unit_amount=100),
+    )
+    assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 1
+    assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0  # its chain is running
+    assert queued == [("billing.tasks.subscriptions_renew_batch", (paying_shop.merchant.pk, False))]
+    # A batch of one: the merchant's chain renews one, then queues itself at the back of the queue.
+    monkeypatch.setattr(renewal, "BATCH", 1)
+    batch = {"merchant_pk": paying_shop.merchant.pk, "livemode": False, "now": d(2027, 2, 1, 1)}
+    assert services.subscriptions_renew_batch(**batch) == 1
+    assert len(queued) == 2
+    assert services.subscriptions_renew_batch(**batch) == 1
+    assert len(queued) == 2  # nothing left: the chain ends, and its key with it
+    assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0
+    assert services.subscriptions_renew_fan_out(now=d(2027, 3, 1, 1)) == 1
+
+
+def test_trial_end_now_bills_the_first_period_at_once(paying_shop, payer, stripe_backend):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 3, 1), trial_period_days=30)
+    sub = services.subscription_update(subscription=sub, now=d(2027, 3, 10), trial_end="now")
+    assert sub.status == "active"
+    assert (sub.trial_end, sub.billing_cycle_anchor) == (d(2027, 3, 10), d(2027, 3, 10))
+    assert _periods(sub)[-1] == ("subscription_cycle", "paid", 5000, d(2027, 3, 10), d(2027, 4, 10))
+
+
+@pytest.mark.parametrize(
+    ("behavior", "status"), [("keep_as_draft", "draft"), ("void", "void"), ("mark_uncollectible", "uncollectible")]
+)
+def test_paused_collection_invoices_without_charging(paying_shop, payer, stripe_backend, behavior, status):
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    services.subscription_update(
+        subscription=sub, now=d(2027, 1, 5), pause_collection={"behavior": behavior, "resumes_at": d(2027, 2, 15)}
+    )
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    assert _periods(sub)[-1][:2] == ("subscription_cycle", status)
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    # Collection resumes by itself at resumes_at; the next period is charged again.
+    services.subscriptions_renew_due(now=d(2027, 3, 1))
+    sub.refresh_from_db()
+    assert sub.pause_behavior is None
+    assert _periods(sub)[-1][:2] == ("subscription_cycle", "paid")
+
+
+def test_only_the_latest_invoice_decides_the_status(paying_shop, payer, card_token, stripe_backend):
+    from billing.invoices import services as invoices
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    declined = factories.saved_card(payer, card_token, "4000000000000341")
+    services.subscription_update(subscription=sub, now=d(2027, 1, 2), default_payment_method=declined)
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    sub.refresh_from_db()
+    january_unpaid = sub.latest_invoice
+    assert sub.status == "past_due"
+    good = factories.saved_card(payer, card_token)
+    services.subscription_update(subscription=sub, now=d(2027, 2, 2), default_payment_method=good)
+    services.subscriptions_renew_due(now=d(2027, 3, 1))  # March's invoice is paid: the latest decides
+    sub.refresh_from_db()
+    assert sub.status == "active"
+    invoices.invoice_void(invoice=january_unpaid, now=d(2027, 3, 2))  # an older invoice changes nothing
+    sub.refresh_from_db()
+    assert sub.status == "active"
