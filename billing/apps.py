@@ -115,6 +115,8 @@ class BillingConfig(AppConfig):
 
         # Only a subscription's latest invoice decides its status: invoicing tells it what became of each invoice.
         invoice_hooks.on_invoice_changed(subscriptions.subscription_invoice_changed)
+        # A subscription-mode checkout completes when its first invoice is paid (after the subscription moved).
+        invoice_hooks.on_invoice_changed(checkout.checkout_session_invoice_changed)
         # A test clock's customers' subscriptions renew, end their trials and expire on the clock's time.
         clocks.on_advance(
             lambda *, customers_queryset, now: subscriptions.subscriptions_advance(
