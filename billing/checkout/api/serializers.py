@@ -234,10 +234,16 @@ class PaymentLinkOut(serializers.Serializer):
         inline_serializer(
             "PaymentLinkSubscriptionData",
             {
-                "description": serializers.CharField(allow_null=True),
+                "description": serializers.CharField(
+                    allow_null=True, help_text="The description each subscription is made with."
+                ),
                 "invoice_settings": serializers.DictField(help_text="Always the account's own (issuer self)."),
-                "metadata": serializers.DictField(child=serializers.CharField()),
-                "trial_period_days": serializers.IntegerField(allow_null=True),
+                "metadata": serializers.DictField(
+                    child=serializers.CharField(), help_text="Set on each subscription the link makes."
+                ),
+                "trial_period_days": serializers.IntegerField(
+                    allow_null=True, help_text="Days of free trial each subscription starts with; null for none."
+                ),
                 "trial_settings": serializers.DictField(allow_null=True, help_text="Always null."),
             },
             allow_null=True,
