@@ -60,7 +60,7 @@ from django.utils import timezone
 
 from kassa import mail, money, validators
 from kassa import metadata as md
-from kassa.errors import CardError, InvalidRequest, KassaError
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 from merchants.models import Merchant
 from webhooks.services.outbox import event_emit, render
@@ -1010,7 +1010,10 @@ def checkout_session_subscribe(
     except CardError as exc:
         if exc.code == "invoice_payment_intent_requires_action":
             return CheckoutSession.objects.get(pk=session.pk)  # the page runs 3-D Secure, then syncs
-        _card_forget(card)
+        _card_forget(card)  # declined
+        raise
+    except (IdempotencyConflict, InvalidRequest):
+        _card_forget(card)  # not charged: another tab's card is paying (or has paid) the invoice
         raise
     return CheckoutSession.objects.get(pk=session.pk)
 
@@ -1080,12 +1083,18 @@ def _subscription_session_complete(session: CheckoutSession, *, invoice: Invoice
     session.amount_total = invoice.total
     session.completed_at = now
     session.save(update_fields=["status", "payment_status", "amount_subtotal", "amount_total", "completed_at"])
-    card = Subscription.objects.filter(pk=session.subscription_id).values_list("default_payment_method", flat=True)
-    card_id = card.first()
-    customer = Customer.objects.get(pk=session.customer_id)
-    if card_id is not None and customer.default_payment_method_id != card_id and not customer.deleted:
-        card = PaymentMethod.objects.get(pk=card_id)
-        if card.customer_id == customer.pk:
+    subscription = Subscription.objects.get(pk=session.subscription_id)
+    # The card that paid is the default: two tabs paying at once each made another card the subscription's
+    # default before one of them paid (a trial's card is the one it was made with).
+    intent = selectors.checkout_session_payment_intent(session)
+    card = intent.payment_method if intent is not None and intent.payment_method_id else None
+    if card is None or card.customer_id != session.customer_id:
+        card = subscription.default_payment_method
+    if card is not None and card.customer_id == session.customer_id:
+        if subscription.default_payment_method_id != card.pk:
+            subscriptions.subscription_update(subscription=subscription, now=now, default_payment_method=card)
+        customer = Customer.objects.get(pk=session.customer_id)
+        if customer.default_payment_method_id != card.pk and not customer.deleted:
             catalogue.customer_update(customer=customer, default_payment_method=card)
     event_emit(type="checkout.session.completed", obj=session)
 

@@ -287,3 +287,43 @@ def test_a_payment_link_with_a_recurring_price_makes_subscription_sessions(api, 
     made = CheckoutSession.objects.get(public_id=session.id)
     assert made.subscription_data["trial_period_days"] == 30  # a session keeps what its link said when it opened
     assert made.expires_at > timezone.now()
+
+
+def test_payers_racing_on_one_subscription_session_make_one_subscription_and_one_charge(
+    live_server, plan, card_token, stripe_backend
+):
+    """Four submits at once (a double click, a second tab): one subscription, one invoice, one charge, and the card
+    that paid is its default; the others are told where the session stands."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from billing.hosted import framing
+
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=_link(plan))
+    tokens = [card_token() for _ in range(4)]
+    headers = {"X-Kassa-Page-Token": framing.page_token(session), "Origin": live_server.url}
+
+    def pay(token):
+        return requests.post(
+            f"{live_server.url}{page_url(session, '/pay')}",
+            json={"token": token, "email": "race@example.com"},
+            headers=headers,
+            timeout=60,
+        ).json()
+
+    before = len(processor_payment_intents(stripe_backend))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(pay, tokens))
+    assert sum(a["status"] == "succeeded" for a in answers) >= 1, answers
+    for answer in answers:
+        assert answer["status"] == "succeeded" or answer["code"] == "payment_in_progress", answer
+    subscription = Subscription.objects.get()
+    assert subscription.status == "active"
+    assert Invoice.objects.count() == 1
+    assert len(processor_payment_intents(stripe_backend)) == before + 1
+    intent = CheckoutSession.objects.get(pk=session.pk).invoice.payments.get(status="paid").payment_intent
+    assert subscription.default_payment_method == intent.payment_method
+    assert subscription.customer.default_payment_method == intent.payment_method
+    # The cards that did not pay are not kept.
+    assert list(PaymentMethod.objects.filter(customer=subscription.customer)) == [intent.payment_method]
