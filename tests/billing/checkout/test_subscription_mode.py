@@ -327,3 +327,27 @@ def test_payers_racing_on_one_subscription_session_make_one_subscription_and_one
     assert subscription.customer.default_payment_method == intent.payment_method
     # The cards that did not pay are not kept.
     assert list(PaymentMethod.objects.filter(customer=subscription.customer)) == [intent.payment_method]
+
+
+def test_a_restricted_key_expands_the_subscription_only_with_subscriptions_read(
+    api, monthly, kassa, paying_shop, client, card_token
+):
+    session = api.v1.checkout.sessions.create(params={"mode": "subscription", "line_items": [{"price": monthly.id}]})
+    assert _pay(client, CheckoutSession.objects.get(public_id=session.id), card_token).json()["status"] == "succeeded"
+    from tests import factories
+
+    sessions_only = kassa(factories.restricted_key(paying_shop.merchant, {"checkout_sessions": "read"}))
+    assert sessions_only.v1.checkout.sessions.retrieve(session.id).subscription.startswith("sub_")
+    with pytest.raises(stripe.PermissionError) as exc:
+        sessions_only.v1.checkout.sessions.retrieve(session.id, params={"expand": ["subscription"]})
+    assert "subscriptions:read" in exc.value.user_message
+    with pytest.raises(stripe.PermissionError) as exc:
+        sessions_only.v1.checkout.sessions.retrieve(session.id, params={"expand": ["invoice"]})
+    assert "invoices:read" in exc.value.user_message
+    both = kassa(
+        factories.restricted_key(
+            paying_shop.merchant, {"checkout_sessions": "read", "subscriptions": "read", "invoices": "read"}
+        )
+    )
+    expanded = both.v1.checkout.sessions.retrieve(session.id, params={"expand": ["subscription", "invoice"]})
+    assert (expanded.subscription.status, expanded.invoice.status) == ("active", "paid")
