@@ -993,7 +993,7 @@ def checkout_session_subscribe(
     if started:
         intent = selectors.checkout_session_payment_intent(locked)
         if intent is not None and payment_selectors.payment_in_flight(intent):
-            raise InvalidRequest("A payment for this session is in progress.", code="payment_in_progress")
+            raise IdempotencyConflict("A payment for this session is in progress.", code="payment_in_progress")
     billing_details = {k: v for k, v in locked.customer_details.items() if v}
     card = payments.payment_method_create_from_token(
         customer=locked.customer, token=token, billing_details=billing_details
