@@ -25,9 +25,8 @@ from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on
 from merchants.selectors import payments_readiness
 from merchants.widgets import MetadataField, MoneyField, copyable
 
-from ..catalogue import selectors
+from ..catalogue import display, selectors
 from ..catalogue.models import Price
-from ..hosted import i18n as words
 from ..payments.admin import PaymentIntentAdmin
 from ..payments.models import PaymentIntent
 from . import selectors as checkout_selectors
@@ -44,20 +43,12 @@ def _money(amount: int | None, currency: str) -> str:
 # --- payment links -------------------------------------------------------------------
 
 
-def interval_words(price: Price) -> str:
-    """ "every month", "every 3 months" (the pay page's words, in the dashboard's language)."""
-    count = price.recurring_interval_count or 1
-    if count == 1:
-        return words.text(f"every_{price.recurring_interval}")
-    return words.text(f"every_n_{price.recurring_interval}", count=count)
-
-
 class PriceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, price):
         nickname = f" · {price.nickname}" if price.nickname else ""
         amount = money.format_amount(price.unit_amount, price.currency)
         if price.type == Price.Type.RECURRING:
-            amount = f"{amount} {interval_words(price)}"
+            amount = f"{amount} {display.price_interval(price)}"
         return f"{price.product.name}{nickname} — {amount}"
 
 
@@ -300,7 +291,7 @@ class PaymentLinkAdmin(ScopedAdmin):
         if checkout.payment_link_mode(link) == CheckoutSession.Mode.SUBSCRIPTION:
             first = next(iter(link.line_items.all()), None)
             if first is not None:
-                return f"{_money(amount, link.currency)} {interval_words(first.price)}"
+                return f"{_money(amount, link.currency)} {display.price_interval(first.price)}"
         return _money(amount, link.currency)
 
     @admin.display(description=_("URL"))
@@ -324,7 +315,7 @@ class PaymentLinkAdmin(ScopedAdmin):
                 (
                     admin_link(item.price.product, item.price.product.name),
                     money.format_amount(item.price.unit_amount, item.price.currency)
-                    + (f" {interval_words(item.price)}" if item.price.type == Price.Type.RECURRING else ""),
+                    + (f" {display.price_interval(item.price)}" if item.price.type == Price.Type.RECURRING else ""),
                     item.quantity,
                     money.format_amount(item.price.unit_amount * item.quantity, item.price.currency),
                 )

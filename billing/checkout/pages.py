@@ -54,6 +54,7 @@ from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorEr
 from merchants.models import Merchant
 from merchants.selectors import payments_readiness
 
+from ..catalogue import display
 from ..hosted import framing, i18n
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
@@ -128,7 +129,7 @@ def _line_items(session: CheckoutSession, language: str) -> list[dict]:
     for item in session.line_items.select_related("price__product"):
         amount = money.format_localised(item.amount_total, item.currency, language)
         if subscribing:
-            amount = i18n.text("per_interval", amount=amount, interval=_interval_words(item.price))
+            amount = i18n.text("per_interval", amount=amount, interval=display.price_interval(item.price))
         lines.append(
             {
                 "description": item.description,
@@ -142,14 +143,6 @@ def _line_items(session: CheckoutSession, language: str) -> list[dict]:
     return lines
 
 
-def _interval_words(price) -> str:
-    """ "every month", "every 3 months": a count is never 0, so no plural forms are needed."""
-    count = price.recurring_interval_count or 1
-    if count == 1:
-        return i18n.text(f"every_{price.recurring_interval}")
-    return i18n.text(f"every_n_{price.recurring_interval}", count=count)
-
-
 def _subscription_terms(session: CheckoutSession, language: str) -> dict | None:
     """What a subscription-mode page says under the order: the trial, then what each period costs."""
     if not _is_subscription(session):
@@ -157,7 +150,7 @@ def _subscription_terms(session: CheckoutSession, language: str) -> dict | None:
     items = list(session.line_items.select_related("price"))
     per_period = sum(item.price.unit_amount * item.quantity for item in items)
     amount = money.format_localised(per_period, session.currency, language)
-    interval = _interval_words(items[0].price)
+    interval = display.price_interval(items[0].price)
     days = (session.subscription_data or {}).get("trial_period_days")
     if not days:
         return {"trial": "", "then": i18n.text("then_every", amount=amount, interval=interval)}
