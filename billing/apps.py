@@ -93,16 +93,18 @@ class BillingConfig(AppConfig):
         payments.on_payment_intent_succeeded(invoice_emails.invoice_receipt_queue)
         payment_emails.receipt_replaced_by(invoice_emails.receipt_replaces)
 
-        # A test clock's customers live on its time: advancing it runs invoicing's beat services for them only.
-        clocks.on_advance(
-            lambda *, customers_queryset, now: invoices.invoices_advance(now=now, customers=customers_queryset)
-        )
-        clocks.on_advance(
-            lambda *, customers_queryset, now: invoices.invoices_retry_due(now=now, customers=customers_queryset)
-        )
-        clocks.on_advance(
-            lambda *, customers_queryset, now: invoices.invoices_mark_overdue(now=now, customers=customers_queryset)
-        )
+        # A test clock's customers live on its time: advancing it runs beat's services for them only, in this order
+        # (invoicing's finalization and first charges, dunning's retries, overdue notices, then subscriptions'
+        # renewals, trial ends and expiry).
+        for service in (
+            invoices.invoices_advance,
+            invoices.invoices_retry_due,
+            invoices.invoices_mark_overdue,
+            subscriptions.subscriptions_advance,
+        ):
+            clocks.on_advance(
+                lambda *, customers_queryset, now, service=service: service(now=now, customers=customers_queryset)
+            )
 
         # The customer portal's page: its own sections; other parts (subscriptions) add theirs the same way.
         # Its Subscriptions section lives in the portal too (above subscriptions: it calls their services directly).
@@ -124,9 +126,5 @@ class BillingConfig(AppConfig):
         invoice_hooks.on_invoice_changed(subscriptions.subscription_invoice_changed)
         # After dunning's last retry fails, the merchant's choice for the subscription (cancel, unpaid, past_due).
         invoices.on_dunning_exhausted(subscriptions.subscription_dunning_exhausted)
-        # A test clock's customers' subscriptions renew, end their trials and expire on the clock's time.
-        clocks.on_advance(
-            lambda *, customers_queryset, now: subscriptions.subscriptions_advance(
-                now=now, customers=customers_queryset
-            )
-        )
+        # A subscription-mode checkout completes when its first invoice is paid (after the subscription moved).
+        invoice_hooks.on_invoice_changed(checkout.checkout_session_invoice_changed)

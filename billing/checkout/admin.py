@@ -25,7 +25,7 @@ from merchants.admin_base import LedgerAdmin, ScopedAdmin, admin_link, errors_on
 from merchants.selectors import payments_readiness
 from merchants.widgets import MetadataField, MoneyField, copyable
 
-from ..catalogue import selectors
+from ..catalogue import display, selectors
 from ..catalogue.models import Price
 from ..payments.admin import PaymentIntentAdmin
 from ..payments.models import PaymentIntent
@@ -46,7 +46,10 @@ def _money(amount: int | None, currency: str) -> str:
 class PriceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, price):
         nickname = f" · {price.nickname}" if price.nickname else ""
-        return f"{price.product.name}{nickname} — {money.format_amount(price.unit_amount, price.currency)}"
+        amount = money.format_amount(price.unit_amount, price.currency)
+        if price.type == Price.Type.RECURRING:
+            amount = f"{amount} {display.price_interval(price)}"
+        return f"{price.product.name}{nickname} — {amount}"
 
 
 AFTER_COMPLETION_FIELDS = ["after_completion_type", "after_completion_redirect_url", "after_completion_message"]
@@ -154,7 +157,15 @@ class PaymentLinkCreateBase(PaymentLinkForm):
         help_text=_("What the payer buys, shown on the pay page."),
     )
 
-    #: the merchant's active one-time prices in the current mode; set per request by the admin
+    trial_period_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=checkout.TRIAL_DAYS_MAX,
+        label=_("Free trial (days)"),
+        help_text=_("Recurring prices only: the subscription starts with this many free days; the card is saved."),
+    )
+
+    #: the merchant's active prices (one-time and recurring) in the current mode; set per request by the admin
     prices = Price.objects.none()
 
     def __init__(self, *args, **kwargs):
@@ -177,7 +188,12 @@ class PaymentLinkCreateBase(PaymentLinkForm):
             raise forms.ValidationError(_("Pick at least one price, or enter an amount."))
         if has_amount and not (data.get("amount_description") or "").strip():
             self.add_error("amount_description", _("Say what the payer buys."))
+        if data.get("trial_period_days") and not self.makes_subscriptions():
+            self.add_error("trial_period_days", _("A free trial needs recurring prices."))
         return data
+
+    def makes_subscriptions(self) -> bool:
+        return any(price.type == Price.Type.RECURRING for _row, price, _quantity in self.line_items)
 
 
 def _line_item_fields() -> dict:
@@ -200,7 +216,7 @@ PaymentLinkCreateForm = type("PaymentLinkCreateForm", (PaymentLinkCreateBase,), 
 
 @admin.register(PaymentLink)
 class PaymentLinkAdmin(ScopedAdmin):
-    list_display = ["name", "total", "active", "url", "created"]
+    list_display = ["name", "kind", "total", "active", "url", "created"]
     list_display_links = ["name"]
     list_filter = ["active"]
     search_fields = ["=public_id", "line_items__price__product__name"]
@@ -210,13 +226,24 @@ class PaymentLinkAdmin(ScopedAdmin):
 
     change_fieldsets = [
         (None, {"fields": ["public_id", "active", "url_box", "qr_code"]}),
-        (_("What the payer buys"), {"fields": ["line_items_table", "total"]}),
+        (_("What the payer buys"), {"fields": ["kind", "line_items_table", "total", "trial"]}),
         (_("After payment"), {"fields": AFTER_COMPLETION_FIELDS}),
         (_("Collect from the payer"), {"fields": PAGE_FIELDS}),
         (_("The card"), {"fields": CARD_FIELDS}),
         (_("More"), {"fields": ["metadata", "livemode", "created"]}),
     ]
-    change_readonly = ["public_id", "active", "url_box", "qr_code", "line_items_table", "total", "livemode", "created"]
+    change_readonly = [
+        "public_id",
+        "active",
+        "url_box",
+        "qr_code",
+        "kind",
+        "line_items_table",
+        "total",
+        "trial",
+        "livemode",
+        "created",
+    ]
 
     def get_queryset(self, request):
         # A subquery, not a join: the changelist's search also joins line items and would skew a Sum over a join.
@@ -238,6 +265,19 @@ class PaymentLinkAdmin(ScopedAdmin):
     def name(self, link):
         return checkout_selectors.payment_link_name(link)
 
+    @admin.display(description=_("Kind"))
+    def kind(self, link):
+        if checkout.payment_link_mode(link) == CheckoutSession.Mode.SUBSCRIPTION:
+            return _("Subscription")
+        return _("One-time payment")
+
+    @admin.display(description=_("Free trial"))
+    def trial(self, link):
+        days = (link.subscription_data or {}).get("trial_period_days")
+        if not days:
+            return "—"
+        return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+
     @admin.display(description=_("URL"))
     def url(self, link):
         url = checkout.payment_link_url(link)
@@ -248,6 +288,10 @@ class PaymentLinkAdmin(ScopedAdmin):
         amount = getattr(link, "total_amount", None)
         if amount is None:
             amount = sum(item.price.unit_amount * item.quantity for item in link.line_items.select_related("price"))
+        if checkout.payment_link_mode(link) == CheckoutSession.Mode.SUBSCRIPTION:
+            first = next(iter(link.line_items.all()), None)
+            if first is not None:
+                return f"{_money(amount, link.currency)} {display.price_interval(first.price)}"
         return _money(amount, link.currency)
 
     @admin.display(description=_("URL"))
@@ -270,7 +314,8 @@ class PaymentLinkAdmin(ScopedAdmin):
             (
                 (
                     admin_link(item.price.product, item.price.product.name),
-                    money.format_amount(item.price.unit_amount, item.price.currency),
+                    money.format_amount(item.price.unit_amount, item.price.currency)
+                    + (f" {display.price_interval(item.price)}" if item.price.type == Price.Type.RECURRING else ""),
                     item.quantity,
                     money.format_amount(item.price.unit_amount * item.quantity, item.price.currency),
                 )
@@ -286,7 +331,13 @@ class PaymentLinkAdmin(ScopedAdmin):
         return [
             (
                 _("From prices in your catalogue"),
-                {"fields": rows, "description": _("Active one-time prices, all in one currency.")},
+                {
+                    "fields": [*rows, "trial_period_days"],
+                    "description": _(
+                        "Active prices, all in one currency: one-time prices for a payment, or recurring prices "
+                        "(of one interval) for a subscription, whose first period the payer pays on the link."
+                    ),
+                },
             ),
             (
                 _("Or from an amount"),
@@ -307,9 +358,9 @@ class PaymentLinkAdmin(ScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             merchant, livemode = self.current(request)
-            prices = selectors.price_list(
-                merchant=merchant, livemode=livemode, active=True, type=Price.Type.ONE_TIME
-            ).order_by("product__name", "unit_amount")
+            prices = selectors.price_list(merchant=merchant, livemode=livemode, active=True).order_by(
+                "type", "product__name", "unit_amount"
+            )
             kwargs["form"] = type("PaymentLinkCreateForm", (PaymentLinkCreateForm,), {"prices": prices})
         else:
             kwargs["form"] = PaymentLinkForm
@@ -344,7 +395,13 @@ class PaymentLinkAdmin(ScopedAdmin):
             **{f: data[f] for f in PAGE_FIELDS},
         }
         if form.line_items:
-            field_map = dict(LINK_FIELD_MAP)
+            if form.makes_subscriptions():
+                options["subscription_data"] = {"trial_period_days": data.get("trial_period_days")}
+            field_map = {
+                **LINK_FIELD_MAP,
+                "line_items": "price_0",
+                "subscription_data[trial_period_days]": "trial_period_days",
+            }
             for n, (row, _, _) in enumerate(form.line_items):
                 field_map[f"line_items[{n}][price]"] = f"price_{row}"
                 field_map[f"line_items[{n}][quantity]"] = f"quantity_{row}"
@@ -456,6 +513,7 @@ class CheckoutSessionAdmin(LedgerAdmin):
                     "email",
                     "link",
                     "payment",
+                    "subscription_link",
                     "saved_card",
                     "line_items_table",
                     "client_reference_id",
@@ -495,6 +553,15 @@ class CheckoutSessionAdmin(LedgerAdmin):
     @admin.display(description=_("Payment"))
     def payment(self, session):
         return admin_link(session.payment_intent)
+
+    @admin.display(description=_("Subscription"))
+    def subscription_link(self, session):
+        """The subscription the payer started (a declined payer's, not started, is not shown)."""
+        if session.subscription_id is None or session.status != CheckoutSession.Status.COMPLETE:
+            return "—"
+        if not self.admin_site.is_registered(type(session.subscription)):
+            return session.subscription.public_id
+        return admin_link(session.subscription)
 
     @admin.display(description=_("Saved card"))
     def saved_card(self, session):

@@ -6,7 +6,9 @@ from django.utils.translation import gettext_lazy as _
 from merchants.models import MerchantScoped
 
 from ..catalogue.models import Customer, Price
+from ..invoices.models import Invoice
 from ..payments.models import PaymentIntent, PaymentMethod
+from ..subscriptions.models import Subscription
 
 
 class Locale(models.TextChoices):
@@ -68,6 +70,9 @@ class PaymentLink(MerchantScoped):
     setup_future_usage = models.CharField(
         max_length=16, choices=SetupFutureUsage.choices, blank=True, default="", verbose_name=_("save the card")
     )
+    # A link of recurring prices makes subscriptions: what they are made with (``trial_period_days``,
+    # ``description``, ``metadata``), copied to each session it opens. Null for a link of one-time prices.
+    subscription_data = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("payment link")
@@ -97,6 +102,8 @@ class CheckoutSession(MerchantScoped):
         PAYMENT = "payment", _("Payment")
         # Saves a card on the customer, charging nothing (Stripe's setup mode, without a SetupIntent: see services).
         SETUP = "setup", _("Save a card")
+        # The payer pays the first invoice of a subscription to recurring prices (services.py).
+        SUBSCRIPTION = "subscription", _("Subscription")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -167,6 +174,28 @@ class CheckoutSession(MerchantScoped):
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("saved card"),
+    )
+    # Subscription mode: what the subscription is made with (``trial_period_days``, ``description``,
+    # ``metadata``); the subscription and its first invoice, made when the payer first pays (the API shows them
+    # once the session is complete).
+    subscription_data = models.JSONField(null=True, blank=True, editable=False)
+    subscription = models.ForeignKey(
+        Subscription,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("subscription"),
+    )
+    invoice = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        verbose_name=_("invoice"),
     )
     expires_at = models.DateTimeField(verbose_name=_("expires at"))
     completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))

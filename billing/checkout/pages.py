@@ -37,7 +37,9 @@ What shaped it:
 
 import json
 import logging
+from datetime import timedelta
 
+from babel.dates import format_date
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -52,9 +54,11 @@ from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorEr
 from merchants.models import Merchant
 from merchants.selectors import payments_readiness
 
+from ..catalogue import display
 from ..hosted import framing, i18n
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
+from . import selectors
 from . import services as checkout
 from .models import CheckoutSession, PaymentLink
 
@@ -100,7 +104,7 @@ def _current(session: CheckoutSession) -> CheckoutSession:
     """
     if session.status != CheckoutSession.Status.OPEN:
         return session
-    intent = session.payment_intent
+    intent = selectors.checkout_session_payment_intent(session)
     now = timezone.now()  # the page is where the real time comes in
     if (intent is not None and intent.status in IN_FLIGHT) or session.expires_at <= now:
         try:
@@ -120,17 +124,42 @@ def _publishable_key(session: CheckoutSession) -> str | None:
 
 
 def _line_items(session: CheckoutSession, language: str) -> list[dict]:
-    return [
-        {
-            "description": item.description,
-            # The product's own description (its name is the line's): read now, as the catalogue has it.
-            "product_description": item.price.product.description or "",
-            "quantity": item.quantity,
-            "quantity_label": i18n.text("quantity", quantity=item.quantity),
-            "amount": money.format_localised(item.amount_total, item.currency, language),
-        }
-        for item in session.line_items.select_related("price__product")
-    ]
+    subscribing = _is_subscription(session)
+    lines = []
+    for item in session.line_items.select_related("price__product"):
+        amount = money.format_localised(item.amount_total, item.currency, language)
+        if subscribing:
+            amount = i18n.text("per_interval", amount=amount, interval=display.price_interval(item.price))
+        lines.append(
+            {
+                "description": item.description,
+                # The product's own description (its name is the line's): read now, as the catalogue has it.
+                "product_description": item.price.product.description or "",
+                "quantity": item.quantity,
+                "quantity_label": i18n.text("quantity", quantity=item.quantity),
+                "amount": amount,
+            }
+        )
+    return lines
+
+
+def _subscription_terms(session: CheckoutSession, language: str) -> dict | None:
+    """What a subscription-mode page says under the order: the trial, then what each period costs."""
+    if not _is_subscription(session):
+        return None
+    items = list(session.line_items.select_related("price"))
+    per_period = sum(item.price.unit_amount * item.quantity for item in items)
+    amount = money.format_localised(per_period, session.currency, language)
+    interval = display.price_interval(items[0].price)
+    days = (session.subscription_data or {}).get("trial_period_days")
+    if not days:
+        return {"trial": "", "then": i18n.text("then_every", amount=amount, interval=interval)}
+    start = session.completed_at or timezone.now()
+    date = format_date(start + timedelta(days=days), format="long", locale=language)
+    return {
+        "trial": i18n.text("trial_one_day") if days == 1 else i18n.text("trial_days", days=days),
+        "then": i18n.text("then_every_after_trial", amount=amount, interval=interval, date=date),
+    }
 
 
 def payment_data(session: CheckoutSession) -> dict:
@@ -138,14 +167,14 @@ def payment_data(session: CheckoutSession) -> dict:
 
     A setup-mode session has no payment: ``amount`` is null and ``status`` says whether the card is saved.
     """
-    intent = session.payment_intent
-    if intent is not None:
+    intent = selectors.checkout_session_payment_intent(session)
+    if session.status == CheckoutSession.Status.COMPLETE and (intent is None or _is_subscription(session)):
+        status = PaymentIntent.Status.SUCCEEDED  # the card is saved (or the subscription started)
+    elif intent is not None:
         status = intent.status
-    elif session.status == CheckoutSession.Status.COMPLETE:
-        status = PaymentIntent.Status.SUCCEEDED  # the card is saved
     else:
         status = PaymentIntent.Status.REQUIRES_PAYMENT_METHOD
-    return {
+    data = {
         "checkout_session": session.public_id,
         "payment_intent": intent.public_id if intent else None,
         "amount": session.amount_total,
@@ -154,10 +183,23 @@ def payment_data(session: CheckoutSession) -> dict:
         "payment_status": session.payment_status,
         "livemode": session.livemode,
     }
+    if _is_subscription(session):
+        # The subscription the payer started, once started (a declined payer's is not).
+        complete = session.status == CheckoutSession.Status.COMPLETE
+        data["subscription"] = session.subscription.public_id if complete and session.subscription_id else None
+    return data
 
 
 def _is_setup(session: CheckoutSession) -> bool:
     return session.mode == CheckoutSession.Mode.SETUP
+
+
+def _is_subscription(session: CheckoutSession) -> bool:
+    return session.mode == CheckoutSession.Mode.SUBSCRIPTION
+
+
+def _has_trial(session: CheckoutSession) -> bool:
+    return bool((session.subscription_data or {}).get("trial_period_days"))
 
 
 def _success_url(session: CheckoutSession) -> str | None:
@@ -282,8 +324,19 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             locale=session.locale,
         )
     setup = _is_setup(session)
+    subscribing = _is_subscription(session)
     total = None if setup else money.format_localised(session.amount_total, session.currency, language)
-    pay_label = i18n.text("save_card") if setup else i18n.text("pay", amount=total)
+    if setup:
+        pay_label = i18n.text("save_card")
+    elif subscribing:
+        pay_label = i18n.text("start_trial" if _has_trial(session) else "subscribe")
+    else:
+        pay_label = i18n.text("pay", amount=total)
+    if subscribing:
+        notice = i18n.text("subscribe_notice", merchant=name)
+    else:
+        notice = i18n.text("save_card_notice", merchant=name) if session.setup_future_usage else ""
+    title_key = "setup_page_title" if setup else "subscribe_page_title" if subscribing else "page_title"
     pick = None if session.locale in i18n.LANGUAGES else i18n.chosen_language(request)
     customer_email = session.customer_email or (session.customer.email if session.customer else "") or ""
     region = i18n.region_from(request)
@@ -302,14 +355,15 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     }
     context = {
         "language_switch": i18n.switch(request, language, session.locale),
-        "title": i18n.text("setup_page_title" if setup else "page_title", merchant=name),
+        "title": i18n.text(title_key, merchant=name),
         "merchant_name": name,
         "livemode": session.livemode,
         "setup": _setup_summary(session, name) if setup else None,
+        "subscription": _subscription_terms(session, language),
         "line_items": _line_items(session, language),
         "total": total,
         "pay_label": pay_label,
-        "save_card_notice": i18n.text("save_card_notice", merchant=name) if session.setup_future_usage else "",
+        "save_card_notice": notice,
         "secure_note": i18n.text("secure_note", merchant=name),
         "collect_email": session.email_collection,
         "customer_email": customer_email,
@@ -357,6 +411,21 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
             last4=card.card_last4 if card else "",
         )
         reference = ""
+    elif _is_subscription(session):
+        total = money.format_localised(session.amount_total, session.currency, language)
+        card = session.subscription.default_payment_method if session.subscription_id else None
+        if session.payment_status == CheckoutSession.PaymentStatus.NO_PAYMENT_REQUIRED:
+            title = i18n.text("trial_started_title")
+            body = i18n.text(
+                "trial_started_body",
+                merchant=name,
+                brand=BRAND_NAMES.get(card.card_brand, card.card_brand) if card else "",
+                last4=card.card_last4 if card else "",
+            )
+        else:
+            title = i18n.text("subscribed_title")
+            body = i18n.text("subscribed_body", merchant=name, amount=total)
+        reference = i18n.text("reference", reference=session.subscription.public_id if session.subscription_id else "")
     else:
         total = money.format_localised(session.amount_total, session.currency, language)
         title = i18n.text("paid_title")
@@ -371,6 +440,7 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
         "custom_message": link.after_completion_message if link is not None else "",
         "reference": reference,
         "setup": _setup_summary(session, name) if _is_setup(session) else None,
+        "subscription": _subscription_terms(session, language),
         "line_items": _line_items(session, language),
         "total": total,
         "config": {"embed": bool(embed), "origin": embed, "payment": payment_data(session)},
@@ -404,11 +474,12 @@ def _message_for(error: KassaError) -> str:
 
 def _answer(session: CheckoutSession, language: str, embed: str | None, pick: str | None) -> JsonResponse:
     """The page's next step, from the server's rows alone (``pick``: the payer's language pick, carried on)."""
-    intent = session.payment_intent
+    intent = selectors.checkout_session_payment_intent(session)
     data = {"payment": payment_data(session), "client_secret": None, "next_url": None}
     if session.status == CheckoutSession.Status.COMPLETE:
         next_url = framing.with_embed(reverse("pay:session_complete", args=[session.public_id]), embed, lang=pick)
-        message = i18n.text("card_saved_title" if _is_setup(session) else "paid_title")
+        key = "card_saved_title" if _is_setup(session) else "paid_title"
+        message = i18n.text("subscribed_title" if _is_subscription(session) else key)
         return framing.json_answer(
             data | {"status": "succeeded", "message": message, "next_url": next_url}, language=language
         )
@@ -507,7 +578,7 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     if refusal is not None:
         return refusal
     session = _current(session)
-    intent = session.payment_intent
+    intent = selectors.checkout_session_payment_intent(session)
     if session.status != CheckoutSession.Status.OPEN or (intent is not None and intent.status in IN_FLIGHT):
         # Already paid, expired, or waiting for 3-D Secure: say so rather than attach another card.
         return _answer(session, language, embed, i18n.picked(request))
@@ -518,6 +589,8 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     try:
         if _is_setup(session):
             checkout.checkout_session_save_card(session=session, now=timezone.now(), **payer)
+        elif _is_subscription(session):
+            checkout.checkout_session_subscribe(session=session, now=timezone.now(), **payer)
         else:
             checkout.checkout_session_pay(
                 session=session,
@@ -528,7 +601,7 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     except KassaError as exc:
         logger.info("Checkout session %s payment refused: %s (%s)", session.public_id, exc.code, type(exc).__name__)
         session = _find_session(session.public_id)
-        intent = session.payment_intent
+        intent = selectors.checkout_session_payment_intent(session)
         if session.status != CheckoutSession.Status.OPEN or (intent is not None and intent.status in IN_FLIGHT):
             # Another submit (a double click, a second tab) got there first, or the merchant expired the
             # session meanwhile: tell the payer where it stands.

@@ -4,6 +4,8 @@ from django.db.models import QuerySet
 
 from kassa.api.views import scoped
 
+from ..invoices.models import InvoicePayment
+from ..payments.models import PaymentIntent
 from .models import CheckoutSession, PaymentLink
 
 
@@ -49,3 +51,15 @@ def checkout_session_saved_card(session: CheckoutSession):
     if intent is None or not intent.setup_future_usage or intent.status != intent.Status.SUCCEEDED:
         return None
     return intent.payment_method
+
+
+def checkout_session_payment_intent(session: CheckoutSession) -> PaymentIntent | None:
+    """The PaymentIntent the session's page follows: its own (payment mode), or, in subscription mode, the
+    latest payment of the subscription's first invoice (which the payer's card pays; the session has none)."""
+    if session.payment_intent_id is not None:
+        return session.payment_intent
+    if session.invoice_id is None:
+        return None
+    payment = InvoicePayment.objects.filter(invoice_id=session.invoice_id).select_related("payment_intent")
+    latest = payment.order_by("-id").first()
+    return latest.payment_intent if latest is not None else None

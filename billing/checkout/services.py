@@ -60,7 +60,7 @@ from django.utils import timezone
 
 from kassa import mail, money, validators
 from kassa import metadata as md
-from kassa.errors import CardError, InvalidRequest, KassaError
+from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError
 from kassa.ids import public_id, random_string
 from merchants.models import Merchant
 from webhooks.services.outbox import event_emit, render
@@ -68,9 +68,16 @@ from webhooks.services.outbox import event_emit, render
 from ..catalogue import selectors as catalogue_selectors
 from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
+from ..invoices import hooks as invoice_hooks
+from ..invoices import services as invoices
+from ..invoices.models import Invoice
 from ..payments import selectors as payment_selectors
 from ..payments import services as payments
-from ..payments.models import PaymentIntent
+from ..payments.models import PaymentIntent, PaymentMethod
+from ..subscriptions import services as subscriptions
+from ..subscriptions.models import Subscription
+from ..subscriptions.services.create import TRIAL_DAYS_MAX, items_check
+from . import selectors
 from .models import (
     CheckoutSession,
     CheckoutSessionLineItem,
@@ -81,6 +88,7 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+S = CheckoutSession.PaymentStatus
 
 MIN_LIFETIME = timedelta(minutes=30)
 MAX_LIFETIME = timedelta(hours=24)
@@ -88,8 +96,21 @@ MAX_LINE_ITEMS = 20
 MAX_QUANTITY = 999
 
 
-def _line_items(*, merchant, livemode: bool, line_items: list[dict]) -> tuple[list[tuple[Price, int]], str]:
-    """Resolve ``[{"price": Price or None, "price_data": {...} or None, "quantity": n}]``: one currency, one-time."""
+# Stripe's words for a basket that does not fit its mode.
+RECURRING_IN_PAYMENT_MODE = (
+    "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only "
+    "one-time prices."
+)
+NO_RECURRING_IN_SUBSCRIPTION_MODE = (
+    "You must provide at least one recurring price in `subscription` mode when using prices."
+)
+
+
+def _line_items(
+    *, merchant, livemode: bool, line_items: list[dict], mode: str = CheckoutSession.Mode.PAYMENT
+) -> tuple[list[tuple[Price, int]], str]:
+    """Resolve ``[{"price": Price or None, "price_data": {...} or None, "quantity": n}]``: one currency; one-time
+    prices in payment mode, recurring ones (of one interval) in subscription mode."""
     if not line_items:
         raise InvalidRequest("At least one line item is required.", code="parameter_missing", param="line_items")
     if len(line_items) > MAX_LINE_ITEMS:
@@ -132,12 +153,8 @@ def _line_items(*, merchant, livemode: bool, line_items: list[dict]) -> tuple[li
             )
         elif not price.active and item.get("_allow_inactive") is not True:
             raise InvalidRequest(f"The price {price.public_id} is not active.", param=f"{param}[price]")
-        if price.type != Price.Type.ONE_TIME:
-            raise InvalidRequest(
-                "Recurring prices need subscriptions, which Kassa does not offer yet; use one-time prices.",
-                param=f"{param}[price]",
-            )
         resolved.append((price, quantity))
+    _mode_check(resolved, mode=mode, merchant=merchant, livemode=livemode)
     currencies = {price.currency for price, _ in resolved}
     if len(currencies) > 1:
         raise InvalidRequest("All line items must have the same currency.", param="line_items")
@@ -150,6 +167,36 @@ def _line_items(*, merchant, livemode: bool, line_items: list[dict]) -> tuple[li
             "The total is more than Kassa accepts in one payment.", code="amount_too_large", param="line_items"
         )
     return resolved, currency
+
+
+def _mode_check(resolved: list[tuple[Price, int]], *, mode: str, merchant, livemode: bool) -> None:
+    """Payment mode's basket: one-time prices. Subscription mode's: recurring prices only, and the subscription's
+    own rules (one currency, one interval, no price twice), checked before the payer comes, with the checkout's
+    parameter names."""
+    if mode == CheckoutSession.Mode.PAYMENT:
+        for index, (price, _) in enumerate(resolved):
+            if price.type != Price.Type.ONE_TIME:
+                raise InvalidRequest(RECURRING_IN_PAYMENT_MODE, param=f"line_items[{index}][price]")
+        return
+    recurring = [price for price, _ in resolved if price.type == Price.Type.RECURRING]
+    if not recurring:
+        raise InvalidRequest(NO_RECURRING_IN_SUBSCRIPTION_MODE, param="line_items")
+    if len(recurring) != len(resolved):
+        index = next(n for n, (price, _) in enumerate(resolved) if price.type != Price.Type.RECURRING)
+        raise InvalidRequest(
+            "Kassa's subscription-mode sessions take recurring prices only (a one-time price on the first "
+            "invoice is not supported yet).",
+            param=f"line_items[{index}][price]",
+        )
+    try:
+        items_check(
+            [{"price": price, "quantity": quantity} for price, quantity in resolved],
+            merchant=merchant,
+            livemode=livemode,
+        )
+    except InvalidRequest as exc:
+        exc.param = (exc.param or "line_items").replace("items", "line_items", 1)
+        raise
 
 
 def _check_locale(locale: str) -> None:
@@ -166,6 +213,38 @@ def _check_setup_future_usage(value: str) -> None:
         raise InvalidRequest(
             "setup_future_usage must be off_session or on_session.", param="payment_intent_data[setup_future_usage]"
         )
+
+
+def subscription_data_check(data: dict | None, *, mode: str, param: str = "subscription_data") -> dict | None:
+    """``subscription_data`` as the subscription will be made with it (``trial_period_days``, ``description``,
+    ``metadata``): subscription mode only, as at Stripe. None outside subscription mode."""
+    if mode != CheckoutSession.Mode.SUBSCRIPTION:
+        if data:
+            raise InvalidRequest(
+                "subscription_data can only be used in `subscription` mode (with recurring prices).", param=param
+            )
+        return None
+    data = data or {}
+    unknown = sorted(set(data) - {"trial_period_days", "description", "metadata"})
+    if unknown:
+        raise InvalidRequest(f"Kassa does not support {param}[{unknown[0]}] yet.", param=f"{param}[{unknown[0]}]")
+    days = data.get("trial_period_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= TRIAL_DAYS_MAX):
+        raise InvalidRequest(
+            f"trial_period_days must be a whole number from 1 to {TRIAL_DAYS_MAX}.",
+            param=f"{param}[trial_period_days]",
+        )
+    description = data.get("description") or None
+    if description is not None and len(description) > 500:
+        raise InvalidRequest("The description is at most 500 characters.", param=f"{param}[description]")
+    return {"trial_period_days": days, "description": description, "metadata": md.merge({}, data.get("metadata"))}
+
+
+def payment_link_mode(payment_link: PaymentLink) -> str:
+    """``subscription`` for a link of recurring prices (its sessions make subscriptions), else ``payment``."""
+    if payment_link.subscription_data is not None:
+        return CheckoutSession.Mode.SUBSCRIPTION
+    return CheckoutSession.Mode.PAYMENT
 
 
 # --- payment links ----------------------------------------------------------------
@@ -207,10 +286,22 @@ def payment_link_create(
     email_collection: bool = True,
     locale: str = "",
     setup_future_usage: str = "",
+    subscription_data: dict | None = None,
     active: bool = True,
     metadata=None,
 ) -> PaymentLink:
-    resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+    """A link of one-time prices (its sessions take payments) or of recurring prices (its sessions make
+    subscriptions, with ``subscription_data``)."""
+    mode = CheckoutSession.Mode.PAYMENT
+    if any(isinstance(item.get("price"), Price) and item["price"].type == Price.Type.RECURRING for item in line_items):
+        mode = CheckoutSession.Mode.SUBSCRIPTION
+    resolved, currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items, mode=mode)
+    subscription_data = subscription_data_check(subscription_data, mode=mode)
+    if mode == CheckoutSession.Mode.SUBSCRIPTION and setup_future_usage:
+        raise InvalidRequest(
+            "payment_intent_data is for links of one-time prices; a subscription's card is always saved.",
+            param="payment_intent_data",
+        )
     if billing_address_collection not in PaymentLink.AddressCollection.values:
         raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
     _check_locale(locale)
@@ -227,6 +318,7 @@ def payment_link_create(
         email_collection=email_collection,
         locale=locale,
         setup_future_usage=setup_future_usage,
+        subscription_data=subscription_data,
         metadata=md.merge({}, metadata),
         **_after_completion(after_completion),
     )
@@ -273,6 +365,14 @@ def payment_link_update(*, payment_link: PaymentLink, **changes) -> PaymentLink:
         raise InvalidRequest("billing_address_collection must be auto or required.", param="billing_address_collection")
     _check_locale(link.locale)
     _check_setup_future_usage(link.setup_future_usage)
+    mode = payment_link_mode(link)
+    if "subscription_data" in changes:
+        link.subscription_data = subscription_data_check(changes["subscription_data"], mode=mode)
+    if mode == CheckoutSession.Mode.SUBSCRIPTION and link.setup_future_usage:
+        raise InvalidRequest(
+            "payment_intent_data is for links of one-time prices; a subscription's card is always saved.",
+            param="payment_intent_data",
+        )
     if "metadata" in changes:
         link.metadata = md.merge(link.metadata, changes["metadata"])
     link.save()
@@ -308,12 +408,17 @@ def _basket(
         if currency and not money.is_supported(currency.lower()):
             raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
         return [], (currency or "").lower(), None
-    if mode == CheckoutSession.Mode.PAYMENT:
-        resolved, line_currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items)
+    if mode in (CheckoutSession.Mode.PAYMENT, CheckoutSession.Mode.SUBSCRIPTION):
+        if mode == CheckoutSession.Mode.SUBSCRIPTION and setup_future_usage:
+            raise InvalidRequest(
+                "payment_intent_data is for payment mode; a subscription's card is always saved.",
+                param="payment_intent_data",
+            )
+        resolved, line_currency = _line_items(merchant=merchant, livemode=livemode, line_items=line_items, mode=mode)
         if currency and currency.lower() != line_currency:
             raise InvalidRequest("currency must be the line items' currency.", param="currency")
         return resolved, line_currency, sum(price.unit_amount * quantity for price, quantity in resolved)
-    raise InvalidRequest("mode must be payment or setup.", param="mode")
+    raise InvalidRequest("mode must be payment, setup or subscription.", param="mode")
 
 
 @transaction.atomic
@@ -338,9 +443,12 @@ def checkout_session_create(
     currency: str | None = None,
     customer_creation: str = "if_required",
     setup_future_usage: str = "",
+    subscription_data: dict | None = None,
     now: datetime,
 ) -> CheckoutSession:
-    """A session to pay ``line_items`` (``mode="payment"``) or to save a card (``mode="setup"``: no line items)."""
+    """A session to pay ``line_items`` (``mode="payment"``), to save a card (``mode="setup"``: no line items), or
+    to subscribe to recurring ``line_items`` (``mode="subscription"``: the payer pays the first invoice; with
+    ``subscription_data[trial_period_days]`` nothing is charged now, the card is saved)."""
     _check_locale(locale)
     if customer_creation not in ("always", "if_required"):
         raise InvalidRequest("customer_creation must be always or if_required.", param="customer_creation")
@@ -353,6 +461,9 @@ def checkout_session_create(
         currency=currency,
         setup_future_usage=setup_future_usage,
     )
+    subscription_data = subscription_data_check(subscription_data, mode=mode)
+    if subscription_data and subscription_data["trial_period_days"]:
+        total = 0  # a trial: nothing is charged today (the first invoice is zero)
     success_url = validators.http_url(success_url, param="success_url", max_length=5000)
     cancel_url = validators.http_url(cancel_url, param="cancel_url", max_length=5000)
     if customer is not None and customer_email:
@@ -380,6 +491,7 @@ def checkout_session_create(
         ),
         customer_creation=customer_creation,
         setup_future_usage=setup_future_usage,
+        subscription_data=subscription_data,
         currency=currency,
         amount_subtotal=total,
         amount_total=total,
@@ -450,6 +562,8 @@ def checkout_session_from_link(
         customer_email=prefilled_email,
         metadata=payment_link.metadata,
         setup_future_usage=payment_link.setup_future_usage,
+        mode=payment_link_mode(payment_link),
+        subscription_data=payment_link.subscription_data,
         now=now,
     )
 
@@ -464,12 +578,37 @@ def _expire_if_due(session: CheckoutSession, *, now: datetime) -> CheckoutSessio
                 event_emit(type="checkout.session.expired", obj=locked)
                 if locked.payment_intent_id:
                     payments.payment_intent_cards_release_later(locked.payment_intent)
-            return locked
+        _subscription_abandon(locked, now=now)
+        return locked
     return session
 
 
+def _subscription_abandon(session: CheckoutSession, *, now: datetime) -> None:
+    """An expired subscription-mode session leaves no subscription behind: the one a declined payer started
+    (``incomplete``, its first invoice open) has that invoice voided, which ends it (``incomplete_expired``,
+    ``customer.subscription.updated``), as 23 hours would have; its card was removed when declined. After the
+    session's transaction: voiding cancels the invoice's payment at the processor."""
+    if session.status != CheckoutSession.Status.EXPIRED or session.subscription_id is None:
+        return
+    subscription = Subscription.objects.select_related("latest_invoice").get(pk=session.subscription_id)
+    invoice = subscription.latest_invoice
+    if subscription.status != Subscription.Status.INCOMPLETE or invoice is None:
+        return
+    if invoice.status != Invoice.Status.OPEN:
+        return
+    try:
+        invoices.invoice_void(invoice=invoice, now=now)
+    except KassaError as exc:  # a payment of it in flight after all: the subscription's own expiry (23 h) ends it
+        logger.warning(
+            "Subscription %s of expired session %s left incomplete: %s",
+            subscription.public_id,
+            session.public_id,
+            exc.message,
+        )
+
+
 def _payment_in_flight(session: CheckoutSession) -> bool:
-    return payment_selectors.payment_in_flight(session.payment_intent)
+    return payment_selectors.payment_in_flight(selectors.checkout_session_payment_intent(session))
 
 
 def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
@@ -491,6 +630,7 @@ def checkout_session_expire(*, session: CheckoutSession) -> CheckoutSession:
         payments.payment_intent_cancel(
             payment_intent=locked.payment_intent, cancellation_reason="abandoned", from_owner=True
         )
+    _subscription_abandon(locked, now=timezone.now())
     return locked
 
 
@@ -499,10 +639,11 @@ def checkout_sessions_expire_due(*, now: datetime) -> int:
     count = 0
     due = CheckoutSession.objects.filter(status=CheckoutSession.Status.OPEN, expires_at__lte=now)
     for session in due.select_related("payment_intent").iterator():
-        if session.payment_intent_id and _payment_in_flight(session):
+        intent = selectors.checkout_session_payment_intent(session)
+        if intent is not None and _payment_in_flight(session):
             # Ask the processor before giving up on it: the payer may have paid and left.
             try:
-                payments.payment_intent_refresh(payment_intent=session.payment_intent)
+                payments.payment_intent_refresh(payment_intent=intent)
             except KassaError:
                 continue
             session.refresh_from_db()
@@ -706,10 +847,12 @@ def checkout_session_pay(
 
 
 def checkout_session_sync(*, session: CheckoutSession, now: datetime) -> CheckoutSession:
-    """Re-read the session's payment from the processor (after 3-D Secure, or when a page lost track)."""
+    """Re-read the session's payment from the processor (after 3-D Secure, or when a page lost track); in
+    subscription mode, the first invoice's payment, whose success completes the session (invoicing's hook)."""
     session = CheckoutSession.objects.select_related("payment_intent").get(pk=session.pk)
-    if session.payment_intent_id and session.status == CheckoutSession.Status.OPEN:
-        payments.payment_intent_refresh(payment_intent=session.payment_intent)
+    intent = selectors.checkout_session_payment_intent(session)
+    if intent is not None and session.status == CheckoutSession.Status.OPEN:
+        payments.payment_intent_refresh(payment_intent=intent)
         session.refresh_from_db()
     return _expire_if_due(session, now=now)
 
@@ -787,3 +930,185 @@ def checkout_session_save_card(
             )
         raise InvalidRequest("This checkout session is expired.", code="checkout_session_not_open")
     return locked
+
+
+# --- subscription mode -------------------------------------------------------------
+
+
+def checkout_session_subscribe(
+    *,
+    session: CheckoutSession,
+    token: str,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    address: dict | None = None,
+    now: datetime,
+) -> CheckoutSession:
+    """A subscription-mode session's page: the payer's card (a Stripe.js token) starts the subscription and pays
+    its first invoice, on-session (3-D Secure in the payer's browser when the bank asks).
+
+    1. Under the session's lock: the payer's details and their customer (the session's, else by email, as
+       ``customer_for_payer``). Committed.
+    2. The card is attached to that customer at the processor (no lock held).
+    3. Under the session's lock: the subscription is made once (``subscription_create`` with
+       ``default_incomplete``: nothing charged there), with the card as its default, and its first invoice is
+       finalized; both go on the session. Committed before any charge. A payer retrying after a decline keeps
+       that subscription: the new card becomes its default.
+    4. The first invoice is paid with the card (invoicing's two-phase ``invoice_pay``, keyed by the invoice's
+       own PaymentIntent). Its success, here, after 3-D Secure (``checkout_session_sync``), by Stripe's
+       webhook or by the reconciler, completes the session (``checkout_session_invoice_changed``): the
+       subscription is ``active``, the card the customer's default too.
+
+    A trial (``subscription_data[trial_period_days]``) charges nothing: the first invoice is zero and paid at
+    once, the subscription ``trialing``, the card saved as above. A declined card raises CardError: the card is
+    removed from the customer again, the subscription stays ``incomplete`` (not started; never shown on the
+    session) and the session open for another card; a session that expires so voids that invoice, which ends
+    the subscription (``incomplete_expired``).
+    """
+    session = _expire_if_due(session, now=now)
+    with transaction.atomic():
+        locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+        _check_open(locked, mode=CheckoutSession.Mode.SUBSCRIPTION)
+        if locked.payment_link_id and not PaymentLink.objects.filter(pk=locked.payment_link_id, active=True).exists():
+            raise InvalidRequest("This payment link is no longer active.", code="payment_link_inactive")
+        email = (email or "").strip() or locked.customer_email or (locked.customer.email if locked.customer else None)
+        _payer_details_check(locked, email=email, phone=phone, address=address)
+        address = catalogue.normalise_address(address) if address else None
+        locked.customer_details = {"email": email, "name": name or None, "phone": phone or None, "address": address}
+        started = _subscription_started(locked)
+        rematch = locked.customer_matched and not _same_email(email, locked.customer.email)
+        if locked.customer is None or (rematch and not started):
+            # Nothing started yet: a payer declined with one email who tries with another is that other customer.
+            locked.customer = customer_for_payer(
+                merchant=locked.merchant,
+                livemode=locked.livemode,
+                email=email,
+                name=name or None,
+                phone=phone or None,
+                address=address,
+            )
+            locked.customer_matched = True
+        locked.save()
+    if started:
+        intent = selectors.checkout_session_payment_intent(locked)
+        if intent is not None and payment_selectors.payment_in_flight(intent):
+            raise IdempotencyConflict("A payment for this session is in progress.", code="payment_in_progress")
+    billing_details = {k: v for k, v in locked.customer_details.items() if v}
+    card = payments.payment_method_create_from_token(
+        customer=locked.customer, token=token, billing_details=billing_details
+    )
+    try:
+        invoice = _subscription_start(session, card=card, now=now)
+    except KassaError:
+        _card_forget(card)
+        raise
+    if invoice.status != Invoice.Status.OPEN:
+        return CheckoutSession.objects.get(pk=session.pk)  # a trial, or nothing to charge: complete already
+    try:
+        invoices.invoice_pay(invoice=invoice, now=now, payment_method=card, off_session=False)
+    except CardError as exc:
+        if exc.code == "invoice_payment_intent_requires_action":
+            return CheckoutSession.objects.get(pk=session.pk)  # the page runs 3-D Secure, then syncs
+        _card_forget(card)  # declined
+        raise
+    except (IdempotencyConflict, InvalidRequest):
+        _card_forget(card)  # not charged: another tab's card is paying (or has paid) the invoice
+        raise
+    return CheckoutSession.objects.get(pk=session.pk)
+
+
+def _subscription_started(session: CheckoutSession) -> bool:
+    """The session's subscription exists and has not ended (a retry after a decline goes on with it)."""
+    if session.subscription_id is None:
+        return False
+    return Subscription.objects.filter(pk=session.subscription_id, ended_at__isnull=True).exists()
+
+
+@transaction.atomic
+def _subscription_start(session: CheckoutSession, *, card: PaymentMethod, now: datetime) -> Invoice:
+    """Step 3 of ``checkout_session_subscribe``: the subscription made once (or its default card changed), its
+    first invoice finalized, both on the session; committed before the invoice is charged."""
+    locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+    _check_open(locked, mode=CheckoutSession.Mode.SUBSCRIPTION)
+    if locked.customer_id != card.customer_id:
+        raise InvalidRequest("Another payer is paying this session; reload the page.", code="payment_in_progress")
+    if _subscription_started(locked):
+        subscription = subscriptions.subscription_update(
+            subscription=locked.subscription, now=now, default_payment_method=card
+        )
+    else:
+        data = locked.subscription_data or {}
+        subscription = subscriptions.subscription_create(
+            merchant=locked.merchant,
+            livemode=locked.livemode,
+            customer=locked.customer,
+            items=[{"price": item.price, "quantity": item.quantity} for item in locked.line_items.all()],
+            now=now,
+            default_payment_method=card,
+            # Nothing charged off-session there: the payer's card pays the first invoice here, on-session.
+            payment_behavior="default_incomplete",
+            trial_period_days=data.get("trial_period_days"),
+            description=data.get("description"),
+            metadata=data.get("metadata") or None,
+        )
+        locked.subscription = subscription
+        locked.invoice = subscription.latest_invoice
+        locked.save(update_fields=["subscription", "invoice"])
+    invoice = Invoice.objects.get(pk=locked.invoice_id)
+    if invoice.status == Invoice.Status.PAID:
+        # Nothing to charge (a trial's zero invoice was paid as it was finalized): complete now.
+        _subscription_session_complete(locked, invoice=invoice, now=now)
+    return invoice
+
+
+def _card_forget(card: PaymentMethod) -> None:
+    """A card that did not pay (declined, or the session could not go on) is not kept on the customer."""
+    try:
+        payments.payment_method_detach(payment_method=PaymentMethod.objects.get(pk=card.pk))
+    except KassaError as exc:
+        logger.warning("Card %s refused in checkout stays saved: %s", card.public_id, exc.message)
+
+
+def _subscription_session_complete(session: CheckoutSession, *, invoice: Invoice, now: datetime) -> None:
+    """On the locked session whose subscription's first invoice is paid: complete, with the subscription, the
+    invoice and the amounts it billed; the card becomes the customer's default too."""
+    if session.status == CheckoutSession.Status.COMPLETE:
+        return
+    # Money taken is money taken: even a session that expired meanwhile is complete once its invoice is paid.
+    session.status = CheckoutSession.Status.COMPLETE
+    paid = invoice.amount_paid > 0
+    session.payment_status = S.PAID if paid else S.NO_PAYMENT_REQUIRED
+    session.amount_subtotal = invoice.subtotal
+    session.amount_total = invoice.total
+    session.completed_at = now
+    session.save(update_fields=["status", "payment_status", "amount_subtotal", "amount_total", "completed_at"])
+    subscription = Subscription.objects.get(pk=session.subscription_id)
+    # The card that paid is the default: two tabs paying at once each made another card the subscription's
+    # default before one of them paid (a trial's card is the one it was made with).
+    intent = selectors.checkout_session_payment_intent(session)
+    card = intent.payment_method if intent is not None and intent.payment_method_id else None
+    if card is None or card.customer_id != session.customer_id:
+        card = subscription.default_payment_method
+    if card is not None and card.customer_id == session.customer_id:
+        if subscription.default_payment_method_id != card.pk:
+            subscriptions.subscription_update(subscription=subscription, now=now, default_payment_method=card)
+        customer = Customer.objects.get(pk=session.customer_id)
+        if customer.default_payment_method_id != card.pk and not customer.deleted:
+            catalogue.customer_update(customer=customer, default_payment_method=card)
+    event_emit(type="checkout.session.completed", obj=session)
+
+
+def checkout_session_invoice_changed(*, invoice: Invoice, change: str, now: datetime) -> None:
+    """Invoicing's hook (registered in billing/apps.py after subscriptions', in the transaction that records the
+    change): a subscription-mode session completes when its first invoice is paid."""
+    if change != invoice_hooks.PAID or invoice.subscription_id is None:
+        return
+    session = (
+        CheckoutSession.objects.select_for_update()
+        .filter(invoice=invoice, mode=CheckoutSession.Mode.SUBSCRIPTION)
+        .exclude(status=CheckoutSession.Status.COMPLETE)
+        .first()
+    )
+    if session is not None:
+        _subscription_session_complete(session, invoice=invoice, now=now)

@@ -15,8 +15,9 @@ not moved it for longer than a task may live (``ADVANCE_STALE_AFTER``) is queued
 the step it reached.
 
 Parts above the catalogue register their services in billing/apps.py (invoicing's ``invoices_advance``
-and ``invoices_mark_overdue``, subscriptions' ``subscriptions_advance``): clocks import none of their services
-(only invoices' model, to refuse deleting a clock whose invoices it still drives; subscriptions by name).
+and ``invoices_mark_overdue``, dunning's ``invoices_retry_due``, subscriptions' ``subscriptions_advance``): clocks
+import none of their services (only invoices' model, to refuse deleting a clock whose invoices it still drives;
+subscriptions by name).
 
 Deleting a clock: Stripe deletes the clock and every object on it. Kassa keeps money records
 (invoices, payments) for good, so a clock that still has customers is refused (delete the customers

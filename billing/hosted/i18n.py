@@ -65,6 +65,23 @@ MESSAGES = {
     "card_saved_title": _("Card saved"),
     "card_saved_body": _("%(merchant)s has saved your %(brand)s card ending in %(last4)s. Nothing was charged."),
     "save_card_notice": _("%(merchant)s will save this card for your future payments."),
+    # Subscribing (a subscription-mode session): the first invoice is paid now, then each period's
+    "subscribe": _("Subscribe"),
+    "start_trial": _("Start trial"),
+    "subscribe_page_title": _("Subscribe to %(merchant)s"),
+    "per_interval": _("%(amount)s %(interval)s"),
+    "then_every": _("Then %(amount)s %(interval)s"),
+    "then_every_after_trial": _("Then %(amount)s %(interval)s, from %(date)s"),
+    "trial_one_day": _("1 day free"),
+    "trial_days": _("%(days)s days free"),
+    "subscribed_title": _("Subscription started"),
+    "subscribed_body": _("Thank you! Your subscription to %(merchant)s has started: %(amount)s was paid today."),
+    "trial_started_title": _("Trial started"),
+    "trial_started_body": _(
+        "Your trial with %(merchant)s has started. Nothing was charged today; your %(brand)s card ending in "
+        "%(last4)s is saved for the payments that follow."
+    ),
+    "subscribe_notice": _("%(merchant)s will save this card and charge it for each period until you cancel."),
     # Outcomes
     "paid_title": _("Payment successful"),
     "paid_body": _("Thank you! %(merchant)s has received your payment of %(amount)s."),

@@ -16,7 +16,10 @@ from kassa.api.views import CreatedListParams, ListParams, reference, reference_
 from kassa.errors import InvalidRequest
 
 from ...catalogue.api.serializers import CustomerOut, PriceOut, address_out
+from ...invoices.api.serializers import InvoiceOut
 from ...payments.api.serializers import PaymentIntentOut
+from ...subscriptions.api.serializers import SubscriptionOut
+from ...subscriptions.services.create import TRIAL_DAYS_MAX
 from .. import services as checkout
 from ..models import CheckoutSession, Locale, PaymentLink
 
@@ -136,6 +139,26 @@ def _setup_future_usage(attrs: dict) -> dict:
     return attrs
 
 
+class SubscriptionDataParams(f.StrictSerializer):
+    """What the subscription a subscription-mode session (or link) makes is made with."""
+
+    trial_period_days = f.Integer(
+        required=False,
+        min_value=1,
+        max_value=TRIAL_DAYS_MAX,
+        help_text="Days of free trial: nothing is charged at checkout (the card is saved), the first period is "
+        "billed when the trial ends.",
+    )
+    description = f.OptionalString(max_length=500, help_text="The subscription's description.")
+    metadata = f.Metadata(help_text="Set on the subscription.")
+
+
+SUBSCRIPTION_DATA_HELP = (
+    "Subscription mode only (recurring prices): what the subscription is made with. Kassa supports "
+    "trial_period_days, description and metadata; other keys are refused."
+)
+
+
 class PaymentLinkUpdateParams(f.StrictSerializer):
     active = f.Boolean(required=False)
     after_completion = AfterCompletionParams(required=False)
@@ -145,6 +168,11 @@ class PaymentLinkUpdateParams(f.StrictSerializer):
     locale = locale_param(LINK_LOCALE_HELP)
     payment_intent_data = LinkPaymentIntentDataParams(
         required=False, help_text="What the PaymentIntents of the link's payments are made with."
+    )
+    subscription_data = SubscriptionDataParams(
+        required=False,
+        help_text="A link of recurring prices: what each subscription it makes is made with (replaced as a whole "
+        "on update, as at Stripe). Refused on a link of one-time prices.",
     )
     metadata = f.Metadata()
 
@@ -197,10 +225,43 @@ class PaymentLinkOut(serializers.Serializer):
     shipping_address_collection = f.Fixed(None, "object")
     shipping_options = f.Fixed([])
     submit_type = f.Fixed("auto")
-    subscription_data = f.Fixed(None, "object")
+    subscription_data = serializers.SerializerMethodField()
     tax_id_collection = f.Fixed({"enabled": False, "required": "never"})
     transfer_data = f.Fixed(None, "object")
     url = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        inline_serializer(
+            "PaymentLinkSubscriptionData",
+            {
+                "description": serializers.CharField(
+                    allow_null=True, help_text="The description each subscription is made with."
+                ),
+                "invoice_settings": serializers.DictField(help_text="Always the account's own (issuer self)."),
+                "metadata": serializers.DictField(
+                    child=serializers.CharField(), help_text="Set on each subscription the link makes."
+                ),
+                "trial_period_days": serializers.IntegerField(
+                    allow_null=True, help_text="Days of free trial each subscription starts with; null for none."
+                ),
+                "trial_settings": serializers.DictField(allow_null=True, help_text="Always null."),
+            },
+            allow_null=True,
+            help_text="A link of recurring prices (its sessions make subscriptions): what they are made with. "
+            "Null for a link of one-time prices.",
+        )
+    )
+    def get_subscription_data(self, link: PaymentLink):
+        data = link.subscription_data
+        if data is None:
+            return None
+        return {
+            "description": data.get("description"),
+            "invoice_settings": {"issuer": {"type": "self"}},
+            "metadata": data.get("metadata") or {},
+            "trial_period_days": data.get("trial_period_days"),
+            "trial_settings": None,
+        }
 
     @extend_schema_field(
         inline_serializer(
@@ -345,19 +406,22 @@ class CheckoutSessionCreateParams(f.StrictSerializer):
     mode = f.Choice(
         choices=CheckoutSession.Mode.choices,
         required=False,
-        help_text="Required unless payment_link is given: `payment` (the payer pays line_items) or `setup` (the "
-        "payer saves a card on their customer for later charges; no line_items, nothing is charged).",
+        help_text="Required unless payment_link is given: `payment` (the payer pays one-time line_items), "
+        "`setup` (the payer saves a card on their customer for later charges; no line_items, nothing is charged) "
+        "or `subscription` (recurring line_items: the payer pays the subscription's first invoice, or starts "
+        "its trial, and the card becomes the subscription's and the customer's default).",
         error_messages={
-            "invalid_choice": 'Kassa supports mode "payment" and "setup"; "{input}" is not available '
-            "(subscriptions are not offered yet)."
+            "invalid_choice": 'Kassa supports mode "payment", "setup" and "subscription"; "{input}" is not one.'
         },
     )
     line_items = f.List(
         child=CheckoutLineItemParams(),
         required=False,
         max_length=checkout.MAX_LINE_ITEMS,
-        help_text="Required in payment mode (unless payment_link is given); refused in setup mode.",
+        help_text="Required in payment mode (one-time prices) and subscription mode (recurring prices of one "
+        "currency and interval), unless payment_link is given; refused in setup mode.",
     )
+    subscription_data = SubscriptionDataParams(required=False, help_text=SUBSCRIPTION_DATA_HELP)
     currency = f.Currency(
         required=False,
         help_text="Optional in setup mode (Kassa's sessions take cards only, where Stripe does not require it); "
@@ -397,7 +461,7 @@ class CheckoutSessionCreateParams(f.StrictSerializer):
             return attrs
         if "mode" not in attrs:
             raise missing("mode")
-        if attrs["mode"] == CheckoutSession.Mode.PAYMENT and "line_items" not in attrs:
+        if attrs["mode"] != CheckoutSession.Mode.SETUP and "line_items" not in attrs:
             raise missing("line_items")
         if attrs["mode"] == CheckoutSession.Mode.SETUP and "payment_intent_data" in attrs:
             raise InvalidRequest(
@@ -451,21 +515,24 @@ class CheckoutSessionOut(serializers.Serializer):
     discounts = f.Fixed([])
     email_collection = serializers.BooleanField(help_text=EMAIL_COLLECTION_HELP)
     expires_at = f.UnixTime()
-    invoice = f.Fixed(None)
+    invoice = serializers.SerializerMethodField()
     invoice_creation = f.Fixed(None, "object")
     livemode = serializers.BooleanField()
     locale = BlankAsNull(
         allow_null=True, help_text=LOCALE_HELP + " A session opened from a payment link has the link's."
     )
     metadata = serializers.DictField(child=serializers.CharField())
-    mode = serializers.CharField(help_text="`payment` or `setup` (saves a card, charges nothing).")
+    mode = serializers.CharField(
+        help_text="`payment`, `setup` (saves a card, charges nothing) or `subscription` (starts a subscription)."
+    )
     payment_intent = serializers.SerializerMethodField()
     payment_link = serializers.SerializerMethodField()
     payment_method_collection = f.Fixed("always")
     payment_method_options = f.Fixed({})
     payment_method_types = serializers.SerializerMethodField()
     payment_status = serializers.CharField(
-        help_text="`unpaid`, `paid`, or `no_payment_required` (setup mode: nothing is charged)."
+        help_text="`unpaid`, `paid`, or `no_payment_required` (setup mode, or a subscription's trial: nothing "
+        "is charged)."
     )
     phone_number_collection = PhoneNumberCollectionOut(source="*")
     recovered_from = f.Fixed(None)
@@ -483,7 +550,7 @@ class CheckoutSessionOut(serializers.Serializer):
         "longer be)."
     )
     submit_type = f.Fixed(None)
-    subscription = f.Fixed(None)
+    subscription = serializers.SerializerMethodField()
     success_url = serializers.CharField(allow_null=True)
     tax_id_collection = f.Fixed(None, "object")
     total_details = serializers.SerializerMethodField()
@@ -507,6 +574,31 @@ class CheckoutSessionOut(serializers.Serializer):
             "tax_exempt": "none",
             "tax_ids": [],
         }
+
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True,
+            help_text="Subscription mode: the subscription's first invoice (its id, or the invoice when expanded), "
+            "once the session is complete; null before and in other modes.",
+        )
+    )
+    def get_invoice(self, session: CheckoutSession):
+        if session.status != CheckoutSession.Status.COMPLETE:
+            return None
+        return reference(self, session.invoice, "invoice", InvoiceOut)
+
+    @extend_schema_field(
+        serializers.CharField(
+            allow_null=True,
+            help_text="Subscription mode: the subscription the payer started (its id, or the subscription when "
+            "expanded), once the session is complete; null before (a declined payer's subscription is not "
+            "started) and in other modes.",
+        )
+    )
+    def get_subscription(self, session: CheckoutSession):
+        if session.status != CheckoutSession.Status.COMPLETE:
+            return None
+        return reference(self, session.subscription, "subscription", SubscriptionOut)
 
     @reference_field("PaymentIntent")
     def get_payment_intent(self, session: CheckoutSession):

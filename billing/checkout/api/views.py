@@ -147,7 +147,13 @@ class PaymentLinkLineItemsView(CatalogueView):
 
 
 class CheckoutSessionQueries:
-    expandable = {"customer": "customers", "payment_intent": "payment_intents", "payment_link": "payment_links"}
+    expandable = {
+        "customer": "customers",
+        "payment_intent": "payment_intents",
+        "payment_link": "payment_links",
+        "subscription": "subscriptions",
+        "invoice": "invoices",
+    }
 
     def get_session(self, id: str) -> CheckoutSession:
         queryset = selectors.checkout_session_list(merchant=self.merchant, livemode=self.livemode)

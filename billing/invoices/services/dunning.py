@@ -43,7 +43,7 @@ from webhooks.services.outbox import event_emit, render
 from ...catalogue.models import Customer
 from ...payments import services as payments
 from ...payments.models import PaymentAttempt
-from .. import selectors
+from .. import hooks, selectors
 from ..models import DunningSettings, Invoice
 from .collection import _attempt_count, invoice_pay, of_customers
 from .common import S
@@ -205,6 +205,7 @@ def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, err
         # to a declined payment or to the lack of a stored payment method".
         _attempt_count(invoice, automatic=True)
         event_emit(type="invoice.payment_failed", obj=invoice)
+        hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
         kind = Kind.ACTION if error.code == "invoice_payment_intent_requires_action" else Kind.CARD
     elif attempt.status == PaymentAttempt.Status.FAILED:
         kind = decline_kind(code=attempt.error_code, decline_code=attempt.decline_code)

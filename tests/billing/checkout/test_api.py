@@ -256,7 +256,9 @@ def test_checkout_session_with_price_data(api):
     ("params", "param", "code"),
     [
         ({"line_items": [{"price": "{tea}"}]}, "mode", "parameter_missing"),
-        ({"mode": "subscription", "line_items": [{"price": "{tea}"}]}, "mode", "parameter_invalid"),
+        ({"mode": "donation", "line_items": [{"price": "{tea}"}]}, "mode", "parameter_invalid"),
+        # Subscription mode needs a recurring price (tea is one-time).
+        ({"mode": "subscription", "line_items": [{"price": "{tea}"}]}, "line_items", None),
         ({"mode": "payment"}, "line_items", "parameter_missing"),
         ({"mode": "payment", "line_items": [{"quantity": 1}]}, "line_items[0][price]", "parameter_missing"),
         ({"mode": "payment", "line_items": [{"price": "{tea}"}], "expires_at": "{soon}"}, "expires_at", None),

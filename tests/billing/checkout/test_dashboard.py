@@ -55,7 +55,6 @@ def test_a_link_from_prices_with_quantities(client, shop, other_shop):
     merchant = shop.merchant
     tea, cake = _price(merchant, "Tea", 450), _price(merchant, "Cake", 300)
     dollars = _price(merchant, "Dollar cookie", 100, "usd")
-    _price(merchant, "Monthly box", 900, recurring={"interval": "month"})
     _price(merchant, "Old tea", 100, active=False)
     _price(merchant, "Live tea", 100, livemode=True)
     theirs = _price(other_shop.merchant, "Their tea", 100)
@@ -65,7 +64,7 @@ def test_a_link_from_prices_with_quantities(client, shop, other_shop):
     assert add.status_code == 200
     assert "Tea — 4.50 EUR" in add.text
     assert "Cake — 3.00 EUR" in add.text
-    for hidden in ("Monthly box", "Old tea", "Live tea", "Their tea"):
+    for hidden in ("Old tea", "Live tea", "Their tea"):
         assert hidden not in add.text
 
     response = client.post(
@@ -104,6 +103,37 @@ def test_a_link_from_prices_with_quantities(client, shop, other_shop):
     assert mixed.status_code == 200
     assert "All line items must have the same currency." in mixed.text
     assert PaymentLink.objects.count() == 1
+
+
+def test_a_link_of_a_recurring_price_makes_subscriptions(client, shop):
+    merchant = shop.merchant
+    box = _price(merchant, "Monthly box", 900, recurring={"interval": "month"})
+    tea = _price(merchant, "Tea", 450)
+    client.force_login(shop.owner)
+    add = client.get(f"{LINKS}add/")
+    assert "Monthly box — 9.00 EUR every month" in add.text
+    assert "Free trial (days)" in add.text
+
+    mixed = client.post(f"{LINKS}add/", _link_form(price_0=box.pk, price_1=tea.pk))
+    assert mixed.status_code == 200
+    assert "recurring prices only" in mixed.text
+    trial_on_tea = client.post(f"{LINKS}add/", _link_form(price_0=tea.pk, trial_period_days="7"))
+    assert "A free trial needs recurring prices." in trial_on_tea.text
+    assert not PaymentLink.objects.exists()
+
+    made = client.post(f"{LINKS}add/", _link_form(price_0=box.pk, quantity_0="2", trial_period_days="14"))
+    assert made.status_code == 302
+    link = PaymentLink.objects.get()
+    assert link.subscription_data["trial_period_days"] == 14
+    assert checkout.payment_link_mode(link) == "subscription"
+    page = client.get(_change_url(link))
+    assert "Subscription" in page.text
+    assert "18.00 EUR every month" in page.text
+    assert "14 days" in page.text
+    listing = client.get(LINKS)
+    assert "Subscription" in listing.text
+    # A session opened from it is in subscription mode.
+    assert checkout.checkout_session_from_link(payment_link=link, now=timezone.now()).mode == "subscription"
 
 
 def test_the_link_page_shows_its_url_a_qr_code_and_line_items(client, shop):

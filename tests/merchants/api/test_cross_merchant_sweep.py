@@ -102,6 +102,9 @@ EXPAND_RESOURCES = {
     "payments.data.payment.payment_intent": ("payment_intents",),
     "test_clock": ("test_clocks",),
     "latest_invoice": ("invoices",),
+    # A subscription-mode checkout session's subscription and first invoice.
+    "subscription": ("subscriptions",),
+    "invoice": ("invoices",),
 }
 
 
