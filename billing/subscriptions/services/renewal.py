@@ -13,7 +13,7 @@ once, whatever crashes or duplicates.
 
 Fairness across merchants: beat's tick (every minute) does no renewal itself. It queues one batch task
 per (merchant, mode) with due work, unless that pair's chain is already running (a cache key, refreshed by
-the chain, expiring after ``CHAIN_TTL`` if its worker died). A batch renews at most ``BATCH``
+the chain, expiring after ``KASSA_RENEWAL_CHAIN_SECONDS`` if its worker died). A batch renews at most ``BATCH``
 subscriptions of its merchant, then queues itself again at the back of the queue while work remains due.
 The queue is first-in first-out, so merchants take turns a batch at a time: a merchant with 10,000
 renewals on one day delays another merchant's single renewal by at most one batch per merchant ahead of
@@ -26,6 +26,7 @@ test clock's advance runs the same services for its customers only, with its tim
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -59,13 +60,17 @@ logger = logging.getLogger(__name__)
 #: Subscriptions one batch task renews before it lets the next merchant's batch run.
 BATCH = 50
 BATCH_TASK = "billing.tasks.subscriptions_renew_batch"
-CHAIN_TTL = 300
 #: A test clock's advance renews until nothing is due; a bound so that a bug can never loop for ever.
 ADVANCE_ROUNDS_MAX = 1000
 
 
 def _due(now: datetime, customers: QuerySet | None) -> QuerySet:
     return of_customers(Subscription.objects.filter(next_renewal_at__lte=now), customers)
+
+
+def _chain_ttl() -> int:
+    """Seconds a chain counts as running after its last batch was queued: settings.KASSA_RENEWAL_CHAIN_SECONDS."""
+    return settings.KASSA_RENEWAL_CHAIN_SECONDS
 
 
 def _chain_key(merchant_pk: int, livemode: bool) -> str:
@@ -112,7 +117,7 @@ def subscriptions_renew_fan_out(*, now: datetime) -> int:
     pairs = _due(now, None).order_by().values_list("merchant_id", "livemode").distinct()
     queued = 0
     for merchant_pk, livemode in pairs:
-        if cache.add(_chain_key(merchant_pk, livemode), now.isoformat(), CHAIN_TTL):
+        if cache.add(_chain_key(merchant_pk, livemode), now.isoformat(), _chain_ttl()):
             celery.enqueue(BATCH_TASK, merchant_pk, livemode)
             queued += 1
     return queued
@@ -124,7 +129,7 @@ def subscriptions_renew_batch(*, merchant_pk: int, livemode: bool, now: datetime
     done = subscriptions_renew_due(now=now, merchant_pk=merchant_pk, livemode=livemode, limit=BATCH)
     more = _due(now, None).filter(merchant_id=merchant_pk, livemode=livemode).exists()
     if done and more:
-        cache.set(key, now.isoformat(), CHAIN_TTL)
+        cache.set(key, now.isoformat(), _chain_ttl())
         celery.enqueue(BATCH_TASK, merchant_pk, livemode)
     else:
         # Nothing left (or nothing this run could take: held by another worker, or failing): the next tick looks again.
