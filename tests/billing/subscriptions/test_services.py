@@ -171,11 +171,12 @@ def test_the_database_refuses_a_second_invoice_for_a_period(paying_shop, payer, 
     assert Subscription.objects.get(pk=sub.pk).status == "active"
 
 
-def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, stripe_backend, monkeypatch):
+def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, stripe_backend, monkeypatch, settings):
     from django.core.cache import cache
 
     from kassa import celery
 
+    settings.KASSA_RENEWAL_CHAINS = 1  # one chain per merchant here; two below
     queued = []
     monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append((name, args)))
     cache.clear()
@@ -188,16 +189,52 @@ def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, s
     )
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 1
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0  # its chain is running
-    assert queued == [("billing.tasks.subscriptions_renew_batch", (paying_shop.merchant.pk, False))]
+    assert queued == [("billing.tasks.subscriptions_renew_batch", (paying_shop.merchant.pk, False, 0))]
     # A batch of one: the merchant's chain renews one, then queues itself at the back of the queue.
     monkeypatch.setattr(renewal, "BATCH", 1)
-    batch = {"merchant_pk": paying_shop.merchant.pk, "livemode": False, "now": d(2027, 2, 1, 1)}
+    batch = {"merchant_pk": paying_shop.merchant.pk, "livemode": False, "now": d(2027, 2, 1, 1), "chain": 0}
     assert services.subscriptions_renew_batch(**batch) == 1
     assert len(queued) == 2
     assert services.subscriptions_renew_batch(**batch) == 1
     assert len(queued) == 2  # nothing left: the chain ends, and its key with it
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0
     assert services.subscriptions_renew_fan_out(now=d(2027, 3, 1, 1)) == 1
+
+
+def test_a_merchant_renews_on_two_chains_that_never_take_the_same_subscription(
+    paying_shop, payer, stripe_backend, monkeypatch
+):
+    """Two chains per merchant (KASSA_RENEWAL_CHAINS, as bin/worker's two processes): a big renewal day uses both
+    processes, each chain on its own subscriptions (by id), so they never wait on each other's row locks."""
+    from django.core.cache import cache
+
+    from kassa import celery
+
+    queued = []
+    monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append((name, args)))
+    cache.clear()
+    price = factories.recurring_price(paying_shop.merchant)
+    subs = [factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), price=price)]
+    subs.append(
+        factories.subscription(
+            paying_shop.merchant,
+            customer=payer,
+            now=d(2027, 1, 1),
+            price=factories.recurring_price(paying_shop.merchant, unit_amount=100),
+        )
+    )
+    assert {s.pk % 2 for s in subs} == {0, 1}  # consecutive ids
+    assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 2
+    merchant = paying_shop.merchant.pk
+    assert sorted(args for _name, args in queued) == [(merchant, False, 0), (merchant, False, 1)]
+    for chain in (0, 1):
+        assert (
+            services.subscriptions_renew_batch(merchant_pk=merchant, livemode=False, now=d(2027, 2, 1, 1), chain=chain)
+            == 1
+        )
+        renewed = {s.pk for s in subs if Subscription.objects.get(pk=s.pk).next_renewal_at > d(2027, 2, 1, 1)}
+        assert renewed == {s.pk for s in subs if s.pk % 2 <= chain}
+    assert len(queued) == 2  # nothing left on either chain: neither queued itself again
 
 
 def test_trial_end_now_bills_the_first_period_at_once(paying_shop, payer, stripe_backend):
