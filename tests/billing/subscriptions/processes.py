@@ -8,6 +8,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from django.conf import settings
+
 from billing.catalogue import services as catalogue
 from tests import factories
 from tests.conftest import database_url_for_subprocess
@@ -15,7 +18,14 @@ from tests.webhooks.conftest import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
 
-__all__ = ["Beat", "Worker", "due_subscriptions", "wait_for"]
+__all__ = ["Beat", "Worker", "due_subscriptions", "postgres_and_redis", "wait_for"]
+
+#: Renewals at scale are tested where they run in production: PostgreSQL (row locks with skip_locked) and
+#: Redis (the broker, and the shared cache that tracks each merchant's renewal chains across processes).
+postgres_and_redis = pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not os.environ.get("REDIS_URL"),
+    reason="PostgreSQL and Redis only: row locks with skip_locked, a real broker and a cache shared by processes",
+)
 
 
 class Beat:

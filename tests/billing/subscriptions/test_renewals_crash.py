@@ -23,12 +23,10 @@ renewals themselves, about 150 ms of a worker process each (the invoice's finali
 their events); see bench/renewals.py.
 """
 
-import os
 import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
@@ -37,19 +35,13 @@ from billing.payments import services as payments
 from billing.payments.models import PaymentAttempt
 from billing.subscriptions.models import Subscription
 from merchants import services as merchants
-from tests.billing.subscriptions.processes import Beat, Worker, due_subscriptions, wait_for
+from tests.billing.subscriptions.processes import Beat, Worker, due_subscriptions, postgres_and_redis, wait_for
 from tests.conftest import processor_payment_intents, queue_purge
 
 SUBSCRIPTIONS = 1000
 CUSTOMERS = 200
 
-pytestmark = [
-    pytest.mark.skipif(
-        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql") or not os.environ.get("REDIS_URL"),
-        reason="PostgreSQL and Redis only: row locks with skip_locked and a real broker are what is tested",
-    ),
-    pytest.mark.timeout(1800),
-]
+pytestmark = [postgres_and_redis, pytest.mark.timeout(1800)]
 
 
 def test_a_killed_worker_and_two_beats_invoice_and_charge_each_period_once(

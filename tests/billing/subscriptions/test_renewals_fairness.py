@@ -5,6 +5,8 @@ Merchant A has 200 subscriptions due; a real worker (as bin/worker runs it: two 
 (ticking every two seconds) are working them off when merchant B's single subscription falls due. B's
 renewal must be invoiced and paid while A's backlog is still being worked: B's batch waits behind the
 batches already queued (A's two chains, one batch each), not behind A's whole day.
+
+PostgreSQL and Redis only: a merchant's chains are tracked in the cache the worker's processes share.
 """
 
 from datetime import timedelta
@@ -15,10 +17,10 @@ from django.utils import timezone
 from billing.invoices.models import Invoice
 from billing.subscriptions.models import Subscription
 from merchants import services as merchants
-from tests.billing.subscriptions.processes import Beat, Worker, due_subscriptions, wait_for
+from tests.billing.subscriptions.processes import Beat, Worker, due_subscriptions, postgres_and_redis, wait_for
 from tests.conftest import queue_purge
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [postgres_and_redis, pytest.mark.timeout(600)]
 
 BACKLOG = 200
 
