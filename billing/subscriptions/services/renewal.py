@@ -5,11 +5,12 @@ One renewal is one short transaction on one subscription, under its row lock tak
 (two workers, two beat processes or a retried task each take the subscriptions the others do not hold):
 the period's invoice and its lines are made and finalized, the items move to the new period and
 ``next_renewal_at`` with them, all committed together; then, outside the transaction, the invoice is
-charged through invoicing's ``invoice_pay`` (two-phase, keyed by the invoice's own PaymentIntent). A
-worker killed between the commit and the charge leaves an open invoice due an attempt, which invoicing's
-beat (``invoices_advance``) charges. A database constraint makes a second invoice for one period
-impossible (an IntegrityError: someone else made it), so every period is invoiced once and charged at most
-once, whatever crashes or duplicates.
+charged by invoicing's first automatic attempt (``invoice_attempt_automatically``: two-phase, keyed by the
+invoice, a failure handed to dunning). A worker killed between the commit and the charge, or half-way
+through it, leaves an open invoice due that same attempt, which invoicing's beat (``invoices_advance``)
+makes or replays; a charge whose answer was lost is settled by the reconciler (``payments_reconcile``). A
+database constraint makes a second invoice for one period impossible (an IntegrityError: someone else made
+it), so every period is invoiced once and charged at most once, whatever crashes or duplicates.
 
 Fairness across merchants: beat's tick (every minute) does no renewal itself. It queues one batch task
 per (merchant, mode, chain) with due work, unless that chain is already running (a cache key, refreshed by
@@ -263,10 +264,12 @@ def period_advance(subscription: Subscription, end: datetime, now: datetime, bef
 
 def invoice_collect(action: str, invoice: Invoice, *, now: datetime) -> None:
     """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
-    subscription), never the renewal's."""
+    subscription, and dunning retries it), never the renewal's. The charge is invoicing's first automatic
+    attempt, keyed by the invoice: beat's ``invoices_advance`` making it too, or after a crash, makes the same
+    attempt, never a second charge."""
     try:
         if action == "charge":
-            invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
+            invoices.invoice_attempt_automatically(invoice=invoice, now=now)
         elif action == "void":
             invoices.invoice_void(invoice=invoice, now=now)
     except KassaError as exc:

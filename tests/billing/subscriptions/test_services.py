@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from billing.catalogue import services as catalogue
+from billing.invoices import services as invoices
 from billing.invoices.models import Invoice
 from billing.subscriptions import services
 from billing.subscriptions.models import Subscription
@@ -81,6 +82,14 @@ def test_a_declined_renewal_makes_the_subscription_past_due(paying_shop, payer, 
     sub.refresh_from_db()
     assert sub.status == "past_due"
     assert sub.latest_invoice.status == "open"
+    # The renewal's charge was dunning's first automatic attempt: the retries are scheduled (1 day after, by
+    # default), and beat's run of the same attempt changes nothing.
+    invoice = sub.latest_invoice
+    assert (invoice.attempt_count, invoice.dunning_started_at) == (1, d(2027, 2, 1))
+    assert invoice.next_payment_attempt == d(2027, 2, 2)
+    assert invoices.invoices_advance(now=d(2027, 2, 1, 0, 1)) == 0
+    invoice.refresh_from_db()
+    assert (invoice.attempt_count, invoice.next_payment_attempt) == (1, d(2027, 2, 2))
 
 
 def test_a_trial_bills_nothing_then_its_end_bills_the_first_period(paying_shop, payer, stripe_backend):
