@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-pdf bench-invoices bench-all clean
+.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-pdf bench-invoices bench-renewals bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,9 @@ bench-pdf: install
 bench-invoices: install
 	$(BIN)/python bench/invoice_cycle.py
 
+bench-renewals: install
+	$(BIN)/python bench/renewals.py
+
 # Every benchmark in turn (each prints its table; a failed one stops the sequence).
 bench-all: install
 	$(BIN)/python bench/api_create.py
@@ -88,6 +91,7 @@ bench-all: install
 	$(BIN)/python bench/tenant_flood.py
 	$(BIN)/python bench/invoice_pdf.py
 	$(BIN)/python bench/invoice_cycle.py
+	$(BIN)/python bench/renewals.py
 
 clean:
 	rm -rf $(VENV) var

@@ -26,6 +26,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 # How often beat sweeps for webhook deliveries and inbound Stripe events no task picked up. Read
 # from the environment here, not from Django's settings, which import this module while loading.
 WEBHOOK_SWEEP_SECONDS = float(os.environ.get("KASSA_WEBHOOK_SWEEP_SECONDS", "30"))
+# How often beat runs billing's every-minute work (renewals, automatic charges, retries, expiries): 60 s; tests
+# that run a real beat next to real workers tick every second instead of waiting minutes.
+BILLING_TICK_SECONDS = float(os.environ.get("KASSA_BILLING_TICK_SECONDS", "60"))
 
 app = Celery("kassa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -48,7 +51,7 @@ app.conf.update(
         },
         "expire-checkout-sessions": {
             "task": "billing.tasks.checkout_sessions_expire",
-            "schedule": 60.0,
+            "schedule": BILLING_TICK_SECONDS,
         },
         "reconcile-payments": {
             "task": "billing.tasks.payments_reconcile",
@@ -56,20 +59,20 @@ app.conf.update(
         },
         "advance-invoices": {
             "task": "billing.tasks.invoices_advance",
-            "schedule": 60.0,
+            "schedule": BILLING_TICK_SECONDS,
         },
         "retry-invoices": {
             "task": "billing.tasks.invoices_retry_due",
-            "schedule": 60.0,
+            "schedule": BILLING_TICK_SECONDS,
         },
         # Subscriptions: renewals fanned out per merchant (billing/subscriptions/services/renewal.py), notices.
         "renew-subscriptions": {
             "task": "billing.tasks.subscriptions_tick",
-            "schedule": 60.0,
+            "schedule": BILLING_TICK_SECONDS,
         },
         "mark-overdue-invoices": {
             "task": "billing.tasks.invoices_mark_overdue",
-            "schedule": 60.0,
+            "schedule": BILLING_TICK_SECONDS,
         },
         # Test clocks: advances whose task was lost queued again (services.ADVANCE_STALE_AFTER says when), and
         # clocks past deletes_after deleted (where their customers, invoices and subscriptions allow it).

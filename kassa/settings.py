@@ -324,6 +324,15 @@ KASSA_IDEMPOTENCY_STALE_SECONDS = 15 * 60
 KASSA_KEY_ROLL_MAX_DAYS = 7
 KASSA_PUBLIC_URL = env.str("KASSA_PUBLIC_URL", default="http://127.0.0.1:8000")
 
+# --- Subscriptions' renewals (billing/subscriptions/services/renewal.py) -------
+# A merchant's chain of renewal batches counts as running this long after its last batch was queued: a worker
+# killed mid-batch holds that merchant's renewals back for at most this long, then beat starts a new chain.
+# Longer than a batch takes plus its wait in the queue behind other merchants' batches.
+KASSA_RENEWAL_CHAIN_SECONDS = env.int("KASSA_RENEWAL_CHAIN_SECONDS", default=300)
+# Renewal chains per merchant and mode, each on its share of the subscriptions: how many worker processes one
+# merchant's big renewal day may use at once (bin/worker runs two); other merchants' chains take turns with them.
+KASSA_RENEWAL_CHAINS = env.int("KASSA_RENEWAL_CHAINS", default=2)
+
 # --- Webhooks (see webhooks/services/delivery.py; the sweep interval: kassa/celery.py) -
 # Seconds to wait after failed attempt n before attempt n+1; the delivery is
 # given up after the last one. Live: about 3 days, as Stripe. Test: about 2.6

@@ -108,10 +108,16 @@ def paying_shop(shop, stripe_backend):
 
 
 def processor_payment_intents(stripe_backend) -> list[dict]:
-    """Every PaymentIntent localstripe holds: the ground truth for 'how many charges were made'."""
+    """Every PaymentIntent localstripe holds: the ground truth for 'how many charges were made' (every page)."""
     import json
 
-    return json.loads(stripe_backend.request("GET", "/v1/payment_intents?limit=100"))["data"]
+    intents, after = [], ""
+    while True:
+        page = json.loads(stripe_backend.request("GET", f"/v1/payment_intents?limit=100{after}"))
+        intents += page["data"]
+        if not page.get("has_more") or not page["data"]:
+            return intents
+        after = f"&starting_after={page['data'][-1]['id']}"
 
 
 @pytest.fixture

@@ -159,6 +159,58 @@ def subscription(merchant, *, customer, price=None, quantity: int = 1, now=None,
     )
 
 
+def subscriptions_copied(template, *, customers) -> list:
+    """Many subscriptions in one go, for tests and benchmarks at scale: ``template`` (made by ``subscription``,
+    through the services) copied onto each of ``customers``, with ``bulk_create``.
+
+    Each copy is what the services leave after a subscription's first invoice was paid: the template's status,
+    prices, quantities, tax rates, anchor, current period and ``next_renewal_at``, with ids of its own. Two
+    things the services would also have made are left out: the copy's first invoice (``latest_invoice`` is
+    empty, so the first invoice a copy gets is its renewal's) and its ``customer.subscription.created``
+    event. ``default_payment_method`` is left empty: each copy is charged on its own customer's default card.
+    """
+    from billing.subscriptions.models import Subscription, SubscriptionItem
+    from kassa.ids import public_id
+
+    items = list(template.items.order_by("pk"))
+    skip = {"id", "public_id", "customer", "default_payment_method", "latest_invoice", "updated"}
+    fields = {f.attname: getattr(template, f.attname) for f in Subscription._meta.concrete_fields if f.name not in skip}
+    copies = Subscription.objects.bulk_create(
+        [Subscription(public_id=public_id(Subscription.PREFIX), customer=c, **fields) for c in customers],
+        batch_size=500,
+    )
+    item_fields = [
+        {f.attname: getattr(item, f.attname) for f in SubscriptionItem._meta.concrete_fields}
+        | {"id": None, "public_id": None, "subscription_id": None}
+        for item in items
+    ]
+    made = SubscriptionItem.objects.bulk_create(
+        [
+            SubscriptionItem(**(values | {"public_id": public_id(SubscriptionItem.PREFIX), "subscription_id": copy.pk}))
+            for copy in copies
+            for values in item_fields
+        ],
+        batch_size=500,
+    )
+    rates = list(template.default_tax_rates.all())
+    if rates:
+        through = Subscription.default_tax_rates.through
+        through.objects.bulk_create(
+            [through(subscription_id=copy.pk, taxrate_id=rate.pk) for copy in copies for rate in rates]
+        )
+    item_rates = [list(item.tax_rates.all()) for item in items]
+    if any(item_rates):
+        through = SubscriptionItem.tax_rates.through
+        through.objects.bulk_create(
+            [
+                through(subscriptionitem_id=item.pk, taxrate_id=rate.pk)
+                for n, item in enumerate(made)
+                for rate in item_rates[n % len(items)]
+            ]
+        )
+    return copies
+
+
 def webhook_endpoint(merchant, *, url: str = "https://93.184.215.14/hooks", livemode: bool = False):
     endpoint, _secret = endpoints.webhook_endpoint_create(
         merchant=merchant, livemode=livemode, url=url, enabled_events=["*"]

@@ -17,6 +17,9 @@ def subscriptions_tick() -> int:
 
 
 @shared_task(name="billing.tasks.subscriptions_renew_batch")
-def subscriptions_renew_batch(merchant_pk: int, livemode: bool) -> int:
-    """One merchant's turn: a bounded batch of renewals; queues itself again while more are due."""
-    return services.subscriptions_renew_batch(merchant_pk=merchant_pk, livemode=livemode, now=timezone.now())
+def subscriptions_renew_batch(merchant_pk: int, livemode: bool, chain: int = 0) -> int:
+    """One merchant's turn on one of its chains: a bounded batch of renewals; queues itself again while more
+    are due."""
+    return services.subscriptions_renew_batch(
+        merchant_pk=merchant_pk, livemode=livemode, chain=chain, now=timezone.now()
+    )

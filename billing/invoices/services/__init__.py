@@ -9,9 +9,10 @@
 - collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
   page), payments' hooks (``invoice_payment_succeeded``, ``invoice_payment_failed``,
   ``invoice_payment_action_required``, ``invoice_owning``), beat's ``invoices_mark_overdue``;
-- dunning: beat's ``invoices_advance`` (finalize, first automatic attempt) and ``invoices_retry_due`` (the
-  retries), ``invoices_retry_queue`` / ``invoices_retry_for_customer`` (a new default card), the registries
-  ``on_dunning_exhausted`` and ``card_update_url``; dunning_settings: ``dunning_settings_for``,
+- dunning: beat's ``invoices_advance`` (finalize, first automatic attempt; ``invoice_attempt_automatically``
+  makes that attempt at once) and ``invoices_retry_due`` (the retries), ``invoices_retry_queue`` /
+  ``invoices_retry_for_customer`` (a new default card), the registries ``on_dunning_exhausted`` and
+  ``card_update_url``; dunning_settings: ``dunning_settings_for``,
   ``dunning_settings_update``.
 
 Every service that decides by the clock takes ``now``. Statuses move along ``TRANSITIONS`` only.
@@ -31,7 +32,7 @@ from .dunning import (
     HARD_DECLINES,
     card_update_url,
     decline_kind,
-    invoice_attempt_now,
+    invoice_attempt_automatically,
     invoice_card_update_url,
     invoices_advance,
     invoices_retry_due,
@@ -82,7 +83,7 @@ __all__ = [
     "decline_kind",
     "dunning_settings_for",
     "dunning_settings_update",
-    "invoice_attempt_now",
+    "invoice_attempt_automatically",
     "invoice_card_update_url",
     "invoice_create",
     "invoice_delete",

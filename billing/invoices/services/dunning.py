@@ -187,6 +187,14 @@ def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None) -> bo
     return _outcome_record(pk, now, key=key, number=number, error=error)
 
 
+def invoice_attempt_automatically(*, invoice: Invoice, now: datetime) -> bool:
+    """The first automatic attempt of an invoice due one, made now instead of at beat's next run (a subscription's
+    renewal, right after it finalized the invoice): the very attempt ``invoices_advance`` makes, under the same
+    key, so the two never charge twice, a failure starts dunning, and a worker killed half-way leaves the invoice
+    due that same attempt (beat's next run replays it). True when a payment or a failure was recorded."""
+    return _automatic_attempt(invoice.pk, now)
+
+
 @transaction.atomic
 def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, error: KassaError | None) -> bool:
     invoice = Invoice.objects.select_for_update().filter(pk=pk).first()
@@ -325,13 +333,6 @@ def invoices_advance(*, now: datetime, customers: QuerySet | None = None) -> int
     for pk in list(first_attempts.values_list("pk", flat=True)[:BATCH]):
         count += _automatic_attempt(pk, now)
     return count
-
-
-def invoice_attempt_now(*, invoice: Invoice, now: datetime) -> bool:
-    """The first automatic attempt of an invoice just finalized with ``auto_advance`` (a subscription's renewal
-    charges it at once rather than waiting for beat's next run): the same keyed attempt beat would make, so a
-    failure starts the merchant's retry schedule and a repeated or overlapping run charges once."""
-    return _automatic_attempt(invoice.pk, now)
 
 
 def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> int:

@@ -5,20 +5,30 @@ One renewal is one short transaction on one subscription, under its row lock tak
 (two workers, two beat processes or a retried task each take the subscriptions the others do not hold):
 the period's invoice and its lines are made and finalized, the items move to the new period and
 ``next_renewal_at`` with them, all committed together; then, outside the transaction, the invoice is
-charged through invoicing's first automatic attempt (``invoice_attempt_now``: two-phase, keyed by the invoice
-and the attempt's number, so a decline starts dunning's retry schedule). A worker killed between the commit
-and the charge leaves an open invoice due an attempt, which invoicing's beat (``invoices_advance``) makes
-under the same key. A database constraint makes a second invoice for one period
-impossible (an IntegrityError: someone else made it), so every period is invoiced once and charged at most
-once, whatever crashes or duplicates.
+charged by invoicing's first automatic attempt (``invoice_attempt_automatically``: two-phase, keyed by the
+invoice, a failure handed to dunning). A worker killed between the commit and the charge, or half-way
+through it, leaves an open invoice due that same attempt, which invoicing's beat (``invoices_advance``)
+makes or replays; a charge whose answer was lost is settled by the reconciler (``payments_reconcile``). A
+database constraint makes a second invoice for one period impossible (an IntegrityError: someone else made
+it), so every period is invoiced once and charged at most once, whatever crashes or duplicates.
 
 Fairness across merchants: beat's tick (every minute) does no renewal itself. It queues one batch task
-per (merchant, mode) with due work, unless that pair's chain is already running (a cache key, refreshed by
-the chain, expiring after ``CHAIN_TTL`` if its worker died). A batch renews at most ``BATCH``
-subscriptions of its merchant, then queues itself again at the back of the queue while work remains due.
-The queue is first-in first-out, so merchants take turns a batch at a time: a merchant with 10,000
-renewals on one day delays another merchant's single renewal by at most one batch per merchant ahead of
-it, never by the whole day's run.
+per (merchant, mode, chain) with due work, unless that chain is already running (a cache key, refreshed by
+the chain, expiring after ``KASSA_RENEWAL_CHAIN_SECONDS`` if its worker died). A merchant has
+``KASSA_RENEWAL_CHAINS`` chains (2, as bin/worker's two processes), each on its own share of the
+subscriptions (by id, so two chains never meet on a row). A batch renews at most ``BATCH`` subscriptions of
+its share, then queues itself again at the back of the queue while work remains due. The queue is
+first-in first-out and holds at most ``KASSA_RENEWAL_CHAINS`` batches per merchant, so merchants take turns a
+batch at a time: a merchant with 10,000 renewals on one day delays another merchant's single renewal by at
+most the batches already queued ahead of it (two per merchant with a backlog, worked by all the worker's
+processes), never by the whole day's run. Measured: tests/billing/subscriptions/test_renewals_fairness.py
+(a real worker), and bench/renewals.py (the second merchant's renewal during a 10,000-renewal run; the
+figures are in the README).
+
+A worker killed mid-batch: its chain's key outlives it by at most ``KASSA_RENEWAL_CHAIN_SECONDS``, after
+which the next tick starts the chain again (that merchant's renewals wait that long; the others' do not);
+the killed task itself comes back from the broker later and finds its subscriptions renewed (the row lock
+and the per-period constraint make it a no-op).
 
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
@@ -27,9 +37,11 @@ test clock's advance runs the same services for its customers only, with its tim
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.errors import KassaError
@@ -60,7 +72,6 @@ logger = logging.getLogger(__name__)
 #: Subscriptions one batch task renews before it lets the next merchant's batch run.
 BATCH = 50
 BATCH_TASK = "billing.tasks.subscriptions_renew_batch"
-CHAIN_TTL = 300
 #: A test clock's advance renews until nothing is due; a bound so that a bug can never loop for ever.
 ADVANCE_ROUNDS_MAX = 1000
 
@@ -69,8 +80,23 @@ def _due(now: datetime, customers: QuerySet | None) -> QuerySet:
     return of_customers(Subscription.objects.filter(next_renewal_at__lte=now), customers)
 
 
-def _chain_key(merchant_pk: int, livemode: bool) -> str:
-    return f"subscriptions:renewing:{merchant_pk}:{int(livemode)}"
+def _chains() -> int:
+    """Chains per merchant and mode: settings.KASSA_RENEWAL_CHAINS (2, as bin/worker's two processes)."""
+    return max(1, settings.KASSA_RENEWAL_CHAINS)
+
+
+def _of_chain(due: QuerySet, chain: int) -> QuerySet:
+    """The subscriptions chain ``chain`` renews: those whose id leaves that remainder (no two chains meet)."""
+    return due.annotate(chain=Mod("pk", _chains())).filter(chain=chain)
+
+
+def _chain_ttl() -> int:
+    """Seconds a chain counts as running after its last batch was queued: settings.KASSA_RENEWAL_CHAIN_SECONDS."""
+    return settings.KASSA_RENEWAL_CHAIN_SECONDS
+
+
+def _chain_key(merchant_pk: int, livemode: bool, chain: int) -> str:
+    return f"subscriptions:renewing:{merchant_pk}:{int(livemode)}:{chain}"
 
 
 def subscriptions_renew_due(
@@ -79,12 +105,15 @@ def subscriptions_renew_due(
     customers: QuerySet | None = None,
     merchant_pk: int | None = None,
     livemode: bool | None = None,
+    chain: int | None = None,
     limit: int | None = None,
 ) -> int:
     """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many."""
     due = _due(now, customers)
     if merchant_pk is not None:
         due = due.filter(merchant_id=merchant_pk, livemode=livemode)
+    if chain is not None:
+        due = _of_chain(due, chain)
     pks = list(due.order_by("next_renewal_at", "pk").values_list("pk", flat=True)[:limit])
     done = 0
     for pk in pks:
@@ -109,24 +138,26 @@ def subscriptions_advance(*, now: datetime, customers: QuerySet) -> int:
 
 
 def subscriptions_renew_fan_out(*, now: datetime) -> int:
-    """Beat's tick: one batch task per (merchant, mode) with due work and no chain running; how many queued."""
-    pairs = _due(now, None).order_by().values_list("merchant_id", "livemode").distinct()
+    """Beat's tick: one batch task per (merchant, mode, chain) with due work and no chain running; how many
+    queued."""
+    chains = _due(now, None).annotate(chain=Mod("pk", _chains())).order_by()
     queued = 0
-    for merchant_pk, livemode in pairs:
-        if cache.add(_chain_key(merchant_pk, livemode), now.isoformat(), CHAIN_TTL):
-            celery.enqueue(BATCH_TASK, merchant_pk, livemode)
+    for merchant_pk, livemode, remainder in chains.values_list("merchant_id", "livemode", "chain").distinct():
+        chain = int(remainder)  # SQLite's MOD answers a float
+        if cache.add(_chain_key(merchant_pk, livemode, chain), now.isoformat(), _chain_ttl()):
+            celery.enqueue(BATCH_TASK, merchant_pk, livemode, chain)
             queued += 1
     return queued
 
 
-def subscriptions_renew_batch(*, merchant_pk: int, livemode: bool, now: datetime) -> int:
-    """One merchant's turn: at most ``BATCH`` renewals, then back of the queue while more are due."""
-    key = _chain_key(merchant_pk, livemode)
-    done = subscriptions_renew_due(now=now, merchant_pk=merchant_pk, livemode=livemode, limit=BATCH)
-    more = _due(now, None).filter(merchant_id=merchant_pk, livemode=livemode).exists()
+def subscriptions_renew_batch(*, merchant_pk: int, livemode: bool, now: datetime, chain: int = 0) -> int:
+    """One merchant's turn on one chain: at most ``BATCH`` renewals, then back of the queue while more are due."""
+    key = _chain_key(merchant_pk, livemode, chain)
+    done = subscriptions_renew_due(now=now, merchant_pk=merchant_pk, livemode=livemode, chain=chain, limit=BATCH)
+    more = _of_chain(_due(now, None).filter(merchant_id=merchant_pk, livemode=livemode), chain).exists()
     if done and more:
-        cache.set(key, now.isoformat(), CHAIN_TTL)
-        celery.enqueue(BATCH_TASK, merchant_pk, livemode)
+        cache.set(key, now.isoformat(), _chain_ttl())
+        celery.enqueue(BATCH_TASK, merchant_pk, livemode, chain)
     else:
         # Nothing left (or nothing this run could take: held by another worker, or failing): the next tick looks again.
         cache.delete(key)
@@ -233,11 +264,12 @@ def period_advance(subscription: Subscription, end: datetime, now: datetime, bef
 
 def invoice_collect(action: str, invoice: Invoice, *, now: datetime) -> None:
     """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
-    subscription), never the renewal's."""
+    subscription, and dunning retries it), never the renewal's. The charge is invoicing's first automatic
+    attempt, keyed by the invoice: beat's ``invoices_advance`` making it too, or after a crash, makes the same
+    attempt, never a second charge."""
     try:
         if action == "charge":
-            # Dunning's first automatic attempt: a decline starts the merchant's retry schedule (and its emails).
-            invoices.invoice_attempt_now(invoice=invoice, now=now)
+            invoices.invoice_attempt_automatically(invoice=invoice, now=now)
         elif action == "void":
             invoices.invoice_void(invoice=invoice, now=now)
     except KassaError as exc:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from billing.catalogue import services as catalogue
+from billing.invoices import services as invoices
 from billing.invoices.models import Invoice
 from billing.subscriptions import services
 from billing.subscriptions.models import Subscription
@@ -81,6 +82,14 @@ def test_a_declined_renewal_makes_the_subscription_past_due(paying_shop, payer, 
     sub.refresh_from_db()
     assert sub.status == "past_due"
     assert sub.latest_invoice.status == "open"
+    # The renewal's charge was dunning's first automatic attempt: the retries are scheduled (1 day after, by
+    # default), and beat's run of the same attempt changes nothing.
+    invoice = sub.latest_invoice
+    assert (invoice.attempt_count, invoice.dunning_started_at) == (1, d(2027, 2, 1))
+    assert invoice.next_payment_attempt == d(2027, 2, 2)
+    assert invoices.invoices_advance(now=d(2027, 2, 1, 0, 1)) == 0
+    invoice.refresh_from_db()
+    assert (invoice.attempt_count, invoice.next_payment_attempt) == (1, d(2027, 2, 2))
 
 
 def test_a_trial_bills_nothing_then_its_end_bills_the_first_period(paying_shop, payer, stripe_backend):
@@ -171,11 +180,12 @@ def test_the_database_refuses_a_second_invoice_for_a_period(paying_shop, payer, 
     assert Subscription.objects.get(pk=sub.pk).status == "active"
 
 
-def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, stripe_backend, monkeypatch):
+def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, stripe_backend, monkeypatch, settings):
     from django.core.cache import cache
 
     from kassa import celery
 
+    settings.KASSA_RENEWAL_CHAINS = 1  # one chain per merchant here; two below
     queued = []
     monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append((name, args)))
     cache.clear()
@@ -188,16 +198,52 @@ def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, s
     )
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 1
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0  # its chain is running
-    assert queued == [("billing.tasks.subscriptions_renew_batch", (paying_shop.merchant.pk, False))]
+    assert queued == [("billing.tasks.subscriptions_renew_batch", (paying_shop.merchant.pk, False, 0))]
     # A batch of one: the merchant's chain renews one, then queues itself at the back of the queue.
     monkeypatch.setattr(renewal, "BATCH", 1)
-    batch = {"merchant_pk": paying_shop.merchant.pk, "livemode": False, "now": d(2027, 2, 1, 1)}
+    batch = {"merchant_pk": paying_shop.merchant.pk, "livemode": False, "now": d(2027, 2, 1, 1), "chain": 0}
     assert services.subscriptions_renew_batch(**batch) == 1
     assert len(queued) == 2
     assert services.subscriptions_renew_batch(**batch) == 1
     assert len(queued) == 2  # nothing left: the chain ends, and its key with it
     assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 0
     assert services.subscriptions_renew_fan_out(now=d(2027, 3, 1, 1)) == 1
+
+
+def test_a_merchant_renews_on_two_chains_that_never_take_the_same_subscription(
+    paying_shop, payer, stripe_backend, monkeypatch
+):
+    """Two chains per merchant (KASSA_RENEWAL_CHAINS, as bin/worker's two processes): a big renewal day uses both
+    processes, each chain on its own subscriptions (by id), so they never wait on each other's row locks."""
+    from django.core.cache import cache
+
+    from kassa import celery
+
+    queued = []
+    monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append((name, args)))
+    cache.clear()
+    price = factories.recurring_price(paying_shop.merchant)
+    subs = [factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), price=price)]
+    subs.append(
+        factories.subscription(
+            paying_shop.merchant,
+            customer=payer,
+            now=d(2027, 1, 1),
+            price=factories.recurring_price(paying_shop.merchant, unit_amount=100),
+        )
+    )
+    assert {s.pk % 2 for s in subs} == {0, 1}  # consecutive ids
+    assert services.subscriptions_renew_fan_out(now=d(2027, 2, 1, 1)) == 2
+    merchant = paying_shop.merchant.pk
+    assert sorted(args for _name, args in queued) == [(merchant, False, 0), (merchant, False, 1)]
+    for chain in (0, 1):
+        assert (
+            services.subscriptions_renew_batch(merchant_pk=merchant, livemode=False, now=d(2027, 2, 1, 1), chain=chain)
+            == 1
+        )
+        renewed = {s.pk for s in subs if Subscription.objects.get(pk=s.pk).next_renewal_at > d(2027, 2, 1, 1)}
+        assert renewed == {s.pk for s in subs if s.pk % 2 <= chain}
+    assert len(queued) == 2  # nothing left on either chain: neither queued itself again
 
 
 def test_trial_end_now_bills_the_first_period_at_once(paying_shop, payer, stripe_backend):
