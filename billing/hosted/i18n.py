@@ -237,10 +237,15 @@ def region_from(request) -> str:
     return ""
 
 
-def text(key: str, **values) -> str:
-    """One of ``MESSAGES`` in the active language, with ``%(placeholders)s`` filled in."""
-    message = str(MESSAGES[key])
+def fill(messages: dict, key: str, **values) -> str:
+    """One of a page's ``messages`` in the active language, with ``%(placeholders)s`` filled in."""
+    message = str(messages[key])
     return message % values if values else message
+
+
+def text(key: str, **values) -> str:
+    """One of ``MESSAGES`` (what every hosted page says) in the active language."""
+    return fill(MESSAGES, key, **values)
 
 
 @cache

@@ -96,8 +96,7 @@ STATUS_LABELS = {
 
 
 def text(key: str, **values) -> str:
-    message = str(MESSAGES[key])
-    return message % values if values else message
+    return i18n.fill(MESSAGES, key, **values)
 
 
 # --- reads ---------------------------------------------------------------------------

@@ -66,8 +66,7 @@ MESSAGES = {
 
 
 def text(key: str, **values) -> str:
-    message = str(MESSAGES[key])
-    return message % values if values else message
+    return i18n.fill(MESSAGES, key, **values)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from kassa import money
 from kassa.errors import KassaError
 
 from ..catalogue.display import price_interval
+from ..hosted import i18n
 from ..invoices.documents_build import format_day
 from ..subscriptions.models import Subscription
 from . import selectors, services
@@ -55,8 +56,7 @@ MESSAGES = {
 
 
 def words(key: str, **values) -> str:
-    message = str(MESSAGES[key])
-    return message % values if values else message
+    return i18n.fill(MESSAGES, key, **values)
 
 
 def price_words(price, language: str, quantity: int = 1) -> str:
