@@ -32,6 +32,7 @@ How to run
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import re
@@ -178,6 +179,9 @@ def profile(args, processor, broker) -> int:
     print(f"  SQL statements per renewal   {sum(kinds.values()) / rest:.1f}")
     print(f"  events per renewal           {events / rest:.1f}")
     print(f"  tasks queued per renewal     {queued / rest:.2f} (queue length after, not run)")
+    names = Counter(json.loads(message)["headers"]["task"] for message in broker.lrange(bench_queue(), 0, -1))
+    for name, n in names.most_common():
+        print(f"    {n / rest:6.2f}  {name} (queued in the whole run)")
     print("  statements per renewal by kind and table:")
     for kind, n in kinds.most_common():
         print(f"    {n / rest:6.2f}  {kind}")

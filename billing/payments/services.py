@@ -525,9 +525,15 @@ def _record_processor_answer(
             locked.canceled_at = timezone.now()
         locked.save()
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
-        if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status:
+        if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status and _has_single_use_cards(locked):
             payment_intent_cards_release_later(locked)
     return locked
+
+
+def _has_single_use_cards(payment_intent: PaymentIntent) -> bool:
+    """Cards taken for this PaymentIntent only (none when it charged a saved card, as a renewal does): then
+    there is something for ``payment_intent_cards_release`` to detach, and a task is worth queuing."""
+    return PaymentMethod.objects.filter(single_use_for=payment_intent, customer__isnull=True).exists()
 
 
 def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> None:

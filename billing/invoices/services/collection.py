@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
-from webhooks.services.outbox import event_emit
+from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.selectors import customer_now
 from ...payments import services as payments
@@ -286,10 +286,12 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
         return
     if invoice.amount_remaining == 0:
         _paid(invoice, now)
-        event_emit(type="invoice.paid", obj=invoice)
+        shown = render(invoice)  # both events show the same invoice: rendered once
+        event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:
         invoice.save()
-    event_emit(type="invoice.payment_succeeded", obj=invoice)
+        shown = render(invoice)
+    event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
 
 
 def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:

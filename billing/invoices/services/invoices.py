@@ -307,8 +307,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     if invoice.amount_remaining == 0:
         # Nothing to pay: paid as it is finalized, with the events a paid invoice sends at Stripe.
         _paid(invoice, now)
-        event_emit(type="invoice.paid", obj=invoice)
-        event_emit(type="invoice.payment_succeeded", obj=invoice)
+        shown = render(invoice)  # both events show the same invoice: rendered once
+        event_emit(type="invoice.paid", obj=invoice, data_object=shown)
+        event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
     elif invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.auto_advance:
         # Automatic collection of a send_invoice invoice emails it as it is finalized, as at Stripe.
         invoice.sent_at = now

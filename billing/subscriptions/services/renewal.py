@@ -395,7 +395,6 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
     if subscription.latest_invoice_id != invoice.pk or subscription.status in ENDED:
         return
-    before = render(subscription)
     target = None
     if change == hooks.PAID and subscription.status in (S.INCOMPLETE, S.PAST_DUE, S.UNPAID):
         in_trial = subscription.trial_end is not None and now < subscription.trial_end
@@ -404,10 +403,12 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
         target = S.PAST_DUE
     elif change == hooks.VOIDED and subscription.status == S.INCOMPLETE:
         target = S.INCOMPLETE_EXPIRED
-        subscription.ended_at = now
     if target is None:
         return
+    before = render(subscription)  # only when something changes: a renewal's payment usually changes nothing
     status_move(subscription, target)
+    if target == S.INCOMPLETE_EXPIRED:
+        subscription.ended_at = now
     period = current_period(subscription)
     subscription.next_renewal_at = next_work_at(subscription, period[1] if period else None)
     subscription.save()
