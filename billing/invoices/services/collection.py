@@ -46,7 +46,8 @@ PI = PaymentIntent.Status
 
 
 def _payable_lock(invoice: Invoice) -> Invoice:
-    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    # The customer and merchant come with it (not locked: ``of`` self), as paying reads both.
+    locked = Invoice.objects.select_for_update(of=("self",)).select_related("customer", "merchant").get(pk=invoice.pk)
     if locked.status == S.DRAFT:
         raise InvalidRequest(
             f"Invoice {locked.public_id} is a draft: finalize it before paying it.",
@@ -267,7 +268,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     payment = _invoice_payment_of(payment_intent)
     if payment is None:
         return
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=payment.invoice_id)
     payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == InvoicePayment.Status.PAID:
         return

@@ -185,7 +185,8 @@ def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
 def _renew_locked(subscription: Subscription, now: datetime):
     """The locked part; returns what to do with the new invoice once committed (``(action, invoice)``)."""
     before = render(subscription)
-    _start, end = current_period(subscription)
+    first_item = subscription.items.select_related("price").order_by("pk").first()  # its period is the current one
+    end = first_item.current_period_end
     if subscription.status == S.INCOMPLETE:
         if now < subscription.created + INCOMPLETE_EXPIRES_AFTER:
             subscription.next_renewal_at = subscription.created + INCOMPLETE_EXPIRES_AFTER
@@ -214,11 +215,12 @@ def _renew_locked(subscription: Subscription, now: datetime):
         subscription.save()
         emit_updated(subscription, before)
         return None
-    return period_advance(subscription, end, now, before)
+    return period_advance(subscription, end, now, before, price=first_item.price)
 
 
-def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict):
-    price = subscription.items.order_by("pk").first().price
+def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict, *, price=None):
+    """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved."""
+    price = price or subscription.items.order_by("pk").first().price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
         status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
