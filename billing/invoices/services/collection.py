@@ -268,7 +268,11 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     payment = _invoice_payment_of(payment_intent)
     if payment is None:
         return
-    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=payment.invoice_id)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer", "subscription")
+        .get(pk=payment.invoice_id)
+    )
     payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == InvoicePayment.Status.PAID:
         return

@@ -153,14 +153,15 @@ def invoice_create(
         subscription_period_start=subscription_period_start,
         metadata=md.merge({}, metadata),
     )
-    invoice.default_tax_rates.set(rates)
+    invoice.default_tax_rates.add(*rates)  # a new invoice: none to replace (and no query when there are none)
     taken = []
     if pending_invoice_items_behavior == "include":
         for item in pending.filter(currency=currency):
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    totals_refresh(invoice, param="pending_invoice_items_behavior")
+    if taken:  # else no lines yet: the totals are the model's zeros
+        totals_refresh(invoice, param="pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     for item, before in taken:
         event_emit(type="invoiceitem.updated", obj=item, before=before)
@@ -260,7 +261,8 @@ def customer_language(customer: Customer, default: str) -> str:
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None = None) -> Invoice:
     """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid."""
-    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer", "merchant").get(pk=invoice.pk)
+    locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
+    invoice = locking.select_related("customer", "merchant", "subscription").get(pk=invoice.pk)
     if invoice.status != S.DRAFT:
         raise InvalidRequest(
             f"Invoice {invoice.public_id} is already finalized ({invoice.status}); only a draft can be finalized.",
