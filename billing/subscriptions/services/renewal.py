@@ -171,6 +171,7 @@ def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
         subscription = (
             Subscription.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("customer", "merchant")
+            .prefetch_related("default_tax_rates")  # read three times (its events, the invoice): once
             .filter(pk=subscription_pk, next_renewal_at__lte=now)
             .first()
         )
