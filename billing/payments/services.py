@@ -379,7 +379,10 @@ def _begin_attempt(
 ) -> tuple[PaymentIntent, PaymentAttempt]:
     """Phase 1: lock, check, record the attempt, commit."""
     with transaction.atomic():
-        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        # Its customer comes with it (not locked: ``of`` self): the processor's customer is read from it.
+        locked = (
+            PaymentIntent.objects.select_for_update(of=("self",)).select_related("customer").get(pk=payment_intent.pk)
+        )
         if locked.status == S.SUCCEEDED:
             raise InvalidRequest(
                 "This PaymentIntent has already succeeded.",
@@ -480,7 +483,9 @@ def _record_processor_answer(
 ) -> PaymentIntent:
     """Phase 3: record the processor's answer under the row lock, forward only."""
     with transaction.atomic():
-        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        # Its customer and card come with it (not locked: ``of`` self), as its event shows both.
+        locking = PaymentIntent.objects.select_for_update(of=("self",))
+        locked = locking.select_related("customer", "payment_method").get(pk=payment_intent.pk)
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
