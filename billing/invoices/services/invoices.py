@@ -288,7 +288,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     settings = numbering.invoice_settings_for(invoice.merchant)
     customer = invoice.customer
     status_move(invoice, S.OPEN)
-    invoice.number = numbering.number_take(merchant=invoice.merchant, livemode=invoice.livemode)
+    invoice.number = numbering.number_take(merchant=invoice.merchant, livemode=invoice.livemode, settings=settings)
     invoice.finalized_at = now
     if auto_advance is not None:
         invoice.auto_advance = auto_advance
