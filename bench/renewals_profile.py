@@ -181,7 +181,7 @@ def profile(args, processor, broker) -> int:
     print(f"  tasks queued per renewal     {queued / rest:.2f} (queue length after, not run)")
     names = Counter(json.loads(message)["headers"]["task"] for message in broker.lrange(bench_queue(), 0, -1))
     for name, n in names.most_common():
-        print(f"    {n / rest:6.2f}  {name} (queued in the whole run)")
+        print(f"    {n / args.subscriptions:6.2f}  {name} (per renewal over the whole run)")
     print("  statements per renewal by kind and table:")
     for kind, n in kinds.most_common():
         print(f"    {n / rest:6.2f}  {kind}")
