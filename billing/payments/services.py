@@ -29,6 +29,7 @@ from merchants.selectors import processor_credential_for
 from webhooks.services.outbox import event_emit, render
 
 from ..catalogue.models import Customer
+from ..catalogue.selectors import customer_now
 from .models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,10 @@ def payment_intent_create(
     receipt_language: str | None = None,
     setup_future_usage: str | None = None,
     metadata=None,
+    now: datetime,
 ) -> PaymentIntent:
+    """A PaymentIntent, made at ``now``: a test clock's customer's is dated on the clock (``customer_now``), as its
+    invoices are. Its timeline, cancellation and the processor's own dates stay on the wall clock."""
     currency = currency.lower()
     money.check(amount, currency, param="amount", minimum=1)
     if setup_future_usage not in (None, "off_session", "on_session"):
@@ -139,6 +143,7 @@ def payment_intent_create(
         receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
         client_secret=f"{pid}_secret_{random_string(24)}",
         metadata=md.merge({}, metadata),
+        created=customer_now(customer=customer, now=now) if customer is not None else now,
     )
     _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
     event_emit(type="payment_intent.created", obj=payment_intent)

@@ -127,6 +127,7 @@ def _payment_open(
             payment_method=card,
             description=f"Invoice {invoice.number}",
             metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
+            now=now,
         )
         InvoicePayment.objects.create(
             public_id=public_id(InvoicePayment.PREFIX),
