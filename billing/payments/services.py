@@ -392,8 +392,9 @@ def _begin_attempt(
     *,
     off_session: bool = False,
     attempt_key: str | None = None,
-) -> tuple[PaymentIntent, PaymentAttempt]:
-    """Phase 1: lock, check, record the attempt, commit."""
+) -> tuple[PaymentIntent, PaymentAttempt, bool]:
+    """Phase 1: lock, check, record the attempt, commit. The flag: the attempt is one whose answer was lost, made
+    again (``errored``)."""
     with transaction.atomic():
         locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
         if locked.status == S.SUCCEEDED:
@@ -433,6 +434,7 @@ def _begin_attempt(
             and (latest.status == PaymentAttempt.Status.ERRORED or latest.public_id == attempt_key)
         ):
             attempt = latest
+            lost = attempt.status == PaymentAttempt.Status.ERRORED
             attempt.status = PaymentAttempt.Status.PENDING
             attempt.error_code = attempt.error_message = ""
             attempt.save(update_fields=["status", "error_code", "error_message", "updated"])
@@ -465,8 +467,9 @@ def _begin_attempt(
                 payment_method=locked.payment_method,
                 off_session=off_session,
             )
+            lost = False
         locked.save(update_fields=["payment_method", "updated"])
-    return locked, attempt
+    return locked, attempt, lost
 
 
 def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
@@ -674,12 +677,16 @@ def payment_intent_confirm(
     is refused (409 ``payment_attempt_already_made``), so a run repeated by a scheduler never charges twice.
     """
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    payment_intent, attempt = _begin_attempt(
+    payment_intent, attempt, lost = _begin_attempt(
         payment_intent, payment_method, off_session=off_session, attempt_key=attempt_key
     )
     try:
         processor_customer = _processor_customer(payment_intent.customer, credential)
-        result = gateway.payment_intent_confirm(
+        # An attempt whose answer was lost asks first what it did (its ``kassa_attempt`` at the processor): a charge
+        # made is recorded, never made again, even where the key is no longer replayed (Stripe keeps idempotency
+        # keys for 24 hours; localstripe keeps none).
+        result = _processor_find(payment_intent, attempt, credential, processor_customer) if lost else None
+        result = result or gateway.payment_intent_confirm(
             credential,
             amount=payment_intent.amount,
             currency=payment_intent.currency,
@@ -992,27 +999,34 @@ def refund_update(*, refund: Refund, metadata=None) -> Refund:
     return refund
 
 
+def _processor_find(
+    payment_intent: PaymentIntent, attempt: PaymentAttempt, credential, processor_customer: str
+) -> gateway.ProcessorPayment | None:
+    """The processor's PaymentIntent this attempt made (its ``kassa_attempt``), if it made one."""
+    known = frozenset(
+        payment_intent.attempts.exclude(processor_payment_intent_id="").values_list(
+            "processor_payment_intent_id", flat=True
+        )
+    )
+    return gateway.payment_intent_find(
+        credential,
+        customer_id=processor_customer,
+        attempt_id=attempt.public_id,
+        kassa_id=payment_intent.public_id,
+        created_since=int(attempt.created.timestamp()) - 60,
+        known=known,
+    )
+
+
 def _lost_answer_settle(attempt: PaymentAttempt) -> bool:
     """Find what an attempt whose answer was lost did at the processor, and record it. True: a charge was found."""
     payment_intent = attempt.payment_intent
     if payment_intent.status in (S.SUCCEEDED, S.CANCELED) or payment_intent.customer is None:
         return False
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    known = frozenset(
-        payment_intent.attempts.exclude(processor_payment_intent_id="").values_list(
-            "processor_payment_intent_id", flat=True
-        )
-    )
     result = None
     if payment_intent.customer.processor_id:
-        result = gateway.payment_intent_find(
-            credential,
-            customer_id=payment_intent.customer.processor_id,
-            attempt_id=attempt.public_id,
-            kassa_id=payment_intent.public_id,
-            created_since=int(attempt.created.timestamp()) - 60,
-            known=known,
-        )
+        result = _processor_find(payment_intent, attempt, credential, payment_intent.customer.processor_id)
     if result is None:
         PaymentAttempt.objects.filter(pk=attempt.pk, status=PaymentAttempt.Status.ERRORED).update(
             status=PaymentAttempt.Status.FAILED,

@@ -103,3 +103,27 @@ def test_a_renewal_charge_that_never_reached_the_processor_is_retried_without_a_
     # Later passes charge nothing more.
     _advance(api, clock, RENEWAL + DAY, emails_on_commit)
     assert len(_succeeded(stripe_backend)) == 2
+
+
+def test_a_lost_answer_replayed_by_the_next_pass_is_found_not_charged_again(
+    api, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox, lose_answers
+):
+    """The renewal's charge succeeds at the processor and its answer is lost; beat's next pass, a minute later and
+    long before the reconciler, makes the same attempt again. It first asks the processor for that attempt's
+    charge (its ``kassa_attempt``), so the period is charged once even where the processor no longer replays the
+    key (Stripe forgets idempotency keys after 24 hours; localstripe keeps none)."""
+    clock, customer = _clock_customer(api, card_token, START)
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    lose_answers("after")
+    _advance(api, clock, RENEWAL, emails_on_commit)
+    lose_answers(None)
+    assert len(_succeeded(stripe_backend)) == 2  # the first invoice's and the renewal's, unrecorded
+
+    _advance(api, clock, RENEWAL + 60, emails_on_commit)
+    renewal = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]}).latest_invoice
+    assert (renewal.status, renewal.amount_paid, renewal.attempt_count) == ("paid", 5000, 1)
+    assert len(_succeeded(stripe_backend)) == 2
+    assert len(processor_payment_intents(stripe_backend)) == 2
+    assert _dunning_emails(mailoutbox) == []
+    with emails_on_commit():
+        assert _reconcile() == 0  # nothing left to settle
