@@ -10,7 +10,10 @@ A double click, a retried request or two tabs therefore meet a committed
 attempt in step 1 and get "a payment is already in progress" instead of a
 second charge. An attempt whose outcome is unknown (the processor did not
 answer) is retried with the *same* key, so the processor replays it rather
-than charging again. Statuses only move along Stripe's arrows
+than charging again; before that it asks the processor for the charge its
+attempt made (each processor PaymentIntent names its attempt in metadata,
+``kassa_attempt``), so a key the processor has forgotten never charges twice.
+Statuses only move along Stripe's arrows
 (``TRANSITIONS``); a late or stale signal never moves a payment back.
 """
 
