@@ -83,6 +83,17 @@ class CancellationDetailsParams(f.StrictSerializer):
     feedback = f.OptionalString(max_length=32, help_text="Stripe's feedback codes, e.g. `too_expensive`.")
 
 
+class PaymentSettingsParams(f.StrictSerializer):
+    save_default_payment_method = f.Choice(
+        choices=Subscription.SaveDefaultPaymentMethod.values,
+        required=False,
+        help_text="`on_subscription`: the card that pays one of its invoices (on the hosted invoice page too, where "
+        "the card is then saved on the customer) becomes the subscription's `default_payment_method`; `off` (the "
+        "default): it does not.",
+    )
+
+
+PAYMENT_SETTINGS_HELP = "`save_default_payment_method`: whether the card that pays becomes the default."
 PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
 PRORATION_HELP = (
     "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
@@ -111,6 +122,7 @@ class SubscriptionUpdateParams(f.StrictSerializer):
         required=False,
         help_text="Accepted; with `always_invoice` a declined charge leaves the change made and the invoice open.",
     )
+    payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
     )
@@ -153,6 +165,7 @@ class SubscriptionCreateParams(f.StrictSerializer):
         help_text="`allow_incomplete` (the default): charge, and answer `incomplete` if it fails; "
         "`default_incomplete`: do not charge; `error_if_incomplete`: a failed charge ends it with the card's error.",
     )
+    payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"],
         required=False,
@@ -338,7 +351,10 @@ class SubscriptionOut(serializers.Serializer):
     pause_collection = serializers.SerializerMethodField(
         help_text="While collection is paused: `behavior` and `resumes_at`; else null."
     )
-    payment_settings = serializers.SerializerMethodField()
+    payment_settings = serializers.SerializerMethodField(
+        help_text="`save_default_payment_method`: `on_subscription` when the card that pays an invoice becomes the "
+        "default, else `off`; `payment_method_types` and `payment_method_options` are null (cards only)."
+    )
     pending_invoice_item_interval = f.Fixed(None, "object")
     pending_setup_intent = f.Fixed(None)
     pending_update = f.Fixed(None, "object")
@@ -434,8 +450,12 @@ class SubscriptionOut(serializers.Serializer):
         return {"behavior": sub.pause_behavior, "resumes_at": _ts(sub.pause_resumes_at)}
 
     @extend_schema_field(OBJECT)
-    def get_payment_settings(self, _):
-        return {"payment_method_options": None, "payment_method_types": None, "save_default_payment_method": "off"}
+    def get_payment_settings(self, sub):
+        return {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": sub.save_default_payment_method,
+        }
 
     def get_test_clock(self, sub) -> str | None:
         clock = sub.customer.test_clock
