@@ -146,7 +146,8 @@ SUBSCRIPTIONS_CREATE = Doc(
     "nothing until it ends; a later `billing_cycle_anchor` (or `billing_cycle_anchor_config[day_of_month]`) "
     "bills the partial first period's share, or nothing with `proration_behavior=none`. With "
     "`payment_settings[save_default_payment_method]=on_subscription` the card that pays an invoice (the payer's "
-    "on the hosted invoice page too) is saved and becomes the subscription's `default_payment_method`.",
+    "on the hosted invoice page too) is saved and becomes the subscription's `default_payment_method`. "
+    "`add_invoice_items` bills one-time prices on the first invoice only.",
     requests=(
         ("A monthly price", {"customer": CUSTOMER_ID, "items": [{"price": PRICE_ID}]}),
         ("With a 14-day trial", {"customer": CUSTOMER_ID, "items": [{"price": PRICE_ID}], "trial_period_days": 14}),

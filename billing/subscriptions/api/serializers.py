@@ -63,6 +63,20 @@ class ItemParams(f.StrictSerializer):
     tax_rates = _tax_rate_ids("The item's own tax rates (`txr_…`), instead of the subscription's defaults.")
 
 
+class OneTimePriceDataParams(f.StrictSerializer):
+    currency = f.Currency()
+    product = f.String(help_text="The product (`prod_…`) the line is named after.", **ID)
+    unit_amount = f.Amount()
+
+
+class AddInvoiceItemParams(f.StrictSerializer):
+    price = f.String(required=False, help_text="A one-time price (`price_…`).", **ID)
+    price_data = OneTimePriceDataParams(required=False, help_text="An amount for this line only.")
+    quantity = f.Integer(required=False, min_value=1, max_value=2_147_483_647, help_text="How many units.")
+    metadata = f.Metadata()
+    tax_rates = _tax_rate_ids("The line's own tax rates (`txr_…`), instead of the subscription's defaults.")
+
+
 class ItemUpdateParams(ItemParams):
     id = f.String(required=False, help_text="The item to change (`si_…`); without it, a new item.", **ID)
     deleted = f.Boolean(required=False, help_text="true removes the item `id`.")
@@ -144,6 +158,12 @@ class SubscriptionUpdateParams(f.StrictSerializer):
 class SubscriptionCreateParams(f.StrictSerializer):
     customer = f.String(help_text="The customer to bill (`cus_…`).", **ID)
     items = f.List(child=ItemParams(), allow_empty=False, max_length=20, help_text="Up to 20 recurring prices.")
+    add_invoice_items = f.List(
+        child=AddInvoiceItemParams(),
+        required=False,
+        max_length=20,
+        help_text="One-time prices (or amounts) billed on the first invoice only.",
+    )
     billing_cycle_anchor = f.Timestamp(
         required=False,
         help_text="When periods start from (Unix seconds, in the future): the first period is a stub up to it.",

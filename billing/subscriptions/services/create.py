@@ -17,7 +17,8 @@ A ``billing_cycle_anchor`` (or ``billing_cycle_anchor_config[day_of_month]``) la
 a stub period from the start to the anchor, billed on the first invoice as its share of a full period to
 the second (``proration_behavior=create_prorations``, the default) or not billed at all (``none``), as at
 Stripe. A trial (``trial_end`` or ``trial_period_days``) bills nothing up front (a zero invoice, paid at
-once) and anchors the periods at its end unless an anchor is given.
+once) and anchors the periods at its end unless an anchor is given. ``add_invoice_items``: one-time prices on
+the first invoice only (one_time.py); within a trial they make that invoice one to pay.
 """
 
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ from .common import (
     period_invoice_create,
     recurring_price_check,
 )
+from .one_time import invoice_items_add, invoice_items_check
 
 PAYMENT_BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete")
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
@@ -210,8 +212,12 @@ def _subscription_make(
     metadata,
     save_default_payment_method: str,
     charge_automatically_once_paid: bool,
+    add_invoice_items,
 ) -> tuple[Subscription, Invoice]:
     checked = items_check(items, merchant=merchant, livemode=livemode)
+    one_time = invoice_items_check(
+        add_invoice_items, merchant=merchant, livemode=livemode, currency=checked[0][0].currency
+    )
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
     anchor, day = _anchor(
         now=now, trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor, day_of_month=day_of_month
@@ -271,6 +277,7 @@ def _subscription_make(
         trial=bool(trial_end),
         unbilled=stub_unbilled,
     )
+    invoice_items_add(invoice=invoice, checked=one_time, now=now)  # add_invoice_items: on this invoice only
     if collection_method == Invoice.CollectionMethod.SEND_INVOICE:
         subscription.status = S.ACTIVE  # as at Stripe: sent, not waited for
     items_period_set(subscription, start, end)
@@ -337,6 +344,7 @@ def subscription_create_records(
     metadata=None,
     payment_settings: dict | None = None,
     charge_automatically_once_paid: bool = False,
+    add_invoice_items: list | None = None,
 ) -> tuple[Subscription, Invoice]:
     """Phase 1 of ``subscription_create``: the subscription, its items and its first invoice, finalized, in one
     transaction (the caller's, when it has one: the dashboard's "recurring payment" makes its customer and
@@ -393,6 +401,7 @@ def subscription_create_records(
             metadata=metadata,
             save_default_payment_method=save_default,
             charge_automatically_once_paid=charge_automatically_once_paid,
+            add_invoice_items=add_invoice_items,
         )
     except IntegrityError as exc:  # pragma: no cover - a fresh subscription's period cannot be taken
         raise InvalidRequest("The subscription could not be made; try again.") from exc
