@@ -76,6 +76,9 @@ def test_recurring_payment_without_a_card_is_charged_automatically_after_the_pay
     page.get_by_role("button", name="Create recurring payment").click()
     subscription = Subscription.objects.get()
     page.wait_for_url(f"{kassa_url}/admin/billing/subscription/{subscription.pk}/change/")
+    expect(page.locator(".field-collection_display")).to_contain_text(
+        "charged automatically once the payer has paid an invoice online"
+    )
     assert (subscription.collection_method, subscription.save_default_payment_method) == (
         "send_invoice",
         "on_subscription",
