@@ -32,10 +32,14 @@ def subscription_saves_card(*, invoice: Invoice) -> bool:
     )
 
 
+def saves_card(subscription: Subscription) -> bool:
+    return subscription.save_default_payment_method == Subscription.SaveDefaultPaymentMethod.ON_SUBSCRIPTION
+
+
 def paying_card_keep(subscription: Subscription, invoice: Invoice) -> bool:
     """On the locked subscription whose ``invoice`` was just paid: the card that paid it becomes the default (and,
     once, collection becomes automatic). Answers whether anything changed; the caller saves and tells."""
-    if subscription.save_default_payment_method != Subscription.SaveDefaultPaymentMethod.ON_SUBSCRIPTION:
+    if not saves_card(subscription):
         return False
     payment = (
         InvoicePayment.objects.filter(invoice=invoice, status=InvoicePayment.Status.PAID, payment_intent__isnull=False)

@@ -51,7 +51,7 @@ from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from ..models import Subscription
-from .cards import paying_card_keep
+from .cards import paying_card_keep, saves_card
 from .common import (
     ENDED,
     INCOMPLETE_EXPIRES_AFTER,
@@ -394,12 +394,14 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     if invoice.subscription_id is None:
         return
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
-    if subscription.status in ENDED:
+    latest = subscription.latest_invoice_id == invoice.pk
+    if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
-    before = render(subscription)
+    # Rendered only when something may change (a renewal's charge comes through here: no needless work).
+    before = render(subscription) if latest or saves_card(subscription) else None
     # Any of its invoices paid by card (not only the latest): with save_default_payment_method, that card.
     card_kept = change == hooks.PAID and paying_card_keep(subscription, invoice)
-    if subscription.latest_invoice_id != invoice.pk:
+    if not latest:
         if card_kept:
             subscription.save()
             emit_updated(subscription, before)
