@@ -93,7 +93,12 @@ PRORATION_HELP = (
 
 
 class SubscriptionUpdateParams(f.StrictSerializer):
-    cancel_at = f.Timestamp(required=False, allow_null=True, help_text="Cancel at this time (Unix seconds).")
+    cancel_at = f.Timestamp(
+        required=False,
+        allow_null=True,
+        help_text="Cancel at this time (Unix seconds); inside the current period it ends the period there, the "
+        "time no longer billed credited per `proration_behavior`.",
+    )
     cancel_at_period_end = f.Boolean(required=False, help_text="true: cancel when the current period ends.")
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
     default_payment_method = f.OptionalString(
@@ -177,12 +182,17 @@ class SubscriptionListParams(CreatedListParams):
 
 class SubscriptionCancelParams(f.StrictSerializer):
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
-    invoice_now = f.Boolean(required=False, default=False, help_text="Bill what is pending now (nothing in Kassa).")
+    invoice_now = f.Boolean(
+        required=False,
+        default=False,
+        help_text="true: a final invoice now with everything pending for the customer (prorations, invoice items), "
+        "finalized and collected; a net credit makes it zero and waits, pending, for the customer's next invoice.",
+    )
     prorate = f.Boolean(
         required=False,
         default=False,
-        help_text="true: the unused time of the current period is credited, as a pending item that lowers the "
-        "customer's next invoice (Kassa keeps no balance to refund it into).",
+        help_text="true: the unused time of the current period is credited, to the second (Kassa keeps no "
+        "customer balance: the credit lowers the final invoice, or the customer's next one).",
     )
 
 

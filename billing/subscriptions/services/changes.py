@@ -263,6 +263,31 @@ def _fields_apply(subscription: Subscription, changes: dict, now: datetime) -> N
         )
 
 
+def _period_end_uncut(subscription: Subscription) -> datetime | None:
+    item = subscription.items.select_related("price").order_by("pk").first()
+    return prorations.period_end_uncut(subscription, item) if item is not None else None
+
+
+def _period_cut(subscription: Subscription, uncut_end: datetime, proration_behavior: str, now: datetime) -> bool:
+    """``cancel_at`` inside the current period cuts it there (the items' ``current_period_end``; the renewal due
+    then ends the subscription); moved later or cleared, the period runs to ``uncut_end`` again. The time no
+    longer billed is credited, the time billed again charged, per ``proration_behavior`` (Stripe: "If set to a
+    date before the current period ends, this will cause a proration if prorations have been enabled"). True
+    when proration items were made."""
+    start, end = current_period(subscription)
+    cancel_at = subscription.cancel_at
+    billed_until = cancel_at if cancel_at is not None and start < cancel_at < uncut_end else uncut_end
+    if billed_until == end:
+        return False
+    made = []
+    if proration_behavior != "none":
+        made = prorations.subscription_billed_until_prorations_create(
+            subscription=subscription, billed_until=billed_until, period_end=uncut_end, now=now
+        )
+    items_period_set(subscription, start, billed_until)
+    return bool(made)
+
+
 UPDATABLE = {
     "items",
     "proration_behavior",
@@ -315,7 +340,13 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
                 )
         if changes.get("trial_end") is not None:
             bill_now = _trial_end_change(subscription, changes["trial_end"], now)
+        cancel_moves = "cancel_at" in changes or "cancel_at_period_end" in changes
+        if cancel_moves:
+            _prorations_check(proration_behavior)
+            uncut_end = _period_end_uncut(subscription)
         _fields_apply(subscription, changes, now)
+        if cancel_moves and uncut_end is not None:
+            prorated = _period_cut(subscription, uncut_end, proration_behavior, now) or prorated
         if not bill_now:
             period = current_period(subscription)
             subscription.next_renewal_at = next_work_at(subscription, period[1])
@@ -338,11 +369,16 @@ def subscription_cancel(
     prorate: bool = False,
     cancellation_details: dict | None = None,
 ) -> Subscription:
-    """Cancel now (Stripe's DELETE). ``prorate``: the unused time of the current period is credited as
-    pending proration items, which lower the customer's next invoice (Kassa keeps no balance to refund them
-    into). ``invoice_now`` bills what is pending, and with no metered usage and no positive prorations nothing
-    is. An incomplete subscription's unpaid first invoice is voided."""
+    """Cancel now (Stripe's DELETE). ``prorate``: the unused time of the current period is credited, "Unused
+    time on … after …" per item (to the second, as an update's proration). ``invoice_now``: a final invoice now
+    with everything pending for the customer (that credit, an earlier change's prorations, invoice items),
+    finalized in the same transaction and, for ``charge_automatically``, charged once committed; a credit
+    larger than the charges makes it zero and stays pending for the customer's next invoice (Kassa keeps no
+    balance; prorations.subscription_final_invoice). Without ``invoice_now`` the credit waits, pending, for that
+    next invoice. An incomplete subscription's unpaid first invoice is voided (nothing was charged: nothing is
+    prorated or invoiced)."""
     now = customer_now(customer=subscription.customer, now=now)
+    final = None
     with transaction.atomic():
         subscription = _lock(subscription)
         _not_ended(subscription, "canceled")
@@ -354,12 +390,20 @@ def subscription_cancel(
             prorations.subscription_prorations_create(
                 subscription=subscription, before=snapshot, at=now, now=now, ending=True
             )
-        subscription_end(subscription, now=now, ended_at=now, before=before)
         latest = subscription.latest_invoice
+        subscription_end(subscription, now=now, ended_at=now, before=before)
+        if invoice_now and not was_incomplete:
+            final = prorations.subscription_final_invoice(subscription=subscription, now=now)
     if was_incomplete and latest is not None and latest.status == Invoice.Status.OPEN:
         # A payment in flight: left for the merchant (the subscription has ended either way).
         with contextlib.suppress(KassaError):
             invoices.invoice_void(invoice=latest, now=now)
+    if (
+        final is not None
+        and final.status == Invoice.Status.OPEN
+        and final.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
+    ):
+        invoice_collect("charge", final, now=now)
     return Subscription.objects.get(pk=subscription.pk)
 
 
