@@ -15,7 +15,7 @@ import pytest
 from billing.catalogue import services as catalogue
 from billing.invoices import services as invoices
 from billing.invoices.models import Invoice, InvoiceItem
-from billing.subscriptions import services
+from billing.subscriptions import preview, services
 from tests import factories
 from tests.conftest import processor_payment_intents
 
@@ -167,3 +167,23 @@ def test_cancel_at_with_proration_behavior_none_cuts_the_period_and_credits_noth
     )
     assert sub.items.get().current_period_end == d(2027, 1, 11)
     assert pending(payer) == []
+
+
+def test_the_preview_of_a_change_in_a_cut_period_is_what_the_change_bills(merchant, payer, stripe_backend):
+    sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
+    sub = services.subscription_update(
+        subscription=sub, now=d(2027, 1, 2), cancel_at=d(2027, 1, 11), proration_behavior="none"
+    )
+    item = sub.items.get()
+    shown = preview.invoice_preview(
+        merchant=merchant,
+        livemode=False,
+        now=d(2027, 1, 5),
+        subscription=sub,
+        items=[preview.ItemChange(id=item.public_id, quantity=2)],
+        proration_behavior="always_invoice",  # a subscription ending with its period has no next invoice to show
+    )
+    assert [(line.amount, line.description) for line in shown.preview_lines] == [
+        (-387, "Unused time on Pro after 05 Jan 2027"),
+        (774, "Remaining time on 2 × Pro after 05 Jan 2027"),  # noqa: RUF001
+    ]
