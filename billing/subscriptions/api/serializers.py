@@ -239,6 +239,20 @@ class SubscriptionItemUpdateParams(ItemParams):
     )
 
 
+class SubscriptionItemDeleteParams(f.StrictSerializer):
+    clear_usage = f.Boolean(required=False, help_text="Accepted and ignored: Kassa has no metered usage.")
+    proration_behavior = f.Choice(
+        choices=["create_prorations", "always_invoice", "none"],
+        required=False,
+        help_text="`create_prorations` (the default): the item's unused time is credited, pending for the next "
+        "invoice; `always_invoice`: the same (a credit alone is never invoiced now: Kassa keeps no customer "
+        "balance); `none`: nothing is credited.",
+    )
+    proration_date = f.Timestamp(
+        required=False, help_text="When the removal counts from (Unix seconds, inside the current period); now."
+    )
+
+
 # --- output -------------------------------------------------------------------------------------------
 
 

@@ -492,12 +492,25 @@ def subscription_item_update(
 
 
 def subscription_item_delete(
-    *, item: SubscriptionItem, now: datetime, proration_behavior: str = "create_prorations"
+    *,
+    item: SubscriptionItem,
+    now: datetime,
+    proration_behavior: str = "create_prorations",
+    proration_date: int | datetime | None = None,
 ) -> str:
+    """Stripe's ``DELETE /v1/subscription_items/{id}``: the item removed, its unused time credited per
+    ``proration_behavior``; never the subscription's last item (Stripe refuses it: cancel the subscription)."""
+    if not item.subscription.items.exclude(pk=item.pk).exists():
+        raise InvalidRequest(
+            f"{item.public_id} is the subscription's only item: a subscription keeps at least one item "
+            "(cancel the subscription to end it)."
+        )
+    extra = {} if proration_date is None else {"proration_date": proration_date}
     subscription_update(
         subscription=item.subscription,
         now=now,
         items=[{"id": item.public_id, "deleted": True}],
         proration_behavior=proration_behavior,
+        **extra,
     )
     return item.public_id
