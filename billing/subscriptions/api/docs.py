@@ -271,9 +271,9 @@ SUBSCRIPTION_ITEMS_DELETE = Doc(
     tag=ITEMS_TAG,
     summary="Delete a subscription item",
     description="Removes the item from its subscription (not the last one: cancel the subscription instead). Its "
-    "unused time in the current period is credited to the second (\"Unused time on … after …\"), pending for the "
-    "customer's next invoice, unless `proration_behavior=none`. Answers `{\"id\", \"object\": "
-    "\"subscription_item\", \"deleted\": true}`. `clear_usage` is accepted and ignored (no metered usage).",
+    'unused time in the current period is credited to the second ("Unused time on … after …"), pending for the '
+    'customer\'s next invoice, unless `proration_behavior=none`. Answers `{"id", "object": '
+    '"subscription_item", "deleted": true}`. `clear_usage` is accepted and ignored (no metered usage).',
     response={"id": SUBSCRIPTION_ITEM_ID, "object": "subscription_item", "deleted": True},
     path_id=SUBSCRIPTION_ITEM_ID,
 )
