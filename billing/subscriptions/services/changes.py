@@ -208,6 +208,19 @@ def _items_apply(subscription: Subscription, entries: list, now: datetime) -> No
         raise InvalidRequest("A subscription cannot have two items with the same price.", param="items")
 
 
+def _trial_invoice_unkeyed(subscription: Subscription, start: datetime) -> None:
+    """A trial ended in the very second it began lasted no time: its zero invoice billed no period, so it gives
+    up the period start it was keyed by (the one-invoice-per-period constraint, billing/invoices/models.py) to
+    the first paid period's invoice, which starts at that same second. The constraint stays whole for every other
+    invoice: a renewal or a retry can still never make a second invoice for a period."""
+    Invoice.objects.filter(
+        subscription=subscription,
+        subscription_period_start=start,
+        billing_reason=Invoice.BillingReason.SUBSCRIPTION_CREATE,
+        total=0,
+    ).update(subscription_period_start=None)
+
+
 def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> bool:
     """``trial_end``: "now" ends the trial (billed at once: True), a date moves it (within a trial only)."""
     if subscription.status != S.TRIALING:
@@ -223,6 +236,8 @@ def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> b
     if anchored_on_trial:
         subscription.billing_cycle_anchor = trial_end
     start, _end = current_period(subscription)
+    if trial_end == start:
+        _trial_invoice_unkeyed(subscription, start)
     items_period_set(subscription, start, trial_end)
     subscription.next_renewal_at = next_work_at(subscription, trial_end)
     return trial_end <= now
