@@ -84,6 +84,12 @@ class CancellationDetailsParams(f.StrictSerializer):
 
 
 PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
+PAYMENT_BEHAVIOR_UPDATE_HELP = (
+    "`pending_if_incomplete`: a change of `items` that costs something is held in `pending_update` and its "
+    "invoice charged now; paid, the change applies (`customer.subscription.pending_update_applied`), unpaid after "
+    "23 hours it is dropped (`customer.subscription.pending_update_expired`). Only `items`, `proration_behavior` "
+    "and `proration_date` may come with it. Other values: the change applies at once."
+)
 PRORATION_HELP = (
     "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
     "remaining time of the current period, to the second, as pending invoice items the next invoice takes; "
@@ -114,7 +120,8 @@ class SubscriptionUpdateParams(f.StrictSerializer):
     payment_behavior = f.Choice(
         choices=PAYMENT_BEHAVIORS,
         required=False,
-        help_text="Accepted; with `always_invoice` a declined charge leaves the change made and the invoice open.",
+        help_text=PAYMENT_BEHAVIOR_UPDATE_HELP
+        + " With `always_invoice`, a declined charge leaves the change made and the invoice open.",
     )
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
@@ -365,7 +372,10 @@ class SubscriptionOut(serializers.Serializer):
     payment_settings = serializers.SerializerMethodField()
     pending_invoice_item_interval = f.Fixed(None, "object")
     pending_setup_intent = f.Fixed(None)
-    pending_update = f.Fixed(None, "object")
+    pending_update = serializers.SerializerMethodField(
+        help_text="A change held by `payment_behavior=pending_if_incomplete` until its invoice (`latest_invoice`) is "
+        "paid: `expires_at`, `subscription_items` as they will be; null otherwise."
+    )
     schedule = f.Fixed(None)
     start_date = f.UnixTime(help_text="When the subscription started (Unix seconds).")
     status = serializers.CharField(
@@ -456,6 +466,12 @@ class SubscriptionOut(serializers.Serializer):
         if not sub.pause_behavior:
             return None
         return {"behavior": sub.pause_behavior, "resumes_at": _ts(sub.pause_resumes_at)}
+
+    @extend_schema_field(OBJECT)
+    def get_pending_update(self, sub):
+        if not sub.pending_update:
+            return None
+        return {key: value for key, value in sub.pending_update.items() if key != "entries"}
 
     @extend_schema_field(OBJECT)
     def get_payment_settings(self, _):
