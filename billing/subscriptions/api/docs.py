@@ -144,7 +144,10 @@ SUBSCRIPTIONS_CREATE = Doc(
     "the default card: `active` when paid, else `incomplete` (and `incomplete_expired` after 23 hours "
     "unpaid). Kassa's beat then renews it each period: one invoice per period, charged once. A trial bills "
     "nothing until it ends; a later `billing_cycle_anchor` (or `billing_cycle_anchor_config[day_of_month]`) "
-    "bills the partial first period's share, or nothing with `proration_behavior=none`.",
+    "bills the partial first period's share, or nothing with `proration_behavior=none`. With "
+    "`payment_settings[save_default_payment_method]=on_subscription` the card that pays an invoice (the payer's "
+    "on the hosted invoice page too) is saved and becomes the subscription's `default_payment_method`. "
+    "`add_invoice_items` bills one-time prices on the first invoice only.",
     requests=(
         ("A monthly price", {"customer": CUSTOMER_ID, "items": [{"price": PRICE_ID}]}),
         ("With a 14-day trial", {"customer": CUSTOMER_ID, "items": [{"price": PRICE_ID}], "trial_period_days": 14}),
@@ -173,8 +176,8 @@ SUBSCRIPTIONS_UPDATE = Doc(
     description="Changes items (price, quantity, new or `deleted` items), `trial_end` (`now` ends the trial and "
     "bills the first period now), `cancel_at_period_end`, `cancel_at` (inside the current period it cuts the "
     "period there and, per `proration_behavior`, credits the time no longer billed; cleared or moved later, it "
-    "charges the time billed again), `pause_collection`, the default card, tax rates, description and "
-    "metadata." + PRORATIONS,
+    "charges the time billed again), `pause_collection`, the default card, "
+    "`payment_settings[save_default_payment_method]`, tax rates, description and metadata." + PRORATIONS,
     requests=(
         ("Cancel at the end of the period", {"cancel_at_period_end": True}),
         ("Tag it", {"metadata": {"plan": "gold"}}),

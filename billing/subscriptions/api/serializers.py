@@ -63,6 +63,20 @@ class ItemParams(f.StrictSerializer):
     tax_rates = _tax_rate_ids("The item's own tax rates (`txr_…`), instead of the subscription's defaults.")
 
 
+class OneTimePriceDataParams(f.StrictSerializer):
+    currency = f.Currency()
+    product = f.String(help_text="The product (`prod_…`) the line is named after.", **ID)
+    unit_amount = f.Amount()
+
+
+class AddInvoiceItemParams(f.StrictSerializer):
+    price = f.String(required=False, help_text="A one-time price (`price_…`).", **ID)
+    price_data = OneTimePriceDataParams(required=False, help_text="An amount for this line only.")
+    quantity = f.Integer(required=False, min_value=1, max_value=2_147_483_647, help_text="How many units.")
+    metadata = f.Metadata()
+    tax_rates = _tax_rate_ids("The line's own tax rates (`txr_…`), instead of the subscription's defaults.")
+
+
 class ItemUpdateParams(ItemParams):
     id = f.String(required=False, help_text="The item to change (`si_…`); without it, a new item.", **ID)
     deleted = f.Boolean(required=False, help_text="true removes the item `id`.")
@@ -83,6 +97,17 @@ class CancellationDetailsParams(f.StrictSerializer):
     feedback = f.OptionalString(max_length=32, help_text="Stripe's feedback codes, e.g. `too_expensive`.")
 
 
+class PaymentSettingsParams(f.StrictSerializer):
+    save_default_payment_method = f.Choice(
+        choices=Subscription.SaveDefaultPaymentMethod.values,
+        required=False,
+        help_text="`on_subscription`: the card that pays one of its invoices (on the hosted invoice page too, where "
+        "the card is then saved on the customer) becomes the subscription's `default_payment_method`; `off` (the "
+        "default): it does not.",
+    )
+
+
+PAYMENT_SETTINGS_HELP = "`save_default_payment_method`: whether the card that pays becomes the default."
 PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
 PAYMENT_BEHAVIOR_UPDATE_HELP = (
     "`pending_if_incomplete`: a change of `items` that costs something is held in `pending_update` and its "
@@ -123,6 +148,7 @@ class SubscriptionUpdateParams(f.StrictSerializer):
         help_text=PAYMENT_BEHAVIOR_UPDATE_HELP
         + " With `always_invoice`, a declined charge leaves the change made and the invoice open.",
     )
+    payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
     )
@@ -144,6 +170,12 @@ class SubscriptionUpdateParams(f.StrictSerializer):
 class SubscriptionCreateParams(f.StrictSerializer):
     customer = f.String(help_text="The customer to bill (`cus_…`).", **ID)
     items = f.List(child=ItemParams(), allow_empty=False, max_length=20, help_text="Up to 20 recurring prices.")
+    add_invoice_items = f.List(
+        child=AddInvoiceItemParams(),
+        required=False,
+        max_length=20,
+        help_text="One-time prices (or amounts) billed on the first invoice only.",
+    )
     billing_cycle_anchor = f.Timestamp(
         required=False,
         help_text="When periods start from (Unix seconds, in the future): the first period is a stub up to it.",
@@ -165,6 +197,7 @@ class SubscriptionCreateParams(f.StrictSerializer):
         help_text="`allow_incomplete` (the default): charge, and answer `incomplete` if it fails; "
         "`default_incomplete`: do not charge; `error_if_incomplete`: a failed charge ends it with the card's error.",
     )
+    payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"],
         required=False,
@@ -369,7 +402,10 @@ class SubscriptionOut(serializers.Serializer):
     pause_collection = serializers.SerializerMethodField(
         help_text="While collection is paused: `behavior` and `resumes_at`; else null."
     )
-    payment_settings = serializers.SerializerMethodField()
+    payment_settings = serializers.SerializerMethodField(
+        help_text="`save_default_payment_method`: `on_subscription` when the card that pays an invoice becomes the "
+        "default, else `off`; `payment_method_types` and `payment_method_options` are null (cards only)."
+    )
     pending_invoice_item_interval = f.Fixed(None, "object")
     pending_setup_intent = f.Fixed(None)
     pending_update = serializers.SerializerMethodField(
@@ -474,8 +510,12 @@ class SubscriptionOut(serializers.Serializer):
         return {key: value for key, value in sub.pending_update.items() if key != "entries"}
 
     @extend_schema_field(OBJECT)
-    def get_payment_settings(self, _):
-        return {"payment_method_options": None, "payment_method_types": None, "save_default_payment_method": "off"}
+    def get_payment_settings(self, sub):
+        return {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": sub.save_default_payment_method,
+        }
 
     def get_test_clock(self, sub) -> str | None:
         clock = sub.customer.test_clock

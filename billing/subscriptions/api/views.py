@@ -53,6 +53,10 @@ class SubscriptionsViewBase(InvoicingView):
             params["customer"] = self.lookup_customer(params["customer"], param="customer")
         if "items" in params:
             params["items"] = [self.item_entry(entry, f"items[{n}]") for n, entry in enumerate(params["items"])]
+        if "add_invoice_items" in params:
+            params["add_invoice_items"] = [
+                self.item_entry(entry, f"add_invoice_items[{n}]") for n, entry in enumerate(params["add_invoice_items"])
+            ]
         if "default_tax_rates" in params:
             params["default_tax_rates"] = self.tax_rates(params["default_tax_rates"], "default_tax_rates")
         if "default_payment_method" in params:

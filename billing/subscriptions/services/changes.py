@@ -44,7 +44,7 @@ from .common import (
     period_after,
     status_move,
 )
-from .create import PRORATION_BEHAVIORS, _price_of, payment_method_check
+from .create import PRORATION_BEHAVIORS, _price_of, payment_method_check, save_default_check
 from .renewal import invoice_collect, period_advance, subscription_end, subscription_renew
 
 FEEDBACK = (
@@ -255,6 +255,14 @@ def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> b
     return trial_end <= now
 
 
+def _payment_settings_apply(subscription: Subscription, payment_settings: dict | None) -> None:
+    value = save_default_check(payment_settings)
+    if value is not None:
+        subscription.save_default_payment_method = value
+        if value == Subscription.SaveDefaultPaymentMethod.OFF:
+            subscription.charge_automatically_once_paid = False  # no card saved: nothing to switch to
+
+
 def _fields_apply(subscription: Subscription, changes: dict, now: datetime) -> None:
     """The plain fields of an update: cancellation, pause, payment method, description, metadata, taxes."""
     if "cancel_at_period_end" in changes:
@@ -274,6 +282,8 @@ def _fields_apply(subscription: Subscription, changes: dict, now: datetime) -> N
         subscription.default_payment_method = payment_method_check(
             changes["default_payment_method"], subscription.customer
         )
+    if "payment_settings" in changes:
+        _payment_settings_apply(subscription, changes["payment_settings"])
     if "description" in changes:
         subscription.description = changes["description"] or None
     if "metadata" in changes:
@@ -328,6 +338,7 @@ UPDATABLE = {
     "metadata",
     "cancellation_details",
     "payment_behavior",
+    "payment_settings",
     "proration_date",
 }
 

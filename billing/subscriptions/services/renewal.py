@@ -51,6 +51,7 @@ from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from ..models import Subscription
+from .cards import paying_card_keep
 from .common import (
     ENDED,
     INCOMPLETE_EXPIRES_AFTER,
@@ -395,11 +396,18 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     if invoice.subscription_id is None:
         return
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
-    if subscription.latest_invoice_id != invoice.pk or subscription.status in ENDED:
+    if subscription.status in ENDED:
         return
     if subscription.pending_update_invoice_id == invoice.pk:
         return  # a pending update's invoice moves no status: paid, the update applies (changes.py)
     before = render(subscription)
+    # Any of its invoices paid by card (not only the latest): with save_default_payment_method, that card.
+    card_kept = change == hooks.PAID and paying_card_keep(subscription, invoice)
+    if subscription.latest_invoice_id != invoice.pk:
+        if card_kept:
+            subscription.save()
+            emit_updated(subscription, before)
+        return
     target = None
     if change == hooks.PAID and subscription.status in (S.INCOMPLETE, S.PAST_DUE, S.UNPAID):
         in_trial = subscription.trial_end is not None and now < subscription.trial_end
@@ -410,6 +418,9 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
         target = S.INCOMPLETE_EXPIRED
         subscription.ended_at = now
     if target is None:
+        if card_kept:
+            subscription.save()
+            emit_updated(subscription, before)
         return
     status_move(subscription, target)
     period = current_period(subscription)
