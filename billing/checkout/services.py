@@ -914,6 +914,7 @@ def checkout_session_pay(
                 receipt_language=language,
                 setup_future_usage=locked.setup_future_usage or None,
                 metadata={"checkout_session": locked.public_id},
+                now=now,
             )
         if locked.payment_intent.customer_id != locked.customer_id:
             raise InvalidRequest("This session's payment belongs to another customer.")  # rolls this back

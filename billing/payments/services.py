@@ -29,6 +29,7 @@ from merchants.selectors import processor_credential_for
 from webhooks.services.outbox import event_emit, render
 
 from ..catalogue.models import Customer
+from ..catalogue.selectors import customer_now
 from .models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ TRANSITIONS = {
     # processor while Kassa was canceling is recorded, and the timeline says so.
     S.CANCELED: {S.SUCCEEDED},
 }
+#: An attempt whose answer was lost and of which the processor has no record: its request never got there.
+NO_RECORD = "processor_no_record"
 CANCELABLE = {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION}
 # The events a move to each status sends (https://docs.stripe.com/api/events/types#event_types-payment_intent.succeeded).
 _EVENT_TYPES = {
@@ -108,7 +111,10 @@ def payment_intent_create(
     receipt_language: str | None = None,
     setup_future_usage: str | None = None,
     metadata=None,
+    now: datetime,
 ) -> PaymentIntent:
+    """A PaymentIntent, made at ``now``: a test clock's customer's is dated on the clock (``customer_now``), as its
+    invoices are. Its timeline, cancellation and the processor's own dates stay on the wall clock."""
     currency = currency.lower()
     money.check(amount, currency, param="amount", minimum=1)
     if setup_future_usage not in (None, "off_session", "on_session"):
@@ -137,6 +143,7 @@ def payment_intent_create(
         receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
         client_secret=f"{pid}_secret_{random_string(24)}",
         metadata=md.merge({}, metadata),
+        created=customer_now(customer=customer, now=now) if customer is not None else now,
     )
     _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
     event_emit(type="payment_intent.created", obj=payment_intent)
@@ -370,6 +377,15 @@ def payment_attempt_made(attempt_key: str) -> PaymentAttempt | None:
     return PaymentAttempt.objects.filter(public_id=attempt_key).first()
 
 
+def payment_attempt_replayable(attempt: PaymentAttempt) -> bool:
+    """Made again, under its own key, by its owner's next try: its answer was lost (``errored``), or the processor
+    has no record of it (the reconciler found its request never got there: nothing charged, nothing declined)."""
+    if attempt.processor_payment_intent_id:
+        return False
+    no_record = attempt.status == PaymentAttempt.Status.FAILED and attempt.error_code == NO_RECORD
+    return attempt.status == PaymentAttempt.Status.ERRORED or no_record
+
+
 def _begin_attempt(
     payment_intent: PaymentIntent,
     payment_method: PaymentMethod | None,
@@ -408,14 +424,18 @@ def _begin_attempt(
             )
         # An attempt whose outcome is unknown is tried again under its own key and with exactly
         # its own parameters (its card, not a new one): the processor replays it, never charges twice.
+        # So is the owner's attempt the processor has no record of (the reconciler found its request never
+        # got there): nothing was charged and nothing was declined, so its owner (dunning) makes it again
+        # under its own key rather than recording a failure nobody's card had.
         if (
             latest is not None
-            and latest.status == PaymentAttempt.Status.ERRORED
-            and latest.processor_payment_intent_id == ""
+            and payment_attempt_replayable(latest)
+            and (latest.status == PaymentAttempt.Status.ERRORED or latest.public_id == attempt_key)
         ):
             attempt = latest
             attempt.status = PaymentAttempt.Status.PENDING
-            attempt.save(update_fields=["status", "updated"])
+            attempt.error_code = attempt.error_message = ""
+            attempt.save(update_fields=["status", "error_code", "error_message", "updated"])
             locked.payment_method = attempt.payment_method
         else:
             if attempt_key is not None and PaymentAttempt.objects.filter(public_id=attempt_key).exists():
@@ -667,6 +687,7 @@ def payment_intent_confirm(
             payment_method_id=attempt.payment_method.processor_id,
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
+            attempt_id=attempt.public_id,
             off_session=attempt.off_session,
             setup_future_usage=payment_intent.setup_future_usage,
         )
@@ -766,7 +787,9 @@ def payment_intent_sync(*, merchant, livemode: bool, processor_payment_intent_id
     in-order one would, and ``_record_processor_answer`` moves only forward. The Kassa
     PaymentIntent is found by the attempt that made the processor's one, or,
     when Kassa never heard the answer to that request, by the processor
-    object's metadata. Returns what happened, for the event's record.
+    object's metadata (the attempt it names; for a PaymentIntent made before
+    attempts were named, the latest attempt without an answer). Returns what
+    happened, for the event's record.
     """
     credential = processor_credential_for(merchant, livemode)
     result = gateway.payment_intent_retrieve(credential, processor_payment_intent_id)
@@ -780,7 +803,15 @@ def payment_intent_sync(*, merchant, livemode: bool, processor_payment_intent_id
         .order_by("-id")
         .first()
     )
-    if attempt is None and result.kassa_id:
+    if attempt is None and result.attempt_id:
+        attempt = (
+            PaymentAttempt.objects.filter(
+                public_id=result.attempt_id, payment_intent__merchant=merchant, payment_intent__livemode=livemode
+            )
+            .select_related("payment_intent")
+            .first()
+        )
+    elif attempt is None and result.kassa_id:
         payment_intent = PaymentIntent.objects.filter(
             merchant=merchant, livemode=livemode, public_id=result.kassa_id
         ).first()
@@ -977,6 +1008,7 @@ def _lost_answer_settle(attempt: PaymentAttempt) -> bool:
         result = gateway.payment_intent_find(
             credential,
             customer_id=payment_intent.customer.processor_id,
+            attempt_id=attempt.public_id,
             kassa_id=payment_intent.public_id,
             created_since=int(attempt.created.timestamp()) - 60,
             known=known,
@@ -984,7 +1016,7 @@ def _lost_answer_settle(attempt: PaymentAttempt) -> bool:
     if result is None:
         PaymentAttempt.objects.filter(pk=attempt.pk, status=PaymentAttempt.Status.ERRORED).update(
             status=PaymentAttempt.Status.FAILED,
-            error_code="processor_no_record",
+            error_code=NO_RECORD,
             error_message="The processor has no payment for this attempt: nothing was charged.",
         )
         return False
@@ -1000,10 +1032,14 @@ def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minu
     - Attempts left ``pending`` longer than any request can run (a killed
       worker) become ``errored``.
     - An ``errored`` attempt (its answer was lost: a killed worker, a timeout) is
-      looked up at the processor by the PaymentIntent's id in the charge's
-      metadata: the charge it made is recorded (and its owner, an invoice say,
-      is paid through the usual hooks), or, when the processor has none, the
-      attempt is marked failed with nothing charged, so a new attempt may run.
+      looked up at the processor by the attempt's own id in the charge's
+      metadata (``kassa_attempt``; never by the PaymentIntent's alone, which an
+      invoice's dunning tries share): the charge it made is recorded (and its
+      owner, an invoice say, is paid through the usual hooks), or, when the
+      processor has none, the attempt is marked failed with nothing charged
+      (``NO_RECORD``), so a new attempt may run, or the owner's same keyed
+      attempt be made again (``payment_attempt_replayable``: dunning's next
+      pass, with no failure recorded or emailed).
       Either way nobody has to charge again to find out.
     - Refunds the processor acknowledged as pending are re-read until they
       succeed or fail (a failed one frees its amount).

@@ -115,6 +115,13 @@ class Subscription(MerchantScoped):
         max_length=20, choices=PauseBehavior.choices, blank=True, null=True, verbose_name=_("pause collection")
     )
     pause_resumes_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resumes at"))
+    # payment_behavior=pending_if_incomplete: the change held until its invoice is paid (Stripe's pending_update,
+    # with the items' entries to apply), that invoice, and when the change is dropped if still unpaid.
+    pending_update = models.JSONField(null=True, blank=True, editable=False)
+    pending_update_invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    pending_update_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     latest_invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("latest invoice")
     )

@@ -93,7 +93,7 @@ def _payment_open(
     with transaction.atomic():
         invoice = _payable_lock(invoice)
         made = payments.payment_attempt_made(attempt_key) if attempt_key is not None else None
-        if made is not None and not (made.status == made.Status.ERRORED and not made.processor_payment_intent_id):
+        if made is not None and not payments.payment_attempt_replayable(made):
             raise IdempotencyConflict("This payment attempt was already made.", code="payment_attempt_already_made")
         # An automatic attempt is counted once, when its key is first claimed (under this lock): a run repeated
         # (or overlapping) goes on under the same key, uncounted, and payments makes (or replays) it only once.
@@ -135,6 +135,7 @@ def _payment_open(
             description=f"Invoice {invoice.number}",
             setup_future_usage=setup_future_usage,
             metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
+            now=now,
         )
         InvoicePayment.objects.create(
             public_id=public_id(InvoicePayment.PREFIX),

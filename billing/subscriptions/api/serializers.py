@@ -109,6 +109,12 @@ class PaymentSettingsParams(f.StrictSerializer):
 
 PAYMENT_SETTINGS_HELP = "`save_default_payment_method`: whether the card that pays becomes the default."
 PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
+PAYMENT_BEHAVIOR_UPDATE_HELP = (
+    "`pending_if_incomplete`: a change of `items` that costs something is held in `pending_update` and its "
+    "invoice charged now; paid, the change applies (`customer.subscription.pending_update_applied`), unpaid after "
+    "23 hours it is dropped (`customer.subscription.pending_update_expired`). Only `items`, `proration_behavior` "
+    "and `proration_date` may come with it. Other values: the change applies at once."
+)
 PRORATION_HELP = (
     "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
     "remaining time of the current period, to the second, as pending invoice items the next invoice takes; "
@@ -118,7 +124,12 @@ PRORATION_HELP = (
 
 
 class SubscriptionUpdateParams(f.StrictSerializer):
-    cancel_at = f.Timestamp(required=False, allow_null=True, help_text="Cancel at this time (Unix seconds).")
+    cancel_at = f.Timestamp(
+        required=False,
+        allow_null=True,
+        help_text="Cancel at this time (Unix seconds); inside the current period it ends the period there, the "
+        "time no longer billed credited per `proration_behavior`.",
+    )
     cancel_at_period_end = f.Boolean(required=False, help_text="true: cancel when the current period ends.")
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
     default_payment_method = f.OptionalString(
@@ -134,7 +145,8 @@ class SubscriptionUpdateParams(f.StrictSerializer):
     payment_behavior = f.Choice(
         choices=PAYMENT_BEHAVIORS,
         required=False,
-        help_text="Accepted; with `always_invoice` a declined charge leaves the change made and the invoice open.",
+        help_text=PAYMENT_BEHAVIOR_UPDATE_HELP
+        + " With `always_invoice`, a declined charge leaves the change made and the invoice open.",
     )
     payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
@@ -210,12 +222,17 @@ class SubscriptionListParams(CreatedListParams):
 
 class SubscriptionCancelParams(f.StrictSerializer):
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
-    invoice_now = f.Boolean(required=False, default=False, help_text="Bill what is pending now (nothing in Kassa).")
+    invoice_now = f.Boolean(
+        required=False,
+        default=False,
+        help_text="true: a final invoice now with everything pending for the customer (prorations, invoice items), "
+        "finalized and collected; a net credit makes it zero and waits, pending, for the customer's next invoice.",
+    )
     prorate = f.Boolean(
         required=False,
         default=False,
-        help_text="true: the unused time of the current period is credited, as a pending item that lowers the "
-        "customer's next invoice (Kassa keeps no balance to refund it into).",
+        help_text="true: the unused time of the current period is credited, to the second (Kassa keeps no "
+        "customer balance: the credit lowers the final invoice, or the customer's next one).",
     )
 
 
@@ -259,6 +276,20 @@ class SubscriptionItemCreateParams(ItemParams):
 class SubscriptionItemUpdateParams(ItemParams):
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
+    )
+
+
+class SubscriptionItemDeleteParams(f.StrictSerializer):
+    clear_usage = f.Boolean(required=False, help_text="Accepted and ignored: Kassa has no metered usage.")
+    proration_behavior = f.Choice(
+        choices=["create_prorations", "always_invoice", "none"],
+        required=False,
+        help_text="`create_prorations` (the default): the item's unused time is credited, pending for the next "
+        "invoice; `always_invoice`: the same (a credit alone is never invoiced now: Kassa keeps no customer "
+        "balance); `none`: nothing is credited.",
+    )
+    proration_date = f.Timestamp(
+        required=False, help_text="When the removal counts from (Unix seconds, inside the current period); now."
     )
 
 
@@ -377,7 +408,10 @@ class SubscriptionOut(serializers.Serializer):
     )
     pending_invoice_item_interval = f.Fixed(None, "object")
     pending_setup_intent = f.Fixed(None)
-    pending_update = f.Fixed(None, "object")
+    pending_update = serializers.SerializerMethodField(
+        help_text="A change held by `payment_behavior=pending_if_incomplete` until its invoice (`latest_invoice`) is "
+        "paid: `expires_at`, `subscription_items` as they will be; null otherwise."
+    )
     schedule = f.Fixed(None)
     start_date = f.UnixTime(help_text="When the subscription started (Unix seconds).")
     status = serializers.CharField(
@@ -468,6 +502,12 @@ class SubscriptionOut(serializers.Serializer):
         if not sub.pause_behavior:
             return None
         return {"behavior": sub.pause_behavior, "resumes_at": _ts(sub.pause_resumes_at)}
+
+    @extend_schema_field(OBJECT)
+    def get_pending_update(self, sub):
+        if not sub.pending_update:
+            return None
+        return {key: value for key, value in sub.pending_update.items() if key != "entries"}
 
     @extend_schema_field(OBJECT)
     def get_payment_settings(self, sub):

@@ -23,6 +23,7 @@ from .changes import (
     subscription_item_delete,
     subscription_item_update,
     subscription_pause,
+    subscription_pending_update_invoice_changed,
     subscription_resume,
     subscription_update,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "subscription_item_delete",
     "subscription_item_update",
     "subscription_pause",
+    "subscription_pending_update_invoice_changed",
     "subscription_recurring_create",
     "subscription_renew",
     "subscription_resume",

@@ -62,6 +62,7 @@ from .common import (
     items_period_set,
     next_work_at,
     of_customers,
+    pending_update_expire,
     period_after,
     period_invoice_create,
     status_move,
@@ -199,6 +200,7 @@ def _renew_locked(subscription: Subscription, now: datetime):
         emit_updated(subscription, before)
         invoice = subscription.latest_invoice
         return ("void", invoice) if invoice is not None and invoice.status == Invoice.Status.OPEN else None
+    dropped = pending_update_expire(subscription, now)
     if subscription.pause_behavior and subscription.pause_resumes_at and subscription.pause_resumes_at <= now:
         subscription.pause_behavior = None
         subscription.pause_resumes_at = None
@@ -210,11 +212,11 @@ def _renew_locked(subscription: Subscription, now: datetime):
     if ends_at is not None:
         subscription_end(subscription, now=now, ended_at=ends_at, before=before)
         return None
-    if end > now:  # only the pause's end was due
+    if end > now:  # only the pause's end (or a pending update's expiry) was due
         subscription.next_renewal_at = next_work_at(subscription, end)
         subscription.save()
         emit_updated(subscription, before)
-        return None
+        return ("void", dropped) if dropped is not None and dropped.status == Invoice.Status.OPEN else None
     return period_advance(subscription, end, now, before)
 
 
@@ -397,6 +399,8 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     latest = subscription.latest_invoice_id == invoice.pk
     if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
+    if subscription.pending_update_invoice_id == invoice.pk:
+        return  # a pending update's invoice moves no status: paid, the update applies (changes.py)
     # Rendered only when something may change (a renewal's charge comes through here: no needless work).
     before = render(subscription) if latest or saves_card(subscription) else None
     # Any of its invoices paid by card (not only the latest): with save_default_payment_method, that card.

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0022_checkout_subscription_mode'),
+        ('billing', '0023_subscription_pending_update'),
     ]
 
     operations = [
