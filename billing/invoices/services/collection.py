@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
-from webhooks.services.outbox import event_emit
+from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.selectors import customer_now
 from ...payments import services as payments
@@ -46,7 +46,8 @@ PI = PaymentIntent.Status
 
 
 def _payable_lock(invoice: Invoice) -> Invoice:
-    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    # The customer and merchant come with it (not locked: ``of`` self), as paying reads both.
+    locked = Invoice.objects.select_for_update(of=("self",)).select_related("customer", "merchant").get(pk=invoice.pk)
     if locked.status == S.DRAFT:
         raise InvalidRequest(
             f"Invoice {locked.public_id} is a draft: finalize it before paying it.",
@@ -279,7 +280,11 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     payment = _invoice_payment_of(payment_intent)
     if payment is None:
         return
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer", "subscription")
+        .get(pk=payment.invoice_id)
+    )
     payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == InvoicePayment.Status.PAID:
         return
@@ -298,10 +303,12 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
         return
     if invoice.amount_remaining == 0:
         _paid(invoice, now)
-        event_emit(type="invoice.paid", obj=invoice)
+        shown = render(invoice)  # both events show the same invoice: rendered once
+        event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:
         invoice.save()
-    event_emit(type="invoice.payment_succeeded", obj=invoice)
+        shown = render(invoice)
+    event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
 
 
 def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:

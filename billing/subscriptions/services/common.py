@@ -141,9 +141,11 @@ def period_lines_add(
     now: datetime,
     trial: bool,
     unbilled: bool = False,
-) -> None:
+) -> Invoice:
     """One line per item for the period [start, end): its price times quantity (nothing in a trial or an
-    ``unbilled`` stub, else a share of it for a stub period before the anchor)."""
+    ``unbilled`` stub, else a share of it for a stub period before the anchor), all in one insert; returns the
+    draft with its totals."""
+    lines = []
     for item in subscription.items.select_related("price__product").prefetch_related("tax_rates").order_by("pk"):
         amount = None
         description = item.price.product.name
@@ -154,18 +156,19 @@ def period_lines_add(
             amount = 0
         elif start < subscription.billing_cycle_anchor:
             amount = stub_amount(subscription, item.price, item.quantity, start, end)
-        invoices.invoice_subscription_line_create(
-            invoice=invoice,
-            subscription_item=item,
-            price=item.price,
-            quantity=item.quantity,
-            period_start=start,
-            period_end=end,
-            now=now,
-            amount=amount,
-            description=description,
-            tax_rates=item.tax_rates.all(),
+        lines.append(
+            {
+                "subscription_item": item,
+                "price": item.price,
+                "quantity": item.quantity,
+                "period_start": start,
+                "period_end": end,
+                "amount": amount,
+                "description": description,
+                "tax_rates": item.tax_rates.all(),
+            }
         )
+    return invoices.invoice_subscription_lines_create(invoice=invoice, lines=lines, now=now)
 
 
 def period_invoice_create(
@@ -203,11 +206,12 @@ def period_invoice_create(
     )
     subscription.latest_invoice = invoice
     subscription.save(update_fields=["latest_invoice", "updated"])
-    period_lines_add(
+    invoice = period_lines_add(
         subscription=subscription, invoice=invoice, start=start, end=end, now=now, trial=trial, unbilled=unbilled
     )
-    # A downgrade's credit larger than the period's charge: carried to the next invoice, never lost.
-    prorations.credit_carry_forward(invoice=invoice, now=now)
+    if invoice.subtotal < 0:
+        # A downgrade's credit larger than the period's charge: carried to the next invoice, never lost.
+        prorations.credit_carry_forward(invoice=invoice, now=now)
     return invoice
 
 
