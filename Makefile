@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-pdf bench-invoices bench-renewals bench-all clean
+.PHONY: run test install messages lint format compat bench bench-ingest bench-webhooks bench-delivery bench-flood bench-pdf bench-invoices bench-renewals profile-renewals bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ bench-invoices: install
 
 bench-renewals: install
 	$(BIN)/python bench/renewals.py
+
+# One renewal's cost in a minute, in-process: CPU, SQL statements by table and by line, events, tasks, cProfile.
+profile-renewals: install
+	$(BIN)/python bench/renewals_profile.py --where
 
 # Every benchmark in turn (each prints its table; a failed one stops the sequence).
 bench-all: install

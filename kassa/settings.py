@@ -382,6 +382,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name proration_behavior: name both, rather than a hash-suffixed name.
+    "ENUM_NAME_OVERRIDES": {
+        "ProrationBehaviorEnum": ["create_prorations", "always_invoice", "none"],
+        "StubProrationBehaviorEnum": ["create_prorations", "none"],
+    },
     "SCHEMA_PATH_PREFIX": r"/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

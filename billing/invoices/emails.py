@@ -34,8 +34,11 @@ def invoice_email_queue(*, invoice: Invoice) -> None:
 
 
 def invoice_receipt_queue(*, payment_intent: PaymentIntent) -> None:
-    """payments' success hook: when the PaymentIntent pays an invoice, its receipt is sent once this commits."""
-    invoice_id = InvoicePayment.objects.filter(payment_intent=payment_intent).values_list("invoice_id", flat=True)
+    """payments' success hook: when the PaymentIntent pays an invoice of a merchant who sends receipts, its receipt
+    is sent once this commits (no task at all for a merchant who does not: a renewal day queues none)."""
+    invoice_id = InvoicePayment.objects.filter(
+        payment_intent=payment_intent, invoice__merchant__receipts_enabled=True
+    ).values_list("invoice_id", flat=True)
     invoice_id = invoice_id.first()
     if invoice_id is not None:
         celery.enqueue_on_commit("billing.tasks.invoice_receipt_send", invoice_id)

@@ -84,13 +84,19 @@ def _used(merchant, prefix: str) -> bool:
     return InvoiceNumbering.objects.filter(merchant=merchant, prefix=prefix, next_number__gt=1).exists()
 
 
-def number_take(*, merchant, livemode: bool) -> str:
-    """The next number of the merchant's series in this mode; call it inside the finalizing transaction."""
+def number_take(*, merchant, livemode: bool, settings: InvoiceSettings | None = None) -> str:
+    """The next number of the merchant's series in this mode; call it inside the finalizing transaction.
+    ``settings``: the merchant's invoice settings, when the caller has them already."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_take must run inside the transaction that finalizes the invoice")
-    settings = invoice_settings_for(merchant)
-    row, _made = InvoiceNumbering.objects.get_or_create(merchant=merchant, livemode=livemode, prefix=settings.prefix)
-    row = InvoiceNumbering.objects.select_for_update().get(pk=row.pk)
+    settings = settings or invoice_settings_for(merchant)
+    series = InvoiceNumbering.objects.filter(merchant=merchant, livemode=livemode, prefix=settings.prefix)
+    row = series.select_for_update().first()  # the series' row, locked (one statement when it exists)
+    if row is None:
+        row, _made = InvoiceNumbering.objects.get_or_create(
+            merchant=merchant, livemode=livemode, prefix=settings.prefix
+        )
+        row = InvoiceNumbering.objects.select_for_update().get(pk=row.pk)
     number = row.next_number
     row.next_number = number + 1
     row.save(update_fields=["next_number"])

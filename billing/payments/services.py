@@ -399,7 +399,10 @@ def _begin_attempt(
     """Phase 1: lock, check, record the attempt, commit. The flag: the attempt is one whose answer was lost, made
     again (``errored``)."""
     with transaction.atomic():
-        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        # Its customer comes with it (not locked: ``of`` self): the processor's customer is read from it.
+        locked = (
+            PaymentIntent.objects.select_for_update(of=("self",)).select_related("customer").get(pk=payment_intent.pk)
+        )
         if locked.status == S.SUCCEEDED:
             raise InvalidRequest(
                 "This PaymentIntent has already succeeded.",
@@ -506,7 +509,9 @@ def _record_processor_answer(
 ) -> PaymentIntent:
     """Phase 3: record the processor's answer under the row lock, forward only."""
     with transaction.atomic():
-        locked = PaymentIntent.objects.select_for_update().get(pk=payment_intent.pk)
+        # Its customer and card come with it (not locked: ``of`` self), as its event shows both.
+        locking = PaymentIntent.objects.select_for_update(of=("self",))
+        locked = locking.select_related("customer", "payment_method").get(pk=payment_intent.pk)
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
@@ -551,9 +556,15 @@ def _record_processor_answer(
             locked.canceled_at = timezone.now()
         locked.save()
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
-        if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status:
+        if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status and _has_single_use_cards(locked):
             payment_intent_cards_release_later(locked)
     return locked
+
+
+def _has_single_use_cards(payment_intent: PaymentIntent) -> bool:
+    """Cards taken for this PaymentIntent only (none when it charged a saved card, as a renewal does): then
+    there is something for ``payment_intent_cards_release`` to detach, and a task is worth queuing."""
+    return PaymentMethod.objects.filter(single_use_for=payment_intent, customer__isnull=True).exists()
 
 
 def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> None:

@@ -44,6 +44,7 @@ from .prorations import (
     charge_of,
     credit_carry_build,
     invoice_language,
+    period_end_uncut,
     prorates_at,
     proration_item_build,
     prorations_between,
@@ -343,9 +344,10 @@ def _subscription_lines(
             before={item.pk: charge_of(item.price, item.quantity) for item in current},
             after={key: charge_of(price, quantity) for key, (price, quantity, _) in after.items()},
             period_start=period_start,
-            period_end=period_end,
+            period_end=period_end_uncut(subscription, current[0]),
             at=when,
             language=invoice.language,
+            until=period_end,
         )
         by_key = {item.pk: item for item in current}
         for key, proration in changed:

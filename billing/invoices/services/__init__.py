@@ -59,6 +59,7 @@ from .items import (
     invoice_item_delete,
     invoice_item_update,
     invoice_subscription_line_create,
+    invoice_subscription_lines_create,
 )
 from .tax import (
     PERCENTAGE_PLACES,
@@ -102,6 +103,7 @@ __all__ = [
     "invoice_payment_succeeded",
     "invoice_send",
     "invoice_subscription_line_create",
+    "invoice_subscription_lines_create",
     "invoice_update",
     "invoice_void",
     "invoices_advance",

@@ -29,7 +29,7 @@ from django.db.models import QuerySet
 
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
-from webhooks.services.outbox import event_emit
+from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.selectors import customer_now
 from ...payments import services as payments
@@ -46,7 +46,8 @@ PI = PaymentIntent.Status
 
 
 def _payable_lock(invoice: Invoice) -> Invoice:
-    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    # The customer and merchant come with it (not locked: ``of`` self), as paying reads both.
+    locked = Invoice.objects.select_for_update(of=("self",)).select_related("customer", "merchant").get(pk=invoice.pk)
     if locked.status == S.DRAFT:
         raise InvalidRequest(
             f"Invoice {locked.public_id} is a draft: finalize it before paying it.",
@@ -81,7 +82,11 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
 
 
 def _payment_open(
-    invoice: Invoice, card: PaymentMethod | None, now: datetime, attempt_key: str | None = None
+    invoice: Invoice,
+    card: PaymentMethod | None,
+    now: datetime,
+    attempt_key: str | None = None,
+    setup_future_usage: str | None = None,
 ) -> PaymentIntent:
     """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed (without a
     card when the payer's one-off card is to be taken for it). ``attempt_key``: an automatic attempt's own key
@@ -114,6 +119,9 @@ def _payment_open(
             if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
                 if not claimed:
                     _attempt_count(invoice, automatic=attempt_key is not None)
+                if setup_future_usage and intent.setup_future_usage != setup_future_usage:
+                    intent.setup_future_usage = setup_future_usage  # the payer's card is to be kept this time
+                    intent.save(update_fields=["setup_future_usage", "updated"])
                 return intent
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
@@ -126,6 +134,7 @@ def _payment_open(
             customer=invoice.customer,
             payment_method=card,
             description=f"Invoice {invoice.number}",
+            setup_future_usage=setup_future_usage,
             metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
             now=now,
         )
@@ -208,7 +217,9 @@ def invoice_pay_with_card_token(
     The card is not saved on the customer (the payer did not ask for it): it is taken for the invoice's
     PaymentIntent alone (``single_use_for``), as checkout's one-off cards are, so a declined card is not kept
     either. A card refused when Stripe is asked to take it fails the payment as a declined charge does
-    (``invoice.payment_failed``) and raises CardError.
+    (``invoice.payment_failed``) and raises CardError. Unless a part above keeps it (``hooks.card_kept``: a
+    subscription with ``save_default_payment_method=on_subscription``, whose page says so): the PaymentIntent
+    then has ``setup_future_usage=off_session`` and payments saves the card on the customer once it succeeds.
     """
     now = customer_now(customer=invoice.customer, now=now)
     with transaction.atomic():
@@ -217,7 +228,8 @@ def invoice_pay_with_card_token(
             _paid(locked, now)
             event_emit(type="invoice.paid", obj=locked)
             return locked
-    intent = _payment_open(invoice, None, now)
+    keep = "off_session" if hooks.card_kept(invoice=invoice) else None
+    intent = _payment_open(invoice, None, now, setup_future_usage=keep)
     try:
         card = payments.payment_method_create_from_token(
             customer=intent.customer, token=token, billing_details=billing_details, single_use_for=intent
@@ -268,7 +280,11 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     payment = _invoice_payment_of(payment_intent)
     if payment is None:
         return
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer", "subscription")
+        .get(pk=payment.invoice_id)
+    )
     payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == InvoicePayment.Status.PAID:
         return
@@ -287,10 +303,12 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
         return
     if invoice.amount_remaining == 0:
         _paid(invoice, now)
-        event_emit(type="invoice.paid", obj=invoice)
+        shown = render(invoice)  # both events show the same invoice: rendered once
+        event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:
         invoice.save()
-    event_emit(type="invoice.payment_succeeded", obj=invoice)
+        shown = render(invoice)
+    event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
 
 
 def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:

@@ -169,7 +169,7 @@ def _recorded(invoice: Invoice, number: int | None) -> bool:
 def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None) -> bool:
     """Charge one invoice off-session if it is still due (``card``: because its customer's card changed), then
     record what happened. True when a failure or a payment was recorded by this run."""
-    invoice = Invoice.objects.filter(pk=pk).first()
+    invoice = Invoice.objects.filter(pk=pk).select_related("customer").first()
     if not _collectable(invoice):
         return False
     if card is None:

@@ -153,14 +153,15 @@ def invoice_create(
         subscription_period_start=subscription_period_start,
         metadata=md.merge({}, metadata),
     )
-    invoice.default_tax_rates.set(rates)
+    invoice.default_tax_rates.add(*rates)  # a new invoice: none to replace (and no query when there are none)
     taken = []
     if pending_invoice_items_behavior == "include":
         for item in pending.filter(currency=currency):
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    totals_refresh(invoice, param="pending_invoice_items_behavior")
+    if taken:  # else no lines yet: the totals are the model's zeros
+        totals_refresh(invoice, param="pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     for item, before in taken:
         event_emit(type="invoiceitem.updated", obj=item, before=before)
@@ -260,7 +261,8 @@ def customer_language(customer: Customer, default: str) -> str:
 @transaction.atomic
 def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None = None) -> Invoice:
     """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid."""
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
+    invoice = locking.select_related("customer", "merchant", "subscription").get(pk=invoice.pk)
     if invoice.status != S.DRAFT:
         raise InvalidRequest(
             f"Invoice {invoice.public_id} is already finalized ({invoice.status}); only a draft can be finalized.",
@@ -286,7 +288,7 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     settings = numbering.invoice_settings_for(invoice.merchant)
     customer = invoice.customer
     status_move(invoice, S.OPEN)
-    invoice.number = numbering.number_take(merchant=invoice.merchant, livemode=invoice.livemode)
+    invoice.number = numbering.number_take(merchant=invoice.merchant, livemode=invoice.livemode, settings=settings)
     invoice.finalized_at = now
     if auto_advance is not None:
         invoice.auto_advance = auto_advance
@@ -307,8 +309,9 @@ def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | No
     if invoice.amount_remaining == 0:
         # Nothing to pay: paid as it is finalized, with the events a paid invoice sends at Stripe.
         _paid(invoice, now)
-        event_emit(type="invoice.paid", obj=invoice)
-        event_emit(type="invoice.payment_succeeded", obj=invoice)
+        shown = render(invoice)  # both events show the same invoice: rendered once
+        event_emit(type="invoice.paid", obj=invoice, data_object=shown)
+        event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
     elif invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and invoice.auto_advance:
         # Automatic collection of a send_invoice invoice emails it as it is finalized, as at Stripe.
         invoice.sent_at = now

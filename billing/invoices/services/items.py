@@ -84,7 +84,10 @@ def _pricing(
 
 
 def _invoice_check(invoice: Invoice, *, customer: Customer, currency: str) -> Invoice:
-    locked = draft_lock(invoice)
+    return _draft_matches(draft_lock(invoice), customer=customer, currency=currency)
+
+
+def _draft_matches(locked: Invoice, *, customer: Customer, currency: str) -> Invoice:
     if locked.customer_id != customer.pk:
         raise InvalidRequest(f"Invoice {locked.public_id} is for another customer than this item.", param="invoice")
     if locked.currency != currency:
@@ -317,3 +320,54 @@ def invoice_subscription_line_create(
     item.tax_rates.set(list(tax_rates))
     totals_refresh(invoice, param="items")  # the subscription's draft is being made: no invoice.updated
     return item
+
+
+@transaction.atomic
+def invoice_subscription_lines_create(*, invoice: Invoice, lines: list[dict], now: datetime) -> Invoice:
+    """The lines of one period a subscription puts on its own draft (one per item), in one insert, then the
+    draft's totals once; returns the draft, locked and with its totals. Each of ``lines`` holds what
+    ``invoice_subscription_line_create`` takes: ``subscription_item``, ``price``, ``quantity``, ``period_start``,
+    ``period_end``, and optionally ``amount``, ``description``, ``proration``, ``tax_rates``. The same checks,
+    all before anything is written."""
+    locked = draft_lock(invoice)
+    items, rates = [], []
+    for line in lines:
+        price = line["price"]
+        _draft_matches(locked, customer=invoice.customer, currency=price.currency)
+        quantity = _quantity_check(line["quantity"])
+        amount = line.get("amount")
+        if amount is None:
+            amount = price.unit_amount * quantity
+        money.check(abs(amount), price.currency, param="quantity")
+        items.append(
+            InvoiceItem(
+                public_id=public_id(InvoiceItem.PREFIX),
+                line_id=public_id(InvoiceItem.LINE_PREFIX),
+                merchant_id=locked.merchant_id,
+                livemode=locked.livemode,
+                created=now,
+                customer_id=locked.customer_id,
+                invoice=locked,
+                price=price,
+                currency=price.currency,
+                unit_amount=price.unit_amount,
+                quantity=quantity,
+                amount=amount,
+                description=line.get("description") or None,
+                period_start=line["period_start"],
+                period_end=line["period_end"],
+                proration=line.get("proration", False),
+                subscription_item=line["subscription_item"],
+            )
+        )
+        rates.append(list(line.get("tax_rates", ())))
+    InvoiceItem.objects.bulk_create(items)
+    through = InvoiceItem.tax_rates.through
+    links = [
+        through(invoiceitem_id=item.pk, taxrate_id=rate.pk)
+        for item, own in zip(items, rates, strict=True)
+        for rate in own
+    ]
+    if links:
+        through.objects.bulk_create(links)
+    return totals_refresh(locked, param="items")  # the subscription's draft is being made: no invoice.updated

@@ -99,9 +99,8 @@ def taxes_freeze(invoice: Invoice) -> None:
     ids = {tax["tax_rate"] for tax in invoice.total_taxes or []}
     items = list(invoice.items.select_for_update().order_by("pk"))
     ids |= {tax["tax_rate"] for item in items for tax in item.taxes or []}
-    copies = {
-        rate.public_id: rate_copy(rate) for rate in TaxRate.objects.filter(merchant=invoice.merchant, public_id__in=ids)
-    }
+    rates = TaxRate.objects.filter(merchant_id=invoice.merchant_id, public_id__in=ids) if ids else ()
+    copies = {rate.public_id: rate_copy(rate) for rate in rates}
 
     def frozen(taxes):
         return [{**tax, "rate": copies[tax["tax_rate"]]} if tax["tax_rate"] in copies else tax for tax in taxes or []]

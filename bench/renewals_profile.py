@@ -1,0 +1,218 @@
+"""Profile: what one renewal costs, in-process, in a minute — before running the full bench (bench/renewals.py).
+
+What it does
+    Makes merchant A with ``--subscriptions`` due subscriptions (as bench/renewals.py makes them, on
+    ``--customers`` customers with a saved card, charged through the same processor stand-in at the gateway
+    boundary), then renews them in this process with the very services the worker's batch task runs
+    (``subscriptions_renew_due``: each renewal its own transaction, then its charge). Half of them are renewed
+    plainly and timed (CPU of this process, ``time.process_time``); the other half with every SQL statement
+    captured and under cProfile. It prints:
+
+    - CPU per renewal (this process only: Kassa's code, stripe-python, the database driver; not PostgreSQL's
+      nor Redis's own CPU), and renewals per second;
+    - SQL statements per renewal, in total and grouped by kind and table;
+    - events written and tasks queued per renewal;
+    - with ``--where``, the statements grouped by the line of Kassa's code that ran them;
+    - cProfile's top functions by cumulative and by own CPU time (``--top``; the timer is the process's CPU).
+
+    It checks that every renewal made one paid invoice and one PaymentIntent at the stand-in (else exit 1).
+    The tasks the renewals queue are not run (no worker): their cost is the bench's to show.
+
+How to run
+    From the repository root, with PostgreSQL on 127.0.0.1:5432 (trust auth, user ``postgres``) and Redis
+    on 127.0.0.1:6379::
+
+        .venv/bin/python bench/renewals_profile.py                       # 200 renewals, PostgreSQL + Redis db 6
+        .venv/bin/python bench/renewals_profile.py --subscriptions 400 --top 40
+
+    It creates (and at the end drops) the database ``--database`` (``kassa_profile_renewals``) and flushes the
+    Redis database ``--redis`` at the start and the end, so that must be one nothing else uses.
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import renewals as bench
+from webhook_isolation import Failed, run
+
+REPO = bench.REPO
+PYTHON = bench.PYTHON
+
+_TABLE = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK)\b(.*)", re.S)
+_FROM = re.compile(r'\bFROM\s+"?([a-z_0-9]+)"?', re.I)
+_NAME = re.compile(r'^\s*"?([a-z_0-9]+)"?', re.I)
+
+
+def statement_kind(sql: str) -> str:
+    """``SELECT billing_invoice``, ``INSERT billing_invoiceitem``, ``SAVEPOINT`` …"""
+    match = _TABLE.match(sql)
+    if not match:
+        return sql.split(None, 1)[0].upper() if sql.strip() else "?"
+    verb, rest = match.group(1).upper(), match.group(2)
+    if verb in ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK"):
+        return verb
+    table = _FROM.search(rest) if verb == "SELECT" else _NAME.match(rest)
+    return f"{verb.split()[0]} {table.group(1) if table else '?'}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscriptions", type=int, default=200, help="due ones (200): half timed, half profiled")
+    parser.add_argument("--customers", type=int, default=50, help="their customers (50)")
+    parser.add_argument("--database", default="kassa_profile_renewals", help="a PostgreSQL database to create and drop")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/6", help="a Redis database for this run alone")
+    parser.add_argument("--where", action="store_true", help="also group the statements by the Kassa line running them")
+    parser.add_argument("--top", type=int, default=25, help="cProfile's functions to print (25)")
+    args = parser.parse_args()
+    if args.subscriptions < 2 or not 1 <= args.customers <= args.subscriptions:
+        parser.error("--subscriptions must be at least 2 and --customers from 1 to --subscriptions")
+
+    import redis
+
+    broker = redis.Redis.from_url(args.redis)
+    processor = None
+    bench.DB = args.database
+    with tempfile.TemporaryDirectory(prefix="kassa-profile-") as tmpdir:
+        try:
+            processor = bench.Processor()
+            env = bench.kassa_env(Path(tmpdir), redis_url=args.redis, processor=processor, concurrency=1)
+            env["CELERY_QUEUE"] = "kassa-profile-renewals"
+            env["LOG_LEVEL"] = "WARNING"
+            broker.flushdb()
+            bench.admin_execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            bench.admin_execute(f'CREATE DATABASE "{args.database}"')
+            run([PYTHON, "manage.py", "migrate", "--noinput"], env=env)
+            os.environ.update(env)
+            sys.path.insert(0, str(REPO))
+            import django
+
+            django.setup()
+            return profile(args, processor, broker)
+        except Failed as exc:
+            print(f"!!! {exc}\n!!! THIS RUN IS NOT A VALID MEASUREMENT", flush=True)
+            return 1
+        finally:
+            if processor is not None:
+                processor.stop()
+            if "django" in sys.modules:
+                from django.db import connections
+
+                connections.close_all()
+            bench.admin_execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            broker.flushdb()
+
+
+def profile(args, processor, broker) -> int:
+    from django.db import connection
+    from django.utils import timezone
+
+    from billing.invoices.models import Invoice
+    from billing.subscriptions.models import Subscription
+    from billing.subscriptions.services import renewal
+    from tests import factories
+    from webhooks.models import Event
+
+    now = timezone.now()
+    print(f"making {args.subscriptions} due subscriptions on {args.customers} customers ...", flush=True)
+    a, customers, first = bench.merchant_with_customers("Profile A", args.customers, receipts=False, now=now)
+    spread = [customers[n % len(customers)] for n in range(1, args.subscriptions)]
+    factories.subscriptions_copied(first, customers=spread)
+    due = Subscription.objects.filter(merchant=a, next_renewal_at__lte=now).count()
+    if due != args.subscriptions:
+        raise Failed(f"{due} subscriptions due, not {args.subscriptions}")
+
+    def renew(n: int) -> int:
+        return renewal.subscriptions_renew_due(now=now, merchant_pk=a.pk, livemode=False, limit=n)
+
+    half = args.subscriptions // 2
+    renew(1)  # warm: imports, caches, the first connection to the stand-in
+    timed = half - 1
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    done = renew(timed)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if done != timed:
+        raise Failed(f"renewed {done} of {timed}")
+
+    rest = args.subscriptions - half
+    events0 = Event.objects.count()
+    queued0 = broker.llen(bench_queue())
+    profiler = cProfile.Profile(time.process_time)  # CPU time, not waiting for the database
+    kinds: Counter = Counter()
+    where: Counter = Counter()
+
+    def count(execute, sql, params, many, context):
+        kinds[statement_kind(sql)] += 1
+        if args.where:
+            where[(statement_kind(sql), kassa_caller())] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        profiler.enable()
+        done = renew(rest)
+        profiler.disable()
+    if done != rest:
+        raise Failed(f"renewed {done} of {rest}")
+    events = Event.objects.count() - events0
+    queued = broker.llen(bench_queue()) - queued0
+
+    cycle = Invoice.objects.filter(merchant=a, billing_reason=Invoice.BillingReason.SUBSCRIPTION_CYCLE)
+    if cycle.count() != args.subscriptions or cycle.exclude(status=Invoice.Status.PAID).exists():
+        raise Failed(f"{cycle.count()} renewal invoices, {cycle.exclude(status='paid').count()} not paid")
+    charges = processor.count()["payment_intent"]
+    if charges != args.subscriptions + 1:  # + the first subscription's own first invoice
+        raise Failed(f"the stand-in made {charges} PaymentIntents for {args.subscriptions} renewals + 1")
+
+    print()
+    print(f"timed: {timed} renewals, {cpu / timed * 1000:.2f} ms CPU each (this process), {timed / wall:.1f}/s")
+    print(f"profiled: {rest} renewals")
+    print(f"  SQL statements per renewal   {sum(kinds.values()) / rest:.1f}")
+    print(f"  events per renewal           {events / rest:.1f}")
+    print(f"  tasks queued per renewal     {queued / rest:.2f} (queue length after, not run)")
+    names = Counter(json.loads(message)["headers"]["task"] for message in broker.lrange(bench_queue(), 0, -1))
+    for name, n in names.most_common():
+        print(f"    {n / rest:6.2f}  {name} (queued in the whole run)")
+    print("  statements per renewal by kind and table:")
+    for kind, n in kinds.most_common():
+        print(f"    {n / rest:6.2f}  {kind}")
+    if args.where:
+        print("  statements per renewal by kind and the Kassa line that ran them:")
+        for (kind, line), n in where.most_common():
+            print(f"    {n / rest:6.2f}  {kind:36} {line}")
+    for sort in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(args.top)
+        print(f"\ncProfile, by {sort}:")
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:20000])
+    return 0
+
+
+def kassa_caller() -> str:
+    """The innermost frame of Kassa's own code (not Django's, not a library's) on the stack: ``path:line``."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(str(REPO)) and "/.venv/" not in name and not name.endswith("renewals_profile.py"):
+            return f"{os.path.relpath(name, REPO)}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "?"
+
+
+def bench_queue() -> str:
+    from django.conf import settings
+
+    return settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
