@@ -159,3 +159,31 @@ def test_delete_a_subscription_item(api, customer, save_card, monthly, kassa, pa
         api.v1.subscription_items.delete(first, params={"proration_behavior": "later"})
     assert refused.value.param == "proration_behavior"
     assert len(api.v1.subscription_items.list(params={"subscription": sub.id}).data) == 1
+
+
+def test_pending_if_incomplete_holds_the_change_while_its_invoice_is_unpaid(
+    api, customer, save_card, monthly, stripe_backend
+):
+    save_card()
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    item = sub["items"].data[0]
+    save_card("4000000000000341")  # the new default card declines
+
+    held = api.v1.subscriptions.update(
+        sub.id,
+        params={
+            "items": [{"id": item.id, "quantity": 2}],
+            "payment_behavior": "pending_if_incomplete",
+            "expand": ["latest_invoice"],
+        },
+    )
+
+    assert (held.status, held["items"].data[0].quantity) == ("active", 1)
+    assert held.pending_update.expires_at == held.latest_invoice.created + 23 * 3600
+    assert [(i.id, i.quantity) for i in held.pending_update.subscription_items] == [(item.id, 2)]
+    assert (held.latest_invoice.status, held.latest_invoice.billing_reason) == ("open", "subscription_update")
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscriptions.update(
+            sub.id, params={"cancel_at_period_end": True, "payment_behavior": "pending_if_incomplete"}
+        )
+    assert refused.value.param == "cancel_at_period_end"
