@@ -124,6 +124,10 @@ class BillingConfig(AppConfig):
 
         # Only a subscription's latest invoice decides its status: invoicing tells it what became of each invoice.
         invoice_hooks.on_invoice_changed(subscriptions.subscription_invoice_changed)
+        # A pending update (payment_behavior=pending_if_incomplete) applies once its invoice is paid.
+        invoice_hooks.on_invoice_changed(subscriptions.subscription_pending_update_invoice_changed)
+        # A subscription saving its paying card (save_default_payment_method) keeps the hosted page's card.
+        invoice_hooks.keeps_card(subscriptions.subscription_saves_card)
         # After dunning's last retry fails, the merchant's choice for the subscription (cancel, unpaid, past_due).
         invoices.on_dunning_exhausted(subscriptions.subscription_dunning_exhausted)
         # A subscription-mode checkout completes when its first invoice is paid (after the subscription moved).

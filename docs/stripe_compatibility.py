@@ -215,8 +215,11 @@ def operation_rows(schema: Schema, operation_id: str) -> tuple[list[str], int, i
     kassa = schema.request_params(operation_id)
     method, _, _ = schema.operations[operation_id]
     if method == "DELETE":
-        # A delete reads no parameters (the schema's ``expand[]`` on it comes from kassa/api/schema.py's read()).
-        kassa = {}
+        # A plain delete reads no parameters (the schema's ``expand[]`` on it comes from kassa/api/schema.py's
+        # read()); a cancel or an item's removal reads its own, and ``expand`` where Stripe has it.
+        kassa.pop("expand", None)
+        if kassa and params_name and "expand" in gateway.typed_param_names(params_name):
+            kassa.setdefault("expand", {})
     else:
         # Every other view reads ``expand`` outside its serializer (merchants/api/views.py).
         kassa.setdefault("expand", {})

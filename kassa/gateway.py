@@ -88,6 +88,7 @@ class ProcessorPayment:
     decline_code: str | None = None
     error_message: str | None = None
     kassa_id: str | None = None  # the Kassa PaymentIntent it was made for (its metadata)
+    attempt_id: str | None = None  # the Kassa attempt that made it (its metadata; None before attempts were named)
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ def _payment(data: dict) -> ProcessorPayment:
         decline_code=error.get("decline_code"),
         error_message=CARD_MESSAGES.get(error.get("code") or "", CARD_MESSAGES["card_declined"]) if error else None,
         kassa_id=(data.get("metadata") or {}).get("kassa_payment_intent"),
+        attempt_id=(data.get("metadata") or {}).get("kassa_attempt"),
     )
 
 
@@ -243,6 +245,7 @@ def payment_intent_params(
     customer_id: str,
     payment_method_id: str,
     kassa_id: str,
+    attempt_id: str,
     off_session: bool = False,
     setup_future_usage: str | None = None,
 ) -> dict:
@@ -252,6 +255,10 @@ def payment_intent_params(
     for that use (Strong Customer Authentication: a card kept for ``off_session`` charges is
     authenticated now, while the payer is there). localstripe refuses the parameter, so it is left
     out there.
+
+    The metadata names the Kassa PaymentIntent and the attempt (``kassa_attempt``, the attempt's public id, also
+    its idempotency key): an answer lost on the way back is found by the attempt that made it
+    (``payment_intent_find``), never mistaken for another attempt's charge of the same PaymentIntent.
     """
     params = {
         "amount": amount,
@@ -260,7 +267,7 @@ def payment_intent_params(
         "payment_method": payment_method_id,
         "confirm": True,
         # Descriptive data lives in Kassa's rows and in metadata (localstripe refuses description & co).
-        "metadata": {"kassa_payment_intent": kassa_id},
+        "metadata": {"kassa_payment_intent": kassa_id, "kassa_attempt": attempt_id},
     }
     if off_session:
         params["off_session"] = True
@@ -278,6 +285,7 @@ def payment_intent_confirm(
     payment_method_id: str,
     idempotency_key: str,
     kassa_id: str,
+    attempt_id: str,
     off_session: bool = False,
     setup_future_usage: str | None = None,
 ) -> ProcessorPayment:
@@ -289,6 +297,7 @@ def payment_intent_confirm(
         customer_id=customer_id,
         payment_method_id=payment_method_id,
         kassa_id=kassa_id,
+        attempt_id=attempt_id,
         off_session=off_session,
         setup_future_usage=setup_future_usage,
     )
@@ -323,10 +332,21 @@ def payment_intent_confirm(
 
 
 def payment_intent_find(
-    credential, *, customer_id: str, kassa_id: str, created_since: int, known: frozenset[str] = frozenset()
+    credential,
+    *,
+    customer_id: str,
+    attempt_id: str,
+    kassa_id: str,
+    created_since: int,
+    known: frozenset[str] = frozenset(),
 ) -> ProcessorPayment | None:
-    """The processor's PaymentIntent made for Kassa's ``kassa_id`` (its metadata) and not in ``known``: what a lost
-    answer did. None: the processor made none, so nothing was charged.
+    """The processor's PaymentIntent made by Kassa's attempt ``attempt_id`` (its ``kassa_attempt`` metadata): what
+    a lost answer did. None: the processor made none, so nothing was charged.
+
+    Only the attempt's own id decides: a PaymentIntent (an invoice's, retried by dunning) has several attempts,
+    and another attempt's charge (a decline whose id Kassa never learnt, say) is not this one's. A PaymentIntent
+    made before attempts were named in metadata (no ``kassa_attempt``) is matched, as it was then, by Kassa's
+    PaymentIntent ``kassa_id`` among those no other attempt recorded (``known``).
 
     Real Stripe lists by customer and creation time. localstripe (``STRIPE_API_BASE`` set) refuses any filter, so
     there every PaymentIntent of the test server is read.
@@ -337,7 +357,11 @@ def payment_intent_find(
     try:
         for intent in client_for(credential).v1.payment_intents.list(params=params).auto_paging_iter():
             data = intent.to_dict()
-            if (data.get("metadata") or {}).get("kassa_payment_intent") == kassa_id and data["id"] not in known:
+            metadata = data.get("metadata") or {}
+            if metadata.get("kassa_attempt") == attempt_id:
+                return _payment(data)
+            unnamed = not metadata.get("kassa_attempt")
+            if unnamed and metadata.get("kassa_payment_intent") == kassa_id and data["id"] not in known:
                 return _payment(data)
     except stripe.StripeError as exc:
         raise _processor_error(exc, "payment lookup", credential) from exc

@@ -324,6 +324,11 @@ KASSA_IDEMPOTENCY_STALE_SECONDS = 15 * 60
 KASSA_KEY_ROLL_MAX_DAYS = 7
 KASSA_PUBLIC_URL = env.str("KASSA_PUBLIC_URL", default="http://127.0.0.1:8000")
 
+# --- Test clocks (billing/clocks/services.py) ---------------------------------
+# The work one task of a clock's advance does at most (seconds of the worker's time): past it, the task queues
+# the next one from the step it reached, so a long advance never meets Celery's time limit.
+KASSA_TEST_CLOCK_TASK_SECONDS = env.float("KASSA_TEST_CLOCK_TASK_SECONDS", default=60)
+
 # --- Subscriptions' renewals (billing/subscriptions/services/renewal.py) -------
 # A merchant's chain of renewal batches counts as running this long after its last batch was queued: a worker
 # killed mid-batch holds that merchant's renewals back for at most this long, then beat starts a new chain.
@@ -377,6 +382,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name proration_behavior: name both, rather than a hash-suffixed name.
+    "ENUM_NAME_OVERRIDES": {
+        "ProrationBehaviorEnum": ["create_prorations", "always_invoice", "none"],
+        "StubProrationBehaviorEnum": ["create_prorations", "none"],
+    },
     "SCHEMA_PATH_PREFIX": r"/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

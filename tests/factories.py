@@ -104,7 +104,13 @@ def paid_payment(merchant, card_token, *, amount: int = 2000, currency: str = "e
     customer = customer or catalogue.customer_create(merchant=merchant, livemode=False, email="payer@example.com")
     card = saved_card(customer, card_token)
     return payments.payment_intent_create_and_confirm(
-        merchant=merchant, livemode=False, amount=amount, currency=currency, customer=customer, payment_method=card
+        now=timezone.now(),
+        merchant=merchant,
+        livemode=False,
+        amount=amount,
+        currency=currency,
+        customer=customer,
+        payment_method=card,
     )
 
 

@@ -52,6 +52,8 @@ EVENT_TYPES = (
     "customer.subscription.paused",
     "customer.subscription.resumed",
     "customer.subscription.trial_will_end",
+    "customer.subscription.pending_update_applied",
+    "customer.subscription.pending_update_expired",
     "test_helpers.test_clock.created",
     "test_helpers.test_clock.advancing",
     "test_helpers.test_clock.ready",

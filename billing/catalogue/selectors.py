@@ -61,8 +61,9 @@ def customer_now(*, customer: Customer, now: datetime) -> datetime:
 
     As at Stripe, what a clock's customer does (an invoice made, finalized, paid or voided, a subscription
     started or changed) is dated on the clock, whoever asks (the API, the dashboard, a payer's page) and
-    whatever the wall clock says. The one place that says so: invoices' and subscriptions' services call it
-    on the ``now`` they are given. Read from the database, not from a ``customer.test_clock`` loaded earlier,
+    whatever the wall clock says. The one place that says so: invoices', subscriptions' and payments' services
+    (a PaymentIntent's ``created``) call it on the ``now`` they are given. Checkout sessions and refunds stay
+    on the wall clock. Read from the database, not from a ``customer.test_clock`` loaded earlier,
     because an advancing clock moves under a long-lived object (billing/clocks/services.py moves the clock
     to each step's time before its services run, so for them this is their own ``now``). The clock is
     reached through the customer's foreign key: the catalogue sits below billing.clocks and imports nothing

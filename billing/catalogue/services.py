@@ -278,6 +278,52 @@ def price_create(
         _lookup_key_take(
             merchant=merchant, livemode=livemode, lookup_key=lookup_key, transfer=transfer_lookup_key, keep=None
         )
+    interval, interval_count = _recurring_check(recurring)
+    price = Price.objects.create(
+        public_id=public_id(Price.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        product=product,
+        currency=currency,
+        unit_amount=unit_amount,
+        type=Price.Type.RECURRING if recurring is not None else Price.Type.ONE_TIME,
+        recurring_interval=interval,
+        recurring_interval_count=interval_count,
+        active=active,
+        nickname=nickname,
+        lookup_key=lookup_key or None,
+        metadata=_metadata(metadata),
+    )
+    event_emit(type="price.created", obj=price)
+    return price
+
+
+def price_build(
+    *, merchant, livemode: bool, currency: str, unit_amount: int, product: Product, recurring: dict
+) -> Price:
+    """An unsaved recurring price (an item's ``price_data`` in ``invoices.create_preview``), every rule of
+    ``price_create`` checked: shown, never written."""
+    currency = (currency or "").lower()
+    money.check(unit_amount, currency, param="unit_amount")
+    if product.merchant_id != merchant.pk or product.livemode != livemode:
+        raise InvalidRequest(f"No such product: '{product.public_id}'", code="resource_missing", param="product")
+    interval, interval_count = _recurring_check(recurring)
+    return Price(
+        public_id=public_id(Price.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        product=product,
+        currency=currency,
+        unit_amount=unit_amount,
+        type=Price.Type.RECURRING,
+        recurring_interval=interval,
+        recurring_interval_count=interval_count,
+        active=False,
+    )
+
+
+def _recurring_check(recurring: dict | None) -> tuple[str, int | None]:
+    """``recurring[interval]`` and ``[interval_count]`` as Stripe allows them ("", None: a one-time price)."""
     interval, interval_count = "", None
     if recurring is not None:
         interval = recurring.get("interval")
@@ -296,23 +342,7 @@ def price_create(
                 code="parameter_invalid_integer",
                 param="recurring[interval_count]",
             )
-    price = Price.objects.create(
-        public_id=public_id(Price.PREFIX),
-        merchant=merchant,
-        livemode=livemode,
-        product=product,
-        currency=currency,
-        unit_amount=unit_amount,
-        type=Price.Type.RECURRING if recurring is not None else Price.Type.ONE_TIME,
-        recurring_interval=interval,
-        recurring_interval_count=interval_count,
-        active=active,
-        nickname=nickname,
-        lookup_key=lookup_key or None,
-        metadata=_metadata(metadata),
-    )
-    event_emit(type="price.created", obj=price)
-    return price
+    return interval, interval_count
 
 
 @transaction.atomic

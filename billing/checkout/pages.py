@@ -37,7 +37,7 @@ What shaped it:
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from babel.dates import format_date
 from django.conf import settings
@@ -128,7 +128,7 @@ def _line_items(session: CheckoutSession, language: str) -> list[dict]:
     lines = []
     for item in session.line_items.select_related("price__product"):
         amount = money.format_localised(item.amount_total, item.currency, language)
-        if subscribing:
+        if subscribing and item.price.recurring_interval:  # a one-time price beside them: the first invoice only
             amount = i18n.text("per_interval", amount=amount, interval=display.price_interval(item.price))
         lines.append(
             {
@@ -147,15 +147,21 @@ def _subscription_terms(session: CheckoutSession, language: str) -> dict | None:
     """What a subscription-mode page says under the order: the trial, then what each period costs."""
     if not _is_subscription(session):
         return None
-    items = list(session.line_items.select_related("price"))
+    items = [item for item in session.line_items.select_related("price") if item.price.recurring_interval]
     per_period = sum(item.price.unit_amount * item.quantity for item in items)
     amount = money.format_localised(per_period, session.currency, language)
     interval = display.price_interval(items[0].price)
-    days = (session.subscription_data or {}).get("trial_period_days")
-    if not days:
+    data = session.subscription_data or {}
+    days, trial_end = data.get("trial_period_days"), data.get("trial_end")
+    if trial_end:  # subscription_data[trial_end]: the trial ends that day
+        end = datetime.fromtimestamp(trial_end, tz=UTC)
+        date = format_date(end, format="long", locale=language)
+        days = max((end - (session.completed_at or timezone.now())).days, 1)
+    elif not days:
         return {"trial": "", "then": i18n.text("then_every", amount=amount, interval=interval)}
-    start = session.completed_at or timezone.now()
-    date = format_date(start + timedelta(days=days), format="long", locale=language)
+    else:
+        start = session.completed_at or timezone.now()
+        date = format_date(start + timedelta(days=days), format="long", locale=language)
     return {
         "trial": i18n.text("trial_one_day") if days == 1 else i18n.text("trial_days", days=days),
         "then": i18n.text("then_every_after_trial", amount=amount, interval=interval, date=date),
@@ -199,7 +205,8 @@ def _is_subscription(session: CheckoutSession) -> bool:
 
 
 def _has_trial(session: CheckoutSession) -> bool:
-    return bool((session.subscription_data or {}).get("trial_period_days"))
+    data = session.subscription_data or {}
+    return bool(data.get("trial_period_days") or data.get("trial_end"))
 
 
 def _success_url(session: CheckoutSession) -> str | None:
@@ -329,7 +336,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     if setup:
         pay_label = i18n.text("save_card")
     elif subscribing:
-        pay_label = i18n.text("start_trial" if _has_trial(session) else "subscribe")
+        pay_label = i18n.text("start_trial" if _has_trial(session) and not session.amount_total else "subscribe")
     else:
         pay_label = i18n.text("pay", amount=total)
     if subscribing:

@@ -50,7 +50,8 @@ merchant and mode.
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -70,12 +71,14 @@ from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
 from ..invoices import hooks as invoice_hooks
 from ..invoices import services as invoices
-from ..invoices.models import Invoice
+from ..invoices.models import Invoice, TaxRate
+from ..invoices.services.common import tax_rates_check
 from ..payments import selectors as payment_selectors
 from ..payments import services as payments
 from ..payments.models import PaymentIntent, PaymentMethod
 from ..subscriptions import services as subscriptions
 from ..subscriptions.models import Subscription
+from ..subscriptions.services.common import period_after, stub_amount
 from ..subscriptions.services.create import TRIAL_DAYS_MAX, items_check
 from . import selectors
 from .models import (
@@ -178,25 +181,25 @@ def _mode_check(resolved: list[tuple[Price, int]], *, mode: str, merchant, livem
             if price.type != Price.Type.ONE_TIME:
                 raise InvalidRequest(RECURRING_IN_PAYMENT_MODE, param=f"line_items[{index}][price]")
         return
-    recurring = [price for price, _ in resolved if price.type == Price.Type.RECURRING]
+    recurring = [(n, price, quantity) for n, (price, quantity) in enumerate(resolved) if _recurring(price)]
     if not recurring:
         raise InvalidRequest(NO_RECURRING_IN_SUBSCRIPTION_MODE, param="line_items")
-    if len(recurring) != len(resolved):
-        index = next(n for n, (price, _) in enumerate(resolved) if price.type != Price.Type.RECURRING)
-        raise InvalidRequest(
-            "Kassa's subscription-mode sessions take recurring prices only (a one-time price on the first "
-            "invoice is not supported yet).",
-            param=f"line_items[{index}][price]",
-        )
+    # One-time prices beside them are billed on the first invoice only (the subscription's add_invoice_items).
     try:
         items_check(
-            [{"price": price, "quantity": quantity} for price, quantity in resolved],
+            [{"price": price, "quantity": quantity} for _, price, quantity in recurring],
             merchant=merchant,
             livemode=livemode,
         )
     except InvalidRequest as exc:
-        exc.param = (exc.param or "line_items").replace("items", "line_items", 1)
+        # items_check names the n-th recurring item: the session's parameter is its place among all line items.
+        match = re.match(r"items\[(\d+)\](.*)", exc.param or "")
+        exc.param = f"line_items[{recurring[int(match[1])][0]}]{match[2]}" if match else "line_items"
         raise
+
+
+def _recurring(price: Price) -> bool:
+    return price.type == Price.Type.RECURRING
 
 
 def _check_locale(locale: str) -> None:
@@ -215,9 +218,19 @@ def _check_setup_future_usage(value: str) -> None:
         )
 
 
-def subscription_data_check(data: dict | None, *, mode: str, param: str = "subscription_data") -> dict | None:
+SESSION_SUBSCRIPTION_DATA = ("trial_end", "billing_cycle_anchor", "proration_behavior", "default_tax_rates")
+TRIAL_END_MIN = timedelta(hours=48)  # Stripe's rule for a checkout session's subscription_data[trial_end]
+
+
+def subscription_data_check(
+    data: dict | None, *, mode: str, param: str = "subscription_data", session: dict | None = None
+) -> dict | None:
     """``subscription_data`` as the subscription will be made with it (``trial_period_days``, ``description``,
-    ``metadata``): subscription mode only, as at Stripe. None outside subscription mode."""
+    ``metadata``): subscription mode only, as at Stripe. None outside subscription mode.
+
+    ``session`` (``merchant``, ``livemode``, ``now``, ``expires_at``): a checkout session's, which also takes
+    ``trial_end``, ``billing_cycle_anchor``, ``proration_behavior`` and ``default_tax_rates`` (a payment link
+    does not, as at Stripe); see ``_session_subscription_data``."""
     if mode != CheckoutSession.Mode.SUBSCRIPTION:
         if data:
             raise InvalidRequest(
@@ -225,7 +238,8 @@ def subscription_data_check(data: dict | None, *, mode: str, param: str = "subsc
             )
         return None
     data = data or {}
-    unknown = sorted(set(data) - {"trial_period_days", "description", "metadata"})
+    allowed = {"trial_period_days", "description", "metadata"} | (set(SESSION_SUBSCRIPTION_DATA) if session else set())
+    unknown = sorted(set(data) - allowed)
     if unknown:
         raise InvalidRequest(f"Kassa does not support {param}[{unknown[0]}] yet.", param=f"{param}[{unknown[0]}]")
     days = data.get("trial_period_days")
@@ -237,7 +251,76 @@ def subscription_data_check(data: dict | None, *, mode: str, param: str = "subsc
     description = data.get("description") or None
     if description is not None and len(description) > 500:
         raise InvalidRequest("The description is at most 500 characters.", param=f"{param}[description]")
-    return {"trial_period_days": days, "description": description, "metadata": md.merge({}, data.get("metadata"))}
+    checked = {"trial_period_days": days, "description": description, "metadata": md.merge({}, data.get("metadata"))}
+    if session:
+        checked |= _session_subscription_data(data, param=param, **session)
+    return checked
+
+
+def _session_subscription_data(data: dict, *, param: str, merchant, livemode: bool, now, expires_at) -> dict:
+    """A session's own ``subscription_data`` keys, checked, as JSON (Unix seconds, tax rate ids): what
+    ``subscription_create`` is given when the payer pays (it checks them again then)."""
+    checked = {}
+    trial_end, anchor = data.get("trial_end"), data.get("billing_cycle_anchor")
+    if trial_end is not None:
+        if data.get("trial_period_days"):
+            raise InvalidRequest("Give either trial_end or trial_period_days, not both.", param=f"{param}[trial_end]")
+        if trial_end < now + TRIAL_END_MIN:
+            raise InvalidRequest("trial_end must be at least 48 hours in the future.", param=f"{param}[trial_end]")
+        if trial_end > now + timedelta(days=TRIAL_DAYS_MAX):
+            raise InvalidRequest("trial_end can be at most two years from now.", param=f"{param}[trial_end]")
+        checked["trial_end"] = int(trial_end.timestamp())
+    if anchor is not None:
+        # The subscription starts when the payer pays, up to the session's expiry: its anchor must still be ahead.
+        if anchor <= expires_at:
+            raise InvalidRequest(
+                "billing_cycle_anchor must be in the future, after the session expires (expires_at).",
+                param=f"{param}[billing_cycle_anchor]",
+            )
+        if trial_end is not None and anchor < trial_end:
+            raise InvalidRequest(
+                "billing_cycle_anchor cannot be before the trial ends.", param=f"{param}[billing_cycle_anchor]"
+            )
+        checked["billing_cycle_anchor"] = int(anchor.timestamp())
+    behavior = data.get("proration_behavior")
+    if behavior is not None:
+        if behavior not in ("create_prorations", "none"):
+            raise InvalidRequest(
+                "proration_behavior must be create_prorations or none.", param=f"{param}[proration_behavior]"
+            )
+        checked["proration_behavior"] = behavior
+    if data.get("default_tax_rates"):
+        rates = tax_rates_check(
+            data["default_tax_rates"], merchant=merchant, livemode=livemode, param=f"{param}[default_tax_rates]"
+        )
+        checked["default_tax_rates"] = [rate.public_id for rate in rates]
+    return checked
+
+
+def _first_invoice_amounts(resolved, data: dict, *, merchant, now: datetime) -> tuple[int, int]:
+    """What a subscription-mode session's first invoice will bill (subtotal, total with exclusive taxes), as the
+    subscription will make it: nothing for recurring prices in a trial, the stub's share before a later
+    ``billing_cycle_anchor`` (nothing with ``proration_behavior=none``), one-time prices in full. Reckoned now;
+    the completed session has the invoice's own amounts (the stub is a little shorter by then)."""
+    rates = list(
+        TaxRate.objects.filter(merchant=merchant, public_id__in=data.get("default_tax_rates") or []).order_by("pk")
+    )
+    trial = data.get("trial_period_days") or data.get("trial_end")
+    anchor = data.get("billing_cycle_anchor")
+    sketch = Subscription(billing_cycle_anchor=datetime.fromtimestamp(anchor, tz=UTC)) if anchor else None
+    subtotal = total = 0
+    for price, quantity in resolved:
+        amount = price.unit_amount * quantity
+        if _recurring(price) and trial:
+            amount = 0
+        elif _recurring(price) and sketch is not None:
+            start, end = period_after(sketch, price, now)
+            stub = stub_amount(sketch, price, quantity, start, end)
+            amount = 0 if data.get("proration_behavior") == "none" else stub
+        subtotal += amount
+        exclusive = [(rate.percentage, False) for rate in rates if not rate.inclusive]
+        total += amount + sum(invoices.tax_amounts(amount, exclusive, price.currency)) if exclusive else amount
+    return subtotal, total
 
 
 def payment_link_mode(payment_link: PaymentLink) -> str:
@@ -461,9 +544,15 @@ def checkout_session_create(
         currency=currency,
         setup_future_usage=setup_future_usage,
     )
-    subscription_data = subscription_data_check(subscription_data, mode=mode)
-    if subscription_data and subscription_data["trial_period_days"]:
-        total = 0  # a trial: nothing is charged today (the first invoice is zero)
+    expires_at = expires_at or now + MAX_LIFETIME
+    subscription_data = subscription_data_check(
+        subscription_data,
+        mode=mode,
+        session={"merchant": merchant, "livemode": livemode, "now": now, "expires_at": expires_at},
+    )
+    subtotal = total
+    if subscription_data:
+        subtotal, total = _first_invoice_amounts(resolved, subscription_data, merchant=merchant, now=now)
     success_url = validators.http_url(success_url, param="success_url", max_length=5000)
     cancel_url = validators.http_url(cancel_url, param="cancel_url", max_length=5000)
     if customer is not None and customer_email:
@@ -476,7 +565,6 @@ def checkout_session_create(
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     if customer_email and "@" not in customer_email:
         raise InvalidRequest(f"Invalid email address: {customer_email}", code="email_invalid", param="customer_email")
-    expires_at = expires_at or now + MAX_LIFETIME
     if not (now + MIN_LIFETIME - timedelta(seconds=5) <= expires_at <= now + MAX_LIFETIME + timedelta(seconds=5)):
         raise InvalidRequest("expires_at must be between 30 minutes and 24 hours from now.", param="expires_at")
     session = CheckoutSession.objects.create(
@@ -493,7 +581,7 @@ def checkout_session_create(
         setup_future_usage=setup_future_usage,
         subscription_data=subscription_data,
         currency=currency,
-        amount_subtotal=total,
+        amount_subtotal=subtotal,
         amount_total=total,
         success_url=success_url,
         cancel_url=cancel_url,
@@ -826,6 +914,7 @@ def checkout_session_pay(
                 receipt_language=language,
                 setup_future_usage=locked.setup_future_usage or None,
                 metadata={"checkout_session": locked.public_id},
+                now=now,
             )
         if locked.payment_intent.customer_id != locked.customer_id:
             raise InvalidRequest("This session's payment belongs to another customer.")  # rolls this back
@@ -1039,18 +1128,21 @@ def _subscription_start(session: CheckoutSession, *, card: PaymentMethod, now: d
         )
     else:
         data = locked.subscription_data or {}
+        lines = [(item.price, item.quantity) for item in locked.line_items.select_related("price").order_by("pk")]
         subscription = subscriptions.subscription_create(
             merchant=locked.merchant,
             livemode=locked.livemode,
             customer=locked.customer,
-            items=[{"price": item.price, "quantity": item.quantity} for item in locked.line_items.all()],
+            items=[{"price": price, "quantity": quantity} for price, quantity in lines if _recurring(price)],
+            # One-time prices beside the recurring ones: on the first invoice only, as at Stripe.
+            add_invoice_items=[
+                {"price": price, "quantity": quantity} for price, quantity in lines if not _recurring(price)
+            ],
             now=now,
             default_payment_method=card,
             # Nothing charged off-session there: the payer's card pays the first invoice here, on-session.
             payment_behavior="default_incomplete",
-            trial_period_days=data.get("trial_period_days"),
-            description=data.get("description"),
-            metadata=data.get("metadata") or None,
+            **_subscription_options(locked, data),
         )
         locked.subscription = subscription
         locked.invoice = subscription.latest_invoice
@@ -1060,6 +1152,26 @@ def _subscription_start(session: CheckoutSession, *, card: PaymentMethod, now: d
         # Nothing to charge (a trial's zero invoice was paid as it was finalized): complete now.
         _subscription_session_complete(locked, invoice=invoice, now=now)
     return invoice
+
+
+def _subscription_options(session: CheckoutSession, data: dict) -> dict:
+    """The session's ``subscription_data`` as ``subscription_create`` takes it (its checks apply again now)."""
+    options = {
+        "trial_period_days": data.get("trial_period_days"),
+        "description": data.get("description"),
+        "metadata": data.get("metadata") or None,
+        "proration_behavior": data.get("proration_behavior") or "create_prorations",
+    }
+    for name in ("trial_end", "billing_cycle_anchor"):
+        if data.get(name):
+            options[name] = datetime.fromtimestamp(data[name], tz=UTC)
+    if data.get("default_tax_rates"):
+        options["default_tax_rates"] = list(
+            TaxRate.objects.filter(
+                merchant=session.merchant, livemode=session.livemode, public_id__in=data["default_tax_rates"]
+            ).order_by("pk")
+        )
+    return options
 
 
 def _card_forget(card: PaymentMethod) -> None:

@@ -10,6 +10,13 @@ target. A run starts by running the services again at the clock's time (the last
 killed in it): a step repeated changes nothing twice, the registered services re-checking every status
 under their row locks, as beat's runs do.
 
+An advance is cut into tasks: a task that has worked ``KASSA_TEST_CLOCK_TASK_SECONDS`` (a setting, 60 by default)
+stops at the end of its step and queues the next task, which goes on from there (``advance_moved_at`` and
+``frozen_time`` say how far it got); Celery's soft time limit likewise hands the step it interrupts on to a next
+task instead of failing the clock. So years of renewals for many customers never meet the 15-minute limit. Two
+tasks of one clock at once (a hand-on and the sweep's) are harmless: a step's move is made once, under the
+clock's row lock, by the run that finds the clock where it left it, and the other stops.
+
 A run lost with its worker is found by beat (``clocks_advance_sweep``): an advancing clock whose run has
 not moved it for longer than a task may live (``ADVANCE_STALE_AFTER``) is queued again, and resumes from
 the step it reached.
@@ -29,10 +36,13 @@ rules (``clocks_delete_expired``): one it may not delete is kept, and tried agai
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -208,13 +218,17 @@ def clock_advance(*, clock: TestClock, frozen_time: datetime) -> TestClock:
 
 
 def clock_advance_run(*, clock_pk: int) -> bool:
-    """The work of one advance (the task's): step by step to the target, then ``ready``.
+    """The work of one task of an advance: step by step towards the target, then ``ready``.
 
     The registered services run at the clock's time (each in its own short transactions), then the clock
-    moves to the next step's end, or is ready at the target. A run interrupted resumes from the step it
-    reached, running it again. A service that raises leaves the clock ``internal_failure`` at the time it
-    failed at (as Stripe's status says).
+    moves to the next step's end, or is ready at the target. Once the task has worked
+    ``KASSA_TEST_CLOCK_TASK_SECONDS`` (the worker's own time, not the business's), it queues the next task at
+    the step it reached and stops; so does a task Celery's soft time limit interrupts, which hands on the step
+    it was in. A run interrupted resumes from the step it reached, running it again. A service that raises
+    leaves the clock ``internal_failure`` at the time it failed at (as Stripe's status says). True: this run
+    finished its part (the clock is ready, or the next task is queued).
     """
+    started = time.monotonic()
     while True:
         clock = TestClock.objects.filter(pk=clock_pk, status=TestClock.Status.ADVANCING).first()
         if clock is None:
@@ -223,7 +237,11 @@ def clock_advance_run(*, clock_pk: int) -> bool:
         try:
             for fn in _on_advance:
                 fn(customers_queryset=customers, now=clock.frozen_time)
-            done = _step_next(clock_pk, clock.frozen_time)
+            spent = time.monotonic() - started >= settings.KASSA_TEST_CLOCK_TASK_SECONDS
+            done = _step_next(clock_pk, clock.frozen_time, hand_on=spent)
+        except SoftTimeLimitExceeded:
+            logger.warning("Advancing test clock %s: time limit at %s, handed on", clock.public_id, clock.frozen_time)
+            return _hand_on(clock_pk)
         except Exception:
             # Whatever failed (a service, the step's own write), the clock says so rather than staying advancing.
             logger.exception("Advancing test clock %s failed at %s", clock.public_id, clock.frozen_time.isoformat())
@@ -234,9 +252,10 @@ def clock_advance_run(*, clock_pk: int) -> bool:
 
 
 @transaction.atomic
-def _step_next(clock_pk: int, done_at: datetime) -> bool:
+def _step_next(clock_pk: int, done_at: datetime, *, hand_on: bool = False) -> bool:
     """The services ran at ``done_at``: at the target the clock is ready (True); else it moves to the next step's
-    end (the time its services run at next), stamped for the sweep."""
+    end (the time its services run at next), stamped for the sweep, and this run goes on (False) or, when it has
+    worked long enough (``hand_on``), queues the next task once this commits and stops (True)."""
     clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
     if clock is None or clock.status != TestClock.Status.ADVANCING or clock.frozen_time != done_at:
         return True  # deleted, done, or moved on by another run: this one stops
@@ -244,13 +263,28 @@ def _step_next(clock_pk: int, done_at: datetime) -> bool:
     if clock.frozen_time < clock.target_frozen_time:
         clock.frozen_time = min(clock.target_frozen_time, clock.frozen_time + ADVANCE_STEP)
         clock.save(update_fields=["frozen_time", "advance_moved_at"])
-        return False
+        if hand_on:
+            celery.enqueue_on_commit(ADVANCE_TASK, clock.pk)
+        return hand_on
     before = render(clock)
     clock.status = TestClock.Status.READY
     clock.target_frozen_time = None
     clock.advance_moved_at = None
     clock.save(update_fields=["status", "target_frozen_time", "advance_moved_at"])
     event_emit(type="test_helpers.test_clock.ready", obj=clock, before=before)
+    return True
+
+
+@transaction.atomic
+def _hand_on(clock_pk: int) -> bool:
+    """The step at ``at`` was cut short (the soft time limit): the next task goes on from where the clock is (that
+    step again, or the next if the limit came just after the move), stamped for the sweep."""
+    clock = TestClock.objects.select_for_update().filter(pk=clock_pk).first()
+    if clock is None or clock.status != TestClock.Status.ADVANCING:
+        return False
+    clock.advance_moved_at = timezone.now()  # the machinery's time (the sweep's lease), not the business's
+    clock.save(update_fields=["advance_moved_at"])
+    celery.enqueue_on_commit(ADVANCE_TASK, clock.pk)
     return True
 
 

@@ -28,3 +28,19 @@ def on_invoice_changed(fn: Callable[..., object]) -> Callable[..., object]:
 def invoice_changed(*, invoice, change: str, now: datetime) -> None:
     for fn in _handlers:
         fn(invoice=invoice, change=change, now=now)
+
+
+# A payer's card on the hosted invoice page pays that invoice only, unless a part above asks to keep it: a
+# subscription with ``payment_settings[save_default_payment_method]=on_subscription`` (billing/apps.py).
+_card_keepers: list[Callable[..., bool]] = []
+
+
+def keeps_card(fn: Callable[..., bool]) -> Callable[..., bool]:
+    """Register ``fn(*, invoice) -> bool``: whether the card the payer gives to pay ``invoice`` is saved on the
+    customer once the payment succeeds (a read; no writes)."""
+    _card_keepers.append(fn)
+    return fn
+
+
+def card_kept(*, invoice) -> bool:
+    return any(fn(invoice=invoice) for fn in _card_keepers)

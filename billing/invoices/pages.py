@@ -16,7 +16,9 @@ What shaped it:
 - Paying: the token's card pays this invoice only
   (``invoices.invoice_pay_with_card_token``: single-use for the invoice's
   PaymentIntent, never saved on the customer, who did not ask for it; a card
-  refused there leaves the invoice open), on-session (the payer is here for
+  refused there leaves the invoice open) — unless the invoice's subscription
+  saves the card that pays it (``save_default_payment_method``), which the
+  page says above the button; on-session (the payer is here for
   3-D Secure). The service lets one
   payment be in flight per invoice, so a double click makes one charge; the
   page's answer always comes from the rows after the processor's state was
@@ -51,7 +53,7 @@ from merchants.selectors import payments_readiness
 from ..hosted import framing, i18n
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
-from . import documents_build, numbering, pdf, selectors
+from . import documents_build, hooks, numbering, pdf, selectors
 from . import services as invoices
 from .models import Invoice, InvoicePayment
 
@@ -73,6 +75,7 @@ MESSAGES = {
     "authenticate_note": _(
         "Your bank asks you to confirm the payment of %(amount)s with your card ending in %(last4)s (3-D Secure)."
     ),
+    "save_note": _("Your card will be saved with %(merchant)s to pay this subscription's next invoices automatically."),
     "paid_title": _("Invoice paid"),
     "paid_body": _("Thank you! %(merchant)s has received your payment of %(amount)s."),
     "paid_on": _("Paid on %(date)s"),
@@ -274,6 +277,10 @@ def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
                 last4=getattr(waiting.payment_method, "card_last4", "") if waiting else "",
             ),
             "secure_note": i18n.text("secure_note", merchant=invoice.merchant.name),
+            # A subscription that saves the card that pays (save_default_payment_method): the payer is told first.
+            "save_note": text("save_note", merchant=invoice.merchant.name)
+            if waiting is None and hooks.card_kept(invoice=invoice)
+            else "",
             "stripe_js_url": settings.STRIPE_JS_URL,
             "config": {
                 "publishableKey": publishable_key,

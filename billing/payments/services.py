@@ -10,7 +10,10 @@ A double click, a retried request or two tabs therefore meet a committed
 attempt in step 1 and get "a payment is already in progress" instead of a
 second charge. An attempt whose outcome is unknown (the processor did not
 answer) is retried with the *same* key, so the processor replays it rather
-than charging again. Statuses only move along Stripe's arrows
+than charging again; before that it asks the processor for the charge its
+attempt made (each processor PaymentIntent names its attempt in metadata,
+``kassa_attempt``), so a key the processor has forgotten never charges twice.
+Statuses only move along Stripe's arrows
 (``TRANSITIONS``); a late or stale signal never moves a payment back.
 """
 
@@ -29,6 +32,7 @@ from merchants.selectors import processor_credential_for
 from webhooks.services.outbox import event_emit, render
 
 from ..catalogue.models import Customer
+from ..catalogue.selectors import customer_now
 from .models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,8 @@ TRANSITIONS = {
     # processor while Kassa was canceling is recorded, and the timeline says so.
     S.CANCELED: {S.SUCCEEDED},
 }
+#: An attempt whose answer was lost and of which the processor has no record: its request never got there.
+NO_RECORD = "processor_no_record"
 CANCELABLE = {S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_CONFIRMATION, S.REQUIRES_ACTION}
 # The events a move to each status sends (https://docs.stripe.com/api/events/types#event_types-payment_intent.succeeded).
 _EVENT_TYPES = {
@@ -108,7 +114,10 @@ def payment_intent_create(
     receipt_language: str | None = None,
     setup_future_usage: str | None = None,
     metadata=None,
+    now: datetime,
 ) -> PaymentIntent:
+    """A PaymentIntent, made at ``now``: a test clock's customer's is dated on the clock (``customer_now``), as its
+    invoices are. Its timeline, cancellation and the processor's own dates stay on the wall clock."""
     currency = currency.lower()
     money.check(amount, currency, param="amount", minimum=1)
     if setup_future_usage not in (None, "off_session", "on_session"):
@@ -137,6 +146,7 @@ def payment_intent_create(
         receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
         client_secret=f"{pid}_secret_{random_string(24)}",
         metadata=md.merge({}, metadata),
+        created=customer_now(customer=customer, now=now) if customer is not None else now,
     )
     _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
     event_emit(type="payment_intent.created", obj=payment_intent)
@@ -370,14 +380,24 @@ def payment_attempt_made(attempt_key: str) -> PaymentAttempt | None:
     return PaymentAttempt.objects.filter(public_id=attempt_key).first()
 
 
+def payment_attempt_replayable(attempt: PaymentAttempt) -> bool:
+    """Made again, under its own key, by its owner's next try: its answer was lost (``errored``), or the processor
+    has no record of it (the reconciler found its request never got there: nothing charged, nothing declined)."""
+    if attempt.processor_payment_intent_id:
+        return False
+    no_record = attempt.status == PaymentAttempt.Status.FAILED and attempt.error_code == NO_RECORD
+    return attempt.status == PaymentAttempt.Status.ERRORED or no_record
+
+
 def _begin_attempt(
     payment_intent: PaymentIntent,
     payment_method: PaymentMethod | None,
     *,
     off_session: bool = False,
     attempt_key: str | None = None,
-) -> tuple[PaymentIntent, PaymentAttempt]:
-    """Phase 1: lock, check, record the attempt, commit."""
+) -> tuple[PaymentIntent, PaymentAttempt, bool]:
+    """Phase 1: lock, check, record the attempt, commit. The flag: the attempt is one whose answer was lost, made
+    again (``errored``)."""
     with transaction.atomic():
         # Its customer comes with it (not locked: ``of`` self): the processor's customer is read from it.
         locked = (
@@ -411,14 +431,19 @@ def _begin_attempt(
             )
         # An attempt whose outcome is unknown is tried again under its own key and with exactly
         # its own parameters (its card, not a new one): the processor replays it, never charges twice.
+        # So is the owner's attempt the processor has no record of (the reconciler found its request never
+        # got there): nothing was charged and nothing was declined, so its owner (dunning) makes it again
+        # under its own key rather than recording a failure nobody's card had.
         if (
             latest is not None
-            and latest.status == PaymentAttempt.Status.ERRORED
-            and latest.processor_payment_intent_id == ""
+            and payment_attempt_replayable(latest)
+            and (latest.status == PaymentAttempt.Status.ERRORED or latest.public_id == attempt_key)
         ):
             attempt = latest
+            lost = attempt.status == PaymentAttempt.Status.ERRORED
             attempt.status = PaymentAttempt.Status.PENDING
-            attempt.save(update_fields=["status", "updated"])
+            attempt.error_code = attempt.error_message = ""
+            attempt.save(update_fields=["status", "error_code", "error_message", "updated"])
             locked.payment_method = attempt.payment_method
         else:
             if attempt_key is not None and PaymentAttempt.objects.filter(public_id=attempt_key).exists():
@@ -448,8 +473,9 @@ def _begin_attempt(
                 payment_method=locked.payment_method,
                 off_session=off_session,
             )
+            lost = False
         locked.save(update_fields=["payment_method", "updated"])
-    return locked, attempt
+    return locked, attempt, lost
 
 
 def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
@@ -665,12 +691,16 @@ def payment_intent_confirm(
     is refused (409 ``payment_attempt_already_made``), so a run repeated by a scheduler never charges twice.
     """
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    payment_intent, attempt = _begin_attempt(
+    payment_intent, attempt, lost = _begin_attempt(
         payment_intent, payment_method, off_session=off_session, attempt_key=attempt_key
     )
     try:
         processor_customer = _processor_customer(payment_intent.customer, credential)
-        result = gateway.payment_intent_confirm(
+        # An attempt whose answer was lost asks first what it did (its ``kassa_attempt`` at the processor): a charge
+        # made is recorded, never made again, even where the key is no longer replayed (Stripe keeps idempotency
+        # keys for 24 hours; localstripe keeps none).
+        result = _processor_find(payment_intent, attempt, credential, processor_customer) if lost else None
+        result = result or gateway.payment_intent_confirm(
             credential,
             amount=payment_intent.amount,
             currency=payment_intent.currency,
@@ -678,6 +708,7 @@ def payment_intent_confirm(
             payment_method_id=attempt.payment_method.processor_id,
             idempotency_key=attempt.public_id,
             kassa_id=payment_intent.public_id,
+            attempt_id=attempt.public_id,
             off_session=attempt.off_session,
             setup_future_usage=payment_intent.setup_future_usage,
         )
@@ -777,7 +808,9 @@ def payment_intent_sync(*, merchant, livemode: bool, processor_payment_intent_id
     in-order one would, and ``_record_processor_answer`` moves only forward. The Kassa
     PaymentIntent is found by the attempt that made the processor's one, or,
     when Kassa never heard the answer to that request, by the processor
-    object's metadata. Returns what happened, for the event's record.
+    object's metadata (the attempt it names; for a PaymentIntent made before
+    attempts were named, the latest attempt without an answer). Returns what
+    happened, for the event's record.
     """
     credential = processor_credential_for(merchant, livemode)
     result = gateway.payment_intent_retrieve(credential, processor_payment_intent_id)
@@ -791,7 +824,15 @@ def payment_intent_sync(*, merchant, livemode: bool, processor_payment_intent_id
         .order_by("-id")
         .first()
     )
-    if attempt is None and result.kassa_id:
+    if attempt is None and result.attempt_id:
+        attempt = (
+            PaymentAttempt.objects.filter(
+                public_id=result.attempt_id, payment_intent__merchant=merchant, payment_intent__livemode=livemode
+            )
+            .select_related("payment_intent")
+            .first()
+        )
+    elif attempt is None and result.kassa_id:
         payment_intent = PaymentIntent.objects.filter(
             merchant=merchant, livemode=livemode, public_id=result.kassa_id
         ).first()
@@ -972,30 +1013,38 @@ def refund_update(*, refund: Refund, metadata=None) -> Refund:
     return refund
 
 
+def _processor_find(
+    payment_intent: PaymentIntent, attempt: PaymentAttempt, credential, processor_customer: str
+) -> gateway.ProcessorPayment | None:
+    """The processor's PaymentIntent this attempt made (its ``kassa_attempt``), if it made one."""
+    known = frozenset(
+        payment_intent.attempts.exclude(processor_payment_intent_id="").values_list(
+            "processor_payment_intent_id", flat=True
+        )
+    )
+    return gateway.payment_intent_find(
+        credential,
+        customer_id=processor_customer,
+        attempt_id=attempt.public_id,
+        kassa_id=payment_intent.public_id,
+        created_since=int(attempt.created.timestamp()) - 60,
+        known=known,
+    )
+
+
 def _lost_answer_settle(attempt: PaymentAttempt) -> bool:
     """Find what an attempt whose answer was lost did at the processor, and record it. True: a charge was found."""
     payment_intent = attempt.payment_intent
     if payment_intent.status in (S.SUCCEEDED, S.CANCELED) or payment_intent.customer is None:
         return False
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    known = frozenset(
-        payment_intent.attempts.exclude(processor_payment_intent_id="").values_list(
-            "processor_payment_intent_id", flat=True
-        )
-    )
     result = None
     if payment_intent.customer.processor_id:
-        result = gateway.payment_intent_find(
-            credential,
-            customer_id=payment_intent.customer.processor_id,
-            kassa_id=payment_intent.public_id,
-            created_since=int(attempt.created.timestamp()) - 60,
-            known=known,
-        )
+        result = _processor_find(payment_intent, attempt, credential, payment_intent.customer.processor_id)
     if result is None:
         PaymentAttempt.objects.filter(pk=attempt.pk, status=PaymentAttempt.Status.ERRORED).update(
             status=PaymentAttempt.Status.FAILED,
-            error_code="processor_no_record",
+            error_code=NO_RECORD,
             error_message="The processor has no payment for this attempt: nothing was charged.",
         )
         return False
@@ -1011,10 +1060,14 @@ def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minu
     - Attempts left ``pending`` longer than any request can run (a killed
       worker) become ``errored``.
     - An ``errored`` attempt (its answer was lost: a killed worker, a timeout) is
-      looked up at the processor by the PaymentIntent's id in the charge's
-      metadata: the charge it made is recorded (and its owner, an invoice say,
-      is paid through the usual hooks), or, when the processor has none, the
-      attempt is marked failed with nothing charged, so a new attempt may run.
+      looked up at the processor by the attempt's own id in the charge's
+      metadata (``kassa_attempt``; never by the PaymentIntent's alone, which an
+      invoice's dunning tries share): the charge it made is recorded (and its
+      owner, an invoice say, is paid through the usual hooks), or, when the
+      processor has none, the attempt is marked failed with nothing charged
+      (``NO_RECORD``), so a new attempt may run, or the owner's same keyed
+      attempt be made again (``payment_attempt_replayable``: dunning's next
+      pass, with no failure recorded or emailed).
       Either way nobody has to charge again to find out.
     - Refunds the processor acknowledged as pending are re-read until they
       succeed or fail (a failed one frees its amount).

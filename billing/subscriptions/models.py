@@ -44,6 +44,10 @@ class Subscription(MerchantScoped):
         MARK_UNCOLLECTIBLE = "mark_uncollectible", _("Mark invoices uncollectible")
         VOID = "void", _("Void invoices")
 
+    class SaveDefaultPaymentMethod(models.TextChoices):
+        OFF = "off", _("Off")
+        ON_SUBSCRIPTION = "on_subscription", _("The card that pays becomes the default")
+
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("customer")
     )
@@ -69,6 +73,19 @@ class Subscription(MerchantScoped):
     )
     default_tax_rates = models.ManyToManyField(
         TaxRate, blank=True, related_name="+", verbose_name=_("default tax rates")
+    )
+    # payment_settings[save_default_payment_method]: on_subscription saves the card that pays one of its invoices
+    # (on the hosted page too) on the customer and makes it the default_payment_method, as at Stripe.
+    save_default_payment_method = models.CharField(
+        max_length=16,
+        choices=SaveDefaultPaymentMethod.choices,
+        default=SaveDefaultPaymentMethod.OFF,
+        verbose_name=_("save the paying card"),
+    )
+    # Kassa's own (the dashboard's "recurring payment" without a card): a send_invoice subscription that becomes
+    # charge_automatically with the card once an invoice of it is paid by card (save_default_payment_method).
+    charge_automatically_once_paid = models.BooleanField(
+        default=False, editable=False, verbose_name=_("switch to automatic charging after the first payment")
     )
     # The instant periods are counted from (UTC); day_of_month is billing_cycle_anchor_config's, when given.
     billing_cycle_anchor = models.DateTimeField(verbose_name=_("billing cycle anchor"))
@@ -98,6 +115,13 @@ class Subscription(MerchantScoped):
         max_length=20, choices=PauseBehavior.choices, blank=True, null=True, verbose_name=_("pause collection")
     )
     pause_resumes_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resumes at"))
+    # payment_behavior=pending_if_incomplete: the change held until its invoice is paid (Stripe's pending_update,
+    # with the items' entries to apply), that invoice, and when the change is dropped if still unpaid.
+    pending_update = models.JSONField(null=True, blank=True, editable=False)
+    pending_update_invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    pending_update_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     latest_invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("latest invoice")
     )

@@ -16,6 +16,12 @@ Which invoice, as at Stripe (https://docs.stripe.com/api/invoices/create_preview
 - with ``proration_behavior=always_invoice``: the invoice the change makes at once (pending items and its
   prorations) — unless those add up to a credit, which waits for the renewal (prorations.py says why).
 
+What-ifs, none written: ``invoice_items`` (new one-off items, checked as ``invoice_item_create`` checks them,
+joining the pending ones), an item's ``price_data`` (a recurring price checked as ``price_create`` checks it),
+``subscription_details[cancel_at_period_end]`` and ``[cancel_at]`` (a subscription ending with its current
+period has no next invoice). Not taken: ``trial_end``, ``billing_cycle_anchor`` (a new cycle), an existing
+pending item's change (``invoice_items[][invoiceitem]``).
+
 Its id starts ``upcoming_in_`` and it is ``draft`` with ``billing_reason=upcoming``, as Stripe's.
 """
 
@@ -25,8 +31,10 @@ from datetime import datetime
 from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 
+from ..catalogue import services as catalogue
 from ..catalogue.models import Customer, Price
 from ..catalogue.selectors import customer_now
+from ..invoices import services as invoicing
 from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
 from ..invoices.services.totals import item_taxes, totals_values
 from . import periods
@@ -36,6 +44,7 @@ from .prorations import (
     charge_of,
     credit_carry_build,
     invoice_language,
+    period_end_uncut,
     prorates_at,
     proration_item_build,
     prorations_between,
@@ -44,6 +53,8 @@ from .services.common import ENDED
 
 PREFIX = "upcoming_in"
 BEHAVIORS = ("create_prorations", "always_invoice", "none")
+#: ``cancel_at`` not given: the subscription's own.
+KEEP = object()
 
 
 @dataclass
@@ -55,6 +66,8 @@ class ItemChange:
     price: Price | None = None
     quantity: int | None = None
     deleted: bool = False
+    #: ``price_data``: ``currency``, ``product`` (a Product), ``recurring``, ``unit_amount``; shown, never saved.
+    price_data: dict | None = None
 
 
 def _none(message: str) -> InvalidRequest:
@@ -86,7 +99,7 @@ def _items_after(subscription: Subscription, items, changes: list[ItemChange]) -
         if change.price is None:
             raise InvalidRequest("A new item needs a price.", code="parameter_missing", param=f"{param}[price]")
         after[f"new-{index}"] = (change.price, 1 if change.quantity is None else change.quantity, None)
-    prices = [price.pk for price, _, _ in after.values()]
+    prices = [price.pk or price.public_id for price, _, _ in after.values()]
     if len(set(prices)) != len(prices):
         raise InvalidRequest(
             "A subscription cannot have the same price on two items.", param="subscription_details[items]"
@@ -159,8 +172,15 @@ def invoice_preview(
     items: list[ItemChange] | None = None,
     proration_behavior: str = "create_prorations",
     proration_date: datetime | None = None,
+    invoice_items: list[dict] | None = None,
+    cancel_at_period_end: bool | None = None,
+    cancel_at=KEEP,
 ) -> Invoice:
-    """The unsaved preview invoice; its lines are ``invoice.preview_lines`` (each with ``taxes``)."""
+    """The unsaved preview invoice; its lines are ``invoice.preview_lines`` (each with ``taxes``).
+
+    ``invoice_items``: ``invoice_item_create``'s keyword arguments (``price``, ``amount``, ``currency``,
+    ``quantity``, ``description``, ``tax_rates``, ``metadata``) of items to add. ``cancel_at_period_end`` (None:
+    the subscription's own) and ``cancel_at`` (a time, None for none; ``KEEP``: the subscription's own)."""
     if subscription is None and customer is None:
         raise InvalidRequest(
             "Give a customer or a subscription to preview.", code="parameter_missing", param="customer"
@@ -178,6 +198,8 @@ def invoice_preview(
     if proration_behavior not in BEHAVIORS:
         raise InvalidRequest(f"proration_behavior must be one of {', '.join(BEHAVIORS)}.", param="proration_behavior")
     at = customer_now(customer=customer, now=now)
+    _prices_built(items or [], merchant=merchant, livemode=livemode)
+    added = _items_built(invoice_items or [], merchant=merchant, livemode=livemode, customer=customer, now=at)
     settings = InvoiceSettings.objects.filter(merchant=merchant).first()
     pending = list(
         InvoiceItem.objects.filter(customer=customer, invoice__isnull=True)
@@ -187,6 +209,7 @@ def invoice_preview(
     )
     for line in pending:
         line.preview_tax_rates = list(line.tax_rates.all())
+    pending += added
     invoice = Invoice(
         public_id=public_id(PREFIX),
         merchant=merchant,
@@ -217,8 +240,13 @@ def invoice_preview(
             proration_behavior=proration_behavior,
             proration_date=proration_date,
             at=at,
+            ends_at_period_end=subscription.cancel_at_period_end
+            if cancel_at_period_end is None
+            else cancel_at_period_end,
+            cancel_at=subscription.cancel_at if cancel_at is KEEP else cancel_at,
         )
         defaults = list(subscription.default_tax_rates.all())
+    _items_currency_check(added, invoice.currency)
     for line in lines:
         line.preview_invoice = invoice  # what the line's parent and subscription are read from
         line.taxes = item_taxes(line, sorted(line.preview_tax_rates, key=lambda rate: rate.pk) or defaults)
@@ -230,8 +258,64 @@ def invoice_preview(
     return invoice
 
 
+def _prices_built(changes: list[ItemChange], *, merchant, livemode: bool) -> None:
+    """Each change's ``price_data`` made into its (unsaved) ``price``, checked as ``price_create`` checks one."""
+    for index, change in enumerate(changes):
+        if change.price_data is None:
+            continue
+        param = f"subscription_details[items][{index}]"
+        if change.price is not None:
+            raise InvalidRequest(f"Give either {param}[price] or {param}[price_data].", param=f"{param}[price]")
+        data = change.price_data
+        try:
+            change.price = catalogue.price_build(
+                merchant=merchant,
+                livemode=livemode,
+                currency=data.get("currency") or "",
+                unit_amount=data.get("unit_amount"),
+                product=data["product"],
+                recurring=data.get("recurring"),
+            )
+        except InvalidRequest as exc:
+            exc.param = _nested(f"{param}[price_data]", exc.param)
+            raise
+
+
+def _nested(prefix: str, param: str | None) -> str:
+    """``recurring[interval]`` under ``prefix``: ``prefix[recurring][interval]``."""
+    if not param:
+        return prefix
+    head, bracket, rest = param.partition("[")
+    return f"{prefix}[{head}]{bracket}{rest}"
+
+
+def _items_currency_check(added: list[InvoiceItem], currency: str) -> None:
+    for index, line in enumerate(added):
+        if line.currency != currency:
+            raise InvalidRequest(
+                f"The item is in {line.currency.upper()}; the invoice previewed is in {currency.upper()}.",
+                param=f"invoice_items[{index}][currency]",
+            )
+
+
+def _items_built(entries: list[dict], *, merchant, livemode: bool, customer, now: datetime) -> list[InvoiceItem]:
+    """The ``invoice_items`` to add, unsaved, each checked as ``invoice_item_create`` checks one."""
+    built = []
+    for index, entry in enumerate(entries):
+        try:
+            line, rates = invoicing.invoice_item_build(
+                merchant=merchant, livemode=livemode, customer=customer, now=now, **entry
+            )
+        except InvalidRequest as exc:
+            exc.param = _nested(f"invoice_items[{index}]", exc.param)
+            raise
+        line.preview_tax_rates = rates
+        built.append(line)
+    return built
+
+
 def _subscription_lines(
-    *, subscription, invoice, pending, items, proration_behavior, proration_date, at
+    *, subscription, invoice, pending, items, proration_behavior, proration_date, at, ends_at_period_end, cancel_at
 ) -> list[InvoiceItem]:
     if subscription.status in ENDED:
         raise _none(f"No upcoming invoice: subscription {subscription.public_id} has ended.")
@@ -260,9 +344,10 @@ def _subscription_lines(
             before={item.pk: charge_of(item.price, item.quantity) for item in current},
             after={key: charge_of(price, quantity) for key, (price, quantity, _) in after.items()},
             period_start=period_start,
-            period_end=period_end,
+            period_end=period_end_uncut(subscription, current[0]),
             at=when,
             language=invoice.language,
+            until=period_end,
         )
         by_key = {item.pk: item for item in current}
         for key, proration in changed:
@@ -275,9 +360,7 @@ def _subscription_lines(
         invoice.billing_reason = "upcoming"
         invoice.period_start = invoice.period_end = when
         return lines
-    if subscription.cancel_at_period_end or (
-        subscription.cancel_at is not None and subscription.cancel_at <= period_end
-    ):
+    if ends_at_period_end or (cancel_at is not None and cancel_at <= period_end):
         raise _none(f"No upcoming invoice: subscription {subscription.public_id} ends with its current period.")
     if not after:
         raise _none("No upcoming invoice: the change would leave the subscription without items.")

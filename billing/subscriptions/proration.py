@@ -121,6 +121,7 @@ def proration_lines(
     old: Charge | None,
     new: Charge | None,
     language: str = "en",
+    until: datetime | None = None,
 ) -> list[ProrationLine]:
     """The lines of changing one item from ``old`` to ``new`` at ``at`` in its period ``[period_start, period_end)``.
 
@@ -128,18 +129,25 @@ def proration_lines(
     No change (same price, unit amount and quantity) makes no line. ``language`` writes the descriptions
     (``en``/``fr``; the invoice's language, chosen by the caller). Lines of amount 0 (a free price) are
     kept, as Stripe shows them.
+
+    ``until`` (within ``(at, period_end]``): the time billed ends there rather than at the period's end — a
+    period cut short by ``cancel_at``, or the credit of moving ``cancel_at`` earlier — while the full period
+    stays the denominator, so a day is worth the same whatever cuts it.
     """
     if period_start.tzinfo is None or period_end.tzinfo is None or at.tzinfo is None:
         raise ValueError("period_start, period_end and at must be aware datetimes")
     if not period_start <= at < period_end:
         raise ValueError(f"the change time {at.isoformat()} is outside the period [{period_start}, {period_end})")
+    until = period_end if until is None else until
+    if until.tzinfo is None or not at < until <= period_end:
+        raise ValueError(f"until {until.isoformat()} must lie within ({at.isoformat()}, {period_end.isoformat()}]")
     if old is not None and new is not None:
         if old.currency != new.currency:
             raise ValueError(f"a subscription item cannot change currency ({old.currency} → {new.currency})")
         if (old.price, old.unit_amount, old.quantity) == (new.price, new.unit_amount, new.quantity):
             return []
     period_seconds = _seconds(period_end - period_start)
-    seconds_left = _seconds(period_end - at)
+    seconds_left = _seconds(until - at)
     lines = []
     for kind, charge, sign in ((UNUSED, old, -1), (REMAINING, new, 1)):
         if charge is None:
@@ -158,7 +166,7 @@ def proration_lines(
                 quantity=charge.quantity,
                 unit_amount=charge.unit_amount,
                 period_start=at,
-                period_end=period_end,
+                period_end=until,
                 description=_description(kind, charge, at, language),
                 price=charge.price,
             )

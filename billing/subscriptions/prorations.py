@@ -35,6 +35,7 @@ from ..catalogue.models import Price
 from ..invoices import services as invoices
 from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
 from ..invoices.services.common import totals_refresh
+from . import periods
 from .models import Subscription, SubscriptionItem
 from .proration import Charge, ProrationLine, price_prorates, proration_lines
 
@@ -79,9 +80,12 @@ def prorations_between(
     period_end: datetime,
     at: datetime,
     language: str,
+    until: datetime | None = None,
 ) -> list[tuple[Key, ProrationLine]]:
     """The proration lines of going from ``before`` to ``after`` at ``at``, item by item (an item in ``before``
-    only was removed, in ``after`` only added), in the items' order, each item's credit before its charge."""
+    only was removed, in ``after`` only added), in the items' order, each item's credit before its charge.
+    ``until``: where the time billed ends when ``cancel_at`` cut the period short (``period_end`` is then the
+    period's uncut end)."""
     lines = []
     for key in [*before, *(key for key in after if key not in before)]:
         old, new = before.get(key), after.get(key)
@@ -90,7 +94,7 @@ def prorations_between(
         if old is None and new is None:
             continue
         for line in proration_lines(
-            period_start=period_start, period_end=period_end, at=at, old=old, new=new, language=language
+            period_start=period_start, period_end=period_end, at=at, old=old, new=new, language=language, until=until
         ):
             lines.append((key, line))
     return lines
@@ -141,6 +145,7 @@ def subscription_prorations_create(
         # Every item removed: the period is the one they had (kept on the subscription's last invoice's lines).
         return []
     start, end = period_item.current_period_start, period_item.current_period_end
+    full_end = period_end_uncut(subscription, period_item)
     if not start <= at < end:
         raise InvalidRequest(
             f"proration_date must fall within the current period ({int(start.timestamp())} to {int(end.timestamp())}).",
@@ -151,10 +156,15 @@ def subscription_prorations_create(
         before=before,
         after=after,
         period_start=start,
-        period_end=end,
+        period_end=full_end,
         at=at,
         language=invoice_language(subscription.customer),
+        until=end,
     )
+    return _proration_items_save(subscription, items, lines, now)
+
+
+def _proration_items_save(subscription: Subscription, items: dict, lines: list, now: datetime) -> list[InvoiceItem]:
     made = []
     for key, line in lines:
         item = proration_item_build(subscription=subscription, subscription_item=items.get(key), line=line, now=now)
@@ -165,6 +175,67 @@ def subscription_prorations_create(
         event_emit(type="invoiceitem.created", obj=item)
         made.append(item)
     return made
+
+
+def period_end_uncut(subscription: Subscription, item: SubscriptionItem) -> datetime:
+    """The end of the item's current period as the anchor gives it: later than ``current_period_end`` when a
+    ``cancel_at`` inside the period cut it short (the whole period stays what a second of it is worth)."""
+    if subscription.cancel_at is None or item.current_period_end != subscription.cancel_at:
+        return item.current_period_end
+    _start, end = periods.period_at(
+        anchor=subscription.billing_cycle_anchor,
+        interval=item.price.recurring_interval,
+        count=item.price.recurring_interval_count or 1,
+        at=item.current_period_start,
+        start=item.current_period_start,
+        day_of_month=subscription.billing_cycle_anchor_day_of_month,
+    )
+    return max(end, item.current_period_end)
+
+
+@transaction.atomic
+def subscription_billed_until_prorations_create(
+    *, subscription: Subscription, billed_until: datetime, period_end: datetime, now: datetime
+) -> list[InvoiceItem]:
+    """``cancel_at`` moved inside the current period (or out of it): the period now ends at ``billed_until``
+    instead of the items' ``current_period_end`` (``period_end``: the period's uncut end). Earlier: each item's
+    "Unused time on … after <billed_until>" credit up to the old end; later: its "Remaining time on … after
+    <old end>" charge up to ``billed_until``. Nothing in a trial."""
+    items = {item.pk: item for item in subscription.items.select_related("price__product").order_by("pk")}
+    if not items or not prorates_at(subscription, now):
+        return []
+    first = next(iter(items.values()))
+    start, old_end = first.current_period_start, first.current_period_end
+    if billed_until == old_end:
+        return []
+    language = invoice_language(subscription.customer)
+    lines = []
+    for pk, item in items.items():
+        charge = charge_of(item.price, item.quantity)
+        if not price_prorates(item.price):
+            continue
+        if billed_until < old_end:
+            made = proration_lines(
+                period_start=start,
+                period_end=period_end,
+                at=billed_until,
+                until=old_end,
+                old=charge,
+                new=None,
+                language=language,
+            )
+        else:
+            made = proration_lines(
+                period_start=start,
+                period_end=period_end,
+                at=old_end,
+                until=billed_until,
+                old=None,
+                new=charge,
+                language=language,
+            )
+        lines.extend((pk, line) for line in made)
+    return _proration_items_save(subscription, items, lines, now)
 
 
 def pending_prorations(subscription: Subscription):
@@ -219,6 +290,44 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
             # with payment_behavior=allow_incomplete.
             invoice.refresh_from_db()
     return invoice
+
+
+def subscription_final_invoice(*, subscription: Subscription, now: datetime) -> Invoice | None:
+    """A cancellation with ``invoice_now``, inside its transaction (the caller holds the subscription's lock): a
+    final invoice now (``billing_reason=subscription_update``, Stripe's for an invoice a change makes) taking
+    everything pending for the customer in the subscription's currency — the cancellation's own prorations, an
+    earlier change's, invoice items — finalized. Lines that add up to a credit get the line bringing the
+    invoice to zero (paid as it is finalized) and the credit stays pending for the customer's next invoice:
+    Kassa's stand-in for Stripe's customer balance, which such an invoice credits. None when nothing is
+    pending. The caller charges it (``charge_automatically``) once committed; ``send_invoice`` emails it as it
+    is finalized when the customer has an email."""
+    pending = InvoiceItem.objects.filter(
+        customer_id=subscription.customer_id, invoice__isnull=True, currency=subscription.currency
+    )
+    if not pending.exists():
+        return None
+    send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+    invoice = invoices.invoice_create(
+        merchant=subscription.merchant,
+        livemode=subscription.livemode,
+        customer=subscription.customer,
+        now=now,
+        collection_method=subscription.collection_method,
+        days_until_due=subscription.days_until_due if send else None,
+        pending_invoice_items_behavior="include",
+        default_payment_method=subscription.default_payment_method,
+        default_tax_rates=list(subscription.default_tax_rates.all()),
+        currency=subscription.currency,
+        description=subscription.description,
+        billing_reason=Invoice.BillingReason.SUBSCRIPTION_UPDATE,
+        subscription=subscription,
+    )
+    credit_carry_forward(invoice=invoice, now=now)
+    subscription.latest_invoice = invoice
+    subscription.save(update_fields=["latest_invoice", "updated"])
+    return invoices.invoice_finalize(
+        invoice=invoice, now=now, auto_advance=not send or bool(subscription.customer.email)
+    )
 
 
 def credit_carry_build(*, customer, merchant_id: int, livemode: bool, currency: str, credit: int, now: datetime):

@@ -53,6 +53,7 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "subscription_items_create": "SubscriptionItemCreateParams",
     "subscription_items_retrieve": "SubscriptionItemRetrieveParams",
     "subscription_items_update": "SubscriptionItemUpdateParams",
+    "subscription_items_delete": "SubscriptionItemDeleteParams",
     "invoices_line_items": "InvoiceLineItemListParams",
     "invoices_create_preview": "InvoiceCreatePreviewParams",
     "test_helpers_test_clocks_list": "test_helpers.TestClockListParams",

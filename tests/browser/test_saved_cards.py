@@ -63,6 +63,7 @@ def test_saving_a_card_then_charging_it_off_session(page, kassa_url, paying_shop
 
     # Later, without the payer: the saved card pays off session.
     charged = payments.payment_intent_create_and_confirm(
+        now=timezone.now(),
         merchant=m,
         livemode=False,
         amount=1500,

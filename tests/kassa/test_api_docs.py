@@ -351,7 +351,14 @@ class World:
         return sub.id
 
     def make_si(self):
-        return self.api.v1.subscriptions.retrieve(self["sub"])["items"].data[0].id
+        """The subscription's item; for the operation that deletes one, a second item (the last cannot go)."""
+        item = self.api.v1.subscriptions.retrieve(self["sub"])["items"].data[0].id
+        if self.operation_id == "subscription_items_delete":
+            price = {"product": self["prod"], "currency": "usd", "unit_amount": 500, "recurring": {"interval": "month"}}
+            extra = self.api.v1.prices.create(params=price).id
+            params = {"subscription": self["sub"], "price": extra, "proration_behavior": "none"}
+            self.api.v1.subscription_items.create(params=params)
+        return item
 
     def make_clock(self):
         return self.api.v1.test_helpers.test_clocks.create(params={"frozen_time": 1767225600}).id

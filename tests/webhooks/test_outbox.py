@@ -55,7 +55,13 @@ def pay(paying_shop, card_token):
         customer = services.customer_create(merchant=m, livemode=False, email="payer@example.com")
         card = payments.payment_method_create_from_token(customer=customer, token=card_token(number))
         intent = payments.payment_intent_create(
-            merchant=m, livemode=False, amount=amount, currency="eur", customer=customer, payment_method=card
+            now=timezone.now(),
+            merchant=m,
+            livemode=False,
+            amount=amount,
+            currency="eur",
+            customer=customer,
+            payment_method=card,
         )
         return payments.payment_intent_confirm(payment_intent=intent)
 
@@ -240,7 +246,7 @@ def test_failed_3d_secure_is_payment_failed(pay, paying_shop, stripe_backend):
 
 def test_cancel(paying_shop):
     m = paying_shop.merchant
-    intent = payments.payment_intent_create(merchant=m, livemode=False, amount=500, currency="eur")
+    intent = payments.payment_intent_create(now=timezone.now(), merchant=m, livemode=False, amount=500, currency="eur")
     payments.payment_intent_cancel(payment_intent=intent, cancellation_reason="requested_by_customer")
     assert _types(m) == ["payment_intent.created", "payment_intent.canceled"]
     event = _last(m, "payment_intent.canceled")

@@ -159,6 +159,35 @@ SUBSCRIPTION_DATA_HELP = (
 )
 
 
+class SessionSubscriptionDataParams(SubscriptionDataParams):
+    """What the subscription a subscription-mode session makes is made with."""
+
+    trial_end = f.Timestamp(
+        required=False,
+        help_text="When the trial ends (Unix seconds, at least 48 hours ahead); instead of trial_period_days.",
+    )
+    billing_cycle_anchor = f.Timestamp(
+        required=False,
+        help_text="When periods start from (Unix seconds, after the session expires): the first invoice bills the "
+        "stub period up to it (its share, or nothing with proration_behavior=none).",
+    )
+    proration_behavior = f.Choice(
+        choices=["create_prorations", "none"],
+        required=False,
+        help_text="With billing_cycle_anchor: `create_prorations` (the default) bills the stub's share, `none` "
+        "bills nothing before the anchor.",
+    )
+    default_tax_rates = f.List(
+        child=f.String(**ID), required=False, max_length=5, help_text="Tax rates for every line (`txr_…`)."
+    )
+
+
+SESSION_SUBSCRIPTION_DATA_HELP = (
+    "Subscription mode only: what the subscription is made with (trial_period_days or trial_end, "
+    "billing_cycle_anchor, proration_behavior, default_tax_rates, description, metadata); other keys are refused."
+)
+
+
 class PaymentLinkUpdateParams(f.StrictSerializer):
     active = f.Boolean(required=False)
     after_completion = AfterCompletionParams(required=False)
@@ -419,9 +448,10 @@ class CheckoutSessionCreateParams(f.StrictSerializer):
         required=False,
         max_length=checkout.MAX_LINE_ITEMS,
         help_text="Required in payment mode (one-time prices) and subscription mode (recurring prices of one "
-        "currency and interval), unless payment_link is given; refused in setup mode.",
+        "currency and interval, and one-time prices billed on the first invoice only), unless payment_link is "
+        "given; refused in setup mode.",
     )
-    subscription_data = SubscriptionDataParams(required=False, help_text=SUBSCRIPTION_DATA_HELP)
+    subscription_data = SessionSubscriptionDataParams(required=False, help_text=SESSION_SUBSCRIPTION_DATA_HELP)
     currency = f.Currency(
         required=False,
         help_text="Optional in setup mode (Kassa's sessions take cards only, where Stripe does not require it); "

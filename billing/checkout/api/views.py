@@ -7,6 +7,8 @@ more. That endpoint, and only that one, answers CORS (no cookies are
 involved: the key travels in the Authorization header).
 """
 
+from datetime import UTC, datetime
+
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.response import Response
@@ -18,6 +20,7 @@ from merchants.models import APIKey
 
 from ...catalogue.api.views import CatalogueView
 from ...catalogue.models import Price
+from ...invoices.models import TaxRate
 from .. import selectors
 from .. import services as checkout
 from ..models import CheckoutSession, PaymentLink
@@ -211,6 +214,8 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView
             params["line_items"] = self.resolve_prices(params.get("line_items") or [])
             if "customer" in params:
                 params["customer"] = self.lookup_customer(params["customer"], param="customer")
+            if params.get("subscription_data"):
+                params["subscription_data"] = self.subscription_data(params["subscription_data"])
             session = checkout.checkout_session_create(
                 merchant=self.merchant, livemode=self.livemode, now=timezone.now(), **params
             )
@@ -219,6 +224,17 @@ class CheckoutSessionsView(LineItemsMixin, CheckoutSessionQueries, CatalogueView
             # A browser gets what it needs to open the page, not the merchant's metadata or customer.
             response.data = {key: response.data[key] for key in PUBLIC_SESSION_FIELDS if key in response.data}
         return response
+
+    def subscription_data(self, data: dict) -> dict:
+        """Timestamps as datetimes, tax rate ids as the merchant's tax rates (a 400 naming the parameter)."""
+        data = dict(data)
+        for name in ("trial_end", "billing_cycle_anchor"):
+            if data.get(name) is not None:
+                data[name] = datetime.fromtimestamp(data[name], tz=UTC)
+        if "default_tax_rates" in data:
+            param = "subscription_data[default_tax_rates]"
+            data["default_tax_rates"] = [self.lookup(TaxRate, rate, param=param) for rate in data["default_tax_rates"]]
+        return data
 
 
 PUBLIC_SESSION_FIELDS = (

@@ -54,6 +54,7 @@ from .invoices import (
 )
 from .items import (
     QUANTITY_MAX,
+    invoice_item_build,
     invoice_item_create,
     invoice_item_delete,
     invoice_item_update,
@@ -89,6 +90,7 @@ __all__ = [
     "invoice_create",
     "invoice_delete",
     "invoice_finalize",
+    "invoice_item_build",
     "invoice_item_create",
     "invoice_item_delete",
     "invoice_item_update",

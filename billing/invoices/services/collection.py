@@ -82,7 +82,11 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
 
 
 def _payment_open(
-    invoice: Invoice, card: PaymentMethod | None, now: datetime, attempt_key: str | None = None
+    invoice: Invoice,
+    card: PaymentMethod | None,
+    now: datetime,
+    attempt_key: str | None = None,
+    setup_future_usage: str | None = None,
 ) -> PaymentIntent:
     """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed (without a
     card when the payer's one-off card is to be taken for it). ``attempt_key``: an automatic attempt's own key
@@ -90,7 +94,7 @@ def _payment_open(
     with transaction.atomic():
         invoice = _payable_lock(invoice)
         made = payments.payment_attempt_made(attempt_key) if attempt_key is not None else None
-        if made is not None and not (made.status == made.Status.ERRORED and not made.processor_payment_intent_id):
+        if made is not None and not payments.payment_attempt_replayable(made):
             raise IdempotencyConflict("This payment attempt was already made.", code="payment_attempt_already_made")
         # An automatic attempt is counted once, when its key is first claimed (under this lock): a run repeated
         # (or overlapping) goes on under the same key, uncounted, and payments makes (or replays) it only once.
@@ -115,6 +119,9 @@ def _payment_open(
             if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
                 if not claimed:
                     _attempt_count(invoice, automatic=attempt_key is not None)
+                if setup_future_usage and intent.setup_future_usage != setup_future_usage:
+                    intent.setup_future_usage = setup_future_usage  # the payer's card is to be kept this time
+                    intent.save(update_fields=["setup_future_usage", "updated"])
                 return intent
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
@@ -127,7 +134,9 @@ def _payment_open(
             customer=invoice.customer,
             payment_method=card,
             description=f"Invoice {invoice.number}",
+            setup_future_usage=setup_future_usage,
             metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
+            now=now,
         )
         InvoicePayment.objects.create(
             public_id=public_id(InvoicePayment.PREFIX),
@@ -208,7 +217,9 @@ def invoice_pay_with_card_token(
     The card is not saved on the customer (the payer did not ask for it): it is taken for the invoice's
     PaymentIntent alone (``single_use_for``), as checkout's one-off cards are, so a declined card is not kept
     either. A card refused when Stripe is asked to take it fails the payment as a declined charge does
-    (``invoice.payment_failed``) and raises CardError.
+    (``invoice.payment_failed``) and raises CardError. Unless a part above keeps it (``hooks.card_kept``: a
+    subscription with ``save_default_payment_method=on_subscription``, whose page says so): the PaymentIntent
+    then has ``setup_future_usage=off_session`` and payments saves the card on the customer once it succeeds.
     """
     now = customer_now(customer=invoice.customer, now=now)
     with transaction.atomic():
@@ -217,7 +228,8 @@ def invoice_pay_with_card_token(
             _paid(locked, now)
             event_emit(type="invoice.paid", obj=locked)
             return locked
-    intent = _payment_open(invoice, None, now)
+    keep = "off_session" if hooks.card_kept(invoice=invoice) else None
+    intent = _payment_open(invoice, None, now, setup_future_usage=keep)
     try:
         card = payments.payment_method_create_from_token(
             customer=intent.customer, token=token, billing_details=billing_details, single_use_for=intent

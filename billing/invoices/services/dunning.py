@@ -10,7 +10,9 @@ retries after a failed one, and what happens when they run out.
 Every automatic attempt is keyed by the invoice and its number (``attempt_key``: 0 the first, n the n-th
 retry, ``card:<pm>`` the one after a card change), and the outcome is recorded from that attempt's own row:
 a run repeated (two beats, a worker killed half-way) finds the attempt made (no second charge) and records
-its outcome once; the next retry has a new number, so it is a new charge.
+its outcome once; the next retry has a new number, so it is a new charge. An attempt whose answer was lost is
+made again under its key by the next run; so is one the reconciler found the processor has no record of (its
+request never got there): no card failed, so no failure is recorded and no email sent.
 
 What a failure leads to (``decline_kind``):
 

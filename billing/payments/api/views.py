@@ -8,6 +8,8 @@ own objects, call the service and render. Checkout is in billing/checkout/api/vi
 import logging
 from contextlib import contextmanager
 
+from django.utils import timezone
+
 from kassa.api import schema
 from kassa.api.views import paginate, represent
 from kassa.errors import CardError
@@ -83,11 +85,13 @@ class PaymentIntentsView(PaymentIntentViewBase):
         if "payment_method" in params:
             params["payment_method"] = self.lookup(PaymentMethod, params["payment_method"], param="payment_method")
         if not confirm:
-            payment_intent = payments.payment_intent_create(merchant=self.merchant, livemode=self.livemode, **params)
+            payment_intent = payments.payment_intent_create(
+                merchant=self.merchant, livemode=self.livemode, now=timezone.now(), **params
+            )
             return self.render(s.PaymentIntentOut, payment_intent, expand)
         with self.card_errors_carry_the_payment_intent():
             payment_intent = payments.payment_intent_create_and_confirm(
-                merchant=self.merchant, livemode=self.livemode, off_session=off_session, **params
+                merchant=self.merchant, livemode=self.livemode, off_session=off_session, now=timezone.now(), **params
             )
         return self.render(s.PaymentIntentOut, payment_intent, expand)
 

@@ -214,6 +214,7 @@ EVENT_WORDS = {
     "customer.subscription.deleted": _("Canceled"),
     "customer.subscription.trial_will_end": _("Trial ends in three days (customer told)"),
     "customer.subscription.pending_update_applied": _("Pending update applied"),
+    "customer.subscription.pending_update_expired": _("Pending update expired (its invoice unpaid)"),
 }
 TIMELINE_EVENTS_MAX = 100
 

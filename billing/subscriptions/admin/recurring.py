@@ -4,7 +4,8 @@ Amount (major units, never a float: merchants.widgets.MoneyField), currency, int
 subscriber name and email — or, opened from a customer's page, that customer. One service call
 (``subscription_recurring_create``) makes the customer, the product and its price (``interval=day``,
 ``interval_count=N``) and the subscription in one transaction; the page says beforehand how it will be
-collected (a card on file is charged; anyone else is emailed each invoice with a link to pay it).
+collected (a card on file is charged; anyone else is emailed each invoice with a link to pay it, and — the
+box ticked by default — charged automatically with the card that paid the first one).
 """
 
 from django import forms
@@ -50,12 +51,23 @@ class RecurringPaymentForm(forms.Form):
         label=_("On the invoice"),
         help_text=_("What the payments are for, as the invoice's line says it."),
     )
+    charge_automatically_once_paid = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Switch to automatic charging after the first payment"),
+        help_text=_(
+            "The card that pays the first invoice online is saved and charged for the next ones, "
+            "instead of emailing each invoice."
+        ),
+    )
 
     def __init__(self, *args, customer: Customer | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.customer = customer
         if customer is not None:  # from a customer's page: that customer, no name or email to type
             del self.fields["name"], self.fields["email"]
+        if customer is not None and customer.default_payment_method_id is not None:
+            del self.fields["charge_automatically_once_paid"]  # their card is charged from the start
 
     def clean(self):
         data = super().clean()
@@ -104,6 +116,7 @@ def recurring_payment_view(model_admin, request):
                 customer=customer,
                 name=data.get("name"),
                 email=data.get("email"),
+                charge_automatically_once_paid=bool(data.get("charge_automatically_once_paid")),
             )
         except KassaError as exc:
             service_errors_as_form_errors(form, exc, FIELD_MAP)

@@ -323,6 +323,10 @@ class SubscriptionAdmin(CsvExportMixin, ScopedAdmin):
         text = str(dict(COLLECTION_CHOICES)[subscription.collection_method])
         if subscription.collection_method == SEND and subscription.days_until_due is not None:
             text += " · " + gettext("due after %(days)d days") % {"days": subscription.days_until_due}
+        if subscription.charge_automatically_once_paid:
+            text += " · " + gettext("charged automatically once the payer has paid an invoice online")
+        elif subscription.save_default_payment_method == subscription.SaveDefaultPaymentMethod.ON_SUBSCRIPTION:
+            text += " · " + gettext("the card that pays becomes the default")
         if subscription.pause_behavior:
             paused = gettext("Paused: %(behavior)s") % {"behavior": subscription.get_pause_behavior_display()}
             if subscription.pause_resumes_at:

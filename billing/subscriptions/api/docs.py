@@ -144,7 +144,10 @@ SUBSCRIPTIONS_CREATE = Doc(
     "the default card: `active` when paid, else `incomplete` (and `incomplete_expired` after 23 hours "
     "unpaid). Kassa's beat then renews it each period: one invoice per period, charged once. A trial bills "
     "nothing until it ends; a later `billing_cycle_anchor` (or `billing_cycle_anchor_config[day_of_month]`) "
-    "bills the partial first period's share, or nothing with `proration_behavior=none`.",
+    "bills the partial first period's share, or nothing with `proration_behavior=none`. With "
+    "`payment_settings[save_default_payment_method]=on_subscription` the card that pays an invoice (the payer's "
+    "on the hosted invoice page too) is saved and becomes the subscription's `default_payment_method`. "
+    "`add_invoice_items` bills one-time prices on the first invoice only.",
     requests=(
         ("A monthly price", {"customer": CUSTOMER_ID, "items": [{"price": PRICE_ID}]}),
         ("With a 14-day trial", {"customer": CUSTOMER_ID, "items": [{"price": PRICE_ID}], "trial_period_days": 14}),
@@ -171,8 +174,10 @@ SUBSCRIPTIONS_UPDATE = Doc(
     tag=TAG,
     summary="Update a subscription",
     description="Changes items (price, quantity, new or `deleted` items), `trial_end` (`now` ends the trial and "
-    "bills the first period now), `cancel_at_period_end`, `cancel_at`, `pause_collection`, the default card, "
-    "tax rates, description and metadata." + PRORATIONS,
+    "bills the first period now), `cancel_at_period_end`, `cancel_at` (inside the current period it cuts the "
+    "period there and, per `proration_behavior`, credits the time no longer billed; cleared or moved later, it "
+    "charges the time billed again), `pause_collection`, the default card, "
+    "`payment_settings[save_default_payment_method]`, tax rates, description and metadata." + PRORATIONS,
     requests=(
         ("Cancel at the end of the period", {"cancel_at_period_end": True}),
         ("Tag it", {"metadata": {"plan": "gold"}}),
@@ -185,9 +190,13 @@ SUBSCRIPTIONS_CANCEL = Doc(
     tag=TAG,
     summary="Cancel a subscription",
     description="Cancels it now: `canceled`, no more invoices (`customer.subscription.deleted`). An incomplete "
-    "subscription's unpaid first invoice is voided. `prorate` credits the unused time of the current period as "
-    "a pending item that lowers the customer's next invoice (Kassa keeps no balance to refund it into); "
-    "`invoice_now` bills nothing more in Kassa (no metered usage).",
+    "subscription's unpaid first invoice is voided. `prorate` credits the unused time of the current period, to "
+    'the second ("Unused time on … after …"). `invoice_now` makes a final invoice now '
+    "(`billing_reason=subscription_update`) with everything pending for the customer in the subscription's "
+    "currency (that credit, earlier prorations, invoice items), finalized and collected per the collection "
+    "method; nothing pending, no invoice. A final invoice whose credits outweigh its charges is brought to zero "
+    "(paid) and the credit stays pending for the customer's next invoice (Kassa keeps no customer balance); "
+    "without `invoice_now` the credit waits, pending, for that next invoice.",
     response={
         **SUBSCRIPTION,
         "status": "canceled",
@@ -259,5 +268,15 @@ SUBSCRIPTION_ITEMS_UPDATE = Doc(
     description="Changes the item's price, quantity, tax rates or metadata, from the next renewal." + PRORATIONS,
     requests=(("Two seats", {"quantity": 2, "proration_behavior": "none"}),),
     response={**SUBSCRIPTION_ITEM, "quantity": 2},
+    path_id=SUBSCRIPTION_ITEM_ID,
+)
+SUBSCRIPTION_ITEMS_DELETE = Doc(
+    tag=ITEMS_TAG,
+    summary="Delete a subscription item",
+    description="Removes the item from its subscription (not the last one: cancel the subscription instead). Its "
+    'unused time in the current period is credited to the second ("Unused time on … after …"), pending for the '
+    'customer\'s next invoice, unless `proration_behavior=none`. Answers `{"id", "object": '
+    '"subscription_item", "deleted": true}`. `clear_usage` is accepted and ignored (no metered usage).',
+    response={"id": SUBSCRIPTION_ITEM_ID, "object": "subscription_item", "deleted": True},
     path_id=SUBSCRIPTION_ITEM_ID,
 )

@@ -17,12 +17,20 @@ from kassa.api.fields import ID
 from kassa.api.views import represent
 from kassa.errors import InvalidRequest
 
-from ...catalogue.api.views import CatalogueView
-from ...catalogue.models import Price
+from ...catalogue.models import Price, Product
 from ...invoices.api.docs import INVOICE
-from ...invoices.api.serializers import LINES_SHOWN, InvoiceLineItemOut, InvoiceOut, InvoicePaymentOut, TaxRateOut
+from ...invoices.api.serializers import (
+    LINES_SHOWN,
+    InvoiceLineItemOut,
+    InvoiceOut,
+    InvoicePaymentOut,
+    PeriodParams,
+    TaxRateOut,
+)
+from ...invoices.api.views.invoices import InvoicingView
 from .. import preview
 from ..models import Subscription
+from .serializers import ItemPriceDataParams, moment
 
 BEHAVIOR_HELP = (
     "`create_prorations` (the default): the change's proration lines join the next invoice, which is "
@@ -79,8 +87,23 @@ INVOICES_CREATE_PREVIEW = schema.Doc(
 class PreviewItemParams(f.StrictSerializer):
     id = f.String(required=False, help_text="The subscription item to change or delete (`si_…`).", **ID)
     price = f.String(required=False, help_text="The item's new price, or a new item's (`price_…`).", **ID)
+    price_data = ItemPriceDataParams(
+        required=False, help_text="A recurring price for the item, shown in the preview and never saved."
+    )
     quantity = f.Integer(required=False, min_value=0, max_value=2_147_483_647, help_text="The item's new quantity.")
     deleted = f.Boolean(required=False, default=False, help_text="true: the item (`id`) is removed.")
+
+
+class PreviewInvoiceItemParams(f.StrictSerializer):
+    amount = f.Amount(required=False, help_text="The line's whole amount, 0 or more. " + f.AMOUNT_HELP)
+    currency = f.Currency(required=False)
+    description = f.OptionalString(max_length=500, help_text="What the line says.")
+    discountable = f.Boolean(required=False, help_text="Stored and returned: Kassa has no discounts.")
+    metadata = f.Metadata()
+    period = PeriodParams(required=False, help_text="The period the line is for, shown on the invoice.")
+    price = f.String(required=False, help_text="A one-time price (`price_…`) instead of `amount`.", **ID)
+    quantity = f.Integer(required=False, min_value=0, max_value=2_147_483_647, help_text="How many units of `price`.")
+    tax_rates = f.List(child=f.String(**ID), required=False, max_length=5, help_text="The line's tax rates (`txr_…`).")
 
 
 class PreviewSubscriptionDetailsParams(f.StrictSerializer):
@@ -100,6 +123,19 @@ class PreviewSubscriptionDetailsParams(f.StrictSerializer):
         "now, or the customer's test clock's time). Pass the same to the subscription update to be charged "
         "exactly what was previewed.",
     )
+    cancel_at_period_end = f.Boolean(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="true: preview as if the subscription ended with its current period (no next invoice); false: "
+        "as if it renewed.",
+    )
+    cancel_at = f.Timestamp(
+        required=False,
+        allow_null=True,
+        help_text="Preview as if the subscription ended at this time (Unix seconds): at or before the current "
+        "period's end, there is no next invoice.",
+    )
 
 
 class InvoicePreviewParams(f.StrictSerializer):
@@ -109,6 +145,12 @@ class InvoicePreviewParams(f.StrictSerializer):
     subscription = f.String(required=False, help_text="The subscription whose next invoice to preview (`sub_…`).", **ID)
     subscription_details = PreviewSubscriptionDetailsParams(
         required=False, help_text="A change of the subscription to preview, with its prorations."
+    )
+    invoice_items = f.List(
+        child=PreviewInvoiceItemParams(),
+        required=False,
+        max_length=250,
+        help_text="One-off items to add to the preview (with the customer's pending ones); none is saved.",
     )
 
 
@@ -157,7 +199,7 @@ class InvoicePreviewOut(InvoiceOut):
         return {"object": "list", "data": [], "has_more": False, "url": "/v1/invoice_payments"}
 
 
-class InvoicePreviewView(CatalogueView):
+class InvoicePreviewView(InvoicingView):
     resource = "invoices"
     also_reads = ("subscriptions",)
     expandable = {"customer": "customers", "default_payment_method": "payment_methods"}
@@ -179,14 +221,37 @@ class InvoicePreviewView(CatalogueView):
         details = params.get("subscription_details") or {}
         changes = []
         for index, item in enumerate(details.get("items") or []):
-            price = None
+            param = f"subscription_details[items][{index}]"
+            price = price_data = None
             if item.get("price"):
-                price = self.lookup(Price, item["price"], param=f"subscription_details[items][{index}][price]")
+                price = self.lookup(Price, item["price"], param=f"{param}[price]")
+            if item.get("price_data"):
+                price_data = dict(item["price_data"])
+                price_data["product"] = self.lookup(
+                    Product, price_data["product"], param=f"{param}[price_data][product]"
+                )
             changes.append(
                 preview.ItemChange(
-                    id=item.get("id"), price=price, quantity=item.get("quantity"), deleted=item.get("deleted", False)
+                    id=item.get("id"),
+                    price=price,
+                    price_data=price_data,
+                    quantity=item.get("quantity"),
+                    deleted=item.get("deleted", False),
                 )
             )
+        invoice_items = []
+        for index, given in enumerate(params.get("invoice_items") or []):
+            entry = dict(given)
+            if entry.get("price"):
+                entry["price"] = self.lookup(Price, entry["price"], param=f"invoice_items[{index}][price]")
+            if "tax_rates" in entry:
+                entry["tax_rates"] = self.tax_rates(entry["tax_rates"], f"invoice_items[{index}][tax_rates]")
+            if "period" in entry:
+                entry["period"] = {key: moment(value) for key, value in entry["period"].items()}
+            invoice_items.append(entry)
+        extra = {}
+        if "cancel_at" in details:
+            extra["cancel_at"] = moment(details["cancel_at"]) if details["cancel_at"] is not None else None
         proration_date = details.get("proration_date")
         if proration_date is not None:
             proration_date = datetime.datetime.fromtimestamp(proration_date, tz=datetime.UTC)
@@ -203,5 +268,8 @@ class InvoicePreviewView(CatalogueView):
             items=changes,
             proration_behavior=details.get("proration_behavior", "create_prorations"),
             proration_date=proration_date,
+            invoice_items=invoice_items,
+            cancel_at_period_end=details.get("cancel_at_period_end"),
+            **extra,
         )
         return self.render(InvoicePreviewOut, invoice, expand)

@@ -63,6 +63,20 @@ class ItemParams(f.StrictSerializer):
     tax_rates = _tax_rate_ids("The item's own tax rates (`txr_…`), instead of the subscription's defaults.")
 
 
+class OneTimePriceDataParams(f.StrictSerializer):
+    currency = f.Currency()
+    product = f.String(help_text="The product (`prod_…`) the line is named after.", **ID)
+    unit_amount = f.Amount()
+
+
+class AddInvoiceItemParams(f.StrictSerializer):
+    price = f.String(required=False, help_text="A one-time price (`price_…`).", **ID)
+    price_data = OneTimePriceDataParams(required=False, help_text="An amount for this line only.")
+    quantity = f.Integer(required=False, min_value=1, max_value=2_147_483_647, help_text="How many units.")
+    metadata = f.Metadata()
+    tax_rates = _tax_rate_ids("The line's own tax rates (`txr_…`), instead of the subscription's defaults.")
+
+
 class ItemUpdateParams(ItemParams):
     id = f.String(required=False, help_text="The item to change (`si_…`); without it, a new item.", **ID)
     deleted = f.Boolean(required=False, help_text="true removes the item `id`.")
@@ -83,7 +97,24 @@ class CancellationDetailsParams(f.StrictSerializer):
     feedback = f.OptionalString(max_length=32, help_text="Stripe's feedback codes, e.g. `too_expensive`.")
 
 
+class PaymentSettingsParams(f.StrictSerializer):
+    save_default_payment_method = f.Choice(
+        choices=Subscription.SaveDefaultPaymentMethod.values,
+        required=False,
+        help_text="`on_subscription`: the card that pays one of its invoices (on the hosted invoice page too, where "
+        "the card is then saved on the customer) becomes the subscription's `default_payment_method`; `off` (the "
+        "default): it does not.",
+    )
+
+
+PAYMENT_SETTINGS_HELP = "`save_default_payment_method`: whether the card that pays becomes the default."
 PAYMENT_BEHAVIORS = ["allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"]
+PAYMENT_BEHAVIOR_UPDATE_HELP = (
+    "`pending_if_incomplete`: a change of `items` that costs something is held in `pending_update` and its "
+    "invoice charged now; paid, the change applies (`customer.subscription.pending_update_applied`), unpaid after "
+    "23 hours it is dropped (`customer.subscription.pending_update_expired`). Only `items`, `proration_behavior` "
+    "and `proration_date` may come with it. Other values: the change applies at once."
+)
 PRORATION_HELP = (
     "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
     "remaining time of the current period, to the second, as pending invoice items the next invoice takes; "
@@ -93,7 +124,12 @@ PRORATION_HELP = (
 
 
 class SubscriptionUpdateParams(f.StrictSerializer):
-    cancel_at = f.Timestamp(required=False, allow_null=True, help_text="Cancel at this time (Unix seconds).")
+    cancel_at = f.Timestamp(
+        required=False,
+        allow_null=True,
+        help_text="Cancel at this time (Unix seconds); inside the current period it ends the period there, the "
+        "time no longer billed credited per `proration_behavior`.",
+    )
     cancel_at_period_end = f.Boolean(required=False, help_text="true: cancel when the current period ends.")
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
     default_payment_method = f.OptionalString(
@@ -109,8 +145,10 @@ class SubscriptionUpdateParams(f.StrictSerializer):
     payment_behavior = f.Choice(
         choices=PAYMENT_BEHAVIORS,
         required=False,
-        help_text="Accepted; with `always_invoice` a declined charge leaves the change made and the invoice open.",
+        help_text=PAYMENT_BEHAVIOR_UPDATE_HELP
+        + " With `always_invoice`, a declined charge leaves the change made and the invoice open.",
     )
+    payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
     )
@@ -132,6 +170,12 @@ class SubscriptionUpdateParams(f.StrictSerializer):
 class SubscriptionCreateParams(f.StrictSerializer):
     customer = f.String(help_text="The customer to bill (`cus_…`).", **ID)
     items = f.List(child=ItemParams(), allow_empty=False, max_length=20, help_text="Up to 20 recurring prices.")
+    add_invoice_items = f.List(
+        child=AddInvoiceItemParams(),
+        required=False,
+        max_length=20,
+        help_text="One-time prices (or amounts) billed on the first invoice only.",
+    )
     billing_cycle_anchor = f.Timestamp(
         required=False,
         help_text="When periods start from (Unix seconds, in the future): the first period is a stub up to it.",
@@ -153,6 +197,7 @@ class SubscriptionCreateParams(f.StrictSerializer):
         help_text="`allow_incomplete` (the default): charge, and answer `incomplete` if it fails; "
         "`default_incomplete`: do not charge; `error_if_incomplete`: a failed charge ends it with the card's error.",
     )
+    payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"],
         required=False,
@@ -177,12 +222,17 @@ class SubscriptionListParams(CreatedListParams):
 
 class SubscriptionCancelParams(f.StrictSerializer):
     cancellation_details = CancellationDetailsParams(required=False, help_text="Why the customer is leaving.")
-    invoice_now = f.Boolean(required=False, default=False, help_text="Bill what is pending now (nothing in Kassa).")
+    invoice_now = f.Boolean(
+        required=False,
+        default=False,
+        help_text="true: a final invoice now with everything pending for the customer (prorations, invoice items), "
+        "finalized and collected; a net credit makes it zero and waits, pending, for the customer's next invoice.",
+    )
     prorate = f.Boolean(
         required=False,
         default=False,
-        help_text="true: the unused time of the current period is credited, as a pending item that lowers the "
-        "customer's next invoice (Kassa keeps no balance to refund it into).",
+        help_text="true: the unused time of the current period is credited, to the second (Kassa keeps no "
+        "customer balance: the credit lowers the final invoice, or the customer's next one).",
     )
 
 
@@ -226,6 +276,20 @@ class SubscriptionItemCreateParams(ItemParams):
 class SubscriptionItemUpdateParams(ItemParams):
     proration_behavior = f.Choice(
         choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
+    )
+
+
+class SubscriptionItemDeleteParams(f.StrictSerializer):
+    clear_usage = f.Boolean(required=False, help_text="Accepted and ignored: Kassa has no metered usage.")
+    proration_behavior = f.Choice(
+        choices=["create_prorations", "always_invoice", "none"],
+        required=False,
+        help_text="`create_prorations` (the default): the item's unused time is credited, pending for the next "
+        "invoice; `always_invoice`: the same (a credit alone is never invoiced now: Kassa keeps no customer "
+        "balance); `none`: nothing is credited.",
+    )
+    proration_date = f.Timestamp(
+        required=False, help_text="When the removal counts from (Unix seconds, inside the current period); now."
     )
 
 
@@ -338,10 +402,16 @@ class SubscriptionOut(serializers.Serializer):
     pause_collection = serializers.SerializerMethodField(
         help_text="While collection is paused: `behavior` and `resumes_at`; else null."
     )
-    payment_settings = serializers.SerializerMethodField()
+    payment_settings = serializers.SerializerMethodField(
+        help_text="`save_default_payment_method`: `on_subscription` when the card that pays an invoice becomes the "
+        "default, else `off`; `payment_method_types` and `payment_method_options` are null (cards only)."
+    )
     pending_invoice_item_interval = f.Fixed(None, "object")
     pending_setup_intent = f.Fixed(None)
-    pending_update = f.Fixed(None, "object")
+    pending_update = serializers.SerializerMethodField(
+        help_text="A change held by `payment_behavior=pending_if_incomplete` until its invoice (`latest_invoice`) is "
+        "paid: `expires_at`, `subscription_items` as they will be; null otherwise."
+    )
     schedule = f.Fixed(None)
     start_date = f.UnixTime(help_text="When the subscription started (Unix seconds).")
     status = serializers.CharField(
@@ -434,8 +504,18 @@ class SubscriptionOut(serializers.Serializer):
         return {"behavior": sub.pause_behavior, "resumes_at": _ts(sub.pause_resumes_at)}
 
     @extend_schema_field(OBJECT)
-    def get_payment_settings(self, _):
-        return {"payment_method_options": None, "payment_method_types": None, "save_default_payment_method": "off"}
+    def get_pending_update(self, sub):
+        if not sub.pending_update:
+            return None
+        return {key: value for key, value in sub.pending_update.items() if key != "entries"}
+
+    @extend_schema_field(OBJECT)
+    def get_payment_settings(self, sub):
+        return {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": sub.save_default_payment_method,
+        }
 
     def get_test_clock(self, sub) -> str | None:
         clock = sub.customer.test_clock

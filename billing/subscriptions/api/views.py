@@ -8,6 +8,7 @@ objects of the key's mode, a 400 naming the parameter otherwise; the services ho
 from django.utils import timezone
 
 from kassa.api import schema
+from kassa.api.fields import DeletedOut
 from kassa.api.views import paginate
 
 from ...catalogue.models import Price, Product
@@ -52,6 +53,10 @@ class SubscriptionsViewBase(InvoicingView):
             params["customer"] = self.lookup_customer(params["customer"], param="customer")
         if "items" in params:
             params["items"] = [self.item_entry(entry, f"items[{n}]") for n, entry in enumerate(params["items"])]
+        if "add_invoice_items" in params:
+            params["add_invoice_items"] = [
+                self.item_entry(entry, f"add_invoice_items[{n}]") for n, entry in enumerate(params["add_invoice_items"])
+            ]
         if "default_tax_rates" in params:
             params["default_tax_rates"] = self.tax_rates(params["default_tax_rates"], "default_tax_rates")
         if "default_payment_method" in params:
@@ -123,7 +128,7 @@ class SubscriptionView(SubscriptionsViewBase):
         subscription = services.subscription_update(subscription=subscription, now=timezone.now(), **params)
         return self.render(s.SubscriptionOut, subscription, expand)
 
-    @schema.create(
+    @schema.delete(
         s.SubscriptionCancelParams,
         s.SubscriptionOut,
         doc=docs.SUBSCRIPTIONS_CANCEL,
@@ -231,3 +236,17 @@ class SubscriptionItemView(SubscriptionItemsViewBase):
         entry = self.item_entry(params, "")
         item = services.subscription_item_update(item=item, now=timezone.now(), **entry)
         return self.render(s.SubscriptionItemOut, item, expand)
+
+    @schema.delete(
+        s.SubscriptionItemDeleteParams,
+        DeletedOut,
+        doc=docs.SUBSCRIPTION_ITEMS_DELETE,
+        operation_id="subscription_items_delete",
+        expand=False,
+    )
+    def delete(self, request, id):
+        item = self.get_item(id)
+        params, _ = self.params(s.SubscriptionItemDeleteParams)
+        params.pop("clear_usage", None)
+        deleted_id = services.subscription_item_delete(item=item, now=timezone.now(), **params)
+        return self.render(DeletedOut, {"id": deleted_id, "object": "subscription_item", "deleted": True})

@@ -9,17 +9,21 @@
   clock's ``subscriptions_advance``, and invoicing's hook ``subscription_invoice_changed``;
 - recurring.py: the dashboard's "recurring payment", ``subscription_recurring_create`` (customer, price and
   subscription in one transaction);
+- cards.py: ``payment_settings[save_default_payment_method]``, the card that pays becoming the default
+  (``subscription_saves_card``, invoicing's question for its hosted page);
 - common.py: statuses (``TRANSITIONS``), periods' lines and invoices, ``next_renewal_at``.
 
 Every service that decides by the clock takes ``now``.
 """
 
+from .cards import subscription_saves_card
 from .changes import (
     subscription_cancel,
     subscription_item_create,
     subscription_item_delete,
     subscription_item_update,
     subscription_pause,
+    subscription_pending_update_invoice_changed,
     subscription_resume,
     subscription_update,
 )
@@ -52,9 +56,11 @@ __all__ = [
     "subscription_item_delete",
     "subscription_item_update",
     "subscription_pause",
+    "subscription_pending_update_invoice_changed",
     "subscription_recurring_create",
     "subscription_renew",
     "subscription_resume",
+    "subscription_saves_card",
     "subscription_update",
     "subscriptions_advance",
     "subscriptions_notify",

@@ -22,25 +22,29 @@ from kassa.errors import InvalidRequest, KassaError
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
 
+from ...catalogue.models import Price
 from ...catalogue.selectors import customer_now
+from ...invoices import hooks
 from ...invoices import services as invoices
-from ...invoices.models import Invoice
+from ...invoices.models import Invoice, InvoiceItem, TaxRate
 from ...invoices.services.common import tax_rates_check
 from .. import prorations
 from ..models import Subscription, SubscriptionItem
 from .common import (
     ENDED,
     ITEMS_MAX,
+    PENDING_UPDATE_EXPIRES_AFTER,
     S,
     current_period,
     emit_updated,
     interval_of,
     items_period_set,
     next_work_at,
+    pending_update_clear,
     period_after,
     status_move,
 )
-from .create import PRORATION_BEHAVIORS, _price_of, payment_method_check
+from .create import PRORATION_BEHAVIORS, _price_of, payment_method_check, save_default_check
 from .renewal import invoice_collect, period_advance, subscription_end, subscription_renew
 
 FEEDBACK = (
@@ -168,7 +172,8 @@ def _item_apply(subscription: Subscription, items: dict, entry: dict, param: str
         if price is None:
             raise InvalidRequest("Missing required param: price.", code="parameter_missing", param=f"{param}[price]")
         item = SubscriptionItem.objects.create(
-            public_id=public_id(SubscriptionItem.PREFIX),
+            # A pending update applied: the id its pending_update showed.
+            public_id=entry.get("public_id") or public_id(SubscriptionItem.PREFIX),
             merchant=subscription.merchant,
             livemode=subscription.livemode,
             created=now,
@@ -197,6 +202,13 @@ def _item_apply(subscription: Subscription, items: dict, entry: dict, param: str
 
 
 def _items_apply(subscription: Subscription, entries: list, now: datetime) -> None:
+    if subscription.pending_update_invoice_id is not None:
+        raise InvalidRequest(
+            f"Subscription {subscription.public_id} has a pending update waiting for its invoice to be paid: "
+            "its items change once it is paid, or once it expires.",
+            code="subscription_unexpected_state",
+            param="items",
+        )
     items = {item.public_id: item for item in subscription.items.select_related("price").order_by("pk")}
     for n, entry in enumerate(entries):
         _item_apply(subscription, items, entry, f"items[{n}]", now)
@@ -206,6 +218,19 @@ def _items_apply(subscription: Subscription, entries: list, now: datetime) -> No
         raise InvalidRequest(f"A subscription has at most {ITEMS_MAX} items.", param="items")
     if len({item.price_id for item in items.values()}) != len(items):
         raise InvalidRequest("A subscription cannot have two items with the same price.", param="items")
+
+
+def _trial_invoice_unkeyed(subscription: Subscription, start: datetime) -> None:
+    """A trial ended in the very second it began lasted no time: its zero invoice billed no period, so it gives
+    up the period start it was keyed by (the one-invoice-per-period constraint, billing/invoices/models.py) to
+    the first paid period's invoice, which starts at that same second. The constraint stays whole for every other
+    invoice: a renewal or a retry can still never make a second invoice for a period."""
+    Invoice.objects.filter(
+        subscription=subscription,
+        subscription_period_start=start,
+        billing_reason=Invoice.BillingReason.SUBSCRIPTION_CREATE,
+        total=0,
+    ).update(subscription_period_start=None)
 
 
 def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> bool:
@@ -223,9 +248,19 @@ def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> b
     if anchored_on_trial:
         subscription.billing_cycle_anchor = trial_end
     start, _end = current_period(subscription)
+    if trial_end == start:
+        _trial_invoice_unkeyed(subscription, start)
     items_period_set(subscription, start, trial_end)
     subscription.next_renewal_at = next_work_at(subscription, trial_end)
     return trial_end <= now
+
+
+def _payment_settings_apply(subscription: Subscription, payment_settings: dict | None) -> None:
+    value = save_default_check(payment_settings)
+    if value is not None:
+        subscription.save_default_payment_method = value
+        if value == Subscription.SaveDefaultPaymentMethod.OFF:
+            subscription.charge_automatically_once_paid = False  # no card saved: nothing to switch to
 
 
 def _fields_apply(subscription: Subscription, changes: dict, now: datetime) -> None:
@@ -247,6 +282,8 @@ def _fields_apply(subscription: Subscription, changes: dict, now: datetime) -> N
         subscription.default_payment_method = payment_method_check(
             changes["default_payment_method"], subscription.customer
         )
+    if "payment_settings" in changes:
+        _payment_settings_apply(subscription, changes["payment_settings"])
     if "description" in changes:
         subscription.description = changes["description"] or None
     if "metadata" in changes:
@@ -263,6 +300,31 @@ def _fields_apply(subscription: Subscription, changes: dict, now: datetime) -> N
         )
 
 
+def _period_end_uncut(subscription: Subscription) -> datetime | None:
+    item = subscription.items.select_related("price").order_by("pk").first()
+    return prorations.period_end_uncut(subscription, item) if item is not None else None
+
+
+def _period_cut(subscription: Subscription, uncut_end: datetime, proration_behavior: str, now: datetime) -> bool:
+    """``cancel_at`` inside the current period cuts it there (the items' ``current_period_end``; the renewal due
+    then ends the subscription); moved later or cleared, the period runs to ``uncut_end`` again. The time no
+    longer billed is credited, the time billed again charged, per ``proration_behavior`` (Stripe: "If set to a
+    date before the current period ends, this will cause a proration if prorations have been enabled"). True
+    when proration items were made."""
+    start, end = current_period(subscription)
+    cancel_at = subscription.cancel_at
+    billed_until = cancel_at if cancel_at is not None and start < cancel_at < uncut_end else uncut_end
+    if billed_until == end:
+        return False
+    made = []
+    if proration_behavior != "none":
+        made = prorations.subscription_billed_until_prorations_create(
+            subscription=subscription, billed_until=billed_until, period_end=uncut_end, now=now
+        )
+    items_period_set(subscription, start, billed_until)
+    return bool(made)
+
+
 UPDATABLE = {
     "items",
     "proration_behavior",
@@ -276,6 +338,7 @@ UPDATABLE = {
     "metadata",
     "cancellation_details",
     "payment_behavior",
+    "payment_settings",
     "proration_date",
 }
 
@@ -295,6 +358,8 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
         if name not in UPDATABLE:
             raise InvalidRequest(f"Kassa cannot change {name} on a subscription yet.", param=name)
     now = customer_now(customer=subscription.customer, now=now)
+    if changes.get("payment_behavior") == "pending_if_incomplete":
+        return _update_pending_if_incomplete(subscription, now, changes)
     proration_behavior = changes.get("proration_behavior", "create_prorations")
     proration_date = _proration_date(changes.get("proration_date"), now)
     bill_now = prorated = False
@@ -315,7 +380,13 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
                 )
         if changes.get("trial_end") is not None:
             bill_now = _trial_end_change(subscription, changes["trial_end"], now)
+        cancel_moves = "cancel_at" in changes or "cancel_at_period_end" in changes
+        if cancel_moves:
+            _prorations_check(proration_behavior)
+            uncut_end = _period_end_uncut(subscription)
         _fields_apply(subscription, changes, now)
+        if cancel_moves and uncut_end is not None:
+            prorated = _period_cut(subscription, uncut_end, proration_behavior, now) or prorated
         if not bill_now:
             period = current_period(subscription)
             subscription.next_renewal_at = next_work_at(subscription, period[1])
@@ -330,6 +401,216 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
     return Subscription.objects.get(pk=subscription.pk)
 
 
+# --- payment_behavior=pending_if_incomplete (https://docs.stripe.com/billing/subscriptions/pending-updates) ---
+
+PENDING_PARAMS = {"items", "proration_behavior", "proration_date", "payment_behavior"}
+
+
+def _entry_resolved(subscription: Subscription, entry: dict, param: str) -> dict:
+    """An ``items`` entry with its ``price_data`` made into a price now (kept whatever becomes of the update)."""
+    entry = dict(entry)
+    if entry.get("price_data") is not None:
+        entry["price"] = _price_of(entry, merchant=subscription.merchant, livemode=subscription.livemode, param=param)
+        entry.pop("price_data")
+    return entry
+
+
+def _entry_stored(entry: dict, new_id: str | None) -> dict:
+    """What a pending update keeps of an entry to apply it later: ids and numbers, no objects."""
+    stored = {key: entry[key] for key in ("id", "quantity", "deleted", "metadata") if key in entry}
+    if entry.get("price") is not None:
+        stored["price"] = entry["price"].pk
+    if "tax_rates" in entry:
+        stored["tax_rates"] = [rate.pk for rate in entry["tax_rates"]]
+    if new_id is not None:
+        stored["public_id"] = new_id
+    return stored
+
+
+def _entry_loaded(stored: dict) -> dict:
+    entry = dict(stored)
+    if "price" in entry:
+        entry["price"] = Price.objects.get(pk=entry["price"])
+    if "tax_rates" in entry:
+        entry["tax_rates"] = list(TaxRate.objects.filter(pk__in=entry["tax_rates"]))
+    return entry
+
+
+def _item_shown(item: SubscriptionItem) -> dict:
+    """An item as ``pending_update.subscription_items`` shows it (the price as its id and amounts)."""
+    price = item.price
+    return {
+        "id": item.public_id,
+        "object": "subscription_item",
+        "created": int(item.created.timestamp()),
+        "current_period_start": int(item.current_period_start.timestamp()),
+        "current_period_end": int(item.current_period_end.timestamp()),
+        "metadata": item.metadata,
+        "price": {
+            "id": price.public_id,
+            "object": "price",
+            "currency": price.currency,
+            "product": price.product.public_id,
+            "recurring": {"interval": price.recurring_interval, "interval_count": price.recurring_interval_count or 1},
+            "unit_amount": price.unit_amount,
+        },
+        "quantity": item.quantity,
+        "subscription": item.subscription.public_id,
+    }
+
+
+def _pending_invoice(subscription: Subscription, made: list[InvoiceItem], now: datetime) -> Invoice:
+    """The held change's prorations, written again after the rehearsal was rolled back, invoiced now with the
+    customer's other pending items and finalized (charged by the caller once committed)."""
+    kept_items = set(subscription.items.values_list("pk", flat=True))
+    for item in made:
+        rates_of = item.subscription_item_id if item.subscription_item_id in kept_items else None
+        item.pk = None
+        item._state.adding = True
+        item.subscription_item_id = rates_of
+        item.save()
+        if rates_of is not None:
+            rates = list(SubscriptionItem.objects.get(pk=rates_of).tax_rates.all())
+            if rates:
+                item.tax_rates.set(rates)
+        event_emit(type="invoiceitem.created", obj=item)
+    send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+    invoice = invoices.invoice_create(
+        merchant=subscription.merchant,
+        livemode=subscription.livemode,
+        customer=subscription.customer,
+        now=now,
+        collection_method=subscription.collection_method,
+        days_until_due=subscription.days_until_due if send else None,
+        pending_invoice_items_behavior="include",
+        default_payment_method=subscription.default_payment_method,
+        default_tax_rates=list(subscription.default_tax_rates.all()),
+        currency=subscription.currency,
+        description=subscription.description,
+        billing_reason=Invoice.BillingReason.SUBSCRIPTION_UPDATE,
+        subscription=subscription,
+    )
+    return invoices.invoice_finalize(
+        invoice=invoice, now=now, auto_advance=not send or bool(subscription.customer.email)
+    )
+
+
+def _update_pending_if_incomplete(subscription: Subscription, now: datetime, changes: dict) -> Subscription:
+    """``payment_behavior=pending_if_incomplete``: a change of items whose prorations come to a charge is
+    rehearsed (applied in a savepoint to check it and compute its prorations, then rolled back), held in
+    ``pending_update``, and its invoice made and charged now. Paid, the change applies
+    (``customer.subscription.pending_update_applied``); unpaid after 23 hours, the renewal pass drops it
+    (``customer.subscription.pending_update_expired``) and voids the invoice. A change with nothing to pay
+    (a downgrade, ``proration_behavior=none``, a trial) applies at once, as Stripe's does."""
+    for name in sorted(changes):
+        if name not in PENDING_PARAMS:
+            raise InvalidRequest(
+                f"{name} cannot be changed with payment_behavior=pending_if_incomplete: Kassa holds only items "
+                "(with proration_behavior and proration_date) until they are paid.",
+                param=name,
+            )
+    if not changes.get("items"):
+        raise InvalidRequest(
+            "payment_behavior=pending_if_incomplete holds a change of items: give items.",
+            code="parameter_missing",
+            param="items",
+        )
+    proration_behavior = changes.get("proration_behavior", "create_prorations")
+    _prorations_check(proration_behavior)
+    proration_date = _proration_date(changes.get("proration_date"), now)
+    invoice = None
+    with transaction.atomic():
+        subscription = _lock(subscription)
+        _not_ended(subscription)
+        if subscription.pending_update_invoice_id is not None:
+            raise InvalidRequest(
+                f"Subscription {subscription.public_id} already has a pending update.",
+                code="subscription_unexpected_state",
+                param="payment_behavior",
+            )
+        before = render(subscription)
+        entries = [_entry_resolved(subscription, e, f"items[{n}]") for n, e in enumerate(changes["items"])]
+        snapshot = prorations.items_snapshot(subscription)
+        rehearsal = transaction.savepoint()
+        _items_apply(subscription, entries, now)
+        made = []
+        if proration_behavior != "none":
+            made = prorations.subscription_prorations_create(
+                subscription=subscription, before=snapshot, at=proration_date, now=now
+            )
+        if sum(item.amount for item in made) > 0:
+            after = list(subscription.items.select_related("price__product", "subscription").order_by("pk"))
+            added = iter(item.public_id for item in after if item.pk not in snapshot)
+            stored = [
+                _entry_stored(entry, None if entry.get("id") or entry.get("deleted") else next(added, None))
+                for entry in entries
+            ]
+            shown = [_item_shown(item) for item in after]
+            transaction.savepoint_rollback(rehearsal)
+            expires_at = now + PENDING_UPDATE_EXPIRES_AFTER
+            invoice = _pending_invoice(subscription, made, now)
+            subscription.latest_invoice = invoice
+            subscription.pending_update = {
+                "billing_cycle_anchor": None,
+                "expires_at": int(expires_at.timestamp()),
+                "subscription_items": shown,
+                "trial_end": None,
+                "trial_from_plan": None,
+                "entries": stored,
+            }
+            subscription.pending_update_invoice = invoice
+            subscription.pending_update_expires_at = expires_at
+            if invoice.status == Invoice.Status.PAID:  # nothing left to pay once other pending credits counted
+                _pending_update_apply(subscription, now)
+        else:
+            transaction.savepoint_commit(rehearsal)
+        period = current_period(subscription)
+        subscription.next_renewal_at = next_work_at(subscription, period[1])
+        subscription.save()
+        emit_updated(subscription, before)
+    if (
+        invoice is not None
+        and invoice.status == Invoice.Status.OPEN
+        and invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
+    ):
+        # Declined or needing the customer: the update waits, pending, until paid or expired.
+        with contextlib.suppress(KassaError):
+            invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
+    return Subscription.objects.get(pk=subscription.pk)
+
+
+def _pending_update_apply(subscription: Subscription, now: datetime) -> None:
+    """The held change applied (the caller holds the lock and saves)."""
+    entries = [_entry_loaded(stored) for stored in subscription.pending_update["entries"]]
+    pending_update_clear(subscription)
+    _items_apply(subscription, entries, now)
+    event_emit(type="customer.subscription.pending_update_applied", obj=subscription)
+
+
+def subscription_pending_update_invoice_changed(*, invoice: Invoice, change: str, now: datetime) -> None:
+    """Invoicing's hook (billing/apps.py): a pending update's invoice paid applies the update; voided, it drops
+    it. Inside the payment's transaction, as every hook."""
+    if invoice.subscription_id is None or change not in (hooks.PAID, hooks.VOIDED):
+        return
+    subscription = (
+        Subscription.objects.select_for_update()
+        .filter(pk=invoice.subscription_id, pending_update_invoice=invoice)
+        .first()
+    )
+    if subscription is None or subscription.status in ENDED:
+        return
+    before = render(subscription)
+    if change == hooks.PAID:
+        _pending_update_apply(subscription, now)
+    else:
+        pending_update_clear(subscription)
+        event_emit(type="customer.subscription.pending_update_expired", obj=subscription)
+    period = current_period(subscription)
+    subscription.next_renewal_at = next_work_at(subscription, period[1])
+    subscription.save()
+    emit_updated(subscription, before)
+
+
 def subscription_cancel(
     *,
     subscription: Subscription,
@@ -338,11 +619,16 @@ def subscription_cancel(
     prorate: bool = False,
     cancellation_details: dict | None = None,
 ) -> Subscription:
-    """Cancel now (Stripe's DELETE). ``prorate``: the unused time of the current period is credited as
-    pending proration items, which lower the customer's next invoice (Kassa keeps no balance to refund them
-    into). ``invoice_now`` bills what is pending, and with no metered usage and no positive prorations nothing
-    is. An incomplete subscription's unpaid first invoice is voided."""
+    """Cancel now (Stripe's DELETE). ``prorate``: the unused time of the current period is credited, "Unused
+    time on … after …" per item (to the second, as an update's proration). ``invoice_now``: a final invoice now
+    with everything pending for the customer (that credit, an earlier change's prorations, invoice items),
+    finalized in the same transaction and, for ``charge_automatically``, charged once committed; a credit
+    larger than the charges makes it zero and stays pending for the customer's next invoice (Kassa keeps no
+    balance; prorations.subscription_final_invoice). Without ``invoice_now`` the credit waits, pending, for that
+    next invoice. An incomplete subscription's unpaid first invoice is voided (nothing was charged: nothing is
+    prorated or invoiced)."""
     now = customer_now(customer=subscription.customer, now=now)
+    final = None
     with transaction.atomic():
         subscription = _lock(subscription)
         _not_ended(subscription, "canceled")
@@ -354,12 +640,20 @@ def subscription_cancel(
             prorations.subscription_prorations_create(
                 subscription=subscription, before=snapshot, at=now, now=now, ending=True
             )
-        subscription_end(subscription, now=now, ended_at=now, before=before)
         latest = subscription.latest_invoice
+        subscription_end(subscription, now=now, ended_at=now, before=before)
+        if invoice_now and not was_incomplete:
+            final = prorations.subscription_final_invoice(subscription=subscription, now=now)
     if was_incomplete and latest is not None and latest.status == Invoice.Status.OPEN:
         # A payment in flight: left for the merchant (the subscription has ended either way).
         with contextlib.suppress(KassaError):
             invoices.invoice_void(invoice=latest, now=now)
+    if (
+        final is not None
+        and final.status == Invoice.Status.OPEN
+        and final.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY
+    ):
+        invoice_collect("charge", final, now=now)
     return Subscription.objects.get(pk=subscription.pk)
 
 
@@ -448,12 +742,25 @@ def subscription_item_update(
 
 
 def subscription_item_delete(
-    *, item: SubscriptionItem, now: datetime, proration_behavior: str = "create_prorations"
+    *,
+    item: SubscriptionItem,
+    now: datetime,
+    proration_behavior: str = "create_prorations",
+    proration_date: int | datetime | None = None,
 ) -> str:
+    """Stripe's ``DELETE /v1/subscription_items/{id}``: the item removed, its unused time credited per
+    ``proration_behavior``; never the subscription's last item (Stripe refuses it: cancel the subscription)."""
+    if not item.subscription.items.exclude(pk=item.pk).exists():
+        raise InvalidRequest(
+            f"{item.public_id} is the subscription's only item: a subscription keeps at least one item "
+            "(cancel the subscription to end it)."
+        )
+    extra = {} if proration_date is None else {"proration_date": proration_date}
     subscription_update(
         subscription=item.subscription,
         now=now,
         items=[{"id": item.public_id, "deleted": True}],
         proration_behavior=proration_behavior,
+        **extra,
     )
     return item.public_id

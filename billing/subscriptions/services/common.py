@@ -32,6 +32,8 @@ TRANSITIONS = {
 ENDED = {S.CANCELED, S.INCOMPLETE_EXPIRED}
 #: As at Stripe: a first invoice left unpaid this long ends the subscription (incomplete_expired).
 INCOMPLETE_EXPIRES_AFTER = timedelta(hours=23)
+#: As at Stripe: a pending update (payment_behavior=pending_if_incomplete) whose invoice is unpaid this long is dropped.
+PENDING_UPDATE_EXPIRES_AFTER = timedelta(hours=23)
 #: customer.subscription.trial_will_end, this long before the trial ends (as at Stripe).
 TRIAL_WILL_END_BEFORE = timedelta(days=3)
 #: Items per subscription, as at Stripe.
@@ -120,6 +122,8 @@ def next_work_at(subscription: Subscription, period_end: datetime | None) -> dat
         candidates.append(subscription.cancel_at)
     if subscription.pause_behavior and subscription.pause_resumes_at is not None:
         candidates.append(subscription.pause_resumes_at)
+    if subscription.pending_update_expires_at is not None:
+        candidates.append(subscription.pending_update_expires_at)
     return min(candidates)
 
 
@@ -219,3 +223,25 @@ def items_period_set(subscription: Subscription, start: datetime, end: datetime)
 
 def emit_updated(subscription: Subscription, before: dict) -> None:
     event_emit(type="customer.subscription.updated", obj=subscription, before=before)
+
+
+def pending_update_clear(subscription: Subscription) -> Invoice | None:
+    """Forget the subscription's pending update (applied, or dropped); the invoice it waited for."""
+    invoice = subscription.pending_update_invoice
+    subscription.pending_update = None
+    subscription.pending_update_invoice = None
+    subscription.pending_update_expires_at = None
+    return invoice
+
+
+def pending_update_expire(subscription: Subscription, now: datetime) -> Invoice | None:
+    """The renewal pass at ``now`` (the caller holds the lock): a pending update whose invoice was not paid by
+    ``expires_at`` is dropped (``customer.subscription.pending_update_expired``); the invoice it waited for is
+    returned, for the caller to void once committed (paying it later must not charge for a change that was
+    dropped). None when there is nothing to drop."""
+    if subscription.pending_update_expires_at is None or subscription.pending_update_expires_at > now:
+        return None
+    invoice = pending_update_clear(subscription)
+    subscription.save()
+    event_emit(type="customer.subscription.pending_update_expired", obj=subscription)
+    return invoice

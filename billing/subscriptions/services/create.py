@@ -17,7 +17,8 @@ A ``billing_cycle_anchor`` (or ``billing_cycle_anchor_config[day_of_month]``) la
 a stub period from the start to the anchor, billed on the first invoice as its share of a full period to
 the second (``proration_behavior=create_prorations``, the default) or not billed at all (``none``), as at
 Stripe. A trial (``trial_end`` or ``trial_period_days``) bills nothing up front (a zero invoice, paid at
-once) and anchors the periods at its end unless an anchor is given.
+once) and anchors the periods at its end unless an anchor is given. ``add_invoice_items``: one-time prices on
+the first invoice only (one_time.py); within a trial they make that invoice one to pay.
 """
 
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ from .common import (
     period_invoice_create,
     recurring_price_check,
 )
+from .one_time import invoice_items_add, invoice_items_check
 
 PAYMENT_BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete")
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
@@ -166,6 +168,17 @@ def _collection_check(collection_method: str, days_until_due) -> None:
         )
 
 
+def save_default_check(payment_settings: dict | None) -> str | None:
+    """``payment_settings[save_default_payment_method]`` (``off`` | ``on_subscription``), None when not given."""
+    value = (payment_settings or {}).get("save_default_payment_method")
+    if value is not None and value not in Subscription.SaveDefaultPaymentMethod.values:
+        raise InvalidRequest(
+            "payment_settings[save_default_payment_method] must be off or on_subscription.",
+            param="payment_settings[save_default_payment_method]",
+        )
+    return value
+
+
 def payment_method_check(payment_method: PaymentMethod | None, customer: Customer) -> PaymentMethod | None:
     if payment_method is not None and payment_method.customer_id != customer.pk:
         raise InvalidRequest(
@@ -197,8 +210,14 @@ def _subscription_make(
     default_tax_rates,
     description,
     metadata,
+    save_default_payment_method: str,
+    charge_automatically_once_paid: bool,
+    add_invoice_items,
 ) -> tuple[Subscription, Invoice]:
     checked = items_check(items, merchant=merchant, livemode=livemode)
+    one_time = invoice_items_check(
+        add_invoice_items, merchant=merchant, livemode=livemode, currency=checked[0][0].currency
+    )
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
     anchor, day = _anchor(
         now=now, trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor, day_of_month=day_of_month
@@ -227,6 +246,8 @@ def _subscription_make(
         trial_end=trial_end,
         cancel_at_period_end=cancel_at_period_end,
         cancel_at=cancel_at,
+        save_default_payment_method=save_default_payment_method,
+        charge_automatically_once_paid=charge_automatically_once_paid,
         metadata=md.merge({}, metadata),
     )
     subscription.default_tax_rates.set(rates)
@@ -256,6 +277,7 @@ def _subscription_make(
         trial=bool(trial_end),
         unbilled=stub_unbilled,
     )
+    invoice_items_add(invoice=invoice, checked=one_time, now=now)  # add_invoice_items: on this invoice only
     if collection_method == Invoice.CollectionMethod.SEND_INVOICE:
         subscription.status = S.ACTIVE  # as at Stripe: sent, not waited for
     items_period_set(subscription, start, end)
@@ -320,11 +342,19 @@ def subscription_create_records(
     default_tax_rates=None,
     description: str | None = None,
     metadata=None,
+    payment_settings: dict | None = None,
+    charge_automatically_once_paid: bool = False,
+    add_invoice_items: list | None = None,
 ) -> tuple[Subscription, Invoice]:
     """Phase 1 of ``subscription_create``: the subscription, its items and its first invoice, finalized, in one
     transaction (the caller's, when it has one: the dashboard's "recurring payment" makes its customer and
     price in the same one) and no processor call; ``subscription_first_invoice_collect`` charges it after the
-    commit."""
+    commit.
+
+    ``payment_settings[save_default_payment_method]=on_subscription``: the card that pays one of its invoices
+    (the hosted invoice page's too) is saved on the customer and becomes the subscription's default (renewal.py).
+    ``charge_automatically_once_paid`` (Kassa's own, for the dashboard's "recurring payment"): a ``send_invoice``
+    subscription saving its card so becomes ``charge_automatically`` with it once an invoice is paid by card."""
     if customer.deleted or customer.merchant_id != merchant.pk or customer.livemode != livemode:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     if payment_behavior not in PAYMENT_BEHAVIORS:
@@ -337,6 +367,15 @@ def subscription_create_records(
             "proration_behavior must be create_prorations, always_invoice or none.", param="proration_behavior"
         )
     _collection_check(collection_method, days_until_due)
+    save_default = save_default_check(payment_settings) or Subscription.SaveDefaultPaymentMethod.OFF
+    if charge_automatically_once_paid and (
+        collection_method != Invoice.CollectionMethod.SEND_INVOICE
+        or save_default != Subscription.SaveDefaultPaymentMethod.ON_SUBSCRIPTION
+    ):
+        raise InvalidRequest(
+            "Switching to automatic charging needs send_invoice and save_default_payment_method=on_subscription.",
+            param="payment_settings[save_default_payment_method]",
+        )
     payment_method_check(default_payment_method, customer)
     now = customer_now(customer=customer, now=now)
     trial = _trial_end(now=now, trial_end=trial_end, trial_period_days=trial_period_days)
@@ -360,6 +399,9 @@ def subscription_create_records(
             default_tax_rates=default_tax_rates,
             description=description,
             metadata=metadata,
+            save_default_payment_method=save_default,
+            charge_automatically_once_paid=charge_automatically_once_paid,
+            add_invoice_items=add_invoice_items,
         )
     except IntegrityError as exc:  # pragma: no cover - a fresh subscription's period cannot be taken
         raise InvalidRequest("The subscription could not be made; try again.") from exc

@@ -10,7 +10,11 @@ How it is collected (the choice a merchant sees):
 
 - a customer with a default card: ``charge_automatically`` with that card, as any subscription;
 - anyone else (a new subscriber has no card yet): ``send_invoice`` — each period's invoice is emailed with
-  its hosted page's link, due after the merchant's usual days (Settings → Invoice settings).
+  its hosted page's link, due after the merchant's usual days (Settings → Invoice settings). With
+  ``charge_automatically_once_paid`` (the form's box, ticked by default) the subscription saves the card that
+  pays (``save_default_payment_method=on_subscription``): once the payer pays an invoice on its page, that card
+  is its default and it becomes ``charge_automatically``, so the next renewals are charged off-session
+  (services/cards.py).
 
 A start date in the future is the billing cycle anchor with ``proration_behavior=none``: the subscription
 exists from now, nothing is billed before the start, and the first full period is invoiced at the start,
@@ -49,6 +53,7 @@ def subscription_recurring_create(
     customer: Customer | None = None,
     name: str | None = None,
     email: str | None = None,
+    charge_automatically_once_paid: bool = False,
 ) -> Subscription:
     """``amount`` (minor units) in ``currency`` every ``interval_days`` days from ``start`` (None: now), for
     ``customer`` or a new customer ``name`` <``email``>."""
@@ -79,6 +84,7 @@ def subscription_recurring_create(
             raise InvalidRequest("The start date cannot be in the past.", param="start")
         later = start is not None and start > at
         card = customer.default_payment_method
+        switch = card is None and charge_automatically_once_paid  # a card on file is charged from the start
         product = catalogue.product_create(merchant=merchant, livemode=livemode, name=product_name.strip())
         price = catalogue.price_create(
             merchant=merchant,
@@ -98,6 +104,8 @@ def subscription_recurring_create(
             if card is not None
             else Invoice.CollectionMethod.SEND_INVOICE,
             default_payment_method=card,
+            payment_settings={"save_default_payment_method": "on_subscription"} if switch else None,
+            charge_automatically_once_paid=switch,
             billing_cycle_anchor=start if later else None,
             proration_behavior="none" if later else "create_prorations",
         )

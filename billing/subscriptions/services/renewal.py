@@ -51,6 +51,7 @@ from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from ..models import Subscription
+from .cards import paying_card_keep, saves_card
 from .common import (
     ENDED,
     INCOMPLETE_EXPIRES_AFTER,
@@ -61,6 +62,7 @@ from .common import (
     items_period_set,
     next_work_at,
     of_customers,
+    pending_update_expire,
     period_after,
     period_invoice_create,
     status_move,
@@ -200,6 +202,7 @@ def _renew_locked(subscription: Subscription, now: datetime):
         emit_updated(subscription, before)
         invoice = subscription.latest_invoice
         return ("void", invoice) if invoice is not None and invoice.status == Invoice.Status.OPEN else None
+    dropped = pending_update_expire(subscription, now)
     if subscription.pause_behavior and subscription.pause_resumes_at and subscription.pause_resumes_at <= now:
         subscription.pause_behavior = None
         subscription.pause_resumes_at = None
@@ -211,11 +214,11 @@ def _renew_locked(subscription: Subscription, now: datetime):
     if ends_at is not None:
         subscription_end(subscription, now=now, ended_at=ends_at, before=before)
         return None
-    if end > now:  # only the pause's end was due
+    if end > now:  # only the pause's end (or a pending update's expiry) was due
         subscription.next_renewal_at = next_work_at(subscription, end)
         subscription.save()
         emit_updated(subscription, before)
-        return None
+        return ("void", dropped) if dropped is not None and dropped.status == Invoice.Status.OPEN else None
     return period_advance(subscription, end, now, before, price=first_item.price)
 
 
@@ -392,14 +395,25 @@ def _upcoming(subscription: Subscription, end: datetime) -> dict:
 def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime) -> None:
     """Paid → active (trialing within a trial); a failed attempt → past_due (the first invoice's failure leaves
     the subscription incomplete); the first invoice voided → incomplete_expired. Only the subscription's latest
-    invoice counts: an older one paid late changes nothing."""
+    invoice counts: an older one paid late changes nothing (but its card may be kept, below)."""
     if invoice.subscription_id is None:
         return
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
-    if subscription.latest_invoice_id != invoice.pk or subscription.status in ENDED:
+    latest = subscription.latest_invoice_id == invoice.pk
+    if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
+    if subscription.pending_update_invoice_id == invoice.pk:
+        return  # a pending update's invoice moves no status: paid, the update applies (changes.py)
+    # Rendered only when something may change: a renewal's paid charge comes through here and usually changes
+    # nothing, so rendering it every time was a measurable share of a renewal's cost (README, Performance).
+    may_keep_card = change == hooks.PAID and saves_card(subscription)
+    before = render(subscription) if may_keep_card else None
+    # Any of its invoices paid by card (not only the latest): with save_default_payment_method, that card.
+    card_kept = may_keep_card and paying_card_keep(subscription, invoice)
     target = None
-    if change == hooks.PAID and subscription.status in (S.INCOMPLETE, S.PAST_DUE, S.UNPAID):
+    if not latest:
+        pass
+    elif change == hooks.PAID and subscription.status in (S.INCOMPLETE, S.PAST_DUE, S.UNPAID):
         in_trial = subscription.trial_end is not None and now < subscription.trial_end
         target = S.TRIALING if in_trial and subscription.status == S.INCOMPLETE else S.ACTIVE
     elif change == hooks.PAYMENT_FAILED and subscription.status in (S.ACTIVE, S.TRIALING):
@@ -407,8 +421,12 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     elif change == hooks.VOIDED and subscription.status == S.INCOMPLETE:
         target = S.INCOMPLETE_EXPIRED
     if target is None:
+        if card_kept:
+            subscription.save()
+            emit_updated(subscription, before)
         return
-    before = render(subscription)  # only when something changes: a renewal's payment usually changes nothing
+    if before is None:
+        before = render(subscription)
     status_move(subscription, target)
     if target == S.INCOMPLETE_EXPIRED:
         subscription.ended_at = now

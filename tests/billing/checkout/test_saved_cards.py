@@ -312,6 +312,7 @@ def test_setup_future_usage_is_sent_to_real_stripe_and_left_out_for_localstripe(
         "customer_id": "cus_x",
         "payment_method_id": "card_x",
         "kassa_id": "pi_x",
+        "attempt_id": "payatt_x",
     }
     assert "setup_future_usage" not in gateway.payment_intent_params(
         credential, setup_future_usage="off_session", **params

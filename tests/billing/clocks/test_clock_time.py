@@ -92,3 +92,31 @@ def test_the_clock_customers_invoice_finalized_and_paid_from_the_dashboard_is_da
     paid = api.v1.invoices.retrieve(draft.id)
     assert paid.status == "paid"
     assert (paid.status_transitions.finalized_at, paid.status_transitions.paid_at) == (frozen, frozen)
+
+
+def test_a_clock_customers_payment_intents_are_dated_on_the_clock(api, clock, customer, card_token):
+    """Made through payment_intents.create (confirmed or not) and by paying an invoice: ``created`` is the clock's
+    time, as the invoice's is; a customer on the wall clock gets the wall clock's."""
+    frozen = clock.frozen_time
+    on_clock = _clock_customer(api, clock, card_token)
+    card = api.v1.customers.retrieve(on_clock.id).invoice_settings.default_payment_method
+    made = api.v1.payment_intents.create(params={"amount": 900, "currency": "eur", "customer": on_clock.id})
+    assert made.created == frozen
+    charged = api.v1.payment_intents.create(
+        params={"amount": 900, "currency": "eur", "customer": on_clock.id, "payment_method": card, "confirm": True}
+    )
+    assert (charged.status, charged.created) == ("succeeded", frozen)
+
+    invoice = api.v1.invoices.create(params={"customer": on_clock.id, "currency": "eur"})
+    api.v1.invoice_items.create(
+        params={"customer": on_clock.id, "amount": 1500, "currency": "eur", "invoice": invoice.id}
+    )
+    api.v1.invoices.finalize_invoice(invoice.id)
+    paid = api.v1.invoices.pay(invoice.id, params={"expand": ["payments.data.payment.payment_intent"]})
+    (payment,) = paid.payments.data
+    assert (payment.payment.payment_intent.status, payment.payment.payment_intent.created) == ("succeeded", frozen)
+
+    wall = api.v1.payment_intents.create(params={"amount": 900, "currency": "eur", "customer": customer.id})
+    assert abs(wall.created - time.time()) < 60
+    without_customer = api.v1.payment_intents.create(params={"amount": 900, "currency": "eur"})
+    assert abs(without_customer.created - time.time()) < 60

@@ -193,7 +193,9 @@ def test_the_other_modes_numbers_never_show(client, shops):
     shop = shops["Alpha"][0]
     m = shop.merchant
     live_customer = factories.customer(m, email="live-payer@alpha.test", livemode=True)
-    payments.payment_intent_create(merchant=m, livemode=True, amount=6666, currency="eur", customer=live_customer)
+    payments.payment_intent_create(
+        now=timezone.now(), merchant=m, livemode=True, amount=6666, currency="eur", customer=live_customer
+    )
     client.force_login(shop.owner)
     test_home = client.get(HOME).text
     assert "66.66" not in test_home
@@ -352,7 +354,9 @@ def test_each_currency_has_its_own_chart(client, shops):
     shop = shops["Alpha"][0]
     m = shop.merchant
     customer = factories.customer(m, email="yen@alpha.test")
-    yen = payments.payment_intent_create(merchant=m, livemode=False, amount=5000, currency="jpy", customer=customer)
+    yen = payments.payment_intent_create(
+        now=timezone.now(), merchant=m, livemode=False, amount=5000, currency="jpy", customer=customer
+    )
     type(yen).objects.filter(pk=yen.pk).update(status="succeeded", amount_received=5000)
     client.force_login(shop.owner)
     home = client.get(HOME).text

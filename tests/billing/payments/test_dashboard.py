@@ -76,7 +76,7 @@ def two_shops_with_payments(shop, other_shop):
         link = _link(merchant, name=f"{merchant.name} tea")
         session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
         intent = payments.payment_intent_create(
-            merchant=merchant, livemode=False, amount=700, currency="eur", receipt_email=email
+            now=timezone.now(), merchant=merchant, livemode=False, amount=700, currency="eur", receipt_email=email
         )
         data[merchant.name] = {"link": link, "session": session, "intent": intent, "email": email}
     return data
@@ -116,7 +116,7 @@ def test_test_and_live_data_are_separate(client, shop):
     test_link = _link(merchant, name="Test tea")
     live_link = _link(merchant, name="Live tea", livemode=True)
     live_intent = payments.payment_intent_create(
-        merchant=merchant, livemode=True, amount=900, currency="eur", receipt_email="live@shop.test"
+        now=timezone.now(), merchant=merchant, livemode=True, amount=900, currency="eur", receipt_email="live@shop.test"
     )
     client.force_login(shop.owner)
 
@@ -146,7 +146,12 @@ def test_payments_list_filters_by_status_and_date(client, paying_shop, card_toke
     merchant = paying_shop.merchant
     paid = _paid(merchant, card_token)
     waiting = payments.payment_intent_create(
-        merchant=merchant, livemode=False, amount=700, currency="eur", receipt_email="waiting@example.com"
+        now=timezone.now(),
+        merchant=merchant,
+        livemode=False,
+        amount=700,
+        currency="eur",
+        receipt_email="waiting@example.com",
     )
     client.force_login(paying_shop.owner)
 

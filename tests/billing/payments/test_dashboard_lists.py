@@ -71,9 +71,13 @@ def states(paying_shop, card_token, stripe_backend):
         "succeeded": _pay(_session(m, unit_amount=1000), card_token),
         "partially_refunded": _pay(_session(m, unit_amount=2000), card_token),
         "refunded": _pay(_session(m, unit_amount=3000), card_token),
-        "incomplete": payments.payment_intent_create(merchant=m, livemode=False, amount=4000, currency="eur"),
+        "incomplete": payments.payment_intent_create(
+            now=timezone.now(), merchant=m, livemode=False, amount=4000, currency="eur"
+        ),
         "failed": _declined(m, card_token, unit_amount=5000),
-        "canceled": payments.payment_intent_create(merchant=m, livemode=False, amount=6000, currency="eur"),
+        "canceled": payments.payment_intent_create(
+            now=timezone.now(), merchant=m, livemode=False, amount=6000, currency="eur"
+        ),
         "three_d_secure": _pay(_session(m, unit_amount=7000), card_token, THREE_D_SECURE),
     }
     payments.refund_create(payment_intent=made["partially_refunded"], amount=500)
@@ -326,7 +330,9 @@ def test_the_refunds_and_customers_csv(client, paying_shop, card_token):
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(client, paying_shop):
     m = paying_shop.merchant
     for i, evil in enumerate(['=HYPERLINK("https://evil.test","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"]):
-        payments.payment_intent_create(merchant=m, livemode=False, amount=100 + i, currency="eur", description=evil)
+        payments.payment_intent_create(
+            now=timezone.now(), merchant=m, livemode=False, amount=100 + i, currency="eur", description=evil
+        )
     factories.customer(m, email="ok@example.com", name="=cmd|' /C calc'!A0", phone="+33 1 23 45 67 89")
     client.force_login(paying_shop.owner)
     descriptions = sorted(r["description"] for r in _csv(client.get(f"{PAYMENTS}export/")))
@@ -346,8 +352,10 @@ def test_exports_are_scoped_to_the_merchant_and_mode_and_open_to_viewers(client,
     payments.refund_create(payment_intent=mine, amount=100)
     other = factories.merchant("Other")
     factories.customer(other.merchant, email="theirs@other.test")
-    payments.payment_intent_create(merchant=other.merchant, livemode=False, amount=1250, currency="eur")
-    live = payments.payment_intent_create(merchant=m, livemode=True, amount=1250, currency="eur")
+    payments.payment_intent_create(
+        now=timezone.now(), merchant=other.merchant, livemode=False, amount=1250, currency="eur"
+    )
+    live = payments.payment_intent_create(now=timezone.now(), merchant=m, livemode=True, amount=1250, currency="eur")
     factories.customer(m, email="live@example.com", livemode=True)
 
     viewer = factories.staff(m, Membership.Role.VIEWER)

@@ -226,6 +226,7 @@ def test_an_api_payment_with_receipt_email_gets_an_english_receipt(
     card = factories.saved_card(customer, card_token)
     with emails_on_commit():
         intent = payments.payment_intent_create_and_confirm(
+            now=timezone.now(),
             merchant=m,
             livemode=False,
             amount=1999,

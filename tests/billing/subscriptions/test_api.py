@@ -3,6 +3,7 @@
 import pytest
 import stripe
 
+from tests import factories
 from tests.conftest import processor_payment_intents
 from webhooks.event_types import EVENT_TYPES
 from webhooks.models import Event
@@ -120,3 +121,69 @@ def test_another_merchants_subscription_is_missing(api, customer, save_card, mon
     with pytest.raises(stripe.InvalidRequestError) as missing:
         other.v1.subscriptions.retrieve(sub.id)
     assert missing.value.http_status == 404
+
+
+def test_delete_a_subscription_item(api, customer, save_card, monthly, kassa, paying_shop, other_shop, stripe_backend):
+    save_card()
+    extra = api.v1.prices.create(
+        params={"product": monthly.product, "currency": "eur", "unit_amount": 1000, "recurring": {"interval": "month"}}
+    )
+    sub = api.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": monthly.id}, {"price": extra.id}]}
+    )
+    first, second = (item.id for item in sub["items"].data)
+    for client, error in (
+        (kassa(other_shop.secret_key.secret), stripe.InvalidRequestError),  # another merchant's: missing
+        (kassa(factories.live_secret_key(paying_shop.merchant)), stripe.InvalidRequestError),  # the other mode
+        (kassa(paying_shop.publishable_key.secret), stripe.PermissionError),
+        (kassa(factories.restricted_key(paying_shop.merchant, {"subscriptions": "read"})), stripe.PermissionError),
+    ):
+        with pytest.raises(error) as refused:
+            client.v1.subscription_items.delete(second)
+        assert refused.value.http_status == (404 if error is stripe.InvalidRequestError else 403)
+    assert len(api.v1.subscription_items.list(params={"subscription": sub.id}).data) == 2
+
+    deleted = api.v1.subscription_items.delete(
+        second, params={"proration_behavior": "create_prorations", "clear_usage": True}
+    )
+
+    assert (deleted.id, deleted.object, deleted.deleted) == (second, "subscription_item", True)
+    assert [i.id for i in api.v1.subscription_items.list(params={"subscription": sub.id}).data] == [first]
+    pending = api.v1.invoice_items.list(params={"customer": customer.id, "pending": True}).data
+    assert [(i.amount < 0, i.proration) for i in pending] == [(True, True)]  # the unused time, credited
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscription_items.delete(first, params={"proration_behavior": "none"})
+    assert refused.value.http_status == 400
+    assert "only item" in refused.value.user_message
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscription_items.delete(first, params={"proration_behavior": "later"})
+    assert refused.value.param == "proration_behavior"
+    assert len(api.v1.subscription_items.list(params={"subscription": sub.id}).data) == 1
+
+
+def test_pending_if_incomplete_holds_the_change_while_its_invoice_is_unpaid(
+    api, customer, save_card, monthly, stripe_backend
+):
+    save_card()
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    item = sub["items"].data[0]
+    save_card("4000000000000341")  # the new default card declines
+
+    held = api.v1.subscriptions.update(
+        sub.id,
+        params={
+            "items": [{"id": item.id, "quantity": 2}],
+            "payment_behavior": "pending_if_incomplete",
+            "expand": ["latest_invoice"],
+        },
+    )
+
+    assert (held.status, held["items"].data[0].quantity) == ("active", 1)
+    assert held.pending_update.expires_at == held.latest_invoice.created + 23 * 3600
+    assert [(i.id, i.quantity) for i in held.pending_update.subscription_items] == [(item.id, 2)]
+    assert (held.latest_invoice.status, held.latest_invoice.billing_reason) == ("open", "subscription_update")
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscriptions.update(
+            sub.id, params={"cancel_at_period_end": True, "payment_behavior": "pending_if_incomplete"}
+        )
+    assert refused.value.param == "cancel_at_period_end"

@@ -159,3 +159,30 @@ def test_always_invoice_charges_the_proration_now(api, on_clock, monthly, emails
     assert lines(now_invoice) == lines(preview)
     assert [line.amount for line in now_invoice.lines] == [-1000, 1667]
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000, 667]
+
+
+def test_cancel_with_prorate_and_invoice_now_bills_a_final_invoice(
+    api, on_clock, monthly, emails_on_commit, stripe_backend
+):
+    clock, customer = on_clock(ts(2027, 4, 1))
+    seats = monthly(1000, "Seats")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": seats.id, "quantity": 3}]})
+    api.v1.invoice_items.create(
+        params={"customer": customer.id, "amount": 2500, "currency": "eur", "description": "Installation"}
+    )
+    advance(api, emails_on_commit, clock, ts(2027, 4, 21, 7))
+
+    canceled = api.v1.subscriptions.cancel(
+        sub.id, params={"invoice_now": True, "prorate": True, "expand": ["latest_invoice"]}
+    )
+
+    final = canceled.latest_invoice
+    assert (canceled.status, canceled.ended_at) == ("canceled", ts(2027, 4, 21, 7))
+    # 9 d 17 h of April's 30 days left: -3000 * 838,800/2,592,000 = -970.83 -> -971.
+    assert [(line.amount, line.description) for line in final.lines] == [
+        (2500, "Installation"),
+        (-971, "Unused time on 3 × Seats after 21 Apr 2027"),  # noqa: RUF001 - Stripe's sign
+    ]
+    assert final.lines.data[1].parent.subscription_item_details.proration is True
+    assert (final.billing_reason, final.status, final.amount_paid) == ("subscription_update", "paid", 1529)
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000, 1529]

@@ -16,8 +16,8 @@ itself and has nothing to do with the rule under test (emails are sent once by t
 A charge the kill interrupted between recording its attempt and hearing the processor's answer is settled
 by the reconciler (beat's ``payments_reconcile``), which waits 15 minutes before it calls an attempt lost:
 the test runs it with the clock moved on, as the house rule says (time is an argument), instead of waiting.
-When that charge never reached localstripe, the reconciler records it failed (nothing charged) and dunning
-retries it on the merchant's schedule, a day later by default: the test moves the clock on for that too.
+When that charge never reached localstripe, the reconciler records that the processor has no record of it
+(nothing charged) and beat's next pass makes the same attempt again under its key (no dunning, no email).
 
 PostgreSQL and Redis only: on SQLite and the filesystem broker it would measure lock waits, not races.
 About 10 minutes on a 2-core machine shared with other test runs (load 7 to 8): most of it is the
@@ -105,7 +105,7 @@ def test_a_killed_worker_and_two_beats_invoice_and_charge_each_period_once(
 
     # The killed worker's charges in flight: the reconciler, a quarter of an hour later, asks localstripe. A
     # charge localstripe made is recorded (the invoice paid); one the kill stopped before it got there is
-    # recorded failed with nothing charged, and dunning retries it on the merchant's schedule (a day later).
+    # recorded as never made (nothing charged), and beat's next pass makes it again under its key.
     interrupted = cycle.exclude(status=Invoice.Status.PAID).count()
     assert interrupted <= 2, f"{interrupted} invoices left open: more than the killed worker's two processes held"
     later = timezone.now() + timedelta(minutes=16)
@@ -138,6 +138,6 @@ def test_a_killed_worker_and_two_beats_invoice_and_charge_each_period_once(
     print(
         f"\n{SUBSCRIPTIONS} subscriptions made in {made:.0f} s; worker killed after {invoiced_at_kill} renewals; "
         f"all renewed and charged at {renewed_at:.0f} s; {interrupted} charge(s) in flight at the kill, "
-        f"{never_charged} of them never reached localstripe (charged by dunning's first retry)"
+        f"{never_charged} of them never reached localstripe (charged by the next pass)"
     )
     assert len(subscriptions) == SUBSCRIPTIONS

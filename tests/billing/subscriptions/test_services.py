@@ -254,6 +254,26 @@ def test_trial_end_now_bills_the_first_period_at_once(paying_shop, payer, stripe
     assert _periods(sub)[-1] == ("subscription_cycle", "paid", 5000, d(2027, 3, 10), d(2027, 4, 10))
 
 
+def test_trial_end_now_in_the_second_the_trial_began_bills_the_first_period_once(paying_shop, payer, stripe_backend):
+    at = d(2027, 3, 1, 9)
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=at, trial_period_days=30)
+
+    sub = services.subscription_update(subscription=sub, now=at, trial_end="now")
+
+    assert sub.status == "active"
+    assert _periods(sub) == [
+        ("subscription_create", "paid", 0, at, d(2027, 3, 31, 9)),  # the trial's, as issued
+        ("subscription_cycle", "paid", 5000, at, d(2027, 4, 1, 9)),
+    ]
+    assert sub.latest_invoice.billing_reason == "subscription_cycle"
+    assert sub.next_renewal_at == d(2027, 4, 1, 9)
+    # Beat, a retry or a second worker at the same second: still one invoice for the period, one charge.
+    assert services.subscriptions_renew_due(now=at) == 0
+    services.subscriptions_renew_due(now=d(2027, 4, 1, 9))
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000, 5000]
+    assert Invoice.objects.filter(subscription=sub, billing_reason="subscription_cycle").count() == 2
+
+
 @pytest.mark.parametrize(
     ("behavior", "status"), [("keep_as_draft", "draft"), ("void", "void"), ("mark_uncollectible", "uncollectible")]
 )
