@@ -1114,11 +1114,26 @@ def _subscription_started(session: CheckoutSession) -> bool:
     return Subscription.objects.filter(pk=session.subscription_id, ended_at__isnull=True).exists()
 
 
-@transaction.atomic
 def _subscription_start(session: CheckoutSession, *, card: PaymentMethod, now: datetime) -> Invoice:
     """Step 3 of ``checkout_session_subscribe``: the subscription made once (or its default card changed), its
-    first invoice finalized, both on the session; committed before the invoice is charged."""
-    locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+    first invoice finalized, both on the session; committed before the invoice is charged.
+
+    Locks in invoicing's hooks' order: the session's subscription (when it has one), then the session. Another
+    tab's payment of the first invoice locks the subscription (``subscription_invoice_changed``) and then the
+    session (``checkout_session_invoice_changed``); the other way round, the two deadlocked on PostgreSQL. A
+    subscription made by another tab while this one waited for the session: let go, and again in that order."""
+    for _attempt in range(3):
+        known = CheckoutSession.objects.filter(pk=session.pk).values_list("subscription_id", flat=True).first()
+        with transaction.atomic():
+            if known is not None:
+                list(Subscription.objects.select_for_update().filter(pk=known).values_list("pk", flat=True))
+            locked = CheckoutSession.objects.select_for_update().get(pk=session.pk)
+            if locked.subscription_id == known:
+                return _subscription_start_locked(locked, card=card, now=now)
+    raise IdempotencyConflict("A payment for this session is in progress.", code="payment_in_progress")
+
+
+def _subscription_start_locked(locked: CheckoutSession, *, card: PaymentMethod, now: datetime) -> Invoice:
     _check_open(locked, mode=CheckoutSession.Mode.SUBSCRIPTION)
     if locked.customer_id != card.customer_id:
         raise InvalidRequest("Another payer is paying this session; reload the page.", code="payment_in_progress")
