@@ -49,7 +49,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20240917
-MAX_EXAMPLES = 50
+# Sized to the CI budget: the coverage and stateful phases grow with every operation and parameter, and at 50
+# examples an operation the run outgrew its 420 s on PostgreSQL alone (2026-12-01, 2 cores). CI prints the
+# slowest tests (--durations), so watch this one as the API grows.
+MAX_EXAMPLES = 25
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
