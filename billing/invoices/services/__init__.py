@@ -3,7 +3,7 @@
 - tax: ``tax_amount``, ``tax_amounts`` (the rounding rule, written down there), ``tax_rate_create``,
   ``tax_rate_update``, ``parse_percentage``;
 - items: ``invoice_item_create``, ``invoice_item_update``, ``invoice_item_delete``, and the lines a subscription
-  puts on its invoices (``invoice_subscription_line_create``);
+  puts on its invoices (``invoice_subscription_lines_create``);
 - invoices: ``invoice_create``, ``invoice_update``, ``invoice_delete``, ``invoice_finalize``,
   ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
 - collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
@@ -58,7 +58,6 @@ from .items import (
     invoice_item_create,
     invoice_item_delete,
     invoice_item_update,
-    invoice_subscription_line_create,
     invoice_subscription_lines_create,
 )
 from .tax import (
@@ -102,7 +101,6 @@ __all__ = [
     "invoice_payment_failed",
     "invoice_payment_succeeded",
     "invoice_send",
-    "invoice_subscription_line_create",
     "invoice_subscription_lines_create",
     "invoice_update",
     "invoice_void",

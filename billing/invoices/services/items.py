@@ -276,59 +276,12 @@ def invoice_item_delete(*, item: InvoiceItem) -> str:
 
 
 @transaction.atomic
-def invoice_subscription_line_create(
-    *,
-    invoice: Invoice,
-    subscription_item,
-    price: Price,
-    quantity: int,
-    period_start: datetime,
-    period_end: datetime,
-    now: datetime,
-    amount: int | None = None,
-    description: str | None = None,
-    proration: bool = False,
-    tax_rates=(),
-) -> InvoiceItem:
-    """A line a subscription puts on its own draft (``parent.subscription_item_details``): its recurring
-    price times the quantity for the period, or a given ``amount`` (a partial period, a proration, which is
-    negative for unused time credited back). Not an invoice item at Stripe: no ``invoiceitem.*`` event."""
-    quantity = _quantity_check(quantity)
-    invoice = _invoice_check(invoice, customer=invoice.customer, currency=price.currency)
-    if amount is None:
-        amount = price.unit_amount * quantity
-    money.check(abs(amount), price.currency, param="quantity")
-    item = InvoiceItem.objects.create(
-        public_id=public_id(InvoiceItem.PREFIX),
-        line_id=public_id(InvoiceItem.LINE_PREFIX),
-        merchant=invoice.merchant,
-        livemode=invoice.livemode,
-        created=now,
-        customer=invoice.customer,
-        invoice=invoice,
-        price=price,
-        currency=price.currency,
-        unit_amount=price.unit_amount,
-        quantity=quantity,
-        amount=amount,
-        description=description or None,
-        period_start=period_start,
-        period_end=period_end,
-        proration=proration,
-        subscription_item=subscription_item,
-    )
-    item.tax_rates.set(list(tax_rates))
-    totals_refresh(invoice, param="items")  # the subscription's draft is being made: no invoice.updated
-    return item
-
-
-@transaction.atomic
 def invoice_subscription_lines_create(*, invoice: Invoice, lines: list[dict], now: datetime) -> Invoice:
     """The lines of one period a subscription puts on its own draft (one per item), in one insert, then the
-    draft's totals once; returns the draft, locked and with its totals. Each of ``lines`` holds what
-    ``invoice_subscription_line_create`` takes: ``subscription_item``, ``price``, ``quantity``, ``period_start``,
+    draft's totals once; returns the draft, locked and with its totals. Each of ``lines`` holds
+    ``subscription_item``, ``price``, ``quantity``, ``period_start``,
     ``period_end``, and optionally ``amount``, ``description``, ``proration``, ``tax_rates``. The same checks,
-    all before anything is written."""
+    all as invoice items are checked, before anything is written."""
     locked = draft_lock(invoice)
     items, rates = [], []
     for line in lines:
