@@ -408,7 +408,7 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
     if subscription.pending_update_invoice_id == invoice.pk:
-        return  # a pending update's invoice moves no status: paid, the update applies (changes.py)
+        return  # a pending update's invoice moves no status: paid, the update applies and its card is kept (changes.py)
     # Rendered only when something may change: a renewal's paid charge comes through here and usually changes
     # nothing, so rendering it every time was a measurable share of a renewal's cost (README, Performance).
     may_keep_card = change == hooks.PAID and saves_card(subscription)
