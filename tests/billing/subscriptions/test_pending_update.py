@@ -133,3 +133,20 @@ def test_expiring_in_the_pass_that_renews_the_change_s_invoice_is_voided_and_the
     succeeded = [p["amount"] for p in processor_payment_intents(stripe_backend) if p["status"] == "succeeded"]
     assert sorted(succeeded) == [3000, 3000]  # April's, and one for May
     assert events("customer.subscription.pending_update_expired") == 1
+
+
+def test_expiring_in_the_pass_that_ends_the_subscription_the_change_s_invoice_is_voided(
+    merchant, card_token, stripe_backend
+):
+    sub = seats(merchant, card_token, "4000000000000341")
+    sub = services.subscription_update(subscription=sub, now=AT - timedelta(days=1), cancel_at_period_end=True)
+    sub = five_seats(sub)
+    dropped = sub.pending_update_invoice
+    assert dropped.status == "open"
+
+    assert services.subscription_renew(subscription_pk=sub.pk, now=datetime(2027, 5, 1, 1, tzinfo=UTC))
+
+    sub.refresh_from_db()
+    assert (sub.status, sub.pending_update) == ("canceled", None)
+    assert Invoice.objects.get(pk=dropped.pk).status == "void"
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend) if p["status"] == "succeeded"] == [3000]
