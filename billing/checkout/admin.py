@@ -288,11 +288,18 @@ class PaymentLinkAdmin(ScopedAdmin):
         amount = getattr(link, "total_amount", None)
         if amount is None:
             amount = sum(item.price.unit_amount * item.quantity for item in link.line_items.select_related("price"))
-        if checkout.payment_link_mode(link) == CheckoutSession.Mode.SUBSCRIPTION:
-            first = next(iter(link.line_items.all()), None)
-            if first is not None:
-                return f"{_money(amount, link.currency)} {display.price_interval(first.price)}"
-        return _money(amount, link.currency)
+        recurring = [item for item in link.line_items.all() if item.price.type == Price.Type.RECURRING]
+        if not recurring:
+            return _money(amount, link.currency)
+        # A subscription link's one-time prices are billed on its first invoice only (as at Stripe): shown apart.
+        every = sum(item.price.unit_amount * item.quantity for item in recurring)
+        shown = f"{_money(every, link.currency)} {display.price_interval(recurring[0].price)}"
+        if amount == every:
+            return shown
+        return _("%(recurring)s and %(once)s once") % {
+            "recurring": shown,
+            "once": _money(amount - every, link.currency),
+        }
 
     @admin.display(description=_("URL"))
     def url_box(self, link):

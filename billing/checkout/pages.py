@@ -209,6 +209,12 @@ def _has_trial(session: CheckoutSession) -> bool:
     return bool(data.get("trial_period_days") or data.get("trial_end"))
 
 
+def _first_payment_on(session: CheckoutSession) -> datetime | None:
+    """When a subscription that charged nothing today is first charged: the end of its first period."""
+    item = session.subscription.items.order_by("pk").first() if session.subscription_id else None
+    return item.current_period_end if item else None
+
+
 def _success_url(session: CheckoutSession) -> str | None:
     if not session.success_url:
         return None
@@ -421,14 +427,18 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
     elif _is_subscription(session):
         total = money.format_localised(session.amount_total, session.currency, language)
         card = session.subscription.default_payment_method if session.subscription_id else None
-        if session.payment_status == CheckoutSession.PaymentStatus.NO_PAYMENT_REQUIRED:
+        brand = BRAND_NAMES.get(card.card_brand, card.card_brand) if card else ""
+        last4 = card.card_last4 if card else ""
+        if session.payment_status == CheckoutSession.PaymentStatus.NO_PAYMENT_REQUIRED and _has_trial(session):
             title = i18n.text("trial_started_title")
-            body = i18n.text(
-                "trial_started_body",
-                merchant=name,
-                brand=BRAND_NAMES.get(card.card_brand, card.card_brand) if card else "",
-                last4=card.card_last4 if card else "",
-            )
+            body = i18n.text("trial_started_body", merchant=name, brand=brand, last4=last4)
+        elif session.payment_status == CheckoutSession.PaymentStatus.NO_PAYMENT_REQUIRED:
+            # No trial, yet nothing paid today (a billing_cycle_anchor with proration_behavior=none, a free first
+            # period): the subscription has started, and its first payment is at the end of this first period.
+            title = i18n.text("subscribed_title")
+            first = _first_payment_on(session)
+            date = format_date(first, format="long", locale=language) if first else ""
+            body = i18n.text("subscribed_free_body", merchant=name, date=date, brand=brand, last4=last4)
         else:
             title = i18n.text("subscribed_title")
             body = i18n.text("subscribed_body", merchant=name, amount=total)

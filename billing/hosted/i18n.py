@@ -81,6 +81,10 @@ MESSAGES = {
         "Your trial with %(merchant)s has started. Nothing was charged today; your %(brand)s card ending in "
         "%(last4)s is saved for the payments that follow."
     ),
+    "subscribed_free_body": _(
+        "Your subscription to %(merchant)s has started. Nothing was charged today: the first payment, on %(date)s, "
+        "will be made with your %(brand)s card ending in %(last4)s."
+    ),
     "subscribe_notice": _("%(merchant)s will save this card and charge it for each period until you cancel."),
     # Outcomes
     "paid_title": _("Payment successful"),

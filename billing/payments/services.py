@@ -389,6 +389,23 @@ def payment_attempt_replayable(attempt: PaymentAttempt) -> bool:
     return attempt.status == PaymentAttempt.Status.ERRORED or no_record
 
 
+def _attempt_to_replay(
+    payment_intent: PaymentIntent, latest: PaymentAttempt | None, attempt_key: str | None
+) -> PaymentAttempt | None:
+    """The attempt to make again instead of a new one. An attempt whose outcome is unknown is tried again under
+    its own key and with exactly its own parameters (its card, not a new one): the processor replays it, never
+    charges twice. So is the owner's attempt the processor has no record of (the reconciler found its request
+    never got there): nothing was charged and nothing was declined, so its owner (dunning) makes it again under
+    its own key rather than recording a failure nobody's card had, even when another payment of the same
+    PaymentIntent (by hand, declined) came after it."""
+    if latest is not None and latest.status == PaymentAttempt.Status.ERRORED and payment_attempt_replayable(latest):
+        return latest
+    if attempt_key is None:
+        return None
+    keyed = payment_intent.attempts.filter(public_id=attempt_key).first()
+    return keyed if keyed is not None and payment_attempt_replayable(keyed) else None
+
+
 def _begin_attempt(
     payment_intent: PaymentIntent,
     payment_method: PaymentMethod | None,
@@ -429,17 +446,9 @@ def _begin_attempt(
             raise InvalidRequest(
                 "You must provide a payment method to confirm.", code="parameter_missing", param="payment_method"
             )
-        # An attempt whose outcome is unknown is tried again under its own key and with exactly
-        # its own parameters (its card, not a new one): the processor replays it, never charges twice.
-        # So is the owner's attempt the processor has no record of (the reconciler found its request never
-        # got there): nothing was charged and nothing was declined, so its owner (dunning) makes it again
-        # under its own key rather than recording a failure nobody's card had.
-        if (
-            latest is not None
-            and payment_attempt_replayable(latest)
-            and (latest.status == PaymentAttempt.Status.ERRORED or latest.public_id == attempt_key)
-        ):
-            attempt = latest
+        replay = _attempt_to_replay(locked, latest, attempt_key)
+        if replay is not None:
+            attempt = replay
             lost = attempt.status == PaymentAttempt.Status.ERRORED
             attempt.status = PaymentAttempt.Status.PENDING
             attempt.error_code = attempt.error_message = ""

@@ -30,6 +30,7 @@ from ...invoices.models import Invoice, InvoiceItem, TaxRate
 from ...invoices.services.common import tax_rates_check
 from .. import prorations
 from ..models import Subscription, SubscriptionItem
+from .cards import paying_card_keep
 from .common import (
     ENDED,
     ITEMS_MAX,
@@ -588,8 +589,9 @@ def _pending_update_apply(subscription: Subscription, now: datetime) -> None:
 
 
 def subscription_pending_update_invoice_changed(*, invoice: Invoice, change: str, now: datetime) -> None:
-    """Invoicing's hook (billing/apps.py): a pending update's invoice paid applies the update; voided, it drops
-    it. Inside the payment's transaction, as every hook."""
+    """Invoicing's hook (billing/apps.py): a pending update's invoice paid applies the update (and, with
+    ``save_default_payment_method=on_subscription``, the card that paid it becomes the default, as for any of
+    the subscription's invoices); voided, it drops it. Inside the payment's transaction, as every hook."""
     if invoice.subscription_id is None or change not in (hooks.PAID, hooks.VOIDED):
         return
     subscription = (
@@ -602,6 +604,7 @@ def subscription_pending_update_invoice_changed(*, invoice: Invoice, change: str
     before = render(subscription)
     if change == hooks.PAID:
         _pending_update_apply(subscription, now)
+        paying_card_keep(subscription, invoice)
     else:
         pending_update_clear(subscription)
         event_emit(type="customer.subscription.pending_update_expired", obj=subscription)

@@ -168,7 +168,7 @@ def subscriptions_renew_batch(*, merchant_pk: int, livemode: bool, now: datetime
 
 def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
     """Whatever is due for one subscription at ``now``; False when it is not due (or another run holds it)."""
-    after = None
+    after = []
     with transaction.atomic():
         subscription = (
             Subscription.objects.select_for_update(skip_locked=True, of=("self",))
@@ -180,13 +180,15 @@ def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
         if subscription is None:
             return False
         after = _renew_locked(subscription, now)
-    if after is not None:
-        invoice_collect(*after, now=now)
+    for action, invoice in after:
+        invoice_collect(action, invoice, now=now)
     return True
 
 
-def _renew_locked(subscription: Subscription, now: datetime):
-    """The locked part; returns what to do with the new invoice once committed (``(action, invoice)``)."""
+def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, Invoice]]:
+    """The locked part; returns what to do with which invoice once committed (``(action, invoice)``, in order): a
+    dropped pending update's invoice is voided whatever else the pass did (a new period, or the end), before the
+    new period's invoice is charged."""
     before = render(subscription)
     first_item = subscription.items.select_related("price").order_by("pk").first()  # its period is the current one
     end = first_item.current_period_end
@@ -194,15 +196,17 @@ def _renew_locked(subscription: Subscription, now: datetime):
         if now < subscription.created + INCOMPLETE_EXPIRES_AFTER:
             subscription.next_renewal_at = subscription.created + INCOMPLETE_EXPIRES_AFTER
             subscription.save(update_fields=["next_renewal_at", "updated"])
-            return None
+            return []
         status_move(subscription, S.INCOMPLETE_EXPIRED)
         subscription.ended_at = now
         subscription.next_renewal_at = None
         subscription.save()
         emit_updated(subscription, before)
         invoice = subscription.latest_invoice
-        return ("void", invoice) if invoice is not None and invoice.status == Invoice.Status.OPEN else None
+        return [("void", invoice)] if invoice is not None and invoice.status == Invoice.Status.OPEN else []
     dropped = pending_update_expire(subscription, now)
+    # Paying it later must not charge for a change that was dropped, even when this pass also starts a new period.
+    after = [("void", dropped)] if dropped is not None and dropped.status == Invoice.Status.OPEN else []
     if subscription.pause_behavior and subscription.pause_resumes_at and subscription.pause_resumes_at <= now:
         subscription.pause_behavior = None
         subscription.pause_resumes_at = None
@@ -213,13 +217,14 @@ def _renew_locked(subscription: Subscription, now: datetime):
         ends_at = end
     if ends_at is not None:
         subscription_end(subscription, now=now, ended_at=ends_at, before=before)
-        return None
+        return after
     if end > now:  # only the pause's end (or a pending update's expiry) was due
         subscription.next_renewal_at = next_work_at(subscription, end)
         subscription.save()
         emit_updated(subscription, before)
-        return ("void", dropped) if dropped is not None and dropped.status == Invoice.Status.OPEN else None
-    return period_advance(subscription, end, now, before, price=first_item.price)
+        return after
+    new = period_advance(subscription, end, now, before, price=first_item.price)
+    return [*after, new] if new is not None else after
 
 
 def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict, *, price=None):
@@ -403,7 +408,7 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
     if subscription.pending_update_invoice_id == invoice.pk:
-        return  # a pending update's invoice moves no status: paid, the update applies (changes.py)
+        return  # a pending update's invoice moves no status: paid, the update applies and its card is kept (changes.py)
     # Rendered only when something may change: a renewal's paid charge comes through here and usually changes
     # nothing, so rendering it every time was a measurable share of a renewal's cost (README, Performance).
     may_keep_card = change == hooks.PAID and saves_card(subscription)

@@ -1,5 +1,7 @@
 """The dashboard's payment links as merchant staff use them: make, change, (de)activate, share."""
 
+import re
+
 import pytest
 import segno
 from django.utils import timezone
@@ -135,6 +137,33 @@ def test_a_link_of_a_recurring_price_makes_subscriptions(client, shop):
     mixed = client.post(f"{LINKS}add/", _link_form(price_0=box.pk, price_1=tea.pk))
     assert mixed.status_code == 302
     assert checkout.payment_link_mode(PaymentLink.objects.latest("pk")) == "subscription"
+
+
+def _total_cells(text: str) -> list[str]:
+    return [re.sub(r"\s+", " ", cell).strip() for cell in re.findall(r'<td class="field-total">(.*?)</td>', text, re.S)]
+
+
+def test_a_link_mixing_a_plan_and_a_one_time_price_shows_each_total_for_what_it_is(client, shop):
+    """The total of a subscription link with a one-time price beside the plan: the plan's amount every month and
+    the one-time price's once (on the first invoice), never their sum every month."""
+    merchant = shop.merchant
+    box = _price(merchant, "Monthly box", 900, recurring={"interval": "month"})
+    tea = _price(merchant, "Tea", 450)
+    mixed = checkout.payment_link_create(
+        merchant=merchant,
+        livemode=False,
+        line_items=[{"price": tea, "quantity": 3}, {"price": box, "quantity": 1}],  # the one-time price first
+    )
+    plan = checkout.payment_link_create(merchant=merchant, livemode=False, line_items=[{"price": box, "quantity": 2}])
+    client.force_login(shop.owner)
+
+    listing = client.get(LINKS)
+    assert listing.status_code == 200
+    assert sorted(_total_cells(listing.text)) == ["18.00 EUR every month", "9.00 EUR every month and 13.50 EUR once"]
+    assert "9.00 EUR every month and 13.50 EUR once" in client.get(_change_url(mixed)).text
+    assert "18.00 EUR every month" in client.get(_change_url(plan)).text
+    french = client.get(LINKS, HTTP_ACCEPT_LANGUAGE="fr")
+    assert sorted(_total_cells(french.text)) == ["18.00 EUR chaque mois", "9.00 EUR chaque mois et 13.50 EUR une fois"]
 
 
 def test_the_link_page_shows_its_url_a_qr_code_and_line_items(client, shop):

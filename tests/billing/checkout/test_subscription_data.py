@@ -9,11 +9,26 @@ import stripe
 from django.utils import timezone
 
 from billing.models import CheckoutSession, Subscription
-from tests.billing.checkout.test_pages import page_url, text_of
+from tests.billing.checkout.test_pages import FRENCH, page_url, text_of
 from tests.billing.checkout.test_subscription_mode import _pay, api, monthly
 from tests.conftest import processor_payment_intents
 
 __all__ = ["api", "monthly"]
+
+FRENCH_MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 
 @pytest.fixture
@@ -126,3 +141,36 @@ def test_subscription_data_refused_by_name_and_nothing_written(api, monthly, mug
     assert refused.value.param == "subscription_data[trial_end]"
     assert CheckoutSession.objects.count() == 0
     assert Subscription.objects.count() == 0
+
+
+def test_an_anchor_with_nothing_prorated_says_the_subscription_started_not_a_trial(
+    api, monthly, client, card_token, stripe_backend
+):
+    anchor = timezone.now().replace(microsecond=0) + timedelta(days=10)
+    session = api.v1.checkout.sessions.create(  # no success_url: Kassa's own completion page
+        params={
+            "mode": "subscription",
+            "line_items": [{"price": monthly.id}],
+            "subscription_data": {"billing_cycle_anchor": int(anchor.timestamp()), "proration_behavior": "none"},
+        }
+    )
+    done = _paid(api, client, card_token, session)
+    assert (done.payment_status, done.subscription.trial_end) == ("no_payment_required", None)
+    local = CheckoutSession.objects.get(public_id=session.id)
+
+    page = text_of(client.get(page_url(local, "/complete")))
+    assert "trial" not in page.lower()
+    assert "Subscription started" in page
+    first = f"{anchor:%B} {anchor.day}, {anchor.year}"
+    assert (
+        f"Your subscription to Shop has started. Nothing was charged today: the first payment, on {first}, will be "
+        "made with your Visa card ending in 4242."
+    ) in page
+    page = text_of(client.get(page_url(local, "/complete"), **FRENCH))
+    assert "essai" not in page.lower()
+    assert "Abonnement commencé" in page
+    premier = f"{anchor.day} {FRENCH_MONTHS[anchor.month - 1]} {anchor.year}"
+    assert (
+        f"Votre abonnement chez Shop a commencé. Rien n’a été débité aujourd’hui : le premier paiement, le {premier}, "  # noqa: RUF001
+        "sera fait avec votre carte Visa se terminant par 4242."
+    ) in page

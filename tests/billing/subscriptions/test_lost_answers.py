@@ -11,6 +11,7 @@ of an hour before it calls an attempt lost, is run with the wall clock moved on 
 from datetime import timedelta
 
 import pytest
+import stripe
 from django.utils import timezone
 
 from billing.payments import services as payments
@@ -127,3 +128,44 @@ def test_a_lost_answer_replayed_by_the_next_pass_is_found_not_charged_again(
     assert _dunning_emails(mailoutbox) == []
     with emails_on_commit():
         assert _reconcile() == 0  # nothing left to settle
+
+
+def test_a_no_record_retry_is_made_again_after_a_declined_manual_payment_without_a_failure_email(
+    api, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox, lose_answers
+):
+    """The renewal is declined (…0341: one email); the merchant gives the invoice a good card (4242…) for the
+    retries. The first retry never reaches the processor (the reconciler finds no record of it); meanwhile
+    someone charges the invoice by hand with the declining card, declined. Beat's next pass makes the no-record
+    retry again under its key, with its own card, as it does without the manual payment: the period is paid
+    once, and no "payment failed" email speaks of a retry that was never made."""
+    clock, customer, sub, renewal = _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox)
+    assert len(_dunning_emails(mailoutbox)) == 1
+    declining = api.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method
+    good = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token("4242424242424242")}, "customer": customer.id}
+    )
+    api.v1.invoices.update(renewal.id, params={"default_payment_method": good.id})
+    lose_answers("before")
+    _advance(api, clock, RENEWAL + DAY, emails_on_commit)
+    lose_answers(None)
+    with emails_on_commit():
+        assert _reconcile() == 0
+    lost = PaymentAttempt.objects.latest("pk")
+    assert (lost.error_code, lost.payment_method.public_id) == ("processor_no_record", good.id)
+    with emails_on_commit(), pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(renewal.id, params={"payment_method": declining})
+    assert len(_succeeded(stripe_backend)) == 1  # the first invoice only
+    assert len(_dunning_emails(mailoutbox)) == 1
+
+    _advance(api, clock, RENEWAL + DAY + 60, emails_on_commit)  # beat's next pass, a minute later on the clock
+
+    paid = api.v1.invoices.retrieve(renewal.id)
+    assert (paid.status, paid.amount_paid) == ("paid", 5000)
+    assert api.v1.subscriptions.retrieve(sub.id).status == "active"
+    lost.refresh_from_db()
+    assert (lost.status, lost.error_code) == ("succeeded", "")  # the same attempt, made again under its key
+    assert len(_succeeded(stripe_backend)) == 2
+    assert len(_dunning_emails(mailoutbox)) == 1  # the renewal's real decline only
+    _advance(api, clock, RENEWAL + 3 * DAY, emails_on_commit)
+    assert len(_succeeded(stripe_backend)) == 2
+    assert len(_dunning_emails(mailoutbox)) == 1

@@ -112,3 +112,41 @@ def test_a_change_with_nothing_to_pay_applies_at_once_and_other_parameters_are_r
     assert (sub.items.get().quantity, sub.pending_update) == (2, None)
     assert sub.latest_invoice.billing_reason == "subscription_create"
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000]
+
+
+def test_expiring_in_the_pass_that_renews_the_change_s_invoice_is_voided_and_the_new_period_charged(
+    merchant, card_token, stripe_backend
+):
+    """One pass past both the expiry (22 April) and the period's end (1 May): a test clock's jump, or beat down."""
+    sub = five_seats(seats(merchant, card_token, "4000000000000341"))
+    dropped = sub.pending_update_invoice
+    good = sub.customer.payment_methods.order_by("pk").first()  # the 4242 card saved first
+    catalogue.customer_update(customer=sub.customer, default_payment_method=good)
+
+    assert services.subscription_renew(subscription_pk=sub.pk, now=datetime(2027, 5, 1, 1, tzinfo=UTC))
+
+    sub.refresh_from_db()
+    assert (sub.pending_update, sub.items.get().quantity, sub.status) == (None, 3, "active")
+    assert Invoice.objects.get(pk=dropped.pk).status == "void"  # paying it late must not charge for the dropped change
+    renewal = sub.latest_invoice
+    assert (renewal.billing_reason, renewal.status, renewal.total) == ("subscription_cycle", "paid", 3000)
+    succeeded = [p["amount"] for p in processor_payment_intents(stripe_backend) if p["status"] == "succeeded"]
+    assert sorted(succeeded) == [3000, 3000]  # April's, and one for May
+    assert events("customer.subscription.pending_update_expired") == 1
+
+
+def test_expiring_in_the_pass_that_ends_the_subscription_the_change_s_invoice_is_voided(
+    merchant, card_token, stripe_backend
+):
+    sub = seats(merchant, card_token, "4000000000000341")
+    sub = services.subscription_update(subscription=sub, now=AT - timedelta(days=1), cancel_at_period_end=True)
+    sub = five_seats(sub)
+    dropped = sub.pending_update_invoice
+    assert dropped.status == "open"
+
+    assert services.subscription_renew(subscription_pk=sub.pk, now=datetime(2027, 5, 1, 1, tzinfo=UTC))
+
+    sub.refresh_from_db()
+    assert (sub.status, sub.pending_update) == ("canceled", None)
+    assert Invoice.objects.get(pk=dropped.pk).status == "void"
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend) if p["status"] == "succeeded"] == [3000]

@@ -131,3 +131,40 @@ def test_a_recurring_payment_without_a_card_is_charged_automatically_after_the_f
     kinds = set(EmailSent.objects.filter(key__contains=renewal.public_id).values_list("kind", flat=True))
     assert kinds == {"invoice_receipt"}
     assert [p["status"] for p in processor_payment_intents(stripe_backend)] == ["succeeded", "succeeded"]
+
+
+def test_the_card_that_pays_a_pending_update_s_invoice_becomes_the_default(
+    api, customer, monthly, save_card, card_token, client, stripe_backend
+):
+    first = save_card()
+    sub = api.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": monthly.id}],
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+        }
+    )
+    assert (sub.status, sub.default_payment_method) == ("active", first.id)
+    declining = save_card("4000000000000341", default=False)
+    api.v1.subscriptions.update(sub.id, params={"default_payment_method": declining.id})
+    # Two seats, held until paid: the declining card is refused, the payer pays on the invoice page with another.
+    sub = api.v1.subscriptions.update(
+        sub.id,
+        params={
+            "items": [{"id": sub["items"].data[0].id, "quantity": 2}],
+            "payment_behavior": "pending_if_incomplete",
+        },
+    )
+    assert sub.pending_update is not None
+    invoice = _invoice(sub.latest_invoice)
+    assert (invoice.billing_reason, invoice.status) == ("subscription_update", "open")
+
+    assert pay_call(client, invoice, card_token("4242424242424242")).json()["status"] == "succeeded"
+
+    sub = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["default_payment_method"]})
+    assert (sub.pending_update, sub["items"].data[0].quantity, sub.status) == (None, 2, "active")
+    card = sub.default_payment_method
+    assert card.id not in (first.id, declining.id)
+    assert (card.customer, card.card.last4) == (customer.id, "4242")
+    updated = Event.objects.filter(type="customer.subscription.updated").order_by("pk").last()
+    assert updated.data["object"]["default_payment_method"] == card.id
