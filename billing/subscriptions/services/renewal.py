@@ -50,6 +50,7 @@ from webhooks.services.outbox import event_emit, render
 from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
+from .. import prorations
 from ..models import Subscription
 from .cards import paying_card_keep, saves_card
 from .common import (
@@ -212,14 +213,33 @@ def _renew_locked(subscription: Subscription, now: datetime):
     elif subscription.cancel_at_period_end and end <= now:
         ends_at = end
     if ends_at is not None:
-        subscription_end(subscription, now=now, ended_at=ends_at, before=before)
-        return None
+        return _end_at_schedule(subscription, ends_at, now, before)
     if end > now:  # only the pause's end (or a pending update's expiry) was due
         subscription.next_renewal_at = next_work_at(subscription, end)
         subscription.save()
         emit_updated(subscription, before)
         return ("void", dropped) if dropped is not None and dropped.status == Invoice.Status.OPEN else None
     return period_advance(subscription, end, now, before, price=first_item.price)
+
+
+def _end_at_schedule(subscription: Subscription, ends_at: datetime, now: datetime, before: dict):
+    """Ended at its ``cancel_at`` (or its period's end with ``cancel_at_period_end``): with pending prorations
+    to bill, a final invoice (prorations.subscription_ending_invoice), collected once committed."""
+    collect = subscription.status != S.UNPAID and not subscription.pause_behavior
+    subscription_end(subscription, now=now, ended_at=ends_at, before=before)
+    try:
+        with transaction.atomic():
+            final = prorations.subscription_ending_invoice(
+                subscription=subscription, ended_at=ends_at, now=now, collect=collect
+            )
+    except IntegrityError:  # invoiced already (the constraint, not the lock, guarantees it): never a second one
+        logger.warning("Subscription %s: final invoice at %s already made", subscription.public_id, ends_at)
+        return None
+    if final is None or final.status != Invoice.Status.OPEN or not collect:
+        return None
+    if final.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY:
+        return ("charge", final)
+    return None  # send_invoice: emailed as it was finalized
 
 
 def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict, *, price=None):

@@ -186,3 +186,36 @@ def test_cancel_with_prorate_and_invoice_now_bills_a_final_invoice(
     assert final.lines.data[1].parent.subscription_item_details.proration is True
     assert (final.billing_reason, final.status, final.amount_paid) == ("subscription_update", "paid", 1529)
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000, 1529]
+
+
+def test_a_subscription_ending_at_cancel_at_bills_its_pending_prorations_in_a_final_invoice(
+    api, on_clock, monthly, emails_on_commit, stripe_backend
+):
+    clock, customer = on_clock(ts(2027, 1, 1))
+    pro, max_ = monthly(1999, "Pro"), monthly(4999, "Max")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": pro.id}]})
+    item = sub["items"].data[0]
+    # cancel_at inside January cuts the period at 21 Jan: the 11 days after it credited, -1999 * 11/31 -> -709.
+    api.v1.subscriptions.update(sub.id, params={"cancel_at": ts(2027, 1, 21)})
+    advance(api, emails_on_commit, clock, ts(2027, 1, 11))
+    # Upgraded on 11 Jan for the 10 days left until 21 Jan: -1999 * 10/31 -> -645, +4999 * 10/31 -> 1613.
+    api.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "price": max_.id}]})
+
+    advance(api, emails_on_commit, clock, ts(2027, 1, 21, 1))
+
+    ended = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    final = ended.latest_invoice
+    assert (ended.status, ended.ended_at) == ("canceled", ts(2027, 1, 21))
+    assert (final.billing_reason, final.parent.subscription_details.subscription) == ("subscription_cycle", sub.id)
+    assert lines(final) == [
+        (-709, "Unused time on Pro after 21 Jan 2027", True),
+        (-645, "Unused time on Pro after 11 Jan 2027", True),
+        (1613, "Remaining time on Max after 11 Jan 2027", True),
+    ]
+    assert (final.status, final.total, final.amount_paid) == ("paid", 259, 259)
+    assert api.v1.invoice_items.list(params={"customer": customer.id, "pending": True}).data == []
+    # One final invoice, one charge: a later pass finds nothing more to bill.
+    advance(api, emails_on_commit, clock, ts(2027, 2, 2))
+    invoices = api.v1.invoices.list(params={"customer": customer.id}).data
+    assert sorted(i.billing_reason for i in invoices) == ["subscription_create", "subscription_cycle"]
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999, 259]
