@@ -233,20 +233,27 @@ def _trial_invoice_unkeyed(subscription: Subscription, start: datetime) -> None:
     ).update(subscription_period_start=None)
 
 
-def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> bool:
-    """``trial_end``: "now" ends the trial (billed at once: True), a date moves it (within a trial only)."""
+def trial_end_moved(subscription: Subscription, trial_end, now: datetime, param: str = "trial_end") -> datetime:
+    """``trial_end`` ("now" or a later date) set on ``subscription`` (a trial's only), its anchor moved with it when
+    it was the trial's end; nothing saved (``invoices.create_preview`` applies it to a copy). The new end."""
     if subscription.status != S.TRIALING:
         raise InvalidRequest(
-            f"Subscription {subscription.public_id} is not in a trial ({subscription.status}).", param="trial_end"
+            f"Subscription {subscription.public_id} is not in a trial ({subscription.status}).", param=param
         )
     anchored_on_trial = subscription.billing_cycle_anchor == subscription.trial_end
     if trial_end == "now":
         trial_end = now
     elif trial_end <= now:
-        raise InvalidRequest("trial_end must be in the future, or now.", param="trial_end")
+        raise InvalidRequest("trial_end must be in the future, or now.", param=param)
     subscription.trial_end = trial_end
     if anchored_on_trial:
         subscription.billing_cycle_anchor = trial_end
+    return trial_end
+
+
+def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> bool:
+    """``trial_end``: "now" ends the trial (billed at once: True), a date moves it (within a trial only)."""
+    trial_end = trial_end_moved(subscription, trial_end, now)
     start, _end = current_period(subscription)
     if trial_end == start:
         _trial_invoice_unkeyed(subscription, start)
