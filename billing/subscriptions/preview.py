@@ -381,6 +381,25 @@ def _anchor_for_new(billing_cycle_anchor, at: datetime) -> datetime | None:
     return billing_cycle_anchor
 
 
+def _final_lines(subscription, invoice, lines, prorations, cancel_at, period_start, renews_at) -> list[InvoiceItem]:
+    """A subscription ending with its period: the final invoice its end makes when it has pending prorations
+    adding up to a charge (prorations.subscription_ending_invoice's rule), else none. A what-if ``cancel_at``
+    inside the period would first credit the time it cuts, which the preview does not compute: none shown."""
+    ends_at = cancel_at if cancel_at is not None and cancel_at <= renews_at else renews_at
+    cut_here = cancel_at is not None and period_start < cancel_at < renews_at
+    own = [
+        line
+        for line in lines
+        if line.proration
+        and line.subscription_item_id is not None
+        and line.subscription_item.subscription_id == subscription.pk
+    ]
+    if cut_here or not (own or prorations) or sum(line.amount for line in lines) <= 0:
+        raise _none(f"No upcoming invoice: subscription {subscription.public_id} ends with its current period.")
+    invoice.created = invoice.period_start = invoice.period_end = ends_at
+    return lines
+
+
 def _anchor_for_existing_check(billing_cycle_anchor) -> None:
     """An existing subscription's ``billing_cycle_anchor``: ``unchanged`` (as not given); Stripe takes ``now``
     too, which Kassa's update does not do yet (so neither does its preview); never a time (Stripe's rule)."""
@@ -463,7 +482,7 @@ def _subscription_lines(
     # The next invoice: at the current period's end, or at the trial's end as moved (now: made at once).
     renews_at = subscription.trial_end if trial_end is not None else period_end
     if ends_at_period_end or (cancel_at is not None and cancel_at <= renews_at):
-        raise _none(f"No upcoming invoice: subscription {subscription.public_id} ends with its current period.")
+        return _final_lines(subscription, invoice, lines, prorations, cancel_at, period_start, renews_at)
     if not after:
         raise _none("No upcoming invoice: the change would leave the subscription without items.")
     first_price = next(iter(after.values()))[0]

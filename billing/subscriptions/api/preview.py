@@ -128,8 +128,15 @@ class PreviewInvoiceItemParams(f.StrictSerializer):
             {
                 "type": "object",
                 "properties": {
-                    "type": {"type": "string", "enum": ["now", "timestamp", "unchanged"]},
-                    "timestamp": {"type": "integer"},
+                    "type": {
+                        "type": "string",
+                        "enum": ["now", "timestamp", "unchanged"],
+                        "description": "`timestamp` (a new subscription), `now` or `unchanged`.",
+                    },
+                    "timestamp": {
+                        "type": "integer",
+                        "description": "With `type=timestamp`: the anchor (Unix seconds, not before the start).",
+                    },
                 },
                 "required": ["type"],
             },

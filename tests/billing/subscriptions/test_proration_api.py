@@ -201,6 +201,9 @@ def test_a_subscription_ending_at_cancel_at_bills_its_pending_prorations_in_a_fi
     advance(api, emails_on_commit, clock, ts(2027, 1, 11))
     # Upgraded on 11 Jan for the 10 days left until 21 Jan: -1999 * 10/31 -> -645, +4999 * 10/31 -> 1613.
     api.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "price": max_.id}]})
+    before = table_counts()
+    upcoming = api.v1.invoices.create_preview(params={"subscription": sub.id})
+    assert table_counts() == before
 
     advance(api, emails_on_commit, clock, ts(2027, 1, 21, 1))
 
@@ -214,6 +217,7 @@ def test_a_subscription_ending_at_cancel_at_bills_its_pending_prorations_in_a_fi
         (1613, "Remaining time on Max after 11 Jan 2027", True),
     ]
     assert (final.status, final.total, final.amount_paid) == ("paid", 259, 259)
+    assert (lines(upcoming), upcoming.total) == (lines(final), 259)  # the preview showed this final invoice
     assert api.v1.invoice_items.list(params={"customer": customer.id, "pending": True}).data == []
     # One final invoice, one charge: a later pass finds nothing more to bill.
     advance(api, emails_on_commit, clock, ts(2027, 2, 2))
