@@ -1,26 +1,32 @@
 """``invoices.create_preview``: the next invoice of a customer or a subscription, computed, never written.
 
 A selector: it reads the subscription, its items and the customer's pending invoice items, and builds an
-*unsaved* invoice and unsaved lines with the same rules the writes use — the proration lines of
-billing/subscriptions/prorations.py, the renewal's lines (one per item, its price times its quantity, for
-the period after the current one), the invoice's taxes and totals of billing/invoices/services/totals.py — so
-the preview is the invoice that the same change and renewal will make (a test holds them equal). Nothing
-is saved, no settings row is made, no event is recorded.
+*unsaved* invoice and unsaved lines with the very functions the writes use — the proration lines of
+billing/subscriptions/prorations.py, a period's lines (services.common.period_lines, built as
+invoices.invoice_subscription_line_build builds them), the first period and its stub (services.create), a
+trial's end moved (services.changes.trial_end_moved), the invoice's taxes and totals of
+billing/invoices/services/totals.py — so the preview is the invoice that the same change, creation or renewal
+will make (tests hold them equal). Nothing is saved, no settings row is made, no event is recorded.
 
 Which invoice, as at Stripe (https://docs.stripe.com/api/invoices/create_preview):
 
 - a customer only: their pending invoice items (none: ``invoice_upcoming_none``);
+- a customer and ``subscription_details[items]``, no subscription: the first invoice of that new subscription,
+  with ``[trial_end]`` and ``[billing_cycle_anchor]`` (a time: the stub to it) as ``subscription_create`` takes
+  them;
 - a subscription: its next renewal — the customer's pending items, the prorations a proposed change
   (``subscription_details[items]``) would make at ``proration_date`` (default: now, on the customer's test
-  clock if any), then the next period's lines for the items as changed;
+  clock if any), then the next period's lines for the items as changed; with ``[trial_end]``, the invoice the
+  trial's new end brings (``now``: at once); with ``[billing_cycle_anchor]=now``, the invoice the cycle reset
+  makes at once (the unused time credited, a period from now); ending with its period, the final invoice its
+  pending prorations make (prorations.subscription_ending_invoice), if any;
 - with ``proration_behavior=always_invoice``: the invoice the change makes at once (pending items and its
   prorations) — unless those add up to a credit, which waits for the renewal (prorations.py says why).
 
 What-ifs, none written: ``invoice_items`` (new one-off items, checked as ``invoice_item_create`` checks them,
 joining the pending ones), an item's ``price_data`` (a recurring price checked as ``price_create`` checks it),
-``subscription_details[cancel_at_period_end]`` and ``[cancel_at]`` (a subscription ending with its current
-period has no next invoice). Not taken: ``trial_end``, ``billing_cycle_anchor`` (a new cycle), an existing
-pending item's change (``invoice_items[][invoiceitem]``).
+``subscription_details[cancel_at_period_end]`` and ``[cancel_at]``. Not taken: an existing pending item's
+change (``invoice_items[][invoiceitem]``).
 
 Its id starts ``upcoming_in_`` and it is ``draft`` with ``billing_reason=upcoming``, as Stripe's.
 """
@@ -49,7 +55,7 @@ from .prorations import (
     proration_item_build,
     prorations_between,
 )
-from .services.changes import trial_end_moved
+from .services.changes import anchor_now_check, trial_end_moved
 from .services.common import ENDED, period_after, period_lines
 from .services.create import anchor_check, first_period, first_period_unbilled, items_check, trial_end_check
 
@@ -400,21 +406,59 @@ def _final_lines(subscription, invoice, lines, prorations, cancel_at, period_sta
     return lines
 
 
-def _anchor_for_existing_check(billing_cycle_anchor) -> None:
-    """An existing subscription's ``billing_cycle_anchor``: ``unchanged`` (as not given); Stripe takes ``now``
-    too, which Kassa's update does not do yet (so neither does its preview); never a time (Stripe's rule)."""
-    if billing_cycle_anchor in (None, "unchanged"):
-        return
-    if billing_cycle_anchor == "now":
-        raise InvalidRequest(
-            "Kassa does not reset an existing subscription's billing cycle (billing_cycle_anchor=now) yet: "
-            "preview it with unchanged.",
-            param="subscription_details[billing_cycle_anchor]",
-        )
-    raise InvalidRequest(
-        "For an existing subscription, billing_cycle_anchor can only be now or unchanged.",
-        param="subscription_details[billing_cycle_anchor]",
+def _proration_lines_built(subscription, invoice, current, after, when, at) -> list[InvoiceItem]:
+    """The proration lines of going from the ``current`` items to ``after`` at ``when``, unsaved."""
+    changed = prorations_between(
+        before={item.pk: charge_of(item.price, item.quantity) for item in current},
+        after={key: charge_of(price, quantity) for key, (price, quantity, _) in after.items()},
+        period_start=current[0].current_period_start,
+        period_end=period_end_uncut(subscription, current[0]),
+        at=when,
+        language=invoice.language,
+        until=current[0].current_period_end,
     )
+    by_key = {item.pk: item for item in current}
+    built = []
+    for key, proration in changed:
+        item = by_key.get(key)
+        line = proration_item_build(subscription=subscription, subscription_item=item, line=proration, now=at)
+        line.preview_tax_rates = list(item.tax_rates.all()) if item is not None else []
+        built.append(line)
+    return built
+
+
+def _cycle_reset_lines(subscription, invoice, lines, current, after, proration_behavior, when, at):
+    """``billing_cycle_anchor=now``: the invoice the update makes at once (services.changes._cycle_reset): what
+    is pending, the unused time of every current item credited (per ``proration_behavior``), and the new period
+    from now of the items as changed; a net credit carried, as a renewal carries it."""
+    if proration_behavior != "none" and prorates_at(subscription, when):
+        lines = [*lines, *_proration_lines_built(subscription, invoice, current, {}, when, at)]
+    if not after:
+        raise _none("No upcoming invoice: the change would leave the subscription without items.")
+    reset = copy.copy(subscription)
+    reset.billing_cycle_anchor = at
+    reset.billing_cycle_anchor_day_of_month = None
+    lines += _period_lines_built(reset, invoice, after, at)
+    return _credit_carried(subscription, lines, invoice.period_start)
+
+
+def _anchor_now(subscription, billing_cycle_anchor, trial_end) -> bool:
+    """An existing subscription's ``billing_cycle_anchor``: ``unchanged`` (as not given) or ``now`` (True: the
+    update's cycle reset, its rules checked as the update checks them); never a time (Stripe's rule)."""
+    if billing_cycle_anchor in (None, "unchanged"):
+        return False
+    param = "subscription_details[billing_cycle_anchor]"
+    if billing_cycle_anchor != "now":
+        raise InvalidRequest(
+            "For an existing subscription, billing_cycle_anchor can only be now or unchanged.", param=param
+        )
+    anchor_now_check(subscription, param=param)
+    if trial_end is not None:
+        raise InvalidRequest(
+            "trial_end cannot be changed together with billing_cycle_anchor=now.",
+            param="subscription_details[trial_end]",
+        )
+    return True
 
 
 def _subscription_lines(
@@ -433,7 +477,7 @@ def _subscription_lines(
 ) -> list[InvoiceItem]:
     if subscription.status in ENDED:
         raise _none(f"No upcoming invoice: subscription {subscription.public_id} has ended.")
-    _anchor_for_existing_check(billing_cycle_anchor)
+    anchor_now = _anchor_now(subscription, billing_cycle_anchor, trial_end)
     if trial_end is not None:
         # The update's own rule, on a copy: the trial's end (and the anchor that followed it) moved.
         subscription = copy.copy(subscription)
@@ -457,23 +501,11 @@ def _subscription_lines(
     invoice.subscription = subscription
     invoice.preview_proration_date = when if items else None
     lines = [line for line in pending if line.currency == subscription.currency]
+    if anchor_now:
+        return _cycle_reset_lines(subscription, invoice, lines, current, after, proration_behavior, when, at)
     prorations: list[InvoiceItem] = []
     if items and proration_behavior != "none" and prorates_at(subscription, when):
-        changed = prorations_between(
-            before={item.pk: charge_of(item.price, item.quantity) for item in current},
-            after={key: charge_of(price, quantity) for key, (price, quantity, _) in after.items()},
-            period_start=period_start,
-            period_end=period_end_uncut(subscription, current[0]),
-            at=when,
-            language=invoice.language,
-            until=period_end,
-        )
-        by_key = {item.pk: item for item in current}
-        for key, proration in changed:
-            item = by_key.get(key)
-            line = proration_item_build(subscription=subscription, subscription_item=item, line=proration, now=at)
-            line.preview_tax_rates = list(item.tax_rates.all()) if item is not None else []
-            prorations.append(line)
+        prorations = _proration_lines_built(subscription, invoice, current, after, when, at)
     lines += prorations
     if proration_behavior == "always_invoice" and prorations and sum(line.amount for line in lines) > 0:
         invoice.billing_reason = "upcoming"
@@ -485,8 +517,14 @@ def _subscription_lines(
         return _final_lines(subscription, invoice, lines, prorations, cancel_at, period_start, renews_at)
     if not after:
         raise _none("No upcoming invoice: the change would leave the subscription without items.")
+    lines += _period_lines_built(subscription, invoice, after, renews_at)
+    return _credit_carried(subscription, lines, invoice.period_start)
+
+
+def _period_lines_built(subscription, invoice, after, at: datetime) -> list[InvoiceItem]:
+    """The lines of the period that starts at ``at`` for the items ``after`` (the invoice dated then)."""
     first_price = next(iter(after.values()))[0]
-    start, end = period_after(subscription, first_price, renews_at)
+    start, end = period_after(subscription, first_price, at)
     invoice.created = invoice.period_start = invoice.period_end = start
     invoice.subscription_period_start = start
     period = period_lines(
@@ -499,9 +537,14 @@ def _subscription_lines(
         end=end,
         trial=False,
     )
-    lines += _lines_built(subscription, period, start)
+    return _lines_built(subscription, period, start)
+
+
+def _credit_carried(subscription, lines: list[InvoiceItem], start: datetime) -> list[InvoiceItem]:
+    """Lines adding up to a credit: the line bringing them to zero, as the renewal adds it
+    (prorations.credit_carry_forward)."""
     subtotal = sum(line.amount for line in lines)
-    if subtotal < 0:  # the renewal carries a larger credit forward (prorations.credit_carry_forward)
+    if subtotal < 0:
         carried, _ = credit_carry_build(
             customer=subscription.customer,
             merchant_id=subscription.merchant_id,

@@ -10,7 +10,6 @@ import datetime
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 
 from kassa.api import fields as f
 from kassa.api import schema
@@ -31,7 +30,7 @@ from ...invoices.api.serializers import (
 from ...invoices.api.views.invoices import InvoicingView
 from .. import preview
 from ..models import Subscription
-from .serializers import ItemPriceDataParams, TimestampOrNow, moment
+from .serializers import BillingCycleAnchor, ItemPriceDataParams, TimestampOrNow, moment
 
 BEHAVIOR_HELP = (
     "`create_prorations` (the default): the change's proration lines join the next invoice, which is "
@@ -120,50 +119,6 @@ class PreviewInvoiceItemParams(f.StrictSerializer):
     tax_rates = f.List(child=f.String(**ID), required=False, max_length=5, help_text="The line's tax rates (`txr_…`).")
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "integer"},
-            {"type": "string", "enum": ["now", "unchanged"]},
-            {
-                "type": "object",
-                "properties": {
-                    "type": {
-                        "type": "string",
-                        "enum": ["now", "timestamp", "unchanged"],
-                        "description": "`timestamp` (a new subscription), `now` or `unchanged`.",
-                    },
-                    "timestamp": {
-                        "type": "integer",
-                        "description": "With `type=timestamp`: the anchor (Unix seconds, not before the start).",
-                    },
-                },
-                "required": ["type"],
-            },
-        ]
-    }
-)
-class PreviewAnchor(serializers.Field):
-    """``billing_cycle_anchor``: ``now``, ``unchanged``, Unix seconds, or (API 2026-10-28's shape) ``{type: now |
-    unchanged | timestamp, timestamp}``; to ``"now"``, ``"unchanged"`` or a datetime."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            kind = data.get("type")
-            if kind in ("now", "unchanged"):
-                if "timestamp" in data:
-                    raise ValidationError("timestamp is only valid with type=timestamp.")
-                return kind
-            if kind != "timestamp":
-                raise ValidationError("type must be now, timestamp or unchanged.")
-            if data.get("timestamp") in (None, ""):
-                raise ValidationError("type=timestamp needs a timestamp.")
-            data = data["timestamp"]
-        elif data in ("now", "unchanged"):
-            return data
-        return TimestampOrNow().to_internal_value(data)
-
-
 class PreviewSubscriptionDetailsParams(f.StrictSerializer):
     items = f.List(
         child=PreviewItemParams(),
@@ -199,7 +154,7 @@ class PreviewSubscriptionDetailsParams(f.StrictSerializer):
         help_text="A subscription in a trial: its trial's end moved (Unix seconds; its next invoice is then), or "
         "`now`: the invoice ending the trial makes at once. A new subscription: its trial (a zero first invoice).",
     )
-    billing_cycle_anchor = PreviewAnchor(
+    billing_cycle_anchor = BillingCycleAnchor(
         required=False,
         help_text="A new subscription: when its periods start from (Unix seconds, or `{type: timestamp, "
         "timestamp}`), the first invoice billing the stub up to it (nothing with `proration_behavior=none`); `now` "

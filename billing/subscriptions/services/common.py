@@ -222,10 +222,11 @@ def period_invoice_create(
         currency=subscription.currency,
         description=subscription.description,
         billing_reason=billing_reason,
-        # A renewal takes the customer's pending invoice items (the prorations of a change), as at Stripe.
-        pending_invoice_items_behavior="include"
-        if billing_reason == Invoice.BillingReason.SUBSCRIPTION_CYCLE
-        else "exclude",
+        # A renewal (or a period an update starts) takes the customer's pending invoice items (the prorations of a
+        # change), as at Stripe; a first invoice does not.
+        pending_invoice_items_behavior="exclude"
+        if billing_reason == Invoice.BillingReason.SUBSCRIPTION_CREATE
+        else "include",
         subscription=subscription,
         subscription_period_start=start,
     )

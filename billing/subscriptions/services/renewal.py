@@ -242,8 +242,17 @@ def _end_at_schedule(subscription: Subscription, ends_at: datetime, now: datetim
     return None  # send_invoice: emailed as it was finalized
 
 
-def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict, *, price=None):
-    """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved."""
+def period_advance(
+    subscription: Subscription,
+    end: datetime,
+    now: datetime,
+    before: dict,
+    *,
+    price=None,
+    billing_reason: str = Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+):
+    """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved.
+    ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``)."""
     price = price or subscription.items.order_by("pk").first().price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
@@ -255,7 +264,7 @@ def period_advance(subscription: Subscription, end: datetime, now: datetime, bef
                 start=new_start,
                 end=new_end,
                 now=now,
-                billing_reason=Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+                billing_reason=billing_reason,
                 trial=False,
             )
     except IntegrityError:

@@ -377,8 +377,11 @@ def test_trial_end_and_billing_cycle_anchor_previews_are_refused_where_the_real_
             "subscription_details[billing_cycle_anchor]",
         ),
         (
-            {"subscription": sub.id, "subscription_details": {"billing_cycle_anchor": {"type": "now"}}},
-            "subscription_details[billing_cycle_anchor]",
+            {
+                "subscription": sub.id,
+                "subscription_details": {"billing_cycle_anchor": {"type": "now"}, "trial_end": ts(2027, 1, 20)},
+            },
+            "subscription_details[trial_end]",
         ),
         (
             {"customer": customer.id, "subscription_details": {**new, "billing_cycle_anchor": ts(2026, 12, 20)}},
@@ -405,3 +408,68 @@ def test_trial_end_and_billing_cycle_anchor_previews_are_refused_where_the_real_
         params={"subscription": sub.id, "subscription_details": {"billing_cycle_anchor": "unchanged"}}
     )
     assert (lines(kept), periods_of(kept)) == ([(1999, "Pro", False)], [(ts(2027, 2, 1), ts(2027, 3, 1))])
+
+
+def test_a_cycle_reset_now_is_previewed_then_invoiced_at_once(api, on_clock, monthly, emails_on_commit, stripe_backend):
+    clock, customer = on_clock(ts(2027, 1, 1))
+    pro, max_ = monthly(1999, "Pro"), monthly(4999, "Max")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": pro.id}]})
+    item = sub["items"].data[0]
+    advance(api, emails_on_commit, clock, ts(2027, 1, 11))
+    change = {"items": [{"id": item.id, "price": max_.id}], "billing_cycle_anchor": {"type": "now"}}
+    before = table_counts()
+
+    preview = api.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": change})
+
+    assert table_counts() == before
+    # The 21 of January's 31 days left credited at the old price, -1999 * 21/31 -> -1354; a month of Max from now.
+    expected = [(-1354, "Unused time on Pro after 11 Jan 2027", True), (4999, "Max", False)]
+    assert (lines(preview), periods_of(preview)[1], preview.total) == (
+        expected,
+        (ts(2027, 1, 11), ts(2027, 2, 11)),
+        3645,
+    )
+
+    updated = api.v1.subscriptions.update(sub.id, params={**change, "expand": ["latest_invoice"]})
+
+    now_invoice = updated.latest_invoice
+    assert (lines(now_invoice), periods_of(now_invoice), now_invoice.total) == (
+        expected,
+        periods_of(preview),
+        3645,
+    )
+    assert (now_invoice.billing_reason, now_invoice.status, now_invoice.amount_paid) == (
+        "subscription_update",
+        "paid",
+        3645,
+    )
+    assert updated.billing_cycle_anchor == ts(2027, 1, 11)
+    assert (updated["items"].data[0].current_period_start, updated["items"].data[0].current_period_end) == (
+        ts(2027, 1, 11),
+        ts(2027, 2, 11),
+    )
+    advance(api, emails_on_commit, clock, ts(2027, 2, 11, 1))
+    renewal = renewal_of(api, sub.id)
+    assert (lines(renewal), periods_of(renewal)) == ([(4999, "Max", False)], [(ts(2027, 2, 11), ts(2027, 3, 11))])
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999, 3645, 4999]
+
+
+def test_a_cycle_reset_is_refused_in_a_trial(api, on_clock, monthly, stripe_backend):
+    _clock, customer = on_clock(ts(2027, 1, 1))
+    pro = monthly(1999, "Pro")
+    sub = api.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": pro.id}], "trial_end": ts(2027, 1, 15)}
+    )
+    before = table_counts()
+    with pytest.raises(stripe.InvalidRequestError) as previewed:
+        api.v1.invoices.create_preview(
+            params={"subscription": sub.id, "subscription_details": {"billing_cycle_anchor": "now"}}
+        )
+    with pytest.raises(stripe.InvalidRequestError) as updated:
+        api.v1.subscriptions.update(sub.id, params={"billing_cycle_anchor": {"type": "now"}})
+    assert (previewed.value.code, previewed.value.param) == (
+        "subscription_unexpected_state",
+        "subscription_details[billing_cycle_anchor]",
+    )
+    assert (updated.value.code, updated.value.param) == ("subscription_unexpected_state", "billing_cycle_anchor")
+    assert table_counts() == before
