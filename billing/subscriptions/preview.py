@@ -499,7 +499,7 @@ def _subscription_lines(
     invoice.default_payment_method = subscription.default_payment_method
     invoice.description = subscription.description
     invoice.subscription = subscription
-    invoice.preview_proration_date = when if items else None
+    invoice.preview_proration_date = when if items or anchor_now else None
     lines = [line for line in pending if line.currency == subscription.currency]
     if anchor_now:
         return _cycle_reset_lines(subscription, invoice, lines, current, after, proration_behavior, when, at)
