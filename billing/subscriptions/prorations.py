@@ -306,6 +306,53 @@ def subscription_final_invoice(*, subscription: Subscription, now: datetime) -> 
     )
     if not pending.exists():
         return None
+    return _final_invoice_make(
+        subscription, now=now, billing_reason=Invoice.BillingReason.SUBSCRIPTION_UPDATE, collect=True
+    )
+
+
+def subscription_ending_invoice(
+    *, subscription: Subscription, ended_at: datetime, now: datetime, collect: bool = True
+) -> Invoice | None:
+    """The renewal pass ending a subscription at its scheduled end (``cancel_at``, or the period's end with
+    ``cancel_at_period_end``), inside its transaction under the lock: the subscription's pending prorations (an
+    earlier change's, a ``cancel_at``'s credit) and the customer's other pending items in its currency, in a
+    final invoice, finalized; the caller collects it once committed, per the collection method. Stripe: "If
+    you've set the subscription to cancel at the end of the period, any pending prorations are also left in
+    place and collected at the end of the period" (https://docs.stripe.com/api/subscriptions/cancel).
+
+    ``billing_reason=subscription_cycle``: the invoice is made by the period's end reached, not by a request that
+    changed the subscription (``subscription_update`` is for those: an update with ``always_invoice``, a cancel
+    with ``invoice_now``). It is keyed, as a renewal's would be, by the period that would have followed
+    (``subscription_period_start=ended_at``): the one-invoice-per-period constraint makes a second final invoice
+    impossible whatever runs twice, and the charge is keyed by the invoice.
+
+    None when there is nothing to bill: no pending proration of this subscription, or the pending lines add up
+    to a credit or nothing (they wait for the customer's next invoice, as an ``always_invoice`` credit does).
+    ``collect`` False (an ``unpaid`` subscription's invoices are not attempted): finalized and left open."""
+    pending = InvoiceItem.objects.filter(
+        customer_id=subscription.customer_id, invoice__isnull=True, currency=subscription.currency
+    )
+    if not pending_prorations(subscription).exists() or sum(item.amount for item in pending) <= 0:
+        return None
+    return _final_invoice_make(
+        subscription,
+        now=now,
+        billing_reason=Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+        period_start=ended_at,
+        collect=collect,
+    )
+
+
+def _final_invoice_make(
+    subscription: Subscription,
+    *,
+    now: datetime,
+    billing_reason: str,
+    collect: bool,
+    period_start: datetime | None = None,
+) -> Invoice:
+    """A subscription's last invoice, taking what is pending for the customer, finalized (its latest invoice)."""
     send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
     invoice = invoices.invoice_create(
         merchant=subscription.merchant,
@@ -319,14 +366,15 @@ def subscription_final_invoice(*, subscription: Subscription, now: datetime) -> 
         default_tax_rates=list(subscription.default_tax_rates.all()),
         currency=subscription.currency,
         description=subscription.description,
-        billing_reason=Invoice.BillingReason.SUBSCRIPTION_UPDATE,
+        billing_reason=billing_reason,
         subscription=subscription,
+        subscription_period_start=period_start,
     )
     credit_carry_forward(invoice=invoice, now=now)
     subscription.latest_invoice = invoice
     subscription.save(update_fields=["latest_invoice", "updated"])
     return invoices.invoice_finalize(
-        invoice=invoice, now=now, auto_advance=not send or bool(subscription.customer.email)
+        invoice=invoice, now=now, auto_advance=collect and (not send or bool(subscription.customer.email))
     )
 
 

@@ -58,6 +58,7 @@ from .items import (
     invoice_item_create,
     invoice_item_delete,
     invoice_item_update,
+    invoice_subscription_line_build,
     invoice_subscription_lines_create,
 )
 from .tax import (
@@ -101,6 +102,7 @@ __all__ = [
     "invoice_payment_failed",
     "invoice_payment_succeeded",
     "invoice_send",
+    "invoice_subscription_line_build",
     "invoice_subscription_lines_create",
     "invoice_update",
     "invoice_void",

@@ -276,6 +276,39 @@ def invoice_item_delete(*, item: InvoiceItem) -> str:
 
 
 @transaction.atomic
+def invoice_subscription_line_build(
+    *, merchant_id: int, livemode: bool, customer_id: int, line: dict, now: datetime, invoice: Invoice | None = None
+) -> InvoiceItem:
+    """One line of a subscription's period, unsaved, checked as invoice items are (``line``: as in
+    ``invoice_subscription_lines_create``). ``invoices.create_preview`` shows it as the period's invoice would
+    have it."""
+    price = line["price"]
+    quantity = _quantity_check(line["quantity"])
+    amount = line.get("amount")
+    if amount is None:
+        amount = price.unit_amount * quantity
+    money.check(abs(amount), price.currency, param="quantity")
+    return InvoiceItem(
+        public_id=public_id(InvoiceItem.PREFIX),
+        line_id=public_id(InvoiceItem.LINE_PREFIX),
+        merchant_id=merchant_id,
+        livemode=livemode,
+        created=now,
+        customer_id=customer_id,
+        invoice=invoice,
+        price=price,
+        currency=price.currency,
+        unit_amount=price.unit_amount,
+        quantity=quantity,
+        amount=amount,
+        description=line.get("description") or None,
+        period_start=line["period_start"],
+        period_end=line["period_end"],
+        proration=line.get("proration", False),
+        subscription_item=line["subscription_item"],
+    )
+
+
 def invoice_subscription_lines_create(*, invoice: Invoice, lines: list[dict], now: datetime) -> Invoice:
     """The lines of one period a subscription puts on its own draft (one per item), in one insert, then the
     draft's totals once; returns the draft, locked and with its totals. Each of ``lines`` holds
@@ -285,32 +318,15 @@ def invoice_subscription_lines_create(*, invoice: Invoice, lines: list[dict], no
     locked = draft_lock(invoice)
     items, rates = [], []
     for line in lines:
-        price = line["price"]
-        _draft_matches(locked, customer=invoice.customer, currency=price.currency)
-        quantity = _quantity_check(line["quantity"])
-        amount = line.get("amount")
-        if amount is None:
-            amount = price.unit_amount * quantity
-        money.check(abs(amount), price.currency, param="quantity")
+        _draft_matches(locked, customer=invoice.customer, currency=line["price"].currency)
         items.append(
-            InvoiceItem(
-                public_id=public_id(InvoiceItem.PREFIX),
-                line_id=public_id(InvoiceItem.LINE_PREFIX),
+            invoice_subscription_line_build(
                 merchant_id=locked.merchant_id,
                 livemode=locked.livemode,
-                created=now,
                 customer_id=locked.customer_id,
+                line=line,
+                now=now,
                 invoice=locked,
-                price=price,
-                currency=price.currency,
-                unit_amount=price.unit_amount,
-                quantity=quantity,
-                amount=amount,
-                description=line.get("description") or None,
-                period_start=line["period_start"],
-                period_end=line["period_end"],
-                proration=line.get("proration", False),
-                subscription_item=line["subscription_item"],
             )
         )
         rates.append(list(line.get("tax_rates", ())))

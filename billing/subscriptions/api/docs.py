@@ -174,7 +174,9 @@ SUBSCRIPTIONS_UPDATE = Doc(
     tag=TAG,
     summary="Update a subscription",
     description="Changes items (price, quantity, new or `deleted` items), `trial_end` (`now` ends the trial and "
-    "bills the first period now), `cancel_at_period_end`, `cancel_at` (inside the current period it cuts the "
+    "bills the first period now), `billing_cycle_anchor` (`now`: a new period starts now and is invoiced at once, "
+    "the unused time of the current period credited on that invoice), `cancel_at_period_end`, `cancel_at` "
+    "(inside the current period it cuts the "
     "period there and, per `proration_behavior`, credits the time no longer billed; cleared or moved later, it "
     "charges the time billed again), `pause_collection`, the default card, "
     "`payment_settings[save_default_payment_method]`, tax rates, description and metadata." + PRORATIONS,

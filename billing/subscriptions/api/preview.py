@@ -30,7 +30,7 @@ from ...invoices.api.serializers import (
 from ...invoices.api.views.invoices import InvoicingView
 from .. import preview
 from ..models import Subscription
-from .serializers import ItemPriceDataParams, moment
+from .serializers import BillingCycleAnchor, ItemPriceDataParams, TimestampOrNow, moment
 
 BEHAVIOR_HELP = (
     "`create_prorations` (the default): the change's proration lines join the next invoice, which is "
@@ -68,10 +68,23 @@ INVOICES_CREATE_PREVIEW = schema.Doc(
     'what a change of the subscription would bill: Stripe\'s "Unused time on …" credit and "Remaining '
     'time on …" charge for the rest of the current period, to the second (each line rounded once, half up, '
     "to the currency's smallest unit), then the next period at the new price. Pass the same "
-    "`proration_date` to the update to be billed exactly what was previewed. The answer's id starts "
+    "`proration_date` to the update to be billed exactly what was previewed. `[trial_end]` previews the invoice "
+    "a trial's new end brings (`now`: the one made at once). With `customer` and `subscription_details[items]` "
+    "but no `subscription`, it shows the first invoice `subscriptions.create` would make with those items, "
+    "`[trial_end]` and `[billing_cycle_anchor]`. The answer's id starts "
     "`upcoming_in_`; it cannot be retrieved, paid or listed.",
     requests=(
         ("A customer's pending items", {"customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA"}),
+        (
+            "A new subscription's first invoice, anchored on the 1st of next month",
+            {
+                "customer": "cus_9PqRtY2wXc4VbN7mKs3LdJhA",
+                "subscription_details": {
+                    "items": [{"price": "price_3NbV8kLq2WxT7cYm4RsJ9dHe"}],
+                    "billing_cycle_anchor": 1801468800,
+                },
+            },
+        ),
         (
             "A subscription's next invoice if it went to 3 seats now",
             {
@@ -112,7 +125,7 @@ class PreviewSubscriptionDetailsParams(f.StrictSerializer):
         required=False,
         max_length=20,
         help_text="The change to preview: items to change (`id` with `price` and/or `quantity`), delete "
-        "(`id`, `deleted`) or add (`price`, `quantity`).",
+        "(`id`, `deleted`) or add (`price`, `quantity`); without `subscription`, a new subscription's items.",
     )
     proration_behavior = f.Choice(
         choices=list(preview.BEHAVIORS), required=False, default="create_prorations", help_text=BEHAVIOR_HELP
@@ -136,15 +149,32 @@ class PreviewSubscriptionDetailsParams(f.StrictSerializer):
         help_text="Preview as if the subscription ended at this time (Unix seconds): at or before the current "
         "period's end, there is no next invoice.",
     )
+    trial_end = TimestampOrNow(
+        required=False,
+        help_text="A subscription in a trial: its trial's end moved (Unix seconds; its next invoice is then), or "
+        "`now`: the invoice ending the trial makes at once. A new subscription: its trial (a zero first invoice).",
+    )
+    billing_cycle_anchor = BillingCycleAnchor(
+        required=False,
+        help_text="A new subscription: when its periods start from (Unix seconds, or `{type: timestamp, "
+        "timestamp}`), the first invoice billing the stub up to it (nothing with `proration_behavior=none`); `now` "
+        "(the default) starts them now. An existing subscription: `unchanged` only (Kassa does not reset a "
+        "subscription's cycle with `now` yet).",
+    )
 
 
 class InvoicePreviewParams(f.StrictSerializer):
     customer = f.String(
-        required=False, help_text="The customer whose pending invoice items to preview (`cus_…`).", **ID
+        required=False,
+        help_text="The customer whose pending invoice items to preview (`cus_…`), or who would subscribe to "
+        "`subscription_details[items]` (the first invoice of that new subscription).",
+        **ID,
     )
     subscription = f.String(required=False, help_text="The subscription whose next invoice to preview (`sub_…`).", **ID)
     subscription_details = PreviewSubscriptionDetailsParams(
-        required=False, help_text="A change of the subscription to preview, with its prorations."
+        required=False,
+        help_text="A change of the subscription to preview, with its prorations; or, with `customer` and no "
+        "`subscription`, a new subscription's items, trial and anchor.",
     )
     invoice_items = f.List(
         child=PreviewInvoiceItemParams(),
@@ -219,42 +249,17 @@ class InvoicePreviewView(InvoicingView):
         if params.get("subscription"):
             subscription = self.lookup(Subscription, params["subscription"], param="subscription")
         details = params.get("subscription_details") or {}
-        changes = []
-        for index, item in enumerate(details.get("items") or []):
-            param = f"subscription_details[items][{index}]"
-            price = price_data = None
-            if item.get("price"):
-                price = self.lookup(Price, item["price"], param=f"{param}[price]")
-            if item.get("price_data"):
-                price_data = dict(item["price_data"])
-                price_data["product"] = self.lookup(
-                    Product, price_data["product"], param=f"{param}[price_data][product]"
-                )
-            changes.append(
-                preview.ItemChange(
-                    id=item.get("id"),
-                    price=price,
-                    price_data=price_data,
-                    quantity=item.get("quantity"),
-                    deleted=item.get("deleted", False),
-                )
-            )
-        invoice_items = []
-        for index, given in enumerate(params.get("invoice_items") or []):
-            entry = dict(given)
-            if entry.get("price"):
-                entry["price"] = self.lookup(Price, entry["price"], param=f"invoice_items[{index}][price]")
-            if "tax_rates" in entry:
-                entry["tax_rates"] = self.tax_rates(entry["tax_rates"], f"invoice_items[{index}][tax_rates]")
-            if "period" in entry:
-                entry["period"] = {key: moment(value) for key, value in entry["period"].items()}
-            invoice_items.append(entry)
+        changes = self._changes(details.get("items") or [])
+        invoice_items = self._invoice_items(params.get("invoice_items") or [])
         extra = {}
         if "cancel_at" in details:
             extra["cancel_at"] = moment(details["cancel_at"]) if details["cancel_at"] is not None else None
         proration_date = details.get("proration_date")
         if proration_date is not None:
             proration_date = datetime.datetime.fromtimestamp(proration_date, tz=datetime.UTC)
+        for name in ("trial_end", "billing_cycle_anchor"):
+            if name in details:
+                extra[name] = details[name]
         if customer is None and subscription is None:
             raise InvalidRequest(
                 "Give a customer or a subscription to preview.", code="parameter_missing", param="customer"
@@ -273,3 +278,39 @@ class InvoicePreviewView(InvoicingView):
             **extra,
         )
         return self.render(InvoicePreviewOut, invoice, expand)
+
+    def _changes(self, items: list[dict]) -> list[preview.ItemChange]:
+        changes = []
+        for index, item in enumerate(items):
+            param = f"subscription_details[items][{index}]"
+            price = price_data = None
+            if item.get("price"):
+                price = self.lookup(Price, item["price"], param=f"{param}[price]")
+            if item.get("price_data"):
+                price_data = dict(item["price_data"])
+                price_data["product"] = self.lookup(
+                    Product, price_data["product"], param=f"{param}[price_data][product]"
+                )
+            changes.append(
+                preview.ItemChange(
+                    id=item.get("id"),
+                    price=price,
+                    price_data=price_data,
+                    quantity=item.get("quantity"),
+                    deleted=item.get("deleted", False),
+                )
+            )
+        return changes
+
+    def _invoice_items(self, given_items: list[dict]) -> list[dict]:
+        invoice_items = []
+        for index, given in enumerate(given_items):
+            entry = dict(given)
+            if entry.get("price"):
+                entry["price"] = self.lookup(Price, entry["price"], param=f"invoice_items[{index}][price]")
+            if "tax_rates" in entry:
+                entry["tax_rates"] = self.tax_rates(entry["tax_rates"], f"invoice_items[{index}][tax_rates]")
+            if "period" in entry:
+                entry["period"] = {key: moment(value) for key, value in entry["period"].items()}
+            invoice_items.append(entry)
+        return invoice_items

@@ -48,6 +48,50 @@ class TimestampOrNow(serializers.Field):
         return moment(value)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer"},
+            {"type": "string", "enum": ["now", "unchanged"]},
+            {
+                "type": "object",
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": ["now", "timestamp", "unchanged"],
+                        "description": "`timestamp` (a new subscription), `now` or `unchanged`.",
+                    },
+                    "timestamp": {
+                        "type": "integer",
+                        "description": "With `type=timestamp`: the anchor (Unix seconds, not before the start).",
+                    },
+                },
+                "required": ["type"],
+            },
+        ]
+    }
+)
+class BillingCycleAnchor(serializers.Field):
+    """``billing_cycle_anchor``: ``now``, ``unchanged``, Unix seconds, or (API 2026-10-28's shape) ``{type: now |
+    unchanged | timestamp, timestamp}``; to ``"now"``, ``"unchanged"`` or a datetime."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            kind = data.get("type")
+            if kind in ("now", "unchanged"):
+                if "timestamp" in data:
+                    raise ValidationError("timestamp is only valid with type=timestamp.")
+                return kind
+            if kind != "timestamp":
+                raise ValidationError("type must be now, timestamp or unchanged.")
+            if data.get("timestamp") in (None, ""):
+                raise ValidationError("type=timestamp needs a timestamp.")
+            data = data["timestamp"]
+        elif data in ("now", "unchanged"):
+            return data
+        return TimestampOrNow().to_internal_value(data)
+
+
 class ItemPriceDataParams(f.StrictSerializer):
     currency = f.Currency()
     product = f.String(help_text="The product (`prod_…`) the price is for.", **ID)
@@ -158,6 +202,12 @@ class SubscriptionUpdateParams(f.StrictSerializer):
         "now): pass the one given to invoices.create_preview to be billed exactly what was previewed.",
     )
     trial_end = TimestampOrNow(required=False, help_text="Move the trial's end, or `now` to end it and bill now.")
+    billing_cycle_anchor = BillingCycleAnchor(
+        required=False,
+        help_text="`now` (or `{type: now}`): a new period starts now and is invoiced at once (`billing_reason="
+        "subscription_update`), the unused time of the current period credited on it per `proration_behavior`; "
+        "`unchanged` (the default): the cycle stays.",
+    )
 
     def to_internal_value(self, data):
         if isinstance(data, dict) and data.get("pause_collection") == "":

@@ -62,7 +62,7 @@ class SubscriptionsViewBase(InvoicingView):
         if "default_payment_method" in params:
             params["default_payment_method"] = self.card(params["default_payment_method"], "default_payment_method")
         for name in ("billing_cycle_anchor", "cancel_at"):
-            if params.get(name) is not None:
+            if isinstance(params.get(name), int):  # Unix seconds (an update's anchor may be now or unchanged)
                 params[name] = s.moment(params[name])
         config = params.pop("billing_cycle_anchor_config", None)
         if config:

@@ -7,6 +7,8 @@ time and the charge for the remaining time become pending invoice items that the
 takes; with ``always_invoice`` they are invoiced and charged at once; with ``none`` nothing else is billed
 and the change takes effect on the next renewal's invoice. ``proration_date`` (inside the current period)
 says when the change counts from, so that an update bills exactly what ``invoices.create_preview`` showed.
+``billing_cycle_anchor=now`` resets the cycle: the unused time of the current period is credited, and a new
+period from now is invoiced and charged at once (``_cycle_reset``).
 
 Every decision takes ``now`` (a test clock's customer: the clock's time). Work that calls the processor
 (voiding an invoice, charging one) runs after the subscription's transaction has committed.
@@ -234,20 +236,27 @@ def _trial_invoice_unkeyed(subscription: Subscription, start: datetime) -> None:
     ).update(subscription_period_start=None)
 
 
-def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> bool:
-    """``trial_end``: "now" ends the trial (billed at once: True), a date moves it (within a trial only)."""
+def trial_end_moved(subscription: Subscription, trial_end, now: datetime, param: str = "trial_end") -> datetime:
+    """``trial_end`` ("now" or a later date) set on ``subscription`` (a trial's only), its anchor moved with it when
+    it was the trial's end; nothing saved (``invoices.create_preview`` applies it to a copy). The new end."""
     if subscription.status != S.TRIALING:
         raise InvalidRequest(
-            f"Subscription {subscription.public_id} is not in a trial ({subscription.status}).", param="trial_end"
+            f"Subscription {subscription.public_id} is not in a trial ({subscription.status}).", param=param
         )
     anchored_on_trial = subscription.billing_cycle_anchor == subscription.trial_end
     if trial_end == "now":
         trial_end = now
     elif trial_end <= now:
-        raise InvalidRequest("trial_end must be in the future, or now.", param="trial_end")
+        raise InvalidRequest("trial_end must be in the future, or now.", param=param)
     subscription.trial_end = trial_end
     if anchored_on_trial:
         subscription.billing_cycle_anchor = trial_end
+    return trial_end
+
+
+def _trial_end_change(subscription: Subscription, trial_end, now: datetime) -> bool:
+    """``trial_end``: "now" ends the trial (billed at once: True), a date moves it (within a trial only)."""
+    trial_end = trial_end_moved(subscription, trial_end, now)
     start, _end = current_period(subscription)
     if trial_end == start:
         _trial_invoice_unkeyed(subscription, start)
@@ -327,6 +336,7 @@ def _period_cut(subscription: Subscription, uncut_end: datetime, proration_behav
 
 
 UPDATABLE = {
+    "billing_cycle_anchor",
     "items",
     "proration_behavior",
     "trial_end",
@@ -353,6 +363,56 @@ def _proration_date(value, now: datetime) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
+#: What may come with ``billing_cycle_anchor=now`` (a new period now): not another change of the periods.
+ANCHOR_NOW_EXCLUDES = ("trial_end", "cancel_at", "cancel_at_period_end", "pause_collection")
+
+
+def anchor_now_check(subscription: Subscription, param: str = "billing_cycle_anchor") -> None:
+    """``billing_cycle_anchor=now`` resets the cycle of a subscription being billed (active or past due): not in a
+    trial (``trial_end=now`` ends one), nor paused or incomplete."""
+    if subscription.status not in (S.ACTIVE, S.PAST_DUE):
+        raise InvalidRequest(
+            f"billing_cycle_anchor=now resets the billing cycle of an active subscription; {subscription.public_id} "
+            f"is {subscription.status}"
+            + (" (end the trial with trial_end=now)." if subscription.status == S.TRIALING else "."),
+            code="subscription_unexpected_state",
+            param=param,
+        )
+
+
+def _anchor_of(changes: dict) -> bool:
+    """``billing_cycle_anchor``: True for ``now`` (a new period starts now, invoiced at once); ``unchanged`` is the
+    default."""
+    anchor = changes.get("billing_cycle_anchor")
+    if anchor in (None, "unchanged"):
+        return False
+    if anchor != "now":
+        raise InvalidRequest("billing_cycle_anchor must be now or unchanged.", param="billing_cycle_anchor")
+    _prorations_check(changes.get("proration_behavior", "create_prorations"))
+    for name in ANCHOR_NOW_EXCLUDES:
+        if name in changes:
+            raise InvalidRequest(
+                f"{name} cannot be changed together with billing_cycle_anchor=now: make them two updates.", param=name
+            )
+    return True
+
+
+def _items_change(subscription, changes: dict, proration_behavior: str, proration_date, now: datetime, *, prorate):
+    """``items`` applied (the caller holds the lock), prorated unless ``prorate`` is False (a cycle reset credits
+    the whole rest of the period itself); ``(the items' snapshot from before, whether prorations were made)``."""
+    if "items" not in changes:
+        return (None if prorate else prorations.items_snapshot(subscription)), False
+    _prorations_check(proration_behavior)
+    snapshot = prorations.items_snapshot(subscription)
+    _items_apply(subscription, changes["items"] or [], now)
+    if proration_behavior == "none" or not prorate:
+        return snapshot, False
+    made = prorations.subscription_prorations_create(
+        subscription=subscription, before=snapshot, at=proration_date, now=now
+    )
+    return snapshot, bool(made)
+
+
 def subscription_update(*, subscription: Subscription, now: datetime, **changes) -> Subscription:
     """Stripe's update, as far as Kassa goes (see the module's docstring); anything else is refused by name."""
     for name in sorted(changes):
@@ -363,22 +423,17 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
         return _update_pending_if_incomplete(subscription, now, changes)
     proration_behavior = changes.get("proration_behavior", "create_prorations")
     proration_date = _proration_date(changes.get("proration_date"), now)
+    anchor_now = _anchor_of(changes)
     bill_now = prorated = False
+    new_period = None
     with transaction.atomic():
         subscription = _lock(subscription)
         if set(changes) - {"metadata"}:
             _not_ended(subscription)
         before = render(subscription)
-        if "items" in changes:
-            _prorations_check(proration_behavior)
-            snapshot = prorations.items_snapshot(subscription)
-            _items_apply(subscription, changes["items"] or [], now)
-            if proration_behavior != "none":
-                prorated = bool(
-                    prorations.subscription_prorations_create(
-                        subscription=subscription, before=snapshot, at=proration_date, now=now
-                    )
-                )
+        snapshot, prorated = _items_change(
+            subscription, changes, proration_behavior, proration_date, now, prorate=not anchor_now
+        )
         if changes.get("trial_end") is not None:
             bill_now = _trial_end_change(subscription, changes["trial_end"], now)
         cancel_moves = "cancel_at" in changes or "cancel_at_period_end" in changes
@@ -388,18 +443,46 @@ def subscription_update(*, subscription: Subscription, now: datetime, **changes)
         _fields_apply(subscription, changes, now)
         if cancel_moves and uncut_end is not None:
             prorated = _period_cut(subscription, uncut_end, proration_behavior, now) or prorated
-        if not bill_now:
-            period = current_period(subscription)
-            subscription.next_renewal_at = next_work_at(subscription, period[1])
-        subscription.save()
-        emit_updated(subscription, before)
+        if anchor_now:
+            new_period = _cycle_reset(subscription, snapshot, proration_behavior, proration_date, now, before)
+        else:
+            if not bill_now:
+                period = current_period(subscription)
+                subscription.next_renewal_at = next_work_at(subscription, period[1])
+            subscription.save()
+            emit_updated(subscription, before)
+    if new_period is not None:
+        invoice_collect(*new_period, now=now)  # the new period's invoice, charged once committed
+    else:
+        _bill_after_commit(
+            subscription, bill_now=bill_now, always_invoice=prorated and proration_behavior == "always_invoice", now=now
+        )
+    return Subscription.objects.get(pk=subscription.pk)
+
+
+def _bill_after_commit(subscription: Subscription, *, bill_now: bool, always_invoice: bool, now: datetime) -> None:
     if bill_now:
         # The trial ended now: its first paid period is invoiced and charged as a renewal is.
         subscription_renew(subscription_pk=subscription.pk, now=now)
-    elif prorated and proration_behavior == "always_invoice":
+    elif always_invoice:
         # After the commit: the prorations invoiced and charged now (a net credit waits for the renewal).
         prorations.subscription_proration_invoice(subscription=subscription, now=now)
-    return Subscription.objects.get(pk=subscription.pk)
+
+
+def _cycle_reset(subscription, snapshot, proration_behavior: str, proration_date: datetime, now: datetime, before):
+    """``billing_cycle_anchor=now`` (the caller holds the lock): the unused time of the current period credited
+    per item as it was before the change ("Unused time on …", per ``proration_behavior``), the anchor moved to now,
+    and a new period from now invoiced at once with the credit and everything pending
+    (``billing_reason=subscription_update``, as at Stripe), finalized; what to collect once committed.
+    https://docs.stripe.com/billing/subscriptions/billing-cycle#changing"""
+    anchor_now_check(subscription)  # refused: the whole update rolls back
+    if proration_behavior != "none":
+        prorations.subscription_prorations_create(
+            subscription=subscription, before=snapshot, at=proration_date, now=now, ending=True
+        )
+    subscription.billing_cycle_anchor = now
+    subscription.billing_cycle_anchor_day_of_month = None
+    return period_advance(subscription, now, now, before, billing_reason=Invoice.BillingReason.SUBSCRIPTION_UPDATE)
 
 
 # --- payment_behavior=pending_if_incomplete (https://docs.stripe.com/billing/subscriptions/pending-updates) ---

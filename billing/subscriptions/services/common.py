@@ -132,6 +132,46 @@ def current_period(subscription: Subscription) -> tuple[datetime, datetime] | No
     return (item.current_period_start, item.current_period_end) if item else None
 
 
+def period_lines(
+    *,
+    subscription: Subscription,
+    items: list[tuple],
+    start: datetime,
+    end: datetime,
+    trial: bool,
+    unbilled: bool = False,
+) -> list[dict]:
+    """One line per item for the period [start, end) (``items``: ``(subscription item, price, quantity, tax
+    rates)``): its price times quantity (nothing in a trial or an ``unbilled`` stub, else a share of it for a
+    stub period before the anchor). Pure: the renewal and the first invoice write these
+    (``period_lines_add``), ``invoices.create_preview`` shows them (the subscription and its items may be
+    unsaved there)."""
+    lines = []
+    for item, price, quantity, rates in items:
+        amount = None
+        description = price.product.name
+        if trial:
+            amount = 0
+            description = f"Trial period for {price.product.name}"
+        elif unbilled:
+            amount = 0
+        elif start < subscription.billing_cycle_anchor:
+            amount = stub_amount(subscription, price, quantity, start, end)
+        lines.append(
+            {
+                "subscription_item": item,
+                "price": price,
+                "quantity": quantity,
+                "period_start": start,
+                "period_end": end,
+                "amount": amount,
+                "description": description,
+                "tax_rates": rates,
+            }
+        )
+    return lines
+
+
 def period_lines_add(
     *,
     subscription: Subscription,
@@ -142,32 +182,17 @@ def period_lines_add(
     trial: bool,
     unbilled: bool = False,
 ) -> Invoice:
-    """One line per item for the period [start, end): its price times quantity (nothing in a trial or an
-    ``unbilled`` stub, else a share of it for a stub period before the anchor), all in one insert; returns the
-    draft with its totals."""
-    lines = []
-    for item in subscription.items.select_related("price__product").prefetch_related("tax_rates").order_by("pk"):
-        amount = None
-        description = item.price.product.name
-        if trial:
-            amount = 0
-            description = f"Trial period for {item.price.product.name}"
-        elif unbilled:
-            amount = 0
-        elif start < subscription.billing_cycle_anchor:
-            amount = stub_amount(subscription, item.price, item.quantity, start, end)
-        lines.append(
-            {
-                "subscription_item": item,
-                "price": item.price,
-                "quantity": item.quantity,
-                "period_start": start,
-                "period_end": end,
-                "amount": amount,
-                "description": description,
-                "tax_rates": item.tax_rates.all(),
-            }
-        )
+    """The period's lines (``period_lines``) of the subscription's items, all in one insert; returns the draft
+    with its totals."""
+    items = subscription.items.select_related("price__product").prefetch_related("tax_rates").order_by("pk")
+    lines = period_lines(
+        subscription=subscription,
+        items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in items],
+        start=start,
+        end=end,
+        trial=trial,
+        unbilled=unbilled,
+    )
     return invoices.invoice_subscription_lines_create(invoice=invoice, lines=lines, now=now)
 
 
@@ -197,10 +222,11 @@ def period_invoice_create(
         currency=subscription.currency,
         description=subscription.description,
         billing_reason=billing_reason,
-        # A renewal takes the customer's pending invoice items (the prorations of a change), as at Stripe.
-        pending_invoice_items_behavior="include"
-        if billing_reason == Invoice.BillingReason.SUBSCRIPTION_CYCLE
-        else "exclude",
+        # A renewal (or a period an update starts) takes the customer's pending invoice items (the prorations of a
+        # change), as at Stripe; a first invoice does not.
+        pending_invoice_items_behavior="exclude"
+        if billing_reason == Invoice.BillingReason.SUBSCRIPTION_CREATE
+        else "include",
         subscription=subscription,
         subscription_period_start=start,
     )

@@ -116,7 +116,7 @@ def items_check(items, *, merchant, livemode: bool) -> list[tuple[Price, int, di
     return checked
 
 
-def _trial_end(*, now: datetime, trial_end, trial_period_days) -> datetime | None:
+def trial_end_check(*, now: datetime, trial_end, trial_period_days) -> datetime | None:
     if trial_end is not None and trial_period_days is not None:
         raise InvalidRequest("Give either trial_end or trial_period_days, not both.", param="trial_end")
     if trial_period_days is not None:
@@ -132,7 +132,7 @@ def _trial_end(*, now: datetime, trial_end, trial_period_days) -> datetime | Non
     return trial_end
 
 
-def _anchor(*, now: datetime, trial_end, billing_cycle_anchor, day_of_month) -> tuple[datetime, int | None]:
+def anchor_check(*, now: datetime, trial_end, billing_cycle_anchor, day_of_month) -> tuple[datetime, int | None]:
     start = trial_end or now
     if billing_cycle_anchor is not None and day_of_month is not None:
         raise InvalidRequest(
@@ -189,6 +189,19 @@ def payment_method_check(payment_method: PaymentMethod | None, customer: Custome
     return payment_method
 
 
+def first_period(subscription: Subscription, first_price: Price, now: datetime) -> tuple[datetime, datetime]:
+    """The first period: the trial, else the stub to a later anchor, else a full period from now (``subscription``
+    may be unsaved: ``invoices.create_preview`` shows its first invoice)."""
+    if subscription.trial_end:
+        return now, subscription.trial_end
+    return period_after(subscription, first_price, now)
+
+
+def first_period_unbilled(subscription: Subscription, start: datetime, proration_behavior: str) -> bool:
+    """A stub before a later anchor with ``proration_behavior=none``: not billed, as at Stripe."""
+    return not subscription.trial_end and start < subscription.billing_cycle_anchor and proration_behavior == "none"
+
+
 @transaction.atomic
 def _subscription_make(
     *,
@@ -219,7 +232,7 @@ def _subscription_make(
         add_invoice_items, merchant=merchant, livemode=livemode, currency=checked[0][0].currency
     )
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
-    anchor, day = _anchor(
+    anchor, day = anchor_check(
         now=now, trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor, day_of_month=day_of_month
     )
     if cancel_at is not None and cancel_at <= now:
@@ -251,8 +264,7 @@ def _subscription_make(
         metadata=md.merge({}, metadata),
     )
     subscription.default_tax_rates.set(rates)
-    # The first period: the trial, else the stub to a later anchor, else a full period from now.
-    start, end = (now, trial_end) if trial_end else period_after(subscription, first_price, now)
+    start, end = first_period(subscription, first_price, now)
     for price, quantity, item_metadata, item_rates in checked:
         item = SubscriptionItem.objects.create(
             public_id=public_id(SubscriptionItem.PREFIX),
@@ -267,7 +279,7 @@ def _subscription_make(
             metadata=item_metadata,
         )
         item.tax_rates.set(item_rates)
-    stub_unbilled = not trial_end and start < anchor and proration_behavior == "none"
+    stub_unbilled = first_period_unbilled(subscription, start, proration_behavior)
     invoice = period_invoice_create(
         subscription=subscription,
         start=start,
@@ -378,7 +390,7 @@ def subscription_create_records(
         )
     payment_method_check(default_payment_method, customer)
     now = customer_now(customer=customer, now=now)
-    trial = _trial_end(now=now, trial_end=trial_end, trial_period_days=trial_period_days)
+    trial = trial_end_check(now=now, trial_end=trial_end, trial_period_days=trial_period_days)
     try:
         return _subscription_make(
             merchant=merchant,

@@ -50,6 +50,7 @@ from webhooks.services.outbox import event_emit, render
 from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
+from .. import prorations
 from ..models import Subscription
 from .cards import paying_card_keep, saves_card
 from .common import (
@@ -216,8 +217,8 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
     elif subscription.cancel_at_period_end and end <= now:
         ends_at = end
     if ends_at is not None:
-        subscription_end(subscription, now=now, ended_at=ends_at, before=before)
-        return after
+        final = _end_at_schedule(subscription, ends_at, now, before)
+        return [*after, final] if final is not None else after
     if end > now:  # only the pause's end (or a pending update's expiry) was due
         subscription.next_renewal_at = next_work_at(subscription, end)
         subscription.save()
@@ -227,8 +228,37 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
     return [*after, new] if new is not None else after
 
 
-def period_advance(subscription: Subscription, end: datetime, now: datetime, before: dict, *, price=None):
-    """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved."""
+def _end_at_schedule(subscription: Subscription, ends_at: datetime, now: datetime, before: dict):
+    """Ended at its ``cancel_at`` (or its period's end with ``cancel_at_period_end``): with pending prorations
+    to bill, a final invoice (prorations.subscription_ending_invoice), collected once committed."""
+    collect = subscription.status != S.UNPAID and not subscription.pause_behavior
+    subscription_end(subscription, now=now, ended_at=ends_at, before=before)
+    try:
+        with transaction.atomic():
+            final = prorations.subscription_ending_invoice(
+                subscription=subscription, ended_at=ends_at, now=now, collect=collect
+            )
+    except IntegrityError:  # invoiced already (the constraint, not the lock, guarantees it): never a second one
+        logger.warning("Subscription %s: final invoice at %s already made", subscription.public_id, ends_at)
+        return None
+    if final is None or final.status != Invoice.Status.OPEN or not collect:
+        return None
+    if final.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY:
+        return ("charge", final)
+    return None  # send_invoice: emailed as it was finalized
+
+
+def period_advance(
+    subscription: Subscription,
+    end: datetime,
+    now: datetime,
+    before: dict,
+    *,
+    price=None,
+    billing_reason: str = Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+):
+    """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved.
+    ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``)."""
     price = price or subscription.items.order_by("pk").first().price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
@@ -240,7 +270,7 @@ def period_advance(subscription: Subscription, end: datetime, now: datetime, bef
                 start=new_start,
                 end=new_end,
                 now=now,
-                billing_reason=Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+                billing_reason=billing_reason,
                 trial=False,
             )
     except IntegrityError:

@@ -187,3 +187,36 @@ def test_the_preview_of_a_change_in_a_cut_period_is_what_the_change_bills(mercha
         (-387, "Unused time on Pro after 05 Jan 2027"),
         (774, "Remaining time on 2 × Pro after 05 Jan 2027"),  # noqa: RUF001
     ]
+
+
+def test_an_emailed_subscription_ending_at_its_period_end_sends_a_final_invoice_for_its_pending_prorations(
+    merchant, payer, stripe_backend
+):
+    price = monthly(merchant, 1999, "Pro")
+    sub = factories.subscription(
+        merchant, customer=payer, price=price, now=d(2027, 1, 1), collection_method="send_invoice"
+    )
+    item = sub.items.get()
+    services.subscription_update(subscription=sub, now=d(2027, 1, 5), cancel_at_period_end=True)
+    # 1 -> 3 seats on 11 Jan, 21 of January's 31 days left: -1999 * 21/31 -> -1354, +5997 * 21/31 = 4062.48 -> +4062.
+    services.subscription_update(subscription=sub, now=d(2027, 1, 11), items=[{"id": item.public_id, "quantity": 3}])
+
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 1))
+
+    sub.refresh_from_db()
+    final = sub.latest_invoice
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 2, 1))
+    assert (final.billing_reason, final.collection_method, final.status) == (
+        "subscription_cycle",
+        "send_invoice",
+        "open",
+    )
+    assert lines(final) == [
+        (-1354, "Unused time on Pro after 11 Jan 2027"),
+        (4062, "Remaining time on 3 × Pro after 11 Jan 2027"),  # noqa: RUF001
+    ]
+    assert (final.total, final.amount_due, final.auto_advance) == (2708, 2708, True)
+    assert pending(payer) == []
+    assert not services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 3, 1))
+    assert Invoice.objects.filter(subscription=sub).count() == 2
+    assert processor_payment_intents(stripe_backend) == []  # emailed: the customer pays it on its page

@@ -196,3 +196,30 @@ def test_bad_what_ifs_are_refused_in_stripes_shape(api, other_shop, card_token, 
         "resource_missing",
         "subscription_details[items][0][price_data][product]",
     )
+
+
+def test_a_new_subscriptions_preview_finds_no_other_merchants_customer_or_price(api, other_shop):
+    customer = api.v1.customers.create(params={"email": "payer@example.com"})
+    product = api.v1.products.create(params={"name": "Pro"})
+    ours = api.v1.prices.create(
+        params={"product": product.id, "currency": "eur", "unit_amount": 1999, "recurring": {"interval": "month"}}
+    )
+    theirs = factories.recurring_price(other_shop.merchant).public_id
+    their_customer = factories.customer(other_shop.merchant).public_id
+    for params, param in (
+        (
+            {"customer": customer.id, "subscription_details": {"items": [{"price": theirs}]}},
+            "subscription_details[items][0][price]",
+        ),
+        ({"customer": their_customer, "subscription_details": {"items": [{"price": ours.id}]}}, "customer"),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            api.v1.invoices.create_preview(params=params)
+        assert (refused.value.code, refused.value.param) == ("resource_missing", param)
+    # Ours: a month from now at 19.99.
+    assert (
+        api.v1.invoices.create_preview(
+            params={"customer": customer.id, "subscription_details": {"items": [{"price": ours.id, "quantity": 2}]}}
+        ).total
+        == 3998
+    )
