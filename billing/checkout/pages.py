@@ -58,6 +58,7 @@ from ..catalogue import display
 from ..hosted import framing, i18n
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
+from ..subscriptions.services.common import current_period
 from . import selectors
 from . import services as checkout
 from .models import CheckoutSession, PaymentLink
@@ -207,12 +208,6 @@ def _is_subscription(session: CheckoutSession) -> bool:
 def _has_trial(session: CheckoutSession) -> bool:
     data = session.subscription_data or {}
     return bool(data.get("trial_period_days") or data.get("trial_end"))
-
-
-def _first_payment_on(session: CheckoutSession) -> datetime | None:
-    """When a subscription that charged nothing today is first charged: the end of its first period."""
-    item = session.subscription.items.order_by("pk").first() if session.subscription_id else None
-    return item.current_period_end if item else None
 
 
 def _success_url(session: CheckoutSession) -> str | None:
@@ -436,7 +431,8 @@ def session_complete(request: HttpRequest, session_id: str) -> HttpResponse:
             # No trial, yet nothing paid today (a billing_cycle_anchor with proration_behavior=none, a free first
             # period): the subscription has started, and its first payment is at the end of this first period.
             title = i18n.text("subscribed_title")
-            first = _first_payment_on(session)
+            period = current_period(session.subscription) if session.subscription_id else None
+            first = period[1] if period else None  # its first charge: the end of its first period
             date = format_date(first, format="long", locale=language) if first else ""
             body = i18n.text("subscribed_free_body", merchant=name, date=date, brand=brand, last4=last4)
         else:
