@@ -74,6 +74,7 @@ def main() -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/6", help="a Redis database for this run alone")
     parser.add_argument("--where", action="store_true", help="also group the statements by the Kassa line running them")
     parser.add_argument("--top", type=int, default=25, help="cProfile's functions to print (25)")
+    parser.add_argument("--dump", metavar="FILE", help="also write cProfile's statistics to FILE (pstats)")
     args = parser.parse_args()
     if args.subscriptions < 2 or not 1 <= args.customers <= args.subscriptions:
         parser.error("--subscriptions must be at least 2 and --customers from 1 to --subscriptions")
@@ -189,6 +190,8 @@ def profile(args, processor, broker) -> int:
         print("  statements per renewal by kind and the Kassa line that ran them:")
         for (kind, line), n in where.most_common():
             print(f"    {n / rest:6.2f}  {kind:36} {line}")
+    if args.dump:
+        profiler.dump_stats(args.dump)
     for sort in ("cumulative", "tottime"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(args.top)
