@@ -1231,6 +1231,8 @@ def checkout_session_invoice_changed(*, invoice: Invoice, change: str, now: date
     change): a subscription-mode session completes when its first invoice is paid."""
     if change != invoice_hooks.PAID or invoice.subscription_id is None:
         return
+    if invoice.billing_reason != Invoice.BillingReason.SUBSCRIPTION_CREATE:
+        return  # a session's invoice is its subscription's first: a renewal's never completes one (and costs no lock)
     session = (
         CheckoutSession.objects.select_for_update()
         .filter(invoice=invoice, mode=CheckoutSession.Mode.SUBSCRIPTION)

@@ -75,9 +75,13 @@ def invoice_item_list(
 
 
 def invoice_lines(invoice: Invoice) -> QuerySet:
-    """An invoice's lines in the order they were added (Stripe lists them so)."""
+    """An invoice's lines in the order they were added (Stripe lists them so).
+
+    Each line's ``invoice`` is ``invoice`` itself (the related manager sets it), so the invoice and its
+    subscription are not joined again: a renewal renders its invoice three times, and compiling those two wide
+    joins was the largest single cost of a rendering (bench/renewals_profile.py)."""
     return (
-        invoice.items.select_related("price", "price__product", "invoice__subscription", "subscription_item")
+        invoice.items.select_related("price", "price__product", "subscription_item")
         .prefetch_related("tax_rates")
         .order_by("pk")
     )

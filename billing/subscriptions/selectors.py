@@ -1,6 +1,6 @@
 """Reads of subscriptions, always scoped by merchant and mode (kassa.api.views.scoped)."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from kassa.api.views import scoped
 
@@ -8,6 +8,30 @@ from ..invoices.selectors import _range
 from .models import Subscription, SubscriptionItem
 
 ENDED = (Subscription.Status.CANCELED, Subscription.Status.INCOMPLETE_EXPIRED)
+
+
+def _items_query(items: QuerySet) -> QuerySet:
+    return items.select_related("price__product").prefetch_related("tax_rates").order_by("pk")
+
+
+def items_prefetch() -> Prefetch:
+    """Read a subscription's items with it (``prefetch_related(items_prefetch())``), for ``subscription_items``."""
+    return Prefetch("items", queryset=_items_query(SubscriptionItem.objects.all()))
+
+
+def subscription_items(subscription: Subscription) -> list[SubscriptionItem]:
+    """The subscription's items by id, each with its price, product and tax rates: those read with it
+    (``items_prefetch``) when it was, else read now. A renewal reads them once for its pass (its lines, its
+    period, its two renderings) instead of four times; whoever changes items on such an instance keeps the
+    instances current (``items_period_set``)."""
+    cached = items_read_with(subscription)
+    return cached if cached is not None else list(_items_query(subscription.items.all()))
+
+
+def items_read_with(subscription: Subscription) -> list[SubscriptionItem] | None:
+    """The items read with the subscription (``items_prefetch``), None when they were not."""
+    cached = getattr(subscription, "_prefetched_objects_cache", {}).get("items")
+    return list(cached) if cached is not None else None
 
 
 def subscription_list(

@@ -672,7 +672,7 @@ class InvoiceOut(serializers.Serializer):
         expand = self.context.get("expand", ())
         nested = {"payment.payment_intent"} if "payments.data.payment.payment_intent" in expand else set()
         context = {"expand": nested, "view": self.context.get("view")}
-        payments = invoice.payments.select_related("payment_intent", "invoice").order_by("pk")
+        payments = invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this one
         return {
             "object": "list",
             "data": [represent(InvoicePaymentOut, payment, context) for payment in payments],

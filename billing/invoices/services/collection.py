@@ -271,7 +271,7 @@ def _confirm(
 
 
 def _invoice_payment_of(payment_intent: PaymentIntent) -> InvoicePayment | None:
-    return InvoicePayment.objects.filter(payment_intent=payment_intent).select_related("invoice").first()
+    return InvoicePayment.objects.filter(payment_intent=payment_intent).first()  # its invoice is locked by id
 
 
 def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:

@@ -182,7 +182,8 @@ def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None) -> bo
     error: KassaError | None = None
     try:
         # Two-phase (collection.py): the attempt is committed under this key before the processor is called.
-        invoice_pay(invoice=invoice, now=now, off_session=True, attempt_key=key)
+        if invoice_pay(invoice=invoice, now=now, off_session=True, attempt_key=key).status == S.PAID:
+            return True  # paid: final, nothing to record (what _outcome_record would find)
     except KassaError as exc:
         error = exc
         logger.info("Automatic payment of invoice %s did not succeed: %s", invoice.public_id, exc.message)

@@ -19,6 +19,7 @@ from ...invoices.api.serializers import InvoiceOut, TaxRateOut
 from ...invoices.models import Invoice
 from ...payments.api.serializers import PaymentMethodOut
 from ..models import Subscription
+from ..selectors import subscription_items
 
 OBJECT = serializers.DictField(allow_null=True)
 ITEMS_SHOWN = 20
@@ -531,9 +532,7 @@ class SubscriptionOut(serializers.Serializer):
         )
     )
     def get_items(self, sub):
-        items = list(
-            sub.items.select_related("price__product", "subscription").prefetch_related("tax_rates").order_by("pk")
-        )
+        items = subscription_items(sub)  # each one's subscription is ``sub`` (the related manager sets it)
         context = {"expand": set()}
         return {
             "object": "list",

@@ -677,6 +677,8 @@ def subscription_pending_update_invoice_changed(*, invoice: Invoice, change: str
     the subscription's invoices); voided, it drops it. Inside the payment's transaction, as every hook."""
     if invoice.subscription_id is None or change not in (hooks.PAID, hooks.VOIDED):
         return
+    if invoice.billing_reason != Invoice.BillingReason.SUBSCRIPTION_UPDATE:
+        return  # a pending update's invoice is an update's (_pending_invoice): a renewal's is not, and costs no lock
     subscription = (
         Subscription.objects.select_for_update()
         .filter(pk=invoice.subscription_id, pending_update_invoice=invoice)

@@ -52,6 +52,7 @@ from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from .. import prorations
 from ..models import Subscription
+from ..selectors import items_prefetch, subscription_items
 from .cards import paying_card_keep, saves_card
 from .common import (
     ENDED,
@@ -174,7 +175,8 @@ def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
         subscription = (
             Subscription.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("customer", "merchant")
-            .prefetch_related("default_tax_rates")  # read three times (its events, the invoice): once
+            # Read several times in a pass (its events, the invoice, its lines, its period): once, with it.
+            .prefetch_related("default_tax_rates", items_prefetch())
             .filter(pk=subscription_pk, next_renewal_at__lte=now)
             .first()
         )
@@ -191,7 +193,7 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
     dropped pending update's invoice is voided whatever else the pass did (a new period, or the end), before the
     new period's invoice is charged."""
     before = render(subscription)
-    first_item = subscription.items.select_related("price").order_by("pk").first()  # its period is the current one
+    first_item = subscription_items(subscription)[0]  # its period is the current one
     end = first_item.current_period_end
     if subscription.status == S.INCOMPLETE:
         if now < subscription.created + INCOMPLETE_EXPIRES_AFTER:
@@ -259,7 +261,7 @@ def period_advance(
 ):
     """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved.
     ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``)."""
-    price = price or subscription.items.order_by("pk").first().price
+    price = price or subscription_items(subscription)[0].price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
         status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
