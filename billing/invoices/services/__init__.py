@@ -2,8 +2,8 @@
 
 - tax: ``tax_amount``, ``tax_amounts`` (the rounding rule, written down there), ``tax_rate_create``,
   ``tax_rate_update``, ``parse_percentage``;
-- items: ``invoice_item_create``, ``invoice_item_update``, ``invoice_item_delete``, and the lines a subscription
-  puts on its invoices (``invoice_subscription_lines_create``);
+- items: ``invoice_item_create``, ``invoice_item_update``, ``invoice_item_delete``; the lines of a subscription's
+  period are given to ``invoice_create`` (``subscription_lines``), which puts them on the draft it makes;
 - invoices: ``invoice_create``, ``invoice_update``, ``invoice_delete``, ``invoice_finalize``,
   ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
 - collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
@@ -59,7 +59,6 @@ from .items import (
     invoice_item_delete,
     invoice_item_update,
     invoice_subscription_line_build,
-    invoice_subscription_lines_create,
 )
 from .tax import (
     PERCENTAGE_PLACES,
@@ -103,7 +102,6 @@ __all__ = [
     "invoice_payment_succeeded",
     "invoice_send",
     "invoice_subscription_line_build",
-    "invoice_subscription_lines_create",
     "invoice_update",
     "invoice_void",
     "invoices_advance",

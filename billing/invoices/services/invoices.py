@@ -24,6 +24,7 @@ from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
+from .items import subscription_lines_add
 from .totals import taxes_freeze
 
 #: A draft with auto_advance is finalized this long after it was made, as at Stripe
@@ -76,6 +77,18 @@ def _due_check(*, collection_method: str, days_until_due, due_date, now: datetim
         )
 
 
+def _currency(currency: str | None, merchant, pending) -> str:
+    """The new invoice's currency: the one given, else its first pending item's (``pending``: those it takes,
+    None when it takes none), else the merchant's default."""
+    if currency:
+        currency = currency.lower()
+        if not money.is_supported(currency):
+            raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
+        return currency
+    first = pending.first() if pending is not None else None
+    return first.currency if first is not None else merchant.default_currency
+
+
 @transaction.atomic
 def invoice_create(
     *,
@@ -97,11 +110,14 @@ def invoice_create(
     billing_reason: str = Invoice.BillingReason.MANUAL,
     subscription=None,
     subscription_period_start: datetime | None = None,
+    subscription_lines: list[dict] = (),
 ) -> Invoice:
     """A draft for ``customer``; with ``pending_invoice_items_behavior="include"`` it takes their pending items
     in its currency (Stripe's default is ``exclude``). ``auto_advance`` defaults to false, as for an invoice
     made through Stripe's API. ``subscription`` and ``subscription_period_start``: the subscription that makes
-    it and the period it bills (billing.subscriptions; one invoice per period, a database constraint)."""
+    it and the period it bills (billing.subscriptions; one invoice per period, a database constraint);
+    ``subscription_lines``: that period's lines (``items.subscription_lines_add``), on the draft before
+    ``invoice.created`` is recorded, so that the event shows them, as Stripe's does for a subscription's invoice."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
@@ -122,14 +138,7 @@ def invoice_create(
     # The customer's row lock: two invoices made at once never both take one pending item.
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
     pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
-    if currency:
-        currency = currency.lower()
-        if not money.is_supported(currency):
-            raise InvalidRequest(f"Invalid currency: {currency}.", code="parameter_invalid_currency", param="currency")
-    elif pending_invoice_items_behavior == "include" and (first := pending.first()) is not None:
-        currency = first.currency
-    else:
-        currency = merchant.default_currency
+    currency = _currency(currency, merchant, pending if pending_invoice_items_behavior == "include" else None)
     invoice = Invoice.objects.create(
         public_id=public_id(Invoice.PREFIX),
         merchant=merchant,
@@ -160,7 +169,9 @@ def invoice_create(
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    if taken:  # else no lines yet: the totals are the model's zeros
+    if subscription_lines:  # their totals count the pending items taken too
+        invoice = subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now)
+    elif taken:  # else no lines yet: the totals are the model's zeros
         totals_refresh(invoice, param="pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     for item, before in taken:

@@ -275,12 +275,11 @@ def invoice_item_delete(*, item: InvoiceItem) -> str:
     return last["id"]
 
 
-@transaction.atomic
 def invoice_subscription_line_build(
     *, merchant_id: int, livemode: bool, customer_id: int, line: dict, now: datetime, invoice: Invoice | None = None
 ) -> InvoiceItem:
     """One line of a subscription's period, unsaved, checked as invoice items are (``line``: as in
-    ``invoice_subscription_lines_create``). ``invoices.create_preview`` shows it as the period's invoice would
+    ``subscription_lines_add``). ``invoices.create_preview`` shows it as the period's invoice would
     have it."""
     price = line["price"]
     quantity = _quantity_check(line["quantity"])
@@ -309,24 +308,24 @@ def invoice_subscription_line_build(
     )
 
 
-def invoice_subscription_lines_create(*, invoice: Invoice, lines: list[dict], now: datetime) -> Invoice:
-    """The lines of one period a subscription puts on its own draft (one per item), in one insert, then the
-    draft's totals once; returns the draft, locked and with its totals. Each of ``lines`` holds
+def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime) -> Invoice:
+    """The lines of one period a subscription puts on the draft ``invoice_create`` is making for it (one per
+    item), in one insert, then the draft's totals once; returns the draft with its totals. The draft is that
+    transaction's own new row (nobody else sees it yet): no lock to take. Each of ``lines`` holds
     ``subscription_item``, ``price``, ``quantity``, ``period_start``,
     ``period_end``, and optionally ``amount``, ``description``, ``proration``, ``tax_rates``. The same checks,
     all as invoice items are checked, before anything is written."""
-    locked = draft_lock(invoice)
     items, rates = [], []
     for line in lines:
-        _draft_matches(locked, customer=invoice.customer, currency=line["price"].currency)
+        _draft_matches(invoice, customer=invoice.customer, currency=line["price"].currency)
         items.append(
             invoice_subscription_line_build(
-                merchant_id=locked.merchant_id,
-                livemode=locked.livemode,
-                customer_id=locked.customer_id,
+                merchant_id=invoice.merchant_id,
+                livemode=invoice.livemode,
+                customer_id=invoice.customer_id,
                 line=line,
                 now=now,
-                invoice=locked,
+                invoice=invoice,
             )
         )
         rates.append(list(line.get("tax_rates", ())))
@@ -339,4 +338,4 @@ def invoice_subscription_lines_create(*, invoice: Invoice, lines: list[dict], no
     ]
     if links:
         through.objects.bulk_create(links)
-    return totals_refresh(locked, param="items")  # the subscription's draft is being made: no invoice.updated
+    return totals_refresh(invoice, param="items")  # the subscription's draft is being made: no invoice.updated

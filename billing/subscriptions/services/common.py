@@ -14,6 +14,7 @@ from ...invoices import services as invoices
 from ...invoices.models import Invoice
 from .. import periods, prorations
 from ..models import Subscription, SubscriptionItem
+from ..selectors import items_read_with, subscription_items
 
 S = Subscription.Status
 
@@ -144,7 +145,7 @@ def period_lines(
     """One line per item for the period [start, end) (``items``: ``(subscription item, price, quantity, tax
     rates)``): its price times quantity (nothing in a trial or an ``unbilled`` stub, else a share of it for a
     stub period before the anchor). Pure: the renewal and the first invoice write these
-    (``period_lines_add``), ``invoices.create_preview`` shows them (the subscription and its items may be
+    (``period_invoice_create``), ``invoices.create_preview`` shows them (the subscription and its items may be
     unsaved there)."""
     lines = []
     for item, price, quantity, rates in items:
@@ -172,30 +173,6 @@ def period_lines(
     return lines
 
 
-def period_lines_add(
-    *,
-    subscription: Subscription,
-    invoice: Invoice,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    trial: bool,
-    unbilled: bool = False,
-) -> Invoice:
-    """The period's lines (``period_lines``) of the subscription's items, all in one insert; returns the draft
-    with its totals."""
-    items = subscription.items.select_related("price__product").prefetch_related("tax_rates").order_by("pk")
-    lines = period_lines(
-        subscription=subscription,
-        items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in items],
-        start=start,
-        end=end,
-        trial=trial,
-        unbilled=unbilled,
-    )
-    return invoices.invoice_subscription_lines_create(invoice=invoice, lines=lines, now=now)
-
-
 def period_invoice_create(
     *,
     subscription: Subscription,
@@ -206,8 +183,17 @@ def period_invoice_create(
     trial: bool,
     unbilled: bool = False,
 ) -> Invoice:
-    """The draft of one period, with its lines, as the subscription's latest invoice (the caller holds its lock;
-    the database refuses a second create/cycle invoice for the same period)."""
+    """The draft of one period, with its lines (``period_lines`` of the subscription's items, in one insert), as
+    the subscription's latest invoice (the caller holds its lock; the database refuses a second create/cycle
+    invoice for the same period)."""
+    lines = period_lines(
+        subscription=subscription,
+        items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in subscription_items(subscription)],
+        start=start,
+        end=end,
+        trial=trial,
+        unbilled=unbilled,
+    )
     invoice = invoices.invoice_create(
         merchant=subscription.merchant,
         livemode=subscription.livemode,
@@ -229,12 +215,10 @@ def period_invoice_create(
         else "include",
         subscription=subscription,
         subscription_period_start=start,
+        subscription_lines=lines,
     )
     subscription.latest_invoice = invoice
     subscription.save(update_fields=["latest_invoice", "updated"])
-    invoice = period_lines_add(
-        subscription=subscription, invoice=invoice, start=start, end=end, now=now, trial=trial, unbilled=unbilled
-    )
     if invoice.subtotal < 0:
         # A downgrade's credit larger than the period's charge: carried to the next invoice, never lost.
         prorations.credit_carry_forward(invoice=invoice, now=now)
@@ -245,6 +229,8 @@ def items_period_set(subscription: Subscription, start: datetime, end: datetime)
     SubscriptionItem.objects.filter(subscription=subscription).update(
         current_period_start=start, current_period_end=end
     )
+    for item in items_read_with(subscription) or ():
+        item.current_period_start, item.current_period_end = start, end  # its renderings show the new period
 
 
 def emit_updated(subscription: Subscription, before: dict) -> None:

@@ -74,6 +74,27 @@ def test_renewals_from_31_january_follow_the_month_end_rule_one_invoice_per_peri
     assert sub.status == "active"
 
 
+def test_a_renewal_s_events_show_its_invoice_lines_and_the_new_period(paying_shop, payer, stripe_backend):
+    """A merchant reading the webhooks sees what was billed from the first event on: ``invoice.created`` shows the
+    draft with its line and total (as Stripe's does for a subscription's invoice), and the subscription's update
+    shows the items in their new period."""
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 31, 10))
+    first = Event.objects.order_by("pk").last().pk
+    assert services.subscriptions_renew_due(now=d(2027, 2, 28, 10)) == 1
+    events = {event.type: event.data for event in Event.objects.filter(pk__gt=first).order_by("pk")}
+    created = events["invoice.created"]["object"]
+    assert (created["status"], created["billing_reason"], created["total"]) == ("draft", "subscription_cycle", 5000)
+    [line] = created["lines"]["data"]
+    period = {"start": int(d(2027, 2, 28, 10).timestamp()), "end": int(d(2027, 3, 31, 10).timestamp())}
+    assert (line["amount"], line["period"]) == (5000, period)
+    assert line["parent"]["subscription_item_details"]["subscription"] == sub.public_id
+    assert events["invoice.paid"]["object"]["lines"]["data"][0]["period"] == period
+    [item] = events["customer.subscription.updated"]["object"]["items"]["data"]
+    assert (item["current_period_start"], item["current_period_end"]) == (period["start"], period["end"])
+    previous = events["customer.subscription.updated"]["previous_attributes"]["items"]["data"][0]
+    assert previous["current_period_end"] == period["start"]
+
+
 def test_a_declined_renewal_makes_the_subscription_past_due(paying_shop, payer, card_token, stripe_backend):
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
     declined = factories.saved_card(payer, card_token, "4000000000000341")
