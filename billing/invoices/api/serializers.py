@@ -672,7 +672,10 @@ class InvoiceOut(serializers.Serializer):
         expand = self.context.get("expand", ())
         nested = {"payment.payment_intent"} if "payments.data.payment.payment_intent" in expand else set()
         context = {"expand": nested, "view": self.context.get("view")}
-        payments = invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this one
+        if invoice.status == Invoice.Status.DRAFT:
+            payments = []  # a draft takes no payment (collection.py pays open invoices only): nothing to read
+        else:
+            payments = invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this
         return {
             "object": "list",
             "data": [represent(InvoicePaymentOut, payment, context) for payment in payments],
