@@ -87,8 +87,6 @@ class BillingConfig(AppConfig):
         # and ended only by voiding the invoice.
         payments.on_payment_intent_succeeded(invoices.invoice_payment_succeeded)
         payments.on_payment_intent_failed(invoices.invoice_payment_failed)
-        # A payment by hand declined before any automatic attempt: the first attempt, dunning's schedule follows it.
-        payments.on_payment_intent_failed(invoices.invoice_manual_attempt_failed)
         payments.on_payment_intent_requires_action(invoices.invoice_payment_action_required)
         payments.payment_intent_owner(invoices.invoice_owning)
         # The invoice's receipt (with its PDF) replaces payments' generic one for an invoice's PaymentIntent.

@@ -154,7 +154,7 @@ def _payment_open(
 def _attempt_count(invoice: Invoice) -> None:
     """One more attempt. The schedule (``next_payment_attempt``) is left to services/dunning.py, which sets it when
     an outcome is known, whoever made the attempt: a payment by hand that is declined before any automatic one
-    failed is the first attempt, and dunning's schedule starts from it (``invoice_manual_attempt_failed``); one
+    failed is the first attempt, and dunning's schedule starts from it (dunning's ``invoice_payment_failed``); one
     that succeeds pays the invoice; one whose outcome is not known yet (3-D Secure, a lost answer) leaves the
     pending automatic attempt due, so an invoice is never left with no attempt to come."""
     invoice.attempted = True
@@ -311,8 +311,9 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
 
 
-def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
-    """payments' failure hook: ``invoice.payment_failed`` (the payment stays open: another card may pay it)."""
+def invoice_payment_failed_notify(*, payment_intent: PaymentIntent) -> None:
+    """Part of payments' failure hook (dunning's ``invoice_payment_failed``): ``invoice.payment_failed`` and the
+    subscription told (the payment stays open: another card may pay it)."""
     payment = _invoice_payment_of(payment_intent)
     if payment is None or payment.status != InvoicePayment.Status.OPEN:
         return

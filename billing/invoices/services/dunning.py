@@ -14,6 +14,13 @@ its outcome once; the next retry has a new number, so it is a new charge. An att
 made again under its key by the next run; so is one the reconciler found the processor has no record of (its
 request never got there): no card failed, so no failure is recorded and no email sent.
 
+A payment made by hand (``pay`` in the API or the dashboard, the payer on the hosted page) counts as Stripe's do
+(``attempt_count``: "Any payment attempt counts as the first attempt [...] manual payment attempts after the first
+attempt do not affect the retry schedule"): declined before any automatic attempt failed, it is the first attempt
+and the schedule starts from it (``invoice_payment_failed``: no automatic attempt at once on the card that
+just failed, and dunning never switched off); once dunning has begun, it neither moves nor adds a retry. One whose
+outcome is not known yet (3-D Secure, a lost answer) leaves the pending automatic attempt due.
+
 What a failure leads to (``decline_kind``):
 
 - a soft decline (insufficient funds, ``do_not_honor``, ``generic_decline``, and a decline **without a code**,
@@ -48,7 +55,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentAttempt, PaymentIntent
 from .. import hooks, selectors
 from ..models import DunningSettings, Invoice, InvoicePayment
-from .collection import _attempt_count, invoice_pay, of_customers
+from .collection import _attempt_count, invoice_pay, invoice_payment_failed_notify, of_customers
 from .common import S
 from .dunning_settings import dunning_settings_for
 from .invoices import invoice_finalize, invoice_mark_uncollectible
@@ -243,9 +250,16 @@ def _manual_kind(invoice: Invoice, attempt: PaymentAttempt | None) -> str:
     return decline_kind(code=attempt.error_code, decline_code=attempt.decline_code)
 
 
-def invoice_manual_attempt_failed(*, payment_intent: PaymentIntent) -> None:
-    """payments' failure hook (after collection's ``invoice_payment_failed``, in the transaction that records the
-    decline): a payment made by hand (``pay`` in the API or the dashboard, the payer on the hosted page) that failed
+def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
+    """payments' failure hook (in the transaction that records the decline): the invoice's notice (collection's
+    ``invoice_payment_failed_notify``: ``invoice.payment_failed``, the subscription told), then the first attempt
+    when a payment by hand failed before any automatic one (``_manual_attempt_failed``)."""
+    invoice_payment_failed_notify(payment_intent=payment_intent)
+    _manual_attempt_failed(payment_intent)
+
+
+def _manual_attempt_failed(payment_intent: PaymentIntent) -> None:
+    """A payment made by hand (``pay`` in the API or the dashboard, the payer on the hosted page) that failed
     before any automatic attempt did is the invoice's first attempt, and the merchant's schedule starts from it, as
     at Stripe, whose ``attempt_count`` says "Any payment attempt counts as the first attempt, and subsequently only
     automatic retries increment the attempt count. In other words, manual payment attempts after the first attempt
