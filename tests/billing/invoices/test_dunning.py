@@ -16,7 +16,7 @@ from billing.invoices import services
 from billing.invoices.services import dunning
 from billing.models import Invoice
 from kassa import gateway
-from kassa.errors import ProcessorError
+from kassa.errors import CardError, ProcessorError
 from tests.billing.clocks.test_advancing import _clock_customer, _draft, _invoice_events
 from tests.conftest import processor_payment_intents
 from webhooks.models import Event
@@ -459,3 +459,26 @@ def test_a_manual_decline_once_dunning_began_neither_moves_nor_adds_a_retry(
     assert (row.next_payment_attempt, row.dunning_retries) == (first + timedelta(days=3), 1)
     assert len(processor_payment_intents(stripe_backend)) == 3
     assert len(_failure_emails(mailoutbox, "payer@example.com")) == 2
+
+
+def test_the_payers_one_off_card_declined_on_the_hosted_page_starts_the_schedule_on_the_default_card(
+    api, customer, save_card, card_token, stripe_backend, emails_on_commit, mailoutbox
+):
+    """The payer tries another card on the hosted page before any automatic attempt: declined, it is the first
+    attempt; the retries charge the customer's default card (never tried, so retried on schedule whatever the
+    other card's decline said), and the first one pays."""
+    save_card("4242424242424242")
+    invoice = _draft(api, customer, auto_advance=True)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    before = timezone.now()
+    with emails_on_commit(), pytest.raises(CardError):
+        services.invoice_pay_with_card_token(invoice=_row(invoice.id), now=before, token=card_token("4000000000000341"))
+    after = timezone.now()
+    row = _row(invoice.id)
+    assert (row.status, row.attempt_count) == ("open", 1)
+    assert before + timedelta(days=1) <= row.next_payment_attempt <= after + timedelta(days=1)
+    assert len(_failure_emails(mailoutbox, "payer@example.com")) == 1
+    services.invoices_advance(now=after + timedelta(minutes=5))  # beat: nothing due before the first retry
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    services.invoices_retry_due(now=row.next_payment_attempt)
+    assert _row(invoice.id).status == "paid"
