@@ -482,3 +482,29 @@ def test_the_payers_one_off_card_declined_on_the_hosted_page_starts_the_schedule
     assert len(processor_payment_intents(stripe_backend)) == 1
     services.invoices_retry_due(now=row.next_payment_attempt)
     assert _row(invoice.id).status == "paid"
+
+
+def test_a_manual_payment_left_waiting_for_3d_secure_keeps_the_automatic_attempt_due(
+    api, customer, save_card, stripe_backend, emails_on_commit, mailoutbox, exhausted
+):
+    """A payment by hand whose card asks for 3-D Secure has no outcome yet: the first automatic attempt stays due,
+    finds the payment waiting for the payer and emails them the link (as for its own 3-D Secure request), and the
+    merchant's final action still comes on the schedule's last day if nobody authenticates."""
+    save_card("4000002500003155")
+    invoice = _draft(api, customer, auto_advance=True)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with emails_on_commit(), pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(invoice.id)
+    assert _row(invoice.id).next_payment_attempt is not None
+    assert _failure_emails(mailoutbox, "payer@example.com") == []
+    beat = timezone.now() + timedelta(minutes=1)
+    with emails_on_commit():
+        services.invoices_advance(now=beat)
+    row = _row(invoice.id)
+    assert (row.next_payment_attempt, row.dunning_ends_at) == (None, beat + timedelta(days=7))
+    emails = _failure_emails(mailoutbox, "payer@example.com")
+    assert len(emails) == 1
+    assert "3-D Secure" in emails[0].body
+    services.invoices_retry_due(now=beat + timedelta(days=7))
+    assert exhausted == [(invoice.id, beat + timedelta(days=7))]
+    assert len(processor_payment_intents(stripe_backend)) == 1  # never charged again
