@@ -19,7 +19,8 @@ A payment made by hand (``pay`` in the API or the dashboard, the payer on the ho
 attempt do not affect the retry schedule"): declined before any automatic attempt failed, it is the first attempt
 and the schedule starts from it (``invoice_payment_failed``: no automatic attempt at once on the card that
 just failed, and dunning never switched off); once dunning has begun, it neither moves nor adds a retry. One whose
-outcome is not known yet (3-D Secure, a lost answer) leaves the pending automatic attempt due.
+outcome is not known yet (3-D Secure, a lost answer) leaves the pending automatic attempt due: meeting a payment
+that waits for 3-D Secure, that attempt emails the payer the link, as for its own, so nothing waits for ever.
 
 What a failure leads to (``decline_kind``):
 
