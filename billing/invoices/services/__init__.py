@@ -7,9 +7,10 @@
 - invoices: ``invoice_create``, ``invoice_update``, ``invoice_delete``, ``invoice_finalize``,
   ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
 - collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
-  page), payments' hooks (``invoice_payment_succeeded``, ``invoice_payment_failed``,
-  ``invoice_payment_action_required``, ``invoice_owning``), beat's ``invoices_mark_overdue``;
-- dunning: beat's ``invoices_advance`` (finalize, first automatic attempt; ``invoice_attempt_automatically``
+  page), payments' hooks (``invoice_payment_succeeded``, ``invoice_payment_action_required``,
+  ``invoice_owning``), beat's ``invoices_mark_overdue``;
+- dunning: payments' failure hook ``invoice_payment_failed`` (a payment by hand declined first starts the
+  schedule), beat's ``invoices_advance`` (finalize, first automatic attempt; ``invoice_attempt_automatically``
   makes that attempt at once) and ``invoices_retry_due`` (the retries), ``invoices_retry_queue`` /
   ``invoices_retry_for_customer`` (a new default card), the registries ``on_dunning_exhausted`` and
   ``card_update_url``; dunning_settings: ``dunning_settings_for``,
@@ -23,7 +24,6 @@ from .collection import (
     invoice_pay,
     invoice_pay_with_card_token,
     invoice_payment_action_required,
-    invoice_payment_failed,
     invoice_payment_succeeded,
     invoices_mark_overdue,
 )
@@ -34,6 +34,7 @@ from .dunning import (
     decline_kind,
     invoice_attempt_automatically,
     invoice_card_update_url,
+    invoice_payment_failed,
     invoices_advance,
     invoices_retry_due,
     invoices_retry_for_customer,

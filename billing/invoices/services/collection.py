@@ -118,7 +118,7 @@ def _payment_open(
                 )
             if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
                 if not claimed:
-                    _attempt_count(invoice, automatic=attempt_key is not None)
+                    _attempt_count(invoice)
                 if setup_future_usage and intent.setup_future_usage != setup_future_usage:
                     intent.setup_future_usage = setup_future_usage  # the payer's card is to be kept this time
                     intent.save(update_fields=["setup_future_usage", "updated"])
@@ -147,19 +147,19 @@ def _payment_open(
             created=now,
         )
         if not claimed:
-            _attempt_count(invoice, automatic=attempt_key is not None)
+            _attempt_count(invoice)
     return intent
 
 
-def _attempt_count(invoice: Invoice, *, automatic: bool = False) -> None:
-    """One more attempt. A payment made by hand (API, dashboard) before any automatic one failed stands for the
-    attempt beat was due to make; an automatic attempt, or any once dunning has begun, leaves the schedule to
-    services/dunning.py, which sets it when the outcome is known (a run that stops half-way is run again)."""
+def _attempt_count(invoice: Invoice) -> None:
+    """One more attempt. The schedule (``next_payment_attempt``) is left to services/dunning.py, which sets it when
+    an outcome is known, whoever made the attempt: a payment by hand that is declined before any automatic one
+    failed is the first attempt, and dunning's schedule starts from it (dunning's ``invoice_payment_failed``); one
+    that succeeds pays the invoice; one whose outcome is not known yet (3-D Secure, a lost answer) leaves the
+    pending automatic attempt due, so an invoice is never left with no attempt to come."""
     invoice.attempted = True
     invoice.attempt_count += 1
-    if not automatic and invoice.dunning_started_at is None:
-        invoice.next_payment_attempt = None
-    invoice.save(update_fields=["attempted", "attempt_count", "next_payment_attempt", "updated"])
+    invoice.save(update_fields=["attempted", "attempt_count", "updated"])
 
 
 def _pay_out_of_band(invoice: Invoice, now: datetime, note: str) -> Invoice:
@@ -311,8 +311,9 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
 
 
-def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
-    """payments' failure hook: ``invoice.payment_failed`` (the payment stays open: another card may pay it)."""
+def invoice_payment_failed_notify(*, payment_intent: PaymentIntent) -> None:
+    """Part of payments' failure hook (dunning's ``invoice_payment_failed``): ``invoice.payment_failed`` and the
+    subscription told (the payment stays open: another card may pay it)."""
     payment = _invoice_payment_of(payment_intent)
     if payment is None or payment.status != InvoicePayment.Status.OPEN:
         return

@@ -14,6 +14,14 @@ its outcome once; the next retry has a new number, so it is a new charge. An att
 made again under its key by the next run; so is one the reconciler found the processor has no record of (its
 request never got there): no card failed, so no failure is recorded and no email sent.
 
+A payment made by hand (``pay`` in the API or the dashboard, the payer on the hosted page) counts as Stripe's do
+(``attempt_count``: "Any payment attempt counts as the first attempt [...] manual payment attempts after the first
+attempt do not affect the retry schedule"): declined before any automatic attempt failed, it is the first attempt
+and the schedule starts from it (``invoice_payment_failed``: no automatic attempt at once on the card that
+just failed, and dunning never switched off); once dunning has begun, it neither moves nor adds a retry. One whose
+outcome is not known yet (3-D Secure, a lost answer) leaves the pending automatic attempt due: meeting a payment
+that waits for 3-D Secure, that attempt emails the payer the link, as for its own, so nothing waits for ever.
+
 What a failure leads to (``decline_kind``):
 
 - a soft decline (insufficient funds, ``do_not_honor``, ``generic_decline``, and a decline **without a code**,
@@ -43,11 +51,12 @@ from kassa.errors import IdempotencyConflict, KassaError
 from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.models import Customer
+from ...catalogue.selectors import customer_now
 from ...payments import services as payments
-from ...payments.models import PaymentAttempt
+from ...payments.models import PaymentAttempt, PaymentIntent
 from .. import hooks, selectors
-from ..models import DunningSettings, Invoice
-from .collection import _attempt_count, invoice_pay, of_customers
+from ..models import DunningSettings, Invoice, InvoicePayment
+from .collection import _attempt_count, invoice_pay, invoice_payment_failed_notify, of_customers
 from .common import S
 from .dunning_settings import dunning_settings_for
 from .invoices import invoice_finalize, invoice_mark_uncollectible
@@ -214,7 +223,7 @@ def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, err
         # Refused before any charge (no usable card, or a payment waiting for 3-D Secure): still an attempt, as
         # at Stripe, whose invoice.payment_failed "occurs whenever an invoice payment attempt fails, due either
         # to a declined payment or to the lack of a stored payment method".
-        _attempt_count(invoice, automatic=True)
+        _attempt_count(invoice)
         event_emit(type="invoice.payment_failed", obj=invoice)
         hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
         kind = Kind.ACTION if error.code == "invoice_payment_intent_requires_action" else Kind.CARD
@@ -228,6 +237,53 @@ def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, err
         return False
     _failure_record(invoice, now, number=number, kind=kind, key=key)
     return True
+
+
+def _manual_kind(invoice: Invoice, attempt: PaymentAttempt | None) -> str:
+    """What a payment by hand that failed asks of the payer, for the retries to come: they charge the invoice's (or
+    the customer's) default card, so only that card's own decline says whether it is worth retrying; another
+    card's decline (the payer's one-off card on the hosted page, a card given to ``pay``) says nothing of it."""
+    default = invoice.default_payment_method_id or invoice.customer.default_payment_method_id
+    if default is None:
+        return Kind.CARD  # nothing to retry with: the payer is asked for a card
+    if attempt is None or attempt.status != PaymentAttempt.Status.FAILED or attempt.payment_method_id != default:
+        return Kind.DECLINED
+    return decline_kind(code=attempt.error_code, decline_code=attempt.decline_code)
+
+
+def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
+    """payments' failure hook (in the transaction that records the decline): the invoice's notice (collection's
+    ``invoice_payment_failed_notify``: ``invoice.payment_failed``, the subscription told), then the first attempt
+    when a payment by hand failed before any automatic one (``_manual_attempt_failed``)."""
+    invoice_payment_failed_notify(payment_intent=payment_intent)
+    _manual_attempt_failed(payment_intent)
+
+
+def _manual_attempt_failed(payment_intent: PaymentIntent) -> None:
+    """A payment made by hand (``pay`` in the API or the dashboard, the payer on the hosted page) that failed
+    before any automatic attempt did is the invoice's first attempt, and the merchant's schedule starts from it, as
+    at Stripe, whose ``attempt_count`` says "Any payment attempt counts as the first attempt, and subsequently only
+    automatic retries increment the attempt count. In other words, manual payment attempts after the first attempt
+    do not affect the retry schedule" (https://docs.stripe.com/api/invoices/object#invoice_object-attempt_count).
+    So no automatic attempt is made again at once on the card that just failed, and dunning is never switched off.
+    Dunning's own attempts are recorded by ``_outcome_record``; a payment by hand once dunning began changes
+    nothing here."""
+    invoice_id = (
+        InvoicePayment.objects.filter(payment_intent=payment_intent, status=InvoicePayment.Status.OPEN)
+        .values_list("invoice_id", flat=True)
+        .first()
+    )
+    if invoice_id is None:
+        return
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=invoice_id).first()
+    if not _collectable(invoice) or invoice.dunning_started_at is not None:
+        return
+    attempt = payment_intent.attempts.order_by("-id").first()
+    if attempt is not None and attempt.public_id == invoice.automatic_attempt_key:
+        return  # dunning's first attempt: its outcome is recorded from its own row (``_outcome_record``)
+    now = customer_now(customer=invoice.customer, now=payment_intent.updated)
+    # Keyed as the first attempt (number 0) it stands for: one email, however often this decline is reported.
+    _failure_record(invoice, now, number=0, kind=_manual_kind(invoice, attempt), key=attempt_key(invoice, "0"))
 
 
 def _failure_record(invoice: Invoice, now: datetime, *, number: int | None, kind: str, key: str) -> None:

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import stripe
 from django.db import connection
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ from billing.invoices import services
 from billing.invoices.services import dunning
 from billing.models import Invoice
 from kassa import gateway
-from kassa.errors import ProcessorError
+from kassa.errors import CardError, ProcessorError
 from tests.billing.clocks.test_advancing import _clock_customer, _draft, _invoice_events
 from tests.conftest import processor_payment_intents
 from webhooks.models import Event
@@ -382,3 +383,128 @@ def test_without_card_updates_in_the_portal_the_email_links_the_invoice_page(
     (email,) = _failure_emails(mailoutbox, "payer@example.com")
     assert f"/invoices/{_row(invoice.id).token}" in email.body
     assert "/portal/" not in email.body
+
+
+def test_a_manual_decline_before_any_automatic_attempt_is_the_first_attempt_and_the_schedule_follows_it(
+    api, paying_shop, card_token, stripe_backend, emails_on_commit, mailoutbox, exhausted
+):
+    """Stripe's ``attempt_count``: "Any payment attempt counts as the first attempt, and subsequently only automatic
+    retries increment the attempt count. In other words, manual payment attempts after the first attempt do not
+    affect the retry schedule." A merchant finalizing and paying at once (the API's ``pay``), declined, has the
+    invoice retried on the merchant's schedule from that decline: no second charge a minute later, no dunning
+    switched off."""
+    services.dunning_settings_update(merchant=paying_shop.merchant, livemode=False, invoice_action="mark_uncollectible")
+    clock = api.v1.test_helpers.test_clocks.create(params={"frozen_time": int(time.time())})
+    payer = _clock_customer(api, clock, card_token, number="4000000000000341")
+    invoice = _draft(api, payer, auto_advance=True)
+    start = clock.frozen_time
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with emails_on_commit(), pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(invoice.id)
+    declined = api.v1.invoices.retrieve(invoice.id)
+    assert (declined.status, declined.attempt_count, declined.next_payment_attempt) == ("open", 1, start + DAY)
+    emails = _failure_emails(mailoutbox, "clock@example.com")
+    assert len(emails) == 1
+    assert "try your card again" in emails[0].body
+    assert len(processor_payment_intents(stripe_backend)) == 1
+
+    # Beat's next passes: the declined payment was the first attempt, so none is made again before the first retry.
+    with emails_on_commit():
+        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + DAY - 60})
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    assert api.v1.invoices.retrieve(invoice.id).attempt_count == 1
+
+    # The retries on the merchant's days (1, 3, 5, 7 after that decline), one charge and one email each.
+    for number, (day, next_day) in enumerate([(1, 3), (3, 5), (5, 7)], start=2):
+        with emails_on_commit():
+            api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + day * DAY})
+        retried = api.v1.invoices.retrieve(invoice.id)
+        assert (retried.status, retried.attempt_count, retried.next_payment_attempt) == (
+            "open",
+            number,
+            start + next_day * DAY,
+        )
+        assert len(processor_payment_intents(stripe_backend)) == number
+        assert len(_failure_emails(mailoutbox, "clock@example.com")) == number
+    with emails_on_commit():
+        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start + 7 * DAY})
+    final = api.v1.invoices.retrieve(invoice.id)
+    assert (final.status, final.attempt_count, final.next_payment_attempt) == ("uncollectible", 5, None)
+    assert exhausted == [(invoice.id, datetime.fromtimestamp(start + 7 * DAY, tz=UTC))]
+    emails = _failure_emails(mailoutbox, "clock@example.com")
+    assert len(emails) == 5
+    assert "last automatic attempt" in emails[-1].body
+    assert _invoice_events(invoice.id).count("invoice.payment_failed") == 5
+
+
+def test_a_manual_decline_once_dunning_began_neither_moves_nor_adds_a_retry(
+    api, customer, save_card, stripe_backend, emails_on_commit, mailoutbox
+):
+    save_card("4000000000000341")
+    invoice = _draft(api, customer, auto_advance=True)
+    first = timezone.now() + timedelta(hours=1, seconds=1)
+    with emails_on_commit():
+        services.invoices_advance(now=first)
+    row = _row(invoice.id)
+    assert row.next_payment_attempt == first + timedelta(days=1)
+    with emails_on_commit(), pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(invoice.id)
+    row = _row(invoice.id)
+    assert (row.next_payment_attempt, row.dunning_retries) == (first + timedelta(days=1), 0)
+    assert len(_failure_emails(mailoutbox, "payer@example.com")) == 1  # the automatic attempt's only
+    # The first retry is still made on its day, and the next one is the schedule's.
+    with emails_on_commit():
+        services.invoices_retry_due(now=first + timedelta(days=1))
+    row = _row(invoice.id)
+    assert (row.next_payment_attempt, row.dunning_retries) == (first + timedelta(days=3), 1)
+    assert len(processor_payment_intents(stripe_backend)) == 3
+    assert len(_failure_emails(mailoutbox, "payer@example.com")) == 2
+
+
+def test_the_payers_one_off_card_declined_on_the_hosted_page_starts_the_schedule_on_the_default_card(
+    api, customer, save_card, card_token, stripe_backend, emails_on_commit, mailoutbox
+):
+    """The payer tries another card on the hosted page before any automatic attempt: declined, it is the first
+    attempt; the retries charge the customer's default card (never tried, so retried on schedule whatever the
+    other card's decline said), and the first one pays."""
+    save_card("4242424242424242")
+    invoice = _draft(api, customer, auto_advance=True)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    before = timezone.now()
+    with emails_on_commit(), pytest.raises(CardError):
+        services.invoice_pay_with_card_token(invoice=_row(invoice.id), now=before, token=card_token("4000000000000341"))
+    after = timezone.now()
+    row = _row(invoice.id)
+    assert (row.status, row.attempt_count) == ("open", 1)
+    assert before + timedelta(days=1) <= row.next_payment_attempt <= after + timedelta(days=1)
+    assert len(_failure_emails(mailoutbox, "payer@example.com")) == 1
+    services.invoices_advance(now=after + timedelta(minutes=5))  # beat: nothing due before the first retry
+    assert len(processor_payment_intents(stripe_backend)) == 1
+    services.invoices_retry_due(now=row.next_payment_attempt)
+    assert _row(invoice.id).status == "paid"
+
+
+def test_a_manual_payment_left_waiting_for_3d_secure_keeps_the_automatic_attempt_due(
+    api, customer, save_card, stripe_backend, emails_on_commit, mailoutbox, exhausted
+):
+    """A payment by hand whose card asks for 3-D Secure has no outcome yet: the first automatic attempt stays due,
+    finds the payment waiting for the payer and emails them the link (as for its own 3-D Secure request), and the
+    merchant's final action still comes on the schedule's last day if nobody authenticates."""
+    save_card("4000002500003155")
+    invoice = _draft(api, customer, auto_advance=True)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with emails_on_commit(), pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(invoice.id)
+    assert _row(invoice.id).next_payment_attempt is not None
+    assert _failure_emails(mailoutbox, "payer@example.com") == []
+    beat = timezone.now() + timedelta(minutes=1)
+    with emails_on_commit():
+        services.invoices_advance(now=beat)
+    row = _row(invoice.id)
+    assert (row.next_payment_attempt, row.dunning_ends_at) == (None, beat + timedelta(days=7))
+    emails = _failure_emails(mailoutbox, "payer@example.com")
+    assert len(emails) == 1
+    assert "3-D Secure" in emails[0].body
+    services.invoices_retry_due(now=beat + timedelta(days=7))
+    assert exhausted == [(invoice.id, beat + timedelta(days=7))]
+    assert len(processor_payment_intents(stripe_backend)) == 1  # never charged again

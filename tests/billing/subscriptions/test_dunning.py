@@ -5,6 +5,7 @@ without one, the merchant's final action (Settings → Failed payments) ends it.
 import re
 
 import pytest
+import stripe
 from django.test import Client
 
 from billing.hosted import framing
@@ -100,4 +101,41 @@ def test_without_a_new_card_the_merchants_final_action_comes_after_the_last_retr
     # Five tries of the renewal (and the first invoice's charge): never more, whatever the clock does next.
     assert len(processor_payment_intents(stripe_backend)) == 6
     _advance(api, clock, RENEWAL + 20 * DAY, emails_on_commit)
+    assert len(processor_payment_intents(stripe_backend)) == 6
+
+
+def test_a_renewal_declined_by_hand_before_its_automatic_charge_is_still_dunned_to_the_final_action(
+    api, paying_shop, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox, monkeypatch
+):
+    """The renewal's worker dies before its charge (the invoice open, its first automatic attempt still due); the
+    merchant charges it by hand (``pay``) first, declined. That decline is the first attempt: the subscription is
+    past_due, and dunning retries on the merchant's days from it until the final action, as for any renewal."""
+    invoices.dunning_settings_update(merchant=paying_shop.merchant, livemode=False, subscription_action="cancel")
+    clock, customer = _clock_customer(api, card_token, START)
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    declining = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token("4000000000000341")}, "customer": customer.id}
+    )
+    api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": declining.id}})
+    with monkeypatch.context() as killed:  # the renewal commits, its worker dies before the charge
+        killed.setattr(invoices, "invoice_attempt_automatically", lambda **kwargs: False)
+        _advance(api, clock, RENEWAL, emails_on_commit)
+    renewal = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]}).latest_invoice
+    assert (renewal.status, renewal.attempt_count, renewal.next_payment_attempt) == ("open", 0, RENEWAL)
+    with emails_on_commit(), pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(renewal.id)
+    assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+    declined = api.v1.invoices.retrieve(renewal.id)
+    assert (declined.attempt_count, declined.next_payment_attempt) == (1, RENEWAL + DAY)
+    assert len(_dunning_emails(mailoutbox)) == 1
+    _advance(api, clock, RENEWAL + 60, emails_on_commit)  # beat's next pass: the decline was the first attempt
+    assert len(processor_payment_intents(stripe_backend)) == 2  # the first invoice's, the declined one
+    for number, day in enumerate((1, 3, 5), start=2):
+        _advance(api, clock, RENEWAL + day * DAY, emails_on_commit)
+        assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+        assert api.v1.invoices.retrieve(renewal.id).attempt_count == number
+    _advance(api, clock, RENEWAL + 7 * DAY, emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert (ended.status, ended.cancellation_details.reason) == ("canceled", "payment_failed")
+    assert len(_dunning_emails(mailoutbox)) == 5
     assert len(processor_payment_intents(stripe_backend)) == 6
