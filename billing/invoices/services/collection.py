@@ -100,8 +100,7 @@ def _payment_open(
         # (or overlapping) goes on under the same key, uncounted, and payments makes (or replays) it only once.
         claimed = attempt_key is not None and invoice.automatic_attempt_key == attempt_key
         if attempt_key is not None and not claimed:
-            invoice.automatic_attempt_key = attempt_key
-            invoice.save(update_fields=["automatic_attempt_key"])
+            invoice.automatic_attempt_key = attempt_key  # saved with the count (_attempt_count), in this transaction
         payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
         if payment is not None:
             intent = payment.payment_intent
@@ -159,7 +158,7 @@ def _attempt_count(invoice: Invoice) -> None:
     pending automatic attempt due, so an invoice is never left with no attempt to come."""
     invoice.attempted = True
     invoice.attempt_count += 1
-    invoice.save(update_fields=["attempted", "attempt_count", "updated"])
+    invoice.save(update_fields=["attempted", "attempt_count", "automatic_attempt_key", "updated"])
 
 
 def _pay_out_of_band(invoice: Invoice, now: datetime, note: str) -> Invoice:
