@@ -117,7 +117,7 @@ def _payment_open(
                 )
             if intent.amount == invoice.amount_remaining and intent.status != PI.CANCELED:
                 if not claimed:
-                    _attempt_count(invoice)
+                    _attempt_count(invoice, automatic=attempt_key is not None)
                 if setup_future_usage and intent.setup_future_usage != setup_future_usage:
                     intent.setup_future_usage = setup_future_usage  # the payer's card is to be kept this time
                     intent.save(update_fields=["setup_future_usage", "updated"])
@@ -146,18 +146,22 @@ def _payment_open(
             created=now,
         )
         if not claimed:
-            _attempt_count(invoice)
+            _attempt_count(invoice, automatic=attempt_key is not None)
     return intent
 
 
-def _attempt_count(invoice: Invoice) -> None:
-    """One more attempt. The schedule (``next_payment_attempt``) is left to services/dunning.py, which sets it when
-    an outcome is known, whoever made the attempt: a payment by hand that is declined before any automatic one
-    failed is the first attempt, and dunning's schedule starts from it (dunning's ``invoice_payment_failed``); one
-    that succeeds pays the invoice; one whose outcome is not known yet (3-D Secure, a lost answer) leaves the
-    pending automatic attempt due, so an invoice is never left with no attempt to come."""
+def _attempt_count(invoice: Invoice, *, automatic: bool) -> None:
+    """One more attempt, counted as Stripe's ``attempt_count``: "Any payment attempt counts as the first attempt,
+    and subsequently only automatic retries increment the attempt count" (a payment by hand after the first
+    attempt is on its PaymentIntent, not counted). The schedule (``next_payment_attempt``) is left to
+    services/dunning.py, which sets it when an outcome is known, whoever made the attempt: a payment by hand that
+    is declined before any automatic one failed is the first attempt, and dunning's schedule starts from it
+    (dunning's ``invoice_payment_failed``); one that succeeds pays the invoice; one whose outcome is not known yet
+    (3-D Secure, a lost answer) leaves the pending automatic attempt due, so an invoice is never left with no
+    attempt to come."""
     invoice.attempted = True
-    invoice.attempt_count += 1
+    if automatic or invoice.attempt_count == 0:
+        invoice.attempt_count += 1
     invoice.save(update_fields=["attempted", "attempt_count", "automatic_attempt_key", "updated"])
 
 

@@ -223,7 +223,7 @@ def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, err
         # Refused before any charge (no usable card, or a payment waiting for 3-D Secure): still an attempt, as
         # at Stripe, whose invoice.payment_failed "occurs whenever an invoice payment attempt fails, due either
         # to a declined payment or to the lack of a stored payment method".
-        _attempt_count(invoice)
+        _attempt_count(invoice, automatic=True)
         event_emit(type="invoice.payment_failed", obj=invoice)
         hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
         kind = Kind.ACTION if error.code == "invoice_payment_intent_requires_action" else Kind.CARD

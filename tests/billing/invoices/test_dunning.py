@@ -451,12 +451,14 @@ def test_a_manual_decline_once_dunning_began_neither_moves_nor_adds_a_retry(
         api.v1.invoices.pay(invoice.id)
     row = _row(invoice.id)
     assert (row.next_payment_attempt, row.dunning_retries) == (first + timedelta(days=1), 0)
+    # Stripe's attempt_count: only the first attempt and the automatic retries count, not this payment by hand.
+    assert api.v1.invoices.retrieve(invoice.id).attempt_count == 1
     assert len(_failure_emails(mailoutbox, "payer@example.com")) == 1  # the automatic attempt's only
     # The first retry is still made on its day, and the next one is the schedule's.
     with emails_on_commit():
         services.invoices_retry_due(now=first + timedelta(days=1))
     row = _row(invoice.id)
-    assert (row.next_payment_attempt, row.dunning_retries) == (first + timedelta(days=3), 1)
+    assert (row.next_payment_attempt, row.dunning_retries, row.attempt_count) == (first + timedelta(days=3), 1, 2)
     assert len(processor_payment_intents(stripe_backend)) == 3
     assert len(_failure_emails(mailoutbox, "payer@example.com")) == 2
 
