@@ -81,6 +81,11 @@ RESOURCES = (
             ("InvoiceLineItem (an invoice's lines)", "InvoiceLineItem", "invoices_line_items"),
         ),
     ),
+    Resource(
+        "Invoice payments",
+        "invoice_payments_",
+        (("InvoicePayment", "InvoicePayment", "invoice_payments_retrieve"),),
+    ),
     Resource("Subscriptions", "subscriptions_", (("Subscription", "Subscription", "subscriptions_retrieve"),)),
     Resource(
         "Subscription items",

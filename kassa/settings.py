@@ -440,6 +440,12 @@ SPECTACULAR_SETTINGS = {
             "paid, void or uncollectible; charged on a saved card or sent with a link to pay by a due date.",
         },
         {
+            "name": "Invoice Payments",
+            "description": "The payments of an invoice, each made by a PaymentIntent: `open` while it is being "
+            "collected, `paid`, or `canceled` when another payment replaced it or the invoice was voided or "
+            "paid outside Kassa. Read only.",
+        },
+        {
             "name": "Subscriptions",
             "description": "A customer billed for recurring prices period after period: the first invoice at "
             "once, then one invoice per period, made and charged by Kassa's own workers; `status` follows the "

@@ -448,6 +448,8 @@ class InvoicePayment(models.Model):
     a payment made outside Kassa."""
 
     PREFIX = "inpay"
+    #: its merchant and mode are its invoice's (kassa.api.views.scoped)
+    SCOPED_THROUGH = "invoice"
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from kassa.api.views import scoped
 
-from .models import Invoice, InvoiceItem, TaxRate
+from .models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 
 
 def tax_rate_list(*, merchant, livemode: bool, active: bool | None = None, inclusive: bool | None = None) -> QuerySet:
@@ -71,6 +71,31 @@ def invoice_item_list(
         queryset = queryset.filter(invoice__public_id=invoice)
     if pending is not None:
         queryset = queryset.filter(invoice__isnull=pending)
+    return queryset
+
+
+def invoice_payment_list(
+    *,
+    merchant,
+    livemode: bool,
+    invoice: str | None = None,
+    status: str | None = None,
+    payment_type: str | None = None,
+    payment_intent: str | None = None,
+) -> QuerySet:
+    """The merchant's invoice payments in this mode (each one's merchant and mode are its invoice's).
+
+    Every one Kassa makes is a PaymentIntent's (a payment made outside Kassa is recorded on the invoice and
+    makes none), so ``payment_type="payment_intent"`` keeps them all; it is still a filter, not a given."""
+    queryset = scoped(InvoicePayment, merchant=merchant, livemode=livemode).select_related("invoice", "payment_intent")
+    if invoice:
+        queryset = queryset.filter(invoice__public_id=invoice)
+    if status:
+        queryset = queryset.filter(status=status)
+    if payment_type == "payment_intent":
+        queryset = queryset.filter(payment_intent__isnull=False)
+    if payment_intent:
+        queryset = queryset.filter(payment_intent__public_id=payment_intent)
     return queryset
 
 

@@ -46,6 +46,7 @@ ID_PREFIXES = {
     "txr": "tax rate",
     "in": "invoice",
     "ii": "invoice item",
+    "inpay": "invoice payment",
     "clock": "test clock",
     "bps": "customer portal session",
 }

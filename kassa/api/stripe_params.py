@@ -55,6 +55,8 @@ STRIPE_PARAMS: dict[str, str | None] = {
     "subscription_items_update": "SubscriptionItemUpdateParams",
     "subscription_items_delete": "SubscriptionItemDeleteParams",
     "invoices_line_items": "InvoiceLineItemListParams",
+    "invoice_payments_list": "InvoicePaymentListParams",
+    "invoice_payments_retrieve": "InvoicePaymentRetrieveParams",
     "invoices_create_preview": "InvoiceCreatePreviewParams",
     "test_helpers_test_clocks_list": "test_helpers.TestClockListParams",
     "test_helpers_test_clocks_create": "test_helpers.TestClockCreateParams",

@@ -134,7 +134,8 @@ def paginate(view, queryset, params: dict, serializer_class, url: str, expand=fr
     cursor_id = params.get("starting_after") or params.get("ending_before")
     if cursor_id:
         cursor = (
-            queryset.model.objects.filter(merchant=view.merchant, livemode=view.livemode, public_id=cursor_id)
+            scoped(queryset.model, merchant=view.merchant, livemode=view.livemode)
+            .filter(public_id=cursor_id)
             .values_list("pk", flat=True)
             .first()
         )
@@ -165,7 +166,11 @@ def paginate(view, queryset, params: dict, serializer_class, url: str, expand=fr
 
 
 def scoped(model: type[Model], *, merchant, livemode: bool) -> QuerySet:
-    return model.objects.filter(merchant=merchant, livemode=livemode)
+    """The merchant's objects in this mode. A model without merchant and mode of its own names the relation
+    that has them (``SCOPED_THROUGH = "invoice"``: an invoice payment is its invoice's)."""
+    through = getattr(model, "SCOPED_THROUGH", None)
+    prefix = f"{through}__" if through else ""
+    return model.objects.filter(**{f"{prefix}merchant": merchant, f"{prefix}livemode": livemode})
 
 
 def object_get(model: type[Model], *, merchant, livemode: bool, public_id: str, param: str | None = None):
@@ -175,7 +180,7 @@ def object_get(model: type[Model], *, merchant, livemode: bool, public_id: str, 
         return obj
     name = model._meta.verbose_name
     message = f"No such {name}: '{public_id}'"
-    if model.objects.filter(merchant=merchant, livemode=not livemode, public_id=public_id).exists():
+    if scoped(model, merchant=merchant, livemode=not livemode).filter(public_id=public_id).exists():
         other, this = ("live", "test") if not livemode else ("test", "live")
         message += f"; a similar object exists in {other} mode, but a {this} mode key was used to make this request."
     if param:

@@ -35,7 +35,7 @@ INTERNAL = re.compile(
 )
 # The ids in the examples, found to be replaced with real objects' (a price_data key is not an id: 20+ characters).
 EXAMPLE_ID = re.compile(
-    r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii|clock|sub|si)_[A-Za-z0-9]{20,}\b|\btok_visa\b"
+    r"\b(prod|price|cus|pm|pi|re|plink|cs_test|we|evt|txr|in|ii|inpay|clock|sub|si)_[A-Za-z0-9]{20,}\b|\btok_visa\b"
 )
 # Fields an example may carry beyond the schema: none (the create answer of a webhook endpoint has its own
 # schema with the secret).
@@ -340,6 +340,16 @@ class World:
                 self.api.v1.customers.update(self["cus"], params={"invoice_settings": settings})
             self.api.v1.invoices.finalize_invoice(invoice.id)
         return invoice.id
+
+    def make_inpay(self):
+        """The payment of an invoice paid by the customer's default card."""
+        settings = {"default_payment_method": self["pm"]}
+        self.api.v1.customers.update(self["cus"], params={"invoice_settings": settings})
+        invoice = self.api.v1.invoices.create(params={"customer": self["cus"], "currency": "usd"})
+        line = {"customer": self["cus"], "amount": 1500, "currency": "usd", "invoice": invoice.id}
+        self.api.v1.invoice_items.create(params=line)
+        self.api.v1.invoices.finalize_invoice(invoice.id)
+        return self.api.v1.invoices.pay(invoice.id).payments.data[0].id
 
     def make_sub(self):
         """Active (paid by the customer's default card); paused for the operation that resumes one."""

@@ -8,7 +8,15 @@ write's default request to a live Kassa).
 from kassa.api.schema import Doc
 
 from ...catalogue.api.docs import CREATED
-from .invoice_examples import INVOICE, INVOICE_ID, INVOICE_ITEM, INVOICE_ITEM_ID, LINE_ITEM
+from .invoice_examples import (
+    INVOICE,
+    INVOICE_ID,
+    INVOICE_ITEM,
+    INVOICE_ITEM_ID,
+    INVOICE_PAYMENT,
+    INVOICE_PAYMENT_ID,
+    LINE_ITEM,
+)
 
 TAX_RATE_ID = "txr_3Kd8PqW2mNx7RbT5vLc9HsZa"
 
@@ -260,4 +268,23 @@ INVOICES_LINES = Doc(
     response=LINE_ITEM,
     path_id=INVOICE_ID,
     query={"limit": 10},
+)
+
+INVOICE_PAYMENTS_LIST = Doc(
+    tag="Invoice Payments",
+    summary="List all invoice payments",
+    description="The payments of your invoices, newest first: the list each invoice's `payments.url` names. "
+    "Filter by `invoice`, `status` (`open`, `paid`, `canceled`), `payment[type]=payment_intent` with "
+    "`payment[payment_intent]`, or `created`. A payment made outside Kassa (`paid_out_of_band`) has none; "
+    "`payment[type]=payment_record` is refused, as Kassa has no payment records.",
+    response=INVOICE_PAYMENT,
+    query={"invoice": INVOICE_ID},
+)
+INVOICE_PAYMENTS_RETRIEVE = Doc(
+    tag="Invoice Payments",
+    summary="Retrieve an invoice payment",
+    description="The invoice payment with this id: what it asked for and what was paid, and the PaymentIntent "
+    "that collects it (`expand[]=payment.payment_intent` for the whole object).",
+    response=INVOICE_PAYMENT,
+    path_id=INVOICE_PAYMENT_ID,
 )

@@ -103,6 +103,23 @@ LINE_ITEM = {
     ],
 }
 
+INVOICE_PAYMENT_ID = "inpay_4LkJhG8fDsA2qWeR6tYuI9oP"
+
+INVOICE_PAYMENT = {
+    "id": INVOICE_PAYMENT_ID,
+    "object": "invoice_payment",
+    "amount_paid": 3000,
+    "amount_requested": 3000,
+    "created": CREATED,
+    "currency": "eur",
+    "invoice": INVOICE_ID,
+    "is_default": True,
+    "livemode": False,
+    "payment": {"payment_intent": "pi_6NbVc3XzL9kJhG4fDsA8qWeR", "type": "payment_intent"},
+    "status": "paid",
+    "status_transitions": {"canceled_at": None, "paid_at": CREATED},
+}
+
 INVOICE = {
     "id": "in_5TgBn8MkLp2QwZx4RvYc7HsD",
     "object": "invoice",
@@ -167,22 +184,7 @@ INVOICE = {
     "payment_settings": {"default_mandate": None, "payment_method_options": None, "payment_method_types": None},
     "payments": {
         "object": "list",
-        "data": [
-            {
-                "id": "inpay_4LkJhG8fDsA2qWeR6tYuI9oP",
-                "object": "invoice_payment",
-                "amount_paid": 3000,
-                "amount_requested": 3000,
-                "created": CREATED,
-                "currency": "eur",
-                "invoice": "in_5TgBn8MkLp2QwZx4RvYc7HsD",
-                "is_default": True,
-                "livemode": False,
-                "payment": {"payment_intent": "pi_6NbVc3XzL9kJhG4fDsA8qWeR", "type": "payment_intent"},
-                "status": "paid",
-                "status_transitions": {"canceled_at": None, "paid_at": CREATED},
-            }
-        ],
+        "data": [INVOICE_PAYMENT],
         "has_more": False,
         "url": "/v1/invoice_payments",
     },

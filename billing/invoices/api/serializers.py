@@ -3,6 +3,7 @@
 Input serializers only validate and coerce; output serializers only render.
 """
 
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from drf_spectacular.utils import extend_schema_field, inline_serializer
@@ -24,7 +25,7 @@ from kassa.errors import KassaError
 from ...catalogue.api.serializers import CustomerOut, address_out
 from ...payments.api.serializers import PaymentIntentOut, PaymentMethodOut
 from .. import services
-from ..models import Invoice, TaxRate
+from ..models import Invoice, InvoicePayment, TaxRate
 from ..selectors import invoice_lines, invoice_urls
 
 PERCENTAGE_HELP = (
@@ -767,3 +768,43 @@ class InvoiceActionParams(f.StrictSerializer):
 
 class InvoiceLinesListParams(ListParams):
     pass
+
+
+class InvoicePaymentFilter(f.StrictSerializer):
+    """``payment[type]`` and ``payment[payment_intent]``: Stripe's ``payment_record`` names a Payment Record,
+    which Kassa does not have (every invoice payment of Kassa's is a PaymentIntent's)."""
+
+    type = f.Choice(
+        choices=["payment_intent", "payment_record"],
+        help_text="`payment_intent`: the payments made by a PaymentIntent (every one Kassa makes). "
+        "`payment_record` is refused: Kassa has no payment records.",
+    )
+    payment_intent = f.String(required=False, help_text="Only the payment made by this PaymentIntent (`pi_…`).", **ID)
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and "payment_record" in data:
+            raise ValidationError(
+                {"payment_record": [serializers.ErrorDetail("unknown", code="stripe_parameter_unsupported")]}
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if attrs["type"] == "payment_record":
+            raise ValidationError(
+                {
+                    "type": [
+                        serializers.ErrorDetail(
+                            "Kassa has no payment records: every invoice payment is a PaymentIntent's "
+                            "(`payment_intent`).",
+                            code="parameter_invalid",
+                        )
+                    ]
+                }
+            )
+        return attrs
+
+
+class InvoicePaymentListParams(CreatedListParams):
+    invoice = f.String(required=False, help_text="Only the payments of this invoice (`in_…`).", **ID)
+    status = f.Choice(choices=InvoicePayment.Status.choices, required=False)
+    payment = InvoicePaymentFilter(required=False)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import invoices, tax_rates
+from .views import invoice_payments, invoices, tax_rates
 
 urlpatterns = [
     path("tax_rates", tax_rates.TaxRatesView.as_view()),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("invoices/<str:id>/void", invoices.InvoiceVoidView.as_view()),
     path("invoices/<str:id>/mark_uncollectible", invoices.InvoiceMarkUncollectibleView.as_view()),
     path("invoices/<str:id>/lines", invoices.InvoiceLinesView.as_view()),
+    path("invoice_payments", invoice_payments.InvoicePaymentsView.as_view()),
+    path("invoice_payments/<str:id>", invoice_payments.InvoicePaymentView.as_view()),
 ]

@@ -67,6 +67,7 @@ KINDS = {
     # /v1/invoices, which RETRIEVE must keep for invoices.
     "/v1/invoices/create_preview": "invoice",
     "/v1/invoices": "invoice",
+    "/v1/invoice_payments": "invoice_payment",
     "/v1/test_helpers/test_clocks": "test_clock",
     "/v1/billing_portal/sessions": "billing_portal_session",
     "/v1/subscriptions": "subscription",
@@ -100,6 +101,7 @@ EXPAND_RESOURCES = {
     "default_payment_method": ("payment_methods",),
     "payments": ("invoices",),
     "payments.data.payment.payment_intent": ("payment_intents",),
+    "payment.payment_intent": ("payment_intents",),
     "test_clock": ("test_clocks",),
     "latest_invoice": ("invoices",),
     # A subscription-mode checkout session's subscription and first invoice.
@@ -438,6 +440,10 @@ def world(live_server, paying_shop, other_shop, card_token) -> World:
     w.ids["subscription"] = subscription["id"]
     w.ids["subscription_item"] = subscription["items"]["data"][0]["id"]
     w.extra_ids.append(subscription["latest_invoice"])
+    # The first invoice's payment (paid by the default card): its PaymentIntent is expandable.
+    first_invoice = call(key, "GET", f"/v1/invoices/{subscription['latest_invoice']}")
+    w.ids["invoice_payment"] = first_invoice["payments"]["data"][0]["id"]
+    w.extra_ids.append(first_invoice["payments"]["data"][0]["payment"]["payment_intent"])
     endpoint = {"url": PUBLIC_HOOK, "enabled_events": ["*"]}
     w.ids["webhook_endpoint"] = call(key, "POST", "/v1/webhook_endpoints", endpoint)["id"]
     events = Event.objects.filter(merchant=w.a.merchant, livemode=False).values_list("public_id", flat=True)

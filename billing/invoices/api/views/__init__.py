@@ -1,5 +1,5 @@
-"""Invoicing's API views: tax rates, and invoice items with invoices (thin; Stripe's paths and verbs)."""
+"""Invoicing's API views: tax rates, invoice items with invoices, invoice payments (thin; Stripe's paths and verbs)."""
 
-from . import invoices, tax_rates
+from . import invoice_payments, invoices, tax_rates
 
-__all__ = ["invoices", "tax_rates"]
+__all__ = ["invoice_payments", "invoices", "tax_rates"]
