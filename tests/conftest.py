@@ -37,6 +37,19 @@ def stripe_backend(localstripe, settings):
     return localstripe
 
 
+@pytest.fixture(scope="session")
+def live_server(live_server):
+    """pytest-django's live server, answering without Nagle's algorithm (TCP_NODELAY), as production servers do.
+
+    Django's test server writes a response's headers and its body in two sends; with Nagle's algorithm on,
+    every request on a kept-alive connection (stripe-python's, schemathesis', Chromium's) then waits ~40 ms
+    for the client's delayed ACK before the body leaves. Nothing a test checks depends on that wait.
+    """
+    server = live_server.thread.httpd
+    server.RequestHandlerClass = type("NoDelay", (server.RequestHandlerClass,), {"disable_nagle_algorithm": True})
+    return live_server
+
+
 @pytest.fixture
 def kassa(live_server):
     """stripe-python, unmodified, pointed at Kassa: ``kassa(secret_key)`` gives a StripeClient."""

@@ -178,11 +178,8 @@ def _config(ids: dict[str, list[str]]) -> str:
 
 @pytest.mark.timeout(620)
 def test_the_api_answers_as_its_schema_says(live_server, kassa, paying_shop, card_token, tmp_path):
-    # Django's live server writes a response's headers and body in two sends; with Nagle's
-    # algorithm on, every keep-alive request then waits ~40 ms for the client's delayed ACK.
-    # Without this the same run takes six times as long. (Test server only.)
-    server = live_server.thread.httpd
-    server.RequestHandlerClass = type("NoDelay", (server.RequestHandlerClass,), {"disable_nagle_algorithm": True})
+    # The live server answers without Nagle's algorithm (tests/conftest.py): with it, the same run takes six times
+    # as long.
     key = paying_shop.secret_key.secret
     ids = _seed_data(kassa(key), card_token)
     config = tmp_path / "schemathesis.toml"
