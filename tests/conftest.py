@@ -1,5 +1,6 @@
 import pytest
 import stripe
+from django.db import connections
 from django.utils import translation
 
 from kassa import i18n_compile
@@ -35,6 +36,44 @@ def stripe_backend(localstripe, settings):
     settings.STRIPE_JS_URL = localstripe.js_url
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     return localstripe
+
+
+class _LiveServerHandler:
+    """What the live server's request threads do differently from Django's test server (see ``live_server``)."""
+
+    disable_nagle_algorithm = True
+    opened: list = []  # the database connections of request threads, closed at the end of the session
+
+    def setup(self):
+        super().setup()
+        for connection in connections.all():
+            # Not an in-memory SQLite database's: that one is the test's own, lent to the server.
+            shared = connection.vendor == "sqlite" and connection.is_in_memory_db()
+            if connection.connection is None and not shared:
+                # This thread's own wrapper (connections are per thread): its copy of the settings, not the shared one.
+                connection.settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": None}
+                self.opened.append(connection)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server):
+    """pytest-django's live server, answering as production servers do: without Nagle's algorithm, and with one
+    database connection per client connection rather than one per request.
+
+    Django's test server writes a response's headers and its body in two sends; with Nagle's algorithm on,
+    every request on a kept-alive connection (stripe-python's, schemathesis', Chromium's) then waits ~40 ms
+    for the client's delayed ACK before the body leaves. And tests/settings.py's ``CONN_MAX_AGE = 0`` has each
+    request open and close a database connection (PostgreSQL's ~10 ms on this machine, SQLite's test file's
+    ~1.4 ms); a request thread keeps its own instead, until its client hangs up (Django's server then closes
+    the thread's connections). Those of clients still connected at the end are closed here, before the test
+    database is dropped. Nothing a test checks depends on either wait.
+    """
+    server = live_server.thread.httpd
+    server.RequestHandlerClass = type("LiveServerHandler", (_LiveServerHandler, server.RequestHandlerClass), {})
+    yield live_server
+    for connection in _LiveServerHandler.opened:
+        if connection.connection is not None:
+            connection.connection.close()  # the driver's, from this thread: the request thread waits on its socket
 
 
 @pytest.fixture

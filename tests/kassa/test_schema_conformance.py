@@ -16,11 +16,15 @@ card ``token`` …), so retrieves, updates, deletes and creates reach the
 code behind the 404s and 400s; it also feeds back ids it sees in responses and
 follows the links it infers between operations (stateful phase).
 
-The run is schemathesis' CLI in a subprocess with a fixed seed and a bounded
-number of examples per operation (the coverage phase adds its own boundary
-cases). It fails on any 5xx and on any response whose status code, content
-type, headers or body the schema does not describe. On failure the message
-is schemathesis' own report, with a curl command per failure.
+The run is schemathesis' CLI in a subprocess with a fixed seed, over every
+operation, in its four phases: the schema's own examples; the coverage phase
+(every boundary and every kind of invalid value of every parameter, and the
+methods a path does not serve: as many cases as the schema defines, about
+two thirds of the run); fuzzing, ``MAX_EXAMPLES`` generated requests an
+operation; and stateful sequences along the links between operations. It fails
+on any 5xx and on any response whose status code, content type, headers or
+body the schema does not describe. On failure the message is schemathesis' own
+report, with a curl command per failure.
 
 Checks not run, on purpose:
 
@@ -49,9 +53,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20240917
-# Sized to the CI budget: the coverage and stateful phases grow with every operation and parameter, and at 50
-# examples an operation the run outgrew 420 s on PostgreSQL alone (2026-12-01, 2 cores). CI prints the
-# slowest tests (--durations), so watch this one as the API grows.
+# Sized to the CI budget: the coverage and stateful phases grow with every operation and parameter. At 25
+# examples an operation (87 operations, ~12,000 requests) the run took 364 s on PostgreSQL on 2 loaded cores,
+# 218 s once the live server kept its database connections (tests/conftest.py); at 50 it had outgrown 420 s.
+# CI prints the slowest tests (--durations), so watch this one as the API grows.
 MAX_EXAMPLES = 25
 CHECKS = [
     "not_a_server_error",
@@ -178,11 +183,8 @@ def _config(ids: dict[str, list[str]]) -> str:
 
 @pytest.mark.timeout(620)
 def test_the_api_answers_as_its_schema_says(live_server, kassa, paying_shop, card_token, tmp_path):
-    # Django's live server writes a response's headers and body in two sends; with Nagle's
-    # algorithm on, every keep-alive request then waits ~40 ms for the client's delayed ACK.
-    # Without this the same run takes six times as long. (Test server only.)
-    server = live_server.thread.httpd
-    server.RequestHandlerClass = type("NoDelay", (server.RequestHandlerClass,), {"disable_nagle_algorithm": True})
+    # The live server answers without Nagle's algorithm (tests/conftest.py): with it, the same run takes six times
+    # as long.
     key = paying_shop.secret_key.secret
     ids = _seed_data(kassa(key), card_token)
     config = tmp_path / "schemathesis.toml"
