@@ -47,8 +47,11 @@ def subscription_list(
 ) -> QuerySet:
     """As Stripe lists them: by default every subscription but the canceled ones; ``status=all`` for every one,
     ``ended`` for the canceled and expired."""
-    queryset = scoped(Subscription, merchant=merchant, livemode=livemode).select_related(
-        "customer__test_clock", "default_payment_method", "latest_invoice"
+    # Each one's rendering shows its items and tax rates: read for the whole page at once, not per subscription.
+    queryset = (
+        scoped(Subscription, merchant=merchant, livemode=livemode)
+        .select_related("customer__test_clock", "default_payment_method", "latest_invoice")
+        .prefetch_related("default_tax_rates", items_prefetch())
     )
     if customer:
         queryset = queryset.filter(customer__public_id=customer)

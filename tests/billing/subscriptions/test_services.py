@@ -95,6 +95,33 @@ def test_a_renewal_s_events_show_its_invoice_lines_and_the_new_period(paying_sho
     assert previous["current_period_end"] == period["start"]
 
 
+def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
+    client, paying_shop, payer, stripe_backend
+):
+    """``GET /v1/subscriptions`` shows each subscription's items, prices and tax rates: read for the page at once,
+    so a merchant listing a hundred subscriptions does not wait for hundreds of round trips."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 31, 10))
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {paying_shop.secret_key.secret}"}
+
+    def listed(expected: int) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer = client.get("/v1/subscriptions?limit=100", **headers)
+        assert answer.status_code == 200
+        data = answer.json()["data"]
+        assert len(data) == expected
+        assert all(s["items"]["data"][0]["price"]["unit_amount"] == 5000 for s in data)
+        return len(queries)
+
+    factories.subscriptions_copied(first, customers=[payer])
+    listed(2)  # the key's first use reads more (later ones find it cached)
+    two = listed(2)
+    factories.subscriptions_copied(first, customers=[payer] * 18)
+    assert listed(20) == two
+
+
 def test_a_declined_renewal_makes_the_subscription_past_due(paying_shop, payer, card_token, stripe_backend):
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
     declined = factories.saved_card(payer, card_token, "4000000000000341")
