@@ -230,12 +230,16 @@ class StrictSerializer(serializers.Serializer):
     # The context's ``stripe_params`` (kassa/api/stripe_params.py) are the top-level names
     # Stripe has for the operation: one of those is refused as a Stripe parameter Kassa
     # does not support yet (kassa/api/errors.py words it), still under ``parameter_unknown``.
-    # Only at the top level: a nested serializer shares its root's context, not its names.
+    # Only at the top level: a nested serializer shares its root's context, not its names; a nested hash names
+    # its own Stripe parameters Kassa does not take in ``stripe_unsupported``.
+
+    #: a nested hash's Stripe parameters that Kassa does not take (refused as not supported yet)
+    stripe_unsupported: tuple[str, ...] = ()
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):
             raise ValidationError({"non_field_errors": ["Invalid hash"]}, code="parameter_invalid")
-        stripe_names = self.context.get("stripe_params", ()) if self.parent is None else ()
+        stripe_names = self.context.get("stripe_params", ()) if self.parent is None else self.stripe_unsupported
         for key in data:
             field = self.fields.get(key)
             if field is None or field.read_only:

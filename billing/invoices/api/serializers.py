@@ -3,7 +3,6 @@
 Input serializers only validate and coerce; output serializers only render.
 """
 
-from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from drf_spectacular.utils import extend_schema_field, inline_serializer
@@ -780,13 +779,7 @@ class InvoicePaymentFilter(f.StrictSerializer):
         "`payment_record` is refused: Kassa has no payment records.",
     )
     payment_intent = f.String(required=False, help_text="Only the payment made by this PaymentIntent (`pi_…`).", **ID)
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping) and "payment_record" in data:
-            raise ValidationError(
-                {"payment_record": [serializers.ErrorDetail("unknown", code="stripe_parameter_unsupported")]}
-            )
-        return super().to_internal_value(data)
+    stripe_unsupported = ("payment_record",)
 
     def validate(self, attrs):
         if attrs["type"] == "payment_record":

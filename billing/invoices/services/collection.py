@@ -314,16 +314,18 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
 
 
-def invoice_payment_failed_notify(*, payment_intent: PaymentIntent) -> None:
+def invoice_payment_failed_notify(*, payment_intent: PaymentIntent) -> Invoice | None:
     """Part of payments' failure hook (dunning's ``invoice_payment_failed``): ``invoice.payment_failed`` and the
-    subscription told (the payment stays open: another card may pay it)."""
+    subscription told (the payment stays open: another card may pay it). Returns the invoice, locked (with its
+    customer), or None when the PaymentIntent pays no open invoice payment."""
     payment = _invoice_payment_of(payment_intent)
     if payment is None or payment.status != InvoicePayment.Status.OPEN:
-        return
-    invoice = Invoice.objects.select_for_update().get(pk=payment.invoice_id)
+        return None
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").get(pk=payment.invoice_id)
     event_emit(type="invoice.payment_failed", obj=invoice)
     now = customer_now(customer=invoice.customer, now=payment_intent.updated)
     hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
+    return invoice
 
 
 def invoice_payment_action_required(*, payment_intent: PaymentIntent) -> None:

@@ -55,7 +55,7 @@ from ...catalogue.selectors import customer_now
 from ...payments import services as payments
 from ...payments.models import PaymentAttempt, PaymentIntent
 from .. import hooks, selectors
-from ..models import DunningSettings, Invoice, InvoicePayment
+from ..models import DunningSettings, Invoice
 from .collection import _attempt_count, invoice_pay, invoice_payment_failed_notify, of_customers
 from .common import S
 from .dunning_settings import dunning_settings_for
@@ -255,11 +255,12 @@ def invoice_payment_failed(*, payment_intent: PaymentIntent) -> None:
     """payments' failure hook (in the transaction that records the decline): the invoice's notice (collection's
     ``invoice_payment_failed_notify``: ``invoice.payment_failed``, the subscription told), then the first attempt
     when a payment by hand failed before any automatic one (``_manual_attempt_failed``)."""
-    invoice_payment_failed_notify(payment_intent=payment_intent)
-    _manual_attempt_failed(payment_intent)
+    invoice = invoice_payment_failed_notify(payment_intent=payment_intent)
+    if invoice is not None:
+        _manual_attempt_failed(invoice, payment_intent)
 
 
-def _manual_attempt_failed(payment_intent: PaymentIntent) -> None:
+def _manual_attempt_failed(invoice: Invoice, payment_intent: PaymentIntent) -> None:
     """A payment made by hand (``pay`` in the API or the dashboard, the payer on the hosted page) that failed
     before any automatic attempt did is the invoice's first attempt, and the merchant's schedule starts from it, as
     at Stripe, whose ``attempt_count`` says "Any payment attempt counts as the first attempt, and subsequently only
@@ -267,15 +268,7 @@ def _manual_attempt_failed(payment_intent: PaymentIntent) -> None:
     do not affect the retry schedule" (https://docs.stripe.com/api/invoices/object#invoice_object-attempt_count).
     So no automatic attempt is made again at once on the card that just failed, and dunning is never switched off.
     Dunning's own attempts are recorded by ``_outcome_record``; a payment by hand once dunning began changes
-    nothing here."""
-    invoice_id = (
-        InvoicePayment.objects.filter(payment_intent=payment_intent, status=InvoicePayment.Status.OPEN)
-        .values_list("invoice_id", flat=True)
-        .first()
-    )
-    if invoice_id is None:
-        return
-    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=invoice_id).first()
+    nothing here. ``invoice``: the one it pays, locked by the notice."""
     if not _collectable(invoice) or invoice.dunning_started_at is not None:
         return
     attempt = payment_intent.attempts.order_by("-id").first()
