@@ -45,7 +45,7 @@ from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.errors import KassaError
-from webhooks.services.outbox import event_emit, render
+from webhooks.services.outbox import event_emit, kicks_batched, render
 
 from ...invoices import hooks
 from ...invoices import services as invoices
@@ -112,7 +112,8 @@ def subscriptions_renew_due(
     chain: int | None = None,
     limit: int | None = None,
 ) -> int:
-    """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many."""
+    """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many. Their
+    events nudge the webhook dispatcher once, when all are done (outbox.kicks_batched)."""
     due = _due(now, customers)
     if merchant_pk is not None:
         due = due.filter(merchant_id=merchant_pk, livemode=livemode)
@@ -120,12 +121,13 @@ def subscriptions_renew_due(
         due = _of_chain(due, chain)
     pks = list(due.order_by("next_renewal_at", "pk").values_list("pk", flat=True)[:limit])
     done = 0
-    for pk in pks:
-        try:
-            if subscription_renew(subscription_pk=pk, now=now):
-                done += 1
-        except KassaError as exc:
-            logger.warning("Renewing subscription %s failed: %s", pk, exc.message)
+    with kicks_batched():
+        for pk in pks:
+            try:
+                if subscription_renew(subscription_pk=pk, now=now):
+                    done += 1
+            except KassaError as exc:
+                logger.warning("Renewing subscription %s failed: %s", pk, exc.message)
     return done
 
 

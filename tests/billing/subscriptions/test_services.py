@@ -95,6 +95,36 @@ def test_a_renewal_s_events_show_its_invoice_lines_and_the_new_period(paying_sho
     assert previous["current_period_end"] == period["start"]
 
 
+def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_reaches_the_endpoint(
+    paying_shop, payer, stripe_backend, transactional_db, monkeypatch
+):
+    """Three renewals commit a dozen times and write 21 events: one dispatcher task, queued once they are all
+    done, plans the deliveries of every one of them (a task per commit was a measurable share of a renewal day's
+    CPU). Real commits here (the nudge runs on commit)."""
+    from kassa import celery
+    from webhooks.models import Delivery
+    from webhooks.services import outbox
+
+    endpoint = factories.webhook_endpoint(paying_shop.merchant)
+    price = factories.recurring_price(paying_shop.merchant)
+    subs = [factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), price=price) for _ in "abc"]
+    outbox.events_dispatch()  # the subscriptions' creation, planned
+    first = Event.objects.order_by("pk").last().pk
+    queued = []
+    monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append(name))
+    assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 3
+    assert queued.count("webhooks.tasks.events_dispatch") == 1
+    renewed = Event.objects.filter(pk__gt=first)
+    assert renewed.count() == 21  # 7 a renewal
+    assert not renewed.filter(deliveries_planned=True).exists()
+    outbox.events_dispatch()  # the queued task's work
+    assert Delivery.objects.filter(endpoint=endpoint, event__in=renewed).count() == 21
+    paid = [
+        e.data["object"]["parent"]["subscription_details"]["subscription"] for e in renewed.filter(type="invoice.paid")
+    ]
+    assert sorted(paid) == sorted(s.public_id for s in subs)
+
+
 def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
     client, paying_shop, payer, stripe_backend
 ):
