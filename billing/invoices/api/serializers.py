@@ -25,7 +25,7 @@ from ...catalogue.api.serializers import CustomerOut, address_out
 from ...payments.api.serializers import PaymentIntentOut, PaymentMethodOut
 from .. import services
 from ..models import Invoice, InvoicePayment, TaxRate
-from ..selectors import invoice_lines, invoice_urls
+from ..selectors import invoice_lines_read, invoice_urls
 
 PERCENTAGE_HELP = (
     "The tax rate in percent, 0 to 100 with up to 4 decimal places: `20` for 20 %, `5.5` for 5.5 %. "
@@ -620,7 +620,7 @@ class InvoiceOut(serializers.Serializer):
         )
     )
     def get_lines(self, invoice):
-        lines = list(invoice_lines(invoice))
+        lines = invoice_lines_read(invoice)
         context = {"expand": set()}
         return {
             "object": "list",

@@ -23,6 +23,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
+from ..selectors import lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_add
 from .totals import taxes_freeze
@@ -273,7 +274,9 @@ def customer_language(customer: Customer, default: str) -> str:
 def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None = None) -> Invoice:
     """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid."""
     locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
-    invoice = locking.select_related("customer", "merchant", "subscription").get(pk=invoice.pk)
+    # Its lines and tax rates too, once for its totals, its frozen taxes and its event (selectors.lines_prefetch).
+    reading = locking.select_related("customer", "merchant", "subscription")
+    invoice = reading.prefetch_related(lines_prefetch(), "default_tax_rates").get(pk=invoice.pk)
     if invoice.status != S.DRAFT:
         raise InvalidRequest(
             f"Invoice {invoice.public_id} is already finalized ({invoice.status}); only a draft can be finalized.",

@@ -10,7 +10,10 @@ Stripe's words (https://docs.stripe.com/api/invoices/object#invoice_object-subto
 A line without tax rates of its own is taxed with the invoice's ``default_tax_rates``.
 """
 
+from django.utils import timezone
+
 from ..models import Invoice, InvoiceItem, TaxRate
+from ..selectors import lines_read_with
 from .tax import tax_amounts
 
 
@@ -66,13 +69,15 @@ def invoice_totals_compute(invoice: Invoice) -> list[str]:
     """Recompute a draft's lines' taxes and its totals, saving the lines that changed; returns the invoice's
     changed field names (the caller saves the invoice, in its own transaction)."""
     defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
-    lines = []
-    for item in invoice.items.prefetch_related("tax_rates").order_by("pk"):
+    lines, retaxed = [], []
+    read = lines_read_with(invoice)  # finalizing read them with the invoice (selectors.lines_prefetch)
+    for item in read if read is not None else invoice.items.prefetch_related("tax_rates").order_by("pk"):
         taxes = item_taxes(item, item_rates(item, defaults))
         if taxes != item.taxes:
             item.taxes = taxes
-            item.save(update_fields=["taxes", "updated"])
+            retaxed.append(item)
         lines.append((item.amount, taxes))
+    _taxes_save(retaxed)
     values = totals_values(lines, invoice.amount_paid)
     changed = [name for name, value in values.items() if getattr(invoice, name) != value]
     for name in changed:
@@ -97,7 +102,10 @@ def taxes_freeze(invoice: Invoice) -> None:
     which the documents read from then on; a draft reads the live rates. Saves the lines; the caller saves
     the invoice."""
     ids = {tax["tax_rate"] for tax in invoice.total_taxes or []}
-    items = list(invoice.items.select_for_update().order_by("pk"))
+    # Read with the invoice, under its row lock (a draft's lines change only under it: items.py).
+    items = lines_read_with(invoice)
+    if items is None:
+        items = list(invoice.items.select_for_update().order_by("pk"))
     ids |= {tax["tax_rate"] for item in items for tax in item.taxes or []}
     rates = TaxRate.objects.filter(merchant_id=invoice.merchant_id, public_id__in=ids) if ids else ()
     copies = {rate.public_id: rate_copy(rate) for rate in rates}
@@ -105,8 +113,18 @@ def taxes_freeze(invoice: Invoice) -> None:
     def frozen(taxes):
         return [{**tax, "rate": copies[tax["tax_rate"]]} if tax["tax_rate"] in copies else tax for tax in taxes or []]
 
-    for item in items:
-        if item.taxes:
-            item.taxes = frozen(item.taxes)
-            item.save(update_fields=["taxes", "updated"])
+    taxed = [item for item in items if item.taxes]
+    for item in taxed:
+        item.taxes = frozen(item.taxes)
+    _taxes_save(taxed)
     invoice.total_taxes = frozen(invoice.total_taxes)
+
+
+def _taxes_save(items: list[InvoiceItem]) -> None:
+    """The lines' new ``taxes``, in one statement whatever their number (an invoice may have hundreds)."""
+    if not items:
+        return
+    moment = timezone.now()  # what ``updated``'s auto_now stamps (bulk_update does not stamp it)
+    for item in items:
+        item.updated = moment
+    InvoiceItem.objects.bulk_update(items, ["taxes", "updated"])

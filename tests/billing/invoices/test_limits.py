@@ -108,3 +108,66 @@ def test_the_largest_quantity_is_stored(api, customer, price):
         )
     )
     assert (error.param, error.code) == ("quantity", "amount_too_large")
+
+
+def test_a_forty_line_invoice_finalizes_in_as_many_statements_as_a_two_line_one(client, paying_shop):
+    """Finalizing totals the lines, freezes their tax rates, and shows them in its answer and in
+    ``invoice.finalized``: the lines are read once for all of that and written back in one statement, so a long
+    invoice costs no more round trips than a short one; the totals and frozen taxes are every line's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from billing.invoices import services
+    from tests import factories
+    from webhooks.models import Event
+
+    m = paying_shop.merchant
+    vat = services.tax_rate_create(merchant=m, livemode=False, display_name="TVA", percentage="20", inclusive=False)
+    reduced = services.tax_rate_create(
+        merchant=m, livemode=False, display_name="TVA réduite", percentage="5.5", inclusive=False
+    )
+    customer = factories.customer(m)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {paying_shop.secret_key.secret}"}
+
+    def finalized(lines: int) -> tuple[int, dict]:
+        now = timezone.now()
+        draft = services.invoice_create(
+            merchant=m, livemode=False, customer=customer, now=now, currency="eur", default_tax_rates=[vat]
+        )
+        for n in range(lines):
+            services.invoice_item_create(
+                merchant=m,
+                livemode=False,
+                customer=customer,
+                now=now,
+                amount=1000,
+                currency="eur",
+                invoice=draft,
+                tax_rates=[reduced] if n % 2 else None,
+            )
+        with CaptureQueriesContext(connection) as queries:
+            answer = client.post(
+                f"/v1/invoices/{draft.public_id}/finalize",
+                "",
+                content_type="application/x-www-form-urlencoded",
+                **headers,
+            )
+        assert answer.status_code == 200, answer.json()
+        return len(queries), answer.json()
+
+    finalized(2)  # the key's first use reads more (later ones find it cached)
+    two, _ = finalized(2)
+    forty, shown = finalized(40)
+    assert forty == two
+    assert (shown["status"], shown["subtotal"], shown["total"]) == ("open", 40_000, 40_000 + 20 * 200 + 20 * 55)
+    assert shown["lines"]["total_count"] == 40
+    assert {tax["amount"] for line in shown["lines"]["data"] for tax in line["taxes"]} == {200, 55}
+    event = Event.objects.filter(type="invoice.finalized").order_by("pk").last().data["object"]
+    assert (event["id"], event["total"], event["lines"]["data"]) == (
+        shown["id"],
+        shown["total"],
+        shown["lines"]["data"],
+    )
+    frozen = InvoiceItem.objects.filter(invoice__public_id=shown["id"]).order_by("pk")
+    assert [item.taxes[0]["rate"]["percentage"] for item in frozen[:2]] == ["20", "5.5"]
