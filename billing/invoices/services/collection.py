@@ -22,6 +22,7 @@ made (409 ``payment_attempt_already_made``), and never charges twice; the next r
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -81,18 +82,37 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
     return card
 
 
+@dataclass
+class _Opened:
+    """What phase 1 left, committed: the invoice as locked, and the PaymentIntent to confirm with ``card`` — or
+    no PaymentIntent when nothing remained to pay (the invoice was paid then, with its event)."""
+
+    invoice: Invoice
+    intent: PaymentIntent | None
+    card: PaymentMethod | None
+
+
 def _payment_open(
     invoice: Invoice,
-    card: PaymentMethod | None,
     now: datetime,
+    *,
+    payment_method: PaymentMethod | None = None,
+    saved_card: bool = True,
     attempt_key: str | None = None,
     setup_future_usage: str | None = None,
-) -> PaymentIntent:
-    """Phase 1: the open InvoicePayment's PaymentIntent for what remains, made or reused, committed (without a
-    card when the payer's one-off card is to be taken for it). ``attempt_key``: an automatic attempt's own key
-    (services/dunning.py); one already made is refused here, before it is counted again."""
+) -> _Opened:
+    """Phase 1, in one transaction under the invoice's row lock: the card (``payment_method``, else the invoice's
+    or the customer's default; none with ``saved_card=False``, when the payer's one-off card is to be taken for
+    it), an invoice with nothing left to pay paid at once, else the open InvoicePayment's PaymentIntent for what
+    remains, made or reused. ``attempt_key``: an automatic attempt's own key (services/dunning.py); one already
+    made is refused here, before it is counted again."""
     with transaction.atomic():
         invoice = _payable_lock(invoice)
+        card = _card(invoice, payment_method) if saved_card else None
+        if invoice.amount_remaining <= 0:
+            _paid(invoice, now)
+            event_emit(type="invoice.paid", obj=invoice)
+            return _Opened(invoice, None, card)
         made = payments.payment_attempt_made(attempt_key) if attempt_key is not None else None
         if made is not None and not payments.payment_attempt_replayable(made):
             raise IdempotencyConflict("This payment attempt was already made.", code="payment_attempt_already_made")
@@ -121,7 +141,7 @@ def _payment_open(
                 if setup_future_usage and intent.setup_future_usage != setup_future_usage:
                     intent.setup_future_usage = setup_future_usage  # the payer's card is to be kept this time
                     intent.save(update_fields=["setup_future_usage", "updated"])
-                return intent
+                return _Opened(invoice, intent, card)
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
             payment.save(update_fields=["status", "canceled_at"])
@@ -147,7 +167,7 @@ def _payment_open(
         )
         if not claimed:
             _attempt_count(invoice, automatic=attempt_key is not None)
-    return intent
+    return _Opened(invoice, intent, card)
 
 
 def _attempt_count(invoice: Invoice, *, automatic: bool) -> None:
@@ -200,16 +220,11 @@ def invoice_pay(
     now = customer_now(customer=invoice.customer, now=now)  # a test clock's customer pays on the clock's time
     if paid_out_of_band:
         return _pay_out_of_band(invoice, now, note)
-    with transaction.atomic():
-        locked = _payable_lock(invoice)
-        card = _card(locked, payment_method)
-        if locked.amount_remaining <= 0:
-            _paid(locked, now)
-            event_emit(type="invoice.paid", obj=locked)
-            return locked
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
-    intent = _payment_open(invoice, card, now, attempt_key)
-    return _confirm(invoice, intent, card, off_session=off_session, attempt_key=attempt_key)
+    opened = _payment_open(invoice, now, payment_method=payment_method, attempt_key=attempt_key)
+    if opened.intent is None:
+        return opened.invoice
+    return _confirm(invoice, opened.intent, opened.card, off_session=off_session, attempt_key=attempt_key)
 
 
 def invoice_pay_with_card_token(
@@ -225,14 +240,11 @@ def invoice_pay_with_card_token(
     then has ``setup_future_usage=off_session`` and payments saves the card on the customer once it succeeds.
     """
     now = customer_now(customer=invoice.customer, now=now)
-    with transaction.atomic():
-        locked = _payable_lock(invoice)
-        if locked.amount_remaining <= 0:
-            _paid(locked, now)
-            event_emit(type="invoice.paid", obj=locked)
-            return locked
     keep = "off_session" if hooks.card_kept(invoice=invoice) else None
-    intent = _payment_open(invoice, None, now, setup_future_usage=keep)
+    opened = _payment_open(invoice, now, saved_card=False, setup_future_usage=keep)
+    if opened.intent is None:
+        return opened.invoice
+    intent = opened.intent
     try:
         card = payments.payment_method_create_from_token(
             customer=intent.customer, token=token, billing_details=billing_details, single_use_for=intent
