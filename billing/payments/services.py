@@ -390,20 +390,19 @@ def payment_attempt_replayable(attempt: PaymentAttempt) -> bool:
 
 
 def _attempt_to_replay(
-    payment_intent: PaymentIntent, latest: PaymentAttempt | None, attempt_key: str | None
+    payment_intent: PaymentIntent, latest: PaymentAttempt | None, keyed: PaymentAttempt | None
 ) -> PaymentAttempt | None:
     """The attempt to make again instead of a new one. An attempt whose outcome is unknown is tried again under
     its own key and with exactly its own parameters (its card, not a new one): the processor replays it, never
     charges twice. So is the owner's attempt the processor has no record of (the reconciler found its request
     never got there): nothing was charged and nothing was declined, so its owner (dunning) makes it again under
     its own key rather than recording a failure nobody's card had, even when another payment of the same
-    PaymentIntent (by hand, declined) came after it."""
+    PaymentIntent (by hand, declined) came after it. ``keyed``: the attempt made under the owner's key, if any."""
     if latest is not None and latest.status == PaymentAttempt.Status.ERRORED and payment_attempt_replayable(latest):
         return latest
-    if attempt_key is None:
+    if keyed is None or keyed.payment_intent_id != payment_intent.pk:
         return None
-    keyed = payment_intent.attempts.filter(public_id=attempt_key).first()
-    return keyed if keyed is not None and payment_attempt_replayable(keyed) else None
+    return keyed if payment_attempt_replayable(keyed) else None
 
 
 def _begin_attempt(
@@ -446,7 +445,8 @@ def _begin_attempt(
             raise InvalidRequest(
                 "You must provide a payment method to confirm.", code="parameter_missing", param="payment_method"
             )
-        replay = _attempt_to_replay(locked, latest, attempt_key)
+        keyed = payment_attempt_made(attempt_key) if attempt_key is not None else None
+        replay = _attempt_to_replay(locked, latest, keyed)
         if replay is not None:
             attempt = replay
             lost = attempt.status == PaymentAttempt.Status.ERRORED
@@ -455,7 +455,7 @@ def _begin_attempt(
             attempt.save(update_fields=["status", "error_code", "error_message", "updated"])
             locked.payment_method = attempt.payment_method
         else:
-            if attempt_key is not None and PaymentAttempt.objects.filter(public_id=attempt_key).exists():
+            if keyed is not None:
                 # The owner's attempt of this number was made already (a repeated run): never a second charge.
                 raise IdempotencyConflict(
                     "This payment attempt was already made.", code="payment_attempt_already_made", param="attempt"
@@ -521,15 +521,17 @@ def _record_processor_answer(
         # Its customer and card come with it (not locked: ``of`` self), as its event shows both.
         locking = PaymentIntent.objects.select_for_update(of=("self",))
         locked = locking.select_related("customer", "payment_method").get(pk=payment_intent.pk)
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
+        # already keeps every other writer of its attempts out).
+        newer = PaymentAttempt.objects.select_for_update().filter(payment_intent=locked, pk__gte=attempt.pk)
+        attempt, *after = newer.order_by("pk")[:2]
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
         if attempt.status in settled and not late_success:
             # Already recorded (a duplicate or late answer): applying it again changes nothing.
             return locked
         new_status = _record_outcome(attempt, result, locked.status)
-        is_latest = not locked.attempts.filter(pk__gt=attempt.pk).exists()
-        if not is_latest and new_status != S.SUCCEEDED:
+        if after and new_status != S.SUCCEEDED:
             return locked  # a stale answer about an older attempt changes nothing
         if new_status != locked.status and new_status not in TRANSITIONS[locked.status]:
             logger.info("Ignoring %s -> %s for %s", locked.status, new_status, locked.public_id)
