@@ -130,6 +130,14 @@ def lines_read_with(invoice: Invoice) -> list[InvoiceItem] | None:
     return list(cached) if cached is not None else None
 
 
+def lines_forget(invoice: Invoice) -> None:
+    """Drop what ``lines_prefetch`` read with ``invoice``: from here on its lines and rates are read when asked
+    for (who holds it next may add a line)."""
+    cache = getattr(invoice, "_prefetched_objects_cache", {})
+    cache.pop("items", None)
+    cache.pop("default_tax_rates", None)
+
+
 def invoice_lines_read(invoice: Invoice) -> list[InvoiceItem]:
     """``invoice_lines``, as read with the invoice when they were (``lines_prefetch``), else now."""
     cached = lines_read_with(invoice)

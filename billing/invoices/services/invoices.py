@@ -10,6 +10,7 @@ keeps its amounts: only the few fields Stripe lets change on one can change.
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 
 from kassa import metadata as md
 from kassa import money
@@ -23,7 +24,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
-from ..selectors import lines_prefetch
+from ..selectors import lines_forget, lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_add
 from .totals import taxes_freeze
@@ -170,11 +171,15 @@ def invoice_create(
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    if subscription_lines:  # their totals count the pending items taken too
-        invoice = subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now)
-    elif taken:  # else no lines yet: the totals are the model's zeros
-        totals_refresh(invoice, param="pending_invoice_items_behavior")
+    if subscription_lines:
+        subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now)
+    if subscription_lines or taken:  # else no lines yet: the totals are the model's zeros
+        # Its lines and rates, read once for its totals and its event; forgotten before it is returned (a caller
+        # may add lines to it: a renewal's credit carried forward).
+        prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
+        totals_refresh(invoice, param="items" if subscription_lines else "pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
+    lines_forget(invoice)
     for item, before in taken:
         event_emit(type="invoiceitem.updated", obj=item, before=before)
     return invoice

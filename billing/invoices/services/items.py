@@ -308,10 +308,10 @@ def invoice_subscription_line_build(
     )
 
 
-def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime) -> Invoice:
+def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime) -> None:
     """The lines of one period a subscription puts on the draft ``invoice_create`` is making for it (one per
-    item), in one insert, then the draft's totals once; returns the draft with its totals. The draft is that
-    transaction's own new row (nobody else sees it yet): no lock to take. Each of ``lines`` holds
+    item), in one insert; ``invoice_create`` then totals the draft once, with whatever else it took. The draft is
+    that transaction's own new row (nobody else sees it yet): no lock to take. Each of ``lines`` holds
     ``subscription_item``, ``price``, ``quantity``, ``period_start``,
     ``period_end``, and optionally ``amount``, ``description``, ``proration``, ``tax_rates``. The same checks,
     all as invoice items are checked, before anything is written."""
@@ -338,4 +338,3 @@ def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime
     ]
     if links:
         through.objects.bulk_create(links)
-    return totals_refresh(invoice, param="items")  # the subscription's draft is being made: no invoice.updated
