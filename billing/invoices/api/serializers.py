@@ -672,8 +672,11 @@ class InvoiceOut(serializers.Serializer):
         expand = self.context.get("expand", ())
         nested = {"payment.payment_intent"} if "payments.data.payment.payment_intent" in expand else set()
         context = {"expand": nested, "view": self.context.get("view")}
-        if invoice.status == Invoice.Status.DRAFT:
-            payments = []  # a draft takes no payment (collection.py pays open invoices only): nothing to read
+        if invoice.status == Invoice.Status.DRAFT or not invoice.attempted:
+            # Nothing to read: a draft takes no payment (collection.py pays open invoices only), and an invoice's
+            # payments are made only where its attempt is counted (collection._payment_open), so one never
+            # attempted has none (as a renewal's invoice when it is finalized).
+            payments = []
         else:
             payments = invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this
         return {
