@@ -116,26 +116,30 @@ def invoice_lines(invoice: Invoice) -> QuerySet:
     return _lines_query(invoice.items.all())
 
 
+#: Where ``lines_prefetch`` puts the lines it read: an attribute of their own, not the ``items`` manager's cache,
+#: so only readers that ask for them here (``lines_read_with``) ever use them.
+_LINES_READ = "lines_read_with_invoice"
+
+
 def lines_prefetch() -> Prefetch:
-    """Read an invoice's lines with it (``prefetch_related(lines_prefetch(), "default_tax_rates")``), for
-    ``invoice_lines_read``: finalizing reads them once for its totals, its frozen taxes and its event's
-    rendering, instead of three times. Only where nothing adds or removes a line of that instance afterwards (the
-    invoice's row lock is held, and it is no longer a draft once it is rendered)."""
-    return Prefetch("items", queryset=_lines_query(InvoiceItem.objects.all()))
+    """Read an invoice's lines with it (``prefetch_related(lines_prefetch(), "default_tax_rates")``), for its
+    totals, its frozen taxes and its renderings (``lines_read_with``, ``invoice_lines_read``): once instead of once
+    each. Only while nothing can add or remove a line of that instance: finalizing, under the invoice's row lock
+    (a finalized invoice's lines never change again), and ``invoice_create`` for the new draft's totals and
+    ``invoice.created``, which forgets them before it returns the draft (``lines_forget``)."""
+    return Prefetch("items", queryset=_lines_query(InvoiceItem.objects.all()), to_attr=_LINES_READ)
 
 
 def lines_read_with(invoice: Invoice) -> list[InvoiceItem] | None:
     """The lines read with the invoice (``lines_prefetch``), None when they were not."""
-    cached = getattr(invoice, "_prefetched_objects_cache", {}).get("items")
-    return list(cached) if cached is not None else None
+    return getattr(invoice, _LINES_READ, None)
 
 
 def lines_forget(invoice: Invoice) -> None:
-    """Drop what ``lines_prefetch`` read with ``invoice``: from here on its lines and rates are read when asked
+    """Drop what ``lines_prefetch`` read with ``invoice``, and its tax rates: from here on they are read when asked
     for (who holds it next may add a line)."""
-    cache = getattr(invoice, "_prefetched_objects_cache", {})
-    cache.pop("items", None)
-    cache.pop("default_tax_rates", None)
+    invoice.__dict__.pop(_LINES_READ, None)
+    getattr(invoice, "_prefetched_objects_cache", {}).pop("default_tax_rates", None)
 
 
 def invoice_lines_read(invoice: Invoice) -> list[InvoiceItem]:

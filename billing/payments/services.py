@@ -524,7 +524,10 @@ def _record_processor_answer(
         # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
         # already keeps every other writer of its attempts out).
         newer = PaymentAttempt.objects.select_for_update().filter(payment_intent=locked, pk__gte=attempt.pk)
-        attempt, *after = newer.order_by("pk")[:2]
+        found, *after = newer.order_by("pk")[:2] or [None]
+        if found is None or found.pk != attempt.pk:
+            raise RuntimeError(f"Attempt {attempt.public_id} is not one of {locked.public_id}'s")  # never: a bug
+        attempt = found
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
         if attempt.status in settled and not late_success:

@@ -100,7 +100,7 @@ def event_emit(
         if batch is None:
             transaction.on_commit(events_kick)
         else:
-            batch.append(event.pk)
+            batch.written()
     return event
 
 
@@ -143,29 +143,48 @@ class _Kicks:
 _kicks = _Kicks()
 
 
-#: Inside ``kicks_batched``: the events written so far (their nudge waits for the end of the block).
-_batch: ContextVar[list | None] = ContextVar("events_kick_batch", default=None)
+#: Inside ``kicks_batched``, events nudge the dispatcher at most this often (seconds).
+_BATCH_NUDGE_EVERY = 1.0
+
+
+class _Batch:
+    """The events written inside ``kicks_batched`` that no nudge covers yet."""
+
+    def __init__(self):
+        self.waiting_since: float | None = None
+
+    def written(self) -> None:
+        now = time.monotonic()
+        if self.waiting_since is None:
+            self.waiting_since = now
+        elif now - self.waiting_since >= _BATCH_NUDGE_EVERY:
+            transaction.on_commit(events_kick)  # this commit's nudge covers every event waiting
+            self.waiting_since = None
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("events_kick_batch", default=None)
 
 
 @contextlib.contextmanager
 def kicks_batched() -> Iterator[None]:
-    """Within the block, the events written nudge the dispatcher once, at its end, not after each commit.
+    """Within the block, the events written nudge the dispatcher at most once a second, and once at its end, not
+    after each commit.
 
     For a worker's batch of renewals (billing's ``subscriptions_renew_due``): each renewal commits several times
     and writes seven events, and a nudge every 100 ms was a dispatcher task for every two or three events, a
-    measurable share of a worker's CPU per renewal (README, Performance). The batch's events are then planned
-    together, seconds later than one by one. A worker dying inside the block loses the nudge, not the events:
-    beat's sweeper plans them. Nested blocks nudge at the outermost one's end."""
+    measurable share of a worker's CPU per renewal (README, Performance). The batch's events are planned together,
+    up to a second later than one by one. A worker dying inside the block loses that nudge, not the events: beat's
+    sweeper plans them. Nested blocks are one block."""
     if _batch.get() is not None:
         yield
         return
-    written: list = []
-    token = _batch.set(written)
+    batch = _Batch()
+    token = _batch.set(batch)
     try:
         yield
     finally:
         _batch.reset(token)
-        if written:
+        if batch.waiting_since is not None:
             transaction.on_commit(events_kick)  # at once outside a transaction; else after the enclosing one
 
 

@@ -70,7 +70,7 @@ def invoice_totals_compute(invoice: Invoice) -> list[str]:
     changed field names (the caller saves the invoice, in its own transaction)."""
     defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
     lines, retaxed = [], []
-    read = lines_read_with(invoice)  # finalizing read them with the invoice (selectors.lines_prefetch)
+    read = lines_read_with(invoice)  # read with the invoice (selectors.lines_prefetch), else now
     for item in read if read is not None else invoice.items.prefetch_related("tax_rates").order_by("pk"):
         taxes = item_taxes(item, item_rates(item, defaults))
         if taxes != item.taxes:

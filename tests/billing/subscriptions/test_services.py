@@ -100,7 +100,8 @@ def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_
 ):
     """Three renewals commit a dozen times and write 21 events: one dispatcher task, queued once they are all
     done, plans the deliveries of every one of them (a task per commit was a measurable share of a renewal day's
-    CPU). Real commits here (the nudge runs on commit)."""
+    CPU). A longer batch nudges once a second on the way, so no event waits for the end of a long batch. Real
+    commits here (the nudge runs on commit)."""
     from kassa import celery
     from webhooks.models import Delivery
     from webhooks.services import outbox
@@ -112,6 +113,7 @@ def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_
     first = Event.objects.order_by("pk").last().pk
     queued = []
     monkeypatch.setattr(celery, "enqueue", lambda name, *args, **kw: queued.append(name))
+    monkeypatch.setattr(outbox, "_BATCH_NUDGE_EVERY", 3600)  # however slow this machine: the batch's end nudges
     assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 3
     assert queued.count("webhooks.tasks.events_dispatch") == 1
     renewed = Event.objects.filter(pk__gt=first)
@@ -123,6 +125,12 @@ def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_
         e.data["object"]["parent"]["subscription_details"]["subscription"] for e in renewed.filter(type="invoice.paid")
     ]
     assert sorted(paid) == sorted(s.public_id for s in subs)
+    # A batch longer than the nudges' period (here: any) nudges on the way too, not only at its end.
+    queued.clear()
+    monkeypatch.setattr(outbox, "_BATCH_NUDGE_EVERY", 0)
+    monkeypatch.setattr(outbox, "_KICK_WINDOW", 0)  # each nudge a task, so that they can be counted
+    assert services.subscriptions_renew_due(now=d(2027, 3, 1, 1)) == 3
+    assert queued.count("webhooks.tasks.events_dispatch") > 3
 
 
 def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
