@@ -24,6 +24,25 @@ def _paid_invoice(api, customer, amount: int = 800) -> stripe.Invoice:
     return api.v1.invoices.pay(_open_invoice(api, customer, amount).id)
 
 
+def test_an_invoice_shows_its_payment_from_the_first_attempt_even_a_declined_one(api, customer, save_card):
+    """An invoice's rendering lists its payments once it was attempted (an invoice never attempted has none to
+    read, and reads none); a declined charge is an open payment of the invoice, as at Stripe."""
+    opened = _open_invoice(api, customer, 700)
+    assert (opened.attempted, opened.payments.data) == (False, [])
+    save_card(DECLINED)
+    with pytest.raises(stripe.CardError):
+        api.v1.invoices.pay(opened.id)
+    declined = api.v1.invoices.retrieve(opened.id)
+    [payment] = declined.payments.data
+    assert (declined.attempted, declined.status, payment.status, payment.amount_requested) == (
+        True,
+        "open",
+        "open",
+        700,
+    )
+    assert [p.id for p in api.v1.invoice_payments.list(params={"invoice": opened.id}).data] == [payment.id]
+
+
 def test_an_invoices_payments_listed_retrieved_and_filtered(api, customer, save_card):
     save_card(DECLINED)
     declined = _open_invoice(api, customer, 700)
