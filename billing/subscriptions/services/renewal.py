@@ -32,6 +32,23 @@ and the per-period constraint make it a no-op).
 
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
+
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 74 statements and seven
+renderings, one subscription at a time; about half its CPU is Django compiling and running those statements on
+wide rows, and one PaymentIntent through stripe-python alone is about 2.4 ms. What is left to do is to make
+invoicing's and payments' services batch-first, with the single renewal a batch of one (never a second path
+beside them):
+
+1. Invoicing a batch in one transaction: the due subscriptions locked in one ``SKIP LOCKED`` read with their
+   items and rates; the periods computed in Python; the invoices and their lines inserted in one statement each
+   (the per-period constraint unchanged: a batch meeting it falls back to one at a time); the batch's numbers
+   taken in one update of the series' row; subscriptions and items moved in one statement each; the events
+   rendered from the objects in memory and inserted together.
+2. Charging: phase 1 (the invoice payments, PaymentIntents and keyed attempts) committed for the whole batch at
+   once, then one processor call per invoice (unavoidable), then the answers recorded in one transaction.
+3. The rules stay where they are: attempt keys derived from the invoice, the constraint, and the reconciler and
+   ``invoices_advance`` replaying whatever a crash leaves between the phases (tests/billing/subscriptions/
+   test_renewals_crash.py must pass unchanged).
 """
 
 import logging
