@@ -117,22 +117,17 @@ def invoice_lines(invoice: Invoice) -> QuerySet:
 
 
 #: Where ``lines_prefetch`` puts the lines it read: an attribute of their own, not the ``items`` manager's cache,
-#: so only readers that ask for them here (``lines_read_with``) ever use them.
+#: so only readers that ask for them here (``invoice_lines_read``) ever use them.
 _LINES_READ = "lines_read_with_invoice"
 
 
 def lines_prefetch() -> Prefetch:
     """Read an invoice's lines with it (``prefetch_related(lines_prefetch(), "default_tax_rates")``), for its
-    totals, its frozen taxes and its renderings (``lines_read_with``, ``invoice_lines_read``): once instead of once
-    each. Only while nothing can add or remove a line of that instance: finalizing, under the invoice's row lock
-    (a finalized invoice's lines never change again), and ``invoice_create`` for the new draft's totals and
+    totals, its frozen taxes and its renderings (``invoice_lines_read``): once instead of once each. Only while
+    nothing can add or remove a line of that instance: finalizing, under the invoice's row lock (a finalized
+    invoice's lines never change again), and ``invoice_create`` for the new draft's totals and
     ``invoice.created``, which forgets them before it returns the draft (``lines_forget``)."""
     return Prefetch("items", queryset=_lines_query(InvoiceItem.objects.all()), to_attr=_LINES_READ)
-
-
-def lines_read_with(invoice: Invoice) -> list[InvoiceItem] | None:
-    """The lines read with the invoice (``lines_prefetch``), None when they were not."""
-    return getattr(invoice, _LINES_READ, None)
 
 
 def lines_forget(invoice: Invoice) -> None:
@@ -144,7 +139,7 @@ def lines_forget(invoice: Invoice) -> None:
 
 def invoice_lines_read(invoice: Invoice) -> list[InvoiceItem]:
     """``invoice_lines``, as read with the invoice when they were (``lines_prefetch``), else now."""
-    cached = lines_read_with(invoice)
+    cached = getattr(invoice, _LINES_READ, None)
     return cached if cached is not None else list(invoice_lines(invoice))
 
 

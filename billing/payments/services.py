@@ -524,10 +524,10 @@ def _record_processor_answer(
         # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
         # already keeps every other writer of its attempts out).
         newer = PaymentAttempt.objects.select_for_update().filter(payment_intent=locked, pk__gte=attempt.pk)
-        found, *after = newer.order_by("pk")[:2] or [None]
-        if found is None or found.pk != attempt.pk:
+        found = list(newer.order_by("pk")[:2])
+        if not found or found[0].pk != attempt.pk:
             raise RuntimeError(f"Attempt {attempt.public_id} is not one of {locked.public_id}'s")  # never: a bug
-        attempt = found
+        attempt, after = found[0], found[1:]
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
         if attempt.status in settled and not late_success:

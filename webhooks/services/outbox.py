@@ -12,10 +12,10 @@ events planned in one transaction, then queues each endpoint once per batch.
 The request only nudges the dispatcher, after its commit (``events_kick``):
 at once for the first event in a 100 ms window, and once more at the end of a
 window that had more, so a burst costs a few tasks, not one per event, and a
-quiet event is planned at once. A worker's batch of renewals nudges once, at its end (``kicks_batched``). If a
-nudge is lost (the broker is down, the
-process dies after the commit), beat's sweeper runs the dispatcher
-(``deliveries_sweep``); nothing is lost because the unplanned events are
+quiet event is planned at once. A worker's batch of renewals nudges at most
+once a second and once at its end (``kicks_batched``). If a nudge is lost
+(the broker is down, the process dies after the commit), beat's sweeper runs
+the dispatcher (``deliveries_sweep``); nothing is lost because the unplanned events are
 rows, not messages. ``data.object`` is the object as the API shows it at
 that moment, rendered by the same serializer the API uses (registered by
 each app: ``register``).

@@ -13,7 +13,7 @@ A line without tax rates of its own is taxed with the invoice's ``default_tax_ra
 from django.utils import timezone
 
 from ..models import Invoice, InvoiceItem, TaxRate
-from ..selectors import lines_read_with
+from ..selectors import invoice_lines_read
 from .tax import tax_amounts
 
 
@@ -70,8 +70,7 @@ def invoice_totals_compute(invoice: Invoice) -> list[str]:
     changed field names (the caller saves the invoice, in its own transaction)."""
     defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
     lines, retaxed = [], []
-    read = lines_read_with(invoice)  # read with the invoice (selectors.lines_prefetch), else now
-    for item in read if read is not None else invoice.items.prefetch_related("tax_rates").order_by("pk"):
+    for item in invoice_lines_read(invoice):  # as read with the invoice (selectors.lines_prefetch), else now
         taxes = item_taxes(item, item_rates(item, defaults))
         if taxes != item.taxes:
             item.taxes = taxes
@@ -103,9 +102,7 @@ def taxes_freeze(invoice: Invoice) -> None:
     the invoice."""
     ids = {tax["tax_rate"] for tax in invoice.total_taxes or []}
     # Read with the invoice, under its row lock (a draft's lines change only under it: items.py).
-    items = lines_read_with(invoice)
-    if items is None:
-        items = list(invoice.items.select_for_update().order_by("pk"))
+    items = invoice_lines_read(invoice)
     ids |= {tax["tax_rate"] for item in items for tax in item.taxes or []}
     rates = TaxRate.objects.filter(merchant_id=invoice.merchant_id, public_id__in=ids) if ids else ()
     copies = {rate.public_id: rate_copy(rate) for rate in rates}

@@ -130,7 +130,7 @@ def subscriptions_renew_due(
     limit: int | None = None,
 ) -> int:
     """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many. Their
-    events nudge the webhook dispatcher once, when all are done (outbox.kicks_batched)."""
+    events nudge the webhook dispatcher at most once a second and once when all are done (outbox.kicks_batched)."""
     due = _due(now, customers)
     if merchant_pk is not None:
         due = due.filter(merchant_id=merchant_pk, livemode=livemode)
