@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from kassa.batch import shared
 from kassa.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 
 from .models import APIKey, Membership, Merchant, ProcessorCredential
@@ -105,8 +106,12 @@ def memberships_of(user) -> QuerySet[Membership]:
 
 
 def processor_credential_for(merchant: Merchant, livemode: bool):
-    """The merchant's Stripe credentials for this mode, or a clear error (never a crash)."""
-    credential = ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first()
+    """The merchant's Stripe credentials for this mode, or a clear error (never a crash); read once per batch
+    inside ``kassa.batch.reads_shared()`` (a renewal batch)."""
+    credential = shared(
+        ("processor_credential", merchant.pk, livemode),
+        lambda: ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first(),
+    )
     if credential is None:
         mode = "live" if livemode else "test"
         raise InvalidRequest(

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from kassa.batch import shared, unshared
 from kassa.errors import InvalidRequest
 from kassa.ids import random_string
 
@@ -63,10 +64,13 @@ def _reserve_default_prefix(merchant) -> str:
 
 
 def invoice_settings_for(merchant) -> InvoiceSettings:
-    """The merchant's invoice settings, made on first use with a prefix from its name and its support email."""
-    existing = InvoiceSettings.objects.filter(merchant=merchant).first()
+    """The merchant's invoice settings, made on first use with a prefix from its name and its support email; read
+    once per batch inside ``kassa.batch.reads_shared()`` (a renewal batch)."""
+    key = ("invoice_settings", merchant.pk)
+    existing = shared(key, lambda: InvoiceSettings.objects.filter(merchant=merchant).first())
     if existing is not None:
         return existing
+    unshared(key)  # made here, in a transaction that may yet be rolled back: the batch reads it again each time
     try:
         with transaction.atomic():
             return InvoiceSettings.objects.create(
@@ -90,17 +94,28 @@ def number_take(*, merchant, livemode: bool, settings: InvoiceSettings | None = 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("number_take must run inside the transaction that finalizes the invoice")
     settings = settings or invoice_settings_for(merchant)
-    series = InvoiceNumbering.objects.filter(merchant=merchant, livemode=livemode, prefix=settings.prefix)
-    row = series.select_for_update().first()  # the series' row, locked (one statement when it exists)
-    if row is None:
-        row, _made = InvoiceNumbering.objects.get_or_create(
-            merchant=merchant, livemode=livemode, prefix=settings.prefix
+    number = _number_raise(merchant.pk, livemode, settings.prefix)
+    if number is None:  # the series' first number: its row made (once, whoever else makes it), then raised
+        InvoiceNumbering.objects.get_or_create(merchant=merchant, livemode=livemode, prefix=settings.prefix)
+        number = _number_raise(merchant.pk, livemode, settings.prefix)
+    return format_number(settings.prefix, number)
+
+
+def _number_raise(merchant_pk: int, livemode: bool, prefix: str) -> int | None:
+    """The series' next number, taken: its row raised by one and so locked to the end of the transaction, in one
+    statement (a locking read and a save were two); None when the series has no row yet."""
+    connection = transaction.get_connection()
+    meta, quote = InvoiceNumbering._meta, connection.ops.quote_name
+    table, counter = quote(meta.db_table), quote(meta.get_field("next_number").column)
+    merchant, mode, prefix_column = (quote(meta.get_field(name).column) for name in ("merchant", "livemode", "prefix"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {counter} = {counter} + 1"  # noqa: S608 (names from the model, values bound)
+            f" WHERE {merchant} = %s AND {mode} = %s AND {prefix_column} = %s RETURNING {counter} - 1",
+            [merchant_pk, livemode, prefix],
         )
-        row = InvoiceNumbering.objects.select_for_update().get(pk=row.pk)
-    number = row.next_number
-    row.next_number = number + 1
-    row.save(update_fields=["next_number"])
-    return format_number(row.prefix, number)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def next_number(*, merchant, livemode: bool) -> int:

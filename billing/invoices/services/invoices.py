@@ -276,12 +276,20 @@ def customer_language(customer: Customer, default: str) -> str:
 
 
 @transaction.atomic
-def invoice_finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None = None) -> Invoice:
-    """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid."""
-    locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
-    # Its lines and tax rates too, once for its totals, its frozen taxes and its event (selectors.lines_prefetch).
-    reading = locking.select_related("customer", "merchant", "subscription")
-    invoice = reading.prefetch_related(lines_prefetch(), "default_tax_rates").get(pk=invoice.pk)
+def invoice_finalize(
+    *, invoice: Invoice, now: datetime, auto_advance: bool | None = None, made_here: bool = False
+) -> Invoice:
+    """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid.
+    ``made_here``: the caller made this draft earlier in this same transaction (a renewal's, under the
+    subscription's lock), so no one else can see it yet: it is finalized as the caller holds it, not locked and
+    read again (a renewal's widest read)."""
+    # Its lines and tax rates, once for its totals, its frozen taxes and its event (selectors.lines_prefetch).
+    if made_here:
+        prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
+    else:
+        locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
+        reading = locking.select_related("customer", "merchant", "subscription")
+        invoice = reading.prefetch_related(lines_prefetch(), "default_tax_rates").get(pk=invoice.pk)
     if invoice.status != S.DRAFT:
         raise InvalidRequest(
             f"Invoice {invoice.public_id} is already finalized ({invoice.status}); only a draft can be finalized.",

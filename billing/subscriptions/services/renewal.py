@@ -61,6 +61,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Mod
 
 from kassa import celery
+from kassa.batch import reads_shared
 from kassa.errors import KassaError
 from webhooks.services.outbox import event_emit, kicks_batched, render
 
@@ -130,7 +131,8 @@ def subscriptions_renew_due(
     limit: int | None = None,
 ) -> int:
     """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many. Their
-    events nudge the webhook dispatcher at most once a second and once when all are done (outbox.kicks_batched)."""
+    events nudge the webhook dispatcher at most once a second and once when all are done (outbox.kicks_batched);
+    the merchant's invoice settings and credentials are read once for them all (kassa.batch.reads_shared)."""
     due = _due(now, customers)
     if merchant_pk is not None:
         due = due.filter(merchant_id=merchant_pk, livemode=livemode)
@@ -138,7 +140,8 @@ def subscriptions_renew_due(
         due = _of_chain(due, chain)
     pks = list(due.order_by("next_renewal_at", "pk").values_list("pk", flat=True)[:limit])
     done = 0
-    with kicks_batched():
+    # The merchant's invoice settings and Stripe credentials, read once for the run, not per renewal (kassa.batch).
+    with kicks_batched(), reads_shared():
         for pk in pks:
             try:
                 if subscription_renew(subscription_pk=pk, now=now):
@@ -311,7 +314,7 @@ def period_advance(
     send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
     collect = not behavior and subscription.status != S.UNPAID  # unpaid: invoices made, no attempt (as at Stripe)
     auto_advance = collect and (not send or bool(subscription.customer.email))
-    invoice = invoices.invoice_finalize(invoice=invoice, now=now, auto_advance=auto_advance)
+    invoice = invoices.invoice_finalize(invoice=invoice, now=now, auto_advance=auto_advance, made_here=True)
     if invoice.status != Invoice.Status.OPEN:
         return None
     if behavior == Subscription.PauseBehavior.MARK_UNCOLLECTIBLE:

@@ -133,6 +133,44 @@ def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_
     assert queued.count("webhooks.tasks.events_dispatch") > 3
 
 
+def test_a_run_of_renewals_reads_the_merchants_invoice_settings_and_credentials_once_and_the_next_run_sees_changes(
+    paying_shop, payer, stripe_backend
+):
+    """Each renewal of a batch is invoiced with the merchant's invoice settings and charged with its Stripe
+    credentials: the same rows for all of them, read once for the run (kassa.batch), not three times a renewal.
+    A change made between two runs is what the next run uses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.invoices import numbering
+    from billing.models import InvoiceSettings
+
+    price = factories.recurring_price(paying_shop.merchant)
+    for _ in "abc":
+        factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), price=price)
+    numbering.invoice_prefix_set(merchant=paying_shop.merchant, prefix="RUN")
+    InvoiceSettings.objects.filter(merchant=paying_shop.merchant).update(footer="Thank you")
+
+    def reads(queries, table: str) -> int:
+        return sum(1 for q in queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 3
+    assert reads(queries, "billing_invoicesettings") == 1
+    assert reads(queries, "merchants_processorcredential") == 1
+    january = Invoice.objects.filter(billing_reason="subscription_cycle").order_by("pk")
+    assert [(i.status, i.number, i.footer) for i in january] == [
+        ("paid", f"RUN-000{n}", "Thank you") for n in (1, 2, 3)
+    ]
+
+    InvoiceSettings.objects.filter(merchant=paying_shop.merchant).update(footer="Thanks again")
+    assert services.subscriptions_renew_due(now=d(2027, 3, 1, 1)) == 3
+    february = Invoice.objects.filter(billing_reason="subscription_cycle").order_by("pk")[3:]
+    assert [(i.status, i.number, i.footer) for i in february] == [
+        ("paid", f"RUN-000{n}", "Thanks again") for n in (4, 5, 6)
+    ]
+
+
 def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
     client, paying_shop, payer, stripe_backend
 ):
