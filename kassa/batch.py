@@ -49,6 +49,14 @@ def shared(key: Hashable, read: Callable[[], T]) -> T:
     return answer
 
 
+def share(key: Hashable, answer) -> None:
+    """Inside ``reads_shared()``: ``answer`` is what ``shared(key, …)`` hands out from here on (the caller has just
+    read it, or made what it describes); outside it, nothing."""
+    answers = _answers.get()
+    if answers is not None:
+        answers[key] = answer
+
+
 def unshared(key: Hashable) -> None:
     """From here to the batch's end, ``shared(key, …)`` reads every time (the caller wrote what it reads)."""
     answers = _answers.get()

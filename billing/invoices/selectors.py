@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from kassa.api.views import scoped
+from kassa.batch import share, shared
 
 from .models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 
@@ -138,9 +139,34 @@ def lines_forget(invoice: Invoice) -> None:
 
 
 def invoice_lines_read(invoice: Invoice) -> list[InvoiceItem]:
-    """``invoice_lines``, as read with the invoice when they were (``lines_prefetch``), else now."""
+    """``invoice_lines``, as read with the invoice when they were (``lines_prefetch``); an issued invoice's, as
+    read earlier in the same batch (``issued_share``); else now."""
     cached = getattr(invoice, _LINES_READ, None)
-    return cached if cached is not None else list(invoice_lines(invoice))
+    if cached is not None:
+        return cached
+    if invoice.status == Invoice.Status.DRAFT:
+        return list(invoice_lines(invoice))
+    return shared(("issued_lines", invoice.pk), lambda: list(invoice_lines(invoice)))
+
+
+def invoice_default_tax_rates_read(invoice: Invoice) -> list[TaxRate]:
+    """The invoice's default tax rates: as read with it when they were; an issued invoice's, as read earlier in
+    the same batch (``issued_share``); else now."""
+    rates = invoice.default_tax_rates.all()
+    if invoice.status == Invoice.Status.DRAFT or "default_tax_rates" in getattr(
+        invoice, "_prefetched_objects_cache", {}
+    ):
+        return list(rates)
+    return shared(("issued_default_tax_rates", invoice.pk), lambda: list(rates))
+
+
+def issued_share(invoice: Invoice) -> None:
+    """Finalizing ``invoice`` (read with its lines and rates): they never change again, so inside a batch
+    (``kassa.batch.reads_shared``: a renewal run) its later renderings (``invoice.paid`` once its charge succeeds,
+    from another copy of the row) take them as read here instead of reading them again. Finalized again after a
+    rollback, they are shared again from that reading."""
+    share(("issued_lines", invoice.pk), invoice_lines_read(invoice))
+    share(("issued_default_tax_rates", invoice.pk), list(invoice.default_tax_rates.all()))
 
 
 def invoice_urls(invoice: Invoice) -> tuple[str | None, str | None]:

@@ -25,7 +25,7 @@ from ...catalogue.api.serializers import CustomerOut, address_out
 from ...payments.api.serializers import PaymentIntentOut, PaymentMethodOut
 from .. import services
 from ..models import Invoice, InvoicePayment, TaxRate
-from ..selectors import invoice_lines_read, invoice_urls
+from ..selectors import invoice_default_tax_rates_read, invoice_lines_read, invoice_urls
 
 PERCENTAGE_HELP = (
     "The tax rate in percent, 0 to 100 with up to 4 decimal places: `20` for 20 %, `5.5` for 5.5 %. "
@@ -592,7 +592,7 @@ class InvoiceOut(serializers.Serializer):
 
     @extend_schema_field(TaxRateOut(many=True))
     def get_default_tax_rates(self, invoice):
-        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in invoice.default_tax_rates.all()]
+        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in invoice_default_tax_rates_read(invoice)]
 
     def get_ending_balance(self, invoice) -> int | None:
         return None if invoice.status == Invoice.Status.DRAFT else 0

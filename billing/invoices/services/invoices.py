@@ -24,7 +24,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment
-from ..selectors import lines_forget, lines_prefetch
+from ..selectors import issued_share, lines_forget, lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_add
 from .totals import taxes_freeze
@@ -283,13 +283,7 @@ def invoice_finalize(
     ``made_here``: the caller made this draft earlier in this same transaction (a renewal's, under the
     subscription's lock), so no one else can see it yet: it is finalized as the caller holds it, not locked and
     read again (a renewal's widest read)."""
-    # Its lines and tax rates, once for its totals, its frozen taxes and its event (selectors.lines_prefetch).
-    if made_here:
-        prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
-    else:
-        locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
-        reading = locking.select_related("customer", "merchant", "subscription")
-        invoice = reading.prefetch_related(lines_prefetch(), "default_tax_rates").get(pk=invoice.pk)
+    invoice = _finalize_read(invoice, made_here=made_here)
     if invoice.status != S.DRAFT:
         raise InvalidRequest(
             f"Invoice {invoice.public_id} is already finalized ({invoice.status}); only a draft can be finalized.",
@@ -332,6 +326,7 @@ def invoice_finalize(
     if invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY and invoice.auto_advance:
         invoice.next_payment_attempt = now  # beat charges it (collection.invoices_advance)
     invoice.save()
+    issued_share(invoice)  # its lines and rates, for its renderings later in this batch (a renewal run's invoice.paid)
     event_emit(type="invoice.finalized", obj=invoice)
     if invoice.amount_remaining == 0:
         # Nothing to pay: paid as it is finalized, with the events a paid invoice sends at Stripe.
@@ -346,6 +341,18 @@ def invoice_finalize(
         event_emit(type="invoice.sent", obj=invoice)
         emails.invoice_email_queue(invoice=invoice)
     return invoice
+
+
+def _finalize_read(invoice: Invoice, *, made_here: bool) -> Invoice:
+    """The draft to finalize, locked, with its customer, merchant and subscription, and its lines and tax rates
+    read once for its totals, its frozen taxes and its event (selectors.lines_prefetch); ``made_here``: the
+    caller's own copy, its lines and rates read onto it."""
+    if made_here:
+        prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
+        return invoice
+    locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
+    reading = locking.select_related("customer", "merchant", "subscription")
+    return reading.prefetch_related(lines_prefetch(), "default_tax_rates").get(pk=invoice.pk)
 
 
 def _paid(invoice: Invoice, now: datetime) -> None:

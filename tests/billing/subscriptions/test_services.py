@@ -171,6 +171,63 @@ def test_a_run_of_renewals_reads_the_merchants_invoice_settings_and_credentials_
     ]
 
 
+def test_a_renewals_paid_invoice_event_shows_the_lines_and_rates_it_was_issued_with_read_once(
+    client, paying_shop, payer, stripe_backend
+):
+    """An issued invoice's lines and tax rates never change, so a renewal run shares them from the finalizing to
+    the ``invoice.paid`` rendering (kassa.batch) instead of reading them again: the event must still be exactly
+    what the API answers for that invoice afterwards, taxes included."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.invoices import services as invoice_services
+
+    vat = invoice_services.tax_rate_create(
+        merchant=paying_shop.merchant, livemode=False, display_name="VAT", percentage="20", inclusive=False
+    )
+    levy = invoice_services.tax_rate_create(
+        merchant=paying_shop.merchant, livemode=False, display_name="Levy", percentage="2.5", inclusive=True
+    )
+    price = factories.recurring_price(paying_shop.merchant)
+    subs = [
+        factories.subscription(
+            paying_shop.merchant,
+            customer=payer,
+            now=d(2027, 1, 1),
+            price=price,
+            quantity=quantity,
+            default_tax_rates=[vat],
+        )
+        for quantity in (1, 2, 3)
+    ]
+    first = Event.objects.order_by("pk").last().pk
+    Subscription.objects.filter(pk=subs[2].pk).first().items.get().tax_rates.set([levy])
+
+    def item_reads(queries) -> int:
+        return sum(1 for q in queries if q["sql"].startswith("SELECT") and 'FROM "billing_invoiceitem"' in q["sql"])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 3
+    # Per renewal: its pending items (none), its new lines for the draft's totals, the same for its finalizing;
+    # not again for invoice.paid.
+    assert item_reads(queries) == 3 * 3
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {paying_shop.secret_key.secret}"}
+    for event in Event.objects.filter(pk__gt=first, type="invoice.paid").order_by("pk"):
+        shown = event.data["object"]
+        answer = client.get(f"/v1/invoices/{shown['id']}", **headers).json()
+        assert answer["status"] == shown["status"] == "paid"
+        for key in ("lines", "default_tax_rates", "total_taxes", "total", "amount_paid"):
+            assert shown[key] == answer[key], key
+        assert [r["id"] for r in shown["default_tax_rates"]] == [vat.public_id]
+    quantities_and_rates = sorted(
+        (line["quantity"], [t["tax_rate_details"]["tax_rate"] for t in line["taxes"]])
+        for event in Event.objects.filter(pk__gt=first, type="invoice.paid")
+        for line in event.data["object"]["lines"]["data"]
+    )
+    # A line's own rates replace the invoice's defaults (as at Stripe).
+    assert quantities_and_rates == [(1, [vat.public_id]), (2, [vat.public_id]), (3, [levy.public_id])]
+
+
 def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
     client, paying_shop, payer, stripe_backend
 ):
