@@ -21,6 +21,7 @@
 from django.urls import reverse
 
 from kassa import mail, money
+from kassa.batch import shared
 from merchants import emails as merchant_emails
 from merchants.selectors import members_to_notify
 
@@ -119,6 +120,22 @@ def _send_all(sends: list, merchant) -> int:
     if failure is not None:
         raise failure
     return sent
+
+
+def payment_emails_due(*, payment_intent: PaymentIntent, outcome: str) -> bool:
+    """Whether ``payment_emails_send`` may have something to send about this outcome: a receipt (the merchant
+    sends them and the payer gave an email) or a member who asked for these notices. Asked as the outcome is
+    recorded, so that a merchant who sends none queues no task per payment (a renewal day queued one a renewal,
+    each reading the payment again to send nothing); inside a batch (kassa.batch: a renewal run) the members are
+    looked up once. A member who asks for notices afterwards gets them from the next payment (or batch) on."""
+    merchant = payment_intent.merchant
+    if outcome == "succeeded" and merchant.receipts_enabled and payment_intent.receipt_email:
+        return True
+    about = "payments" if outcome == "succeeded" else "failures"
+    return shared(
+        ("members_to_notify", merchant.pk, about),
+        lambda: members_to_notify(merchant=merchant, about=about).exists(),
+    )
 
 
 def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:

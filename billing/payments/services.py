@@ -33,6 +33,7 @@ from webhooks.services.outbox import event_emit, render
 
 from ..catalogue.models import Customer
 from ..catalogue.selectors import customer_now
+from . import emails
 from .models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
@@ -520,7 +521,8 @@ def _record_processor_answer(
     with transaction.atomic():
         # Its customer and card come with it (not locked: ``of`` self), as its event shows both.
         locking = PaymentIntent.objects.select_for_update(of=("self",))
-        locked = locking.select_related("customer", "payment_method").get(pk=payment_intent.pk)
+        # Its merchant too: whether its emails are due (_emails_queue) reads it.
+        locked = locking.select_related("customer", "payment_method", "merchant").get(pk=payment_intent.pk)
         # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
         # already keeps every other writer of its attempts out).
         newer = PaymentAttempt.objects.select_for_update().filter(payment_intent=locked, pk__gte=attempt.pk)
@@ -604,8 +606,10 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
 
 
 def _emails_queue(payment_intent: PaymentIntent, outcome: str) -> None:
-    """The receipt and members' notices (billing/payments/emails.py), sent by a task once this commits."""
-    enqueue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
+    """The receipt and members' notices (billing/payments/emails.py), sent by a task once this commits; no task
+    when there is nobody to email."""
+    if emails.payment_emails_due(payment_intent=payment_intent, outcome=outcome):
+        enqueue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
 
 
 def payment_intent_in_flight(payment_intent: PaymentIntent) -> bool:

@@ -305,3 +305,33 @@ def test_a_failure_notice_whose_payment_succeeded_meanwhile_is_not_sent(
             callback()
     assert len(mailoutbox) == sent
     assert not [m for m in mailoutbox if "failed" in m.subject]
+
+
+def test_a_payment_nobody_is_to_be_emailed_about_queues_no_email_task(
+    paying_shop, card_token, emails_on_commit, mailoutbox, monkeypatch
+):
+    """A merchant who sends no receipts and whose members asked for no notices: its payments queue no email task
+    (a renewal day queued one a renewal, each reading the payment again to send nothing). The member who asks
+    for notices is told of the next payment."""
+    from billing.payments import emails
+
+    sent = []
+    send = emails.payment_emails_send
+    monkeypatch.setattr(emails, "payment_emails_send", lambda **kw: sent.append(kw["outcome"]) or send(**kw))
+    m = merchant_services.merchant_update(merchant=paying_shop.merchant, receipts_enabled=False)
+    owner = Membership.objects.get(merchant=m, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=False, notify_failures=False, language="en"
+    )
+    with emails_on_commit():
+        factories.paid_payment(m, card_token)
+    assert (sent, mailoutbox) == ([], [])
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=True, notify_failures=False, language="en"
+    )
+    with emails_on_commit():
+        intent = factories.paid_payment(m, card_token)
+    assert sent == ["succeeded"]
+    (notice,) = mailoutbox
+    assert notice.to == [owner.user.email]
+    assert intent.public_id in notice.body
