@@ -34,6 +34,7 @@ from webhooks.services.outbox import event_emit
 from ..catalogue.models import Price
 from ..invoices import services as invoices
 from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
+from ..invoices.selectors import lines_forget
 from ..invoices.services.common import totals_refresh
 from . import periods
 from .models import Subscription, SubscriptionItem
@@ -433,6 +434,7 @@ def credit_carry_forward(*, invoice: Invoice, now: datetime) -> InvoiceItem | No
     )
     line.invoice = invoice
     line.save()
+    lines_forget(invoice)  # a line more than were read with it (invoice_create's lines_kept)
     totals_refresh(invoice)
     item.save()
     event_emit(type="invoiceitem.created", obj=item)

@@ -113,13 +113,17 @@ def invoice_create(
     subscription=None,
     subscription_period_start: datetime | None = None,
     subscription_lines: list[dict] = (),
+    lines_kept: bool = False,
 ) -> Invoice:
     """A draft for ``customer``; with ``pending_invoice_items_behavior="include"`` it takes their pending items
     in its currency (Stripe's default is ``exclude``). ``auto_advance`` defaults to false, as for an invoice
     made through Stripe's API. ``subscription`` and ``subscription_period_start``: the subscription that makes
     it and the period it bills (billing.subscriptions; one invoice per period, a database constraint);
     ``subscription_lines``: that period's lines (``items.subscription_lines_add``), on the draft before
-    ``invoice.created`` is recorded, so that the event shows them, as Stripe's does for a subscription's invoice."""
+    ``invoice.created`` is recorded, so that the event shows them, as Stripe's does for a subscription's invoice.
+    ``lines_kept``: the lines and rates read for its totals stay read with the draft returned, for its finalizing
+    next in this same transaction (a renewal's); the caller adds no line to it meanwhile but through this same
+    copy, forgetting them (``selectors.lines_forget``: a renewal's credit carried forward)."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
@@ -175,11 +179,12 @@ def invoice_create(
         subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now)
     if subscription_lines or taken:  # else no lines yet: the totals are the model's zeros
         # Its lines and rates, read once for its totals and its event; forgotten before it is returned (a caller
-        # may add lines to it: a renewal's credit carried forward).
+        # may add lines to it through another copy), unless kept for its finalizing.
         prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
         totals_refresh(invoice, param="items" if subscription_lines else "pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
-    lines_forget(invoice)
+    if not lines_kept:
+        lines_forget(invoice)
     for item, before in taken:
         event_emit(type="invoiceitem.updated", obj=item, before=before)
     return invoice

@@ -182,10 +182,12 @@ def period_invoice_create(
     billing_reason: str,
     trial: bool,
     unbilled: bool = False,
+    lines_kept: bool = False,
 ) -> Invoice:
     """The draft of one period, with its lines (``period_lines`` of the subscription's items, in one insert), as
-    the subscription's latest invoice (the caller holds its lock; the database refuses a second create/cycle
-    invoice for the same period)."""
+    the subscription's latest invoice (the caller holds its lock, and saves it with the period it moves: one
+    UPDATE, not two; the database refuses a second create/cycle invoice for the same period). ``lines_kept``: the
+    caller finalizes it next, in this transaction, through this copy (``invoices.invoice_create``)."""
     lines = period_lines(
         subscription=subscription,
         items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in subscription_items(subscription)],
@@ -216,9 +218,9 @@ def period_invoice_create(
         subscription=subscription,
         subscription_period_start=start,
         subscription_lines=lines,
+        lines_kept=lines_kept,
     )
-    subscription.latest_invoice = invoice
-    subscription.save(update_fields=["latest_invoice", "updated"])
+    subscription.latest_invoice = invoice  # saved by the caller
     if invoice.subtotal < 0:
         # A downgrade's credit larger than the period's charge: carried to the next invoice, never lost.
         prorations.credit_carry_forward(invoice=invoice, now=now)

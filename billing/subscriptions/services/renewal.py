@@ -296,6 +296,7 @@ def period_advance(
                 now=now,
                 billing_reason=billing_reason,
                 trial=False,
+                lines_kept=True,  # finalized below, made_here
             )
     except IntegrityError:
         # This period is invoiced already (a run that committed it without moving the period: cannot happen
