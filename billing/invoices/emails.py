@@ -36,6 +36,8 @@ def invoice_email_queue(*, invoice: Invoice) -> None:
 def invoice_receipt_queue(*, payment_intent: PaymentIntent) -> None:
     """payments' success hook: when the PaymentIntent pays an invoice of a merchant who sends receipts, its receipt
     is sent once this commits (no task at all for a merchant who does not: a renewal day queues none)."""
+    if not payment_intent.merchant.receipts_enabled:
+        return  # the invoice's merchant is the PaymentIntent's (read with it, payments' _record_processor_answer)
     invoice_id = InvoicePayment.objects.filter(
         payment_intent=payment_intent, invoice__merchant__receipts_enabled=True
     ).values_list("invoice_id", flat=True)

@@ -47,8 +47,12 @@ PI = PaymentIntent.Status
 
 
 def _payable_lock(invoice: Invoice) -> Invoice:
-    # The customer and merchant come with it (not locked: ``of`` self), as paying reads both.
-    locked = Invoice.objects.select_for_update(of=("self",)).select_related("customer", "merchant").get(pk=invoice.pk)
+    # The customer and merchant come with it (not locked: ``of`` self), as paying reads both, and the cards paying
+    # it would take (_card).
+    reading = Invoice.objects.select_for_update(of=("self",)).select_related(
+        "customer__default_payment_method", "merchant", "default_payment_method"
+    )
+    locked = reading.get(pk=invoice.pk)
     if locked.status == S.DRAFT:
         raise InvalidRequest(
             f"Invoice {locked.public_id} is a draft: finalize it before paying it.",
@@ -218,14 +222,33 @@ def invoice_pay(
 ) -> Invoice:
     """Pay an open (or uncollectible) invoice: charge a saved card of its customer, or record a payment made
     outside Kassa (``paid_out_of_band``: no charge). A declined card raises CardError (402); a card that asks
-    for 3-D Secure raises it with ``invoice_payment_intent_requires_action``, as Stripe's ``pay`` does."""
-    now = customer_now(customer=invoice.customer, now=now)  # a test clock's customer pays on the clock's time
+    for 3-D Secure raises it with ``invoice_payment_intent_requires_action``, as Stripe's ``pay`` does. The
+    invoice as it is afterwards."""
     if paid_out_of_band:
+        now = customer_now(customer=invoice.customer, now=now)  # a test clock's customer pays on the clock's time
         return _pay_out_of_band(invoice, now, note)
+    invoice_charge(
+        invoice=invoice, now=now, payment_method=payment_method, off_session=off_session, attempt_key=attempt_key
+    )
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+def invoice_charge(
+    *,
+    invoice: Invoice,
+    now: datetime,
+    payment_method: PaymentMethod | None = None,
+    off_session: bool = True,
+    attempt_key: str | None = None,
+) -> PaymentIntent | None:
+    """``invoice_pay`` with a saved card, for a caller that needs how the charge ended, not the invoice read
+    again (dunning's automatic attempt: a renewal's charge): the PaymentIntent as its answer was recorded, or
+    None when nothing remained to pay (the invoice was paid at once). Raises as ``invoice_pay`` does."""
+    now = customer_now(customer=invoice.customer, now=now)  # a test clock's customer pays on the clock's time
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
     opened = _payment_open(invoice, now, payment_method=payment_method, attempt_key=attempt_key)
     if opened.intent is None:
-        return opened.invoice
+        return None
     return _confirm(invoice, opened.intent, opened.card, off_session=off_session, attempt_key=attempt_key)
 
 
@@ -254,13 +277,15 @@ def invoice_pay_with_card_token(
     except CardError as exc:
         payments.payment_intent_card_refused(payment_intent=intent, error=exc)
         raise
-    return _confirm(invoice, intent, card, off_session=False)
+    _confirm(invoice, intent, card, off_session=False)
+    return Invoice.objects.get(pk=invoice.pk)
 
 
 def _confirm(
     invoice: Invoice, intent: PaymentIntent, card: PaymentMethod, *, off_session: bool, attempt_key: str | None = None
-) -> Invoice:
-    """Phase 2 and 3: payments charges (its own two phases) and records the answer; the hooks follow."""
+) -> PaymentIntent:
+    """Phase 2 and 3: payments charges (its own two phases) and records the answer; the hooks follow. The
+    PaymentIntent as recorded."""
     try:
         intent = payments.payment_intent_confirm(
             payment_intent=intent, payment_method=card, off_session=off_session, attempt_key=attempt_key
@@ -281,7 +306,7 @@ def _confirm(
             code="invoice_payment_intent_requires_action",
             payment_intent=intent.public_id,
         )
-    return Invoice.objects.get(pk=invoice.pk)
+    return intent
 
 
 # --- what payments calls back (registered in billing/apps.py) -----------------------------------------

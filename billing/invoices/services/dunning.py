@@ -56,7 +56,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentAttempt, PaymentIntent
 from .. import hooks, selectors
 from ..models import DunningSettings, Invoice
-from .collection import _attempt_count, invoice_pay, invoice_payment_failed_notify, of_customers
+from .collection import _attempt_count, invoice_charge, invoice_payment_failed_notify, of_customers
 from .common import S
 from .dunning_settings import dunning_settings_for
 from .invoices import invoice_finalize, invoice_mark_uncollectible
@@ -191,8 +191,9 @@ def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None) -> bo
     error: KassaError | None = None
     try:
         # Two-phase (collection.py): the attempt is committed under this key before the processor is called.
-        if invoice_pay(invoice=invoice, now=now, off_session=True, attempt_key=key).status == S.PAID:
-            return True  # paid: final, nothing to record (what _outcome_record would find)
+        intent = invoice_charge(invoice=invoice, now=now, off_session=True, attempt_key=key)
+        if intent is None or intent.status == PaymentIntent.Status.SUCCEEDED:
+            return True  # paid (its hook paid the invoice): final, nothing to record
     except KassaError as exc:
         error = exc
         logger.info("Automatic payment of invoice %s did not succeed: %s", invoice.public_id, exc.message)
