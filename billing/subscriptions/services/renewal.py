@@ -33,11 +33,16 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 74 statements and seven
-renderings, one subscription at a time; about half its CPU is Django compiling and running those statements on
-wide rows, and one PaymentIntent through stripe-python alone is about 2.4 ms. What is left to do is to make
-invoicing's and payments' services batch-first, with the single renewal a batch of one (never a second path
-beside them):
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 58 statements and seven
+renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, and a
+renewal's draft was finalized as it was made, its lines read once from its making to its ``invoice.paid``);
+about half its CPU is Django compiling and running those statements, and one PaymentIntent through
+stripe-python alone is about 2.4 ms. Why not one transaction for a whole batch, with each renewal in a
+savepoint: a finalizing holds the merchant's number series locked to its transaction's end, so a batch would
+hold it for the whole batch, the merchant's other chain would queue behind it, and a chain holding the series
+while it locks a customer the other chain holds (two subscriptions of one customer) would deadlock with it.
+What is left to do is to make invoicing's and payments' services batch-first, with the single renewal a batch
+of one (never a second path beside them), the numbers taken at the batch's end:
 
 1. Invoicing a batch in one transaction: the due subscriptions locked in one ``SKIP LOCKED`` read with their
    items and rates; the periods computed in Python; the invoices and their lines inserted in one statement each
