@@ -175,10 +175,13 @@ def _recorded(invoice: Invoice, number: int | None) -> bool:
     return invoice.dunning_started_at is not None if number == 0 else invoice.dunning_retries >= number
 
 
-def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None) -> bool:
+def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None, invoice: Invoice | None = None) -> bool:
     """Charge one invoice off-session if it is still due (``card``: because its customer's card changed), then
-    record what happened. True when a failure or a payment was recorded by this run."""
-    invoice = Invoice.objects.filter(pk=pk).select_related("customer").first()
+    record what happened. True when a failure or a payment was recorded by this run. ``invoice``: the caller's
+    copy, as it committed it a moment ago, checked as it is instead of read again (paying it takes its row lock
+    and checks it there)."""
+    if invoice is None:
+        invoice = Invoice.objects.filter(pk=pk).select_related("customer").first()
     if not _collectable(invoice):
         return False
     if card is None:
@@ -204,8 +207,9 @@ def invoice_attempt_automatically(*, invoice: Invoice, now: datetime) -> bool:
     """The first automatic attempt of an invoice due one, made now instead of at beat's next run (a subscription's
     renewal, right after it finalized the invoice): the very attempt ``invoices_advance`` makes, under the same
     key, so the two never charge twice, a failure starts dunning, and a worker killed half-way leaves the invoice
-    due that same attempt (beat's next run replays it). True when a payment or a failure was recorded."""
-    return _automatic_attempt(invoice.pk, now)
+    due that same attempt (beat's next run replays it). True when a payment or a failure was recorded.
+    ``invoice``: as the caller's finalizing committed it (with its customer), not read again."""
+    return _automatic_attempt(invoice.pk, now, invoice=invoice)
 
 
 @transaction.atomic
