@@ -33,7 +33,7 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 58 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 57 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, and a
 renewal's draft was finalized as it was made, its lines read once from its making to its ``invoice.paid``);
 about half its CPU is Django compiling and running those statements, and one PaymentIntent through
@@ -45,10 +45,11 @@ What is left to do is to make invoicing's and payments' services batch-first, wi
 of one (never a second path beside them), the numbers taken at the batch's end:
 
 1. Invoicing a batch in one transaction: the due subscriptions locked in one ``SKIP LOCKED`` read with their
-   items and rates; the periods computed in Python; the invoices and their lines inserted in one statement each
+   items and rates, their customers locked next in one read in id order (two chains meeting on a customer queue
+   there, never deadlock); the periods computed in Python; the invoices and their lines inserted in one statement each
    (the per-period constraint unchanged: a batch meeting it falls back to one at a time); the batch's numbers
-   taken in one update of the series' row; subscriptions and items moved in one statement each; the events
-   rendered from the objects in memory and inserted together.
+   taken last, in one update of the series' row (held only to the commit just after); subscriptions and items
+   moved in one statement each; the events rendered from the objects in memory and inserted together.
 2. Charging: phase 1 (the invoice payments, PaymentIntents and keyed attempts) committed for the whole batch at
    once, then one processor call per invoice (unavoidable), then the answers recorded in one transaction.
 3. The rules stay where they are: attempt keys derived from the invoice, the constraint, and the reconciler and
