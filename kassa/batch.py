@@ -6,10 +6,12 @@ settings twice and its Stripe credentials once or twice, the same rows every tim
 SQL statements; README, Performance). Inside ``reads_shared()`` a read made through ``shared`` is made once and
 its answer handed to every later caller with the same key; outside it, ``shared`` simply reads. The answers are
 as fresh as the batch's start: a merchant changing its invoice settings or rotating its keys during a batch of
-a few seconds is seen from the next batch on. Only rows the batch itself never writes belong here; a caller
-that writes the row it reads (the invoice settings made on a merchant's first invoice, in a transaction that
-may yet be rolled back) calls ``unshared(key)`` and the rest of the batch reads it every time. A read that
-raises, or answers None, is not kept: the next caller reads again.
+a few seconds is seen from the next batch on (the members to notify of a payment, too). Only rows the batch
+itself never writes belong here; a caller that writes the row it reads (the invoice settings made on a
+merchant's first invoice, in a transaction that may yet be rolled back) calls ``unshared(key)`` and the rest of
+the batch reads it every time. What the batch has made and nothing changes any more may be handed on with
+``share(key, answer)``: an invoice's lines as its finalizing read them, for its ``invoice.paid`` (an issued
+invoice's lines never change). A read that raises, or answers None, is not kept: the next caller reads again.
 """
 
 from collections.abc import Callable, Hashable, Iterator

@@ -153,9 +153,8 @@ def invoice_default_tax_rates_read(invoice: Invoice) -> list[TaxRate]:
     """The invoice's default tax rates: as read with it when they were; an issued invoice's, as read earlier in
     the same batch (``issued_share``); else now."""
     rates = invoice.default_tax_rates.all()
-    if invoice.status == Invoice.Status.DRAFT or "default_tax_rates" in getattr(
-        invoice, "_prefetched_objects_cache", {}
-    ):
+    read_with_it = "default_tax_rates" in getattr(invoice, "_prefetched_objects_cache", {})
+    if read_with_it or invoice.status == Invoice.Status.DRAFT:
         return list(rates)
     return shared(("issued_default_tax_rates", invoice.pk), lambda: list(rates))
 
