@@ -1,17 +1,23 @@
-"""Reads a batch of work makes once, not once per item: ``with reads_shared(): … shared(key, read) …``.
+"""One batch of work (a renewal run), and what its parts do once for it instead of once per item:
+``with batch(): …``.
 
 A renewal batch (billing/subscriptions/services/renewal.py, ``subscriptions_renew_due``) invoices and charges up
-to fifty subscriptions of one merchant, each in its own transactions; each renewal read the merchant's invoice
-settings twice and its Stripe credentials once or twice, the same rows every time (about three of a renewal's
-SQL statements; README, Performance). Inside ``reads_shared()`` a read made through ``shared`` is made once and
-its answer handed to every later caller with the same key; outside it, ``shared`` simply reads. The answers are
-as fresh as the batch's start: a merchant changing its invoice settings or rotating its keys during a batch of
-a few seconds is seen from the next batch on (the members to notify of a payment, too). Only rows the batch
-itself never writes belong here; a caller that writes the row it reads (the invoice settings made on a
-merchant's first invoice, in a transaction that may yet be rolled back) calls ``unshared(key)`` and the rest of
-the batch reads it every time. What the batch has made and nothing changes any more may be handed on with
-``share(key, answer)``: an invoice's lines as its finalizing read them, for its ``invoice.paid`` (an issued
-invoice's lines never change). A read that raises, or answers None, is not kept: the next caller reads again.
+to fifty subscriptions of one merchant, each in its own transactions. Two things are done once for the batch:
+
+- **Reads** (``shared``): each renewal read the merchant's invoice settings twice and its Stripe credentials once
+  or twice, the same rows every time (about three of a renewal's SQL statements; README, Performance). Inside a
+  batch a read made through ``shared`` is made once and its answer handed to every later caller with the same
+  key; outside one, ``shared`` simply reads. The answers are as fresh as the batch's start: a merchant changing
+  its invoice settings or rotating its keys during a batch of a few seconds is seen from the next batch on (the
+  members to notify of a payment, too). Only rows the batch itself never writes belong here; a caller that
+  writes the row it reads (the invoice settings made on a merchant's first invoice, in a transaction that may
+  yet be rolled back) calls ``unshared(key)`` and the rest of the batch reads it every time. What the batch has
+  made and nothing changes any more may be handed on with ``share(key, answer)``: an invoice's lines as its
+  finalizing read them, for its ``invoice.paid`` (an issued invoice's lines never change). A read that raises,
+  or answers None, is not kept: the next caller reads again.
+- **A mechanism's own batching** (``state``): the part that batches its work keeps its state for the batch and
+  is told when the batch ends (the webhook dispatcher's nudge: at most once a second and once at the end,
+  webhooks/services/outbox.py).
 """
 
 from collections.abc import Callable, Hashable, Iterator
@@ -21,26 +27,49 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-_answers: ContextVar[dict | None] = ContextVar("batch_reads_shared", default=None)
+
+class _Batch:
+    def __init__(self):
+        self.answers: dict = {}
+        self.states: dict = {}
+
+
+_current: ContextVar[_Batch | None] = ContextVar("kassa_batch", default=None)
 _UNSHARED = object()
 
 
 @contextmanager
-def reads_shared() -> Iterator[None]:
-    """Share ``shared`` reads until the block ends (a block inside another shares the outer one's)."""
-    if _answers.get() is not None:
+def batch() -> Iterator[None]:
+    """One batch until the block ends; a block inside another is part of the outer one. At its end (whatever
+    ended it) each ``state`` made in it is told, by its ``end()``."""
+    if _current.get() is not None:
         yield
         return
-    token = _answers.set({})
+    current = _Batch()
+    token = _current.set(current)
     try:
         yield
     finally:
-        _answers.reset(token)
+        _current.reset(token)
+        for made in current.states.values():
+            made.end()
+
+
+def state(key: Hashable, make: Callable[[], T]) -> T | None:
+    """Inside ``batch()``: the batch's own ``make()`` for ``key``, made on first use (its ``end()`` is called when
+    the batch ends); None outside a batch."""
+    current = _current.get()
+    if current is None:
+        return None
+    if key not in current.states:
+        current.states[key] = make()
+    return current.states[key]
 
 
 def shared(key: Hashable, read: Callable[[], T]) -> T:
-    """``read()``, made once per ``key`` inside ``reads_shared()``, every time outside it."""
-    answers = _answers.get()
+    """``read()``, made once per ``key`` inside ``batch()``, every time outside it."""
+    current = _current.get()
+    answers = current.answers if current is not None else None
     if answers is None or answers.get(key) is _UNSHARED:
         return read()
     answer = answers.get(key)
@@ -52,15 +81,15 @@ def shared(key: Hashable, read: Callable[[], T]) -> T:
 
 
 def share(key: Hashable, answer) -> None:
-    """Inside ``reads_shared()``: ``answer`` is what ``shared(key, …)`` hands out from here on (the caller has just
-    read it, or made what it describes); outside it, nothing."""
-    answers = _answers.get()
-    if answers is not None:
-        answers[key] = answer
+    """Inside ``batch()``: ``answer`` is what ``shared(key, …)`` hands out from here on (the caller has just read
+    it, or made what it describes); outside it, nothing."""
+    current = _current.get()
+    if current is not None:
+        current.answers[key] = answer
 
 
 def unshared(key: Hashable) -> None:
     """From here to the batch's end, ``shared(key, …)`` reads every time (the caller wrote what it reads)."""
-    answers = _answers.get()
-    if answers is not None:
-        answers[key] = _UNSHARED
+    current = _current.get()
+    if current is not None:
+        current.answers[key] = _UNSHARED

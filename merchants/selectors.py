@@ -107,7 +107,7 @@ def memberships_of(user) -> QuerySet[Membership]:
 
 def processor_credential_for(merchant: Merchant, livemode: bool):
     """The merchant's Stripe credentials for this mode, or a clear error (never a crash); read once per batch
-    inside ``kassa.batch.reads_shared()`` (a renewal batch)."""
+    inside ``kassa.batch.batch()`` (a renewal run)."""
     credential = shared(
         ("processor_credential", merchant.pk, livemode),
         lambda: ProcessorCredential.objects.filter(merchant=merchant, livemode=livemode).first(),

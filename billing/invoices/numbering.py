@@ -65,7 +65,7 @@ def _reserve_default_prefix(merchant) -> str:
 
 def invoice_settings_for(merchant) -> InvoiceSettings:
     """The merchant's invoice settings, made on first use with a prefix from its name and its support email; read
-    once per batch inside ``kassa.batch.reads_shared()`` (a renewal batch)."""
+    once per batch inside ``kassa.batch.batch()`` (a renewal run)."""
     key = ("invoice_settings", merchant.pk)
     existing = shared(key, lambda: InvoiceSettings.objects.filter(merchant=merchant).first())
     if existing is not None:

@@ -161,7 +161,7 @@ def invoice_default_tax_rates_read(invoice: Invoice) -> list[TaxRate]:
 
 def issued_share(invoice: Invoice) -> None:
     """Finalizing ``invoice`` (read with its lines and rates): they never change again, so inside a batch
-    (``kassa.batch.reads_shared``: a renewal run) its later renderings (``invoice.paid`` once its charge succeeds,
+    (``kassa.batch``: a renewal run) its later renderings (``invoice.paid`` once its charge succeeds,
     from another copy of the row) take them as read here instead of reading them again. Finalized again after a
     rollback, they are shared again from that reading."""
     share(("issued_lines", invoice.pk), invoice_lines_read(invoice))

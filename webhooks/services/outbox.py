@@ -13,7 +13,7 @@ The request only nudges the dispatcher, after its commit (``events_kick``):
 at once for the first event in a 100 ms window, and once more at the end of a
 window that had more, so a burst costs a few tasks, not one per event, and a
 quiet event is planned at once. A worker's batch of renewals nudges at most
-once a second and once at its end (``kicks_batched``). If a nudge is lost
+once a second and once at its end (``_BatchKicks``, in a ``kassa.batch``). If a nudge is lost
 (the broker is down, the process dies after the commit), beat's sweeper runs
 the dispatcher (``deliveries_sweep``); nothing is lost because the unplanned events are
 rows, not messages. ``data.object`` is the object as the API shows it at
@@ -21,17 +21,16 @@ that moment, rendered by the same serializer the API uses (registered by
 each app: ``register``).
 """
 
-import contextlib
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 
+from kassa import batch
 from kassa.celery import enqueue_swept
 from kassa.db import insert
 from kassa.ids import public_id
@@ -96,11 +95,11 @@ def event_emit(
         )
     )
     if deliver:
-        batch = _batch.get()
-        if batch is None:
+        kicks = batch.state("webhooks.events_kick", _BatchKicks)
+        if kicks is None:
             transaction.on_commit(events_kick)
         else:
-            batch.written()
+            kicks.written()
     return event
 
 
@@ -143,15 +142,21 @@ class _Kicks:
 _kicks = _Kicks()
 
 
-#: Inside ``kicks_batched``, events nudge the dispatcher at most this often (seconds).
+#: Inside a batch (``kassa.batch``), events nudge the dispatcher at most this often (seconds).
 _BATCH_NUDGE_EVERY = 1.0
 
 
-class _Batch:
-    """The events written inside ``kicks_batched`` that no nudge covers yet."""
+class _BatchKicks:
+    """Inside a batch of work (``kassa.batch.batch()``: a worker's batch of renewals), the events written nudge the
+    dispatcher at most once a second, and once at the batch's end, not after each commit.
+
+    For billing's ``subscriptions_renew_due``: each renewal commits several times and writes seven events, and a
+    nudge every 100 ms was a dispatcher task for every two or three events, a measurable share of a worker's CPU
+    per renewal (README, Performance). The batch's events are planned together, up to a second later than one by
+    one. A worker dying inside the batch loses that nudge, not the events: beat's sweeper plans them."""
 
     def __init__(self):
-        self.waiting_since: float | None = None
+        self.waiting_since: float | None = None  # the first event no nudge covers yet
 
     def written(self) -> None:
         now = time.monotonic()
@@ -161,30 +166,8 @@ class _Batch:
             transaction.on_commit(events_kick)  # this commit's nudge covers every event waiting
             self.waiting_since = None
 
-
-_batch: ContextVar[_Batch | None] = ContextVar("events_kick_batch", default=None)
-
-
-@contextlib.contextmanager
-def kicks_batched() -> Iterator[None]:
-    """Within the block, the events written nudge the dispatcher at most once a second, and once at its end, not
-    after each commit.
-
-    For a worker's batch of renewals (billing's ``subscriptions_renew_due``): each renewal commits several times
-    and writes seven events, and a nudge every 100 ms was a dispatcher task for every two or three events, a
-    measurable share of a worker's CPU per renewal (README, Performance). The batch's events are planned together,
-    up to a second later than one by one. A worker dying inside the block loses that nudge, not the events: beat's
-    sweeper plans them. Nested blocks are one block."""
-    if _batch.get() is not None:
-        yield
-        return
-    batch = _Batch()
-    token = _batch.set(batch)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-        if batch.waiting_since is not None:
+    def end(self) -> None:
+        if self.waiting_since is not None:
             transaction.on_commit(events_kick)  # at once outside a transaction; else after the enclosing one
 
 

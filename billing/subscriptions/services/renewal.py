@@ -67,9 +67,9 @@ from django.db.models import QuerySet
 from django.db.models.functions import Mod
 
 from kassa import celery
-from kassa.batch import reads_shared
+from kassa.batch import batch
 from kassa.errors import KassaError
-from webhooks.services.outbox import event_emit, kicks_batched, render
+from webhooks.services.outbox import event_emit, render
 
 from ...invoices import hooks
 from ...invoices import services as invoices
@@ -137,8 +137,8 @@ def subscriptions_renew_due(
     limit: int | None = None,
 ) -> int:
     """Renew (or end) the subscriptions due at ``now``, oldest first, each in its own transaction; how many. Their
-    events nudge the webhook dispatcher at most once a second and once when all are done (outbox.kicks_batched);
-    the merchant's invoice settings and credentials are read once for them all (kassa.batch.reads_shared)."""
+    events nudge the webhook dispatcher at most once a second and once when all are done, and the merchant's
+    invoice settings and credentials are read once for them all: they are one batch (kassa.batch)."""
     due = _due(now, customers)
     if merchant_pk is not None:
         due = due.filter(merchant_id=merchant_pk, livemode=livemode)
@@ -146,8 +146,7 @@ def subscriptions_renew_due(
         due = _of_chain(due, chain)
     pks = list(due.order_by("next_renewal_at", "pk").values_list("pk", flat=True)[:limit])
     done = 0
-    # The merchant's invoice settings and Stripe credentials, read once for the run, not per renewal (kassa.batch).
-    with kicks_batched(), reads_shared():
+    with batch():
         for pk in pks:
             try:
                 if subscription_renew(subscription_pk=pk, now=now):

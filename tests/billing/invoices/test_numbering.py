@@ -150,10 +150,10 @@ def test_twenty_finalizations_at_once_get_twenty_consecutive_numbers(shop, trans
 
 
 def test_settings_made_in_a_batch_whose_transaction_rolls_back_are_not_handed_to_the_rest_of_the_batch(shop):
-    """A renewal batch reads the merchant's settings once (kassa.batch.reads_shared). A merchant's first invoice
+    """A renewal batch reads the merchant's settings once (kassa.batch). A merchant's first invoice
     makes them; if that invoice's transaction rolls back, so do they, and the rest of the batch must not number
     invoices under a prefix no row holds any more."""
-    from kassa.batch import reads_shared
+    from kassa.batch import batch
 
     m = shop.merchant
     InvoiceSettings.objects.filter(merchant=m).delete()
@@ -169,7 +169,7 @@ def test_settings_made_in_a_batch_whose_transaction_rolls_back_are_not_handed_to
             assert numbering.invoice_settings_for(m).pk == made[0].pk  # read back within it
             raise Failed
 
-    with reads_shared():
+    with batch():
         with pytest.raises(Failed):
             first_invoice_failing_after_making_the_settings()
         assert not InvoiceSettings.objects.filter(pk=made[0].pk).exists()
