@@ -117,7 +117,8 @@ def _payment_open(
             _paid(invoice, now)
             event_emit(type="invoice.paid", obj=invoice)
             return _Opened(invoice, None, card)
-        made = payments.payment_attempt_made(attempt_key) if attempt_key is not None else None
+        # An invoice never attempted has no attempt under its key: one is made only once counted (_attempt_count).
+        made = payments.payment_attempt_made(attempt_key) if attempt_key is not None and invoice.attempted else None
         if made is not None and not payments.payment_attempt_replayable(made):
             raise IdempotencyConflict("This payment attempt was already made.", code="payment_attempt_already_made")
         # An automatic attempt is counted once, when its key is first claimed (under this lock): a run repeated
