@@ -9,7 +9,8 @@ What it does
     captured and under cProfile. It prints:
 
     - CPU per renewal (this process only: Kassa's code, stripe-python, the database driver; not PostgreSQL's
-      nor Redis's own CPU), and renewals per second;
+      nor Redis's own CPU), and renewals per second; then, apart, the CPU PostgreSQL's server process spent on
+      them (read from /proc: PostgreSQL runs on this machine);
     - SQL statements per renewal, in total and grouped by kind and table;
     - events written and tasks queued per renewal;
     - with ``--where``, the statements grouped by the line of Kassa's code that ran them;
@@ -139,9 +140,11 @@ def profile(args, processor, broker) -> int:
     half = args.subscriptions // 2
     renew(1)  # warm: imports, caches, the first connection to the stand-in
     timed = half - 1
+    pg0 = backend_cpu(connection)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     done = renew(timed)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    pg_cpu = backend_cpu(connection) - pg0
     if done != timed:
         raise Failed(f"renewed {done} of {timed}")
 
@@ -176,6 +179,7 @@ def profile(args, processor, broker) -> int:
 
     print()
     print(f"timed: {timed} renewals, {cpu / timed * 1000:.2f} ms CPU each (this process), {timed / wall:.1f}/s")
+    print(f"  PostgreSQL's CPU for them     {pg_cpu / timed * 1000:.2f} ms each (the server process serving this one)")
     print(f"profiled: {rest} renewals")
     print(f"  SQL statements per renewal   {sum(kinds.values()) / rest:.1f}")
     print(f"  events per renewal           {events / rest:.1f}")
@@ -198,6 +202,14 @@ def profile(args, processor, broker) -> int:
         print(f"\ncProfile, by {sort}:")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:20000])
     return 0
+
+
+def backend_cpu(connection) -> float:
+    """CPU seconds the PostgreSQL server process serving ``connection`` has used (it runs on this machine)."""
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in clock ticks
 
 
 def kassa_caller() -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -192,3 +193,30 @@ def test_platform_staff_need_two_factor_login_whenever_debug_is_off(tmp_path, de
     result = _manage("shell", "-c", show, KASSA_VAR_DIR=str(tmp_path), **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == required
+
+
+@pytest.mark.skipif(
+    not django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    reason="PostgreSQL only: its prepared statements",
+)
+@pytest.mark.parametrize(("variable", "prepared"), [(None, True), ("false", False)])
+def test_on_postgresql_a_statement_run_again_and_again_is_prepared_unless_switched_off(db, variable, prepared):
+    """DATABASE_PREPARED_STATEMENTS, on by default: PostgreSQL plans a statement Kassa keeps running once per
+    connection, not on every run (README, Configuration); off, for a connection pooler that cannot keep them."""
+    from tests.conftest import database_url_for_subprocess
+
+    code = (
+        "from django.db import connection\n"
+        "from merchants.models import Merchant\n"
+        "for pk in range(6): Merchant.objects.filter(pk=pk).first()\n"
+        "with connection.cursor() as cursor:\n"
+        '    cursor.execute("SELECT count(*) FROM pg_prepared_statements"\n'
+        "        \" WHERE statement LIKE '%merchants_merchant%'\")\n"
+        "    print(cursor.fetchone()[0])\n"
+    )
+    env = {"DEBUG": "true", "DATABASE_URL": database_url_for_subprocess()}
+    if variable is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = variable
+    result = _manage("shell", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip().splitlines()[-1]) == (1 if prepared else 0)
