@@ -10,7 +10,7 @@ keeps its amounts: only the few fields Stripe lets change on one can change.
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
 
 from kassa import metadata as md
 from kassa import money
@@ -23,7 +23,7 @@ from ...catalogue.selectors import customer_now
 from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
-from ..models import Invoice, InvoiceItem, InvoicePayment
+from ..models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 from ..selectors import issued_share, lines_forget, lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_add
@@ -179,8 +179,10 @@ def invoice_create(
         subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now)
     if subscription_lines or taken:  # else no lines yet: the totals are the model's zeros
         # Its lines and rates, read once for its totals and its event; forgotten before it is returned (a caller
-        # may add lines to it through another copy), unless kept for its finalizing.
-        prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
+        # may add lines to it through another copy), unless kept for its finalizing. Its default rates are the ones
+        # just added: nothing to read when there were none.
+        rates_read = "default_tax_rates" if rates else Prefetch("default_tax_rates", TaxRate.objects.none())
+        prefetch_related_objects([invoice], lines_prefetch(), rates_read)
         totals_refresh(invoice, param="items" if subscription_lines else "pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     if not lines_kept:
