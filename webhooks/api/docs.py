@@ -92,7 +92,7 @@ WEBHOOK_ENDPOINTS_CREATE = Doc(
             },
         ),
     ),
-    response={**ENDPOINT, "secret": "whsec_EXAMPLE0nly0NotARealSigningSecret0"},
+    response={**ENDPOINT, "secret": "whsec_..."},
 )
 WEBHOOK_ENDPOINTS_RETRIEVE = Doc(
     tag="Webhook Endpoints",

@@ -33,7 +33,7 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 57 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 55 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, and a
 renewal's draft was finalized as it was made, its lines read once from its making to its ``invoice.paid``);
 about half its CPU is Django compiling and running those statements, and one PaymentIntent through
