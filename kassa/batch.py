@@ -16,14 +16,18 @@ to fifty subscriptions of one merchant, each in its own transactions. Two things
   finalizing read them, for its ``invoice.paid`` (an issued invoice's lines never change). A read that raises,
   or answers None, is not kept: the next caller reads again.
 - **A mechanism's own batching** (``state``): the part that batches its work keeps its state for the batch and
-  is told when the batch ends (the webhook dispatcher's nudge: at most once a second and once at the end,
-  webhooks/services/outbox.py).
+  is told when the batch ends. ``Gathered`` is the usual state: what the batch's commits leave to do (a nudge of
+  the webhook dispatcher, webhooks/services/outbox.py; the emails of its payments, billing/payments/services.py)
+  handed on together, at most once a second and once at the end, not once per commit.
 """
 
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from time import monotonic
 from typing import TypeVar
+
+from django.db import transaction
 
 T = TypeVar("T")
 
@@ -93,3 +97,43 @@ def unshared(key: Hashable) -> None:
     current = _current.get()
     if current is not None:
         current.answers[key] = _UNSHARED
+
+
+class Gathered:
+    """A batch's state (``state(key, lambda: Gathered(hand_on, every=…))``): items added by the batch's
+    transactions, gathered as each commits (one rolled back adds nothing), and handed on together to
+    ``hand_on(items)`` on the commit that finds the oldest waiting ``every`` seconds or more, and the rest at the
+    batch's end. A process killed inside the batch loses what it had not handed on (at most ``every`` seconds'
+    worth): only for work that is best effort, or that something else finds again (a sweeper)."""
+
+    def __init__(self, hand_on: Callable[[list], None], *, every: float):
+        self.hand_on = hand_on
+        self.every = every
+        self.items: list = []
+        self.since: float | None = None  # when the oldest item waiting was gathered
+        self.ended = False
+
+    def add(self, item) -> None:
+        """Inside the transaction that makes ``item``: gathered once it commits (at once outside a transaction)."""
+        transaction.on_commit(lambda: self._committed(item))
+
+    def _committed(self, item) -> None:
+        now = monotonic()
+        if self.since is None:
+            self.since = now
+        self.items.append(item)
+        if self.ended or now - self.since >= self.every:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        items, self.items, self.since = self.items, [], None
+        if items:
+            self.hand_on(items)
+
+    def _end(self) -> None:
+        self.ended = True
+        self._hand_on()
+
+    def end(self) -> None:
+        # After the enclosing transaction, if the batch ends inside one (its items are gathered on its commit).
+        transaction.on_commit(self._end)

@@ -3,6 +3,10 @@
 - When: a PaymentIntent recorded as succeeded or failed, a refund recorded as
   succeeded (``services``, which queue ``billing.tasks.payment_emails_send`` /
   ``refund_emails_send`` on commit). Never inside the payment's transaction.
+- Together: a batch's payments (a renewal run's) are emailed by one task,
+  ``payment_emails_send_many``, which reads them in one query and the members
+  to notify once per merchant; a payment alone by a task of its own (the same
+  code, for one).
 - Once: each email has a key (``receipt:pi_…``, ``notice.payment_failed:pi_…:member:7``)
   in the ``EmailSent`` ledger (merchants.emails), so the page and a webhook
   recording the same success, or a retried task, send one receipt. A payment
@@ -18,14 +22,18 @@
   a secret.
 """
 
+import logging
+
 from django.urls import reverse
 
 from kassa import mail, money
-from kassa.batch import shared
+from kassa.batch import batch, shared
 from merchants import emails as merchant_emails
 from merchants.selectors import members_to_notify
 
 from .models import PaymentIntent, Refund
+
+logger = logging.getLogger(__name__)
 
 #: fn(payment_intent) -> [(description, quantity, amount, currency)] or None; the owners of a payment
 #: (a checkout session) say what was bought (registered in billing/apps.py)
@@ -88,7 +96,12 @@ def _dashboard_link(payment_intent: PaymentIntent) -> str:
 def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dict) -> list:
     """One notice per member of *this* merchant who asked; each sent once. Returns the sends to make."""
     sends = []
-    for membership in members_to_notify(merchant=payment_intent.merchant, about=about):
+    merchant = payment_intent.merchant
+    # A batch's payments (payment_emails_send_many) are one merchant's: its members are read once for them.
+    members = shared(
+        ("members_notified", merchant.pk, about), lambda: list(members_to_notify(merchant=merchant, about=about))
+    )
+    for membership in members:
         context = {
             **_payment_context(payment_intent, membership.language),
             **extra,
@@ -136,6 +149,26 @@ def payment_emails_due(*, payment_intent: PaymentIntent, outcome: str) -> bool:
         ("members_to_notify", merchant.pk, about),
         lambda: members_to_notify(merchant=merchant, about=about).exists(),
     )
+
+
+def payment_emails_send_many(outcomes: list) -> tuple[int, list, Exception | None]:
+    """The emails of these payments' outcomes (``[[payment_intent_pk, outcome], …]``), each sent once: how many were
+    sent, the outcomes whose emails failed (for the task's retry) and the first failure. The payments are read in
+    one query, and what they share (the members to notify) once: they are one batch (kassa.batch)."""
+    intents = PaymentIntent.objects.select_related("merchant", "payment_method").in_bulk({pk for pk, _ in outcomes})
+    sent, failed, failure = 0, [], None
+    with batch():
+        for pk, outcome in outcomes:
+            payment_intent = intents.get(pk)
+            if payment_intent is None:
+                logger.warning("Payment %s to email about is gone", pk)
+                continue
+            try:
+                sent += payment_emails_send(payment_intent=payment_intent, outcome=outcome)
+            except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: returned)
+                failed.append([pk, outcome])
+                failure = failure or exc
+    return sent, failed, failure
 
 
 def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:

@@ -25,11 +25,20 @@ def payments_reconcile() -> int:
 @shared_task(name="billing.tasks.payment_emails_send", bind=True, max_retries=5)
 def payment_emails_send(self, payment_intent_pk: int, outcome: str) -> int:
     """Receipt and notices of a payment that succeeded or failed; each sent once, so a retry sends what is left."""
-    payment_intent = PaymentIntent.objects.select_related("merchant", "payment_method").get(pk=payment_intent_pk)
-    try:
-        return emails.payment_emails_send(payment_intent=payment_intent, outcome=outcome)
-    except Exception as exc:  # the mail server's error, whatever its type
-        raise self.retry(countdown=60, exc=exc) from exc
+    sent, _failed, failure = emails.payment_emails_send_many([[payment_intent_pk, outcome]])
+    if failure is not None:  # the mail server's error, whatever its type
+        raise self.retry(countdown=60, exc=failure) from failure
+    return sent
+
+
+@shared_task(name="billing.tasks.payment_emails_send_many", bind=True, max_retries=5)
+def payment_emails_send_many(self, outcomes: list) -> int:
+    """The emails of a batch's payments (``[[payment_intent_pk, outcome], …]``: a renewal run's), each sent once;
+    a retry is for the payments whose emails failed, and sends what is left of theirs."""
+    sent, failed, failure = emails.payment_emails_send_many(outcomes)
+    if failure is not None:
+        raise self.retry(args=[failed], countdown=60, exc=failure) from failure
+    return sent
 
 
 @shared_task(name="billing.tasks.refund_emails_send", bind=True, max_retries=5)

@@ -95,11 +95,11 @@ def event_emit(
         )
     )
     if deliver:
-        kicks = batch.state("webhooks.events_kick", _BatchKicks)
+        kicks = batch.state("webhooks.events_kick", _batch_kicks)
         if kicks is None:
             transaction.on_commit(events_kick)
         else:
-            kicks.written()
+            kicks.add(None)
     return event
 
 
@@ -146,7 +146,7 @@ _kicks = _Kicks()
 _BATCH_NUDGE_EVERY = 1.0
 
 
-class _BatchKicks:
+def _batch_kicks() -> batch.Gathered:
     """Inside a batch of work (``kassa.batch.batch()``: a worker's batch of renewals), the events written nudge the
     dispatcher at most once a second, and once at the batch's end, not after each commit.
 
@@ -154,21 +154,7 @@ class _BatchKicks:
     nudge every 100 ms was a dispatcher task for every two or three events, a measurable share of a worker's CPU
     per renewal (README, Performance). The batch's events are planned together, up to a second later than one by
     one. A worker dying inside the batch loses that nudge, not the events: beat's sweeper plans them."""
-
-    def __init__(self):
-        self.waiting_since: float | None = None  # the first event no nudge covers yet
-
-    def written(self) -> None:
-        now = time.monotonic()
-        if self.waiting_since is None:
-            self.waiting_since = now
-        elif now - self.waiting_since >= _BATCH_NUDGE_EVERY:
-            transaction.on_commit(events_kick)  # this commit's nudge covers every event waiting
-            self.waiting_since = None
-
-    def end(self) -> None:
-        if self.waiting_since is not None:
-            transaction.on_commit(events_kick)  # at once outside a transaction; else after the enclosing one
+    return batch.Gathered(lambda _events: events_kick(), every=_BATCH_NUDGE_EVERY)
 
 
 def events_kick() -> None:

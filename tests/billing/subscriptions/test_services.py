@@ -137,6 +137,57 @@ def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_
     assert queued.count("webhooks.tasks.events_dispatch") > 3
 
 
+def test_a_run_of_renewals_tells_the_owner_of_each_payment_through_one_email_task_and_never_twice(
+    paying_shop, payer, stripe_backend, transactional_db, emails_on_commit, mailoutbox, monkeypatch, settings
+):
+    """Three renewals paid in one run: the owner, who asked to hear of payments, gets one "You received a payment"
+    per renewal, sent by one task for the run (a task a renewal was about a fifth of a renewal day's CPU). Run again
+    (a retried task), it sends nothing more; a mail server failing for the run leaves every payment to the retry."""
+    from billing.payments import emails
+    from billing.payments.models import PaymentIntent
+    from merchants.models import Membership
+
+    owner = Membership.objects.get(merchant=paying_shop.merchant, role="owner")
+    assert owner.notify_payments  # a new merchant's owner starts with notices on
+    price = factories.recurring_price(paying_shop.merchant)
+    for _ in "abc":
+        factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), price=price)
+    runs = []
+    many = emails.payment_emails_send_many
+    monkeypatch.setattr(emails, "payment_emails_send_many", lambda outcomes: runs.append(outcomes) or many(outcomes))
+    mailoutbox.clear()
+    with emails_on_commit():
+        assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 3
+    (run,) = runs
+    renewals = PaymentIntent.objects.filter(invoice_payment__invoice__billing_reason="subscription_cycle")
+    assert sorted(pk for pk, _ in run) == sorted(renewals.values_list("pk", flat=True))
+    assert {outcome for _, outcome in run} == {"succeeded"}
+
+    def notices() -> list[str]:
+        return sorted(m.body for m in mailoutbox if m.to == [owner.user.email])
+
+    told = notices()
+    assert len(told) == 3
+    for intent in renewals:
+        assert sum(intent.public_id in body for body in told) == 1
+    assert many(run) == (0, [], None)  # the task again: each email is sent once
+    assert notices() == told
+
+    # The mail server down: the run's payments stand, and every one of them is left to the retry, which sends them.
+    settings.EMAIL_BACKEND = "tests.billing.payments.test_emails.BrokenMailServer"
+    with emails_on_commit():
+        assert services.subscriptions_renew_due(now=d(2027, 3, 1, 1)) == 3
+    assert notices() == told
+    march = renewals.exclude(pk__in=[pk for pk, _ in run])
+    assert [i.status for i in march] == ["succeeded"] * 3
+    outcomes = [[pk, "succeeded"] for pk in march.values_list("pk", flat=True)]
+    sent, failed, failure = many(outcomes)
+    assert (sent, sorted(failed), type(failure).__name__) == (0, sorted(outcomes), "SMTPServerDisconnected")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert many(failed) == (3, [], None)
+    assert len(notices()) == 6
+
+
 def test_a_run_of_renewals_reads_the_merchants_invoice_settings_and_credentials_once_and_the_next_run_sees_changes(
     paying_shop, payer, stripe_backend
 ):
