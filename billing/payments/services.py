@@ -711,12 +711,28 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
     return locked
 
 
+def payment_attempt_begin_new(*, payment_intent: PaymentIntent, attempt_key: str, off_session: bool) -> PaymentAttempt:
+    """``payment_intent_confirm``'s first phase for a PaymentIntent its owner made a moment ago in the transaction it
+    is still in (a renewal's charge: billing/invoices' ``invoice_charge_begin``): its first attempt, with the saved
+    card it was made with, recorded in that transaction. ``_begin_attempt`` checks, under the row lock, what others
+    may have done meanwhile (an attempt made, the PaymentIntent settled or canceled, its card detached): nobody else
+    can see this PaymentIntent before that transaction commits, so there is nothing to check and nothing to lock.
+    Confirm it once committed: ``payment_intent_confirm(payment_intent=…, begun=attempt)``."""
+    return PaymentAttempt.objects.create(
+        public_id=attempt_key,
+        payment_intent=payment_intent,
+        payment_method=payment_intent.payment_method,
+        off_session=off_session,
+    )
+
+
 def payment_intent_confirm(
     *,
     payment_intent: PaymentIntent,
     payment_method: PaymentMethod | None = None,
     off_session: bool = False,
     attempt_key: str | None = None,
+    begun: PaymentAttempt | None = None,
 ) -> PaymentIntent:
     """Confirm with the processor, two-phase. A refused card leaves ``requires_payment_method`` and raises CardError.
 
@@ -726,11 +742,16 @@ def payment_intent_confirm(
     ``attempt_key``: the owner's own id for this attempt (``payatt_…``, unguessable, derived from its rows, e.g. an
     invoice and its retry number), used as the processor's idempotency key: an attempt of that key already made
     is refused (409 ``payment_attempt_already_made``), so a run repeated by a scheduler never charges twice.
+
+    ``begun``: the attempt ``payment_attempt_begin_new`` recorded and its transaction committed: this is its charge.
     """
     credential = processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    payment_intent, attempt, lost = _begin_attempt(
-        payment_intent, payment_method, off_session=off_session, attempt_key=attempt_key
-    )
+    if begun is None:
+        payment_intent, attempt, lost = _begin_attempt(
+            payment_intent, payment_method, off_session=off_session, attempt_key=attempt_key
+        )
+    else:
+        attempt, lost = begun, False
     try:
         processor_customer = _processor_customer(payment_intent.customer, credential)
         # An attempt whose answer was lost asks first what it did (its ``kassa_attempt`` at the processor): a charge

@@ -34,7 +34,7 @@ from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.selectors import customer_now
 from ...payments import services as payments
-from ...payments.models import PaymentIntent, PaymentMethod
+from ...payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
 from .. import hooks
 from ..models import Invoice, InvoicePayment
 from .common import S
@@ -87,13 +87,15 @@ def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMeth
 
 
 @dataclass
-class _Opened:
-    """What phase 1 left, committed: the invoice as locked, and the PaymentIntent to confirm with ``card`` — or
-    no PaymentIntent when nothing remained to pay (the invoice was paid then, with its event)."""
+class Opened:
+    """What phase 1 left: the invoice as locked, and the PaymentIntent to confirm with ``card`` — or no
+    PaymentIntent when nothing remained to pay (the invoice was paid then, with its event). ``attempt``: payments'
+    own first phase made too (``invoice_charge_begin``), to be charged once the caller's transaction commits."""
 
     invoice: Invoice
     intent: PaymentIntent | None
     card: PaymentMethod | None
+    attempt: PaymentAttempt | None = None
 
 
 def _payment_open(
@@ -104,19 +106,22 @@ def _payment_open(
     saved_card: bool = True,
     attempt_key: str | None = None,
     setup_future_usage: str | None = None,
-) -> _Opened:
+    held: bool = False,
+) -> Opened:
     """Phase 1, in one transaction under the invoice's row lock: the card (``payment_method``, else the invoice's
     or the customer's default; none with ``saved_card=False``, when the payer's one-off card is to be taken for
     it), an invoice with nothing left to pay paid at once, else the open InvoicePayment's PaymentIntent for what
     remains, made or reused. ``attempt_key``: an automatic attempt's own key (services/dunning.py); one already
-    made is refused here, before it is counted again."""
-    with transaction.atomic():
-        invoice = _payable_lock(invoice)
+    made is refused here, before it is counted again. ``held``: the caller made and finalized the invoice in the
+    transaction it is still in (``invoice_charge_begin``): taken as it is, not locked and read again, and payments'
+    first phase is made here too."""
+    with transaction.atomic():  # inside the caller's (held): a savepoint, so that a refusal undoes only this
+        invoice = invoice if held else _payable_lock(invoice)
         card = _card(invoice, payment_method) if saved_card else None
         if invoice.amount_remaining <= 0:
             _paid(invoice, now)
             event_emit(type="invoice.paid", obj=invoice)
-            return _Opened(invoice, None, card)
+            return Opened(invoice, None, card)
         # An invoice never attempted has no attempt under its key: one is made only once counted (_attempt_count).
         made = payments.payment_attempt_made(attempt_key) if attempt_key is not None and invoice.attempted else None
         if made is not None and not payments.payment_attempt_replayable(made):
@@ -148,7 +153,7 @@ def _payment_open(
                 if setup_future_usage and intent.setup_future_usage != setup_future_usage:
                     intent.setup_future_usage = setup_future_usage  # the payer's card is to be kept this time
                     intent.save(update_fields=["setup_future_usage", "updated"])
-                return _Opened(invoice, intent, card)
+                return Opened(invoice, intent, card)
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
             payment.save(update_fields=["status", "canceled_at"])
@@ -174,7 +179,12 @@ def _payment_open(
         )
         if not claimed:
             _attempt_count(invoice, automatic=attempt_key is not None)
-    return _Opened(invoice, intent, card)
+        if held:
+            attempt = payments.payment_attempt_begin_new(
+                payment_intent=intent, attempt_key=attempt_key, off_session=True
+            )
+            return Opened(invoice, intent, card, attempt)
+    return Opened(invoice, intent, card)
 
 
 def _attempt_count(invoice: Invoice, *, automatic: bool) -> None:
@@ -241,16 +251,34 @@ def invoice_charge(
     payment_method: PaymentMethod | None = None,
     off_session: bool = True,
     attempt_key: str | None = None,
+    opened: Opened | None = None,
 ) -> PaymentIntent | None:
     """``invoice_pay`` with a saved card, for a caller that needs how the charge ended, not the invoice read
     again (dunning's automatic attempt: a renewal's charge): the PaymentIntent as its answer was recorded, or
-    None when nothing remained to pay (the invoice was paid at once). Raises as ``invoice_pay`` does."""
+    None when nothing remained to pay (the invoice was paid at once). Raises as ``invoice_pay`` does. ``opened``:
+    its first phase made by ``invoice_charge_begin`` and committed."""
     now = customer_now(customer=invoice.customer, now=now)  # a test clock's customer pays on the clock's time
     # Phase 1 commits before the processor is called (the charge is never inside a transaction).
-    opened = _payment_open(invoice, now, payment_method=payment_method, attempt_key=attempt_key)
+    if opened is None:
+        opened = _payment_open(invoice, now, payment_method=payment_method, attempt_key=attempt_key)
     if opened.intent is None:
         return None
-    return _confirm(invoice, opened.intent, opened.card, off_session=off_session, attempt_key=attempt_key)
+    return _confirm(
+        invoice, opened.intent, opened.card, off_session=off_session, attempt_key=attempt_key, begun=opened.attempt
+    )
+
+
+def invoice_charge_begin(*, invoice: Invoice, now: datetime, attempt_key: str) -> Opened:
+    """``invoice_charge``'s first phase, and payments' own (the keyed attempt, off-session, with the invoice's or its
+    customer's default card), for an invoice the caller made and finalized in the transaction it is still in (a
+    renewal's), to be charged once that commits: ``invoice_charge(opened=…)``. Taken as the caller holds it: nobody
+    else can see, let alone pay, an invoice before its transaction commits, so it is not locked and read again, and
+    the phases' own transactions are the caller's (a renewal saves two transactions and five reads). Raises as
+    ``invoice_charge`` does, having undone what it wrote (a savepoint): the caller's transaction goes on. A worker
+    killed after the commit leaves the attempt made and not charged: the reconciler finds the processor has no
+    record of it, and dunning's next run makes it under its key (``payment_attempt_replayable``)."""
+    now = customer_now(customer=invoice.customer, now=now)
+    return _payment_open(invoice, now, attempt_key=attempt_key, held=True)
 
 
 def invoice_pay_with_card_token(
@@ -283,13 +311,19 @@ def invoice_pay_with_card_token(
 
 
 def _confirm(
-    invoice: Invoice, intent: PaymentIntent, card: PaymentMethod, *, off_session: bool, attempt_key: str | None = None
+    invoice: Invoice,
+    intent: PaymentIntent,
+    card: PaymentMethod,
+    *,
+    off_session: bool,
+    attempt_key: str | None = None,
+    begun: PaymentAttempt | None = None,
 ) -> PaymentIntent:
-    """Phase 2 and 3: payments charges (its own two phases) and records the answer; the hooks follow. The
-    PaymentIntent as recorded."""
+    """Phase 2 and 3: payments charges (its own two phases, or the second of an attempt ``begun`` already) and
+    records the answer; the hooks follow. The PaymentIntent as recorded."""
     try:
         intent = payments.payment_intent_confirm(
-            payment_intent=intent, payment_method=card, off_session=off_session, attempt_key=attempt_key
+            payment_intent=intent, payment_method=card, off_session=off_session, attempt_key=attempt_key, begun=begun
         )
     except InvalidRequest as exc:
         if exc.code != "payment_intent_unexpected_state":

@@ -56,7 +56,14 @@ from ...payments import services as payments
 from ...payments.models import PaymentAttempt, PaymentIntent
 from .. import hooks, selectors
 from ..models import DunningSettings, Invoice
-from .collection import _attempt_count, invoice_charge, invoice_payment_failed_notify, of_customers
+from .collection import (
+    Opened,
+    _attempt_count,
+    invoice_charge,
+    invoice_charge_begin,
+    invoice_payment_failed_notify,
+    of_customers,
+)
 from .common import S
 from .dunning_settings import dunning_settings_for
 from .invoices import invoice_finalize, invoice_mark_uncollectible
@@ -175,11 +182,14 @@ def _recorded(invoice: Invoice, number: int | None) -> bool:
     return invoice.dunning_started_at is not None if number == 0 else invoice.dunning_retries >= number
 
 
-def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None, invoice: Invoice | None = None) -> bool:
+def _automatic_attempt(
+    pk: int, now: datetime, *, card: str | None = None, invoice: Invoice | None = None, begun: Opened | None = None
+) -> bool:
     """Charge one invoice off-session if it is still due (``card``: because its customer's card changed), then
     record what happened. True when a failure or a payment was recorded by this run. ``invoice``: the caller's
     copy, as it committed it a moment ago, checked as it is instead of read again (paying it takes its row lock
-    and checks it there)."""
+    and checks it there). ``begun``: this attempt's first phase, committed with the invoice
+    (``invoice_attempt_begin``)."""
     if invoice is None:
         invoice = Invoice.objects.filter(pk=pk).select_related("customer").first()
     if not _collectable(invoice):
@@ -194,7 +204,7 @@ def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None, invoi
     error: KassaError | None = None
     try:
         # Two-phase (collection.py): the attempt is committed under this key before the processor is called.
-        intent = invoice_charge(invoice=invoice, now=now, off_session=True, attempt_key=key)
+        intent = invoice_charge(invoice=invoice, now=now, off_session=True, attempt_key=key, opened=begun)
         if intent is None or intent.status == PaymentIntent.Status.SUCCEEDED:
             return True  # paid (its hook paid the invoice): final, nothing to record
     except KassaError as exc:
@@ -203,13 +213,30 @@ def _automatic_attempt(pk: int, now: datetime, *, card: str | None = None, invoi
     return _outcome_record(pk, now, key=key, number=number, error=error)
 
 
-def invoice_attempt_automatically(*, invoice: Invoice, now: datetime) -> bool:
+def invoice_attempt_begin(*, invoice: Invoice, now: datetime) -> Opened | None:
+    """Inside the transaction that made and finalized ``invoice`` (a renewal's, not committed yet): the first phase
+    of its first automatic attempt (``invoice_charge_begin``), to be charged by ``invoice_attempt_automatically``
+    once that commits. None when it is due none now, or the attempt could not be begun (no usable card): nothing
+    of it is left, and ``invoice_attempt_automatically`` makes it after the commit as beat would, recording why it
+    failed."""
+    due = _collectable(invoice) and invoice.next_payment_attempt is not None and invoice.next_payment_attempt <= now
+    if not due or invoice.attempted or invoice.dunning_started_at is not None:
+        return None
+    try:
+        return invoice_charge_begin(invoice=invoice, now=now, attempt_key=attempt_key(invoice, "0"))
+    except KassaError as exc:
+        logger.info("Automatic payment of invoice %s not begun: %s", invoice.public_id, exc.message)
+        return None
+
+
+def invoice_attempt_automatically(*, invoice: Invoice, now: datetime, begun: Opened | None = None) -> bool:
     """The first automatic attempt of an invoice due one, made now instead of at beat's next run (a subscription's
     renewal, right after it finalized the invoice): the very attempt ``invoices_advance`` makes, under the same
     key, so the two never charge twice, a failure starts dunning, and a worker killed half-way leaves the invoice
     due that same attempt (beat's next run replays it). True when a payment or a failure was recorded.
-    ``invoice``: as the caller's finalizing committed it (with its customer), not read again."""
-    return _automatic_attempt(invoice.pk, now, invoice=invoice)
+    ``invoice``: as the caller's finalizing committed it (with its customer), not read again. ``begun``: its first
+    phase, committed with it (``invoice_attempt_begin``)."""
+    return _automatic_attempt(invoice.pk, now, invoice=invoice, begun=begun)
 
 
 @transaction.atomic

@@ -209,10 +209,19 @@ def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
         )
         if subscription is None:
             return False
-        after = _renew_locked(subscription, now)
-    for action, invoice in after:
-        invoice_collect(action, invoice, now=now)
+        # A new invoice's charge is begun here (its payment, PaymentIntent and keyed attempt): the invoice is this
+        # transaction's own, so nobody else can pay it before it commits; the processor is called after the commit.
+        after = [
+            (action, invoice, _charge_begin(action, invoice, now))
+            for action, invoice in _renew_locked(subscription, now)
+        ]
+    for action, invoice, begun in after:
+        invoice_collect(action, invoice, now=now, begun=begun)
     return True
+
+
+def _charge_begin(action: str, invoice: Invoice, now: datetime):
+    return invoices.invoice_attempt_begin(invoice=invoice, now=now) if action == "charge" else None
 
 
 def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, Invoice]]:
@@ -333,14 +342,15 @@ def period_advance(
     return None
 
 
-def invoice_collect(action: str, invoice: Invoice, *, now: datetime) -> None:
+def invoice_collect(action: str, invoice: Invoice, *, now: datetime, begun=None) -> None:
     """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
     subscription, and dunning retries it), never the renewal's. The charge is invoicing's first automatic
     attempt, keyed by the invoice: beat's ``invoices_advance`` making it too, or after a crash, makes the same
-    attempt, never a second charge."""
+    attempt, never a second charge. ``begun``: its first phase, committed with the invoice
+    (``invoices.invoice_attempt_begin``)."""
     try:
         if action == "charge":
-            invoices.invoice_attempt_automatically(invoice=invoice, now=now)
+            invoices.invoice_attempt_automatically(invoice=invoice, now=now, begun=begun)
         elif action == "void":
             invoices.invoice_void(invoice=invoice, now=now)
     except KassaError as exc:

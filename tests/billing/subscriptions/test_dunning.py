@@ -3,14 +3,17 @@ and emails the payer a link to the portal; a new card there pays at once and the
 without one, the merchant's final action (Settings → Failed payments) ends it."""
 
 import re
+from datetime import timedelta
 
 import pytest
 import stripe
 from django.test import Client
+from django.utils import timezone
 
 from billing.hosted import framing
 from billing.invoices import services as invoices
 from billing.models import PortalSession
+from billing.payments import services as payments
 from tests.billing.subscriptions.test_clocks import _advance, _clock_customer, ts
 from tests.conftest import processor_payment_intents
 
@@ -107,9 +110,12 @@ def test_without_a_new_card_the_merchants_final_action_comes_after_the_last_retr
 def test_a_renewal_declined_by_hand_before_its_automatic_charge_is_still_dunned_to_the_final_action(
     api, paying_shop, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox, monkeypatch
 ):
-    """The renewal's worker dies before its charge (the invoice open, its first automatic attempt still due); the
-    merchant charges it by hand (``pay``) first, declined. That decline is the first attempt: the subscription is
-    past_due, and dunning retries on the merchant's days from it until the final action, as for any renewal."""
+    """The renewal's worker dies before its charge: the invoice open, its first automatic attempt begun with it
+    (counted, keyed) and never sent. Kassa cannot know that it was never sent, so a payment by hand meanwhile is
+    refused (409) until the reconciler has asked the processor, a quarter of an hour later, and found no record of
+    it. The merchant then charges it by hand (``pay``) first, declined. That decline is the first failure: the
+    subscription is past_due, and dunning retries on the merchant's days from it until the final action, as for
+    any renewal."""
     invoices.dunning_settings_update(merchant=paying_shop.merchant, livemode=False, subscription_action="cancel")
     clock, customer = _clock_customer(api, card_token, START)
     sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
@@ -121,7 +127,12 @@ def test_a_renewal_declined_by_hand_before_its_automatic_charge_is_still_dunned_
         killed.setattr(invoices, "invoice_attempt_automatically", lambda **kwargs: False)
         _advance(api, clock, RENEWAL, emails_on_commit)
     renewal = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]}).latest_invoice
-    assert (renewal.status, renewal.attempt_count, renewal.next_payment_attempt) == ("open", 0, RENEWAL)
+    assert (renewal.status, renewal.attempt_count, renewal.next_payment_attempt) == ("open", 1, RENEWAL)
+    with pytest.raises(stripe.APIError) as in_flight:
+        api.v1.invoices.pay(renewal.id)
+    assert (in_flight.value.http_status, in_flight.value.json_body["error"]["code"]) == (409, "payment_in_progress")
+    payments.payments_reconcile(now=timezone.now() + timedelta(minutes=16))
+    assert len(processor_payment_intents(stripe_backend)) == 1  # the first invoice's: the dead worker's never left
     with emails_on_commit(), pytest.raises(stripe.CardError):
         api.v1.invoices.pay(renewal.id)
     assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
