@@ -354,15 +354,17 @@ def _invoice_payment_of(payment_intent: PaymentIntent) -> InvoicePayment | None:
 def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     """payments' success hook (inside the transaction that records it); idempotent. The invoice is paid when
     nothing remains; a void invoice stays void (the money is recorded on its payment, and logged)."""
-    payment = _invoice_payment_of(payment_intent)
-    if payment is None:
-        return
+    # The invoice it pays, found and locked in one read (its customer and subscription come with it, not locked),
+    # then its payment: invoice first, as every writer of an invoice's payments locks them.
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
         .select_related("customer", "subscription")
-        .get(pk=payment.invoice_id)
+        .filter(payments__payment_intent=payment_intent)
+        .first()
     )
-    payment = InvoicePayment.objects.select_for_update().get(pk=payment.pk)
+    if invoice is None:
+        return
+    payment = InvoicePayment.objects.select_for_update().get(payment_intent=payment_intent)
     if payment.status == InvoicePayment.Status.PAID:
         return
     # The processor's answer came at payment_intent.updated; a test clock's customer was paid on the clock's time.
