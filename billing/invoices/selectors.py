@@ -131,6 +131,25 @@ def lines_prefetch() -> Prefetch:
     return Prefetch("items", queryset=_lines_query(InvoiceItem.objects.all()), to_attr=_LINES_READ)
 
 
+def lines_made(invoice: Invoice, lines: list[tuple[InvoiceItem, list[TaxRate]]], default_tax_rates: list) -> None:
+    """What ``prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")`` would read, handed over
+    instead of read back: the lines ``invoice_create`` has just inserted on its new draft (in the order of their
+    ids, each with its price, product and subscription item in hand, and its tax rates) and the default tax rates
+    it has just set. Nothing else can have written them since, in that same transaction."""
+    for item, rates in lines:
+        _prefetched(item, "tax_rates", rates)
+    setattr(invoice, _LINES_READ, [item for item, _rates in lines])
+    _prefetched(invoice, "default_tax_rates", default_tax_rates)
+
+
+def _prefetched(obj, name: str, objects: list) -> None:
+    """``objects`` as ``prefetch_related(name)`` leaves them on ``obj`` (``obj.<name>.all()`` reads nothing)."""
+    queryset = getattr(obj, name).all()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), name: queryset}
+
+
 def lines_forget(invoice: Invoice) -> None:
     """Drop what ``lines_prefetch`` read with ``invoice``, and its tax rates: from here on they are read when asked
     for (who holds it next may add a line)."""

@@ -24,7 +24,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment, TaxRate
-from ..selectors import issued_share, lines_forget, lines_prefetch
+from ..selectors import issued_share, lines_forget, lines_made, lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_add
 from .totals import taxes_freeze
@@ -175,14 +175,16 @@ def invoice_create(
             taken.append((item, render(item)))
             item.invoice = invoice
             item.save(update_fields=["invoice", "updated"])
-    if subscription_lines:
-        subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now)
+    made = subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now) if subscription_lines else []
     if subscription_lines or taken:  # else no lines yet: the totals are the model's zeros
-        # Its lines and rates, read once for its totals and its event; forgotten before it is returned (a caller
-        # may add lines to it through another copy), unless kept for its finalizing. Its default rates are the ones
-        # just added: nothing to read when there were none.
-        rates_read = "default_tax_rates" if rates else Prefetch("default_tax_rates", TaxRate.objects.none())
-        prefetch_related_objects([invoice], lines_prefetch(), rates_read)
+        # Its lines and rates, for its totals and its event; forgotten before it is returned (a caller may add lines
+        # to it through another copy), unless kept for its finalizing. A subscription's period lines alone (a
+        # renewal's) are the ones just made, handed over as they are; pending items taken are read with them.
+        if taken:
+            rates_read = "default_tax_rates" if rates else Prefetch("default_tax_rates", TaxRate.objects.none())
+            prefetch_related_objects([invoice], lines_prefetch(), rates_read)
+        else:
+            lines_made(invoice, made, rates)
         totals_refresh(invoice, param="items" if subscription_lines else "pending_invoice_items_behavior")
     event_emit(type="invoice.created", obj=invoice)
     if not lines_kept:

@@ -308,13 +308,14 @@ def invoice_subscription_line_build(
     )
 
 
-def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime) -> None:
+def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime) -> list[tuple[InvoiceItem, list]]:
     """The lines of one period a subscription puts on the draft ``invoice_create`` is making for it (one per
     item), in one insert; ``invoice_create`` then totals the draft once, with whatever else it took. The draft is
     that transaction's own new row (nobody else sees it yet): no lock to take. Each of ``lines`` holds
     ``subscription_item``, ``price``, ``quantity``, ``period_start``,
     ``period_end``, and optionally ``amount``, ``description``, ``proration``, ``tax_rates``. The same checks,
-    all as invoice items are checked, before anything is written."""
+    all as invoice items are checked, before anything is written. Returns the lines made, each with its tax rates,
+    in the order they were inserted (their ids')."""
     items, rates = [], []
     for line in lines:
         _draft_matches(invoice, customer=invoice.customer, currency=line["price"].currency)
@@ -338,3 +339,4 @@ def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime
     ]
     if links:
         through.objects.bulk_create(links)
+    return list(zip(items, rates, strict=True))
