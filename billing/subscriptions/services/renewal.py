@@ -4,12 +4,16 @@ invoices, the notices before a renewal or a trial's end, and the status a subscr
 One renewal is one short transaction on one subscription, under its row lock taken with ``skip_locked``
 (two workers, two beat processes or a retried task each take the subscriptions the others do not hold):
 the period's invoice and its lines are made and finalized, the items move to the new period and
-``next_renewal_at`` with them, all committed together; then, outside the transaction, the invoice is
-charged by invoicing's first automatic attempt (``invoice_attempt_automatically``: two-phase, keyed by the
-invoice, a failure handed to dunning). A worker killed between the commit and the charge, or half-way
-through it, leaves an open invoice due that same attempt, which invoicing's beat (``invoices_advance``)
-makes or replays; a charge whose answer was lost is settled by the reconciler (``payments_reconcile``). A
-database constraint makes a second invoice for one period impossible (an IntegrityError: someone else made
+``next_renewal_at`` with them, and invoicing's first automatic attempt of the invoice is begun
+(``invoice_attempt_begin``: its payment, PaymentIntent and attempt, keyed by the invoice), all committed
+together; then, outside the transaction, the processor is called and its answer recorded
+(``invoice_attempt_automatically``, a failure handed to dunning). The attempt is begun in the renewal's own
+transaction because nobody else can see, let alone pay, the invoice before it commits: its phase 1 needs no
+lock and no second read, and a renewal saves two transactions. A worker killed between the commit and the
+answer leaves that attempt pending, as a charge whose answer was lost: the reconciler (``payments_reconcile``)
+asks the processor, records a charge made, and otherwise lets invoicing's beat make it again under its key;
+an attempt that could not be begun (no usable card) is made after the commit as beat makes it, recording why.
+A database constraint makes a second invoice for one period impossible (an IntegrityError: someone else made
 it), so every period is invoiced once and charged at most once, whatever crashes or duplicates.
 
 Fairness across merchants: beat's tick (every minute) does no renewal itself. It queues one batch task
@@ -33,9 +37,10 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 55 statements and seven
-renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, and a
-renewal's draft was finalized as it was made, its lines read once from its making to its ``invoice.paid``);
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 49 statements and seven
+renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
+renewal's draft was finalized as it was made with the lines it made, never read back, and its charge was begun in
+its transaction), and its payment's emails go out with the run's others, one task a second;
 about half its CPU is Django compiling and running those statements, and one PaymentIntent through
 stripe-python alone is about 2.4 ms. Why not one transaction for a whole batch, with each renewal in a
 savepoint: a finalizing holds the merchant's number series locked to its transaction's end, so a batch would
@@ -50,8 +55,9 @@ of one (never a second path beside them), the numbers taken at the batch's end:
    (the per-period constraint unchanged: a batch meeting it falls back to one at a time); the batch's numbers
    taken last, in one update of the series' row (held only to the commit just after); subscriptions and items
    moved in one statement each; the events rendered from the objects in memory and inserted together.
-2. Charging: phase 1 (the invoice payments, PaymentIntents and keyed attempts) committed for the whole batch at
-   once, then one processor call per invoice (unavoidable), then the answers recorded in one transaction.
+2. Charging: phase 1 (the invoice payments, PaymentIntents and keyed attempts) is committed with each renewal
+   (done); with step 1 it would be inserted for the whole batch at once; then one processor call per invoice
+   (unavoidable), then the answers recorded in one transaction.
 3. The rules stay where they are: attempt keys derived from the invoice, the constraint, and the reconciler and
    ``invoices_advance`` replaying whatever a crash leaves between the phases (tests/billing/subscriptions/
    test_renewals_crash.py must pass unchanged).
