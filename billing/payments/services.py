@@ -461,22 +461,7 @@ def _begin_attempt(
                 raise IdempotencyConflict(
                     "This payment attempt was already made.", code="payment_attempt_already_made", param="attempt"
                 )
-            # The card as it is now (a detach may have committed since it was read): a detached card
-            # is never charged, as at Stripe.
-            owner_id, single_use_for = (
-                PaymentMethod.objects.filter(pk=locked.payment_method_id)
-                .values_list("customer_id", "single_use_for_id")
-                .get()
-            )
-            if owner_id is None and single_use_for == locked.pk:
-                owner_id = locked.customer_id  # taken for this payment: held on its customer at the processor
-            elif owner_id is None:
-                message = SINGLE_USE if single_use_for is not None else DETACHED
-                raise InvalidRequest(message, code="payment_method_unexpected_state", param="payment_method")
-            if owner_id != locked.customer_id:
-                raise InvalidRequest(
-                    "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
-                )
+            _card_check(locked)
             attempt = PaymentAttempt.objects.create(
                 public_id=attempt_key or public_id(PaymentAttempt.PREFIX),
                 payment_intent=locked,
@@ -486,6 +471,25 @@ def _begin_attempt(
             lost = False
         locked.save(update_fields=["payment_method", "updated"])
     return locked, attempt, lost
+
+
+def _card_check(payment_intent: PaymentIntent) -> None:
+    """The card as it is now (a detach may have committed since it was read): a detached card, or one taken for
+    another payment, is never charged, as at Stripe."""
+    owner_id, single_use_for = (
+        PaymentMethod.objects.filter(pk=payment_intent.payment_method_id)
+        .values_list("customer_id", "single_use_for_id")
+        .get()
+    )
+    if owner_id is None and single_use_for == payment_intent.pk:
+        owner_id = payment_intent.customer_id  # taken for this payment: held on its customer at the processor
+    elif owner_id is None:
+        message = SINGLE_USE if single_use_for is not None else DETACHED
+        raise InvalidRequest(message, code="payment_method_unexpected_state", param="payment_method")
+    if owner_id != payment_intent.customer_id:
+        raise InvalidRequest(
+            "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
+        )
 
 
 def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
@@ -714,10 +718,14 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
 def payment_attempt_begin_new(*, payment_intent: PaymentIntent, attempt_key: str, off_session: bool) -> PaymentAttempt:
     """``payment_intent_confirm``'s first phase for a PaymentIntent its owner made a moment ago in the transaction it
     is still in (a renewal's charge: billing/invoices' ``invoice_charge_begin``): its first attempt, with the saved
-    card it was made with, recorded in that transaction. ``_begin_attempt`` checks, under the row lock, what others
-    may have done meanwhile (an attempt made, the PaymentIntent settled or canceled, its card detached): nobody else
-    can see this PaymentIntent before that transaction commits, so there is nothing to check and nothing to lock.
+    card it was made with, recorded in that transaction. Nobody else can see this PaymentIntent before that
+    transaction commits, so nobody can have made an attempt of it, settled or canceled it: unlike
+    ``_begin_attempt``, nothing to lock and read again. What others share with it is checked as there: the
+    merchant's Stripe credentials (an attempt begun without them would wait for ever), and the card as it is now
+    (detached or taken for another payment: refused). A refusal raises, and the caller undoes what it wrote.
     Confirm it once committed: ``payment_intent_confirm(payment_intent=…, begun=attempt)``."""
+    processor_credential_for(payment_intent.merchant, payment_intent.livemode)
+    _card_check(payment_intent)
     return PaymentAttempt.objects.create(
         public_id=attempt_key,
         payment_intent=payment_intent,

@@ -13,7 +13,7 @@ The request only nudges the dispatcher, after its commit (``events_kick``):
 at once for the first event in a 100 ms window, and once more at the end of a
 window that had more, so a burst costs a few tasks, not one per event, and a
 quiet event is planned at once. A worker's batch of renewals nudges at most
-once a second and once at its end (``_BatchKicks``, in a ``kassa.batch``). If a nudge is lost
+once a second and once at its end (``_batch_kicks``: a ``kassa.batch.Gathered``). If a nudge is lost
 (the broker is down, the process dies after the commit), beat's sweeper runs
 the dispatcher (``deliveries_sweep``); nothing is lost because the unplanned events are
 rows, not messages. ``data.object`` is the object as the API shows it at

@@ -254,8 +254,10 @@ def _outcome_record(pk: int, now: datetime, *, key: str, number: int | None, err
             return False  # a new card could not be tried (its payment waits for 3-D Secure): nothing new to say
         # Refused before any charge (no usable card, or a payment waiting for 3-D Secure): still an attempt, as
         # at Stripe, whose invoice.payment_failed "occurs whenever an invoice payment attempt fails, due either
-        # to a declined payment or to the lack of a stored payment method".
-        _attempt_count(invoice, automatic=True)
+        # to a declined payment or to the lack of a stored payment method". Counted once: an attempt refused after
+        # its payment was opened (the merchant's Stripe credentials gone) was counted then, under this key.
+        if invoice.automatic_attempt_key != key:
+            _attempt_count(invoice, automatic=True)
         event_emit(type="invoice.payment_failed", obj=invoice)
         hooks.invoice_changed(invoice=invoice, change=hooks.PAYMENT_FAILED, now=now)
         kind = Kind.ACTION if error.code == "invoice_payment_intent_requires_action" else Kind.CARD

@@ -141,8 +141,12 @@ def invoice_create(
         days_until_due = settings.days_until_due
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
     _payment_method_check(default_payment_method, customer, "default_payment_method")
-    # The customer's row lock: two invoices made at once never both take one pending item.
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    # The customer's row lock: two invoices made at once never both take one pending item. The default card as
+    # the lock finds it (the caller's copy may be older): what a charge begun in this transaction takes
+    # (collection.invoice_charge_begin), and no change of it commits before this transaction does.
+    locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    if locked is not None:
+        customer.default_payment_method_id = locked.default_payment_method_id
     pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
     currency = _currency(currency, merchant, pending if pending_invoice_items_behavior == "include" else None)
     invoice = Invoice.objects.create(

@@ -188,6 +188,57 @@ def test_a_run_of_renewals_tells_the_owner_of_each_payment_through_one_email_tas
     assert len(notices()) == 6
 
 
+def test_a_renewal_charges_the_default_card_its_customer_has_under_the_lock_not_the_copy_read_before(
+    paying_shop, payer, card_token, stripe_backend, monkeypatch
+):
+    """A renewal begins its charge in its own transaction with the customer's default card. It read the customer
+    with the subscription, before it took the customer's row lock to make the invoice: a new default card that
+    committed in between is the one charged, not the card of that older copy."""
+    from billing.catalogue.models import Customer
+    from billing.payments.models import PaymentIntent
+
+    old_card = payer.default_payment_method
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    assert sub.default_payment_method is None  # the customer's default pays it
+    new_card = factories.saved_card(payer, card_token, "5555555555554444")
+    renew_locked = renewal._renew_locked
+
+    def card_changed_meanwhile(subscription, now):
+        assert subscription.customer.default_payment_method_id == old_card.pk  # the copy read with it
+        catalogue.customer_update(customer=Customer.objects.get(pk=payer.pk), default_payment_method=new_card)
+        return renew_locked(subscription, now)
+
+    monkeypatch.setattr(renewal, "_renew_locked", card_changed_meanwhile)
+    assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 1
+    sub.refresh_from_db()
+    assert sub.latest_invoice.status == "paid"
+    charged = PaymentIntent.objects.get(invoice_payment__invoice=sub.latest_invoice)
+    assert charged.payment_method_id == new_card.pk
+
+
+def test_a_renewal_without_stripe_credentials_records_a_failed_attempt_rather_than_leaving_one_pending(
+    paying_shop, payer, stripe_backend
+):
+    """The merchant's Stripe credentials were removed: the charge a renewal would begin in its transaction is not
+    begun (an attempt begun without them could never be sent, and would wait for ever), and the attempt made after
+    the commit fails as any attempt without them does: recorded, ``invoice.payment_failed``, the subscription
+    past_due and dunning under way."""
+    from billing.payments.models import PaymentAttempt
+    from merchants.models import ProcessorCredential
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    ProcessorCredential.objects.filter(merchant=paying_shop.merchant).delete()
+    assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 1
+    sub.refresh_from_db()
+    renewal_invoice = sub.latest_invoice
+    assert renewal_invoice.billing_reason == "subscription_cycle"
+    assert (renewal_invoice.status, renewal_invoice.attempt_count) == ("open", 1)
+    assert renewal_invoice.dunning_started_at is not None
+    assert sub.status == "past_due"
+    assert Event.objects.filter(type="invoice.payment_failed", data__object__id=renewal_invoice.public_id).exists()
+    assert not PaymentAttempt.objects.filter(status__in=["pending", "errored"]).exists()
+
+
 def test_a_run_of_renewals_reads_the_merchants_invoice_settings_and_credentials_once_and_the_next_run_sees_changes(
     paying_shop, payer, stripe_backend
 ):
