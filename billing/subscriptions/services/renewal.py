@@ -1,8 +1,12 @@
 """Beat's subscription work: renewals, trial ends, cancellations at the period's end, expiry of unpaid first
 invoices, the notices before a renewal or a trial's end, and the status a subscription's latest invoice gives it.
 
-One renewal is one short transaction on one subscription, under its row lock taken with ``skip_locked``
-(two workers, two beat processes or a retried task each take the subscriptions the others do not hold):
+A run reads its subscriptions a batch (``BATCH``) at a time, with their customers, items, prices and tax rates,
+in a few statements for the batch (``selectors.subscriptions_renewal_read``). One renewal is then one short
+transaction on one subscription, under its row lock taken with ``skip_locked`` (two workers, two beat processes
+or a retried task each take the subscriptions the others do not hold), by one statement that reads the row again
+and a fingerprint of its items and rates: what changed since the batch's read is read again under the lock, so a
+renewal bills the subscription as it is when it is locked (``selectors.subscription_renewal_lock``). Then:
 the period's invoice and its lines are made and finalized, the items move to the new period and
 ``next_renewal_at`` with them, and invoicing's first automatic attempt of the invoice is begun
 (``invoice_attempt_begin``: its payment, PaymentIntent and attempt, keyed by the invoice), all committed
@@ -37,10 +41,11 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 50 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 47 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
-renewal's draft was finalized as it was made with the lines it made, never read back, and its charge was begun in
-its transaction), and its payment's emails go out with the run's others, one task a second;
+renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
+its transaction, and its batch read its subscriptions together), and its payment's emails go out with the run's
+others, one task a second;
 about half its CPU is Django compiling and running those statements, and one PaymentIntent through
 stripe-python alone is about 2.4 ms. Why not one transaction for a whole batch, with each renewal in a
 savepoint: a finalizing holds the merchant's number series locked to its transaction's end, so a batch would
@@ -49,12 +54,13 @@ while it locks a customer the other chain holds (two subscriptions of one custom
 What is left to do is to make invoicing's and payments' services batch-first, with the single renewal a batch
 of one (never a second path beside them), the numbers taken at the batch's end:
 
-1. Invoicing a batch in one transaction: the due subscriptions locked in one ``SKIP LOCKED`` read with their
-   items and rates, their customers locked next in one read in id order (two chains meeting on a customer queue
-   there, never deadlock); the periods computed in Python; the invoices and their lines inserted in one statement each
-   (the per-period constraint unchanged: a batch meeting it falls back to one at a time); the batch's numbers
-   taken last, in one update of the series' row (held only to the commit just after); subscriptions and items
-   moved in one statement each; the events rendered from the objects in memory and inserted together.
+1. Invoicing a batch in one transaction: the due subscriptions locked in one ``SKIP LOCKED`` read (their items
+   and rates are read with the batch already, and used where the lock's fingerprint matches: done), their
+   customers locked next in one read in id order (two chains meeting on a customer queue there, never deadlock);
+   the periods computed in Python; the invoices and their lines inserted in one statement each (the per-period
+   constraint unchanged: a batch meeting it falls back to one at a time); the batch's numbers taken last, in one
+   update of the series' row (held only to the commit just after); subscriptions and items moved in one
+   statement each; the events rendered from the objects in memory and inserted together.
 2. Charging: phase 1 (the invoice payments, PaymentIntents and keyed attempts) is committed with each renewal
    (done); with step 1 it would be inserted for the whole batch at once; then one processor call per invoice
    (unavoidable), then the answers recorded in one transaction.
@@ -82,7 +88,7 @@ from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from .. import prorations
 from ..models import Subscription
-from ..selectors import items_prefetch, subscription_items
+from ..selectors import subscription_items, subscription_renewal_lock, subscriptions_renewal_read
 from .cards import paying_card_keep, saves_card
 from .common import (
     ENDED,
@@ -153,12 +159,17 @@ def subscriptions_renew_due(
     pks = list(due.order_by("next_renewal_at", "pk").values_list("pk", flat=True)[:limit])
     done = 0
     with batch():
-        for pk in pks:
-            try:
-                if subscription_renew(subscription_pk=pk, now=now):
-                    done += 1
-            except KassaError as exc:
-                logger.warning("Renewing subscription %s failed: %s", pk, exc.message)
+        for start in range(0, len(pks), BATCH):
+            # Read for BATCH renewals at once (a few statements, not five a renewal); each renewal's lock tells
+            # whether what was read is still what is there (selectors.subscription_renewal_lock).
+            chunk = pks[start : start + BATCH]
+            read = subscriptions_renewal_read(chunk)
+            for pk in chunk:
+                try:
+                    if subscription_renew(subscription_pk=pk, now=now, read=read.get(pk)):
+                        done += 1
+                except KassaError as exc:
+                    logger.warning("Renewing subscription %s failed: %s", pk, exc.message)
     return done
 
 
@@ -201,18 +212,14 @@ def subscriptions_renew_batch(*, merchant_pk: int, livemode: bool, now: datetime
     return done
 
 
-def subscription_renew(*, subscription_pk: int, now: datetime) -> bool:
-    """Whatever is due for one subscription at ``now``; False when it is not due (or another run holds it)."""
+def subscription_renew(*, subscription_pk: int, now: datetime, read: Subscription | None = None) -> bool:
+    """Whatever is due for one subscription at ``now``; False when it is not due (or another run holds it).
+    ``read``: the batch's read of it (``subscriptions_renewal_read``), used where it is still current."""
     after = []
     with transaction.atomic():
-        subscription = (
-            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("customer", "merchant")
-            # Read several times in a pass (its events, the invoice, its lines, its period): once, with it.
-            .prefetch_related("default_tax_rates", items_prefetch())
-            .filter(pk=subscription_pk, next_renewal_at__lte=now)
-            .first()
-        )
+        # Its items, rates, customer and merchant are read several times in a pass (its events, the invoice, its
+        # lines, its period): once, with it (or with its batch).
+        subscription = subscription_renewal_lock(subscription_pk, now=now, read=read)
         if subscription is None:
             return False
         # A new invoice's charge is begun here (its payment, PaymentIntent and keyed attempt): the invoice is this

@@ -335,6 +335,102 @@ def test_a_renewals_paid_invoice_event_shows_the_lines_and_rates_it_was_issued_w
     assert quantities_and_rates == [(1, [vat.public_id]), (2, [vat.public_id]), (3, [levy.public_id])]
 
 
+def _renewal_lines(subscription) -> list[tuple]:
+    """The latest invoice's lines (price, quantity, amount, period, rates), then its default rates and total."""
+    invoice = Invoice.objects.filter(subscription=subscription).order_by("pk").last()
+    lines = sorted(
+        (line.price_id, line.quantity, line.amount, line.period_start, sorted(r.pk for r in line.tax_rates.all()))
+        for line in invoice.items.all()
+    )
+    return [*lines, ("invoice", sorted(r.pk for r in invoice.default_tax_rates.all()), invoice.total)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["quantity", "price", "item_added", "item_removed", "item_tax_rates", "default_tax_rates", "renewed_meanwhile"],
+)
+def test_a_renewal_bills_what_the_subscription_is_when_it_is_renewed_not_its_batchs_earlier_read(
+    paying_shop, payer, stripe_backend, change
+):
+    """A renewal run reads its batch's subscriptions, items and tax rates in one go, before it renews them one by
+    one: a change committed in between (by the API, a merchant in the dashboard, another worker's renewal) must be
+    what the renewal bills, exactly as a renewal that read it under its own lock would."""
+    from billing.invoices import services as invoice_services
+    from billing.subscriptions.selectors import subscriptions_renewal_read
+
+    merchant = paying_shop.merchant
+    vat = invoice_services.tax_rate_create(
+        merchant=merchant, livemode=False, display_name="VAT", percentage="20", inclusive=False
+    )
+    levy = invoice_services.tax_rate_create(
+        merchant=merchant, livemode=False, display_name="Levy", percentage="2.5", inclusive=True
+    )
+    price = factories.recurring_price(merchant, unit_amount=1000)
+    dearer = factories.recurring_price(merchant, unit_amount=2500)
+    other = factories.recurring_price(merchant, unit_amount=700)
+    # Two alike subscriptions: one renewed from the batch's read after the change, one read under its lock only.
+    made = [
+        factories.subscription(merchant, customer=payer, now=d(2027, 1, 1), price=price, default_tax_rates=[vat])
+        for _ in range(2)
+    ]
+    for sub in made:
+        services.subscription_item_create(
+            subscription=sub, now=d(2027, 1, 1), price=dearer, quantity=2, proration_behavior="none"
+        )
+    due = d(2027, 2, 1, 1) if change != "renewed_meanwhile" else d(2027, 3, 1, 1)  # two periods behind
+    read = subscriptions_renewal_read([sub.pk for sub in made])
+    for sub in made:
+        first, second = sub.items.order_by("pk")
+        if change == "quantity":
+            services.subscription_item_update(item=first, now=d(2027, 1, 10), quantity=3, proration_behavior="none")
+        elif change == "price":
+            services.subscription_item_update(item=first, now=d(2027, 1, 10), price=other, proration_behavior="none")
+        elif change == "item_added":
+            services.subscription_item_create(
+                subscription=sub, now=d(2027, 1, 10), price=other, quantity=5, proration_behavior="none"
+            )
+        elif change == "item_removed":
+            services.subscription_item_delete(item=second, now=d(2027, 1, 10), proration_behavior="none")
+        elif change == "item_tax_rates":
+            services.subscription_item_update(
+                item=second, now=d(2027, 1, 10), tax_rates=[levy], proration_behavior="none"
+            )
+        elif change == "default_tax_rates":
+            services.subscription_update(subscription=sub, now=d(2027, 1, 10), default_tax_rates=[levy])
+        else:  # another worker renewed it once (February) after the batch read it
+            assert services.subscription_renew(subscription_pk=sub.pk, now=due)
+    renewed, alone = made
+    assert services.subscription_renew(subscription_pk=renewed.pk, now=due, read=read[renewed.pk])
+    assert services.subscription_renew(subscription_pk=alone.pk, now=due)
+    # The same prices, quantities, amounts, period, line and invoice rates, and total as the one read alone.
+    assert len(_renewal_lines(renewed)) > 1
+    assert _renewal_lines(renewed) == _renewal_lines(alone)
+    if change == "renewed_meanwhile":
+        # February by the other worker, March from the batch's read: one invoice a period, none twice.
+        invoices = Invoice.objects.filter(subscription=renewed).order_by("pk")
+        assert [{line.period_start for line in i.items.all()} for i in invoices[1:]] == [
+            {d(2027, 2, 1)},
+            {d(2027, 3, 1)},
+        ]
+    else:
+        assert Invoice.objects.filter(subscription=renewed).count() == 2
+
+
+def test_a_renewal_run_reads_its_batchs_subscriptions_once_not_once_a_renewal(paying_shop, payer, stripe_backend):
+    """What nothing changed since the batch read is not read again under each renewal's lock: a run of three
+    renewals reads the subscriptions' items once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    price = factories.recurring_price(paying_shop.merchant)
+    for _ in range(3):
+        factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), price=price)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 3
+    item_reads = [q for q in queries if q["sql"].startswith("SELECT") and 'FROM "billing_subscriptionitem"' in q["sql"]]
+    assert len(item_reads) == 1
+
+
 def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
     client, paying_shop, payer, stripe_backend
 ):
