@@ -86,38 +86,44 @@ def subscription_item_list(*, merchant, livemode: bool, subscription: str | None
 
 # --- a renewal batch's read (services/renewal.py) --------------------------------------------------------------
 #
-# A batch reads its due subscriptions, with their customers, merchants, items (prices, products) and tax rates, in
-# a handful of statements for the whole batch instead of five a renewal, unlocked; each renewal then locks its row
-# with one statement that reads the row itself again (every column: whatever changed since, the renewal sees it)
-# and a fingerprint of what hangs off it. The batch's copy of the items and rates is used only where the
-# fingerprint taken under the lock equals the one taken with the batch's read (before its items were read: a
-# change committed between the two reads shows as a difference, never as a match); otherwise they are read again
-# under the lock, as one renewal alone reads them. The fingerprint needs no writer's cooperation: ids only grow,
-# so the count and the highest id of a set of rows change whenever a row is added, removed or replaced; an item
-# changed in place has a new ``updated`` (every save) or, moved by a renewal (``items_period_set``, an update
-# without ``updated``), a new period end. The prices, products and tax rates themselves are not locked by a
-# renewal, read in the batch or alone: the batch reads them a few seconds earlier, no less consistently.
+# A batch reads its due subscriptions with their items (prices, products), tax rates and merchant in a handful of
+# statements for the whole batch, unlocked, instead of five statements a renewal. Each renewal then takes its
+# row lock with a statement that reads the row itself again (every column: it is billed as it is now), and, in a
+# second statement begun once it holds the lock, its customer as it is now with a fingerprint of its items and
+# rates. The batch's copy of the items and rates is used only where that fingerprint, and the row's ``updated``,
+# equal those read with the batch (taken before its items were read: a change committed between the two reads of
+# the batch shows as a difference, never as a match); otherwise they are read again under the lock, as one renewal
+# alone reads them. Why a second statement: in PostgreSQL's READ COMMITTED, the locking statement's subqueries see
+# its snapshot from before it waited for the lock, so they could miss a change committed by the lock's previous
+# holder; a statement begun after the lock sees every such commit. The fingerprint needs no writer's cooperation
+# for a row added, removed or replaced: ids only grow (PostgreSQL's sequences; SQLite's AUTOINCREMENT), so a set's
+# count and highest id change. An item edited in place has a new ``updated`` (its save) or, moved by a renewal
+# (``items_period_set``, an update without ``updated``), a new period end; as every change of items is made by
+# the subscription services under the subscription's row lock and saves the subscription, its ``updated`` changes
+# too, which also covers an item's ``updated`` written by a host whose clock is behind. What the batch's copy
+# keeps older than one renewal alone would read is the catalogue a renewal does not lock anyway: a product's name
+# or a tax rate's display name or archiving, as of the batch's read (a batch is ``BATCH`` renewals: seconds, or
+# the processor's time for as many charges).
 
 _FINGERPRINT = ("fp_items", "fp_items_top", "fp_items_updated", "fp_items_end", "fp_rates", "fp_rates_top",
                 "fp_defaults", "fp_defaults_top")  # fmt: skip
 
 
-def _fingerprinted_sql(where: str, *, lock: bool) -> str:
-    """Every column of the subscriptions ``where`` selects, and the fingerprint (``_FINGERPRINT``) of each one's
-    items, their tax rates and its default tax rates. One static statement: nothing for Django to compile."""
-    s = Subscription._meta.db_table
+def _columns(model, table: str) -> str:
+    return ", ".join(f"{table}.{field.column}" for field in model._meta.concrete_fields)
+
+
+def _fingerprint_sql(subscription_id: str) -> str:
+    """The fingerprint (``_FINGERPRINT``) of the items, their tax rates and the default tax rates of the
+    subscription whose id is the SQL expression ``subscription_id``, as columns."""
     i = SubscriptionItem._meta.db_table
     item_rates = SubscriptionItem.tax_rates.through._meta.db_table
     defaults = Subscription.default_tax_rates.through._meta.db_table
-    columns = ", ".join(f"{s}.{field.column}" for field in Subscription._meta.concrete_fields)
-    items = f"FROM {i} WHERE {i}.subscription_id = {s}.id"
+    items = f"FROM {i} WHERE {i}.subscription_id = {subscription_id}"
     rates = f"FROM {item_rates} JOIN {i} ON {item_rates}.subscriptionitem_id = {i}.id"
-    rates += f" WHERE {i}.subscription_id = {s}.id"
-    default = f"FROM {defaults} WHERE {defaults}.subscription_id = {s}.id"
-    # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer.
-    skip_locked = lock and connection.features.has_select_for_update_skip_locked
-    locking = f" FOR UPDATE OF {s} SKIP LOCKED" if skip_locked else ""
-    prints = ", ".join(
+    rates += f" WHERE {i}.subscription_id = {subscription_id}"
+    default = f"FROM {defaults} WHERE {defaults}.subscription_id = {subscription_id}"
+    return ", ".join(
         f"(SELECT {value} {source}) AS {name}"
         for value, source, name in (
             ("COUNT(*)", items, "fp_items"),
@@ -130,43 +136,50 @@ def _fingerprinted_sql(where: str, *, lock: bool) -> str:
             (f"MAX({defaults}.id)", default, "fp_defaults_top"),
         )
     )
-    return f"SELECT {columns}, {prints} FROM {s} WHERE {where}{locking}"  # noqa: S608 (names from the models)
 
 
-def fingerprint(subscription: Subscription) -> tuple:
-    return tuple(getattr(subscription, name) for name in _FINGERPRINT)
+def _fingerprint(instance) -> tuple:
+    return tuple(getattr(instance, name) for name in _FINGERPRINT)
 
 
 def subscriptions_renewal_read(pks: list[int]) -> dict[int, Subscription]:
-    """The batch's read: the subscriptions ``pks`` (unlocked) with what a renewal reads of them, by pk. Each has
-    its own copy of its customer and merchant (a renewal writes on them), its items and its default tax rates."""
+    """The batch's read: the subscriptions ``pks`` (unlocked), by pk, each with its items, default tax rates and
+    fingerprint, and its own copy of its merchant. One static statement and the prefetches: nothing for Django to
+    compile per subscription."""
     if not pks:
         return {}
+    s = Subscription._meta.db_table
     marks = ", ".join(["%s"] * len(pks))
-    sql = _fingerprinted_sql(f"{Subscription._meta.db_table}.id IN ({marks})", lock=False)
+    sql = f"SELECT {_columns(Subscription, s)}, {_fingerprint_sql(f'{s}.id')} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
     read = list(Subscription.objects.raw(sql, pks))
     prefetch_related_objects(read, "default_tax_rates", items_prefetch())
-    customers = Customer.objects.in_bulk({subscription.customer_id for subscription in read})
     merchants = Merchant.objects.in_bulk({subscription.merchant_id for subscription in read})
     for subscription in read:
-        Subscription.customer.field.set_cached_value(subscription, copy.copy(customers[subscription.customer_id]))
         Subscription.merchant.field.set_cached_value(subscription, copy.copy(merchants[subscription.merchant_id]))
     return {subscription.pk: subscription for subscription in read}
 
 
 def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Subscription | None:
-    """The subscription ``pk`` if it is due at ``now`` and no one else holds it, row-locked (``skip_locked``), as
-    it is now; with ``read``'s customer, merchant, items and tax rates where the fingerprint says they are still
-    what it is now (``read``: the batch's ``subscriptions_renewal_read``), else read again. None: not due, or held."""
-    where = f"{Subscription._meta.db_table}.id = %s AND {Subscription._meta.db_table}.next_renewal_at <= %s"
+    """The subscription ``pk`` if it is due at ``now`` and no one else holds it, row-locked (``skip_locked``) and
+    read as it is now, with its customer as it is now (not locked); with ``read``'s merchant, items and tax rates
+    where they are still what is there (``read``: the batch's ``subscriptions_renewal_read``), else read again.
+    None: not due, or held."""
+    s = Subscription._meta.db_table
+    c = Customer._meta.db_table
+    # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer.
+    locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    lock = f"SELECT {_columns(Subscription, s)} FROM {s} WHERE {s}.id = %s AND {s}.next_renewal_at <= %s{locking}"  # noqa: S608 (names from the models)
     params = [pk, connection.ops.adapt_datetimefield_value(now)]
-    locked = next(iter(Subscription.objects.raw(_fingerprinted_sql(where, lock=True), params)), None)
+    locked = next(iter(Subscription.objects.raw(lock, params)), None)
     if locked is None:
         return None
-    if read is not None and fingerprint(read) == fingerprint(locked):
+    owner = f"SELECT {_columns(Customer, c)}, {_fingerprint_sql('%s')} FROM {c} WHERE {c}.id = %s"  # noqa: S608 (names from the models)
+    customer = next(iter(Customer.objects.raw(owner, [pk] * len(_FINGERPRINT) + [locked.customer_id])))
+    Subscription.customer.field.set_cached_value(locked, customer)
+    current = read is not None and read.updated == locked.updated and _fingerprint(read) == _fingerprint(customer)
+    if current:
         locked._prefetched_objects_cache = read._prefetched_objects_cache
-        Subscription.customer.field.set_cached_value(locked, read.customer)
         Subscription.merchant.field.set_cached_value(locked, read.merchant)
     else:
-        prefetch_related_objects([locked], "customer", "merchant", "default_tax_rates", items_prefetch())
+        prefetch_related_objects([locked], "merchant", "default_tax_rates", items_prefetch())
     return locked

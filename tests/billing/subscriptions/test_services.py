@@ -1,8 +1,10 @@
 """Subscriptions through their services, against localstripe: the first invoice, renewals, one invoice per period."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
+from django.utils import timezone
 
 from billing.catalogue import services as catalogue
 from billing.invoices import services as invoices
@@ -347,7 +349,22 @@ def _renewal_lines(subscription) -> list[tuple]:
 
 @pytest.mark.parametrize(
     "change",
-    ["quantity", "price", "item_added", "item_removed", "item_tax_rates", "default_tax_rates", "renewed_meanwhile"],
+    [
+        "quantity",
+        "quantity_clock_behind",
+        "price",
+        "item_added",
+        "item_removed",
+        "item_replaced",
+        "item_tax_rates",
+        "item_tax_rates_alone",
+        "period_moved_alone",
+        "default_tax_rates",
+        "default_tax_rates_alone",
+        "renewed_meanwhile",
+        "customer_details",
+        "customer_deleted",
+    ],
 )
 def test_a_renewal_bills_what_the_subscription_is_when_it_is_renewed_not_its_batchs_earlier_read(
     paying_shop, payer, stripe_backend, change
@@ -357,6 +374,7 @@ def test_a_renewal_bills_what_the_subscription_is_when_it_is_renewed_not_its_bat
     what the renewal bills, exactly as a renewal that read it under its own lock would."""
     from billing.invoices import services as invoice_services
     from billing.subscriptions.selectors import subscriptions_renewal_read
+    from kassa.errors import KassaError
 
     merchant = paying_shop.merchant
     vat = invoice_services.tax_rate_create(
@@ -379,33 +397,71 @@ def test_a_renewal_bills_what_the_subscription_is_when_it_is_renewed_not_its_bat
         )
     due = d(2027, 2, 1, 1) if change != "renewed_meanwhile" else d(2027, 3, 1, 1)  # two periods behind
     read = subscriptions_renewal_read([sub.pk for sub in made])
+    at = d(2027, 1, 10)
+    none = {"now": at, "proration_behavior": "none"}
+
+    def behind(save):
+        wall = timezone.now() - timedelta(minutes=5)
+        with mock.patch("django.utils.timezone.now", return_value=wall):
+            save()
+
+    changes = {
+        "quantity": lambda sub, first, second: services.subscription_item_update(item=first, quantity=3, **none),
+        # Saved by a host whose clock is behind: the item's new ``updated`` is older than the other item's.
+        "quantity_clock_behind": lambda sub, first, second: behind(
+            lambda: services.subscription_item_update(item=first, quantity=3, **none)
+        ),
+        "price": lambda sub, first, second: services.subscription_item_update(item=first, price=other, **none),
+        "item_added": lambda sub, first, second: services.subscription_item_create(
+            subscription=sub, price=other, quantity=5, **none
+        ),
+        "item_removed": lambda sub, first, second: services.subscription_item_delete(item=second, **none),
+        # As many items as before, one of them new.
+        "item_replaced": lambda sub, first, second: services.subscription_update(
+            subscription=sub, items=[{"id": second.public_id, "deleted": True}, {"price": other, "quantity": 2}], **none
+        ),
+        "item_tax_rates": lambda sub, first, second: services.subscription_item_update(
+            item=second, tax_rates=[levy], **none
+        ),
+        # A writer that saves neither the item nor the subscription.
+        "item_tax_rates_alone": lambda sub, first, second: second.tax_rates.set([levy]),
+        # The items' period moved (as a renewal moves it) by a writer that does not save the subscription.
+        "period_moved_alone": lambda sub, first, second: sub.items.update(current_period_end=d(2027, 2, 15)),
+        "default_tax_rates": lambda sub, first, second: services.subscription_update(
+            subscription=sub, now=at, default_tax_rates=[levy]
+        ),
+        # One rate replaced by another (as many as before) by a writer that does not save the subscription.
+        "default_tax_rates_alone": lambda sub, first, second: sub.default_tax_rates.set([levy]),
+        # Another worker renewed it once (February) after the batch read it.
+        "renewed_meanwhile": lambda sub, first, second: services.subscription_renew(subscription_pk=sub.pk, now=due),
+    }
     for sub in made:
-        first, second = sub.items.order_by("pk")
-        if change == "quantity":
-            services.subscription_item_update(item=first, now=d(2027, 1, 10), quantity=3, proration_behavior="none")
-        elif change == "price":
-            services.subscription_item_update(item=first, now=d(2027, 1, 10), price=other, proration_behavior="none")
-        elif change == "item_added":
-            services.subscription_item_create(
-                subscription=sub, now=d(2027, 1, 10), price=other, quantity=5, proration_behavior="none"
-            )
-        elif change == "item_removed":
-            services.subscription_item_delete(item=second, now=d(2027, 1, 10), proration_behavior="none")
-        elif change == "item_tax_rates":
-            services.subscription_item_update(
-                item=second, now=d(2027, 1, 10), tax_rates=[levy], proration_behavior="none"
-            )
-        elif change == "default_tax_rates":
-            services.subscription_update(subscription=sub, now=d(2027, 1, 10), default_tax_rates=[levy])
-        else:  # another worker renewed it once (February) after the batch read it
-            assert services.subscription_renew(subscription_pk=sub.pk, now=due)
+        if change in changes:
+            changes[change](sub, *sub.items.order_by("pk"))
+    if change == "customer_details":
+        catalogue.customer_update(customer=payer, email="new@example.com", name="Jane Doe")
+    elif change == "customer_deleted":
+        catalogue.customer_delete(customer=payer)
+
+    def outcome(sub, **read) -> str:
+        try:
+            return str(services.subscription_renew(subscription_pk=sub.pk, now=due, **read))
+        except KassaError as exc:
+            return exc.code
+
     renewed, alone = made
-    assert services.subscription_renew(subscription_pk=renewed.pk, now=due, read=read[renewed.pk])
-    assert services.subscription_renew(subscription_pk=alone.pk, now=due)
+    assert outcome(renewed, read=read[renewed.pk]) == outcome(alone)
     # The same prices, quantities, amounts, period, line and invoice rates, and total as the one read alone.
     assert len(_renewal_lines(renewed)) > 1
     assert _renewal_lines(renewed) == _renewal_lines(alone)
-    if change == "renewed_meanwhile":
+    latest = [Invoice.objects.filter(subscription=sub).order_by("pk").last() for sub in made]
+    assert latest[0].customer_email == latest[1].customer_email
+    assert latest[0].customer_name == latest[1].customer_name
+    if change == "customer_details":
+        assert latest[0].customer_email == "new@example.com"
+    if change in ("customer_deleted", "period_moved_alone"):
+        assert Invoice.objects.filter(subscription=renewed).count() == 1  # not renewed, as the one alone
+    elif change == "renewed_meanwhile":
         # February by the other worker, March from the batch's read: one invoice a period, none twice.
         invoices = Invoice.objects.filter(subscription=renewed).order_by("pk")
         assert [{line.period_start for line in i.items.all()} for i in invoices[1:]] == [
@@ -418,7 +474,8 @@ def test_a_renewal_bills_what_the_subscription_is_when_it_is_renewed_not_its_bat
 
 def test_a_renewal_run_reads_its_batchs_subscriptions_once_not_once_a_renewal(paying_shop, payer, stripe_backend):
     """What nothing changed since the batch read is not read again under each renewal's lock: a run of three
-    renewals reads the subscriptions' items once."""
+    renewals reads the subscriptions' items once (each renewal's fingerprint of them is a count and maxima in its
+    customer's read, not a read of the items)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
