@@ -354,11 +354,12 @@ def _invoice_payment_of(payment_intent: PaymentIntent) -> InvoicePayment | None:
 def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     """payments' success hook (inside the transaction that records it); idempotent. The invoice is paid when
     nothing remains; a void invoice stays void (the money is recorded on its payment, and logged)."""
-    # The invoice it pays, found and locked in one read (its customer and subscription come with it, not locked),
-    # then its payment: invoice first, as every writer of an invoice's payments locks them.
+    # The invoice it pays, found and locked in one read (its customer comes with it, not locked; its subscription,
+    # for its renderings, as the hook of a paid invoice locks it: subscription_invoice_changed), then its payment:
+    # invoice first, as every writer of an invoice's payments locks them.
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
-        .select_related("customer", "subscription")
+        .select_related("customer")
         .filter(payments__payment_intent=payment_intent)
         .first()
     )

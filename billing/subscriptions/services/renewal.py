@@ -4,9 +4,10 @@ invoices, the notices before a renewal or a trial's end, and the status a subscr
 A run reads its subscriptions a batch (``BATCH``) at a time, with their customers, items, prices and tax rates,
 in a few statements for the batch (``selectors.subscriptions_renewal_read``). One renewal is then one short
 transaction on one subscription, under its row lock taken with ``skip_locked`` (two workers, two beat processes
-or a retried task each take the subscriptions the others do not hold), by one statement that reads the row again
-and a fingerprint of its items and rates: what changed since the batch's read is read again under the lock, so a
-renewal bills the subscription as it is when it is locked (``selectors.subscription_renewal_lock``). Then:
+or a retried task each take the subscriptions the others do not hold), by a statement that reads the row again,
+then one that reads its customer and a fingerprint of its items and rates: what changed since the batch's read is
+read again under the lock, so a renewal bills the subscription as it is when it is locked
+(``selectors.subscription_renewal_lock``). Then:
 the period's invoice and its lines are made and finalized, the items move to the new period and
 ``next_renewal_at`` with them, and invoicing's first automatic attempt of the invoice is begun
 (``invoice_attempt_begin``: its payment, PaymentIntent and attempt, keyed by the invoice), all committed
@@ -487,6 +488,8 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     if invoice.subscription_id is None:
         return
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
+    # The invoice's renderings from here on show its subscription as locked here, without reading it again.
+    Invoice.subscription.field.set_cached_value(invoice, subscription)
     latest = subscription.latest_invoice_id == invoice.pk
     if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
