@@ -1,9 +1,10 @@
 """One merchant's big renewal day does not starve another merchant's single renewal (issue 15: "say how, and
 measure it"; billing/subscriptions/services/renewal.py says how).
 
-Merchant A has 500 subscriptions due (ten batches: enough that the two batches queued ahead of B are never
-the whole day, however slow the machine; the test checks that more than those are still due when B falls due,
-else it would prove nothing); a real worker (as bin/worker runs it: two processes) and a real beat
+Merchant A has 1,500 subscriptions due (thirty batches: enough that A's day outlasts the 20 s before B falls
+due, and the two batches queued ahead of B are never the whole day; the test checks that more than those are
+still due when B falls due, else it would prove nothing. With 500, once renewals got faster, one run had renewed
+them all in those 20 s); a real worker (as bin/worker runs it: two processes) and a real beat
 (ticking every two seconds) are working them off when merchant B's single subscription falls due. B's
 renewal must be invoiced and paid while A's backlog is still being worked: B's batch waits behind the
 batches already queued (A's two chains, one batch each), not behind A's whole day.
@@ -26,7 +27,7 @@ from tests.conftest import queue_purge
 
 pytestmark = [postgres_and_redis, pytest.mark.timeout(600)]
 
-BACKLOG = 500
+BACKLOG = 1500
 
 
 def test_a_merchants_single_renewal_is_done_while_another_merchants_backlog_is_still_worked(
