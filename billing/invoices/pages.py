@@ -385,6 +385,11 @@ def _answer(invoice: Invoice, language: str, pick: str | None) -> JsonResponse:
         return framing.json_answer(data | body, language=language, status=202)
     error = (intent.last_payment_error if intent is not None else None) or {}
     if not error:
+        # The invoice was read before its payment: another submit's success committed in between (its payment is
+        # no longer open, the invoice read is). Answer from the invoice as it is now, never a false failure.
+        current = _find(invoice.token)
+        if current is not None and current.status != invoice.status:
+            return _answer(current, language, pick)
         return _failed(invoice, language, code="generic_error", key="generic_error", status=400)
     code = error.get("code") if error.get("code") in i18n.MESSAGES else "card_declined"
     return _failed(invoice, language, code=code, key=code, status=402)
