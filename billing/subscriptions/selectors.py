@@ -109,16 +109,18 @@ _FINGERPRINT = ("fp_items", "fp_items_top", "fp_items_updated", "fp_items_end", 
                 "fp_defaults", "fp_defaults_top")  # fmt: skip
 
 
-def _columns(model, table: str) -> str:
-    return ", ".join(f"{table}.{field.column}" for field in model._meta.concrete_fields)
+def _columns(model) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(f"{quote(model._meta.db_table)}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
 def _fingerprint_sql(subscription_id: str) -> str:
     """The fingerprint (``_FINGERPRINT``) of the items, their tax rates and the default tax rates of the
     subscription whose id is the SQL expression ``subscription_id``, as columns."""
-    i = SubscriptionItem._meta.db_table
-    item_rates = SubscriptionItem.tax_rates.through._meta.db_table
-    defaults = Subscription.default_tax_rates.through._meta.db_table
+    quote = connection.ops.quote_name
+    i = quote(SubscriptionItem._meta.db_table)
+    item_rates = quote(SubscriptionItem.tax_rates.through._meta.db_table)
+    defaults = quote(Subscription.default_tax_rates.through._meta.db_table)
     items = f"FROM {i} WHERE {i}.subscription_id = {subscription_id}"
     rates = f"FROM {item_rates} JOIN {i} ON {item_rates}.subscriptionitem_id = {i}.id"
     rates += f" WHERE {i}.subscription_id = {subscription_id}"
@@ -148,9 +150,9 @@ def subscriptions_renewal_read(pks: list[int]) -> dict[int, Subscription]:
     compile per subscription."""
     if not pks:
         return {}
-    s = Subscription._meta.db_table
+    s = connection.ops.quote_name(Subscription._meta.db_table)
     marks = ", ".join(["%s"] * len(pks))
-    sql = f"SELECT {_columns(Subscription, s)}, {_fingerprint_sql(f'{s}.id')} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
+    sql = f"SELECT {_columns(Subscription)}, {_fingerprint_sql(f'{s}.id')} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
     read = list(Subscription.objects.raw(sql, pks))
     prefetch_related_objects(read, "default_tax_rates", items_prefetch())
     merchants = Merchant.objects.in_bulk({subscription.merchant_id for subscription in read})
@@ -164,16 +166,16 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     read as it is now, with its customer as it is now (not locked); with ``read``'s merchant, items and tax rates
     where they are still what is there (``read``: the batch's ``subscriptions_renewal_read``), else read again.
     None: not due, or held."""
-    s = Subscription._meta.db_table
-    c = Customer._meta.db_table
+    s = connection.ops.quote_name(Subscription._meta.db_table)
+    c = connection.ops.quote_name(Customer._meta.db_table)
     # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer.
     locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    lock = f"SELECT {_columns(Subscription, s)} FROM {s} WHERE {s}.id = %s AND {s}.next_renewal_at <= %s{locking}"  # noqa: S608 (names from the models)
+    lock = f"SELECT {_columns(Subscription)} FROM {s} WHERE {s}.id = %s AND {s}.next_renewal_at <= %s{locking}"  # noqa: S608 (names from the models)
     params = [pk, connection.ops.adapt_datetimefield_value(now)]
     locked = next(iter(Subscription.objects.raw(lock, params)), None)
     if locked is None:
         return None
-    owner = f"SELECT {_columns(Customer, c)}, {_fingerprint_sql('%s')} FROM {c} WHERE {c}.id = %s"  # noqa: S608 (names from the models)
+    owner = f"SELECT {_columns(Customer)}, {_fingerprint_sql('%s')} FROM {c} WHERE {c}.id = %s"  # noqa: S608 (names from the models)
     customer = next(iter(Customer.objects.raw(owner, [pk] * len(_FINGERPRINT) + [locked.customer_id])))
     Subscription.customer.field.set_cached_value(locked, customer)
     current = read is not None and read.updated == locked.updated and _fingerprint(read) == _fingerprint(customer)

@@ -1,7 +1,7 @@
 """Beat's subscription work: renewals, trial ends, cancellations at the period's end, expiry of unpaid first
 invoices, the notices before a renewal or a trial's end, and the status a subscription's latest invoice gives it.
 
-A run reads its subscriptions a batch (``BATCH``) at a time, with their customers, items, prices and tax rates,
+A run reads its subscriptions a batch (``BATCH``) at a time, with their items, prices, tax rates and merchant,
 in a few statements for the batch (``selectors.subscriptions_renewal_read``). One renewal is then one short
 transaction on one subscription, under its row lock taken with ``skip_locked`` (two workers, two beat processes
 or a retried task each take the subscriptions the others do not hold), by a statement that reads the row again,
