@@ -14,10 +14,13 @@ What it does
     - SQL statements per renewal, in total and grouped by kind and table;
     - events written and tasks queued per renewal;
     - with ``--where``, the statements grouped by the line of Kassa's code that ran them;
-    - cProfile's top functions by cumulative and by own CPU time (``--top``; the timer is the process's CPU).
+    - cProfile's top functions by cumulative and by own CPU time (``--top``; the timer is the process's CPU);
+    - with ``--tasks``, then the tasks all the renewals queued (the payments' emails, the events' dispatch), taken
+      off the queue and run in this process as the worker would run them, timed (CPU per renewal) and profiled
+      apart, their top functions printed after the renewals'.
 
     It checks that every renewal made one paid invoice and one PaymentIntent at the stand-in (else exit 1).
-    The tasks the renewals queue are not run (no worker): their cost is the bench's to show.
+    Without ``--tasks`` the tasks the renewals queue are not run (no worker): their cost is the bench's to show.
 
 How to run
     From the repository root, with PostgreSQL on 127.0.0.1:5432 (trust auth, user ``postgres``) and Redis
@@ -31,6 +34,7 @@ How to run
 """
 
 import argparse
+import base64
 import cProfile
 import io
 import json
@@ -76,6 +80,8 @@ def main() -> int:
     parser.add_argument("--where", action="store_true", help="also group the statements by the Kassa line running them")
     parser.add_argument("--top", type=int, default=25, help="cProfile's functions to print (25)")
     parser.add_argument("--dump", metavar="FILE", help="also write cProfile's statistics to FILE (pstats)")
+    parser.add_argument("--tasks", action="store_true", help="then run the queued tasks here: their CPU, profiled")
+    parser.add_argument("--dump-tasks", metavar="FILE", help="with --tasks, write their cProfile statistics to FILE")
     args = parser.parse_args()
     if args.subscriptions < 2 or not 1 <= args.customers <= args.subscriptions:
         parser.error("--subscriptions must be at least 2 and --customers from 1 to --subscriptions")
@@ -196,12 +202,56 @@ def profile(args, processor, broker) -> int:
             print(f"    {n / rest:6.2f}  {kind:36} {line}")
     if args.dump:
         profiler.dump_stats(args.dump)
+    print_profile(profiler, args.top, "")
+    if args.tasks:
+        run_tasks(broker, args)
+    return 0
+
+
+def print_profile(profiler: cProfile.Profile, top: int, of: str) -> None:
     for sort in ("cumulative", "tottime"):
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(args.top)
-        print(f"\ncProfile, by {sort}:")
+        pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
+        print(f"\ncProfile{of}, by {sort}:")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:20000])
-    return 0
+
+
+def run_tasks(broker, args) -> None:
+    """The tasks the whole run queued, taken off the queue one by one and run here (``Task.apply``: in this
+    process, as the worker's pool runs them), timed, then again under cProfile: what they cost per renewal."""
+    from kassa.celery import app
+
+    app.loader.import_default_modules()  # the tasks, as a worker registers them
+
+    def drain(limit: int) -> tuple[Counter, int]:
+        names, n = Counter(), 0
+        while n < limit and (message := broker.lpop(bench_queue())) is not None:
+            message = json.loads(message)
+            name = message["headers"]["task"]
+            task_args, task_kwargs, _ = json.loads(base64.b64decode(message["body"]))
+            app.tasks[name].apply(args=task_args, kwargs=task_kwargs, throw=True)
+            names[name] += 1
+            n += 1
+        return names, n
+
+    queued = broker.llen(bench_queue())
+    half = queued // 2
+    cpu0 = time.process_time()
+    timed, n = drain(half)
+    cpu = time.process_time() - cpu0
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    profiled, m = drain(10 * queued)  # the rest, and whatever they queue in turn
+    profiler.disable()
+    # The queue held the tasks of all the run's renewals: its first half stands for half of them.
+    print(f"\ntasks: {queued} queued by {args.subscriptions} renewals; the first {n} timed, the other {m} profiled")
+    per_renewal = cpu / (args.subscriptions / 2) * 1000
+    print(f"  CPU of the timed ones      {cpu / n * 1000:.2f} ms a task, {per_renewal:.2f} ms a renewal")
+    for name, k in (timed + profiled).most_common():
+        print(f"    {k:6d}  {name}")
+    if args.dump_tasks:
+        profiler.dump_stats(args.dump_tasks)
+    print_profile(profiler, args.top, " of the tasks")
 
 
 def backend_cpu(connection) -> float:

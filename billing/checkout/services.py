@@ -57,6 +57,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from kassa import mail, money, validators
@@ -758,15 +759,17 @@ def checkout_session_ended(*, payment_intent: PaymentIntent) -> bool:
     return CheckoutSession.objects.filter(payment_intent=payment_intent, status=CheckoutSession.Status.EXPIRED).exists()
 
 
-def checkout_session_receipt_lines(payment_intent: PaymentIntent) -> list[tuple[str, int, int, str]] | None:
-    """Registered with payments: what a session's payer bought, for the receipt (None: not a session's payment)."""
-    session = CheckoutSession.objects.filter(payment_intent=payment_intent).first()
-    if session is None:
-        return None
-    return [
-        (item.description, item.quantity, item.amount_total, item.currency)
-        for item in session.line_items.order_by("id")
-    ]
+def checkout_session_receipt_lines(payment_intents: list[PaymentIntent]) -> dict[int, list[tuple[str, int, int, str]]]:
+    """Registered with payments: what each session's payer bought, for the receipt, by PaymentIntent (those of
+    ``payment_intents`` that are a session's), in two reads for all of them."""
+    items = Prefetch("line_items", queryset=CheckoutSessionLineItem.objects.order_by("id"))
+    sessions = CheckoutSession.objects.filter(payment_intent__in=payment_intents).prefetch_related(items)
+    return {
+        session.payment_intent_id: [
+            (item.description, item.quantity, item.amount_total, item.currency) for item in session.line_items.all()
+        ]
+        for session in sessions
+    }
 
 
 def checkout_session_owning(*, payment_intent: PaymentIntent) -> str | None:

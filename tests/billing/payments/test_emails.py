@@ -335,3 +335,63 @@ def test_a_payment_nobody_is_to_be_emailed_about_queues_no_email_task(
     (notice,) = mailoutbox
     assert notice.to == [owner.user.email]
     assert intent.public_id in notice.body
+
+
+def test_a_batch_of_payments_emails_each_its_own_items_and_times_reading_them_once_for_all(
+    client, shop_link, card_token, mailoutbox
+):
+    """A renewal run's payments are emailed by one task (payment_emails_send_many): each receipt lists what its own
+    payer bought and when its own payment succeeded, each failure notice when its own attempt failed, and the
+    task reads the sessions' items and the payments' times for all of them together, not once a payment."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    m = shop_link.merchant
+    mug = catalogue.product_create(merchant=m, livemode=False, name="Blue mug")
+    price = catalogue.price_create(merchant=m, livemode=False, product=mug, currency="eur", unit_amount=900)
+    mug_link = checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 3}])
+    # Without emails_on_commit nothing the payments queue runs: the task below is the only sender.
+    assert pay(client, shop_link, card_token(), email="tea@example.com").status_code == 200
+    assert pay(client, mug_link, card_token(), email="mug@example.com").status_code == 200
+    session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=mug_link)
+    headers = {"HTTP_X_KASSA_PAGE_TOKEN": framing.page_token(session), "HTTP_ORIGIN": "http://testserver"}
+    body = json.dumps({"token": card_token("4000000000000002"), "email": "declined@example.com"})
+    url = f"/pay/session/{session.public_id}/pay"
+    assert client.post(url, body, content_type="application/json", **headers).status_code == 402
+    tea, mug_paid, declined = PaymentIntent.objects.order_by("pk")
+    assert mailoutbox == []
+    # Each payment's moment, set apart (a day each), so that every email must show its own.
+    moments = {}
+    for n, (intent, kind) in enumerate([(tea, "succeeded"), (mug_paid, "succeeded"), (declined, "payment_failed")]):
+        moments[intent.pk] = timezone.now().replace(year=2026, month=3, day=4 + n, hour=10, minute=15 + n)
+        intent.timeline.filter(kind=kind).update(created=moments[intent.pk])
+    outcomes = [[tea.pk, "succeeded"], [mug_paid.pk, "succeeded"], [declined.pk, "failed"]]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.payment_emails_send_many.apply(args=[outcomes]).get() == 5  # 2 receipts, 3 notices
+
+    def shown(intent):
+        return date_format(timezone.localtime(moments[intent.pk]), "DATETIME_FORMAT")
+
+    (tea_receipt,) = to(mailoutbox, "tea@example.com")
+    (mug_receipt,) = to(mailoutbox, "mug@example.com")
+    assert "Green tea" in tea_receipt.body
+    assert "\u00d7 2" in tea_receipt.body
+    assert "Blue mug" not in tea_receipt.body
+    assert "Blue mug" in mug_receipt.body
+    assert "\u00d7 3" in mug_receipt.body
+    assert "Green tea" not in mug_receipt.body
+    assert shown(tea) in tea_receipt.body
+    assert shown(mug_paid) in mug_receipt.body
+    owner = Membership.objects.get(merchant=m, role="owner").user.email
+    notices = {m.subject: m.body for m in to(mailoutbox, owner)}
+    assert len(notices) == 3
+    (failure,) = [body for subject, body in notices.items() if "failed" in subject]
+    assert declined.public_id in failure
+    assert shown(declined) in failure
+    for intent in (tea, mug_paid):
+        (notice,) = [body for body in notices.values() if intent.public_id in body]
+        assert shown(intent) in notice
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert sum('FROM "billing_checkoutsession"' in sql for sql in reads) == 1
+    assert sum('FROM "billing_paymenttimelineentry"' in sql for sql in reads) == 1
