@@ -150,6 +150,21 @@ def _prefetched(obj, name: str, objects: list) -> None:
     obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), name: queryset}
 
 
+def payments_read_with(invoice: Invoice, payments: list) -> None:
+    """``payments``, all of the invoice's with their PaymentIntents, as read by the caller under the invoice's lock:
+    its renderings in that transaction show them (the caller's copies, as it changes them) instead of reading them
+    again (``InvoiceOut.get_payments``)."""
+    _prefetched(invoice, "payments", payments)
+
+
+def invoice_payments_read(invoice: Invoice):
+    """The invoice's payments with their PaymentIntents, in order: as read with it (``payments_read_with``), else
+    now."""
+    if "payments" in getattr(invoice, "_prefetched_objects_cache", {}):
+        return invoice.payments.all()
+    return invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this one
+
+
 def lines_forget(invoice: Invoice) -> None:
     """Drop what ``lines_prefetch`` read with ``invoice``, and its tax rates: from here on they are read when asked
     for (who holds it next may add a line)."""

@@ -25,7 +25,7 @@ from ...catalogue.api.serializers import CustomerOut, address_out
 from ...payments.api.serializers import PaymentIntentOut, PaymentMethodOut
 from .. import services
 from ..models import Invoice, InvoicePayment, TaxRate
-from ..selectors import invoice_default_tax_rates_read, invoice_lines_read, invoice_urls
+from ..selectors import invoice_default_tax_rates_read, invoice_lines_read, invoice_payments_read, invoice_urls
 
 PERCENTAGE_HELP = (
     "The tax rate in percent, 0 to 100 with up to 4 decimal places: `20` for 20 %, `5.5` for 5.5 %. "
@@ -678,7 +678,7 @@ class InvoiceOut(serializers.Serializer):
             # attempted has none (as a renewal's invoice when it is finalized).
             payments = []
         else:
-            payments = invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this
+            payments = invoice_payments_read(invoice)
         return {
             "object": "list",
             "data": [represent(InvoicePaymentOut, payment, context) for payment in payments],

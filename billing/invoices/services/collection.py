@@ -35,7 +35,7 @@ from webhooks.services.outbox import event_emit, render
 from ...catalogue.selectors import customer_now
 from ...payments import services as payments
 from ...payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
-from .. import hooks
+from .. import hooks, selectors
 from ..models import Invoice, InvoicePayment
 from .common import S
 from .invoices import _open_payment_cancel, _paid, _payment_close
@@ -365,7 +365,11 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     )
     if invoice is None:
         return
-    payment = InvoicePayment.objects.select_for_update().get(payment_intent=payment_intent)
+    # Its payments next, all of them locked in one read with their PaymentIntents: this one to mark paid, and every
+    # one for the invoice's events, which show them (one read, not a second for the rendering).
+    payments = list(invoice.payments.select_for_update(of=("self",)).select_related("payment_intent").order_by("pk"))
+    (payment,) = [payment for payment in payments if payment.payment_intent_id == payment_intent.pk]
+    selectors.payments_read_with(invoice, payments)
     if payment.status == InvoicePayment.Status.PAID:
         return
     # The processor's answer came at payment_intent.updated; a test clock's customer was paid on the clock's time.

@@ -278,3 +278,33 @@ def test_automatic_collection_without_a_card_fails_once_and_says_so(api, custome
     assert failed.last_finalization_error is None
     assert _types(invoice.id).count("invoice.payment_failed") == 1
     assert processor_payment_intents(stripe_backend) == []
+
+
+def test_a_paid_invoices_events_show_its_payment_paid_as_the_api_shows_it_reading_its_payments_once(
+    api, customer, save_card
+):
+    """A declined first attempt, then a good card: the payment the success marks paid is shown paid, with what it
+    paid and when, in ``invoice.paid`` and ``invoice.payment_succeeded`` exactly as the API shows the invoice
+    afterwards; recording the success reads the invoice's payments once, for the lock and the events together."""
+    from django.test.utils import CaptureQueriesContext
+
+    save_card("4000000000000341")
+    invoice = _open_invoice(api, customer, 700)
+    api.v1.invoices.finalize_invoice(invoice.id)
+    with pytest.raises(CardError):
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    save_card()
+    with CaptureQueriesContext(connection) as queries:
+        services.invoice_pay(invoice=Invoice.objects.get(public_id=invoice.id), now=timezone.now())
+    shown = api.v1.invoices.retrieve(invoice.id)
+    [payment] = shown.payments.data
+    assert (payment.status, payment.amount_paid, payment.amount_requested) == ("paid", 700, 700)
+    assert payment.status_transitions.paid_at is not None
+    events = {e.type: e.data["object"] for e in Event.objects.filter(type__startswith="invoice.payment_succeeded")}
+    events["invoice.paid"] = Event.objects.get(type="invoice.paid").data["object"]
+    for rendered in events.values():
+        assert rendered["id"] == invoice.id
+        assert rendered["payments"]["data"] == [payment.to_dict()]
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    # The payments' own rows: read by the attempt (its open payment), then by the success (not again to render it).
+    assert sum(sql.startswith('SELECT "billing_invoicepayment"."id"') for sql in reads) == 2
