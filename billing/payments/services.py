@@ -102,7 +102,12 @@ def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -
 
 
 @transaction.atomic
-def payment_intent_create(
+def payment_intent_create(**params) -> PaymentIntent:
+    """``payment_intent_make`` in a transaction of its own (a savepoint inside a caller's)."""
+    return payment_intent_make(**params)
+
+
+def payment_intent_make(
     *,
     merchant,
     livemode: bool,
@@ -118,7 +123,11 @@ def payment_intent_create(
     now: datetime,
 ) -> PaymentIntent:
     """A PaymentIntent, made at ``now``: a test clock's customer's is dated on the clock (``customer_now``), as its
-    invoices are. Its timeline, cancellation and the processor's own dates stay on the wall clock."""
+    invoices are. Its timeline, cancellation and the processor's own dates stay on the wall clock. Made as part of
+    the caller's transaction, which it must be inside (invoicing's ``_payment_open``, whose own savepoint already
+    undoes it on a refusal: no second one); ``payment_intent_create`` makes one in its own."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("payment_intent_make is part of its caller's transaction: call it inside one")  # a bug
     currency = currency.lower()
     money.check(amount, currency, param="amount", minimum=1)
     if setup_future_usage not in (None, "off_session", "on_session"):

@@ -163,9 +163,9 @@ def subscriptions_renewal_read(pks: list[int]) -> dict[int, Subscription]:
 
 def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Subscription | None:
     """The subscription ``pk`` if it is due at ``now`` and no one else holds it, row-locked (``skip_locked``) and
-    read as it is now, with its customer as it is now (not locked); with ``read``'s merchant, items and tax rates
-    where they are still what is there (``read``: the batch's ``subscriptions_renewal_read``), else read again.
-    None: not due, or held."""
+    read as it is now, with its customer as it is now (row-locked next, waiting for it); with ``read``'s merchant,
+    items and tax rates where they are still what is there (``read``: the batch's ``subscriptions_renewal_read``),
+    else read again. None: not due, or held."""
     s = connection.ops.quote_name(Subscription._meta.db_table)
     c = connection.ops.quote_name(Customer._meta.db_table)
     # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer.
@@ -175,7 +175,12 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     locked = next(iter(Subscription.objects.raw(lock, params)), None)
     if locked is None:
         return None
-    owner = f"SELECT {_columns(Customer)}, {_fingerprint_sql('%s')} FROM {c} WHERE {c}.id = %s"  # noqa: S608 (names from the models)
+    # The customer locked too, as the period's invoice would lock it next (invoice_create: its pending items are
+    # taken once): locked here, it is read once, as it is once the lock is held (PostgreSQL's READ COMMITTED hands a
+    # locked row's latest version), and invoicing is told so (``customer_locked``). The fingerprint's snapshot is
+    # this statement's, begun after the subscription's lock: whoever changes the items holds that lock.
+    owning = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    owner = f"SELECT {_columns(Customer)}, {_fingerprint_sql('%s')} FROM {c} WHERE {c}.id = %s{owning}"  # noqa: S608 (names from the models)
     customer = next(iter(Customer.objects.raw(owner, [pk] * len(_FINGERPRINT) + [locked.customer_id])))
     Subscription.customer.field.set_cached_value(locked, customer)
     current = read is not None and read.updated == locked.updated and _fingerprint(read) == _fingerprint(customer)

@@ -157,7 +157,7 @@ def _payment_open(
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
             payment.save(update_fields=["status", "canceled_at"])
-        intent = payments.payment_intent_create(
+        intent = payments.payment_intent_make(  # part of this savepoint: a refusal after it undoes it too
             merchant=invoice.merchant,
             livemode=invoice.livemode,
             amount=invoice.amount_remaining,

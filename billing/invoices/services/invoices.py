@@ -114,6 +114,7 @@ def invoice_create(
     subscription_period_start: datetime | None = None,
     subscription_lines: list[dict] = (),
     lines_kept: bool = False,
+    customer_locked: bool = False,
 ) -> Invoice:
     """A draft for ``customer``; with ``pending_invoice_items_behavior="include"`` it takes their pending items
     in its currency (Stripe's default is ``exclude``). ``auto_advance`` defaults to false, as for an invoice
@@ -123,7 +124,9 @@ def invoice_create(
     ``invoice.created`` is recorded, so that the event shows them, as Stripe's does for a subscription's invoice.
     ``lines_kept``: the lines and rates read for its totals stay read with the draft returned, for its finalizing
     next in this same transaction (a renewal's); the caller adds no line to it meanwhile but through this same
-    copy, forgetting them (``selectors.lines_forget``: a renewal's credit carried forward)."""
+    copy, forgetting them (``selectors.lines_forget``: a renewal's credit carried forward). ``customer_locked``:
+    the caller read ``customer`` under its row lock in this transaction (a renewal's), so it is not locked and read
+    again."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
@@ -141,12 +144,8 @@ def invoice_create(
         days_until_due = settings.days_until_due
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
     _payment_method_check(default_payment_method, customer, "default_payment_method")
-    # The customer's row lock: two invoices made at once never both take one pending item. The default card as
-    # the lock finds it (the caller's copy may be older): what a charge begun in this transaction takes
-    # (collection.invoice_charge_begin), and no change of it commits before this transaction does.
-    locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    if locked is not None:
-        customer.default_payment_method_id = locked.default_payment_method_id
+    if not customer_locked:
+        _customer_lock(customer)
     pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
     currency = _currency(currency, merchant, pending if pending_invoice_items_behavior == "include" else None)
     invoice = Invoice.objects.create(
@@ -288,14 +287,28 @@ def customer_language(customer: Customer, default: str) -> str:
     return default if default in LANGUAGES else "en"
 
 
-@transaction.atomic
+def _customer_lock(customer: Customer) -> None:
+    """The customer's row lock: two invoices made at once never both take one pending item. The default card as
+    the lock finds it (the caller's copy may be older): what a charge begun in this transaction takes
+    (collection.invoice_charge_begin), and no change of it commits before this transaction does."""
+    locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    if locked is not None:
+        customer.default_payment_method_id = locked.default_payment_method_id
+
+
 def invoice_finalize(
     *, invoice: Invoice, now: datetime, auto_advance: bool | None = None, made_here: bool = False
 ) -> Invoice:
     """Draft → open: the number, the customer's and the seller's details, the due date; a zero total is paid.
     ``made_here``: the caller made this draft earlier in this same transaction (a renewal's, under the
     subscription's lock), so no one else can see it yet: it is finalized as the caller holds it, not locked and
-    read again (a renewal's widest read)."""
+    read again (a renewal's widest read), and as part of the caller's transaction, with no savepoint of its own
+    (the caller's draft and its finalizing stand or fall together: two statements fewer)."""
+    with transaction.atomic(savepoint=not made_here):
+        return _finalize(invoice=invoice, now=now, auto_advance=auto_advance, made_here=made_here)
+
+
+def _finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None, made_here: bool) -> Invoice:
     invoice = _finalize_read(invoice, made_here=made_here)
     if invoice.status != S.DRAFT:
         raise InvalidRequest(

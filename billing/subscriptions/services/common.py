@@ -183,11 +183,13 @@ def period_invoice_create(
     trial: bool,
     unbilled: bool = False,
     lines_kept: bool = False,
+    customer_locked: bool = False,
 ) -> Invoice:
     """The draft of one period, with its lines (``period_lines`` of the subscription's items, in one insert), as
     the subscription's latest invoice (the caller holds its lock, and saves it with the period it moves: one
     UPDATE, not two; the database refuses a second create/cycle invoice for the same period). ``lines_kept``: the
-    caller finalizes it next, in this transaction, through this copy (``invoices.invoice_create``)."""
+    caller finalizes it next, in this transaction, through this copy; ``customer_locked``: the caller read the
+    subscription's customer under its row lock in this transaction (both ``invoices.invoice_create``)."""
     lines = period_lines(
         subscription=subscription,
         items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in subscription_items(subscription)],
@@ -219,6 +221,7 @@ def period_invoice_create(
         subscription_period_start=start,
         subscription_lines=lines,
         lines_kept=lines_kept,
+        customer_locked=customer_locked,
     )
     subscription.latest_invoice = invoice  # saved by the caller
     if invoice.subtotal < 0:

@@ -276,7 +276,7 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
         subscription.save()
         emit_updated(subscription, before)
         return after
-    new = period_advance(subscription, end, now, before, price=first_item.price)
+    new = period_advance(subscription, end, now, before, price=first_item.price, customer_locked=True)
     return [*after, new] if new is not None else after
 
 
@@ -308,24 +308,29 @@ def period_advance(
     *,
     price=None,
     billing_reason: str = Invoice.BillingReason.SUBSCRIPTION_CYCLE,
+    customer_locked: bool = False,
 ):
     """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved.
-    ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``)."""
+    ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``).
+    ``customer_locked``: the caller read the subscription's customer under its row lock in this transaction (a
+    renewal's, selectors.subscription_renewal_lock)."""
     price = price or subscription_items(subscription)[0].price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
         status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
     try:
-        with transaction.atomic():
-            invoice = period_invoice_create(
-                subscription=subscription,
-                start=new_start,
-                end=new_end,
-                now=now,
-                billing_reason=billing_reason,
-                trial=False,
-                lines_kept=True,  # finalized below, made_here
-            )
+        # The draft is made in invoicing's own transaction (invoice_create's: a savepoint inside this one), which
+        # is what the constraint's IntegrityError rolls back, and nothing before it in period_invoice_create writes.
+        invoice = period_invoice_create(
+            subscription=subscription,
+            start=new_start,
+            end=new_end,
+            now=now,
+            billing_reason=billing_reason,
+            trial=False,
+            lines_kept=True,  # finalized below, made_here
+            customer_locked=customer_locked,
+        )
     except IntegrityError:
         # This period is invoiced already (a run that committed it without moving the period: cannot happen
         # with the lock, but the constraint, not the lock, is what guarantees it): move on without a second one.

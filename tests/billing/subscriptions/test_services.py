@@ -190,28 +190,56 @@ def test_a_run_of_renewals_tells_the_owner_of_each_payment_through_one_email_tas
     assert len(notices()) == 6
 
 
-def test_a_renewal_charges_the_default_card_its_customer_has_under_the_lock_not_the_copy_read_before(
-    paying_shop, payer, card_token, stripe_backend, monkeypatch
+def test_a_renewal_waits_for_a_default_card_change_in_progress_and_charges_the_new_card(
+    paying_shop, payer, card_token, stripe_backend, transactional_db
 ):
-    """A renewal begins its charge in its own transaction with the customer's default card. It read the customer
-    with the subscription, before it took the customer's row lock to make the invoice: a new default card that
-    committed in between is the one charged, not the card of that older copy."""
+    """A renewal begins its charge in its own transaction with the customer's default card, read under the
+    customer's row lock. A change of that card in progress (its transaction holding the customer) when the renewal
+    comes: the renewal waits for it and charges the new card, never the card as it was before the change
+    committed. Real commits, two connections; on PostgreSQL the change commits only once the renewal is seen
+    waiting for the customer's lock (on SQLite the renewal's transaction waits for the whole write to end)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
     from billing.catalogue.models import Customer
     from billing.payments.models import PaymentIntent
 
-    old_card = payer.default_payment_method
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
     assert sub.default_payment_method is None  # the customer's default pays it
     new_card = factories.saved_card(payer, card_token, "5555555555554444")
-    renew_locked = renewal._renew_locked
+    holding, seen = threading.Event(), []
 
-    def card_changed_meanwhile(subscription, now):
-        assert subscription.customer.default_payment_method_id == old_card.pk  # the copy read with it
-        catalogue.customer_update(customer=Customer.objects.get(pk=payer.pk), default_payment_method=new_card)
-        return renew_locked(subscription, now)
+    def change_the_card():
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.select_for_update().get(pk=payer.pk)
+                catalogue.customer_update(customer=customer, default_payment_method=new_card)
+                holding.set()
+                deadline = time.monotonic() + 20
+                while connection.vendor == "postgresql" and not seen and time.monotonic() < deadline:
+                    with connection.cursor() as cursor:  # a backend waiting for a row lock on the customers' table
+                        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
+                        cursor.execute(
+                            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                            ['SELECT "billing_customer".%'],  # its text: the first kilobyte
+                        )
+                        seen.extend(cursor.fetchall())
+                    time.sleep(0.05)
+                if connection.vendor != "postgresql":
+                    time.sleep(0.5)
+        finally:
+            holding.set()
+            connection.close()
 
-    monkeypatch.setattr(renewal, "_renew_locked", card_changed_meanwhile)
+    changer = threading.Thread(target=change_the_card)
+    changer.start()
+    assert holding.wait(20)
     assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 1
+    changer.join()
+    if connection.vendor == "postgresql":
+        assert seen, "the renewal never waited for the customer's lock"
     sub.refresh_from_db()
     assert sub.latest_invoice.status == "paid"
     charged = PaymentIntent.objects.get(invoice_payment__invoice=sub.latest_invoice)
