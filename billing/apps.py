@@ -77,21 +77,22 @@ class BillingConfig(AppConfig):
             ),
         )
 
+        # An invoice owns its PaymentIntents: paid (or told of a failure, or of 3-D Secure) with them,
+        # and ended only by voiding the invoice. Its success hook is asked first: a renewal day's payments are all
+        # invoices', and the hooks after the owner are not asked.
+        payments.on_payment_intent_succeeded(invoices.invoice_payment_succeeded)
+        payments.on_payment_intent_failed(invoices.invoice_payment_failed)
+        payments.on_payment_intent_requires_action(invoices.invoice_payment_action_required)
+        payments.payment_intent_owner(invoices.invoice_owning)
+        # The invoice's receipt (with its PDF) replaces payments' generic one for an invoice's PaymentIntent (queued
+        # by invoice_payment_succeeded).
+        payment_emails.receipt_replaced_by(invoice_emails.receipt_replaces)
+
         # A checkout session owns its PaymentIntent: paid with it, and ended only by expiring.
         payments.on_payment_intent_succeeded(checkout.checkout_session_mark_paid)
         payments.payment_intent_owner(checkout.checkout_session_owning)
         payments.payment_intent_ended_by_owner(checkout.checkout_session_ended)
         payment_emails.receipt_line_items(checkout.checkout_session_receipt_lines)
-
-        # An invoice owns its PaymentIntents: paid (or told of a failure, or of 3-D Secure) with them,
-        # and ended only by voiding the invoice.
-        payments.on_payment_intent_succeeded(invoices.invoice_payment_succeeded)
-        payments.on_payment_intent_failed(invoices.invoice_payment_failed)
-        payments.on_payment_intent_requires_action(invoices.invoice_payment_action_required)
-        payments.payment_intent_owner(invoices.invoice_owning)
-        # The invoice's receipt (with its PDF) replaces payments' generic one for an invoice's PaymentIntent.
-        payments.on_payment_intent_succeeded(invoice_emails.invoice_receipt_queue)
-        payment_emails.receipt_replaced_by(invoice_emails.receipt_replaces)
 
         # A test clock's customers live on its time: advancing it runs beat's services for them only, in this order
         # (invoicing's finalization and first charges, dunning's retries, overdue notices, then subscriptions'

@@ -741,17 +741,21 @@ def checkout_sessions_expire_due(*, now: datetime) -> int:
     return count
 
 
-def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> None:
-    """Registered with payments: called in the transaction that records a PaymentIntent as succeeded."""
+def checkout_session_mark_paid(*, payment_intent: PaymentIntent) -> bool:
+    """Registered with payments: called in the transaction that records a PaymentIntent as succeeded; True when
+    the PaymentIntent is a session's."""
     session = CheckoutSession.objects.select_for_update().filter(payment_intent=payment_intent).first()
-    if session is None or session.status == CheckoutSession.Status.COMPLETE:
-        return
+    if session is None:
+        return False
+    if session.status == CheckoutSession.Status.COMPLETE:
+        return True
     # Money taken is money taken: even a session that expired meanwhile is complete once paid.
     session.status = CheckoutSession.Status.COMPLETE
     session.payment_status = CheckoutSession.PaymentStatus.PAID
     session.completed_at = timezone.now()
     session.save(update_fields=["status", "payment_status", "completed_at"])
     event_emit(type="checkout.session.completed", obj=session)
+    return True
 
 
 def checkout_session_ended(*, payment_intent: PaymentIntent) -> bool:

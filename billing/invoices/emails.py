@@ -33,17 +33,12 @@ def invoice_email_queue(*, invoice: Invoice) -> None:
     celery.enqueue_on_commit("billing.tasks.invoice_email_send", invoice.pk, invoice.sent_at.isoformat())
 
 
-def invoice_receipt_queue(*, payment_intent: PaymentIntent) -> None:
-    """payments' success hook: when the PaymentIntent pays an invoice of a merchant who sends receipts, its receipt
-    is sent once this commits (no task at all for a merchant who does not: a renewal day queues none)."""
-    if not payment_intent.merchant.receipts_enabled:
-        return  # the invoice's merchant is the PaymentIntent's (read with it, payments' _record_processor_answer)
-    invoice_id = InvoicePayment.objects.filter(
-        payment_intent=payment_intent, invoice__merchant__receipts_enabled=True
-    ).values_list("invoice_id", flat=True)
-    invoice_id = invoice_id.first()
-    if invoice_id is not None:
-        celery.enqueue_on_commit("billing.tasks.invoice_receipt_send", invoice_id)
+def invoice_receipt_queue(*, payment_intent: PaymentIntent, invoice: Invoice) -> None:
+    """Part of payments' success hook (``invoice_payment_succeeded``): the PaymentIntent pays ``invoice``; when its
+    merchant sends receipts, the receipt is sent once this commits (no task at all for a merchant who does not: a
+    renewal day queues none)."""
+    if payment_intent.merchant.receipts_enabled:  # the invoice's merchant (read with the PaymentIntent's answer)
+        celery.enqueue_on_commit("billing.tasks.invoice_receipt_send", invoice.pk)
 
 
 def receipt_replaces(payment_intent: PaymentIntent) -> bool:

@@ -64,7 +64,9 @@ _EVENT_TYPES = {
 # --- what owners of a payment hook into (registered at start-up in billing/apps.py) ---------------------
 # Payments knows nothing of who owns a PaymentIntent (a checkout session, later an invoice): owners say so here.
 
-#: fn(*, payment_intent) called inside the transaction that records a success; must be idempotent
+#: fn(*, payment_intent) -> True when it owns the PaymentIntent (paid with it: it has done all a success means);
+#: called in order inside the transaction that records a success, until one owns it (a PaymentIntent has one
+#: owner: the hooks after it are not asked, nor is their lookup made); must be idempotent
 _SUCCEEDED_HOOKS: list = []
 #: fn(*, payment_intent) called inside the transaction that records a failed attempt (or a card refused
 #: before one): the PaymentIntent is back at ``requires_payment_method`` with ``last_payment_error``
@@ -635,7 +637,8 @@ def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> 
         if previous != S.SUCCEEDED:
             _emails_queue(payment_intent, "succeeded")
         for hook in _SUCCEEDED_HOOKS:
-            hook(payment_intent=payment_intent)
+            if hook(payment_intent=payment_intent):
+                break  # its owner: no other hook owns it
 
 
 #: Inside a batch (``kassa.batch``: a renewal run), its payments' emails are queued together this often (seconds).

@@ -35,7 +35,7 @@ from webhooks.services.outbox import event_emit, render
 from ...catalogue.selectors import customer_now
 from ...payments import services as payments
 from ...payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
-from .. import hooks, selectors
+from .. import emails, hooks, selectors
 from ..models import Invoice, InvoicePayment
 from .common import S
 from .invoices import _open_payment_cancel, _paid, _payment_close
@@ -351,9 +351,10 @@ def _invoice_payment_of(payment_intent: PaymentIntent) -> InvoicePayment | None:
     return InvoicePayment.objects.filter(payment_intent=payment_intent).first()  # its invoice is locked by id
 
 
-def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
-    """payments' success hook (inside the transaction that records it); idempotent. The invoice is paid when
-    nothing remains; a void invoice stays void (the money is recorded on its payment, and logged)."""
+def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
+    """payments' success hook (inside the transaction that records it); idempotent; True when the PaymentIntent pays
+    an invoice. The invoice is paid when nothing remains; a void invoice stays void (the money is recorded on its
+    payment, and logged); its receipt is queued (emails.invoice_receipt_queue)."""
     # The invoice it pays, found and locked in one read (its customer comes with it, not locked; its subscription,
     # for its renderings, as the hook of a paid invoice locks it: subscription_invoice_changed), then its payment:
     # invoice first, as every writer of an invoice's payments locks them.
@@ -364,14 +365,15 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
         .first()
     )
     if invoice is None:
-        return
+        return False
+    emails.invoice_receipt_queue(payment_intent=payment_intent, invoice=invoice)
     # Its payments next, all of them locked in one read with their PaymentIntents: this one to mark paid, and every
     # one for the invoice's events, which show them (one read, not a second for the rendering).
     payments = list(invoice.payments.select_for_update(of=("self",)).select_related("payment_intent").order_by("pk"))
     (payment,) = [payment for payment in payments if payment.payment_intent_id == payment_intent.pk]
     selectors.payments_read_with(invoice, payments)
     if payment.status == InvoicePayment.Status.PAID:
-        return
+        return True
     # The processor's answer came at payment_intent.updated; a test clock's customer was paid on the clock's time.
     now = customer_now(customer=invoice.customer, now=payment_intent.updated)
     payment.status = InvoicePayment.Status.PAID
@@ -384,7 +386,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
     if invoice.status not in PAYABLE:
         logger.error("Invoice %s is %s but its payment %s succeeded", invoice.public_id, invoice.status, payment_intent)
         invoice.save(update_fields=["amount_paid", "amount_remaining", "updated"])
-        return
+        return True
     if invoice.amount_remaining == 0:
         _paid(invoice, now)
         shown = render(invoice)  # both events show the same invoice: rendered once
@@ -393,6 +395,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> None:
         invoice.save()
         shown = render(invoice)
     event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
+    return True
 
 
 def invoice_payment_failed_notify(*, payment_intent: PaymentIntent) -> Invoice | None:

@@ -285,7 +285,8 @@ def test_a_paid_invoices_events_show_its_payment_paid_as_the_api_shows_it_readin
 ):
     """A declined first attempt, then a good card: the payment the success marks paid is shown paid, with what it
     paid and when, in ``invoice.paid`` and ``invoice.payment_succeeded`` exactly as the API shows the invoice
-    afterwards; recording the success reads the invoice's payments once, for the lock and the events together."""
+    afterwards; recording the success reads the invoice's payments once, for the lock and the events together, and
+    looks for no checkout session (the invoice owns the payment)."""
     from django.test.utils import CaptureQueriesContext
 
     save_card("4000000000000341")
@@ -308,3 +309,5 @@ def test_a_paid_invoices_events_show_its_payment_paid_as_the_api_shows_it_readin
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     # The payments' own rows: read by the attempt (its open payment), then by the success (not again to render it).
     assert sum(sql.startswith('SELECT "billing_invoicepayment"."id"') for sql in reads) == 2
+    # Its success is the invoice's: no checkout session is looked for to complete (a PaymentIntent has one owner).
+    assert not [sql for sql in reads if 'FROM "billing_checkoutsession"' in sql]
