@@ -9,6 +9,7 @@ from kassa.api.views import scoped
 from merchants.models import Merchant
 
 from ..catalogue.models import Customer
+from ..invoices.models import InvoiceItem
 from ..invoices.selectors import _range
 from .models import Subscription, SubscriptionItem
 
@@ -177,10 +178,18 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
         return None
     # The customer locked too, as the period's invoice would lock it next (invoice_create: its pending items are
     # taken once): locked here, it is read once, as it is once the lock is held (PostgreSQL's READ COMMITTED hands a
-    # locked row's latest version), and invoicing is told so (``customer_locked``). The fingerprint's snapshot is
-    # this statement's, begun after the subscription's lock: whoever changes the items holds that lock.
+    # locked row's latest version), and invoicing is told so (``customer_locked``), with how many pending invoice
+    # items the customer has (``pending_invoice_items``: none, the usual case, and invoicing reads none). The
+    # subqueries' snapshot is this statement's, begun after the subscription's lock: whoever changes the items holds
+    # that lock; an invoice item made for the customer while this statement waits for the customer's lock (making
+    # one takes no lock) is one made during the renewal, and the next invoice takes it.
+    i = connection.ops.quote_name(InvoiceItem._meta.db_table)
+    pending = f"(SELECT COUNT(*) FROM {i} WHERE {i}.customer_id = {c}.id AND {i}.invoice_id IS NULL)"  # noqa: S608 (names from the models)
     owning = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    owner = f"SELECT {_columns(Customer)}, {_fingerprint_sql('%s')} FROM {c} WHERE {c}.id = %s{owning}"  # noqa: S608 (names from the models)
+    owner = (
+        f"SELECT {_columns(Customer)}, {_fingerprint_sql('%s')}, {pending} AS pending_invoice_items "  # noqa: S608 (names from the models)
+        f"FROM {c} WHERE {c}.id = %s{owning}"
+    )
     customer = next(iter(Customer.objects.raw(owner, [pk] * len(_FINGERPRINT) + [locked.customer_id])))
     Subscription.customer.field.set_cached_value(locked, customer)
     current = read is not None and read.updated == locked.updated and _fingerprint(read) == _fingerprint(customer)

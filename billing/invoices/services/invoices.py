@@ -10,7 +10,7 @@ keeps its amounts: only the few fields Stripe lets change on one can change.
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from kassa import metadata as md
 from kassa import money
@@ -126,7 +126,8 @@ def invoice_create(
     next in this same transaction (a renewal's); the caller adds no line to it meanwhile but through this same
     copy, forgetting them (``selectors.lines_forget``: a renewal's credit carried forward). ``customer_locked``:
     the caller read ``customer`` under its row lock in this transaction (a renewal's), so it is not locked and read
-    again."""
+    again; if that read counted the customer's pending items (``customer.pending_invoice_items``) and there were
+    none, none are read."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
@@ -144,9 +145,7 @@ def invoice_create(
         days_until_due = settings.days_until_due
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
     _payment_method_check(default_payment_method, customer, "default_payment_method")
-    if not customer_locked:
-        _customer_lock(customer)
-    pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
+    pending = _customer_pending(customer, customer_locked=customer_locked)
     currency = _currency(currency, merchant, pending if pending_invoice_items_behavior == "include" else None)
     invoice = Invoice.objects.create(
         public_id=public_id(Invoice.PREFIX),
@@ -287,13 +286,20 @@ def customer_language(customer: Customer, default: str) -> str:
     return default if default in LANGUAGES else "en"
 
 
-def _customer_lock(customer: Customer) -> None:
-    """The customer's row lock: two invoices made at once never both take one pending item. The default card as
-    the lock finds it (the caller's copy may be older): what a charge begun in this transaction takes
-    (collection.invoice_charge_begin), and no change of it commits before this transaction does."""
-    locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    if locked is not None:
-        customer.default_payment_method_id = locked.default_payment_method_id
+def _customer_pending(customer: Customer, *, customer_locked: bool) -> QuerySet:
+    """The customer's row lock, taken here unless the caller holds it (``customer_locked``): two invoices made at
+    once never both take one pending item. The default card as the lock finds it (the caller's copy may be older):
+    what a charge begun in this transaction takes (collection.invoice_charge_begin), and no change of it commits
+    before this transaction does. Returns the customer's pending items, to lock as they are read; none to read
+    where the caller counted them under the lock it holds and found none (``customer.pending_invoice_items``)."""
+    if not customer_locked:
+        locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        if locked is not None:
+            customer.default_payment_method_id = locked.default_payment_method_id
+    pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
+    if customer_locked and getattr(customer, "pending_invoice_items", None) == 0:
+        return pending.none()
+    return pending
 
 
 def invoice_finalize(

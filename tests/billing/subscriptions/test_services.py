@@ -516,6 +516,45 @@ def test_a_renewal_run_reads_its_batchs_subscriptions_once_not_once_a_renewal(pa
     assert len(item_reads) == 1
 
 
+def test_a_renewal_takes_its_customers_pending_items_and_reads_none_for_a_customer_who_has_none(
+    paying_shop, payer, card_token, stripe_backend
+):
+    """A renewal's invoice takes the customer's pending invoice items (an installation fee billed with the next
+    period, as at Stripe); the renewal counts them under the customer's lock, so a customer with none (the usual
+    case) costs no read of them. Two customers renewed in one run: one with a pending item, one without."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    other = factories.customer(paying_shop.merchant, name="Jane Roe", email="jane@example.com")
+    catalogue.customer_update(customer=other, default_payment_method=factories.saved_card(other, card_token))
+    other.refresh_from_db()
+    with_fee = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    without = factories.subscription(paying_shop.merchant, customer=other, now=d(2027, 1, 1))
+    fee = invoices.invoice_item_create(
+        merchant=paying_shop.merchant,
+        livemode=False,
+        customer=payer,
+        now=d(2027, 1, 10),
+        amount=2500,
+        currency="eur",
+        description="Installation",
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 2
+    with_fee.refresh_from_db()
+    without.refresh_from_db()
+    fee.refresh_from_db()
+    assert fee.invoice == with_fee.latest_invoice
+    assert (with_fee.latest_invoice.status, with_fee.latest_invoice.amount_paid) == ("paid", 5000 + 2500)
+    assert sorted(i.description or "" for i in with_fee.latest_invoice.items.all())[0] == "Installation"
+    assert (without.latest_invoice.status, without.latest_invoice.amount_paid) == ("paid", 5000)
+    assert without.latest_invoice.items.count() == 1
+    pending_reads = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "billing_invoiceitem".') and "IS NULL" in q["sql"]
+    ]
+    assert len(pending_reads) == 1  # the customer with the fee's, not the other's
+
+
 def test_a_page_of_subscriptions_is_read_in_as_many_statements_for_twenty_as_for_two(
     client, paying_shop, payer, stripe_backend
 ):
