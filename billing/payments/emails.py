@@ -64,7 +64,8 @@ def _lines_bought(payment_intents: list[PaymentIntent]) -> dict[int, list]:
     found: dict[int, list] = {}
     for provider in _LINE_ITEMS:
         for pk, lines in provider(payment_intents).items():
-            found.setdefault(pk, lines)
+            if lines:  # an owner that lists nothing leaves the word to the next one
+                found.setdefault(pk, lines)
     return {payment_intent.pk: found.get(payment_intent.pk) or [] for payment_intent in payment_intents}
 
 

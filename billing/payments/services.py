@@ -597,7 +597,10 @@ _ANSWER_RELATED = ("customer", "payment_method", "merchant")
 def _answer_lock(payment_intent: PaymentIntent) -> PaymentIntent:
     """The PaymentIntent locked and read again, with its customer, card and merchant: those the caller's copy holds
     already (a renewal's, made in its run) are taken from it where the row still names them, the others read
-    with it (not locked: ``of`` self). A renewal's answer then reads one row, not four tables joined."""
+    with it (not locked: ``of`` self). A renewal's answer then reads one row, not four tables joined. What is read
+    of them here: the customer's and the card's ids (its event), the merchant's receipts and notices settings
+    (its emails: a renewal's as of its batch's start, as every read ``kassa.batch`` shares; a switch made during
+    a batch applies from the next one, and a receipt switched off is checked again as it is sent)."""
     held = {}
     for name in _ANSWER_RELATED:
         field = PaymentIntent._meta.get_field(name)

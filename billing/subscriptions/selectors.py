@@ -182,7 +182,8 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     # items the customer has (``pending_invoice_items``: none, the usual case, and invoicing reads none). The
     # subqueries' snapshot is this statement's, begun after the subscription's lock: whoever changes the items holds
     # that lock; an invoice item made for the customer while this statement waits for the customer's lock (making
-    # one takes no lock) is one made during the renewal, and the next invoice takes it.
+    # one through the API takes no lock; or the lock's previous holder's, another subscription's renewal carrying a
+    # credit forward) is one made during the renewal: the customer's next invoice takes it, nothing is lost.
     i = connection.ops.quote_name(InvoiceItem._meta.db_table)
     pending = f"(SELECT COUNT(*) FROM {i} WHERE {i}.customer_id = {c}.id AND {i}.invoice_id IS NULL)"  # noqa: S608 (names from the models)
     owning = " FOR UPDATE" if connection.features.has_select_for_update else ""

@@ -4,6 +4,7 @@ when a subscription next has work for beat (``next_renewal_at``)."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.db.models import QuerySet
 
 from kassa.errors import InvalidRequest
@@ -226,7 +227,12 @@ def period_invoice_create(
     subscription.latest_invoice = invoice  # saved by the caller
     if invoice.subtotal < 0:
         # A downgrade's credit larger than the period's charge: carried to the next invoice, never lost.
-        prorations.credit_carry_forward(invoice=invoice, now=now)
+        try:
+            prorations.credit_carry_forward(invoice=invoice, now=now)
+        except IntegrityError as exc:
+            # Never taken for the period's constraint by a caller that catches that one (renewal.period_advance,
+            # whose draft's own savepoint is released by now): this fails the caller's whole transaction.
+            raise RuntimeError(f"Carrying invoice {invoice.public_id}'s credit forward failed") from exc
     return invoice
 
 

@@ -321,7 +321,8 @@ def period_advance(
         status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
     try:
         # The draft is made in invoicing's own transaction (invoice_create's: a savepoint inside this one), which
-        # is what the constraint's IntegrityError rolls back, and nothing before it in period_invoice_create writes.
+        # is what the constraint's IntegrityError rolls back; nothing before it in period_invoice_create writes, and
+        # nothing after it raises an IntegrityError (a credit carried forward that fails raises a RuntimeError).
         invoice = period_invoice_create(
             subscription=subscription,
             start=new_start,

@@ -162,3 +162,37 @@ def test_none_prorates_nothing(merchant, payer, stripe_backend):
     assert not InvoiceItem.objects.filter(proration=True).exists()
     services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 1))
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999, 4999]
+
+
+def test_a_credit_carried_forward_that_fails_fails_the_whole_renewal_never_a_period_left_on_a_draft(
+    merchant, payer, stripe_backend, monkeypatch
+):
+    """A renewal whose leftover credit cannot be carried forward (a database error writing it) is undone whole:
+    no draft is left as the period's invoice, the period does not move, and the next run renews it as if nothing
+    had happened. Such an error is never taken for the period's own constraint ("already invoiced")."""
+    from django.db import IntegrityError
+
+    from billing.subscriptions import prorations
+
+    max_, pro = monthly(merchant, 4999, "Max"), monthly(merchant, 1999, "Pro")
+    sub = factories.subscription(merchant, customer=payer, price=max_, now=d(2027, 2, 1))
+    item = sub.items.get()
+    services.subscription_update(subscription=sub, now=d(2027, 2, 8, 6), items=[{"id": item.public_id, "price": pro}])
+    carry = prorations.credit_carry_forward
+
+    def broken(**kwargs):
+        raise IntegrityError("the database refused the carried credit")
+
+    monkeypatch.setattr(prorations, "credit_carry_forward", broken)
+    with pytest.raises(RuntimeError, match="credit forward failed"):
+        services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 3, 1))
+    assert not Invoice.objects.filter(subscription=sub, subscription_period_start=d(2027, 3, 1)).exists()
+    sub.refresh_from_db()
+    assert sub.items.get().current_period_start == d(2027, 2, 1)
+    assert sub.latest_invoice.subscription_period_start == d(2027, 2, 1)
+
+    monkeypatch.setattr(prorations, "credit_carry_forward", carry)
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 3, 1))
+    march = Invoice.objects.get(subscription=sub, subscription_period_start=d(2027, 3, 1))
+    assert (march.status, march.total) == ("paid", 0)
+    assert lines(march)[-1] == (225, "Credit carried to your next invoice")
