@@ -150,6 +150,11 @@ def _prefetched(obj, name: str, objects: list) -> None:
     obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), name: queryset}
 
 
+def _read_with(obj, name: str) -> bool:
+    """Whether ``obj.<name>`` was read with it (``prefetch_related``, or ``_prefetched``): ``.all()`` reads nothing."""
+    return name in getattr(obj, "_prefetched_objects_cache", {})
+
+
 def payments_read_with(invoice: Invoice, payments: list) -> None:
     """``payments``, all of the invoice's with their PaymentIntents, as read by the caller under the invoice's lock:
     its renderings in that transaction show them (the caller's copies, as it changes them) instead of reading them
@@ -160,7 +165,7 @@ def payments_read_with(invoice: Invoice, payments: list) -> None:
 def invoice_payments_read(invoice: Invoice):
     """The invoice's payments with their PaymentIntents, in order: as read with it (``payments_read_with``), else
     now."""
-    if "payments" in getattr(invoice, "_prefetched_objects_cache", {}):
+    if _read_with(invoice, "payments"):
         return invoice.payments.all()
     return invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this one
 
@@ -187,8 +192,7 @@ def invoice_default_tax_rates_read(invoice: Invoice) -> list[TaxRate]:
     """The invoice's default tax rates: as read with it when they were; an issued invoice's, as read earlier in
     the same batch (``issued_share``); else now."""
     rates = invoice.default_tax_rates.all()
-    read_with_it = "default_tax_rates" in getattr(invoice, "_prefetched_objects_cache", {})
-    if read_with_it or invoice.status == Invoice.Status.DRAFT:
+    if _read_with(invoice, "default_tax_rates") or invoice.status == Invoice.Status.DRAFT:
         return list(rates)
     return shared(("issued_default_tax_rates", invoice.pk), lambda: list(rates))
 
