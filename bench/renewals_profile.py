@@ -174,6 +174,7 @@ def profile(args, processor, broker) -> int:
     if done != rest:
         raise Failed(f"renewed {done} of {rest}")
     events = Event.objects.count() - events0
+    event_types = Counter(Event.objects.order_by("-pk").values_list("type", flat=True)[:events])
     queued = broker.llen(bench_queue()) - queued0
 
     cycle = Invoice.objects.filter(merchant=a, billing_reason=Invoice.BillingReason.SUBSCRIPTION_CYCLE)
@@ -189,6 +190,8 @@ def profile(args, processor, broker) -> int:
     print(f"profiled: {rest} renewals")
     print(f"  SQL statements per renewal   {sum(kinds.values()) / rest:.1f}")
     print(f"  events per renewal           {events / rest:.1f}")
+    for name, n in event_types.most_common():
+        print(f"    {n / rest:6.2f}  {name}")
     print(f"  tasks queued per renewal     {queued / rest:.2f} (queue length after, not run)")
     names = Counter(json.loads(message)["headers"]["task"] for message in broker.lrange(bench_queue(), 0, -1))
     for name, n in names.most_common():

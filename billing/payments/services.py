@@ -26,6 +26,7 @@ from django.utils import timezone
 from kassa import batch, gateway, mail, money
 from kassa import metadata as md
 from kassa.celery import enqueue_on_commit
+from kassa.db import insert, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.selectors import processor_credential_for
@@ -100,7 +101,7 @@ def payment_intent_ended_by_owner(check) -> None:
 
 
 def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
-    PaymentTimelineEntry.objects.create(payment_intent=payment_intent, kind=kind, message=message[:500])
+    insert(PaymentTimelineEntry(payment_intent=payment_intent, kind=kind, message=message[:500]))
 
 
 @transaction.atomic
@@ -143,22 +144,24 @@ def payment_intent_make(
             "The payment method belongs to another customer; pass that customer.", param="payment_method"
         )
     pid = public_id(PaymentIntent.PREFIX)
-    payment_intent = PaymentIntent.objects.create(
-        public_id=pid,
-        merchant=merchant,
-        livemode=livemode,
-        amount=amount,
-        currency=currency,
-        customer=customer,
-        payment_method=payment_method,
-        status=S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD,
-        description=description or None,
-        setup_future_usage=setup_future_usage or None,
-        receipt_email=receipt_email or None,
-        receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
-        client_secret=f"{pid}_secret_{random_string(24)}",
-        metadata=md.merge({}, metadata),
-        created=customer_now(customer=customer, now=now) if customer is not None else now,
+    payment_intent = insert(
+        PaymentIntent(
+            public_id=pid,
+            merchant=merchant,
+            livemode=livemode,
+            amount=amount,
+            currency=currency,
+            customer=customer,
+            payment_method=payment_method,
+            status=S.REQUIRES_CONFIRMATION if payment_method else S.REQUIRES_PAYMENT_METHOD,
+            description=description or None,
+            setup_future_usage=setup_future_usage or None,
+            receipt_email=receipt_email or None,
+            receipt_language=mail.language_or_default(receipt_language) if receipt_language else "",
+            client_secret=f"{pid}_secret_{random_string(24)}",
+            metadata=md.merge({}, metadata),
+            created=customer_now(customer=customer, now=now) if customer is not None else now,
+        )
     )
     _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
     event_emit(type="payment_intent.created", obj=payment_intent)
@@ -525,7 +528,7 @@ def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, c
         new_status = S.CANCELED
     else:
         new_status = S.PROCESSING if result.status == S.PROCESSING else current
-    attempt.save()
+    update(attempt)
     return new_status
 
 
@@ -582,7 +585,7 @@ def _record_processor_answer(
             _timeline_add(locked, "payment_failed", f"{attempt.error_message} ({attempt.error_code})")
         elif new_status == S.CANCELED:
             locked.canceled_at = timezone.now()
-        locked.save()
+        update(locked)
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
         if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status and _has_single_use_cards(locked):
             payment_intent_cards_release_later(locked)
@@ -761,11 +764,13 @@ def payment_attempt_begin_new(*, payment_intent: PaymentIntent, attempt_key: str
     Confirm it once committed: ``payment_intent_confirm(payment_intent=…, begun=attempt)``."""
     processor_credential_for(payment_intent.merchant, payment_intent.livemode)
     _card_check(payment_intent)
-    return PaymentAttempt.objects.create(
-        public_id=attempt_key,
-        payment_intent=payment_intent,
-        payment_method=payment_intent.payment_method,
-        off_session=off_session,
+    return insert(
+        PaymentAttempt(
+            public_id=attempt_key,
+            payment_intent=payment_intent,
+            payment_method=payment_intent.payment_method,
+            off_session=off_session,
+        )
     )
 
 

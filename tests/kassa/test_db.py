@@ -1,21 +1,36 @@
-"""kassa.db.insert writes what ``objects.create`` writes, for the models that use it."""
+"""kassa.db's insert and update write what ``objects.create`` and ``save()`` write, for the models that use them."""
 
 import pytest
+from django.db import DatabaseError
 from django.db.models import Model, signals
 from django.forms.models import model_to_dict
 
+from billing.invoices.models import Invoice, InvoicePayment
 from billing.models import Customer
-from kassa.db import insert
+from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
+from billing.subscriptions.models import Subscription
+from kassa.db import insert, update
 from merchants.models import IdempotencyKey
 from webhooks.models import Event
 
-#: Every model the hot paths insert with kassa.db.insert.
-INSERTED = [Customer, Event, IdempotencyKey]
+#: Every model the hot paths write with kassa.db.insert or kassa.db.update.
+WRITTEN = [
+    Customer,
+    Event,
+    IdempotencyKey,
+    Invoice,
+    InvoicePayment,
+    PaymentAttempt,
+    PaymentIntent,
+    PaymentTimelineEntry,
+    Subscription,
+]
 
 
-@pytest.mark.parametrize("model", INSERTED)
-def test_the_models_inserted_directly_have_no_save_override_and_no_signal_receivers(model):
-    """``insert`` skips ``save()`` and the save signals: a model that grows either must stop using it."""
+@pytest.mark.parametrize("model", WRITTEN)
+def test_the_models_written_directly_have_no_save_override_and_no_signal_receivers(model):
+    """``insert`` and ``update`` skip ``save()`` and the save signals: a model that grows either must stop using
+    them."""
     assert model.save is Model.save
     assert not signals.pre_save.has_listeners(model)
     assert not signals.post_save.has_listeners(model)
@@ -41,3 +56,46 @@ def test_insert_stores_what_create_stores(shop):
         k: v for k, v in model_to_dict(other).items() if k not in ignore
     }
     assert stored.created == made.created
+
+
+def _stored(customer: Customer) -> dict:
+    return {k: v for k, v in model_to_dict(Customer.objects.get(pk=customer.pk)).items() if k not in {"id", "created"}}
+
+
+def test_update_stores_what_save_stores(shop):
+    made = insert(Customer(public_id="cus_one", merchant=shop.merchant, livemode=False, email="a@example.com"))
+    other = insert(Customer(public_id="cus_two", merchant=shop.merchant, livemode=False, email="a@example.com"))
+    for customer in (made, other):
+        customer.name = "Renamed"
+        customer.metadata = {"tier": "gold", "note": "ü"}
+        customer.address = {"city": "Lyon"}
+    update(made)
+    other.save()
+    assert _stored(made) == _stored(other)
+    assert _stored(made)["name"] == "Renamed"
+
+
+def test_update_of_some_fields_writes_those_alone(shop):
+    customer = insert(Customer(public_id="cus_some", merchant=shop.merchant, livemode=False, email="a@example.com"))
+    customer.name = "Written"
+    customer.email = "not-written@example.com"
+    update(customer, ["name"])
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.name, stored.email) == ("Written", "a@example.com")
+
+
+def test_update_of_a_partly_loaded_row_writes_what_was_loaded(shop):
+    insert(Customer(public_id="cus_part", merchant=shop.merchant, livemode=False, email="kept@example.com"))
+    partial = Customer.objects.only("pk", "name").get(public_id="cus_part")
+    partial.name = "Partial"
+    update(partial)
+    stored = Customer.objects.get(public_id="cus_part")
+    assert (stored.name, stored.email) == ("Partial", "kept@example.com")
+
+
+def test_update_of_a_row_that_is_gone_raises_and_inserts_nothing(shop):
+    customer = insert(Customer(public_id="cus_gone", merchant=shop.merchant, livemode=False))
+    Customer.objects.filter(pk=customer.pk).delete()
+    with pytest.raises(DatabaseError):
+        update(customer)
+    assert not Customer.objects.filter(public_id="cus_gone").exists()

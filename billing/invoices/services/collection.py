@@ -28,6 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
+from kassa.db import insert, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -169,13 +170,15 @@ def _payment_open(
             metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
             now=now,
         )
-        InvoicePayment.objects.create(
-            public_id=public_id(InvoicePayment.PREFIX),
-            invoice=invoice,
-            payment_intent=intent,
-            amount_requested=intent.amount,
-            currency=invoice.currency,
-            created=now,
+        insert(
+            InvoicePayment(
+                public_id=public_id(InvoicePayment.PREFIX),
+                invoice=invoice,
+                payment_intent=intent,
+                amount_requested=intent.amount,
+                currency=invoice.currency,
+                created=now,
+            )
         )
         if not claimed:
             _attempt_count(invoice, automatic=attempt_key is not None)
@@ -199,7 +202,7 @@ def _attempt_count(invoice: Invoice, *, automatic: bool) -> None:
     invoice.attempted = True
     if automatic or invoice.attempt_count == 0:
         invoice.attempt_count += 1
-    invoice.save(update_fields=["attempted", "attempt_count", "automatic_attempt_key", "updated"])
+    update(invoice, ["attempted", "attempt_count", "automatic_attempt_key", "updated"])
 
 
 def _pay_out_of_band(invoice: Invoice, now: datetime, note: str) -> Invoice:
@@ -380,7 +383,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     payment.amount_paid = payment_intent.amount_received
     payment.paid_at = now
     payment.canceled_at = None
-    payment.save(update_fields=["status", "amount_paid", "paid_at", "canceled_at"])
+    update(payment, ["status", "amount_paid", "paid_at", "canceled_at"])
     invoice.amount_paid += payment_intent.amount_received
     invoice.amount_remaining = max(invoice.amount_due - invoice.amount_paid, 0)
     if invoice.status not in PAYABLE:

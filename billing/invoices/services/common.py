@@ -3,6 +3,7 @@
 from django.utils.translation import gettext as _
 
 from kassa import money
+from kassa.db import update
 from kassa.errors import InvalidRequest
 from webhooks.services.outbox import event_emit, render
 
@@ -80,7 +81,7 @@ def totals_refresh(invoice: Invoice, before: dict | None = None, *, param: str |
     if param is not None:
         total_check(invoice, param=param)
     if changed:
-        invoice.save(update_fields=[*changed, "updated"])
+        update(invoice, [*changed, "updated"])
     if before is not None:
         event_emit(type="invoice.updated", obj=invoice, before=before)
     return invoice

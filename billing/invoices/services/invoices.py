@@ -14,6 +14,7 @@ from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from kassa import metadata as md
 from kassa import money
+from kassa.db import insert, update
 from kassa.errors import IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id, random_string
 from webhooks.services.outbox import event_emit, render
@@ -147,28 +148,30 @@ def invoice_create(
     _payment_method_check(default_payment_method, customer, "default_payment_method")
     pending = _customer_pending(customer, customer_locked=customer_locked)
     currency = _currency(currency, merchant, pending if pending_invoice_items_behavior == "include" else None)
-    invoice = Invoice.objects.create(
-        public_id=public_id(Invoice.PREFIX),
-        merchant=merchant,
-        livemode=livemode,
-        created=now,
-        customer=customer,
-        collection_method=collection_method,
-        billing_reason=billing_reason,
-        auto_advance=auto_advance,
-        automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
-        currency=currency,
-        description=description or None,
-        footer=footer if footer is not None else (settings.footer or None),
-        days_until_due=days_until_due,
-        due_date=due_date,
-        token=random_string(43),
-        default_payment_method=default_payment_method,
-        period_start=now,
-        period_end=now,
-        subscription=subscription,
-        subscription_period_start=subscription_period_start,
-        metadata=md.merge({}, metadata),
+    invoice = insert(
+        Invoice(
+            public_id=public_id(Invoice.PREFIX),
+            merchant=merchant,
+            livemode=livemode,
+            created=now,
+            customer=customer,
+            collection_method=collection_method,
+            billing_reason=billing_reason,
+            auto_advance=auto_advance,
+            automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
+            currency=currency,
+            description=description or None,
+            footer=footer if footer is not None else (settings.footer or None),
+            days_until_due=days_until_due,
+            due_date=due_date,
+            token=random_string(43),
+            default_payment_method=default_payment_method,
+            period_start=now,
+            period_end=now,
+            subscription=subscription,
+            subscription_period_start=subscription_period_start,
+            metadata=md.merge({}, metadata),
+        )
     )
     invoice.default_tax_rates.add(*rates)  # a new invoice: none to replace (and no query when there are none)
     taken = []
@@ -357,7 +360,7 @@ def _finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None, mad
         invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
     if invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY and invoice.auto_advance:
         invoice.next_payment_attempt = now  # beat charges it (collection.invoices_advance)
-    invoice.save()
+    update(invoice)
     issued_share(invoice)  # its lines and rates, for its renderings later in this batch (a renewal run's invoice.paid)
     event_emit(type="invoice.finalized", obj=invoice)
     if invoice.amount_remaining == 0:
@@ -394,7 +397,7 @@ def _paid(invoice: Invoice, now: datetime) -> None:
     invoice.auto_advance = False
     invoice.next_payment_attempt = None
     invoice.amount_remaining = 0
-    invoice.save()
+    update(invoice)
     hooks.invoice_changed(invoice=invoice, change=hooks.PAID, now=now)
 
 

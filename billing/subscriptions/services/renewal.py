@@ -82,6 +82,7 @@ from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.batch import batch
+from kassa.db import update
 from kassa.errors import KassaError
 from webhooks.services.outbox import event_emit, render
 
@@ -340,7 +341,7 @@ def period_advance(
         invoice = None
     items_period_set(subscription, new_start, new_end)
     subscription.next_renewal_at = next_work_at(subscription, new_end)
-    subscription.save()
+    update(subscription)
     emit_updated(subscription, before)
     if invoice is None:
         return None
