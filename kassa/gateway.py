@@ -21,16 +21,37 @@ from kassa.logging import redact
 logger = logging.getLogger(__name__)
 
 
+#: Clients a process keeps (the most recently used): one per stored key, mode and processor address.
+CLIENTS_KEPT = 256
+
+
 def client_for(credential) -> stripe.StripeClient:
-    """A client speaking for ``credential``'s merchant, in ``credential``'s mode only."""
-    secret_key = crypto.decrypt(credential.secret_key_ciphertext)
-    expected = "sk_live_" if credential.livemode else "sk_test_"
+    """A client speaking for ``credential``'s merchant, in ``credential``'s mode only.
+
+    Kept and reused while its key is the one stored: a client holds its HTTP connection open, and a new client
+    for each call opened a new connection for each charge (measured against bench/renewals.py's stand-in: 2.1
+    against 1.5 ms of CPU and 2.7 against 1.7 ms of wall time a PaymentIntent). The key is recognised by its
+    ciphertext, which a rotation or a new key changes (Fernet's is never the same twice), so a client never
+    outlives the key it was made with; the keys held are the ones the process decrypts to call Stripe anyway.
+    """
+    return _client(
+        credential.secret_key_ciphertext,
+        credential.livemode,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+    )
+
+
+@functools.lru_cache(maxsize=CLIENTS_KEPT)
+def _client(ciphertext: str, livemode: bool, api_base: str, retries: int) -> stripe.StripeClient:
+    secret_key = crypto.decrypt(ciphertext)
+    expected = "sk_live_" if livemode else "sk_test_"
     if not (secret_key.startswith((expected, "r" + expected[1:]))):
         # Saved credentials are checked on the way in; this guards the way out.
         raise InvalidRequest("These Stripe credentials do not belong to this mode.")
-    options = {"max_network_retries": settings.STRIPE_MAX_NETWORK_RETRIES}
-    if settings.STRIPE_API_BASE:
-        options["base_addresses"] = {"api": settings.STRIPE_API_BASE}
+    options = {"max_network_retries": retries}
+    if api_base:
+        options["base_addresses"] = {"api": api_base}
     return stripe.StripeClient(secret_key, **options)
 
 
