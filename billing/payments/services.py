@@ -26,7 +26,7 @@ from django.utils import timezone
 from kassa import batch, gateway, mail, money
 from kassa import metadata as md
 from kassa.celery import enqueue_on_commit
-from kassa.db import insert, update
+from kassa.db import insert, select, select_one, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.selectors import processor_credential_for
@@ -540,8 +540,13 @@ def _record_processor_answer(
         locked = _answer_lock(payment_intent)
         # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
         # already keeps every other writer of its attempts out).
-        newer = PaymentAttempt.objects.select_for_update().filter(payment_intent=locked, pk__gte=attempt.pk)
-        found = list(newer.order_by("pk")[:2])
+        found = select(
+            PaymentAttempt,
+            "payment_intent_id = %s AND id >= %s",
+            [locked.pk, attempt.pk],
+            tail="ORDER BY id LIMIT 2",
+            lock=True,
+        )
         if not found or found[0].pk != attempt.pk:
             raise RuntimeError(f"Attempt {attempt.public_id} is not one of {locked.public_id}'s")  # never: a bug
         attempt, after = found[0], found[1:]
@@ -609,9 +614,12 @@ def _answer_lock(payment_intent: PaymentIntent) -> PaymentIntent:
         field = PaymentIntent._meta.get_field(name)
         if field.is_cached(payment_intent) and field.get_cached_value(payment_intent) is not None:
             held[name] = field.get_cached_value(payment_intent)
-    locking = PaymentIntent.objects.select_for_update(of=("self",))
     missing = [name for name in _ANSWER_RELATED if name not in held]
-    locked = (locking.select_related(*missing) if missing else locking).get(pk=payment_intent.pk)
+    if missing:
+        locking = PaymentIntent.objects.select_for_update(of=("self",)).select_related(*missing)
+        locked = locking.get(pk=payment_intent.pk)
+    else:  # a renewal's: its one row, through a statement built once
+        locked = select_one(PaymentIntent, "id = %s", [payment_intent.pk], lock=True)
     for name, obj in held.items():
         if getattr(locked, f"{name}_id") == obj.pk:
             setattr(locked, name, obj)  # else read when asked for: the row names another one now

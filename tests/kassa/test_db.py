@@ -1,7 +1,9 @@
 """kassa.db's insert and update write what ``objects.create`` and ``save()`` write, for the models that use them."""
 
+import threading
+
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.models import Model, signals
 from django.forms.models import model_to_dict
 
@@ -9,7 +11,7 @@ from billing.invoices.models import Invoice, InvoicePayment
 from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
-from kassa.db import insert, update
+from kassa.db import insert, select, select_one, update
 from merchants.models import IdempotencyKey
 from webhooks.models import Event
 
@@ -99,3 +101,75 @@ def test_update_of_a_row_that_is_gone_raises_and_inserts_nothing(shop):
     with pytest.raises(DatabaseError):
         update(customer)
     assert not Customer.objects.filter(public_id="cus_gone").exists()
+
+
+def test_select_makes_what_the_orm_reads(shop):
+    """Every kind of column converted as the ORM converts it (on SQLite: dates, JSON and booleans come as text and
+    numbers)."""
+    customer = insert(
+        Customer(
+            public_id="cus_read",
+            merchant=shop.merchant,
+            livemode=False,
+            email="read@example.com",
+            metadata={"tier": "gold", "note": "ü"},
+            address={"city": "Lyon"},
+        )
+    )
+    intent = insert(
+        PaymentIntent(
+            public_id="pi_read",
+            merchant=shop.merchant,
+            livemode=False,
+            amount=1999,
+            currency="eur",
+            customer=customer,
+            client_secret="pi_read_secret",
+            metadata={"order": "7"},
+        )
+    )
+    for model, made in ((Customer, customer), (PaymentIntent, intent)):
+        (read,) = select(model, "id = %s", [made.pk])
+        orm = model.objects.get(pk=made.pk)
+        assert model_to_dict(read) == model_to_dict(orm)
+        assert [getattr(read, f.attname) for f in model._meta.concrete_fields] == [
+            getattr(orm, f.attname) for f in model._meta.concrete_fields
+        ]
+        assert not read._state.adding
+
+
+def test_select_orders_and_limits_and_select_one_raises_when_nothing_is_there(shop):
+    made = [insert(Customer(public_id=f"cus_{n}", merchant=shop.merchant, livemode=False)) for n in range(3)]
+    found = select(
+        Customer, "merchant_id = %s AND id >= %s", [shop.merchant.pk, made[1].pk], tail="ORDER BY id DESC LIMIT 1"
+    )
+    assert [customer.public_id for customer in found] == ["cus_2"]
+    with pytest.raises(Customer.DoesNotExist):
+        select_one(Customer, "id = %s", [made[-1].pk + 1000])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
+def test_select_with_lock_holds_the_row_until_the_transaction_ends(shop, transactional_db):
+    customer = insert(Customer(public_id="cus_locked", merchant=shop.merchant, livemode=False))
+    outcome = []
+
+    def other_connection():
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SELECT id FROM billing_customer WHERE id = %s FOR UPDATE NOWAIT", [customer.pk])
+            outcome.append("took it")
+        except OperationalError:
+            outcome.append("held")
+        finally:
+            connections["default"].close()
+
+    with transaction.atomic():
+        select_one(Customer, "id = %s", [customer.pk], lock=True)
+        thread = threading.Thread(target=other_connection)
+        thread.start()
+        thread.join()
+    assert outcome == ["held"]
+    thread = threading.Thread(target=other_connection)
+    thread.start()
+    thread.join()
+    assert outcome == ["held", "took it"]

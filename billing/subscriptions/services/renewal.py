@@ -82,7 +82,7 @@ from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.batch import batch
-from kassa.db import update
+from kassa.db import select_one, update
 from kassa.errors import KassaError
 from webhooks.services.outbox import event_emit, render
 
@@ -495,7 +495,9 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     invoice counts: an older one paid late changes nothing (but its card may be kept, below)."""
     if invoice.subscription_id is None:
         return
-    subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
+    subscription = select_one(
+        Subscription, "id = %s", [invoice.subscription_id], lock=True
+    )  # built once: every paid renewal's
     # The invoice's renderings from here on show its subscription as locked here, without reading it again.
     Invoice.subscription.field.set_cached_value(invoice, subscription)
     latest = subscription.latest_invoice_id == invoice.pk
