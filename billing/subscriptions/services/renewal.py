@@ -497,9 +497,8 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     invoice counts: an older one paid late changes nothing (but its card may be kept, below)."""
     if invoice.subscription_id is None:
         return
-    subscription = select_one(
-        Subscription, "id = %s", [invoice.subscription_id], lock=True
-    )  # built once: every paid renewal's
+    # Locked through a statement built once (kassa.db): every paid renewal comes through here.
+    subscription = select_one(Subscription, "id = %s", [invoice.subscription_id], lock=True)
     # The invoice's renderings from here on show its subscription as locked here, without reading it again.
     Invoice.subscription.field.set_cached_value(invoice, subscription)
     latest = subscription.latest_invoice_id == invoice.pk
