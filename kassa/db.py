@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TypeVar
 
-from django.db import DatabaseError, connections, router
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -82,15 +82,22 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
     return instance
 
 
+def columns(model: type[Model], using: str = DEFAULT_DB_ALIAS) -> str:
+    """Every column of ``model``'s table, named with the table, in the order of its concrete fields (the order
+    ``Model.from_db`` and ``objects.raw`` take them in)."""
+    quote = connections[using].ops.quote_name
+    table = quote(model._meta.db_table)
+    return ", ".join(f"{table}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
 @cache
 def _select_statement(model: type[Model], where: str, tail: str, lock: bool, using: str) -> tuple[str, list, list]:
     meta = model._meta
     connection = connections[using]
-    quote = connection.ops.quote_name
     fields = meta.concrete_fields
-    columns = ", ".join(f"{quote(meta.db_table)}.{quote(f.column)}" for f in fields)
     locking = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
-    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where}{f' {tail}' if tail else ''}{locking}"  # noqa: S608
+    table = connection.ops.quote_name(meta.db_table)
+    sql = f"SELECT {columns(model, using)} FROM {table} WHERE {where}{f' {tail}' if tail else ''}{locking}"  # noqa: S608
     converters = []
     for field in fields:  # as the ORM's compiler converts a column it reads (SQLCompiler.get_converters)
         column = field.get_col(meta.db_table)

@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from kassa.api.views import scoped
+from kassa.db import columns
 from merchants.models import Merchant
 
 from ..catalogue.models import Customer
@@ -110,11 +111,6 @@ _FINGERPRINT = ("fp_items", "fp_items_top", "fp_items_updated", "fp_items_end", 
                 "fp_defaults", "fp_defaults_top")  # fmt: skip
 
 
-def _columns(model) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(f"{quote(model._meta.db_table)}.{quote(field.column)}" for field in model._meta.concrete_fields)
-
-
 def _fingerprint_sql(subscription_id: str) -> str:
     """The fingerprint (``_FINGERPRINT``) of the items, their tax rates and the default tax rates of the
     subscription whose id is the SQL expression ``subscription_id``, as columns."""
@@ -153,7 +149,7 @@ def subscriptions_renewal_read(pks: list[int]) -> dict[int, Subscription]:
         return {}
     s = connection.ops.quote_name(Subscription._meta.db_table)
     marks = ", ".join(["%s"] * len(pks))
-    sql = f"SELECT {_columns(Subscription)}, {_fingerprint_sql(f'{s}.id')} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
+    sql = f"SELECT {columns(Subscription)}, {_fingerprint_sql(f'{s}.id')} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
     read = list(Subscription.objects.raw(sql, pks))
     prefetch_related_objects(read, "default_tax_rates", items_prefetch())
     merchants = Merchant.objects.in_bulk({subscription.merchant_id for subscription in read})
@@ -171,7 +167,7 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     c = connection.ops.quote_name(Customer._meta.db_table)
     # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer.
     locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    lock = f"SELECT {_columns(Subscription)} FROM {s} WHERE {s}.id = %s AND {s}.next_renewal_at <= %s{locking}"  # noqa: S608 (names from the models)
+    lock = f"SELECT {columns(Subscription)} FROM {s} WHERE {s}.id = %s AND {s}.next_renewal_at <= %s{locking}"  # noqa: S608 (names from the models)
     params = [pk, connection.ops.adapt_datetimefield_value(now)]
     locked = next(iter(Subscription.objects.raw(lock, params)), None)
     if locked is None:
@@ -188,7 +184,7 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     pending = f"(SELECT COUNT(*) FROM {i} WHERE {i}.customer_id = {c}.id AND {i}.invoice_id IS NULL)"  # noqa: S608 (names from the models)
     owning = " FOR UPDATE" if connection.features.has_select_for_update else ""
     owner = (
-        f"SELECT {_columns(Customer)}, {_fingerprint_sql('%s')}, {pending} AS pending_invoice_items "  # noqa: S608 (names from the models)
+        f"SELECT {columns(Customer)}, {_fingerprint_sql('%s')}, {pending} AS pending_invoice_items "  # noqa: S608 (names from the models)
         f"FROM {c} WHERE {c}.id = %s{owning}"
     )
     customer = next(iter(Customer.objects.raw(owner, [pk] * len(_FINGERPRINT) + [locked.customer_id])))
