@@ -490,11 +490,8 @@ def _begin_attempt(
 def _card_check(payment_intent: PaymentIntent) -> None:
     """The card as it is now (a detach may have committed since it was read): a detached card, or one taken for
     another payment, is never charged, as at Stripe."""
-    owner_id, single_use_for = (
-        PaymentMethod.objects.filter(pk=payment_intent.payment_method_id)
-        .values_list("customer_id", "single_use_for_id")
-        .get()
-    )
+    card = select_one(PaymentMethod, "id = %s", [payment_intent.payment_method_id])  # a statement built once
+    owner_id, single_use_for = card.customer_id, card.single_use_for_id
     if owner_id is None and single_use_for == payment_intent.pk:
         owner_id = payment_intent.customer_id  # taken for this payment: held on its customer at the processor
     elif owner_id is None:
@@ -629,7 +626,10 @@ def _answer_lock(payment_intent: PaymentIntent) -> PaymentIntent:
 def _has_single_use_cards(payment_intent: PaymentIntent) -> bool:
     """Cards taken for this PaymentIntent only (none when it charged a saved card, as a renewal does): then
     there is something for ``payment_intent_cards_release`` to detach, and a task is worth queuing."""
-    return PaymentMethod.objects.filter(single_use_for=payment_intent, customer__isnull=True).exists()
+    # Through a statement built once (kassa.db): every successful renewal asks.
+    return bool(
+        select(PaymentMethod, "single_use_for_id = %s AND customer_id IS NULL", [payment_intent.pk], tail="LIMIT 1")
+    )
 
 
 def _announce(payment_intent: PaymentIntent, *, previous: str, failed: bool) -> None:

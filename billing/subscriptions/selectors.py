@@ -1,12 +1,13 @@
 """Reads of subscriptions, always scoped by merchant and mode (kassa.api.views.scoped)."""
 
 import copy
+from functools import cache
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from kassa.api.views import scoped
-from kassa.db import columns
+from kassa.db import columns, select
 from merchants.models import Merchant
 
 from ..catalogue.models import Customer
@@ -111,9 +112,9 @@ _FINGERPRINT = ("fp_items", "fp_items_top", "fp_items_updated", "fp_items_end", 
                 "fp_defaults", "fp_defaults_top")  # fmt: skip
 
 
-def _fingerprint_sql(subscription_id: str) -> str:
+def _fingerprint_columns(subscription_id: str) -> tuple[tuple[str, str], ...]:
     """The fingerprint (``_FINGERPRINT``) of the items, their tax rates and the default tax rates of the
-    subscription whose id is the SQL expression ``subscription_id``, as columns."""
+    subscription whose id is the SQL expression ``subscription_id``: ``(name, SQL expression)`` pairs."""
     quote = connection.ops.quote_name
     i = quote(SubscriptionItem._meta.db_table)
     item_rates = quote(SubscriptionItem.tax_rates.through._meta.db_table)
@@ -122,8 +123,8 @@ def _fingerprint_sql(subscription_id: str) -> str:
     rates = f"FROM {item_rates} JOIN {i} ON {item_rates}.subscriptionitem_id = {i}.id"
     rates += f" WHERE {i}.subscription_id = {subscription_id}"
     default = f"FROM {defaults} WHERE {defaults}.subscription_id = {subscription_id}"
-    return ", ".join(
-        f"(SELECT {value} {source}) AS {name}"
+    return tuple(
+        (name, f"(SELECT {value} {source})")
         for value, source, name in (
             ("COUNT(*)", items, "fp_items"),
             (f"MAX({i}.id)", items, "fp_items_top"),
@@ -141,6 +142,16 @@ def _fingerprint(instance) -> tuple:
     return tuple(getattr(instance, name) for name in _FINGERPRINT)
 
 
+@cache
+def _owner_columns() -> tuple[tuple[str, str], ...]:
+    """What the renewal's lock reads with the customer (``kassa.db.select``'s ``extra``): the fingerprint of the
+    subscription whose id is the first ``%s``… values, and the customer's pending invoice items."""
+    c = connection.ops.quote_name(Customer._meta.db_table)
+    i = connection.ops.quote_name(InvoiceItem._meta.db_table)
+    pending = f"(SELECT COUNT(*) FROM {i} WHERE {i}.customer_id = {c}.id AND {i}.invoice_id IS NULL)"  # noqa: S608 (names from the models)
+    return (*_fingerprint_columns("%s"), ("pending_invoice_items", pending))
+
+
 def subscriptions_renewal_read(pks: list[int]) -> dict[int, Subscription]:
     """The batch's read: the subscriptions ``pks`` (unlocked), by pk, each with its items, default tax rates and
     fingerprint, and its own copy of its merchant. One static statement and the prefetches: nothing for Django to
@@ -149,7 +160,8 @@ def subscriptions_renewal_read(pks: list[int]) -> dict[int, Subscription]:
         return {}
     s = connection.ops.quote_name(Subscription._meta.db_table)
     marks = ", ".join(["%s"] * len(pks))
-    sql = f"SELECT {columns(Subscription)}, {_fingerprint_sql(f'{s}.id')} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
+    fingerprint = ", ".join(f"{sql} AS {name}" for name, sql in _fingerprint_columns(f"{s}.id"))
+    sql = f"SELECT {columns(Subscription)}, {fingerprint} FROM {s} WHERE {s}.id IN ({marks})"  # noqa: S608 (names from the models)
     read = list(Subscription.objects.raw(sql, pks))
     prefetch_related_objects(read, "default_tax_rates", items_prefetch())
     merchants = Merchant.objects.in_bulk({subscription.merchant_id for subscription in read})
@@ -163,15 +175,13 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     read as it is now, with its customer as it is now (row-locked next, waiting for it); with ``read``'s merchant,
     items and tax rates where they are still what is there (``read``: the batch's ``subscriptions_renewal_read``),
     else read again. None: not due, or held."""
-    s = connection.ops.quote_name(Subscription._meta.db_table)
-    c = connection.ops.quote_name(Customer._meta.db_table)
-    # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer.
-    locking = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    lock = f"SELECT {columns(Subscription)} FROM {s} WHERE {s}.id = %s AND {s}.next_renewal_at <= %s{locking}"  # noqa: S608 (names from the models)
-    params = [pk, connection.ops.adapt_datetimefield_value(now)]
-    locked = next(iter(Subscription.objects.raw(lock, params)), None)
-    if locked is None:
+    # SQLite has no row locks: its write transaction (IMMEDIATE) already excludes every other writer. Both reads
+    # through statements built once (kassa.db.select: a renewal makes them).
+    due = [pk, connection.ops.adapt_datetimefield_value(now)]
+    found = select(Subscription, "id = %s AND next_renewal_at <= %s", due, lock=True, skip_locked=True)
+    if not found:
         return None
+    (locked,) = found
     # The customer locked too, as the period's invoice would lock it next (invoice_create: its pending items are
     # taken once): locked here, it is read once, as it is once the lock is held (PostgreSQL's READ COMMITTED hands a
     # locked row's latest version), and invoicing is told so (``customer_locked``), with how many pending invoice
@@ -180,14 +190,8 @@ def subscription_renewal_lock(pk: int, *, now, read: Subscription | None) -> Sub
     # that lock; an invoice item made for the customer while this statement waits for the customer's lock (making
     # one through the API takes no lock; or the lock's previous holder's, another subscription's renewal carrying a
     # credit forward) is one made during the renewal: the customer's next invoice takes it, nothing is lost.
-    i = connection.ops.quote_name(InvoiceItem._meta.db_table)
-    pending = f"(SELECT COUNT(*) FROM {i} WHERE {i}.customer_id = {c}.id AND {i}.invoice_id IS NULL)"  # noqa: S608 (names from the models)
-    owning = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    owner = (
-        f"SELECT {columns(Customer)}, {_fingerprint_sql('%s')}, {pending} AS pending_invoice_items "  # noqa: S608 (names from the models)
-        f"FROM {c} WHERE {c}.id = %s{owning}"
-    )
-    customer = next(iter(Customer.objects.raw(owner, [pk] * len(_FINGERPRINT) + [locked.customer_id])))
+    params = [pk] * len(_FINGERPRINT) + [locked.customer_id]
+    (customer,) = select(Customer, "id = %s", params, lock=True, extra=_owner_columns())
     Subscription.customer.field.set_cached_value(locked, customer)
     current = read is not None and read.updated == locked.updated and _fingerprint(read) == _fingerprint(customer)
     if current:

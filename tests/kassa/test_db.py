@@ -1,4 +1,5 @@
-"""kassa.db's insert and update write what ``objects.create`` and ``save()`` write, for the models that use them."""
+"""kassa.db's insert and update write what ``objects.create`` and ``save()`` write, and its select and related read
+what the ORM reads, for the models that use them."""
 
 import threading
 
@@ -7,11 +8,11 @@ from django.db import DatabaseError, OperationalError, connection, connections, 
 from django.db.models import Model, signals
 from django.forms.models import model_to_dict
 
-from billing.invoices.models import Invoice, InvoicePayment
+from billing.invoices.models import Invoice, InvoiceItem, InvoicePayment
 from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
-from kassa.db import insert, select, select_one, update
+from kassa.db import insert, insert_many, related, select, select_one, update, update_where
 from merchants.models import IdempotencyKey
 from webhooks.models import Event
 
@@ -21,6 +22,7 @@ WRITTEN = [
     Event,
     IdempotencyKey,
     Invoice,
+    InvoiceItem,
     InvoicePayment,
     PaymentAttempt,
     PaymentIntent,
@@ -64,6 +66,28 @@ def _stored(customer: Customer) -> dict:
     return {k: v for k, v in model_to_dict(Customer.objects.get(pk=customer.pk)).items() if k not in {"id", "created"}}
 
 
+def test_insert_many_stores_each_row_with_its_own_key(shop):
+    fields = {"merchant": shop.merchant, "livemode": False}
+    made = insert_many([Customer(public_id=f"cus_many{n}", email=f"m{n}@example.com", **fields) for n in range(3)])
+    bulk = Customer.objects.bulk_create(
+        [Customer(public_id=f"cus_bulk{n}", email=f"b{n}@example.com", **fields) for n in range(3)]
+    )
+    assert len({customer.pk for customer in made}) == 3
+    for n, customer in enumerate(made):
+        stored = Customer.objects.get(pk=customer.pk)  # each instance got its own row's key
+        assert (stored.public_id, stored.email) == (f"cus_many{n}", f"m{n}@example.com")
+        assert not customer._state.adding
+        ignore = {"id", "public_id", "email", "created"}
+        other = model_to_dict(Customer.objects.get(pk=bulk[n].pk))
+        assert {k: v for k, v in model_to_dict(stored).items() if k not in ignore} == {
+            k: v for k, v in other.items() if k not in ignore
+        }
+    assert insert_many([]) == []
+    with pytest.raises(TypeError):
+        insert_many([Customer(public_id="cus_mixed", **fields), Event(type="x", **fields)])
+    assert not Customer.objects.filter(public_id="cus_mixed").exists()
+
+
 def test_update_stores_what_save_stores(shop):
     made = insert(Customer(public_id="cus_one", merchant=shop.merchant, livemode=False, email="a@example.com"))
     other = insert(Customer(public_id="cus_two", merchant=shop.merchant, livemode=False, email="a@example.com"))
@@ -101,6 +125,27 @@ def test_update_of_a_row_that_is_gone_raises_and_inserts_nothing(shop):
     with pytest.raises(DatabaseError):
         update(customer)
     assert not Customer.objects.filter(public_id="cus_gone").exists()
+
+
+def test_update_where_sets_those_values_on_the_matching_rows_alone(shop):
+    fields = {"merchant": shop.merchant, "livemode": False, "name": "Before"}
+    made = insert_many([Customer(public_id=f"cus_uw{n}", email=f"uw{n}@example.com", **fields) for n in range(3)])
+    other = insert(Customer(public_id="cus_uw_other", email="other@example.com", **fields))
+    changed = update_where(
+        Customer,
+        {"name": "After", "metadata": {"tier": "ü"}},
+        "id IN (%s, %s)",
+        [made[0].pk, made[2].pk],
+    )
+    assert changed == 2
+    stored = {c.public_id: (c.name, c.metadata, c.email) for c in Customer.objects.filter(name__in=["Before", "After"])}
+    assert stored == {
+        "cus_uw0": ("After", {"tier": "ü"}, "uw0@example.com"),
+        "cus_uw1": ("Before", {}, "uw1@example.com"),
+        "cus_uw2": ("After", {"tier": "ü"}, "uw2@example.com"),
+        "cus_uw_other": ("Before", {}, "other@example.com"),
+    }
+    assert update_where(Customer, {"name": "None"}, "id = %s", [other.pk + 1000]) == 0
 
 
 def test_select_makes_what_the_orm_reads(shop):
@@ -146,6 +191,80 @@ def test_select_orders_and_limits_and_select_one_raises_when_nothing_is_there(sh
     assert [customer.public_id for customer in found] == ["cus_2"]
     with pytest.raises(Customer.DoesNotExist):
         select_one(Customer, "id = %s", [made[-1].pk + 1000])
+
+
+def test_select_reads_extra_columns_onto_each_instance_with_their_values_first(shop):
+    made = [insert(Customer(public_id=f"cus_x{n}", merchant=shop.merchant, livemode=False)) for n in range(2)]
+    found = select(
+        Customer,
+        "merchant_id = %s",
+        [10, shop.merchant.pk],
+        tail="ORDER BY id",
+        extra=(
+            ("plus_ten", "id + %s"),
+            (
+                "same_merchant",
+                "(SELECT COUNT(*) FROM billing_customer c WHERE c.merchant_id = billing_customer.merchant_id)",
+            ),
+        ),
+    )
+    assert [(c.public_id, c.plus_ten, c.same_merchant) for c in found] == [
+        ("cus_x0", made[0].pk + 10, 2),
+        ("cus_x1", made[1].pk + 10, 2),
+    ]
+    assert model_to_dict(found[0]) == model_to_dict(Customer.objects.get(pk=made[0].pk))
+
+
+def test_related_answers_what_the_descriptor_answers_and_keeps_it(shop, django_assert_num_queries):
+    card_owner = insert(Customer(public_id="cus_owner", merchant=shop.merchant, livemode=False))
+    intent = insert(
+        PaymentIntent(
+            public_id="pi_rel", merchant=shop.merchant, livemode=False, amount=500, currency="eur",
+            customer=card_owner, client_secret="pi_rel_secret",
+        )
+    )  # fmt: skip
+    bare = PaymentIntent.objects.get(pk=intent.pk)
+    with django_assert_num_queries(1):
+        customer = related(bare, "customer")
+    assert model_to_dict(customer) == model_to_dict(Customer.objects.get(pk=card_owner.pk))
+    with django_assert_num_queries(0):  # kept on the instance, as the descriptor keeps it
+        assert related(bare, "customer") is customer
+        assert bare.customer is customer
+        assert related(bare, "payment_method") is None  # a null key: nothing to read
+        assert bare.payment_method is None
+    PaymentIntent.objects.filter(pk=intent.pk).update(customer=None)
+    Customer.objects.filter(pk=card_owner.pk).delete()
+    gone = PaymentIntent(pk=intent.pk, customer_id=card_owner.pk)
+    with pytest.raises(Customer.DoesNotExist):
+        related(gone, "customer")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
+def test_select_with_skip_locked_passes_over_a_row_another_transaction_holds(shop, transactional_db):
+    customer = insert(Customer(public_id="cus_skipped", merchant=shop.merchant, livemode=False))
+    held, release = threading.Event(), threading.Event()
+
+    def other_connection():
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SELECT id FROM billing_customer WHERE id = %s FOR UPDATE", [customer.pk])
+                held.set()
+                release.wait(10)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=other_connection)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with transaction.atomic():
+            assert select(Customer, "id = %s", [customer.pk], lock=True, skip_locked=True) == []
+    finally:
+        release.set()
+        thread.join()
+    with transaction.atomic():
+        (found,) = select(Customer, "id = %s", [customer.pk], lock=True, skip_locked=True)
+    assert found.public_id == "cus_skipped"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")

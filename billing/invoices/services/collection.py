@@ -28,7 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import insert, update
+from kassa.db import insert, related, select, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -71,7 +71,13 @@ def _payable_lock(invoice: Invoice) -> Invoice:
 
 def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMethod:
     """The card to charge: the one given, else the invoice's default, else the customer's (as at Stripe)."""
-    card = payment_method or invoice.default_payment_method or invoice.customer.default_payment_method
+    # Each read (if not read with the invoice or its customer) through a statement built once (kassa.db): a renewal's
+    # charge reads the customer's default card here.
+    card = (
+        payment_method
+        or related(invoice, "default_payment_method")
+        or related(related(invoice, "customer"), "default_payment_method")
+    )
     if card is None:
         raise InvalidRequest(
             "The customer has no default payment method and none was given: pass payment_method.",
@@ -354,6 +360,10 @@ def _invoice_payment_of(payment_intent: PaymentIntent) -> InvoicePayment | None:
     return InvoicePayment.objects.filter(payment_intent=payment_intent).first()  # its invoice is locked by id
 
 
+#: The invoice a PaymentIntent pays (one at most: an invoice payment's PaymentIntent is its own), for ``select``.
+_PAID_INVOICE = f"id = (SELECT invoice_id FROM {InvoicePayment._meta.db_table} WHERE payment_intent_id = %s)"  # noqa: S608 (a model's name)
+
+
 def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     """payments' success hook (inside the transaction that records it); idempotent; True when the PaymentIntent pays
     an invoice. The invoice is paid when nothing remains; a void invoice stays void (the money is recorded on its
@@ -361,18 +371,26 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     # The invoice it pays, found and locked in one read (its customer comes with it, not locked; its subscription,
     # for its renderings, as the hook of a paid invoice locks it: subscription_invoice_changed), then its payment:
     # invoice first, as every writer of an invoice's payments locks them.
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .filter(payments__payment_intent=payment_intent)
-        .first()
-    )
-    if invoice is None:
+    # Both reads through statements built once (kassa.db: every paid renewal comes through here); the customer and
+    # the PaymentIntents are those the caller holds where they are the same rows (a renewal's: one payment).
+    found = select(Invoice, _PAID_INVOICE, [payment_intent.pk], lock=True)
+    if not found:
         return False
+    (invoice,) = found
+    if invoice.customer_id == payment_intent.customer_id and payment_intent.customer_id is not None:
+        Invoice.customer.field.set_cached_value(invoice, related(payment_intent, "customer"))
     emails.invoice_receipt_queue(payment_intent=payment_intent, invoice=invoice)
-    # Its payments next, all of them locked in one read with their PaymentIntents: this one to mark paid, and every
-    # one for the invoice's events, which show them (one read, not a second for the rendering).
-    payments = list(invoice.payments.select_for_update(of=("self",)).select_related("payment_intent").order_by("pk"))
+    # Its payments next, all of them locked in one read: this one to mark paid, and every one for the invoice's
+    # events, which show them with their PaymentIntents (read here, not a second time for the rendering).
+    payments = select(InvoicePayment, "invoice_id = %s", [invoice.pk], tail="ORDER BY id", lock=True)
+    others = PaymentIntent.objects.in_bulk(
+        [p.payment_intent_id for p in payments if p.payment_intent_id != payment_intent.pk]
+    )
+    for each in payments:
+        each.invoice = invoice
+        each.payment_intent = (
+            payment_intent if each.payment_intent_id == payment_intent.pk else others[each.payment_intent_id]
+        )
     (payment,) = [payment for payment in payments if payment.payment_intent_id == payment_intent.pk]
     selectors.payments_read_with(invoice, payments)
     if payment.status == InvoicePayment.Status.PAID:

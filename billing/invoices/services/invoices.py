@@ -147,7 +147,9 @@ def invoice_create(
     rates = tax_rates_check(default_tax_rates, merchant=merchant, livemode=livemode, param="default_tax_rates")
     _payment_method_check(default_payment_method, customer, "default_payment_method")
     pending = _customer_pending(customer, customer_locked=customer_locked)
-    currency = _currency(currency, merchant, pending if pending_invoice_items_behavior == "include" else None)
+    if pending_invoice_items_behavior != "include":
+        pending = None
+    currency = _currency(currency, merchant, pending)
     invoice = insert(
         Invoice(
             public_id=public_id(Invoice.PREFIX),
@@ -175,7 +177,7 @@ def invoice_create(
     )
     invoice.default_tax_rates.add(*rates)  # a new invoice: none to replace (and no query when there are none)
     taken = []
-    if pending_invoice_items_behavior == "include":
+    if pending is not None:
         for item in pending.filter(currency=currency):
             taken.append((item, render(item)))
             item.invoice = invoice
@@ -289,20 +291,21 @@ def customer_language(customer: Customer, default: str) -> str:
     return default if default in LANGUAGES else "en"
 
 
-def _customer_pending(customer: Customer, *, customer_locked: bool) -> QuerySet:
+def _customer_pending(customer: Customer, *, customer_locked: bool) -> QuerySet | None:
     """The customer's row lock, taken here unless the caller holds it (``customer_locked``): two invoices made at
     once never both take one pending item. The default card as the lock finds it (the caller's copy may be older):
     what a charge begun in this transaction takes (collection.invoice_charge_begin), and no change of it commits
     before this transaction does. Returns the customer's pending items, to lock as they are read; none to read
-    where the caller counted them under the lock it holds and found none (``customer.pending_invoice_items``)."""
+    where the caller counted them under the lock it holds and found none (``customer.pending_invoice_items``): None."""
     if not customer_locked:
         locked = Customer.objects.select_for_update().filter(pk=customer.pk).first()
         if locked is not None:
             customer.default_payment_method_id = locked.default_payment_method_id
-    pending = InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
     if customer_locked and getattr(customer, "pending_invoice_items", None) == 0:
-        return pending.none()
-    return pending
+        # None to read: not even an empty query (Django compiles a ``.none()`` query's SQL before it finds it empty:
+        # a renewal's invoice made one for nothing).
+        return None
+    return InvoiceItem.objects.select_for_update().filter(customer=customer, invoice__isnull=True).order_by("pk")
 
 
 def invoice_finalize(

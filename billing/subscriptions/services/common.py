@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import QuerySet
 
+from kassa.db import update_where
 from kassa.errors import InvalidRequest
 from webhooks.services.outbox import event_emit
 
@@ -237,9 +238,8 @@ def period_invoice_create(
 
 
 def items_period_set(subscription: Subscription, start: datetime, end: datetime) -> None:
-    SubscriptionItem.objects.filter(subscription=subscription).update(
-        current_period_start=start, current_period_end=end
-    )
+    period = {"current_period_start": start, "current_period_end": end}
+    update_where(SubscriptionItem, period, "subscription_id = %s", [subscription.pk])  # built once: every renewal
     for item in items_read_with(subscription) or ():
         item.current_period_start, item.current_period_end = start, end  # its renderings show the new period
 
