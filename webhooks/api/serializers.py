@@ -31,7 +31,7 @@ class EndpointUpdateParams(f.StrictSerializer):
     disabled = f.Boolean(required=False)
 
 
-class EndpointOut(serializers.Serializer):
+class EndpointOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("webhook_endpoint")
     api_version = serializers.CharField(allow_null=True)
@@ -107,6 +107,6 @@ class EventDoc(serializers.Serializer):
     type = serializers.CharField(help_text="What happened, e.g. `payment_intent.succeeded`.")
 
 
-class EventOut(serializers.Serializer):
+class EventOut(f.Out):
     def to_representation(self, instance):
         return event_payload(instance, pending_webhooks=getattr(instance, "pending", None))

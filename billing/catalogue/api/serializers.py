@@ -75,18 +75,18 @@ class ProductListParams(CreatedListParams):
     ids = f.List(child=f.String(max_length=64), required=False, max_length=100)
 
 
-class MarketingFeatureOut(serializers.Serializer):
+class MarketingFeatureOut(f.Out):
     name = serializers.CharField()
 
 
-class PackageDimensionsOut(serializers.Serializer):
+class PackageDimensionsOut(f.Out):
     height = serializers.FloatField()
     length = serializers.FloatField()
     weight = serializers.FloatField()
     width = serializers.FloatField()
 
 
-class ProductOut(serializers.Serializer):
+class ProductOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("product")
     active = serializers.BooleanField()
@@ -167,7 +167,7 @@ class PriceListParams(CreatedListParams):
     recurring = RecurringFilter(required=False)
 
 
-class RecurringOut(serializers.Serializer):
+class RecurringOut(f.Out):
     interval = serializers.CharField(source="recurring_interval")
     interval_count = serializers.IntegerField(source="recurring_interval_count")
     usage_type = serializers.SerializerMethodField()
@@ -176,7 +176,7 @@ class RecurringOut(serializers.Serializer):
         return "licensed"
 
 
-class PriceOut(serializers.Serializer):
+class PriceOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("price")
     active = serializers.BooleanField()
@@ -292,7 +292,7 @@ class CustomerListParams(CreatedListParams):
     email = f.String(required=False, max_length=512)
 
 
-class CustomerOut(serializers.Serializer):
+class CustomerOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("customer")
     address = serializers.SerializerMethodField()

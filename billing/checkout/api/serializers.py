@@ -26,7 +26,7 @@ from ..models import CheckoutSession, Locale, PaymentLink
 # --- payment links ------------------------------------------------------------------
 
 
-class PhoneNumberCollectionOut(serializers.Serializer):
+class PhoneNumberCollectionOut(f.Out):
     enabled = serializers.BooleanField(source="phone_number_collection")
 
 
@@ -220,7 +220,7 @@ class PaymentLinkListParams(ListParams):
     active = f.Boolean(required=False, allow_null=True, default=None)
 
 
-class PaymentLinkOut(serializers.Serializer):
+class PaymentLinkOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("payment_link")
     active = serializers.BooleanField()
@@ -372,7 +372,7 @@ class PaymentLinkOut(serializers.Serializer):
 # --- line items (of links and sessions) ---------------------------------------------
 
 
-class LineItemOut(serializers.Serializer):
+class LineItemOut(f.Out):
     """Stripe's ``item``: a checkout session's line item, amounts fixed when the session was made."""
 
     id = serializers.CharField(source="public_id")
@@ -516,7 +516,7 @@ class CheckoutSessionListParams(CreatedListParams):
     status = f.Choice(choices=CheckoutSession.Status.choices, required=False)
 
 
-class CheckoutSessionOut(serializers.Serializer):
+class CheckoutSessionOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("checkout.session")
     after_expiration = f.Fixed(None, "object")

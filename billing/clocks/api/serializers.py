@@ -37,7 +37,7 @@ class TestClockListParams(ListParams):
     """Cursor paging: your test clocks, newest first."""
 
 
-class TestClockOut(serializers.Serializer):
+class TestClockOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("test_helpers.test_clock")
     created = f.UnixTime()

@@ -101,7 +101,7 @@ class TaxRateListParams(CreatedListParams):
     )
 
 
-class TaxRateOut(serializers.Serializer):
+class TaxRateOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("tax_rate")
     active = serializers.BooleanField(help_text="false once archived: it can no longer be applied anew.")
@@ -232,7 +232,7 @@ def test_clock_reference(serializer, customer):
     return reference(serializer, customer.test_clock, "test_clock", CustomerOut.test_clock_out)
 
 
-class InvoiceItemOut(serializers.Serializer):
+class InvoiceItemOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("invoiceitem")
     amount = serializers.IntegerField(help_text="The line's whole amount. " + f.AMOUNT_HELP)
@@ -346,7 +346,7 @@ def _line_subscription(item) -> str | None:
     return invoice.subscription.public_id
 
 
-class InvoiceLineItemOut(serializers.Serializer):
+class InvoiceLineItemOut(f.Out):
     id = serializers.CharField(source="line_id", help_text="The line's id (`il_…`).")
     object = f.Constant("line_item")
     amount = serializers.IntegerField(help_text="The line's amount. " + f.AMOUNT_HELP)
@@ -422,7 +422,7 @@ class InvoiceLineItemOut(serializers.Serializer):
         return taxes_out(item.taxes)
 
 
-class InvoicePaymentOut(serializers.Serializer):
+class InvoicePaymentOut(f.Out):
     id = serializers.CharField(source="public_id", help_text="The invoice payment's id (`inpay_…`).")
     object = f.Constant("invoice_payment")
     amount_paid = serializers.IntegerField(allow_null=True, help_text="What was paid; null until it is.")
@@ -460,7 +460,7 @@ class InvoicePaymentOut(serializers.Serializer):
 LINES_SHOWN = 10
 
 
-class InvoiceOut(serializers.Serializer):
+class InvoiceOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("invoice")
     account_country = serializers.SerializerMethodField()

@@ -86,7 +86,7 @@ class PaymentIntentCancelParams(f.StrictSerializer):
     )
 
 
-class PaymentIntentOut(serializers.Serializer):
+class PaymentIntentOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("payment_intent")
     amount = serializers.IntegerField(help_text="How much to charge. " + f.AMOUNT_HELP)
@@ -211,7 +211,7 @@ class RefundListParams(CreatedListParams):
     payment_intent = f.String(required=False, **ID)
 
 
-class RefundOut(serializers.Serializer):
+class RefundOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("refund")
     amount = serializers.IntegerField(help_text="How much is refunded. " + f.AMOUNT_HELP)
@@ -313,7 +313,7 @@ class PaymentMethodListParams(CustomerPaymentMethodListParams):
         return attrs
 
 
-class PaymentMethodOut(serializers.Serializer):
+class PaymentMethodOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("payment_method")
     billing_details = serializers.SerializerMethodField()

@@ -35,7 +35,7 @@ class PortalSessionCreateParams(f.StrictSerializer):
     )
 
 
-class PortalSessionOut(serializers.Serializer):
+class PortalSessionOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("billing_portal.session")
     after_expiration = f.Fixed(None, schema="object")

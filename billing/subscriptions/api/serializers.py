@@ -351,7 +351,7 @@ def _ts(value):
     return int(value.timestamp()) if value is not None else None
 
 
-class SubscriptionItemOut(serializers.Serializer):
+class SubscriptionItemOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("subscription_item")
     billed_until = serializers.SerializerMethodField(help_text="Billed up to here: the current period's end.")
@@ -413,7 +413,7 @@ class SubscriptionItemOut(serializers.Serializer):
         return super().to_representation(item)
 
 
-class SubscriptionOut(serializers.Serializer):
+class SubscriptionOut(f.Out):
     id = serializers.CharField(source="public_id")
     object = f.Constant("subscription")
     application = f.Fixed(None)
