@@ -1,4 +1,5 @@
-"""kassa.gateway's clients: one kept per stored key, never outliving it (a real HTTP server stands for Stripe)."""
+"""kassa.gateway's clients: one kept per stored key, never outliving it, each thread on its own connection, through
+the proxy the environment names (a real HTTP server stands for Stripe, another for a proxy)."""
 
 import json
 import threading
@@ -59,3 +60,51 @@ def test_a_key_of_the_other_mode_is_refused_however_often_it_is_asked_for(shop, 
         assert not ok
         assert "do not belong to this mode" in message
     assert stripe_calls == []
+
+
+@pytest.fixture
+def proxy_calls():
+    """An HTTP proxy: it records the address asked for (a proxy is asked for whole URLs) and answers as Stripe."""
+    calls = _Calls()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Proxy", (_Stripe,), {"calls": calls}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    calls.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield calls
+    server.shutdown()
+    server.server_close()
+
+
+class _Calls(list):
+    url: str
+
+
+def test_the_proxy_the_environment_names_is_used_unless_no_proxy_names_the_processor(
+    shop, stripe_calls, proxy_calls, monkeypatch
+):
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy_calls.url)
+    credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_proxied")
+    assert gateway.check_connection(credential)[0]
+    assert gateway.check_connection(credential)[0]
+    assert [key for key, _port in proxy_calls] == ["Bearer sk_test_proxied"] * 2
+    assert stripe_calls == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_direct")
+    assert gateway.check_connection(credential)[0]
+    assert [key for key, _port in stripe_calls] == ["Bearer sk_test_direct"]
+    assert len(proxy_calls) == 2
+
+
+def test_each_thread_calls_on_its_own_connection(shop, stripe_calls):
+    credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_threads")
+    assert gateway.check_connection(credential)[0]
+    results = []
+    thread = threading.Thread(target=lambda: results.append(gateway.check_connection(credential)[0]))
+    thread.start()
+    thread.join()
+    assert gateway.check_connection(credential)[0]
+    assert results == [True]
+    ports = [port for _key, port in stripe_calls]
+    assert ports[0] == ports[2]  # this thread's connection, kept
+    assert ports[1] != ports[0]  # the other thread's own
