@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connections, router
 from django.db.models import Model
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
@@ -141,6 +142,8 @@ def _select_statement(
     fields = meta.concrete_fields
     locking = ""
     if lock and connection.features.has_select_for_update:
+        if skip_locked and not connection.features.has_select_for_update_skip_locked:
+            raise NotSupportedError("SKIP LOCKED is not supported on this database backend.")  # as the ORM's
         locking = " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
     table = connection.ops.quote_name(meta.db_table)
     added = "".join(f", {sql} AS {connection.ops.quote_name(name)}" for name, sql in extra)
@@ -173,6 +176,9 @@ def select(
     of one table; the ORM for everything else."""
     using = router.db_for_write(model) if lock else router.db_for_read(model)  # a lock is the writer's to take
     connection = connections[using]
+    if lock and connection.features.has_select_for_update and connection.get_autocommit():
+        # As the ORM's select_for_update(): a lock outside a transaction would end with the statement.
+        raise TransactionManagementError("select(lock=True) cannot be used outside of a transaction.")
     sql, names, converters = _select_statement(model, where, tail, lock, skip_locked, extra, using)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.db.models import Model, signals
+from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 
 from billing.invoices.models import Invoice, InvoiceItem, InvoicePayment
@@ -265,6 +266,16 @@ def test_select_with_skip_locked_passes_over_a_row_another_transaction_holds(sho
     with transaction.atomic():
         (found,) = select(Customer, "id = %s", [customer.pk], lock=True, skip_locked=True)
     assert found.public_id == "cus_skipped"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
+def test_select_with_lock_outside_a_transaction_is_refused_as_the_orm_refuses_it(shop, transactional_db):
+    customer = insert(Customer(public_id="cus_unheld", merchant=shop.merchant, livemode=False))
+    with pytest.raises(TransactionManagementError):
+        select_one(Customer, "id = %s", [customer.pk], lock=True)
+    with pytest.raises(TransactionManagementError):
+        Customer.objects.select_for_update().get(pk=customer.pk)
+    assert select_one(Customer, "id = %s", [customer.pk]).public_id == "cus_unheld"  # an unlocked read is fine
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")

@@ -1,6 +1,7 @@
 """kassa.gateway's clients: one kept per stored key, never outliving it, each thread on its own connection, through
 the proxy the environment names (a real HTTP server stands for Stripe, another for a proxy)."""
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,15 +29,30 @@ class _Stripe(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def stripe_calls(settings):
-    calls = []
+class _Calls(list):
+    """The calls a server received (authorization, client port), and the server's address."""
+
+    url: str
+
+
+@contextlib.contextmanager
+def _serving():
+    calls = _Calls()
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Stripe,), {"calls": calls}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
-    yield calls
-    server.shutdown()
-    server.server_close()
+    calls.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield calls
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def stripe_calls(settings):
+    with _serving() as calls:
+        settings.STRIPE_API_BASE = calls.url
+        yield calls
 
 
 def test_calls_with_one_stored_key_share_a_connection_and_a_new_key_is_sent_at_once(shop, stripe_calls):
@@ -64,18 +80,9 @@ def test_a_key_of_the_other_mode_is_refused_however_often_it_is_asked_for(shop, 
 
 @pytest.fixture
 def proxy_calls():
-    """An HTTP proxy: it records the address asked for (a proxy is asked for whole URLs) and answers as Stripe."""
-    calls = _Calls()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Proxy", (_Stripe,), {"calls": calls}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    calls.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield calls
-    server.shutdown()
-    server.server_close()
-
-
-class _Calls(list):
-    url: str
+    """An HTTP proxy: it is asked for whole URLs, records each call and answers as Stripe."""
+    with _serving() as calls:
+        yield calls
 
 
 def test_the_proxy_the_environment_names_is_used_unless_no_proxy_names_the_processor(

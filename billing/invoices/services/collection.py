@@ -384,12 +384,12 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     # events, which show them with their PaymentIntents (read here, not a second time for the rendering).
     payments = select(InvoicePayment, "invoice_id = %s", [invoice.pk], tail="ORDER BY id", lock=True)
     others = PaymentIntent.objects.in_bulk(
-        [p.payment_intent_id for p in payments if p.payment_intent_id != payment_intent.pk]
+        [p.payment_intent_id for p in payments if p.payment_intent_id not in (None, payment_intent.pk)]
     )
     for each in payments:
         each.invoice = invoice
         each.payment_intent = (
-            payment_intent if each.payment_intent_id == payment_intent.pk else others[each.payment_intent_id]
+            payment_intent if each.payment_intent_id == payment_intent.pk else others.get(each.payment_intent_id)
         )
     (payment,) = [payment for payment in payments if payment.payment_intent_id == payment_intent.pk]
     selectors.payments_read_with(invoice, payments)
