@@ -409,7 +409,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
         invoice.save(update_fields=["amount_paid", "amount_remaining", "updated"])
         return True
     if invoice.amount_remaining == 0:
-        _paid(invoice, now)
+        _paid(invoice, now, changed=("amount_paid",))  # read above, under its lock: nothing else changed on it
         shown = render(invoice)  # both events show the same invoice: rendered once
         event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:

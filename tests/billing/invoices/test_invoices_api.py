@@ -69,6 +69,10 @@ def test_items_invoice_finalize_pay(api, paying_shop, customer, save_card, vat, 
 
     paid = api.v1.invoices.pay(invoice.id, params={"expand": ["payments.data.payment.payment_intent"]})
     assert (paid.status, paid.amount_paid, paid.amount_remaining) == ("paid", 3999, 0)
+    stored = api.v1.invoices.retrieve(invoice.id)  # what was written, not only what the answer showed
+    shown = ("status", "amount_paid", "amount_remaining", "auto_advance", "next_payment_attempt", "status_transitions")
+    assert {name: stored[name] for name in shown} == {name: paid[name] for name in shown}
+    assert stored.status_transitions.paid_at is not None
     [payment] = paid.payments.data
     assert payment.id.startswith("inpay_")
     assert (payment.status, payment.amount_paid, payment.payment.type) == ("paid", 3999, "payment_intent")
