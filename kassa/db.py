@@ -71,13 +71,12 @@ def insert_many(instances: list[M]) -> list[M]:
 
 
 @cache
-def _update_statement(model: type[Model], names: tuple[str, ...], using: str) -> tuple[str, tuple]:
+def _update_where_statement(model: type[Model], names: tuple[str, ...], where: str, using: str) -> tuple[str, tuple]:
     meta = model._meta
     quote = connections[using].ops.quote_name
     fields = tuple(meta.get_field(name) for name in names)
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-    return sql, fields
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}", fields  # noqa: S608
 
 
 def update(instance: M, fields: Iterable[str] | None = None) -> M:
@@ -91,7 +90,8 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
         names = tuple(dict.fromkeys(meta.get_field(name).name for name in fields))
     using = router.db_for_write(type(instance), instance=instance)
     connection = connections[using]
-    sql, concrete = _update_statement(type(instance), names, using)
+    pk = connection.ops.quote_name(meta.pk.column)
+    sql, concrete = _update_where_statement(type(instance), names, f"{pk} = %s", using)
     values = [f.get_db_prep_save(f.pre_save(instance, False), connection=connection) for f in concrete]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)])
@@ -99,15 +99,6 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
             raise DatabaseError(f"{meta.label} {instance.pk}: no row updated")
     instance._state.db = using
     return instance
-
-
-@cache
-def _update_where_statement(model: type[Model], names: tuple[str, ...], where: str, using: str) -> tuple[str, tuple]:
-    meta = model._meta
-    quote = connections[using].ops.quote_name
-    fields = tuple(meta.get_field(name) for name in names)
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}", fields  # noqa: S608
 
 
 def update_where(model: type[Model], values: dict, where: str, params: list) -> int:
