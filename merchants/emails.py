@@ -24,6 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from kassa import celery, mail
+from kassa.db import insert, update_where
 
 from .models import EmailSent, Membership, Merchant
 
@@ -57,9 +58,8 @@ def email_send_once(
     language = mail.language_or_default(language)
     try:
         with transaction.atomic():
-            claim = EmailSent.objects.create(
-                key=key[:200], kind=kind, merchant=merchant, recipient=to, language=language
-            )
+            # Through statements built once (kassa.db): a renewal day sends one notice a payment.
+            claim = insert(EmailSent(key=key[:200], kind=kind, merchant=merchant, recipient=to, language=language))
     except IntegrityError:
         return False
     try:
@@ -69,7 +69,7 @@ def email_send_once(
     except Exception:
         EmailSent.objects.filter(pk=claim.pk).delete()
         raise
-    EmailSent.objects.filter(pk=claim.pk).update(status=EmailSent.Status.SENT, sent_at=timezone.now())
+    update_where(EmailSent, {"status": EmailSent.Status.SENT, "sent_at": timezone.now()}, "id = %s", [claim.pk])
     logger.info("Sent %s email %s", kind, key)  # the key names objects, never the address or the contents
     return True
 

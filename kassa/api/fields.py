@@ -310,21 +310,46 @@ class Out(serializers.Serializer):
     ones) for each object it renders. An output serializer's fields never change once built, and ``represent``
     keeps one instance per class (kassa.api.views), so the readable ones are listed once per instance; the rest is
     DRF's own loop, unchanged. Rendering is most of what an event costs, and a renewal records seven (README,
-    Performance)."""
+    Performance).
+
+    Most fields read one attribute of the object (``source`` a plain name). DRF's ``get_attribute`` takes three
+    Python calls to do that for each field of each object rendered; here a plain ``getattr`` does it, and anything
+    that is not plain goes to DRF's own ``get_attribute`` as before: a field that reads otherwise (a dotted or
+    ``*`` source, a related field's own reading), an object that is a mapping, an attribute that is missing or
+    raises (DRF's default, ``allow_null``, ``SkipField`` and error rules), or a callable one (DRF calls a method)."""
 
     def to_representation(self, instance):
         readable = self.__dict__.get("_readable")
         if readable is None:
-            readable = self.__dict__["_readable"] = [field for field in self.fields.values() if not field.write_only]
+            readable = self.__dict__["_readable"] = [
+                (field, _plain_source(field)) for field in self.fields.values() if not field.write_only
+            ]
+        plain = not isinstance(instance, Mapping)
         shown = {}
-        for field in readable:
+        for field, name in readable:
             try:
-                attribute = field.get_attribute(instance)
+                if plain and name is not None:
+                    try:
+                        attribute = getattr(instance, name)
+                    except Exception:  # noqa: BLE001  (DRF's get_attribute below handles it, or raises it, its way)
+                        attribute = field.get_attribute(instance)
+                    else:
+                        if callable(attribute):
+                            attribute = field.get_attribute(instance)
+                else:
+                    attribute = field.get_attribute(instance)
             except SkipField:
                 continue
             check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             shown[field.field_name] = None if check_for_none is None else field.to_representation(attribute)
         return shown
+
+
+def _plain_source(field) -> str | None:
+    """The one attribute ``field`` reads, when it reads it as DRF's ``Field.get_attribute`` does (``Out``)."""
+    if type(field).get_attribute is not serializers.Field.get_attribute or len(field.source_attrs) != 1:
+        return None
+    return field.source_attrs[0]
 
 
 class DeletedOut(Out):

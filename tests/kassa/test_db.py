@@ -14,12 +14,13 @@ from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
 from kassa.db import insert, insert_many, related, select, select_one, update, update_where
-from merchants.models import IdempotencyKey
+from merchants.models import EmailSent, IdempotencyKey
 from webhooks.models import Event
 
 #: Every model the hot paths write with kassa.db.insert or kassa.db.update.
 WRITTEN = [
     Customer,
+    EmailSent,
     Event,
     IdempotencyKey,
     Invoice,
