@@ -9,12 +9,24 @@ from django.db.models import Model, signals
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 
+from billing.catalogue.models import Product
 from billing.invoices.models import Invoice, InvoiceItem, InvoicePayment
 from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
-from kassa.db import insert, insert_many, related, select, select_one, update, update_where
+from kassa.db import (
+    insert,
+    insert_many,
+    related,
+    select,
+    select_one,
+    snapshot,
+    update,
+    update_changed,
+    update_where,
+)
 from merchants.models import EmailSent, IdempotencyKey
+from tests import factories
 from webhooks.models import Event
 
 #: Every model the hot paths write with kassa.db.insert or kassa.db.update.
@@ -119,6 +131,21 @@ def test_update_of_a_partly_loaded_row_writes_what_was_loaded(shop):
     update(partial)
     stored = Customer.objects.get(public_id="cus_part")
     assert (stored.name, stored.email) == ("Partial", "kept@example.com")
+
+
+def test_update_changed_writes_what_changed_since_the_snapshot_and_leaves_the_other_columns_alone(shop):
+    product = factories.product(shop.merchant, name="Before", description="Ours")
+    assert type(product).save is Model.save
+    before = snapshot(product)
+    stamped = product.updated
+    # Another writer's change to a column this step does not touch: kept.
+    Product.objects.filter(pk=product.pk).update(description="Theirs")
+    product.name = "After"
+    product.metadata["tier"] = "gold"  # changed in place: the same dict, so written whatever
+    update_changed(product, before)
+    stored = Product.objects.get(pk=product.pk)
+    assert (stored.name, stored.metadata, stored.description) == ("After", {"tier": "gold"}, "Theirs")
+    assert stored.updated > stamped  # stamped, as save() stamps it
 
 
 def test_update_of_a_row_that_is_gone_raises_and_inserts_nothing(shop):

@@ -16,6 +16,7 @@ from tests import factories
 from tests.conftest import processor_payment_intents
 from webhooks.event_types import EVENT_TYPES
 from webhooks.models import Event
+from webhooks.services.outbox import render
 
 
 def d(*args) -> datetime:
@@ -95,6 +96,39 @@ def test_a_renewal_s_events_show_its_invoice_lines_and_the_new_period(paying_sho
     assert (item["current_period_start"], item["current_period_end"]) == (period["start"], period["end"])
     previous = events["customer.subscription.updated"]["previous_attributes"]["items"]["data"][0]
     assert previous["current_period_end"] == period["start"]
+
+
+def test_a_renewals_invoice_is_stored_as_its_finalizing_showed_it(paying_shop, payer, stripe_backend):
+    """Finalizing a renewal's draft writes what it changed on it (kassa.db.update_changed), not the whole row: the
+    number, the customer's and the seller's details and the totals its ``invoice.finalized`` event showed are what
+    the invoice holds, read back."""
+    catalogue.customer_update(
+        customer=payer, email="john@example.com", phone="+33 1 23 45 67 89", address={"city": "Lyon", "country": "FR"}
+    )
+    factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 31, 10))
+    first = Event.objects.order_by("pk").last().pk
+    assert services.subscriptions_renew_due(now=d(2027, 2, 28, 10)) == 1
+    shown = Event.objects.get(pk__gt=first, type="invoice.finalized").data["object"]
+    stored = render(Invoice.objects.get(public_id=shown["id"]))
+    kept = (
+        "number",
+        "customer_email",
+        "customer_name",
+        "customer_phone",
+        "customer_address",
+        "account_name",
+        "total",
+        "subtotal",
+        "total_taxes",
+        "period_start",
+        "period_end",
+        "effective_at",
+    )
+    assert {key: stored[key] for key in kept} == {key: shown[key] for key in kept}
+    assert stored["status_transitions"]["finalized_at"] == shown["status_transitions"]["finalized_at"] is not None
+    assert (stored["customer_email"], stored["customer_address"]["city"]) == ("john@example.com", "Lyon")
+    assert stored["number"]
+    assert stored["account_name"] == paying_shop.merchant.name
 
 
 def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_reaches_the_endpoint(
