@@ -1,6 +1,6 @@
-"""``insert`` (``insert_many``), ``update`` (``update_where``), ``select`` and ``related``: rows written and read
-through statements compiled once per model (and shape), for the hottest paths: the API's writes, and a renewal's,
-which makes every one of its statements this way but its savepoints (README, Performance).
+"""``insert`` (``insert_many``), ``update`` (``update_where``, ``update_changed``), ``select`` and ``related``: rows
+written and read through statements compiled once per model (and shape), for the hottest paths: the API's writes,
+and a renewal's, which makes every one of its statements this way but its savepoints (README, Performance).
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
