@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -315,8 +316,9 @@ class Out(serializers.Serializer):
     Most fields read one attribute of the object (``source`` a plain name). DRF's ``get_attribute`` takes three
     Python calls to do that for each field of each object rendered; here a plain ``getattr`` does it, and anything
     that is not plain goes to DRF's own ``get_attribute`` as before: a field that reads otherwise (a dotted or
-    ``*`` source, a related field's own reading), an object that is a mapping, an attribute that is missing or
-    raises (DRF's default, ``allow_null``, ``SkipField`` and error rules), or a callable one (DRF calls a method)."""
+    ``*`` source, a related field's own reading), an object that is a mapping, an attribute that is missing (DRF's
+    default, ``allow_null``, ``SkipField`` and error rules) or a related object that does not exist (None), or a
+    callable one (DRF calls a method). Any other error of the read is raised as DRF raises it."""
 
     def to_representation(self, instance):
         readable = self.__dict__.get("_readable")
@@ -331,7 +333,7 @@ class Out(serializers.Serializer):
                 if plain and name is not None:
                     try:
                         attribute = getattr(instance, name)
-                    except Exception:  # noqa: BLE001  (DRF's get_attribute below handles it, or raises it, its way)
+                    except (AttributeError, KeyError, ObjectDoesNotExist):  # what DRF's get_attribute answers its way
                         attribute = field.get_attribute(instance)
                     else:
                         if callable(attribute):

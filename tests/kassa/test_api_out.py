@@ -1,0 +1,82 @@
+"""``kassa.api.fields.Out`` renders what DRF's own ``Serializer`` renders, its fast attribute read included: a
+missing attribute, a related object that does not exist, a method, a dotted source and a mapping each still follow
+DRF's rules."""
+
+import pytest
+from django.core.exceptions import ObjectDoesNotExist
+from rest_framework import serializers
+
+from kassa.api.fields import Out
+
+
+class _Thing:
+    name = "Tea"
+    amount = 1250
+
+    def label(self):
+        return "called"
+
+    @property
+    def gone(self):
+        raise ObjectDoesNotExist("no such related row")
+
+    @property
+    def broken(self):
+        raise ValueError("the read itself failed")
+
+
+class _Inner:
+    city = "Lyon"
+
+
+def _fields():
+    return {
+        "name": serializers.CharField(),
+        "amount": serializers.IntegerField(),
+        "label": serializers.CharField(),  # a method: DRF calls it
+        "gone": serializers.CharField(allow_null=True),  # a related object that does not exist: None
+        "missing": serializers.CharField(required=False),  # no such attribute, not required: left out
+        "fallback": serializers.CharField(default="the default"),  # no such attribute, a default: the default
+        "city": serializers.CharField(source="inner.city"),  # dotted: DRF's own reading
+    }
+
+
+class OutShape(Out):
+    locals().update(_fields())
+
+
+class DrfShape(serializers.Serializer):
+    locals().update(_fields())
+
+
+def test_out_renders_what_drfs_serializer_renders():
+    thing = _Thing()
+    thing.inner = _Inner()
+    shown = OutShape().to_representation(thing)
+    assert shown == DrfShape().to_representation(thing)
+    assert shown == {
+        "name": "Tea",
+        "amount": 1250,
+        "label": "called",
+        "gone": None,
+        "fallback": "the default",
+        "city": "Lyon",
+    }
+
+
+def test_out_renders_a_mapping_as_drf_does():
+    row = {"name": "Tea", "amount": 1250, "label": "plain", "gone": None, "inner": {"city": "Lyon"}}
+    assert OutShape().to_representation(row) == DrfShape().to_representation(row)
+
+
+def test_a_missing_required_attribute_and_a_failing_read_raise_as_drf_raises_them():
+    class Required(Out):
+        absent = serializers.CharField()
+
+    class Broken(Out):
+        broken = serializers.CharField()
+
+    with pytest.raises(AttributeError, match="absent"):
+        Required().to_representation(_Thing())
+    with pytest.raises(ValueError, match="the read itself failed"):
+        Broken().to_representation(_Thing())
