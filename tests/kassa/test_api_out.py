@@ -29,24 +29,18 @@ class _Inner:
     city = "Lyon"
 
 
-def _fields():
-    return {
-        "name": serializers.CharField(),
-        "amount": serializers.IntegerField(),
-        "label": serializers.CharField(),  # a method: DRF calls it
-        "gone": serializers.CharField(allow_null=True),  # a related object that does not exist: None
-        "missing": serializers.CharField(required=False),  # no such attribute, not required: left out
-        "fallback": serializers.CharField(default="the default"),  # no such attribute, a default: the default
-        "city": serializers.CharField(source="inner.city"),  # dotted: DRF's own reading
-    }
-
-
-class OutShape(Out):
-    locals().update(_fields())
-
-
 class DrfShape(serializers.Serializer):
-    locals().update(_fields())
+    name = serializers.CharField()
+    amount = serializers.IntegerField()
+    label = serializers.CharField()  # a method: DRF calls it
+    gone = serializers.CharField(allow_null=True)  # a related object that does not exist: None
+    missing = serializers.CharField(required=False)  # no such attribute, not required: left out
+    fallback = serializers.CharField(default="the default")  # no such attribute, a default: the default
+    city = serializers.CharField(source="inner.city")  # dotted: DRF's own reading
+
+
+class OutShape(Out, DrfShape):
+    """The same fields, rendered by ``Out`` (first in the order of its bases)."""
 
 
 def test_out_renders_what_drfs_serializer_renders():

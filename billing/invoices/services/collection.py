@@ -28,7 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import insert, related, select, update
+from kassa.db import insert, related, select, snapshot, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -377,6 +377,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     if not found:
         return False
     (invoice,) = found
+    stored = snapshot(invoice)  # as read under its lock: what changes below is what is written (_paid)
     if invoice.customer_id == payment_intent.customer_id and payment_intent.customer_id is not None:
         Invoice.customer.field.set_cached_value(invoice, related(payment_intent, "customer"))
     emails.invoice_receipt_queue(payment_intent=payment_intent, invoice=invoice)
@@ -409,7 +410,7 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
         invoice.save(update_fields=["amount_paid", "amount_remaining", "updated"])
         return True
     if invoice.amount_remaining == 0:
-        _paid(invoice, now, changed=("amount_paid",))  # read above, under its lock: nothing else changed on it
+        _paid(invoice, now, stored=stored)
         shown = render(invoice)  # both events show the same invoice: rendered once
         event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:

@@ -396,22 +396,20 @@ def _finalize_read(invoice: Invoice, *, made_here: bool) -> Invoice:
     return reading.prefetch_related(lines_prefetch(), "default_tax_rates").get(pk=invoice.pk)
 
 
-#: What marking an invoice paid changes on it (``_paid``).
-_PAID_FIELDS = ("status", "paid_at", "auto_advance", "next_payment_attempt", "amount_remaining", "updated")
-
-
-def _paid(invoice: Invoice, now: datetime, *, changed: tuple[str, ...] | None = None) -> None:
-    """Mark a locked invoice paid (its payments recorded by the caller); saved here. ``changed``: the only fields
-    the caller changed on it since it was read (a payment's success: ``amount_paid``), written with those this
-    changes; None (every caller but that one): the whole row, whatever the caller changed. A payment's success is
-    every paid renewal's: its UPDATE names eight columns, not sixty (psycopg parses a statement of more than 50
-    values anew on each call)."""
+def _paid(invoice: Invoice, now: datetime, *, stored: dict | None = None) -> None:
+    """Mark a locked invoice paid (its payments recorded by the caller); saved here. ``stored``: the invoice as the
+    caller read it (``kassa.db.snapshot``), so that what changed since is written (a payment's success, every paid
+    renewal's: about a dozen columns, not 56, which psycopg would parse anew on each call); None (every other caller):
+    the whole row, whatever the caller changed."""
     status_move(invoice, S.PAID)
     invoice.paid_at = now
     invoice.auto_advance = False
     invoice.next_payment_attempt = None
     invoice.amount_remaining = 0
-    update(invoice, None if changed is None else (*changed, *_PAID_FIELDS))
+    if stored is None:
+        update(invoice)
+    else:
+        update_changed(invoice, stored)
     hooks.invoice_changed(invoice=invoice, change=hooks.PAID, now=now)
 
 
