@@ -311,13 +311,12 @@ def test_a_refused_key_is_served_again_once_its_window_has_moved(client, shop, s
     """Refusals remembered by the process (to spare the counter) do not outlast the limit itself."""
     settings.KASSA_RATE_LIMITS = {"test": "4/s", "live": "4/s"}
     headers = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key.secret}"}
-    start = time.monotonic()
-    answers = [(client.get("/v1/customers", **headers).status_code, time.monotonic() - start) for _ in range(12)]
-    assert [status for status, _ in answers[:4]] == [200] * 4
-    # Within the burst's second every further request is refused (a slow machine may leave that second first).
-    refused = [status for status, after in answers[4:] if after < 1.0]
-    assert refused, "the machine was too slow to make a fifth request within the burst's second"
-    assert set(refused) == {429}
+    answers = [client.get("/v1/customers", **headers).status_code for _ in range(12)]
+    assert answers[:4] == [200] * 4
+    # The burst is refused. Not every request after the fourth need be: the sliding-window counter weighs the
+    # previous clock second's count by the part of it still in the window, so a burst that straddles a second's
+    # boundary may have a fifth request served (CI once saw one). Twelve in a row meet one.
+    assert 429 in answers[4:]
     time.sleep(2.1)  # the sliding window has forgotten the burst
     assert [client.get("/v1/customers", **headers).status_code for _ in range(4)] == [200] * 4
 
