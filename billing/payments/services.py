@@ -30,7 +30,7 @@ from kassa.db import insert, select, select_one, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.selectors import processor_credential_for
-from webhooks.services.outbox import event_emit, render
+from webhooks.services.outbox import event_emit, events_gathered, render
 
 from ..catalogue.models import Customer
 from ..catalogue.selectors import customer_now
@@ -533,7 +533,7 @@ def _record_processor_answer(
     payment_intent: PaymentIntent, result: gateway.ProcessorPayment, attempt: PaymentAttempt
 ) -> PaymentIntent:
     """Phase 3: record the processor's answer under the row lock, forward only."""
-    with transaction.atomic():
+    with transaction.atomic(), events_gathered():  # a paid invoice's three events in one INSERT
         locked = _answer_lock(payment_intent)
         # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
         # already keeps every other writer of its attempts out).

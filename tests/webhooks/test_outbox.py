@@ -418,7 +418,37 @@ def test_event_emit_outside_a_transaction_is_refused(transactional_db, merchant)
     customer = services.customer_create(merchant=merchant, livemode=False, email="a@example.com")
     with pytest.raises(RuntimeError, match="inside the transaction"):
         outbox.event_emit(type="customer.updated", obj=customer)
+    with pytest.raises(RuntimeError, match="inside the transaction"), outbox.events_gathered():
+        outbox.event_emit(type="customer.updated", obj=customer)
     assert [e.type for e in Event.objects.all()] == ["customer.created"]
+
+
+def test_events_gathered_are_written_together_as_the_block_ends_but_those_of_a_rolled_back_savepoint(merchant):
+    """``events_gathered``: one INSERT for the block's events, at its end, inside its transaction; an event of a
+    savepoint rolled back inside it is not written, as it would not have been one by one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def sign_up_then_fail():
+        with transaction.atomic():
+            services.customer_create(merchant=merchant, livemode=False, email="gone@example.com")
+            raise RuntimeError("undone")
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        with outbox.events_gathered():
+            kept = services.customer_create(merchant=merchant, livemode=False, email="kept@example.com")
+            with pytest.raises(RuntimeError, match="undone"):
+                sign_up_then_fail()
+            with outbox.events_gathered():  # an inner block adds to the outer one's events
+                services.customer_update(customer=kept, name="Kept")
+            assert not Event.objects.exists()  # not written yet
+        assert Event.objects.count() == 2
+    assert sum(1 for q in queries if q["sql"].startswith('INSERT INTO "webhooks_event"')) == 1
+    assert [(event.type, event.data["object"]["id"]) for event in _events(merchant)] == [
+        ("customer.created", kept.public_id),
+        ("customer.updated", kept.public_id),
+    ]
+    assert outbox.events_dispatch() == 2  # planned as any event is
 
 
 # --- deliveries -------------------------------------------------------------------

@@ -19,12 +19,20 @@ the dispatcher (``deliveries_sweep``); nothing is lost because the unplanned eve
 rows, not messages. ``data.object`` is the object as the API shows it at
 that moment, rendered by the same serializer the API uses (registered by
 each app: ``register``).
+
+A transaction that writes several events may gather them (``events_gathered``): they are written together,
+in one INSERT, as its block ends, still inside the transaction. A renewal writes seven events in two
+transactions, and one INSERT a transaction instead of one an event saves five statements a renewal (README,
+Performance). An event emitted inside a savepoint that is rolled back is not written, as it would not have
+been (its ``transaction.on_commit`` marker is dropped with the savepoint: Django's own rule for callbacks).
 """
 
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -32,7 +40,7 @@ from django.db import transaction
 
 from kassa import batch
 from kassa.celery import enqueue_swept
-from kassa.db import insert
+from kassa.db import insert, insert_many
 from kassa.ids import public_id
 from kassa.middleware import api_request
 
@@ -81,19 +89,24 @@ def event_emit(
         if not set(data["previous_attributes"]) - {"updated"}:
             return None
     request = api_request.get()
-    event = insert(
-        Event(
-            public_id=public_id(Event.PREFIX),
-            merchant_id=obj.merchant_id,
-            livemode=obj.livemode,
-            type=type,
-            data=data,
-            api_version=settings.KASSA_API_VERSION,
-            request_id=request[0] if request else None,
-            idempotency_key=request[1] if request else None,
-            deliveries_planned=not deliver,
-        )
+    event = Event(
+        public_id=public_id(Event.PREFIX),
+        merchant_id=obj.merchant_id,
+        livemode=obj.livemode,
+        type=type,
+        data=data,
+        api_version=settings.KASSA_API_VERSION,
+        request_id=request[0] if request else None,
+        idempotency_key=request[1] if request else None,
+        deliveries_planned=not deliver,
     )
+    gathered = _gathered.get()
+    if gathered is None:
+        insert(event)
+    else:  # written as the gathering block ends (without a primary key until then)
+        marker = _Marker()
+        transaction.on_commit(marker)
+        gathered.append((event, marker))
     if deliver:
         kicks = batch.state("webhooks.events_kick", _batch_kicks)
         if kicks is None:
@@ -101,6 +114,44 @@ def event_emit(
         else:
             kicks.add(None)
     return event
+
+
+class _Marker:
+    """A gathered event's ``on_commit`` callback, doing nothing: Django drops it if the savepoint the event was
+    emitted in is rolled back, which tells ``events_gathered`` to leave the event out."""
+
+    __slots__ = ()
+
+    def __call__(self) -> None:
+        pass
+
+
+#: The events gathered by the innermost ``events_gathered`` block of this thread, with their markers.
+_gathered: ContextVar[list[tuple[Event, _Marker]] | None] = ContextVar("kassa_events_gathered", default=None)
+
+
+@contextmanager
+def events_gathered() -> Iterator[None]:
+    """Inside ``transaction.atomic()``: the events emitted in this block are written in one INSERT as it ends (in
+    the same transaction), those of savepoints rolled back in it left out; none if it ends by an exception (the
+    transaction's rollback takes the change with it). A block inside another adds to the outer block's events.
+
+    The events have no primary key until the block ends: ``event_emit``'s callers inside it must not need one."""
+    if _gathered.get() is not None:
+        yield
+        return
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_gathered must run inside the transaction whose events it gathers")
+    gathered: list[tuple[Event, _Marker]] = []
+    token = _gathered.set(gathered)
+    try:
+        yield
+    finally:
+        _gathered.reset(token)
+    if gathered and not connection.needs_rollback:  # a transaction marked for rollback writes nothing more
+        kept = {id(callback) for _savepoints, callback, _robust in connection.run_on_commit}
+        insert_many([event for event, marker in gathered if id(marker) in kept])
 
 
 # --- the dispatcher: planning deliveries, on the workers' side ---------------------------

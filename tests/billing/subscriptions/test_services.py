@@ -131,6 +131,34 @@ def test_a_renewals_invoice_is_stored_as_its_finalizing_showed_it(paying_shop, p
     assert stored["account_name"] == paying_shop.merchant.name
 
 
+def test_a_renewals_seven_events_are_written_in_two_statements_in_the_order_they_happened(
+    paying_shop, payer, stripe_backend
+):
+    """A renewal's transaction and its payment's each write their events in one INSERT (outbox.events_gathered),
+    the invoice's made inside a savepoint included; the merchant still reads them in the order they happened."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    first = Event.objects.order_by("pk").last().pk
+    with CaptureQueriesContext(connection) as queries:
+        assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 1
+    assert sum(1 for q in queries if q["sql"].startswith('INSERT INTO "webhooks_event"')) == 2
+    events = list(Event.objects.filter(pk__gt=first).order_by("pk"))
+    assert [event.type for event in events] == [
+        "invoice.created",
+        "customer.subscription.updated",
+        "invoice.finalized",
+        "payment_intent.created",
+        "payment_intent.succeeded",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+    ]
+    invoice = Invoice.objects.get(subscription=sub, billing_reason="subscription_cycle")
+    assert {event.data["object"]["id"] for event in events if event.type.startswith("invoice.")} == {invoice.public_id}
+    assert all(event.deliveries_planned is False and event.merchant_id == sub.merchant_id for event in events)
+
+
 def test_a_batch_of_renewals_nudges_the_webhook_dispatcher_once_and_every_event_reaches_the_endpoint(
     paying_shop, payer, stripe_backend, transactional_db, monkeypatch
 ):
