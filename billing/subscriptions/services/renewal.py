@@ -42,11 +42,12 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 38 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 33 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
 renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
 its transaction, its batch read its subscriptions together, its customer was locked by the statement that reads
-it, and savepoints that undid nothing of their own went), and its payment's emails go out with the run's
+it, savepoints that undid nothing of their own went, and its events were written together as its transaction's
+block ends, ``events_gathered``), and its payment's emails go out with the run's
 others, one task a second;
 every one of those statements now goes through one built once (``kassa.db``: compiling a save's, a create's or
 a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too), rendering its seven events
