@@ -14,6 +14,15 @@ rows, and the compiling was a fifth of its CPU. Neither sends
 ``pre_save``/``post_save`` signals nor calls a ``save()`` override: use
 them only for models that have neither (Kassa's have none; a test keeps it
 so).
+
+A value is converted for the database as Django converts it (``pre_save``, then ``get_db_prep_save``), but for
+the commonest fields that is four calls to hand the value back unchanged: a field of exactly Django's own
+``CharField``, ``TextField``, ``BooleanField``, integer class, or key to an automatic id, holding a value of
+exactly the Python type it stores (or None), is taken as it is, with the one step that may change it (the
+backend's integer adaptation, psycopg's typed integers on PostgreSQL; the automatic id's check) called
+directly (``_prepared``). A subclass, another type (an enum member, a string in an integer field) or any other
+field goes Django's whole way. A test converts a value of every kind for every field of the models written here
+both ways and finds the same values.
 """
 
 from collections.abc import Iterable
@@ -24,10 +33,86 @@ from typing import TypeVar
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connections, router
-from django.db.models import Model
+from django.db.models import (
+    AutoField,
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Field,
+    ForeignKey,
+    IntegerField,
+    Model,
+    OneToOneField,
+    PositiveBigIntegerField,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+    SmallAutoField,
+    SmallIntegerField,
+    TextField,
+)
 from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
+
+
+#: Django's own field classes whose ``get_db_prep_save`` hands a value of exactly these types back as it is (after
+#: the step ``_prepared`` names), and whose ``pre_save`` reads the attribute.
+_TAKEN_AS_IS = {CharField: (str,), TextField: (str,), BooleanField: (bool,)}
+_INTEGERS = (
+    IntegerField,
+    BigIntegerField,
+    SmallIntegerField,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+    PositiveBigIntegerField,
+)
+_AUTOMATIC_IDS = (AutoField, BigAutoField, SmallAutoField)
+_AS_IS, _INTEGER, _AUTOMATIC_ID = "as is", "integer", "automatic id"
+
+
+def _shortcut(field: Field) -> tuple[tuple[type, ...], str, str] | None:
+    """How ``_prepared`` may convert ``field``'s value without Django's four calls: (the value types it may,
+    which step, the field's internal type), or None where only Django's whole way will do. Found as a statement is
+    built (``_planned``), never per value."""
+    kind = type(field)
+    if kind in _TAKEN_AS_IS:
+        return _TAKEN_AS_IS[kind], _AS_IS, ""
+    if kind in _INTEGERS:
+        return (int,), _INTEGER, field.get_internal_type()
+    if kind in (ForeignKey, OneToOneField) and type(field.target_field) in _AUTOMATIC_IDS:
+        return (int,), _AUTOMATIC_ID, ""
+    return None
+
+
+def _planned(fields) -> tuple[tuple[Field, tuple | None], ...]:
+    """Each of ``fields`` with its ``_shortcut``."""
+    return tuple((field, _shortcut(field)) for field in fields)
+
+
+def _prepared(planned: tuple[Field, tuple | None], instance: Model, add: bool, connection) -> object:
+    """``field.get_db_prep_save(field.pre_save(instance, add), connection)``: the value ``instance`` holds as the
+    database takes it (with the field's shortcut, if it has one: those fields' ``pre_save`` reads the attribute)."""
+    field, shortcut = planned
+    if shortcut is None:
+        return field.get_db_prep_save(field.pre_save(instance, add), connection=connection)
+    return _value_prepared(planned, getattr(instance, field.attname), connection)
+
+
+def _value_prepared(planned: tuple[Field, tuple | None], value: object, connection) -> object:
+    """``field.get_db_prep_save(value, connection)``, without Django's four calls where its shortcut allows."""
+    field, shortcut = planned
+    if shortcut is not None:
+        if value is None:
+            return None  # each of those fields' conversions hands None back
+        types, step, internal = shortcut
+        if type(value) in types:
+            if step is _INTEGER:
+                return connection.ops.adapt_integerfield_value(value, internal)
+            if step is _AUTOMATIC_ID:
+                return connection.ops.validate_autopk_value(value)
+            return value
+    return field.get_db_prep_save(value, connection=connection)
 
 
 @lru_cache(maxsize=512)  # per model and number of rows
@@ -38,7 +123,7 @@ def _statement(model: type[Model], rows: int, using: str) -> tuple[str, tuple]:
     columns = ", ".join(quote(f.column) for f in fields)
     values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values} RETURNING {quote(meta.pk.column)}"  # noqa: S608
-    return sql, fields
+    return sql, _planned(fields)
 
 
 def insert(instance: M) -> M:
@@ -58,9 +143,7 @@ def insert_many(instances: list[M]) -> list[M]:
     using = router.db_for_write(model, instance=instances[0])
     connection = connections[using]
     sql, fields = _statement(model, len(instances), using)
-    values = [
-        f.get_db_prep_save(f.pre_save(instance, True), connection=connection) for instance in instances for f in fields
-    ]
+    values = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         keys = [pk for (pk,) in cursor.fetchall()]
@@ -79,7 +162,7 @@ def _update_where_statement(model: type[Model], names: tuple[str, ...], where: s
     quote = connections[using].ops.quote_name
     fields = tuple(meta.get_field(name) for name in names)
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}", fields  # noqa: S608
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}", _planned(fields)  # noqa: S608
 
 
 def update(instance: M, fields: Iterable[str] | None = None) -> M:
@@ -95,7 +178,7 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
     connection = connections[using]
     pk = connection.ops.quote_name(meta.pk.column)
     sql, concrete = _update_where_statement(type(instance), names, f"{pk} = %s", using)
-    values = [f.get_db_prep_save(f.pre_save(instance, False), connection=connection) for f in concrete]
+    values = [_prepared(f, instance, False, connection) for f in concrete]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)])
         if cursor.rowcount != 1:
@@ -142,9 +225,7 @@ def update_where(model: type[Model], values: dict, where: str, params: list) -> 
     using = router.db_for_write(model)
     connection = connections[using]
     sql, fields = _update_where_statement(model, tuple(values), where, using)
-    prepared = [
-        f.get_db_prep_save(value, connection=connection) for f, value in zip(fields, values.values(), strict=True)
-    ]
+    prepared = [_value_prepared(f, value, connection) for f, value in zip(fields, values.values(), strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*prepared, *params])
         return cursor.rowcount
@@ -173,11 +254,12 @@ def _select_statement(
     table = connection.ops.quote_name(meta.db_table)
     added = "".join(f", {sql} AS {connection.ops.quote_name(name)}" for name, sql in extra)
     sql = f"SELECT {columns(model, using)}{added} FROM {table} WHERE {where}{f' {tail}' if tail else ''}{locking}"  # noqa: S608
-    converters = []
-    for field in fields:  # as the ORM's compiler converts a column it reads (SQLCompiler.get_converters)
+    converters = []  # the columns that have converters alone (most have none), with their places
+    for i, field in enumerate(fields):  # as the ORM's compiler converts a column it reads (its get_converters)
         column = field.get_col(meta.db_table)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        converters.append((found, column))
+        if found:
+            converters.append((i, found, column))
     return sql, [f.attname for f in fields], converters
 
 
@@ -209,10 +291,10 @@ def select(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     made = []
-    width = len(converters)
+    width = len(names)
     for row in rows:
         values = list(row[:width])
-        for i, (found, column) in enumerate(converters):
+        for i, found, column in converters:
             for converter in found:
                 values[i] = converter(values[i], column, connection)
         instance = model.from_db(using, names, values)
