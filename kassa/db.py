@@ -17,16 +17,17 @@ so).
 
 A value is converted for the database as Django converts it (``pre_save``, then ``get_db_prep_save``), but for
 the commonest fields that is four calls to hand the value back unchanged: a field of exactly Django's own
-``CharField``, ``TextField``, ``BooleanField``, integer class, or key to an automatic id, holding a value of
-exactly the Python type it stores (or None), is taken as it is, with the one step that may change it (the
-backend's integer adaptation, psycopg's typed integers on PostgreSQL; the automatic id's check) called
+``CharField``, ``TextField``, ``BooleanField``, integer class, key to an automatic id, or ``DateTimeField`` that
+stamps nothing, holding a value of exactly the Python type it stores (or None; a datetime with its time zone), is
+taken as it is, with the one step that may change it (the backend's integer adaptation, psycopg's typed integers
+on PostgreSQL; the automatic id's check; the backend's datetime adaptation, a string in UTC on SQLite) called
 directly (``_prepared``). A subclass, another type (an enum member, a string in an integer field) or any other
 field goes Django's whole way. A test converts a value of every kind for every field of the models written here
 both ways and finds the same values.
 """
 
 from collections.abc import Iterable
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TypeVar
@@ -39,6 +40,7 @@ from django.db.models import (
     BigIntegerField,
     BooleanField,
     CharField,
+    DateTimeField,
     Field,
     ForeignKey,
     IntegerField,
@@ -68,7 +70,7 @@ _INTEGERS = (
     PositiveBigIntegerField,
 )
 _AUTOMATIC_IDS = (AutoField, BigAutoField, SmallAutoField)
-_AS_IS, _INTEGER, _AUTOMATIC_ID = "as is", "integer", "automatic id"
+_AS_IS, _INTEGER, _AUTOMATIC_ID, _MOMENT = "as is", "integer", "automatic id", "moment"
 
 
 def _shortcut(field: Field) -> tuple[tuple[type, ...], str, str] | None:
@@ -82,6 +84,8 @@ def _shortcut(field: Field) -> tuple[tuple[type, ...], str, str] | None:
         return (int,), _INTEGER, field.get_internal_type()
     if kind in (ForeignKey, OneToOneField) and type(field.target_field) in _AUTOMATIC_IDS:
         return (int,), _AUTOMATIC_ID, ""
+    if kind is DateTimeField and not (field.auto_now or field.auto_now_add):  # those stamp the time as they save
+        return (datetime,), _MOMENT, ""
     return None
 
 
@@ -107,11 +111,14 @@ def _value_prepared(planned: tuple[Field, tuple | None], value: object, connecti
             return None  # each of those fields' conversions hands None back
         types, step, internal = shortcut
         if type(value) in types:
+            if step is _AS_IS:
+                return value
             if step is _INTEGER:
                 return connection.ops.adapt_integerfield_value(value, internal)
             if step is _AUTOMATIC_ID:
                 return connection.ops.validate_autopk_value(value)
-            return value
+            if value.utcoffset() is not None:  # _MOMENT; a naive one is Django's to warn about and make aware
+                return connection.ops.adapt_datetimefield_value(value)
     return field.get_db_prep_save(value, connection=connection)
 
 
