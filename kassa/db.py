@@ -58,8 +58,8 @@ from django.db.transaction import TransactionManagementError
 M = TypeVar("M", bound=Model)
 
 
-#: Django's own field classes whose ``get_db_prep_save`` hands a value of exactly these types back as it is (after
-#: the step ``_prepared`` names), and whose ``pre_save`` reads the attribute.
+#: Django's own field classes whose ``get_db_prep_save`` hands a value of exactly these types back unchanged, and
+#: whose ``pre_save`` reads the attribute (the integer, key and datetime classes below each have one step more).
 _TAKEN_AS_IS = {CharField: (str,), TextField: (str,), BooleanField: (bool,)}
 _INTEGERS = (
     IntegerField,
