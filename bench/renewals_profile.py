@@ -15,6 +15,11 @@ What it does
     - events written and tasks queued per renewal;
     - with ``--where``, the statements grouped by the line of Kassa's code that ran them;
     - cProfile's top functions by cumulative and by own CPU time (``--top``; the timer is the process's CPU);
+    - with ``--floor``, where a renewal's CPU goes that this design cannot do without: its events' renderings
+      (timed inside the timed renewals, per object class: the objects as a renewal holds them), and, each timed
+      alone and multiplied by how often a renewal does it, the processor's call through stripe-python (the same
+      PaymentIntent, to the same stand-in) and the database driver's round trip for each of its statements (a
+      one-row SELECT by id through Django's cursor and psycopg, no ORM);
     - with ``--tasks``, then the tasks all the renewals queued (the payments' emails, the events' dispatch), taken
       off the queue and run in this process as the worker would run them, timed (CPU per renewal) and profiled
       apart, their top functions printed after the renewals'.
@@ -80,6 +85,7 @@ def main() -> int:
     parser.add_argument("--where", action="store_true", help="also group the statements by the Kassa line running them")
     parser.add_argument("--top", type=int, default=25, help="cProfile's functions to print (25)")
     parser.add_argument("--dump", metavar="FILE", help="also write cProfile's statistics to FILE (pstats)")
+    parser.add_argument("--floor", action="store_true", help="also time what a renewal cannot do without, alone")
     parser.add_argument("--tasks", action="store_true", help="then run the queued tasks here: their CPU, profiled")
     parser.add_argument("--dump-tasks", metavar="FILE", help="with --tasks, write their cProfile statistics to FILE")
     args = parser.parse_args()
@@ -147,9 +153,11 @@ def profile(args, processor, broker) -> int:
     renew(1)  # warm: imports, caches, the first connection to the stand-in
     timed = half - 1
     pg0 = backend_cpu(connection)
+    rendered = renderings_timed()  # each rendering's CPU, by class (its events and their "before")
     cpu0, wall0 = time.process_time(), time.perf_counter()
     done = renew(timed)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    rendered.stop()
     pg_cpu = backend_cpu(connection) - pg0
     if done != timed:
         raise Failed(f"renewed {done} of {timed}")
@@ -196,19 +204,25 @@ def profile(args, processor, broker) -> int:
     names = Counter(json.loads(message)["headers"]["task"] for message in broker.lrange(bench_queue(), 0, -1))
     for name, n in names.most_common():
         print(f"    {n / args.subscriptions:6.2f}  {name} (per renewal over the whole run)")
-    print("  statements per renewal by kind and table:")
-    for kind, n in kinds.most_common():
-        print(f"    {n / rest:6.2f}  {kind}")
-    if args.where:
-        print("  statements per renewal by kind and the Kassa line that ran them:")
-        for (kind, line), n in where.most_common():
-            print(f"    {n / rest:6.2f}  {kind:36} {line}")
+    print_statements(kinds, where, rest)
     if args.dump:
         profiler.dump_stats(args.dump)
     print_profile(profiler, args.top, "")
+    if args.floor:
+        floor(a, timed, rendered, sum(kinds.values()) / rest, cpu / timed)
     if args.tasks:
         run_tasks(broker, args)
     return 0
+
+
+def print_statements(kinds: Counter, where: Counter, renewals: int) -> None:
+    print("  statements per renewal by kind and table:")
+    for kind, n in kinds.most_common():
+        print(f"    {n / renewals:6.2f}  {kind}")
+    if where:  # --where
+        print("  statements per renewal by kind and the Kassa line that ran them:")
+        for (kind, line), n in where.most_common():
+            print(f"    {n / renewals:6.2f}  {kind:36} {line}")
 
 
 def print_profile(profiler: cProfile.Profile, top: int, of: str) -> None:
@@ -217,6 +231,102 @@ def print_profile(profiler: cProfile.Profile, top: int, of: str) -> None:
         pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
         print(f"\ncProfile{of}, by {sort}:")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:20000])
+
+
+class renderings_timed:
+    """Counts and times (CPU) the API renderings (``webhooks.services.outbox.render``'s registry) by the class
+    rendered, until ``stop``; a rendering inside another counts in the outer one only."""
+
+    def __init__(self):
+        from webhooks.services import outbox
+
+        self.counts: Counter = Counter()
+        self.cpu: Counter = Counter()
+        self._depth = 0
+        self._registry = outbox._renderers
+        self._saved = dict(self._registry)
+        for key, renderer in self._saved.items():
+            self._registry[key] = self._timing(key, renderer)
+
+    def _timing(self, key, renderer):
+        def timed(obj):
+            self._depth += 1
+            cpu0 = time.process_time()
+            try:
+                return renderer(obj)
+            finally:
+                self._depth -= 1
+                if not self._depth:
+                    self.counts[key] += 1
+                    self.cpu[key] += time.process_time() - cpu0
+
+        return timed
+
+    def stop(self) -> None:
+        self._registry.update(self._saved)
+
+
+def cpu_each(call, n: int) -> float:
+    """CPU seconds of this process per call of ``call()``, over ``n`` calls after one unmeasured."""
+    call()
+    cpu0 = time.process_time()
+    for _ in range(n):
+        call()
+    return (time.process_time() - cpu0) / n
+
+
+def floor(merchant, renewals: int, rendered: renderings_timed, statements: float, measured: float) -> None:
+    """Where a renewal's CPU goes that this design cannot do without (module docstring, ``--floor``)."""
+    from django.db import connection
+
+    from billing.invoices.models import Invoice
+    from kassa import gateway
+    from kassa.ids import public_id
+    from merchants.selectors import processor_credential_for
+
+    invoice = Invoice.objects.filter(merchant=merchant, status=Invoice.Status.PAID).order_by("-pk").first()
+    payment_intent = invoice.payments.get().payment_intent
+    credential = processor_credential_for(merchant, False)
+
+    def charge():
+        key = public_id("payatt")
+        gateway.payment_intent_confirm(
+            credential,
+            amount=payment_intent.amount,
+            currency=payment_intent.currency,
+            customer_id=payment_intent.customer.processor_id,
+            payment_method_id=payment_intent.payment_method.processor_id,
+            idempotency_key=key,
+            kassa_id=payment_intent.public_id,
+            attempt_id=key,
+            off_session=True,
+        )
+
+    def statement():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM billing_invoice WHERE id = %s", [invoice.pk])
+            cursor.fetchone()
+
+    parts = [("the processor's call (stripe-python, to the stand-in), alone", 1.0, cpu_each(charge, 100))]
+    for key, n in sorted(rendered.counts.items(), key=lambda item: str(item[0])):
+        name = getattr(key, "__name__", key)
+        parts.append((f"{name}'s rendering, in the renewals", n / renewals, rendered.cpu[key] / n))
+    parts.append(("a statement's round trip (Django's cursor, psycopg), alone", statements, cpu_each(statement, 1000)))
+    connection.ensure_connection()
+    raw = connection.connection  # psycopg's own connection: what Django's cursor adds is the difference
+
+    def statement_raw():
+        with raw.cursor() as cursor:
+            cursor.execute("SELECT id FROM billing_invoice WHERE id = %s", [invoice.pk])
+            cursor.fetchone()
+
+    raw_each = cpu_each(statement_raw, 1000)
+    total = sum(times * each for _name, times, each in parts)
+    print("\nwhat this design cannot do without, per renewal (CPU of this process):")
+    for name, times, each in parts:
+        print(f"  {times * each * 1000:6.2f} ms  {name}: {each * 1000:.3f} ms x {times:.2f}")
+    print(f"  {total * 1000:6.2f} ms  in all: {total / measured:.0%} of the {measured * 1000:.2f} ms measured above")
+    print(f"  (of a statement's round trip, psycopg's own cursor alone: {raw_each * 1000:.3f} ms)")
 
 
 def run_tasks(broker, args) -> None:
