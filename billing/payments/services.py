@@ -490,14 +490,20 @@ def _begin_attempt(
 def _card_check(payment_intent: PaymentIntent) -> None:
     """The card as it is now (a detach may have committed since it was read): a detached card, or one taken for
     another payment, is never charged, as at Stripe."""
-    card = select_one(PaymentMethod, "id = %s", [payment_intent.payment_method_id])  # a statement built once
+    _card_usable(payment_intent.payment_method_id, customer_id=payment_intent.customer_id, for_pk=payment_intent.pk)
+
+
+def _card_usable(payment_method_pk: int, *, customer_id: int, for_pk: int | None) -> None:
+    """``_card_check``'s rule for the card ``payment_method_pk`` as it is now, charged for customer ``customer_id``
+    by the PaymentIntent ``for_pk`` (None: one not made yet, for which no card can have been taken)."""
+    card = select_one(PaymentMethod, "id = %s", [payment_method_pk])  # a statement built once
     owner_id, single_use_for = card.customer_id, card.single_use_for_id
-    if owner_id is None and single_use_for == payment_intent.pk:
-        owner_id = payment_intent.customer_id  # taken for this payment: held on its customer at the processor
+    if owner_id is None and for_pk is not None and single_use_for == for_pk:
+        owner_id = customer_id  # taken for this payment: held on its customer at the processor
     elif owner_id is None:
         message = SINGLE_USE if single_use_for is not None else DETACHED
         raise InvalidRequest(message, code="payment_method_unexpected_state", param="payment_method")
-    if owner_id != payment_intent.customer_id:
+    if owner_id != customer_id:
         raise InvalidRequest(
             "The payment method must be saved to this PaymentIntent's customer.", param="payment_method"
         )
@@ -761,17 +767,24 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
     return locked
 
 
+def payment_attempt_begin_check(*, merchant, livemode: bool, card: PaymentMethod, customer: Customer) -> None:
+    """What an attempt begun in its owner's transaction (``payment_attempt_begin_new``) is refused for, asked by the
+    owner before it writes anything of the payment (invoicing's ``_payment_open``, held), so that a refusal leaves
+    nothing to undo and needs no savepoint: the
+    merchant's Stripe credentials (an attempt begun without them would wait for ever), and ``card`` as it is now
+    (detached or taken for another payment: refused), to be charged for ``customer``."""
+    processor_credential_for(merchant, livemode)
+    _card_usable(card.pk, customer_id=customer.pk, for_pk=None)
+
+
 def payment_attempt_begin_new(*, payment_intent: PaymentIntent, attempt_key: str, off_session: bool) -> PaymentAttempt:
     """``payment_intent_confirm``'s first phase for a PaymentIntent its owner made a moment ago in the transaction it
     is still in (a renewal's charge: billing/invoices' ``invoice_charge_begin``): its first attempt, with the saved
     card it was made with, recorded in that transaction. Nobody else can see this PaymentIntent before that
     transaction commits, so nobody can have made an attempt of it, settled or canceled it: unlike
-    ``_begin_attempt``, nothing to lock and read again. What others share with it is checked as there: the
-    merchant's Stripe credentials (an attempt begun without them would wait for ever), and the card as it is now
-    (detached or taken for another payment: refused). A refusal raises, and the caller undoes what it wrote.
-    Confirm it once committed: ``payment_intent_confirm(payment_intent=…, begun=attempt)``."""
-    processor_credential_for(payment_intent.merchant, payment_intent.livemode)
-    _card_check(payment_intent)
+    ``_begin_attempt``, nothing to lock and read again. What others share with it (the merchant's credentials, the
+    card as it is now) the owner checked before making the PaymentIntent (``payment_attempt_begin_check``): this
+    refuses nothing. Confirm it once committed: ``payment_intent_confirm(payment_intent=…, begun=attempt)``."""
     return insert(
         PaymentAttempt(
             public_id=attempt_key,

@@ -22,6 +22,7 @@ made (409 ``payment_attempt_already_made``), and never charges twice; the next r
 """
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -121,8 +122,10 @@ def _payment_open(
     remains, made or reused. ``attempt_key``: an automatic attempt's own key (services/dunning.py); one already
     made is refused here, before it is counted again. ``held``: the caller made and finalized the invoice in the
     transaction it is still in (``invoice_charge_begin``): taken as it is, not locked and read again, and payments'
-    first phase is made here too."""
-    with transaction.atomic():  # inside the caller's (held): a savepoint, so that a refusal undoes only this
+    first phase is made here too. Held, it writes in the caller's transaction with no savepoint of its own (two
+    statements a renewal): whatever refuses is asked before its first write (the card, the credentials, the card as
+    it is now: ``payments.payment_attempt_begin_check``), so a refusal leaves nothing to undo."""
+    with nullcontext() if held else transaction.atomic():  # not held: its own, or a savepoint in the caller's
         invoice = invoice if held else _payable_lock(invoice)
         card = _card(invoice, payment_method) if saved_card else None
         if invoice.amount_remaining <= 0:
@@ -164,7 +167,11 @@ def _payment_open(
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
             payment.save(update_fields=["status", "canceled_at"])
-        intent = payments.payment_intent_make(  # part of this savepoint: a refusal after it undoes it too
+        if held:  # what payments' first phase refuses, asked before the first write (nothing after it refuses)
+            payments.payment_attempt_begin_check(
+                merchant=invoice.merchant, livemode=invoice.livemode, card=card, customer=invoice.customer
+            )
+        intent = payments.payment_intent_make(  # part of this transaction: a refusal after it undoes it too
             merchant=invoice.merchant,
             livemode=invoice.livemode,
             amount=invoice.amount_remaining,
@@ -283,7 +290,8 @@ def invoice_charge_begin(*, invoice: Invoice, now: datetime, attempt_key: str) -
     renewal's), to be charged once that commits: ``invoice_charge(opened=…)``. Taken as the caller holds it: nobody
     else can see, let alone pay, an invoice before its transaction commits, so it is not locked and read again, and
     the phases' own transactions are the caller's (a renewal saves two transactions and five reads). Raises as
-    ``invoice_charge`` does, having undone what it wrote (a savepoint): the caller's transaction goes on. A worker
+    ``invoice_charge`` does, having written nothing (whatever refuses is asked before the first write, so there is
+    no savepoint to roll back): the caller's transaction goes on. A worker
     killed after the commit leaves the attempt made and not charged: the reconciler finds the processor has no
     record of it, and dunning's next run makes it under its key (``payment_attempt_replayable``)."""
     now = customer_now(customer=invoice.customer, now=now)
