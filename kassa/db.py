@@ -1,6 +1,8 @@
-"""``insert`` (``insert_many``), ``update`` (``update_where``, ``update_changed``), ``select`` and ``related``: rows
-written and read through statements compiled once per model (and shape), for the hottest paths: the API's writes,
-and a renewal's, which makes every one of its statements this way but its savepoints (README, Performance).
+"""``insert`` (``insert_many``, ``insert_unless``), ``update`` (``update_where``, ``update_changed``), ``select`` and
+``related``: rows written and read through statements compiled once per model (and shape), for the hottest paths:
+the API's writes, and a renewal's, which makes every one of its statements this way but its savepoints (README,
+Performance); ``atomic_unless_held`` and ``insert_unless`` (a row a unique constraint allows once, left out with no
+error) spare a renewal two of those savepoints.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
@@ -29,11 +31,11 @@ both ways and finds the same values.
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache, lru_cache, wraps
 from typing import TypeVar
 from uuid import UUID
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connections, router
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connections, router, transaction
 from django.db.models import (
     AutoField,
     BigAutoField,
@@ -52,6 +54,7 @@ from django.db.models import (
     SmallAutoField,
     SmallIntegerField,
     TextField,
+    UniqueConstraint,
 )
 from django.db.transaction import TransactionManagementError
 
@@ -122,15 +125,35 @@ def _value_prepared(planned: tuple[Field, tuple | None], value: object, connecti
     return field.get_db_prep_save(value, connection=connection)
 
 
-@lru_cache(maxsize=512)  # per model and number of rows
-def _statement(model: type[Model], rows: int, using: str) -> tuple[str, tuple]:
+@lru_cache(maxsize=512)  # per model, number of rows and constraint
+def _statement(model: type[Model], rows: int, using: str, constraint: str | None = None) -> tuple[str, tuple]:
     meta = model._meta
     quote = connections[using].ops.quote_name
     fields = tuple(f for f in meta.concrete_fields if f is not meta.pk or not f.db_returning)
     columns = ", ".join(quote(f.column) for f in fields)
     values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values} RETURNING {quote(meta.pk.column)}"  # noqa: S608
+    unless = _conflict_clause(model, constraint, using) if constraint else ""
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values}{unless} RETURNING {quote(meta.pk.column)}"  # noqa: S608
     return sql, _planned(fields)
+
+
+def _conflict_clause(model: type[Model], name: str, using: str) -> str:
+    """`` ON CONFLICT (columns) WHERE condition DO NOTHING`` for the model's unique constraint ``name``: its
+    columns, and its condition as Django wrote it into the partial index's definition (the same SQL, so that the
+    database finds that index as the one to check: PostgreSQL and SQLite both want the index's own predicate)."""
+    constraint = next((c for c in model._meta.constraints if c.name == name), None)
+    if not isinstance(constraint, UniqueConstraint) or not constraint.fields:
+        raise ValueError(f"{model._meta.label} has no unique constraint on fields named {name!r}")
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(f).column) for f in constraint.fields)
+    condition = ""
+    if constraint.condition is not None:
+        # Django's own way of writing it into CREATE UNIQUE INDEX … WHERE (a private helper, but the one that wrote
+        # the index: a test checks both databases find the index with it).
+        editor = connection.schema_editor(collect_sql=True, atomic=False)  # not entered: it only writes SQL here
+        condition = f" WHERE {constraint._get_condition_sql(model, editor)}"
+    return f" ON CONFLICT ({columns}){condition} DO NOTHING"
 
 
 def insert(instance: M) -> M:
@@ -147,20 +170,57 @@ def insert_many(instances: list[M]) -> list[M]:
     model = type(instances[0])
     if any(type(instance) is not model for instance in instances):
         raise TypeError("insert_many inserts rows of one model")
+    _inserted(instances, None)
+    return instances
+
+
+def atomic_unless_held(function):
+    """``transaction.atomic`` around ``function`` (its own transaction, or a savepoint in the caller's), unless it
+    is called with ``held=True``: then it runs in the caller's transaction (which it must be in) with no savepoint
+    of its own, two statements fewer. Only for a function that, held, writes nothing before whatever refusal its
+    caller goes on after (``insert_unless``'s None), so that such a refusal has nothing to undo; any other error
+    fails the caller's whole transaction."""
+
+    @wraps(function)
+    def wrapper(*args, held: bool = False, **kwargs):
+        if not held:
+            with transaction.atomic(using=DEFAULT_DB_ALIAS):
+                return function(*args, **kwargs)
+        if not transaction.get_connection(DEFAULT_DB_ALIAS).in_atomic_block:
+            raise TransactionManagementError(f"{function.__name__}(held=True) runs inside its caller's transaction")
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def insert_unless(instance: M, constraint: str) -> M | None:
+    """INSERT ``instance`` as ``insert`` does, unless a row holds already what the model's unique constraint named
+    ``constraint`` allows once: then nothing is written and None is returned, with no error raised, so the caller's
+    transaction goes on without a savepoint to roll back to (``ON CONFLICT … DO NOTHING``, on that constraint's
+    columns and condition only: any other constraint refuses the row with an IntegrityError, as ever)."""
+    return instance if _inserted([instance], constraint) else None
+
+
+def _inserted(instances: list[M], constraint: str | None) -> list[int]:
+    """INSERT the rows and set their keys (as ``insert_many`` says); none inserted on a conflict with
+    ``constraint``: no key."""
+    model = type(instances[0])
     using = router.db_for_write(model, instance=instances[0])
     connection = connections[using]
-    sql, fields = _statement(model, len(instances), using)
+    sql, fields = _statement(model, len(instances), using, constraint)
     values = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         keys = [pk for (pk,) in cursor.fetchall()]
+    if constraint is not None and not keys:
+        return keys  # the row the constraint allows once is there: nothing written
     if len(keys) != len(instances):
         raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, {len(keys)} keys returned")
     for instance, pk in zip(instances, keys, strict=True):
         instance.pk = pk
         instance._state.adding = False
         instance._state.db = using
-    return instances
+    return keys
 
 
 @lru_cache(maxsize=1024)  # per model and set of columns (update_changed's vary with what a step changed)

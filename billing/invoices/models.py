@@ -380,7 +380,8 @@ class Invoice(MerchantScoped):
             ),
             models.CheckConstraint(condition=models.Q(amount_paid__gte=0), name="invoice_amount_paid_not_negative"),
             # One period, one invoice: whatever races (two workers, two beats, a retried task), a
-            # subscription's period is invoiced once; the loser's insert fails and it moves on.
+            # subscription's period is invoiced once; the loser's insert does nothing (invoicing's
+            # PeriodInvoiced, kassa.db.insert_unless) and it moves on.
             models.UniqueConstraint(
                 fields=["subscription", "subscription_period_start"],
                 condition=models.Q(billing_reason__in=["subscription_create", "subscription_cycle"]),

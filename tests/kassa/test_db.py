@@ -17,8 +17,10 @@ from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
 from kassa.db import (
+    atomic_unless_held,
     insert,
     insert_many,
+    insert_unless,
     related,
     select,
     select_one,
@@ -102,6 +104,61 @@ def test_insert_many_stores_each_row_with_its_own_key(shop):
     with pytest.raises(TypeError):
         insert_many([Customer(public_id="cus_mixed", **fields), Event(type="x", **fields)])
     assert not Customer.objects.filter(public_id="cus_mixed").exists()
+
+
+def test_insert_unless_writes_nothing_where_its_constraint_holds_the_row_and_the_transaction_goes_on(shop):
+    """A row its unique constraint allows once, there already: None, nothing written, no error, and the transaction
+    goes on (on PostgreSQL a refused INSERT would have ended it); another row is inserted as ``insert`` inserts
+    it; a constraint the model does not have is a mistake, said at once. (A partial constraint's condition:
+    tests/billing/subscriptions/test_services.py, an invoice's period.)"""
+    from billing.invoices.models import InvoiceNumbering
+
+    def numbering(prefix: str) -> InvoiceNumbering:
+        return InvoiceNumbering(merchant=shop.merchant, livemode=False, prefix=prefix, next_number=7)
+
+    with transaction.atomic():
+        first = insert_unless(numbering("SHOPA"), "invoice_numbering_unique")
+        assert first.pk is not None
+        assert not first._state.adding
+        assert insert_unless(numbering("SHOPA"), "invoice_numbering_unique") is None
+        other = insert_unless(numbering("SHOPB"), "invoice_numbering_unique")
+    stored = InvoiceNumbering.objects.filter(merchant=shop.merchant, prefix__startswith="SHOP").order_by("pk")
+    assert [(n.pk, n.prefix, n.next_number) for n in stored] == [(first.pk, "SHOPA", 7), (other.pk, "SHOPB", 7)]
+    with pytest.raises(ValueError, match="no unique constraint"):
+        insert_unless(numbering("SHOPC"), "invoice_number_unique")
+    assert not InvoiceNumbering.objects.filter(prefix="SHOPC").exists()
+
+
+def test_a_function_atomic_unless_held_is_its_own_transaction_or_savepoint_or_held_its_callers_alone(
+    shop, transactional_db
+):
+    """Not held: its own transaction, or a savepoint in the caller's that an error undoes alone. Held: it runs in
+    the caller's transaction with no savepoint (what it wrote before an error stays in that transaction, which
+    goes on), and never outside one."""
+
+    class Refused(Exception):
+        pass
+
+    @atomic_unless_held
+    def make(name: str, *, fail: bool = False) -> None:
+        insert(Customer(public_id=f"cus_{name}", merchant=shop.merchant, livemode=False, email=f"{name}@example.com"))
+        if fail:
+            raise Refused
+
+    with pytest.raises(TransactionManagementError):
+        make("outside", held=True)
+    make("own")
+    with pytest.raises(Refused):
+        make("failed", fail=True)
+    with transaction.atomic():
+        with pytest.raises(Refused):
+            make("undone", fail=True)
+        make("held", held=True)
+        with pytest.raises(Refused):
+            make("kept", held=True, fail=True)
+    names = set(Customer.objects.filter(merchant=shop.merchant).values_list("public_id", flat=True))
+    assert {"cus_own", "cus_held", "cus_kept"} <= names
+    assert not names & {"cus_outside", "cus_failed", "cus_undone"}
 
 
 def test_update_stores_what_save_stores(shop):

@@ -45,6 +45,7 @@ from .dunning import (
 from .dunning_settings import dunning_settings_for, dunning_settings_update, retry_days_check
 from .invoices import (
     AUTO_FINALIZE_AFTER,
+    PeriodInvoiced,
     customer_language,
     invoice_create,
     invoice_delete,
@@ -80,6 +81,7 @@ __all__ = [
     "QUANTITY_MAX",
     "TAX_RATE_FIELDS",
     "TRANSITIONS",
+    "PeriodInvoiced",
     "card_update_url",
     "country_codes",
     "customer_language",

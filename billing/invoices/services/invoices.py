@@ -9,12 +9,12 @@ keeps its amounts: only the few fields Stripe lets change on one can change.
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from kassa import metadata as md
 from kassa import money
-from kassa.db import insert, snapshot, update, update_changed
+from kassa.db import atomic_unless_held, insert_unless, snapshot, update, update_changed
 from kassa.errors import IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id, random_string
 from webhooks.services.outbox import event_emit, render
@@ -92,7 +92,28 @@ def _currency(currency: str | None, merchant, pending) -> str:
     return first.currency if first is not None else merchant.default_currency
 
 
-@transaction.atomic
+#: The constraint that allows one create/cycle invoice per subscription period (models.Invoice).
+PERIOD_ONCE = "invoice_one_per_subscription_period"
+
+
+class PeriodInvoiced(IntegrityError):
+    """``invoice_create`` was asked for a second invoice of a subscription's period: the database's constraint
+    (``PERIOD_ONCE``) refused it, and nothing was written. An IntegrityError, as that constraint's refusal always
+    was; unlike one the database raises, it leaves the caller's transaction usable, savepoint or none."""
+
+
+def _draft_insert(draft: Invoice) -> Invoice:
+    """The new draft, inserted; a second invoice of its subscription's period raises ``PeriodInvoiced``, nothing
+    written (only a subscription's period can meet that constraint)."""
+    invoice = insert_unless(draft, PERIOD_ONCE)
+    if invoice is None:
+        raise PeriodInvoiced(
+            f"{draft.subscription.public_id}'s period from {draft.subscription_period_start} is invoiced"
+        )
+    return invoice
+
+
+@atomic_unless_held
 def invoice_create(
     *,
     merchant,
@@ -128,7 +149,10 @@ def invoice_create(
     copy, forgetting them (``selectors.lines_forget``: a renewal's credit carried forward). ``customer_locked``:
     the caller read ``customer`` under its row lock in this transaction (a renewal's), so it is not locked and read
     again; if that read counted the customer's pending items (``customer.pending_invoice_items``) and there were
-    none, none are read."""
+    none, none are read. A second invoice for one period of a subscription (the database's constraint ``PERIOD_ONCE``)
+    is never made: ``PeriodInvoiced`` is raised, nothing written (``kassa.db.insert_unless``). ``held=True``: made in
+    the caller's transaction with no savepoint of its own (``kassa.db.atomic_unless_held``: two statements fewer, a
+    renewal's): ``PeriodInvoiced`` leaves that transaction as it was, and whatever else fails fails it whole."""
     if customer.deleted:
         raise InvalidRequest(f"No such customer: '{customer.public_id}'", code="resource_missing", param="customer")
     now = customer_now(customer=customer, now=now)  # a test clock's customer: created on the clock's time
@@ -150,7 +174,7 @@ def invoice_create(
     if pending_invoice_items_behavior != "include":
         pending = None
     currency = _currency(currency, merchant, pending)
-    invoice = insert(
+    invoice = _draft_insert(
         Invoice(
             public_id=public_id(Invoice.PREFIX),
             merchant=merchant,

@@ -186,12 +186,15 @@ def period_invoice_create(
     unbilled: bool = False,
     lines_kept: bool = False,
     customer_locked: bool = False,
+    held: bool = False,
 ) -> Invoice:
     """The draft of one period, with its lines (``period_lines`` of the subscription's items, in one insert), as
     the subscription's latest invoice (the caller holds its lock, and saves it with the period it moves: one
     UPDATE, not two; the database refuses a second create/cycle invoice for the same period). ``lines_kept``: the
     caller finalizes it next, in this transaction, through this copy; ``customer_locked``: the caller read the
-    subscription's customer under its row lock in this transaction (both ``invoices.invoice_create``)."""
+    subscription's customer under its row lock in this transaction; ``held``: made in the caller's transaction with
+    no savepoint of its own (all three ``invoices.invoice_create``'s). A second invoice of the period raises
+    ``invoices.PeriodInvoiced``, nothing written."""
     lines = period_lines(
         subscription=subscription,
         items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in subscription_items(subscription)],
@@ -224,6 +227,7 @@ def period_invoice_create(
         subscription_lines=lines,
         lines_kept=lines_kept,
         customer_locked=customer_locked,
+        held=held,
     )
     subscription.latest_invoice = invoice  # saved by the caller
     if invoice.subtotal < 0:

@@ -18,8 +18,9 @@ lock and no second read, and a renewal saves two transactions. A worker killed b
 answer leaves that attempt pending, as a charge whose answer was lost: the reconciler (``payments_reconcile``)
 asks the processor, records a charge made, and otherwise lets invoicing's beat make it again under its key;
 an attempt that could not be begun (no usable card) is made after the commit as beat makes it, recording why.
-A database constraint makes a second invoice for one period impossible (an IntegrityError: someone else made
-it), so every period is invoiced once and charged at most once, whatever crashes or duplicates.
+A database constraint makes a second invoice for one period impossible (its INSERT does nothing, and invoicing
+raises ``PeriodInvoiced``: someone else made it), so every period is invoiced once and charged at most once,
+whatever crashes or duplicates.
 
 Fairness across merchants: beat's tick (every minute) does no renewal itself. It queues one batch task
 per (merchant, mode, chain) with due work, unless that chain is already running (a cache key, refreshed by
@@ -42,18 +43,21 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 33 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 29 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
 renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
 its transaction, its batch read its subscriptions together, its customer was locked by the statement that reads
-it, savepoints that undid nothing of their own went, and its events were written together as its transaction's
-block ends, ``events_gathered``), and its payment's emails go out with the run's
-others, one task a second;
+it, savepoints that undid nothing of their own went, its events were written together as its transaction's
+block ends, ``events_gathered``, and its draft and its charge's first phase were made with no savepoint, what
+refuses them asked before they write, ``kassa.db.atomic_unless_held``), and its payment's emails go out with the
+run's others, one task a second;
 every one of those statements now goes through one built once (``kassa.db``: compiling a save's, a create's or
 a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too), rendering its seven events
 is about a sixth of what is left (each serializer's readable fields listed once: ``kassa.api.fields.Out``), and
-one PaymentIntent through stripe-python is about 1.5 ms (its client, and so its connection, kept per key, reading
-the proxy settings once: ``kassa.gateway``). Why not one
+one PaymentIntent through stripe-python is about 1 to 1.5 ms (its client, and so its connection, kept per key,
+reading the proxy settings once: ``kassa.gateway``); a statement's bare round trip through Django's cursor and
+psycopg is about 0.13 ms of this process's CPU, 0.09 of it psycopg's own (``bench/renewals_profile.py --floor``),
+so 29 statements are about 4 ms before Kassa does anything with them. Why not one
 transaction for a whole batch, with each renewal in a savepoint: a finalizing holds the merchant's number series
 locked to its transaction's end, so a batch would hold it for the whole batch, the merchant's other chain would
 queue behind it, and a chain holding the series while it locks a customer the other chain holds (two
@@ -283,7 +287,7 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
         subscription.save()
         emit_updated(subscription, before)
         return after
-    new = period_advance(subscription, end, now, before, price=first_item.price, customer_locked=True)
+    new = period_advance(subscription, end, now, before, price=first_item.price, customer_locked=True, held=True)
     return [*after, new] if new is not None else after
 
 
@@ -316,19 +320,22 @@ def period_advance(
     price=None,
     billing_reason: str = Invoice.BillingReason.SUBSCRIPTION_CYCLE,
     customer_locked: bool = False,
+    held: bool = False,
 ):
     """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved.
     ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``).
     ``customer_locked``: the caller read the subscription's customer under its row lock in this transaction (a
-    renewal's, selectors.subscription_renewal_lock)."""
+    renewal's, selectors.subscription_renewal_lock). ``held``: the draft is made in the caller's transaction with
+    no savepoint of its own (a renewal's: ``period_invoice_create``)."""
     price = price or subscription_items(subscription)[0].price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
         status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
     try:
-        # The draft is made in invoicing's own transaction (invoice_create's: a savepoint inside this one), which
-        # is what the constraint's IntegrityError rolls back; nothing before it in period_invoice_create writes, and
-        # nothing after it raises an IntegrityError (a credit carried forward that fails raises a RuntimeError).
+        # The period's second invoice is refused before anything of it is written (invoices.PeriodInvoiced: the
+        # database's constraint, met by an INSERT that does nothing), so this transaction goes on, with no savepoint
+        # (held) or with invoicing's own; any other error of the draft's fails this whole transaction (nothing
+        # before it in period_invoice_create writes; a credit carried forward that fails raises a RuntimeError).
         invoice = period_invoice_create(
             subscription=subscription,
             start=new_start,
@@ -338,8 +345,9 @@ def period_advance(
             trial=False,
             lines_kept=True,  # finalized below, made_here
             customer_locked=customer_locked,
+            held=held,
         )
-    except IntegrityError:
+    except invoices.PeriodInvoiced:
         # This period is invoiced already (a run that committed it without moving the period: cannot happen
         # with the lock, but the constraint, not the lock, is what guarantees it): move on without a second one.
         logger.warning("Subscription %s: period %s already invoiced", subscription.public_id, new_start)

@@ -734,23 +734,59 @@ def test_day_of_month_anchor_bills_the_stub_share_or_nothing(paying_shop, payer,
     assert free.status == "active"
 
 
-def test_the_database_refuses_a_second_invoice_for_a_period(paying_shop, payer, stripe_backend):
+def _cycle_invoice(sub: Subscription, start: datetime, *, held: bool = False) -> Invoice:
+    """A draft for ``sub``'s period from ``start``, as a renewal makes it (its lines aside)."""
+    return invoices.invoice_create(
+        merchant=sub.merchant,
+        livemode=False,
+        customer=sub.customer,
+        now=start,
+        billing_reason="subscription_cycle",
+        subscription=sub,
+        subscription_period_start=start,
+        held=held,
+    )
+
+
+def test_the_database_refuses_a_second_invoice_for_a_period_and_the_callers_transaction_goes_on(
+    paying_shop, payer, stripe_backend
+):
+    """Whether invoicing makes the draft in a savepoint of its own or in its caller's transaction with none (held,
+    as a renewal does): a second invoice for a period is refused (an IntegrityError, ``PeriodInvoiced``), nothing
+    is written, and the caller's transaction goes on (on PostgreSQL an INSERT the database refused would have
+    ended it): the next period is invoiced in it."""
     from django.db import IntegrityError, transaction
 
-    from billing.invoices import services as invoices
-
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
-    with pytest.raises(IntegrityError), transaction.atomic():
-        invoices.invoice_create(
-            merchant=paying_shop.merchant,
-            livemode=False,
-            customer=payer,
-            now=d(2027, 1, 1),
-            billing_reason="subscription_cycle",
-            subscription=sub,
-            subscription_period_start=d(2027, 1, 1),
-        )
+    for n, held in enumerate((False, True), start=2):
+        with transaction.atomic():
+            with pytest.raises(IntegrityError) as refused:
+                _cycle_invoice(sub, d(2027, 1, 1), held=held)
+            assert isinstance(refused.value, invoices.PeriodInvoiced)
+            assert Invoice.objects.filter(subscription=sub, subscription_period_start=d(2027, 1, 1)).count() == 1
+            assert _cycle_invoice(sub, d(2027, n, 1), held=held).subscription_period_start == d(2027, n, 1)
+    starts = Invoice.objects.filter(subscription=sub).order_by("pk").values_list("subscription_period_start", flat=True)
+    assert list(starts) == [d(2027, 1, 1), d(2027, 2, 1), d(2027, 3, 1)]
     assert Subscription.objects.get(pk=sub.pk).status == "active"
+
+
+def test_a_renewal_that_finds_its_period_invoiced_already_moves_on_without_a_second_invoice_or_charge(
+    paying_shop, payer, stripe_backend
+):
+    """The database's constraint, not the row lock, is what guarantees one invoice a period: a renewal that meets
+    its period's invoice made already (by a run that committed it without moving the period, which the lock
+    prevents) makes no second one and charges nothing, and the rest of its transaction, which has no savepoint
+    for the draft, commits: the period moves on."""
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    made = _cycle_invoice(sub, d(2027, 2, 1))
+    charges = len(processor_payment_intents(stripe_backend))
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 1, 1))
+    assert list(Invoice.objects.filter(subscription=sub, subscription_period_start=d(2027, 2, 1))) == [made]
+    assert len(processor_payment_intents(stripe_backend)) == charges
+    sub.refresh_from_db()
+    item = sub.items.get()
+    assert (item.current_period_start, item.current_period_end) == (d(2027, 2, 1), d(2027, 3, 1))
+    assert sub.next_renewal_at == d(2027, 3, 1)
 
 
 def test_fan_out_queues_one_batch_per_merchant(paying_shop, payer, other_shop, stripe_backend, monkeypatch, settings):
