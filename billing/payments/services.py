@@ -770,9 +770,9 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
 def payment_attempt_begin_check(*, merchant, livemode: bool, card: PaymentMethod, customer: Customer) -> None:
     """What an attempt begun in its owner's transaction (``payment_attempt_begin_new``) is refused for, asked by the
     owner before it writes anything of the payment (invoicing's ``_payment_open``, held), so that a refusal leaves
-    nothing to undo and needs no savepoint: the
-    merchant's Stripe credentials (an attempt begun without them would wait for ever), and ``card`` as it is now
-    (detached or taken for another payment: refused), to be charged for ``customer``."""
+    nothing to undo and needs no savepoint: the merchant's Stripe credentials (an attempt begun without them would
+    wait for ever), and ``card`` as it is now (detached or taken for another payment: refused), to be charged for
+    ``customer``."""
     processor_credential_for(merchant, livemode)
     _card_usable(card.pk, customer_id=customer.pk, for_pk=None)
 
