@@ -152,7 +152,10 @@ def _conflict_clause(model: type[Model], name: str, using: str) -> str:
         # Django's own way of writing it into CREATE UNIQUE INDEX … WHERE (a private helper, but the one that wrote
         # the index: a test checks both databases find the index with it).
         editor = connection.schema_editor(collect_sql=True, atomic=False)  # not entered: it only writes SQL here
-        condition = f" WHERE {constraint._get_condition_sql(model, editor)}"
+        condition = constraint._get_condition_sql(model, editor)
+        if "%" in condition:  # it is pasted into a statement run with parameters: a literal % would be taken for one
+            raise ValueError(f"{name}: a condition with a % sign is not supported here")
+        condition = f" WHERE {condition}"
     return f" ON CONFLICT ({columns}){condition} DO NOTHING"
 
 

@@ -127,8 +127,9 @@ def payment_intent_make(
 ) -> PaymentIntent:
     """A PaymentIntent, made at ``now``: a test clock's customer's is dated on the clock (``customer_now``), as its
     invoices are. Its timeline, cancellation and the processor's own dates stay on the wall clock. Made as part of
-    the caller's transaction, which it must be inside (invoicing's ``_payment_open``, whose own savepoint already
-    undoes it on a refusal: no second one); ``payment_intent_create`` makes one in its own."""
+    the caller's transaction, which it must be inside (invoicing's ``_payment_open``: its own transaction or
+    savepoint undoes it on a refusal, or, held in a renewal's, nothing after it refuses); ``payment_intent_create``
+    makes one in its own."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("payment_intent_make is part of its caller's transaction: call it inside one")  # a bug
     currency = currency.lower()

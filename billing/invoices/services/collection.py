@@ -128,6 +128,10 @@ def _payment_open(
     with nullcontext() if held else transaction.atomic():  # not held: its own, or a savepoint in the caller's
         invoice = invoice if held else _payable_lock(invoice)
         card = _card(invoice, payment_method) if saved_card else None
+        if held:  # what payments' first phase refuses, asked before anything is written or set on the invoice
+            payments.payment_attempt_begin_check(
+                merchant=invoice.merchant, livemode=invoice.livemode, card=card, customer=invoice.customer
+            )
         if invoice.amount_remaining <= 0:
             _paid(invoice, now)
             event_emit(type="invoice.paid", obj=invoice)
@@ -167,11 +171,9 @@ def _payment_open(
             payment.status = InvoicePayment.Status.CANCELED
             payment.canceled_at = now
             payment.save(update_fields=["status", "canceled_at"])
-        if held:  # what payments' first phase refuses, asked before the first write (nothing after it refuses)
-            payments.payment_attempt_begin_check(
-                merchant=invoice.merchant, livemode=invoice.livemode, card=card, customer=invoice.customer
-            )
-        intent = payments.payment_intent_make(  # part of this transaction: a refusal after it undoes it too
+        # Not held, a refusal from here on is undone with this transaction (or savepoint); held, nothing from here on
+        # refuses (asked above), and whatever else fails fails the caller's whole transaction.
+        intent = payments.payment_intent_make(
             merchant=invoice.merchant,
             livemode=invoice.livemode,
             amount=invoice.amount_remaining,

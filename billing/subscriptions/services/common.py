@@ -235,8 +235,8 @@ def period_invoice_create(
         try:
             prorations.credit_carry_forward(invoice=invoice, now=now)
         except IntegrityError as exc:
-            # Never taken for the period's constraint by a caller that catches that one (renewal.period_advance,
-            # whose draft's own savepoint is released by now): this fails the caller's whole transaction.
+            # Never taken for the period's constraint by a caller that catches that one (renewal.period_advance
+            # catches invoices.PeriodInvoiced alone): this fails the caller's whole transaction.
             raise RuntimeError(f"Carrying invoice {invoice.public_id}'s credit forward failed") from exc
     return invoice
 

@@ -311,6 +311,31 @@ def test_a_renewal_waits_for_a_default_card_change_in_progress_and_charges_the_n
     assert charged.payment_method_id == new_card.pk
 
 
+def test_a_renewal_never_charges_a_card_detached_since_the_run_read_its_subscription(
+    paying_shop, payer, stripe_backend
+):
+    """A renewal run reads its batch first and renews it one subscription at a time: the customer's card detached
+    in between (by another process, committed) is not charged. The renewal's invoice is made, no charge is begun
+    in its transaction (nothing of one is left), and the attempt made after the commit fails as one without a
+    usable card does: the subscription past_due, dunning under way, no PaymentIntent at the processor."""
+    from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
+    from billing.subscriptions.selectors import subscriptions_renewal_read
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    charged = len(processor_payment_intents(stripe_backend))
+    read = subscriptions_renewal_read([sub.pk])[sub.pk]
+    PaymentMethod.objects.filter(pk=payer.default_payment_method_id).update(customer=None)
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 1, 1), read=read)
+    sub.refresh_from_db()
+    renewal_invoice = sub.latest_invoice
+    assert (renewal_invoice.billing_reason, renewal_invoice.status) == ("subscription_cycle", "open")
+    assert renewal_invoice.dunning_started_at is not None
+    assert sub.status == "past_due"
+    assert len(processor_payment_intents(stripe_backend)) == charged
+    assert not PaymentIntent.objects.filter(invoice_payment__invoice=renewal_invoice, status="succeeded").exists()
+    assert not PaymentAttempt.objects.filter(status__in=["pending", "errored"]).exists()
+
+
 def test_a_renewal_without_stripe_credentials_records_a_failed_attempt_rather_than_leaving_one_pending(
     paying_shop, payer, stripe_backend
 ):
