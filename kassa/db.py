@@ -1,8 +1,8 @@
 """``insert`` (``insert_many``, ``insert_unless``), ``update`` (``update_where``, ``update_changed``), ``select`` and
 ``related``: rows written and read through statements compiled once per model (and shape), for the hottest paths:
 the API's writes, and a renewal's, which makes every one of its statements this way but its savepoints (README,
-Performance); ``atomic_unless_held`` and ``insert_unless`` (a row a unique constraint allows once, left out with no
-error) spare a renewal two of those savepoints.
+Performance); ``atomic_unless`` (``atomic_unless_held``) and ``insert_unless`` (a row a unique constraint allows
+once, left out with no error) spare a renewal two of those savepoints.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
@@ -29,6 +29,7 @@ both ways and finds the same values.
 """
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache, wraps
@@ -177,21 +178,26 @@ def insert_many(instances: list[M]) -> list[M]:
     return instances
 
 
+def atomic_unless(held: bool):
+    """``transaction.atomic()`` (its own transaction, or a savepoint in the caller's), unless ``held``: then nothing
+    of its own, the caller's transaction (which there must be) and no savepoint, two statements fewer. Only for work
+    that, held, writes nothing before whatever refusal its caller goes on after (``insert_unless``'s None, a check
+    made before the first write), so that such a refusal has nothing to undo; any other error fails the caller's
+    whole transaction."""
+    if not held:
+        return transaction.atomic(using=DEFAULT_DB_ALIAS)
+    if not transaction.get_connection(DEFAULT_DB_ALIAS).in_atomic_block:
+        raise TransactionManagementError("held work runs inside its caller's transaction")
+    return nullcontext()
+
+
 def atomic_unless_held(function):
-    """``transaction.atomic`` around ``function`` (its own transaction, or a savepoint in the caller's), unless it
-    is called with ``held=True``: then it runs in the caller's transaction (which it must be in) with no savepoint
-    of its own, two statements fewer. Only for a function that, held, writes nothing before whatever refusal its
-    caller goes on after (``insert_unless``'s None), so that such a refusal has nothing to undo; any other error
-    fails the caller's whole transaction."""
+    """``function`` inside ``atomic_unless(held)``, ``held`` a keyword of its call (default False) it does not see."""
 
     @wraps(function)
     def wrapper(*args, held: bool = False, **kwargs):
-        if not held:
-            with transaction.atomic(using=DEFAULT_DB_ALIAS):
-                return function(*args, **kwargs)
-        if not transaction.get_connection(DEFAULT_DB_ALIAS).in_atomic_block:
-            raise TransactionManagementError(f"{function.__name__}(held=True) runs inside its caller's transaction")
-        return function(*args, **kwargs)
+        with atomic_unless(held):
+            return function(*args, **kwargs)
 
     return wrapper
 

@@ -22,14 +22,13 @@ made (409 ``payment_attempt_already_made``), and never charges twice; the next r
 """
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import insert, related, select, snapshot, update
+from kassa.db import atomic_unless, insert, related, select, snapshot, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -125,7 +124,7 @@ def _payment_open(
     first phase is made here too. Held, it writes in the caller's transaction with no savepoint of its own (two
     statements a renewal): whatever refuses is asked before its first write (the card, the credentials, the card as
     it is now: ``payments.payment_attempt_begin_check``), so a refusal leaves nothing to undo."""
-    with nullcontext() if held else transaction.atomic():  # not held: its own, or a savepoint in the caller's
+    with atomic_unless(held):  # not held: its own transaction, or a savepoint in the caller's
         invoice = invoice if held else _payable_lock(invoice)
         card = _card(invoice, payment_method) if saved_card else None
         if held:  # what payments' first phase refuses, asked before anything is written or set on the invoice
