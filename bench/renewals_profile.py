@@ -383,11 +383,13 @@ def backend_cpu(connection) -> float:
 
 
 def kassa_caller() -> str:
-    """The innermost frame of Kassa's own code (not Django's, not a library's) on the stack: ``path:line``."""
+    """The innermost frame of Kassa's own code (not Django's, not a library's, not kassa/db.py's: the statements'
+    own layer, which every one goes through) on the stack: ``path:line``."""
     frame = sys._getframe(2)
+    skipped = ("renewals_profile.py", os.path.join("kassa", "db.py"))
     while frame is not None:
         name = frame.f_code.co_filename
-        if name.startswith(str(REPO)) and "/.venv/" not in name and not name.endswith("renewals_profile.py"):
+        if name.startswith(str(REPO)) and "/.venv/" not in name and not name.endswith(skipped):
             return f"{os.path.relpath(name, REPO)}:{frame.f_lineno} {frame.f_code.co_name}"
         frame = frame.f_back
     return "?"
