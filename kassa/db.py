@@ -399,3 +399,19 @@ def related(instance: Model, name: str) -> Model | None:
     found = None if key is None else select_one(field.related_model, f"{field.target_field.column} = %s", [key])
     field.set_cached_value(instance, found)
     return found
+
+
+def read_with(instance: Model, name: str) -> list | None:
+    """What ``instance.<name>.all()`` answers (a many-to-many or reverse foreign key), when it was read with
+    ``instance`` (``prefetch_related``, or handed over as such): a list; else None. Read from the ORM's own cache,
+    without the related manager ``instance.<name>`` builds anew on each access (a many-to-many one computes its
+    filters as it is made: about a twentieth of a renewal's CPU went on making managers only to read what was
+    read already, measured with py-spy; README, Performance)."""
+    found = getattr(instance, "_prefetched_objects_cache", {}).get(name)
+    return None if found is None else list(found)
+
+
+def many(instance: Model, name: str) -> list:
+    """``list(instance.<name>.all())``: as read with ``instance`` (``read_with``), else read now."""
+    found = read_with(instance, name)
+    return found if found is not None else list(getattr(instance, name).all())

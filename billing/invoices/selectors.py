@@ -7,6 +7,7 @@ from django.db.models import Prefetch, QuerySet
 
 from kassa.api.views import scoped
 from kassa.batch import share, shared
+from kassa.db import many, read_with
 
 from .models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 
@@ -150,11 +151,6 @@ def _prefetched(obj, name: str, objects: list) -> None:
     obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), name: queryset}
 
 
-def _read_with(obj, name: str) -> bool:
-    """Whether ``obj.<name>`` was read with it (``prefetch_related``, or ``_prefetched``): ``.all()`` reads nothing."""
-    return name in getattr(obj, "_prefetched_objects_cache", {})
-
-
 def payments_read_with(invoice: Invoice, payments: list) -> None:
     """``payments``, all of the invoice's with their PaymentIntents, as read by the caller under the invoice's lock:
     its renderings in that transaction show them (the caller's copies, as it changes them) instead of reading them
@@ -162,12 +158,18 @@ def payments_read_with(invoice: Invoice, payments: list) -> None:
     _prefetched(invoice, "payments", payments)
 
 
-def invoice_payments_read(invoice: Invoice):
+def invoice_payments_read(invoice: Invoice) -> list[InvoicePayment]:
     """The invoice's payments with their PaymentIntents, in order: as read with it (``payments_read_with``), else
     now."""
-    if _read_with(invoice, "payments"):
-        return invoice.payments.all()
-    return invoice.payments.select_related("payment_intent").order_by("pk")  # each one's invoice: this one
+    read = read_with(invoice, "payments")
+    if read is not None:
+        return read
+    return list(invoice.payments.select_related("payment_intent").order_by("pk"))  # each one's invoice: this one
+
+
+def invoice_open_payment(invoice: Invoice) -> InvoicePayment | None:
+    """The invoice's open payment, with its PaymentIntent (one at most is open)."""
+    return invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
 
 
 def lines_forget(invoice: Invoice) -> None:
@@ -191,10 +193,12 @@ def invoice_lines_read(invoice: Invoice) -> list[InvoiceItem]:
 def invoice_default_tax_rates_read(invoice: Invoice) -> list[TaxRate]:
     """The invoice's default tax rates: as read with it when they were; an issued invoice's, as read earlier in
     the same batch (``issued_share``); else now."""
-    rates = invoice.default_tax_rates.all()
-    if _read_with(invoice, "default_tax_rates") or invoice.status == Invoice.Status.DRAFT:
-        return list(rates)
-    return shared(("issued_default_tax_rates", invoice.pk), lambda: list(rates))
+    read = read_with(invoice, "default_tax_rates")
+    if read is not None:
+        return read
+    if invoice.status == Invoice.Status.DRAFT:
+        return list(invoice.default_tax_rates.all())
+    return shared(("issued_default_tax_rates", invoice.pk), lambda: list(invoice.default_tax_rates.all()))
 
 
 def issued_share(invoice: Invoice) -> None:
@@ -203,7 +207,7 @@ def issued_share(invoice: Invoice) -> None:
     from another copy of the row) take them as read here instead of reading them again. Finalized again after a
     rollback, they are shared again from that reading."""
     share(("issued_lines", invoice.pk), invoice_lines_read(invoice))
-    share(("issued_default_tax_rates", invoice.pk), list(invoice.default_tax_rates.all()))
+    share(("issued_default_tax_rates", invoice.pk), many(invoice, "default_tax_rates"))
 
 
 def invoice_urls(invoice: Invoice) -> tuple[str | None, str | None]:

@@ -12,6 +12,7 @@ from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 
 from billing.catalogue.models import Product
+from billing.invoices import services as invoices
 from billing.invoices.models import Invoice, InvoiceItem, InvoicePayment
 from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
@@ -21,6 +22,8 @@ from kassa.db import (
     insert,
     insert_many,
     insert_unless,
+    many,
+    read_with,
     related,
     select,
     select_one,
@@ -383,6 +386,37 @@ def test_related_answers_what_the_descriptor_answers_and_keeps_it(shop, django_a
     gone = PaymentIntent(pk=intent.pk, customer_id=card_owner.pk)
     with pytest.raises(Customer.DoesNotExist):
         related(gone, "customer")
+
+
+def test_many_answers_what_the_related_manager_answers_reading_nothing_when_it_was_read_with_the_object(
+    shop, django_assert_num_queries
+):
+    customer = factories.customer(shop.merchant)
+    rates = [
+        invoices.tax_rate_create(
+            merchant=shop.merchant, livemode=False, display_name=name, percentage="10", inclusive=False
+        )
+        for name in ("VAT", "City tax")
+    ]
+    invoice = invoices.invoice_create(
+        merchant=shop.merchant, livemode=False, customer=customer, now=datetime.now(UTC), currency="eur",
+        default_tax_rates=rates,
+    )  # fmt: skip
+    other = invoices.invoice_create(
+        merchant=shop.merchant, livemode=False, customer=customer, now=datetime.now(UTC), currency="eur"
+    )
+    bare = Invoice.objects.get(pk=invoice.pk)
+    assert read_with(bare, "default_tax_rates") is None  # not read with it
+    with django_assert_num_queries(1):
+        assert {rate.pk for rate in many(bare, "default_tax_rates")} == {rate.pk for rate in rates}
+    prefetched = Invoice.objects.prefetch_related("default_tax_rates", "payments").get(pk=invoice.pk)
+    without_rates = Invoice.objects.prefetch_related("default_tax_rates").get(pk=other.pk)
+    with django_assert_num_queries(0):
+        assert [r.pk for r in many(prefetched, "default_tax_rates")] == [
+            r.pk for r in prefetched.default_tax_rates.all()
+        ]
+        assert read_with(prefetched, "payments") == []  # read with it, and empty: not None
+        assert many(without_rates, "default_tax_rates") == []
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")

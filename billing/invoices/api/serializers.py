@@ -19,6 +19,7 @@ from kassa.api.views import (
     reference_field,
     represent,
 )
+from kassa.db import many
 from kassa.errors import KassaError
 
 from ...catalogue.api.serializers import CustomerOut, address_out
@@ -307,7 +308,7 @@ class InvoiceItemOut(f.Out):
 
     @extend_schema_field(TaxRateOut(many=True))
     def get_tax_rates(self, item):
-        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in item.tax_rates.all()]
+        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in many(item, "tax_rates")]
 
     def to_representation(self, item):
         if getattr(item, "deleted", False):

@@ -25,7 +25,7 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment, TaxRate
-from ..selectors import issued_share, lines_forget, lines_made, lines_prefetch
+from ..selectors import invoice_open_payment, issued_share, lines_forget, lines_made, lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_add
 from .totals import taxes_freeze
@@ -102,14 +102,16 @@ class PeriodInvoiced(IntegrityError):
     was; unlike one the database raises, it leaves the caller's transaction usable, savepoint or none."""
 
 
-def _draft_insert(draft: Invoice) -> Invoice:
-    """The new draft, inserted; a second invoice of its subscription's period raises ``PeriodInvoiced``, nothing
-    written (only a subscription's period can meet that constraint)."""
+def _draft_insert(draft: Invoice, default_tax_rates: list[TaxRate]) -> Invoice:
+    """The new draft, inserted with its default tax rates; a second invoice of its subscription's period raises
+    ``PeriodInvoiced``, nothing written (only a subscription's period can meet that constraint)."""
     invoice = insert_unless(draft, PERIOD_ONCE)
     if invoice is None:
         raise PeriodInvoiced(
             f"{draft.subscription.public_id}'s period from {draft.subscription_period_start} is invoiced"
         )
+    if default_tax_rates:  # a new invoice: none to replace (and none to add: not even its related manager made)
+        invoice.default_tax_rates.add(*default_tax_rates)
     return invoice
 
 
@@ -197,9 +199,9 @@ def invoice_create(
             subscription=subscription,
             subscription_period_start=subscription_period_start,
             metadata=md.merge({}, metadata),
-        )
+        ),
+        rates,
     )
-    invoice.default_tax_rates.add(*rates)  # a new invoice: none to replace (and no query when there are none)
     taken = []
     if pending is not None:
         for item in pending.filter(currency=currency):
@@ -450,7 +452,7 @@ def _closing_lock(invoice: Invoice, allowed: set[str], action: str) -> Invoice:
 
 def _open_payment_cancel(invoice: Invoice) -> None:
     """Before an invoice stops taking payments: cancel its unpaid PaymentIntent (refused while one is in flight)."""
-    payment = invoice.payments.filter(status=InvoicePayment.Status.OPEN).select_related("payment_intent").first()
+    payment = invoice_open_payment(invoice)
     if payment is None or payment.payment_intent is None:
         return
     intent = payment.payment_intent

@@ -12,6 +12,8 @@ A line without tax rates of its own is taxed with the invoice's ``default_tax_ra
 
 from django.utils import timezone
 
+from kassa.db import many
+
 from ..models import Invoice, InvoiceItem, TaxRate
 from ..selectors import invoice_lines_read
 from .tax import tax_amounts
@@ -19,7 +21,7 @@ from .tax import tax_amounts
 
 def item_rates(item: InvoiceItem, defaults: list) -> list:
     """The rates that apply to a line: its own, else the invoice's defaults (both in the order they were given)."""
-    own = sorted(item.tax_rates.all(), key=lambda rate: rate.pk)
+    own = sorted(many(item, "tax_rates"), key=lambda rate: rate.pk)
     return own or defaults
 
 
@@ -68,7 +70,7 @@ def totals_values(lines: list[tuple[int, list[dict]]], amount_paid: int = 0) -> 
 def invoice_totals_compute(invoice: Invoice) -> list[str]:
     """Recompute a draft's lines' taxes and its totals, saving the lines that changed; returns the invoice's
     changed field names (the caller saves the invoice, in its own transaction)."""
-    defaults = sorted(invoice.default_tax_rates.all(), key=lambda rate: rate.pk)
+    defaults = sorted(many(invoice, "default_tax_rates"), key=lambda rate: rate.pk)
     lines, retaxed = [], []
     for item in invoice_lines_read(invoice):  # as read with the invoice (selectors.lines_prefetch), else now
         taxes = item_taxes(item, item_rates(item, defaults))

@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 from kassa.api import fields as f
 from kassa.api.fields import ID
 from kassa.api.views import CreatedListParams, CreatedOrTimestamp, ListParams, reference, reference_field, represent
+from kassa.db import many
 
 from ...catalogue.api.serializers import CustomerOut, PriceOut, RecurringParams
 from ...invoices.api.serializers import InvoiceOut, TaxRateOut
@@ -405,7 +406,7 @@ class SubscriptionItemOut(f.Out):
 
     @extend_schema_field(TaxRateOut(many=True))
     def get_tax_rates(self, item):
-        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in item.tax_rates.all()]
+        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in many(item, "tax_rates")]
 
     def to_representation(self, item):
         if getattr(item, "deleted", False):
@@ -513,7 +514,7 @@ class SubscriptionOut(f.Out):
 
     @extend_schema_field(TaxRateOut(many=True))
     def get_default_tax_rates(self, sub):
-        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in sub.default_tax_rates.all()]
+        return [represent(TaxRateOut, rate, {"expand": set()}) for rate in many(sub, "default_tax_rates")]
 
     @extend_schema_field(OBJECT)
     def get_invoice_settings(self, _):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import QuerySet
 
-from kassa.db import update_where
+from kassa.db import many, update_where
 from kassa.errors import InvalidRequest
 from webhooks.services.outbox import event_emit
 
@@ -197,7 +197,7 @@ def period_invoice_create(
     ``invoices.PeriodInvoiced``, nothing written."""
     lines = period_lines(
         subscription=subscription,
-        items=[(item, item.price, item.quantity, item.tax_rates.all()) for item in subscription_items(subscription)],
+        items=[(item, item.price, item.quantity, many(item, "tax_rates")) for item in subscription_items(subscription)],
         start=start,
         end=end,
         trial=trial,
@@ -213,7 +213,7 @@ def period_invoice_create(
         if subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
         else None,
         default_payment_method=subscription.default_payment_method,
-        default_tax_rates=list(subscription.default_tax_rates.all()),
+        default_tax_rates=many(subscription, "default_tax_rates"),
         currency=subscription.currency,
         description=subscription.description,
         billing_reason=billing_reason,
