@@ -495,9 +495,14 @@ def _card_check(payment_intent: PaymentIntent) -> None:
 
 
 def _card_usable(payment_method_pk: int, *, customer_id: int, for_pk: int | None) -> None:
-    """``_card_check``'s rule for the card ``payment_method_pk`` as it is now, charged for customer ``customer_id``
-    by the PaymentIntent ``for_pk`` (None: one not made yet, for which no card can have been taken)."""
+    """``_card_check``'s rule for the card ``payment_method_pk`` as it is now (read here)."""
     card = select_one(PaymentMethod, "id = %s", [payment_method_pk])  # a statement built once
+    _card_rule(card, customer_id=customer_id, for_pk=for_pk)
+
+
+def _card_rule(card: PaymentMethod, *, customer_id: int, for_pk: int | None) -> None:
+    """``_card_check``'s rule for ``card`` as read, charged for customer ``customer_id`` by the PaymentIntent
+    ``for_pk`` (None: one not made yet, for which no card can have been taken)."""
     owner_id, single_use_for = card.customer_id, card.single_use_for_id
     if owner_id is None and for_pk is not None and single_use_for == for_pk:
         owner_id = customer_id  # taken for this payment: held on its customer at the processor
@@ -768,14 +773,15 @@ def payment_intent_card_refused(*, payment_intent: PaymentIntent, error: CardErr
     return locked
 
 
-def payment_attempt_begin_check(*, merchant, livemode: bool, card: PaymentMethod, customer: Customer) -> None:
+def payment_attempt_begin_check(*, merchant, livemode: bool, card_read_now: PaymentMethod, customer: Customer) -> None:
     """What an attempt begun in its owner's transaction (``payment_attempt_begin_new``) is refused for, asked by the
     owner before it writes anything of the payment (invoicing's ``_payment_open``, held), so that a refusal leaves
     nothing to undo and needs no savepoint: the merchant's Stripe credentials (an attempt begun without them would
-    wait for ever), and ``card`` as it is now (detached or taken for another payment: refused), to be charged for
-    ``customer``."""
+    wait for ever), and the card as it is now (detached or taken for another payment: refused), to be charged for
+    ``customer``. ``card_read_now``: the card as the owner read it a moment ago in its transaction, by its id, not
+    a copy read earlier (invoicing's ``_card(read_now=True)``): read once there, not a second time here."""
     processor_credential_for(merchant, livemode)
-    _card_usable(card.pk, customer_id=customer.pk, for_pk=None)
+    _card_rule(card_read_now, customer_id=customer.pk, for_pk=None)
 
 
 def payment_attempt_begin_new(*, payment_intent: PaymentIntent, attempt_key: str, off_session: bool) -> PaymentAttempt:

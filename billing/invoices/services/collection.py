@@ -28,7 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import atomic_unless, insert, related, select, snapshot, update
+from kassa.db import atomic_unless, insert, related, select, select_one, snapshot, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -69,15 +69,25 @@ def _payable_lock(invoice: Invoice) -> Invoice:
     return locked
 
 
-def _card(invoice: Invoice, payment_method: PaymentMethod | None) -> PaymentMethod:
-    """The card to charge: the one given, else the invoice's default, else the customer's (as at Stripe)."""
+def _card(invoice: Invoice, payment_method: PaymentMethod | None, *, read_now: bool = False) -> PaymentMethod:
+    """The card to charge: the one given, else the invoice's default, else the customer's (as at Stripe).
+    ``read_now``: read again now by its id, whoever holds a copy read earlier (a held charge checks the card as it
+    is now with this read: ``payments.payment_attempt_begin_check``)."""
     # Each read (if not read with the invoice or its customer) through a statement built once (kassa.db): a renewal's
     # charge reads the customer's default card here.
-    card = (
-        payment_method
-        or related(invoice, "default_payment_method")
-        or related(related(invoice, "customer"), "default_payment_method")
-    )
+    if read_now:
+        pk = (
+            (payment_method.pk if payment_method is not None else None)
+            or invoice.default_payment_method_id
+            or related(invoice, "customer").default_payment_method_id
+        )
+        card = None if pk is None else select_one(PaymentMethod, "id = %s", [pk])
+    else:
+        card = (
+            payment_method
+            or related(invoice, "default_payment_method")
+            or related(related(invoice, "customer"), "default_payment_method")
+        )
     if card is None:
         raise InvalidRequest(
             "The customer has no default payment method and none was given: pass payment_method.",
@@ -122,14 +132,14 @@ def _payment_open(
     made is refused here, before it is counted again. ``held``: the caller made and finalized the invoice in the
     transaction it is still in (``invoice_charge_begin``): taken as it is, not locked and read again, and payments'
     first phase is made here too. Held, it writes in the caller's transaction with no savepoint of its own (two
-    statements a renewal): whatever refuses is asked before its first write (the card, the credentials, the card as
-    it is now: ``payments.payment_attempt_begin_check``), so a refusal leaves nothing to undo."""
+    statements a renewal): whatever refuses is asked before its first write (the card, read again now, and the
+    credentials: ``payments.payment_attempt_begin_check``), so a refusal leaves nothing to undo."""
     with atomic_unless(held):  # not held: its own transaction, or a savepoint in the caller's
         invoice = invoice if held else _payable_lock(invoice)
-        card = _card(invoice, payment_method) if saved_card else None
+        card = _card(invoice, payment_method, read_now=held) if saved_card else None
         if held:  # what payments' first phase refuses, asked before anything is written or set on the invoice
             payments.payment_attempt_begin_check(
-                merchant=invoice.merchant, livemode=invoice.livemode, card=card, customer=invoice.customer
+                merchant=invoice.merchant, livemode=invoice.livemode, card_read_now=card, customer=invoice.customer
             )
         if invoice.amount_remaining <= 0:
             _paid(invoice, now)

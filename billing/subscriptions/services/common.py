@@ -175,6 +175,16 @@ def period_lines(
     return lines
 
 
+def _card_still_saved(subscription: Subscription):
+    """The subscription's own default card while it is still one of its customer's saved cards. One detached since
+    it was set is not the period's invoice's default: that invoice is charged as one without it (the customer's
+    default card; with none usable the attempt fails, the subscription goes past_due and dunning asks the payer for
+    a card), where invoicing would refuse it as a default and the renewal would fail on it at every tick, never
+    invoiced and never past_due."""
+    card = subscription.default_payment_method
+    return card if card is not None and card.customer_id == subscription.customer_id else None
+
+
 def period_invoice_create(
     *,
     subscription: Subscription,
@@ -212,7 +222,7 @@ def period_invoice_create(
         days_until_due=subscription.days_until_due
         if subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
         else None,
-        default_payment_method=subscription.default_payment_method,
+        default_payment_method=_card_still_saved(subscription),
         default_tax_rates=many(subscription, "default_tax_rates"),
         currency=subscription.currency,
         description=subscription.description,

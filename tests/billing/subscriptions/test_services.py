@@ -311,17 +311,21 @@ def test_a_renewal_waits_for_a_default_card_change_in_progress_and_charges_the_n
     assert charged.payment_method_id == new_card.pk
 
 
+@pytest.mark.parametrize("whose", ["customer", "subscription"])
 def test_a_renewal_never_charges_a_card_detached_since_the_run_read_its_subscription(
-    paying_shop, payer, stripe_backend
+    paying_shop, payer, stripe_backend, whose
 ):
-    """A renewal run reads its batch first and renews it one subscription at a time: the customer's card detached
-    in between (by another process, committed) is not charged. The renewal's invoice is made, no charge is begun
-    in its transaction (nothing of one is left), and the attempt made after the commit fails as one without a
-    usable card does: the subscription past_due, dunning under way, no PaymentIntent at the processor."""
+    """A renewal run reads its batch first and renews it one subscription at a time: the card it charges (the
+    customer's default, or the subscription's own) detached in between (by another process, committed) is not
+    charged. The renewal's invoice is made (a subscription's own card detached is not its default: invoicing would
+    refuse it, and the renewal would fail at every tick), no charge is begun in its transaction (nothing of one is
+    left), and the attempt made after the commit fails as one without a usable card does: the subscription
+    past_due, dunning under way, no PaymentIntent at the processor."""
     from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
     from billing.subscriptions.selectors import subscriptions_renewal_read
 
-    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    own = {"default_payment_method": payer.default_payment_method} if whose == "subscription" else {}
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), **own)
     charged = len(processor_payment_intents(stripe_backend))
     read = subscriptions_renewal_read([sub.pk])[sub.pk]
     PaymentMethod.objects.filter(pk=payer.default_payment_method_id).update(customer=None)
