@@ -2,10 +2,13 @@
 missing attribute, a related object that does not exist, a method, a dotted source and a mapping each still follow
 DRF's rules."""
 
+import enum
+
 import pytest
 from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import serializers
 
+from kassa.api import fields as f
 from kassa.api.fields import Out
 
 
@@ -74,3 +77,60 @@ def test_a_missing_required_attribute_and_a_failing_read_raise_as_drf_raises_the
         Required().to_representation(_Thing())
     with pytest.raises(ValueError, match="the read itself failed"):
         Broken().to_representation(_Thing())
+
+
+class _Status(enum.StrEnum):
+    ACTIVE = "active"
+
+
+class _Shown:
+    text = "plain"
+    status = _Status.ACTIVE  # a str of another type (as a model's choices member): DRF's str() shows its value
+    count = 7
+    flag = True  # a bool in an integer field: DRF's int() shows 1
+    yes = True
+    no = False
+    one = 1  # an int in a boolean field: DRF's rule shows True
+    number = "12"  # a str in an integer field: DRF's int() shows 12
+    nothing = None
+
+
+class DrfValues(serializers.Serializer):
+    object = f.Constant("thing")
+    transfer_data = f.Fixed(None)
+    custom_fields = f.Fixed([])
+    delinquent = f.Fixed(False)
+    text = serializers.CharField()
+    status = serializers.CharField()
+    count = serializers.IntegerField()
+    flag = serializers.IntegerField()
+    yes = serializers.BooleanField()
+    no = serializers.BooleanField()
+    one = serializers.BooleanField()
+    number = serializers.IntegerField()
+    nothing = serializers.CharField(allow_null=True)
+
+
+class OutValues(Out, DrfValues):
+    """The same fields, rendered by ``Out``."""
+
+
+def test_constants_and_plain_values_are_shown_as_drf_shows_them_whatever_their_type():
+    for subject in (_Shown(), {name: getattr(_Shown, name) for name in vars(_Shown) if not name.startswith("_")}):
+        shown = OutValues().to_representation(subject)
+        assert shown == DrfValues().to_representation(subject)
+        assert [(name, value, type(value)) for name, value in shown.items()] == [
+            ("object", "thing", str),
+            ("transfer_data", None, type(None)),
+            ("custom_fields", [], list),
+            ("delinquent", False, bool),
+            ("text", "plain", str),
+            ("status", "active", str),
+            ("count", 7, int),
+            ("flag", 1, int),
+            ("yes", True, bool),
+            ("no", False, bool),
+            ("one", True, bool),
+            ("number", 12, int),
+            ("nothing", None, type(None)),
+        ]
