@@ -542,9 +542,10 @@ def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, c
 
 
 def _record_processor_answer(
-    payment_intent: PaymentIntent, result: gateway.ProcessorPayment, attempt: PaymentAttempt
+    payment_intent: PaymentIntent, result: gateway.ProcessorPayment, attempt: PaymentAttempt, *, begun: bool = False
 ) -> PaymentIntent:
-    """Phase 3: record the processor's answer under the row lock, forward only."""
+    """Phase 3: record the processor's answer under the row lock, forward only. ``begun``: the answer to the attempt
+    ``payment_attempt_begin_new`` made with its PaymentIntent (a renewal's charge)."""
     with transaction.atomic(), events_gathered():  # a paid invoice's three events in one INSERT
         locked = _answer_lock(payment_intent)
         # The attempt, and whether a newer one was made since, in one read (both locked; the PaymentIntent's lock
@@ -559,6 +560,11 @@ def _record_processor_answer(
         if not found or found[0].pk != attempt.pk:
             raise RuntimeError(f"Attempt {attempt.public_id} is not one of {locked.public_id}'s")  # never: a bug
         attempt, after = found[0], found[1:]
+        # A begun attempt still pending as its own confirm records it has been in flight since the PaymentIntent
+        # and it were committed together, with a saved card: no card can have been taken for this PaymentIntent
+        # alone (invoicing refuses a payer's card while a payment is in flight), so none is looked for to release
+        # (a statement a renewal). Recorded by anyone else first, it is looked for as for any other.
+        first = begun and attempt.status == PaymentAttempt.Status.PENDING
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
         if attempt.status in settled and not late_success:
@@ -601,7 +607,8 @@ def _record_processor_answer(
             locked.canceled_at = timezone.now()
         update(locked)
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
-        if new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status and _has_single_use_cards(locked):
+        settles = new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status
+        if settles and not first and _has_single_use_cards(locked):
             payment_intent_cards_release_later(locked)
     return locked
 
@@ -860,7 +867,7 @@ def payment_intent_confirm(
                 payment_intent=payment_intent.public_id,
             ) from exc
         raise
-    payment_intent = _record_processor_answer(payment_intent, result, attempt)
+    payment_intent = _record_processor_answer(payment_intent, result, attempt, begun=begun is not None)
     if payment_intent.status == S.REQUIRES_PAYMENT_METHOD and payment_intent.last_payment_error:
         error = payment_intent.last_payment_error
         if error["code"] == "processor_refused":
