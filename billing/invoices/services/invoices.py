@@ -27,8 +27,8 @@ from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment, TaxRate
 from ..selectors import invoice_open_payment, issued_share, lines_forget, lines_made, lines_prefetch
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
-from .items import subscription_lines_add
-from .totals import taxes_freeze
+from .items import subscription_lines_build, subscription_lines_insert
+from .totals import lines_taxed, taxes_freeze, totals_values
 
 #: A draft with auto_advance is finalized this long after it was made, as at Stripe
 #: (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection).
@@ -102,6 +102,16 @@ class PeriodInvoiced(IntegrityError):
     was; unlike one the database raises, it leaves the caller's transaction usable, savepoint or none."""
 
 
+def _totals_before_insert(draft: Invoice, lines: list[tuple[InvoiceItem, list]], default_tax_rates: list) -> None:
+    """A draft whose only lines are a subscription's period lines (a renewal's), both made in memory: its totals and
+    the lines' taxes set before either is inserted, so the draft is inserted with its totals (no UPDATE after) and
+    a total over the maximum is refused before anything is written."""
+    taxed, _retaxed = lines_taxed(lines, default_tax_rates)  # new lines: their taxes are set, nothing to save
+    for name, value in totals_values(taxed, draft.amount_paid).items():
+        setattr(draft, name, value)
+    total_check(draft, param="items")
+
+
 def _draft_insert(draft: Invoice, default_tax_rates: list[TaxRate]) -> Invoice:
     """The new draft, inserted with its default tax rates; a second invoice of its subscription's period raises
     ``PeriodInvoiced``, nothing written (only a subscription's period can meet that constraint)."""
@@ -144,7 +154,7 @@ def invoice_create(
     in its currency (Stripe's default is ``exclude``). ``auto_advance`` defaults to false, as for an invoice
     made through Stripe's API. ``subscription`` and ``subscription_period_start``: the subscription that makes
     it and the period it bills (billing.subscriptions; one invoice per period, a database constraint);
-    ``subscription_lines``: that period's lines (``items.subscription_lines_add``), on the draft before
+    ``subscription_lines``: that period's lines (``items.subscription_lines_build``), on the draft before
     ``invoice.created`` is recorded, so that the event shows them, as Stripe's does for a subscription's invoice.
     ``lines_kept``: the lines and rates read for its totals stay read with the draft returned, for its finalizing
     next in this same transaction (a renewal's); the caller adds no line to it meanwhile but through this same
@@ -176,49 +186,51 @@ def invoice_create(
     if pending_invoice_items_behavior != "include":
         pending = None
     currency = _currency(currency, merchant, pending)
-    invoice = _draft_insert(
-        Invoice(
-            public_id=public_id(Invoice.PREFIX),
-            merchant=merchant,
-            livemode=livemode,
-            created=now,
-            customer=customer,
-            collection_method=collection_method,
-            billing_reason=billing_reason,
-            auto_advance=auto_advance,
-            automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
-            currency=currency,
-            description=description or None,
-            footer=footer if footer is not None else (settings.footer or None),
-            days_until_due=days_until_due,
-            due_date=due_date,
-            token=random_string(43),
-            default_payment_method=default_payment_method,
-            period_start=now,
-            period_end=now,
-            subscription=subscription,
-            subscription_period_start=subscription_period_start,
-            metadata=md.merge({}, metadata),
-        ),
-        rates,
+    draft = Invoice(
+        public_id=public_id(Invoice.PREFIX),
+        merchant=merchant,
+        livemode=livemode,
+        created=now,
+        customer=customer,
+        collection_method=collection_method,
+        billing_reason=billing_reason,
+        auto_advance=auto_advance,
+        automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
+        currency=currency,
+        description=description or None,
+        footer=footer if footer is not None else (settings.footer or None),
+        days_until_due=days_until_due,
+        due_date=due_date,
+        token=random_string(43),
+        default_payment_method=default_payment_method,
+        period_start=now,
+        period_end=now,
+        subscription=subscription,
+        subscription_period_start=subscription_period_start,
+        metadata=md.merge({}, metadata),
     )
+    pending_items = list(pending.filter(currency=currency)) if pending is not None else []
+    built = subscription_lines_build(invoice=draft, lines=subscription_lines, now=now) if subscription_lines else []
+    if built and not pending_items:
+        _totals_before_insert(draft, built, rates)
+    invoice = _draft_insert(draft, rates)
     taken = []
-    if pending is not None:
-        for item in pending.filter(currency=currency):
-            taken.append((item, render(item)))
-            item.invoice = invoice
-            item.save(update_fields=["invoice", "updated"])
-    made = subscription_lines_add(invoice=invoice, lines=subscription_lines, now=now) if subscription_lines else []
-    if subscription_lines or taken:  # else no lines yet: the totals are the model's zeros
-        # Its lines and rates, for its totals and its event; forgotten before it is returned (a caller may add lines
-        # to it through another copy), unless kept for its finalizing. A subscription's period lines alone (a
-        # renewal's) are the ones just made, handed over as they are; pending items taken are read with them.
-        if taken:
-            rates_read = "default_tax_rates" if rates else Prefetch("default_tax_rates", TaxRate.objects.none())
-            prefetch_related_objects([invoice], lines_prefetch(), rates_read)
-        else:
-            lines_made(invoice, made, rates)
+    for item in pending_items:
+        taken.append((item, render(item)))
+        item.invoice = invoice
+        item.save(update_fields=["invoice", "updated"])
+    if built:
+        subscription_lines_insert(invoice=invoice, lines=built)
+    # Its lines and rates, for its totals and its event; forgotten before it is returned (a caller may add lines to
+    # it through another copy), unless kept for its finalizing. A subscription's period lines alone (a renewal's) are
+    # the ones just made, handed over as they are (totalled already); pending items taken are read with them.
+    if taken:
+        rates_read = "default_tax_rates" if rates else Prefetch("default_tax_rates", TaxRate.objects.none())
+        prefetch_related_objects([invoice], lines_prefetch(), rates_read)
         totals_refresh(invoice, param="items" if subscription_lines else "pending_invoice_items_behavior")
+    elif built:
+        lines_made(invoice, built, rates)
+    # else no lines yet: the totals are the model's zeros
     event_emit(type="invoice.created", obj=invoice)
     if not lines_kept:
         lines_forget(invoice)

@@ -280,7 +280,7 @@ def invoice_subscription_line_build(
     *, merchant_id: int, livemode: bool, customer_id: int, line: dict, now: datetime, invoice: Invoice | None = None
 ) -> InvoiceItem:
     """One line of a subscription's period, unsaved, checked as invoice items are (``line``: as in
-    ``subscription_lines_add``). ``invoices.create_preview`` shows it as the period's invoice would
+    ``subscription_lines_build``). ``invoices.create_preview`` shows it as the period's invoice would
     have it."""
     price = line["price"]
     quantity = _quantity_check(line["quantity"])
@@ -309,14 +309,13 @@ def invoice_subscription_line_build(
     )
 
 
-def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime) -> list[tuple[InvoiceItem, list]]:
+def subscription_lines_build(*, invoice: Invoice, lines: list[dict], now: datetime) -> list[tuple[InvoiceItem, list]]:
     """The lines of one period a subscription puts on the draft ``invoice_create`` is making for it (one per
-    item), in one insert; ``invoice_create`` then totals the draft once, with whatever else it took. The draft is
-    that transaction's own new row (nobody else sees it yet): no lock to take. Each of ``lines`` holds
-    ``subscription_item``, ``price``, ``quantity``, ``period_start``,
-    ``period_end``, and optionally ``amount``, ``description``, ``proration``, ``tax_rates``. The same checks,
-    all as invoice items are checked, before anything is written. Returns the lines made, each with its tax rates,
-    in the order they were inserted (their ids')."""
+    item), made in memory, each with its tax rates, for ``subscription_lines_insert``: the draft may not be
+    inserted yet (``invoice_create`` totals it with them first, when they are all it has). Each of ``lines`` holds
+    ``subscription_item``, ``price``, ``quantity``, ``period_start``, ``period_end``, and optionally ``amount``,
+    ``description``, ``proration``, ``tax_rates``. The same checks, all as invoice items are checked, before
+    anything is written."""
     items, rates = [], []
     for line in lines:
         _draft_matches(invoice, customer=invoice.customer, currency=line["price"].currency)
@@ -331,13 +330,18 @@ def subscription_lines_add(*, invoice: Invoice, lines: list[dict], now: datetime
             )
         )
         rates.append(list(line.get("tax_rates", ())))
+    return list(zip(items, rates, strict=True))
+
+
+def subscription_lines_insert(*, invoice: Invoice, lines: list[tuple[InvoiceItem, list]]) -> None:
+    """``subscription_lines_build``'s lines inserted on ``invoice``, the draft now inserted, in one statement, in
+    their order (their ids'), with their tax rates. The draft is that transaction's own new row (nobody else sees
+    it yet): no lock to take."""
+    items = [item for item, _rates in lines]
+    for item in items:
+        item.invoice = invoice  # its id now: the line was built before the draft had one
     insert_many(items)  # a statement built once per number of lines (kassa.db): a renewal makes one
     through = InvoiceItem.tax_rates.through
-    links = [
-        through(invoiceitem_id=item.pk, taxrate_id=rate.pk)
-        for item, own in zip(items, rates, strict=True)
-        for rate in own
-    ]
+    links = [through(invoiceitem_id=item.pk, taxrate_id=rate.pk) for item, own in lines for rate in own]
     if links:
         through.objects.bulk_create(links)
-    return list(zip(items, rates, strict=True))

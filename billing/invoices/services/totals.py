@@ -19,10 +19,23 @@ from ..selectors import invoice_lines_read
 from .tax import tax_amounts
 
 
-def item_rates(item: InvoiceItem, defaults: list) -> list:
-    """The rates that apply to a line: its own, else the invoice's defaults (both in the order they were given)."""
-    own = sorted(many(item, "tax_rates"), key=lambda rate: rate.pk)
-    return own or defaults
+def _by_pk(rates) -> list:
+    return sorted(rates, key=lambda rate: rate.pk)
+
+
+def lines_taxed(lines: list[tuple[InvoiceItem, list]], default_tax_rates: list) -> tuple[list[tuple], list]:
+    """Each of ``lines`` (a line and its own tax rates, in memory: the line may not be inserted yet) taxed with its
+    own rates, else the invoice's defaults (each in the order of their ids), its ``taxes`` set where they changed:
+    ``(amount, taxes)`` of each, for ``totals_values``, and the lines whose taxes changed."""
+    defaults = _by_pk(default_tax_rates)
+    taxed, retaxed = [], []
+    for item, own in lines:
+        taxes = item_taxes(item, _by_pk(own) or defaults)
+        if taxes != item.taxes:
+            item.taxes = taxes
+            retaxed.append(item)
+        taxed.append((item.amount, taxes))
+    return taxed, retaxed
 
 
 def item_taxes(item: InvoiceItem, rates: list) -> list[dict]:
@@ -70,16 +83,11 @@ def totals_values(lines: list[tuple[int, list[dict]]], amount_paid: int = 0) -> 
 def invoice_totals_compute(invoice: Invoice) -> list[str]:
     """Recompute a draft's lines' taxes and its totals, saving the lines that changed; returns the invoice's
     changed field names (the caller saves the invoice, in its own transaction)."""
-    defaults = sorted(many(invoice, "default_tax_rates"), key=lambda rate: rate.pk)
-    lines, retaxed = [], []
-    for item in invoice_lines_read(invoice):  # as read with the invoice (selectors.lines_prefetch), else now
-        taxes = item_taxes(item, item_rates(item, defaults))
-        if taxes != item.taxes:
-            item.taxes = taxes
-            retaxed.append(item)
-        lines.append((item.amount, taxes))
+    # Its lines as read with the invoice (selectors.lines_prefetch), else now.
+    lines = [(item, many(item, "tax_rates")) for item in invoice_lines_read(invoice)]
+    taxed, retaxed = lines_taxed(lines, many(invoice, "default_tax_rates"))
     _taxes_save(retaxed)
-    values = totals_values(lines, invoice.amount_paid)
+    values = totals_values(taxed, invoice.amount_paid)
     changed = [name for name, value in values.items() if getattr(invoice, name) != value]
     for name in changed:
         setattr(invoice, name, values[name])

@@ -340,6 +340,62 @@ def test_a_renewal_never_charges_a_card_detached_since_the_run_read_its_subscrip
     assert not PaymentAttempt.objects.filter(status__in=["pending", "errored"]).exists()
 
 
+def test_a_renewals_declined_invoice_paid_on_its_page_with_a_one_off_card_leaves_that_card_off_the_processor(
+    paying_shop, payer, card_token, stripe_backend, emails_on_commit
+):
+    """A renewal's charge of the saved card is declined; the payer pays that invoice on its page with a card given
+    for it alone: the renewal's own PaymentIntent takes it and is paid, and once paid the one-off card is removed
+    from the customer's record at the processor, the saved cards stay (a renewal's charge itself takes no card for
+    its PaymentIntent alone, and looks for none to release)."""
+    import json
+
+    from billing.payments.models import PaymentMethod
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    declining = factories.saved_card(payer, card_token, number="4000000000000341")
+    catalogue.customer_update(customer=payer, default_payment_method=declining)
+    assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 1
+    sub.refresh_from_db()
+    renewal_invoice = sub.latest_invoice
+    assert (sub.status, renewal_invoice.status) == ("past_due", "open")
+    intent = renewal_invoice.payments.get().payment_intent
+    with emails_on_commit():
+        invoices.invoice_pay_with_card_token(invoice=renewal_invoice, now=d(2027, 2, 1, 2), token=card_token())
+    renewal_invoice.refresh_from_db()
+    sub.refresh_from_db()
+    assert (renewal_invoice.status, sub.status) == ("paid", "active")
+    assert renewal_invoice.payments.get().payment_intent == intent  # the renewal's own, paid by the one-off card
+    one_off = PaymentMethod.objects.get(single_use_for=intent)
+    assert one_off.customer is None
+    held = json.loads(stripe_backend.request("GET", f"/v1/customers/{payer.processor_id}/sources"))["data"]
+    saved = PaymentMethod.objects.filter(customer=payer)
+    assert sorted(source["id"] for source in held) == sorted(card.processor_id for card in saved)
+    assert one_off.processor_id not in {source["id"] for source in held}
+    assert saved.count() == 2
+
+
+def test_a_renewal_whose_invoice_would_be_over_the_maximum_writes_nothing(paying_shop, payer, stripe_backend):
+    """Its period's invoice would be worth more than one payment can take: the renewal is refused before anything is
+    written (no draft, no line, no event, the period not moved, no charge), and it is tried again at the next run."""
+    from billing.invoices.models import InvoiceItem
+    from billing.payments.models import PaymentIntent
+    from billing.subscriptions.models import SubscriptionItem
+
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    SubscriptionItem.objects.filter(subscription=sub).update(quantity=1_000_000)  # 50.00 EUR each, past the API
+
+    def counts():
+        return [model.objects.count() for model in (Invoice, InvoiceItem, Event, PaymentIntent)]
+
+    written = counts()
+    before = (sub.next_renewal_at, sub.items.get().current_period_start, sub.latest_invoice_id)
+    assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 0
+    sub.refresh_from_db()
+    assert (sub.next_renewal_at, sub.items.get().current_period_start, sub.latest_invoice_id) == before
+    assert counts() == written
+    assert sub.next_renewal_at <= d(2027, 2, 1, 1)  # still due: the next run tries again
+
+
 def test_a_renewal_without_stripe_credentials_records_a_failed_attempt_rather_than_leaving_one_pending(
     paying_shop, payer, stripe_backend
 ):
