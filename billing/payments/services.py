@@ -559,12 +559,15 @@ def _record_processor_answer(
         )
         if not found or found[0].pk != attempt.pk:
             raise RuntimeError(f"Attempt {attempt.public_id} is not one of {locked.public_id}'s")  # never: a bug
+        # A begun attempt still pending and untouched (its ``updated`` as it was made) as its own confirm records it
+        # has been in flight since the PaymentIntent and it were committed together, with a saved card: no card can
+        # have been taken for this PaymentIntent alone (invoicing refuses a payer's card while a payment is in
+        # flight), so none is looked for to release (a statement a renewal). Recorded by anyone else first, or made
+        # again after the reconciler found it stuck (``errored``: a payer may have paid meanwhile with a card of
+        # their own, and the replay saves it pending again with a new ``updated``), it is looked for as for any other.
+        made = attempt.updated
         attempt, after = found[0], found[1:]
-        # A begun attempt still pending as its own confirm records it has been in flight since the PaymentIntent
-        # and it were committed together, with a saved card: no card can have been taken for this PaymentIntent
-        # alone (invoicing refuses a payer's card while a payment is in flight), so none is looked for to release
-        # (a statement a renewal). Recorded by anyone else first, it is looked for as for any other.
-        first = begun and attempt.status == PaymentAttempt.Status.PENDING
+        first = begun and attempt.status == PaymentAttempt.Status.PENDING and attempt.updated == made
         settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
         if attempt.status in settled and not late_success:

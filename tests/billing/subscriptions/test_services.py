@@ -374,15 +374,24 @@ def test_a_renewals_declined_invoice_paid_on_its_page_with_a_one_off_card_leaves
     assert saved.count() == 2
 
 
-def test_a_renewal_whose_invoice_would_be_over_the_maximum_writes_nothing(paying_shop, payer, stripe_backend):
-    """Its period's invoice would be worth more than one payment can take: the renewal is refused before anything is
-    written (no draft, no line, no event, the period not moved, no charge), and it is tried again at the next run."""
+def test_a_renewal_whose_invoice_would_be_over_the_maximum_writes_nothing(paying_shop, payer, stripe_backend, caplog):
+    """Its period's invoice would be worth more than one payment can take (its line is not: a tax on it is what
+    takes the total over): the renewal is refused and nothing of it is left (no draft, no line, no event, the period
+    not moved, no charge), it says why, and it is tried again at the next run. (Invoicing refuses the total before
+    the draft is inserted, and finalizing would refuse it again: the renewal's one transaction makes either leave
+    nothing, so this checks what is left, not which of them refused.)"""
     from billing.invoices.models import InvoiceItem
     from billing.payments.models import PaymentIntent
     from billing.subscriptions.models import SubscriptionItem
 
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
-    SubscriptionItem.objects.filter(subscription=sub).update(quantity=1_000_000)  # 50.00 EUR each, past the API
+    # 15,000 times 50.00 EUR = 750,000.00 EUR, under the maximum of 999,999.99; with 50 % tax on top, over it. Set past
+    # the API, which would refuse it.
+    SubscriptionItem.objects.filter(subscription=sub).update(quantity=15_000)
+    vat = invoices.tax_rate_create(
+        merchant=paying_shop.merchant, livemode=False, display_name="VAT", percentage="50", inclusive=False
+    )
+    sub.default_tax_rates.add(vat)
 
     def counts():
         return [model.objects.count() for model in (Invoice, InvoiceItem, Event, PaymentIntent)]
@@ -390,6 +399,7 @@ def test_a_renewal_whose_invoice_would_be_over_the_maximum_writes_nothing(paying
     written = counts()
     before = (sub.next_renewal_at, sub.items.get().current_period_start, sub.latest_invoice_id)
     assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 0
+    assert "total 112500000, more than the 99999999" in caplog.text
     sub.refresh_from_db()
     assert (sub.next_renewal_at, sub.items.get().current_period_start, sub.latest_invoice_id) == before
     assert counts() == written
