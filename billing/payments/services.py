@@ -491,13 +491,8 @@ def _begin_attempt(
 def _card_check(payment_intent: PaymentIntent) -> None:
     """The card as it is now (a detach may have committed since it was read): a detached card, or one taken for
     another payment, is never charged, as at Stripe."""
-    _card_usable(payment_intent.payment_method_id, customer_id=payment_intent.customer_id, for_pk=payment_intent.pk)
-
-
-def _card_usable(payment_method_pk: int, *, customer_id: int, for_pk: int | None) -> None:
-    """``_card_check``'s rule for the card ``payment_method_pk`` as it is now (read here)."""
-    card = select_one(PaymentMethod, "id = %s", [payment_method_pk])  # a statement built once
-    _card_rule(card, customer_id=customer_id, for_pk=for_pk)
+    card = select_one(PaymentMethod, "id = %s", [payment_intent.payment_method_id])  # a statement built once
+    _card_rule(card, customer_id=payment_intent.customer_id, for_pk=payment_intent.pk)
 
 
 def _card_rule(card: PaymentMethod, *, customer_id: int, for_pk: int | None) -> None:
