@@ -2,7 +2,8 @@
 ``related``: rows written and read through statements compiled once per model (and shape), for the hottest paths:
 the API's writes, and a renewal's, which makes every one of its statements this way but its savepoints (README,
 Performance); ``atomic_unless`` (``atomic_unless_held``) and ``insert_unless`` (a row a unique constraint allows
-once, left out with no error) spare a renewal two of those savepoints.
+once, left out with no error) spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the rows
+of a many-to-many or reverse key read with their object, without the related manager Django makes on each access.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
