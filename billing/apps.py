@@ -84,6 +84,9 @@ class BillingConfig(AppConfig):
         payments.on_payment_intent_failed(invoices.invoice_payment_failed)
         payments.on_payment_intent_requires_action(invoices.invoice_payment_action_required)
         payments.payment_intent_owner(invoices.invoice_owning)
+        # A detached card stops being the default of the unpaid invoices, then the subscriptions, naming it: locked
+        # in that order (a payment locks an invoice before its subscription), before the customer.
+        payments.on_card_detached(invoices.invoices_card_detached, subscriptions.subscriptions_card_detached)
         # The invoice's receipt (with its PDF) replaces payments' generic one for an invoice's PaymentIntent (queued
         # by invoice_payment_succeeded).
         payment_emails.receipt_replaced_by(invoice_emails.receipt_replaces)

@@ -78,6 +78,10 @@ _REQUIRES_ACTION_HOOKS: list = []
 _OWNERS: list = []
 #: fn(*, payment_intent) -> True when its owner ended it without canceling it (an expired checkout session)
 _ENDED_CHECKS: list = []
+#: fn(*, payment_method) called first inside the transaction that detaches a saved card, in the order registered
+#: and before the customer's and the card's row locks (what names the card is locked as its owners always lock it:
+#: before its customer): what names the card as its default (an unpaid invoice, a subscription) stops naming it
+_DETACHED_HOOKS: list = []
 
 
 def on_payment_intent_succeeded(hook) -> None:
@@ -98,6 +102,10 @@ def payment_intent_owner(check) -> None:
 
 def payment_intent_ended_by_owner(check) -> None:
     _ENDED_CHECKS.append(check)
+
+
+def on_card_detached(*hooks) -> None:
+    _DETACHED_HOOKS.extend(hooks)
 
 
 def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
@@ -358,9 +366,13 @@ def payment_method_detach(*, payment_method: PaymentMethod) -> PaymentMethod:
     """Remove a saved card from its customer, at the processor first; it can never be used again.
 
     The processor is asked outside any transaction (a card it no longer has
-    counts as removed, so a retry is safe); then, under the customer's and the
-    card's row locks, the card loses its customer, stops being the default if
-    it was (``customer.updated``) and ``payment_method.detached`` is sent.
+    counts as removed, so a retry is safe); then, in one transaction, what
+    names the card as its default stops naming it, each with its event (its
+    owners' hooks, ``on_card_detached``: unpaid invoices, subscriptions), and
+    under the customer's and the card's row locks the card loses its customer,
+    stops being the customer's default if it was (``customer.updated``) and
+    ``payment_method.detached`` is sent. So a detached card is nobody's default,
+    and the next charge takes the next card in line (the customer's default).
     """
     if payment_method.customer_id is None:
         raise InvalidRequest(
@@ -371,6 +383,8 @@ def payment_method_detach(*, payment_method: PaymentMethod) -> PaymentMethod:
     credential = processor_credential_for(payment_method.merchant, payment_method.livemode)
     gateway.card_detach(credential, customer_id=customer.processor_id or "", card_id=payment_method.processor_id)
     with transaction.atomic():
+        for hook in _DETACHED_HOOKS:
+            hook(payment_method=payment_method)
         # The customer first, as customers.update locks it before the card: no deadlock between the two.
         locked_customer = Customer.objects.select_for_update().get(pk=customer.pk)
         locked = PaymentMethod.objects.select_for_update().get(pk=payment_method.pk)

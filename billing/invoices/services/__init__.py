@@ -5,7 +5,7 @@
 - items: ``invoice_item_create``, ``invoice_item_update``, ``invoice_item_delete``; the lines of a subscription's
   period are given to ``invoice_create`` (``subscription_lines``), which puts them on the draft it makes;
 - invoices: ``invoice_create``, ``invoice_update``, ``invoice_delete``, ``invoice_finalize``,
-  ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``;
+  ``invoice_send``, ``invoice_void``, ``invoice_mark_uncollectible``; payments' hook ``invoices_card_detached``;
 - collection: ``invoice_pay`` (two-phase on billing/payments), ``invoice_pay_with_card_token`` (the hosted
   page), payments' hooks (``invoice_payment_succeeded``, ``invoice_payment_action_required``,
   ``invoice_owning``), beat's ``invoices_mark_overdue``;
@@ -54,6 +54,7 @@ from .invoices import (
     invoice_send,
     invoice_update,
     invoice_void,
+    invoices_card_detached,
 )
 from .items import (
     QUANTITY_MAX,
@@ -110,6 +111,7 @@ __all__ = [
     "invoice_update",
     "invoice_void",
     "invoices_advance",
+    "invoices_card_detached",
     "invoices_mark_overdue",
     "invoices_retry_due",
     "invoices_retry_for_customer",

@@ -10,13 +10,14 @@
 - recurring.py: the dashboard's "recurring payment", ``subscription_recurring_create`` (customer, price and
   subscription in one transaction);
 - cards.py: ``payment_settings[save_default_payment_method]``, the card that pays becoming the default
-  (``subscription_saves_card``, invoicing's question for its hosted page);
+  (``subscription_saves_card``, invoicing's question for its hosted page), and payments' hook
+  ``subscriptions_card_detached`` (a detached card stops being a subscription's default);
 - common.py: statuses (``TRANSITIONS``), periods' lines and invoices, ``next_renewal_at``.
 
 Every service that decides by the clock takes ``now``.
 """
 
-from .cards import subscription_saves_card
+from .cards import subscription_saves_card, subscriptions_card_detached
 from .changes import (
     subscription_cancel,
     subscription_item_create,
@@ -63,6 +64,7 @@ __all__ = [
     "subscription_saves_card",
     "subscription_update",
     "subscriptions_advance",
+    "subscriptions_card_detached",
     "subscriptions_notify",
     "subscriptions_renew_batch",
     "subscriptions_renew_due",

@@ -11,11 +11,18 @@ carries ``setup_future_usage=off_session``, so payments saves the card on the cu
 Kassa's own addition, for the dashboard's "recurring payment" without a card: ``charge_automatically_once_paid``
 makes a ``send_invoice`` subscription ``charge_automatically`` with that card, once, so the payer pays the first
 invoice on its page and the renewals are charged off-session from then on.
+
+A card detached from its customer stops being the default of the subscriptions that named it
+(``subscriptions_card_detached``), as it stops being the customer's: their renewals are charged with the
+customer's default card.
 """
 
+from webhooks.services.outbox import render
+
 from ...invoices.models import Invoice, InvoicePayment
+from ...payments.models import PaymentMethod
 from ..models import Subscription
-from .common import ENDED
+from .common import ENDED, emit_updated
 
 
 def subscription_saves_card(*, invoice: Invoice) -> bool:
@@ -58,3 +65,17 @@ def paying_card_keep(subscription: Subscription, invoice: Invoice) -> bool:
         subscription.charge_automatically_once_paid = False
         changed = True
     return changed
+
+
+def subscriptions_card_detached(*, payment_method: PaymentMethod) -> None:
+    """Payments' hook as a saved card is detached (``on_card_detached``), in its transaction after invoicing's: the
+    subscriptions not ended that name it as their own default are locked, in id order and before the customer (as
+    a renewal locks them), and stop naming it (``customer.subscription.updated``); an ended one keeps it, as its
+    history. (One set to the card by an update racing the detach is still never charged with it:
+    ``common._card_still_saved``.)"""
+    naming = Subscription.objects.select_for_update().filter(default_payment_method=payment_method)
+    for subscription in naming.exclude(status__in=ENDED).order_by("pk"):
+        before = render(subscription)
+        subscription.default_payment_method = None
+        subscription.save()
+        emit_updated(subscription, before)

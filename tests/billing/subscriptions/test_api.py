@@ -1,5 +1,7 @@
 """/v1/subscriptions and /v1/subscription_items through stripe-python 16.1, unmodified, against localstripe."""
 
+from datetime import timedelta
+
 import pytest
 import stripe
 
@@ -187,3 +189,73 @@ def test_pending_if_incomplete_holds_the_change_while_its_invoice_is_unpaid(
             sub.id, params={"cancel_at_period_end": True, "payment_behavior": "pending_if_incomplete"}
         )
     assert refused.value.param == "cancel_at_period_end"
+
+
+def _previous(event_type: str, object_id: str) -> list[dict]:
+    """The ``previous_attributes`` of each ``event_type`` event about ``object_id``, oldest first."""
+    events = Event.objects.filter(type=event_type).order_by("id")
+    return [e.data.get("previous_attributes") or {} for e in events if e.data["object"]["id"] == object_id]
+
+
+def test_a_detached_card_stops_being_the_default_of_subscriptions_and_unpaid_invoices(
+    api, customer, save_card, monthly, stripe_backend
+):
+    """A payer removes the card a subscription and two unpaid invoices name as their default: it stops being their
+    default (each with its event), so the open invoice is then paid, and the subscription renewed, with the
+    customer's default card; an ended subscription and a paid invoice keep it, as their history."""
+    from django.utils import timezone
+
+    from billing.subscriptions import services
+
+    leaving = save_card(default=False)
+    staying = save_card("5555555555554444")  # the customer's default
+    sub = api.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": monthly.id}], "default_payment_method": leaving.id}
+    )
+    ended = api.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": monthly.id}], "default_payment_method": leaving.id}
+    )
+    api.v1.subscriptions.cancel(ended.id)
+    paid = api.v1.invoices.retrieve(sub.latest_invoice)
+    assert (paid.status, paid.default_payment_method) == ("paid", leaving.id)
+    unpaid = {}
+    for status in ("draft", "open"):
+        invoice = api.v1.invoices.create(
+            params={
+                "customer": customer.id,
+                "currency": "eur",
+                "default_payment_method": leaving.id,
+                "auto_advance": False,
+            }
+        )
+        api.v1.invoice_items.create(
+            params={"customer": customer.id, "invoice": invoice.id, "amount": 700, "currency": "eur"}
+        )
+        if status == "open":
+            invoice = api.v1.invoices.finalize_invoice(invoice.id, params={"auto_advance": False})
+        unpaid[status] = invoice
+    assert {i.status for i in unpaid.values()} == {"draft", "open"}
+
+    api.v1.payment_methods.detach(leaving.id)
+
+    assert api.v1.subscriptions.retrieve(sub.id).default_payment_method is None
+    assert _previous("customer.subscription.updated", sub.id)[-1] == {"default_payment_method": leaving.id}
+    assert api.v1.subscriptions.retrieve(ended.id).default_payment_method == leaving.id
+    assert api.v1.invoices.retrieve(paid.id).default_payment_method == leaving.id
+    for invoice in unpaid.values():
+        assert api.v1.invoices.retrieve(invoice.id).default_payment_method is None
+        assert _previous("invoice.updated", invoice.id)[-1] == {"default_payment_method": leaving.id}
+    charged = len(processor_payment_intents(stripe_backend))
+
+    settled = api.v1.invoices.pay(unpaid["open"].id, params={"expand": ["payments.data.payment.payment_intent"]})
+    assert settled.status == "paid"
+    assert settled.payments.data[0].payment.payment_intent.payment_method == staying.id
+
+    assert services.subscriptions_renew_due(now=timezone.now() + timedelta(days=32)) == 1
+    renewed = api.v1.subscriptions.retrieve(sub.id)
+    expand = {"expand": ["payments.data.payment.payment_intent"]}
+    renewal = api.v1.invoices.retrieve(renewed.latest_invoice, params=expand)
+    assert (renewed.status, renewal.billing_reason, renewal.status) == ("active", "subscription_cycle", "paid")
+    assert renewal.default_payment_method is None
+    assert renewal.payments.data[0].payment.payment_intent.payment_method == staying.id
+    assert len(processor_payment_intents(stripe_backend)) == charged + 2
