@@ -31,7 +31,9 @@ class ProcessorEvent(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant"))
+    merchant = models.ForeignKey(  # indexed by processor_event_unique_per_merchant
+        Merchant, on_delete=models.PROTECT, related_name="+", verbose_name=_("merchant"), db_index=False
+    )
     livemode = models.BooleanField(verbose_name=_("live mode"))
     stripe_event_id = models.CharField(_("Stripe event"), max_length=255)
     type = models.CharField(max_length=100, verbose_name=_("type"))
@@ -141,9 +143,11 @@ class Delivery(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")  # the schedule ended, or the endpoint was disabled or deleted
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
+    event = models.ForeignKey(  # indexed by delivery_one_per_event_endpoint
+        Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"), db_index=False
+    )
+    endpoint = models.ForeignKey(  # indexed by delivery_due_per_endpoint
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint"), db_index=False
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
     attempt_count = models.PositiveIntegerField(default=0, verbose_name=_("attempt count"))

@@ -161,7 +161,9 @@ class DunningSettings(models.Model):
         LEAVE_OPEN = "leave_open", _("Leave the invoice open")
         MARK_UNCOLLECTIBLE = "mark_uncollectible", _("Mark the invoice as uncollectible")
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant"))
+    merchant = models.ForeignKey(  # indexed by dunning_settings_one_per_mode
+        Merchant, on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant"), db_index=False
+    )
     livemode = models.BooleanField(default=False, editable=False, verbose_name=_("live mode"))
     # Days after the first failed attempt, strictly increasing, 0 to 8 of them, each 1 to 60.
     retry_days = models.JSONField(default=default_retry_days, blank=True, verbose_name=_("retry schedule"))
@@ -213,7 +215,9 @@ class InvoiceNumbering(models.Model):
     lock, so numbers have no gap and no duplicate.
     """
 
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant"))
+    merchant = models.ForeignKey(  # indexed by invoice_numbering_unique
+        Merchant, on_delete=models.CASCADE, related_name="+", verbose_name=_("merchant"), db_index=False
+    )
     livemode = models.BooleanField(verbose_name=_("live mode"))
     prefix = models.CharField(max_length=12, verbose_name=_("prefix"))
     next_number = models.PositiveIntegerField(default=1, verbose_name=_("next number"))
@@ -249,7 +253,9 @@ class Invoice(MerchantScoped):
         SUBSCRIPTION_CYCLE = "subscription_cycle", _("Subscription renewal")
         SUBSCRIPTION_UPDATE = "subscription_update", _("Subscription change")
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer"))
+    customer = models.ForeignKey(  # indexed by invoice_customer
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer"), db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
     collection_method = models.CharField(
         max_length=24,
@@ -399,7 +405,9 @@ class InvoiceItem(MerchantScoped):
     PREFIX = "ii"
     LINE_PREFIX = "il"
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer"))
+    customer = models.ForeignKey(  # indexed by invoice_item_pending
+        Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer"), db_index=False
+    )
     invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="items", verbose_name=_("invoice")
     )

@@ -82,3 +82,4 @@ class PortalSession(MerchantScoped):
     class Meta:
         verbose_name = _("customer portal session")
         verbose_name_plural = _("customer portal sessions")
+        indexes = [models.Index(fields=["merchant"], name="portal_session_merchant")]

@@ -48,8 +48,8 @@ class Subscription(MerchantScoped):
         OFF = "off", _("Off")
         ON_SUBSCRIPTION = "on_subscription", _("The card that pays becomes the default")
 
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("customer")
+    customer = models.ForeignKey(  # indexed by subscription_customer
+        Customer, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("customer"), db_index=False
     )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.INCOMPLETE, verbose_name=_("status")
@@ -158,8 +158,8 @@ class Subscription(MerchantScoped):
 class SubscriptionItem(MerchantScoped):
     PREFIX = "si"
 
-    subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="items", verbose_name=_("subscription")
+    subscription = models.ForeignKey(  # indexed by subscription_item_list
+        Subscription, on_delete=models.CASCADE, related_name="items", verbose_name=_("subscription"), db_index=False
     )
     price = models.ForeignKey(Price, on_delete=models.PROTECT, related_name="+", verbose_name=_("price"))
     quantity = models.PositiveIntegerField(default=1, verbose_name=_("quantity"))
@@ -171,7 +171,10 @@ class SubscriptionItem(MerchantScoped):
     class Meta:
         verbose_name = _("subscription item")
         verbose_name_plural = _("subscription items")
-        indexes = [models.Index(fields=["subscription", "id"], name="subscription_item_list")]
+        indexes = [
+            models.Index(fields=["subscription", "id"], name="subscription_item_list"),
+            models.Index(fields=["merchant"], name="subscription_item_merchant"),
+        ]
         constraints = [
             # One item per price in a subscription, as at Stripe.
             models.UniqueConstraint(fields=["subscription", "price"], name="subscription_item_price_unique"),
