@@ -70,37 +70,42 @@ def _payable_lock(invoice: Invoice) -> Invoice:
 
 
 def _card(invoice: Invoice, payment_method: PaymentMethod | None, *, read_now: bool = False) -> PaymentMethod:
-    """The card to charge: the one given, else the invoice's default, else the customer's (as at Stripe).
-    ``read_now``: read again now by its id, whoever holds a copy read earlier (a held charge checks the card as it
-    is now with this read: ``payments.payment_attempt_begin_check``)."""
+    """The card to charge: the one given, else the invoice's default, else the customer's (as at Stripe). A default
+    that is no longer one of the customer's saved cards counts as unset: a detach clears it from the invoices naming
+    it (``invoices_card_detached``), and one set by an update that read the card before the detach committed, or
+    named before that clearing existed, must not stop every attempt. ``read_now``: each card read again now by its
+    id, whoever holds a copy read earlier (a held charge checks the card as it is now with this read:
+    ``payments.payment_attempt_begin_check``)."""
     # Each read (if not read with the invoice or its customer) through a statement built once (kassa.db): a renewal's
     # charge reads the customer's default card here.
+    if payment_method is not None:
+        card = select_one(PaymentMethod, "id = %s", [payment_method.pk]) if read_now else payment_method
+        if card is None or card.customer_id != invoice.customer_id:
+            raise InvalidRequest(
+                f"The payment method {payment_method.public_id} is not one of this invoice's customer's saved cards.",
+                code="resource_missing",
+                param="payment_method",
+            )
+        return card
+    card = _default_card(invoice, invoice, read_now) or _default_card(invoice, related(invoice, "customer"), read_now)
+    if card is not None:
+        return card
+    raise InvalidRequest(
+        "The customer has no default payment method and none was given: pass payment_method.",
+        code="invoice_no_payment_method",
+        param="payment_method",
+    )
+
+
+def _default_card(invoice: Invoice, owner, read_now: bool) -> PaymentMethod | None:
+    """``owner``'s default card (the invoice's or its customer's) while it is one of the customer's saved cards."""
+    if owner.default_payment_method_id is None:
+        return None
     if read_now:
-        pk = (
-            (payment_method.pk if payment_method is not None else None)
-            or invoice.default_payment_method_id
-            or related(invoice, "customer").default_payment_method_id
-        )
-        card = None if pk is None else select_one(PaymentMethod, "id = %s", [pk])
+        card = select_one(PaymentMethod, "id = %s", [owner.default_payment_method_id])
     else:
-        card = (
-            payment_method
-            or related(invoice, "default_payment_method")
-            or related(related(invoice, "customer"), "default_payment_method")
-        )
-    if card is None:
-        raise InvalidRequest(
-            "The customer has no default payment method and none was given: pass payment_method.",
-            code="invoice_no_payment_method",
-            param="payment_method",
-        )
-    if card.customer_id != invoice.customer_id:
-        raise InvalidRequest(
-            f"The payment method {card.public_id} is not one of this invoice's customer's saved cards.",
-            code="resource_missing",
-            param="payment_method",
-        )
-    return card
+        card = related(owner, "default_payment_method")
+    return card if card is not None and card.customer_id == invoice.customer_id else None
 
 
 @dataclass

@@ -308,9 +308,10 @@ def invoice_update(*, invoice: Invoice, now: datetime, **changes) -> Invoice:
 def invoices_card_detached(*, payment_method: PaymentMethod) -> None:
     """Payments' hook as a saved card is detached (``on_card_detached``), in its transaction: the unpaid invoices
     (draft, open, uncollectible) that name it as their default are locked, in id order and before the customer (as
-    a payment locks an invoice), and stop naming it (``invoice.updated``), so that their next attempt (dunning's
-    retry, a new default card's) is made with the customer's default card, not refused for the detached one. A
-    paid or void invoice keeps it: that is how it was paid, or no longer matters."""
+    a payment locks an invoice), and stop naming it (``invoice.updated``): they show, as their next attempt
+    (dunning's retry, a new default card's) uses, the customer's default card (``collection._card`` passes over a
+    default that is no longer the customer's, for one this misses). A paid or void invoice keeps it: that is how
+    it was paid, or no longer matters."""
     naming = Invoice.objects.select_for_update().filter(
         default_payment_method=payment_method, status__in=(S.DRAFT, S.OPEN, S.UNCOLLECTIBLE)
     )

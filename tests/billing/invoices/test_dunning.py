@@ -151,6 +151,25 @@ def test_a_new_default_card_pays_the_past_due_invoice_at_once(
     assert len(processor_payment_intents(stripe_backend)) == 2
 
 
+def test_an_invoices_own_default_card_detached_without_being_cleared_is_passed_over_for_the_customers(
+    api, customer, save_card, stripe_backend
+):
+    """An invoice names a card as its default and the card is detached without the invoice being cleared (named
+    before a detach cleared invoices, or set by an update that read the card just before a detach committed): its
+    automatic attempt charges the customer's default card instead of failing on the removed one, every time."""
+    from billing.models import PaymentMethod
+
+    leaving = save_card(default=False)
+    staying = save_card("5555555555554444")
+    invoice = _draft(api, customer, auto_advance=True, default_payment_method=leaving.id)
+    PaymentMethod.objects.filter(public_id=leaving.id).update(customer=None)  # detached elsewhere, invoice untouched
+    services.invoices_advance(now=timezone.now() + timedelta(hours=1, seconds=1))
+    paid = api.v1.invoices.retrieve(invoice.id, params={"expand": ["payments.data.payment.payment_intent"]})
+    assert (paid.status, paid.default_payment_method, paid.attempt_count) == ("paid", leaving.id, 1)
+    assert paid.payments.data[0].payment.payment_intent.payment_method == staying.id
+    assert len(processor_payment_intents(stripe_backend)) == 1
+
+
 def test_a_repeated_retry_run_does_not_charge_twice(api, customer, save_card, stripe_backend, monkeypatch):
     save_card("4000000000000341")
     invoice = _draft(api, customer, auto_advance=True)

@@ -340,6 +340,63 @@ def test_a_renewal_never_charges_a_card_detached_since_the_run_read_its_subscrip
     assert not PaymentAttempt.objects.filter(status__in=["pending", "errored"]).exists()
 
 
+def test_a_detach_during_a_renewal_waits_for_it_and_neither_deadlocks(
+    paying_shop, payer, card_token, stripe_backend, transactional_db
+):
+    """A renewal locks its subscription, then its customer (selectors.subscription_renewal_lock). A detach of the
+    card the subscription names, coming in between, locks the subscriptions naming it before the customer
+    (payments' on_card_detached hooks): it waits for the renewal, which takes the customer and commits, and then
+    clears the card. (Locking the customer first, the two would each wait for the other, and PostgreSQL would
+    abort one.) Real commits on two connections; the renewal's locks are taken by hand, in the renewal's order,
+    and the customer's only once the detach is seen waiting."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from billing.catalogue.models import Customer
+    from billing.payments import services as payments
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no row locks")
+    card = factories.saved_card(payer, card_token, "5555555555554444")
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), default_payment_method=card)
+    holding, seen, errors = threading.Event(), [], []
+
+    def renewal_in_progress():
+        try:
+            with transaction.atomic():
+                Subscription.objects.select_for_update().get(pk=sub.pk)
+                holding.set()
+                deadline = time.monotonic() + 20
+                while not seen and time.monotonic() < deadline:
+                    with connection.cursor() as cursor:  # a backend waiting for a row lock on subscriptions
+                        cursor.execute("SELECT pg_stat_clear_snapshot()")
+                        cursor.execute(
+                            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                            ['SELECT "billing_subscription".%'],
+                        )
+                        seen.extend(cursor.fetchall())
+                    time.sleep(0.05)
+                Customer.objects.select_for_update().get(pk=payer.pk)  # the renewal's next lock
+        except Exception as exc:  # noqa: BLE001  (a deadlock's error, whatever its type: asserted below)
+            errors.append(exc)
+        finally:
+            holding.set()
+            connection.close()
+
+    renewal = threading.Thread(target=renewal_in_progress)
+    renewal.start()
+    assert holding.wait(20)
+    detached = payments.payment_method_detach(payment_method=card)
+    renewal.join()
+    assert seen, "the detach never waited for the subscription's lock"
+    assert errors == []
+    assert detached.customer_id is None
+    sub.refresh_from_db()
+    assert sub.default_payment_method is None
+
+
 def test_a_renewals_declined_invoice_paid_on_its_page_with_a_one_off_card_leaves_that_card_off_the_processor(
     paying_shop, payer, card_token, stripe_backend, emails_on_commit
 ):
