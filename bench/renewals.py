@@ -14,7 +14,9 @@ What it measures
     - the wall time from t0 until every one of A's invoices is paid, and renewals per second;
     - Kassa's own CPU per renewal: the worker's processes' CPU time (main + pool, from /proc) from t0 until
       the queue is empty, divided by the renewals (PostgreSQL's and Redis's own CPU is not counted);
-    - how long B's single renewal, due at t0, took until its invoice was paid, while A's day was running.
+    - how long B's single renewal, due at t0, took until its invoice was paid, while A's day was running;
+    - apart, what PostgreSQL did for them: its CPU (all its processes on this machine, from /proc: on two cores it
+      shares the CPU with the worker) and the write-ahead log it wrote (bytes: exact, where CPU time is noisy).
 
     Goals (issue 15): under 2 minutes, under 5 ms of CPU per renewal, B within a minute.
 
@@ -273,6 +275,7 @@ def measure(args, broker: redis.Redis, processor: Processor, worker: Worker, a, 
     paid_b = Invoice.objects.filter(merchant=b, billing_reason=cycle, status=Invoice.Status.PAID)
     charges_before = processor.count()["payment_intent"]
     main0, pool0 = worker.cpu()
+    wal0, pg0 = wal_position(connection), postgres_cpu()
     t0 = time.perf_counter()
     app.send_task(TICK)
     next_tick, b_done, a_done = t0 + 60, None, None
@@ -295,6 +298,7 @@ def measure(args, broker: redis.Redis, processor: Processor, worker: Worker, a, 
     wait_until(lambda: queued(broker) == 0, timeout=600, what="the queue to empty", worker=worker, poll=0.05)
     drained = time.perf_counter() - t0
     main2, pool2 = worker.cpu()
+    wal, pg = wal_since(connection, wal0), postgres_cpu() - pg0
     charges = processor.count()["payment_intent"] - charges_before
     return {
         "seconds": a_done,
@@ -305,7 +309,48 @@ def measure(args, broker: redis.Redis, processor: Processor, worker: Worker, a, 
         "main": main2 - main0,
         "pool": pool2 - pool0,
         "charges": charges,
+        "wal": wal,
+        "postgres": pg,
     }
+
+
+def wal_position(connection) -> str:
+    """Where PostgreSQL's write-ahead log is now."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        return cursor.fetchone()[0]
+
+
+def wal_since(connection, position: str) -> int:
+    """Bytes of write-ahead log written since ``position`` (by this run: nothing else writes to this server)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [position])
+        return int(cursor.fetchone()[0])
+
+
+def postgres_cpu() -> float:
+    """CPU seconds PostgreSQL's processes on this machine have used: each live one's, and the postmaster's
+    children that have exited (a closed connection's backend), from /proc (Linux)."""
+    total, ticks = 0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, _, rest = stat.read_text().partition(" (")[2].partition(")")
+        except OSError:
+            continue  # gone meanwhile
+        if name != "postgres":
+            continue
+        fields = rest.split()  # from the state on: ppid is [1], utime [11], stime [12], cutime [13], cstime [14]
+        total += int(fields[11]) + int(fields[12])
+        if _comm(fields[1]) != "postgres":
+            total += int(fields[13]) + int(fields[14])  # the postmaster: its exited children's
+    return total / ticks
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def check(args, a, b, result: dict) -> None:
@@ -348,6 +393,10 @@ def report(args, result: dict) -> None:
     b_seconds = result["b_seconds"]
     print(f"B's single renewal           {b_seconds:8.1f} s     {verdict(b_seconds < 60, '< 1 min')}")
     print(f"PaymentIntents at the stand-in: {result['charges']:,}, one per renewal")
+    print(
+        f"PostgreSQL, per renewal: {result['postgres'] / renewals * 1000:.2f} ms of CPU (all its processes on this "
+        f"machine), {result['wal'] / renewals / 1024:.1f} KiB of write-ahead log"
+    )
 
 
 def main() -> int:
