@@ -8,10 +8,11 @@ Kassa has none of them (tests/kassa/test_schema.py checks the migrated schema):
   ``(merchant, livemode, -id)``, a ``(customer, -id)``, a unique constraint): the key is declared with
   ``db_index=False``, and the comment on it names the index that serves it.
 - The ``…_like`` twin PostgreSQL's backend adds to every unique or indexed ``CharField`` (a ``varchar_pattern_ops``
-  index, for ``LIKE 'prefix%'`` outside the C locale). Kassa looks its ids, tokens and keys up by equality only
-  (the dashboard's id search is ``=public_id``), which the unique index answers; a renewal wrote about thirty of
-  them, each a random page of a random-key index (README, Performance > Renewals). Django has no option to leave
-  them out, so a migration that adds such a field ends with ``like_indexes_drop()``.
+  index, for ``LIKE 'prefix%'`` outside the C locale). Kassa looks its ids, tokens and keys up by equality
+  (which the unique index answers), and the dashboard's searches are exact (``=public_id``) or match anywhere in
+  the text (which no such index answers either); a renewal wrote about twenty-five of them, most on a random page
+  of a random-key index (README, Performance > Renewals). Django has no option to leave them out, so a migration
+  that adds such a field ends with ``like_indexes_drop()``.
 """
 
 from django.db import migrations
