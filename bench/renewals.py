@@ -322,7 +322,9 @@ def wal_position(connection) -> str:
 
 
 def wal_since(connection, position: str) -> int:
-    """Bytes of write-ahead log written since ``position`` (by this run: nothing else writes to this server)."""
+    """Bytes of write-ahead log written since ``position`` (by this run: nothing else writes to this server): every
+    row and index entry written, and each page first written after a checkpoint whole; exact where CPU time on this
+    machine is noisy (also bench/renewals_profile.py's)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [position])
         return int(cursor.fetchone()[0])

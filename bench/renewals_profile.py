@@ -154,14 +154,14 @@ def profile(args, processor, broker) -> int:
     half = args.subscriptions // 2
     renew(1)  # warm: imports, caches, the first connection to the stand-in
     timed = half - 1
-    pg0, wal0 = backend_cpu(connection), wal_position(connection)
+    pg0, wal0 = backend_cpu(connection), bench.wal_position(connection)
     rendered = renderings_timed()  # each rendering's CPU, by class (its events and their "before")
     cpu0, wall0 = time.process_time(), time.perf_counter()
     done = renew(timed)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     rendered.stop()
     pg_cpu = backend_cpu(connection) - pg0
-    wal = wal_since(connection, wal0)
+    wal = bench.wal_since(connection, wal0)
     if done != timed:
         raise Failed(f"renewed {done} of {timed}")
 
@@ -384,21 +384,6 @@ def backend_cpu(connection) -> float:
     pid = connection.connection.info.backend_pid
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in clock ticks
-
-
-def wal_position(connection) -> str:
-    """Where PostgreSQL's write-ahead log is now (nothing else writes to this server during a run)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()")
-        return cursor.fetchone()[0]
-
-
-def wal_since(connection, position: str) -> int:
-    """Bytes of write-ahead log written since ``position``: every row and index entry written, every page first
-    touched after a checkpoint, counted exactly where CPU time on this machine is noisy."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [position])
-        return int(cursor.fetchone()[0])
 
 
 def kassa_caller() -> str:

@@ -178,11 +178,10 @@ def period_lines(
 def _card_still_saved(subscription: Subscription):
     """The subscription's own default card while it is still one of its customer's saved cards. A detach clears it
     from the subscriptions naming it (``cards.subscriptions_card_detached``), but one can still be left: set by an
-    update that read the card before a detach committed. It is not
-    the period's invoice's default: that invoice is charged as one without it (the customer's default card; with
-    none usable the attempt fails, the subscription goes past_due and dunning asks the payer for a card), where
-    invoicing would refuse it as a default and the renewal would fail on it at every tick, never invoiced and never
-    past_due."""
+    update that read the card before a detach committed. It is not the period's invoice's default: that invoice is
+    charged as one without it (the customer's default card; with none usable the attempt fails, the subscription
+    goes past_due and dunning asks the payer for a card), where invoicing would refuse it as a default and the
+    renewal would fail on it at every tick, never invoiced and never past_due."""
     card = subscription.default_payment_method
     return card if card is not None and card.customer_id == subscription.customer_id else None
 

@@ -255,6 +255,29 @@ def test_a_run_of_renewals_tells_the_owner_of_each_payment_through_one_email_tas
     assert len(notices()) == 6
 
 
+def _lock_waiter_seen(table: str, timeout: float = 20) -> list:
+    """PostgreSQL: polled from the transaction holding a row lock, until another backend is seen waiting for a row
+    lock with a statement reading ``table`` (its text: the first kilobyte), or ``timeout`` seconds; the rows found
+    (none: nobody waited)."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                [f'SELECT "{table}".%'],
+            )
+            found = cursor.fetchall()
+        if found:
+            return found
+        time.sleep(0.05)
+    return []
+
+
 def test_a_renewal_waits_for_a_default_card_change_in_progress_and_charges_the_new_card(
     paying_shop, payer, card_token, stripe_backend, transactional_db
 ):
@@ -282,17 +305,9 @@ def test_a_renewal_waits_for_a_default_card_change_in_progress_and_charges_the_n
                 customer = Customer.objects.select_for_update().get(pk=payer.pk)
                 catalogue.customer_update(customer=customer, default_payment_method=new_card)
                 holding.set()
-                deadline = time.monotonic() + 20
-                while connection.vendor == "postgresql" and not seen and time.monotonic() < deadline:
-                    with connection.cursor() as cursor:  # a backend waiting for a row lock on the customers' table
-                        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else read once per transaction
-                        cursor.execute(
-                            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                            ['SELECT "billing_customer".%'],  # its text: the first kilobyte
-                        )
-                        seen.extend(cursor.fetchall())
-                    time.sleep(0.05)
-                if connection.vendor != "postgresql":
+                if connection.vendor == "postgresql":
+                    seen.extend(_lock_waiter_seen("billing_customer"))
+                else:
                     time.sleep(0.5)
         finally:
             holding.set()
@@ -350,7 +365,6 @@ def test_a_detach_during_a_renewal_waits_for_it_and_neither_deadlocks(
     abort one.) Real commits on two connections; the renewal's locks are taken by hand, in the renewal's order,
     and the customer's only once the detach is seen waiting."""
     import threading
-    import time
 
     from django.db import connection, transaction
 
@@ -368,16 +382,7 @@ def test_a_detach_during_a_renewal_waits_for_it_and_neither_deadlocks(
             with transaction.atomic():
                 Subscription.objects.select_for_update().get(pk=sub.pk)
                 holding.set()
-                deadline = time.monotonic() + 20
-                while not seen and time.monotonic() < deadline:
-                    with connection.cursor() as cursor:  # a backend waiting for a row lock on subscriptions
-                        cursor.execute("SELECT pg_stat_clear_snapshot()")
-                        cursor.execute(
-                            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                            ['SELECT "billing_subscription".%'],
-                        )
-                        seen.extend(cursor.fetchall())
-                    time.sleep(0.05)
+                seen.extend(_lock_waiter_seen("billing_subscription"))
                 Customer.objects.select_for_update().get(pk=payer.pk)  # the renewal's next lock
         except Exception as exc:  # noqa: BLE001  (a deadlock's error, whatever its type: asserted below)
             errors.append(exc)
