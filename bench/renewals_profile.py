@@ -336,6 +336,8 @@ def floor(merchant, renewals: int, rendered: renderings_timed, statements: float
 def run_tasks(broker, args) -> None:
     """The tasks the whole run queued, taken off the queue one by one and run here (``Task.apply``: in this
     process, as the worker's pool runs them), timed, then again under cProfile: what they cost per renewal."""
+    from django.db import connection
+
     from kassa.celery import app
 
     app.loader.import_default_modules()  # the tasks, as a worker registers them
@@ -344,7 +346,7 @@ def run_tasks(broker, args) -> None:
     # other one is timed and the rest profiled, so that the timed ones stand for every kind in its share, from
     # the whole run (the run queues a payments' email task a second, the events' dispatch after commits).
     queued = broker.llen(bench_queue())
-    timed, profiled, cpu = Counter(), Counter(), Counter()
+    timed, profiled, cpu, pg_cpu, wal = Counter(), Counter(), Counter(), Counter(), Counter()
     profiler = cProfile.Profile(time.process_time)
     limit = 10 * queued  # the queue's tasks, and whatever they queue in turn
     while (timed + profiled).total() < limit and (message := broker.rpop(bench_queue())) is not None:
@@ -353,9 +355,12 @@ def run_tasks(broker, args) -> None:
         task_args, task_kwargs, _ = json.loads(base64.b64decode(message["body"]))
         task = app.tasks[name]
         if timed[name] == profiled[name]:
+            pg0, wal0 = backend_cpu(connection), bench.wal_position(connection)
             cpu0 = time.process_time()
             task.apply(args=task_args, kwargs=task_kwargs, throw=True)
             cpu[name] += time.process_time() - cpu0
+            pg_cpu[name] += backend_cpu(connection) - pg0
+            wal[name] += bench.wal_since(connection, wal0)
             timed[name] += 1
         else:
             profiler.enable()
@@ -367,12 +372,17 @@ def run_tasks(broker, args) -> None:
         f"\ntasks: {queued} queued by {args.subscriptions} renewals;"
         f" of each kind every other one timed ({n}), the rest profiled"
     )
+
     # Each kind's timed ones stand for all of that kind.
-    whole = sum(cpu[name] * (timed[name] + profiled[name]) / timed[name] for name in timed)
-    per_renewal = whole / args.subscriptions * 1000
-    print(f"  CPU of the timed ones      {cpu.total() / n * 1000:.2f} ms a task, {per_renewal:.2f} ms a renewal")
+    def per_renewal(spent: Counter, name: str) -> float:
+        return spent[name] * (timed[name] + profiled[name]) / timed[name] / args.subscriptions
+
+    whole = sum(per_renewal(cpu, name) for name in timed) * 1000
+    print(f"  CPU of the timed ones      {cpu.total() / n * 1000:.2f} ms a task, {whole:.2f} ms a renewal")
+    print("  per renewal, by kind: this process's CPU, PostgreSQL's CPU (its server process), WAL")
     for name, k in (timed + profiled).most_common():
-        print(f"    {k:6d}  {name}")
+        mine, theirs = per_renewal(cpu, name) * 1000, per_renewal(pg_cpu, name) * 1000
+        print(f"    {k:6d}  {name:48} {mine:6.2f} ms {theirs:6.2f} ms {per_renewal(wal, name) / 1024:6.1f} KiB")
     if args.dump_tasks:
         profiler.dump_stats(args.dump_tasks)
     print_profile(profiler, args.top, " of the tasks")
