@@ -128,29 +128,43 @@ def _value_prepared(planned: tuple[Field, tuple | None], value: object, connecti
 
 
 @lru_cache(maxsize=512)  # per model, number of rows and constraint
-def _statement(model: type[Model], rows: int, using: str, constraint: str | None = None) -> tuple[str, tuple]:
+def _statement(
+    model: type[Model], rows: int, using: str, constraint: str | None = None, returning: tuple[str, ...] = ()
+) -> tuple[str, tuple]:
     meta = model._meta
     quote = connections[using].ops.quote_name
     fields = tuple(f for f in meta.concrete_fields if f is not meta.pk or not f.db_returning)
     columns = ", ".join(quote(f.column) for f in fields)
     values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
     unless = _conflict_clause(model, constraint, using) if constraint else ""
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values}{unless} RETURNING {quote(meta.pk.column)}"  # noqa: S608
+    returned = ", ".join(quote(column) for column in (meta.pk.column, *returning))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values}{unless} RETURNING {returned}"  # noqa: S608
     return sql, _planned(fields)
 
 
-def _conflict_clause(model: type[Model], name: str, using: str) -> str:
-    """`` ON CONFLICT (columns) WHERE condition DO NOTHING`` for the model's unique constraint ``name``: its
-    columns, and its condition as Django wrote it into the partial index's definition (the same SQL, so that the
-    database finds that index as the one to check: PostgreSQL and SQLite both want the index's own predicate)."""
+def _unique_fields(model: type[Model], name: str) -> tuple[list[str], UniqueConstraint | None]:
+    """The fields of the model's unique constraint ``name``, or of its field ``name`` itself (``unique=True``),
+    with the constraint (None for a unique field)."""
     constraint = next((c for c in model._meta.constraints if c.name == name), None)
-    if not isinstance(constraint, UniqueConstraint) or not constraint.fields:
-        raise ValueError(f"{model._meta.label} has no unique constraint on fields named {name!r}")
+    if isinstance(constraint, UniqueConstraint) and constraint.fields:
+        return list(constraint.fields), constraint
+    field = next((f for f in model._meta.concrete_fields if f.name == name), None)
+    if field is not None and field.unique and not field.primary_key:
+        return [name], None
+    raise ValueError(f"{model._meta.label} has no unique constraint on fields, nor unique field, named {name!r}")
+
+
+def _conflict_clause(model: type[Model], name: str, using: str) -> str:
+    """`` ON CONFLICT (columns) WHERE condition DO NOTHING`` for the model's unique constraint ``name`` (or unique
+    field ``name``): its columns, and its condition as Django wrote it into the partial index's definition (the same
+    SQL, so that the database finds that index as the one to check: PostgreSQL and SQLite both want the index's
+    own predicate)."""
+    fields, constraint = _unique_fields(model, name)
     connection = connections[using]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(f).column) for f in constraint.fields)
+    columns = ", ".join(quote(model._meta.get_field(f).column) for f in fields)
     condition = ""
-    if constraint.condition is not None:
+    if constraint is not None and constraint.condition is not None:
         # Django's own way of writing it into CREATE UNIQUE INDEX … WHERE (a private helper, but the one that wrote
         # the index: a test checks both databases find the index with it).
         editor = connection.schema_editor(collect_sql=True, atomic=False)  # not entered: it only writes SQL here
@@ -209,6 +223,39 @@ def insert_unless(instance: M, constraint: str) -> M | None:
     transaction goes on without a savepoint to roll back to (``ON CONFLICT … DO NOTHING``, on that constraint's
     columns and condition only: any other constraint refuses the row with an IntegrityError, as ever)."""
     return instance if _inserted([instance], constraint) else None
+
+
+def insert_many_unless(instances: list[M], unique: str) -> list[M]:
+    """INSERT ``instances`` as ``insert_many`` does, in one statement, except those whose value of the unique field
+    ``unique`` (``unique=True``) a row holds already: those are left out with no error, so the caller's transaction
+    goes on (``ON CONFLICT … DO NOTHING`` on that field alone: any other constraint refuses the rows with an
+    IntegrityError, as ever). Returns the instances written, their keys set, in their order: what this call
+    claimed, where another claimed the rest first."""
+    if not instances:
+        return []
+    model = type(instances[0])
+    if any(type(instance) is not model for instance in instances):
+        raise TypeError("insert_many_unless inserts rows of one model")
+    field = model._meta.get_field(unique)
+    values = [getattr(instance, field.attname) for instance in instances]
+    if len(set(values)) != len(values):
+        raise ValueError(f"{model._meta.label}: two of the rows have one {unique}")
+    using = router.db_for_write(model, instance=instances[0])
+    connection = connections[using]
+    sql, fields = _statement(model, len(instances), using, unique, (field.column,))
+    prepared = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, prepared)
+        # Matched by the unique value the database hands back (the order of RETURNING's rows is not promised).
+        keys = {value: pk for pk, value in cursor.fetchall()}
+    written = []
+    for instance, value in zip(instances, values, strict=True):
+        if value in keys:
+            instance.pk = keys[value]
+            instance._state.adding = False
+            instance._state.db = using
+            written.append(instance)
+    return written
 
 
 def _inserted(instances: list[M], constraint: str | None) -> list[int]:

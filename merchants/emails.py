@@ -16,7 +16,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -24,7 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from kassa import celery, mail
-from kassa.db import insert, update_where
+from kassa.db import insert_many_unless, update_where
 
 from .models import EmailSent, Membership, Merchant
 
@@ -55,23 +55,65 @@ def email_send_once(
 
     A failed send gives the key back and raises, so the task's retry may send it.
     """
-    language = mail.language_or_default(language)
-    try:
-        with transaction.atomic():
-            # Through statements built once (kassa.db): a renewal day sends one notice a payment.
-            claim = insert(EmailSent(key=key[:200], kind=kind, merchant=merchant, recipient=to, language=language))
-    except IntegrityError:
+    claimed = emails_claim(keys=[key], kind=kind, merchant=merchant, to=to, language=language)
+    if not claimed:
         return False
+    email_send_claimed(
+        claimed,
+        kind=kind,
+        to=to,
+        template=template,
+        context=context,
+        language=language,
+        reply_to=reply_to,
+        attachments=attachments,
+    )
+    return True
+
+
+def emails_claim(*, keys: list[str], kind: str, merchant: Merchant | None, to: str, language: str) -> dict[str, int]:
+    """Claim the ledger's rows for an email about ``keys`` (one, or each thing a digest tells of), committed before the
+    mail server is called: ``{key: row}`` for those this call claimed, in their order (none: all of them are sent or
+    being sent by someone else). One statement, whatever the number of keys (kassa.db.insert_many_unless)."""
+    language = mail.language_or_default(language)
+    rows = [EmailSent(key=key[:200], kind=kind, merchant=merchant, recipient=to, language=language) for key in keys]
+    with transaction.atomic():
+        return {row.key: row.pk for row in insert_many_unless(rows, "key")}
+
+
+def email_send_claimed(
+    claimed: dict[str, int],
+    *,
+    kind: str,
+    to: str,
+    template: str,
+    context: dict,
+    language: str,
+    reply_to: str | None = None,
+    attachments: list[mail.Attachment] | None = None,
+) -> None:
+    """Send the one email the ``claimed`` rows are for (``emails_claim``) and mark them sent; a failed send gives them
+    back and raises, so the task's retry may send it."""
+    pks = list(claimed.values())
     try:
         mail.send(
-            to=to, template=template, context=context, language=language, reply_to=reply_to, attachments=attachments
+            to=to,
+            template=template,
+            context=context,
+            language=mail.language_or_default(language),
+            reply_to=reply_to,
+            attachments=attachments,
         )
     except Exception:
-        EmailSent.objects.filter(pk=claim.pk).delete()
+        EmailSent.objects.filter(pk__in=pks).delete()
         raise
-    update_where(EmailSent, {"status": EmailSent.Status.SENT, "sent_at": timezone.now()}, "id = %s", [claim.pk])
-    logger.info("Sent %s email %s", kind, key)  # the key names objects, never the address or the contents
-    return True
+    sent = {"status": EmailSent.Status.SENT, "sent_at": timezone.now()}
+    if len(pks) == 1:  # through a statement built once (kassa.db): a lone payment's notice, an invoice's email
+        update_where(EmailSent, sent, "id = %s", pks)
+    else:
+        EmailSent.objects.filter(pk__in=pks).update(**sent)
+    for key in claimed:
+        logger.info("Sent %s email %s", kind, key)  # the key names objects, never the address or the contents
 
 
 def merchant_context(merchant: Merchant) -> dict:

@@ -21,6 +21,7 @@ from kassa.db import (
     atomic_unless_held,
     insert,
     insert_many,
+    insert_many_unless,
     insert_unless,
     many,
     read_with,
@@ -482,3 +483,32 @@ def test_select_with_lock_holds_the_row_until_the_transaction_ends(shop, transac
     thread.start()
     thread.join()
     assert outcome == ["held", "took it"]
+
+
+def test_insert_many_unless_writes_the_rows_whose_unique_value_is_new_and_says_which(shop, transactional_db):
+    """Of several rows, those whose unique field's value a row holds already are left out, with no error; the others
+    are written in one statement, their keys set, and returned in their order (what this call claimed); a field
+    that is not unique, or two rows with one value, are mistakes said at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from merchants.models import EmailSent
+
+    def row(key: str) -> EmailSent:
+        return EmailSent(key=key, kind="test", merchant=shop.merchant, recipient="a@example.com", language="en")
+
+    first = insert_many_unless([row("k:1"), row("k:2")], "key")
+    assert [(r.key, r.pk is not None, r._state.adding) for r in first] == [("k:1", True, False), ("k:2", True, False)]
+    with CaptureQueriesContext(connection) as queries:
+        again = insert_many_unless([row("k:3"), row("k:1"), row("k:4"), row("k:2")], "key")
+    assert len(queries) == 1
+    assert [r.key for r in again] == ["k:3", "k:4"]
+    stored = dict(EmailSent.objects.filter(key__startswith="k:").values_list("key", "pk"))
+    assert stored == {r.key: r.pk for r in (*first, *again)}
+    assert insert_many_unless([row("k:1")], "key") == []
+    assert insert_many_unless([], "key") == []
+    with pytest.raises(ValueError, match="nor unique field"):
+        insert_many_unless([row("k:5")], "kind")
+    with pytest.raises(ValueError, match="two of the rows"):
+        insert_many_unless([row("k:6"), row("k:6")], "key")
+    assert not EmailSent.objects.filter(key__in=["k:5", "k:6"]).exists()
