@@ -6,10 +6,15 @@
 - Together: a batch's payments (a renewal run's) are emailed by one task,
   ``payment_emails_send_many``, which reads them in one query and the members
   to notify once per merchant; a payment alone by a task of its own (the same
-  code, for one).
+  code, for one). A member's notices of the batch's payments (those that
+  succeeded, and apart those that failed) are one email listing them, with
+  their total by currency ("You received 48 payments"), not one email a
+  payment: a renewal day would have sent the owner one per renewal. A payment
+  alone, or the only one of its batch, gets its own notice.
 - Once: each email has a key (``receipt:pi_…``, ``notice.payment_failed:pi_…:member:7``)
   in the ``EmailSent`` ledger (merchants.emails), so the page and a webhook
-  recording the same success, or a retried task, send one receipt. A payment
+  recording the same success, or a retried task, send one receipt; a notice
+  of several payments claims each payment's key, so none is told of twice. A payment
   declined several times sends one failure notice per member.
 - To whom: the receipt to ``receipt_email`` (what the payer typed on the
   hosted page, or the API's ``receipt_email``) when the merchant has
@@ -145,9 +150,14 @@ def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dic
                 "template": f"email/notice_{kind}",
                 "context": context,
                 "language": membership.language,
+                NOTICE: (membership, payment_intent),  # a batch's notices to one member go out together
             }
         )
     return sends
+
+
+#: The key of a notice's send that names its member and payment (``_notices``); not an argument of the email's.
+NOTICE = "notice_of"
 
 
 def _send_all(sends: list, merchant) -> int:
@@ -155,7 +165,7 @@ def _send_all(sends: list, merchant) -> int:
     sent, failure = 0, None
     for send in sends:
         try:
-            sent += merchant_emails.email_send_once(merchant=merchant, **send)
+            sent += merchant_emails.email_send_once(merchant=merchant, **{k: v for k, v in send.items() if k != NOTICE})
         except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: raised below)
             failure = failure or exc
     if failure is not None:
@@ -163,8 +173,55 @@ def _send_all(sends: list, merchant) -> int:
     return sent
 
 
+def _notices_send(sends: list, merchant) -> int:
+    """One member's notices of one kind, about a batch's payments (``sends``, ``_notices``'), as one email: the
+    ledger's rows of all of them claimed in one statement; those claimed already (sent before, by a retried task or
+    a payment's own) left out; one payment left, its own notice, as a payment alone gets; several, one email listing
+    them (``email/notice_payments_<kind>``). A renewal run emailed its merchant's owner once a payment: ten thousand
+    emails on a renewal day, rendering them about a quarter of the worker's CPU (bench/renewals_profile.py --tasks).
+    Returns how many emails it sent (one, or none); a failure gives every claim back and is raised (the task
+    retries)."""
+    first = sends[0]
+    claimed = merchant_emails.emails_claim(
+        keys=[send["key"] for send in sends],
+        kind=first["kind"],
+        merchant=merchant,
+        to=first["to"],
+        language=first["language"],
+    )
+    told = [send for send in sends if send["key"][:200] in claimed]
+    if not told:
+        return 0
+    if len(told) == 1:
+        template, context = told[0]["template"], told[0]["context"]
+    else:
+        template, context = first["template"].replace("notice_payment_", "notice_payments_"), _digest(told)
+    merchant_emails.email_send_claimed(
+        claimed, kind=first["kind"], to=first["to"], template=template, context=context, language=first["language"]
+    )
+    return 1
+
+
+def _digest(sends: list) -> dict:
+    """What a notice of several payments shows: each payment as its own notice shows it, and the totals by
+    currency, in the member's language."""
+    membership, _payment_intent = sends[0][NOTICE]
+    totals: dict[str, int] = {}
+    for send in sends:
+        payment_intent = send[NOTICE][1]
+        totals[payment_intent.currency] = totals.get(payment_intent.currency, 0) + payment_intent.amount
+    first = sends[0]["context"]
+    return {
+        **{key: first[key] for key in ("merchant_name", "support_email", "livemode", "settings_url")},
+        "count": len(sends),
+        "total": ", ".join(money.format_localised(a, c, membership.language) for c, a in sorted(totals.items())),
+        "payments": [send["context"] for send in sends],
+        "dashboard_url": merchant_emails.dashboard_url(reverse("admin:billing_paymentintent_changelist")),
+    }
+
+
 def payment_emails_due(*, payment_intent: PaymentIntent, outcome: str) -> bool:
-    """Whether ``payment_emails_send`` may have something to send about this outcome: a receipt (the merchant
+    """Whether ``payment_emails_send_many`` may have something to send about this outcome: a receipt (the merchant
     sends them and the payer gave an email) or a member who asked for these notices. Asked as the outcome is
     recorded, so that a merchant who sends none queues no task per payment (a renewal day queued one a renewal,
     each reading the payment again to send nothing); inside a batch (kassa.batch: a renewal run) the members are
@@ -185,6 +242,8 @@ def payment_emails_send_many(outcomes: list) -> tuple[int, list, Exception | Non
     one query, and what they share (the members to notify) once: they are one batch (kassa.batch)."""
     intents = PaymentIntent.objects.select_related("merchant", "payment_method").in_bulk({pk for pk, _ in outcomes})
     sent, failed, failure = 0, [], None
+    # A member's notices of one kind in one mode, with the outcomes they are about: sent together, below.
+    notices: dict[tuple, list] = {}
     with batch():
         _batch_read(list(intents.values()))
         for pk, outcome in outcomes:
@@ -193,20 +252,32 @@ def payment_emails_send_many(outcomes: list) -> tuple[int, list, Exception | Non
                 logger.warning("Payment %s to email about is gone", pk)
                 continue
             try:
-                sent += payment_emails_send(payment_intent=payment_intent, outcome=outcome)
+                sends = payment_emails_of(payment_intent=payment_intent, outcome=outcome)
+                for send in sends:
+                    if NOTICE in send:
+                        group = (send[NOTICE][0].pk, send["kind"], payment_intent.livemode)
+                        notices.setdefault(group, []).append((send, [pk, outcome]))
+                sent += _send_all([send for send in sends if NOTICE not in send], payment_intent.merchant)
             except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: returned)
                 failed.append([pk, outcome])
+                failure = failure or exc
+        for group in notices.values():
+            try:
+                sent += _notices_send([send for send, _ in group], group[0][0][NOTICE][1].merchant)
+            except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: returned)
+                failed.extend(about for _, about in group if about not in failed)
                 failure = failure or exc
     return sent, failed, failure
 
 
-def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:
-    """The emails of a payment that ``succeeded`` (receipt, notices) or ``failed`` (notices); returns how many sent."""
+def payment_emails_of(*, payment_intent: PaymentIntent, outcome: str) -> list:
+    """The emails of a payment that ``succeeded`` (receipt, notices) or ``failed`` (notices), each to send once
+    (``payment_emails_send_many`` sends them)."""
     merchant = payment_intent.merchant
     sends = []
     if outcome == "succeeded":
         if payment_intent.status != PaymentIntent.Status.SUCCEEDED:
-            return 0
+            return []
         language = mail.language_or_default(payment_intent.receipt_language)
         if merchant.receipts_enabled and payment_intent.receipt_email and not _receipt_replaced(payment_intent):
             context = {**_payment_context(payment_intent, language), "paid_at": _when(payment_intent, "succeeded")}
@@ -230,7 +301,7 @@ def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:
     elif outcome == "failed":
         error = payment_intent.last_payment_error or {}
         if payment_intent.status == PaymentIntent.Status.SUCCEEDED or not error:
-            return 0  # paid since (the task ran late): members get "you received a payment", not a stale failure
+            return []  # paid since (the task ran late): members get "you received a payment", not a stale failure
         sends += _notices(
             payment_intent,
             kind="payment_failed",
@@ -241,7 +312,7 @@ def payment_emails_send(*, payment_intent: PaymentIntent, outcome: str) -> int:
                 "decline_code": error.get("decline_code") or error.get("code") or "",
             },
         )
-    return _send_all(sends, merchant)
+    return sends
 
 
 def refund_emails_send(*, refund: Refund) -> int:

@@ -165,7 +165,7 @@ def test_an_invoice_payment_never_gets_the_generic_receipt_too(
     intent = invoice.payments.get().payment_intent
     intent.receipt_email = "buyer@example.com"
     intent.save(update_fields=["receipt_email"])
-    assert payment_emails.payment_emails_send(payment_intent=intent, outcome="succeeded") == 0
+    assert payment_emails.payment_emails_send_many([[intent.pk, "succeeded"]]) == (0, [], None)
     assert [m.subject for m in mailoutbox if m.to == ["buyer@example.com"]] == [
         f"[Test] Your receipt from Shop SARL [#{invoice.number}-R]"
     ]

@@ -316,8 +316,8 @@ def test_a_payment_nobody_is_to_be_emailed_about_queues_no_email_task(
     from billing.payments import emails
 
     sent = []
-    send = emails.payment_emails_send
-    monkeypatch.setattr(emails, "payment_emails_send", lambda **kw: sent.append(kw["outcome"]) or send(**kw))
+    of = emails.payment_emails_of
+    monkeypatch.setattr(emails, "payment_emails_of", lambda **kw: sent.append(kw["outcome"]) or of(**kw))
     m = merchant_services.merchant_update(merchant=paying_shop.merchant, receipts_enabled=False)
     owner = Membership.objects.get(merchant=m, role="owner")
     merchant_services.membership_email_settings_set(
@@ -368,7 +368,8 @@ def test_a_batch_of_payments_emails_each_its_own_items_and_times_reading_them_on
     outcomes = [[tea.pk, "succeeded"], [mug_paid.pk, "succeeded"], [declined.pk, "failed"]]
 
     with CaptureQueriesContext(connection) as queries:
-        assert tasks.payment_emails_send_many.apply(args=[outcomes]).get() == 5  # 2 receipts, 3 notices
+        # 2 receipts; the owner's notices: one of the two payments, one of the failure
+        assert tasks.payment_emails_send_many.apply(args=[outcomes]).get() == 4
 
     def shown(intent):
         return date_format(timezone.localtime(moments[intent.pk]), "DATETIME_FORMAT")
@@ -385,13 +386,111 @@ def test_a_batch_of_payments_emails_each_its_own_items_and_times_reading_them_on
     assert shown(mug_paid) in mug_receipt.body
     owner = Membership.objects.get(merchant=m, role="owner").user.email
     notices = {m.subject: m.body for m in to(mailoutbox, owner)}
-    assert len(notices) == 3
+    assert len(notices) == 2
     (failure,) = [body for subject, body in notices.items() if "failed" in subject]
     assert declined.public_id in failure
     assert shown(declined) in failure
-    for intent in (tea, mug_paid):
-        (notice,) = [body for body in notices.values() if intent.public_id in body]
-        assert shown(intent) in notice
+    (both,) = [body for subject, body in notices.items() if subject.startswith("[Test] You received 2 payments")]
+    for intent in (tea, mug_paid):  # each with its own moment, amount and payer
+        (row,) = [line for line in both.splitlines() if intent.public_id in line]
+        assert shown(intent) in row
+        assert intent.receipt_email in row
+    assert declined.public_id not in both
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert sum('FROM "billing_checkoutsession"' in sql for sql in reads) == 1
     assert sum('FROM "billing_paymenttimelineentry"' in sql for sql in reads) == 1
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_batchs_payments_are_one_notice_to_each_member_in_their_language_each_payment_told_of_once(
+    paying_shop, other_shop, card_token, mailoutbox, language
+):
+    """A batch's payments (a renewal run's, one task) are one notice to each member who asked, in the member's
+    language: each payment listed once, with its amount and id, and the total by currency. A payment told of
+    already (its own notice went first) is left out; with one payment left, the member gets that payment's own
+    notice; with none, nothing. Another merchant's members hear of none of it."""
+    m = merchant_services.merchant_update(merchant=paying_shop.merchant, receipts_enabled=False)
+    owner = Membership.objects.get(merchant=m, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=True, notify_failures=False, language=language
+    )
+    Membership.objects.filter(merchant=other_shop.merchant).update(notify_payments=True)
+    eur = [factories.paid_payment(m, card_token, amount=amount) for amount in (2000, 1250)]
+    usd = factories.paid_payment(m, card_token, amount=990, currency="usd")
+    alone = factories.paid_payment(m, card_token, amount=500)
+    mailoutbox.clear()
+    # The last one's own notice first (its own task): the batch must not tell of it again.
+    assert tasks.payment_emails_send_many.apply(args=[[[alone.pk, "succeeded"]]]).get() == 1
+    (own,) = mailoutbox
+    batch = [[intent.pk, "succeeded"] for intent in (*eur, usd, alone)]
+    assert tasks.payment_emails_send_many.apply(args=[batch]).get() == 1
+    assert [message.to for message in mailoutbox] == [[owner.user.email]] * 2
+    notice = mailoutbox[1]
+    text, html = parts(notice)
+    expected = {
+        "en": ("[Test] You received 3 payments totalling €32.50, $9.90 (Shop)", "Shop received 3 payments"),
+        "fr": ("[Test] Vous avez reçu 3 paiements, 32,50\xa0€, 9,90\xa0$US au total (Shop)", "Shop a reçu 3 paiements"),
+    }[language]
+    assert notice.subject == expected[0]
+    for body in (text, html):
+        assert expected[1] in body
+        for intent in (*eur, usd):
+            assert body.count(intent.public_id) == 1
+            assert f"/admin/billing/paymentintent/{intent.pk}/change/" in body  # the payment in the dashboard
+        assert alone.public_id not in body
+    for amount in {"en": ("€20.00", "€12.50", "$9.90"), "fr": ("20,00\xa0€", "12,50\xa0€", "9,90\xa0$US")}[language]:
+        assert amount in text
+    assert alone.public_id in own.body
+    # Again (a retried task): nothing; one payment not yet told of: its own notice.
+    assert tasks.payment_emails_send_many.apply(args=[batch]).get() == 0
+    late = factories.paid_payment(m, card_token, amount=700)
+    mailoutbox.clear()
+    assert tasks.payment_emails_send_many.apply(args=[[*batch, [late.pk, "succeeded"]]]).get() == 1
+    (single,) = mailoutbox
+    assert late.public_id in single.body
+    assert (
+        single.subject
+        == {
+            "en": "[Test] You received a payment of €7.00 (Shop)",
+            "fr": "[Test] Vous avez reçu un paiement de 7,00\xa0€ (Shop)",
+        }[language]
+    )
+    claimed = EmailSent.objects.filter(key__startswith="notice.payment_succeeded:", merchant=m)
+    assert claimed.count() == 5
+    assert set(claimed.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_batchs_failed_payments_are_one_failure_notice_listing_each_with_its_reason(
+    client, shop_link, card_token, mailoutbox
+):
+    """Two payments declined in one batch: the member who asked to hear of failures gets one notice listing both,
+    each with the processor's reason, and their total."""
+    m = shop_link.merchant
+    owner = Membership.objects.get(merchant=m, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=False, notify_failures=True, language="en"
+    )
+    for n in range(2):
+        session = checkout.checkout_session_from_link(now=timezone.now(), payment_link=shop_link)
+        headers = {"HTTP_X_KASSA_PAGE_TOKEN": framing.page_token(session), "HTTP_ORIGIN": "http://testserver"}
+        body = json.dumps({"token": card_token("4000000000000002"), "email": f"payer{n}@example.com"})
+        url = f"/pay/session/{session.public_id}/pay"
+        assert client.post(url, body, content_type="application/json", **headers).status_code == 402
+    declined = list(PaymentIntent.objects.order_by("pk"))
+    assert [intent.status for intent in declined] == ["requires_payment_method"] * 2
+    mailoutbox.clear()
+    outcomes = [[intent.pk, "failed"] for intent in declined]
+    assert tasks.payment_emails_send_many.apply(args=[outcomes]).get() == 1
+    (notice,) = mailoutbox
+    assert notice.to == [owner.user.email]
+    assert notice.subject == "[Test] 2 payments totalling €50.00 failed (Shop)"
+    text, html = parts(notice)
+    for body in (text, html):
+        assert "2 payments to Shop, totalling €50.00, failed." in body
+        for n, intent in enumerate(declined):
+            assert intent.public_id in body
+            assert f"payer{n}@example.com" in body
+        assert "declined" in body
+    rows = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(rows) == 2
+    assert all("declined" in row for row in rows)
