@@ -12,6 +12,15 @@
 - Tasks are queued only after the transaction that made their rows commits
   (``delay_on_commit``/``transaction.on_commit``); see the services.
 - The beat schedule lives here, in code.
+- A worker process keeps its database connection from task to task, by
+  Django's own rule for requests: ``CONN_MAX_AGE`` seconds, health-checked
+  before reuse (``CONN_HEALTH_CHECKS``), closed after an error
+  (``close_old_connections`` as each task starts and ends). Celery's Django
+  fixup would otherwise close it before and after every task (it does unless
+  ``CELERY_DB_REUSE_MAX`` says how many tasks a connection may serve): a new
+  PostgreSQL backend, and every statement prepared anew, for each task. A
+  renewal day runs a task for every 50 renewals, and one for each second's
+  emails and for the events' dispatch.
 """
 
 import logging
@@ -19,7 +28,8 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from django.db import transaction
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections, transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 
@@ -95,6 +105,21 @@ app.conf.update(
         },
     },
 )
+# Celery's Django fixup reads this old-style key alone (celery.fixups.django): with it, it closes the connection only
+# every that many tasks, in effect never; the signals below apply Django's rule instead.
+app.conf.update(CELERY_DB_REUSE_MAX=2**31)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_kept_by_djangos_rule(sender=None, **_kwargs) -> None:
+    """As Django does around a request: a connection past ``CONN_MAX_AGE``, or one that errored or fails its health
+    check, is closed (the next statement opens a new one); the others serve the next task. Not for a task run in
+    place (eager, in the tests): its caller's connection, and transaction, are not the task's to close."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
+
+
 app.autodiscover_tasks()
 # Billing is one app in parts; each part with work for the workers has its own tasks module.
 app.autodiscover_tasks(

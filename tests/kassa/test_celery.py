@@ -7,7 +7,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from merchants.models import IdempotencyKey
@@ -61,6 +63,73 @@ def test_a_worker_runs_tasks_queued_on_commit(transactional_db, shop):
     # It used the configured broker: Redis, or the embedded one (kombu's filesystem transport, whole-message writes).
     transport = getattr(settings, "CELERY_BROKER_TRANSPORT", None) or settings.CELERY_BROKER_URL.split(":")[0]
     assert transport.split(":")[0] in output
+
+
+def _worker(*options: str, env: dict | None = None) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocess(),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "kassa", "worker", "--loglevel=INFO", *options]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _purged_by(worker: subprocess.Popen, shop) -> None:
+    """A stale idempotency key, the purge queued, and the worker seen to purge it (within 60 s)."""
+    stale = IdempotencyKey.objects.create(
+        merchant=shop.merchant, livemode=False, key="stale", fingerprint="f", status_code=200
+    )
+    IdempotencyKey.objects.filter(pk=stale.pk).update(created=timezone.now() - timedelta(days=2))
+    idempotency_keys_purge.delay()
+    deadline = time.monotonic() + 60
+    while IdempotencyKey.objects.filter(key="stale").exists():
+        assert worker.poll() is None, worker.stdout.read()
+        assert time.monotonic() < deadline, "the worker did not run the task within 60 s"
+        time.sleep(0.2)
+
+
+def _others() -> list[tuple]:
+    """The other backends connected to this test database: (pid, when it connected)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: a connection is a server backend there")
+def test_a_worker_keeps_its_database_connection_from_task_to_task_and_replaces_a_broken_one(transactional_db, shop):
+    """bin/worker's pool process serves its tasks through one PostgreSQL connection (Django's CONN_MAX_AGE), not a new
+    backend for each task as Celery's Django fixup would open; a connection killed between two tasks is replaced
+    by the next task, which runs (Django's health check before reuse)."""
+    queue_purge()
+    # Production's CONN_MAX_AGE (the suite's own is 0: tests/settings.py).
+    worker = _worker(
+        "--pool=prefork",
+        "--concurrency=1",
+        "--without-gossip",
+        "--without-mingle",
+        env={"KASSA_TESTS_CONN_MAX_AGE": "60"},
+    )
+    try:
+        _purged_by(worker, shop)
+        first = _others()
+        assert len(first) == 1  # the worker's, still open after its task
+        _purged_by(worker, shop)
+        assert _others() == first  # the same backend, connected at the same moment
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first[0][0]])
+        _purged_by(worker, shop)
+        after = _others()
+        assert len(after) == 1
+        assert after[0][0] != first[0][0]
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert output.count("merchants.tasks.idempotency_keys_purge") >= 3
 
 
 def test_beat_schedules_the_purge():
