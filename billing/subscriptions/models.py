@@ -139,11 +139,14 @@ class Subscription(MerchantScoped):
         indexes = [
             models.Index(fields=["merchant", "livemode", "-id"], name="subscription_list"),
             models.Index(fields=["customer", "-id"], name="subscription_customer"),
-            # Beat: per merchant and mode, what is due, oldest first.
+            # Beat: per merchant and mode, what is due, oldest first, in the order a run takes them (next_renewal_at,
+            # then id: the first batch of a renewal day is read from the index's head, not sorted out of every
+            # subscription due at that moment; without the id, a day of 10,000 due at one moment read all 10,000
+            # for each batch of 50).
             models.Index(
-                fields=["merchant", "livemode", "next_renewal_at"],
+                fields=["merchant", "livemode", "next_renewal_at", "id"],
                 condition=models.Q(next_renewal_at__isnull=False),
-                name="subscription_due",
+                name="subscription_due_in_order",
             ),
             # Beat's tick and the notices: what is due (or soon), across merchants.
             models.Index(
