@@ -127,7 +127,7 @@ def _value_prepared(planned: tuple[Field, tuple | None], value: object, connecti
     return field.get_db_prep_save(value, connection=connection)
 
 
-@lru_cache(maxsize=512)  # per model, number of rows and constraint
+@lru_cache(maxsize=512)  # per model, number of rows, constraint and columns returned beside the key
 def _statement(
     model: type[Model], rows: int, using: str, constraint: str | None = None, returning: tuple[str, ...] = ()
 ) -> tuple[str, tuple]:
@@ -186,9 +186,6 @@ def insert_many(instances: list[M]) -> list[M]:
     ``bulk_create`` would (the database hands the keys back in the order of the rows, as Django relies on too)."""
     if not instances:
         return instances
-    model = type(instances[0])
-    if any(type(instance) is not model for instance in instances):
-        raise TypeError("insert_many inserts rows of one model")
     _inserted(instances, None)
     return instances
 
@@ -219,65 +216,66 @@ def atomic_unless_held(function):
 
 def insert_unless(instance: M, constraint: str) -> M | None:
     """INSERT ``instance`` as ``insert`` does, unless a row holds already what the model's unique constraint named
-    ``constraint`` allows once: then nothing is written and None is returned, with no error raised, so the caller's
-    transaction goes on without a savepoint to roll back to (``ON CONFLICT … DO NOTHING``, on that constraint's
-    columns and condition only: any other constraint refuses the row with an IntegrityError, as ever)."""
+    ``constraint`` (or its unique field of that name) allows once: then nothing is written and None is returned, with
+    no error raised, so the caller's transaction goes on without a savepoint to roll back to (``ON CONFLICT … DO
+    NOTHING``, on that constraint's columns and condition only: any other constraint refuses the row with an
+    IntegrityError, as ever)."""
     return instance if _inserted([instance], constraint) else None
 
 
+#: The fields ``insert_many_unless`` may match rows on: their value comes back from the database as it went in.
+_MATCHABLE = (CharField, TextField, IntegerField)
+
+
 def insert_many_unless(instances: list[M], unique: str) -> list[M]:
-    """INSERT ``instances`` as ``insert_many`` does, in one statement, except those whose value of the unique field
-    ``unique`` (``unique=True``) a row holds already: those are left out with no error, so the caller's transaction
-    goes on (``ON CONFLICT … DO NOTHING`` on that field alone: any other constraint refuses the rows with an
+    """INSERT ``instances`` as ``insert_many`` does, in one statement, except those whose value of the unique text or
+    integer field ``unique`` a row holds already: those are left out with no error, so the caller's transaction goes
+    on (``ON CONFLICT … DO NOTHING`` on that field alone: any other constraint refuses the rows with an
     IntegrityError, as ever). Returns the instances written, their keys set, in their order: what this call
     claimed, where another claimed the rest first."""
     if not instances:
         return []
-    model = type(instances[0])
-    if any(type(instance) is not model for instance in instances):
-        raise TypeError("insert_many_unless inserts rows of one model")
-    field = model._meta.get_field(unique)
+    field = type(instances[0])._meta.get_field(unique)
+    if not (field.unique and isinstance(field, _MATCHABLE)):
+        raise ValueError(f"{field} is not a unique text or integer field")
     values = [getattr(instance, field.attname) for instance in instances]
     if len(set(values)) != len(values):
-        raise ValueError(f"{model._meta.label}: two of the rows have one {unique}")
-    using = router.db_for_write(model, instance=instances[0])
-    connection = connections[using]
-    sql, fields = _statement(model, len(instances), using, unique, (field.column,))
-    prepared = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, prepared)
-        # Matched by the unique value the database hands back (the order of RETURNING's rows is not promised).
-        keys = {value: pk for pk, value in cursor.fetchall()}
-    written = []
-    for instance, value in zip(instances, values, strict=True):
-        if value in keys:
-            instance.pk = keys[value]
-            instance._state.adding = False
-            instance._state.db = using
-            written.append(instance)
-    return written
+        raise ValueError(f"{type(instances[0])._meta.label}: two of the rows have one {unique}")
+    written = set(_inserted(instances, unique, match=field))
+    return [instance for instance in instances if instance.pk in written]
 
 
-def _inserted(instances: list[M], constraint: str | None) -> list[int]:
+def _inserted(instances: list[M], constraint: str | None, match: Field | None = None) -> list[int]:
     """INSERT the rows and set their keys (as ``insert_many`` says); none inserted on a conflict with
-    ``constraint``: no key."""
+    ``constraint``: no key. ``match``: some may be left out (``insert_many_unless``), each row written found by that
+    field's value, which the database hands back beside its key (the order of RETURNING's rows is not promised)."""
     model = type(instances[0])
+    if any(type(instance) is not model for instance in instances):
+        raise TypeError("rows of one model are inserted together")
     using = router.db_for_write(model, instance=instances[0])
     connection = connections[using]
-    sql, fields = _statement(model, len(instances), using, constraint)
+    returning = (match.column,) if match is not None else ()
+    sql, fields = _statement(model, len(instances), using, constraint, returning)
     values = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        keys = [pk for (pk,) in cursor.fetchall()]
-    if constraint is not None and not keys:
-        return keys  # the row the constraint allows once is there: nothing written
-    if len(keys) != len(instances):
-        raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, {len(keys)} keys returned")
-    for instance, pk in zip(instances, keys, strict=True):
+        rows = cursor.fetchall()
+    if match is not None:
+        found = {value: pk for pk, value in rows}
+        values = [getattr(instance, match.attname) for instance in instances]
+        keyed = [(instance, found[value]) for instance, value in zip(instances, values, strict=True) if value in found]
+    else:
+        keys = [pk for (pk, *_rest) in rows]
+        if constraint is not None and not keys:
+            return keys  # the row the constraint allows once is there: nothing written
+        if len(keys) != len(instances):
+            raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, {len(keys)} keys returned")
+        keyed = list(zip(instances, keys, strict=True))
+    for instance, pk in keyed:
         instance.pk = pk
         instance._state.adding = False
         instance._state.db = using
-    return keys
+    return [pk for _instance, pk in keyed]
 
 
 @lru_cache(maxsize=1024)  # per model and set of columns (update_changed's vary with what a step changed)

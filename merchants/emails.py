@@ -1,10 +1,14 @@
 """Emails sent once each (the ``EmailSent`` ledger), and the invitation of a new owner or member.
 
-``email_send_once`` is what every Kassa email goes through (billing's receipts
-and notices too): a key per email (what it is about, and for whom) claimed in
-its own committed row before the mail server is called, so a retried task, a
+Every Kassa email goes through ``email_send_once`` (billing's receipts and
+notices too): a key per email (what it is about, and for whom) claimed in a
+committed row before the mail server is called, so a retried task, a
 duplicate webhook or a page and a webhook reporting the same success send one
-email. Callers run in Celery tasks queued on commit (``kassa.celery.enqueue_on_commit``).
+email. An email about several things (a member's notice of a batch's
+payments) claims each thing's key, in one statement, and is sent once for
+those it claimed (``emails_claim``, ``email_send_claimed``); a failure gives
+every claim back. Callers run in Celery tasks queued on commit
+(``kassa.celery.enqueue_on_commit``).
 
 An invitation carries a one-time link to set a password: Django's password
 reset token (``PasswordResetTokenGenerator``), which stops working once a
@@ -16,7 +20,6 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -72,13 +75,20 @@ def email_send_once(
 
 
 def emails_claim(*, keys: list[str], kind: str, merchant: Merchant | None, to: str, language: str) -> dict[str, int]:
-    """Claim the ledger's rows for an email about ``keys`` (one, or each thing a digest tells of), committed before the
-    mail server is called: ``{key: row}`` for those this call claimed, in their order (none: all of them are sent or
-    being sent by someone else). One statement, whatever the number of keys (kassa.db.insert_many_unless)."""
+    """Claim the ledger's rows for an email about ``keys`` (one, or each thing a notice of several tells of), committed
+    before the mail server is called (by the statement itself, outside a transaction): ``{key: row}`` for those this
+    call claimed, in their order (none: each is sent or being sent by someone else). One statement, whatever the
+    number of keys (kassa.db.insert_many_unless); a key once in ``keys``."""
     language = mail.language_or_default(language)
-    rows = [EmailSent(key=key[:200], kind=kind, merchant=merchant, recipient=to, language=language) for key in keys]
-    with transaction.atomic():
-        return {row.key: row.pk for row in insert_many_unless(rows, "key")}
+    width = EmailSent._meta.get_field("key").max_length
+    rows = [EmailSent(key=key[:width], kind=kind, merchant=merchant, recipient=to, language=language) for key in keys]
+    insert_many_unless(rows, "key")
+    return {key: row.pk for key, row in zip(keys, rows, strict=True) if row.pk is not None}
+
+
+def emails_release(claimed: dict[str, int]) -> None:
+    """Give back claims (``emails_claim``) whose email was not sent, so that a retry may send it."""
+    EmailSent.objects.filter(pk__in=list(claimed.values())).delete()
 
 
 def email_send_claimed(
@@ -94,7 +104,6 @@ def email_send_claimed(
 ) -> None:
     """Send the one email the ``claimed`` rows are for (``emails_claim``) and mark them sent; a failed send gives them
     back and raises, so the task's retry may send it."""
-    pks = list(claimed.values())
     try:
         mail.send(
             to=to,
@@ -105,9 +114,10 @@ def email_send_claimed(
             attachments=attachments,
         )
     except Exception:
-        EmailSent.objects.filter(pk__in=pks).delete()
+        emails_release(claimed)
         raise
     sent = {"status": EmailSent.Status.SENT, "sent_at": timezone.now()}
+    pks = list(claimed.values())
     if len(pks) == 1:  # through a statement built once (kassa.db): a lone payment's notice, an invoice's email
         update_where(EmailSent, sent, "id = %s", pks)
     else:

@@ -10,10 +10,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RemoveIndex(
-            model_name="subscription",
-            name="subscription_due",
-        ),
+        # The new index first: reads go on while it is built (its lock holds writes only); the old one then dropped.
         migrations.AddIndex(
             model_name="subscription",
             index=models.Index(
@@ -21,5 +18,9 @@ class Migration(migrations.Migration):
                 fields=["merchant", "livemode", "next_renewal_at", "id"],
                 name="subscription_due_in_order",
             ),
+        ),
+        migrations.RemoveIndex(
+            model_name="subscription",
+            name="subscription_due",
         ),
     ]

@@ -126,6 +126,11 @@ def _dashboard_link(payment_intent: PaymentIntent) -> str:
     return merchant_emails.dashboard_url(reverse("admin:billing_paymentintent_change", args=[payment_intent.pk]))
 
 
+#: The key of a notice's send (``_notices``) that says whom and what it is about, for a batch's notices to be one
+#: email (``_notices_send``): ``(membership, payment_intent, the template of a notice of several)``; not sent.
+NOTICE = "notice_of"
+
+
 def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dict) -> list:
     """One notice per member of *this* merchant who asked; each sent once. Returns the sends to make."""
     sends = []
@@ -150,14 +155,10 @@ def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dic
                 "template": f"email/notice_{kind}",
                 "context": context,
                 "language": membership.language,
-                NOTICE: (membership, payment_intent),  # a batch's notices to one member go out together
+                NOTICE: (membership, payment_intent, f"email/notice_payments_{kind.removeprefix('payment_')}"),
             }
         )
     return sends
-
-
-#: The key of a notice's send that names its member and payment (``_notices``); not an argument of the email's.
-NOTICE = "notice_of"
 
 
 def _send_all(sends: list, merchant) -> int:
@@ -165,7 +166,7 @@ def _send_all(sends: list, merchant) -> int:
     sent, failure = 0, None
     for send in sends:
         try:
-            sent += merchant_emails.email_send_once(merchant=merchant, **{k: v for k, v in send.items() if k != NOTICE})
+            sent += merchant_emails.email_send_once(merchant=merchant, **send)
         except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: raised below)
             failure = failure or exc
     if failure is not None:
@@ -181,6 +182,7 @@ def _notices_send(sends: list, merchant) -> int:
     emails on a renewal day, rendering them about a quarter of the worker's CPU (bench/renewals_profile.py --tasks).
     Returns how many emails it sent (one, or none); a failure gives every claim back and is raised (the task
     retries)."""
+    sends = list({send["key"]: send for send in sends}.values())  # a payment's outcome given twice: told of once
     first = sends[0]
     claimed = merchant_emails.emails_claim(
         keys=[send["key"] for send in sends],
@@ -189,13 +191,17 @@ def _notices_send(sends: list, merchant) -> int:
         to=first["to"],
         language=first["language"],
     )
-    told = [send for send in sends if send["key"][:200] in claimed]
+    told = [send for send in sends if send["key"] in claimed]
     if not told:
         return 0
-    if len(told) == 1:
-        template, context = told[0]["template"], told[0]["context"]
-    else:
-        template, context = first["template"].replace("notice_payment_", "notice_payments_"), _digest(told)
+    try:
+        if len(told) == 1:
+            template, context = told[0]["template"], told[0]["context"]
+        else:
+            template, context = first[NOTICE][2], _digest(told)
+    except Exception:
+        merchant_emails.emails_release(claimed)  # nothing sent: the retry may send it
+        raise
     merchant_emails.email_send_claimed(
         claimed, kind=first["kind"], to=first["to"], template=template, context=context, language=first["language"]
     )
@@ -205,7 +211,7 @@ def _notices_send(sends: list, merchant) -> int:
 def _digest(sends: list) -> dict:
     """What a notice of several payments shows: each payment as its own notice shows it, and the totals by
     currency, in the member's language."""
-    membership, _payment_intent = sends[0][NOTICE]
+    membership = sends[0][NOTICE][0]
     totals: dict[str, int] = {}
     for send in sends:
         payment_intent = send[NOTICE][1]

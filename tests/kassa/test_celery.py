@@ -19,52 +19,6 @@ from tests.conftest import database_url_for_subprocess, queue_purge
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_worker_runs_tasks_queued_on_commit(transactional_db, shop):
-    stale = IdempotencyKey.objects.create(
-        merchant=shop.merchant, livemode=False, key="stale", fingerprint="f", status_code=200
-    )
-    IdempotencyKey.objects.filter(pk=stale.pk).update(created=timezone.now() - timedelta(days=2))
-    IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="fresh", fingerprint="f", status_code=200)
-
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    queue_purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kassa",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        idempotency_keys_purge.delay_on_commit()
-        deadline = time.monotonic() + 60
-        while IdempotencyKey.objects.filter(key="stale").exists():
-            assert worker.poll() is None, worker.stdout.read()
-            assert time.monotonic() < deadline, "the worker did not run the task within 60 s"
-            time.sleep(0.2)
-        assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
-    finally:
-        worker.terminate()
-        output, _ = worker.communicate(timeout=30)
-    assert "merchants.tasks.idempotency_keys_purge" in output
-    # It used the configured broker: Redis, or the embedded one (kombu's filesystem transport, whole-message writes).
-    transport = getattr(settings, "CELERY_BROKER_TRANSPORT", None) or settings.CELERY_BROKER_URL.split(":")[0]
-    assert transport.split(":")[0] in output
-
-
 def _worker(*options: str, env: dict | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -76,18 +30,35 @@ def _worker(*options: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _purged_by(worker: subprocess.Popen, shop) -> None:
-    """A stale idempotency key, the purge queued, and the worker seen to purge it (within 60 s)."""
+def _purged_by(worker: subprocess.Popen, shop, *, queue=idempotency_keys_purge.delay) -> None:
+    """A stale idempotency key, the purge queued (``queue``), and the worker seen to purge it (within 60 s)."""
     stale = IdempotencyKey.objects.create(
         merchant=shop.merchant, livemode=False, key="stale", fingerprint="f", status_code=200
     )
     IdempotencyKey.objects.filter(pk=stale.pk).update(created=timezone.now() - timedelta(days=2))
-    idempotency_keys_purge.delay()
+    queue()
     deadline = time.monotonic() + 60
     while IdempotencyKey.objects.filter(key="stale").exists():
         assert worker.poll() is None, worker.stdout.read()
         assert time.monotonic() < deadline, "the worker did not run the task within 60 s"
         time.sleep(0.2)
+    time.sleep(1)  # past the task's end (where the connection would be closed), not only its commit
+
+
+def test_a_worker_runs_tasks_queued_on_commit(transactional_db, shop):
+    IdempotencyKey.objects.create(merchant=shop.merchant, livemode=False, key="fresh", fingerprint="f", status_code=200)
+    queue_purge()
+    worker = _worker("--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat")
+    try:
+        _purged_by(worker, shop, queue=idempotency_keys_purge.delay_on_commit)
+        assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert "merchants.tasks.idempotency_keys_purge" in output
+    # It used the configured broker: Redis, or the embedded one (kombu's filesystem transport, whole-message writes).
+    transport = getattr(settings, "CELERY_BROKER_TRANSPORT", None) or settings.CELERY_BROKER_URL.split(":")[0]
+    assert transport.split(":")[0] in output
 
 
 def _others() -> list[tuple]:

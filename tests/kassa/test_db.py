@@ -507,8 +507,10 @@ def test_insert_many_unless_writes_the_rows_whose_unique_value_is_new_and_says_w
     assert stored == {r.key: r.pk for r in (*first, *again)}
     assert insert_many_unless([row("k:1")], "key") == []
     assert insert_many_unless([], "key") == []
-    with pytest.raises(ValueError, match="nor unique field"):
+    with pytest.raises(ValueError, match="not a unique text or integer field"):
         insert_many_unless([row("k:5")], "kind")
+    with pytest.raises(ValueError, match="not a unique text or integer field"):
+        insert_many_unless([row("k:5")], "created")
     with pytest.raises(ValueError, match="two of the rows"):
         insert_many_unless([row("k:6"), row("k:6")], "key")
     assert not EmailSent.objects.filter(key__in=["k:5", "k:6"]).exists()
