@@ -175,7 +175,7 @@ def _send_all(sends: list, merchant) -> int:
 
 
 def _notices_send(sends: list, merchant) -> int:
-    """One member's notices of one kind, about a batch's payments (``sends``, ``_notices``'), as one email: the
+    """One member's notices of one kind, about a batch's payments (``sends``, made by ``_notices``), as one email: the
     ledger's rows of all of them claimed in one statement; those claimed already (sent before, by a retried task or
     a payment's own) left out; one payment left, its own notice, as a payment alone gets; several, one email listing
     them (``email/notice_payments_<kind>``). A renewal run emailed its merchant's owner once a payment: ten thousand
