@@ -265,7 +265,7 @@ def _inserted(instances: list[M], constraint: str | None, match: Field | None = 
         values = [getattr(instance, match.attname) for instance in instances]
         keyed = [(instance, found[value]) for instance, value in zip(instances, values, strict=True) if value in found]
     else:
-        keys = [pk for (pk, *_rest) in rows]
+        keys = [pk for (pk,) in rows]
         if constraint is not None and not keys:
             return keys  # the row the constraint allows once is there: nothing written
         if len(keys) != len(instances):

@@ -182,7 +182,6 @@ def _notices_send(sends: list, merchant) -> int:
     emails on a renewal day, rendering them about a quarter of the worker's CPU (bench/renewals_profile.py --tasks).
     Returns how many emails it sent (one, or none); a failure gives every claim back and is raised (the task
     retries)."""
-    sends = list({send["key"]: send for send in sends}.values())  # a payment's outcome given twice: told of once
     first = sends[0]
     claimed = merchant_emails.emails_claim(
         keys=[send["key"] for send in sends],
@@ -246,6 +245,7 @@ def payment_emails_send_many(outcomes: list) -> tuple[int, list, Exception | Non
     """The emails of these payments' outcomes (``[[payment_intent_pk, outcome], …]``), each sent once: how many were
     sent, the outcomes whose emails failed (for the task's retry) and the first failure. The payments are read in
     one query, and what they share (the members to notify) once: they are one batch (kassa.batch)."""
+    outcomes = [list(each) for each in dict.fromkeys(tuple(each) for each in outcomes)]  # one given twice: once
     intents = PaymentIntent.objects.select_related("merchant", "payment_method").in_bulk({pk for pk, _ in outcomes})
     sent, failed, failure = 0, [], None
     # A member's notices of one kind in one mode, with the outcomes they are about: sent together, below.
