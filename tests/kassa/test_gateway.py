@@ -1,5 +1,6 @@
-"""kassa.gateway's clients: one kept per stored key, never outliving it, each thread on its own connection, through
-the proxy the environment names (a real HTTP server stands for Stripe, another for a proxy)."""
+"""kassa.gateway's clients: one kept per stored key, never outliving it, its connections kept and shared by threads,
+through the proxy the environment names, a lost connection retried and an untrusted certificate refused (a real HTTP
+server stands for Stripe, another for a proxy; a socket that hangs up, a TLS server nobody trusts)."""
 
 import contextlib
 import json
@@ -10,6 +11,7 @@ import pytest
 
 from kassa import gateway
 from merchants.services import processor_credential_set
+from tests.tls import accepting, self_signed_tls_server
 
 
 class _Stripe(BaseHTTPRequestHandler):
@@ -103,15 +105,59 @@ def test_the_proxy_the_environment_names_is_used_unless_no_proxy_names_the_proce
     assert len(proxy_calls) == 2
 
 
-def test_each_thread_calls_on_its_own_connection(shop, stripe_calls):
+def test_threads_calling_at_once_share_the_clients_kept_connections(shop, stripe_calls):
     credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_threads")
-    assert gateway.check_connection(credential)[0]
     results = []
-    thread = threading.Thread(target=lambda: results.append(gateway.check_connection(credential)[0]))
-    thread.start()
-    thread.join()
-    assert gateway.check_connection(credential)[0]
-    assert results == [True]
-    ports = [port for _key, port in stripe_calls]
-    assert ports[0] == ports[2]  # this thread's connection, kept
-    assert ports[1] != ports[0]  # the other thread's own
+    start = threading.Barrier(2)
+
+    def calls():
+        start.wait()
+        results.extend(gateway.check_connection(credential)[0] for _call in range(20))
+
+    threads = [threading.Thread(target=calls) for _thread in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 40
+    assert len(stripe_calls) == 40
+    assert len({port for _key, port in stripe_calls}) <= 2  # at most one connection a thread, each kept
+
+
+@pytest.fixture
+def hang_ups(settings):
+    """A processor that reads each request and hangs up without answering; the requests it read."""
+    requests = []
+
+    def hang_up(conn):
+        with conn:
+            requests.append(conn.recv(65536).split(b"\r\n", 1)[0])
+
+    listener = accepting(hang_up)
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    yield requests
+    listener.close()
+
+
+def test_a_call_whose_connection_is_lost_is_made_again_as_stripe_python_retries_it(shop, hang_ups):
+    credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_hang_up")
+    ok, message = gateway.check_connection(credential)
+    assert not ok
+    assert message == "Could not reach Stripe (APIConnectionError)."
+    assert hang_ups == [b"GET /v1/customers?limit=1 HTTP/1.1"] * 3  # the call and stripe-python's two retries
+
+
+def test_a_processor_whose_certificate_is_not_trusted_is_refused_and_never_asked_again(shop, settings, tmp_path):
+    listener, handshakes = self_signed_tls_server(tmp_path / "server.pem")
+    settings.STRIPE_API_BASE = f"https://localhost:{listener.getsockname()[1]}"
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    try:
+        credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_untrusted")
+        ok, message = gateway.check_connection(credential)
+    finally:
+        listener.close()
+    assert not ok
+    assert message == "Could not reach Stripe (APIConnectionError)."
+    assert len(handshakes) == 1  # refused once, not retried
+    assert "ok" not in handshakes  # the key was never sent

@@ -8,16 +8,10 @@ kind of failure and how long the attempt really took.
 """
 
 import socket
-import ssl
-import threading
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.tls import self_signed_tls_server
 from webhooks.models import DeliveryAttempt
 from webhooks.services import delivery, endpoints
 
@@ -95,52 +89,8 @@ def test_a_name_without_an_address_is_a_dns_failure(shop):
     assert "kassa-webhook-test.invalid" in attempt.error
 
 
-def _self_signed_tls_server(certfile):
-    """A TLS server on loopback whose certificate nobody trusts; it answers 200 to whoever gets through."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    certfile.write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    context.load_cert_chain(certfile)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    handshakes = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    handshakes.append("ok")
-                    tls.recv(65536)
-                    tls.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            except (ssl.SSLError, OSError) as exc:
-                handshakes.append(type(exc).__name__)
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, handshakes
-
-
 def test_an_untrusted_certificate_is_a_tls_error(shop, tmp_path):
-    listener, handshakes = _self_signed_tls_server(tmp_path / "server.pem")
+    listener, handshakes = self_signed_tls_server(tmp_path / "server.pem")
     port = listener.getsockname()[1]
     try:
         attempt = _attempt(shop, f"https://localhost:{port}/hook")
