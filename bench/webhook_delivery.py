@@ -462,14 +462,14 @@ def run_noop(worker: Worker, broker: Broker, receiver: Receiver, *, events: int)
 def run_deliveries(
     worker: Worker, broker: Broker, receiver: Receiver, label: str, *, endpoints: int, events: int
 ) -> ScenarioResult:
-    from webhooks.models import Delivery, Event
+    from webhooks.models import Delivery, EventPending
 
     built = time.perf_counter()
     pairs = endpoints_for(receiver, label, endpoints)
     customers_create([merchant for merchant, _ in pairs], events)
     deliveries = Delivery.objects.filter(endpoint__in=[endpoint for _, endpoint in pairs])
     # The requests wrote the events; finding their endpoints is the workers' job, so it is timed too.
-    unplanned = Event.objects.filter(deliveries_planned=False).count()
+    unplanned = EventPending.objects.count()
     if unplanned != events or deliveries.exists() or not broker.queued():
         raise Failed(
             f"{events} events left {unplanned} to plan, {deliveries.count()} deliveries and {broker.queued()} tasks"
@@ -507,14 +507,14 @@ def _count():
 def warm_up(worker: Worker, broker: Broker, receiver: Receiver) -> None:
     """The worker is up and consuming, each process has its imports and database connection; then paused."""
     from kassa.celery import app
-    from webhooks.models import Delivery, Event
+    from webhooks.models import Delivery, EventPending
 
     pairs = endpoints_for(receiver, "warm-up", 2)
     customers_create([merchant for merchant, _ in pairs], 16)
     for _ in range(50):
         app.send_task("kassa.ping")
     pending = Delivery.objects.exclude(status=Delivery.Status.SUCCEEDED)
-    unplanned = Event.objects.filter(deliveries_planned=False)
+    unplanned = EventPending.objects.all()
     wait_until(
         lambda: not unplanned.exists() and not pending.exists() and broker.queued() == 0,
         timeout=120,

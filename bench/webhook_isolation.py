@@ -306,7 +306,7 @@ def create_event(merchant) -> tuple[str, float]:
 
 
 def run_scenario(receiver: Receiver, worker: Worker, label: str, *, hanging: bool, args) -> ScenarioResult:
-    from webhooks.models import Delivery, Event
+    from webhooks.models import Delivery, EventPending
 
     a_path, b_path = f"/{label}/a", f"/{label}/b"
     merchant_a, endpoint_a = merchant_with_endpoint(f"{label}-a", receiver.url(a_path, hanging=hanging))
@@ -343,7 +343,7 @@ def run_scenario(receiver: Receiver, worker: Worker, label: str, *, hanging: boo
     # A answers again; everything drains before the next scenario, so scenarios do not overlap.
     receiver.release(a_path)
     pending = Delivery.objects.filter(endpoint__in=[endpoint_a, endpoint_b], status=Delivery.Status.PENDING)
-    unplanned = Event.objects.filter(deliveries_planned=False)
+    unplanned = EventPending.objects.all()
     wait_until(
         lambda: not unplanned.exists() and not pending.exists(),
         timeout=60,

@@ -1,9 +1,10 @@
-"""``insert`` (``insert_many``, ``insert_unless``), ``update`` (``update_where``, ``update_changed``), ``select`` and
-``related``: rows written and read through statements compiled once per model (and shape), for the hottest paths:
-the API's writes, and a renewal's, which makes every one of its statements this way but its savepoints (README,
-Performance); ``atomic_unless`` (``atomic_unless_held``) and ``insert_unless`` (a row a unique constraint allows
-once, left out with no error) spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the rows
-of a many-to-many or reverse key read with their object, without the related manager Django makes on each access.
+"""``insert`` (``insert_many``, ``insert_unless``, ``insert_many_queued``), ``update`` (``update_where``,
+``update_changed``), ``select`` and ``related``: rows written and read through statements compiled once per model
+(and shape), for the hottest paths: the API's writes, and a renewal's, which makes every one of its statements this
+way but its savepoints (README, Performance); ``atomic_unless`` (``atomic_unless_held``) and ``insert_unless`` (a row
+a unique constraint allows once, left out with no error) spare a renewal two of those savepoints; ``many``
+(``read_with``) hands over the rows of a many-to-many or reverse key read with their object, without the related
+manager Django makes on each access.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
@@ -142,6 +143,19 @@ def _statement(
     return sql, _planned(fields)
 
 
+@lru_cache(maxsize=128)  # per model, number of rows, queue and columns returned beside the key
+def _queued_statement(
+    model: type[Model], rows: int, using: str, queue: type[Model], returning: tuple[str, ...]
+) -> tuple[str, tuple]:
+    insert, fields = _statement(model, rows, using, None, returning)
+    quote = connections[using].ops.quote_name
+    returned = ", ".join(quote(column) for column in (model._meta.pk.column, *returning))
+    queued = f"INSERT INTO {quote(queue._meta.db_table)} ({quote(queue._meta.pk.column)})"
+    key = quote(model._meta.pk.column)
+    sql = f"WITH written AS ({insert}), queued AS ({queued} SELECT {key} FROM written) SELECT {returned} FROM written"  # noqa: S608 (names from the models)
+    return sql, fields
+
+
 def _unique_fields(model: type[Model], name: str) -> tuple[list[str], UniqueConstraint | None]:
     """The fields of the model's unique constraint ``name``, or of its field ``name`` itself (``unique=True``),
     with the constraint (None for a unique field)."""
@@ -188,6 +202,36 @@ def insert_many(instances: list[M]) -> list[M]:
         return instances
     _inserted(instances, None)
     return instances
+
+
+def insert_many_queued(instances: list[M], queue: type[Model], *, match: str) -> list[M]:
+    """``insert_many``, and for each row a row of ``queue``, a model whose one column is its primary key, a one-to-one
+    key to the rows' model (an outbox's queue: webhooks' ``EventPending``): in the same statement on PostgreSQL (a
+    data-modifying ``WITH``; an event written by an API request or a renewal costs no statement more than it did
+    before it had a queue), in a second one elsewhere. ``match``: a unique text or integer field of the rows, by whose
+    value each row's key is found (the order of a ``WITH``'s rows is not promised)."""
+    if not instances:
+        return instances
+    model = type(instances[0])
+    field = model._meta.get_field(match)
+    if not (field.unique and isinstance(field, _MATCHABLE)):
+        raise ValueError(f"{field} is not a unique text or integer field")
+    _queue_check(model, queue)
+    connection = connections[router.db_for_write(model, instance=instances[0])]
+    if connection.vendor != "postgresql":
+        _inserted(instances, None)
+        insert_many([queue(pk=instance.pk) for instance in instances])
+        return instances
+    if len(_inserted(instances, None, match=field, queue=queue)) != len(instances):
+        raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, fewer keys found")
+    return instances
+
+
+@cache
+def _queue_check(model: type[Model], queue: type[Model]) -> None:
+    key = queue._meta.pk
+    if not (isinstance(key, OneToOneField) and key.related_model is model and queue._meta.concrete_fields == (key,)):
+        raise TypeError(f"{queue._meta.label} is not a queue of {model._meta.label}: its one column a key to it")
 
 
 def atomic_unless(held: bool):
@@ -245,17 +289,23 @@ def insert_many_unless(instances: list[M], unique: str) -> list[M]:
     return [instance for instance in instances if instance.pk in written]
 
 
-def _inserted(instances: list[M], constraint: str | None, match: Field | None = None) -> list[int]:
+def _inserted(
+    instances: list[M], constraint: str | None, match: Field | None = None, queue: type[Model] | None = None
+) -> list[int]:
     """INSERT the rows and set their keys (as ``insert_many`` says); none inserted on a conflict with
     ``constraint``: no key. ``match``: some may be left out (``insert_many_unless``), each row written found by that
-    field's value, which the database hands back beside its key (the order of RETURNING's rows is not promised)."""
+    field's value, which the database hands back beside its key (the order of RETURNING's rows is not promised).
+    ``queue``: with a row of it for each, in the same statement (``insert_many_queued``, PostgreSQL only)."""
     model = type(instances[0])
     if any(type(instance) is not model for instance in instances):
         raise TypeError("rows of one model are inserted together")
     using = router.db_for_write(model, instance=instances[0])
     connection = connections[using]
     returning = (match.column,) if match is not None else ()
-    sql, fields = _statement(model, len(instances), using, constraint, returning)
+    if queue is None:
+        sql, fields = _statement(model, len(instances), using, constraint, returning)
+    else:
+        sql, fields = _queued_statement(model, len(instances), using, queue, returning)
     values = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)

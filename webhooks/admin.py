@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -38,7 +38,7 @@ from merchants.widgets import MetadataField
 
 from . import selectors
 from .event_types import EVENT_TYPES
-from .models import Delivery, DeliveryAttempt, Event, ProcessorEvent, WebhookEndpoint
+from .models import Delivery, DeliveryAttempt, Event, EventPending, ProcessorEvent, WebhookEndpoint
 from .services import endpoints, inbound
 from .services.delivery import event_payload
 
@@ -503,6 +503,7 @@ class EventAdmin(LedgerAdmin):
                 n_succeeded=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SUCCEEDED)),
                 n_pending=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.PENDING)),
                 n_failed=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED)),
+                waiting=Exists(EventPending.objects.filter(event=OuterRef("pk"))),
             )
         )
 
@@ -524,7 +525,7 @@ class EventAdmin(LedgerAdmin):
                 '<span class="kassa-status kassa-status-{}">{}</span>',
                 ((status, label) for status, label in parts),
             )
-        if event.deliveries_planned:
+        if event.deliveries_planned and not event.waiting:  # the flag: one from the release before the queue
             return gettext("none (no endpoint listened)")
         return gettext("not planned yet (waiting for a worker)")
 

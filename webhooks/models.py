@@ -114,12 +114,13 @@ class Event(MerchantScoped):
     api_version = models.CharField(max_length=40, verbose_name=_("API version"))
     request_id = models.CharField(max_length=64, blank=True, null=True, verbose_name=_("request ID"))
     idempotency_key = models.CharField(max_length=255, blank=True, null=True, verbose_name=_("idempotency key"))
-    # False until the dispatcher has planned its deliveries (webhooks/services/outbox.py): the request
-    # that made the event only writes the row, the workers find the endpoints.
-    # The database's own default (True) is for rows written by code from before the dispatcher (during a
-    # rolling deploy), which planned its deliveries itself; Kassa's own inserts always say False.
+    # An event waits for the dispatcher in a row of its own (``EventPending``), written with it; this row is never
+    # rewritten. False: an event written by the release before that queue (it waited here, planned by setting this
+    # to True), during a rolling deploy: the dispatcher still plans those (webhooks/services/outbox.py). Kassa writes
+    # True; the database's own default (True) is for rows written by code from before the dispatcher, which planned
+    # its deliveries itself. The column goes once no release that writes False can still be running.
     deliveries_planned = models.BooleanField(
-        default=False, db_default=True, editable=False, verbose_name=_("deliveries planned")
+        default=True, db_default=True, editable=False, verbose_name=_("deliveries planned")
     )
 
     class Meta:
@@ -133,6 +134,26 @@ class Event(MerchantScoped):
 
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
+
+
+class EventPending(models.Model):
+    """An event whose deliveries the dispatcher has not planned yet: its queue (webhooks/services/outbox.py).
+
+    Written with the event, in the same statement on PostgreSQL (``kassa.db.insert_many_queued``), and deleted as
+    the event's deliveries are planned. Marking the event's own row planned instead rewrote that whole row (its
+    ``data``, a few KiB) and every one of its indexes: half the write-ahead log a renewal wrote, and a search of a
+    partial index over the events' table that walked the entries such updates left behind until a vacuum."""
+
+    event = models.OneToOneField(
+        Event, on_delete=models.CASCADE, primary_key=True, related_name="+", verbose_name=_("event")
+    )
+
+    class Meta:
+        verbose_name = _("event waiting for its deliveries' planning")
+        verbose_name_plural = _("events waiting for their deliveries' planning")
+
+    def __str__(self) -> str:
+        return f"{self.event_id}"
 
 
 class Delivery(models.Model):

@@ -21,6 +21,7 @@ from kassa.db import (
     atomic_unless_held,
     insert,
     insert_many,
+    insert_many_queued,
     insert_many_unless,
     insert_unless,
     many,
@@ -35,13 +36,14 @@ from kassa.db import (
 )
 from merchants.models import EmailSent, IdempotencyKey
 from tests import factories
-from webhooks.models import Event
+from webhooks.models import Event, EventPending
 
 #: Every model the hot paths write with kassa.db.insert or kassa.db.update.
 WRITTEN = [
     Customer,
     EmailSent,
     Event,
+    EventPending,
     IdempotencyKey,
     Invoice,
     InvoiceItem,
@@ -514,3 +516,27 @@ def test_insert_many_unless_writes_the_rows_whose_unique_value_is_new_and_says_w
     with pytest.raises(ValueError, match="two of the rows"):
         insert_many_unless([row("k:6"), row("k:6")], "key")
     assert not EmailSent.objects.filter(key__in=["k:5", "k:6"]).exists()
+
+
+def test_insert_many_queued_writes_each_row_with_its_queue_row_in_one_statement_on_postgresql(shop):
+    """Each row written and queued (its queue row naming it), its key set; one statement on PostgreSQL, two elsewhere;
+    a model that is not a queue of the rows', or a field that is not unique, are mistakes said at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def event(n: int) -> Event:
+        return Event(public_id=f"evt_q{n}", merchant=shop.merchant, livemode=False, type="t", data={}, api_version="v")
+
+    written = [event(1), event(2), event(3)]
+    with CaptureQueriesContext(connection) as queries:
+        assert insert_many_queued(written, EventPending, match="public_id") is written
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    stored = dict(Event.objects.filter(public_id__startswith="evt_q").values_list("public_id", "pk"))
+    assert stored == {e.public_id: e.pk for e in written}
+    assert set(EventPending.objects.values_list("event_id", flat=True)) == set(stored.values())
+    assert insert_many_queued([], EventPending, match="public_id") == []
+    with pytest.raises(TypeError, match="is not a queue of"):
+        insert_many_queued([event(4)], IdempotencyKey, match="public_id")
+    with pytest.raises(ValueError, match="not a unique text or integer field"):
+        insert_many_queued([event(4)], EventPending, match="type")
+    assert not Event.objects.filter(public_id="evt_q4").exists()

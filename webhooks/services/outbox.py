@@ -2,12 +2,16 @@
 
 Services call ``event_emit`` inside their own ``transaction.atomic`` block,
 right after the change; the event commits with the change or not at all.
-That is all the request does: one INSERT. Which endpoints hear of the event
-is decided on the delivery side (``events_dispatch``, a Celery task): it
-takes the events whose deliveries are not planned yet, in batches, finds
-the enabled endpoints of their merchants and modes that listen for them
-(and existed when the event happened), writes the deliveries and marks the
-events planned in one transaction, then queues each endpoint once per batch.
+That is all the request does: one INSERT, of the event and of its row in
+the dispatcher's queue (``EventPending``; one statement on PostgreSQL:
+``kassa.db.insert_many_queued``). Which endpoints hear of the event is
+decided on the delivery side (``events_dispatch``, a Celery task): it takes
+the queued events, in batches, finds the enabled endpoints of their
+merchants and modes that listen for them (and existed when the event
+happened), writes the deliveries and deletes the events' queue rows in one
+transaction, then queues each endpoint once per batch. The event's own row
+is never written again: marking it planned rewrote the whole row and its
+indexes (half a renewal's write-ahead log, README, Performance).
 
 The request only nudges the dispatcher, after its commit (``events_kick``):
 at once for the first event in a 100 ms window, and once more at the end of a
@@ -15,7 +19,7 @@ window that had more, so a burst costs a few tasks, not one per event, and a
 quiet event is planned at once. A worker's batch of renewals nudges at most
 once a second and once at its end (``_batch_kicks``: a ``kassa.batch.Gathered``). If a nudge is lost
 (the broker is down, the process dies after the commit), beat's sweeper runs
-the dispatcher (``deliveries_sweep``); nothing is lost because the unplanned events are
+the dispatcher (``deliveries_sweep``); nothing is lost because the queued events are
 rows, not messages. ``data.object`` is the object as the API shows it at
 that moment, rendered by the same serializer the API uses (registered by
 each app: ``register``).
@@ -40,11 +44,11 @@ from django.db import transaction
 
 from kassa import batch
 from kassa.celery import enqueue_swept
-from kassa.db import insert, insert_many
+from kassa.db import insert_many, insert_many_queued
 from kassa.ids import public_id
 from kassa.middleware import api_request
 
-from ..models import Delivery, Event, WebhookEndpoint
+from ..models import Delivery, Event, EventPending, WebhookEndpoint
 
 #: model class → function rendering an instance as the API shows it
 _renderers: dict[type, Callable[[object], dict]] = {}
@@ -98,15 +102,14 @@ def event_emit(
         api_version=settings.KASSA_API_VERSION,
         request_id=request[0] if request else None,
         idempotency_key=request[1] if request else None,
-        deliveries_planned=not deliver,
     )
     gathered = _gathered.get()
     if gathered is None:
-        insert(event)
+        _write([event], deliver)
     else:  # written as the gathering block ends (without a primary key until then)
         marker = _Marker()
         transaction.on_commit(marker)
-        gathered.append((event, marker))
+        gathered.append((event, marker, deliver))
     if deliver:
         kicks = batch.state("webhooks.events_kick", _batch_kicks)
         if kicks is None:
@@ -114,6 +117,14 @@ def event_emit(
         else:
             kicks.add(None)
     return event
+
+
+def _write(events: list[Event], deliver: bool) -> None:
+    """The events, each queued for the dispatcher (``EventPending``) unless its caller plans its deliveries itself."""
+    if deliver:
+        insert_many_queued(events, EventPending, match="public_id")
+    else:
+        insert_many(events)
 
 
 class _Marker:
@@ -126,8 +137,9 @@ class _Marker:
         pass
 
 
-#: The events gathered by the innermost ``events_gathered`` block of this thread, with their markers.
-_gathered: ContextVar[list[tuple[Event, _Marker]] | None] = ContextVar("kassa_events_gathered", default=None)
+#: The events gathered by the innermost ``events_gathered`` block of this thread, with their markers and whether the
+#: dispatcher plans their deliveries.
+_gathered: ContextVar[list[tuple[Event, _Marker, bool]] | None] = ContextVar("kassa_events_gathered", default=None)
 
 
 @contextmanager
@@ -143,7 +155,7 @@ def events_gathered() -> Iterator[None]:
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("events_gathered must run inside the transaction whose events it gathers")
-    gathered: list[tuple[Event, _Marker]] = []
+    gathered: list[tuple[Event, _Marker, bool]] = []
     token = _gathered.set(gathered)
     try:
         yield
@@ -151,7 +163,10 @@ def events_gathered() -> Iterator[None]:
         _gathered.reset(token)
     if gathered and not connection.needs_rollback:  # a transaction marked for rollback writes nothing more
         kept = {id(callback) for _savepoints, callback, _robust in connection.run_on_commit}
-        insert_many([event for event, marker in gathered if id(marker) in kept])
+        for deliver in (True, False):
+            written = [event for event, marker, its in gathered if its is deliver and id(marker) in kept]
+            if written:
+                _write(written, deliver)
 
 
 # --- the dispatcher: planning deliveries, on the workers' side ---------------------------
@@ -226,16 +241,28 @@ def events_dispatch() -> int:
     planned = 0
     while True:
         with transaction.atomic():
-            # Plain rows, not model instances: a pass reads up to _DISPATCH_BATCH of them, and a deferred-field
-            # instance each was most of the dispatcher's CPU in a renewal run (bench/renewals_profile.py --tasks).
-            events = list(
+            queued = list(
+                EventPending.objects.order_by("event_id")
+                .select_for_update(skip_locked=True)
+                .values_list("event_id", flat=True)[:_DISPATCH_BATCH]
+            )
+            # Those the release before the queue wrote during a rolling deploy (Event.deliveries_planned): none
+            # once it is replaced, found through an index of them alone.
+            legacy = list(
                 Event.objects.filter(deliveries_planned=False)
                 .order_by("id")
                 .select_for_update(skip_locked=True)
-                .values_list("id", "merchant_id", "livemode", "type", "created")[:_DISPATCH_BATCH]
+                .values_list("id", flat=True)[: _DISPATCH_BATCH - len(queued)]
             )
-            if not events:
+            if not queued and not legacy:
                 return planned
+            # Plain rows, not model instances: a deferred-field instance each was most of the dispatcher's CPU in a
+            # renewal run (bench/renewals_profile.py --tasks).
+            events = list(
+                Event.objects.filter(pk__in=queued + legacy)
+                .order_by("id")
+                .values_list("id", "merchant_id", "livemode", "type", "created")
+            )
             listeners = defaultdict(list)
             # Locked until the deliveries are written: an endpoint disabled meanwhile waits, then gives
             # these up with the rest of its pending deliveries (delivery.endpoint_disable).
@@ -257,11 +284,15 @@ def events_dispatch() -> int:
                 if endpoint.created <= created + _CLOCK_MARGIN and endpoint.listens_for(type)
             ]
             Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-            Event.objects.filter(pk__in=[event_pk for event_pk, *_rest in events]).update(deliveries_planned=True)
+            if queued:
+                EventPending.objects.filter(event_id__in=queued).delete()
+            if legacy:
+                Event.objects.filter(pk__in=legacy).update(deliveries_planned=True)
             for endpoint_pk in {delivery.endpoint_id for delivery in deliveries}:
                 transaction.on_commit(lambda pk=endpoint_pk: endpoint_kick(pk))
-        planned += len(events)
-        if len(events) < _DISPATCH_BATCH:
+        taken = len(queued) + len(legacy)
+        planned += taken
+        if taken < _DISPATCH_BATCH:
             return planned
 
 
