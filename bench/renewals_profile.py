@@ -67,7 +67,10 @@ _NAME = re.compile(r'^\s*"?([a-z_0-9]+)"?', re.I)
 
 
 def statement_kind(sql: str) -> str:
-    """``SELECT billing_invoice``, ``INSERT billing_invoiceitem``, ``SAVEPOINT`` …"""
+    """``SELECT billing_invoice``, ``INSERT billing_invoiceitem``, ``SAVEPOINT`` …; a ``WITH``'s first statement (the
+    events' INSERT with their queue rows: kassa.db.insert_many_queued)."""
+    if sql.lstrip()[:5].upper() == "WITH ":
+        sql = sql.split("(", 1)[-1]
     match = _TABLE.match(sql)
     if not match:
         return sql.split(None, 1)[0].upper() if sql.strip() else "?"
