@@ -219,7 +219,7 @@ def insert_many_queued(instances: list[M], queue: type[Model], *, match: str) ->
     _queue_check(model, queue)
     connection = connections[router.db_for_write(model, instance=instances[0])]
     if connection.vendor != "postgresql":
-        _inserted(instances, None)
+        insert_many(instances)
         insert_many([queue(pk=instance.pk) for instance in instances])
         return instances
     if len(_inserted(instances, None, match=field, queue=queue)) != len(instances):

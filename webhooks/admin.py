@@ -525,7 +525,7 @@ class EventAdmin(LedgerAdmin):
                 '<span class="kassa-status kassa-status-{}">{}</span>',
                 ((status, label) for status, label in parts),
             )
-        if event.deliveries_planned and not event.waiting:  # the flag: one from the release before the queue
+        if not event.waiting and event.deliveries_planned:  # not queued, nor left unplanned by the release before
             return gettext("none (no endpoint listened)")
         return gettext("not planned yet (waiting for a worker)")
 
