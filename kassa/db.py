@@ -213,9 +213,7 @@ def insert_many_queued(instances: list[M], queue: type[Model], *, match: str) ->
     if not instances:
         return instances
     model = type(instances[0])
-    field = model._meta.get_field(match)
-    if not (field.unique and isinstance(field, _MATCHABLE)):
-        raise ValueError(f"{field} is not a unique text or integer field")
+    field = _matchable(model, match)
     _queue_check(model, queue)
     connection = connections[router.db_for_write(model, instance=instances[0])]
     if connection.vendor != "postgresql":
@@ -271,6 +269,14 @@ def insert_unless(instance: M, constraint: str) -> M | None:
 _MATCHABLE = (CharField, TextField, IntegerField)
 
 
+def _matchable(model: type[Model], name: str) -> Field:
+    """The model's field ``name``, if rows may be matched on it: unique, text or integer."""
+    field = model._meta.get_field(name)
+    if not (field.unique and isinstance(field, _MATCHABLE)):
+        raise ValueError(f"{field} is not a unique text or integer field")
+    return field
+
+
 def insert_many_unless(instances: list[M], unique: str) -> list[M]:
     """INSERT ``instances`` as ``insert_many`` does, in one statement, except those whose value of the unique text or
     integer field ``unique`` a row holds already: those are left out with no error, so the caller's transaction goes
@@ -279,9 +285,7 @@ def insert_many_unless(instances: list[M], unique: str) -> list[M]:
     claimed, where another claimed the rest first."""
     if not instances:
         return []
-    field = type(instances[0])._meta.get_field(unique)
-    if not (field.unique and isinstance(field, _MATCHABLE)):
-        raise ValueError(f"{field} is not a unique text or integer field")
+    field = _matchable(type(instances[0]), unique)
     values = [getattr(instance, field.attname) for instance in instances]
     if len(set(values)) != len(values):
         raise ValueError(f"{type(instances[0])._meta.label}: two of the rows have one {unique}")
