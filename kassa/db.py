@@ -60,8 +60,31 @@ from django.db.models import (
     UniqueConstraint,
 )
 from django.db.transaction import TransactionManagementError
+from psycopg import _queries  # a dependency on every database: requirements/base.txt
 
 M = TypeVar("M", bound=Model)
+
+#: How wide a statement psycopg keeps its parsed form of (see ``_psycopg_parses_once``): an invoice's INSERT has 56
+#: values; a multi-row INSERT of a renewal's events about fifty.
+PSYCOPG_CACHED_PARAMS = 500
+PSYCOPG_CACHED_LENGTH = 16384
+
+
+def _psycopg_parses_once() -> None:
+    """psycopg parses a statement's text (its ``%s`` into ``$1``…) once and keeps the result, unless the statement
+    has more than 50 values or 4,096 characters: then on every call (psycopg/_queries.py; its limits keep an ORM's
+    INSERTs of ever-varying row counts from filling its cache, psycopg discussion 628). Kassa's hottest statements
+    are built once per shape here, and an invoice's INSERT has 56 values: parsed anew each time, that was about 3 %
+    of a renewal's CPU (README, Performance). psycopg's cache stays as it is (the 128 statements used last); only
+    its limits are widened, so at most 128 statements of at most 16 KiB are kept (a few MiB at worst). psycopg
+    offers no setting for them: its module's own names are set, and a test checks that an INSERT of more than 50
+    values is parsed once (tests/kassa/test_db.py), so a psycopg that renames them fails it rather than going
+    slow unnoticed."""
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, PSYCOPG_CACHED_PARAMS)
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, PSYCOPG_CACHED_LENGTH)
+
+
+_psycopg_parses_once()
 
 
 #: Django's own field classes whose ``get_db_prep_save`` hands a value of exactly these types back unchanged, and

@@ -540,3 +540,28 @@ def test_insert_many_queued_writes_each_row_with_its_queue_row_in_one_statement_
     with pytest.raises(ValueError, match="not a unique text or integer field"):
         insert_many_queued([event(4)], EventPending, match="type")
     assert not Event.objects.filter(public_id="evt_q4").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: psycopg is its driver")
+def test_a_statement_of_more_than_fifty_values_is_parsed_by_psycopg_once(shop):
+    """psycopg parses a wider statement anew on every call unless kassa.db widens its limits (an invoice's INSERT
+    has 56 values): the second run of one such INSERT finds its parsed form kept."""
+    from psycopg import _queries
+
+    def events(tag: str) -> list[Event]:
+        return [
+            Event(
+                public_id=f"evt_w{tag}{n}", merchant=shop.merchant, livemode=False, type="t", data={}, api_version="v"
+            )
+            for n in range(8)
+        ]
+
+    first = events("a")
+    values = len(first) * len([f for f in Event._meta.concrete_fields if not f.primary_key])
+    assert values > 50
+    insert_many(first)
+    before = _queries._query2pg.cache_info()
+    insert_many(events("b"))
+    after = _queries._query2pg.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (1, 0)
+    assert Event.objects.filter(public_id__startswith="evt_w").count() == 16
