@@ -1,10 +1,10 @@
 """``insert`` (``insert_many``, ``insert_unless``, ``insert_many_queued``), ``update`` (``update_where``,
-``update_changed``), ``select`` and ``related``: rows written and read through statements compiled once per model
-(and shape), for the hottest paths: the API's writes, and a renewal's, which makes every one of its statements this
-way but its savepoints (README, Performance); ``atomic_unless`` (``atomic_unless_held``) and ``insert_unless`` (a row
-a unique constraint allows once, left out with no error) spare a renewal two of those savepoints; ``many``
-(``read_with``) hands over the rows of a many-to-many or reverse key read with their object, without the related
-manager Django makes on each access.
+``update_changed``; ``together``: several in one statement), ``select`` and ``related``: rows written and read
+through statements compiled once per model (and shape), for the hottest paths: the API's writes, and a renewal's,
+which makes every one of its statements this way but its savepoints (README, Performance); ``atomic_unless``
+(``atomic_unless_held``) and ``insert_unless`` (a row a unique constraint allows once, left out with no error)
+spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the rows of a many-to-many or reverse
+key read with their object, without the related manager Django makes on each access.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
@@ -30,12 +30,13 @@ field goes Django's whole way. A test converts a value of every kind for every f
 both ways and finds the same values.
 """
 
-from collections.abc import Iterable
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache, wraps
-from typing import TypeVar
+from threading import local
+from typing import NamedTuple, TypeVar
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connections, router, transaction
@@ -366,7 +367,8 @@ def _update_where_statement(model: type[Model], names: tuple[str, ...], where: s
 
 def update(instance: M, fields: Iterable[str] | None = None) -> M:
     """UPDATE ``instance``'s row as ``instance.save(update_fields=fields)`` would (``fields`` None: every field
-    loaded, as ``instance.save()``); a row that is not there raises DatabaseError, never inserts."""
+    loaded, as ``instance.save()``); a row that is not there raises DatabaseError, never inserts. Inside
+    ``together``, sent with the block's other writes at its end."""
     meta = type(instance)._meta
     if fields is None:
         deferred = instance.get_deferred_fields()
@@ -378,12 +380,88 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
     pk = connection.ops.quote_name(meta.pk.column)
     sql, concrete = _update_where_statement(type(instance), names, f"{pk} = %s", using)
     values = [_prepared(f, instance, False, connection) for f in concrete]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)])
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"{meta.label} {instance.pk}: no row updated")
+    _write(
+        using, _Write(type(instance), sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)], instance.pk)
+    )
     instance._state.db = using
     return instance
+
+
+class _Write(NamedTuple):
+    """One UPDATE: its model, statement and values, and the key of the one row it must find (None: any number)."""
+
+    model: type[Model]
+    sql: str
+    params: list
+    one: object
+
+
+_gathering = local()  # .writes: the writes of the ``together`` block this thread is in
+
+
+def _write(using: str, write: _Write) -> int | None:
+    """Run ``write`` now (how many rows), or keep it for the ``together`` block this thread is in (None)."""
+    gathered = getattr(_gathering, "writes", None)
+    if gathered is not None:
+        if using != DEFAULT_DB_ALIAS or any(kept.model is write.model for kept in gathered):
+            raise ValueError(f"together: one write a table, on the default database ({write.model._meta.label})")
+        gathered.append(write)
+        return None
+    with connections[using].cursor() as cursor:
+        cursor.execute(write.sql, write.params)
+        count = cursor.rowcount
+    _checked(write, count)
+    return count
+
+
+def _checked(write: _Write, count: int) -> None:
+    if write.one is not None and count != 1:
+        raise DatabaseError(f"{write.model._meta.label} {write.one}: no row updated")
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """The ``update`` and ``update_where`` calls inside the block are made at its end, on PostgreSQL in one statement
+    (a ``WITH`` of the UPDATEs, each one's rows counted: one round trip, where each costs a statement's whole way
+    through Django and psycopg), elsewhere one after the other; each is checked as it is alone (a row ``update``
+    does not find raises DatabaseError), and ``update_where`` answers None inside, its count unknown until then.
+    At most one write a table (PostgreSQL makes the writes of one statement in no set order, and none of them sees
+    another's). Nothing else may reach the database inside the block (it would run before the writes kept for its
+    end): a statement there raises RuntimeError; the block raising drops its writes (the caller's transaction
+    fails with it). Not nested."""
+    if getattr(_gathering, "writes", None) is not None:
+        raise RuntimeError("together: blocks are not nested")
+    gathered = _gathering.writes = []
+    try:
+        with connections[DEFAULT_DB_ALIAS].execute_wrapper(_refused):
+            yield
+    finally:
+        _gathering.writes = None
+    _flush(gathered)
+
+
+def _refused(execute, sql, params, many, context):
+    raise RuntimeError("together: a statement inside the block would run before its writes")
+
+
+def _flush(writes: list[_Write]) -> None:
+    connection = connections[DEFAULT_DB_ALIAS]
+    if len(writes) < 2 or connection.vendor != "postgresql":
+        for write in writes:
+            _write(DEFAULT_DB_ALIAS, write)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_together_statement(tuple(write.sql for write in writes)), [p for w in writes for p in w.params])
+        counts = cursor.fetchone()
+    for write, count in zip(writes, counts, strict=True):
+        _checked(write, count)
+
+
+@lru_cache(maxsize=128)
+def _together_statement(statements: tuple[str, ...]) -> str:
+    parts = ", ".join(f"w{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(statements))
+    counts = ", ".join(f"(SELECT COUNT(*) FROM w{i})" for i in range(len(statements)))  # noqa: S608 (no values)
+    return f"WITH {parts} SELECT {counts}"
 
 
 #: Values that never change in place, so that ``!=`` tells whether a field was set to something else; a field
@@ -417,17 +495,16 @@ def update_changed(instance: M, before: dict) -> M:
     return update(instance, names) if names else instance
 
 
-def update_where(model: type[Model], values: dict, where: str, params: list) -> int:
+def update_where(model: type[Model], values: dict, where: str, params: list) -> int | None:
     """``model.objects.filter(…).update(**values)`` for the rows ``WHERE where`` (SQL naming the table's own
-    columns, values as ``%s`` in ``params``), through a statement built once per shape; how many rows. As a
-    queryset's ``update``, it neither calls ``save()`` nor sends signals, and sets only ``values``."""
+    columns, values as ``%s`` in ``params``), through a statement built once per shape; how many rows (None inside
+    ``together``, made at the block's end). As a queryset's ``update``, it neither calls ``save()`` nor sends
+    signals, and sets only ``values``."""
     using = router.db_for_write(model)
     connection = connections[using]
     sql, fields = _update_where_statement(model, tuple(values), where, using)
     prepared = [_value_prepared(f, value, connection) for f, value in zip(fields, values.values(), strict=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*prepared, *params])
-        return cursor.rowcount
+    return _write(using, _Write(model, sql, [*prepared, *params], None))
 
 
 def columns(model: type[Model], using: str = DEFAULT_DB_ALIAS) -> str:

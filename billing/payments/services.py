@@ -26,7 +26,7 @@ from django.utils import timezone
 from kassa import batch, gateway, mail, money
 from kassa import metadata as md
 from kassa.celery import enqueue_on_commit
-from kassa.db import insert, select, select_one, update
+from kassa.db import insert, select, select_one, together, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.selectors import processor_credential_for
@@ -524,8 +524,9 @@ def _card_rule(card: PaymentMethod, *, customer_id: int, for_pk: int | None) -> 
         )
 
 
-def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
-    """Write the processor's answer on the attempt; return the status it implies for the PaymentIntent."""
+def _outcome_set(attempt: PaymentAttempt, result: gateway.ProcessorPayment, current: str) -> str:
+    """Set the processor's answer on the attempt (the caller writes it); return the status it implies for the
+    PaymentIntent."""
     if result.id and not attempt.processor_payment_intent_id:
         attempt.processor_payment_intent_id = result.id
     if result.status in ("failed", S.REQUIRES_PAYMENT_METHOD):
@@ -546,7 +547,6 @@ def _record_outcome(attempt: PaymentAttempt, result: gateway.ProcessorPayment, c
         new_status = S.CANCELED
     else:
         new_status = S.PROCESSING if result.status == S.PROCESSING else current
-    update(attempt)
     return new_status
 
 
@@ -582,11 +582,13 @@ def _record_processor_answer(
         if attempt.status in settled and not late_success:
             # Already recorded (a duplicate or late answer): applying it again changes nothing.
             return locked
-        new_status = _record_outcome(attempt, result, locked.status)
+        new_status = _outcome_set(attempt, result, locked.status)
         if after and new_status != S.SUCCEEDED:
+            update(attempt)
             return locked  # a stale answer about an older attempt changes nothing
         if new_status != locked.status and new_status not in TRANSITIONS[locked.status]:
             logger.info("Ignoring %s -> %s for %s", locked.status, new_status, locked.public_id)
+            update(attempt)
             return locked
         previous = locked.status
         locked.status = new_status
@@ -617,7 +619,9 @@ def _record_processor_answer(
             _timeline_add(locked, "payment_failed", f"{attempt.error_message} ({attempt.error_code})")
         elif new_status == S.CANCELED:
             locked.canceled_at = timezone.now()
-        update(locked)
+        with together():  # the attempt and its PaymentIntent in one statement (kassa.db)
+            update(attempt)
+            update(locked)
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
         settles = new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status
         if settles and not first and _has_single_use_cards(locked):

@@ -30,6 +30,7 @@ from kassa.db import (
     select,
     select_one,
     snapshot,
+    together,
     update,
     update_changed,
     update_where,
@@ -298,6 +299,75 @@ def test_update_where_sets_those_values_on_the_matching_rows_alone(shop):
         "cus_uw_other": ("Before", {}, "other@example.com"),
     }
     assert update_where(Customer, {"name": "None"}, "id = %s", [other.pk + 1000]) == 0
+
+
+def test_writes_together_are_made_at_the_blocks_end_in_one_statement_on_postgresql(shop):
+    """A row of each of two tables and two rows of a third, written at the block's end: one statement on PostgreSQL,
+    one each elsewhere, each as ``update`` and ``update_where`` make it alone."""
+    from django.test.utils import CaptureQueriesContext
+
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_tog", name="Before", **fields))
+    product = insert(Product(public_id="prod_tog", name="Before", **fields))
+    events = insert_many(
+        [Event(public_id=f"evt_tog{n}", type="t", data={}, api_version="v", **fields) for n in range(2)]
+    )
+    customer.name, product.name = "After", "After"
+    with CaptureQueriesContext(connection) as queries:
+        with together():
+            update(customer, ["name"])
+            update(product)
+            assert update_where(Event, {"type": "u"}, "public_id LIKE %s", ["evt_tog%"]) is None
+        written = len(queries)
+    assert written == (1 if connection.vendor == "postgresql" else 3)
+    assert Customer.objects.get(pk=customer.pk).name == "After"
+    assert Product.objects.get(pk=product.pk).name == "After"
+    assert set(Event.objects.filter(pk__in=[e.pk for e in events]).values_list("type", flat=True)) == {"u"}
+
+
+def test_writes_together_refuse_what_would_go_wrong_and_check_each_row(shop):
+    """A statement inside the block (it would run before the writes), two writes to one table (PostgreSQL makes a
+    statement's writes in no set order), a block inside another: refused, nothing written. A row that is gone
+    fails the block at its end, as ``update`` alone fails, and the row beside it is not written either (the
+    caller's transaction fails with it)."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_tog2", name="Before", **fields))
+    product = insert(Product(public_id="prod_tog2", name="Before", **fields))
+    customer.name = product.name = "After"
+
+    def reading_inside():
+        with together():
+            update(customer, ["name"])
+            Customer.objects.filter(pk=customer.pk).exists()
+
+    def one_table_twice():
+        with together():
+            update(customer, ["name"])
+            update_where(Customer, {"name": "Other"}, "id = %s", [customer.pk])
+
+    def nested():
+        with together(), together():
+            pass
+
+    def a_row_gone():
+        with transaction.atomic(), together():
+            update(customer, ["name"])
+            update(product)
+
+    with pytest.raises(RuntimeError, match="would run before its writes"):
+        reading_inside()
+    with pytest.raises(ValueError, match="one write a table"):
+        one_table_twice()
+    with pytest.raises(RuntimeError, match="not nested"):
+        nested()
+    assert Customer.objects.get(pk=customer.pk).name == "Before"
+    Product.objects.filter(pk=product.pk).delete()
+    with pytest.raises(DatabaseError, match="no row updated"):
+        a_row_gone()
+    assert Customer.objects.get(pk=customer.pk).name == "Before"
+    with together():  # and the thread is out of the block again: its writes are its own
+        update(customer, ["name"])
+    assert Customer.objects.get(pk=customer.pk).name == "After"
 
 
 def test_select_makes_what_the_orm_reads(shop):

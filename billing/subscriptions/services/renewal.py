@@ -93,7 +93,7 @@ from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.batch import batch
-from kassa.db import select_one, update
+from kassa.db import select_one, together, update
 from kassa.errors import KassaError
 from webhooks.services.outbox import event_emit, events_gathered, render
 
@@ -354,9 +354,10 @@ def period_advance(
         # with the lock, but the constraint, not the lock, is what guarantees it): move on without a second one.
         logger.warning("Subscription %s: period %s already invoiced", subscription.public_id, new_start)
         invoice = None
-    items_period_set(subscription, new_start, new_end)
     subscription.next_renewal_at = next_work_at(subscription, new_end)
-    update(subscription)
+    with together():  # the items' period and the subscription in one statement (kassa.db)
+        items_period_set(subscription, new_start, new_end)
+        update(subscription)
     emit_updated(subscription, before)
     if invoice is None:
         return None
