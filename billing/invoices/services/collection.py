@@ -39,7 +39,7 @@ from ...payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
 from .. import emails, hooks, selectors
 from ..models import Invoice, InvoicePayment
 from .common import S
-from .invoices import _open_payment_cancel, _paid, _payment_close
+from .invoices import PAYMENT_PAID, _open_payment_cancel, _paid, _payment_close
 
 logger = logging.getLogger(__name__)
 
@@ -426,18 +426,19 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     payment.amount_paid = payment_intent.amount_received
     payment.paid_at = now
     payment.canceled_at = None
-    update(payment, ["status", "amount_paid", "paid_at", "canceled_at"])
     invoice.amount_paid += payment_intent.amount_received
     invoice.amount_remaining = max(invoice.amount_due - invoice.amount_paid, 0)
     if invoice.status not in PAYABLE:
         logger.error("Invoice %s is %s but its payment %s succeeded", invoice.public_id, invoice.status, payment_intent)
+        update(payment, PAYMENT_PAID)
         invoice.save(update_fields=["amount_paid", "amount_remaining", "updated"])
         return True
     if invoice.amount_remaining == 0:
-        _paid(invoice, now, stored=stored)
+        _paid(invoice, now, stored=stored, payment=payment)  # the payment written with the invoice, one statement
         shown = render(invoice)  # both events show the same invoice: rendered once
         event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:
+        update(payment, PAYMENT_PAID)
         invoice.save()
         shown = render(invoice)
     event_emit(type="invoice.payment_succeeded", obj=invoice, data_object=shown)
