@@ -421,7 +421,7 @@ def _finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None, mad
         invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
     if invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY and invoice.auto_advance:
         invoice.next_payment_attempt = now  # beat charges it (collection.invoices_advance)
-    update_changed(invoice, stored)  # about twenty of its 56 columns: a statement psycopg keeps parsed (kassa.db)
+    update_changed(invoice, stored)  # about twenty of its 56 columns (kassa.db)
     issued_share(invoice)  # its lines and rates, for its renderings later in this batch (a renewal run's invoice.paid)
     event_emit(type="invoice.finalized", obj=invoice)
     if invoice.amount_remaining == 0:

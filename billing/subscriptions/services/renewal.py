@@ -43,14 +43,16 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 26 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 23 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
 renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
 its transaction, its batch read its subscriptions together, its customer was locked by the statement that reads
 it, savepoints that undid nothing of their own went, its events were written together as its transaction's
 block ends, ``events_gathered``, and its draft and its charge's first phase were made with no savepoint, what
 refuses them asked before they write, ``kassa.db.atomic_unless_held``, its draft was inserted with its totals,
-its card read once, and its charge's own answer looked for no one-off card to release), and its payment's emails
+its card read once, its charge's own answer looked for no one-off card to release, and the writes of one step
+to different tables were sent as one statement, ``kassa.db.together``: its items' and its own, its charge's attempt
+and PaymentIntent, its invoice's payment and the invoice), and its payment's emails
 go out with the run's others, one task a second;
 every one of those statements now goes through one built once (``kassa.db``: compiling a save's, a create's or
 a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too), rendering its seven events
@@ -59,7 +61,8 @@ without DRF's calls: ``kassa.api.fields.Out``), and
 one PaymentIntent through stripe-python is about 1 to 1.5 ms (its client, and so its connection, kept per key,
 reading the proxy settings once: ``kassa.gateway``); a statement's bare round trip through Django's cursor and
 psycopg is about 0.13 ms of this process's CPU, 0.09 of it psycopg's own (``bench/renewals_profile.py --floor``),
-so 26 statements are about 3 ms before Kassa does anything with them. Why not one
+so 23 statements are about 3 ms before Kassa does anything with them (psycopg parses each statement's text once:
+``kassa.db`` widens its limit of 50 values, which an invoice's INSERT passes). Why not one
 transaction for a whole batch, with each renewal in a savepoint: a finalizing holds the merchant's number series
 locked to its transaction's end, so a batch would hold it for the whole batch, the merchant's other chain would
 queue behind it, and a chain holding the series while it locks a customer the other chain holds (two
