@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from kassa.api.fields import StrictSerializer
 from kassa.api.params import unflatten
 from kassa.api.stripe_params import stripe_param_names
-from kassa.api.views import ListParams, object_get, parse_expand, represent
+from kassa.api.views import ListParams, object_get, parse_expand, represent, validated
 from kassa.api.views import scoped as scoped_queryset
 from kassa.errors import InvalidRequest
 
@@ -87,9 +87,7 @@ class StripeView(APIView):
         # are refused as "not supported yet" rather than as unknown.
         method = getattr(self, self.request.method.lower(), None)
         stripe_names = stripe_param_names(getattr(method, "operation_id", None))
-        serializer = serializer_class(data=raw, context={"stripe_params": stripe_names})
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data, expand
+        return validated(serializer_class, raw, {"stripe_params": stripe_names}), expand
 
     def render(self, serializer_class, instance, expand=frozenset(), status=200, **context) -> Response:
         context = {"expand": set(expand), "view": self, **context}
