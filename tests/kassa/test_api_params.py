@@ -6,6 +6,7 @@ import threading
 from rest_framework.exceptions import ValidationError
 
 from kassa.api import fields as f
+from kassa.api import views
 from kassa.api.fields import StrictSerializer
 from kassa.api.views import validated
 
@@ -56,6 +57,10 @@ def test_each_call_answers_what_a_serializer_of_its_own_answers():
     assert answers[2][1]["currency"][0].code == "stripe_parameter_unsupported"  # the context of its own call
     assert answers[3][1] == {"name": "Coffee"}  # nothing of the first call's count, address or tags
     assert set(answers[4][1]) == {"name", "count", "address"}  # every refusal of one call, and no other
+    # and the thread keeps nothing of the last request's parameters once its call has ended
+    kept = vars(views._prototypes.validating[_Params])
+    assert not {"initial_data", "_validated_data", "_errors"} & set(kept)
+    assert kept["_context"] == {}
 
 
 def test_two_threads_validating_at_once_each_use_their_own():

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from tests.tls import self_signed_tls_server
-from webhooks.models import DeliveryAttempt
+from webhooks.models import DeliveryAttempt, WebhookEndpoint
 from webhooks.services import delivery, endpoints
 
 pytestmark = pytest.mark.timeout(60)
@@ -117,3 +117,23 @@ def test_the_dashboard_shows_the_failure_and_how_long_it_took(shop, client, sett
     page = client.get(f"/admin/webhooks/webhookendpoint/{attempt.delivery.endpoint.pk}/change/")
     assert f"Connection refused: nothing accepts connections on 127.0.0.1:{port}" in page.text
     assert "Timed out" not in page.text
+
+
+def test_a_failed_deliverys_retry_is_queued_only_once_the_endpoint_is_free_again(shop, receiver, monkeypatch):
+    """The retry task of a failed delivery finds the endpoint's lease released: queued before the release, a worker
+    quick to run it (or a sending one slow to release) turned it away, and the retry waited for the sweeper."""
+    url = receiver.plan("/down", fail_first=1, status=503)
+    endpoint, _ = endpoints.webhook_endpoint_create(
+        merchant=shop.merchant, livemode=False, url=url, enabled_events=["*"]
+    )
+    endpoints.webhook_endpoint_send_test(endpoint=endpoint)
+    queued = []
+
+    def kick(endpoint_pk, *, countdown=None):  # the broker's side: what the retry task would find when it runs
+        lease = WebhookEndpoint.objects.get(pk=endpoint_pk).delivering_until
+        queued.append((endpoint_pk, countdown, lease))
+
+    monkeypatch.setattr(delivery, "endpoint_kick", kick)
+    assert delivery.endpoint_deliver(endpoint_pk=endpoint.pk) == 1
+    assert queued == [(endpoint.pk, 1.0, None)]  # KASSA_WEBHOOK_RETRY_SCHEDULE_TEST's first step, lease free
+    assert delivery.endpoint_deliver(endpoint_pk=endpoint.pk) == 0  # not due yet: the retry task's job, a second on

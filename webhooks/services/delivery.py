@@ -390,9 +390,10 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
             if lease is None:
                 return attempts  # another worker is sending to it, or it is disabled
             failed = False
+            retry_in = None
             try:
                 while batch := list(_due(endpoint_pk).select_related("event", "endpoint")[:_BATCH]):
-                    sent, failed, lease, out_of_time = _send_batch(
+                    sent, failed, lease, out_of_time, retry_in = _send_batch(
                         batch, lease=lease, connections=connections, deadline=started + budget_seconds
                     )
                     attempts += sent
@@ -408,6 +409,11 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
             finally:
                 if lease is not None:
                     _lease_release(endpoint_pk, lease)
+            if retry_in is not None:
+                # Queued once the lease is released, never before: a retry task that ran while this one still held
+                # it would find it taken and leave the retry to the sweeper, up to a sweep later (CI saw a worker
+                # slow enough for a one-second retry to come before the release).
+                endpoint_kick(endpoint_pk, countdown=retry_in)
             # A delivery that committed while the lease was held had its own task turned away: look again.
             if failed or lease is None or not _due(endpoint_pk).exists():
                 return attempts
@@ -417,11 +423,14 @@ def endpoint_deliver(*, endpoint_pk: int, budget_seconds: float = 60.0) -> int:
 
 def _send_batch(
     batch: list[Delivery], *, lease, connections: Connections, deadline: float
-) -> tuple[int, bool, datetime | None, bool]:
+) -> tuple[int, bool, datetime | None, bool, float | None]:
     """Send ``batch`` in order until one fails or the run's time is up.
 
     Returns (attempts, whether one failed, the lease now (None: lost, or the
-    endpoint was disabled), whether the run's time is up). The lease is
+    endpoint was disabled), whether the run's time is up, and in how many
+    seconds the failed delivery's retry task is to run: None when the
+    sweeper is to take it, or nothing failed; the caller queues it once it
+    has released the lease). The lease is
     renewed before the first send, every ``_RENEW_EVERY`` sends and whenever
     less than one attempt's time is left, so a disabled endpoint stops within
     a few sends; the run's budget is checked before every send, so a slow
@@ -442,6 +451,7 @@ def _send_batch(
     succeeded: list[tuple[Delivery, _Answer, datetime, int]] = []
     attempts = 0
     failed = out_of_time = False
+    kick_in = None
     try:
         for delivery in batch:
             if time.monotonic() > deadline:
@@ -471,7 +481,7 @@ def _send_batch(
             failed = True
             retry_in = _record(delivery, answer, started_at=started_at, duration_ms=duration_ms)
             if retry_in is not None and retry_in <= _COUNTDOWN_LIMIT:
-                endpoint_kick(endpoint.pk, countdown=retry_in)
+                kick_in = retry_in
             logger.warning(
                 "Webhook %s %s to %s: %s in %d ms",
                 event.public_id,
@@ -483,7 +493,7 @@ def _send_batch(
             break
     finally:
         _record_successes(endpoint, succeeded)
-    return attempts, failed, lease, out_of_time
+    return attempts, failed, lease, out_of_time, kick_in
 
 
 @transaction.atomic
