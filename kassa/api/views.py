@@ -30,12 +30,18 @@ def represent(serializer_class, instance, context: dict) -> dict:
     Output serializers keep no state between calls but their context, so each
     thread keeps one instance per class and hands it the current context.
     """
-    by_class = _prototypes.__dict__.setdefault("by_class", {})
+    serializer = _kept("rendering", serializer_class)
+    serializer._context = context
+    return serializer.to_representation(instance)
+
+
+def _kept(use: str, serializer_class):
+    """This thread's one instance of ``serializer_class`` for ``use`` (rendering or validating), made on first use."""
+    by_class = _prototypes.__dict__.setdefault(use, {})
     serializer = by_class.get(serializer_class)
     if serializer is None:
         serializer = by_class[serializer_class] = serializer_class(context={})
-    serializer._context = context
-    return serializer.to_representation(instance)
+    return serializer
 
 
 def validated(serializer_class: type[StrictSerializer], data: dict, context: dict) -> dict:
@@ -49,10 +55,7 @@ def validated(serializer_class: type[StrictSerializer], data: dict, context: dic
     per class, hands it the data and context, and forgets them as the call ends (a request's parameters are not
     kept by the thread until its next request). Not reentrant for one class on one thread: nothing validating
     parameters validates parameters of its own class."""
-    by_class = _prototypes.__dict__.setdefault("validating", {})
-    serializer = by_class.get(serializer_class)
-    if serializer is None:
-        serializer = by_class[serializer_class] = serializer_class(data={}, context={})
+    serializer = _kept("validating", serializer_class)
     serializer.initial_data = data
     serializer._context = context
     try:
