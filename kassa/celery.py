@@ -22,16 +22,10 @@
   renewal day runs a task for every 50 renewals, and one for each second's
   emails and for the events' dispatch.
 - A worker process freezes what it holds once it has run a task of a kind
-  for the first time (``long_lived_frozen``): Python's cycle collector then leaves Django, DRF,
-  stripe-python, Kassa's modules and their caches alone for the process's
-  life, instead of walking them all (about 200,000 objects) whenever enough new
-  objects have piled up. Measured in-process on a renewal run
-  (``bench/renewals_profile.py``): the collector's CPU went from 0.37 to 0.04 ms
-  a renewal. What is frozen is never freed by the cycle collector (its reference
-  counts still free it): it is what a process keeps for its life anyway.
+  for the first time: the cycle collector then leaves it alone
+  (kassa/frozen.py).
 """
 
-import gc
 import logging
 import os
 
@@ -39,6 +33,8 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, transaction
+
+from .frozen import frozen_once
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 
@@ -129,28 +125,13 @@ def _connections_kept_by_djangos_rule(sender=None, **_kwargs) -> None:
         close_old_connections()
 
 
-#: The tasks this process has run once (and frozen what it held after): ``_frozen_after_first_run``.
-_FIRST_RUNS_DONE: set[str] = set()
-
-
-def long_lived_frozen() -> None:
-    """What this process holds now moved out of the cycle collector's sight for good (``gc.freeze``), after one
-    collection of what is already garbage. For a process that has loaded what it keeps."""
-    gc.collect()
-    gc.freeze()
-
-
 @task_postrun.connect
 def _frozen_after_first_run(sender=None, **_kwargs) -> None:
-    """``long_lived_frozen`` once a worker process has run a task of a kind for the first time: what that kind of
-    task loads lazily (modules, serializers, clients, statements built once) is loaded by then. A collection per
-    kind of task per process (a few dozen ms each), then none of those objects walked again. Not for a task run in
-    place (eager, in the tests), whose process is not a worker's."""
+    """What a worker process holds frozen once it has run a task of a kind for the first time (kassa/frozen.py);
+    not for a task run in place (eager, in the tests), whose process is not a worker's."""
     name = getattr(sender, "name", None)
-    if name is None or name in _FIRST_RUNS_DONE or getattr(getattr(sender, "request", None), "is_eager", False):
-        return
-    _FIRST_RUNS_DONE.add(name)
-    long_lived_frozen()
+    if name is not None and not getattr(getattr(sender, "request", None), "is_eager", False):
+        frozen_once(f"task {name}")
 
 
 app.autodiscover_tasks()
