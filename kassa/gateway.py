@@ -507,6 +507,20 @@ def refund_retrieve(credential, processor_id: str) -> ProcessorRefund:
     return ProcessorRefund(id=refund.id, status=refund.status or "pending")
 
 
+def refund_find(credential, *, payment_intent_id: str, kassa_id: str) -> ProcessorRefund | None:
+    """The processor's refund of ``payment_intent_id`` that Kassa's refund ``kassa_id`` made (its ``kassa_refund``
+    metadata), if it made one: what a refund whose answer never came did. None: the processor has no such refund,
+    so nothing was refunded. Every refund of the payment is read (a payment has few), newest first."""
+    params = {"payment_intent": payment_intent_id, "limit": 100}
+    try:
+        for refund in client_for(credential).v1.refunds.list(params=params).auto_paging_iter():
+            if (refund.to_dict().get("metadata") or {}).get("kassa_refund") == kassa_id:
+                return ProcessorRefund(id=refund.id, status=refund.status or "pending")
+    except stripe.StripeError as exc:
+        raise _processor_error(exc, "refund lookup", credential) from exc
+    return None
+
+
 # --- inbound webhooks -------------------------------------------------------------
 
 

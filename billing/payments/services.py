@@ -1133,18 +1133,38 @@ def refund_create(
             "is known, and its amount stays reserved.",
             code="processor_unavailable",
         ) from exc
+    return _refund_answered(refund, result)
+
+
+#: What a refund records when its answer never came and the processor has none of it (``_lost_refund_settle``).
+REFUND_NOT_MADE = "The payment processor has no record of this refund: nothing was refunded."
+
+_REFUND_ENDED = (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED)
+
+
+def _refund_answered(refund: Refund, result: gateway.ProcessorRefund) -> Refund:
+    """Record the processor's answer about a pending refund, under its row lock and forward only: the processor's id,
+    and where the refund ended if it has (a failed or canceled one frees its amount), with its timeline entry and
+    events. A refund no longer pending is left as it is, but for one the reconciler gave up on (``REFUND_NOT_MADE``)
+    that the processor says it made after all: the money went back, so the refund succeeded (and it is logged)."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment_intent").get(pk=refund.pk)
+        given_up = refund.status == Refund.Status.FAILED and refund.failure_reason == REFUND_NOT_MADE
+        if given_up and result.status == Refund.Status.SUCCEEDED:
+            logger.error("Refund %s was made at the processor after it was recorded as not made", refund.public_id)
+        elif refund.status != Refund.Status.PENDING:
+            return refund  # already recorded (a duplicate or late answer): applying it again changes nothing
         before = render(refund)
-        refund.processor_id = result.id
-        if result.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED):
+        refund.processor_id = result.id or refund.processor_id
+        if result.status in _REFUND_ENDED:
             refund.status = result.status
-        refund.failure_reason = result.failure_reason
+            refund.failure_reason = result.failure_reason
         refund.save(update_fields=["processor_id", "status", "failure_reason"])
-        if refund.status == Refund.Status.FAILED:
-            _timeline_add(locked, "refund_failed", refund.failure_reason or "")
+        amount = money.format_amount(refund.amount, refund.currency)
         if refund.status == Refund.Status.SUCCEEDED:
-            _timeline_add(locked, "refunded", money.format_amount(refund.amount, refund.currency))
+            _timeline_add(refund.payment_intent, "refunded", amount)
+        elif refund.status != Refund.Status.PENDING:
+            _timeline_add(refund.payment_intent, "refund_failed", refund.failure_reason or amount)
         _refund_events(refund, before)
     return refund
 
@@ -1226,6 +1246,11 @@ def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minu
       attempt be made again (``payment_attempt_replayable``: dunning's next
       pass, with no failure recorded or emailed).
       Either way nobody has to charge again to find out.
+    - A refund whose request never had an answer (no processor id after as
+      long as an attempt is given) is looked up at the processor among the
+      payment's refunds by its own id in their metadata (``kassa_refund``):
+      the refund found is recorded, or, when there is none, the refund failed
+      with nothing refunded (``REFUND_NOT_MADE``) and its amount is freed.
     - Refunds the processor acknowledged as pending are re-read until they
       succeed or fail (a failed one frees its amount).
     Safe to run twice: every change goes through the forward-only ``_record_processor_answer``.
@@ -1256,6 +1281,15 @@ def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minu
                 count += 1
         except KassaError as exc:
             logger.warning("Could not reconcile %s: %s", payment_intent.public_id, exc.message)
+    unanswered = Refund.objects.filter(
+        status=Refund.Status.PENDING, processor_id__isnull=True, created__lt=cutoff
+    ).select_related("payment_intent", "merchant")
+    for refund in unanswered.iterator():
+        try:
+            _lost_refund_settle(refund)
+            count += 1
+        except KassaError as exc:
+            logger.warning("Could not reconcile %s: %s", refund.public_id, exc.message)
     pending = Refund.objects.filter(status=Refund.Status.PENDING, processor_id__isnull=False).select_related(
         "payment_intent"
     )
@@ -1271,21 +1305,21 @@ def payments_reconcile(*, now: datetime, stuck_after: timedelta = timedelta(minu
 def refund_refresh(*, refund: Refund) -> Refund:
     """Re-read a pending refund at the processor and record where it ended."""
     credential = processor_credential_for(refund.merchant, refund.livemode)
-    result = gateway.refund_retrieve(credential, refund.processor_id)
-    with transaction.atomic():
-        refund = Refund.objects.select_for_update().get(pk=refund.pk)
-        if refund.status == Refund.Status.PENDING and result.status in (
-            Refund.Status.SUCCEEDED,
-            Refund.Status.FAILED,
-            Refund.Status.CANCELED,
-        ):
-            before = render(refund)
-            refund.status = result.status
-            refund.save(update_fields=["status"])
-            kind = "refunded" if result.status == Refund.Status.SUCCEEDED else "refund_failed"
-            _timeline_add(refund.payment_intent, kind, money.format_amount(refund.amount, refund.currency))
-            _refund_events(refund, before)
-    return refund
+    return _refund_answered(refund, gateway.refund_retrieve(credential, refund.processor_id))
+
+
+def _lost_refund_settle(refund: Refund) -> bool:
+    """Find what a refund whose answer never came did at the processor (by its own id in the refund's metadata,
+    ``kassa_refund``), and record it: the refund the processor made, or, when it made none, the refund failed with
+    nothing refunded (``REFUND_NOT_MADE``), which frees its amount to be refunded again. True: the processor made
+    it."""
+    credential = processor_credential_for(refund.merchant, refund.livemode)
+    found = gateway.refund_find(
+        credential, payment_intent_id=refund.payment_intent.processor_id, kassa_id=refund.public_id
+    )
+    not_made = gateway.ProcessorRefund(id=None, status=Refund.Status.FAILED, failure_reason=REFUND_NOT_MADE)
+    _refund_answered(refund, found or not_made)
+    return found is not None
 
 
 def refund_sync(*, merchant, livemode: bool, processor_refund_id: str) -> str:
