@@ -298,6 +298,10 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 # ignored, since a client can write anything into it. 1 behind one nginx or
 # load balancer, and so on: the client is that many entries from the right.
 KASSA_TRUSTED_PROXY_COUNT = env.int("KASSA_TRUSTED_PROXY_COUNT", default=0)
+# Card attempts on the hosted pages, before Stripe is asked (card testing: billing/hosted/attempts.py): per
+# checkout session, invoice or portal session, and per payer address (N per s, m, h or d).
+KASSA_CARD_ATTEMPTS_PER_PAGE = env.str("KASSA_CARD_ATTEMPTS_PER_PAGE", default="10/h")
+KASSA_CARD_ATTEMPTS_PER_ADDRESS = env.str("KASSA_CARD_ATTEMPTS_PER_ADDRESS", default="30/h")
 # Platform staff (superusers) must use two-factor: on by default in production,
 # off with DEBUG so that `make run`'s demo logins work without an app.
 KASSA_REQUIRE_2FA_PLATFORM = env.bool("KASSA_REQUIRE_2FA_PLATFORM", default=not DEBUG)

@@ -16,6 +16,8 @@ os.environ.setdefault("KASSA_VAR_DIR", str(Path(__file__).resolve().parent.paren
 # Rate limits are tested on purpose with low limits; elsewhere they stay out of the way.
 os.environ.setdefault("KASSA_RATE_LIMIT_TEST", "100000/s")
 os.environ.setdefault("KASSA_RATE_LIMIT_LIVE", "100000/s")
+os.environ.setdefault("KASSA_CARD_ATTEMPTS_PER_PAGE", "100000/s")
+os.environ.setdefault("KASSA_CARD_ATTEMPTS_PER_ADDRESS", "100000/s")
 # A queue of its own, so no other worker on this machine takes the suite's tasks.
 os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
 # Webhooks on a test's time scale: retries a second apart, short timeouts, frequent sweeps.

@@ -55,7 +55,7 @@ from merchants.models import Merchant
 from merchants.selectors import payments_readiness
 
 from ..catalogue import display
-from ..hosted import framing, i18n
+from ..hosted import attempts, framing, i18n
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
 from ..subscriptions.services.common import current_period
@@ -598,6 +598,10 @@ def session_pay(request: HttpRequest, session_id: str) -> JsonResponse:
     fields, problem = _read_body(request, session)
     if problem is not None:
         return _failed(session, language, code=problem, key=problem, status=400)
+    wait = attempts.card_attempt_wait(request, session)
+    if wait is not None:  # card testing (billing/hosted/attempts.py): Stripe is not asked
+        failed = _failed(session, language, code="too_many_attempts", key="too_many_attempts", status=429)
+        return attempts.refused(failed, wait)
     payer = {key: fields[key] for key in ("token", "email", "name", "phone", "address")}
     try:
         if _is_setup(session):

@@ -126,6 +126,7 @@ MESSAGES = {
     "generic_error": _("Something went wrong. Nothing was charged; try again."),
     "network_error": _("We could not reach the server. Check your connection and try again."),
     "still_processing": _("Your payment is being processed. This page will update."),
+    "too_many_attempts": _("Too many card attempts. Nothing was charged; try again later."),
 }
 
 _TAG = re.compile(r"^([a-zA-Z]{1,8})(?:-([a-zA-Z0-9]{1,8}))*$")

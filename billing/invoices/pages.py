@@ -50,7 +50,7 @@ from kassa.errors import CardError, IdempotencyConflict, KassaError, ProcessorEr
 from merchants.models import Merchant
 from merchants.selectors import payments_readiness
 
-from ..hosted import framing, i18n
+from ..hosted import attempts, framing, i18n
 from ..payments import services as payments
 from ..payments.models import PaymentIntent
 from . import documents_build, hooks, numbering, pdf, selectors
@@ -475,6 +475,10 @@ def invoice_pay(request: HttpRequest, token: str) -> JsonResponse:
     fields, problem = _read_body(request)
     if problem is not None:
         return _failed(invoice, language, code=problem, key=problem, status=400)
+    wait = attempts.card_attempt_wait(request, invoice)
+    if wait is not None:  # card testing (billing/hosted/attempts.py): Stripe is not asked
+        failed = _failed(invoice, language, code="too_many_attempts", key="too_many_attempts", status=429)
+        return attempts.refused(failed, wait)
     try:
         invoices.invoice_pay_with_card_token(
             invoice=invoice,

@@ -39,7 +39,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kassa.errors import CardError, KassaError, ProcessorError
 
-from ..hosted import framing, i18n
+from ..hosted import attempts, framing, i18n
 from ..invoices.services import customer_language
 from . import sections, selectors, services
 from .models import PortalSession
@@ -352,6 +352,10 @@ def portal_card(request: HttpRequest, token: str) -> JsonResponse:
         return _card_failed(language, code="card_incomplete", message=i18n.text("card_incomplete"), status=400)
     if name is not None and (not isinstance(name, str) or len(name) > NAME_MAX):
         return _card_failed(language, code="field_too_long", message=i18n.text("field_too_long"), status=400)
+    wait = attempts.card_attempt_wait(request, session)
+    if wait is not None:  # card testing (billing/hosted/attempts.py): Stripe is not asked
+        message = i18n.text("too_many_attempts")
+        return attempts.refused(_card_failed(language, code="too_many_attempts", message=message, status=429), wait)
     try:
         services.portal_card_update(session=session, token=card_token, name=(name or "").strip() or None, now=now)
     except KassaError as exc:

@@ -45,7 +45,7 @@ _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 
 
 @cache
-def _item(rate: str):
+def rate_item(rate: str):
     """``"25/s"`` (Kassa's settings: N per s, m, h or d) as a limits rate."""
     count, _, unit = rate.partition("/")
     return parse(f"{int(count)}/{_UNITS[unit.strip()[0]]}")
@@ -56,7 +56,8 @@ def _limiter(location: str) -> strategies.SlidingWindowCounterRateLimiter:
     return strategies.SlidingWindowCounterRateLimiter(storage.storage_from_string(location))
 
 
-def _limiter_now() -> strategies.SlidingWindowCounterRateLimiter:
+def limiter() -> strategies.SlidingWindowCounterRateLimiter:
+    """The sliding-window counters every process shares (Redis), or this process's own without ``REDIS_URL``."""
     return _limiter(settings.REDIS_URL or "memory://")
 
 
@@ -66,12 +67,12 @@ def api_rate_limit(authorization: str) -> float | None:
     if raw is None:
         return None  # no key at all: authentication answers 401 without touching the database
     mode = "live" if "_live_" in raw[:8] else "test"
-    item = _item(settings.KASSA_RATE_LIMITS[mode])
+    item = rate_item(settings.KASSA_RATE_LIMITS[mode])
     identity = hash_key(raw)
     now = time.monotonic()
     refusing_until = _refusing.get(identity)
     if refusing_until is None or now >= refusing_until:
-        if _limiter_now().hit(item, "kassa-api", identity):
+        if limiter().hit(item, "kassa-api", identity):
             return None
         # Over its limit: until one slot can have freed up, this process refuses the key without asking.
         if len(_refusing) > 10_000:  # a flood of made-up keys must not grow this without end

@@ -153,6 +153,28 @@ def test_a_declined_card_shows_a_message_and_the_session_stays_payable(page, kas
     assert (paid.status, paid.last_payment_error) == ("succeeded", None)
 
 
+def test_too_many_cards_on_one_page_are_refused_with_a_message_and_stripe_is_not_asked(
+    page, kassa_url, make_link, settings, stripe_backend
+):
+    """Card testing (billing/hosted/attempts.py): past the page's limit the payer reads why, in the page's own
+    message box, and the card goes nowhere."""
+    settings.KASSA_CARD_ATTEMPTS_PER_PAGE = "1/h"
+    session = open_link(page, kassa_url, make_link())
+    page.fill("#email", "payer@example.com")
+    fill_card(page, "4000000000000002")
+    page.click("#pay-button")
+    expect(page.locator("#payment-message")).to_have_text("Your card was declined. Try another card.")
+    fill_card(page, "4242424242424242")
+    page.click("#pay-button")
+    expect(page.locator("#payment-message")).to_have_text(
+        "Too many card attempts. Nothing was charged; try again later."
+    )
+    expect(page.locator("#pay-button")).to_be_enabled()
+    session.refresh_from_db()
+    assert session.status == "open"
+    assert [remote["status"] for remote in processor_payment_intents(stripe_backend)] == []
+
+
 def test_a_links_prefilled_email_is_in_the_email_field_and_can_be_changed(page, kassa_url, make_link):
     link = make_link()
     page.goto(f"{kassa_url}/pay/{link.slug}?prefilled_email=ada%40example.com")
