@@ -504,7 +504,15 @@ def refund_retrieve(credential, processor_id: str) -> ProcessorRefund:
         refund = client_for(credential).v1.refunds.retrieve(processor_id)
     except stripe.StripeError as exc:
         raise _processor_error(exc, "refund retrieve", credential) from exc
-    return ProcessorRefund(id=refund.id, status=refund.status or "pending")
+    return _refund(refund.to_dict())
+
+
+def _refund(data: dict) -> ProcessorRefund:
+    """The processor's refund as Kassa records it: its id, status and, for a failed one, Stripe's reason
+    (``expired_or_canceled_card``, ``lost_or_stolen_card``, ``unknown`` …)."""
+    return ProcessorRefund(
+        id=data["id"], status=data.get("status") or "pending", failure_reason=data.get("failure_reason")
+    )
 
 
 def refund_find(credential, *, payment_intent_id: str, kassa_id: str) -> ProcessorRefund | None:
@@ -514,8 +522,9 @@ def refund_find(credential, *, payment_intent_id: str, kassa_id: str) -> Process
     params = {"payment_intent": payment_intent_id, "limit": 100}
     try:
         for refund in client_for(credential).v1.refunds.list(params=params).auto_paging_iter():
-            if (refund.to_dict().get("metadata") or {}).get("kassa_refund") == kassa_id:
-                return ProcessorRefund(id=refund.id, status=refund.status or "pending")
+            data = refund.to_dict()
+            if (data.get("metadata") or {}).get("kassa_refund") == kassa_id:
+                return _refund(data)
     except stripe.StripeError as exc:
         raise _processor_error(exc, "refund lookup", credential) from exc
     return None

@@ -15,6 +15,7 @@ EVENT_TYPES = (
     "charge.refunded",
     "refund.created",
     "refund.updated",
+    "refund.failed",
     "payment_link.created",
     "payment_link.updated",
     "customer.created",

@@ -1145,13 +1145,26 @@ _REFUND_ENDED = (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CA
 def _refund_answered(refund: Refund, result: gateway.ProcessorRefund) -> Refund:
     """Record the processor's answer about a pending refund, under its row lock and forward only: the processor's id,
     and where the refund ended if it has (a failed or canceled one frees its amount), with its timeline entry and
-    events. A refund no longer pending is left as it is, but for one the reconciler gave up on (``REFUND_NOT_MADE``)
-    that the processor says it made after all: the money went back, so the refund succeeded (and it is logged)."""
+    events. A refund no longer pending is left as it is, but for two answers that only the processor can give:
+
+    - one the reconciler gave up on (``REFUND_NOT_MADE``) that the processor says it made after all: the money went
+      back, so the refund succeeded (logged as an error);
+    - one that succeeded and that the processor, read again (its ``refund.*`` webhook), says failed: a card's bank
+      can return a refund days later (Stripe: "refunds can fail after succeeding"), so the money did not reach
+      the payer, the refund failed and its amount is refundable again (logged)."""
     with transaction.atomic():
         refund = Refund.objects.select_for_update(of=("self",)).select_related("payment_intent").get(pk=refund.pk)
         given_up = refund.status == Refund.Status.FAILED and refund.failure_reason == REFUND_NOT_MADE
+        returned = (
+            refund.status == Refund.Status.SUCCEEDED
+            and result.status in (Refund.Status.FAILED, Refund.Status.CANCELED)
+            and result.id is not None
+            and result.id == refund.processor_id
+        )
         if given_up and result.status == Refund.Status.SUCCEEDED:
             logger.error("Refund %s was made at the processor after it was recorded as not made", refund.public_id)
+        elif returned:
+            logger.warning("Refund %s failed at the processor after it succeeded", refund.public_id)
         elif refund.status != Refund.Status.PENDING:
             return refund  # already recorded (a duplicate or late answer): applying it again changes nothing
         before = render(refund)
@@ -1170,10 +1183,13 @@ def _refund_answered(refund: Refund, result: gateway.ProcessorRefund) -> Refund:
 
 
 def _refund_events(refund: Refund, before: dict) -> None:
-    """``refund.updated`` when its status moved; ``charge.refunded`` when money went back."""
+    """``refund.updated`` when its status moved, with ``refund.failed`` when it failed; ``charge.refunded`` when money
+    went back."""
     if before["status"] == refund.status:
         return
     event_emit(type="refund.updated", obj=refund, before=before)
+    if refund.status == Refund.Status.FAILED:
+        event_emit(type="refund.failed", obj=refund)
     if refund.status == Refund.Status.SUCCEEDED:
         payment_intent = refund.payment_intent
         event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))

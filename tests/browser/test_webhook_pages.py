@@ -81,12 +81,13 @@ def test_choose_event_types_then_watch_a_delivery_arrive(page, kassa_url, receiv
     shown = sorted(
         page.locator(".kassa-events-group li:visible").evaluate_all("els => els.map(e => e.dataset.kassaType)")
     )
-    assert shown == ["charge.refunded", "refund.created", "refund.updated"]
+    assert shown == ["charge.refunded", "refund.created", "refund.failed", "refund.updated"]
     expect(page.locator('[data-kassa-group="payment_intent"]')).to_be_hidden()
     page.locator('[data-kassa-group="refund"] [data-kassa-select-group]').click()
     expect(page.locator('[data-kassa-group="refund"] [data-kassa-select-group]')).to_have_text("Clear")
     expect(page.locator('input[value="refund.created"]')).to_be_checked()
     expect(page.locator('input[value="refund.updated"]')).to_be_checked()
+    expect(page.locator('input[value="refund.failed"]')).to_be_checked()
     expect(page.locator('input[value="charge.refunded"]')).not_to_be_checked()
     page.locator("[data-kassa-filter]").press("Enter")  # in the filter box: filters, does not submit
     assert page.url.endswith("/add/")
@@ -97,7 +98,7 @@ def test_choose_event_types_then_watch_a_delivery_arrive(page, kassa_url, receiv
     expect(page.locator(".kassa-secret")).to_contain_text("whsec_")
     page.click("text=I have copied it")
     endpoint = WebhookEndpoint.objects.get(url=url)
-    assert endpoint.enabled_events == ["refund.created", "refund.updated"]
+    assert endpoint.enabled_events == ["refund.created", "refund.updated", "refund.failed"]
     expect(page.locator("#kassa-recent-deliveries")).to_contain_text("No deliveries yet")
 
     # --- deliveries at the top, pending, then delivered without a reload

@@ -1,5 +1,6 @@
 """A refund whose answer never came (a timeout, a process killed mid-call): found at the processor, or failed with
-nothing refunded and its amount freed; never left pending for ever, never made twice.
+nothing refunded and its amount freed; never left pending for ever, never made twice. And a refund the processor
+fails after it succeeded (the payer's bank returned it): failed, its amount refundable again.
 
 The processor is real (localstripe); the lost answer is made at the gateway boundary, as
 tests/billing/subscriptions/test_lost_answers.py does for charges: the real call is made and its answer dropped
@@ -145,3 +146,36 @@ def test_a_refund_given_up_on_that_the_processor_made_after_all_is_recorded_as_s
     assert (refund.status, refund.processor_id) == ("succeeded", answer.id)
     assert payments.refundable_amount(intent) == 1800
     assert Event.objects.filter(merchant=intent.merchant, type="charge.refunded").count() == 1
+
+
+def test_a_refund_the_processor_fails_after_it_succeeded_is_failed_and_its_amount_refundable_again(
+    link,  # noqa: F811
+    card_token,
+    stripe_backend,
+    monkeypatch,
+):
+    """localstripe never fails a refund once made; real Stripe does (the card's bank returns it) and says so with a
+    ``refund.failed`` webhook, on which Kassa reads the refund again (``refund_sync``). That read is stood in for at
+    the gateway boundary: the processor's refund as Stripe shows a returned one."""
+    intent = _paid(link, card_token)
+    refund = payments.refund_create(payment_intent=intent, amount=700)
+    assert refund.status == "succeeded"
+    assert payments.refundable_amount(intent) == 1800
+    returned = gateway.ProcessorRefund(
+        id=refund.processor_id, status="failed", failure_reason="expired_or_canceled_card"
+    )
+    monkeypatch.setattr(gateway, "refund_retrieve", lambda credential, processor_id: returned)
+    mark = Event.objects.latest("pk").pk
+
+    said = payments.refund_sync(merchant=intent.merchant, livemode=False, processor_refund_id=refund.processor_id)
+    assert said == f"{refund.public_id} is failed."
+    refund.refresh_from_db()
+    assert (refund.status, refund.failure_reason) == ("failed", "expired_or_canceled_card")
+    assert payments.refundable_amount(intent) == 2500
+    told = Event.objects.filter(merchant=intent.merchant, pk__gt=mark).order_by("pk")
+    assert [e.type for e in told] == ["refund.updated", "refund.failed"]
+    assert told[0].data["previous_attributes"]["status"] == "succeeded"
+    assert ("refund_failed", "expired_or_canceled_card") in list(intent.timeline.values_list("kind", "message"))
+    # Told once: the same webhook again (Stripe retries them) changes nothing.
+    payments.refund_sync(merchant=intent.merchant, livemode=False, processor_refund_id=refund.processor_id)
+    assert told.count() == 2
