@@ -63,6 +63,11 @@ app.conf.update(
             "task": "billing.tasks.checkout_sessions_expire",
             "schedule": BILLING_TICK_SECONDS,
         },
+        # Members' daily summaries of the day before (billing/payments/summaries.py), each morning in UTC.
+        "send-daily-summaries": {
+            "task": "billing.tasks.daily_summaries_send",
+            "schedule": crontab(hour=6, minute=5),
+        },
         "reconcile-payments": {
             "task": "billing.tasks.payments_reconcile",
             "schedule": 120.0,

@@ -17,7 +17,7 @@ from .dashboard import scope_of
 from .models import Membership
 
 # What a member chooses about their own emails (this page, and the member's page for managers).
-EMAIL_SETTINGS = ("notify_payments", "notify_failures", "language")
+EMAIL_SETTINGS = ("notify_payments", "notify_failures", "notify_daily", "language")
 
 
 class EmailSettingsForm(forms.ModelForm):

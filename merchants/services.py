@@ -293,16 +293,24 @@ def membership_add(
 
 @transaction.atomic
 def membership_email_settings_set(
-    *, membership: Membership, notify_payments: bool, notify_failures: bool, language: str
+    *,
+    membership: Membership,
+    notify_payments: bool,
+    notify_failures: bool,
+    language: str,
+    notify_daily: bool | None = None,
 ) -> Membership:
-    """Which notices a member gets about this merchant, and in which language (the member or a manager)."""
+    """Which notices a member gets about this merchant, and in which language (the member or a manager);
+    ``notify_daily`` None leaves the daily summary as it is."""
     if language not in mail.LANGUAGES:
         raise InvalidRequest(f"Unknown language {language!r}.", param="language")
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     membership.notify_payments = notify_payments
     membership.notify_failures = notify_failures
+    if notify_daily is not None:
+        membership.notify_daily = notify_daily
     membership.language = language
-    membership.save(update_fields=["notify_payments", "notify_failures", "language"])
+    membership.save(update_fields=["notify_payments", "notify_failures", "notify_daily", "language"])
     return membership
 
 
