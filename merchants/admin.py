@@ -257,6 +257,25 @@ class APIKeyCreateForm(forms.ModelForm):
         return self.cleaned_data.get("perm") or {}
 
 
+class APIKeyChangeForm(forms.ModelForm):
+    """A restricted key's name and permissions (Stripe lets a restricted key be edited; other keys have no grid)."""
+
+    perm = PermissionsField(
+        resources=_resources(),
+        levels=ACCESS_CHOICES,
+        label=_("Permissions"),
+        help_text=_("What the key may read or change through the API, from its next request."),
+    )
+
+    class Meta:
+        model = APIKey
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["perm"].initial = self.instance.permissions
+
+
 class RollForm(forms.Form):
     EXPIRY = [
         ("0", _("Now")),
@@ -317,23 +336,38 @@ class APIKeyAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # keys are revoked, never deleted: the audit trail stays
 
+    @staticmethod
+    def _permissions_editable(obj) -> bool:
+        return obj is not None and obj.kind == APIKey.Kind.RESTRICTED and obj.usable
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = APIKeyCreateForm
             kwargs["fields"] = None
+        elif self._permissions_editable(obj) and self.has_change_permission(request, obj):
+            kwargs["form"] = APIKeyChangeForm
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "kind", "perm"]
+        if self._permissions_editable(obj) and self.has_change_permission(request, obj):
+            return [("perm" if name == "permissions_grid" else name) for name in self.fields]
         return self.fields
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
+        if obj is None:
+            return []
+        if self._permissions_editable(obj) and self.has_change_permission(request, obj):
+            return [name for name in self.readonly_fields if name != "permissions_grid"]
+        return self.readonly_fields
 
     def save_via_service(self, request, form, change):
         if change:
-            return services.api_key_rename(api_key=form.instance, name=form.cleaned_data["name"])
+            key = services.api_key_rename(api_key=form.instance, name=form.cleaned_data["name"])
+            if "perm" in form.cleaned_data:
+                key = services.api_key_permissions_set(api_key=key, permissions=form.cleaned_data["perm"])
+            return key
         merchant, livemode = self.current(request)
         issued = services.api_key_create(
             merchant=merchant,

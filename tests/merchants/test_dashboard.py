@@ -257,6 +257,65 @@ def test_api_keys_created_rolled_and_revoked_in_the_dashboard(client, two_shops,
         kassa(new_secret).v1.customers.list()
 
 
+def _grid(html: str) -> str:
+    """A key page's permissions grid: "editable", "shown" (every choice disabled) or "none"."""
+    inputs = re.findall(r'<input[^>]*name="perm_customers"[^>]*>', html)
+    if not inputs:
+        return "none"
+    return "shown" if all("disabled" in tag for tag in inputs) else "editable"
+
+
+def test_a_restricted_keys_permissions_are_edited_in_the_dashboard_from_its_next_request(client, two_shops, kassa):
+    """As at Stripe, a restricted key is edited in place: its grid on its page, applied from its next request; only by
+    its own merchant's members who may change keys; a secret key has no grid to edit."""
+    import stripe
+
+    alpha, beta = two_shops["Alpha"], two_shops["Beta"]
+    issued = services.api_key_create(
+        merchant=alpha["shop"].merchant,
+        livemode=False,
+        kind="restricted",
+        name="Shop app",
+        permissions={"customers": "read"},
+    )
+    key, secret = issued.api_key, issued.secret
+    with pytest.raises(stripe.PermissionError):
+        kassa(secret).v1.customers.create(params={"email": "via-rk@alpha.test"})
+
+    client.force_login(alpha["staff"])
+    page = client.get(f"/admin/merchants/apikey/{key.pk}/change/").text
+    assert _grid(page) == "editable"
+    saved = client.post(
+        f"/admin/merchants/apikey/{key.pk}/change/",
+        {"name": "Shop app", "perm_customers": "write", "perm_products": "read"},
+    )
+    assert saved.status_code == 302
+    key.refresh_from_db()
+    assert key.permissions == {"customers": "write", "products": "read"}
+    assert kassa(secret).v1.customers.create(params={"email": "via-rk@alpha.test"}).email == "via-rk@alpha.test"
+    with pytest.raises(stripe.PermissionError):
+        kassa(secret).v1.prices.create(params={"currency": "usd", "unit_amount": 100, "product_data": {"name": "X"}})
+
+    # Another merchant's member: the same answer as for a missing key (back to the dashboard), and nothing changes.
+    client.force_login(beta["staff"])
+    forged = {"name": "Mine now", "perm_customers": "none"}
+    theirs = client.post(f"/admin/merchants/apikey/{key.pk}/change/", forged, follow=True)
+    missing = client.post("/admin/merchants/apikey/999999/change/", forged, follow=True)
+    assert theirs.redirect_chain == [("/admin/", 302)] == missing.redirect_chain
+    # A viewer of Alpha sees the grid, cannot change it.
+    client.force_login(factories.staff(alpha["shop"].merchant, Membership.Role.VIEWER))
+    assert _grid(client.get(f"/admin/merchants/apikey/{key.pk}/change/").text) == "shown"
+    client.post(f"/admin/merchants/apikey/{key.pk}/change/", {"name": "Shop app", "perm_customers": "none"})
+    key.refresh_from_db()
+    assert (key.name, key.permissions) == ("Shop app", {"customers": "write", "products": "read"})
+    # A secret key has no grid; a revoked restricted key's grid is no longer editable.
+    client.force_login(alpha["staff"])
+    secret_page = client.get(f"/admin/merchants/apikey/{alpha['shop'].secret_key.api_key.pk}/change/").text
+    assert _grid(secret_page) == "none"
+    services.api_key_revoke(api_key=key)
+    assert _grid(client.get(f"/admin/merchants/apikey/{key.pk}/change/").text) == "shown"
+
+
 def test_stripe_credentials_in_the_dashboard(client, two_shops, stripe_backend):
     alpha = two_shops["Alpha"]
     client.force_login(alpha["staff"])
