@@ -239,15 +239,15 @@ def _resources() -> list[tuple[str, str]]:
     return [(r, RESOURCE_LABELS.get(r) or r.replace("_", " ").capitalize()) for r in services.RESOURCES]
 
 
+def _permissions_field(**options) -> PermissionsField:
+    """A key's none/read/write grid of resources (``help_text``, or ``disabled`` to show it only)."""
+    return PermissionsField(resources=_resources(), levels=ACCESS_CHOICES, label=_("Permissions"), **options)
+
+
 class APIKeyCreateForm(forms.ModelForm):
     """Kind and name, plus a none/read/write grid of resources for restricted keys (stored as before)."""
 
-    perm = PermissionsField(
-        resources=_resources(),
-        levels=ACCESS_CHOICES,
-        label=_("Permissions"),
-        help_text=_("Restricted keys only: what the key may read or change through the API."),
-    )
+    perm = _permissions_field(help_text=_("Restricted keys only: what the key may read or change through the API."))
 
     class Meta:
         model = APIKey
@@ -260,12 +260,7 @@ class APIKeyCreateForm(forms.ModelForm):
 class APIKeyChangeForm(forms.ModelForm):
     """A restricted key's name and permissions (Stripe lets a restricted key be edited; other keys have no grid)."""
 
-    perm = PermissionsField(
-        resources=_resources(),
-        levels=ACCESS_CHOICES,
-        label=_("Permissions"),
-        help_text=_("What the key may read or change through the API, from its next request."),
-    )
+    perm = _permissions_field(help_text=_("What the key may read or change through the API, from its next request."))
 
     class Meta:
         model = APIKey
@@ -314,8 +309,7 @@ class APIKeyAdmin(ScopedAdmin):
     def permissions_grid(self, obj):
         if obj.kind != APIKey.Kind.RESTRICTED:
             return _("Everything (a %(kind)s key)") % {"kind": obj.get_kind_display()} if obj.kind == "secret" else "—"
-        field = PermissionsField(resources=_resources(), levels=ACCESS_CHOICES, disabled=True)
-        return field.widget.render("perm", obj.permissions, attrs={"disabled": True})
+        return _permissions_field(disabled=True).widget.render("perm", obj.permissions, attrs={"disabled": True})
 
     @admin.display(description=_("Key"))
     def redacted(self, obj):

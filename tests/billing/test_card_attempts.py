@@ -7,28 +7,19 @@ counters other tests left in a shared Redis never meet it."""
 
 import uuid
 
-import pytest
 from django.utils import timezone
 
-from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
 from billing.hosted import framing
 from billing.models import CheckoutSession
 from tests import factories
 from tests.billing.checkout.test_pages import FRENCH, post_json
 from tests.billing.invoices.hosted import open_invoice, pay_call, seller_settings
+from tests.billing.payments.test_services import link  # noqa: F401 (a fixture: a link of 25.00 EUR)
 from tests.billing.portal.test_pages import new_session, opened
 from tests.conftest import processor_payment_intents
 
 DECLINED = "4000000000000002"  # declined as it is attached to the payer (DESIGN.md, localstripe)
-
-
-@pytest.fixture
-def paid_link(paying_shop):
-    m = paying_shop.merchant
-    product = catalogue.product_create(merchant=m, livemode=False, name="Tea")
-    price = catalogue.price_create(merchant=m, livemode=False, product=product, currency="eur", unit_amount=1250)
-    return checkout.payment_link_create(merchant=m, livemode=False, line_items=[{"price": price, "quantity": 2}])
 
 
 def _address() -> str:
@@ -36,8 +27,8 @@ def _address() -> str:
     return f"203.0.113.{uuid.uuid4().int % 250 + 1}"
 
 
-def _session(link) -> CheckoutSession:
-    return checkout.checkout_session_from_link(now=timezone.now(), payment_link=link)
+def _session(payment_link) -> CheckoutSession:
+    return checkout.checkout_session_from_link(now=timezone.now(), payment_link=payment_link)
 
 
 def _pay(client, session, token, address, **headers):
@@ -46,11 +37,15 @@ def _pay(client, session, token, address, **headers):
 
 
 def test_a_checkout_session_takes_so_many_cards_an_hour_then_asks_stripe_nothing_more(
-    client, paid_link, card_token, stripe_backend, settings
+    client,
+    link,  # noqa: F811
+    card_token,
+    stripe_backend,
+    settings,
 ):
     settings.KASSA_CARD_ATTEMPTS_PER_PAGE = "3/h"
     settings.KASSA_CARD_ATTEMPTS_PER_ADDRESS = "100/h"
-    session, address = _session(paid_link), _address()
+    session, address = _session(link), _address()
     for _ in range(3):
         declined = _pay(client, session, card_token(DECLINED), address)
         assert (declined.status_code, declined.json()["code"]) == (402, "card_declined")
@@ -67,12 +62,16 @@ def test_a_checkout_session_takes_so_many_cards_an_hour_then_asks_stripe_nothing
     assert french.json()["message"] == "Trop de tentatives avec une carte. Rien n'a été débité ; réessayez plus tard."
 
     # Another session of the same link is another page: its payer pays.
-    other = _pay(client, _session(paid_link), card_token(), address)
+    other = _pay(client, _session(link), card_token(), address)
     assert (other.status_code, other.json()["status"]) == (200, "succeeded")
 
 
 def test_one_address_trying_cards_on_many_sessions_is_stopped_and_another_address_is_not(
-    client, paid_link, card_token, stripe_backend, settings
+    client,
+    link,  # noqa: F811
+    card_token,
+    stripe_backend,
+    settings,
 ):
     settings.KASSA_CARD_ATTEMPTS_PER_PAGE = "100/h"
     settings.KASSA_CARD_ATTEMPTS_PER_ADDRESS = "4/h"
@@ -80,12 +79,12 @@ def test_one_address_trying_cards_on_many_sessions_is_stopped_and_another_addres
     while payer == tester:
         payer = _address()
     for _ in range(4):  # one card a session, a fresh session each time, as a card tester does with a link
-        assert _pay(client, _session(paid_link), card_token(DECLINED), tester).status_code == 402
+        assert _pay(client, _session(link), card_token(DECLINED), tester).status_code == 402
 
-    refused = _pay(client, _session(paid_link), card_token(), tester)
+    refused = _pay(client, _session(link), card_token(), tester)
     assert (refused.status_code, refused.json()["code"]) == (429, "too_many_attempts")
     assert processor_payment_intents(stripe_backend) == []
-    paid = _pay(client, _session(paid_link), card_token(), payer)
+    paid = _pay(client, _session(link), card_token(), payer)
     assert (paid.status_code, paid.json()["status"]) == (200, "succeeded")
     assert len(processor_payment_intents(stripe_backend)) == 1
 

@@ -108,11 +108,17 @@ def test_the_permission_grid_makes_a_restricted_key_and_copy_puts_it_on_the_clip
     with pytest.raises(stripe.PermissionError):
         api.v1.payment_intents.list()
 
-    # The key's page shows the same grid, read-only, and its id with a Copy button.
+    # The key's page shows the same grid, editable as at Stripe: the change applies from the key's next request.
     page.goto(f"{kassa_url}{ADMIN}/merchants/apikey/{key.pk}/change/")
     expect(page.get_by_label("Products: Write")).to_be_checked()
-    expect(page.get_by_label("Products: Write")).to_be_disabled()
     expect(page.get_by_label("Refunds: None")).to_be_checked()
+    expect(page.get_by_label("Customers: Write")).to_be_enabled()
+    page.get_by_label("Customers: Write").check()
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_be_visible()
+    key.refresh_from_db()
+    assert key.permissions == {"products": "write", "customers": "write"}
+    assert api.v1.customers.create(params={"email": "yes@example.com"}).email == "yes@example.com"
 
 
 def test_copy_buttons_on_a_payment_links_url_and_id(page, kassa_url, shop):
