@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import QuerySet
+from django.utils import translation
+from django.utils.translation import gettext
 
 from kassa.db import many, update_where
 from kassa.errors import InvalidRequest
@@ -150,12 +152,15 @@ def period_lines(
     (``period_invoice_create``), ``invoices.create_preview`` shows them (the subscription and its items may be
     unsaved there)."""
     lines = []
+    # A trial's lines say so in the invoice's language, as its prorations' do (read only for a trial's invoice).
+    language = prorations.invoice_language(subscription.customer) if trial else None
     for item, price, quantity, rates in items:
         amount = None
         description = price.product.name
         if trial:
             amount = 0
-            description = f"Trial period for {price.product.name}"
+            with translation.override(language):
+                description = gettext("Trial period for %(product)s") % {"product": price.product.name}
         elif unbilled:
             amount = 0
         elif start < subscription.billing_cycle_anchor:

@@ -473,3 +473,18 @@ def test_a_cycle_reset_is_refused_in_a_trial(api, on_clock, monthly, stripe_back
     )
     assert (updated.value.code, updated.value.param) == ("subscription_unexpected_state", "billing_cycle_anchor")
     assert table_counts() == before
+
+
+def test_a_trials_line_is_written_in_the_invoices_language(api, monthly, stripe_backend):
+    """As a proration's "Unused time on …" is: a French customer's trial invoice line is in French."""
+    pro = monthly(1999, "Pro")
+    for locales, expected in ((["fr-FR"], "Période d\u2019essai pour Pro"), ([], "Trial period for Pro")):
+        customer = api.v1.customers.create(params={"email": "payer@example.com", "preferred_locales": locales})
+        made = {
+            "customer": customer.id,
+            "items": [{"price": pro.id}],
+            "trial_period_days": 14,
+            "expand": ["latest_invoice"],
+        }
+        first = api.v1.subscriptions.create(params=made).latest_invoice
+        assert lines(first) == [(0, expected, False)]
