@@ -30,6 +30,7 @@
 import logging
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from kassa import mail, money
 from kassa.batch import batch, share, shared
@@ -39,6 +40,19 @@ from merchants.selectors import members_to_notify
 from .models import PaymentIntent, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
+
+#: Why a payment failed, as a member reads it in their own language, by the error's code (the card errors Kassa
+#: tells payers of, kassa.gateway.CARD_MESSAGES); any other code's reason is the processor's own words.
+DECLINE_REASONS = {
+    "card_declined": _("The card was declined."),
+    "expired_card": _("The card has expired."),
+    "incorrect_cvc": _("The card's security code was incorrect."),
+    "incorrect_number": _("The card number was incorrect."),
+    "insufficient_funds": _("The card has insufficient funds."),
+    "processing_error": _("An error occurred while processing the card."),
+    "authentication_required": _("The bank asked for authentication, which was not completed."),
+    "payment_intent_authentication_failure": _("The authentication with the bank failed."),
+}
 
 #: fn(payment_intents) -> {payment_intent_pk: [(description, quantity, amount, currency)]}; the owners of
 #: payments (checkout sessions) say what was bought, for all the payments asked about in one read (those they do
@@ -314,7 +328,8 @@ def payment_emails_of(*, payment_intent: PaymentIntent, outcome: str) -> list:
             about="failures",
             extra={
                 "failed_at": _when(payment_intent, "payment_failed"),
-                "decline_message": error.get("message") or "",
+                # Lazy: each member's notice shows it in their language, as it is rendered.
+                "decline_message": DECLINE_REASONS.get(error.get("code")) or error.get("message") or "",
                 "decline_code": error.get("decline_code") or error.get("code") or "",
             },
         )

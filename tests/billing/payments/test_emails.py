@@ -159,14 +159,22 @@ def test_a_declined_payment_tells_members_who_asked_once(
     assert notice.to == [owner.user.email]
     text, html = parts(notice)
     expected = {
-        "en": ("[Test] A payment of €25.00 failed (Shop)", "A payment of €25.00 to Shop failed."),
-        "fr": ("[Test] Un paiement de 25,00\xa0€ a échoué (Shop)", "Un paiement de 25,00\xa0€ à Shop a échoué."),
+        "en": (
+            "[Test] A payment of €25.00 failed (Shop)",
+            "A payment of €25.00 to Shop failed.",
+            "The card was declined.",
+        ),
+        "fr": (
+            "[Test] Un paiement de 25,00\xa0€ a échoué (Shop)",
+            "Un paiement de 25,00\xa0€ à Shop a échoué.",
+            "La carte a été refusée.",
+        ),
     }[language]
     assert notice.subject == expected[0]
     for body in (text, html):
         assert expected[1] in body
         assert intent.public_id in body
-        assert "declined" in body  # the processor's reason
+        assert expected[2] in body  # why, in the member's language
         assert "help@shop.test" in body
 
 
