@@ -7,60 +7,23 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self):
-        # Events carry each object as the API shows it: the outbox renders with the API's serializers.
-        from kassa.api.views import represent
-        from webhooks.services import inbound, outbox
+        from webhooks.services import inbound
 
-        from . import models
         from .catalogue import services as catalogue
-        from .catalogue.api import serializers
         from .checkout import services as checkout
-        from .checkout.api import serializers as checkout_serializers
         from .clocks import services as clocks
-        from .clocks.api import serializers as clocks_serializers
         from .invoices import emails as invoice_emails
         from .invoices import hooks as invoice_hooks
         from .invoices import services as invoices
-        from .invoices.api import serializers as invoices_serializers
         from .payments import emails as payment_emails
         from .payments import services as payments
-        from .payments.api import serializers as payments_serializers
         from .portal import page_sections as portal_sections
         from .portal import sections as portal
         from .portal import services as portal_services
         from .portal import subscription_section as portal_subscription_section
-        from .portal.api import serializers as portal_serializers
         from .subscriptions import services as subscriptions
-        from .subscriptions.api import serializers as subscriptions_serializers
 
-        shapes = {
-            models.Product: serializers.ProductOut,
-            models.Price: serializers.PriceOut,
-            models.Customer: serializers.CustomerOut,
-            models.PaymentLink: checkout_serializers.PaymentLinkOut,
-            models.CheckoutSession: checkout_serializers.CheckoutSessionOut,
-            models.PaymentIntent: payments_serializers.PaymentIntentOut,
-            models.Refund: payments_serializers.RefundOut,
-            models.TaxRate: invoices_serializers.TaxRateOut,
-            models.PaymentMethod: payments_serializers.PaymentMethodOut,
-            models.Invoice: invoices_serializers.InvoiceOut,
-            models.InvoiceItem: invoices_serializers.InvoiceItemOut,
-            models.TestClock: clocks_serializers.TestClockOut,
-            models.PortalSession: portal_serializers.PortalSessionOut,
-            models.Subscription: subscriptions_serializers.SubscriptionOut,
-            models.SubscriptionItem: subscriptions_serializers.SubscriptionItemOut,
-        }
-        for model, out in shapes.items():
-            outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
-        outbox.register("charge", payments_serializers.charge_out)
-        outbox.register(
-            "invoice_line_item",
-            lambda item: represent(invoices_serializers.InvoiceLineItemOut, item, {"expand": set(), "view": None}),
-        )
-        # A customer's default card expands to the card as payments shows it.
-        serializers.CustomerOut.payment_method_out = payments_serializers.PaymentMethodOut
-        # A customer's test clock expands to the clock.
-        serializers.CustomerOut.test_clock_out = clocks_serializers.TestClockOut
+        self._renderings()
 
         # Stripe's events about payments and refunds: re-read the object from Stripe and record it.
         inbound.handle(
@@ -136,3 +99,59 @@ class BillingConfig(AppConfig):
         invoices.on_dunning_exhausted(subscriptions.subscription_dunning_exhausted)
         # A subscription-mode checkout completes when its first invoice is paid (after the subscription moved).
         invoice_hooks.on_invoice_changed(checkout.checkout_session_invoice_changed)
+
+    def _renderings(self):
+        """Events carry each object as the API shows it: the outbox renders with the API's serializers."""
+        from kassa.api.views import represent
+        from webhooks.services import outbox
+
+        from . import models
+        from .catalogue.api import serializers
+        from .checkout.api import serializers as checkout_serializers
+        from .clocks.api import serializers as clocks_serializers
+        from .invoices.api import serializers as invoices_serializers
+        from .payments.api import serializers as payments_serializers
+        from .portal.api import serializers as portal_serializers
+        from .subscriptions import preview as subscription_preview
+        from .subscriptions import services as subscriptions
+        from .subscriptions.api import preview as subscription_preview_out
+        from .subscriptions.api import serializers as subscriptions_serializers
+
+        shapes = {
+            models.Product: serializers.ProductOut,
+            models.Price: serializers.PriceOut,
+            models.Customer: serializers.CustomerOut,
+            models.PaymentLink: checkout_serializers.PaymentLinkOut,
+            models.CheckoutSession: checkout_serializers.CheckoutSessionOut,
+            models.PaymentIntent: payments_serializers.PaymentIntentOut,
+            models.Refund: payments_serializers.RefundOut,
+            models.TaxRate: invoices_serializers.TaxRateOut,
+            models.PaymentMethod: payments_serializers.PaymentMethodOut,
+            models.Invoice: invoices_serializers.InvoiceOut,
+            models.InvoiceItem: invoices_serializers.InvoiceItemOut,
+            models.TestClock: clocks_serializers.TestClockOut,
+            models.PortalSession: portal_serializers.PortalSessionOut,
+            models.Subscription: subscriptions_serializers.SubscriptionOut,
+            models.SubscriptionItem: subscriptions_serializers.SubscriptionItemOut,
+        }
+        for model, out in shapes.items():
+            outbox.register(model, lambda obj, out=out: represent(out, obj, {"expand": set(), "view": None}))
+        outbox.register("charge", payments_serializers.charge_out)
+        # invoice.upcoming shows the next invoice as invoices.create_preview answers it.
+        subscriptions.upcoming_rendering(
+            lambda subscription, now: represent(
+                subscription_preview_out.InvoicePreviewOut,
+                subscription_preview.invoice_preview(
+                    merchant=subscription.merchant, livemode=subscription.livemode, now=now, subscription=subscription
+                ),
+                {"expand": set(), "view": None},
+            )
+        )
+        outbox.register(
+            "invoice_line_item",
+            lambda item: represent(invoices_serializers.InvoiceLineItemOut, item, {"expand": set(), "view": None}),
+        )
+        # A customer's default card expands to the card as payments shows it.
+        serializers.CustomerOut.payment_method_out = payments_serializers.PaymentMethodOut
+        # A customer's test clock expands to the clock.
+        serializers.CustomerOut.test_clock_out = clocks_serializers.TestClockOut

@@ -41,6 +41,7 @@ from .renewal import (
     subscriptions_renew_batch,
     subscriptions_renew_due,
     subscriptions_renew_fan_out,
+    upcoming_rendering,
 )
 
 __all__ = [
@@ -70,4 +71,5 @@ __all__ = [
     "subscriptions_renew_due",
     "subscriptions_renew_fan_out",
     "upcoming_before",
+    "upcoming_rendering",
 ]

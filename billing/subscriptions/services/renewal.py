@@ -452,57 +452,19 @@ def _notify_locked(subscription: Subscription, now: datetime) -> int:
     if not ending and now < end <= now + upcoming_before() and subscription.upcoming_notified_for != end:
         subscription.upcoming_notified_for = end
         subscription.save(update_fields=["upcoming_notified_for"])
-        event_emit(type="invoice.upcoming", obj=subscription, data_object=_upcoming(subscription, end))
+        event_emit(type="invoice.upcoming", obj=subscription, data_object=_UPCOMING[0](subscription, now))
         sent += 1
     return sent
 
 
-def _upcoming(subscription: Subscription, end: datetime) -> dict:
-    """The next renewal's invoice as ``invoice.upcoming`` shows it (not saved: no id, as at Stripe)."""
-    price = subscription.items.order_by("pk").first().price
-    start, new_end = period_after(subscription, price, end)
-    lines = []
-    for item in subscription.items.select_related("price__product").order_by("pk"):
-        lines.append(
-            {
-                "object": "line_item",
-                "amount": item.price.unit_amount * item.quantity,
-                "currency": item.price.currency,
-                "description": item.price.product.name,
-                "period": {"start": int(start.timestamp()), "end": int(new_end.timestamp())},
-                "pricing": {"price_details": {"price": item.price.public_id, "product": item.price.product.public_id}},
-                "quantity": item.quantity,
-                "parent": {
-                    "type": "subscription_item_details",
-                    "subscription_item_details": {
-                        "subscription": subscription.public_id,
-                        "subscription_item": item.public_id,
-                        "proration": False,
-                    },
-                },
-            }
-        )
-    subtotal = sum(line["amount"] for line in lines)
-    return {
-        "id": None,
-        "object": "invoice",
-        "billing_reason": "upcoming",
-        "collection_method": subscription.collection_method,
-        "currency": subscription.currency,
-        "customer": subscription.customer.public_id,
-        "livemode": subscription.livemode,
-        "amount_due": subtotal,
-        "subtotal": subtotal,
-        "total": subtotal,
-        "next_payment_attempt": int(end.timestamp()),
-        "period_start": int(start.timestamp()),
-        "period_end": int(new_end.timestamp()),
-        "lines": {"object": "list", "data": lines, "has_more": False, "url": None},
-        "parent": {
-            "type": "subscription_details",
-            "subscription_details": {"subscription": subscription.public_id, "metadata": subscription.metadata},
-        },
-    }
+#: How ``invoice.upcoming`` shows the next invoice: ``fn(subscription, now) -> dict``, registered in billing/apps.py.
+#: It is the preview the API's ``invoices.create_preview`` answers (pending items and prorations, taxes, totals), so
+#: that the amount a merchant tells a payer ahead of a renewal is the amount the renewal charges.
+_UPCOMING: list = []
+
+
+def upcoming_rendering(render_upcoming) -> None:
+    _UPCOMING[:] = [render_upcoming]
 
 
 # --- the latest invoice decides the status (invoicing's hook, registered in billing/apps.py) ------------

@@ -849,6 +849,32 @@ def test_a_trial_bills_nothing_then_its_end_bills_the_first_period(paying_shop, 
     assert sub.items.get().current_period_end == d(2027, 4, 15)
 
 
+def test_invoice_upcoming_shows_what_the_renewal_then_bills_taxes_and_prorations_included(
+    paying_shop, payer, stripe_backend
+):
+    """invoice.upcoming is the next invoice as invoices.create_preview shows it: its tax and the proration a
+    mid-period change left pending are in its amount, which is what the renewal charges three days later."""
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))  # 50.00 EUR a month
+    vat = invoices.tax_rate_create(
+        merchant=paying_shop.merchant, livemode=False, display_name="VAT", percentage="20", inclusive=False
+    )
+    sub.default_tax_rates.add(vat)
+    item = sub.items.get()
+    services.subscription_item_update(item=item, now=d(2027, 1, 16, 12), quantity=2)  # pending: half a month more
+    assert services.subscriptions_notify(now=d(2027, 1, 29)) == 1
+    upcoming = Event.objects.get(type="invoice.upcoming").data["object"]
+
+    services.subscriptions_renew_due(now=d(2027, 2, 1))
+    renewal_invoice = Invoice.objects.filter(subscription=sub).order_by("pk").last()
+    assert renewal_invoice.billing_reason == "subscription_cycle"
+    assert upcoming["amount_due"] == renewal_invoice.amount_due == renewal_invoice.total
+    assert upcoming["total_taxes"][0]["amount"] == renewal_invoice.total - renewal_invoice.subtotal > 0
+    shown = sorted((line["amount"], line["description"]) for line in upcoming["lines"]["data"])
+    billed = sorted((line.amount, line.description) for line in renewal_invoice.items.all())
+    assert shown == billed
+    assert any(line["parent"]["subscription_item_details"]["proration"] for line in upcoming["lines"]["data"])
+
+
 def test_cancel_at_period_end_ends_it_without_another_invoice(paying_shop, payer, stripe_backend):
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
     services.subscription_update(subscription=sub, now=d(2027, 1, 10), cancel_at_period_end=True)
