@@ -63,7 +63,7 @@ app.conf.update(
             "task": "billing.tasks.checkout_sessions_expire",
             "schedule": BILLING_TICK_SECONDS,
         },
-        # Members' daily summaries of the day before (billing/payments/summaries.py), each morning in UTC.
+        # Members' daily summaries of the day before (billing/dashboard/summaries.py), each morning in UTC.
         "send-daily-summaries": {
             "task": "billing.tasks.daily_summaries_send",
             "schedule": crontab(hour=6, minute=5),
@@ -128,7 +128,14 @@ def _connections_kept_by_djangos_rule(sender=None, **_kwargs) -> None:
 app.autodiscover_tasks()
 # Billing is one app in parts; each part with work for the workers has its own tasks module.
 app.autodiscover_tasks(
-    ["billing.payments", "billing.checkout", "billing.invoices", "billing.clocks", "billing.subscriptions"]
+    [
+        "billing.payments",
+        "billing.checkout",
+        "billing.invoices",
+        "billing.clocks",
+        "billing.subscriptions",
+        "billing.dashboard",
+    ]
 )
 
 

@@ -231,3 +231,9 @@ def format_localised(amount: int, currency: str, language: str) -> str:
     return format_currency(
         to_decimal(amount, currency), currency.upper(), format=pattern, locale=language, currency_digits=False
     )
+
+
+def format_totals(by_currency: dict[str, int], language: str) -> str:
+    """Totals of several currencies for a reader of ``language``, never added together: ``€50.00, $12.00``, one per
+    currency in the currencies' order (emails' totals)."""
+    return ", ".join(format_localised(amount, currency, language) for currency, amount in sorted(by_currency.items()))

@@ -52,6 +52,7 @@ class CurrencyVolume:
     gross: int  # minor units
     refunded: int
     count: int
+    refunds: int = 0  # how many refunds make ``refunded``
 
     @property
     def net(self) -> int:
@@ -65,26 +66,30 @@ class Window:
     volumes: list[CurrencyVolume]
 
 
-def volume_by_currency(*, merchant, livemode: bool, since: datetime) -> list[CurrencyVolume]:
-    """Gross succeeded volume and succeeded refunds made since ``since``, per currency, largest first."""
+def volume_by_currency(
+    *, merchant, livemode: bool, since: datetime, until: datetime | None = None
+) -> list[CurrencyVolume]:
+    """Gross succeeded volume and succeeded refunds made since ``since`` (and before ``until``), per currency,
+    largest first."""
+    window = {"created__gte": since} | ({"created__lt": until} if until is not None else {})
     paid = (
         in_view(PaymentIntent, merchant=merchant, livemode=livemode)
-        .filter(status=S.SUCCEEDED, created__gte=since)
+        .filter(status=S.SUCCEEDED, **window)
         .values("currency")
         .annotate(total=Sum("amount_received"), n=Count("id"))
     )
     refunded = (
         in_view(Refund, merchant=merchant, livemode=livemode)
-        .filter(status=Refund.Status.SUCCEEDED, created__gte=since)
+        .filter(status=Refund.Status.SUCCEEDED, **window)
         .values("currency")
-        .annotate(total=Sum("amount"))
+        .annotate(total=Sum("amount"), n=Count("id"))
     )
     gross = {row["currency"]: (row["total"] or 0, row["n"]) for row in paid}
-    back = {row["currency"]: row["total"] or 0 for row in refunded}
-    volumes = [
-        CurrencyVolume(currency, gross.get(currency, (0, 0))[0], back.get(currency, 0), gross.get(currency, (0, 0))[1])
-        for currency in set(gross) | set(back)
-    ]
+    back = {row["currency"]: (row["total"] or 0, row["n"]) for row in refunded}
+    volumes = []
+    for currency in set(gross) | set(back):
+        (paid_total, paid_n), (back_total, back_n) = gross.get(currency, (0, 0)), back.get(currency, (0, 0))
+        volumes.append(CurrencyVolume(currency, paid_total, back_total, paid_n, back_n))
     return sorted(volumes, key=lambda v: (-v.gross, v.currency))
 
 

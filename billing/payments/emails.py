@@ -233,7 +233,7 @@ def _digest(sends: list) -> dict:
     return {
         **{key: first[key] for key in ("merchant_name", "support_email", "livemode", "settings_url")},
         "count": len(sends),
-        "total": ", ".join(money.format_localised(a, c, membership.language) for c, a in sorted(totals.items())),
+        "total": money.format_totals(totals, membership.language),
         "payments": [send["context"] for send in sends],
         "dashboard_url": merchant_emails.dashboard_url(reverse("admin:billing_paymentintent_changelist")),
     }

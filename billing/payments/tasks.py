@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from kassa.errors import ProcessorError
 
-from . import emails, services, summaries
+from . import emails, services
 from .models import PaymentIntent, Refund
 
 logger = logging.getLogger(__name__)
@@ -20,15 +20,6 @@ logger = logging.getLogger(__name__)
 def payments_reconcile() -> int:
     """Catch up with the processor for payments no page settled (safe to run twice)."""
     return services.payments_reconcile(now=timezone.now())
-
-
-@shared_task(name="billing.tasks.daily_summaries_send", bind=True, max_retries=5)
-def daily_summaries_send(self) -> int:
-    """The members' daily summaries of yesterday (UTC); a retry sends only those not sent yet."""
-    try:
-        return summaries.daily_summaries_send(now=timezone.now())
-    except Exception as exc:  # the mail server's error, whatever its type
-        raise self.retry(countdown=300, exc=exc) from exc
 
 
 @shared_task(name="billing.tasks.payment_emails_send", bind=True, max_retries=5)

@@ -1,4 +1,4 @@
-"""The daily summary (billing/payments/summaries.py): one email a morning to each member who asked, about the day
+"""The daily summary (billing/dashboard/summaries.py): one email a morning to each member who asked, about the day
 before, per merchant and mode with payments; in the member's language; once, whatever reruns; none after a quiet
 day. Payments are made through the hosted page on localstripe, as a payer makes them."""
 
@@ -10,11 +10,11 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from billing.checkout import services as checkout
+from billing.dashboard import summaries
+from billing.dashboard.tasks import daily_summaries_send
 from billing.hosted import framing
 from billing.models import PaymentIntent
 from billing.payments import services as payments
-from billing.payments import summaries
-from billing.payments.tasks import daily_summaries_send
 from merchants import services as merchant_services
 from merchants.models import Membership
 from tests import factories

@@ -9,37 +9,39 @@ dashboard's email settings, or a manager on the member's page).
 What: the day's payments received (how many, and their total by currency), the payments that failed (how many
 payments were declined at least once that day), and the refunds made (how many, total by currency), in the
 member's language, with a link to the dashboard. The day is the UTC day before beat's run (``now``: beat runs it
-at 06:05 UTC); a payment is counted on the day Stripe confirmed it (its timeline's ``succeeded``), a failure on
-the day of the decline, a refund on the day it was made. A day with none of those sends nothing (no empty
-emails). Test-mode payments get their own summary, marked *[Test]*.
+at 06:05 UTC). Payments and refunds are counted as the home page counts its volume
+(``selectors.volume_by_currency``: a succeeded payment on the day it was made, a succeeded refund on the day it
+was made), a failure on the day of the decline. A day with none of those sends nothing (no empty emails).
+Test-mode payments get their own summary, marked *[Test]*.
 
 Once: each summary has its key in the ``EmailSent`` ledger (``summary.daily:<merchant>:<mode>:<day>:member:<id>``),
 so a second run of the task that day, or a retry after a mail server's error, sends none twice.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.urls import reverse
 
 from kassa import money
 from merchants import emails as merchant_emails
 from merchants.models import Membership
 
-from .models import PaymentTimelineEntry, Refund
+from ..payments.models import PaymentTimelineEntry
+from .selectors import volume_by_currency
 
 KIND = "summary.daily"
 
 
 @dataclass
 class _Day:
-    received: int = 0
-    received_by_currency: dict[str, int] = field(default_factory=dict)
-    failed: int = 0
-    refunds: int = 0
-    refunded_by_currency: dict[str, int] = field(default_factory=dict)
+    received: int
+    received_by_currency: dict[str, int]
+    failed: int
+    refunds: int
+    refunded_by_currency: dict[str, int]
 
     def __bool__(self) -> bool:
         return bool(self.received or self.failed or self.refunds)
@@ -51,33 +53,27 @@ def _window(now: datetime) -> tuple[date, datetime, datetime]:
     return day, start, start + timedelta(days=1)
 
 
-def _days(merchant_pks: list[int], start: datetime, end: datetime) -> dict[tuple[int, bool], _Day]:
-    """What each merchant and mode did between ``start`` and ``end``: a few grouped reads for them all."""
-    days: dict[tuple[int, bool], _Day] = defaultdict(_Day)
-    in_window = {"created__gte": start, "created__lt": end, "payment_intent__merchant_id__in": merchant_pks}
-    group = ("payment_intent__merchant_id", "payment_intent__livemode")
-    succeeded = PaymentTimelineEntry.objects.filter(kind="succeeded", **in_window)
-    for row in succeeded.values(*group, "payment_intent__currency").annotate(
-        n=Count("payment_intent", distinct=True), amount=Sum("payment_intent__amount")
-    ):
-        day = days[(row["payment_intent__merchant_id"], row["payment_intent__livemode"])]
-        day.received += row["n"]
-        day.received_by_currency[row["payment_intent__currency"]] = row["amount"]
-    failed = PaymentTimelineEntry.objects.filter(kind="payment_failed", **in_window)
-    for row in failed.values(*group).annotate(n=Count("payment_intent", distinct=True)):
-        days[(row["payment_intent__merchant_id"], row["payment_intent__livemode"])].failed += row["n"]
-    refunds = Refund.objects.filter(
-        status=Refund.Status.SUCCEEDED, created__gte=start, created__lt=end, merchant_id__in=merchant_pks
+def _declined(merchant_pks: list[int], start: datetime, end: datetime) -> dict[tuple[int, bool], int]:
+    """How many payments of each merchant and mode were declined at least once between ``start`` and ``end``."""
+    rows = (
+        PaymentTimelineEntry.objects.filter(
+            kind="payment_failed", created__gte=start, created__lt=end, payment_intent__merchant_id__in=merchant_pks
+        )
+        .values("payment_intent__merchant_id", "payment_intent__livemode")
+        .annotate(n=Count("payment_intent", distinct=True))
     )
-    for row in refunds.values("merchant_id", "livemode", "currency").annotate(n=Count("pk"), amount=Sum("amount")):
-        day = days[(row["merchant_id"], row["livemode"])]
-        day.refunds += row["n"]
-        day.refunded_by_currency[row["currency"]] = row["amount"]
-    return days
+    return {(row["payment_intent__merchant_id"], row["payment_intent__livemode"]): row["n"] for row in rows}
 
 
-def _totals(by_currency: dict[str, int], language: str) -> str:
-    return ", ".join(money.format_localised(a, c, language) for c, a in sorted(by_currency.items()))
+def _day(merchant, livemode: bool, start: datetime, end: datetime, declined: int) -> _Day:
+    volumes = volume_by_currency(merchant=merchant, livemode=livemode, since=start, until=end)
+    return _Day(
+        received=sum(volume.count for volume in volumes),
+        received_by_currency={volume.currency: volume.gross for volume in volumes if volume.count},
+        failed=declined,
+        refunds=sum(volume.refunds for volume in volumes),
+        refunded_by_currency={volume.currency: volume.refunded for volume in volumes if volume.refunded},
+    )
 
 
 def daily_summaries_send(*, now: datetime) -> int:
@@ -94,20 +90,24 @@ def daily_summaries_send(*, now: datetime) -> int:
     by_merchant: dict[int, list[Membership]] = defaultdict(list)
     for membership in members:
         by_merchant[membership.merchant_id].append(membership)
-    days = _days(list(by_merchant), start, end) if by_merchant else {}
+    declined = _declined(list(by_merchant), start, end) if by_merchant else {}
     sent, failure = 0, None
-    for (merchant_pk, livemode), figures in sorted(days.items()):
+    for merchant_pk, livemode in ((pk, mode) for pk in sorted(by_merchant) for mode in (True, False)):
+        merchant = by_merchant[merchant_pk][0].merchant
+        figures = _day(merchant, livemode, start, end, declined.get((merchant_pk, livemode), 0))
+        if not figures:
+            continue  # a quiet day: no email
         for membership in by_merchant[merchant_pk]:
             language = membership.language
             context = {
-                "merchant_name": membership.merchant.name,
+                "merchant_name": merchant.name,
                 "livemode": livemode,
                 "day": day,
                 "received": figures.received,
-                "received_total": _totals(figures.received_by_currency, language),
+                "received_total": money.format_totals(figures.received_by_currency, language),
                 "failed": figures.failed,
                 "refunds": figures.refunds,
-                "refunded_total": _totals(figures.refunded_by_currency, language),
+                "refunded_total": money.format_totals(figures.refunded_by_currency, language),
                 "dashboard_url": merchant_emails.dashboard_url(reverse("admin:billing_paymentintent_changelist")),
                 "settings_url": merchant_emails.dashboard_url(reverse("dashboard-email-settings")),
             }
@@ -115,7 +115,7 @@ def daily_summaries_send(*, now: datetime) -> int:
                 sent += merchant_emails.email_send_once(
                     key=f"{KIND}:{merchant_pk}:{int(livemode)}:{day.isoformat()}:member:{membership.pk}",
                     kind=KIND,
-                    merchant=membership.merchant,
+                    merchant=merchant,
                     to=membership.user.email,
                     template="email/summary_daily",
                     context=context,
