@@ -330,38 +330,40 @@ class APIKeyAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # keys are revoked, never deleted: the audit trail stays
 
-    @staticmethod
-    def _permissions_editable(obj) -> bool:
-        return obj is not None and obj.kind == APIKey.Kind.RESTRICTED and obj.usable
+    def _grid_editable(self, request, obj) -> bool:
+        """A usable restricted key's page, for a member who may change keys: its grid is a form field."""
+        usable_restricted = obj is not None and obj.kind == APIKey.Kind.RESTRICTED and obj.usable
+        return usable_restricted and self.has_change_permission(request, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = APIKeyCreateForm
             kwargs["fields"] = None
-        elif self._permissions_editable(obj) and self.has_change_permission(request, obj):
+        elif self._grid_editable(request, obj):
             kwargs["form"] = APIKeyChangeForm
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "kind", "perm"]
-        if self._permissions_editable(obj) and self.has_change_permission(request, obj):
+        if self._grid_editable(request, obj):
             return [("perm" if name == "permissions_grid" else name) for name in self.fields]
         return self.fields
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        if self._permissions_editable(obj) and self.has_change_permission(request, obj):
+        if self._grid_editable(request, obj):
             return [name for name in self.readonly_fields if name != "permissions_grid"]
         return self.readonly_fields
 
     def save_via_service(self, request, form, change):
+        if change and "perm" in form.cleaned_data:
+            return services.api_key_permissions_set(
+                api_key=form.instance, permissions=form.cleaned_data["perm"], name=form.cleaned_data["name"]
+            )
         if change:
-            key = services.api_key_rename(api_key=form.instance, name=form.cleaned_data["name"])
-            if "perm" in form.cleaned_data:
-                key = services.api_key_permissions_set(api_key=key, permissions=form.cleaned_data["perm"])
-            return key
+            return services.api_key_rename(api_key=form.instance, name=form.cleaned_data["name"])
         merchant, livemode = self.current(request)
         issued = services.api_key_create(
             merchant=merchant,

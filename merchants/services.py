@@ -142,18 +142,20 @@ def api_key_rename(*, api_key: APIKey, name: str) -> APIKey:
 
 
 @transaction.atomic
-def api_key_permissions_set(*, api_key: APIKey, permissions: dict[str, str]) -> APIKey:
-    """A restricted key's new permissions, as Stripe lets a restricted key be edited: they apply from the key's next
-    request (every request reads its key). Its idempotency records stay its own: every check runs before one is
-    looked up, so a narrowed key never replays an answer it may no longer be given. A key rolled from it keeps the
-    permissions it was rolled with (it is another key); a revoked or expired key is not changed."""
+def api_key_permissions_set(*, api_key: APIKey, permissions: dict[str, str], name: str | None = None) -> APIKey:
+    """A restricted key's new permissions (and ``name``, when given: the key's page saves both, together), as Stripe
+    lets a restricted key be edited: they apply from the key's next request (every request reads its key). Its
+    idempotency records stay its own: every check runs before one is looked up, so a narrowed key never replays an
+    answer it may no longer be given. A key rolled from it keeps the permissions it was rolled with (it is another
+    key); a revoked or expired key is not changed."""
     key = APIKey.objects.select_for_update().get(pk=api_key.pk)
     if key.kind != APIKey.Kind.RESTRICTED:
         raise InvalidRequest("Only restricted keys carry permissions.", param="permissions")
     if not key.usable:
         raise InvalidRequest("This key no longer works: its permissions cannot be changed.", param="permissions")
     key.permissions = _validate_permissions(permissions)
-    key.save(update_fields=["permissions"])
+    key.name = key.name if name is None else name
+    key.save(update_fields=["permissions", "name"])
     return key
 
 
