@@ -74,7 +74,7 @@ class Membership(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER, verbose_name=_("role"))
     # Emails to this member about this merchant (merchants/emails.py); a new owner gets both switched on.
     notify_payments = models.BooleanField(_("Email me when a payment succeeds"), default=False)
-    notify_failures = models.BooleanField(_("Email me when a payment fails"), default=False)
+    notify_failures = models.BooleanField(_("Email me when a payment or a refund fails"), default=False)
     # One email a morning about the day before (billing/dashboard/summaries.py), beside or instead of the above.
     notify_daily = models.BooleanField(_("Email me a summary of each day's payments"), default=False)
     language = models.CharField(_("Email language"), max_length=8, choices=LANGUAGE_CHOICES, default="en")

@@ -145,8 +145,19 @@ def _dashboard_link(payment_intent: PaymentIntent) -> str:
 NOTICE = "notice_of"
 
 
-def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dict) -> list:
-    """One notice per member of *this* merchant who asked; each sent once. Returns the sends to make."""
+def _notices(
+    payment_intent: PaymentIntent,
+    *,
+    kind: str,
+    about: str,
+    extra: dict,
+    key_of: str | None = None,
+    amount: tuple[int, str] | None = None,
+) -> list:
+    """One notice per member of *this* merchant who asked; each sent once. Returns the sends to make. ``key_of``: what
+    the notice is about, when not the payment itself (a refund's id: each refund is told of once); ``amount``: the
+    amount it is about, ``(amount, currency)``, shown as ``amount`` when not the payment's own (the payment's then as
+    ``payment_amount``)."""
     sends = []
     merchant = payment_intent.merchant
     # A batch's payments (payment_emails_send_many) are one merchant's: its members are read once for them.
@@ -156,6 +167,7 @@ def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dic
     for membership in members:
         context = {
             **_payment_context(payment_intent, membership.language),
+            **_amount_shown(amount, payment_intent, membership.language),
             **extra,
             "payer_email": payment_intent.receipt_email or "",
             "dashboard_url": _dashboard_link(payment_intent),
@@ -163,7 +175,7 @@ def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dic
         }
         sends.append(
             {
-                "key": f"notice.{kind}:{payment_intent.public_id}:member:{membership.pk}",
+                "key": f"notice.{kind}:{key_of or payment_intent.public_id}:member:{membership.pk}",
                 "kind": f"notice.{kind}",
                 "to": membership.user.email,
                 "template": f"email/notice_{kind}",
@@ -173,6 +185,13 @@ def _notices(payment_intent: PaymentIntent, *, kind: str, about: str, extra: dic
             }
         )
     return sends
+
+
+def _amount_shown(amount: tuple[int, str] | None, payment_intent: PaymentIntent, language: str) -> dict:
+    if amount is None:
+        return {}
+    payment_amount = money.format_localised(payment_intent.amount, payment_intent.currency, language)
+    return {"amount": money.format_localised(*amount, language), "payment_amount": payment_amount}
 
 
 def _send_all(sends: list, merchant) -> int:
@@ -336,8 +355,27 @@ def payment_emails_of(*, payment_intent: PaymentIntent, outcome: str) -> list:
     return sends
 
 
+#: Why a refund failed, as a member reads it in their own language, by Stripe's ``failure_reason``; any other reason
+#: (``services.REFUND_NOT_MADE``, a processor's words) is shown as it is.
+REFUND_FAILURE_REASONS = {
+    "lost_or_stolen_card": _("The card was reported lost or stolen."),
+    "expired_or_canceled_card": _("The card has expired or was canceled."),
+    "charge_for_pending_refund_disputed": _("The payment is disputed."),
+    "insufficient_funds": _("The balance was too low to make the refund."),
+    "declined": _("The card's bank declined the refund."),
+    "merchant_request": _("The refund was canceled at the merchant's request."),
+    "unknown": _("The card's bank gave no reason."),
+}
+
+
 def refund_emails_send(*, refund: Refund) -> int:
-    """The refund receipt to the payer (once per refund), when receipts are on and the payer gave an email."""
+    """A refund's emails, each sent once: a succeeded refund's receipt to the payer (when receipts are on and the payer
+    gave an email); a failed refund's notice to the members who asked to be told of failures. A refund can fail
+    after it succeeded (the card's bank returned it, days later): the payer may hold a receipt for money that never
+    reached them, and only the merchant can put that right (refund again, or pay them another way), so the merchant
+    is told; the payer is not emailed by Kassa, as Stripe does not."""
+    if refund.status == Refund.Status.FAILED:
+        return _refund_failed_notices(refund)
     payment_intent = refund.payment_intent
     merchant = payment_intent.merchant
     if refund.status != Refund.Status.SUCCEEDED or not (merchant.receipts_enabled and payment_intent.receipt_email):
@@ -360,3 +398,26 @@ def refund_emails_send(*, refund: Refund) -> int:
         "reply_to": merchant.support_email or None,
     }
     return _send_all([send], merchant)
+
+
+def _refund_failed_notices(refund: Refund) -> int:
+    """``notice.refund_failed`` to each member of the refund's merchant who asked to be told of failures, once each."""
+    payment_intent = refund.payment_intent
+    reason = refund.failure_reason or ""
+    sends = _notices(
+        payment_intent,
+        kind="refund_failed",
+        about="failures",
+        extra={
+            "refund_id": refund.public_id,
+            "refunded_at": refund.created,
+            # Lazy: each member's notice shows it in their language, as it is rendered.
+            "failure_message": REFUND_FAILURE_REASONS.get(reason) or reason,
+        },
+        key_of=refund.public_id,
+        amount=(refund.amount, refund.currency),
+    )
+    sent = 0
+    for send in sends:
+        sent += _notices_send([send], payment_intent.merchant)
+    return sent

@@ -1190,6 +1190,7 @@ def _refund_events(refund: Refund, before: dict) -> None:
     event_emit(type="refund.updated", obj=refund, before=before)
     if refund.status == Refund.Status.FAILED:
         event_emit(type="refund.failed", obj=refund)
+        enqueue_on_commit("billing.tasks.refund_emails_send", refund.pk)  # the members who asked are told
     if refund.status == Refund.Status.SUCCEEDED:
         payment_intent = refund.payment_intent
         event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))

@@ -43,7 +43,7 @@ def payment_emails_send_many(self, outcomes: list) -> int:
 
 @shared_task(name="billing.tasks.refund_emails_send", bind=True, max_retries=5)
 def refund_emails_send(self, refund_pk: int) -> int:
-    """The refund receipt (sent once)."""
+    """A refund's emails: its receipt, or the notice that it failed (each sent once)."""
     refund = Refund.objects.select_related("payment_intent__merchant", "payment_intent__payment_method").get(
         pk=refund_pk
     )

@@ -7,6 +7,7 @@ through Celery, eagerly.
 
 import json
 import re
+from datetime import timedelta
 from smtplib import SMTPServerDisconnected
 
 import pytest
@@ -20,6 +21,8 @@ from billing.hosted import framing
 from billing.models import PaymentIntent
 from billing.payments import services as payments
 from billing.payments import tasks
+from kassa import gateway
+from kassa.errors import ProcessorError
 from merchants import services as merchant_services
 from merchants.models import EmailSent, Membership
 from tests import factories
@@ -207,6 +210,81 @@ def test_a_refund_sends_a_refund_receipt(client, shop_link, card_token, emails_o
         assert "4242" in body
     # Members get no email for a refund they made themselves.
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_refund_the_bank_returns_after_it_succeeded_tells_members_who_asked_once(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, other_shop, monkeypatch, language
+):
+    """localstripe never fails a refund once made; Stripe does, days later, with a ``refund.failed`` webhook on which
+    Kassa reads the refund again: that read is stood in for at the gateway boundary. The payer holds a receipt for
+    money that never reached them; the members who asked to be told of failures learn it, in their language."""
+    m = shop_link.merchant
+    owner = Membership.objects.get(merchant=m, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=False, notify_failures=True, language=language
+    )
+    viewer = factories.staff(m, role="viewer")  # asked for nothing: not told
+    Membership.objects.filter(merchant=other_shop.merchant).update(notify_failures=True)
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+    mailoutbox.clear()
+    with emails_on_commit():
+        refund = payments.refund_create(payment_intent=PaymentIntent.objects.get(), amount=500)
+    intent = refund.payment_intent
+    assert [message.to for message in mailoutbox] == [["payer@example.com"]]  # the refund receipt alone
+    mailoutbox.clear()
+    returned = gateway.ProcessorRefund(id=refund.processor_id, status="failed", failure_reason="lost_or_stolen_card")
+    monkeypatch.setattr(gateway, "refund_retrieve", lambda credential, processor_id: returned)
+    for _webhook in range(2):  # Stripe retries its webhooks: told once
+        with emails_on_commit():
+            payments.refund_sync(merchant=m, livemode=False, processor_refund_id=refund.processor_id)
+    (notice,) = mailoutbox
+    assert notice.to == [owner.user.email] != [viewer.email]
+    expected = {
+        "en": (
+            "[Test] A refund of €5.00 failed (Shop)",
+            "A refund of €5.00 by Shop failed: the money did not reach the payer.",
+            "The card was reported lost or stolen.",
+            "€25.00",
+        ),
+        "fr": (
+            "[Test] Un remboursement de 5,00\xa0€ a échoué (Shop)",
+            "Un remboursement de 5,00\xa0€ par Shop a échoué : l\u2019argent n\u2019est pas parvenu au payeur.",
+            "La carte a été déclarée perdue ou volée.",
+            "25,00\xa0€",
+        ),
+    }[language]
+    assert notice.subject == expected[0]
+    for body in parts(notice):
+        for word in (*expected[1:], refund.public_id, intent.public_id, "payer@example.com"):
+            assert word in body, (word, body)
+    assert payments.refundable_amount(intent) == 2500  # what the notice says: it can be refunded again
+
+
+def test_a_refund_the_processor_never_made_tells_members_its_reason_in_the_processors_words(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, monkeypatch
+):
+    """A refund whose answer never came and that the processor has no record of: failed by the reconciler, with
+    nothing refunded; a reason Kassa has no words of its own for is shown as it was recorded."""
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+    intent = PaymentIntent.objects.get()
+    mailoutbox.clear()
+
+    def lost(*args, **kwargs):
+        raise ProcessorError("Timed out waiting for the processor.", code="processor_unavailable")
+
+    monkeypatch.setattr(gateway, "refund_create", lost)
+    with pytest.raises(ProcessorError), emails_on_commit():
+        payments.refund_create(payment_intent=intent, amount=700)
+    assert mailoutbox == []  # pending: nothing to tell yet
+    with emails_on_commit():
+        payments.payments_reconcile(now=timezone.now() + timedelta(minutes=20))
+    (notice,) = mailoutbox
+    assert notice.to == [Membership.objects.get(merchant=intent.merchant, role="owner").user.email]
+    assert "A refund of €7.00 failed (Shop)" in notice.subject
+    assert payments.REFUND_NOT_MADE in notice.body
 
 
 def test_no_receipt_when_the_merchant_switched_them_off_or_the_payer_gave_no_email(
