@@ -36,6 +36,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 # How often beat sweeps for webhook deliveries and inbound Stripe events no task picked up. Read
 # from the environment here, not from Django's settings, which import this module while loading.
 WEBHOOK_SWEEP_SECONDS = float(os.environ.get("KASSA_WEBHOOK_SWEEP_SECONDS", "30"))
+# How often beat looks for email tasks the broker could not take or lost (merchants/emails.py).
+EMAIL_SWEEP_SECONDS = float(os.environ.get("KASSA_EMAIL_SWEEP_SECONDS", "60"))
 # How often beat runs billing's every-minute work (renewals, automatic charges, retries, expiries): 60 s; tests
 # that run a real beat next to real workers tick every second instead of waiting minutes.
 BILLING_TICK_SECONDS = float(os.environ.get("KASSA_BILLING_TICK_SECONDS", "60"))
@@ -104,6 +106,10 @@ app.conf.update(
             "task": "webhooks.tasks.deliveries_sweep",
             "schedule": WEBHOOK_SWEEP_SECONDS,
         },
+        "sweep-email-tasks": {
+            "task": "merchants.tasks.email_tasks_sweep",
+            "schedule": EMAIL_SWEEP_SECONDS,
+        },
         "sweep-inbound-stripe-events": {
             "task": "webhooks.tasks.processor_events_sweep",
             "schedule": WEBHOOK_SWEEP_SECONDS,
@@ -168,15 +174,21 @@ def enqueue_on_commit(task_name: str, *args) -> None:
 
     def queue() -> None:
         try:
-            task = app.tasks.get(task_name)
-            if task is not None:
-                task.apply_async(args=args)
-            else:
-                app.send_task(task_name, args=args)
+            enqueue_loaded(task_name, *args)
         except Exception:
             logging.getLogger(__name__).warning("Could not queue %s%s", task_name, list(args), exc_info=True)
 
     transaction.on_commit(queue)
+
+
+def enqueue_loaded(task_name: str, *args) -> None:
+    """Queue a task now: through the task itself when this process has loaded it, so that an eager Celery (the tests)
+    runs it in place; otherwise by name, as ``enqueue``. A broker that cannot take it raises."""
+    task = app.tasks.get(task_name)
+    if task is not None:
+        task.apply_async(args=args)
+    else:
+        app.send_task(task_name, args=args)
 
 
 @app.task(name="kassa.ping")

@@ -256,6 +256,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kassa@localhost")
 # The mail server in one variable, e.g. smtp+tls://user:password@mail.example:587 (django-environ's EMAIL_URL).
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
+# An email task not run to its end this long after it was queued (the broker could not take it, or lost it) is queued
+# again by beat's sweeper, and given up after that many days (merchants/emails.py).
+KASSA_EMAIL_REQUEUE_SECONDS = env.float("KASSA_EMAIL_REQUEUE_SECONDS", default=600.0)
+KASSA_EMAIL_GIVE_UP_DAYS = env.float("KASSA_EMAIL_GIVE_UP_DAYS", default=3.0)
 
 # --- Security (production) -------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

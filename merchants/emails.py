@@ -7,8 +7,18 @@ duplicate webhook or a page and a webhook reporting the same success send one
 email. An email about several things (a member's notice of a batch's
 payments) claims each thing's key, in one statement, and is sent once for
 those it claimed (``emails_claim``, ``email_send_claimed``); a failure gives
-every claim back. Callers run in Celery tasks queued on commit
-(``kassa.celery.enqueue_on_commit``).
+every claim back. Callers run in Celery tasks queued on commit.
+
+Sent once, and owed until sent: an email's task is queued by
+``email_task_queue``, which writes it down (``EmailTaskOwed``) in the
+transaction of the change that calls for it and queues it once that commits;
+the row is deleted when the task has run to its end (its mail server's
+failures are retried by the task itself first). A task the broker could not
+take (Redis down at the commit), or lost after it (a broker that lost its
+queue), is queued again by beat's sweeper (``email_tasks_sweep``, every
+minute) once it is ``KASSA_EMAIL_REQUEUE_SECONDS`` (10 minutes) old, and
+given up, logged as an error, after ``KASSA_EMAIL_GIVE_UP_DAYS`` (3 days). A
+task queued twice sends nothing twice: the ledger's keys.
 
 An invitation carries a one-time link to set a password: Django's password
 reset token (``PasswordResetTokenGenerator``), which stops working once a
@@ -16,7 +26,10 @@ password is set, and the reset pages under ``/reset/`` (kassa/urls.py). A
 person who already has a password is told to log in instead.
 """
 
+import hashlib
+import json
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -29,7 +42,7 @@ from django.utils.translation import gettext_lazy as _
 from kassa import celery, mail
 from kassa.db import insert_many_unless, update_where
 
-from .models import EmailSent, Membership, Merchant
+from .models import EmailSent, EmailTaskOwed, Membership, Merchant
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +139,55 @@ def email_send_claimed(
         logger.info("Sent %s email %s", kind, key)  # the key names objects, never the address or the contents
 
 
+# --- email tasks owed until they ran ---------------------------------------------------
+
+#: Sweeps queue again at most this many owed tasks each (the next sweep takes the rest).
+SWEEP_LIMIT = 500
+
+
+def _owed_key(task_name: str, args) -> str:
+    """The task and its arguments, as its queued message carries them (JSON: a tuple is a list), hashed."""
+    text = json.dumps([task_name, list(args)], separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def email_task_queue(task_name: str, *args) -> None:
+    """Queue an email task once this transaction commits, and write it down as owed in this transaction, so that
+    the change and the email it calls for are committed together (outside a transaction, the row is committed at
+    once). The task must be declared ``owed=True`` (``@shared_task(..., owed=True)``): its row is deleted when it
+    ends (``email_task_done``)."""
+    EmailTaskOwed.objects.create(task=task_name, args=list(args), key=_owed_key(task_name, args))
+    celery.enqueue_on_commit(task_name, *args)
+
+
+def email_task_done(task_name: str, args) -> int:
+    """The task ran to its end (its sends made, or nothing left to send): it is no longer owed."""
+    return EmailTaskOwed.objects.filter(key=_owed_key(task_name, args)).delete()[0]
+
+
+def email_tasks_sweep(*, now: datetime) -> int:
+    """Queue again the email tasks owed for longer than ``KASSA_EMAIL_REQUEUE_SECONDS`` since they were last queued
+    (the broker could not take them, or lost them); give up those owed for ``KASSA_EMAIL_GIVE_UP_DAYS`` (logged as an
+    error: by then the email would come too late to help). How many were queued; a broker still down stops the sweep
+    (the next one tries again)."""
+    gone = EmailTaskOwed.objects.filter(created__lt=now - timedelta(days=settings.KASSA_EMAIL_GIVE_UP_DAYS))
+    for owed in gone.order_by("id"):
+        logger.error("Email task %s%s given up: not run to its end since %s", owed.task, owed.args, owed.created)
+    gone.delete()
+    stale = now - timedelta(seconds=settings.KASSA_EMAIL_REQUEUE_SECONDS)
+    queued = 0
+    for owed in EmailTaskOwed.objects.filter(queued_at__lt=stale).order_by("queued_at", "id")[:SWEEP_LIMIT]:
+        try:
+            celery.enqueue_loaded(owed.task, *owed.args)
+        except Exception:  # noqa: BLE001  (the broker's error, whatever its type: the next sweep tries again)
+            logger.warning("Could not queue the email task %s%s; the next sweep will", owed.task, owed.args)
+            break
+        EmailTaskOwed.objects.filter(pk=owed.pk).update(queued_at=now)
+        logger.info("Email task %s%s queued again: owed since %s", owed.task, owed.args, owed.created)
+        queued += 1
+    return queued
+
+
 def merchant_context(merchant: Merchant) -> dict:
     """What every email about a merchant shows: its name, and where to write to it."""
     return {"merchant_name": merchant.name, "support_email": merchant.support_email or ""}
@@ -143,8 +205,8 @@ def set_password_url(user) -> str:
 
 
 def invitation_queue(*, membership: Membership) -> None:
-    """After the transaction that added the member commits, queue their invitation."""
-    celery.enqueue_on_commit("merchants.tasks.invitation_send", membership.pk)
+    """After the transaction that added the member commits, queue their invitation (owed until sent)."""
+    email_task_queue("merchants.tasks.invitation_send", membership.pk)
 
 
 def invitation_send(*, membership: Membership) -> bool:

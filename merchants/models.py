@@ -248,6 +248,27 @@ class MerchantScoped(models.Model):
         return self.public_id
 
 
+class EmailTaskOwed(models.Model):
+    """An email task owed: written in the transaction of the change that calls for it, deleted when the task has run
+    to its end (merchants.emails.email_task_queue). A task the broker could not take at the commit, or that was
+    lost after it, is queued again by beat's sweeper (``email_tasks_sweep``); the ``EmailSent`` ledger keeps a task
+    run twice from sending anything twice. ``key``: the task's name and arguments, hashed (they are matched on it
+    when the task ends)."""
+
+    task = models.CharField(max_length=100)
+    args = models.JSONField()
+    key = models.CharField(max_length=64, db_index=True)
+    created = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("email owed")
+        verbose_name_plural = _("emails owed")
+
+    def __str__(self) -> str:
+        return self.task
+
+
 class EmailSent(models.Model):
     """One email Kassa sent (or is sending), by a key naming what it is about: never two for one key.
 

@@ -24,6 +24,9 @@ os.environ.setdefault("CELERY_QUEUE", f"kassa-test-{uuid.uuid4().hex[:10]}")
 os.environ.setdefault("KASSA_WEBHOOK_RETRY_SCHEDULE_TEST", "1,1,1,1,1")
 os.environ.setdefault("KASSA_WEBHOOK_TIMEOUT", "2")
 os.environ.setdefault("KASSA_WEBHOOK_SWEEP_SECONDS", "2")
+# Email tasks the broker could not take, queued again on the same time scale (merchants/emails.py).
+os.environ.setdefault("KASSA_EMAIL_SWEEP_SECONDS", "2")
+os.environ.setdefault("KASSA_EMAIL_REQUEUE_SECONDS", "3")
 # A real key of this run's own (inherited by the workers and servers it starts): live Stripe
 # credentials are refused while a development key encrypts, and tests store some.
 os.environ.setdefault("KASSA_ENCRYPTION_KEYS", Fernet.generate_key().decode())

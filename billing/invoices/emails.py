@@ -2,8 +2,8 @@
 
 - When: the invoice email when a ``send_invoice`` invoice is sent (``invoice_send``, or finalized by automatic
   collection, as at Stripe); the receipt when a card payment pays an invoice (payments' success hook, registered
-  in billing/apps.py). Both by a task queued on commit (``kassa.celery.enqueue_on_commit``), never inside the
-  transaction. An invoice paid outside Kassa gets no receipt (Kassa took no money), as at Stripe.
+  in billing/apps.py). Both by a task queued on commit and owed until it ran (``merchants.emails.email_task_queue``),
+  never inside the transaction. An invoice paid outside Kassa gets no receipt (Kassa took no money), as at Stripe.
 - Once: each email has a key in the ``EmailSent`` ledger (merchants.emails): ``invoice:in_…:sent:<when>`` (a
   merchant's deliberate re-send is a new email, a retried task is not), ``invoice_receipt:in_…`` (one receipt per
   invoice). An invoice's payment gets this receipt instead of payments' generic one (``receipt_replaces``).
@@ -18,7 +18,7 @@
   ``card_update_url``, the hosted invoice page by default). No PDF: the page has it.
 """
 
-from kassa import celery, mail, money
+from kassa import mail, money
 from merchants import emails as merchant_emails
 
 from ..payments.models import PaymentIntent
@@ -30,7 +30,7 @@ PDF = "application/pdf"
 
 def invoice_email_queue(*, invoice: Invoice) -> None:
     """After this transaction commits, email ``invoice`` (just sent: its ``sent_at`` names this sending)."""
-    celery.enqueue_on_commit("billing.tasks.invoice_email_send", invoice.pk, invoice.sent_at.isoformat())
+    merchant_emails.email_task_queue("billing.tasks.invoice_email_send", invoice.pk, invoice.sent_at.isoformat())
 
 
 def invoice_receipt_queue(*, payment_intent: PaymentIntent, invoice: Invoice) -> None:
@@ -38,7 +38,7 @@ def invoice_receipt_queue(*, payment_intent: PaymentIntent, invoice: Invoice) ->
     merchant sends receipts, the receipt is sent once this commits (no task at all for a merchant who does not: a
     renewal day queues none)."""
     if payment_intent.merchant.receipts_enabled:  # the invoice's merchant (read with the PaymentIntent's answer)
-        celery.enqueue_on_commit("billing.tasks.invoice_receipt_send", invoice.pk)
+        merchant_emails.email_task_queue("billing.tasks.invoice_receipt_send", invoice.pk)
 
 
 def receipt_replaces(payment_intent: PaymentIntent) -> bool:

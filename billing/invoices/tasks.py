@@ -37,7 +37,7 @@ def invoices_mark_overdue() -> int:
     return services.invoices_mark_overdue(now=timezone.now())
 
 
-@shared_task(name="billing.tasks.invoice_email_send", bind=True, max_retries=5)
+@shared_task(name="billing.tasks.invoice_email_send", bind=True, max_retries=5, owed=True)
 def invoice_email_send(self, invoice_pk: int, sending: str) -> int:
     """The invoice email of one sending (link and PDF); sent once, so a retry sends what is left."""
     invoice = Invoice.objects.select_related("merchant", "customer").get(pk=invoice_pk)
@@ -47,7 +47,7 @@ def invoice_email_send(self, invoice_pk: int, sending: str) -> int:
         raise self.retry(countdown=60, exc=exc) from exc
 
 
-@shared_task(name="billing.tasks.invoice_receipt_send", bind=True, max_retries=5)
+@shared_task(name="billing.tasks.invoice_receipt_send", bind=True, max_retries=5, owed=True)
 def invoice_receipt_send(self, invoice_pk: int) -> int:
     """The receipt of a paid invoice (receipt PDF); sent once."""
     invoice = Invoice.objects.select_related("merchant", "customer").get(pk=invoice_pk)
@@ -57,7 +57,7 @@ def invoice_receipt_send(self, invoice_pk: int) -> int:
         raise self.retry(countdown=60, exc=exc) from exc
 
 
-@shared_task(name="billing.tasks.invoice_dunning_email_send", bind=True, max_retries=5)
+@shared_task(name="billing.tasks.invoice_dunning_email_send", bind=True, max_retries=5, owed=True)
 def invoice_dunning_email_send(self, invoice_pk: int, kind: str, attempt: str, final: bool) -> int:
     """The payer's email about one failed automatic attempt (with the link to give a new card); sent once."""
     invoice = Invoice.objects.select_related("merchant", "customer").get(pk=invoice_pk)

@@ -29,6 +29,7 @@ from kassa.celery import enqueue_on_commit
 from kassa.db import insert, select, select_one, together, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
+from merchants.emails import email_task_queue
 from merchants.selectors import processor_credential_for
 from webhooks.services.outbox import event_emit, events_gathered, render
 
@@ -704,14 +705,14 @@ def _emails_queue(payment_intent: PaymentIntent, outcome: str) -> None:
         return
     gathered = batch.state("billing.payment_emails", _emails_gathered)
     if gathered is None:
-        enqueue_on_commit("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
+        email_task_queue("billing.tasks.payment_emails_send", payment_intent.pk, outcome)
     else:
         gathered.add([payment_intent.pk, outcome])
 
 
 def _emails_gathered() -> batch.Gathered:
     return batch.Gathered(
-        lambda outcomes: enqueue_on_commit("billing.tasks.payment_emails_send_many", outcomes),
+        lambda outcomes: email_task_queue("billing.tasks.payment_emails_send_many", outcomes),
         every=EMAILS_GATHERED_EVERY,
     )
 
@@ -1190,11 +1191,11 @@ def _refund_events(refund: Refund, before: dict) -> None:
     event_emit(type="refund.updated", obj=refund, before=before)
     if refund.status == Refund.Status.FAILED:
         event_emit(type="refund.failed", obj=refund)
-        enqueue_on_commit("billing.tasks.refund_emails_send", refund.pk)  # the members who asked are told
+        email_task_queue("billing.tasks.refund_emails_send", refund.pk)  # the members who asked are told
     if refund.status == Refund.Status.SUCCEEDED:
         payment_intent = refund.payment_intent
         event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))
-        enqueue_on_commit("billing.tasks.refund_emails_send", refund.pk)
+        email_task_queue("billing.tasks.refund_emails_send", refund.pk)
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ def payments_reconcile() -> int:
     return services.payments_reconcile(now=timezone.now())
 
 
-@shared_task(name="billing.tasks.payment_emails_send", bind=True, max_retries=5)
+@shared_task(name="billing.tasks.payment_emails_send", bind=True, max_retries=5, owed=True)
 def payment_emails_send(self, payment_intent_pk: int, outcome: str) -> int:
     """Receipt and notices of a payment that succeeded or failed; each sent once, so a retry sends what is left."""
     sent, _failed, failure = emails.payment_emails_send_many([[payment_intent_pk, outcome]])
@@ -31,7 +31,7 @@ def payment_emails_send(self, payment_intent_pk: int, outcome: str) -> int:
     return sent
 
 
-@shared_task(name="billing.tasks.payment_emails_send_many", bind=True, max_retries=5)
+@shared_task(name="billing.tasks.payment_emails_send_many", bind=True, max_retries=5, owed=True)
 def payment_emails_send_many(self, outcomes: list) -> int:
     """The emails of a batch's payments (``[[payment_intent_pk, outcome], …]``: a renewal run's), each sent once;
     a retry is for the payments whose emails failed, and sends what is left of theirs."""
@@ -41,7 +41,7 @@ def payment_emails_send_many(self, outcomes: list) -> int:
     return sent
 
 
-@shared_task(name="billing.tasks.refund_emails_send", bind=True, max_retries=5)
+@shared_task(name="billing.tasks.refund_emails_send", bind=True, max_retries=5, owed=True)
 def refund_emails_send(self, refund_pk: int) -> int:
     """A refund's emails: its receipt, or the notice that it failed (each sent once)."""
     refund = Refund.objects.select_related("payment_intent__merchant", "payment_intent__payment_method").get(

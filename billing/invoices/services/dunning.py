@@ -48,6 +48,7 @@ from django.db.models import QuerySet
 
 from kassa import celery
 from kassa.errors import IdempotencyConflict, KassaError
+from merchants.emails import email_task_queue
 from webhooks.services.outbox import event_emit, render
 
 from ...catalogue.models import Customer
@@ -333,7 +334,7 @@ def _failure_record(invoice: Invoice, now: datetime, *, number: int | None, kind
     )
     invoice.save()
     event_emit(type="invoice.updated", obj=invoice, before=before)
-    celery.enqueue_on_commit("billing.tasks.invoice_dunning_email_send", invoice.pk, kind, key, exhausted)
+    email_task_queue("billing.tasks.invoice_dunning_email_send", invoice.pk, kind, key, exhausted)
     if exhausted:
         _exhaust(invoice, now, settings)
 

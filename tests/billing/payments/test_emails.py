@@ -5,11 +5,14 @@ services the API calls) against localstripe; the tasks queued on commit run
 through Celery, eagerly.
 """
 
+import contextlib
 import json
 import re
 from datetime import timedelta
 from smtplib import SMTPServerDisconnected
 
+import celery.app.task
+import kombu.exceptions
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone, translation
@@ -21,10 +24,12 @@ from billing.hosted import framing
 from billing.models import PaymentIntent
 from billing.payments import services as payments
 from billing.payments import tasks
+from kassa import celery as kassa_celery
 from kassa import gateway
 from kassa.errors import ProcessorError
 from merchants import services as merchant_services
-from merchants.models import EmailSent, Membership
+from merchants.emails import email_tasks_sweep as sweep
+from merchants.models import EmailSent, EmailTaskOwed, Membership
 from tests import factories
 
 FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9"}
@@ -285,6 +290,69 @@ def test_a_refund_the_processor_never_made_tells_members_its_reason_in_the_proce
     assert notice.to == [Membership.objects.get(merchant=intent.merchant, role="owner").user.email]
     assert "A refund of €7.00 failed (Shop)" in notice.subject
     assert payments.REFUND_NOT_MADE in notice.body
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """``with broker_down():`` the broker refuses every task, as Redis does when it is down (kombu's error)."""
+
+    def refused(*args, **kwargs):
+        raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    @contextlib.contextmanager
+    def down():
+        with monkeypatch.context() as patched:
+            patched.setattr(celery.app.task.Task, "apply_async", refused)
+            patched.setattr(kassa_celery.app, "send_task", refused)
+            yield
+
+    return down
+
+
+def test_a_receipt_the_broker_could_not_take_is_owed_and_sent_by_the_sweeper_once(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, broker_down, caplog
+):
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+    assert not EmailTaskOwed.objects.exists()  # the payment's emails ran to their end: nothing owed
+    intent = PaymentIntent.objects.get()
+    mailoutbox.clear()
+    with broker_down(), emails_on_commit():
+        refund = payments.refund_create(payment_intent=intent, amount=500)
+    assert refund.status == "succeeded"  # the refund stands; its receipt could not be queued
+    assert mailoutbox == []
+    (owed,) = EmailTaskOwed.objects.all()
+    assert (owed.task, owed.args) == ("billing.tasks.refund_emails_send", [refund.pk])
+
+    now = timezone.now()
+    assert sweep(now=now) == 0  # just queued (as far as Kassa knows): not yet
+    with broker_down():  # still down at the next sweep: it stays owed, and the sweep says so
+        assert sweep(now=now + timedelta(minutes=11)) == 0
+    assert "Could not queue the email task billing.tasks.refund_emails_send" in caplog.text
+    assert sweep(now=now + timedelta(minutes=12)) == 1
+    (receipt,) = to(mailoutbox, "payer@example.com")
+    assert refund.public_id in receipt.body
+    assert not EmailTaskOwed.objects.exists()  # it ran: no longer owed
+    assert sweep(now=now + timedelta(minutes=30)) == 0
+    assert len(mailoutbox) == 1
+
+
+def test_an_email_task_that_never_ran_to_its_end_is_given_up_after_three_days(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, broker_down, caplog
+):
+    with broker_down(), emails_on_commit():
+        pay(client, shop_link, card_token())
+    assert mailoutbox == []
+    (owed,) = EmailTaskOwed.objects.all()
+    assert owed.task == "billing.tasks.payment_emails_send"
+    with broker_down():
+        assert sweep(now=owed.created + timedelta(days=2)) == 0
+    assert EmailTaskOwed.objects.exists()
+    assert sweep(now=owed.created + timedelta(days=3, seconds=1)) == 0
+    assert not EmailTaskOwed.objects.exists()
+    assert mailoutbox == []
+    assert "Email task billing.tasks.payment_emails_send" in caplog.text
+    assert "given up" in caplog.text
 
 
 def test_no_receipt_when_the_merchant_switched_them_off_or_the_payer_gave_no_email(
