@@ -222,8 +222,16 @@ SUBSCRIPTIONS_RESUME = Doc(
     summary="Resume a subscription",
     description="A paused subscription becomes `active` again. With `billing_cycle_anchor=now` (the default) a "
     "new period starts now and is invoiced and charged at once; with `unchanged` the period the anchor gives "
-    "goes on, unbilled until its renewal.",
-    requests=(("A new period from now", {"billing_cycle_anchor": "now"}),),
+    "goes on: when the pause outlasted the period it began in, the time left in the current one is billed per "
+    '`proration_behavior` (a pending "Remaining time on …" item by default, invoiced and charged now with '
+    "`always_invoice`); a resumption inside the period already billed bills nothing (the pause credited nothing).",
+    requests=(
+        ("A new period from now", {"billing_cycle_anchor": "now"}),
+        (
+            "Keep the anchor, bill the time left now",
+            {"billing_cycle_anchor": {"type": "unchanged"}, "proration_behavior": "always_invoice"},
+        ),
+    ),
     response=SUBSCRIPTION,
     path_id=SUBSCRIPTION_ID,
 )

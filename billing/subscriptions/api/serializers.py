@@ -94,6 +94,35 @@ class BillingCycleAnchor(serializers.Field):
         return TimestampOrNow().to_internal_value(data)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": ["now", "unchanged"]},
+            {
+                "type": "object",
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": ["now", "unchanged"],
+                        "description": "`now`: a new period from now; `unchanged`: the anchor stays.",
+                    }
+                },
+                "required": ["type"],
+            },
+        ]
+    }
+)
+class ResumeAnchor(BillingCycleAnchor):
+    """A resumption's ``billing_cycle_anchor``: ``now`` or ``unchanged``, as a string or (API 2026-10-28's shape, as
+    stripe-python 16 types it) ``{type: now | unchanged}``."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in ("now", "unchanged"):
+            raise ValidationError("Must be now or unchanged.")
+        return value
+
+
 class ItemPriceDataParams(f.StrictSerializer):
     currency = f.Currency()
     product = f.String(help_text="The product (`prod_…`) the price is for.", **ID)
@@ -293,15 +322,21 @@ class AnchorTypeParams(f.StrictSerializer):
 
 
 class SubscriptionResumeParams(f.StrictSerializer):
-    billing_cycle_anchor = f.Choice(
-        choices=["now", "unchanged"],
+    billing_cycle_anchor = ResumeAnchor(
         required=False,
-        help_text="`now` (the default): a new period starts and is billed now; `unchanged`: the anchor stays.",
+        help_text="`now` (the default): a new period starts and is billed now; `unchanged`: the anchor stays, and "
+        "the time left in a period no invoice billed yet is billed per `proration_behavior`.",
     )
     proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
+        choices=["create_prorations", "always_invoice", "none"],
+        required=False,
+        help_text="With `billing_cycle_anchor=unchanged`: `create_prorations` (the default) bills the time left in "
+        "the current period, when no invoice billed it yet, on the next invoice; `always_invoice` invoices and "
+        "charges it now; `none` bills nothing.",
     )
-    proration_date = f.Timestamp(required=False)
+    proration_date = f.Timestamp(
+        required=False, help_text="With `unchanged`: bill the time left as though resumed then (in the period)."
+    )
     payment_behavior = f.Choice(choices=PAYMENT_BEHAVIORS, required=False, help_text="Accepted and ignored.")
 
 

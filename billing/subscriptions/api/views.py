@@ -151,7 +151,6 @@ class SubscriptionResumeView(SubscriptionsViewBase):
     def post(self, request, id):
         subscription = self.get_subscription(id)
         params, expand = self.params(s.SubscriptionResumeParams)
-        params.pop("proration_date", None)
         params.pop("payment_behavior", None)
         subscription = services.subscription_resume(subscription=subscription, now=timezone.now(), **params)
         return self.render(s.SubscriptionOut, subscription, expand)

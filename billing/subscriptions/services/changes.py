@@ -766,15 +766,23 @@ def subscription_pause(*, subscription: Subscription, now: datetime) -> Subscrip
 
 
 def subscription_resume(
-    *, subscription: Subscription, now: datetime, billing_cycle_anchor: str = "now", proration_behavior: str = "none"
+    *,
+    subscription: Subscription,
+    now: datetime,
+    billing_cycle_anchor: str = "now",
+    proration_behavior: str = "create_prorations",
+    proration_date: int | datetime | None = None,
 ) -> Subscription:
-    """A paused subscription active again: with ``billing_cycle_anchor=now`` a new period starts now and is
-    invoiced and charged at once; with ``unchanged`` the period the anchor gives continues, unbilled until
-    its renewal (no proration)."""
+    """A paused subscription active again. ``billing_cycle_anchor=now`` (the default): a new period starts now and
+    is invoiced and charged at once. ``unchanged``: the period the anchor gives goes on; when it is not one its
+    invoices already billed (the pause outlasted the period it began in), the time left in it, from the resumption
+    (or ``proration_date``), is billed per ``proration_behavior`` as Stripe does: ``create_prorations`` (the
+    default) a "Remaining time on …" item per item that prorates, pending for the next renewal's invoice;
+    ``always_invoice`` the same invoiced and charged now; ``none`` nothing. A pause inside a period its invoice
+    paid for credits nothing (``subscription_pause``), so resuming in that same period bills nothing either."""
     if billing_cycle_anchor not in ("now", "unchanged"):
         raise InvalidRequest("billing_cycle_anchor must be now or unchanged.", param="billing_cycle_anchor")
-    if proration_behavior != "none":
-        _prorations_check(proration_behavior)
+    _prorations_check(proration_behavior)
     now = customer_now(customer=subscription.customer, now=now)
     with transaction.atomic():
         subscription = _lock(subscription)
@@ -787,21 +795,29 @@ def subscription_resume(
         before = render(subscription)
         status_move(subscription, S.ACTIVE)
         after = None
+        billed = False
         if billing_cycle_anchor == "now":
             # A new period from now, invoiced (and charged once committed) as a renewal's is.
             subscription.billing_cycle_anchor = now
             subscription.billing_cycle_anchor_day_of_month = None
             after = period_advance(subscription, now, now, before)
         else:
-            price = subscription.items.order_by("pk").first().price
-            start, end = period_after(subscription, price, now)
+            first = subscription.items.order_by("pk").first()
+            billed_until = first.current_period_end  # the end of the last period its invoices billed
+            start, end = period_after(subscription, first.price, now)
             items_period_set(subscription, start, end)
             subscription.next_renewal_at = next_work_at(subscription, end)
             subscription.save()
+            if billed_until <= start and proration_behavior != "none":
+                made = prorations.subscription_prorations_create(
+                    subscription=subscription, before={}, at=_proration_date(proration_date, now), now=now
+                )
+                billed = bool(made) and proration_behavior == "always_invoice"
             emit_updated(subscription, before)
         event_emit(type="customer.subscription.resumed", obj=subscription)
     if after is not None:
         invoice_collect(*after, now=now)
+    _bill_after_commit(subscription, bill_now=False, always_invoice=billed, now=now)
     return Subscription.objects.get(pk=subscription.pk)
 
 

@@ -118,3 +118,64 @@ def test_a_clock_advances_at_most_two_intervals_and_is_not_deleted_under_a_live_
     assert "Subscriptions" in str(refused.value)
     api.v1.subscriptions.cancel(sub.id)
     assert api.v1.test_helpers.test_clocks.delete(clock.id).deleted is True
+
+
+def _paused_into_february(api, card_token, monthly, emails_on_commit):
+    """A monthly 50.00 EUR subscription from 1 January 2027, paused on 10 January inside its paid period; resumed
+    there, nothing is billed (the pause credited nothing); paused again and left paused until 15 February."""
+    clock, customer = _clock_customer(api, card_token, ts(2027, 1, 1))
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    _advance(api, clock, ts(2027, 1, 10), emails_on_commit)
+    api.v1.subscriptions.pause(sub.id)
+    _advance(api, clock, ts(2027, 1, 20), emails_on_commit)
+    resumed = api.v1.subscriptions.resume(sub.id, params={"billing_cycle_anchor": "unchanged"})
+    assert resumed.status == "active"
+    item = resumed["items"].data[0]
+    assert (day(item.current_period_start), day(item.current_period_end)) == ("2027-01-01", "2027-02-01")
+    assert api.v1.invoice_items.list(params={"customer": customer.id, "pending": True}).data == []
+    assert [invoice.total for invoice in _invoices(api, customer)] == [5000]
+    api.v1.subscriptions.pause(sub.id)
+    _advance(api, clock, ts(2027, 2, 15), emails_on_commit)  # paused: February is not renewed
+    assert [invoice.total for invoice in _invoices(api, customer)] == [5000]
+    return clock, customer, sub
+
+
+def test_resuming_with_the_anchor_unchanged_after_the_paid_period_invoices_the_time_left_now(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    clock, customer, sub = _paused_into_february(api, card_token, monthly, emails_on_commit)
+    with emails_on_commit():
+        resumed = api.v1.subscriptions.resume(
+            sub.id,  # the shape stripe-python 16 types: billing_cycle_anchor[type]=unchanged
+            params={"billing_cycle_anchor": {"type": "unchanged"}, "proration_behavior": "always_invoice"},
+        )
+    assert resumed.status == "active"
+    item = resumed["items"].data[0]
+    assert (day(item.current_period_start), day(item.current_period_end)) == ("2027-02-01", "2027-03-01")
+    _first, february = _invoices(api, customer)
+    # 14 of February's 28 days are left: half the month, charged now, as Stripe's "Remaining time on …" line.
+    assert (february.status, february.amount_paid, february.billing_reason) == ("paid", 2500, "subscription_update")
+    (line,) = february.lines.data
+    assert line.description.startswith("Remaining time on Gold plan")
+    assert line.parent.subscription_item_details.proration is True
+    assert (day(line.period.start), day(line.period.end)) == ("2027-02-15", "2027-03-01")
+    _advance(api, clock, ts(2027, 3, 1, 1), emails_on_commit)  # March renews at the anchor, in full, once
+    assert [invoice.total for invoice in _invoices(api, customer)] == [5000, 2500, 5000]
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000, 2500, 5000]
+
+
+def test_resuming_with_the_anchor_unchanged_puts_the_time_left_on_the_next_renewal_by_default(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    clock, customer, sub = _paused_into_february(api, card_token, monthly, emails_on_commit)
+    api.v1.subscriptions.resume(sub.id, params={"billing_cycle_anchor": "unchanged"})  # create_prorations
+    (pending,) = api.v1.invoice_items.list(params={"customer": customer.id, "pending": True}).data
+    assert (pending.amount, pending.proration) == (2500, True)
+    assert len(_invoices(api, customer)) == 1  # nothing invoiced now
+    _advance(api, clock, ts(2027, 3, 1, 1), emails_on_commit)
+    _first, march = _invoices(api, customer)
+    assert (march.status, march.amount_paid) == ("paid", 7500)  # March, and the half of February
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000, 7500]
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        api.v1.subscriptions.resume(sub.id, params={"billing_cycle_anchor": {"type": "timestamp"}})
+    assert refused.value.param == "billing_cycle_anchor"
