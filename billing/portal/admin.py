@@ -76,6 +76,7 @@ class PortalConfigurationAdmin(ScopedAdmin):
                     "cancellation_reasons",
                     "subscription_update",
                     "subscription_update_prices",
+                    "subscription_update_quantity",
                 ]
             },
         ),

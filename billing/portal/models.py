@@ -44,6 +44,9 @@ class PortalConfiguration(MerchantScoped):
     )
     cancellation_reasons = models.JSONField(default=list, blank=True, verbose_name=_("reasons offered when cancelling"))
     subscription_update = models.BooleanField(default=False, verbose_name=_("customers may switch between prices"))
+    subscription_update_quantity = models.BooleanField(
+        default=False, verbose_name=_("customers may change how many they subscribe to")
+    )
     subscription_update_prices = models.ManyToManyField(
         Price, blank=True, related_name="+", verbose_name=_("prices customers may switch between")
     )

@@ -60,6 +60,7 @@ CONFIGURATION_FIELDS = (
     "subscription_cancel",
     "cancellation_reasons",
     "subscription_update",
+    "subscription_update_quantity",
     "headline",
     "privacy_policy_url",
     "terms_of_service_url",
@@ -318,6 +319,8 @@ SWITCHABLE = (Subscription.Status.ACTIVE, Subscription.Status.TRIALING)
 #: What a switch bills: Stripe's portal default, the unused and remaining time as pending items on the next invoice.
 SWITCH_PRORATION = "create_prorations"
 COMMENT_MAX = 500
+#: The most a payer may subscribe to on the portal (seats, licences…): more is the merchant's to agree.
+QUANTITY_MAX = 999
 
 
 def _own_subscription(session: PortalSession, subscription_id) -> Subscription:
@@ -412,5 +415,33 @@ def portal_subscription_switch(
         subscription=subscription,
         now=now,
         items=[{"id": item.public_id, "price": price}],
+        proration_behavior=SWITCH_PRORATION,
+    )
+
+
+def portal_subscription_quantity(
+    *, session: PortalSession, subscription_id: str, quantity, now: datetime
+) -> Subscription:
+    """Change how many of its one item the subscription bills (seats, licences), from 1 to ``QUANTITY_MAX``, prorated
+    as a plan switch is (``SWITCH_PRORATION``: the difference for the rest of the period on the next invoice), as
+    Stripe's portal does with quantity updates allowed. The subscriptions core decides the rest."""
+    portal_session_check(session=session, now=now)
+    _feature_check(session.configuration.subscription_update_quantity)
+    subscription = _own_subscription(session, subscription_id)
+    if not can_switch(subscription):
+        raise _unexpected_state(subscription)
+    try:
+        quantity = int(str(quantity).strip())
+    except ValueError:
+        quantity = 0
+    if not 1 <= quantity <= QUANTITY_MAX:
+        raise InvalidRequest(f"The quantity must be a whole number from 1 to {QUANTITY_MAX}.", param="quantity")
+    item = subscription.items.all()[0]
+    if item.quantity == quantity:
+        return subscription
+    return subscriptions.subscription_update(
+        subscription=subscription,
+        now=now,
+        items=[{"id": item.public_id, "quantity": quantity}],
         proration_behavior=SWITCH_PRORATION,
     )

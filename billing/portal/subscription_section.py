@@ -1,7 +1,7 @@
 """The portal page's Subscriptions section: the payer's subscriptions that have not ended, each with what it
 costs, its status in plain words and its next date; "Cancel subscription" (at the end of the period, with a
 reason) and "Keep my subscription" when the merchant's settings allow cancelling, "Change plan" between the
-prices the merchant offers when they allow switching.
+prices the merchant offers when they allow switching, "Change quantity" (seats, licences) when they allow that.
 
 Registered in billing/apps.py (order 10: first on the page). Every action names a subscription by its public
 id, looked up among the session's customer's subscriptions only (services.py); the writes are the
@@ -48,6 +48,7 @@ MESSAGES = {
     "not_now": _("This subscription cannot be changed now. Contact %(merchant)s."),
     "reason_unknown": _("Choose one of the reasons offered."),
     "comment_too_long": _("Your comment is too long (500 characters at most)."),
+    "quantity_invalid": _("Enter a whole number from 1 to %(max)s."),
     "other_plan": _(
         "This plan is billed on another schedule or in another currency than your subscription, so it cannot "
         "replace it here. Contact %(merchant)s to change it."
@@ -116,6 +117,8 @@ def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
         "cancelable": configuration.subscription_cancel and services.can_cancel(subscription),
         "keepable": configuration.subscription_cancel and subscription.cancel_at_period_end,
         "plans": _plans(ctx, subscription, prices) if switchable else [],
+        "quantity": items[0].quantity if items else 0,
+        "quantity_editable": configuration.subscription_update_quantity and services.can_switch(subscription),
     }
 
 
@@ -134,6 +137,8 @@ def subscriptions_context(ctx) -> dict | None:
         "cancel_url": ctx.action_url("subscriptions", "cancel"),
         "keep_url": ctx.action_url("subscriptions", "keep"),
         "switch_url": ctx.action_url("subscriptions", "switch"),
+        "quantity_url": ctx.action_url("subscriptions", "quantity"),
+        "quantity_max": services.QUANTITY_MAX,
     }
 
 
@@ -162,6 +167,15 @@ def subscriptions_switch(ctx, data) -> None:
     )
 
 
+def subscriptions_quantity(ctx, data) -> None:
+    services.portal_subscription_quantity(
+        session=ctx.session,
+        subscription_id=_value(data, "subscription"),
+        quantity=_value(data, "quantity"),
+        now=ctx.now,
+    )
+
+
 def subscriptions_refusal(ctx, error: KassaError) -> str | None:
     """The payer's words for this section's refusals, by code and param (the core's English stays in logs)."""
     merchant = ctx.session.merchant.name
@@ -174,6 +188,8 @@ def subscriptions_refusal(ctx, error: KassaError) -> str | None:
         return words("reason_unknown")
     if param == "comment":
         return words("comment_too_long")
+    if param == "quantity":
+        return words("quantity_invalid", max=services.QUANTITY_MAX)
     if param.startswith("items["):
         # The subscriptions core refuses a price of another interval or currency (one schedule per subscription).
         return words("other_plan", merchant=merchant)
@@ -185,11 +201,17 @@ SUBSCRIPTIONS = Section(
     order=10,
     template="portal/sections/subscriptions.html",
     context=subscriptions_context,
-    actions={"cancel": subscriptions_cancel, "keep": subscriptions_keep, "switch": subscriptions_switch},
+    actions={
+        "cancel": subscriptions_cancel,
+        "keep": subscriptions_keep,
+        "switch": subscriptions_switch,
+        "quantity": subscriptions_quantity,
+    },
     confirmations={
         "cancel": _("Your subscription will end at the end of the current period. You will not be charged again."),
         "keep": _("Your subscription will continue."),
         "switch": _("Your plan has been changed."),
+        "quantity": _("Your quantity has been changed."),
     },
     refusal=subscriptions_refusal,
 )

@@ -145,3 +145,28 @@ def test_subscriptions_on_a_phone_in_french(browser, kassa_url, subscriber):
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         context.close()
+
+
+def test_the_payer_changes_how_many_seats_they_pay_for(page, subscriber):
+    portal.portal_configuration_update(
+        configuration=portal.portal_configuration_for(merchant=subscriber.merchant, livemode=False),
+        subscription_update_quantity=True,
+    )
+    violations = csp_violations(page)
+    sub = subscriber.subscription
+    page.goto(portal_url(subscriber))
+    block = page.locator(f"#subscription-{sub.public_id}")
+    block.locator(".subscription-quantity summary").click()
+    field = block.locator(".subscription-quantity-input")
+    expect(field).to_have_value("1")
+    field.fill("0")  # the browser itself refuses it: nothing is sent
+    block.get_by_role("button", name="Update quantity").click()
+    assert field.evaluate("input => input.validity.rangeUnderflow") is True
+    assert Subscription.objects.get(pk=sub.pk).items.get().quantity == 1
+    field.fill("4")
+    block.get_by_role("button", name="Update quantity").click()
+    page.wait_for_url("**/portal/*?done=subscriptions.quantity*")
+    expect(page.locator("#subscriptions-done")).to_contain_text("Your quantity has been changed.")
+    expect(block).to_contain_text("4 × €50.00 every month")  # noqa: RUF001 (the multiplication sign)
+    assert Subscription.objects.get(pk=sub.pk).items.get().quantity == 4
+    assert violations == []

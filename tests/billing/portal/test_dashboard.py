@@ -50,6 +50,7 @@ def test_an_owner_turns_features_on_and_fills_in_the_business_details(client, sh
             cancellation_reasons=["too_expensive", "other"],
             subscription_update="on",
             subscription_update_prices=[str(tea.pk)],
+            subscription_update_quantity="on",
             headline="Your tea club",
             privacy_policy_url="https://shop.example/privacy",
             default_return_url="https://shop.example/account",
@@ -61,6 +62,7 @@ def test_an_owner_turns_features_on_and_fills_in_the_business_details(client, sh
     assert configuration.customer_update_address
     assert configuration.subscription_cancel
     assert configuration.subscription_update
+    assert configuration.subscription_update_quantity
     assert configuration.cancellation_reasons == ["too_expensive", "other"]
     assert list(configuration.subscription_update_prices.all()) == [tea]
     assert (configuration.headline, configuration.default_return_url) == (

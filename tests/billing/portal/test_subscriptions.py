@@ -249,6 +249,51 @@ def test_switch_plan_is_prorated_on_the_next_invoice(api, paying_shop, payer, pl
     }
 
 
+def test_change_quantity_is_prorated_on_the_next_invoice_and_refused_outside_its_bounds(
+    api, paying_shop, payer, plans, gold
+):
+    configure(paying_shop.merchant, subscription_update_quantity=True)
+    browser = Client()
+    session, page = open_portal(browser, payer.id)
+    mine = block(page, gold.id)
+    assert "Change quantity" in mine
+    assert "Change plan" not in mine  # switching prices is a setting of its own
+    field = re.search(r'<input id="quantity-[^"]+"[^>]*>', mine).group(0)
+    assert 'value="1"' in field
+    assert 'min="1"' in field
+    assert 'max="999"' in field
+
+    url = f"/portal/{session.token}/subscriptions/quantity"
+    for bad in ("0", "1000", "-3", "2.5", "three", ""):
+        refused = browser.post(url, {"subscription": gold.id, "quantity": bad})
+        assert refused.status_code == 400, bad
+        assert "Enter a whole number from 1 to 999." in refused.content.decode()
+    assert api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data == []
+
+    answer = browser.post(url, {"subscription": gold.id, "quantity": " 3 "})
+    assert answer.status_code == 302
+    after = browser.get(answer["Location"]).content.decode()
+    assert "Your quantity has been changed." in after
+    assert "3 × €50.00 every month" in block(after, gold.id)  # noqa: RUF001 (the multiplication sign)
+    changed = api.v1.subscriptions.retrieve(gold.id)
+    assert changed["items"].data[0].quantity == 3
+    assert changed["items"].data[0].id == gold["items"].data[0].id
+    # As a switch: the one unit's unused time credited, the three units' remaining time charged, pending.
+    pending = api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data
+    assert sorted(i.quantity for i in pending) == [1, 3]
+    assert all(i.proration for i in pending)
+    assert sum(i.amount for i in pending) > 0
+    assert len(api.v1.invoices.list(params={"customer": payer.id}).data) == 1  # nothing charged now
+    types = [e.type for e in Event.objects.filter(type__startswith="customer.subscription.").order_by("pk")]
+    assert types[-1] == "customer.subscription.updated"
+
+    # The same quantity again changes nothing; in French, the refusal is the payer's language.
+    browser.post(url, {"subscription": gold.id, "quantity": "3"})
+    assert len(api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data) == 2
+    refused = browser.post(url, {"subscription": gold.id, "quantity": "0"}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Saisissez un nombre entier de 1 à 999." in refused.content.decode()
+
+
 def test_the_core_refuses_another_schedule_and_the_page_says_so(api, paying_shop, payer, plans, gold):
     configure(paying_shop.merchant, subscription_update=True, prices=[plans["silver"], plans["gold_yearly"]])
     browser = Client()
@@ -287,16 +332,25 @@ def test_every_action_is_refused_when_the_settings_leave_it_off(api, paying_shop
         ("cancel", {"subscription": gold.id, "feedback": ""}),
         ("keep", {"subscription": gold.id}),
         ("switch", {"subscription": gold.id, "price": plans["silver"].id}),
+        ("quantity", {"subscription": gold.id, "quantity": "2"}),
     ):
         refused = browser.post(f"/portal/{session.token}/subscriptions/{action}", data)
         assert refused.status_code == 400, action
         assert "This is not available here. Contact Shop." in refused.content.decode()
     after = api.v1.subscriptions.retrieve(gold.id)
     assert (after.cancel_at_period_end, after["items"].data[0].price.id) == (False, plans["gold"].id)
+    assert after["items"].data[0].quantity == 1
+    assert "Change quantity" not in page
 
 
 def test_another_customers_subscription_id_is_refused(api, paying_shop, payer, plans, gold, other_shop):
-    configure(paying_shop.merchant, subscription_cancel=True, subscription_update=True, prices=[plans["silver"]])
+    configure(
+        paying_shop.merchant,
+        subscription_cancel=True,
+        subscription_update=True,
+        subscription_update_quantity=True,
+        prices=[plans["silver"]],
+    )
     grace = api.v1.customers.create(params={"email": "grace@example.com"})
     theirs = api.v1.subscriptions.create(
         params={
@@ -319,6 +373,7 @@ def test_another_customers_subscription_id_is_refused(api, paying_shop, payer, p
             ("cancel", {"feedback": ""}),
             ("keep", {}),
             ("switch", {"price": plans["silver"].id}),
+            ("quantity", {"quantity": "5"}),
         ):
             refused = browser.post(
                 f"/portal/{session.token}/subscriptions/{action}", {"subscription": subscription_id} | data
@@ -328,6 +383,7 @@ def test_another_customers_subscription_id_is_refused(api, paying_shop, payer, p
     for subscription in Subscription.objects.exclude(public_id=gold.id):
         assert subscription.cancel_at_period_end is False
         assert subscription.items.get().price.public_id != plans["silver"].id
+        assert subscription.items.get().quantity == 1
     # Ada's own, once ended, is refused the same way.
     api.v1.subscriptions.cancel(gold.id)
     refused = browser.post(f"/portal/{session.token}/subscriptions/cancel", {"subscription": gold.id})
@@ -335,13 +391,20 @@ def test_another_customers_subscription_id_is_refused(api, paying_shop, payer, p
 
 
 def test_every_subscription_form_is_csrf_protected(api, paying_shop, payer, plans, gold):
-    configure(paying_shop.merchant, subscription_cancel=True, subscription_update=True, prices=[plans["silver"]])
+    configure(
+        paying_shop.merchant,
+        subscription_cancel=True,
+        subscription_update=True,
+        subscription_update_quantity=True,
+        prices=[plans["silver"]],
+    )
     browser = Client(enforce_csrf_checks=True)
     session, page = open_portal(browser, payer.id)
-    assert page.count('name="csrfmiddlewaretoken"') >= 2
-    for action in ("cancel", "switch"):
+    assert page.count('name="csrfmiddlewaretoken"') >= 3
+    for action in ("cancel", "switch", "quantity"):
         refused = browser.post(
-            f"/portal/{session.token}/subscriptions/{action}", {"subscription": gold.id, "price": plans["silver"].id}
+            f"/portal/{session.token}/subscriptions/{action}",
+            {"subscription": gold.id, "price": plans["silver"].id, "quantity": "2"},
         )
         assert refused.status_code == 403
     assert api.v1.subscriptions.retrieve(gold.id).cancel_at_period_end is False
