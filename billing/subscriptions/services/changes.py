@@ -758,7 +758,8 @@ def subscription_pause(*, subscription: Subscription, now: datetime) -> Subscrip
         )
     before = render(subscription)
     status_move(subscription, S.PAUSED)
-    subscription.next_renewal_at = None
+    period = current_period(subscription)
+    subscription.next_renewal_at = next_work_at(subscription, period[1] if period else None)  # its cancel_at only
     subscription.save()
     emit_updated(subscription, before)
     event_emit(type="customer.subscription.paused", obj=subscription)
@@ -779,7 +780,9 @@ def subscription_resume(
     (or ``proration_date``), is billed per ``proration_behavior`` as Stripe does: ``create_prorations`` (the
     default) a "Remaining time on …" item per item that prorates, pending for the next renewal's invoice;
     ``always_invoice`` the same invoiced and charged now; ``none`` nothing. A pause inside a period its invoice
-    paid for credits nothing (``subscription_pause``), so resuming in that same period bills nothing either."""
+    paid for credits nothing (``subscription_pause``), so resuming in that same period bills nothing either. A
+    ``cancel_at`` inside the period cuts it there (only the time to it is billed); one that passed during the
+    pause bills nothing, whatever the anchor: beat ends the subscription at once, as of its ``cancel_at``."""
     if billing_cycle_anchor not in ("now", "unchanged"):
         raise InvalidRequest("billing_cycle_anchor must be now or unchanged.", param="billing_cycle_anchor")
     _prorations_check(proration_behavior)
@@ -796,7 +799,10 @@ def subscription_resume(
         status_move(subscription, S.ACTIVE)
         after = None
         billed = False
-        if billing_cycle_anchor == "now":
+        cancel_at = subscription.cancel_at
+        # Its cancel_at passed while it was paused: beat ends it then (ended_at = cancel_at); nothing is billed.
+        ending = cancel_at is not None and cancel_at <= now
+        if billing_cycle_anchor == "now" and not ending:
             # A new period from now, invoiced (and charged once committed) as a renewal's is.
             subscription.billing_cycle_anchor = now
             subscription.billing_cycle_anchor_day_of_month = None
@@ -805,10 +811,12 @@ def subscription_resume(
             first = subscription.items.order_by("pk").first()
             billed_until = first.current_period_end  # the end of the last period its invoices billed
             start, end = period_after(subscription, first.price, now)
+            if cancel_at is not None and start < cancel_at < end:
+                end = cancel_at  # the period is cut there, as a renewal cuts it: only the time to it is billed
             items_period_set(subscription, start, end)
             subscription.next_renewal_at = next_work_at(subscription, end)
             subscription.save()
-            if billed_until <= start and proration_behavior != "none":
+            if billed_until <= start and proration_behavior != "none" and not ending:
                 made = prorations.subscription_prorations_create(
                     subscription=subscription, before={}, at=_proration_date(proration_date, now), now=now
                 )

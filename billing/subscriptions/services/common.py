@@ -117,11 +117,15 @@ def stub_amount(subscription: Subscription, price: Price, quantity: int, start: 
 def next_work_at(subscription: Subscription, period_end: datetime | None) -> datetime | None:
     """When beat next has something to do for this subscription: its period's end (a renewal, the trial's
     end, a cancellation at the period's end), an earlier ``cancel_at`` or pause end; an unpaid first invoice's
-    expiry; nothing once it has ended."""
+    expiry; while paused, only its ``cancel_at`` (or a pending update's expiry); nothing once it has ended."""
     if subscription.status in ENDED or period_end is None:
         return None
     if subscription.status == S.INCOMPLETE:
         return min(subscription.created + INCOMPLETE_EXPIRES_AFTER, period_end)
+    if subscription.status == S.PAUSED:
+        # No period renews while paused; its cancel_at still ends it then, and a pending update still expires.
+        later = [t for t in (subscription.cancel_at, subscription.pending_update_expires_at) if t is not None]
+        return min(later) if later else None
     candidates = [period_end]
     if subscription.cancel_at is not None:
         candidates.append(subscription.cancel_at)

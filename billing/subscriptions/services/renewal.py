@@ -287,7 +287,8 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
     if ends_at is not None:
         final = _end_at_schedule(subscription, ends_at, now, before)
         return [*after, final] if final is not None else after
-    if end > now:  # only the pause's end (or a pending update's expiry) was due
+    if end > now or subscription.status == S.PAUSED:
+        # Only the pause's end or a pending update's expiry was due (a paused subscription never renews).
         subscription.next_renewal_at = next_work_at(subscription, end)
         subscription.save()
         emit_updated(subscription, before)

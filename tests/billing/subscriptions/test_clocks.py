@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import stripe
 
+from billing.models import Subscription
 from tests.conftest import processor_payment_intents
 
 
@@ -179,3 +180,66 @@ def test_resuming_with_the_anchor_unchanged_puts_the_time_left_on_the_next_renew
     with pytest.raises(stripe.InvalidRequestError) as refused:
         api.v1.subscriptions.resume(sub.id, params={"billing_cycle_anchor": {"type": "timestamp"}})
     assert refused.value.param == "billing_cycle_anchor"
+
+
+def test_a_paused_subscription_never_renews_and_its_cancel_at_still_ends_it(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    clock, customer = _clock_customer(api, card_token, ts(2027, 1, 1))
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    _advance(api, clock, ts(2027, 1, 10), emails_on_commit)
+    api.v1.subscriptions.pause(sub.id)
+    api.v1.subscriptions.update(sub.id, params={"cancel_at": ts(2027, 2, 20)})  # set while paused
+    _advance(api, clock, ts(2027, 2, 5), emails_on_commit)
+    assert api.v1.subscriptions.retrieve(sub.id).status == "paused"  # 1 February passed: no renewal while paused
+    _advance(api, clock, ts(2027, 2, 21), emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert (ended.status, ended.ended_at) == ("canceled", ts(2027, 2, 20))
+    assert [invoice.total for invoice in _invoices(api, customer)] == [5000]
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000]
+
+
+def test_resuming_with_the_anchor_unchanged_bills_only_up_to_cancel_at(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    clock, customer = _clock_customer(api, card_token, ts(2027, 1, 1))
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    _advance(api, clock, ts(2027, 1, 10), emails_on_commit)
+    api.v1.subscriptions.pause(sub.id)
+    api.v1.subscriptions.update(sub.id, params={"cancel_at": ts(2027, 2, 22)})
+    _advance(api, clock, ts(2027, 2, 15), emails_on_commit)
+    with emails_on_commit():
+        resumed = api.v1.subscriptions.resume(
+            sub.id, params={"billing_cycle_anchor": "unchanged", "proration_behavior": "always_invoice"}
+        )
+    item = resumed["items"].data[0]
+    assert (day(item.current_period_start), day(item.current_period_end)) == ("2027-02-01", "2027-02-22")
+    _first, last = _invoices(api, customer)
+    (line,) = last.lines.data
+    assert (day(line.period.start), day(line.period.end)) == ("2027-02-15", "2027-02-22")
+    assert (last.status, last.amount_paid) == ("paid", 1250)  # 7 of February's 28 days, not the 14 to 1 March
+    _advance(api, clock, ts(2027, 2, 23), emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert (ended.status, ended.ended_at) == ("canceled", ts(2027, 2, 22))
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000, 1250]
+
+
+def test_resuming_after_cancel_at_passed_bills_nothing_and_it_ends(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    clock, customer = _clock_customer(api, card_token, ts(2027, 1, 1))
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    _advance(api, clock, ts(2027, 1, 10), emails_on_commit)
+    api.v1.subscriptions.update(sub.id, params={"cancel_at": ts(2027, 2, 10)})
+    api.v1.subscriptions.pause(sub.id)
+    # Stands in for a subscription paused before Kassa ended paused subscriptions at their cancel_at: beat has not
+    # ended it, and it is resumed after its cancel_at.
+    Subscription.objects.filter(public_id=sub.id).update(next_renewal_at=None)
+    _advance(api, clock, ts(2027, 2, 15), emails_on_commit)
+    with emails_on_commit():  # a new period from now would have been invoiced and charged, then canceled
+        api.v1.subscriptions.resume(sub.id, params={"billing_cycle_anchor": "now"})
+    assert [invoice.total for invoice in _invoices(api, customer)] == [5000]
+    _advance(api, clock, ts(2027, 2, 15, 0, 2), emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert (ended.status, ended.ended_at) == ("canceled", ts(2027, 2, 10))
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000]
