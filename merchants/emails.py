@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -174,18 +175,30 @@ def email_tasks_sweep(*, now: datetime) -> int:
     for owed in gone.order_by("id"):
         logger.error("Email task %s%s given up: not run to its end since %s", owed.task, owed.args, owed.created)
     gone.delete()
-    stale = now - timedelta(seconds=settings.KASSA_EMAIL_REQUEUE_SECONDS)
+    wait = timedelta(seconds=settings.KASSA_EMAIL_REQUEUE_SECONDS)
     queued = 0
-    for owed in EmailTaskOwed.objects.filter(queued_at__lt=stale).order_by("queued_at", "id")[:SWEEP_LIMIT]:
+    for owed in EmailTaskOwed.objects.filter(queued_at__lt=now - wait).order_by("queued_at", "id")[:SWEEP_LIMIT]:
+        # Each time queued again, it waits twice as long: a task that keeps failing (or a queue backed up for hours)
+        # is queued a dozen times in three days, not every ten minutes.
+        if owed.queued_at > now - wait * 2 ** min(owed.requeued, 16):
+            continue
         try:
             celery.enqueue_loaded(owed.task, *owed.args)
         except Exception:  # noqa: BLE001  (the broker's error, whatever its type: the next sweep tries again)
             logger.warning("Could not queue the email task %s%s; the next sweep will", owed.task, owed.args)
             break
-        EmailTaskOwed.objects.filter(pk=owed.pk).update(queued_at=now)
+        EmailTaskOwed.objects.filter(pk=owed.pk).update(queued_at=now, requeued=F("requeued") + 1)
         logger.info("Email task %s%s queued again: owed since %s", owed.task, owed.args, owed.created)
         queued += 1
     return queued
+
+
+def email_task_narrowed(task_name: str, args, retried_args) -> None:
+    """The task is to be retried with other arguments (a batch's emails, with the payments whose emails failed):
+    what is owed is that retry, and the row is matched on its arguments when it ends."""
+    EmailTaskOwed.objects.filter(key=_owed_key(task_name, args)).update(
+        args=list(retried_args), key=_owed_key(task_name, retried_args)
+    )
 
 
 def merchant_context(merchant: Merchant) -> dict:

@@ -260,6 +260,8 @@ class EmailTaskOwed(models.Model):
     key = models.CharField(max_length=64, db_index=True)
     created = models.DateTimeField(default=timezone.now)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    #: Times the sweeper queued it again: each waits twice as long as the one before.
+    requeued = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("email owed")

@@ -37,7 +37,7 @@ from kassa.batch import batch, share, shared
 from merchants import emails as merchant_emails
 from merchants.selectors import members_to_notify
 
-from .models import PaymentIntent, PaymentTimelineEntry, Refund
+from .models import REFUND_NOT_MADE, PaymentIntent, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -355,8 +355,8 @@ def payment_emails_of(*, payment_intent: PaymentIntent, outcome: str) -> list:
     return sends
 
 
-#: Why a refund failed, as a member reads it in their own language, by Stripe's ``failure_reason``; any other reason
-#: (``services.REFUND_NOT_MADE``, a processor's words) is shown as it is.
+#: Why a refund failed, as a member reads it in their own language, by Stripe's ``failure_reason`` (and Kassa's own,
+#: ``REFUND_NOT_MADE``); any other reason (a processor's words) is shown as it is.
 REFUND_FAILURE_REASONS = {
     "lost_or_stolen_card": _("The card was reported lost or stolen."),
     "expired_or_canceled_card": _("The card has expired or was canceled."),
@@ -365,6 +365,7 @@ REFUND_FAILURE_REASONS = {
     "declined": _("The card's bank declined the refund."),
     "merchant_request": _("The refund was canceled at the merchant's request."),
     "unknown": _("The card's bank gave no reason."),
+    REFUND_NOT_MADE: _(REFUND_NOT_MADE),
 }
 
 
@@ -374,7 +375,7 @@ def refund_emails_send(*, refund: Refund) -> int:
     after it succeeded (the card's bank returned it, days later): the payer may hold a receipt for money that never
     reached them, and only the merchant can put that right (refund again, or pay them another way), so the merchant
     is told; the payer is not emailed by Kassa, as Stripe does not."""
-    if refund.status == Refund.Status.FAILED:
+    if refund.status in (Refund.Status.FAILED, Refund.Status.CANCELED):
         return _refund_failed_notices(refund)
     payment_intent = refund.payment_intent
     merchant = payment_intent.merchant
@@ -417,7 +418,12 @@ def _refund_failed_notices(refund: Refund) -> int:
         key_of=refund.public_id,
         amount=(refund.amount, refund.currency),
     )
-    sent = 0
-    for send in sends:
-        sent += _notices_send([send], payment_intent.merchant)
+    sent, failure = 0, None
+    for send in sends:  # one member's failing does not hold the others back; the task's retry sends what is left
+        try:
+            sent += _notices_send([send], payment_intent.merchant)
+        except Exception as exc:  # noqa: BLE001  (the mail server's error, whatever its type: raised below)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
     return sent

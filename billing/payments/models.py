@@ -3,6 +3,7 @@
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from merchants.models import MerchantScoped
 
@@ -193,6 +194,11 @@ class PaymentTimelineEntry(models.Model):
 
     def __str__(self) -> str:
         return self.kind
+
+
+#: What a refund records when its answer never came and the processor has none of it (payments' reconciler): stored
+#: in English, as the processor's own reasons are; shown to members in their language (emails.py).
+REFUND_NOT_MADE = gettext_noop("The payment processor has no record of this refund: nothing was refunded.")
 
 
 class Refund(MerchantScoped):

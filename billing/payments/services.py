@@ -36,7 +36,7 @@ from webhooks.services.outbox import event_emit, events_gathered, render
 from ..catalogue.models import Customer
 from ..catalogue.selectors import customer_now
 from . import emails
-from .models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
+from .models import REFUND_NOT_MADE, PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -1137,9 +1137,6 @@ def refund_create(
     return _refund_answered(refund, result)
 
 
-#: What a refund records when its answer never came and the processor has none of it (``_lost_refund_settle``).
-REFUND_NOT_MADE = "The payment processor has no record of this refund: nothing was refunded."
-
 _REFUND_ENDED = (Refund.Status.SUCCEEDED, Refund.Status.FAILED, Refund.Status.CANCELED)
 
 
@@ -1191,7 +1188,9 @@ def _refund_events(refund: Refund, before: dict) -> None:
     event_emit(type="refund.updated", obj=refund, before=before)
     if refund.status == Refund.Status.FAILED:
         event_emit(type="refund.failed", obj=refund)
-        email_task_queue("billing.tasks.refund_emails_send", refund.pk)  # the members who asked are told
+    if refund.status == Refund.Status.FAILED or before["status"] == Refund.Status.SUCCEEDED:
+        # Failed, or canceled after it succeeded: the members who asked are told (emails.refund_emails_send).
+        email_task_queue("billing.tasks.refund_emails_send", refund.pk)
     if refund.status == Refund.Status.SUCCEEDED:
         payment_intent = refund.payment_intent
         event_emit(type="charge.refunded", obj=payment_intent, data_object=render(payment_intent, shape="charge"))

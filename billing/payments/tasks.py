@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from kassa.errors import ProcessorError
+from merchants import emails as merchant_emails
 
 from . import emails, services
 from .models import PaymentIntent, Refund
@@ -37,6 +38,7 @@ def payment_emails_send_many(self, outcomes: list) -> int:
     a retry is for the payments whose emails failed, and sends what is left of theirs."""
     sent, failed, failure = emails.payment_emails_send_many(outcomes)
     if failure is not None:
+        merchant_emails.email_task_narrowed(self.name, [outcomes], [failed])  # what stays owed: the retry
         raise self.retry(args=[failed], countdown=60, exc=failure) from failure
     return sent
 

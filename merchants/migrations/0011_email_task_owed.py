@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
                 ('key', models.CharField(db_index=True, max_length=64)),
                 ('created', models.DateTimeField(default=django.utils.timezone.now)),
                 ('queued_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('requeued', models.PositiveIntegerField(default=0)),
             ],
             options={
                 'verbose_name': 'email owed',

@@ -14,7 +14,9 @@ from smtplib import SMTPServerDisconnected
 import celery.app.task
 import kombu.exceptions
 import pytest
+from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
@@ -28,6 +30,7 @@ from kassa import celery as kassa_celery
 from kassa import gateway
 from kassa.errors import ProcessorError
 from merchants import services as merchant_services
+from merchants.emails import email_task_queue
 from merchants.emails import email_tasks_sweep as sweep
 from merchants.models import EmailSent, EmailTaskOwed, Membership
 from tests import factories
@@ -38,6 +41,15 @@ FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr-FR,fr;q=0.9"}
 class BrokenMailServer(BaseEmailBackend):
     def send_messages(self, email_messages):
         raise SMTPServerDisconnected("the mail server went away")
+
+
+class FussyMailServer(locmem.EmailBackend):
+    """Refuses every message to ``refused@example.com`` (the mail server's error); delivers the others."""
+
+    def send_messages(self, email_messages):
+        if any("refused@example.com" in message.to for message in email_messages):
+            raise SMTPServerDisconnected("the mail server went away")
+        return super().send_messages(email_messages)
 
 
 @pytest.fixture
@@ -267,6 +279,22 @@ def test_a_refund_the_bank_returns_after_it_succeeded_tells_members_who_asked_on
     assert payments.refundable_amount(intent) == 2500  # what the notice says: it can be refunded again
 
 
+def test_a_refund_canceled_after_it_succeeded_tells_members_too(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, monkeypatch
+):
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+        refund = payments.refund_create(payment_intent=PaymentIntent.objects.get(), amount=500)
+    mailoutbox.clear()
+    canceled = gateway.ProcessorRefund(id=refund.processor_id, status="canceled", failure_reason="merchant_request")
+    monkeypatch.setattr(gateway, "refund_retrieve", lambda credential, processor_id: canceled)
+    with emails_on_commit():
+        payments.refund_sync(merchant=shop_link.merchant, livemode=False, processor_refund_id=refund.processor_id)
+    (notice,) = mailoutbox
+    assert "A refund of €5.00 failed (Shop)" in notice.subject
+    assert "The refund was canceled at the merchant's request." in notice.body
+
+
 def test_a_refund_the_processor_never_made_tells_members_its_reason_in_the_processors_words(
     client, shop_link, card_token, emails_on_commit, mailoutbox, monkeypatch
 ):
@@ -290,6 +318,31 @@ def test_a_refund_the_processor_never_made_tells_members_its_reason_in_the_proce
     assert notice.to == [Membership.objects.get(merchant=intent.merchant, role="owner").user.email]
     assert "A refund of €7.00 failed (Shop)" in notice.subject
     assert payments.REFUND_NOT_MADE in notice.body
+
+
+def test_a_refund_the_processor_never_made_is_told_in_the_members_language(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, monkeypatch
+):
+    owner = Membership.objects.get(merchant=shop_link.merchant, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=False, notify_failures=True, language="fr"
+    )
+    with emails_on_commit():
+        pay(client, shop_link, card_token())
+    intent = PaymentIntent.objects.get()
+
+    def lost(*args, **kwargs):
+        raise ProcessorError("Timed out waiting for the processor.", code="processor_unavailable")
+
+    monkeypatch.setattr(gateway, "refund_create", lost)
+    with pytest.raises(ProcessorError), emails_on_commit():
+        payments.refund_create(payment_intent=intent, amount=700)
+    mailoutbox.clear()
+    with emails_on_commit():
+        payments.payments_reconcile(now=timezone.now() + timedelta(minutes=20))
+    (notice,) = mailoutbox
+    assert "Un remboursement de 7,00\xa0€ a échoué (Shop)" in notice.subject
+    assert "Le prestataire de paiement n\u2019a aucune trace de ce remboursement" in notice.body
 
 
 @pytest.fixture
@@ -353,6 +406,40 @@ def test_an_email_task_that_never_ran_to_its_end_is_given_up_after_three_days(
     assert mailoutbox == []
     assert "Email task billing.tasks.payment_emails_send" in caplog.text
     assert "given up" in caplog.text
+
+
+def test_a_batch_whose_emails_partly_failed_stays_owed_for_those_only_and_the_sweeper_backs_off(
+    client, shop_link, card_token, emails_on_commit, mailoutbox, settings
+):
+    """A renewal run's emails task (payment_emails_send_many) whose mail server refused one payer: the task retries
+    those alone (its own five retries, run in place here), and what stays owed is that retry, not the batch. The
+    sweeper then queues it again after 10 minutes, after 20 more, after 40 more…: a task that keeps failing is not
+    run again every sweep."""
+    assert pay(client, shop_link, card_token(), email="fine@example.com").status_code == 200
+    assert pay(client, shop_link, card_token(), email="refused@example.com").status_code == 200
+    fine, refused = PaymentIntent.objects.order_by("pk")
+    mailoutbox.clear()
+    EmailTaskOwed.objects.all().delete()  # the pay page's own, single-payment tasks (not run here)
+    settings.EMAIL_BACKEND = "tests.billing.payments.test_emails.FussyMailServer"
+    settings.KASSA_EMAIL_REQUEUE_SECONDS = 600  # production's (the tests' own is seconds)
+    outcomes = [[fine.pk, "succeeded"], [refused.pk, "succeeded"]]
+    with emails_on_commit(), transaction.atomic():
+        email_task_queue("billing.tasks.payment_emails_send_many", outcomes)
+    assert len(to(mailoutbox, "fine@example.com")) == 1
+    assert to(mailoutbox, "refused@example.com") == []
+    (owed,) = EmailTaskOwed.objects.all()
+    assert owed.args == [[[refused.pk, "succeeded"]]]  # the retry's, not the batch's
+
+    start = owed.queued_at
+    assert sweep(now=start + timedelta(minutes=11)) == 1  # still refused: stays owed, and waits twice as long
+    assert sweep(now=start + timedelta(minutes=22)) == 0
+    assert sweep(now=start + timedelta(minutes=32)) == 1
+    assert sweep(now=start + timedelta(minutes=62)) == 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert sweep(now=start + timedelta(minutes=73)) == 1
+    assert len(to(mailoutbox, "refused@example.com")) == 1
+    assert len(to(mailoutbox, "fine@example.com")) == 1  # sent once
+    assert not EmailTaskOwed.objects.exists()
 
 
 def test_no_receipt_when_the_merchant_switched_them_off_or_the_payer_gave_no_email(
