@@ -16,9 +16,11 @@ the row is deleted when the task has run to its end (its mail server's
 failures are retried by the task itself first). A task the broker could not
 take (Redis down at the commit), or lost after it (a broker that lost its
 queue), is queued again by beat's sweeper (``email_tasks_sweep``, every
-minute) once it is ``KASSA_EMAIL_REQUEUE_SECONDS`` (10 minutes) old, and
-given up, logged as an error, after ``KASSA_EMAIL_GIVE_UP_DAYS`` (3 days). A
-task queued twice sends nothing twice: the ledger's keys.
+minute) once it is ``KASSA_EMAIL_REQUEUE_SECONDS`` (10 minutes) old, then
+after twice as long each time, and given up, logged as an error, after
+``KASSA_EMAIL_GIVE_UP_DAYS`` (3 days). A task queued twice sends nothing
+twice: the ledger's keys. (A worker killed between a claim and its send
+leaves the claim: that email is not sent again, at most once as before.)
 
 An invitation carries a one-time link to set a password: Django's password
 reset token (``PasswordResetTokenGenerator``), which stops working once a
