@@ -257,7 +257,7 @@ class EmailTaskOwed(models.Model):
 
     task = models.CharField(max_length=100)
     args = models.JSONField()
-    key = models.CharField(max_length=64, db_index=True)
+    key = models.CharField(max_length=64)
     created = models.DateTimeField(default=timezone.now)
     queued_at = models.DateTimeField(default=timezone.now, db_index=True)
     #: Times the sweeper queued it again: each waits twice as long as the one before.
@@ -266,6 +266,8 @@ class EmailTaskOwed(models.Model):
     class Meta:
         verbose_name = _("email owed")
         verbose_name_plural = _("emails owed")
+        # Matched by equality only (a hash): a plain index, not the pattern index db_index adds on PostgreSQL.
+        indexes = [models.Index(fields=["key"], name="email_task_owed_key")]
 
     def __str__(self) -> str:
         return self.task
