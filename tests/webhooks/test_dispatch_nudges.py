@@ -7,7 +7,6 @@ import pytest
 from django.db import transaction
 
 from billing.catalogue import services
-from kassa import celery
 from tests import factories
 from webhooks.models import EventPending
 from webhooks.services import outbox
@@ -36,7 +35,7 @@ def nudges(monkeypatch):
         assert task_name == "webhooks.tasks.events_dispatch"
         queued.append(countdown)
 
-    monkeypatch.setattr(celery, "enqueue", enqueue)
+    monkeypatch.setattr(outbox, "enqueue", enqueue)
     return queued
 
 

@@ -48,8 +48,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from kassa import batch, celery
-from kassa.celery import enqueue_swept
+from kassa import batch
+from kassa.celery import enqueue, enqueue_swept
 from kassa.db import insert_many, insert_many_queued
 from kassa.ids import public_id
 from kassa.middleware import api_request
@@ -275,7 +275,7 @@ def events_kick() -> None:
     if shared and not _dispatch_claim():
         return
     try:
-        celery.enqueue("webhooks.tasks.events_dispatch", countdown=countdown or None)
+        enqueue("webhooks.tasks.events_dispatch", countdown=countdown or None)
     except Exception:  # the broker's error, whatever its type: the sweeper plans the events
         logging.getLogger(__name__).warning("Could not queue the dispatcher; the sweeper will run it", exc_info=True)
         if shared:
