@@ -117,10 +117,8 @@ def queue_purge() -> None:
     back pile up; a worker started later would first work through them all.
     """
     from kassa.celery import app
-    from webhooks.services.outbox import dispatch_claim_release
 
     app.control.purge()
-    dispatch_claim_release()  # the dispatcher purged with the queue is not queued any more
 
 
 @pytest.fixture

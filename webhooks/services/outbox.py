@@ -17,11 +17,7 @@ The request only nudges the dispatcher, after its commit (``events_kick``):
 at once for the first event in a 100 ms window, and once more at the end of a
 window that had more, so a burst costs a few tasks, not one per event, and a
 quiet event is planned at once. A worker's batch of renewals nudges at most
-once a second and once at its end (``_batch_kicks``: a ``kassa.batch.Gathered``). Across processes, with a
-cache they all share (Redis), a nudge is not queued while another is queued and has not started
-(``_dispatch_claim``: a key set with the nudge, deleted as the dispatcher starts, before it reads): that one
-will see the event, since it reads after the event's commit. So while every worker is busy for long, or none
-runs at all, the queue holds one dispatcher, not twenty a second from each web process. If a nudge is lost
+once a second and once at its end (``_batch_kicks``: a ``kassa.batch.Gathered``). If a nudge is lost
 (the broker is down, the process dies after the commit), beat's sweeper runs
 the dispatcher (``deliveries_sweep``); nothing is lost because the queued events are
 rows, not messages. ``data.object`` is the object as the API shows it at
@@ -35,7 +31,6 @@ Performance). An event emitted inside a savepoint that is rolled back is not wri
 been (its ``transaction.on_commit`` marker is dropped with the savepoint: Django's own rule for callbacks).
 """
 
-import logging
 import threading
 import time
 from collections import defaultdict
@@ -45,11 +40,10 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 
 from kassa import batch
-from kassa.celery import enqueue, enqueue_swept
+from kassa.celery import enqueue_swept
 from kassa.db import insert_many, insert_many_queued
 from kassa.ids import public_id
 from kassa.middleware import api_request
@@ -229,57 +223,12 @@ def _batch_kicks() -> batch.Gathered:
     return batch.Gathered(lambda _events: events_kick(), every=_BATCH_NUDGE_EVERY)
 
 
-#: While it is in the shared cache, a dispatcher is queued on this installation's queue and has not started
-#: (``_dispatch_claim``).
-_DISPATCH_QUEUED = "webhooks:dispatch:queued:{queue}"
-#: How long that key stands without its dispatcher starting (the broker lost the task): beat's sweeper plans the
-#: events meanwhile (every KASSA_WEBHOOK_SWEEP_SECONDS).
-_DISPATCH_QUEUED_FOR = 60
-
-
-def _cache_shared() -> bool:
-    """Whether every process sees the same cache (Redis), not one of its own (the embedded default)."""
-    backend = settings.CACHES["default"]["BACKEND"].lower()
-    return "locmem" not in backend and "dummy" not in backend
-
-
-def _dispatch_queued_key() -> str:
-    return _DISPATCH_QUEUED.format(queue=settings.CELERY_TASK_DEFAULT_QUEUE)
-
-
-def _dispatch_claim() -> bool:
-    """Whether this process is to queue the dispatcher: no other is queued and not started yet. A cache that fails
-    is no reason to hold a nudge back."""
-    try:
-        return bool(cache.add(_dispatch_queued_key(), 1, _DISPATCH_QUEUED_FOR))
-    except Exception:  # noqa: BLE001  (the cache's error, whatever its type)
-        return True
-
-
-def dispatch_claim_release() -> None:
-    """No dispatcher is queued any more (one starts, its task could not be queued, or the queue was purged): what
-    commits from now on needs a dispatcher of its own."""
-    try:
-        cache.delete(_dispatch_queued_key())
-    except Exception:  # the cache's error, whatever its type: the key expires
-        logging.getLogger(__name__).warning("Could not clear %s", _dispatch_queued_key(), exc_info=True)
-
-
 def events_kick() -> None:
-    """After a commit that wrote events: make sure a dispatcher runs after it (one already queued and not started
-    will, when the processes share a cache)."""
+    """After a commit that wrote events: make sure a dispatcher runs after it."""
     countdown = _kicks.countdown()
     if countdown is None:
         return
-    shared = _cache_shared()
-    if shared and not _dispatch_claim():
-        return
-    try:
-        enqueue("webhooks.tasks.events_dispatch", countdown=countdown or None)
-    except Exception:  # the broker's error, whatever its type: the sweeper plans the events
-        logging.getLogger(__name__).warning("Could not queue the dispatcher; the sweeper will run it", exc_info=True)
-        if shared:
-            dispatch_claim_release()  # nothing is queued: the next commit tries again
+    enqueue_swept("webhooks.tasks.events_dispatch", countdown=countdown or None)
 
 
 def events_dispatch() -> int:
@@ -289,8 +238,6 @@ def events_dispatch() -> int:
     rows (``SKIP LOCKED``); elsewhere writes are serialized and a delivery
     planned twice is refused by its unique constraint.
     """
-    if _cache_shared():
-        dispatch_claim_release()  # before it reads: an event committed after this point gets a dispatcher of its own
     planned = 0
     while True:
         with transaction.atomic():
