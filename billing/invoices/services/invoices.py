@@ -25,7 +25,14 @@ from ...payments import services as payments
 from ...payments.models import PaymentMethod
 from .. import emails, hooks, numbering
 from ..models import Invoice, InvoiceItem, InvoicePayment, TaxRate
-from ..selectors import invoice_open_payment, issued_share, lines_forget, lines_made, lines_prefetch
+from ..selectors import (
+    invoice_open_payment,
+    issued_share,
+    lines_forget,
+    lines_made,
+    lines_prefetch,
+    lines_read_with,
+)
 from .common import S, draft_lock, status_move, tax_rates_check, total_check, totals_refresh
 from .items import subscription_lines_build, subscription_lines_insert
 from .totals import lines_taxed, taxes_freeze, totals_values
@@ -444,7 +451,8 @@ def _finalize_read(invoice: Invoice, *, made_here: bool) -> Invoice:
     read once for its totals, its frozen taxes and its event (selectors.lines_prefetch); ``made_here``: the
     caller's own copy, its lines and rates read onto it."""
     if made_here:
-        prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
+        if not lines_read_with(invoice):  # a renewal's draft: its lines kept as they were made (lines_kept)
+            prefetch_related_objects([invoice], lines_prefetch(), "default_tax_rates")
         return invoice
     locking = Invoice.objects.select_for_update(of=("self",))  # what it reads comes with it, not locked
     reading = locking.select_related("customer", "merchant", "subscription")
