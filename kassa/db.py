@@ -214,8 +214,16 @@ def _conflict_clause(model: type[Model], name: str, using: str) -> str:
 
 
 def insert(instance: M) -> M:
-    """INSERT ``instance`` (new, unsaved) and set its primary key, as ``Model.objects.create`` would."""
-    insert_many([instance])
+    """INSERT ``instance`` (new, unsaved) and set its primary key, as ``Model.objects.create`` would. Inside
+    ``together``, sent with the block's other writes at its end, its key set then (nothing in the block may need it)."""
+    if getattr(_gathering, "writes", None) is None:
+        insert_many([instance])
+        return instance
+    model = type(instance)
+    using = router.db_for_write(model, instance=instance)
+    connection = connections[using]
+    sql, fields = _statement(model, 1, using)
+    _write(using, _Write(model, sql, [_prepared(f, instance, True, connection) for f in fields], None, instance))
     return instance
 
 
@@ -350,10 +358,15 @@ def _inserted(
             raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, {len(keys)} keys returned")
         keyed = list(zip(instances, keys, strict=True))
     for instance, pk in keyed:
-        instance.pk = pk
-        instance._state.adding = False
-        instance._state.db = using
+        _keyed(instance, pk, using)
     return [pk for _instance, pk in keyed]
+
+
+def _keyed(instance: Model, pk: object, using: str) -> None:
+    """``instance`` as inserted: its key set, saved in ``using``."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = using
 
 
 @lru_cache(maxsize=1024)  # per model and set of columns (update_changed's vary with what a step changed)
@@ -388,12 +401,14 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
 
 
 class _Write(NamedTuple):
-    """One UPDATE: its model, statement and values, and the key of the one row it must find (None: any number)."""
+    """One UPDATE: its model, statement and values, and the key of the one row it must find (None: any number); or
+    one INSERT (``together``): the same, with the new instance whose key it returns (``row``)."""
 
     model: type[Model]
     sql: str
     params: list
     one: object
+    row: Model | None = None
 
 
 _gathering = local()  # .writes: the writes of the ``together`` block this thread is in
@@ -409,22 +424,29 @@ def _write(using: str, write: _Write) -> int | None:
         return None
     with connections[using].cursor() as cursor:
         cursor.execute(write.sql, write.params)
-        count = cursor.rowcount
-    _checked(write, count)
+        count = cursor.rowcount if write.row is None else cursor.fetchone()[0]  # an INSERT's: its key
+    _checked(write, count, using)
     return count
 
 
-def _checked(write: _Write, count: int) -> None:
-    if write.one is not None and count != 1:
+def _checked(write: _Write, count: object, using: str = DEFAULT_DB_ALIAS) -> None:
+    """An UPDATE's count of rows as it must be; an INSERT's key set on its instance."""
+    if write.row is not None:
+        if count is None:
+            raise DatabaseError(f"{write.model._meta.label}: no row inserted")  # never: a plain INSERT
+        _keyed(write.row, count, using)
+    elif write.one is not None and count != 1:
         raise DatabaseError(f"{write.model._meta.label} {write.one}: no row updated")
 
 
 @contextmanager
 def together() -> Iterator[None]:
-    """The ``update`` and ``update_where`` calls inside the block are made at its end, on PostgreSQL in one statement
-    (a ``WITH`` of the UPDATEs, each one's rows counted: one round trip, where each costs a statement's whole way
-    through Django and psycopg), elsewhere one after the other; each is checked as it is alone (a row ``update``
-    does not find raises DatabaseError), and ``update_where`` answers None inside, its count unknown until then.
+    """The ``update``, ``update_where`` and ``insert`` calls inside the block are made at its end, on PostgreSQL in one
+    statement (a ``WITH`` of the UPDATEs, each one's rows counted, and INSERTs, each one's key returned: one round
+    trip, where each costs a statement's whole way through Django and psycopg), elsewhere one after the other; each
+    is checked as it is alone (a row ``update`` does not find raises DatabaseError), ``update_where`` answers None
+    inside, its count unknown until then, and an ``insert``'s instance has its key once the block has ended (a row
+    written in the block may name a row written before it, never one written in it).
     At most one write a table (PostgreSQL makes the writes of one statement in no set order, and none of them sees
     another's). Nothing else may reach the database inside the block (it would run before the writes kept for its
     end): a statement there raises RuntimeError; the block raising drops its writes (the caller's transaction
@@ -450,18 +472,26 @@ def _flush(writes: list[_Write]) -> None:
         for write in writes:
             _write(DEFAULT_DB_ALIAS, write)
         return
+    shapes = tuple((write.sql, write.row is not None) for write in writes)
     with connection.cursor() as cursor:
-        cursor.execute(_together_statement(tuple(write.sql for write in writes)), [p for w in writes for p in w.params])
+        cursor.execute(_together_statement(shapes), [p for w in writes for p in w.params])
         counts = cursor.fetchone()
     for write, count in zip(writes, counts, strict=True):
         _checked(write, count)
 
 
 @lru_cache(maxsize=128)
-def _together_statement(statements: tuple[str, ...]) -> str:
-    parts = ", ".join(f"w{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(statements))
-    counts = ", ".join(f"(SELECT COUNT(*) FROM w{i})" for i in range(len(statements)))  # noqa: S608 (no values)
+def _together_statement(shapes: tuple[tuple[str, bool], ...]) -> str:
+    """``shapes``: each write's statement and whether it is an INSERT (returning its one row's key: ``_statement``)
+    or an UPDATE (its rows counted)."""
+    parts = ", ".join(f"w{i} AS ({sql}{'' if row else ' RETURNING 1'})" for i, (sql, row) in enumerate(shapes))
+    counts = ", ".join(_together_result(i, row) for i, (_sql, row) in enumerate(shapes))
     return f"WITH {parts} SELECT {counts}"
+
+
+def _together_result(i: int, row: bool) -> str:
+    """What the ``i``-th write of a ``together`` statement answers: an INSERT's key, an UPDATE's count of rows."""
+    return f"(SELECT * FROM w{i})" if row else f"(SELECT COUNT(*) FROM w{i})"  # noqa: S608 (no values)
 
 
 #: Values that never change in place, so that ``!=`` tells whether a field was set to something else; a field

@@ -599,17 +599,16 @@ def _record_processor_answer(
             _timeline_add(locked, "succeeded_after_cancel", "Stripe took the payment while it was being canceled")
             locked.canceled_at = None
             locked.cancellation_reason = None
+        entry = None  # the timeline's entry for this answer, written with the attempt and the PaymentIntent
         if new_status == S.SUCCEEDED:
             _card_keep(locked)
             locked.amount_received = locked.amount
             locked.latest_charge = result.latest_charge or locked.latest_charge
             locked.last_payment_error = None
             if previous != S.SUCCEEDED:
-                _timeline_add(
-                    locked, "succeeded", f"Stripe confirmed {money.format_amount(locked.amount, locked.currency)}"
-                )
+                entry = ("succeeded", f"Stripe confirmed {money.format_amount(locked.amount, locked.currency)}")
         elif new_status == S.REQUIRES_ACTION and previous != S.REQUIRES_ACTION:
-            _timeline_add(locked, "requires_action", "The card asked for 3-D Secure authentication")
+            entry = ("requires_action", "The card asked for 3-D Secure authentication")
         elif new_status == S.REQUIRES_PAYMENT_METHOD and attempt.status == PaymentAttempt.Status.FAILED:
             locked.last_payment_error = {
                 "type": "invalid_request_error" if attempt.error_code == "processor_refused" else "card_error",
@@ -617,12 +616,14 @@ def _record_processor_answer(
                 "decline_code": attempt.decline_code or None,
                 "message": attempt.error_message,
             }
-            _timeline_add(locked, "payment_failed", f"{attempt.error_message} ({attempt.error_code})")
+            entry = ("payment_failed", f"{attempt.error_message} ({attempt.error_code})")
         elif new_status == S.CANCELED:
             locked.canceled_at = timezone.now()
-        with together():  # the attempt and its PaymentIntent in one statement (kassa.db)
+        with together():  # the attempt, its PaymentIntent and its timeline's entry in one statement (kassa.db)
             update(attempt)
             update(locked)
+            if entry is not None:
+                _timeline_add(locked, *entry)
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)
         settles = new_status in (S.SUCCEEDED, S.CANCELED) and previous != new_status
         if settles and not first and _has_single_use_cards(locked):

@@ -6,7 +6,7 @@ import warnings
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from django.db import DatabaseError, OperationalError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import Model, signals
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
@@ -368,6 +368,61 @@ def test_writes_together_refuse_what_would_go_wrong_and_check_each_row(shop):
     with together():  # and the thread is out of the block again: its writes are its own
         update(customer, ["name"])
     assert Customer.objects.get(pk=customer.pk).name == "After"
+
+
+def test_inserts_together_are_made_with_the_blocks_updates_and_get_their_keys_as_it_ends(shop):
+    """New rows of two tables and an update of a third, written at the block's end: one statement on PostgreSQL, one
+    each elsewhere; each new row has no key inside the block and its own key after it, and is stored as ``insert``
+    alone stores it."""
+    from django.test.utils import CaptureQueriesContext
+
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_togi", name="Before", **fields))
+    customer.name = "After"
+    product = Product(public_id="prod_togi", name="Made together", metadata={"n": "ü"}, **fields)
+    event = Event(public_id="evt_togi", type="t", data={"object": {"id": "x"}}, api_version="v", **fields)
+    with CaptureQueriesContext(connection) as queries:
+        with together():
+            assert insert(product) is product
+            update(customer, ["name"])
+            insert(event)
+            assert product.pk is None
+            assert event.pk is None
+        written = len(queries)
+    assert written == (1 if connection.vendor == "postgresql" else 3)
+    assert product.pk is not None
+    assert not product._state.adding
+    stored = Product.objects.get(pk=product.pk)
+    assert (stored.public_id, stored.name, stored.metadata) == ("prod_togi", "Made together", {"n": "ü"})
+    assert Event.objects.get(pk=event.pk).data == {"object": {"id": "x"}}
+    assert Customer.objects.get(pk=customer.pk).name == "After"
+
+
+def test_an_insert_together_that_the_database_refuses_fails_the_block_and_writes_nothing(shop):
+    """A new row refused by a unique constraint fails the block at its end as ``insert`` alone would fail, and the
+    update beside it is not made either; two inserts into one table are refused as two updates are."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_togr", name="Before", **fields))
+    insert(Product(public_id="prod_togr", name="First", **fields))
+    customer.name = "After"
+
+    def a_row_refused():
+        with transaction.atomic(), together():
+            update(customer, ["name"])
+            insert(Product(public_id="prod_togr", name="Again", **fields))
+
+    def one_table_twice():
+        with together():
+            insert(Product(public_id="prod_togr2", name="One", **fields))
+            insert(Product(public_id="prod_togr3", name="Two", **fields))
+
+    with pytest.raises(IntegrityError):
+        a_row_refused()
+    assert Customer.objects.get(pk=customer.pk).name == "Before"
+    assert list(Product.objects.filter(public_id="prod_togr").values_list("name", flat=True)) == ["First"]
+    with pytest.raises(ValueError, match="one write a table"):
+        one_table_twice()
+    assert not Product.objects.filter(public_id__in=["prod_togr2", "prod_togr3"]).exists()
 
 
 def test_select_makes_what_the_orm_reads(shop):

@@ -28,7 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import atomic_unless, insert, related, select, select_one, snapshot, update
+from kassa.db import atomic_unless, insert, related, select, select_one, snapshot, together, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -199,6 +199,17 @@ def _payment_open(
             metadata={"invoice": invoice.public_id, "invoice_number": invoice.number},
             now=now,
         )
+        attempt = _payment_add(invoice, intent, now, counted=not claimed, attempt_key=attempt_key, held=held)
+    return Opened(invoice, intent, card, attempt)
+
+
+def _payment_add(
+    invoice: Invoice, intent: PaymentIntent, now: datetime, *, counted: bool, attempt_key: str | None, held: bool
+) -> PaymentAttempt | None:
+    """The invoice's payment by ``intent``, the attempt counted (``counted``) and, ``held``, payments' first attempt
+    of it begun (returned): three tables' rows in one statement (``kassa.db.together``)."""
+    attempt = None
+    with together():
         insert(
             InvoicePayment(
                 public_id=public_id(InvoicePayment.PREFIX),
@@ -209,14 +220,13 @@ def _payment_open(
                 created=now,
             )
         )
-        if not claimed:
+        if counted:
             _attempt_count(invoice, automatic=attempt_key is not None)
         if held:
             attempt = payments.payment_attempt_begin_new(
                 payment_intent=intent, attempt_key=attempt_key, off_session=True
             )
-            return Opened(invoice, intent, card, attempt)
-    return Opened(invoice, intent, card)
+    return attempt
 
 
 def _attempt_count(invoice: Invoice, *, automatic: bool) -> None:
