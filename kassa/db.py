@@ -88,6 +88,33 @@ def _psycopg_parses_once() -> None:
 _psycopg_parses_once()
 
 
+#: Where a connection keeps the cursor ``_cursor`` hands kassa.db's statements (an attribute of Django's wrapper).
+_KEPT = "_kassa_cursor"
+
+
+def _cursor(connection):
+    """A cursor of ``connection`` (Django's wrapper, for this thread) for one of kassa.db's statements: the one made
+    for the last of them while it still would be what ``connection.cursor()`` makes now, else a new one, kept. Django
+    makes a cursor per statement (psycopg's, Django's wrapper, its checks), about a third of a one-row statement's CPU
+    outside the database (README, Performance). Made anew when the connection is another one (closed, reconnected),
+    when whether queries are logged changed (a debug cursor: tests capturing queries), while the connection is shared
+    between threads, and before a statement that Django would first check the connection for (its health check, once
+    a request or task: ``CONN_HEALTH_CHECKS``), so that check is made as before. Each statement still goes through
+    Django's wrapper: its execute wrappers, its error translation and its refusal of a broken transaction."""
+    kept = connection.__dict__.get(_KEPT)
+    if (
+        kept is not None
+        and kept[0] is connection.connection
+        and kept[1] == connection.queries_logged
+        and (connection.health_check_done or not connection.health_check_enabled)
+        and not connection.allow_thread_sharing
+    ):
+        return kept[2]
+    cursor = connection.cursor()
+    connection.__dict__[_KEPT] = (connection.connection, connection.queries_logged, cursor)
+    return cursor
+
+
 #: Django's own field classes whose ``get_db_prep_save`` hands a value of exactly these types back unchanged, and
 #: whose ``pre_save`` reads the attribute (the integer, key and datetime classes below each have one step more).
 _TAKEN_AS_IS = {CharField: (str,), TextField: (str,), BooleanField: (bool,)}
@@ -343,9 +370,9 @@ def _inserted(
     else:
         sql, fields = _queued_statement(model, len(instances), using, queue, returning)
     values = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        rows = cursor.fetchall()
+    cursor = _cursor(connection)
+    cursor.execute(sql, values)
+    rows = cursor.fetchall()
     if match is not None:
         found = {value: pk for pk, value in rows}
         values = [getattr(instance, match.attname) for instance in instances]
@@ -422,9 +449,9 @@ def _write(using: str, write: _Write) -> int | None:
             raise ValueError(f"together: one write a table, on the default database ({write.model._meta.label})")
         gathered.append(write)
         return None
-    with connections[using].cursor() as cursor:
-        cursor.execute(write.sql, write.params)
-        count = cursor.rowcount if write.row is None else cursor.fetchone()[0]  # an INSERT's: its key
+    cursor = _cursor(connections[using])
+    cursor.execute(write.sql, write.params)
+    count = cursor.rowcount if write.row is None else cursor.fetchone()[0]  # an INSERT's: its key
     _checked(write, count, using)
     return count
 
@@ -473,9 +500,9 @@ def _flush(writes: list[_Write]) -> None:
             _write(DEFAULT_DB_ALIAS, write)
         return
     shapes = tuple((write.sql, write.row is not None) for write in writes)
-    with connection.cursor() as cursor:
-        cursor.execute(_together_statement(shapes), [p for w in writes for p in w.params])
-        counts = cursor.fetchone()
+    cursor = _cursor(connection)
+    cursor.execute(_together_statement(shapes), [p for w in writes for p in w.params])
+    counts = cursor.fetchone()
     for write, count in zip(writes, counts, strict=True):
         _checked(write, count)
 
@@ -592,9 +619,9 @@ def select(
         # As the ORM's select_for_update(): a lock outside a transaction would end with the statement.
         raise TransactionManagementError("select(lock=True) cannot be used outside of a transaction.")
     sql, names, converters = _select_statement(model, where, tail, lock, skip_locked, extra, using)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    cursor = _cursor(connection)
+    cursor.execute(sql, params)
+    rows = cursor.fetchall()
     made = []
     width = len(names)
     for row in rows:

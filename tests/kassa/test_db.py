@@ -425,6 +425,47 @@ def test_an_insert_together_that_the_database_refuses_fails_the_block_and_writes
     assert not Product.objects.filter(public_id__in=["prod_togr2", "prod_togr3"]).exists()
 
 
+def test_statements_share_a_cursor_while_django_would_make_the_same_one(shop):
+    """kassa.db's statements in a row go through one cursor of the connection; a new one is made once queries are
+    captured (and each statement is captured), once the connection is another one, and before the first statement
+    of a request or task when Django checks its connection first (the health check is still made)."""
+    from django.test.utils import CaptureQueriesContext
+
+    wrapper = connections["default"]  # not the proxy django.db.connection: its own attributes
+    customer = insert(Customer(public_id="cus_cur", name="Kept", merchant=shop.merchant, livemode=False))
+    select_one(Customer, "id = %s", [customer.pk])
+    kept = wrapper.__dict__["_kassa_cursor"][2]
+    assert select_one(Customer, "id = %s", [customer.pk]).name == "Kept"
+    assert wrapper.__dict__["_kassa_cursor"][2] is kept
+    with CaptureQueriesContext(connection) as queries:
+        select_one(Customer, "id = %s", [customer.pk])
+        customer.name = "Captured"
+        update(customer, ["name"])
+    assert len(queries) == 2
+    assert wrapper.__dict__["_kassa_cursor"][2] is not kept
+    enabled, done = wrapper.health_check_enabled, wrapper.health_check_done
+    try:
+        wrapper.health_check_enabled, wrapper.health_check_done = True, False
+        assert select_one(Customer, "id = %s", [customer.pk]).name == "Captured"
+        assert wrapper.health_check_done  # Django's check ran, as it does for a cursor of its own
+    finally:
+        wrapper.health_check_enabled, wrapper.health_check_done = enabled, done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_after_the_connection_closed_use_the_new_one(shop):
+    """A cursor kept on a connection that was closed is not used again: the next statement reconnects, as the ORM's
+    would."""
+    wrapper = connections["default"]
+    customer = insert(Customer(public_id="cus_cur2", name="Before", merchant=shop.merchant, livemode=False))
+    select_one(Customer, "id = %s", [customer.pk])
+    wrapper.close()
+    customer.name = "After"
+    update(customer, ["name"])
+    assert select_one(Customer, "id = %s", [customer.pk]).name == "After"
+    assert wrapper.__dict__["_kassa_cursor"][0] is wrapper.connection
+
+
 def test_select_makes_what_the_orm_reads(shop):
     """Every kind of column converted as the ORM converts it (on SQLite: dates, JSON and booleans come as text and
     numbers)."""
