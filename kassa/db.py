@@ -25,7 +25,7 @@ the commonest fields that is four calls to hand the value back unchanged: a fiel
 stamps nothing, holding a value of exactly the Python type it stores (or None; a datetime with its time zone), is
 taken as it is, with the one step that may change it (the backend's integer adaptation, psycopg's typed integers
 on PostgreSQL; the automatic id's check; the backend's datetime adaptation, a string in UTC on SQLite) called
-directly (``_prepared``). A subclass, another type (an enum member, a string in an integer field) or any other
+directly (``_values_prepared``). A subclass, another type (an enum member, a string in an integer field) or any other
 field goes Django's whole way. A test converts a value of every kind for every field of the models written here
 both ways and finds the same values.
 """
@@ -131,7 +131,7 @@ _AS_IS, _INTEGER, _AUTOMATIC_ID, _MOMENT = "as is", "integer", "automatic id", "
 
 
 def _shortcut(field: Field) -> tuple[tuple[type, ...], str, str] | None:
-    """How ``_prepared`` may convert ``field``'s value without Django's four calls: (the value types it may,
+    """How ``_values_prepared`` may convert ``field``'s value without Django's four calls: (the value types it may,
     which step, the field's internal type), or None where only Django's whole way will do. Found as a statement is
     built (``_planned``), never per value."""
     kind = type(field)
@@ -151,32 +151,45 @@ def _planned(fields) -> tuple[tuple[Field, tuple | None], ...]:
     return tuple((field, _shortcut(field)) for field in fields)
 
 
-def _prepared(planned: tuple[Field, tuple | None], instance: Model, add: bool, connection) -> object:
-    """``field.get_db_prep_save(field.pre_save(instance, add), connection)``: the value ``instance`` holds as the
-    database takes it (with the field's shortcut, if it has one: those fields' ``pre_save`` reads the attribute)."""
-    field, shortcut = planned
-    if shortcut is None:
-        return field.get_db_prep_save(field.pre_save(instance, add), connection=connection)
-    return _value_prepared(planned, getattr(instance, field.attname), connection)
+def _row_prepared(planned: tuple, instance: Model, add: bool, connection) -> list:
+    """For each of ``planned``'s fields, ``field.get_db_prep_save(field.pre_save(instance, add), connection)``: the
+    value ``instance`` holds as the database takes it (with the field's shortcut, if it has one: those fields'
+    ``pre_save`` reads the attribute)."""
+    values = [
+        getattr(instance, field.attname) if shortcut is not None else field.pre_save(instance, add)
+        for field, shortcut in planned
+    ]
+    return _values_prepared(planned, values, connection)
 
 
-def _value_prepared(planned: tuple[Field, tuple | None], value: object, connection) -> object:
-    """``field.get_db_prep_save(value, connection)``, without Django's four calls where its shortcut allows."""
-    field, shortcut = planned
-    if shortcut is not None:
-        if value is None:
-            return None  # each of those fields' conversions hands None back
-        types, step, internal = shortcut
-        if type(value) in types:
-            if step is _AS_IS:
-                return value
-            if step is _INTEGER:
-                return connection.ops.adapt_integerfield_value(value, internal)
-            if step is _AUTOMATIC_ID:
-                return connection.ops.validate_autopk_value(value)
-            if value.utcoffset() is not None:  # _MOMENT; a naive one is Django's to warn about and make aware
-                return connection.ops.adapt_datetimefield_value(value)
-    return field.get_db_prep_save(value, connection=connection)
+def _values_prepared(planned: tuple, values: list, connection) -> list:
+    """For each of ``planned``'s fields and its value in ``values``, ``field.get_db_prep_save(value, connection)``,
+    without Django's four calls where its shortcut allows; in one loop, with no call of its own per value (about
+    300 values a renewal: a call for each, and one more for each field's own reading, were a twentieth of its
+    Python calls)."""
+    ops = connection.ops
+    prepared = []
+    for (field, shortcut), value in zip(planned, values, strict=True):
+        if shortcut is not None:
+            if value is None:
+                prepared.append(None)  # each of those fields' conversions hands None back
+                continue
+            types, step, internal = shortcut
+            if type(value) in types:
+                if step is _AS_IS:
+                    prepared.append(value)
+                    continue
+                if step is _INTEGER:
+                    prepared.append(ops.adapt_integerfield_value(value, internal))
+                    continue
+                if step is _AUTOMATIC_ID:
+                    prepared.append(ops.validate_autopk_value(value))
+                    continue
+                if value.utcoffset() is not None:  # _MOMENT; a naive one is Django's to warn about and make aware
+                    prepared.append(ops.adapt_datetimefield_value(value))
+                    continue
+        prepared.append(field.get_db_prep_save(value, connection=connection))
+    return prepared
 
 
 @lru_cache(maxsize=512)  # per model, number of rows, constraint and columns returned beside the key
@@ -250,7 +263,7 @@ def insert(instance: M) -> M:
     using = router.db_for_write(model, instance=instance)
     connection = connections[using]
     sql, fields = _statement(model, 1, using)
-    _write(using, _Write(model, sql, [_prepared(f, instance, True, connection) for f in fields], None, instance))
+    _write(using, _Write(model, sql, _row_prepared(fields, instance, True, connection), None, instance))
     return instance
 
 
@@ -369,7 +382,7 @@ def _inserted(
         sql, fields = _statement(model, len(instances), using, constraint, returning)
     else:
         sql, fields = _queued_statement(model, len(instances), using, queue, returning)
-    values = [_prepared(f, instance, True, connection) for instance in instances for f in fields]
+    values = [value for instance in instances for value in _row_prepared(fields, instance, True, connection)]
     cursor = _cursor(connection)
     cursor.execute(sql, values)
     rows = cursor.fetchall()
@@ -419,7 +432,7 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
     connection = connections[using]
     pk = connection.ops.quote_name(meta.pk.column)
     sql, concrete = _update_where_statement(type(instance), names, f"{pk} = %s", using)
-    values = [_prepared(f, instance, False, connection) for f in concrete]
+    values = _row_prepared(concrete, instance, False, connection)
     _write(
         using, _Write(type(instance), sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)], instance.pk)
     )
@@ -559,7 +572,7 @@ def update_where(model: type[Model], values: dict, where: str, params: list) -> 
     using = router.db_for_write(model)
     connection = connections[using]
     sql, fields = _update_where_statement(model, tuple(values), where, using)
-    prepared = [_value_prepared(f, value, connection) for f, value in zip(fields, values.values(), strict=True)]
+    prepared = _values_prepared(fields, list(values.values()), connection)
     return _write(using, _Write(model, sql, [*prepared, *params], None))
 
 

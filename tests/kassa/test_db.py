@@ -252,7 +252,7 @@ def test_each_value_is_converted_for_the_database_as_django_converts_it():
     its exact type (kassa.db._shortcut): for every field of every model written directly, and values of each kind,
     what they hand the database (value and type: psycopg's typed integers on PostgreSQL) is what Django's
     ``pre_save`` and ``get_db_prep_save`` hand it, or the same kind of error."""
-    from kassa.db import _planned, _prepared, _value_prepared
+    from kassa.db import _planned, _row_prepared, _values_prepared
 
     taken = 0
     fields = [planned for model in WRITTEN for planned in _planned(model._meta.concrete_fields)]
@@ -266,8 +266,9 @@ def test_each_value_is_converted_for_the_database_as_django_converts_it():
                 instance = field.model()
                 setattr(instance, field.attname, value)
                 django = _outcome(lambda: field.get_db_prep_save(field.pre_save(instance, True), connection=connection))  # noqa: B023
-                assert _outcome(lambda: _prepared(planned, instance, True, connection)) == django, (field, value)  # noqa: B023
-                assert _outcome(lambda: _value_prepared(planned, value, connection)) == django, (field, value)  # noqa: B023
+                row = _outcome(lambda: _row_prepared((planned,), instance, True, connection)[0])  # noqa: B023
+                assert row == django, (field, value)
+                assert _outcome(lambda: _values_prepared((planned,), [value], connection)[0]) == django, (field, value)  # noqa: B023
                 taken += 1
     assert taken > 100  # the shortcut is there to be checked: most of the hot paths' columns
 

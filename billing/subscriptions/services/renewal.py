@@ -43,7 +43,7 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 23 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 20 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
 renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
 its transaction, its batch read its subscriptions together, its customer was locked by the statement that reads
@@ -52,21 +52,29 @@ block ends, ``events_gathered``, and its draft and its charge's first phase were
 refuses them asked before they write, ``kassa.db.atomic_unless_held``, its draft was inserted with its totals,
 its card read once, its charge's own answer looked for no one-off card to release, and the writes of one step
 to different tables were sent as one statement, ``kassa.db.together``: its items' and its own, its charge's attempt
-and PaymentIntent, its invoice's payment and the invoice), and its payment's emails
+and PaymentIntent and its timeline's entry, its invoice's payment and the invoice, and, begun, its invoice's payment,
+attempt count and first attempt), and its payment's emails
 go out with the run's others, one task a second;
 every one of those statements now goes through one built once (``kassa.db``: compiling a save's, a create's or
-a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too), rendering its seven events
+a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too) and one cursor kept while
+Django would make the same (``kassa.db._cursor``: Django made one a statement), rendering its seven events
 is about a tenth of what is left (each serializer's readable fields listed once, constants and plain values shown
 without DRF's calls: ``kassa.api.fields.Out``), and
 one PaymentIntent through stripe-python is about 1 to 1.5 ms (its client, and so its connection, kept per key,
 reading the proxy settings once: ``kassa.gateway``); a statement's bare round trip through Django's cursor and
-psycopg is about 0.13 ms of this process's CPU, 0.09 of it psycopg's own (``bench/renewals_profile.py --floor``),
-so 23 statements are about 3 ms before Kassa does anything with them (psycopg parses each statement's text once:
+psycopg was about 0.13 ms of this process's CPU on an earlier, slower machine, 0.09 of it psycopg's own
+(``bench/renewals_profile.py --floor``; psycopg parses each statement's text once:
 ``kassa.db`` widens its limit of 50 values, which an invoice's INSERT passes). Why not one
 transaction for a whole batch, with each renewal in a savepoint: a finalizing holds the merchant's number series
 locked to its transaction's end, so a batch would hold it for the whole batch, the merchant's other chain would
 queue behind it, and a chain holding the series while it locks a customer the other chain holds (two
 subscriptions of one customer) would deadlock with it.
+What batching can still save, measured (2026-12-04, ``bench/renewals_profile.py --floor``): a statement's bare round
+trip is 0.043 ms of this process's CPU on this machine, so a renewal's 20 are under 1 ms of its 5 to 8; what is left
+is Python per object (about 26 model instances made, seven renderings, about 300 values prepared for the database,
+stripe-python's call), which a batch does once per renewal as well. Batch-first services would save most of that
+millisecond and the transactions' own cost, not enough alone for 5 ms: the rest needs fewer objects per renewal
+(values written without a model instance made for them, the renderings of one object shared between its events).
 What is left to do is to make invoicing's and payments' services batch-first, with the single renewal a batch
 of one (never a second path beside them), the numbers taken at the batch's end:
 
