@@ -464,7 +464,9 @@ def _write(using: str, write: _Write) -> int | None:
         return None
     cursor = _cursor(connections[using])
     cursor.execute(write.sql, write.params)
-    count = cursor.rowcount if write.row is None else cursor.fetchone()[0]  # an INSERT's: its key
+    # An INSERT's key; every row fetched, so that SQLite's statement is done (and its write committed, outside a
+    # transaction) before the cursor is kept for the next (_cursor).
+    count = cursor.rowcount if write.row is None else cursor.fetchall()[0][0]
     _checked(write, count, using)
     return count
 
@@ -515,7 +517,7 @@ def _flush(writes: list[_Write]) -> None:
     shapes = tuple((write.sql, write.row is not None) for write in writes)
     cursor = _cursor(connection)
     cursor.execute(_together_statement(shapes), [p for w in writes for p in w.params])
-    counts = cursor.fetchone()
+    (counts,) = cursor.fetchall()
     for write, count in zip(writes, counts, strict=True):
         _checked(write, count)
 

@@ -34,12 +34,20 @@ class _Inner:
 
 class DrfShape(serializers.Serializer):
     name = serializers.CharField()
+    shout = serializers.SerializerMethodField()  # the serializer's method, called with the object
+    whisper = serializers.SerializerMethodField(method_name="quietly")
     amount = serializers.IntegerField()
     label = serializers.CharField()  # a method: DRF calls it
     gone = serializers.CharField(allow_null=True)  # a related object that does not exist: None
     missing = serializers.CharField(required=False)  # no such attribute, not required: left out
     fallback = serializers.CharField(default="the default")  # no such attribute, a default: the default
     city = serializers.CharField(source="inner.city")  # dotted: DRF's own reading
+
+    def get_shout(self, thing):
+        return f"{thing['name'] if isinstance(thing, dict) else thing.name}!".upper()
+
+    def quietly(self, thing):
+        return {"seen": type(thing).__name__, "for": self.context.get("reader")}  # its own serializer's context
 
 
 class OutShape(Out, DrfShape):
@@ -49,10 +57,12 @@ class OutShape(Out, DrfShape):
 def test_out_renders_what_drfs_serializer_renders():
     thing = _Thing()
     thing.inner = _Inner()
-    shown = OutShape().to_representation(thing)
-    assert shown == DrfShape().to_representation(thing)
+    shown = OutShape(context={"reader": "me"}).to_representation(thing)
+    assert shown == DrfShape(context={"reader": "me"}).to_representation(thing)
     assert shown == {
         "name": "Tea",
+        "shout": "TEA!",
+        "whisper": {"seen": "_Thing", "for": "me"},
         "amount": 1250,
         "label": "called",
         "gone": None,

@@ -467,6 +467,29 @@ def test_statements_after_the_connection_closed_use_the_new_one(shop):
     assert wrapper.__dict__["_kassa_cursor"][0] is wrapper.connection
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_row_inserted_alone_together_is_committed_at_once_for_other_connections(shop):
+    """Outside a transaction, a row ``together`` inserts is there for another connection as the block ends (SQLite
+    keeps a statement whose rows were not all read open, and its write uncommitted, while the cursor lives on)."""
+    customer = Customer(public_id="cus_seen", name="Seen", merchant=shop.merchant, livemode=False)
+    with together():
+        insert(customer)
+    seen = []
+
+    def other_connection():
+        try:
+            seen.append(Customer.objects.filter(pk=customer.pk).values_list("name", flat=True).first())
+            Customer.objects.filter(pk=customer.pk).update(name="Written by another")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_connection)
+    thread.start()
+    thread.join(timeout=60)
+    assert seen == ["Seen"]
+    assert select_one(Customer, "id = %s", [customer.pk]).name == "Written by another"
+
+
 def test_select_makes_what_the_orm_reads(shop):
     """Every kind of column converted as the ORM converts it (on SQLite: dates, JSON and booleans come as text and
     numbers)."""
