@@ -100,7 +100,8 @@ def _cursor(connection):
     when whether queries are logged changed (a debug cursor: tests capturing queries), while the connection is shared
     between threads, and before a statement that Django would first check the connection for (its health check, once
     a request or task: ``CONN_HEALTH_CHECKS``), so that check is made as before. Each statement still goes through
-    Django's wrapper: its execute wrappers, its error translation and its refusal of a broken transaction."""
+    Django's wrapper: its execute wrappers, its error translation and its refusal of a broken transaction; and each
+    statement's rows are read to their end, so a kept cursor holds no statement open between them."""
     kept = connection.__dict__.get(_KEPT)
     if (
         kept is not None
@@ -464,8 +465,7 @@ def _write(using: str, write: _Write) -> int | None:
         return None
     cursor = _cursor(connections[using])
     cursor.execute(write.sql, write.params)
-    # An INSERT's key; every row fetched, so that SQLite's statement is done (and its write committed, outside a
-    # transaction) before the cursor is kept for the next (_cursor).
+    # An INSERT's key, its rows read to their end whatever the driver: a kept cursor holds no statement open (_cursor).
     count = cursor.rowcount if write.row is None else cursor.fetchall()[0][0]
     _checked(write, count, using)
     return count

@@ -469,11 +469,17 @@ def test_statements_after_the_connection_closed_use_the_new_one(shop):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_row_inserted_alone_together_is_committed_at_once_for_other_connections(shop):
-    """Outside a transaction, a row ``together`` inserts is there for another connection as the block ends (SQLite
-    keeps a statement whose rows were not all read open, and its write uncommitted, while the cursor lives on)."""
+    """A row ``together`` inserts, alone outside a transaction or with an update inside one, is there for another
+    connection once the block (and the transaction) ends, and that connection can write: the cursor kept for the
+    next statement holds no statement open (kassa.db._cursor)."""
     customer = Customer(public_id="cus_seen", name="Seen", merchant=shop.merchant, livemode=False)
-    with together():
+    product = insert(Product(public_id="prod_seen", name="Before", merchant=shop.merchant, livemode=False))
+    product.name = "After"
+    with transaction.atomic(), together():
         insert(customer)
+        update(product, ["name"])
+    with together():
+        insert(Customer(public_id="cus_seen2", name="Alone", merchant=shop.merchant, livemode=False))
     seen = []
 
     def other_connection():
