@@ -188,7 +188,7 @@ def enqueue_loaded(task_name: str, *args) -> None:
     if task is not None:
         task.apply_async(args=args)
     else:
-        app.send_task(task_name, args=args)
+        enqueue(task_name, *args)
 
 
 @app.task(name="kassa.ping")

@@ -400,23 +400,11 @@ def portal_subscription_switch(
     """Switch the subscription's one item to another of the prices the merchant offers, prorated as Stripe's
     portal does by default (``SWITCH_PRORATION``). The subscriptions core decides the rest (currency, interval)
     and refuses what it does not do."""
-    portal_session_check(session=session, now=now)
-    _feature_check(session.configuration.subscription_update)
-    subscription = _own_subscription(session, subscription_id)
-    if not can_switch(subscription):
-        raise _unexpected_state(subscription)
+    subscription = _item_changeable(session, subscription_id, now, session.configuration.subscription_update)
     price = selectors.portal_switch_prices(session=session).filter(public_id=price_id or "").first()
     if price is None:
         raise InvalidRequest("This plan is not offered here.", code="resource_missing", param="price")
-    item = subscription.items.all()[0]
-    if item.price_id == price.pk:
-        return subscription
-    return subscriptions.subscription_update(
-        subscription=subscription,
-        now=now,
-        items=[{"id": item.public_id, "price": price}],
-        proration_behavior=SWITCH_PRORATION,
-    )
+    return _item_change(subscription, now, "price", price)
 
 
 def portal_subscription_quantity(
@@ -425,23 +413,37 @@ def portal_subscription_quantity(
     """Change how many of its one item the subscription bills (seats, licences), from 1 to ``QUANTITY_MAX``, prorated
     as a plan switch is (``SWITCH_PRORATION``: the difference for the rest of the period on the next invoice), as
     Stripe's portal does with quantity updates allowed. The subscriptions core decides the rest."""
-    portal_session_check(session=session, now=now)
-    _feature_check(session.configuration.subscription_update_quantity)
-    subscription = _own_subscription(session, subscription_id)
-    if not can_switch(subscription):
-        raise _unexpected_state(subscription)
+    allowed = session.configuration.subscription_update_quantity
+    subscription = _item_changeable(session, subscription_id, now, allowed)
     try:
         quantity = int(str(quantity).strip())
     except ValueError:
         quantity = 0
     if not 1 <= quantity <= QUANTITY_MAX:
         raise InvalidRequest(f"The quantity must be a whole number from 1 to {QUANTITY_MAX}.", param="quantity")
+    return _item_change(subscription, now, "quantity", quantity)
+
+
+def _item_changeable(session: PortalSession, subscription_id: str, now: datetime, allowed: bool) -> Subscription:
+    """The session's customer's subscription ``subscription_id``, whose one item the portal may change (a plan
+    switch, a quantity), with the merchant's setting for that change (``allowed``)."""
+    portal_session_check(session=session, now=now)
+    _feature_check(allowed)
+    subscription = _own_subscription(session, subscription_id)
+    if not can_switch(subscription):
+        raise _unexpected_state(subscription)
+    return subscription
+
+
+def _item_change(subscription: Subscription, now: datetime, name: str, value) -> Subscription:
+    """The subscription's one item's ``name`` (``price``, ``quantity``) set to ``value``, prorated as Stripe's
+    portal does (``SWITCH_PRORATION``); nothing when it holds that already."""
     item = subscription.items.all()[0]
-    if item.quantity == quantity:
+    if getattr(item, item._meta.get_field(name).attname) == getattr(value, "pk", value):
         return subscription
     return subscriptions.subscription_update(
         subscription=subscription,
         now=now,
-        items=[{"id": item.public_id, "quantity": quantity}],
+        items=[{"id": item.public_id, name: value}],
         proration_behavior=SWITCH_PRORATION,
     )

@@ -190,6 +190,8 @@ PAYMENT_BEHAVIOR_UPDATE_HELP = (
     "23 hours it is dropped (`customer.subscription.pending_update_expired`). Only `items`, `proration_behavior` "
     "and `proration_date` may come with it. Other values: the change applies at once."
 )
+#: What a change does with the time it moves (Stripe's ``proration_behavior``).
+PRORATION_BEHAVIORS = ["create_prorations", "always_invoice", "none"]
 PRORATION_HELP = (
     "`create_prorations` (the default): a price or quantity change credits the unused time and charges the "
     "remaining time of the current period, to the second, as pending invoice items the next invoice takes; "
@@ -224,9 +226,7 @@ class SubscriptionUpdateParams(f.StrictSerializer):
         + " With `always_invoice`, a declined charge leaves the change made and the invoice open.",
     )
     payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
-    proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
-    )
+    proration_behavior = f.Choice(choices=PRORATION_BEHAVIORS, required=False, help_text=PRORATION_HELP)
     proration_date = f.Timestamp(
         required=False,
         help_text="When the change counts from for its prorations (Unix seconds, in the current period; default "
@@ -280,7 +280,7 @@ class SubscriptionCreateParams(f.StrictSerializer):
     )
     payment_settings = PaymentSettingsParams(required=False, help_text=PAYMENT_SETTINGS_HELP)
     proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"],
+        choices=PRORATION_BEHAVIORS,
         required=False,
         help_text="With a later anchor: `create_prorations` bills the stub period's share; `none` bills nothing.",
     )
@@ -328,7 +328,7 @@ class SubscriptionResumeParams(f.StrictSerializer):
         "the time left in a period no invoice billed yet is billed per `proration_behavior`.",
     )
     proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"],
+        choices=PRORATION_BEHAVIORS,
         required=False,
         help_text="With `billing_cycle_anchor=unchanged`: `create_prorations` (the default) bills the time left in "
         "the current period, when no invoice billed it yet, on the next invoice; `always_invoice` invoices and "
@@ -355,21 +355,17 @@ class SubscriptionItemListParams(ListParams):
 
 class SubscriptionItemCreateParams(ItemParams):
     subscription = f.String(help_text="The subscription to add the item to (`sub_…`).", **ID)
-    proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
-    )
+    proration_behavior = f.Choice(choices=PRORATION_BEHAVIORS, required=False, help_text=PRORATION_HELP)
 
 
 class SubscriptionItemUpdateParams(ItemParams):
-    proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"], required=False, help_text=PRORATION_HELP
-    )
+    proration_behavior = f.Choice(choices=PRORATION_BEHAVIORS, required=False, help_text=PRORATION_HELP)
 
 
 class SubscriptionItemDeleteParams(f.StrictSerializer):
     clear_usage = f.Boolean(required=False, help_text="Accepted and ignored: Kassa has no metered usage.")
     proration_behavior = f.Choice(
-        choices=["create_prorations", "always_invoice", "none"],
+        choices=PRORATION_BEHAVIORS,
         required=False,
         help_text="`create_prorations` (the default): the item's unused time is credited, pending for the next "
         "invoice; `always_invoice`: the same (a credit alone is never invoiced now: Kassa keeps no customer "
