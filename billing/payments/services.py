@@ -26,7 +26,7 @@ from django.utils import timezone
 from kassa import batch, gateway, mail, money
 from kassa import metadata as md
 from kassa.celery import enqueue_on_commit
-from kassa.db import insert, select, select_one, together, update
+from kassa.db import insert, new, select, select_one, together, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.emails import email_task_queue
@@ -110,7 +110,7 @@ def on_card_detached(*hooks) -> None:
 
 
 def _timeline_add(payment_intent: PaymentIntent, kind: str, message: str = "") -> None:
-    insert(PaymentTimelineEntry(payment_intent=payment_intent, kind=kind, message=message[:500]))
+    insert(new(PaymentTimelineEntry, payment_intent=payment_intent, kind=kind, message=message[:500]))
 
 
 @transaction.atomic
@@ -155,7 +155,8 @@ def payment_intent_make(
         )
     pid = public_id(PaymentIntent.PREFIX)
     payment_intent = insert(
-        PaymentIntent(
+        new(
+            PaymentIntent,
             public_id=pid,
             merchant=merchant,
             livemode=livemode,
@@ -818,7 +819,8 @@ def payment_attempt_begin_new(*, payment_intent: PaymentIntent, attempt_key: str
     card as it is now) the owner checked before making the PaymentIntent (``payment_attempt_begin_check``): this
     refuses nothing. Confirm it once committed: ``payment_intent_confirm(payment_intent=…, begun=attempt)``."""
     return insert(
-        PaymentAttempt(
+        new(
+            PaymentAttempt,
             public_id=attempt_key,
             payment_intent=payment_intent,
             payment_method=payment_intent.payment_method,

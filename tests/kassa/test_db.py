@@ -6,8 +6,10 @@ import warnings
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from django.apps import apps
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import Model, signals
+from django.db.models.base import DEFERRED
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 
@@ -25,6 +27,7 @@ from kassa.db import (
     insert_many_unless,
     insert_unless,
     many,
+    new,
     read_with,
     related,
     select,
@@ -761,3 +764,95 @@ def test_a_statement_of_more_than_fifty_values_is_parsed_by_psycopg_once(shop):
     after = _queries._query2pg.cache_info()
     assert (after.hits - before.hits, after.misses - before.misses) == (1, 0)
     assert Event.objects.filter(public_id__startswith="evt_w").count() == 16
+
+
+#: Every model of Kassa's own apps, for ``new`` (made both ways).
+KASSA_MODELS = [
+    model
+    for model in apps.get_models()
+    if model._meta.app_label in {"billing", "merchants", "webhooks", "kassa"} and not model._meta.abstract
+]
+
+
+def _made_alike(ours: Model, django: Model, given: dict) -> None:
+    """``ours`` holds what ``django`` holds: every field's value (one whose default is made per instance and was not
+    given, a callable's, of the same type: a new id or moment each time), the related objects given, cached as
+    Django caches them, and the state of a new instance (its database set by a related object given, as Django sets
+    it)."""
+    assert type(ours) is type(django)
+    for field in type(ours)._meta.concrete_fields:
+        mine, theirs = getattr(ours, field.attname), getattr(django, field.attname)
+        made_each_time = field.has_default() and callable(field.default)
+        if made_each_time and field.name not in given and field.attname not in given:
+            assert type(mine) is type(theirs), field.name
+        else:
+            assert mine == theirs, field.name
+    assert ours._state.fields_cache == django._state.fields_cache
+    assert (ours._state.adding, ours._state.db) == (django._state.adding, django._state.db)
+    assert ours._state.adding
+    assert set(ours.__dict__) == set(django.__dict__)
+
+
+@pytest.mark.parametrize("model", KASSA_MODELS, ids=lambda model: model._meta.label)
+def test_new_makes_each_model_as_django_makes_it_with_nothing_given(model):
+    _made_alike(new(model), model(), {})
+
+
+def test_new_makes_what_django_makes_with_values_and_related_objects_given(shop):
+    customer = insert(Customer(public_id="cus_new", merchant=shop.merchant, livemode=False))
+    price = factories.price(shop.merchant, unit_amount=1500)
+    cases = [
+        (Event, {"public_id": "evt_new", "merchant_id": shop.merchant.pk, "type": "x.y", "data": {"object": {}}}),
+        (Invoice, {"merchant": shop.merchant, "livemode": False, "customer": customer, "currency": "eur"}),
+        (
+            InvoiceItem,
+            {
+                "merchant_id": shop.merchant.pk,
+                "customer_id": customer.pk,
+                "price": price,
+                "quantity": 3,
+                "amount": 4500,
+            },
+        ),
+        (PaymentIntent, {"merchant": shop.merchant, "customer": customer, "amount": 1999, "metadata": {"a": "b"}}),
+        (PaymentTimelineEntry, {"payment_intent": None, "kind": "created", "message": "made"}),
+    ]
+    for model, given in cases:
+        ours, django = new(model, **given), model(**given)
+        _made_alike(ours, django, given)
+        for name, value in given.items():
+            if isinstance(value, Model):
+                assert getattr(ours, name) is value  # cached, not read again
+    made = insert(new(PaymentIntent, **cases[3][1], public_id="pi_new", client_secret="pi_new_secret"))
+    assert model_to_dict(PaymentIntent.objects.get(pk=made.pk)) == model_to_dict(made)
+
+
+def test_new_leaves_what_it_does_not_make_itself_to_django(shop):
+    """Django's own errors for a name that is no field and for a related object of the wrong model; a relation given
+    both by its object and by its key is Django's to settle, as is a value deferred."""
+    with pytest.raises(TypeError, match="unexpected keyword arguments: 'nope'"):
+        new(Customer, nope=1)
+    with pytest.raises(ValueError, match='must be a "Merchant" instance'):
+        new(Customer, merchant=Customer())
+    other = factories.merchant("Other").merchant
+    both = new(Customer, merchant=shop.merchant, merchant_id=other.pk)
+    assert both.merchant_id == Customer(merchant=shop.merchant, merchant_id=other.pk).merchant_id == other.pk
+    assert new(Customer, email=DEFERRED).get_deferred_fields() == Customer(email=DEFERRED).get_deferred_fields()
+
+
+def test_new_and_select_make_instances_through_django_while_something_listens_to_their_signals(shop):
+    made = insert(Customer(public_id="cus_heard", merchant=shop.merchant, livemode=False))
+    heard = []
+
+    def listener(sender, instance, **kwargs):
+        heard.append(instance)
+
+    signals.post_init.connect(listener, sender=Customer)
+    try:
+        fresh = new(Customer, public_id="cus_x", merchant=shop.merchant)
+        (read,) = select(Customer, "id = %s", [made.pk])
+    finally:
+        signals.post_init.disconnect(listener, sender=Customer)
+    assert heard == [fresh, read]
+    assert not read._state.adding
+    assert read._state.db == "default"

@@ -44,7 +44,7 @@ from django.db import transaction
 
 from kassa import batch
 from kassa.celery import enqueue_swept
-from kassa.db import insert_many, insert_many_queued
+from kassa.db import insert_many, insert_many_queued, new
 from kassa.ids import public_id
 from kassa.middleware import api_request
 
@@ -93,7 +93,8 @@ def event_emit(
         if not set(data["previous_attributes"]) - {"updated"}:
             return None
     request = api_request.get()
-    event = Event(
+    event = new(
+        Event,
         public_id=public_id(Event.PREFIX),
         merchant_id=obj.merchant_id,
         livemode=obj.livemode,

@@ -28,7 +28,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import atomic_unless, insert, related, select, select_one, snapshot, together, update
+from kassa.db import atomic_unless, insert, new, related, select, select_one, snapshot, together, update
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -211,7 +211,8 @@ def _payment_add(
     attempt = None
     with together():
         insert(
-            InvoicePayment(
+            new(
+                InvoicePayment,
                 public_id=public_id(InvoicePayment.PREFIX),
                 invoice=invoice,
                 payment_intent=intent,

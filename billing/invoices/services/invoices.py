@@ -14,7 +14,7 @@ from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from kassa import metadata as md
 from kassa import money
-from kassa.db import atomic_unless_held, insert_unless, snapshot, together, update, update_changed
+from kassa.db import atomic_unless_held, insert_unless, new, snapshot, together, update, update_changed
 from kassa.errors import IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id, random_string
 from webhooks.services.outbox import event_emit, render
@@ -193,7 +193,8 @@ def invoice_create(
     if pending_invoice_items_behavior != "include":
         pending = None
     currency = _currency(currency, merchant, pending)
-    draft = Invoice(
+    draft = new(
+        Invoice,
         public_id=public_id(Invoice.PREFIX),
         merchant=merchant,
         livemode=livemode,

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from kassa import metadata as md
 from kassa import money
-from kassa.db import insert_many
+from kassa.db import insert_many, new
 from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -288,7 +288,8 @@ def invoice_subscription_line_build(
     if amount is None:
         amount = price.unit_amount * quantity
     money.check(abs(amount), price.currency, param="quantity")
-    return InvoiceItem(
+    return new(
+        InvoiceItem,
         public_id=public_id(InvoiceItem.PREFIX),
         line_id=public_id(InvoiceItem.LINE_PREFIX),
         merchant_id=merchant_id,
