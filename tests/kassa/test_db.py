@@ -856,3 +856,54 @@ def test_new_and_select_make_instances_through_django_while_something_listens_to
     assert heard == [fresh, read]
     assert not read._state.adding
     assert read._state.db == "default"
+
+
+#: ``timestamptz`` values of every kind PostgreSQL writes: with and without fractions, the first and last years
+#: Python holds, a value past 9999 and one BC (which Python cannot hold), and infinity.
+MOMENTS = [
+    "2026-12-04 15:04:05.633791+00",
+    "2026-12-04 15:04:05+00",
+    "2028-02-29 23:59:59.5+00",
+    "0001-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+    "2026-06-01 12:00:00+02",
+    "10000-01-01 00:00:00+00",
+    "0044-03-15 12:00:00+00 BC",
+    "infinity",
+]
+
+
+def _moments_read(register=None) -> list:
+    """Each of ``MOMENTS`` as a new cursor reads it (with Django's own loader registered on it first, ``register``),
+    or the type of the error reading it raises."""
+    read = []
+    for moment in MOMENTS:
+        with connection.cursor() as cursor:
+            if register is not None:
+                register(cursor.cursor)
+            try:
+                cursor.execute(f"SELECT '{moment}'::timestamptz")
+                read.append(cursor.fetchone()[0])
+            except Exception as exc:  # noqa: BLE001 (whatever Django's loader raises, the same must be raised)
+                read.append(type(exc))
+    return read
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: psycopg's loaders")
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_moments_are_read_as_djangos_own_loader_reads_them(db, zone):
+    """In the session's time zone Django sets (UTC) and in another one, set by hand."""
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL TIME ZONE '{zone}'")
+        loader = cursor.cursor.adapters.get_loader(cursor.cursor.adapters.types["timestamptz"].oid, Format.TEXT)
+    assert loader.__name__ == "_UtcLoader"  # Kassa's is the one a cursor of this connection reads with
+    ours = _moments_read()
+    theirs = _moments_read(lambda cursor: register_tzloader(connection.timezone, cursor))
+    assert ours == theirs
+    if zone == "UTC":  # (in another zone, Django's loader takes the zone's time for UTC's: the same both ways)
+        assert ours[0] == datetime(2026, 12, 4, 15, 4, 5, 633791, tzinfo=UTC)
+        assert all(isinstance(value, datetime) and value.tzinfo is UTC for value in ours[:6])
+        assert ours[5] == datetime(2026, 6, 1, 10, tzinfo=UTC)
