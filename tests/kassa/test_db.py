@@ -1,9 +1,11 @@
 """kassa.db's insert and update write what ``objects.create`` and ``save()`` write, and its select and related read
 what the ORM reads, for the models that use them."""
 
+import json
 import threading
 import warnings
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -12,6 +14,7 @@ from django.db.models import Model, signals
 from django.db.models.base import DEFERRED
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
+from psycopg.types.json import Jsonb
 
 from billing.catalogue.models import Product
 from billing.invoices import services as invoices
@@ -239,14 +242,28 @@ _SAMPLES = [
     datetime(2027, 3, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))),
     datetime(2027, 1, 31, 12, 0),  # naive: Django warns and makes it aware in its own way
     date(2027, 2, 28),
+    # JSON columns' values (kassa.db._json_dumped): what both write, and what both refuse.
+    {},
+    [],
+    {"object": {"id": "in_1", "lines": {"data": [{"amount": 1250, "period": [1, 2]}]}, "paid": True, "due": None}},
+    {"text": 'ü € 日本 \u2028 "quoted" \\ back', "nested": [[], {}, [None, 0.1, -7, 2**63 - 1]]},
+    [_Text("a member of a str subclass"), (1, 2), 7.25, False],
+    {7: "an integer key", "big": 2**80},
+    {"moment": datetime(2027, 1, 31, tzinfo=UTC)},
+    {"money": Decimal("12.50")},
+    {"broken": "\ud800"},
 ]
 
 
 def _outcome(convert):
+    """What ``convert`` hands the database, or the kind of error it raises; a JSON column's value as the database
+    gets it: its JSON read back (PostgreSQL stores the value, not the text), or the error writing it raises."""
     try:
         value = convert()
     except Exception as exc:  # noqa: BLE001  (the kind of error is what is compared)
         return ("raised", type(exc))
+    if isinstance(value, Jsonb):
+        return ("jsonb", _outcome(lambda: json.loads(value.dumps(value.obj))))
     return (type(value), value)
 
 
@@ -907,3 +924,29 @@ def test_moments_are_read_as_djangos_own_loader_reads_them(db, zone):
         assert ours[0] == datetime(2026, 12, 4, 15, 4, 5, 633791, tzinfo=UTC)
         assert all(isinstance(value, datetime) and value.tzinfo is UTC for value in ours[:6])
         assert ours[5] == datetime(2026, 6, 1, 10, tzinfo=UTC)
+
+
+def test_json_columns_are_written_as_django_writes_them_and_refused_alike(shop):
+    """kassa.db writes a JSON column through orjson on PostgreSQL (``_json_dumped``), Django through json.dumps: the
+    database holds the same value (PostgreSQL's own text of it compared), and what json.dumps refuses is refused."""
+    data = {
+        "object": {"id": "in_1", "amount_due": 1250, "lines": {"data": [{"period": {"start": 1, "end": 2}}]}},
+        "text": 'ü € 日本 \u2028 "quoted" \\ back',
+        "numbers": [0.1, -7, 2**63 - 1, 2**80, None, True],
+        7: "an integer key",
+        "member": _Text("a str subclass"),
+    }
+    ours = insert(new(Event, public_id="evt_ours", merchant=shop.merchant, type="x.y", data=data))
+    theirs = Event.objects.create(public_id="evt_theirs", merchant=shop.merchant, type="x.y", data=data)
+    assert Event.objects.get(pk=ours.pk).data == Event.objects.get(pk=theirs.pk).data
+    assert Event.objects.get(pk=ours.pk).data["7"] == "an integer key"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM webhooks_event WHERE id IN (%s, %s) ORDER BY id", [ours.pk, theirs.pk])
+        (stored_ours,), (stored_theirs,) = cursor.fetchall()
+    assert stored_ours == stored_theirs  # jsonb's own text on PostgreSQL, json.dumps's on SQLite
+    for refused in ({"at": datetime(2027, 1, 31, tzinfo=UTC)}, {"money": Decimal("12.50")}):
+        with pytest.raises(TypeError), transaction.atomic():
+            insert(new(Event, public_id="evt_refused", merchant=shop.merchant, type="x.y", data=refused))
+        with pytest.raises(TypeError), transaction.atomic():
+            Event.objects.create(public_id="evt_refused", merchant=shop.merchant, type="x.y", data=refused)
+    assert not Event.objects.filter(public_id="evt_refused").exists()
