@@ -4,7 +4,10 @@ through statements compiled once per model (and shape), for the hottest paths: t
 which makes every one of its statements this way but its savepoints (README, Performance); ``atomic_unless``
 (``atomic_unless_held``) and ``insert_unless`` (a row a unique constraint allows once, left out with no error)
 spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the rows of a many-to-many or reverse
-key read with their object, without the related manager Django makes on each access.
+key read with their object, without the related manager Django makes on each access; ``new`` makes a new row's
+instance as ``Model.__init__`` does, without its calls for each field (``select`` makes a read row's the same way).
+On PostgreSQL, a JSON column's value is written by orjson (``_json_dumped``) and a ``timestamptz`` read by
+``datetime.fromisoformat`` (``_moments_read_by_python``), each giving what Django's own way gives.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
