@@ -191,8 +191,10 @@ def _shortcut(field: Field) -> tuple[tuple[type, ...], str, str] | None:
     return None
 
 
-#: What orjson hands to ``_json_dumped``'s fallback rather than writing it itself: values ``json.dumps`` refuses.
-_ORJSON_REFUSES = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+#: What orjson hands to ``_json_dumped``'s fallback rather than writing it itself: values ``json.dumps`` refuses, and
+#: subclasses of ``str``, ``int``, ``dict`` and ``list``, which ``json.dumps`` may read otherwise than orjson (a dict
+#: subclass through its own ``items()``, as Django's ``QueryDict``); a renewal's JSON holds none.
+_ORJSON_REFUSES = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 def _json_dumped(value) -> bytes:
@@ -201,9 +203,11 @@ def _json_dumped(value) -> bytes:
     Performance). The same JSON value as Django's ``json.dumps`` writes (PostgreSQL stores the value, not its
     text: spacing and escapes do not reach it). What orjson does not write the same way it refuses, and
     ``json.dumps`` writes it, or refuses it as before: a key that is not a string, an integer past 64 bits, text that
-    is not valid Unicode, a datetime, a dataclass, a Decimal. Two differences are left, both for values Kassa never
-    writes: orjson writes a UUID and an Enum's value where ``json.dumps`` refuses them, and a float NaN or infinity as
-    ``null`` where PostgreSQL refused ``json.dumps``'s ``NaN``."""
+    is not valid Unicode, a datetime, a dataclass, a Decimal, any subclass of a string, an integer, a dict or a list
+    (an enum member, a ``QueryDict``). Two differences are left, both for values Kassa never writes (its amounts are
+    integers; its floats, a tax rate's percentage, come from decimals): orjson writes a UUID and a plain Enum's value
+    where ``json.dumps`` refuses them, and a float NaN or infinity as ``null`` where PostgreSQL refused the ``NaN``
+    ``json.dumps`` wrote (an error, now a null)."""
     try:
         return orjson.dumps(value, option=_ORJSON_REFUSES)
     except orjson.JSONEncodeError:
@@ -321,10 +325,16 @@ def _conflict_clause(model: type[Model], name: str, using: str) -> str:
     return f" ON CONFLICT ({columns}){condition} DO NOTHING"
 
 
-def _made_as_django_makes() -> bool:
-    """Whether ``new`` and ``select`` must make instances through ``Model.__init__``: when anything listens to its
-    signals (nothing in Kassa does; an ``ImageField`` with dimension fields would)."""
-    return bool(pre_init.receivers or post_init.receivers)
+def _made_as_django_makes(model: type[Model]) -> bool:
+    """Whether ``new`` and ``select`` must make ``model``'s instances through Django's own ``__init__`` and
+    ``from_db``: when anything listens to its signals (nothing in Kassa does; an ``ImageField`` with dimension fields
+    would), or when the model has an ``__init__`` or a ``from_db`` of its own (none of Kassa's has)."""
+    return bool(pre_init.receivers or post_init.receivers) or _own_construction(model)
+
+
+@cache
+def _own_construction(model: type[Model]) -> bool:
+    return model.__init__ is not Model.__init__ or model.from_db.__func__ is not Model.from_db.__func__
 
 
 @cache
@@ -336,6 +346,8 @@ def _new_plan(model: type[Model]) -> tuple[dict, tuple, dict]:
     it is a relation given by its object."""
     fixed, made, names = {}, [], {}
     for field in model._meta.concrete_fields:
+        if field.column is None or field.generated:
+            continue  # as Django's __init__: the database's to fill (read when first asked for)
         plain_constant = field.has_default() and not callable(field.default) and not field.is_relation
         if plain_constant or not (field.has_default() or field.db_default is not NOT_PROVIDED):
             fixed[field.attname] = field.get_default()
@@ -353,9 +365,10 @@ def new(model: type[M], **values) -> M:
     through its descriptor, which checks it and caches it; anything else as the attribute's value), and every field
     not given gets its default, a callable's called for this instance only. Anything else Django's own way: a
     property, a value deferred, a name that is no field (Django's error), a relation given by both its object and
-    its key, and any model while something listens to ``pre_init`` or ``post_init`` (``_made_as_django_makes``). A
+    its key, and a model while something listens to ``pre_init`` or ``post_init`` or that has an ``__init__`` of its
+    own (``_made_as_django_makes``); a generated field is left for the database to fill, as Django leaves it. A
     test makes every model of Kassa both ways and finds the same instances."""
-    if _made_as_django_makes():
+    if _made_as_django_makes(model):
         return model(**values)
     fixed, made, names = _new_plan(model)
     state = dict(fixed)
@@ -387,7 +400,7 @@ def _from_row(model: type[M], using: str, names: list, values: list) -> M:
     """``model.from_db(using, names, values)`` for a row of every concrete field (``select``'s), without
     ``Model.__init__``'s setattr (and key descriptor) for each field: the values set as Django's ``__init__`` sets
     a row's, the instance marked as read from ``using``."""
-    if _made_as_django_makes():
+    if _made_as_django_makes(model):
         return model.from_db(using, names, values)
     instance = model.__new__(model)
     state = instance._state = ModelState()

@@ -10,10 +10,13 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, connections, transaction
-from django.db.models import Model, signals
+from django.db.models import CharField, GeneratedField, Model, signals
 from django.db.models.base import DEFERRED
+from django.db.models.functions import Lower
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
+from django.http import QueryDict
+from django.test.utils import isolate_apps
 from psycopg.types.json import Jsonb
 
 from billing.catalogue.models import Product
@@ -252,6 +255,7 @@ _SAMPLES = [
     {"moment": datetime(2027, 1, 31, tzinfo=UTC)},
     {"money": Decimal("12.50")},
     {"broken": "\ud800"},
+    {"form": QueryDict("a=1&a=2&b=3")},  # a dict subclass that json.dumps reads through its own items()
 ]
 
 
@@ -950,3 +954,38 @@ def test_json_columns_are_written_as_django_writes_them_and_refused_alike(shop):
         with pytest.raises(TypeError), transaction.atomic():
             Event.objects.create(public_id="evt_refused", merchant=shop.merchant, type="x.y", data=refused)
     assert not Event.objects.filter(public_id="evt_refused").exists()
+
+
+@isolate_apps("billing")
+def test_new_and_select_leave_a_model_of_its_own_making_and_a_generated_field_to_django():
+    """A model with its own ``__init__`` is made by it; a generated field is not set on a new instance (the database
+    fills it), as Django leaves it."""
+
+    class OwnInit(Model):
+        name = CharField(max_length=10, default="x")
+
+        class Meta:
+            app_label = "billing"
+
+        def __str__(self) -> str:
+            return self.name
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.made_by_own_init = True
+
+    class Generated(Model):
+        name = CharField(max_length=10)
+        lower = GeneratedField(expression=Lower("name"), output_field=CharField(max_length=10), db_persist=True)
+
+        class Meta:
+            app_label = "billing"
+
+        def __str__(self) -> str:
+            return self.name
+
+    assert new(OwnInit, name="y").made_by_own_init
+    ours, django = new(Generated, name="Tea"), Generated(name="Tea")
+    assert set(ours.__dict__) == set(django.__dict__)
+    assert "lower" not in ours.__dict__
+    assert ours.get_deferred_fields() == django.get_deferred_fields() == {"lower"}
