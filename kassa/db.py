@@ -198,7 +198,7 @@ _ORJSON_REFUSES = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATAC
 
 
 def _json_dumped(value) -> bytes:
-    """A JSON column's value as PostgreSQL takes it (``jsonb``), written by orjson: about 23 KB of JSON a renewal
+    """A JSON column's value as PostgreSQL takes it (``jsonb``), written by orjson: about 21 KB of JSON a renewal
     (its seven events above all), which ``json.dumps`` took some 6 % of a renewal's CPU to write (README,
     Performance). The same JSON value as Django's ``json.dumps`` writes (PostgreSQL stores the value, not its
     text: spacing and escapes do not reach it). What orjson does not write the same way it refuses, and
@@ -372,7 +372,7 @@ def new(model: type[M], **values) -> M:
         return model(**values)
     fixed, made, names = _new_plan(model)
     state = dict(fixed)
-    related = []
+    related = {}  # attribute -> (name, object): set through the relation's descriptor
     for name, value in values.items():
         plan = names.get(name)
         if plan is None or value is DEFERRED:
@@ -381,18 +381,24 @@ def new(model: type[M], **values) -> M:
         if by_object:
             if attname in values:
                 return model(**values)
-            related.append((name, value))
+            related[attname] = (name, value)
             state.pop(attname, None)
         else:
             state[attname] = value
     for attname, default in made:
-        if attname not in state and not any(attname == names[name][0] for name, _value in related):
+        if attname not in state and attname not in related:
             state[attname] = default()
+    instance = _bare(model)
+    instance.__dict__.update(state)
+    for name, value in related.values():
+        setattr(instance, name, value)
+    return instance
+
+
+def _bare(model: type[M]) -> M:
+    """An instance of ``model`` with no field set, its state new (``Model.__init__``'s first step)."""
     instance = model.__new__(model)
     instance._state = ModelState()
-    instance.__dict__.update(state)
-    for name, value in related:
-        setattr(instance, name, value)
     return instance
 
 
@@ -402,10 +408,9 @@ def _from_row(model: type[M], using: str, names: list, values: list) -> M:
     a row's, the instance marked as read from ``using``."""
     if _made_as_django_makes(model):
         return model.from_db(using, names, values)
-    instance = model.__new__(model)
-    state = instance._state = ModelState()
-    state.adding = False
-    state.db = using
+    instance = _bare(model)
+    instance._state.adding = False
+    instance._state.db = using
     instance.__dict__.update(zip(names, values, strict=True))
     return instance
 
