@@ -400,8 +400,11 @@ def payment_intent_confirm(
         setup_future_usage=setup_future_usage,
     )
     try:
-        intent = client_for(credential).v1.payment_intents.create(
-            params=params, options={"idempotency_key": idempotency_key}
+        # stripe-python's documented custom request (``raw_request``): the same request, headers, retries and typed
+        # errors as ``payment_intents.create``, its answer read as the JSON it is, not made into StripeObjects first
+        # only to be turned back into a dict (about a twentieth of a renewal's call to the processor).
+        answer = client_for(credential).raw_request(
+            "post", "/v1/payment_intents", **params, idempotency_key=idempotency_key
         )
     except stripe.CardError as exc:
         error = _card_error(exc)
@@ -426,7 +429,7 @@ def payment_intent_confirm(
         )
     except stripe.StripeError as exc:
         raise _processor_error(exc, "payment confirm", credential) from exc
-    return _payment(intent.to_dict())
+    return _payment(answer.data)
 
 
 def payment_intent_find(

@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -23,6 +24,34 @@ class _Stripe(BaseHTTPRequestHandler):
         self.calls.append((self.headers["Authorization"], self.client_address[1]))
         body = json.dumps({"object": "list", "data": [], "has_more": False, "url": "/v1/customers"}).encode()
         self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        self.calls.append((self.path, self.headers["Idempotency-Key"], {k: v[0] for k, v in form.items()}))
+        if form["amount"] == ["402"]:  # a refusal, as Stripe answers a declined confirm
+            error = {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds"}
+            error |= {"message": "Your card has insufficient funds.", "payment_intent": {"id": "pi_refused"}}
+            status, data = 402, {"error": error}
+        else:
+            status, data = (
+                200,
+                {
+                    "id": "pi_made",
+                    "object": "payment_intent",
+                    "amount": int(form["amount"][0]),
+                    "amount_received": int(form["amount"][0]),
+                    "status": "succeeded",
+                    "client_secret": "pi_made_secret_x",
+                    "latest_charge": {"id": "ch_made", "object": "charge"},
+                    "metadata": {k[9:-1]: v[0] for k, v in form.items() if k.startswith("metadata[")},
+                },
+            )
+        body = json.dumps(data).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -69,6 +98,44 @@ def test_calls_with_one_stored_key_share_a_connection_and_a_new_key_is_sent_at_o
     ports = [port for _authorization, port in stripe_calls]
     assert ports[0] == ports[1]  # the same client, its connection kept open
     assert ports[2] != ports[0]  # the new key's own client
+
+
+def test_a_confirm_sends_its_parameters_under_its_idempotency_key_and_reads_both_answers(shop, stripe_calls):
+    credential = processor_credential_set(merchant=shop.merchant, livemode=False, secret_key="sk_test_confirm")
+    asked = {"currency": "eur", "customer_id": "cus_1", "payment_method_id": "card_1", "kassa_id": "pi_kassa"}
+    paid = gateway.payment_intent_confirm(
+        credential, amount=1250, idempotency_key="attempt_a", attempt_id="attempt_a", off_session=True, **asked
+    )
+    refused = gateway.payment_intent_confirm(
+        credential, amount=402, idempotency_key="attempt_b", attempt_id="attempt_b", **asked
+    )
+    (path, key, form), (_path, refused_key, _form) = stripe_calls
+    assert (path, key, refused_key) == ("/v1/payment_intents", "attempt_a", "attempt_b")
+    assert form == {
+        "amount": "1250",
+        "currency": "eur",
+        "customer": "cus_1",
+        "payment_method": "card_1",
+        "confirm": "true",
+        "off_session": "true",
+        "metadata[kassa_payment_intent]": "pi_kassa",
+        "metadata[kassa_attempt]": "attempt_a",
+    }
+    assert paid == gateway.ProcessorPayment(
+        id="pi_made",
+        status="succeeded",
+        client_secret="pi_made_secret_x",
+        latest_charge="ch_made",
+        amount_received=1250,
+        kassa_id="pi_kassa",
+        attempt_id="attempt_a",
+    )
+    assert (refused.id, refused.status, refused.error_code, refused.decline_code) == (
+        "pi_refused",
+        "failed",
+        "card_declined",
+        "insufficient_funds",
+    )
 
 
 def test_a_key_of_the_other_mode_is_refused_however_often_it_is_asked_for(shop, stripe_calls):
