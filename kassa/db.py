@@ -824,6 +824,15 @@ def select(
     return made
 
 
+def rows(sql: str, params: list) -> list[tuple]:
+    """The rows of a statement the caller built once (its SQL a constant of its module, values as ``%s`` in
+    ``params``), through the cursor kassa.db keeps (``_cursor``); every row read to the end. For a statement no
+    model's shape fits: several tables, a ``WITH`` that writes (the dispatcher's take of its queue)."""
+    cursor = _cursor(connections[DEFAULT_DB_ALIAS])
+    cursor.execute(sql, params)
+    return cursor.fetchall()
+
+
 def select_one(model: type[M], where: str, params: list, *, lock: bool = False) -> M:
     """The one row ``select`` finds; none raises ``model.DoesNotExist``, as ``get`` does."""
     rows = select(model, where, params, lock=lock)

@@ -4,10 +4,12 @@ Each test does the real thing through the services (payments against a real
 localstripe) and reads the ``Event`` rows a merchant's endpoints would be sent.
 """
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.catalogue import services
@@ -565,3 +567,72 @@ def test_an_event_written_by_the_release_before_the_queue_is_planned_once(mercha
     assert _sent_to(event) == {endpoint.description}
     assert Event.objects.get(pk=event.pk).deliveries_planned is True
     assert outbox.events_dispatch() == 0
+
+
+def test_events_are_planned_a_batch_at_a_time_in_order_and_a_failed_batch_leaves_them_queued(merchant, monkeypatch):
+    """The dispatcher takes its queue a batch at a time; a batch whose planning fails (the database refusing its
+    deliveries, say) is given back whole: its events stay queued, and the next dispatcher plans each once."""
+    endpoint = _endpoint(merchant, ["customer.created"])
+    for n in range(7):
+        services.customer_create(merchant=merchant, livemode=False, email=f"c{n}@example.com")
+    made = list(Event.objects.filter(merchant=merchant, type="customer.created").order_by("id"))
+    monkeypatch.setattr(outbox, "_DISPATCH_BATCH", 3)
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("the database refused the deliveries")
+
+    monkeypatch.setattr(Delivery.objects, "bulk_create", refused)
+    with pytest.raises(RuntimeError):
+        outbox.events_dispatch()
+    monkeypatch.undo()
+    assert EventPending.objects.count() == 7
+    assert not Delivery.objects.exists()
+
+    monkeypatch.setattr(outbox, "_DISPATCH_BATCH", 3)
+    assert outbox.events_dispatch() == 7  # three batches: 3, 3 and 1
+    assert list(Delivery.objects.order_by("id").values_list("event_id", flat=True)) == [e.pk for e in made]
+    assert set(Delivery.objects.values_list("endpoint_id", flat=True)) == {endpoint.pk}
+    assert not EventPending.objects.exists()
+    assert outbox.events_dispatch() == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
+def test_dispatchers_running_at_once_take_different_events_and_plan_each_once(transactional_db, merchant, monkeypatch):
+    """Two workers' dispatchers at once: each takes queued events the other does not hold (``SKIP LOCKED``); held
+    here while both wait for the endpoint's lock, they plan every event once between them."""
+    endpoint = _endpoint(merchant, ["*"])
+    monkeypatch.setattr(outbox, "events_kick", lambda: None)  # no worker dispatches them as they commit
+    for n in range(6):
+        services.customer_create(merchant=merchant, livemode=False, email=f"c{n}@example.com")
+    assert EventPending.objects.count() == 6
+    monkeypatch.setattr(outbox, "_DISPATCH_BATCH", 3)
+    planned = []
+
+    def dispatch():
+        try:
+            planned.append(outbox.events_dispatch())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatch) for _ in range(2)]
+    with transaction.atomic():
+        WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)  # both wait here with their batch taken
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        waiting = 0
+        while waiting < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, wait_event_type, state, query FROM pg_stat_activity WHERE datname = current_database()"
+                )
+                seen = cursor.fetchall()
+            waiting = sum(1 for row in seen if row[1] == "Lock")
+        assert waiting == 2, (seen, planned)  # both dispatchers wait for the endpoint, their batches taken
+    for thread in threads:
+        thread.join(20)
+    assert sorted(planned) == [3, 3]
+    delivered = Delivery.objects.filter(endpoint=endpoint).values_list("event_id", flat=True)
+    assert sorted(delivered) == sorted(Event.objects.filter(merchant=merchant).values_list("id", flat=True))
+    assert not EventPending.objects.exists()
