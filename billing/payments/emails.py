@@ -28,6 +28,7 @@
 """
 
 import logging
+from functools import partial
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -71,6 +72,14 @@ _RECEIPT_OWNERS: list = []
 
 def receipt_replaced_by(check) -> None:
     _RECEIPT_OWNERS.append(check)
+
+
+def _receipt_due(payment_intent: PaymentIntent | None) -> bool:
+    """Whether the payer of this payment (or refund) gets receipts: its merchant sends them and the payer gave an
+    email."""
+    return (
+        payment_intent is not None and payment_intent.merchant.receipts_enabled and bool(payment_intent.receipt_email)
+    )
 
 
 def _receipt_replaced(payment_intent: PaymentIntent) -> bool:
@@ -141,7 +150,9 @@ def _dashboard_link(payment_intent: PaymentIntent) -> str:
 
 
 #: The key of a notice's send (``_notices``) that says whom and what it is about, for a batch's notices to be one
-#: email (``_notices_send``): ``(membership, payment_intent, the template of a notice of several)``; not sent.
+#: email (``_notices_send``): ``(membership, payment_intent, the template of a notice of several, what its row in
+#: that notice shows besides the payment's own)``; not sent. A notice's ``context`` is made only if it is sent alone
+#: (``_notice_context``): in a notice of several, it is one row (``_digest_row``).
 NOTICE = "notice_of"
 
 
@@ -165,26 +176,34 @@ def _notices(
         ("members_notified", merchant.pk, about), lambda: list(members_to_notify(merchant=merchant, about=about))
     )
     for membership in members:
-        context = {
-            **_payment_context(payment_intent, membership.language),
-            **_amount_shown(amount, payment_intent, membership.language),
-            **extra,
-            "payer_email": payment_intent.receipt_email or "",
-            "dashboard_url": _dashboard_link(payment_intent),
-            "settings_url": merchant_emails.dashboard_url(reverse("dashboard-email-settings")),
-        }
         sends.append(
             {
                 "key": f"notice.{kind}:{key_of or payment_intent.public_id}:member:{membership.pk}",
                 "kind": f"notice.{kind}",
                 "to": membership.user.email,
                 "template": f"email/notice_{kind}",
-                "context": context,
+                "context": partial(_notice_context, payment_intent, membership.language, amount, extra),
                 "language": membership.language,
-                NOTICE: (membership, payment_intent, f"email/notice_payments_{kind.removeprefix('payment_')}"),
+                NOTICE: (membership, payment_intent, f"email/notice_payments_{kind.removeprefix('payment_')}", extra),
             }
         )
     return sends
+
+
+def _notice_context(payment_intent: PaymentIntent, language: str, amount: tuple[int, str] | None, extra: dict) -> dict:
+    """What a notice sent alone shows (``_notices``)."""
+    return {
+        **_payment_context(payment_intent, language),
+        **_amount_shown(amount, payment_intent, language),
+        **extra,
+        "payer_email": payment_intent.receipt_email or "",
+        "dashboard_url": _dashboard_link(payment_intent),
+        "settings_url": _settings_url(),
+    }
+
+
+def _settings_url() -> str:
+    return merchant_emails.dashboard_url(reverse("dashboard-email-settings"))
 
 
 def _amount_shown(amount: tuple[int, str] | None, payment_intent: PaymentIntent, language: str) -> dict:
@@ -228,7 +247,7 @@ def _notices_send(sends: list, merchant) -> int:
         return 0
     try:
         if len(told) == 1:
-            template, context = told[0]["template"], told[0]["context"]
+            template, context = told[0]["template"], told[0]["context"]()
         else:
             template, context = first[NOTICE][2], _digest(told)
     except Exception:
@@ -241,20 +260,35 @@ def _notices_send(sends: list, merchant) -> int:
 
 
 def _digest(sends: list) -> dict:
-    """What a notice of several payments shows: each payment as its own notice shows it, and the totals by
-    currency, in the member's language."""
-    membership = sends[0][NOTICE][0]
+    """What a notice of several payments shows: each payment as a row (``_digest_row``: what the templates of such a
+    notice show of it, not a notice's whole context: what was bought, the card, its merchant's names were made for
+    each payment only to be left out, about a fifth of a renewal run's email task), and the totals by currency, in
+    the member's language."""
+    membership, payment_intent = sends[0][NOTICE][:2]
     totals: dict[str, int] = {}
     for send in sends:
-        payment_intent = send[NOTICE][1]
-        totals[payment_intent.currency] = totals.get(payment_intent.currency, 0) + payment_intent.amount
-    first = sends[0]["context"]
+        each = send[NOTICE][1]
+        totals[each.currency] = totals.get(each.currency, 0) + each.amount
     return {
-        **{key: first[key] for key in ("merchant_name", "support_email", "livemode", "settings_url")},
+        **merchant_emails.merchant_context(payment_intent.merchant),
+        "livemode": payment_intent.livemode,
+        "settings_url": _settings_url(),
         "count": len(sends),
         "total": money.format_totals(totals, membership.language),
-        "payments": [send["context"] for send in sends],
+        "payments": [_digest_row(send) for send in sends],
         "dashboard_url": merchant_emails.dashboard_url(reverse("admin:billing_paymentintent_changelist")),
+    }
+
+
+def _digest_row(send: dict) -> dict:
+    """One payment in a notice of several (``email/notice_payments_*``), in the member's language."""
+    membership, payment_intent, _template, extra = send[NOTICE]
+    return {
+        **extra,
+        "payment_id": payment_intent.public_id,
+        "amount": money.format_localised(payment_intent.amount, payment_intent.currency, membership.language),
+        "payer_email": payment_intent.receipt_email or "",
+        "dashboard_url": _dashboard_link(payment_intent),
     }
 
 
@@ -265,7 +299,7 @@ def payment_emails_due(*, payment_intent: PaymentIntent, outcome: str) -> bool:
     each reading the payment again to send nothing); inside a batch (kassa.batch: a renewal run) the members are
     looked up once. A member who asks for notices afterwards gets them from the next payment (or batch) on."""
     merchant = payment_intent.merchant
-    if outcome == "succeeded" and merchant.receipts_enabled and payment_intent.receipt_email:
+    if outcome == "succeeded" and _receipt_due(payment_intent):
         return True
     about = "payments" if outcome == "succeeded" else "failures"
     return shared(
@@ -318,7 +352,7 @@ def payment_emails_of(*, payment_intent: PaymentIntent, outcome: str) -> list:
         if payment_intent.status != PaymentIntent.Status.SUCCEEDED:
             return []
         language = mail.language_or_default(payment_intent.receipt_language)
-        if merchant.receipts_enabled and payment_intent.receipt_email and not _receipt_replaced(payment_intent):
+        if _receipt_due(payment_intent) and not _receipt_replaced(payment_intent):
             context = {**_payment_context(payment_intent, language), "paid_at": _when(payment_intent, "succeeded")}
             sends.append(
                 {
@@ -379,7 +413,7 @@ def refund_emails_send(*, refund: Refund) -> int:
         return _refund_failed_notices(refund)
     payment_intent = refund.payment_intent
     merchant = payment_intent.merchant
-    if refund.status != Refund.Status.SUCCEEDED or not (merchant.receipts_enabled and payment_intent.receipt_email):
+    if refund.status != Refund.Status.SUCCEEDED or not _receipt_due(payment_intent):
         return 0
     language = mail.language_or_default(payment_intent.receipt_language)
     context = {
