@@ -26,7 +26,7 @@ from django.utils import timezone
 from kassa import batch, gateway, mail, money
 from kassa import metadata as md
 from kassa.celery import enqueue_on_commit
-from kassa.db import insert, new, select, select_one, together, update
+from kassa.db import insert, new, select, select_one, snapshot, together, update_changed
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest, KassaError, ProcessorError
 from kassa.ids import public_id, random_string
 from merchants.emails import email_task_queue
@@ -552,6 +552,10 @@ def _outcome_set(attempt: PaymentAttempt, result: gateway.ProcessorPayment, curr
     return new_status
 
 
+#: An attempt's statuses once its answer is recorded.
+_ATTEMPT_SETTLED = frozenset({PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED})
+
+
 def _record_processor_answer(
     payment_intent: PaymentIntent, result: gateway.ProcessorPayment, attempt: PaymentAttempt, *, begun: bool = False
 ) -> PaymentIntent:
@@ -578,19 +582,21 @@ def _record_processor_answer(
         # their own, and the replay saves it pending again with a new ``updated``), it is looked for as for any other.
         made = attempt.updated
         attempt, after = found[0], found[1:]
+        # Both rows as read under their locks: what this answer changes of them is what is written (a PaymentIntent's
+        # row is some twenty columns, of which an answer sets a few).
+        stored, attempt_stored = snapshot(locked), snapshot(attempt)
         first = begun and attempt.status == PaymentAttempt.Status.PENDING and attempt.updated == made
-        settled = {PaymentAttempt.Status.FAILED, PaymentAttempt.Status.SUCCEEDED}
         late_success = result.status == S.SUCCEEDED and attempt.status == PaymentAttempt.Status.FAILED
-        if attempt.status in settled and not late_success:
+        if attempt.status in _ATTEMPT_SETTLED and not late_success:
             # Already recorded (a duplicate or late answer): applying it again changes nothing.
             return locked
         new_status = _outcome_set(attempt, result, locked.status)
         if after and new_status != S.SUCCEEDED:
-            update(attempt)
+            update_changed(attempt, attempt_stored)
             return locked  # a stale answer about an older attempt changes nothing
         if new_status != locked.status and new_status not in TRANSITIONS[locked.status]:
             logger.info("Ignoring %s -> %s for %s", locked.status, new_status, locked.public_id)
-            update(attempt)
+            update_changed(attempt, attempt_stored)
             return locked
         previous = locked.status
         locked.status = new_status
@@ -621,8 +627,8 @@ def _record_processor_answer(
         elif new_status == S.CANCELED:
             locked.canceled_at = timezone.now()
         with together():  # the attempt, its PaymentIntent and its timeline's entry in one statement (kassa.db)
-            update(attempt)
-            update(locked)
+            update_changed(attempt, attempt_stored)
+            update_changed(locked, stored)
             if entry is not None:
                 _timeline_add(locked, *entry)
         _announce(locked, previous=previous, failed=attempt.status == PaymentAttempt.Status.FAILED)

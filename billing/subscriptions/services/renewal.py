@@ -108,7 +108,7 @@ from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.batch import batch
-from kassa.db import select_one, together, update
+from kassa.db import select_one, snapshot, together, update, update_changed
 from kassa.errors import KassaError
 from webhooks.services.outbox import event_emit, events_gathered, render
 
@@ -271,6 +271,7 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
     dropped pending update's invoice is voided whatever else the pass did (a new period, or the end), before the
     new period's invoice is charged."""
     before = render(subscription)
+    stored = snapshot(subscription)  # as locked: a new period writes what the pass changed of its row (period_advance)
     first_item = subscription_items(subscription)[0]  # its period is the current one
     end = first_item.current_period_end
     if subscription.status == S.INCOMPLETE:
@@ -305,7 +306,9 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
         subscription.save()
         emit_updated(subscription, before)
         return after
-    new = period_advance(subscription, end, now, before, price=first_item.price, customer_locked=True, held=True)
+    new = period_advance(
+        subscription, end, now, before, price=first_item.price, customer_locked=True, held=True, stored=stored
+    )
     return [*after, new] if new is not None else after
 
 
@@ -339,12 +342,15 @@ def period_advance(
     billing_reason: str = Invoice.BillingReason.SUBSCRIPTION_CYCLE,
     customer_locked: bool = False,
     held: bool = False,
+    stored: dict | None = None,
 ):
     """The next period's invoice (``price``: the first item's, which sets the interval), and the period moved.
     ``billing_reason``: ``subscription_update`` when an update starts the period (``billing_cycle_anchor=now``).
     ``customer_locked``: the caller read the subscription's customer under its row lock in this transaction (a
     renewal's, selectors.subscription_renewal_lock). ``held``: the draft is made in the caller's transaction with
-    no savepoint of its own (a renewal's: ``period_invoice_create``)."""
+    no savepoint of its own (a renewal's: ``period_invoice_create``). ``stored``: the subscription's row as the caller
+    read it under its lock (``kassa.db.snapshot``): then only what changed since is written (a renewal's: its row is
+    some forty columns, of which a new period sets a few), else every column."""
     price = price or subscription_items(subscription)[0].price
     new_start, new_end = period_after(subscription, price, end)
     if subscription.status == S.TRIALING:
@@ -373,7 +379,7 @@ def period_advance(
     subscription.next_renewal_at = next_work_at(subscription, new_end)
     with together():  # the items' period and the subscription in one statement (kassa.db)
         items_period_set(subscription, new_start, new_end)
-        update(subscription)
+        update(subscription) if stored is None else update_changed(subscription, stored)
     emit_updated(subscription, before)
     if invoice is None:
         return None
