@@ -61,12 +61,15 @@ Django would make the same (``kassa.db._cursor``: Django made one a statement), 
 is about a tenth of what is left (each serializer's readable fields listed once, constants and plain values shown
 without DRF's calls: ``kassa.api.fields.Out``), its fourteen new rows and twelve read ones are made without
 ``Model.__init__``'s calls for each field (``kassa.db.new``), its 21 KB of JSON is written by orjson and its moments
-read by ``datetime.fromisoformat`` (``kassa.db``), and
+read by ``datetime.fromisoformat`` (``kassa.db``), it writes only the columns it changed of its subscription, its
+PaymentIntent and its attempt (``kassa.db.update_changed``), and
 one PaymentIntent through stripe-python is about 1 to 1.5 ms (its client, and so its connection, kept per key,
-reading the proxy settings once: ``kassa.gateway``); a statement's bare round trip through Django's cursor and
-psycopg was about 0.13 ms of this process's CPU on an earlier, slower machine, 0.09 of it psycopg's own
-(``bench/renewals_profile.py --floor``; psycopg parses each statement's text once:
-``kassa.db`` widens its limit of 50 values, which an invoice's INSERT passes). Why not one
+reading the proxy settings once, its answer read as the JSON it is, not made into StripeObjects: ``kassa.gateway``);
+the tasks it leaves take its events off the dispatcher's queue in one statement a batch (``outbox._queued_take``) and
+make no whole notice for a payment that is one row of a notice of several (``payments.emails._digest_row``); a
+statement's bare round trip through Django's cursor and psycopg was about 0.13 ms of this process's CPU on an
+earlier, slower machine, 0.09 of it psycopg's own (``bench/renewals_profile.py --floor``; psycopg parses each
+statement's text once: ``kassa.db`` widens its limit of 50 values, which an invoice's INSERT passes). Why not one
 transaction for a whole batch, with each renewal in a savepoint: a finalizing holds the merchant's number series
 locked to its transaction's end, so a batch would hold it for the whole batch, the merchant's other chain would
 queue behind it, and a chain holding the series while it locks a customer the other chain holds (two
