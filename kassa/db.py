@@ -527,6 +527,16 @@ def insert_many_unless(instances: list[M], unique: str) -> list[M]:
     return [instance for instance in instances if instance.pk in written]
 
 
+def rows(sql: str, params: list, connection=None) -> list[tuple]:
+    """The rows of a statement built once (values as ``%s`` in ``params``), through the cursor kassa.db keeps
+    (``_cursor``), every row read to the end: every kassa.db statement that answers rows goes through it, and so may a
+    caller's statement that no model's shape fits (several tables, a ``WITH`` that writes: the dispatcher's take of
+    its queue). ``connection``: Django's wrapper of the one to use, the default database's if None."""
+    cursor = _cursor(connection if connection is not None else connections[DEFAULT_DB_ALIAS])
+    cursor.execute(sql, params)
+    return cursor.fetchall()
+
+
 def _inserted(
     instances: list[M], constraint: str | None, match: Field | None = None, queue: type[Model] | None = None
 ) -> list[int]:
@@ -545,15 +555,13 @@ def _inserted(
     else:
         sql, fields = _queued_statement(model, len(instances), using, queue, returning)
     values = [value for instance in instances for value in _row_prepared(fields, instance, True, connection)]
-    cursor = _cursor(connection)
-    cursor.execute(sql, values)
-    rows = cursor.fetchall()
+    written = rows(sql, values, connection)
     if match is not None:
-        found = {value: pk for pk, value in rows}
+        found = {value: pk for pk, value in written}
         values = [getattr(instance, match.attname) for instance in instances]
         keyed = [(instance, found[value]) for instance, value in zip(instances, values, strict=True) if value in found]
     else:
-        keys = [pk for (pk,) in rows]
+        keys = [pk for (pk,) in written]
         if constraint is not None and not keys:
             return keys  # the row the constraint allows once is there: nothing written
         if len(keys) != len(instances):
@@ -676,9 +684,7 @@ def _flush(writes: list[_Write]) -> None:
             _write(DEFAULT_DB_ALIAS, write)
         return
     shapes = tuple((write.sql, write.row is not None) for write in writes)
-    cursor = _cursor(connection)
-    cursor.execute(_together_statement(shapes), [p for w in writes for p in w.params])
-    (counts,) = cursor.fetchall()
+    (counts,) = rows(_together_statement(shapes), [p for w in writes for p in w.params], connection)
     for write, count in zip(writes, counts, strict=True):
         _checked(write, count)
 
@@ -807,12 +813,10 @@ def select(
         # As the ORM's select_for_update(): a lock outside a transaction would end with the statement.
         raise TransactionManagementError("select(lock=True) cannot be used outside of a transaction.")
     sql, names, converters = _select_statement(model, where, tail, lock, skip_locked, extra, using)
-    cursor = _cursor(connection)
-    cursor.execute(sql, params)
-    rows = cursor.fetchall()
+    read = rows(sql, params, connection)
     made = []
     width = len(names)
-    for row in rows:
+    for row in read:
         values = list(row[:width])
         for i, found, column in converters:
             for converter in found:
@@ -824,21 +828,12 @@ def select(
     return made
 
 
-def rows(sql: str, params: list) -> list[tuple]:
-    """The rows of a statement the caller built once (its SQL a constant of its module, values as ``%s`` in
-    ``params``), through the cursor kassa.db keeps (``_cursor``); every row read to the end. For a statement no
-    model's shape fits: several tables, a ``WITH`` that writes (the dispatcher's take of its queue)."""
-    cursor = _cursor(connections[DEFAULT_DB_ALIAS])
-    cursor.execute(sql, params)
-    return cursor.fetchall()
-
-
 def select_one(model: type[M], where: str, params: list, *, lock: bool = False) -> M:
     """The one row ``select`` finds; none raises ``model.DoesNotExist``, as ``get`` does."""
-    rows = select(model, where, params, lock=lock)
-    if not rows:
+    found = select(model, where, params, lock=lock)
+    if not found:
         raise model.DoesNotExist(f"No {model._meta.label} where {where} {params}")
-    return rows[0]
+    return found[0]
 
 
 def related(instance: Model, name: str) -> Model | None:

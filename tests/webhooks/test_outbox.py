@@ -428,7 +428,6 @@ def test_event_emit_outside_a_transaction_is_refused(transactional_db, merchant)
 def test_events_gathered_are_written_together_as_the_block_ends_but_those_of_a_rolled_back_savepoint(merchant):
     """``events_gathered``: one INSERT for the block's events, at its end, inside its transaction; an event of a
     savepoint rolled back inside it is not written, as it would not have been one by one."""
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     def sign_up_then_fail():
@@ -527,7 +526,6 @@ def test_an_endpoint_made_after_an_event_does_not_get_it_even_if_planning_was_la
 
 def test_an_event_written_by_code_from_before_the_dispatcher_is_not_planned_again(merchant):
     """During a rolling deploy the old code writes events without the new column; it planned them itself."""
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -542,7 +540,6 @@ def test_an_event_written_by_code_from_before_the_dispatcher_is_not_planned_agai
 def test_an_event_written_by_the_release_before_the_queue_is_planned_once(merchant):
     """During a rolling deploy the release before the dispatcher's queue writes events marked unplanned and no queue
     row: the dispatcher plans them from that mark, once."""
-    from django.db import connection
 
     endpoint = _endpoint(merchant, ["*"])
     with connection.cursor() as cursor:
