@@ -42,6 +42,7 @@ How to run
 
 import argparse
 import base64
+import contextlib
 import cProfile
 import io
 import json
@@ -175,13 +176,12 @@ def profile(args, processor, broker) -> int:
     kinds: Counter = Counter()
     where: Counter = Counter()
 
-    def count(execute, sql, params, many, context):
+    def count(sql):
         kinds[statement_kind(sql)] += 1
         if args.where:
             where[(statement_kind(sql), kassa_caller())] += 1
-        return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(count):
+    with counted_at_the_driver(connection, count):
         profiler.enable()
         done = renew(rest)
         profiler.disable()
@@ -397,6 +397,27 @@ def backend_cpu(connection) -> float:
     pid = connection.connection.info.backend_pid
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in clock ticks
+
+
+@contextlib.contextmanager
+def counted_at_the_driver(connection, count):
+    """Inside the block, ``count(sql)`` for each statement this process runs, told by the driver's cursor class
+    (Django's psycopg cursor), not by a Django execute wrapper: kassa.db sends its statements straight to the driver's
+    cursor while no execute wrapper is installed (``kassa.db._run``), so a wrapper would profile another path than
+    the worker's."""
+    with connection.cursor() as cursor:
+        driver = type(cursor.cursor)
+    execute = driver.execute
+
+    def counted(self, query, *args, **kwargs):
+        count(query)
+        return execute(self, query, *args, **kwargs)
+
+    driver.execute = counted
+    try:
+        yield
+    finally:
+        driver.execute = execute
 
 
 def kassa_caller() -> str:

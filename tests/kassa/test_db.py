@@ -4,6 +4,7 @@ what the ORM reads, for the models that use them."""
 import json
 import threading
 import warnings
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -475,6 +476,38 @@ def test_statements_share_a_cursor_while_django_would_make_the_same_one(shop):
         assert wrapper.health_check_done  # Django's check ran, as it does for a cursor of its own
     finally:
         wrapper.health_check_enabled, wrapper.health_check_done = enabled, done
+
+
+def test_a_statement_gets_what_djangos_cursor_gives_it_wrapped_or_not(shop):
+    """Whether a statement goes through Django's cursor (an execute wrapper installed) or straight to the driver's
+    (none: kassa.db._run), the driver's errors are Django's, a transaction an error has broken refuses the next
+    statement as the ORM's would, and an execute wrapper sees every statement with its values."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_run", name="Kept", **fields))
+    seen = []
+
+    def watch(execute, sql, params, many, context):
+        seen.append(params)
+        return execute(sql, params, many, context)
+
+    for wrapped in (False, True):
+        with connection.execute_wrapper(watch) if wrapped else nullcontext():
+            with pytest.raises(IntegrityError), transaction.atomic():
+                insert(Customer(public_id="cus_run", name="Again", **fields))
+            with transaction.atomic():
+                with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
+                    insert(Customer(public_id="cus_run", name="Again", **fields))
+                with pytest.raises(TransactionManagementError):
+                    select_one(Customer, "id = %s", [customer.pk])
+            customer.name = f"Wrapped {wrapped}"
+            update(customer, ["name"])
+            assert select_one(Customer, "id = %s", [customer.pk]).name == f"Wrapped {wrapped}"
+    # The wrapped round's statements alone (its savepoints' have no values): the two inserts refused, the select
+    # refused (Django's wrappers see a statement before its cursor refuses it), the update, the select.
+    statements = [params for params in seen if params is not None]
+    assert [params[0] for params in statements[:2]] == ["cus_run", "cus_run"]
+    assert [params[-1] for params in statements[2:]] == [customer.pk] * 3
+    assert Customer.objects.filter(public_id="cus_run").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
