@@ -24,6 +24,7 @@ from billing.catalogue import services as catalogue
 from billing.checkout import services as checkout
 from billing.hosted import framing
 from billing.models import PaymentIntent
+from billing.payments import emails as payment_emails
 from billing.payments import services as payments
 from billing.payments import tasks
 from kassa import celery as kassa_celery
@@ -700,6 +701,40 @@ def test_a_batchs_payments_are_one_notice_to_each_member_in_their_language_each_
     claimed = EmailSent.objects.filter(key__startswith="notice.payment_succeeded:", merchant=m)
     assert claimed.count() == 5
     assert set(claimed.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_notice_of_more_payments_than_it_lists_says_how_many_more_and_counts_and_claims_them_all(
+    paying_shop, card_token, mailoutbox, language, monkeypatch
+):
+    """A notice of several payments lists the first ``DIGEST_ROWS`` (here 2: the rows are the same at 25), says how
+    many more there are with the link to the dashboard's payments, and its count and total are of all of them; every
+    one is claimed, so none is told of again."""
+    monkeypatch.setattr(payment_emails, "DIGEST_ROWS", 2)
+    m = merchant_services.merchant_update(merchant=paying_shop.merchant, receipts_enabled=False)
+    owner = Membership.objects.get(merchant=m, role="owner")
+    merchant_services.membership_email_settings_set(
+        membership=owner, notify_payments=True, notify_failures=False, language=language
+    )
+    paid = [factories.paid_payment(m, card_token, amount=amount) for amount in (1000, 2000, 3000, 4000, 5000)]
+    mailoutbox.clear()
+    batch = [[intent.pk, "succeeded"] for intent in paid]
+    assert tasks.payment_emails_send_many.apply(args=[batch]).get() == 1
+    (notice,) = mailoutbox
+    expected = {
+        "en": ("You received 5 payments totalling €150.00", "And 3 more payments, in your dashboard."),
+        "fr": ("Vous avez reçu 5 paiements, 150,00\xa0€ au total", "Et 3 autres paiements, dans votre tableau de bord"),
+    }[language]
+    assert expected[0] in notice.subject
+    for body in parts(notice):
+        assert expected[1] in body
+        assert [body.count(intent.public_id) for intent in paid] == [1, 1, 0, 0, 0]
+        assert '/admin/billing/paymentintent/"' in body or "/admin/billing/paymentintent/\n" in body
+    claimed = EmailSent.objects.filter(key__startswith="notice.payment_succeeded:", merchant=m, status="sent")
+    assert sorted(claimed.values_list("key", flat=True)) == sorted(
+        f"notice.payment_succeeded:{intent.public_id}:member:{owner.pk}" for intent in paid
+    )
+    assert tasks.payment_emails_send_many.apply(args=[batch]).get() == 0
 
 
 def test_a_batchs_failed_payments_are_one_failure_notice_listing_each_with_its_reason(
