@@ -452,6 +452,37 @@ def test_events_gathered_are_written_together_as_the_block_ends_but_those_of_a_r
     assert outbox.events_dispatch() == 2  # planned as any event is
 
 
+def test_a_block_of_gathered_events_nudges_the_dispatcher_once_on_commit_and_none_for_events_undone(
+    merchant, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The events of one ``events_gathered`` block nudge the dispatcher once its transaction commits (one nudge for
+    them all, not one an event); a block whose events were all undone with their savepoint nudges nothing; an event
+    emitted outside a block nudges it too."""
+    nudges = []
+    monkeypatch.setattr(outbox, "events_kick", lambda: nudges.append("kick"))
+
+    def sign_up_then_fail(email):
+        with transaction.atomic():
+            services.customer_create(merchant=merchant, livemode=False, email=email)
+            raise RuntimeError("undone")
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic(), outbox.events_gathered():
+        kept = services.customer_create(merchant=merchant, livemode=False, email="kept@example.com")
+        services.customer_update(customer=kept, name="Kept")
+        with pytest.raises(RuntimeError, match="undone"):
+            sign_up_then_fail("gone@example.com")
+        assert nudges == []  # not before the commit
+    assert nudges == ["kick"]
+    undone = pytest.raises(RuntimeError, match="undone")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic(), outbox.events_gathered(), undone:
+        sign_up_then_fail("gone-too@example.com")
+    assert nudges == ["kick"]
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        services.customer_update(customer=kept, name="Alone")
+    assert nudges == ["kick", "kick"]
+    assert [event.type for event in _events(merchant)] == ["customer.created", "customer.updated", "customer.updated"]
+
+
 # --- deliveries -------------------------------------------------------------------
 
 

@@ -108,17 +108,23 @@ def event_emit(
     gathered = _gathered.get()
     if gathered is None:
         _write([event], deliver)
-    else:  # written as the gathering block ends (without a primary key until then)
+        if deliver:
+            _kick_on_commit()
+    else:  # written as the gathering block ends (without a primary key until then), which nudges the dispatcher
         marker = _Marker()
         transaction.on_commit(marker)
         gathered.append((event, marker, deliver))
-    if deliver:
-        kicks = batch.state("webhooks.events_kick", _batch_kicks)
-        if kicks is None:
-            transaction.on_commit(events_kick)
-        else:
-            kicks.add(None)
     return event
+
+
+def _kick_on_commit() -> None:
+    """Once the transaction that wrote events for the dispatcher commits, nudge it (inside a batch, the batch's
+    nudges: ``_batch_kicks``)."""
+    kicks = batch.state("webhooks.events_kick", _batch_kicks)
+    if kicks is None:
+        transaction.on_commit(events_kick)
+    else:
+        kicks.add(None)
 
 
 def _write(events: list[Event], deliver: bool) -> None:
@@ -169,6 +175,8 @@ def events_gathered() -> Iterator[None]:
             written = [event for event, marker, its in gathered if its is deliver and id(marker) in kept]
             if written:
                 _write(written, deliver)
+                if deliver:
+                    _kick_on_commit()  # one nudge for the block's events, not one an event
 
 
 # --- the dispatcher: planning deliveries, on the workers' side ---------------------------
