@@ -618,6 +618,12 @@ def update(instance: M, fields: Iterable[str] | None = None) -> M:
         names = tuple(f.name for f in meta.concrete_fields if not f.primary_key and f.attname not in deferred)
     else:
         names = tuple(dict.fromkeys(meta.get_field(name).name for name in fields))
+    return _update(instance, names)
+
+
+def _update(instance: M, names: tuple[str, ...]) -> M:
+    """``update`` of the fields named ``names`` (their names, each once: ``update`` makes them so)."""
+    meta = type(instance)._meta
     using = router.db_for_write(type(instance), instance=instance)
     connection = connections[using]
     pk = connection.ops.quote_name(meta.pk.column)
@@ -761,7 +767,7 @@ def update_changed(instance: M, before: dict) -> M:
         value = values[attname] if attname in values else getattr(instance, attname)
         if stamped or not isinstance(value, _IMMUTABLE) or value != before[attname]:
             names.append(name)
-    return update(instance, names) if names else instance
+    return _update(instance, tuple(names)) if names else instance  # each a field's name, once (_fields_kept)
 
 
 def update_where(model: type[Model], values: dict, where: str, params: list) -> int | None:
