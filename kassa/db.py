@@ -7,7 +7,9 @@ spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the
 key read with their object, without the related manager Django makes on each access; ``new`` makes a new row's
 instance as ``Model.__init__`` does, without its calls for each field (``select`` makes a read row's the same way).
 On PostgreSQL, a JSON column's value is written by orjson (``_json_dumped``) and a ``timestamptz`` read by
-``datetime.fromisoformat`` (``_moments_read_by_python``), each giving what Django's own way gives.
+``datetime.fromisoformat`` (``_moments_read_by_python``), each giving what Django's own way gives. Every statement
+goes through one cursor kept per connection (``_cursor``), straight to the driver's while no execute wrapper is
+installed and queries are not logged (``_run``), with the checks Django's cursor makes on the way.
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was

@@ -57,16 +57,19 @@ attempt count and first attempt), and its payment's emails
 go out with the run's others, one task a second;
 every one of those statements now goes through one built once (``kassa.db``: compiling a save's, a create's or
 a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too) and one cursor kept while
-Django would make the same (``kassa.db._cursor``: Django made one a statement), rendering its seven events
-is about a tenth of what is left (each serializer's readable fields listed once, constants and plain values shown
-without DRF's calls: ``kassa.api.fields.Out``), its fourteen new rows and twelve read ones are made without
+Django would make the same (``kassa.db._cursor``: Django made one a statement), each sent to the driver's own
+cursor, without Django's per-statement calls, while nothing watches statements (``kassa.db._run``), rendering its
+seven events is about a tenth of what is left (each serializer's readable fields listed once, constants and plain
+values shown without DRF's calls: ``kassa.api.fields.Out``), its fourteen new rows and twelve read ones are made without
 ``Model.__init__``'s calls for each field (``kassa.db.new``), its 21 KB of JSON is written by orjson and its moments
 read by ``datetime.fromisoformat`` (``kassa.db``), it writes only the columns it changed of its subscription, its
 PaymentIntent and its attempt (``kassa.db.update_changed``), and
 one PaymentIntent through stripe-python is about 1 to 1.5 ms (its client, and so its connection, kept per key,
 reading the proxy settings once, its answer read as the JSON it is, not made into StripeObjects: ``kassa.gateway``);
-the tasks it leaves take its events off the dispatcher's queue in one statement a batch (``outbox._queued_take``) and
-make no whole notice for a payment that is one row of a notice of several (``payments.emails._digest_row``); a
+the tasks it leaves take its events off the dispatcher's queue in one statement a batch (``outbox._queued_take``),
+make no whole notice for a payment that is one row of a notice of several (``payments.emails._digest_row``), and list
+25 payments in such a notice, not a second's worth (``payments.emails.DIGEST_ROWS``); its events nudge the
+dispatcher once a transaction, not once an event (``outbox._kick_on_commit``); a
 statement's bare round trip through Django's cursor and psycopg was about 0.13 ms of this process's CPU on an
 earlier, slower machine, 0.09 of it psycopg's own (``bench/renewals_profile.py --floor``; psycopg parses each
 statement's text once: ``kassa.db`` widens its limit of 50 values, which an invoice's INSERT passes). Why not one
