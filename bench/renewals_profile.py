@@ -404,9 +404,12 @@ def counted_at_the_driver(connection, count):
     """Inside the block, ``count(sql)`` for each statement this process runs, told by the driver's cursor class
     (Django's psycopg cursor), not by a Django execute wrapper: kassa.db sends its statements straight to the driver's
     cursor while no execute wrapper is installed (``kassa.db._run``), so a wrapper would profile another path than
-    the worker's."""
+    the worker's. It counts what a wrapper counted on the renewals' path (no ``executemany``, no named cursor there),
+    and besides, any statement of Django's own on that cursor class (a health check's, a new connection's time zone):
+    none while the connection stays open, as in this profile."""
     with connection.cursor() as cursor:
         driver = type(cursor.cursor)
+    own = "execute" in driver.__dict__
     execute = driver.execute
 
     def counted(self, query, *args, **kwargs):
@@ -417,7 +420,10 @@ def counted_at_the_driver(connection, count):
     try:
         yield
     finally:
-        driver.execute = execute
+        if own:
+            driver.execute = execute
+        else:
+            del driver.execute  # inherited again, as it was
 
 
 def kassa_caller() -> str:

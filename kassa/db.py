@@ -547,7 +547,9 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     the statement goes straight to the driver's cursor after the two checks Django's makes on the way, a transaction
     an error has broken refused and the driver's errors raised as Django's (``wrap_database_errors``). Django's
     wrapper spends about 0.01 to 0.02 ms of CPU a statement besides (its execute, its wrappers' loop, its ``fetchall``
-    looked up and wrapped anew each time): some 3 % of a renewal's 20 (README, Performance). Otherwise, its way."""
+    looked up and wrapped anew each time): some 3 % of a renewal's 20 (README, Performance). Otherwise, its way.
+    A tool that watches statements by patching Django's cursor class (as some monitoring agents do) does not see
+    these: one that installs an execute wrapper (``connection.execute_wrapper``) does, and sends them Django's way."""
     cursor = _cursor(connection)
     if connection.execute_wrappers or type(cursor) is not CursorWrapper:
         cursor.execute(sql, params)

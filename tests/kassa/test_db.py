@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, connections, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import CharField, GeneratedField, Model, signals
 from django.db.models.base import DEFERRED
 from django.db.models.functions import Lower
@@ -37,6 +38,7 @@ from kassa.db import (
     new,
     read_with,
     related,
+    rows,
     select,
     select_one,
     snapshot,
@@ -478,18 +480,25 @@ def test_statements_share_a_cursor_while_django_would_make_the_same_one(shop):
         wrapper.health_check_enabled, wrapper.health_check_done = enabled, done
 
 
-def test_a_statement_gets_what_djangos_cursor_gives_it_wrapped_or_not(shop):
+def test_a_statement_gets_what_djangos_cursor_gives_it_wrapped_or_not(shop, monkeypatch):
     """Whether a statement goes through Django's cursor (an execute wrapper installed) or straight to the driver's
-    (none: kassa.db._run), the driver's errors are Django's, a transaction an error has broken refuses the next
-    statement as the ORM's would, and an execute wrapper sees every statement with its values."""
+    (none: kassa.db._run), the driver's errors are Django's (and one that may have broken the connection marks it
+    so), a transaction an error has broken refuses the next statement as the ORM's would, and an execute wrapper
+    sees every statement with its values."""
     fields = {"merchant": shop.merchant, "livemode": False}
     customer = insert(Customer(public_id="cus_run", name="Kept", **fields))
-    seen = []
+    seen, through_django = [], {False: [], True: []}
+    djangos = CursorWrapper.execute
+
+    def execute(cursor, sql, params=None):  # Django's own, counted: which statements went its way
+        through_django[wrapped].append(params)
+        return djangos(cursor, sql, params)
 
     def watch(execute, sql, params, many, context):
         seen.append(params)
         return execute(sql, params, many, context)
 
+    monkeypatch.setattr(CursorWrapper, "execute", execute)
     for wrapped in (False, True):
         with connection.execute_wrapper(watch) if wrapped else nullcontext():
             with pytest.raises(IntegrityError), transaction.atomic():
@@ -502,11 +511,20 @@ def test_a_statement_gets_what_djangos_cursor_gives_it_wrapped_or_not(shop):
             customer.name = f"Wrapped {wrapped}"
             update(customer, ["name"])
             assert select_one(Customer, "id = %s", [customer.pk]).name == f"Wrapped {wrapped}"
-    # The wrapped round's statements alone (its savepoints' have no values): the two inserts refused, the select
-    # refused (Django's wrappers see a statement before its cursor refuses it), the update, the select.
+            connection.errors_occurred = False
+            with pytest.raises(DatabaseError) as refused, transaction.atomic():
+                rows("SELECT nothing FROM kassa_no_such_table WHERE 1 = %s", [1])
+            assert type(refused.value).__module__ == "django.db.utils"  # Django's error, not the driver's
+            assert connection.errors_occurred  # as Django's cursor marks it, for its end-of-request check
+            connection.errors_occurred = False
+    # Unwrapped, kassa.db's statements went straight to the driver (Django's cursor ran the savepoints alone, which
+    # have no values); wrapped, each went Django's way and its wrapper saw it: the two inserts refused, the select
+    # refused (Django's wrappers see a statement before its cursor refuses it), the update, the select, the error.
+    assert [params for params in through_django[False] if params is not None] == []
     statements = [params for params in seen if params is not None]
+    assert [params for params in through_django[True] if params is not None] == statements
     assert [params[0] for params in statements[:2]] == ["cus_run", "cus_run"]
-    assert [params[-1] for params in statements[2:]] == [customer.pk] * 3
+    assert [params[-1] for params in statements[2:]] == [customer.pk] * 3 + [1]
     assert Customer.objects.filter(public_id="cus_run").count() == 1
 
 
