@@ -38,6 +38,7 @@ both ways and finds the same values.
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache, wraps
@@ -841,20 +842,99 @@ def select(
     if lock and connection.features.has_select_for_update and connection.get_autocommit():
         # As the ORM's select_for_update(): a lock outside a transaction would end with the statement.
         raise TransactionManagementError("select(lock=True) cannot be used outside of a transaction.")
-    sql, names, converters = _select_statement(model, where, tail, lock, skip_locked, extra, using)
-    read = rows(sql, params, connection)
+    statement = _select_statement(model, where, tail, lock, skip_locked, extra, using)
+    read = rows(statement[0], params, connection)
     made = []
-    width = len(names)
+    width = len(statement[1])
     for row in read:
-        values = list(row[:width])
-        for i, found, column in converters:
-            for converter in found:
-                values[i] = converter(values[i], column, connection)
-        instance = _from_row(model, using, names, values)
+        instance = _made(model, using, statement, list(row[:width]), connection)
         for (name, _sql), value in zip(extra, row[width:], strict=True):
             setattr(instance, name, value)
         made.append(instance)
     return made
+
+
+def _made(model: type[M], using: str, statement: tuple, values: list, connection) -> M:
+    """One row's instance from its ``values``, converted as ``select`` converts them (``statement``: what
+    ``_select_statement`` answers for ``model``)."""
+    _sql, names, converters = statement
+    for i, found, column in converters:
+        for converter in found:
+            values[i] = converter(values[i], column, connection)
+    return _from_row(model, using, names, values)
+
+
+def select_locked_with(model: type[M], relation: str, where: str, params: list) -> list[M]:
+    """``select(model, where, params, lock=True)``, each row with the row its foreign key ``relation`` names locked
+    too, after it, and kept on it as the ORM keeps an object read with it (``related`` answers it; None where the key
+    is null). On PostgreSQL in one statement, a ``WITH`` of the two locking reads, the second reading the keys the
+    first locked: a statement fewer than the two reads (a paid renewal's invoice and its subscription). Each row
+    locked is read as it is once locked, whatever committed while the statement waited for it (PostgreSQL reads a
+    row ``FOR UPDATE`` again as its newest version, for every table the statement locks), so this is for a row that
+    exists as long as the first one names it (a foreign key), not for rows that may be added meanwhile (a join
+    would miss those: they are not in the statement's snapshot). Elsewhere, ``select`` then ``select_one`` locked."""
+    using = router.db_for_write(model)
+    connection = connections[using]
+    field = model._meta.get_field(relation)
+    target = field.related_model
+    if connection.vendor != "postgresql":
+        found = select(model, where, params, lock=True)
+        for instance in found:
+            key = getattr(instance, field.attname)
+            locked = None if key is None else select_one(target, f"{field.target_field.column} = %s", [key], lock=True)
+            field.set_cached_value(instance, locked)
+        return found
+    if connection.get_autocommit():
+        raise TransactionManagementError("select_locked_with cannot be used outside of a transaction.")
+    sql, first, second = _locked_with_statement(model, relation, where, using)
+    made = []
+    width = len(first[1])
+    for row in rows(sql, params, connection):
+        instance = _made(model, using, first, list(row[:width]), connection)
+        other = list(row[width:])
+        locked = None if other[second[1].index(target._meta.pk.attname)] is None else other
+        field.set_cached_value(instance, None if locked is None else _made(target, using, second, locked, connection))
+        made.append(instance)
+    return made
+
+
+@cache
+def _locked_with_statement(model: type[Model], relation: str, where: str, using: str) -> tuple[str, tuple, tuple]:
+    """``select_locked_with``'s statement, and ``_select_statement``'s answer for each of its two models."""
+    quote = connections[using].ops.quote_name
+    field = model._meta.get_field(relation)
+    target = field.related_model
+    first = _select_statement(model, where, "", True, False, (), using)
+    keys = f"{quote(field.target_field.column)} IN (SELECT {quote(field.column)} FROM kassa_first)"  # noqa: S608
+    second = _select_statement(target, keys, "", True, False, (), using)
+    joined = f"kassa_second.{quote(field.target_field.column)} = kassa_first.{quote(field.column)}"
+    sql = (
+        f"WITH kassa_first AS ({first[0]}), kassa_second AS ({second[0]}) "  # noqa: S608
+        f"SELECT kassa_first.*, kassa_second.* FROM kassa_first LEFT JOIN kassa_second ON {joined}"
+    )
+    return sql, first, second
+
+
+#: The rows locked with another by the caller (``held``), as (id of the instance, relation) pairs.
+_held: ContextVar[frozenset] = ContextVar("kassa_db_held", default=frozenset())
+
+
+@contextmanager
+def held(instance: Model, relation: str) -> Iterator[None]:
+    """Inside the block, ``is_held(instance, relation)``: the caller says the row ``instance.<relation>`` names is
+    locked in the transaction the block runs in and kept on ``instance`` as read once locked (``select_locked_with``),
+    so that what the block calls need not lock and read it again. A block, not a mark on the instance: the lock ends
+    with its transaction, the instance may outlive it."""
+    token = _held.set(_held.get() | {(id(instance), relation)})
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def is_held(instance: Model, relation: str) -> bool:
+    """Whether a ``held`` block says ``instance.<relation>`` is locked and kept on it."""
+    return (id(instance), relation) in _held.get()
 
 
 def select_one(model: type[M], where: str, params: list, *, lock: bool = False) -> M:

@@ -3,6 +3,7 @@ what the ORM reads, for the models that use them."""
 
 import json
 import threading
+import time
 import warnings
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -25,7 +26,7 @@ from billing.catalogue.models import Product
 from billing.invoices import services as invoices
 from billing.invoices.models import Invoice, InvoiceItem, InvoicePayment
 from billing.models import Customer
-from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentTimelineEntry
+from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
 from kassa.db import (
     atomic_unless_held,
@@ -40,6 +41,7 @@ from kassa.db import (
     related,
     rows,
     select,
+    select_locked_with,
     select_one,
     snapshot,
     together,
@@ -756,6 +758,79 @@ def test_select_with_lock_holds_the_row_until_the_transaction_ends(shop, transac
     thread.start()
     thread.join()
     assert outcome == ["held", "took it"]
+
+
+def _card_and_customer(shop) -> tuple[PaymentMethod, PaymentMethod, Customer]:
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_lw", name="Held", email="held@example.com", **fields))
+    card = insert(PaymentMethod(public_id="pm_lw1", customer=customer, card_brand="visa", card_last4="4242", **fields))
+    loose = insert(PaymentMethod(public_id="pm_lw2", card_brand="visa", card_last4="0002", **fields))
+    return card, loose, customer
+
+
+def test_select_locked_with_reads_each_row_and_the_one_its_key_names_as_the_orm_reads_them(
+    shop, django_assert_num_queries
+):
+    """``select_locked_with``: the rows, each with the row its foreign key names (None where it is null), read as
+    the ORM reads them and kept on the row, so that asking for it reads nothing more."""
+    card, loose, customer = _card_and_customer(shop)
+    with transaction.atomic():
+        found = select_locked_with(PaymentMethod, "customer", "id IN (%s, %s)", [card.pk, loose.pk])
+        with django_assert_num_queries(0):
+            by_id = {row.public_id: (row, related(row, "customer")) for row in found}
+    assert set(by_id) == {"pm_lw1", "pm_lw2"}
+    (read_card, its_customer), (read_loose, none) = by_id["pm_lw1"], by_id["pm_lw2"]
+    assert none is None
+    assert model_to_dict(read_card) == model_to_dict(PaymentMethod.objects.get(pk=card.pk))
+    assert model_to_dict(read_loose) == model_to_dict(PaymentMethod.objects.get(pk=loose.pk))
+    assert model_to_dict(its_customer) == model_to_dict(Customer.objects.get(pk=customer.pk))
+    assert its_customer.created == Customer.objects.get(pk=customer.pk).created
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
+def test_select_locked_with_holds_both_rows_and_reads_the_second_as_committed_while_it_waited(shop, transactional_db):
+    """In one statement on PostgreSQL, both rows locked to the transaction's end, and the second read as it is once
+    locked: a change to it committed while the statement waited for the first row's lock is what it reads (not the
+    row as it was when the statement began). Outside a transaction it is refused, as a lock is."""
+    card, _loose, customer = _card_and_customer(shop)
+    with pytest.raises(TransactionManagementError):
+        select_locked_with(PaymentMethod, "customer", "id = %s", [card.pk])
+    holding = threading.Event()
+
+    def changes_the_customer_while_holding_the_card():
+        try:
+            with transaction.atomic():
+                PaymentMethod.objects.select_for_update().get(pk=card.pk)
+                Customer.objects.filter(pk=customer.pk).update(name="Changed while it waited")
+                holding.set()
+                time.sleep(1)  # meanwhile the statement below waits for the card's lock
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=changes_the_customer_while_holding_the_card)
+    other.start()
+    assert holding.wait(30)
+    outcome = []
+
+    def try_to_take(table, pk):
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])  # noqa: S608
+            outcome.append("took it")
+        except OperationalError:
+            outcome.append("held")
+        finally:
+            connections["default"].close()
+
+    with transaction.atomic():
+        (found,) = select_locked_with(PaymentMethod, "customer", "id = %s", [card.pk])
+        assert related(found, "customer").name == "Changed while it waited"
+        for table, pk in (("billing_paymentmethod", card.pk), ("billing_customer", customer.pk)):
+            taker = threading.Thread(target=try_to_take, args=(table, pk))
+            taker.start()
+            taker.join()
+    other.join()
+    assert outcome == ["held", "held"]
 
 
 def test_insert_many_unless_writes_the_rows_whose_unique_value_is_new_and_says_which(shop, transactional_db):

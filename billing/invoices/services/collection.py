@@ -28,7 +28,19 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import QuerySet
 
-from kassa.db import atomic_unless, insert, new, related, select, select_one, snapshot, together, update
+from kassa.db import (
+    atomic_unless,
+    held,
+    insert,
+    new,
+    related,
+    select,
+    select_locked_with,
+    select_one,
+    snapshot,
+    together,
+    update,
+)
 from kassa.errors import CardError, IdempotencyConflict, InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit, render
@@ -403,12 +415,12 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
     """payments' success hook (inside the transaction that records it); idempotent; True when the PaymentIntent pays
     an invoice. The invoice is paid when nothing remains; a void invoice stays void (the money is recorded on its
     payment, and logged); its receipt is queued (emails.invoice_receipt_queue)."""
-    # The invoice it pays, found and locked in one read (its customer comes with it, not locked; its subscription,
-    # for its renderings, as the hook of a paid invoice locks it: subscription_invoice_changed), then its payment:
-    # invoice first, as every writer of an invoice's payments locks them.
+    # The invoice it pays, found and locked in one read with its subscription (locked after it: the hook of a paid
+    # invoice, subscription_invoice_changed, decides the subscription's status under that lock, and the invoice's
+    # renderings show it), then its payments: invoice first, as every writer of an invoice's payments locks them.
     # Both reads through statements built once (kassa.db: every paid renewal comes through here); the customer and
     # the PaymentIntents are those the caller holds where they are the same rows (a renewal's: one payment).
-    found = select(Invoice, _PAID_INVOICE, [payment_intent.pk], lock=True)
+    found = select_locked_with(Invoice, "subscription", _PAID_INVOICE, [payment_intent.pk])
     if not found:
         return False
     (invoice,) = found
@@ -445,7 +457,8 @@ def invoice_payment_succeeded(*, payment_intent: PaymentIntent) -> bool:
         invoice.save(update_fields=["amount_paid", "amount_remaining", "updated"])
         return True
     if invoice.amount_remaining == 0:
-        _paid(invoice, now, stored=stored, payment=payment)  # the payment written with the invoice, one statement
+        with held(invoice, "subscription"):  # locked above: its hook reads it from the invoice, not again
+            _paid(invoice, now, stored=stored, payment=payment)  # the payment written with the invoice, one statement
         shown = render(invoice)  # both events show the same invoice: rendered once
         event_emit(type="invoice.paid", obj=invoice, data_object=shown)
     else:

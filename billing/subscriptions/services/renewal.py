@@ -114,7 +114,7 @@ from django.db.models.functions import Mod
 
 from kassa import celery
 from kassa.batch import batch
-from kassa.db import select_one, snapshot, together, update, update_changed
+from kassa.db import is_held, related, select_one, snapshot, together, update, update_changed
 from kassa.errors import KassaError
 from webhooks.services.outbox import event_emit, events_gathered, render
 
@@ -501,10 +501,7 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     invoice counts: an older one paid late changes nothing (but its card may be kept, below)."""
     if invoice.subscription_id is None:
         return
-    # Locked through a statement built once (kassa.db): every paid renewal comes through here.
-    subscription = select_one(Subscription, "id = %s", [invoice.subscription_id], lock=True)
-    # The invoice's renderings from here on show its subscription as locked here, without reading it again.
-    Invoice.subscription.field.set_cached_value(invoice, subscription)
+    subscription = _invoice_subscription_locked(invoice)
     latest = subscription.latest_invoice_id == invoice.pk
     if subscription.status in ENDED or not (latest or change == hooks.PAID):
         return
@@ -540,6 +537,17 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     subscription.next_renewal_at = next_work_at(subscription, period[1] if period else None)
     subscription.save()
     emit_updated(subscription, before)
+
+
+def _invoice_subscription_locked(invoice: Invoice) -> Subscription:
+    """The invoice's subscription, locked: as a payment's success locked it with the invoice, in one statement
+    (``kassa.db.held``: every paid renewal), else locked now through a statement built once, and kept on the invoice,
+    whose renderings from here on show it as locked, without reading it again."""
+    if is_held(invoice, "subscription"):
+        return related(invoice, "subscription")
+    subscription = select_one(Subscription, "id = %s", [invoice.subscription_id], lock=True)
+    Invoice.subscription.field.set_cached_value(invoice, subscription)
+    return subscription
 
 
 def subscription_dunning_exhausted(*, invoice: Invoice, now: datetime) -> None:
