@@ -7,7 +7,9 @@ spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the
 key read with their object, without the related manager Django makes on each access; ``new`` makes a new row's
 instance as ``Model.__init__`` does, without its calls for each field (``select`` makes a read row's the same way).
 On PostgreSQL, a JSON column's value is written by orjson (``_json_dumped``) and a ``timestamptz`` read by
-``datetime.fromisoformat`` (``_moments_read_by_python``), each giving what Django's own way gives. Every statement
+``datetime.fromisoformat`` (``_moments_read_by_python``), each giving what Django's own way gives.
+``select_locked_with`` locks a row and the one its foreign key names in one statement, and ``held`` tells what the
+caller calls that the second is locked already. Every statement
 goes through one cursor kept per connection (``_cursor``), straight to the driver's while no execute wrapper is
 installed and queries are not logged (``_run``), with the checks Django's cursor makes on the way.
 

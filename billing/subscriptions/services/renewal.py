@@ -43,7 +43,7 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 20 statements and seven
+Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 19 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
 renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
 its transaction, its batch read its subscriptions together, its customer was locked by the statement that reads
@@ -53,7 +53,8 @@ refuses them asked before they write, ``kassa.db.atomic_unless_held``, its draft
 its card read once, its charge's own answer looked for no one-off card to release, and the writes of one step
 to different tables were sent as one statement, ``kassa.db.together``: its items' and its own, its charge's attempt
 and PaymentIntent and its timeline's entry, its invoice's payment and the invoice, and, begun, its invoice's payment,
-attempt count and first attempt), and its payment's emails
+attempt count and first attempt), its paid invoice was locked with its subscription, which the invoice's hook took
+as held (``kassa.db.select_locked_with``), and its payment's emails
 go out with the run's others, one task a second;
 every one of those statements now goes through one built once (``kassa.db``: compiling a save's, a create's or
 a query's SQL was half of a renewal's CPU; a queryset's ``.none()`` was compiled too) and one cursor kept while
