@@ -841,9 +841,8 @@ def select(
     of one table; the ORM for everything else."""
     using = router.db_for_write(model) if lock else router.db_for_read(model)  # a lock is the writer's to take
     connection = connections[using]
-    if lock and connection.features.has_select_for_update and connection.get_autocommit():
-        # As the ORM's select_for_update(): a lock outside a transaction would end with the statement.
-        raise TransactionManagementError("select(lock=True) cannot be used outside of a transaction.")
+    if lock:
+        _lock_in_transaction(connection, "select(lock=True)")
     statement = _select_statement(model, where, tail, lock, skip_locked, extra, using)
     read = rows(statement[0], params, connection)
     made = []
@@ -886,18 +885,22 @@ def select_locked_with(model: type[M], relation: str, where: str, params: list) 
             locked = None if key is None else select_one(target, f"{field.target_field.column} = %s", [key], lock=True)
             field.set_cached_value(instance, locked)
         return found
-    if connection.get_autocommit():
-        raise TransactionManagementError("select_locked_with cannot be used outside of a transaction.")
+    _lock_in_transaction(connection, "select_locked_with")
     sql, first, second = _locked_with_statement(model, relation, where, using)
     made = []
-    width = len(first[1])
+    width, key = len(first[1]), len(first[1]) + second[1].index(target._meta.pk.attname)
     for row in rows(sql, params, connection):
         instance = _made(model, using, first, list(row[:width]), connection)
-        other = list(row[width:])
-        locked = None if other[second[1].index(target._meta.pk.attname)] is None else other
-        field.set_cached_value(instance, None if locked is None else _made(target, using, second, locked, connection))
+        locked = None if row[key] is None else _made(target, using, second, list(row[width:]), connection)
+        field.set_cached_value(instance, locked)  # None: its key is null (the join found nothing)
         made.append(instance)
     return made
+
+
+def _lock_in_transaction(connection, what: str) -> None:
+    """As the ORM's ``select_for_update()``: a lock outside a transaction would end with its statement, refused."""
+    if connection.features.has_select_for_update and connection.get_autocommit():
+        raise TransactionManagementError(f"{what} cannot be used outside of a transaction.")
 
 
 @cache

@@ -733,30 +733,36 @@ def test_select_with_lock_outside_a_transaction_is_refused_as_the_orm_refuses_it
     assert select_one(Customer, "id = %s", [customer.pk]).public_id == "cus_unheld"  # an unlocked read is fine
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
-def test_select_with_lock_holds_the_row_until_the_transaction_ends(shop, transactional_db):
-    customer = insert(Customer(public_id="cus_locked", merchant=shop.merchant, livemode=False))
+def _taken_elsewhere(table: str, pk: int) -> str:
+    """Whether another connection (a thread's) can lock the row now: "took it", or "held" by someone else."""
     outcome = []
 
     def other_connection():
         try:
             with transaction.atomic(), connections["default"].cursor() as cursor:
-                cursor.execute("SELECT id FROM billing_customer WHERE id = %s FOR UPDATE NOWAIT", [customer.pk])
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])  # noqa: S608
             outcome.append("took it")
         except OperationalError:
             outcome.append("held")
         finally:
             connections["default"].close()
 
-    with transaction.atomic():
-        select_one(Customer, "id = %s", [customer.pk], lock=True)
-        thread = threading.Thread(target=other_connection)
-        thread.start()
-        thread.join()
-    assert outcome == ["held"]
     thread = threading.Thread(target=other_connection)
     thread.start()
     thread.join()
+    (answer,) = outcome
+    return answer
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: SQLite has no row locks")
+def test_select_with_lock_holds_the_row_until_the_transaction_ends(shop, transactional_db):
+    customer = insert(Customer(public_id="cus_locked", merchant=shop.merchant, livemode=False))
+    outcome = []
+    with transaction.atomic():
+        select_one(Customer, "id = %s", [customer.pk], lock=True)
+        outcome.append(_taken_elsewhere("billing_customer", customer.pk))
+    assert outcome == ["held"]
+    outcome.append(_taken_elsewhere("billing_customer", customer.pk))
     assert outcome == ["held", "took it"]
 
 
@@ -811,24 +817,11 @@ def test_select_locked_with_holds_both_rows_and_reads_the_second_as_committed_wh
     other.start()
     assert holding.wait(30)
     outcome = []
-
-    def try_to_take(table, pk):
-        try:
-            with transaction.atomic(), connections["default"].cursor() as cursor:
-                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])  # noqa: S608
-            outcome.append("took it")
-        except OperationalError:
-            outcome.append("held")
-        finally:
-            connections["default"].close()
-
     with transaction.atomic():
         (found,) = select_locked_with(PaymentMethod, "customer", "id = %s", [card.pk])
         assert related(found, "customer").name == "Changed while it waited"
         for table, pk in (("billing_paymentmethod", card.pk), ("billing_customer", customer.pk)):
-            taker = threading.Thread(target=try_to_take, args=(table, pk))
-            taker.start()
-            taker.join()
+            outcome.append(_taken_elsewhere(table, pk))
     other.join()
     assert outcome == ["held", "held"]
 

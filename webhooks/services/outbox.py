@@ -108,8 +108,6 @@ def event_emit(
     gathered = _gathered.get()
     if gathered is None:
         _write([event], deliver)
-        if deliver:
-            _kick_on_commit()
     else:  # written as the gathering block ends (without a primary key until then), which nudges the dispatcher
         marker = _Marker()
         transaction.on_commit(marker)
@@ -128,9 +126,11 @@ def _kick_on_commit() -> None:
 
 
 def _write(events: list[Event], deliver: bool) -> None:
-    """The events, each queued for the dispatcher (``EventPending``) unless its caller plans its deliveries itself."""
+    """The events, each queued for the dispatcher (``EventPending``), which is nudged once they commit, unless their
+    caller plans their deliveries itself."""
     if deliver:
         insert_many_queued(events, EventPending, match="public_id")
+        _kick_on_commit()
     else:
         insert_many(events)
 
@@ -174,9 +174,7 @@ def events_gathered() -> Iterator[None]:
         for deliver in (True, False):
             written = [event for event, marker, its in gathered if its is deliver and id(marker) in kept]
             if written:
-                _write(written, deliver)
-                if deliver:
-                    _kick_on_commit()  # one nudge for the block's events, not one an event
+                _write(written, deliver)  # one nudge for the block's events, not one an event
 
 
 # --- the dispatcher: planning deliveries, on the workers' side ---------------------------
