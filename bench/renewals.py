@@ -14,6 +14,9 @@ What it measures
     - the wall time from t0 until every one of A's invoices is paid, and renewals per second;
     - Kassa's own CPU per renewal: the worker's processes' CPU time (main + pool, from /proc) from t0 until
       the queue is empty, divided by the renewals (PostgreSQL's and Redis's own CPU is not counted);
+    - of that CPU, what Python's cycle collector took in those processes, by generation: exact, through a probe
+      the worker's processes load (``bench/gc_probe``, on their ``PYTHONPATH`` only), where the CPU of whole runs
+      moves by ±10 % between runs;
     - how long B's single renewal, due at t0, took until its invoice was paid, while A's day was running;
     - apart, what PostgreSQL did for them: its CPU (all its processes on this machine, from /proc: on two cores it
       shares the CPU with the worker) and the write-ahead log it wrote (bytes: exact, where CPU time is noisy).
@@ -213,7 +216,9 @@ def kassa_env(tmp: Path, *, redis_url: str, processor: Processor, concurrency: i
         "STRIPE_MAX_NETWORK_RETRIES": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",  # nothing leaves the machine
         "KASSA_VAR_DIR": str(tmp / "kassa-var"),  # keep the repository's var/ untouched
-        "PYTHONPATH": str(REPO),
+        # The cycle collector's probe (bench/gc_probe), in the worker's processes: its share of their CPU, exactly.
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "bench" / "gc_probe")]),
+        "KASSA_BENCH_GC_DIR": str(tmp / "gc"),
         "DJANGO_SETTINGS_MODULE": "kassa.settings",
         "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # bin/worker's `celery`
         "WORKER_CONCURRENCY": str(concurrency),
@@ -275,6 +280,7 @@ def measure(args, broker: redis.Redis, processor: Processor, worker: Worker, a, 
     paid_b = Invoice.objects.filter(merchant=b, billing_reason=cycle, status=Invoice.Status.PAID)
     charges_before = processor.count()["payment_intent"]
     main0, pool0 = worker.cpu()
+    gc0 = collector_cpu(worker)
     wal0, pg0 = wal_position(connection), postgres_cpu()
     t0 = time.perf_counter()
     app.send_task(TICK)
@@ -298,6 +304,7 @@ def measure(args, broker: redis.Redis, processor: Processor, worker: Worker, a, 
     wait_until(lambda: queued(broker) == 0, timeout=600, what="the queue to empty", worker=worker, poll=0.05)
     drained = time.perf_counter() - t0
     main2, pool2 = worker.cpu()
+    collector = [after - before for after, before in zip(collector_cpu(worker), gc0, strict=True)]
     wal, pg = wal_since(connection, wal0), postgres_cpu() - pg0
     charges = processor.count()["payment_intent"] - charges_before
     return {
@@ -308,10 +315,24 @@ def measure(args, broker: redis.Redis, processor: Processor, worker: Worker, a, 
         "cpu": (main2 - main0) + (pool2 - pool0),
         "main": main2 - main0,
         "pool": pool2 - pool0,
+        "collector": collector,
         "charges": charges,
         "wal": wal,
         "postgres": pg,
     }
+
+
+def collector_cpu(worker: Worker) -> list[float]:
+    """CPU seconds the worker's processes (main and pool) have spent in Python's cycle collector so far, for each
+    generation (0, 1, 2), as bench/gc_probe writes them."""
+    spent = [0.0, 0.0, 0.0]
+    directory = Path(os.environ["KASSA_BENCH_GC_DIR"])
+    for pid in [worker.proc.pid, *worker.pool_pids()]:
+        with contextlib.suppress(OSError):
+            fields = (directory / str(pid)).read_text().split()
+            for generation in range(3):
+                spent[generation] += float(fields[2 * generation + 1])
+    return spent
 
 
 def wal_position(connection) -> str:
@@ -392,6 +413,12 @@ def report(args, result: dict) -> None:
         f"(worker main {result['main'] / renewals * 1000:.2f} + pool {result['pool'] / renewals * 1000:.2f}, "
         f"until the queue was empty at {result['drained']:.1f} s)"
     )
+    collector = result["collector"]
+    print(
+        f"  of which Python's cycle collector {sum(collector) / renewals * 1000:.2f} ms (generations 0, 1, 2: "
+        + ", ".join(f"{spent / renewals * 1000:.2f}" for spent in collector)
+        + " ms; bench/gc_probe)"
+    )
     b_seconds = result["b_seconds"]
     print(f"B's single renewal           {b_seconds:8.1f} s     {verdict(b_seconds < 60, '< 1 min')}")
     print(f"PaymentIntents at the stand-in: {result['charges']:,}, one per renewal")
@@ -428,6 +455,7 @@ def main() -> int:
             print(f"setting up database {DB}, migrations, Redis {args.redis}, the processor stand-in ...", flush=True)
             processor = Processor()
             env = kassa_env(tmp, redis_url=args.redis, processor=processor, concurrency=args.concurrency)
+            (tmp / "gc").mkdir()
             broker.flushdb()
             admin_execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
             admin_execute(f'CREATE DATABASE "{DB}"')
