@@ -21,6 +21,9 @@
   PostgreSQL backend, and every statement prepared anew, for each task. A
   renewal day runs a task for every 50 renewals, and one for each second's
   emails and for the events' dispatch.
+- A worker process freezes what it holds once it has run a task of a kind
+  for the first time: the cycle collector then leaves it alone
+  (kassa/frozen.py).
 """
 
 import logging
@@ -30,6 +33,8 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, transaction
+
+from .frozen import frozen_once
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 
@@ -129,6 +134,15 @@ def _connections_kept_by_djangos_rule(sender=None, **_kwargs) -> None:
     place (eager, in the tests): its caller's connection, and transaction, are not the task's to close."""
     if not getattr(getattr(sender, "request", None), "is_eager", False):
         close_old_connections()
+
+
+@task_postrun.connect
+def _frozen_after_first_run(sender=None, **_kwargs) -> None:
+    """What a worker process holds frozen once it has run a task of a kind for the first time (kassa/frozen.py);
+    not for a task run in place (eager, in the tests), whose process is not a worker's."""
+    name = getattr(sender, "name", None)
+    if name is not None and not getattr(getattr(sender, "request", None), "is_eager", False):
+        frozen_once(f"task {name}")
 
 
 app.autodiscover_tasks()
