@@ -39,3 +39,30 @@ _SCRIPT = textwrap.dedent(
 def test_a_process_freezes_what_it_holds_once_per_kind_of_work_and_never_its_garbage():
     done = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True", "True", "True"], done.stderr
+
+
+_WORKER_SCRIPT = textwrap.dedent(
+    """
+    import gc, os, uuid
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    import django
+    django.setup()
+    from celery.app.trace import build_tracer
+    from kassa.celery import app
+
+    ping = app.tasks["kassa.ping"]
+    ping.apply()                        # run in place (eager, as the tests run tasks): not a worker's process
+    print(gc.get_freeze_count() == 0)
+    as_a_worker = build_tracer(ping.name, ping, app=app)  # how a worker's process runs a task it took
+    as_a_worker(str(uuid.uuid4()), [], {}, request={})
+    first = gc.get_freeze_count()
+    print(first > 0)
+    as_a_worker(str(uuid.uuid4()), [], {}, request={})
+    print(gc.get_freeze_count() == first)  # the same kind again: nothing more frozen
+    """
+)
+
+
+def test_a_worker_process_freezes_after_its_first_task_of_a_kind_and_a_task_run_in_place_does_not():
+    done = subprocess.run([sys.executable, "-c", _WORKER_SCRIPT], cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr[-3000:]
