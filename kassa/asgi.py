@@ -2,5 +2,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from .frozen import frozen_after_first_request
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 application = get_asgi_application()
+frozen_after_first_request()  # kassa/frozen.py

@@ -11,18 +11,21 @@ counts the collector's CPU exactly): 0.30 ms a renewal without, 0.13 with, of ab
 moves by ±10 % between runs, saw no gain, and was reverted; its reason given, that the in-process profile's gain
 came from the fixtures that process held, was wrong: the worker's processes pay the same.
 
-When: once a process has loaded what it keeps, which a Django process does lazily (its URLs and views on the
-first request, a task's modules, serializers and statements built once on its first run). So a worker process
-freezes after it first ran a task of each kind (kassa/celery.py) and a web process after its first request
-(kassa/wsgi.py); each time after one collection of what is garbage already, so that no garbage is frozen. What is
-frozen is never freed by the cycle collector (reference counting still frees it): only what a process holds when
-it freezes is frozen, which it keeps anyway, but for the few of those objects that later end in a reference cycle
-nothing else holds (a connection replaced, say), which stay; a freeze per kind of work bounds them. Not done where
-a test runs work in place (the test's process is no worker's nor server's).
+When: once a process has loaded what it keeps, which a Django process does lazily (its URLs and views on the first
+request, a task's modules, serializers and statements built once on its first run). So a worker process freezes
+after it first ran a task of each kind (kassa/celery.py) and a web process after its first request
+(``frozen_after_first_request``, which the server entry points call: kassa/wsgi.py, kassa/asgi.py); each time after
+one collection of what is garbage already, so that no garbage is frozen. What is frozen is never freed by the cycle
+collector (reference counting still frees it): only what a process holds when it freezes is frozen, which it keeps
+anyway, but for the few of those objects that later end in a reference cycle nothing else holds (a connection
+replaced, say), which stay; a freeze per kind of work bounds them. Not done where a test runs work in place (the
+test's process is no worker's nor server's).
 """
 
 import gc
 import threading
+
+from django.core.signals import request_finished
 
 _done: set[str] = set()
 _lock = threading.Lock()
@@ -43,3 +46,13 @@ def frozen_once(kind: str) -> None:
             return
         _done.add(kind)
     long_lived_frozen()
+
+
+def _frozen_after_request(**_kwargs) -> None:
+    frozen_once("request")
+
+
+def frozen_after_first_request() -> None:
+    """A server process (kassa/wsgi.py, kassa/asgi.py) freezes what it holds once it has answered its first request.
+    Only there, not for every request Django answers: the test client's requests run in the tests' own process."""
+    request_finished.connect(_frozen_after_request, dispatch_uid="kassa.frozen.request")

@@ -66,3 +66,26 @@ _WORKER_SCRIPT = textwrap.dedent(
 def test_a_worker_process_freezes_after_its_first_task_of_a_kind_and_a_task_run_in_place_does_not():
     done = subprocess.run([sys.executable, "-c", _WORKER_SCRIPT], cwd=REPO, capture_output=True, text=True, check=False)
     assert done.stdout.split() == ["True", "True", "True"], done.stderr[-3000:]
+
+
+_SERVER_SCRIPT = textwrap.dedent(
+    """
+    import gc, importlib, sys
+    from django.core.signals import request_finished
+    importlib.import_module(sys.argv[1])  # the server's entry point, as gunicorn or an ASGI server loads it
+    print(gc.get_freeze_count() == 0)
+    request_finished.send(sender=None)  # its first request answered
+    first = gc.get_freeze_count()
+    print(first > 0)
+    request_finished.send(sender=None)
+    print(gc.get_freeze_count() == first)  # once a process
+    """
+)
+
+
+def test_a_server_process_freezes_once_after_its_first_request_through_either_entry_point():
+    for entry in ("kassa.wsgi", "kassa.asgi"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SERVER_SCRIPT, entry], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        assert done.stdout.split() == ["True", "True", "True"], (entry, done.stderr[-3000:])
