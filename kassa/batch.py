@@ -5,7 +5,7 @@ A renewal batch (billing/subscriptions/services/renewal.py, ``subscriptions_rene
 to fifty subscriptions of one merchant, each in its own transactions. Two things are done once for the batch:
 
 - **Reads** (``shared``): each renewal read the merchant's invoice settings twice and its Stripe credentials once
-  or twice, the same rows every time (about three of a renewal's SQL statements; README, Performance). Inside a
+  or twice, the same rows every time (about three of a renewal's SQL statements; docs/performance-history.md). Inside a
   batch a read made through ``shared`` is made once and its answer handed to every later caller with the same
   key; outside one, ``shared`` simply reads. The answers are as fresh as the batch's start: a merchant changing
   its invoice settings or rotating its keys during a batch of a few seconds is seen from the next batch on (the

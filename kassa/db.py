@@ -1,7 +1,7 @@
 """``insert`` (``insert_many``, ``insert_unless``, ``insert_many_queued``), ``update`` (``update_where``,
 ``update_changed``; ``together``: several in one statement), ``select`` and ``related``: rows written and read
 through statements compiled once per model (and shape), for the hottest paths: the API's writes, and a renewal's,
-which makes every one of its statements this way but its savepoints (README, Performance); ``atomic_unless``
+which makes every one of its statements this way but its savepoints (docs/performance-history.md); ``atomic_unless``
 (``atomic_unless_held``) and ``insert_unless`` (a row a unique constraint allows once, left out with no error)
 spare a renewal two of those savepoints; ``many`` (``read_with``) hands over the rows of a many-to-many or reverse
 key read with their object, without the related manager Django makes on each access; ``new`` makes a new row's
@@ -15,7 +15,7 @@ installed and queries are not logged (``_run``), with the checks Django's cursor
 
 ``Model.objects.create`` compiles its INSERT anew on every call; on a
 request that writes two rows (the object and its outbox event) that was
-about a third of the Python work of an API write (README, Performance).
+about a third of the Python work of an API write (docs/performance-history.md).
 ``insert`` does what ``create`` does for a plain model, in the same order
 and with the same field conversions (``pre_save``, ``get_db_prep_save``),
 but reuses the statement. ``update`` is ``save()`` (every loaded field) or
@@ -94,7 +94,8 @@ def _psycopg_parses_once() -> None:
     has more than 50 values or 4,096 characters: then on every call (psycopg/_queries.py; its limits keep an ORM's
     INSERTs of ever-varying row counts from filling its cache, psycopg discussion 628). Kassa's hottest statements
     are built once per shape here, and an invoice's INSERT has 56 values: parsed anew each time, that was about 3 %
-    of a renewal's CPU (README, Performance). psycopg's cache stays as it is (the 128 statements used last); only
+    of a renewal's CPU (docs/performance-history.md). psycopg's
+    cache stays as it is (the 128 statements used last); only
     its limits are widened, so at most 128 statements of at most 16 KiB are kept (a few MiB at worst). psycopg
     offers no setting for them: its module's own names are set, and a test checks that an INSERT of more than 50
     values is parsed once (tests/kassa/test_db.py), so a psycopg that renames them fails it rather than going
@@ -111,7 +112,8 @@ def _moments_read_by_python(sender, connection, **kwargs) -> None:
     ``TIME_ZONE``), each ``timestamptz`` value is read by Python's own parser of ISO 8601 (``datetime.fromisoformat``,
     written in C) rather than by Django's loader (psycopg's loader in Python, a regular expression and a dozen
     steps a value, then Django's replacing its time zone by UTC): about 40 values a renewal, some 2 % of its CPU
-    (README, Performance). PostgreSQL writes a ``timestamptz`` in ISO 8601 in the session's time zone, which Django
+    (docs/performance-history.md). PostgreSQL writes a ``timestamptz`` in ISO 8601 in the session's time zone, which
+    Django
     sets to UTC (``+00``), so the value read is the same moment in Django's ``datetime.timezone.utc``; anything else
     (another ``DateStyle`` or time zone, a year past 9999, BC, infinity) is handed to Django's loader, as before. A
     test reads values of every such kind both ways (tests/kassa/test_db.py)."""
@@ -144,7 +146,8 @@ def _cursor(connection):
     """A cursor of ``connection`` (Django's wrapper, for this thread) for one of kassa.db's statements: the one made
     for the last of them while it still would be what ``connection.cursor()`` makes now, else a new one, kept. Django
     makes a cursor per statement (psycopg's, Django's wrapper, its checks), about a third of a one-row statement's CPU
-    outside the database (README, Performance). Made anew when the connection is another one (closed, reconnected),
+    outside the database (docs/performance-history.md). Made anew when the connection is another one (closed,
+    reconnected),
     when whether queries are logged changed (a debug cursor: tests capturing queries), while the connection is shared
     between threads, and before a statement that Django would first check the connection for (its health check, once
     a request or task: ``CONN_HEALTH_CHECKS``), so that check is made as before. Each statement still gets what
@@ -550,7 +553,7 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     the statement goes straight to the driver's cursor after the two checks Django's makes on the way, a transaction
     an error has broken refused and the driver's errors raised as Django's (``wrap_database_errors``). Django's
     wrapper spends about 0.01 to 0.02 ms of CPU a statement besides (its execute, its wrappers' loop, its ``fetchall``
-    looked up and wrapped anew each time): some 3 % of a renewal's 20 (README, Performance). Otherwise, its way.
+    looked up and wrapped anew each time): some 3 % of a renewal's 20 (docs/performance-history.md). Otherwise, its way.
     A tool that watches statements by patching Django's cursor class (as some monitoring agents do) does not see
     these: one that installs an execute wrapper (``connection.execute_wrapper``) does, and sends them Django's way."""
     cursor = _cursor(connection)
@@ -968,7 +971,7 @@ def read_with(instance: Model, name: str) -> list | None:
     ``instance`` (``prefetch_related``, or handed over as such): a list; else None. Read from the ORM's own cache,
     without the related manager ``instance.<name>`` builds anew on each access (a many-to-many one computes its
     filters as it is made: about a twentieth of a renewal's CPU went on making managers only to read what was
-    read already, measured with py-spy; README, Performance)."""
+    read already, measured with py-spy; docs/performance-history.md)."""
     found = getattr(instance, "_prefetched_objects_cache", {}).get(name)
     return None if found is None else list(found)
 

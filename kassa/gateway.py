@@ -83,7 +83,7 @@ class _Pool(stripe.HTTPClient):
 
     ``requests`` builds, merges and checks each call's settings before handing it to urllib3: a third of a
     PaymentIntent's CPU in Kassa's process, and about 0.4 ms of a renewal's (bench/renewals_profile.py --floor;
-    README, Performance)."""
+    docs/performance-history.md)."""
 
     name = "urllib3"
 

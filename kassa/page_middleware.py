@@ -4,7 +4,7 @@ A request to ``/v1/`` or ``/webhooks/stripe/`` carries a key or a
 signature, never a session: it has no use for sessions, the logged-in
 user, two-factor state, messages or static files, and running them cost
 about a fifteenth of an API write's Python work (measured in function
-calls; README, Performance). Each class here is the library's
+calls; docs/performance-history.md). Each class here is the library's
 own middleware, subclassed so that Django's and the admin's checks still
 recognize it, with one change: for those paths it hands the request on
 untouched. Pages get exactly the library's behaviour.

@@ -11,7 +11,7 @@ Kassa has none of them (tests/kassa/test_schema.py checks the migrated schema):
   index, for ``LIKE 'prefix%'`` outside the C locale). Kassa looks its ids, tokens and keys up by equality
   (which the unique index answers), and the dashboard's searches are exact (``=public_id``) or match anywhere in
   the text (which no such index answers either); a renewal wrote about twenty-five of them, most on a random page
-  of a random-key index (README, Performance > Renewals). Django has no option to leave them out, so a migration
+  of a random-key index (docs/performance-history.md, Renewals). Django has no option to leave them out, so a migration
   that adds such a field ends with ``like_indexes_drop()``.
 """
 

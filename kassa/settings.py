@@ -177,7 +177,7 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # Prepared statements: PostgreSQL plans each statement Kassa runs again and again once per connection (psycopg
     # prepares it on its fifth run, with the parameters bound by the server) instead of on every run. That is about
-    # a third of PostgreSQL's CPU per renewal (README, Performance). Django leaves them off for the sake of
+    # a third of PostgreSQL's CPU per renewal (docs/performance-history.md). Django leaves them off for the sake of
     # connection poolers: DATABASE_PREPARED_STATEMENTS=false behind one that cannot keep them (PgBouncer in
     # transaction mode before 1.21, or without max_prepared_statements).
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):

@@ -311,7 +311,7 @@ class Out(serializers.Serializer):
     ones) for each object it renders. An output serializer's fields never change once built, and ``represent``
     keeps one instance per class (kassa.api.views), so the readable ones are listed once per instance, each with
     how it may be shown faster than DRF's own loop shows it (``_plan``); the rest is DRF's own loop, unchanged.
-    Rendering is most of what an event costs, and a renewal records seven (README, Performance).
+    Rendering is most of what an event costs, and a renewal records seven (docs/performance-history.md).
 
     Four shortcuts, each giving exactly what DRF gives:
 

@@ -11,7 +11,7 @@ merchants and modes that listen for them (and existed when the event
 happened), writes the deliveries and deletes the events' queue rows in one
 transaction, then queues each endpoint once per batch. The event's own row
 is never written again: marking it planned rewrote the whole row and its
-indexes (half a renewal's write-ahead log, README, Performance).
+indexes (half a renewal's write-ahead log, docs/performance-history.md).
 
 The request only nudges the dispatcher, after its commit (``events_kick``):
 at once for the first event in a 100 ms window, and once more at the end of a
@@ -226,7 +226,7 @@ def _batch_kicks() -> batch.Gathered:
 
     For billing's ``subscriptions_renew_due``: each renewal commits several times and writes seven events, and a
     nudge every 100 ms was a dispatcher task for every two or three events, a measurable share of a worker's CPU
-    per renewal (README, Performance). The batch's events are planned together, up to a second later than one by
+    per renewal (docs/performance-history.md). The batch's events are planned together, up to a second later than one by
     one. A worker dying inside the batch loses that nudge, not the events: beat's sweeper plans them."""
     return batch.Gathered(lambda _events: events_kick(), every=_BATCH_NUDGE_EVERY)
 
@@ -308,7 +308,7 @@ def _queued_take(limit: int) -> tuple[list[tuple], list[int]]:
     queue rows deleted (locked until this transaction ends, so another dispatcher skips them, and back in the queue
     if it fails) and the events read, none left to delete. A read of the queue, a read of its events and a delete
     naming each of them were three statements with two values an event, about half of the dispatcher's CPU in a
-    renewal run (README, Performance). Elsewhere (SQLite: one writer at a time) the queue is read, and deleted
+    renewal run (docs/performance-history.md). Elsewhere (SQLite: one writer at a time) the queue is read, and deleted
     after."""
     if connection.vendor == "postgresql":
         return rows(_take_statement(), [limit]), []

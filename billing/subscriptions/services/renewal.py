@@ -43,7 +43,7 @@ and the per-period constraint make it a no-op).
 Time is an argument everywhere: beat passes the wall clock and leaves out customers on a test clock; a
 test clock's advance runs the same services for its customers only, with its time (billing/apps.py).
 
-Cost, and the way to issue 15's 5 ms (README, Performance > Renewals): a renewal is 19 statements and seven
+Cost, and the way to issue 15's 5 ms (docs/performance-history.md, Renewals): a renewal is 19 statements and seven
 renderings, one subscription at a time (74 before the run shared its merchant's reads, ``kassa.batch``, a
 renewal's draft was finalized as it was made with the lines it made, never read back, its charge was begun in
 its transaction, its batch read its subscriptions together, its customer was locked by the statement that reads
@@ -511,7 +511,7 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     if subscription.pending_update_invoice_id == invoice.pk:
         return  # a pending update's invoice moves no status: paid, the update applies and its card is kept (changes.py)
     # Rendered only when something may change: a renewal's paid charge comes through here and usually changes
-    # nothing, so rendering it every time was a measurable share of a renewal's cost (README, Performance).
+    # nothing, so rendering it every time was a measurable share of a renewal's cost (docs/performance-history.md).
     may_keep_card = change == hooks.PAID and saves_card(subscription)
     before = render(subscription) if may_keep_card else None
     # Any of its invoices paid by card (not only the latest): with save_default_payment_method, that card.
