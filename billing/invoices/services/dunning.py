@@ -455,6 +455,36 @@ def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> i
     return count
 
 
+# --- a subscription ended -------------------------------------------------------------------------------
+
+
+def invoices_collection_stop(*, subscription) -> int:
+    """Its subscription ended (canceled now, at its ``cancel_at`` or its period's end, or by dunning's final action):
+    its open invoices are collected automatically no more: ``auto_advance`` off and no next attempt, so no retry on
+    the schedule and no charge when the payer's card changes (``invoice.updated`` each; how many). As at Stripe,
+    which on a cancellation "stops automatic collection of all finalized invoices" of the subscription, "so that the
+    customer won't be charged again for the subscription". The payer may still pay one on its hosted page and the
+    merchant with ``pay``; an invoice made by the cancellation itself (``invoice_now``, a period's final prorations)
+    comes after this and is collected. Inside the caller's transaction, which holds the subscription's lock: an
+    invoice another transaction holds at this moment (a payment's answer being recorded, which locks the invoice
+    before its subscription) is passed over rather than waited for, which could deadlock with it; its answer decides
+    it. One whose dunning has run out is left as dunning's final action leaves it."""
+    stopped = 0
+    found = (
+        Invoice.objects.select_for_update(skip_locked=True)
+        .filter(subscription=subscription, status=S.OPEN, auto_advance=True, dunning_exhausted_at__isnull=True)
+        .order_by("pk")
+    )
+    for invoice in found:
+        before = render(invoice)
+        invoice.auto_advance = False
+        invoice.next_payment_attempt = None
+        invoice.save(update_fields=["auto_advance", "next_payment_attempt", "updated"])
+        event_emit(type="invoice.updated", obj=invoice, before=before)
+        stopped += 1
+    return stopped
+
+
 # --- the customer's card changed ------------------------------------------------------------------------
 
 

@@ -427,7 +427,8 @@ def invoice_collect(action: str, invoice: Invoice, *, now: datetime, begun=None)
 
 
 def subscription_end(subscription: Subscription, *, now: datetime, ended_at: datetime, before: dict) -> None:
-    """Canceled (the caller holds the lock): no more periods, no more invoices."""
+    """Canceled (the caller holds the lock): no more periods, no more invoices, and its open invoices no longer
+    collected automatically (``invoices.invoices_collection_stop``: no retry, no charge on a new card)."""
     status_move(subscription, S.CANCELED)
     subscription.canceled_at = subscription.canceled_at or now
     subscription.ended_at = ended_at
@@ -436,6 +437,7 @@ def subscription_end(subscription: Subscription, *, now: datetime, ended_at: dat
         subscription.cancellation_reason = Subscription.CancellationReason.CANCELLATION_REQUESTED
     subscription.save()
     event_emit(type="customer.subscription.deleted", obj=subscription)
+    invoices.invoices_collection_stop(subscription=subscription)
 
 
 # --- notices ------------------------------------------------------------------------------------------

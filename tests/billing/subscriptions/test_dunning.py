@@ -82,6 +82,42 @@ def test_a_declined_renewal_is_retried_on_schedule_and_a_new_card_in_the_portal_
     assert len(processor_payment_intents(stripe_backend)) == charges + 1
 
 
+def test_a_past_due_subscription_canceled_is_charged_no_more_but_its_invoice_can_still_be_paid(
+    api, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox
+):
+    """As at Stripe, which on a cancellation "stops automatic collection of all finalized invoices" of the
+    subscription "so that the customer won't be charged again for the subscription": no retry on the schedule, no
+    charge when the payer's card changes; the invoice stays open, and the payer may still pay it by hand."""
+    clock, customer, sub, renewal = _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox)
+    charges = len(processor_payment_intents(stripe_backend))
+    with emails_on_commit():
+        canceled = api.v1.subscriptions.cancel(sub.id)
+    assert canceled.status == "canceled"
+    stopped = api.v1.invoices.retrieve(renewal.id)
+    assert (stopped.status, stopped.auto_advance, stopped.next_payment_attempt) == ("open", False, None)
+    newest = api.v1.events.list(params={"type": "invoice.updated", "limit": 1}).data[0]
+    assert newest.data.object.id == renewal.id
+    assert (newest.data.object.auto_advance, newest.data.previous_attributes["auto_advance"]) == (False, True)
+    # The schedule's retry days pass: nothing is charged.
+    for day in (1, 3, 5, 7):
+        _advance(api, clock, RENEWAL + day * DAY, emails_on_commit)
+    assert len(processor_payment_intents(stripe_backend)) == charges
+    # A new default card (which retries a subscription's past-due invoices at once) charges nothing either.
+    good = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token("4242424242424242")}, "customer": customer.id}
+    )
+    with emails_on_commit():
+        api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": good.id}})
+    assert len(processor_payment_intents(stripe_backend)) == charges
+    assert api.v1.invoices.retrieve(renewal.id).status == "open"
+    # Paid by hand, it is paid.
+    with emails_on_commit():
+        paid = api.v1.invoices.pay(renewal.id)
+    assert (paid.status, paid.amount_paid) == ("paid", 5000)
+    assert len(processor_payment_intents(stripe_backend)) == charges + 1
+    assert api.v1.subscriptions.retrieve(sub.id).status == "canceled"
+
+
 @pytest.mark.parametrize(
     ("action", "status", "reason"),
     [("cancel", "canceled", "payment_failed"), ("unpaid", "unpaid", None), ("past_due", "past_due", None)],
