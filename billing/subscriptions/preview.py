@@ -56,7 +56,7 @@ from .prorations import (
     prorations_between,
 )
 from .services.changes import anchor_now_check, trial_end_moved
-from .services.common import ENDED, period_after, period_lines
+from .services.common import ENDED, period_after, period_lines, period_until_cancel
 from .services.create import anchor_check, first_period, first_period_unbilled, items_check, trial_end_check
 
 PREFIX = "upcoming_in"
@@ -438,7 +438,7 @@ def _cycle_reset_lines(subscription, invoice, lines, current, after, proration_b
     reset = copy.copy(subscription)
     reset.billing_cycle_anchor = at
     reset.billing_cycle_anchor_day_of_month = None
-    lines += _period_lines_built(reset, invoice, after, at)
+    lines += _period_lines_built(reset, invoice, after, at, cancel_at=reset.cancel_at)
     return _credit_carried(subscription, lines, invoice.period_start)
 
 
@@ -517,14 +517,16 @@ def _subscription_lines(
         return _final_lines(subscription, invoice, lines, prorations, cancel_at, period_start, renews_at)
     if not after:
         raise _none("No upcoming invoice: the change would leave the subscription without items.")
-    lines += _period_lines_built(subscription, invoice, after, renews_at)
+    lines += _period_lines_built(subscription, invoice, after, renews_at, cancel_at=cancel_at)
     return _credit_carried(subscription, lines, invoice.period_start)
 
 
-def _period_lines_built(subscription, invoice, after, at: datetime) -> list[InvoiceItem]:
-    """The lines of the period that starts at ``at`` for the items ``after`` (the invoice dated then)."""
+def _period_lines_built(subscription, invoice, after, at: datetime, *, cancel_at=None) -> list[InvoiceItem]:
+    """The lines of the period that starts at ``at`` for the items ``after`` (the invoice dated then), cut short at
+    a ``cancel_at`` inside it as the renewal cuts it (``period_until_cancel``)."""
     first_price = next(iter(after.values()))[0]
-    start, end = period_after(subscription, first_price, at)
+    start, whole_end = period_after(subscription, first_price, at)
+    end, whole_end = period_until_cancel(cancel_at, start, whole_end)
     invoice.created = invoice.period_start = invoice.period_end = start
     invoice.subscription_period_start = start
     period = period_lines(
@@ -536,6 +538,7 @@ def _period_lines_built(subscription, invoice, after, at: datetime) -> list[Invo
         start=start,
         end=end,
         trial=False,
+        whole_end=whole_end,
     )
     return _lines_built(subscription, period, start)
 

@@ -108,10 +108,28 @@ def stub_amount(subscription: Subscription, price: Price, quantity: int, start: 
         n=-1,
         day_of_month=subscription.billing_cycle_anchor_day_of_month,
     )
-    full = int((end - full_start).total_seconds())
+    return share_amount(price.unit_amount * quantity, start, end, full_start=full_start)
+
+
+def share_amount(
+    whole: int, start: datetime, end: datetime, whole_end: datetime | None = None, *, full_start: datetime | None = None
+) -> int:
+    """The share of ``whole`` (a full period's amount) that [start, end) is worth, to the second, rounded half up
+    once: of the full period [start, whole_end), or, for a stub before the anchor, of [full_start, end)."""
+    full = int(((whole_end - start) if whole_end is not None else (end - full_start)).total_seconds())
     part = min(int((end - start).total_seconds()), full)
-    whole = price.unit_amount * quantity
     return (2 * whole * part + full) // (2 * full) if full > 0 else whole
+
+
+def period_until_cancel(cancel_at: datetime | None, start: datetime, end: datetime) -> tuple[datetime, datetime | None]:
+    """A period [start, end) that ``cancel_at`` falls inside ends at ``cancel_at`` and is billed for its share of the
+    whole period, as at Stripe, where a ``cancel_at`` "during a future period [...] will always cause a proration for
+    that period": (the period's end, and the end it would have had, or None when it is not cut). The renewal into
+    that period bills it so (``period_advance``), and ``invoices.create_preview`` shows it so; the renewal due at
+    ``cancel_at`` then ends the subscription."""
+    if cancel_at is not None and start < cancel_at < end:
+        return cancel_at, end
+    return end, None
 
 
 def next_work_at(subscription: Subscription, period_end: datetime | None) -> datetime | None:
@@ -149,10 +167,12 @@ def period_lines(
     end: datetime,
     trial: bool,
     unbilled: bool = False,
+    whole_end: datetime | None = None,
 ) -> list[dict]:
     """One line per item for the period [start, end) (``items``: ``(subscription item, price, quantity, tax
     rates)``): its price times quantity (nothing in a trial or an ``unbilled`` stub, else a share of it for a
-    stub period before the anchor). Pure: the renewal and the first invoice write these
+    stub period before the anchor, or for a period cut short at ``cancel_at``: ``whole_end``, the end it would
+    have had, ``period_until_cancel``). Pure: the renewal and the first invoice write these
     (``period_invoice_create``), ``invoices.create_preview`` shows them (the subscription and its items may be
     unsaved there)."""
     lines = []
@@ -169,6 +189,8 @@ def period_lines(
             amount = 0
         elif start < subscription.billing_cycle_anchor:
             amount = stub_amount(subscription, price, quantity, start, end)
+        elif whole_end is not None and end < whole_end:
+            amount = share_amount(price.unit_amount * quantity, start, end, whole_end)
         lines.append(
             {
                 "subscription_item": item,
@@ -204,6 +226,7 @@ def period_invoice_create(
     billing_reason: str,
     trial: bool,
     unbilled: bool = False,
+    whole_end: datetime | None = None,
     lines_kept: bool = False,
     customer_locked: bool = False,
     held: bool = False,
@@ -211,10 +234,11 @@ def period_invoice_create(
     """The draft of one period, with its lines (``period_lines`` of the subscription's items, in one insert), as
     the subscription's latest invoice (the caller holds its lock, and saves it with the period it moves: one
     UPDATE, not two; the database refuses a second create/cycle invoice for the same period). ``lines_kept``: the
-    caller finalizes it next, in this transaction, through this copy; ``customer_locked``: the caller read the
-    subscription's customer under its row lock in this transaction; ``held``: made in the caller's transaction with
-    no savepoint of its own (all three ``invoices.invoice_create``'s). A second invoice of the period raises
-    ``invoices.PeriodInvoiced``, nothing written."""
+    caller finalizes it next, in this transaction, through this copy; ``whole_end``: the period is cut short at its
+    ``end`` (``period_until_cancel``), billed for its share of the period ending then; ``customer_locked``: the
+    caller read the subscription's customer under its row lock in this transaction; ``held``: made in the caller's
+    transaction with no savepoint of its own (all three ``invoices.invoice_create``'s). A second invoice of the
+    period raises ``invoices.PeriodInvoiced``, nothing written."""
     lines = period_lines(
         subscription=subscription,
         items=[(item, item.price, item.quantity, many(item, "tax_rates")) for item in subscription_items(subscription)],
@@ -222,6 +246,7 @@ def period_invoice_create(
         end=end,
         trial=trial,
         unbilled=unbilled,
+        whole_end=whole_end,
     )
     invoice = invoices.invoice_create(
         merchant=subscription.merchant,

@@ -141,6 +141,7 @@ from .common import (
     pending_update_expire,
     period_after,
     period_invoice_create,
+    period_until_cancel,
     status_move,
     upcoming_before,
 )
@@ -298,12 +299,19 @@ def _renew_locked(subscription: Subscription, now: datetime) -> list[tuple[str, 
     dropped = pending_update_expire(subscription, now)
     # Paying it later must not charge for a change that was dropped, even when this pass also starts a new period.
     after = [("void", dropped)] if dropped is not None and dropped.status == Invoice.Status.OPEN else []
-    if subscription.pause_behavior and subscription.pause_resumes_at and subscription.pause_resumes_at <= now:
+    # What fell due is done in the order it fell due: a pass run later than its period's end (beat behind, a test
+    # clock's step of up to a day) renews that period first, under a pause that ended after it and before a
+    # cancel_at after it (the subscription's next work is then at once: the next pass ends the pause or the
+    # subscription), as a pass on time would have.
+    renewal_due = end <= now and subscription.status != S.PAUSED
+    resumes_at = subscription.pause_resumes_at
+    if subscription.pause_behavior and resumes_at and resumes_at <= now and not (renewal_due and end < resumes_at):
         subscription.pause_behavior = None
         subscription.pause_resumes_at = None
     ends_at = None
-    if subscription.cancel_at is not None and subscription.cancel_at <= now:
-        ends_at = subscription.cancel_at
+    cancel_at = subscription.cancel_at
+    if cancel_at is not None and cancel_at <= now and not (renewal_due and end < cancel_at):
+        ends_at = cancel_at
     elif subscription.cancel_at_period_end and end <= now:
         ends_at = end
     if ends_at is not None:
@@ -361,7 +369,9 @@ def period_advance(
     read it under its lock (``kassa.db.snapshot``): then only what changed since is written (a renewal's: its row is
     some forty columns, of which a new period sets a few), else every column."""
     price = price or subscription_items(subscription)[0].price
-    new_start, new_end = period_after(subscription, price, end)
+    new_start, whole_end = period_after(subscription, price, end)
+    # Its cancel_at inside the new period ends it there, billed for its share (the renewal due then ends it).
+    new_end, whole_end = period_until_cancel(subscription.cancel_at, new_start, whole_end)
     if subscription.status == S.TRIALING:
         status_move(subscription, S.ACTIVE)  # the trial ends with the first paid period's invoice
     try:
@@ -376,6 +386,7 @@ def period_advance(
             now=now,
             billing_reason=billing_reason,
             trial=False,
+            whole_end=whole_end,
             lines_kept=True,  # finalized below, made_here
             customer_locked=customer_locked,
             held=held,

@@ -5,7 +5,10 @@ localstripe. Amounts are hand-computed to the minor unit, as in test_proration.p
   left): -3000 * 838,800 / 2,592,000 = -970.83 -> -971;
 - cancel_at 11 Jan, 19.99 a month, January (31 days), 21 days cut: -1999 * 21/31 = -1354.19 -> -1354;
 - quantity 1 -> 2 on 5 Jan in a January cut at 11 Jan (6 of 31 days billed): -1999 * 6/31 = -386.90 -> -387 and
-  +3998 * 6/31 = 773.81 -> +774; cancel_at cleared: +3998 * 21/31 = 2708.26 -> +2708.
+  +3998 * 6/31 = 773.81 -> +774; cancel_at cleared: +3998 * 21/31 = 2708.26 -> +2708;
+- cancel_at 15 Feb, set in January, 19.99 a month: the renewal of 1 Feb bills 1 to 15 Feb, 14 of February's 28
+  days: 1999 * 14/28 = 999.5 -> 1000; cancel_at 1 Feb 12:00: 12 hours of 28 days: 1999 * 43,200 / 2,419,200 =
+  35.70 -> 36.
 """
 
 from datetime import UTC, datetime
@@ -167,6 +170,76 @@ def test_cancel_at_with_proration_behavior_none_cuts_the_period_and_credits_noth
     )
     assert sub.items.get().current_period_end == d(2027, 1, 11)
     assert pending(payer) == []
+
+
+def test_cancel_at_in_a_later_period_ends_that_period_there_billed_for_its_share(merchant, payer, stripe_backend):
+    """As at Stripe, where a cancel_at "during a future period [...] will always cause a proration for that period":
+    the renewal into it bills up to cancel_at, and the preview says so beforehand."""
+    sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
+    sub = services.subscription_update(subscription=sub, now=d(2027, 1, 10), cancel_at=d(2027, 2, 15))
+    assert sub.items.get().current_period_end == d(2027, 2, 1)  # January is billed whole
+    assert pending(payer) == []
+
+    shown = preview.invoice_preview(merchant=merchant, livemode=False, subscription=sub, now=d(2027, 1, 20))
+    assert [(line.amount, line.period_start, line.period_end) for line in shown.preview_lines] == [
+        (1000, d(2027, 2, 1), d(2027, 2, 15))
+    ]
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 1))
+    sub.refresh_from_db()
+    renewal = sub.latest_invoice
+    assert (renewal.billing_reason, renewal.status, renewal.total) == ("subscription_cycle", "paid", 1000)
+    assert [(line.period_start, line.period_end) for line in renewal.items.all()] == [(d(2027, 2, 1), d(2027, 2, 15))]
+    assert (sub.items.get().current_period_end, sub.next_renewal_at) == (d(2027, 2, 15), d(2027, 2, 15))
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 15))
+    sub.refresh_from_db()
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 2, 15))
+    assert Invoice.objects.filter(subscription=sub).count() == 2
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999, 1000]
+
+
+def test_cancel_at_cleared_in_the_period_a_renewal_cut_bills_the_rest_of_it(merchant, payer, stripe_backend):
+    sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
+    sub = services.subscription_update(subscription=sub, now=d(2027, 1, 10), cancel_at=d(2027, 2, 15))
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 2, 1))
+    sub = services.subscription_update(subscription=sub, now=d(2027, 2, 5), cancel_at=None)
+    assert (sub.items.get().current_period_end, sub.next_renewal_at) == (d(2027, 3, 1), d(2027, 3, 1))
+    assert pending(payer) == [(1000, "Remaining time on Pro after 15 Feb 2027")]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["on time", "an hour after cancel_at"])
+def test_a_pass_run_after_the_period_end_and_cancel_at_bills_the_time_between_them_first(
+    merchant, payer, stripe_backend, late
+):
+    """A renewal pass runs when beat gets to it (or at a test clock step's end, up to a day later): one that comes
+    after both the period's end and a cancel_at just after it still bills the time between them, as one on time."""
+    sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
+    sub = services.subscription_update(subscription=sub, now=d(2027, 1, 10), cancel_at=d(2027, 2, 1, 12))
+    for at in [d(2027, 2, 1, 13)] if late else [d(2027, 2, 1), d(2027, 2, 1, 12)]:
+        while services.subscriptions_renew_due(now=at):
+            pass
+    sub.refresh_from_db()
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 2, 1, 12))
+    renewal = Invoice.objects.get(subscription=sub, billing_reason="subscription_cycle")
+    assert (renewal.status, renewal.total) == ("paid", 36)
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999, 36]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["on time", "after the pause ended"])
+def test_a_pass_run_after_the_period_end_and_the_pause_end_renews_that_period_under_the_pause(
+    merchant, payer, stripe_backend, late
+):
+    sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
+    services.subscription_update(
+        subscription=sub, now=d(2027, 1, 10), pause_collection={"behavior": "void", "resumes_at": d(2027, 2, 1, 12)}
+    )
+    for at in [d(2027, 2, 1, 13)] if late else [d(2027, 2, 1), d(2027, 2, 1, 12)]:
+        while services.subscriptions_renew_due(now=at):
+            pass
+    sub.refresh_from_db()
+    renewal = Invoice.objects.get(subscription=sub, billing_reason="subscription_cycle")
+    assert renewal.status == "void"  # made while collection was paused to void
+    assert (sub.status, sub.pause_behavior, sub.next_renewal_at) == ("active", None, d(2027, 3, 1))
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999]
 
 
 def test_the_preview_of_a_change_in_a_cut_period_is_what_the_change_bills(merchant, payer, stripe_backend):
