@@ -237,8 +237,14 @@ def _trial_invoice_unkeyed(subscription: Subscription, start: datetime) -> None:
 
 
 def trial_end_moved(subscription: Subscription, trial_end, now: datetime, param: str = "trial_end") -> datetime:
-    """``trial_end`` ("now" or a later date) set on ``subscription`` (a trial's only), its anchor moved with it when
-    it was the trial's end; nothing saved (``invoices.create_preview`` applies it to a copy). The new end."""
+    """``trial_end`` ("now" or a later date) set on ``subscription`` (a trial's only); nothing saved
+    (``invoices.create_preview`` applies it to a copy). The new end.
+
+    The billing cycle moves with it, as at Stripe, where a trial is how a subscription's billing cycle is changed,
+    when the anchor was the trial's end or the new end is past the anchor: the anchor becomes the new end (and a
+    ``billing_cycle_anchor_config[day_of_month]`` goes with the old anchor), so that the first paid period starts
+    when the trial ends, never inside it. An anchor still after the new end stays, and the time from the trial's
+    end to it is billed as a stub, as when the subscription was made so."""
     if subscription.status != S.TRIALING:
         raise InvalidRequest(
             f"Subscription {subscription.public_id} is not in a trial ({subscription.status}).", param=param
@@ -249,8 +255,9 @@ def trial_end_moved(subscription: Subscription, trial_end, now: datetime, param:
     elif trial_end <= now:
         raise InvalidRequest("trial_end must be in the future, or now.", param=param)
     subscription.trial_end = trial_end
-    if anchored_on_trial:
+    if anchored_on_trial or subscription.billing_cycle_anchor <= trial_end:
         subscription.billing_cycle_anchor = trial_end
+        subscription.billing_cycle_anchor_day_of_month = None
     return trial_end
 
 

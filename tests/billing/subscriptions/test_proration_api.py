@@ -360,6 +360,54 @@ def test_a_moved_trials_end_bills_what_was_previewed(api, on_clock, monthly, ema
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999]
 
 
+@pytest.mark.parametrize(
+    ("made", "moved_to", "period", "total"),
+    [
+        # An anchor after the trial's end, which the trial is moved past: the cycle starts at the new end.
+        (
+            {"trial_end": ts(2027, 1, 10), "billing_cycle_anchor": ts(2027, 1, 15)},
+            ts(2027, 1, 20),
+            (ts(2027, 1, 20), ts(2027, 2, 20)),
+            1999,
+        ),
+        # Billed on the 1st from a trial ending on the 1st, the trial moved to the 10th: the cycle goes with it.
+        (
+            {"trial_end": ts(2027, 2, 1), "billing_cycle_anchor_config": {"day_of_month": 1}},
+            ts(2027, 2, 10),
+            (ts(2027, 2, 10), ts(2027, 3, 10)),
+            1999,
+        ),
+        # An anchor still after the new end stays: 20 to 25 Jan billed as the stub before it, 1999 * 5/31 -> 322.
+        (
+            {"trial_end": ts(2027, 1, 10), "billing_cycle_anchor": ts(2027, 1, 25)},
+            ts(2027, 1, 20),
+            (ts(2027, 1, 20), ts(2027, 1, 25)),
+            322,
+        ),
+    ],
+    ids=["past the anchor", "anchored on the trial by day of month", "before the anchor"],
+)
+def test_a_moved_trials_first_paid_period_starts_when_the_trial_ends(
+    api, on_clock, monthly, emails_on_commit, stripe_backend, made, moved_to, period, total
+):
+    """Never a paid period starting inside the trial: the cycle moves with the trial's end (as at Stripe, where a
+    trial is how the billing cycle is changed) unless its anchor is still ahead."""
+    clock, customer = on_clock(ts(2027, 1, 1))
+    pro = monthly(1999, "Pro")
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": pro.id}], **made})
+    shown = api.v1.invoices.create_preview(
+        params={"subscription": sub.id, "subscription_details": {"trial_end": moved_to}}
+    )
+    assert (periods_of(shown), shown.total) == ([period], total)
+
+    api.v1.subscriptions.update(sub.id, params={"trial_end": moved_to})
+    advance(api, emails_on_commit, clock, moved_to + 3600)
+
+    first = api.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]}).latest_invoice
+    assert (periods_of(first), first.total, first.status) == ([period], total, "paid")
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [total]
+
+
 def test_trial_end_and_billing_cycle_anchor_previews_are_refused_where_the_real_call_refuses(
     api, on_clock, monthly, stripe_backend
 ):
