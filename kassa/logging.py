@@ -3,7 +3,10 @@
 Kassa never logs secrets on purpose; this is the second line of defence for
 the message a library or an exception puts together: API keys, webhook
 secrets and card-number-like digit runs are masked before a record is
-written.
+written, and so are the tokens in the paths of the pages a link alone opens
+(a hosted invoice's, the customer portal's and its emailed link's, a password
+reset's): Django logs the path of every request answered 4xx or 5xx
+(``django.request``), and a declined card on a hosted invoice page is a 402.
 """
 
 import logging
@@ -13,6 +16,9 @@ _PATTERNS = [
     re.compile(r"\b((?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+"),
     re.compile(r"\b(whsec_)[A-Za-z0-9+/=]+"),
     re.compile(r"\b(\d{0})\d{13,19}\b"),
+    # /invoices/<token>…, /portal/<token>…, /portal/link/<signed>; not the API's /v1/invoices/in_… (a public id).
+    re.compile(r"((?<!/v1)/(?:invoices|portal(?:/link)?)/)[A-Za-z0-9_:.-]{20,}"),
+    re.compile(r"(/reset/[A-Za-z0-9_-]+/)[A-Za-z0-9-]{6,}"),
 ]
 
 

@@ -132,6 +132,48 @@ def test_log_records_never_carry_keys(caplog):
     assert "sk_live_[redacted]" in text
 
 
+def test_a_hosted_invoices_token_never_reaches_the_log(client, shop):
+    """The token in a hosted invoice page's path is the payer's only credential: Django logs the path of every request
+    answered 4xx (a card refused, a form incomplete), and the log, as Kassa's configured handler writes it (its
+    stream read here), shows it masked."""
+    import io
+    import logging
+
+    from billing.hosted import framing
+    from kassa.logging import RedactSecretsFilter
+    from tests import factories
+
+    (console,) = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecretsFilter) for f in h.filters)]
+    payer = factories.customer(shop.merchant, email="ada@example.com", name="Ada")
+    invoice = factories.open_invoice(shop.merchant, customer=payer, price=factories.price(shop.merchant))
+    written = io.StringIO()
+    kept = console.setStream(written)
+    try:
+        answer = client.post(
+            f"/invoices/{invoice.token}/pay",
+            data=b"{}",
+            content_type="application/json",
+            HTTP_X_KASSA_PAGE_TOKEN=framing.page_token(invoice),
+        )
+    finally:
+        console.setStream(kept)
+    assert answer.status_code in (400, 402)
+    assert "/invoices/[redacted]/pay" in written.getvalue()
+    assert invoice.token not in written.getvalue()
+
+
+def test_the_tokens_of_pages_a_link_opens_are_masked_and_public_ids_are_not():
+    from kassa.logging import redact
+
+    assert (
+        redact("Bad Request: /portal/Zx8vQ2mN5kR7tY1uI3oP9aS4dF6gH0jK/card") == "Bad Request: /portal/[redacted]/card"
+    )
+    assert redact("Not Found: /portal/link/eyJjIjo0Mn0:1vX2Yz:AbCdEfGhIjKlMnOp") == "Not Found: /portal/link/[redacted]"
+    assert redact("/reset/MQ/c2v5a0-0123456789abcdef0123456789abcdef/") == "/reset/MQ/[redacted]/"
+    shown = "Not Found: /v1/invoices/in_1AbCdEfGhIjKlMnOpQrStUvW"
+    assert redact(shown) == shown
+
+
 def test_demo_setup_creates_the_demo_merchant_once(db, settings, tmp_path, capsys, monkeypatch):
     from billing.management.commands import demo_setup
 
