@@ -461,28 +461,43 @@ def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> i
 def invoices_collection_stop(*, subscription) -> int:
     """Its subscription ended (canceled now, at its ``cancel_at`` or its period's end, or by dunning's final action):
     its open invoices are collected automatically no more: ``auto_advance`` off and no next attempt, so no retry on
-    the schedule and no charge when the payer's card changes (``invoice.updated`` each; how many). As at Stripe,
+    the schedule and no charge when the payer's card changes (``invoice.updated`` each; how many, now). As at Stripe,
     which on a cancellation "stops automatic collection of all finalized invoices" of the subscription, "so that the
     customer won't be charged again for the subscription". The payer may still pay one on its hosted page and the
     merchant with ``pay``; an invoice made by the cancellation itself (``invoice_now``, a period's final prorations)
-    comes after this and is collected. Inside the caller's transaction, which holds the subscription's lock: an
-    invoice another transaction holds at this moment (a payment's answer being recorded, which locks the invoice
-    before its subscription) is passed over rather than waited for, which could deadlock with it; its answer decides
-    it. One whose dunning has run out is left as dunning's final action leaves it."""
+    comes after this and is collected.
+
+    Inside the caller's transaction, which holds the subscription's lock. A payment's answer locks an invoice before
+    its subscription, so waiting here for an invoice another transaction holds could deadlock with it: those are
+    passed over now (``SKIP LOCKED``; ``NO KEY``, so a row that only names the invoice, a payment being written, does
+    not keep it) and stopped once this commits (``_collection_stop_later``), when the subscription's lock is gone and
+    waiting for theirs is safe. A process killed in between leaves them collectible."""
+    open_ones = Invoice.objects.filter(subscription=subscription, status=S.OPEN, auto_advance=True)
+    found = list(open_ones.values_list("pk", flat=True))
     stopped = 0
-    found = (
-        Invoice.objects.select_for_update(skip_locked=True)
-        .filter(subscription=subscription, status=S.OPEN, auto_advance=True, dunning_exhausted_at__isnull=True)
-        .order_by("pk")
-    )
-    for invoice in found:
-        before = render(invoice)
-        invoice.auto_advance = False
-        invoice.next_payment_attempt = None
-        invoice.save(update_fields=["auto_advance", "next_payment_attempt", "updated"])
-        event_emit(type="invoice.updated", obj=invoice, before=before)
+    for invoice in open_ones.select_for_update(skip_locked=True, no_key=True).order_by("pk"):
+        _collection_stopped(invoice)
         stopped += 1
+        found.remove(invoice.pk)
+    if found:
+        transaction.on_commit(lambda: _collection_stop_later(found))
     return stopped
+
+
+def _collection_stop_later(pks: list[int]) -> None:
+    for pk in pks:
+        with transaction.atomic():
+            invoice = Invoice.objects.select_for_update(no_key=True).filter(pk=pk, status=S.OPEN).first()
+            if invoice is not None and invoice.auto_advance:
+                _collection_stopped(invoice)
+
+
+def _collection_stopped(invoice: Invoice) -> None:
+    before = render(invoice)
+    invoice.auto_advance = False
+    invoice.next_payment_attempt = None
+    invoice.save(update_fields=["auto_advance", "next_payment_attempt", "updated"])
+    event_emit(type="invoice.updated", obj=invoice, before=before)
 
 
 # --- the customer's card changed ------------------------------------------------------------------------

@@ -439,7 +439,9 @@ def invoice_collect(action: str, invoice: Invoice, *, now: datetime, begun=None)
 
 def subscription_end(subscription: Subscription, *, now: datetime, ended_at: datetime, before: dict) -> None:
     """Canceled (the caller holds the lock): no more periods, no more invoices, and its open invoices no longer
-    collected automatically (``invoices.invoices_collection_stop``: no retry, no charge on a new card)."""
+    collected automatically (``invoices.invoices_collection_stop``: no retry, no charge on a new card; an incomplete
+    one's first invoice is voided by its caller instead)."""
+    incomplete = subscription.status == S.INCOMPLETE
     status_move(subscription, S.CANCELED)
     subscription.canceled_at = subscription.canceled_at or now
     subscription.ended_at = ended_at
@@ -448,7 +450,8 @@ def subscription_end(subscription: Subscription, *, now: datetime, ended_at: dat
         subscription.cancellation_reason = Subscription.CancellationReason.CANCELLATION_REQUESTED
     subscription.save()
     event_emit(type="customer.subscription.deleted", obj=subscription)
-    invoices.invoices_collection_stop(subscription=subscription)
+    if not incomplete:
+        invoices.invoices_collection_stop(subscription=subscription)
 
 
 # --- notices ------------------------------------------------------------------------------------------

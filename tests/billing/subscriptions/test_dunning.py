@@ -126,7 +126,7 @@ def test_without_a_new_card_the_merchants_final_action_comes_after_the_last_retr
     api, paying_shop, card_token, monthly, stripe_backend, emails_on_commit, mailoutbox, action, status, reason
 ):
     invoices.dunning_settings_update(merchant=paying_shop.merchant, livemode=False, subscription_action=action)
-    clock, _customer, sub, renewal = _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox)
+    clock, customer, sub, renewal = _renewal_declined(api, card_token, monthly, emails_on_commit, mailoutbox)
     for day in (1, 3, 5):
         _advance(api, clock, RENEWAL + day * DAY, emails_on_commit)
         assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
@@ -141,6 +141,17 @@ def test_without_a_new_card_the_merchants_final_action_comes_after_the_last_retr
     assert len(processor_payment_intents(stripe_backend)) == 6
     _advance(api, clock, RENEWAL + 20 * DAY, emails_on_commit)
     assert len(processor_payment_intents(stripe_backend)) == 6
+    # The payer gives a new card at last: it pays the invoice of a subscription still there, never a canceled one's.
+    good = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token("4242424242424242")}, "customer": customer.id}
+    )
+    with emails_on_commit():
+        api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": good.id}})
+    last = api.v1.invoices.retrieve(renewal.id)
+    if action == "cancel":
+        assert (last.status, last.auto_advance, len(processor_payment_intents(stripe_backend))) == ("open", False, 6)
+    else:
+        assert (last.status, len(processor_payment_intents(stripe_backend))) == ("paid", 7)
 
 
 def test_a_renewal_declined_by_hand_before_its_automatic_charge_is_still_dunned_to_the_final_action(

@@ -411,6 +411,54 @@ def test_a_detach_during_a_renewal_waits_for_it_and_neither_deadlocks(
     assert sub.default_payment_method is None
 
 
+def test_a_cancel_meeting_an_invoice_a_payments_answer_holds_neither_deadlocks_nor_leaves_it_collected(
+    paying_shop, payer, card_token, stripe_backend, transactional_db
+):
+    """A payment's answer locks its invoice, then the invoice's subscription. A cancel, holding the subscription's
+    lock, stops its open invoices' collection: the invoice the answer holds is passed over, and stopped once the
+    cancel has committed, when waiting for it is safe. (Waiting for it inside the cancel's transaction, the two
+    would each wait for the other, and PostgreSQL would abort one.) Real commits on two connections; the answer's
+    subscription lock is taken only once the cancel is seen waiting for the invoice."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no row locks")
+    sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1))
+    declining = factories.saved_card(payer, card_token, number="4000000000000341")
+    catalogue.customer_update(customer=payer, default_payment_method=declining)
+    assert services.subscriptions_renew_due(now=d(2027, 2, 1, 1)) == 1
+    sub.refresh_from_db()
+    held = sub.latest_invoice
+    assert (sub.status, held.status, held.auto_advance) == ("past_due", "open", True)
+    holding, seen, errors = threading.Event(), [], []
+
+    def answer_in_progress():
+        try:
+            with transaction.atomic():
+                Invoice.objects.select_for_update().get(pk=held.pk)
+                holding.set()
+                seen.extend(_lock_waiter_seen("billing_invoice"))
+                Subscription.objects.select_for_update().get(pk=sub.pk)  # the answer's next lock
+        except Exception as exc:  # noqa: BLE001  (a deadlock's error, whatever its type: asserted below)
+            errors.append(exc)
+        finally:
+            holding.set()
+            connection.close()
+
+    answer = threading.Thread(target=answer_in_progress)
+    answer.start()
+    assert holding.wait(20)
+    canceled = services.subscription_cancel(subscription=sub, now=d(2027, 2, 1, 2))
+    answer.join()
+    assert seen, "the cancel never waited for the invoice's lock"
+    assert errors == []
+    assert canceled.status == "canceled"
+    held.refresh_from_db()
+    assert (held.status, held.auto_advance, held.next_payment_attempt) == ("open", False, None)
+
+
 def test_a_renewals_declined_invoice_paid_on_its_page_with_a_one_off_card_leaves_that_card_off_the_processor(
     paying_shop, payer, card_token, stripe_backend, emails_on_commit
 ):
