@@ -235,6 +235,7 @@ def invoice_preview(
             proration_behavior=proration_behavior,
             trial_end=trial_end,
             billing_cycle_anchor=billing_cycle_anchor,
+            cancel_at=None if cancel_at is KEEP else cancel_at,
             at=at,
         )
     elif subscription is None:
@@ -329,11 +330,23 @@ def _items_built(entries: list[dict], *, merchant, livemode: bool, customer, now
 
 
 def _new_subscription_lines(
-    *, merchant, livemode, customer, invoice, added, items, proration_behavior, trial_end, billing_cycle_anchor, at
+    *,
+    merchant,
+    livemode,
+    customer,
+    invoice,
+    added,
+    items,
+    proration_behavior,
+    trial_end,
+    billing_cycle_anchor,
+    cancel_at,
+    at,
 ) -> list[InvoiceItem]:
     """The first invoice ``subscription_create`` would make for ``items`` (its rules, on an unsaved subscription):
     the trial's zero lines, the stub to a later anchor (its share, or nothing with ``proration_behavior=none``),
-    or a full period; with the ``invoice_items`` given (a first invoice takes no pending item, as at Stripe)."""
+    or a full period, cut short at a ``cancel_at`` inside it; with the ``invoice_items`` given (a first invoice
+    takes no pending item, as at Stripe)."""
     entries = []
     for index, change in enumerate(items):
         if change.id is not None or change.deleted:
@@ -365,6 +378,7 @@ def _new_subscription_lines(
         trial_end=trial,
     )
     start, end = first_period(subscription, first_price, at)
+    end, whole_end = period_until_cancel(cancel_at, start, end)
     lines = period_lines(
         subscription=subscription,
         items=[(None, price, quantity, rates) for price, quantity, _metadata, rates in checked],
@@ -372,6 +386,7 @@ def _new_subscription_lines(
         end=end,
         trial=bool(trial),
         unbilled=first_period_unbilled(subscription, start, proration_behavior),
+        whole_end=whole_end,
     )
     invoice.currency = subscription.currency
     invoice.collection_method = Invoice.CollectionMethod.CHARGE_AUTOMATICALLY

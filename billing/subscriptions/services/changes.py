@@ -255,7 +255,7 @@ def trial_end_moved(subscription: Subscription, trial_end, now: datetime, param:
     elif trial_end <= now:
         raise InvalidRequest("trial_end must be in the future, or now.", param=param)
     subscription.trial_end = trial_end
-    if anchored_on_trial or subscription.billing_cycle_anchor <= trial_end:
+    if anchored_on_trial or subscription.billing_cycle_anchor < trial_end:
         subscription.billing_cycle_anchor = trial_end
         subscription.billing_cycle_anchor_day_of_month = None
     return trial_end

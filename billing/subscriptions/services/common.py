@@ -99,7 +99,7 @@ def period_after(subscription: Subscription, price: Price, at: datetime) -> tupl
 
 def stub_amount(subscription: Subscription, price: Price, quantity: int, start: datetime, end: datetime) -> int:
     """The part of a full period's amount a stub period before the anchor is worth, to the second, rounded half
-    up once (the full period is the one that ends at the anchor)."""
+    up once (the full period is the one that ends at the anchor; a stub cut short at ``cancel_at`` ends before it)."""
     interval, count = interval_of(price)
     full_start = periods.period_start(
         anchor=subscription.billing_cycle_anchor,
@@ -108,15 +108,13 @@ def stub_amount(subscription: Subscription, price: Price, quantity: int, start: 
         n=-1,
         day_of_month=subscription.billing_cycle_anchor_day_of_month,
     )
-    return share_amount(price.unit_amount * quantity, start, end, full_start=full_start)
+    return share_amount(price.unit_amount * quantity, start, end, full_start, subscription.billing_cycle_anchor)
 
 
-def share_amount(
-    whole: int, start: datetime, end: datetime, whole_end: datetime | None = None, *, full_start: datetime | None = None
-) -> int:
-    """The share of ``whole`` (a full period's amount) that [start, end) is worth, to the second, rounded half up
-    once: of the full period [start, whole_end), or, for a stub before the anchor, of [full_start, end)."""
-    full = int(((whole_end - start) if whole_end is not None else (end - full_start)).total_seconds())
+def share_amount(whole: int, start: datetime, end: datetime, full_start: datetime, full_end: datetime) -> int:
+    """The share of ``whole``, the amount of the full period [full_start, full_end), that [start, end) is worth, to
+    the second, rounded half up once."""
+    full = int((full_end - full_start).total_seconds())
     part = min(int((end - start).total_seconds()), full)
     return (2 * whole * part + full) // (2 * full) if full > 0 else whole
 
@@ -190,7 +188,7 @@ def period_lines(
         elif start < subscription.billing_cycle_anchor:
             amount = stub_amount(subscription, price, quantity, start, end)
         elif whole_end is not None and end < whole_end:
-            amount = share_amount(price.unit_amount * quantity, start, end, whole_end)
+            amount = share_amount(price.unit_amount * quantity, start, end, start, whole_end)
         lines.append(
             {
                 "subscription_item": item,

@@ -48,6 +48,7 @@ from .common import (
     next_work_at,
     period_after,
     period_invoice_create,
+    period_until_cancel,
     recurring_price_check,
 )
 from .one_time import invoice_items_add, invoice_items_check
@@ -265,6 +266,7 @@ def _subscription_make(
     )
     subscription.default_tax_rates.set(rates)
     start, end = first_period(subscription, first_price, now)
+    end, whole_end = period_until_cancel(cancel_at, start, end)  # a cancel_at inside it: billed up to it
     for price, quantity, item_metadata, item_rates in checked:
         item = SubscriptionItem.objects.create(
             public_id=public_id(SubscriptionItem.PREFIX),
@@ -288,6 +290,7 @@ def _subscription_make(
         billing_reason=Invoice.BillingReason.SUBSCRIPTION_CREATE,
         trial=bool(trial_end),
         unbilled=stub_unbilled,
+        whole_end=whole_end,
     )
     invoice_items_add(invoice=invoice, checked=one_time, now=now)  # add_invoice_items: on this invoice only
     if collection_method == Invoice.CollectionMethod.SEND_INVOICE:

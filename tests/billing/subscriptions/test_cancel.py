@@ -8,7 +8,9 @@ localstripe. Amounts are hand-computed to the minor unit, as in test_proration.p
   +3998 * 6/31 = 773.81 -> +774; cancel_at cleared: +3998 * 21/31 = 2708.26 -> +2708;
 - cancel_at 15 Feb, set in January, 19.99 a month: the renewal of 1 Feb bills 1 to 15 Feb, 14 of February's 28
   days: 1999 * 14/28 = 999.5 -> 1000; cancel_at 1 Feb 12:00: 12 hours of 28 days: 1999 * 43,200 / 2,419,200 =
-  35.70 -> 36.
+  35.70 -> 36;
+- a stub cut: trial to 10 Jan, anchor 1 Feb, cancel_at 20 Jan: 10 of the 31 days of the month before the anchor,
+  1999 * 10/31 = 644.84 -> 645; a first period cut: cancel_at 15 Jan at create on 1 Jan: 1999 * 14/31 = 902.77 -> 903.
 """
 
 from datetime import UTC, datetime
@@ -204,6 +206,51 @@ def test_cancel_at_cleared_in_the_period_a_renewal_cut_bills_the_rest_of_it(merc
     sub = services.subscription_update(subscription=sub, now=d(2027, 2, 5), cancel_at=None)
     assert (sub.items.get().current_period_end, sub.next_renewal_at) == (d(2027, 3, 1), d(2027, 3, 1))
     assert pending(payer) == [(1000, "Remaining time on Pro after 15 Feb 2027")]
+
+
+def test_cancel_at_inside_a_stub_before_the_anchor_bills_its_share_of_the_month_before_the_anchor(
+    merchant, payer, stripe_backend
+):
+    sub = factories.subscription(
+        merchant,
+        customer=payer,
+        price=monthly(merchant, 1999, "Pro"),
+        now=d(2027, 1, 1),
+        trial_end=d(2027, 1, 10),
+        billing_cycle_anchor=d(2027, 2, 1),
+        cancel_at=d(2027, 1, 20),
+    )
+    shown = preview.invoice_preview(merchant=merchant, livemode=False, subscription=sub, now=d(2027, 1, 5))
+    assert [(line.amount, line.period_start, line.period_end) for line in shown.preview_lines] == [
+        (645, d(2027, 1, 10), d(2027, 1, 20))
+    ]
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 1, 10))
+    sub.refresh_from_db()
+    assert (sub.latest_invoice.total, sub.latest_invoice.status) == (645, "paid")
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 1, 20))
+    sub.refresh_from_db()
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 1, 20))
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [645]
+
+
+def test_cancel_at_inside_the_first_period_bills_it_up_to_cancel_at(merchant, payer, stripe_backend):
+    pro = monthly(merchant, 1999, "Pro")
+    shown = preview.invoice_preview(
+        merchant=merchant,
+        livemode=False,
+        now=d(2027, 1, 1),
+        customer=payer,
+        items=[preview.ItemChange(price=pro, quantity=1)],
+        cancel_at=d(2027, 1, 15),
+    )
+    assert [(line.amount, line.period_end) for line in shown.preview_lines] == [(903, d(2027, 1, 15))]
+    sub = factories.subscription(merchant, customer=payer, price=pro, now=d(2027, 1, 1), cancel_at=d(2027, 1, 15))
+    assert (sub.items.get().current_period_end, sub.next_renewal_at) == (d(2027, 1, 15), d(2027, 1, 15))
+    assert (sub.latest_invoice.total, sub.latest_invoice.status) == (903, "paid")
+    assert services.subscription_renew(subscription_pk=sub.pk, now=d(2027, 1, 15))
+    sub.refresh_from_db()
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 1, 15))
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [903]
 
 
 @pytest.mark.parametrize("late", [False, True], ids=["on time", "an hour after cancel_at"])
