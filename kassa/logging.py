@@ -16,10 +16,27 @@ _PATTERNS = [
     re.compile(r"\b((?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+"),
     re.compile(r"\b(whsec_)[A-Za-z0-9+/=]+"),
     re.compile(r"\b(\d{0})\d{13,19}\b"),
-    # /invoices/<token>…, /portal/<token>…, /portal/link/<signed>; not the API's /v1/invoices/in_… (a public id).
-    re.compile(r"((?<!/v1)/(?:invoices|portal(?:/link)?)/)[A-Za-z0-9_:.-]{20,}"),
+    # /invoices/<token>…, /portal/<token>… (43 base62 characters), /portal/link/<signed> (Django's signing: base64,
+    # colons); not the API's /v1/invoices/in_… (a public id), nor a module's path (billing/portal/sections.py).
+    re.compile(r"((?<!/v1)/(?:invoices|portal)/)[A-Za-z0-9]{30,}"),
+    re.compile(r"(/portal/link/)[A-Za-z0-9_:-]{20,}"),
     re.compile(r"(/reset/[A-Za-z0-9_-]+/)[A-Za-z0-9-]{6,}"),
 ]
+
+#: Loggers whose records go to their own handlers, not to the root's console (where ``RedactSecretsFilter`` is): the
+#: web servers' access and error logs, which name every request's path (gunicorn's set up by its own process,
+#: runserver's by Django's defaults).
+SERVER_LOGGERS = ("gunicorn.access", "gunicorn.error", "django.server")
+
+
+def servers_logs_redacted() -> None:
+    """Mask secrets in the web servers' own logs too (``SERVER_LOGGERS``): a filter on each logger, which every record
+    logged there passes, whatever handlers the server gave it; called by the WSGI and ASGI entry points, once
+    Django has configured logging. Once per logger, however often it is called."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, RedactSecretsFilter) for each in logger.filters):
+            logger.addFilter(RedactSecretsFilter())
 
 
 def redact(text: str) -> str:

@@ -162,6 +162,51 @@ def test_a_hosted_invoices_token_never_reaches_the_log(client, shop):
     assert invoice.token not in written.getvalue()
 
 
+_SERVER_LOG_SCRIPT = """
+import datetime, importlib, logging, sys
+from types import SimpleNamespace
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+importlib.import_module(sys.argv[1])  # the server's entry point, as gunicorn (bin/web) or an ASGI server loads it
+cfg = Config()
+cfg.set("accesslog", "-")  # bin/web's --access-logfile -
+token = sys.argv[2]
+environ = {
+    "REQUEST_METHOD": "GET", "RAW_URI": f"/invoices/{token}/pdf", "SERVER_PROTOCOL": "HTTP/1.1",
+    "REMOTE_ADDR": "203.0.113.9", "HTTP_REFERER": f"https://kassa.example/portal/{token}",
+}
+answer = SimpleNamespace(status="200 OK", headers=[], sent=1234)
+Logger(cfg).access(answer, SimpleNamespace(headers=[]), environ, datetime.timedelta(milliseconds=5))
+logging.getLogger("django.server").info('"GET /invoices/%s HTTP/1.1" 200 1234', token)  # runserver's line
+"""
+
+
+def test_the_web_servers_access_logs_mask_the_tokens_of_pages_a_link_opens():
+    """gunicorn's access log (bin/web: every request, 200s too) and runserver's go to their own handlers, not through
+    the root's filter: through either entry point, the lines they write show the paths masked."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kassa.ids import random_string
+
+    token = random_string(43)
+    for entry in ("kassa.wsgi", "kassa.asgi"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SERVER_LOG_SCRIPT, entry, token],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (
+            '"GET /invoices/[redacted]/pdf HTTP/1.1" 200 1234 "https://kassa.example/portal/[redacted]"' in done.stdout
+        )
+        assert '"GET /invoices/[redacted] HTTP/1.1" 200 1234' in done.stderr
+        assert token not in done.stdout + done.stderr
+
+
 def test_the_tokens_of_pages_a_link_opens_are_masked_and_public_ids_are_not():
     from kassa.logging import redact
 
