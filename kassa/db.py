@@ -94,9 +94,8 @@ def _psycopg_parses_once() -> None:
     has more than 50 values or 4,096 characters: then on every call (psycopg/_queries.py; its limits keep an ORM's
     INSERTs of ever-varying row counts from filling its cache, psycopg discussion 628). Kassa's hottest statements
     are built once per shape here, and an invoice's INSERT has 56 values: parsed anew each time, that was about 3 %
-    of a renewal's CPU (docs/performance-history.md). psycopg's
-    cache stays as it is (the 128 statements used last); only
-    its limits are widened, so at most 128 statements of at most 16 KiB are kept (a few MiB at worst). psycopg
+    of a renewal's CPU (docs/performance-history.md). psycopg's cache stays as it is (the 128 statements used last);
+    only its limits are widened, so at most 128 statements of at most 16 KiB are kept (a few MiB at worst). psycopg
     offers no setting for them: its module's own names are set, and a test checks that an INSERT of more than 50
     values is parsed once (tests/kassa/test_db.py), so a psycopg that renames them fails it rather than going
     slow unnoticed."""
@@ -108,14 +107,13 @@ _psycopg_parses_once()
 
 
 def _moments_read_by_python(sender, connection, **kwargs) -> None:
-    """On a new PostgreSQL connection whose time zone is UTC (Django's, with ``USE_TZ`` and no database
-    ``TIME_ZONE``), each ``timestamptz`` value is read by Python's own parser of ISO 8601 (``datetime.fromisoformat``,
-    written in C) rather than by Django's loader (psycopg's loader in Python, a regular expression and a dozen
-    steps a value, then Django's replacing its time zone by UTC): about 40 values a renewal, some 2 % of its CPU
+    """On a new PostgreSQL connection whose time zone is UTC (Django's, with ``USE_TZ`` and no database ``TIME_ZONE``),
+    each ``timestamptz`` value is read by Python's own parser of ISO 8601 (``datetime.fromisoformat``, written in C)
+    rather than by Django's loader (psycopg's loader in Python, a regular expression and a dozen steps a value, then
+    Django's replacing its time zone by UTC): about 40 values a renewal, some 2 % of its CPU
     (docs/performance-history.md). PostgreSQL writes a ``timestamptz`` in ISO 8601 in the session's time zone, which
-    Django
-    sets to UTC (``+00``), so the value read is the same moment in Django's ``datetime.timezone.utc``; anything else
-    (another ``DateStyle`` or time zone, a year past 9999, BC, infinity) is handed to Django's loader, as before. A
+    Django sets to UTC (``+00``), so the value read is the same moment in Django's ``datetime.timezone.utc``; anything
+    else (another ``DateStyle`` or time zone, a year past 9999, BC, infinity) is handed to Django's loader, as before. A
     test reads values of every such kind both ways (tests/kassa/test_db.py)."""
     if connection.vendor != "postgresql" or connection.timezone is not UTC:
         return
@@ -143,17 +141,15 @@ _KEPT = "_kassa_cursor"
 
 
 def _cursor(connection):
-    """A cursor of ``connection`` (Django's wrapper, for this thread) for one of kassa.db's statements: the one made
-    for the last of them while it still would be what ``connection.cursor()`` makes now, else a new one, kept. Django
-    makes a cursor per statement (psycopg's, Django's wrapper, its checks), about a third of a one-row statement's CPU
-    outside the database (docs/performance-history.md). Made anew when the connection is another one (closed,
-    reconnected),
-    when whether queries are logged changed (a debug cursor: tests capturing queries), while the connection is shared
-    between threads, and before a statement that Django would first check the connection for (its health check, once
-    a request or task: ``CONN_HEALTH_CHECKS``), so that check is made as before. Each statement still gets what
-    Django's wrapper gives it (its execute wrappers, its error translation, its refusal of a broken transaction:
-    ``_run``), and each statement's rows are read to their end, so a kept cursor holds no statement open between
-    them."""
+    """A cursor of ``connection`` (Django's wrapper, for this thread) for one of kassa.db's statements: the one made for
+    the last of them while it still would be what ``connection.cursor()`` makes now, else a new one, kept. Django makes
+    a cursor per statement (psycopg's, Django's wrapper, its checks), about a third of a one-row statement's CPU outside
+    the database (docs/performance-history.md). Made anew when the connection is another one (closed, reconnected), when
+    whether queries are logged changed (a debug cursor: tests capturing queries), while the connection is shared between
+    threads, and before a statement that Django would first check the connection for (its health check, once a request
+    or task: ``CONN_HEALTH_CHECKS``), so that check is made as before. Each statement still gets what Django's wrapper
+    gives it (its execute wrappers, its error translation, its refusal of a broken transaction: ``_run``), and each
+    statement's rows are read to their end, so a kept cursor holds no statement open between them."""
     kept = connection.__dict__.get(_KEPT)
     if (
         kept is not None
