@@ -289,6 +289,33 @@ def test_a_pass_run_after_the_period_end_and_the_pause_end_renews_that_period_un
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999]
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["on time", "after the pause ended"])
+def test_an_end_at_cancel_at_before_the_pause_ends_is_not_collected_even_by_a_pass_run_after_the_pause(
+    merchant, payer, stripe_backend, late
+):
+    """Ended at its cancel_at while its collection was paused, a subscription's final invoice (a change's prorations,
+    1 -> 2 seats on 12 Jan in a January cut at 15 Jan: -1999 * 3/31 -> -193, +3998 * 3/31 -> +387) is not collected;
+    a pass that comes only after the pause ended does the end first, under the pause, as one on time does."""
+    sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
+    item = sub.items.get()
+    services.subscription_update(
+        subscription=sub, now=d(2027, 1, 10), cancel_at=d(2027, 1, 15), proration_behavior="none"
+    )
+    services.subscription_update(subscription=sub, now=d(2027, 1, 12), items=[{"id": item.public_id, "quantity": 2}])
+    services.subscription_update(
+        subscription=sub, now=d(2027, 1, 13), pause_collection={"behavior": "void", "resumes_at": d(2027, 1, 20)}
+    )
+    for at in [d(2027, 1, 21)] if late else [d(2027, 1, 15), d(2027, 1, 21)]:
+        while services.subscriptions_renew_due(now=at):
+            pass
+    sub.refresh_from_db()
+    assert (sub.status, sub.ended_at) == ("canceled", d(2027, 1, 15))
+    final = Invoice.objects.get(subscription=sub, billing_reason="subscription_cycle")
+    assert final.total == 194
+    assert final.status != "paid"
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [1999]
+
+
 def test_the_preview_of_a_change_in_a_cut_period_is_what_the_change_bills(merchant, payer, stripe_backend):
     sub = factories.subscription(merchant, customer=payer, price=monthly(merchant, 1999, "Pro"), now=d(2027, 1, 1))
     sub = services.subscription_update(
