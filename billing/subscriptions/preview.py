@@ -259,6 +259,14 @@ def invoice_preview(
             cancel_at=subscription.cancel_at if cancel_at is KEEP else cancel_at,
             trial_end=trial_end,
             billing_cycle_anchor=billing_cycle_anchor,
+            ends_given=[
+                name
+                for name, given in (
+                    ("cancel_at", cancel_at is not KEEP),
+                    ("cancel_at_period_end", cancel_at_period_end is not None),
+                )
+                if given
+            ],
         )
         defaults = list(subscription.default_tax_rates.all())
     _items_currency_check(added, invoice.currency)
@@ -457,9 +465,10 @@ def _cycle_reset_lines(subscription, invoice, lines, current, after, proration_b
     return _credit_carried(subscription, lines, invoice.period_start)
 
 
-def _anchor_now(subscription, billing_cycle_anchor, trial_end) -> bool:
+def _anchor_now(subscription, billing_cycle_anchor, trial_end, ends_given=()) -> bool:
     """An existing subscription's ``billing_cycle_anchor``: ``unchanged`` (as not given) or ``now`` (True: the
-    update's cycle reset, its rules checked as the update checks them); never a time (Stripe's rule)."""
+    update's cycle reset, its rules checked as the update checks them: not with a new trial end, ``cancel_at`` or
+    ``cancel_at_period_end``, the names in ``ends_given``); never a time (Stripe's rule)."""
     if billing_cycle_anchor in (None, "unchanged"):
         return False
     param = "subscription_details[billing_cycle_anchor]"
@@ -472,6 +481,11 @@ def _anchor_now(subscription, billing_cycle_anchor, trial_end) -> bool:
         raise InvalidRequest(
             "trial_end cannot be changed together with billing_cycle_anchor=now.",
             param="subscription_details[trial_end]",
+        )
+    if ends_given:
+        name = ends_given[0]
+        raise InvalidRequest(
+            f"{name} cannot be changed together with billing_cycle_anchor=now.", param=f"subscription_details[{name}]"
         )
     return True
 
@@ -489,10 +503,11 @@ def _subscription_lines(
     cancel_at,
     trial_end=None,
     billing_cycle_anchor=None,
+    ends_given=(),
 ) -> list[InvoiceItem]:
     if subscription.status in ENDED:
         raise _none(f"No upcoming invoice: subscription {subscription.public_id} has ended.")
-    anchor_now = _anchor_now(subscription, billing_cycle_anchor, trial_end)
+    anchor_now = _anchor_now(subscription, billing_cycle_anchor, trial_end, ends_given)
     if trial_end is not None:
         # The update's own rule, on a copy: the trial's end (and the anchor that followed it) moved.
         subscription = copy.copy(subscription)

@@ -432,6 +432,20 @@ def test_trial_end_and_billing_cycle_anchor_previews_are_refused_where_the_real_
             "subscription_details[trial_end]",
         ),
         (
+            {
+                "subscription": sub.id,
+                "subscription_details": {"billing_cycle_anchor": "now", "cancel_at": ts(2027, 1, 20)},
+            },
+            "subscription_details[cancel_at]",
+        ),
+        (
+            {
+                "subscription": sub.id,
+                "subscription_details": {"billing_cycle_anchor": "now", "cancel_at_period_end": True},
+            },
+            "subscription_details[cancel_at_period_end]",
+        ),
+        (
             {"customer": customer.id, "subscription_details": {**new, "billing_cycle_anchor": ts(2026, 12, 20)}},
             "subscription_details[billing_cycle_anchor]",
         ),
@@ -451,6 +465,10 @@ def test_trial_end_and_billing_cycle_anchor_previews_are_refused_where_the_real_
             api.v1.invoices.create_preview(params=params)
         assert (refused.value.param, refused.value.error.type) == (param, "invalid_request_error"), params
     assert table_counts() == before
+    for ends in ({"cancel_at": ts(2027, 1, 20)}, {"cancel_at_period_end": True}):  # as the update itself refuses them
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            api.v1.subscriptions.update(sub.id, params={"billing_cycle_anchor": "now", **ends})
+        assert refused.value.param == next(iter(ends))
     # unchanged is the subscription's next invoice as it stands.
     kept = api.v1.invoices.create_preview(
         params={"subscription": sub.id, "subscription_details": {"billing_cycle_anchor": "unchanged"}}
