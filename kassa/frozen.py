@@ -14,7 +14,7 @@ came from the fixtures that process held, was wrong: the worker's processes pay 
 When: once a process has loaded what it keeps, which a Django process does lazily (its URLs and views on the first
 request, a task's modules, serializers and statements built once on its first run). So a worker process freezes
 after it first ran a task of each kind (kassa/celery.py) and a web process after its first request
-(``frozen_after_first_request``, which the server entry points call: kassa/wsgi.py, kassa/asgi.py); each time after
+(``frozen_after_first_request``, which both server entry points call through kassa/server.py); each time after
 one collection of what is garbage already, so that no garbage is frozen. What is frozen is never freed by the cycle
 collector (reference counting still frees it): only what a process holds when it freezes is frozen, which it keeps
 anyway, but for the few of those objects that later end in a reference cycle nothing else holds (a connection
@@ -53,6 +53,6 @@ def _frozen_after_request(**_kwargs) -> None:
 
 
 def frozen_after_first_request() -> None:
-    """A server process (kassa/wsgi.py, kassa/asgi.py) freezes what it holds once it has answered its first request.
+    """A server process (kassa/server.py) freezes what it holds once it has answered its first request.
     Only there, not for every request Django answers: the test client's requests run in the tests' own process."""
     request_finished.connect(_frozen_after_request, dispatch_uid="kassa.frozen.request")

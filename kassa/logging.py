@@ -31,8 +31,8 @@ SERVER_LOGGERS = ("gunicorn.access", "gunicorn.error", "django.server")
 
 def servers_logs_redacted() -> None:
     """Mask secrets in the web servers' own logs too (``SERVER_LOGGERS``): a filter on each logger, which every record
-    logged there passes, whatever handlers the server gave it; called by the WSGI and ASGI entry points, once
-    Django has configured logging. Once per logger, however often it is called."""
+    logged there passes, whatever handlers the server gave it; called by both server entry points (kassa/server.py),
+    once Django has configured logging. Once per logger, however often it is called."""
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(each, RedactSecretsFilter) for each in logger.filters):

@@ -55,7 +55,7 @@ from .prorations import (
     proration_item_build,
     prorations_between,
 )
-from .services.changes import anchor_now_check, trial_end_moved
+from .services.changes import anchor_now_alone_check, anchor_now_check, trial_end_moved
 from .services.common import ENDED, period_after, period_lines, period_until_cancel
 from .services.create import anchor_check, first_period, first_period_unbilled, items_check, trial_end_check
 
@@ -259,9 +259,10 @@ def invoice_preview(
             cancel_at=subscription.cancel_at if cancel_at is KEEP else cancel_at,
             trial_end=trial_end,
             billing_cycle_anchor=billing_cycle_anchor,
-            ends_given=[
+            given=[
                 name
                 for name, given in (
+                    ("trial_end", trial_end is not None),
                     ("cancel_at", cancel_at is not KEEP),
                     ("cancel_at_period_end", cancel_at_period_end is not None),
                 )
@@ -465,10 +466,10 @@ def _cycle_reset_lines(subscription, invoice, lines, current, after, proration_b
     return _credit_carried(subscription, lines, invoice.period_start)
 
 
-def _anchor_now(subscription, billing_cycle_anchor, trial_end, ends_given=()) -> bool:
+def _anchor_now(subscription, billing_cycle_anchor, given=()) -> bool:
     """An existing subscription's ``billing_cycle_anchor``: ``unchanged`` (as not given) or ``now`` (True: the
-    update's cycle reset, its rules checked as the update checks them: not with a new trial end, ``cancel_at`` or
-    ``cancel_at_period_end``, the names in ``ends_given``); never a time (Stripe's rule)."""
+    update's cycle reset, its rules checked as the update checks them, ``given`` the names given with it); never a
+    time (Stripe's rule)."""
     if billing_cycle_anchor in (None, "unchanged"):
         return False
     param = "subscription_details[billing_cycle_anchor]"
@@ -477,16 +478,7 @@ def _anchor_now(subscription, billing_cycle_anchor, trial_end, ends_given=()) ->
             "For an existing subscription, billing_cycle_anchor can only be now or unchanged.", param=param
         )
     anchor_now_check(subscription, param=param)
-    if trial_end is not None:
-        raise InvalidRequest(
-            "trial_end cannot be changed together with billing_cycle_anchor=now.",
-            param="subscription_details[trial_end]",
-        )
-    if ends_given:
-        name = ends_given[0]
-        raise InvalidRequest(
-            f"{name} cannot be changed together with billing_cycle_anchor=now.", param=f"subscription_details[{name}]"
-        )
+    anchor_now_alone_check(given, param=lambda name: f"subscription_details[{name}]")
     return True
 
 
@@ -503,11 +495,13 @@ def _subscription_lines(
     cancel_at,
     trial_end=None,
     billing_cycle_anchor=None,
-    ends_given=(),
+    given=(),
 ) -> list[InvoiceItem]:
+    """``given``: the names of ``subscription_details``' changes to the periods given (``billing_cycle_anchor=now``
+    comes with none of them)."""
     if subscription.status in ENDED:
         raise _none(f"No upcoming invoice: subscription {subscription.public_id} has ended.")
-    anchor_now = _anchor_now(subscription, billing_cycle_anchor, trial_end, ends_given)
+    anchor_now = _anchor_now(subscription, billing_cycle_anchor, given)
     if trial_end is not None:
         # The update's own rule, on a copy: the trial's end (and the anchor that followed it) moved.
         subscription = copy.copy(subscription)

@@ -458,10 +458,10 @@ def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> i
 # --- a subscription ended -------------------------------------------------------------------------------
 
 
-def invoices_collection_stop(*, subscription) -> int:
+def invoices_collection_stop(*, subscription) -> None:
     """Its subscription ended (canceled now, at its ``cancel_at`` or its period's end, or by dunning's final action):
     its open invoices are collected automatically no more: ``auto_advance`` off and no next attempt, so no retry on
-    the schedule and no charge when the payer's card changes (``invoice.updated`` each; how many, now). As at Stripe,
+    the schedule and no charge when the payer's card changes (``invoice.updated`` each). As at Stripe,
     which on a cancellation "stops automatic collection of all finalized invoices" of the subscription, "so that the
     customer won't be charged again for the subscription". The payer may still pay one on its hosted page and the
     merchant with ``pay``; an invoice made by the cancellation itself (``invoice_now``, a period's final prorations)
@@ -474,14 +474,11 @@ def invoices_collection_stop(*, subscription) -> int:
     waiting for theirs is safe. A process killed in between leaves them collectible."""
     open_ones = Invoice.objects.filter(subscription=subscription, status=S.OPEN, auto_advance=True)
     found = list(open_ones.values_list("pk", flat=True))
-    stopped = 0
     for invoice in open_ones.select_for_update(skip_locked=True, no_key=True).order_by("pk"):
         _collection_stopped(invoice)
-        stopped += 1
         found.remove(invoice.pk)
     if found:
         transaction.on_commit(lambda: _collection_stop_later(found))
-    return stopped
 
 
 def _collection_stop_later(pks: list[int]) -> None:

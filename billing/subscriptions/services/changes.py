@@ -396,12 +396,19 @@ def _anchor_of(changes: dict) -> bool:
     if anchor != "now":
         raise InvalidRequest("billing_cycle_anchor must be now or unchanged.", param="billing_cycle_anchor")
     _prorations_check(changes.get("proration_behavior", "create_prorations"))
-    for name in ANCHOR_NOW_EXCLUDES:
-        if name in changes:
-            raise InvalidRequest(
-                f"{name} cannot be changed together with billing_cycle_anchor=now: make them two updates.", param=name
-            )
+    anchor_now_alone_check(changes)
     return True
+
+
+def anchor_now_alone_check(given, param=lambda name: name) -> None:
+    """``billing_cycle_anchor=now`` comes with none of ``ANCHOR_NOW_EXCLUDES`` (``given``: the names given with it;
+    ``param``: how a refused one is named, ``invoices.create_preview`` nesting it under ``subscription_details``)."""
+    for name in ANCHOR_NOW_EXCLUDES:
+        if name in given:
+            raise InvalidRequest(
+                f"{name} cannot be changed together with billing_cycle_anchor=now: make them two updates.",
+                param=param(name),
+            )
 
 
 def _items_change(subscription, changes: dict, proration_behavior: str, proration_date, now: datetime, *, prorate):
