@@ -364,6 +364,38 @@ def test_a_renewal_never_charges_a_card_detached_since_the_run_read_its_subscrip
     assert not PaymentAttempt.objects.filter(status__in=["pending", "errored"]).exists()
 
 
+def _locked_elsewhere_in_turn(first, then, act):
+    """PostgreSQL, real commits on two connections: another connection locks ``first`` (a row), and ``then`` only once
+    a backend is seen waiting for a row of ``first``'s table (``_lock_waiter_seen``), in one transaction; this one
+    runs ``act()`` meanwhile. What ``act`` answered, the waiters seen (none: nobody waited) and the other
+    connection's errors (a deadlock's, whatever its type)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    holding, seen, errors = threading.Event(), [], []
+
+    def elsewhere():
+        try:
+            with transaction.atomic():
+                type(first).objects.select_for_update().get(pk=first.pk)
+                holding.set()
+                seen.extend(_lock_waiter_seen(first._meta.db_table))
+                type(then).objects.select_for_update().get(pk=then.pk)
+        except Exception as exc:  # noqa: BLE001  (a deadlock's error, whatever its type: the caller asserts)
+            errors.append(exc)
+        finally:
+            holding.set()
+            connection.close()
+
+    other = threading.Thread(target=elsewhere)
+    other.start()
+    assert holding.wait(20)
+    done = act()
+    other.join()
+    return done, seen, errors
+
+
 def test_a_detach_during_a_renewal_waits_for_it_and_neither_deadlocks(
     paying_shop, payer, card_token, stripe_backend, transactional_db
 ):
@@ -373,37 +405,18 @@ def test_a_detach_during_a_renewal_waits_for_it_and_neither_deadlocks(
     clears the card. (Locking the customer first, the two would each wait for the other, and PostgreSQL would
     abort one.) Real commits on two connections; the renewal's locks are taken by hand, in the renewal's order,
     and the customer's only once the detach is seen waiting."""
-    import threading
+    from django.db import connection
 
-    from django.db import connection, transaction
-
-    from billing.catalogue.models import Customer
     from billing.payments import services as payments
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has no row locks")
     card = factories.saved_card(payer, card_token, "5555555555554444")
     sub = factories.subscription(paying_shop.merchant, customer=payer, now=d(2027, 1, 1), default_payment_method=card)
-    holding, seen, errors = threading.Event(), [], []
-
-    def renewal_in_progress():
-        try:
-            with transaction.atomic():
-                Subscription.objects.select_for_update().get(pk=sub.pk)
-                holding.set()
-                seen.extend(_lock_waiter_seen("billing_subscription"))
-                Customer.objects.select_for_update().get(pk=payer.pk)  # the renewal's next lock
-        except Exception as exc:  # noqa: BLE001  (a deadlock's error, whatever its type: asserted below)
-            errors.append(exc)
-        finally:
-            holding.set()
-            connection.close()
-
-    renewal = threading.Thread(target=renewal_in_progress)
-    renewal.start()
-    assert holding.wait(20)
-    detached = payments.payment_method_detach(payment_method=card)
-    renewal.join()
+    # The renewal's locks: its subscription, then its customer.
+    detached, seen, errors = _locked_elsewhere_in_turn(
+        sub, payer, lambda: payments.payment_method_detach(payment_method=card)
+    )
     assert seen, "the detach never waited for the subscription's lock"
     assert errors == []
     assert detached.customer_id is None
@@ -419,9 +432,7 @@ def test_a_cancel_meeting_an_invoice_a_payments_answer_holds_neither_deadlocks_n
     cancel has committed, when waiting for it is safe. (Waiting for it inside the cancel's transaction, the two
     would each wait for the other, and PostgreSQL would abort one.) Real commits on two connections; the answer's
     subscription lock is taken only once the cancel is seen waiting for the invoice."""
-    import threading
-
-    from django.db import connection, transaction
+    from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has no row locks")
@@ -432,26 +443,10 @@ def test_a_cancel_meeting_an_invoice_a_payments_answer_holds_neither_deadlocks_n
     sub.refresh_from_db()
     held = sub.latest_invoice
     assert (sub.status, held.status, held.auto_advance) == ("past_due", "open", True)
-    holding, seen, errors = threading.Event(), [], []
-
-    def answer_in_progress():
-        try:
-            with transaction.atomic():
-                Invoice.objects.select_for_update().get(pk=held.pk)
-                holding.set()
-                seen.extend(_lock_waiter_seen("billing_invoice"))
-                Subscription.objects.select_for_update().get(pk=sub.pk)  # the answer's next lock
-        except Exception as exc:  # noqa: BLE001  (a deadlock's error, whatever its type: asserted below)
-            errors.append(exc)
-        finally:
-            holding.set()
-            connection.close()
-
-    answer = threading.Thread(target=answer_in_progress)
-    answer.start()
-    assert holding.wait(20)
-    canceled = services.subscription_cancel(subscription=sub, now=d(2027, 2, 1, 2))
-    answer.join()
+    # The answer's locks: its invoice, then the invoice's subscription.
+    canceled, seen, errors = _locked_elsewhere_in_turn(
+        held, sub, lambda: services.subscription_cancel(subscription=sub, now=d(2027, 2, 1, 2))
+    )
     assert seen, "the cancel never waited for the invoice's lock"
     assert errors == []
     assert canceled.status == "canceled"
