@@ -2,7 +2,8 @@
 
 Invoicing's services call ``invoice_changed`` inside the transaction that records the change, with the
 invoice locked: ``paid``, ``payment_failed`` (an attempt failed, or was refused for want of a card),
-``voided`` and ``marked_uncollectible``. A part above registers ``fn(*, invoice, change, now)`` with
+``overdue`` (a ``send_invoice`` invoice still open after its due date: ``invoice.overdue``), ``voided`` and
+``marked_uncollectible``. A part above registers ``fn(*, invoice, change, now)`` with
 ``on_invoice_changed`` in billing/apps.py (as clocks' ``on_advance``): invoicing imports none of them.
 A handler writes in the caller's transaction and makes no network call.
 """
@@ -12,6 +13,7 @@ from datetime import datetime
 
 PAID = "paid"
 PAYMENT_FAILED = "payment_failed"
+OVERDUE = "overdue"
 VOIDED = "voided"
 MARKED_UNCOLLECTIBLE = "marked_uncollectible"
 
@@ -19,8 +21,8 @@ _handlers: list[Callable[..., object]] = []
 
 
 def on_invoice_changed(fn: Callable[..., object]) -> Callable[..., object]:
-    """Register ``fn(*, invoice, change, now)``, called as each invoice is paid, fails a payment attempt, is
-    voided or marked uncollectible."""
+    """Register ``fn(*, invoice, change, now)``, called as each invoice is paid, fails a payment attempt, becomes
+    overdue, is voided or marked uncollectible."""
     _handlers.append(fn)
     return fn
 

@@ -179,6 +179,11 @@ class DunningSettings(models.Model):
         default=InvoiceAction.LEAVE_OPEN,
         verbose_name=_("invoice after the last retry"),
     )
+    # Invoices sent to customers (send_invoice, never charged): days after the due date at which one still unpaid
+    # gets the same final actions (Stripe's "Manage invoices sent to customers"); None: never (it stays past due).
+    overdue_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("days after the due date until the final actions")
+    )
     updated = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:

@@ -19,6 +19,7 @@ from kassa.errors import KassaError
 from ..catalogue.display import price_interval
 from ..hosted import i18n
 from ..invoices.documents_build import format_day
+from ..invoices.models import Invoice
 from ..subscriptions.models import Subscription
 from . import selectors, services
 from .models import PortalConfiguration
@@ -40,6 +41,8 @@ MESSAGES = {
     "trial_ends_on": _("Trial ends on %(date)s"),
     "cancels_on": _("Cancels on %(date)s"),
     "overdue": _("Your last payment failed. Update your card so that it can be taken again."),
+    # A subscription paid by invoice (send_invoice) is past due when its last invoice is unpaid after its due date.
+    "invoice_overdue": _("Your last invoice is overdue. Pay it from your invoices below."),
     "paused": _("Paused: nothing is billed until it resumes."),
     "quantity": _("%(quantity)s × %(amount)s"),  # noqa: RUF001
     "price": _("%(amount)s %(interval)s"),
@@ -98,6 +101,13 @@ def _plans(ctx, subscription: Subscription, prices: list) -> list[dict]:
     ]
 
 
+def _overdue_words(subscription: Subscription) -> str:
+    if subscription.status != S.PAST_DUE:
+        return ""
+    emailed = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+    return words("invoice_overdue" if emailed else "overdue")
+
+
 def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
     configuration = ctx.configuration
     items = list(subscription.items.all())
@@ -112,7 +122,7 @@ def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
         "status_label": STATUS_WORDS.get(subscription.status, subscription.status),
         "next_date": _next_date(subscription, items[0].current_period_end if items else None, ctx.language),
         "period_end": format_day(items[0].current_period_end, ctx.language) if items else "",
-        "overdue": words("overdue") if subscription.status == S.PAST_DUE else "",
+        "overdue": _overdue_words(subscription),
         "paused": words("paused") if subscription.status == S.PAUSED else "",
         "cancelable": configuration.subscription_cancel and services.can_cancel(subscription),
         "keepable": configuration.subscription_cancel and subscription.cancel_at_period_end,

@@ -293,7 +293,9 @@ def timeline(invoice: Invoice) -> list[tuple[datetime, str, str]]:
             )
         )
     if invoice.dunning_exhausted_at:
-        entries.append((invoice.dunning_exhausted_at, gettext("Retries exhausted"), ""))
+        emailed = invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE  # its days overdue passed
+        what = gettext("Final actions: unpaid after the due date") if emailed else gettext("Retries exhausted")
+        entries.append((invoice.dunning_exhausted_at, what, ""))
     if invoice.marked_uncollectible_at:
         entries.append((invoice.marked_uncollectible_at, gettext("Marked uncollectible"), ""))
     if invoice.paid_at:
@@ -316,6 +318,10 @@ def _upcoming(invoice: Invoice) -> list[tuple[datetime, str, str]]:
         what = gettext("Next retry") if invoice.dunning_started_at else gettext("Charged automatically")
         entries.append((invoice.next_payment_attempt, what, ""))
     elif invoice.status == S.OPEN and invoice.dunning_ends_at and not invoice.dunning_exhausted_at:
+        if invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE:
+            # A subscription's emailed invoice overdue: the merchant's deadline (DunningSettings.overdue_days).
+            what = gettext("Final actions if still unpaid")
+            return [*entries, (invoice.dunning_ends_at, what, gettext("Settings → Failed payments."))]
         # A hard decline, no card, or 3-D Secure: no blind retry, the payer was asked to act.
         entries.append(
             (

@@ -325,10 +325,21 @@ class DunningSettingsForm(forms.ModelForm):
     invoice_action = forms.ChoiceField(
         choices=DunningSettings.InvoiceAction.choices, widget=forms.RadioSelect, label=_("Then the invoice")
     )
+    overdue_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=services.OVERDUE_DAYS_MAX,
+        label=_("Days after the due date"),
+        help_text=_(
+            "A subscription's invoice sent to the customer (not charged automatically) makes the subscription past "
+            "due once its due date passes. Still unpaid this many days after it, the invoice and its subscription get "
+            "the actions below, as after a last failed retry. Empty: never, the subscription stays past due."
+        ),
+    )
 
     class Meta:
         model = DunningSettings
-        fields = ["retry_days", "subscription_action", "invoice_action"]
+        fields = ["retry_days", "overdue_days", "subscription_action", "invoice_action"]
 
 
 @admin.register(DunningSettings)
@@ -341,6 +352,7 @@ class DunningSettingsAdmin(ScopedAdmin):
     list_display = ["merchant", "schedule", "subscription_action", "invoice_action", "mode"]
     fieldsets = [
         (_("Retries"), {"fields": ["retry_days"]}),
+        (_("Invoices sent to customers"), {"fields": ["overdue_days"]}),
         (_("After the last retry fails"), {"fields": ["subscription_action", "invoice_action"]}),
         (None, {"fields": ["emails"]}),
     ]
@@ -380,4 +392,5 @@ class DunningSettingsAdmin(ScopedAdmin):
             retry_days=data["retry_days"],
             subscription_action=data["subscription_action"],
             invoice_action=data["invoice_action"],
+            overdue_days=data["overdue_days"],
         )

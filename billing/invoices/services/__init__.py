@@ -43,7 +43,7 @@ from .dunning import (
     invoices_retry_queue,
     on_dunning_exhausted,
 )
-from .dunning_settings import dunning_settings_for, dunning_settings_update, retry_days_check
+from .dunning_settings import OVERDUE_DAYS_MAX, dunning_settings_for, dunning_settings_update, retry_days_check
 from .invoices import (
     AUTO_FINALIZE_AFTER,
     PeriodInvoiced,
@@ -79,6 +79,7 @@ from .tax import (
 __all__ = [
     "AUTO_FINALIZE_AFTER",
     "HARD_DECLINES",
+    "OVERDUE_DAYS_MAX",
     "PERCENTAGE_PLACES",
     "QUANTITY_MAX",
     "TAX_RATE_FIELDS",

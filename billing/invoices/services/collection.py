@@ -23,7 +23,7 @@ made (409 ``payment_attempt_already_made``), and never charges twice; the next r
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -51,6 +51,7 @@ from ...payments.models import PaymentAttempt, PaymentIntent, PaymentMethod
 from .. import emails, hooks, selectors
 from ..models import Invoice, InvoicePayment
 from .common import S
+from .dunning_settings import dunning_settings_for
 from .invoices import PAYMENT_PAID, _open_payment_cancel, _paid, _payment_close
 
 logger = logging.getLogger(__name__)
@@ -514,7 +515,8 @@ def of_customers(invoices: QuerySet, customers: QuerySet | None) -> QuerySet:
 
 def invoices_mark_overdue(*, now: datetime, customers: QuerySet | None = None) -> int:
     """``invoice.overdue``, once, for each open ``send_invoice`` invoice past its due date (``customers``: as
-    ``dunning.invoices_advance``)."""
+    ``dunning.invoices_advance``), and the parts above told (``hooks.OVERDUE``: a subscription whose latest invoice
+    it is goes ``past_due``, as at Stripe)."""
     count = 0
     overdue = of_customers(
         Invoice.objects.filter(
@@ -531,7 +533,12 @@ def invoices_mark_overdue(*, now: datetime, customers: QuerySet | None = None) -
             if invoice.status != S.OPEN or invoice.overdue_at is not None:
                 continue
             invoice.overdue_at = now
-            invoice.save(update_fields=["overdue_at"])
+            # A subscription's: the merchant's deadline for the final actions, if any (dunning's invoices_retry_due).
+            days = dunning_settings_for(merchant=invoice.merchant, livemode=invoice.livemode).overdue_days
+            if invoice.subscription_id is not None and invoice.auto_advance and days is not None:
+                invoice.dunning_ends_at = invoice.due_date + timedelta(days=days)
+            invoice.save(update_fields=["overdue_at", "dunning_ends_at"])
             event_emit(type="invoice.overdue", obj=invoice)
+            hooks.invoice_changed(invoice=invoice, change=hooks.OVERDUE, now=now)  # a subscription's: past_due
             count += 1
     return count

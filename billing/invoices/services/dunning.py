@@ -32,7 +32,8 @@ What a failure leads to (``decline_kind``):
 - a card asking for 3-D Secure off-session waits for the payer to authenticate on the hosted invoice page
   (emailed), likewise until the last day.
 
-After the last retry fails (or the last day passes while waiting): ``dunning_exhausted_at``, the invoice left
+After the last retry fails (or the last day passes while waiting; for a subscription's invoice sent to the customer,
+``DunningSettings.overdue_days`` after its due date, still unpaid): ``dunning_exhausted_at``, the invoice left
 open or marked uncollectible as the merchant chose, and the ``on_dunning_exhausted`` hooks (subscriptions act
 on ``DunningSettings.subscription_action`` there). Each failure emails the customer once, in the invoice's
 language, with ``card_update_url`` (the hosted invoice page, until the portal registers its own).
@@ -352,9 +353,11 @@ def _exhaust(invoice: Invoice, now: datetime, settings: DunningSettings) -> None
 
 @transaction.atomic
 def _dunning_end(pk: int, now: datetime) -> bool:
-    """An invoice waiting for a new card (or for 3-D Secure) whose last scheduled day has come."""
+    """An invoice waiting for a new card (or for 3-D Secure) whose last scheduled day has come, or a subscription's
+    sent to the customer and still unpaid that many days after its due date (``overdue_days``)."""
     invoice = Invoice.objects.select_for_update().filter(pk=pk).first()
-    if not _collectable(invoice) or invoice.dunning_exhausted_at is not None or invoice.next_payment_attempt:
+    open_ = invoice is not None and invoice.status == S.OPEN and invoice.auto_advance
+    if not open_ or invoice.dunning_exhausted_at is not None or invoice.next_payment_attempt:
         return False
     if invoice.dunning_ends_at is None or invoice.dunning_ends_at > now:
         return False
@@ -425,7 +428,8 @@ def invoices_advance(*, now: datetime, customers: QuerySet | None = None) -> int
 def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> int:
     """Dunning's run (beat every minute, and each step of a test clock): retry the invoices whose scheduled
     retry has come, then end dunning for those that waited (for a new card, for 3-D Secure) until the
-    schedule's last day. ``customers``: as ``invoices_advance``. Safe to repeat or overlap."""
+    schedule's last day, and for the subscriptions' invoices sent to customers still unpaid the merchant's days
+    after their due date. ``customers``: as ``invoices_advance``. Safe to repeat or overlap."""
     count = 0
     due = of_customers(
         Invoice.objects.filter(
@@ -439,11 +443,12 @@ def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> i
     ).order_by("next_payment_attempt", "pk")
     for pk in list(due.values_list("pk", flat=True)[:BATCH]):
         count += _automatic_attempt(pk, now)
+    # Both kinds: charged automatically, after the schedule's last day; a subscription's sent to the customer, its
+    # merchant's days after the due date (``DunningSettings.overdue_days``, set as it became overdue).
     ending = of_customers(
         Invoice.objects.filter(
             status=S.OPEN,
             auto_advance=True,
-            collection_method=CHARGE_AUTOMATICALLY,
             dunning_exhausted_at__isnull=True,
             next_payment_attempt__isnull=True,
             dunning_ends_at__lte=now,

@@ -3,7 +3,11 @@
 The schedule is a list of days after the **first** failed automatic charge (Stripe's custom retry schedule,
 https://docs.stripe.com/invoicing/automatic-collection#custom-retry-schedule): 0 to 8 retries, each 1 to 60
 days, strictly increasing. The row is made on first use with Stripe's defaults (1, 3, 5, 7 days; the
-subscription canceled, the invoice left open).
+subscription canceled, the invoice left open). ``overdue_days``: for a subscription's invoices sent to customers
+(``send_invoice``, never charged), how many days after its due date one still unpaid gets the same final actions, as
+Stripe's "Manage invoices sent to customers" does (1 to ``OVERDUE_DAYS_MAX``; None, the default: never, its
+subscription stays ``past_due``); it is fixed as an invoice becomes overdue, so a change applies to invoices that
+become overdue afterwards.
 """
 
 from itertools import pairwise
@@ -17,6 +21,9 @@ from ..models import DunningSettings
 
 RETRIES_MAX = 8
 RETRY_DAY_MAX = 60
+OVERDUE_DAYS_MAX = 90
+#: ``dunning_settings_update``'s "leave it as it is" (None sets no deadline).
+UNCHANGED = object()
 
 
 def dunning_settings_for(*, merchant, livemode: bool) -> DunningSettings:
@@ -46,6 +53,18 @@ def retry_days_check(days, *, param: str = "retry_days") -> list[int]:
     return list(days)
 
 
+def overdue_days_check(days, *, param: str = "overdue_days") -> int | None:
+    """Days after the due date (None: never), or a 400 saying what is wrong with it."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= OVERDUE_DAYS_MAX:
+        raise InvalidRequest(
+            _("The days after the due date are a whole number from 1 to %(max)d, or none.") % {"max": OVERDUE_DAYS_MAX},
+            param=param,
+        )
+    return days
+
+
 @transaction.atomic
 def dunning_settings_update(
     *,
@@ -54,6 +73,7 @@ def dunning_settings_update(
     retry_days: list[int] | None = None,
     subscription_action: str | None = None,
     invoice_action: str | None = None,
+    overdue_days=UNCHANGED,
 ) -> DunningSettings:
     """Change what is given; invoices already failing follow the new schedule from their next failure on."""
     settings = DunningSettings.objects.select_for_update().get(
@@ -69,5 +89,7 @@ def dunning_settings_update(
         if invoice_action not in DunningSettings.InvoiceAction.values:
             raise InvalidRequest(_("Unknown invoice action."), param="invoice_action")
         settings.invoice_action = invoice_action
+    if overdue_days is not UNCHANGED:
+        settings.overdue_days = overdue_days_check(overdue_days)
     settings.save()
     return settings

@@ -515,8 +515,9 @@ def upcoming_rendering(render_upcoming) -> None:
 
 
 def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime) -> None:
-    """Paid → active (trialing within a trial); a failed attempt → past_due (the first invoice's failure leaves
-    the subscription incomplete); the first invoice voided → incomplete_expired. Only the subscription's latest
+    """Paid → active (trialing within a trial); a failed attempt, or a ``send_invoice`` invoice unpaid after its due
+    date (``overdue``, as at Stripe), → past_due (the first invoice's failure leaves the subscription incomplete);
+    the first invoice voided → incomplete_expired. Only the subscription's latest
     invoice counts: an older one paid late changes nothing (but its card may be kept, below)."""
     if invoice.subscription_id is None:
         return
@@ -538,7 +539,7 @@ def subscription_invoice_changed(*, invoice: Invoice, change: str, now: datetime
     elif change == hooks.PAID and subscription.status in (S.INCOMPLETE, S.PAST_DUE, S.UNPAID):
         in_trial = subscription.trial_end is not None and now < subscription.trial_end
         target = S.TRIALING if in_trial and subscription.status == S.INCOMPLETE else S.ACTIVE
-    elif change == hooks.PAYMENT_FAILED and subscription.status in (S.ACTIVE, S.TRIALING):
+    elif change in (hooks.PAYMENT_FAILED, hooks.OVERDUE) and subscription.status in (S.ACTIVE, S.TRIALING):
         target = S.PAST_DUE
     elif change == hooks.VOIDED and subscription.status == S.INCOMPLETE:
         target = S.INCOMPLETE_EXPIRED

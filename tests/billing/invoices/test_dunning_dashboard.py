@@ -1,7 +1,10 @@
 """Settings → Failed payments: the retry schedule and the final actions, per mode; owners and admins change them."""
 
+import pytest
+
 from billing.invoices import services
 from billing.models import DunningSettings
+from kassa.errors import InvalidRequest
 from merchants.models import Membership
 from tests import factories
 
@@ -17,7 +20,13 @@ def _open(client, user) -> tuple[str, DunningSettings]:
 
 
 def _form(**fields) -> dict:
-    return {"retry_days": "1, 3, 5, 7", "subscription_action": "cancel", "invoice_action": "leave_open", **fields}
+    return {
+        "retry_days": "1, 3, 5, 7",
+        "overdue_days": "",
+        "subscription_action": "cancel",
+        "invoice_action": "leave_open",
+        **fields,
+    }
 
 
 def test_an_owner_sees_stripes_defaults_and_sets_a_schedule_and_final_actions(client, shop):
@@ -57,6 +66,24 @@ def test_a_bad_schedule_is_shown_on_the_form_and_nothing_is_written(client, shop
         assert (settings.retry_days, settings.invoice_action) == ([1, 3, 5, 7], "leave_open")
 
 
+def test_an_owner_sets_the_days_after_which_an_emailed_invoice_unpaid_gets_the_final_actions(client, shop):
+    url, settings = _open(client, shop.owner)
+    assert settings.overdue_days is None  # by default never: the subscription stays past due
+    assert "Invoices sent to customers" in client.get(url).text
+    response = client.post(url, _form(overdue_days="30"))
+    assert response.status_code == 302, response.text
+    settings.refresh_from_db()
+    assert settings.overdue_days == 30
+    for bad in ("0", "91", "ten"):
+        response = client.post(url, _form(overdue_days=bad))
+        assert response.status_code == 200, bad
+        settings.refresh_from_db()
+        assert settings.overdue_days == 30
+    client.post(url, _form(overdue_days=""))
+    settings.refresh_from_db()
+    assert settings.overdue_days is None
+
+
 def test_test_and_live_mode_have_their_own_settings(client, shop):
     url, test_settings = _open(client, shop.owner)
     client.post(url, _form(retry_days="2"))
@@ -93,3 +120,13 @@ def test_the_settings_menu_links_to_the_page(client, shop):
     home = client.get("/admin/").text
     assert home.index(">Settings<") < home.index(PAGE)
     assert "Failed payments" in home
+
+
+def test_the_service_refuses_days_after_the_due_date_out_of_bounds(shop):
+    for bad in (0, 91, True, "30", 2.5):
+        with pytest.raises(InvalidRequest) as refused:
+            services.dunning_settings_update(merchant=shop.merchant, livemode=False, overdue_days=bad)
+        assert refused.value.param == "overdue_days"
+    assert services.dunning_settings_for(merchant=shop.merchant, livemode=False).overdue_days is None
+    services.dunning_settings_update(merchant=shop.merchant, livemode=False, overdue_days=90)
+    assert services.dunning_settings_for(merchant=shop.merchant, livemode=False).overdue_days == 90

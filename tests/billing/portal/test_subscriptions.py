@@ -3,12 +3,13 @@ subscriptions, cancels one at the end of the period with a reason and keeps it a
 as the core prorates), and can never reach what the settings leave off or another customer's subscription."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from billing.invoices import services as invoices
 from billing.invoices.documents_build import format_day
 from billing.models import Customer, PortalSession, Price, Subscription
 from billing.portal import services
@@ -125,6 +126,30 @@ def test_the_payer_sees_their_subscriptions_in_plain_words(api, paying_shop, pay
     assert "50,00\xa0€ chaque mois" in mine
     assert "Actif" in mine
     assert "Renouvellement le" in mine
+
+
+def test_an_emailed_subscription_past_due_asks_for_its_invoice_to_be_paid_not_for_a_card(api, paying_shop, payer):
+    product = api.v1.products.create(params={"name": "Silver plan"})
+    price = api.v1.prices.create(
+        params={"product": product.id, "currency": "eur", "unit_amount": 2000, "recurring": {"interval": "month"}}
+    )
+    emailed = api.v1.subscriptions.create(
+        params={
+            "customer": payer.id,
+            "items": [{"price": price.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 1,
+        }
+    )
+    invoices.invoices_mark_overdue(now=timezone.now() + timedelta(days=2))
+    assert api.v1.subscriptions.retrieve(emailed.id).status == "past_due"
+    _session, page = open_portal(Client(), payer.id)
+    mine = block(page, emailed.id)
+    assert "Payment overdue" in mine
+    assert "Your last invoice is overdue. Pay it from your invoices below." in mine
+    assert "Update your card" not in mine
+    _session, french = open_portal(Client(), payer.id, HTTP_ACCEPT_LANGUAGE="fr-FR")
+    assert "Votre dernière facture est en retard." in block(french, emailed.id)
 
 
 def test_no_section_without_a_subscription_that_has_not_ended(api, paying_shop, payer, gold):

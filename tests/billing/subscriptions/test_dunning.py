@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing.hosted import framing
 from billing.invoices import services as invoices
-from billing.models import PortalSession
+from billing.models import Invoice, PortalSession
 from billing.payments import services as payments
 from tests.billing.subscriptions.test_clocks import _advance, _clock_customer, ts
 from tests.conftest import processor_payment_intents
@@ -197,3 +197,82 @@ def test_a_renewal_declined_by_hand_before_its_automatic_charge_is_still_dunned_
     assert (ended.status, ended.cancellation_details.reason) == ("canceled", "payment_failed")
     assert len(_dunning_emails(mailoutbox)) == 5
     assert len(processor_payment_intents(stripe_backend)) == 6
+
+
+def _emailed_renewal(api, card_token, monthly, emails_on_commit):
+    """A send_invoice subscription (7 days to pay), its first invoice paid out of band, renewed on 1 April."""
+    clock, customer = _clock_customer(api, card_token, START)
+    sub = api.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": monthly.id}],
+            "collection_method": "send_invoice",
+            "days_until_due": 7,
+        }
+    )
+    assert sub.status == "active"
+    first = api.v1.invoices.retrieve(sub.latest_invoice)
+    api.v1.invoices.pay(first.id, params={"paid_out_of_band": True})
+    _advance(api, clock, RENEWAL, emails_on_commit)
+    renewal = api.v1.subscriptions.retrieve(sub.id).latest_invoice
+    assert renewal != first.id
+    renewal = api.v1.invoices.retrieve(renewal)
+    assert (renewal.status, renewal.due_date) == ("open", RENEWAL + 7 * DAY)
+    return clock, sub, renewal
+
+
+def test_an_emailed_subscription_is_past_due_once_its_invoice_is_unpaid_after_its_due_date(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    # As at Stripe: a send_invoice subscription "becomes past_due when its invoice is not paid by the due date", and
+    # active again once its latest invoice is paid. With no deadline set (the default), it stays past due.
+    clock, sub, renewal = _emailed_renewal(api, card_token, monthly, emails_on_commit)
+    _advance(api, clock, RENEWAL + 7 * DAY - 60, emails_on_commit)  # due, not yet overdue
+    assert api.v1.subscriptions.retrieve(sub.id).status == "active"
+
+    _advance(api, clock, RENEWAL + 8 * DAY, emails_on_commit)
+    assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+    updated = api.v1.events.list(params={"type": "customer.subscription.updated", "limit": 1}).data[0]
+    assert (updated.data.object["id"], updated.data.object["status"]) == (sub.id, "past_due")
+    assert updated.data.previous_attributes["status"] == "active"
+    assert processor_payment_intents(stripe_backend) == []  # emailed: never charged
+
+    _advance(api, clock, RENEWAL + 29 * DAY, emails_on_commit)  # the day before the next renewal
+    assert api.v1.invoices.retrieve(renewal.id).status == "open"
+    assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+
+    api.v1.invoices.pay(renewal.id, params={"paid_out_of_band": True})
+    assert api.v1.subscriptions.retrieve(sub.id).status == "active"
+
+
+@pytest.mark.parametrize(("action", "status"), [("cancel", "canceled"), ("unpaid", "unpaid")])
+def test_an_emailed_invoice_unpaid_the_merchants_days_after_its_due_date_gets_the_final_actions(
+    api, paying_shop, card_token, monthly, stripe_backend, emails_on_commit, action, status
+):
+    # Stripe: "canceled or unpaid if it is still not paid by an additional deadline after that".
+    invoices.dunning_settings_update(
+        merchant=paying_shop.merchant,
+        livemode=False,
+        overdue_days=10,
+        subscription_action=action,
+        invoice_action="mark_uncollectible",
+    )
+    clock, sub, renewal = _emailed_renewal(api, card_token, monthly, emails_on_commit)
+    _advance(api, clock, RENEWAL + 8 * DAY, emails_on_commit)
+    assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+    _advance(api, clock, RENEWAL + 17 * DAY - 60, emails_on_commit)  # 10 days after the due date, less a minute
+    assert api.v1.subscriptions.retrieve(sub.id).status == "past_due"
+    assert api.v1.invoices.retrieve(renewal.id).status == "open"
+    dashboard = Client()
+    dashboard.force_login(paying_shop.owner)  # the merchant's invoice page says what comes next, and then what came
+    page = f"/admin/billing/invoice/{Invoice.objects.get(public_id=renewal.id).pk}/change/"
+    assert "Final actions if still unpaid" in dashboard.get(page).text
+
+    _advance(api, clock, RENEWAL + 18 * DAY, emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert ended.status == status
+    if action == "cancel":
+        assert ended.cancellation_details.reason == "payment_failed"
+    assert api.v1.invoices.retrieve(renewal.id).status == "uncollectible"
+    assert processor_payment_intents(stripe_backend) == []
+    assert "Final actions: unpaid after the due date" in dashboard.get(page).text
