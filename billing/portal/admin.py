@@ -71,13 +71,17 @@ class PortalConfigurationAdmin(ScopedAdmin):
         (
             _("Subscriptions"),
             {
+                "description": _(
+                    "Customers change the plan or the quantity only of subscriptions to the products of the prices "
+                    "they may switch between."
+                ),
                 "fields": [
                     "subscription_cancel",
                     "cancellation_reasons",
                     "subscription_update",
                     "subscription_update_prices",
                     "subscription_update_quantity",
-                ]
+                ],
             },
         ),
         (

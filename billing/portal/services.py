@@ -353,6 +353,18 @@ def can_switch(subscription: Subscription) -> bool:
     )
 
 
+def updatable(subscription: Subscription, offered: list) -> bool:
+    """Whether the portal may change this subscription's item (switch its price, change its quantity): one item,
+    not ending (``can_switch``), and, as at Stripe, whose portal updates only the subscriptions to the products the
+    merchant lists (``features.subscription_update.products``), its product one of those of the prices the merchant
+    offers (``offered``: ``selectors.portal_switch_prices``, Settings → Customer portal). A subscription to another
+    product (a plan made for one customer, one no longer sold) is changed by the merchant only."""
+    if not can_switch(subscription):
+        return False
+    product = subscription.items.all()[0].price.product_id
+    return any(price.product_id == product for price in offered)
+
+
 def portal_subscription_cancel(
     *, session: PortalSession, subscription_id: str, now: datetime, feedback: str = "", comment: str = ""
 ) -> Subscription:
@@ -432,6 +444,12 @@ def _item_changeable(session: PortalSession, subscription_id: str, now: datetime
     subscription = _own_subscription(session, subscription_id)
     if not can_switch(subscription):
         raise _unexpected_state(subscription)
+    if not updatable(subscription, list(selectors.portal_switch_prices(session=session))):
+        raise InvalidRequest(
+            "This customer portal does not offer changes to this subscription's product.",
+            code="portal_feature_disabled",
+            param="subscription",
+        )
     return subscription
 
 

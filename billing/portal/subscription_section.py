@@ -1,7 +1,8 @@
 """The portal page's Subscriptions section: the payer's subscriptions that have not ended, each with what it
 costs, its status in plain words and its next date; "Cancel subscription" (at the end of the period, with a
 reason) and "Keep my subscription" when the merchant's settings allow cancelling, "Change plan" between the
-prices the merchant offers when they allow switching, "Change quantity" (seats, licences) when they allow that.
+prices the merchant offers when they allow switching, "Change quantity" (seats, licences) when they allow that,
+both only for a subscription to one of the products of the prices offered, as at Stripe (``services.updatable``).
 
 Registered in billing/apps.py (order 10: first on the page). Every action names a subscription by its public
 id, looked up among the session's customer's subscriptions only (services.py); the writes are the
@@ -111,7 +112,7 @@ def _overdue_words(subscription: Subscription) -> str:
 def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
     configuration = ctx.configuration
     items = list(subscription.items.all())
-    switchable = configuration.subscription_update and bool(prices) and services.can_switch(subscription)
+    updatable = services.updatable(subscription, prices)
     return {
         "id": subscription.public_id,
         "items": [
@@ -126,9 +127,9 @@ def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
         "paused": words("paused") if subscription.status == S.PAUSED else "",
         "cancelable": configuration.subscription_cancel and services.can_cancel(subscription),
         "keepable": configuration.subscription_cancel and subscription.cancel_at_period_end,
-        "plans": _plans(ctx, subscription, prices) if switchable else [],
+        "plans": _plans(ctx, subscription, prices) if configuration.subscription_update and updatable else [],
         "quantity": items[0].quantity if items else 0,
-        "quantity_editable": configuration.subscription_update_quantity and services.can_switch(subscription),
+        "quantity_editable": configuration.subscription_update_quantity and updatable,
     }
 
 
@@ -137,7 +138,8 @@ def subscriptions_context(ctx) -> dict | None:
     if not subscriptions:
         return None
     configuration = ctx.configuration
-    prices = list(selectors.portal_switch_prices(session=ctx.session)) if configuration.subscription_update else []
+    changes = configuration.subscription_update or configuration.subscription_update_quantity
+    prices = list(selectors.portal_switch_prices(session=ctx.session)) if changes else []
     offered = set(configuration.cancellation_reasons or [])
     return {
         "subscriptions": [_subscription(ctx, subscription, prices) for subscription in subscriptions],

@@ -151,6 +151,7 @@ def test_the_payer_changes_how_many_seats_they_pay_for(page, subscriber):
     portal.portal_configuration_update(
         configuration=portal.portal_configuration_for(merchant=subscriber.merchant, livemode=False),
         subscription_update_quantity=True,
+        subscription_update_prices=[subscriber.subscription.items.get().price],  # its product is offered
     )
     violations = csp_violations(page)
     sub = subscriber.subscription

@@ -277,7 +277,7 @@ def test_switch_plan_is_prorated_on_the_next_invoice(api, paying_shop, payer, pl
 def test_change_quantity_is_prorated_on_the_next_invoice_and_refused_outside_its_bounds(
     api, paying_shop, payer, plans, gold
 ):
-    configure(paying_shop.merchant, subscription_update_quantity=True)
+    configure(paying_shop.merchant, subscription_update_quantity=True, prices=[plans["gold"]])
     browser = Client()
     session, page = open_portal(browser, payer.id)
     mine = block(page, gold.id)
@@ -345,6 +345,38 @@ def test_the_core_refuses_another_schedule_and_the_page_says_so(api, paying_shop
         assert refused.status_code == 400
         assert "This plan is not offered here" in refused.content.decode()
     assert api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data == []
+
+
+def test_only_subscriptions_to_the_offered_products_change_plan_or_quantity(api, paying_shop, payer, plans, gold):
+    # As at Stripe, whose portal updates only subscriptions to the products the merchant lists: a plan made for one
+    # customer, or no longer sold, is the merchant's to change. Gold is offered here (its yearly price), Silver not.
+    configure(
+        paying_shop.merchant,
+        subscription_update=True,
+        subscription_update_quantity=True,
+        prices=[plans["gold_yearly"]],
+    )
+    silver = api.v1.subscriptions.create(params={"customer": payer.id, "items": [{"price": plans["silver"].id}]})
+    browser = Client()
+    session, page = open_portal(browser, payer.id)
+    assert "Change quantity" in block(page, gold.id)
+    assert "Change plan" in block(page, gold.id)
+    assert "Change quantity" not in block(page, silver.id)
+    assert "Change plan" not in block(page, silver.id)
+    for action, data in (
+        ("quantity", {"subscription": silver.id, "quantity": "2"}),
+        ("switch", {"subscription": silver.id, "price": plans["gold_yearly"].id}),
+    ):
+        refused = browser.post(f"/portal/{session.token}/subscriptions/{action}", data)
+        assert refused.status_code == 400, action
+        assert "This is not available here. Contact Shop." in refused.content.decode()
+    after = api.v1.subscriptions.retrieve(silver.id)["items"].data[0]
+    assert (after.price.id, after.quantity) == (plans["silver"].id, 1)
+    assert api.v1.invoice_items.list(params={"customer": payer.id, "pending": True}).data == []
+    # Gold's quantity still changes.
+    answer = browser.post(f"/portal/{session.token}/subscriptions/quantity", {"subscription": gold.id, "quantity": "2"})
+    assert answer.status_code == 302
+    assert api.v1.subscriptions.retrieve(gold.id)["items"].data[0].quantity == 2
 
 
 def test_every_action_is_refused_when_the_settings_leave_it_off(api, paying_shop, payer, plans, gold):
@@ -421,7 +453,7 @@ def test_every_subscription_form_is_csrf_protected(api, paying_shop, payer, plan
         subscription_cancel=True,
         subscription_update=True,
         subscription_update_quantity=True,
-        prices=[plans["silver"]],
+        prices=[plans["silver"], plans["gold"]],
     )
     browser = Client(enforce_csrf_checks=True)
     session, page = open_portal(browser, payer.id)
