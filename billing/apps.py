@@ -61,12 +61,12 @@ class BillingConfig(AppConfig):
         payment_emails.receipt_line_items(checkout.checkout_session_receipt_lines)
 
         # A test clock's customers live on its time: advancing it runs beat's services for them only, in this order
-        # (invoicing's finalization and first charges, dunning's retries, overdue notices, then subscriptions'
+        # (invoicing's finalization and first charges, overdue notices, dunning's retries and ends, then subscriptions'
         # renewals, trial ends and expiry).
         for service in (
             invoices.invoices_advance,
+            invoices.invoices_mark_overdue,  # before dunning's run, which ends those whose days after it have passed
             invoices.invoices_retry_due,
-            invoices.invoices_mark_overdue,
             subscriptions.subscriptions_advance,
         ):
             clocks.on_advance(

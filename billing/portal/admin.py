@@ -38,6 +38,21 @@ class PortalConfigurationForm(forms.ModelForm):
         help_text=_('Where "Return to …" leads when a session names no return URL (the links in emails).'),
     )
 
+    def clean(self):
+        """Switching plans or changing quantities with no price listed would offer nothing: the portal changes only
+        subscriptions to the products of the prices listed (``services.updatable``), so it says so here."""
+        data = super().clean()
+        changes = data.get("subscription_update") or data.get("subscription_update_quantity")
+        if changes and not data.get("subscription_update_prices"):
+            self.add_error(
+                "subscription_update_prices",
+                _(
+                    "Tick the prices customers may change to: plans and quantities are changed only on subscriptions "
+                    "to their products."
+                ),
+            )
+        return data
+
     class Meta:
         model = PortalConfiguration
         fields = [*services.CONFIGURATION_FIELDS, "subscription_update_prices"]

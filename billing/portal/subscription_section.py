@@ -11,6 +11,7 @@ merchant's own update would make. Amounts are formatted as the invoices section 
 (``money.format_localised``), dates as the invoice page does (``format_day``).
 """
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -43,7 +44,7 @@ MESSAGES = {
     "cancels_on": _("Cancels on %(date)s"),
     "overdue": _("Your last payment failed. Update your card so that it can be taken again."),
     # A subscription paid by invoice (send_invoice) is past due when its last invoice is unpaid after its due date.
-    "invoice_overdue": _("Your last invoice is overdue. Pay it from your invoices below."),
+    "invoice_overdue": _("Your last invoice is overdue."),
     "paused": _("Paused: nothing is billed until it resumes."),
     "quantity": _("%(quantity)s × %(amount)s"),  # noqa: RUF001
     "price": _("%(amount)s %(interval)s"),
@@ -102,17 +103,24 @@ def _plans(ctx, subscription: Subscription, prices: list) -> list[dict]:
     ]
 
 
-def _overdue_words(subscription: Subscription) -> str:
+def _overdue(subscription: Subscription) -> tuple[str, str]:
+    """What a past-due subscription's payer reads, and where they pay: its latest invoice sent to them (whatever
+    the subscription's collection method is now) is paid on its hosted page, linked here whether or not the
+    portal lists invoices; a charge that failed asks for a card."""
     if subscription.status != S.PAST_DUE:
-        return ""
-    emailed = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
-    return words("invoice_overdue" if emailed else "overdue")
+        return "", ""
+    latest = subscription.latest_invoice
+    emailed = latest is not None and latest.collection_method == Invoice.CollectionMethod.SEND_INVOICE
+    if emailed and latest.status == Invoice.Status.OPEN:
+        return words("invoice_overdue"), reverse("invoices:page", args=[latest.token])
+    return words("overdue"), ""
 
 
 def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
     configuration = ctx.configuration
     items = list(subscription.items.all())
     updatable = services.updatable(subscription, prices)
+    overdue, pay_url = _overdue(subscription)
     return {
         "id": subscription.public_id,
         "items": [
@@ -123,7 +131,8 @@ def _subscription(ctx, subscription: Subscription, prices: list) -> dict:
         "status_label": STATUS_WORDS.get(subscription.status, subscription.status),
         "next_date": _next_date(subscription, items[0].current_period_end if items else None, ctx.language),
         "period_end": format_day(items[0].current_period_end, ctx.language) if items else "",
-        "overdue": _overdue_words(subscription),
+        "overdue": overdue,
+        "pay_url": pay_url,
         "paused": words("paused") if subscription.status == S.PAUSED else "",
         "cancelable": configuration.subscription_cancel and services.can_cancel(subscription),
         "keepable": configuration.subscription_cancel and subscription.cancel_at_period_end,

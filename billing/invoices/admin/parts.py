@@ -317,7 +317,12 @@ def _upcoming(invoice: Invoice) -> list[tuple[datetime, str, str]]:
     if invoice.status == S.OPEN and invoice.auto_advance and invoice.next_payment_attempt:
         what = gettext("Next retry") if invoice.dunning_started_at else gettext("Charged automatically")
         entries.append((invoice.next_payment_attempt, what, ""))
-    elif invoice.status == S.OPEN and invoice.dunning_ends_at and not invoice.dunning_exhausted_at:
+    elif (
+        invoice.status == S.OPEN
+        and invoice.auto_advance
+        and invoice.dunning_ends_at
+        and not invoice.dunning_exhausted_at
+    ):
         if invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE:
             # A subscription's emailed invoice overdue: the merchant's deadline (DunningSettings.overdue_days).
             what = gettext("Final actions if still unpaid")

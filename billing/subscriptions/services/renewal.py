@@ -574,11 +574,18 @@ def subscription_dunning_exhausted(*, invoice: Invoice, now: datetime) -> None:
     """Dunning's last retry of a subscription's latest invoice failed (invoicing's ``on_dunning_exhausted``): what
     the merchant chose in Settings → Failed payments — cancel the subscription (``cancellation_details.reason``
     ``payment_failed``), mark it ``unpaid`` (renewals still make invoices, none is attempted), or leave it
-    ``past_due``. An older invoice's dunning changes nothing (only the latest invoice decides)."""
+    ``past_due``. An older invoice's dunning changes nothing (only the latest invoice decides), but for an invoice sent
+    to the customer whose days after its due date passed while the subscription is past due."""
     if invoice.subscription_id is None:
         return
     subscription = Subscription.objects.select_for_update().get(pk=invoice.subscription_id)
-    if subscription.latest_invoice_id != invoice.pk or subscription.status not in (S.PAST_DUE, S.ACTIVE):
+    latest = subscription.latest_invoice_id == invoice.pk
+    # An invoice sent to the customer reaches its deadline (DunningSettings.overdue_days) counted from its own due
+    # date, often after the next period's invoice was made: it still ends a subscription that is past due, as at
+    # Stripe ("canceled or unpaid if it is still not paid by an additional deadline"); one whose latest invoice was
+    # paid since (active) is left alone.
+    emailed = invoice.collection_method == Invoice.CollectionMethod.SEND_INVOICE and subscription.status == S.PAST_DUE
+    if not (latest or emailed) or subscription.status not in (S.PAST_DUE, S.ACTIVE):
         return  # ended, paused, unpaid already, or not the latest invoice
     action = invoices.dunning_settings_for(merchant=invoice.merchant, livemode=invoice.livemode).subscription_action
     before = render(subscription)

@@ -74,6 +74,15 @@ def test_an_owner_turns_features_on_and_fills_in_the_business_details(client, sh
     assert response.status_code == 200
     configuration.refresh_from_db()
     assert configuration.headline == "Your tea club"
+    # Quantity changes (or plan switches) with no price ticked would offer nothing (the portal changes subscriptions
+    # to the listed prices' products only): refused, nothing written.
+    for feature in ("subscription_update_quantity", "subscription_update"):
+        response = client.post(url, _form(**{feature: "on"}, headline="Changed"))
+        assert response.status_code == 200, feature
+        assert "Tick the prices customers may change to" in response.text
+        configuration.refresh_from_db()
+        assert configuration.headline == "Your tea club"
+        assert list(configuration.subscription_update_prices.all()) == [tea]
 
 
 def test_test_and_live_have_their_own_settings(client, shop):

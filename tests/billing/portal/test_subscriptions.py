@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.invoices import services as invoices
 from billing.invoices.documents_build import format_day
-from billing.models import Customer, PortalSession, Price, Subscription
+from billing.models import Customer, Invoice, PortalSession, Price, Subscription
 from billing.portal import services
 from tests import factories
 from webhooks.models import Event
@@ -146,10 +146,16 @@ def test_an_emailed_subscription_past_due_asks_for_its_invoice_to_be_paid_not_fo
     _session, page = open_portal(Client(), payer.id)
     mine = block(page, emailed.id)
     assert "Payment overdue" in mine
-    assert "Your last invoice is overdue. Pay it from your invoices below." in mine
+    assert "Your last invoice is overdue." in mine
     assert "Update your card" not in mine
+    # A link to the invoice's own page, where it is paid, whether or not the portal lists invoices.
+    latest = api.v1.subscriptions.retrieve(emailed.id).latest_invoice
+    token = Invoice.objects.get(public_id=latest).token
+    assert f'href="/invoices/{token}"' in mine
+    configure(paying_shop.merchant, invoice_history=False)
     _session, french = open_portal(Client(), payer.id, HTTP_ACCEPT_LANGUAGE="fr-FR")
     assert "Votre dernière facture est en retard." in block(french, emailed.id)
+    assert f'href="/invoices/{token}">Régler la facture</a>' in block(french, emailed.id)
 
 
 def test_no_section_without_a_subscription_that_has_not_ended(api, paying_shop, payer, gold):

@@ -276,3 +276,23 @@ def test_an_emailed_invoice_unpaid_the_merchants_days_after_its_due_date_gets_th
     assert api.v1.invoices.retrieve(renewal.id).status == "uncollectible"
     assert processor_payment_intents(stripe_backend) == []
     assert "Final actions: unpaid after the due date" in dashboard.get(page).text
+
+
+@pytest.mark.parametrize(("days", "before", "status", "after"), [(30, 36, "past_due", 38), (1, 7, "active", 8)])
+def test_an_emailed_invoices_deadline_counts_from_its_own_due_date_past_the_next_renewal_and_to_the_day(
+    api, paying_shop, card_token, monthly, stripe_backend, emails_on_commit, days, before, status, after
+):
+    # Due 7 days after the renewal of 1 April: 30 days after that is past the next renewal (1 May), whose invoice is
+    # then the latest, and the subscription, past due, still ends; one day after it ends it that day, even when the
+    # clock's step that finds the invoice overdue is that day (at its due date, not yet overdue: still active).
+    invoices.dunning_settings_update(
+        merchant=paying_shop.merchant, livemode=False, overdue_days=days, subscription_action="cancel"
+    )
+    clock, sub, renewal = _emailed_renewal(api, card_token, monthly, emails_on_commit)
+    _advance(api, clock, RENEWAL + before * DAY, emails_on_commit)
+    assert api.v1.subscriptions.retrieve(sub.id).status == status
+    _advance(api, clock, RENEWAL + after * DAY, emails_on_commit)
+    ended = api.v1.subscriptions.retrieve(sub.id)
+    assert (ended.status, ended.ended_at) == ("canceled", RENEWAL + (7 + days) * DAY)
+    if days == 30:
+        assert ended.latest_invoice != renewal.id  # the next period's invoice was made meanwhile
