@@ -50,6 +50,7 @@ from uuid import UUID
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, NotSupportedError, connections, router, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from django.db.backends.signals import connection_created
 from django.db.backends.utils import CursorWrapper
@@ -78,10 +79,19 @@ from django.db.models import (
 from django.db.models.base import DEFERRED, ModelState
 from django.db.models.signals import post_init, pre_init
 from django.db.transaction import TransactionManagementError
-from psycopg import _queries  # a dependency on every database: requirements/base.txt
+from psycopg import _queries, generators, pq  # a dependency on every database: requirements/base.txt
+from psycopg import errors as psycopg_errors
+from psycopg._preparing import Prepare
+from psycopg.adapt import Transformer
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 M = TypeVar("M", bound=Model)
+
+_IDLE = pq.TransactionStatus.IDLE
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 #: How wide a statement psycopg keeps its parsed form of (see ``_psycopg_parses_once``): an invoice's INSERT has 56
 #: values; a multi-row INSERT of a renewal's events about fifty.
@@ -559,8 +569,84 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     connection.validate_no_broken_transaction()
     driver = cursor.cursor
     with connection.wrap_database_errors:
+        if (  # PostgreSQL, its values bound by the server (prepared statements on): _libpq_run's conditions
+            type(driver) is ServerBindingCursor
+            and params
+            and driver.row_factory is tuple_row
+            and driver.connection._pipeline is None
+        ):
+            return _libpq_run(driver, sql, params, answer_rows)
         driver.execute(sql, params)
         return driver.fetchall() if answer_rows else driver.rowcount
+
+
+def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
+    """What ``driver.execute`` then ``fetchall`` (or ``rowcount``) answer, through libpq's own calls: the statement
+    sent (``PQsendQueryPrepared``, or ``PQsendQueryParams``), its result waited for by the connection's own wait
+    (interruptible, a query cancelled on Ctrl-C, a lost connection raised as OperationalError, as the cursor's) and
+    its rows loaded by psycopg's own Transformer, as its cursor does, but without the cursor's state machine around
+    them (its execute generators, its results' bookkeeping, a Transformer made anew for each new statement's object):
+    about a sixth of a statement's CPU in a renewal, some 0.3 ms a renewal (docs/performance-history.md). Each step
+    the cursor takes is taken with psycopg's own parts: the transaction begun first if the connection is in one that
+    has not begun (``_start_query``: BEGIN, with the isolation level Django set); the statement's ``%s`` made ``$1``…
+    and its values dumped by the cursor's adapters (``PostgresQuery``, psycopg's cache of parsed statements
+    included); the statement prepared on the server by the connection's own ``PrepareManager`` (on its fifth run,
+    Django's ``prepare_threshold``; the statements psycopg deallocates, all of them after a ROLLBACK, DROP or ALTER,
+    and its oldest past ``prepared_max``, are this path's too, so neither ever runs a statement the other dropped);
+    a result checked as the cursor checks it (a failed statement raised as the error psycopg raises,
+    ``error_from_result``, which Django's ``wrap_database_errors`` around this makes Django's; rows asked of a
+    statement that answers none refused); the rows loaded by the cursor's loaders (time zone, JSON, Kassa's
+    ``_UtcLoader``). Only for a statement with values (none: the cursor's way, which runs several in one string),
+    its values bound by the server (Django's ``ServerBindingCursor``, never its ``Cursor``, which binds them in
+    Python), outside a pipeline, rows as tuples (``_run`` checks), under the connection's lock as the cursor's.
+    psycopg is pinned (requirements/base.txt); tests run statements both ways and compare rows, counts, errors,
+    prepared statements and transactions (tests/kassa/test_db.py)."""
+    conn = driver.connection
+    pgconn = conn.pgconn
+    with conn.lock:
+        if not conn.autocommit and pgconn.transaction_status == _IDLE:
+            conn.wait(conn._start_query())
+        transformer = Transformer(driver)
+        query = _queries.PostgresQuery(transformer)
+        query.convert(sql, params)
+        manager = conn._prepared
+        prepare, name = manager.get(query)
+        if prepare is Prepare.NO:
+            pgconn.send_query_params(query.query, query.params, query.types, query.formats)
+        else:
+            if prepare is Prepare.SHOULD:
+                pgconn.send_prepare(name, query.query, query.types)
+                for made in conn.wait(generators.execute(pgconn)):
+                    if made.status == _FATAL_ERROR:
+                        raise psycopg_errors.error_from_result(made, encoding=conn.info.encoding)
+            pgconn.send_query_prepared(name, query.params, query.formats)
+        results = conn.wait(generators.execute(pgconn))
+        key = manager.maybe_add_to_cache(query, prepare, name)
+        if key is not None:
+            manager.validate(key, prepare, name, results)
+        (result,) = results  # one statement, one result (a second ``;`` is refused by the extended protocol)
+        _result_check(result, conn)
+        if manager._to_flush:  # a statement to deallocate (past prepared_max), as the cursor does after each
+            conn.wait(manager.maintain_gen(conn))
+    if answer_rows:
+        if result.status != _TUPLES_OK:
+            raise psycopg_errors.ProgrammingError("the last operation didn't produce records")
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, result.ntuples, tuple)
+    if result.status == _TUPLES_OK:
+        return result.ntuples
+    count = result.command_tuples
+    return -1 if count is None else count
+
+
+def _result_check(result, conn) -> None:
+    """As the cursor checks a statement's result: a failure raised as psycopg's error for it, anything but rows or a
+    command's count refused."""
+    status = result.status
+    if status == _FATAL_ERROR:
+        raise psycopg_errors.error_from_result(result, encoding=conn.info.encoding)
+    if status not in (_TUPLES_OK, _COMMAND_OK):
+        raise psycopg_errors.ProgrammingError(f"unexpected result status from query: {status.name}")
 
 
 def _inserted(

@@ -2,6 +2,7 @@
 what the ORM reads, for the models that use them."""
 
 import json
+import signal
 import threading
 import time
 import warnings
@@ -28,8 +29,10 @@ from billing.invoices.models import Invoice, InvoiceItem, InvoicePayment
 from billing.models import Customer
 from billing.payments.models import PaymentAttempt, PaymentIntent, PaymentMethod, PaymentTimelineEntry
 from billing.subscriptions.models import Subscription
+from kassa import db as kassa_db
 from kassa.db import (
     atomic_unless_held,
+    columns,
     insert,
     insert_many,
     insert_many_queued,
@@ -1108,3 +1111,223 @@ def test_new_and_select_leave_a_model_of_its_own_making_and_a_generated_field_to
     assert set(ours.__dict__) == set(django.__dict__)
     assert "lower" not in ours.__dict__
     assert ours.get_deferred_fields() == django.get_deferred_fields() == {"lower"}
+
+
+def _prepared_here() -> dict[str, str]:
+    """The statements prepared on this connection's server session, by name."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        return dict(cursor.fetchall())
+
+
+def _by_psycopgs_cursor(sql: str, values: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchall()
+
+
+#: kassa.db's own way to libpq is taken on PostgreSQL with its values bound by the server (prepared statements on,
+#: the settings' default; DATABASE_PREPARED_STATEMENTS=false takes Django's cursor instead).
+LIBPQ = connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("server_side_binding") is True
+libpq_only = pytest.mark.skipif(not LIBPQ, reason="PostgreSQL with server-side binding only: libpq's calls (kassa.db)")
+
+
+@pytest.fixture
+def through_libpq(monkeypatch):
+    """How many statements went kassa.db's own way to libpq (``_libpq_run``)."""
+    calls = []
+    run = kassa_db._libpq_run
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(kassa_db, "_libpq_run", counted)
+    return calls
+
+
+@libpq_only
+def test_statements_through_libpq_answer_what_psycopgs_cursor_answers(shop, through_libpq):
+    """kassa.db sends its statements through libpq's calls (``_libpq_run``): each answers the rows (every type a
+    model reads: text, integers, booleans, moments, JSON, nulls), the counts and the errors psycopg's cursor answers
+    for the same statement, prepared on the server once run ``prepare_threshold`` times by psycopg's own manager
+    (values of other types prepared apart), which drops them as it drops its own: all of them after a rollback, the
+    oldest past its ``prepared_max``."""
+    customer = insert(
+        Customer(
+            public_id="cus_libpq",
+            name="Ada",
+            metadata={"plan": "gold", "seats": 3},
+            merchant=shop.merchant,
+            livemode=False,
+        )
+    )
+    sql = f"SELECT {columns(Customer)} FROM billing_customer WHERE id = %s AND (%s::text IS NULL OR name = %s)"  # noqa: S608
+
+    def prepared() -> list[str]:
+        return [name for name, statement in _prepared_here().items() if "$2::text IS NULL" in statement]
+
+    threshold = connections["default"].connection.prepare_threshold
+    assert threshold == 5  # the settings' (kassa/settings.py)
+    # psycopg sends a small integer as an int2, a larger one as an int4: the last shape is another statement (no row).
+    shapes = (
+        [customer.pk, "Ada", "Ada"],
+        [customer.pk, None, None],
+        [customer.pk, "Bob", "Bob"],
+        [10**6, "Ada", "Ada"],
+    )
+    with transaction.atomic():
+        expected = [_by_psycopgs_cursor(sql, values) for values in shapes]  # counted by psycopg's manager too
+        through_libpq.clear()
+        for run in range(threshold + 2):
+            for values, answer in zip(shapes, expected, strict=True):
+                assert rows(sql, values) == answer, (run, values)
+            # Each statement prepared on its sixth run, both ways counted: the first one's (three times a round)
+            # in the first round, the larger integer's (once) in the fifth.
+            assert len(prepared()) == (1 if run < 4 else 2), run
+        assert through_libpq == [sql] * 4 * (threshold + 2)  # each of them through libpq, none through the cursor
+        (found,) = rows(sql, [customer.pk, None, None])
+        metadata = [f.attname for f in Customer._meta.concrete_fields].index("metadata")
+        assert json.loads(found[metadata]) == {
+            "plan": "gold",
+            "seats": 3,
+        }  # text, as Django reads JSON (its field decodes)
+        assert rows("SELECT 1 WHERE false = %s", [True]) == []
+        assert update_where(Customer, {"name": "Ada L."}, "id = %s", [customer.pk]) == 1
+        counted = "UPDATE billing_customer SET name = %s WHERE merchant_id = %s AND name = %s"
+        assert kassa_db._run(connection, counted, ["Ada", shop.merchant.pk, "nobody"], False) == 0
+        assert kassa_db._run(connection, "SELECT 1 WHERE true = %s", [True], False) == 1  # a SELECT's count of rows
+        with pytest.raises(DatabaseError, match="didn't produce records"):
+            kassa_db._run(connection, counted, ["Ada", shop.merchant.pk, "nobody"], True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(Customer(public_id="cus_libpq", name="Twice", merchant=shop.merchant, livemode=False))
+    with pytest.raises(DatabaseError) as refused, transaction.atomic():
+        rows("SELECT %s::integer", ["not a number"])
+    assert type(refused.value).__module__ == "django.db.utils"
+    # A rollback (the test's own savepoint's, here) drops every prepared statement, psycopg's rule: run again, the
+    # statement is prepared anew once it has run enough, with no error meanwhile.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SAVEPOINT kassa_test; ROLLBACK TO SAVEPOINT kassa_test")
+        assert prepared() == []
+        for _run in range(threshold + 1):
+            values = [customer.pk, "Ada L.", "Ada L."]
+            assert rows(sql, values) == _by_psycopgs_cursor(sql, values)
+        assert len(prepared()) == 1
+    # Past prepared_max, the oldest are deallocated (psycopg's own bookkeeping, one after each new statement, which
+    # this path makes too): statements prepared before are gone, and what runs next still answers.
+    driver = connections["default"].connection
+    driver.prepared_max = 1
+    try:
+        with transaction.atomic():
+            before = set(_prepared_here())
+            assert before  # the first statement's, prepared again above
+            for number in range(2):
+                for _run in range(threshold + 1):
+                    assert rows(f"SELECT %s::integer + {number}", [1]) == [(1 + number,)]
+            assert before - set(_prepared_here()) == before
+            values = [customer.pk, "Ada L.", "Ada L."]
+            assert rows(sql, values) == _by_psycopgs_cursor(sql, values)
+    finally:
+        driver.prepared_max = 100
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_statements_through_libpq_begin_the_transaction_they_are_in_and_commit_alone_outside_one(shop, through_libpq):
+    """The first kassa.db statement of a transaction begins it (as psycopg's cursor does), so that a rollback takes its
+    write back; outside one, each commits at once, for other connections too; with no ``prepare_threshold`` none is
+    prepared."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    try:
+        with transaction.atomic():
+            insert(Customer(public_id="cus_undone", name="Undone", **fields))
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert not Customer.objects.filter(public_id="cus_undone").exists()
+    kept = insert(Customer(public_id="cus_kept", name="Kept", **fields))
+    assert len(through_libpq) == 2
+    seen = []
+
+    def other_connection():
+        try:
+            seen.append(Customer.objects.filter(pk=kept.pk).values_list("name", flat=True).first())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_connection)
+    thread.start()
+    thread.join(timeout=60)
+    assert seen == ["Kept"]
+    driver = connections["default"].connection
+    driver.prepare_threshold = None
+    try:
+        for _run in range(10):
+            assert select_one(Customer, "id = %s AND name = %s AND %s", [kept.pk, "Kept", True]).pk == kept.pk
+        assert not [statement for statement in _prepared_here().values() if "AND $3" in statement]
+    finally:
+        connections["default"].close()
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_through_libpq_waiting_for_a_lock_can_be_interrupted_and_a_lost_connection_is_operational(
+    shop, through_libpq
+):
+    """A statement waiting (for a row another transaction holds) is waited for by the connection's own wait: a signal's
+    handler runs at once and its exception cancels the statement, as with psycopg's cursor (pytest-timeout, Celery's
+    soft time limit, Ctrl-C); a connection lost under a statement raises Django's OperationalError."""
+    customer = insert(Customer(public_id="cus_held", name="Held", merchant=shop.merchant, livemode=False))
+    holding, released = threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                Customer.objects.select_for_update().get(pk=customer.pk)
+                holding.set()
+                released.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(timeout=30)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        started = time.monotonic()
+        with pytest.raises(Interrupted), transaction.atomic():
+            select(Customer, "id = %s", [customer.pk], lock=True)
+        assert time.monotonic() - started < 5  # not held until the other transaction ends
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        released.set()
+        thread.join(timeout=60)
+    assert through_libpq
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+
+    def terminate():
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            connections.close_all()
+
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    killer.join(timeout=60)
+    try:
+        with pytest.raises(OperationalError):
+            rows("SELECT 1 WHERE true = %s", [True])
+    finally:
+        connections["default"].close()
