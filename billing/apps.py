@@ -72,6 +72,9 @@ class BillingConfig(AppConfig):
             clocks.on_advance(
                 lambda *, customers_queryset, now, service=service: service(now=now, customers=customers_queryset)
             )
+        # A step ends at the first moment one of them has work (a renewal at its period's end, to the second).
+        clocks.on_next_due(invoices.invoices_next_due)
+        clocks.on_next_due(subscriptions.subscriptions_next_due)
 
         # The customer portal's page: its own sections; other parts (subscriptions) add theirs the same way.
         # Its Subscriptions section lives in the portal too (above subscriptions: it calls their services directly).

@@ -6,7 +6,10 @@ customers only, with the clock's time as ``now``, in steps of at most ``ADVANCE_
 in the middle happens in order, as beat would have done it): each step first moves ``frozen_time`` to its
 end, then runs the services at that time, so that whatever they date through the customer's time
 (``catalogue.selectors.customer_now``) is dated at the step they run in; then the clock is ``ready`` at its
-target. A run starts by running the services again at the clock's time (the last step, if a worker was
+target. A step ends early at the first moment something falls due for the clock's customers (a renewal, a
+finalization, a charge or retry, a due date passing, a notice), which the parts that own that work tell through
+``on_next_due``: a renewal is made at its period's end to the second, as at Stripe, not at the end of the day-long
+step it falls in. A run starts by running the services again at the clock's time (the last step, if a worker was
 killed in it): a step repeated changes nothing twice, the registered services re-checking every status
 under their row locks, as beat's runs do.
 
@@ -91,6 +94,29 @@ def on_advance(fn: Callable[..., object]) -> Callable[..., object]:
     """Register ``fn(*, customers_queryset, now)``: a time-driven service run for a clock's customers."""
     _on_advance.append(fn)
     return fn
+
+
+_on_next_due: list[Callable[..., datetime | None]] = []
+
+
+def on_next_due(fn: Callable[..., datetime | None]) -> Callable[..., datetime | None]:
+    """Register ``fn(*, customers_queryset, after) -> datetime | None``: the first moment after ``after`` at which a
+    service registered with ``on_advance`` has work for those customers (None: none known). A step of an advance
+    ends there (``_step_next``); one that says nothing leaves its work to the step's end, a day at most later."""
+    _on_next_due.append(fn)
+    return fn
+
+
+def _next_step_end(clock: TestClock) -> datetime:
+    """Where the step after ``clock.frozen_time`` ends: at the target, a day later, or the first moment something
+    falls due for the clock's customers before either (always later than the clock: each moment asked for is)."""
+    end = min(clock.target_frozen_time, clock.frozen_time + ADVANCE_STEP)
+    customers = Customer.objects.filter(test_clock=clock)
+    for fn in _on_next_due:
+        due = fn(customers_queryset=customers, after=clock.frozen_time)
+        if due is not None and clock.frozen_time < due < end:
+            end = due
+    return end
 
 
 def refuse_live_mode(*, livemode: bool) -> None:
@@ -261,7 +287,7 @@ def _step_next(clock_pk: int, done_at: datetime, *, hand_on: bool = False) -> bo
         return True  # deleted, done, or moved on by another run: this one stops
     clock.advance_moved_at = timezone.now()  # the machinery's time (the sweep's lease), not the business's
     if clock.frozen_time < clock.target_frozen_time:
-        clock.frozen_time = min(clock.target_frozen_time, clock.frozen_time + ADVANCE_STEP)
+        clock.frozen_time = _next_step_end(clock)
         clock.save(update_fields=["frozen_time", "advance_moved_at"])
         if hand_on:
             celery.enqueue_on_commit(ADVANCE_TASK, clock.pk)

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Min, Q, QuerySet
 
 from kassa import celery
 from kassa.errors import IdempotencyConflict, KassaError
@@ -458,6 +458,38 @@ def invoices_retry_due(*, now: datetime, customers: QuerySet | None = None) -> i
     for pk in list(ending.values_list("pk", flat=True)[:BATCH]):
         count += _dunning_end(pk, now)
     return count
+
+
+#: An emailed invoice is overdue once its due date has passed (``invoices_mark_overdue``: ``due_date < now``): a test
+#: clock's step ends this long after the due date to find it so.
+OVERDUE_AFTER = timedelta(seconds=1)
+
+
+def invoices_next_due(*, customers_queryset: QuerySet, after: datetime) -> datetime | None:
+    """A test clock's next step (clocks.on_next_due): the first moment after ``after`` at which invoicing's services
+    have work for these customers: a draft finalizing by itself, an automatic charge or retry, the end of dunning
+    or of an emailed invoice's days after its due date (``invoices_retry_due``), an emailed invoice's due date
+    passing (``invoices_mark_overdue``: the second after it, ``OVERDUE_AFTER``). Two reads."""
+    invoices = Invoice.objects.filter(customer__in=customers_queryset, auto_advance=True)
+    due = invoices.aggregate(
+        finalizes=Min("automatically_finalizes_at", filter=Q(status=S.DRAFT, automatically_finalizes_at__gt=after)),
+        attempt=Min("next_payment_attempt", filter=Q(status=S.OPEN, next_payment_attempt__gt=after)),
+        ends=Min(
+            "dunning_ends_at",
+            filter=Q(status=S.OPEN, dunning_exhausted_at__isnull=True, dunning_ends_at__gt=after),
+        ),
+    )
+    overdue = Invoice.objects.filter(
+        customer__in=customers_queryset,
+        status=S.OPEN,
+        collection_method=Invoice.CollectionMethod.SEND_INVOICE,
+        overdue_at__isnull=True,
+        due_date__gte=after,
+    ).aggregate(first=Min("due_date"))["first"]
+    moments = [moment for moment in due.values() if moment is not None]
+    if overdue is not None:
+        moments.append(overdue + OVERDUE_AFTER)
+    return min(moments) if moments else None
 
 
 # --- a subscription ended -------------------------------------------------------------------------------

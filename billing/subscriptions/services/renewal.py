@@ -224,6 +224,27 @@ def subscriptions_advance(*, now: datetime, customers: QuerySet) -> int:
     return done
 
 
+def subscriptions_next_due(*, customers_queryset: QuerySet, after: datetime) -> datetime | None:
+    """A test clock's next step (clocks.on_next_due): the first moment after ``after`` at which
+    ``subscriptions_advance`` has work for these customers: a subscription's next work (``next_renewal_at``: its
+    renewal, trial's end, pause's end, ``cancel_at``, an unpaid first invoice's expiry) and the notices before it
+    (``invoice.upcoming``, ``trial_will_end``). One read of their live subscriptions' moments."""
+    found = (
+        Subscription.objects.filter(customer__in=customers_queryset, next_renewal_at__isnull=False)
+        .exclude(status__in=ENDED)
+        .values_list("status", "next_renewal_at", "trial_end")
+    )
+    moments = []
+    for status, work_at, trial_end in found:
+        moments.append(work_at)
+        if status != S.INCOMPLETE:
+            moments.append(work_at - upcoming_before())
+        if status == S.TRIALING and trial_end is not None:
+            moments.append(trial_end - TRIAL_WILL_END_BEFORE)
+    later = [moment for moment in moments if moment > after]
+    return min(later) if later else None
+
+
 def subscriptions_renew_fan_out(*, now: datetime) -> int:
     """Beat's tick: one batch task per (merchant, mode, chain) with due work and no chain running; how many
     queued."""

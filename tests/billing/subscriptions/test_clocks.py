@@ -243,3 +243,25 @@ def test_resuming_after_cancel_at_passed_bills_nothing_and_it_ends(
     ended = api.v1.subscriptions.retrieve(sub.id)
     assert (ended.status, ended.ended_at) == ("canceled", ts(2027, 2, 10))
     assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [5000]
+
+
+def test_a_renewal_is_made_at_its_periods_end_to_the_second_whatever_the_clocks_steps(
+    api, card_token, monthly, stripe_backend, emails_on_commit
+):
+    # The clock is moved to 14:30 first, so its day-long steps end at 14:30: the renewal due at 09:00 on 1 April is
+    # still made (and charged, and declined) at 09:00, a step ending where something falls due, as at Stripe; its
+    # retry a day later too (two attempts by 3 April, the next on the schedule's day 3 at 09:00).
+    clock, customer = _clock_customer(api, card_token, ts(2027, 3, 1, 9))
+    sub = api.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly.id}]})
+    declining = api.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": card_token("4000000000000341")}, "customer": customer.id}
+    )
+    api.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": declining.id}})
+    _advance(api, clock, ts(2027, 3, 1, 14, 30), emails_on_commit)
+    _advance(api, clock, ts(2027, 4, 3, 14, 30), emails_on_commit)
+    first, renewal = _invoices(api, customer)
+    assert (first.created, renewal.created) == (ts(2027, 3, 1, 9), ts(2027, 4, 1, 9))
+    assert renewal.id == api.v1.subscriptions.retrieve(sub.id).latest_invoice
+    assert (renewal.status, renewal.attempt_count, renewal.next_payment_attempt) == ("open", 2, ts(2027, 4, 4, 9))
+    charges = api.v1.payment_intents.list(params={"customer": customer.id}).data  # a retry is an attempt of the same
+    assert sorted(charge.created for charge in charges) == [ts(2027, 3, 1, 9), ts(2027, 4, 1, 9)]
