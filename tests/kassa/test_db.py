@@ -547,6 +547,20 @@ def test_statements_after_the_connection_closed_use_the_new_one(shop):
     assert wrapper.__dict__["_kassa_cursor"][0] is wrapper.connection
 
 
+def _on_another_connection(work) -> None:
+    """``work()`` in a thread of its own, so on a database connection of its own (closed once it is done)."""
+
+    def run():
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_row_inserted_alone_together_is_committed_at_once_for_other_connections(shop):
     """A row ``together`` inserts, alone outside a transaction or with an update inside one, is there for another
@@ -563,15 +577,10 @@ def test_a_row_inserted_alone_together_is_committed_at_once_for_other_connection
     seen = []
 
     def other_connection():
-        try:
-            seen.append(Customer.objects.filter(pk=customer.pk).values_list("name", flat=True).first())
-            Customer.objects.filter(pk=customer.pk).update(name="Written by another")
-        finally:
-            connections.close_all()
+        seen.append(Customer.objects.filter(pk=customer.pk).values_list("name", flat=True).first())
+        Customer.objects.filter(pk=customer.pk).update(name="Written by another")
 
-    thread = threading.Thread(target=other_connection)
-    thread.start()
-    thread.join(timeout=60)
+    _on_another_connection(other_connection)
     assert seen == ["Seen"]
     assert select_one(Customer, "id = %s", [customer.pk]).name == "Written by another"
 
@@ -1249,16 +1258,9 @@ def test_statements_through_libpq_begin_the_transaction_they_are_in_and_commit_a
     kept = insert(Customer(public_id="cus_kept", name="Kept", **fields))
     assert len(through_libpq) == 2
     seen = []
-
-    def other_connection():
-        try:
-            seen.append(Customer.objects.filter(pk=kept.pk).values_list("name", flat=True).first())
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=other_connection)
-    thread.start()
-    thread.join(timeout=60)
+    _on_another_connection(
+        lambda: seen.append(Customer.objects.filter(pk=kept.pk).values_list("name", flat=True).first())
+    )
     assert seen == ["Kept"]
     driver = connections["default"].connection
     driver.prepare_threshold = None
@@ -1317,15 +1319,10 @@ def test_a_statement_through_libpq_waiting_for_a_lock_can_be_interrupted_and_a_l
         (pid,) = cursor.fetchone()
 
     def terminate():
-        try:
-            with connections["default"].cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        finally:
-            connections.close_all()
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
-    killer = threading.Thread(target=terminate)
-    killer.start()
-    killer.join(timeout=60)
+    _on_another_connection(terminate)
     try:
         with pytest.raises(OperationalError):
             rows("SELECT 1 WHERE true = %s", [True])
