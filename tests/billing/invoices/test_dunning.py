@@ -51,9 +51,12 @@ def test_a_declining_card_is_retried_after_1_3_5_and_7_days_of_clock_time_then_m
     clock = api.v1.test_helpers.test_clocks.create(params={"frozen_time": int(time.time())})
     payer = _clock_customer(api, clock, card_token, number="4000000000000341")
     invoice = _draft(api, payer, auto_advance=True)
-    start = clock.frozen_time + 7200
-    with emails_on_commit():  # finalized an hour on, and charged: declined (localstripe: no decline code)
-        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": start})
+    # Finalized an hour after it was made, and charged then, to the second (the clock's step ends there): declined
+    # (localstripe: no decline code). The schedule counts from that first failure.
+    start = invoice.automatically_finalizes_at
+    assert start == invoice.created + 3600
+    with emails_on_commit():
+        api.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": clock.frozen_time + 7200})
     failed = api.v1.invoices.retrieve(invoice.id)
     assert (failed.status, failed.attempt_count, failed.next_payment_attempt) == ("open", 1, start + DAY)
     link = "/portal/link/"  # the customer portal, where a new card is the customer's default (retried at once)
