@@ -37,6 +37,7 @@ from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
 from ..invoices.selectors import lines_forget
 from ..invoices.services.common import totals_refresh
 from . import periods
+from .collection import invoice_collection_begin
 from .models import Subscription, SubscriptionItem
 from .proration import Charge, ProrationLine, price_prorates, proration_lines
 
@@ -253,7 +254,9 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
     """``always_invoice``: an invoice now (``billing_reason=subscription_update``) taking the customer's pending
     items, finalized and, for ``charge_automatically``, charged off-session like the subscription's other
     invoices (a declined card leaves it open, and the subscription's status follows it through invoicing's
-    hooks). None when the pending lines add up to a credit or nothing: they wait for the next invoice."""
+    hooks), by the rule its renewals follow (``collection.invoice_collection_begin``: kept as a draft, voided or
+    uncollectible while collection is paused, never attempted once unpaid). None when the pending lines add up to
+    a credit or nothing: they wait for the next invoice."""
     with transaction.atomic():
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
         pending = InvoiceItem.objects.filter(
@@ -269,7 +272,6 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
             now=now,
             collection_method=subscription.collection_method,
             days_until_due=subscription.days_until_due if send else None,
-            auto_advance=True,
             pending_invoice_items_behavior="include",
             default_payment_method=subscription.default_payment_method,
             default_tax_rates=list(subscription.default_tax_rates.all()),
@@ -280,16 +282,21 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
         )
         subscription.latest_invoice = invoice
         subscription.save(update_fields=["latest_invoice", "updated"])
-        invoice = invoices.invoice_finalize(invoice=invoice, now=now)
-    if invoice.status == Invoice.Status.OPEN and not send:
+        # Collected as the subscription's renewals are: not while its collection is paused, nor once it is unpaid.
+        then = invoice_collection_begin(subscription, invoice, now=now)
+    if then is not None and then[0] == "void":
+        return invoices.invoice_void(invoice=then[1], now=now)
+    if then is not None:
         # After the commit: the charge is never inside a transaction (invoicing's two phases).
         try:
-            invoice = invoices.invoice_pay(invoice=invoice, now=now, off_session=True)
+            invoice = invoices.invoice_pay(invoice=then[1], now=now, off_session=True)
         except KassaError:
             # Declined or needs the customer: the invoice stays open with its failed attempt recorded, and
             # invoicing's hooks have moved the subscription (past_due); the update itself stands, as at Stripe
             # with payment_behavior=allow_incomplete.
             invoice.refresh_from_db()
+    else:
+        invoice.refresh_from_db()
     return invoice
 
 

@@ -125,6 +125,7 @@ from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from .. import prorations
+from ..collection import invoice_collection_begin
 from ..models import Subscription
 from ..selectors import subscription_items, subscription_renewal_lock, subscriptions_renewal_read
 from .cards import paying_card_keep, saves_card
@@ -424,23 +425,7 @@ def period_advance(
     emit_updated(subscription, before)
     if invoice is None:
         return None
-    behavior = subscription.pause_behavior
-    if behavior == Subscription.PauseBehavior.KEEP_AS_DRAFT:
-        return None  # collection paused: the drafts wait
-    send = subscription.collection_method == Invoice.CollectionMethod.SEND_INVOICE
-    collect = not behavior and subscription.status != S.UNPAID  # unpaid: invoices made, no attempt (as at Stripe)
-    auto_advance = collect and (not send or bool(subscription.customer.email))
-    invoice = invoices.invoice_finalize(invoice=invoice, now=now, auto_advance=auto_advance, made_here=True)
-    if invoice.status != Invoice.Status.OPEN:
-        return None
-    if behavior == Subscription.PauseBehavior.MARK_UNCOLLECTIBLE:
-        invoices.invoice_mark_uncollectible(invoice=invoice, now=now)
-        return None
-    if behavior == Subscription.PauseBehavior.VOID:
-        return ("void", invoice)
-    if collect and not send:
-        return ("charge", invoice)
-    return None
+    return invoice_collection_begin(subscription, invoice, now=now, made_here=True)
 
 
 def invoice_collect(action: str, invoice: Invoice, *, now: datetime, begun=None) -> None:

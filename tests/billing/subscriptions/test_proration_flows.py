@@ -10,6 +10,7 @@ import pytest
 from billing.catalogue import services as catalogue
 from billing.invoices.models import Invoice, InvoiceItem
 from billing.subscriptions import preview, services
+from billing.subscriptions.models import Subscription
 from tests import factories
 from tests.conftest import processor_payment_intents
 
@@ -196,3 +197,37 @@ def test_a_credit_carried_forward_that_fails_fails_the_whole_renewal_never_a_per
     march = Invoice.objects.get(subscription=sub, subscription_period_start=d(2027, 3, 1))
     assert (march.status, march.total) == ("paid", 0)
     assert lines(march)[-1] == (225, "Credit carried to your next invoice")
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "auto_advance"),
+    [
+        ("unpaid", "open", False),
+        ("keep_as_draft", "draft", False),
+        ("mark_uncollectible", "uncollectible", False),
+        ("void", "void", False),
+    ],
+)
+def test_always_invoice_follows_the_subscriptions_collection_as_its_renewals_do(
+    merchant, payer, stripe_backend, state, status, auto_advance
+):
+    # As at Stripe: an unpaid subscription's invoices are made and never attempted; while collection is paused, its
+    # invoices are kept as drafts, marked uncollectible or voided, whatever made them (here an always_invoice change).
+    seats = monthly(merchant, 1000, "Seats")
+    sub = factories.subscription(merchant, customer=payer, price=seats, quantity=3, now=d(2027, 4, 1))
+    item = sub.items.get()
+    if state == "unpaid":
+        Subscription.objects.filter(pk=sub.pk).update(status="unpaid")  # as dunning's final action leaves it
+    else:
+        sub = services.subscription_update(subscription=sub, now=d(2027, 4, 10), pause_collection={"behavior": state})
+    sub.refresh_from_db()
+    sub = services.subscription_update(
+        subscription=sub,
+        now=d(2027, 4, 21),
+        items=[{"id": item.public_id, "quantity": 5}],
+        proration_behavior="always_invoice",
+    )
+    made = sub.latest_invoice
+    assert (made.billing_reason, made.status, made.total) == ("subscription_update", status, 667)
+    assert made.auto_advance is auto_advance
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000]  # the first month's only
