@@ -21,6 +21,7 @@ not invoiced at once — its items stay pending and lower the next invoice — r
 below zero whose credit would be lost.
 """
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -40,6 +41,8 @@ from . import periods
 from .collection import invoice_collection_begin
 from .models import Subscription, SubscriptionItem
 from .proration import Charge, ProrationLine, price_prorates, proration_lines
+
+logger = logging.getLogger(__name__)
 
 #: An item of a snapshot: a subscription item's id (or, in a preview, any key of an item to be added).
 Key = int | str
@@ -285,7 +288,12 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
         # Collected as the subscription's renewals are: not while its collection is paused, nor once it is unpaid.
         then = invoice_collection_begin(subscription, invoice, now=now)
     if then is not None and then[0] == "void":
-        return invoices.invoice_void(invoice=then[1], now=now)
+        try:
+            return invoices.invoice_void(invoice=then[1], now=now)
+        except KassaError as exc:  # the update stands; the invoice is left as it is, as a renewal's would be
+            logger.info("Invoice %s of a subscription: void did not succeed: %s", then[1].public_id, exc.message)
+            invoice.refresh_from_db()
+            return invoice
     if then is not None:
         # After the commit: the charge is never inside a transaction (invoicing's two phases).
         try:

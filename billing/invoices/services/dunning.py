@@ -476,7 +476,12 @@ def invoices_next_due(*, customers_queryset: QuerySet, after: datetime) -> datet
         attempt=Min("next_payment_attempt", filter=Q(status=S.OPEN, next_payment_attempt__gt=after)),
         ends=Min(
             "dunning_ends_at",
-            filter=Q(status=S.OPEN, dunning_exhausted_at__isnull=True, dunning_ends_at__gt=after),
+            filter=Q(
+                status=S.OPEN,
+                dunning_exhausted_at__isnull=True,
+                next_payment_attempt__isnull=True,  # as invoices_retry_due ends them: none waiting for a retry
+                dunning_ends_at__gt=after,
+            ),
         ),
     )
     overdue = Invoice.objects.filter(

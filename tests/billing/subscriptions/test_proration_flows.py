@@ -202,6 +202,8 @@ def test_a_credit_carried_forward_that_fails_fails_the_whole_renewal_never_a_per
 @pytest.mark.parametrize(
     ("state", "status", "auto_advance"),
     [
+        ("active", "paid", False),  # paid: nothing left to advance
+        ("declined", "open", True),  # left to dunning's retries
         ("unpaid", "open", False),
         ("keep_as_draft", "draft", False),
         ("mark_uncollectible", "uncollectible", False),
@@ -209,7 +211,7 @@ def test_a_credit_carried_forward_that_fails_fails_the_whole_renewal_never_a_per
     ],
 )
 def test_always_invoice_follows_the_subscriptions_collection_as_its_renewals_do(
-    merchant, payer, stripe_backend, state, status, auto_advance
+    merchant, payer, card_token, stripe_backend, state, status, auto_advance
 ):
     # As at Stripe: an unpaid subscription's invoices are made and never attempted; while collection is paused, its
     # invoices are kept as drafts, marked uncollectible or voided, whatever made them (here an always_invoice change).
@@ -218,7 +220,10 @@ def test_always_invoice_follows_the_subscriptions_collection_as_its_renewals_do(
     item = sub.items.get()
     if state == "unpaid":
         Subscription.objects.filter(pk=sub.pk).update(status="unpaid")  # as dunning's final action leaves it
-    else:
+    elif state == "declined":
+        declining = factories.saved_card(payer, card_token, "4000000000000341")
+        catalogue.customer_update(customer=payer, default_payment_method=declining)
+    elif state != "active":
         sub = services.subscription_update(subscription=sub, now=d(2027, 4, 10), pause_collection={"behavior": state})
     sub.refresh_from_db()
     sub = services.subscription_update(
@@ -230,4 +235,7 @@ def test_always_invoice_follows_the_subscriptions_collection_as_its_renewals_do(
     made = sub.latest_invoice
     assert (made.billing_reason, made.status, made.total) == ("subscription_update", status, 667)
     assert made.auto_advance is auto_advance
-    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == [3000]  # the first month's only
+    charged = [3000, 667] if state in ("active", "declined") else [3000]  # attempted now, or never
+    assert [p["amount"] for p in processor_payment_intents(stripe_backend)] == charged
+    if state == "declined":
+        assert made.next_payment_attempt is not None  # dunning's first retry (a day after the failure's own time)
