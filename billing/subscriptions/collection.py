@@ -8,13 +8,20 @@ then immediately automatically closed" (no attempt):
   ``send_invoice`` one emailed only when the customer has an email);
 - paused with ``mark_uncollectible``: marked uncollectible at once; with ``void``: voided once committed;
 - collected: charged once committed (``charge_automatically``), or emailed as finalized (``send_invoice``).
+
+``invoice_collect`` does what comes once committed, for both.
 """
 
+import logging
 from datetime import datetime
+
+from kassa.errors import KassaError
 
 from ..invoices import services as invoices
 from ..invoices.models import Invoice
 from .models import Subscription
+
+logger = logging.getLogger(__name__)
 
 S = Subscription.Status
 P = Subscription.PauseBehavior
@@ -44,3 +51,18 @@ def invoice_collection_begin(
     if collect and not send:
         return ("charge", invoice)
     return None
+
+
+def invoice_collect(action: str, invoice: Invoice, *, now: datetime, begun=None) -> None:
+    """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
+    subscription, and dunning retries it), never the renewal's. The charge is invoicing's first automatic
+    attempt, keyed by the invoice: beat's ``invoices_advance`` making it too, or after a crash, makes the same
+    attempt, never a second charge. ``begun``: its first phase, committed with the invoice
+    (``invoices.invoice_attempt_begin``)."""
+    try:
+        if action == "charge":
+            invoices.invoice_attempt_automatically(invoice=invoice, now=now, begun=begun)
+        elif action == "void":
+            invoices.invoice_void(invoice=invoice, now=now)
+    except KassaError as exc:
+        logger.info("Invoice %s of a subscription: %s did not succeed: %s", invoice.public_id, action, exc.message)

@@ -21,14 +21,13 @@ not invoiced at once — its items stay pending and lower the next invoice — r
 below zero whose credit would be lost.
 """
 
-import logging
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext
 
-from kassa.errors import InvalidRequest, KassaError
+from kassa.errors import InvalidRequest
 from kassa.ids import public_id
 from webhooks.services.outbox import event_emit
 
@@ -38,11 +37,9 @@ from ..invoices.models import Invoice, InvoiceItem, InvoiceSettings
 from ..invoices.selectors import lines_forget
 from ..invoices.services.common import totals_refresh
 from . import periods
-from .collection import invoice_collection_begin
+from .collection import invoice_collect, invoice_collection_begin
 from .models import Subscription, SubscriptionItem
 from .proration import Charge, ProrationLine, price_prorates, proration_lines
-
-logger = logging.getLogger(__name__)
 
 #: An item of a snapshot: a subscription item's id (or, in a preview, any key of an item to be added).
 Key = int | str
@@ -287,24 +284,12 @@ def subscription_proration_invoice(*, subscription: Subscription, now: datetime)
         subscription.save(update_fields=["latest_invoice", "updated"])
         # Collected as the subscription's renewals are: not while its collection is paused, nor once it is unpaid.
         then = invoice_collection_begin(subscription, invoice, now=now)
-    if then is not None and then[0] == "void":
-        try:
-            return invoices.invoice_void(invoice=then[1], now=now)
-        except KassaError as exc:  # the update stands; the invoice is left as it is, as a renewal's would be
-            logger.info("Invoice %s of a subscription: void did not succeed: %s", then[1].public_id, exc.message)
-            invoice.refresh_from_db()
-            return invoice
     if then is not None:
-        # After the commit: the charge is never inside a transaction (invoicing's two phases).
-        try:
-            invoice = invoices.invoice_pay(invoice=then[1], now=now, off_session=True)
-        except KassaError:
-            # Declined or needs the customer: the invoice stays open with its failed attempt recorded, and
-            # invoicing's hooks have moved the subscription (past_due); the update itself stands, as at Stripe
-            # with payment_behavior=allow_incomplete.
-            invoice.refresh_from_db()
-    else:
-        invoice.refresh_from_db()
+        # After the commit, as a renewal's: charged by invoicing's first automatic attempt, keyed by the invoice
+        # (beat's invoices_advance would make the same one, never a second charge), or voided; a decline leaves it
+        # open to dunning, and the update itself stands, as at Stripe with payment_behavior=allow_incomplete.
+        invoice_collect(*then, now=now)
+    invoice.refresh_from_db()
     return invoice
 
 

@@ -125,7 +125,7 @@ from ...invoices import hooks
 from ...invoices import services as invoices
 from ...invoices.models import DunningSettings, Invoice
 from .. import prorations
-from ..collection import invoice_collection_begin
+from ..collection import invoice_collect, invoice_collection_begin
 from ..models import Subscription
 from ..selectors import subscription_items, subscription_renewal_lock, subscriptions_renewal_read
 from .cards import paying_card_keep, saves_card
@@ -426,21 +426,6 @@ def period_advance(
     if invoice is None:
         return None
     return invoice_collection_begin(subscription, invoice, now=now, made_here=True)
-
-
-def invoice_collect(action: str, invoice: Invoice, *, now: datetime, begun=None) -> None:
-    """After the commit: charge (or void) the new invoice; a failure is the invoice's (its hook tells the
-    subscription, and dunning retries it), never the renewal's. The charge is invoicing's first automatic
-    attempt, keyed by the invoice: beat's ``invoices_advance`` making it too, or after a crash, makes the same
-    attempt, never a second charge. ``begun``: its first phase, committed with the invoice
-    (``invoices.invoice_attempt_begin``)."""
-    try:
-        if action == "charge":
-            invoices.invoice_attempt_automatically(invoice=invoice, now=now, begun=begun)
-        elif action == "void":
-            invoices.invoice_void(invoice=invoice, now=now)
-    except KassaError as exc:
-        logger.info("Invoice %s of a subscription: %s did not succeed: %s", invoice.public_id, action, exc.message)
 
 
 def subscription_end(subscription: Subscription, *, now: datetime, ended_at: datetime, before: dict) -> None:
