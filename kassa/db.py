@@ -556,8 +556,9 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     answer its rows, every one read (``answer_rows``), or how many rows it wrote. As Django's cursor runs it, but
     without its per-statement calls where nothing needs them: while no execute wrapper is installed (``together``'s
     refusal, a test or the profile counting statements, anything else) and queries are not logged (a debug cursor),
-    the statement goes straight to the driver's cursor after the two checks Django's makes on the way, a transaction
-    an error has broken refused and the driver's errors raised as Django's (``wrap_database_errors``). Django's
+    the statement goes straight to the driver after the two checks Django's makes on the way, a transaction an error
+    has broken refused and the driver's errors raised as Django's (``wrap_database_errors``): on PostgreSQL through
+    libpq's own calls (``_libpq_run``), elsewhere through the driver's cursor. Django's
     wrapper spends about 0.01 to 0.02 ms of CPU a statement besides (its execute, its wrappers' loop, its ``fetchall``
     looked up and wrapped anew each time): some 3 % of a renewal's 20 (docs/performance-history.md). Otherwise, its way.
     A tool that watches statements by patching Django's cursor class (as some monitoring agents do) does not see
@@ -586,7 +587,8 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
     (interruptible, a query cancelled on Ctrl-C, a lost connection raised as OperationalError, as the cursor's) and
     its rows loaded by psycopg's own Transformer, as its cursor does, but without the cursor's state machine around
     them (its execute generators, its results' bookkeeping, a Transformer made anew for each new statement's object):
-    about a sixth of a statement's CPU in a renewal, some 0.3 ms a renewal (docs/performance-history.md). Each step
+    about a sixth of a statement's CPU in a renewal: 0.45 ms a renewal in one process, 0.19 in the worker, where two
+    processes and PostgreSQL share the cores (docs/performance-history.md). Each step
     the cursor takes is taken with psycopg's own parts: the transaction begun first if the connection is in one that
     has not begun (``_start_query``: BEGIN, with the isolation level Django set); the statement's ``%s`` made ``$1``…
     and its values dumped by the cursor's adapters (``PostgresQuery``, psycopg's cache of parsed statements
