@@ -404,24 +404,34 @@ def backend_cpu(connection) -> float:
 @contextlib.contextmanager
 def counted_at_the_driver(connection, count):
     """Inside the block, ``count(sql)`` for each statement this process runs, told by the driver's cursor class
-    (Django's psycopg cursor), not by a Django execute wrapper: kassa.db sends its statements straight to the driver's
-    cursor while no execute wrapper is installed (``kassa.db._run``), so a wrapper would profile another path than
-    the worker's. It counts what a wrapper counted on the renewals' path (no ``executemany``, no named cursor there),
-    and besides, any statement of Django's own on that cursor class (a health check's, a new connection's time zone):
-    none while the connection stays open, as in this profile."""
+    (Django's psycopg cursor) and by ``kassa.db._libpq_run`` (the path kassa.db's statements with values take on
+    PostgreSQL), not by a Django execute wrapper: kassa.db sends its statements straight to the driver while no
+    execute wrapper is installed (``kassa.db._run``), so a wrapper would profile another path than the worker's. It
+    counts what a wrapper counted on the renewals' path (no ``executemany``, no named cursor there), and besides, any
+    statement of Django's own on that cursor class (a health check's, a new connection's time zone): none while the
+    connection stays open, as in this profile. A BEGIN or COMMIT is not counted (neither did a wrapper)."""
+    from kassa import db
+
     with connection.cursor() as cursor:
         driver = type(cursor.cursor)
     own = "execute" in driver.__dict__
     execute = driver.execute
+    libpq_run = db._libpq_run
 
     def counted(self, query, *args, **kwargs):
         count(query)
         return execute(self, query, *args, **kwargs)
 
+    def counted_libpq(driver, sql, *args):
+        count(sql)
+        return libpq_run(driver, sql, *args)
+
     driver.execute = counted
+    db._libpq_run = counted_libpq
     try:
         yield
     finally:
+        db._libpq_run = libpq_run
         if own:
             driver.execute = execute
         else:

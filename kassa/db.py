@@ -589,8 +589,9 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
     them (its execute generators, its results' bookkeeping, a Transformer made anew for each new statement's object):
     about a sixth of a statement's CPU in a renewal: 0.45 ms a renewal in one process, 0.19 in the worker, where two
     processes and PostgreSQL share the cores (docs/performance-history.md). Each step
-    the cursor takes is taken with psycopg's own parts: the transaction begun first if the connection is in one that
-    has not begun (``_start_query``: BEGIN, with the isolation level Django set); the statement's ``%s`` made ``$1``…
+    the cursor takes is taken with psycopg's own parts: the transaction begun if the connection is in one that
+    has not begun (the BEGIN of psycopg's ``_start_query``, with the isolation level Django set, sent with the
+    statement: ``_begun_with``); the statement's ``%s`` made ``$1``…
     and its values dumped by the cursor's adapters (``PostgresQuery``, psycopg's cache of parsed statements
     included); the statement prepared on the server by the connection's own ``PrepareManager`` (on its fifth run,
     Django's ``prepare_threshold``; the statements psycopg deallocates, all of them after a ROLLBACK, DROP or ALTER,
@@ -606,23 +607,19 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
     conn = driver.connection
     pgconn = conn.pgconn
     with conn.lock:
-        if not conn.autocommit and pgconn.transaction_status == _IDLE:
-            conn.wait(conn._start_query())
         transformer = Transformer(driver)
         query = _queries.PostgresQuery(transformer)
         query.convert(sql, params)
         manager = conn._prepared
         prepare, name = manager.get(query)
-        if prepare is Prepare.NO:
-            pgconn.send_query_params(query.query, query.params, query.types, query.formats)
+        if not conn.autocommit and pgconn.transaction_status == _IDLE:
+            results = _begun_with(conn, query, prepare, name)
         else:
             if prepare is Prepare.SHOULD:
                 pgconn.send_prepare(name, query.query, query.types)
-                for made in conn.wait(generators.execute(pgconn)):
-                    if made.status == _FATAL_ERROR:
-                        raise psycopg_errors.error_from_result(made, encoding=conn.info.encoding)
-            pgconn.send_query_prepared(name, query.params, query.formats)
-        results = conn.wait(generators.execute(pgconn))
+                _checked_all(conn.wait(generators.execute(pgconn)), conn)
+            _send(pgconn, query, prepare, name)
+            results = conn.wait(generators.execute(pgconn))
         key = manager.maybe_add_to_cache(query, prepare, name)
         if key is not None:
             manager.validate(key, prepare, name, results)
@@ -639,6 +636,62 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
         return result.ntuples
     count = result.command_tuples
     return -1 if count is None else count
+
+
+def _send(pgconn, query, prepare: Prepare, name: bytes) -> None:
+    """Send ``query``: prepared by ``name`` (prepared before, or just now), or with its text when not to prepare."""
+    if prepare is Prepare.NO:
+        pgconn.send_query_params(query.query, query.params, query.types, query.formats)
+    else:
+        pgconn.send_query_prepared(name, query.params, query.formats)
+
+
+def _begun_with(conn, query, prepare: Prepare, name: bytes) -> list:
+    """The results of ``query``, the first statement of a transaction, sent with the BEGIN that opens it in one round
+    trip (libpq's pipeline mode: the BEGIN psycopg's ``_start_query`` sends, its isolation level included, then the
+    statement's PREPARE when it is to be prepared, then the statement, then one Sync; each answer read in turn). The
+    cursor's way waits for the BEGIN's answer before it sends the statement: a round trip more for each transaction,
+    two in a renewal. What the server does is the same (it runs the commands in order; a BEGIN or PREPARE that fails
+    aborts what follows it, up to the Sync, and is raised, as the cursor's way raises it); so is what the connection
+    is left in: idle in the transaction, or in a failed one, out of pipeline mode once every answer is read. The
+    answers are read by the connection's own wait, as the cursor's are (interrupted, it cancels the statement and
+    reads them to the end); should the connection be left in pipeline mode all the same (lost under it), it is
+    closed, never used so."""
+    pgconn = conn.pgconn
+    commands = 3 if prepare is Prepare.SHOULD else 2
+    pgconn.enter_pipeline_mode()
+    try:
+        pgconn.send_query_params(conn._get_tx_start_command(), None)
+        if prepare is Prepare.SHOULD:
+            pgconn.send_prepare(name, query.query, query.types)
+        _send(pgconn, query, prepare, name)
+        pgconn.pipeline_sync()
+        answers = conn.wait(_pipeline_read(pgconn, commands))
+    finally:
+        try:
+            pgconn.exit_pipeline_mode()
+        except psycopg_errors.Error:  # answers left unread: a connection in no state to go on
+            pgconn.finish()
+    for answer in answers[:-1]:  # the BEGIN's, the PREPARE's: the first failure is the one to raise
+        _checked_all(answer, conn)
+    return answers[-1]
+
+
+def _pipeline_read(pgconn, commands: int):
+    """psycopg's wait generator: the pipeline sent, then each of its ``commands``' results, then its Sync's."""
+    yield from generators.send(pgconn)
+    answers = []
+    for _command in range(commands):
+        answers.append((yield from generators.fetch_many(pgconn)))
+    yield from generators.fetch_many(pgconn)  # the Sync's, alone
+    return answers
+
+
+def _checked_all(results: list, conn) -> None:
+    """A command's results as the cursor takes them before its statement's: its failure raised."""
+    for made in results:
+        if made.status == _FATAL_ERROR:
+            raise psycopg_errors.error_from_result(made, encoding=conn.info.encoding)
 
 
 def _result_check(result, conn) -> None:

@@ -21,6 +21,7 @@ from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 from django.http import QueryDict
 from django.test.utils import isolate_apps
+from psycopg import IsolationLevel
 from psycopg.types.json import Jsonb
 
 from billing.catalogue.models import Product
@@ -1328,3 +1329,71 @@ def test_a_statement_through_libpq_waiting_for_a_lock_can_be_interrupted_and_a_l
             rows("SELECT 1 WHERE true = %s", [True])
     finally:
         connections["default"].close()
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_the_first_statement_through_libpq_of_a_transaction_is_sent_with_its_begin_and_answers_as_the_cursor_would(
+    shop, through_libpq, monkeypatch
+):
+    """The first kassa.db statement of a transaction goes with the BEGIN that opens it, in one round trip
+    (``_begun_with``): the transaction has the isolation level set on the connection, a statement run first in
+    transactions is prepared on its sixth run and then answers from there, a first statement that fails leaves its
+    transaction failed as the cursor's way would (rolled back, nothing written, the connection usable after), and a
+    connection lost under it raises Django's OperationalError."""
+    begun = []
+    begin = kassa_db._begun_with
+
+    def counted(conn, query, *args):
+        begun.append(query.query)
+        return begin(conn, query, *args)
+
+    monkeypatch.setattr(kassa_db, "_begun_with", counted)
+    fields = {"merchant": shop.merchant, "livemode": False}
+    kept = insert(Customer(public_id="cus_first", name="First", **fields))  # autocommit: no transaction to begin
+    assert begun == []
+    connections["default"].ensure_connection()
+    driver = connections["default"].connection
+    driver.isolation_level = IsolationLevel.REPEATABLE_READ
+    try:
+        with transaction.atomic():
+            assert rows("SELECT current_setting(%s)", ["transaction_isolation"]) == [("repeatable read",)]
+            renamed = []
+            _on_another_connection(
+                lambda: renamed.append(update_where(Customer, {"name": "Renamed"}, "id = %s", [kept.pk]))
+            )
+            assert renamed == [1]
+            # Its snapshot was taken by its first statement, so the rename committed since is not seen.
+            assert select_one(Customer, "id = %s", [kept.pk]).name == "First"
+    finally:
+        driver.isolation_level = None
+    assert len(begun) == 1
+    threshold = driver.prepare_threshold
+    sql = "SELECT id FROM billing_customer WHERE id = %s AND name = %s AND %s::boolean"
+    for _run in range(threshold + 2):
+        with transaction.atomic():
+            assert rows(sql, [kept.pk, "Renamed", True]) == [(kept.pk,)]
+    assert [s for s in _prepared_here().values() if "AND $3::boolean" in s]
+    assert len(begun) == 1 + threshold + 2
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(Customer(public_id="cus_first", name="Twice", **fields))
+    assert len(begun) == 1 + threshold + 3
+    with transaction.atomic():
+        assert rows(sql, [kept.pk, "Renamed", True]) == [(kept.pk,)]
+    assert list(Customer.objects.filter(public_id="cus_first").values_list("name", flat=True)) == ["Renamed"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+
+    def terminate():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    _on_another_connection(terminate)
+    try:
+        with pytest.raises(OperationalError), transaction.atomic():
+            rows("SELECT 1 WHERE true = %s", [True])
+        assert len(begun) == 1 + threshold + 5
+    finally:
+        connections["default"].close()
+    assert rows("SELECT 1 WHERE true = %s", [True]) == [(1,)]  # a new connection
