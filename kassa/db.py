@@ -38,7 +38,7 @@ both ways and finds the same values.
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
@@ -454,12 +454,13 @@ def insert_many(instances: list[M]) -> list[M]:
     return instances
 
 
-def insert_many_queued(instances: list[M], queue: type[Model], *, match: str) -> list[M]:
+def insert_many_queued(instances: list[M], queue: type[Model], *, match: str, with_next: bool = False) -> list[M]:
     """``insert_many``, and for each row a row of ``queue``, a model whose one column is its primary key, a one-to-one
     key to the rows' model (an outbox's queue: webhooks' ``EventPending``): in the same statement on PostgreSQL (a
     data-modifying ``WITH``; an event written by an API request or a renewal costs no statement more than it did
     before it had a queue), in a second one elsewhere. ``match``: a unique text or integer field of the rows, by whose
-    value each row's key is found (the order of a ``WITH``'s rows is not promised)."""
+    value each row's key is found (the order of a ``WITH``'s rows is not promised). ``with_next``: sent with the
+    transaction's next statement or its COMMIT (``with_next``), the keys set once it is answered."""
     if not instances:
         return instances
     model = type(instances[0])
@@ -470,7 +471,9 @@ def insert_many_queued(instances: list[M], queue: type[Model], *, match: str) ->
         insert_many(instances)
         insert_many([queue(pk=instance.pk) for instance in instances])
         return instances
-    if len(_inserted(instances, None, match=field, queue=queue)) != len(instances):
+
+    keys = _inserted(instances, None, match=field, queue=queue, later=with_next)
+    if keys is not None and len(keys) != len(instances):
         raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, fewer keys found")
     return instances
 
@@ -551,6 +554,101 @@ def rows(sql: str, params: list, connection=None) -> list[tuple]:
     return _run(connection if connection is not None else connections[DEFAULT_DB_ALIAS], sql, params, True)
 
 
+class _Pending(NamedTuple):
+    """A write kept for the connection's next statement (``with_next``): its statement, values, whether it answers
+    rows, what to do with its answer once it has one (set the keys it returns; check it, when ``checks``)."""
+
+    sql: str
+    params: list
+    answer_rows: bool
+    done: Callable[[object], None]
+    checks: bool
+
+
+_PENDING = "_kassa_pending"  # on Django's connection wrapper: the writes kept (a list of _Pending)
+
+
+def with_next(
+    sql: str, params: list, answer_rows: bool, done: Callable[[object], None], *, checks: bool, connection=None
+) -> None:
+    """Run a write whose answer nothing needs before the transaction's next statement: sent with that statement in
+    one round trip, where it would otherwise be a round trip of its own (the writes of a step whose next step reads,
+    a transaction's last writes). Its ``done`` gets its answer (rows if ``answer_rows``, else its count) once it has
+    one: the caller needs nothing of it before (an INSERT's key). ``checks``: ``done`` may refuse the answer (raise:
+    a row not found); else it only takes it. A failure of the write in the database (a constraint) is raised by the
+    statement it went with, which it aborts (the transaction fails, as it would have at the write); so is one of
+    ``done``'s. With the transaction's COMMIT (the backend: kassa/postgresql), writes that nobody's ``done`` checks
+    go in its round trip; one that is checked goes before it, with the others, so that its refusal still fails the
+    transaction.
+    Kept only inside a transaction on PostgreSQL through libpq's calls (``_through_libpq``) while nothing watches
+    statements (``_fast``); else, and outside a transaction, run at once. A statement of Django's own (the ORM's, a
+    SAVEPOINT's) sends the writes kept before it (an execute wrapper is installed while any is kept); a rollback drops
+    them. Several may be kept: they go in order, in one round trip."""
+    connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
+    cursor = _cursor(connection)
+    if not (
+        getattr(connection, "commits_pending", False)  # the backend sends the writes kept with its COMMIT
+        and connection.in_atomic_block
+        and all(wrapper is _pending_first for wrapper in connection.execute_wrappers)  # nothing else watches
+        and type(cursor) is CursorWrapper
+        and _through_libpq(cursor.cursor, params)
+    ):
+        done(_run(connection, sql, params, answer_rows))
+        return
+    kept = connection.__dict__.get(_PENDING)
+    if kept is None:
+        kept = connection.__dict__[_PENDING] = []
+        connection.execute_wrappers.append(_pending_first)
+    kept.append(_Pending(sql, params, answer_rows, done, checks))
+
+
+def _pending_take(connection) -> list[_Pending]:
+    """The writes kept on ``connection``, no longer kept (and its execute wrapper gone)."""
+    kept = connection.__dict__.pop(_PENDING, None)
+    if kept is None:
+        return []
+    connection.execute_wrappers.remove(_pending_first)
+    return kept
+
+
+def _pending_first(execute, sql, params, many, context):
+    """The execute wrapper installed while writes are kept: they are sent before any statement of Django's."""
+    _pending_send(context["connection"], end=None)
+    return execute(sql, params, many, context)
+
+
+def _pending_send(connection, *, end: bytes | None) -> bool:
+    """The writes kept, sent in one round trip, with ``end`` (a COMMIT) when none of them is checked, each one's
+    answer handed to its ``done``; whether ``end`` went with them."""
+    kept = _pending_take(connection)
+    if not kept:
+        return False
+    if any(write.checks for write in kept):
+        end = None
+    driver = _cursor(connection).cursor
+    conn = driver.connection
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        with conn.lock:
+            statements = [_converted(driver, conn, write.sql, write.params) for write in kept]
+            results = _pipelined(conn, statements, end=end)
+            _results_checked(conn, statements, results)
+        for write, statement, (result,) in zip(kept, statements, results, strict=True):
+            write.done(_answer(statement[0], result, write.answer_rows))
+    return end is not None
+
+
+def pending_commit(connection) -> bool:
+    """The backend's COMMIT (kassa/postgresql): the writes kept sent with it in one round trip where none is checked
+    (``with_next``); False when it is still to be sent (the caller commits its way), the writes sent before it."""
+    return _pending_send(connection, end=b"COMMIT")
+
+
+def pending_drop(connection) -> None:
+    """The writes kept, dropped (the transaction they were for rolled back, or the connection closed)."""
+    _pending_take(connection)
+
+
 def _run(connection, sql: str, params: list, answer_rows: bool):
     """Run one of kassa.db's statements on ``connection`` (Django's wrapper) through the cursor ``_cursor`` keeps, and
     answer its rows, every one read (``answer_rows``), or how many rows it wrote. As Django's cursor runs it, but
@@ -562,26 +660,45 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     wrapper spends about 0.01 to 0.02 ms of CPU a statement besides (its execute, its wrappers' loop, its ``fetchall``
     looked up and wrapped anew each time): some 3 % of a renewal's 20 (docs/performance-history.md). Otherwise, its way.
     A tool that watches statements by patching Django's cursor class (as some monitoring agents do) does not see
-    these: one that installs an execute wrapper (``connection.execute_wrapper``) does, and sends them Django's way."""
+    these: one that installs an execute wrapper (``connection.execute_wrapper``) does, and sends them Django's way.
+    A write kept for the connection's next statement (``with_next``) goes first, in the same round trip on libpq's
+    path, alone before it otherwise."""
     cursor = _cursor(connection)
-    if connection.execute_wrappers or type(cursor) is not CursorWrapper:
+    driver = cursor.cursor
+    pending = _pending_take(connection) if connection.__dict__.get(_PENDING) else []
+    if pending and not (_fast(connection, cursor) and _through_libpq(driver, params)):
+        connection.__dict__[_PENDING] = pending  # sent alone, before this one
+        connection.execute_wrappers.append(_pending_first)
+        _pending_send(connection, end=None)
+        pending = []
+    if not _fast(connection, cursor):
         cursor.execute(sql, params)
         return cursor.fetchall() if answer_rows else cursor.rowcount
     connection.validate_no_broken_transaction()
-    driver = cursor.cursor
     with connection.wrap_database_errors:
-        if (  # PostgreSQL, its values bound by the server (prepared statements on): _libpq_run's conditions
-            type(driver) is ServerBindingCursor
-            and params
-            and driver.row_factory is tuple_row
-            and driver.connection._pipeline is None
-        ):
-            return _libpq_run(driver, sql, params, answer_rows)
+        if _through_libpq(driver, params):
+            return _libpq_run(driver, sql, params, answer_rows, pending)
         driver.execute(sql, params)
         return driver.fetchall() if answer_rows else driver.rowcount
 
 
-def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
+def _fast(connection, cursor) -> bool:
+    """Whether ``_run`` may skip Django's cursor: no execute wrapper installed, queries not logged."""
+    return not connection.execute_wrappers and type(cursor) is CursorWrapper
+
+
+def _through_libpq(driver, params: list) -> bool:
+    """``_libpq_run``'s conditions: PostgreSQL, its values bound by the server (prepared statements on), values given,
+    rows as tuples, no pipeline of psycopg's own."""
+    return (
+        type(driver) is ServerBindingCursor
+        and bool(params)
+        and driver.row_factory is tuple_row
+        and driver.connection._pipeline is None
+    )
+
+
+def _libpq_run(driver, sql: str, params: list, answer_rows: bool, pending: list[_Pending] = ()):
     """What ``driver.execute`` then ``fetchall`` (or ``rowcount``) answer, through libpq's own calls: the statement
     sent (``PQsendQueryPrepared``, or ``PQsendQueryParams``), its result waited for by the connection's own wait
     (interruptible, a query cancelled on Ctrl-C, a lost connection raised as OperationalError, as the cursor's) and
@@ -591,7 +708,7 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
     processes and PostgreSQL share the cores (docs/performance-history.md). Each step
     the cursor takes is taken with psycopg's own parts: the transaction begun if the connection is in one that
     has not begun (the BEGIN of psycopg's ``_start_query``, with the isolation level Django set, sent with the
-    statement: ``_begun_with``); the statement's ``%s`` made ``$1``…
+    statement: ``_pipelined``); the statement's ``%s`` made ``$1``…
     and its values dumped by the cursor's adapters (``PostgresQuery``, psycopg's cache of parsed statements
     included); the statement prepared on the server by the connection's own ``PrepareManager`` (on its fifth run,
     Django's ``prepare_threshold``; the statements psycopg deallocates, all of them after a ROLLBACK, DROP or ALTER,
@@ -603,30 +720,55 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool):
     its values bound by the server (Django's ``ServerBindingCursor``, never its ``Cursor``, which binds them in
     Python), outside a pipeline, rows as tuples (``_run`` checks), under the connection's lock as the cursor's.
     psycopg is pinned (requirements/base.txt); tests run statements both ways and compare rows, counts, errors,
-    prepared statements and transactions (tests/kassa/test_db.py)."""
+    prepared statements and transactions (tests/kassa/test_db.py). ``pending``: a write kept for this statement
+    (``with_next``), sent before it in the same round trip, its answer handed to its ``done``."""
     conn = driver.connection
     pgconn = conn.pgconn
     with conn.lock:
-        transformer = Transformer(driver)
-        query = _queries.PostgresQuery(transformer)
-        query.convert(sql, params)
-        manager = conn._prepared
-        prepare, name = manager.get(query)
-        if not conn.autocommit and pgconn.transaction_status == _IDLE:
-            results = _begun_with(conn, query, prepare, name)
+        statements = [_converted(driver, conn, write.sql, write.params) for write in pending]
+        statements.append(_converted(driver, conn, sql, params))
+        begin = not conn.autocommit and pgconn.transaction_status == _IDLE
+        if begin or len(statements) > 1:
+            results = _pipelined(conn, statements, begin=begin)
         else:
+            ((_transformer, query, prepare, name),) = statements
             if prepare is Prepare.SHOULD:
                 pgconn.send_prepare(name, query.query, query.types)
                 _checked_all(conn.wait(generators.execute(pgconn)), conn)
             _send(pgconn, query, prepare, name)
-            results = conn.wait(generators.execute(pgconn))
-        key = manager.maybe_add_to_cache(query, prepare, name)
+            results = [conn.wait(generators.execute(pgconn))]
+        _results_checked(conn, statements, results)
+    for write, statement, (result,) in zip(pending, statements, results, strict=False):
+        write.done(_answer(statement[0], result, write.answer_rows))
+    return _answer(statements[-1][0], results[-1][0], answer_rows)
+
+
+def _results_checked(conn, statements: list[tuple], results: list[list]) -> None:
+    """Each statement's results taken as the cursor takes them: counted by the connection's ``PrepareManager`` (a
+    statement prepared now is known as prepared from now on), then checked (``_result_check``); then the statements
+    that manager drops past its ``prepared_max`` deallocated, as the cursor does after each statement."""
+    for made, (_transformer, query, prepare, name) in zip(results, statements, strict=True):
+        key = conn._prepared.maybe_add_to_cache(query, prepare, name)
         if key is not None:
-            manager.validate(key, prepare, name, results)
-        (result,) = results  # one statement, one result (a second ``;`` is refused by the extended protocol)
+            conn._prepared.validate(key, prepare, name, made)
+        (result,) = made  # one statement, one result (a second ``;`` is refused by the extended protocol)
         _result_check(result, conn)
-        if manager._to_flush:  # a statement to deallocate (past prepared_max), as the cursor does after each
-            conn.wait(manager.maintain_gen(conn))
+    if conn._prepared._to_flush:
+        conn.wait(conn._prepared.maintain_gen(conn))
+
+
+def _converted(driver, conn, sql: str, params: list) -> tuple:
+    """A statement made ready to send: its Transformer (the cursor's adapters), its query (``%s`` made ``$1``…, its
+    values dumped), and whether and by what name it is prepared (the connection's ``PrepareManager``)."""
+    transformer = Transformer(driver)
+    query = _queries.PostgresQuery(transformer)
+    query.convert(sql, params)
+    prepare, name = conn._prepared.get(query)
+    return transformer, query, prepare, name
+
+
+def _answer(transformer, result, answer_rows: bool):
+    """A checked result's rows (``answer_rows``) or count, as the cursor's ``fetchall`` or ``rowcount`` answer."""
     if answer_rows:
         if result.status != _TUPLES_OK:
             raise psycopg_errors.ProgrammingError("the last operation didn't produce records")
@@ -646,35 +788,46 @@ def _send(pgconn, query, prepare: Prepare, name: bytes) -> None:
         pgconn.send_query_prepared(name, query.params, query.formats)
 
 
-def _begun_with(conn, query, prepare: Prepare, name: bytes) -> list:
-    """The results of ``query``, the first statement of a transaction, sent with the BEGIN that opens it in one round
-    trip (libpq's pipeline mode: the BEGIN psycopg's ``_start_query`` sends, its isolation level included, then the
-    statement's PREPARE when it is to be prepared, then the statement, then one Sync; each answer read in turn). The
-    cursor's way waits for the BEGIN's answer before it sends the statement: a round trip more for each transaction,
-    two in a renewal. What the server does is the same (it runs the commands in order; a BEGIN or PREPARE that fails
-    aborts what follows it, up to the Sync, and is raised, as the cursor's way raises it); so is what the connection
-    is left in: idle in the transaction, or in a failed one, out of pipeline mode once every answer is read. The
-    answers are read by the connection's own wait, as the cursor's are (interrupted, it cancels the statement and
-    reads them to the end); should the connection be left in pipeline mode all the same (lost under it), it is
-    closed, never used so."""
+def _pipelined(conn, statements: list[tuple], *, begin: bool = False, end: bytes | None = None) -> list[list]:
+    """Each of ``statements``' results (``_converted``), the statements sent together in one round trip (libpq's
+    pipeline mode: the BEGIN psycopg's ``_start_query`` sends, its isolation level included, when ``begin``; then
+    each statement, after its PREPARE when it is to be prepared; then ``end``, a command with no values (a COMMIT);
+    then one Sync; each answer read in turn). The cursor's way waits for each answer before it sends the next command:
+    a round trip each. What the server does is the same: it runs the commands in order, and one that fails aborts
+    what follows it up to the Sync; the first failure is raised (a statement's by ``_result_check``, after this), as
+    the cursor's way would have raised it. The connection is left as the cursor's way leaves it: idle in the
+    transaction, in a failed one, or out of one after ``end``, and out of pipeline mode once every answer is read.
+    The answers are read by the connection's own wait, as the cursor's are (interrupted, it cancels the statement and
+    reads them to the end); should the connection be left in pipeline mode all the same (lost under it), it is closed,
+    never used so."""
     pgconn = conn.pgconn
-    commands = 3 if prepare is Prepare.SHOULD else 2
+    kinds = []  # per command sent: True for a statement's, False for a BEGIN's, a PREPARE's or ``end``'s
     pgconn.enter_pipeline_mode()
     try:
-        pgconn.send_query_params(conn._get_tx_start_command(), None)
-        if prepare is Prepare.SHOULD:
-            pgconn.send_prepare(name, query.query, query.types)
-        _send(pgconn, query, prepare, name)
+        if begin:
+            pgconn.send_query_params(conn._get_tx_start_command(), None)
+            kinds.append(False)
+        for _transformer, query, prepare, name in statements:
+            if prepare is Prepare.SHOULD:
+                pgconn.send_prepare(name, query.query, query.types)
+                kinds.append(False)
+            _send(pgconn, query, prepare, name)
+            kinds.append(True)
+        if end is not None:
+            pgconn.send_query_params(end, None)
+            kinds.append(False)
         pgconn.pipeline_sync()
-        answers = conn.wait(_pipeline_read(pgconn, commands))
+        answers = conn.wait(_pipeline_read(pgconn, len(kinds)))
     finally:
         try:
             pgconn.exit_pipeline_mode()
         except psycopg_errors.Error:  # answers left unread: a connection in no state to go on
             pgconn.finish()
-    for answer in answers[:-1]:  # the BEGIN's, the PREPARE's: the first failure is the one to raise
-        _checked_all(answer, conn)
-    return answers[-1]
+    for answer in answers:  # the first failure, in the order sent, is the one to raise
+        for made in answer:
+            if made.status == _FATAL_ERROR:
+                raise psycopg_errors.error_from_result(made, encoding=conn.info.encoding)
+    return [answer for answer, statement in zip(answers, kinds, strict=True) if statement]
 
 
 def _pipeline_read(pgconn, commands: int):
@@ -705,12 +858,19 @@ def _result_check(result, conn) -> None:
 
 
 def _inserted(
-    instances: list[M], constraint: str | None, match: Field | None = None, queue: type[Model] | None = None
-) -> list[int]:
+    instances: list[M],
+    constraint: str | None,
+    match: Field | None = None,
+    queue: type[Model] | None = None,
+    later: bool = False,
+) -> list[int] | None:
     """INSERT the rows and set their keys (as ``insert_many`` says); none inserted on a conflict with
     ``constraint``: no key. ``match``: some may be left out (``insert_many_unless``), each row written found by that
     field's value, which the database hands back beside its key (the order of RETURNING's rows is not promised).
-    ``queue``: with a row of it for each, in the same statement (``insert_many_queued``, PostgreSQL only)."""
+    ``queue``: with a row of it for each, in the same statement (``insert_many_queued``, PostgreSQL only). ``later``:
+    sent with the transaction's next statement (``with_next``), the keys set once it is answered (None answered now);
+    with ``match`` and no ``constraint`` only: an INSERT with no conflict clause answers every row, so there is no
+    count to check, and every key is found by its value."""
     model = type(instances[0])
     if any(type(instance) is not model for instance in instances):
         raise TypeError("rows of one model are inserted together")
@@ -722,18 +882,29 @@ def _inserted(
     else:
         sql, fields = _queued_statement(model, len(instances), using, queue, returning)
     values = [value for instance in instances for value in _row_prepared(fields, instance, True, connection)]
+    if later:
+        if match is None or constraint is not None:
+            raise ValueError("_inserted: rows sent later are found by a unique field (match), with no conflict clause")
+        with_next(sql, values, True, lambda written: _keys_set(instances, written, match, using), checks=False)
+        return None
     written = rows(sql, values, connection)
     if match is not None:
-        found = {value: pk for pk, value in written}
-        values = [getattr(instance, match.attname) for instance in instances]
-        keyed = [(instance, found[value]) for instance, value in zip(instances, values, strict=True) if value in found]
-    else:
-        keys = [pk for (pk,) in written]
-        if constraint is not None and not keys:
-            return keys  # the row the constraint allows once is there: nothing written
-        if len(keys) != len(instances):
-            raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, {len(keys)} keys returned")
-        keyed = list(zip(instances, keys, strict=True))
+        return _keys_set(instances, written, match, using)
+    keys = [pk for (pk,) in written]
+    if constraint is not None and not keys:
+        return keys  # the row the constraint allows once is there: nothing written
+    if len(keys) != len(instances):
+        raise DatabaseError(f"{model._meta.label}: {len(instances)} rows inserted, {len(keys)} keys returned")
+    for instance, pk in zip(instances, keys, strict=True):
+        _keyed(instance, pk, using)
+    return keys
+
+
+def _keys_set(instances: list[Model], written: list[tuple], match: Field, using: str) -> list:
+    """The keys of the rows written (``written``: each one's key and ``match``'s value) set on their instances, found
+    by that value; the keys, in the instances' order."""
+    found = {value: pk for pk, value in written}
+    keyed = [(i, found[v]) for i in instances if (v := getattr(i, match.attname)) in found]
     for instance, pk in keyed:
         _keyed(instance, pk, using)
     return [pk for _instance, pk in keyed]
@@ -823,7 +994,7 @@ def _checked(write: _Write, count: object, using: str = DEFAULT_DB_ALIAS) -> Non
 
 
 @contextmanager
-def together() -> Iterator[None]:
+def together(*, with_next: bool = False) -> Iterator[None]:
     """The ``update``, ``update_where`` and ``insert`` calls inside the block are made at its end, on PostgreSQL in one
     statement (a ``WITH`` of the UPDATEs, each one's rows counted, and INSERTs, each one's key returned: one round
     trip, where each costs a statement's whole way through Django and psycopg), elsewhere one after the other; each
@@ -833,7 +1004,8 @@ def together() -> Iterator[None]:
     At most one write a table (PostgreSQL makes the writes of one statement in no set order, and none of them sees
     another's). Nothing else may reach the database inside the block (it would run before the writes kept for its
     end): a statement there raises RuntimeError; the block raising drops its writes (the caller's transaction
-    fails with it). Not nested."""
+    fails with it). Not nested. ``with_next``: the block's statement is sent with the transaction's next one
+    (``with_next``: its checks made, and its keys set, once that one is answered)."""
     if getattr(_gathering, "writes", None) is not None:
         raise RuntimeError("together: blocks are not nested")
     gathered = _gathering.writes = []
@@ -842,23 +1014,44 @@ def together() -> Iterator[None]:
             yield
     finally:
         _gathering.writes = None
-    _flush(gathered)
+    _flush(gathered, later=with_next)
 
 
 def _refused(execute, sql, params, many, context):
     raise RuntimeError("together: a statement inside the block would run before its writes")
 
 
-def _flush(writes: list[_Write]) -> None:
+def _flush(writes: list[_Write], later: bool = False) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
+    if not writes:
+        return
     if len(writes) < 2 or connection.vendor != "postgresql":
+        if later and connection.vendor == "postgresql":
+            (write,) = writes
+            with_next(
+                write.sql, write.params, write.row is not None, lambda answer: _answered(write, answer), checks=True
+            )
+            return
         for write in writes:
             _write(DEFAULT_DB_ALIAS, write)
         return
     shapes = tuple((write.sql, write.row is not None) for write in writes)
-    (counts,) = rows(_together_statement(shapes), [p for w in writes for p in w.params], connection)
-    for write, count in zip(writes, counts, strict=True):
-        _checked(write, count)
+    params = [p for w in writes for p in w.params]
+
+    def done(answer) -> None:
+        (counts,) = answer
+        for write, count in zip(writes, counts, strict=True):
+            _checked(write, count)
+
+    if later:
+        with_next(_together_statement(shapes), params, True, done, checks=True)
+    else:
+        done(rows(_together_statement(shapes), params, connection))
+
+
+def _answered(write: _Write, answer) -> None:
+    """``_write``'s check of a write's answer: an INSERT's key set, an UPDATE's count as it must be."""
+    _checked(write, answer if write.row is None else answer[0][0])
 
 
 @lru_cache(maxsize=128)

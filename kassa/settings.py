@@ -173,6 +173,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         Path(DATABASES["default"]["NAME"]).touch(mode=0o600)
         Path(DATABASES["default"]["NAME"]).chmod(0o600)
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's, with a COMMIT that takes the writes kassa.db kept for it in its round trip (kassa/postgresql).
+        DATABASES["default"]["ENGINE"] = "kassa.postgresql"
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # Prepared statements: PostgreSQL plans each statement Kassa runs again and again once per connection (psycopg

@@ -41,11 +41,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # stopped before the run ends.
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("KASSA_TESTS_CONN_MAX_AGE", "0"))  # noqa: F405
 
-# PostgreSQL: Django's backend, but a transactional test's tables are emptied with DELETE, not TRUNCATE
-# (tests/postgresql/base.py says why: TRUNCATE costs 0.35 s to 1.3 s after each of ~565 transactional tests).
+# PostgreSQL: Kassa's backend (kassa/postgresql), but a transactional test's tables are emptied with DELETE, not
+# TRUNCATE (tests/postgresql/base.py says why: TRUNCATE costs 0.35 s to 1.3 s after each of ~565 transactional tests).
 # And a commit does not wait for its WAL to reach the disk (synchronous_commit=off, for this suite's
 # connections only: its processes' too): what a commit makes visible, and when, is the same; only a crash of
 # PostgreSQL itself could lose the last commits, of a database the suite drops anyway. ~1 ms a commit -> 0.1 ms.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "kassa.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"  # noqa: F405

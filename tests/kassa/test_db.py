@@ -56,6 +56,7 @@ from kassa.db import (
 from merchants.models import EmailSent, IdempotencyKey
 from tests import factories
 from webhooks.models import Event, EventPending
+from webhooks.services.outbox import event_emit, events_gathered
 
 #: Every model the hot paths write with kassa.db.insert or kassa.db.update.
 WRITTEN = [
@@ -1337,18 +1338,19 @@ def test_the_first_statement_through_libpq_of_a_transaction_is_sent_with_its_beg
     shop, through_libpq, monkeypatch
 ):
     """The first kassa.db statement of a transaction goes with the BEGIN that opens it, in one round trip
-    (``_begun_with``): the transaction has the isolation level set on the connection, a statement run first in
+    (``_pipelined``): the transaction has the isolation level set on the connection, a statement run first in
     transactions is prepared on its sixth run and then answers from there, a first statement that fails leaves its
     transaction failed as the cursor's way would (rolled back, nothing written, the connection usable after), and a
     connection lost under it raises Django's OperationalError."""
     begun = []
-    begin = kassa_db._begun_with
+    pipelined = kassa_db._pipelined
 
-    def counted(conn, query, *args):
-        begun.append(query.query)
-        return begin(conn, query, *args)
+    def counted(conn, statements, **kwargs):
+        if kwargs.get("begin"):
+            begun.append(statements[-1][1].query)
+        return pipelined(conn, statements, **kwargs)
 
-    monkeypatch.setattr(kassa_db, "_begun_with", counted)
+    monkeypatch.setattr(kassa_db, "_pipelined", counted)
     fields = {"merchant": shop.merchant, "livemode": False}
     kept = insert(Customer(public_id="cus_first", name="First", **fields))  # autocommit: no transaction to begin
     assert begun == []
@@ -1397,3 +1399,107 @@ def test_the_first_statement_through_libpq_of_a_transaction_is_sent_with_its_beg
     finally:
         connections["default"].close()
     assert rows("SELECT 1 WHERE true = %s", [True]) == [(1,)]  # a new connection
+
+
+@pytest.fixture
+def pipelined(monkeypatch):
+    """The statements kassa.db sent together in one round trip (``_pipelined``), each call's: their text, and the
+    command that ended it (a COMMIT) or None."""
+    calls = []
+    pipelined = kassa_db._pipelined
+
+    def counted(conn, statements, **kwargs):
+        calls.append(([statement[1].query.decode() for statement in statements], kwargs.get("end")))
+        return pipelined(conn, statements, **kwargs)
+
+    monkeypatch.setattr(kassa_db, "_pipelined", counted)
+    return calls
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_a_write_kept_for_the_next_statement_goes_with_it_and_the_last_ones_with_the_commit(shop, pipelined):
+    """``with_next``: a ``together(with_next=True)`` block's write is sent with the transaction's next statement,
+    which sees it (a read of the same row through kassa.db or through the ORM), in one round trip with it; the events
+    written as a gathering block ends go with the transaction's COMMIT, their keys set then, committed for everyone;
+    outside a transaction a write is made at once."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_next", name="Before", **fields))
+    with transaction.atomic():
+        stored = snapshot(customer)
+        customer.name = "Kept"
+        with together(with_next=True):
+            update_changed(customer, stored)
+        assert select_one(Customer, "id = %s", [customer.pk]).name == "Kept"
+        (sent, end), *_rest = [call for call in pipelined if len(call[0]) > 1]
+        assert [statement.split()[0] for statement in sent] == ["UPDATE", "SELECT"]
+        assert end is None
+        stored = snapshot(customer)
+        customer.name = "Kept twice"
+        with together(with_next=True):
+            update_changed(customer, stored)
+        # A statement of the ORM's own (Django's cursor) sends it first, alone.
+        assert Customer.objects.get(pk=customer.pk).name == "Kept twice"
+    pipelined.clear()
+    with transaction.atomic(), events_gathered():
+        event = event_emit(type="customer.updated", obj=customer, data_object={"id": customer.public_id})
+        assert event.pk is None
+    assert pipelined == [([pipelined[0][0][0]], b"COMMIT")]
+    assert pipelined[0][0][0].startswith("WITH written AS (INSERT INTO")
+    assert event.pk is not None
+    seen = []
+    _on_another_connection(lambda: seen.append(list(Event.objects.filter(pk=event.pk).values_list("type", flat=True))))
+    assert seen == [["customer.updated"]]
+    assert EventPending.objects.filter(pk=event.pk).exists()
+    pipelined.clear()
+    with together(with_next=True):  # no transaction: made at once
+        update(customer, ["name"])
+    assert pipelined == []
+    assert connection.execute_wrappers == []
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_write_that_fails_fails_its_transaction_before_anything_commits(shop, pipelined):
+    """A kept write refused by the database, or by its own check (a row ``update`` must find and does not), fails
+    the statement or COMMIT it was to go with: the transaction is rolled back, nothing of it committed, the
+    connection usable after. A checked write is sent before the COMMIT, never with it, so its refusal still
+    undoes the transaction; a rolled-back transaction's kept writes are never sent."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    first = insert(Customer(public_id="cus_one", name="One", **fields))
+    second = insert(Customer(public_id="cus_two", name="Two", **fields))
+
+    def refused_by_the_database():
+        with transaction.atomic():
+            update_where(Customer, {"name": "Renamed"}, "id = %s", [second.pk])
+            first.public_id = second.public_id  # the unique public id of another row
+            with together(with_next=True):
+                update(first, ["public_id"])
+            select_one(Customer, "id = %s", [first.pk])
+
+    def refused_by_its_check():
+        with transaction.atomic():
+            Customer.objects.filter(pk=second.pk).delete()
+            with together(with_next=True):
+                update(second, ["name"])
+
+    def rolled_back():
+        with transaction.atomic():
+            first.name = "Never"
+            with together(with_next=True):
+                update(first, ["name"])
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(IntegrityError):
+        refused_by_the_database()
+    assert set(Customer.objects.values_list("name", flat=True)) == {"One", "Two"}
+    first.public_id = "cus_one"
+    pipelined.clear()
+    with pytest.raises(DatabaseError, match="no row updated"):
+        refused_by_its_check()
+    assert Customer.objects.filter(pk=second.pk).exists()  # the delete was not committed
+    assert [end for _sent, end in pipelined] == [None]  # sent before the COMMIT, never with it
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    assert Customer.objects.get(pk=first.pk).name == "One"
+    assert connection.execute_wrappers == []

@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, for the test suite: a transactional test's tables are emptied with DELETE.
+"""Kassa's PostgreSQL backend (kassa/postgresql), for the test suite: a transactional test's tables are emptied
+with DELETE.
 
 After every test that commits (``transactional_db``, and so every test on the live server: about half of
 the suite), pytest-django empties every table with Django's ``flush``, which on PostgreSQL is one
@@ -13,10 +14,12 @@ the sequences, it is Django's TRUNCATE as before.
 Content types and permissions stay: ``flush`` emits ``post_migrate`` afterwards, which would make the same
 rows again (0.08 s more a test); kept, it finds them there, as a test in a transaction (``db``) always does.
 
-Only tests/settings.py selects it (``ENGINE``); the application, its workers and production use Django's.
+Only tests/settings.py selects it (``ENGINE``); the application, its workers and production use kassa/postgresql.
 """
 
-from django.db.backends.postgresql import base, operations
+from django.db.backends.postgresql import operations
+
+from kassa.postgresql import base
 
 #: What post_migrate makes again after every flush, the same rows: kept rather than deleted and made again.
 KEPT = {"django_content_type", "auth_permission"}

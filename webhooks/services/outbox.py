@@ -125,11 +125,12 @@ def _kick_on_commit() -> None:
         kicks.add(None)
 
 
-def _write(events: list[Event], deliver: bool) -> None:
+def _write(events: list[Event], deliver: bool, *, with_next: bool = False) -> None:
     """The events, each queued for the dispatcher (``EventPending``), which is nudged once they commit, unless their
-    caller plans their deliveries itself."""
+    caller plans their deliveries itself. ``with_next``: sent with the transaction's next statement or its COMMIT
+    (``kassa.db.with_next``: their keys set then)."""
     if deliver:
-        insert_many_queued(events, EventPending, match="public_id")
+        insert_many_queued(events, EventPending, match="public_id", with_next=with_next)
         _kick_on_commit()
     else:
         insert_many(events)
@@ -156,7 +157,8 @@ def events_gathered() -> Iterator[None]:
     the same transaction), those of savepoints rolled back in it left out; none if it ends by an exception (the
     transaction's rollback takes the change with it). A block inside another adds to the outer block's events.
 
-    The events have no primary key until the block ends: ``event_emit``'s callers inside it must not need one."""
+    The events have no primary key until the block ends, nor those the dispatcher plans for until what follows the
+    block is answered (``kassa.db.with_next``): ``event_emit``'s callers inside it must not need one."""
     if _gathered.get() is not None:
         yield
         return
@@ -174,7 +176,9 @@ def events_gathered() -> Iterator[None]:
         for deliver in (True, False):
             written = [event for event, marker, its in gathered if its is deliver and id(marker) in kept]
             if written:
-                _write(written, deliver)  # one nudge for the block's events, not one an event
+                # One nudge for the block's events, not one an event; those the dispatcher plans for sent with what
+                # follows the block: its transaction's COMMIT, where the block ends the transaction (a renewal's).
+                _write(written, deliver, with_next=deliver)
 
 
 # --- the dispatcher: planning deliveries, on the workers' side ---------------------------
