@@ -206,6 +206,7 @@ def profile(args, processor, broker) -> int:
     print(f"  WAL PostgreSQL wrote for them {wal / timed / 1024:.1f} KiB each (exact, where CPU time is noisy)")
     print(f"profiled: {rest} renewals")
     print(f"  SQL statements per renewal   {sum(kinds.values()) / rest:.1f}")
+    print(f"  round trips to PostgreSQL    {count.round_trips / rest:.1f} (BEGIN and COMMIT included)")
     print(f"  events per renewal           {events / rest:.1f}")
     for name, n in event_types.most_common():
         print(f"    {n / rest:6.2f}  {name}")
@@ -401,37 +402,56 @@ def backend_cpu(connection) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, in clock ticks
 
 
+#: psycopg's generators that its connection waits for but that send nothing (a setting's checks): not round trips.
+_NO_ROUND_TRIP = {"_set_autocommit_gen", "_set_isolation_level_gen", "_set_read_only_gen", "_set_deferrable_gen"}
+
+
 @contextlib.contextmanager
 def counted_at_the_driver(connection, count):
     """Inside the block, ``count(sql)`` for each statement this process runs, told by the driver's cursor class
-    (Django's psycopg cursor) and by ``kassa.db._libpq_run`` (the path kassa.db's statements with values take on
-    PostgreSQL), not by a Django execute wrapper: kassa.db sends its statements straight to the driver while no
-    execute wrapper is installed (``kassa.db._run``), so a wrapper would profile another path than the worker's. It
-    counts what a wrapper counted on the renewals' path (no ``executemany``, no named cursor there), and besides, any
-    statement of Django's own on that cursor class (a health check's, a new connection's time zone): none while the
-    connection stays open, as in this profile. A BEGIN or COMMIT is not counted (neither did a wrapper)."""
+    (Django's psycopg cursor) and by ``kassa.db._converted`` (the path kassa.db's statements with values take on
+    PostgreSQL, each statement of the several it may send in one round trip), not by a Django execute wrapper:
+    kassa.db sends its statements straight to the driver while no execute wrapper is installed (``kassa.db._run``),
+    so a wrapper would profile another path than the worker's. It counts what a wrapper counted on the renewals'
+    path (no ``executemany``, no named cursor there), and besides, any statement of Django's own on that cursor
+    class (a health check's, a new connection's time zone): none while the connection stays open, as in this
+    profile. A BEGIN or COMMIT is not counted as a statement (neither did a wrapper). A statement sent with the next
+    one (``kassa.db.with_next``) is counted where that one is sent (``--where`` names that one's line). And
+    ``count.round_trips``: the round trips to PostgreSQL, each a wait of psycopg's connection for an answer (a
+    statement's, a BEGIN's, a COMMIT's, or several statements' sent together by ``kassa.db._pipelined``)."""
+    import psycopg
+
     from kassa import db
 
     with connection.cursor() as cursor:
         driver = type(cursor.cursor)
     own = "execute" in driver.__dict__
     execute = driver.execute
-    libpq_run = db._libpq_run
+    converted = db._converted
+    wait = psycopg.Connection.wait
 
     def counted(self, query, *args, **kwargs):
         count(query)
         return execute(self, query, *args, **kwargs)
 
-    def counted_libpq(driver, sql, *args):
+    def counted_libpq(driver, conn, sql, *args):
         count(sql)
-        return libpq_run(driver, sql, *args)
+        return converted(driver, conn, sql, *args)
+
+    def waited(self, gen, *args, **kwargs):
+        if getattr(gen, "__name__", "") not in _NO_ROUND_TRIP:
+            count.round_trips += 1
+        return wait(self, gen, *args, **kwargs)
 
     driver.execute = counted
-    db._libpq_run = counted_libpq
+    db._converted = counted_libpq
+    psycopg.Connection.wait = waited
+    count.round_trips = 0
     try:
         yield
     finally:
-        db._libpq_run = libpq_run
+        db._converted = converted
+        psycopg.Connection.wait = wait
         if own:
             driver.execute = execute
         else:

@@ -556,34 +556,29 @@ def rows(sql: str, params: list, connection=None) -> list[tuple]:
 
 class _Pending(NamedTuple):
     """A write kept for the connection's next statement (``with_next``): its statement, values, whether it answers
-    rows, what to do with its answer once it has one (set the keys it returns; check it, when ``checks``)."""
+    rows, what to do with its answer once it has one (set the keys it returns)."""
 
     sql: str
     params: list
     answer_rows: bool
     done: Callable[[object], None]
-    checks: bool
 
 
 _PENDING = "_kassa_pending"  # on Django's connection wrapper: the writes kept (a list of _Pending)
 
 
-def with_next(
-    sql: str, params: list, answer_rows: bool, done: Callable[[object], None], *, checks: bool, connection=None
-) -> None:
+def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object], None], connection=None) -> None:
     """Run a write whose answer nothing needs before the transaction's next statement: sent with that statement in
     one round trip, where it would otherwise be a round trip of its own (the writes of a step whose next step reads,
-    a transaction's last writes). Its ``done`` gets its answer (rows if ``answer_rows``, else its count) once it has
-    one: the caller needs nothing of it before (an INSERT's key). ``checks``: ``done`` may refuse the answer (raise:
-    a row not found); else it only takes it. A failure of the write in the database (a constraint) is raised by the
-    statement it went with, which it aborts (the transaction fails, as it would have at the write); so is one of
-    ``done``'s. With the transaction's COMMIT (the backend: kassa/postgresql), writes that nobody's ``done`` checks
-    go in its round trip; one that is checked goes before it, with the others, so that its refusal still fails the
-    transaction.
-    Kept only inside a transaction on PostgreSQL through libpq's calls (``_through_libpq``) while nothing watches
-    statements (``_fast``); else, and outside a transaction, run at once. A statement of Django's own (the ORM's, a
-    SAVEPOINT's) sends the writes kept before it (an execute wrapper is installed while any is kept); a rollback drops
-    them. Several may be kept: they go in order, in one round trip."""
+    a transaction's last writes, sent with its COMMIT by the backend: kassa/postgresql). Its ``done`` gets its answer
+    (rows if ``answer_rows``, else its count) once it has one: the caller needs nothing of it before (an INSERT's
+    key), and ``done`` only takes it, never refuses it, since it may come with the COMMIT's: whatever is to refuse
+    the write is the statement's to refuse (a constraint; ``together``'s check of the rows an UPDATE finds), which
+    fails it and whatever it went with (the transaction fails, nothing of it committed, as it would have at the
+    write). Kept only inside a transaction on PostgreSQL through libpq's calls (``_through_libpq``) while nothing
+    watches statements (``_fast``); else, and outside a transaction, run at once. A statement of Django's own (the
+    ORM's, a SAVEPOINT's) sends the writes kept before it (an execute wrapper is installed while any is kept); a
+    rollback drops them. Several may be kept: they go in order, in one round trip."""
     connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
     cursor = _cursor(connection)
     if not (
@@ -599,7 +594,7 @@ def with_next(
     if kept is None:
         kept = connection.__dict__[_PENDING] = []
         connection.execute_wrappers.append(_pending_first)
-    kept.append(_Pending(sql, params, answer_rows, done, checks))
+    kept.append(_Pending(sql, params, answer_rows, done))
 
 
 def _pending_take(connection) -> list[_Pending]:
@@ -617,14 +612,12 @@ def _pending_first(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-def _pending_send(connection, *, end: bytes | None) -> bool:
-    """The writes kept, sent in one round trip, with ``end`` (a COMMIT) when none of them is checked, each one's
-    answer handed to its ``done``; whether ``end`` went with them."""
-    kept = _pending_take(connection)
+def _pending_send(connection, *, end: bytes | None, kept: list[_Pending] | None = None) -> bool:
+    """The writes kept (``kept``: taken already), sent in one round trip, with ``end`` (a COMMIT) if given, each one's
+    answer handed to its ``done``; whether there were any."""
+    kept = _pending_take(connection) if kept is None else kept
     if not kept:
         return False
-    if any(write.checks for write in kept):
-        end = None
     driver = _cursor(connection).cursor
     conn = driver.connection
     connection.validate_no_broken_transaction()
@@ -635,12 +628,12 @@ def _pending_send(connection, *, end: bytes | None) -> bool:
             _results_checked(conn, statements, results)
         for write, statement, (result,) in zip(kept, statements, results, strict=True):
             write.done(_answer(statement[0], result, write.answer_rows))
-    return end is not None
+    return True
 
 
 def pending_commit(connection) -> bool:
-    """The backend's COMMIT (kassa/postgresql): the writes kept sent with it in one round trip where none is checked
-    (``with_next``); False when it is still to be sent (the caller commits its way), the writes sent before it."""
+    """The backend's COMMIT (kassa/postgresql): the writes kept sent with it in one round trip (``with_next``); False
+    when none was kept (the caller commits its way)."""
     return _pending_send(connection, end=b"COMMIT")
 
 
@@ -667,9 +660,7 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     driver = cursor.cursor
     pending = _pending_take(connection) if connection.__dict__.get(_PENDING) else []
     if pending and not (_fast(connection, cursor) and _through_libpq(driver, params)):
-        connection.__dict__[_PENDING] = pending  # sent alone, before this one
-        connection.execute_wrappers.append(_pending_first)
-        _pending_send(connection, end=None)
+        _pending_send(connection, end=None, kept=pending)  # sent alone, before this one
         pending = []
     if not _fast(connection, cursor):
         cursor.execute(sql, params)
@@ -885,7 +876,7 @@ def _inserted(
     if later:
         if match is None or constraint is not None:
             raise ValueError("_inserted: rows sent later are found by a unique field (match), with no conflict clause")
-        with_next(sql, values, True, lambda written: _keys_set(instances, written, match, using), checks=False)
+        with_next(sql, values, True, lambda written: _keys_set(instances, written, match, using))
         return None
     written = rows(sql, values, connection)
     if match is not None:
@@ -1004,8 +995,9 @@ def together(*, with_next: bool = False) -> Iterator[None]:
     At most one write a table (PostgreSQL makes the writes of one statement in no set order, and none of them sees
     another's). Nothing else may reach the database inside the block (it would run before the writes kept for its
     end): a statement there raises RuntimeError; the block raising drops its writes (the caller's transaction
-    fails with it). Not nested. ``with_next``: the block's statement is sent with the transaction's next one
-    (``with_next``: its checks made, and its keys set, once that one is answered)."""
+    fails with it). Not nested. ``with_next``: on PostgreSQL, the block's statement is sent with the transaction's
+    next one or its COMMIT (``with_next``), its UPDATEs' rows checked by the statement itself (``_together_result``),
+    its INSERTs' keys set once it is answered."""
     if getattr(_gathering, "writes", None) is not None:
         raise RuntimeError("together: blocks are not nested")
     gathered = _gathering.writes = []
@@ -1022,20 +1014,15 @@ def _refused(execute, sql, params, many, context):
 
 
 def _flush(writes: list[_Write], later: bool = False) -> None:
+    """A ``together`` block's writes, made (``later``: kept for the transaction's next statement, ``with_next``)."""
     connection = connections[DEFAULT_DB_ALIAS]
     if not writes:
         return
-    if len(writes) < 2 or connection.vendor != "postgresql":
-        if later and connection.vendor == "postgresql":
-            (write,) = writes
-            with_next(
-                write.sql, write.params, write.row is not None, lambda answer: _answered(write, answer), checks=True
-            )
-            return
+    if connection.vendor != "postgresql" or (len(writes) < 2 and not later):
         for write in writes:
             _write(DEFAULT_DB_ALIAS, write)
         return
-    shapes = tuple((write.sql, write.row is not None) for write in writes)
+    shapes = tuple((write.sql, write.row is not None, later and write.one is not None) for write in writes)
     params = [p for w in writes for p in w.params]
 
     def done(answer) -> None:
@@ -1043,29 +1030,36 @@ def _flush(writes: list[_Write], later: bool = False) -> None:
         for write, count in zip(writes, counts, strict=True):
             _checked(write, count)
 
-    if later:
-        with_next(_together_statement(shapes), params, True, done, checks=True)
+    if later:  # every check made by the statement itself (``_together_result``): nothing is left to refuse after it
+        with_next(_together_statement(shapes), params, True, done)
     else:
         done(rows(_together_statement(shapes), params, connection))
 
 
-def _answered(write: _Write, answer) -> None:
-    """``_write``'s check of a write's answer: an INSERT's key set, an UPDATE's count as it must be."""
-    _checked(write, answer if write.row is None else answer[0][0])
-
-
 @lru_cache(maxsize=128)
-def _together_statement(shapes: tuple[tuple[str, bool], ...]) -> str:
-    """``shapes``: each write's statement and whether it is an INSERT (returning its one row's key: ``_statement``)
-    or an UPDATE (its rows counted)."""
-    parts = ", ".join(f"w{i} AS ({sql}{'' if row else ' RETURNING 1'})" for i, (sql, row) in enumerate(shapes))
-    counts = ", ".join(_together_result(i, row) for i, (_sql, row) in enumerate(shapes))
+def _together_statement(shapes: tuple[tuple[str, bool, bool], ...]) -> str:
+    """``shapes``: each write's statement, whether it is an INSERT (returning its one row's key: ``_statement``) or an
+    UPDATE (its rows counted), and whether the statement itself refuses an UPDATE that does not find its one row."""
+    parts = ", ".join(f"w{i} AS ({sql}{'' if row else ' RETURNING 1'})" for i, (sql, row, _one) in enumerate(shapes))
+    counts = ", ".join(_together_result(i, row, one, sql) for i, (sql, row, one) in enumerate(shapes))
     return f"WITH {parts} SELECT {counts}"
 
 
-def _together_result(i: int, row: bool) -> str:
-    """What the ``i``-th write of a ``together`` statement answers: an INSERT's key, an UPDATE's count of rows."""
-    return f"(SELECT * FROM w{i})" if row else f"(SELECT COUNT(*) FROM w{i})"  # noqa: S608 (no values)
+def _together_result(i: int, row: bool, one: bool, sql: str) -> str:
+    """What the ``i``-th write of a ``together`` statement answers: an INSERT's key, an UPDATE's count of rows. ``one``:
+    the count is checked by the statement: anything but one row fails it, as ``_checked`` would after it, with an
+    error naming the table and the count (``invalid input syntax for type integer: "kassa: no row updated in
+    <table>: 0"``, a DataError, raised by the statement: a cast of text made from the count, which the planner cannot
+    make before the count is known, as it could a constant's). So a write sent with the transaction's COMMIT
+    (``with_next``) can be refused by the statement and fail the transaction, where a check made after the COMMIT
+    came too late."""
+    if row:
+        return f"(SELECT * FROM w{i})"  # noqa: S608 (no values)
+    if not one:
+        return f"(SELECT COUNT(*) FROM w{i})"  # noqa: S608 (no values)
+    table = sql.split()[1].strip('"')  # UPDATE "table" SET …: a model's table name
+    refused = f"CAST('kassa: no row updated in {table}: ' || COUNT(*) AS integer)"
+    return f"(SELECT CASE WHEN COUNT(*) = 1 THEN 1 ELSE {refused} END FROM w{i})"  # noqa: S608 (no values)
 
 
 #: Values that never change in place, so that ``!=`` tells whether a field was set to something else; a field

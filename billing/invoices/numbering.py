@@ -20,12 +20,14 @@ Written as ``PREFIX-0001``: four digits at least, more when the series passes 99
 """
 
 import re
+from functools import cache
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils.translation import gettext as _
 
 from kassa.batch import shared, unshared
+from kassa.db import rows
 from kassa.errors import InvalidRequest
 from kassa.ids import random_string
 
@@ -103,19 +105,21 @@ def number_take(*, merchant, livemode: bool, settings: InvoiceSettings | None = 
 
 def _number_raise(merchant_pk: int, livemode: bool, prefix: str) -> int | None:
     """The series' next number, taken: its row raised by one and so locked to the end of the transaction, in one
-    statement (a locking read and a save were two); None when the series has no row yet."""
-    connection = transaction.get_connection()
-    meta, quote = InvoiceNumbering._meta, connection.ops.quote_name
+    statement (a locking read and a save were two), built once and run through kassa.db (``rows``: with the writes
+    kept for it, a renewal's, in one round trip); None when the series has no row yet."""
+    found = rows(_number_raise_statement(transaction.get_connection().alias), [merchant_pk, livemode, prefix])
+    return found[0][0] if found else None
+
+
+@cache
+def _number_raise_statement(using: str) -> str:
+    meta, quote = InvoiceNumbering._meta, connections[using].ops.quote_name
     table, counter = quote(meta.db_table), quote(meta.get_field("next_number").column)
     merchant, mode, prefix_column = (quote(meta.get_field(name).column) for name in ("merchant", "livemode", "prefix"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {counter} = {counter} + 1"  # noqa: S608 (names from the model, values bound)
-            f" WHERE {merchant} = %s AND {mode} = %s AND {prefix_column} = %s RETURNING {counter} - 1",
-            [merchant_pk, livemode, prefix],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return (
+        f"UPDATE {table} SET {counter} = {counter} + 1"  # noqa: S608 (names from the model, values bound)
+        f" WHERE {merchant} = %s AND {mode} = %s AND {prefix_column} = %s RETURNING {counter} - 1"
+    )
 
 
 def next_number(*, merchant, livemode: bool) -> int:

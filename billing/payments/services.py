@@ -174,7 +174,8 @@ def payment_intent_make(
             created=customer_now(customer=customer, now=now) if customer is not None else now,
         )
     )
-    _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
+    with together(with_next=True):  # sent with what follows (kassa.db): nothing needs it before
+        _timeline_add(payment_intent, "created", f"{money.format_amount(amount, currency)}")
     event_emit(type="payment_intent.created", obj=payment_intent)
     return payment_intent
 
@@ -626,7 +627,9 @@ def _record_processor_answer(
             entry = ("payment_failed", f"{attempt.error_message} ({attempt.error_code})")
         elif new_status == S.CANCELED:
             locked.canceled_at = timezone.now()
-        with together():  # the attempt, its PaymentIntent and its timeline's entry in one statement (kassa.db)
+        # The attempt, its PaymentIntent and its timeline's entry in one statement (kassa.db), sent with what follows
+        # (a paid invoice's read, or the COMMIT).
+        with together(with_next=True):
             update_changed(attempt, attempt_stored)
             update_changed(locked, stored)
             if entry is not None:

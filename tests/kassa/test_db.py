@@ -1432,7 +1432,8 @@ def test_a_write_kept_for_the_next_statement_goes_with_it_and_the_last_ones_with
             update_changed(customer, stored)
         assert select_one(Customer, "id = %s", [customer.pk]).name == "Kept"
         (sent, end), *_rest = [call for call in pipelined if len(call[0]) > 1]
-        assert [statement.split()[0] for statement in sent] == ["UPDATE", "SELECT"]
+        assert sent[0].startswith('WITH w0 AS (UPDATE "billing_customer"')
+        assert sent[1].startswith("SELECT")
         assert end is None
         stored = snapshot(customer)
         customer.name = "Kept twice"
@@ -1461,10 +1462,9 @@ def test_a_write_kept_for_the_next_statement_goes_with_it_and_the_last_ones_with
 @libpq_only
 @pytest.mark.django_db(transaction=True)
 def test_a_kept_write_that_fails_fails_its_transaction_before_anything_commits(shop, pipelined):
-    """A kept write refused by the database, or by its own check (a row ``update`` must find and does not), fails
-    the statement or COMMIT it was to go with: the transaction is rolled back, nothing of it committed, the
-    connection usable after. A checked write is sent before the COMMIT, never with it, so its refusal still
-    undoes the transaction; a rolled-back transaction's kept writes are never sent."""
+    """A kept write refused by the database, or by its own check (a row ``update`` must find and does not, checked by
+    the statement itself), fails the statement or COMMIT it was to go with: the transaction is rolled back, nothing
+    of it committed, the connection usable after; a rolled-back transaction's kept writes are never sent."""
     fields = {"merchant": shop.merchant, "livemode": False}
     first = insert(Customer(public_id="cus_one", name="One", **fields))
     second = insert(Customer(public_id="cus_two", name="Two", **fields))
@@ -1498,8 +1498,33 @@ def test_a_kept_write_that_fails_fails_its_transaction_before_anything_commits(s
     with pytest.raises(DatabaseError, match="no row updated"):
         refused_by_its_check()
     assert Customer.objects.filter(pk=second.pk).exists()  # the delete was not committed
-    assert [end for _sent, end in pipelined] == [None]  # sent before the COMMIT, never with it
+    assert [end for _sent, end in pipelined] == [b"COMMIT"]  # refused by the statement, with the COMMIT
     with pytest.raises(RuntimeError):
         rolled_back()
     assert Customer.objects.get(pk=first.pk).name == "One"
     assert connection.execute_wrappers == []
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_a_write_kept_inside_a_savepoint_rolled_back_is_undone_with_it_and_the_transaction_goes_on(shop):
+    """A savepoint rolled back undoes what was written inside it, a kept write included (never sent): one that the
+    database would have refused does not fail the transaction around it, whose own writes commit."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    first = insert(Customer(public_id="cus_one", name="One", **fields))
+    second = insert(Customer(public_id="cus_two", name="Two", **fields))
+
+    def undone_inside():
+        with transaction.atomic():
+            first.public_id = second.public_id  # refused by the unique constraint, were it sent
+            with together(with_next=True):
+                update(first, ["public_id"])
+            raise RuntimeError("undone")
+
+    with transaction.atomic():
+        update_where(Customer, {"name": "Renamed"}, "id = %s", [second.pk])
+        with pytest.raises(RuntimeError):
+            undone_inside()
+        first.public_id = "cus_one"
+        assert select_one(Customer, "id = %s", [first.pk]).public_id == "cus_one"
+    assert dict(Customer.objects.values_list("public_id", "name")) == {"cus_one": "One", "cus_two": "Renamed"}

@@ -84,6 +84,9 @@ def event_emit(
     to use instead of ``obj``'s own (a charge described from its
     PaymentIntent). ``deliver=False``: the caller plans the deliveries itself
     (``deliveries_plan``, the dashboard's test event to one endpoint).
+
+    An event the dispatcher plans for is written with what follows in its transaction (``kassa.db.with_next``: the
+    COMMIT of an API request's write, one round trip for both): its key is set once that is answered.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it records")
@@ -107,7 +110,7 @@ def event_emit(
     )
     gathered = _gathered.get()
     if gathered is None:
-        _write([event], deliver)
+        _write([event], deliver, with_next=deliver)  # sent with what follows: the COMMIT of an API request's write
     else:  # written as the gathering block ends (without a primary key until then), which nudges the dispatcher
         marker = _Marker()
         transaction.on_commit(marker)

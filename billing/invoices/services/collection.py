@@ -222,7 +222,7 @@ def _payment_add(
     """The invoice's payment by ``intent``, the attempt counted (``counted``) and, ``held``, payments' first attempt
     of it begun (returned): three tables' rows in one statement (``kassa.db.together``)."""
     attempt = None
-    with together():
+    with together(with_next=True):  # sent with what follows (kassa.db): the keys are set then
         insert(
             new(
                 InvoicePayment,

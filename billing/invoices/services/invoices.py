@@ -429,7 +429,8 @@ def _finalize(*, invoice: Invoice, now: datetime, auto_advance: bool | None, mad
         invoice.due_date = now + timedelta(days=invoice.days_until_due or 0)
     if invoice.collection_method == Invoice.CollectionMethod.CHARGE_AUTOMATICALLY and invoice.auto_advance:
         invoice.next_payment_attempt = now  # beat charges it (collection.invoices_advance)
-    update_changed(invoice, stored)  # about twenty of its 56 columns (kassa.db)
+    with together(with_next=True):  # about twenty of its 56 columns, sent with what follows (kassa.db)
+        update_changed(invoice, stored)
     issued_share(invoice)  # its lines and rates, for its renderings later in this batch (a renewal run's invoice.paid)
     event_emit(type="invoice.finalized", obj=invoice)
     if invoice.amount_remaining == 0:
@@ -477,7 +478,7 @@ def _paid(
     invoice.auto_advance = False
     invoice.next_payment_attempt = None
     invoice.amount_remaining = 0
-    with together():
+    with together(with_next=True):  # sent with what follows (kassa.db): its events, or the COMMIT
         if payment is not None:
             update(payment, PAYMENT_PAID)
         if stored is None:

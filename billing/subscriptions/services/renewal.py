@@ -419,7 +419,7 @@ def period_advance(
         logger.warning("Subscription %s: period %s already invoiced", subscription.public_id, new_start)
         invoice = None
     subscription.next_renewal_at = next_work_at(subscription, new_end)
-    with together():  # the items' period and the subscription in one statement (kassa.db)
+    with together(with_next=True):  # the items' period and the subscription in one statement, sent with what follows
         items_period_set(subscription, new_start, new_end)
         update(subscription) if stored is None else update_changed(subscription, stored)
     emit_updated(subscription, before)
