@@ -409,16 +409,16 @@ _NO_ROUND_TRIP = {"_set_autocommit_gen", "_set_isolation_level_gen", "_set_read_
 @contextlib.contextmanager
 def counted_at_the_driver(connection, count):
     """Inside the block, ``count(sql)`` for each statement this process runs, told by the driver's cursor class
-    (Django's psycopg cursor) and by ``kassa.db._converted`` (the path kassa.db's statements with values take on
-    PostgreSQL, each statement of the several it may send in one round trip), not by a Django execute wrapper:
-    kassa.db sends its statements straight to the driver while no execute wrapper is installed (``kassa.db._run``),
-    so a wrapper would profile another path than the worker's. It counts what a wrapper counted on the renewals'
-    path (no ``executemany``, no named cursor there), and besides, any statement of Django's own on that cursor
-    class (a health check's, a new connection's time zone): none while the connection stays open, as in this
-    profile. A BEGIN or COMMIT is not counted as a statement (neither did a wrapper). A statement sent with the next
-    one (``kassa.db.with_next``) is counted where that one is sent (``--where`` names that one's line). And
-    ``count.round_trips``: the round trips to PostgreSQL, each a wait of psycopg's connection for an answer (a
-    statement's, a BEGIN's, a COMMIT's, or several statements' sent together by ``kassa.db._pipelined``)."""
+    (Django's psycopg cursor) and by ``kassa.db._planned_statements`` (the path kassa.db's statements with values take
+    on PostgreSQL, each statement of the several it may send in one round trip), not by a Django execute wrapper:
+    kassa.db sends its statements straight to the driver while no execute wrapper is installed (``kassa.db._run``), so a
+    wrapper would profile another path than the worker's. It counts what a wrapper counted on the renewals' path (no
+    ``executemany``, no named cursor there), and besides, any statement of Django's own on that cursor class (a health
+    check's, a new connection's time zone): none while the connection stays open, as in this profile. A BEGIN or COMMIT
+    is not counted as a statement (neither did a wrapper). A statement sent with the next one (``kassa.db.with_next``)
+    is counted where that one is sent (``--where`` names that one's line). And ``count.round_trips``: the round trips to
+    PostgreSQL, each a wait of psycopg's connection for an answer (a statement's, a BEGIN's, a COMMIT's, or several
+    statements' sent together by ``kassa.db._pipelined``)."""
     import psycopg
 
     from kassa import db
@@ -427,16 +427,17 @@ def counted_at_the_driver(connection, count):
         driver = type(cursor.cursor)
     own = "execute" in driver.__dict__
     execute = driver.execute
-    converted = db._converted
+    planned = db._planned_statements
     wait = psycopg.Connection.wait
 
     def counted(self, query, *args, **kwargs):
         count(query)
         return execute(self, query, *args, **kwargs)
 
-    def counted_libpq(driver, conn, sql, *args):
-        count(sql)
-        return converted(driver, conn, sql, *args)
+    def counted_libpq(conn, statements):
+        for _transformer, query in statements:
+            count(query.query.decode())
+        return planned(conn, statements)
 
     def waited(self, gen, *args, **kwargs):
         if getattr(gen, "__name__", "") not in _NO_ROUND_TRIP:
@@ -444,13 +445,13 @@ def counted_at_the_driver(connection, count):
         return wait(self, gen, *args, **kwargs)
 
     driver.execute = counted
-    db._converted = counted_libpq
+    db._planned_statements = counted_libpq
     psycopg.Connection.wait = waited
     count.round_trips = 0
     try:
         yield
     finally:
-        db._converted = converted
+        db._planned_statements = planned
         psycopg.Connection.wait = wait
         if own:
             driver.execute = execute

@@ -555,16 +555,28 @@ def rows(sql: str, params: list, connection=None) -> list[tuple]:
 
 
 class _Pending(NamedTuple):
-    """A write kept for the connection's next statement (``with_next``): its statement, values, whether it answers
-    rows, what to do with its answer once it has one (set the keys it returns)."""
+    """A write kept for the connection's next statement (``with_next``): its values dumped as it was kept (by its
+    Transformer, into its query), whether it answers rows, and what to do with its answer once it has one (set the
+    keys it returns)."""
 
-    sql: str
-    params: list
+    transformer: Transformer
+    query: _queries.PostgresQuery
     answer_rows: bool
     done: Callable[[object], None]
 
 
 _PENDING = "_kassa_pending"  # on Django's connection wrapper: the writes kept (a list of _Pending)
+
+
+def keeps(connection=None) -> bool:
+    """Whether ``with_next`` keeps a write on ``connection`` (the default database's if None) rather than making it at
+    once: inside a transaction, on PostgreSQL through libpq's calls (``_through_libpq``: prepared statements on), on
+    Kassa's backend (kassa/postgresql, whose COMMIT sends them), while nothing watches statements (``_fast``)."""
+    connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
+    if not (getattr(connection, "commits_pending", False) and connection.in_atomic_block):
+        return False
+    cursor = _cursor(connection)
+    return _fast(connection, cursor) and _through_libpq(cursor.cursor, True)
 
 
 def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object], None], connection=None) -> None:
@@ -575,26 +587,27 @@ def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object]
     key), and ``done`` only takes it, never refuses it, since it may come with the COMMIT's: whatever is to refuse
     the write is the statement's to refuse (a constraint; ``together``'s check of the rows an UPDATE finds), which
     fails it and whatever it went with (the transaction fails, nothing of it committed, as it would have at the
-    write). Kept only inside a transaction on PostgreSQL through libpq's calls (``_through_libpq``) while nothing
-    watches statements (``_fast``); else, and outside a transaction, run at once. A statement of Django's own (the
-    ORM's, a SAVEPOINT's) sends the writes kept before it (an execute wrapper is installed while any is kept); a
-    rollback drops them. Several may be kept: they go in order, in one round trip."""
+    write). Its values are dumped now (an error in them raised now; a dict changed in place later is not what is
+    written). Kept only where ``keeps`` says; else made at once. A statement of Django's own (the ORM's, a
+    SAVEPOINT's) sends the writes kept before it (an execute wrapper is installed while any is kept), and so does a
+    statement kassa.db cannot send with them (one with no values); if they fail there, the transaction is marked
+    for rollback (Django's ``needs_rollback``), so that a caller catching the error as its own statement's cannot go
+    on as if they had been made; a rollback, or a rollback to a savepoint made since, drops them (never sent).
+    Several may be kept: they go in order, in one round trip. A tool that starts watching statements (an execute
+    wrapper, a debug cursor) while writes are kept does not see them."""
     connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
-    cursor = _cursor(connection)
-    if not (
-        getattr(connection, "commits_pending", False)  # the backend sends the writes kept with its COMMIT
-        and connection.in_atomic_block
-        and all(wrapper is _pending_first for wrapper in connection.execute_wrappers)  # nothing else watches
-        and type(cursor) is CursorWrapper
-        and _through_libpq(cursor.cursor, params)
-    ):
+    if not keeps(connection) or not params:
         done(_run(connection, sql, params, answer_rows))
         return
+    transformer = Transformer(_cursor(connection).cursor)
+    query = _queries.PostgresQuery(transformer)
+    with connection.wrap_database_errors:
+        query.convert(sql, params)
     kept = connection.__dict__.get(_PENDING)
     if kept is None:
         kept = connection.__dict__[_PENDING] = []
         connection.execute_wrappers.append(_pending_first)
-    kept.append(_Pending(sql, params, answer_rows, done))
+    kept.append(_Pending(transformer, query, answer_rows, done))
 
 
 def _pending_take(connection) -> list[_Pending]:
@@ -612,22 +625,31 @@ def _pending_first(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-def _pending_send(connection, *, end: bytes | None, kept: list[_Pending] | None = None) -> bool:
-    """The writes kept (``kept``: taken already), sent in one round trip, with ``end`` (a COMMIT) if given, each one's
-    answer handed to its ``done``; whether there were any."""
-    kept = _pending_take(connection) if kept is None else kept
+def _pending_send(connection, *, end: bytes | None) -> bool:
+    """The writes kept, sent in one round trip (after the transaction's BEGIN if the server has not begun it yet),
+    with ``end`` (a COMMIT) if given, each one's answer handed to its ``done``; whether there were any. Failing
+    without ``end``, the transaction is marked for rollback (``with_next`` says why); with it, the caller's commit
+    fails, which rolls back."""
+    kept = _pending_take(connection)
     if not kept:
         return False
-    driver = _cursor(connection).cursor
-    conn = driver.connection
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        with conn.lock:
-            statements = [_converted(driver, conn, write.sql, write.params) for write in kept]
-            results = _pipelined(conn, statements, end=end)
-            _results_checked(conn, statements, results)
-        for write, statement, (result,) in zip(kept, statements, results, strict=True):
-            write.done(_answer(statement[0], result, write.answer_rows))
+    try:
+        connection.validate_no_broken_transaction()
+        driver = _cursor(connection).cursor
+        conn = driver.connection
+        with connection.wrap_database_errors, conn.lock:
+            statements = _planned_statements(conn, [(write.transformer, write.query) for write in kept])
+            begin = not conn.autocommit and conn.pgconn.transaction_status == _IDLE
+            results = _pipelined(conn, statements, begin=begin, end=end)
+            # Committed: the statements past prepared_max are deallocated on the next statement, not here, where a
+            # failure would tell the caller its commit failed.
+            _results_checked(conn, statements, results, maintain=end is None)
+    except Exception:
+        if end is None and connection.in_atomic_block:
+            connection.needs_rollback = True
+        raise
+    for write, (result,) in zip(kept, results, strict=True):
+        write.done(_answer(write.transformer, result, write.answer_rows))
     return True
 
 
@@ -640,6 +662,23 @@ def pending_commit(connection) -> bool:
 def pending_drop(connection) -> None:
     """The writes kept, dropped (the transaction they were for rolled back, or the connection closed)."""
     _pending_take(connection)
+
+
+def _planned_statements(conn, converted: list[tuple]) -> list[tuple]:
+    """Each converted statement (its Transformer and query) with whether and by what name it is prepared (the
+    connection's ``PrepareManager``): a statement that appears twice in one round trip is prepared once, by its
+    first, and the second runs what the first prepared."""
+    planned, named = [], {}
+    for transformer, query in converted:
+        key = conn._prepared.key(query)
+        if key in named:
+            prepare, name = Prepare.YES, named[key]
+        else:
+            prepare, name = conn._prepared.get(query)
+            if prepare is Prepare.SHOULD:
+                named[key] = name
+        planned.append((transformer, query, prepare, name))
+    return planned
 
 
 def _run(connection, sql: str, params: list, answer_rows: bool):
@@ -658,24 +697,25 @@ def _run(connection, sql: str, params: list, answer_rows: bool):
     path, alone before it otherwise."""
     cursor = _cursor(connection)
     driver = cursor.cursor
-    pending = _pending_take(connection) if connection.__dict__.get(_PENDING) else []
-    if pending and not (_fast(connection, cursor) and _through_libpq(driver, params)):
-        _pending_send(connection, end=None, kept=pending)  # sent alone, before this one
-        pending = []
-    if not _fast(connection, cursor):
+    fast = _fast(connection, cursor)
+    if not (fast and _through_libpq(driver, params)) and _PENDING in connection.__dict__:
+        _pending_send(connection, end=None)  # sent alone, before this one
+    if not fast:
         cursor.execute(sql, params)
         return cursor.fetchall() if answer_rows else cursor.rowcount
     connection.validate_no_broken_transaction()
     with connection.wrap_database_errors:
         if _through_libpq(driver, params):
-            return _libpq_run(driver, sql, params, answer_rows, pending)
+            return _libpq_run(driver, sql, params, answer_rows, connection)
         driver.execute(sql, params)
         return driver.fetchall() if answer_rows else driver.rowcount
 
 
 def _fast(connection, cursor) -> bool:
-    """Whether ``_run`` may skip Django's cursor: no execute wrapper installed, queries not logged."""
-    return not connection.execute_wrappers and type(cursor) is CursorWrapper
+    """Whether ``_run`` may skip Django's cursor: no execute wrapper installed (but the one that sends the writes
+    kept, ``_pending_first``, which ``_run`` does itself), queries not logged."""
+    wrappers = connection.execute_wrappers
+    return (not wrappers or wrappers == [_pending_first]) and type(cursor) is CursorWrapper
 
 
 def _through_libpq(driver, params: list) -> bool:
@@ -689,7 +729,7 @@ def _through_libpq(driver, params: list) -> bool:
     )
 
 
-def _libpq_run(driver, sql: str, params: list, answer_rows: bool, pending: list[_Pending] = ()):
+def _libpq_run(driver, sql: str, params: list, answer_rows: bool, connection=None):
     """What ``driver.execute`` then ``fetchall`` (or ``rowcount``) answer, through libpq's own calls: the statement
     sent (``PQsendQueryPrepared``, or ``PQsendQueryParams``), its result waited for by the connection's own wait
     (interruptible, a query cancelled on Ctrl-C, a lost connection raised as OperationalError, as the cursor's) and
@@ -711,13 +751,18 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool, pending: list[
     its values bound by the server (Django's ``ServerBindingCursor``, never its ``Cursor``, which binds them in
     Python), outside a pipeline, rows as tuples (``_run`` checks), under the connection's lock as the cursor's.
     psycopg is pinned (requirements/base.txt); tests run statements both ways and compare rows, counts, errors,
-    prepared statements and transactions (tests/kassa/test_db.py). ``pending``: a write kept for this statement
-    (``with_next``), sent before it in the same round trip, its answer handed to its ``done``."""
+    prepared statements and transactions (tests/kassa/test_db.py). ``connection``: Django's wrapper, whose writes
+    kept for this statement (``with_next``) are sent before it in the same round trip, once it is ready to go (its
+    values dumped), each one's answer handed to its ``done``."""
     conn = driver.connection
     pgconn = conn.pgconn
     with conn.lock:
-        statements = [_converted(driver, conn, write.sql, write.params) for write in pending]
-        statements.append(_converted(driver, conn, sql, params))
+        transformer = Transformer(driver)
+        query = _queries.PostgresQuery(transformer)
+        query.convert(sql, params)
+        pending = _pending_take(connection) if connection is not None and _PENDING in connection.__dict__ else []
+        converted = [(write.transformer, write.query) for write in pending]
+        statements = _planned_statements(conn, [*converted, (transformer, query)])
         begin = not conn.autocommit and pgconn.transaction_status == _IDLE
         if begin or len(statements) > 1:
             results = _pipelined(conn, statements, begin=begin)
@@ -729,12 +774,12 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool, pending: list[
             _send(pgconn, query, prepare, name)
             results = [conn.wait(generators.execute(pgconn))]
         _results_checked(conn, statements, results)
-    for write, statement, (result,) in zip(pending, statements, results, strict=False):
-        write.done(_answer(statement[0], result, write.answer_rows))
-    return _answer(statements[-1][0], results[-1][0], answer_rows)
+    for write, (result,) in zip(pending, results, strict=False):
+        write.done(_answer(write.transformer, result, write.answer_rows))
+    return _answer(transformer, results[-1][0], answer_rows)
 
 
-def _results_checked(conn, statements: list[tuple], results: list[list]) -> None:
+def _results_checked(conn, statements: list[tuple], results: list[list], maintain: bool = True) -> None:
     """Each statement's results taken as the cursor takes them: counted by the connection's ``PrepareManager`` (a
     statement prepared now is known as prepared from now on), then checked (``_result_check``); then the statements
     that manager drops past its ``prepared_max`` deallocated, as the cursor does after each statement."""
@@ -744,18 +789,8 @@ def _results_checked(conn, statements: list[tuple], results: list[list]) -> None
             conn._prepared.validate(key, prepare, name, made)
         (result,) = made  # one statement, one result (a second ``;`` is refused by the extended protocol)
         _result_check(result, conn)
-    if conn._prepared._to_flush:
+    if maintain and conn._prepared._to_flush:
         conn.wait(conn._prepared.maintain_gen(conn))
-
-
-def _converted(driver, conn, sql: str, params: list) -> tuple:
-    """A statement made ready to send: its Transformer (the cursor's adapters), its query (``%s`` made ``$1``…, its
-    values dumped), and whether and by what name it is prepared (the connection's ``PrepareManager``)."""
-    transformer = Transformer(driver)
-    query = _queries.PostgresQuery(transformer)
-    query.convert(sql, params)
-    prepare, name = conn._prepared.get(query)
-    return transformer, query, prepare, name
 
 
 def _answer(transformer, result, answer_rows: bool):
@@ -780,17 +815,16 @@ def _send(pgconn, query, prepare: Prepare, name: bytes) -> None:
 
 
 def _pipelined(conn, statements: list[tuple], *, begin: bool = False, end: bytes | None = None) -> list[list]:
-    """Each of ``statements``' results (``_converted``), the statements sent together in one round trip (libpq's
-    pipeline mode: the BEGIN psycopg's ``_start_query`` sends, its isolation level included, when ``begin``; then
-    each statement, after its PREPARE when it is to be prepared; then ``end``, a command with no values (a COMMIT);
-    then one Sync; each answer read in turn). The cursor's way waits for each answer before it sends the next command:
-    a round trip each. What the server does is the same: it runs the commands in order, and one that fails aborts
-    what follows it up to the Sync; the first failure is raised (a statement's by ``_result_check``, after this), as
-    the cursor's way would have raised it. The connection is left as the cursor's way leaves it: idle in the
-    transaction, in a failed one, or out of one after ``end``, and out of pipeline mode once every answer is read.
-    The answers are read by the connection's own wait, as the cursor's are (interrupted, it cancels the statement and
-    reads them to the end); should the connection be left in pipeline mode all the same (lost under it), it is closed,
-    never used so."""
+    """Each of ``statements``' results (``_planned_statements``), the statements sent together in one round trip
+    (libpq's pipeline mode: the BEGIN psycopg's ``_start_query`` sends, its isolation level included, when ``begin``;
+    then each statement, after its PREPARE when it is to be prepared; then ``end``, a command with no values (a COMMIT);
+    then one Sync; each answer read in turn). The cursor's way waits for each answer before it sends the next command: a
+    round trip each. What the server does is the same: it runs the commands in order, and one that fails aborts what
+    follows it up to the Sync; the first failure is raised (a statement's by ``_result_check``, after this), as the
+    cursor's way would have raised it. The connection is left as the cursor's way leaves it: idle in the transaction, in
+    a failed one, or out of one after ``end``, and out of pipeline mode once every answer is read. The answers are read
+    by the connection's own wait, as the cursor's are (interrupted, it cancels the statement and reads them to the end);
+    should the connection be left in pipeline mode all the same (lost under it), it is closed, never used so."""
     pgconn = conn.pgconn
     kinds = []  # per command sent: True for a statement's, False for a BEGIN's, a PREPARE's or ``end``'s
     pgconn.enter_pipeline_mode()
@@ -873,10 +907,10 @@ def _inserted(
     else:
         sql, fields = _queued_statement(model, len(instances), using, queue, returning)
     values = [value for instance in instances for value in _row_prepared(fields, instance, True, connection)]
-    if later:
+    if later and keeps(connection):
         if match is None or constraint is not None:
             raise ValueError("_inserted: rows sent later are found by a unique field (match), with no conflict clause")
-        with_next(sql, values, True, lambda written: _keys_set(instances, written, match, using))
+        with_next(sql, values, True, lambda written: _keys_set(instances, written, match, using), connection)
         return None
     written = rows(sql, values, connection)
     if match is not None:
@@ -1018,6 +1052,7 @@ def _flush(writes: list[_Write], later: bool = False) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     if not writes:
         return
+    later = later and keeps(connection)
     if connection.vendor != "postgresql" or (len(writes) < 2 and not later):
         for write in writes:
             _write(DEFAULT_DB_ALIAS, write)

@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -1528,3 +1528,83 @@ def test_a_write_kept_inside_a_savepoint_rolled_back_is_undone_with_it_and_the_t
         first.public_id = "cus_one"
         assert select_one(Customer, "id = %s", [first.pk]).public_id == "cus_one"
     assert dict(Customer.objects.values_list("public_id", "name")) == {"cus_one": "One", "cus_two": "Renamed"}
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_a_write_kept_first_in_its_transaction_is_inside_it_and_its_values_are_taken_as_kept(shop, pipelined):
+    """A transaction whose first statement is a kept write begins before it (the write is never made on its own
+    outside the transaction: rolled back with the rest); a kept write's values are those it had as it was kept (a dict
+    changed in place afterwards is not what is written)."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    customer = insert(Customer(public_id="cus_first_kept", name="First", metadata={"plan": "gold"}, **fields))
+
+    def kept_then_rolled_back():
+        with transaction.atomic():
+            customer.name = "Never"
+            with together(with_next=True):
+                update(customer, ["name"])
+            Customer.objects.filter(pk=customer.pk).update(phone="+33100000000")  # Django's cursor: sent before it
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        kept_then_rolled_back()
+    assert Customer.objects.filter(pk=customer.pk).values_list("name", "phone").get() == ("First", None)
+    pipelined.clear()
+    with transaction.atomic():
+        customer.metadata["plan"] = "silver"
+        with together(with_next=True):
+            update(customer, ["metadata"])
+        customer.metadata["plan"] = "changed after"
+    assert pipelined == [(pipelined[0][0], b"COMMIT")]  # the BEGIN, the write and the COMMIT in one round trip
+    assert Customer.objects.get(pk=customer.pk).metadata == {"plan": "silver"}
+
+
+@libpq_only
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_write_refused_where_a_savepoint_is_made_dooms_the_transaction_even_if_the_error_is_caught(shop):
+    """A kept write goes before a SAVEPOINT (a nested ``atomic``): refused there, its error comes out where the
+    savepoint was being made, as if the caller's own statement had failed; the transaction is marked for rollback
+    all the same, so a caller that catches it cannot go on writing, and nothing of it commits."""
+    fields = {"merchant": shop.merchant, "livemode": False}
+    first = insert(Customer(public_id="cus_one", name="One", **fields))
+    second = insert(Customer(public_id="cus_two", name="Two", **fields))
+    caught = []
+
+    def caught_as_its_own():
+        with transaction.atomic():
+            update_where(Customer, {"name": "Renamed"}, "id = %s", [second.pk])
+            first.public_id = second.public_id  # refused by the unique constraint
+            with together(with_next=True):
+                update(first, ["public_id"])
+            try:
+                with transaction.atomic():
+                    insert(Customer(public_id="cus_three", name="Three", **fields))
+            except IntegrityError:
+                caught.append(True)
+            update_where(Customer, {"name": "After"}, "id = %s", [second.pk])
+
+    with pytest.raises(TransactionManagementError):
+        caught_as_its_own()
+    assert caught == [True]
+    assert dict(Customer.objects.values_list("public_id", "name")) == {"cus_one": "One", "cus_two": "Two"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: kassa/postgresql's COMMIT")
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_postgresql_has_failed_is_not_reported_committed_nor_its_on_commit_work_run(shop):
+    """An error caught inside a transaction with no savepoint leaves PostgreSQL's transaction failed: its COMMIT
+    raises (Kassa's backend) where PostgreSQL would roll it back and Django run its on-commit work as if committed."""
+    ran = []
+
+    def caught_without_a_savepoint():
+        with transaction.atomic():
+            insert(Customer(public_id="cus_lost", name="Lost", merchant=shop.merchant, livemode=False))
+            transaction.on_commit(lambda: ran.append("on commit"))
+            with suppress(DatabaseError):
+                rows("SELECT %s::integer", ["not a number"])
+
+    with pytest.raises(TransactionManagementError, match="not committed"):
+        caught_without_a_savepoint()
+    assert ran == []
+    assert not Customer.objects.filter(public_id="cus_lost").exists()
