@@ -1137,6 +1137,20 @@ def _by_psycopgs_cursor(sql: str, values: list) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _this_connection_terminated() -> None:
+    """This thread's connection to PostgreSQL ended by the server (``pg_terminate_backend``, from another one): the
+    next statement finds it lost."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+
+    def terminate():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    _on_another_connection(terminate)
+
+
 #: kassa.db's own way to libpq is taken on PostgreSQL with its values bound by the server (prepared statements on,
 #: the settings' default; DATABASE_PREPARED_STATEMENTS=false takes Django's cursor instead).
 LIBPQ = connection.vendor == "postgresql" and connection.settings_dict["OPTIONS"].get("server_side_binding") is True
@@ -1316,15 +1330,7 @@ def test_a_statement_through_libpq_waiting_for_a_lock_can_be_interrupted_and_a_l
         released.set()
         thread.join(timeout=60)
     assert through_libpq
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-
-    def terminate():
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-    _on_another_connection(terminate)
+    _this_connection_terminated()
     try:
         with pytest.raises(OperationalError):
             rows("SELECT 1 WHERE true = %s", [True])
@@ -1383,15 +1389,7 @@ def test_the_first_statement_through_libpq_of_a_transaction_is_sent_with_its_beg
     with transaction.atomic():
         assert rows(sql, [kept.pk, "Renamed", True]) == [(kept.pk,)]
     assert list(Customer.objects.filter(public_id="cus_first").values_list("name", flat=True)) == ["Renamed"]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-
-    def terminate():
-        with connections["default"].cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-    _on_another_connection(terminate)
+    _this_connection_terminated()
     try:
         with pytest.raises(OperationalError), transaction.atomic():
             rows("SELECT 1 WHERE true = %s", [True])
