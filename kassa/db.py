@@ -642,19 +642,19 @@ def _pending_send(connection, *, end: bytes | None) -> bool:
         driver = _cursor(connection).cursor
         conn = driver.connection
         with connection.wrap_database_errors, conn.lock:
-            statements = _planned_statements(conn, [(write.transformer, write.query) for write in kept])
-            begin = not conn.autocommit and conn.pgconn.transaction_status == _IDLE
-            results = _pipelined(conn, statements, begin=begin, end=end)
-            # Committed: the statements past prepared_max are deallocated on the next statement, not here, where a
-            # failure would tell the caller its commit failed.
-            _results_checked(conn, statements, results, maintain=end is None)
+            results = _sent(conn, [(write.transformer, write.query) for write in kept], end=end)
     except Exception:
         if end is None and connection.in_atomic_block:
             connection.needs_rollback = True
         raise
-    for write, (result,) in zip(kept, results, strict=True):
-        write.done(_answer(write.transformer, result, write.answer_rows))
+    _pending_answered(kept, results)
     return True
+
+
+def _pending_answered(kept: list[_Pending], results: list) -> None:
+    """Each kept write's answer (its result, of ``results`` in the same order) handed to its ``done``."""
+    for write, result in zip(kept, results, strict=False):
+        write.done(_answer(write.transformer, result, write.answer_rows))
 
 
 def pending_commit(connection) -> bool:
@@ -759,28 +759,37 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool, connection=Non
     kept for this statement (``with_next``) are sent before it in the same round trip, once it is ready to go (its
     values dumped), each one's answer handed to its ``done``."""
     conn = driver.connection
-    pgconn = conn.pgconn
     with conn.lock:
         transformer = Transformer(driver)
         query = _queries.PostgresQuery(transformer)
         query.convert(sql, params)
         pending = _pending_take(connection) if connection is not None and _PENDING in connection.__dict__ else []
-        converted = [(write.transformer, write.query) for write in pending]
-        statements = _planned_statements(conn, [*converted, (transformer, query)])
-        begin = not conn.autocommit and pgconn.transaction_status == _IDLE
-        if begin or len(statements) > 1:
-            results = _pipelined(conn, statements, begin=begin)
-        else:
-            ((_transformer, query, prepare, name),) = statements
-            if prepare is Prepare.SHOULD:
-                pgconn.send_prepare(name, query.query, query.types)
-                _checked_all(conn.wait(generators.execute(pgconn)), conn)
-            _send(pgconn, query, prepare, name)
-            results = [conn.wait(generators.execute(pgconn))]
-        _results_checked(conn, statements, results)
-    for write, (result,) in zip(pending, results, strict=False):
-        write.done(_answer(write.transformer, result, write.answer_rows))
-    return _answer(transformer, results[-1][0], answer_rows)
+        results = _sent(conn, [*((write.transformer, write.query) for write in pending), (transformer, query)])
+    _pending_answered(pending, results)
+    return _answer(transformer, results[-1], answer_rows)
+
+
+def _sent(conn, converted: list[tuple], *, end: bytes | None = None) -> list:
+    """Each converted statement's result (its Transformer and query: ``_planned_statements``), checked as the cursor
+    checks it (``_results_checked``), under the connection's lock: one statement of a begun transaction, or outside
+    one, alone as the cursor sends it (its PREPARE first, when it is to be prepared); else all in one round trip
+    (``_pipelined``), after the transaction's BEGIN if the server has not begun it yet, and with ``end`` (a COMMIT).
+    After a COMMIT, the statements past ``prepared_max`` are deallocated with the next statement, not here, where a
+    failure would tell the caller its commit failed."""
+    pgconn = conn.pgconn
+    statements = _planned_statements(conn, converted)
+    begin = not conn.autocommit and pgconn.transaction_status == _IDLE
+    if begin or len(statements) > 1 or end is not None:
+        results = _pipelined(conn, statements, begin=begin, end=end)
+    else:
+        ((_transformer, query, prepare, name),) = statements
+        if prepare is Prepare.SHOULD:
+            pgconn.send_prepare(name, query.query, query.types)
+            _checked_all(conn.wait(generators.execute(pgconn)), conn)
+        _send(pgconn, query, prepare, name)
+        results = [conn.wait(generators.execute(pgconn))]
+    _results_checked(conn, statements, results, maintain=end is None)
+    return [result for (result,) in results]
 
 
 def _results_checked(conn, statements: list[tuple], results: list[list], maintain: bool = True) -> None:
@@ -853,9 +862,7 @@ def _pipelined(conn, statements: list[tuple], *, begin: bool = False, end: bytes
         except psycopg_errors.Error:  # answers left unread: a connection in no state to go on
             pgconn.finish()
     for answer in answers:  # the first failure, in the order sent, is the one to raise
-        for made in answer:
-            if made.status == _FATAL_ERROR:
-                raise psycopg_errors.error_from_result(made, encoding=conn.info.encoding)
+        _checked_all(answer, conn)
     return [answer for answer, statement in zip(answers, kinds, strict=True) if statement]
 
 
@@ -870,7 +877,7 @@ def _pipeline_read(pgconn, commands: int):
 
 
 def _checked_all(results: list, conn) -> None:
-    """A command's results as the cursor takes them before its statement's: its failure raised."""
+    """A command's results (a PREPARE's, a BEGIN's, any in a pipeline) checked for a failure, raised as psycopg's."""
     for made in results:
         if made.status == _FATAL_ERROR:
             raise psycopg_errors.error_from_result(made, encoding=conn.info.encoding)
