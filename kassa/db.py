@@ -603,7 +603,7 @@ def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object]
     if not keeps(connection) or not params:
         done(_run(connection, sql, params, answer_rows))
         return
-    transformer = Transformer(_cursor(connection).cursor)
+    transformer = _transformer(_cursor(connection).cursor)
     query = _queries.PostgresQuery(transformer)
     with connection.wrap_database_errors:
         query.convert(sql, params)
@@ -760,13 +760,36 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool, connection=Non
     values dumped), each one's answer handed to its ``done``."""
     conn = driver.connection
     with conn.lock:
-        transformer = Transformer(driver)
+        transformer = _transformer(driver)
         query = _queries.PostgresQuery(transformer)
         query.convert(sql, params)
         pending = _pending_take(connection) if connection is not None and _PENDING in connection.__dict__ else []
         results = _sent(conn, [*((write.transformer, write.query) for write in pending), (transformer, query)])
     _pending_answered(pending, results)
     return _answer(transformer, results[-1], answer_rows)
+
+
+_TRANSFORMER = "_kassa_transformer"  # on psycopg's cursor: the Transformer of kassa.db's statements on it
+
+
+def _transformer(driver) -> Transformer:
+    """The Transformer of the statements ``_libpq_run`` and ``with_next`` send on ``driver`` (psycopg's cursor, which
+    ``_cursor`` keeps): one per cursor, made with its first statement. It is what turns a statement's values into what
+    the server takes (a dumper for each Python type) and its answer's columns into Python values (a loader for each
+    column's type), and it keeps the dumpers and loaders it found: a new one looks each up again in psycopg's Python
+    ``AdaptersMap`` (``get_dumper``, ``get_loader``) and makes each loader anew, some 5 µs a statement of a renewal's
+    kind (30 values, or 10 columns read: ``bench/renewals_profile.py``). psycopg's cursor keeps its own only for the
+    same statement run again (``_start_query``); what it finds does not depend on the statement: the dumper on the
+    value's type (and, for an integer or a list, on what ``get_key`` reads of the value), the loader on the column's
+    type and the cursor's adapters, so every statement on the cursor gets what a new one would find. It holds no
+    statement's values: a statement's query takes its own (``PostgresQuery.dump``: new lists each time), and its rows
+    are loaded as its answer comes (``_answer``: the result set, then read at once), so writes kept with it
+    (``with_next``) may share it. A cursor whose adapters change (``cursor.adapters.register_loader``, which nothing
+    in Kassa calls) would keep loaders found before: a new connection's cursor is a new cursor (``_cursor``)."""
+    transformer = driver.__dict__.get(_TRANSFORMER)
+    if transformer is None:
+        transformer = driver.__dict__[_TRANSFORMER] = Transformer(driver)
+    return transformer
 
 
 def _sent(conn, converted: list[tuple], *, end: bytes | None = None) -> list:

@@ -1258,6 +1258,53 @@ def test_statements_through_libpq_answer_what_psycopgs_cursor_answers(shop, thro
 
 
 @libpq_only
+def test_statements_of_any_shape_in_turn_on_one_cursor_send_and_read_each_value_as_psycopgs_cursor_does(
+    shop, through_libpq
+):
+    """kassa.db's statements share one Transformer per cursor (``_transformer``: the dumpers and loaders it found are
+    kept): a value goes to the server as the type a new cursor would give it, whatever went before it in the same
+    place (an integer as int2, int4, int8 or numeric by its size, a list by its items, JSON, text, a moment, a null),
+    and each answer's columns are read by the loader of their own type, though the statement before answered another
+    type in the same column."""
+    moment = datetime(2026, 1, 31, 23, 59, 59, 123456, tzinfo=UTC)
+    typed = "SELECT pg_typeof(%s)::text, %s"
+    # Text (and a null, a list of text) goes with no type (the server takes it as its cast says): a statement apart.
+    statements = [
+        (typed, [value, value])
+        for value in (
+            1,
+            10**6,
+            10**12,
+            10**20,
+            -(10**20),
+            True,
+            moment,
+            Jsonb({"seats": 3}),
+            [1, 2],
+            [10**12, 1],
+            [moment],
+            Decimal("1.50"),
+            date(2026, 2, 28),
+        )
+    ]
+    statements[1:1] = [("SELECT %s::text, %s::text[]", [value, [value]]) for value in ("1", None)]
+    with transaction.atomic():
+        expected = [_by_psycopgs_cursor(sql, params) for sql, params in statements]
+        through_libpq.clear()
+        # Six times through (prepared on the server by the sixth), each shape after every other.
+        answers = [rows(sql, params) for sql, params in statements * 6]
+        assert through_libpq == [sql for sql, _params in statements] * 6
+    assert answers == expected * 6
+    types = [answer[0][0] for answer in expected[:1] + expected[3:6]]
+    assert types == [
+        "smallint",
+        "integer",
+        "bigint",
+        "numeric",
+    ]
+
+
+@libpq_only
 @pytest.mark.django_db(transaction=True)
 def test_statements_through_libpq_begin_the_transaction_they_are_in_and_commit_alone_outside_one(shop, through_libpq):
     """The first kassa.db statement of a transaction begins it (as psycopg's cursor does), so that a rollback takes its
