@@ -1007,7 +1007,9 @@ def _update(instance: M, names: tuple[str, ...]) -> M:
     sql, concrete = _update_where_statement(type(instance), names, f"{pk} = %s", using)
     values = _row_prepared(concrete, instance, False, connection)
     _write(
-        using, _Write(type(instance), sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)], instance.pk)
+        using,
+        _Write(type(instance), sql, [*values, meta.pk.get_db_prep_value(instance.pk, connection)], instance.pk),
+        connection,
     )
     instance._state.db = using
     return instance
@@ -1027,8 +1029,9 @@ class _Write(NamedTuple):
 _gathering = local()  # .writes: the writes of the ``together`` block this thread is in
 
 
-def _write(using: str, write: _Write) -> int | None:
-    """Run ``write`` now (how many rows), or keep it for the ``together`` block this thread is in (None)."""
+def _write(using: str, write: _Write, connection=None) -> int | None:
+    """Run ``write`` now (how many rows), or keep it for the ``together`` block this thread is in (None).
+    ``connection``: ``using``'s, when the caller has it (each lookup is one of Django's, through asgiref's Local)."""
     gathered = getattr(_gathering, "writes", None)
     if gathered is not None:
         if using != DEFAULT_DB_ALIAS or any(kept.model is write.model for kept in gathered):
@@ -1036,7 +1039,8 @@ def _write(using: str, write: _Write) -> int | None:
         gathered.append(write)
         return None
     # An INSERT's key, its rows read to their end whatever the driver: a kept cursor holds no statement open (_cursor).
-    answer = _run(connections[using], write.sql, write.params, write.row is not None)
+    connection = connection if connection is not None else connections[using]
+    answer = _run(connection, write.sql, write.params, write.row is not None)
     count = answer if write.row is None else answer[0][0]
     _checked(write, count, using)
     return count
@@ -1069,27 +1073,28 @@ def together(*, with_next: bool = False) -> Iterator[None]:
     if getattr(_gathering, "writes", None) is not None:
         raise RuntimeError("together: blocks are not nested")
     gathered = _gathering.writes = []
+    connection = connections[DEFAULT_DB_ALIAS]
     try:
-        with connections[DEFAULT_DB_ALIAS].execute_wrapper(_refused):
+        with connection.execute_wrapper(_refused):
             yield
     finally:
         _gathering.writes = None
-    _flush(gathered, later=with_next)
+    _flush(gathered, connection, later=with_next)
 
 
 def _refused(execute, sql, params, many, context):
     raise RuntimeError("together: a statement inside the block would run before its writes")
 
 
-def _flush(writes: list[_Write], later: bool = False) -> None:
-    """A ``together`` block's writes, made (``later``: kept for the transaction's next statement, ``with_next``)."""
-    connection = connections[DEFAULT_DB_ALIAS]
+def _flush(writes: list[_Write], connection, later: bool = False) -> None:
+    """A ``together`` block's writes, made on ``connection`` (the default database's) (``later``: kept for the
+    transaction's next statement, ``with_next``)."""
     if not writes:
         return
     later = later and keeps(connection)
     if connection.vendor != "postgresql" or (len(writes) < 2 and not later):
         for write in writes:
-            _write(DEFAULT_DB_ALIAS, write)
+            _write(DEFAULT_DB_ALIAS, write, connection)
         return
     shapes = tuple((write.sql, write.row is not None, later and write.one is not None) for write in writes)
     params = [p for w in writes for p in w.params]
@@ -1100,7 +1105,7 @@ def _flush(writes: list[_Write], later: bool = False) -> None:
             _checked(write, count)
 
     if later:  # every check made by the statement itself (``_together_result``): nothing is left to refuse after it
-        with_next(_together_statement(shapes), params, True, done)
+        with_next(_together_statement(shapes), params, True, done, connection)
     else:
         done(rows(_together_statement(shapes), params, connection))
 
@@ -1182,7 +1187,7 @@ def update_where(model: type[Model], values: dict, where: str, params: list) -> 
     connection = connections[using]
     sql, fields = _update_where_statement(model, tuple(values), where, using)
     prepared = _values_prepared(fields, list(values.values()), connection)
-    return _write(using, _Write(model, sql, [*prepared, *params], None))
+    return _write(using, _Write(model, sql, [*prepared, *params], None), connection)
 
 
 def columns(model: type[Model], using: str = DEFAULT_DB_ALIAS) -> str:

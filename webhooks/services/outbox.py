@@ -88,7 +88,8 @@ def event_emit(
     An event the dispatcher plans for is written with what follows in its transaction (``kassa.db.with_next``: the
     COMMIT of an API request's write, one round trip for both): its key is set once that is answered.
     """
-    if not transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()  # asked once: each asking is Django's connection lookup (asgiref's Local)
+    if not connection.in_atomic_block:
         raise RuntimeError("event_emit must run inside the transaction of the change it records")
     current = data_object if data_object is not None else render(obj)
     data = {"object": current}
@@ -113,7 +114,7 @@ def event_emit(
         _write([event], deliver, with_next=deliver)  # sent with what follows: the COMMIT of an API request's write
     else:  # written as the gathering block ends (without a primary key until then), which nudges the dispatcher
         marker = _Marker()
-        transaction.on_commit(marker)
+        connection.on_commit(marker)  # transaction.on_commit's own call, on the connection found above
         gathered.append((event, marker, deliver))
     return event
 
