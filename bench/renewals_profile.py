@@ -22,6 +22,10 @@ What it does
       alone and multiplied by how often a renewal does it, the processor's call through stripe-python (the same
       PaymentIntent, to the same stand-in) and the database driver's round trip for each of its statements (a
       one-row SELECT by id through Django's cursor and psycopg, no ORM);
+    - with ``--instructions``, the machine instructions of the timed renewals, counted by valgrind's callgrind (the
+      whole run under it, about a minute for the default 200): steady to about 0.5 % from run to run on an otherwise
+      idle machine, where CPU time moves by a fifth, so it tells whether a change of a few percent is one
+      (``instructions_counted``);
     - with ``--tasks``, then the tasks all the renewals queued (the payments' emails, the events' dispatch), taken
       off the queue and run in this process as the worker would run them, timed (CPU per renewal) and profiled
       apart, their top functions printed after the renewals'.
@@ -35,6 +39,7 @@ How to run
 
         .venv/bin/python bench/renewals_profile.py                       # 200 renewals, PostgreSQL + Redis db 6
         .venv/bin/python bench/renewals_profile.py --subscriptions 400 --top 40
+        .venv/bin/python bench/renewals_profile.py --instructions               # instructions a renewal (valgrind)
 
     It creates (and at the end drops) the database ``--database`` (``kassa_profile_renewals``) and flushes the
     Redis database ``--redis`` at the start and the end, so that must be one nothing else uses.
@@ -49,6 +54,8 @@ import json
 import os
 import pstats
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,9 +101,14 @@ def main() -> int:
     parser.add_argument("--floor", action="store_true", help="also time what a renewal cannot do without, alone")
     parser.add_argument("--tasks", action="store_true", help="then run the queued tasks here: their CPU, profiled")
     parser.add_argument("--dump-tasks", metavar="FILE", help="with --tasks, write their cProfile statistics to FILE")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count the timed renewals' machine instructions (valgrind)"
+    )
     args = parser.parse_args()
     if args.subscriptions < 2 or not 1 <= args.customers <= args.subscriptions:
         parser.error("--subscriptions must be at least 2 and --customers from 1 to --subscriptions")
+    if args.instructions and not os.environ.get(_UNDER_CALLGRIND):
+        return instructions_counted(args)
 
     import redis
 
@@ -163,7 +175,8 @@ def profile(args, processor, broker) -> int:
     pg0, wal0 = backend_cpu(connection), bench.wal_position(connection)
     rendered = renderings_timed()  # each rendering's CPU, by class (its events and their "before")
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    done = renew(timed)
+    with callgrind_counting():
+        done = renew(timed)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     rendered.stop()
     pg_cpu = backend_cpu(connection) - pg0
@@ -223,6 +236,58 @@ def profile(args, processor, broker) -> int:
     if args.tasks:
         run_tasks(broker, args)
     return 0
+
+
+#: Set in the environment of this script run again under callgrind (``--instructions``).
+_UNDER_CALLGRIND = "KASSA_PROFILE_UNDER_CALLGRIND"
+
+
+def instructions_counted(args) -> int:
+    """``--instructions``: this script run again under valgrind's callgrind, which counts the machine instructions
+    this process runs while it is told to (``callgrind_counting``: the timed renewals alone), and their count per
+    renewal printed. Instructions, not time: the same code gives the same count to within about 0.5 % from one run to
+    the next, where its CPU time moves by 20 % and more on a shared machine (README, Performance), so a change of a
+    few percent shows in one run of each, on an otherwise idle machine. Under valgrind the process runs some 30 times
+    slower, so the work done once a second (the events' nudges, the emails' task) is done more often a renewal than at
+    full speed, and more again on a busy machine (2.6 % more instructions a renewal, seen here while tests ran beside
+    it): compare counts made alike, alternating, with nothing else running, never with CPU times.
+    Needs valgrind (Debian's package ``valgrind``)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("!!! --instructions needs valgrind (apt-get install valgrind)", flush=True)
+        return 1
+    argv = [arg for arg in sys.argv[1:] if arg != "--instructions"]
+    with tempfile.TemporaryDirectory(prefix="kassa-callgrind-") as tmpdir:
+        out = Path(tmpdir) / "callgrind.out"
+        command = [valgrind, "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+        done = subprocess.run(
+            [*command, PYTHON, __file__, *argv],
+            env={**os.environ, _UNDER_CALLGRIND: "1"},
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    counted = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or counted is None:
+        print(done.stderr[-3000:], flush=True)
+        return done.returncode or 1
+    timed = args.subscriptions // 2 - 1
+    print(f"\ninstructions: {int(counted.group(1)) / timed / 1e6:.3f} million a timed renewal ({timed} renewals)")
+    return 0
+
+
+@contextlib.contextmanager
+def callgrind_counting():
+    """Under ``--instructions``: callgrind counts inside the block only (``callgrind_control``, which waits for it)."""
+    if not os.environ.get(_UNDER_CALLGRIND):
+        yield
+        return
+    control = [shutil.which("callgrind_control") or "callgrind_control", "-i"]
+    subprocess.run([*control, "on", str(os.getpid())], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([*control, "off", str(os.getpid())], check=True, capture_output=True)
 
 
 def print_statements(kinds: Counter, where: Counter, renewals: int) -> None:
