@@ -576,11 +576,15 @@ def keeps(connection=None) -> bool:
     """Whether ``with_next`` keeps a write on ``connection`` (the default database's if None) rather than making it at
     once: inside a transaction, on PostgreSQL through libpq's calls (``_through_libpq``: prepared statements on), on
     Kassa's backend (kassa/postgresql, whose COMMIT sends them), while nothing watches statements (``_fast``)."""
-    connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
+    return _keeping(connection if connection is not None else connections[DEFAULT_DB_ALIAS]) is not None
+
+
+def _keeping(connection):
+    """``keeps``: the cursor whose connection takes the writes kept (``_cursor``'s), None where none is kept."""
     if not (getattr(connection, "commits_pending", False) and connection.in_atomic_block):
-        return False
+        return None
     cursor = _cursor(connection)
-    return _fast(connection, cursor) and _through_libpq(cursor.cursor, True)
+    return cursor if _fast(connection, cursor) and _through_libpq(cursor.cursor, True) else None
 
 
 def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object], None], connection=None) -> None:
@@ -600,10 +604,11 @@ def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object]
     Several may be kept: they go in order, in one round trip. A tool that starts watching statements (an execute
     wrapper, a debug cursor) while writes are kept does not see them."""
     connection = connection if connection is not None else connections[DEFAULT_DB_ALIAS]
-    if not keeps(connection) or not params:
+    cursor = _keeping(connection) if params else None
+    if cursor is None:
         done(_run(connection, sql, params, answer_rows))
         return
-    transformer = _transformer(_cursor(connection).cursor)
+    transformer = _transformer(cursor.cursor)
     query = _queries.PostgresQuery(transformer)
     with connection.wrap_database_errors:
         query.convert(sql, params)
@@ -1300,7 +1305,9 @@ def select_locked_with(model: type[M], relation: str, where: str, params: list) 
 
 def _lock_in_transaction(connection, what: str) -> None:
     """As the ORM's ``select_for_update()``: a lock outside a transaction would end with its statement, refused."""
-    if connection.features.has_select_for_update and connection.get_autocommit():
+    # Inside an atomic block autocommit is off (Django refuses to turn it on there): asked only outside one, where
+    # get_autocommit's checks (async_unsafe's among them) are worth their cost.
+    if connection.features.has_select_for_update and not connection.in_atomic_block and connection.get_autocommit():
         raise TransactionManagementError(f"{what} cannot be used outside of a transaction.")
 
 
