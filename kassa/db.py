@@ -788,13 +788,24 @@ def _transformer(driver) -> Transformer:
     value's type (and, for an integer or a list, on what ``get_key`` reads of the value), the loader on the column's
     type and the cursor's adapters, so every statement on the cursor gets what a new one would find. It holds no
     statement's values: a statement's query takes its own (``PostgresQuery.dump``: new lists each time), and its rows
-    are loaded as its answer comes (``_answer``: the result set, then read at once), so writes kept with it
-    (``with_next``) may share it. A cursor whose adapters change (``cursor.adapters.register_loader``, which nothing
-    in Kassa calls) would keep loaders found before: a new connection's cursor is a new cursor (``_cursor``)."""
-    transformer = driver.__dict__.get(_TRANSFORMER)
-    if transformer is None:
-        transformer = driver.__dict__[_TRANSFORMER] = Transformer(driver)
+    are loaded as its answer comes (``_answer``: the result set, read at once, then let go), so writes kept with it
+    (``with_next``) may share it. Some loaders read session settings as they are made (a moment's the session's
+    TimeZone and DateStyle, an interval's IntervalStyle), so a Transformer is kept only while those are what they were
+    when it was made (the server reports each change: ``parameter_status``). A cursor whose adapters change
+    (``cursor.adapters.register_loader``, which nothing in Kassa calls) would keep loaders found before: a new
+    connection's cursor is a new cursor (``_cursor``)."""
+    pgconn = driver.connection.pgconn
+    settings_now = tuple(pgconn.parameter_status(name) for name in _LOADERS_READ)
+    kept = driver.__dict__.get(_TRANSFORMER)
+    if kept is not None and kept[1] == settings_now:
+        return kept[0]
+    transformer = Transformer(driver)
+    driver.__dict__[_TRANSFORMER] = (transformer, settings_now)
     return transformer
+
+
+#: The session settings psycopg's loaders read as they are made (``_transformer``).
+_LOADERS_READ = (b"TimeZone", b"DateStyle", b"IntervalStyle")
 
 
 def _sent(conn, converted: list[tuple], *, end: bytes | None = None) -> list:
@@ -840,7 +851,10 @@ def _answer(transformer, result, answer_rows: bool):
         if result.status != _TUPLES_OK:
             raise psycopg_errors.ProgrammingError("the last operation didn't produce records")
         transformer.set_pgresult(result)
-        return transformer.load_rows(0, result.ntuples, tuple)
+        try:
+            return transformer.load_rows(0, result.ntuples, tuple)
+        finally:  # the Transformer outlives the statement (``_transformer``): it keeps no result alive
+            transformer.set_pgresult(None, set_loaders=False)
     if result.status == _TUPLES_OK:
         return result.ntuples
     count = result.command_tuples

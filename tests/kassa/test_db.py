@@ -1291,17 +1291,50 @@ def test_statements_of_any_shape_in_turn_on_one_cursor_send_and_read_each_value_
     with transaction.atomic():
         expected = [_by_psycopgs_cursor(sql, params) for sql, params in statements]
         through_libpq.clear()
+        first = rows(*statements[0])
+        wrapper = connections["default"]  # Django's wrapper (``connection`` is a proxy to it)
+        shared = kassa_db._cursor(wrapper).cursor.__dict__[kassa_db._TRANSFORMER][0]
         # Six times through (prepared on the server by the sixth), each shape after every other.
         answers = [rows(sql, params) for sql, params in statements * 6]
-        assert through_libpq == [sql for sql, _params in statements] * 6
-    assert answers == expected * 6
-    types = [answer[0][0] for answer in expected[:1] + expected[3:6]]
+        assert through_libpq == [statements[0][0]] + [sql for sql, _params in statements] * 6
+        assert kassa_db._cursor(wrapper).cursor.__dict__[kassa_db._TRANSFORMER][0] is shared  # one for them all
+        # Writes kept for the next statement share it with that statement: each dumped as it is kept, each answer
+        # loaded in turn as the round trip that sends them all comes back.
+        kept = []
+        for sql, params in statements:
+            kassa_db.with_next(sql, params, True, kept.append)
+        last = rows(typed, [True, True])
+        assert kassa_db._cursor(wrapper).cursor.__dict__[kassa_db._TRANSFORMER][0] is shared
+    # repr, not ==: 10**20 == Decimal(10**20) and True == 1, so a value loaded as another type would pass ==.
+    assert repr(first) == repr(expected[0])
+    assert repr(answers) == repr(expected * 6)
+    assert repr(kept) == repr(expected)
+    assert last == [("boolean", True)]
+    types = [answer[0][0] for (sql, _params), answer in zip(statements, expected, strict=True) if sql == typed]
     assert types == [
         "smallint",
         "integer",
         "bigint",
         "numeric",
+        "numeric",
+        "boolean",
+        "timestamp with time zone",
+        "jsonb",
+        "smallint[]",
+        "bigint[]",
+        "timestamp with time zone[]",
+        "numeric",
+        "date",
     ]
+    # A loader made under one session time zone is not kept under another (psycopg's moment loader reads it as it is
+    # made): read after the session's zone changed, a moment is what psycopg's cursor reads then.
+    moment_sql = "SELECT %s::timestamptz"
+    with transaction.atomic():
+        before = rows(moment_sql, [moment])
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL TIME ZONE 'Asia/Kolkata'")
+        assert repr(rows(moment_sql, [moment])) == repr(_by_psycopgs_cursor(moment_sql, [moment]))
+    assert repr(before) == repr([(moment,)])
 
 
 @libpq_only
