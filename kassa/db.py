@@ -794,18 +794,18 @@ def _transformer(driver) -> Transformer:
     when it was made (the server reports each change: ``parameter_status``). A cursor whose adapters change
     (``cursor.adapters.register_loader``, which nothing in Kassa calls) would keep loaders found before: a new
     connection's cursor is a new cursor (``_cursor``)."""
-    pgconn = driver.connection.pgconn
-    settings_now = tuple(pgconn.parameter_status(name) for name in _LOADERS_READ)
+    status = driver.connection.pgconn.parameter_status  # the server's last report of each, kept by libpq
     kept = driver.__dict__.get(_TRANSFORMER)
-    if kept is not None and kept[1] == settings_now:
+    if (
+        kept is not None
+        and kept[1] == status(b"TimeZone")
+        and kept[2] == status(b"DateStyle")
+        and kept[3] == status(b"IntervalStyle")
+    ):
         return kept[0]
     transformer = Transformer(driver)
-    driver.__dict__[_TRANSFORMER] = (transformer, settings_now)
+    driver.__dict__[_TRANSFORMER] = (transformer, status(b"TimeZone"), status(b"DateStyle"), status(b"IntervalStyle"))
     return transformer
-
-
-#: The session settings psycopg's loaders read as they are made (``_transformer``).
-_LOADERS_READ = (b"TimeZone", b"DateStyle", b"IntervalStyle")
 
 
 def _sent(conn, converted: list[tuple], *, end: bytes | None = None) -> list:
