@@ -608,10 +608,8 @@ def with_next(sql: str, params: list, answer_rows: bool, done: Callable[[object]
     if cursor is None:
         done(_run(connection, sql, params, answer_rows))
         return
-    transformer = _transformer(cursor.cursor)
-    query = _queries.PostgresQuery(transformer)
     with connection.wrap_database_errors:
-        query.convert(sql, params)
+        transformer, query = _converted(cursor.cursor, sql, params)
     kept = connection.__dict__.get(_PENDING)
     if kept is None:
         kept = connection.__dict__[_PENDING] = []
@@ -765,13 +763,20 @@ def _libpq_run(driver, sql: str, params: list, answer_rows: bool, connection=Non
     values dumped), each one's answer handed to its ``done``."""
     conn = driver.connection
     with conn.lock:
-        transformer = _transformer(driver)
-        query = _queries.PostgresQuery(transformer)
-        query.convert(sql, params)
+        transformer, query = _converted(driver, sql, params)
         pending = _pending_take(connection) if connection is not None and _PENDING in connection.__dict__ else []
         results = _sent(conn, [*((write.transformer, write.query) for write in pending), (transformer, query)])
     _pending_answered(pending, results)
     return _answer(transformer, results[-1], answer_rows)
+
+
+def _converted(driver, sql: str, params: list) -> tuple[Transformer, _queries.PostgresQuery]:
+    """A statement made ready to send on ``driver``: its Transformer (``_transformer``) and its query (``%s`` made
+    ``$1``…, its values dumped: an error in them raised now)."""
+    transformer = _transformer(driver)
+    query = _queries.PostgresQuery(transformer)
+    query.convert(sql, params)
+    return transformer, query
 
 
 _TRANSFORMER = "_kassa_transformer"  # on psycopg's cursor: the Transformer of kassa.db's statements on it
